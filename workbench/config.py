@@ -1,0 +1,352 @@
+"""The pilot charter (`pilot.yaml`): load, validate, and hash it.
+
+A charter says who owns the pilot, which question it answers and by which metric, where
+the data comes from (with declared types and a contract per source), which notebooks
+run with which parameters, the cost model, the gates and the promotion target.
+Unknown keys, wrong types and missing files are refused with the file, line, key path
+and the fix (see :mod:`workbench._yaml`). Relative paths resolve against the charter's
+folder, so `workbench run --pilot other/pilot.yaml` works from anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ._yaml import LocatedYaml, load_yaml, raise_for_validation
+from .errors import ConfigError
+
+__all__ = [
+    "Charter",
+    "Source",
+    "Step",
+    "CostModel",
+    "Task",
+    "Gate",
+    "ThresholdGate",
+    "BaselineGate",
+    "ChampionGate",
+    "ContractsGate",
+    "ProbesGate",
+    "SlicesGate",
+    "Promotion",
+    "load_charter",
+    "INJECTED_PARAMETERS",
+]
+
+# Parameters the runner injects into every notebook step (the notebook declares the ones
+# it uses in its `parameters` cell; `run_id` is required so the step logs to its own run).
+INJECTED_PARAMETERS = ("run_id", "tracking_uri", "warehouse", "pilot_name", "step_name", "cost_model", "task", "output_dir")
+
+# Why each required key matters: shown when it is missing.
+WHY_REQUIRED = {
+    "owner": "a pilot needs one person who answers for its decision (e.g. `owner: jane.doe@example.org`)",
+    "question": "state the business question the pilot answers, so the result can be judged against it",
+    "primary_metric": "name the one metric the decision rests on (e.g. `primary_metric: quality.roc_auc`)",
+    "name": "the pilot's name names its MLflow experiment",
+    "sources": "a pilot must run on declared data sources, not on data picked by hand",
+    "steps": "list the notebook steps to run (profile, baseline, evaluate)",
+}
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_METRIC = re.compile(r"^[a-z_]+(\.[A-Za-z0-9_]+)+$")
+DUCKDB_TYPES = {
+    "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+    "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DATE", "TIME", "TIMESTAMP", "TIMESTAMPTZ",
+    "VARCHAR", "BLOB", "INTERVAL", "UUID",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CsvOptions(_Model):
+    delimiter: str = ","
+    header: bool = True
+    null_string: str = "NA"
+    quote: str = '"'
+
+
+class Source(_Model):
+    path: Path
+    format: Literal["csv", "parquet"] = "csv"
+    columns: dict[str, str] = Field(min_length=1)
+    contract: Path | None = None
+    csv: CsvOptions = CsvOptions()
+    description: str = ""
+
+    @field_validator("columns")
+    @classmethod
+    def _types(cls, value: dict[str, str]) -> dict[str, str]:
+        out = {}
+        for col, typ in value.items():
+            base = str(typ).upper().split("(")[0].strip()
+            if base not in DUCKDB_TYPES and not base.startswith("DECIMAL"):
+                raise ValueError(
+                    f"column '{col}' has unknown type '{typ}'; use a DuckDB type such as "
+                    "INTEGER, BIGINT, DOUBLE, VARCHAR, BOOLEAN, DATE, TIMESTAMP, DECIMAL(18,2)"
+                )
+            out[col] = str(typ).upper()
+        return out
+
+
+class Step(_Model):
+    name: str
+    notebook: Path
+    role: Literal["profile", "baseline", "evaluate", "other"] = "other"
+    parameters: dict[str, Any] = {}
+    timeout_seconds: int = Field(default=900, gt=0)
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _ident(cls, value: str) -> str:
+        if not _IDENT.match(value):
+            raise ValueError("a step name must be an identifier (letters, digits, underscore)")
+        return value
+
+
+class CostModel(_Model):
+    """What a prediction costs: compute time, API calls, and the human time it replaces."""
+
+    compute_usd_per_hour: float = Field(default=0.0, ge=0)
+    usd_per_call: float = Field(default=0.0, ge=0)
+    human_seconds_per_item: float | None = Field(default=None, ge=0)
+    human_usd_per_hour: float | None = Field(default=None, ge=0)
+
+
+class Task(_Model):
+    kind: Literal["classification", "regression"]
+    target: str
+    positive_label: Any = 1
+
+
+def _metric(value: str) -> str:
+    if not _METRIC.match(value):
+        raise ValueError(
+            f"'{value}' is not a metric name; use '<group>.<name>' such as quality.roc_auc, "
+            "latency.p95_ms or cost.per_1k_usd"
+        )
+    return value
+
+
+class _Gate(_Model):
+    name: str | None = None
+
+
+class ThresholdGate(_Gate):
+    """An absolute threshold: `quality.roc_auc >= 0.70`, `latency.p95_ms <= 50`."""
+
+    kind: Literal["threshold"]
+    metric: str
+    op: Literal[">=", ">", "<=", "<"]
+    value: float
+    _m = field_validator("metric")(classmethod(lambda cls, v: _metric(v)))
+
+
+class BaselineGate(_Gate):
+    """Better than the baseline by at least a relative margin (0.05 = 5 %)."""
+
+    kind: Literal["vs_baseline"]
+    metric: str
+    min_relative_improvement: float = 0.0
+    higher_is_better: bool = True
+    _m = field_validator("metric")(classmethod(lambda cls, v: _metric(v)))
+
+
+class ChampionGate(_Gate):
+    """No worse than the current champion by more than an absolute margin."""
+
+    kind: Literal["vs_champion"]
+    metric: str
+    max_regression: float = Field(default=0.0, ge=0)
+    higher_is_better: bool = True
+    _m = field_validator("metric")(classmethod(lambda cls, v: _metric(v)))
+
+
+class ContractsGate(_Gate):
+    """No error-level contract failure in this pilot run."""
+
+    kind: Literal["contracts"]
+
+
+class ProbesGate(_Gate):
+    """No robustness probe crashed the candidate."""
+
+    kind: Literal["probes"]
+
+
+class SlicesGate(_Gate):
+    """No slice worse than the champion's same slice by more than `margin`."""
+
+    kind: Literal["slices"]
+    metric: str
+    margin: float = Field(default=0.05, ge=0)
+    higher_is_better: bool = True
+    _m = field_validator("metric")(classmethod(lambda cls, v: _metric(v)))
+
+
+Gate = Annotated[
+    ThresholdGate | BaselineGate | ChampionGate | ContractsGate | ProbesGate | SlicesGate,
+    Field(discriminator="kind"),
+]
+
+
+class Promotion(_Model):
+    model_name: str
+    alias: str = "champion"
+    candidate: str | None = None  # which candidate to promote; default: best on the primary metric
+
+    @field_validator("alias")
+    @classmethod
+    def _alias(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_-]*$", value) or value.lower() == "latest":
+            raise ValueError("an alias must be a name such as `champion` (and not `latest`, which MLflow reserves)")
+        return value
+
+
+class Charter(_Model):
+    name: str
+    owner: str
+    question: str
+    primary_metric: str
+    description: str = ""
+    warehouse: Path = Path("data/warehouse.duckdb")
+    task: Task | None = None
+    cost: CostModel = CostModel()
+    sources: dict[str, Source] = Field(min_length=1)
+    steps: list[Step] = Field(min_length=1)
+    gates: list[Gate] = []
+    promotion: Promotion | None = None
+
+    # where the charter came from (not part of the YAML)
+    path: Path = Field(default=Path("pilot.yaml"), exclude=True)
+    root: Path = Field(default=Path("."), exclude=True)
+    sha256: str = Field(default="", exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", value):
+            raise ValueError("a pilot name may hold letters, digits, '.', '_' and '-' only (it names the experiment)")
+        return value
+
+    @field_validator("owner", "question")
+    @classmethod
+    def _non_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+    @field_validator("primary_metric")
+    @classmethod
+    def _primary(cls, value: str) -> str:
+        return _metric(value)
+
+    @field_validator("sources")
+    @classmethod
+    def _source_names(cls, value: dict[str, Source]) -> dict[str, Source]:
+        for name in value:
+            if not _IDENT.match(name):
+                raise ValueError(f"source name '{name}' must be an identifier: it names a warehouse table")
+        return value
+
+    @model_validator(mode="after")
+    def _steps(self) -> Charter:
+        names = [s.name for s in self.steps]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"step names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    # -- helpers -----------------------------------------------------------------------
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else (self.root / path)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.resolve(self.warehouse)
+
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise ConfigError(
+            f"no step named '{name}'",
+            where=str(self.path),
+            hint=f"choose one of: {', '.join(s.name for s in self.steps)}",
+        )
+
+
+def _check_files(charter: Charter, doc: LocatedYaml) -> None:
+    problems: list[str] = []
+    for name, src in charter.sources.items():
+        if not charter.resolve(src.path).is_file():
+            problems.append(
+                f"{doc.where(('sources', name, 'path'))}: source file {src.path} does not exist "
+                "(run `make data` for the demo data, or fix the path; paths are relative to the charter)"
+            )
+        if src.contract is not None and not charter.resolve(src.contract).is_file():
+            problems.append(
+                f"{doc.where(('sources', name, 'contract'))}: contract file {src.contract} does not exist "
+                "(write it, or draft one with `workbench contracts suggest TABLE`)"
+            )
+    for i, step in enumerate(charter.steps):
+        if not charter.resolve(step.notebook).is_file():
+            problems.append(f"{doc.where(('steps', i, 'notebook'))}: notebook {step.notebook} does not exist")
+    if problems:
+        raise ConfigError(
+            f"{len(problems)} missing file(s) named by {doc.path}:\n  " + "\n  ".join(problems),
+            hint="fix the paths above",
+        )
+
+
+def _check_semantics(charter: Charter, doc: LocatedYaml) -> None:
+    problems: list[str] = []
+    if not any(step.role == "baseline" for step in charter.steps):
+        problems.append(
+            f"{doc.where(('steps',))}: no step has `role: baseline`. A pilot needs a measured baseline "
+            "(how the work is done today, on the same evaluation set) — without one no result can say "
+            "whether the candidate is better. Add a baseline step, e.g. notebooks/baseline.ipynb with role: baseline"
+        )
+    needs_task = any(step.role in ("baseline", "evaluate") for step in charter.steps)
+    if needs_task and charter.task is None:
+        problems.append(
+            f"{doc.where(())}: baseline and evaluate steps need `task:` (kind: classification|regression, target: COLUMN)"
+        )
+    if problems:
+        raise ConfigError(f"the charter {doc.path} is incomplete:\n  " + "\n  ".join(problems), hint="see above")
+
+
+def load_charter(path: Path | str, *, check_files: bool = True) -> Charter:
+    """Load and validate a charter; every problem is reported, located, in one error."""
+    path = Path(path)
+    doc = load_yaml(path, ConfigError, what="pilot charter")
+    try:
+        charter = Charter.model_validate(doc.data)
+    except ValidationError as exc:
+        raise_for_validation(exc, doc, Charter, ConfigError, hints=WHY_REQUIRED)
+        raise  # unreachable: raise_for_validation always raises
+    raw = path.read_bytes()
+    charter = charter.model_copy(
+        update={
+            "path": path,
+            "root": path.resolve().parent,
+            "sha256": hashlib.sha256(raw).hexdigest(),
+        }
+    )
+    _check_semantics(charter, doc)
+    if check_files:
+        _check_files(charter, doc)
+    return charter
+
+
+def charter_json(charter: Charter) -> str:
+    """Canonical JSON of the charter (for hashing and artifacts)."""
+    return json.dumps(charter.model_dump(mode="json"), sort_keys=True, indent=2)

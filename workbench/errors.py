@@ -1,0 +1,150 @@
+"""One exception tree for the whole package.
+
+Every error a user can cause or meet derives from :class:`WorkbenchError` and carries
+three things: *what* failed, *where* (file, line, column, key, cell, table) and
+*what to do next*. The CLI prints ``Error: <message>`` and exits non-zero; ``--debug``
+shows the traceback. Library code wraps third-party exceptions at its boundary
+(``raise IngestError(...) from exc``) so callers only ever catch this tree::
+
+    WorkbenchError
+    ├── ConfigError                 pilot.yaml (charter) is malformed or incomplete
+    ├── ContractError
+    │   ├── ContractSpecError       a data contract YAML is malformed
+    │   └── ContractViolation       error-level rules failed on the data
+    ├── WarehouseError
+    │   ├── IngestError             a source file could not be loaded (file, line, column)
+    │   └── WarehouseLockedError    another writer or a kernel holds the warehouse
+    ├── TrackingError               the MLflow store could not be used
+    ├── StepError                   a pilot step did not finish
+    │   ├── ParameterError          a step parameter the notebook does not declare
+    │   ├── CellError               a notebook cell raised (notebook, cell, error)
+    │   ├── KernelDiedError         the kernel died under the notebook
+    │   ├── StepTimeoutError        a cell exceeded the step's timeout
+    │   └── StepInterrupted         SIGTERM / Ctrl-C while the step ran
+    ├── EvaluationError             a metric or probe could not be computed
+    └── PromotionError              gates could not be evaluated or an alias could not move
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "WorkbenchError",
+    "ConfigError",
+    "ContractError",
+    "ContractSpecError",
+    "ContractViolation",
+    "WarehouseError",
+    "IngestError",
+    "WarehouseLockedError",
+    "TrackingError",
+    "StepError",
+    "ParameterError",
+    "CellError",
+    "KernelDiedError",
+    "StepTimeoutError",
+    "StepInterrupted",
+    "EvaluationError",
+    "PromotionError",
+    "EXIT_OK",
+    "EXIT_ERROR",
+    "EXIT_NO_GO",
+    "EXIT_INTERRUPTED",
+]
+
+# Process exit codes, shared by the CLI and `make pilot`.
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_NO_GO = 3
+EXIT_INTERRUPTED = 130
+
+
+class WorkbenchError(Exception):
+    """Root of every error the workbench raises on purpose.
+
+    ``what``: one sentence saying what failed. ``where``: the location (``file:line:col``,
+    a key path, a notebook cell, a table). ``hint``: what to do next.
+    """
+
+    exit_code = EXIT_ERROR
+
+    def __init__(self, what: str, *, where: str | None = None, hint: str | None = None) -> None:
+        self.what = what
+        self.where = where
+        self.hint = hint
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        parts = [f"{self.where}: {self.what}" if self.where else self.what]
+        if self.hint:
+            parts.append(f"Fix: {self.hint}")
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(WorkbenchError):
+    """The pilot charter is malformed, incomplete or points at missing files."""
+
+
+class ContractError(WorkbenchError):
+    """Base for data contract problems."""
+
+
+class ContractSpecError(ContractError):
+    """A contract file is malformed: unknown rule or key, wrong type, unknown column."""
+
+
+class ContractViolation(ContractError):
+    """Error-level contract rules failed on the data; the pilot must stop."""
+
+
+class WarehouseError(WorkbenchError):
+    """The DuckDB warehouse could not be used."""
+
+
+class IngestError(WarehouseError):
+    """A source file could not be loaded; the previous table is left intact."""
+
+
+class WarehouseLockedError(WarehouseError):
+    """Another writer, or a kernel holding the file, has the warehouse."""
+
+
+class TrackingError(WorkbenchError):
+    """The MLflow tracking store could not be used."""
+
+
+class StepError(WorkbenchError):
+    """A pilot step did not finish."""
+
+
+class ParameterError(StepError):
+    """A step was given a parameter its notebook does not declare (or a wrong type)."""
+
+
+class CellError(StepError):
+    """A notebook cell raised."""
+
+
+class KernelDiedError(StepError):
+    """The kernel died while the notebook ran."""
+
+
+class StepTimeoutError(StepError):
+    """A cell ran longer than the step's timeout."""
+
+
+class StepInterrupted(StepError):
+    """The pilot was interrupted (SIGTERM or Ctrl-C) while a step ran."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+class EvaluationError(WorkbenchError):
+    """A metric, slice or probe could not be computed."""
+
+
+class PromotionError(WorkbenchError):
+    """Gates could not be evaluated, or the registry could not be updated."""

@@ -1,0 +1,144 @@
+"""Notebook files: the `parameters` cell, strict parameter checks, source hashing, HTML.
+
+Pure file work (nbformat JSON + ast), no kernel and no papermill import, so the runner
+can refuse a bad parameter, or serve a step from cache, before anything heavy loads.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ParameterError, StepError
+
+__all__ = ["NotebookParameters", "read_parameters", "check_parameters", "source_hash", "to_html", "failed_cell"]
+
+
+@dataclass(frozen=True)
+class NotebookParameters:
+    notebook: Path
+    cell_index: int
+    defaults: dict[str, Any]  # name -> default value (None where not a literal)
+
+
+def _load(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StepError(f"cannot read the notebook: {exc}", where=str(path),
+                        hint="check the file is a valid .ipynb (re-save it from JupyterLab, or `jupytext --sync`)") from exc
+
+
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def read_parameters(path: Path) -> NotebookParameters:
+    """The names assigned in the cell tagged `parameters`, with their literal defaults."""
+    nb = _load(path)
+    for index, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            try:
+                tree = ast.parse(_source(cell))
+            except SyntaxError as exc:
+                raise ParameterError(f"the parameters cell does not parse: {exc.msg}",
+                                     where=f"{path}: cell {index + 1}, line {exc.lineno}",
+                                     hint="fix the syntax of the parameters cell") from exc
+            defaults: dict[str, Any] = {}
+            for node in tree.body:
+                targets = node.targets if isinstance(node, ast.Assign) else (
+                    [node.target] if isinstance(node, ast.AnnAssign) else [])
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        try:
+                            defaults[target.id] = ast.literal_eval(node.value) if node.value is not None else None
+                        except (ValueError, SyntaxError):
+                            defaults[target.id] = None
+            return NotebookParameters(path, index, defaults)
+    raise ParameterError(
+        "the notebook has no cell tagged `parameters`",
+        where=str(path),
+        hint="in JupyterLab, select the first code cell with the defaults, open the property inspector and add the tag `parameters`",
+    )
+
+
+def check_parameters(declared: NotebookParameters, given: Mapping[str, Any], *, step: str) -> None:
+    """Refuse names the notebook does not declare and values of the wrong kind."""
+    valid = sorted(declared.defaults)
+    unknown = sorted(set(given) - set(declared.defaults))
+    if unknown:
+        import difflib
+
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, valid, n=1)
+            hints.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        raise ParameterError(
+            f"step '{step}' passes parameter(s) the notebook does not declare: {', '.join(hints)}",
+            where=f"{declared.notebook}: parameters cell (cell {declared.cell_index + 1})",
+            hint=f"valid names: {', '.join(valid)}; fix the step's `parameters:` in the charter or declare the name in the notebook",
+        )
+    problems = []
+    for name, value in given.items():
+        default = declared.defaults.get(name)
+        if default is None or value is None:
+            continue
+        numeric = (int, float)
+        ok = (
+            isinstance(value, type(default))
+            or (isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool))
+            or (isinstance(default, (list, tuple)) and isinstance(value, (list, tuple)))
+        )
+        if isinstance(default, bool) != isinstance(value, bool) and isinstance(default, numeric):
+            ok = False
+        if not ok:
+            problems.append(f"'{name}' should be {type(default).__name__} like its default {default!r}, got {value!r}")
+    if problems:
+        raise ParameterError(
+            f"step '{step}' passes parameter(s) of the wrong type: " + "; ".join(problems),
+            where=f"{declared.notebook}: parameters cell (cell {declared.cell_index + 1})",
+            hint="fix the values in the step's `parameters:` in the charter",
+        )
+
+
+def source_hash(path: Path) -> str:
+    """Hash of what the notebook does (cell types and sources), not its outputs or metadata."""
+    nb = _load(path)
+    h = hashlib.sha256()
+    for cell in nb.get("cells", []):
+        h.update(cell.get("cell_type", "").encode())
+        h.update(b"\0")
+        h.update(_source(cell).encode())
+        h.update(b"\1")
+    return h.hexdigest()
+
+
+def failed_cell(executed: Path) -> tuple[int, int | None, str] | None:
+    """(index, execution count, first source line) of the cell that errored or was running."""
+    try:
+        nb = _load(executed)
+    except StepError:
+        return None
+    for index, cell in enumerate(nb.get("cells", [])):
+        meta = cell.get("metadata", {}).get("papermill", {})
+        if meta.get("exception") or meta.get("status") == "running":
+            first = next((ln for ln in _source(cell).splitlines() if ln.strip()), "")
+            return index, cell.get("execution_count"), first
+    return None
+
+
+def to_html(executed: Path, html: Path) -> Path:
+    """Render an executed notebook as self-contained HTML (the MLflow UI previews HTML)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(executed), as_version=4)
+    body, _ = HTMLExporter(template_name="lab", embed_images=True).from_notebook_node(nb)
+    html.write_text(body, encoding="utf-8")
+    return html

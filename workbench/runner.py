@@ -1,0 +1,423 @@
+"""Run a pilot: ingest → contracts → notebook steps, each tracked, cached and fail-safe.
+
+`run_pilot` is the one orchestration function (modelled on papermill's `execute.py`):
+it owns the MLflow runs, the warehouse write lock, and the failure semantics. Whatever
+happens — a failing cell, a dead kernel, a timeout, SIGTERM or Ctrl-C — every run it
+started ends FAILED or KILLED (never RUNNING), the partial notebook is attached to its
+step run, and a :class:`StepError` says which notebook and cell failed and why.
+
+A notebook step is served from cache when a FINISHED run exists with the same cache key:
+hash(notebook source, parameters, table fingerprints, contract versions, workbench code).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import notebooks as nbfiles
+from .config import Charter, Step
+from .errors import (
+    CellError,
+    KernelDiedError,
+    ParameterError,
+    StepError,
+    StepInterrupted,
+    StepTimeoutError,
+    WorkbenchError,
+)
+from .tracking import FAILED, FINISHED, KILLED, TAG, RunRef, Store
+
+__all__ = ["run_pilot", "PilotResult", "StepOutcome", "plan", "project_store"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    name: str
+    kind: str  # ingest | contracts | notebook
+    status: str  # executed | cached | failed | killed
+    run_id: str | None
+    seconds: float
+    cached_from: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PilotResult:
+    pilot: str
+    run_id: str
+    experiment_id: str
+    status: str  # FINISHED | FAILED | KILLED
+    seconds: float
+    steps: tuple[StepOutcome, ...] = field(default_factory=tuple)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, turned into an exception so `finally` blocks run and runs get closed."""
+
+
+def project_store(charter: Charter) -> Store:
+    return Store(charter.root)
+
+
+def plan(charter: Charter) -> list[str]:
+    """The ordered step names a run of this charter executes."""
+    return ["ingest", "contracts", *(s.name for s in charter.steps)]
+
+
+# -- signals --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _sigterm_as_exception() -> Iterator[None]:
+    def handler(signum: int, frame: Any) -> None:
+        raise _Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Let cleanup (attach notebook, end runs) finish even if a second signal arrives."""
+    sigs = {signal.SIGTERM, signal.SIGINT}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    except (ValueError, OSError, AttributeError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+# -- provenance -----------------------------------------------------------------------
+
+
+def _git(root: Path) -> tuple[str, bool]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=10).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                    capture_output=True, text=True, timeout=10).stdout.strip())
+        return commit or "unknown", dirty
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+
+
+def _code_hash() -> str:
+    """Hash of the workbench package source: a change to the logic invalidates the cache."""
+    h = hashlib.sha256()
+    pkg = Path(__file__).parent
+    for path in sorted(pkg.rglob("*.py")):
+        h.update(str(path.relative_to(pkg)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- the pilot ------------------------------------------------------------------------
+
+
+def run_pilot(
+    charter: Charter,
+    *,
+    force: bool = False,
+    only: list[str] | None = None,
+    progress: Progress | None = None,
+    store: Store | None = None,
+) -> PilotResult:
+    """Run the charter's pilot end to end; raises a WorkbenchError subclass on failure."""
+    say = progress or (lambda _msg: None)
+    store = store or project_store(charter)
+    started = time.perf_counter()
+    exp = charter.name
+    if only:
+        unknown = sorted(set(only) - {s.name for s in charter.steps})
+        if unknown:
+            raise ParameterError(f"unknown step(s): {', '.join(unknown)}", where=str(charter.path),
+                                 hint=f"choose from: {', '.join(s.name for s in charter.steps)}")
+
+    with _sigterm_as_exception():
+        swept = store.sweep_stale(exp)
+        if swept:
+            say(f"marked {len(swept)} run(s) KILLED whose driver process had died")
+        commit, dirty = _git(charter.root)
+        parent = store.start_run(
+            exp,
+            f"pilot {time.strftime('%Y-%m-%d %H:%M:%S')}",
+            tags={
+                TAG["kind"]: "pilot",
+                TAG["pilot"]: charter.name,
+                TAG["git_commit"]: commit,
+                TAG["git_dirty"]: str(dirty).lower(),
+                TAG["charter_sha256"]: charter.sha256,
+                "workbench.owner": charter.owner,
+                "mlflow.note.content": f"**Question:** {charter.question}\n\n**Owner:** {charter.owner}\n\n"
+                f"**Primary metric:** {charter.primary_metric}",
+            },
+        )
+        outcomes: list[StepOutcome] = []
+        current: list[RunRef | None] = [None]  # the step run in flight, for cleanup
+        status = FAILED
+        try:
+            store.log_params(parent.run_id, {"pilot": charter.name, "owner": charter.owner,
+                                             "primary_metric": charter.primary_metric, "force": force})
+            store.log_text(parent.run_id, charter.path.read_text(encoding="utf-8"), "charter/pilot.yaml")
+
+            fps = _ingest_step(charter, store, parent, outcomes, current, say, force)
+            fp_digests = {t: fp["digest"] for t, fp in fps.items()}
+            store.set_tags(parent.run_id, {f"workbench.fingerprint.{t}": d for t, d in fp_digests.items()})
+            store.log_datasets(parent.run_id, list(fps.values()),
+                               {n: str(charter.resolve(s.path)) for n, s in charter.sources.items()})
+
+            contract_versions = _contracts_step(charter, store, parent, outcomes, current, say, force, fp_digests)
+
+            base_key = {
+                "fingerprints": fp_digests,
+                "contracts": contract_versions,
+                "code": _code_hash(),
+            }
+            for step in charter.steps:
+                if only and step.name not in only:
+                    continue
+                outcomes.append(_notebook_step(charter, step, store, parent, current, say, force, base_key))
+            status = FINISHED
+        except (KeyboardInterrupt, _Terminated) as exc:
+            status = KILLED
+            raise StepInterrupted(
+                "the pilot was interrupted" + (f" during step '{current[0].name}'" if current[0] else ""),
+                hint="every run it started is marked KILLED; run `make pilot` again to resume (finished steps are cached)",
+            ) from exc
+        finally:
+            with _signals_blocked():
+                if current[0] is not None:  # a step run was in flight when we were stopped
+                    with contextlib.suppress(Exception):
+                        store.end_run(current[0].run_id, KILLED if status == KILLED else FAILED)
+                store.end_run(parent.run_id, status)
+    return PilotResult(charter.name, parent.run_id, parent.experiment_id, status,
+                       time.perf_counter() - started, tuple(outcomes), fp_digests)
+
+
+# -- built-in steps ---------------------------------------------------------------------
+
+
+def _ingest_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[StepOutcome],
+                 current: list, say: Progress, force: bool) -> dict[str, dict]:
+    from . import warehouse
+
+    say("ingest: loading sources into the warehouse")
+    t0 = time.perf_counter()
+    run = store.start_run(charter.name, "ingest", parent=parent.run_id,
+                          tags={TAG["kind"]: "step", TAG["step"]: "ingest", TAG["pilot"]: charter.name})
+    current[0] = run
+    try:
+        with warehouse.writer(charter.warehouse_path) as con:
+            results = warehouse.ingest_all(con, charter, force=force)
+    except BaseException as exc:
+        _fail(store, run, exc)
+        current[0] = None
+        raise
+    metrics: dict[str, float] = {}
+    for r in results:
+        metrics[f"ingest.{r.table}.rows"] = r.fingerprint.rows
+        metrics[f"ingest.{r.table}.seconds"] = r.seconds
+        say(f"  {r.table}: {r.fingerprint.rows:,} rows, fingerprint {r.fingerprint.digest}"
+            + (" (unchanged, not reloaded)" if r.skipped else f" ({r.seconds:.1f}s)"))
+    store.log_metrics(run.run_id, metrics)
+    fps = {r.table: r.fingerprint.to_dict() for r in results}
+    store.log_dict(run.run_id, {"fingerprints": fps, "files": {r.table: {"path": str(r.source), "sha256": r.file_sha256}
+                                                             for r in results}}, "ingest/fingerprints.json")
+    store.set_tags(run.run_id, {TAG["cached"]: str(all(r.skipped for r in results)).lower()})
+    store.end_run(run.run_id, FINISHED)
+    current[0] = None
+    outcomes.append(StepOutcome("ingest", "ingest", "cached" if all(r.skipped for r in results) else "executed",
+                                run.run_id, time.perf_counter() - t0))
+    return fps
+
+
+def _contracts_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[StepOutcome],
+                    current: list, say: Progress, force: bool, fps: dict[str, str]) -> dict[str, str]:
+    """Versions (sha256) of the contract files; the checking itself lives in workbench.contracts."""
+    versions = {name: _sha(charter.resolve(src.contract)) for name, src in charter.sources.items() if src.contract}
+    try:
+        from .contract_step import run_contracts_step
+    except ImportError:  # contracts not built into this version
+        return versions
+    outcomes.append(run_contracts_step(charter, store, parent, current, say, force, fps, versions))
+    return versions
+
+
+# -- notebook steps -------------------------------------------------------------------
+
+
+def _fail(store: Store, run: RunRef, exc: BaseException) -> None:
+    with _signals_blocked():
+        killed = isinstance(exc, (KeyboardInterrupt, _Terminated, StepInterrupted))
+        with contextlib.suppress(Exception):
+            store.set_tags(run.run_id, {TAG["failure"]: str(exc)[:4000] or type(exc).__name__})
+        store.end_run(run.run_id, KILLED if killed else FAILED)
+
+
+def _cache_key(step: Step, nb_hash: str, injected: dict[str, Any], base: dict[str, Any]) -> str:
+    payload = {"notebook": nb_hash, "parameters": step.parameters, "injected": injected, **base}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, current: list,
+                   say: Progress, force: bool, base_key: dict[str, Any]) -> StepOutcome:
+    t0 = time.perf_counter()
+    notebook = charter.resolve(step.notebook)
+    declared = nbfiles.read_parameters(notebook)
+    nbfiles.check_parameters(declared, step.parameters, step=step.name)
+    if "run_id" not in declared.defaults:
+        raise ParameterError(
+            f"notebook of step '{step.name}' does not declare `run_id`, so it cannot log to its run",
+            where=f"{notebook}: parameters cell (cell {declared.cell_index + 1})",
+            hint="add `run_id = None` (and `tracking_uri = None`, `warehouse = None`) to its parameters cell",
+        )
+    # values that change what the notebook computes (paths and run ids do not)
+    semantic = {
+        "pilot_name": charter.name,
+        "step_name": step.name,
+        "cost_model": charter.cost.model_dump(mode="json"),
+        "task": charter.task.model_dump(mode="json") if charter.task else None,
+    }
+    key = _cache_key(step, nbfiles.source_hash(notebook), {k: v for k, v in semantic.items() if k in declared.defaults},
+                     base_key)
+    tags = {TAG["kind"]: "step", TAG["step"]: step.name, TAG["pilot"]: charter.name, TAG["cache_key"]: key,
+            TAG["notebook"]: str(step.notebook), TAG["role"]: step.role}
+
+    if not force:
+        hit = store.find_cached(charter.name, key)
+        if hit is not None:
+            run = store.start_run(charter.name, step.name, parent=parent.run_id,
+                                  tags={**tags, TAG["cached"]: "true", TAG["cached_from"]: hit.info.run_id,
+                                        "mlflow.note.content": f"Cached: reuses run {hit.info.run_id} "
+                                        "(same notebook, parameters, data and contracts)."})
+            current[0] = run
+            store.log_metrics(run.run_id, hit.data.metrics)
+            store.log_params(run.run_id, hit.data.params)
+            store.end_run(run.run_id, FINISHED)
+            current[0] = None
+            say(f"{step.name}: cached (reuses run {hit.info.run_id[:8]})")
+            return StepOutcome(step.name, "notebook", "cached", run.run_id, time.perf_counter() - t0,
+                               cached_from=hit.info.run_id)
+
+    run = store.start_run(charter.name, step.name, parent=parent.run_id, tags={**tags, TAG["cached"]: "false"})
+    current[0] = run
+    store.log_params(run.run_id, step.parameters)
+    injected = {
+        "run_id": run.run_id,
+        "tracking_uri": store.tracking_uri,
+        "warehouse": str(charter.warehouse_path),
+        **semantic,
+    }
+    parameters = {**{k: v for k, v in injected.items() if k in declared.defaults}, **step.parameters}
+    say(f"{step.name}: running {step.notebook}")
+    tmp = Path(tempfile.mkdtemp(prefix=f"wb-{step.name}-"))
+    executed = tmp / notebook.name
+    error: BaseException | None = None
+    try:
+        _execute(notebook, executed, parameters, step)
+    except BaseException as exc:  # noqa: BLE001 - translated below, after the notebook is attached
+        error = exc
+    with _signals_blocked():
+        try:
+            if executed.exists():
+                _attach(store, run, executed, step)
+            failure = _translate(error, notebook, executed, step, run) if error is not None else None
+            if failure is not None:
+                store.set_tags(run.run_id, {TAG["failure"]: failure.message[:4000]})
+            killed = isinstance(failure, StepInterrupted)
+            store.end_run(run.run_id, KILLED if killed else (FAILED if failure else FINISHED))
+            current[0] = None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if failure is not None:
+        if isinstance(error, (KeyboardInterrupt, _Terminated)):
+            raise error  # the pilot turns it into StepInterrupted and marks the parent KILLED
+        raise failure from error
+    say(f"{step.name}: done in {time.perf_counter() - t0:.1f}s")
+    return StepOutcome(step.name, "notebook", "executed", run.run_id, time.perf_counter() - t0)
+
+
+def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: Step) -> None:
+    import papermill
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    papermill.execute_notebook(
+        str(notebook),
+        str(executed),
+        parameters=parameters,
+        kernel_name="python3",
+        cwd=str(notebook.parent),
+        progress_bar=False,
+        execution_timeout=step.timeout_seconds,
+        request_save_on_cell_execute=True,
+    )
+
+
+def _attach(store: Store, run: RunRef, executed: Path, step: Step) -> None:
+    store.log_artifact(run.run_id, executed, "notebook")
+    try:
+        html = nbfiles.to_html(executed, executed.with_suffix(".html"))
+        store.log_artifact(run.run_id, html, "notebook")
+    except Exception as exc:  # noqa: BLE001 - the .ipynb is attached; say why the HTML is not
+        store.set_tags(run.run_id, {"workbench.html_error": f"{type(exc).__name__}: {exc}"[:1000]})
+
+
+def _translate(error: BaseException, notebook: Path, executed: Path, step: Step, run: RunRef) -> StepError:
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    cell = nbfiles.failed_cell(executed) if executed.exists() else None
+    where_cell = (f"{notebook}: cell {cell[0] + 1}" + (f" [{cell[1]}]" if cell[1] else "") + f" `{cell[2][:80]}`"
+                  if cell else str(notebook))
+    review = (f"open the executed notebook attached to run {run.run_id} (`make ui`, step '{step.name}'), "
+              "fix the cell, and run `make pilot` again")
+    if isinstance(error, PapermillExecutionError):
+        where = f"{notebook}: cell {error.cell_index + 1}" + (f" [{error.exec_count}]" if error.exec_count else "")
+        return CellError(f"step '{step.name}' failed: {error.ename}: {error.evalue}", where=where, hint=review)
+    if isinstance(error, CellTimeoutError):
+        return StepTimeoutError(f"step '{step.name}' timed out: a cell ran longer than {step.timeout_seconds}s",
+                                where=where_cell, hint="make the cell faster, or raise the step's `timeout_seconds` in the charter")
+    if isinstance(error, DeadKernelError):
+        return KernelDiedError(f"step '{step.name}': the kernel died ({error})", where=where_cell,
+                               hint="the cell crashed the Python process (os._exit, a segfault or out of memory); " + review)
+    if isinstance(error, (KeyboardInterrupt, _Terminated)):
+        return StepInterrupted(f"step '{step.name}' was interrupted", where=where_cell,
+                               hint="run `make pilot` again; finished steps are served from cache")
+    if isinstance(error, WorkbenchError):
+        return StepError(error.what, where=error.where, hint=error.hint)
+    text = str(error)
+    if "Kernel died" in text or "kernel" in text.lower() and "died" in text.lower():
+        return KernelDiedError(f"step '{step.name}': the kernel died ({text[:300]})", where=where_cell, hint=review)
+    return StepError(f"step '{step.name}' could not run: {type(error).__name__}: {text[:500]}", where=where_cell,
+                     hint="check the notebook opens and runs in JupyterLab (`make lab`)")

@@ -1,0 +1,247 @@
+"""MLflow conventions: the store, one experiment per pilot, parent and step runs, read-back.
+
+The only module that imports mlflow (lazily: ~2.4 s). The store is
+``sqlite:///<root>/mlruns/mlflow.db`` with artifacts under ``<root>/mlruns/artifacts``:
+MLflow 3.17+ refuses the plain file store, and an explicit artifact root keeps it from
+falling back to a default elsewhere. Runs are driven through ``MlflowClient`` with
+explicit run ids — no global "active run" — so the driver and a notebook kernel can log
+to the same run from different processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .errors import TrackingError
+
+__all__ = ["Store", "RunRef", "TAG", "FINISHED", "FAILED", "KILLED", "RUNNING"]
+
+FINISHED, FAILED, KILLED, RUNNING = "FINISHED", "FAILED", "KILLED", "RUNNING"
+
+# Tag names, in one place.
+TAG = {
+    "kind": "workbench.kind",  # pilot | step | interactive | decision
+    "step": "workbench.step",
+    "pilot": "workbench.pilot",
+    "cache_key": "workbench.cache_key",
+    "cached": "workbench.cached",
+    "cached_from": "workbench.cached_from",
+    "pid": "workbench.pid",
+    "host": "workbench.host",
+    "git_commit": "workbench.git_commit",
+    "git_dirty": "workbench.git_dirty",
+    "charter_sha256": "workbench.charter_sha256",
+    "failure": "workbench.failure",
+    "parent": "mlflow.parentRunId",
+    "notebook": "workbench.notebook",
+    "role": "workbench.role",
+}
+
+os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+# the telemetry client phones home at import; this workplace has no network for it
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+
+def _safe_key(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-./ " else "_" for ch in name)[:250]
+
+
+@dataclass(frozen=True)
+class RunRef:
+    run_id: str
+    experiment_id: str
+    name: str
+
+
+class Store:
+    """The project's MLflow store (tracking + registry) rooted at ``root/mlruns``."""
+
+    def __init__(self, root: Path | None = None, *, tracking_uri: str | None = None) -> None:
+        if tracking_uri is None:
+            if root is None:
+                raise TrackingError("no MLflow store given", hint="pass the project root or a tracking URI")
+            mlruns = Path(root).resolve() / "mlruns"
+            mlruns.mkdir(parents=True, exist_ok=True)
+            tracking_uri = f"sqlite:///{mlruns / 'mlflow.db'}"
+        self.tracking_uri = tracking_uri
+        db = Path(tracking_uri.removeprefix("sqlite:///"))
+        self.artifact_root = db.parent / "artifacts"
+
+    @cached_property
+    def client(self) -> Any:
+        try:
+            import logging
+
+            # first use of a fresh sqlite store runs Alembic migrations and logs each one
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+            from mlflow.tracking import MlflowClient
+
+            return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        except Exception as exc:  # noqa: BLE001 - wrap any store failure at the boundary
+            raise TrackingError(f"cannot open the MLflow store: {exc}", where=self.tracking_uri,
+                                hint="check that mlruns/ is writable; delete mlruns/mlflow.db only if it is corrupt") from exc
+
+    # -- experiments and runs -----------------------------------------------------------
+    def experiment_id(self, name: str, *, create: bool = True) -> str | None:
+        exp = self.client.get_experiment_by_name(name)
+        if exp is not None:
+            if exp.lifecycle_stage == "deleted":
+                self.client.restore_experiment(exp.experiment_id)
+            return exp.experiment_id
+        if not create:
+            return None
+        location = (self.artifact_root / name).resolve()
+        location.mkdir(parents=True, exist_ok=True)
+        try:
+            return self.client.create_experiment(name, artifact_location=location.as_uri())
+        except Exception as exc:  # noqa: BLE001 - a concurrent creator won the race
+            exp = self.client.get_experiment_by_name(name)
+            if exp is None:
+                raise TrackingError(f"cannot create experiment '{name}': {exc}", where=self.tracking_uri) from exc
+            return exp.experiment_id
+
+    def start_run(self, experiment: str, name: str, *, tags: Mapping[str, str] | None = None,
+                  parent: str | None = None) -> RunRef:
+        exp_id = self.experiment_id(experiment)
+        all_tags = {TAG["pid"]: str(os.getpid()), TAG["host"]: socket.gethostname(), **(tags or {})}
+        if parent:
+            all_tags[TAG["parent"]] = parent
+        run = self.client.create_run(exp_id, run_name=name, tags={k: str(v) for k, v in all_tags.items()})
+        return RunRef(run.info.run_id, exp_id, name)
+
+    def end_run(self, run_id: str, status: str = FINISHED) -> None:
+        self.client.set_terminated(run_id, status=status, end_time=int(time.time() * 1000))
+
+    def status(self, run_id: str) -> str:
+        return self.client.get_run(run_id).info.status
+
+    # -- logging -------------------------------------------------------------------------
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(_safe_key(k), float(v), now, step) for k, v in metrics.items() if v is not None and v == v]
+        for i in range(0, len(items), 1000):  # log_batch caps a call at 1000 metrics
+            self.client.log_batch(run_id, metrics=items[i : i + 1000], synchronous=True)
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(_safe_key(k), _short(v)) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[i : i + 100], synchronous=True)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        items = [RunTag(k, str(v)[:5000]) for k, v in tags.items()]
+        if items:
+            self.client.log_batch(run_id, tags=items, synchronous=True)
+
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self.client.log_text(run_id, text, artifact_file)
+
+    def log_dict(self, run_id: str, data: Any, artifact_file: str) -> None:
+        self.client.log_text(run_id, json.dumps(data, indent=2, sort_keys=True, default=str), artifact_file)
+
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
+        self.client.log_figure(run_id, figure, artifact_file)
+
+    def log_datasets(self, run_id: str, fingerprints: list[dict], sources: Mapping[str, str]) -> None:
+        """Table fingerprints as MLflow dataset inputs (name, digest, source, schema)."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        inputs = []
+        for fp in fingerprints:
+            schema = {"mlflow_colspec": [{"name": c, "type": t} for c, t in fp["columns"]]}
+            ds = Dataset(
+                name=fp["table"],
+                digest=fp["digest"],
+                source_type="local",
+                source=json.dumps({"uri": sources.get(fp["table"], "")}),
+                schema=json.dumps(schema),
+                profile=json.dumps({"num_rows": fp["rows"]}),
+            )
+            inputs.append(DatasetInput(ds, tags=[InputTag("mlflow.data.context", "warehouse")]))
+        if inputs:
+            self.client.log_inputs(run_id, datasets=inputs)
+
+    # -- read-back -------------------------------------------------------------------------
+    def get_run(self, run_id: str) -> Any:
+        return self.client.get_run(run_id)
+
+    def find_runs(self, experiment: str, filter_string: str = "", *, max_results: int = 100,
+                  order_by: list[str] | None = None) -> list[Any]:
+        exp_id = self.experiment_id(experiment, create=False)
+        if exp_id is None:
+            return []
+        return list(
+            self.client.search_runs(
+                [exp_id], filter_string=filter_string, max_results=max_results,
+                order_by=order_by or ["attributes.start_time DESC"],
+            )
+        )
+
+    def find_cached(self, experiment: str, cache_key: str) -> Any | None:
+        """The newest FINISHED run that actually executed with this cache key."""
+        runs = self.find_runs(
+            experiment,
+            f"tags.`{TAG['cache_key']}` = '{cache_key}' and attributes.status = 'FINISHED' "
+            f"and tags.`{TAG['cached']}` = 'false'",
+            max_results=1,
+        )
+        return runs[0] if runs else None
+
+    def download_text(self, run_id: str, artifact_path: str) -> str | None:
+        from mlflow.artifacts import download_artifacts
+
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                local = download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=tmp,
+                                           tracking_uri=self.tracking_uri)
+            except Exception:  # noqa: BLE001 - absent artifact: the caller decides
+                return None
+            return Path(local).read_text(encoding="utf-8")
+
+    def sweep_stale(self, experiment: str) -> list[str]:
+        """Mark KILLED the RUNNING runs whose driver process on this host is gone."""
+        host = socket.gethostname()
+        killed = []
+        for run in self.find_runs(experiment, "attributes.status = 'RUNNING'", max_results=500):
+            tags = run.data.tags
+            pid = tags.get(TAG["pid"])
+            if tags.get(TAG["host"]) != host or not pid or not pid.isdigit():
+                continue
+            if int(pid) != os.getpid() and not _alive(int(pid)):
+                self.set_tags(run.info.run_id, {TAG["failure"]: f"driver process {pid} died; marked KILLED"})
+                self.end_run(run.info.run_id, KILLED)
+                killed.append(run.info.run_id)
+        return killed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+    return text if len(text) <= 6000 else text[:5990] + "...(cut)"
