@@ -119,18 +119,35 @@ def source_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def failed_cell(executed: Path) -> tuple[int, int | None, str] | None:
-    """(index, execution count, first source line) of the cell that errored or was running."""
+def failed_cell(executed: Path, index: int | None = None) -> tuple[int, str] | None:
+    """(cell number in the *source* notebook, first source line) of the cell that errored
+    or was still running — or of cell ``index`` of the executed notebook when given.
+
+    Papermill inserts an `injected-parameters` cell; numbers are given as the analyst sees
+    them in the notebook they wrote (1-based, without the injected cell)."""
     try:
         nb = _load(executed)
     except StepError:
         return None
-    for index, cell in enumerate(nb.get("cells", [])):
-        meta = cell.get("metadata", {}).get("papermill", {})
-        if meta.get("exception") or meta.get("status") == "running":
-            first = next((ln for ln in _source(cell).splitlines() if ln.strip()), "")
-            return index, cell.get("execution_count"), first
-    return None
+    cells = nb.get("cells", [])
+    if index is None:
+        index = next(
+            (
+                i
+                for i, cell in enumerate(cells)
+                if cell.get("metadata", {}).get("papermill", {}).get("exception")
+                or cell.get("metadata", {}).get("papermill", {}).get("status") == "running"
+            ),
+            None,
+        )
+    if index is None:  # a dead kernel or a timeout: the last cell that started
+        started = [i for i, c in enumerate(cells) if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+        index = started[-1] if started else None
+    if index is None or index >= len(cells):
+        return None
+    injected = sum(1 for c in cells[:index] if "injected-parameters" in c.get("metadata", {}).get("tags", []))
+    first = next((ln for ln in _source(cells[index]).splitlines() if ln.strip()), "")
+    return index - injected + 1, first
 
 
 def to_html(executed: Path, html: Path) -> Path:

@@ -13,6 +13,7 @@ hash(notebook source, parameters, table fingerprints, contract versions, workben
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -127,8 +128,11 @@ def _git(root: Path) -> tuple[str, bool]:
         return "unknown", False
 
 
+@functools.lru_cache(maxsize=1)
 def _code_hash() -> str:
-    """Hash of the workbench package source: a change to the logic invalidates the cache."""
+    """Hash of the workbench package source: a change to the logic invalidates the cache.
+
+    Computed once per process, so one pilot run sees one version of the code."""
     h = hashlib.sha256()
     pkg = Path(__file__).parent
     for path in sorted(pkg.rglob("*.py")):
@@ -397,14 +401,13 @@ def _translate(error: BaseException, notebook: Path, executed: Path, step: Step,
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
-    cell = nbfiles.failed_cell(executed) if executed.exists() else None
-    where_cell = (f"{notebook}: cell {cell[0] + 1}" + (f" [{cell[1]}]" if cell[1] else "") + f" `{cell[2][:80]}`"
-                  if cell else str(notebook))
+    index = error.cell_index if isinstance(error, PapermillExecutionError) else None
+    cell = nbfiles.failed_cell(executed, index) if executed.exists() else None
+    where_cell = f"{notebook}: cell {cell[0]} `{cell[1][:80]}`" if cell else str(notebook)
     review = (f"open the executed notebook attached to run {run.run_id} (`make ui`, step '{step.name}'), "
               "fix the cell, and run `make pilot` again")
     if isinstance(error, PapermillExecutionError):
-        where = f"{notebook}: cell {error.cell_index + 1}" + (f" [{error.exec_count}]" if error.exec_count else "")
-        return CellError(f"step '{step.name}' failed: {error.ename}: {error.evalue}", where=where, hint=review)
+        return CellError(f"step '{step.name}' failed: {error.ename}: {error.evalue}", where=where_cell, hint=review)
     if isinstance(error, CellTimeoutError):
         return StepTimeoutError(f"step '{step.name}' timed out: a cell ran longer than {step.timeout_seconds}s",
                                 where=where_cell, hint="make the cell faster, or raise the step's `timeout_seconds` in the charter")

@@ -1,0 +1,847 @@
+"""Quality of a model (or of the baseline) on the held-out evaluation set: metrics, slices
+and robustness probes. Every result is frozen and has ``.metrics()`` with fixed names, the
+same for the baseline and every candidate, so promotion gates compare like with like.
+
+Metric names
+------------
+``quality.<m>``:  classification: accuracy, precision, recall, f1 (at ``threshold``),
+roc_auc, brier, log_loss, base_rate; regression: mae, rmse, r2.
+``slice.<column>.<value>.<m>`` (plus ``.count`` and ``.base_rate``): one slice; column and
+value are sanitised to ``[A-Za-z0-9_]`` (anything else becomes ``_``, so every name is
+also a valid gate metric; a clash gets a ``_2`` suffix; use
+:func:`slice_metric_name` to build the same name elsewhere). ``slice.worst.<m>``: the worst
+eligible slice; ``slice.flagged``; ``slice.eligible``.
+``probes.<outcome>`` and ``probes.total``: robustness probe counts (always all present).
+
+Degenerate data (decided once, here)
+------------------------------------
+:func:`evaluate` on the whole evaluation set *raises* :class:`EvaluationError` when a
+metric is undefined — only one class in ``y_true`` (ROC AUC), a constant regression target
+(R2), NaN anywhere, scores outside [0, 1], mismatched lengths, zero rows — because an
+evaluation set like that is broken and a silent gap would let a gate pass on nothing.
+Inside :func:`slice_metrics` small or one-class slices are normal: an undefined metric is
+*omitted* (never NaN) and the reason is kept in ``omitted``. Precision with no predicted
+positive is 0.0 (sklearn's ``zero_division=0``), with a note: the conservative value.
+Hard 0/1 predictions are accepted as scores; then log loss and the calibration curve are
+omitted (they would only measure the clipping constant).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .config import Task
+from .errors import EvaluationError, WorkbenchError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "QualityResult",
+    "CalibrationCurve",
+    "evaluate",
+    "SliceRow",
+    "SliceTable",
+    "slice_metrics",
+    "slice_metric_name",
+    "ProbeResult",
+    "ProbeReport",
+    "run_probes",
+    "OUTCOMES",
+    "HIGHER_IS_BETTER",
+    "plot_calibration",
+    "plot_confusion",
+]
+
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "brier", "log_loss", "base_rate")
+REGRESSION_METRICS = ("mae", "rmse", "r2")
+# Direction of each metric; base_rate describes the data, not the model.
+HIGHER_IS_BETTER: dict[str, bool | None] = {
+    "accuracy": True, "precision": True, "recall": True, "f1": True, "roc_auc": True,
+    "brier": False, "log_loss": False, "base_rate": None, "mae": False, "rmse": False, "r2": True,
+}
+DEFAULT_SLICE_METRIC = {"classification": "roc_auc", "regression": "mae"}
+
+
+# -- quality ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalibrationCurve:
+    """Reliability curve, sklearn's ``calibration_curve`` bins (empty bins dropped)."""
+
+    prob_true: tuple[float, ...]
+    prob_pred: tuple[float, ...]
+    counts: tuple[int, ...]
+    n_bins: int
+    strategy: str
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """Quality metrics of one set of predictions.
+
+    ``values``: metric name (without ``quality.``) -> value, only the defined ones.
+    ``omitted``: metric -> why it is undefined here. ``confusion``: ``[[tn, fp], [fn, tp]]``
+    at ``threshold`` (classification only).
+    """
+
+    task_kind: Literal["classification", "regression"]
+    n: int
+    values: Mapping[str, float]
+    threshold: float | None = None
+    confusion: tuple[tuple[int, int], tuple[int, int]] | None = None
+    calibration: CalibrationCurve | None = None
+    hard_predictions: bool = False
+    omitted: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def metrics(self) -> dict[str, float]:
+        return {f"quality.{k}": float(v) for k, v in self.values.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task_kind": self.task_kind,
+            "n": self.n,
+            "threshold": self.threshold,
+            "metrics": self.metrics(),
+            "confusion": None if self.confusion is None else [list(r) for r in self.confusion],
+            "calibration": None if self.calibration is None else {
+                "prob_true": list(self.calibration.prob_true),
+                "prob_pred": list(self.calibration.prob_pred),
+                "counts": list(self.calibration.counts),
+                "n_bins": self.calibration.n_bins,
+                "strategy": self.calibration.strategy,
+            },
+            "hard_predictions": self.hard_predictions,
+            "omitted": dict(self.omitted),
+            "notes": list(self.notes),
+        }
+
+
+def _as_1d(values: Any, name: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise EvaluationError(
+            f"{name} must be one value per row, got an array of shape {arr.shape}",
+            where=name,
+            hint="for predict_proba output pass the positive class column, e.g. proba[:, 1]",
+        )
+    return arr
+
+
+def _first_bad(mask: np.ndarray) -> str:
+    idx = np.flatnonzero(mask)
+    return f"{idx.size} row(s), first at position {int(idx[0])}"
+
+
+def _numeric(arr: np.ndarray, name: str) -> np.ndarray:
+    try:
+        out = arr.astype(float)
+    except (TypeError, ValueError) as exc:
+        raise EvaluationError(
+            f"{name} is not numeric ({exc})", where=name, hint="pass scores/values as numbers"
+        ) from exc
+    bad = ~np.isfinite(out)
+    if bad.any():
+        raise EvaluationError(
+            f"{name} contains NaN or infinity in {_first_bad(bad)}",
+            where=name,
+            hint="drop rows with a missing target or prediction before evaluating (and say so), "
+            "or fix the model so it always predicts",
+        )
+    return out
+
+
+def _binary_truth(y: np.ndarray, positive_label: Any) -> np.ndarray:
+    missing = pd.isna(y)
+    if np.any(missing):
+        raise EvaluationError(
+            f"y_true has missing values in {_first_bad(np.asarray(missing))}",
+            where="y_true",
+            hint="drop rows whose target is unknown (e.g. cancelled flights) before evaluating",
+        )
+    labels = pd.unique(y)
+    if len(labels) > 2:
+        shown = ", ".join(map(repr, list(labels)[:5]))
+        raise EvaluationError(
+            f"y_true has {len(labels)} distinct labels ({shown}...); only binary classification is supported",
+            where="y_true",
+            hint="binarise the target (e.g. arr_delay >= 15) and set task.positive_label",
+        )
+    return (y == positive_label).astype(int)
+
+
+def _quality(y_true: Any, y_pred: Any, task: Task, threshold: float, strict: bool,
+             calibration_bins: int = 10, calibration_strategy: str = "uniform",
+             where: str = "evaluation set", curves: bool = True) -> QualityResult:
+    from sklearn import metrics as skm  # slow import: only where metrics are computed
+
+    yt = _as_1d(y_true, "y_true")
+    yp = _as_1d(y_pred, "y_pred")
+    if yt.shape[0] != yp.shape[0]:
+        raise EvaluationError(
+            f"y_true has {yt.shape[0]} rows but the predictions have {yp.shape[0]}",
+            where=where, hint="predict exactly the rows of the evaluation set, in order",
+        )
+    n = int(yt.shape[0])
+    if n == 0:
+        raise EvaluationError("cannot evaluate zero rows", where=where, hint="check the evaluation split")
+    values: dict[str, float] = {}
+    omitted: dict[str, str] = {}
+    notes: list[str] = []
+
+    def undefined(metric: str, reason: str, hint: str) -> None:
+        if strict:
+            raise EvaluationError(f"{metric} is undefined: {reason}", where=where, hint=hint)
+        omitted[metric] = reason
+
+    if task.kind == "regression":
+        truth = _numeric(yt, "y_true")
+        pred = _numeric(yp, "y_pred")
+        values["mae"] = float(skm.mean_absolute_error(truth, pred))
+        values["rmse"] = float(math.sqrt(skm.mean_squared_error(truth, pred)))
+        if n < 2 or np.all(truth == truth[0]):
+            undefined("r2", f"the target is constant ({truth[0]!r}) over {n} row(s)",
+                      "evaluate on a set whose target varies; use mae/rmse for this slice")
+        else:
+            values["r2"] = float(skm.r2_score(truth, pred))
+        return QualityResult("regression", n, values, omitted=omitted)
+
+    truth = _binary_truth(yt, task.positive_label)
+    score = _numeric(yp, "y_score")
+    outside = (score < 0) | (score > 1)
+    if outside.any():
+        raise EvaluationError(
+            f"scores must be probabilities of the positive class in [0, 1]; {_first_bad(outside)} outside",
+            where="y_score",
+            hint="pass predict_proba(X)[:, 1] (or the baseline's rate), not raw margins or labels",
+        )
+    if not 0.0 <= threshold <= 1.0:
+        raise EvaluationError(f"threshold must be in [0, 1], got {threshold}", where="threshold")
+    hard = bool(np.all((score == 0) | (score == 1)))
+    pred = (score >= threshold).astype(int)
+    positives = int(truth.sum())
+    values["base_rate"] = positives / n
+    values["accuracy"] = float(skm.accuracy_score(truth, pred))
+    if pred.sum() == 0:
+        notes.append(f"no row is predicted positive at threshold {threshold}: precision set to 0.0")
+    values["precision"] = float(skm.precision_score(truth, pred, zero_division=0))
+    values["recall"] = float(skm.recall_score(truth, pred, zero_division=0))
+    values["f1"] = float(skm.f1_score(truth, pred, zero_division=0))
+    values["brier"] = float(skm.brier_score_loss(truth, score))
+    one_class = positives in (0, n)
+    if one_class:
+        which = "positive" if positives else "negative"
+        undefined("roc_auc", f"y_true holds only the {which} class ({n} row(s), positive_label={task.positive_label!r})",
+                  "the evaluation set needs both classes: check the split, the target definition and "
+                  "task.positive_label (it must equal the positive value in the target column)")
+        if positives == 0:
+            undefined("recall", "there is no positive row", "see roc_auc")
+            values.pop("recall", None)
+    else:
+        values["roc_auc"] = float(skm.roc_auc_score(truth, score))
+    if hard:
+        notes.append("scores are hard 0/1 predictions: log loss and calibration are omitted")
+        omitted["log_loss"] = "scores are hard 0/1 predictions"
+    else:
+        values["log_loss"] = float(skm.log_loss(truth, score, labels=[0, 1]))
+    tn, fp, fn, tp = (int(v) for v in skm.confusion_matrix(truth, pred, labels=[0, 1]).ravel())
+    calibration = None
+    if curves and not hard:
+        calibration = _calibration(truth, score, calibration_bins, calibration_strategy)
+    return QualityResult(
+        "classification", n, {k: values[k] for k in CLASSIFICATION_METRICS if k in values},
+        threshold=threshold, confusion=((tn, fp), (fn, tp)), calibration=calibration,
+        hard_predictions=hard, omitted=omitted, notes=tuple(notes),
+    )
+
+
+def _calibration(truth: np.ndarray, score: np.ndarray, n_bins: int, strategy: str) -> CalibrationCurve:
+    from sklearn.calibration import calibration_curve
+
+    prob_true, prob_pred = calibration_curve(truth, score, n_bins=n_bins, strategy=strategy)
+    # sklearn does not return bin sizes: recount with its own edges (same searchsorted rule).
+    if strategy == "quantile":
+        edges = np.percentile(score, np.linspace(0, 1, n_bins + 1) * 100)
+    else:
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+    counts = np.bincount(np.searchsorted(edges[1:-1], score), minlength=n_bins)
+    counts = counts[counts != 0]
+    return CalibrationCurve(
+        tuple(map(float, prob_true)), tuple(map(float, prob_pred)), tuple(map(int, counts)), n_bins, strategy
+    )
+
+
+def evaluate(
+    y_true: Any,
+    y_score_or_pred: Any,
+    *,
+    task: Task,
+    threshold: float = 0.5,
+    calibration_bins: int = 10,
+    calibration_strategy: Literal["uniform", "quantile"] = "uniform",
+) -> QualityResult:
+    """Quality of predictions on the whole evaluation set.
+
+    Classification: ``y_true`` holds labels (the positive one is ``task.positive_label``),
+    ``y_score_or_pred`` the probability of the positive class in [0, 1] (hard 0/1
+    predictions are accepted). Regression: numeric truth and predictions.
+    Raises :class:`EvaluationError` when a metric is undefined (see the module docstring).
+    """
+    return _quality(y_true, y_score_or_pred, task, threshold, strict=True,
+                    calibration_bins=calibration_bins, calibration_strategy=calibration_strategy)
+
+
+# -- slices -----------------------------------------------------------------------------
+
+# Narrower than MLflow's allowed set on purpose: every name then also fits the charter's
+# metric-name rule (config._METRIC), so a gate can name any slice metric.
+_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+
+
+def _name_part(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT:
+        return "null"
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)  # hour 5.0 (a float column because of nulls) -> "5"
+    text = _UNSAFE.sub("_", str(value))
+    return text or "_"
+
+
+def slice_metric_name(column: str, value: Any, metric: str) -> str:
+    """``slice.<column>.<value>.<metric>`` with column and value sanitised to ``[A-Za-z0-9_]``."""
+    return f"slice.{_name_part(column)}.{_name_part(value)}.{metric}"
+
+
+@dataclass(frozen=True)
+class SliceRow:
+    """One value of one slice column."""
+
+    column: str
+    value: Any
+    key: str  # sanitised value, as used in metric names
+    count: int
+    base_rate: float | None  # positive share (classification) or mean target (regression)
+    values: Mapping[str, float]
+    omitted: Mapping[str, str]
+    eligible: bool  # enough rows and the flag metric defined
+    worse_by: float | None  # how much worse than overall on the flag metric (> 0 = worse)
+    flagged: bool
+    reason: str  # why flagged, or why not eligible
+
+
+@dataclass(frozen=True)
+class SliceTable:
+    """Per-slice quality and the slices flagged as much worse than the whole set.
+
+    Flag rule: a slice is *eligible* when it has at least ``min_rows`` rows and ``metric`` is
+    defined on it; an eligible slice is *flagged* when it is worse than ``overall`` by more
+    than ``flag_margin`` (absolute, if set) or by more than ``flag_ratio`` of ``|overall|``
+    (relative, if set; skipped when overall is 0). Small slices are reported, never flagged.
+    """
+
+    metric: str
+    higher_is_better: bool
+    overall: float
+    overall_quality: QualityResult
+    rows: tuple[SliceRow, ...]
+    min_rows: int
+    flag_margin: float | None
+    flag_ratio: float | None
+
+    @property
+    def flagged(self) -> tuple[SliceRow, ...]:
+        return tuple(r for r in self.rows if r.flagged)
+
+    @property
+    def worst(self) -> SliceRow | None:
+        """The eligible slice with the worst ``metric`` (None if no slice is eligible)."""
+        eligible = [r for r in self.rows if r.eligible]
+        if not eligible:
+            return None
+        return max(eligible, key=lambda r: (r.worse_by, r.count))  # type: ignore[arg-type,return-value]
+
+    def metrics(self, *, all_metrics: bool = False) -> dict[str, float]:
+        """Per slice: count, base_rate and ``metric`` (every quality metric if
+        ``all_metrics``); plus ``slice.worst.<metric>``, ``slice.flagged``, ``slice.eligible``."""
+        out: dict[str, float] = {}
+        for r in self.rows:
+            prefix = f"slice.{_name_part(r.column)}.{r.key}"
+            out[f"{prefix}.count"] = float(r.count)
+            if r.base_rate is not None:
+                out[f"{prefix}.base_rate"] = float(r.base_rate)
+            for name, value in r.values.items():
+                if all_metrics or name == self.metric:
+                    out[f"{prefix}.{name}"] = float(value)
+        worst = self.worst
+        if worst is not None:
+            out[f"slice.worst.{self.metric}"] = float(worst.values[self.metric])
+        out["slice.flagged"] = float(len(self.flagged))
+        out["slice.eligible"] = float(sum(r.eligible for r in self.rows))
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        records = []
+        for r in self.rows:
+            rec: dict[str, Any] = {
+                "column": r.column, "value": r.value, "count": r.count, "base_rate": r.base_rate,
+            }
+            rec.update({m: r.values.get(m) for m in self._metric_order()})
+            rec.update({"worse_by": r.worse_by, "eligible": r.eligible, "flagged": r.flagged, "reason": r.reason})
+            records.append(rec)
+        return pd.DataFrame.from_records(records)
+
+    def _metric_order(self) -> tuple[str, ...]:
+        names = CLASSIFICATION_METRICS if self.overall_quality.task_kind == "classification" else REGRESSION_METRICS
+        return tuple(m for m in names if m != "base_rate")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "higher_is_better": self.higher_is_better,
+            "overall": self.overall,
+            "min_rows": self.min_rows,
+            "flag_margin": self.flag_margin,
+            "flag_ratio": self.flag_ratio,
+            "rows": [
+                {
+                    "column": r.column, "value": _jsonable(r.value), "key": r.key, "count": r.count,
+                    "base_rate": r.base_rate, "metrics": dict(r.values), "omitted": dict(r.omitted),
+                    "eligible": r.eligible, "worse_by": r.worse_by, "flagged": r.flagged, "reason": r.reason,
+                }
+                for r in self.rows
+            ],
+            "metrics": self.metrics(),
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _positions_by_value(column: pd.Series) -> list[tuple[Any, np.ndarray]]:
+    """(value, row positions) for every value present, missing values as one group.
+
+    factorize rather than groupby: groupby(dropna=False) drops the NaN group of a
+    categorical column from ``.indices``, and unobserved categories must not appear."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    return [(uniques[codes[chunk[0]]], chunk) for chunk in np.split(order, bounds) if chunk.size]
+
+
+def slice_metrics(
+    frame: pd.DataFrame,
+    y_true_col: str,
+    score_col: str,
+    slice_columns: Sequence[str],
+    *,
+    task: Task,
+    metric: str | None = None,
+    threshold: float = 0.5,
+    min_rows: int = 50,
+    flag_margin: float | None = None,
+    flag_ratio: float | None = 0.10,
+) -> SliceTable:
+    """Quality per value of each slice column, and the slices much worse than the whole.
+
+    ``metric`` (default ``roc_auc`` for classification, ``mae`` for regression) is the one
+    used to flag (see :class:`SliceTable` for the rule). Missing slice values form their
+    own slice, named ``null``. The whole frame must evaluate cleanly (strict), slices not.
+    """
+    metric = metric or DEFAULT_SLICE_METRIC[task.kind]
+    allowed = CLASSIFICATION_METRICS if task.kind == "classification" else REGRESSION_METRICS
+    if metric not in allowed or HIGHER_IS_BETTER.get(metric) is None:
+        choices = [m for m in allowed if HIGHER_IS_BETTER.get(m) is not None]
+        raise EvaluationError(f"cannot flag slices on '{metric}'", where="slice_metrics(metric=...)",
+                              hint=f"choose one of: {', '.join(choices)}")
+    if flag_margin is None and flag_ratio is None:
+        raise EvaluationError("no flag rule: both flag_margin and flag_ratio are None",
+                              where="slice_metrics", hint="set flag_margin (absolute) or flag_ratio (relative)")
+    missing = [c for c in (y_true_col, score_col, *slice_columns) if c not in frame.columns]
+    if missing:
+        raise EvaluationError(
+            f"column(s) not in the frame: {', '.join(missing)}", where="slice_metrics",
+            hint=f"available columns: {', '.join(map(str, frame.columns))}",
+        )
+    higher = bool(HIGHER_IS_BETTER[metric])
+    overall_q = _quality(frame[y_true_col].to_numpy(), frame[score_col].to_numpy(), task, threshold,
+                         strict=True, where="slice_metrics: whole frame")
+    if metric not in overall_q.values:
+        raise EvaluationError(f"{metric} is undefined on the whole frame: {overall_q.omitted.get(metric)}",
+                              where="slice_metrics")
+    overall = overall_q.values[metric]
+
+    rows: list[SliceRow] = []
+    for column in slice_columns:
+        keys_seen: dict[str, Any] = {}
+        entries = sorted(_positions_by_value(frame[column]), key=lambda kv: (_name_part(kv[0]), str(kv[0])))
+        for value, idx in entries:
+            key = _name_part(value)
+            base_key, k = key, 2
+            while key in keys_seen:  # two values that sanitise alike (e.g. "a b" and "a_b")
+                key, k = f"{base_key}_{k}", k + 1
+            keys_seen[key] = value
+            part = frame.iloc[idx]
+            q = _quality(part[y_true_col].to_numpy(), part[score_col].to_numpy(), task, threshold,
+                         strict=False, where=f"slice {column}={value!r}", curves=False)
+            count = int(len(idx))
+            if task.kind == "classification":
+                base_rate = q.values["base_rate"]
+            else:
+                base_rate = float(np.mean(part[y_true_col].to_numpy(dtype=float)))
+            worse_by = None
+            flagged = False
+            if count < min_rows:
+                eligible, reason = False, f"too few rows ({count} < min_rows={min_rows})"
+            elif metric not in q.values:
+                eligible, reason = False, f"{metric} undefined: {q.omitted.get(metric, 'not computed')}"
+            else:
+                eligible, reason = True, ""
+                worse_by = (overall - q.values[metric]) if higher else (q.values[metric] - overall)
+                why = []
+                if flag_margin is not None and worse_by > flag_margin:
+                    why.append(f"{worse_by:.4g} worse than overall ({overall:.4g}), margin {flag_margin:g}")
+                if flag_ratio is not None and overall != 0 and worse_by / abs(overall) > flag_ratio:
+                    why.append(f"{worse_by / abs(overall):.1%} worse than overall ({overall:.4g}), ratio {flag_ratio:g}")
+                flagged = bool(why)
+                reason = "; ".join(why)
+            rows.append(SliceRow(
+                column=column, value=value, key=key, count=count, base_rate=base_rate,
+                values={k2: v for k2, v in q.values.items() if k2 != "base_rate"},
+                omitted=dict(q.omitted), eligible=eligible, worse_by=worse_by, flagged=flagged, reason=reason,
+            ))
+    return SliceTable(metric, higher, overall, overall_q, tuple(rows), min_rows, flag_margin, flag_ratio)
+
+
+# -- robustness probes ------------------------------------------------------------------
+
+Outcome = Literal["crashed", "refused", "handled", "degraded", "invalid_output"]
+OUTCOMES: tuple[str, ...] = ("crashed", "refused", "handled", "degraded", "invalid_output")
+_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                  "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL", "NUMERIC", "INT")
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    name: str  # e.g. "null.dep_hour", "unseen_category.carrier", "empty"
+    kind: str  # null | null_all | unseen_category | out_of_range | negative | wrong_type | empty
+    outcome: Outcome
+    detail: str
+    column: str | None = None
+    error_type: str | None = None
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    results: tuple[ProbeResult, ...]
+    refusal: tuple[str, ...]  # exception classes counted as a deliberate refusal
+
+    def count(self, outcome: str) -> int:
+        return sum(r.outcome == outcome for r in self.results)
+
+    def by_outcome(self, outcome: str) -> tuple[ProbeResult, ...]:
+        return tuple(r for r in self.results if r.outcome == outcome)
+
+    def metrics(self) -> dict[str, float]:
+        out = {f"probes.{o}": float(self.count(o)) for o in OUTCOMES}
+        out["probes.total"] = float(len(self.results))
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            [(r.name, r.kind, r.column, r.outcome, r.error_type, r.detail) for r in self.results],
+            columns=["name", "kind", "column", "outcome", "error_type", "detail"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "refusal": list(self.refusal),
+            "metrics": self.metrics(),
+            "results": [
+                {"name": r.name, "kind": r.kind, "column": r.column, "outcome": r.outcome,
+                 "error_type": r.error_type, "detail": r.detail}
+                for r in self.results
+            ],
+        }
+
+
+def _is_numeric_type(sql_type: str) -> bool:
+    base = sql_type.upper().split("(")[0].strip()
+    return base in _NUMERIC_TYPES
+
+
+def _null_column(frame: pd.DataFrame, column: str) -> None:
+    # mask() keeps the column's missing-value convention (NaN for floats, ints upcast to
+    # float as a real null-bearing column would be; the str dtype's NA for strings).
+    frame[column] = frame[column].mask(np.ones(len(frame), dtype=bool))
+
+
+def _set_value(frame: pd.DataFrame, column: str, value: Any) -> None:
+    series = frame[column]
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        if value not in series.cat.categories:
+            series = series.cat.add_categories([value])
+        frame[column] = pd.Series([value] * len(frame), index=frame.index, dtype=series.dtype)
+    elif pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype) \
+            or isinstance(value, (int, float)):
+        try:
+            frame[column] = pd.Series([value] * len(frame), index=frame.index).astype(series.dtype)
+        except (TypeError, ValueError, OverflowError):
+            frame[column] = pd.Series([value] * len(frame), index=frame.index)
+    else:
+        frame[column] = pd.Series([value] * len(frame), index=frame.index, dtype=object)
+
+
+def _build_probes(rows: pd.DataFrame, features: list[str], categorical: list[str], numeric: list[str],
+                  non_negative: list[str], extreme: float) -> list[tuple[str, str, str | None, pd.DataFrame]]:
+    probes: list[tuple[str, str, str | None, pd.DataFrame]] = []
+
+    def variant(name: str, kind: str, column: str | None, edit: Callable[[pd.DataFrame], None]) -> None:
+        frame = rows.copy(deep=True)
+        edit(frame)
+        probes.append((name, kind, column, frame))
+
+    for col in features:
+        variant(f"null.{col}", "null", col, lambda f, c=col: _null_column(f, c))
+    variant("null.all", "null_all", None, lambda f: [_null_column(f, c) for c in features])
+    for col in categorical:
+        unseen: Any = "__unseen__"
+        if pd.api.types.is_numeric_dtype(rows[col].dtype) and not pd.api.types.is_bool_dtype(rows[col].dtype):
+            unseen = int(np.nanmax(rows[col].to_numpy(dtype=float), initial=0)) + 1000  # an int-coded category
+        variant(f"unseen_category.{col}", "unseen_category", col, lambda f, c=col, v=unseen: _set_value(f, c, v))
+    for col in numeric:
+        integer = pd.api.types.is_integer_dtype(rows[col].dtype)
+        hi, lo = (int(extreme), -int(extreme)) if integer else (float(extreme), -float(extreme))
+        variant(f"out_of_range.{col}.high", "out_of_range", col, lambda f, c=col, v=hi: _set_value(f, c, v))
+        variant(f"out_of_range.{col}.low", "out_of_range", col, lambda f, c=col, v=lo: _set_value(f, c, v))
+    for col in non_negative:
+        variant(f"negative.{col}", "negative", col, lambda f, c=col: _set_value(f, c, -1))
+    for col in numeric:
+        variant(f"wrong_type.{col}", "wrong_type", col,
+                lambda f, c=col: f.__setitem__(c, pd.Series(["not-a-number"] * len(f), index=f.index, dtype=object)))
+    probes.append(("empty", "empty", None, rows.iloc[0:0].copy()))
+    return probes
+
+
+def _crash_detail(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else "(no message)"
+    if len(message) > 300:
+        message = message[:297] + "..."
+    frames = traceback.extract_tb(exc.__traceback__)
+    at = f" (raised at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    return f"{type(exc).__name__}: {message}{at}"
+
+
+def _degraded(output: Any, degraded_mode: Callable[..., bool] | str | None) -> bool:
+    if degraded_mode is None:
+        return False
+    if callable(degraded_mode):
+        return bool(degraded_mode(output))
+    attrs = getattr(output, "attrs", None)  # pandas objects carry a metadata dict
+    if isinstance(attrs, Mapping) and degraded_mode in attrs:
+        return bool(attrs[degraded_mode])
+    return bool(getattr(output, degraded_mode, False))
+
+
+def _check_output(output: Any, n: int, output_range: tuple[float, float] | None) -> str | None:
+    """Why ``output`` is not a valid prediction for ``n`` rows, or None if it is."""
+    if output is None:
+        return "returned None"
+    try:
+        arr = np.asarray(output)
+    except Exception as exc:  # noqa: BLE001 - any failure to read the output makes it invalid
+        return f"output is not array-like ({type(exc).__name__}: {exc})"
+    if arr.ndim == 0 or arr.ndim > 2:
+        return f"output has shape {arr.shape}; expected ({n},) or ({n}, k)"
+    if arr.shape[0] != n:
+        return f"output has {arr.shape[0]} prediction(s) for {n} row(s)"
+    if arr.size == 0:
+        return None
+    if arr.dtype.kind in "biuf":
+        values = arr.astype(float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            return f"output holds NaN/infinity in {int(bad.sum())} of {arr.size} value(s)"
+        if output_range is not None:
+            lo, hi = output_range
+            outside = (values < lo) | (values > hi)
+            if outside.any():
+                return f"{int(outside.sum())} value(s) outside [{lo}, {hi}] (e.g. {values[outside][0]!r})"
+        return None
+    missing = pd.isna(arr)
+    if np.any(missing):
+        return f"output holds missing values in {int(np.sum(missing))} of {arr.size} value(s)"
+    if output_range is not None:
+        return f"output has dtype {arr.dtype}, expected numbers in [{output_range[0]}, {output_range[1]}]"
+    return None
+
+
+def run_probes(
+    predict: Callable[[pd.DataFrame], Any],
+    valid_rows: pd.DataFrame,
+    *,
+    schema: Mapping[str, str] | None = None,
+    categorical: Iterable[str] = (),
+    numeric: Iterable[str] = (),
+    non_negative: Iterable[str] = (),
+    degraded_mode: Callable[[Any], bool] | str | None = None,
+    refusal: tuple[type[BaseException], ...] = (WorkbenchError, ValueError),
+    output_range: tuple[float, float] | None = (0.0, 1.0),
+    extreme: float = 1e9,
+    max_rows: int = 20,
+) -> ProbeReport:
+    """Feed malformed copies of ``valid_rows`` to ``predict`` and record how it copes.
+
+    Probes (one each): ``null.<col>`` for every feature, ``null.all``,
+    ``unseen_category.<col>`` (``"__unseen__"``, or max + 1000 in an int-coded column), ``out_of_range.<col>.high/low``
+    (``±extreme``), ``negative.<col>`` (-1, for ``non_negative`` columns),
+    ``wrong_type.<col>`` (strings in a numeric column) and ``empty`` (zero rows).
+    Features are ``schema``'s keys (DuckDB types, as in the charter's sources; numeric
+    types make ``numeric`` and the rest ``categorical`` unless those are given), or else
+    every column of ``valid_rows`` with categorical/numeric inferred from the dtypes.
+
+    Outcomes, decided in this order:
+
+    * ``crashed``: ``predict`` raised an exception that is not a refusal (TypeError,
+      KeyError, IndexError deep in a library...). The detail names type, message, place.
+    * ``refused``: it raised one of ``refusal`` with a message — by default a
+      ``WorkbenchError`` or ``ValueError``, the conventional "I will not score this input".
+      Pass ``refusal=(WorkbenchError,)`` to count only the wrapper's deliberate errors
+      (then a library's own ValueError is a crash). An empty message is a crash.
+    * ``invalid_output``: it returned None, the wrong number of rows, NaN/infinity, or
+      numbers outside ``output_range`` (default [0, 1], scores; None to skip).
+    * ``degraded``: a valid output that the wrapper marked as its fallback. ``degraded_mode``
+      is either the name of a marker — ``output.attrs[name]`` on a pandas result (e.g. the
+      wrapper returns ``pd.Series(baseline_scores)`` with ``.attrs["degraded"] = True``) or
+      ``getattr(output, name)`` — or a predicate ``degraded_mode(output) -> bool``.
+    * ``handled``: a valid output, not marked degraded.
+
+    Before the probes, ``valid_rows`` themselves must come back handled or degraded;
+    otherwise the probes would say nothing and :class:`EvaluationError` is raised.
+    """
+    if not isinstance(valid_rows, pd.DataFrame):
+        raise EvaluationError(f"valid_rows must be a pandas DataFrame, got {type(valid_rows).__name__}",
+                              where="run_probes", hint="pass a few rows of the evaluation set's features")
+    if len(valid_rows) == 0:
+        raise EvaluationError("valid_rows is empty", where="run_probes",
+                              hint="pass a few (e.g. 5-20) valid rows of the evaluation set's features")
+    rows = valid_rows.head(max_rows).reset_index(drop=True)
+    categorical, numeric, non_negative = list(categorical), list(numeric), list(non_negative)
+    if schema is not None:
+        features = list(schema)
+        if not categorical and not numeric:
+            numeric = [c for c, t in schema.items() if _is_numeric_type(t)]
+            categorical = [c for c in features if c not in numeric]
+    else:
+        features = list(rows.columns)
+        if not categorical and not numeric:
+            numeric = [c for c in features if pd.api.types.is_numeric_dtype(rows[c].dtype)
+                       and not pd.api.types.is_bool_dtype(rows[c].dtype)]
+            categorical = [c for c in features if c not in numeric]
+    unknown = [c for c in {*features, *categorical, *numeric, *non_negative} if c not in rows.columns]
+    if unknown:
+        raise EvaluationError(f"probe column(s) not in valid_rows: {', '.join(sorted(map(str, unknown)))}",
+                              where="run_probes", hint=f"valid_rows has: {', '.join(map(str, rows.columns))}")
+    refusal_names = tuple(t.__name__ for t in refusal)
+
+    def outcome_of(frame: pd.DataFrame) -> tuple[Outcome, str, str | None]:
+        try:
+            output = predict(frame)
+        except Exception as exc:  # noqa: BLE001 - classifying every failure is the point
+            if isinstance(exc, refusal) and str(exc).strip():
+                return "refused", _crash_detail(exc), type(exc).__name__
+            return "crashed", _crash_detail(exc), type(exc).__name__
+        problem = _check_output(output, len(frame), output_range)
+        if problem is not None:
+            return "invalid_output", problem, None
+        if _degraded(output, degraded_mode):
+            return "degraded", f"fell back (degraded mode) on {len(frame)} row(s)", None
+        return "handled", f"valid predictions for {len(frame)} row(s)", None
+
+    control, detail, _ = outcome_of(rows.copy(deep=True))
+    if control not in ("handled", "degraded"):
+        raise EvaluationError(
+            f"the model does not score the valid rows ({control}: {detail})",
+            where="run_probes(valid_rows=...)",
+            hint="probes only mean something when valid rows score: pass rows the model accepts "
+            "(same columns and dtypes as in training) and check output_range",
+        )
+    results = []
+    for name, kind, column, frame in _build_probes(rows, features, categorical, numeric, non_negative, extreme):
+        outcome, detail, error_type = outcome_of(frame)
+        results.append(ProbeResult(name, kind, outcome, detail, column, error_type))
+    return ProbeReport(tuple(results), refusal_names)
+
+
+# -- figures ----------------------------------------------------------------------------
+# matplotlib.figure.Figure directly (Agg canvas, no pyplot state): headless-safe, and
+# Jupyter still displays the returned figure; mlflow.log_figure accepts it.
+
+
+def plot_calibration(result: QualityResult) -> Figure:
+    """Reliability diagram: observed positive rate vs mean predicted score per bin."""
+    if result.calibration is None:
+        raise EvaluationError(
+            "this result has no calibration curve",
+            hint="calibration needs classification scores in [0, 1] (not hard 0/1 predictions)",
+        )
+    from matplotlib.figure import Figure
+
+    cal = result.calibration
+    fig = Figure(figsize=(5, 5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    ax.plot(cal.prob_pred, cal.prob_true, marker="o", color="#4c72b0", label="model")
+    for x, y, c in zip(cal.prob_pred, cal.prob_true, cal.counts):
+        ax.annotate(str(c), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7, color="grey")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("mean predicted probability")
+    ax.set_ylabel("observed positive rate")
+    title = f"Calibration ({cal.n_bins} {cal.strategy} bins, n={result.n})"
+    if "brier" in result.values:
+        title += f", Brier {result.values['brier']:.3f}"
+    ax.set_title(title)
+    ax.legend(loc="upper left")
+    return fig
+
+
+def plot_confusion(result: QualityResult) -> Figure:
+    """Confusion matrix at the result's threshold, with counts and row shares."""
+    if result.confusion is None:
+        raise EvaluationError("this result has no confusion matrix", hint="confusion needs a classification task")
+    from matplotlib.figure import Figure
+
+    matrix = np.asarray(result.confusion)
+    fig = Figure(figsize=(4.5, 4), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    totals = matrix.sum(axis=1, keepdims=True)
+    for i in range(2):
+        for j in range(2):
+            share = matrix[i, j] / totals[i, 0] if totals[i, 0] else 0.0
+            color = "white" if matrix[i, j] > matrix.max() / 2 else "black"
+            ax.text(j, i, f"{matrix[i, j]}\n{share:.0%}", ha="center", va="center", color=color)
+    ax.set_xticks([0, 1], labels=["predicted negative", "predicted positive"])
+    ax.set_yticks([0, 1], labels=["actual negative", "actual positive"])
+    ax.set_title(f"Confusion at threshold {result.threshold:g} (n={result.n})")
+    return fig
