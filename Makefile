@@ -22,7 +22,7 @@ help: ## Show this help
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python -q -e '.[test]'
+	$(BIN)/uv pip install --python $(BIN)/python -q --compile-bytecode -e '.[test]'
 	@touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv and install the workbench with its dependencies

@@ -145,7 +145,9 @@ def failed_cell(executed: Path, index: int | None = None) -> tuple[int, str] | N
         index = started[-1] if started else None
     if index is None or index >= len(cells):
         return None
-    injected = sum(1 for c in cells[:index] if "injected-parameters" in c.get("metadata", {}).get("tags", []))
+    # papermill adds cells the analyst never wrote: the injected parameters, and error markers
+    added = {"injected-parameters", "papermill-error-cell-tag"}
+    injected = sum(1 for c in cells[:index] if added & set(c.get("metadata", {}).get("tags", [])))
     first = next((ln for ln in _source(cells[index]).splitlines() if ln.strip()), "")
     return index - injected + 1, first
 

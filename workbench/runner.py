@@ -359,6 +359,10 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
             if failure is not None:
                 store.set_tags(run.run_id, {TAG["failure"]: failure.message[:4000]})
             killed = isinstance(failure, StepInterrupted)
+            if failure is not None:  # nested runs the notebook opened and could not close
+                for child in store.children(charter.name, run.run_id):
+                    if child.info.status == "RUNNING":
+                        store.end_run(child.info.run_id, KILLED if killed else FAILED)
             store.end_run(run.run_id, KILLED if killed else (FAILED if failure else FINISHED))
             current[0] = None
         finally:
@@ -401,8 +405,8 @@ def _translate(error: BaseException, notebook: Path, executed: Path, step: Step,
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
-    index = error.cell_index if isinstance(error, PapermillExecutionError) else None
-    cell = nbfiles.failed_cell(executed, index) if executed.exists() else None
+    # papermill's cell_index predates the error-marker cells it inserts: find the cell by its state
+    cell = nbfiles.failed_cell(executed) if executed.exists() else None
     where_cell = f"{notebook}: cell {cell[0]} `{cell[1][:80]}`" if cell else str(notebook)
     review = (f"open the executed notebook attached to run {run.run_id} (`make ui`, step '{step.name}'), "
               "fix the cell, and run `make pilot` again")

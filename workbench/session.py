@@ -120,6 +120,31 @@ class Session:
                 return source, text
         return None
 
+    @contextlib.contextmanager
+    def child(self, name: str, *, kind: str = "candidate", tags: Mapping[str, Any] | None = None) -> Iterator[Session]:
+        """A nested run under this step (e.g. one per candidate), ended FINISHED, or FAILED
+        if the block raises; the runner also closes it should the kernel die."""
+        from .tracking import FAILED, FINISHED, TAG
+
+        run = self.store.start_run(self.pilot, name, parent=self.run_id,
+                                   tags={TAG["kind"]: kind, TAG["step"]: self.step, TAG["pilot"]: self.pilot,
+                                         f"workbench.{kind}": name, **(tags or {})})
+        child = Session(run_id=run.run_id, store=self.store, warehouse=self.warehouse, pilot=self.pilot,
+                        step=self.step, owns_run=False, charter=self.charter)
+        try:
+            yield child
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                self.store.set_tags(run.run_id, {TAG["failure"]: f"{type(exc).__name__}: {exc}"[:4000]})
+            self.store.end_run(run.run_id, FAILED)
+            raise
+        self.store.end_run(run.run_id, FINISHED)
+
+    def log_model(self, model: Any, name: str, *, input_example: Any, output_example: Any = None) -> Any:
+        """Log a scikit-learn model with its signature and an input example."""
+        return self.store.log_sklearn_model(self.run_id, model, name, input_example=input_example,
+                                            output_example=output_example)
+
     def finish(self, status: str = "FINISHED") -> None:
         """End the run if this session created it (interactive); a no-op under the runner."""
         if self.owns_run and not self._finished:

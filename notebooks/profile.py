@@ -1,0 +1,96 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Profile the pilot's tables
+#
+# What does the data actually look like — and has it moved since the last run? Every
+# statistic here is computed inside DuckDB (two scans a table; nothing is pulled into
+# pandas): type, null rate, distinct count, min/max/mean/quantiles, top values and
+# histograms, then drift against the previous profiled run of the same table (PSI per
+# column, flagged above the threshold). All of it is logged to this step's MLflow run:
+# metrics, one JSON profile per table, and the figures.
+
+# %% tags=["parameters"]
+run_id = None
+tracking_uri = None
+warehouse = None
+pilot_name = None
+tables = ["flights", "weather"]
+bins = 20
+top_k = 10
+psi_threshold = 0.2
+
+# %%
+import json
+
+import pandas as pd
+
+import workbench
+from workbench import profiling
+
+s = workbench.session("profile", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse, pilot_name=pilot_name)
+
+profiles, drifts = {}, {}
+with s.connect() as con:
+    for table in tables:
+        previous = s.previous_artifact(f"profile/{table}.json")
+        reference = profiling.TableProfile.from_dict(json.loads(previous[1])) if previous else None
+        profile = profiling.profile_table(con, table, bins=bins, top_k=top_k, reference=reference)
+        profiles[table] = profile
+        s.log_metrics(profile.metrics(f"profile.{table}"))
+        s.log_dict(profile.to_dict(), f"profile/{table}.json")
+        if reference is not None:
+            report = profiling.drift(reference, profile, threshold=psi_threshold)
+            drifts[table] = report
+            s.log_metrics(report.metrics(f"drift.{table}"))
+            s.log_dict({"reference_run": previous[0], **report.to_dict()}, f"drift/{table}.json")
+        print(f"{table}: {profile.row_count:,} rows, {len(profile.columns)} columns"
+              + (f"; drift vs run {previous[0][:8]}: {len(drifts[table].flagged)} column(s) flagged"
+                 if table in drifts else "; no earlier profile to compare with"))
+
+# %% [markdown]
+# ## Columns at a glance
+
+# %%
+overview = pd.DataFrame(
+    [{"table": t, "column": c.name, "type": c.dtype, "kind": c.kind, **c.stats()}
+     for t, p in profiles.items() for c in p.columns]
+)
+s.log_table(overview, "profile/overview.html")
+overview
+
+# %% [markdown]
+# ## Distributions
+
+# %%
+for table, profile in profiles.items():
+    fig = profiling.plot_histograms(profile)
+    s.log_figure(fig, f"figures/{table}_histograms.png")
+    display(fig)
+
+# %% [markdown]
+# ## Drift since the previous profiled run
+
+# %%
+for table, report in drifts.items():
+    fig = profiling.plot_drift(report)
+    s.log_figure(fig, f"figures/{table}_drift.png")
+    display(fig)
+    if report.flagged:
+        print(f"{table}: drift above PSI {psi_threshold} in {', '.join(report.flagged)}")
+if not drifts:
+    print("First profiled run: nothing to compare with yet.")
+
+# %%
+s.finish()
