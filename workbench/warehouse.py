@@ -34,6 +34,8 @@ __all__ = [
     "TableFingerprint",
     "IngestResult",
     "writer",
+    "write_lock",
+    "connect_writable",
     "connect_read_only",
     "ingest_source",
     "ingest_all",
@@ -109,8 +111,8 @@ def _duckdb_holder(exc: Exception) -> str | None:
 
 
 @contextlib.contextmanager
-def writer(db: Path, *, wait_seconds: float = 0.0) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The one read-write connection, under the writer lock; refuses (never hangs) when taken."""
+def write_lock(db: Path, *, wait_seconds: float = 0.0) -> Iterator[None]:
+    """The warehouse's writer lock, with the holder recorded; refuses (never hangs) when taken."""
     db = Path(db)
     db.parent.mkdir(parents=True, exist_ok=True)
     lock_path, holder_path = _lock_paths(db)
@@ -136,22 +138,34 @@ def writer(db: Path, *, wait_seconds: float = 0.0) -> Iterator[duckdb.DuckDBPyCo
                 }
             )
         )
-        try:
-            con = duckdb.connect(str(db))
-        except duckdb.Error as exc:
-            holder = _duckdb_holder(exc)
-            if holder:
-                raise _locked_error(db, exc, holder) from exc
-            raise WarehouseError(f"cannot open the warehouse: {exc}", where=str(db),
-                                 hint="check the file is a DuckDB database and not corrupt") from exc
-        try:
-            yield con
-        finally:
-            con.close()
+        yield
     finally:
         with contextlib.suppress(OSError):
             holder_path.unlink()
         lock.release()
+
+
+def connect_writable(db: Path) -> duckdb.DuckDBPyConnection:
+    """A read-write connection; call it under :func:`write_lock`."""
+    try:
+        return duckdb.connect(str(db))
+    except duckdb.Error as exc:
+        holder = _duckdb_holder(exc)
+        if holder:
+            raise _locked_error(db, exc, holder) from exc
+        raise WarehouseError(f"cannot open the warehouse: {exc}", where=str(db),
+                             hint="check the file is a DuckDB database and not corrupt") from exc
+
+
+@contextlib.contextmanager
+def writer(db: Path, *, wait_seconds: float = 0.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The one read-write connection, under the writer lock; refuses (never hangs) when taken."""
+    with write_lock(db, wait_seconds=wait_seconds):
+        con = connect_writable(Path(db))
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def connect_read_only(db: Path) -> duckdb.DuckDBPyConnection:
