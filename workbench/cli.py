@@ -121,6 +121,58 @@ def demo_data(dest: Annotated[Path, typer.Option(help="Where to put the CSVs.")]
     out.print("demo data ready: " + ", ".join(str(p) for p in paths))
 
 
+@contracts_app.command("check")
+def contracts_check(
+    dataset: Annotated[Optional[str], typer.Argument(help="One dataset (default: every source with a contract).")] = None,
+    pilot: PilotOpt = Path("pilot.yaml"),
+) -> None:
+    """Check the data contracts on the warehouse (no MLflow run); exit 1 on an error-level failure."""
+    try:
+        from .contract_step import check_all
+
+        results = check_all(_charter(pilot), only=dataset)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    failed = False
+    for r in results:
+        status = "[green]PASS[/]" if r.passed else "[red]FAIL[/]"
+        out.print(f"{status} {r.dataset} v{r.contract_version}: {len(r.rules) - len(r.failed)}/{len(r.rules)} rules pass"
+                  + (f", {len(r.warnings)} warning(s)" if r.warnings else ""), markup=True)
+        if not r.passed or r.warnings:
+            out.print(r.failure_message(), markup=False)
+        failed |= not r.passed
+    if failed:
+        raise typer.Exit(EXIT_ERROR)
+
+
+@contracts_app.command("suggest")
+def contracts_suggest(
+    table: Annotated[str, typer.Argument(help="A warehouse table.")],
+    pilot: PilotOpt = Path("pilot.yaml"),
+    out_path: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here (default: stdout).")] = None,
+) -> None:
+    """Draft a contract from the data (types, null fractions, ranges, value sets, keys) to edit."""
+    try:
+        from .contracts import suggest_contract
+
+        charter = _charter(pilot)
+        text = suggest_contract(charter.warehouse_path, table)
+        if out_path is not None:
+            if out_path.exists():
+                from .errors import WorkbenchError as _E
+
+                raise _E("refusing to overwrite an existing contract", where=str(out_path),
+                         hint="pick another --out path, or delete the file first")
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_text(text, encoding="utf-8")
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    if out_path is None:
+        out.print(text, markup=False, highlight=False)
+    else:
+        err.print(f"draft contract written to {out_path}; review it, then name it in the charter's `contract:`")
+
+
 def run_main() -> None:  # console-script entry with a clean Ctrl-C
     try:
         app()
