@@ -88,6 +88,9 @@ def run(
     cached = sum(1 for s in result.steps if s.status == "cached")
     out.print(f"Pilot run {result.run_id} {result.status} in {result.seconds:.1f}s "
               f"({len(result.steps)} steps, {cached} from cache). Review it: make ui")
+    if result.decision is not None:
+        out.print(result.decision.summary(), markup=False)
+        raise typer.Exit(result.decision.exit_code)
 
 
 @app.command()
@@ -119,6 +122,83 @@ def demo_data(dest: Annotated[Path, typer.Option(help="Where to put the CSVs.")]
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
     out.print("demo data ready: " + ", ".join(str(p) for p in paths))
+
+
+@app.command()
+def promote(
+    pilot: PilotOpt = Path("pilot.yaml"),
+    run_id: Annotated[Optional[str], typer.Option("--run", help="Pilot run id (default: the latest finished).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Evaluate the gates; register and move nothing.")] = False,
+    actor: Annotated[Optional[str], typer.Option(help="Who decides (default: the OS user).")] = None,
+) -> None:
+    """Evaluate the gates; on a pass, register the candidate and move the alias. Exit 0 go, 3 no-go."""
+    try:
+        from .promotion import promote as _promote
+        from .runner import project_store
+
+        charter = _charter(pilot)
+        decision = _promote(charter, project_store(charter), run_id, dry_run=dry_run, actor=actor)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    for gate in decision.gates:
+        out.print(("  PASS " if gate.passed else "  FAIL ") + gate.line(), markup=False)
+    out.print(decision.summary(), markup=False)
+    raise typer.Exit(decision.exit_code)
+
+
+@app.command()
+def history(pilot: PilotOpt = Path("pilot.yaml")) -> None:
+    """Every promotion decision and alias move, newest first."""
+    try:
+        from .promotion import history as _history
+        from .runner import project_store
+
+        charter = _charter(pilot)
+        records = _history(charter, project_store(charter))
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    if not records:
+        out.print("no decisions yet: run `make pilot` (or `workbench promote`)")
+    for rec in records:
+        out.print(f"{rec.timestamp}  {rec.outcome:<16} by {rec.actor}: ", end="", markup=False)
+        out.print(rec.summary().splitlines()[0], markup=False)
+
+
+@app.command()
+def rollback(
+    pilot: PilotOpt = Path("pilot.yaml"),
+    actor: Annotated[Optional[str], typer.Option(help="Who decides (default: the OS user).")] = None,
+) -> None:
+    """Move the alias back to the previous champion, with its own decision record."""
+    try:
+        from .promotion import rollback as _rollback
+        from .runner import project_store
+
+        charter = _charter(pilot)
+        record = _rollback(charter, project_store(charter), actor=actor)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    out.print(record.summary(), markup=False)
+
+
+@app.command()
+def report(
+    pilot: PilotOpt = Path("pilot.yaml"),
+    run_id: Annotated[Optional[str], typer.Option("--run", help="Pilot run id (default: the latest finished).")] = None,
+) -> None:
+    """Write the pilot scorecard (HTML) to reports/ and attach it to the pilot run."""
+    try:
+        from .promotion import find_pilot_run
+        from .report import write_scorecard
+        from .runner import project_store
+
+        charter = _charter(pilot)
+        store = project_store(charter)
+        run = find_pilot_run(charter, store, run_id)
+        path = write_scorecard(charter, store, run.info.run_id)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    out.print(f"scorecard: {path}")
 
 
 @contracts_app.command("check")

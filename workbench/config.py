@@ -320,6 +320,11 @@ def _check_semantics(charter: Charter, doc: LocatedYaml) -> None:
         problems.append(
             f"{doc.where(())}: baseline and evaluate steps need `task:` (kind: classification|regression, target: COLUMN)"
         )
+    if charter.promotion is not None and not charter.gates:
+        problems.append(
+            f"{doc.where(('promotion',))}: `promotion:` without `gates:` would move the alias on no evidence; "
+            "declare the gates a candidate must pass (threshold, vs_baseline, vs_champion, contracts, probes, slices)"
+        )
     if problems:
         raise ConfigError(f"the charter {doc.path} is incomplete:\n  " + "\n  ".join(problems), hint="see above")
 

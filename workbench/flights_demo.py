@@ -70,7 +70,7 @@ def load_split(con: Any, months: Sequence[int], *, late_minutes: float = 15.0, l
         raise EvaluationError(f"months must be a contiguous range, got {list(months)}",
                               hint="use e.g. train_months: [1, 9] style ranges")
     sql = _FEATURE_SQL + (f" LIMIT {int(limit)}" if limit else "")
-    frame = con.execute(sql, [late_minutes, lo, hi]).to_arrow_table().to_pandas()
+    frame = con.sql(sql, params=[late_minutes, lo, hi]).to_arrow_table().to_pandas()
     for col in CATEGORICAL:
         frame[col] = frame[col].astype("string")
     return frame
@@ -131,7 +131,11 @@ class RateTableBaseline:
 
 
 class LateArrivalModel:
-    """HistGradientBoosting on schedule + weather, behind an input guard and a degraded mode."""
+    """HistGradientBoosting on schedule + weather, behind an input guard and a degraded mode.
+
+    Features go to the trees as one float matrix (categories as integer codes declared
+    categorical): numpy input is ~3x faster per call than a DataFrame, and single-flight
+    latency is what the desk would feel."""
 
     def __init__(self, *, max_iter: int = 200, learning_rate: float = 0.1, max_leaf_nodes: int = 31,
                  random_state: int = 0, baseline: RateTableBaseline | None = None) -> None:
@@ -139,11 +143,11 @@ class LateArrivalModel:
 
         self.estimator = HistGradientBoostingClassifier(
             max_iter=max_iter, learning_rate=learning_rate, max_leaf_nodes=max_leaf_nodes,
-            categorical_features="from_dtype", random_state=random_state)
+            categorical_features=list(range(len(CATEGORICAL))), random_state=random_state)
         self.baseline = baseline
-        self.categories: dict[str, list[str]] = {}
+        self.codes: dict[str, dict[str, int]] = {}
 
-    def _matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _matrix(self, frame: pd.DataFrame) -> np.ndarray:
         if not isinstance(frame, pd.DataFrame):
             raise InputRefused(f"expected a pandas DataFrame with columns {', '.join(FEATURES)}, got {type(frame).__name__}")
         if len(frame) == 0:
@@ -151,30 +155,32 @@ class LateArrivalModel:
         missing = [c for c in FEATURES if c not in frame.columns]
         if missing:
             raise InputRefused(f"missing feature column(s): {', '.join(missing)}")
-        out = pd.DataFrame(index=frame.index)
-        for col in CATEGORICAL:
+        out = np.empty((len(frame), len(FEATURES)), dtype=np.float64)
+        nan = float("nan")
+        for j, col in enumerate(CATEGORICAL):
             # unseen categories become missing: the trees route them like a missing value
-            out[col] = pd.Categorical(frame[col].astype("string"), categories=self.categories.get(col))
-        for col in NUMERIC:
+            codes = self.codes.get(col, {})
+            out[:, j] = [codes.get(v, nan) if isinstance(v, str) else nan for v in frame[col].tolist()]
+        for j, col in enumerate(NUMERIC, start=len(CATEGORICAL)):
             values = frame[col]
-            if not pd.api.types.is_numeric_dtype(values):
+            if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
                 coerced = pd.to_numeric(values, errors="coerce")
                 bad = values.notna() & coerced.isna()
                 if bad.any():
                     raise InputRefused(f"column '{col}' must be numeric; got {values[bad].iloc[0]!r}")
                 values = coerced
-            out[col] = values.astype("float64")
+            out[:, j] = values.to_numpy(dtype=np.float64, na_value=nan)
         return out
 
     def fit(self, frame: pd.DataFrame, y: Any) -> LateArrivalModel:
-        self.categories = {c: sorted(frame[c].dropna().astype(str).unique()) for c in CATEGORICAL}
+        self.codes = {c: {v: i for i, v in enumerate(sorted(frame[c].dropna().astype(str).unique()))}
+                      for c in CATEGORICAL}
         self.estimator.fit(self._matrix(frame), np.asarray(y))
         return self
 
     def predict_proba(self, frame: pd.DataFrame) -> pd.Series:
         """Probability of a late arrival; rows missing a schedule key use the baseline."""
-        x = self._matrix(frame)
-        scores = pd.Series(self.estimator.predict_proba(x)[:, 1], index=frame.index, name="score")
+        scores = pd.Series(self.estimator.predict_proba(self._matrix(frame))[:, 1], index=frame.index, name="score")
         degraded = frame[KEYS].isna().any(axis=1).to_numpy()
         if degraded.any():
             if self.baseline is None:

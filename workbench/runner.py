@@ -65,6 +65,8 @@ class PilotResult:
     seconds: float
     steps: tuple[StepOutcome, ...] = field(default_factory=tuple)
     fingerprints: dict[str, str] = field(default_factory=dict)
+    decision: Any = None  # workbench.promotion.Decision when the charter has `promotion:`
+    scorecard: Path | None = None
 
 
 class _Terminated(BaseException):
@@ -77,7 +79,8 @@ def project_store(charter: Charter) -> Store:
 
 def plan(charter: Charter) -> list[str]:
     """The ordered step names a run of this charter executes."""
-    return ["ingest", "contracts", *(s.name for s in charter.steps)]
+    tail = ["promote", "report"] if charter.promotion is not None else []
+    return ["ingest", "contracts", *(s.name for s in charter.steps), *tail]
 
 
 # -- signals --------------------------------------------------------------------------
@@ -187,6 +190,7 @@ def run_pilot(
             },
         )
         outcomes: list[StepOutcome] = []
+        decision = None
         current: list[RunRef | None] = [None]  # the step run in flight, for cleanup
         status = FAILED
         try:
@@ -211,6 +215,8 @@ def run_pilot(
                 if only and step.name not in only:
                     continue
                 outcomes.append(_notebook_step(charter, step, store, parent, current, say, force, base_key))
+            if charter.promotion is not None and not only:
+                decision = _promote_step(charter, store, parent, outcomes, say)
             status = FINISHED
         except (KeyboardInterrupt, _Terminated) as exc:
             status = KILLED
@@ -225,7 +231,7 @@ def run_pilot(
                         store.end_run(current[0].run_id, KILLED if status == KILLED else FAILED)
                 store.end_run(parent.run_id, status)
     return PilotResult(charter.name, parent.run_id, parent.experiment_id, status,
-                       time.perf_counter() - started, tuple(outcomes), fp_digests)
+                       time.perf_counter() - started, tuple(outcomes), fp_digests, decision)
 
 
 # -- built-in steps ---------------------------------------------------------------------
@@ -275,6 +281,25 @@ def _contracts_step(charter: Charter, store: Store, parent: RunRef, outcomes: li
         return versions
     outcomes.append(run_contracts_step(charter, store, parent, current, say, force, fps, versions))
     return versions
+
+
+def _promote_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[StepOutcome],
+                  say: Progress) -> Any:
+    """Gates → decision → (alias move) → scorecard; the decision is recorded either way."""
+    from .promotion import promote
+    from .report import write_scorecard
+
+    t0 = time.perf_counter()
+    say("promote: evaluating the gates")
+    decision = promote(charter, store, parent.run_id)
+    for line in decision.summary().splitlines():
+        say(f"  {line}")
+    outcomes.append(StepOutcome("promote", "promote", decision.outcome, getattr(decision, "decision_run_id", None),
+                                time.perf_counter() - t0))
+    path = write_scorecard(charter, store, parent.run_id, decision)
+    say(f"report: scorecard written to {path}")
+    outcomes.append(StepOutcome("report", "report", "executed", parent.run_id, 0.0, detail=str(path)))
+    return decision
 
 
 # -- notebook steps -------------------------------------------------------------------

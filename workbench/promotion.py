@@ -1,0 +1,890 @@
+"""Gated promotion: metrics read back from MLflow → gates → registry alias → decision record.
+
+Two layers. The gates are pure functions over metric dicts and the charter's gate specs
+(:func:`evaluate_gate`, :func:`evaluate_gates`): no MLflow, unit-testable, and a missing
+metric is always a FAIL with its reason, never a pass. Around them, :func:`gather_evidence`
+reads one pilot run's evidence from MLflow (the single source of truth) and
+:func:`promote` decides, registers and moves the alias.
+
+Outcomes (``Decision.outcome``)
+-------------------------------
+``go``                every gate passed; the candidate's logged model is registered (or an
+                      existing version with the same source is reused) and the alias moves to it.
+``no-go``             a gate failed; the registry is untouched. Exit code 3.
+``already-champion``  every gate passed and the alias already points at a version of this
+                      very model (same logged model id, or same evaluate cache key and
+                      candidate name): no new version, no alias move. Reruns are idempotent.
+``rollback``          :func:`rollback` moved the alias back to the previous champion.
+
+Every decision (not dry runs) is recorded: a run tagged ``workbench.kind=decision`` in the
+pilot's experiment holding ``decision/decision.json`` (so :func:`history` is a search), the
+same JSON on the pilot run with tags ``workbench.decision`` / ``workbench.decision_run``,
+and tags on the model version (``workbench.decision_run``, ``workbench.pilot_run``, ...).
+A dry run evaluates the same gates and says what would happen, but records, registers and
+moves nothing (``Decision.dry_run`` is true and ``decision_run_id`` is None).
+
+The default pilot run is the newest FINISHED pilot run of the charter's experiment; the
+runner, promoting inside a pilot that is still RUNNING, passes its run id explicitly.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from .config import (
+    BaselineGate,
+    ChampionGate,
+    Charter,
+    ContractsGate,
+    ProbesGate,
+    SlicesGate,
+    ThresholdGate,
+)
+from .errors import EXIT_NO_GO, EXIT_OK, PromotionError, WorkbenchError
+from .tracking import FAILED, FINISHED, TAG, Store
+
+__all__ = [
+    "GateResult",
+    "Evidence",
+    "Decision",
+    "DecisionRecord",
+    "evaluate_gate",
+    "evaluate_gates",
+    "higher_is_better",
+    "gather_evidence",
+    "PilotLayout",
+    "pilot_layout",
+    "select_candidate",
+    "promote",
+    "history",
+    "rollback",
+    "find_pilot_run",
+    "champion",
+    "DECISION_ARTIFACT",
+]
+
+DECISION_ARTIFACT = "decision/decision.json"
+GO, NO_GO, ALREADY, ROLLBACK = "go", "no-go", "already-champion", "rollback"
+# tags written by promotion (on the pilot run, the decision run and the model version)
+T_DECISION = "workbench.decision"
+T_DECISION_RUN = "workbench.decision_run"
+T_PILOT_RUN = "workbench.pilot_run"
+T_MODEL_ID = "workbench.model_id"
+T_LINEAGE = "workbench.lineage"
+T_CANDIDATE = "workbench.candidate"
+T_SOURCE_RUN = "workbench.source_run"
+CONTRACTS_PASSED = "workbench.contracts.passed"
+CONTRACT_VERSION_PREFIX = "workbench.contract_version."
+FINGERPRINT_PREFIX = "workbench.fingerprint."
+
+# Metric families where less is better, for choosing the best candidate when no gate says.
+_LOWER_IS_BETTER = ("latency.", "cost.", "quality.brier", "quality.log_loss", "quality.mae", "quality.rmse",
+                    "probes.crashed", "probes.invalid_output", "slice.flagged")
+
+
+# -- results -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate's verdict with what was measured, against what, and from which run."""
+
+    name: str
+    kind: str
+    passed: bool
+    reason: str
+    metric: str | None = None
+    measured: float | None = None
+    op: str | None = None  # how measured is compared with threshold: >=, >, <=, <, ==
+    threshold: float | None = None
+    reference: float | None = None  # baseline / champion value the threshold derives from
+    run_id: str | None = None  # the run the measured value came from
+    reference_run_id: str | None = None
+    details: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        verdict = "PASS" if self.passed else "FAIL"
+        where = f" [run {self.run_id[:8]}]" if self.run_id else ""
+        return f"{verdict} {self.name}: {self.reason}{where}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["details"] = list(self.details)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateResult:
+        return cls(**{**data, "details": tuple(data.get("details") or ())})
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the gates judge: metric dicts and the runs they came from (no MLflow objects)."""
+
+    candidate: str
+    candidate_run_id: str | None
+    candidate_metrics: Mapping[str, float]
+    baseline_run_id: str | None = None
+    baseline_metrics: Mapping[str, float] | None = None
+    champion_version: str | None = None  # None: no champion yet
+    champion_run_id: str | None = None
+    champion_metrics: Mapping[str, float] | None = None  # None with a version: unreadable
+    contracts_run_id: str | None = None
+    contracts_passed: bool | None = None  # None: no contracts step in the pilot run
+    contracts_error_failures: float | None = None
+    # provenance for the decision record (not judged)
+    pilot_run_id: str | None = None
+    evaluate_run_id: str | None = None
+    model_id: str | None = None
+    lineage: str | None = None
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    contract_versions: Mapping[str, str] = field(default_factory=dict)
+    git_commit: str | None = None
+    candidates: Mapping[str, str] = field(default_factory=dict)  # name -> run id, all considered
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A promotion decision and its record (``DecisionRecord`` is the same type)."""
+
+    outcome: str  # go | no-go | already-champion | rollback
+    pilot: str
+    model_name: str
+    alias: str
+    actor: str
+    timestamp: str  # ISO 8601, UTC
+    gates: tuple[GateResult, ...] = ()
+    pilot_run_id: str | None = None
+    candidate: str | None = None
+    candidate_run_id: str | None = None
+    model_id: str | None = None
+    model_version: str | None = None  # the version the alias points to after (or would, dry run)
+    alias_before: str | None = None
+    alias_after: str | None = None
+    new_version: bool = False  # a model version was created by this decision
+    dry_run: bool = False
+    decision_run_id: str | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)  # role -> run id
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    contract_versions: Mapping[str, str] = field(default_factory=dict)
+    git_commit: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome != NO_GO
+
+    @property
+    def failing(self) -> tuple[GateResult, ...]:
+        return tuple(g for g in self.gates if not g.passed)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_NO_GO if self.outcome == NO_GO else EXIT_OK
+
+    def summary(self) -> str:
+        """A few lines for a person: the outcome, the alias, and each failing gate's values."""
+        dry = " (dry run: nothing registered, alias not moved)" if self.dry_run else ""
+        target = f"{self.model_name}@{self.alias}"
+        if self.outcome == GO:
+            head = (f"GO: candidate '{self.candidate}' passed {len(self.gates)} gate(s); "
+                    f"{target} -> version {self.model_version}"
+                    + (f" (was {self.alias_before})" if self.alias_before else " (first champion)"))
+        elif self.outcome == ALREADY:
+            head = (f"ALREADY CHAMPION: candidate '{self.candidate}' passed {len(self.gates)} gate(s) and "
+                    f"{target} already points at version {self.model_version}; nothing moved")
+        elif self.outcome == ROLLBACK:
+            head = f"ROLLBACK: {target} moved from version {self.alias_before} back to {self.alias_after}"
+        else:
+            head = (f"NO-GO: candidate '{self.candidate}' failed {len(self.failing)} of {len(self.gates)} "
+                    f"gate(s); {target} stays at "
+                    + (f"version {self.alias_before}" if self.alias_before else "no version"))
+        lines = [head + dry]
+        lines += ["  " + g.line() for g in self.failing]
+        lines += ["  note: " + n for n in self.notes]
+        if self.decision_run_id:
+            lines.append(f"  decision record: run {self.decision_run_id} ({DECISION_ARTIFACT})")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["gates"] = [g.to_dict() for g in self.gates]
+        d["notes"] = list(self.notes)
+        d["exit_code"] = self.exit_code
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        known = {f for f in cls.__dataclass_fields__}
+        kw = {k: v for k, v in data.items() if k in known}
+        kw["gates"] = tuple(GateResult.from_dict(g) for g in data.get("gates") or ())
+        kw["notes"] = tuple(data.get("notes") or ())
+        return cls(**kw)
+
+
+DecisionRecord = Decision
+
+
+# -- pure gates ----------------------------------------------------------------------------
+
+
+def higher_is_better(metric: str, gates: Sequence[Any] = ()) -> bool:
+    """Direction of a metric: from a gate on it if the charter has one, else by its family."""
+    for gate in gates:
+        if getattr(gate, "metric", None) == metric:
+            if isinstance(gate, ThresholdGate):
+                return gate.op in (">=", ">")
+            if hasattr(gate, "higher_is_better"):
+                return bool(gate.higher_is_better)
+    return not metric.startswith(_LOWER_IS_BETTER)
+
+
+def _num(metrics: Mapping[str, float] | None, name: str) -> float | None:
+    if metrics is None or name not in metrics:
+        return None
+    value = metrics[name]
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _fmt(value: float | None) -> str:
+    return "missing" if value is None else f"{value:.6g}"
+
+
+_OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
+
+
+def _gate_name(gate: Any) -> str:
+    if gate.name:
+        return gate.name
+    metric = getattr(gate, "metric", None)
+    return f"{gate.kind} {metric}" if metric else gate.kind
+
+
+def threshold_gate(gate: ThresholdGate, metrics: Mapping[str, float], *, run_id: str | None = None) -> GateResult:
+    base = dict(name=_gate_name(gate), kind=gate.kind, metric=gate.metric, op=gate.op, threshold=gate.value,
+                run_id=run_id)
+    value = _num(metrics, gate.metric)
+    if value is None:
+        return GateResult(passed=False, reason=f"{gate.metric} is missing from the candidate's metrics", **base)
+    ok = _OPS[gate.op](value, gate.value)
+    return GateResult(passed=ok, measured=value,
+                      reason=f"{gate.metric} = {_fmt(value)}, required {gate.op} {gate.value:g}",
+                      **base)
+
+
+def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: Mapping[str, float] | None, *,
+                  run_id: str | None = None, baseline_run_id: str | None = None) -> GateResult:
+    """Better than the baseline by ``min_relative_improvement`` of |baseline| (0.05 = 5 %)."""
+    op = ">=" if gate.higher_is_better else "<="
+    base = dict(name=_gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
+                reference_run_id=baseline_run_id)
+    value = _num(candidate, gate.metric)
+    ref = _num(baseline, gate.metric)
+    if baseline is None:
+        return GateResult(passed=False, measured=value, reason="no baseline run in this pilot run to compare with",
+                          **base)
+    if ref is None:
+        return GateResult(passed=False, measured=value, reason=f"{gate.metric} is missing from the baseline's metrics",
+                          **base)
+    if value is None:
+        return GateResult(passed=False, reference=ref, reason=f"{gate.metric} is missing from the candidate's metrics",
+                          **base)
+    margin = gate.min_relative_improvement * abs(ref)
+    required = ref + margin if gate.higher_is_better else ref - margin
+    ok = value >= required if gate.higher_is_better else value <= required
+    change = (value - ref) / abs(ref) if ref != 0 else (0.0 if value == ref else math.copysign(math.inf, value - ref))
+    reason = (f"{gate.metric} = {_fmt(value)} vs baseline {_fmt(ref)} ({change:+.2%}); required {op} {_fmt(required)} "
+              f"({'+' if gate.higher_is_better else '-'}{gate.min_relative_improvement:.2%} of the baseline, "
+              f"{'higher' if gate.higher_is_better else 'lower'} is better)")
+    return GateResult(passed=ok, measured=value, threshold=required, reference=ref, reason=reason, **base)
+
+
+def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: Mapping[str, float] | None, *,
+                  champion_version: str | None, run_id: str | None = None,
+                  champion_run_id: str | None = None) -> GateResult:
+    """No worse than the champion by more than ``max_regression`` (absolute); no champion: pass."""
+    op = ">=" if gate.higher_is_better else "<="
+    base = dict(name=_gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
+                reference_run_id=champion_run_id)
+    value = _num(candidate, gate.metric)
+    if value is None:
+        return GateResult(passed=False, reason=f"{gate.metric} is missing from the candidate's metrics", **base)
+    if champion_version is None:
+        return GateResult(passed=True, measured=value, reason=f"no champion yet: nothing to regress from "
+                          f"({gate.metric} = {_fmt(value)})", **base)
+    ref = _num(champion, gate.metric)
+    if ref is None:
+        return GateResult(passed=False, measured=value,
+                          reason=f"{gate.metric} of the champion (version {champion_version}) is missing or its run "
+                          "is unreadable", **base)
+    required = ref - gate.max_regression if gate.higher_is_better else ref + gate.max_regression
+    ok = value >= required if gate.higher_is_better else value <= required
+    reason = (f"{gate.metric} = {_fmt(value)} vs champion v{champion_version} {_fmt(ref)}; "
+              f"required {op} {_fmt(required)} "
+              f"(max regression {gate.max_regression:g})")
+    return GateResult(passed=ok, measured=value, threshold=required, reference=ref, reason=reason, **base)
+
+
+def contracts_gate(gate: ContractsGate, *, passed: bool | None, error_failures: float | None,
+                   run_id: str | None = None) -> GateResult:
+    """No error-level contract failure: the contracts step's verdict tag, else its failure count."""
+    base = dict(name=_gate_name(gate), kind=gate.kind, metric="contracts.error_failures", op="==", threshold=0.0,
+                run_id=run_id)
+    if run_id is None:
+        return GateResult(passed=False, reason="no contracts step in this pilot run (no source declares a contract, "
+                          "or the step did not run): nothing shows the data kept its contracts", **base)
+    if error_failures is not None:
+        ok = error_failures == 0 and passed is not False
+        return GateResult(passed=ok, measured=error_failures,
+                          reason=f"{error_failures:g} error-level contract failure(s)"
+                          + ("" if passed is not False else "; the contracts step reports a failure"), **base)
+    if passed is None:
+        return GateResult(passed=False, reason="the contracts step recorded no verdict "
+                          f"(no tag {CONTRACTS_PASSED}, no metric contracts.error_failures)", **base)
+    return GateResult(passed=passed, reason="contracts passed" if passed else "the contracts step reports a failure",
+                      **base)
+
+
+def probes_gate(gate: ProbesGate, metrics: Mapping[str, float], *, run_id: str | None = None) -> GateResult:
+    base = dict(name=_gate_name(gate), kind=gate.kind, metric="probes.crashed", op="==", threshold=0.0, run_id=run_id)
+    crashed = _num(metrics, "probes.crashed")
+    if crashed is None:
+        return GateResult(passed=False,
+                          reason="probes.crashed is missing: the candidate's robustness probes did not run",
+                          **base)
+    total = _num(metrics, "probes.total")
+    of = f" of {total:g}" if total is not None else ""
+    return GateResult(passed=crashed == 0, measured=crashed, reason=f"{crashed:g}{of} probe(s) crashed the candidate",
+                      **base)
+
+
+def slice_values(metrics: Mapping[str, float], metric: str) -> dict[str, float]:
+    """``{"<column>.<value>": v}`` from ``slice.<column>.<value>.<metric>`` (``slice.worst`` excluded).
+
+    ``metric`` may be given as ``quality.roc_auc`` or ``roc_auc``."""
+    inner = metric.split(".", 1)[1] if metric.startswith(("quality.", "slice.")) else metric
+    out = {}
+    for name, value in metrics.items():
+        parts = name.split(".")
+        if len(parts) == 4 and parts[0] == "slice" and parts[3] == inner and parts[1] != "worst":
+            v = _num(metrics, name)
+            if v is not None:
+                out[f"{parts[1]}.{parts[2]}"] = v
+    return out
+
+
+def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: Mapping[str, float] | None,
+                champion_version: str | None, baseline: Mapping[str, float] | None, run_id: str | None = None,
+                champion_run_id: str | None = None, baseline_run_id: str | None = None) -> GateResult:
+    """No slice worse than the champion's same slice by more than ``margin`` (no champion: the
+    baseline's). ``measured`` is the largest regression found, ``threshold`` the margin."""
+    base = dict(name=_gate_name(gate), kind=gate.kind, metric=gate.metric, op="<=", threshold=gate.margin,
+                run_id=run_id)
+    if champion_version is not None:
+        ref_name, ref_metrics, ref_run = f"champion v{champion_version}", champion, champion_run_id
+    else:
+        ref_name, ref_metrics, ref_run = "baseline (no champion yet)", baseline, baseline_run_id
+    base["reference_run_id"] = ref_run
+    cand = slice_values(candidate, gate.metric)
+    if not cand:
+        return GateResult(passed=False, reason=f"the candidate has no slice metrics for {gate.metric}", **base)
+    if ref_metrics is None:
+        return GateResult(passed=False, reason=f"no {ref_name} metrics to compare slices with", **base)
+    ref = slice_values(ref_metrics, gate.metric)
+    common = sorted(set(cand) & set(ref))
+    if not common:
+        return GateResult(passed=False, reason=f"no slice in common with the {ref_name} for {gate.metric}", **base)
+    worse: list[tuple[float, str]] = []
+    for key in common:
+        by = (ref[key] - cand[key]) if gate.higher_is_better else (cand[key] - ref[key])
+        worse.append((by, key))
+    worst_by, worst_key = max(worse)
+    failing = sorted((w for w in worse if w[0] > gate.margin), reverse=True)
+    details = tuple(f"{key}: {_fmt(cand[key])} vs {_fmt(ref[key])} ({by:+.4g} worse)" for by, key in failing)
+    missing = sorted(set(ref) - set(cand))
+    if missing:
+        details += (f"not compared (no candidate value): {', '.join(missing)}",)
+    reason = (f"{len(failing)} of {len(common)} slice(s) worse than the {ref_name} by more than {gate.margin:g} "
+              f"on {gate.metric}; " + (f"largest regression {worst_key} by {worst_by:.4g}" if worst_by > 0
+                                       else "no slice is worse"))
+    return GateResult(passed=not failing, measured=worst_by, details=details, reason=reason, **base)
+
+
+def evaluate_gate(gate: Any, evidence: Evidence) -> GateResult:
+    """One gate on the evidence (pure)."""
+    ev = evidence
+    if isinstance(gate, ThresholdGate):
+        return threshold_gate(gate, ev.candidate_metrics, run_id=ev.candidate_run_id)
+    if isinstance(gate, BaselineGate):
+        return baseline_gate(gate, ev.candidate_metrics, ev.baseline_metrics, run_id=ev.candidate_run_id,
+                             baseline_run_id=ev.baseline_run_id)
+    if isinstance(gate, ChampionGate):
+        return champion_gate(gate, ev.candidate_metrics, ev.champion_metrics, champion_version=ev.champion_version,
+                             run_id=ev.candidate_run_id, champion_run_id=ev.champion_run_id)
+    if isinstance(gate, ContractsGate):
+        return contracts_gate(gate, passed=ev.contracts_passed, error_failures=ev.contracts_error_failures,
+                              run_id=ev.contracts_run_id)
+    if isinstance(gate, ProbesGate):
+        return probes_gate(gate, ev.candidate_metrics, run_id=ev.candidate_run_id)
+    if isinstance(gate, SlicesGate):
+        return slices_gate(gate, ev.candidate_metrics, champion=ev.champion_metrics,
+                           champion_version=ev.champion_version, baseline=ev.baseline_metrics,
+                           run_id=ev.candidate_run_id, champion_run_id=ev.champion_run_id,
+                           baseline_run_id=ev.baseline_run_id)
+    raise PromotionError(f"unknown gate kind {getattr(gate, 'kind', type(gate).__name__)!r}",
+                         hint="use threshold, vs_baseline, vs_champion, contracts, probes or slices")
+
+
+def evaluate_gates(gates: Sequence[Any], evidence: Evidence) -> tuple[GateResult, ...]:
+    """Every gate, in charter order (lazy: all are evaluated, then the caller decides)."""
+    return tuple(evaluate_gate(g, evidence) for g in gates)
+
+
+def select_candidate(candidates: Mapping[str, Mapping[str, float]], metric: str, *, higher: bool = True,
+                     name: str | None = None) -> str:
+    """The named candidate, else the best on ``metric`` (ties: the first name in sorted order)."""
+    if not candidates:
+        raise PromotionError("no finished candidate run to promote",
+                             hint="run the evaluate step (`make pilot`); a candidate run must end FINISHED")
+    if name is not None:
+        if name not in candidates:
+            raise PromotionError(f"candidate '{name}' is not among this pilot run's candidates",
+                                 where="pilot.yaml: promotion.candidate",
+                                 hint=f"choose one of: {', '.join(sorted(candidates))}")
+        return name
+    scored = [(n, _num(m, metric)) for n, m in sorted(candidates.items())]
+    scored = [(n, v) for n, v in scored if v is not None]
+    if not scored:
+        raise PromotionError(f"no candidate has the primary metric {metric}", where="pilot.yaml: primary_metric",
+                             hint="log it from the evaluate notebook, or name the candidate in promotion.candidate")
+    return (max if higher else min)(scored, key=lambda nv: nv[1])[0]
+
+
+# -- evidence from MLflow -------------------------------------------------------------------
+
+
+def _experiment(store: Store, charter: Charter) -> str:
+    exp = store.experiment_id(charter.name, create=False)
+    if exp is None:
+        raise PromotionError(f"no MLflow experiment '{charter.name}' in {store.tracking_uri}",
+                             hint="run the pilot first (`make pilot`)")
+    return exp
+
+
+def find_pilot_run(charter: Charter, store: Store, pilot_run_id: str | None = None) -> Any:
+    """The given pilot run, or the newest FINISHED one of the charter's experiment."""
+    if pilot_run_id is not None:
+        try:
+            run = store.get_run(pilot_run_id)
+        except Exception as exc:  # noqa: BLE001 - mlflow raises its own exception type
+            raise PromotionError(f"no run {pilot_run_id} in the MLflow store", where=store.tracking_uri,
+                                 hint="pass a pilot run id from `make ui`, or omit it for the newest pilot run",
+                                 ) from exc
+        if run.data.tags.get(TAG["kind"]) != "pilot":
+            raise PromotionError(f"run {pilot_run_id} is not a pilot run (tag {TAG['kind']} is "
+                                 f"{run.data.tags.get(TAG['kind'])!r})", hint="pass the parent run of a pilot")
+        return run
+    _experiment(store, charter)
+    runs = store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'pilot' and attributes.status = 'FINISHED'",
+                           max_results=1)
+    if not runs:
+        raise PromotionError(f"pilot '{charter.name}' has no FINISHED pilot run to promote from",
+                             hint="run `make pilot` until it finishes, or pass a pilot run id")
+    return runs[0]
+
+
+def _source(run: Any) -> str:
+    """The run that actually executed (a cached step run points at it)."""
+    return run.data.tags.get(TAG["cached_from"]) or run.info.run_id
+
+
+def _steps_by_role(charter: Charter, children: list[Any]) -> dict[str, list[Any]]:
+    order = {s.name: i for i, s in enumerate(charter.steps)}
+    out: dict[str, list[Any]] = {}
+    for run in children:
+        tags = run.data.tags
+        role = tags.get(TAG["role"]) or ("contracts" if tags.get(TAG["step"]) == "contracts" else None)
+        if role:
+            out.setdefault(role, []).append(run)
+    for runs in out.values():
+        runs.sort(key=lambda r: (order.get(r.data.tags.get(TAG["step"], ""), 99), -r.info.start_time))
+    return out
+
+
+def _logged_model_id(store: Store, run: Any) -> str | None:
+    """The logged model named ``model`` of a candidate run (else its only logged model)."""
+    outputs = getattr(run, "outputs", None)
+    ids = [o.model_id for o in (outputs.model_outputs if outputs else [])]
+    if not ids:
+        return None
+    if len(ids) == 1:
+        return ids[0]
+    for model_id in ids:
+        try:
+            if store.client.get_logged_model(model_id).name == "model":
+                return model_id
+        except Exception:  # noqa: BLE001 - skip an unreadable one
+            continue
+    return ids[-1]
+
+
+def champion(charter: Charter, store: Store) -> Any | None:
+    """The model version the charter's alias points to, or None."""
+    if charter.promotion is None:
+        return None
+    try:
+        return store.client.get_model_version_by_alias(charter.promotion.model_name, charter.promotion.alias)
+    except Exception:  # noqa: BLE001 - no registered model or no alias: no champion yet
+        return None
+
+
+def _lineage(evaluate_run: Any, candidate: str) -> str | None:
+    """Same evaluate cache key + same candidate name = same code, data and parameters."""
+    key = evaluate_run.data.tags.get(TAG["cache_key"])
+    if not key:
+        return None
+    return hashlib.sha256(f"{key}:{candidate}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class PilotLayout:
+    """A pilot run's step runs and candidate runs (candidates found through ``cached_from``)."""
+
+    pilot: Any
+    steps: Mapping[str, Any]  # step name -> step run (as recorded in this pilot run)
+    roles: Mapping[str, list[Any]]  # baseline | evaluate | profile | contracts -> step runs
+    candidates: Mapping[str, Any]  # candidate name -> its FINISHED run
+    evaluate_of: Mapping[str, Any]  # candidate name -> the evaluate run that executed it
+
+    def step(self, role: str) -> Any | None:
+        runs = self.roles.get(role) or []
+        return runs[0] if runs else None
+
+
+def pilot_layout(charter: Charter, store: Store, pilot_run: Any) -> PilotLayout:
+    """Read a pilot run's layout from MLflow (the report uses the same reading)."""
+    children = store.children(charter.name, pilot_run.info.run_id)
+    roles = _steps_by_role(charter, children)
+    candidates: dict[str, Any] = {}
+    evaluate_of: dict[str, Any] = {}
+    for step_run in roles.get("evaluate", []):
+        if step_run.info.status != FINISHED:
+            continue
+        source_id = _source(step_run)
+        source = step_run if source_id == step_run.info.run_id else store.get_run(source_id)
+        for run in store.children(charter.name, source_id):
+            tags = run.data.tags
+            if tags.get(TAG["kind"]) != "candidate" or run.info.status != FINISHED:
+                continue
+            name = tags.get("workbench.candidate") or run.info.run_name
+            if name not in candidates or run.info.start_time > candidates[name].info.start_time:
+                candidates[name] = run
+                evaluate_of[name] = source
+    ordered = sorted(children, key=lambda r: r.info.start_time)
+    steps = {r.data.tags.get(TAG["step"], r.info.run_name): r for r in ordered}
+    return PilotLayout(pilot_run, steps, roles, candidates, evaluate_of)
+
+
+def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
+    """Read the pilot run's candidate, baseline, contracts and the current champion from MLflow."""
+    pilot_run_id = pilot_run.info.run_id
+    layout = pilot_layout(charter, store, pilot_run)
+    if not layout.roles.get("evaluate"):
+        raise PromotionError(f"pilot run {pilot_run_id} has no evaluate step run",
+                             hint="add a step with `role: evaluate` and run the pilot (`make pilot`)")
+    roles, candidates, evaluate_of = layout.roles, layout.candidates, layout.evaluate_of
+    promo = charter.promotion
+    primary = charter.primary_metric
+    name = select_candidate({n: r.data.metrics for n, r in candidates.items()}, primary,
+                            higher=higher_is_better(primary, charter.gates), name=promo.candidate if promo else None)
+    cand = store.get_run(candidates[name].info.run_id)  # search results omit outputs (the logged model)
+
+    baseline = next((r for r in roles.get("baseline", []) if r.info.status == FINISHED), None)
+    contracts = roles.get("contracts", [None])[0]
+    champ = champion(charter, store)
+    champ_metrics = None
+    if champ is not None and champ.run_id:
+        try:
+            champ_metrics = dict(store.get_run(champ.run_id).data.metrics)
+        except Exception:  # noqa: BLE001 - a deleted run: the champion gates fail with a reason
+            champ_metrics = None
+    ptags = pilot_run.data.tags
+    versions = {k[len(CONTRACT_VERSION_PREFIX):]: v for k, v in ptags.items() if k.startswith(CONTRACT_VERSION_PREFIX)}
+    if contracts is not None:
+        versions.update({k[len(CONTRACT_VERSION_PREFIX):]: v for k, v in contracts.data.tags.items()
+                         if k.startswith(CONTRACT_VERSION_PREFIX)})
+    passed_tag = contracts.data.tags.get(CONTRACTS_PASSED) if contracts is not None else None
+    return Evidence(
+        candidate=name,
+        candidate_run_id=cand.info.run_id,
+        candidate_metrics=dict(cand.data.metrics),
+        baseline_run_id=_source(baseline) if baseline is not None else None,
+        baseline_metrics=dict(baseline.data.metrics) if baseline is not None else None,
+        champion_version=str(champ.version) if champ is not None else None,
+        champion_run_id=champ.run_id if champ is not None else None,
+        champion_metrics=champ_metrics,
+        contracts_run_id=_source(contracts) if contracts is not None else None,
+        contracts_passed=None if passed_tag is None else passed_tag == "true",
+        contracts_error_failures=_num(contracts.data.metrics, "contracts.error_failures") if contracts else None,
+        pilot_run_id=pilot_run_id,
+        evaluate_run_id=evaluate_of[name].info.run_id,
+        model_id=_logged_model_id(store, cand),
+        lineage=_lineage(evaluate_of[name], name),
+        fingerprints={k[len(FINGERPRINT_PREFIX):]: v for k, v in ptags.items() if k.startswith(FINGERPRINT_PREFIX)},
+        contract_versions=versions,
+        git_commit=ptags.get(TAG["git_commit"]),
+        candidates={n: r.info.run_id for n, r in sorted(candidates.items())},
+    )
+
+
+# -- registry -------------------------------------------------------------------------------
+
+
+def _versions(store: Store, model_name: str) -> list[Any]:
+    try:
+        return list(store.client.search_model_versions(f"name = '{model_name}'"))
+    except Exception:  # noqa: BLE001 - no registered model yet
+        return []
+
+
+def _matching_version(store: Store, model_name: str, ev: Evidence) -> Any | None:
+    """An existing version of the same model: same logged model id, else same lineage."""
+    versions = sorted(_versions(store, model_name), key=lambda v: int(v.version), reverse=True)
+    for v in versions:
+        if ev.model_id and (getattr(v, "model_id", None) == ev.model_id or v.tags.get(T_MODEL_ID) == ev.model_id):
+            return v
+    for v in versions:
+        if ev.lineage and v.tags.get(T_LINEAGE) == ev.lineage:
+            return v
+    return None
+
+
+def _register(store: Store, model_name: str, ev: Evidence, decision_run_id: str) -> Any:
+    client = store.client
+    try:
+        client.get_registered_model(model_name)
+    except Exception:  # noqa: BLE001 - absent: create it
+        client.create_registered_model(model_name)
+    tags = {T_DECISION_RUN: decision_run_id, T_PILOT_RUN: ev.pilot_run_id, T_CANDIDATE: ev.candidate,
+            T_SOURCE_RUN: ev.candidate_run_id, T_MODEL_ID: ev.model_id, T_LINEAGE: ev.lineage or ""}
+    return client.create_model_version(model_name, source=f"models:/{ev.model_id}", run_id=ev.candidate_run_id,
+                                       model_id=ev.model_id, tags={k: str(v) for k, v in tags.items() if v},
+                                       await_creation_for=0)
+
+
+# -- recording --------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _start_decision_run(charter: Charter, store: Store, outcome: str, pilot_run_id: str | None) -> str:
+    tags = {TAG["kind"]: "decision", TAG["pilot"]: charter.name, T_DECISION: outcome}
+    if pilot_run_id:
+        tags[T_PILOT_RUN] = pilot_run_id
+    return store.start_run(charter.name, f"decision {outcome} {time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags).run_id
+
+
+def _record(charter: Charter, store: Store, decision: Decision) -> None:
+    """Write the record on the decision run, the pilot run and the model version."""
+    run_id = decision.decision_run_id
+    assert run_id is not None
+    data = decision.to_dict()
+    store.log_dict(run_id, data, DECISION_ARTIFACT)
+    store.set_tags(run_id, {
+        T_DECISION: decision.outcome, "workbench.actor": decision.actor, "workbench.alias": decision.alias,
+        "workbench.alias_before": decision.alias_before or "", "workbench.alias_after": decision.alias_after or "",
+        "workbench.model_version": decision.model_version or "", T_CANDIDATE: decision.candidate or "",
+        "mlflow.note.content": decision.summary(),
+    })
+    metrics = {f"gate.{i}.passed": float(g.passed) for i, g in enumerate(decision.gates)}
+    metrics["gates.failed"] = float(len(decision.failing))
+    store.log_metrics(run_id, metrics)
+    if decision.pilot_run_id and decision.outcome != ROLLBACK:
+        store.log_dict(decision.pilot_run_id, data, DECISION_ARTIFACT)
+        store.set_tags(decision.pilot_run_id, {T_DECISION: decision.outcome, T_DECISION_RUN: run_id})
+    if decision.model_version and decision.outcome in (GO, ROLLBACK):
+        store.client.set_model_version_tag(decision.model_name, decision.model_version, T_DECISION_RUN, run_id)
+
+
+def _actor(actor: str | None) -> str:
+    if actor:
+        return actor
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (containers): say so rather than fail
+        return "unknown"
+
+
+def _target(charter: Charter) -> tuple[str, str]:
+    if charter.promotion is None:
+        raise PromotionError("the charter has no `promotion:` section, so there is no model to promote",
+                             where=f"{charter.path}: promotion",
+                             hint="add `promotion: {model_name: NAME, alias: champion}` to the charter")
+    return charter.promotion.model_name, charter.promotion.alias
+
+
+def promote(charter: Charter, store: Store, pilot_run_id: str | None = None, *, dry_run: bool = False,
+            actor: str | None = None) -> Decision:
+    """Evaluate the gates on a pilot run; on a pass register the candidate and move the alias.
+
+    Returns the Decision (``.exit_code`` 0 or 3); raises PromotionError when the evidence
+    cannot be gathered or the registry cannot be updated."""
+    model_name, alias = _target(charter)
+    if not charter.gates:
+        raise PromotionError("the charter declares no gates: a promotion without gates would pass on nothing",
+                             where=f"{charter.path}: gates",
+                             hint="add gates, e.g. "
+                             "`- {kind: threshold, metric: quality.roc_auc, op: '>=', value: 0.7}`")
+    pilot_run = find_pilot_run(charter, store, pilot_run_id)
+    ev = gather_evidence(charter, store, pilot_run)
+    gates = evaluate_gates(charter.gates, ev)
+    passed = all(g.passed for g in gates)
+    notes: list[str] = []
+    if ev.champion_version is None:
+        notes.append(f"no champion yet: {model_name}@{alias} is unset")
+    if len(ev.candidates) > 1:
+        notes.append(f"candidate '{ev.candidate}' chosen from {', '.join(ev.candidates)}"
+                     + (" (named in the charter)" if charter.promotion and charter.promotion.candidate
+                        else f" (best {charter.primary_metric})"))
+    existing = _matching_version(store, model_name, ev) if passed else None
+    if passed:
+        if ev.model_id is None:
+            if not dry_run:
+                raise PromotionError(f"candidate '{ev.candidate}' passed every gate but its run "
+                                     f"{ev.candidate_run_id} has no logged model", hint="log it from the evaluate "
+                                     "notebook with `c.log_model(model, 'model', input_example=...)`")
+            notes.append("the candidate run has no logged model: a real promotion would fail")
+        outcome = ALREADY if existing is not None and str(existing.version) == ev.champion_version else GO
+    else:
+        outcome = NO_GO
+    decision = Decision(
+        outcome=outcome, pilot=charter.name, model_name=model_name, alias=alias, actor=_actor(actor),
+        timestamp=_now(), gates=gates, pilot_run_id=ev.pilot_run_id, candidate=ev.candidate,
+        candidate_run_id=ev.candidate_run_id, model_id=ev.model_id,
+        model_version=(str(existing.version) if existing is not None else None) if passed else ev.champion_version,
+        alias_before=ev.champion_version, alias_after=ev.champion_version, dry_run=dry_run,
+        evidence={"pilot": ev.pilot_run_id, "candidate": ev.candidate_run_id, "evaluate": ev.evaluate_run_id,
+                  "baseline": ev.baseline_run_id, "contracts": ev.contracts_run_id,
+                  "champion": ev.champion_run_id, "champion_version": ev.champion_version,
+                  "candidates": dict(ev.candidates)},
+        fingerprints=dict(ev.fingerprints), contract_versions=dict(ev.contract_versions), git_commit=ev.git_commit,
+        notes=tuple(notes),
+    )
+    if dry_run:
+        if outcome == GO:
+            decision = replace(decision, notes=decision.notes + (
+                "would " + (f"reuse version {existing.version}" if existing is not None else "register a new version")
+                + f" and move {model_name}@{alias} to it",))
+        return decision
+
+    run_id = _start_decision_run(charter, store, outcome, ev.pilot_run_id)
+    decision = replace(decision, decision_run_id=run_id)
+    try:
+        if outcome == GO:
+            version = existing if existing is not None else _register(store, model_name, ev, run_id)
+            store.client.set_registered_model_alias(model_name, alias, str(version.version))
+            decision = replace(decision, model_version=str(version.version), alias_after=str(version.version),
+                               new_version=existing is None)
+            if existing is not None:
+                decision = replace(decision, notes=decision.notes + (
+                    f"reused version {existing.version} (same model as this candidate); no new version",))
+        _record(charter, store, decision)
+    except WorkbenchError:
+        store.end_run(run_id, FAILED)
+        raise
+    except Exception as exc:  # noqa: BLE001 - registry/store failures, wrapped at the boundary
+        store.set_tags(run_id, {TAG["failure"]: str(exc)[:4000]})
+        store.end_run(run_id, FAILED)
+        raise PromotionError(f"could not update the model registry for {model_name}@{alias}: {exc}",
+                             where=store.tracking_uri, hint="check the MLflow store; the alias was not moved "
+                             "unless the decision record says so") from exc
+    store.end_run(run_id, FINISHED)
+    return decision
+
+
+def history(charter: Charter, store: Store, *, max_results: int = 200) -> list[Decision]:
+    """Every recorded decision and alias move of the pilot, newest first."""
+    if store.experiment_id(charter.name, create=False) is None:
+        return []
+    runs = store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'decision' and attributes.status = 'FINISHED'",
+                           max_results=max_results)
+    out = []
+    for run in runs:
+        text = store.download_text(run.info.run_id, DECISION_ARTIFACT)
+        if text is None:
+            continue
+        try:
+            out.append(Decision.from_dict(json.loads(text)))
+        except (ValueError, TypeError) as exc:
+            raise PromotionError(f"the decision record of run {run.info.run_id} is unreadable: {exc}",
+                                 where=DECISION_ARTIFACT) from exc
+    out.sort(key=lambda d: d.timestamp, reverse=True)
+    return out
+
+
+def _champion_stack(records: list[Decision], current: str | None) -> list[str]:
+    """Replay alias moves (oldest first): a go pushes its version, a rollback pops."""
+    stack: list[str] = []
+    for rec in sorted(records, key=lambda d: d.timestamp):
+        if rec.dry_run:
+            continue
+        if rec.outcome == GO and rec.alias_after and (not stack or stack[-1] != rec.alias_after):
+            stack.append(rec.alias_after)
+        elif rec.outcome == ROLLBACK and stack:
+            stack.pop()
+    if current is not None and (not stack or stack[-1] != current):
+        stack.append(current)  # moved outside the workbench: treat it as the latest champion
+    return stack
+
+
+def rollback(charter: Charter, store: Store, *, actor: str | None = None) -> Decision:
+    """Move the alias back to the previous champion, with its own decision record."""
+    model_name, alias = _target(charter)
+    current = champion(charter, store)
+    records = history(charter, store)
+    stack = _champion_stack(records, str(current.version) if current is not None else None)
+    if current is None or len(stack) < 2:
+        raise PromotionError(
+            f"nothing to roll back to: {model_name}@{alias} "
+            + ("is unset" if current is None
+               else f"points at version {current.version} and no earlier champion is recorded"),
+            hint="`workbench history` lists the decisions; promote a pilot run to set a champion")
+    target = stack[-2]
+    try:
+        version = store.client.get_model_version(model_name, target)
+    except Exception as exc:  # noqa: BLE001
+        raise PromotionError(f"the previous champion, version {target} of {model_name}, is gone from the registry",
+                             hint="promote a pilot run instead") from exc
+    run_id = _start_decision_run(charter, store, ROLLBACK, version.tags.get(T_PILOT_RUN))
+    decision = Decision(
+        outcome=ROLLBACK, pilot=charter.name, model_name=model_name, alias=alias, actor=_actor(actor),
+        timestamp=_now(), pilot_run_id=version.tags.get(T_PILOT_RUN), candidate=version.tags.get(T_CANDIDATE),
+        candidate_run_id=version.run_id, model_id=getattr(version, "model_id", None) or version.tags.get(T_MODEL_ID),
+        model_version=target, alias_before=str(current.version), alias_after=target, decision_run_id=run_id,
+        evidence={"rolled_back_version": str(current.version), "rolled_back_run": current.run_id,
+                  "restored_run": version.run_id},
+        notes=(f"version {current.version} rolled back; version {target} is champion again",),
+    )
+    try:
+        store.client.set_registered_model_alias(model_name, alias, target)
+        _record(charter, store, decision)
+    except Exception as exc:  # noqa: BLE001
+        store.end_run(run_id, FAILED)
+        raise PromotionError(f"could not move {model_name}@{alias} back to version {target}: {exc}",
+                             where=store.tracking_uri) from exc
+    store.end_run(run_id, FINISHED)
+    return decision
