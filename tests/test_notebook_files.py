@@ -23,13 +23,20 @@ def test_there_are_notebooks() -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_paired_py_percent_file_is_in_sync(path: Path) -> None:
-    paired = path.with_suffix(".py")
-    assert paired.is_file(), f"{path.name} has no jupytext pair; run `jupytext --set-formats ipynb,py:percent {path}`"
+    paired = path.with_suffix(".pct.py")
+    assert paired.is_file(), f"{path.name} has no jupytext pair; run `jupytext --set-formats ipynb,.pct.py:percent {path}`"
     ipynb = jupytext.read(path)
     py = jupytext.read(paired)
     assert _cells(ipynb) == _cells(py), f"{path.name} and {paired.name} differ; run `jupytext --sync {path}`"
     tags = [c.metadata.get("tags", []) for c in py.cells]
     assert ["parameters"] in tags
+
+
+def test_no_python_file_in_notebooks_can_shadow_a_module() -> None:
+    # a kernel's cwd is the notebook's folder: `profile.py` there would shadow the stdlib's
+    # `profile`, `workbench.py` the package itself; pairs are named `<name>.pct.py`
+    plain = [p.name for p in (REPO / "notebooks").glob("*.py") if not p.name.endswith(".pct.py")]
+    assert plain == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -254,10 +254,21 @@ def contracts_suggest(
 
 
 def run_main() -> None:  # console-script entry with a clean Ctrl-C
+    code = 0
     try:
-        app()
+        app(standalone_mode=True)
     except KeyboardInterrupt:
-        sys.exit(EXIT_INTERRUPTED)
+        code = EXIT_INTERRUPTED
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if "duckdb_engine" in sys.modules:
+        # duckdb 2.0's nanobind bindings print pages of "leaked instance" lines at interpreter
+        # shutdown once duckdb-engine (Great Expectations' SQL path) was imported, even with
+        # every connection closed. All our work is flushed and closed by now: skip finalizers.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

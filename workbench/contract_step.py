@@ -10,6 +10,7 @@ verdict.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -30,6 +31,7 @@ def check_all(charter: Charter, *, only: str | None = None) -> list[Any]:
 
     Holds the warehouse write lock: quarantine rules move rows out of the tables."""
     from . import contracts, warehouse
+    from .contracts import RuleResult
 
     sources = {n: s for n, s in charter.sources.items() if s.contract and (only is None or n == only)}
     if only is not None and not sources:
@@ -45,8 +47,27 @@ def check_all(charter: Charter, *, only: str | None = None) -> list[Any]:
         finally:
             con.close()
         for name, src in sources.items():
-            contract = contracts.load_contract(charter.resolve(src.contract), table_columns=columns[name])
-            results.append(contracts.check_contract(charter.warehouse_path, contract))
+            path = charter.resolve(src.contract)
+            # columns the charter declares but the data lacks are the data's fault: broken
+            # rules, reported with every other one (a column the charter does not declare
+            # either is a contract typo, which load_contract refuses with its line)
+            lacking = [c for c in src.columns if c not in columns[name]]
+            if not lacking:
+                contract = contracts.load_contract(path, table_columns=columns[name])
+                results.append(contracts.check_contract(charter.warehouse_path, contract))
+                continue
+            contract = contracts.load_contract(path, table_columns={**columns[name], **{c: src.columns[c] for c in lacking}})
+            kept = tuple(r for r in contract.rules if r.column not in lacking)
+            spec = contract.spec.model_copy(
+                update={"columns": {c: cs for c, cs in contract.spec.columns.items() if c not in lacking}})
+            result = contracts.check_contract(charter.warehouse_path,
+                                              dataclasses.replace(contract, spec=spec, rules=kept))
+            absent = tuple(
+                RuleResult(rule_id=f"{name}.{c}.present", column=c, kind="present", severity="error", success=False,
+                           error=f"column '{c}' is missing from the data ({src.path} has no such column)")
+                for c in lacking
+            )
+            results.append(dataclasses.replace(result, rules=absent + result.rules))
     return results
 
 

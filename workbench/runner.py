@@ -258,7 +258,9 @@ def _ingest_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[
         metrics[f"ingest.{r.table}.rows"] = r.fingerprint.rows
         metrics[f"ingest.{r.table}.seconds"] = r.seconds
         say(f"  {r.table}: {r.fingerprint.rows:,} rows, fingerprint {r.fingerprint.digest}"
-            + (" (unchanged, not reloaded)" if r.skipped else f" ({r.seconds:.1f}s)"))
+            + (" (unchanged, not reloaded)" if r.skipped else f" ({r.seconds:.1f}s)")
+            + (f"; MISSING declared column(s) {', '.join(r.missing_columns)}: the contract check will fail"
+               if r.missing_columns else ""))
     store.log_metrics(run.run_id, metrics)
     fps = {r.table: r.fingerprint.to_dict() for r in results}
     store.log_dict(run.run_id, {"fingerprints": fps, "files": {r.table: {"path": str(r.source), "sha256": r.file_sha256}

@@ -74,6 +74,7 @@ class IngestResult:
     fingerprint: TableFingerprint
     skipped: bool  # the file and declared types were unchanged since the last ingest
     seconds: float
+    missing_columns: tuple[str, ...] = ()  # declared but absent from the file (left to the contract)
 
 
 # -- access ---------------------------------------------------------------------------
@@ -237,10 +238,16 @@ def _ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _check_header(path: Path, source: Source) -> None:
-    """Header names against the declared columns: line 1, with the missing/extra names."""
+def _check_header(path: Path, source: Source) -> list[str]:
+    """Header names against the declared columns: line 1, with the missing/extra names.
+
+    Returns the declared columns the file lacks when that is the only problem and the
+    source has a contract: the table is loaded without them and the contract check
+    reports each one as a broken rule, together with every other broken rule, instead
+    of stopping at the first problem. Without a contract nothing else would catch it, so
+    it is an error here."""
     if source.format != "csv" or not source.csv.header:
-        return
+        return []
     try:
         with open(path, newline="", encoding="utf-8") as f:
             header = next(csv.reader(f, delimiter=source.csv.delimiter, quotechar=source.csv.quote), [])
@@ -249,9 +256,12 @@ def _check_header(path: Path, source: Source) -> None:
                           hint="re-export the file as UTF-8") from exc
     declared = list(source.columns)
     if header == declared:
-        return
+        return []
     missing = [c for c in declared if c not in header]
     extra = [c for c in header if c not in declared]
+    in_order = [c for c in declared if c in header] == [c for c in header if c in declared]
+    if missing and not extra and in_order and source.contract is not None and len(missing) < len(declared):
+        return missing
     parts = []
     if missing:
         parts.append(f"missing column(s) {', '.join(missing)}")
@@ -266,12 +276,12 @@ def _check_header(path: Path, source: Source) -> None:
     )
 
 
-def _read_sql(path: Path, source: Source) -> str:
+def _read_sql(path: Path, source: Source, missing: list[str] = ()) -> str:
     if source.format == "parquet":
         cols = ", ".join(f"CAST({_q(c)} AS {t}) AS {_q(c)}" for c, t in source.columns.items())
         return f"SELECT {cols} FROM read_parquet('{path}')"
     o = source.csv
-    columns = "{" + ", ".join(f"'{c}': '{t}'" for c, t in source.columns.items()) + "}"
+    columns = "{" + ", ".join(f"'{c}': '{t}'" for c, t in source.columns.items() if c not in missing) + "}"
     lit = lambda s: "'" + s.replace("'", "''") + "'"  # noqa: E731
     return (
         f"SELECT * FROM read_csv({lit(str(path))}, columns={columns}, header={str(o.header).lower()}, "
@@ -296,11 +306,11 @@ def ingest_source(
         fp = fingerprint(con, name)
         if fp.digest == json.loads(prev[2])["digest"]:  # nobody edited the table since
             return IngestResult(name, path, sha, fp, True, time.perf_counter() - start)
-    _check_header(path, source)
+    missing = _check_header(path, source)
     con.execute("BEGIN TRANSACTION")
     try:
         try:
-            con.execute(f"CREATE OR REPLACE TABLE {_q(name)} AS {_read_sql(path, source)}")
+            con.execute(f"CREATE OR REPLACE TABLE {_q(name)} AS {_read_sql(path, source, missing)}")
         except duckdb.Error as exc:
             raise _ingest_error(path, exc) from exc
         if source.format == "csv":
@@ -321,7 +331,7 @@ def ingest_source(
     finally:
         with contextlib.suppress(duckdb.Error):
             con.execute("DROP TABLE IF EXISTS _wb_rejects; DROP TABLE IF EXISTS _wb_rejects_scan")
-    return IngestResult(name, path, sha, fp, False, time.perf_counter() - start)
+    return IngestResult(name, path, sha, fp, False, time.perf_counter() - start, tuple(missing))
 
 
 def _rejects_error(path: Path, rejects: list[tuple]) -> IngestError:

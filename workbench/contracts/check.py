@@ -127,6 +127,10 @@ def check_contract(
         temp_directory=spill,
     )
     ctx = gx.get_context(mode="ephemeral")
+    # GX draws a tqdm bar per validation on stderr: noise in the CLI, the runner and CI logs
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     ds = None
     try:
         try:

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: ipynb,.pct.py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -68,7 +68,7 @@ for spec in candidates:
         slices = evaluation.slice_metrics(eval_set.assign(score=scores.to_numpy()), demo.TARGET, "score",
                                           slice_columns, task=task_spec, min_rows=min_slice_rows)
         timed = timing.time_predictions(model.predict_proba, eval_set[demo.FEATURES], batch_size=batch_size,
-                                        single_items=single_items, cost=cost)
+                                        single_items=single_items, cost=cost, threads=1)
         probes = evaluation.run_probes(model.predict_proba, eval_set[demo.FEATURES].head(20),
                                        categorical=demo.CATEGORICAL, numeric=demo.NUMERIC,
                                        degraded_mode=demo.LateArrivalModel.is_degraded,

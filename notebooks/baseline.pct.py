@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: ipynb,.pct.py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -89,7 +89,7 @@ slices.to_frame()
 
 # %%
 timed = timing.time_predictions(rule.predict_proba, eval_set[demo.FEATURES], batch_size=batch_size,
-                                single_items=single_items, cost=cost)
+                                single_items=single_items, cost=cost, threads=1)
 s.log_metrics(timed.metrics())
 s.log_dict(timed.to_dict(), "baseline/timing.json")
 s.log_figure(timing.plot_latency(timed), "figures/latency.png")
