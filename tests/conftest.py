@@ -1,72 +1,17 @@
-"""Shared fixtures: small real projects (CSV sources, a charter, notebooks) in tmp_path."""
+"""Shared fixtures; the helpers they use live in support.py."""
 
 from __future__ import annotations
 
 import os
-import textwrap
 from pathlib import Path
 
-import nbformat
 import pytest
+
+from support import write_project
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MPLBACKEND", "Agg")
-
-REPO = Path(__file__).resolve().parents[1]
-
-STEP_PARAMS = 'run_id = None\ntracking_uri = None\nwarehouse = None\npilot_name = None\n'
-
-
-def write_notebook(path: Path, parameters: str, *cells: str) -> Path:
-    """A notebook with a tagged parameters cell followed by code cells."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = nbformat.v4.new_code_cell(textwrap.dedent(parameters))
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, *(nbformat.v4.new_code_cell(textwrap.dedent(c)) for c in cells)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(path))
-    return path
-
-
-LOGGING_CELL = """
-import workbench
-s = workbench.session(step_name, run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse, pilot_name=pilot_name)
-with s.connect() as con:
-    n = con.execute("select count(*) from items").fetchone()[0]
-s.log_metrics({"demo.rows": n, "demo.scale": scale})
-"""
-
-
-def write_project(root: Path, *, notebook_cells: tuple[str, ...] = (LOGGING_CELL,), params: str | None = None,
-                  step_params: str = "scale: 2", extra_yaml: str = "", rows: int = 5) -> Path:
-    """A minimal real project: one CSV source, a charter, and one baseline notebook step."""
-    (root / "data").mkdir(parents=True, exist_ok=True)
-    lines = ["id,name,price"] + [f"{i},item{i},{i * 1.5}" for i in range(1, rows + 1)]
-    (root / "data" / "items.csv").write_text("\n".join(lines) + "\n")
-    write_notebook(root / "notebooks" / "step.ipynb",
-                   params if params is not None else STEP_PARAMS + "step_name = 'measure'\nscale = 1\n",
-                   *notebook_cells)
-    (root / "pilot.yaml").write_text(textwrap.dedent(f"""\
-        name: tiny-pilot
-        owner: tester@example.org
-        question: Does the tiny pipeline work?
-        primary_metric: demo.rows
-        warehouse: data/warehouse.duckdb
-        task: {{kind: classification, target: label}}
-        sources:
-          items:
-            path: data/items.csv
-            columns: {{id: INTEGER, name: VARCHAR, price: DOUBLE}}
-        steps:
-          - name: measure
-            role: baseline
-            notebook: notebooks/step.ipynb
-            timeout_seconds: 60
-            parameters: {{{step_params}}}
-        """) + extra_yaml)
-    return root / "pilot.yaml"
 
 
 @pytest.fixture()

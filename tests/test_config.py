@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_project
+from support import write_project
 from workbench.config import load_charter
 from workbench.errors import ConfigError
 
@@ -138,8 +138,17 @@ def test_duplicate_step_names_are_refused(tmp_path: Path) -> None:
 
 
 def test_demo_charter_is_valid() -> None:
-    from conftest import REPO
+    from support import REPO
 
     charter = load_charter(REPO / "pilot.yaml", check_files=False)
     assert charter.primary_metric == "quality.roc_auc"
     assert {"flights", "weather"} <= set(charter.sources)
+
+
+def test_unknown_key_under_a_named_source_lists_the_source_keys(project: Path) -> None:
+    _edit(project, "    path: data/items.csv", "    pth: data/items.csv")
+    with pytest.raises(ConfigError) as info:
+        load_charter(project)
+    msg = str(info.value)
+    assert "sources.items.pth" in msg and "did you mean 'path'" in msg
+    assert "valid keys here: columns, contract, csv, description, format, path" in msg

@@ -7,7 +7,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from conftest import REPO
+from support import REPO
 from workbench.notebooks import read_parameters
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))

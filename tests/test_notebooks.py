@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_notebook
+from support import write_notebook
 from workbench.errors import ParameterError
 from workbench.notebooks import check_parameters, read_parameters, source_hash
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from support import REPO
 from workbench.config import load_charter
 from workbench.demo_data import extract_demo_data
 from workbench.errors import ContractViolation

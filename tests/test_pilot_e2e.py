@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import REPO
+from support import REPO
 from workbench.config import load_charter
 from workbench.demo_data import extract_demo_data
 from workbench.runner import run_pilot

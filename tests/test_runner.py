@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LOGGING_CELL, STEP_PARAMS, write_notebook, write_project
+from support import LOGGING_CELL, STEP_PARAMS, write_notebook, write_project
 from workbench.config import load_charter
 from workbench.errors import CellError, KernelDiedError, ParameterError, StepTimeoutError
 from workbench.runner import run_pilot

@@ -116,18 +116,19 @@ def _fields_at(model: type[BaseModel], keys: Sequence[str | int]) -> list[str] |
     import typing
 
     current: Any = model
+    free_key = False  # the next key is a name in a dict[str, Model] (e.g. a source's name)
     for key in keys[:-1]:
         if isinstance(key, int):
             continue
+        if free_key:
+            free_key = False
+            continue
         if isinstance(current, type) and issubclass(current, BaseModel) and key in current.model_fields:
             ann = current.model_fields[key].annotation
-            current = _first_model(ann, typing)
-            if current is None:
-                # dict[str, Model]: the next key is a free name, then the model
-                current = _dict_value_model(ann, typing)
-        elif current is not None and not (isinstance(current, type) and issubclass(current, BaseModel)):
-            current = None
-        elif isinstance(current, type) and issubclass(current, BaseModel):
+            found = _dict_value_model(ann, typing)
+            free_key = found is not None
+            current = found if found is not None else _first_model(ann, typing)
+        else:
             return None
     if isinstance(current, type) and issubclass(current, BaseModel):
         return sorted(current.model_fields)

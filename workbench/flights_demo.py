@@ -101,7 +101,7 @@ class RateTableBaseline:
             f"SELECT carrier, origin, avg((arr_delay >= ?)::DOUBLE) FROM flights WHERE {where} GROUP BY ALL",
             [late_minutes, lo, hi]).fetchall()
         overall = con.execute(f"SELECT avg((arr_delay >= ?)::DOUBLE) FROM flights WHERE {where}",
-                              [late_minutes, lo, hi]).fetchone()[0]
+                              [late_minutes, lo, hi]).fetchall()[0][0]
         if overall is None:
             raise EvaluationError(f"no arrived flights in months {lo}-{hi} to compute the baseline from",
                                   where="warehouse table flights", hint="check the split months against the data")

@@ -214,7 +214,7 @@ def fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> TableFingerprint:
     # sum of per-row hashes: independent of row order, sensitive to duplicates and values
     rows, hsum = con.execute(
         f"SELECT count(*), coalesce(sum(hash({col_list})::HUGEINT), 0)::VARCHAR FROM {_q(table)}"
-    ).fetchone()
+    ).fetchall()[0]
     schema = tuple(cols.items())
     digest = hashlib.sha256(json.dumps([table, rows, schema, hsum]).encode()).hexdigest()[:16]
     return TableFingerprint(table, int(rows), schema, str(hsum), digest)
@@ -301,7 +301,8 @@ def ingest_source(
     sha = file_sha256(path)
     declared = json.dumps(source.model_dump(mode="json", exclude={"contract", "description", "path"}), sort_keys=True)
     _ensure_meta(con)
-    prev = con.execute(f"SELECT file_sha256, declared, fingerprint FROM {META_TABLE} WHERE table_name = ?", [name]).fetchone()
+    found = con.execute(f"SELECT file_sha256, declared, fingerprint FROM {META_TABLE} WHERE table_name = ?", [name]).fetchall()
+    prev = found[0] if found else None
     if not force and prev and prev[0] == sha and prev[1] == declared and table_columns(con, name):
         fp = fingerprint(con, name)
         if fp.digest == json.loads(prev[2])["digest"]:  # nobody edited the table since

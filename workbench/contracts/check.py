@@ -388,7 +388,7 @@ def _quarantine(
         con.execute(f"CREATE TABLE IF NOT EXISTS {q} AS SELECT * EXCLUDE (_wb_rowid) FROM _wb_quarantine WHERE false")
         con.execute(f"INSERT INTO {q} BY NAME SELECT * EXCLUDE (_wb_rowid) FROM _wb_quarantine")
         con.execute(f"DELETE FROM {t} WHERE rowid IN (SELECT _wb_rowid FROM _wb_quarantine)")
-        total = con.execute("SELECT count(*) FROM _wb_quarantine").fetchone()[0]
+        total = con.execute("SELECT count(*) FROM _wb_quarantine").fetchall()[0][0]
         per_rule = dict(
             con.execute(
                 "SELECT r, count(*) FROM (SELECT unnest(_contract_rules) AS r FROM _wb_quarantine) GROUP BY r"

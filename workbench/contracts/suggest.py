@@ -69,7 +69,7 @@ def suggest_contract(
                 sel += [f"min({q})", f"max({q})"]
             else:
                 sel += ["NULL", "NULL"]
-        row = con.execute(f"SELECT {', '.join(sel)} FROM {t}").fetchone()
+        row = con.execute(f"SELECT {', '.join(sel)} FROM {t}").fetchall()[0]
         n = int(row[0])
         stats: dict[str, dict[str, Any]] = {}
         for i, (c, ty) in enumerate(cols.items()):
@@ -85,7 +85,7 @@ def suggest_contract(
                 if len(vals) <= max_allowed_values and n > 10 * len(vals):
                     s["allowed"] = [v[0] for v in vals]
             if n and s["nonnull"] == n and s["type"] in _KEYABLE and s["approx"] >= 0.9 * n:
-                exact = con.execute(f"SELECT count(DISTINCT {q}) FROM {t}").fetchone()[0]
+                exact = con.execute(f"SELECT count(DISTINCT {q}) FROM {t}").fetchall()[0][0]
                 s["unique"] = exact == n
     finally:
         con.close()
