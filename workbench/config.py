@@ -188,6 +188,7 @@ class SlicesGate(_Gate):
     kind: Literal["slices"]
     metric: str
     margin: float = Field(default=0.05, ge=0)
+    min_rows: int = Field(default=200, ge=1)  # smaller slices are reported, not gated: their metric is noise
     higher_is_better: bool = True
     _m = field_validator("metric")(classmethod(lambda cls, v: _metric(v)))
 

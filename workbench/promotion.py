@@ -403,7 +403,12 @@ def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: M
     if ref_metrics is None:
         return GateResult(passed=False, reason=f"no {ref_name} metrics to compare slices with", **base)
     ref = slice_values(ref_metrics, gate.metric)
-    common = sorted(set(cand) & set(ref))
+    # a slice's metric on a handful of rows is noise: compare slices both sides measured on
+    # at least `min_rows` rows (the counts are logged as slice.<col>.<val>.count)
+    counts = {k: min(_num(candidate, f"slice.{k}.count") or 0, _num(ref_metrics, f"slice.{k}.count") or 0)
+              for k in set(cand) & set(ref)}
+    small = sorted(k for k, n in counts.items() if n < gate.min_rows)
+    common = sorted(k for k in set(cand) & set(ref) if k not in small)
     if not common:
         return GateResult(passed=False, reason=f"no slice in common with the {ref_name} for {gate.metric}", **base)
     worse: list[tuple[float, str]] = []
@@ -416,6 +421,8 @@ def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: M
     missing = sorted(set(ref) - set(cand))
     if missing:
         details += (f"not compared (no candidate value): {', '.join(missing)}",)
+    if small:
+        details += (f"not compared (fewer than {gate.min_rows} rows): {', '.join(small)}",)
     reason = (f"{len(failing)} of {len(common)} slice(s) worse than the {ref_name} by more than {gate.margin:g} "
               f"on {gate.metric}; " + (f"largest regression {worst_key} by {worst_by:.4g}" if worst_by > 0
                                        else "no slice is worse"))

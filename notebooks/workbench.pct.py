@@ -1,0 +1,39 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,.pct.py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Workbench control panel
+#
+# Run the cells below to get four panels over the same functions `make pilot` and the
+# `workbench` command use; every number they show is read back from MLflow:
+#
+# - **Pilot**: each step of the plan with its status in the newest pilot run (fresh,
+#   cached, failed, not run), links to its MLflow run and executed notebook; run one step
+#   or the whole pilot, with live progress.
+# - **Contracts**: check every data contract now: each rule's result and counts, PII
+#   values masked, rows quarantined.
+# - **Runs**: the baseline, the candidates and the champion side by side on the metrics
+#   the gates judge, with each gate's verdict.
+# - **Promote**: evaluate the gates (a dry run), then promote — the button stays disabled
+#   until every gate passes. Each decision is recorded in MLflow.
+#
+# The links open the MLflow UI: start it with `make ui`.
+
+# %% tags=["parameters"]
+pilot = "pilot.yaml"  # found in this folder or a parent
+mlflow_url = "http://127.0.0.1:5000"  # where `make ui` serves the MLflow UI
+
+# %%
+from workbench.widgets import panel
+
+panel(pilot, mlflow_url=mlflow_url)
