@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST := 127.0.0.1
 UI_PORT ?= 5000
+MLRUNS ?= $(CURDIR)/mlruns
 LAB_PORT ?= 8888
 export GX_ANALYTICS_ENABLED := False
 export MLFLOW_DISABLE_TELEMETRY := true
@@ -47,11 +48,18 @@ lab: data ## Start JupyterLab on 127.0.0.1 with the project's kernel
 
 ui: setup ## Serve the MLflow UI on 127.0.0.1 (history, executed notebooks, decisions)
 	$(BIN)/mlflow server --host $(HOST) --port $(UI_PORT) \
-	  --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
-	  --default-artifact-root $(CURDIR)/mlruns/artifacts
+	  --backend-store-uri sqlite:///$(MLRUNS)/mlflow.db \
+	  --default-artifact-root $(MLRUNS)/artifacts
 
-bench: data ## Run the benchmarks in bench/ (results in bench/results/)
-	@for b in bench/[a-z]*.py; do echo "== $$b"; $(BIN)/python $$b $(ARGS) || exit $$?; done
+BENCHES ?= profile contracts pilot
+
+bench: data ## Run the benchmarks in bench/ (tables in bench/results/results.md, data in *.json)
+	@mkdir -p bench/results
+	@for b in $(BENCHES); do echo "== bench/$$b.py"; \
+	  $(BIN)/python bench/$$b.py $(ARGS) | tee bench/results/$$b.txt || exit $$?; done
+	@{ echo "# Benchmark results ($$(date -u +%Y-%m-%dT%H:%MZ), $$(nproc) cores)"; \
+	  for b in $(BENCHES); do echo; echo "## $$b"; echo; cat bench/results/$$b.txt; done; } > bench/results/results.md
+	@echo "wrote bench/results/results.md"
 
 clean: ## Remove generated data, runs and reports (keeps .venv)
 	rm -rf data reports bench/results mlruns/mlflow.db mlruns/artifacts .pytest_cache

@@ -680,6 +680,7 @@ def _matching_version(store: Store, model_name: str, ev: Evidence) -> Any | None
 
 def _register(store: Store, model_name: str, ev: Evidence, decision_run_id: str) -> Any:
     client = store.client
+    store.activate()  # the registry resolves `models:/<id>` through mlflow's global tracking URI
     try:
         client.get_registered_model(model_name)
     except Exception:  # noqa: BLE001 - absent: create it

@@ -93,6 +93,17 @@ class Store:
             raise TrackingError(f"cannot open the MLflow store: {exc}", where=self.tracking_uri,
                                 hint="check that mlruns/ is writable; delete mlruns/mlflow.db only if it is corrupt") from exc
 
+    def activate(self) -> None:
+        """Point mlflow's process-wide URIs at this store.
+
+        Some MLflow paths ignore the client's URIs and use the globals — resolving a
+        `models:/<id>` source when registering a version, `log_model` — and would fall
+        back to a `mlflow.db` in the current folder. Called before such operations."""
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+
     # -- experiments and runs -----------------------------------------------------------
     def experiment_id(self, name: str, *, create: bool = True) -> str | None:
         exp = self.client.get_experiment_by_name(name)
@@ -192,7 +203,7 @@ class Store:
         import sklearn
         from mlflow.models import infer_signature
 
-        mlflow.set_tracking_uri(self.tracking_uri)
+        self.activate()
         signature = infer_signature(input_example, output_example)
         return mlflow.sklearn.log_model(
             model, name=name, signature=signature, input_example=input_example, run_id=run_id,
