@@ -50,12 +50,12 @@ with s.connect() as con:
         reference = profiling.TableProfile.from_dict(json.loads(previous[1])) if previous else None
         profile = profiling.profile_table(con, table, bins=bins, top_k=top_k, reference=reference)
         profiles[table] = profile
-        s.log_metrics(profile.metrics(f"profile.{table}"))
+        s.log_metrics(profile.metrics("profile"))
         s.log_dict(profile.to_dict(), f"profile/{table}.json")
         if reference is not None:
             report = profiling.drift(reference, profile, threshold=psi_threshold)
             drifts[table] = report
-            s.log_metrics(report.metrics(f"drift.{table}"))
+            s.log_metrics(report.metrics("drift"))
             s.log_dict({"reference_run": previous[0], **report.to_dict()}, f"drift/{table}.json")
         print(f"{table}: {profile.row_count:,} rows, {len(profile.columns)} columns"
               + (f"; drift vs run {previous[0][:8]}: {len(drifts[table].flagged)} column(s) flagged"
