@@ -46,7 +46,8 @@ def test_pilot_tracks_parent_and_step_runs_with_notebooks(project: Path) -> None
     root = project.parent
     result = run_pilot(load_charter(project))
     assert result.status == "FINISHED"
-    assert [s.status for s in result.steps] == ["executed", "executed"]
+    assert [(s.name, s.status) for s in result.steps] == [
+        ("ingest", "executed"), ("contracts", "skipped"), ("measure", "executed")]
     store = _store(root)
     parent = store.get_run(result.run_id)
     tags = parent.data.tags
@@ -71,30 +72,30 @@ def test_pilot_tracks_parent_and_step_runs_with_notebooks(project: Path) -> None
 def test_cache_hit_and_every_invalidation(project: Path) -> None:
     root = project.parent
     first = run_pilot(load_charter(project))
-    executed_id = first.steps[1].run_id
+    executed_id = first.steps[-1].run_id
 
     again = run_pilot(load_charter(project))
-    assert again.steps[1].status == "cached" and again.steps[1].cached_from == executed_id
-    cached = _store(root).get_run(again.steps[1].run_id)
+    assert again.steps[-1].status == "cached" and again.steps[-1].cached_from == executed_id
+    cached = _store(root).get_run(again.steps[-1].run_id)
     assert cached.data.tags[TAG["cached_from"]] == executed_id
     assert cached.data.metrics["demo.rows"] == 5
 
     # a changed parameter
     project.write_text(project.read_text().replace("scale: 2", "scale: 3"))
-    assert run_pilot(load_charter(project)).steps[1].status == "executed"
+    assert run_pilot(load_charter(project)).steps[-1].status == "executed"
     # an edited notebook
     nb = root / "notebooks" / "step.ipynb"
     write_notebook(nb, STEP_PARAMS + "step_name = 'measure'\nscale = 1\n", LOGGING_CELL + "\nx = 1\n")
-    assert run_pilot(load_charter(project)).steps[1].status == "executed"
+    assert run_pilot(load_charter(project)).steps[-1].status == "executed"
     # a changed source
     with open(root / "data" / "items.csv", "a") as f:
         f.write("99,new,9.9\n")
     changed = run_pilot(load_charter(project))
-    assert changed.steps[0].status == "executed" and changed.steps[1].status == "executed"
-    assert _store(root).get_run(changed.steps[1].run_id).data.metrics["demo.rows"] == 6
+    assert changed.steps[0].status == "executed" and changed.steps[-1].status == "executed"
+    assert _store(root).get_run(changed.steps[-1].run_id).data.metrics["demo.rows"] == 6
     # nothing changed, but --force
-    assert run_pilot(load_charter(project), force=True).steps[1].status == "executed"
-    assert run_pilot(load_charter(project)).steps[1].status == "cached"
+    assert run_pilot(load_charter(project), force=True).steps[-1].status == "executed"
+    assert run_pilot(load_charter(project)).steps[-1].status == "cached"
     _assert_nothing_running(root)
 
 
