@@ -146,16 +146,22 @@ def write_lock(db: Path, *, wait_seconds: float = 0.0) -> Iterator[None]:
         lock.release()
 
 
-def connect_writable(db: Path) -> duckdb.DuckDBPyConnection:
-    """A read-write connection; call it under :func:`write_lock`."""
+def _connect(db: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Open the file; a lock held by another process becomes a refusal naming it."""
     try:
-        return duckdb.connect(str(db))
+        return duckdb.connect(str(db), read_only=read_only)
     except duckdb.Error as exc:
         holder = _duckdb_holder(exc)
         if holder:
             raise _locked_error(db, exc, holder) from exc
-        raise WarehouseError(f"cannot open the warehouse: {exc}", where=str(db),
+        mode = "read-only" if read_only else "for writing"
+        raise WarehouseError(f"cannot open the warehouse {mode}: {exc}", where=str(db),
                              hint="check the file is a DuckDB database and not corrupt") from exc
+
+
+def connect_writable(db: Path) -> duckdb.DuckDBPyConnection:
+    """A read-write connection; call it under :func:`write_lock`."""
+    return _connect(Path(db), read_only=False)
 
 
 @contextlib.contextmanager
@@ -178,14 +184,7 @@ def connect_read_only(db: Path) -> duckdb.DuckDBPyConnection:
             where=str(db),
             hint="run `make pilot` (or `workbench ingest`) to build it from the charter's sources",
         )
-    try:
-        return duckdb.connect(str(db), read_only=True)
-    except duckdb.Error as exc:
-        holder = _duckdb_holder(exc)
-        if holder:
-            raise _locked_error(db, exc, holder) from exc
-        raise WarehouseError(f"cannot open the warehouse read-only: {exc}", where=str(db),
-                             hint="check the file is a DuckDB database") from exc
+    return _connect(db, read_only=True)
 
 
 # -- fingerprints ---------------------------------------------------------------------
