@@ -47,7 +47,8 @@ test-browser: setup ## Install Chromium + playwright (.ci/install-browser), run 
 	$(BIN)/python -m pytest -m browser $(ARGS)
 
 lab: data ## Start JupyterLab on 127.0.0.1 with the project's kernel
-	$(BIN)/jupyter lab --ip=$(HOST) --port=$(LAB_PORT) --no-browser --notebook-dir=.
+	$(BIN)/jupyter lab --ip=$(HOST) --port=$(LAB_PORT) --no-browser --ServerApp.root_dir=. \
+	  $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 ui: setup ## Serve the MLflow UI on 127.0.0.1 (history, executed notebooks, decisions)
 	$(BIN)/mlflow server --host $(HOST) --port $(UI_PORT) \

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -67,6 +68,32 @@ def test_make_ui_serves_the_store_on_loopback_only(tmp_path: Path) -> None:
         with urllib.request.urlopen(req, timeout=10) as r:
             assert json.loads(r.read())["experiment"]["name"] == exp_name
         # bound to 127.0.0.1 only (0100007F in /proc's little-endian hex), never 0.0.0.0 or ::
+        assert _listen_addresses(port) == {"0100007F"}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_make_lab_serves_jupyterlab_on_loopback_only() -> None:
+    port = _free_port()
+    proc = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={port}"], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        status = None
+        while time.monotonic() < deadline and status is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5) as r:
+                    status = r.status
+            except urllib.error.HTTPError as exc:  # 403 without the token: the server is up
+                status = exc.code
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else "make lab exited"
+                time.sleep(1)
+        assert status in (200, 403)
         assert _listen_addresses(port) == {"0100007F"}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
