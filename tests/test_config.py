@@ -152,3 +152,15 @@ def test_unknown_key_under_a_named_source_lists_the_source_keys(project: Path) -
     msg = str(info.value)
     assert "sources.items.pth" in msg and "did you mean 'path'" in msg
     assert "valid keys here: columns, contract, csv, description, format, path" in msg
+
+
+def test_loader_owned_fields_are_neither_offered_nor_accepted(project: Path) -> None:
+    _edit(project, "owner:", "ownr:")
+    with pytest.raises(ConfigError) as info:
+        load_charter(project)
+    valid = str(info.value).split("valid keys here: ")[1].split("\n")[0]
+    assert "sha256" not in valid and "root" not in valid and "owner" in valid
+    _edit(project, "ownr:", "owner:")
+    project.write_text(project.read_text() + "root: /etc\n")
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_charter(project)

@@ -131,7 +131,8 @@ def _fields_at(model: type[BaseModel], keys: Sequence[str | int]) -> list[str] |
         else:
             return None
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return sorted(current.model_fields)
+        # fields excluded from dumps are filled in by the loader, not written by people
+        return sorted(n for n, f in current.model_fields.items() if not f.exclude)
     return None
 
 

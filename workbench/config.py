@@ -334,6 +334,13 @@ def load_charter(path: Path | str, *, check_files: bool = True) -> Charter:
     """Load and validate a charter; every problem is reported, located, in one error."""
     path = Path(path)
     doc = load_yaml(path, ConfigError, what="pilot charter")
+    reserved = [k for k in ("path", "root", "sha256") if k in doc.data]
+    if reserved:  # set by the loader from the file itself, never by the file
+        raise ConfigError(
+            f"unknown key(s) {', '.join(repr(k) for k in reserved)}",
+            where=doc.where((reserved[0],)),
+            hint="remove them; see the README's charter reference for the valid keys",
+        )
     try:
         charter = Charter.model_validate(doc.data)
     except ValidationError as exc:
