@@ -149,7 +149,10 @@ def _header(charter: Charter, pilot: Any) -> str:
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pilot.info.start_time / 1000))
     items = [
         ("Question", charter.question), ("Owner", charter.owner), ("Primary metric", charter.primary_metric),
-        ("Pilot run", f"{pilot.info.run_id} ({pilot.info.status}, started {started})"),
+        # written by the pilot itself just before its run closes: RUNNING there means "this run"
+        ("Pilot run", f"{pilot.info.run_id} (" + ("in progress: every step finished, report written at the end"
+                                                 if pilot.info.status == "RUNNING" else pilot.info.status)
+         + f", started {started})"),
         ("Git commit", tags.get(TAG["git_commit"], "unknown")
          + (" (uncommitted changes)" if tags.get(TAG["git_dirty"]) == "true" else "")),
         ("Charter sha256", tags.get(TAG["charter_sha256"], "")[:16] or "—"),
