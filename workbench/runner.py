@@ -416,6 +416,9 @@ def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: S
         progress_bar=False,
         execution_timeout=step.timeout_seconds,
         request_save_on_cell_execute=True,
+        # the kernel's own log goes to our stderr; its one warning (TCP without CurveZMQ, for a
+        # kernel on loopback) is noise in every pilot's output. Cell errors are in the notebook.
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
 
 
