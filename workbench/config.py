@@ -36,12 +36,7 @@ __all__ = [
     "SlicesGate",
     "Promotion",
     "load_charter",
-    "INJECTED_PARAMETERS",
 ]
-
-# Parameters the runner injects into every notebook step (the notebook declares the ones
-# it uses in its `parameters` cell; `run_id` is required so the step logs to its own run).
-INJECTED_PARAMETERS = ("run_id", "tracking_uri", "warehouse", "pilot_name", "step_name", "cost_model", "task", "output_dir")
 
 # Why each required key matters: shown when it is missing.
 WHY_REQUIRED = {

@@ -11,15 +11,13 @@ verdict.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 from .config import Charter
 from .errors import ContractViolation
-from .tracking import FAILED, FINISHED, TAG, RunRef, Store
+from .tracking import FINISHED, TAG, RunRef, Store
 
 __all__ = ["run_contracts_step", "check_all"]
 
@@ -73,26 +71,20 @@ def check_all(charter: Charter, *, only: str | None = None) -> list[Any]:
 
 def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: list, say: Callable[[str], None],
                        force: bool, fps: dict[str, str], versions: dict[str, str]) -> Any:
-    from .runner import StepOutcome, _code_hash
+    from .runner import StepOutcome, _code_hash, cache_key, record_cached
 
     t0 = time.perf_counter()
     if not versions:
         say("contracts: no source declares a contract (nothing is checked)")
         return StepOutcome("contracts", "contracts", "skipped", None, 0.0, detail="no contracts")
-    key = hashlib.sha256(json.dumps({"contracts": versions, "fingerprints": fps, "code": _code_hash()},
-                                    sort_keys=True).encode()).hexdigest()[:32]
+    key = cache_key({"contracts": versions, "fingerprints": fps, "code": _code_hash()})
     tags = {TAG["kind"]: "step", TAG["step"]: "contracts", TAG["pilot"]: charter.name, TAG["cache_key"]: key}
     tags.update({f"workbench.contract_version.{n}": v[:12] for n, v in versions.items()})
     if not force:
         hit = store.find_cached(charter.name, key)
         if hit is not None and hit.data.tags.get(PASSED_TAG) == "true":
-            run = store.start_run(charter.name, "contracts", parent=parent.run_id,
-                                  tags={**tags, TAG["cached"]: "true", TAG["cached_from"]: hit.info.run_id,
-                                        PASSED_TAG: "true"})
-            current[0] = run
-            store.log_metrics(run.run_id, hit.data.metrics)
-            store.end_run(run.run_id, FINISHED)
-            current[0] = None
+            run = record_cached(charter, store, parent, current, "contracts", {**tags, PASSED_TAG: "true"}, hit,
+                                "same contracts and table fingerprints")
             say(f"contracts: cached, passed (reuses run {hit.info.run_id[:8]})")
             return StepOutcome("contracts", "contracts", "cached", run.run_id, time.perf_counter() - t0,
                                cached_from=hit.info.run_id)

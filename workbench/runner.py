@@ -66,7 +66,6 @@ class PilotResult:
     steps: tuple[StepOutcome, ...] = field(default_factory=tuple)
     fingerprints: dict[str, str] = field(default_factory=dict)
     decision: Any = None  # workbench.promotion.Decision when the charter has `promotion:`
-    scorecard: Path | None = None
 
 
 class _Terminated(BaseException):
@@ -276,11 +275,9 @@ def _ingest_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[
 def _contracts_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[StepOutcome],
                     current: list, say: Progress, force: bool, fps: dict[str, str]) -> dict[str, str]:
     """Versions (sha256) of the contract files; the checking itself lives in workbench.contracts."""
+    from .contract_step import run_contracts_step
+
     versions = {name: _sha(charter.resolve(src.contract)) for name, src in charter.sources.items() if src.contract}
-    try:
-        from .contract_step import run_contracts_step
-    except ImportError:  # contracts not built into this version
-        return versions
     outcomes.append(run_contracts_step(charter, store, parent, current, say, force, fps, versions))
     return versions
 
@@ -315,9 +312,24 @@ def _fail(store: Store, run: RunRef, exc: BaseException) -> None:
         store.end_run(run.run_id, KILLED if killed else FAILED)
 
 
-def _cache_key(step: Step, nb_hash: str, injected: dict[str, Any], base: dict[str, Any]) -> str:
-    payload = {"notebook": nb_hash, "parameters": step.parameters, "injected": injected, **base}
+def cache_key(payload: dict[str, Any]) -> str:
+    """The cache key of a step: a digest of everything that decides what it computes."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def record_cached(charter: Charter, store: Store, parent: RunRef, current: list, name: str,
+                  tags: dict[str, str], hit: Any, note: str) -> RunRef:
+    """A step served from cache: a FINISHED run pointing at the run it reuses, with its
+    metrics and parameters copied so read-back from this pilot run finds them."""
+    run = store.start_run(charter.name, name, parent=parent.run_id,
+                          tags={**tags, TAG["cached"]: "true", TAG["cached_from"]: hit.info.run_id,
+                                "mlflow.note.content": f"Cached: reuses run {hit.info.run_id} ({note})."})
+    current[0] = run
+    store.log_metrics(run.run_id, hit.data.metrics)
+    store.log_params(run.run_id, hit.data.params)
+    store.end_run(run.run_id, FINISHED)
+    current[0] = None
+    return run
 
 
 def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, current: list,
@@ -339,23 +351,16 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         "cost_model": charter.cost.model_dump(mode="json"),
         "task": charter.task.model_dump(mode="json") if charter.task else None,
     }
-    key = _cache_key(step, nbfiles.source_hash(notebook), {k: v for k, v in semantic.items() if k in declared.defaults},
-                     base_key)
+    key = cache_key({"notebook": nbfiles.source_hash(notebook), "parameters": step.parameters,
+                     "injected": {k: v for k, v in semantic.items() if k in declared.defaults}, **base_key})
     tags = {TAG["kind"]: "step", TAG["step"]: step.name, TAG["pilot"]: charter.name, TAG["cache_key"]: key,
             TAG["notebook"]: str(step.notebook), TAG["role"]: step.role}
 
     if not force:
         hit = store.find_cached(charter.name, key)
         if hit is not None:
-            run = store.start_run(charter.name, step.name, parent=parent.run_id,
-                                  tags={**tags, TAG["cached"]: "true", TAG["cached_from"]: hit.info.run_id,
-                                        "mlflow.note.content": f"Cached: reuses run {hit.info.run_id} "
-                                        "(same notebook, parameters, data and contracts)."})
-            current[0] = run
-            store.log_metrics(run.run_id, hit.data.metrics)
-            store.log_params(run.run_id, hit.data.params)
-            store.end_run(run.run_id, FINISHED)
-            current[0] = None
+            run = record_cached(charter, store, parent, current, step.name, tags, hit,
+                                "same notebook, parameters, data and contracts")
             say(f"{step.name}: cached (reuses run {hit.info.run_id[:8]})")
             return StepOutcome(step.name, "notebook", "cached", run.run_id, time.perf_counter() - t0,
                                cached_from=hit.info.run_id)
