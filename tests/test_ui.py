@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,36 @@ def _listen_addresses(port: int) -> set[str]:
     return found
 
 
+@contextlib.contextmanager
+def _make_serving(target: str, *variables: str) -> Iterator[subprocess.Popen]:
+    """`make <target>` in its own process group, stopped (with its children) afterwards."""
+    proc = subprocess.Popen(["make", "-s", target, *variables], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        yield proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _first_answer(proc: subprocess.Popen, url: str) -> tuple[int, str]:
+    """(status, body) of the first answer from ``url``; an HTTP error status counts as an answer."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as exc:  # e.g. 403 without a token: the server is up
+            return exc.code, ""
+        except OSError:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else f"make exited: {url}"
+            time.sleep(1)
+    raise AssertionError(f"no answer from {url} within 120 s")
+
+
 def test_make_ui_serves_the_store_on_loopback_only(tmp_path: Path) -> None:
     # a store with one experiment, served by the Makefile's own command
     store = Store(tmp_path)
@@ -49,55 +81,20 @@ def test_make_ui_serves_the_store_on_loopback_only(tmp_path: Path) -> None:
     run = store.start_run(exp_name, "probe")
     store.end_run(run.run_id)
     port = _free_port()
-    proc = subprocess.Popen(["make", "-s", "ui", f"UI_PORT={port}", f"MLRUNS={tmp_path / 'mlruns'}"], cwd=REPO,
-                            start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        body = None
-        while time.monotonic() < deadline and body is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
-                    body = r.read().decode()
-            except OSError:
-                assert proc.poll() is None, proc.stdout.read() if proc.stdout else "make ui exited"
-                time.sleep(1)
-        assert body is not None and "OK" in body
+    with _make_serving("ui", f"UI_PORT={port}", f"MLRUNS={tmp_path / 'mlruns'}") as proc:
+        status, body = _first_answer(proc, f"http://127.0.0.1:{port}/health")
+        assert status == 200 and "OK" in body
         req = urllib.request.Request(
             f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/get-by-name?experiment_name={exp_name}")
         with urllib.request.urlopen(req, timeout=10) as r:
             assert json.loads(r.read())["experiment"]["name"] == exp_name
         # bound to 127.0.0.1 only (0100007F in /proc's little-endian hex), never 0.0.0.0 or ::
         assert _listen_addresses(port) == {"0100007F"}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_make_lab_serves_jupyterlab_on_loopback_only() -> None:
     port = _free_port()
-    proc = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={port}"], cwd=REPO, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        status = None
-        while time.monotonic() < deadline and status is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5) as r:
-                    status = r.status
-            except urllib.error.HTTPError as exc:  # 403 without the token: the server is up
-                status = exc.code
-            except OSError:
-                assert proc.poll() is None, proc.stdout.read() if proc.stdout else "make lab exited"
-                time.sleep(1)
+    with _make_serving("lab", f"LAB_PORT={port}") as proc:
+        status, _ = _first_answer(proc, f"http://127.0.0.1:{port}/api/status")
         assert status in (200, 403)
         assert _listen_addresses(port) == {"0100007F"}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
