@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -41,11 +43,10 @@ candidates = [{"name": "hgb", "max_iter": 200, "learning_rate": 0.1, "max_leaf_n
 import workbench
 from workbench import evaluation, timing
 from workbench import flights_demo as demo
-from workbench.config import CostModel, Task
 
-s = workbench.session("evaluate", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse, pilot_name=pilot_name)
-task_spec = Task(**task) if task else s.charter.task
-cost = CostModel(**cost_model) if cost_model else s.charter.cost
+s = workbench.session("evaluate", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse, pilot_name=pilot_name,
+                      task=task, cost_model=cost_model)
+task_spec, cost = s.task, s.cost
 train = range(train_months[0], train_months[1] + 1)
 held_out = range(eval_months[0], eval_months[1] + 1)
 

@@ -45,6 +45,9 @@ class Session:
         self.step = step
         self.owns_run = owns_run
         self.charter = charter
+        # the task and cost model the step is judged by (injected headless, the charter's by hand)
+        self.task: Any = charter.task if charter is not None else None
+        self.cost: Any = charter.cost if charter is not None else None
         self._finished = False
         if owns_run:
             atexit.register(self.finish)
@@ -160,23 +163,36 @@ def session(
     tracking_uri: str | None = None,
     warehouse: str | Path | None = None,
     pilot_name: str | None = None,
+    task: dict | None = None,
+    cost_model: dict | None = None,
     **_: Any,
 ) -> Session:
-    """Open the step's session: the injected run when headless, a new run when by hand."""
+    """Open the step's session: the injected run when headless, a new run when by hand.
+
+    ``task`` and ``cost_model`` are the injected parameters of the same names; when they
+    are None (by hand) the session takes the charter's."""
+    from .config import CostModel, Task
     from .tracking import TAG, Store
 
     if run_id and tracking_uri and warehouse:
         store = Store(tracking_uri=tracking_uri)
         pilot = pilot_name or store.client.get_experiment(store.get_run(run_id).info.experiment_id).name
-        return Session(run_id=run_id, store=store, warehouse=Path(warehouse), pilot=pilot, step=step, owns_run=False)
+        opened = Session(run_id=run_id, store=store, warehouse=Path(warehouse), pilot=pilot, step=step,
+                         owns_run=False)
+    else:
+        from .config import load_charter
 
-    from .config import load_charter
-
-    root = find_project_root()
-    charter = load_charter(root / "pilot.yaml", check_files=False)
-    store = Store(tracking_uri=tracking_uri) if tracking_uri else Store(root)
-    run = store.start_run(charter.name, f"{step} (interactive)",
-                          tags={TAG["kind"]: "interactive", TAG["step"]: step, TAG["pilot"]: charter.name,
-                                TAG["cached"]: "false"})
-    return Session(run_id=run.run_id, store=store, warehouse=Path(warehouse) if warehouse else charter.warehouse_path,
-                   pilot=charter.name, step=step, owns_run=True, charter=charter)
+        root = find_project_root()
+        charter = load_charter(root / "pilot.yaml", check_files=False)
+        store = Store(tracking_uri=tracking_uri) if tracking_uri else Store(root)
+        run = store.start_run(charter.name, f"{step} (interactive)",
+                              tags={TAG["kind"]: "interactive", TAG["step"]: step, TAG["pilot"]: charter.name,
+                                    TAG["cached"]: "false"})
+        opened = Session(run_id=run.run_id, store=store,
+                         warehouse=Path(warehouse) if warehouse else charter.warehouse_path,
+                         pilot=charter.name, step=step, owns_run=True, charter=charter)
+    if task:
+        opened.task = Task(**task)
+    if cost_model:
+        opened.cost = CostModel(**cost_model)
+    return opened
