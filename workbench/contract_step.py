@@ -28,6 +28,11 @@ def check_all(charter: Charter, *, only: str | None = None) -> list[Any]:
     """Check the charter's contracts (all, or one dataset) on its warehouse; returns results.
 
     Holds the warehouse write lock: quarantine rules move rows out of the tables."""
+    return [result for _, result in _check(charter, only=only)]
+
+
+def _check(charter: Charter, *, only: str | None = None) -> list[tuple[Any, Any]]:
+    """(contract as loaded, result) per source: the step also needs the contracts, for their suites."""
     from . import contracts, warehouse
     from .contracts import RuleResult
 
@@ -52,7 +57,7 @@ def check_all(charter: Charter, *, only: str | None = None) -> list[Any]:
             lacking = [c for c in src.columns if c not in columns[name]]
             if not lacking:
                 contract = contracts.load_contract(path, table_columns=columns[name])
-                results.append(contracts.check_contract(charter.warehouse_path, contract))
+                results.append((contract, contracts.check_contract(charter.warehouse_path, contract)))
                 continue
             contract = contracts.load_contract(path, table_columns={**columns[name], **{c: src.columns[c] for c in lacking}})
             kept = tuple(r for r in contract.rules if r.column not in lacking)
@@ -65,7 +70,7 @@ def check_all(charter: Charter, *, only: str | None = None) -> list[Any]:
                            error=f"column '{c}' is missing from the data ({src.path} has no such column)")
                 for c in lacking
             )
-            results.append(dataclasses.replace(result, rules=absent + result.rules))
+            results.append((contract, dataclasses.replace(result, rules=absent + result.rules)))
     return results
 
 
@@ -95,7 +100,8 @@ def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: 
     try:
         from . import contracts
 
-        results = check_all(charter)
+        checked = _check(charter)
+        results = [result for _, result in checked]
         metrics: dict[str, float] = {}
         for r in results:
             metrics.update(r.metrics())
@@ -104,10 +110,8 @@ def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: 
         metrics["contracts.warnings"] = sum(len(r.warnings) for r in results)
         metrics["contracts.quarantined_rows"] = sum(r.quarantined_rows for r in results)
         store.log_metrics(run.run_id, metrics)
-        for r in results:
+        for contract, r in checked:
             store.log_dict(run.run_id, r.to_dict(), f"contracts/{r.dataset}.json")
-            src = charter.sources[r.dataset]
-            contract = contracts.load_contract(charter.resolve(src.contract))
             store.log_dict(run.run_id, contracts.suite_json(contract), f"suites/{r.dataset}.json")
         store.log_text(run.run_id, contracts.render_html(results), "contracts/summary.html")
         passed = all(r.passed for r in results)
