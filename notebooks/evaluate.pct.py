@@ -16,12 +16,13 @@
 # %% [markdown]
 # # Evaluate the candidates on the baseline's held-out work
 #
-# Each candidate named in the charter is trained on the training months and measured on
-# exactly the evaluation set the baseline was: quality, slices, latency, throughput,
-# cost and robustness probes, under the same metric names. Each candidate gets a nested
-# run of its own, with the model logged (signature and input example) for promotion.
-# The split is temporal — trained on earlier months, judged on later ones — so a model
-# that only learned the season shows it here.
+# Each candidate in the charter (`candidates:`, an estimator named by import path with its
+# parameters) is trained on the training split with the workbench's standard
+# preprocessing, and measured on exactly the held-out rows the baseline was: quality at
+# the decision threshold, slices, latency, throughput, cost and robustness probes, under
+# the same metric names. Rows a candidate cannot score (a null in `fallback_on_null`) are
+# served by today's rule — the degraded mode — and counted. Each candidate gets a nested
+# run with its model logged (signature and input example) for promotion.
 
 # %% tags=["parameters"]
 run_id = None
@@ -30,79 +31,60 @@ warehouse = None
 pilot_name = None
 cost_model = None
 task = None
-train_months = [1, 9]
-eval_months = [10, 12]
-late_minutes = 15.0
-slice_columns = ["origin", "carrier"]
+spec = None
+slice_columns = []
 min_slice_rows = 200
 single_items = 300
 batch_size = 2000
-candidates = [{"name": "hgb", "max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31}]
 
 # %%
+import pandas as pd
+
 import workbench
-from workbench import evaluation, timing
-from workbench import flights_demo as demo
+from workbench import modeling
 
-s = workbench.session("evaluate", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse, pilot_name=pilot_name,
-                      task=task, cost_model=cost_model)
-task_spec, cost = s.task, s.cost
-train = range(train_months[0], train_months[1] + 1)
-held_out = range(eval_months[0], eval_months[1] + 1)
-
+s = workbench.session("evaluate", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse,
+                      pilot_name=pilot_name, task=task, cost_model=cost_model, spec=spec)
 with s.connect() as con:
-    train_set = demo.load_split(con, train, late_minutes=late_minutes)
-    eval_set = demo.load_split(con, held_out, late_minutes=late_minutes)
-    fallback = demo.RateTableBaseline.fit(con, train, late_minutes=late_minutes)  # the degraded mode
-print(f"train {len(train_set):,} flights (months {train_months}), evaluate {len(eval_set):,} (months {eval_months})")
+    data = modeling.load_data(con, s.spec, s.task)
+fallback = modeling.fit_baseline(s.spec.baseline, data.train, data.y_train, s.task)  # the degraded mode
+s.log_params(data.params())
+print(f"{len(data.train):,} training rows, {len(data.evaluate):,} held-out rows; "
+      f"{len(s.spec.candidates)} candidate(s): {', '.join(c.name for c in s.spec.candidates)}")
 
 # %%
 results = {}
-for spec in candidates:
-    spec = dict(spec)
-    name = spec.pop("name")
-    with s.child(name) as c:
-        c.log_params({"candidate": name, **spec})
-        model = demo.LateArrivalModel(baseline=fallback, **spec).fit(train_set[demo.FEATURES], train_set[demo.TARGET])
-        scores = model.predict_proba(eval_set[demo.FEATURES])
-        quality = evaluation.evaluate(eval_set[demo.TARGET], scores, task=task_spec)
-        slices = evaluation.slice_metrics(eval_set.assign(score=scores.to_numpy()), demo.TARGET, "score",
-                                          slice_columns, task=task_spec, min_rows=min_slice_rows)
-        timed = timing.time_predictions(model.predict_proba, eval_set[demo.FEATURES], batch_size=batch_size,
-                                        single_items=single_items, cost=cost, threads=1)
-        probes = evaluation.run_probes(model.predict_proba, eval_set[demo.FEATURES].head(20),
-                                       categorical=demo.CATEGORICAL, numeric=demo.NUMERIC,
-                                       degraded_mode=demo.LateArrivalModel.is_degraded,
-                                       refusal=(demo.InputRefused,))
-        c.log_metrics({**quality.metrics(), **slices.metrics(), **timed.metrics(), **probes.metrics()})
-        c.log_dict(quality.to_dict(), f"{name}/quality.json")
-        c.log_dict(slices.to_dict(), f"{name}/slices.json")
-        c.log_table(slices.to_frame(), f"{name}/slices.html")
-        c.log_dict(timed.to_dict(), f"{name}/timing.json")
-        c.log_dict(probes.to_dict(), f"{name}/probes.json")
-        c.log_figure(evaluation.plot_calibration(quality), "figures/calibration.png")
-        c.log_figure(timing.plot_latency(timed), "figures/latency.png")
-        c.log_model(model, "model", input_example=eval_set[demo.FEATURES].head(5),
-                    output_example=scores.head(5).to_numpy())
-        results[name] = dict(quality=quality, slices=slices, timing=timed, probes=probes, run_id=c.run_id)
-    print(f"{name}: ROC AUC {quality.values['roc_auc']:.3f}, p95 {timed.metrics()['latency.p95_ms']:.2f} ms")
+for cand in s.spec.candidates:
+    with s.child(cand.name) as c:
+        model, threshold = modeling.fit_candidate(cand, data, s.task, s.cost, fallback=fallback)
+        c.log_params({"candidate": cand.name, "estimator": cand.estimator,
+                      **{f"param.{k}": v for k, v in model.params.items()}})
+        c.log_dict(model.preprocessing(), f"{cand.name}/preprocessing.json")
+        result = modeling.assess(cand.name, model, data, task=s.task, cost=s.cost, threshold=threshold,
+                                 slice_columns=slice_columns, min_slice_rows=min_slice_rows,
+                                 single_items=single_items, batch_size=batch_size)
+        result.log(c, data.y_eval, prefix=cand.name)
+        c.log_model(model, "model", input_example=data.X_eval.head(5),
+                    output_example=result.scores.head(5).to_numpy())
+        results[cand.name] = result
+    print(f"{cand.name}: " + ", ".join(f"{k} {v:.4g}" for k, v in result.quality.metrics().items()))
 
 # %% [markdown]
 # ## Side by side
 
 # %%
-import pandas as pd
-
-table = pd.DataFrame({name: {**r["quality"].metrics(), **r["timing"].metrics(), **r["probes"].metrics()}
-                      for name, r in results.items()})
+table = pd.DataFrame({name: r.metrics() for name, r in results.items()})
+table = table.loc[[m for m in table.index if not m.startswith("slice.")]]
 s.log_table(table.reset_index(names="metric"), "evaluate/candidates.html")
 table
 
 # %%
 for name, r in results.items():
-    display(evaluation.plot_calibration(r["quality"]))
-    display(timing.plot_latency(r["timing"]))
-    display(r["probes"].to_frame())
+    for fig in r.figures(data.y_eval).values():
+        display(fig)
+    if r.slices is not None:
+        display(r.slices.to_frame())
+    display(r.probes.to_frame())
 
 # %%
 s.finish()

@@ -15,9 +15,12 @@ from workbench.config import Task
 from workbench.errors import EvaluationError, WorkbenchError
 from workbench.evaluation import (
     OUTCOMES,
+    choose_threshold,
     evaluate,
     plot_calibration,
     plot_confusion,
+    plot_predicted_vs_actual,
+    plot_residuals,
     run_probes,
     slice_metric_name,
     slice_metrics,
@@ -42,9 +45,12 @@ def test_classification_metrics_match_sklearn():
         "quality.recall": skm.recall_score(Y, pred),
         "quality.f1": skm.f1_score(Y, pred),
         "quality.roc_auc": skm.roc_auc_score(Y, S),
+        "quality.average_precision": skm.average_precision_score(Y, S),
         "quality.brier": skm.brier_score_loss(Y, S),
+        "quality.brier_skill": 1 - skm.brier_score_loss(Y, S) / (0.5 * 0.5),
         "quality.log_loss": skm.log_loss(Y, S),
         "quality.base_rate": 0.5,
+        "quality.threshold": 0.5,
     }
     assert r.metrics() == pytest.approx(expected)
     assert r.metrics()["quality.accuracy"] == pytest.approx(0.7)  # hand-checked: 3 errors in 10
@@ -102,6 +108,87 @@ def test_degenerate_data_raises_with_a_fix(y_true, y_score, task, match):
     with pytest.raises(EvaluationError, match=match) as info:
         evaluate(y_true, y_score, task=task)
     assert info.value.hint  # every one says what to do next
+
+
+def test_imbalanced_average_precision_and_brier_skill_match_sklearn():
+    rng = np.random.default_rng(7)
+    y = (rng.uniform(size=500) < 0.08).astype(int)  # ~8 % positives
+    s = np.clip(0.08 + 0.5 * y * rng.uniform(size=500) + rng.normal(0, 0.05, 500), 0, 1)
+    r = evaluate(y, s, task=CLS, threshold=0.3)
+    base = y.mean()
+    assert r.values["average_precision"] == pytest.approx(skm.average_precision_score(y, s))
+    assert r.values["average_precision"] != pytest.approx(r.values["roc_auc"])  # not the same number
+    brier = skm.brier_score_loss(y, s)
+    assert r.values["brier_skill"] == pytest.approx(1 - brier / (base * (1 - base)))
+    assert 0 < r.values["brier_skill"] < 1  # better than predicting the base rate, not perfect
+    assert r.metrics()["quality.threshold"] == 0.3 and r.threshold == 0.3
+    # always predicting the base rate has zero skill
+    prior = evaluate(y, np.full(500, base), task=CLS)
+    assert prior.values["brier_skill"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_one_class_slice_omits_average_precision_and_brier_skill_with_a_reason():
+    df = pd.DataFrame({"y": np.r_[np.zeros(30, int), Y], "s": np.r_[np.full(30, 0.2), S],
+                       "g": ["allneg"] * 30 + ["mixed"] * 10})
+    table = slice_metrics(df, "y", "s", ["g"], task=CLS, min_rows=5)
+    allneg = next(r for r in table.rows if r.key == "allneg")
+    assert "average_precision" not in allneg.values and "brier_skill" not in allneg.values
+    assert "base rate is 0" in allneg.omitted["brier_skill"]
+    assert "only the negative class" in allneg.omitted["average_precision"]
+    mixed = next(r for r in table.rows if r.key == "mixed")
+    assert mixed.values["average_precision"] == pytest.approx(skm.average_precision_score(Y, S))
+    with pytest.raises(EvaluationError, match="undefined"):  # the whole set: strict
+        evaluate(np.ones(10, int), S, task=CLS)
+
+
+def test_choose_threshold_minimises_expected_cost():
+    # sorted by score: 0 0 0 1 0 1 1 1 -- the two candidate cut-offs are 0.4 and 0.6
+    y = np.array([0, 0, 0, 1, 0, 1, 1, 1])
+    s = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+    # a missed positive costs 5x a false alarm: take 0.4 (1 FP, 0 FN: cost 1; 0.6 costs 5)
+    assert choose_threshold(y, s, false_positive_cost=1, false_negative_cost=5) == pytest.approx(0.4)
+    # a false alarm costs 5x a miss: take 0.6 (0 FP, 1 FN: cost 1; 0.4 costs 5)
+    assert choose_threshold(y, s, false_positive_cost=5, false_negative_cost=1) == pytest.approx(0.6)
+    # false alarms cost nothing: everything positive (0, the lowest of the tied zero-cost cut-offs)
+    assert choose_threshold(y, s, false_positive_cost=0, false_negative_cost=1) == 0.0
+    # the top score is a negative and false alarms are dear: predict nothing positive, with a
+    # threshold just above every score (1 + eps), which evaluate accepts
+    y2, s2 = np.array([1, 0, 0]), np.array([0.3, 0.9, 0.1])
+    only_neg = choose_threshold(y2, s2, false_positive_cost=10, false_negative_cost=1)
+    assert only_neg > 1.0 and only_neg == pytest.approx(1.0)
+    r = evaluate(y2, s2, task=CLS, threshold=only_neg)
+    assert r.confusion == ((2, 0), (1, 0))
+    # brute force over a random problem agrees
+    rng = np.random.default_rng(1)
+    yy = rng.integers(0, 2, 200)
+    ss = np.round(rng.uniform(size=200), 2)  # ties in the scores
+    t = choose_threshold(yy, ss, false_positive_cost=1.0, false_negative_cost=3.0)
+
+    def cost(th):
+        pred = ss >= th
+        return int(((pred == 1) & (yy == 0)).sum()) * 1.0 + int(((pred == 0) & (yy == 1)).sum()) * 3.0
+
+    assert cost(t) == min(cost(c) for c in [0.0, *np.unique(ss), 1.0 + 1e-9])
+    # labels other than 0/1
+    labels = np.where(y == 1, "late", "on_time")
+    assert choose_threshold(labels, s, positive_label="late", false_positive_cost=1,
+                            false_negative_cost=5) == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(y_true=Y, scores=S[:5]), "10 rows but the scores have 5"),
+        (dict(y_true=Y, scores=S * 2), r"in \[0, 1\]"),
+        (dict(y_true=Y, scores=S, false_positive_cost=-1), "false_positive_cost must be"),
+        (dict(y_true=Y, scores=S, false_negative_cost=float("nan")), "false_negative_cost must be"),
+        (dict(y_true=np.array([], int), scores=np.array([])), "zero rows"),
+    ],
+)
+def test_choose_threshold_bad_input(kwargs, match):
+    args = {"false_positive_cost": 1.0, "false_negative_cost": 1.0, **kwargs}
+    with pytest.raises(EvaluationError, match=match):
+        choose_threshold(args.pop("y_true"), args.pop("scores"), **args)
 
 
 def test_no_predicted_positive_gives_conservative_precision():
@@ -268,7 +355,7 @@ def with_fallback(df):
 
 def test_probe_catalogue_and_outcomes_crashed_and_invalid():
     report = run_probes(naive, ROWS, categorical=["carrier"], numeric=["dep_hour", "distance"],
-                        non_negative=["distance"])
+                        non_negative=["distance"], output_range=(0.0, 1.0))
     names = [r.name for r in report.results]
     assert names == [
         "null.carrier", "null.dep_hour", "null.distance", "null.all", "unseen_category.carrier",
@@ -342,11 +429,28 @@ def test_probe_handled_by_a_real_sklearn_model_and_schema():
 
 def test_probes_need_valid_rows_that_score():
     with pytest.raises(EvaluationError, match="does not score the valid rows"):
-        run_probes(lambda df: np.full(len(df), 7.0), ROWS)  # outside [0, 1]
+        run_probes(lambda df: np.full(len(df), 7.0), ROWS, output_range=(0.0, 1.0))  # outside [0, 1]
     with pytest.raises(EvaluationError, match="valid_rows is empty"):
         run_probes(careful, ROWS.iloc[0:0])
     with pytest.raises(EvaluationError, match="not in valid_rows: nope"):
         run_probes(careful, ROWS, numeric=["nope"])
+
+
+def test_probes_assume_no_range_unless_given():
+    """A regression model predicting minutes of delay (any real number) is not "invalid"."""
+    def minutes(df):
+        if df["dep_hour"].isna().any():
+            return np.full(len(df), np.nan)
+        return df["dep_hour"].to_numpy(dtype=float) * 7.5 - 40.0  # negative and > 1 values
+
+    report = run_probes(minutes, ROWS, categorical=["carrier"], numeric=["dep_hour", "distance"])
+    by = {r.name: r for r in report.results}
+    assert by["out_of_range.dep_hour.high"].outcome == "handled"  # 7.5e9 minutes: no range was given
+    assert by["unseen_category.carrier"].outcome == "handled"
+    assert by["null.dep_hour"].outcome == "invalid_output"  # NaN is invalid whatever the range
+    ranged = run_probes(minutes, ROWS.assign(dep_hour=0), categorical=["carrier"], numeric=["dep_hour"],
+                        output_range=(-100.0, 100.0))
+    assert {r.name: r for r in ranged.results}["out_of_range.dep_hour.high"].outcome == "invalid_output"
 
 
 # -- figures ------------------------------------------------------------------------------
@@ -365,6 +469,27 @@ def test_figures():
         plot_calibration(evaluate(Y, (S > 0.5).astype(int), task=CLS))
     with pytest.raises(EvaluationError, match="no confusion matrix"):
         plot_confusion(evaluate(np.arange(4.0), np.arange(4.0), task=REG))
+
+
+def test_regression_figures():
+    from matplotlib.figure import Figure
+
+    yt = np.array([3.0, -0.5, 2.0, 7.0, 4.2])
+    yp = np.array([2.5, 0.0, 2.0, 8.0, 4.0])
+    res = plot_residuals(yt, yp)
+    assert isinstance(res, Figure) and len(res.axes) == 2
+    points = res.axes[0].collections[0].get_offsets()
+    assert np.asarray(points)[:, 1] == pytest.approx(yt - yp)  # residual = actual - predicted
+    pva = plot_predicted_vs_actual(yt, yp)
+    assert isinstance(pva, Figure)
+    assert np.asarray(pva.axes[0].collections[0].get_offsets()) == pytest.approx(np.c_[yt, yp])
+    assert "MAE 0.44" in pva.axes[0].get_title()
+    big = plot_predicted_vs_actual(np.arange(1000.0), np.arange(1000.0) + 1, max_points=100)
+    assert len(big.axes[0].collections[0].get_offsets()) == 100 and "100 of 1000" in big.axes[0].get_title()
+    with pytest.raises(EvaluationError, match="5 rows but the predictions have 4"):
+        plot_residuals(yt, yp[:4])
+    with pytest.raises(EvaluationError, match="NaN"):
+        plot_predicted_vs_actual(yt, np.r_[yp[:4], np.nan])
 
 
 def test_slice_names_that_sanitise_alike_stay_distinct():

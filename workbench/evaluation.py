@@ -5,7 +5,9 @@ same for the baseline and every candidate, so promotion gates compare like with 
 Metric names
 ------------
 ``quality.<m>``:  classification: accuracy, precision, recall, f1 (at ``threshold``),
-roc_auc, brier, log_loss, base_rate; regression: mae, rmse, r2.
+roc_auc, average_precision, brier, brier_skill, log_loss, base_rate, and ``threshold``
+itself; regression: mae, rmse, r2. Direction, unit and meaning of every name:
+:mod:`workbench.metrics` (the one registry).
 ``slice.<column>.<value>.<m>`` (plus ``.count`` and ``.base_rate``): one slice; column and
 value are sanitised to ``[A-Za-z0-9_]`` (anything else becomes ``_``, so every name is
 also a valid gate metric; a clash gets a ``_2`` suffix; use
@@ -20,7 +22,8 @@ metric is undefined — only one class in ``y_true`` (ROC AUC), a constant regre
 (R2), NaN anywhere, scores outside [0, 1], mismatched lengths, zero rows — because an
 evaluation set like that is broken and a silent gap would let a gate pass on nothing.
 Inside :func:`slice_metrics` small or one-class slices are normal: an undefined metric is
-*omitted* (never NaN) and the reason is kept in ``omitted``. Precision with no predicted
+*omitted* (never NaN) and the reason is kept in ``omitted`` (roc_auc, average_precision and
+brier_skill need both classes). Precision with no predicted
 positive is 0.0 (sklearn's ``zero_division=0``), with a note: the conservative value.
 Hard 0/1 predictions are accepted as scores; then log loss and the calibration curve are
 omitted (they would only measure the clipping constant).
@@ -38,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from . import metrics as _registry
 from .config import Task
 from .errors import EvaluationError, WorkbenchError
 
@@ -48,6 +52,7 @@ __all__ = [
     "QualityResult",
     "CalibrationCurve",
     "evaluate",
+    "choose_threshold",
     "SliceRow",
     "SliceTable",
     "slice_metrics",
@@ -59,15 +64,20 @@ __all__ = [
     "HIGHER_IS_BETTER",
     "plot_calibration",
     "plot_confusion",
+    "plot_residuals",
+    "plot_predicted_vs_actual",
 ]
 
-CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "brier", "log_loss", "base_rate")
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "brier",
+                          "brier_skill", "log_loss", "base_rate")
 REGRESSION_METRICS = ("mae", "rmse", "r2")
-# Direction of each metric; base_rate describes the data, not the model.
+# Direction of each metric (short name), from the registry in workbench.metrics; kept as a
+# name for compatibility. None: base_rate describes the data, not the model.
 HIGHER_IS_BETTER: dict[str, bool | None] = {
-    "accuracy": True, "precision": True, "recall": True, "f1": True, "roc_auc": True,
-    "brier": False, "log_loss": False, "base_rate": None, "mae": False, "rmse": False, "r2": True,
+    m: _registry.higher_is_better(f"quality.{m}") for m in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS)
 }
+# the highest threshold `evaluate` accepts: no score in [0, 1] reaches it (nothing is positive)
+_ABOVE_ONE = float(np.nextafter(1.0, 2.0))
 DEFAULT_SLICE_METRIC = {"classification": "roc_auc", "regression": "mae"}
 
 
@@ -91,7 +101,8 @@ class QualityResult:
 
     ``values``: metric name (without ``quality.``) -> value, only the defined ones.
     ``omitted``: metric -> why it is undefined here. ``confusion``: ``[[tn, fp], [fn, tp]]``
-    at ``threshold`` (classification only).
+    at ``threshold`` (classification only). :meth:`metrics` also carries the threshold
+    (``quality.threshold``), so a run records the cut-off its thresholded metrics used.
     """
 
     task_kind: Literal["classification", "regression"]
@@ -105,7 +116,10 @@ class QualityResult:
     notes: tuple[str, ...] = ()
 
     def metrics(self) -> dict[str, float]:
-        return {f"quality.{k}": float(v) for k, v in self.values.items()}
+        out = {f"quality.{k}": float(v) for k, v in self.values.items()}
+        if self.threshold is not None:
+            out["quality.threshold"] = float(self.threshold)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -227,8 +241,9 @@ def _quality(y_true: Any, y_pred: Any, task: Task, threshold: float, strict: boo
             where="y_score",
             hint="pass predict_proba(X)[:, 1] (or the baseline's rate), not raw margins or labels",
         )
-    if not 0.0 <= threshold <= 1.0:
-        raise EvaluationError(f"threshold must be in [0, 1], got {threshold}", where="threshold")
+    if not 0.0 <= threshold <= _ABOVE_ONE:
+        raise EvaluationError(f"threshold must be in [0, 1], got {threshold}", where="threshold",
+                              hint="pick one with choose_threshold(...) or use the default 0.5")
     hard = bool(np.all((score == 0) | (score == 1)))
     pred = (score >= threshold).astype(int)
     positives = int(truth.sum())
@@ -249,8 +264,14 @@ def _quality(y_true: Any, y_pred: Any, task: Task, threshold: float, strict: boo
         if positives == 0:
             undefined("recall", "there is no positive row", "see roc_auc")
             values.pop("recall", None)
+        undefined("average_precision", f"y_true holds only the {which} class", "see roc_auc")
+        undefined("brier_skill", f"the base rate is {positives / n:g}: always predicting it is already perfect",
+                  "see roc_auc")
     else:
         values["roc_auc"] = float(skm.roc_auc_score(truth, score))
+        values["average_precision"] = float(skm.average_precision_score(truth, score))
+        base = positives / n
+        values["brier_skill"] = 1.0 - values["brier"] / (base * (1.0 - base))
     if hard:
         notes.append("scores are hard 0/1 predictions: log loss and calibration are omitted")
         omitted["log_loss"] = "scores are hard 0/1 predictions"
@@ -301,6 +322,53 @@ def evaluate(
     """
     return _quality(y_true, y_score_or_pred, task, threshold, strict=True,
                     calibration_bins=calibration_bins, calibration_strategy=calibration_strategy)
+
+
+def choose_threshold(
+    y_true: Any,
+    scores: Any,
+    *,
+    positive_label: Any = 1,
+    false_positive_cost: float,
+    false_negative_cost: float,
+) -> float:
+    """The score threshold (``score >= threshold`` is positive) minimising the total cost
+    ``FP * false_positive_cost + FN * false_negative_cost`` on these rows.
+
+    Candidates: every distinct score, plus 0 (everything positive) and the float just
+    above 1 (nothing positive; :func:`evaluate` accepts it). Ties go to the lowest
+    threshold. Choose it on data the model was not trained on, and evaluate it on other
+    data: a threshold tuned on the evaluation set flatters the thresholded metrics.
+    """
+    costs = {"false_positive_cost": false_positive_cost, "false_negative_cost": false_negative_cost}
+    for key, cost in costs.items():
+        if not (isinstance(cost, (int, float, np.number)) and math.isfinite(cost) and cost >= 0):
+            raise EvaluationError(f"{key} must be a finite number >= 0, got {cost!r}",
+                                  where=f"choose_threshold({key}=...)",
+                                  hint="give what one such error costs, in any unit shared by both costs")
+    yt = _as_1d(y_true, "y_true")
+    ys = _as_1d(scores, "scores")
+    if yt.shape[0] != ys.shape[0]:
+        raise EvaluationError(f"y_true has {yt.shape[0]} rows but the scores have {ys.shape[0]}",
+                              where="choose_threshold", hint="pass one score per row, in the same order")
+    if yt.shape[0] == 0:
+        raise EvaluationError("cannot choose a threshold on zero rows", where="choose_threshold",
+                              hint="pass a validation set with rows of both classes")
+    truth = _binary_truth(yt, positive_label).astype(bool)
+    score = _numeric(ys, "scores")
+    outside = (score < 0) | (score > 1)
+    if outside.any():
+        raise EvaluationError(
+            f"scores must be probabilities of the positive class in [0, 1]; {_first_bad(outside)} outside",
+            where="choose_threshold(scores=...)", hint="pass predict_proba(X)[:, 1]",
+        )
+    candidates = np.unique(np.concatenate([score, [0.0, _ABOVE_ONE]]))  # sorted ascending
+    pos = np.sort(score[truth])
+    neg = np.sort(score[~truth])
+    false_neg = np.searchsorted(pos, candidates, side="left")  # positives scored below t
+    false_pos = neg.size - np.searchsorted(neg, candidates, side="left")  # negatives scored >= t
+    total = false_pos * float(false_positive_cost) + false_neg * float(false_negative_cost)
+    return float(candidates[int(np.argmin(total))])
 
 
 # -- slices -----------------------------------------------------------------------------
@@ -704,7 +772,7 @@ def run_probes(
     non_negative: Iterable[str] = (),
     degraded_mode: Callable[[Any], bool] | str | None = None,
     refusal: tuple[type[BaseException], ...] = (WorkbenchError, ValueError),
-    output_range: tuple[float, float] | None = (0.0, 1.0),
+    output_range: tuple[float, float] | None = None,
     extreme: float = 1e9,
     max_rows: int = 20,
 ) -> ProbeReport:
@@ -726,8 +794,10 @@ def run_probes(
       ``WorkbenchError`` or ``ValueError``, the conventional "I will not score this input".
       Pass ``refusal=(WorkbenchError,)`` to count only the wrapper's deliberate errors
       (then a library's own ValueError is a crash). An empty message is a crash.
-    * ``invalid_output``: it returned None, the wrong number of rows, NaN/infinity, or
-      numbers outside ``output_range`` (default [0, 1], scores; None to skip).
+    * ``invalid_output``: it returned None, the wrong number of rows, NaN/infinity, or —
+      only when ``output_range`` is given — values outside it. The default (None) assumes
+      nothing about the values, as regression needs; for classification scores pass
+      ``output_range=(0.0, 1.0)``.
     * ``degraded``: a valid output that the wrapper marked as its fallback. ``degraded_mode``
       is either the name of a marker — ``output.attrs[name]`` on a pandas result (e.g. the
       wrapper returns ``pd.Series(baseline_scores)`` with ``.attrs["degraded"] = True``) or
@@ -844,4 +914,72 @@ def plot_confusion(result: QualityResult) -> Figure:
     ax.set_xticks([0, 1], labels=["predicted negative", "predicted positive"])
     ax.set_yticks([0, 1], labels=["actual negative", "actual positive"])
     ax.set_title(f"Confusion at threshold {result.threshold:g} (n={result.n})")
+    return fig
+
+
+def _regression_pairs(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Numeric (truth, prediction) of equal, non-zero length."""
+    truth = _numeric(_as_1d(y_true, "y_true"), "y_true")
+    pred = _numeric(_as_1d(y_pred, "y_pred"), "y_pred")
+    if truth.shape[0] != pred.shape[0]:
+        raise EvaluationError(f"y_true has {truth.shape[0]} rows but the predictions have {pred.shape[0]}",
+                              where="y_pred", hint="predict exactly the rows of the evaluation set, in order")
+    if truth.shape[0] == 0:
+        raise EvaluationError("cannot plot zero rows", where="y_true", hint="check the evaluation split")
+    return truth, pred
+
+
+def _sample(n: int, max_points: int) -> tuple[np.ndarray | slice, str]:
+    """Rows to draw (all, or ``max_points`` of them with a fixed seed so a scatter stays
+    readable) and how to say so in a title."""
+    if n <= max_points:
+        return slice(None), f"n={n}"
+    keep = np.sort(np.random.default_rng(0).choice(n, size=max_points, replace=False))
+    return keep, f"{max_points} of {n} rows shown"
+
+
+def plot_residuals(y_true: Any, y_pred: Any, *, max_points: int = 20_000) -> Figure:
+    """Regression residuals (actual - predicted) against the prediction, and their histogram.
+
+    A band around zero with no shape is what a good model leaves; a funnel or a curve says
+    the error depends on the prediction."""
+    from matplotlib.figure import Figure
+
+    truth, pred = _regression_pairs(y_true, y_pred)
+    residual = truth - pred
+    rows, shown = _sample(truth.size, max_points)
+    fig = Figure(figsize=(9, 4), layout="constrained")
+    scatter, hist = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [2, 1]})
+    scatter.scatter(pred[rows], residual[rows], s=6, alpha=0.3, color="#4c72b0", rasterized=True)
+    scatter.axhline(0.0, linestyle="--", color="grey")
+    scatter.set_xlabel("predicted")
+    scatter.set_ylabel("residual (actual - predicted)")
+    scatter.set_title(f"Residuals ({shown})")
+    hist.hist(residual, bins=min(50, max(5, truth.size // 20)), color="#4c72b0", orientation="horizontal")
+    hist.axhline(0.0, linestyle="--", color="grey")
+    hist.set_xlabel("rows")
+    hist.set_title(f"mean {residual.mean():.3g}, MAE {np.abs(residual).mean():.3g}")
+    return fig
+
+
+def plot_predicted_vs_actual(y_true: Any, y_pred: Any, *, max_points: int = 20_000) -> Figure:
+    """Predicted against actual values with the identity line (a perfect model lies on it)."""
+    from matplotlib.figure import Figure
+
+    truth, pred = _regression_pairs(y_true, y_pred)
+    rows, shown = _sample(truth.size, max_points)
+    lo = float(min(truth.min(), pred.min()))
+    hi = float(max(truth.max(), pred.max()))
+    pad = (hi - lo) * 0.03 or 1.0
+    fig = Figure(figsize=(5, 5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], linestyle="--", color="grey", label="perfect")
+    ax.scatter(truth[rows], pred[rows], s=6, alpha=0.3, color="#4c72b0", label="rows", rasterized=True)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_aspect("equal")
+    ax.set_xlabel("actual")
+    ax.set_ylabel("predicted")
+    ax.set_title(f"Predicted vs actual ({shown}), MAE {np.abs(truth - pred).mean():.3g}")
+    ax.legend(loc="upper left")
     return fig

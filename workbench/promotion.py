@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from . import metrics as metric_registry
 from .config import (
     BaselineGate,
     ChampionGate,
@@ -48,7 +49,7 @@ from .config import (
     SlicesGate,
     ThresholdGate,
 )
-from .errors import EXIT_NO_GO, EXIT_OK, PromotionError, WorkbenchError
+from .errors import EXIT_NO_GO, EXIT_OK, ConfigError, PromotionError, WorkbenchError
 from .tracking import FAILED, FINISHED, TAG, Store
 
 __all__ = [
@@ -84,10 +85,6 @@ T_SOURCE_RUN = "workbench.source_run"
 CONTRACTS_PASSED = "workbench.contracts.passed"
 CONTRACT_VERSION_PREFIX = "workbench.contract_version."
 FINGERPRINT_PREFIX = "workbench.fingerprint."
-
-# Metric families where less is better, for choosing the best candidate when no gate says.
-_LOWER_IS_BETTER = ("latency.", "cost.", "quality.brier", "quality.log_loss", "quality.mae", "quality.rmse",
-                    "probes.crashed", "probes.invalid_output", "slice.flagged")
 
 
 # -- results -----------------------------------------------------------------------------
@@ -237,14 +234,52 @@ DecisionRecord = Decision
 
 
 def higher_is_better(metric: str, gates: Sequence[Any] = ()) -> bool:
-    """Direction of a metric: from a gate on it if the charter has one, else by its family."""
-    for gate in gates:
-        if getattr(gate, "metric", None) == metric:
-            if isinstance(gate, ThresholdGate):
-                return gate.op in (">=", ">")
-            if hasattr(gate, "higher_is_better"):
-                return bool(gate.higher_is_better)
-    return not metric.startswith(_LOWER_IS_BETTER)
+    """Direction of a metric: an explicit ``higher_is_better`` on a gate on it wins, then a
+    threshold gate's op (``>=``/``>``: higher), then the metric registry
+    (:mod:`workbench.metrics`). Raises :class:`ConfigError` when none of them knows (a
+    custom metric, a misspelt one, or a descriptive one such as ``quality.base_rate``)."""
+    on_metric = [g for g in gates if getattr(g, "metric", None) == metric]
+    for gate in on_metric:
+        if getattr(gate, "higher_is_better", None) is not None:
+            return bool(gate.higher_is_better)
+    for gate in on_metric:
+        if isinstance(gate, ThresholdGate):
+            return gate.op in (">=", ">")
+    return _registry_direction(metric)
+
+
+def _registry_direction(metric: str, *, shown: str | None = None) -> bool:
+    """The registry's direction of ``metric``, or a ConfigError naming ``shown`` (the name
+    as the charter wrote it) with close names and the override key."""
+    shown = shown or metric
+    higher = metric_registry.higher_is_better(metric)
+    if higher is not None:
+        return higher
+    found = metric_registry.info(metric)
+    if found is not None:
+        raise ConfigError(
+            f"{shown} has no better direction: it describes the data or the setup ({found.description})",
+            where=f"pilot.yaml: gates (metric {shown})",
+            hint="set `higher_is_better: true` or `false` on the gate if comparing it really is meant, "
+            "or gate on a model metric")
+    close = metric_registry.suggest(metric)
+    did_you_mean = f"did you mean {' or '.join(close)}? " if close else ""
+    raise ConfigError(
+        f"{shown} is not a built-in metric, so whether higher or lower is better is unknown",
+        where=f"pilot.yaml: gates (metric {shown})",
+        hint=f"{did_you_mean}If the name is right (a metric your notebook logs), set "
+        "`higher_is_better: true` or `false` on the vs_baseline / vs_champion / slices gate, "
+        "or add a threshold gate on it (its op gives the direction)")
+
+
+def _gate_higher(gate: BaselineGate | ChampionGate | SlicesGate) -> bool:
+    """A comparison gate's direction: its own override, else the registry's."""
+    if gate.higher_is_better is not None:
+        return bool(gate.higher_is_better)
+    if isinstance(gate, SlicesGate):  # compared per slice: the direction of quality.<m>
+        inner = gate.metric.split(".", 1)[1] if gate.metric.startswith(("quality.", "slice.")) else gate.metric
+        return _registry_direction(f"quality.{inner}", shown=gate.metric)
+    return _registry_direction(gate.metric)
 
 
 def _num(metrics: Mapping[str, float] | None, name: str) -> float | None:
@@ -286,8 +321,10 @@ def threshold_gate(gate: ThresholdGate, metrics: Mapping[str, float], *, run_id:
 
 def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: Mapping[str, float] | None, *,
                   run_id: str | None = None, baseline_run_id: str | None = None) -> GateResult:
-    """Better than the baseline by ``min_relative_improvement`` of |baseline| (0.05 = 5 %)."""
-    op = ">=" if gate.higher_is_better else "<="
+    """Better than the baseline by ``min_relative_improvement`` of |baseline| (0.05 = 5 %).
+    Direction: the gate's ``higher_is_better``, else the metric registry."""
+    higher = _gate_higher(gate)
+    op = ">=" if higher else "<="
     base = dict(name=_gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
                 reference_run_id=baseline_run_id)
     value = _num(candidate, gate.metric)
@@ -302,20 +339,22 @@ def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: 
         return GateResult(passed=False, reference=ref, reason=f"{gate.metric} is missing from the candidate's metrics",
                           **base)
     margin = gate.min_relative_improvement * abs(ref)
-    required = ref + margin if gate.higher_is_better else ref - margin
-    ok = value >= required if gate.higher_is_better else value <= required
+    required = ref + margin if higher else ref - margin
+    ok = value >= required if higher else value <= required
     change = (value - ref) / abs(ref) if ref != 0 else (0.0 if value == ref else math.copysign(math.inf, value - ref))
     reason = (f"{gate.metric} = {_fmt(value)} vs baseline {_fmt(ref)} ({change:+.2%}); required {op} {_fmt(required)} "
-              f"({'+' if gate.higher_is_better else '-'}{gate.min_relative_improvement:.2%} of the baseline, "
-              f"{'higher' if gate.higher_is_better else 'lower'} is better)")
+              f"({'+' if higher else '-'}{gate.min_relative_improvement:.2%} of the baseline, "
+              f"{'higher' if higher else 'lower'} is better)")
     return GateResult(passed=ok, measured=value, threshold=required, reference=ref, reason=reason, **base)
 
 
 def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: Mapping[str, float] | None, *,
                   champion_version: str | None, run_id: str | None = None,
                   champion_run_id: str | None = None) -> GateResult:
-    """No worse than the champion by more than ``max_regression`` (absolute); no champion: pass."""
-    op = ">=" if gate.higher_is_better else "<="
+    """No worse than the champion by more than ``max_regression`` (absolute); no champion: pass.
+    Direction: the gate's ``higher_is_better``, else the metric registry."""
+    higher = _gate_higher(gate)
+    op = ">=" if higher else "<="
     base = dict(name=_gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
                 reference_run_id=champion_run_id)
     value = _num(candidate, gate.metric)
@@ -329,11 +368,11 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
         return GateResult(passed=False, measured=value,
                           reason=f"{gate.metric} of the champion (version {champion_version}) is missing or its run "
                           "is unreadable", **base)
-    required = ref - gate.max_regression if gate.higher_is_better else ref + gate.max_regression
-    ok = value >= required if gate.higher_is_better else value <= required
+    required = ref - gate.max_regression if higher else ref + gate.max_regression
+    ok = value >= required if higher else value <= required
     reason = (f"{gate.metric} = {_fmt(value)} vs champion v{champion_version} {_fmt(ref)}; "
               f"required {op} {_fmt(required)} "
-              f"(max regression {gate.max_regression:g})")
+              f"(max regression {gate.max_regression:g}, {'higher' if higher else 'lower'} is better)")
     return GateResult(passed=ok, measured=value, threshold=required, reference=ref, reason=reason, **base)
 
 
@@ -389,7 +428,9 @@ def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: M
                 champion_version: str | None, baseline: Mapping[str, float] | None, run_id: str | None = None,
                 champion_run_id: str | None = None, baseline_run_id: str | None = None) -> GateResult:
     """No slice worse than the champion's same slice by more than ``margin`` (no champion: the
-    baseline's). ``measured`` is the largest regression found, ``threshold`` the margin."""
+    baseline's). ``measured`` is the largest regression found, ``threshold`` the margin.
+    Direction: the gate's ``higher_is_better``, else the registry's for ``quality.<m>``."""
+    higher = _gate_higher(gate)
     base = dict(name=_gate_name(gate), kind=gate.kind, metric=gate.metric, op="<=", threshold=gate.margin,
                 run_id=run_id)
     if champion_version is not None:
@@ -413,7 +454,7 @@ def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: M
         return GateResult(passed=False, reason=f"no slice in common with the {ref_name} for {gate.metric}", **base)
     worse: list[tuple[float, str]] = []
     for key in common:
-        by = (ref[key] - cand[key]) if gate.higher_is_better else (cand[key] - ref[key])
+        by = (ref[key] - cand[key]) if higher else (cand[key] - ref[key])
         worse.append((by, key))
     worst_by, worst_key = max(worse)
     failing = sorted((w for w in worse if w[0] > gate.margin), reverse=True)
@@ -424,8 +465,8 @@ def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: M
     if small:
         details += (f"not compared (fewer than {gate.min_rows} rows): {', '.join(small)}",)
     reason = (f"{len(failing)} of {len(common)} slice(s) worse than the {ref_name} by more than {gate.margin:g} "
-              f"on {gate.metric}; " + (f"largest regression {worst_key} by {worst_by:.4g}" if worst_by > 0
-                                       else "no slice is worse"))
+              f"on {gate.metric} ({'higher' if higher else 'lower'} is better); "
+              + (f"largest regression {worst_key} by {worst_by:.4g}" if worst_by > 0 else "no slice is worse"))
     return GateResult(passed=not failing, measured=worst_by, details=details, reason=reason, **base)
 
 
@@ -614,8 +655,10 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
     roles, candidates, evaluate_of = layout.roles, layout.candidates, layout.evaluate_of
     promo = charter.promotion
     primary = charter.primary_metric
-    name = select_candidate({n: r.data.metrics for n, r in candidates.items()}, primary,
-                            higher=higher_is_better(primary, charter.gates), name=promo.candidate if promo else None)
+    named = promo.candidate if promo else None
+    # the direction matters only when the best of several candidates is chosen
+    higher = higher_is_better(primary, charter.gates) if named is None and len(candidates) > 1 else True
+    name = select_candidate({n: r.data.metrics for n, r in candidates.items()}, primary, higher=higher, name=named)
     cand = store.get_run(candidates[name].info.run_id)  # search results omit outputs (the logged model)
 
     baseline = next((r for r in roles.get("baseline", []) if r.info.status == FINISHED), None)

@@ -350,6 +350,7 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         "step_name": step.name,
         "cost_model": charter.cost.model_dump(mode="json"),
         "task": charter.task.model_dump(mode="json") if charter.task else None,
+        "spec": charter.modeling().model_dump(mode="json"),
     }
     key = cache_key({"notebook": nbfiles.source_hash(notebook), "parameters": step.parameters,
                      "injected": {k: v for k, v in semantic.items() if k in declared.defaults}, **base_key})
@@ -388,6 +389,8 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
             if executed.exists():
                 _attach(store, run, executed, step)
             failure = _translate(error, notebook, executed, step, run) if error is not None else None
+            if failure is None:
+                failure = _check_contract(charter, step, store, run, notebook)
             if failure is not None:
                 store.set_tags(run.run_id, {TAG["failure"]: failure.message[:4000]})
             killed = isinstance(failure, StepInterrupted)
@@ -405,6 +408,17 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         raise failure from error
     say(f"{step.name}: done in {time.perf_counter() - t0:.1f}s")
     return StepOutcome(step.name, "notebook", "executed", run.run_id, time.perf_counter() - t0)
+
+
+def _check_contract(charter: Charter, step: Step, store: Store, run: RunRef, notebook: Path) -> StepError | None:
+    from .notebook_contract import check_step
+
+    problems = check_step(charter, step, store, run.run_id)
+    if not problems:
+        return None
+    return StepError(f"step '{step.name}' (role {step.role}) ended without what the gates need: " + "; ".join(problems),
+                     where=str(notebook),
+                     hint="log what the notebook contract asks (README, \"Your own notebooks\"), then run the pilot again")
 
 
 def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: Step) -> None:

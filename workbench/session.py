@@ -1,11 +1,17 @@
 """The small API notebooks use: one object that knows its run and opens the warehouse.
 
-Headless, the runner injects ``run_id``, ``tracking_uri`` and ``warehouse`` as papermill
-parameters and owns the run (the notebook only logs to it). Opened by hand in
-JupyterLab those parameters keep their ``None`` defaults, and the same calls find the
-project (the folder holding ``pilot.yaml``), load its charter and create a run of their
-own, ended when the notebook calls :meth:`Session.finish` or the kernel exits. So the
-interactive and headless paths run the same code.
+Headless, the runner injects ``run_id``, ``tracking_uri`` and ``warehouse`` (and the
+task, cost model and modeling spec) as papermill parameters and owns the run (the
+notebook only logs to it). Opened by hand in JupyterLab those parameters keep their
+``None`` defaults, and the same calls find the pilot — the charter named by the
+``WORKBENCH_PILOT`` environment variable (``make lab PILOT=pilots/NAME`` sets it), else
+the nearest ``pilot.yaml`` in the notebook's folder or above — load its charter and
+create a run of their own in that pilot's store, ended when the notebook calls
+:meth:`Session.finish` or the kernel exits. So the interactive and headless paths run
+the same code.
+
+Opening a session also makes matplotlib figures display as images (PNG) in the
+notebook, whatever the backend: headless runs force a non-interactive one.
 """
 
 from __future__ import annotations
@@ -18,19 +24,64 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Session", "session", "find_project_root"]
+__all__ = ["Session", "session", "find_project_root", "find_charter", "PILOT_ENV"]
 
 
-def find_project_root(start: Path | None = None) -> Path:
+PILOT_ENV = "WORKBENCH_PILOT"
+
+
+def find_charter(start: Path | None = None) -> Path:
+    """The charter a notebook opened by hand belongs to: $WORKBENCH_PILOT (a charter file
+    or a pilot folder), else the nearest pilot.yaml from ``start`` (the cwd) upwards."""
+    import os
+
+    named = os.environ.get(PILOT_ENV)
+    if named:
+        path = Path(named).expanduser()
+        path = path / "pilot.yaml" if path.is_dir() else path
+        if not path.is_file():
+            raise ConfigError(f"{PILOT_ENV}={named} names no charter", where=str(path),
+                              hint="set it to a pilot folder (pilots/NAME) or its pilot.yaml, or unset it")
+        return path.resolve()
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "pilot.yaml").is_file():
-            return folder
+            return folder / "pilot.yaml"
     raise ConfigError(
         "no pilot.yaml found in this folder or any parent",
         where=str(here),
-        hint="open the notebook from inside the workbench project (`make lab`), or pass warehouse= and tracking_uri=",
+        hint=f"start JupyterLab with `make lab PILOT=pilots/NAME` (it sets {PILOT_ENV}), or open the notebook "
+        "from inside the pilot's folder",
     )
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    return find_charter(start).parent
+
+
+def _show_figures_as_images() -> None:
+    """Register a PNG formatter for matplotlib Figures in the running IPython kernel.
+
+    A bare ``Figure`` shown with ``display()`` renders as an image only when the inline
+    backend registered this formatter, which a forced ``MPLBACKEND=Agg`` prevents."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with every kernel
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    import io
+
+    from matplotlib.figure import Figure
+
+    def png(fig: Figure) -> bytes:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight", dpi=100)
+        return buf.getvalue()
+
+    formatter = shell.display_formatter.formatters["image/png"]
+    formatter.for_type(Figure, png)
 
 
 class Session:
@@ -48,6 +99,7 @@ class Session:
         # the task and cost model the step is judged by (injected headless, the charter's by hand)
         self.task: Any = charter.task if charter is not None else None
         self.cost: Any = charter.cost if charter is not None else None
+        self.spec: Any = charter.modeling() if charter is not None else None
         self._finished = False
         if owns_run:
             atexit.register(self.finish)
@@ -165,14 +217,17 @@ def session(
     pilot_name: str | None = None,
     task: dict | None = None,
     cost_model: dict | None = None,
+    spec: dict | None = None,
     **_: Any,
 ) -> Session:
     """Open the step's session: the injected run when headless, a new run when by hand.
 
-    ``task`` and ``cost_model`` are the injected parameters of the same names; when they
-    are None (by hand) the session takes the charter's."""
-    from .config import CostModel, Task
+    ``task``, ``cost_model`` and ``spec`` are the injected parameters of the same names;
+    when they are None (by hand) the session takes the charter's."""
+    from .config import CostModel, ModelSpec, Task
     from .tracking import TAG, Store
+
+    _show_figures_as_images()
 
     if run_id and tracking_uri and warehouse:
         store = Store(tracking_uri=tracking_uri)
@@ -182,9 +237,8 @@ def session(
     else:
         from .config import load_charter
 
-        root = find_project_root()
-        charter = load_charter(root / "pilot.yaml", check_files=False)
-        store = Store(tracking_uri=tracking_uri) if tracking_uri else Store(root)
+        charter = load_charter(find_charter(), check_files=False)
+        store = Store(tracking_uri=tracking_uri) if tracking_uri else Store(charter.root)
         run = store.start_run(charter.name, f"{step} (interactive)",
                               tags={TAG["kind"]: "interactive", TAG["step"]: step, TAG["pilot"]: charter.name,
                                     TAG["cached"]: "false"})
@@ -195,4 +249,6 @@ def session(
         opened.task = Task(**task)
     if cost_model:
         opened.cost = CostModel(**cost_model)
+    if spec:
+        opened.spec = ModelSpec.model_validate(spec)
     return opened

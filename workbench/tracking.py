@@ -6,6 +6,11 @@ MLflow 3.17+ refuses the plain file store, and an explicit artifact root keeps i
 falling back to a default elsewhere. Runs are driven through ``MlflowClient`` with
 explicit run ids — no global "active run" — so the driver and a notebook kernel can log
 to the same run from different processes.
+
+A fresh sqlite store is created (Alembic migrations, the Default experiment) under an
+inter-process file lock, ``mlruns/.store.lock``: processes that open an empty ``mlruns/``
+at once would otherwise run the migrations concurrently and can leave the database
+half-migrated for good. ``init_store(root)`` does this ahead of ``mlflow server``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 
 from .errors import TrackingError
 
-__all__ = ["Store", "RunRef", "TAG", "FINISHED", "FAILED", "KILLED", "RUNNING"]
+__all__ = ["Store", "RunRef", "TAG", "FINISHED", "FAILED", "KILLED", "RUNNING", "init_store"]
 
 FINISHED, FAILED, KILLED, RUNNING = "FINISHED", "FAILED", "KILLED", "RUNNING"
 
@@ -36,6 +41,7 @@ TAG = {
     "cached": "workbench.cached",
     "cached_from": "workbench.cached_from",
     "pid": "workbench.pid",
+    "pid_started": "workbench.pid_started",  # the driver's process start time (epoch s): a reused PID is not the driver
     "host": "workbench.host",
     "git_commit": "workbench.git_commit",
     "git_dirty": "workbench.git_dirty",
@@ -79,8 +85,28 @@ class Store:
         db = Path(tracking_uri.removeprefix("sqlite:///"))
         self.artifact_root = db.parent / "artifacts"
 
+    @property
+    def _sqlite_db(self) -> Path | None:
+        """The database file of a local sqlite store; None for any other URI."""
+        if not self.tracking_uri.startswith("sqlite:///"):
+            return None
+        path = self.tracking_uri.removeprefix("sqlite:///").split("?", 1)[0]
+        return Path(path) if path and path != ":memory:" else None
+
+    def ensure_created(self) -> None:
+        """Create (or finish creating) a local sqlite store, safely across processes.
+
+        Holds ``mlruns/.store.lock`` while MLflow first touches the database (migrations,
+        the Default experiment, whose artifacts go under this store's artifact root rather
+        than ``./mlruns/0`` of the current folder). Idempotent and cheap once done; a
+        no-op for a remote URI. Call it before ``mlflow server`` opens the store."""
+        self._open(client=False)
+
     @cached_property
     def client(self) -> Any:
+        return self._open(client=True)
+
+    def _open(self, *, client: bool) -> Any:
         try:
             import logging
 
@@ -88,7 +114,27 @@ class Store:
             logging.getLogger("alembic").setLevel(logging.WARNING)
             from mlflow.tracking import MlflowClient
 
-            return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+            db = self._sqlite_db
+            if db is None:
+                return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri) if client else None
+            from filelock import FileLock, Timeout
+            from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+            db.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with FileLock(str(db.parent / ".store.lock"), timeout=_LOCK_TIMEOUT_S):
+                    if self.tracking_uri not in _CREATED or not db.exists():
+                        # migrates a new database and creates the Default experiment with
+                        # its artifacts under our root (MlflowClient would use ./mlruns)
+                        SqlAlchemyStore(self.tracking_uri, self.artifact_root.resolve().as_uri())
+                        _CREATED.add(self.tracking_uri)
+                    return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri) if client else None
+            except Timeout as exc:
+                raise TrackingError(f"another process has held {exc.lock_file} for {_LOCK_TIMEOUT_S} s",
+                                    where=self.tracking_uri,
+                                    hint="wait for it to finish, or delete the lock file if no workbench process runs") from exc
+        except TrackingError:
+            raise
         except Exception as exc:  # noqa: BLE001 - wrap any store failure at the boundary
             raise TrackingError(f"cannot open the MLflow store: {exc}", where=self.tracking_uri,
                                 hint="check that mlruns/ is writable; delete mlruns/mlflow.db only if it is corrupt") from exc
@@ -127,6 +173,9 @@ class Store:
                   parent: str | None = None) -> RunRef:
         exp_id = self.experiment_id(experiment)
         all_tags = {TAG["pid"]: str(os.getpid()), TAG["host"]: socket.gethostname(), **(tags or {})}
+        started = _started(os.getpid())
+        if started is not None and TAG["pid"] not in (tags or {}):
+            all_tags[TAG["pid_started"]] = repr(started)
         if parent:
             all_tags[TAG["parent"]] = parent
         run = self.client.create_run(exp_id, run_name=name, tags={k: str(v) for k, v in all_tags.items()})
@@ -196,6 +245,9 @@ class Store:
                           output_example: Any = None) -> Any:
         """Log a model with signature and input example to ``run_id`` (no active run is used).
 
+        The LoggedModel is created first in the run's own experiment, so its artifacts land
+        under that experiment's artifact location: left to itself, MLflow 3 puts a model
+        logged with ``run_id`` and no active run in the Default experiment.
         Requirements are given explicitly: inferring them imports and inspects the whole
         environment (~15 s here) for a list we already know."""
         import mlflow
@@ -204,9 +256,15 @@ class Store:
         from mlflow.models import infer_signature
 
         self.activate()
+        run = self.client.get_run(run_id)
+        logged = mlflow.initialize_logged_model(
+            name=name, source_run_id=run_id, experiment_id=run.info.experiment_id,
+            params={k: str(v) for k, v in run.data.params.items()},
+        )
         signature = infer_signature(input_example, output_example)
         return mlflow.sklearn.log_model(
             model, name=name, signature=signature, input_example=input_example, run_id=run_id,
+            model_id=logged.model_id,
             pyfunc_predict_fn="predict_proba" if hasattr(model, "predict_proba") else "predict",
             # skops refuses custom classes (our input guard); the model is our own code, not untrusted input
             serialization_format="cloudpickle",
@@ -262,11 +320,54 @@ class Store:
             pid = tags.get(TAG["pid"])
             if tags.get(TAG["host"]) != host or not pid or not pid.isdigit():
                 continue
-            if int(pid) != os.getpid() and not _alive(int(pid)):
+            if _driver_gone(int(pid), tags.get(TAG["pid_started"])):
                 self.set_tags(run.info.run_id, {TAG["failure"]: f"driver process {pid} died; marked KILLED"})
                 self.end_run(run.info.run_id, KILLED)
                 killed.append(run.info.run_id)
         return killed
+
+
+def init_store(root: Path | str) -> Store:
+    """Create the project's store at ``root/mlruns`` safely (e.g. before ``mlflow server``)."""
+    store = Store(Path(root))
+    store.ensure_created()
+    return store
+
+
+_LOCK_TIMEOUT_S = 300
+_CREATED: set[str] = set()  # sqlite URIs this process has already created or checked
+_START_TOLERANCE_S = 1.0  # psutil derives start times from the boot time, which may shift by a second
+
+
+def _started(pid: int) -> float | None:
+    """The process start time (epoch seconds), None if unknown."""
+    try:
+        import psutil
+
+        return psutil.Process(pid).create_time()
+    except Exception:  # noqa: BLE001 - gone or not ours to inspect
+        return None
+
+
+def _driver_gone(pid: int, started_tag: str | None) -> bool:
+    """True when the run's driver process is dead, or its PID now belongs to another process."""
+    try:
+        recorded = float(started_tag) if started_tag else None
+    except ValueError:
+        recorded = None
+    if recorded is None:  # runs from before the start-time tag: PID liveness only
+        return pid != os.getpid() and not _alive(pid)
+    if not _alive(pid):
+        return True
+    try:
+        import psutil
+
+        actual = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return True
+    except Exception:  # noqa: BLE001 - cannot tell (access denied): assume it is the driver
+        return False
+    return abs(actual - recorded) > _START_TOLERANCE_S
 
 
 def _alive(pid: int) -> bool:

@@ -1,0 +1,45 @@
+"""Modeling from the charter alone: the feature view and split, today's rule, candidates,
+and the one way every model is measured. The generic notebooks are thin calls to this.
+
+- :mod:`.data` — feature view (DuckDB) and split;
+- :mod:`.models` — baselines (SQL rule, group rate, prior) and guarded candidates;
+- :mod:`.assess` — quality, slices, timing and probes for one model.
+"""
+
+from .assess import Assessment, assess, baseline_threshold, fit_candidate
+from .data import ModelingData, feature_kinds, load_data, view_sql
+from .models import (
+    GroupRate,
+    GuardedClassifier,
+    GuardedModel,
+    GuardedRegressor,
+    InputRefused,
+    Prior,
+    SqlRule,
+    binary_target,
+    build_candidate,
+    fit_baseline,
+    is_degraded,
+)
+
+__all__ = [
+    "Assessment",
+    "assess",
+    "baseline_threshold",
+    "fit_candidate",
+    "ModelingData",
+    "load_data",
+    "view_sql",
+    "feature_kinds",
+    "InputRefused",
+    "SqlRule",
+    "GroupRate",
+    "Prior",
+    "GuardedModel",
+    "GuardedClassifier",
+    "GuardedRegressor",
+    "build_candidate",
+    "fit_baseline",
+    "binary_target",
+    "is_degraded",
+]
