@@ -102,6 +102,7 @@ class Step(_Model):
     parameters: dict[str, Any] = {}
     timeout_seconds: int = Field(default=900, gt=0)
     description: str = ""
+    metrics: list[str] = []  # what a custom notebook logs beyond the built-in names (for gates)
 
     @field_validator("name")
     @classmethod
@@ -387,9 +388,19 @@ class Charter(_Model):
     @field_validator("sources")
     @classmethod
     def _source_names(cls, value: dict[str, Source]) -> dict[str, Source]:
+        # A source name is its warehouse table's name; every SQL statement quotes it, so SQL
+        # keywords (`default`), spaces and mixed case are fine (workbench/_sql.py).
+        from ._sql import TABLE_NAME_RULE, table_name_problem
+
+        seen: dict[str, str] = {}
         for name in value:
-            if not _IDENT.match(name):
-                raise ValueError(f"source name '{name}' must be an identifier: it names a warehouse table")
+            problem = table_name_problem(name)
+            if problem:
+                raise ValueError(f"source name {name!r} {problem}; it names a warehouse table: {TABLE_NAME_RULE}")
+            other = seen.setdefault(name.lower(), name)
+            if other != name:
+                raise ValueError(f"source names {other!r} and {name!r} differ only in case; DuckDB table names "
+                                 "ignore case, so they would be one table: rename one")
         return value
 
     @model_validator(mode="after")

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from ._sql import quote_ident as _quote
 from .errors import WarehouseError
 
 if TYPE_CHECKING:
@@ -517,10 +518,6 @@ class _Spec:
         if self.type_id in _FLOAT_IDS:
             return f"CASE WHEN isfinite({col}) THEN {col}::DOUBLE END"
         return f"{col}::DOUBLE"
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _metric_name(name: str) -> str:

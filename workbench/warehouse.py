@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 from filelock import FileLock, Timeout
 
+from ._sql import quote_ident
 from .config import Charter, Source
 from .errors import IngestError, WarehouseError, WarehouseLockedError
 
@@ -42,6 +43,7 @@ __all__ = [
     "fingerprint",
     "table_columns",
     "file_sha256",
+    "quote_ident",
 ]
 
 META_TABLE = "_workbench_ingest"
@@ -190,8 +192,7 @@ def connect_read_only(db: Path) -> duckdb.DuckDBPyConnection:
 # -- fingerprints ---------------------------------------------------------------------
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_q = quote_ident  # short alias used below (and imported by workbench.modeling.data)
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
@@ -275,16 +276,22 @@ def _check_header(path: Path, source: Source) -> list[str]:
     )
 
 
+def _lit(s: str) -> str:
+    """A SQL string literal (read_csv's `columns` keys are column names as strings)."""
+    return "'" + s.replace("'", "''") + "'"
+
+
 def _read_sql(path: Path, source: Source, missing: list[str] = ()) -> str:
     if source.format == "parquet":
         cols = ", ".join(f"CAST({_q(c)} AS {t}) AS {_q(c)}" for c, t in source.columns.items())
-        return f"SELECT {cols} FROM read_parquet('{path}')"
+        return f"SELECT {cols} FROM read_parquet({_lit(str(path))})"
     o = source.csv
-    columns = "{" + ", ".join(f"'{c}': '{t}'" for c, t in source.columns.items() if c not in missing) + "}"
-    lit = lambda s: "'" + s.replace("'", "''") + "'"  # noqa: E731
+    lit = _lit
+    columns = "{" + ", ".join(f"{lit(c)}: {lit(t)}" for c, t in source.columns.items() if c not in missing) + "}"
+    nulls = lit(o.null_string) if isinstance(o.null_string, str) else "[" + ", ".join(map(lit, o.null_string)) + "]"
     return (
         f"SELECT * FROM read_csv({lit(str(path))}, columns={columns}, header={str(o.header).lower()}, "
-        f"delim={lit(o.delimiter)}, quote={lit(o.quote)}, nullstr={lit(o.null_string)}, auto_detect=false, "
+        f"delim={lit(o.delimiter)}, quote={lit(o.quote)}, nullstr={nulls}, auto_detect=false, "
         "strict_mode=true, store_rejects=true, rejects_table='_wb_rejects', rejects_scan='_wb_rejects_scan', "
         f"rejects_limit={_MAX_REPORTED * 10})"
     )

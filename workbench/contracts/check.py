@@ -113,7 +113,7 @@ def check_contract(
     wants_quarantine = quarantine and any(r.on_fail == "quarantine" for r in contract.rules)
 
     from . import gx_duckdb  # sets GX_ANALYTICS_ENABLED before great_expectations loads
-    from .compile import compile_contract
+    from .compile import batch_query, compile_contract
 
     import great_expectations as gx
     import sqlalchemy as sa
@@ -167,7 +167,11 @@ def check_contract(
         # a missing column is a spec error; a type that drifted is a failed `type` rule
         contract.check_columns(cols, types=False)
 
-        asset = ds.add_table_asset(name=contract.dataset, table_name=contract.dataset, schema_name="main")
+        # A query asset, not a table asset: GX renders a table asset's `{batch}` (and a
+        # table name such as `default`) unquoted; this query quotes every name itself.
+        # GX reads the query with sqlalchemy.text(), where `:name` is a bind parameter.
+        query = batch_query(contract).replace(":", "\\:")
+        asset = ds.add_query_asset(name=contract.dataset, query=query)
         batch = asset.add_batch_definition_whole_table("whole table").get_batch()
         compiled = compile_contract(contract)
         by_id = {c.rule.id: c for c in compiled}

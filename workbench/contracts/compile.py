@@ -14,27 +14,61 @@ Each rule compiles to two expectations and, when it is row-level, a SQL predicat
 
 Rules GX has no expectation for (type, compound uniqueness, freshness, referential
 integrity, row checks) use ``UnexpectedRowsExpectation`` with SQL, still executed by GX.
+
+Names: every table and column name in SQL written here goes through ``quote_ident``.
+GX validates :func:`batch_query` (a query asset, so ``{batch}`` renders as a quoted
+subquery; GX renders a table asset's ``{batch}`` unquoted), and writes the column names
+of its own expectations through SQLAlchemy, whose quoting ``gx_duckdb`` extends to every
+DuckDB keyword. A name GX still cannot put in SQL (one holding a tab, a line break or
+other non-space whitespace: GX turns the name into a bind-parameter name) is validated
+through a plain alias that :func:`batch_query` adds (:func:`gx_column`), so the rule keeps
+GX's exact semantics.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._sql import quote_ident
 from .spec import ROW_LEVEL_KINDS, Contract, Rule
 
 if TYPE_CHECKING:  # pragma: no cover
     from great_expectations.expectations import Expectation
 
-__all__ = ["CompiledRule", "compile_contract", "suite_json", "quote_ident", "quote_literal"]
+__all__ = [
+    "CompiledRule", "compile_contract", "suite_json", "quote_ident", "quote_literal", "gx_column", "batch_query",
+]
 
 _AGE = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$")
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _gx_safe(name: str) -> bool:
+    # Measured on GX 1.x + duckdb-engine: every other character works (keywords, quotes,
+    # %, :, {}, dots, unicode); whitespace other than a plain space breaks the bind-parameter
+    # names GX derives from the column (ExpectColumnValuesToBeInSet).
+    return not any(
+        ch != " " and (ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Zs")) for ch in name
+    )
+
+
+def gx_column(name: str) -> str:
+    """The column name GX's own expectations use for ``name``: itself, or a plain alias
+    (``_wb_gx_<hash>``) that :func:`batch_query` selects when GX cannot handle the name."""
+    if _gx_safe(name):
+        return name
+    return "_wb_gx_" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
+
+
+def batch_query(contract: Contract) -> str:
+    """The SELECT GX validates: ``main.<dataset>``, quoted, plus the aliases of :func:`gx_column`."""
+    cols = sorted({r.column for r in contract.rules if r.column and gx_column(r.column) != r.column})
+    aliases = "".join(f", {quote_ident(c)} AS {quote_ident(gx_column(c))}" for c in cols)
+    return f"SELECT *{aliases} FROM main.{quote_ident(contract.dataset)}"
 
 
 def quote_literal(value: Any) -> str:
@@ -107,8 +141,8 @@ def _count_only_class() -> Any:
 def _compile(rule: Rule, contract: Contract) -> CompiledRule:
     import great_expectations.expectations as gxe
 
-    col = rule.column
-    qcol = quote_ident(col) if col else ""
+    qcol = quote_ident(rule.column) if rule.column else ""
+    col = gx_column(rule.column) if rule.column else None  # for GX's column expectations
     p = rule.params
     m1, m2 = _meta(rule, "check"), _meta(rule, "detail")
     violation: str | None = None

@@ -43,6 +43,40 @@ from great_expectations.execution_engine.sqlalchemy_execution_engine import (  #
 __all__ = ["DuckDBExecutionEngine", "DuckDBDatasource", "duckdb_url", "close_engine"]
 
 
+_KEYWORDS: frozenset[str] | None = None
+
+
+def duckdb_keywords() -> frozenset[str]:
+    """DuckDB's keywords that are not plain identifiers (every category but ``unreserved``)."""
+    global _KEYWORDS
+    if _KEYWORDS is None:
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            rows = con.execute(
+                "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'"
+            ).fetchall()
+        finally:
+            con.close()
+        _KEYWORDS = frozenset(r[0].lower() for r in rows)
+    return _KEYWORDS
+
+
+def _quote_duckdb_keywords(engine: Any) -> None:
+    """Make SQLAlchemy quote every DuckDB keyword GX emits as a column name.
+
+    GX builds column references with ``sa.column(name)``; the dialect's identifier
+    preparer quotes a name only when it is a reserved word (or has upper case, spaces,
+    ...). duckdb-engine adds DuckDB's *reserved* keywords only, so a column named ``by``,
+    ``asof`` or ``positional`` (type/function-name keywords) went out bare and failed to
+    parse. This engine's preparer gets every non-unreserved keyword (its own copy: the
+    class-level set is shared by every PostgreSQL dialect in the process)."""
+    prep = getattr(getattr(engine, "dialect", None), "identifier_preparer", None)
+    if prep is not None:
+        prep.reserved_words = set(prep.reserved_words) | duckdb_keywords()
+
+
 class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):
     """SqlAlchemyExecutionEngine that keeps one DuckDB connection open for its lifetime."""
 
@@ -51,6 +85,7 @@ class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):
         # GX only knows dialect modules for the dialects it lists; duckdb-engine's
         # dialect is a PGDialect subclass, so postgres operators (e.g. ~ for regex) apply.
         self.dialect_module = _pg_dialect
+        _quote_duckdb_keywords(self.engine)
 
     @contextmanager
     def get_connection(self) -> Generator[Any, None, None]:

@@ -36,6 +36,12 @@ metrics: ``<dataset>.<column>.<kind>`` for column rules, ``<dataset>.row_count``
 ``<dataset>.unique.<a>+<b>``, ``<dataset>.freshness.<column>``,
 ``<dataset>.references.<column>``, ``<dataset>.row_check.<name>`` for table rules.
 
+Names: ``dataset`` and the column keys may be any name DuckDB holds (SQL keywords such
+as ``default``, spaces, mixed case); they are quoted wherever SQL is built from them.
+``row_checks`` are SQL you write: quote such names there yourself
+(``'"Order Date" <= "Ship Date"'``). A ``references`` target is ``table.column``; put a
+part that holds a dot in double quotes (``'"My.Table"."Order Date"'``).
+
 No vacuous pass: a contract must declare at least one rule, and an empty table fails
 unless the contract says ``row_count: {min: 0}`` explicitly (an implicit
 ``<dataset>.row_count`` rule with ``min: 1`` is added when ``row_count`` is absent).
@@ -54,6 +60,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .._sql import TABLE_NAME_RULE, table_name_problem
 from .._yaml import LocatedYaml, _strip_tags, load_yaml, raise_for_validation
 from ..errors import ContractSpecError
 
@@ -231,9 +238,38 @@ class FreshnessRule(_Rule):
         return v
 
 
+# `table.column`; a part holding a dot or a double quote is written in
+# double quotes, with an embedded `"` doubled: `"My.Table"."Order Date"`.
+_REF_PART = r'(?:"((?:[^"]|"")+)"|([^".]+))'
+_REFERENCE = re.compile(rf"^{_REF_PART}\.{_REF_PART}$")
+
+
+def split_reference(to: str) -> tuple[str, str]:
+    """``table.column`` (either part may be double-quoted) -> (table, column)."""
+    m = _REFERENCE.match(to)
+    if m is None:
+        raise ValueError(
+            f"expected `table.column`, got {to!r}; write a name holding a dot in double quotes: "
+            '`"My.Table"."Order Date"`'
+        )
+    qt, t, qc, c = m.groups()
+    table = qt.replace('""', '"') if qt is not None else t
+    column = qc.replace('""', '"') if qc is not None else c
+    return table, column
+
+
 class ReferenceRule(_RowRule):
     short_key = "to"
-    to: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
+    to: str
+
+    @field_validator("to")
+    @classmethod
+    def _table_column(cls, v: str) -> str:
+        table, column = split_reference(v)
+        problem = table_name_problem(table)
+        if problem or not column.strip():
+            raise ValueError(f"table {table!r} {problem}: {TABLE_NAME_RULE}" if problem else "the column name is empty")
+        return v
 
 
 class RowCheckRule(_RowRule):
@@ -254,12 +290,20 @@ class ContractSpec(BaseModel):
     """The YAML document, validated (``extra="forbid"`` everywhere)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    dataset: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    dataset: str  # the table's name, as the charter's source names it (any name DuckDB holds)
     owner: str
     version: str
     description: str | None = None
     columns: dict[str, ColumnSpec] = {}
     table: TableSpec = TableSpec()
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset(cls, v: str) -> str:
+        problem = table_name_problem(v)
+        if problem:
+            raise ValueError(f"dataset {v!r} {problem}: {TABLE_NAME_RULE}")
+        return v
 
     @field_validator("version", mode="before")
     @classmethod
@@ -386,7 +430,7 @@ def _rules(spec: ContractSpec) -> tuple[Rule, ...]:
                  {"max_age": f.max_age, "as_of": f.as_of}, pii=f.column in pii_cols)
         )
     for col, ref in t.references.items():
-        tbl, to = ref.to.split(".")
+        tbl, to = split_reference(ref.to)
         out.append(
             Rule(f"{ds}.references.{col}", "references", ref.severity, col,
                  {"table": tbl, "to_column": to}, ref.on_fail, col in pii_cols)
