@@ -66,6 +66,7 @@ def write_project(root: Path, *, notebook_cells: tuple[str, ...] = (LOGGING_CELL
             role: baseline
             notebook: notebooks/step.ipynb
             timeout_seconds: 60
+            metrics: [demo.rows, demo.scale]
             parameters: {{{step_params}}}
         """) + extra_yaml)
     return root / "pilot.yaml"

@@ -35,8 +35,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if step["name"] in ("baseline", "evaluate"):
             params["single_items"] = 60
             params["batch_size"] = 5000
-        if step["name"] == "evaluate":
-            params["candidates"] = [{"name": "hgb", "max_iter": 25, "learning_rate": 0.2, "max_leaf_nodes": 15}]
+    charter["candidates"][0]["params"] = {"max_iter": 25, "learning_rate": 0.2, "max_leaf_nodes": 15}
     with open(root / "pilot.yaml", "w") as f:
         yaml.dump(charter, f)
     return root / "pilot.yaml"

@@ -63,11 +63,20 @@ def _charter(path: Path):  # noqa: ANN202
 def validate(pilot: PilotOpt = Path("pilot.yaml")) -> None:
     """Check a pilot charter without running anything."""
     try:
+        from .validate import check_charter, raise_for_errors
+
         charter = _charter(pilot)
+        findings = check_charter(charter)
+        for f in findings:
+            if f.level == "warning":
+                err.print(f"[yellow]Warning:[/] {f.line()}", markup=True)
+        raise_for_errors(findings, charter)
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
+    warned = sum(1 for f in findings if f.level == "warning")
     out.print(f"{pilot}: OK — pilot '{charter.name}', {len(charter.sources)} source(s), "
-              f"{len(charter.steps)} step(s), {len(charter.gates)} gate(s)")
+              f"{len(charter.steps)} step(s), {len(charter.gates)} gate(s)"
+              + (f", {warned} warning(s)" if warned else ""))
 
 
 @app.command()

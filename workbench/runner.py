@@ -169,6 +169,9 @@ def run_pilot(
             raise ParameterError(f"unknown step(s): {', '.join(unknown)}", where=str(charter.path),
                                  hint=f"choose from: {', '.join(s.name for s in charter.steps)}")
 
+    from .validate import check_charter, raise_for_errors
+
+    raise_for_errors(check_charter(charter, data=False), charter)  # before any run exists
     with _sigterm_as_exception():
         swept = store.sweep_stale(exp)
         if swept:

@@ -16,6 +16,7 @@ data, and every choice is written into the charter with a comment saying why.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -37,6 +38,8 @@ _CHARTER_TYPES = {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEIN
 _NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
             "FLOAT", "DOUBLE"}
 NULL_STRINGS = ["", "NA"]
+# the shipped generic notebooks (the project's notebooks/ folder, beside the package)
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,6 @@ def _table_name(path: Path) -> str:
 
 def _rel(path: Path, start: Path) -> str:
     """Relative to the pilot folder when the file is inside the project, else absolute."""
-    import os
-
     path, here = path.resolve(), Path.cwd().resolve()
     if not path.is_relative_to(here):
         return str(path)
@@ -140,7 +141,7 @@ def new_pilot(
 
     if not _NAME.match(name):
         raise ConfigError(f"'{name}' is not a pilot name", where="workbench new NAME",
-                          hint="use letters, digits, '.', '_' and '-' (it names the folder and the MLflow experiment)")
+                          hint="start with a letter or digit, then letters, digits, '.', '_' and '-' (it names the folder and the MLflow experiment)")
     data = Path(data)
     if not data.is_file():
         raise ConfigError("the data file does not exist", where=str(data), hint="pass the path of a CSV or Parquet file")
@@ -241,7 +242,7 @@ def new_pilot(
             target=target, task=task, positive=positive, why_positive=why_positive, primary=primary,
             exclude=exclude, split_lines=split_lines, candidates=candidates, slice_cols=slice_cols,
             slice_metric=slice_metric, slice_margin=slice_margin, champion_margin=champion_margin,
-            rows=rows), encoding="utf-8")
+            rows=rows, notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -306,7 +307,7 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
 def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: str, columns: dict[str, str],
                   target: str, task: str, positive: Any, why_positive: str, primary: str, exclude: dict[str, str],
                   split_lines: list[str], candidates: list[tuple[str, str, dict]], slice_cols: list[str],
-                  slice_metric: str, slice_margin: float, champion_margin: float, rows: int) -> str:
+                  slice_metric: str, slice_margin: float, champion_margin: float, rows: int, notebooks: str) -> str:
     q = _yaml_scalar
     lines = [
         f"# Pilot charter drafted by `workbench new` from {data} ({rows:,} rows). Review every line;",
@@ -353,12 +354,12 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
         lines += [f"  - name: {cname}", f"    estimator: {est}",
                   f"    params: {{{', '.join(f'{k}: {v}' for k, v in params.items())}}}"]
     lines += ["", "steps:",
-              "  - name: profile", "    role: profile", "    notebook: ../../notebooks/profile.ipynb",
+              "  - name: profile", "    role: profile", f"    notebook: {notebooks}/profile.ipynb",
               "    parameters:", f"      tables: [{q(table)}]",
-              "  - name: baseline", "    role: baseline", "    notebook: ../../notebooks/baseline.ipynb",
+              "  - name: baseline", "    role: baseline", f"    notebook: {notebooks}/baseline.ipynb",
               "    parameters: &measure", f"      slice_columns: [{', '.join(q(c) for c in slice_cols)}]",
               "      min_slice_rows: 50",
-              "  - name: evaluate", "    role: evaluate", "    notebook: ../../notebooks/evaluate.ipynb",
+              "  - name: evaluate", "    role: evaluate", f"    notebook: {notebooks}/evaluate.ipynb",
               "    parameters: *measure", "",
               "# A candidate is promoted only when every gate passes. Each metric knows whether higher",
               "# or lower is better (README, \"Metrics\"); `workbench validate` checks the names.",

@@ -104,7 +104,7 @@ def feature_kinds(frame: pd.DataFrame, target: str, features: FeatureView,
 
 def _fetch(con: Any, sql: str, params: list | None = None, *, where: str) -> pd.DataFrame:
     try:
-        return con.execute(sql, params or []).to_arrow_table().to_pandas()
+        return con.sql(sql, params=params or None).to_arrow_table().to_pandas()
     except Exception as exc:  # noqa: BLE001 - DuckDB's own errors carry the SQL problem
         raise ConfigError(f"the feature view does not run: {str(exc).splitlines()[0]}", where=where,
                           hint="fix `features:` in the charter (a source name, or a SELECT over warehouse tables); "

@@ -224,8 +224,8 @@ class SqlRule(_Scorer):
         view = frame.reset_index(drop=True)
         self._con.register("row_frame", view)
         try:
-            result = self._con.execute(f"SELECT TRY_CAST(({self.expression}) AS DOUBLE) AS score FROM row_frame")
-            return result.fetchnumpy()["score"].astype("float64")
+            table = self._con.sql(f"SELECT TRY_CAST(({self.expression}) AS DOUBLE) AS score FROM row_frame")
+            return table.to_arrow_table().column("score").to_numpy(zero_copy_only=False).astype("float64")
         finally:
             self._con.unregister("row_frame")
 

@@ -1,0 +1,161 @@
+"""`workbench new` on tables it has never seen, and `workbench validate`'s static checks."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from workbench.cli import app
+from workbench.config import load_charter
+from workbench.errors import ConfigError
+from workbench.scaffold import new_pilot
+from workbench.validate import check_charter, raise_for_errors
+
+
+def skewed_csv(path: Path, n: int = 2000, rate: float = 0.03) -> Path:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({
+        "customer_id": np.arange(n),
+        "email": [f"user{i}@example.org" for i in range(n)],
+        "segment": rng.choice(["retail", "smb", "corporate"], n),
+        "tenure months": rng.integers(1, 120, n),
+        "balance": rng.normal(1000, 300, n).round(2),
+    })
+    frame["churned"] = (rng.random(n) < rate).astype(int)
+    frame.loc[frame.sample(40, random_state=0).index, "balance"] = np.nan
+    frame.to_csv(path, index=False, na_rep="")
+    return path
+
+
+def test_new_drafts_a_charter_and_contract_that_validate(tmp_path: Path) -> None:
+    data = skewed_csv(tmp_path / "Churn Export.csv")
+    made = new_pilot("churn", data, "churned", pilots_dir=tmp_path / "pilots")
+    assert made.folder == tmp_path / "pilots" / "churn" and made.table == "churn_export"
+    charter = load_charter(made.charter)
+    assert charter.task.kind == "classification" and charter.task.positive_label == 1
+    # a 3 % positive class: the primary metric is average precision, not accuracy
+    assert charter.primary_metric == "quality.average_precision"
+    assert charter.sources["churn_export"].columns == {
+        "customer_id": "BIGINT", "email": "VARCHAR", "segment": "VARCHAR", "tenure months": "BIGINT",
+        "balance": "DOUBLE", "churned": "BIGINT"}
+    assert set(charter.features.exclude) == {"customer_id", "email"}
+    assert charter.split.kind == "random" and charter.split.stratify
+    assert [c.estimator for c in charter.candidates] == ["sklearn.linear_model.LogisticRegression",
+                                                          "sklearn.ensemble.HistGradientBoostingClassifier"]
+    contract = made.contract.read_text()
+    assert "pii: true" in contract and "user1@example.org" not in contract  # personal data stays out
+    steps = {s.name: s for s in charter.steps}
+    assert steps["baseline"].parameters["slice_columns"] == ["segment"]
+    assert charter.resolve(steps["evaluate"].notebook).resolve() == \
+        (Path(__file__).resolve().parents[1] / "notebooks" / "evaluate.ipynb")
+    assert [f for f in check_charter(charter) if f.level == "error"] == []
+    assert "make pilot PILOT=" in made.next_command()
+
+
+def test_new_infers_regression_and_a_temporal_split(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"day": pd.date_range("2024-01-01", periods=300).date, "x": rng.normal(size=300)})
+    frame["sales"] = frame["x"] * 10 + rng.normal(size=300) * 3 + 100
+    frame.to_csv(tmp_path / "sales.csv", index=False)
+    made = new_pilot("sales", tmp_path / "sales.csv", "sales", time_column="day", pilots_dir=tmp_path)
+    charter = load_charter(made.charter)
+    assert charter.task.kind == "regression" and charter.primary_metric == "quality.mae"
+    assert charter.split.kind == "temporal" and charter.split.column == "day"
+    assert charter.split.train[0] == "2024-01-01" and charter.split.evaluate[1] == "2024-10-26"
+    assert charter.split.train[1] < charter.split.evaluate[0]
+
+
+def test_new_refuses_with_located_reasons(tmp_path: Path) -> None:
+    data = skewed_csv(tmp_path / "t.csv", n=100)
+    with pytest.raises(ConfigError, match="no column 'churn'.*") as exc:
+        new_pilot("x", data, "churn", pilots_dir=tmp_path)
+    assert "churned" in exc.value.hint
+    with pytest.raises(ConfigError, match="3 distinct values; classification here is binary"):
+        new_pilot("x", data, "segment", pilots_dir=tmp_path)
+    new_pilot("x", data, "churned", pilots_dir=tmp_path)
+    with pytest.raises(ConfigError, match="already exists"):
+        new_pilot("x", data, "churned", pilots_dir=tmp_path)
+    assert not (tmp_path / "y").exists()
+
+
+def test_cli_new_prints_the_next_command(tmp_path: Path) -> None:
+    data = skewed_csv(tmp_path / "t.csv", n=200)
+    result = CliRunner().invoke(app, ["new", "demo2", "--data", str(data), "--target", "churned",
+                                      "--dir", str(tmp_path / "pilots")])
+    assert result.exit_code == 0, result.output
+    assert f"make pilot PILOT={tmp_path / 'pilots' / 'demo2'}" in result.output
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new))
+
+
+def test_validate_catches_gate_typos_wrong_task_metrics_and_reserved_parameters(tmp_path: Path) -> None:
+    made = new_pilot("v", skewed_csv(tmp_path / "t.csv", n=300), "churned", pilots_dir=tmp_path)
+    _edit(made.charter, "kind: vs_baseline, metric: quality.average_precision",
+          "kind: vs_baseline, metric: quality.avrage_precision")
+    _edit(made.charter, 'metric: latency.p95_ms, op: "<=", value: 100', 'metric: quality.mae, op: "<=", value: 100')
+    findings = check_charter(load_charter(made.charter))
+    errors = [f for f in findings if f.level == "error"]
+    assert len(errors) == 2
+    typo = next(f for f in errors if "avrage" in f.message)
+    assert "did you mean 'quality.average_precision'" in typo.hint
+    assert typo.where.startswith(f"{made.charter}:") and "gates[0].metric" in typo.where
+    assert any("regression metric, but the task is classification" in f.message for f in errors)
+    with pytest.raises(ConfigError, match="2 problem"):
+        raise_for_errors(findings, load_charter(made.charter))
+    _edit(made.charter, "min_slice_rows: 50", "min_slice_rows: 50\n      warehouse: other.duckdb")
+    with pytest.raises(ConfigError, match="'warehouse' is set by the runner"):
+        load_charter(made.charter)
+
+
+def test_validate_checks_step_parameters_against_the_notebook_statically(tmp_path: Path) -> None:
+    made = new_pilot("p", skewed_csv(tmp_path / "t.csv", n=300), "churned", pilots_dir=tmp_path)
+    _edit(made.charter, "min_slice_rows: 50", "min_slice_row: 50")
+    errors = [f for f in check_charter(load_charter(made.charter)) if f.level == "error"]
+    assert any("did you mean 'min_slice_rows'" in f.message for f in errors), errors
+
+
+def test_validate_warns_about_accuracy_on_a_skewed_class(tmp_path: Path) -> None:
+    made = new_pilot("acc", skewed_csv(tmp_path / "t.csv"), "churned", pilots_dir=tmp_path)
+    text = made.charter.read_text().replace("quality.average_precision", "quality.accuracy")
+    made.charter.write_text(text)
+    findings = check_charter(load_charter(made.charter))
+    warning = [f for f in findings if f.level == "warning"]
+    assert len(warning) == 1 and "the rarer class is 2.7% of rows" in warning[0].message
+    assert "average_precision" in warning[0].hint
+    result = CliRunner().invoke(app, ["validate", "--pilot", str(made.charter)])
+    assert result.exit_code == 0 and "1 warning" in result.output
+    # balanced classes: accuracy is fine, no warning
+    balanced = new_pilot("bal", skewed_csv(tmp_path / "b.csv", rate=0.5), "churned", pilots_dir=tmp_path)
+    balanced.charter.write_text(balanced.charter.read_text().replace("quality.roc_auc", "quality.accuracy"))
+    assert [f for f in check_charter(load_charter(balanced.charter)) if f.level == "warning"] == []
+
+
+def test_min_cost_threshold_needs_both_mistake_costs(tmp_path: Path) -> None:
+    made = new_pilot("mc", skewed_csv(tmp_path / "t.csv", n=300), "churned", pilots_dir=tmp_path)
+    _edit(made.charter, "  threshold: 0.5 ", "  threshold: min_cost ")
+    errors = [f for f in check_charter(load_charter(made.charter)) if f.level == "error"]
+    assert len(errors) == 1 and "false_positive_usd" in errors[0].message
+    _edit(made.charter, "  compute_usd_per_hour: 0.10",
+          "  compute_usd_per_hour: 0.10\n  false_positive_usd: 5\n  false_negative_usd: 200")
+    assert [f for f in check_charter(load_charter(made.charter)) if f.level == "error"] == []
+
+
+def test_custom_notebook_metrics_are_declared(tmp_path: Path) -> None:
+    from support import write_project
+
+    charter_path = write_project(tmp_path, extra_yaml=textwrap.dedent("""\
+        gates:
+          - {name: more_rows, kind: vs_champion, metric: demo.rows}
+        promotion: {model_name: tiny}
+        """))
+    findings = check_charter(load_charter(charter_path))
+    assert any("custom metric 'demo.rows' has no known direction" in f.message for f in findings)
