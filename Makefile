@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST := 127.0.0.1
+# AUTH=1: required for a HOST beyond loopback (make ui: MLflow basic auth; make lab: a token);
+# credentials are generated once into $(PILOT_DIR)/.secrets/ (0600) and shown once
+AUTH ?=
 UI_PORT ?= 5000
 LAB_PORT ?= 8888
 # PILOT: a pilot folder (pilots/NAME) or charter file; default: the demo (pilot.yaml here)
@@ -16,9 +19,15 @@ MLRUNS ?= $(PILOT_DIR)/mlruns
 export GX_ANALYTICS_ENABLED := False
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
+# the MLflow UI's port, for the links `make pilot` prints and the control panel shows
+export UI_PORT
+# `make tracking-server`: a team tracking server (PostgreSQL + mlflow server) on 127.0.0.1
+SERVER_PORT ?= 5001
+SERVER_DIR ?= .tracking-server
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data new pilot validate test test-browser lab ui bench clean
+.PHONY: help setup data new pilot validate monitor test test-browser lab ui bench clean wipe-store \
+	tracking-server tracking-server-stop
 
 help: ## Show this help
 	@echo "Workbench — make targets:"
@@ -58,14 +67,30 @@ test-browser: setup ## Install Chromium + playwright (.ci/install-browser), run 
 	.ci/install-browser
 	$(BIN)/python -m pytest -m browser $(ARGS)
 
-lab: data ## Start JupyterLab on 127.0.0.1; notebooks opened by hand use PILOT's charter
-	WORKBENCH_PILOT="$(abspath $(CHARTER))" $(BIN)/jupyter lab --ip=$(HOST) --port=$(LAB_PORT) --no-browser --ServerApp.root_dir=. \
-	  $(if $(filter 0,$(shell id -u)),--allow-root,)
+lab: data ## Start JupyterLab on 127.0.0.1 (HOST=0.0.0.0 needs AUTH=1: a token); notebooks use PILOT's charter
+	@# jupyter_server_config.py here (on JUPYTER_CONFIG_PATH): notebooks are saved without outputs or widget state
+	WORKBENCH_PILOT="$(abspath $(CHARTER))" JUPYTER_CONFIG_PATH="$(CURDIR)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	  $(BIN)/workbench lab --host "$(HOST)" --port $(LAB_PORT) --root . \
+	  --secrets "$(PILOT_DIR)/.secrets" $(if $(AUTH),--auth,)
 
-ui: setup ## Serve the MLflow UI on 127.0.0.1 for PILOT (history, executed notebooks, decisions)
-	$(BIN)/mlflow server --host $(HOST) --port $(UI_PORT) \
-	  --backend-store-uri sqlite:///$(MLRUNS)/mlflow.db \
-	  --default-artifact-root $(MLRUNS)/artifacts
+ui: setup ## Serve the MLflow UI on 127.0.0.1 for PILOT (HOST=0.0.0.0 needs AUTH=1: basic auth)
+	$(BIN)/workbench ui --mlruns "$(MLRUNS)" --host "$(HOST)" --port $(UI_PORT) \
+	  --secrets "$(PILOT_DIR)/.secrets" $(if $(AUTH),--auth,)
+
+tracking-server: setup ## Start a team tracking server on 127.0.0.1 (PostgreSQL + mlflow server, SERVER_PORT=5001); prints the exports
+	@$(BIN)/workbench server start --dir "$(SERVER_DIR)" --port $(SERVER_PORT)
+
+tracking-server-stop: ## Stop the server `make tracking-server` started (its data stays in SERVER_DIR)
+	@$(BIN)/workbench server stop --dir "$(SERVER_DIR)"
+
+monitor: data ## Monitor batches with the champion: BATCH=file (PILOT=...); default: the demo's weekly replay
+	@if [ -n "$(BATCH)" ]; then \
+	  $(BIN)/workbench monitor --pilot "$(CHARTER)" --batch "$(BATCH)" $(ARGS); \
+	else \
+	  $(BIN)/workbench demo-batches --raw data/raw --dest data/batches && \
+	  $(BIN)/workbench monitor --pilot "$(CHARTER)" $$(for f in data/batches/week-*.csv; do printf -- '--batch %s ' "$$f"; done) $(ARGS); \
+	  code=$$?; if [ $$code -eq 6 ]; then echo "(the replay plants breaches on purpose: exit 6 is expected)"; exit 0; fi; exit $$code; \
+	fi
 
 BENCHES ?= profile contracts pilot
 
@@ -77,5 +102,10 @@ bench: data ## Run the benchmarks in bench/ (tables in bench/results/results.md,
 	  for b in $(BENCHES); do echo; echo "## $$b"; echo; cat bench/results/$$b.txt; done; } > bench/results/results.md
 	@echo "wrote bench/results/results.md"
 
-clean: ## Remove generated data, runs and reports (keeps .venv)
-	rm -rf data reports bench/results mlruns/mlflow.db mlruns/artifacts .pytest_cache
+clean: ## Remove generated data, caches, reports, bench results; KEEPS the store (runs, registry, decisions, models)
+	rm -rf data reports bench/results .pytest_cache
+
+wipe-store: ## Delete PILOT's MLflow store after a backup to backups/: make wipe-store CONFIRM=yes
+	@test "$(CONFIRM)" = yes || { echo "refusing: this deletes every run, the registry, the decision records (the audit trail) and the models of $(MLRUNS)."; \
+	  echo "A backup (.tar.gz) is written to $(PILOT_DIR)/backups/ first. To go ahead: make wipe-store CONFIRM=yes"; exit 2; }
+	$(BIN)/workbench wipe-store --mlruns "$(MLRUNS)" --backups "$(PILOT_DIR)/backups" --yes

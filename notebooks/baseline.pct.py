@@ -40,8 +40,10 @@ single_items = 300
 batch_size = 2000
 
 # %%
+import pandas as pd
+
 import workbench
-from workbench import modeling
+from workbench import formatting, modeling
 
 s = workbench.session("baseline", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse,
                       pilot_name=pilot_name, task=task, cost_model=cost_model, spec=spec)
@@ -51,8 +53,7 @@ rule = modeling.fit_baseline(s.spec.baseline, data.train, data.y_train, s.task)
 threshold = modeling.baseline_threshold(rule, data, s.task, s.cost)
 s.log_params({**data.params(), "baseline": rule.describe()})
 print(f"Today's rule: {rule.describe()}.")
-print(f"{len(data.train):,} training rows, {len(data.evaluate):,} held-out rows "
-      f"({', '.join(f'{k}={v}' for k, v in data.split.items())}).")
+print(data.summary())
 
 # %% [markdown]
 # ## Quality, slices, latency, cost and robustness on the held-out rows
@@ -61,8 +62,8 @@ print(f"{len(data.train):,} training rows, {len(data.evaluate):,} held-out rows 
 result = modeling.assess("baseline", rule, data, task=s.task, cost=s.cost, threshold=threshold,
                          slice_columns=slice_columns, min_slice_rows=min_slice_rows,
                          single_items=single_items, batch_size=batch_size)
-figures = result.log(s, data.y_eval, prefix="baseline")
-result.quality.metrics()
+figures = result.log(s, prefix="baseline", primary_metric=s.primary_metric)
+formatting.metric_table(pd.DataFrame({"baseline": result.metrics()}))
 
 # %%
 for fig in figures.values():
@@ -73,8 +74,8 @@ for fig in figures.values():
 
 # %%
 if result.slices is not None:
-    display(result.slices.to_frame())
-result.probes.to_frame()
+    display(formatting.styled(result.slices.to_frame()))
+formatting.styled(result.probes.to_frame())
 
 # %%
 s.finish()

@@ -22,7 +22,9 @@
 # the decision threshold, slices, latency, throughput, cost and robustness probes, under
 # the same metric names. Rows a candidate cannot score (a null in `fallback_on_null`) are
 # served by today's rule — the degraded mode — and counted. Each candidate gets a nested
-# run with its model logged (signature and input example) for promotion.
+# run with its model logged (signature and input example) for promotion, and an evaluation
+# report against the baseline (`evaluation/report.html`: ROC and PR curves, calibration,
+# confusion at the threshold, latency, probes, and the slices that regressed, in colour).
 
 # %% tags=["parameters"]
 run_id = None
@@ -41,7 +43,7 @@ batch_size = 2000
 import pandas as pd
 
 import workbench
-from workbench import modeling
+from workbench import eval_report, formatting, modeling
 
 s = workbench.session("evaluate", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse,
                       pilot_name=pilot_name, task=task, cost_model=cost_model, spec=spec)
@@ -49,11 +51,12 @@ with s.connect() as con:
     data = modeling.load_data(con, s.spec, s.task)
 fallback = modeling.fit_baseline(s.spec.baseline, data.train, data.y_train, s.task)  # the degraded mode
 s.log_params(data.params())
-print(f"{len(data.train):,} training rows, {len(data.evaluate):,} held-out rows; "
-      f"{len(s.spec.candidates)} candidate(s): {', '.join(c.name for c in s.spec.candidates)}")
+baseline = s.baseline_evidence()  # the baseline step's results, to judge each candidate against
+print(f"{data.summary()} {len(s.spec.candidates)} candidate(s): {', '.join(c.name for c in s.spec.candidates)}"
+      + ("" if baseline else "; no baseline run found to compare with"))
 
 # %%
-results = {}
+results, figures = {}, {}
 for cand in s.spec.candidates:
     with s.child(cand.name) as c:
         model, threshold = modeling.fit_candidate(cand, data, s.task, s.cost, fallback=fallback)
@@ -63,28 +66,28 @@ for cand in s.spec.candidates:
         result = modeling.assess(cand.name, model, data, task=s.task, cost=s.cost, threshold=threshold,
                                  slice_columns=slice_columns, min_slice_rows=min_slice_rows,
                                  single_items=single_items, batch_size=batch_size)
-        result.log(c, data.y_eval, prefix=cand.name)
-        c.log_model(model, "model", input_example=data.X_eval.head(5),
-                    output_example=result.scores.head(5).to_numpy())
+        figures[cand.name] = result.log(c, prefix=cand.name, reference=baseline, primary_metric=s.primary_metric)
+        c.log_model(model, "model", input_example=data.eval_head(5)[data.features], output_example=result.score_head(5))
         results[cand.name] = result
-    print(f"{cand.name}: " + ", ".join(f"{k} {v:.4g}" for k, v in result.quality.metrics().items()))
+    print(f"{cand.name}: " + ", ".join(f"{k} {formatting.metric(k, v)}" for k, v in result.quality.metrics().items()))
 
 # %% [markdown]
 # ## Side by side
 
 # %%
-table = pd.DataFrame({name: r.metrics() for name, r in results.items()})
+table = pd.DataFrame({**({"baseline": eval_report.bundle_metrics(baseline, logged_only=True)} if baseline else {}),
+                      **{name: r.metrics() for name, r in results.items()}})
 table = table.loc[[m for m in table.index if not m.startswith("slice.")]]
-s.log_table(table.reset_index(names="metric"), "evaluate/candidates.html")
-table
+s.log_table(formatting.metric_table(table), "evaluate/candidates.html")
+formatting.metric_table(table)
 
 # %%
 for name, r in results.items():
-    for fig in r.figures(data.y_eval).values():
+    for fig in figures[name].values():
         display(fig)
     if r.slices is not None:
-        display(r.slices.to_frame())
-    display(r.probes.to_frame())
+        display(formatting.styled(r.slices.to_frame()))
+    display(formatting.styled(r.probes.to_frame()))
 
 # %%
 s.finish()

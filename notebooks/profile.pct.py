@@ -20,8 +20,10 @@
 # statistic here is computed inside DuckDB (two scans a table; nothing is pulled into
 # pandas): type, null rate, distinct count, min/max/mean/quantiles, top values and
 # histograms, then drift against the previous profiled run of the same table (PSI per
-# column, flagged above the threshold). All of it is logged to this step's MLflow run:
-# metrics, one JSON profile per table, and the figures.
+# column, flagged above the threshold). All of it is logged to this step's MLflow run: a
+# few metrics per table (rows, columns, drifted columns, largest PSI), one JSON profile and
+# one HTML profile report per table (`profile_report/<table>.html`: every column's type,
+# nulls, distinct values, histogram or top values, and drift in colour), and the figures.
 
 # %% tags=["parameters"]
 run_id = None
@@ -36,10 +38,8 @@ psi_threshold = 0.2
 # %%
 import json
 
-import pandas as pd
-
 import workbench
-from workbench import profiling
+from workbench import formatting, profile_report, profiling
 
 s = workbench.session("profile", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse, pilot_name=pilot_name)
 
@@ -47,7 +47,10 @@ profiles, drifts = {}, {}
 with s.connect() as con:
     for table in tables:
         previous = s.previous_artifact(f"profile/{table}.json")
-        reference = profiling.TableProfile.from_dict(json.loads(previous[1])) if previous else None
+        # whatever an earlier run stored, it never blocks this one (unreadable: no reference)
+        reference, why_not = profiling.read_reference(previous[1] if previous else None)
+        if previous and reference is None:
+            print(f"{table}: {why_not}")
         profile = profiling.profile_table(con, table, bins=bins, top_k=top_k, reference=reference)
         profiles[table] = profile
         s.log_metrics(profile.metrics("profile"))
@@ -57,7 +60,10 @@ with s.connect() as con:
             drifts[table] = report
             s.log_metrics(report.metrics("drift"))
             s.log_dict({"reference_run": previous[0], **report.to_dict()}, f"drift/{table}.json")
-        print(f"{table}: {profile.row_count:,} rows, {len(profile.columns)} columns"
+        s.log_text(profile_report.render_profile_report(profile, drifts.get(table),
+                                                        reference_run=previous[0] if previous else None),
+                   profile_report.artifact_path(table))
+        print(f"{table}: {formatting.integer(profile.row_count)} rows, {len(profile.columns)} columns"
               + (f"; drift vs run {previous[0][:8]}: {len(drifts[table].flagged)} column(s) flagged"
                  if table in drifts else "; no earlier profile to compare with"))
 
@@ -65,12 +71,9 @@ with s.connect() as con:
 # ## Columns at a glance
 
 # %%
-overview = pd.DataFrame(
-    [{"table": t, "column": c.name, "type": c.dtype, "kind": c.kind, **c.stats()}
-     for t, p in profiles.items() for c in p.columns]
-)
+overview = profile_report.overview(profiles)
 s.log_table(overview, "profile/overview.html")
-overview
+formatting.styled(overview)
 
 # %% [markdown]
 # ## Distributions

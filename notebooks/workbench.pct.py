@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -27,11 +29,12 @@
 # - **Promote**: evaluate the gates (a dry run), then promote — the button stays disabled
 #   until every gate passes. Each decision is recorded in MLflow.
 #
-# The links open the MLflow UI: start it with `make ui`.
+# The links open the MLflow UI: start it with `make ui` (the links follow its `UI_PORT`).
+# Saved from `make lab`, this notebook keeps no outputs and no widget state.
 
 # %% tags=["parameters"]
 pilot = "pilot.yaml"  # found in this folder or a parent
-mlflow_url = "http://127.0.0.1:5000"  # where `make ui` serves the MLflow UI
+mlflow_url = None  # where the MLflow UI is; None: http://127.0.0.1:$UI_PORT, as `make ui` serves it
 
 # %%
 from workbench.widgets import panel

@@ -12,6 +12,10 @@ from support import write_project
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# a shell pointed at a team tracking server (`. .tracking-server/client.env`) must not send the
+# suite's runs there: tests that want a server set these themselves (tests/test_team_server.py)
+os.environ.pop("WORKBENCH_TRACKING_URI", None)
+os.environ.pop("WORKBENCH_LOCK_URI", None)
 
 
 @pytest.fixture()

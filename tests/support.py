@@ -17,6 +17,17 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 REPO = Path(__file__).resolve().parents[1]
 
+# A complete production plan: without one, the implicit `production_plan` gate refuses a GO.
+PLAN = {
+    "on_call": "oncall@example.org",
+    "service_levels": {"latency_p95_ms": 100, "cost_per_1k_usd": 1.0},
+    "monitoring": {"input_psi": 0.2, "prediction_psi": 0.2, "min_quality": "baseline", "max_fallback_share": 0.05},
+    "rollback": {"quality_breaches": 2},
+}
+PLAN_YAML = ("production: {on_call: oncall@example.org, service_levels: {latency_p95_ms: 100, cost_per_1k_usd: 1.0}, "
+             "monitoring: {input_psi: 0.2, prediction_psi: 0.2, min_quality: baseline, max_fallback_share: 0.05}, "
+             "rollback: {quality_breaches: 2}}\n")
+
 STEP_PARAMS = 'run_id = None\ntracking_uri = None\nwarehouse = None\npilot_name = None\n'
 
 

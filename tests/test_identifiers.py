@@ -227,8 +227,8 @@ def test_profiling_returns_stats_for_every_column(good) -> None:
             assert mixed.kind == "categorical" and dict(mixed.top_values)["ab"] == 2
             assert grp.kind == "categorical" and grp.null_count == (1 if table == "default" else 0)
             assert all(col.distinct_count for col in prof.columns)
-            metrics = prof.metrics()
-            assert any("Order Date" in k for k in metrics) and any("select" in k for k in metrics)
+            stats = prof.column_stats()
+            assert any("Order Date" in k for k in stats) and any("select" in k for k in stats)
             report = drift(prof, profile_table(con, table, reference=prof))
             assert [c.name for c in report.columns] == prof.column_names and not report.flagged
         edges = (0.0, 1.0, 2.0, 3.0)

@@ -128,3 +128,32 @@ def test_every_emitted_metric_name_is_registered() -> None:
     listed = set(metrics.known())
     concrete = {n for n in emitted if not (n.startswith("slice.") and n.count(".") == 3)}
     assert concrete <= listed
+
+
+def test_step_and_pilot_metric_names_are_registered_and_do_not_grow_with_the_data() -> None:
+    import duckdb
+
+    from workbench.contracts.results import ContractResult, RuleResult
+    from workbench.profiling import drift, profile_table
+
+    con = duckdb.connect()
+    wide = ", ".join(f"(i * {k}) % 97 AS c{k}" for k in range(40))  # 40 columns: still a handful of metrics
+    con.execute(f"CREATE TABLE t AS SELECT {wide}, 'v' || (i % 3) AS s FROM range(500) r(i)")
+    profile = profile_table(con, "t")
+    report = drift(profile, profile_table(con, "t", reference=profile))
+    rules = tuple(RuleResult(f"t.c{k}.range", f"c{k}", "range", "warn", True) for k in range(40))
+    contract = ContractResult("t", "1.0.0", "sha", "t.yml", rules, row_count=500)
+    names = {*profile.metrics(), *report.metrics(), *contract.metrics(), "ingest.t.rows", "ingest.t.seconds",
+             "contracts.error_failures", "decision.go", "gates.failed", "baseline.quality.roc_auc",
+             "gate.auc_floor.passed"}
+    assert [n for n in names if metrics.info(n) is None] == []
+    assert len(profile.metrics()) + len(report.metrics()) <= 6 and len(contract.metrics()) <= 6
+    assert metrics.info("drift.t.max_psi").direction == "lower"  # type: ignore[union-attr]
+    assert metrics.info("baseline.quality.mae").direction == "lower"  # type: ignore[union-attr]
+    # descriptive numbers stay in the artifacts: registered (reports show them), never logged
+    for name in ("quality.base_rate", "cost.human_per_1k_usd", "probes.total", "slice.eligible",
+                 "slice.origin.JFK.base_rate"):
+        assert metrics.info(name) is not None and not metrics.logged(name), name
+    assert metrics.logged("quality.roc_auc") and metrics.logged("slice.origin.JFK.count")
+    assert metrics.logged("custom.thing")  # a custom notebook's own metric is its business
+    assert metrics.info("baseline.quality.base_rate") is None

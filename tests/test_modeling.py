@@ -118,8 +118,14 @@ def test_candidate_preprocessing_guard_and_fallback(con, estimator: str, native:
     nulls = data.X_eval["balance"].isna()
     assert scores.attrs["degraded"] == int(nulls.sum()) > 0
     assert np.allclose(scores[nulls], fallback.value)
+    nulls_everywhere = data.X_eval.head(3).astype(object).where(lambda f: f.isna(), None)
+    assert model.score(nulls_everywhere.astype({"Region Name": "string"})).notna().all()  # pd.NA, None: missing
     unseen = data.X_eval.head(3).assign(**{"Region Name": "atlantis"})
     assert model.score(unseen).notna().all()
+    if native:  # the direct float-matrix path scores exactly as the fitted pipeline does
+        direct = model.score(data.X_eval)
+        model._codes = None
+        assert np.array_equal(direct.to_numpy(), model.score(data.X_eval).to_numpy())
     with pytest.raises(modeling.InputRefused, match="missing column"):
         model.score(data.X_eval.drop(columns=["visits"]))
     with pytest.raises(modeling.InputRefused, match="'visits' must be numeric"):

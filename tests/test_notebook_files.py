@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jupytext
@@ -52,3 +53,30 @@ def test_outputs_are_stripped(path: Path) -> None:
 def test_step_notebooks_declare_the_injected_parameters(path: Path) -> None:
     declared = read_parameters(path).defaults
     assert {"run_id", "tracking_uri", "warehouse"} <= set(declared)
+
+
+def test_make_lab_saves_notebooks_without_outputs_or_widget_state() -> None:
+    # jupyter_server_config.py (on JUPYTER_CONFIG_PATH under `make lab`): its pre-save hook
+    import runpy
+
+    class _Config:
+        class ContentsManager:
+            pre_save_hook = None
+
+    config = _Config()
+    runpy.run_path(str(REPO / "jupyter_server_config.py"), init_globals={"get_config": lambda: config})
+    hook = config.ContentsManager.pre_save_hook
+    nb = json.loads((REPO / "notebooks" / "workbench.ipynb").read_text())
+    committed = json.loads(json.dumps(nb))
+    nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"x": {}}}}
+    nb["metadata"]["language_info"] = {"name": "python", "version": "3.11.2"}
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [{"output_type": "display_data", "data": {"text/plain": "Tab(...)"}, "metadata": {}}]
+            cell["execution_count"] = 7
+            cell["metadata"]["execution"] = {"iopub.status.busy": "2026-11-22T00:00:00Z"}
+    hook(model={"type": "notebook", "content": nb}, path="notebooks/workbench.ipynb", contents_manager=None)
+    assert nb == committed  # what `make lab` writes is what the repository holds
+    text = {"type": "file", "content": "print(1)\n"}
+    hook(model=text, path="x.py", contents_manager=None)
+    assert text == {"type": "file", "content": "print(1)\n"}

@@ -7,6 +7,7 @@ notebooks, contracts and charter are the shipped ones.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from workbench.runner import run_pilot
 from workbench.tracking import TAG, Store
 
 pytestmark = pytest.mark.slow
+
+MAX_METRICS_PER_RUN = 60  # MLflow metrics per step (or candidate) run: see workbench.metrics
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +68,34 @@ def test_demo_pilot_end_to_end_then_cached(demo: Path) -> None:
     assert profile.data.metrics["profile.flights.row_count"] == 336_776
     arts = {a.path for a in store.client.list_artifacts(profile.info.run_id, "notebook")}
     assert arts == {"notebook/profile.ipynb", "notebook/profile.html"}
+
+    # a deliberate metric namespace: a bounded handful of MLflow metrics per step run
+    # (per-column, per-rule and per-slice details are artifacts; see workbench.metrics)
+    steps = [r for r in runs if r.data.tags.get(TAG["kind"]) in ("step", "candidate")]
+    counts = {r.info.run_name: len(r.data.metrics) for r in steps}
+    assert {"ingest", "contracts", "profile", "baseline", "hgb"} <= set(counts)
+    assert max(counts.values()) <= MAX_METRICS_PER_RUN, counts
+    assert not [k for r in steps for k in r.data.metrics if k.endswith((".psi", ".null_rate", ".success"))]
+    # the reports: one profile page per table, an evaluation report per candidate
+    assert {a.path for a in store.client.list_artifacts(profile.info.run_id, "profile_report")} == {
+        "profile_report/flights.html", "profile_report/weather.html"}
+    report = store.download_text(candidate.info.run_id, "evaluation/report.html")
+    assert report is not None and "ROC curve" in report and "against baseline" in report
+    # the pilot run carries the deciding numbers
+    pilot = next(r for r in runs if r.info.run_id == first.run_id)
+    assert {"quality.roc_auc", "baseline.quality.roc_auc", "latency.p95_ms", "cost.per_1k_usd",
+            "decision.go", "gates.failed"} <= set(pilot.data.metrics)
+    # the shipped notebooks' figures are images in the executed notebooks (headless, Agg)
+    for run, least in ((profile, 2), (baseline, 4), (by_name["evaluate"], 4)):
+        name = run.info.run_name
+        executed = json.loads(store.download_text(run.info.run_id, f"notebook/{name}.ipynb"))
+        outputs = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+        assert sum("image/png" in o.get("data", {}) for o in outputs) >= least, name
+        # never the text stand-in alone (it is every image's text/plain fallback)
+        assert not [o for o in outputs if "<Figure size" in json.dumps(o) and "image/png" not in o.get("data", {})], name
+    # the scorecard the pilot wrote as it closed says how it ended, not "in progress"
+    card = (root / "reports" / charter.name / "latest.html").read_text(encoding="utf-8")
+    assert f"{first.run_id} (FINISHED" in card and "in progress" not in card
 
     second = run_pilot(load_charter(demo))
     assert second.status == "FINISHED"

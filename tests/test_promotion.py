@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
+from support import PLAN
 from workbench.config import BaselineGate, ChampionGate, Charter, ContractsGate, ProbesGate, SlicesGate, ThresholdGate
 from workbench.errors import EXIT_NO_GO, EXIT_OK, ConfigError, PromotionError
 from workbench.promotion import (
     DECISION_ARTIFACT,
     Decision,
     Evidence,
+    audit,
     baseline_gate,
     champion_gate,
     contracts_gate,
@@ -318,6 +320,7 @@ def make_charter(name: str, *, gates: list[dict] | None = None, candidate: str |
     }
     if promotion:
         data["promotion"] = {"model_name": f"{name}-model", "candidate": candidate}
+        data["production"] = PLAN
     return Charter.model_validate(data)
 
 
@@ -414,7 +417,7 @@ def test_promotion_lifecycle_go_rerun_nogo_history_rollback(store: Store) -> Non
     # go: the best candidate is registered and the alias moves to it
     d1 = promote(charter, store, actor="ann")
     assert d1.outcome == "go" and d1.exit_code == 0 and d1.candidate == "good" and d1.new_version
-    assert all(g.passed for g in d1.gates) and len(d1.gates) == len(GATES)
+    assert all(g.passed for g in d1.gates) and len(d1.gates) == len(GATES) + 1  # + the implicit production_plan gate
     assert d1.alias_before is None and d1.alias_after == d1.model_version == "1"
     assert _alias(store, charter) == "1"
     mv = store.client.get_model_version(charter.promotion.model_name, "1")
@@ -426,8 +429,15 @@ def test_promotion_lifecycle_go_rerun_nogo_history_rollback(store: Store) -> Non
     assert record["actor"] == "ann" and record["fingerprints"] == {"flights": "fp-1"}
     assert record["git_commit"] == "c0ffee" and record["contract_versions"] == {"flights": "abc123def456"}
     assert record["evidence"]["baseline"] == p1["baseline"] and record["evidence"]["contracts"] == p1["contracts"]
-    assert {g["kind"] for g in record["gates"]} == {g["kind"] for g in GATES}
-    assert store.get_run(d1.decision_run_id).data.tags[TAG["kind"]] == "decision"
+    assert {g["kind"] for g in record["gates"]} == {g["kind"] for g in GATES} | {"production_plan"}
+    decision_run = store.get_run(d1.decision_run_id)
+    assert decision_run.data.tags[TAG["kind"]] == "decision"
+    assert decision_run.data.tags[TAG["parent"]] == p1["pilot"]  # nested under the pilot run it judged
+    assert decision_run.data.metrics["gate.production_plan.passed"] == 1.0  # gate metrics named by gate
+    assert not [k for k in decision_run.data.metrics if k.startswith("gate.0")]
+    version = store.client.get_model_version(charter.promotion.model_name, d1.model_version)
+    assert d1.decision_run_id in version.description and "scorecard" in version.description
+    assert "Better than the <desk> rule?" in store.client.get_registered_model(charter.promotion.model_name).description
 
     # rerun on identical inputs: no new version, no alias move
     d2 = promote(charter, store, p1["pilot"], actor="ann")
@@ -471,10 +481,21 @@ def test_promotion_lifecycle_go_rerun_nogo_history_rollback(store: Store) -> Non
         rollback(charter, store)
     assert _alias(store, charter) == "1"
 
-    # promoting the rolled-back pilot again reuses its version (no new one)
+    # rollback sticks: promoting the rolled-back pilot again is a no-go naming the rollback
     d6 = promote(charter, store, p3["pilot"])
-    assert d6.outcome == "go" and d6.model_version == "2" and not d6.new_version
+    assert d6.outcome == "no-go" and [g.kind for g in d6.failing] == ["rollback"]
+    assert "rolled back by decision run " + r1.decision_run_id in d6.failing[0].reason
+    assert "--allow-rolled-back" in d6.summary()
+    assert _versions(store, charter) == ["1", "2"] and _alias(store, charter) == "1"
+    with pytest.raises(PromotionError, match="needs a reason"):
+        promote(charter, store, p3["pilot"], allow_rolled_back=True)
+    # ... unless a person says so, with a reason: then it reuses its version (no new one)
+    d7 = promote(charter, store, p3["pilot"], allow_rolled_back=True, reason="the incident was in the feature store")
+    assert d7.outcome == "go" and d7.model_version == "2" and not d7.new_version
+    assert d7.reason == "the incident was in the feature store"
+    assert json.loads(store.download_text(d7.decision_run_id, DECISION_ARTIFACT))["reason"] == d7.reason
     assert _versions(store, charter) == ["1", "2"] and _alias(store, charter) == "2"
+    assert audit(charter, store).ok
 
 
 def test_dry_run_moves_and_records_nothing(store: Store) -> None:
@@ -529,3 +550,25 @@ def test_pilot_without_evaluate_step(store: Store) -> None:
     store.end_run(pilot.run_id, FINISHED)
     with pytest.raises(PromotionError, match="no evaluate step"):
         promote(charter, store)
+
+
+def test_a_go_is_refused_while_the_production_plan_is_incomplete() -> None:
+    from workbench.config import ProductionPlan
+    from workbench.promotion import production_plan_gate
+
+    missing = production_plan_gate(None)
+    assert not missing.passed and "no plan at all" in missing.reason
+    partial = production_plan_gate(ProductionPlan(on_call="TODO: someone", monitoring={"input_psi": 0.2}))
+    assert not partial.passed
+    assert "production.on_call" in partial.reason and "production.monitoring.min_quality" in partial.reason
+    assert "production.monitoring.input_psi" not in partial.reason
+    assert production_plan_gate(ProductionPlan.model_validate(PLAN)).passed
+
+
+def test_promote_without_a_plan_is_no_go_and_names_the_gate(store: Store) -> None:
+    charter = make_charter("noplan").model_copy(update={"production": None})
+    build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))
+    decision = promote(charter, store, actor="ann")
+    assert decision.outcome == "no-go"
+    assert [g.name for g in decision.failing] == ["production_plan"]
+    assert _alias(store, charter) is None and _versions(store, charter) == []

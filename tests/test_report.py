@@ -79,8 +79,31 @@ def test_scorecard_has_every_section_and_escapes_text(store: Store, pilot: tuple
     assert "workbench.decision" not in store.get_run(ids["pilot"]).data.tags
     # self-contained: the figure is embedded, nothing is fetched from elsewhere
     assert "data:image/png;base64," + base64.b64encode(PNG).decode() in page
-    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    assert not re.search(r"""src=["']?(https?:)?//""", page)
     assert "<link" not in page
+    # the only outside links are to the MLflow UI that `make ui` serves on loopback
+    assert all(u.startswith("http://127.0.0.1:") for u in re.findall(r'href="(https?://[^"]+)"', page))
+
+
+def test_scorecard_status_links_numbers_and_outcome_names(store: Store, pilot: tuple, monkeypatch) -> None:
+    charter, ids = pilot
+    monkeypatch.setenv("UI_PORT", "5123")
+    exp = store.get_run(ids["pilot"]).info.experiment_id
+    store.client.set_terminated(ids["pilot"], status="RUNNING")  # as while the pilot writes its own scorecard
+    try:
+        closing = render_scorecard(charter, store, ids["pilot"], closing=True)
+        reread = render_scorecard(charter, store, ids["pilot"])
+    finally:
+        store.end_run(ids["pilot"], FINISHED)
+    assert "in progress" not in closing and f"{ids['pilot']} (FINISHED, started" in closing
+    assert "RUNNING: not finished" in reread
+    # links follow the UI port, and open the runs table in the model-training view
+    assert f'href="http://127.0.0.1:5123/#/experiments/{exp}/runs?workflowType=machine_learning"' in closing
+    # readable numbers: integers without ".0", rates as percentages
+    assert "1234 rows" in closing and "25.0%" in closing and "1234.0" not in closing
+    from workbench.formatting import outcome_label
+
+    assert outcome_label("already-champion") == "ALREADY CHAMPION"
 
 
 def test_scorecard_shows_a_given_no_go_decision(store: Store, pilot: tuple) -> None:

@@ -90,6 +90,10 @@ def test_make_ui_serves_the_store_on_loopback_only(tmp_path: Path) -> None:
             assert json.loads(r.read())["experiment"]["name"] == exp_name
         # bound to 127.0.0.1 only (0100007F in /proc's little-endian hex), never 0.0.0.0 or ::
         assert _listen_addresses(port) == {"0100007F"}
+    # it printed the direct link to the pilot's runs table, in the model-training view
+    exp_id = store.experiment_id(exp_name, create=False)
+    printed = proc.stdout.read() if proc.stdout else ""
+    assert f"http://127.0.0.1:{port}/#/experiments/{exp_id}/runs?workflowType=machine_learning" in printed, printed
 
 
 def test_make_lab_serves_jupyterlab_on_loopback_only() -> None:

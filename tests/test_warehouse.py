@@ -59,7 +59,7 @@ def test_ingest_uses_declared_types_and_nulls(loaded: tuple[Path, Path]) -> None
     [
         ('id,name,price\n1,a,1.5\n2,"b,2.5\n3,c,3.0\n', 3, "unquoted value"),  # unterminated quote
         ("id,name,price\n1,a,1.5\n2,b,2.5,9\n", 3, "too many columns"),
-        ("id,name,price\n1,a,1.5\n2,b,abc\n", 3, "could not convert string \"abc\""),
+        ("id,name,price\n1,a,1.5\n2,b,abc\n", 3, "value 'abc' is not a number"),
         ("id,name,price\n1,a\n", 2, "missing columns"),
     ],
     ids=["bad-quoting", "extra-column", "unparsable-value", "short-row"],

@@ -9,7 +9,7 @@ from pathlib import Path
 import ipywidgets as w
 import pytest
 
-from support import write_project
+from support import PLAN_YAML, write_project
 from workbench.config import load_charter
 from workbench.tracking import FINISHED, TAG, Store
 from workbench.widgets import ControlPanel, contracts_html, panel, run_url, step_statuses
@@ -45,8 +45,9 @@ def test_pilot_panel_runs_one_step_then_the_pilot_and_shows_statuses(tmp_path: P
     result = cp.pilot.last_result
     measure = next(s for s in result.steps if s.name == "measure")
     url = run_url("http://mlflow.test:5000", result.experiment_id, measure.run_id)
-    assert url in cp.pilot.links["measure"].value
-    assert f"{url}/artifactPath/notebook/step.html" in cp.pilot.links["measure/notebook"].value
+    assert url in cp.pilot.links["measure"].value and url.endswith("?workflowType=machine_learning")
+    assert run_url("http://mlflow.test:5000", result.experiment_id, measure.run_id, "notebook/step.html") \
+        in cp.pilot.links["measure/notebook"].value
     # the notebook link points at an artifact that exists
     store = Store(tmp_path)
     assert store.download_text(measure.run_id, "notebook/step.html") is not None
@@ -123,7 +124,7 @@ def test_contracts_panel_shows_every_rule_with_counts_and_masks_pii(tmp_path: Pa
         assert rule in body
     # name is PII: item4 and item5 break the regex, but their values are never shown
     assert "masked (PII)" in body and "item4" not in body and "item5" not in body
-    assert "2 (40%)" in body  # 2 of 5 names unexpected
+    assert "2 (40.0%)" in body  # 2 of 5 names unexpected
     assert "7.5" in body  # price is not PII: its offending value is shown
     assert [len(r.failed) for r in cp.contracts.results] == [2]
 
@@ -140,7 +141,7 @@ def test_contracts_html_shows_quarantine_counts() -> None:
     html = contracts_html([result])
     assert result.passed  # every offending row was moved aside: no longer blocking
     assert "3 row(s) quarantined" in html and "items__quarantine" in html
-    assert "3 (60%)" in html and "masked (PII)" in html and ">warn<" in html
+    assert "3 (60.0%)" in html and "masked (PII)" in html and ">warn<" in html
 
 
 # -- runs and promotion, on a real MLflow store holding a pilot run's layout --------------------
@@ -150,7 +151,7 @@ gates:
   - {kind: threshold, metric: quality.roc_auc, op: '>=', value: 0.70}
   - {kind: vs_baseline, metric: quality.roc_auc, min_relative_improvement: 0.05}
 promotion: {model_name: tiny-model}
-"""
+""" + PLAN_YAML
 
 
 def _pilot_layout(store: Store, pilot: str, candidates: dict[str, float], *, model: str | None = None) -> str:
@@ -246,3 +247,53 @@ def test_promote_moves_the_alias_only_after_a_passing_dry_run(tmp_path: Path) ->
     cp.runs.refresh_button.click()  # the champion now appears beside the candidates
     assert cp.wait(WAIT)
     assert f"champion v{decision.model_version}" in cp.runs.body.value
+
+
+def test_a_partial_run_never_replaces_the_complete_one_and_statuses_match_what_ran(tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    from workbench.promotion import promote
+    from workbench.report import SCORECARD_ARTIFACT
+
+    monkeypatch.setenv("UI_PORT", "5123")  # links follow the port `make ui` serves on
+    path = _gated_project(tmp_path)
+    charter = load_charter(path)
+    store = Store(tmp_path)
+    only_partial = tmp_path / "other"
+    other = _gated_project(only_partial)
+
+    # before any complete run: the tabs say so, and how to get one
+    lone = Store(only_partial).start_run("tiny-pilot", "pilot (partial: measure)",
+                                         tags={TAG["kind"]: "pilot", TAG["partial"]: "true"})
+    Store(only_partial).end_run(lone.run_id, FINISHED)
+    cp = panel(other)
+    cp.runs.refresh_button.click()
+    assert cp.wait(WAIT)
+    assert "no complete finished pilot run" in cp.runs.error.value and "Run pilot" in cp.runs.error.value
+
+    # a complete pilot run that promoted and wrote its scorecard, as the runner leaves it
+    complete = _pilot_layout(store, "tiny-pilot", {"good": 0.80}, model="good")
+    assert promote(charter, store, complete).outcome == "go"
+    store.log_text(complete, "<html></html>", SCORECARD_ARTIFACT)
+    _run, statuses = step_statuses(charter, store)
+    assert statuses["promote"]["status"] == "GO" and statuses["report"]["status"] == "written"
+    assert statuses["report"]["notebook"] == SCORECARD_ARTIFACT
+
+    # then "Run step": a newer pilot run of one step, tagged partial
+    partial = store.start_run("tiny-pilot", "pilot (partial: measure)", tags={TAG["kind"]: "pilot",
+                                                                            TAG["partial"]: "true"})
+    store.end_run(partial.run_id, FINISHED)
+    cp = panel(path)
+    assert cp.wait(WAIT)
+    header = cp.pilot.header.value
+    assert partial.run_id[:8] in header and "partial" in header and "127.0.0.1:5123/#/experiments/" in header
+    assert "runs?workflowType=machine_learning" in header
+    cp.runs.refresh_button.click()
+    cp.promote.evaluate_button.click()
+    assert cp.wait(WAIT)
+    assert cp.runs.error.value == "" and cp.promote.error.value == ""
+    assert complete[:8] in cp.runs.body.value and cp.promote.dry.pilot_run_id == complete
+    # one name per outcome: the badge, the history and the summary agree
+    assert cp.promote.dry.outcome == "already-champion"
+    assert "ALREADY CHAMPION" in cp.promote.body.value and "ALREADY-CHAMPION" not in cp.promote.body.value
+    assert "GO (already champion)" not in cp.promote.body.value
+    assert "0.8" in cp.runs.body.value and "0.800" not in cp.runs.body.value

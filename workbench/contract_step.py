@@ -64,7 +64,8 @@ def _check(charter: Charter, *, only: str | None = None) -> list[tuple[Any, Any]
             spec = contract.spec.model_copy(
                 update={"columns": {c: cs for c, cs in contract.spec.columns.items() if c not in lacking}})
             result = contracts.check_contract(charter.warehouse_path,
-                                              dataclasses.replace(contract, spec=spec, rules=kept))
+                                              dataclasses.replace(contract, spec=spec, rules=kept),
+                                              missing_columns=lacking)
             absent = tuple(
                 RuleResult(rule_id=f"{name}.{c}.present", column=c, kind="present", severity="error", success=False,
                            error=f"column '{c}' is missing from the data ({src.path} has no such column)")

@@ -15,14 +15,22 @@ shows the traceback. Library code wraps third-party exceptions at its boundary
     │   ├── IngestError             a source file could not be loaded (file, line, column)
     │   └── WarehouseLockedError    another writer or a kernel holds the warehouse
     ├── TrackingError               the MLflow store could not be used
+    ├── StoreLockedError            a pilot, ingest or promotion holds the pilot's store (names it)
+    ├── ExposureError               a server would be reachable beyond loopback without authentication
     ├── StepError                   a pilot step did not finish
     │   ├── ParameterError          a step parameter the notebook does not declare
     │   ├── CellError               a notebook cell raised (notebook, cell, error)
     │   ├── KernelDiedError         the kernel died under the notebook
     │   ├── StepTimeoutError        a cell exceeded the step's timeout
+    │   ├── ShellCommandError       a `!cmd` line in a cell exited non-zero
     │   └── StepInterrupted         SIGTERM / Ctrl-C while the step ran
     ├── EvaluationError             a metric or probe could not be computed
-    └── PromotionError              gates could not be evaluated or an alias could not move
+    ├── PromotionError              gates could not be evaluated or an alias could not move
+    │   └── AuditError              the decision trail and the registry disagree (chain, alias, evidence)
+    └── MonitorError                a production batch could not be monitored (no champion, unreadable batch)
+
+A monitored batch that *breaches* the production plan is not an error: `workbench
+monitor` records it and exits with ``EXIT_BREACH``.
 """
 
 from __future__ import annotations
@@ -37,24 +45,35 @@ __all__ = [
     "IngestError",
     "WarehouseLockedError",
     "TrackingError",
+    "StoreLockedError",
+    "ExposureError",
     "StepError",
     "ParameterError",
     "CellError",
     "KernelDiedError",
     "StepTimeoutError",
+    "ShellCommandError",
     "StepInterrupted",
     "EvaluationError",
     "PromotionError",
+    "AuditError",
+    "MonitorError",
+    "EXIT_BREACH",
     "EXIT_OK",
     "EXIT_ERROR",
     "EXIT_NO_GO",
     "EXIT_INTERRUPTED",
+    "EXIT_LOCKED",
+    "EXIT_AUDIT",
 ]
 
 # Process exit codes, shared by the CLI and `make pilot`.
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_NO_GO = 3
+EXIT_LOCKED = 4  # another pilot, ingest or promotion holds the store: try again when it ends
+EXIT_AUDIT = 5  # `workbench audit` found the decision trail broken (or promote refused because of it)
+EXIT_BREACH = 6  # `workbench monitor`: the batch broke the production plan (or was refused by its contract)
 EXIT_INTERRUPTED = 130
 
 
@@ -116,6 +135,16 @@ class TrackingError(WorkbenchError):
     """The MLflow tracking store could not be used."""
 
 
+class StoreLockedError(WorkbenchError):
+    """A pilot, an ingest, a promotion or a rollback holds the pilot's store; the message names it."""
+
+    exit_code = EXIT_LOCKED
+
+
+class ExposureError(WorkbenchError):
+    """The MLflow UI or JupyterLab would listen beyond loopback without authentication."""
+
+
 class StepError(WorkbenchError):
     """A pilot step did not finish."""
 
@@ -136,6 +165,10 @@ class StepTimeoutError(StepError):
     """A cell ran longer than the step's timeout."""
 
 
+class ShellCommandError(StepError):
+    """A ``!cmd`` shell line in a notebook cell exited with a non-zero status."""
+
+
 class StepInterrupted(StepError):
     """The pilot was interrupted (SIGTERM or Ctrl-C) while a step ran."""
 
@@ -148,3 +181,13 @@ class EvaluationError(WorkbenchError):
 
 class PromotionError(WorkbenchError):
     """Gates could not be evaluated, or the registry could not be updated."""
+
+
+class AuditError(PromotionError):
+    """The decision records, their hash chain and the registry disagree."""
+
+    exit_code = EXIT_AUDIT
+
+
+class MonitorError(WorkbenchError):
+    """A production batch could not be monitored (no champion, an unreadable batch)."""

@@ -66,6 +66,8 @@ __all__ = [
     "plot_confusion",
     "plot_residuals",
     "plot_predicted_vs_actual",
+    "plot_roc_pr",
+    "curves",
 ]
 
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "brier",
@@ -211,26 +213,16 @@ def _quality(y_true: Any, y_pred: Any, task: Task, threshold: float, strict: boo
     n = int(yt.shape[0])
     if n == 0:
         raise EvaluationError("cannot evaluate zero rows", where=where, hint="check the evaluation split")
-    values: dict[str, float] = {}
-    omitted: dict[str, str] = {}
-    notes: list[str] = []
-
-    def undefined(metric: str, reason: str, hint: str) -> None:
-        if strict:
-            raise EvaluationError(f"{metric} is undefined: {reason}", where=where, hint=hint)
-        omitted[metric] = reason
-
     if task.kind == "regression":
         truth = _numeric(yt, "y_true")
         pred = _numeric(yp, "y_pred")
-        values["mae"] = float(skm.mean_absolute_error(truth, pred))
-        values["rmse"] = float(math.sqrt(skm.mean_squared_error(truth, pred)))
-        if n < 2 or np.all(truth == truth[0]):
-            undefined("r2", f"the target is constant ({truth[0]!r}) over {n} row(s)",
-                      "evaluate on a set whose target varies; use mae/rmse for this slice")
-        else:
-            values["r2"] = float(skm.r2_score(truth, pred))
-        return QualityResult("regression", n, values, omitted=omitted)
+        errors = {
+            "mae": lambda: skm.mean_absolute_error(truth, pred),
+            "rmse": lambda: math.sqrt(skm.mean_squared_error(truth, pred)),
+            "r2": lambda: skm.r2_score(truth, pred),
+        }
+        return regression_result(n=n, constant=bool(n < 2 or np.all(truth == truth[0])), first=float(truth[0]),
+                                 metric=lambda name: float(errors[name]()), strict=strict, where=where)
 
     truth = _binary_truth(yt, task.positive_label)
     score = _numeric(yp, "y_score")
@@ -246,15 +238,68 @@ def _quality(y_true: Any, y_pred: Any, task: Task, threshold: float, strict: boo
                               hint="pick one with choose_threshold(...) or use the default 0.5")
     hard = bool(np.all((score == 0) | (score == 1)))
     pred = (score >= threshold).astype(int)
-    positives = int(truth.sum())
+    tn, fp, fn, tp = (int(v) for v in skm.confusion_matrix(truth, pred, labels=[0, 1]).ravel())
+    computed = {
+        "accuracy": lambda: skm.accuracy_score(truth, pred),
+        "precision": lambda: skm.precision_score(truth, pred, zero_division=0),
+        "recall": lambda: skm.recall_score(truth, pred, zero_division=0),
+        "f1": lambda: skm.f1_score(truth, pred, zero_division=0),
+        "brier": lambda: skm.brier_score_loss(truth, score),
+        "roc_auc": lambda: skm.roc_auc_score(truth, score),
+        "average_precision": lambda: skm.average_precision_score(truth, score),
+        "log_loss": lambda: skm.log_loss(truth, score, labels=[0, 1]),
+    }
+    return classification_result(
+        n=n, positives=int(truth.sum()), confusion=((tn, fp), (fn, tp)), hard=hard,
+        metric=lambda name: float(computed[name]()), task=task, threshold=threshold, strict=strict, where=where,
+        calibration=(lambda: _calibration(truth, score, calibration_bins, calibration_strategy)) if curves else None,
+    )
+
+
+def regression_result(*, n: int, constant: bool, first: float, metric: Callable[[str], float], strict: bool,
+                      where: str) -> QualityResult:
+    """The regression rules, written once (see :func:`classification_result`): mae and rmse
+    always; r2 only when the target varies (``constant``: it does not; ``first``: its value)."""
+    values = {"mae": metric("mae"), "rmse": metric("rmse")}
+    omitted: dict[str, str] = {}
+    if constant:
+        reason = f"the target is constant ({first!r}) over {n} row(s)"
+        if strict:
+            raise EvaluationError(f"r2 is undefined: {reason}", where=where,
+                                  hint="evaluate on a set whose target varies; use mae/rmse for this slice")
+        omitted["r2"] = reason
+    else:
+        values["r2"] = metric("r2")
+    return QualityResult("regression", n, values, omitted=omitted)
+
+
+def classification_result(*, n: int, positives: int, confusion: tuple[tuple[int, int], tuple[int, int]], hard: bool,
+                          metric: Callable[[str], float], task: Task, threshold: float, strict: bool, where: str,
+                          calibration: Callable[[], CalibrationCurve] | None = None) -> QualityResult:
+    """The classification rules, written once for every way of computing the numbers (here
+    with sklearn on arrays; :mod:`workbench.sql_metrics` in DuckDB): which metrics are
+    defined, the notes, and why a metric is omitted (or, ``strict``, the error).
+    ``metric(name)`` computes one of accuracy, precision, recall, f1 (at ``threshold``,
+    ``zero_division=0``), brier, roc_auc, average_precision, log_loss; it is only asked
+    for the ones defined here. ``confusion``: ``((tn, fp), (fn, tp))``."""
+    values: dict[str, float] = {}
+    omitted: dict[str, str] = {}
+    notes: list[str] = []
+
+    def undefined(name: str, reason: str, hint: str) -> None:
+        if strict:
+            raise EvaluationError(f"{name} is undefined: {reason}", where=where, hint=hint)
+        omitted[name] = reason
+
+    (_tn, fp), (_fn, tp) = confusion
     values["base_rate"] = positives / n
-    values["accuracy"] = float(skm.accuracy_score(truth, pred))
-    if pred.sum() == 0:
+    values["accuracy"] = metric("accuracy")
+    if tp + fp == 0:
         notes.append(f"no row is predicted positive at threshold {threshold}: precision set to 0.0")
-    values["precision"] = float(skm.precision_score(truth, pred, zero_division=0))
-    values["recall"] = float(skm.recall_score(truth, pred, zero_division=0))
-    values["f1"] = float(skm.f1_score(truth, pred, zero_division=0))
-    values["brier"] = float(skm.brier_score_loss(truth, score))
+    values["precision"] = metric("precision")
+    values["recall"] = metric("recall")
+    values["f1"] = metric("f1")
+    values["brier"] = metric("brier")
     one_class = positives in (0, n)
     if one_class:
         which = "positive" if positives else "negative"
@@ -268,22 +313,19 @@ def _quality(y_true: Any, y_pred: Any, task: Task, threshold: float, strict: boo
         undefined("brier_skill", f"the base rate is {positives / n:g}: always predicting it is already perfect",
                   "see roc_auc")
     else:
-        values["roc_auc"] = float(skm.roc_auc_score(truth, score))
-        values["average_precision"] = float(skm.average_precision_score(truth, score))
+        values["roc_auc"] = metric("roc_auc")
+        values["average_precision"] = metric("average_precision")
         base = positives / n
         values["brier_skill"] = 1.0 - values["brier"] / (base * (1.0 - base))
     if hard:
         notes.append("scores are hard 0/1 predictions: log loss and calibration are omitted")
         omitted["log_loss"] = "scores are hard 0/1 predictions"
     else:
-        values["log_loss"] = float(skm.log_loss(truth, score, labels=[0, 1]))
-    tn, fp, fn, tp = (int(v) for v in skm.confusion_matrix(truth, pred, labels=[0, 1]).ravel())
-    calibration = None
-    if curves and not hard:
-        calibration = _calibration(truth, score, calibration_bins, calibration_strategy)
+        values["log_loss"] = metric("log_loss")
     return QualityResult(
         "classification", n, {k: values[k] for k in CLASSIFICATION_METRICS if k in values},
-        threshold=threshold, confusion=((tn, fp), (fn, tp)), calibration=calibration,
+        threshold=threshold, confusion=confusion,
+        calibration=calibration() if calibration is not None and not hard else None,
         hard_predictions=hard, omitted=omitted, notes=tuple(notes),
     )
 
@@ -440,14 +482,20 @@ class SliceTable:
             return None
         return max(eligible, key=lambda r: (r.worse_by, r.count))  # type: ignore[arg-type,return-value]
 
-    def metrics(self, *, all_metrics: bool = False) -> dict[str, float]:
+    def metrics(self, *, all_metrics: bool = False, gated_only: bool = False) -> dict[str, float]:
         """Per slice: count, base_rate and ``metric`` (every quality metric if
-        ``all_metrics``); plus ``slice.worst.<metric>``, ``slice.flagged``, ``slice.eligible``."""
+        ``all_metrics``); plus ``slice.worst.<metric>``, ``slice.flagged``, ``slice.eligible``.
+
+        ``gated_only``: what a run logs to MLflow — the summary, and count and ``metric``
+        of the *eligible* slices only (the evidence the slices gate compares); the rest is
+        in :meth:`to_dict` (the slices JSON artifact)."""
         out: dict[str, float] = {}
         for r in self.rows:
+            if gated_only and not r.eligible:
+                continue
             prefix = f"slice.{_name_part(r.column)}.{r.key}"
             out[f"{prefix}.count"] = float(r.count)
-            if r.base_rate is not None:
+            if r.base_rate is not None and not gated_only:
                 out[f"{prefix}.base_rate"] = float(r.base_rate)
             for name, value in r.values.items():
                 if all_metrics or name == self.metric:
@@ -534,6 +582,33 @@ def slice_metrics(
     used to flag (see :class:`SliceTable` for the rule). Missing slice values form their
     own slice, named ``null``. The whole frame must evaluate cleanly (strict), slices not.
     """
+    metric, _higher = slice_rule(task, metric, flag_margin, flag_ratio)
+    missing = [c for c in (y_true_col, score_col, *slice_columns) if c not in frame.columns]
+    if missing:
+        raise EvaluationError(
+            f"column(s) not in the frame: {', '.join(missing)}", where="slice_metrics",
+            hint=f"available columns: {', '.join(map(str, frame.columns))}",
+        )
+    overall_q = _quality(frame[y_true_col].to_numpy(), frame[score_col].to_numpy(), task, threshold,
+                         strict=True, where="slice_metrics: whole frame")
+    columns = []
+    for column in slice_columns:
+        entries = []
+        for value, idx in _positions_by_value(frame[column]):
+            part = frame.iloc[idx]
+            q = _quality(part[y_true_col].to_numpy(), part[score_col].to_numpy(), task, threshold,
+                         strict=False, where=f"slice {column}={value!r}", curves=False)
+            base_rate = q.values["base_rate"] if task.kind == "classification" else \
+                float(np.mean(part[y_true_col].to_numpy(dtype=float)))
+            entries.append((value, int(len(idx)), q, base_rate))
+        columns.append((column, entries))
+    return slice_table(task, metric, overall_q, columns, min_rows=min_rows, flag_margin=flag_margin,
+                       flag_ratio=flag_ratio)
+
+
+def slice_rule(task: Task, metric: str | None, flag_margin: float | None,
+               flag_ratio: float | None) -> tuple[str, bool]:
+    """(the flag metric, whether higher is better), refusing a metric or rule that cannot flag."""
     metric = metric or DEFAULT_SLICE_METRIC[task.kind]
     allowed = CLASSIFICATION_METRICS if task.kind == "classification" else REGRESSION_METRICS
     if metric not in allowed or HIGHER_IS_BETTER.get(metric) is None:
@@ -543,38 +618,31 @@ def slice_metrics(
     if flag_margin is None and flag_ratio is None:
         raise EvaluationError("no flag rule: both flag_margin and flag_ratio are None",
                               where="slice_metrics", hint="set flag_margin (absolute) or flag_ratio (relative)")
-    missing = [c for c in (y_true_col, score_col, *slice_columns) if c not in frame.columns]
-    if missing:
-        raise EvaluationError(
-            f"column(s) not in the frame: {', '.join(missing)}", where="slice_metrics",
-            hint=f"available columns: {', '.join(map(str, frame.columns))}",
-        )
-    higher = bool(HIGHER_IS_BETTER[metric])
-    overall_q = _quality(frame[y_true_col].to_numpy(), frame[score_col].to_numpy(), task, threshold,
-                         strict=True, where="slice_metrics: whole frame")
+    return metric, bool(HIGHER_IS_BETTER[metric])
+
+
+def slice_table(task: Task, metric: str | None, overall_q: QualityResult,
+                columns: Sequence[tuple[str, Sequence[tuple[Any, int, QualityResult, float | None]]]], *,
+                min_rows: int, flag_margin: float | None, flag_ratio: float | None) -> SliceTable:
+    """The slice rules, written once for every way of computing the numbers (see
+    :func:`slice_metrics`; :mod:`workbench.sql_metrics` computes them in DuckDB): naming and
+    order, eligibility and flagging. ``columns``: per slice column, one ``(value, count,
+    quality (not strict), base rate)`` per value; ``overall_q``: the whole set's quality."""
+    metric, higher = slice_rule(task, metric, flag_margin, flag_ratio)
     if metric not in overall_q.values:
         raise EvaluationError(f"{metric} is undefined on the whole frame: {overall_q.omitted.get(metric)}",
                               where="slice_metrics")
     overall = overall_q.values[metric]
 
     rows: list[SliceRow] = []
-    for column in slice_columns:
+    for column, values in columns:
         keys_seen: dict[str, Any] = {}
-        entries = sorted(_positions_by_value(frame[column]), key=lambda kv: (_name_part(kv[0]), str(kv[0])))
-        for value, idx in entries:
+        for value, count, q, base_rate in sorted(values, key=lambda e: (_name_part(e[0]), str(e[0]))):
             key = _name_part(value)
             base_key, k = key, 2
             while key in keys_seen:  # two values that sanitise alike (e.g. "a b" and "a_b")
                 key, k = f"{base_key}_{k}", k + 1
             keys_seen[key] = value
-            part = frame.iloc[idx]
-            q = _quality(part[y_true_col].to_numpy(), part[score_col].to_numpy(), task, threshold,
-                         strict=False, where=f"slice {column}={value!r}", curves=False)
-            count = int(len(idx))
-            if task.kind == "classification":
-                base_rate = q.values["base_rate"]
-            else:
-                base_rate = float(np.mean(part[y_true_col].to_numpy(dtype=float)))
             worse_by = None
             flagged = False
             if count < min_rows:
@@ -592,7 +660,7 @@ def slice_metrics(
                 flagged = bool(why)
                 reason = "; ".join(why)
             rows.append(SliceRow(
-                column=column, value=value, key=key, count=count, base_rate=base_rate,
+                column=column, value=value, key=key, count=int(count), base_rate=base_rate,
                 values={k2: v for k2, v in q.values.items() if k2 != "base_rate"},
                 omitted=dict(q.omitted), eligible=eligible, worse_by=worse_by, flagged=flagged, reason=reason,
             ))
@@ -929,25 +997,28 @@ def _regression_pairs(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]
     return truth, pred
 
 
-def _sample(n: int, max_points: int) -> tuple[np.ndarray | slice, str]:
+def _sample(n: int, max_points: int, total: int | None = None) -> tuple[np.ndarray | slice, str]:
     """Rows to draw (all, or ``max_points`` of them with a fixed seed so a scatter stays
-    readable) and how to say so in a title."""
+    readable) and how to say so in a title. ``total``: the rows given are already that
+    sample of ``total`` rows (drawn in DuckDB the same way)."""
+    if total is not None and total > n:
+        return slice(None), f"{n} of {total} rows shown"
     if n <= max_points:
         return slice(None), f"n={n}"
     keep = np.sort(np.random.default_rng(0).choice(n, size=max_points, replace=False))
     return keep, f"{max_points} of {n} rows shown"
 
 
-def plot_residuals(y_true: Any, y_pred: Any, *, max_points: int = 20_000) -> Figure:
+def plot_residuals(y_true: Any, y_pred: Any, *, max_points: int = 20_000, total: int | None = None) -> Figure:
     """Regression residuals (actual - predicted) against the prediction, and their histogram.
 
     A band around zero with no shape is what a good model leaves; a funnel or a curve says
-    the error depends on the prediction."""
+    the error depends on the prediction. ``total``: the pairs are a sample of that many."""
     from matplotlib.figure import Figure
 
     truth, pred = _regression_pairs(y_true, y_pred)
     residual = truth - pred
-    rows, shown = _sample(truth.size, max_points)
+    rows, shown = _sample(truth.size, max_points, total)
     fig = Figure(figsize=(9, 4), layout="constrained")
     scatter, hist = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [2, 1]})
     scatter.scatter(pred[rows], residual[rows], s=6, alpha=0.3, color="#4c72b0", rasterized=True)
@@ -962,12 +1033,14 @@ def plot_residuals(y_true: Any, y_pred: Any, *, max_points: int = 20_000) -> Fig
     return fig
 
 
-def plot_predicted_vs_actual(y_true: Any, y_pred: Any, *, max_points: int = 20_000) -> Figure:
-    """Predicted against actual values with the identity line (a perfect model lies on it)."""
+def plot_predicted_vs_actual(y_true: Any, y_pred: Any, *, max_points: int = 20_000,
+                             total: int | None = None) -> Figure:
+    """Predicted against actual values with the identity line (a perfect model lies on it).
+    ``total``: the pairs are a sample of that many."""
     from matplotlib.figure import Figure
 
     truth, pred = _regression_pairs(y_true, y_pred)
-    rows, shown = _sample(truth.size, max_points)
+    rows, shown = _sample(truth.size, max_points, total)
     lo = float(min(truth.min(), pred.min()))
     hi = float(max(truth.max(), pred.max()))
     pad = (hi - lo) * 0.03 or 1.0
@@ -982,4 +1055,85 @@ def plot_predicted_vs_actual(y_true: Any, y_pred: Any, *, max_points: int = 20_0
     ax.set_ylabel("predicted")
     ax.set_title(f"Predicted vs actual ({shown}), MAE {np.abs(truth - pred).mean():.3g}")
     ax.legend(loc="upper left")
+    return fig
+
+
+# -- curves (for the evaluation report) ---------------------------------------------------
+
+
+def _thin(n: int, max_points: int) -> np.ndarray:
+    """Indices of at most ``max_points`` of ``n`` points, evenly spread, both ends kept."""
+    if n <= max_points:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+
+
+def curves(y_true: Any, y_score_or_pred: Any, *, task: Task, max_points: int = 200) -> dict[str, Any]:
+    """What the evaluation report draws, small enough for a JSON artifact.
+
+    Classification: the ROC curve (``fpr``, ``tpr``) and the precision-recall curve
+    (``recall``, ``precision``), each thinned to at most ``max_points`` points, with
+    ``base_rate`` (the PR curve of a random ranking). Regression: the residual
+    (actual - predicted) histogram, the residual's mean and 10th/90th percentiles per
+    decile of the prediction, and a fixed-seed sample of at most ``max_points`` * 2
+    (prediction, residual) pairs. Raises :class:`EvaluationError` on the data
+    :func:`evaluate` refuses."""
+    if task.kind == "classification":
+        from sklearn.metrics import precision_recall_curve, roc_curve
+
+        truth = _binary_truth(np.asarray(y_true), task.positive_label)
+        score = _numeric(_as_1d(y_score_or_pred, "y_score"), "y_score")
+        if truth.shape[0] != score.shape[0] or truth.shape[0] == 0 or len(np.unique(truth)) < 2:
+            raise EvaluationError("ROC and PR curves need both classes and one score per row", where="y_true",
+                                  hint="evaluate on a set with positive and negative rows")
+        fpr, tpr, _ = roc_curve(truth, score)
+        precision, recall, _ = precision_recall_curve(truth, score)
+        keep_roc, keep_pr = _thin(len(fpr), max_points), _thin(len(recall), max_points)
+        return {
+            "kind": "classification",
+            "roc": {"fpr": [float(v) for v in fpr[keep_roc]], "tpr": [float(v) for v in tpr[keep_roc]]},
+            "pr": {"recall": [float(v) for v in recall[keep_pr]], "precision": [float(v) for v in precision[keep_pr]]},
+            "base_rate": float(truth.mean()),
+        }
+    truth, pred = _regression_pairs(y_true, y_score_or_pred)
+    residual = truth - pred
+    counts, edges = np.histogram(residual, bins=min(40, max(5, truth.size // 20)))
+    order = np.argsort(pred, kind="stable")
+    groups = [g for g in np.array_split(order, min(10, truth.size)) if g.size]
+    rows, _ = _sample(truth.size, max_points * 2)
+    return {
+        "kind": "regression",
+        "histogram": {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
+        "by_prediction": [
+            {"pred_mean": float(pred[g].mean()), "residual_mean": float(residual[g].mean()),
+             "residual_p10": float(np.percentile(residual[g], 10)), "residual_p90": float(np.percentile(residual[g], 90)),
+             "rows": int(g.size)}
+            for g in groups
+        ],
+        "sample": {"pred": [float(v) for v in pred[rows]], "residual": [float(v) for v in residual[rows]]},
+    }
+
+
+def plot_roc_pr(data: Mapping[str, Any], *, reference: Mapping[str, Any] | None = None,
+                labels: tuple[str, str] = ("model", "baseline")) -> Figure:
+    """ROC and precision-recall curves side by side, from :func:`curves` (classification);
+    ``reference`` (another model's curves, e.g. the baseline's) is drawn dashed."""
+    if data.get("kind") != "classification":
+        raise EvaluationError("ROC and PR curves are for classification", hint="use plot_residuals for regression")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 4), layout="constrained")
+    roc, pr = fig.subplots(1, 2)
+    roc.plot([0, 1], [0, 1], linestyle=":", color="grey", label="random")
+    pr.axhline(data["base_rate"], linestyle=":", color="grey", label=f"random ({data['base_rate']:.1%} positive)")
+    for curve, style, label in ((reference, "--", labels[1]), (data, "-", labels[0])):
+        if not curve:
+            continue
+        colour = "#4c72b0" if style == "-" else "#dd8452"
+        roc.plot(curve["roc"]["fpr"], curve["roc"]["tpr"], linestyle=style, color=colour, label=label)
+        pr.plot(curve["pr"]["recall"], curve["pr"]["precision"], linestyle=style, color=colour, label=label)
+    roc.set(xlim=(0, 1), ylim=(0, 1), xlabel="false positive rate", ylabel="true positive rate", title="ROC curve")
+    pr.set(xlim=(0, 1), ylim=(0, 1), xlabel="recall", ylabel="precision", title="Precision-recall curve")
+    roc.legend(loc="lower right", fontsize=8)
+    pr.legend(loc="upper right", fontsize=8)
     return fig

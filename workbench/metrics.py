@@ -1,40 +1,82 @@
-"""The one registry of every built-in metric name: its direction, unit and meaning.
+"""The one registry of every built-in metric name: its direction, unit and meaning, and
+whether it is an MLflow metric at all.
 
 Gates, widgets and reports read a metric's direction from here, never from a guess on
-its prefix. A name that is not here (a custom metric a notebook logs) has no known
-direction: a gate comparing it must say ``higher_is_better`` itself.
+its prefix; :mod:`workbench.formatting` reads its unit to show it. A name that is not
+here (a custom metric a notebook logs) has no known direction: a gate comparing it must
+say ``higher_is_better`` itself.
+
+What is an MLflow metric
+------------------------
+MLflow metrics are the few numbers people compare *across runs*: quality, latency, cost,
+probes, gates, row counts and drifted-column counts. Each becomes a column of the MLflow
+runs table and a chart, so a step run logs a bounded handful (the tests cap it at 60 on
+the demo) whose number does not grow with the data's width or cardinality. Everything
+per column, per rule or per value lives in the run's artifacts instead:
+
+- per-column profile statistics: ``profile/<table>.json`` and the HTML profile report
+  ``profile_report/<table>.html`` (:mod:`workbench.profile_report`);
+- PSI per column: ``drift/<table>.json`` (and the profile report, in colour);
+- per-rule contract results: ``contracts/<dataset>.json`` and ``contracts/summary.html``;
+- per-slice quality: ``<model>/slices.json``, and the evaluation report
+  ``evaluation/report.html`` (:mod:`workbench.eval_report`); only the slices the slices
+  gate compares are logged as metrics (see ``slice.<column>.<value>.*`` below);
+- curves, calibration bins, confusion counts, raw latencies: ``<model>/*.json``.
+
+A registered name with ``logged=False`` describes the data or the setup rather than the
+model and is (nearly) identical for every model of a pilot run (``quality.base_rate``,
+``cost.human_per_1k_usd``, ``probes.total``, ``slice.eligible``): it is kept in the JSON
+artifacts only, and no gate can read it.
 
 Naming scheme
 -------------
 A metric name is ``<group>.<name>`` (lower-case group, then dot-separated parts made of
-``[A-Za-z0-9_]``), the same rule the charter checks for gate metrics.
+``[A-Za-z0-9_]``), the same rule the charter checks for gate metrics. ``<table>``,
+``<dataset>`` and ``<column>`` parts are sanitised to MLflow's character set.
 
-=====================================  ==================================================
-``quality.<m>``                        model quality on the whole evaluation set
-                                       (:mod:`workbench.evaluation`); classification:
-                                       accuracy, precision, recall, f1, roc_auc,
-                                       average_precision, brier, brier_skill, log_loss,
-                                       base_rate, threshold; regression: mae, rmse, r2
-``slice.<column>.<value>.<m>``         ``quality.<m>`` on one slice (column and value
-                                       sanitised to ``[A-Za-z0-9_]``); also ``.count`` and
-                                       ``.base_rate`` per slice (descriptive)
-``slice.worst.<m>``                    ``quality.<m>`` of the worst eligible slice
-``slice.flagged`` / ``slice.eligible``  slices flagged as much worse / slices large enough
-``latency.*_ms``, ``throughput.*``,    speed, memory and cost of a prediction callable
-``memory.*``, ``cost.*``,              (:mod:`workbench.timing`)
+=======================================  ========================================================
+``quality.<m>``                          model quality on the whole evaluation set
+                                         (:mod:`workbench.evaluation`); classification:
+                                         accuracy, precision, recall, f1, roc_auc,
+                                         average_precision, brier, brier_skill, log_loss,
+                                         threshold; regression: mae, rmse, r2
+``latency.*_ms``, ``throughput.*``,      speed, memory and cost of a prediction callable
+``memory.*``, ``cost.*``,                (:mod:`workbench.timing`)
 ``time_saved.*``
-``probes.<outcome>``, ``probes.total``  robustness probe counts (:func:`evaluation.run_probes`)
-``contracts.*``                        data-contract step counts
-=====================================  ==================================================
+``probes.<outcome>``                     robustness probe counts (:func:`evaluation.run_probes`)
+``slice.worst.<m>``                      ``quality.<m>`` of the worst eligible slice
+``slice.flagged``                        eligible slices flagged as much worse than the whole
+``slice.<column>.<value>.<m>``,          the slices gate's evidence, for *eligible* slices
+``slice.<column>.<value>.count``         only (enough rows, metric defined): the gated
+                                         ``quality.<m>`` on the slice and its row count
+``ingest.<table>.rows`` / ``.seconds``   rows loaded, load time (ingest step)
+``contracts.*``                          data-contract totals (contracts step)
+``contract.<dataset>.<what>``            one contract's verdict and counts: passed, rules,
+                                         rules_failed, errors, warnings, rows_quarantined
+``profile.<table>.row_count`` /          table size (profile step)
+``.column_count``
+``drift.<table>.<what>``                 drift against the previous profiled run:
+                                         flagged_count, max_psi, schema_changes (profile step)
+``baseline.<metric>``                    on the pilot run: the baseline's value of a metric
+``decision.go``, ``gates.failed``         on the pilot and decision runs: 1 when the
+                                         outcome lets the candidate be champion (go or
+                                         already champion), 0 otherwise; failing gates
+=======================================  ========================================================
+
+The pilot (parent) run carries the deciding numbers under the same names as the step runs,
+so the runs table lines them up: the chosen candidate's primary metric (e.g.
+``quality.roc_auc``), ``baseline.<primary metric>``, ``latency.p95_ms``,
+``cost.per_1k_usd``, ``decision.go`` and ``gates.failed``.
 
 Direction is ``"higher"`` (more is better), ``"lower"`` (less is better) or ``None`` for a
-number that describes the data or the setup rather than the model (``quality.base_rate``,
-``quality.threshold``, ``probes.total``, a slice's ``count``): such a metric ranks nothing,
-and a gate comparing it must state its direction itself.
+number that describes the data or the setup rather than the model (``quality.threshold``,
+a slice's ``count``, row counts): such a metric ranks nothing, and a gate comparing it must
+state its direction itself.
 
-Units: ``ratio`` (a share in [0, 1]), ``score`` (unitless, unbounded), ``probability``,
-``nats``, ``target`` (the regression target's own unit), ``ms``, ``items/s``, ``MB``,
-``usd``, ``hours``, ``count``.
+Units: ``share`` (a proportion of rows, shown as a percentage), ``ratio`` (a score in
+[0, 1]), ``score`` (unitless, unbounded), ``probability``, ``nats``, ``target`` (the
+regression target's own unit), ``ms``, ``seconds``, ``items/s``, ``MB``, ``usd``,
+``hours``, ``count``, ``flag`` (1 or 0).
 """
 
 from __future__ import annotations
@@ -54,6 +96,7 @@ __all__ = [
     "direction",
     "higher_is_better",
     "known",
+    "logged",
     "suggest",
 ]
 
@@ -68,6 +111,7 @@ class MetricInfo:
 
     ``direction``: ``"higher"``, ``"lower"`` or None (descriptive, ranks nothing).
     ``task``: the task kind it applies to: ``"classification"``, ``"regression"`` or ``"both"``.
+    ``logged``: an MLflow metric (True), or kept in the run's JSON artifacts only (False).
     """
 
     name: str
@@ -75,6 +119,7 @@ class MetricInfo:
     unit: str
     description: str
     task: TaskKind = "both"
+    logged: bool = True
 
     @property
     def higher_is_better(self) -> bool | None:
@@ -84,17 +129,18 @@ class MetricInfo:
         return self.task == "both" or self.task == task_kind
 
 
-def _m(name: str, direction: Direction | None, unit: str, description: str, task: TaskKind = "both") -> MetricInfo:
-    return MetricInfo(name, direction, unit, description, task)
+def _m(name: str, direction: Direction | None, unit: str, description: str, task: TaskKind = "both", *,
+       logged: bool = True) -> MetricInfo:
+    return MetricInfo(name, direction, unit, description, task, logged)
 
 
 _C, _R = "classification", "regression"
 _ENTRIES = (
     # quality: classification (thresholded metrics at quality.threshold)
-    _m("quality.accuracy", "higher", "ratio", "share of rows classified correctly at the threshold", _C),
-    _m("quality.precision", "higher", "ratio",
+    _m("quality.accuracy", "higher", "share", "share of rows classified correctly at the threshold", _C),
+    _m("quality.precision", "higher", "share",
        "share of predicted positives that are positive (0 if none predicted)", _C),
-    _m("quality.recall", "higher", "ratio", "share of positives predicted positive at the threshold", _C),
+    _m("quality.recall", "higher", "share", "share of positives predicted positive at the threshold", _C),
     _m("quality.f1", "higher", "ratio", "harmonic mean of precision and recall at the threshold", _C),
     _m("quality.roc_auc", "higher", "ratio", "area under the ROC curve: ranking of positives above negatives", _C),
     _m("quality.average_precision", "higher", "ratio",
@@ -103,7 +149,8 @@ _ENTRIES = (
     _m("quality.brier_skill", "higher", "score",
        "1 - brier / (base_rate * (1 - base_rate)): gain over always predicting the base rate (0 = none)", _C),
     _m("quality.log_loss", "lower", "nats", "cross-entropy of the scores as probabilities", _C),
-    _m("quality.base_rate", None, "ratio", "share of positive rows in the evaluation set (describes the data)", _C),
+    _m("quality.base_rate", None, "share", "share of positive rows in the evaluation set (describes the data)", _C,
+       logged=False),
     _m("quality.threshold", None, "probability", "score threshold at which scores become positive predictions", _C),
     # quality: regression
     _m("quality.mae", "lower", "target", "mean absolute error", _R),
@@ -122,7 +169,8 @@ _ENTRIES = (
     _m("memory.peak_mb", "lower", "MB", "tracemalloc peak of Python-visible allocations over one batch pass"),
     _m("cost.per_1k_usd", "lower", "usd", "machine cost per 1,000 rows, batched (compute time + API calls)"),
     _m("cost.single_per_1k_usd", "lower", "usd", "machine cost per 1,000 rows, one row per call"),
-    _m("cost.human_per_1k_usd", None, "usd", "what 1,000 rows cost done by hand (from the charter's cost model)"),
+    _m("cost.human_per_1k_usd", None, "usd", "what 1,000 rows cost done by hand (from the charter's cost model)",
+       logged=False),
     _m("cost.saved_per_1k_usd", "higher", "usd", "human cost minus batched machine cost, per 1,000 rows"),
     _m("time_saved.per_1k_hours", "higher", "hours", "human hours minus machine hours, per 1,000 rows"),
     # robustness probes (workbench.evaluation.ProbeReport.metrics)
@@ -132,14 +180,19 @@ _ENTRIES = (
     _m("probes.refused", None, "count", "probes the model refused with a deliberate error"),
     _m("probes.handled", None, "count", "probes answered with valid predictions"),
     _m("probes.degraded", None, "count", "probes answered by the wrapper's marked fallback"),
-    _m("probes.total", None, "count", "number of probes run"),
+    _m("probes.total", None, "count", "number of probes run", logged=False),
     # slices (workbench.evaluation.SliceTable.metrics); per-slice and worst-slice names are patterns
     _m("slice.flagged", "lower", "count", "eligible slices flagged as much worse than the whole set"),
-    _m("slice.eligible", None, "count", "slices with enough rows and the flag metric defined"),
+    _m("slice.eligible", None, "count", "slices with enough rows and the flag metric defined (describes the data)",
+       logged=False),
     # data contracts (the contracts step)
     _m("contracts.error_failures", "lower", "count", "error-level contract failures"),
     _m("contracts.warnings", "lower", "count", "warning-level contract failures"),
     _m("contracts.quarantined_rows", "lower", "count", "rows set aside by contract rules"),
+    # the decision (pilot run and decision run)
+    _m("decision.go", None, "flag",
+       "1 when the outcome lets the candidate be champion (go, or already champion), 0 otherwise"),
+    _m("gates.failed", "lower", "count", "gates the candidate failed"),
 )
 
 REGISTRY: Mapping[str, MetricInfo] = MappingProxyType({e.name: e for e in _ENTRIES})
@@ -147,8 +200,36 @@ REGISTRY: Mapping[str, MetricInfo] = MappingProxyType({e.name: e for e in _ENTRI
 _SLICE_COUNT = MetricInfo("slice.<column>.<value>.count", None, "count", "rows in the slice")
 _SLICE_BASE_RATE = MetricInfo(
     "slice.<column>.<value>.base_rate", None, "target",
-    "positive share (classification, a ratio) or mean target (regression) in the slice",
+    "positive share (classification, a ratio) or mean target (regression) in the slice", logged=False,
 )
+
+# <group>.<table, dataset or gate>.<what>: per-table counts of the built-in steps
+_PER_NAME: Mapping[str, Mapping[str, tuple[Direction | None, str, str]]] = {
+    "ingest": {
+        "rows": (None, "count", "rows loaded into the warehouse table"),
+        "seconds": ("lower", "seconds", "time to load the table (0 when unchanged and not reloaded)"),
+    },
+    "profile": {
+        "row_count": (None, "count", "rows in the table when profiled"),
+        "column_count": (None, "count", "columns in the table when profiled"),
+    },
+    "drift": {
+        "flagged_count": ("lower", "count", "columns whose PSI against the previous profiled run is above the threshold"),
+        "max_psi": ("lower", "score", "the largest PSI of any column against the previous profiled run"),
+        "schema_changes": ("lower", "count", "columns added, removed or retyped since the previous profiled run"),
+    },
+    "contract": {
+        "passed": (None, "flag", "1 when the dataset's contract holds (no error-level failure)"),
+        "rules": (None, "count", "rules the contract checks"),
+        "rules_failed": ("lower", "count", "rules that failed (errors and warnings)"),
+        "errors": ("lower", "count", "error-level rules that failed"),
+        "warnings": ("lower", "count", "warning-level rules that failed"),
+        "rows_quarantined": ("lower", "count", "rows moved to the quarantine table"),
+    },
+    "gate": {
+        "passed": ("higher", "flag", "1 when the gate passed, 0 when it failed"),
+    },
+}
 
 
 def _quality(short: str) -> MetricInfo | None:
@@ -169,7 +250,17 @@ def info(name: str) -> MetricInfo | None:
     if found is not None:
         return found
     parts = name.split(".")
-    if parts[0] != "slice" or not all(parts[1:]):
+    if not all(parts):
+        return None
+    if len(parts) == 3 and parts[0] in _PER_NAME and parts[2] in _PER_NAME[parts[0]]:
+        d, unit, text = _PER_NAME[parts[0]][parts[2]]
+        return MetricInfo(name, d, unit, f"{text} ({parts[1]})")
+    if parts[0] == "baseline" and len(parts) > 2:
+        inner = info(".".join(parts[1:]))
+        if inner is None or not inner.logged:
+            return None
+        return replace(inner, name=name, description=f"the baseline's value (on the pilot run): {inner.description}")
+    if parts[0] != "slice":
         return None
     if len(parts) == 3 and parts[1] == "worst":
         q = _quality(parts[2])
@@ -199,6 +290,14 @@ def higher_is_better(name: str) -> bool | None:
     """True / False from the registry; None when the metric has no direction or is unknown."""
     found = info(name)
     return None if found is None else found.higher_is_better
+
+
+def logged(name: str) -> bool:
+    """Whether ``name`` is an MLflow metric: True for a logged built-in name and for any
+    name the registry does not know (a custom notebook's own metric); False for the
+    descriptive built-ins kept in artifacts only (``quality.base_rate``, ...)."""
+    found = info(name)
+    return True if found is None else found.logged
 
 
 def known(task_kind: str | None = None) -> list[str]:

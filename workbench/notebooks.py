@@ -16,7 +16,8 @@ from typing import Any
 
 from .errors import ParameterError, StepError
 
-__all__ = ["NotebookParameters", "read_parameters", "check_parameters", "source_hash", "to_html", "failed_cell"]
+__all__ = ["NotebookParameters", "read_parameters", "check_parameters", "source_hash", "to_html", "failed_cell",
+           "mark_unfinished", "redact_notebook"]
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,80 @@ def failed_cell(executed: Path, index: int | None = None) -> tuple[int, str] | N
     injected = sum(1 for c in cells[:index] if added & set(c.get("metadata", {}).get("tags", [])))
     first = next((ln for ln in _source(cells[index]).splitlines() if ln.strip()), "")
     return index - injected + 1, first
+
+
+def _papermill(cell: dict) -> dict:
+    return cell.setdefault("metadata", {}).setdefault("papermill", {})
+
+
+def mark_unfinished(executed: Path, ename: str, evalue: str) -> int | None:
+    """Mark the cell that was running when the kernel died, timed out or was interrupted.
+
+    Papermill records that cell, and the ones after it, as completed; this marks it failed
+    with an error output (``ename: evalue``) and the cells after it as not run, so the
+    attached notebook shows where execution stopped. Returns the cell's index in the file."""
+    try:
+        nb = _load(executed)
+    except StepError:
+        return None
+    cells = nb.get("cells", [])
+    index = next((i for i, c in enumerate(cells) if _papermill(c).get("exception")), None)
+    if index is None:
+        started = [i for i, c in enumerate(cells) if c.get("cell_type") == "code" and _papermill(c).get("start_time")]
+        index = started[-1] if started else None
+    if index is None:
+        return None
+    cell = cells[index]
+    meta = _papermill(cell)
+    meta.update(status="failed", exception=True)
+    # the KeyboardInterrupt a timeout sends the kernel is the workbench's doing: say what it was
+    outputs = [o for o in cell.get("outputs", [])
+               if not (o.get("output_type") == "error" and o.get("ename") == "KeyboardInterrupt")]
+    outputs.append({"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]})
+    cell["outputs"] = outputs
+    for later in cells[index + 1:]:
+        if later.get("cell_type") == "code" and not _papermill(later).get("start_time"):
+            _papermill(later).update(status="pending", exception=None)
+    executed.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return index
+
+
+def redact_notebook(path: Path, redact: Any) -> bool:
+    """Pass every cell source and every text output of ``path`` through ``redact`` (a list of
+    texts -> the same texts, personal data replaced) and write it back if anything changed."""
+    nb = _load(path)
+    slots: list[tuple[Any, Any]] = []  # (container, key) of each text
+
+    def add(container: Any, key: Any) -> None:
+        value = container[key]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            container[key] = "".join(value)
+        if isinstance(container[key], str) and container[key]:
+            slots.append((container, key))
+
+    for cell in nb.get("cells", []):
+        add(cell, "source") if "source" in cell else None
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                add(out, "text")
+            for key in ("ename", "evalue"):
+                if key in out:
+                    add(out, key)
+            if isinstance(out.get("traceback"), list):
+                for i in range(len(out["traceback"])):
+                    add(out["traceback"], i)
+            for mime, value in (out.get("data") or {}).items():
+                if mime.startswith("text/") or mime in ("application/json",):
+                    if isinstance(value, (str, list)):
+                        add(out["data"], mime)
+    texts = [c[k] for c, k in slots]
+    clean = redact(texts)
+    if clean == texts:
+        return False
+    for (container, key), value in zip(slots, clean, strict=True):
+        container[key] = value
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return True
 
 
 def to_html(executed: Path, html: Path) -> Path:

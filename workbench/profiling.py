@@ -28,7 +28,17 @@ t-digest over every row was 60 % of the profile's time (measured at 3.4 M rows).
 
 Temporal values are profiled as epoch seconds (``epoch(col)``); ``min_label`` and
 ``max_label`` keep the readable form. Non-finite floats (NaN, ±inf) and infinite
-dates are counted in ``non_finite_count`` and left out of the statistics.
+dates are counted in ``non_finite_count`` and left out of the statistics; bins are built
+on the finite values only, with arithmetic that cannot overflow (a column spanning
+-1e308..1e308 gets finite edges). A reference profile whose bins are unusable (an older
+run's non-finite or unordered edges) is ignored for exact counts and drift falls back to
+the null bucket: a stored profile never blocks a later run (:func:`read_reference`).
+
+Personal data. A column the warehouse marks as PII (``pii: true`` in its contract,
+recorded at ingest; see :func:`workbench.warehouse.pii_columns`) is profiled as counts
+only: nulls, approximate distinct values and the length of its text form. It gets no
+min/max, quantiles, histogram or top values, and its drift compares the null rate only,
+so none of its values leave DuckDB.
 
 Drift is the population stability index (PSI) per column, always on the *previous*
 profile's buckets: numeric and temporal columns use its histogram bins plus an
@@ -43,10 +53,12 @@ zero; the report says which ``method`` each column used.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -73,6 +85,7 @@ __all__ = [
     "plot_histograms",
     "profile_table",
     "psi",
+    "read_reference",
 ]
 
 #: Quantiles reported for numeric and temporal columns (name -> probability).
@@ -136,6 +149,19 @@ class Histogram:
     def total(self) -> int:
         return sum(self.counts) + self.below + self.above
 
+    @property
+    def usable(self) -> bool:
+        """Finite, ordered edges with one count a bin: safe to count on again (a stored
+        profile from an older run may hold infinite or NaN edges)."""
+        edges = self.edges
+        return (
+            len(edges) >= 2
+            and len(self.counts) == len(edges) - 1
+            and all(math.isfinite(e) for e in edges)
+            and all(b >= a for a, b in itertools.pairwise(edges))
+            and edges[-1] > edges[0]
+        ) or (len(edges) == 2 and len(self.counts) == 1 and math.isfinite(edges[0]) and edges[0] == edges[1])
+
     def to_dict(self) -> dict[str, Any]:
         return {"edges": list(self.edges), "counts": list(self.counts), "below": self.below, "above": self.above}
 
@@ -162,6 +188,10 @@ class ColumnProfile:
     distinct_count: int | None = None
     distinct_is_exact: bool = False
     non_finite_count: int = 0
+    pii: bool = False  # personal data: counts and length statistics only, never values
+    length_min: float | None = None  # PII columns: length of the text form
+    length_max: float | None = None
+    length_mean: float | None = None
     min: float | None = None  # temporal: epoch seconds
     max: float | None = None
     mean: float | None = None
@@ -197,6 +227,9 @@ class ColumnProfile:
             "null_rate": self.null_rate,
             "distinct_count": self.distinct_count,
         }
+        if self.pii:
+            out.update(length_min=self.length_min, length_max=self.length_max, length_mean=self.length_mean)
+            return {k: float(v) for k, v in out.items() if v is not None and math.isfinite(v)}
         if self.kind in ("numeric", "temporal"):
             out.update(min=self.min, max=self.max, mean=self.mean, std=self.std, **self.quantiles)
             out["non_finite_count"] = self.non_finite_count
@@ -216,6 +249,10 @@ class ColumnProfile:
             "distinct_count": self.distinct_count,
             "distinct_is_exact": self.distinct_is_exact,
             "non_finite_count": self.non_finite_count,
+            "pii": self.pii,
+            "length_min": self.length_min,
+            "length_max": self.length_max,
+            "length_mean": self.length_mean,
             "min": self.min,
             "max": self.max,
             "mean": self.mean,
@@ -245,6 +282,10 @@ class ColumnProfile:
             distinct_count=data.get("distinct_count"),
             distinct_is_exact=bool(data.get("distinct_is_exact", False)),
             non_finite_count=int(data.get("non_finite_count", 0)),
+            pii=bool(data.get("pii", False)),
+            length_min=data.get("length_min"),
+            length_max=data.get("length_max"),
+            length_mean=data.get("length_mean"),
             min=data.get("min"),
             max=data.get("max"),
             mean=data.get("mean"),
@@ -283,14 +324,21 @@ class TableProfile:
         return [c.name for c in self.columns]
 
     def metrics(self, prefix: str = "profile") -> dict[str, float]:
-        """Flat MLflow metrics: ``{prefix}.{table}.{column}.{stat}`` (and table-level
-        ``row_count``/``column_count``). Names are sanitised to MLflow's character set;
-        NaN and missing values are left out."""
+        """The table's MLflow metrics: ``{prefix}.{table}.row_count`` and ``.column_count``
+        (names sanitised to MLflow's character set). Per-column statistics are not metrics
+        (see :mod:`workbench.metrics`): they live in the profile JSON (:meth:`to_dict`) and
+        the HTML profile report; :meth:`column_stats` gives them flat."""
         base = f"{prefix}.{self.table}"
-        out = {
+        return {
             _metric_name(f"{base}.row_count"): float(self.row_count),
             _metric_name(f"{base}.column_count"): float(len(self.columns)),
         }
+
+    def column_stats(self, prefix: str = "profile") -> dict[str, float]:
+        """Every column's scalar statistics, flat: ``{prefix}.{table}.{column}.{stat}``
+        (sanitised names; NaN and missing values left out)."""
+        base = f"{prefix}.{self.table}"
+        out: dict[str, float] = {}
         for col in self.columns:
             for stat, value in col.stats().items():
                 out[_metric_name(f"{base}.{col.name}.{stat}")] = value
@@ -393,18 +441,24 @@ class DriftReport:
                 return col
         raise KeyError(f"column {name!r} is not in the drift report of {self.table!r}")
 
+    @property
+    def max_psi(self) -> float | None:
+        """The largest finite PSI of any column (None when no column has one)."""
+        values = [c.psi for c in self.columns if c.psi is not None and math.isfinite(c.psi)]
+        return max(values) if values else None
+
     def metrics(self, prefix: str = "drift") -> dict[str, float]:
+        """The table's drift as MLflow metrics: ``{prefix}.{table}.flagged_count``,
+        ``.max_psi`` and ``.schema_changes``. PSI per column is not a metric (see
+        :mod:`workbench.metrics`), nor the row-count change (the row counts are): both are
+        in :meth:`to_dict` (the drift JSON) and the profile report."""
         base = f"{prefix}.{self.table}"
         out: dict[str, float] = {
             f"{base}.flagged_count": float(len(self.flagged)),
             f"{base}.schema_changes": float(len(self.added) + len(self.removed) + len(self.type_changes)),
-            f"{base}.row_count": float(self.current_rows),
         }
-        if self.row_count_change is not None:
-            out[f"{base}.row_count_change"] = self.row_count_change
-        for col in self.columns:
-            if col.psi is not None and math.isfinite(col.psi):
-                out[f"{base}.{col.name}.psi"] = col.psi
+        if self.max_psi is not None:
+            out[f"{base}.max_psi"] = float(self.max_psi)
         return {_metric_name(k): v for k, v in out.items()}
 
     def to_dict(self) -> dict[str, Any]:
@@ -433,6 +487,7 @@ def profile_table(
     top_k: int = 10,
     reference: TableProfile | None = None,
     quantile_sample_rows: int = QUANTILE_SAMPLE_ROWS,
+    pii: Collection[str] | None = None,
 ) -> TableProfile:
     """Profile every column of ``table`` in a few aggregate scans (see the module docstring).
 
@@ -440,12 +495,18 @@ def profile_table(
     counts each column on the reference's buckets, which makes :func:`drift` exact at no
     extra scan. ``quantile_sample_rows``: quantiles of columns with at least twice this
     many values come from a uniform sample of about this many (0: never sample).
+    ``pii``: columns profiled as counts only; None reads the warehouse's PII marks (the
+    contracts' ``pii: true``, recorded at ingest).
     Raises :class:`WarehouseError` when the table does not exist or a query fails.
     """
     if bins < 1 or top_k < 1:
         raise ValueError(f"bins and top_k must be >= 1 (got bins={bins}, top_k={top_k})")
     qualified, name, is_view = _resolve_table(con, table)
-    specs = _column_specs(con, qualified)
+    if pii is None:
+        from .warehouse import pii_columns
+
+        pii = next(iter(pii_columns(con, name).values()), frozenset())
+    specs = [dataclasses.replace(s, pii=True) if s.name in set(pii) else s for s in _column_specs(con, qualified)]
     stats = _query_one(con, _stats_sql(qualified, specs), table=name)
     row_count = int(stats["n"])
     partial = [_from_stats(spec, stats, row_count, bins) for spec in specs]
@@ -490,6 +551,21 @@ def histogram_on_edges(con: duckdb.DuckDBPyConnection, table: str, column: str, 
     return Histogram(edges, tuple(got.get(i, 0) for i in range(n)), got.get(-1, 0), got.get(n, 0))
 
 
+def read_reference(text: str | bytes | None) -> tuple[TableProfile | None, str | None]:
+    """A stored profile (the JSON artifact of an earlier run) to use as the reference, or
+    (None, why not). Never raises on its content: whatever an older run stored (another
+    format, broken or non-finite bins, a truncated file), the new profile is computed
+    without it rather than the step failing for good. Unusable bins inside an otherwise
+    good profile are dropped by :func:`profile_table` and :func:`drift` themselves."""
+    if text is None:
+        return None, "no earlier profile"
+    try:
+        return TableProfile.from_dict(json.loads(text)), None
+    except (ValueError, TypeError, AttributeError, KeyError, WarehouseError) as exc:
+        what = exc.what if isinstance(exc, WarehouseError) else f"{type(exc).__name__}: {exc}"
+        return None, f"the earlier profile cannot be read ({what[:200]}); profiled without a reference"
+
+
 # --------------------------------------------------------------------------- internals
 
 
@@ -500,6 +576,7 @@ class _Spec:
     dtype: str
     type_id: str
     kind: str
+    pii: bool = False
 
     @property
     def ident(self) -> str:
@@ -572,11 +649,7 @@ def _query_one(con: duckdb.DuckDBPyConnection, sql: str, *, table: str, params: 
         row = cur.fetchone()
         names = [d[0] for d in cur.description]
     except duckdb.Error as exc:
-        raise WarehouseError(
-            f"profiling query failed: {exc}",
-            where=f"table {table}",
-            hint="check the table's column types; report the query error if it persists",
-        ) from exc
+        raise _query_error(exc, table) from exc
     return dict(zip(names, row, strict=True))
 
 
@@ -584,11 +657,20 @@ def _query_all(con: duckdb.DuckDBPyConnection, sql: str, *, table: str, params: 
     try:
         return con.execute(sql, params or []).fetchall()
     except duckdb.Error as exc:
-        raise WarehouseError(
-            f"profiling query failed: {exc}",
-            where=f"table {table}",
-            hint="check the table's column types; report the query error if it persists",
-        ) from exc
+        raise _query_error(exc, table) from exc
+
+
+def _query_error(exc: Exception, table: str) -> WarehouseError:
+    from .warehouse import storage_error
+
+    storage = storage_error(exc, f"the warehouse (table {table})", doing=f"profiling table {table}")
+    if storage is not None:  # a damaged file or a disk fault: say so, and how to recover
+        return storage
+    return WarehouseError(
+        f"profiling query failed: {exc}",
+        where=f"table {table}",
+        hint="check the table's column types; report the query error if it persists",
+    )
 
 
 def _stats_sql(qualified: str, specs: list[_Spec]) -> str:
@@ -596,6 +678,11 @@ def _stats_sql(qualified: str, specs: list[_Spec]) -> str:
     for s in specs:
         c, p = s.ident, f"c{s.index}_"
         parts.append(f"count({c}) AS {p}nn")
+        if s.pii:  # counts and lengths only: no value leaves DuckDB
+            length = f"length({c}::VARCHAR)"
+            parts += [f"approx_count_distinct({c}) AS {p}distinct", f"min({length}) AS {p}lmin",
+                      f"max({length}) AS {p}lmax", f"avg({length}) AS {p}lmean"]
+            continue
         if s.kind == "other":
             continue
         if s.kind == "boolean":
@@ -648,6 +735,10 @@ def _from_stats(spec: _Spec, st: dict[str, Any], row_count: int, bins: int) -> d
         "row_count": row_count,
         "null_count": row_count - nn,
     }
+    if spec.pii:
+        out.update(pii=True, distinct_count=int(st[f"{p}distinct"]), length_min=_num(st[f"{p}lmin"]),
+                   length_max=_num(st[f"{p}lmax"]), length_mean=_num(st[f"{p}lmean"]))
+        return out
     if spec.kind == "boolean":
         t, f = int(st[f"{p}true"]), int(st[f"{p}false"])
         out["top_values"] = tuple(sorted(((v, c) for v, c in ((True, t), (False, f)) if c), key=lambda x: -x[1]))
@@ -676,8 +767,10 @@ def _from_stats(spec: _Spec, st: dict[str, Any], row_count: int, bins: int) -> d
         edges = tuple(lo - 0.5 + width * i for i in range(n + 1))
     elif hi == lo:
         edges = (lo, hi)
-    else:
-        edges = tuple(lo + (hi - lo) * i / bins for i in range(bins)) + (hi,)
+    else:  # a convex combination: finite even when hi - lo overflows (-1e308..1e308)
+        edges = tuple(lo * (1 - i / bins) + hi * (i / bins) for i in range(bins)) + (hi,)
+    if not all(math.isfinite(e) for e in edges):  # integer bins of a huge range
+        edges = tuple(lo * (1 - i / bins) + hi * (i / bins) for i in range(bins)) + (hi,)
     out["_edges"] = edges
     if hi == lo:
         out["histogram"] = Histogram(edges, (finite,))
@@ -743,7 +836,10 @@ def _index_sql(value: str, edges: tuple[float, ...], *, open_ends: bool) -> str:
     """
     n = len(edges) - 1
     lo, hi = edges[0], edges[-1]
-    key = f"floor(({value} - {lo!r}::DOUBLE) * {n / (hi - lo)!r}::DOUBLE)"
+    # v * f - lo * f rather than (v - lo) * f: v - lo overflows to inf on a -1e308..1e308 range
+    span = hi - lo if math.isfinite(hi - lo) else (hi / 2 - lo / 2) * 2
+    f = n / span if math.isfinite(span) else (n / 2) / (hi / 2 - lo / 2)
+    key = f"floor({value} * {f!r}::DOUBLE - {lo * f!r}::DOUBLE)"
     if not open_ends:  # the column's own min/max: every key is in 0..n already
         return f"{key}::BIGINT"
     # Clamped to -1..2n+2 so far-away values cannot grow the map (or overflow the
@@ -797,8 +893,10 @@ def _counts(
     keys: list[tuple[str, str, int]] = []  # (aggregate sql, purpose, column index)
     wide: list[_Spec] = []  # high-cardinality categorical columns
     for spec, part in zip(specs, partial, strict=True):
+        if spec.pii:
+            continue
         ref = refs.get(spec.name)
-        ref = ref if ref is not None and ref.kind == spec.kind else None
+        ref = ref if ref is not None and ref.kind == spec.kind and not ref.pii else None
         if spec.kind in ("numeric", "temporal"):
             edges = part.get("_edges")
             if edges is not None and "histogram" not in part:
@@ -809,7 +907,8 @@ def _counts(
                 else:  # non-finite floats are not values worth ranking
                     val = spec.value_sql if spec.may_be_non_finite else spec.ident
                 keys.append((f"histogram({val})", "values", spec.index))
-            if ref is not None and ref.histogram is not None:
+            if ref is not None and ref.histogram is not None and ref.histogram.usable \
+                    and ref.histogram.edges[-1] > ref.histogram.edges[0]:
                 r_edges = ref.histogram.edges
                 if _equal_width(r_edges):
                     key = _index_sql(spec.value_sql, r_edges, open_ends=True)
@@ -842,7 +941,7 @@ def _counts(
         for spec, candidates in zip(wide, tops.values(), strict=True):
             wanted = [v for v in candidates or () if v is not None]
             ref = refs.get(spec.name)
-            if ref is not None and ref.kind == spec.kind:
+            if ref is not None and ref.kind == spec.kind and not ref.pii:
                 wanted += [str(v) for v, _ in ref.top_values if str(v) not in wanted]
             col = f"{spec.ident}::VARCHAR"
             aggs.append(f"histogram(CASE WHEN {col} IN ({', '.join('?' for _ in wanted)}) THEN {col} END)")
@@ -857,7 +956,7 @@ def _counts(
         fields = {k: v for k, v in part.items() if not k.startswith("_")}
         idx = spec.index
         ref = refs.get(spec.name)
-        ref = ref if ref is not None and ref.kind == spec.kind else None
+        ref = ref if ref is not None and ref.kind == spec.kind and not ref.pii and not spec.pii else None
         if ("hist", idx) in results:
             fields["histogram"] = _fold(part["_edges"], results[("hist", idx)], open_ends=False)
         if ("ref_hist", idx) in results:
@@ -972,9 +1071,18 @@ def _column_drift(prev: ColumnProfile, cur: ColumnProfile, threshold: float) -> 
         return skipped(f"kind changed from {prev.kind} to {cur.kind}")
     if not prev.row_count or not cur.row_count:
         return skipped("a table is empty")
-    if cur.kind in ("numeric", "temporal"):
-        if prev.histogram is None:
-            # The previous run had no finite value: only the null bucket is comparable.
+    if cur.pii or prev.pii:
+        # personal data: only the null rate is compared (bucket names would be values)
+        buckets, expected, actual, method = (
+            ["null", "values"],
+            [prev.null_count, prev.non_null_count],
+            [cur.null_count, cur.non_null_count],
+            "exact (personal data: null rate only)",
+        )
+    elif cur.kind in ("numeric", "temporal"):
+        if prev.histogram is None or not prev.histogram.usable:
+            # No finite previous value, or bins an older run stored broken (non-finite
+            # edges): only the null bucket is comparable.
             buckets, expected, actual, method = (
                 ["null", "values"],
                 [prev.null_count, prev.non_null_count],
@@ -1049,9 +1157,15 @@ def plot_histograms(profile: TableProfile, columns: Sequence[str] | None = None,
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.3 / nrows, top=top, hspace=0.6, wspace=0.35)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, col in zip(axes, cols, strict=False):
-        ax.set_title(f"{col.name} ({col.kind}, {col.null_rate:.1%} null)", fontsize=8)
+        extra = f", {col.non_finite_count:,} non-finite" if col.non_finite_count else ""
+        ax.set_title(f"{col.name} ({col.kind}, {col.null_rate:.1%} null{extra})", fontsize=8)
         ax.tick_params(labelsize=7)
-        if col.histogram is not None:
+        if col.pii:  # never draw values of personal data, nor ticks that would name them
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.text(0.5, 0.5, "personal data:\ncounts only", ha="center", va="center", transform=ax.transAxes,
+                    fontsize=8)
+        elif col.histogram is not None:
             edges = list(col.histogram.edges)
             if col.kind == "temporal":
                 import matplotlib.dates as mdates
@@ -1061,6 +1175,11 @@ def plot_histograms(profile: TableProfile, columns: Sequence[str] | None = None,
                 ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
             if len(edges) == 2 and edges[0] == edges[1]:
                 edges = [edges[0] - 0.5, edges[1] + 0.5]
+            biggest = max(abs(e) for e in edges)
+            if biggest > 1e300:  # matplotlib's axis arithmetic overflows near the float limit
+                scale = 10.0 ** math.floor(math.log10(biggest))
+                edges = [e / scale for e in edges]
+                ax.set_xlabel(f"x {scale:.0e}", fontsize=7)
             ax.stairs(col.histogram.counts, edges, fill=True, alpha=0.8)
         elif col.top_values:
             labels = [str(v) for v, _ in col.top_values][::-1]

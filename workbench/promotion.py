@@ -16,12 +16,16 @@ Outcomes (``Decision.outcome``)
                       candidate name): no new version, no alias move. Reruns are idempotent.
 ``rollback``          :func:`rollback` moved the alias back to the previous champion.
 
-Every decision (not dry runs) is recorded: a run tagged ``workbench.kind=decision`` in the
-pilot's experiment holding ``decision/decision.json`` (so :func:`history` is a search), the
-same JSON on the pilot run with tags ``workbench.decision`` / ``workbench.decision_run``,
-and tags on the model version (``workbench.decision_run``, ``workbench.pilot_run``, ...).
-A dry run evaluates the same gates and says what would happen, but records, registers and
-moves nothing (``Decision.dry_run`` is true and ``decision_run_id`` is None).
+Every decision (not dry runs) is recorded by :mod:`workbench.registry`, which owns the
+registry, the decision records and their audit chain: a run tagged
+``workbench.kind=decision`` in the pilot's experiment holding ``decision/decision.json``
+(so :func:`history` is a search), the same JSON on the pilot run, and tags on the model
+version. A promotion is one transaction under the store's promotion lock: unfinished
+decisions are reconciled, the audit runs (a broken trail refuses unless acknowledged),
+the record is written pending, the alias moves, the record is completed. A version that
+was rolled back is not promoted again unless allowed with a reason.
+A dry run evaluates the same gates and says what would happen, but locks, records,
+registers and moves nothing (``Decision.dry_run`` is true and ``decision_run_id`` is None).
 
 The default pilot run is the newest FINISHED pilot run of the charter's experiment; the
 runner, promoting inside a pilot that is still RUNNING, passes its run id explicitly.
@@ -29,16 +33,13 @@ runner, promoting inside a pilot that is still RUNNING, passes its run id explic
 
 from __future__ import annotations
 
-import getpass
 import hashlib
-import json
 import math
-import time
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from . import locks, registry
 from . import metrics as metric_registry
 from .config import (
     BaselineGate,
@@ -49,8 +50,30 @@ from .config import (
     SlicesGate,
     ThresholdGate,
 )
-from .errors import EXIT_NO_GO, EXIT_OK, ConfigError, PromotionError, WorkbenchError
-from .tracking import FAILED, FINISHED, TAG, Store
+from .errors import ConfigError, PromotionError, WorkbenchError
+from .registry import (  # re-exported: the record types and registry functions other modules import from here
+    ALREADY,
+    DECISION_ARTIFACT,
+    FINGERPRINT_PREFIX,
+    GO,
+    NO_GO,
+    ROLLBACK,
+    T_CANDIDATE,
+    T_DECISION_RUN,
+    T_LINEAGE,
+    T_MODEL_ID,
+    T_PILOT_RUN,
+    T_SOURCE_RUN,
+    AuditReport,
+    Decision,
+    DecisionRecord,
+    GateResult,
+    audit,
+    champion,
+    history,
+    rollback,
+)
+from .tracking import FINISHED, TAG, Store
 
 __all__ = [
     "GateResult",
@@ -69,57 +92,23 @@ __all__ = [
     "rollback",
     "find_pilot_run",
     "champion",
+    "audit",
+    "AuditReport",
     "DECISION_ARTIFACT",
+    "GO",
+    "NO_GO",
+    "ALREADY",
+    "ROLLBACK",
+    "T_CANDIDATE",
+    "T_PILOT_RUN",
+    "T_SOURCE_RUN",
 ]
 
-DECISION_ARTIFACT = "decision/decision.json"
-GO, NO_GO, ALREADY, ROLLBACK = "go", "no-go", "already-champion", "rollback"
-# tags written by promotion (on the pilot run, the decision run and the model version)
-T_DECISION = "workbench.decision"
-T_DECISION_RUN = "workbench.decision_run"
-T_PILOT_RUN = "workbench.pilot_run"
-T_MODEL_ID = "workbench.model_id"
-T_LINEAGE = "workbench.lineage"
-T_CANDIDATE = "workbench.candidate"
-T_SOURCE_RUN = "workbench.source_run"
 CONTRACTS_PASSED = "workbench.contracts.passed"
 CONTRACT_VERSION_PREFIX = "workbench.contract_version."
-FINGERPRINT_PREFIX = "workbench.fingerprint."
 
 
-# -- results -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """One gate's verdict with what was measured, against what, and from which run."""
-
-    name: str
-    kind: str
-    passed: bool
-    reason: str
-    metric: str | None = None
-    measured: float | None = None
-    op: str | None = None  # how measured is compared with threshold: >=, >, <=, <, ==
-    threshold: float | None = None
-    reference: float | None = None  # baseline / champion value the threshold derives from
-    run_id: str | None = None  # the run the measured value came from
-    reference_run_id: str | None = None
-    details: tuple[str, ...] = ()
-
-    def line(self) -> str:
-        verdict = "PASS" if self.passed else "FAIL"
-        where = f" [run {self.run_id[:8]}]" if self.run_id else ""
-        return f"{verdict} {self.name}: {self.reason}{where}"
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["details"] = list(self.details)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GateResult:
-        return cls(**{**data, "details": tuple(data.get("details") or ())})
+# -- evidence ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -146,88 +135,6 @@ class Evidence:
     contract_versions: Mapping[str, str] = field(default_factory=dict)
     git_commit: str | None = None
     candidates: Mapping[str, str] = field(default_factory=dict)  # name -> run id, all considered
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A promotion decision and its record (``DecisionRecord`` is the same type)."""
-
-    outcome: str  # go | no-go | already-champion | rollback
-    pilot: str
-    model_name: str
-    alias: str
-    actor: str
-    timestamp: str  # ISO 8601, UTC
-    gates: tuple[GateResult, ...] = ()
-    pilot_run_id: str | None = None
-    candidate: str | None = None
-    candidate_run_id: str | None = None
-    model_id: str | None = None
-    model_version: str | None = None  # the version the alias points to after (or would, dry run)
-    alias_before: str | None = None
-    alias_after: str | None = None
-    new_version: bool = False  # a model version was created by this decision
-    dry_run: bool = False
-    decision_run_id: str | None = None
-    evidence: Mapping[str, Any] = field(default_factory=dict)  # role -> run id
-    fingerprints: Mapping[str, str] = field(default_factory=dict)
-    contract_versions: Mapping[str, str] = field(default_factory=dict)
-    git_commit: str | None = None
-    notes: tuple[str, ...] = ()
-
-    @property
-    def passed(self) -> bool:
-        return self.outcome != NO_GO
-
-    @property
-    def failing(self) -> tuple[GateResult, ...]:
-        return tuple(g for g in self.gates if not g.passed)
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_NO_GO if self.outcome == NO_GO else EXIT_OK
-
-    def summary(self) -> str:
-        """A few lines for a person: the outcome, the alias, and each failing gate's values."""
-        dry = " (dry run: nothing registered, alias not moved)" if self.dry_run else ""
-        target = f"{self.model_name}@{self.alias}"
-        if self.outcome == GO:
-            head = (f"GO: candidate '{self.candidate}' passed {len(self.gates)} gate(s); "
-                    f"{target} -> version {self.model_version}"
-                    + (f" (was {self.alias_before})" if self.alias_before else " (first champion)"))
-        elif self.outcome == ALREADY:
-            head = (f"ALREADY CHAMPION: candidate '{self.candidate}' passed {len(self.gates)} gate(s) and "
-                    f"{target} already points at version {self.model_version}; nothing moved")
-        elif self.outcome == ROLLBACK:
-            head = f"ROLLBACK: {target} moved from version {self.alias_before} back to {self.alias_after}"
-        else:
-            head = (f"NO-GO: candidate '{self.candidate}' failed {len(self.failing)} of {len(self.gates)} "
-                    f"gate(s); {target} stays at "
-                    + (f"version {self.alias_before}" if self.alias_before else "no version"))
-        lines = [head + dry]
-        lines += ["  " + g.line() for g in self.failing]
-        lines += ["  note: " + n for n in self.notes]
-        if self.decision_run_id:
-            lines.append(f"  decision record: run {self.decision_run_id} ({DECISION_ARTIFACT})")
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["gates"] = [g.to_dict() for g in self.gates]
-        d["notes"] = list(self.notes)
-        d["exit_code"] = self.exit_code
-        return d
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
-        known = {f for f in cls.__dataclass_fields__}
-        kw = {k: v for k, v in data.items() if k in known}
-        kw["gates"] = tuple(GateResult.from_dict(g) for g in data.get("gates") or ())
-        kw["notes"] = tuple(data.get("notes") or ())
-        return cls(**kw)
-
-
-DecisionRecord = Decision
 
 
 # -- pure gates ----------------------------------------------------------------------------
@@ -500,6 +407,16 @@ def evaluate_gates(gates: Sequence[Any], evidence: Evidence) -> tuple[GateResult
     return tuple(evaluate_gate(g, evidence) for g in gates)
 
 
+def production_plan_gate(plan: Any) -> GateResult:
+    """Implicit in every promotion: no GO without a complete production plan (pure)."""
+    missing = plan.missing() if plan is not None else ["production: (no plan at all)"]
+    reason = ("the production plan is complete: on-call, service levels, monitoring thresholds, fallback, rollback"
+              if not missing else "the production plan lacks " + ", ".join(missing)
+              + " (README, \"After the GO\")")
+    return GateResult(name="production_plan", kind="production_plan", passed=not missing, reason=reason,
+                      details=tuple(missing))
+
+
 def select_candidate(candidates: Mapping[str, Mapping[str, float]], metric: str, *, higher: bool = True,
                      name: str | None = None) -> str:
     """The named candidate, else the best on ``metric`` (ties: the first name in sorted order)."""
@@ -586,16 +503,6 @@ def _logged_model_id(store: Store, run: Any) -> str | None:
         except Exception:  # noqa: BLE001 - skip an unreadable one
             continue
     return ids[-1]
-
-
-def champion(charter: Charter, store: Store) -> Any | None:
-    """The model version the charter's alias points to, or None."""
-    if charter.promotion is None:
-        return None
-    try:
-        return store.client.get_model_version_by_alias(charter.promotion.model_name, charter.promotion.alias)
-    except Exception:  # noqa: BLE001 - no registered model or no alias: no champion yet
-        return None
 
 
 def _lineage(evaluate_run: Any, candidate: str) -> str | None:
@@ -699,110 +606,17 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
     )
 
 
-# -- registry -------------------------------------------------------------------------------
+# -- promote ------------------------------------------------------------------------------------
 
 
-def _versions(store: Store, model_name: str) -> list[Any]:
-    try:
-        return list(store.client.search_model_versions(f"name = '{model_name}'"))
-    except Exception:  # noqa: BLE001 - no registered model yet
-        return []
-
-
-def _matching_version(store: Store, model_name: str, ev: Evidence) -> Any | None:
-    """An existing version of the same model: same logged model id, else same lineage."""
-    versions = sorted(_versions(store, model_name), key=lambda v: int(v.version), reverse=True)
-    for v in versions:
-        if ev.model_id and (getattr(v, "model_id", None) == ev.model_id or v.tags.get(T_MODEL_ID) == ev.model_id):
-            return v
-    for v in versions:
-        if ev.lineage and v.tags.get(T_LINEAGE) == ev.lineage:
-            return v
-    return None
-
-
-def _register(store: Store, model_name: str, ev: Evidence, decision_run_id: str) -> Any:
-    client = store.client
-    store.activate()  # the registry resolves `models:/<id>` through mlflow's global tracking URI
-    try:
-        client.get_registered_model(model_name)
-    except Exception:  # noqa: BLE001 - absent: create it
-        client.create_registered_model(model_name)
-    tags = {T_DECISION_RUN: decision_run_id, T_PILOT_RUN: ev.pilot_run_id, T_CANDIDATE: ev.candidate,
-            T_SOURCE_RUN: ev.candidate_run_id, T_MODEL_ID: ev.model_id, T_LINEAGE: ev.lineage or ""}
-    return client.create_model_version(model_name, source=f"models:/{ev.model_id}", run_id=ev.candidate_run_id,
-                                       model_id=ev.model_id, tags={k: str(v) for k, v in tags.items() if v},
-                                       await_creation_for=0)
-
-
-# -- recording --------------------------------------------------------------------------------
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-def _start_decision_run(charter: Charter, store: Store, outcome: str, pilot_run_id: str | None) -> str:
-    tags = {TAG["kind"]: "decision", TAG["pilot"]: charter.name, T_DECISION: outcome}
-    if pilot_run_id:
-        tags[T_PILOT_RUN] = pilot_run_id
-    return store.start_run(charter.name, f"decision {outcome} {time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags).run_id
-
-
-def _record(charter: Charter, store: Store, decision: Decision) -> None:
-    """Write the record on the decision run, the pilot run and the model version."""
-    run_id = decision.decision_run_id
-    assert run_id is not None
-    data = decision.to_dict()
-    store.log_dict(run_id, data, DECISION_ARTIFACT)
-    store.set_tags(run_id, {
-        T_DECISION: decision.outcome, "workbench.actor": decision.actor, "workbench.alias": decision.alias,
-        "workbench.alias_before": decision.alias_before or "", "workbench.alias_after": decision.alias_after or "",
-        "workbench.model_version": decision.model_version or "", T_CANDIDATE: decision.candidate or "",
-        "mlflow.note.content": decision.summary(),
-    })
-    metrics = {f"gate.{i}.passed": float(g.passed) for i, g in enumerate(decision.gates)}
-    metrics["gates.failed"] = float(len(decision.failing))
-    store.log_metrics(run_id, metrics)
-    if decision.pilot_run_id and decision.outcome != ROLLBACK:
-        store.log_dict(decision.pilot_run_id, data, DECISION_ARTIFACT)
-        store.set_tags(decision.pilot_run_id, {T_DECISION: decision.outcome, T_DECISION_RUN: run_id})
-    if decision.model_version and decision.outcome in (GO, ROLLBACK):
-        store.client.set_model_version_tag(decision.model_name, decision.model_version, T_DECISION_RUN, run_id)
-
-
-def _actor(actor: str | None) -> str:
-    if actor:
-        return actor
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name (containers): say so rather than fail
-        return "unknown"
-
-
-def _target(charter: Charter) -> tuple[str, str]:
-    if charter.promotion is None:
-        raise PromotionError("the charter has no `promotion:` section, so there is no model to promote",
-                             where=f"{charter.path}: promotion",
-                             hint="add `promotion: {model_name: NAME, alias: champion}` to the charter")
-    return charter.promotion.model_name, charter.promotion.alias
-
-
-def promote(charter: Charter, store: Store, pilot_run_id: str | None = None, *, dry_run: bool = False,
-            actor: str | None = None) -> Decision:
-    """Evaluate the gates on a pilot run; on a pass register the candidate and move the alias.
-
-    Returns the Decision (``.exit_code`` 0 or 3); raises PromotionError when the evidence
-    cannot be gathered or the registry cannot be updated."""
-    model_name, alias = _target(charter)
-    if not charter.gates:
-        raise PromotionError("the charter declares no gates: a promotion without gates would pass on nothing",
-                             where=f"{charter.path}: gates",
-                             hint="add gates, e.g. "
-                             "`- {kind: threshold, metric: quality.roc_auc, op: '>=', value: 0.7}`")
+def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: str | None, dry_run: bool,
+            allow_rolled_back: bool, reason: str | None) -> tuple[Decision, Evidence, Any]:
+    """Gather the evidence and judge it: the decision (not yet recorded), the evidence, and
+    the existing model version the candidate matches (None: a new version on GO)."""
+    model_name, alias = registry.target(charter)
     pilot_run = find_pilot_run(charter, store, pilot_run_id)
     ev = gather_evidence(charter, store, pilot_run)
-    gates = evaluate_gates(charter.gates, ev)
+    gates = (*evaluate_gates(charter.gates, ev), production_plan_gate(charter.production))
     passed = all(g.passed for g in gates)
     notes: list[str] = []
     if ev.champion_version is None:
@@ -811,7 +625,22 @@ def promote(charter: Charter, store: Store, pilot_run_id: str | None = None, *, 
         notes.append(f"candidate '{ev.candidate}' chosen from {', '.join(ev.candidates)}"
                      + (" (named in the charter)" if charter.promotion and charter.promotion.candidate
                         else f" (best {charter.primary_metric})"))
-    existing = _matching_version(store, model_name, ev) if passed else None
+    existing = registry.matching_version(store, model_name, ev.model_id, ev.lineage) if passed else None
+    allowed_rolled_back = None
+    if existing is not None and str(existing.version) != ev.champion_version:
+        demoted_by = registry.rolled_back_by(existing)
+        if demoted_by:  # rollback sticks: this very model was demoted; only a person may bring it back
+            gates = gates + (GateResult(
+                name="not rolled back", kind="rollback", passed=allow_rolled_back, run_id=ev.candidate_run_id,
+                reason=(f"version {existing.version} (this candidate's model) was rolled back by decision run "
+                        f"{demoted_by}; "
+                        + (f"promoted again on purpose (--allow-rolled-back): {reason}" if allow_rolled_back
+                           else "a pilot does not bring it back: promote a new version, or run `workbench promote "
+                           "--allow-rolled-back --reason \"...\"`"))),)
+            passed = allow_rolled_back
+            allowed_rolled_back = demoted_by if allow_rolled_back else None
+            if not passed:
+                existing = None
     if passed:
         if ev.model_id is None:
             if not dry_run:
@@ -822,120 +651,102 @@ def promote(charter: Charter, store: Store, pilot_run_id: str | None = None, *, 
         outcome = ALREADY if existing is not None and str(existing.version) == ev.champion_version else GO
     else:
         outcome = NO_GO
+    version = str(existing.version) if existing is not None else None
+    if outcome == GO and not dry_run:
+        after = version  # the intent, in the pending record (None: a new version, numbered when registered)
+    else:
+        after = ev.champion_version
     decision = Decision(
-        outcome=outcome, pilot=charter.name, model_name=model_name, alias=alias, actor=_actor(actor),
-        timestamp=_now(), gates=gates, pilot_run_id=ev.pilot_run_id, candidate=ev.candidate,
+        outcome=outcome, pilot=charter.name, model_name=model_name, alias=alias, actor=registry.actor_name(actor),
+        timestamp=registry.now(), gates=gates, pilot_run_id=ev.pilot_run_id, candidate=ev.candidate,
         candidate_run_id=ev.candidate_run_id, model_id=ev.model_id,
-        model_version=(str(existing.version) if existing is not None else None) if passed else ev.champion_version,
-        alias_before=ev.champion_version, alias_after=ev.champion_version, dry_run=dry_run,
+        model_version=version if passed else ev.champion_version,
+        alias_before=ev.champion_version, alias_after=after, dry_run=dry_run,
         evidence={"pilot": ev.pilot_run_id, "candidate": ev.candidate_run_id, "evaluate": ev.evaluate_run_id,
                   "baseline": ev.baseline_run_id, "contracts": ev.contracts_run_id,
                   "champion": ev.champion_run_id, "champion_version": ev.champion_version,
-                  "candidates": dict(ev.candidates)},
+                  "candidates": dict(ev.candidates),
+                  **({"allowed_rolled_back": allowed_rolled_back} if allowed_rolled_back else {})},
         fingerprints=dict(ev.fingerprints), contract_versions=dict(ev.contract_versions), git_commit=ev.git_commit,
-        notes=tuple(notes),
+        notes=tuple(notes), reason=reason if allowed_rolled_back else None,
     )
+    if dry_run and outcome == GO:
+        decision = replace(decision, notes=decision.notes + (
+            "would " + (f"reuse version {existing.version}" if existing is not None else "register a new version")
+            + f" and move {model_name}@{alias} to it",))
+    return decision, ev, existing
+
+
+def promote(charter: Charter, store: Store, pilot_run_id: str | None = None, *, dry_run: bool = False,
+            actor: str | None = None, allow_rolled_back: bool = False, reason: str | None = None,
+            acknowledge: str | None = None, say: Callable[[str], None] | None = None) -> Decision:
+    """Evaluate the gates on a pilot run; on a pass register the candidate and move the alias.
+
+    Serialised by the store's promotion lock (a concurrent promoter waits, then sees the
+    registry as this one left it) and refused while another process holds the pilot lock.
+    Unfinished decisions are reconciled first, then the audit runs: a broken trail refuses
+    unless ``acknowledge`` gives a reason (recorded with the problems' keys).
+    ``allow_rolled_back`` (with ``reason``) lets a rolled-back version be promoted again.
+
+    Returns the Decision (``.exit_code`` 0 or 3); raises PromotionError when the evidence
+    cannot be gathered or the registry cannot be updated, AuditError on a broken trail,
+    StoreLockedError when a pilot or an ingest holds the store."""
+    model_name, alias = registry.target(charter)
+    if not charter.gates:
+        raise PromotionError("the charter declares no gates: a promotion without gates would pass on nothing",
+                             where=f"{charter.path}: gates",
+                             hint="add gates, e.g. "
+                             "`- {kind: threshold, metric: quality.roc_auc, op: '>=', value: 0.7}`")
+    if allow_rolled_back and not (reason or "").strip():
+        raise PromotionError("--allow-rolled-back needs a reason", where="--reason",
+                             hint="say why the rolled-back version may come back: "
+                             "`workbench promote --allow-rolled-back --reason \"...\"` (it is recorded)")
     if dry_run:
-        if outcome == GO:
-            decision = replace(decision, notes=decision.notes + (
-                "would " + (f"reuse version {existing.version}" if existing is not None else "register a new version")
-                + f" and move {model_name}@{alias} to it",))
-        return decision
+        return _decide(charter, store, pilot_run_id, actor=actor, dry_run=True,
+                       allow_rolled_back=allow_rolled_back, reason=reason)[0]
 
-    run_id = _start_decision_run(charter, store, outcome, ev.pilot_run_id)
-    decision = replace(decision, decision_run_id=run_id)
-    try:
-        if outcome == GO:
-            version = existing if existing is not None else _register(store, model_name, ev, run_id)
-            store.client.set_registered_model_alias(model_name, alias, str(version.version))
-            decision = replace(decision, model_version=str(version.version), alias_after=str(version.version),
-                               new_version=existing is None)
+    what = f"promote {model_name}@{alias}"
+    with locks.promotion_lock(store, what=what, say=say), locks.pilot_lock(store, what=what, say=say):
+        settled = registry.reconcile(charter, store)
+        report = registry.audit(charter, store)
+        acknowledged: dict[str, Any] = {}
+        if not report.ok:
+            if not (acknowledge or "").strip():
+                raise report.error()
+            acknowledged = {"reason": acknowledge, "problems": [p.key for p in report.errors]}
+        decision, ev, existing = _decide(charter, store, pilot_run_id, actor=actor, dry_run=False,
+                                         allow_rolled_back=allow_rolled_back, reason=reason)
+        notes = [f"reconciled an unfinished decision: {line}" for line in settled]
+        if acknowledged:
+            notes.append(f"acknowledged {len(acknowledged['problems'])} audit problem(s) "
+                         f"({'; '.join(p.what for p in report.errors[:3])}): {acknowledge}")
+        elif acknowledge:
+            notes.append("--acknowledge was given, but the audit found nothing to acknowledge")
+        if existing is not None and decision.outcome == GO:
+            notes.append(f"reused version {existing.version} (same model as this candidate); no new version")
+        decision = replace(decision, notes=decision.notes + tuple(notes), acknowledged=acknowledged)
+
+        def move(d: Decision) -> Decision:
             if existing is not None:
-                decision = replace(decision, notes=decision.notes + (
-                    f"reused version {existing.version} (same model as this candidate); no new version",))
-        _record(charter, store, decision)
-    except WorkbenchError:
-        store.end_run(run_id, FAILED)
-        raise
-    except Exception as exc:  # noqa: BLE001 - registry/store failures, wrapped at the boundary
-        store.set_tags(run_id, {TAG["failure"]: str(exc)[:4000]})
-        store.end_run(run_id, FAILED)
-        raise PromotionError(f"could not update the model registry for {model_name}@{alias}: {exc}",
-                             where=store.tracking_uri, hint="check the MLflow store; the alias was not moved "
-                             "unless the decision record says so") from exc
-    store.end_run(run_id, FINISHED)
-    return decision
+                version = str(existing.version)
+            else:
+                made = registry.register(store, model_name, model_id=ev.model_id, run_id=ev.candidate_run_id, tags={
+                    T_DECISION_RUN: d.decision_run_id, T_PILOT_RUN: ev.pilot_run_id, T_CANDIDATE: ev.candidate,
+                    T_SOURCE_RUN: ev.candidate_run_id, T_MODEL_ID: ev.model_id, T_LINEAGE: ev.lineage or ""},
+                    description=registry.model_description(charter))
+                version = str(made.version)
+                d = registry.write_record(store, replace(d, model_version=version, alias_after=version,
+                                                         new_version=True))
+            store.client.set_registered_model_alias(model_name, alias, version)
+            return replace(d, model_version=version, alias_after=version)
 
-
-def history(charter: Charter, store: Store, *, max_results: int = 200) -> list[Decision]:
-    """Every recorded decision and alias move of the pilot, newest first."""
-    if store.experiment_id(charter.name, create=False) is None:
-        return []
-    runs = store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'decision' and attributes.status = 'FINISHED'",
-                           max_results=max_results)
-    out = []
-    for run in runs:
-        text = store.download_text(run.info.run_id, DECISION_ARTIFACT)
-        if text is None:
-            continue
         try:
-            out.append(Decision.from_dict(json.loads(text)))
-        except (ValueError, TypeError) as exc:
-            raise PromotionError(f"the decision record of run {run.info.run_id} is unreadable: {exc}",
-                                 where=DECISION_ARTIFACT) from exc
-    out.sort(key=lambda d: d.timestamp, reverse=True)
-    return out
-
-
-def _champion_stack(records: list[Decision], current: str | None) -> list[str]:
-    """Replay alias moves (oldest first): a go pushes its version, a rollback pops."""
-    stack: list[str] = []
-    for rec in sorted(records, key=lambda d: d.timestamp):
-        if rec.dry_run:
-            continue
-        if rec.outcome == GO and rec.alias_after and (not stack or stack[-1] != rec.alias_after):
-            stack.append(rec.alias_after)
-        elif rec.outcome == ROLLBACK and stack:
-            stack.pop()
-    if current is not None and (not stack or stack[-1] != current):
-        stack.append(current)  # moved outside the workbench: treat it as the latest champion
-    return stack
-
-
-def rollback(charter: Charter, store: Store, *, actor: str | None = None) -> Decision:
-    """Move the alias back to the previous champion, with its own decision record."""
-    model_name, alias = _target(charter)
-    current = champion(charter, store)
-    records = history(charter, store)
-    stack = _champion_stack(records, str(current.version) if current is not None else None)
-    if current is None or len(stack) < 2:
-        raise PromotionError(
-            f"nothing to roll back to: {model_name}@{alias} "
-            + ("is unset" if current is None
-               else f"points at version {current.version} and no earlier champion is recorded"),
-            hint="`workbench history` lists the decisions; promote a pilot run to set a champion")
-    target = stack[-2]
-    try:
-        version = store.client.get_model_version(model_name, target)
-    except Exception as exc:  # noqa: BLE001
-        raise PromotionError(f"the previous champion, version {target} of {model_name}, is gone from the registry",
-                             hint="promote a pilot run instead") from exc
-    run_id = _start_decision_run(charter, store, ROLLBACK, version.tags.get(T_PILOT_RUN))
-    decision = Decision(
-        outcome=ROLLBACK, pilot=charter.name, model_name=model_name, alias=alias, actor=_actor(actor),
-        timestamp=_now(), pilot_run_id=version.tags.get(T_PILOT_RUN), candidate=version.tags.get(T_CANDIDATE),
-        candidate_run_id=version.run_id, model_id=getattr(version, "model_id", None) or version.tags.get(T_MODEL_ID),
-        model_version=target, alias_before=str(current.version), alias_after=target, decision_run_id=run_id,
-        evidence={"rolled_back_version": str(current.version), "rolled_back_run": current.run_id,
-                  "restored_run": version.run_id},
-        notes=(f"version {current.version} rolled back; version {target} is champion again",),
-    )
-    try:
-        store.client.set_registered_model_alias(model_name, alias, target)
-        _record(charter, store, decision)
-    except Exception as exc:  # noqa: BLE001
-        store.end_run(run_id, FAILED)
-        raise PromotionError(f"could not move {model_name}@{alias} back to version {target}: {exc}",
-                             where=store.tracking_uri) from exc
-    store.end_run(run_id, FINISHED)
-    return decision
+            return registry.commit(charter, store, decision, head=report.head,
+                                   apply=move if decision.outcome == GO else None)
+        except WorkbenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - registry/store failures, wrapped at the boundary
+            raise PromotionError(f"could not update the model registry for {model_name}@{alias}: {exc}",
+                                 where=store.tracking_uri,
+                                 hint="the decision record was settled against the registry (completed if the "
+                                 "alias moved, else aborted): `workbench audit` shows where things stand") from exc

@@ -4,7 +4,13 @@ Everything on it is read back from MLflow (the single source of truth): the char
 question, the table fingerprints and contract results, profile highlights and drift, the
 baseline against every candidate (quality, latency, cost), slices, robustness probes,
 every gate and the decision. The page has no external asset: CSS is inline and the
-figures the notebooks logged (PNG) are embedded as base64. All text is escaped.
+figures the notebooks logged (PNG) are embedded as base64. All text is escaped; numbers
+are formatted by :mod:`workbench.formatting` (by their unit in the metric registry).
+
+It links the profile report of each table (``profile_report/<table>.html`` on the profile
+run) and shows each candidate's evaluation report (``evaluation/report.html``) inline;
+:func:`write_scorecard` also copies those pages beside the scorecard in ``reports/``, so
+the links work from the file as well as from the MLflow UI.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import formatting as fmt
 from .config import Charter, SlicesGate
 from .errors import TrackingError, WorkbenchError
-from .tracking import TAG, Store
+from .tracking import TAG, Store, ui_url
 
-__all__ = ["render_scorecard", "write_scorecard", "SCORECARD_ARTIFACT"]
+__all__ = ["render_scorecard", "write_scorecard", "deciding_metrics", "SCORECARD_ARTIFACT"]
 
 SCORECARD_ARTIFACT = "scorecard/scorecard.html"
 MAX_FIGURES = 12  # keeps the page a few hundred KB
@@ -46,6 +53,7 @@ th{background:#f0f2f5;font-weight:600}td.num{text-align:right;font-variant-numer
 code{font:12px ui-monospace,Menlo,Consolas,monospace;background:#f0f2f5;padding:1px 4px;border-radius:3px}
 figure{display:inline-block;margin:6px 10px 6px 0}figure img{max-width:480px;border:1px solid #e1e5ea}
 figcaption{font-size:12px;color:#6b7480}iframe{width:100%;height:360px;border:1px solid #e1e5ea}
+iframe.report{height:900px}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:4px 0}dt{font-weight:600}
 dd{margin:0}
 """
@@ -55,12 +63,18 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _n(value: Any) -> str:
+def _n(value: Any, metric: str | None = None) -> str:
+    """A number as a person reads it: by the metric's unit when named, else integers as
+    integers and four significant digits (:mod:`workbench.formatting`)."""
     if value is None:
         return '<span class="muted">—</span>'
-    if isinstance(value, (int, float)):
-        return _e(f"{value:.4g}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _e(fmt.metric(metric, value) if metric else fmt.number(value))
     return _e(value)
+
+
+class _Num(str):
+    """A number already formatted: escaped and right-aligned in a table."""
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric_from: int = 1,
@@ -71,7 +85,9 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric_fro
         cls = f' class="{_e(row_class[i])}"' if row_class and row_class[i] else ""
         out.append(f"<tr{cls}>")
         for j, cell in enumerate(row):
-            if isinstance(cell, _Raw):
+            if isinstance(cell, _Num):
+                out.append(f'<td class="num">{_e(cell)}</td>')
+            elif isinstance(cell, _Raw):
                 out.append(f"<td>{cell}</td>")
             elif j >= numeric_from and (cell is None or isinstance(cell, (int, float))):
                 out.append(f'<td class="num">{_n(cell)}</td>')
@@ -144,15 +160,18 @@ def _runref(run_id: str | None) -> str:
 # -- sections ------------------------------------------------------------------------------------
 
 
-def _header(charter: Charter, pilot: Any) -> str:
+def _header(charter: Charter, pilot: Any, *, closing: bool = False) -> str:
     tags = pilot.data.tags
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pilot.info.start_time / 1000))
+    status = pilot.info.status
+    if status == "RUNNING":
+        # the pilot writes its scorecard as its last step, then closes its run FINISHED
+        status = "FINISHED" if closing else "RUNNING: not finished when this scorecard was written"
+    if tags.get(TAG["partial"]) == "true":
+        status += "; a partial run (some notebook steps only)"
     items = [
         ("Question", charter.question), ("Owner", charter.owner), ("Primary metric", charter.primary_metric),
-        # written by the pilot itself just before its run closes: RUNNING there means "this run"
-        ("Pilot run", f"{pilot.info.run_id} (" + ("in progress: every step finished, report written at the end"
-                                                 if pilot.info.status == "RUNNING" else pilot.info.status)
-         + f", started {started})"),
+        ("Pilot run", f"{pilot.info.run_id} ({status}, started {started})"),
         ("Git commit", tags.get(TAG["git_commit"], "unknown")
          + (" (uncommitted changes)" if tags.get(TAG["git_dirty"]) == "true" else "")),
         ("Charter sha256", tags.get(TAG["charter_sha256"], "")[:16] or "—"),
@@ -160,8 +179,12 @@ def _header(charter: Charter, pilot: Any) -> str:
     if charter.description:
         items.insert(1, ("Description", charter.description))
     dl = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items)
+    exp = pilot.info.experiment_id
+    links = (f'<dt>MLflow UI</dt><dd><a href="{_e(ui_url(None, exp))}">runs of this pilot</a> · '
+             f'<a href="{_e(ui_url(None, exp, pilot.info.run_id))}">this pilot run</a> '
+             '<span class="muted">(start it with <code>make ui</code>)</span></dd>')
     return (f'<header><h1>Pilot scorecard: {_e(charter.name)}</h1><section id="charter"><h2>Charter</h2>'
-            f"<dl>{dl}</dl></section></header>")
+            f"<dl>{dl}{links}</dl></section></header>")
 
 
 def _data_section(pilot: Any, steps: Mapping[str, Any], contracts: Any, reader: _Reader) -> str:
@@ -208,7 +231,45 @@ def _data_section(pilot: Any, steps: Mapping[str, Any], contracts: Any, reader: 
     return "".join(parts)
 
 
-def _profile_section(profile: Any, reader: _Reader, figures: list[tuple[str, str, bytes]]) -> str:
+def _local_copy(pilot_run_id: str, artifact: str, owner: str | None = None) -> str:
+    """Where :func:`write_scorecard` copies a report page, relative to the scorecard file."""
+    if owner is not None:  # one evaluation report per model, all named evaluation/report.html
+        return f"{pilot_run_id}/evaluation/{owner}.html"
+    return f"{pilot_run_id}/{artifact}"
+
+
+def _report_pages(layout: Any, reader: _Reader) -> list[tuple[str, str, str | None]]:
+    """(run id, artifact, owner) of every report page of a pilot run: the profile reports
+    and the evaluation report of the baseline and of each candidate."""
+    from .eval_report import ARTIFACT
+    from .profile_report import ARTIFACT_DIR
+
+    pages: list[tuple[str, str, str | None]] = []
+    profile = layout.step("profile")
+    if profile is not None:
+        pages += [(_source_id(profile), path, None) for path in sorted(reader.list(_source_id(profile), ARTIFACT_DIR))
+                  if path.endswith(".html")]
+    baseline = next((r for r in layout.roles.get("baseline", []) if r.info.status == "FINISHED"), None)
+    models = ([("baseline", _source_id(baseline))] if baseline is not None else []) + [
+        (name, run.info.run_id) for name, run in sorted(layout.candidates.items())]
+    for owner, run_id in models:
+        if ARTIFACT in reader.list(run_id, ARTIFACT.split("/")[0]):
+            pages.append((run_id, ARTIFACT, owner))
+    return pages
+
+
+def _report_link(pilot_run_id: str, run: Any, artifact: str, text: str, owner: str | None = None) -> str:
+    """Links to a report page: the copy beside the scorecard file, and the run's artifact in the MLflow UI."""
+    local = _local_copy(pilot_run_id, artifact, owner)
+    remote = ui_url(None, run.info.experiment_id, _source_id(run), artifact)
+    return (f'<a class="report-link" href="{_e(local)}">{_e(text)}</a> '
+            f'<span class="muted">(<a href="{_e(remote)}">in the MLflow UI</a>)</span>')
+
+
+def _profile_section(profile: Any, reader: _Reader, figures: list[tuple[str, str, bytes]],
+                     pilot_run_id: str = "") -> str:
+    from .profile_report import ARTIFACT_DIR, artifact_path
+
     parts = ['<section id="profile"><h2>Profile and drift</h2>']
     if profile is None:
         parts.append('<p class="muted">No profile step in this pilot run.</p></section>')
@@ -217,13 +278,19 @@ def _profile_section(profile: Any, reader: _Reader, figures: list[tuple[str, str
     tables = sorted(Path(p).stem for p in reader.list(src, "profile") if p.endswith(".json"))
     if not tables:
         parts.append('<p class="muted">The profile run logged no table profile.</p>')
+    reports = set(reader.list(src, ARTIFACT_DIR))
     for table in tables:
         prof = reader.json(src, f"profile/{table}.json") or {}
         cols = prof.get("columns") or []
         parts.append(f"<h3>{_e(table)}: {_n(prof.get('row_count'))} rows, {len(cols)} columns</h3>")
+        if artifact_path(table) in reports:
+            parts.append("<p>Every column (type, nulls, distinct values, histogram or top values, drift in colour): "
+                         + _report_link(pilot_run_id, profile, artifact_path(table), f"profile report of {table}")
+                         + "</p>")
         noisy = sorted(cols, key=lambda c: -(c.get("null_rate") or 0.0))[:6]
         parts.append(_table(["column", "type", "null rate", "distinct", "min", "max", "mean"],
-                            [(c.get("name"), c.get("dtype"), c.get("null_rate"), c.get("distinct_count"),
+                            [(c.get("name"), c.get("dtype"), _Num(fmt.percent(c.get("null_rate"))),
+                              c.get("distinct_count"),
                               c.get("min_label") or c.get("min"), c.get("max_label") or c.get("max"), c.get("mean"))
                              for c in noisy], numeric_from=2))
         drift = reader.json(src, f"drift/{table}.json")
@@ -271,11 +338,41 @@ def _compare_section(charter: Charter, models: Mapping[str, Mapping[str, float]]
     metrics = sorted({k for m in models.values() for k in m if k.startswith(_COMPARE_PREFIXES)},
                      key=lambda k: (_COMPARE_PREFIXES.index(k.split(".")[0] + "."), k != charter.primary_metric, k))
     headers = ["metric", *(f"{n} ★" if n == selected else n for n in names)]
-    rows = [(k, *(models[n].get(k) for n in names)) for k in metrics]
+    rows = [(k, *(_Num(fmt.metric(k, models[n].get(k))) for n in names)) for k in metrics]
     cls = ["sel" if k == charter.primary_metric else "" for k in metrics]
     parts.append(_table(headers, rows, row_class=cls))
     parts.append("<p class=\"muted\">★ the candidate the gates judged. Runs: "
                  + ", ".join(f"{_e(n)} {_runref(r)}" for n, r in run_ids.items()) + "</p></section>")
+    return "".join(parts)
+
+
+def _evaluation_section(layout: Any, reader: _Reader, pilot_run_id: str, selected: str | None) -> str:
+    """Each candidate's evaluation report against the baseline, shown inline (and linked)."""
+    from .eval_report import ARTIFACT
+
+    parts = ['<section id="evaluation"><h2>Evaluation reports</h2>',
+             '<p class="muted">Per candidate against the baseline: ROC and PR curves or residuals, calibration, '
+             "the confusion matrix at the threshold, latency, probes, and the slices that regressed (red).</p>"]
+    shown = 0
+    baseline = next((r for r in layout.roles.get("baseline", []) if r.info.status == "FINISHED"), None)
+    for name, run in sorted(layout.candidates.items()):
+        page = reader.text(run.info.run_id, ARTIFACT)
+        if page is None:
+            continue
+        shown += 1
+        star = " ★" if name == selected else ""
+        parts.append(f"<h3>{_e(name)}{_e(star)}: " + _report_link(pilot_run_id, run, ARTIFACT, "open the report", name)
+                     + "</h3>"
+                     + f'<details{" open" if name == selected else ""}><summary>{_e(name)} against the baseline'
+                       f'</summary><iframe class="report" sandbox="" title="evaluation report {_e(name)}" '
+                       f'srcdoc="{_e(page)}"></iframe></details>')
+    if baseline is not None and ARTIFACT in reader.list(_source_id(baseline), "evaluation"):
+        parts.append("<p>The baseline on its own: "
+                     + _report_link(pilot_run_id, baseline, ARTIFACT, "evaluation report of the baseline", "baseline")
+                     + "</p>")
+    if not shown:
+        parts.append('<p class="muted">No candidate run logged an evaluation report.</p>')
+    parts.append("</section>")
     return "".join(parts)
 
 
@@ -302,9 +399,11 @@ def _slices_section(charter: Charter, models: Mapping[str, Mapping[str, float]])
     rows = []
     for key in sorted(keys):
         count = next((m.get(f"slice.{key}.count") for m in models.values() if f"slice.{key}.count" in m), None)
-        rows.append((key, count, *(models[n].get(f"slice.{key}.{metric}") for n in names)))
-    rows.append(("worst slice", None, *(models[n].get(f"slice.worst.{metric}") for n in names)))
-    rows.append(("flagged slices", None, *(models[n].get("slice.flagged") for n in names)))
+        rows.append((key, _Num(fmt.integer(count)),
+                     *(_Num(fmt.metric(f"quality.{metric}", models[n].get(f"slice.{key}.{metric}"))) for n in names)))
+    rows.append(("worst slice", None,
+                 *(_Num(fmt.metric(f"quality.{metric}", models[n].get(f"slice.worst.{metric}"))) for n in names)))
+    rows.append(("flagged slices", None, *(_Num(fmt.integer(models[n].get("slice.flagged"))) for n in names)))
     parts.append(_table(["slice", "rows", *names], rows))
     parts.append("</section>")
     return "".join(parts)
@@ -317,7 +416,15 @@ def _probes_section(models: Mapping[str, Mapping[str, float]], details: Mapping[
     if not names:
         parts.append('<p class="muted">No probe results.</p></section>')
         return "".join(parts)
-    parts.append(_table(["outcome", *names], [(o, *(models[n].get(f"probes.{o}") for n in names)) for o in outcomes]))
+    def count(name: str, outcome: str) -> float | None:
+        m = models[name]
+        if outcome == "total" and "probes.total" not in m:  # descriptive: kept in probes.json, not a metric
+            parts_ = [m.get(f"probes.{o}") for o in outcomes[:-1]]
+            return None if all(v is None for v in parts_) else sum(v or 0 for v in parts_)
+        return m.get(f"probes.{outcome}")
+
+    parts.append(_table(["outcome", *names], [(o, *(_Num(fmt.integer(count(n, o))) for n in names))
+                                             for o in outcomes]))
     bad = []
     for name, data in details.items():
         for r in (data or {}).get("results") or []:
@@ -336,8 +443,7 @@ def _decision_section(decision: Any, note: str = "") -> str:
         parts.append(f'<div class="banner none">No decision{": " + _e(note) if note else ""}</div></section>')
         return "".join(parts)
     klass = "nogo" if decision.outcome == "no-go" else "go"
-    label = {"go": "GO", "no-go": "NO-GO", "already-champion": "GO (already champion)", "rollback": "ROLLBACK"}
-    head = label.get(decision.outcome, decision.outcome.upper())
+    head = fmt.outcome_label(decision.outcome)
     if decision.dry_run:
         head += " — preview (dry run: nothing registered, alias not moved)"
     parts.append(f'<div class="banner {klass}">{_e(head)}</div>')
@@ -352,9 +458,12 @@ def _decision_section(decision: Any, note: str = "") -> str:
     parts.append("<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items) + "</dl>")
     rows = []
     for g in decision.gates:
-        threshold = None if g.threshold is None else f"{g.op} {g.threshold:.4g}"
+        threshold = None if g.threshold is None else (
+            f"{g.op} {fmt.metric(g.metric, g.threshold) if g.metric else fmt.number(g.threshold)}")
         detail = g.reason + ("".join(f"\n• {d}" for d in g.details) if g.details else "")
-        rows.append((_verdict(g.passed), g.name, g.metric, g.measured, threshold, g.reference,
+        measured = None if g.measured is None else _Num(fmt.metric(g.metric, g.measured) if g.metric else fmt.number(g.measured))
+        reference = None if g.reference is None else _Num(fmt.metric(g.metric, g.reference) if g.metric else fmt.number(g.reference))
+        rows.append((_verdict(g.passed), g.name, g.metric, measured, threshold, reference,
                      _Raw(_runref(g.run_id)), _Raw(_e(detail).replace("\n", "<br>"))))
     if rows:
         parts.append(_table(["verdict", "gate", "metric", "measured", "threshold", "reference", "run", "reason"],
@@ -397,8 +506,12 @@ def _load_decision(charter: Charter, store: Store, pilot: Any, reader: _Reader) 
 # -- public --------------------------------------------------------------------------------------
 
 
-def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision: Any = None) -> str:
-    """The scorecard of one pilot run as one self-contained HTML page."""
+def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision: Any = None, *,
+                     closing: bool = False) -> str:
+    """The scorecard of one pilot run as one self-contained HTML page.
+
+    ``closing``: the pilot writes its own scorecard as its last step, while its run is
+    still open; the page then says FINISHED, the status the run ends with."""
     from .promotion import pilot_layout
 
     try:
@@ -430,11 +543,12 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
             figures += _figures(reader, run.info.run_id, name)
         selected = getattr(decision, "candidate", None)
         body = [
-            _header(charter, pilot),
+            _header(charter, pilot, closing=closing),
             _decision_section(decision, note),
             _data_section(pilot, layout.steps, layout.step("contracts"), reader),
-            _profile_section(layout.step("profile"), reader, figures),
+            _profile_section(layout.step("profile"), reader, figures, pilot_run_id),
             _compare_section(charter, models, selected, run_ids),
+            _evaluation_section(layout, reader, pilot_run_id, selected),
             _slices_section(charter, models),
             _probes_section(models, probe_details),
             _figures_section(figures),
@@ -451,13 +565,56 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
 
 
 def write_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision: Any = None, *,
-                    reports_dir: Path | None = None) -> Path:
-    """Write ``reports/<pilot>/<run id>.html`` and ``latest.html``; attach it to the pilot run."""
-    page = render_scorecard(charter, store, pilot_run_id, decision)
+                    reports_dir: Path | None = None, closing: bool = False) -> Path:
+    """Write ``reports/<pilot>/<run id>.html`` and ``latest.html``; attach it to the pilot run.
+
+    The report pages it links (profile reports, evaluation reports) are copied beside it,
+    under ``reports/<pilot>/<run id>/``, so its links work from the file."""
+    from .promotion import pilot_layout
+
+    page = render_scorecard(charter, store, pilot_run_id, decision, closing=closing)
     folder = (reports_dir or charter.resolve(Path("reports"))) / charter.name
     folder.mkdir(parents=True, exist_ok=True)
+    reader = _Reader(store)
+    try:
+        for run_id, artifact, owner in _report_pages(pilot_layout(charter, store, store.get_run(pilot_run_id)), reader):
+            text = reader.text(run_id, artifact)
+            if text is not None:
+                target = folder / _local_copy(pilot_run_id, artifact, owner)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+    finally:
+        reader.close()
     path = folder / f"{pilot_run_id}.html"
     path.write_text(page, encoding="utf-8")
     (folder / "latest.html").write_text(page, encoding="utf-8")
     store.log_text(pilot_run_id, page, SCORECARD_ARTIFACT)
     return path
+
+
+def deciding_metrics(charter: Charter, store: Store, decision: Any) -> dict[str, float]:
+    """The numbers the decision rests on, for the pilot (parent) run, under the names the
+    step runs use so the MLflow runs table lines them up (see :mod:`workbench.metrics`):
+    the judged candidate's primary metric, ``latency.p95_ms`` and ``cost.per_1k_usd``;
+    ``baseline.<primary metric>``; ``decision.go`` (1: go or already champion) and
+    ``gates.failed``."""
+    out: dict[str, float] = {"decision.go": float(decision.outcome in ("go", "already-champion")),
+                             "gates.failed": float(sum(1 for g in decision.gates if not g.passed))}
+    primary = charter.primary_metric
+
+    def metrics_of(run_id: str | None) -> dict[str, float]:
+        if not run_id:
+            return {}
+        try:
+            return dict(store.get_run(run_id).data.metrics)
+        except Exception:  # noqa: BLE001 - a run that cannot be read contributes nothing
+            return {}
+
+    cand = metrics_of(getattr(decision, "candidate_run_id", None))
+    for name in (primary, "latency.p95_ms", "cost.per_1k_usd"):
+        if name in cand:
+            out[name] = cand[name]
+    base = metrics_of((getattr(decision, "evidence", None) or {}).get("baseline"))
+    if primary in base:
+        out[f"baseline.{primary}"] = base[primary]
+    return out

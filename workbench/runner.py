@@ -7,7 +7,15 @@ started ends FAILED or KILLED (never RUNNING), the partial notebook is attached 
 step run, and a :class:`StepError` says which notebook and cell failed and why.
 
 A notebook step is served from cache when a FINISHED run exists with the same cache key:
-hash(notebook source, parameters, table fingerprints, contract versions, workbench code).
+hash(notebook source, parameters, table fingerprints, contract versions, workbench code),
+and that run's recorded table fingerprints match the ones this pilot ingested.
+
+One pilot at a time per store: the whole run (ingest → report) holds the store's pilot
+lock (:mod:`workbench.locks`), so a second pilot, ``workbench ingest``, ``promote`` or
+``rollback`` is refused, naming it. Results stay bound to their data: before and after each
+notebook step the tables are fingerprinted again (read-only) and compared with what the
+pilot recorded at ingest; a difference fails the step ("data changed under the pilot").
+The fingerprints are tags on each step run (``workbench.fingerprint.<table>``).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import locks
 from . import notebooks as nbfiles
 from .config import Charter, Step
 from .errors import (
@@ -40,7 +49,7 @@ from .errors import (
 )
 from .tracking import FAILED, FINISHED, KILLED, TAG, RunRef, Store
 
-__all__ = ["run_pilot", "PilotResult", "StepOutcome", "plan", "project_store"]
+__all__ = ["run_pilot", "PilotResult", "StepOutcome", "plan", "project_store", "outcome_of", "write_outcome"]
 
 Progress = Callable[[str], None]
 
@@ -73,7 +82,10 @@ class _Terminated(BaseException):
 
 
 def project_store(charter: Charter) -> Store:
-    return Store(charter.root)
+    """The pilot's store: $WORKBENCH_TRACKING_URI, else the charter's ``tracking_uri:`` (a team
+    tracking server, its locks in $WORKBENCH_LOCK_URI, one per pilot name), else ``mlruns/``
+    beside the charter."""
+    return Store.for_project(charter.root, charter.tracking_uri, scope=charter.name)
 
 
 def plan(charter: Charter) -> list[str]:
@@ -172,16 +184,19 @@ def run_pilot(
     from .validate import check_charter, raise_for_errors
 
     raise_for_errors(check_charter(charter, data=False), charter)  # before any run exists
-    with _sigterm_as_exception():
+    with _sigterm_as_exception(), locks.pilot_lock(store, what=f"pilot {charter.name}", say=say):
         swept = store.sweep_stale(exp)
         if swept:
             say(f"marked {len(swept)} run(s) KILLED whose driver process had died")
+        if charter.promotion is not None:
+            _reconcile_decisions(charter, store, say)
         commit, dirty = _git(charter.root)
         parent = store.start_run(
             exp,
-            f"pilot {time.strftime('%Y-%m-%d %H:%M:%S')}",
+            f"pilot {time.strftime('%Y-%m-%d %H:%M:%S')}" + (f" (partial: {', '.join(only)})" if only else ""),
             tags={
                 TAG["kind"]: "pilot",
+                **({TAG["partial"]: "true"} if only else {}),  # never taken for the newest complete run
                 TAG["pilot"]: charter.name,
                 TAG["git_commit"]: commit,
                 TAG["git_dirty"]: str(dirty).lower(),
@@ -195,6 +210,7 @@ def run_pilot(
         decision = None
         current: list[RunRef | None] = [None]  # the step run in flight, for cleanup
         status = FAILED
+        failure: BaseException | None = None
         try:
             store.log_params(parent.run_id, {"pilot": charter.name, "owner": charter.owner,
                                              "primary_metric": charter.primary_metric, "force": force})
@@ -219,21 +235,117 @@ def run_pilot(
                 outcomes.append(_notebook_step(charter, step, store, parent, current, say, force, base_key))
             if charter.promotion is not None and not only:
                 decision = _promote_step(charter, store, parent, outcomes, say)
+                store.log_metrics(parent.run_id, _deciding_metrics(charter, store, decision))
             status = FINISHED
+        except StepInterrupted as exc:  # a notebook step's, naming its cell
+            status, failure = KILLED, exc
+            raise
         except (KeyboardInterrupt, _Terminated) as exc:
             status = KILLED
-            raise StepInterrupted(
+            failure = StepInterrupted(
                 "the pilot was interrupted" + (f" during step '{current[0].name}'" if current[0] else ""),
                 hint="every run it started is marked KILLED; run `make pilot` again to resume (finished steps are cached)",
-            ) from exc
+            )
+            raise failure from exc
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             with _signals_blocked():
                 if current[0] is not None:  # a step run was in flight when we were stopped
                     with contextlib.suppress(Exception):
                         store.end_run(current[0].run_id, KILLED if status == KILLED else FAILED)
+                with contextlib.suppress(Exception):  # the outcome is a record; the error in flight matters more
+                    _record_outcome(charter, store, parent, outcomes, decision, failure, only, say)
                 store.end_run(parent.run_id, status)
     return PilotResult(charter.name, parent.run_id, parent.experiment_id, status,
                        time.perf_counter() - started, tuple(outcomes), fp_digests, decision)
+
+
+def _deciding_metrics(charter: Charter, store: Store, decision: Any) -> dict[str, float]:
+    """The numbers the decision rests on, for the pilot run (report.deciding_metrics)."""
+    from .report import deciding_metrics
+
+    return deciding_metrics(charter, store, decision)
+
+
+OUTCOME_FILE = "outcome.json"
+
+
+def outcome_of(decision: Any = None, failure: BaseException | None = None) -> tuple[str, int]:
+    """(GO | NO-GO | ERROR | INTERRUPTED | FINISHED, exit code) of a pilot run.
+
+    FINISHED: every step ran and there was no decision to take (no ``promotion:`` in the
+    charter, or ``--step`` ran only some steps)."""
+    from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+
+    if failure is not None:
+        if isinstance(failure, (StepInterrupted, KeyboardInterrupt, _Terminated)):
+            return "INTERRUPTED", EXIT_INTERRUPTED
+        return "ERROR", getattr(failure, "exit_code", EXIT_ERROR)
+    if decision is None:
+        return "FINISHED", EXIT_OK
+    code = int(getattr(decision, "exit_code", EXIT_OK))
+    return ("GO" if code == EXIT_OK else "NO-GO"), code
+
+
+def write_outcome(charter: Charter, record: dict[str, Any]) -> Path | None:
+    """``reports/<pilot>/outcome.json`` beside the scorecard: the last run's outcome, for
+    whatever called ``make pilot`` (make itself exits 2 on any failure). None if it cannot
+    be written (a full disk must not replace the error being reported)."""
+    folder = charter.resolve(Path("reports")) / charter.name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / OUTCOME_FILE
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+    except OSError:
+        return None
+
+
+def _record_outcome(charter: Charter, store: Store, parent: RunRef, outcomes: list[StepOutcome], decision: Any,
+                    failure: BaseException | None, only: list[str] | None, say: Progress) -> None:
+    """The outcome on the pilot run (tags) and in outcome.json; on a failure, which step
+    failed, why, and which steps were skipped, also said on the terminal."""
+    outcome, code = outcome_of(decision, failure)
+    planned = [n for n in plan(charter) if not only or n in only or n in ("ingest", "contracts")]
+    if only:
+        planned = [n for n in planned if n not in ("promote", "report")]
+    done = {o.name for o in outcomes}
+    remaining = [n for n in planned if n not in done]
+    failed_step = remaining[0] if failure is not None and remaining else None
+    skipped = remaining[1:] if failure is not None else []
+    reason = ""
+    if failure is not None:
+        reason = failure.message if isinstance(failure, WorkbenchError) else f"{type(failure).__name__}: {failure}"
+    tags = {"workbench.outcome": outcome, "workbench.exit_code": str(code)}
+    if failure is not None:
+        tags.update({TAG["failure"]: reason[:4000], "workbench.failed_step": failed_step or "",
+                     "workbench.skipped_steps": ", ".join(skipped) or "(none)"})
+        if skipped:
+            say(f"{failed_step or 'the pilot'} failed; skipped: {', '.join(skipped)}")
+    with contextlib.suppress(Exception):
+        store.set_tags(parent.run_id, tags)
+    write_outcome(charter, {
+        "outcome": outcome, "exit_code": code, "pilot": charter.name, "run_id": parent.run_id,
+        "experiment_id": parent.experiment_id, "failed_step": failed_step, "skipped_steps": skipped,
+        "reason": reason, "decision": getattr(decision, "outcome", None),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+    if failure is not None:
+        with contextlib.suppress(Exception):
+            failure.outcome_recorded = True  # type: ignore[attr-defined] - the CLI writes none of its own
+
+
+def _reconcile_decisions(charter: Charter, store: Store, say: Progress) -> None:
+    """Settle a promotion an earlier process left unfinished (it was killed mid-way)."""
+    from .registry import reconcile
+
+    with locks.promotion_lock(store, what=f"pilot {charter.name}: reconcile decisions", say=say):
+        for line in reconcile(charter, store):
+            say(f"reconciled an unfinished decision: {line}")
 
 
 # -- built-in steps ---------------------------------------------------------------------
@@ -298,7 +410,7 @@ def _promote_step(charter: Charter, store: Store, parent: RunRef, outcomes: list
         say(f"  {line}")
     outcomes.append(StepOutcome("promote", "promote", decision.outcome, getattr(decision, "decision_run_id", None),
                                 time.perf_counter() - t0))
-    path = write_scorecard(charter, store, parent.run_id, decision)
+    path = write_scorecard(charter, store, parent.run_id, decision, closing=True)
     say(f"report: scorecard written to {path}")
     outcomes.append(StepOutcome("report", "report", "executed", parent.run_id, 0.0, detail=str(path)))
     return decision
@@ -357,11 +469,22 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
     }
     key = cache_key({"notebook": nbfiles.source_hash(notebook), "parameters": step.parameters,
                      "injected": {k: v for k, v in semantic.items() if k in declared.defaults}, **base_key})
+    expected = dict(base_key["fingerprints"])
     tags = {TAG["kind"]: "step", TAG["step"]: step.name, TAG["pilot"]: charter.name, TAG["cache_key"]: key,
-            TAG["notebook"]: str(step.notebook), TAG["role"]: step.role}
+            TAG["notebook"]: str(step.notebook), TAG["role"]: step.role,
+            **{f"{FINGERPRINT_TAG}{t}": d for t, d in expected.items()}}
+
+    changed = _data_changed(charter, step, expected, "before")
+    if changed is not None:  # recorded on a FAILED step run, then the pilot stops
+        run = store.start_run(charter.name, step.name, parent=parent.run_id, tags={**tags, TAG["cached"]: "false"})
+        _fail(store, run, changed)
+        raise changed
 
     if not force:
         hit = store.find_cached(charter.name, key)
+        if hit is not None and _fingerprints_of(hit) != expected:
+            say(f"{step.name}: not reusing run {hit.info.run_id[:8]}: its recorded table fingerprints differ")
+            hit = None
         if hit is not None:
             run = record_cached(charter, store, parent, current, step.name, tags, hit,
                                 "same notebook, parameters, data and contracts")
@@ -382,16 +505,28 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
     say(f"{step.name}: running {step.notebook}")
     tmp = Path(tempfile.mkdtemp(prefix=f"wb-{step.name}-"))
     executed = tmp / notebook.name
+    kernel_log = tmp / "kernel.log"
     error: BaseException | None = None
     try:
-        _execute(notebook, executed, parameters, step)
+        _execute(notebook, executed, parameters, step, kernel_log)
     except BaseException as exc:  # noqa: BLE001 - translated below, after the notebook is attached
         error = exc
     with _signals_blocked():
         try:
+            reason = _unfinished_reason(error, step) if error is not None else None
+            if reason is not None and executed.exists():
+                nbfiles.mark_unfinished(executed, *reason)
+            _redact_files(charter, [f for f in (executed, kernel_log) if f.exists() and f.stat().st_size])
             if executed.exists():
                 _attach(store, run, executed, step)
+            if error is not None and kernel_log.exists() and kernel_log.stat().st_size:
+                with contextlib.suppress(Exception):  # the kernel's own output, for whoever debugs it
+                    store.log_artifact(run.run_id, kernel_log, "kernel")
             failure = _translate(error, notebook, executed, step, run) if error is not None else None
+            if failure is not None:
+                failure = _redacted_error(charter, failure)
+            if failure is None:
+                failure = _data_changed(charter, step, expected, "while")
             if failure is None:
                 failure = _check_contract(charter, step, store, run, notebook)
             if failure is not None:
@@ -406,11 +541,56 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     if failure is not None:
-        if isinstance(error, (KeyboardInterrupt, _Terminated)):
-            raise error  # the pilot turns it into StepInterrupted and marks the parent KILLED
-        raise failure from error
+        # a StepInterrupted (naming the step and the cell) makes the pilot mark its run KILLED
+        raise failure from (None if isinstance(error, (KeyboardInterrupt, _Terminated)) else error)
     say(f"{step.name}: done in {time.perf_counter() - t0:.1f}s")
     return StepOutcome(step.name, "notebook", "executed", run.run_id, time.perf_counter() - t0)
+
+
+FINGERPRINT_TAG = "workbench.fingerprint."
+
+
+def _fingerprints_of(run: Any) -> dict[str, str]:
+    return {k[len(FINGERPRINT_TAG):]: v for k, v in run.data.tags.items() if k.startswith(FINGERPRINT_TAG)}
+
+
+def _data_changed(charter: Charter, step: Step, expected: dict[str, str], when: str) -> StepError | None:
+    """A StepError when a table no longer carries the fingerprint the pilot recorded at ingest.
+
+    Read-only and cheap (DuckDB hashes the rows: ~20 ms for the demo's 337 k flights)."""
+    from . import warehouse
+    from .errors import WarehouseError
+
+    if not expected:
+        return None
+    db = charter.warehouse_path
+    try:
+        con = warehouse.connect_read_only(db)
+    except WarehouseError as exc:
+        return StepError(f"step '{step.name}': cannot check that the data is still what the pilot ingested "
+                         f"({exc.what})", where=str(db),
+                         hint="something holds or removed the warehouse outside the pilot; stop it, then run the "
+                         "pilot again (`make pilot`)")
+    try:
+        changed = []
+        for table, digest in sorted(expected.items()):
+            try:
+                now = warehouse.fingerprint(con, table).digest
+            except WarehouseError:
+                now = "(table gone)"
+            if now != digest:
+                changed.append(f"{table} (fingerprint {digest} at ingest, {now} now)")
+    finally:
+        con.close()
+    if not changed:
+        return None
+    moment = "before it ran" if when == "before" else "while it ran"
+    return StepError(
+        f"step '{step.name}': data changed under the pilot {moment}: table(s) {', '.join(changed)}",
+        where=str(db),
+        hint="a process wrote to the warehouse outside the pilot (the pilot lock keeps `workbench ingest` out); "
+        "find and stop it, then run the pilot again (`make pilot`): ingest reloads the sources and the steps "
+        "recompute on the reloaded data")
 
 
 def _check_contract(charter: Charter, step: Step, store: Store, run: RunRef, notebook: Path) -> StepError | None:
@@ -424,24 +604,51 @@ def _check_contract(charter: Charter, step: Step, store: Store, run: RunRef, not
                      hint="log what the notebook contract asks (README, \"Your own notebooks\"), then run the pilot again")
 
 
-def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: Step) -> None:
+def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: Step,
+             kernel_log: Path | None = None) -> None:
+    """Run the notebook under papermill. The kernel process writes its own output (its log,
+    tracebacks of its message loop when it is interrupted or killed) to ``kernel_log``, not
+    to the terminal: the workbench's message says what happened, the notebook shows where."""
+    import logging
+
     import papermill
+    from jupyter_client.manager import AsyncKernelManager
 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("MPLBACKEND", "Agg")
-    papermill.execute_notebook(
-        str(notebook),
-        str(executed),
-        parameters=parameters,
-        kernel_name="python3",
-        cwd=str(notebook.parent),
-        progress_bar=False,
-        execution_timeout=step.timeout_seconds,
-        request_save_on_cell_execute=True,
-        # the kernel's own log goes to our stderr; its one warning (TCP without CurveZMQ, for a
-        # kernel on loopback) is noise in every pilot's output. Cell errors are in the notebook.
-        extra_arguments=["--IPKernelApp.log_level=ERROR"],
-    )
+    log_file = open(kernel_log, "ab") if kernel_log is not None else None  # noqa: SIM115 - closed below
+
+    class _StepKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            if log_file is not None:
+                kw.setdefault("stdout", log_file)
+                kw.setdefault("stderr", log_file)
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    # nbclient logs "Timeout waiting for execute reply" / "Kernel died" through papermill's
+    # logger: the StepError raised from it says the same, with the cell
+    quiet = logging.getLogger("papermill")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(notebook.parent),
+            progress_bar=False,
+            execution_timeout=step.timeout_seconds,
+            request_save_on_cell_execute=True,
+            kernel_manager_class=_StepKernelManager,
+            # quiet kernel log (its TCP-without-CurveZMQ warning is noise); the workbench.session
+            # extension makes a failing `!cmd` line fail its cell
+            extra_arguments=["--IPKernelApp.log_level=ERROR", "--IPKernelApp.extensions=workbench.session"],
+        )
+    finally:
+        quiet.setLevel(level)
+        if log_file is not None:
+            log_file.close()
 
 
 def _attach(store: Store, run: RunRef, executed: Path, step: Step) -> None:
@@ -453,6 +660,62 @@ def _attach(store: Store, run: RunRef, executed: Path, step: Step) -> None:
         store.set_tags(run.run_id, {"workbench.html_error": f"{type(exc).__name__}: {exc}"[:1000]})
 
 
+def _unfinished_reason(error: BaseException, step: Step) -> tuple[str, str] | None:
+    """(error name, message) to mark the cell that was running when the kernel died, timed
+    out or was interrupted — papermill records that cell as completed; None otherwise."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    if isinstance(error, CellTimeoutError):
+        return "CellTimeout", f"the workbench stopped this cell after {step.timeout_seconds}s (the step's timeout_seconds)"
+    if isinstance(error, DeadKernelError) or "kernel died" in str(error).lower():
+        return "KernelDied", ("the kernel died while this cell ran (os._exit, a segfault or out of memory); "
+                              "its output above is what arrived before")
+    if isinstance(error, (KeyboardInterrupt, _Terminated)):
+        return "Interrupted", "the pilot was interrupted (Ctrl-C or SIGTERM) while this cell ran"
+    return None
+
+
+def _redact_texts(charter: Charter, texts: list[str]) -> list[str]:
+    """``texts`` with personal-data values replaced (see workbench.warehouse.redact). When
+    the warehouse cannot be read to check, text is withheld rather than let out unchecked."""
+    from . import warehouse
+
+    try:
+        con = warehouse.connect_read_only(charter.warehouse_path)
+    except WorkbenchError:
+        if charter.warehouse_path.exists():
+            return ["[withheld: could not be checked for personal data]" if t else t for t in texts]
+        return list(texts)  # nothing ingested: nothing personal to find
+    try:
+        return warehouse.redact(con, texts)
+    except Exception:  # noqa: BLE001 - cannot check: do not let unchecked text out
+        return ["[withheld: could not be checked for personal data]" if t else t for t in texts]
+    finally:
+        con.close()
+
+
+def _redacted_error(charter: Charter, error: StepError) -> StepError:
+    what, where, hint = _redact_texts(charter, [error.what, error.where or "", error.hint or ""])
+    if (what, where, hint) == (error.what, error.where or "", error.hint or ""):
+        return error
+    return type(error)(what, where=where or None, hint=hint or None)
+
+
+def _redact_files(charter: Charter, files: list[Path]) -> None:
+    """Replace personal-data values in an executed notebook (sources and every text output)
+    and the kernel log, before they are attached to the run."""
+    for path in files:
+        try:
+            if path.suffix == ".ipynb":
+                nbfiles.redact_notebook(path, lambda texts: _redact_texts(charter, texts))
+            else:
+                text = path.read_text(encoding="utf-8", errors="replace")
+                path.write_text(_redact_texts(charter, [text])[0], encoding="utf-8")
+        except Exception:  # noqa: BLE001 - unreadable, so uncheckable: not attached at all
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
 def _translate(error: BaseException, notebook: Path, executed: Path, step: Step, run: RunRef) -> StepError:
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
@@ -462,6 +725,10 @@ def _translate(error: BaseException, notebook: Path, executed: Path, step: Step,
     where_cell = f"{notebook}: cell {cell[0]} `{cell[1][:80]}`" if cell else str(notebook)
     review = (f"open the executed notebook attached to run {run.run_id} (`make ui`, step '{step.name}'), "
               "fix the cell, and run `make pilot` again")
+    if isinstance(error, PapermillExecutionError) and error.ename == "KeyboardInterrupt":
+        # Ctrl-C in the terminal reaches the kernel too (one process group): an interrupt, not a bug
+        return StepInterrupted(f"step '{step.name}' was interrupted", where=where_cell,
+                               hint="run `make pilot` again; finished steps are served from cache")
     if isinstance(error, PapermillExecutionError):
         return CellError(f"step '{step.name}' failed: {error.ename}: {error.evalue}", where=where_cell, hint=review)
     if isinstance(error, CellTimeoutError):

@@ -119,6 +119,24 @@ def _positive_label(values: list[tuple[Any, int]]) -> tuple[Any, str]:
     return minority, f"{minority!r} is the rarer class (what a model is usually asked to find)"
 
 
+def _whoami() -> str:
+    """Who runs `workbench new`: git's user.email, else user@host (the default owner)."""
+    import getpass
+    import socket
+    import subprocess
+
+    try:
+        email = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        email = ""
+    if email:
+        return email
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+    except Exception:  # noqa: BLE001 - no user name: the user must fill it in
+        return "TODO: you@example.org"
+
+
 def _yaml_scalar(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -282,7 +300,7 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
     try:
         db = tmp / "draft.duckdb"
         with writer(db) as con:
-            ingest_source(con, table, source, data)
+            ingest_source(con, table, source, data, pii=pii)  # errors never quote personal data
         text = suggest(db, table, owner="TODO: who owns this data")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -313,7 +331,7 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
         f"# Pilot charter drafted by `workbench new` from {data} ({rows:,} rows). Review every line;",
         "# the README's \"Bring your own data\" says what each key does. Paths are relative to this file.",
         f"name: {name}",
-        f"owner: {q(owner or 'TODO: you@example.org')}",
+        f"owner: {q(owner or _whoami())}",
         f"question: {q(f'Can a model predict {target} better than today, fast and cheaply enough?')}",
         f"primary_metric: {primary}",
         "warehouse: data/warehouse.duckdb",
@@ -372,5 +390,15 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
     if slice_cols:
         lines.append(f"  - {{name: no_slice_regression, kind: slices, metric: {slice_metric}, margin: {slice_margin}, "
                      "min_rows: 50}")
-    lines += ["", "promotion:", f"  model_name: {q(name)}", "  alias: champion", ""]
+    lines += ["", "promotion:", f"  model_name: {q(name)}", "  alias: champion", "",
+              "# After the GO (README, \"After the GO\"): a GO is refused while this plan is incomplete.",
+              "production:",
+              f"  on_call: {q(owner or _whoami())}",
+              "  service_levels: {latency_p95_ms: 100, cost_per_1k_usd: 1.0}",
+              "  monitoring:",
+              "    input_psi: 0.2                # per input column: a warning naming the columns",
+              "    prediction_psi: 0.2           # scores against the held-out scores: a breach",
+              "    min_quality: baseline         # never worse than today's rule was (or a number)",
+              "    max_fallback_share: 0.05      # rows served by today's rule",
+              "  rollback: {quality_breaches: 2, fallback_breaches: 2}", ""]
     return "\n".join(lines)

@@ -12,6 +12,16 @@ the same code.
 
 Opening a session also makes matplotlib figures display as images (PNG) in the
 notebook, whatever the backend: headless runs force a non-interactive one.
+
+Personal data. Everything a session logs as text (JSON, HTML tables, text, tags,
+parameters, a child run's failure) and every figure it logs or displays is checked
+against the warehouse's personal-data columns (``pii: true`` in a contract) first: a PII
+value is replaced by ``[personal data]`` (:func:`workbench.warehouse.redact`; the values
+stay in DuckDB), and a figure whose tick labels would name one loses those labels.
+
+Shell lines. A ``!cmd`` line that exits non-zero raises :class:`ShellCommandError`, so the
+cell (and a headless step) fails instead of going on; the runner loads this module as an
+IPython extension in every kernel it starts, and opening a session installs it by hand.
 """
 
 from __future__ import annotations
@@ -22,9 +32,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, ShellCommandError, WorkbenchError
 
-__all__ = ["Session", "session", "find_project_root", "find_charter", "PILOT_ENV"]
+__all__ = ["Session", "session", "find_project_root", "find_charter", "PILOT_ENV", "install_shell_guard",
+           "scrub_figure"]
 
 
 PILOT_ENV = "WORKBENCH_PILOT"
@@ -76,12 +87,84 @@ def _show_figures_as_images() -> None:
     from matplotlib.figure import Figure
 
     def png(fig: Figure) -> bytes:
+        if _OPENED:  # the latest session knows the warehouse's personal-data columns
+            _OPENED[-1].scrub_figure(fig)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", bbox_inches="tight", dpi=100)
         return buf.getvalue()
 
     formatter = shell.display_formatter.formatters["image/png"]
     formatter.for_type(Figure, png)
+
+
+def install_shell_guard(shell: Any = None) -> None:
+    """Make a ``!cmd`` line that exits non-zero raise :class:`ShellCommandError` (IPython only
+    records the status in ``_exit_code`` and goes on). Idempotent; a no-op outside IPython."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:  # pragma: no cover - IPython ships with every kernel
+            return
+        shell = get_ipython()
+    if shell is None or getattr(shell, "_workbench_shell_guard", False):
+        return
+    original = shell.system
+
+    def system(cmd: str) -> Any:
+        result = original(cmd)
+        status = shell.user_ns.get("_exit_code", 0)
+        if status:
+            shown = cmd if len(cmd) <= 120 else cmd[:117] + "..."
+            raise ShellCommandError(f"the shell line `!{shown}` exited with status {status} "
+                                    "(fix the command; if a failure is expected there, end it with `|| true`)")
+        return result
+
+    shell.system = system
+    shell._workbench_shell_guard = True
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``--IPKernelApp.extensions=workbench.session``: the runner's kernels fail on a failing ``!cmd``."""
+    install_shell_guard(ipython)
+
+
+def scrub_figure(fig: Any, scrub: Any) -> bool:
+    """Replace personal data in every text element of ``fig`` (titles, labels, legends,
+    annotations; tick labels are blanked on the axis that shows one). ``scrub`` maps a
+    list of texts to the same texts redacted. True if anything was changed; raises
+    :class:`WorkbenchError` if personal data is still drawn afterwards."""
+    from matplotlib.ticker import NullFormatter
+
+    def texts() -> list[Any]:
+        from matplotlib.text import Text
+
+        fig.draw_without_rendering()  # tick labels exist only once drawn
+        return [t for t in fig.findobj(Text) if t.get_text()]
+
+    found = texts()
+    raw = [t.get_text() for t in found]
+    clean = scrub(raw)
+    if clean == raw:
+        return False
+    for text, before, after in zip(found, raw, clean, strict=True):
+        if before != after:
+            text.set_text(after)
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = [t.get_text() for t in axis.get_ticklabels(minor=False) + axis.get_ticklabels(minor=True)]
+            if scrub(labels) != labels:
+                axis.set_major_formatter(NullFormatter())
+                axis.set_minor_formatter(NullFormatter())
+                axis.set_label_text(f"{axis.get_label_text()} (labels withheld: personal data)".strip())
+    again = [t.get_text() for t in texts()]
+    if scrub(again) != again:
+        raise WorkbenchError("a figure still shows personal data after its labels were withheld",
+                             where=f"figure '{fig.texts[0].get_text() if fig.texts else fig}'",
+                             hint="do not draw values of columns marked `pii: true`; plot counts instead")
+    return True
+
+
+_OPENED: list[Session] = []  # sessions opened in this process, newest last (for the PNG formatter)
 
 
 class Session:
@@ -101,6 +184,7 @@ class Session:
         self.cost: Any = charter.cost if charter is not None else None
         self.spec: Any = charter.modeling() if charter is not None else None
         self._finished = False
+        self._pii: dict[str, frozenset[str]] | None = None
         if owns_run:
             atexit.register(self.finish)
 
@@ -125,31 +209,87 @@ class Session:
         with self.connect() as con:
             return con.execute(sql, params or []).to_arrow_table().to_pandas()
 
+    # -- personal data -------------------------------------------------------------------
+    def personal_columns(self) -> dict[str, frozenset[str]]:
+        """{table: columns} marked ``pii: true`` in the contracts (recorded in the warehouse)."""
+        if self._pii is None:
+            from .errors import WarehouseError
+            from .warehouse import pii_columns
+
+            try:
+                with self.connect() as con:
+                    self._pii = pii_columns(con)
+            except WarehouseError:
+                return {}  # no warehouse yet: nothing recorded, nothing to look up (not cached)
+        return self._pii
+
+    def redact(self, texts: list[str]) -> list[str]:
+        """``texts`` with every personal-data value replaced by ``[personal data]``. When the
+        warehouse cannot be read to check, texts that could hold values are withheld."""
+        pii = self.personal_columns()
+        if not pii or not any(texts):
+            return list(texts)
+        from .warehouse import redact
+
+        try:
+            with self.connect() as con:
+                return redact(con, texts, pii=pii)
+        except Exception:  # noqa: BLE001 - cannot check: do not let unchecked text out
+            return ["[withheld: could not be checked for personal data]" if t else t for t in texts]
+
+    def _clean(self, text: str) -> str:
+        return self.redact([text])[0]
+
+    def scrub_figure(self, figure: Any) -> bool:
+        """Withhold personal data drawn in ``figure`` (see :func:`scrub_figure`)."""
+        if not self.personal_columns():
+            return False
+        if getattr(figure, "_workbench_scrubbed", False) and not getattr(figure, "stale", True):
+            return False  # checked, and not changed since (logged, then displayed)
+        changed = scrub_figure(figure, self.redact)
+        figure._workbench_scrubbed = True
+        return changed
+
     # -- logging ---------------------------------------------------------------------------
     def log_metrics(self, metrics: Mapping[str, float]) -> None:
         self.store.log_metrics(self.run_id, metrics)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        self.store.log_params(self.run_id, params)
+        self.store.log_params(self.run_id, self._clean_mapping(params))
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
-        self.store.set_tags(self.run_id, tags)
+        self.store.set_tags(self.run_id, self._clean_mapping(tags))
+
+    def _clean_mapping(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        keys = [k for k, v in values.items() if isinstance(v, str)]
+        if not keys or not self.personal_columns():
+            return dict(values)
+        clean = self.redact([values[k] for k in keys])
+        return {**values, **dict(zip(keys, clean, strict=True))}
 
     def log_dict(self, data: Any, artifact_file: str) -> None:
-        self.store.log_dict(self.run_id, data, artifact_file)
+        import json
+
+        text = json.dumps(data, indent=2, sort_keys=True, default=str)
+        self.store.log_text(self.run_id, self._clean(text), artifact_file)
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self.store.log_text(self.run_id, text, artifact_file)
+        self.store.log_text(self.run_id, self._clean(text), artifact_file)
 
     def log_figure(self, figure: Any, artifact_file: str) -> None:
+        self.scrub_figure(figure)
         self.store.log_figure(self.run_id, figure, artifact_file)
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         self.store.log_artifact(self.run_id, Path(path), artifact_path)
 
     def log_table(self, frame: Any, artifact_file: str) -> None:
-        """A DataFrame as an HTML table (readable in the MLflow UI's artifact view)."""
-        self.store.log_text(self.run_id, frame.to_html(index=False, border=0), artifact_file)
+        """A DataFrame (or a pandas Styler) as an HTML table, numbers readable
+        (:mod:`workbench.formatting`), for the MLflow UI's artifact view."""
+        from .formatting import styled
+
+        style = frame if type(frame).__name__ == "Styler" else styled(frame)
+        self.store.log_text(self.run_id, self._clean(style.to_html()), artifact_file)
 
     # -- read-back ---------------------------------------------------------------------------
     def previous_runs(self, *, step: str | None = None, max_results: int = 20) -> list[Any]:
@@ -175,6 +315,51 @@ class Session:
                 return source, text
         return None
 
+    def _pilot_run_id(self) -> str | None:
+        """The pilot (parent) run this step run belongs to; None for a run opened by hand."""
+        from .tracking import TAG
+
+        try:
+            return self.store.get_run(self.run_id).data.tags.get(TAG["parent"])
+        except Exception:  # noqa: BLE001 - an unreadable run has no parent to offer
+            return None
+
+    @property
+    def primary_metric(self) -> str | None:
+        """The charter's primary metric (by hand), else the one recorded on the pilot run."""
+        if self.charter is not None:
+            return self.charter.primary_metric
+        parent = self._pilot_run_id()
+        if parent is None:
+            return None
+        try:
+            return self.store.get_run(parent).data.params.get("primary_metric")
+        except Exception:  # noqa: BLE001
+            return None
+
+    def baseline_evidence(self) -> dict[str, Any] | None:
+        """The baseline's evidence bundle, to judge a candidate against (see
+        :mod:`workbench.eval_report`): headless, the baseline step of this pilot run; by
+        hand, the newest finished run of the charter's baseline step. None when there is none."""
+        from .eval_report import load_bundle
+        from .tracking import FINISHED, TAG
+
+        source: str | None = None
+        parent = self._pilot_run_id()
+        if parent is not None:
+            runs = [r for r in self.store.children(self.pilot, parent)
+                    if r.data.tags.get(TAG["role"]) == "baseline" and r.info.status == FINISHED]
+            if runs:
+                newest = max(runs, key=lambda r: r.info.start_time)
+                source = newest.data.tags.get(TAG["cached_from"]) or newest.info.run_id
+        elif self.charter is not None:
+            for step in (s for s in self.charter.steps if s.role == "baseline"):
+                runs = self.previous_runs(step=step.name, max_results=1)
+                if runs:
+                    source = runs[0].data.tags.get(TAG["cached_from"]) or runs[0].info.run_id
+                    break
+        return None if source is None else load_bundle(self.store, source, name="baseline")
+
     @contextlib.contextmanager
     def child(self, name: str, *, kind: str = "candidate", tags: Mapping[str, Any] | None = None) -> Iterator[Session]:
         """A nested run under this step (e.g. one per candidate), ended FINISHED, or FAILED
@@ -186,11 +371,12 @@ class Session:
                                          f"workbench.{kind}": name, **(tags or {})})
         child = Session(run_id=run.run_id, store=self.store, warehouse=self.warehouse, pilot=self.pilot,
                         step=self.step, owns_run=False, charter=self.charter)
+        child._pii = self._pii
         try:
             yield child
         except BaseException as exc:
             with contextlib.suppress(Exception):
-                self.store.set_tags(run.run_id, {TAG["failure"]: f"{type(exc).__name__}: {exc}"[:4000]})
+                self.store.set_tags(run.run_id, {TAG["failure"]: self._clean(f"{type(exc).__name__}: {exc}"[:4000])})
             self.store.end_run(run.run_id, FAILED)
             raise
         self.store.end_run(run.run_id, FINISHED)
@@ -228,6 +414,7 @@ def session(
     from .tracking import TAG, Store
 
     _show_figures_as_images()
+    install_shell_guard()
 
     if run_id and tracking_uri and warehouse:
         store = Store(tracking_uri=tracking_uri)
@@ -238,7 +425,8 @@ def session(
         from .config import load_charter
 
         charter = load_charter(find_charter(), check_files=False)
-        store = Store(tracking_uri=tracking_uri) if tracking_uri else Store(charter.root)
+        store = (Store(tracking_uri=tracking_uri) if tracking_uri
+                 else Store.for_project(charter.root, charter.tracking_uri, scope=charter.name))
         run = store.start_run(charter.name, f"{step} (interactive)",
                               tags={TAG["kind"]: "interactive", TAG["step"]: step, TAG["pilot"]: charter.name,
                                     TAG["cached"]: "false"})
@@ -251,4 +439,5 @@ def session(
         opened.cost = CostModel(**cost_model)
     if spec:
         opened.spec = ModelSpec.model_validate(spec)
+    _OPENED.append(opened)
     return opened

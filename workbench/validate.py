@@ -38,6 +38,7 @@ class Finding:
     where: str
     message: str
     hint: str = ""
+    error: type[WorkbenchError] = ConfigError  # the class `run` raises when this is the only kind found
 
     def line(self) -> str:
         return f"{self.where}: {self.message}" + (f" — {self.hint}" if self.hint else "")
@@ -62,9 +63,16 @@ def _produced(charter: Charter) -> set[str]:
 
 def _check_metric(name: str, produced: set[str], custom: set[str], where: str, out: list[Finding], *,
                   task_kind: str | None, what: str) -> None:
-    if name in produced or name in custom:
+    if name in custom:
         return
     meta = registry.info(name)
+    if meta is not None and not meta.logged:
+        out.append(Finding("error", where, f"{what} '{name}' describes the data or the setup and is kept in the "
+                           "run's JSON artifacts, not logged as an MLflow metric, so no gate can read it",
+                           "gate on a metric that ranks the models (README, \"Metrics\")"))
+        return
+    if name in produced:
+        return
     if meta is not None:
         if task_kind and not meta.applies_to(task_kind):
             out.append(Finding("error", where, f"{what} '{name}' is a {meta.task} metric, but the task is {task_kind}",
@@ -107,7 +115,7 @@ def _parameters(charter: Charter, doc: LocatedYaml, out: list[Finding]) -> None:
             declared = nbfiles.read_parameters(path)
             nbfiles.check_parameters(declared, step.parameters, step=step.name)
         except WorkbenchError as exc:
-            out.append(Finding("error", doc.where(("steps", i, "parameters")), exc.what, exc.hint or ""))
+            out.append(Finding("error", doc.where(("steps", i, "parameters")), exc.what, exc.hint or "", type(exc)))
 
 
 def _contracts(charter: Charter, doc: LocatedYaml, out: list[Finding]) -> None:
@@ -212,6 +220,12 @@ def check_charter(charter: Charter, *, data: bool = True) -> list[Finding]:
     _parameters(charter, doc, out)
     _contracts(charter, doc, out)
     _modeling(charter, doc, out)
+    if charter.promotion is not None:
+        missing = charter.production.missing() if charter.production else ["production: (the whole plan)"]
+        if missing:
+            out.append(Finding("warning", doc.where(("production",)),
+                               "a GO will be refused: the production plan lacks " + ", ".join(missing),
+                               "complete `production:` (README, \"After the GO\")"))
     if data:
         _skew(charter, doc, out)
     return out
@@ -220,7 +234,8 @@ def check_charter(charter: Charter, *, data: bool = True) -> list[Finding]:
 def raise_for_errors(findings: list[Finding], charter: Charter) -> None:
     errors = [f for f in findings if f.level == "error"]
     if errors:
-        raise ConfigError(f"the charter {charter.path} has {len(errors)} problem(s):\n  "
+        kinds = {f.error for f in errors}
+        raise (kinds.pop() if len(kinds) == 1 else ConfigError)(f"the charter {charter.path} has {len(errors)} problem(s):\n  "
                           + "\n  ".join(f.line() for f in errors),
                           hint="fix them, then run `workbench validate` again")
 

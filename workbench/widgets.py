@@ -11,6 +11,13 @@ at a time (they share the warehouse lock and the MLflow store), in the order cli
 A :class:`~workbench.errors.WorkbenchError` shows as a red message in its panel (what,
 where, and the fix), never as a traceback.
 
+What the panels show stays true to what ran: the Runs and Promote tabs judge the newest
+*complete* pilot run (a partial run, started with "Run step", is labelled partial in the
+Pilot tab and never replaces it); promote and report show the status they had in the pilot
+run; each outcome has one name (:func:`workbench.formatting.outcome_label`); numbers are
+formatted by :mod:`workbench.formatting`; links follow the MLflow UI's port (``UI_PORT``,
+as ``make ui``).
+
 Usage, in a notebook of the project::
 
     from workbench.widgets import panel
@@ -28,6 +35,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from . import formatting as fmt
 from .config import Charter, load_charter
 from .errors import WorkbenchError
 
@@ -43,15 +51,17 @@ __all__ = [
     "gates_html",
     "error_html",
     "run_url",
+    "runs_table_url",
     "DEFAULT_MLFLOW_URL",
 ]
 
-DEFAULT_MLFLOW_URL = "http://127.0.0.1:5000"  # `make ui`
+DEFAULT_MLFLOW_URL = None  # None: http://127.0.0.1:$UI_PORT, where `make ui` serves (tracking.ui_base_url)
 
 # Colours shared by the panels (inline styles: a <style> tag would leak into JupyterLab).
 _GREEN, _RED, _AMBER, _GREY, _BLUE = "#1a7f37", "#cf222e", "#9a6700", "#656d76", "#0969da"
 _STATUS_COLOUR = {"fresh": _GREEN, "cached": _BLUE, "failed": _RED, "killed": _RED, "running": _AMBER,
-                  "queued": _GREY, "not run": _GREY, "no contracts": _GREY}
+                  "queued": _GREY, "not run": _GREY, "no contracts": _GREY, "written": _GREEN,
+                  "GO": _GREEN, "NO-GO": _RED, "ALREADY CHAMPION": _BLUE, "ROLLBACK": _AMBER}
 _TABLE = "border-collapse:collapse;font-size:0.9em;margin:4px 0"
 _TH = "text-align:left;padding:3px 8px;border-bottom:2px solid #d0d7de;background:#f6f8fa"
 _TD = "text-align:left;padding:3px 8px;border-bottom:1px solid #d0d7de;vertical-align:top"
@@ -80,11 +90,12 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
     return f'<table style="{_TABLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _num(value: Any) -> str:
+def _num(value: Any, metric: str | None = None) -> str:
+    """A number as read (by the metric's unit when named): :mod:`workbench.formatting`."""
     if value is None:
         return f'<span style="color:{_GREY}">–</span>'
-    if isinstance(value, float):
-        return _e(f"{value:.4g}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _e(fmt.metric(metric, value) if metric else fmt.number(value))
     return _e(value)
 
 
@@ -113,10 +124,18 @@ def _note(text: str, colour: str = _GREY) -> str:
     return f'<div style="color:{colour};margin:4px 0">{text}</div>'
 
 
-def run_url(base: str, experiment_id: str, run_id: str, artifact: str | None = None) -> str:
+def runs_table_url(base: str | None, experiment_id: str) -> str:
+    """The experiment's runs table in the MLflow UI's model-training view."""
+    from .tracking import ui_url
+
+    return ui_url(base, experiment_id)
+
+
+def run_url(base: str | None, experiment_id: str, run_id: str, artifact: str | None = None) -> str:
     """The MLflow UI page of a run (``make ui``), or of one of its artifacts."""
-    url = f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
-    return f"{url}/artifactPath/{artifact}" if artifact else url
+    from .tracking import ui_url
+
+    return ui_url(base, experiment_id, run_id, artifact)
 
 
 class _Worker:
@@ -151,13 +170,29 @@ class _Worker:
 class _Context:
     """What the panels share: the charter, its MLflow store, the UI's URL and the worker."""
 
-    def __init__(self, charter: Charter, mlflow_url: str, worker: _Worker) -> None:
+    def __init__(self, charter: Charter, mlflow_url: str | None, worker: _Worker) -> None:
         from .runner import project_store
+        from .tracking import ui_base_url
 
         self.charter = charter
         self.store = project_store(charter)
-        self.mlflow_url = mlflow_url
+        # a team tracking server serves its own UI (Store.ui_base); a local store's is `make ui`'s
+        self.mlflow_url = (mlflow_url or self.store.ui_base or ui_base_url()).rstrip("/")
         self.worker = worker
+
+    def complete_pilot_run(self) -> Any:
+        """The newest FINISHED pilot run that ran every step (a partial run never replaces it)."""
+        from .errors import PromotionError
+
+        run = self.store.newest_pilot_run(self.charter.name, complete=True)
+        if run is None:
+            partial = self.store.newest_pilot_run(self.charter.name, complete=False)
+            raise PromotionError(
+                f"pilot '{self.charter.name}' has no complete finished pilot run yet"
+                + (" (the newest one ran some steps only: a partial run)" if partial is not None else ""),
+                hint="press 'Run pilot' on the Pilot tab (or run `make pilot`): 'Run step' runs one step, "
+                "which the gates cannot judge")
+        return run
 
 
 class _Panel(w.VBox):
@@ -221,11 +256,14 @@ class _Panel(w.VBox):
 
 
 def step_statuses(charter: Charter, store: Any) -> tuple[Any | None, dict[str, dict[str, Any]]]:
-    """The newest pilot run and, for each planned step, its status in that run.
+    """The newest pilot run (complete or partial) and, for each planned step, its status in that run.
 
     Status: ``fresh`` (executed in that run), ``cached``, ``failed``, ``killed``,
-    ``running`` or ``not run``; with the step run, the run that executed it (a cached run
-    points at it) and the executed notebook's artifact path."""
+    ``running`` or ``not run``; ``promote`` shows the decision's outcome (``GO``, ``NO-GO``,
+    ``ALREADY CHAMPION``) and ``report`` ``written`` once the scorecard is attached. With
+    the step run (for promote: the decision run), the run that executed it (a cached run
+    points at it) and the executed notebook's (or the scorecard's) artifact path."""
+    from .report import SCORECARD_ARTIFACT
     from .runner import plan
     from .tracking import TAG
 
@@ -251,6 +289,24 @@ def step_statuses(charter: Charter, store: Any) -> tuple[Any | None, dict[str, d
             info["failure"] = tags.get(TAG["failure"])
             if name in notebooks:
                 info["notebook"] = f"notebook/{notebooks[name].stem}.html"
+        elif pilot_run is not None and name == "promote":
+            tags = pilot_run.data.tags
+            outcome, decision_run = tags.get("workbench.decision"), tags.get("workbench.decision_run")
+            if outcome:
+                info["status"] = fmt.outcome_label(outcome)
+                try:
+                    info["run"] = store.get_run(decision_run) if decision_run else None
+                except Exception:  # noqa: BLE001 - a deleted decision run: the outcome still shows
+                    info["run"] = None
+                info["source_run_id"] = decision_run
+        elif pilot_run is not None and name == "report":
+            try:
+                written = [a.path for a in store.client.list_artifacts(pilot_run.info.run_id, "scorecard")]
+            except Exception:  # noqa: BLE001 - unreadable artifacts: not shown as written
+                written = []
+            if SCORECARD_ARTIFACT in written:
+                info.update(status="written", run=pilot_run, source_run_id=pilot_run.info.run_id,
+                            notebook=SCORECARD_ARTIFACT)
         out[name] = info
     return pilot_run, out
 
@@ -318,8 +374,13 @@ class PilotPanel(_Panel):
         else:
             started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pilot_run.info.start_time / 1000))
             url = run_url(base, pilot_run.info.experiment_id, pilot_run.info.run_id)
-            self.header.value = _note(f"Newest pilot run {_link(url, pilot_run.info.run_id[:8])}, started {started}: "
-                                      f"<b>{_e(pilot_run.info.status)}</b>", "#1f2328")
+            partial = pilot_run.data.tags.get("workbench.partial") == "true"
+            self.header.value = _note(
+                f"Newest pilot run {_link(url, pilot_run.info.run_id[:8])}"
+                + (f" {_badge('partial', _AMBER)} (some steps only; the Runs and Promote tabs judge the newest "
+                   "complete run)" if partial else "")
+                + f", started {started}: <b>{_e(pilot_run.info.status)}</b> · "
+                + _link(runs_table_url(base, pilot_run.info.experiment_id), "all runs"), "#1f2328")
         for name, info in statuses.items():
             status = info["status"]
             title = f' title="{_e(info.get("failure"))}"' if info.get("failure") else ""
@@ -400,8 +461,8 @@ def contracts_html(results: Iterable[Any]) -> str:
                 f'v{_e(r.contract_version)}: {len(r.rules) - len(r.failed)}/{len(r.rules)} rules pass'
                 + (f", {len(r.blocking)} error-level failure(s)" if r.blocking else "")
                 + (f", {len(r.warnings)} warning(s)" if r.warnings else "")
-                + (f", rows: {r.row_count:,}" if r.row_count is not None else "")
-                + (f", <b>{r.quarantined_rows:,} row(s) quarantined</b> to <code>{_e(r.quarantine_table)}</code>"
+                + (f", rows: {fmt.integer(r.row_count)}" if r.row_count is not None else "")
+                + (f", <b>{fmt.integer(r.quarantined_rows)} row(s) quarantined</b> to <code>{_e(r.quarantine_table)}</code>"
                    if r.quarantined_rows else "")
                 + "</h4>")
         rows = []
@@ -412,8 +473,8 @@ def contracts_html(results: Iterable[Any]) -> str:
                 verdict = _badge("raised", _RED)
             else:
                 verdict = _badge("warn", _AMBER) if rule.severity == "warn" else _badge("fail", _RED)
-            pct = f" ({rule.unexpected_percent:.3g}%)" if rule.unexpected_percent is not None else ""
-            count = "" if rule.unexpected_count is None else _e(f"{rule.unexpected_count:,}{pct}")
+            pct = f" ({fmt.percent(rule.unexpected_percent / 100)})" if rule.unexpected_percent is not None else ""
+            count = "" if rule.unexpected_count is None else _e(f"{fmt.integer(rule.unexpected_count)}{pct}")
             if rule.masked and not rule.success:
                 examples = f'<i style="color:{_GREY}">masked (PII)</i>'
             elif rule.error is not None:
@@ -422,7 +483,7 @@ def contracts_html(results: Iterable[Any]) -> str:
                 examples = _e(", ".join(repr(v) for v in rule.examples[:5]))
             rows.append([f"<code>{_e(rule.rule_id)}</code>", _e(rule.kind), _e(rule.severity), verdict, count,
                          _e(rule.observed) if rule.observed is not None else "", examples,
-                         _e(f"{rule.quarantined_rows:,}") if rule.quarantined_rows else ""])
+                         _e(fmt.integer(rule.quarantined_rows)) if rule.quarantined_rows else ""])
         parts.append(head + _table(["rule", "kind", "severity", "result", "unexpected", "observed", "examples",
                                     "quarantined"], rows))
     return "".join(parts) or _note("No source of this charter declares a contract.")
@@ -477,15 +538,16 @@ def _gated_metrics(charter: Charter) -> list[str]:
 def gates_html(decision: Any) -> str:
     rows = []
     for g in decision.gates:
-        threshold = "" if g.threshold is None else f"{_e(g.op or '')} {_num(g.threshold)}"
-        rows.append([_e(g.name), _verdict(g.passed), _num(g.measured), threshold, _num(g.reference),
+        threshold = "" if g.threshold is None else f"{_e(g.op or '')} {_num(g.threshold, g.metric)}"
+        rows.append([_e(g.name), _verdict(g.passed), _num(g.measured, g.metric), threshold,
+                     _num(g.reference, g.metric),
                      _e(g.reason) + "".join(f"<br><small>{_e(d)}</small>" for d in g.details)])
     return _table(["gate", "verdict", "measured", "required", "reference", "why"], rows)
 
 
 def _outcome_badge(decision: Any) -> str:
     colour = {"go": _GREEN, "already-champion": _BLUE, "no-go": _RED, "rollback": _AMBER}.get(decision.outcome, _GREY)
-    return _badge(decision.outcome.upper(), colour)
+    return _badge(fmt.outcome_label(decision.outcome), colour)
 
 
 class RunsPanel(_Panel):
@@ -494,9 +556,9 @@ class RunsPanel(_Panel):
     title = "Runs"
 
     def __init__(self, ctx: _Context) -> None:
-        super().__init__(ctx, "The newest finished pilot run: the baseline, every candidate and the current "
-                              "champion on the metrics the gates judge, with each gate's verdict (a dry run "
-                              "of the promotion: nothing is recorded or moved).")
+        super().__init__(ctx, "The newest complete pilot run (a partial run of some steps never replaces it): the "
+                              "baseline, every candidate and the current champion on the metrics the gates judge, "
+                              "with each gate's verdict (a dry run of the promotion: nothing is recorded or moved).")
         self.refresh_button = w.Button(description="Compare runs", button_style="primary", icon="table")
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.decision: Any = None
@@ -506,10 +568,10 @@ class RunsPanel(_Panel):
         return self._run("reading runs and evaluating the gates", self._read, self._display, [self.refresh_button])
 
     def _read(self) -> dict[str, Any]:
-        from .promotion import champion, find_pilot_run, pilot_layout, promote
+        from .promotion import champion, pilot_layout, promote
 
         charter, store = self.ctx.charter, self.ctx.store
-        pilot_run = find_pilot_run(charter, store)
+        pilot_run = self.ctx.complete_pilot_run()
         layout = pilot_layout(charter, store, pilot_run)
         columns: list[tuple[str, Any]] = []
         baseline = layout.step("baseline")
@@ -541,7 +603,7 @@ class RunsPanel(_Panel):
             star = " ★" if chosen and label == f"candidate {chosen}" else ""
             header.append(_link(run_url(base, run.info.experiment_id, run.info.run_id), label) + star)
         rows = [[f"<code>{_e(m)}</code>" + (" <small>(primary)</small>" if m == charter.primary_metric else "")]
-                + [_num(run.data.metrics.get(m)) for _label, run in columns] for m in _gated_metrics(charter)]
+                + [_num(run.data.metrics.get(m), m) for _label, run in columns] for m in _gated_metrics(charter)]
         pilot = data["pilot"]
         parts = [_note(f"Pilot run {_link(run_url(base, pilot.info.experiment_id, pilot.info.run_id), pilot.info.run_id[:8])}"
                        + (f"; ★ = the candidate the gates judge (<code>{_e(chosen)}</code>)" if chosen else ""),
@@ -561,7 +623,7 @@ class PromotePanel(_Panel):
     def __init__(self, ctx: _Context) -> None:
         promo = ctx.charter.promotion
         target = f"<code>{_e(promo.model_name)}@{_e(promo.alias)}</code>" if promo else "no model (no promotion section)"
-        super().__init__(ctx, f"Moves {target} to the candidate of the newest finished pilot run, only if every "
+        super().__init__(ctx, f"Moves {target} to the candidate of the newest complete pilot run, only if every "
                               "gate passes; each decision is recorded in MLflow.")
         self.evaluate_button = w.Button(description="Evaluate gates", button_style="info", icon="balance-scale",
                                         tooltip="dry run: evaluates the gates, records and moves nothing")
@@ -579,7 +641,7 @@ class PromotePanel(_Panel):
         from .promotion import history, promote
 
         def job() -> tuple[Any, list[Any]]:
-            return (promote(self.ctx.charter, self.ctx.store, dry_run=True),
+            return (promote(self.ctx.charter, self.ctx.store, self.ctx.complete_pilot_run().info.run_id, dry_run=True),
                     history(self.ctx.charter, self.ctx.store, max_results=20))
 
         def done(result: tuple[Any, list[Any]]) -> None:
@@ -650,7 +712,7 @@ class PromotePanel(_Panel):
 class ControlPanel(w.Tab):
     """The four panels in tabs; ``.pilot``, ``.contracts``, ``.runs``, ``.promote``."""
 
-    def __init__(self, charter: Charter, *, mlflow_url: str = DEFAULT_MLFLOW_URL) -> None:
+    def __init__(self, charter: Charter, *, mlflow_url: str | None = DEFAULT_MLFLOW_URL) -> None:
         self.worker = _Worker()
         ctx = _Context(charter, mlflow_url, self.worker)
         self.pilot = PilotPanel(ctx)
@@ -675,11 +737,12 @@ def _resolve(pilot: str | Path) -> Path:
     return find_project_root() / path
 
 
-def panel(pilot: str | Path | Charter = "pilot.yaml", *, mlflow_url: str = DEFAULT_MLFLOW_URL) -> w.Widget:
+def panel(pilot: str | Path | Charter = "pilot.yaml", *, mlflow_url: str | None = DEFAULT_MLFLOW_URL) -> w.Widget:
     """The control panel of a pilot: a Tab with the pilot, contracts, runs and promote panels.
 
     ``pilot``: the charter (a path, found in this folder or a parent, or a loaded Charter).
-    ``mlflow_url``: where ``make ui`` serves the MLflow UI, for the links. A charter that
+    ``mlflow_url``: where the MLflow UI is, for the links (None: ``http://127.0.0.1:$UI_PORT``,
+    as ``make ui`` serves it: :func:`workbench.tracking.ui_base_url`). A charter that
     does not load gives a red message instead of the panels."""
     try:
         charter = pilot if isinstance(pilot, Charter) else load_charter(_resolve(pilot))

@@ -98,7 +98,9 @@ def lab(project: Path, tmp_path: Path) -> Iterator[str]:
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces"), "GX_ANALYTICS_ENABLED": "False",
-           "MLFLOW_DISABLE_TELEMETRY": "true", "JUPYTER_RUNTIME_DIR": str(tmp_path / "lab-runtime")}
+           "MLFLOW_DISABLE_TELEMETRY": "true", "JUPYTER_RUNTIME_DIR": str(tmp_path / "lab-runtime"),
+           # as `make lab`: the repository's jupyter_server_config.py (saves without outputs)
+           "JUPYTER_CONFIG_PATH": str(REPO)}
     log = (tmp_path / "lab.log").open("wb")
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={project}", "--ServerApp.port_retries=0",
@@ -160,7 +162,7 @@ def _shot(page, name: str, show=None) -> Path:
     return path
 
 
-def test_control_panel_renders_runs_a_step_and_checks_contracts(page) -> None:
+def test_control_panel_renders_runs_a_step_and_checks_contracts(page, project: Path) -> None:
     # the notebook is open and its kernel is ready
     page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
     page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')")
@@ -198,3 +200,17 @@ def test_control_panel_renders_runs_a_step_and_checks_contracts(page) -> None:
     assert "items.price.range" in text and "7.5" in text
     assert "PASSED" in text  # the failing rules are warnings
     _shot(page, "control-panel-contracts.png", contracts.locator("table").last)
+
+    # saved from JupyterLab as under `make lab`: no outputs and no widget state reach the file
+    saved = project / "notebooks" / "workbench.ipynb"
+    before = saved.stat().st_mtime_ns
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    deadline = time.monotonic() + 30
+    while saved.stat().st_mtime_ns == before and time.monotonic() < deadline:
+        time.sleep(0.3)
+    import json
+
+    nb = json.loads(saved.read_text(encoding="utf-8"))
+    assert saved.stat().st_mtime_ns != before, "the notebook was not saved"
+    assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
+    assert "widgets" not in nb["metadata"] and "language_info" not in nb["metadata"]

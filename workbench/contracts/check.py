@@ -22,6 +22,7 @@ with a different configuration (DuckDB refuses it).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -96,6 +97,7 @@ def check_contract(
     threads: int | None = None,
     max_examples: int = 5,
     quarantine: bool = True,
+    missing_columns: tuple[str, ...] | list[str] = (),
 ) -> ContractResult:
     """Check ``contract`` against table ``main.<dataset>`` of the DuckDB file ``warehouse``.
 
@@ -103,6 +105,8 @@ def check_contract(
     type differs), WarehouseError/WarehouseLockedError if the file cannot be opened.
     Rule failures are not exceptions: they are in the returned ContractResult.
     ``quarantine=False`` reports rule failures without moving rows (and opens read-only).
+    ``missing_columns``: declared columns the data lacks (reported by the caller); a row
+    check that needs one fails as a rule instead of counting as a mistake in its SQL.
     """
     started = time.perf_counter()
     warehouse = Path(warehouse)
@@ -166,6 +170,11 @@ def check_contract(
             )
         # a missing column is a spec error; a type that drifted is a failed `type` rule
         contract.check_columns(cols, types=False)
+        # a row check whose SQL does not run is the contract's mistake, not the data's
+        with engine.get_connection() as conn:
+            unrunnable = _check_rule_sql(conn, contract, cols, missing_columns)
+        if unrunnable:
+            contract = dataclasses.replace(contract, rules=tuple(r for r in contract.rules if r.id not in unrunnable))
 
         # A query asset, not a table asset: GX renders a table asset's `{batch}` (and a
         # table name such as `default`) unquoted; this query quotes every name itself.
@@ -204,6 +213,9 @@ def check_contract(
         for c in compiled
     ]
 
+    results += [RuleResult(rule_id=rule.id, column=None, kind=rule.kind, severity=rule.severity, success=False,
+                           error=why, on_fail=rule.on_fail) for rule, why in unrunnable.values()]
+
     qtable, qtotal = None, 0
     if wants_quarantine:
         todo = [(by_id[r.rule_id].rule.id, by_id[r.rule_id].violation) for r in results
@@ -224,6 +236,50 @@ def check_contract(
         quarantined_rows=qtotal,
         duration_s=time.perf_counter() - started,
     )
+
+
+def _check_rule_sql(conn: Any, contract: Contract, cols: dict[str, str],
+                    missing_columns: tuple[str, ...] | list[str] = ()) -> dict[str, tuple[Rule, str]]:
+    """Bind every row check's SQL on the table without reading a row (``LIMIT 0``): a
+    parse or binder error raises :class:`ContractSpecError` naming each rule by its id and
+    the contract's line, instead of the rule counting as broken data. A check that only
+    fails because it names a column the data lacks (``missing_columns``) is the data's
+    fault: returned as {rule id: (rule, why)}, to be reported as a failed rule."""
+    import sqlalchemy as sa
+
+    from .compile import quote_ident
+
+    problems, first_where = [], None
+    unrunnable: dict[str, tuple[Rule, str]] = {}
+    for rule in contract.rules:
+        if rule.kind != "row_check":
+            continue
+        sql = str(rule.params.get("sql", ""))
+        probe = f"SELECT count(*) FROM (SELECT * FROM main.{quote_ident(contract.dataset)} LIMIT 0) AS t WHERE NOT ({sql})"
+        try:
+            conn.execute(sa.text(probe.replace(":", "\\:"))).fetchall()
+        except Exception as exc:  # noqa: BLE001 - DuckDB's parser/binder message is the useful part
+            cause = getattr(exc, "orig", None) or exc
+            text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+            gone = re.search(r'Referenced column "([^"]+)" not found', text)
+            if gone and gone.group(1) in set(missing_columns):
+                unrunnable[rule.id] = (rule, f"column '{gone.group(1)}' is missing from the data, so this check "
+                                             "cannot run")
+                continue
+            name = rule.id.rsplit(".", 1)[-1]
+            where = contract.where("table", "row_checks", name)
+            first_where = first_where or where
+            # no row was read (LIMIT 0): the message quotes the rule's SQL, never a value
+            problems.append(f"{where}: {rule.id}: the SQL does not run: {text[:300]}")
+    if problems:
+        raise ContractSpecError(
+            f"{len(problems)} row check(s) of contract '{contract.dataset}' cannot be evaluated (a mistake in the "
+            "contract, not in the data):\n  " + "\n  ".join(problems),
+            where=first_where,
+            hint=f"fix the SQL of each row check: a predicate over the columns of '{contract.dataset}' "
+            f"({', '.join(cols)}); quote names with spaces or capitals in double quotes",
+        )
+    return unrunnable
 
 
 def _detail_groups(want: list[Any], max_examples: int) -> list[tuple[list[Any], dict[str, Any]]]:
@@ -276,8 +332,9 @@ def _rule_result(
     max_examples: int,
 ) -> RuleResult:
     success, error = outcome
-    if error is not None and rule.pii:
+    if error is not None and (rule.pii or rule.kind == "row_check"):
         # a driver error can quote the offending value: redact quoted text for PII columns
+        # (and row checks, which may read any column)
         error = _QUOTED.sub("'<redacted>'", error)
     base: dict[str, Any] = dict(
         rule_id=rule.id, column=rule.column, kind=rule.kind, severity=rule.severity,

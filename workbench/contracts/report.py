@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 
+from .. import formatting as fmt
 from .results import ContractResult, RuleResult
 
 __all__ = ["render_html"]
@@ -55,7 +56,7 @@ def render_html(results: list[ContractResult]) -> str:
         badge = '<span class="badge pass">passed</span>' if res.passed else '<span class="badge fail">failed</span>'
         parts.append(
             f"<tr><td><a href='#{html.escape(res.dataset)}'>{html.escape(res.dataset)}</a></td><td>{badge}</td>"
-            f"<td>{_cell(res.contract_version)}</td><td>{_cell(res.row_count)}</td>"
+            f"<td>{_cell(res.contract_version)}</td><td>{_cell(None if res.row_count is None else fmt.integer(res.row_count))}</td>"
             f"<td>{len(res.blocking)}</td><td>{len(res.warnings)}</td><td>{res.quarantined_rows}</td>"
             f"<td><code>{html.escape(res.contract_sha256[:12])}</code></td></tr>"
         )
@@ -71,10 +72,10 @@ def render_html(results: list[ContractResult]) -> str:
         )
         order = sorted(res.rules, key=lambda r: (r.success, r.severity != "error"))
         for r in order:
-            pct = "" if r.unexpected_percent is None else f"{r.unexpected_percent:.3g}"
+            pct = "" if r.unexpected_percent is None else fmt.percent(r.unexpected_percent / 100)
             parts.append(
                 f"<tr><td><code>{html.escape(r.rule_id)}</code></td><td>{r.severity}</td><td>{_status(r)}</td>"
-                f"<td>{_cell(r.unexpected_count)}</td><td>{pct}</td>"
+                f"<td>{_cell(None if r.unexpected_count is None else fmt.integer(r.unexpected_count))}</td><td>{pct}</td>"
                 f"<td>{'' if r.masked and r.kind not in ('type', 'row_count') else _cell(r.observed)}</td>"
                 f"<td>{_examples(r)}</td><td>{r.quarantined_rows or ''}</td><td>{_cell(r.error)}</td></tr>"
             )

@@ -99,8 +99,11 @@ class ContractResult:
             "rules": [r.to_dict() for r in self.rules],
         }
 
-    def metrics(self) -> dict[str, float]:
-        """Flat metrics for MLflow: ``contract.<dataset>.*`` and ``contract.<rule id>.*``."""
+    def metrics(self, *, details: bool = False) -> dict[str, float]:
+        """Flat metrics: ``contract.<dataset>.*`` (the verdict and its counts), what the
+        contracts step logs to MLflow; with ``details``, also the check's ``duration_s``
+        and ``row_count`` and every rule's ``contract.<rule id>.*`` — those stay in
+        ``contracts/<dataset>.json`` and the HTML summary (see :mod:`workbench.metrics`)."""
         ds = f"contract.{self.dataset}"
         out: dict[str, float] = {
             f"{ds}.passed": float(self.passed),
@@ -109,11 +112,12 @@ class ContractResult:
             f"{ds}.errors": float(len(self.blocking)),
             f"{ds}.warnings": float(len(self.warnings)),
             f"{ds}.rows_quarantined": float(self.quarantined_rows),
-            f"{ds}.duration_s": float(self.duration_s),
         }
-        if self.row_count is not None:
+        if details:
+            out[f"{ds}.duration_s"] = float(self.duration_s)
+        if details and self.row_count is not None:
             out[f"{ds}.row_count"] = float(self.row_count)
-        for r in self.rules:
+        for r in self.rules if details else ():
             base = f"contract.{r.rule_id}"
             out[f"{base}.success"] = float(r.success)
             if r.unexpected_count is not None:

@@ -114,9 +114,11 @@ def suggest_contract(
             lo, hi = s["min"], s["max"]
             rng["min"] = int(lo) if isinstance(lo, int) else float(lo)
             rng["max"] = int(hi) if isinstance(hi, int) else float(hi)
+            # what was observed is not a business rule: a new extreme warns until someone says it must fail
+            rng["severity"] = "warn"
             rng.fa.set_flow_style()
             spec["range"] = rng
-            spec.yaml_add_eol_comment("observed; widen or tighten", "range")
+            spec.yaml_add_eol_comment("observed; make it a rule (severity: error) once you know the limits", "range")
         if "allowed" in s:
             seq = CommentedSeq(s["allowed"])
             seq.fa.set_flow_style()

@@ -1,13 +1,15 @@
 """Modeling from the charter alone: the feature view and split, today's rule, candidates,
 and the one way every model is measured. The generic notebooks are thin calls to this.
 
-- :mod:`.data` — feature view (DuckDB) and split;
+- :mod:`.data` — feature view (DuckDB) and split (training rows or a sample in pandas);
+- :mod:`.heldout` — the held-out rows in a scratch DuckDB file, streamed to be scored;
 - :mod:`.models` — baselines (SQL rule, group rate, prior) and guarded candidates;
 - :mod:`.assess` — quality, slices, timing and probes for one model.
 """
 
 from .assess import Assessment, assess, baseline_threshold, fit_candidate
 from .data import ModelingData, feature_kinds, load_data, view_sql
+from .heldout import HeldOut, ScoredRows, score_rows
 from .models import (
     GroupRate,
     GuardedClassifier,
@@ -31,6 +33,9 @@ __all__ = [
     "load_data",
     "view_sql",
     "feature_kinds",
+    "HeldOut",
+    "ScoredRows",
+    "score_rows",
     "InputRefused",
     "SqlRule",
     "GroupRate",

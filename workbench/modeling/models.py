@@ -374,14 +374,57 @@ class GuardedModel(_Scorer):
             raise EvaluationError(f"candidate '{self.spec.name}' ({self.spec.estimator}) failed to fit: "
                                   f"{type(exc).__name__}: {str(exc)[:300]}", where=f"candidates: {self.spec.name}",
                                   hint="check its parameters, or exclude the columns it cannot take") from exc
+        self._codes = self._direct_codes()
         return self
 
-    def _raw(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+    def _direct_codes(self) -> list[dict[str, float]] | None:
+        """Category codes for scoring without the ColumnTransformer (native-NaN estimators).
+
+        Per call, the pipeline's pandas plumbing costs more than the trees on one row;
+        the same codes in a plain float matrix give the same predictions (tested)."""
+        if not self.native_nan:
+            return None
+        prepare = self.pipeline.named_steps["prepare"]
+        if not self.categorical:
+            return []
+        encoder = prepare.named_transformers_["categorical"]
+        if any(v is not None for v in (getattr(encoder, "infrequent_categories_", None) or [])):
+            return None  # grouped rare levels: only the encoder knows them
+        return [{str(v): float(i) for i, v in enumerate(cats) if isinstance(v, str)} for cats in encoder.categories_]
+
+    def _matrix(self, frame: pd.DataFrame, codes: list[dict[str, float]]) -> np.ndarray:
+        """The raw input, checked as :meth:`_frame` checks it, straight into a float matrix."""
+        _check_frame(frame, [*self.categorical, *self.numeric])
+        out = np.empty((len(frame), len(self.categorical) + len(self.numeric)), dtype=np.float64)
+        nan = float("nan")
+        for j, (col, mapping) in enumerate(zip(self.categorical, codes, strict=True)):
+            out[:, j] = [mapping.get(v, nan) if isinstance(v, str) else
+                         (nan if v is None or v is pd.NA or (isinstance(v, float) and v != v) else mapping.get(str(v), nan))
+                         for v in frame[col].tolist()]
+        for j, col in enumerate(self.numeric, start=len(self.categorical)):
+            values = frame[col]
+            if not (pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)):
+                values = _as_numbers(values, col)
+            out[:, j] = values.to_numpy(dtype=np.float64, na_value=nan)
+        return out
+
+    def _raw(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:  # noqa: N803
+        """Scores of the prepared input: a float matrix for the estimator, or a frame for the pipeline."""
         raise NotImplementedError
 
     def score(self, frame: pd.DataFrame) -> pd.Series:
-        X = self._frame(frame)  # noqa: N806
-        out = pd.Series(self._raw(X), index=frame.index, name="score")
+        codes = getattr(self, "_codes", None)
+        X = self._matrix(frame, codes) if codes is not None else self._frame(frame)  # noqa: N806
+        try:
+            raw = self._raw(X)
+        except InputRefused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - name the candidate; the estimator's message says the rest
+            raise EvaluationError(f"candidate '{self.spec.name}' ({self.spec.estimator}) failed to score "
+                                  f"{len(frame):,} row(s): {type(exc).__name__}: {str(exc)[:300]}",
+                                  where=f"candidates: {self.spec.name}",
+                                  hint="fix the estimator, or remove the candidate from the charter") from exc
+        out = pd.Series(raw, index=frame.index, name="score")
         degraded = np.zeros(len(frame), dtype=bool)
         if self.fallback_on_null:
             present = [c for c in self.fallback_on_null if c in frame.columns]
@@ -399,12 +442,14 @@ class GuardedClassifier(GuardedModel):
         classes = list(self.pipeline.classes_)
         if 1 not in classes:
             return np.zeros(len(X))
-        return self.pipeline.predict_proba(X)[:, classes.index(1)]
+        model = self.estimator if isinstance(X, np.ndarray) else self.pipeline
+        return model.predict_proba(X)[:, classes.index(1)]
 
 
 class GuardedRegressor(GuardedModel):
     def _raw(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
-        return np.asarray(self.pipeline.predict(X), dtype=float)
+        model = self.estimator if isinstance(X, np.ndarray) else self.pipeline
+        return np.asarray(model.predict(X), dtype=float)
 
 
 def build_candidate(spec: Candidate, task: Task, numeric: Sequence[str], categorical: Sequence[str],

@@ -1,0 +1,278 @@
+"""What a reviewer opens, in a real browser (headless Chromium): the MLflow UI on a
+finished pilot, the profile report, and the scorecard.
+
+A small real pilot in tmp_path, from `workbench new` on a customers table to a decision
+(real DuckDB, Great Expectations, kernels, MLflow), served by `workbench ui` (what
+`make ui` runs). Then the data changes and the profile step runs again (a partial run),
+so the profile report has drift to colour. Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from test_lab import CHROMIUM, CHROMIUM_ARGS, _free_port, _require_browser, _shot
+from workbench.tracking import TAG, Store, ui_url
+
+pytestmark = pytest.mark.browser
+
+WORKBENCH = [sys.executable, "-m", "workbench.cli"]
+MAX_METRIC_COLUMNS = 60
+WAIT_MS = 60_000
+
+
+def _customers(n: int = 1200, seed: int = 7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["basic", "plus", "pro"], n)
+    visits = rng.poisson(5, n)
+    tenure = rng.integers(1, 60, n)
+    amount = rng.gamma(2, 50, n).round(2)
+    logit = -1 + 0.3 * (visits - 5) - 0.03 * tenure + 0.004 * amount + (plan == "basic") * 0.6
+    churned = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return pd.DataFrame({"plan": plan, "visits": visits, "tenure": tenure, "amount": amount,
+                         "email": [f"user{i}@example.org" for i in range(n)], "churned": churned})
+
+
+def _workbench(*args: str, port: int) -> subprocess.CompletedProcess:
+    env = {**os.environ, "UI_PORT": str(port), "GX_ANALYTICS_ENABLED": "False", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    return subprocess.run([*WORKBENCH, *args], capture_output=True, text=True, timeout=900, env=env)
+
+
+@pytest.fixture(scope="module")
+def pilot(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A finished small pilot: `workbench new` then `workbench run` (GO or NO-GO)."""
+    _require_browser()
+    root = tmp_path_factory.mktemp("small-pilot")
+    data = root / "customers.csv"
+    _customers().to_csv(data, index=False)
+    port = _free_port()
+    made = _workbench("new", "small", "--data", str(data), "--target", "churned", "--dir", str(root / "pilots"),
+                      port=port)
+    assert made.returncode == 0, made.stdout + made.stderr
+    charter = root / "pilots" / "small" / "pilot.yaml"
+    ran = _workbench("run", "--pilot", str(charter), port=port)
+    assert ran.returncode in (0, 3), ran.stdout + ran.stderr  # GO or NO-GO: both are a finished pilot
+    return {"root": root, "charter": charter, "data": data, "port": port, "stdout": ran.stdout,
+            "store": Store(charter.parent)}
+
+
+@pytest.fixture(scope="module")
+def mlflow_ui(pilot: dict) -> Iterator[str]:
+    """`workbench ui` (what `make ui` runs) on the pilot's store; yields its base URL."""
+    port = pilot["port"]
+    log = (pilot["root"] / "ui.log").open("wb")
+    proc = subprocess.Popen([*WORKBENCH, "ui", "--mlruns", str(pilot["charter"].parent / "mlruns"), "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the MLflow UI did not start: "
+                                   + (pilot["root"] / "ui.log").read_text(errors="replace")[-3000:])
+            time.sleep(0.5)
+        pilot["ui_output"] = (pilot["root"] / "ui.log").read_text(errors="replace")
+        yield base
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture()
+def page(browser) -> Iterator:
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(WAIT_MS)
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+def _close_assistant(page) -> None:
+    """The MLflow UI opens an assistant side panel (after a moment): close it, so the page
+    and the screenshots show the runs."""
+    close = page.locator("button[aria-label='Close']:visible")
+    try:
+        close.last.wait_for(timeout=8000)
+        close.last.click(timeout=5000)
+    except Exception:  # noqa: BLE001 - no assistant panel (or already closed): nothing to close
+        return
+
+
+def _frame_with(page, title: str):
+    """The iframe (the MLflow artifact viewer's preview) whose document has this title."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        for frame in page.frames[1:]:
+            try:
+                if title in frame.evaluate("() => document.title"):
+                    return frame
+            except Exception:  # noqa: BLE001 - a frame still loading
+                continue
+        page.wait_for_timeout(300)
+    raise AssertionError(f"no frame titled {title!r}: {[f.url for f in page.frames]}")
+
+
+def test_mlflow_ui_opens_on_the_pilot_with_nested_steps_few_metrics_and_notebook_figures(
+        pilot: dict, mlflow_ui: str, page) -> None:
+    store: Store = pilot["store"]
+    exp = store.experiment_id("small", create=False)
+    link = ui_url(mlflow_ui, exp)
+    # `workbench run` (make pilot) and `workbench ui` (make ui) print the runs table's link
+    assert link in pilot["stdout"] and link in pilot["ui_output"]
+    assert link.endswith("/runs?workflowType=machine_learning")
+
+    page.goto(link)
+    pilot_row = page.get_by_text(re.compile(r"^pilot 20\S+ \S+$")).first  # a complete run (not "(partial: ...)")
+    pilot_row.wait_for()
+    _close_assistant(page)
+    # the step runs are nested under the pilot run: hidden until it is expanded
+    steps = ("ingest", "contracts", "profile", "baseline", "evaluate")
+    rows = page.locator(".ag-pinned-left-cols-container [role=row]")
+
+    def run_link(name: str):  # a run's name in the table (its link; the row's text also holds a colour code)
+        return rows.locator("a", has_text=re.compile(rf"^{re.escape(name)}$"))
+
+    assert not [s for s in steps if run_link(s).count()]
+    expand = rows.filter(has=pilot_row).locator('button[data-component-id*="runnamecellrenderer"]').first
+    for _attempt in range(3):  # the grid may re-render under the first click while it settles
+        expand.click()
+        try:
+            run_link("ingest").first.wait_for(timeout=5000)
+            break
+        except Exception:  # noqa: BLE001 - not expanded yet: click again
+            continue
+    for step in steps:
+        run_link(step).first.wait_for()
+    _shot(page, "mlflow-runs-nested.png")
+
+    # a few metric columns, not hundreds (the Columns picker lists every one the runs logged)
+    page.get_by_role("button", name="Columns").click()
+    heading = page.get_by_text(re.compile(r"^Metrics \(\d+\)$")).first
+    heading.wait_for()
+    shown = int(re.search(r"\d+", heading.inner_text()).group())
+    logged = {k for r in store.find_runs("small", max_results=500) for k in r.data.metrics}
+    assert shown == len(logged) and shown <= MAX_METRIC_COLUMNS, sorted(logged)
+    _shot(page, "mlflow-metric-columns.png")
+    page.keyboard.press("Escape")
+
+    # the executed notebook, previewed in the UI, shows its figures as images
+    complete = store.newest_pilot_run("small", complete=True)
+    profile = next(r for r in store.children("small", complete.info.run_id) if r.info.run_name == "profile")
+    page.goto("about:blank")  # a fresh load: the artifact viewer keeps its first preview on a hash change
+    page.goto(ui_url(mlflow_ui, exp, profile.info.run_id, "notebook/profile.html"))
+    preview = _frame_with(page, "Notebook")
+    images = preview.locator(".jp-OutputArea-output img[src^='data:image/png']")
+    images.first.wait_for()
+    assert images.count() >= 1  # the histograms, an image (not the text "<Figure size ...>")
+    assert not preview.get_by_text(re.compile(r"^<Figure size")).count()
+    _close_assistant(page)
+    images.first.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    _shot(page, "mlflow-notebook-figure.png")
+
+
+def test_profile_report_shows_every_column_with_drift_in_colour(pilot: dict, mlflow_ui: str, page) -> None:
+    # the data moves: few "basic" customers left, amounts up by a quarter; profile again
+    frame = pd.read_csv(pilot["data"])
+    rng = np.random.default_rng(1)
+    frame = frame[(frame["plan"] != "basic") | (rng.uniform(size=len(frame)) < 0.1)].copy()
+    frame["amount"] = (frame["amount"] * 1.25).round(2)
+    frame.to_csv(pilot["data"], index=False)
+    again = _workbench("run", "--pilot", str(pilot["charter"]), "--step", "profile", port=pilot["port"])
+    assert again.returncode == 0, again.stdout + again.stderr
+    store: Store = pilot["store"]
+    partial = store.newest_pilot_run("small", complete=False)
+    assert partial.data.tags.get(TAG["partial"]) == "true" and "(partial: profile)" in partial.info.run_name
+    profile = next(r for r in store.children("small", partial.info.run_id) if r.info.run_name == "profile")
+
+    exp = store.experiment_id("small", create=False)
+    page.goto(ui_url(mlflow_ui, exp, profile.info.run_id, "profile_report/customers.html"))
+    report = _frame_with(page, "Profile of customers")
+    _close_assistant(page)
+    cards = report.locator(".card.col")
+    cards.first.wait_for()
+    assert cards.count() == 6  # every column: plan, visits, tenure, amount, email, churned
+    text = report.locator("body").inner_text()
+    for what in ("rows", "columns drifted", "largest PSI", "nulls", "distinct"):
+        assert what in text
+    assert report.locator(".col.drift-high").count() >= 1  # plan moved: red
+    assert report.locator(".col.drift-high h3", has_text="plan").count() == 1
+    assert report.locator("svg").count() >= 8  # histograms, top values, previous-vs-now charts
+    # the PII column: counts only, never a value
+    assert "counts only" in report.locator("#col-email").inner_text() and "@example.org" not in text
+    report.locator(".col.drift-high").first.scroll_into_view_if_needed()
+    _shot(page, "profile-report.png")
+
+
+def test_scorecard_links_the_reports_and_tells_how_the_pilot_ended(pilot: dict, page) -> None:
+    store: Store = pilot["store"]
+    complete = store.newest_pilot_run("small", complete=True)
+    card = pilot["charter"].parent / "reports" / "small" / f"{complete.info.run_id}.html"
+    page.goto(card.as_uri())
+    page.locator("#decision .banner").wait_for()
+    text = page.locator("body").inner_text()
+    assert f"{complete.info.run_id} (FINISHED" in text and "in progress" not in text
+    assert page.locator("#decision .banner").inner_text().split(" —")[0] in ("GO", "NO-GO", "ALREADY CHAMPION")
+    assert "336776.0" not in text and not re.search(r"\d\.\d+e[+-]\d", text)  # readable numbers
+    _shot(page, "scorecard.png")
+
+    # each candidate's evaluation report, inline
+    evaluation = page.locator("#evaluation")
+    evaluation.scroll_into_view_if_needed()
+    inline = page.frame_locator("#evaluation details[open] iframe.report").first  # the judged candidate's
+    inline.locator("text=Headline metrics").wait_for()
+    assert inline.locator("text=ROC curve").count() and inline.locator("text=Slices").count()
+    _shot(page, "scorecard-evaluation.png", evaluation)
+
+    # the profile report, from the scorecard's link (a copy beside the scorecard file)
+    page.locator("#profile a.report-link").first.evaluate("a => a.click()")  # a DOM click: no scroll race
+    page.wait_for_url("**/profile_report/customers.html")
+    assert page.title() == "Profile of customers" and page.locator(".card.col").count() == 6
+
+    # an evaluation report on its own: curves, confusion at the threshold, slices coloured
+    page.goto(card.as_uri())
+    page.locator("#evaluation a.report-link").first.evaluate("a => a.click()")
+    page.wait_for_url("**/evaluation/*.html")
+    assert page.title().startswith("Evaluation: ") and "against baseline" in page.title()
+    for section in ("ROC curve", "Precision-recall curve", "Calibration", "Confusion", "Latency",
+                    "Robustness probes", "Slices"):
+        assert page.get_by_text(section).count(), section
+    _shot(page, "evaluation-report.png")

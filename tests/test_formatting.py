@@ -1,0 +1,47 @@
+"""Readable numbers, one way everywhere (workbench.formatting)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from workbench import formatting as fmt
+
+
+def test_integers_rates_times_money() -> None:
+    assert fmt.integer(336776.0) == "336,776" and fmt.number(336776.0) == "336,776"
+    assert fmt.number(2013.0) == "2013" and fmt.number(1e4) == "10,000"  # separators from five digits
+    assert fmt.number(0.71342) == "0.7134" and fmt.number(12345.678) == "12,346"
+    assert fmt.number(0.000123456) == "0.0001235" and fmt.number(1.5e7) == "15,000,000"
+    assert "e" not in fmt.number(1.23e-7) and "e" not in fmt.number(9.87e12)
+    assert fmt.number(None) == fmt.MISSING == fmt.number(math.nan) == fmt.percent(None)
+    assert fmt.percent(0.0213) == "2.1%" and fmt.percent(0.00004) == "0.004%" and fmt.percent(0) == "0%"
+    assert fmt.ms(0.41) == "0.41 ms" and fmt.ms(12.34) == "12.3 ms" and fmt.ms(1834) == "1.83 s"
+    assert fmt.seconds(95) == "1 min 35 s" and fmt.seconds(0.25) == "250 ms" and fmt.seconds(7300) == "2 h 01 min"
+    assert fmt.usd(0.00123) == "$0.00123" and fmt.usd(12345.5) == "$12,345.50" and fmt.usd(-0.5) == "-$0.5"
+
+
+def test_metrics_by_their_registry_unit() -> None:
+    assert fmt.metric("quality.roc_auc", 0.71234) == "0.7123"
+    assert fmt.metric("quality.accuracy", 0.8123) == "81.2%"  # a share of rows
+    assert fmt.metric("latency.p95_ms", 2.345) == "2.35 ms"
+    assert fmt.metric("ingest.flights.rows", 336776.0) == "336,776"
+    assert fmt.metric("probes.crashed", 0.0) == "0" and fmt.metric("decision.go", 1.0) == "yes"
+    assert fmt.metric("throughput.items_per_s", 123456.7) == "123,457/s"
+    assert fmt.metric("custom.null_rate", 0.25) == "25.0%" and fmt.metric("custom.x", 3.0) == "3"
+
+
+def test_one_name_per_outcome() -> None:
+    assert [fmt.outcome_label(o) for o in ("go", "no-go", "already-champion", "rollback")] == [
+        "GO", "NO-GO", "ALREADY CHAMPION", "ROLLBACK"]
+
+
+def test_tables_for_notebooks() -> None:
+    frame = pd.DataFrame({"name": ["a", "b"], "count": [1234.0, 56789.0], "null_rate": [0.25, 0.0],
+                          "score": [0.712345, 1e-5]})
+    html = fmt.styled(frame).to_html()
+    assert "56,789" in html and "1234.0" not in html and "25.0%" in html and "0.7123" in html and "e-05" not in html
+    metrics = pd.DataFrame({"hgb": {"quality.roc_auc": 0.7, "latency.p95_ms": 4.5}})
+    shown = fmt.metric_table(metrics).to_html()
+    assert "0.7" in shown and "4.5 ms" in shown

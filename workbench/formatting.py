@@ -1,0 +1,265 @@
+"""Readable numbers, one way everywhere: scorecard, HTML reports, notebook tables, widgets.
+
+- integers as integers, with thousands separators from five digits on: ``336776.0`` ->
+  ``336,776``, ``2013.0`` -> ``2013``;
+- other numbers with about four significant digits and never in scientific notation:
+  ``0.71342`` -> ``0.7134``, ``12345.678`` -> ``12,346``, ``0.000123`` -> ``0.000123``;
+- rates (shares of rows) as percentages: ``0.0213`` -> ``2.1%``;
+- times in ms or s: ``0.41`` ms -> ``0.41 ms``, ``1834`` ms -> ``1.83 s``, ``95`` s -> ``1 min 35 s``;
+- money in dollars: ``0.00123`` -> ``$0.00123``, ``1234.5`` -> ``$1,234.50``.
+
+:func:`metric` formats a metric by its unit in the registry (:mod:`workbench.metrics`),
+so a name carries its meaning all the way to the page. :func:`outcome_label` is the one
+display name of each promotion outcome. :func:`styled` turns a DataFrame into a pandas
+Styler with the same formats, for notebook tables.
+
+Every function takes ``None`` (and NaN) and returns :data:`MISSING`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "MISSING",
+    "integer",
+    "number",
+    "percent",
+    "ms",
+    "seconds",
+    "usd",
+    "metric",
+    "by_unit",
+    "outcome_label",
+    "styled",
+    "metric_table",
+]
+
+MISSING = "—"
+
+# promotion outcome -> its one display name (workbench.promotion: Decision.outcome)
+_OUTCOMES = {
+    "go": "GO",
+    "no-go": "NO-GO",
+    "already-champion": "ALREADY CHAMPION",
+    "rollback": "ROLLBACK",
+}
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return isinstance(value, float) and math.isnan(value)
+    except TypeError:
+        return False
+
+
+def _as_float(value: Any) -> float | None:
+    if _missing(value) or isinstance(value, bool):
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(out) else out
+
+
+def integer(value: Any) -> str:
+    """``336776.0`` -> ``336,776`` (rounded to the nearest integer)."""
+    v = _as_float(value)
+    if v is None:
+        return MISSING if _missing(value) else str(value)
+    if math.isinf(v):
+        return "∞" if v > 0 else "-∞"
+    return _group(f"{round(v)}")
+
+
+def _group(text: str) -> str:
+    """Thousands separators from five integer digits on (``2013``, ``12,345``)."""
+    sign = "-" if text.startswith("-") else ""
+    body = text.lstrip("-")
+    whole, dot, frac = body.partition(".")
+    if len(whole) > 4:
+        whole = f"{int(whole):,}"
+    return sign + whole + dot + frac
+
+
+def number(value: Any, *, digits: int = 4) -> str:
+    """Integers as integers, other numbers with ``digits`` significant digits, no exponent.
+
+    Large numbers keep their integer part (``12,345.678`` -> ``12,346``); small ones keep
+    ``digits`` significant digits (``0.000123456`` -> ``0.0001235``)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    v = _as_float(value)
+    if v is None:
+        return MISSING if _missing(value) else str(value)
+    if math.isinf(v):
+        return "∞" if v > 0 else "-∞"
+    if v == 0:
+        return "0"
+    if v.is_integer() and abs(v) < 1e15:
+        return _group(f"{int(v)}")
+    magnitude = math.floor(math.log10(abs(v)))
+    decimals = max(0, digits - 1 - magnitude)
+    text = f"{v:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return _group(text)
+
+
+def percent(value: Any, *, digits: int = 1) -> str:
+    """A share as a percentage: ``0.0213`` -> ``2.1%``; tiny non-zero shares keep a digit
+    that shows (``0.00004`` -> ``0.004%``), so a non-zero rate never reads as ``0.0%``."""
+    v = _as_float(value)
+    if v is None:
+        return MISSING if _missing(value) else str(value)
+    pct = v * 100.0
+    if pct == 0 or math.isinf(pct):
+        return f"{number(pct)}%"
+    shown = digits
+    while shown < 6 and round(abs(pct), shown) == 0:
+        shown += 1
+    text = f"{pct:.{shown}f}"
+    if "." in text and shown > digits:
+        text = text.rstrip("0").rstrip(".")
+    return f"{_group(text)}%"
+
+
+def ms(value: Any) -> str:
+    """A duration given in milliseconds: ``0.41 ms``, ``12.3 ms``, ``1.83 s``, ``2 min 5 s``."""
+    v = _as_float(value)
+    if v is None:
+        return MISSING if _missing(value) else str(value)
+    if abs(v) >= 1000:
+        return seconds(v / 1000.0)
+    return f"{number(v, digits=3)} ms"
+
+
+def seconds(value: Any) -> str:
+    """A duration given in seconds: ``0.25 s`` -> ``250 ms``, ``12.3 s``, ``1 min 35 s``, ``2 h 05 min``."""
+    v = _as_float(value)
+    if v is None:
+        return MISSING if _missing(value) else str(value)
+    if abs(v) < 1:
+        return ms(v * 1000.0)
+    if abs(v) < 60:
+        return f"{number(v, digits=3)} s"
+    total = round(abs(v))
+    sign = "-" if v < 0 else ""
+    if total < 3600:
+        return f"{sign}{total // 60} min {total % 60} s"
+    return f"{sign}{total // 3600} h {(total % 3600) // 60:02d} min"
+
+
+def usd(value: Any) -> str:
+    """Dollars: ``$1,234.50``, ``$0.25``, ``$0.00123`` (small amounts keep 3 significant digits)."""
+    v = _as_float(value)
+    if v is None:
+        return MISSING if _missing(value) else str(value)
+    sign = "-" if v < 0 else ""
+    a = abs(v)
+    if a >= 1 or a == 0:
+        return f"{sign}${_group(f'{a:.2f}')}"
+    return f"{sign}${number(a, digits=3)}"
+
+
+# unit (as in workbench.metrics) -> formatter
+_BY_UNIT: dict[str, Callable[[Any], str]] = {
+    "count": integer,
+    "share": percent,
+    "ms": ms,
+    "seconds": seconds,
+    "usd": usd,
+    "hours": lambda v: MISSING if _as_float(v) is None else f"{number(v, digits=3)} h",
+    "items/s": lambda v: MISSING if _as_float(v) is None else f"{number(v, digits=3)}/s",
+    "MB": lambda v: MISSING if _as_float(v) is None else f"{number(v, digits=3)} MB",
+    "flag": lambda v: MISSING if _as_float(v) is None else ("yes" if float(v) else "no"),
+}
+
+
+def by_unit(unit: str | None, value: Any) -> str:
+    """Format ``value`` for a registry unit (``count``, ``share``, ``ms``, ``usd``, ...);
+    unitless kinds (``ratio``, ``score``, ``probability``, ``target``, ...) as :func:`number`."""
+    return _BY_UNIT.get(unit or "", number)(value)
+
+
+def metric(name: str, value: Any) -> str:
+    """A metric's value as a person reads it, from its unit in the metric registry.
+
+    Names the registry does not know are guessed from their last part (``*_ms``,
+    ``*_rate``, ``*count``, ``*rows``, ``*_s``/``seconds``, ``*_usd``), else :func:`number`."""
+    from . import metrics as registry
+
+    found = registry.info(name)
+    if found is not None:
+        return by_unit(found.unit, value)
+    last = name.rsplit(".", 1)[-1]
+    if last.endswith("_ms"):
+        return ms(value)
+    if last.endswith("_usd"):
+        return usd(value)
+    if last in ("seconds", "duration_s") or last.endswith("_seconds"):
+        return seconds(value)
+    if last.endswith("rate") and not last.endswith("_per_rate"):
+        return percent(value)
+    if last.endswith(("count", "rows", "columns", "changes", "failed", "failures", "warnings", "quarantined")):
+        return integer(value)
+    return number(value)
+
+
+def outcome_label(outcome: str | None) -> str:
+    """The one display name of a promotion outcome: ``already-champion`` -> ``ALREADY CHAMPION``."""
+    if not outcome:
+        return MISSING
+    return _OUTCOMES.get(outcome, outcome.replace("-", " ").upper())
+
+
+# -- pandas -----------------------------------------------------------------------------------
+
+
+def _column_formatter(name: str, values: Iterable[Any]) -> Callable[[Any], str]:
+    lowered = str(name).lower()
+    if lowered.endswith(("_rate", " rate", "share", "_pct_share")) or lowered in ("rate", "null rate", "base_rate"):
+        return percent
+    if lowered.endswith("_ms") or lowered.endswith(" ms"):
+        return ms
+    if lowered.endswith("_usd"):
+        return usd
+    numeric = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and not _missing(v)]
+    if numeric and all(float(v).is_integer() for v in numeric):
+        return integer
+    return number
+
+
+def styled(frame: Any, formats: Mapping[str, Callable[[Any], str]] | None = None, *, index: bool = False) -> Any:
+    """A pandas Styler showing ``frame`` with readable numbers.
+
+    Each numeric column gets a formatter from its name and values (``*_rate`` columns as
+    percentages, ``*_ms`` as times, integer-valued columns as integers, the rest with four
+    significant digits); ``formats`` overrides by column. Text is left alone."""
+    formatters: dict[Any, Callable[[Any], str]] = {}
+    for col in frame.columns:
+        if formats and col in formats:
+            formatters[col] = formats[col]
+            continue
+        values = list(frame[col])
+        if any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            base = _column_formatter(col, values)
+            formatters[col] = lambda v, base=base: v if isinstance(v, str) else base(v)
+    style = frame.style.format(formatters, na_rep=MISSING)
+    return style if index else style.hide(axis="index")
+
+
+def metric_table(frame: Any) -> Any:
+    """A Styler for a table whose index holds metric names (one column per model): every
+    row formatted by its metric's unit (:func:`metric`)."""
+    import pandas as pd
+
+    style = frame.style
+    for name in frame.index:
+        style = style.format(lambda v, name=name: metric(str(name), v), subset=pd.IndexSlice[[name], :])
+    return style
