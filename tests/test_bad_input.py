@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from support import STEP_PARAMS, write_project
+from support import write_project
 from workbench.config import Source, load_charter
 from workbench.errors import ConfigError, ContractSpecError, IngestError, TrackingError, WarehouseError
 from workbench.warehouse import connect_read_only, ingest_source, writer
@@ -77,6 +77,8 @@ def test_truncation_and_overflow_are_errors_for_decimals_floats_dates_and_timest
             _load(tmp_path, f"v\n{bad}\n", {"v": typ})
     with pytest.raises(IngestError, match="UTC offset"):
         _load(tmp_path, "v\n2013-01-01 05:00:00+01\n", {"v": "TIMESTAMP"})
+    with pytest.raises(IngestError, match="value '1_000' is not a number"):  # DuckDB alone: 1000.0
+        _load(tmp_path, "v\n1_000\n", {"v": "DOUBLE"})
 
 
 def test_values_that_are_exactly_their_type_load_unchanged(tmp_path: Path) -> None:

@@ -162,3 +162,23 @@ def test_scoring_memory_stays_flat_over_a_batch_ten_times_larger(pilot: Path, tm
     assert code in (0, EXIT_BREACH), (tmp_path / "large.log").read_text()
     assert "scored 300,000" in (tmp_path / "large.log").read_text()
     assert large_kb <= small_kb * 1.25, (small_kb, large_kb)
+
+
+def test_the_scorecard_and_the_panel_show_the_monitoring_timeline(pilot: Path, tmp_path: Path) -> None:
+    from workbench import widgets
+    from workbench.promotion import find_pilot_run
+    from workbench.report import render_scorecard
+
+    charter = load_charter(pilot)
+    store = project_store(charter)
+    monitor_batch(charter, store, _write(table(400, 21), tmp_path / "t1.csv"), batch_id="timeline-ok")
+    frame = table(400, 22)
+    frame.loc[:5, "region"] = "moon"
+    monitor_batch(charter, store, _write(frame, tmp_path / "t2.csv"), batch_id="timeline-refused")
+    html = render_scorecard(charter, store, find_pilot_run(charter, store).info.run_id)
+    section = html[html.index('id="monitoring"'):]
+    assert "timeline-ok" in section and "timeline-refused" in section and "REFUSED" in section
+    panel = widgets.panel(charter)
+    panel.monitor.refresh().join()
+    assert panel.monitor.error.value == ""
+    assert "timeline-refused" in panel.monitor.body.value and "REFUSED" in panel.monitor.body.value

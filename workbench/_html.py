@@ -29,12 +29,14 @@ section,.card{background:#fff;border:1px solid #e1e5ea;border-radius:6px;padding
 table{border-collapse:collapse;margin:6px 0;font-size:13px}
 th,td{padding:3px 9px;border-bottom:1px solid #eceff2;text-align:left;vertical-align:top}
 th{background:#f0f2f5;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.muted{color:#6b7480}.good{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}.warn{color:#9a6700;font-weight:600}
+.muted{color:#6b7480}.good{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}
+.warn{color:#9a6700;font-weight:600}
 .badge{display:inline-block;padding:0 7px;border-radius:9px;color:#fff;font-size:12px;font-weight:600}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(270px,1fr));gap:10px}
 .cols{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
 code{font:12px ui-monospace,Menlo,Consolas,monospace;background:#f0f2f5;padding:1px 4px;border-radius:3px}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:1px 12px;margin:4px 0;font-size:13px}dt{color:#6b7480}dd{margin:0}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:1px 12px;margin:4px 0;font-size:13px}
+dt{color:#6b7480}dd{margin:0}
 svg{display:block}svg text{font:10px system-ui,sans-serif;fill:#57606a}
 tr.regress td{background:#fde2df}tr.improve td{background:#dcf5e3}
 """
@@ -158,7 +160,8 @@ def bars(items: Sequence[tuple[str, float]], *, reference: dict[str, float] | No
         w = plot_w * share / top
         shown = name if len(name) <= 12 else name[:11] + "…"
         parts.append(f'<text x="{text_w - 4}" y="{y + bar_h - 3}" text-anchor="end">{esc(shown)}</text>'
-                     f'<rect x="{text_w}" y="{y}" width="{max(w, 1):.1f}" height="{bar_h}" fill="{colour}" opacity="0.85">'
+                     f'<rect x="{text_w}" y="{y}" width="{max(w, 1):.1f}" height="{bar_h}" fill="{colour}" '
+                     'opacity="0.85">'
                      f"<title>{esc(name)}: {esc(fmt.integer(count))} ({esc(fmt.percent(share))})</title></rect>"
                      f'<text x="{text_w + max(w, 1) + 3:.1f}" y="{y + bar_h - 3}">{esc(fmt.percent(share))}</text>')
         if reference is not None and name in reference:
@@ -240,7 +243,8 @@ def lines(series: Sequence[tuple[str, Sequence[float], Sequence[float], str, str
         if markers:
             parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"/>' for x, y in pts)
         legend.append(f'<line x1="{pad_l + 8}" y1="{pad_t + 10 + 13 * i}" x2="{pad_l + 26}" y2="{pad_t + 10 + 13 * i}" '
-                      f'stroke="{colour}" stroke-width="2"{dash_attr}/><text x="{pad_l + 30}" y="{pad_t + 13 + 13 * i}">'
+                      f'stroke="{colour}" stroke-width="2"{dash_attr}/>'
+                      f'<text x="{pad_l + 30}" y="{pad_t + 13 + 13 * i}">'
                       f"{esc(name)}</text>")
     parts.extend(legend)
     parts.append(f'<text x="{pad_l + pw / 2:.1f}" y="{height - 4}" text-anchor="middle">{esc(xlabel)}</text>'

@@ -39,7 +39,8 @@ _HEADLINE_PREFIXES = ("quality.", "latency.", "throughput.", "memory.", "cost.",
 _CAND, _BASE = h.BLUE, h.ORANGE
 
 
-def load_bundle(store: Any, run_id: str, prefix: str | None = None, *, name: str | None = None) -> dict[str, Any] | None:
+def load_bundle(store: Any, run_id: str, prefix: str | None = None, *,
+                name: str | None = None) -> dict[str, Any] | None:
     """A model's evidence bundle read back from its run's artifacts (None without ``quality.json``).
 
     ``prefix``: the artifact folder the assessment logged under (the candidate's name, or
@@ -94,7 +95,9 @@ def _delta(name: str, cand: float | None, base: float | None) -> h.Raw:
     if direction is None or diff == 0:
         return h.Raw(f'<span class="muted">{h.esc(shown)}</span>')
     better = diff > 0 if direction == "higher" else diff < 0
-    rel = f" ({'+' if diff > 0 else ''}{fmt.percent(diff / abs(base))})" if base and abs(diff / base) >= 1e-4 else ""
+    # a relative change against (nearly) zero says nothing: shown only from a base of 1e-4 on
+    meaningful = abs(base) >= 1e-4 and abs(diff / base) >= 1e-4
+    rel = f" ({'+' if diff > 0 else ''}{fmt.percent(diff / abs(base))})" if meaningful else ""
     return h.Raw(f'<span class="{"good" if better else "bad"}">{h.esc(shown)}{h.esc(rel)}</span>')
 
 
@@ -176,7 +179,8 @@ def _confusion(cand: Mapping[str, Any], base: Mapping[str, Any] | None) -> str:
         if q.get("confusion"):
             out.append(f'<div><h3>Confusion: {h.esc(bundle["name"])}</h3>'  # type: ignore[index]
                        + h.confusion(q["confusion"], threshold=q.get("threshold"))
-                       + f'<p class="muted">at the decision threshold {h.esc(fmt.number(q.get("threshold")))}</p></div>')
+                       + '<p class="muted">at the decision threshold '
+                       + f'{h.esc(fmt.number(q.get("threshold")))}</p></div>')
     return "".join(out)
 
 
@@ -270,8 +274,9 @@ def _slices(cand: Mapping[str, Any], base: Mapping[str, Any] | None) -> str:
     return (h.table(["column", "value", "rows", f"{metric}: {cand['name']}", f"{metric}: {base_name}",
                      "difference", "flag", "note"], rows, row_class=classes)
             + f'<p class="muted">red: the slice is worse than {h.esc(base_name)}\'s same slice; green: better. '
-              f"Flag: much worse than the whole set ({h.esc(fmt.number(cs.get('flag_ratio')) if cs.get('flag_ratio') else '')}"
-              f"{' of the overall value' if cs.get('flag_ratio') else ''}); small: fewer than "
+              "Flag: much worse than the whole set"
+              + (f" ({h.esc(fmt.percent(cs['flag_ratio']))} of the overall value)" if cs.get("flag_ratio") else "")
+              + "; small: fewer than "
               f"{h.esc(fmt.integer(cs.get('min_rows')))} rows, reported but not judged.</p>")
 
 

@@ -152,6 +152,17 @@ _ENTRIES = (
     _m("quality.base_rate", None, "share", "share of positive rows in the evaluation set (describes the data)", _C,
        logged=False),
     _m("quality.threshold", None, "probability", "score threshold at which scores become positive predictions", _C),
+    # monitoring (workbench.monitor): one run per production batch
+    _m("monitor.rows", None, "count", "rows in the batch file"),
+    _m("monitor.scored", None, "count", "rows of the batch's feature view that were scored"),
+    _m("monitor.refused", "lower", "count", "rows the champion refused (served by today's rule)"),
+    _m("monitor.degraded", "lower", "count", "rows the champion degraded on (served by today's rule)"),
+    _m("monitor.fallback_share", "lower", "share", "share of scored rows served by today's rule"),
+    _m("monitor.breaches", "lower", "count", "production-plan thresholds the batch broke"),
+    _m("monitor.warnings", "lower", "count", "production-plan warnings (input drift) on the batch"),
+    _m("drift.input_psi_max", "lower", "score", "largest PSI of an input column against the training split"),
+    _m("drift.columns_flagged", "lower", "count", "input columns whose PSI is above the plan's threshold"),
+    _m("drift.prediction_psi", "lower", "score", "PSI of the batch's scores against the held-out scores"),
     # quality: regression
     _m("quality.mae", "lower", "target", "mean absolute error", _R),
     _m("quality.rmse", "lower", "target", "root mean squared error", _R),
@@ -214,7 +225,8 @@ _PER_NAME: Mapping[str, Mapping[str, tuple[Direction | None, str, str]]] = {
         "column_count": (None, "count", "columns in the table when profiled"),
     },
     "drift": {
-        "flagged_count": ("lower", "count", "columns whose PSI against the previous profiled run is above the threshold"),
+        "flagged_count": ("lower", "count",
+                          "columns whose PSI against the previous profiled run is above the threshold"),
         "max_psi": ("lower", "score", "the largest PSI of any column against the previous profiled run"),
         "schema_changes": ("lower", "count", "columns added, removed or retyped since the previous profiled run"),
     },

@@ -47,7 +47,7 @@ from .config import Charter, ProductionPlan
 from .errors import ConfigError, MonitorError
 from .tracking import FINISHED, TAG, Store
 
-__all__ = ["BatchReport", "monitor_batch", "timeline", "MONITOR_DB"]
+__all__ = ["BatchReport", "monitor_batch", "timeline", "timeline_html", "MONITOR_DB"]
 
 MONITOR_DB = "monitor.duckdb"
 CHUNK_ROWS = 50_000
@@ -106,7 +106,9 @@ class BatchReport:
                            ("latency.batch_per_item_ms", self.per_item_ms), ("cost.per_1k_usd", self.cost_per_1k_usd)):
             if value is not None:
                 out[key] = float(value)
-        out.update(self.quality)
+        from . import metrics as registry
+
+        out.update({k: v for k, v in self.quality.items() if (registry.info(k) is None or registry.info(k).logged)})
         return out
 
     def summary(self) -> str:
@@ -607,3 +609,38 @@ def timeline(charter: Charter, store: Store, *, max_results: int = 200) -> list[
                     "warnings": int(t.get(_T["warnings"], "0") or 0),
                     "rollback_proposed": t.get(_T["proposal"]) == "true", "start_time": run.info.start_time})
     return out
+
+
+def timeline_html(rows: list[dict[str, Any]], *, plan: ProductionPlan | None = None) -> str:
+    """The monitoring timeline as an HTML fragment (scorecard and panel show the same one)."""
+    from . import formatting as fmt
+    from ._html import Raw, badge, esc, table
+
+    if not rows:
+        return ("<p>No batch monitored yet: <code>workbench monitor --batch FILE</code> "
+                "(the demo: <code>make monitor</code>).</p>")
+    red, amber, green = "#cf222e", "#9a6700", "#1a7f37"
+    mon = plan.monitoring if plan is not None else None
+    body = []
+    for r in rows:
+        if r["status"] == "refused":
+            verdict = badge("REFUSED", red)
+        elif r["breaches"]:
+            verdict = badge("BREACH", red)
+        elif r["warnings"]:
+            verdict = badge("WARNING", amber)
+        else:
+            verdict = badge("OK", green)
+        breaches = ", ".join(r["breaches"]) + (" — rollback proposed" if r["rollback_proposed"] else "")
+        body.append([esc(r["batch"]), Raw(verdict), r["version"], r["rows"], r["drifted"], r["input_psi_max"],
+                     r["prediction_psi"], r["quality"], r["latency_p95_ms"], r["fallback_share"], esc(breaches)])
+    limits = ""
+    if mon is not None:
+        limits = (f"<p class=\"muted\">Plan: input PSI {esc(mon.input_psi)} (warning), prediction PSI "
+                  f"{esc(mon.prediction_psi)}, minimum {esc(rows[-1]['quality_metric'])} {esc(mon.min_quality)}, "
+                  f"fallback at most {esc(fmt.percent(mon.max_fallback_share))}.</p>")
+    return limits + table(
+        ["batch", "verdict", "champion", "rows", "drifted columns", "max input PSI", "prediction PSI",
+         rows[-1]["quality_metric"], "p95 latency", "fallback", "breaches"], body,
+        formats=[None, None, None, fmt.integer, fmt.integer, fmt.number, fmt.number, fmt.number, fmt.ms,
+                 fmt.percent, None])

@@ -33,7 +33,8 @@ ARTIFACT_DIR = "profile_report"
 _CSS = """
 .col{border-left:5px solid #d0d7de}.col.drift-high{border-left-color:#cf222e}.col.drift-mid{border-left-color:#d4a72c}
 .col.drift-low{border-left-color:#1a7f37}.col h3{margin:0 0 2px;font-size:14px;word-break:break-all}
-.col .kind{color:#6b7480;font-size:12px}.col dl{font-size:12px}.chart-label{font-size:11px;color:#6b7480;margin:6px 0 2px}
+.col .kind{color:#6b7480;font-size:12px}.col dl{font-size:12px}
+.chart-label{font-size:11px;color:#6b7480;margin:6px 0 2px}
 .psi{font-weight:700}.psi.high{color:#cf222e}.psi.mid{color:#9a6700}.psi.low{color:#1a7f37}
 .stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:8px;margin:8px 0}
 .stat{background:#fff;border:1px solid #e1e5ea;border-radius:6px;padding:8px 12px}
@@ -70,6 +71,12 @@ def _value(col: Any, v: Any) -> str:
         except (OverflowError, OSError, ValueError):
             return fmt.number(v)
     return fmt.number(v)
+
+
+def _extreme(col: Any, which: str) -> str:
+    """The column's min or max as read (the readable label of a temporal column)."""
+    label = getattr(col, f"{which}_label")
+    return label if col.kind == "temporal" and label else _value(col, getattr(col, which))
 
 
 def _nulls(col: Any) -> str:
@@ -182,7 +189,8 @@ def render_profile_report(profile: Any, drift: Any = None, *, pii_columns: Itera
             stats.append(((("+" if drift.row_count_change > 0 else "") + fmt.percent(drift.row_count_change)),
                           "row count change"))
     parts = [f"<h1>{h.esc(title or f'Profile of {profile.table}')}</h1>",
-             f'<p class="muted">Profiled {h.esc(profile.profiled_at or "—")} in DuckDB {h.esc(profile.duckdb_version)}: '
+             f'<p class="muted">Profiled {h.esc(profile.profiled_at or "—")} '
+             f"in DuckDB {h.esc(profile.duckdb_version)}: "
              f"{h.esc(fmt.integer(profile.bins))} histogram bins, top {h.esc(fmt.integer(profile.top_k))} values; "
              "distinct counts marked ≈ are HyperLogLog estimates, quantiles t-digest estimates.</p>",
              '<div class="stats">' + "".join(f'<div class="stat"><b>{h.esc(v)}</b><span>{h.esc(k)}</span></div>'
@@ -205,11 +213,12 @@ def render_profile_report(profile: Any, drift: Any = None, *, pii_columns: Itera
     for c in cols:
         masked = _is_pii(c, pii)
         cd = by_name.get(c.name)
-        link = h.Raw(f'<a href="#col-{h.esc(c.name)}">{h.esc(c.name)}</a>' + (" <small>(PII)</small>" if masked else ""))
+        link = h.Raw(f'<a href="#col-{h.esc(c.name)}">{h.esc(c.name)}</a>'
+                     + (" <small>(PII)</small>" if masked else ""))
         show = not masked and c.kind in ("numeric", "temporal")
         rows.append((link, c.dtype, h.Raw(h.esc(_nulls(c))), h.Raw(h.esc(_distinct(c))),
-                     h.Raw(h.esc(c.min_label if c.kind == "temporal" and c.min_label else _value(c, c.min))) if show else "",
-                     h.Raw(h.esc(c.max_label if c.kind == "temporal" and c.max_label else _value(c, c.max))) if show else "",
+                     h.Raw(h.esc(_extreme(c, "min"))) if show else "",
+                     h.Raw(h.esc(_extreme(c, "max"))) if show else "",
                      h.Raw(h.esc(_value(c, c.mean))) if show and c.kind == "numeric" else "",
                      _psi_html(cd, threshold) if drift is not None else h.Raw("")))
         classes.append("")

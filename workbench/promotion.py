@@ -462,8 +462,8 @@ def find_pilot_run(charter: Charter, store: Store, pilot_run_id: str | None = No
                                  f"{run.data.tags.get(TAG['kind'])!r})", hint="pass the parent run of a pilot")
         return run
     _experiment(store, charter)
-    runs = store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'pilot' and attributes.status = 'FINISHED'",
-                           max_results=1)
+    newest = store.newest_pilot_run(charter.name, complete=True)  # a partial (one-step) run decides nothing
+    runs = [newest] if newest is not None else []
     if not runs:
         raise PromotionError(f"pilot '{charter.name}' has no FINISHED pilot run to promote from",
                              hint="run `make pilot` until it finishes, or pass a pilot run id")

@@ -462,9 +462,12 @@ def _value_rule(v: str, t: str, typ: str) -> _Rule | None:
                      f"WHEN NOT {shape} THEN 'has more than {scale} decimal place(s): {typ} would round it' "
                      f"ELSE 'is out of range for {typ}' END")
     if typ in _FLOATS:
+        # DuckDB's float parser already refuses hex and thousands separators; what it lets
+        # through is `1_000` and overflow to infinity (inf and nan are accepted by name)
         special = f"regexp_full_match({v}, '{_NON_FINITE_RE}')"
         shape = f"regexp_full_match({v}, '{_NUMBER_RE}')"
-        return _Rule(f"{t}::VARCHAR = {v}", f"({special} OR ({cast} AND {shape} AND isfinite({t})))",
+        plain = f"NOT contains({v}, '_')"
+        return _Rule(f"(isfinite({t}) AND {plain})", f"({cast} AND {plain} AND (isfinite({t}) OR {special}))",
                      f"CASE WHEN NOT {shape} THEN 'is not a number (decimal or scientific notation; "
                      f"inf and nan are accepted by name)' ELSE 'is beyond the range of {typ} (it would become infinity)' END")
     if typ == "DATE":

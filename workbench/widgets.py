@@ -706,11 +706,34 @@ class PromotePanel(_Panel):
                                  else _note("No decision recorded yet.")))
 
 
+class MonitorPanel(_Panel):
+    """The monitoring timeline of the champion: batches, drift, quality, latency, breaches."""
+
+    title = "Monitor"
+
+    def __init__(self, ctx: _Context) -> None:
+        super().__init__(ctx, "Every production batch checked with <code>workbench monitor</code> (the demo: "
+                              "<code>make monitor</code>): contract, drift against the training split, quality once "
+                              "labels arrive, latency, the share served by today's rule, and the breaches of the "
+                              "production plan. A proposed rollback is only proposed: run <code>workbench rollback</code>.")
+        self.refresh_button = w.Button(description="Show timeline", button_style="primary", icon="line-chart")
+        self.refresh_button.on_click(lambda _b: self.refresh())
+        self._layout(self.refresh_button)
+
+    def refresh(self) -> threading.Thread:
+        from .monitor import timeline, timeline_html
+
+        charter, store = self.ctx.charter, self.ctx.store
+        return self._run("reading the monitoring runs", lambda: timeline(charter, store),
+                         lambda rows: setattr(self.body, "value", timeline_html(rows, plan=charter.production)),
+                         [self.refresh_button])
+
+
 # -- entry point ------------------------------------------------------------------------------
 
 
 class ControlPanel(w.Tab):
-    """The four panels in tabs; ``.pilot``, ``.contracts``, ``.runs``, ``.promote``."""
+    """The panels in tabs; ``.pilot``, ``.contracts``, ``.runs``, ``.promote``, ``.monitor``."""
 
     def __init__(self, charter: Charter, *, mlflow_url: str | None = DEFAULT_MLFLOW_URL) -> None:
         self.worker = _Worker()
@@ -719,7 +742,8 @@ class ControlPanel(w.Tab):
         self.contracts = ContractsPanel(ctx)
         self.runs = RunsPanel(ctx)
         self.promote = PromotePanel(ctx)
-        panels = [self.pilot, self.contracts, self.runs, self.promote]
+        self.monitor = MonitorPanel(ctx)
+        panels = [self.pilot, self.contracts, self.runs, self.promote, self.monitor]
         super().__init__(children=panels, titles=[p.title for p in panels])
         self.add_class("wb-control-panel")
 

@@ -17,7 +17,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -73,7 +72,8 @@ def mlflow_ui(pilot: dict) -> Iterator[str]:
     """`workbench ui` (what `make ui` runs) on the pilot's store; yields its base URL."""
     port = pilot["port"]
     log = (pilot["root"] / "ui.log").open("wb")
-    proc = subprocess.Popen([*WORKBENCH, "ui", "--mlruns", str(pilot["charter"].parent / "mlruns"), "--port", str(port)],
+    mlruns = str(pilot["charter"].parent / "mlruns")
+    proc = subprocess.Popen([*WORKBENCH, "ui", "--mlruns", mlruns, "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -275,4 +275,4 @@ def test_scorecard_links_the_reports_and_tells_how_the_pilot_ended(pilot: dict, 
     for section in ("ROC curve", "Precision-recall curve", "Calibration", "Confusion", "Latency",
                     "Robustness probes", "Slices"):
         assert page.get_by_text(section).count(), section
-    _shot(page, "evaluation-report.png")
+    _shot(page, "evaluation-report.png", page.get_by_text("Ranking and calibration"))
