@@ -113,19 +113,8 @@ def _sigterm_as_exception() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@contextlib.contextmanager
-def _signals_blocked() -> Iterator[None]:
-    """Let cleanup (attach notebook, end runs) finish even if a second signal arrives."""
-    sigs = {signal.SIGTERM, signal.SIGINT}
-    try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
-    except (ValueError, OSError, AttributeError):
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+# Let cleanup (attach notebook, end runs) finish even if a second signal arrives.
+_signals_blocked = locks.signals_blocked
 
 
 # -- provenance -----------------------------------------------------------------------
