@@ -92,7 +92,8 @@ def test_demo_pilot_end_to_end_then_cached(demo: Path) -> None:
         outputs = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
         assert sum("image/png" in o.get("data", {}) for o in outputs) >= least, name
         # never the text stand-in alone (it is every image's text/plain fallback)
-        assert not [o for o in outputs if "<Figure size" in json.dumps(o) and "image/png" not in o.get("data", {})], name
+        stand_ins = [o for o in outputs if "<Figure size" in json.dumps(o) and "image/png" not in o.get("data", {})]
+        assert not stand_ins, name
     # the scorecard the pilot wrote as it closed says how it ended, not "in progress"
     card = (root / "reports" / charter.name / "latest.html").read_text(encoding="utf-8")
     assert f"{first.run_id} (FINISHED" in card and "in progress" not in card

@@ -187,7 +187,51 @@ def _header(charter: Charter, pilot: Any, *, closing: bool = False) -> str:
             f"<dl>{dl}{links}</dl></section></header>")
 
 
-def _data_section(pilot: Any, steps: Mapping[str, Any], contracts: Any, reader: _Reader) -> str:
+def _split_params(layout: Any, reader: _Reader) -> dict[str, str] | None:
+    """The split a modeling step recorded (``split.*`` params; a cached step's source run)."""
+    for role in ("evaluate", "baseline"):
+        run = layout.step(role)
+        if run is None:
+            continue
+        params = dict(run.data.params)
+        if "split.kind" not in params and _source_id(run) != run.info.run_id:
+            try:
+                params = dict(reader.store.get_run(_source_id(run)).data.params)
+            except Exception:  # noqa: BLE001 - a missing source run: no split shown
+                continue
+        if "split.kind" in params:
+            return params
+    return None
+
+
+def _split_table(params: Mapping[str, str] | None) -> str:
+    """How the rows were split, and what the models were fitted on (a training sample)."""
+    if params is None:
+        return '<h3>Split</h3><p class="muted">No split recorded (no baseline or evaluate step in this pilot run).</p>'
+    how = ", ".join(f"{k.removeprefix('split.')}={v}" for k, v in params.items()
+                    if k.startswith("split.") and k.split(".")[1] in ("kind", "column", "train", "evaluate",
+                                                                        "test_size", "seed", "stratify"))
+    def count(key: str) -> int | None:
+        try:
+            return int(params[key])  # type: ignore[index]
+        except (KeyError, ValueError):
+            return None
+
+    fitted, whole, wanted = count("split.train_rows"), count("split.train_split_rows"), count("split.train_sample.rows")
+    if wanted is not None and fitted is not None and whole is not None and fitted < whole:
+        sample = (f"a sample of {fmt.integer(fitted)} (train_sample: rows {fmt.integer(wanted)}, seed "
+                  f"{params.get('split.train_sample.seed', '0')}; stratified on the target for classification)")
+    elif wanted is not None:
+        sample = f"all of them (train_sample: rows {fmt.integer(wanted)}; the split is smaller)"
+    else:
+        sample = "all of them"
+    rows = [(how, whole, sample, count("split.eval_rows"), count("split.dropped_null_target"))]
+    return "<h3>Split</h3>" + _table(["split", "training rows", "models fitted on", "held-out rows (all scored)",
+                                      "null target dropped"], rows)
+
+
+def _data_section(pilot: Any, steps: Mapping[str, Any], contracts: Any, reader: _Reader,
+                  split: Mapping[str, str] | None = None) -> str:
     tags = pilot.data.tags
     ingest = steps.get("ingest")
     prefix = "workbench.fingerprint."
@@ -199,6 +243,7 @@ def _data_section(pilot: Any, steps: Mapping[str, Any], contracts: Any, reader: 
     parts = ['<section id="data"><h2>Data and contracts</h2><h3>Table fingerprints</h3>']
     parts.append(_table(["table", "rows", "fingerprint"], rows) if rows
                  else '<p class="muted">No fingerprints recorded.</p>')
+    parts.append(_split_table(split))
     parts.append("<h3>Contracts</h3>")
     if contracts is None:
         parts.append('<p class="muted">No contracts step in this pilot run (no source declares a contract).</p>')
@@ -461,8 +506,8 @@ def _decision_section(decision: Any, note: str = "") -> str:
         threshold = None if g.threshold is None else (
             f"{g.op} {fmt.metric(g.metric, g.threshold) if g.metric else fmt.number(g.threshold)}")
         detail = g.reason + ("".join(f"\n• {d}" for d in g.details) if g.details else "")
-        measured = None if g.measured is None else _Num(fmt.metric(g.metric, g.measured) if g.metric else fmt.number(g.measured))
-        reference = None if g.reference is None else _Num(fmt.metric(g.metric, g.reference) if g.metric else fmt.number(g.reference))
+        shown = (lambda v, m=g.metric: None if v is None else _Num(fmt.metric(m, v) if m else fmt.number(v)))
+        measured, reference = shown(g.measured), shown(g.reference)
         rows.append((_verdict(g.passed), g.name, g.metric, measured, threshold, reference,
                      _Raw(_runref(g.run_id)), _Raw(_e(detail).replace("\n", "<br>"))))
     if rows:
@@ -506,6 +551,17 @@ def _load_decision(charter: Charter, store: Store, pilot: Any, reader: _Reader) 
 # -- public --------------------------------------------------------------------------------------
 
 
+def _monitoring_section(charter: Charter, store: Store) -> str:
+    """After the GO: every monitored production batch (`workbench monitor`), oldest first."""
+    from .monitor import timeline, timeline_html
+
+    if charter.promotion is None:
+        return ""
+    rows = timeline(charter, store)
+    return ('<section id="monitoring"><h2>Monitoring after the GO</h2>'
+            + timeline_html(rows, plan=charter.production) + "</section>")
+
+
 def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision: Any = None, *,
                      closing: bool = False) -> str:
     """The scorecard of one pilot run as one self-contained HTML page.
@@ -545,12 +601,13 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
         body = [
             _header(charter, pilot, closing=closing),
             _decision_section(decision, note),
-            _data_section(pilot, layout.steps, layout.step("contracts"), reader),
+            _data_section(pilot, layout.steps, layout.step("contracts"), reader, _split_params(layout, reader)),
             _profile_section(layout.step("profile"), reader, figures, pilot_run_id),
             _compare_section(charter, models, selected, run_ids),
             _evaluation_section(layout, reader, pilot_run_id, selected),
             _slices_section(charter, models),
             _probes_section(models, probe_details),
+            _monitoring_section(charter, store),
             _figures_section(figures),
         ]
     finally:

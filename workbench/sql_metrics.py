@@ -76,12 +76,12 @@ def check_scores(con: Any, table: str, *, task: Task, threshold: float | None = 
     in the scores (or a regression target), classification scores outside [0, 1], a
     threshold outside [0, 1]. Returns the number of rows."""
     n, bad, bad_first, out, out_first, ybad, ybad_first = con.execute(f"""
-        WITH src AS ({_src(table)})
-        SELECT count(*),
-               count(*) FILTER (score IS NULL OR NOT isfinite(score)), min(r) FILTER (score IS NULL OR NOT isfinite(score)),
-               count(*) FILTER (score < 0 OR score > 1), min(r) FILTER (score < 0 OR score > 1),
-               count(*) FILTER (y IS NULL OR NOT isfinite(y::DOUBLE)), min(r) FILTER (y IS NULL OR NOT isfinite(y::DOUBLE))
-        FROM src""").fetchone()
+        WITH src AS ({_src(table)}),
+        flags AS (SELECT r, score IS NULL OR NOT isfinite(score) AS bad, score < 0 OR score > 1 AS out,
+                         y IS NULL OR NOT isfinite(y::DOUBLE) AS ybad FROM src)
+        SELECT count(*), count(*) FILTER (bad), min(r) FILTER (bad), count(*) FILTER (out), min(r) FILTER (out),
+               count(*) FILTER (ybad), min(r) FILTER (ybad)
+        FROM flags""").fetchone()
     if n == 0:
         raise EvaluationError("cannot evaluate zero rows", where="evaluation set", hint="check the evaluation split")
     if ybad:
@@ -189,8 +189,8 @@ def _regression_quality(st: dict[str, Any], *, strict: bool, where: str) -> Qual
     n = int(st["n"])
     values = {"mae": float(st["ae"]) / n, "rmse": math.sqrt(float(st["se"]) / n)}
     constant = n < 2 or st["lo"] == st["hi"]
-    return regression_result(n=n, constant=bool(constant), first=float(st["first_y"]),
-                             metric=lambda name: values[name] if name in values else 1.0 - float(st["se"]) / float(st["st"]),
+    values["r2"] = 1.0 - float(st["se"]) / float(st["st"]) if not constant else math.nan  # asked only if defined
+    return regression_result(n=n, constant=bool(constant), first=float(st["first_y"]), metric=values.__getitem__,
                              strict=strict, where=where)
 
 
@@ -200,8 +200,8 @@ def _calibration(con: Any, table: str, n_bins: int, strategy: str) -> Calibratio
     src = _src(table)
     if strategy == "quantile":
         qs = [float(v) for v in np.linspace(0, 1, n_bins + 1)]
-        edges = [float(v) for v in
-                 con.execute(f"WITH src AS ({src}) SELECT quantile_cont(score, ?::DOUBLE[]) FROM src", [qs]).fetchone()[0]]
+        got = con.execute(f"WITH src AS ({src}) SELECT quantile_cont(score, ?::DOUBLE[]) FROM src", [qs]).fetchone()
+        edges = [float(v) for v in got[0]]
     elif strategy == "uniform":
         edges = [float(v) for v in np.linspace(0.0, 1.0, n_bins + 1)]
     else:
@@ -209,7 +209,8 @@ def _calibration(con: Any, table: str, n_bins: int, strategy: str) -> Calibratio
     inner = edges[1:-1]
     case = "CASE " + " ".join(f"WHEN score <= ${i + 1}::DOUBLE THEN {i}" for i in range(len(inner))) + \
         f" ELSE {len(inner)} END" if inner else "0"
-    rows = con.execute(f"""WITH src AS ({src}) SELECT {case} AS bin, fsum(y::DOUBLE) AS yt, fsum(score) AS sp, count(*) AS c
+    rows = con.execute(f"""WITH src AS ({src})
+                           SELECT {case} AS bin, fsum(y::DOUBLE) AS yt, fsum(score) AS sp, count(*) AS c
                            FROM src GROUP BY 1 ORDER BY 1""", inner).fetchall()
     return CalibrationCurve(tuple(float(r[1]) / r[3] for r in rows), tuple(float(r[2]) / r[3] for r in rows),
                             tuple(int(r[3]) for r in rows), n_bins, strategy)
@@ -306,9 +307,9 @@ def curves(con: Any, table: str, *, task: Task, max_points: int = 200) -> dict[s
             corners = int(con.execute("SELECT count(*) FROM __wb_curve WHERE corner").fetchone()[0])
             # ROC: (0, 0), then the corners in descending score order
             keep = [int(i) for i in _thin(corners + 1, max_points)]
-            roc = con.execute("""WITH c AS (SELECT tps, fps, row_number() OVER (ORDER BY k) AS j FROM __wb_curve WHERE corner)
-                                 SELECT j, tps, fps FROM c WHERE j IN (SELECT unnest(?::BIGINT[])) ORDER BY j""",
-                              [keep]).fetchall()
+            roc = con.execute("""
+                WITH c AS (SELECT tps, fps, row_number() OVER (ORDER BY k) AS j FROM __wb_curve WHERE corner)
+                SELECT j, tps, fps FROM c WHERE j IN (SELECT unnest(?::BIGINT[])) ORDER BY j""", [keep]).fetchall()
             fpr = [0.0] if keep[0] == 0 else []
             tpr = [0.0] if keep[0] == 0 else []
             fpr += [int(r[2]) / neg for r in roc]
@@ -336,7 +337,8 @@ def curves(con: Any, table: str, *, task: Task, max_points: int = 200) -> dict[s
     groups = con.execute(f"""
         WITH src AS ({src}),
         ranked AS (SELECT score, y - score AS res, row_number() OVER (ORDER BY score, r) - 1 AS k FROM src),
-        g AS (SELECT *, CASE WHEN k < $big THEN k // ($size + 1) ELSE $extra + (k - $big) // $size END AS grp FROM ranked)
+        g AS (SELECT *, CASE WHEN k < $big THEN k // ($size + 1) ELSE $extra + (k - $big) // $size END AS grp
+              FROM ranked)
         SELECT grp, fsum(score) / count(*), fsum(res) / count(*), quantile_cont(res, 0.1), quantile_cont(res, 0.9),
                count(*)
         FROM g GROUP BY grp ORDER BY grp""", {"big": extra * (size + 1), "size": size, "extra": extra}).fetchall()
@@ -359,7 +361,8 @@ def _histogram(con: Any, src: str, lo: float, hi: float, bins: int) -> tuple[lis
     rows = con.execute(f"""
         WITH src AS ({src}), v AS (SELECT y - score AS x FROM src),
         i AS (SELECT x, least(CAST(floor((x - $lo) / $denom * $bins) AS BIGINT), $bins - 1) AS i0 FROM v),
-        j AS (SELECT i0 - (x < ($edges::DOUBLE[])[i0 + 1])::INT + ((x >= ($edges::DOUBLE[])[i0 + 2]) AND i0 <> $bins - 1)::INT AS i FROM i)
+        j AS (SELECT i0 - (x < ($edges::DOUBLE[])[i0 + 1])::INT
+                     + ((x >= ($edges::DOUBLE[])[i0 + 2]) AND i0 <> $bins - 1)::INT AS i FROM i)
         SELECT i, count(*) FROM j GROUP BY i""",
         {"lo": lo, "denom": hi - lo, "bins": bins, "edges": [float(e) for e in edges]}).fetchall()
     counts = [0] * bins

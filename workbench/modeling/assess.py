@@ -209,8 +209,11 @@ def assess(name: str, model: Any, data: ModelingData, *, task: Task, cost: CostM
     head = data.eval_head(max(timing_rows, probe_rows, 1))[data.features]
     timed = timing.time_predictions(model.score, head, batch_size=batch_size, single_items=single_items,
                                     cost=cost, threads=1)
-    probes = evaluation.run_probes(model.score, head.head(probe_rows), categorical=list(data.categorical),
-                                   numeric=list(data.numeric), degraded_mode=is_degraded,
-                                   refusal=(InputRefused,),
-                                   output_range=(0.0, 1.0) if task.kind == "classification" else None)
+    from threadpoolctl import threadpool_limits  # sklearn's dependency; light
+
+    with threadpool_limits(limits=1):  # a few rows a call: a thread pool only adds its start-up, per tree
+        probes = evaluation.run_probes(model.score, head.head(probe_rows), categorical=list(data.categorical),
+                                       numeric=list(data.numeric), degraded_mode=is_degraded,
+                                       refusal=(InputRefused,),
+                                       output_range=(0.0, 1.0) if task.kind == "classification" else None)
     return Assessment(name, task, scored, threshold, quality, slices, timed, probes, curves)

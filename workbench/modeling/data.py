@@ -217,7 +217,7 @@ def _quota_sql(target: str, quotas: dict[Any, Any], value_type: str) -> tuple[st
 
 
 def _draw(con: Any, view: str, where_sql: str, where_params: list, target: str, seed: int,
-          quotas: dict[Any, int], *, where: str) -> tuple[str, list]:
+          quotas: dict[Any, int], *, where: str, view_params: list | None = None) -> tuple[str, list]:
     """A predicate keeping, per class (``None``: one draw over all rows), the ``quotas[c]``
     rows of ``view`` (numbered, filtered by ``where_sql``) with the smallest
     ``hash(position, seed)``. One pass: DuckDB keeps the k smallest hashes per class
@@ -228,13 +228,13 @@ def _draw(con: Any, view: str, where_sql: str, where_params: list, target: str, 
         return "FALSE", []
     if list(quotas) == [None]:
         row = _run(con, f"SELECT list_extract(min({h}, ?), ?) FROM {view} WHERE {where_sql}",
-                   [seed, kmax, kmax, *where_params], where=where)
+                   [seed, kmax, kmax, *(view_params or []), *where_params], where=where)
         cutoff = row[0][0] if row else None
         return (f"{h} <= ?::UBIGINT", [seed, cutoff]) if cutoff is not None else ("FALSE", [])
     pick, pick_params = _quota_sql(target, quotas, "BIGINT")
     rows = _run(con, f"SELECT {target}, list_extract(min({h}, ?), {pick}) FROM {view} "
                 f"WHERE {where_sql} AND {target} IS NOT NULL GROUP BY {target}",
-                [seed, kmax, *pick_params, *where_params], where=where)
+                [seed, kmax, *pick_params, *(view_params or []), *where_params], where=where)
     cutoffs = {label: cutoff for label, cutoff in rows if cutoff is not None and quotas.get(label)}
     if not cutoffs:
         return "FALSE", []
@@ -242,11 +242,38 @@ def _draw(con: Any, view: str, where_sql: str, where_params: list, target: str, 
     return f"coalesce({h} <= {case}, FALSE)", [seed, *case_params]
 
 
+def _part_counts(con: Any, view: str, parts: list[tuple[str, list]], target: str, classification: bool, *,
+                 where: str) -> list[tuple[dict[Any, int], int]]:
+    """:func:`_counts` of several (possibly overlapping) parts of ``view`` in one scan."""
+    key = target if classification else f"CASE WHEN {target} IS NULL THEN NULL ELSE TRUE END"
+    flags = ", ".join(f"coalesce(({sql}), FALSE) AS __wb_in_{i}" for i, (sql, _) in enumerate(parts))
+    names = [f"__wb_in_{i}" for i in range(len(parts))]
+    rows = _run(con, f"SELECT {', '.join(names)}, __wb_key, count(*) FROM (SELECT {flags}, {key} AS __wb_key "
+                f"FROM {view}) WHERE {' OR '.join(names)} GROUP BY ALL",
+                [p for _, params in parts for p in params], where=where)
+    out = []
+    for i in range(len(parts)):
+        counts: dict[Any, int] = {}
+        nulls = 0
+        for row in rows:
+            if not row[i]:
+                continue
+            k, c = row[-2], int(row[-1])
+            if k is None:
+                nulls += c
+            else:
+                label = k if classification else None
+                counts[label] = counts.get(label, 0) + c
+        out.append((counts, nulls))
+    return out
+
+
 def _counts(con: Any, view: str, where_sql: str, params: list, target: str, classification: bool, *,
             where: str) -> tuple[dict[Any, int], int]:
     """({class or None: rows with a target}, rows whose target is null) under ``where_sql``."""
     key = target if classification else f"CASE WHEN {target} IS NULL THEN NULL ELSE TRUE END"
-    rows = _run(con, f"SELECT {key} AS k, count(*) FROM {view} WHERE {where_sql} GROUP BY k", params, where=where)
+    rows = _run(con, f"SELECT {key} AS __wb_key, count(*) FROM {view} WHERE {where_sql} GROUP BY 1", params,
+                where=where)
     nulls = sum(c for k, c in rows if k is None)
     counts = {(k if classification else None): int(c) for k, c in rows if k is not None}
     return counts, int(nulls)
@@ -331,11 +358,12 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
         eval_sql, eval_params = held_sql, held_params
         train_sql, train_params = f"NOT ({held_sql})", held_params
         view = numbered  # the split's predicates need the positions
-    train_counts, train_nulls = _counts(con, view, train_sql, train_params, target, classification, where=where)
-    if split.kind == "temporal":
-        eval_counts, eval_nulls = _counts(con, view, eval_sql, eval_params, target, classification, where=where)
+    if split.kind == "temporal":  # one scan counts both parts
+        (train_counts, train_nulls), (eval_counts, eval_nulls) = _part_counts(
+            con, view, [(train_sql, train_params), (eval_sql, eval_params)], target, classification, where=where)
         dropped = train_nulls + eval_nulls
     else:
+        train_counts, _ = _counts(con, view, train_sql, train_params, target, classification, where=where)
         eval_counts = {k: totals[k] - train_counts.get(k, 0) for k in totals}
     train_split_rows = sum(train_counts.values())
     for name, rows in (("training", train_split_rows), ("evaluation", sum(eval_counts.values()))):
@@ -345,22 +373,23 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
     if classification:
         _check_binary(list(dict.fromkeys([*train_counts, *eval_counts])), task)
     sample = split.train_sample
-    keep_sql, keep_params, source = "TRUE", [], view
+    star = f"* EXCLUDE ({_POS})" if view == numbered else "*"
+    query, params = f"SELECT {star} FROM {view} WHERE ({train_sql}) AND {target} IS NOT NULL", train_params
     if sample is not None and sample.rows < train_split_rows:
+        # positions among the training rows (a temporal split numbers only those: a smaller sort)
+        training = (f"(SELECT row_number() OVER () AS {_POS}, {star} FROM {view} "
+                    f"WHERE ({train_sql}) AND {target} IS NOT NULL) AS {_VIEW}")
         quotas = _largest_remainder(sample.rows, train_counts) if classification and len(train_counts) > 1 \
             else {None: sample.rows}
-        keep_sql, keep_params = _draw(con, numbered, f"({train_sql}) AND {target} IS NOT NULL", train_params, target,
-                                      sample.seed, quotas, where=where)
-        source = numbered
-    star = f"* EXCLUDE ({_POS})" if source == numbered else "*"
-    train = _fetch(con, f"SELECT {star} FROM {source} WHERE ({train_sql}) AND {target} IS NOT NULL AND ({keep_sql})",
-                   [*train_params, *keep_params], where=where)
+        keep_sql, keep_params = _draw(con, training, "TRUE", [], target, sample.seed, quotas, where=where,
+                                      view_params=train_params)
+        query, params = f"SELECT * EXCLUDE ({_POS}) FROM {training} WHERE {keep_sql}", [*train_params, *keep_params]
+    train = _fetch(con, query, params, where=where)
     numeric, categorical, excluded = feature_kinds(train, task.target, spec.features, split)
     if not numeric and not categorical:
         raise ConfigError("the feature view has no usable feature column", where=where,
                           hint="add columns to the view, or remove them from `features.exclude`")
     try:
-        star = f"* EXCLUDE ({_POS})" if view == numbered else "*"
         reader = con.sql(f"SELECT {star} FROM {view} WHERE ({eval_sql}) AND {target} IS NOT NULL",
                          params=eval_params or None).to_arrow_reader(int(batch_rows))
     except Exception as exc:  # noqa: BLE001 - DuckDB's own errors carry the SQL problem

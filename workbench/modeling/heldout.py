@@ -72,7 +72,8 @@ class HeldOut:
         folder, con = cls._scratch()
         try:
             schema = reader.schema
-            con.register("__wb_empty", pa.Table.from_batches([], schema=pa.schema([pa.field(ROW, pa.int64()), *schema])))
+            empty = pa.Table.from_batches([], schema=pa.schema([pa.field(ROW, pa.int64()), *schema]))
+            con.register("__wb_empty", empty)
             con.execute("CREATE TABLE heldout AS SELECT * FROM __wb_empty")
             con.unregister("__wb_empty")
             offset = 0
@@ -145,8 +146,9 @@ class ScoredRows:
         return pd.Series(self.head(self.rows), name="score")
 
 
-def score_rows(model: Any, heldout: HeldOut, *, features: Sequence[str], target: str, truth: Callable[[Any], np.ndarray],
-               binary: bool, keep: Sequence[str] = (), batch_rows: int = 100_000) -> ScoredRows:
+def score_rows(model: Any, heldout: HeldOut, *, features: Sequence[str], target: str,
+               truth: Callable[[Any], np.ndarray], binary: bool, keep: Sequence[str] = (),
+               batch_rows: int = 100_000) -> ScoredRows:
     """Score every held-out row in record batches of ``batch_rows`` and write the scores
     back, with the truth (``truth(target values)``: 0/1 when ``binary``, else numbers) and
     the ``keep`` columns (slices, with their DuckDB types), to a new table keyed by
