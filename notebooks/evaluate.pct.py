@@ -17,8 +17,9 @@
 # # Evaluate the candidates on the baseline's held-out work
 #
 # Each candidate in the charter (`candidates:`, an estimator named by import path with its
-# parameters) is trained on the training split with the workbench's standard
-# preprocessing, and measured on exactly the held-out rows the baseline was: quality at
+# parameters) is trained on the training split (or the charter's `split.train_sample` of
+# it) with the workbench's standard preprocessing, and measured on exactly the held-out
+# rows the baseline was — every one of them, streamed from DuckDB: quality at
 # the decision threshold, slices, latency, throughput, cost and robustness probes, under
 # the same metric names. Rows a candidate cannot score (a null in `fallback_on_null`) are
 # served by today's rule — the degraded mode — and counted. Each candidate gets a nested

@@ -8,7 +8,6 @@ import gc
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -108,7 +107,8 @@ def test_sql_quality_hard_predictions_quantile_bins_and_refusals() -> None:
     np.testing.assert_allclose(b.calibration.prob_pred, a.calibration.prob_pred, atol=TOL)
     for bad_y, bad_score, message in (
         (np.zeros(10, dtype=int), np.linspace(0, 1, 10), "roc_auc is undefined: y_true holds only the negative class"),
-        (np.array([0, 1, 1]), np.array([0.2, np.nan, 0.5]), "contains NaN or infinity in 1 row(s), first at position 1"),
+        (np.array([0, 1, 1]), np.array([0.2, np.nan, 0.5]),
+         "contains NaN or infinity in 1 row(s), first at position 1"),
         (np.array([0, 1, 1]), np.array([0.2, 1.5, 0.5]), "probabilities of the positive class in [0, 1]"),
         (np.array([], dtype=int), np.array([]), "cannot evaluate zero rows"),
     ):
@@ -316,10 +316,11 @@ steps:
 def _pilot(folder: Path, rows: int) -> Path:
     (folder / "data").mkdir(parents=True)
     shutil.copytree(REPO / "notebooks", folder / "notebooks")
-    duckdb.execute(f"""COPY (SELECT range AS id, 1 + range % 100 AS day, ['north', 'south', 'east', 'west'][1 + hash(range) % 4]
-                              AS region, hash(range, 1) % 24 AS hour, (hash(range, 2) % 1000) / 100.0 AS x1,
-                              (hash(range, 3) % 1000) / 100.0 AS x2,
-                              CASE WHEN (hash(range, 2) % 1000) / 100.0 + (hash(range, 4) % 600) / 100.0 > 9 THEN 1 ELSE 0 END AS y
+    region = "['north', 'south', 'east', 'west'][(1 + hash(range) % 4)::BIGINT]"
+    x1, noise = "(hash(range, 2) % 1000) / 100.0", "(hash(range, 4) % 600) / 100.0"
+    duckdb.execute(f"""COPY (SELECT range AS id, 1 + range % 100 AS day, {region} AS region,
+                              hash(range, 1) % 24 AS hour, {x1} AS x1, (hash(range, 3) % 1000) / 100.0 AS x2,
+                              CASE WHEN {x1} + {noise} > 9 THEN 1 ELSE 0 END AS y
                        FROM range({rows})) TO '{folder / "data" / "events.csv"}' (HEADER)""")
     charter = folder / "pilot.yaml"
     charter.write_text(CHARTER.format(rows=rows))
@@ -362,4 +363,3 @@ def test_peak_tree_memory_does_not_grow_with_the_table(tmp_path: Path) -> None:
         assert run.returncode in (0, 3), run.stdout[-3000:]  # 3: a no-go decision, the pilot ran
         peaks[rows] = peak
     assert peaks[1_000_000] <= 1.35 * peaks[100_000], peaks
-    print(textwrap.dedent(f"peak tree RSS: {peaks}"))

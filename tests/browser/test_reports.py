@@ -209,6 +209,21 @@ def test_mlflow_ui_opens_on_the_pilot_with_nested_steps_few_metrics_and_notebook
     _shot(page, "mlflow-notebook-figure.png")
 
 
+def test_the_model_version_shows_its_alias_and_the_decision_behind_it(pilot: dict, mlflow_ui: str, page) -> None:
+    store: Store = pilot["store"]
+    version = store.client.get_model_version_by_alias("small", "champion")  # the pilot reached GO
+    assert version.description and version.tags.get("workbench.decision_run") in version.description
+    page.goto(f"{mlflow_ui}/#/models/small/versions/{version.version}")
+    _close_assistant(page)
+    page.get_by_text(re.compile(r"\bchampion\b")).first.wait_for()  # the alias, on the version's page
+    page.get_by_text(re.compile(r"Decision record")).first.wait_for()  # its description links the record
+    page.get_by_text(re.compile(r"Scorecard")).first.wait_for()
+    _shot(page, "mlflow-model-version.png")
+    page.goto(f"{mlflow_ui}/#/models/small")
+    page.get_by_text(re.compile(r"Question:")).first.wait_for()  # the registered model: the pilot's question
+    _shot(page, "mlflow-registered-model.png")
+
+
 def test_profile_report_shows_every_column_with_drift_in_colour(pilot: dict, mlflow_ui: str, page) -> None:
     # the data moves: few "basic" customers left, amounts up by a quarter; profile again
     frame = pd.read_csv(pilot["data"])
