@@ -349,13 +349,14 @@ def signals_blocked() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt (main thread only), so a half-done change is
-    settled by its ``except``/``finally`` blocks instead of the process vanishing mid-way."""
+def sigterm_as_interrupt(raise_: Callable[[int], BaseException] | None = None) -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt, or what ``raise_(signum)`` returns (main thread
+    only), so a half-done change is settled by its ``except``/``finally`` blocks instead of
+    the process vanishing mid-way."""
     import signal
 
     def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise raise_(signum) if raise_ is not None else KeyboardInterrupt(f"signal {signum}")
 
     try:
         previous = signal.signal(signal.SIGTERM, handler)

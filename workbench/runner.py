@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -97,22 +96,6 @@ def plan(charter: Charter) -> list[str]:
 # -- signals --------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _sigterm_as_exception() -> Iterator[None]:
-    def handler(signum: int, frame: Any) -> None:
-        raise _Terminated()
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 # Let cleanup (attach notebook, end runs) finish even if a second signal arrives.
 _signals_blocked = locks.signals_blocked
 
@@ -173,7 +156,7 @@ def run_pilot(
     from .validate import check_charter, raise_for_errors
 
     raise_for_errors(check_charter(charter, data=False), charter)  # before any run exists
-    with _sigterm_as_exception(), locks.pilot_lock(store, what=f"pilot {charter.name}", say=say):
+    with locks.sigterm_as_interrupt(lambda _signum: _Terminated()), locks.pilot_lock(store, what=f"pilot {charter.name}", say=say):
         swept = store.sweep_stale(exp)
         if swept:
             say(f"marked {len(swept)} run(s) KILLED whose driver process had died")
