@@ -17,6 +17,7 @@ from typing import Any
 
 from .config import Charter
 from .errors import ContractViolation
+from .step_runs import StepOutcome, cache_key, code_hash, fail_run, record_cached
 from .tracking import FINISHED, TAG, RunRef, Store
 
 __all__ = ["run_contracts_step", "check_all"]
@@ -77,13 +78,12 @@ def _check(charter: Charter, *, only: str | None = None) -> list[tuple[Any, Any]
 
 def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: list, say: Callable[[str], None],
                        force: bool, fps: dict[str, str], versions: dict[str, str]) -> Any:
-    from .runner import StepOutcome, _code_hash, cache_key, record_cached
 
     t0 = time.perf_counter()
     if not versions:
         say("contracts: no source declares a contract (nothing is checked)")
         return StepOutcome("contracts", "contracts", "skipped", None, 0.0, detail="no contracts")
-    key = cache_key({"contracts": versions, "fingerprints": fps, "code": _code_hash()})
+    key = cache_key({"contracts": versions, "fingerprints": fps, "code": code_hash()})
     tags = {TAG["kind"]: "step", TAG["step"]: "contracts", TAG["pilot"]: charter.name, TAG["cache_key"]: key}
     tags.update({f"workbench.contract_version.{n}": v[:12] for n, v in versions.items()})
     if not force:
@@ -95,7 +95,11 @@ def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: 
             return StepOutcome("contracts", "contracts", "cached", run.run_id, time.perf_counter() - t0,
                                cached_from=hit.info.run_id)
 
-    run = store.start_run(charter.name, "contracts", parent=parent.run_id, tags={**tags, TAG["cached"]: "false"})
+    note = ("# Data contracts\n\nChecks every source against its contract (`" + "`, `".join(versions)
+            + "`) with Great Expectations, pushed down to DuckDB. An error-level failure stops the pilot before "
+            "any notebook runs. Every rule with its result and counts: the artifact `contracts/summary.html`.")
+    run = store.start_run(charter.name, "contracts", parent=parent.run_id,
+                          tags={**tags, TAG["cached"]: "false", "mlflow.note.content": note})
     current[0] = run
     say("contracts: checking " + ", ".join(versions) + " with Great Expectations on DuckDB")
     try:
@@ -133,9 +137,7 @@ def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: 
                       f"the full results are on run {run.run_id} (`make ui`, artifact contracts/summary.html)"),
             )
     except BaseException as exc:
-        from .runner import _fail
-
-        _fail(store, run, exc)
+        fail_run(store, run, exc)
         current[0] = None
         raise
     store.end_run(run.run_id, FINISHED)

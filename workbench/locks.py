@@ -17,7 +17,7 @@ Lock order: a promoter takes the promotion lock (waiting) and then the pilot loc
 promote step. One side never waits, so the two cannot deadlock.
 
 A holder whose process is gone — its PID is dead, or now belongs to a process that started
-later (a reused PID; the same PID + start-time test as ``tracking.sweep_stale``) — is taken
+later (a reused PID; the same PID + start-time test as ``tracking.sweep_stale``, from :mod:`workbench.procs`) — is taken
 over, and the taker is told whom it replaced.
 
 Backends. :class:`FileLockBackend` (``filelock``; the lock and a holder JSON beside the
@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import procs
 from .errors import StoreLockedError, TrackingError
 
 __all__ = [
@@ -71,7 +72,7 @@ Say = Callable[[str], None]
 class Holder:
     """Who holds a lock: enough to find the process and to tell whether it is still there."""
 
-    what: str  # e.g. "pilot nyc-late-arrivals", "promote", "ingest"
+    what: str  # e.g. "pilot churn", "promote", "ingest"
     pid: int
     pid_started: float | None  # the process start time (epoch s): a reused PID is another process
     host: str
@@ -81,13 +82,11 @@ class Holder:
 
     @classmethod
     def me(cls, what: str) -> Holder:
-        from .tracking import _started
-
         try:
             user = getpass.getuser()
         except Exception:  # noqa: BLE001 - no login name (containers)
             user = "unknown"
-        return cls(what=what, pid=os.getpid(), pid_started=_started(os.getpid()), host=socket.gethostname(),
+        return cls(what=what, pid=os.getpid(), pid_started=procs.started(os.getpid()), host=socket.gethostname(),
                    user=user, command=_command(), since=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
     def describe(self) -> str:
@@ -96,19 +95,15 @@ class Holder:
 
     def gone(self) -> bool:
         """True when the holder's process no longer exists (on this host; elsewhere: unknown → False)."""
-        from .tracking import _driver_gone
-
         if self.host != socket.gethostname():
             return False
-        return _driver_gone(self.pid, repr(self.pid_started) if self.pid_started is not None else None)
+        return procs.driver_gone(self.pid, repr(self.pid_started) if self.pid_started is not None else None)
 
     def is_me(self) -> bool:
-        from .tracking import _started
-
         if self.pid != os.getpid() or self.host != socket.gethostname():
             return False
-        mine = _started(self.pid)
-        return self.pid_started is None or mine is None or abs(self.pid_started - mine) <= 1.0
+        mine = procs.started(self.pid)
+        return self.pid_started is None or mine is None or procs.same_start(self.pid_started, mine)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -40,6 +40,17 @@ def _source(cell: dict) -> str:
     return "".join(src) if isinstance(src, list) else src
 
 
+def description(path: Path) -> str:
+    """The notebook's opening markdown cell (its narrative: what the step does and logs),
+    for the step run's description in the MLflow UI; empty when it has none."""
+    for cell in _load(path).get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            return _source(cell).strip()
+        if cell.get("cell_type") == "code":
+            break
+    return ""
+
+
 def read_parameters(path: Path) -> NotebookParameters:
     """The names assigned in the cell tagged `parameters`, with their literal defaults."""
     nb = _load(path)

@@ -21,7 +21,6 @@ The fingerprints are tags on each step run (``workbench.fingerprint.<table>``).
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import os
@@ -29,7 +28,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,22 +45,14 @@ from .errors import (
     StepTimeoutError,
     WorkbenchError,
 )
+from .step_runs import StepOutcome, cache_key, code_hash, record_cached
+from .step_runs import Terminated as _Terminated
+from .step_runs import fail_run as _fail
 from .tracking import FAILED, FINISHED, KILLED, TAG, RunRef, Store
 
 __all__ = ["run_pilot", "PilotResult", "StepOutcome", "plan", "project_store", "outcome_of", "write_outcome"]
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class StepOutcome:
-    name: str
-    kind: str  # ingest | contracts | notebook
-    status: str  # executed | cached | failed | killed
-    run_id: str | None
-    seconds: float
-    cached_from: str | None = None
-    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,10 +65,6 @@ class PilotResult:
     steps: tuple[StepOutcome, ...] = field(default_factory=tuple)
     fingerprints: dict[str, str] = field(default_factory=dict)
     decision: Any = None  # workbench.promotion.Decision when the charter has `promotion:`
-
-
-class _Terminated(BaseException):
-    """SIGTERM, turned into an exception so `finally` blocks run and runs get closed."""
 
 
 def project_store(charter: Charter) -> Store:
@@ -112,19 +99,6 @@ def _git(root: Path) -> tuple[str, bool]:
         return commit or "unknown", dirty
     except (OSError, subprocess.SubprocessError):
         return "unknown", False
-
-
-@functools.lru_cache(maxsize=1)
-def _code_hash() -> str:
-    """Hash of the workbench package source: a change to the logic invalidates the cache.
-
-    Computed once per process, so one pilot run sees one version of the code."""
-    h = hashlib.sha256()
-    pkg = Path(__file__).parent
-    for path in sorted(pkg.rglob("*.py")):
-        h.update(str(path.relative_to(pkg)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
 
 
 def _sha(path: Path) -> str:
@@ -199,7 +173,7 @@ def run_pilot(
             base_key = {
                 "fingerprints": fp_digests,
                 "contracts": contract_versions,
-                "code": _code_hash(),
+                "code": code_hash(),
             }
             for step in charter.steps:
                 if only and step.name not in only:
@@ -330,7 +304,12 @@ def _ingest_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[
     say("ingest: loading sources into the warehouse")
     t0 = time.perf_counter()
     run = store.start_run(charter.name, "ingest", parent=parent.run_id,
-                          tags={TAG["kind"]: "step", TAG["step"]: "ingest", TAG["pilot"]: charter.name})
+                          tags={TAG["kind"]: "step", TAG["step"]: "ingest", TAG["pilot"]: charter.name,
+                                "mlflow.note.content": (
+                                    "# Ingest\n\nLoads each source of the charter into the DuckDB warehouse with its "
+                                    "declared types, strictly (a value that does not parse exactly is an error), one "
+                                    "transaction per table, and fingerprints every table (rows, schema, a hash of "
+                                    "every row). An unchanged file is not loaded again.")})
     current[0] = run
     try:
         with warehouse.writer(charter.warehouse_path) as con:
@@ -391,34 +370,6 @@ def _promote_step(charter: Charter, store: Store, parent: RunRef, outcomes: list
 # -- notebook steps -------------------------------------------------------------------
 
 
-def _fail(store: Store, run: RunRef, exc: BaseException) -> None:
-    with _signals_blocked():
-        killed = isinstance(exc, (KeyboardInterrupt, _Terminated, StepInterrupted))
-        with contextlib.suppress(Exception):
-            store.set_tags(run.run_id, {TAG["failure"]: str(exc)[:4000] or type(exc).__name__})
-        store.end_run(run.run_id, KILLED if killed else FAILED)
-
-
-def cache_key(payload: dict[str, Any]) -> str:
-    """The cache key of a step: a digest of everything that decides what it computes."""
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-def record_cached(charter: Charter, store: Store, parent: RunRef, current: list, name: str,
-                  tags: dict[str, str], hit: Any, note: str) -> RunRef:
-    """A step served from cache: a FINISHED run pointing at the run it reuses, with its
-    metrics and parameters copied so read-back from this pilot run finds them."""
-    run = store.start_run(charter.name, name, parent=parent.run_id,
-                          tags={**tags, TAG["cached"]: "true", TAG["cached_from"]: hit.info.run_id,
-                                "mlflow.note.content": f"Cached: reuses run {hit.info.run_id} ({note})."})
-    current[0] = run
-    store.log_metrics(run.run_id, hit.data.metrics)
-    store.log_params(run.run_id, hit.data.params)
-    store.end_run(run.run_id, FINISHED)
-    current[0] = None
-    return run
-
-
 def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, current: list,
                    say: Progress, force: bool, base_key: dict[str, Any]) -> StepOutcome:
     t0 = time.perf_counter()
@@ -464,7 +415,11 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
             return StepOutcome(step.name, "notebook", "cached", run.run_id, time.perf_counter() - t0,
                                cached_from=hit.info.run_id)
 
-    run = store.start_run(charter.name, step.name, parent=parent.run_id, tags={**tags, TAG["cached"]: "false"})
+    note = (nbfiles.description(notebook) or f"# {step.name}") + (
+        f"\n\n---\nStep `{step.name}` (role: {step.role}) of pilot `{charter.name}`, notebook `{step.notebook}`. "
+        f"The executed notebook, with its figures, is the artifact `notebook/{step.name}.html`.")
+    run = store.start_run(charter.name, step.name, parent=parent.run_id,
+                          tags={**tags, TAG["cached"]: "false", "mlflow.note.content": note[:6000]})
     current[0] = run
     store.log_params(run.run_id, step.parameters)
     injected = {
@@ -529,7 +484,7 @@ def _fingerprints_of(run: Any) -> dict[str, str]:
 def _data_changed(charter: Charter, step: Step, expected: dict[str, str], when: str) -> StepError | None:
     """A StepError when a table no longer carries the fingerprint the pilot recorded at ingest.
 
-    Read-only and cheap (DuckDB hashes the rows: ~20 ms for the demo's 337 k flights)."""
+    Read-only and cheap (DuckDB hashes the rows: ~20 ms for 337 k rows)."""
     from . import warehouse
     from .errors import WarehouseError
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import procs
 from .errors import TrackingError
 
 __all__ = ["ServerInfo", "start", "stop", "status", "pg_bindir", "DEFAULT_DIR", "DEFAULT_PORT", "free_port"]
@@ -309,9 +310,7 @@ def _create_databases(info: ServerInfo) -> None:
 
 
 def _started_at(pid: int) -> float | None:
-    from .tracking import _started
-
-    return _started(pid)
+    return procs.started(pid)
 
 
 def _mlflow_alive(state: dict[str, Any]) -> bool:
@@ -321,7 +320,7 @@ def _mlflow_alive(state: dict[str, Any]) -> bool:
     actual = _started_at(int(pid))
     if actual is None:
         return False
-    return started is None or abs(actual - float(started)) <= 1.0
+    return started is None or procs.same_start(actual, float(started))
 
 
 def _healthy(url: str) -> bool:

@@ -33,6 +33,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from . import procs
 from .errors import TrackingError
 
 __all__ = ["Store", "RunRef", "TAG", "FINISHED", "FAILED", "KILLED", "RUNNING", "init_store", "wipe_store",
@@ -342,7 +343,7 @@ class Store:
                   parent: str | None = None) -> RunRef:
         exp_id = self.experiment_id(experiment)
         all_tags = {TAG["pid"]: str(os.getpid()), TAG["host"]: socket.gethostname(), **(tags or {})}
-        started = _started(os.getpid())
+        started = procs.started(os.getpid())
         if started is not None and TAG["pid"] not in (tags or {}):
             all_tags[TAG["pid_started"]] = repr(started)
         if parent:
@@ -516,7 +517,7 @@ class Store:
             pid = tags.get(TAG["pid"])
             if tags.get(TAG["host"]) != host or not pid or not pid.isdigit():
                 continue
-            if _driver_gone(int(pid), tags.get(TAG["pid_started"])):
+            if procs.driver_gone(int(pid), tags.get(TAG["pid_started"])):
                 self.set_tags(run.info.run_id, {TAG["failure"]: f"driver process {pid} died; marked KILLED"})
                 self.end_run(run.info.run_id, KILLED)
                 killed.append(run.info.run_id)
@@ -608,48 +609,6 @@ _LOCK_TIMEOUT_S = 300
 _UNREACHABLE = ("max retries exceeded", "connection refused", "failed to establish a new connection",
                 "remote end closed connection", "connection aborted", "read timed out")
 _CREATED: set[str] = set()  # sqlite URIs this process has already created or checked
-_START_TOLERANCE_S = 1.0  # psutil derives start times from the boot time, which may shift by a second
-
-
-def _started(pid: int) -> float | None:
-    """The process start time (epoch seconds), None if unknown."""
-    try:
-        import psutil
-
-        return psutil.Process(pid).create_time()
-    except Exception:  # noqa: BLE001 - gone or not ours to inspect
-        return None
-
-
-def _driver_gone(pid: int, started_tag: str | None) -> bool:
-    """True when the run's driver process is dead, or its PID now belongs to another process."""
-    try:
-        recorded = float(started_tag) if started_tag else None
-    except ValueError:
-        recorded = None
-    if recorded is None:  # runs from before the start-time tag: PID liveness only
-        return pid != os.getpid() and not _alive(pid)
-    if not _alive(pid):
-        return True
-    try:
-        import psutil
-
-        actual = psutil.Process(pid).create_time()
-    except psutil.NoSuchProcess:
-        return True
-    except Exception:  # noqa: BLE001 - cannot tell (access denied): assume it is the driver
-        return False
-    return abs(actual - recorded) > _START_TOLERANCE_S
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _short(value: Any) -> str:
