@@ -152,8 +152,9 @@ def _peak_kb(args: list[str], log: Path) -> tuple[int, int]:
 
 
 def test_scoring_memory_stays_flat_over_a_batch_ten_times_larger(pilot: Path, tmp_path: Path) -> None:
-    small = _write(table(30_000, 17, labels=False), tmp_path / "small.csv")
-    large = _write(table(300_000, 18, labels=False), tmp_path / "large.csv")
+    # labelled: scoring, drift, and quality and slices on every row (computed in DuckDB)
+    small = _write(table(30_000, 17), tmp_path / "small.csv")
+    large = _write(table(300_000, 18), tmp_path / "large.csv")
     cmd = [sys.executable, "-m", "workbench.cli", "monitor", "--pilot", str(pilot), "--batch"]
     _peak_kb([*cmd, str(small)], tmp_path / "warm.log")  # the references exist after this
     code, small_kb = _peak_kb([*cmd, str(small)], tmp_path / "small.log")

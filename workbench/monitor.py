@@ -16,7 +16,11 @@ pilot was judged on, and judged against the charter's production plan.
    split (both references computed once per champion version and kept in
    ``monitor.duckdb``);
 4. when the batch carries the target: quality with the same metric definitions, the same
-   threshold and the same slices the gates used.
+   threshold and the same slices the gates used, computed in DuckDB on the labelled rows
+   (:mod:`workbench.sql_metrics`), so a labelled batch stays in bounded memory too.
+
+Only the columns the model, the quality and the slices use are read from the batch's
+feature view: a ``pii: true`` column (which can be none of them) never leaves DuckDB.
 
 Each batch is one MLflow run in the pilot's experiment, linked to the champion version and
 the decision that promoted it. Thresholds the plan sets are checked: input drift is a
@@ -218,7 +222,11 @@ def _references(charter: Charter, version: str, model: Any, mcon: Any, say: Prog
         data = modeling.load_data(con.cursor(), charter.modeling(), charter.task)
     finally:
         con.close()
-    scores = _score_frame(model, data.X_eval)[0]
+    # the held-out rows stream in record batches (only their scores stay: 8 bytes a row)
+    parts = [_score_frame(model, data.heldout.prepare(b.to_pandas())[data.features])[0]
+             for b in data.heldout.batches(CHUNK_ROWS, data.features)]
+    data.heldout.close()
+    scores = np.concatenate(parts) if parts else np.zeros(0)
     hist = {"edges": _edges(scores), "shares": []}
     hist["shares"] = _shares(scores, hist["edges"])
     for kind, body in (("profile", json.dumps(reference.to_dict())), ("scores", json.dumps(hist))):
@@ -325,10 +333,10 @@ def _check_contract(charter: Charter, source_name: str, scratch: Path) -> tuple[
 def monitor_batch(charter: Charter, store: Store, batch: Path | str, *, batch_id: str | None = None,
                   progress: Progress | None = None) -> BatchReport:
     """Check, score and judge one production batch; one MLflow run records it."""
-    from . import profiling
-    from .evaluation import evaluate, slice_metrics
+    from . import profiling, sql_metrics
     from .modeling.data import view_sql
     from .promotion import T_DECISION_RUN, champion
+    from .sql_metrics import ROW, SCORE, Y
 
     say = progress or (lambda _m: None)
     batch = Path(batch)
@@ -384,10 +392,21 @@ def monitor_batch(charter: Charter, store: Store, batch: Path | str, *, batch_id
         refused = degraded = 0
         timings: list[float] = []
         single: list[float] = []
-        labelled: list[pd.DataFrame] = []
+        labelled = 0
         row0 = 0
+        # only the columns the model, the quality and the slices use: a personal column
+        # (which can be none of them) never leaves DuckDB
+        view_cols = {r[0] for r in con.execute(
+            f"DESCRIBE SELECT * FROM ({view_sql(charter.features)}) AS v").fetchall()}
+        wanted = [c for c in keep if c in view_cols]
+        usable = [c for c in slice_cols if c in view_cols]
+        binary = charter.task.kind == "classification"
+        mcon.execute(f"CREATE OR REPLACE TEMP TABLE __labelled AS SELECT 0::BIGINT AS {ROW}, "
+                     f"NULL::{'INTEGER' if binary else 'DOUBLE'} AS {Y}, NULL::DOUBLE AS {SCORE}"
+                     + "".join(f", NULL::VARCHAR AS {_quoted(c)}" for c in usable) + " LIMIT 0")
         try:
-            reader = con.sql(f"SELECT * FROM ({view_sql(charter.features)}) AS v").to_arrow_reader(CHUNK_ROWS)
+            reader = con.sql(f"SELECT {', '.join(_quoted(c) for c in wanted)} "
+                             f"FROM ({view_sql(charter.features)}) AS v").to_arrow_reader(CHUNK_ROWS)
             for chunk in reader:
                 frame = _normalise(chunk.to_pandas(), model)
                 missing_cols = [c for c in features if c not in frame.columns]
@@ -415,9 +434,15 @@ def monitor_batch(charter: Charter, store: Store, batch: Path | str, *, batch_id
                 mcon.register("chunk_out", out)
                 mcon.execute("INSERT INTO predictions SELECT * FROM chunk_out")
                 mcon.unregister("chunk_out")
-                if label.notna().any():
-                    keep_cols = [c for c in keep if c in frame.columns]
-                    labelled.append(frame.loc[label.notna(), keep_cols].assign(score=scores[label.notna().to_numpy()]))
+                known = label.notna().to_numpy()
+                if known.any():  # labelled rows go to DuckDB, where quality and slices are computed
+                    rows = pd.DataFrame({ROW: np.arange(row0, row0 + len(frame))[known],
+                                         Y: truth[known].astype(int if binary else float), SCORE: scores[known],
+                                         **{c: frame[c].astype("string").to_numpy()[known] for c in usable}})
+                    mcon.register("chunk_labelled", rows)
+                    mcon.execute("INSERT INTO __labelled SELECT * FROM chunk_labelled")
+                    mcon.unregister("chunk_labelled")
+                    labelled += int(known.sum())
                 row0 += len(frame)
             # input drift on the feature columns, binned as the training profile was
             con.execute(f"CREATE TEMP TABLE __batch_features AS SELECT "
@@ -439,18 +464,16 @@ def monitor_batch(charter: Charter, store: Store, batch: Path | str, *, batch_id
             cost = charter.cost.compute_usd_per_hour * per_item / 1000 / 3600 * 1000 + charter.cost.usd_per_call * 1000
         quality: dict[str, float] = {}
         slices: dict[str, float] = {}
-        if labelled:
-            frame = pd.concat(labelled, ignore_index=True)
+        if labelled:  # the gates' definitions (workbench.sql_metrics), computed in DuckDB
             threshold = _threshold(store, version)
-            result = evaluate(frame[target], frame["score"], task=charter.task,
-                              threshold=threshold if threshold is not None else 0.5)
+            cut = threshold if threshold is not None else 0.5
+            result = sql_metrics.quality(mcon, "__labelled", task=charter.task, threshold=cut,
+                                         where=f"batch {batch_id}")
             quality = result.metrics()
-            usable = [c for c in slice_cols if c in frame.columns]
             if usable:
-                table = slice_metrics(frame, target, "score", usable, task=charter.task,
-                                      threshold=threshold if threshold is not None else 0.5,
-                                      min_rows=_min_slice_rows(charter))
-                slices = table.metrics()
+                slices = sql_metrics.slice_metrics(mcon, "__labelled", usable, task=charter.task, threshold=cut,
+                                                   min_rows=_min_slice_rows(charter), overall=result).metrics()
+        mcon.execute("DROP TABLE IF EXISTS __labelled")
         report = BatchReport(status="scored", scored=n, refused=refused, degraded=degraded, latency_p95_ms=p95,
                              per_item_ms=per_item, cost_per_1k_usd=cost, input_psi=input_psi, drifted=drifted,
                              prediction_psi=float(pred_psi), quality=quality, slices=slices, **base)
