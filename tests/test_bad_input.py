@@ -350,6 +350,14 @@ def test_the_cli_never_calls_an_operating_system_error_a_bug(capsys: pytest.Capt
     assert "/data/warehouse.duckdb" in capsys.readouterr().err
 
 
+
+def test_the_panel_never_calls_an_operating_system_error_a_bug() -> None:
+    from workbench.widgets import error_html
+
+    html = error_html(OSError(errno.ENOSPC, "No space left on device", "/data/warehouse.duckdb"))
+    assert "this is a bug" not in html and "/data/warehouse.duckdb" in html and "Fix:" in html
+    assert "this is a bug" in error_html(ValueError("really unexpected"))  # what is ours stays ours
+
 # -- reserved names ----------------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ import ipywidgets as w
 from . import formatting as fmt
 from .config import Charter, load_charter
 from .errors import WorkbenchError
+from .storage_errors import storage_message
 
 __all__ = [
     "panel",
@@ -111,6 +112,9 @@ def error_html(exc: BaseException) -> str:
             parts.append(f"<b>Where:</b> {_e(exc.where)}")
         if exc.hint:
             parts.append(f"<b>Fix:</b> {_e(exc.hint)}")
+    elif (storage := storage_message(exc)) is not None:  # the disk's or the OS's doing, not a bug
+        what, _, fix = storage.partition("\nFix: ")
+        parts = [f"<b>Error:</b> {_e(what)}"] + ([f"<b>Fix:</b> {_e(fix)}"] if fix else [])
     else:
         parts = [f"<b>Error:</b> unexpected {_e(type(exc).__name__)}: {_e(exc)}",
                  "<b>Fix:</b> this is a bug in the workbench; run the same command with "
