@@ -159,3 +159,30 @@ def test_custom_notebook_metrics_are_declared(tmp_path: Path) -> None:
         """))
     findings = check_charter(load_charter(charter_path))
     assert any("custom metric 'demo.rows' has no known direction" in f.message for f in findings)
+
+
+def test_validate_flags_a_direction_against_the_registry_and_gates_recorded_under_one_name(tmp_path: Path) -> None:
+    made = new_pilot("dir", skewed_csv(tmp_path / "t.csv", n=300), "churned", pilots_dir=tmp_path)
+    _edit(made.charter, 'metric: latency.p95_ms, op: "<=", value: 100}',
+          'metric: latency.p95_ms, op: "<=", value: 100}\n'
+          '  - {name: faster, kind: vs_champion, metric: latency.p95_ms, higher_is_better: true}')
+    findings = check_charter(load_charter(made.charter))
+    wrong = [f for f in findings if f.level == "warning" and "registry says lower" in f.message]
+    assert len(wrong) == 1 and "gates[3].higher_is_better" in wrong[0].where, findings
+    # the same name twice: gate.<name>.passed would be written twice on the decision run
+    _edit(made.charter, "name: faster,", "name: p95 latency,")
+    errors = [f for f in check_charter(load_charter(made.charter)) if f.level == "error"]
+    assert len(errors) == 1 and "gate.p95_latency.passed" in errors[0].message, errors
+
+
+def test_cli_new_takes_the_task_from_the_user_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    data = skewed_csv(tmp_path / "t.csv", n=300)
+    # a 0/1 column is inferred as classification; --task regression says otherwise
+    result = CliRunner().invoke(app, ["new", "reg", "--data", str(data), "--target", "churned",
+                                      "--task", "regression", "--dir", str(tmp_path / "pilots")])
+    assert result.exit_code == 0, result.output
+    assert load_charter(tmp_path / "pilots" / "reg" / "pilot.yaml").task.kind == "regression"
+    bad = CliRunner().invoke(app, ["new", "x", "--data", str(data), "--target", "churned", "--task", "clasification",
+                                   "--dir", str(tmp_path / "pilots")])
+    assert bad.exit_code == 1 and "neither classification nor regression" in bad.output
+    assert not (tmp_path / "pilots" / "x").exists()

@@ -104,6 +104,26 @@ def _gates(charter: Charter, doc: LocatedYaml, out: list[Finding]) -> None:
             elif registry.info(metric) is None and metric in custom:
                 out.append(Finding("error", doc.where(("gates", i)), f"custom metric '{metric}' has no known direction",
                                    "add `higher_is_better: true` (or false) to this gate"))
+        override = getattr(gate, "higher_is_better", None)
+        known = registry.higher_is_better(metric) if registry.info(metric) is not None else None
+        if override is not None and known is not None and override != known:
+            out.append(Finding("warning", doc.where(("gates", i, "higher_is_better")),
+                               f"gate '{gate.name or gate.kind}' says {'higher' if override else 'lower'} is better "
+                               f"for '{metric}', but the metric registry says {'higher' if known else 'lower'} "
+                               "is: the gate compares the other way",
+                               "remove `higher_is_better` unless you mean it (README, \"Metrics\")"))
+    from .promotion import _gate_name
+    from .registry import gate_metric
+
+    seen: dict[str, str] = {}
+    for i, gate in enumerate(charter.gates):
+        name = _gate_name(gate)
+        key = gate_metric(name)
+        if key in seen:
+            out.append(Finding("error", doc.where(("gates", i)), f"gates '{seen[key]}' and '{name}' would both be "
+                               f"recorded as the decision metric {key}: one would overwrite the other",
+                               "give each gate its own `name:`"))
+        seen.setdefault(key, name)
 
 
 def _parameters(charter: Charter, doc: LocatedYaml, out: list[Finding]) -> None:
