@@ -294,6 +294,22 @@ def test_slice_regression_lower_is_better():
     assert table.metrics()["slice.worst.mae"] == pytest.approx((df.pred - df.y).abs()[df.g == "b"].mean())
 
 
+
+def test_a_run_logs_the_largest_slices_only_and_every_model_the_same_ones():
+    from workbench.evaluation import MAX_LOGGED_SLICES
+
+    rng = np.random.default_rng(3)
+    groups = np.repeat([f"g{i:02d}" for i in range(35)], np.arange(60, 60 + 35 * 10, 10))  # 35 slice values
+    df = pd.DataFrame({"g": groups, "y": rng.normal(10, 3, len(groups))})
+    a = slice_metrics(df.assign(p=df.y + rng.normal(0, 1, len(df))), "y", "p", ["g"], task=REG, min_rows=50)
+    b = slice_metrics(df.assign(p=df.y + rng.normal(0, 2, len(df))), "y", "p", ["g"], task=REG, min_rows=50)
+    logged_a, logged_b = a.metrics(gated_only=True), b.metrics(gated_only=True)
+    per_slice = [k for k in logged_a if k.startswith("slice.g.")]
+    assert len(per_slice) == 2 * MAX_LOGGED_SLICES  # count and mae of each
+    assert logged_a.keys() == logged_b.keys()  # the same slices, so the gate compares like with like
+    assert "slice.g.g34.mae" in logged_a and "slice.g.g00.mae" not in logged_a  # the largest
+    assert logged_a["slice.eligible"] == 35 and len(a.to_dict()["rows"]) == 35  # all of them in the artifact
+
 def test_slice_bad_arguments():
     df = _flights()
     with pytest.raises(EvaluationError, match="not in the frame: nope"):

@@ -185,7 +185,7 @@ def _binary_truth(y: np.ndarray, positive_label: Any) -> np.ndarray:
         raise EvaluationError(
             f"y_true has missing values in {_first_bad(np.asarray(missing))}",
             where="y_true",
-            hint="drop rows whose target is unknown (e.g. cancelled flights) before evaluating",
+            hint="drop rows whose target is unknown (e.g. outcomes not known yet) before evaluating",
         )
     labels = pd.unique(y)
     if len(labels) > 2:
@@ -193,7 +193,8 @@ def _binary_truth(y: np.ndarray, positive_label: Any) -> np.ndarray:
         raise EvaluationError(
             f"y_true has {len(labels)} distinct labels ({shown}...); only binary classification is supported",
             where="y_true",
-            hint="binarise the target (e.g. arr_delay >= 15) and set task.positive_label",
+            hint="binarise the target (e.g. a feature view with `CASE WHEN amount >= 100 THEN 1 ELSE 0 END`) "
+                 "and set task.positive_label",
         )
     return (y == positive_label).astype(int)
 
@@ -451,6 +452,11 @@ class SliceRow:
     reason: str  # why flagged, or why not eligible
 
 
+# per-slice MLflow metrics a run logs at most (2 each): the runs table stays readable
+# (README, "Metrics"); every slice is in the slices JSON artifact
+MAX_LOGGED_SLICES = 20
+
+
 @dataclass(frozen=True)
 class SliceTable:
     """Per-slice quality and the slices flagged as much worse than the whole set.
@@ -487,11 +493,15 @@ class SliceTable:
         ``all_metrics``); plus ``slice.worst.<metric>``, ``slice.flagged``, ``slice.eligible``.
 
         ``gated_only``: what a run logs to MLflow — the summary, and count and ``metric``
-        of the *eligible* slices only (the evidence the slices gate compares); the rest is
-        in :meth:`to_dict` (the slices JSON artifact)."""
+        of the *eligible* slices only (the evidence the slices gate compares), at most the
+        :data:`MAX_LOGGED_SLICES` largest (by rows, then name: every model scored on the
+        same held-out rows logs the same slices, so the gate compares like with like); the
+        rest is in :meth:`to_dict` (the slices JSON artifact)."""
         out: dict[str, float] = {}
+        logged = sorted((r for r in self.rows if r.eligible), key=lambda r: (-r.count, r.column, r.key))
+        keep = {id(r) for r in logged[:MAX_LOGGED_SLICES]}
         for r in self.rows:
-            if gated_only and not r.eligible:
+            if gated_only and id(r) not in keep:
                 continue
             prefix = f"slice.{_name_part(r.column)}.{r.key}"
             out[f"{prefix}.count"] = float(r.count)
@@ -677,7 +687,7 @@ _NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYI
 
 @dataclass(frozen=True)
 class ProbeResult:
-    name: str  # e.g. "null.dep_hour", "unseen_category.carrier", "empty"
+    name: str  # e.g. "null.age", "unseen_category.region", "empty"
     kind: str  # null | null_all | unseen_category | out_of_range | negative | wrong_type | empty
     outcome: Outcome
     detail: str
