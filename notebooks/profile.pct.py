@@ -30,7 +30,7 @@ run_id = None
 tracking_uri = None
 warehouse = None
 pilot_name = None
-tables = ["flights", "weather"]
+tables = None  # None: every source of the charter
 bins = 20
 top_k = 10
 psi_threshold = 0.2
@@ -43,6 +43,7 @@ from workbench import formatting, profile_report, profiling
 
 s = workbench.session("profile", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse, pilot_name=pilot_name)
 
+tables = list(tables or s.tables())
 profiles, drifts = {}, {}
 with s.connect() as con:
     for table in tables:

@@ -204,6 +204,16 @@ class Session:
         finally:
             con.close()
 
+    def tables(self) -> list[str]:
+        """The pilot's tables: the charter's sources when it is loaded (by hand), else the
+        tables ingest loaded into the warehouse (headless)."""
+        if self.charter is not None:
+            return list(self.charter.sources)
+        from .warehouse import META_TABLE
+
+        with self.connect() as con:
+            return [r[0] for r in con.execute(f"SELECT table_name FROM {META_TABLE} ORDER BY 1").fetchall()]
+
     def query(self, sql: str, params: list | None = None) -> Any:
         """Run a query on the warehouse and return a pandas DataFrame (via Arrow, the fast path)."""
         with self.connect() as con:

@@ -2,32 +2,32 @@
 
 A contract (``data_contracts/<dataset>.yml``) is written by an analyst::
 
-    dataset: flights              # = table name in the warehouse (schema main)
+    dataset: orders               # = table name in the warehouse (schema main)
     owner: data-eng@example.org
     version: 1.2.0
-    description: NYC departures 2013
+    description: one row per order line
     columns:
-      distance:
+      quantity:
         type: BIGINT                         # DuckDB type name (aliases accepted)
         nullable: false                      # short form ...
         range: {min: 1, severity: warn}      # ... every rule also has a long form
-      dep_time:
+      shipped_at:
         max_null_fraction: 0.05
-      origin:
-        allowed: [EWR, JFK, LGA]
-        # or: allowed: {values: [EWR, JFK, LGA], on_fail: quarantine}
-      carrier:
-        regex: '^[A-Z0-9]{2}$'               # anchored: DuckDB matches the whole string
-      tailnum:
+      channel:
+        allowed: [web, store, phone]
+        # or: allowed: {values: [web, store, phone], on_fail: quarantine}
+      country:
+        regex: '^[A-Z]{2}$'                  # anchored: DuckDB matches the whole string
+      email:
         pii: true                            # values never leave DuckDB: counts only
     table:
       row_count: {min: 1000, max: 1000000}
-      unique: [[year, month, day, carrier, flight]]     # compound keys
-      freshness: {column: time_hour, max_age: 400 days, as_of: 2014-01-01}
+      unique: [[order_id, line]]                        # compound keys
+      freshness: {column: ordered_at, max_age: 30 days}
       references:
-        carrier: airlines.carrier                       # or {to: airlines.carrier, severity: warn}
+        customer_id: customers.customer_id              # or {to: customers.customer_id, severity: warn}
       row_checks:
-        cancelled_have_no_arrival: "dep_time IS NOT NULL OR arr_time IS NULL"
+        shipped_after_ordered: "shipped_at IS NULL OR shipped_at >= ordered_at"
 
 Every rule has ``severity`` (``error`` blocks the pilot, ``warn`` is reported; default
 ``error``); row-level rules (nullable, allowed, range, regex, references, row_checks)
