@@ -77,6 +77,9 @@ def test_breast_cancer_from_new_to_go_writes_nothing_outside_its_folder(tmp_path
         assert decision.outcome == "go"
         gates = _gates(decision)
         assert gates["beats_todays_rule"].passed and gates["contracts_hold"].passed
+        # a higher-is-better metric: the candidate must be *above* the baseline by 5 %
+        beats = gates["beats_todays_rule"]
+        assert beats.op == ">=" and beats.measured >= beats.reference * 1.05, beats
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         pilots = REPO / "pilots"
@@ -89,8 +92,11 @@ def test_diabetes_regression_gates_judge_lower_is_better(tmp_path: Path) -> None
 
     data = tmp_path / "diabetes.csv"
     load_diabetes(as_frame=True, scaled=False).frame.to_csv(data, index=False)
-    made = new_pilot("diabetes", data, "target", pilots_dir=tmp_path / "pilots")
-    charter = load_charter(made.charter)
+    made = subprocess.run([*WORKBENCH, "new", "diabetes", "--data", str(data), "--target", "target",
+                           "--dir", str(tmp_path / "pilots")], capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    charter_path = tmp_path / "pilots" / "diabetes" / "pilot.yaml"
+    charter = load_charter(charter_path)
     assert charter.task.kind == "regression" and charter.primary_metric == "quality.mae"
     result = run_pilot(charter)
     decision = result.decision
@@ -98,14 +104,20 @@ def test_diabetes_regression_gates_judge_lower_is_better(tmp_path: Path) -> None
     gate = _gates(decision)["beats_todays_rule"]
     # MAE: the candidate must be *lower* than the mean-predicting baseline by 5 %
     assert gate.passed and gate.op == "<=" and gate.measured < gate.reference * 0.95
+    # the regression report: residuals and predicted against actual, not ROC curves
+    store = project_store(charter)
+    (cand,) = [r for r in store.find_runs(charter.name, max_results=100) if r.info.run_name == decision.candidate]
+    assert {"quality.mae", "quality.rmse", "quality.r2"} <= set(cand.data.metrics)
+    report = store.download_text(cand.info.run_id, "evaluation/report.html")
+    assert "Residual" in report and "ROC curve" not in report
 
     # a candidate far worse than the champion and the baseline must be refused
-    text = made.charter.read_text()
+    text = charter_path.read_text()
     start = text.index("candidates:")
     end = text.index("steps:")
-    made.charter.write_text(text[:start] + "candidates:\n  - name: awful\n    estimator: sklearn.dummy.DummyRegressor\n"
+    charter_path.write_text(text[:start] + "candidates:\n  - name: awful\n    estimator: sklearn.dummy.DummyRegressor\n"
                             "    params: {strategy: constant, constant: 0}\n\n" + text[end:])
-    worse = run_pilot(load_charter(made.charter)).decision
+    worse = run_pilot(load_charter(charter_path)).decision
     assert worse.outcome == "no-go"
     gates = _gates(worse)
     assert not gates["beats_todays_rule"].passed and not gates["no_regression"].passed

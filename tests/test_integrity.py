@@ -453,6 +453,11 @@ promotion: {model_name: tiny-model}
     assert [g.kind for g in third.decision.failing] == ["rollback"]
     assert alias_of(store, load_charter(path)) == "1"  # where the rollback put it
     assert audit(load_charter(path), store).ok
+    # ... until a new version passes the gates
+    path.write_text(path.read_text().replace("{c_value: 2.0}", "{c_value: 3.0}"))
+    fourth = run_pilot(load_charter(path))
+    assert fourth.decision.outcome == "go" and fourth.decision.model_version == "3", fourth.decision.summary()
+    assert alias_of(store, load_charter(path)) == "3" and audit(load_charter(path), store).ok
 
 
 # -- 5. a tamper-evident audit ------------------------------------------------------------------------
@@ -549,6 +554,19 @@ def test_each_record_carries_the_hash_of_the_previous_one(shop: Path) -> None:
     report = audit(charter, store)
     assert report.ok and report.head == (4, back.sha256)
 
+
+
+def test_a_record_removed_from_the_middle_of_the_chain_is_reported(shop: Path) -> None:
+    path, charter, store, first = _promoted(shop, "gap")
+    build_pilot(store, charter, {"better": candidate_metrics(0.85)}, models=("better",), cache_key="key-2")
+    second = promote(charter, store)
+    back = rollback(charter, store)
+    assert audit(charter, store).ok
+    store.client.delete_run(second.decision_run_id)  # the record of the move to v2 disappears
+    keys = [p.key for p in audit(charter, store).errors]
+    assert f"seq:3:{back.decision_run_id}" in keys and f"chain:{back.decision_run_id}" in keys, keys
+    done = cli("audit", "--pilot", str(path))
+    assert done.returncode == EXIT_AUDIT and "records are missing" in done.stdout, done.stdout + done.stderr
 
 # -- 6. clean-up keeps the store; wiping it backs it up first -------------------------------------------
 

@@ -49,6 +49,8 @@ def test_demo_pilot_end_to_end_then_cached(demo: Path) -> None:
     charter = load_charter(demo)
     first = run_pilot(charter)
     assert first.status == "FINISHED"
+    # the demo still reaches GO: the candidate beats today's rule on the same held-out work
+    assert first.decision is not None and first.decision.outcome == "go", first.decision.summary()
     names = [s.name for s in first.steps]
     assert names[:2] == ["ingest", "contracts"] and {"profile", "baseline", "evaluate"} <= set(names)
     assert all(s.status == "executed" for s in first.steps if s.kind == "notebook")
@@ -68,6 +70,11 @@ def test_demo_pilot_end_to_end_then_cached(demo: Path) -> None:
     assert profile.data.metrics["profile.flights.row_count"] == 336_776
     arts = {a.path for a in store.client.list_artifacts(profile.info.run_id, "notebook")}
     assert arts == {"notebook/profile.ipynb", "notebook/profile.html"}
+    # each step page says what the step did (the notebook's narrative, or the step's own)
+    assert profile.data.tags["mlflow.note.content"].startswith("# Profile the pilot's tables")
+    assert "notebook/profile.html" in profile.data.tags["mlflow.note.content"]
+    assert by_name["ingest"].data.tags["mlflow.note.content"].startswith("# Ingest")
+    assert by_name["contracts"].data.tags["mlflow.note.content"].startswith("# Data contracts")
 
     # a deliberate metric namespace: a bounded handful of MLflow metrics per step run
     # (per-column, per-rule and per-slice details are artifacts; see workbench.metrics)
@@ -103,3 +110,33 @@ def test_demo_pilot_end_to_end_then_cached(demo: Path) -> None:
     assert all(s.status == "cached" for s in second.steps if s.kind == "notebook")
     # the rerun profiles nothing, so drift is only computed by a real re-execution
     assert second.seconds < first.seconds / 3
+
+
+def test_the_demo_replays_production_and_the_plan_catches_drift_and_breaches(demo: Path) -> None:
+    """`make monitor`'s replay: the held-out weeks arrive one by one with the champion the
+    pilot above promoted; the planted accidents are caught as the plan says."""
+    from workbench.demo_data import demo_batches
+    from workbench.monitor import monitor_batch, timeline
+
+    root = demo.parent
+    charter = load_charter(demo)
+    store = Store(root)
+    assert store.client.get_model_version_by_alias(charter.promotion.model_name, "champion")
+    weeks = {p.name.split("-", 2)[1]: p for p in demo_batches(root / "data" / "raw", root / "data" / "batches")}
+    reports = {w: monitor_batch(charter, store, weeks[w]) for w in ("01", "05", "08", "12", "13")}
+    normal, shifted, broken, first_bad, second_bad = reports.values()
+    assert normal.status == "scored" and normal.scored > 5000, normal.summary()
+    assert not [b for b in normal.breaches if b.startswith(("quality", "fallback"))], normal.summary()
+    # the schedule change: input drift, named by column, a warning and not a breach
+    assert shifted.status == "scored" and {"hour", "sched_dep_time"} & set(shifted.drifted), shifted.summary()
+    assert any("drift" in w for w in shifted.warnings)
+    # the feed bug: refused by the contract, nothing scored
+    assert broken.status == "refused" and broken.scored == 0 and broken.breached
+    # the disruption: quality under the plan's minimum two weeks running -> a rollback proposed
+    assert any(b.startswith("quality") for b in first_bad.breaches), first_bad.summary()
+    assert any(b.startswith("quality") for b in second_bad.breaches) and second_bad.rollback_proposal
+    rows = timeline(charter, store)
+    assert [r["status"] for r in rows[-5:]] == ["scored", "scored", "refused", "scored", "scored"]
+    assert rows[-1]["rollback_proposed"] and rows[-4]["warnings"] >= 1
+    # never a rollback by itself
+    assert store.client.get_model_version_by_alias(charter.promotion.model_name, "champion").version == "1"

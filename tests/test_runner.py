@@ -181,3 +181,35 @@ def test_runs_of_a_dead_driver_are_swept_to_killed(project: Path) -> None:
     assert store.status(ghost.run_id) == "RUNNING"
     run_pilot(load_charter(project))
     assert store.status(ghost.run_id) == "KILLED"
+
+
+FORGETFUL_CELL = """
+import workbench
+s = workbench.session(step_name, run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse, pilot_name=pilot_name)
+s.log_metrics({"demo.scale": scale})  # forgets demo.rows, the charter's primary metric
+"""
+
+
+def test_a_step_that_ends_without_what_the_notebook_contract_asks_fails_naming_it(tmp_path: Path) -> None:
+    from workbench.errors import StepError
+
+    path = write_project(tmp_path, notebook_cells=(FORGETFUL_CELL,))
+    with pytest.raises(StepError) as info:
+        run_pilot(load_charter(path))
+    message = str(info.value)
+    assert "step 'measure' (role baseline) ended without what the gates need" in message
+    assert "lacks metric(s) demo.rows" in message and "Your own notebooks" in message
+    run = _by_name(tmp_path, "measure")[0]
+    assert run.info.status == "FAILED" and "demo.rows" in run.data.tags[TAG["failure"]]
+    _assert_nothing_running(tmp_path)
+
+
+def test_an_evaluate_step_without_a_candidate_run_fails_naming_it(tmp_path: Path) -> None:
+    from workbench.errors import StepError
+
+    path = write_project(tmp_path)
+    text = path.read_text().replace("role: baseline", "role: evaluate")
+    path.write_text(text)
+    with pytest.raises(StepError, match=r"no candidate run: open one nested run per candidate"):
+        run_pilot(load_charter(path))
+    _assert_nothing_running(tmp_path)

@@ -214,3 +214,45 @@ def test_control_panel_renders_runs_a_step_and_checks_contracts(page, project: P
     assert saved.stat().st_mtime_ns != before, "the notebook was not saved"
     assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
     assert "widgets" not in nb["metadata"] and "language_info" not in nb["metadata"]
+
+
+@pytest.fixture()
+def ingested(project: Path) -> Path:
+    """The project with its warehouse loaded and the shipped profile notebook beside the panel."""
+    shutil.copy(REPO / "notebooks" / "profile.ipynb", project / "notebooks" / "profile.ipynb")
+    done = subprocess.run([sys.executable, "-m", "workbench.cli", "ingest", "--pilot", str(project / "pilot.yaml")],
+                          cwd=project, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return project
+
+
+def test_the_profile_notebook_opened_by_hand_shows_its_figures_as_images(ingested: Path, lab: str) -> None:
+    """An analyst opens notebooks/profile.ipynb in JupyterLab and runs it: the figures are
+    images (the session registers the PNG formatter), not the text ``<Figure size ...>``,
+    and the personal column's values appear nowhere on the page."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            page.goto(lab.replace("workbench.ipynb", "profile.ipynb"), wait_until="domcontentloaded")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
+            page.wait_for_function("() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
+                                   "?.status === 'idle'", timeout=JOB_TIMEOUT_MS)
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            image = page.locator(".jp-OutputArea-output img[src^='data:image/png']").first
+            image.wait_for(state="visible", timeout=JOB_TIMEOUT_MS)
+            page.wait_for_function("() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
+                                   "?.status === 'idle'", timeout=JOB_TIMEOUT_MS)
+            outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+            assert not [t for t in outputs if "<Figure size" in t], "a figure shown as text"
+            assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+                                ).filter(has_text="Error").count() == 0
+            assert page.locator(".jp-OutputArea-output img[src^='data:image/png']").count() >= 2
+            text = page.locator(".jp-Notebook").inner_text()
+            assert "item3" not in text  # `name` is pii: true in the contract: counts only
+            _shot(page, "lab-profile-figures.png", image)
+        finally:
+            browser.close()
