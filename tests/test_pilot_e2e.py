@@ -139,4 +139,4 @@ def test_the_demo_replays_production_and_the_plan_catches_drift_and_breaches(dem
     assert [r["status"] for r in rows[-5:]] == ["scored", "scored", "refused", "scored", "scored"]
     assert rows[-1]["rollback_proposed"] and rows[-4]["warnings"] >= 1
     # never a rollback by itself
-    assert store.client.get_model_version_by_alias(charter.promotion.model_name, "champion").version == "1"
+    assert str(store.client.get_model_version_by_alias(charter.promotion.model_name, "champion").version) == "1"
