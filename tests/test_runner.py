@@ -208,8 +208,9 @@ def test_an_evaluate_step_without_a_candidate_run_fails_naming_it(tmp_path: Path
     from workbench.errors import StepError
 
     path = write_project(tmp_path)
-    text = path.read_text().replace("role: baseline", "role: evaluate")
-    path.write_text(text)
-    with pytest.raises(StepError, match=r"no candidate run: open one nested run per candidate"):
+    # a second step with the evaluate role, whose notebook logs metrics but opens no candidate run
+    path.write_text(path.read_text() + "  - {name: judge, role: evaluate, notebook: notebooks/step.ipynb, "
+                    "timeout_seconds: 60, metrics: [demo.rows, demo.scale], parameters: {scale: 3}}\n")
+    with pytest.raises(StepError, match=r"step 'judge' .*no candidate run: open one nested run per candidate"):
         run_pilot(load_charter(path))
     _assert_nothing_running(tmp_path)
