@@ -102,3 +102,29 @@ def test_make_lab_serves_jupyterlab_on_loopback_only() -> None:
         status, _ = _first_answer(proc, f"http://127.0.0.1:{port}/api/status")
         assert status in (200, 403)
         assert _listen_addresses(port) == {"0100007F"}
+
+
+@pytest.mark.parametrize("round_", range(2))
+def test_make_ui_beside_history_on_an_empty_store_both_work(tmp_path: Path, round_: int) -> None:
+    """The store is created under its lock whoever opens it first: `make ui` and
+    `workbench history` started together on an empty mlruns/ both work, and the store is whole."""
+    import sys
+
+    from support import PLAN_YAML, write_project
+
+    charter = write_project(tmp_path, extra_yaml="gates:\n  - {kind: threshold, metric: demo.rows, op: \">=\", value: 1}\n"
+                            "promotion: {model_name: tiny}\n" + PLAN_YAML)
+    mlruns = tmp_path / "mlruns"
+    assert not mlruns.exists()
+    port = _free_port()
+    with _make_serving("ui", f"UI_PORT={port}", f"MLRUNS={mlruns}") as proc:
+        history = subprocess.run([sys.executable, "-m", "workbench.cli", "history", "--pilot", str(charter)],
+                                 cwd=REPO, capture_output=True, text=True, timeout=180)
+        status, body = _first_answer(proc, f"http://127.0.0.1:{port}/health")
+        assert status == 200 and "OK" in body
+        assert history.returncode == 0, history.stdout + history.stderr
+    # one valid schema: a new client opens it without migrating again, and can write to it
+    store = Store(tmp_path)
+    run = store.start_run("after-ui", "probe")
+    store.end_run(run.run_id)
+    assert store.get_run(run.run_id).info.status == "FINISHED"
