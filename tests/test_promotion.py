@@ -437,6 +437,10 @@ def test_promotion_lifecycle_go_rerun_nogo_history_rollback(store: Store) -> Non
     assert not [k for k in decision_run.data.metrics if k.startswith("gate.0")]
     version = store.client.get_model_version(charter.promotion.model_name, d1.model_version)
     assert d1.decision_run_id in version.description and "scorecard" in version.description
+    # links into the MLflow UI, relative so they follow its host and port
+    exp = decision_run.info.experiment_id
+    assert f"(#/experiments/{exp}/runs/{d1.decision_run_id}/artifactPath/{DECISION_ARTIFACT}?" in version.description
+    assert f"(#/experiments/{exp}/runs/{p1['pilot']}/artifactPath/scorecard/scorecard.html?" in version.description
     assert "Better than the <desk> rule?" in store.client.get_registered_model(charter.promotion.model_name).description
 
     # rerun on identical inputs: no new version, no alias move

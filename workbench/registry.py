@@ -291,17 +291,29 @@ def model_description(charter: Any) -> str:
             f"(`workbench history --pilot {charter.path}`; `workbench audit` verifies them).")
 
 
-def version_description(decision: Decision) -> str:
-    """A model version's description: the decision that moved the alias to it, and where to read it."""
+def version_description(decision: Decision, experiment_id: str | None = None) -> str:
+    """A model version's description: the decision that moved the alias to it, with links to
+    the decision record and the scorecard. The links are relative to the MLflow UI
+    (``#/experiments/...``), so they work on whatever host and port serve it."""
     passed = sum(1 for g in decision.gates if g.passed)
     verdict = "rolled back to" if decision.outcome == ROLLBACK else f"{decision.outcome.upper()} on {passed}/{len(decision.gates)} gates"
+
+    def link(text: str, run_id: str | None, artifact: str | None = None) -> str:
+        if not (experiment_id and run_id):
+            return f"{text} (run `{run_id}`" + (f", artifact `{artifact}`)" if artifact else ")")
+        path = f"#/experiments/{experiment_id}/runs/{run_id}" + (f"/artifactPath/{artifact}" if artifact else "")
+        return f"[{text}]({path}?workflowType=machine_learning)"
+
     lines = [f"**{verdict}** by {decision.actor} at {decision.timestamp}: {decision.model_name}@{decision.alias} -> "
              f"version {decision.model_version}.",
-             f"**Decision record:** run `{decision.decision_run_id}`, artifact `{DECISION_ARTIFACT}`."]
+             "**Decision record:** " + link("decision.json", decision.decision_run_id, DECISION_ARTIFACT)
+             + f" (run `{decision.decision_run_id}`)."]
     if decision.pilot_run_id and decision.outcome != ROLLBACK:
-        lines.append(f"**Scorecard:** run `{decision.pilot_run_id}` (the pilot run), artifact `scorecard/scorecard.html`.")
+        lines.append("**Scorecard:** " + link("scorecard", decision.pilot_run_id, "scorecard/scorecard.html")
+                     + f" of pilot run `{decision.pilot_run_id}`.")
     if decision.candidate:
-        lines.append(f"**Candidate:** {decision.candidate} (run `{decision.candidate_run_id}`).")
+        lines.append(f"**Candidate:** " + link(decision.candidate, decision.candidate_run_id)
+                     + f" (run `{decision.candidate_run_id}`).")
     return "\n\n".join(lines)
 
 
@@ -394,8 +406,9 @@ def _complete(store: Store, decision: Decision) -> Decision:
         if decision.model_version and decision.outcome in (GO, ROLLBACK):
             client.set_model_version_tag(decision.model_name, decision.model_version, T_DECISION_RUN, run_id)
             with contextlib.suppress(Exception):  # a description is a courtesy: never fail a decision on it
+                experiment_id = store.get_run(run_id).info.experiment_id
                 client.update_model_version(decision.model_name, decision.model_version,
-                                            description=version_description(decision))
+                                            description=version_description(decision, experiment_id))
         if decision.outcome == GO and decision.evidence.get("allowed_rolled_back"):
             with contextlib.suppress(Exception):
                 client.delete_model_version_tag(decision.model_name, decision.model_version, T_ROLLED_BACK)

@@ -218,6 +218,8 @@ def test_the_model_version_shows_its_alias_and_the_decision_behind_it(pilot: dic
     page.get_by_text(re.compile(r"\bchampion\b")).first.wait_for()  # the alias, on the version's page
     page.get_by_text(re.compile(r"Decision record")).first.wait_for()  # its description links the record
     page.get_by_text(re.compile(r"Scorecard")).first.wait_for()
+    record_link = page.locator(f"a[href*='{version.tags['workbench.decision_run']}/artifactPath/']").first
+    record_link.wait_for()  # a link to the record, not only its run id as text
     _shot(page, "mlflow-model-version.png")
     page.goto(f"{mlflow_ui}/#/models/small")
     page.get_by_text(re.compile(r"Question:")).first.wait_for()  # the registered model: the pilot's question
