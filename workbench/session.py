@@ -70,6 +70,33 @@ def find_project_root(start: Path | None = None) -> Path:
     return find_charter(start).parent
 
 
+def figure_png(fig: Any, scrub: Any = None) -> bytes:
+    """The figure as PNG bytes, drawn as few times as possible: once, or twice when ``scrub``
+    (texts -> texts with personal data withheld, see :func:`scrub_figure`) had something to
+    withhold — the texts are read from the first drawing, and only bytes drawn after the
+    scrub are ever returned. A figure logged and then displayed (as the step notebooks do)
+    is drawn once; a change to it afterwards (matplotlib marks it stale) draws it again."""
+    cached = getattr(fig, "_workbench_png", None)
+    if cached is not None and not fig.stale and (cached[1] or scrub is None):
+        return cached[0]
+    data = _png_bytes(fig)
+    if scrub is not None and scrub_figure(fig, scrub, drawn=True):
+        data = _png_bytes(fig)
+    fig._workbench_png = (data, scrub is not None)
+    fig.stale = False  # savefig restores the figure's dpi and face colour, which marks it stale
+    return data
+
+
+def _png_bytes(fig: Any) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    # no tight bounding box: every workbench figure has its layout (constrained, or fixed
+    # spacing), and the extra layout pass costs a second drawing
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
 def _show_figures_as_images() -> None:
     """Register a PNG formatter for matplotlib Figures in the running IPython kernel.
 
@@ -82,16 +109,11 @@ def _show_figures_as_images() -> None:
     shell = get_ipython()
     if shell is None:
         return
-    import io
-
     from matplotlib.figure import Figure
 
     def png(fig: Figure) -> bytes:
-        if _OPENED:  # the latest session knows the warehouse's personal-data columns
-            _OPENED[-1].scrub_figure(fig)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", bbox_inches="tight", dpi=100)
-        return buf.getvalue()
+        # the latest session knows the warehouse's personal-data columns
+        return figure_png(fig, _OPENED[-1].figure_scrubber() if _OPENED else None)
 
     formatter = shell.display_formatter.formatters["image/png"]
     formatter.for_type(Figure, png)
@@ -128,17 +150,22 @@ def load_ipython_extension(ipython: Any) -> None:
     install_shell_guard(ipython)
 
 
-def scrub_figure(fig: Any, scrub: Any) -> bool:
+def scrub_figure(fig: Any, scrub: Any, *, drawn: bool = False) -> bool:
     """Replace personal data in every text element of ``fig`` (titles, labels, legends,
     annotations; tick labels are blanked on the axis that shows one). ``scrub`` maps a
     list of texts to the same texts redacted. True if anything was changed; raises
-    :class:`WorkbenchError` if personal data is still drawn afterwards."""
+    :class:`WorkbenchError` if personal data is still drawn afterwards. ``drawn``: the
+    figure was just drawn as it is (its tick labels exist), so the first look needs no
+    drawing of its own."""
     from matplotlib.ticker import NullFormatter
 
     def texts() -> list[Any]:
         from matplotlib.text import Text
 
-        fig.draw_without_rendering()  # tick labels exist only once drawn
+        nonlocal drawn
+        if not drawn:
+            fig.draw_without_rendering()  # tick labels exist only once drawn
+        drawn = False
         return [t for t in fig.findobj(Text) if t.get_text()]
 
     found = texts()
@@ -252,13 +279,13 @@ class Session:
 
     def scrub_figure(self, figure: Any) -> bool:
         """Withhold personal data drawn in ``figure`` (see :func:`scrub_figure`)."""
-        if not self.personal_columns():
-            return False
-        if getattr(figure, "_workbench_scrubbed", False) and not getattr(figure, "stale", True):
-            return False  # checked, and not changed since (logged, then displayed)
-        changed = scrub_figure(figure, self.redact)
-        figure._workbench_scrubbed = True
-        return changed
+        scrub = self.figure_scrubber()
+        return scrub_figure(figure, scrub) if scrub is not None else False
+
+    def figure_scrubber(self) -> Any:
+        """What :func:`figure_png` scrubs a figure's texts with: None when the warehouse
+        holds no personal data."""
+        return self.redact if self.personal_columns() else None
 
     # -- logging ---------------------------------------------------------------------------
     def log_metrics(self, metrics: Mapping[str, float]) -> None:
@@ -287,8 +314,7 @@ class Session:
         self.store.log_text(self.run_id, self._clean(text), artifact_file)
 
     def log_figure(self, figure: Any, artifact_file: str) -> None:
-        self.scrub_figure(figure)
-        self.store.log_figure(self.run_id, figure, artifact_file)
+        self.store.log_bytes(self.run_id, figure_png(figure, self.figure_scrubber()), artifact_file)
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         self.store.log_artifact(self.run_id, Path(path), artifact_path)

@@ -392,6 +392,14 @@ class Store:
     def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
         self.client.log_figure(run_id, figure, artifact_file)
 
+    def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
+        """``data`` as the artifact ``artifact_file`` (e.g. an already rendered PNG)."""
+        folder, _, name = artifact_file.rpartition("/")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            self.client.log_artifact(run_id, str(path), folder or None)
+
     def log_datasets(self, run_id: str, fingerprints: list[dict], sources: Mapping[str, str]) -> None:
         """Table fingerprints as MLflow dataset inputs (name, digest, source, schema)."""
         from mlflow.entities import Dataset, DatasetInput, InputTag
