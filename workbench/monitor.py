@@ -223,9 +223,11 @@ def _references(charter: Charter, version: str, model: Any, mcon: Any, say: Prog
     finally:
         con.close()
     # the held-out rows stream in record batches (only their scores stay: 8 bytes a row)
-    parts = [_score_frame(model, data.heldout.prepare(b.to_pandas())[data.features])[0]
-             for b in data.heldout.batches(CHUNK_ROWS, data.features)]
-    data.heldout.close()
+    try:
+        parts = [_score_frame(model, data.heldout.prepare(b.to_pandas())[data.features])[0]
+                 for b in data.heldout.batches(CHUNK_ROWS, data.features)]
+    finally:
+        data.heldout.close()
     scores = np.concatenate(parts) if parts else np.zeros(0)
     hist = {"edges": _edges(scores), "shares": []}
     hist["shares"] = _shares(scores, hist["edges"])

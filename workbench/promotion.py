@@ -77,6 +77,7 @@ from .tracking import FINISHED, TAG, Store
 
 __all__ = [
     "GateResult",
+    "gate_name",
     "Evidence",
     "Decision",
     "DecisionRecord",
@@ -207,7 +208,7 @@ def _fmt(value: float | None) -> str:
 _OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
 
 
-def _gate_name(gate: Any) -> str:
+def gate_name(gate: Any) -> str:
     if gate.name:
         return gate.name
     metric = getattr(gate, "metric", None)
@@ -215,7 +216,7 @@ def _gate_name(gate: Any) -> str:
 
 
 def threshold_gate(gate: ThresholdGate, metrics: Mapping[str, float], *, run_id: str | None = None) -> GateResult:
-    base = dict(name=_gate_name(gate), kind=gate.kind, metric=gate.metric, op=gate.op, threshold=gate.value,
+    base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op=gate.op, threshold=gate.value,
                 run_id=run_id)
     value = _num(metrics, gate.metric)
     if value is None:
@@ -232,7 +233,7 @@ def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: 
     Direction: the gate's ``higher_is_better``, else the metric registry."""
     higher = _gate_higher(gate)
     op = ">=" if higher else "<="
-    base = dict(name=_gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
+    base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
                 reference_run_id=baseline_run_id)
     value = _num(candidate, gate.metric)
     ref = _num(baseline, gate.metric)
@@ -262,7 +263,7 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
     Direction: the gate's ``higher_is_better``, else the metric registry."""
     higher = _gate_higher(gate)
     op = ">=" if higher else "<="
-    base = dict(name=_gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
+    base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
                 reference_run_id=champion_run_id)
     value = _num(candidate, gate.metric)
     if value is None:
@@ -286,7 +287,7 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
 def contracts_gate(gate: ContractsGate, *, passed: bool | None, error_failures: float | None,
                    run_id: str | None = None) -> GateResult:
     """No error-level contract failure: the contracts step's verdict tag, else its failure count."""
-    base = dict(name=_gate_name(gate), kind=gate.kind, metric="contracts.error_failures", op="==", threshold=0.0,
+    base = dict(name=gate_name(gate), kind=gate.kind, metric="contracts.error_failures", op="==", threshold=0.0,
                 run_id=run_id)
     if run_id is None:
         return GateResult(passed=False, reason="no contracts step in this pilot run (no source declares a contract, "
@@ -304,7 +305,7 @@ def contracts_gate(gate: ContractsGate, *, passed: bool | None, error_failures: 
 
 
 def probes_gate(gate: ProbesGate, metrics: Mapping[str, float], *, run_id: str | None = None) -> GateResult:
-    base = dict(name=_gate_name(gate), kind=gate.kind, metric="probes.crashed", op="==", threshold=0.0, run_id=run_id)
+    base = dict(name=gate_name(gate), kind=gate.kind, metric="probes.crashed", op="==", threshold=0.0, run_id=run_id)
     crashed = _num(metrics, "probes.crashed")
     if crashed is None:
         return GateResult(passed=False,
@@ -338,7 +339,7 @@ def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: M
     baseline's). ``measured`` is the largest regression found, ``threshold`` the margin.
     Direction: the gate's ``higher_is_better``, else the registry's for ``quality.<m>``."""
     higher = _gate_higher(gate)
-    base = dict(name=_gate_name(gate), kind=gate.kind, metric=gate.metric, op="<=", threshold=gate.margin,
+    base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op="<=", threshold=gate.margin,
                 run_id=run_id)
     if champion_version is not None:
         ref_name, ref_metrics, ref_run = f"champion v{champion_version}", champion, champion_run_id

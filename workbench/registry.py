@@ -49,7 +49,7 @@ from typing import Any
 from . import locks
 from .config import Charter
 from .errors import EXIT_NO_GO, EXIT_OK, AuditError, PromotionError
-from .tracking import FAILED, FINISHED, KILLED, TAG, Store
+from .tracking import FAILED, FINISHED, KILLED, TAG, Store, ui_path
 
 __all__ = [
     "GateResult",
@@ -291,7 +291,7 @@ def model_description(charter: Any) -> str:
             f"(`workbench history --pilot {charter.path}`; `workbench audit` verifies them).")
 
 
-def version_description(decision: Decision, experiment_id: str | None = None) -> str:
+def version_description(decision: Decision, experiment_id: str) -> str:
     """A model version's description: the decision that moved the alias to it, with links to
     the decision record and the scorecard. The links are relative to the MLflow UI
     (``#/experiments/...``), so they work on whatever host and port serve it."""
@@ -299,21 +299,16 @@ def version_description(decision: Decision, experiment_id: str | None = None) ->
     verdict = "rolled back to" if decision.outcome == ROLLBACK else f"{decision.outcome.upper()} on {passed}/{len(decision.gates)} gates"
 
     def link(text: str, run_id: str | None, artifact: str | None = None) -> str:
-        if not (experiment_id and run_id):
-            return f"{text} (run `{run_id}`" + (f", artifact `{artifact}`)" if artifact else ")")
-        path = f"#/experiments/{experiment_id}/runs/{run_id}" + (f"/artifactPath/{artifact}" if artifact else "")
-        return f"[{text}]({path}?workflowType=machine_learning)"
+        return f"[{text}]({ui_path(experiment_id, run_id, artifact)}) (run `{run_id}`)"
 
     lines = [f"**{verdict}** by {decision.actor} at {decision.timestamp}: {decision.model_name}@{decision.alias} -> "
              f"version {decision.model_version}.",
-             "**Decision record:** " + link("decision.json", decision.decision_run_id, DECISION_ARTIFACT)
-             + f" (run `{decision.decision_run_id}`)."]
+             f"**Decision record:** {link('decision.json', decision.decision_run_id, DECISION_ARTIFACT)}."]
     if decision.pilot_run_id and decision.outcome != ROLLBACK:
-        lines.append("**Scorecard:** " + link("scorecard", decision.pilot_run_id, "scorecard/scorecard.html")
-                     + f" of pilot run `{decision.pilot_run_id}`.")
+        lines.append(f"**Scorecard:** {link('scorecard', decision.pilot_run_id, 'scorecard/scorecard.html')}, "
+                     "of the pilot run.")
     if decision.candidate:
-        lines.append(f"**Candidate:** " + link(decision.candidate, decision.candidate_run_id)
-                     + f" (run `{decision.candidate_run_id}`).")
+        lines.append(f"**Candidate:** {link(decision.candidate, decision.candidate_run_id)}.")
     return "\n\n".join(lines)
 
 

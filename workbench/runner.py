@@ -45,9 +45,7 @@ from .errors import (
     StepTimeoutError,
     WorkbenchError,
 )
-from .step_runs import StepOutcome, cache_key, code_hash, record_cached
-from .step_runs import Terminated as _Terminated
-from .step_runs import fail_run as _fail
+from .step_runs import StepOutcome, Terminated, cache_key, code_hash, fail_run, record_cached
 from .tracking import FAILED, FINISHED, KILLED, TAG, RunRef, Store
 
 __all__ = ["run_pilot", "PilotResult", "StepOutcome", "plan", "project_store", "outcome_of", "write_outcome"]
@@ -130,7 +128,7 @@ def run_pilot(
     from .validate import check_charter, raise_for_errors
 
     raise_for_errors(check_charter(charter, data=False), charter)  # before any run exists
-    with locks.sigterm_as_interrupt(lambda _signum: _Terminated()), locks.pilot_lock(store, what=f"pilot {charter.name}", say=say):
+    with locks.sigterm_as_interrupt(lambda _signum: Terminated()), locks.pilot_lock(store, what=f"pilot {charter.name}", say=say):
         swept = store.sweep_stale(exp)
         if swept:
             say(f"marked {len(swept)} run(s) KILLED whose driver process had died")
@@ -186,7 +184,7 @@ def run_pilot(
         except StepInterrupted as exc:  # a notebook step's, naming its cell
             status, failure = KILLED, exc
             raise
-        except (KeyboardInterrupt, _Terminated) as exc:
+        except (KeyboardInterrupt, Terminated) as exc:
             status = KILLED
             failure = StepInterrupted(
                 "the pilot was interrupted" + (f" during step '{current[0].name}'" if current[0] else ""),
@@ -226,7 +224,7 @@ def outcome_of(decision: Any = None, failure: BaseException | None = None) -> tu
     from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 
     if failure is not None:
-        if isinstance(failure, (StepInterrupted, KeyboardInterrupt, _Terminated)):
+        if isinstance(failure, (StepInterrupted, KeyboardInterrupt, Terminated)):
             return "INTERRUPTED", EXIT_INTERRUPTED
         return "ERROR", getattr(failure, "exit_code", EXIT_ERROR)
     if decision is None:
@@ -315,7 +313,7 @@ def _ingest_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[
         with warehouse.writer(charter.warehouse_path) as con:
             results = warehouse.ingest_all(con, charter, force=force)
     except BaseException as exc:
-        _fail(store, run, exc)
+        fail_run(store, run, exc)
         current[0] = None
         raise
     metrics: dict[str, float] = {}
@@ -400,7 +398,7 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
     changed = _data_changed(charter, step, expected, "before")
     if changed is not None:  # recorded on a FAILED step run, then the pilot stops
         run = store.start_run(charter.name, step.name, parent=parent.run_id, tags={**tags, TAG["cached"]: "false"})
-        _fail(store, run, changed)
+        fail_run(store, run, changed)
         raise changed
 
     if not force:
@@ -469,7 +467,7 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
             shutil.rmtree(tmp, ignore_errors=True)
     if failure is not None:
         # a StepInterrupted (naming the step and the cell) makes the pilot mark its run KILLED
-        raise failure from (None if isinstance(error, (KeyboardInterrupt, _Terminated)) else error)
+        raise failure from (None if isinstance(error, (KeyboardInterrupt, Terminated)) else error)
     say(f"{step.name}: done in {time.perf_counter() - t0:.1f}s")
     return StepOutcome(step.name, "notebook", "executed", run.run_id, time.perf_counter() - t0)
 
@@ -597,7 +595,7 @@ def _unfinished_reason(error: BaseException, step: Step) -> tuple[str, str] | No
     if isinstance(error, DeadKernelError) or "kernel died" in str(error).lower():
         return "KernelDied", ("the kernel died while this cell ran (os._exit, a segfault or out of memory); "
                               "its output above is what arrived before")
-    if isinstance(error, (KeyboardInterrupt, _Terminated)):
+    if isinstance(error, (KeyboardInterrupt, Terminated)):
         return "Interrupted", "the pilot was interrupted (Ctrl-C or SIGTERM) while this cell ran"
     return None
 
@@ -664,7 +662,7 @@ def _translate(error: BaseException, notebook: Path, executed: Path, step: Step,
     if isinstance(error, DeadKernelError):
         return KernelDiedError(f"step '{step.name}': the kernel died ({error})", where=where_cell,
                                hint="the cell crashed the Python process (os._exit, a segfault or out of memory); " + review)
-    if isinstance(error, (KeyboardInterrupt, _Terminated)):
+    if isinstance(error, (KeyboardInterrupt, Terminated)):
         return StepInterrupted(f"step '{step.name}' was interrupted", where=where_cell,
                                hint="run `make pilot` again; finished steps are served from cache")
     if isinstance(error, WorkbenchError):

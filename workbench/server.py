@@ -309,15 +309,11 @@ def _create_databases(info: ServerInfo) -> None:
 # -- mlflow server --------------------------------------------------------------------------------
 
 
-def _started_at(pid: int) -> float | None:
-    return procs.started(pid)
-
-
 def _mlflow_alive(state: dict[str, Any]) -> bool:
     pid, started = state.get("mlflow_pid"), state.get("mlflow_started")
     if not pid:
         return False
-    actual = _started_at(int(pid))
+    actual = procs.started(int(pid))
     if actual is None:
         return False
     return started is None or procs.same_start(actual, float(started))
@@ -366,7 +362,7 @@ def _start_mlflow(info: ServerInfo, workers: int, say: Say) -> tuple[int, float 
             raise TrackingError(f"mlflow server did not answer within {START_TIMEOUT_S:.0f} s",
                                 where=str(folder / "mlflow.log"), hint=_tail(folder / "mlflow.log"))
         time.sleep(0.5)
-    return proc.pid, _started_at(proc.pid)
+    return proc.pid, procs.started(proc.pid)
 
 
 def _kill_group(pid: int, grace: float = 20.0) -> None:
@@ -380,7 +376,7 @@ def _kill_group(pid: int, grace: float = 20.0) -> None:
                 if proc.poll() is not None:
                     _CHILDREN.pop(pid, None)
                     return
-            elif _started_at(pid) is None:
+            elif procs.started(pid) is None:
                 return
             time.sleep(0.2)
 

@@ -37,7 +37,7 @@ from . import procs
 from .errors import TrackingError
 
 __all__ = ["Store", "RunRef", "TAG", "FINISHED", "FAILED", "KILLED", "RUNNING", "init_store", "wipe_store",
-           "ui_base_url", "ui_url", "UI_PORT_ENV", "TRACKING_URI_ENV", "LOCK_URI_ENV"]
+           "ui_base_url", "ui_url", "ui_path", "UI_PORT_ENV", "TRACKING_URI_ENV", "LOCK_URI_ENV"]
 
 FINISHED, FAILED, KILLED, RUNNING = "FINISHED", "FAILED", "KILLED", "RUNNING"
 
@@ -83,16 +83,24 @@ def ui_base_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def ui_url(base: str | None, experiment_id: str, run_id: str | None = None, artifact: str | None = None) -> str:
-    """A page of the MLflow UI in its model-training view (the MLflow 3 UI otherwise opens
-    experiments and runs in its GenAI view): the experiment's runs table, a run, or one of
-    its artifacts."""
-    root = f"{(base or ui_base_url()).rstrip('/')}/#/experiments/{experiment_id}"
+def ui_path(experiment_id: str, run_id: str | None = None, artifact: str | None = None) -> str:
+    """The part of a MLflow UI address after its base (``#/experiments/...``), in the
+    model-training view: alone it is a link relative to whatever host and port serve the UI
+    (as in a model version's description)."""
+    root = f"#/experiments/{experiment_id}"
     view = "?workflowType=machine_learning"
     if run_id is None:
         return f"{root}/runs{view}"
     url = f"{root}/runs/{run_id}"
     return (f"{url}/artifactPath/{artifact}" if artifact else url) + view
+
+
+def ui_url(base: str | None, experiment_id: str, run_id: str | None = None, artifact: str | None = None) -> str:
+    """A page of the MLflow UI in its model-training view (the MLflow 3 UI otherwise opens
+    experiments and runs in its GenAI view): the experiment's runs table, a run, or one of
+    its artifacts."""
+    return f"{(base or ui_base_url()).rstrip('/')}/{ui_path(experiment_id, run_id, artifact)}"
+
 
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 # the telemetry client phones home at import; this workplace has no network for it
@@ -388,9 +396,6 @@ class Store:
 
     def log_dict(self, run_id: str, data: Any, artifact_file: str) -> None:
         self.client.log_text(run_id, json.dumps(data, indent=2, sort_keys=True, default=str), artifact_file)
-
-    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
-        self.client.log_figure(run_id, figure, artifact_file)
 
     def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
         """``data`` as the artifact ``artifact_file`` (e.g. an already rendered PNG)."""

@@ -86,6 +86,9 @@ def _check_metric(name: str, produced: set[str], custom: set[str], where: str, o
 
 
 def _gates(charter: Charter, doc: LocatedYaml, out: list[Finding]) -> None:
+    from .promotion import gate_name
+    from .registry import gate_metric
+
     produced = _produced(charter)
     custom = {m for s in charter.steps for m in s.metrics}
     kind = charter.task.kind if charter.task else None
@@ -105,19 +108,16 @@ def _gates(charter: Charter, doc: LocatedYaml, out: list[Finding]) -> None:
                 out.append(Finding("error", doc.where(("gates", i)), f"custom metric '{metric}' has no known direction",
                                    "add `higher_is_better: true` (or false) to this gate"))
         override = getattr(gate, "higher_is_better", None)
-        known = registry.higher_is_better(metric) if registry.info(metric) is not None else None
+        known = registry.higher_is_better(metric)
         if override is not None and known is not None and override != known:
             out.append(Finding("warning", doc.where(("gates", i, "higher_is_better")),
-                               f"gate '{gate.name or gate.kind}' says {'higher' if override else 'lower'} is better "
+                               f"gate '{gate_name(gate)}' says {'higher' if override else 'lower'} is better "
                                f"for '{metric}', but the metric registry says {'higher' if known else 'lower'} "
                                "is: the gate compares the other way",
                                "remove `higher_is_better` unless you mean it (README, \"Metrics\")"))
-    from .promotion import _gate_name
-    from .registry import gate_metric
-
     seen: dict[str, str] = {}
     for i, gate in enumerate(charter.gates):
-        name = _gate_name(gate)
+        name = gate_name(gate)
         key = gate_metric(name)
         if key in seen:
             out.append(Finding("error", doc.where(("gates", i)), f"gates '{seen[key]}' and '{name}' would both be "
