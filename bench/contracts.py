@@ -3,7 +3,7 @@
 Variants, each in its own subprocess (wall time and peak RSS of that process):
 
 - ``floor``: one hand-written DuckDB query computing the same 13 rules;
-- ``workbench``: ``workbench.contracts.check_contract`` (GX 1.x SQL engine on DuckDB,
+- ``workbench``: ``workbench.data.contracts.check_contract`` (GX 1.x SQL engine on DuckDB,
   BOOLEAN_ONLY pass then details for failures);
 - ``gx_pandas``: what most users do today: load the table into pandas (the fast arrow
   path) and run GX's pandas engine with the default SUMMARY results (12 rules: the
@@ -122,7 +122,7 @@ def run_floor(db: Path) -> dict:
 
 
 def run_workbench(db: Path, contract_path: Path) -> dict:
-    from workbench.contracts import check_contract, load_contract
+    from workbench.data.contracts import check_contract, load_contract
 
     import great_expectations  # noqa: F401  (import cost is reported in total_s, not check_s)
 

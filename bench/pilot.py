@@ -65,7 +65,7 @@ def _timed(cmd: list[str], cwd: Path) -> float:
 
 
 def _demo_copy(work: Path) -> Path:
-    from workbench.demo_data import extract_demo_data
+    from workbench.data.demo import extract_demo_data
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -136,8 +136,8 @@ SCALE_CHILD = textwrap.dedent("""
     import json, sys, time
     t0 = time.perf_counter()
     from pathlib import Path
-    from workbench.config import load_charter
-    from workbench.runner import run_pilot
+    from workbench.charter.config import load_charter
+    from workbench.steps.runner import run_pilot
     say = lambda m: print(f"{time.perf_counter() - t0:7.1f}s  {m}", file=sys.stderr, flush=True)
     result = run_pilot(load_charter(Path(sys.argv[1])), progress=say)
     steps = {s.name: s.seconds for s in result.steps}

@@ -1,4 +1,4 @@
-"""Benchmark: `workbench.profiling.profile_table` against DuckDB's SUMMARIZE and ydata-profiling.
+"""Benchmark: `workbench.data.profiling.profile_table` against DuckDB's SUMMARIZE and ydata-profiling.
 
     python bench/profile.py            # ~1 M, 3.4 M and 10 M rows, 3 runs each
     python bench/profile.py --quick    # smoke run: 336 k and ~1 M rows, 1 run, no ydata at 1 M
@@ -87,7 +87,7 @@ def child(variant: str, db: str, table: str, reference: str | None) -> None:
     import duckdb
 
     sys.path.insert(0, str(ROOT))
-    from workbench.profiling import TableProfile, profile_table
+    from workbench.data.profiling import TableProfile, profile_table
 
     with duckdb.connect(db, read_only=True) as con:
         ref = TableProfile.from_dict(json.loads(Path(reference).read_text())) if reference else None
@@ -173,7 +173,7 @@ def write_reference(db: Path, table: str, path: Path) -> None:
     """A previous profile for `profile_ref` (the base flights table: same columns)."""
     code = (
         "import sys, json, duckdb; sys.path.insert(0, sys.argv[3]);"
-        "from workbench.profiling import profile_table;"
+        "from workbench.data.profiling import profile_table;"
         "con = duckdb.connect(sys.argv[1], read_only=True);"
         "open(sys.argv[2], 'w').write(json.dumps(profile_table(con, 'flights').to_dict()))"
     )

@@ -43,7 +43,8 @@ batch_size = 2000
 import pandas as pd
 
 import workbench
-from workbench import formatting, modeling
+from workbench import formatting
+from workbench.measure import metrics, modeling
 
 s = workbench.session("baseline", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse,
                       pilot_name=pilot_name, task=task, cost_model=cost_model, spec=spec)
@@ -62,8 +63,8 @@ print(data.summary())
 result = modeling.assess("baseline", rule, data, task=s.task, cost=s.cost, threshold=threshold,
                          slice_columns=slice_columns, min_slice_rows=min_slice_rows,
                          single_items=single_items, batch_size=batch_size)
-figures = result.log(s, prefix="baseline", primary_metric=s.primary_metric)
-formatting.metric_table(pd.DataFrame({"baseline": result.metrics()}))
+figures = s.log_assessment(result, prefix="baseline")
+metrics.metric_table(pd.DataFrame({"baseline": result.metrics()}))
 
 # %%
 for fig in figures.values():

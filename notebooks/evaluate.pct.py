@@ -44,7 +44,9 @@ batch_size = 2000
 import pandas as pd
 
 import workbench
-from workbench import eval_report, formatting, modeling
+from workbench import formatting
+from workbench.measure import metrics, modeling
+from workbench.show import evaluation_report
 
 s = workbench.session("evaluate", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse,
                       pilot_name=pilot_name, task=task, cost_model=cost_model, spec=spec)
@@ -67,20 +69,20 @@ for cand in s.spec.candidates:
         result = modeling.assess(cand.name, model, data, task=s.task, cost=s.cost, threshold=threshold,
                                  slice_columns=slice_columns, min_slice_rows=min_slice_rows,
                                  single_items=single_items, batch_size=batch_size)
-        figures[cand.name] = result.log(c, prefix=cand.name, reference=baseline, primary_metric=s.primary_metric)
+        figures[cand.name] = c.log_assessment(result, prefix=cand.name, reference=baseline, primary_metric=s.primary_metric)
         c.log_model(model, "model", input_example=data.eval_head(5)[data.features], output_example=result.score_head(5))
         results[cand.name] = result
-    print(f"{cand.name}: " + ", ".join(f"{k} {formatting.metric(k, v)}" for k, v in result.quality.metrics().items()))
+    print(f"{cand.name}: " + ", ".join(f"{k} {metrics.format_metric(k, v)}" for k, v in result.quality.metrics().items()))
 
 # %% [markdown]
 # ## Side by side
 
 # %%
-table = pd.DataFrame({**({"baseline": eval_report.bundle_metrics(baseline, logged_only=True)} if baseline else {}),
+table = pd.DataFrame({**({"baseline": evaluation_report.bundle_metrics(baseline, logged_only=True)} if baseline else {}),
                       **{name: r.metrics() for name, r in results.items()}})
 table = table.loc[[m for m in table.index if not m.startswith("slice.")]]
-s.log_table(formatting.metric_table(table), "evaluate/candidates.html")
-formatting.metric_table(table)
+s.log_table(metrics.metric_table(table), "evaluate/candidates.html")
+metrics.metric_table(table)
 
 # %%
 for name, r in results.items():

@@ -39,7 +39,9 @@ psi_threshold = 0.2
 import json
 
 import workbench
-from workbench import formatting, profile_report, profiling
+from workbench import formatting
+from workbench.data import profiling
+from workbench.show import profile_report
 
 s = workbench.session("profile", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse, pilot_name=pilot_name)
 

@@ -20,10 +20,10 @@ import pandas as pd
 import pytest
 
 from support import REPO
-from workbench.config import load_charter
-from workbench.promotion import history
-from workbench.runner import project_store, run_pilot
-from workbench.scaffold import new_pilot
+from workbench.charter.config import load_charter
+from workbench.decide.promotion import history
+from workbench.steps.runner import project_store, run_pilot
+from workbench.new import new_pilot
 
 pytestmark = pytest.mark.slow
 

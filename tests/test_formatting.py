@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from workbench import formatting as fmt
+from workbench.measure import metrics
 
 
 def test_integers_rates_times_money() -> None:
@@ -23,13 +24,13 @@ def test_integers_rates_times_money() -> None:
 
 
 def test_metrics_by_their_registry_unit() -> None:
-    assert fmt.metric("quality.roc_auc", 0.71234) == "0.7123"
-    assert fmt.metric("quality.accuracy", 0.8123) == "81.2%"  # a share of rows
-    assert fmt.metric("latency.p95_ms", 2.345) == "2.35 ms"
-    assert fmt.metric("ingest.flights.rows", 336776.0) == "336,776"
-    assert fmt.metric("probes.crashed", 0.0) == "0" and fmt.metric("decision.go", 1.0) == "yes"
-    assert fmt.metric("throughput.items_per_s", 123456.7) == "123,457/s"
-    assert fmt.metric("custom.null_rate", 0.25) == "25.0%" and fmt.metric("custom.x", 3.0) == "3"
+    assert metrics.format_metric("quality.roc_auc", 0.71234) == "0.7123"
+    assert metrics.format_metric("quality.accuracy", 0.8123) == "81.2%"  # a share of rows
+    assert metrics.format_metric("latency.p95_ms", 2.345) == "2.35 ms"
+    assert metrics.format_metric("ingest.flights.rows", 336776.0) == "336,776"
+    assert metrics.format_metric("probes.crashed", 0.0) == "0" and metrics.format_metric("decision.go", 1.0) == "yes"
+    assert metrics.format_metric("throughput.items_per_s", 123456.7) == "123,457/s"
+    assert metrics.format_metric("custom.null_rate", 0.25) == "25.0%" and metrics.format_metric("custom.x", 3.0) == "3"
 
 
 def test_one_name_per_outcome() -> None:
@@ -42,6 +43,6 @@ def test_tables_for_notebooks() -> None:
                           "score": [0.712345, 1e-5]})
     html = fmt.styled(frame).to_html()
     assert "56,789" in html and "1234.0" not in html and "25.0%" in html and "0.7123" in html and "e-05" not in html
-    metrics = pd.DataFrame({"hgb": {"quality.roc_auc": 0.7, "latency.p95_ms": 4.5}})
-    shown = fmt.metric_table(metrics).to_html()
+    table = pd.DataFrame({"hgb": {"quality.roc_auc": 0.7, "latency.p95_ms": 4.5}})
+    shown = metrics.metric_table(table).to_html()
     assert "0.7" in shown and "4.5 ms" in shown

@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from workbench.cli import app
-from workbench.config import load_charter
+from workbench.charter.config import load_charter
 from workbench.errors import ConfigError
-from workbench.scaffold import new_pilot
-from workbench.validate import check_charter, raise_for_errors
+from workbench.new import new_pilot
+from workbench.steps.validate import check_charter, raise_for_errors
 
 
 def skewed_csv(path: Path, n: int = 2000, rate: float = 0.03) -> Path:

@@ -10,8 +10,8 @@ import ipywidgets as w
 import pytest
 
 from support import PLAN_YAML, write_project
-from workbench.config import load_charter
-from workbench.tracking import FINISHED, TAG, Store
+from workbench.charter.config import load_charter
+from workbench.store.tracking import FINISHED, TAG, Store
 from workbench.widgets import ControlPanel, contracts_html, panel, run_url, step_statuses
 
 WAIT = 180  # seconds; a bound, not a timing assertion
@@ -103,7 +103,7 @@ columns:
 
 
 def test_contracts_panel_shows_every_rule_with_counts_and_masks_pii(tmp_path: Path) -> None:
-    from workbench import warehouse
+    from workbench.data import warehouse
 
     (tmp_path / "data_contracts").mkdir()
     (tmp_path / "data_contracts" / "items.yml").write_text(CONTRACT)
@@ -131,7 +131,7 @@ def test_contracts_panel_shows_every_rule_with_counts_and_masks_pii(tmp_path: Pa
 
 def test_contracts_html_shows_quarantine_counts() -> None:
     # the rendering only: quarantining itself is tested in tests/contracts
-    from workbench.contracts.results import ContractResult, RuleResult
+    from workbench.data.contracts.results import ContractResult, RuleResult
 
     rule = RuleResult("items.price.range", "price", "range", "error", False, unexpected_count=3,
                       unexpected_percent=60.0, examples=(7.5, 9.0), on_fail="quarantine", quarantined_rows=3)
@@ -251,8 +251,8 @@ def test_promote_moves_the_alias_only_after_a_passing_dry_run(tmp_path: Path) ->
 
 def test_a_partial_run_never_replaces_the_complete_one_and_statuses_match_what_ran(tmp_path: Path,
                                                                                   monkeypatch) -> None:
-    from workbench.promotion import promote
-    from workbench.report import SCORECARD_ARTIFACT
+    from workbench.decide.promotion import promote
+    from workbench.show.scorecard import SCORECARD_ARTIFACT
 
     monkeypatch.setenv("UI_PORT", "5123")  # links follow the port `make ui` serves on
     path = _gated_project(tmp_path)

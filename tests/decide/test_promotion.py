@@ -1,0 +1,578 @@
+"""Promotion: the gates as pure functions, then promote / history / rollback on a real
+MLflow sqlite store holding a hand-built (but real) pilot layout."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from support import PLAN
+from workbench.charter.config import BaselineGate, ChampionGate, Charter, ContractsGate, ProbesGate, SlicesGate, ThresholdGate
+from workbench.errors import EXIT_NO_GO, EXIT_OK, ConfigError, PromotionError
+from workbench.decide.promotion import (
+    DECISION_ARTIFACT,
+    Decision,
+    Evidence,
+    audit,
+    baseline_gate,
+    champion_gate,
+    contracts_gate,
+    evaluate_gates,
+    higher_is_better,
+    history,
+    probes_gate,
+    promote,
+    rollback,
+    select_candidate,
+    slices_gate,
+    threshold_gate,
+)
+from workbench.store.tracking import FINISHED, TAG, Store
+
+# -- pure gates -------------------------------------------------------------------------------
+
+
+def test_threshold_gate_passes_fails_and_fails_on_a_missing_metric() -> None:
+    gate = ThresholdGate(kind="threshold", metric="quality.roc_auc", op=">=", value=0.70)
+    ok = threshold_gate(gate, {"quality.roc_auc": 0.71}, run_id="r1")
+    assert ok.passed and ok.measured == 0.71 and ok.threshold == 0.70 and ok.op == ">=" and ok.run_id == "r1"
+    assert not threshold_gate(gate, {"quality.roc_auc": 0.69}).passed
+    missing = threshold_gate(gate, {"quality.accuracy": 0.99})
+    assert not missing.passed and missing.measured is None and "missing" in missing.reason
+    nan = threshold_gate(gate, {"quality.roc_auc": float("nan")})
+    assert not nan.passed
+    latency = ThresholdGate(kind="threshold", metric="latency.p95_ms", op="<=", value=50)
+    assert threshold_gate(latency, {"latency.p95_ms": 50.0}).passed
+    assert not threshold_gate(latency, {"latency.p95_ms": 50.1}).passed
+    strict = ThresholdGate(kind="threshold", metric="cost.per_1k_usd", op="<", value=0.02)
+    assert not threshold_gate(strict, {"cost.per_1k_usd": 0.02}).passed
+
+
+def test_baseline_gate_relative_improvement_in_both_directions() -> None:
+    gate = BaselineGate(kind="vs_baseline", metric="quality.roc_auc", min_relative_improvement=0.05)
+    res = baseline_gate(gate, {"quality.roc_auc": 0.735}, {"quality.roc_auc": 0.70}, run_id="c", baseline_run_id="b")
+    assert res.passed and res.threshold == pytest.approx(0.735) and res.reference == 0.70
+    assert res.reference_run_id == "b"
+    assert not baseline_gate(gate, {"quality.roc_auc": 0.73}, {"quality.roc_auc": 0.70}).passed
+
+    lower = BaselineGate(kind="vs_baseline", metric="latency.p95_ms", min_relative_improvement=0.10,
+                         higher_is_better=False)
+    fast = baseline_gate(lower, {"latency.p95_ms": 8.9}, {"latency.p95_ms": 10.0})
+    assert fast.passed and fast.op == "<=" and fast.threshold == pytest.approx(9.0)
+    assert not baseline_gate(lower, {"latency.p95_ms": 9.5}, {"latency.p95_ms": 10.0}).passed
+    # a higher latency is not an "improvement" even though the number grew
+    assert not baseline_gate(lower, {"latency.p95_ms": 20.0}, {"latency.p95_ms": 10.0}).passed
+
+
+def test_baseline_gate_fails_when_evidence_is_missing() -> None:
+    gate = BaselineGate(kind="vs_baseline", metric="quality.roc_auc")
+    assert "no baseline run" in baseline_gate(gate, {"quality.roc_auc": 0.9}, None).reason
+    res = baseline_gate(gate, {"quality.roc_auc": 0.9}, {"quality.brier": 0.1})
+    assert not res.passed and "missing from the baseline" in res.reason
+    res = baseline_gate(gate, {}, {"quality.roc_auc": 0.5})
+    assert not res.passed and "missing from the candidate" in res.reason
+
+
+def test_champion_gate_no_champion_regression_and_direction() -> None:
+    gate = ChampionGate(kind="vs_champion", metric="quality.roc_auc", max_regression=0.01)
+    first = champion_gate(gate, {"quality.roc_auc": 0.6}, None, champion_version=None)
+    assert first.passed and "no champion yet" in first.reason
+    assert champion_gate(gate, {"quality.roc_auc": 0.795}, {"quality.roc_auc": 0.80}, champion_version="3").passed
+    worse = champion_gate(gate, {"quality.roc_auc": 0.78}, {"quality.roc_auc": 0.80}, champion_version="3",
+                          champion_run_id="champ")
+    assert not worse.passed and worse.reference == 0.80 and worse.threshold == pytest.approx(0.79)
+    assert "v3" in worse.reason and worse.reference_run_id == "champ"
+    unreadable = champion_gate(gate, {"quality.roc_auc": 0.9}, None, champion_version="3")
+    assert not unreadable.passed and "champion" in unreadable.reason
+    assert not champion_gate(gate, {}, None, champion_version=None).passed  # missing candidate metric
+
+    lower = ChampionGate(kind="vs_champion", metric="cost.per_1k_usd", max_regression=0.001, higher_is_better=False)
+    assert champion_gate(lower, {"cost.per_1k_usd": 0.0105}, {"cost.per_1k_usd": 0.010}, champion_version="1").passed
+    assert not champion_gate(lower, {"cost.per_1k_usd": 0.012}, {"cost.per_1k_usd": 0.010},
+                             champion_version="1").passed
+
+
+def test_contracts_and_probes_gates() -> None:
+    gate = ContractsGate(kind="contracts")
+    assert contracts_gate(gate, passed=True, error_failures=0.0, run_id="c").passed
+    failed = contracts_gate(gate, passed=False, error_failures=2.0, run_id="c")
+    assert not failed.passed and failed.measured == 2.0 and "2 error-level" in failed.reason
+    assert not contracts_gate(gate, passed=True, error_failures=None, run_id=None).passed  # no contracts step
+    assert not contracts_gate(gate, passed=None, error_failures=None, run_id="c").passed  # no verdict
+    assert contracts_gate(gate, passed=True, error_failures=None, run_id="c").passed
+
+    probes = ProbesGate(kind="probes")
+    assert probes_gate(probes, {"probes.crashed": 0.0, "probes.total": 12.0}).passed
+    crashed = probes_gate(probes, {"probes.crashed": 2.0, "probes.total": 12.0})
+    assert not crashed.passed and crashed.measured == 2.0 and "2 of 12" in crashed.reason
+    assert not probes_gate(probes, {"probes.total": 12.0}).passed
+
+
+def _slices(**values: float) -> dict[str, float]:
+    out = {"slice.worst.roc_auc": min(values.values()), "slice.flagged": 0.0}
+    for key, v in values.items():
+        col, val = key.split("__")
+        out[f"slice.{col}.{val}.roc_auc"] = v
+        out[f"slice.{col}.{val}.count"] = 500.0
+    return out
+
+
+def test_slices_gate_against_champion_then_baseline() -> None:
+    gate = SlicesGate(kind="slices", metric="quality.roc_auc", margin=0.05)
+    cand = _slices(origin__JFK=0.80, origin__EWR=0.70)
+    champ = _slices(origin__JFK=0.78, origin__EWR=0.80)
+    res = slices_gate(gate, cand, champion=champ, champion_version="2", baseline=None)
+    assert not res.passed and res.measured == pytest.approx(0.10) and res.threshold == 0.05
+    assert any("origin.EWR" in d for d in res.details) and "champion v2" in res.reason
+    ok = slices_gate(gate, cand, champion=_slices(origin__JFK=0.79, origin__EWR=0.72), champion_version="2",
+                     baseline=None)
+    assert ok.passed
+    # no champion: the baseline's slices, and the reason says so
+    vs_base = slices_gate(gate, cand, champion=None, champion_version=None, baseline=_slices(origin__JFK=0.7,
+                                                                                               origin__EWR=0.6))
+    assert vs_base.passed and "baseline (no champion yet)" in vs_base.reason
+    assert not slices_gate(gate, {"quality.roc_auc": 0.9}, champion=None, champion_version=None,
+                           baseline=champ).passed  # candidate has no slices
+    assert not slices_gate(gate, cand, champion=None, champion_version=None, baseline=None).passed
+    lower = SlicesGate(kind="slices", metric="quality.brier", margin=0.01, higher_is_better=False)
+    n = {"slice.origin.JFK.count": 300.0}
+    c = {"slice.origin.JFK.brier": 0.20, **n}
+    assert not slices_gate(lower, c, champion={"slice.origin.JFK.brier": 0.15, **n}, champion_version="1",
+                           baseline=None).passed
+    assert slices_gate(lower, c, champion={"slice.origin.JFK.brier": 0.25, **n}, champion_version="1",
+                       baseline=None).passed
+
+
+def test_slices_gate_reports_but_does_not_gate_small_slices() -> None:
+    gate = SlicesGate(kind="slices", metric="quality.roc_auc", margin=0.05, min_rows=200)
+    cand = _slices(origin__JFK=0.80, carrier__HA=0.40)
+    base = _slices(origin__JFK=0.78, carrier__HA=0.70)
+    cand["slice.carrier.HA.count"] = base["slice.carrier.HA.count"] = 90.0
+    res = slices_gate(gate, cand, champion=None, champion_version=None, baseline=base)
+    assert res.passed
+    assert any("fewer than 200 rows" in d and "carrier.HA" in d for d in res.details)
+    big = SlicesGate(kind="slices", metric="quality.roc_auc", margin=0.05, min_rows=50)
+    assert not slices_gate(big, cand, champion=None, champion_version=None, baseline=base).passed
+
+
+def test_select_candidate() -> None:
+    cands = {"a": {"quality.roc_auc": 0.7}, "b": {"quality.roc_auc": 0.8}, "c": {}}
+    assert select_candidate(cands, "quality.roc_auc") == "b"
+    assert select_candidate({"a": {"latency.p95_ms": 3.0}, "b": {"latency.p95_ms": 1.0}}, "latency.p95_ms",
+                            higher=False) == "b"
+    assert select_candidate(cands, "quality.roc_auc", name="a") == "a"
+    with pytest.raises(PromotionError, match="choose one of: a, b, c"):
+        select_candidate(cands, "quality.roc_auc", name="zzz")
+    with pytest.raises(PromotionError, match="no candidate has"):
+        select_candidate({"c": {}}, "quality.roc_auc")
+    with pytest.raises(PromotionError, match="no finished candidate"):
+        select_candidate({}, "quality.roc_auc")
+
+
+# -- direction from the metric registry ---------------------------------------------------------
+
+# lower-is-better metrics: (good value, value 43x worse than the reference 1.0)
+LOWER = ["quality.mae", "quality.brier", "latency.p95_ms"]
+
+
+@pytest.mark.parametrize("metric", LOWER)
+def test_baseline_gate_takes_a_lower_is_better_direction_from_the_registry(metric: str) -> None:
+    gate = BaselineGate(kind="vs_baseline", metric=metric, min_relative_improvement=0.05)  # no override
+    assert gate.higher_is_better is None
+    worse = baseline_gate(gate, {metric: 43.0}, {metric: 1.0})
+    assert not worse.passed and worse.op == "<=" and worse.threshold == pytest.approx(0.95)
+    assert "lower is better" in worse.reason
+    better = baseline_gate(gate, {metric: 0.5}, {metric: 1.0})
+    assert better.passed
+    assert not baseline_gate(gate, {metric: 0.97}, {metric: 1.0}).passed  # better, but by less than 5 %
+
+
+@pytest.mark.parametrize("metric", LOWER)
+def test_champion_gate_takes_a_lower_is_better_direction_from_the_registry(metric: str) -> None:
+    gate = ChampionGate(kind="vs_champion", metric=metric, max_regression=0.01)
+    worse = champion_gate(gate, {metric: 43.0}, {metric: 1.0}, champion_version="4")
+    assert not worse.passed and worse.op == "<=" and worse.threshold == pytest.approx(1.01)
+    assert champion_gate(gate, {metric: 0.5}, {metric: 1.0}, champion_version="4").passed
+    assert champion_gate(gate, {metric: 1.005}, {metric: 1.0}, champion_version="4").passed  # within the margin
+
+
+@pytest.mark.parametrize("metric", ["quality.mae", "quality.brier"])
+def test_slices_gate_takes_a_lower_is_better_direction_from_the_registry(metric: str) -> None:
+    short = metric.split(".")[1]
+    gate = SlicesGate(kind="slices", metric=metric, margin=0.05, min_rows=100)
+
+    def sl(jfk: float, ewr: float) -> dict[str, float]:
+        return {f"slice.origin.JFK.{short}": jfk, f"slice.origin.EWR.{short}": ewr,
+                "slice.origin.JFK.count": 500.0, "slice.origin.EWR.count": 500.0}
+
+    worse = slices_gate(gate, sl(43.0, 1.0), champion=sl(1.0, 1.0), champion_version="2", baseline=None)
+    assert not worse.passed and worse.measured == pytest.approx(42.0) and "lower is better" in worse.reason
+    assert any("origin.JFK" in d for d in worse.details)
+    better = slices_gate(gate, sl(0.5, 0.9), champion=sl(1.0, 1.0), champion_version="2", baseline=None)
+    assert better.passed and better.measured == pytest.approx(-0.1)
+    vs_base = slices_gate(gate, sl(43.0, 1.0), champion=None, champion_version=None, baseline=sl(1.0, 1.0))
+    assert not vs_base.passed
+
+
+def test_higher_is_better_metric_still_gates_upwards() -> None:
+    gate = BaselineGate(kind="vs_baseline", metric="quality.r2")
+    assert baseline_gate(gate, {"quality.r2": 0.8}, {"quality.r2": 0.5}).passed
+    assert not baseline_gate(gate, {"quality.r2": 0.2}, {"quality.r2": 0.5}).passed
+    saved = ChampionGate(kind="vs_champion", metric="cost.saved_per_1k_usd")  # a cost.* metric where more is better
+    assert champion_gate(saved, {"cost.saved_per_1k_usd": 9.0}, {"cost.saved_per_1k_usd": 5.0},
+                         champion_version="1").passed
+    assert not champion_gate(saved, {"cost.saved_per_1k_usd": 1.0}, {"cost.saved_per_1k_usd": 5.0},
+                             champion_version="1").passed
+
+
+def test_an_explicit_override_wins_over_the_registry() -> None:
+    # someone who really wants "bigger MAE" (say, a deliberately noisy privacy model) can say so
+    odd = BaselineGate(kind="vs_baseline", metric="quality.mae", higher_is_better=True)
+    assert baseline_gate(odd, {"quality.mae": 43.0}, {"quality.mae": 1.0}).passed
+    odd_slices = SlicesGate(kind="slices", metric="quality.roc_auc", higher_is_better=False, min_rows=1)
+    n = {"slice.o.A.count": 10.0}
+    assert slices_gate(odd_slices, {"slice.o.A.roc_auc": 0.5, **n}, champion={"slice.o.A.roc_auc": 0.9, **n},
+                       champion_version="1", baseline=None).passed
+
+
+def test_higher_is_better_order_override_then_threshold_op_then_registry() -> None:
+    assert higher_is_better("quality.mae") is False
+    assert higher_is_better("quality.roc_auc") is True
+    assert higher_is_better("throughput.items_per_s") is True
+    assert higher_is_better("slice.worst.mae") is False
+    thr = ThresholdGate(kind="threshold", metric="custom.score", op=">=", value=1)
+    assert higher_is_better("custom.score", [thr]) is True
+    assert higher_is_better("custom.score", [ThresholdGate(kind="threshold", metric="custom.score", op="<", value=1)]) \
+        is False
+    over = BaselineGate(kind="vs_baseline", metric="custom.score", higher_is_better=False)
+    assert higher_is_better("custom.score", [thr, over]) is False  # the explicit override wins over the op
+    assert higher_is_better("quality.mae", [BaselineGate(kind="vs_baseline", metric="quality.mae")]) is False
+    assert higher_is_better("quality.mae", [thr]) is False  # a gate on another metric says nothing
+
+
+def test_unknown_metric_direction_is_a_config_error_with_a_suggestion() -> None:
+    with pytest.raises(ConfigError) as info:
+        higher_is_better("quality.roc_acu")
+    text = str(info.value)
+    assert "quality.roc_acu" in text and "did you mean quality.roc_auc" in text and "higher_is_better" in text
+    with pytest.raises(ConfigError, match="did you mean quality.mae"):
+        baseline_gate(BaselineGate(kind="vs_baseline", metric="quality.mea"), {"quality.mea": 1.0},
+                      {"quality.mea": 2.0})
+    with pytest.raises(ConfigError, match="quality.roc_acu is not a built-in metric"):
+        slices_gate(SlicesGate(kind="slices", metric="quality.roc_acu"), {}, champion=None, champion_version=None,
+                    baseline=None)
+    with pytest.raises(ConfigError, match="describes the data"):
+        champion_gate(ChampionGate(kind="vs_champion", metric="quality.base_rate"), {"quality.base_rate": 0.2},
+                      {"quality.base_rate": 0.3}, champion_version="1")
+    # with an override, a custom metric is fine
+    custom = BaselineGate(kind="vs_baseline", metric="custom.minutes_saved", higher_is_better=True)
+    assert baseline_gate(custom, {"custom.minutes_saved": 9.0}, {"custom.minutes_saved": 5.0}).passed
+
+
+def test_decision_record_contents_summary_and_exit_codes() -> None:
+    gates = evaluate_gates(
+        [ThresholdGate(kind="threshold", metric="quality.roc_auc", op=">=", value=0.7),
+         ProbesGate(kind="probes", name="robust")],
+        Evidence(candidate="hgb", candidate_run_id="run-c", candidate_metrics={"quality.roc_auc": 0.65,
+                                                                               "probes.crashed": 0.0}),
+    )
+    d = Decision(outcome="no-go", pilot="p", model_name="m", alias="champion", actor="ann", timestamp="t",
+                 gates=gates, candidate="hgb", alias_before="2", alias_after="2", fingerprints={"flights": "abc"},
+                 git_commit="deadbeef", contract_versions={"flights": "1.0"})
+    assert d.exit_code == EXIT_NO_GO and [g.name for g in d.failing] == ["threshold quality.roc_auc"]
+    text = d.summary()
+    assert "NO-GO" in text and "0.65" in text and ">= 0.7" in text and "stays at version 2" in text
+    assert "robust" not in text  # passing gates are not listed
+    data = json.loads(json.dumps(d.to_dict()))
+    assert data["gates"][0]["measured"] == 0.65 and data["gates"][0]["threshold"] == 0.7
+    assert data["gates"][0]["run_id"] == "run-c" and data["exit_code"] == 3
+    assert data["fingerprints"] == {"flights": "abc"} and data["git_commit"] == "deadbeef"
+    assert Decision.from_dict(data) == d
+    go = Decision(outcome="go", pilot="p", model_name="m", alias="champion", actor="a", timestamp="t")
+    assert go.exit_code == EXIT_OK and go.passed
+
+
+# -- a real MLflow store ----------------------------------------------------------------------
+
+GATES = [
+    {"kind": "threshold", "metric": "quality.roc_auc", "op": ">=", "value": 0.70},
+    {"kind": "threshold", "metric": "latency.p95_ms", "op": "<=", "value": 50},
+    {"kind": "vs_baseline", "metric": "quality.roc_auc", "min_relative_improvement": 0.05},
+    {"kind": "vs_champion", "metric": "quality.roc_auc", "max_regression": 0.01},
+    {"kind": "contracts"},
+    {"kind": "probes"},
+    {"kind": "slices", "metric": "quality.roc_auc", "margin": 0.05},
+]
+
+
+def make_charter(name: str, *, gates: list[dict] | None = None, candidate: str | None = None,
+                 promotion: bool = True) -> Charter:
+    data: dict[str, Any] = {
+        "name": name, "owner": "ops <ops@example.org>", "question": "Better than the <desk> rule?",
+        "primary_metric": "quality.roc_auc",
+        "task": {"kind": "classification", "target": "late"},
+        "sources": {"flights": {"path": "flights.csv", "columns": {"a": "INTEGER"}}},
+        "steps": [{"name": "baseline", "role": "baseline", "notebook": "b.ipynb"},
+                  {"name": "evaluate", "role": "evaluate", "notebook": "e.ipynb"}],
+        "gates": GATES if gates is None else gates,
+    }
+    if promotion:
+        data["promotion"] = {"model_name": f"{name}-model", "candidate": candidate}
+        data["production"] = PLAN
+    return Charter.model_validate(data)
+
+
+def candidate_metrics(auc: float, *, jfk: float | None = None, crashed: float = 0.0) -> dict[str, float]:
+    return {"quality.roc_auc": auc, "quality.brier": 0.2, "latency.p95_ms": 3.0, "cost.per_1k_usd": 0.001,
+            "probes.crashed": crashed, "probes.handled": 10.0, "probes.total": 12.0,
+            "slice.origin.JFK.roc_auc": jfk if jfk is not None else auc, "slice.origin.JFK.count": 400.0,
+            "slice.origin.EWR.roc_auc": auc - 0.01, "slice.origin.EWR.count": 300.0,
+            "slice.worst.roc_auc": auc - 0.01}
+
+
+def log_model(store: Store, run_id: str) -> str:
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    x = pd.DataFrame({"a": np.arange(8.0)})
+    model = LogisticRegression().fit(x, (x["a"] > 3).astype(int))
+    return store.log_sklearn_model(run_id, model, "model", input_example=x.head(2)).model_id
+
+
+def build_pilot(store: Store, charter: Charter, candidates: dict[str, dict[str, float]], *,
+                models: tuple[str, ...] = (), baseline: dict[str, float] | None = None,
+                contracts_passed: bool = True, evaluate_cached_from: str | None = None,
+                cache_key: str = "key-1", finish: bool = True, extra_artifacts: bool = False) -> dict[str, Any]:
+    """The layout the runner and notebooks leave: pilot → steps → candidates (+ models)."""
+    exp = charter.name
+    pilot = store.start_run(exp, "pilot", tags={TAG["kind"]: "pilot", TAG["pilot"]: exp,
+                                                TAG["git_commit"]: "c0ffee", "workbench.fingerprint.flights": "fp-1"})
+    ids: dict[str, Any] = {"pilot": pilot.run_id, "candidates": {}}
+
+    def step(name: str, role: str | None, tags: dict | None = None, metrics: dict | None = None) -> str:
+        t = {TAG["kind"]: "step", TAG["step"]: name, TAG["pilot"]: exp, TAG["cached"]: "false", **(tags or {})}
+        if role:
+            t[TAG["role"]] = role
+        run = store.start_run(exp, name, parent=pilot.run_id, tags=t)
+        if metrics:
+            store.log_metrics(run.run_id, metrics)
+        store.end_run(run.run_id, FINISHED)
+        return run.run_id
+
+    ids["contracts"] = step("contracts", None, {"workbench.data.contracts.passed": str(contracts_passed).lower(),
+                                                 "workbench.contract_version.flights": "abc123def456"},
+                            {"contracts.error_failures": 0.0 if contracts_passed else 2.0,
+                             "contract.flights.passed": float(contracts_passed), "contract.flights.errors": 0.0,
+                             "contract.flights.warnings": 1.0})
+    ids["baseline"] = step("baseline", "baseline", metrics=baseline or candidate_metrics(0.66))
+    if evaluate_cached_from:
+        ids["evaluate"] = step("evaluate", "evaluate", {TAG["cached"]: "true", TAG["cached_from"]: evaluate_cached_from,
+                                                       TAG["cache_key"]: cache_key})
+    else:
+        ev = store.start_run(exp, "evaluate", parent=pilot.run_id,
+                             tags={TAG["kind"]: "step", TAG["step"]: "evaluate", TAG["role"]: "evaluate",
+                                   TAG["cached"]: "false", TAG["cache_key"]: cache_key})
+        ids["evaluate"] = ev.run_id
+        for name, metrics in candidates.items():
+            c = store.start_run(exp, name, parent=ev.run_id,
+                                tags={TAG["kind"]: "candidate", "workbench.candidate": name, TAG["step"]: "evaluate"})
+            store.log_metrics(c.run_id, metrics)
+            if name in models:
+                log_model(store, c.run_id)
+            if extra_artifacts:
+                store.log_dict(c.run_id, {"results": [{"name": "null.<x>", "outcome": "crashed",
+                                                       "detail": "<script>boom</script>"}]}, f"{name}/probes.json")
+            store.end_run(c.run_id, FINISHED)
+            ids["candidates"][name] = c.run_id
+        store.end_run(ev.run_id, FINISHED)
+    if finish:
+        store.end_run(pilot.run_id, FINISHED)
+    return ids
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    return Store(tmp_path_factory.mktemp("mlstore"))
+
+
+def _versions(store: Store, charter: Charter) -> list[str]:
+    found = store.client.search_model_versions(f"name = '{charter.promotion.model_name}'")
+    return sorted(str(v.version) for v in found)
+
+
+def _alias(store: Store, charter: Charter) -> str | None:
+    try:
+        return str(store.client.get_model_version_by_alias(charter.promotion.model_name, "champion").version)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def test_promotion_lifecycle_go_rerun_nogo_history_rollback(store: Store) -> None:
+    charter = make_charter("life")
+    p1 = build_pilot(store, charter, {"good": candidate_metrics(0.80), "weak": candidate_metrics(0.72)},
+                     models=("good",))
+    # go: the best candidate is registered and the alias moves to it
+    d1 = promote(charter, store, actor="ann")
+    assert d1.outcome == "go" and d1.exit_code == 0 and d1.candidate == "good" and d1.new_version
+    assert all(g.passed for g in d1.gates) and len(d1.gates) == len(GATES) + 1  # + the implicit production_plan gate
+    assert d1.alias_before is None and d1.alias_after == d1.model_version == "1"
+    assert _alias(store, charter) == "1"
+    mv = store.client.get_model_version(charter.promotion.model_name, "1")
+    assert mv.run_id == p1["candidates"]["good"] and mv.tags["workbench.decision_run"] == d1.decision_run_id
+    pilot = store.get_run(p1["pilot"])
+    assert pilot.data.tags["workbench.decision"] == "go"
+    assert pilot.data.tags["workbench.decision_run"] == d1.decision_run_id
+    record = json.loads(store.download_text(p1["pilot"], DECISION_ARTIFACT))
+    assert record["actor"] == "ann" and record["fingerprints"] == {"flights": "fp-1"}
+    assert record["git_commit"] == "c0ffee" and record["contract_versions"] == {"flights": "abc123def456"}
+    assert record["evidence"]["baseline"] == p1["baseline"] and record["evidence"]["contracts"] == p1["contracts"]
+    assert {g["kind"] for g in record["gates"]} == {g["kind"] for g in GATES} | {"production_plan"}
+    decision_run = store.get_run(d1.decision_run_id)
+    assert decision_run.data.tags[TAG["kind"]] == "decision"
+    assert decision_run.data.tags[TAG["parent"]] == p1["pilot"]  # nested under the pilot run it judged
+    assert decision_run.data.metrics["gate.production_plan.passed"] == 1.0  # gate metrics named by gate
+    assert not [k for k in decision_run.data.metrics if k.startswith("gate.0")]
+    version = store.client.get_model_version(charter.promotion.model_name, d1.model_version)
+    assert d1.decision_run_id in version.description and "scorecard" in version.description
+    # links into the MLflow UI, relative so they follow its host and port
+    exp = decision_run.info.experiment_id
+    assert f"(#/experiments/{exp}/runs/{d1.decision_run_id}/artifactPath/{DECISION_ARTIFACT}?" in version.description
+    assert f"(#/experiments/{exp}/runs/{p1['pilot']}/artifactPath/scorecard/scorecard.html?" in version.description
+    assert "Better than the <desk> rule?" in store.client.get_registered_model(charter.promotion.model_name).description
+
+    # rerun on identical inputs: no new version, no alias move
+    d2 = promote(charter, store, p1["pilot"], actor="ann")
+    assert d2.outcome == "already-champion" and d2.exit_code == 0 and not d2.new_version
+    assert _versions(store, charter) == ["1"] and _alias(store, charter) == "1"
+
+    # a worse candidate: no-go, exit 3, failing gates listed with values, alias untouched
+    p2 = build_pilot(store, charter, {"worse": candidate_metrics(0.65, jfk=0.55, crashed=1.0)}, cache_key="key-2")
+    d3 = promote(charter, store)
+    assert d3.pilot_run_id == p2["pilot"] and d3.outcome == "no-go" and d3.exit_code == EXIT_NO_GO
+    failing = {g.kind for g in d3.failing}
+    assert failing == {"threshold", "vs_baseline", "vs_champion", "probes", "slices"}
+    summary = d3.summary()
+    assert "quality.roc_auc = 0.65" in summary and "champion v1 0.8" in summary and "1 of 12 probe(s)" in summary
+    assert _alias(store, charter) == "1" and _versions(store, charter) == ["1"]
+    assert store.get_run(p2["pilot"]).data.tags["workbench.decision"] == "no-go"
+
+    # a better candidate: version 2
+    p3 = build_pilot(store, charter, {"better": candidate_metrics(0.85)}, models=("better",), cache_key="key-3")
+    d4 = promote(charter, store, actor="bob")
+    assert d4.outcome == "go" and d4.model_version == "2" and d4.alias_before == "1" and _alias(store, charter) == "2"
+
+    # the evaluate step served from cache: candidates found through cached_from, same model, nothing moves
+    p4 = build_pilot(store, charter, {}, evaluate_cached_from=p3["evaluate"], cache_key="key-3")
+    d5 = promote(charter, store, p4["pilot"])
+    assert d5.outcome == "already-champion" and d5.candidate_run_id == p3["candidates"]["better"]
+    assert _versions(store, charter) == ["1", "2"]
+
+    hist = history(charter, store)
+    assert [h.outcome for h in hist] == ["already-champion", "go", "no-go", "already-champion", "go"]
+    assert hist[1].decision_run_id == d4.decision_run_id and hist[1].actor == "bob"
+    assert hist[2].failing and hist[2].gates == d3.gates
+
+    # rollback: back to version 1, with its own record
+    r1 = rollback(charter, store, actor="carol")
+    assert r1.outcome == "rollback" and r1.alias_before == "2" and r1.alias_after == "1" and r1.exit_code == 0
+    assert _alias(store, charter) == "1"
+    assert history(charter, store)[0].outcome == "rollback"
+    assert history(charter, store)[0].actor == "carol"
+    with pytest.raises(PromotionError, match="nothing to roll back to"):
+        rollback(charter, store)
+    assert _alias(store, charter) == "1"
+
+    # rollback sticks: promoting the rolled-back pilot again is a no-go naming the rollback
+    d6 = promote(charter, store, p3["pilot"])
+    assert d6.outcome == "no-go" and [g.kind for g in d6.failing] == ["rollback"]
+    assert "rolled back by decision run " + r1.decision_run_id in d6.failing[0].reason
+    assert "--allow-rolled-back" in d6.summary()
+    assert _versions(store, charter) == ["1", "2"] and _alias(store, charter) == "1"
+    with pytest.raises(PromotionError, match="needs a reason"):
+        promote(charter, store, p3["pilot"], allow_rolled_back=True)
+    # ... unless a person says so, with a reason: then it reuses its version (no new one)
+    d7 = promote(charter, store, p3["pilot"], allow_rolled_back=True, reason="the incident was in the feature store")
+    assert d7.outcome == "go" and d7.model_version == "2" and not d7.new_version
+    assert d7.reason == "the incident was in the feature store"
+    assert json.loads(store.download_text(d7.decision_run_id, DECISION_ARTIFACT))["reason"] == d7.reason
+    assert _versions(store, charter) == ["1", "2"] and _alias(store, charter) == "2"
+    assert audit(charter, store).ok
+
+
+def test_dry_run_moves_and_records_nothing(store: Store) -> None:
+    charter = make_charter("dry")
+    ids = build_pilot(store, charter, {"good": candidate_metrics(0.80)})
+    before = len(store.find_runs("dry", max_results=1000))
+    d = promote(charter, store, dry_run=True)
+    assert d.dry_run and d.outcome == "go" and d.decision_run_id is None and d.alias_after is None
+    assert "dry run" in d.summary()
+    assert len(store.find_runs("dry", max_results=1000)) == before
+    assert "workbench.decision" not in store.get_run(ids["pilot"]).data.tags
+    assert _alias(store, charter) is None
+    with pytest.raises(Exception):
+        store.client.get_registered_model(charter.promotion.model_name)
+    assert history(charter, store) == []
+    # not dry: the gates pass but there is no logged model to register
+    with pytest.raises(PromotionError, match="no logged model"):
+        promote(charter, store)
+
+
+def test_failing_contracts_and_named_candidate(store: Store) -> None:
+    charter = make_charter("named", candidate="weak", gates=[GATES[0], {"kind": "contracts"}])
+    build_pilot(store, charter, {"good": candidate_metrics(0.9), "weak": candidate_metrics(0.6)},
+                contracts_passed=False)
+    d = promote(charter, store)
+    assert d.candidate == "weak" and d.outcome == "no-go"
+    assert {g.kind for g in d.failing} == {"threshold", "contracts"}
+    assert "2 error-level" in d.summary()
+
+
+def test_clear_errors_without_evidence(store: Store) -> None:
+    charter = make_charter("errs")
+    with pytest.raises(PromotionError, match="no MLflow experiment"):
+        promote(charter, store)
+    build_pilot(store, charter, {"good": candidate_metrics(0.8)}, finish=False)
+    with pytest.raises(PromotionError, match="no FINISHED pilot run"):
+        promote(charter, store)
+    with pytest.raises(PromotionError, match="no gates"):
+        promote(make_charter("errs", gates=[]), store)
+    with pytest.raises(PromotionError, match="no `promotion:`"):
+        promote(make_charter("errs", promotion=False), store)
+    step = store.find_runs("errs", f"tags.`{TAG['kind']}` = 'step'")[0]
+    with pytest.raises(PromotionError, match="not a pilot run"):
+        promote(charter, store, step.info.run_id)
+    with pytest.raises(PromotionError, match="nothing to roll back"):
+        rollback(charter, store)
+
+
+def test_pilot_without_evaluate_step(store: Store) -> None:
+    charter = make_charter("noeval")
+    pilot = store.start_run("noeval", "pilot", tags={TAG["kind"]: "pilot"})
+    store.end_run(pilot.run_id, FINISHED)
+    with pytest.raises(PromotionError, match="no evaluate step"):
+        promote(charter, store)
+
+
+def test_a_go_is_refused_while_the_production_plan_is_incomplete() -> None:
+    from workbench.charter.config import ProductionPlan
+    from workbench.decide.promotion import production_plan_gate
+
+    missing = production_plan_gate(None)
+    assert not missing.passed and "no plan at all" in missing.reason
+    partial = production_plan_gate(ProductionPlan(on_call="TODO: someone", monitoring={"input_psi": 0.2}))
+    assert not partial.passed
+    assert "production.on_call" in partial.reason and "production.monitoring.min_quality" in partial.reason
+    assert "production.monitoring.input_psi" not in partial.reason
+    assert production_plan_gate(ProductionPlan.model_validate(PLAN)).passed
+
+
+def test_promote_without_a_plan_is_no_go_and_names_the_gate(store: Store) -> None:
+    charter = make_charter("noplan").model_copy(update={"production": None})
+    build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))
+    decision = promote(charter, store, actor="ann")
+    assert decision.outcome == "no-go"
+    assert [g.name for g in decision.failing] == ["production_plan"]
+    assert _alias(store, charter) is None and _versions(store, charter) == []

@@ -1,0 +1,169 @@
+"""workbench.measure.modeling: the feature view and split, today's rule, guarded candidates, assessment."""
+
+from __future__ import annotations
+
+import pickle
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.measure import modeling
+from workbench.charter.config import Baseline, Candidate, CostModel, FeatureView, ModelSpec, Split, Task
+from workbench.errors import ConfigError
+
+CLS = Task(kind="classification", target="label", positive_label="yes")
+REG = Task(kind="regression", target="amount")
+
+
+@pytest.fixture()
+def con() -> duckdb.DuckDBPyConnection:
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame({
+        "week": np.repeat(np.arange(1, 11), n // 10),
+        "Region Name": rng.choice(["north", "south", "east"], n),
+        "balance": rng.normal(1500, 400, n).round(2),
+        "visits": rng.integers(0, 9, n),
+        "opened": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D"),
+    })
+    frame.loc[::37, "balance"] = np.nan
+    frame["label"] = np.where(frame["balance"].fillna(0) + rng.normal(0, 300, n) > 1700, "yes", "no")
+    frame.loc[5, "label"] = None  # an unknown target: dropped and counted
+    frame["amount"] = frame["balance"].fillna(1500) * 0.1 + frame["visits"] * 3 + rng.normal(0, 5, n)
+    c = duckdb.connect()
+    c.register("frame_view", frame)
+    c.execute('CREATE TABLE "select" AS SELECT * FROM frame_view')  # a keyword as table name
+    return c
+
+
+def spec(**kw) -> ModelSpec:
+    base = dict(features=FeatureView(table="select", exclude=["amount"]),
+                split=Split(kind="temporal", column="week", train=[1, 7], evaluate=[8, 10]))
+    base.update(kw)
+    return ModelSpec(**base)
+
+
+def test_temporal_split_ranges_kinds_and_dropped_targets(con) -> None:
+    data = modeling.load_data(con, spec(), CLS)
+    assert data.train["week"].between(1, 7).all() and data.evaluate["week"].between(8, 10).all()
+    assert len(data.train) + len(data.evaluate) == 399 and data.dropped_null_target == 1
+    assert data.categorical == ("Region Name",)
+    assert set(data.numeric) == {"week", "balance", "visits"}
+    assert "opened" in data.excluded and data.excluded["amount"] == "excluded in the charter"
+    params = data.params()
+    assert params["split.kind"] == "temporal" and params["split.train"] == [1, 7]
+
+
+def test_random_split_is_seeded_and_stratified(con) -> None:
+    s = spec(split=Split(kind="random", test_size=0.25, seed=3))
+    a, b = modeling.load_data(con, s, CLS), modeling.load_data(con, s, CLS)
+    assert a.evaluate.equals(b.evaluate)
+    assert len(a.evaluate) == pytest.approx(0.25 * 399, abs=1)
+    rate = lambda d: (d == "yes").mean()  # noqa: E731
+    assert abs(rate(a.y_train) - rate(a.y_eval)) < 0.02
+    other = modeling.load_data(con, spec(split=Split(kind="random", seed=4)), CLS)
+    assert not other.evaluate.equals(a.evaluate)
+
+
+def test_feature_view_errors_say_what_to_fix(con) -> None:
+    with pytest.raises(ConfigError, match="no target column 'nope'"):
+        modeling.load_data(con, spec(), Task(kind="classification", target="nope"))
+    with pytest.raises(ConfigError, match="does not run"):
+        modeling.load_data(con, spec(features=FeatureView(sql="SELECT * FROM missing_table")), CLS)
+    with pytest.raises(ConfigError, match="positive_label 'maybe' never occurs"):
+        modeling.load_data(con, spec(), Task(kind="classification", target="label", positive_label="maybe"))
+
+
+def test_group_rate_falls_back_to_coarser_groups_then_overall() -> None:
+    train = pd.DataFrame({"a": ["x"] * 40 + ["y"] * 5, "b": [1] * 20 + [2] * 20 + [1] * 5})
+    y = pd.Series([1] * 30 + [0] * 10 + [1] * 5)
+    rule = modeling.GroupRate.fit(train, y, Task(kind="classification", target="t"), ["a", "b"], min_rows=10)
+    scores = rule.score(pd.DataFrame({"a": ["x", "x", "y", "z", None, "x"], "b": [1, 2, 1, 1, 1, "bad"]}))
+    assert scores.tolist() == pytest.approx([1.0, 0.5, 35 / 45, 35 / 45, 35 / 45, 0.75])
+
+
+def test_sql_rule_scores_nulls_degrade_and_bad_sql_is_a_config_error() -> None:
+    train = pd.DataFrame({"balance": [100.0, 2000.0, 3000.0, 50.0], "Region Name": ["n", "s", "n", "s"]})
+    y = pd.Series([0, 1, 1, 0])
+    task = Task(kind="classification", target="t")
+    rule = modeling.SqlRule.fit(train, y, task, 'CASE WHEN balance > 1800 THEN 1 WHEN balance IS NULL THEN NULL ELSE 0 END')
+    out = rule.score(pd.DataFrame({"balance": [1900.0, 10.0, None], "Region Name": ["n", "n", "s"]}))
+    assert out.tolist() == [1.0, 0.0, 0.5] and out.attrs["degraded"] == 1
+    restored = pickle.loads(pickle.dumps(rule))  # MLflow pickles models; the connection is rebuilt
+    assert restored.score(pd.DataFrame({"balance": [5000.0]})).tolist() == [1.0]
+    with pytest.raises(ConfigError, match="baseline.expression"):
+        modeling.SqlRule.fit(train, y, task, "CASE WHEN no_such_column > 1 THEN 1 ELSE 0 END")
+
+
+def test_prior_is_the_training_rate_or_mean() -> None:
+    assert modeling.Prior.fit(pd.Series(["yes", "no", "no", "no"]), CLS).value == 0.25
+    assert modeling.Prior.fit(pd.Series([1.0, 3.0]), REG).value == 2.0
+
+
+@pytest.mark.parametrize("estimator, native", [
+    ("sklearn.ensemble.HistGradientBoostingClassifier", True),
+    ("sklearn.linear_model.LogisticRegression", False),
+])
+def test_candidate_preprocessing_guard_and_fallback(con, estimator: str, native: bool) -> None:
+    data = modeling.load_data(con, spec(), CLS)
+    fallback = modeling.fit_baseline(None, data.train, data.y_train, CLS)
+    cand = Candidate(name="m", estimator=estimator, params={"max_iter": 50}, fallback_on_null=["balance"])
+    model, threshold = modeling.fit_candidate(cand, data, CLS, CostModel(), fallback=fallback)
+    assert threshold == 0.5 and model.native_nan is native
+    assert model.preprocessing()["categorical"] == ["Region Name"]
+    scores = model.score(data.X_eval)
+    assert ((scores >= 0) & (scores <= 1)).all()
+    nulls = data.X_eval["balance"].isna()
+    assert scores.attrs["degraded"] == int(nulls.sum()) > 0
+    assert np.allclose(scores[nulls], fallback.value)
+    nulls_everywhere = data.X_eval.head(3).astype(object).where(lambda f: f.isna(), None)
+    assert model.score(nulls_everywhere.astype({"Region Name": "string"})).notna().all()  # pd.NA, None: missing
+    unseen = data.X_eval.head(3).assign(**{"Region Name": "atlantis"})
+    assert model.score(unseen).notna().all()
+    if native:  # the direct float-matrix path scores exactly as the fitted pipeline does
+        direct = model.score(data.X_eval)
+        model._codes = None
+        assert np.array_equal(direct.to_numpy(), model.score(data.X_eval).to_numpy())
+    with pytest.raises(modeling.InputRefused, match="missing column"):
+        model.score(data.X_eval.drop(columns=["visits"]))
+    with pytest.raises(modeling.InputRefused, match="'visits' must be numeric"):
+        model.score(data.X_eval.head(3).assign(visits="many"))
+    with pytest.raises(modeling.InputRefused, match="no rows"):
+        model.score(data.X_eval.head(0))
+
+
+def test_candidate_errors_name_the_charter_key() -> None:
+    with pytest.raises(ConfigError, match="cannot import the estimator"):
+        modeling.build_candidate(Candidate(name="m", estimator="sklearn.nope.Model"), CLS, ["x"], [])
+    with pytest.raises(ConfigError, match="takes no parameter"):
+        modeling.build_candidate(Candidate(name="m", estimator="sklearn.linear_model.Ridge", params={"alhpa": 1}),
+                                 REG, ["x"], [])
+
+
+def test_regression_candidate_has_no_probabilities_and_is_assessed(con) -> None:
+    data = modeling.load_data(con, spec(features=FeatureView(table="select", exclude=["label"])), REG)
+    model, threshold = modeling.fit_candidate(Candidate(name="r", estimator="sklearn.linear_model.Ridge"),
+                                              data, REG, CostModel())
+    assert threshold is None and not hasattr(model, "predict_proba")
+    result = modeling.assess("r", model, data, task=REG, cost=CostModel(), threshold=None, single_items=20,
+                             batch_size=100)
+    metrics = result.metrics()
+    assert {"quality.mae", "quality.rmse", "quality.r2", "latency.p95_ms", "probes.crashed"} <= set(metrics)
+    assert metrics["quality.r2"] > 0.5  # amount is mostly balance and visits
+    assert metrics["probes.crashed"] == 0
+    assert set(result.figures(data.y_eval)) == {"residuals", "predicted_vs_actual", "latency"}
+
+
+def test_min_cost_threshold_is_chosen_on_training_rows_and_needs_costs(con) -> None:
+    task = Task(kind="classification", target="label", positive_label="yes", threshold="min_cost")
+    data = modeling.load_data(con, spec(), task)
+    cand = Candidate(name="m", estimator="sklearn.linear_model.LogisticRegression")
+    with pytest.raises(ConfigError, match="false_positive_usd"):
+        modeling.fit_candidate(cand, data, task, CostModel())
+    cheap_fn = CostModel(false_positive_usd=1.0, false_negative_usd=50.0)
+    cheap_fp = CostModel(false_positive_usd=50.0, false_negative_usd=1.0)
+    _, low = modeling.fit_candidate(cand, data, task, cheap_fn)
+    _, high = modeling.fit_candidate(cand, data, task, cheap_fp)
+    assert low < high  # missing a positive costs more: call more rows positive

@@ -1,0 +1,216 @@
+"""The runner on real kernels, a real DuckDB file and a real MLflow store in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support import LOGGING_CELL, STEP_PARAMS, write_notebook, write_project
+from workbench.charter.config import load_charter
+from workbench.errors import CellError, KernelDiedError, ParameterError, StepTimeoutError
+from workbench.steps.runner import run_pilot
+from workbench.store.tracking import TAG, Store
+
+pytestmark = pytest.mark.slow
+
+
+def _store(root: Path) -> Store:
+    return Store(root)
+
+
+def _runs(root: Path) -> list:
+    return _store(root).find_runs("tiny-pilot", max_results=1000)
+
+
+def _by_name(root: Path, name: str) -> list:
+    return [r for r in _runs(root) if r.info.run_name == name]
+
+
+def _artifacts(store: Store, run_id: str, path: str = "notebook") -> set[str]:
+    return {Path(a.path).name for a in store.client.list_artifacts(run_id, path)}
+
+
+def _assert_nothing_running(root: Path) -> None:
+    running = [r.info.run_name for r in _runs(root) if r.info.status == "RUNNING"]
+    assert running == []
+
+
+def test_pilot_tracks_parent_and_step_runs_with_notebooks(project: Path) -> None:
+    root = project.parent
+    result = run_pilot(load_charter(project))
+    assert result.status == "FINISHED"
+    assert [(s.name, s.status) for s in result.steps] == [
+        ("ingest", "executed"), ("contracts", "skipped"), ("measure", "executed")]
+    store = _store(root)
+    parent = store.get_run(result.run_id)
+    tags = parent.data.tags
+    assert tags[TAG["kind"]] == "pilot"
+    assert tags[TAG["charter_sha256"]] == load_charter(project).sha256
+    assert tags["workbench.fingerprint.items"] == result.fingerprints["items"]
+    assert TAG["git_commit"] in tags and tags[TAG["git_dirty"]] in ("true", "false")
+    assert [d.dataset.name for d in parent.inputs.dataset_inputs] == ["items"]
+    assert parent.inputs.dataset_inputs[0].dataset.digest == result.fingerprints["items"]
+
+    step = _by_name(root, "measure")[0]
+    assert step.data.tags[TAG["parent"]] == result.run_id
+    assert step.info.status == "FINISHED"
+    assert step.data.metrics["demo.rows"] == 5  # logged from inside the kernel
+    assert step.data.metrics["demo.scale"] == 2  # the charter's parameter reached the notebook
+    assert _artifacts(store, step.info.run_id) == {"step.ipynb", "step.html"}
+    assert store.tracking_uri.startswith("sqlite:///") and (root / "mlruns" / "mlflow.db").is_file()
+    assert (root / "mlruns" / "artifacts").is_dir()
+    _assert_nothing_running(root)
+
+
+def test_cache_hit_and_every_invalidation(project: Path) -> None:
+    root = project.parent
+    first = run_pilot(load_charter(project))
+    executed_id = first.steps[-1].run_id
+
+    again = run_pilot(load_charter(project))
+    assert again.steps[-1].status == "cached" and again.steps[-1].cached_from == executed_id
+    cached = _store(root).get_run(again.steps[-1].run_id)
+    assert cached.data.tags[TAG["cached_from"]] == executed_id
+    assert cached.data.metrics["demo.rows"] == 5
+
+    # a changed parameter
+    project.write_text(project.read_text().replace("scale: 2", "scale: 3"))
+    assert run_pilot(load_charter(project)).steps[-1].status == "executed"
+    # an edited notebook
+    nb = root / "notebooks" / "step.ipynb"
+    write_notebook(nb, STEP_PARAMS + "step_name = 'measure'\nscale = 1\n", LOGGING_CELL + "\nx = 1\n")
+    assert run_pilot(load_charter(project)).steps[-1].status == "executed"
+    # a changed source
+    with open(root / "data" / "items.csv", "a") as f:
+        f.write("99,new,9.9\n")
+    changed = run_pilot(load_charter(project))
+    assert changed.steps[0].status == "executed" and changed.steps[-1].status == "executed"
+    assert _store(root).get_run(changed.steps[-1].run_id).data.metrics["demo.rows"] == 6
+    # nothing changed, but --force
+    assert run_pilot(load_charter(project), force=True).steps[-1].status == "executed"
+    assert run_pilot(load_charter(project)).steps[-1].status == "cached"
+    _assert_nothing_running(root)
+
+
+def test_undeclared_parameter_is_refused_before_any_kernel(tmp_path: Path) -> None:
+    path = write_project(tmp_path, step_params="scael: 2")
+    with pytest.raises(ParameterError) as info:
+        run_pilot(load_charter(path))
+    assert "'scael' (did you mean 'scale'?)" in str(info.value)
+    assert "valid names:" in str(info.value)
+    # refused by the static checks before anything ran: no pilot run, no step run, no kernel
+    assert _runs(tmp_path) == []
+
+
+FAILURES = {
+    "failing-cell": ("x = 1", "raise ValueError('boom in cell')", CellError, "ValueError: boom in cell"),
+    "dead-kernel": ("x = 1", "import os; os._exit(1)", KernelDiedError, "kernel died"),
+    "timeout": ("x = 1", "import time; time.sleep(120)", StepTimeoutError, "longer than 5s"),
+}
+
+
+@pytest.mark.parametrize("case", list(FAILURES))
+def test_step_failure_leaves_runs_failed_with_partial_notebook(tmp_path: Path, case: str) -> None:
+    ok_cell, bad_cell, error, text = FAILURES[case]
+    path = write_project(tmp_path, notebook_cells=(ok_cell, bad_cell, "print('never')"))
+    path.write_text(path.read_text().replace("timeout_seconds: 60", "timeout_seconds: 5"))
+    with pytest.raises(error) as info:
+        run_pilot(load_charter(path))
+    msg = str(info.value)
+    assert text in msg
+    assert "step.ipynb: cell 3 `" in msg  # numbered as in the source notebook (parameters cell = 1)
+    store = _store(tmp_path)
+    step = _by_name(tmp_path, "measure")[0]
+    assert step.info.status == "FAILED"
+    assert TAG["failure"] in step.data.tags
+    assert _artifacts(store, step.info.run_id) == {"step.ipynb", "step.html"}
+    parent = store.get_run(step.data.tags[TAG["parent"]])
+    assert parent.info.status == "FAILED"
+    _assert_nothing_running(tmp_path)
+
+
+def _wait_for(predicate, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError("timed out waiting")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_marks_runs_killed_and_attaches_partial_notebook(tmp_path: Path, sig: int) -> None:
+    marker = tmp_path / "started"
+    path = write_project(tmp_path, notebook_cells=(
+        "x = 1", f"import pathlib, time; pathlib.Path({str(marker)!r}).write_text('1'); time.sleep(120)"))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "run", "--pilot", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        _wait_for(marker.exists)
+        time.sleep(1.0)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr
+    step = _by_name(tmp_path, "measure")[0]
+    assert step.info.status == "KILLED"
+    assert _artifacts(_store(tmp_path), step.info.run_id) == {"step.ipynb", "step.html"}
+    executed = json.loads(_store(tmp_path).download_text(step.info.run_id, "notebook/step.ipynb"))
+    assert any("pathlib" in "".join(c["source"]) for c in executed["cells"])
+    parent = _store(tmp_path).get_run(step.data.tags[TAG["parent"]])
+    assert parent.info.status == "KILLED"
+    _assert_nothing_running(tmp_path)
+
+
+def test_runs_of_a_dead_driver_are_swept_to_killed(project: Path) -> None:
+    root = project.parent
+    store = _store(root)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    ghost = store.start_run("tiny-pilot", "ghost", tags={TAG["pid"]: dead.stdout.strip()})
+    assert store.status(ghost.run_id) == "RUNNING"
+    run_pilot(load_charter(project))
+    assert store.status(ghost.run_id) == "KILLED"
+
+
+FORGETFUL_CELL = """
+import workbench
+s = workbench.session(step_name, run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse, pilot_name=pilot_name)
+s.log_metrics({"demo.scale": scale})  # forgets demo.rows, the charter's primary metric
+"""
+
+
+def test_a_step_that_ends_without_what_the_notebook_contract_asks_fails_naming_it(tmp_path: Path) -> None:
+    from workbench.errors import StepError
+
+    path = write_project(tmp_path, notebook_cells=(FORGETFUL_CELL,))
+    with pytest.raises(StepError) as info:
+        run_pilot(load_charter(path))
+    message = str(info.value)
+    assert "step 'measure' (role baseline) ended without what the gates need" in message
+    assert "lacks metric(s) demo.rows" in message and "Your own notebooks" in message
+    run = _by_name(tmp_path, "measure")[0]
+    assert run.info.status == "FAILED" and "demo.rows" in run.data.tags[TAG["failure"]]
+    _assert_nothing_running(tmp_path)
+
+
+def test_an_evaluate_step_without_a_candidate_run_fails_naming_it(tmp_path: Path) -> None:
+    from workbench.errors import StepError
+
+    path = write_project(tmp_path)
+    # a second step with the evaluate role, whose notebook logs metrics but opens no candidate run
+    path.write_text(path.read_text() + "  - {name: judge, role: evaluate, notebook: notebooks/step.ipynb, "
+                    "timeout_seconds: 60, metrics: [demo.rows, demo.scale], parameters: {scale: 3}}\n")
+    with pytest.raises(StepError, match=r"step 'judge' .*no candidate run: open one nested run per candidate"):
+        run_pilot(load_charter(path))
+    _assert_nothing_running(tmp_path)

@@ -1,0 +1,159 @@
+"""The MLflow store itself: safe concurrent creation, stale-run sweeping, where models land."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from workbench.store.tracking import FINISHED, KILLED, RUNNING, TAG, Store, init_store
+
+ROUNDS, WORKERS = 20, 8
+
+
+def _open_many(roots: list[str], barrier, results) -> None:
+    """One worker: for each fresh root, wait for the others, then open the store at once."""
+    import logging
+
+    logging.disable(logging.INFO)  # "Creating initial MLflow database tables..." x 160
+    for root in roots:
+        barrier.wait(timeout=300)
+        try:
+            store = Store(Path(root))
+            store.client.search_experiments(max_results=1)
+            store.experiment_id("p")  # every worker also creates/looks up the same experiment
+            results.put((root, "ok"))
+        except Exception as exc:  # noqa: BLE001 - reported to the parent
+            results.put((root, f"{type(exc).__name__}: {exc}"))
+
+
+def _assert_valid_schema(db: Path) -> None:
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
+        assert con.execute("SELECT count(*) FROM experiments WHERE name = 'p'").fetchone()[0] == 1
+        assert con.execute("SELECT count(*) FROM experiments WHERE experiment_id = 0").fetchone()[0] == 1
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert not {t for t in tables if t.startswith("_alembic_tmp")}
+
+
+@pytest.mark.slow  # ~80 s on 2 cores: 20 migrations, serialized by the lock, as intended
+def test_concurrent_first_open_always_yields_one_valid_store(tmp_path: Path) -> None:
+    roots = [str(tmp_path / f"r{i:02d}") for i in range(ROUNDS)]
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(WORKERS), ctx.Queue()
+    procs = [ctx.Process(target=_open_many, args=(roots, barrier, results)) for _ in range(WORKERS)]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=600) for _ in range(ROUNDS * WORKERS)]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    failures = [o for o in outcomes if o[1] != "ok"]
+    assert not failures, failures[:5]
+    for root in roots:
+        _assert_valid_schema(Path(root) / "mlruns" / "mlflow.db")
+
+
+def test_init_store_creates_the_store_with_default_experiment_under_the_artifact_root(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    store = init_store(tmp_path / "proj")
+    db = tmp_path / "proj" / "mlruns" / "mlflow.db"
+    _assert_default_under_root(store)
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
+    init_store(tmp_path / "proj")  # idempotent
+    assert list(cwd.iterdir()) == []
+
+
+def _assert_default_under_root(store: Store) -> None:
+    default = store.client.get_experiment("0")
+    assert default.artifact_location == (store.artifact_root / "0").resolve().as_uri()
+
+
+def test_remote_uri_takes_no_local_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Store(tracking_uri="http://127.0.0.1:9").client  # noqa: B018 - constructing the client touches nothing
+    assert list(tmp_path.rglob("*")) == []
+
+
+# -- stale runs --------------------------------------------------------------------------
+@pytest.fixture()
+def sleeper():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_sweep_stale_sees_a_reused_pid(tmp_path: Path, sleeper: subprocess.Popen) -> None:
+    store = Store(tmp_path)
+    host = socket.gethostname()
+    started = psutil.Process(sleeper.pid).create_time()
+
+    def run(name: str, **tags: str) -> str:
+        return store.start_run("p", name, tags={TAG["host"]: host, **tags}).run_id
+
+    reused = run("reused", **{TAG["pid"]: str(sleeper.pid), TAG["pid_started"]: repr(started - 3600)})
+    live = run("live", **{TAG["pid"]: str(sleeper.pid), TAG["pid_started"]: repr(started)})
+    legacy_live = run("legacy-live", **{TAG["pid"]: str(sleeper.pid)})
+    ours = store.start_run("p", "ours").run_id  # tagged by start_run with this process's pid and start time
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    legacy_dead = run("legacy-dead", **{TAG["pid"]: dead.stdout.strip()})
+
+    tags = store.get_run(ours).data.tags
+    assert tags[TAG["pid"]] == str(psutil.Process().pid)
+    assert abs(float(tags[TAG["pid_started"]]) - psutil.Process().create_time()) < 1.0
+
+    swept = set(store.sweep_stale("p"))
+    assert swept == {reused, legacy_dead}
+    assert store.status(reused) == KILLED
+    assert {store.status(r) for r in (live, legacy_live, ours)} == {RUNNING}
+    for r in (live, legacy_live, ours):
+        store.end_run(r, FINISHED)
+
+
+# -- models --------------------------------------------------------------------------------
+def test_model_lands_in_the_runs_experiment_under_the_artifact_root(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    store = Store(tmp_path / "proj")
+    ref = store.start_run("p", "baseline")
+    x = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) % 3})
+    model = LogisticRegression().fit(x, (x.a > 9).astype(int))
+    t0 = time.time()
+    info = store.log_sklearn_model(ref.run_id, model, "model", input_example=x.head(3))
+    store.end_run(ref.run_id)
+
+    assert list(cwd.iterdir()) == [], "nothing may be written to the current folder"
+    found = store.client.search_logged_models(experiment_ids=[ref.experiment_id])
+    assert [m.model_id for m in found] == [info.model_id]
+    logged = found[0]
+    assert logged.experiment_id == ref.experiment_id
+    assert logged.source_run_id == ref.run_id
+    assert str(logged.status) in {"READY", "LoggedModelStatus.READY"}
+    exp_root = (tmp_path / "proj" / "mlruns" / "artifacts" / "p").resolve()
+    assert logged.artifact_location.startswith(exp_root.as_uri())
+    files = {p.name for p in exp_root.rglob("*") if p.is_file()}
+    assert {"MLmodel", "model.pkl"} <= files
+    assert store.client.search_logged_models(experiment_ids=["0"]) == []
+    outputs = store.get_run(ref.run_id).outputs.model_outputs
+    assert [o.model_id for o in outputs] == [info.model_id]
+    _assert_default_under_root(store)
+    assert time.time() - t0 < 60

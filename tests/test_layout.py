@@ -1,0 +1,66 @@
+"""The package's layout is its architecture: layers that import one way, enforced.
+
+ground (errors, formatting) < charter < data < store < measure < decide < show < steps <
+faces (cli, new, validate's face in the CLI, widgets). `lint-imports` checks the contract in
+pyproject.toml; these tests show it passes, that it fails on an upward import, and that
+nothing new lands at the top level outside the faces and the ground.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import REPO
+
+PACKAGE = REPO / "workbench"
+LINT = Path(sys.executable).parent / "lint-imports"
+TOP_LEVEL = {"__init__.py", "errors.py", "formatting.py", "cli.py", "new.py", "widgets.py"}
+LAYERS = ["charter", "data", "store", "measure", "decide", "show", "steps"]
+
+
+def _lint(root: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run([str(LINT), "--no-cache", str(root / "pyproject.toml")], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_layers_hold() -> None:
+    done = _lint(REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 kept, 0 broken" in done.stdout
+
+
+def test_an_upward_import_breaks_the_build(tmp_path: Path) -> None:
+    shutil.copytree(PACKAGE, tmp_path / "workbench", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    warehouse = tmp_path / "workbench" / "data" / "warehouse.py"
+    # the data layer reaching up into the scorecard: exactly what the layers forbid
+    warehouse.write_text(warehouse.read_text() + "\nfrom ..show import scorecard  # noqa: E402,F401\n")
+    done = _lint(tmp_path)
+    assert done.returncode != 0
+    assert "workbench.data is not allowed to import workbench.show" in done.stdout
+    assert "workbench.data.warehouse -> workbench.show.scorecard" in done.stdout
+
+
+def test_the_top_level_holds_only_the_faces_and_the_ground() -> None:
+    modules = {p.name for p in PACKAGE.glob("*.py")}
+    assert modules == TOP_LEVEL, f"new top-level module(s) {sorted(modules - TOP_LEVEL)}: put each in its layer's package"
+    packages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert packages == set(LAYERS)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_each_layer_says_what_it_is_for(layer: str) -> None:
+    import importlib
+
+    module = importlib.import_module(f"workbench.{layer}")
+    assert module.__doc__ and len(module.__doc__.strip().splitlines()) >= 3
+    assert module.__all__, f"workbench.{layer} lists its public names in __all__"
+    for name in module.__all__:
+        assert (PACKAGE / layer / f"{name}.py").exists() or (PACKAGE / layer / name / "__init__.py").exists(), name

@@ -1,0 +1,754 @@
+"""Gated promotion: metrics read back from MLflow → gates → registry alias → decision record.
+
+Two layers. The gates are pure functions over metric dicts and the charter's gate specs
+(:func:`evaluate_gate`, :func:`evaluate_gates`): no MLflow, unit-testable, and a missing
+metric is always a FAIL with its reason, never a pass. Around them, :func:`gather_evidence`
+reads one pilot run's evidence from MLflow (the single source of truth) and
+:func:`promote` decides, registers and moves the alias.
+
+Outcomes (``Decision.outcome``)
+-------------------------------
+``go``                every gate passed; the candidate's logged model is registered (or an
+                      existing version with the same source is reused) and the alias moves to it.
+``no-go``             a gate failed; the registry is untouched. Exit code 3.
+``already-champion``  every gate passed and the alias already points at a version of this
+                      very model (same logged model id, or same evaluate cache key and
+                      candidate name): no new version, no alias move. Reruns are idempotent.
+``rollback``          :func:`rollback` moved the alias back to the previous champion.
+
+Every decision (not dry runs) is recorded by :mod:`workbench.decide.registry`, which owns the
+registry, the decision records and their audit chain: a run tagged
+``workbench.kind=decision`` in the pilot's experiment holding ``decision/decision.json``
+(so :func:`history` is a search), the same JSON on the pilot run, and tags on the model
+version. A promotion is one transaction under the store's promotion lock: unfinished
+decisions are reconciled, the audit runs (a broken trail refuses unless acknowledged),
+the record is written pending, the alias moves, the record is completed. A version that
+was rolled back is not promoted again unless allowed with a reason.
+A dry run evaluates the same gates and says what would happen, but locks, records,
+registers and moves nothing (``Decision.dry_run`` is true and ``decision_run_id`` is None).
+
+The default pilot run is the newest FINISHED pilot run of the charter's experiment; the
+runner, promoting inside a pilot that is still RUNNING, passes its run id explicitly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..store import locks
+from . import registry
+from ..measure import metrics as metric_registry
+from ..charter.config import (
+    BaselineGate,
+    ChampionGate,
+    Charter,
+    ContractsGate,
+    ProbesGate,
+    SlicesGate,
+    ThresholdGate,
+)
+from ..errors import ConfigError, PromotionError, WorkbenchError
+from .registry import (  # re-exported: the record types and registry functions other modules import from here
+    ALREADY,
+    DECISION_ARTIFACT,
+    FINGERPRINT_PREFIX,
+    GO,
+    NO_GO,
+    ROLLBACK,
+    T_CANDIDATE,
+    T_DECISION_RUN,
+    T_LINEAGE,
+    T_MODEL_ID,
+    T_PILOT_RUN,
+    T_SOURCE_RUN,
+    AuditReport,
+    Decision,
+    DecisionRecord,
+    GateResult,
+    audit,
+    champion,
+    history,
+    rollback,
+)
+from ..store.tracking import FINISHED, TAG, Store
+
+__all__ = [
+    "GateResult",
+    "gate_name",
+    "Evidence",
+    "Decision",
+    "DecisionRecord",
+    "evaluate_gate",
+    "evaluate_gates",
+    "higher_is_better",
+    "gather_evidence",
+    "PilotLayout",
+    "pilot_layout",
+    "select_candidate",
+    "promote",
+    "history",
+    "rollback",
+    "find_pilot_run",
+    "champion",
+    "audit",
+    "AuditReport",
+    "DECISION_ARTIFACT",
+    "GO",
+    "NO_GO",
+    "ALREADY",
+    "ROLLBACK",
+    "T_CANDIDATE",
+    "T_PILOT_RUN",
+    "T_SOURCE_RUN",
+]
+
+CONTRACTS_PASSED = "workbench.data.contracts.passed"
+CONTRACT_VERSION_PREFIX = "workbench.contract_version."
+
+
+# -- evidence ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the gates judge: metric dicts and the runs they came from (no MLflow objects)."""
+
+    candidate: str
+    candidate_run_id: str | None
+    candidate_metrics: Mapping[str, float]
+    baseline_run_id: str | None = None
+    baseline_metrics: Mapping[str, float] | None = None
+    champion_version: str | None = None  # None: no champion yet
+    champion_run_id: str | None = None
+    champion_metrics: Mapping[str, float] | None = None  # None with a version: unreadable
+    contracts_run_id: str | None = None
+    contracts_passed: bool | None = None  # None: no contracts step in the pilot run
+    contracts_error_failures: float | None = None
+    # provenance for the decision record (not judged)
+    pilot_run_id: str | None = None
+    evaluate_run_id: str | None = None
+    model_id: str | None = None
+    lineage: str | None = None
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    contract_versions: Mapping[str, str] = field(default_factory=dict)
+    git_commit: str | None = None
+    candidates: Mapping[str, str] = field(default_factory=dict)  # name -> run id, all considered
+
+
+# -- pure gates ----------------------------------------------------------------------------
+
+
+def higher_is_better(metric: str, gates: Sequence[Any] = ()) -> bool:
+    """Direction of a metric: an explicit ``higher_is_better`` on a gate on it wins, then a
+    threshold gate's op (``>=``/``>``: higher), then the metric registry
+    (:mod:`workbench.measure.metrics`). Raises :class:`ConfigError` when none of them knows (a
+    custom metric, a misspelt one, or a descriptive one such as ``quality.base_rate``)."""
+    on_metric = [g for g in gates if getattr(g, "metric", None) == metric]
+    for gate in on_metric:
+        if getattr(gate, "higher_is_better", None) is not None:
+            return bool(gate.higher_is_better)
+    for gate in on_metric:
+        if isinstance(gate, ThresholdGate):
+            return gate.op in (">=", ">")
+    return _registry_direction(metric)
+
+
+def _registry_direction(metric: str, *, shown: str | None = None) -> bool:
+    """The registry's direction of ``metric``, or a ConfigError naming ``shown`` (the name
+    as the charter wrote it) with close names and the override key."""
+    shown = shown or metric
+    higher = metric_registry.higher_is_better(metric)
+    if higher is not None:
+        return higher
+    found = metric_registry.info(metric)
+    if found is not None:
+        raise ConfigError(
+            f"{shown} has no better direction: it describes the data or the setup ({found.description})",
+            where=f"pilot.yaml: gates (metric {shown})",
+            hint="set `higher_is_better: true` or `false` on the gate if comparing it really is meant, "
+            "or gate on a model metric")
+    close = metric_registry.suggest(metric)
+    did_you_mean = f"did you mean {' or '.join(close)}? " if close else ""
+    raise ConfigError(
+        f"{shown} is not a built-in metric, so whether higher or lower is better is unknown",
+        where=f"pilot.yaml: gates (metric {shown})",
+        hint=f"{did_you_mean}If the name is right (a metric your notebook logs), set "
+        "`higher_is_better: true` or `false` on the vs_baseline / vs_champion / slices gate, "
+        "or add a threshold gate on it (its op gives the direction)")
+
+
+def _gate_higher(gate: BaselineGate | ChampionGate | SlicesGate) -> bool:
+    """A comparison gate's direction: its own override, else the registry's."""
+    if gate.higher_is_better is not None:
+        return bool(gate.higher_is_better)
+    if isinstance(gate, SlicesGate):  # compared per slice: the direction of quality.<m>
+        inner = gate.metric.split(".", 1)[1] if gate.metric.startswith(("quality.", "slice.")) else gate.metric
+        return _registry_direction(f"quality.{inner}", shown=gate.metric)
+    return _registry_direction(gate.metric)
+
+
+def _num(metrics: Mapping[str, float] | None, name: str) -> float | None:
+    if metrics is None or name not in metrics:
+        return None
+    value = metrics[name]
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _fmt(value: float | None) -> str:
+    return "missing" if value is None else f"{value:.6g}"
+
+
+_OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
+
+
+def gate_name(gate: Any) -> str:
+    if gate.name:
+        return gate.name
+    metric = getattr(gate, "metric", None)
+    return f"{gate.kind} {metric}" if metric else gate.kind
+
+
+def threshold_gate(gate: ThresholdGate, metrics: Mapping[str, float], *, run_id: str | None = None) -> GateResult:
+    base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op=gate.op, threshold=gate.value,
+                run_id=run_id)
+    value = _num(metrics, gate.metric)
+    if value is None:
+        return GateResult(passed=False, reason=f"{gate.metric} is missing from the candidate's metrics", **base)
+    ok = _OPS[gate.op](value, gate.value)
+    return GateResult(passed=ok, measured=value,
+                      reason=f"{gate.metric} = {_fmt(value)}, required {gate.op} {gate.value:g}",
+                      **base)
+
+
+def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: Mapping[str, float] | None, *,
+                  run_id: str | None = None, baseline_run_id: str | None = None) -> GateResult:
+    """Better than the baseline by ``min_relative_improvement`` of |baseline| (0.05 = 5 %).
+    Direction: the gate's ``higher_is_better``, else the metric registry."""
+    higher = _gate_higher(gate)
+    op = ">=" if higher else "<="
+    base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
+                reference_run_id=baseline_run_id)
+    value = _num(candidate, gate.metric)
+    ref = _num(baseline, gate.metric)
+    if baseline is None:
+        return GateResult(passed=False, measured=value, reason="no baseline run in this pilot run to compare with",
+                          **base)
+    if ref is None:
+        return GateResult(passed=False, measured=value, reason=f"{gate.metric} is missing from the baseline's metrics",
+                          **base)
+    if value is None:
+        return GateResult(passed=False, reference=ref, reason=f"{gate.metric} is missing from the candidate's metrics",
+                          **base)
+    margin = gate.min_relative_improvement * abs(ref)
+    required = ref + margin if higher else ref - margin
+    ok = value >= required if higher else value <= required
+    change = (value - ref) / abs(ref) if ref != 0 else (0.0 if value == ref else math.copysign(math.inf, value - ref))
+    reason = (f"{gate.metric} = {_fmt(value)} vs baseline {_fmt(ref)} ({change:+.2%}); required {op} {_fmt(required)} "
+              f"({'+' if higher else '-'}{gate.min_relative_improvement:.2%} of the baseline, "
+              f"{'higher' if higher else 'lower'} is better)")
+    return GateResult(passed=ok, measured=value, threshold=required, reference=ref, reason=reason, **base)
+
+
+def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: Mapping[str, float] | None, *,
+                  champion_version: str | None, run_id: str | None = None,
+                  champion_run_id: str | None = None) -> GateResult:
+    """No worse than the champion by more than ``max_regression`` (absolute); no champion: pass.
+    Direction: the gate's ``higher_is_better``, else the metric registry."""
+    higher = _gate_higher(gate)
+    op = ">=" if higher else "<="
+    base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
+                reference_run_id=champion_run_id)
+    value = _num(candidate, gate.metric)
+    if value is None:
+        return GateResult(passed=False, reason=f"{gate.metric} is missing from the candidate's metrics", **base)
+    if champion_version is None:
+        return GateResult(passed=True, measured=value, reason=f"no champion yet: nothing to regress from "
+                          f"({gate.metric} = {_fmt(value)})", **base)
+    ref = _num(champion, gate.metric)
+    if ref is None:
+        return GateResult(passed=False, measured=value,
+                          reason=f"{gate.metric} of the champion (version {champion_version}) is missing or its run "
+                          "is unreadable", **base)
+    required = ref - gate.max_regression if higher else ref + gate.max_regression
+    ok = value >= required if higher else value <= required
+    reason = (f"{gate.metric} = {_fmt(value)} vs champion v{champion_version} {_fmt(ref)}; "
+              f"required {op} {_fmt(required)} "
+              f"(max regression {gate.max_regression:g}, {'higher' if higher else 'lower'} is better)")
+    return GateResult(passed=ok, measured=value, threshold=required, reference=ref, reason=reason, **base)
+
+
+def contracts_gate(gate: ContractsGate, *, passed: bool | None, error_failures: float | None,
+                   run_id: str | None = None) -> GateResult:
+    """No error-level contract failure: the contracts step's verdict tag, else its failure count."""
+    base = dict(name=gate_name(gate), kind=gate.kind, metric="contracts.error_failures", op="==", threshold=0.0,
+                run_id=run_id)
+    if run_id is None:
+        return GateResult(passed=False, reason="no contracts step in this pilot run (no source declares a contract, "
+                          "or the step did not run): nothing shows the data kept its contracts", **base)
+    if error_failures is not None:
+        ok = error_failures == 0 and passed is not False
+        return GateResult(passed=ok, measured=error_failures,
+                          reason=f"{error_failures:g} error-level contract failure(s)"
+                          + ("" if passed is not False else "; the contracts step reports a failure"), **base)
+    if passed is None:
+        return GateResult(passed=False, reason="the contracts step recorded no verdict "
+                          f"(no tag {CONTRACTS_PASSED}, no metric contracts.error_failures)", **base)
+    return GateResult(passed=passed, reason="contracts passed" if passed else "the contracts step reports a failure",
+                      **base)
+
+
+def probes_gate(gate: ProbesGate, metrics: Mapping[str, float], *, run_id: str | None = None) -> GateResult:
+    base = dict(name=gate_name(gate), kind=gate.kind, metric="probes.crashed", op="==", threshold=0.0, run_id=run_id)
+    crashed = _num(metrics, "probes.crashed")
+    if crashed is None:
+        return GateResult(passed=False,
+                          reason="probes.crashed is missing: the candidate's robustness probes did not run",
+                          **base)
+    total = _num(metrics, "probes.total")
+    of = f" of {total:g}" if total is not None else ""
+    return GateResult(passed=crashed == 0, measured=crashed, reason=f"{crashed:g}{of} probe(s) crashed the candidate",
+                      **base)
+
+
+def slice_values(metrics: Mapping[str, float], metric: str) -> dict[str, float]:
+    """``{"<column>.<value>": v}`` from ``slice.<column>.<value>.<metric>`` (``slice.worst`` excluded).
+
+    ``metric`` may be given as ``quality.roc_auc`` or ``roc_auc``."""
+    inner = metric.split(".", 1)[1] if metric.startswith(("quality.", "slice.")) else metric
+    out = {}
+    for name, value in metrics.items():
+        parts = name.split(".")
+        if len(parts) == 4 and parts[0] == "slice" and parts[3] == inner and parts[1] != "worst":
+            v = _num(metrics, name)
+            if v is not None:
+                out[f"{parts[1]}.{parts[2]}"] = v
+    return out
+
+
+def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: Mapping[str, float] | None,
+                champion_version: str | None, baseline: Mapping[str, float] | None, run_id: str | None = None,
+                champion_run_id: str | None = None, baseline_run_id: str | None = None) -> GateResult:
+    """No slice worse than the champion's same slice by more than ``margin`` (no champion: the
+    baseline's). ``measured`` is the largest regression found, ``threshold`` the margin.
+    Direction: the gate's ``higher_is_better``, else the registry's for ``quality.<m>``."""
+    higher = _gate_higher(gate)
+    base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op="<=", threshold=gate.margin,
+                run_id=run_id)
+    if champion_version is not None:
+        ref_name, ref_metrics, ref_run = f"champion v{champion_version}", champion, champion_run_id
+    else:
+        ref_name, ref_metrics, ref_run = "baseline (no champion yet)", baseline, baseline_run_id
+    base["reference_run_id"] = ref_run
+    cand = slice_values(candidate, gate.metric)
+    if not cand:
+        return GateResult(passed=False, reason=f"the candidate has no slice metrics for {gate.metric}", **base)
+    if ref_metrics is None:
+        return GateResult(passed=False, reason=f"no {ref_name} metrics to compare slices with", **base)
+    ref = slice_values(ref_metrics, gate.metric)
+    # a slice's metric on a handful of rows is noise: compare slices both sides measured on
+    # at least `min_rows` rows (the counts are logged as slice.<col>.<val>.count)
+    counts = {k: min(_num(candidate, f"slice.{k}.count") or 0, _num(ref_metrics, f"slice.{k}.count") or 0)
+              for k in set(cand) & set(ref)}
+    small = sorted(k for k, n in counts.items() if n < gate.min_rows)
+    common = sorted(k for k in set(cand) & set(ref) if k not in small)
+    if not common:
+        return GateResult(passed=False, reason=f"no slice in common with the {ref_name} for {gate.metric}", **base)
+    worse: list[tuple[float, str]] = []
+    for key in common:
+        by = (ref[key] - cand[key]) if higher else (cand[key] - ref[key])
+        worse.append((by, key))
+    worst_by, worst_key = max(worse)
+    failing = sorted((w for w in worse if w[0] > gate.margin), reverse=True)
+    details = tuple(f"{key}: {_fmt(cand[key])} vs {_fmt(ref[key])} ({by:+.4g} worse)" for by, key in failing)
+    missing = sorted(set(ref) - set(cand))
+    if missing:
+        details += (f"not compared (no candidate value): {', '.join(missing)}",)
+    if small:
+        details += (f"not compared (fewer than {gate.min_rows} rows): {', '.join(small)}",)
+    reason = (f"{len(failing)} of {len(common)} slice(s) worse than the {ref_name} by more than {gate.margin:g} "
+              f"on {gate.metric} ({'higher' if higher else 'lower'} is better); "
+              + (f"largest regression {worst_key} by {worst_by:.4g}" if worst_by > 0 else "no slice is worse"))
+    return GateResult(passed=not failing, measured=worst_by, details=details, reason=reason, **base)
+
+
+def evaluate_gate(gate: Any, evidence: Evidence) -> GateResult:
+    """One gate on the evidence (pure)."""
+    ev = evidence
+    if isinstance(gate, ThresholdGate):
+        return threshold_gate(gate, ev.candidate_metrics, run_id=ev.candidate_run_id)
+    if isinstance(gate, BaselineGate):
+        return baseline_gate(gate, ev.candidate_metrics, ev.baseline_metrics, run_id=ev.candidate_run_id,
+                             baseline_run_id=ev.baseline_run_id)
+    if isinstance(gate, ChampionGate):
+        return champion_gate(gate, ev.candidate_metrics, ev.champion_metrics, champion_version=ev.champion_version,
+                             run_id=ev.candidate_run_id, champion_run_id=ev.champion_run_id)
+    if isinstance(gate, ContractsGate):
+        return contracts_gate(gate, passed=ev.contracts_passed, error_failures=ev.contracts_error_failures,
+                              run_id=ev.contracts_run_id)
+    if isinstance(gate, ProbesGate):
+        return probes_gate(gate, ev.candidate_metrics, run_id=ev.candidate_run_id)
+    if isinstance(gate, SlicesGate):
+        return slices_gate(gate, ev.candidate_metrics, champion=ev.champion_metrics,
+                           champion_version=ev.champion_version, baseline=ev.baseline_metrics,
+                           run_id=ev.candidate_run_id, champion_run_id=ev.champion_run_id,
+                           baseline_run_id=ev.baseline_run_id)
+    raise PromotionError(f"unknown gate kind {getattr(gate, 'kind', type(gate).__name__)!r}",
+                         hint="use threshold, vs_baseline, vs_champion, contracts, probes or slices")
+
+
+def evaluate_gates(gates: Sequence[Any], evidence: Evidence) -> tuple[GateResult, ...]:
+    """Every gate, in charter order (lazy: all are evaluated, then the caller decides)."""
+    return tuple(evaluate_gate(g, evidence) for g in gates)
+
+
+def production_plan_gate(plan: Any) -> GateResult:
+    """Implicit in every promotion: no GO without a complete production plan (pure)."""
+    missing = plan.missing() if plan is not None else ["production: (no plan at all)"]
+    reason = ("the production plan is complete: on-call, service levels, monitoring thresholds, fallback, rollback"
+              if not missing else "the production plan lacks " + ", ".join(missing)
+              + " (README, \"After the GO\")")
+    return GateResult(name="production_plan", kind="production_plan", passed=not missing, reason=reason,
+                      details=tuple(missing))
+
+
+def select_candidate(candidates: Mapping[str, Mapping[str, float]], metric: str, *, higher: bool = True,
+                     name: str | None = None) -> str:
+    """The named candidate, else the best on ``metric`` (ties: the first name in sorted order)."""
+    if not candidates:
+        raise PromotionError("no finished candidate run to promote",
+                             hint="run the evaluate step (`make pilot`); a candidate run must end FINISHED")
+    if name is not None:
+        if name not in candidates:
+            raise PromotionError(f"candidate '{name}' is not among this pilot run's candidates",
+                                 where="pilot.yaml: promotion.candidate",
+                                 hint=f"choose one of: {', '.join(sorted(candidates))}")
+        return name
+    scored = [(n, _num(m, metric)) for n, m in sorted(candidates.items())]
+    scored = [(n, v) for n, v in scored if v is not None]
+    if not scored:
+        raise PromotionError(f"no candidate has the primary metric {metric}", where="pilot.yaml: primary_metric",
+                             hint="log it from the evaluate notebook, or name the candidate in promotion.candidate")
+    return (max if higher else min)(scored, key=lambda nv: nv[1])[0]
+
+
+# -- evidence from MLflow -------------------------------------------------------------------
+
+
+def _experiment(store: Store, charter: Charter) -> str:
+    exp = store.experiment_id(charter.name, create=False)
+    if exp is None:
+        raise PromotionError(f"no MLflow experiment '{charter.name}' in {store.tracking_uri}",
+                             hint="run the pilot first (`make pilot`)")
+    return exp
+
+
+def find_pilot_run(charter: Charter, store: Store, pilot_run_id: str | None = None) -> Any:
+    """The given pilot run, or the newest FINISHED one of the charter's experiment."""
+    if pilot_run_id is not None:
+        try:
+            run = store.get_run(pilot_run_id)
+        except Exception as exc:  # noqa: BLE001 - mlflow raises its own exception type
+            raise PromotionError(f"no run {pilot_run_id} in the MLflow store", where=store.tracking_uri,
+                                 hint="pass a pilot run id from `make ui`, or omit it for the newest pilot run",
+                                 ) from exc
+        if run.data.tags.get(TAG["kind"]) != "pilot":
+            raise PromotionError(f"run {pilot_run_id} is not a pilot run (tag {TAG['kind']} is "
+                                 f"{run.data.tags.get(TAG['kind'])!r})", hint="pass the parent run of a pilot")
+        return run
+    _experiment(store, charter)
+    newest = store.newest_pilot_run(charter.name, complete=True)  # a partial (one-step) run decides nothing
+    runs = [newest] if newest is not None else []
+    if not runs:
+        raise PromotionError(f"pilot '{charter.name}' has no FINISHED pilot run to promote from",
+                             hint="run `make pilot` until it finishes, or pass a pilot run id")
+    return runs[0]
+
+
+def _source(run: Any) -> str:
+    """The run that actually executed (a cached step run points at it)."""
+    return run.data.tags.get(TAG["cached_from"]) or run.info.run_id
+
+
+def _steps_by_role(charter: Charter, children: list[Any]) -> dict[str, list[Any]]:
+    order = {s.name: i for i, s in enumerate(charter.steps)}
+    out: dict[str, list[Any]] = {}
+    for run in children:
+        tags = run.data.tags
+        role = tags.get(TAG["role"]) or ("contracts" if tags.get(TAG["step"]) == "contracts" else None)
+        if role:
+            out.setdefault(role, []).append(run)
+    for runs in out.values():
+        runs.sort(key=lambda r: (order.get(r.data.tags.get(TAG["step"], ""), 99), -r.info.start_time))
+    return out
+
+
+def _logged_model_id(store: Store, run: Any) -> str | None:
+    """The logged model named ``model`` of a candidate run (else its only logged model)."""
+    outputs = getattr(run, "outputs", None)
+    ids = [o.model_id for o in (outputs.model_outputs if outputs else [])]
+    if not ids:
+        return None
+    if len(ids) == 1:
+        return ids[0]
+    for model_id in ids:
+        try:
+            if store.client.get_logged_model(model_id).name == "model":
+                return model_id
+        except Exception:  # noqa: BLE001 - skip an unreadable one
+            continue
+    return ids[-1]
+
+
+def _lineage(evaluate_run: Any, candidate: str) -> str | None:
+    """Same evaluate cache key + same candidate name = same code, data and parameters."""
+    key = evaluate_run.data.tags.get(TAG["cache_key"])
+    if not key:
+        return None
+    return hashlib.sha256(f"{key}:{candidate}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class PilotLayout:
+    """A pilot run's step runs and candidate runs (candidates found through ``cached_from``)."""
+
+    pilot: Any
+    steps: Mapping[str, Any]  # step name -> step run (as recorded in this pilot run)
+    roles: Mapping[str, list[Any]]  # baseline | evaluate | profile | contracts -> step runs
+    candidates: Mapping[str, Any]  # candidate name -> its FINISHED run
+    evaluate_of: Mapping[str, Any]  # candidate name -> the evaluate run that executed it
+
+    def step(self, role: str) -> Any | None:
+        runs = self.roles.get(role) or []
+        return runs[0] if runs else None
+
+
+def pilot_layout(charter: Charter, store: Store, pilot_run: Any) -> PilotLayout:
+    """Read a pilot run's layout from MLflow (the report uses the same reading)."""
+    children = store.children(charter.name, pilot_run.info.run_id)
+    roles = _steps_by_role(charter, children)
+    candidates: dict[str, Any] = {}
+    evaluate_of: dict[str, Any] = {}
+    for step_run in roles.get("evaluate", []):
+        if step_run.info.status != FINISHED:
+            continue
+        source_id = _source(step_run)
+        source = step_run if source_id == step_run.info.run_id else store.get_run(source_id)
+        for run in store.children(charter.name, source_id):
+            tags = run.data.tags
+            if tags.get(TAG["kind"]) != "candidate" or run.info.status != FINISHED:
+                continue
+            name = tags.get("workbench.candidate") or run.info.run_name
+            if name not in candidates or run.info.start_time > candidates[name].info.start_time:
+                candidates[name] = run
+                evaluate_of[name] = source
+    ordered = sorted(children, key=lambda r: r.info.start_time)
+    steps = {r.data.tags.get(TAG["step"], r.info.run_name): r for r in ordered}
+    return PilotLayout(pilot_run, steps, roles, candidates, evaluate_of)
+
+
+def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
+    """Read the pilot run's candidate, baseline, contracts and the current champion from MLflow."""
+    pilot_run_id = pilot_run.info.run_id
+    layout = pilot_layout(charter, store, pilot_run)
+    if not layout.roles.get("evaluate"):
+        raise PromotionError(f"pilot run {pilot_run_id} has no evaluate step run",
+                             hint="add a step with `role: evaluate` and run the pilot (`make pilot`)")
+    roles, candidates, evaluate_of = layout.roles, layout.candidates, layout.evaluate_of
+    promo = charter.promotion
+    primary = charter.primary_metric
+    named = promo.candidate if promo else None
+    # the direction matters only when the best of several candidates is chosen
+    higher = higher_is_better(primary, charter.gates) if named is None and len(candidates) > 1 else True
+    name = select_candidate({n: r.data.metrics for n, r in candidates.items()}, primary, higher=higher, name=named)
+    cand = store.get_run(candidates[name].info.run_id)  # search results omit outputs (the logged model)
+
+    baseline = next((r for r in roles.get("baseline", []) if r.info.status == FINISHED), None)
+    contracts = roles.get("contracts", [None])[0]
+    champ = champion(charter, store)
+    champ_metrics = None
+    if champ is not None and champ.run_id:
+        try:
+            champ_metrics = dict(store.get_run(champ.run_id).data.metrics)
+        except Exception:  # noqa: BLE001 - a deleted run: the champion gates fail with a reason
+            champ_metrics = None
+    ptags = pilot_run.data.tags
+    versions = {k[len(CONTRACT_VERSION_PREFIX):]: v for k, v in ptags.items() if k.startswith(CONTRACT_VERSION_PREFIX)}
+    if contracts is not None:
+        versions.update({k[len(CONTRACT_VERSION_PREFIX):]: v for k, v in contracts.data.tags.items()
+                         if k.startswith(CONTRACT_VERSION_PREFIX)})
+    passed_tag = contracts.data.tags.get(CONTRACTS_PASSED) if contracts is not None else None
+    return Evidence(
+        candidate=name,
+        candidate_run_id=cand.info.run_id,
+        candidate_metrics=dict(cand.data.metrics),
+        baseline_run_id=_source(baseline) if baseline is not None else None,
+        baseline_metrics=dict(baseline.data.metrics) if baseline is not None else None,
+        champion_version=str(champ.version) if champ is not None else None,
+        champion_run_id=champ.run_id if champ is not None else None,
+        champion_metrics=champ_metrics,
+        contracts_run_id=_source(contracts) if contracts is not None else None,
+        contracts_passed=None if passed_tag is None else passed_tag == "true",
+        contracts_error_failures=_num(contracts.data.metrics, "contracts.error_failures") if contracts else None,
+        pilot_run_id=pilot_run_id,
+        evaluate_run_id=evaluate_of[name].info.run_id,
+        model_id=_logged_model_id(store, cand),
+        lineage=_lineage(evaluate_of[name], name),
+        fingerprints={k[len(FINGERPRINT_PREFIX):]: v for k, v in ptags.items() if k.startswith(FINGERPRINT_PREFIX)},
+        contract_versions=versions,
+        git_commit=ptags.get(TAG["git_commit"]),
+        candidates={n: r.info.run_id for n, r in sorted(candidates.items())},
+    )
+
+
+# -- promote ------------------------------------------------------------------------------------
+
+
+def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: str | None, dry_run: bool,
+            allow_rolled_back: bool, reason: str | None) -> tuple[Decision, Evidence, Any]:
+    """Gather the evidence and judge it: the decision (not yet recorded), the evidence, and
+    the existing model version the candidate matches (None: a new version on GO)."""
+    model_name, alias = registry.target(charter)
+    pilot_run = find_pilot_run(charter, store, pilot_run_id)
+    ev = gather_evidence(charter, store, pilot_run)
+    gates = (*evaluate_gates(charter.gates, ev), production_plan_gate(charter.production))
+    passed = all(g.passed for g in gates)
+    notes: list[str] = []
+    if ev.champion_version is None:
+        notes.append(f"no champion yet: {model_name}@{alias} is unset")
+    if len(ev.candidates) > 1:
+        notes.append(f"candidate '{ev.candidate}' chosen from {', '.join(ev.candidates)}"
+                     + (" (named in the charter)" if charter.promotion and charter.promotion.candidate
+                        else f" (best {charter.primary_metric})"))
+    existing = registry.matching_version(store, model_name, ev.model_id, ev.lineage) if passed else None
+    allowed_rolled_back = None
+    if existing is not None and str(existing.version) != ev.champion_version:
+        demoted_by = registry.rolled_back_by(existing)
+        if demoted_by:  # rollback sticks: this very model was demoted; only a person may bring it back
+            gates = gates + (GateResult(
+                name="not rolled back", kind="rollback", passed=allow_rolled_back, run_id=ev.candidate_run_id,
+                reason=(f"version {existing.version} (this candidate's model) was rolled back by decision run "
+                        f"{demoted_by}; "
+                        + (f"promoted again on purpose (--allow-rolled-back): {reason}" if allow_rolled_back
+                           else "a pilot does not bring it back: promote a new version, or run `workbench promote "
+                           "--allow-rolled-back --reason \"...\"`"))),)
+            passed = allow_rolled_back
+            allowed_rolled_back = demoted_by if allow_rolled_back else None
+            if not passed:
+                existing = None
+    if passed:
+        if ev.model_id is None:
+            if not dry_run:
+                raise PromotionError(f"candidate '{ev.candidate}' passed every gate but its run "
+                                     f"{ev.candidate_run_id} has no logged model", hint="log it from the evaluate "
+                                     "notebook with `c.log_model(model, 'model', input_example=...)`")
+            notes.append("the candidate run has no logged model: a real promotion would fail")
+        outcome = ALREADY if existing is not None and str(existing.version) == ev.champion_version else GO
+    else:
+        outcome = NO_GO
+    version = str(existing.version) if existing is not None else None
+    if outcome == GO and not dry_run:
+        after = version  # the intent, in the pending record (None: a new version, numbered when registered)
+    else:
+        after = ev.champion_version
+    decision = Decision(
+        outcome=outcome, pilot=charter.name, model_name=model_name, alias=alias, actor=registry.actor_name(actor),
+        timestamp=registry.now(), gates=gates, pilot_run_id=ev.pilot_run_id, candidate=ev.candidate,
+        candidate_run_id=ev.candidate_run_id, model_id=ev.model_id,
+        model_version=version if passed else ev.champion_version,
+        alias_before=ev.champion_version, alias_after=after, dry_run=dry_run,
+        evidence={"pilot": ev.pilot_run_id, "candidate": ev.candidate_run_id, "evaluate": ev.evaluate_run_id,
+                  "baseline": ev.baseline_run_id, "contracts": ev.contracts_run_id,
+                  "champion": ev.champion_run_id, "champion_version": ev.champion_version,
+                  "candidates": dict(ev.candidates),
+                  **({"allowed_rolled_back": allowed_rolled_back} if allowed_rolled_back else {})},
+        fingerprints=dict(ev.fingerprints), contract_versions=dict(ev.contract_versions), git_commit=ev.git_commit,
+        notes=tuple(notes), reason=reason if allowed_rolled_back else None,
+    )
+    if dry_run and outcome == GO:
+        decision = replace(decision, notes=decision.notes + (
+            "would " + (f"reuse version {existing.version}" if existing is not None else "register a new version")
+            + f" and move {model_name}@{alias} to it",))
+    return decision, ev, existing
+
+
+def promote(charter: Charter, store: Store, pilot_run_id: str | None = None, *, dry_run: bool = False,
+            actor: str | None = None, allow_rolled_back: bool = False, reason: str | None = None,
+            acknowledge: str | None = None, say: Callable[[str], None] | None = None) -> Decision:
+    """Evaluate the gates on a pilot run; on a pass register the candidate and move the alias.
+
+    Serialised by the store's promotion lock (a concurrent promoter waits, then sees the
+    registry as this one left it) and refused while another process holds the pilot lock.
+    Unfinished decisions are reconciled first, then the audit runs: a broken trail refuses
+    unless ``acknowledge`` gives a reason (recorded with the problems' keys).
+    ``allow_rolled_back`` (with ``reason``) lets a rolled-back version be promoted again.
+
+    Returns the Decision (``.exit_code`` 0 or 3); raises PromotionError when the evidence
+    cannot be gathered or the registry cannot be updated, AuditError on a broken trail,
+    StoreLockedError when a pilot or an ingest holds the store."""
+    model_name, alias = registry.target(charter)
+    if not charter.gates:
+        raise PromotionError("the charter declares no gates: a promotion without gates would pass on nothing",
+                             where=f"{charter.path}: gates",
+                             hint="add gates, e.g. "
+                             "`- {kind: threshold, metric: quality.roc_auc, op: '>=', value: 0.7}`")
+    if allow_rolled_back and not (reason or "").strip():
+        raise PromotionError("--allow-rolled-back needs a reason", where="--reason",
+                             hint="say why the rolled-back version may come back: "
+                             "`workbench promote --allow-rolled-back --reason \"...\"` (it is recorded)")
+    if dry_run:
+        return _decide(charter, store, pilot_run_id, actor=actor, dry_run=True,
+                       allow_rolled_back=allow_rolled_back, reason=reason)[0]
+
+    what = f"promote {model_name}@{alias}"
+    with locks.promotion_lock(store, what=what, say=say), locks.pilot_lock(store, what=what, say=say):
+        settled = registry.reconcile(charter, store)
+        report = registry.audit(charter, store)
+        acknowledged: dict[str, Any] = {}
+        if not report.ok:
+            if not (acknowledge or "").strip():
+                raise report.error()
+            acknowledged = {"reason": acknowledge, "problems": [p.key for p in report.errors]}
+        decision, ev, existing = _decide(charter, store, pilot_run_id, actor=actor, dry_run=False,
+                                         allow_rolled_back=allow_rolled_back, reason=reason)
+        notes = [f"reconciled an unfinished decision: {line}" for line in settled]
+        if acknowledged:
+            notes.append(f"acknowledged {len(acknowledged['problems'])} audit problem(s) "
+                         f"({'; '.join(p.what for p in report.errors[:3])}): {acknowledge}")
+        elif acknowledge:
+            notes.append("--acknowledge was given, but the audit found nothing to acknowledge")
+        if existing is not None and decision.outcome == GO:
+            notes.append(f"reused version {existing.version} (same model as this candidate); no new version")
+        decision = replace(decision, notes=decision.notes + tuple(notes), acknowledged=acknowledged)
+
+        def move(d: Decision) -> Decision:
+            if existing is not None:
+                version = str(existing.version)
+            else:
+                made = registry.register(store, model_name, model_id=ev.model_id, run_id=ev.candidate_run_id, tags={
+                    T_DECISION_RUN: d.decision_run_id, T_PILOT_RUN: ev.pilot_run_id, T_CANDIDATE: ev.candidate,
+                    T_SOURCE_RUN: ev.candidate_run_id, T_MODEL_ID: ev.model_id, T_LINEAGE: ev.lineage or ""},
+                    description=registry.model_description(charter))
+                version = str(made.version)
+                d = registry.write_record(store, replace(d, model_version=version, alias_after=version,
+                                                         new_version=True))
+            store.client.set_registered_model_alias(model_name, alias, version)
+            return replace(d, model_version=version, alias_after=version)
+
+        try:
+            return registry.commit(charter, store, decision, head=report.head,
+                                   apply=move if decision.outcome == GO else None)
+        except WorkbenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - registry/store failures, wrapped at the boundary
+            raise PromotionError(f"could not update the model registry for {model_name}@{alias}: {exc}",
+                                 where=store.tracking_uri,
+                                 hint="the decision record was settled against the registry (completed if the "
+                                 "alias moved, else aborted): `workbench audit` shows where things stand") from exc

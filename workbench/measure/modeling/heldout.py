@@ -1,0 +1,181 @@
+"""The held-out rows, kept in DuckDB and streamed: memory does not grow with them.
+
+:func:`~workbench.measure.modeling.load_data` copies the held-out rows of the feature view once,
+streamed in Arrow record batches and numbered in the view's order (``__wb_row``), into a
+scratch DuckDB file in a temporary folder this process owns (removed when the object is
+collected or the process exits). Scoring reads them back in record batches and writes
+each batch's scores next to them (:func:`score_rows`); quality, slices and curves are
+then aggregated there (:mod:`workbench.measure.sql_metrics`). DuckDB works in a bounded buffer
+(``memory_limit``) and spills to the same folder. The warehouse is read once and not
+kept open: a notebook never holds its lock longer than ``load_data`` takes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...errors import EvaluationError
+from ..sql_metrics import ROW, SCORE, Y
+
+__all__ = ["HeldOut", "ScoredRows", "score_rows", "MEMORY_LIMIT"]
+
+MEMORY_LIMIT = "512MB"  # DuckDB's buffer (the scratch database; the warehouse while load_data reads); it spills beyond
+_COUNTER = itertools.count()
+
+
+def _q(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _cleanup(con: Any, folder: str) -> None:
+    try:
+        con.close()
+    except Exception:  # noqa: BLE001,S110 - already closed, or the interpreter is going down
+        pass
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+class HeldOut:
+    """The held-out rows in a scratch DuckDB table ``heldout`` (``__wb_row``, then the
+    feature view's columns). ``prepare`` turns a fetched frame into what models take."""
+
+    def __init__(self, folder: str, con: Any, rows: int, columns: Sequence[str]) -> None:
+        self.folder, self.con, self.rows, self.columns = folder, con, int(rows), list(columns)
+        self.prepare: Callable[[pd.DataFrame], pd.DataFrame] = lambda frame: frame
+        self._finalizer = weakref.finalize(self, _cleanup, con, folder)
+
+    @staticmethod
+    def _scratch() -> tuple[str, Any]:
+        import duckdb
+
+        folder = tempfile.mkdtemp(prefix="workbench-heldout-")
+        con = duckdb.connect(str(Path(folder) / "scratch.duckdb"))
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        con.execute(f"SET temp_directory = '{Path(folder) / 'spill'}'")
+        return folder, con
+
+    @classmethod
+    def copy(cls, reader: Any) -> HeldOut:
+        """Copy an Arrow ``RecordBatchReader`` (the held-out query, in its order) into a
+        scratch table, numbering the rows 0..n-1 as they come."""
+        import pyarrow as pa
+
+        folder, con = cls._scratch()
+        try:
+            schema = reader.schema
+            empty = pa.Table.from_batches([], schema=pa.schema([pa.field(ROW, pa.int64()), *schema]))
+            con.register("__wb_empty", empty)
+            con.execute("CREATE TABLE heldout AS SELECT * FROM __wb_empty")
+            con.unregister("__wb_empty")
+            offset = 0
+            for batch in reader:
+                if batch.num_rows == 0:
+                    continue
+                numbered = pa.Table.from_batches([batch]).add_column(
+                    0, ROW, pa.array(np.arange(offset, offset + batch.num_rows, dtype=np.int64)))
+                con.register("__wb_batch", numbered)
+                con.execute("INSERT INTO heldout SELECT * FROM __wb_batch")
+                con.unregister("__wb_batch")
+                offset += batch.num_rows
+        except BaseException:
+            _cleanup(con, folder)
+            raise
+        return cls(folder, con, offset, [f.name for f in schema])
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> HeldOut:
+        """Held-out rows given as a frame (tests, small data): the same code path after."""
+        import pyarrow as pa
+
+        table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+        return cls.copy(pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=65_536)))
+
+    def close(self) -> None:
+        self._finalizer()
+
+    # -- reading ---------------------------------------------------------------------------
+    def batches(self, batch_rows: int, columns: Sequence[str] | None = None, *, con: Any = None) -> Iterator[Any]:
+        """Arrow record batches of (``__wb_row`` and) ``columns``, at most ``batch_rows`` rows each."""
+        cols = ", ".join(_q(c) for c in [ROW, *(c for c in (columns or self.columns) if c != ROW)])
+        reader = (con or self.con).sql(f"SELECT {cols} FROM heldout").to_arrow_reader(int(batch_rows))
+        yield from reader
+
+    def head(self, n: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The first ``n`` held-out rows (in the view's order), prepared for the models."""
+        cols = ", ".join(_q(c) for c in (columns or self.columns))
+        frame = self.con.sql(f"SELECT {cols} FROM heldout ORDER BY {ROW} LIMIT {int(n)}").to_arrow_table().to_pandas()
+        return self.prepare(frame)
+
+    def frame(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Every held-out row in memory: for small tables; scoring streams instead."""
+        return self.head(self.rows, columns)
+
+    def distinct(self, column: str) -> list[Any]:
+        return [r[0] for r in self.con.execute(f"SELECT DISTINCT {_q(column)} FROM heldout").fetchall()]
+
+    def new_table(self, prefix: str) -> str:
+        return f"{prefix}_{next(_COUNTER)}"
+
+
+class ScoredRows:
+    """One model's scores of the held-out rows, in a table next to them (see
+    :mod:`workbench.measure.sql_metrics` for its columns)."""
+
+    def __init__(self, heldout: HeldOut, table: str, rows: int) -> None:
+        self.heldout, self.table, self.rows = heldout, table, rows
+
+    @property
+    def con(self) -> Any:
+        return self.heldout.con
+
+    def head(self, n: int) -> np.ndarray:
+        got = self.con.execute(f"SELECT {SCORE} FROM {_q(self.table)} ORDER BY {ROW} LIMIT {int(n)}").fetchnumpy()
+        return np.asarray(got[SCORE], dtype=float)
+
+    def scores(self) -> pd.Series:
+        """Every score, in the held-out order (in memory: for small tables)."""
+        return pd.Series(self.head(self.rows), name="score")
+
+
+def score_rows(model: Any, heldout: HeldOut, *, features: Sequence[str], target: str,
+               truth: Callable[[Any], np.ndarray], binary: bool, keep: Sequence[str] = (),
+               batch_rows: int = 100_000) -> ScoredRows:
+    """Score every held-out row in record batches of ``batch_rows`` and write the scores
+    back, with the truth (``truth(target values)``: 0/1 when ``binary``, else numbers) and
+    the ``keep`` columns (slices, with their DuckDB types), to a new table keyed by
+    ``__wb_row``."""
+    import pyarrow as pa
+
+    con = heldout.con
+    table = heldout.new_table("scores")
+    wanted = list(dict.fromkeys([*features, target, *keep]))
+    y_type, y_arrow = ("INTEGER", pa.int32()) if binary else ("DOUBLE", pa.float64())
+    con.execute(f"CREATE TABLE {_q(table)} AS SELECT {ROW}, NULL::{y_type} AS {Y}, NULL::DOUBLE AS {SCORE}"
+                + "".join(f", {_q(c)}" for c in keep) + " FROM heldout LIMIT 0")
+    reader = con.cursor()  # a second connection: one statement streams while the other inserts
+    done = 0
+    try:
+        for batch in heldout.batches(batch_rows, wanted, con=reader):
+            frame = heldout.prepare(batch.to_pandas())
+            scores = np.asarray(model.score(frame[list(features)]), dtype=float)
+            if scores.shape != (batch.num_rows,):
+                raise EvaluationError(f"the model returned {scores.shape} scores for {batch.num_rows} rows",
+                                      where="scoring the held-out rows", hint="score() must return one value per row")
+            out = pa.table({ROW: batch.column(ROW), Y: pa.array(truth(frame[target]), y_arrow),
+                            SCORE: pa.array(scores, pa.float64()), **{c: batch.column(c) for c in keep}})
+            con.register("__wb_scored", out)
+            con.execute(f"INSERT INTO {_q(table)} SELECT * FROM __wb_scored")
+            con.unregister("__wb_scored")
+            done += batch.num_rows
+    finally:
+        reader.close()
+    return ScoredRows(heldout, table, done)

@@ -1,0 +1,459 @@
+"""Today's rule and the candidates, built from the charter: one scoring interface for both.
+
+Every model here has ``score(frame) -> pd.Series``: the probability of the positive class
+(classification) or the predicted value (regression), one per row, in order. Malformed
+input is refused with :class:`InputRefused` (a deliberate, clean error the robustness
+probes count as *refused*), never a crash deep in a library.
+
+Baselines (``baseline.kind`` in the charter):
+
+- :class:`SqlRule` — an SQL expression over a row, evaluated by DuckDB on the frame;
+- :class:`GroupRate` — the training split's rate (or mean) per group, falling back to
+  coarser groups, then to the overall rate;
+- :class:`Prior` — the training split's positive rate (or mean) for every row.
+
+Candidates: any scikit-learn-compatible estimator named by import path, wrapped in
+:class:`GuardedModel` with one standard preprocessing, chosen by what the estimator
+accepts (recorded by :meth:`GuardedModel.preprocessing`):
+
+- estimators that take missing values natively (HistGradientBoosting, ...): numbers pass
+  through with their nulls; categories become ordinal codes (unseen and missing -> missing),
+  declared categorical where the estimator supports it (``categorical_features``);
+- all others: numbers get median imputation with a missing-indicator and scaling;
+  categories get a ``__missing__`` level and one-hot encoding that ignores unseen values
+  (at most 50 levels a column; rarer ones are grouped).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...charter.config import Baseline, Candidate, Task
+from ...errors import ConfigError, EvaluationError
+
+__all__ = ["InputRefused", "SqlRule", "GroupRate", "Prior", "GuardedModel", "GuardedClassifier", "GuardedRegressor",
+           "fit_baseline", "build_candidate", "binary_target", "is_degraded"]
+
+
+class InputRefused(ValueError):
+    """Malformed input refused on purpose, with a message saying what is wrong."""
+
+
+def binary_target(y: pd.Series | np.ndarray, positive_label: Any) -> np.ndarray:
+    """1 where the target equals the positive label, else 0."""
+    values = pd.Series(np.asarray(y))
+    hit = values == positive_label
+    if not hit.any():  # 1 vs 1.0 vs "1": compare as text before giving up
+        hit = values.astype(str) == str(positive_label)
+    return hit.to_numpy().astype(int)
+
+
+def is_degraded(output: Any) -> bool:
+    """Whether a model's output was (partly) served by the fallback."""
+    return bool(getattr(output, "attrs", {}).get("degraded"))
+
+
+def _check_frame(frame: Any, columns: Sequence[str]) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise InputRefused(f"expected a pandas DataFrame with columns {', '.join(columns)}, got {type(frame).__name__}")
+    if len(frame) == 0:
+        raise InputRefused("no rows to score")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputRefused(f"missing column(s): {', '.join(missing)}")
+
+
+def _as_numbers(values: pd.Series, column: str) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    coerced = pd.to_numeric(values, errors="coerce")
+    bad = values.notna() & coerced.isna()
+    if bad.any():
+        # say which column and which row, not the value: it may be personal data
+        raise InputRefused(f"column '{column}' must be numeric; row {int(np.flatnonzero(bad.to_numpy())[0])} is not")
+    return coerced.astype("float64")
+
+
+# -- baselines ---------------------------------------------------------------------------
+
+
+class _Scorer:
+    task: Task
+
+    def score(self, frame: pd.DataFrame) -> pd.Series:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # the names MLflow's pyfunc knows; a regression model has no `predict_proba`
+    @property
+    def predict_proba(self) -> Any:
+        if self.task.kind != "classification":
+            raise AttributeError("a regression model has no predict_proba; use predict")
+        return self.score
+
+    def predict(self, frame: pd.DataFrame) -> pd.Series:
+        return self.score(frame)
+
+
+class Prior(_Scorer):
+    """The training split's positive rate (classification) or mean (regression)."""
+
+    def __init__(self, task: Task, value: float) -> None:
+        self.task, self.value = task, float(value)
+
+    @classmethod
+    def fit(cls, y: pd.Series, task: Task) -> Prior:
+        truth = binary_target(y, task.positive_label) if task.kind == "classification" else pd.to_numeric(y)
+        return cls(task, float(np.mean(truth)))
+
+    def score(self, frame: pd.DataFrame) -> pd.Series:
+        _check_frame(frame, [])
+        return pd.Series(np.full(len(frame), self.value), index=frame.index, name="score")
+
+    def describe(self) -> str:
+        what = "positive rate" if self.task.kind == "classification" else "mean"
+        return f"the training split's {what}, {self.value:.4g}, for every row"
+
+
+class GroupRate(_Scorer):
+    """The training split's rate (or mean) per group of ``groups``.
+
+    A group with fewer than ``min_rows`` training rows, or unseen, falls back to the
+    group of the keys without the last one, and so on, then to the overall value."""
+
+    def __init__(self, task: Task, groups: Sequence[str], levels: list[dict[tuple, float]], overall: float,
+                 numeric_keys: Sequence[str], min_rows: int) -> None:
+        self.task, self.groups, self.levels, self.overall = task, list(groups), levels, float(overall)
+        self.numeric_keys, self.min_rows = set(numeric_keys), min_rows
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, y: pd.Series, task: Task, groups: Sequence[str], *, min_rows: int = 30) -> GroupRate:
+        missing = [g for g in groups if g not in frame.columns]
+        if missing:
+            raise ConfigError(f"baseline group column(s) {', '.join(missing)} are not in the feature view",
+                              where="pilot charter: baseline.groups", hint=f"choose from: {', '.join(frame.columns)}")
+        truth = binary_target(y, task.positive_label) if task.kind == "classification" else pd.to_numeric(y)
+        data = frame[list(groups)].copy()
+        numeric = [g for g in groups if pd.api.types.is_numeric_dtype(data[g].dtype)]
+        for g in numeric:
+            data[g] = data[g].astype("float64")
+        data["__y"] = np.asarray(truth, dtype=float)
+        levels = []
+        for depth in range(len(groups), 0, -1):
+            keys = list(groups[:depth])
+            agg = data.groupby(keys, dropna=True, observed=True)["__y"].agg(["mean", "count"])
+            agg = agg[agg["count"] >= min_rows]
+            index = agg.index if depth > 1 else [(k,) for k in agg.index]
+            levels.append({tuple(_key(v) for v in k): float(m) for k, m in zip(index, agg["mean"], strict=True)})
+        return cls(task, groups, levels, float(np.mean(truth)), numeric, min_rows)
+
+    def score(self, frame: pd.DataFrame) -> pd.Series:
+        _check_frame(frame, self.groups)
+        columns = []
+        for g in self.groups:
+            values = frame[g]
+            if g in self.numeric_keys:  # a malformed key cannot match a group: it falls back
+                values = pd.to_numeric(values, errors="coerce").astype("float64")
+            columns.append([_key(v) for v in values.tolist()])
+        rows = list(zip(*columns, strict=True))
+        out = np.empty(len(rows))
+        for i, row in enumerate(rows):
+            value = None
+            for depth, level in enumerate(self.levels):
+                key = row[: len(self.groups) - depth]
+                if None in key:
+                    continue
+                value = level.get(key)
+                if value is not None:
+                    break
+            out[i] = self.overall if value is None else value
+        return pd.Series(out, index=frame.index, name="score")
+
+    def describe(self) -> str:
+        what = "rate" if self.task.kind == "classification" else "mean"
+        return (f"the training split's {what} per ({', '.join(self.groups)}) with at least {self.min_rows} rows "
+                f"({len(self.levels[0]):,} groups), then coarser groups, then the overall {self.overall:.4g}")
+
+
+def _key(value: Any) -> Any:
+    """A group key: None for missing, floats for numbers (5 and 5.0 are one group)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+class SqlRule(_Scorer):
+    """An SQL expression over a row (``CASE WHEN balance > 1800 THEN 1 ELSE 0 END``),
+    evaluated by an in-memory DuckDB on the frame. A NULL result gets the training
+    prior and counts as degraded; for classification, results are clipped to [0, 1]."""
+
+    def __init__(self, task: Task, expression: str, columns: Sequence[str], prior: float) -> None:
+        self.task, self.expression, self.columns, self.prior = task, expression, list(columns), float(prior)
+        self._con: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_con": None}
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, y: pd.Series, task: Task, expression: str) -> SqlRule:
+        prior = Prior.fit(y, task).value
+        rule = cls(task, expression, list(frame.columns), prior)
+        try:
+            rule._evaluate(frame.head(50))
+        except InputRefused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - DuckDB's binder/parser message is the useful part
+            raise ConfigError(f"the baseline expression does not run on the feature view: {str(exc).splitlines()[0]}",
+                              where="pilot charter: baseline.expression",
+                              hint=f"write an SQL expression over the view's columns ({', '.join(map(str, frame.columns))}); "
+                              "quote names with spaces or capitals in double quotes") from exc
+        return rule
+
+    def _evaluate(self, frame: pd.DataFrame) -> np.ndarray:
+        import duckdb
+
+        if self._con is None:
+            self._con = duckdb.connect()
+        view = frame.reset_index(drop=True)
+        self._con.register("row_frame", view)
+        try:
+            table = self._con.sql(f"SELECT TRY_CAST(({self.expression}) AS DOUBLE) AS score FROM row_frame")
+            return table.to_arrow_table().column("score").to_numpy(zero_copy_only=False).astype("float64")
+        finally:
+            self._con.unregister("row_frame")
+
+    def score(self, frame: pd.DataFrame) -> pd.Series:
+        _check_frame(frame, [])
+        try:
+            values = self._evaluate(frame)
+        except Exception as exc:  # noqa: BLE001 - a row the rule cannot read is refused, not a crash
+            raise InputRefused(f"today's rule cannot score these rows: {str(exc).splitlines()[0][:200]}") from exc
+        values = np.asarray(values, dtype=float)
+        degraded = np.isnan(values)
+        values[degraded] = self.prior
+        if self.task.kind == "classification":
+            values = np.clip(values, 0.0, 1.0)
+        out = pd.Series(values, index=frame.index, name="score")
+        out.attrs["degraded"] = int(degraded.sum())
+        return out
+
+    def describe(self) -> str:
+        return f"the SQL rule `{self.expression}`"
+
+
+def fit_baseline(spec: Baseline | None, train: pd.DataFrame, y: pd.Series, task: Task) -> _Scorer:
+    """Today's rule as the charter declares it (the prior when it declares none)."""
+    if spec is None or spec.kind == "prior":
+        return Prior.fit(y, task)
+    if spec.kind == "group_rate":
+        return GroupRate.fit(train, y, task, spec.groups, min_rows=spec.min_rows)
+    return SqlRule.fit(train, y, task, str(spec.expression))
+
+
+# -- candidates ---------------------------------------------------------------------------
+
+
+def _import_estimator(path: str) -> type:
+    module_name, _, attr = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import the estimator {path}: {exc}", where="pilot charter: candidates",
+                          hint="name a class by its full import path, e.g. sklearn.linear_model.LogisticRegression, "
+                          "and install its package into .venv") from exc
+    if not (hasattr(cls, "fit") and (hasattr(cls, "predict") or hasattr(cls, "predict_proba"))):
+        raise ConfigError(f"{path} is not an estimator (no fit/predict)", where="pilot charter: candidates",
+                          hint="name a scikit-learn-compatible estimator class")
+    return cls
+
+
+def _allows_nan(estimator: Any) -> bool:
+    try:
+        from sklearn.utils import get_tags
+
+        return bool(get_tags(estimator).input_tags.allow_nan)
+    except Exception:  # noqa: BLE001 - an estimator outside sklearn's tag system: impute
+        return False
+
+
+class GuardedModel(_Scorer):
+    """A candidate estimator behind an input guard, the standard preprocessing and a
+    degraded mode (rows with a null in ``fallback_on_null`` are served by ``fallback``)."""
+
+    def __init__(self, spec: Candidate, task: Task, numeric: Sequence[str], categorical: Sequence[str],
+                 fallback: _Scorer | None = None) -> None:
+        self.spec, self.task = spec, task
+        self.numeric, self.categorical = list(numeric), list(categorical)
+        self.fallback = fallback
+        self.fallback_on_null = list(spec.fallback_on_null)
+        cls = _import_estimator(spec.estimator)
+        params = dict(spec.params)
+        accepted = inspect.signature(cls).parameters
+        unknown = sorted(set(params) - set(accepted))
+        if unknown and not any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
+            raise ConfigError(f"{spec.estimator} takes no parameter(s) {', '.join(unknown)}",
+                              where=f"pilot charter: candidates: {spec.name}: params",
+                              hint=f"its parameters: {', '.join(sorted(accepted))}")
+        if "random_state" in accepted and "random_state" not in params:
+            params["random_state"] = 0  # reproducible by default
+        native = _allows_nan(cls())
+        if native and "categorical_features" in accepted and "categorical_features" not in params and self.categorical:
+            params["categorical_features"] = list(range(len(self.categorical)))
+        try:
+            self.estimator = cls(**params)
+        except Exception as exc:  # noqa: BLE001 - the estimator's own validation message
+            raise ConfigError(f"{spec.estimator}({params}) cannot be built: {exc}",
+                              where=f"pilot charter: candidates: {spec.name}: params", hint="fix the parameters") from exc
+        self.params = params
+        self.native_nan = native
+        self.pipeline = self._pipeline()
+
+    def _pipeline(self) -> Any:
+        from sklearn.compose import ColumnTransformer
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import Pipeline, make_pipeline
+        from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+        if self.native_nan:
+            cat = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                                 encoded_missing_value=np.nan, max_categories=250, dtype=np.float64)
+            num: Any = "passthrough"
+        else:
+            cat = make_pipeline(SimpleImputer(strategy="constant", fill_value="__missing__"),
+                                OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=50,
+                                              sparse_output=False))
+            num = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+                                StandardScaler())
+        parts = []
+        if self.categorical:
+            parts.append(("categorical", cat, self.categorical))
+        if self.numeric:
+            parts.append(("numeric", num, self.numeric))
+        columns = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
+        return Pipeline([("prepare", columns), ("model", self.estimator)])
+
+    def preprocessing(self) -> dict[str, Any]:
+        """What was done to the inputs (recorded on the candidate's run)."""
+        if self.native_nan:
+            num, cat = "as is, nulls kept (the estimator handles them)", \
+                "ordinal codes, unseen and null -> missing, at most 250 levels" + \
+                (", declared categorical" if "categorical_features" in self.params else "")
+        else:
+            num = "median imputation + missing indicator, standard scaling"
+            cat = "null -> '__missing__', one-hot, unseen ignored, at most 50 levels (rarer grouped)"
+        return {"numeric": self.numeric, "categorical": self.categorical, "numeric_steps": num,
+                "categorical_steps": cat, "estimator": self.spec.estimator, "params": self.params,
+                "fallback_on_null": self.fallback_on_null}
+
+    def _frame(self, frame: Any) -> pd.DataFrame:
+        _check_frame(frame, [*self.categorical, *self.numeric])
+        out = pd.DataFrame(index=frame.index)
+        for col in self.categorical:
+            values = frame[col]
+            text = values.astype(object).where(values.notna(), np.nan)
+            out[col] = [v if isinstance(v, str) or v is np.nan else str(v) for v in text.tolist()]
+        for col in self.numeric:
+            out[col] = _as_numbers(frame[col], col)
+        return out
+
+    def fit(self, frame: pd.DataFrame, y: Any) -> GuardedModel:
+        X = self._frame(frame)  # noqa: N806
+        target = binary_target(y, self.task.positive_label) if self.task.kind == "classification" else \
+            pd.to_numeric(pd.Series(np.asarray(y))).to_numpy(dtype=float)
+        try:
+            self.pipeline.fit(X, target)
+        except Exception as exc:  # noqa: BLE001 - the estimator's message says what it could not fit
+            raise EvaluationError(f"candidate '{self.spec.name}' ({self.spec.estimator}) failed to fit: "
+                                  f"{type(exc).__name__}: {str(exc)[:300]}", where=f"candidates: {self.spec.name}",
+                                  hint="check its parameters, or exclude the columns it cannot take") from exc
+        self._codes = self._direct_codes()
+        return self
+
+    def _direct_codes(self) -> list[dict[str, float]] | None:
+        """Category codes for scoring without the ColumnTransformer (native-NaN estimators).
+
+        Per call, the pipeline's pandas plumbing costs more than the trees on one row;
+        the same codes in a plain float matrix give the same predictions (tested)."""
+        if not self.native_nan:
+            return None
+        prepare = self.pipeline.named_steps["prepare"]
+        if not self.categorical:
+            return []
+        encoder = prepare.named_transformers_["categorical"]
+        if any(v is not None for v in (getattr(encoder, "infrequent_categories_", None) or [])):
+            return None  # grouped rare levels: only the encoder knows them
+        return [{str(v): float(i) for i, v in enumerate(cats) if isinstance(v, str)} for cats in encoder.categories_]
+
+    def _matrix(self, frame: pd.DataFrame, codes: list[dict[str, float]]) -> np.ndarray:
+        """The raw input, checked as :meth:`_frame` checks it, straight into a float matrix."""
+        _check_frame(frame, [*self.categorical, *self.numeric])
+        out = np.empty((len(frame), len(self.categorical) + len(self.numeric)), dtype=np.float64)
+        nan = float("nan")
+        for j, (col, mapping) in enumerate(zip(self.categorical, codes, strict=True)):
+            out[:, j] = [mapping.get(v, nan) if isinstance(v, str) else
+                         (nan if v is None or v is pd.NA or (isinstance(v, float) and v != v) else mapping.get(str(v), nan))
+                         for v in frame[col].tolist()]
+        for j, col in enumerate(self.numeric, start=len(self.categorical)):
+            values = frame[col]
+            if not (pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)):
+                values = _as_numbers(values, col)
+            out[:, j] = values.to_numpy(dtype=np.float64, na_value=nan)
+        return out
+
+    def _raw(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:  # noqa: N803
+        """Scores of the prepared input: a float matrix for the estimator, or a frame for the pipeline."""
+        raise NotImplementedError
+
+    def score(self, frame: pd.DataFrame) -> pd.Series:
+        codes = getattr(self, "_codes", None)
+        X = self._matrix(frame, codes) if codes is not None else self._frame(frame)  # noqa: N806
+        try:
+            raw = self._raw(X)
+        except InputRefused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - name the candidate; the estimator's message says the rest
+            raise EvaluationError(f"candidate '{self.spec.name}' ({self.spec.estimator}) failed to score "
+                                  f"{len(frame):,} row(s): {type(exc).__name__}: {str(exc)[:300]}",
+                                  where=f"candidates: {self.spec.name}",
+                                  hint="fix the estimator, or remove the candidate from the charter") from exc
+        out = pd.Series(raw, index=frame.index, name="score")
+        degraded = np.zeros(len(frame), dtype=bool)
+        if self.fallback_on_null:
+            present = [c for c in self.fallback_on_null if c in frame.columns]
+            degraded = frame[present].isna().any(axis=1).to_numpy() if present else degraded
+        if degraded.any():
+            if self.fallback is None:
+                raise InputRefused(f"rows lack {', '.join(self.fallback_on_null)} and no fallback is configured")
+            out[degraded] = self.fallback.score(frame.loc[degraded]).to_numpy()
+        out.attrs["degraded"] = int(degraded.sum())
+        return out
+
+
+class GuardedClassifier(GuardedModel):
+    def _raw(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+        classes = list(self.pipeline.classes_)
+        if 1 not in classes:
+            return np.zeros(len(X))
+        model = self.estimator if isinstance(X, np.ndarray) else self.pipeline
+        return model.predict_proba(X)[:, classes.index(1)]
+
+
+class GuardedRegressor(GuardedModel):
+    def _raw(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+        model = self.estimator if isinstance(X, np.ndarray) else self.pipeline
+        return np.asarray(model.predict(X), dtype=float)
+
+
+def build_candidate(spec: Candidate, task: Task, numeric: Sequence[str], categorical: Sequence[str],
+                    fallback: _Scorer | None = None) -> GuardedModel:
+    """An unfitted candidate with the standard preprocessing for its estimator."""
+    cls = GuardedClassifier if task.kind == "classification" else GuardedRegressor
+    return cls(spec, task, numeric, categorical, fallback)

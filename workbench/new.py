@@ -1,0 +1,404 @@
+"""`workbench new`: a pilot folder for a table the workbench has never seen.
+
+From a CSV or Parquet file and the target column it drafts, for the user to review:
+
+- ``pilots/NAME/pilot.yaml`` — the charter: column types inferred by DuckDB, the task
+  (kind and positive label inferred from the target), a random or temporal split,
+  today's rule (the prior until the user writes theirs), two candidates, gates whose
+  metrics know their direction, and steps pointing at the shipped generic notebooks;
+- ``pilots/NAME/contracts/<table>.yml`` — a contract drawn from the data.
+
+Everything the pilot produces (warehouse, MLflow store, models, reports) lands inside
+its folder. Nothing here knows any particular domain: every choice is made from the
+data, and every choice is written into the charter with a comment saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+__all__ = ["Scaffold", "new_pilot", "infer_columns"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# column names that usually hold personal data: masked (counts only) and never features
+_PERSONAL = re.compile(r"(^|_)(name|first_?name|last_?name|surname|email|e_?mail|phone|mobile|address|street|"
+                       r"ssn|passport|birth_?date|dob|ip_?address|iban|card_?number)($|_)", re.IGNORECASE)
+_CHARTER_TYPES = {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                  "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DATE", "TIME", "TIMESTAMP", "TIMESTAMPTZ",
+                  "VARCHAR", "TIMESTAMP WITH TIME ZONE"}
+_NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+            "FLOAT", "DOUBLE"}
+NULL_STRINGS = ["", "NA"]
+# the shipped generic notebooks (the project's notebooks/ folder, beside the package)
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@dataclass(frozen=True)
+class Scaffold:
+    """What `workbench new` wrote and decided."""
+
+    folder: Path
+    charter: Path
+    contract: Path
+    table: str
+    task: str
+    positive_label: Any
+    primary_metric: str
+    notes: tuple[str, ...]
+
+    def next_command(self) -> str:
+        return f"make pilot PILOT={self.folder}"
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _reader(path: Path) -> str:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return f"read_parquet({_lit(str(path))})"
+    nulls = "[" + ", ".join(_lit(n) for n in NULL_STRINGS) + "]"
+    return f"read_csv({_lit(str(path))}, nullstr={nulls}, sample_size=-1)"
+
+
+def _charter_type(duck: str) -> str:
+    base = duck.upper()
+    if base in _CHARTER_TYPES or base.startswith("DECIMAL"):
+        return base
+    if base.startswith("TIMESTAMP"):
+        return "TIMESTAMP"
+    return "VARCHAR"  # lists, structs, enums...: text the user can re-type
+
+
+def infer_columns(con: Any, path: Path) -> dict[str, str]:
+    """Column -> DuckDB type, inferred from the whole file."""
+    try:
+        rows = con.execute(f"DESCRIBE SELECT * FROM {_reader(path)}").fetchall()
+    except Exception as exc:  # noqa: BLE001 - DuckDB's sniffer message says what it could not read
+        raise ConfigError(f"DuckDB cannot read the data file: {str(exc).splitlines()[0]}", where=str(path),
+                          hint="pass a CSV (UTF-8, with a header row) or a Parquet file") from exc
+    return {name: _charter_type(dtype) for name, dtype, *_ in rows}
+
+
+def _table_name(path: Path) -> str:
+    name = re.sub(r"[^A-Za-z0-9_]", "_", path.stem).strip("_").lower() or "data"
+    return name if name[0].isalpha() else f"t_{name}"
+
+
+def _rel(path: Path, start: Path) -> str:
+    """Relative to the pilot folder when the file is inside the project, else absolute."""
+    path, here = path.resolve(), Path.cwd().resolve()
+    if not path.is_relative_to(here):
+        return str(path)
+    return os.path.relpath(path, start.resolve())
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _positive_label(values: list[tuple[Any, int]]) -> tuple[Any, str]:
+    labels = {v for v, _ in values}
+    for pos in (1, True, "1", "yes", "Yes", "YES", "true", "True", "y", "Y", "positive", "pos"):
+        if pos in labels and len(labels) == 2:
+            return pos, f"{pos!r} is the conventional positive value"
+    minority = min(values, key=lambda vc: vc[1])[0]
+    return minority, f"{minority!r} is the rarer class (what a model is usually asked to find)"
+
+
+def _whoami() -> str:
+    """Who runs `workbench new`: git's user.email, else user@host (the default owner)."""
+    import getpass
+    import socket
+    import subprocess
+
+    try:
+        email = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        email = ""
+    if email:
+        return email
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+    except Exception:  # noqa: BLE001 - no user name: the user must fill it in
+        return "TODO: you@example.org"
+
+
+def _yaml_scalar(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def new_pilot(
+    name: str,
+    data: Path | str,
+    target: str,
+    *,
+    task: Literal["classification", "regression"] | None = None,
+    time_column: str | None = None,
+    pilots_dir: Path | str = "pilots",
+    owner: str | None = None,
+) -> Scaffold:
+    """Create ``pilots_dir/name`` with a reviewed-by-you charter and a drafted contract."""
+    import duckdb
+
+    from .data.contracts import suggest_contract
+    from .data.sql import quote_ident as _q
+
+    if not _NAME.match(name):
+        raise ConfigError(f"'{name}' is not a pilot name", where="workbench new NAME",
+                          hint="start with a letter or digit, then letters, digits, '.', '_' and '-' (it names the folder and the MLflow experiment)")
+    data = Path(data)
+    if not data.is_file():
+        raise ConfigError("the data file does not exist", where=str(data), hint="pass the path of a CSV or Parquet file")
+    folder = Path(pilots_dir) / name
+    if folder.exists():
+        raise ConfigError("the pilot folder already exists", where=str(folder),
+                          hint="choose another NAME, or delete the folder to start over")
+    fmt = "parquet" if data.suffix.lower() in (".parquet", ".pq") else "csv"
+    table = _table_name(data)
+    con = duckdb.connect()
+    try:
+        columns = infer_columns(con, data)
+        if target not in columns:
+            raise ConfigError(f"the data has no column '{target}'", where=str(data),
+                              hint=f"choose the target among: {', '.join(columns)}")
+        if time_column is not None and time_column not in columns:
+            raise ConfigError(f"the data has no column '{time_column}' for --time-column", where=str(data),
+                              hint=f"its columns: {', '.join(columns)}")
+        con.execute(f"CREATE TABLE t AS SELECT * FROM {_reader(data)}")
+        rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
+        if rows < 20:
+            raise ConfigError(f"the data has only {rows} row(s)", where=str(data),
+                              hint="a pilot needs enough rows to hold some out for evaluation (hundreds at least)")
+        tq = _q(target)
+        counts = con.execute(f"SELECT {tq}, count(*) FROM t WHERE {tq} IS NOT NULL GROUP BY ALL ORDER BY 2 DESC").fetchall()
+        distinct = len(counts)
+        numeric_target = columns[target] in _NUMERIC
+        notes: list[str] = []
+        if task is None:
+            task = "regression" if numeric_target and distinct > 20 else "classification"
+            notes.append(f"task: {task} ({distinct} distinct target values"
+                         + (", numeric" if numeric_target else "") + "); override with --task")
+        if task == "classification" and distinct != 2:
+            raise ConfigError(f"the target '{target}' has {distinct} distinct values; classification here is binary",
+                              where=str(data), hint="pass --task regression, or binarise the target first "
+                              "(then edit `features:` into a SQL view, e.g. (grade = 'A')::INTEGER AS target)")
+        if task == "regression" and not numeric_target:
+            raise ConfigError(f"the target '{target}' is {columns[target]}, not a number", where=str(data),
+                              hint="a regression target must be numeric; pass --task classification for labels")
+        positive, why_positive = (None, "")
+        minority_share = 0.0
+        if task == "classification":
+            positive, why_positive = _positive_label([(_jsonable(v), c) for v, c in counts])
+            minority_share = min(c for _, c in counts) / sum(c for _, c in counts)
+        # columns that are no features: identifiers, free text, personal data
+        exclude: dict[str, str] = {}
+        pii: list[str] = []
+        for col, dtype in columns.items():
+            if col == target or col == time_column:
+                continue
+            if _PERSONAL.search(col):
+                pii.append(col)
+                exclude[col] = "personal data (marked pii in the contract)"
+                continue
+            if dtype == "VARCHAR" or dtype in _NUMERIC - {"FLOAT", "DOUBLE"}:
+                n_distinct, avg_len = con.execute(
+                    f"SELECT count(DISTINCT {_q(col)}), avg(length(CAST({_q(col)} AS VARCHAR))) FROM t").fetchone()
+                if n_distinct == rows and rows > 50:
+                    exclude[col] = "a unique identifier: every row has its own value"
+                elif dtype == "VARCHAR" and n_distinct > 0.5 * rows and (avg_len or 0) > 20:
+                    exclude[col] = "free text (most values unique)"
+        slice_cols = []
+        for col, dtype in columns.items():
+            if col in exclude or col in (target, time_column) or dtype not in ("VARCHAR", "BOOLEAN"):
+                continue
+            n_distinct = con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t").fetchone()[0]
+            if 2 <= n_distinct <= 12:
+                slice_cols.append(col)
+        slice_cols = slice_cols[:2]
+        split_lines = _split(con, time_column, task)
+        target_std = con.execute(f"SELECT stddev_samp({tq}::DOUBLE) FROM t").fetchone()[0] if numeric_target else None
+    finally:
+        con.close()
+
+    if task == "classification":
+        primary = "quality.average_precision" if minority_share < 0.2 else "quality.roc_auc"
+        if minority_share < 0.2:
+            notes.append(f"primary metric: average precision (the positive class is {minority_share:.1%} of rows; "
+                         "accuracy and ROC AUC flatter a model on a skewed class)")
+        champion_margin = 0.01
+        candidates = [("logistic", "sklearn.linear_model.LogisticRegression", {"max_iter": 1000}),
+                      ("hgb", "sklearn.ensemble.HistGradientBoostingClassifier", {"max_iter": 200})]
+        slice_metric, slice_margin = "quality.roc_auc", 0.05
+    else:
+        primary = "quality.mae"
+        champion_margin = round(float(target_std or 0) * 0.01, 6) or 0.0
+        candidates = [("ridge", "sklearn.linear_model.Ridge", {"alpha": 1.0}),
+                      ("hgb", "sklearn.ensemble.HistGradientBoostingRegressor", {"max_iter": 200})]
+        slice_metric, slice_margin = "quality.mae", round(float(target_std or 0) * 0.1, 6) or 0.0
+
+    folder.mkdir(parents=True)
+    try:
+        contract = folder / "contracts" / f"{table}.yml"
+        charter = folder / "pilot.yaml"
+        _draft_contract(data, fmt, table, columns, pii, contract, suggest_contract)
+        charter.write_text(_charter_text(
+            name=name, owner=owner, data=_rel(data, folder), fmt=fmt, table=table, columns=columns,
+            target=target, task=task, positive=positive, why_positive=why_positive, primary=primary,
+            exclude=exclude, split_lines=split_lines, candidates=candidates, slice_cols=slice_cols,
+            slice_metric=slice_metric, slice_margin=slice_margin, champion_margin=champion_margin,
+            rows=rows, notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return Scaffold(folder, charter, contract, table, task, positive, primary, tuple(notes))
+
+
+def _split(con: Any, time_column: str | None, task: str) -> list[str]:
+    from .data.sql import quote_ident as _q
+
+    if time_column is None:
+        return ["split:                        # random: 25 % held out, seeded" +
+                (", stratified on the target" if task == "classification" else ""),
+                "  kind: random", "  test_size: 0.25", "  seed: 0"]
+    col = _q(time_column)
+    cut, lo, hi = con.execute(f"SELECT quantile_disc({col}, 0.8), min({col}), max({col}) FROM t").fetchone()
+    after = con.execute(f"SELECT min({col}) FROM t WHERE {col} > ?", [cut]).fetchone()[0]
+    if after is None:
+        raise ConfigError(f"--time-column {time_column} has too few distinct values to hold the latest rows out",
+                          where=time_column, hint="pick a column with many distinct times, or omit it (random split)")
+    return ["split:                        # temporal: train on the earliest 80 %, judge on the latest rows",
+            "  kind: temporal", f"  column: {_yaml_scalar(time_column)}",
+            f"  train: [{_yaml_scalar(_jsonable(lo))}, {_yaml_scalar(_jsonable(cut))}]",
+            f"  evaluate: [{_yaml_scalar(_jsonable(after))}, {_yaml_scalar(_jsonable(hi))}]"]
+
+
+def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], pii: list[str], out: Path,
+                    suggest: Any) -> None:
+    """Ingest into a throwaway warehouse with the charter's own reader, then draft from it."""
+    from ruamel.yaml import YAML
+
+    from .charter.config import CsvOptions, Source
+    from .data.warehouse import ingest_source, writer
+
+    source = Source(path=data, format=fmt, columns=columns,
+                    csv=CsvOptions(null_string=list(NULL_STRINGS)) if fmt == "csv" else CsvOptions())
+    tmp = Path(tempfile.mkdtemp(prefix="wb-new-"))
+    try:
+        db = tmp / "draft.duckdb"
+        with writer(db) as con:
+            ingest_source(con, table, source, data, pii=pii)  # errors never quote personal data
+        text = suggest(db, table, owner="TODO: who owns this data")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if pii:
+        yaml = YAML()
+        yaml.preserve_quotes = True
+        doc = yaml.load(text)
+        for col in pii:
+            spec = doc.get("columns", {}).get(col)
+            if spec is not None:
+                spec["pii"] = True
+                spec.pop("allowed", None)  # a value list would copy personal data into the contract
+        import io
+
+        buf = io.StringIO()
+        yaml.dump(doc, buf)
+        text = buf.getvalue()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+
+
+def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: str, columns: dict[str, str],
+                  target: str, task: str, positive: Any, why_positive: str, primary: str, exclude: dict[str, str],
+                  split_lines: list[str], candidates: list[tuple[str, str, dict]], slice_cols: list[str],
+                  slice_metric: str, slice_margin: float, champion_margin: float, rows: int, notebooks: str) -> str:
+    q = _yaml_scalar
+    lines = [
+        f"# Pilot charter drafted by `workbench new` from {data} ({rows:,} rows). Review every line;",
+        "# the README's \"Bring your own data\" says what each key does. Paths are relative to this file.",
+        f"name: {name}",
+        f"owner: {q(owner or _whoami())}",
+        f"question: {q(f'Can a model predict {target} better than today, fast and cheaply enough?')}",
+        f"primary_metric: {primary}",
+        "warehouse: data/warehouse.duckdb",
+        "",
+        "task:",
+        f"  kind: {task}",
+        f"  target: {q(target)}",
+    ]
+    if task == "classification":
+        lines += [f"  positive_label: {q(positive)}          # {why_positive}",
+                  "  threshold: 0.5                 # or min_cost, with cost.false_positive_usd / false_negative_usd"]
+    lines += [
+        "",
+        "cost:",
+        "  compute_usd_per_hour: 0.10     # what an hour of the serving machine costs",
+        "",
+        "sources:",
+        f"  {q(table)}:",
+        f"    path: {q(data)}",
+        f"    format: {fmt}",
+        f"    contract: contracts/{table}.yml",
+    ]
+    if fmt == "csv":
+        lines += ["    csv:", f"      null_string: {json.dumps(NULL_STRINGS)}   # these fields mean 'no value'"]
+    lines.append("    columns:                     # types inferred by DuckDB: check them")
+    lines += [f"      {q(c)}: {t}" for c, t in columns.items()]
+    lines += ["", "features:                        # the modeling table: every column but the target is a feature",
+              f"  table: {q(table)}"]
+    if exclude:
+        lines.append("  exclude:")
+        lines += [f"    - {q(c)}                  # {why}" for c, why in exclude.items()]
+    lines += ["", *split_lines, "",
+              "# Today's rule, the bar to clear. Until you write yours it is the training split's",
+              "# prior; better: `kind: sql` with `expression: CASE WHEN ... THEN 1 ELSE 0 END`, or",
+              "# `kind: group_rate` with `groups: [col, ...]` (the rate per group today's desk uses).",
+              "baseline:", "  kind: prior", "", "candidates:"]
+    for cname, est, params in candidates:
+        lines += [f"  - name: {cname}", f"    estimator: {est}",
+                  f"    params: {{{', '.join(f'{k}: {v}' for k, v in params.items())}}}"]
+    lines += ["", "steps:",
+              "  - name: profile", "    role: profile", f"    notebook: {notebooks}/profile.ipynb",
+              "    parameters:", f"      tables: [{q(table)}]",
+              "  - name: baseline", "    role: baseline", f"    notebook: {notebooks}/baseline.ipynb",
+              "    parameters: &measure", f"      slice_columns: [{', '.join(q(c) for c in slice_cols)}]",
+              "      min_slice_rows: 50",
+              "  - name: evaluate", "    role: evaluate", f"    notebook: {notebooks}/evaluate.ipynb",
+              "    parameters: *measure", "",
+              "# A candidate is promoted only when every gate passes. Each metric knows whether higher",
+              "# or lower is better (README, \"Metrics\"); `workbench validate` checks the names.",
+              "gates:",
+              f"  - {{name: beats_todays_rule, kind: vs_baseline, metric: {primary}, min_relative_improvement: 0.05}}",
+              f"  - {{name: no_regression, kind: vs_champion, metric: {primary}, max_regression: {champion_margin}}}",
+              "  - {name: p95_latency, kind: threshold, metric: latency.p95_ms, op: \"<=\", value: 100}",
+              "  - {name: contracts_hold, kind: contracts}",
+              "  - {name: no_crashes, kind: probes}"]
+    if slice_cols:
+        lines.append(f"  - {{name: no_slice_regression, kind: slices, metric: {slice_metric}, margin: {slice_margin}, "
+                     "min_rows: 50}")
+    lines += ["", "promotion:", f"  model_name: {q(name)}", "  alias: champion", "",
+              "# After the GO (README, \"After the GO\"): a GO is refused while this plan is incomplete.",
+              "production:",
+              f"  on_call: {q(owner or _whoami())}",
+              "  service_levels: {latency_p95_ms: 100, cost_per_1k_usd: 1.0}",
+              "  monitoring:",
+              "    input_psi: 0.2                # per input column: a warning naming the columns",
+              "    prediction_psi: 0.2           # scores against the held-out scores: a breach",
+              "    min_quality: baseline         # never worse than today's rule was (or a number)",
+              "    max_fallback_share: 0.05      # rows served by today's rule",
+              "  rollback: {quality_breaches: 2, fallback_breaches: 2}", ""]
+    return "\n".join(lines)

@@ -1,0 +1,145 @@
+"""The `contracts` step: check every source's contract before any notebook runs.
+
+Runs in its own nested MLflow run: per-rule metrics, the GX suites and results as JSON,
+and a readable HTML summary (the MLflow UI renders it). An error-level failure ends the
+run FAILED and stops the pilot with :class:`ContractViolation`, listing each broken
+rule with its counts and a few example values (never values of PII columns). The check
+is cached like a notebook step: same contract files and same table fingerprints, same
+verdict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..charter.config import Charter
+from ..errors import ContractViolation
+from .step_runs import StepOutcome, cache_key, code_hash, fail_run, record_cached
+from ..store.tracking import FINISHED, TAG, RunRef, Store
+
+__all__ = ["run_contracts_step", "check_all"]
+
+PASSED_TAG = "workbench.data.contracts.passed"
+
+
+def check_all(charter: Charter, *, only: str | None = None) -> list[Any]:
+    """Check the charter's contracts (all, or one dataset) on its warehouse; returns results.
+
+    Holds the warehouse write lock: quarantine rules move rows out of the tables."""
+    return [result for _, result in _check(charter, only=only)]
+
+
+def _check(charter: Charter, *, only: str | None = None) -> list[tuple[Any, Any]]:
+    """(contract as loaded, result) per source: the step also needs the contracts, for their suites."""
+    from ..data import contracts, warehouse
+    from ..data.contracts import RuleResult
+
+    sources = {n: s for n, s in charter.sources.items() if s.contract and (only is None or n == only)}
+    if only is not None and not sources:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"no source named '{only}' with a contract", where=str(charter.path),
+                          hint="choose one of: " + ", ".join(n for n, s in charter.sources.items() if s.contract))
+    results = []
+    with warehouse.write_lock(charter.warehouse_path):
+        con = warehouse.connect_read_only(charter.warehouse_path)
+        try:
+            columns = {name: warehouse.table_columns(con, name) for name in sources}
+        finally:
+            con.close()
+        for name, src in sources.items():
+            path = charter.resolve(src.contract)
+            # columns the charter declares but the data lacks are the data's fault: broken
+            # rules, reported with every other one (a column the charter does not declare
+            # either is a contract typo, which load_contract refuses with its line)
+            lacking = [c for c in src.columns if c not in columns[name]]
+            if not lacking:
+                contract = contracts.load_contract(path, table_columns=columns[name])
+                results.append((contract, contracts.check_contract(charter.warehouse_path, contract)))
+                continue
+            contract = contracts.load_contract(path, table_columns={**columns[name], **{c: src.columns[c] for c in lacking}})
+            kept = tuple(r for r in contract.rules if r.column not in lacking)
+            spec = contract.spec.model_copy(
+                update={"columns": {c: cs for c, cs in contract.spec.columns.items() if c not in lacking}})
+            result = contracts.check_contract(charter.warehouse_path,
+                                              dataclasses.replace(contract, spec=spec, rules=kept),
+                                              missing_columns=lacking)
+            absent = tuple(
+                RuleResult(rule_id=f"{name}.{c}.present", column=c, kind="present", severity="error", success=False,
+                           error=f"column '{c}' is missing from the data ({src.path} has no such column)")
+                for c in lacking
+            )
+            results.append((contract, dataclasses.replace(result, rules=absent + result.rules)))
+    return results
+
+
+def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: list, say: Callable[[str], None],
+                       force: bool, fps: dict[str, str], versions: dict[str, str]) -> Any:
+
+    t0 = time.perf_counter()
+    if not versions:
+        say("contracts: no source declares a contract (nothing is checked)")
+        return StepOutcome("contracts", "contracts", "skipped", None, 0.0, detail="no contracts")
+    key = cache_key({"contracts": versions, "fingerprints": fps, "code": code_hash()})
+    tags = {TAG["kind"]: "step", TAG["step"]: "contracts", TAG["pilot"]: charter.name, TAG["cache_key"]: key}
+    tags.update({f"workbench.contract_version.{n}": v[:12] for n, v in versions.items()})
+    if not force:
+        hit = store.find_cached(charter.name, key)
+        if hit is not None and hit.data.tags.get(PASSED_TAG) == "true":
+            run = record_cached(charter, store, parent, current, "contracts", {**tags, PASSED_TAG: "true"}, hit,
+                                "same contracts and table fingerprints")
+            say(f"contracts: cached, passed (reuses run {hit.info.run_id[:8]})")
+            return StepOutcome("contracts", "contracts", "cached", run.run_id, time.perf_counter() - t0,
+                               cached_from=hit.info.run_id)
+
+    note = ("# Data contracts\n\nChecks every source against its contract (`" + "`, `".join(versions)
+            + "`) with Great Expectations, pushed down to DuckDB. An error-level failure stops the pilot before "
+            "any notebook runs. Every rule with its result and counts: the artifact `contracts/summary.html`.")
+    run = store.start_run(charter.name, "contracts", parent=parent.run_id,
+                          tags={**tags, TAG["cached"]: "false", "mlflow.note.content": note})
+    current[0] = run
+    say("contracts: checking " + ", ".join(versions) + " with Great Expectations on DuckDB")
+    try:
+        from ..data import contracts
+
+        checked = _check(charter)
+        results = [result for _, result in checked]
+        metrics: dict[str, float] = {}
+        for r in results:
+            metrics.update(r.metrics())
+        blocking = [rule for r in results for rule in r.blocking]
+        metrics["contracts.error_failures"] = len(blocking)
+        metrics["contracts.warnings"] = sum(len(r.warnings) for r in results)
+        metrics["contracts.quarantined_rows"] = sum(r.quarantined_rows for r in results)
+        store.log_metrics(run.run_id, metrics)
+        for contract, r in checked:
+            store.log_dict(run.run_id, r.to_dict(), f"contracts/{r.dataset}.json")
+            store.log_dict(run.run_id, contracts.suite_json(contract), f"suites/{r.dataset}.json")
+        store.log_text(run.run_id, contracts.render_html(results), "contracts/summary.html")
+        passed = all(r.passed for r in results)
+        store.set_tags(run.run_id, {PASSED_TAG: str(passed).lower()})
+        for r in results:
+            rules = len(r.rules)
+            failed = len(r.blocking)
+            say(f"  {r.dataset} v{r.contract_version}: {rules - len(r.failed)}/{rules} rules pass"
+                + (f", {failed} error-level failure(s)" if failed else "")
+                + (f", {len(r.warnings)} warning(s)" if r.warnings else "")
+                + (f", {r.quarantined_rows:,} row(s) quarantined to {r.quarantine_table}" if r.quarantined_rows else ""))
+        if not passed:
+            message = "\n".join(r.failure_message() for r in results if not r.passed)
+            raise ContractViolation(
+                f"data contracts failed; no notebook was run:\n{message}",
+                where=", ".join(str(charter.sources[r.dataset].contract) for r in results if not r.passed),
+                hint=(f"fix the data (or, if the data is right and the promise wrong, the contract); "
+                      f"the full results are on run {run.run_id} (`make ui`, artifact contracts/summary.html)"),
+            )
+    except BaseException as exc:
+        fail_run(store, run, exc)
+        current[0] = None
+        raise
+    store.end_run(run.run_id, FINISHED)
+    current[0] = None
+    return StepOutcome("contracts", "contracts", "executed", run.run_id, time.perf_counter() - t0)

@@ -1,0 +1,674 @@
+"""Run a pilot: ingest → contracts → notebook steps, each tracked, cached and fail-safe.
+
+`run_pilot` is the one orchestration function (modelled on papermill's `execute.py`):
+it owns the MLflow runs, the warehouse write lock, and the failure semantics. Whatever
+happens — a failing cell, a dead kernel, a timeout, SIGTERM or Ctrl-C — every run it
+started ends FAILED or KILLED (never RUNNING), the partial notebook is attached to its
+step run, and a :class:`StepError` says which notebook and cell failed and why.
+
+A notebook step is served from cache when a FINISHED run exists with the same cache key:
+hash(notebook source, parameters, table fingerprints, contract versions, workbench code),
+and that run's recorded table fingerprints match the ones this pilot ingested.
+
+One pilot at a time per store: the whole run (ingest → report) holds the store's pilot
+lock (:mod:`workbench.store.locks`), so a second pilot, ``workbench ingest``, ``promote`` or
+``rollback`` is refused, naming it. Results stay bound to their data: before and after each
+notebook step the tables are fingerprinted again (read-only) and compared with what the
+pilot recorded at ingest; a difference fails the step ("data changed under the pilot").
+The fingerprints are tags on each step run (``workbench.fingerprint.<table>``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..store import locks
+from . import notebooks as nbfiles
+from ..charter.config import Charter, Step
+from ..errors import (
+    CellError,
+    KernelDiedError,
+    ParameterError,
+    StepError,
+    StepInterrupted,
+    StepTimeoutError,
+    WorkbenchError,
+)
+from .step_runs import StepOutcome, Terminated, cache_key, code_hash, fail_run, record_cached
+from ..store.tracking import FAILED, FINISHED, KILLED, TAG, RunRef, Store
+
+__all__ = ["run_pilot", "PilotResult", "StepOutcome", "plan", "project_store", "outcome_of", "write_outcome"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PilotResult:
+    pilot: str
+    run_id: str
+    experiment_id: str
+    status: str  # FINISHED | FAILED | KILLED
+    seconds: float
+    steps: tuple[StepOutcome, ...] = field(default_factory=tuple)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    decision: Any = None  # workbench.decide.promotion.Decision when the charter has `promotion:`
+
+
+def project_store(charter: Charter) -> Store:
+    """The pilot's store: $WORKBENCH_TRACKING_URI, else the charter's ``tracking_uri:`` (a team
+    tracking server, its locks in $WORKBENCH_LOCK_URI, one per pilot name), else ``mlruns/``
+    beside the charter."""
+    return Store.for_project(charter.root, charter.tracking_uri, scope=charter.name)
+
+
+def plan(charter: Charter) -> list[str]:
+    """The ordered step names a run of this charter executes."""
+    tail = ["promote", "report"] if charter.promotion is not None else []
+    return ["ingest", "contracts", *(s.name for s in charter.steps), *tail]
+
+
+# -- signals --------------------------------------------------------------------------
+
+
+# Let cleanup (attach notebook, end runs) finish even if a second signal arrives.
+_signals_blocked = locks.signals_blocked
+
+
+# -- provenance -----------------------------------------------------------------------
+
+
+def _git(root: Path) -> tuple[str, bool]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=10).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                    capture_output=True, text=True, timeout=10).stdout.strip())
+        return commit or "unknown", dirty
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- the pilot ------------------------------------------------------------------------
+
+
+def run_pilot(
+    charter: Charter,
+    *,
+    force: bool = False,
+    only: list[str] | None = None,
+    progress: Progress | None = None,
+    store: Store | None = None,
+) -> PilotResult:
+    """Run the charter's pilot end to end; raises a WorkbenchError subclass on failure."""
+    say = progress or (lambda _msg: None)
+    store = store or project_store(charter)
+    started = time.perf_counter()
+    exp = charter.name
+    if only:
+        unknown = sorted(set(only) - {s.name for s in charter.steps})
+        if unknown:
+            raise ParameterError(f"unknown step(s): {', '.join(unknown)}", where=str(charter.path),
+                                 hint=f"choose from: {', '.join(s.name for s in charter.steps)}")
+
+    from .validate import check_charter, raise_for_errors
+
+    raise_for_errors(check_charter(charter, data=False), charter)  # before any run exists
+    with locks.sigterm_as_interrupt(lambda _signum: Terminated()), locks.pilot_lock(store, what=f"pilot {charter.name}", say=say):
+        swept = store.sweep_stale(exp)
+        if swept:
+            say(f"marked {len(swept)} run(s) KILLED whose driver process had died")
+        if charter.promotion is not None:
+            _reconcile_decisions(charter, store, say)
+        commit, dirty = _git(charter.root)
+        parent = store.start_run(
+            exp,
+            f"pilot {time.strftime('%Y-%m-%d %H:%M:%S')}" + (f" (partial: {', '.join(only)})" if only else ""),
+            tags={
+                TAG["kind"]: "pilot",
+                **({TAG["partial"]: "true"} if only else {}),  # never taken for the newest complete run
+                TAG["pilot"]: charter.name,
+                TAG["git_commit"]: commit,
+                TAG["git_dirty"]: str(dirty).lower(),
+                TAG["charter_sha256"]: charter.sha256,
+                "workbench.owner": charter.owner,
+                "mlflow.note.content": f"**Question:** {charter.question}\n\n**Owner:** {charter.owner}\n\n"
+                f"**Primary metric:** {charter.primary_metric}",
+            },
+        )
+        outcomes: list[StepOutcome] = []
+        decision = None
+        current: list[RunRef | None] = [None]  # the step run in flight, for cleanup
+        status = FAILED
+        failure: BaseException | None = None
+        try:
+            store.log_params(parent.run_id, {"pilot": charter.name, "owner": charter.owner,
+                                             "primary_metric": charter.primary_metric, "force": force})
+            store.log_text(parent.run_id, charter.path.read_text(encoding="utf-8"), "charter/pilot.yaml")
+
+            fps = _ingest_step(charter, store, parent, outcomes, current, say, force)
+            fp_digests = {t: fp["digest"] for t, fp in fps.items()}
+            store.set_tags(parent.run_id, {f"workbench.fingerprint.{t}": d for t, d in fp_digests.items()})
+            store.log_datasets(parent.run_id, list(fps.values()),
+                               {n: str(charter.resolve(s.path)) for n, s in charter.sources.items()})
+
+            contract_versions = _contracts_step(charter, store, parent, outcomes, current, say, force, fp_digests)
+
+            base_key = {
+                "fingerprints": fp_digests,
+                "contracts": contract_versions,
+                "code": code_hash(),
+            }
+            for step in charter.steps:
+                if only and step.name not in only:
+                    continue
+                outcomes.append(_notebook_step(charter, step, store, parent, current, say, force, base_key))
+            if charter.promotion is not None and not only:
+                decision = _promote_step(charter, store, parent, outcomes, say)
+                store.log_metrics(parent.run_id, _deciding_metrics(charter, store, decision))
+            status = FINISHED
+        except StepInterrupted as exc:  # a notebook step's, naming its cell
+            status, failure = KILLED, exc
+            raise
+        except (KeyboardInterrupt, Terminated) as exc:
+            status = KILLED
+            failure = StepInterrupted(
+                "the pilot was interrupted" + (f" during step '{current[0].name}'" if current[0] else ""),
+                hint="every run it started is marked KILLED; run `make pilot` again to resume (finished steps are cached)",
+            )
+            raise failure from exc
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            with _signals_blocked():
+                if current[0] is not None:  # a step run was in flight when we were stopped
+                    with contextlib.suppress(Exception):
+                        store.end_run(current[0].run_id, KILLED if status == KILLED else FAILED)
+                with contextlib.suppress(Exception):  # the outcome is a record; the error in flight matters more
+                    _record_outcome(charter, store, parent, outcomes, decision, failure, only, say)
+                store.end_run(parent.run_id, status)
+    return PilotResult(charter.name, parent.run_id, parent.experiment_id, status,
+                       time.perf_counter() - started, tuple(outcomes), fp_digests, decision)
+
+
+def _deciding_metrics(charter: Charter, store: Store, decision: Any) -> dict[str, float]:
+    """The numbers the decision rests on, for the pilot run (report.deciding_metrics)."""
+    from ..show.scorecard import deciding_metrics
+
+    return deciding_metrics(charter, store, decision)
+
+
+OUTCOME_FILE = "outcome.json"
+
+
+def outcome_of(decision: Any = None, failure: BaseException | None = None) -> tuple[str, int]:
+    """(GO | NO-GO | ERROR | INTERRUPTED | FINISHED, exit code) of a pilot run.
+
+    FINISHED: every step ran and there was no decision to take (no ``promotion:`` in the
+    charter, or ``--step`` ran only some steps)."""
+    from ..errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+
+    if failure is not None:
+        if isinstance(failure, (StepInterrupted, KeyboardInterrupt, Terminated)):
+            return "INTERRUPTED", EXIT_INTERRUPTED
+        return "ERROR", getattr(failure, "exit_code", EXIT_ERROR)
+    if decision is None:
+        return "FINISHED", EXIT_OK
+    code = int(getattr(decision, "exit_code", EXIT_OK))
+    return ("GO" if code == EXIT_OK else "NO-GO"), code
+
+
+def write_outcome(charter: Charter, record: dict[str, Any]) -> Path | None:
+    """``reports/<pilot>/outcome.json`` beside the scorecard: the last run's outcome, for
+    whatever called ``make pilot`` (make itself exits 2 on any failure). None if it cannot
+    be written (a full disk must not replace the error being reported)."""
+    folder = charter.resolve(Path("reports")) / charter.name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / OUTCOME_FILE
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+    except OSError:
+        return None
+
+
+def _record_outcome(charter: Charter, store: Store, parent: RunRef, outcomes: list[StepOutcome], decision: Any,
+                    failure: BaseException | None, only: list[str] | None, say: Progress) -> None:
+    """The outcome on the pilot run (tags) and in outcome.json; on a failure, which step
+    failed, why, and which steps were skipped, also said on the terminal."""
+    outcome, code = outcome_of(decision, failure)
+    planned = [n for n in plan(charter) if not only or n in only or n in ("ingest", "contracts")]
+    if only:
+        planned = [n for n in planned if n not in ("promote", "report")]
+    done = {o.name for o in outcomes}
+    remaining = [n for n in planned if n not in done]
+    failed_step = remaining[0] if failure is not None and remaining else None
+    skipped = remaining[1:] if failure is not None else []
+    reason = ""
+    if failure is not None:
+        reason = failure.message if isinstance(failure, WorkbenchError) else f"{type(failure).__name__}: {failure}"
+    tags = {"workbench.outcome": outcome, "workbench.exit_code": str(code)}
+    if failure is not None:
+        tags.update({TAG["failure"]: reason[:4000], "workbench.failed_step": failed_step or "",
+                     "workbench.skipped_steps": ", ".join(skipped) or "(none)"})
+        if skipped:
+            say(f"{failed_step or 'the pilot'} failed; skipped: {', '.join(skipped)}")
+    with contextlib.suppress(Exception):
+        store.set_tags(parent.run_id, tags)
+    write_outcome(charter, {
+        "outcome": outcome, "exit_code": code, "pilot": charter.name, "run_id": parent.run_id,
+        "experiment_id": parent.experiment_id, "failed_step": failed_step, "skipped_steps": skipped,
+        "reason": reason, "decision": getattr(decision, "outcome", None),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+    if failure is not None:
+        with contextlib.suppress(Exception):
+            failure.outcome_recorded = True  # type: ignore[attr-defined] - the CLI writes none of its own
+
+
+def _reconcile_decisions(charter: Charter, store: Store, say: Progress) -> None:
+    """Settle a promotion an earlier process left unfinished (it was killed mid-way)."""
+    from ..decide.registry import reconcile
+
+    with locks.promotion_lock(store, what=f"pilot {charter.name}: reconcile decisions", say=say):
+        for line in reconcile(charter, store):
+            say(f"reconciled an unfinished decision: {line}")
+
+
+# -- built-in steps ---------------------------------------------------------------------
+
+
+def _ingest_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[StepOutcome],
+                 current: list, say: Progress, force: bool) -> dict[str, dict]:
+    from ..data import warehouse
+
+    say("ingest: loading sources into the warehouse")
+    t0 = time.perf_counter()
+    run = store.start_run(charter.name, "ingest", parent=parent.run_id,
+                          tags={TAG["kind"]: "step", TAG["step"]: "ingest", TAG["pilot"]: charter.name,
+                                "mlflow.note.content": (
+                                    "# Ingest\n\nLoads each source of the charter into the DuckDB warehouse with its "
+                                    "declared types, strictly (a value that does not parse exactly is an error), one "
+                                    "transaction per table, and fingerprints every table (rows, schema, a hash of "
+                                    "every row). An unchanged file is not loaded again.")})
+    current[0] = run
+    try:
+        with warehouse.writer(charter.warehouse_path) as con:
+            results = warehouse.ingest_all(con, charter, force=force)
+    except BaseException as exc:
+        fail_run(store, run, exc)
+        current[0] = None
+        raise
+    metrics: dict[str, float] = {}
+    for r in results:
+        metrics[f"ingest.{r.table}.rows"] = r.fingerprint.rows
+        metrics[f"ingest.{r.table}.seconds"] = r.seconds
+        say(f"  {r.table}: {r.fingerprint.rows:,} rows, fingerprint {r.fingerprint.digest}"
+            + (" (unchanged, not reloaded)" if r.skipped else f" ({r.seconds:.1f}s)")
+            + (f"; MISSING declared column(s) {', '.join(r.missing_columns)}: the contract check will fail"
+               if r.missing_columns else ""))
+    store.log_metrics(run.run_id, metrics)
+    fps = {r.table: r.fingerprint.to_dict() for r in results}
+    store.log_dict(run.run_id, {"fingerprints": fps, "files": {r.table: {"path": str(r.source), "sha256": r.file_sha256}
+                                                             for r in results}}, "ingest/fingerprints.json")
+    store.set_tags(run.run_id, {TAG["cached"]: str(all(r.skipped for r in results)).lower()})
+    store.end_run(run.run_id, FINISHED)
+    current[0] = None
+    outcomes.append(StepOutcome("ingest", "ingest", "cached" if all(r.skipped for r in results) else "executed",
+                                run.run_id, time.perf_counter() - t0))
+    return fps
+
+
+def _contracts_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[StepOutcome],
+                    current: list, say: Progress, force: bool, fps: dict[str, str]) -> dict[str, str]:
+    """Versions (sha256) of the contract files; the checking itself lives in workbench.data.contracts."""
+    from .contracts_step import run_contracts_step
+
+    versions = {name: _sha(charter.resolve(src.contract)) for name, src in charter.sources.items() if src.contract}
+    outcomes.append(run_contracts_step(charter, store, parent, current, say, force, fps, versions))
+    return versions
+
+
+def _promote_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[StepOutcome],
+                  say: Progress) -> Any:
+    """Gates → decision → (alias move) → scorecard; the decision is recorded either way."""
+    from ..decide.promotion import promote
+    from ..show.scorecard import write_scorecard
+
+    t0 = time.perf_counter()
+    say("promote: evaluating the gates")
+    decision = promote(charter, store, parent.run_id)
+    for line in decision.summary().splitlines():
+        say(f"  {line}")
+    outcomes.append(StepOutcome("promote", "promote", decision.outcome, getattr(decision, "decision_run_id", None),
+                                time.perf_counter() - t0))
+    path = write_scorecard(charter, store, parent.run_id, decision, closing=True)
+    say(f"report: scorecard written to {path}")
+    outcomes.append(StepOutcome("report", "report", "executed", parent.run_id, 0.0, detail=str(path)))
+    return decision
+
+
+# -- notebook steps -------------------------------------------------------------------
+
+
+def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, current: list,
+                   say: Progress, force: bool, base_key: dict[str, Any]) -> StepOutcome:
+    t0 = time.perf_counter()
+    notebook = charter.resolve(step.notebook)
+    declared = nbfiles.read_parameters(notebook)
+    nbfiles.check_parameters(declared, step.parameters, step=step.name)
+    if "run_id" not in declared.defaults:
+        raise ParameterError(
+            f"notebook of step '{step.name}' does not declare `run_id`, so it cannot log to its run",
+            where=f"{notebook}: parameters cell (cell {declared.cell_index + 1})",
+            hint="add `run_id = None` (and `tracking_uri = None`, `warehouse = None`) to its parameters cell",
+        )
+    # values that change what the notebook computes (paths and run ids do not)
+    semantic = {
+        "pilot_name": charter.name,
+        "step_name": step.name,
+        "cost_model": charter.cost.model_dump(mode="json"),
+        "task": charter.task.model_dump(mode="json") if charter.task else None,
+        "spec": charter.modeling().model_dump(mode="json"),
+    }
+    key = cache_key({"notebook": nbfiles.source_hash(notebook), "parameters": step.parameters,
+                     "injected": {k: v for k, v in semantic.items() if k in declared.defaults}, **base_key})
+    expected = dict(base_key["fingerprints"])
+    tags = {TAG["kind"]: "step", TAG["step"]: step.name, TAG["pilot"]: charter.name, TAG["cache_key"]: key,
+            TAG["notebook"]: str(step.notebook), TAG["role"]: step.role,
+            **{f"{FINGERPRINT_TAG}{t}": d for t, d in expected.items()}}
+
+    changed = _data_changed(charter, step, expected, "before")
+    if changed is not None:  # recorded on a FAILED step run, then the pilot stops
+        run = store.start_run(charter.name, step.name, parent=parent.run_id, tags={**tags, TAG["cached"]: "false"})
+        fail_run(store, run, changed)
+        raise changed
+
+    if not force:
+        hit = store.find_cached(charter.name, key)
+        if hit is not None and _fingerprints_of(hit) != expected:
+            say(f"{step.name}: not reusing run {hit.info.run_id[:8]}: its recorded table fingerprints differ")
+            hit = None
+        if hit is not None:
+            run = record_cached(charter, store, parent, current, step.name, tags, hit,
+                                "same notebook, parameters, data and contracts")
+            say(f"{step.name}: cached (reuses run {hit.info.run_id[:8]})")
+            return StepOutcome(step.name, "notebook", "cached", run.run_id, time.perf_counter() - t0,
+                               cached_from=hit.info.run_id)
+
+    note = (nbfiles.description(notebook) or f"# {step.name}") + (
+        f"\n\n---\nStep `{step.name}` (role: {step.role}) of pilot `{charter.name}`, notebook `{step.notebook}`. "
+        f"The executed notebook, with its figures, is the artifact `notebook/{step.name}.html`.")
+    run = store.start_run(charter.name, step.name, parent=parent.run_id,
+                          tags={**tags, TAG["cached"]: "false", "mlflow.note.content": note[:6000]})
+    current[0] = run
+    store.log_params(run.run_id, step.parameters)
+    injected = {
+        "run_id": run.run_id,
+        "tracking_uri": store.tracking_uri,
+        "warehouse": str(charter.warehouse_path),
+        **semantic,
+    }
+    parameters = {**{k: v for k, v in injected.items() if k in declared.defaults}, **step.parameters}
+    say(f"{step.name}: running {step.notebook}")
+    tmp = Path(tempfile.mkdtemp(prefix=f"wb-{step.name}-"))
+    executed = tmp / notebook.name
+    kernel_log = tmp / "kernel.log"
+    error: BaseException | None = None
+    try:
+        _execute(notebook, executed, parameters, step, kernel_log)
+    except BaseException as exc:  # noqa: BLE001 - translated below, after the notebook is attached
+        error = exc
+    with _signals_blocked():
+        try:
+            reason = _unfinished_reason(error, step) if error is not None else None
+            if reason is not None and executed.exists():
+                nbfiles.mark_unfinished(executed, *reason)
+            _redact_files(charter, [f for f in (executed, kernel_log) if f.exists() and f.stat().st_size])
+            if executed.exists():
+                _attach(store, run, executed, step)
+            if error is not None and kernel_log.exists() and kernel_log.stat().st_size:
+                with contextlib.suppress(Exception):  # the kernel's own output, for whoever debugs it
+                    store.log_artifact(run.run_id, kernel_log, "kernel")
+            failure = _translate(error, notebook, executed, step, run) if error is not None else None
+            if failure is not None:
+                failure = _redacted_error(charter, failure)
+            if failure is None:
+                failure = _data_changed(charter, step, expected, "while")
+            if failure is None:
+                failure = _check_contract(charter, step, store, run, notebook)
+            if failure is not None:
+                store.set_tags(run.run_id, {TAG["failure"]: failure.message[:4000]})
+            killed = isinstance(failure, StepInterrupted)
+            if failure is not None:  # nested runs the notebook opened and could not close
+                for child in store.children(charter.name, run.run_id):
+                    if child.info.status == "RUNNING":
+                        store.end_run(child.info.run_id, KILLED if killed else FAILED)
+            store.end_run(run.run_id, KILLED if killed else (FAILED if failure else FINISHED))
+            current[0] = None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if failure is not None:
+        # a StepInterrupted (naming the step and the cell) makes the pilot mark its run KILLED
+        raise failure from (None if isinstance(error, (KeyboardInterrupt, Terminated)) else error)
+    say(f"{step.name}: done in {time.perf_counter() - t0:.1f}s")
+    return StepOutcome(step.name, "notebook", "executed", run.run_id, time.perf_counter() - t0)
+
+
+FINGERPRINT_TAG = "workbench.fingerprint."
+
+
+def _fingerprints_of(run: Any) -> dict[str, str]:
+    return {k[len(FINGERPRINT_TAG):]: v for k, v in run.data.tags.items() if k.startswith(FINGERPRINT_TAG)}
+
+
+def _data_changed(charter: Charter, step: Step, expected: dict[str, str], when: str) -> StepError | None:
+    """A StepError when a table no longer carries the fingerprint the pilot recorded at ingest.
+
+    Read-only and cheap (DuckDB hashes the rows: ~20 ms for 337 k rows)."""
+    from ..data import warehouse
+    from ..errors import WarehouseError
+
+    if not expected:
+        return None
+    db = charter.warehouse_path
+    try:
+        con = warehouse.connect_read_only(db)
+    except WarehouseError as exc:
+        return StepError(f"step '{step.name}': cannot check that the data is still what the pilot ingested "
+                         f"({exc.what})", where=str(db),
+                         hint="something holds or removed the warehouse outside the pilot; stop it, then run the "
+                         "pilot again (`make pilot`)")
+    try:
+        changed = []
+        for table, digest in sorted(expected.items()):
+            try:
+                now = warehouse.fingerprint(con, table).digest
+            except WarehouseError:
+                now = "(table gone)"
+            if now != digest:
+                changed.append(f"{table} (fingerprint {digest} at ingest, {now} now)")
+    finally:
+        con.close()
+    if not changed:
+        return None
+    moment = "before it ran" if when == "before" else "while it ran"
+    return StepError(
+        f"step '{step.name}': data changed under the pilot {moment}: table(s) {', '.join(changed)}",
+        where=str(db),
+        hint="a process wrote to the warehouse outside the pilot (the pilot lock keeps `workbench ingest` out); "
+        "find and stop it, then run the pilot again (`make pilot`): ingest reloads the sources and the steps "
+        "recompute on the reloaded data")
+
+
+def _check_contract(charter: Charter, step: Step, store: Store, run: RunRef, notebook: Path) -> StepError | None:
+    from .notebook_contract import check_step
+
+    problems = check_step(charter, step, store, run.run_id)
+    if not problems:
+        return None
+    return StepError(f"step '{step.name}' (role {step.role}) ended without what the gates need: " + "; ".join(problems),
+                     where=str(notebook),
+                     hint="log what the notebook contract asks (README, \"Your own notebooks\"), then run the pilot again")
+
+
+def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: Step,
+             kernel_log: Path | None = None) -> None:
+    """Run the notebook under papermill. The kernel process writes its own output (its log,
+    tracebacks of its message loop when it is interrupted or killed) to ``kernel_log``, not
+    to the terminal: the workbench's message says what happened, the notebook shows where."""
+    import logging
+
+    import papermill
+    from jupyter_client.manager import AsyncKernelManager
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    log_file = open(kernel_log, "ab") if kernel_log is not None else None  # noqa: SIM115 - closed below
+
+    class _StepKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            if log_file is not None:
+                kw.setdefault("stdout", log_file)
+                kw.setdefault("stderr", log_file)
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    # nbclient logs "Timeout waiting for execute reply" / "Kernel died" through papermill's
+    # logger: the StepError raised from it says the same, with the cell
+    quiet = logging.getLogger("papermill")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(notebook.parent),
+            progress_bar=False,
+            execution_timeout=step.timeout_seconds,
+            request_save_on_cell_execute=True,
+            kernel_manager_class=_StepKernelManager,
+            # quiet kernel log (its TCP-without-CurveZMQ warning is noise); the workbench.steps.session
+            # extension makes a failing `!cmd` line fail its cell
+            extra_arguments=["--IPKernelApp.log_level=ERROR", "--IPKernelApp.extensions=workbench.steps.session"],
+        )
+    finally:
+        quiet.setLevel(level)
+        if log_file is not None:
+            log_file.close()
+
+
+def _attach(store: Store, run: RunRef, executed: Path, step: Step) -> None:
+    store.log_artifact(run.run_id, executed, "notebook")
+    try:
+        html = nbfiles.to_html(executed, executed.with_suffix(".html"))
+        store.log_artifact(run.run_id, html, "notebook")
+    except Exception as exc:  # noqa: BLE001 - the .ipynb is attached; say why the HTML is not
+        store.set_tags(run.run_id, {"workbench.html_error": f"{type(exc).__name__}: {exc}"[:1000]})
+
+
+def _unfinished_reason(error: BaseException, step: Step) -> tuple[str, str] | None:
+    """(error name, message) to mark the cell that was running when the kernel died, timed
+    out or was interrupted — papermill records that cell as completed; None otherwise."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    if isinstance(error, CellTimeoutError):
+        return "CellTimeout", f"the workbench stopped this cell after {step.timeout_seconds}s (the step's timeout_seconds)"
+    if isinstance(error, DeadKernelError) or "kernel died" in str(error).lower():
+        return "KernelDied", ("the kernel died while this cell ran (os._exit, a segfault or out of memory); "
+                              "its output above is what arrived before")
+    if isinstance(error, (KeyboardInterrupt, Terminated)):
+        return "Interrupted", "the pilot was interrupted (Ctrl-C or SIGTERM) while this cell ran"
+    return None
+
+
+def _redact_texts(charter: Charter, texts: list[str]) -> list[str]:
+    """``texts`` with personal-data values replaced (see workbench.data.warehouse.redact). When
+    the warehouse cannot be read to check, text is withheld rather than let out unchecked."""
+    from ..data import warehouse
+
+    try:
+        con = warehouse.connect_read_only(charter.warehouse_path)
+    except WorkbenchError:
+        if charter.warehouse_path.exists():
+            return ["[withheld: could not be checked for personal data]" if t else t for t in texts]
+        return list(texts)  # nothing ingested: nothing personal to find
+    try:
+        return warehouse.redact(con, texts)
+    except Exception:  # noqa: BLE001 - cannot check: do not let unchecked text out
+        return ["[withheld: could not be checked for personal data]" if t else t for t in texts]
+    finally:
+        con.close()
+
+
+def _redacted_error(charter: Charter, error: StepError) -> StepError:
+    what, where, hint = _redact_texts(charter, [error.what, error.where or "", error.hint or ""])
+    if (what, where, hint) == (error.what, error.where or "", error.hint or ""):
+        return error
+    return type(error)(what, where=where or None, hint=hint or None)
+
+
+def _redact_files(charter: Charter, files: list[Path]) -> None:
+    """Replace personal-data values in an executed notebook (sources and every text output)
+    and the kernel log, before they are attached to the run."""
+    for path in files:
+        try:
+            if path.suffix == ".ipynb":
+                nbfiles.redact_notebook(path, lambda texts: _redact_texts(charter, texts))
+            else:
+                text = path.read_text(encoding="utf-8", errors="replace")
+                path.write_text(_redact_texts(charter, [text])[0], encoding="utf-8")
+        except Exception:  # noqa: BLE001 - unreadable, so uncheckable: not attached at all
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def _translate(error: BaseException, notebook: Path, executed: Path, step: Step, run: RunRef) -> StepError:
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    # papermill's cell_index predates the error-marker cells it inserts: find the cell by its state
+    cell = nbfiles.failed_cell(executed) if executed.exists() else None
+    where_cell = f"{notebook}: cell {cell[0]} `{cell[1][:80]}`" if cell else str(notebook)
+    review = (f"open the executed notebook attached to run {run.run_id} (`make ui`, step '{step.name}'), "
+              "fix the cell, and run `make pilot` again")
+    if isinstance(error, PapermillExecutionError) and error.ename == "KeyboardInterrupt":
+        # Ctrl-C in the terminal reaches the kernel too (one process group): an interrupt, not a bug
+        return StepInterrupted(f"step '{step.name}' was interrupted", where=where_cell,
+                               hint="run `make pilot` again; finished steps are served from cache")
+    if isinstance(error, PapermillExecutionError):
+        return CellError(f"step '{step.name}' failed: {error.ename}: {error.evalue}", where=where_cell, hint=review)
+    if isinstance(error, CellTimeoutError):
+        return StepTimeoutError(f"step '{step.name}' timed out: a cell ran longer than {step.timeout_seconds}s",
+                                where=where_cell, hint="make the cell faster, or raise the step's `timeout_seconds` in the charter")
+    if isinstance(error, DeadKernelError):
+        return KernelDiedError(f"step '{step.name}': the kernel died ({error})", where=where_cell,
+                               hint="the cell crashed the Python process (os._exit, a segfault or out of memory); " + review)
+    if isinstance(error, (KeyboardInterrupt, Terminated)):
+        return StepInterrupted(f"step '{step.name}' was interrupted", where=where_cell,
+                               hint="run `make pilot` again; finished steps are served from cache")
+    if isinstance(error, WorkbenchError):
+        return StepError(error.what, where=error.where, hint=error.hint)
+    text = str(error)
+    if "Kernel died" in text or "kernel" in text.lower() and "died" in text.lower():
+        return KernelDiedError(f"step '{step.name}': the kernel died ({text[:300]})", where=where_cell, hint=review)
+    return StepError(f"step '{step.name}' could not run: {type(error).__name__}: {text[:500]}", where=where_cell,
+                     hint="check the notebook opens and runs in JupyterLab (`make lab`)")

@@ -1,0 +1,504 @@
+"""The small API notebooks use: one object that knows its run and opens the warehouse.
+
+Headless, the runner injects ``run_id``, ``tracking_uri`` and ``warehouse`` (and the
+task, cost model and modeling spec) as papermill parameters and owns the run (the
+notebook only logs to it). Opened by hand in JupyterLab those parameters keep their
+``None`` defaults, and the same calls find the pilot — the charter named by the
+``WORKBENCH_PILOT`` environment variable (``make lab PILOT=pilots/NAME`` sets it), else
+the nearest ``pilot.yaml`` in the notebook's folder or above — load its charter and
+create a run of their own in that pilot's store, ended when the notebook calls
+:meth:`Session.finish` or the kernel exits. So the interactive and headless paths run
+the same code.
+
+Opening a session also makes matplotlib figures display as images (PNG) in the
+notebook, whatever the backend: headless runs force a non-interactive one.
+
+Personal data. Everything a session logs as text (JSON, HTML tables, text, tags,
+parameters, a child run's failure) and every figure it logs or displays is checked
+against the warehouse's personal-data columns (``pii: true`` in a contract) first: a PII
+value is replaced by ``[personal data]`` (:func:`workbench.data.warehouse.redact`; the values
+stay in DuckDB), and a figure whose tick labels would name one loses those labels.
+
+Shell lines. A ``!cmd`` line that exits non-zero raises :class:`ShellCommandError`, so the
+cell (and a headless step) fails instead of going on; the runner loads this module as an
+IPython extension in every kernel it starts, and opening a session installs it by hand.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, ShellCommandError, WorkbenchError
+
+__all__ = ["Session", "session", "find_project_root", "find_charter", "PILOT_ENV", "install_shell_guard",
+           "scrub_figure"]
+
+
+PILOT_ENV = "WORKBENCH_PILOT"
+
+
+def find_charter(start: Path | None = None) -> Path:
+    """The charter a notebook opened by hand belongs to: $WORKBENCH_PILOT (a charter file
+    or a pilot folder), else the nearest pilot.yaml from ``start`` (the cwd) upwards."""
+    import os
+
+    named = os.environ.get(PILOT_ENV)
+    if named:
+        path = Path(named).expanduser()
+        path = path / "pilot.yaml" if path.is_dir() else path
+        if not path.is_file():
+            raise ConfigError(f"{PILOT_ENV}={named} names no charter", where=str(path),
+                              hint="set it to a pilot folder (pilots/NAME) or its pilot.yaml, or unset it")
+        return path.resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pilot.yaml").is_file():
+            return folder / "pilot.yaml"
+    raise ConfigError(
+        "no pilot.yaml found in this folder or any parent",
+        where=str(here),
+        hint=f"start JupyterLab with `make lab PILOT=pilots/NAME` (it sets {PILOT_ENV}), or open the notebook "
+        "from inside the pilot's folder",
+    )
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    return find_charter(start).parent
+
+
+def figure_png(fig: Any, scrub: Any = None) -> bytes:
+    """The figure as PNG bytes, drawn as few times as possible: once, or twice when ``scrub``
+    (texts -> texts with personal data withheld, see :func:`scrub_figure`) had something to
+    withhold — the texts are read from the first drawing, and only bytes drawn after the
+    scrub are ever returned. A figure logged and then displayed (as the step notebooks do)
+    is drawn once; a change to it afterwards (matplotlib marks it stale) draws it again."""
+    cached = getattr(fig, "_workbench_png", None)
+    if cached is not None and not fig.stale and (cached[1] or scrub is None):
+        return cached[0]
+    data = _png_bytes(fig)
+    if scrub is not None and scrub_figure(fig, scrub, drawn=True):
+        data = _png_bytes(fig)
+    fig._workbench_png = (data, scrub is not None)
+    fig.stale = False  # savefig restores the figure's dpi and face colour, which marks it stale
+    return data
+
+
+def _png_bytes(fig: Any) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    # no tight bounding box: every workbench figure has its layout (constrained, or fixed
+    # spacing), and the extra layout pass costs a second drawing
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def _show_figures_as_images() -> None:
+    """Register a PNG formatter for matplotlib Figures in the running IPython kernel.
+
+    A bare ``Figure`` shown with ``display()`` renders as an image only when the inline
+    backend registered this formatter, which a forced ``MPLBACKEND=Agg`` prevents."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with every kernel
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from matplotlib.figure import Figure
+
+    def png(fig: Figure) -> bytes:
+        # the latest session knows the warehouse's personal-data columns
+        return figure_png(fig, _OPENED[-1].figure_scrubber() if _OPENED else None)
+
+    formatter = shell.display_formatter.formatters["image/png"]
+    formatter.for_type(Figure, png)
+
+
+def install_shell_guard(shell: Any = None) -> None:
+    """Make a ``!cmd`` line that exits non-zero raise :class:`ShellCommandError` (IPython only
+    records the status in ``_exit_code`` and goes on). Idempotent; a no-op outside IPython."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:  # pragma: no cover - IPython ships with every kernel
+            return
+        shell = get_ipython()
+    if shell is None or getattr(shell, "_workbench_shell_guard", False):
+        return
+    original = shell.system
+
+    def system(cmd: str) -> Any:
+        result = original(cmd)
+        status = shell.user_ns.get("_exit_code", 0)
+        if status:
+            shown = cmd if len(cmd) <= 120 else cmd[:117] + "..."
+            raise ShellCommandError(f"the shell line `!{shown}` exited with status {status} "
+                                    "(fix the command; if a failure is expected there, end it with `|| true`)")
+        return result
+
+    shell.system = system
+    shell._workbench_shell_guard = True
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``--IPKernelApp.extensions=workbench.steps.session``: the runner's kernels fail on a failing ``!cmd``."""
+    install_shell_guard(ipython)
+
+
+def scrub_figure(fig: Any, scrub: Any, *, drawn: bool = False) -> bool:
+    """Replace personal data in every text element of ``fig`` (titles, labels, legends,
+    annotations; tick labels are blanked on the axis that shows one). ``scrub`` maps a
+    list of texts to the same texts redacted. True if anything was changed; raises
+    :class:`WorkbenchError` if personal data is still drawn afterwards. ``drawn``: the
+    figure was just drawn as it is (its tick labels exist), so the first look needs no
+    drawing of its own."""
+    from matplotlib.ticker import NullFormatter
+
+    def texts() -> list[Any]:
+        from matplotlib.text import Text
+
+        nonlocal drawn
+        if not drawn:
+            fig.draw_without_rendering()  # tick labels exist only once drawn
+        drawn = False
+        return [t for t in fig.findobj(Text) if t.get_text()]
+
+    found = texts()
+    raw = [t.get_text() for t in found]
+    clean = scrub(raw)
+    if clean == raw:
+        return False
+    for text, before, after in zip(found, raw, clean, strict=True):
+        if before != after:
+            text.set_text(after)
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = [t.get_text() for t in axis.get_ticklabels(minor=False) + axis.get_ticklabels(minor=True)]
+            if scrub(labels) != labels:
+                axis.set_major_formatter(NullFormatter())
+                axis.set_minor_formatter(NullFormatter())
+                axis.set_label_text(f"{axis.get_label_text()} (labels withheld: personal data)".strip())
+    again = [t.get_text() for t in texts()]
+    if scrub(again) != again:
+        raise WorkbenchError("a figure still shows personal data after its labels were withheld",
+                             where=f"figure '{fig.texts[0].get_text() if fig.texts else fig}'",
+                             hint="do not draw values of columns marked `pii: true`; plot counts instead")
+    return True
+
+
+_OPENED: list[Session] = []  # sessions opened in this process, newest last (for the PNG formatter)
+
+
+class Session:
+    """A step's run and warehouse, for logging from a notebook."""
+
+    def __init__(self, *, run_id: str, store: Any, warehouse: Path, pilot: str, step: str, owns_run: bool,
+                 charter: Any = None) -> None:
+        self.run_id = run_id
+        self.store = store
+        self.warehouse = warehouse
+        self.pilot = pilot
+        self.step = step
+        self.owns_run = owns_run
+        self.charter = charter
+        # the task and cost model the step is judged by (injected headless, the charter's by hand)
+        self.task: Any = charter.task if charter is not None else None
+        self.cost: Any = charter.cost if charter is not None else None
+        self.spec: Any = charter.modeling() if charter is not None else None
+        self._finished = False
+        self._pii: dict[str, frozenset[str]] | None = None
+        if owns_run:
+            atexit.register(self.finish)
+
+    @property
+    def interactive(self) -> bool:
+        return self.owns_run
+
+    # -- data ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A read-only DuckDB connection, closed on exit so no kernel keeps the file locked."""
+        from ..data.warehouse import connect_read_only
+
+        con = connect_read_only(self.warehouse)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def tables(self) -> list[str]:
+        """The pilot's tables: the charter's sources when it is loaded (by hand), else the
+        tables ingest loaded into the warehouse (headless)."""
+        if self.charter is not None:
+            return list(self.charter.sources)
+        from ..data.warehouse import META_TABLE
+
+        with self.connect() as con:
+            return [r[0] for r in con.execute(f"SELECT table_name FROM {META_TABLE} ORDER BY 1").fetchall()]
+
+    def query(self, sql: str, params: list | None = None) -> Any:
+        """Run a query on the warehouse and return a pandas DataFrame (via Arrow, the fast path)."""
+        with self.connect() as con:
+            return con.execute(sql, params or []).to_arrow_table().to_pandas()
+
+    # -- personal data -------------------------------------------------------------------
+    def personal_columns(self) -> dict[str, frozenset[str]]:
+        """{table: columns} marked ``pii: true`` in the contracts (recorded in the warehouse)."""
+        if self._pii is None:
+            from ..errors import WarehouseError
+            from ..data.warehouse import pii_columns
+
+            try:
+                with self.connect() as con:
+                    self._pii = pii_columns(con)
+            except WarehouseError:
+                return {}  # no warehouse yet: nothing recorded, nothing to look up (not cached)
+        return self._pii
+
+    def redact(self, texts: list[str]) -> list[str]:
+        """``texts`` with every personal-data value replaced by ``[personal data]``. When the
+        warehouse cannot be read to check, texts that could hold values are withheld."""
+        pii = self.personal_columns()
+        if not pii or not any(texts):
+            return list(texts)
+        from ..data.warehouse import redact
+
+        try:
+            with self.connect() as con:
+                return redact(con, texts, pii=pii)
+        except Exception:  # noqa: BLE001 - cannot check: do not let unchecked text out
+            return ["[withheld: could not be checked for personal data]" if t else t for t in texts]
+
+    def _clean(self, text: str) -> str:
+        return self.redact([text])[0]
+
+    def scrub_figure(self, figure: Any) -> bool:
+        """Withhold personal data drawn in ``figure`` (see :func:`scrub_figure`)."""
+        scrub = self.figure_scrubber()
+        return scrub_figure(figure, scrub) if scrub is not None else False
+
+    def figure_scrubber(self) -> Any:
+        """What :func:`figure_png` scrubs a figure's texts with: None when the warehouse
+        holds no personal data."""
+        return self.redact if self.personal_columns() else None
+
+    # -- logging ---------------------------------------------------------------------------
+    def log_metrics(self, metrics: Mapping[str, float]) -> None:
+        self.store.log_metrics(self.run_id, metrics)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self.store.log_params(self.run_id, self._clean_mapping(params))
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self.store.set_tags(self.run_id, self._clean_mapping(tags))
+
+    def _clean_mapping(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        keys = [k for k, v in values.items() if isinstance(v, str)]
+        if not keys or not self.personal_columns():
+            return dict(values)
+        clean = self.redact([values[k] for k in keys])
+        return {**values, **dict(zip(keys, clean, strict=True))}
+
+    def log_dict(self, data: Any, artifact_file: str) -> None:
+        import json
+
+        text = json.dumps(data, indent=2, sort_keys=True, default=str)
+        self.store.log_text(self.run_id, self._clean(text), artifact_file)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self.store.log_text(self.run_id, self._clean(text), artifact_file)
+
+    def log_figure(self, figure: Any, artifact_file: str) -> None:
+        self.store.log_bytes(self.run_id, figure_png(figure, self.figure_scrubber()), artifact_file)
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        self.store.log_artifact(self.run_id, Path(path), artifact_path)
+
+    def log_table(self, frame: Any, artifact_file: str) -> None:
+        """A DataFrame (or a pandas Styler) as an HTML table, numbers readable
+        (:mod:`workbench.formatting`), for the MLflow UI's artifact view."""
+        from ..formatting import styled
+
+        style = frame if type(frame).__name__ == "Styler" else styled(frame)
+        self.store.log_text(self.run_id, self._clean(style.to_html()), artifact_file)
+
+    # -- read-back ---------------------------------------------------------------------------
+    def previous_runs(self, *, step: str | None = None, max_results: int = 20) -> list[Any]:
+        """Earlier FINISHED runs of a step of this pilot (newest first), this run excluded."""
+        from ..store.tracking import TAG
+
+        step = step or self.step
+        runs = self.store.find_runs(
+            self.pilot,
+            f"tags.`{TAG['step']}` = '{step}' and attributes.status = 'FINISHED'",
+            max_results=max_results + 1,
+        )
+        return [r for r in runs if r.info.run_id != self.run_id][:max_results]
+
+    def previous_artifact(self, artifact_path: str, *, step: str | None = None) -> tuple[str, str] | None:
+        """(run id, text) of the newest earlier run of the step that has this artifact."""
+        from ..store.tracking import TAG
+
+        for run in self.previous_runs(step=step):
+            source = run.data.tags.get(TAG["cached_from"], run.info.run_id)
+            text = self.store.download_text(source, artifact_path)
+            if text is not None:
+                return source, text
+        return None
+
+    def _pilot_run_id(self) -> str | None:
+        """The pilot (parent) run this step run belongs to; None for a run opened by hand."""
+        from ..store.tracking import TAG
+
+        try:
+            return self.store.get_run(self.run_id).data.tags.get(TAG["parent"])
+        except Exception:  # noqa: BLE001 - an unreadable run has no parent to offer
+            return None
+
+    @property
+    def primary_metric(self) -> str | None:
+        """The charter's primary metric (by hand), else the one recorded on the pilot run."""
+        if self.charter is not None:
+            return self.charter.primary_metric
+        parent = self._pilot_run_id()
+        if parent is None:
+            return None
+        try:
+            return self.store.get_run(parent).data.params.get("primary_metric")
+        except Exception:  # noqa: BLE001
+            return None
+
+    def baseline_evidence(self) -> dict[str, Any] | None:
+        """The baseline's evidence bundle, to judge a candidate against (see
+        :mod:`workbench.show.evaluation_report`): headless, the baseline step of this pilot run; by
+        hand, the newest finished run of the charter's baseline step. None when there is none."""
+        from ..show.evaluation_report import load_bundle
+        from ..store.tracking import FINISHED, TAG
+
+        source: str | None = None
+        parent = self._pilot_run_id()
+        if parent is not None:
+            runs = [r for r in self.store.children(self.pilot, parent)
+                    if r.data.tags.get(TAG["role"]) == "baseline" and r.info.status == FINISHED]
+            if runs:
+                newest = max(runs, key=lambda r: r.info.start_time)
+                source = newest.data.tags.get(TAG["cached_from"]) or newest.info.run_id
+        elif self.charter is not None:
+            for step in (s for s in self.charter.steps if s.role == "baseline"):
+                runs = self.previous_runs(step=step.name, max_results=1)
+                if runs:
+                    source = runs[0].data.tags.get(TAG["cached_from"]) or runs[0].info.run_id
+                    break
+        return None if source is None else load_bundle(self.store, source, name="baseline")
+
+    def log_assessment(self, result: Any, *, prefix: str, reference: dict[str, Any] | None = None,
+                       primary_metric: str | None = None) -> dict[str, Any]:
+        """Log one model's :class:`~workbench.measure.modeling.Assessment` to this run: its
+        metrics, the JSON details (the evidence bundle), the slice table, the figures and the
+        evaluation report (``evaluation/report.html``, against ``reference`` — the baseline's
+        bundle — when given). Returns the figures, to display."""
+        from ..show.evaluation_report import ARTIFACT, render_evaluation_report
+
+        curves = result.curves()
+        self.log_metrics(result.metrics())
+        self.log_dict(result.quality.to_dict(), f"{prefix}/quality.json")
+        self.log_dict(result.timing.to_dict(), f"{prefix}/timing.json")
+        self.log_dict(result.probes.to_dict(), f"{prefix}/probes.json")
+        self.log_dict(curves, f"{prefix}/curves.json")
+        if result.slices is not None:
+            self.log_dict(result.slices.to_dict(), f"{prefix}/slices.json")
+            self.log_table(result.slices.to_frame(), f"{prefix}/slices.html")
+        figs = result.figures(curves=curves, reference=reference)
+        for name, fig in figs.items():
+            self.log_figure(fig, f"figures/{name}.png")
+        bundle = result.bundle(run_id=self.run_id, curves=curves)
+        report = render_evaluation_report(bundle, reference, primary_metric=primary_metric or self.primary_metric)
+        self.log_text(report, ARTIFACT)
+        return figs
+
+    @contextlib.contextmanager
+    def child(self, name: str, *, kind: str = "candidate", tags: Mapping[str, Any] | None = None) -> Iterator[Session]:
+        """A nested run under this step (e.g. one per candidate), ended FINISHED, or FAILED
+        if the block raises; the runner also closes it should the kernel die."""
+        from ..store.tracking import FAILED, FINISHED, TAG
+
+        run = self.store.start_run(self.pilot, name, parent=self.run_id,
+                                   tags={TAG["kind"]: kind, TAG["step"]: self.step, TAG["pilot"]: self.pilot,
+                                         f"workbench.{kind}": name, **(tags or {})})
+        child = Session(run_id=run.run_id, store=self.store, warehouse=self.warehouse, pilot=self.pilot,
+                        step=self.step, owns_run=False, charter=self.charter)
+        child._pii = self._pii
+        try:
+            yield child
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                self.store.set_tags(run.run_id, {TAG["failure"]: self._clean(f"{type(exc).__name__}: {exc}"[:4000])})
+            self.store.end_run(run.run_id, FAILED)
+            raise
+        self.store.end_run(run.run_id, FINISHED)
+
+    def log_model(self, model: Any, name: str, *, input_example: Any, output_example: Any = None) -> Any:
+        """Log a scikit-learn model with its signature and an input example."""
+        return self.store.log_sklearn_model(self.run_id, model, name, input_example=input_example,
+                                            output_example=output_example)
+
+    def finish(self, status: str = "FINISHED") -> None:
+        """End the run if this session created it (interactive); a no-op under the runner."""
+        if self.owns_run and not self._finished:
+            self._finished = True
+            with contextlib.suppress(Exception):
+                self.store.end_run(self.run_id, status)
+
+
+def session(
+    step: str,
+    *,
+    run_id: str | None = None,
+    tracking_uri: str | None = None,
+    warehouse: str | Path | None = None,
+    pilot_name: str | None = None,
+    task: dict | None = None,
+    cost_model: dict | None = None,
+    spec: dict | None = None,
+    **_: Any,
+) -> Session:
+    """Open the step's session: the injected run when headless, a new run when by hand.
+
+    ``task``, ``cost_model`` and ``spec`` are the injected parameters of the same names;
+    when they are None (by hand) the session takes the charter's."""
+    from ..charter.config import CostModel, ModelSpec, Task
+    from ..store.tracking import TAG, Store
+
+    _show_figures_as_images()
+    install_shell_guard()
+
+    if run_id and tracking_uri and warehouse:
+        store = Store(tracking_uri=tracking_uri)
+        pilot = pilot_name or store.client.get_experiment(store.get_run(run_id).info.experiment_id).name
+        opened = Session(run_id=run_id, store=store, warehouse=Path(warehouse), pilot=pilot, step=step,
+                         owns_run=False)
+    else:
+        from ..charter.config import load_charter
+
+        charter = load_charter(find_charter(), check_files=False)
+        store = (Store(tracking_uri=tracking_uri) if tracking_uri
+                 else Store.for_project(charter.root, charter.tracking_uri, scope=charter.name))
+        run = store.start_run(charter.name, f"{step} (interactive)",
+                              tags={TAG["kind"]: "interactive", TAG["step"]: step, TAG["pilot"]: charter.name,
+                                    TAG["cached"]: "false"})
+        opened = Session(run_id=run.run_id, store=store,
+                         warehouse=Path(warehouse) if warehouse else charter.warehouse_path,
+                         pilot=charter.name, step=step, owns_run=True, charter=charter)
+    if task:
+        opened.task = Task(**task)
+    if cost_model:
+        opened.cost = CostModel(**cost_model)
+    if spec:
+        opened.spec = ModelSpec.model_validate(spec)
+    _OPENED.append(opened)
+    return opened

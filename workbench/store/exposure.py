@@ -1,0 +1,138 @@
+"""Serving the MLflow UI and JupyterLab: loopback by default, authentication beyond it.
+
+Both servers can change what the audit trail rests on (the UI's REST API moves aliases and
+overwrites artifacts; a notebook runs code), so neither is exposed beyond this machine
+without authentication:
+
+- a loopback host (``127.0.0.1``, ``::1``, ``localhost``) is served as is;
+- any other host (``0.0.0.0``, an interface address, a name) is refused unless
+  authentication is configured: ``auth=True`` (``make ui/lab HOST=... AUTH=1``), or the
+  server's own setting (``MLFLOW_AUTH_CONFIG_PATH`` for MLflow; ``JUPYTER_TOKEN`` or
+  ``JUPYTER_TOKEN_FILE`` for Jupyter).
+
+With ``auth=True`` the credentials are generated once into the pilot's ``.secrets/``
+folder (mode 0700, files 0600) and shown once: MLflow runs its basic-auth app
+(``mlflow server --app-name basic-auth``) with an ``admin`` user whose password is
+generated; Jupyter gets a generated token read from a file (``JUPYTER_TOKEN_FILE``), so
+the secret is on no command line. The functions here only build the command; the CLI
+creates the store (safely, under its lock) and then runs it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ExposureError
+
+__all__ = ["is_loopback", "ServeCommand", "ui_command", "lab_command"]
+
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip().strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve to anything
+
+
+@dataclass(frozen=True)
+class ServeCommand:
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # added to the current environment
+    notes: tuple[str, ...] = ()  # lines to show before serving (a new credential: shown once)
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _refuse(what: str, host: str, how: str) -> ExposureError:
+    return ExposureError(
+        f"refusing to serve {what} on {host} without authentication: it would be reachable beyond this machine, "
+        "and anyone reaching it could change the registry and the decision records",
+        where=f"HOST={host}",
+        hint=f"serve on 127.0.0.1 (the default) and tunnel to it (`ssh -L`), or configure authentication: {how}")
+
+
+def ui_command(mlruns: Path, host: str, port: int, *, auth: bool, secrets_dir: Path,
+               mlflow: str = "mlflow") -> ServeCommand:
+    """`mlflow server` for the store in ``mlruns``; basic auth when asked or configured."""
+    mlruns = Path(mlruns).resolve()
+    argv = [mlflow, "server", "--host", host, "--port", str(port),
+            "--backend-store-uri", f"sqlite:///{mlruns / 'mlflow.db'}",
+            "--default-artifact-root", str(mlruns / "artifacts")]
+    configured = os.environ.get("MLFLOW_AUTH_CONFIG_PATH")
+    if not auth and not configured:
+        if not is_loopback(host):
+            raise _refuse("the MLflow UI", host, "`make ui HOST=... AUTH=1` runs MLflow's basic-auth app with a "
+                          "generated admin password, or set MLFLOW_AUTH_CONFIG_PATH to your own basic-auth config")
+        return ServeCommand(argv)
+    notes: list[str] = []
+    env: dict[str, str] = {}
+    folder = _private_dir(Path(secrets_dir))
+    if not os.environ.get("MLFLOW_FLASK_SERVER_SECRET_KEY"):  # the auth app's CSRF protection needs a static key
+        key_file = folder / "mlflow-flask-secret-key"
+        if not key_file.exists():
+            _write_private(key_file, secrets.token_hex(32))
+        env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = key_file.read_text(encoding="utf-8").strip()
+    if configured:
+        notes.append(f"MLflow basic auth from MLFLOW_AUTH_CONFIG_PATH={configured}")
+    else:
+        config = folder / "mlflow-auth.ini"
+        if not config.exists():
+            password = secrets.token_urlsafe(18)
+            _write_private(config, "[mlflow]\n"
+                           "default_permission = READ\n"
+                           f"database_uri = sqlite:///{folder.resolve() / 'mlflow-auth.db'}\n"
+                           "admin_username = admin\n"
+                           f"admin_password = {password}\n"
+                           "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+            notes.append(f"MLflow basic auth: user 'admin', password {password}")
+            notes.append(f"  (generated now and shown only this once; kept in {config}, mode 0600)")
+        else:
+            notes.append(f"MLflow basic auth: users in {folder / 'mlflow-auth.db'}; the admin's first password is in "
+                         f"{config} (mode 0600)")
+        env["MLFLOW_AUTH_CONFIG_PATH"] = str(config.resolve())
+    return ServeCommand(argv[:2] + ["--app-name", "basic-auth"] + argv[2:], env, tuple(notes))
+
+
+def lab_command(host: str, port: int, *, auth: bool, secrets_dir: Path, root_dir: Path,
+                jupyter: str = "jupyter") -> ServeCommand:
+    """`jupyter lab` on ``root_dir``; a generated token (read from a 0600 file) when asked."""
+    argv = [jupyter, "lab", f"--ip={host}", f"--port={port}", "--no-browser", f"--ServerApp.root_dir={root_dir}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--allow-root")
+    configured = os.environ.get("JUPYTER_TOKEN") or os.environ.get("JUPYTER_TOKEN_FILE")
+    if not auth:
+        if not configured and not is_loopback(host):
+            raise _refuse("JupyterLab", host, "`make lab HOST=... AUTH=1` generates a token (kept in a 0600 file), "
+                          "or set JUPYTER_TOKEN / JUPYTER_TOKEN_FILE yourself")
+        return ServeCommand(argv)
+    folder = _private_dir(Path(secrets_dir))
+    token_file = folder / "jupyter-token"
+    notes: list[str] = []
+    if not token_file.exists():
+        token = secrets.token_urlsafe(24)
+        _write_private(token_file, token)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        notes.append(f"JupyterLab token: {token}  (open http://{shown}:{port}/lab?token={token})")
+        notes.append(f"  (generated now and shown only this once; kept in {token_file}, mode 0600)")
+    else:
+        notes.append(f"JupyterLab token: in {token_file} (mode 0600)")
+    return ServeCommand(argv, {"JUPYTER_TOKEN_FILE": str(token_file.resolve())}, tuple(notes))
