@@ -64,3 +64,11 @@ def test_each_layer_says_what_it_is_for(layer: str) -> None:
     assert module.__all__, f"workbench.{layer} lists its public names in __all__"
     for name in module.__all__:
         assert (PACKAGE / layer / f"{name}.py").exists() or (PACKAGE / layer / name / "__init__.py").exists(), name
+
+
+def test_no_source_file_is_ignored_by_git() -> None:
+    # `data/` in .gitignore once hid workbench/data/__init__.py: a fresh clone lost the package
+    files = [str(p.relative_to(REPO)) for p in [*PACKAGE.rglob("*.py"), *(REPO / "tests").rglob("*.py")]
+             if "__pycache__" not in p.parts]
+    done = subprocess.run(["git", "check-ignore", "--no-index", *files], cwd=REPO, capture_output=True, text=True)
+    assert done.stdout.strip() == "", f"ignored by .gitignore: {done.stdout.split()}"
