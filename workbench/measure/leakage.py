@@ -348,7 +348,8 @@ def check_data(data: Any, task: Any, split: Any = None, *, sample_rows: int = SA
     """The checks on a :class:`~workbench.measure.modeling.ModelingData`'s training rows, with
     the charter's ``task`` and ``split`` (the row's time: a temporal split's date column)."""
     train = data.train
-    dates = [c for c in train.columns if c != data.target and _is_time(train[c])]
+    excluded = {c for c, why in data.excluded.items() if why == "excluded in the charter"}  # the user left it out
+    dates = [c for c in train.columns if c != data.target and c not in excluded and _is_time(train[c])]
     split_kind = getattr(split, "kind", None) or data.split.get("kind")
     column = getattr(split, "column", None) or data.split.get("column")
     return check_frame(train, data.target, task_kind=task.kind, numeric=data.numeric, categorical=data.categorical,
