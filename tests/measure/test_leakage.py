@@ -103,3 +103,12 @@ def test_findings_round_trip_through_json_and_the_sample_is_bounded() -> None:
     assert [f.check for f in found] == ["target_copy"]
     back = leakage.findings_from_json({"findings": [f.to_dict() for f in found]})
     assert back == found
+
+
+def test_the_rank_auc_matches_sklearn_with_ties() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 500)
+    score = np.round(rng.normal(y * 0.5, 1), 1)  # many ties
+    assert leakage._auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)

@@ -93,11 +93,15 @@ def _halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
-    from sklearn.metrics import roc_auc_score
-
-    if len(np.unique(y)) < 2:
+    """ROC AUC by the rank-sum (Mann-Whitney) formula, ties counted half: what sklearn's
+    roc_auc_score gives, at a fraction of its per-call cost (it runs once or twice a feature)."""
+    positive = np.asarray(y) == 1
+    n1 = int(positive.sum())
+    n0 = len(positive) - n1
+    if n1 == 0 or n0 == 0:
         return None
-    return float(roc_auc_score(y, score))
+    ranks = pd.Series(np.asarray(score, dtype=float)).rank(method="average").to_numpy()
+    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float | None:
