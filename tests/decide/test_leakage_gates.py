@@ -35,7 +35,8 @@ def test_leakage_gate_fails_on_a_finding_passes_when_acknowledged_and_fails_when
 
 def test_shift_gate_judges_psi_and_unseen_share_and_names_the_columns() -> None:
     gate = ShiftGate(kind="shift", max_psi=0.25, max_unseen_share=0.05)
-    columns = [{"column": "moved", "psi": 0.9, "unseen_share": 0.0}, {"column": "city", "psi": 0.1, "unseen_share": 0.1}]
+    columns = [{"column": "moved", "psi": 0.9, "unseen_share": 0.0},
+               {"column": "city", "psi": 0.1, "unseen_share": 0.1}]
     failed = shift_gate(gate, {"shift.max_psi": 0.9, "shift.unseen_share_max": 0.1}, columns)
     assert not failed.passed and failed.measured == 0.9
     assert "moved: PSI 0.9 > 0.25" in failed.details and "city: unseen share 0.1 > 0.05" in failed.details
@@ -74,7 +75,8 @@ def test_a_leak_blocks_the_go_and_an_acknowledgement_is_kept_in_the_decision_rec
     assert record["leakage"]["findings"][0]["feature"] == "rate_copy" and record["leakage"]["acknowledged"] == {}
 
     reason = "the copy is the label of the previous period, known before the decision"
-    acked = Charter.model_validate({**charter.model_dump(mode="json"), "leakage": {"acknowledged": {"rate_copy": reason}}})
+    acked = Charter.model_validate({**charter.model_dump(mode="json"),
+                                    "leakage": {"acknowledged": {"rate_copy": reason}}})
     decided = promote(acked, store, actor="ann")
     assert decided.outcome == "go", decided.summary()
     gate = next(g for g in decided.gates if g.kind == "leakage")
