@@ -45,18 +45,38 @@ import pandas as pd
 
 import workbench
 from workbench import formatting
-from workbench.measure import metrics, modeling
+from workbench.measure import leakage, metrics, modeling, shift
 from workbench.show import evaluation_report
 
 s = workbench.session("evaluate", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse,
                       pilot_name=pilot_name, task=task, cost_model=cost_model, spec=spec)
 with s.connect() as con:
     data = modeling.load_data(con, s.spec, s.task)
+# before any training: features that carry the answer (on a sample of the training rows only)
+findings = leakage.check_data(data, s.task, s.spec.split)
+s.log_leakage(findings)
+# shift between the training rows and the held-out rows (every held-out row counted in DuckDB)
+shifted = shift.compare_data(data)
+s.log_shift(shifted)
 fallback = modeling.fit_baseline(s.spec.baseline, data.train, data.y_train, s.task)  # the degraded mode
 s.log_params(data.params())
 baseline = s.baseline_evidence()  # the baseline step's results, to judge each candidate against
 print(f"{data.summary()} {len(s.spec.candidates)} candidate(s): {', '.join(c.name for c in s.spec.candidates)}"
       + ("" if baseline else "; no baseline run found to compare with"))
+
+# %% [markdown]
+# ## Leakage and shift
+#
+# A finding blocks a GO (the `leakage` gate) until the charter acknowledges that feature with
+# a reason (`leakage: {acknowledged: {FEATURE: "why it is known in time"}}`). Shift is gated
+# when the charter has a `shift` gate.
+
+# %%
+if findings:
+    display(pd.DataFrame([f.to_dict() for f in findings]))
+else:
+    print(f"No leakage finding on {min(len(data.train), leakage.SAMPLE_ROWS):,} sampled training rows.")
+formatting.styled(shifted.to_frame().head(15)) if shifted.columns else None
 
 # %%
 results, figures = {}, {}

@@ -182,6 +182,7 @@ def _pilot_layout(store: Store, pilot: str, candidates: dict[str, float], *, mod
             store.log_sklearn_model(c.run_id, LogisticRegression().fit(x, (x["a"] > 3).astype(int)), "model",
                                     input_example=x.head(2))
         store.end_run(c.run_id, FINISHED)
+    store.log_dict(evaluate, {"findings": []}, "leakage/findings.json")  # the leakage checks found nothing
     store.end_run(evaluate, FINISHED)
     store.end_run(parent.run_id, FINISHED)
     return parent.run_id

@@ -204,6 +204,9 @@ def new_pilot(
         if task == "classification":
             positive, why_positive = _positive_label([(_jsonable(v), c) for v, c in counts])
             minority_share = min(c for _, c in counts) / sum(c for _, c in counts)
+        time_note = ""
+        if time_column is None:  # rows with a date or time: split on it, never at random
+            time_column, time_note = _time_column(con, columns, target)
         # columns that are no features: identifiers, free text, personal data
         exclude: dict[str, str] = {}
         pii: list[str] = []
@@ -221,6 +224,9 @@ def new_pilot(
                     exclude[col] = "a unique identifier: every row has its own value"
                 elif dtype == "VARCHAR" and n_distinct > 0.5 * rows and (avg_len or 0) > 20:
                     exclude[col] = "free text (most values unique)"
+        for col, why in _leaks(con, columns, target, task, positive, time_column, exclude).items():
+            exclude[col] = why
+            notes.append(f"left out {col}: {why}")
         slice_cols = []
         for col, dtype in columns.items():
             if col in exclude or col in (target, time_column) or dtype not in ("VARCHAR", "BOOLEAN"):
@@ -229,7 +235,7 @@ def new_pilot(
             if 2 <= n_distinct <= 12:
                 slice_cols.append(col)
         slice_cols = slice_cols[:2]
-        split_lines = _split(con, time_column, task)
+        split_lines = _split(con, time_column, task, why=time_note)
         target_std = con.execute(f"SELECT stddev_samp({tq}::DOUBLE) FROM t").fetchone()[0] if numeric_target else None
     finally:
         con.close()
@@ -267,7 +273,57 @@ def new_pilot(
     return Scaffold(folder, charter, contract, table, task, positive, primary, tuple(notes))
 
 
-def _split(con: Any, time_column: str | None, task: str) -> list[str]:
+_TIME_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE")
+
+
+def _time_column(con: Any, columns: dict[str, str], target: str) -> tuple[str | None, str]:
+    """The row's time when the data has DATE/TIMESTAMP columns, and a comment saying which and
+    why. Of several, the earliest on average (first in the file on a tie): a prediction is
+    made at the row's earliest moment, and the later dates (closing, payment, outcome) are
+    known only after it, so the leakage checks leave them out as future-dated."""
+    from .data.sql import quote_ident as _q
+
+    found = [c for c, t in columns.items() if t in _TIME_TYPES and c != target and not _PERSONAL.search(c)]
+    if not found:
+        return None, ""
+    stats = con.execute("SELECT " + ", ".join(f"count(DISTINCT {_q(c)}), avg(epoch({_q(c)}))" for c in found)
+                        + " FROM t").fetchall()[0]
+    usable = [(stats[2 * i + 1], i, c) for i, c in enumerate(found) if stats[2 * i] >= 2]
+    if not usable:
+        return None, ""
+    chosen = min(usable)[2]
+    others = [c for c in found if c != chosen]
+    why = (f"{chosen} is a {columns[chosen]} column" + (f" (the earliest on average of {', '.join(found)})"
+                                                        if others else "") + "; --time-column picks another")
+    return chosen, why
+
+
+def _leaks(con: Any, columns: dict[str, str], target: str, task: str, positive: Any, time_column: str | None,
+           exclude: dict[str, str]) -> dict[str, str]:
+    """Columns the leakage checks flag on a sample of the file's rows -> why (never drafted as features)."""
+    from .measure.leakage import SAMPLE_ROWS, check_frame
+
+    reader = con.cursor()  # a cursor of its own: an earlier fetchone() may leave a result open on con
+    try:
+        frame = reader.sql(f"SELECT * FROM t USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (0)") \
+            .to_arrow_table().to_pandas()
+    finally:
+        reader.close()
+    usable = {c: t for c, t in columns.items() if c != target and c not in exclude and c != time_column}
+    numeric = [c for c, t in usable.items() if t in _NUMERIC or t == "BOOLEAN" or t.startswith("DECIMAL")]
+    categorical = [c for c, t in usable.items() if t == "VARCHAR"]
+    dates = [c for c, t in columns.items() if t in _TIME_TYPES and c != target and c not in exclude]
+    found = check_frame(frame, target, task_kind=task, numeric=numeric, categorical=categorical,
+                        positive_label=positive, time_column=time_column,
+                        split_kind="temporal" if time_column else "random", dates=dates)
+    out: dict[str, str] = {}
+    for f in found:
+        if f.check != "split" and f.feature not in out:
+            out[f.feature] = f"leak ({f.check}): {f.evidence}"
+    return out
+
+
+def _split(con: Any, time_column: str | None, task: str, *, why: str = "") -> list[str]:
     from .data.sql import quote_ident as _q
 
     if time_column is None:
@@ -281,6 +337,7 @@ def _split(con: Any, time_column: str | None, task: str) -> list[str]:
         raise ConfigError(f"--time-column {time_column} has too few distinct values to hold the latest rows out",
                           where=time_column, hint="pick a column with many distinct times, or omit it (random split)")
     return ["split:                        # temporal: train on the earliest 80 %, judge on the latest rows",
+            *([f"  # time column: {why}"] if why else []),
             "  kind: temporal", f"  column: {_yaml_scalar(time_column)}",
             f"  train: [{_yaml_scalar(_jsonable(lo))}, {_yaml_scalar(_jsonable(cut))}]",
             f"  evaluate: [{_yaml_scalar(_jsonable(after))}, {_yaml_scalar(_jsonable(hi))}]"]

@@ -419,6 +419,7 @@ x = pd.DataFrame({"a": np.arange(8.0)})
 with s.child("lr") as c:
     c.log_metrics({"demo.rows": n, "demo.c": c_value})
     c.log_model(LogisticRegression(C=c_value).fit(x, (x["a"] > 3).astype(int)), "model", input_example=x.head(2))
+s.log_leakage(())  # checked: nothing carries the answer (the leakage gate reads it)
 """
 
 

@@ -345,7 +345,8 @@ def log_model(store: Store, run_id: str) -> str:
 def build_pilot(store: Store, charter: Charter, candidates: dict[str, dict[str, float]], *,
                 models: tuple[str, ...] = (), baseline: dict[str, float] | None = None,
                 contracts_passed: bool = True, evaluate_cached_from: str | None = None,
-                cache_key: str = "key-1", finish: bool = True, extra_artifacts: bool = False) -> dict[str, Any]:
+                cache_key: str = "key-1", finish: bool = True, extra_artifacts: bool = False,
+                leakage: tuple[dict, ...] | None = (), shift: dict[str, float] | None = None) -> dict[str, Any]:
     """The layout the runner and notebooks leave: pilot → steps → candidates (+ models)."""
     exp = charter.name
     pilot = store.start_run(exp, "pilot", tags={TAG["kind"]: "pilot", TAG["pilot"]: exp,
@@ -387,6 +388,9 @@ def build_pilot(store: Store, charter: Charter, candidates: dict[str, dict[str, 
                                                        "detail": "<script>boom</script>"}]}, f"{name}/probes.json")
             store.end_run(c.run_id, FINISHED)
             ids["candidates"][name] = c.run_id
+        if leakage is not None:  # what the evaluate notebook's s.log_leakage(...) leaves
+            store.log_dict(ev.run_id, {"findings": list(leakage)}, "leakage/findings.json")
+            store.log_metrics(ev.run_id, {"leakage.findings": float(len(leakage)), **(shift or {})})
         store.end_run(ev.run_id, FINISHED)
     if finish:
         store.end_run(pilot.run_id, FINISHED)
@@ -417,7 +421,7 @@ def test_promotion_lifecycle_go_rerun_nogo_history_rollback(store: Store) -> Non
     # go: the best candidate is registered and the alias moves to it
     d1 = promote(charter, store, actor="ann")
     assert d1.outcome == "go" and d1.exit_code == 0 and d1.candidate == "good" and d1.new_version
-    assert all(g.passed for g in d1.gates) and len(d1.gates) == len(GATES) + 1  # + the implicit production_plan gate
+    assert all(g.passed for g in d1.gates) and len(d1.gates) == len(GATES) + 2  # + the implicit production_plan and leakage gates
     assert d1.alias_before is None and d1.alias_after == d1.model_version == "1"
     assert _alias(store, charter) == "1"
     mv = store.client.get_model_version(charter.promotion.model_name, "1")
@@ -429,7 +433,7 @@ def test_promotion_lifecycle_go_rerun_nogo_history_rollback(store: Store) -> Non
     assert record["actor"] == "ann" and record["fingerprints"] == {"flights": "fp-1"}
     assert record["git_commit"] == "c0ffee" and record["contract_versions"] == {"flights": "abc123def456"}
     assert record["evidence"]["baseline"] == p1["baseline"] and record["evidence"]["contracts"] == p1["contracts"]
-    assert {g["kind"] for g in record["gates"]} == {g["kind"] for g in GATES} | {"production_plan"}
+    assert {g["kind"] for g in record["gates"]} == {g["kind"] for g in GATES} | {"production_plan", "leakage"}
     decision_run = store.get_run(d1.decision_run_id)
     assert decision_run.data.tags[TAG["kind"]] == "decision"
     assert decision_run.data.tags[TAG["parent"]] == p1["pilot"]  # nested under the pilot run it judged

@@ -157,3 +157,10 @@ def test_step_and_pilot_metric_names_are_registered_and_do_not_grow_with_the_dat
     assert metrics.logged("quality.roc_auc") and metrics.logged("slice.origin.JFK.count")
     assert metrics.logged("custom.thing")  # a custom notebook's own metric is its business
     assert metrics.info("baseline.quality.base_rate") is None
+
+
+def test_leakage_and_shift_metric_names_are_registered() -> None:
+    from workbench.measure.shift import ShiftReport
+
+    emitted = {*ShiftReport((), 0, 0).metrics(), "leakage.findings"}
+    assert all(metrics.info(n) is not None and metrics.direction(n) == "lower" for n in emitted), emitted

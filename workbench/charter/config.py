@@ -35,6 +35,8 @@ __all__ = [
     "ContractsGate",
     "ProbesGate",
     "SlicesGate",
+    "ShiftGate",
+    "LeakagePolicy",
     "Promotion",
     "load_charter",
 ]
@@ -389,10 +391,36 @@ class SlicesGate(_Gate):
     _m = field_validator("metric")(classmethod(lambda cls, v: _metric(v)))
 
 
+class ShiftGate(_Gate):
+    """The held-out rows look like the training rows: no feature's PSI above ``max_psi``,
+    no feature with more than ``max_unseen_share`` of held-out rows in a category the
+    training rows never had (read from the evaluate step: ``shift.*``). None: not gated."""
+
+    kind: Literal["shift"]
+    max_psi: float | None = Field(default=0.25, gt=0)
+    max_unseen_share: float | None = Field(default=0.05, ge=0, le=1)
+
+
 Gate = Annotated[
-    ThresholdGate | BaselineGate | ChampionGate | ContractsGate | ProbesGate | SlicesGate,
+    ThresholdGate | BaselineGate | ChampionGate | ContractsGate | ProbesGate | SlicesGate | ShiftGate,
     Field(discriminator="kind"),
 ]
+
+
+class LeakagePolicy(_Model):
+    """Leakage findings a person has looked at: ``acknowledged: {feature: reason}``. An
+    acknowledged feature no longer blocks a GO; the reason is kept in the decision record."""
+
+    acknowledged: dict[str, str] = {}
+
+    @field_validator("acknowledged")
+    @classmethod
+    def _reasons(cls, value: dict[str, str]) -> dict[str, str]:
+        blank = [k for k, v in value.items() if not str(v or "").strip()]
+        if blank:
+            raise ValueError(f"acknowledging {', '.join(repr(b) for b in blank)} needs a written reason, e.g. "
+                             "`leakage: {acknowledged: {fee: \"set when the loan is offered, before the decision\"}}`")
+        return {k: str(v).strip() for k, v in value.items()}
 
 
 class Promotion(_Model):
@@ -426,6 +454,7 @@ class Charter(_Model):
     gates: list[Gate] = []
     promotion: Promotion | None = None
     production: ProductionPlan | None = None
+    leakage: LeakagePolicy = LeakagePolicy()  # leakage findings acknowledged, each with a reason
     # a team tracking server (`mlflow server --serve-artifacts`); $WORKBENCH_TRACKING_URI wins;
     # none: the pilot's own store, mlruns/ beside the charter
     tracking_uri: str | None = None
@@ -557,7 +586,7 @@ def _check_semantics(charter: Charter, doc: LocatedYaml) -> None:
     if charter.promotion is not None and not charter.gates:
         problems.append(
             f"{doc.where(('promotion',))}: `promotion:` without `gates:` would move the alias on no evidence; "
-            "declare the gates a candidate must pass (threshold, vs_baseline, vs_champion, contracts, probes, slices)"
+            "declare the gates a candidate must pass (threshold, vs_baseline, vs_champion, contracts, probes, slices, shift)"
         )
     if problems:
         raise ConfigError(f"the charter {doc.path} is incomplete:\n  " + "\n  ".join(problems), hint="see above")

@@ -48,6 +48,7 @@ from ..charter.config import (
     Charter,
     ContractsGate,
     ProbesGate,
+    ShiftGate,
     SlicesGate,
     ThresholdGate,
 )
@@ -84,6 +85,8 @@ __all__ = [
     "DecisionRecord",
     "evaluate_gate",
     "evaluate_gates",
+    "leakage_gate",
+    "shift_gate",
     "higher_is_better",
     "gather_evidence",
     "PilotLayout",
@@ -137,6 +140,11 @@ class Evidence:
     contract_versions: Mapping[str, str] = field(default_factory=dict)
     git_commit: str | None = None
     candidates: Mapping[str, str] = field(default_factory=dict)  # name -> run id, all considered
+    # the evaluate run's own evidence: its metrics (shift.*), its leakage findings
+    # (``leakage/findings.json`` rows; None: the run logged no leakage checks) and shift columns
+    evaluate_metrics: Mapping[str, float] | None = None
+    leakage_findings: tuple[Mapping[str, Any], ...] | None = None
+    shift_columns: tuple[Mapping[str, Any], ...] = ()
 
 
 # -- pure gates ----------------------------------------------------------------------------
@@ -379,6 +387,62 @@ def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: M
     return GateResult(passed=not failing, measured=worst_by, details=details, reason=reason, **base)
 
 
+def leakage_gate(findings: Sequence[Mapping[str, Any]] | None, acknowledged: Mapping[str, str], *,
+                 run_id: str | None = None) -> GateResult:
+    """Implicit in every promotion: no GO while a leakage finding of the evaluate run is
+    unacknowledged (pure). ``findings``: ``leakage/findings.json`` rows (None: not checked,
+    which fails: nothing shows the features do not carry the answer); ``acknowledged``:
+    the charter's ``leakage.acknowledged`` (feature -> reason)."""
+    base = dict(name="no_leakage", kind="leakage", metric="leakage.findings", op="==", threshold=0.0, run_id=run_id)
+    if findings is None:
+        return GateResult(passed=False, reason="the evaluate step logged no leakage checks (leakage/findings.json): "
+                          "nothing shows that no feature carries the answer; call `s.log_leakage("
+                          "leakage.check_data(data, s.task, s.spec.split))` in the evaluate notebook", **base)
+    open_ = [f for f in findings if str(f.get("feature")) not in acknowledged]
+    acked = [f for f in findings if str(f.get("feature")) in acknowledged]
+    details = tuple(f"{f.get('feature')} ({f.get('check')}): {f.get('evidence')}" for f in open_)
+    details += tuple(f"acknowledged {f.get('feature')} ({f.get('check')}): {acknowledged[str(f.get('feature'))]}"
+                     for f in acked)
+    if not findings:
+        reason = "no feature carries the answer (leakage checks on the training rows found nothing)"
+    elif open_:
+        names = ", ".join(dict.fromkeys(str(f.get("feature")) for f in open_))
+        reason = (f"{len(open_)} leakage finding(s) on {names}: exclude the feature(s) from `features:`, or, if "
+                  "known in time, acknowledge each in the charter with a reason (`leakage: {acknowledged: "
+                  "{FEATURE: \"why\"}}`)")
+    else:
+        reason = f"{len(acked)} leakage finding(s), every one acknowledged in the charter with a reason"
+    return GateResult(passed=not open_, measured=float(len(open_)), reason=reason, details=details, **base)
+
+
+def shift_gate(gate: ShiftGate, metrics: Mapping[str, float] | None, columns: Sequence[Mapping[str, Any]] = (), *,
+               run_id: str | None = None) -> GateResult:
+    """No feature shifted beyond ``max_psi`` and no feature with more than
+    ``max_unseen_share`` of held-out rows in categories unseen in training (the evaluate
+    run's ``shift.*`` metrics; a missing one fails). ``measured``: the largest PSI."""
+    base = dict(name=gate_name(gate), kind=gate.kind, metric="shift.max_psi", op="<=", threshold=gate.max_psi,
+                run_id=run_id)
+    checks = [(limit, name, label) for limit, name, label in (
+        (gate.max_psi, "shift.max_psi", "PSI"), (gate.max_unseen_share, "shift.unseen_share_max", "unseen share"))
+        if limit is not None]
+    if not checks:
+        return GateResult(passed=True, reason="no shift limit set (max_psi and max_unseen_share are null)", **base)
+    parts, passed, details = [], True, []
+    for limit, name, label in checks:
+        value = _num(metrics, name)
+        if value is None:
+            return GateResult(passed=False, reason=f"{name} is missing from the evaluate run: the evaluate step "
+                              "logged no shift (`s.log_shift(shift.compare_data(data))`)", **base)
+        ok = value <= limit
+        passed = passed and ok
+        parts.append(f"largest {label} {_fmt(value)} (limit {limit:g})")
+        key = "psi" if label == "PSI" else "unseen_share"
+        details += [f"{c.get('column')}: {label} {_fmt(_num(c, key))} > {limit:g}" for c in columns
+                    if (_num(c, key) or 0.0) > limit]
+    return GateResult(passed=passed, measured=_num(metrics, "shift.max_psi"), reason="; ".join(parts),
+                      details=tuple(details), **base)
+
+
 def evaluate_gate(gate: Any, evidence: Evidence) -> GateResult:
     """One gate on the evidence (pure)."""
     ev = evidence
@@ -400,8 +464,10 @@ def evaluate_gate(gate: Any, evidence: Evidence) -> GateResult:
                            champion_version=ev.champion_version, baseline=ev.baseline_metrics,
                            run_id=ev.candidate_run_id, champion_run_id=ev.champion_run_id,
                            baseline_run_id=ev.baseline_run_id)
+    if isinstance(gate, ShiftGate):
+        return shift_gate(gate, ev.evaluate_metrics, ev.shift_columns, run_id=ev.evaluate_run_id)
     raise PromotionError(f"unknown gate kind {getattr(gate, 'kind', type(gate).__name__)!r}",
-                         hint="use threshold, vs_baseline, vs_champion, contracts, probes or slices")
+                         hint="use threshold, vs_baseline, vs_champion, contracts, probes, slices or shift")
 
 
 def evaluate_gates(gates: Sequence[Any], evidence: Evidence) -> tuple[GateResult, ...]:
@@ -605,7 +671,26 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         contract_versions=versions,
         git_commit=ptags.get(TAG["git_commit"]),
         candidates={n: r.info.run_id for n, r in sorted(candidates.items())},
+        **_evaluate_evidence(store, evaluate_of[name]),
     )
+
+
+def _evaluate_evidence(store: Store, run: Any) -> dict[str, Any]:
+    """The evaluate run's leakage findings, shift metrics and shift columns."""
+    import json
+
+    def artifact(path: str) -> Any:
+        try:
+            text = store.download_text(run.info.run_id, path)
+            return None if text is None else json.loads(text)
+        except Exception:  # noqa: BLE001 - absent or unreadable: the gates say what is missing
+            return None
+
+    leaks = artifact("leakage/findings.json")
+    shifted = artifact("shift/columns.json") or {}
+    return {"evaluate_metrics": dict(run.data.metrics),
+            "leakage_findings": None if not isinstance(leaks, dict) else tuple(leaks.get("findings") or ()),
+            "shift_columns": tuple(shifted.get("columns") or ())}
 
 
 # -- promote ------------------------------------------------------------------------------------
@@ -618,7 +703,8 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     model_name, alias = registry.target(charter)
     pilot_run = find_pilot_run(charter, store, pilot_run_id)
     ev = gather_evidence(charter, store, pilot_run)
-    gates = (*evaluate_gates(charter.gates, ev), production_plan_gate(charter.production))
+    gates = (*evaluate_gates(charter.gates, ev), production_plan_gate(charter.production),
+             leakage_gate(ev.leakage_findings, charter.leakage.acknowledged, run_id=ev.evaluate_run_id))
     passed = all(g.passed for g in gates)
     notes: list[str] = []
     if ev.champion_version is None:
@@ -671,6 +757,9 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
                   **({"allowed_rolled_back": allowed_rolled_back} if allowed_rolled_back else {})},
         fingerprints=dict(ev.fingerprints), contract_versions=dict(ev.contract_versions), git_commit=ev.git_commit,
         notes=tuple(notes), reason=reason if allowed_rolled_back else None,
+        leakage={"run_id": ev.evaluate_run_id,
+                 "findings": None if ev.leakage_findings is None else [dict(f) for f in ev.leakage_findings],
+                 "acknowledged": {k: v for k, v in charter.leakage.acknowledged.items()}},
     )
     if dry_run and outcome == GO:
         decision = replace(decision, notes=decision.notes + (

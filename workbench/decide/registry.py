@@ -164,6 +164,8 @@ class Decision:
     sha256: str | None = None  # of this record's canonical JSON without this field
     reason: str | None = None  # a person's reason for an override (--allow-rolled-back)
     acknowledged: Mapping[str, Any] = field(default_factory=dict)  # {"reason": ..., "problems": [audit keys]}
+    # the leakage checks judged: {"run_id", "findings": [{feature, check, evidence, value}], "acknowledged": {feature: reason}}
+    leakage: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -217,6 +219,7 @@ class Decision:
         kw["gates"] = tuple(GateResult.from_dict(g) for g in data.get("gates") or ())
         kw["notes"] = tuple(data.get("notes") or ())
         kw["acknowledged"] = dict(data.get("acknowledged") or {})
+        kw["leakage"] = dict(data.get("leakage") or {})
         return cls(**kw)
 
 

@@ -57,6 +57,9 @@ A metric name is ``<group>.<name>`` (lower-case group, then dot-separated parts 
 ``.column_count``
 ``drift.<table>.<what>``                 drift against the previous profiled run:
                                          flagged_count, max_psi, schema_changes (profile step)
+``leakage.findings``                     features the leakage checks flagged (evaluate step)
+``shift.max_psi``,                       training rows against held-out rows: largest PSI of a
+``shift.unseen_share_max``               feature, largest share of rows with an unseen category
 ``baseline.<metric>``                    on the pilot run: the baseline's value of a metric
 ``decision.go``, ``gates.failed``         on the pilot and decision runs: 1 when the
                                          outcome lets the candidate be champion (go or
@@ -203,6 +206,12 @@ _ENTRIES = (
     _m("contracts.error_failures", "lower", "count", "error-level contract failures"),
     _m("contracts.warnings", "lower", "count", "warning-level contract failures"),
     _m("contracts.quarantined_rows", "lower", "count", "rows set aside by contract rules"),
+    # leakage and shift (the evaluate step: workbench.measure.leakage, workbench.measure.shift)
+    _m("leakage.findings", "lower", "count",
+       "features the leakage checks flagged on the training rows (before the charter's acknowledgements)"),
+    _m("shift.max_psi", "lower", "score", "largest PSI of a feature, held-out rows against the training rows"),
+    _m("shift.unseen_share_max", "lower", "share",
+       "largest share of held-out rows whose category of a feature never occurs in the training rows"),
     # the decision (pilot run and decision run)
     _m("decision.go", None, "flag",
        "1 when the outcome lets the candidate be champion (go, or already champion), 0 otherwise"),

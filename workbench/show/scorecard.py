@@ -51,6 +51,7 @@ th{background:#f0f2f5;font-weight:600}td.num{text-align:right;font-variant-numer
 .banner.go{background:#dcf5e3;color:#0d4d22}.banner.nogo{background:#fde2df;color:#7a1a11}
 .banner.none{background:#eef0f3}
 .sel{background:#fffbe6}
+tr.regress td{background:#fde2df}
 code{font:12px ui-monospace,Menlo,Consolas,monospace;background:#f0f2f5;padding:1px 4px;border-radius:3px}
 figure{display:inline-block;margin:6px 10px 6px 0}figure img{max-width:480px;border:1px solid #e1e5ea}
 figcaption{font-size:12px;color:#6b7480}iframe{width:100%;height:360px;border:1px solid #e1e5ea}
@@ -520,6 +521,22 @@ def _decision_section(decision: Any, note: str = "") -> str:
     return "".join(parts)
 
 
+def _leakage_section(charter: Charter, layout: Any, reader: _Reader) -> str:
+    """Leakage findings and acknowledgements, and shift, from the evaluate step's run."""
+    from .leakage_report import leakage_shift_section
+
+    run = layout.step("evaluate")
+    if run is None:
+        return ""
+    source = _source_id(run)
+    leaks = reader.json(source, "leakage/findings.json")
+    findings = list(leaks.get("findings") or []) if isinstance(leaks, dict) else None
+    gate = next((g for g in charter.gates if g.kind == "shift"), None)
+    return leakage_shift_section(findings, charter.leakage.acknowledged, reader.json(source, "shift/columns.json"),
+                                 run_id=source, max_psi=getattr(gate, "max_psi", None),
+                                 max_unseen_share=getattr(gate, "max_unseen_share", None))
+
+
 def _figures_section(figures: list[tuple[str, str, bytes]]) -> str:
     if not figures:
         return ""
@@ -604,6 +621,7 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
             _header(charter, pilot, closing=closing),
             _decision_section(decision, note),
             _data_section(pilot, layout.steps, layout.step("contracts"), reader, _split_params(layout, reader)),
+            _leakage_section(charter, layout, reader),
             _profile_section(layout.step("profile"), reader, figures, pilot_run_id),
             _compare_section(charter, models, selected, run_ids),
             _evaluation_section(layout, reader, pilot_run_id, selected),

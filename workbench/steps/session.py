@@ -421,6 +421,23 @@ class Session:
         self.log_text(report, ARTIFACT)
         return figs
 
+    def log_leakage(self, findings: Any) -> None:
+        """Log the leakage checks' findings (:func:`workbench.measure.leakage.check_data`) to
+        this run: ``leakage/findings.json`` and the metric ``leakage.findings``. The
+        ``leakage`` gate reads them back (an evaluate run without them cannot GO)."""
+        rows = [f.to_dict() for f in findings]
+        self.log_dict({"findings": rows}, "leakage/findings.json")
+        self.log_metrics({"leakage.findings": float(len(rows))})
+
+    def log_shift(self, report: Any) -> None:
+        """Log a :class:`~workbench.measure.shift.ShiftReport` (training against held-out
+        rows) to this run: ``shift/columns.json``, ``shift/columns.html`` and its metrics
+        (``shift.max_psi``, ``shift.unseen_share_max``), which a ``shift`` gate reads."""
+        self.log_dict(report.to_dict(), "shift/columns.json")
+        if report.columns:
+            self.log_table(report.to_frame(), "shift/columns.html")
+        self.log_metrics(report.metrics())
+
     @contextlib.contextmanager
     def child(self, name: str, *, kind: str = "candidate", tags: Mapping[str, Any] | None = None) -> Iterator[Session]:
         """A nested run under this step (e.g. one per candidate), ended FINISHED, or FAILED

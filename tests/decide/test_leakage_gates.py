@@ -1,0 +1,94 @@
+"""The leakage gate (implicit in every promotion) and the shift gate (from the charter):
+pure verdicts, the charter's acknowledgements, and what the decision record keeps."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from test_promotion import build_pilot, candidate_metrics, make_charter
+from workbench.charter.config import Charter, ShiftGate
+from workbench.decide.promotion import DECISION_ARTIFACT, leakage_gate, promote, shift_gate
+from workbench.store.tracking import Store
+
+COPY = {"feature": "rate_copy", "check": "target_copy", "evidence": "a copy of the target: Spearman rho +1.0000",
+        "value": 1.0}
+GRADE = {"feature": "grade", "check": "bucketed_target", "evidence": "its 6 values cover disjoint ranges", "value": 1.0}
+
+
+def test_leakage_gate_fails_on_a_finding_passes_when_acknowledged_and_fails_when_not_checked() -> None:
+    clean = leakage_gate([], {})
+    assert clean.passed and clean.kind == "leakage" and clean.measured == 0
+    found = leakage_gate([COPY, GRADE], {})
+    assert not found.passed and found.measured == 2 and "rate_copy, grade" in found.reason
+    assert any("rate_copy (target_copy): a copy of the target" in d for d in found.details)
+    partly = leakage_gate([COPY, GRADE], {"grade": "assigned at application, before the rate"})
+    assert not partly.passed and partly.measured == 1 and "finding(s) on rate_copy:" in partly.reason
+    assert any(d.startswith("acknowledged grade") and "before the rate" in d for d in partly.details)
+    every = leakage_gate([COPY, GRADE], {"grade": "known in time", "rate_copy": "a test"})
+    assert every.passed and "every one acknowledged" in every.reason
+    unchecked = leakage_gate(None, {})
+    assert not unchecked.passed and "logged no leakage checks" in unchecked.reason
+
+
+def test_shift_gate_judges_psi_and_unseen_share_and_names_the_columns() -> None:
+    gate = ShiftGate(kind="shift", max_psi=0.25, max_unseen_share=0.05)
+    columns = [{"column": "moved", "psi": 0.9, "unseen_share": 0.0},
+               {"column": "city", "psi": 0.1, "unseen_share": 0.1}]
+    failed = shift_gate(gate, {"shift.max_psi": 0.9, "shift.unseen_share_max": 0.1}, columns)
+    assert not failed.passed and failed.measured == 0.9
+    assert "moved: PSI 0.9 > 0.25" in failed.details and "city: unseen share 0.1 > 0.05" in failed.details
+    ok = shift_gate(gate, {"shift.max_psi": 0.1, "shift.unseen_share_max": 0.0}, [])
+    assert ok.passed and "largest PSI 0.1 (limit 0.25)" in ok.reason
+    only_psi = ShiftGate(kind="shift", max_psi=0.25, max_unseen_share=None)
+    assert shift_gate(only_psi, {"shift.max_psi": 0.1, "shift.unseen_share_max": 0.9}).passed
+    missing = shift_gate(gate, {})
+    assert not missing.passed and "shift.max_psi is missing" in missing.reason
+
+
+def test_an_acknowledgement_needs_a_written_reason() -> None:
+    base = make_charter("ack").model_dump(mode="json")
+    with pytest.raises(ValidationError, match="needs a written reason"):
+        Charter.model_validate({**base, "leakage": {"acknowledged": {"grade": "  "}}})
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        Charter.model_validate({**base, "leakage": {"acknowledged": {}, "ignore": True}})
+    ok = Charter.model_validate({**base, "leakage": {"acknowledged": {"grade": "known at application"}}})
+    assert ok.leakage.acknowledged == {"grade": "known at application"}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    return Store(tmp_path_factory.mktemp("leakstore"))
+
+
+def test_a_leak_blocks_the_go_and_an_acknowledgement_is_kept_in_the_decision_record(store: Store) -> None:
+    charter = make_charter("leaky", gates=[{"kind": "threshold", "metric": "quality.roc_auc", "op": ">=", "value": 0.7},
+                                           {"kind": "shift", "max_psi": 0.25}])
+    build_pilot(store, charter, {"good": candidate_metrics(0.99)}, models=("good",), leakage=(COPY,),
+                shift={"shift.max_psi": 0.05, "shift.unseen_share_max": 0.0})
+    blocked = promote(charter, store, actor="ann")
+    assert blocked.outcome == "no-go" and [g.name for g in blocked.failing] == ["no_leakage"]
+    assert "rate_copy" in blocked.summary()
+    record = json.loads(store.download_text(blocked.decision_run_id, DECISION_ARTIFACT))
+    assert record["leakage"]["findings"][0]["feature"] == "rate_copy" and record["leakage"]["acknowledged"] == {}
+
+    reason = "the copy is the label of the previous period, known before the decision"
+    acked = Charter.model_validate({**charter.model_dump(mode="json"),
+                                    "leakage": {"acknowledged": {"rate_copy": reason}}})
+    decided = promote(acked, store, actor="ann")
+    assert decided.outcome == "go", decided.summary()
+    gate = next(g for g in decided.gates if g.kind == "leakage")
+    assert gate.passed and any(reason in d for d in gate.details)
+    record = json.loads(store.download_text(decided.decision_run_id, DECISION_ARTIFACT))
+    assert record["leakage"]["acknowledged"] == {"rate_copy": reason}
+    assert [g for g in record["gates"] if g["kind"] == "shift"][0]["passed"]
+
+
+def test_a_shift_beyond_the_charter_limit_blocks_the_go(store: Store) -> None:
+    charter = make_charter("shifted", gates=[{"kind": "shift", "max_psi": 0.25, "max_unseen_share": 0.05}])
+    build_pilot(store, charter, {"good": candidate_metrics(0.9)}, models=("good",),
+                shift={"shift.max_psi": 0.4, "shift.unseen_share_max": 0.0})
+    decision = promote(charter, store, dry_run=True)
+    assert decision.outcome == "no-go" and [g.kind for g in decision.failing] == ["shift"]

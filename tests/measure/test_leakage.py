@@ -1,0 +1,114 @@
+"""Leakage checks on data built here: what carries the answer is flagged, honest columns
+and identifiers are not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.measure import leakage
+from workbench.measure.leakage import Finding, check_frame
+
+
+def _loans(n: int = 4000, seed: int = 1) -> pd.DataFrame:
+    """Loans whose interest rate is the regression target; grade and instalment are computed from it."""
+    rng = np.random.default_rng(seed)
+    income = rng.lognormal(10.5, 0.4, n)
+    score = rng.normal(680, 40, n)
+    rate = np.clip(0.25 - (score - 600) / 1000 + rng.normal(0, 0.03, n), 0.03, 0.35)  # the target
+    amount = rng.choice([5000, 8000, 10000, 12000, 15000, 20000, 25000], n).astype(float)
+    r = rate / 12
+    instalment = amount * r / (1 - (1 + r) ** -36)  # 36 months, computed from the rate
+    grade = pd.cut(rate, bins=[0, 0.08, 0.12, 0.16, 0.20, 0.25, 1.0], labels=list("ABCDEF")).astype(str)
+    return pd.DataFrame({
+        "loan_id": [f"L{i:06d}" for i in range(n)],  # an identifier: every value new
+        "row_number": np.arange(n),
+        "income": income, "score": score, "amount": amount,
+        "purpose": rng.choice(["car", "home", "debt", "other"], n),
+        "grade": grade, "instalment": instalment,
+        "rate_copy": rate, "rate_pct": np.round(rate * 100, 6) + 1.0,  # copy; monotone transform
+        "rate": rate,
+    })
+
+
+def _by_feature(found: tuple[Finding, ...]) -> dict[str, str]:
+    return {f.feature: f.check for f in found}
+
+
+def test_regression_copies_and_derived_features_are_flagged_honest_ones_and_ids_are_not() -> None:
+    frame = _loans()
+    found = check_frame(frame, "rate", task_kind="regression",
+                        numeric=["row_number", "income", "score", "amount", "instalment", "rate_copy", "rate_pct"],
+                        categorical=["loan_id", "purpose", "grade"])
+    checks = _by_feature(found)
+    assert checks["rate_copy"] == "target_copy" and "copy of the target" in next(
+        f.evidence for f in found if f.feature == "rate_copy")
+    assert checks["rate_pct"] == "target_copy" and "monotone transform" in next(
+        f.evidence for f in found if f.feature == "rate_pct")
+    assert checks["grade"] == "bucketed_target"
+    assert checks["instalment"] == "derived_ratio"
+    ratio = next(f for f in found if f.feature == "instalment")
+    assert "amount" in ratio.evidence and ratio.value >= leakage.COPY_RHO
+    # the honest, even strong, predictor (score drives the rate) and the identifiers are not findings
+    for honest in ("score", "income", "amount", "purpose", "loan_id", "row_number"):
+        assert honest not in checks, (honest, found)
+
+
+def test_classification_copy_one_to_one_code_and_near_perfect_feature() -> None:
+    rng = np.random.default_rng(3)
+    n = 3000
+    weak = rng.normal(0, 1, n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-0.3 * weak))).astype(int)  # a weak honest signal
+    frame = pd.DataFrame({
+        "weak": weak,
+        "customer_id": [f"C{i}" for i in range(n)],
+        "label_again": np.where(y == 1, "yes", "no"),  # the target, as text
+        "outcome_code": [f"{'P' if v else 'N'}{rng.integers(0, 6)}" for v in y],  # a code assigned from the answer
+        "after_the_fact": y * 10 + rng.normal(0, 0.5, n),  # separates the classes completely
+        "region": rng.choice(["n", "s", "e", "w"], n),
+        "y": y,
+    })
+    found = check_frame(frame, "y", task_kind="classification", numeric=["weak", "after_the_fact"],
+                        categorical=["customer_id", "label_again", "outcome_code", "region"], positive_label=1)
+    checks = _by_feature(found)
+    assert checks == {"label_again": "target_copy", "outcome_code": "one_to_one", "after_the_fact": "single_feature"}
+    after = next(f for f in found if f.feature == "after_the_fact")
+    assert after.value >= leakage.MAX_AUC and "ROC AUC" in after.evidence
+
+
+def test_future_dated_feature_and_random_split_on_time_indexed_rows() -> None:
+    rng = np.random.default_rng(5)
+    n = 500
+    opened = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    frame = pd.DataFrame({
+        "opened": opened,
+        "closed": opened + pd.to_timedelta(rng.integers(1, 90, n), unit="D"),  # after the row's time
+        "reviewed": opened - pd.to_timedelta(rng.integers(1, 30, n), unit="D"),  # before: fine
+        "x": rng.normal(0, 1, n), "y": rng.integers(0, 2, n),
+    })
+    found = check_frame(frame, "y", task_kind="classification", numeric=["x"], categorical=[],
+                        time_column="opened", split_kind="temporal", dates=["opened", "closed", "reviewed"])
+    assert [(f.feature, f.check) for f in found] == [("closed", "future_dated")]
+    assert found[0].value == pytest.approx(1.0) and "opened" in found[0].evidence
+    randomly = check_frame(frame, "y", task_kind="classification", numeric=["x"], categorical=[],
+                           split_kind="random", dates=["opened", "closed", "reviewed"])
+    assert [(f.feature, f.check) for f in randomly] == [("opened", "split")]
+
+
+def test_findings_round_trip_through_json_and_the_sample_is_bounded() -> None:
+    frame = _loans(n=3000)
+    found = check_frame(frame, "rate", task_kind="regression", numeric=["rate_copy", "score"], categorical=[],
+                        sample_rows=500)
+    assert [f.check for f in found] == ["target_copy"]
+    back = leakage.findings_from_json({"findings": [f.to_dict() for f in found]})
+    assert back == found
+
+
+def test_the_rank_auc_matches_sklearn_with_ties() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 500)
+    score = np.round(rng.normal(y * 0.5, 1), 1)  # many ties
+    assert leakage._auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)

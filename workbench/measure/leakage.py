@@ -1,0 +1,361 @@
+"""Leakage checks on the training rows, before any model is trained.
+
+A leak is a column that carries the answer: a model using it looks near perfect on the
+held-out rows and fails in production, where the column is not known yet (or is the
+answer itself). These checks look at each feature alone, on a bounded sample of the
+training rows only (never the held-out rows), and return typed findings; they measure,
+they do not decide (the ``leakage`` gate in :mod:`workbench.decide.promotion` does) and
+they do not render (:mod:`workbench.show.leakage_report` does).
+
+Checks (``Finding.check``):
+
+- ``target_copy`` — a numeric feature that is the target or a monotone transform of it
+  (|Spearman rho| >= :data:`COPY_RHO`), or, for classification, a feature whose values map
+  one-to-one onto the two classes;
+- ``one_to_one`` — a feature whose every repeated value holds one target value only, and
+  that predicts the held half almost perfectly (a code assigned from the answer);
+- ``single_feature`` — one feature alone predicts the target almost perfectly, out of
+  sample: fitted on one half of the sample, scored on the other half (classification: ROC
+  AUC >= :data:`MAX_AUC` of the value itself or a small tree; regression: R² >=
+  :data:`MAX_R2` of a small tree). Categories are scored by their target rate on the
+  fitted half, so an identifier (every value new on the scored half) is not flagged;
+- ``bucketed_target`` — regression: a categorical (or few-valued) feature whose values
+  cover disjoint ranges of the target, i.e. the target bucketed (a grade assigned from the
+  interest rate being predicted);
+- ``derived_ratio`` — regression: the ratio of two positive numeric features is a
+  monotone transform of the target (an instalment computed from the rate and the amount);
+- ``future_dated`` — a date or time column later than the row's time (the temporal
+  split's column) for most rows: known only after the fact;
+- ``split`` — a random split on rows that carry a date or time column: the model trains
+  on the future of the rows it is judged on.
+
+Cost: at most :data:`SAMPLE_ROWS` rows; per feature a rank correlation and a tree of at
+most 32 leaves (well under a second on the demo's 18 features).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Finding", "check_frame", "check_data", "SAMPLE_ROWS", "MAX_AUC", "MAX_R2", "COPY_RHO",
+           "findings_from_json"]
+
+SAMPLE_ROWS = 20_000
+MAX_AUC = 0.99
+MAX_R2 = 0.98
+COPY_RHO = 0.999
+FUTURE_SHARE = 0.5  # a date column after the row's time on more than this share of rows
+_MIN_ROWS = 40  # below this the halves are too small to say anything
+_RATIO_FEATURES = 12  # ratios are tried among at most this many numeric features (66 pairs)
+_MIN_BUCKET_ROWS = 5
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One feature that may carry the answer: which check, what was seen, the number."""
+
+    feature: str
+    check: str
+    evidence: str
+    value: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        value = data.get("value")
+        return cls(str(data["feature"]), str(data["check"]), str(data.get("evidence", "")),
+                   None if value is None else float(value))
+
+
+def findings_from_json(data: Any) -> tuple[Finding, ...]:
+    """Findings from the ``leakage/findings.json`` artifact (``{"findings": [...]}``)."""
+    rows = data.get("findings", []) if isinstance(data, Mapping) else (data or [])
+    return tuple(Finding.from_dict(r) for r in rows)
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    return frame if len(frame) <= rows else frame.sample(n=rows, random_state=seed)
+
+
+def _halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    return order[: n // 2], order[n // 2:]
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
+    """ROC AUC by the rank-sum (Mann-Whitney) formula, ties counted half: what sklearn's
+    roc_auc_score gives, at a fraction of its per-call cost (it runs once or twice a feature)."""
+    positive = np.asarray(y) == 1
+    n1 = int(positive.sum())
+    n0 = len(positive) - n1
+    if n1 == 0 or n0 == 0:
+        return None
+    ranks = pd.Series(np.asarray(score, dtype=float)).rank(method="average").to_numpy()
+    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _r2(y: np.ndarray, pred: np.ndarray) -> float | None:
+    var = float(np.var(y))
+    if var == 0 or len(y) < 2:
+        return None
+    return 1.0 - float(np.mean((y - pred) ** 2)) / var
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float | None:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < _MIN_ROWS:
+        return None
+    ra, rb = pd.Series(a[ok]).rank().to_numpy(), pd.Series(b[ok]).rank().to_numpy()
+    if ra.std() == 0 or rb.std() == 0:
+        return None
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _tree_score(x: np.ndarray, y: np.ndarray, fit: np.ndarray, held: np.ndarray, classification: bool) -> float | None:
+    """Out-of-sample AUC (classification) or R² of a tree of at most 32 leaves on one feature."""
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    filled = np.where(np.isfinite(x), x, np.nanmin(x[np.isfinite(x)]) - 1.0 if np.isfinite(x).any() else 0.0)
+    X = filled.reshape(-1, 1)  # noqa: N806
+    model = (DecisionTreeClassifier if classification else DecisionTreeRegressor)(
+        max_leaf_nodes=32, min_samples_leaf=5, random_state=0)
+    if len(np.unique(y[fit])) < 2:
+        return None
+    model.fit(X[fit], y[fit])
+    if classification:
+        return _auc(y[held], model.predict_proba(X[held])[:, 1])
+    return _r2(y[held], model.predict(X[held]))
+
+
+def _category_score(values: pd.Series, y: np.ndarray, fit: np.ndarray, held: np.ndarray,
+                    classification: bool) -> tuple[float | None, bool]:
+    """(out-of-sample AUC or R² of the per-category target mean fitted on one half, whether
+    every category seen at least twice holds a single target value). Categories unseen on
+    the fitted half get its overall mean, so an identifier scores like a constant."""
+    keys = values.astype("string").fillna("<null>").to_numpy(dtype=object)
+    fitted = pd.DataFrame({"k": keys[fit], "y": y[fit]}).groupby("k")["y"]
+    means = fitted.mean()
+    overall = float(np.mean(y[fit]))
+    pred = pd.Series(keys[held]).map(means).fillna(overall).to_numpy(dtype=float)
+    score = _auc(y[held], pred) if classification else _r2(y[held], pred)
+    whole = pd.DataFrame({"k": keys, "y": y}).groupby("k")["y"]
+    sizes, spread = whole.size(), whole.nunique()
+    repeated = sizes >= 2
+    pure = bool(repeated.sum() >= 2 and (spread[repeated] == 1).all() and sizes[repeated].sum() >= 0.5 * len(keys))
+    return score, pure
+
+
+def _bucketed(keys: np.ndarray, y: np.ndarray) -> float | None:
+    """Share of the categories (with at least a few rows) whose target range overlaps no
+    other's: 1.0 when the categories are disjoint ranges of the target (a bucketing)."""
+    frame = pd.DataFrame({"k": keys, "y": y})
+    sizes = frame.groupby("k")["y"].size()
+    kept = sizes[sizes >= _MIN_BUCKET_ROWS].index
+    if len(kept) < 2:
+        return None
+    frame = frame[frame["k"].isin(kept)]
+    ranges = frame.groupby("k")["y"].agg(["min", "max"]).sort_values(["min", "max"])
+    lo, hi = ranges["min"].to_numpy(), ranges["max"].to_numpy()
+    if hi.max() == lo.min():  # a constant target: nothing to bucket
+        return None
+    # category i overlaps the next one when it ends above where the next begins
+    overlaps = hi[:-1] > lo[1:]
+    clean = np.ones(len(lo), dtype=bool)
+    clean[:-1] &= ~overlaps
+    clean[1:] &= ~overlaps
+    return float(clean.mean())
+
+
+# -- the checks -------------------------------------------------------------------------------
+
+
+def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Sequence[str],
+                categorical: Sequence[str], positive_label: Any = 1, time_column: str | None = None,
+                split_kind: str | None = None, dates: Sequence[str] = (), sample_rows: int = SAMPLE_ROWS,
+                seed: int = 0) -> tuple[Finding, ...]:
+    """Every finding on ``frame`` (training rows: features, target, date columns).
+
+    ``numeric`` and ``categorical`` are the model's features; ``dates`` the date/time columns
+    of the view (never model features, but a source of derived ones); ``time_column`` the
+    row's time (a temporal split's column), ``split_kind`` the split's kind."""
+    classification = task_kind == "classification"
+    rows = frame[frame[target].notna()]
+    rows = _sample(rows, sample_rows, seed).reset_index(drop=True)
+    findings: list[Finding] = []
+    time_like = [c for c in dates if c in rows.columns]
+    if split_kind == "random" and time_like:
+        shown = ", ".join(time_like[:3])
+        findings.append(Finding(time_like[0], "split", f"a random split on rows with a date/time column ({shown}): "
+                                "the model trains on rows later than those it is judged on; split on time "
+                                f"(`split: {{kind: temporal, column: {time_like[0]}, ...}}`)", None))
+    if time_column is not None and time_column in rows.columns and _is_time(rows[time_column]):
+        when = _as_time(rows[time_column])
+        for col in time_like:
+            if col == time_column:
+                continue
+            other = _as_time(rows[col])
+            both = when.notna() & other.notna()
+            if not both.any():
+                continue
+            share = float((other[both] > when[both]).mean())
+            if share > FUTURE_SHARE:
+                findings.append(Finding(col, "future_dated", f"later than the row's time ({time_column}) on "
+                                        f"{share:.0%} of the sampled training rows: known only after the fact", share))
+    if len(rows) < _MIN_ROWS:
+        return tuple(findings)
+    from .modeling.models import binary_target
+
+    if classification:
+        y = binary_target(rows[target], positive_label).astype(float)
+        if len(np.unique(y)) < 2:
+            return tuple(findings)
+    else:
+        y = _numbers(rows[target])
+        if not np.isfinite(y).all():
+            keep = np.isfinite(y)
+            rows, y = rows[keep].reset_index(drop=True), y[keep]
+    fit, held = _halves(len(rows), seed)
+    ranked: list[tuple[float, str]] = []
+    for col in numeric:
+        if col not in rows.columns or col == target:
+            continue
+        x = _numbers(rows[col])
+        found = _numeric_finding(col, x, y, fit, held, classification, rows[target])
+        if found is not None:
+            findings.append(found)
+        elif not classification:
+            rho = _spearman(x, y)
+            ranked.append((abs(rho) if rho is not None else 0.0, col))
+    for col in categorical:
+        if col not in rows.columns or col == target:
+            continue
+        found = _categorical_finding(col, rows[col], y, fit, held, classification)
+        if found is not None:
+            findings.append(found)
+    if not classification:
+        flagged = {f.feature for f in findings}
+        chosen = [c for _, c in sorted(ranked, reverse=True) if c not in flagged][:_RATIO_FEATURES]
+        findings += _ratio_findings(rows, chosen, y)
+    return tuple(findings)
+
+
+def _numeric_finding(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, held: np.ndarray,
+                     classification: bool, raw_target: pd.Series) -> Finding | None:
+    finite = np.isfinite(x)
+    if finite.sum() < _MIN_ROWS or np.nanstd(x[finite]) == 0:
+        return None
+    if classification:
+        values = np.unique(x[finite])
+        if len(values) == 2 and finite.all():
+            pure = all(len(np.unique(y[x == v])) == 1 for v in values)
+            if pure:
+                return Finding(col, "target_copy", "its two values map one-to-one onto the two classes", 1.0)
+        own = _auc(y[finite], x[finite])
+        own = None if own is None else max(own, 1.0 - own)
+        tree = _tree_score(x, y, fit, held, True)
+        best = max(v for v in (own, tree, 0.0) if v is not None)
+        if best >= MAX_AUC:
+            return Finding(col, "single_feature", f"alone it ranks the classes with ROC AUC {best:.3f} "
+                           f"(out of sample; >= {MAX_AUC} is a leak, not a signal)", best)
+        return None
+    rho = _spearman(x, y)
+    if rho is not None and abs(rho) >= COPY_RHO:
+        same = bool(np.allclose(x[finite], y[finite]))
+        what = "a copy of the target" if same else "a monotone transform of the target"
+        return Finding(col, "target_copy", f"{what}: Spearman rho {rho:+.4f} on the sampled training rows", abs(rho))
+    distinct = len(np.unique(x[finite]))
+    if 2 <= distinct <= 50:
+        share = _bucketed(x, y)
+        if share is not None and share >= 1.0:
+            return Finding(col, "bucketed_target", f"its {distinct} values cover disjoint ranges of the target: "
+                           "the target bucketed (assigned from the answer)", share)
+    r2 = _tree_score(x, y, fit, held, False)
+    if r2 is not None and r2 >= MAX_R2:
+        return Finding(col, "single_feature", f"alone it explains R² {r2:.3f} of the target (a small tree, out of "
+                       f"sample; >= {MAX_R2} is a leak, not a signal)", r2)
+    return None
+
+
+def _categorical_finding(col: str, values: pd.Series, y: np.ndarray, fit: np.ndarray, held: np.ndarray,
+                         classification: bool) -> Finding | None:
+    score, pure = _category_score(values, y, fit, held, classification)
+    limit = MAX_AUC if classification else MAX_R2
+    name = "ROC AUC" if classification else "R²"
+    if classification:
+        keys = values.astype("string").fillna("<null>")
+        if keys.nunique() == 2 and pure:
+            return Finding(col, "target_copy", "its two values map one-to-one onto the two classes", 1.0)
+    else:
+        keys = values.astype("string").fillna("<null>").to_numpy(dtype=object)
+        share = _bucketed(keys, y)
+        if share is not None and share >= 1.0:
+            n = len(pd.unique(keys))
+            return Finding(col, "bucketed_target", f"its {n} values cover disjoint ranges of the target: the target "
+                           "bucketed (assigned from the answer)", share)
+    if score is not None and score >= limit:
+        if pure:
+            return Finding(col, "one_to_one", f"each of its repeated values holds one target value only, and its "
+                           f"per-value target {'rate' if classification else 'mean'} scores {name} {score:.3f} out of "
+                           "sample", score)
+        return Finding(col, "single_feature", f"alone (per-value target {'rate' if classification else 'mean'}, "
+                       f"fitted on one half, scored on the other) it reaches {name} {score:.3f} (>= {limit})", score)
+    return None
+
+
+def _ratio_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray) -> list[Finding]:
+    """Ratios of two positive numeric features that are monotone in the target."""
+    out: list[Finding] = []
+    values = {c: _numbers(rows[c]) for c in columns}
+    positive = [c for c in columns if np.isfinite(values[c]).mean() > 0.9 and np.nanmin(values[c]) > 0]
+    seen: set[str] = set()
+    for i, a in enumerate(positive):
+        for b in positive[i + 1:]:
+            if a in seen or b in seen:
+                continue
+            rho = _spearman(np.log(values[a]) - np.log(values[b]), y)
+            if rho is not None and abs(rho) >= COPY_RHO:
+                out.append(Finding(a, "derived_ratio", f"{a} / {b} is a monotone transform of the target (Spearman rho "
+                                   f"{rho:+.4f}): computed from the answer", abs(rho)))
+                seen.add(a)
+    return out
+
+
+def _is_time(values: pd.Series) -> bool:
+    dtype = values.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.DatetimeTZDtype):
+        return True
+    sample = values.dropna().head(5)
+    return len(sample) > 0 and all(hasattr(v, "isoformat") and not isinstance(v, str) for v in sample)
+
+
+def _as_time(values: pd.Series) -> pd.Series:
+    out = pd.to_datetime(values, errors="coerce", utc=True)
+    return out
+
+
+def check_data(data: Any, task: Any, split: Any = None, *, sample_rows: int = SAMPLE_ROWS,
+               seed: int = 0) -> tuple[Finding, ...]:
+    """The checks on a :class:`~workbench.measure.modeling.ModelingData`'s training rows, with
+    the charter's ``task`` and ``split`` (the row's time: a temporal split's date column)."""
+    train = data.train
+    excluded = {c for c, why in data.excluded.items() if why == "excluded in the charter"}  # the user left it out
+    dates = [c for c in train.columns if c != data.target and c not in excluded and _is_time(train[c])]
+    split_kind = getattr(split, "kind", None) or data.split.get("kind")
+    column = getattr(split, "column", None) or data.split.get("column")
+    return check_frame(train, data.target, task_kind=task.kind, numeric=data.numeric, categorical=data.categorical,
+                       positive_label=task.positive_label, time_column=column if split_kind == "temporal" else None,
+                       split_kind=split_kind, dates=dates, sample_rows=sample_rows, seed=seed)
