@@ -45,7 +45,7 @@ def table(n: int, seed: int, *, shift: float = 0.0, flip: float = 0.0, labels: b
 def pilot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("monitor")
     table(3000, 0).to_csv(root / "sales.csv", index=False)
-    made = new_pilot("shop", root / "sales.csv", "bought", pilots_dir=root, owner="oncall@example.org")
+    made = new_pilot("shop", root / "sales.csv", "bought", pilots_dir=root, owner="oncall@pilot-team.internal")
     text = made.charter.read_text()
     start, end = text.index("candidates:"), text.index("steps:")
     text = (text[:start] + "candidates:\n  - name: hgb\n    estimator: sklearn.ensemble.HistGradientBoostingClassifier\n"

@@ -217,7 +217,9 @@ OUTCOME_FILE = "outcome.json"
 
 
 def outcome_of(decision: Any = None, failure: BaseException | None = None) -> tuple[str, int]:
-    """(GO | NO-GO | ERROR | INTERRUPTED | FINISHED, exit code) of a pilot run.
+    """(GO | NO-GO | DRAFT | ERROR | INTERRUPTED | FINISHED, exit code) of a pilot run.
+
+    DRAFT: every gate passed, but drafted values are unconfirmed (exit 7, nothing moved).
 
     FINISHED: every step ran and there was no decision to take (no ``promotion:`` in the
     charter, or ``--step`` ran only some steps)."""
@@ -230,6 +232,8 @@ def outcome_of(decision: Any = None, failure: BaseException | None = None) -> tu
     if decision is None:
         return "FINISHED", EXIT_OK
     code = int(getattr(decision, "exit_code", EXIT_OK))
+    if getattr(decision, "outcome", None) == "draft":
+        return "DRAFT", code
     return ("GO" if code == EXIT_OK else "NO-GO"), code
 
 

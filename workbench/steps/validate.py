@@ -25,6 +25,7 @@ from ..measure import metrics as registry
 from . import notebooks as nbfiles
 from ..charter.yaml_reader import LocatedYaml, load_yaml
 from ..charter.config import Charter
+from ..charter.drafted import placeholder
 from ..errors import ConfigError, WorkbenchError
 
 __all__ = ["Finding", "check_charter", "raise_for_errors"]
@@ -242,6 +243,9 @@ def check_charter(charter: Charter, *, data: bool = True) -> list[Finding]:
     _modeling(charter, doc, out)
     if charter.promotion is not None:
         missing = charter.production.missing() if charter.production else ["production: (the whole plan)"]
+        owner_placeholder = placeholder(charter.owner)
+        if owner_placeholder:
+            missing.append(f"owner ({owner_placeholder})")
         if missing:
             out.append(Finding("warning", doc.where(("production",)),
                                "a GO will be refused: the production plan lacks " + ", ".join(missing),
