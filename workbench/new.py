@@ -314,7 +314,8 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
     for col, spec in (doc.get("columns") or {}).items():
         if col in pii:
             spec["pii"] = True
-            spec.pop("allowed", None)  # a value list would copy personal data into the contract
+            spec.pop("allowed", None)  # a value list (or a range's ends) would copy personal data into the contract
+            spec.pop("range", None)
             spec.yaml_add_eol_comment("drafted: personal data, guessed from the column's name", "pii")
         if "range" in spec:
             spec.yaml_add_eol_comment("drafted: the observed range; make it a rule (severity: error) once you "
