@@ -127,7 +127,9 @@ def run_pilot(
 
     from .validate import check_charter, raise_for_errors
 
-    raise_for_errors(check_charter(charter, data=False), charter)  # before any run exists
+    # before any run exists; the data checks read the source files in seconds (the demo: ~2 s),
+    # so nothing `workbench validate` would refuse fails minutes later
+    raise_for_errors(check_charter(charter, data=True), charter)
     with locks.sigterm_as_interrupt(lambda _signum: Terminated()), locks.pilot_lock(store, what=f"pilot {charter.name}", say=say):
         swept = store.sweep_stale(exp)
         if swept:
