@@ -60,8 +60,12 @@ def test_untouched_new_pilot_is_draft_with_exit_7_and_writes_nothing_outside_its
     folder = REPO / "pilots" / name
     before = _tree(REPO, {folder.resolve()})
     try:
+        # no git e-mail configured: `new` drafts the local user@host as owner and on-call (a drafted
+        # value, not a placeholder; a machine whose git e-mail is an example address would be NO-GO)
+        (tmp_path / "gitconfig").write_text("")
+        env = {**os.environ, "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig"), "GIT_CONFIG_NOSYSTEM": "1"}
         made = subprocess.run([*WORKBENCH, "new", name, "--data", str(data), "--target", "target"], cwd=REPO,
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120, env=env)
         assert made.returncode == 0, made.stderr
         assert f"make pilot PILOT=pilots/{name}" in made.stdout and "tagged `# drafted`" in made.stdout
         run = subprocess.run([*WORKBENCH, "run", "--pilot", str(folder / "pilot.yaml")], cwd=REPO,
@@ -76,6 +80,7 @@ def test_untouched_new_pilot_is_draft_with_exit_7_and_writes_nothing_outside_its
             where = line.strip().split(": ")[0]
             number = int(where.rsplit(":", 1)[1])
             assert where.startswith(f"pilots/{name}/pilot.yaml:") and "# drafted" in charter_lines[number - 1]
+        assert "💯" not in run.stdout and "contracts/breast_cancer.yml:" in run.stdout  # no emoji for ':100:'
         outcome = json.loads((folder / "reports" / name / "outcome.json").read_text())
         assert outcome["outcome"] == "DRAFT" and outcome["exit_code"] == 7
         scorecard = (folder / "reports" / name / "latest.html").read_text()

@@ -36,8 +36,9 @@ server_app = typer.Typer(no_args_is_help=True, help="A local team tracking serve
                          "127.0.0.1 (make tracking-server / tracking-server-stop).")
 app.add_typer(server_app, name="server")
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+# emoji=False: a location such as `contract.yml:100:` must not print as an emoji
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
 _state = {"debug": False}
 
 PilotOpt = Annotated[Path, typer.Option("--pilot", "-p", help="The pilot charter (YAML).")]
