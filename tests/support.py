@@ -19,12 +19,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 # A complete production plan: without one, the implicit `production_plan` gate refuses a GO.
 PLAN = {
-    "on_call": "oncall@example.org",
+    "on_call": "oncall@pilot-team.internal",
     "service_levels": {"latency_p95_ms": 100, "cost_per_1k_usd": 1.0},
     "monitoring": {"input_psi": 0.2, "prediction_psi": 0.2, "min_quality": "baseline", "max_fallback_share": 0.05},
     "rollback": {"quality_breaches": 2},
 }
-PLAN_YAML = ("production: {on_call: oncall@example.org, service_levels: {latency_p95_ms: 100, cost_per_1k_usd: 1.0}, "
+PLAN_YAML = ("production: {on_call: oncall@pilot-team.internal, service_levels: {latency_p95_ms: 100, cost_per_1k_usd: 1.0}, "
              "monitoring: {input_psi: 0.2, prediction_psi: 0.2, min_quality: baseline, max_fallback_share: 0.05}, "
              "rollback: {quality_breaches: 2}}\n")
 
@@ -63,7 +63,7 @@ def write_project(root: Path, *, notebook_cells: tuple[str, ...] = (LOGGING_CELL
                    *notebook_cells)
     (root / "pilot.yaml").write_text(textwrap.dedent(f"""\
         name: tiny-pilot
-        owner: tester@example.org
+        owner: tester@pilot-team.internal
         question: Does the tiny pipeline work?
         primary_metric: demo.rows
         warehouse: data/warehouse.duckdb

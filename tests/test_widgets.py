@@ -90,7 +90,7 @@ def test_a_broken_charter_gives_a_red_message_not_a_traceback(tmp_path: Path) ->
 
 CONTRACT = """\
 dataset: items
-owner: data@example.org
+owner: data@pilot-team.internal
 version: 1.0.0
 columns:
   id: {type: INTEGER, nullable: false, unique: true}

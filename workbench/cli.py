@@ -1,11 +1,12 @@
 """The `workbench` command: thin commands over the package, one error handler, exit codes.
 
 Exit codes: 0 success (or go), 3 no-go, 4 the store is held by another pilot, ingest or
-promotion, 5 the audit trail is broken, 130 interrupted, 1 any other error. Errors print
+promotion, 5 the audit trail is broken, 6 a monitored batch breached the plan, 7 draft (every
+gate passed but drafted values are unconfirmed), 130 interrupted, 1 any other error. Errors print
 as ``Error: <what> / Fix: <hint>``; ``--debug`` shows the traceback. An error from the
 operating system or the storage (disk full, permissions, a damaged file) is explained as
 such, never reported as a bug. ``workbench run`` ends stdout with one machine-readable line,
-``outcome: GO|NO-GO|ERROR|INTERRUPTED|FINISHED``, and writes ``reports/<pilot>/outcome.json``
+``outcome: GO|NO-GO|DRAFT|ERROR|INTERRUPTED|FINISHED``, and writes ``reports/<pilot>/outcome.json``
 (``make`` itself exits 2 on any failure, so scripts read those).
 """
 
@@ -35,8 +36,9 @@ server_app = typer.Typer(no_args_is_help=True, help="A local team tracking serve
                          "127.0.0.1 (make tracking-server / tracking-server-stop).")
 app.add_typer(server_app, name="server")
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+# emoji=False: a location such as `contract.yml:100:` must not print as an emoji
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
 _state = {"debug": False}
 
 PilotOpt = Annotated[Path, typer.Option("--pilot", "-p", help="The pilot charter (YAML).")]
@@ -101,9 +103,54 @@ def validate(pilot: PilotOpt = Path("pilot.yaml")) -> None:
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
     warned = sum(1 for f in findings if f.level == "warning")
+    _print_drafted(charter)
     out.print(f"{pilot}: OK — pilot '{charter.name}', {len(charter.sources)} source(s), "
               f"{len(charter.steps)} step(s), {len(charter.gates)} gate(s)"
               + (f", {warned} warning(s)" if warned else ""))
+
+
+def _print_drafted(charter: object) -> int:
+    """List the charter's drafted values (file:line) and how to confirm them; their count."""
+    from .charter.drafted import drafted_values, how_to_confirm
+
+    found = drafted_values(charter)
+    if found:
+        err.print(f"[yellow]Drafted, not decided ({len(found)}):[/] the outcome stays DRAFT, never GO, until each "
+                  "is confirmed", markup=True)
+        for v in found:
+            err.print(f"  {v.line_text()}", markup=False)
+        err.print(f"  To confirm: {how_to_confirm(charter.path)}", markup=False)  # type: ignore[attr-defined]
+    return len(found)
+
+
+@app.command()
+def confirm(
+    keys: Annotated[Optional[list[str]], typer.Argument(
+        help="Drafted values to confirm: key paths (baseline, production.on_call, columns.email.pii), gate names, "
+        "or file:line.")] = None,
+    pilot: PilotOpt = Path("pilot.yaml"),
+    all_values: Annotated[bool, typer.Option("--all", help="Confirm every drafted value (after checking each).")] = False,
+    by: Annotated[Optional[str], typer.Option("--by", help="Who confirms (default: the OS user).")] = None,
+) -> None:
+    """List the values `workbench new` drafted, or confirm them: the tag goes, who and when is recorded."""
+    try:
+        from .charter.drafted import confirm as _confirm
+
+        charter = _charter(pilot)
+        if not keys and not all_values:
+            if not _print_drafted(charter):
+                out.print(f"{pilot}: no drafted value left", markup=False)
+            return
+        done = _confirm(charter, keys or (), all_values=all_values, by=by)
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    for v in done:
+        out.print(f"confirmed {v.line_text()}", markup=False)
+    from .charter.drafted import drafted_values
+
+    left = drafted_values(_charter(pilot))
+    out.print(f"{len(done)} value(s) confirmed (logged under `confirmed:` in {pilot}); "
+              + (f"{len(left)} drafted value(s) left" if left else "none left: the pilot can reach GO"), markup=False)
 
 
 @app.command()
@@ -228,8 +275,14 @@ def new(
               + f", primary metric {made.primary_metric}")
     for note in made.notes:
         out.print(f"  {note}", markup=False)
+    from .charter.drafted import drafted_values
+
+    drafted = drafted_values(_charter(made.charter))
     out.print(f"Review {made.charter} (owner, question, today's rule), then run:\n  {made.next_command()}",
               markup=False)
+    out.print(f"{len(drafted)} value(s) are tagged `# drafted` (today's rule, gate thresholds, the production plan, "
+              f"contract ranges): the outcome is DRAFT, never GO, until you confirm each one "
+              f"(`workbench confirm --pilot {made.charter}` lists them)", markup=False)
 
 
 @app.command()
@@ -302,7 +355,7 @@ def promote(
     acknowledge: Annotated[Optional[str], typer.Option(
         "--acknowledge", help="Promote although `workbench audit` fails, for this reason (recorded).")] = None,
 ) -> None:
-    """Evaluate the gates; on a pass, register the candidate and move the alias. Exit 0 go, 3 no-go."""
+    """Evaluate the gates; on a pass, register the candidate and move the alias. Exit 0 go, 3 no-go, 7 draft."""
     try:
         from .decide.promotion import promote as _promote
         from .steps.runner import project_store

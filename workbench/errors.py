@@ -65,6 +65,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_LOCKED",
     "EXIT_AUDIT",
+    "EXIT_DRAFT",
 ]
 
 # Process exit codes, shared by the CLI and `make pilot`.
@@ -74,6 +75,7 @@ EXIT_NO_GO = 3
 EXIT_LOCKED = 4  # another pilot, ingest or promotion holds the store: try again when it ends
 EXIT_AUDIT = 5  # `workbench audit` found the decision trail broken (or promote refused because of it)
 EXIT_BREACH = 6  # `workbench monitor`: the batch broke the production plan (or was refused by its contract)
+EXIT_DRAFT = 7  # every gate passed but drafted values (`# drafted` in the charter or a contract) are unconfirmed
 EXIT_INTERRUPTED = 130
 
 

@@ -43,6 +43,7 @@ MISSING = "—"
 _OUTCOMES = {
     "go": "GO",
     "no-go": "NO-GO",
+    "draft": "DRAFT",
     "already-champion": "ALREADY CHAMPION",
     "rollback": "ROLLBACK",
 }

@@ -361,20 +361,27 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
         text = suggest(db, table, owner="TODO: who owns this data")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if pii:
-        yaml = YAML()
-        yaml.preserve_quotes = True
-        doc = yaml.load(text)
-        for col in pii:
-            spec = doc.get("columns", {}).get(col)
-            if spec is not None:
-                spec["pii"] = True
-                spec.pop("allowed", None)  # a value list would copy personal data into the contract
-        import io
+    # observed ranges and guessed personal-data marks stand for a person's judgement: tagged
+    # `# drafted` (workbench/charter/drafted.py), so the pilot stays DRAFT until someone confirms them
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 100
+    doc = yaml.load(text)
+    for col, spec in (doc.get("columns") or {}).items():
+        if col in pii:
+            spec["pii"] = True
+            spec.pop("allowed", None)  # a value list (or a range's ends) would copy personal data into the contract
+            spec.pop("range", None)
+            spec.yaml_add_eol_comment("drafted: personal data, guessed from the column's name", "pii")
+        if "range" in spec:
+            spec.yaml_add_eol_comment("drafted: the observed range; make it a rule (severity: error) once you "
+                                      "know the limits", "range")
+    import io
 
-        buf = io.StringIO()
-        yaml.dump(doc, buf)
-        text = buf.getvalue()
+    buf = io.StringIO()
+    yaml.dump(doc, buf)
+    text = buf.getvalue()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
 
@@ -387,8 +394,10 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
     lines = [
         f"# Pilot charter drafted by `workbench new` from {data} ({rows:,} rows). Review every line;",
         "# the README's \"Bring your own data\" says what each key does. Paths are relative to this file.",
+        "# A line tagged `# drafted` is a guess that stands for your judgement: the pilot's outcome stays",
+        "# DRAFT (never GO) until you check each one and delete its tag (or `workbench confirm KEY`).",
         f"name: {name}",
-        f"owner: {q(owner or _whoami())}",
+        f"owner: {q(owner or _whoami())}   # drafted: who answers for the decision",
         f"question: {q(f'Can a model predict {target} better than today, fast and cheaply enough?')}",
         f"primary_metric: {primary}",
         "warehouse: data/warehouse.duckdb",
@@ -424,7 +433,8 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
               "# Today's rule, the bar to clear. Until you write yours it is the training split's",
               "# prior; better: `kind: sql` with `expression: CASE WHEN ... THEN 1 ELSE 0 END`, or",
               "# `kind: group_rate` with `groups: [col, ...]` (the rate per group today's desk uses).",
-              "baseline:", "  kind: prior", "", "candidates:"]
+              "baseline:                        # drafted: today's rule is the prior until you write yours",
+              "  kind: prior", "", "candidates:"]
     for cname, est, params in candidates:
         lines += [f"  - name: {cname}", f"    estimator: {est}",
                   f"    params: {{{', '.join(f'{k}: {v}' for k, v in params.items())}}}"]
@@ -439,23 +449,27 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
               "# A candidate is promoted only when every gate passes. Each metric knows whether higher",
               "# or lower is better (README, \"Metrics\"); `workbench validate` checks the names.",
               "gates:",
-              f"  - {{name: beats_todays_rule, kind: vs_baseline, metric: {primary}, min_relative_improvement: 0.05}}",
-              f"  - {{name: no_regression, kind: vs_champion, metric: {primary}, max_regression: {champion_margin}}}",
-              "  - {name: p95_latency, kind: threshold, metric: latency.p95_ms, op: \"<=\", value: 100}",
+              f"  - {{name: beats_todays_rule, kind: vs_baseline, metric: {primary}, min_relative_improvement: 0.05}}"
+              "   # drafted: the margin over today's rule",
+              f"  - {{name: no_regression, kind: vs_champion, metric: {primary}, max_regression: {champion_margin}}}"
+              "   # drafted: the regression tolerated",
+              "  - {name: p95_latency, kind: threshold, metric: latency.p95_ms, op: \"<=\", value: 100}   "
+              "# drafted: the latency budget",
               "  - {name: contracts_hold, kind: contracts}",
               "  - {name: no_crashes, kind: probes}"]
     if slice_cols:
         lines.append(f"  - {{name: no_slice_regression, kind: slices, metric: {slice_metric}, margin: {slice_margin}, "
-                     "min_rows: 50}")
+                     "min_rows: 50}   # drafted: the slice margin")
     lines += ["", "promotion:", f"  model_name: {q(name)}", "  alias: champion", "",
               "# After the GO (README, \"After the GO\"): a GO is refused while this plan is incomplete.",
               "production:",
-              f"  on_call: {q(owner or _whoami())}",
-              "  service_levels: {latency_p95_ms: 100, cost_per_1k_usd: 1.0}",
-              "  monitoring:",
+              f"  on_call: {q(owner or _whoami())}   # drafted: who is paged",
+              "  service_levels: {latency_p95_ms: 100, cost_per_1k_usd: 1.0}   # drafted: what the live system keeps",
+              "  monitoring:                      # drafted: when a batch warns or breaches (fallback criteria)",
               "    input_psi: 0.2                # per input column: a warning naming the columns",
               "    prediction_psi: 0.2           # scores against the held-out scores: a breach",
               "    min_quality: baseline         # never worse than today's rule was (or a number)",
               "    max_fallback_share: 0.05      # rows served by today's rule",
-              "  rollback: {quality_breaches: 2, fallback_breaches: 2}", ""]
+              "  rollback: {quality_breaches: 2, fallback_breaches: 2}   # drafted: when to propose a rollback",
+              ""]
     return "\n".join(lines)

@@ -40,7 +40,7 @@ JOB_TIMEOUT_MS = 240_000  # a pilot step or contract check, run by the kernel
 
 CONTRACT = """\
 dataset: items
-owner: data@example.org
+owner: data@pilot-team.internal
 version: 1.0.0
 columns:
   id: {type: INTEGER, nullable: false, unique: true}

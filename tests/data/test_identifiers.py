@@ -59,7 +59,7 @@ BAD_MY = [
 
 DEFAULT_CONTRACT = """\
 dataset: default
-owner: tester@example.org
+owner: tester@pilot-team.internal
 version: 1
 columns:
   select: {type: INTEGER, nullable: false, range: {min: 0, max: 100}, unique: true}
@@ -74,7 +74,7 @@ table:
 
 MY_CONTRACT = """\
 dataset: My Table
-owner: tester@example.org
+owner: tester@pilot-team.internal
 version: 1
 columns:
   MixedCase: {nullable: false}
@@ -98,7 +98,7 @@ def _project(root: Path, default_rows: list[str], my_rows: list[str]) -> Path:
     write_notebook(root / "notebooks" / "step.ipynb", STEP_PARAMS + "step_name = 'measure'\n", "x = 1")
     (root / "pilot.yaml").write_text(textwrap.dedent("""\
         name: names-pilot
-        owner: tester@example.org
+        owner: tester@pilot-team.internal
         question: Do odd names work?
         primary_metric: demo.rows
         warehouse: data/warehouse.duckdb

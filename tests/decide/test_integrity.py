@@ -54,7 +54,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def charter_file(root: Path, name: str, gates: list[dict] | None = None) -> Path:
     """A charter on disk (JSON is YAML) like test_promotion.make_charter, usable by the CLI."""
     data = {
-        "name": name, "owner": "ops <ops@example.org>", "question": "Better than the desk rule?",
+        "name": name, "owner": "ops <ops@pilot-team.internal>", "question": "Better than the desk rule?",
         "primary_metric": "quality.roc_auc", "task": {"kind": "classification", "target": "late"},
         "sources": {"flights": {"path": "flights.csv", "columns": {"a": "INTEGER"}}},
         "steps": [{"name": "baseline", "role": "baseline", "notebook": "b.ipynb"},

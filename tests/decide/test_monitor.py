@@ -23,6 +23,7 @@ from workbench.charter.config import load_charter
 from workbench.errors import EXIT_BREACH
 from workbench.decide.monitor import monitor_batch, timeline
 from workbench.steps.runner import project_store, run_pilot
+from workbench.charter.drafted import confirm
 from workbench.new import new_pilot
 
 pytestmark = pytest.mark.slow
@@ -45,7 +46,7 @@ def table(n: int, seed: int, *, shift: float = 0.0, flip: float = 0.0, labels: b
 def pilot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("monitor")
     table(3000, 0).to_csv(root / "sales.csv", index=False)
-    made = new_pilot("shop", root / "sales.csv", "bought", pilots_dir=root, owner="oncall@example.org")
+    made = new_pilot("shop", root / "sales.csv", "bought", pilots_dir=root, owner="oncall@pilot-team.internal")
     text = made.charter.read_text()
     start, end = text.index("candidates:"), text.index("steps:")
     text = (text[:start] + "candidates:\n  - name: hgb\n    estimator: sklearn.ensemble.HistGradientBoostingClassifier\n"
@@ -57,6 +58,7 @@ def pilot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     start = contract.index("  x2:\n")
     end = contract.index("  region:\n")
     made.contract.write_text(contract[:start] + "  x2: {type: DOUBLE, max_null_fraction: 0.5}\n" + contract[end:])
+    confirm(load_charter(made.charter), all_values=True, by="tester")  # drafted values hold a GO back (DRAFT)
     charter = load_charter(made.charter)
     result = run_pilot(charter)
     assert result.decision.outcome == "go", result.decision.summary()

@@ -310,7 +310,7 @@ GATES = [
 def make_charter(name: str, *, gates: list[dict] | None = None, candidate: str | None = None,
                  promotion: bool = True) -> Charter:
     data: dict[str, Any] = {
-        "name": name, "owner": "ops <ops@example.org>", "question": "Better than the <desk> rule?",
+        "name": name, "owner": "ops <ops@pilot-team.internal>", "question": "Better than the <desk> rule?",
         "primary_metric": "quality.roc_auc",
         "task": {"kind": "classification", "target": "late"},
         "sources": {"flights": {"path": "flights.csv", "columns": {"a": "INTEGER"}}},

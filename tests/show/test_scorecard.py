@@ -62,7 +62,7 @@ def test_scorecard_has_every_section_and_escapes_text(store: Store, pilot: tuple
         assert f'id="{section}"' in page
     # charter and escaping
     assert "Better than the &lt;desk&gt; rule?" in page and "<desk>" not in page
-    assert "ops &lt;ops@example.org&gt;" in page and "quality.roc_auc" in page
+    assert "ops &lt;ops@pilot-team.internal&gt;" in page and "quality.roc_auc" in page
     assert "&lt;script&gt;boom&lt;/script&gt;" in page and "<script" not in page
     assert "carrier&lt;x&gt;" in page
     # fingerprints, contracts (the summary sandboxed in an iframe), profile and drift

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import ConfigError
+from .drafted import placeholder
 from .names import TABLE_NAME_RULE, table_name_problem
 from .yaml_reader import LocatedYaml, load_yaml, raise_for_validation
 
@@ -300,10 +301,12 @@ class ProductionPlan(_Model):
     batch_source: str | None = None  # the source a monitored batch replaces (default: the feature table)
 
     def missing(self) -> list[str]:
-        """The keys a complete plan still lacks (empty: complete)."""
+        """The keys a complete plan still lacks (empty: complete). A placeholder (TODO, an
+        example address, a generic name) counts as missing."""
         out = []
-        if not (self.on_call or "").strip() or str(self.on_call).upper().startswith("TODO"):
-            out.append("production.on_call (who is paged)")
+        why = placeholder(self.on_call)
+        if why:
+            out.append(f"production.on_call (who is paged: {why})")
         for key in ("latency_p95_ms", "cost_per_1k_usd"):
             if getattr(self.service_levels, key) is None:
                 out.append(f"production.service_levels.{key}")
@@ -436,6 +439,16 @@ class Promotion(_Model):
         return value
 
 
+class ConfirmedValue(_Model):
+    """A drafted value a person confirmed (`workbench confirm` appends these)."""
+
+    key: str
+    file: str = ""
+    text: str = ""
+    by: str
+    at: str
+
+
 class Charter(_Model):
     name: str
     owner: str
@@ -458,6 +471,8 @@ class Charter(_Model):
     # a team tracking server (`mlflow server --serve-artifacts`); $WORKBENCH_TRACKING_URI wins;
     # none: the pilot's own store, mlruns/ beside the charter
     tracking_uri: str | None = None
+    # drafted values a person confirmed, who and when (the decision record keeps them)
+    confirmed: list[ConfirmedValue] = []
 
     # where the charter came from (not part of the YAML)
     path: Path = Field(default=Path("pilot.yaml"), exclude=True)

@@ -32,6 +32,11 @@ class LocatedYaml:
         self._root = root
         self.data = _plain(root)
 
+    @property
+    def root(self) -> Any:
+        """The round-trip node tree (comments and positions), for readers of the layout."""
+        return self._root
+
     def position(self, keys: Sequence[str | int]) -> tuple[int, int] | None:
         """1-based (line, column) of the deepest node of ``keys`` that exists."""
         node: Any = self._root

@@ -11,6 +11,9 @@ Outcomes (``Decision.outcome``)
 ``go``                every gate passed; the candidate's logged model is registered (or an
                       existing version with the same source is reused) and the alias moves to it.
 ``no-go``             a gate failed; the registry is untouched. Exit code 3.
+``draft``             every gate passed, but values `workbench new` drafted (tagged ``# drafted`` in
+                      the charter or a contract) are unconfirmed: nothing is registered, the alias
+                      stays. Exit code 7. The record lists them (file:line) and the confirmations.
 ``already-champion``  every gate passed and the alias already points at a version of this
                       very model (same logged model id, or same evaluate cache key and
                       candidate name): no new version, no alias move. Reruns are idempotent.
@@ -42,6 +45,7 @@ from typing import Any
 from ..store import locks
 from . import registry
 from ..measure import metrics as metric_registry
+from ..charter.drafted import drafted_values, how_to_confirm, placeholder
 from ..charter.config import (
     BaselineGate,
     ChampionGate,
@@ -56,6 +60,7 @@ from ..errors import ConfigError, PromotionError, WorkbenchError
 from .registry import (  # re-exported: the record types and registry functions other modules import from here
     ALREADY,
     DECISION_ARTIFACT,
+    DRAFT,
     FINGERPRINT_PREFIX,
     GO,
     NO_GO,
@@ -104,6 +109,7 @@ __all__ = [
     "NO_GO",
     "ALREADY",
     "ROLLBACK",
+    "DRAFT",
     "T_CANDIDATE",
     "T_PILOT_RUN",
     "T_SOURCE_RUN",
@@ -475,9 +481,13 @@ def evaluate_gates(gates: Sequence[Any], evidence: Evidence) -> tuple[GateResult
     return tuple(evaluate_gate(g, evidence) for g in gates)
 
 
-def production_plan_gate(plan: Any) -> GateResult:
-    """Implicit in every promotion: no GO without a complete production plan (pure)."""
+def production_plan_gate(plan: Any, owner: str | None = None) -> GateResult:
+    """Implicit in every promotion: no GO without a complete production plan, whose on-call
+    and (given) owner are real people, not placeholders (pure)."""
     missing = plan.missing() if plan is not None else ["production: (no plan at all)"]
+    why = placeholder(owner) if owner is not None else None
+    if why:
+        missing = [*missing, f"owner (who answers for the decision: {why})"]
     reason = ("the production plan is complete: on-call, service levels, monitoring thresholds, fallback, rollback"
               if not missing else "the production plan lacks " + ", ".join(missing)
               + " (README, \"After the GO\")")
@@ -703,17 +713,22 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     model_name, alias = registry.target(charter)
     pilot_run = find_pilot_run(charter, store, pilot_run_id)
     ev = gather_evidence(charter, store, pilot_run)
-    gates = (*evaluate_gates(charter.gates, ev), production_plan_gate(charter.production),
+    gates = (*evaluate_gates(charter.gates, ev), production_plan_gate(charter.production, charter.owner),
              leakage_gate(ev.leakage_findings, charter.leakage.acknowledged, run_id=ev.evaluate_run_id))
     passed = all(g.passed for g in gates)
+    drafted = drafted_values(charter)  # reported whatever the gates say; only a GO is held back by them
     notes: list[str] = []
+    if drafted:
+        notes.append(f"{len(drafted)} drafted value(s) stand for judgements nobody confirmed: "
+                     + how_to_confirm(charter.path))
     if ev.champion_version is None:
         notes.append(f"no champion yet: {model_name}@{alias} is unset")
     if len(ev.candidates) > 1:
         notes.append(f"candidate '{ev.candidate}' chosen from {', '.join(ev.candidates)}"
                      + (" (named in the charter)" if charter.promotion and charter.promotion.candidate
                         else f" (best {charter.primary_metric})"))
-    existing = registry.matching_version(store, model_name, ev.model_id, ev.lineage) if passed else None
+    existing = registry.matching_version(store, model_name, ev.model_id, ev.lineage) if passed and not drafted \
+        else None
     allowed_rolled_back = None
     if existing is not None and str(existing.version) != ev.champion_version:
         demoted_by = registry.rolled_back_by(existing)
@@ -729,7 +744,9 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
             allowed_rolled_back = demoted_by if allow_rolled_back else None
             if not passed:
                 existing = None
-    if passed:
+    if passed and drafted:
+        outcome = DRAFT  # every result shown, nothing registered: a guess is not a decision
+    elif passed:
         if ev.model_id is None:
             if not dry_run:
                 raise PromotionError(f"candidate '{ev.candidate}' passed every gate but its run "
@@ -748,7 +765,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
         outcome=outcome, pilot=charter.name, model_name=model_name, alias=alias, actor=registry.actor_name(actor),
         timestamp=registry.now(), gates=gates, pilot_run_id=ev.pilot_run_id, candidate=ev.candidate,
         candidate_run_id=ev.candidate_run_id, model_id=ev.model_id,
-        model_version=version if passed else ev.champion_version,
+        model_version=version if passed and not drafted else ev.champion_version,
         alias_before=ev.champion_version, alias_after=after, dry_run=dry_run,
         evidence={"pilot": ev.pilot_run_id, "candidate": ev.candidate_run_id, "evaluate": ev.evaluate_run_id,
                   "baseline": ev.baseline_run_id, "contracts": ev.contracts_run_id,
@@ -760,6 +777,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
         leakage={"run_id": ev.evaluate_run_id,
                  "findings": None if ev.leakage_findings is None else [dict(f) for f in ev.leakage_findings],
                  "acknowledged": {k: v for k, v in charter.leakage.acknowledged.items()}},
+        drafted=tuple(v.to_dict() for v in drafted), confirmed=tuple(c.model_dump() for c in charter.confirmed),
     )
     if dry_run and outcome == GO:
         decision = replace(decision, notes=decision.notes + (

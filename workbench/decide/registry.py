@@ -48,7 +48,7 @@ from typing import Any
 
 from ..store import locks
 from ..charter.config import Charter
-from ..errors import EXIT_NO_GO, EXIT_OK, AuditError, PromotionError
+from ..errors import EXIT_DRAFT, EXIT_NO_GO, EXIT_OK, AuditError, PromotionError
 from ..store.tracking import FAILED, FINISHED, KILLED, TAG, Store, ui_path
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "NO_GO",
     "ALREADY",
     "ROLLBACK",
+    "DRAFT",
     "PENDING",
     "COMPLETED",
     "ABORTED",
@@ -79,6 +80,7 @@ __all__ = [
 
 DECISION_ARTIFACT = "decision/decision.json"
 GO, NO_GO, ALREADY, ROLLBACK = "go", "no-go", "already-champion", "rollback"
+DRAFT = "draft"  # every gate passed, but drafted values are unconfirmed: nothing moves (exit 7)
 PENDING, COMPLETED, ABORTED = "pending", "completed", "aborted"
 # tags written by promotion (on the pilot run, the decision run and the model version)
 T_DECISION = "workbench.decision"
@@ -135,7 +137,7 @@ class GateResult:
 class Decision:
     """A promotion decision and its record (``DecisionRecord`` is the same type)."""
 
-    outcome: str  # go | no-go | already-champion | rollback
+    outcome: str  # go | no-go | draft | already-champion | rollback
     pilot: str
     model_name: str
     alias: str
@@ -166,10 +168,14 @@ class Decision:
     acknowledged: Mapping[str, Any] = field(default_factory=dict)  # {"reason": ..., "problems": [audit keys]}
     # the leakage checks judged: {"run_id", "findings": [{feature, check, evidence, value}], "acknowledged": {feature: reason}}
     leakage: Mapping[str, Any] = field(default_factory=dict)
+    # drafted values left unconfirmed at decision time ({file, line, key, text, why}), and the
+    # charter's log of confirmed ones ({key, file, text, by, at}): workbench/charter/drafted.py
+    drafted: tuple[Mapping[str, Any], ...] = ()
+    confirmed: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def passed(self) -> bool:
-        return self.outcome != NO_GO
+        return self.outcome not in (NO_GO, DRAFT)
 
     @property
     def failing(self) -> tuple[GateResult, ...]:
@@ -177,7 +183,7 @@ class Decision:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_NO_GO if self.outcome == NO_GO else EXIT_OK
+        return EXIT_NO_GO if self.outcome == NO_GO else EXIT_DRAFT if self.outcome == DRAFT else EXIT_OK
 
     def summary(self) -> str:
         """A few lines for a person: the outcome, the alias, and each failing gate's values."""
@@ -192,6 +198,10 @@ class Decision:
                     f"{target} already points at version {self.model_version}; nothing moved")
         elif self.outcome == ROLLBACK:
             head = f"ROLLBACK: {target} moved from version {self.alias_before} back to {self.alias_after}"
+        elif self.outcome == DRAFT:
+            head = (f"DRAFT: candidate '{self.candidate}' passed {len(self.gates)} gate(s), but {len(self.drafted)} "
+                    f"value(s) are drafted, not decided; {target} stays at "
+                    + (f"version {self.alias_before}" if self.alias_before else "no version"))
         else:
             head = (f"NO-GO: candidate '{self.candidate}' failed {len(self.failing)} of {len(self.gates)} "
                     f"gate(s); {target} stays at "
@@ -200,6 +210,10 @@ class Decision:
             head = f"[{self.state.upper()}] {head}"
         lines = [head + dry]
         lines += ["  " + g.line() for g in self.failing]
+        if self.drafted:
+            lines.append(f"  drafted, not yet confirmed ({len(self.drafted)}):")
+            lines += [f"    {d.get('file')}:{d.get('line')}: {d.get('key')}" + (f" — {d['why']}" if d.get("why") else "")
+                      for d in self.drafted]
         lines += ["  note: " + n for n in self.notes]
         if self.decision_run_id:
             lines.append(f"  decision record: run {self.decision_run_id} ({DECISION_ARTIFACT})")
@@ -220,6 +234,8 @@ class Decision:
         kw["notes"] = tuple(data.get("notes") or ())
         kw["acknowledged"] = dict(data.get("acknowledged") or {})
         kw["leakage"] = dict(data.get("leakage") or {})
+        kw["drafted"] = tuple(dict(d) for d in data.get("drafted") or ())
+        kw["confirmed"] = tuple(dict(d) for d in data.get("confirmed") or ())
         return cls(**kw)
 
 

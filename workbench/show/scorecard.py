@@ -49,7 +49,7 @@ th{background:#f0f2f5;font-weight:600}td.num{text-align:right;font-variant-numer
 .pass{color:#116329;font-weight:600}.fail{color:#b42318;font-weight:600}.muted{color:#6b7480}
 .banner{padding:10px 14px;border-radius:6px;font-weight:600;margin:10px 0}
 .banner.go{background:#dcf5e3;color:#0d4d22}.banner.nogo{background:#fde2df;color:#7a1a11}
-.banner.none{background:#eef0f3}
+.banner.none{background:#eef0f3}.banner.draft{background:#fdf1d6;color:#6b4500}
 .sel{background:#fffbe6}
 tr.regress td{background:#fde2df}
 code{font:12px ui-monospace,Menlo,Consolas,monospace;background:#f0f2f5;padding:1px 4px;border-radius:3px}
@@ -489,7 +489,7 @@ def _decision_section(decision: Any, note: str = "") -> str:
     if decision is None:
         parts.append(f'<div class="banner none">No decision{": " + _e(note) if note else ""}</div></section>')
         return "".join(parts)
-    klass = "nogo" if decision.outcome == "no-go" else "go"
+    klass = {"no-go": "nogo", "draft": "draft"}.get(decision.outcome, "go")
     head = fmt.outcome_label(decision.outcome)
     if decision.dry_run:
         head += " — preview (dry run: nothing registered, alias not moved)"
@@ -515,6 +515,7 @@ def _decision_section(decision: Any, note: str = "") -> str:
     if rows:
         parts.append(_table(["verdict", "gate", "metric", "measured", "threshold", "reference", "run", "reason"],
                             rows, numeric_from=3))
+    parts.append(_drafted_section(decision))
     for n in decision.notes:
         parts.append(f'<p class="muted">Note: {_e(n)}</p>')
     parts.append("</section>")
@@ -535,6 +536,25 @@ def _leakage_section(charter: Charter, layout: Any, reader: _Reader) -> str:
     return leakage_shift_section(findings, charter.leakage.acknowledged, reader.json(source, "shift/columns.json"),
                                  run_id=source, max_psi=getattr(gate, "max_psi", None),
                                  max_unseen_share=getattr(gate, "max_unseen_share", None))
+def _drafted_section(decision: Any) -> str:
+    """Drafted values left at decision time (file:line, how to confirm), and who confirmed which."""
+    drafted, confirmed = getattr(decision, "drafted", ()) or (), getattr(decision, "confirmed", ()) or ()
+    parts = []
+    if drafted:
+        parts.append(f'<h3 id="drafted">Drafted, not decided ({len(drafted)})</h3><p>These values were guessed by '
+                     "<code>workbench new</code> and stand for a person's judgement; while any is left the outcome is "
+                     "DRAFT, never GO. Check each one; when it is what you mean, delete its <code># drafted</code> "
+                     "comment, or run <code>workbench confirm --pilot CHARTER KEY</code> (it records who and when)."
+                     "</p>")
+        parts.append(_table(["where", "key", "value", "why it was drafted"],
+                            [(f"{d.get('file')}:{d.get('line')}", d.get("key"), d.get("text"), d.get("why"))
+                             for d in drafted], numeric_from=99))
+    if confirmed:
+        parts.append(f"<h3>Confirmed drafted values ({len(confirmed)})</h3>")
+        parts.append(_table(["key", "value", "file", "confirmed by", "at"],
+                            [(c.get("key"), c.get("text"), c.get("file"), c.get("by"), c.get("at")) for c in confirmed],
+                            numeric_from=99))
+    return "".join(parts)
 
 
 def _figures_section(figures: list[tuple[str, str, bytes]]) -> str:

@@ -127,7 +127,9 @@ def run_pilot(
 
     from .validate import check_charter, raise_for_errors
 
-    raise_for_errors(check_charter(charter, data=False), charter)  # before any run exists
+    # before any run exists; the data checks read the source files in seconds (the demo: ~2 s),
+    # so nothing `workbench validate` would refuse fails minutes later
+    raise_for_errors(check_charter(charter, data=True), charter)
     with locks.sigterm_as_interrupt(lambda _signum: Terminated()), locks.pilot_lock(store, what=f"pilot {charter.name}", say=say):
         swept = store.sweep_stale(exp)
         if swept:
@@ -217,7 +219,9 @@ OUTCOME_FILE = "outcome.json"
 
 
 def outcome_of(decision: Any = None, failure: BaseException | None = None) -> tuple[str, int]:
-    """(GO | NO-GO | ERROR | INTERRUPTED | FINISHED, exit code) of a pilot run.
+    """(GO | NO-GO | DRAFT | ERROR | INTERRUPTED | FINISHED, exit code) of a pilot run.
+
+    DRAFT: every gate passed, but drafted values are unconfirmed (exit 7, nothing moved).
 
     FINISHED: every step ran and there was no decision to take (no ``promotion:`` in the
     charter, or ``--step`` ran only some steps)."""
@@ -230,6 +234,8 @@ def outcome_of(decision: Any = None, failure: BaseException | None = None) -> tu
     if decision is None:
         return "FINISHED", EXIT_OK
     code = int(getattr(decision, "exit_code", EXIT_OK))
+    if getattr(decision, "outcome", None) == "draft":
+        return "DRAFT", code
     return ("GO" if code == EXIT_OK else "NO-GO"), code
 
 

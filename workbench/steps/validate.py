@@ -11,7 +11,10 @@
 - the modeling spec the generic notebooks need (features, split, candidates that
   import), and ``task.threshold: min_cost`` with both mistake costs;
 - warnings: accuracy as the primary metric or the only quality gate on a skewed class
-  (the class balance is read from the data when it can be).
+  (the class balance is read from the data when it can be);
+- with ``data``, the charter against its data (:mod:`.validate_data`): the target against
+  the task, usable features, the split's column, type and windows, the baseline's columns
+  and expression, and a warning on a random split of time-indexed rows.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from ..measure import metrics as registry
 from . import notebooks as nbfiles
 from ..charter.yaml_reader import LocatedYaml, load_yaml
 from ..charter.config import Charter
+from ..charter.drafted import placeholder
 from ..errors import ConfigError, WorkbenchError
 
 __all__ = ["Finding", "check_charter", "raise_for_errors"]
@@ -242,11 +246,17 @@ def check_charter(charter: Charter, *, data: bool = True) -> list[Finding]:
     _modeling(charter, doc, out)
     if charter.promotion is not None:
         missing = charter.production.missing() if charter.production else ["production: (the whole plan)"]
+        owner_placeholder = placeholder(charter.owner)
+        if owner_placeholder:
+            missing.append(f"owner ({owner_placeholder})")
         if missing:
             out.append(Finding("warning", doc.where(("production",)),
                                "a GO will be refused: the production plan lacks " + ", ".join(missing),
                                "complete `production:` (README, \"After the GO\")"))
     if data:
+        from .validate_data import check_data
+
+        check_data(charter, doc, out, Finding)
         _skew(charter, doc, out)
     return out
 

@@ -1,0 +1,172 @@
+"""`validate` against the data: each charter that does not fit its table is caught, located at
+the charter line of the key, in seconds; a good one passes; the runner refuses it before any run."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from support import REPO
+from workbench.charter.config import load_charter
+from workbench.cli import app
+from workbench.errors import ConfigError
+from workbench.steps.validate import check_charter
+
+NOTEBOOKS = REPO / "notebooks"
+
+
+def _table(path: Path, n: int = 400, *, churned: object = None) -> Path:
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({
+        "id": np.arange(n),
+        "day": (pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n) % 400, "D")).date,  # to 2025-02-03
+        "amount": rng.normal(100, 20, n).round(2),
+        "segment": rng.choice(["retail", "smb"], n),
+        "grade": rng.choice(list("ABCDE"), n),
+    })
+    frame["churned"] = churned if churned is not None else (rng.random(n) < 0.3).astype(int)
+    frame.to_csv(path, index=False)
+    return path
+
+
+GOOD = """\
+name: vd
+owner: ana@bank.internal
+question: Can we predict churn?
+primary_metric: quality.roc_auc
+task:
+  kind: classification
+  target: churned
+  positive_label: 1
+sources:
+  t:
+    path: t.csv
+    columns: {id: BIGINT, day: DATE, amount: DOUBLE, segment: VARCHAR, grade: VARCHAR, churned: BIGINT}
+features:
+  table: t
+  exclude: [id]
+split:
+  kind: temporal
+  column: day
+  train: ["2024-01-01", "2024-09-30"]
+  evaluate: ["2024-10-01", "2025-02-03"]
+baseline:
+  kind: group_rate
+  groups: [segment]
+candidates:
+  - {name: lr, estimator: sklearn.linear_model.LogisticRegression}
+steps:
+  - {name: baseline, role: baseline, notebook: NB/baseline.ipynb}
+  - {name: evaluate, role: evaluate, notebook: NB/evaluate.ipynb}
+"""
+
+
+def _charter(tmp_path: Path, text: str = GOOD) -> Path:
+    if not (tmp_path / "t.csv").exists():
+        _table(tmp_path / "t.csv")
+    path = tmp_path / "pilot.yaml"
+    path.write_text(text.replace("NB/", f"{NOTEBOOKS}/"))
+    return path
+
+
+def _line(path: Path, text: str) -> int:
+    """1-based line of the first line holding ``text``."""
+    return next(i for i, line in enumerate(path.read_text().splitlines(), start=1) if text in line)
+
+
+def _data_findings(path: Path, level: str = "error") -> list:
+    return [f for f in check_charter(load_charter(path)) if f.level == level]
+
+
+def test_a_charter_that_fits_its_data_passes(tmp_path: Path) -> None:
+    path = _charter(tmp_path)
+    assert [f.line() for f in check_charter(load_charter(path))] == []
+
+
+# (what is wrong, the edit, the line text of the key it is located at, words of the message)
+CASES = [
+    ("regression target is text", {"  kind: classification": "  kind: regression", "quality.roc_auc": "quality.mae",
+                                    "churned: BIGINT}": "churned: VARCHAR}", "  positive_label: 1\n": ""},
+     "  target: churned", "regression target must be a number"),
+    ("classification target with five values", {"  target: churned": "  target: grade",
+                                                "  positive_label: 1": "  positive_label: A"},
+     "  kind: classification", "has 5 distinct values"),
+    ("target not in the view", {"  target: churned": "  target: churn"}, "  target: churn",
+     "not a column of the feature view"),
+    ("positive label never occurs", {"  positive_label: 1": "  positive_label: 'yes'"}, "  positive_label:",
+     "never occurs"),
+    ("split column is text", {"  column: day": "  column: segment"}, "  column: segment", "needs a DATE, TIMESTAMP"),
+    ("split column missing", {"  column: day": "  column: when"}, "  column: when", "not a column"),
+    ("split bound of the wrong type", {'train: ["2024-01-01",': 'train: ["Q1",'}, "  train:", "is not a DATE value"),
+    ("evaluation window holds no row", {'evaluate: ["2024-10-01", "2025-02-03"]': 'evaluate: ["2030-01-01", "2030-12-31"]'},
+     "  evaluate:", "holds no row (the data runs from 2024-01-01"),
+    ("baseline group missing", {"groups: [segment]": "groups: [region]"}, "  groups:", "baseline group 'region'"),
+    ("baseline expression does not run", {"  kind: group_rate\n  groups: [segment]":
+                                          "  kind: sql\n  expression: CASE WHEN balance > 3 THEN 1 ELSE 0 END"},
+     "  expression:", "does not run on the feature view"),
+    ("feature SQL does not run", {"  table: t\n  exclude: [id]": "  sql: SELECT * FROM tt"}, "  sql:",
+     "the feature view does not run"),
+    ("nothing left to learn from", {"  exclude: [id]": "  exclude: [id, amount, segment, grade]"}, "features:",
+     "no usable feature column"),
+]
+
+
+@pytest.mark.parametrize(("what", "edits", "key_line", "words"), CASES, ids=[c[0] for c in CASES])
+def test_each_wrong_charter_is_caught_at_its_line(tmp_path: Path, what: str, edits: dict, key_line: str,
+                                                  words: str) -> None:
+    text = GOOD
+    for old, new in edits.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = _charter(tmp_path, text)
+    errors = _data_findings(path)
+    assert len(errors) == 1, [f.line() for f in errors]
+    (error,) = errors
+    assert words in error.message, error.line()
+    assert error.where.startswith(f"{path}:{_line(path, key_line)}:"), (error.where, key_line)
+
+
+def test_a_single_valued_target_is_refused(tmp_path: Path) -> None:
+    _table(tmp_path / "t.csv", churned=1)
+    path = _charter(tmp_path)
+    (error,) = _data_findings(path)
+    assert "a single value (1)" in error.message and f":{_line(path, '  target: churned')}:" in error.where
+
+
+def test_a_random_split_of_dated_rows_is_warned_at_the_split_line(tmp_path: Path) -> None:
+    text = GOOD.replace('  column: day\n  train: ["2024-01-01", "2024-09-30"]\n  evaluate: ["2024-10-01", "2025-02-03"]\n',
+                        "")
+    path = _charter(tmp_path, text.replace("  kind: temporal", "  kind: random"))
+    assert _data_findings(path) == []
+    (warning,) = _data_findings(path, "warning")
+    assert "random split of time-indexed rows (day is a date)" in warning.message
+    assert warning.where.startswith(f"{path}:{_line(path, '  kind: random')}:")
+    assert "kind: temporal, column: day" in warning.hint
+    # the CLI says it, located, and still passes
+    result = CliRunner().invoke(app, ["validate", "--pilot", str(path)])
+    assert result.exit_code == 0 and "1 warning" in result.output
+
+
+def test_the_cli_and_the_runner_refuse_it_in_seconds_before_any_run(tmp_path: Path) -> None:
+    _table(tmp_path / "t.csv", n=200_000)
+    path = _charter(tmp_path, GOOD.replace("  kind: classification", "  kind: regression")
+                    .replace("quality.roc_auc", "quality.mae")
+                    .replace("churned: BIGINT}", "churned: VARCHAR}").replace("  positive_label: 1\n", ""))
+    start = time.perf_counter()
+    result = CliRunner().invoke(app, ["validate", "--pilot", str(path)])
+    seconds = time.perf_counter() - start
+    assert result.exit_code == 1
+    assert f"{path}:{_line(path, '  target: churned')}" in result.output and "must be a number" in result.output
+    assert seconds < 10, f"validate took {seconds:.1f}s on 200,000 rows"
+
+    from workbench.steps.runner import run_pilot
+
+    with pytest.raises(ConfigError, match="must be a number"):
+        run_pilot(load_charter(path))
+    # refused before any MLflow run or ingest
+    assert not (tmp_path / "mlruns" / "mlflow.db").exists() and not (tmp_path / "data" / "warehouse.duckdb").exists()
