@@ -536,6 +536,8 @@ def _leakage_section(charter: Charter, layout: Any, reader: _Reader) -> str:
     return leakage_shift_section(findings, charter.leakage.acknowledged, reader.json(source, "shift/columns.json"),
                                  run_id=source, max_psi=getattr(gate, "max_psi", None),
                                  max_unseen_share=getattr(gate, "max_unseen_share", None))
+
+
 def _drafted_section(decision: Any) -> str:
     """Drafted values left at decision time (file:line, how to confirm), and who confirmed which."""
     drafted, confirmed = getattr(decision, "drafted", ()) or (), getattr(decision, "confirmed", ()) or ()
