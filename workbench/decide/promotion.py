@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..store import locks
+from ..store import environment as run_environment, locks
 from . import registry
 from ..measure import metrics as metric_registry
 from ..charter.config import (
@@ -137,6 +137,7 @@ class Evidence:
     contract_versions: Mapping[str, str] = field(default_factory=dict)
     git_commit: str | None = None
     candidates: Mapping[str, str] = field(default_factory=dict)  # name -> run id, all considered
+    environment: Mapping[str, Any] = field(default_factory=dict)  # the pilot run's (store.environment)
 
 
 # -- pure gates ----------------------------------------------------------------------------
@@ -605,6 +606,7 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         contract_versions=versions,
         git_commit=ptags.get(TAG["git_commit"]),
         candidates={n: r.info.run_id for n, r in sorted(candidates.items())},
+        environment=run_environment.from_tags(ptags),
     )
 
 
@@ -670,7 +672,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
                   "candidates": dict(ev.candidates),
                   **({"allowed_rolled_back": allowed_rolled_back} if allowed_rolled_back else {})},
         fingerprints=dict(ev.fingerprints), contract_versions=dict(ev.contract_versions), git_commit=ev.git_commit,
-        notes=tuple(notes), reason=reason if allowed_rolled_back else None,
+        environment=dict(ev.environment), notes=tuple(notes), reason=reason if allowed_rolled_back else None,
     )
     if dry_run and outcome == GO:
         decision = replace(decision, notes=decision.notes + (

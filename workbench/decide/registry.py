@@ -156,6 +156,9 @@ class Decision:
     fingerprints: Mapping[str, str] = field(default_factory=dict)
     contract_versions: Mapping[str, str] = field(default_factory=dict)
     git_commit: str | None = None
+    # what the evidence was computed with: Python, platform, package versions, uv.lock's hash
+    # (workbench.store.environment; {} in records made before versions were recorded)
+    environment: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     # the audit trail: state of the transaction, place in the per-model hash chain
     state: str = COMPLETED  # pending | completed | aborted
@@ -217,6 +220,7 @@ class Decision:
         kw["gates"] = tuple(GateResult.from_dict(g) for g in data.get("gates") or ())
         kw["notes"] = tuple(data.get("notes") or ())
         kw["acknowledged"] = dict(data.get("acknowledged") or {})
+        kw["environment"] = dict(data.get("environment") or {})
         return cls(**kw)
 
 
