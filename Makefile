@@ -29,7 +29,7 @@ SERVER_PORT ?= 5001
 SERVER_DIR ?= .tracking-server
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock data new pilot validate monitor test test-browser lab ui bench clean wipe-store \
+.PHONY: help setup lock data new pilot validate monitor test test-fast test-browser lab ui bench clean wipe-store \
 	tracking-server tracking-server-stop
 
 help: ## Show this help
@@ -50,7 +50,7 @@ $(STAMP): pyproject.toml uv.lock | $(BIN)/uv
 	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
 	@# bytecode up front: with PYTHONDONTWRITEBYTECODE set (as on some CI hosts) every driver
 	@# and kernel would otherwise recompile mlflow & co. from source on each import (~4 s)
-	@$(BIN)/python -m compileall -q -j 0 $(VENV)/lib workbench > /dev/null 2>&1 || true
+	@$(BIN)/python -m compileall -q -j 0 $(VENV)/lib workbench tests > /dev/null 2>&1 || true
 	@touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv and install the workbench with exactly the versions in uv.lock
@@ -74,8 +74,16 @@ pilot: $(if $(filter pilot.yaml,$(PILOT)),data,setup) ## Run a pilot end to end 
 validate: setup ## Check a charter without running anything (PILOT=pilots/NAME)
 	$(BIN)/workbench validate --pilot "$(CHARTER)"
 
-test: setup ## Run the test suite (the browser test skips without Chromium: see test-browser)
-	$(BIN)/python -m pytest $(ARGS)
+# pytest-xdist workers (WORKERS=0: one process); tests that share a module's pilot or server
+# stay together on one worker (tests/conftest.py groups them for --dist loadgroup)
+WORKERS ?= 2
+PYTEST_PARALLEL = -n $(WORKERS) $(if $(filter 0,$(WORKERS)),,--dist loadgroup)
+
+test: setup ## Run the test suite on WORKERS=2 processes (the browser test skips without Chromium: see test-browser)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(ARGS)
+
+test-fast: setup ## The inner loop: every test but the slow and browser ones, in parallel (about a minute)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not browser" $(ARGS)
 
 test-browser: setup ## Install Chromium + playwright (.ci/install-browser), run the browser test
 	.ci/install-browser
