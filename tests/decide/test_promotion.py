@@ -410,6 +410,7 @@ def _alias(store: Store, charter: Charter) -> str | None:
         return None
 
 
+@pytest.mark.slow  # registers several models
 def test_promotion_lifecycle_go_rerun_nogo_history_rollback(store: Store) -> None:
     charter = make_charter("life")
     p1 = build_pilot(store, charter, {"good": candidate_metrics(0.80), "weak": candidate_metrics(0.72)},
