@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -23,26 +25,35 @@ def project(tmp_path: Path) -> Path:
     return write_project(tmp_path)
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook turns the marks into node ids
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``-n N --dist loadgroup`` (`make test`): the tests that share a module- or
-    session-scoped fixture (a pilot run, a team server, a loaded warehouse) run on one worker,
-    in file order, so the fixture is built once; every other test goes to whichever worker is free."""
-    if getattr(config.option, "dist", "no") != "loadgroup":
-        return
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {}) or {}
-        # ours only (a baseid): pytest's own session fixtures (tmp_path_factory) are cheap and everywhere
-        shared = [d[-1] for d in defs.values()
-                  if d and d[-1].baseid and d[-1].scope in ("module", "package", "session")]
-        if not shared:
-            continue
-        session_wide = [d for d in shared if d.scope != "module"]
-        # a session fixture is shared by every module under its conftest: group by where it is defined
-        group = session_wide[0].baseid if session_wide else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(name=group))
+# a module that builds a fixture once for all its tests (a pilot run, a team server, a store)
+_SHARED_FIXTURE = re.compile(r"""@pytest\.fixture\(\s*scope\s*=\s*["'](module|package|session)["']""")
+
+
+@functools.lru_cache(maxsize=None)
+def _shares_fixtures(path: Path) -> bool:
+    try:
+        return bool(_SHARED_FIXTURE.search(path.read_text(encoding="utf-8")))
+    except OSError:
+        return False
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201 - pytest-xdist's hook
+    """`make test` (-n N --dist loadgroup): the tests of a module that shares a module-scoped
+    fixture run on one worker, in file order, so the fixture is built once; every other test
+    goes to whichever worker is free. (pytest-xdist's own `xdist_group` marks cannot do this
+    under pytest 9: the group suffix it writes into a test's node id is no longer read back.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class SharedFixtureScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            if _shares_fixtures(config.rootpath / module):
+                return module
+            return super()._split_scope(nodeid)
+
+    return SharedFixtureScheduling(config, log)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
