@@ -29,23 +29,34 @@ SERVER_PORT ?= 5001
 SERVER_DIR ?= .tracking-server
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data new pilot validate monitor test test-browser lab ui bench clean wipe-store \
+.PHONY: help setup lock data new pilot validate monitor test test-fast test-browser lab ui bench clean wipe-store \
 	tracking-server tracking-server-stop
 
 help: ## Show this help
 	@echo "Workbench — make targets:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(BIN)/uv:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python -q -e '.[test]'
+
+# exactly what uv.lock pins (--frozen: never re-resolved here; `make lock` does that), plus the
+# `browser` extra when .ci/install-browser put playwright in; then the workbench itself, editable
+LOCKED_REQS := $(VENV)/requirements.lock.txt
+$(STAMP): pyproject.toml uv.lock | $(BIN)/uv
+	@$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test \
+	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) -o $(LOCKED_REQS)
+	$(BIN)/uv pip sync --python $(BIN)/python -q $(LOCKED_REQS)
+	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
 	@# bytecode up front: with PYTHONDONTWRITEBYTECODE set (as on some CI hosts) every driver
 	@# and kernel would otherwise recompile mlflow & co. from source on each import (~4 s)
-	@$(BIN)/python -m compileall -q -j 0 $(VENV)/lib workbench > /dev/null 2>&1 || true
+	@$(BIN)/python -m compileall -q -j 0 $(VENV)/lib workbench tests > /dev/null 2>&1 || true
 	@touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv and install the workbench with its dependencies
+setup: $(STAMP) ## Create .venv and install the workbench with exactly the versions in uv.lock
+
+lock: | $(BIN)/uv ## Update uv.lock after editing pyproject.toml's dependencies (commit both)
+	$(BIN)/uv lock $(ARGS)
 
 data/raw/flights.csv: $(STAMP)
 	$(BIN)/workbench demo-data --dest data/raw
@@ -63,8 +74,16 @@ pilot: $(if $(filter pilot.yaml,$(PILOT)),data,setup) ## Run a pilot end to end 
 validate: setup ## Check a charter without running anything (PILOT=pilots/NAME)
 	$(BIN)/workbench validate --pilot "$(CHARTER)"
 
-test: setup ## Run the test suite (the browser test skips without Chromium: see test-browser)
-	$(BIN)/python -m pytest $(ARGS)
+# pytest-xdist workers (WORKERS=0: one process); tests that share a module's pilot or server
+# stay together on one worker (tests/conftest.py groups them for --dist loadgroup)
+WORKERS ?= 2
+PYTEST_PARALLEL = -n $(WORKERS) $(if $(filter 0,$(WORKERS)),,--dist loadgroup)
+
+test: setup ## Run the test suite on WORKERS=2 processes (the browser test skips without Chromium: see test-browser)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(ARGS)
+
+test-fast: setup ## The inner loop: every test but the slow and browser ones, in parallel
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not browser" $(ARGS)
 
 test-browser: setup ## Install Chromium + playwright (.ci/install-browser), run the browser test
 	.ci/install-browser

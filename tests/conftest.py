@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,37 @@ os.environ.pop("WORKBENCH_LOCK_URI", None)
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
     return write_project(tmp_path)
+
+
+# a module that builds a fixture once for all its tests (a pilot run, a team server, a store)
+_SHARED_FIXTURE = re.compile(r"""@pytest\.fixture\(\s*scope\s*=\s*["'](module|package|session)["']""")
+
+
+@functools.lru_cache(maxsize=None)
+def _shares_fixtures(path: Path) -> bool:
+    try:
+        return bool(_SHARED_FIXTURE.search(path.read_text(encoding="utf-8")))
+    except OSError:
+        return False
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201 - pytest-xdist's hook
+    """`make test` (-n N --dist loadgroup): the tests of a module that shares a module-scoped
+    fixture run on one worker, in file order, so the fixture is built once; every other test
+    goes to whichever worker is free. (pytest-xdist's own `xdist_group` marks cannot do this
+    under pytest 9: the group suffix it writes into a test's node id is no longer read back.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class SharedFixtureScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            if _shares_fixtures(config.rootpath / module):
+                return module
+            return super()._split_scope(nodeid)
+
+    return SharedFixtureScheduling(config, log)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

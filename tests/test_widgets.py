@@ -21,6 +21,7 @@ def _status(cp: ControlPanel, step: str) -> str:
     return re.sub(r"<[^>]+>", "", cp.pilot.cells[step].value).strip()
 
 
+@pytest.mark.slow  # runs a pilot from the panel: kernels
 def test_pilot_panel_runs_one_step_then_the_pilot_and_shows_statuses(tmp_path: Path) -> None:
     charter = write_project(tmp_path)
     cp = panel(charter, mlflow_url="http://mlflow.test:5000/")
@@ -63,6 +64,7 @@ def test_pilot_panel_runs_one_step_then_the_pilot_and_shows_statuses(tmp_path: P
     assert statuses["measure"]["status"] == "cached" and statuses["measure"]["source_run_id"] == measure.run_id
 
 
+@pytest.mark.slow  # runs a pilot from the panel: a kernel
 def test_a_failing_step_shows_a_red_error_and_the_failed_status(tmp_path: Path) -> None:
     charter = write_project(tmp_path, notebook_cells=("raise ValueError('the sky fell')",))
     cp = panel(charter)
@@ -223,6 +225,7 @@ def test_runs_and_promote_refuse_a_failing_candidate(tmp_path: Path) -> None:
     assert "No decision recorded yet" in cp.promote.history.value
 
 
+@pytest.mark.slow  # registers a model
 def test_promote_moves_the_alias_only_after_a_passing_dry_run(tmp_path: Path) -> None:
     path = _gated_project(tmp_path)
     store = Store(tmp_path)
@@ -250,6 +253,7 @@ def test_promote_moves_the_alias_only_after_a_passing_dry_run(tmp_path: Path) ->
     assert f"champion v{decision.model_version}" in cp.runs.body.value
 
 
+@pytest.mark.slow  # runs pilots: kernels
 def test_a_partial_run_never_replaces_the_complete_one_and_statuses_match_what_ran(tmp_path: Path,
                                                                                   monkeypatch) -> None:
     from workbench.decide.promotion import promote

@@ -273,6 +273,7 @@ def test_a_damaged_warehouse_says_so_and_rebuild_recovers_it_without_touching_th
     assert not list(tmp_path.glob("data/*.rebuild*"))
 
 
+@pytest.mark.slow  # runs pilots on a damaged store
 def test_a_full_or_damaged_mlflow_db_is_a_tracking_error_naming_the_file(tmp_path: Path) -> None:
     import gc
     import sqlite3

@@ -239,6 +239,7 @@ def test_a_table_changed_while_a_step_runs_fails_that_step(tmp_path: Path) -> No
     assert step.data.tags["workbench.fingerprint.items"]  # the fingerprints the step was bound to
 
 
+@pytest.mark.slow  # runs a pilot
 def test_a_table_changed_between_ingest_and_a_step_fails_before_any_kernel(tmp_path: Path) -> None:
     import duckdb
 
@@ -302,6 +303,7 @@ def test_three_concurrent_promotes_leave_one_version_and_one_go(shop: Path) -> N
 POINTS = ["before_record", "after_record", "after_alias"]
 
 
+@pytest.mark.slow  # registers models
 @pytest.mark.parametrize("point", POINTS)
 def test_an_interrupt_at_each_point_of_promote_leaves_alias_and_records_consistent(
         shop: Path, monkeypatch: pytest.MonkeyPatch, point: str) -> None:
@@ -359,6 +361,7 @@ promote(charter, Store(charter.root))
 """
 
 
+@pytest.mark.slow  # a CLI process, registers models
 @pytest.mark.parametrize("point", ["after_record", "after_alias"])
 def test_a_promoter_killed_outright_is_reconciled_at_the_next_start(shop: Path, point: str) -> None:
     path = charter_file(shop, f"killed-{point.replace('_', '-')}")
@@ -385,6 +388,7 @@ def test_a_promoter_killed_outright_is_reconciled_at_the_next_start(shop: Path, 
     assert audit(charter, store).ok
 
 
+@pytest.mark.slow  # runs a pilot
 def test_a_pilot_run_reconciles_an_unfinished_decision_at_its_start(tmp_path: Path) -> None:
     from workbench.errors import IngestError
     from workbench.steps.runner import run_pilot
@@ -479,6 +483,7 @@ def _record_file(store: Store, run_id: str) -> Path:
     return Path(uri.removeprefix("file://")) / DECISION_ARTIFACT
 
 
+@pytest.mark.slow  # registers models
 def test_a_forged_decision_record_is_reported_by_audit(shop: Path) -> None:
     path, charter, store, decision = _promoted(shop, "forged")
     file = _record_file(store, decision.decision_run_id)
@@ -500,6 +505,7 @@ def test_a_forged_decision_record_is_reported_by_audit(shop: Path) -> None:
     assert "AUDIT FAILED" in done.stdout and decision.decision_run_id in done.stdout
 
 
+@pytest.mark.slow  # registers models
 def test_a_forged_rollback_record_outside_the_chain_is_reported(shop: Path) -> None:
     path, charter, store, decision = _promoted(shop, "fakeroll")
     fake = store.start_run(charter.name, "decision rollback", tags={TAG["kind"]: "decision"})
@@ -512,6 +518,7 @@ def test_a_forged_rollback_record_outside_the_chain_is_reported(shop: Path) -> N
     assert f"unchained:{fake.run_id}" in keys
 
 
+@pytest.mark.slow  # registers models
 def test_an_alias_moved_directly_is_reported_and_promote_refuses_until_acknowledged(shop: Path) -> None:
     path, charter, store, decision = _promoted(shop, "moved")
     model = charter.promotion.model_name
@@ -541,6 +548,7 @@ def test_audit_reports_evidence_runs_that_are_gone(shop: Path) -> None:
     assert keys == [f"evidence:{decision.decision_run_id}:baseline"]
 
 
+@pytest.mark.slow  # registers models
 def test_each_record_carries_the_hash_of_the_previous_one(shop: Path) -> None:
     path, charter, store, first = _promoted(shop, "chain")
     second = promote(charter, store)
@@ -558,6 +566,7 @@ def test_each_record_carries_the_hash_of_the_previous_one(shop: Path) -> None:
 
 
 
+@pytest.mark.slow  # registers models
 def test_a_record_removed_from_the_middle_of_the_chain_is_reported(shop: Path) -> None:
     path, charter, store, first = _promoted(shop, "gap")
     build_pilot(store, charter, {"better": candidate_metrics(0.85)}, models=("better",), cache_key="key-2")

@@ -414,6 +414,7 @@ def _alias(store: Store, charter: Charter) -> str | None:
         return None
 
 
+@pytest.mark.slow  # registers several models
 def test_promotion_lifecycle_go_rerun_nogo_history_rollback(store: Store) -> None:
     charter = make_charter("life")
     p1 = build_pilot(store, charter, {"good": candidate_metrics(0.80), "weak": candidate_metrics(0.72)},
@@ -580,3 +581,21 @@ def test_promote_without_a_plan_is_no_go_and_names_the_gate(store: Store) -> Non
     assert decision.outcome == "no-go"
     assert [g.name for g in decision.failing] == ["production_plan"]
     assert _alias(store, charter) is None and _versions(store, charter) == []
+
+
+def test_the_decision_record_repeats_the_pilot_runs_environment(store: Store) -> None:
+    from workbench.store import environment
+
+    charter = make_charter("env-record")
+    env = environment.current()
+    ids = build_pilot(store, charter, {"weak": candidate_metrics(0.65)}, finish=False)
+    store.set_tags(ids["pilot"], env.tags())  # as the runner tags every pilot run it starts
+    store.end_run(ids["pilot"], FINISHED)
+    decision = promote(charter, store, ids["pilot"], actor="ann")
+    record = json.loads(store.download_text(decision.decision_run_id, DECISION_ARTIFACT))
+    assert record["environment"] == environment.from_tags(env.tags()) == decision.environment
+    assert record["environment"]["packages"]["scikit-learn"] == env.packages["scikit-learn"]
+    assert record["environment"]["python"] == env.python and record["environment"]["lock_sha256"] == env.lock_sha256
+    # a pilot run from before versions were recorded: the record says none, it does not guess
+    old = build_pilot(store, charter, {"weak": candidate_metrics(0.65)}, cache_key="key-old")
+    assert promote(charter, store, old["pilot"], actor="ann").environment == {}

@@ -130,3 +130,20 @@ def test_scorecard_of_an_unknown_run(store: Store, pilot: tuple) -> None:
     charter, _ = pilot
     with pytest.raises(TrackingError, match="no run"):
         render_scorecard(charter, store, "0" * 32)
+
+
+def test_scorecard_shows_the_environment_the_pilot_ran_in(store: Store, pilot: tuple) -> None:
+    from workbench.store import environment
+
+    charter = make_charter("env-card")
+    ids = build_pilot(store, charter, {"hgb": candidate_metrics(0.80)}, finish=False)
+    before = render_scorecard(charter, store, ids["pilot"])
+    assert '<section id="environment"><h2>Environment</h2>' in before and "recorded no versions" in before
+    env = environment.current()
+    store.set_tags(ids["pilot"], env.tags())
+    page = render_scorecard(charter, store, ids["pilot"])
+    section = page[page.index('<section id="environment">'):]
+    section = section[:section.index("</section>")]
+    assert env.python in section and env.lock_sha256[:16] in section
+    for name in ("scikit-learn", "numpy", "pandas", "duckdb", "mlflow", "great-expectations", "papermill"):
+        assert f"<td>{name}</td><td>{env.packages[name]}</td>" in section, name

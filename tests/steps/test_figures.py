@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from support import STEP_PARAMS, write_project
 from workbench.charter.config import load_charter
 from workbench.steps.runner import run_pilot
@@ -55,6 +57,7 @@ for fig in (evaluation.plot_confusion(evaluation.evaluate(y, score, task=task)),
 )
 
 
+@pytest.mark.slow  # runs a pilot
 def test_every_figure_cell_of_an_executed_notebook_has_a_png_and_the_html_an_img(tmp_path: Path) -> None:
     charter = load_charter(write_project(tmp_path, notebook_cells=(SESSION_CELL, *FIGURE_CELLS),
                                          params=STEP_PARAMS + "step_name = 'measure'\nscale = 1\n"))

@@ -104,6 +104,12 @@ def test_demo_pilot_end_to_end_then_cached(demo: Path) -> None:
     # the scorecard the pilot wrote as it closed says how it ended, not "in progress"
     card = (root / "reports" / charter.name / "latest.html").read_text(encoding="utf-8")
     assert f"{first.run_id} (FINISHED" in card and "in progress" not in card
+    # the versions it ran with: on the pilot run, in the decision record, on the scorecard
+    from workbench.store import environment
+
+    assert first.decision.environment == environment.from_tags(pilot.data.tags) != {}
+    assert first.decision.environment["packages"]["scikit-learn"] == environment.current().packages["scikit-learn"]
+    assert '<section id="environment">' in card
 
     second = run_pilot(load_charter(demo))
     assert second.status == "FINISHED"

@@ -99,6 +99,33 @@ def test_cache_hit_and_every_invalidation(project: Path) -> None:
     _assert_nothing_running(root)
 
 
+def test_pilot_records_its_environment_and_a_version_change_misses_the_cache(project: Path, monkeypatch) -> None:
+    from workbench.store import environment
+
+    root = project.parent
+    first = run_pilot(load_charter(project))
+    store = _store(root)
+    tags = store.get_run(first.run_id).data.tags
+    now = environment.current()
+    assert tags[f"{environment.VERSION_TAG}scikit-learn"] == now.packages["scikit-learn"]
+    assert tags[environment.PYTHON_TAG] == now.python and tags[environment.PLATFORM_TAG] == now.platform
+    assert tags[environment.LOCK_TAG] == now.lock_sha256
+    assert json.loads(store.download_text(first.run_id, environment.ARTIFACT)) == now.to_dict()
+
+    # an upgraded package: the step is computed again
+    real = environment.package_versions
+    monkeypatch.setattr(environment, "package_versions",
+                        lambda *a: {**real(*a), "scikit-learn": "99.0"})
+    upgraded = run_pilot(load_charter(project))
+    assert upgraded.steps[-1].status == "executed"
+    assert store.get_run(upgraded.run_id).data.tags[f"{environment.VERSION_TAG}scikit-learn"] == "99.0"
+    # back on the first versions: the first run is served again (the key is the versions, nothing random)
+    monkeypatch.setattr(environment, "package_versions", real)
+    again = run_pilot(load_charter(project))
+    assert again.steps[-1].status == "cached" and again.steps[-1].cached_from == first.steps[-1].run_id
+    _assert_nothing_running(root)
+
+
 def test_undeclared_parameter_is_refused_before_any_kernel(tmp_path: Path) -> None:
     path = write_project(tmp_path, step_params="scael: 2")
     with pytest.raises(ParameterError) as info:

@@ -132,6 +132,7 @@ def test_a_server_store_without_a_lock_database_is_refused_and_a_dead_server_nam
 # -- the server and its locks -------------------------------------------------------------------
 
 
+@pytest.mark.slow  # starts PostgreSQL and mlflow server
 def test_server_runs_on_loopback_with_a_private_client_env_and_restarts_idempotently(server) -> None:
     import psycopg
 
@@ -167,6 +168,7 @@ with locks.pilot_lock(store, what="pilot " + sys.argv[3]):
 """
 
 
+@pytest.mark.slow  # starts PostgreSQL and mlflow server
 def test_advisory_locks_refuse_naming_the_holder_and_free_themselves_when_it_dies(server) -> None:
     def store(scope: str) -> Store:
         return Store(tracking_uri=server.tracking_uri, lock_uri=server.lock_uri, lock_scope=scope)
@@ -203,6 +205,7 @@ def test_advisory_locks_refuse_naming_the_holder_and_free_themselves_when_it_die
             holder.wait()
 
 
+@pytest.mark.slow  # starts PostgreSQL and mlflow server
 def test_a_promoter_waits_for_the_promotion_lock(server) -> None:
     store = Store(tracking_uri=server.tracking_uri, lock_uri=server.lock_uri, lock_scope="waiting-pilot")
     script = _HOLD.replace("locks.pilot_lock", "locks.promotion_lock").replace("time.sleep(600)", "time.sleep(2)")

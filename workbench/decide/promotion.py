@@ -42,7 +42,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..store import locks
+from ..store import environment as run_environment, locks
 from . import registry
 from ..measure import metrics as metric_registry
 from ..charter.drafted import drafted_values, how_to_confirm, placeholder
@@ -151,6 +151,7 @@ class Evidence:
     evaluate_metrics: Mapping[str, float] | None = None
     leakage_findings: tuple[Mapping[str, Any], ...] | None = None
     shift_columns: tuple[Mapping[str, Any], ...] = ()
+    environment: Mapping[str, Any] = field(default_factory=dict)  # the pilot run's (store.environment)
 
 
 # -- pure gates ----------------------------------------------------------------------------
@@ -682,6 +683,7 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         git_commit=ptags.get(TAG["git_commit"]),
         candidates={n: r.info.run_id for n, r in sorted(candidates.items())},
         **_evaluate_evidence(store, evaluate_of[name]),
+        environment=run_environment.from_tags(ptags),
     )
 
 
@@ -773,7 +775,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
                   "candidates": dict(ev.candidates),
                   **({"allowed_rolled_back": allowed_rolled_back} if allowed_rolled_back else {})},
         fingerprints=dict(ev.fingerprints), contract_versions=dict(ev.contract_versions), git_commit=ev.git_commit,
-        notes=tuple(notes), reason=reason if allowed_rolled_back else None,
+        environment=dict(ev.environment), notes=tuple(notes), reason=reason if allowed_rolled_back else None,
         leakage={"run_id": ev.evaluate_run_id,
                  "findings": None if ev.leakage_findings is None else [dict(f) for f in ev.leakage_findings],
                  "acknowledged": {k: v for k, v in charter.leakage.acknowledged.items()}},

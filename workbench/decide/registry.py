@@ -158,6 +158,9 @@ class Decision:
     fingerprints: Mapping[str, str] = field(default_factory=dict)
     contract_versions: Mapping[str, str] = field(default_factory=dict)
     git_commit: str | None = None
+    # what the evidence was computed with: Python, platform, package versions, uv.lock's hash
+    # (workbench.store.environment; {} in records made before versions were recorded)
+    environment: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     # the audit trail: state of the transaction, place in the per-model hash chain
     state: str = COMPLETED  # pending | completed | aborted
@@ -236,6 +239,7 @@ class Decision:
         kw["leakage"] = dict(data.get("leakage") or {})
         kw["drafted"] = tuple(dict(d) for d in data.get("drafted") or ())
         kw["confirmed"] = tuple(dict(d) for d in data.get("confirmed") or ())
+        kw["environment"] = dict(data.get("environment") or {})
         return cls(**kw)
 
 

@@ -28,6 +28,7 @@ from .. import formatting as fmt
 from ..charter.config import Charter, SlicesGate
 from ..errors import TrackingError, WorkbenchError
 from ..measure.metrics import format_metric
+from ..store import environment as run_environment
 from ..store.tracking import TAG, Store, ui_url
 
 __all__ = ["render_scorecard", "write_scorecard", "deciding_metrics", "SCORECARD_ARTIFACT"]
@@ -559,6 +560,23 @@ def _drafted_section(decision: Any) -> str:
     return "".join(parts)
 
 
+def _environment_section(pilot: Any) -> str:
+    """Python, the platform, the versions of the packages that shape results and uv.lock's hash,
+    as the pilot run recorded them (a step served from cache was computed with the same ones:
+    they are part of its cache key)."""
+    env = run_environment.from_tags(pilot.data.tags)
+    parts = ['<section id="environment"><h2>Environment</h2>']
+    if not env:
+        parts.append('<p class="muted">This pilot run recorded no versions (it predates them).</p></section>')
+        return "".join(parts)
+    items = [("Python", env.get("python") or "—"), ("Platform", env.get("platform") or "—"),
+             ("uv.lock sha256", (env.get("lock_sha256") or "")[:16] or "— (no uv.lock beside the workbench)")]
+    parts.append("<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items) + "</dl>")
+    parts.append(_table(["Package", "Version"], sorted(env["packages"].items()), numeric_from=2))
+    parts.append("</section>")
+    return "".join(parts)
+
+
 def _figures_section(figures: list[tuple[str, str, bytes]]) -> str:
     if not figures:
         return ""
@@ -650,6 +668,7 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
             _slices_section(charter, models),
             _probes_section(models, probe_details),
             _monitoring_section(charter, store),
+            _environment_section(pilot),
             _figures_section(figures),
         ]
     finally:

@@ -7,7 +7,8 @@ started ends FAILED or KILLED (never RUNNING), the partial notebook is attached 
 step run, and a :class:`StepError` says which notebook and cell failed and why.
 
 A notebook step is served from cache when a FINISHED run exists with the same cache key:
-hash(notebook source, parameters, table fingerprints, contract versions, workbench code),
+hash(notebook source, parameters, table fingerprints, contract versions, workbench code, package
+versions: workbench.store.environment),
 and that run's recorded table fingerprints match the ones this pilot ingested.
 
 One pilot at a time per store: the whole run (ingest → report) holds the store's pilot
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..store import locks
+from ..store import environment, locks
 from . import notebooks as nbfiles
 from ..charter.config import Charter, Step
 from ..errors import (
@@ -137,6 +138,7 @@ def run_pilot(
         if charter.promotion is not None:
             _reconcile_decisions(charter, store, say)
         commit, dirty = _git(charter.root)
+        env = environment.current()  # Python, platform, result-shaping package versions, uv.lock's hash
         parent = store.start_run(
             exp,
             f"pilot {time.strftime('%Y-%m-%d %H:%M:%S')}" + (f" (partial: {', '.join(only)})" if only else ""),
@@ -147,6 +149,7 @@ def run_pilot(
                 TAG["git_commit"]: commit,
                 TAG["git_dirty"]: str(dirty).lower(),
                 TAG["charter_sha256"]: charter.sha256,
+                **env.tags(),
                 "workbench.owner": charter.owner,
                 "mlflow.note.content": f"**Question:** {charter.question}\n\n**Owner:** {charter.owner}\n\n"
                 f"**Primary metric:** {charter.primary_metric}",
@@ -161,6 +164,7 @@ def run_pilot(
             store.log_params(parent.run_id, {"pilot": charter.name, "owner": charter.owner,
                                              "primary_metric": charter.primary_metric, "force": force})
             store.log_text(parent.run_id, charter.path.read_text(encoding="utf-8"), "charter/pilot.yaml")
+            store.log_dict(parent.run_id, env.to_dict(), environment.ARTIFACT)
 
             fps = _ingest_step(charter, store, parent, outcomes, current, say, force)
             fp_digests = {t: fp["digest"] for t, fp in fps.items()}

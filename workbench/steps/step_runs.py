@@ -16,6 +16,7 @@ from typing import Any
 
 from ..charter.config import Charter
 from ..errors import StepInterrupted
+from ..store import environment
 from ..store.locks import signals_blocked
 from ..store.tracking import FAILED, FINISHED, KILLED, TAG, RunRef, Store
 
@@ -59,7 +60,10 @@ def fail_run(store: Store, run: RunRef, exc: BaseException) -> None:
 
 
 def cache_key(payload: dict[str, Any]) -> str:
-    """The cache key of a step: a digest of everything that decides what it computes."""
+    """The cache key of a step: a digest of everything that decides what it computes — the
+    payload, and the environment (Python, the platform, the versions of the packages that shape
+    results: :func:`workbench.store.environment.current`), so an upgrade re-runs the step."""
+    payload = {**payload, "environment": environment.current().cache_part()}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
