@@ -31,7 +31,10 @@ __all__ = ["Scaffold", "new_pilot", "infer_columns"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # column names that usually hold personal data: masked (counts only) and never features
 _PERSONAL = re.compile(r"(^|_)(name|first_?name|last_?name|surname|email|e_?mail|phone|mobile|address|street|"
-                       r"ssn|passport|birth_?date|dob|ip_?address|iban|card_?number)($|_)", re.IGNORECASE)
+                       r"ssn|passport|birth_?date|dob|ip_?address|iban|card_?number|"
+                       # free text about a person: their job, employer, notes written about them
+                       r"job_?title|occupation|profession|employer|position_?title|comments?|notes?|bio)($|_)",
+                       re.IGNORECASE)
 _CHARTER_TYPES = {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                   "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DATE", "TIME", "TIMESTAMP", "TIMESTAMPTZ",
                   "VARCHAR", "TIMESTAMP WITH TIME ZONE"}

@@ -245,3 +245,38 @@ def test_canaries_in_personal_columns_appear_in_no_artifact_report_notebook_log_
         for row in csv.DictReader(f):
             every_value.update((row["email"], row["full_name"]))
     assert not [v for v in every_value if v in texts]
+
+
+def test_a_session_keeps_keys_and_labels_of_the_projects_words_and_withholds_the_values(tmp_path: Path) -> None:
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    from workbench.steps.session import Session
+    from workbench.store.tracking import Store
+
+    titles = ["pilot", "warehouse", "estimator", "distribution", "Data Scientist"]
+    csv = tmp_path / "staff.csv"
+    csv.write_text("id,job_title\n" + "".join(f"{i},{titles[i % len(titles)]}\n" for i in range(40)))
+    db = tmp_path / "wh.duckdb"
+    with writer(db) as con:
+        ingest_source(con, "staff", Source(path=csv, columns={"id": "INTEGER", "job_title": "VARCHAR"}), csv,
+                      pii={"job_title"})
+    store = Store(tmp_path / "mlruns")
+    run = store.start_run("exp", "step")
+    s = Session(run_id=run.run_id, store=store, warehouse=db, pilot="exp", step="step", owns_run=False)
+    s.log_dict({"pilot": "exp", "warehouse": str(db), "estimator": "Ridge", "worst": "Data Scientist",
+                "top": ["pilot", "distribution"]}, "x/details.json")
+    logged = json.loads(store.download_text(run.run_id, "x/details.json"))
+    assert logged == {"pilot": "exp", "warehouse": str(db), "estimator": "Ridge", "worst": "[personal data]",
+                      "top": ["[personal data]", "[personal data]"]}
+    fig = Figure()
+    ax = fig.subplots()
+    ax.bar(["pilot", "Data Scientist"], [1, 2])
+    ax.set_title("Score distribution per estimator")
+    ax.set_ylabel("warehouse rows")
+    s.log_figure(fig, "figures/staff.png")
+    fig.draw_without_rendering()
+    assert ax.get_title() == "Score distribution per estimator" and ax.get_ylabel() == "warehouse rows"
+    ticks = [t.get_text() for t in ax.xaxis.get_ticklabels()]
+    assert not [t for t in ticks if t in titles] and "labels withheld" in ax.get_xlabel()
+    assert "Data Scientist" not in " ".join(t.get_text() for t in fig.findobj(Text))

@@ -46,6 +46,7 @@ from pathlib import Path
 import duckdb
 from filelock import FileLock, Timeout
 
+from .redaction import project_vocabulary, withhold
 from .sql import quote_ident
 from ..charter.config import Charter, Source
 from ..errors import IngestError, WarehouseError, WarehouseLockedError, WorkbenchError
@@ -815,8 +816,11 @@ _MIN_REDACTED = 3  # shorter values (codes like "M") would blank out ordinary te
 
 
 def redact(con: duckdb.DuckDBPyConnection, texts: Sequence[str], *, pii: Mapping[str, Collection[str]] | None = None,
-           ) -> list[str]:
-    """``texts`` with every personal-data value replaced by ``[personal data]``.
+           vocabulary: Collection[str] = (), names: bool = False) -> list[str]:
+    """``texts`` with every personal-data value replaced by ``[personal data]`` where it
+    stands as a whole value or word, never inside keys, paths or names, and a word of the
+    project's vocabulary only where it stands alone as a value (:mod:`.redaction`);
+    ``names``: the texts are labels, where vocabulary words are kept.
 
     The values stay in DuckDB: the texts' words and runs of up to four words go in, and only
     the PII values among them come back (one hash join per PII column). A value of fewer
@@ -848,8 +852,17 @@ def redact(con: duckdb.DuckDBPyConnection, texts: Sequence[str], *, pii: Mapping
                     f"WHERE t IN (SELECT {_q(column)}::VARCHAR FROM {_q(table)})", [wanted]).fetchall())
     if not found:
         return list(texts)
-    pattern = re.compile("|".join(re.escape(f) for f in sorted(found, key=len, reverse=True)))
-    return [pattern.sub("[personal data]", text) for text in texts]
+    return withhold(texts, found, vocabulary=vocabulary_of(con, extra=vocabulary), names=names)
+
+
+def vocabulary_of(con: duckdb.DuckDBPyConnection, *, extra: Collection[str] = ()) -> frozenset[str]:
+    """The project's words (see :mod:`workbench.data.redaction`): the package's, the
+    warehouse's table and column names, and ``extra`` (metric and step names)."""
+    names: list[str] = list(extra)
+    with contextlib.suppress(duckdb.Error):
+        for table, column in con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall():
+            names += [table, column]
+    return project_vocabulary(names)
 
 
 # -- rebuild --------------------------------------------------------------------------
