@@ -92,6 +92,67 @@ def infer_columns(con: Any, path: Path) -> dict[str, str]:
     return {name: _charter_type(dtype) for name, dtype, *_ in rows}
 
 
+def _checked_columns(con: Any, data: Path, fmt: str, table: str, scratch: Path) -> dict[str, str]:
+    """The file's columns and types, after a load by ingest's own strict reader: a file that
+    ingest would refuse is refused here with the same file:line:column errors.
+
+    DuckDB's sniffer says nothing located ("Error when sniffing file"), and reads a bad
+    value as text (a number column with one `1x` becomes VARCHAR): when sniffing fails,
+    every column is loaded as VARCHAR to find the line; a text column whose values are
+    numbers but for a few is loaded as numbers, so the few are reported where they are."""
+    try:
+        columns = infer_columns(con, data)
+    except ConfigError as sniffed:
+        header = _header(data)
+        if not header:
+            raise
+        _strict_load(data, fmt, table, {c: "VARCHAR" for c in header}, scratch)
+        raise sniffed  # loads as text: the sniffer's own reason is all there is
+    if fmt == "csv":
+        from .data.sql import quote_ident as _q
+
+        header = _header(data)
+        if header and list(columns) != header:  # the sniffer misread the file (a ragged row, say)
+            _strict_load(data, fmt, table, {c: "VARCHAR" for c in header}, scratch)
+
+        for col, dtype in list(columns.items()):
+            if dtype != "VARCHAR":
+                continue
+            n, ints, nums = con.execute(
+                f"SELECT count(c), count(*) FILTER (WHERE regexp_full_match(trim(c), '[+-]?[0-9]+')), "
+                f"count(TRY_CAST(c AS DOUBLE)) "
+                f"FROM (SELECT {_q(col)} AS c FROM {_reader(data)})").fetchone()
+            bad = n - nums
+            if n >= 20 and 0 < bad <= max(3, n // 100):
+                numbers = dict(columns, **{col: "BIGINT" if ints == nums else "DOUBLE"})
+                _strict_load(data, fmt, table, numbers, scratch)  # raises, naming each bad value's line
+    _strict_load(data, fmt, table, columns, scratch)
+    return columns
+
+
+def _header(data: Path) -> list[str]:
+    import csv
+
+    try:
+        with open(data, newline="", encoding="utf-8-sig", errors="replace") as f:
+            return next(csv.reader(f), [])
+    except (OSError, csv.Error):
+        return []
+
+
+def _strict_load(data: Path, fmt: str, table: str, columns: dict[str, str], scratch: Path) -> None:
+    """Load ``data`` as ingest would (strict values, located errors) into a throwaway warehouse;
+    values of columns named like personal data are never quoted."""
+    from .charter.config import CsvOptions, Source
+    from .data.warehouse import ingest_source, writer
+
+    source = Source(path=data, format=fmt, columns=columns,
+                    csv=CsvOptions(null_string=list(NULL_STRINGS)) if fmt == "csv" else CsvOptions())
+    db = scratch / "check.duckdb"
+    with writer(db) as wcon:
+        ingest_source(wcon, table, source, data, pii=[c for c in columns if _PERSONAL.search(c)], force=True)
+
+
 def _table_name(path: Path) -> str:
     name = re.sub(r"[^A-Za-z0-9_]", "_", path.stem).strip("_").lower() or "data"
     return name if name[0].isalpha() else f"t_{name}"
@@ -173,8 +234,9 @@ def new_pilot(
     fmt = "parquet" if data.suffix.lower() in (".parquet", ".pq") else "csv"
     table = _table_name(data)
     con = duckdb.connect()
+    scratch = Path(tempfile.mkdtemp(prefix="wb-new-"))
     try:
-        columns = infer_columns(con, data)
+        columns = _checked_columns(con, data, fmt, table, scratch)
         if target not in columns:
             raise ConfigError(f"the data has no column '{target}'", where=str(data),
                               hint=f"choose the target among: {', '.join(columns)}")
@@ -236,6 +298,7 @@ def new_pilot(
         target_std = con.execute(f"SELECT stddev_samp({tq}::DOUBLE) FROM t").fetchone()[0] if numeric_target else None
     finally:
         con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
     if task == "classification":
         primary = "quality.average_precision" if minority_share < 0.2 else "quality.roc_auc"

@@ -46,6 +46,7 @@ from pathlib import Path
 import duckdb
 from filelock import FileLock, Timeout
 
+from .previous import keep_previous
 from .redaction import project_vocabulary, withhold
 from .sql import quote_ident
 from ..charter.config import Charter, Source
@@ -594,6 +595,8 @@ def ingest_source(
                 scan = f"read_parquet({_lit(str(path))})"
             else:
                 raw, scan = None, _csv_scan(path, source, missing, rejects="_wb_rejects")
+            if source.contract is not None:  # kept until the contract check settles the load
+                keep_previous(con, name, META_TABLE)
             con.execute(f"CREATE OR REPLACE TABLE {_q(name)} AS {_load_select(source, types, missing, scan, raw)}")
         except duckdb.Error as exc:
             storage = storage_error(exc, db, doing=f"loading '{name}' into the warehouse")
