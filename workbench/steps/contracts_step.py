@@ -107,6 +107,11 @@ def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: 
             run = record_cached(charter, store, parent, current, "contracts", {**tags, PASSED_TAG: "true"}, hit,
                                 "same contracts and table fingerprints")
             say(f"contracts: cached, passed (reuses run {hit.info.run_id[:8]})")
+            from ..data import previous, warehouse
+
+            with warehouse.writer(charter.warehouse_path) as con:  # these tables passed: their loads are settled
+                for name in versions:
+                    previous.settle(con, name, keep_new=True, meta_table=warehouse.META_TABLE)
             return StepOutcome("contracts", "contracts", "cached", run.run_id, time.perf_counter() - t0,
                                cached_from=hit.info.run_id)
 
