@@ -441,6 +441,7 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
             reason = _unfinished_reason(error, step) if error is not None else None
             if reason is not None and executed.exists():
                 nbfiles.mark_unfinished(executed, *reason)
+            _cap_outputs(store, run, step, executed, kernel_log, say)
             _redact_files(charter, [f for f in (executed, kernel_log) if f.exists() and f.stat().st_size])
             if executed.exists():
                 _attach(store, run, executed, step)
@@ -574,6 +575,23 @@ def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: S
         quiet.setLevel(level)
         if log_file is not None:
             log_file.close()
+
+
+def _cap_outputs(store: Store, run: RunRef, step: Step, executed: Path, kernel_log: Path, say: Progress) -> None:
+    """Cut what the step printed to its caps before anything is checked or stored (output_cap)."""
+    from .output_cap import MB, cap_notebook, cap_text_file
+
+    with contextlib.suppress(FileNotFoundError):
+        cap_text_file(kernel_log, max_mb=step.max_output_mb)
+    if not executed.exists():
+        return
+    cut = cap_notebook(executed, cell_mb=step.max_cell_output_mb, step_mb=step.max_output_mb)
+    if cut:
+        cells = ", ".join(str(i + 1) for i in cut.cells)
+        say(f"  {step.name}: {cut.bytes_cut / MB:,.1f} MB of output cut from cell(s) {cells} (the step keeps "
+            f"{step.max_cell_output_mb:g} MB a cell, {step.max_output_mb:g} MB in all: `max_cell_output_mb`, "
+            "`max_output_mb`)")
+        store.set_tags(run.run_id, {"workbench.output_cut_mb": f"{cut.bytes_cut / MB:.1f}"})
 
 
 def _attach(store: Store, run: RunRef, executed: Path, step: Step) -> None:
