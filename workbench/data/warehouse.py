@@ -855,17 +855,18 @@ def redact(con: duckdb.DuckDBPyConnection, texts: Sequence[str], *, pii: Mapping
                     f"WHERE t IN (SELECT {_q(column)}::VARCHAR FROM {_q(table)})", [wanted]).fetchall())
     if not found:
         return list(texts)
-    return withhold(texts, found, vocabulary=vocabulary_of(con, extra=vocabulary), names=names)
+    schema = _schema_names(con)
+    found = {f for f in found if f not in schema}  # a table or column name is a name, whatever a row holds
+    return withhold(texts, found, vocabulary=project_vocabulary([*schema, *vocabulary]), names=names)
 
 
-def vocabulary_of(con: duckdb.DuckDBPyConnection, *, extra: Collection[str] = ()) -> frozenset[str]:
-    """The project's words (see :mod:`workbench.data.redaction`): the package's, the
-    warehouse's table and column names, and ``extra`` (metric and step names)."""
-    names: list[str] = list(extra)
+def _schema_names(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The warehouse's table and column names."""
+    names: set[str] = set()
     with contextlib.suppress(duckdb.Error):
         for table, column in con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall():
-            names += [table, column]
-    return project_vocabulary(names)
+            names.update((table, column))
+    return names
 
 
 # -- rebuild --------------------------------------------------------------------------
