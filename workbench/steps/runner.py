@@ -618,7 +618,7 @@ def _unfinished_reason(error: BaseException, step: Step) -> tuple[str, str] | No
     return None
 
 
-def _redact_texts(charter: Charter, texts: list[str]) -> list[str]:
+def _redact_texts(charter: Charter, texts: list[str], *, names: bool = False) -> list[str]:
     """``texts`` with personal-data values replaced (see workbench.data.warehouse.redact). When
     the warehouse cannot be read to check, text is withheld rather than let out unchecked."""
     from ..data import warehouse
@@ -630,7 +630,7 @@ def _redact_texts(charter: Charter, texts: list[str]) -> list[str]:
             return ["[withheld: could not be checked for personal data]" if t else t for t in texts]
         return list(texts)  # nothing ingested: nothing personal to find
     try:
-        return warehouse.redact(con, texts)
+        return warehouse.redact(con, texts, names=names)
     except Exception:  # noqa: BLE001 - cannot check: do not let unchecked text out
         return ["[withheld: could not be checked for personal data]" if t else t for t in texts]
     finally:
@@ -650,7 +650,7 @@ def _redact_files(charter: Charter, files: list[Path]) -> None:
     for path in files:
         try:
             if path.suffix == ".ipynb":
-                nbfiles.redact_notebook(path, lambda texts: _redact_texts(charter, texts))
+                nbfiles.redact_notebook(path, lambda texts, names=False: _redact_texts(charter, texts, names=names))
             else:
                 text = path.read_text(encoding="utf-8", errors="replace")
                 path.write_text(_redact_texts(charter, [text])[0], encoding="utf-8")
