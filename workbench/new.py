@@ -296,9 +296,11 @@ def new_pilot(
         slice_cols = slice_cols[:2]
         split_lines = _split(con, time_column, task)
         target_std = con.execute(f"SELECT stddev_samp({tq}::DOUBLE) FROM t").fetchone()[0] if numeric_target else None
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     finally:
         con.close()
-        shutil.rmtree(scratch, ignore_errors=True)
 
     if task == "classification":
         primary = "quality.average_precision" if minority_share < 0.2 else "quality.roc_auc"
@@ -320,7 +322,7 @@ def new_pilot(
     try:
         contract = folder / "contracts" / f"{table}.yml"
         charter = folder / "pilot.yaml"
-        _draft_contract(data, fmt, table, columns, pii, contract, suggest_contract)
+        _draft_contract(data, fmt, table, columns, pii, contract, suggest_contract, loaded=scratch / "check.duckdb")
         charter.write_text(_charter_text(
             name=name, owner=owner, data=_rel(data, folder), fmt=fmt, table=table, columns=columns,
             target=target, task=task, positive=positive, why_positive=why_positive, primary=primary,
@@ -330,6 +332,8 @@ def new_pilot(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return Scaffold(folder, charter, contract, table, task, positive, primary, tuple(notes))
 
 
@@ -353,8 +357,9 @@ def _split(con: Any, time_column: str | None, task: str) -> list[str]:
 
 
 def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], pii: list[str], out: Path,
-                    suggest: Any) -> None:
-    """Ingest into a throwaway warehouse with the charter's own reader, then draft from it."""
+                    suggest: Any, *, loaded: Path | None = None) -> None:
+    """Ingest into a throwaway warehouse with the charter's own reader, then draft from it
+    (``loaded``: a warehouse that already holds the table, loaded that way)."""
     from ruamel.yaml import YAML
 
     from .charter.config import CsvOptions, Source
@@ -364,9 +369,10 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
                     csv=CsvOptions(null_string=list(NULL_STRINGS)) if fmt == "csv" else CsvOptions())
     tmp = Path(tempfile.mkdtemp(prefix="wb-new-"))
     try:
-        db = tmp / "draft.duckdb"
-        with writer(db) as con:
-            ingest_source(con, table, source, data, pii=pii)  # errors never quote personal data
+        db = loaded if loaded is not None and loaded.is_file() else tmp / "draft.duckdb"
+        if db != loaded:
+            with writer(db) as con:
+                ingest_source(con, table, source, data, pii=pii)  # errors never quote personal data
         text = suggest(db, table, owner="TODO: who owns this data")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
