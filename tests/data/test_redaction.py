@@ -60,3 +60,10 @@ def test_the_values_are_withheld_where_they_stand_as_values(staff: Path) -> None
     assert out[0].splitlines()[0] == "   id       job_title"  # the column name stays
     assert out[6] == "promoted by a [personal data] today"
     con.close()
+
+
+def test_the_charters_own_names_are_never_withheld(staff: Path) -> None:
+    con = duckdb.connect(str(staff), read_only=True)
+    message = "step 'estimator' failed: cannot score 'Data Scientist'"
+    assert redact(con, [message], keep={"estimator", "staff"}) == ["step 'estimator' failed: cannot score '[personal data]'"]
+    con.close()

@@ -67,6 +67,7 @@ __all__ = [
     "quote_ident",
     "pii_columns",
     "charter_pii",
+    "charter_names",
     "redact",
     "rebuild",
     "storage_error",
@@ -789,6 +790,15 @@ def charter_pii(charter: Charter) -> dict[str, frozenset[str]]:
     return out
 
 
+def charter_names(charter: Charter) -> frozenset[str]:
+    """The names a charter gives (the pilot, its sources, steps, candidates and the metrics
+    it judges by): the project's own words, never withheld as personal data."""
+    names = {charter.name, charter.primary_metric, *charter.sources, *(s.name for s in charter.steps),
+             *(c.name for c in charter.candidates)}
+    names.update(m for g in charter.gates for m in [getattr(g, "metric", None)] if isinstance(m, str))
+    return frozenset(names)
+
+
 def _record_pii(con: duckdb.DuckDBPyConnection, table: str, columns: Collection[str]) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS {PII_TABLE} (table_name VARCHAR, column_name VARCHAR)")
     have = {r[0] for r in con.execute(f"SELECT column_name FROM {PII_TABLE} WHERE table_name = ?", [table]).fetchall()}
@@ -819,11 +829,12 @@ _MIN_REDACTED = 3  # shorter values (codes like "M") would blank out ordinary te
 
 
 def redact(con: duckdb.DuckDBPyConnection, texts: Sequence[str], *, pii: Mapping[str, Collection[str]] | None = None,
-           vocabulary: Collection[str] = (), names: bool = False) -> list[str]:
+           vocabulary: Collection[str] = (), names: bool = False, keep: Collection[str] = ()) -> list[str]:
     """``texts`` with every personal-data value replaced by ``[personal data]`` where it
     stands as a whole value or word, never inside keys, paths or names, and a word of the
     project's vocabulary only where it stands alone as a value (:mod:`.redaction`);
-    ``names``: the texts are labels, where vocabulary words are kept.
+    ``names``: the texts are labels, where vocabulary words are kept. ``keep``: names never
+    withheld (:func:`charter_names`), like the warehouse's table and column names.
 
     The values stay in DuckDB: the texts' words and runs of up to four words go in, and only
     the PII values among them come back (one hash join per PII column). A value of fewer
@@ -856,8 +867,8 @@ def redact(con: duckdb.DuckDBPyConnection, texts: Sequence[str], *, pii: Mapping
     if not found:
         return list(texts)
     schema = _schema_names(con)
-    found = {f for f in found if f not in schema}  # a table or column name is a name, whatever a row holds
-    return withhold(texts, found, vocabulary=project_vocabulary([*schema, *vocabulary]), names=names)
+    found = {f for f in found if f not in schema and f not in keep}  # a table or column name is a name, whatever a row holds
+    return withhold(texts, found, vocabulary=project_vocabulary([*schema, *vocabulary, *keep]), names=names)
 
 
 def _schema_names(con: duckdb.DuckDBPyConnection) -> set[str]:

@@ -630,7 +630,7 @@ def _redact_texts(charter: Charter, texts: list[str], *, names: bool = False) ->
             return ["[withheld: could not be checked for personal data]" if t else t for t in texts]
         return list(texts)  # nothing ingested: nothing personal to find
     try:
-        return warehouse.redact(con, texts, names=names)
+        return warehouse.redact(con, texts, names=names, keep=warehouse.charter_names(charter))
     except Exception:  # noqa: BLE001 - cannot check: do not let unchecked text out
         return ["[withheld: could not be checked for personal data]" if t else t for t in texts]
     finally:

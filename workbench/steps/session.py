@@ -290,9 +290,17 @@ class Session:
 
         try:
             with self.connect() as con:
-                return redact(con, texts, pii=pii, names=names)
+                return redact(con, texts, pii=pii, names=names, keep=self._names())
         except Exception:  # noqa: BLE001 - cannot check: do not let unchecked text out
             return ["[withheld: could not be checked for personal data]" if t else t for t in texts]
+
+    def _names(self) -> frozenset[str]:
+        """The pilot's own names (never withheld): the charter's when loaded, else the pilot and step."""
+        if self.charter is not None:
+            from ..data.warehouse import charter_names
+
+            return charter_names(self.charter)
+        return frozenset({self.pilot, self.step})
 
     def _clean(self, text: str) -> str:
         return self.redact([text])[0]
