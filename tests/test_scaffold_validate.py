@@ -188,3 +188,16 @@ def test_cli_new_takes_the_task_from_the_user_and_refuses_an_unknown_one(tmp_pat
                                    "--dir", str(tmp_path / "pilots")])
     assert bad.exit_code == 1 and "neither classification nor regression" in bad.output
     assert not (tmp_path / "pilots" / "x").exists()
+
+
+def test_new_drafts_a_free_text_job_title_out_of_the_features_as_personal_data(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    n = 200
+    titles = ["pilot", "warehouse", "estimator", "distribution", "Data Scientist"]
+    pd.DataFrame({"job_title": rng.choice(titles, n), "tenure": rng.integers(1, 40, n),
+                  "left": (rng.random(n) < 0.4).astype(int)}).to_csv(tmp_path / "staff.csv", index=False)
+    made = new_pilot("staff", tmp_path / "staff.csv", "left", pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    assert "job_title" in charter.features.exclude
+    contract = made.contract.read_text()
+    assert "pii: true" in contract and not [t for t in titles if f"- {t}" in contract or f"'{t}'" in contract]

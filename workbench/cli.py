@@ -216,14 +216,24 @@ def ingest(
         from .steps.runner import project_store
 
         charter = _charter(pilot)
-        with locks.pilot_lock(project_store(charter), what="ingest", say=_say), \
-                warehouse.writer(charter.warehouse_path) as con:
-            results = warehouse.ingest_all(con, charter, force=force)
+        with locks.pilot_lock(project_store(charter), what="ingest", say=_say):
+            with warehouse.writer(charter.warehouse_path) as con:
+                results = warehouse.ingest_all(con, charter, force=force)
+            # a fresh load is settled by its contract: error rules broken, the previous table is back
+            from .steps.contracts_step import check_all
+
+            fresh = [r.table for r in results if not r.skipped and charter.sources[r.table].contract]
+            checked = [c for name in fresh for c in check_all(charter, only=name)]
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
     for r in results:
         out.print(f"{r.table}: {r.fingerprint.rows:,} rows, fingerprint {r.fingerprint.digest}"
                   + (" (unchanged)" if r.skipped else ""))
+    for c in checked:
+        if not c.passed or c.warnings:
+            (out if c.passed else err).print(c.failure_message(), markup=False)
+    if not all(c.passed for c in checked):
+        raise typer.Exit(EXIT_ERROR)
 
 
 @app.command()

@@ -31,7 +31,10 @@ __all__ = ["Scaffold", "new_pilot", "infer_columns"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # column names that usually hold personal data: masked (counts only) and never features
 _PERSONAL = re.compile(r"(^|_)(name|first_?name|last_?name|surname|email|e_?mail|phone|mobile|address|street|"
-                       r"ssn|passport|birth_?date|dob|ip_?address|iban|card_?number)($|_)", re.IGNORECASE)
+                       r"ssn|passport|birth_?date|dob|ip_?address|iban|card_?number|"
+                       # free text about a person: their job, employer, notes written about them
+                       r"job_?title|occupation|profession|employer|position_?title|comments?|notes?|bio)($|_)",
+                       re.IGNORECASE)
 _CHARTER_TYPES = {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                   "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DATE", "TIME", "TIMESTAMP", "TIMESTAMPTZ",
                   "VARCHAR", "TIMESTAMP WITH TIME ZONE"}
@@ -87,6 +90,67 @@ def infer_columns(con: Any, path: Path) -> dict[str, str]:
         raise ConfigError(f"DuckDB cannot read the data file: {str(exc).splitlines()[0]}", where=str(path),
                           hint="pass a CSV (UTF-8, with a header row) or a Parquet file") from exc
     return {name: _charter_type(dtype) for name, dtype, *_ in rows}
+
+
+def _checked_columns(con: Any, data: Path, fmt: str, table: str, scratch: Path) -> dict[str, str]:
+    """The file's columns and types, after a load by ingest's own strict reader: a file that
+    ingest would refuse is refused here with the same file:line:column errors.
+
+    DuckDB's sniffer says nothing located ("Error when sniffing file"), and reads a bad
+    value as text (a number column with one `1x` becomes VARCHAR): when sniffing fails,
+    every column is loaded as VARCHAR to find the line; a text column whose values are
+    numbers but for a few is loaded as numbers, so the few are reported where they are."""
+    try:
+        columns = infer_columns(con, data)
+    except ConfigError as sniffed:
+        header = _header(data)
+        if not header:
+            raise
+        _strict_load(data, fmt, table, {c: "VARCHAR" for c in header}, scratch)
+        raise sniffed  # loads as text: the sniffer's own reason is all there is
+    if fmt == "csv":
+        from .data.sql import quote_ident as _q
+
+        header = _header(data)
+        if header and list(columns) != header:  # the sniffer misread the file (a ragged row, say)
+            _strict_load(data, fmt, table, {c: "VARCHAR" for c in header}, scratch)
+
+        for col, dtype in list(columns.items()):
+            if dtype != "VARCHAR":
+                continue
+            n, ints, nums = con.execute(
+                f"SELECT count(c), count(*) FILTER (WHERE regexp_full_match(trim(c), '[+-]?[0-9]+')), "
+                f"count(TRY_CAST(c AS DOUBLE)) "
+                f"FROM (SELECT {_q(col)} AS c FROM {_reader(data)})").fetchone()
+            bad = n - nums
+            if n >= 20 and 0 < bad <= max(3, n // 100):
+                numbers = dict(columns, **{col: "BIGINT" if ints == nums else "DOUBLE"})
+                _strict_load(data, fmt, table, numbers, scratch)  # raises, naming each bad value's line
+    _strict_load(data, fmt, table, columns, scratch)
+    return columns
+
+
+def _header(data: Path) -> list[str]:
+    import csv
+
+    try:
+        with open(data, newline="", encoding="utf-8-sig", errors="replace") as f:
+            return next(csv.reader(f), [])
+    except (OSError, csv.Error):
+        return []
+
+
+def _strict_load(data: Path, fmt: str, table: str, columns: dict[str, str], scratch: Path) -> None:
+    """Load ``data`` as ingest would (strict values, located errors) into a throwaway warehouse;
+    values of columns named like personal data are never quoted."""
+    from .charter.config import CsvOptions, Source
+    from .data.warehouse import ingest_source, writer
+
+    source = Source(path=data, format=fmt, columns=columns,
+                    csv=CsvOptions(null_string=list(NULL_STRINGS)) if fmt == "csv" else CsvOptions())
+    db = scratch / "check.duckdb"
+    with writer(db) as wcon:
+        ingest_source(wcon, table, source, data, pii=[c for c in columns if _PERSONAL.search(c)], force=True)
 
 
 def _table_name(path: Path) -> str:
@@ -170,8 +234,9 @@ def new_pilot(
     fmt = "parquet" if data.suffix.lower() in (".parquet", ".pq") else "csv"
     table = _table_name(data)
     con = duckdb.connect()
+    scratch = Path(tempfile.mkdtemp(prefix="wb-new-"))
     try:
-        columns = infer_columns(con, data)
+        columns = _checked_columns(con, data, fmt, table, scratch)
         if target not in columns:
             raise ConfigError(f"the data has no column '{target}'", where=str(data),
                               hint=f"choose the target among: {', '.join(columns)}")
@@ -237,6 +302,9 @@ def new_pilot(
         slice_cols = slice_cols[:2]
         split_lines = _split(con, time_column, task, why=time_note)
         target_std = con.execute(f"SELECT stddev_samp({tq}::DOUBLE) FROM t").fetchone()[0] if numeric_target else None
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     finally:
         con.close()
 
@@ -260,7 +328,7 @@ def new_pilot(
     try:
         contract = folder / "contracts" / f"{table}.yml"
         charter = folder / "pilot.yaml"
-        _draft_contract(data, fmt, table, columns, pii, contract, suggest_contract)
+        _draft_contract(data, fmt, table, columns, pii, contract, suggest_contract, loaded=scratch / "check.duckdb")
         charter.write_text(_charter_text(
             name=name, owner=owner, data=_rel(data, folder), fmt=fmt, table=table, columns=columns,
             target=target, task=task, positive=positive, why_positive=why_positive, primary=primary,
@@ -270,6 +338,8 @@ def new_pilot(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return Scaffold(folder, charter, contract, table, task, positive, primary, tuple(notes))
 
 
@@ -344,8 +414,9 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "") -> li
 
 
 def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], pii: list[str], out: Path,
-                    suggest: Any) -> None:
-    """Ingest into a throwaway warehouse with the charter's own reader, then draft from it."""
+                    suggest: Any, *, loaded: Path | None = None) -> None:
+    """Ingest into a throwaway warehouse with the charter's own reader, then draft from it
+    (``loaded``: a warehouse that already holds the table, loaded that way)."""
     from ruamel.yaml import YAML
 
     from .charter.config import CsvOptions, Source
@@ -355,9 +426,10 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
                     csv=CsvOptions(null_string=list(NULL_STRINGS)) if fmt == "csv" else CsvOptions())
     tmp = Path(tempfile.mkdtemp(prefix="wb-new-"))
     try:
-        db = tmp / "draft.duckdb"
-        with writer(db) as con:
-            ingest_source(con, table, source, data, pii=pii)  # errors never quote personal data
+        db = loaded if loaded is not None and loaded.is_file() else tmp / "draft.duckdb"
+        if db != loaded:
+            with writer(db) as con:
+                ingest_source(con, table, source, data, pii=pii)  # errors never quote personal data
         text = suggest(db, table, owner="TODO: who owns this data")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -245,3 +245,75 @@ def test_canaries_in_personal_columns_appear_in_no_artifact_report_notebook_log_
         for row in csv.DictReader(f):
             every_value.update((row["email"], row["full_name"]))
     assert not [v for v in every_value if v in texts]
+
+
+def test_a_session_keeps_keys_and_labels_of_the_projects_words_and_withholds_the_values(tmp_path: Path) -> None:
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    from workbench.steps.session import Session
+    from workbench.store.tracking import Store
+
+    titles = ["pilot", "warehouse", "estimator", "distribution", "Data Scientist"]
+    csv = tmp_path / "staff.csv"
+    csv.write_text("id,job_title\n" + "".join(f"{i},{titles[i % len(titles)]}\n" for i in range(40)))
+    db = tmp_path / "wh.duckdb"
+    with writer(db) as con:
+        ingest_source(con, "staff", Source(path=csv, columns={"id": "INTEGER", "job_title": "VARCHAR"}), csv,
+                      pii={"job_title"})
+    store = Store(tmp_path / "mlruns")
+    run = store.start_run("exp", "step")
+    s = Session(run_id=run.run_id, store=store, warehouse=db, pilot="exp", step="step", owns_run=False)
+    s.log_dict({"pilot": "exp", "warehouse": str(db), "estimator": "Ridge", "worst": "Data Scientist",
+                "top": ["pilot", "distribution"]}, "x/details.json")
+    logged = json.loads(store.download_text(run.run_id, "x/details.json"))
+    assert logged == {"pilot": "exp", "warehouse": str(db), "estimator": "Ridge", "worst": "[personal data]",
+                      "top": ["[personal data]", "[personal data]"]}
+    fig = Figure()
+    ax = fig.subplots()
+    ax.bar(["pilot", "Data Scientist"], [1, 2])
+    ax.set_title("Score distribution per estimator")
+    ax.set_ylabel("warehouse rows")
+    s.log_figure(fig, "figures/staff.png")
+    fig.draw_without_rendering()
+    assert ax.get_title() == "Score distribution per estimator" and ax.get_ylabel() == "warehouse rows"
+    ticks = [t.get_text() for t in ax.xaxis.get_ticklabels()]
+    assert not [t for t in ticks if t in titles] and "labels withheld" in ax.get_xlabel()
+    assert "Data Scientist" not in " ".join(t.get_text() for t in fig.findobj(Text))
+
+
+def test_an_executed_notebook_keeps_its_code_paths_and_keys_and_loses_the_job_titles(tmp_path: Path) -> None:
+    import nbformat
+
+    from workbench.steps.notebooks import redact_notebook
+
+    titles = ["pilot", "warehouse", "estimator", "distribution", "Data Scientist"]
+    csv = tmp_path / "staff.csv"
+    csv.write_text("id,job_title\n" + "".join(f"{i},{titles[i % len(titles)]}\n" for i in range(40)))
+    db = tmp_path / "wh.duckdb"
+    with writer(db) as con:
+        ingest_source(con, "staff", Source(path=csv, columns={"id": "INTEGER", "job_title": "VARCHAR"}), csv,
+                      pii={"job_title"})
+    code = ('warehouse = "/work/pilots/pilot/data/warehouse.duckdb"\npilot_name = "staff"\n'
+            's = workbench.session("estimator", warehouse=warehouse)\n'
+            's.log_metrics({"pilot.rows": 40, "distribution_gap": 0.1})\nprint(s.query("SELECT * FROM staff"))')
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(code)
+    table = "   id       job_title\n" + "".join(f"{i:>4}  {titles[i % 5]:>14}\n" for i in range(10))
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=table),
+                    nbformat.v4.new_output("display_data", data={
+                        "text/html": "".join(f"<tr><td>{i}</td><td>{titles[i % 5]}</td></tr>" for i in range(5)),
+                        "text/plain": "<Figure: Score distribution per estimator>"})]
+    nb.cells = [nbformat.v4.new_markdown_cell("# The pilot's baseline\nRead from the warehouse."), cell]
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(nb, str(path))
+    con = duckdb.connect(str(db), read_only=True)
+    redact_notebook(path, lambda texts, names=False: redact(con, texts, names=names))
+    con.close()
+    after = nbformat.read(str(path), as_version=4)
+    assert after.cells[0].source == "# The pilot's baseline\nRead from the warehouse."
+    assert after.cells[1].source == code  # code, paths, keys and metric names: nothing rewritten
+    outputs = after.cells[1].outputs
+    assert outputs[1]["data"]["text/plain"] == "<Figure: Score distribution per estimator>"
+    shown = outputs[0]["text"] + outputs[1]["data"]["text/html"]
+    assert shown.count("[personal data]") == 15 and not [t for t in titles if t in shown]

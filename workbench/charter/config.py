@@ -107,6 +107,9 @@ class Step(_Model):
     timeout_seconds: int = Field(default=900, gt=0)
     description: str = ""
     metrics: list[str] = []  # what a custom notebook logs beyond the built-in names (for gates)
+    # what the executed notebook may keep of its outputs (the head and tail of anything larger)
+    max_cell_output_mb: float = Field(default=2.0, gt=0)
+    max_output_mb: float = Field(default=20.0, gt=0)
 
     @field_validator("name")
     @classmethod

@@ -46,6 +46,8 @@ from pathlib import Path
 import duckdb
 from filelock import FileLock, Timeout
 
+from .previous import keep_previous
+from .redaction import project_vocabulary, withhold
 from .sql import quote_ident
 from ..charter.config import Charter, Source
 from ..errors import IngestError, WarehouseError, WarehouseLockedError, WorkbenchError
@@ -65,6 +67,7 @@ __all__ = [
     "quote_ident",
     "pii_columns",
     "charter_pii",
+    "charter_names",
     "redact",
     "rebuild",
     "storage_error",
@@ -593,6 +596,8 @@ def ingest_source(
                 scan = f"read_parquet({_lit(str(path))})"
             else:
                 raw, scan = None, _csv_scan(path, source, missing, rejects="_wb_rejects")
+            if source.contract is not None:  # kept until the contract check settles the load
+                keep_previous(con, name, META_TABLE)
             con.execute(f"CREATE OR REPLACE TABLE {_q(name)} AS {_load_select(source, types, missing, scan, raw)}")
         except duckdb.Error as exc:
             storage = storage_error(exc, db, doing=f"loading '{name}' into the warehouse")
@@ -785,6 +790,15 @@ def charter_pii(charter: Charter) -> dict[str, frozenset[str]]:
     return out
 
 
+def charter_names(charter: Charter) -> frozenset[str]:
+    """The names a charter gives (the pilot, its sources, steps, candidates and the metrics
+    it judges by): the project's own words, never withheld as personal data."""
+    names = {charter.name, charter.primary_metric, *charter.sources, *(s.name for s in charter.steps),
+             *(c.name for c in charter.candidates)}
+    names.update(m for g in charter.gates for m in [getattr(g, "metric", None)] if isinstance(m, str))
+    return frozenset(names)
+
+
 def _record_pii(con: duckdb.DuckDBPyConnection, table: str, columns: Collection[str]) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS {PII_TABLE} (table_name VARCHAR, column_name VARCHAR)")
     have = {r[0] for r in con.execute(f"SELECT column_name FROM {PII_TABLE} WHERE table_name = ?", [table]).fetchall()}
@@ -815,8 +829,12 @@ _MIN_REDACTED = 3  # shorter values (codes like "M") would blank out ordinary te
 
 
 def redact(con: duckdb.DuckDBPyConnection, texts: Sequence[str], *, pii: Mapping[str, Collection[str]] | None = None,
-           ) -> list[str]:
-    """``texts`` with every personal-data value replaced by ``[personal data]``.
+           vocabulary: Collection[str] = (), names: bool = False, keep: Collection[str] = ()) -> list[str]:
+    """``texts`` with every personal-data value replaced by ``[personal data]`` where it
+    stands as a whole value or word, never inside keys, paths or names, and a word of the
+    project's vocabulary only where it stands alone as a value (:mod:`.redaction`);
+    ``names``: the texts are labels, where vocabulary words are kept. ``keep``: names never
+    withheld (:func:`charter_names`), like the warehouse's table and column names.
 
     The values stay in DuckDB: the texts' words and runs of up to four words go in, and only
     the PII values among them come back (one hash join per PII column). A value of fewer
@@ -848,8 +866,18 @@ def redact(con: duckdb.DuckDBPyConnection, texts: Sequence[str], *, pii: Mapping
                     f"WHERE t IN (SELECT {_q(column)}::VARCHAR FROM {_q(table)})", [wanted]).fetchall())
     if not found:
         return list(texts)
-    pattern = re.compile("|".join(re.escape(f) for f in sorted(found, key=len, reverse=True)))
-    return [pattern.sub("[personal data]", text) for text in texts]
+    schema = _schema_names(con)
+    found = {f for f in found if f not in schema and f not in keep}  # a table or column name is a name, whatever a row holds
+    return withhold(texts, found, vocabulary=project_vocabulary([*schema, *vocabulary, *keep]), names=names)
+
+
+def _schema_names(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The warehouse's table and column names."""
+    names: set[str] = set()
+    with contextlib.suppress(duckdb.Error):
+        for table, column in con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall():
+            names.update((table, column))
+    return names
 
 
 # -- rebuild --------------------------------------------------------------------------

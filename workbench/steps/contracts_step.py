@@ -73,7 +73,22 @@ def _check(charter: Charter, *, only: str | None = None) -> list[tuple[Any, Any]
                 for c in lacking
             )
             results.append((contract, dataclasses.replace(result, rules=absent + result.rules)))
+        _settle(charter, results)
     return results
+
+
+def _settle(charter: Charter, results: list[tuple[Any, Any]]) -> None:
+    """Settle each fresh load (under the write lock): passed, its previous table is dropped;
+    an error-level failure puts the previous table back (:mod:`workbench.data.previous`)."""
+    from ..data import previous, warehouse
+
+    con = warehouse.connect_writable(charter.warehouse_path)
+    try:
+        for i, (contract, result) in enumerate(results):
+            if previous.settle(con, result.dataset, keep_new=result.passed, meta_table=warehouse.META_TABLE):
+                results[i] = (contract, dataclasses.replace(result, previous_table_kept=True))
+    finally:
+        con.close()
 
 
 def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: list, say: Callable[[str], None],
@@ -92,6 +107,11 @@ def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: 
             run = record_cached(charter, store, parent, current, "contracts", {**tags, PASSED_TAG: "true"}, hit,
                                 "same contracts and table fingerprints")
             say(f"contracts: cached, passed (reuses run {hit.info.run_id[:8]})")
+            from ..data import previous, warehouse
+
+            with warehouse.writer(charter.warehouse_path) as con:  # these tables passed: their loads are settled
+                for name in versions:
+                    previous.settle(con, name, keep_new=True, meta_table=warehouse.META_TABLE)
             return StepOutcome("contracts", "contracts", "cached", run.run_id, time.perf_counter() - t0,
                                cached_from=hit.info.run_id)
 
@@ -104,6 +124,7 @@ def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: 
     say("contracts: checking " + ", ".join(versions) + " with Great Expectations on DuckDB")
     try:
         from ..data import contracts
+        from ..data.contracts.results import describe
 
         checked = _check(charter)
         results = [result for _, result in checked]
@@ -126,8 +147,11 @@ def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: 
             failed = len(r.blocking)
             say(f"  {r.dataset} v{r.contract_version}: {rules - len(r.failed)}/{rules} rules pass"
                 + (f", {failed} error-level failure(s)" if failed else "")
-                + (f", {len(r.warnings)} warning(s)" if r.warnings else "")
-                + (f", {r.quarantined_rows:,} row(s) quarantined to {r.quarantine_table}" if r.quarantined_rows else ""))
+                + (f", {len(r.warnings)} warning(s): {', '.join(w.rule_id for w in r.warnings)}" if r.warnings else "")
+                + (f", {r.quarantined_rows:,} row(s) quarantined to {r.quarantine_table}" if r.quarantined_rows else "")
+                + ("; the new load was refused, the previous table is back" if r.previous_table_kept else ""))
+            for w in r.warnings:
+                say(f"    warning: {describe(w)}")
         if not passed:
             message = "\n".join(r.failure_message() for r in results if not r.passed)
             raise ContractViolation(

@@ -229,7 +229,17 @@ def redact_notebook(path: Path, redact: Any) -> bool:
                     if isinstance(value, (str, list)):
                         add(out["data"], mime)
     texts = [c[k] for c, k in slots]
-    clean = redact(texts)
+    # sources are the notebook's own words (code, step names, headings): judged as names,
+    # where the project's vocabulary stays; outputs are judged as values
+    is_source = [isinstance(c, dict) and "cell_type" in c and k == "source" for c, k in slots]
+    sources = [t for t, s in zip(texts, is_source, strict=True) if s]
+    try:
+        clean_sources = redact(sources, names=True)
+    except TypeError:  # a redactor that knows no names: everything judged as values
+        clean_sources = redact(sources)
+    clean_outputs = iter(redact([t for t, s in zip(texts, is_source, strict=True) if not s]))
+    clean_sources_it = iter(clean_sources)
+    clean = [next(clean_sources_it) if s else next(clean_outputs) for s in is_source]
     if clean == texts:
         return False
     for (container, key), value in zip(slots, clean, strict=True):

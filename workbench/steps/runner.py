@@ -451,6 +451,7 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
             reason = _unfinished_reason(error, step) if error is not None else None
             if reason is not None and executed.exists():
                 nbfiles.mark_unfinished(executed, *reason)
+            _cap_outputs(store, run, step, executed, kernel_log, say)
             _redact_files(charter, [f for f in (executed, kernel_log) if f.exists() and f.stat().st_size])
             if executed.exists():
                 _attach(store, run, executed, step)
@@ -586,6 +587,23 @@ def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: S
             log_file.close()
 
 
+def _cap_outputs(store: Store, run: RunRef, step: Step, executed: Path, kernel_log: Path, say: Progress) -> None:
+    """Cut what the step printed to its caps before anything is checked or stored (output_cap)."""
+    from .output_cap import MB, cap_notebook, cap_text_file
+
+    with contextlib.suppress(FileNotFoundError):
+        cap_text_file(kernel_log, max_mb=step.max_output_mb)
+    if not executed.exists():
+        return
+    cut = cap_notebook(executed, cell_mb=step.max_cell_output_mb, step_mb=step.max_output_mb)
+    if cut:
+        cells = ", ".join(str(i + 1) for i in cut.cells)
+        say(f"  {step.name}: {cut.bytes_cut / MB:,.1f} MB of output cut from cell(s) {cells} (the step keeps "
+            f"{step.max_cell_output_mb:g} MB a cell, {step.max_output_mb:g} MB in all: `max_cell_output_mb`, "
+            "`max_output_mb`)")
+        store.set_tags(run.run_id, {"workbench.output_cut_mb": f"{cut.bytes_cut / MB:.1f}"})
+
+
 def _attach(store: Store, run: RunRef, executed: Path, step: Step) -> None:
     store.log_artifact(run.run_id, executed, "notebook")
     try:
@@ -610,7 +628,7 @@ def _unfinished_reason(error: BaseException, step: Step) -> tuple[str, str] | No
     return None
 
 
-def _redact_texts(charter: Charter, texts: list[str]) -> list[str]:
+def _redact_texts(charter: Charter, texts: list[str], *, names: bool = False) -> list[str]:
     """``texts`` with personal-data values replaced (see workbench.data.warehouse.redact). When
     the warehouse cannot be read to check, text is withheld rather than let out unchecked."""
     from ..data import warehouse
@@ -622,7 +640,7 @@ def _redact_texts(charter: Charter, texts: list[str]) -> list[str]:
             return ["[withheld: could not be checked for personal data]" if t else t for t in texts]
         return list(texts)  # nothing ingested: nothing personal to find
     try:
-        return warehouse.redact(con, texts)
+        return warehouse.redact(con, texts, names=names, keep=warehouse.charter_names(charter))
     except Exception:  # noqa: BLE001 - cannot check: do not let unchecked text out
         return ["[withheld: could not be checked for personal data]" if t else t for t in texts]
     finally:
@@ -642,7 +660,7 @@ def _redact_files(charter: Charter, files: list[Path]) -> None:
     for path in files:
         try:
             if path.suffix == ".ipynb":
-                nbfiles.redact_notebook(path, lambda texts: _redact_texts(charter, texts))
+                nbfiles.redact_notebook(path, lambda texts, names=False: _redact_texts(charter, texts, names=names))
             else:
                 text = path.read_text(encoding="utf-8", errors="replace")
                 path.write_text(_redact_texts(charter, [text])[0], encoding="utf-8")

@@ -170,7 +170,12 @@ def scrub_figure(fig: Any, scrub: Any, *, drawn: bool = False) -> bool:
 
     found = texts()
     raw = [t.get_text() for t in found]
-    clean = scrub(raw)
+    # titles, axis labels and legends are the notebook's labels: the project's words stay there;
+    # tick labels can be data values, judged as values
+    ticks = {id(t) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)
+             for t in axis.get_ticklabels(minor=False) + axis.get_ticklabels(minor=True)}
+    is_tick = [id(t) in ticks for t in found]
+    clean = _scrub_parts(scrub, raw, is_tick)
     if clean == raw:
         return False
     for text, before, after in zip(found, raw, clean, strict=True):
@@ -183,12 +188,26 @@ def scrub_figure(fig: Any, scrub: Any, *, drawn: bool = False) -> bool:
                 axis.set_major_formatter(NullFormatter())
                 axis.set_minor_formatter(NullFormatter())
                 axis.set_label_text(f"{axis.get_label_text()} (labels withheld: personal data)".strip())
-    again = [t.get_text() for t in texts()]
-    if scrub(again) != again:
+    again_found = texts()
+    again = [t.get_text() for t in again_found]
+    ticks = {id(t) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)
+             for t in axis.get_ticklabels(minor=False) + axis.get_ticklabels(minor=True)}
+    if _scrub_parts(scrub, again, [id(t) in ticks for t in again_found]) != again:
         raise WorkbenchError("a figure still shows personal data after its labels were withheld",
                              where=f"figure '{fig.texts[0].get_text() if fig.texts else fig}'",
                              hint="do not draw values of columns marked `pii: true`; plot counts instead")
     return True
+
+
+def _scrub_parts(scrub: Any, raw: list[str], is_tick: list[bool]) -> list[str]:
+    """``raw`` scrubbed: tick labels as values, the other texts as labels (``names=True``)."""
+    ticks = scrub([t for t, k in zip(raw, is_tick, strict=True) if k])
+    try:
+        labels = scrub([t for t, k in zip(raw, is_tick, strict=True) if not k], names=True)
+    except TypeError:  # a scrubber that knows no labels: everything judged as values
+        labels = scrub([t for t, k in zip(raw, is_tick, strict=True) if not k])
+    it_t, it_l = iter(ticks), iter(labels)
+    return [next(it_t) if k else next(it_l) for k in is_tick]
 
 
 _OPENED: list[Session] = []  # sessions opened in this process, newest last (for the PNG formatter)
@@ -260,9 +279,10 @@ class Session:
                 return {}  # no warehouse yet: nothing recorded, nothing to look up (not cached)
         return self._pii
 
-    def redact(self, texts: list[str]) -> list[str]:
+    def redact(self, texts: list[str], *, names: bool = False) -> list[str]:
         """``texts`` with every personal-data value replaced by ``[personal data]``. When the
-        warehouse cannot be read to check, texts that could hold values are withheld."""
+        warehouse cannot be read to check, texts that could hold values are withheld.
+        ``names``: the texts are labels (see :func:`workbench.data.warehouse.redact`)."""
         pii = self.personal_columns()
         if not pii or not any(texts):
             return list(texts)
@@ -270,9 +290,17 @@ class Session:
 
         try:
             with self.connect() as con:
-                return redact(con, texts, pii=pii)
+                return redact(con, texts, pii=pii, names=names, keep=self._names())
         except Exception:  # noqa: BLE001 - cannot check: do not let unchecked text out
             return ["[withheld: could not be checked for personal data]" if t else t for t in texts]
+
+    def _names(self) -> frozenset[str]:
+        """The pilot's own names (never withheld): the charter's when loaded, else the pilot and step."""
+        if self.charter is not None:
+            from ..data.warehouse import charter_names
+
+            return charter_names(self.charter)
+        return frozenset({self.pilot, self.step})
 
     def _clean(self, text: str) -> str:
         return self.redact([text])[0]
@@ -307,8 +335,23 @@ class Session:
     def log_dict(self, data: Any, artifact_file: str) -> None:
         import json
 
-        text = json.dumps(data, indent=2, sort_keys=True, default=str)
-        self.store.log_text(self.run_id, self._clean(text), artifact_file)
+        # keys are names: only the values are checked
+        data = json.loads(json.dumps(data, default=str))
+        slots: list[tuple[Any, Any]] = []
+
+        def walk(node: Any) -> None:
+            items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+            for key, value in items:
+                if isinstance(value, str) and value:
+                    slots.append((node, key))
+                else:
+                    walk(value)
+
+        walk(data)
+        if slots and self.personal_columns():
+            for (node, key), value in zip(slots, self.redact([n[k] for n, k in slots]), strict=True):
+                node[key] = value
+        self.store.log_text(self.run_id, json.dumps(data, indent=2, sort_keys=True), artifact_file)
 
     def log_text(self, text: str, artifact_file: str) -> None:
         self.store.log_text(self.run_id, self._clean(text), artifact_file)

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 from typing import Any
 
 from . import procs
@@ -274,6 +275,10 @@ class Store:
             try:
                 with FileLock(str(db.parent / ".store.lock"), timeout=_LOCK_TIMEOUT_S):
                     if self.tracking_uri not in _CREATED or not db.exists():
+                        # a store copied or moved with its folder still names the old place
+                        # of its artifacts: point it at its own before anything is written
+                        if db.exists():
+                            relocate_artifacts(db, self.artifact_root)
                         # migrates a new database and creates the Default experiment with
                         # its artifacts under our root (MlflowClient would use ./mlruns)
                         SqlAlchemyStore(self.tracking_uri, self.artifact_root.resolve().as_uri())
@@ -622,6 +627,51 @@ _LOCK_TIMEOUT_S = 300
 _UNREACHABLE = ("max retries exceeded", "connection refused", "failed to establish a new connection",
                 "remote end closed connection", "connection aborted", "read timed out")
 _CREATED: set[str] = set()  # sqlite URIs this process has already created or checked
+
+
+def relocate_artifacts(db: Path, artifact_root: Path) -> list[str]:
+    """Point a local store's artifact locations at ``artifact_root`` when they name another
+    folder's ``mlruns/artifacts`` (the store was copied or moved with its pilot folder):
+    every location that starts with the old root is rewritten, in one transaction, so the
+    copy reads and writes only its own files and never the original's. Returns the old
+    roots that were replaced (none for a store in its place). Uses sqlite directly: MLflow
+    has no API to move an experiment's artifact location."""
+    import sqlite3
+
+    new = artifact_root.resolve()
+    con = sqlite3.connect(str(db), timeout=_LOCK_TIMEOUT_S)
+    try:
+        try:
+            locations = [r[0] for r in con.execute("SELECT artifact_location FROM experiments").fetchall()]
+        except sqlite3.OperationalError:  # not migrated yet: nothing recorded
+            return []
+        olds: set[Path] = set()
+        for loc in locations:
+            path = Path(unquote(urlparse(loc).path)) if str(loc).startswith("file:") else Path(str(loc))
+            parts = path.parts
+            for i in range(len(parts) - 1):
+                if parts[i:i + 2] == ("mlruns", "artifacts"):
+                    old = Path(*parts[:i + 2])
+                    if old != new and not (old.exists() and old.resolve() == new):
+                        olds.add(old)
+                    break
+        if not olds:
+            return []
+        columns = []
+        for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            for _cid, name, typ, *_ in con.execute(f'PRAGMA table_info("{table}")').fetchall():
+                if any(t in (typ or "").upper() for t in ("CHAR", "TEXT", "CLOB")):
+                    columns.append((table, name))
+        with con:  # one transaction: all or nothing
+            for old in sorted(olds, key=lambda p: len(str(p)), reverse=True):
+                for before, after in ((old.as_uri(), new.as_uri()), (str(old), str(new))):
+                    for table, column in columns:
+                        con.execute(f'UPDATE "{table}" SET "{column}" = ? || substr("{column}", ?) '
+                                    f'WHERE substr("{column}", 1, ?) = ?',
+                                    [after, len(before) + 1, len(before), before])
+        return sorted(str(o) for o in olds)
+    finally:
+        con.close()
 
 
 def _short(value: Any) -> str:

@@ -62,6 +62,7 @@ class ContractResult:
     quarantine_table: str | None = None
     quarantined_rows: int = 0
     duration_s: float = 0.0
+    previous_table_kept: bool = False  # the load broke error rules: its table was replaced by the previous one
     passed: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -96,6 +97,7 @@ class ContractResult:
             "quarantine_table": self.quarantine_table,
             "quarantined_rows": self.quarantined_rows,
             "duration_s": round(self.duration_s, 4),
+            "previous_table_kept": self.previous_table_kept,
             "rules": [r.to_dict() for r in self.rules],
         }
 
@@ -131,15 +133,19 @@ class ContractResult:
     def failure_message(self, max_examples: int = 3) -> str:
         """Readable multi-line summary of the blocking failures (for the CLI)."""
         if self.passed:
-            return f"Contract {self.dataset} v{self.contract_version}: passed ({len(self.rules)} rules)."
+            return "\n".join([f"Contract {self.dataset} v{self.contract_version}: passed ({len(self.rules)} rules)"
+                              + (f", {len(self.warnings)} warning(s):" if self.warnings else ".")]
+                             + ["  warning: " + describe(w, max_examples) for w in self.warnings])
         lines = [
             f"Contract {self.dataset} v{self.contract_version} failed: "
             f"{len(self.blocking)} error-level rule(s) broken ({self.contract_path})"
         ]
         for r in self.blocking:
             lines.append("  " + describe(r, max_examples))
-        if self.warnings:
-            lines.append(f"  (+ {len(self.warnings)} warning(s): {', '.join(w.rule_id for w in self.warnings)})")
+        for w in self.warnings:
+            lines.append("  warning: " + describe(w, max_examples))
+        if self.previous_table_kept:
+            lines.append(f"  The new load of {self.dataset} was refused: the previous table is back in the warehouse.")
         lines.append(
             "  Fix the data at its source, or edit the contract if the rule is wrong "
             "(a reviewed change with a new version)."

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,33 @@ _KEYABLE = _NUMERIC - {"DOUBLE", "FLOAT"} | {"VARCHAR", "UUID"}
 def _ceil(x: float, digits: int = 3) -> float:
     f = 10**digits
     return min(1.0, math.ceil(x * f) / f)
+
+
+_MAGNITUDE_MARGIN = 3  # orders of magnitude past the largest value observed: no plausible new extreme
+
+
+def certainty_checks(stats: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """Error-level row checks (name, SQL, why) the observed data makes certain for numeric
+    columns: finite numbers where none was infinite or NaN, the one sign every value had,
+    and a magnitude no more than a thousand times the largest seen. The observed range
+    itself stays a warning: a new extreme is news, not necessarily wrong."""
+    out: list[tuple[str, str, str]] = []
+    for c, s in stats.items():
+        if s["type"] not in _NUMERIC or s["min"] is None or s["max"] is None:
+            continue
+        q, key = quote_ident(c), re.sub(r"\W+", "_", c).strip("_").lower() or "column"
+        lo, hi = float(s["min"]), float(s["max"])
+        if s["type"] in {"DOUBLE", "FLOAT"} and not s["non_finite"]:
+            out.append((f"{key}_finite", f"{q} IS NULL OR isfinite({q})", "no infinite or NaN value was seen"))
+        if lo >= 0:
+            out.append((f"{key}_not_negative", f"{q} IS NULL OR {q} >= 0", "no negative value was seen"))
+        elif hi <= 0:
+            out.append((f"{key}_not_positive", f"{q} IS NULL OR {q} <= 0", "no positive value was seen"))
+        largest = max(abs(lo), abs(hi))
+        bound = 10 ** (max(0, math.ceil(math.log10(largest))) + _MAGNITUDE_MARGIN) if largest > 0 else 10 ** _MAGNITUDE_MARGIN
+        out.append((f"{key}_magnitude", f"{q} IS NULL OR abs({q}) <= {bound}",
+                    f"largest seen {largest:.6g}: a value {10 ** _MAGNITUDE_MARGIN:,}x larger is not plausible"))
+    return out
 
 
 def suggest_contract(
@@ -65,17 +93,21 @@ def suggest_contract(
             base = normalize_type(ty)
             sel.append(f"count({q})")
             sel.append(f"approx_count_distinct({q})")
-            if base in _NUMERIC:
-                sel += [f"min({q})", f"max({q})"]
+            if base in {"DOUBLE", "FLOAT"}:
+                # the observed range of the finite values, and how many were not finite
+                sel += [f"min({q}) FILTER (WHERE isfinite({q}))", f"max({q}) FILTER (WHERE isfinite({q}))",
+                        f"count(*) FILTER (WHERE NOT isfinite({q}))"]
+            elif base in _NUMERIC:
+                sel += [f"min({q})", f"max({q})", "0"]
             else:
-                sel += ["NULL", "NULL"]
+                sel += ["NULL", "NULL", "0"]
         row = con.execute(f"SELECT {', '.join(sel)} FROM {t}").fetchall()[0]
         n = int(row[0])
         stats: dict[str, dict[str, Any]] = {}
         for i, (c, ty) in enumerate(cols.items()):
-            nonnull, approx, lo, hi = row[1 + 4 * i: 5 + 4 * i]
+            nonnull, approx, lo, hi, non_finite = row[1 + 5 * i: 6 + 5 * i]
             stats[c] = {"type": normalize_type(ty), "nonnull": int(nonnull), "approx": int(approx or 0),
-                        "min": lo, "max": hi}
+                        "min": lo, "max": hi, "non_finite": int(non_finite or 0)}
         for c, s in stats.items():
             q = quote_ident(c)
             if s["type"] == "VARCHAR" and 0 < s["approx"] <= max_allowed_values * 2:
@@ -134,6 +166,16 @@ def suggest_contract(
     rc.fa.set_flow_style()
     tbl["row_count"] = rc
     tbl.yaml_add_eol_comment(f"observed {n} rows", "row_count")
+    certain = certainty_checks(stats)
+    if certain:
+        checks = CommentedMap()
+        for name, sql, why in certain:
+            checks[name] = sql
+            checks.yaml_add_eol_comment(why, name)
+        tbl["row_checks"] = checks
+        tbl.yaml_set_comment_before_after_key(
+            "row_checks", before="what the data makes certain: error-level (a load that breaks one keeps the previous table)",
+            indent=2)
     doc["table"] = tbl
 
     yaml = YAML()

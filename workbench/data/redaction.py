@@ -1,0 +1,109 @@
+"""Where a personal-data value found in a text is withheld, and where it is left alone.
+
+:func:`workbench.data.warehouse.redact` finds which of a text's words are values of a
+column marked ``pii: true``; this module decides which occurrences are the value itself.
+A value is withheld where it stands as a whole value or a whole word. It is never withheld
+inside a name: part of an identifier, a path or a file name (``pilot.yaml``,
+``pilots/x``, ``warehouse_path``, ``session.pilot``), a JSON key (``"pilot":``), or a name
+being assigned (``warehouse = ...``, ``pilot=...``). A value that is also a word of the
+project's own vocabulary (the words of the workbench's code and notebooks, the warehouse's
+table and column names) is withheld only where it stands alone as a value: a table cell,
+a quoted string, a line or a whole text; in prose ("the pilot's baseline", "Score
+distribution") it is the project's word, not the person's.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
+
+__all__ = ["withhold", "project_vocabulary", "WITHHELD"]
+
+WITHHELD = "[personal data]"
+_NAME_CHAR = re.compile(r"[\w/\\\-@]")  # a neighbour that makes the match part of a name or path
+_WORD = re.compile(r"[A-Za-z][A-Za-z]{2,}")
+# what stands on either side of a whole value: a cell, a quoted string, a line, a field
+_CELL_LEFT = ("\n", "\t", ">", "'", '"', "|", ",", "  ", "[", "(")
+_CELL_RIGHT = ("\n", "\t", "<", "'", '"', "|", ",", "  ", "]", ")")
+
+
+@functools.cache
+def _package_words() -> frozenset[str]:
+    """Every word of the workbench's own code and shipped notebooks, lower-cased."""
+    root = Path(__file__).resolve().parent.parent
+    words: set[str] = set()
+    files = list(root.rglob("*.py")) + list((root.parent / "notebooks").glob("*.pct.py"))
+    for path in files:
+        try:
+            words.update(w.lower() for w in _WORD.findall(path.read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            continue
+    return frozenset(words)
+
+
+def project_vocabulary(names: Iterable[str] = ()) -> frozenset[str]:
+    """The project's words (lower-cased): the package's and ``names`` (tables, columns,
+    metrics, steps) with their parts."""
+    extra: set[str] = set()
+    for name in names:
+        extra.add(name.lower())
+        extra.update(w.lower() for w in _WORD.findall(name))
+    return _package_words() | extra
+
+
+def _is_name(text: str, start: int, end: int) -> bool:
+    before = text[start - 1] if start else ""
+    after = text[end] if end < len(text) else ""
+    if before and (_NAME_CHAR.match(before) or before == "." and start > 1 and text[start - 2].isalnum()):
+        return True
+    if after and (_NAME_CHAR.match(after) or after == "." and end + 1 < len(text) and text[end + 1].isalnum()):
+        return True
+    rest = text[end:end + 40]
+    if before == '"' and re.match(r'"\s*:', rest):  # a JSON key
+        return True
+    line_start = text.rfind("\n", 0, start) + 1
+    if not text[line_start:start].strip() and re.match(r"\s*(=(?!=)|:\s)", rest):  # `name = ...`, `name: ...`
+        return True
+    return bool(re.match(r"=(?!=)", rest))  # a keyword argument or a parameter: `pilot=...`
+
+
+def _stands_alone(text: str, start: int, end: int) -> bool:
+    left_ok = start == 0 or text[:start].endswith(_CELL_LEFT)
+    right_ok = end == len(text) or text[end:].startswith(_CELL_RIGHT)
+    if left_ok and right_ok:
+        return True
+    # a cell at the end of a printed table row, or a value after a label: `title: pilot`
+    return left_ok and text[end:end + 1] in ("", "\n") or text[max(0, start - 2):start] == ": " and right_ok
+
+
+def withhold(texts: Sequence[str], found: Collection[str], *, vocabulary: Collection[str] = frozenset(),
+             names: bool = False) -> list[str]:
+    """``texts`` with each whole occurrence of a ``found`` value replaced by ``[personal data]``.
+
+    ``names``: the texts are names and labels (a figure's title, axis labels, legend), where
+    a vocabulary word is never withheld."""
+    if not found:
+        return list(texts)
+    ordered = sorted(found, key=len, reverse=True)
+    pattern = re.compile("|".join(re.escape(f) for f in ordered))
+    vocab = {v.lower() for v in vocabulary}
+
+    def one(text: str) -> str:
+        out: list[str] = []
+        pos = 0
+        for m in pattern.finditer(text):
+            value = m.group(0)
+            start, end = m.span()
+            if _is_name(text, start, end):
+                continue
+            if value.lower() in vocab and (names or not _stands_alone(text, start, end)):
+                continue
+            out.append(text[pos:start])
+            out.append(WITHHELD)
+            pos = end
+        out.append(text[pos:])
+        return "".join(out)
+
+    return [one(t) if t else t for t in texts]
