@@ -80,10 +80,12 @@ def _say(message: str) -> None:
     err.print(f"  {message}", markup=False)
 
 
-def _charter(path: Path):  # noqa: ANN202
+def _charter(path: Path, *, files: bool = True):  # noqa: ANN202
+    """The charter; ``files=False`` for commands that read only the store (history, audit,
+    rollback): they work after `make clean` removed the raw data."""
     from .charter.config import load_charter
 
-    return load_charter(path)
+    return load_charter(path, check_files=files)
 
 
 @app.command()
@@ -325,7 +327,7 @@ def history(pilot: PilotOpt = Path("pilot.yaml")) -> None:
         from .decide.promotion import history as _history
         from .steps.runner import project_store
 
-        charter = _charter(pilot)
+        charter = _charter(pilot, files=False)
         records = _history(charter, project_store(charter))
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
@@ -346,7 +348,7 @@ def rollback(
         from .decide.promotion import rollback as _rollback
         from .steps.runner import project_store
 
-        charter = _charter(pilot)
+        charter = _charter(pilot, files=False)
         record = _rollback(charter, project_store(charter), actor=actor, say=_say)
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
@@ -361,7 +363,7 @@ def audit(pilot: PilotOpt = Path("pilot.yaml")) -> None:
         from .decide.registry import audit as _audit
         from .steps.runner import project_store
 
-        charter = _charter(pilot)
+        charter = _charter(pilot, files=False)
         store = project_store(charter)
         with locks.promotion_lock(store, what="audit", wait_seconds=120, say=_say):  # no promotion half-way
             report_ = _audit(charter, store)
