@@ -737,8 +737,10 @@ def promote(charter: Charter, store: Store, pilot_run_id: str | None = None, *, 
                     T_SOURCE_RUN: ev.candidate_run_id, T_MODEL_ID: ev.model_id, T_LINEAGE: ev.lineage or ""},
                     description=registry.model_description(charter))
                 version = str(made.version)
+                registry._checkpoint("version_registered")
                 d = registry.write_record(store, replace(d, model_version=version, alias_after=version,
                                                          new_version=True))
+            registry._checkpoint("before_alias")
             store.client.set_registered_model_alias(model_name, alias, version)
             return replace(d, model_version=version, alias_after=version)
 

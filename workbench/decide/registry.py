@@ -40,6 +40,8 @@ import contextlib
 import getpass
 import hashlib
 import json
+import os
+import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -233,10 +235,37 @@ def record_hash(data: Mapping[str, Any]) -> str:
 # -- fault injection ---------------------------------------------------------------------------
 
 
-def _checkpoint(name: str) -> None:
-    """A named point inside :func:`commit` ("before_record", "after_record", "after_alias").
+FAULT_ENV = "WORKBENCH_FAULT_AT"  # test hook: "<point>[:raise|SIGINT|SIGTERM|exit]"
+FAULT_POINTS = (  # every named point of a promotion's transaction, in order
+    "before_record", "run_started", "pending_record_artifact", "after_record", "version_registered",
+    "before_alias", "after_alias", "completed_record_artifact", "before_end_run", "settling",
+    "aborted_record_artifact",
+)
 
-    Does nothing; tests replace it to interrupt a promotion at an exact point."""
+
+_FIRED: list[str] = []
+
+
+def _checkpoint(name: str) -> None:
+    """A named point of :func:`commit` (see ``FAULT_POINTS``): a deterministic place to
+    interrupt a promotion. Tests replace this function in-process, or set
+    ``$WORKBENCH_FAULT_AT=<point>:<how>`` for a whole process: ``raise`` (KeyboardInterrupt,
+    the default), ``SIGINT`` / ``SIGTERM`` (the process signals itself), ``exit`` (dies at
+    once, as if SIGKILLed). Unset, it does nothing."""
+    spec = os.environ.get(FAULT_ENV)
+    if not spec or _FIRED:
+        return
+    point, _, how = spec.partition(":")
+    if point != name:
+        return
+    _FIRED.append(name)  # once per process: one signal, as a person sends one
+    how = how or "raise"
+    if how == "exit":
+        os._exit(9)
+    if how in ("SIGINT", "SIGTERM"):
+        os.kill(os.getpid(), getattr(signal, how))
+        return
+    raise KeyboardInterrupt(f"injected at {name}")
 
 
 # -- registry -----------------------------------------------------------------------------------
@@ -374,6 +403,7 @@ def write_record(store: Store, decision: Decision) -> Decision:
     data["sha256"] = sha
     with locks.signals_blocked():
         store.log_dict(run_id, data, DECISION_ARTIFACT)
+        _checkpoint(f"{decision.state}_record_artifact")
         store.set_tags(run_id, {
             T_DECISION: decision.outcome, T_STATE: decision.state, T_SEQ: decision.seq or "", T_SHA: sha,
             T_MODEL: decision.model_name, "workbench.actor": decision.actor, "workbench.alias": decision.alias,
@@ -409,6 +439,7 @@ def _complete(store: Store, decision: Decision) -> Decision:
                 client.delete_model_version_tag(decision.model_name, decision.model_version, T_ROLLED_BACK)
         if decision.outcome == ROLLBACK and decision.alias_before:
             client.set_model_version_tag(decision.model_name, decision.alias_before, T_ROLLED_BACK, run_id)
+        _checkpoint("before_end_run")
         store.end_run(run_id, FINISHED)
     return decision
 
@@ -440,12 +471,11 @@ def _commit(charter: Charter, store: Store, decision: Decision, *, head: tuple[i
             apply: Callable[[Decision], Decision] | None) -> Decision:
     _checkpoint("before_record")
     run_id: str | None = None
-    written = False
     try:
         run_id = _start_decision_run(charter, store, decision)
+        _checkpoint("run_started")
         decision = replace(decision, decision_run_id=run_id, state=PENDING, seq=head[0] + 1, prev_sha256=head[1])
         decision = write_record(store, decision)
-        written = True
         _checkpoint("after_record")
         if apply is not None:
             decision = apply(decision)
@@ -453,28 +483,40 @@ def _commit(charter: Charter, store: Store, decision: Decision, *, head: tuple[i
         return _complete(store, decision)
     except BaseException as exc:
         interrupted = not isinstance(exc, Exception)
+        # settled by what is stored, not by how far this frame got: a signal may have landed
+        # while the record was being written (the pending record there, its tags not yet)
         with locks.signals_blocked(), contextlib.suppress(Exception):
-            if written:
-                _settle(charter, store, run_id, killed=interrupted)
-            elif run_id is not None:
-                store.set_tags(run_id, {T_STATE: ABORTED,
-                                        TAG["failure"]: f"stopped before the record was written: {exc!r}"[:4000]})
-                store.end_run(run_id, KILLED if interrupted else FAILED)
+            _checkpoint("settling")
+            if run_id is not None:
+                _settle(charter, store, run_id, killed=interrupted,
+                        why=f"stopped before the record was written: {exc!r}"[:4000])
         raise
 
 
-def _settle(charter: Charter, store: Store, run_id: str, *, killed: bool) -> str:
-    """Complete or abort one pending record by what the registry shows; one line saying which."""
+def _settle(charter: Charter, store: Store, run_id: str, *, killed: bool,
+            why: str = "no decision record was written") -> str:
+    """Complete or abort one unfinished decision by what is stored (its record, the
+    registry); idempotent, so it can be repeated after it was itself interrupted. One
+    line saying what it did."""
     text = store.download_text(run_id, DECISION_ARTIFACT)
     if text is None:
-        store.set_tags(run_id, {T_STATE: ABORTED, TAG["failure"]: "no decision record was written"})
+        store.set_tags(run_id, {T_STATE: ABORTED, TAG["failure"]: why})
         store.end_run(run_id, KILLED)
         return f"decision run {run_id}: no record had been written; marked aborted"
     decision = Decision.from_dict(json.loads(text))
-    if decision.state != PENDING:  # stopped after the record was settled, before its run ended
-        if store.status(run_id) == "RUNNING":
-            store.end_run(run_id, FINISHED if decision.state == COMPLETED else (KILLED if killed else FAILED))
-        return f"decision run {run_id}: already {decision.state}"
+    run = store.get_run(run_id)
+    tags_agree = run.data.tags.get(T_STATE) == decision.state  # (never re-tag a changed record: the audit's to see)
+    if decision.state == COMPLETED:  # stopped while completing: finish it (each write is idempotent)
+        if run.info.status == "RUNNING" or not tags_agree:
+            _complete(store, decision)
+            return f"{decision.outcome} decision run {run_id}: completed (its completion had been interrupted)"
+        return f"decision run {run_id}: already completed"
+    if decision.state == ABORTED:
+        if not tags_agree:  # stopped between the aborted record and its tags: the same record, its tags again
+            write_record(store, decision)
+        if run.info.status == "RUNNING":
+            store.end_run(run_id, KILLED if killed else FAILED)
+        return f"decision run {run_id}: already aborted"
     current_v = _alias_version(store, decision.model_name, decision.alias)
     current = str(current_v.version) if current_v is not None else None
     intended = decision.alias_after
@@ -501,21 +543,37 @@ def _settle(charter: Charter, store: Store, run_id: str, *, killed: bool) -> str
     return f"{decision.outcome} decision run {run_id}: completed (it moves no alias)"
 
 
+def _unfinished(store: Store, run: Any) -> bool:
+    """A decision run whose transaction did not end: still RUNNING, tagged pending, its
+    record pending, or its record and its tags disagreeing (a signal between the two)."""
+    tags = run.data.tags
+    if run.info.status == "RUNNING" or tags.get(T_STATE) in (None, PENDING):
+        return True
+    text = store.download_text(run.info.run_id, DECISION_ARTIFACT)
+    if text is None:
+        return False  # stopped before any record, and already marked so
+    try:
+        state = json.loads(text).get("state", COMPLETED)
+    except (ValueError, AttributeError):
+        return False  # unreadable: the audit reports it
+    return state != tags.get(T_STATE)
+
+
 def reconcile(charter: Charter, store: Store) -> list[str]:
-    """Settle every unfinished decision of the pilot (pending records, decision runs left
-    RUNNING before their record was written). Call under the promotion lock. One line each."""
+    """Settle every unfinished decision of the pilot (see :func:`_unfinished`), whatever
+    instant its promoter stopped at: completed when the registry shows the move, aborted
+    otherwise. Call under the promotion lock (a live promotion is never touched). One
+    line each, saying which."""
     if store.experiment_id(charter.name, create=False) is None:
         return []
     lines = []
-    for run in store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'decision' and tags.`{T_STATE}` = '{PENDING}'",
-                               max_results=1000):
-        lines.append(_settle(charter, store, run.info.run_id, killed=True))
-    for run in store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'decision' and attributes.status = 'RUNNING'",
-                               max_results=1000):
-        if T_STATE not in run.data.tags and store.download_text(run.info.run_id, DECISION_ARTIFACT) is None:
-            store.set_tags(run.info.run_id, {T_STATE: ABORTED, TAG["failure"]: "no decision record was written"})
-            store.end_run(run.info.run_id, KILLED)
-            lines.append(f"decision run {run.info.run_id}: no record had been written; marked aborted")
+    for run in store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'decision'", max_results=5000):
+        if run.data.tags.get(T_STATE) is None and run.info.status != "RUNNING" \
+                and store.download_text(run.info.run_id, DECISION_ARTIFACT) is not None:
+            continue  # a record from before the state tags existed
+        if _unfinished(store, run):
+            with locks.signals_blocked():
+                lines.append(_settle(charter, store, run.info.run_id, killed=True))
     return lines
 
 
