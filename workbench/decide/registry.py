@@ -360,6 +360,33 @@ def rolled_back_by(version: Any) -> str | None:
     return (getattr(version, "tags", None) or {}).get(T_ROLLED_BACK) or None
 
 
+def demoted_in_records(charter: Charter, store: Store, model_name: str, *, model_id: str | None,
+                       lineage: str | None, run_id: str | None) -> tuple[str, str | None] | None:
+    """(rollback decision run, version it demoted) when the decision records say this model
+    (same logged model id, lineage or candidate run) was rolled back and no later decision
+    brought it back on purpose; else None. Read from the records, not the registry, so a
+    version deleted (or its tag removed) behind the workbench's back still counts."""
+    done = sorted((r.decision for r in _load(charter, store, model_name)
+                   if r.decision is not None and r.decision.state == COMPLETED and not r.decision.dry_run),
+                  key=lambda d: d.timestamp)
+    demoted: dict[str, tuple[str | None, str | None, str | None, str | None]] = {}
+    for d in done:
+        ev = d.evidence or {}
+        if d.outcome == ROLLBACK and d.decision_run_id:
+            demoted[d.decision_run_id] = (ev.get("rolled_back_version"), ev.get("rolled_back_model_id"),
+                                          ev.get("rolled_back_lineage"), ev.get("rolled_back_run"))
+        elif d.outcome == GO and ev.get("allowed_rolled_back"):
+            demoted.pop(ev["allowed_rolled_back"], None)
+    for by, (version, mid, lin, run) in reversed(list(demoted.items())):
+        if (model_id and mid == model_id) or (lineage and lin == lineage) or (run_id and run == run_id):
+            return by, version
+    return None
+
+
+def _version_model(version: Any) -> str | None:
+    return getattr(version, "model_id", None) or (getattr(version, "tags", None) or {}).get(T_MODEL_ID) or None
+
+
 # -- writing records --------------------------------------------------------------------------
 
 
@@ -701,6 +728,8 @@ def rollback(charter: Charter, store: Store, *, actor: str | None = None,
             model_id=getattr(version, "model_id", None) or version.tags.get(T_MODEL_ID),
             model_version=back_to, alias_before=str(current.version), alias_after=back_to,
             evidence={"rolled_back_version": str(current.version), "rolled_back_run": current.run_id,
+                      "rolled_back_model_id": _version_model(current),
+                      "rolled_back_lineage": current.tags.get(T_LINEAGE) or None,
                       "restored_run": version.run_id},
             notes=tuple(f"reconciled: {line}" for line in settled)
             + (f"version {current.version} rolled back; version {back_to} is champion again; a pilot will not "
@@ -883,17 +912,53 @@ def audit(charter: Charter, store: Store) -> AuditReport:
 
     # 3. versions: each one's decision-run tag names a record about it
     by_run = {r.run_id: r.decision for r in records}
-    for v in versions(store, model_name):
+    present = {str(v.version): v for v in versions(store, model_name)}
+    for v in present.values():
         tag = v.tags.get(T_DECISION_RUN)
         if not tag:
             problem(f"version:{v.version}", f"version {v.version} of {model_name} was registered outside the "
-                    "workbench (no decision-run tag)", WARNING)
+                    "workbench (no decision-run tag, no decision record)", ERROR if chained else WARNING)
         elif tag not in by_run:
             problem(f"version:{v.version}", f"version {v.version}'s decision-run tag names run {tag}, which holds "
                     "no decision record")
         elif str(v.version) not in (by_run[tag].model_version, by_run[tag].alias_after):
             problem(f"version:{v.version}", f"version {v.version}'s decision-run tag names run {tag}, whose record "
                     f"is about version {by_run[tag].model_version}")
+
+    # 3b. every version a completed record names is still there and holds the model it recorded
+    seen: set[str] = set()
+    for r in records:
+        d = r.decision
+        if d.state != COMPLETED or d.dry_run:
+            continue
+        named: dict[str, str | None] = {}
+        if d.outcome in (GO, ALREADY) and d.model_version:
+            named[d.model_version] = d.model_id
+        elif d.outcome == ROLLBACK:
+            if d.alias_after:
+                named[d.alias_after] = d.model_id
+            if d.alias_before:
+                named[d.alias_before] = (d.evidence or {}).get("rolled_back_model_id")
+        for number, model_id in named.items():
+            found = present.get(str(number))
+            if found is None and f"deleted:{number}" not in seen:
+                seen.add(f"deleted:{number}")
+                problem(f"deleted:{number}", f"version {number} of {model_name}, named by decision run {r.run_id} "
+                        f"({d.outcome}, {d.timestamp}), is gone from the registry: deleted outside the workbench")
+            elif found is not None and model_id and _version_model(found) not in (None, model_id) \
+                    and f"repointed:{number}" not in seen:
+                seen.add(f"repointed:{number}")
+                problem(f"repointed:{number}", f"version {number} of {model_name} holds model {_version_model(found)}, "
+                        f"but decision run {r.run_id} ({d.outcome}, {d.timestamp}) recorded model {model_id}: "
+                        "changed outside the workbench")
+
+    # 3c. aliases: only the charter's alias is moved by decisions; any other was set outside
+    with contextlib.suppress(Exception):  # no registered model yet: no aliases
+        others = dict(store.client.get_registered_model(model_name).aliases or {})
+        for name, number in sorted(others.items()):
+            if name != alias:
+                problem(f"alias-added:{name}:{number}", f"{model_name}@{name} (version {number}) was set outside the "
+                        f"workbench: no decision record moves it (the workbench moves only @{alias})")
 
     # 4. evidence: the runs each completed record cites exist; GO records carry fingerprints
     index = _run_index(store, charter)
