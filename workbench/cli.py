@@ -53,8 +53,8 @@ def _handle(exc: BaseException, *, outcome_line: bool = False) -> None:
 
         err.print(f"[bold red]Error:[/] {escape(exc.message)}", markup=True)  # "[personal data]" is text
         code = exc.exit_code
-    elif isinstance(exc, KeyboardInterrupt):
-        err.print("[bold red]Interrupted.[/]")
+    elif isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (step_runs.Terminated is one)
+        err.print("[bold red]Interrupted[/]" + (" (SIGTERM)." if type(exc).__name__ == "Terminated" else "."))
         code = EXIT_INTERRUPTED
     else:
         storage = storage_message(exc)
@@ -117,6 +117,7 @@ def run(
     """Run the pilot: ingest, contracts, then each notebook step, tracked in MLflow."""
     charter = None
     try:
+        _sigterm_interrupts()  # from here on, not only once the pilot holds its lock
         from .steps.runner import run_pilot
 
         charter = _charter(pilot)
@@ -142,6 +143,19 @@ def run(
     outcome, code = outcome_of(result.decision)
     out.print(f"outcome: {outcome}", markup=False)  # the last line, for scripts (make exits 2 on any failure)
     raise typer.Exit(code)
+
+
+def _sigterm_interrupts() -> None:
+    """SIGTERM raises step_runs.Terminated (an interrupt: exit 130, outcome INTERRUPTED)
+    instead of ending the process without a word or a record."""
+    import signal
+
+    from .steps.step_runs import Terminated
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated("SIGTERM")
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def _record_early_failure(charter: object, exc: BaseException) -> None:

@@ -66,7 +66,8 @@ def test_eight_concurrent_writers_times_150_batches_lose_no_value(tmp_path: Path
 def test_a_write_waits_out_a_database_held_past_the_busy_timeout(tmp_path: Path) -> None:
     store = Store(tmp_path)
     run = store.start_run("held", "writer")
-    holder = sqlite3.connect(tmp_path / "mlruns" / "mlflow.db", timeout=0, isolation_level=None)
+    holder = sqlite3.connect(tmp_path / "mlruns" / "mlflow.db", timeout=0, isolation_level=None,
+                             check_same_thread=False)  # released from the timer thread
     holder.execute("BEGIN EXCLUSIVE")
     release = threading.Timer(22.0, holder.rollback)  # longer than MLflow's busy_timeout (20 s)
     release.start()

@@ -236,8 +236,8 @@ def record_hash(data: Mapping[str, Any]) -> str:
 
 
 FAULT_ENV = "WORKBENCH_FAULT_AT"  # test hook: "<point>[:raise|SIGINT|SIGTERM|exit]"
-FAULT_POINTS = (  # every named point of a promotion's transaction, in order
-    "before_record", "run_started", "pending_record_artifact", "after_record", "version_registered",
+FAULT_POINTS = (  # every named point of a promotion's transaction, in order (reconcile: before it)
+    "reconcile", "before_record", "run_started", "pending_record_artifact", "after_record", "version_registered",
     "before_alias", "after_alias", "completed_record_artifact", "before_end_run", "settling",
     "aborted_record_artifact",
 )
@@ -591,6 +591,7 @@ def reconcile(charter: Charter, store: Store) -> list[str]:
     instant its promoter stopped at: completed when the registry shows the move, aborted
     otherwise. Call under the promotion lock (a live promotion is never touched). One
     line each, saying which."""
+    _checkpoint("reconcile")
     if store.experiment_id(charter.name, create=False) is None:
         return []
     lines = []

@@ -372,6 +372,10 @@ def sigterm_as_interrupt(raise_: Callable[[int], BaseException] | None = None) -
     def handler(signum: int, frame: Any) -> None:
         raise raise_(signum) if raise_ is not None else KeyboardInterrupt(f"signal {signum}")
 
+    if raise_ is None and threading.current_thread() is threading.main_thread() \
+            and callable(signal.getsignal(signal.SIGTERM)):
+        yield  # a caller (the pilot) already turns SIGTERM into an exception, and may keep count: keep its
+        return
     try:
         previous = signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread
