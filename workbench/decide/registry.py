@@ -8,9 +8,12 @@ This module owns everything that writes or checks them:
   ``pending`` (saying which version the alias is meant to point at) before the registry
   changes, and ``completed`` after. An exception or an interrupt (Ctrl-C, SIGTERM) in
   between settles the record against the registry at once: completed if the alias did
-  move, ``aborted`` if it did not. A process killed outright leaves the record pending;
-  :func:`reconcile` settles it the same way at the next ``promote``, ``rollback`` or pilot
-  run (under the promotion lock, so a live promotion is never touched).
+  move, ``aborted`` if it did not. A process killed outright (or interrupted again while
+  settling) leaves the decision unfinished; :func:`reconcile` finds it (pending record,
+  RUNNING run, record and tags disagreeing) and settles it the same way at the next
+  ``promote``, ``rollback`` or pilot run (under the promotion lock, so a live promotion is
+  never touched). Every point of the transaction is named (``FAULT_POINTS``), so tests
+  can interrupt it at each one (:func:`_checkpoint`, ``$WORKBENCH_FAULT_AT``).
 - **A hash chain per model.** Each record carries ``seq``, ``prev_sha256`` (the hash of
   the record before it) and ``sha256`` (of its own canonical JSON, without that field);
   the hash is also a tag on its run.
@@ -528,7 +531,7 @@ def _settle(charter: Charter, store: Store, run_id: str, *, killed: bool,
     text = store.download_text(run_id, DECISION_ARTIFACT)
     if text is None:
         store.set_tags(run_id, {T_STATE: ABORTED, TAG["failure"]: why})
-        store.end_run(run_id, KILLED)
+        store.end_run(run_id, KILLED if killed else FAILED)
         return f"decision run {run_id}: no record had been written; marked aborted"
     decision = Decision.from_dict(json.loads(text))
     run = store.get_run(run_id)
