@@ -716,7 +716,9 @@ def promote(charter: Charter, store: Store, pilot_run_id: str | None = None, *, 
                        allow_rolled_back=allow_rolled_back, reason=reason)[0]
 
     what = f"promote {model_name}@{alias}"
-    with locks.promotion_lock(store, what=what, say=say), locks.pilot_lock(store, what=what, say=say):
+    # SIGTERM is an interrupt from the first lock on (reconciling included), as Ctrl-C is
+    with locks.sigterm_as_interrupt(), locks.promotion_lock(store, what=what, say=say), \
+            locks.pilot_lock(store, what=what, say=say):
         settled = registry.reconcile(charter, store)
         report = registry.audit(charter, store)
         acknowledged: dict[str, Any] = {}

@@ -707,7 +707,7 @@ def rollback(charter: Charter, store: Store, *, actor: str | None = None,
     """Move the alias back to the previous champion, with its own decision record; the
     version rolled back is marked so that no later promotion moves the alias back to it."""
     model_name, alias = target(charter)
-    with locks.promotion_lock(store, what=f"rollback {model_name}@{alias}", say=say), \
+    with locks.sigterm_as_interrupt(), locks.promotion_lock(store, what=f"rollback {model_name}@{alias}", say=say), \
             locks.pilot_lock(store, what=f"rollback {model_name}@{alias}", say=say):
         settled = reconcile(charter, store)
         current = champion(charter, store)
