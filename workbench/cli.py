@@ -55,8 +55,8 @@ def _handle(exc: BaseException, *, outcome_line: bool = False) -> None:
 
         err.print(f"[bold red]Error:[/] {escape(exc.message)}", markup=True)  # "[personal data]" is text
         code = exc.exit_code
-    elif isinstance(exc, KeyboardInterrupt):
-        err.print("[bold red]Interrupted.[/]")
+    elif isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (step_runs.Terminated is one)
+        err.print("[bold red]Interrupted[/]" + (" (SIGTERM)." if type(exc).__name__ == "Terminated" else "."))
         code = EXIT_INTERRUPTED
     else:
         storage = storage_message(exc)
@@ -82,10 +82,12 @@ def _say(message: str) -> None:
     err.print(f"  {message}", markup=False)
 
 
-def _charter(path: Path):  # noqa: ANN202
+def _charter(path: Path, *, files: bool = True):  # noqa: ANN202
+    """The charter; ``files=False`` for commands that read only the store (history, audit,
+    rollback): they work after `make clean` removed the raw data."""
     from .charter.config import load_charter
 
-    return load_charter(path)
+    return load_charter(path, check_files=files)
 
 
 @app.command()
@@ -162,6 +164,7 @@ def run(
     """Run the pilot: ingest, contracts, then each notebook step, tracked in MLflow."""
     charter = None
     try:
+        _sigterm_interrupts()  # from here on, not only once the pilot holds its lock
         from .steps.runner import run_pilot
 
         charter = _charter(pilot)
@@ -187,6 +190,19 @@ def run(
     outcome, code = outcome_of(result.decision)
     out.print(f"outcome: {outcome}", markup=False)  # the last line, for scripts (make exits 2 on any failure)
     raise typer.Exit(code)
+
+
+def _sigterm_interrupts() -> None:
+    """SIGTERM raises step_runs.Terminated (an interrupt: exit 130, outcome INTERRUPTED)
+    instead of ending the process without a word or a record."""
+    import signal
+
+    from .steps.step_runs import Terminated
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated("SIGTERM")
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def _record_early_failure(charter: object, exc: BaseException) -> None:
@@ -388,7 +404,7 @@ def history(pilot: PilotOpt = Path("pilot.yaml")) -> None:
         from .decide.promotion import history as _history
         from .steps.runner import project_store
 
-        charter = _charter(pilot)
+        charter = _charter(pilot, files=False)
         records = _history(charter, project_store(charter))
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
@@ -409,7 +425,7 @@ def rollback(
         from .decide.promotion import rollback as _rollback
         from .steps.runner import project_store
 
-        charter = _charter(pilot)
+        charter = _charter(pilot, files=False)
         record = _rollback(charter, project_store(charter), actor=actor, say=_say)
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
@@ -424,7 +440,7 @@ def audit(pilot: PilotOpt = Path("pilot.yaml")) -> None:
         from .decide.registry import audit as _audit
         from .steps.runner import project_store
 
-        charter = _charter(pilot)
+        charter = _charter(pilot, files=False)
         store = project_store(charter)
         with locks.promotion_lock(store, what="audit", wait_seconds=120, say=_say):  # no promotion half-way
             report_ = _audit(charter, store)

@@ -732,12 +732,20 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     existing = registry.matching_version(store, model_name, ev.model_id, ev.lineage) if passed and not drafted \
         else None
     allowed_rolled_back = None
-    if existing is not None and str(existing.version) != ev.champion_version:
-        demoted_by = registry.rolled_back_by(existing)
+    if passed and (existing is None or str(existing.version) != ev.champion_version):
+        demoted_by = registry.rolled_back_by(existing) if existing is not None else None
+        what = f"version {existing.version} (this candidate's model)" if existing is not None else ""
+        if not demoted_by:  # the records remember it even when the version or its tag went behind our back
+            found = registry.demoted_in_records(charter, store, model_name, model_id=ev.model_id,
+                                                lineage=ev.lineage, run_id=ev.candidate_run_id)
+            if found is not None:
+                demoted_by = found[0]
+                what = (f"this candidate's model (version {found[1]}"
+                        + (", since deleted from the registry)" if existing is None else ")"))
         if demoted_by:  # rollback sticks: this very model was demoted; only a person may bring it back
             gates = gates + (GateResult(
                 name="not rolled back", kind="rollback", passed=allow_rolled_back, run_id=ev.candidate_run_id,
-                reason=(f"version {existing.version} (this candidate's model) was rolled back by decision run "
+                reason=(f"{what} was rolled back by decision run "
                         f"{demoted_by}; "
                         + (f"promoted again on purpose (--allow-rolled-back): {reason}" if allow_rolled_back
                            else "a pilot does not bring it back: promote a new version, or run `workbench promote "
@@ -817,7 +825,9 @@ def promote(charter: Charter, store: Store, pilot_run_id: str | None = None, *, 
                        allow_rolled_back=allow_rolled_back, reason=reason)[0]
 
     what = f"promote {model_name}@{alias}"
-    with locks.promotion_lock(store, what=what, say=say), locks.pilot_lock(store, what=what, say=say):
+    # SIGTERM is an interrupt from the first lock on (reconciling included), as Ctrl-C is
+    with locks.sigterm_as_interrupt(), locks.promotion_lock(store, what=what, say=say), \
+            locks.pilot_lock(store, what=what, say=say):
         settled = registry.reconcile(charter, store)
         report = registry.audit(charter, store)
         acknowledged: dict[str, Any] = {}
@@ -846,8 +856,10 @@ def promote(charter: Charter, store: Store, pilot_run_id: str | None = None, *, 
                     T_SOURCE_RUN: ev.candidate_run_id, T_MODEL_ID: ev.model_id, T_LINEAGE: ev.lineage or ""},
                     description=registry.model_description(charter))
                 version = str(made.version)
+                registry._checkpoint("version_registered")
                 d = registry.write_record(store, replace(d, model_version=version, alias_after=version,
                                                          new_version=True))
+            registry._checkpoint("before_alias")
             store.client.set_registered_model_alias(model_name, alias, version)
             return replace(d, model_version=version, alias_after=version)
 

@@ -8,9 +8,12 @@ This module owns everything that writes or checks them:
   ``pending`` (saying which version the alias is meant to point at) before the registry
   changes, and ``completed`` after. An exception or an interrupt (Ctrl-C, SIGTERM) in
   between settles the record against the registry at once: completed if the alias did
-  move, ``aborted`` if it did not. A process killed outright leaves the record pending;
-  :func:`reconcile` settles it the same way at the next ``promote``, ``rollback`` or pilot
-  run (under the promotion lock, so a live promotion is never touched).
+  move, ``aborted`` if it did not. A process killed outright (or interrupted again while
+  settling) leaves the decision unfinished; :func:`reconcile` finds it (pending record,
+  RUNNING run, record and tags disagreeing) and settles it the same way at the next
+  ``promote``, ``rollback`` or pilot run (under the promotion lock, so a live promotion is
+  never touched). Every point of the transaction is named (``FAULT_POINTS``), so tests
+  can interrupt it at each one (:func:`_checkpoint`, ``$WORKBENCH_FAULT_AT``).
 - **A hash chain per model.** Each record carries ``seq``, ``prev_sha256`` (the hash of
   the record before it) and ``sha256`` (of its own canonical JSON, without that field);
   the hash is also a tag on its run.
@@ -40,6 +43,8 @@ import contextlib
 import getpass
 import hashlib
 import json
+import os
+import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -256,10 +261,37 @@ def record_hash(data: Mapping[str, Any]) -> str:
 # -- fault injection ---------------------------------------------------------------------------
 
 
-def _checkpoint(name: str) -> None:
-    """A named point inside :func:`commit` ("before_record", "after_record", "after_alias").
+FAULT_ENV = "WORKBENCH_FAULT_AT"  # test hook: "<point>[:raise|SIGINT|SIGTERM|exit]"
+FAULT_POINTS = (  # every named point of a promotion's transaction, in order (reconcile: before it)
+    "reconcile", "before_record", "run_started", "pending_record_artifact", "after_record", "version_registered",
+    "before_alias", "after_alias", "completed_record_artifact", "before_end_run", "settling",
+    "aborted_record_artifact",
+)
 
-    Does nothing; tests replace it to interrupt a promotion at an exact point."""
+
+_FIRED: list[str] = []
+
+
+def _checkpoint(name: str) -> None:
+    """A named point of :func:`commit` (see ``FAULT_POINTS``): a deterministic place to
+    interrupt a promotion. Tests replace this function in-process, or set
+    ``$WORKBENCH_FAULT_AT=<point>:<how>`` for a whole process: ``raise`` (KeyboardInterrupt,
+    the default), ``SIGINT`` / ``SIGTERM`` (the process signals itself), ``exit`` (dies at
+    once, as if SIGKILLed). Unset, it does nothing."""
+    spec = os.environ.get(FAULT_ENV)
+    if not spec or _FIRED:
+        return
+    point, _, how = spec.partition(":")
+    if point != name:
+        return
+    _FIRED.append(name)  # once per process: one signal, as a person sends one
+    how = how or "raise"
+    if how == "exit":
+        os._exit(9)
+    if how in ("SIGINT", "SIGTERM"):
+        os.kill(os.getpid(), getattr(signal, how))
+        return
+    raise KeyboardInterrupt(f"injected at {name}")
 
 
 # -- registry -----------------------------------------------------------------------------------
@@ -354,6 +386,33 @@ def rolled_back_by(version: Any) -> str | None:
     return (getattr(version, "tags", None) or {}).get(T_ROLLED_BACK) or None
 
 
+def demoted_in_records(charter: Charter, store: Store, model_name: str, *, model_id: str | None,
+                       lineage: str | None, run_id: str | None) -> tuple[str, str | None] | None:
+    """(rollback decision run, version it demoted) when the decision records say this model
+    (same logged model id, lineage or candidate run) was rolled back and no later decision
+    brought it back on purpose; else None. Read from the records, not the registry, so a
+    version deleted (or its tag removed) behind the workbench's back still counts."""
+    done = sorted((r.decision for r in _load(charter, store, model_name)
+                   if r.decision is not None and r.decision.state == COMPLETED and not r.decision.dry_run),
+                  key=lambda d: d.timestamp)
+    demoted: dict[str, tuple[str | None, str | None, str | None, str | None]] = {}
+    for d in done:
+        ev = d.evidence or {}
+        if d.outcome == ROLLBACK and d.decision_run_id:
+            demoted[d.decision_run_id] = (ev.get("rolled_back_version"), ev.get("rolled_back_model_id"),
+                                          ev.get("rolled_back_lineage"), ev.get("rolled_back_run"))
+        elif d.outcome == GO and ev.get("allowed_rolled_back"):
+            demoted.pop(ev["allowed_rolled_back"], None)
+    for by, (version, mid, lin, run) in reversed(list(demoted.items())):
+        if (model_id and mid == model_id) or (lineage and lin == lineage) or (run_id and run == run_id):
+            return by, version
+    return None
+
+
+def _version_model(version: Any) -> str | None:
+    return getattr(version, "model_id", None) or (getattr(version, "tags", None) or {}).get(T_MODEL_ID) or None
+
+
 # -- writing records --------------------------------------------------------------------------
 
 
@@ -397,6 +456,7 @@ def write_record(store: Store, decision: Decision) -> Decision:
     data["sha256"] = sha
     with locks.signals_blocked():
         store.log_dict(run_id, data, DECISION_ARTIFACT)
+        _checkpoint(f"{decision.state}_record_artifact")
         store.set_tags(run_id, {
             T_DECISION: decision.outcome, T_STATE: decision.state, T_SEQ: decision.seq or "", T_SHA: sha,
             T_MODEL: decision.model_name, "workbench.actor": decision.actor, "workbench.alias": decision.alias,
@@ -432,6 +492,7 @@ def _complete(store: Store, decision: Decision) -> Decision:
                 client.delete_model_version_tag(decision.model_name, decision.model_version, T_ROLLED_BACK)
         if decision.outcome == ROLLBACK and decision.alias_before:
             client.set_model_version_tag(decision.model_name, decision.alias_before, T_ROLLED_BACK, run_id)
+        _checkpoint("before_end_run")
         store.end_run(run_id, FINISHED)
     return decision
 
@@ -463,12 +524,11 @@ def _commit(charter: Charter, store: Store, decision: Decision, *, head: tuple[i
             apply: Callable[[Decision], Decision] | None) -> Decision:
     _checkpoint("before_record")
     run_id: str | None = None
-    written = False
     try:
         run_id = _start_decision_run(charter, store, decision)
+        _checkpoint("run_started")
         decision = replace(decision, decision_run_id=run_id, state=PENDING, seq=head[0] + 1, prev_sha256=head[1])
         decision = write_record(store, decision)
-        written = True
         _checkpoint("after_record")
         if apply is not None:
             decision = apply(decision)
@@ -476,28 +536,40 @@ def _commit(charter: Charter, store: Store, decision: Decision, *, head: tuple[i
         return _complete(store, decision)
     except BaseException as exc:
         interrupted = not isinstance(exc, Exception)
+        # settled by what is stored, not by how far this frame got: a signal may have landed
+        # while the record was being written (the pending record there, its tags not yet)
         with locks.signals_blocked(), contextlib.suppress(Exception):
-            if written:
-                _settle(charter, store, run_id, killed=interrupted)
-            elif run_id is not None:
-                store.set_tags(run_id, {T_STATE: ABORTED,
-                                        TAG["failure"]: f"stopped before the record was written: {exc!r}"[:4000]})
-                store.end_run(run_id, KILLED if interrupted else FAILED)
+            _checkpoint("settling")
+            if run_id is not None:
+                _settle(charter, store, run_id, killed=interrupted,
+                        why=f"stopped before the record was written: {exc!r}"[:4000])
         raise
 
 
-def _settle(charter: Charter, store: Store, run_id: str, *, killed: bool) -> str:
-    """Complete or abort one pending record by what the registry shows; one line saying which."""
+def _settle(charter: Charter, store: Store, run_id: str, *, killed: bool,
+            why: str = "no decision record was written") -> str:
+    """Complete or abort one unfinished decision by what is stored (its record, the
+    registry); idempotent, so it can be repeated after it was itself interrupted. One
+    line saying what it did."""
     text = store.download_text(run_id, DECISION_ARTIFACT)
     if text is None:
-        store.set_tags(run_id, {T_STATE: ABORTED, TAG["failure"]: "no decision record was written"})
-        store.end_run(run_id, KILLED)
+        store.set_tags(run_id, {T_STATE: ABORTED, TAG["failure"]: why})
+        store.end_run(run_id, KILLED if killed else FAILED)
         return f"decision run {run_id}: no record had been written; marked aborted"
     decision = Decision.from_dict(json.loads(text))
-    if decision.state != PENDING:  # stopped after the record was settled, before its run ended
-        if store.status(run_id) == "RUNNING":
-            store.end_run(run_id, FINISHED if decision.state == COMPLETED else (KILLED if killed else FAILED))
-        return f"decision run {run_id}: already {decision.state}"
+    run = store.get_run(run_id)
+    tags_agree = run.data.tags.get(T_STATE) == decision.state  # (never re-tag a changed record: the audit's to see)
+    if decision.state == COMPLETED:  # stopped while completing: finish it (each write is idempotent)
+        if run.info.status == "RUNNING" or not tags_agree:
+            _complete(store, decision)
+            return f"{decision.outcome} decision run {run_id}: completed (its completion had been interrupted)"
+        return f"decision run {run_id}: already completed"
+    if decision.state == ABORTED:
+        if not tags_agree:  # stopped between the aborted record and its tags: the same record, its tags again
+            write_record(store, decision)
+        if run.info.status == "RUNNING":
+            store.end_run(run_id, KILLED if killed else FAILED)
+        return f"decision run {run_id}: already aborted"
     current_v = _alias_version(store, decision.model_name, decision.alias)
     current = str(current_v.version) if current_v is not None else None
     intended = decision.alias_after
@@ -524,21 +596,38 @@ def _settle(charter: Charter, store: Store, run_id: str, *, killed: bool) -> str
     return f"{decision.outcome} decision run {run_id}: completed (it moves no alias)"
 
 
+def _unfinished(store: Store, run: Any) -> bool:
+    """A decision run whose transaction did not end: still RUNNING, tagged pending, its
+    record pending, or its record and its tags disagreeing (a signal between the two)."""
+    tags = run.data.tags
+    if run.info.status == "RUNNING" or tags.get(T_STATE) in (None, PENDING):
+        return True
+    text = store.download_text(run.info.run_id, DECISION_ARTIFACT)
+    if text is None:
+        return False  # stopped before any record, and already marked so
+    try:
+        state = json.loads(text).get("state", COMPLETED)
+    except (ValueError, AttributeError):
+        return False  # unreadable: the audit reports it
+    return state != tags.get(T_STATE)
+
+
 def reconcile(charter: Charter, store: Store) -> list[str]:
-    """Settle every unfinished decision of the pilot (pending records, decision runs left
-    RUNNING before their record was written). Call under the promotion lock. One line each."""
+    """Settle every unfinished decision of the pilot (see :func:`_unfinished`), whatever
+    instant its promoter stopped at: completed when the registry shows the move, aborted
+    otherwise. Call under the promotion lock (a live promotion is never touched). One
+    line each, saying which."""
+    _checkpoint("reconcile")
     if store.experiment_id(charter.name, create=False) is None:
         return []
     lines = []
-    for run in store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'decision' and tags.`{T_STATE}` = '{PENDING}'",
-                               max_results=1000):
-        lines.append(_settle(charter, store, run.info.run_id, killed=True))
-    for run in store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'decision' and attributes.status = 'RUNNING'",
-                               max_results=1000):
-        if T_STATE not in run.data.tags and store.download_text(run.info.run_id, DECISION_ARTIFACT) is None:
-            store.set_tags(run.info.run_id, {T_STATE: ABORTED, TAG["failure"]: "no decision record was written"})
-            store.end_run(run.info.run_id, KILLED)
-            lines.append(f"decision run {run.info.run_id}: no record had been written; marked aborted")
+    for run in store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'decision'", max_results=5000):
+        if run.data.tags.get(T_STATE) is None and run.info.status != "RUNNING" \
+                and store.download_text(run.info.run_id, DECISION_ARTIFACT) is not None:
+            continue  # a record from before the state tags existed
+        if _unfinished(store, run):
+            with locks.signals_blocked():
+                lines.append(_settle(charter, store, run.info.run_id, killed=True))
     return lines
 
 
@@ -641,7 +730,7 @@ def rollback(charter: Charter, store: Store, *, actor: str | None = None,
     """Move the alias back to the previous champion, with its own decision record; the
     version rolled back is marked so that no later promotion moves the alias back to it."""
     model_name, alias = target(charter)
-    with locks.promotion_lock(store, what=f"rollback {model_name}@{alias}", say=say), \
+    with locks.sigterm_as_interrupt(), locks.promotion_lock(store, what=f"rollback {model_name}@{alias}", say=say), \
             locks.pilot_lock(store, what=f"rollback {model_name}@{alias}", say=say):
         settled = reconcile(charter, store)
         current = champion(charter, store)
@@ -666,6 +755,8 @@ def rollback(charter: Charter, store: Store, *, actor: str | None = None,
             model_id=getattr(version, "model_id", None) or version.tags.get(T_MODEL_ID),
             model_version=back_to, alias_before=str(current.version), alias_after=back_to,
             evidence={"rolled_back_version": str(current.version), "rolled_back_run": current.run_id,
+                      "rolled_back_model_id": _version_model(current),
+                      "rolled_back_lineage": current.tags.get(T_LINEAGE) or None,
                       "restored_run": version.run_id},
             notes=tuple(f"reconciled: {line}" for line in settled)
             + (f"version {current.version} rolled back; version {back_to} is champion again; a pilot will not "
@@ -848,17 +939,53 @@ def audit(charter: Charter, store: Store) -> AuditReport:
 
     # 3. versions: each one's decision-run tag names a record about it
     by_run = {r.run_id: r.decision for r in records}
-    for v in versions(store, model_name):
+    present = {str(v.version): v for v in versions(store, model_name)}
+    for v in present.values():
         tag = v.tags.get(T_DECISION_RUN)
         if not tag:
             problem(f"version:{v.version}", f"version {v.version} of {model_name} was registered outside the "
-                    "workbench (no decision-run tag)", WARNING)
+                    "workbench (no decision-run tag, no decision record)", ERROR if chained else WARNING)
         elif tag not in by_run:
             problem(f"version:{v.version}", f"version {v.version}'s decision-run tag names run {tag}, which holds "
                     "no decision record")
         elif str(v.version) not in (by_run[tag].model_version, by_run[tag].alias_after):
             problem(f"version:{v.version}", f"version {v.version}'s decision-run tag names run {tag}, whose record "
                     f"is about version {by_run[tag].model_version}")
+
+    # 3b. every version a completed record names is still there and holds the model it recorded
+    seen: set[str] = set()
+    for r in records:
+        d = r.decision
+        if d.state != COMPLETED or d.dry_run:
+            continue
+        named: dict[str, str | None] = {}
+        if d.outcome in (GO, ALREADY) and d.model_version:
+            named[d.model_version] = d.model_id
+        elif d.outcome == ROLLBACK:
+            if d.alias_after:
+                named[d.alias_after] = d.model_id
+            if d.alias_before:
+                named[d.alias_before] = (d.evidence or {}).get("rolled_back_model_id")
+        for number, model_id in named.items():
+            found = present.get(str(number))
+            if found is None and f"deleted:{number}" not in seen:
+                seen.add(f"deleted:{number}")
+                problem(f"deleted:{number}", f"version {number} of {model_name}, named by decision run {r.run_id} "
+                        f"({d.outcome}, {d.timestamp}), is gone from the registry: deleted outside the workbench")
+            elif found is not None and model_id and _version_model(found) not in (None, model_id) \
+                    and f"repointed:{number}" not in seen:
+                seen.add(f"repointed:{number}")
+                problem(f"repointed:{number}", f"version {number} of {model_name} holds model {_version_model(found)}, "
+                        f"but decision run {r.run_id} ({d.outcome}, {d.timestamp}) recorded model {model_id}: "
+                        "changed outside the workbench")
+
+    # 3c. aliases: only the charter's alias is moved by decisions; any other was set outside
+    with contextlib.suppress(Exception):  # no registered model yet: no aliases
+        others = dict(store.client.get_registered_model(model_name).aliases or {})
+        for name, number in sorted(others.items()):
+            if name != alias:
+                problem(f"alias-added:{name}:{number}", f"{model_name}@{name} (version {number}) was set outside the "
+                        f"workbench: no decision record moves it (the workbench moves only @{alias})")
 
     # 4. evidence: the runs each completed record cites exist; GO records carry fingerprints
     index = _run_index(store, charter)

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -86,6 +87,39 @@ def plan(charter: Charter) -> list[str]:
 _signals_blocked = locks.signals_blocked
 
 
+class _Interrupts:
+    """SIGINT and SIGTERM for the length of a pilot: each raises (KeyboardInterrupt,
+    Terminated) and is counted, so one signal stops the pilot even when code it runs
+    catches the exception and carries on (:meth:`check` raises it again)."""
+
+    def __init__(self) -> None:
+        self.caught: list[int] = []
+        self._previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.caught.append(signum)
+        raise self.exception()
+
+    def exception(self) -> KeyboardInterrupt:
+        return Terminated("SIGTERM") if self.caught and self.caught[-1] == signal.SIGTERM else KeyboardInterrupt()
+
+    def check(self) -> None:
+        if self.caught:
+            raise self.exception()
+
+    def __enter__(self) -> _Interrupts:
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handler)
+        except ValueError:  # not the main thread: signals stay with whoever owns them
+            pass
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
 # -- provenance -----------------------------------------------------------------------
 
 
@@ -131,7 +165,7 @@ def run_pilot(
     # before any run exists; the data checks read the source files in seconds (the demo: ~2 s),
     # so nothing `workbench validate` would refuse fails minutes later
     raise_for_errors(check_charter(charter, data=True), charter)
-    with locks.sigterm_as_interrupt(lambda _signum: Terminated()), locks.pilot_lock(store, what=f"pilot {charter.name}", say=say):
+    with _Interrupts() as interrupts, locks.pilot_lock(store, what=f"pilot {charter.name}", say=say):
         swept = store.sweep_stale(exp)
         if swept:
             say(f"marked {len(swept)} run(s) KILLED whose driver process had died")
@@ -166,13 +200,16 @@ def run_pilot(
             store.log_text(parent.run_id, charter.path.read_text(encoding="utf-8"), "charter/pilot.yaml")
             store.log_dict(parent.run_id, env.to_dict(), environment.ARTIFACT)
 
+            interrupts.check()
             fps = _ingest_step(charter, store, parent, outcomes, current, say, force)
+            interrupts.check()
             fp_digests = {t: fp["digest"] for t, fp in fps.items()}
             store.set_tags(parent.run_id, {f"workbench.fingerprint.{t}": d for t, d in fp_digests.items()})
             store.log_datasets(parent.run_id, list(fps.values()),
                                {n: str(charter.resolve(s.path)) for n, s in charter.sources.items()})
 
             contract_versions = _contracts_step(charter, store, parent, outcomes, current, say, force, fp_digests)
+            interrupts.check()
 
             base_key = {
                 "fingerprints": fp_digests,
@@ -183,9 +220,11 @@ def run_pilot(
                 if only and step.name not in only:
                     continue
                 outcomes.append(_notebook_step(charter, step, store, parent, current, say, force, base_key))
+                interrupts.check()
             if charter.promotion is not None and not only:
                 decision = _promote_step(charter, store, parent, outcomes, say)
                 store.log_metrics(parent.run_id, _deciding_metrics(charter, store, decision))
+            interrupts.check()  # a signal some code caught and carried on from still stops the pilot
             status = FINISHED
         except StepInterrupted as exc:  # a notebook step's, naming its cell
             status, failure = KILLED, exc
@@ -194,7 +233,7 @@ def run_pilot(
             status = KILLED
             failure = StepInterrupted(
                 "the pilot was interrupted" + (f" during step '{current[0].name}'" if current[0] else ""),
-                hint="every run it started is marked KILLED; run `make pilot` again to resume (finished steps are cached)",
+                hint=_interrupted_hint(charter, store, parent, current),
             )
             raise failure from exc
         except BaseException as exc:
@@ -210,6 +249,22 @@ def run_pilot(
                 store.end_run(parent.run_id, status)
     return PilotResult(charter.name, parent.run_id, parent.experiment_id, status,
                        time.perf_counter() - started, tuple(outcomes), fp_digests, decision)
+
+
+def _interrupted_hint(charter: Charter, store: Store, parent: RunRef, current: list) -> str:
+    """What an interrupt left, as recorded: the run in flight and the pilot run end KILLED,
+    finished steps stay FINISHED, and a decision says how it ended (completed or aborted)."""
+    parts = ["the pilot run" + (f" and step run '{current[0].name}'" if current[0] else "") + " are marked KILLED; "
+             "steps that had finished stay FINISHED"]
+    with contextlib.suppress(Exception):  # the hint is a courtesy: never replace the interrupt with a store error
+        from ..decide.registry import T_PILOT_RUN, T_STATE
+
+        for run in store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'decision' and "
+                                   f"tags.`{T_PILOT_RUN}` = '{parent.run_id}'", max_results=10):
+            tags = run.data.tags
+            parts.append(f"the decision was settled before the pilot stopped: {tags.get('workbench.decision', '?')} "
+                         f"{tags.get(T_STATE, '?')} (decision run {run.info.run_id}, {run.info.status})")
+    return "; ".join(parts) + "; run `make pilot` again to resume (finished steps are served from cache)"
 
 
 def _deciding_metrics(charter: Charter, store: Store, decision: Any) -> dict[str, float]:

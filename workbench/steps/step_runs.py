@@ -34,8 +34,10 @@ class StepOutcome:
     detail: str = ""
 
 
-class Terminated(BaseException):
-    """SIGTERM, turned into an exception so `finally` blocks run and runs get closed."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so `finally` blocks run and runs get closed. A kind
+    of KeyboardInterrupt: whatever handles an interrupt handles it the same way (exit 130,
+    never "a bug")."""
 
 
 @functools.lru_cache(maxsize=1)

@@ -23,12 +23,15 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ExposureError
 
-__all__ = ["is_loopback", "ServeCommand", "ui_command", "lab_command"]
+__all__ = ["is_loopback", "ServeCommand", "ui_command", "lab_command", "machine_hosts", "ALLOWED_HOSTS_ENV"]
+
+ALLOWED_HOSTS_ENV = "MLFLOW_SERVER_ALLOWED_HOSTS"  # MLflow's own setting (its --allowed-hosts)
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
@@ -62,12 +65,67 @@ def _write_private(path: Path, text: str) -> None:
         f.write(text)
 
 
+def _private_file(path: Path) -> None:
+    """``path`` readable by its owner only: created empty (sqlite takes an empty file as a
+    new database) or its mode tightened, before the server opens it. A file made 0644 by a
+    server's own umask would hand the password hashes to every local user."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        os.chmod(path, 0o600)
+
+
+def machine_hosts(host: str) -> list[str]:
+    """The Host-header patterns under which this machine is reached when serving on
+    ``host``: loopback names, its host name and fully qualified name, and its addresses
+    (each with any port). What the MLflow server answers for unless told otherwise."""
+    names: list[str] = ["localhost", "127.0.0.1", "::1"]
+    hostname = socket.gethostname()
+    names += [hostname, socket.getfqdn()]
+    try:
+        names += [info[4][0] for info in socket.getaddrinfo(hostname, None)]
+    except OSError:
+        pass  # a host name that does not resolve: its name still counts
+    names += _interface_addresses()
+    if host not in ("0.0.0.0", "::", ""):
+        names.append(host.strip("[]"))
+    patterns: list[str] = []
+    for name in dict.fromkeys(n.split("%", 1)[0] for n in names if n):
+        if ":" in name:  # IPv6: bracketed in a Host header; "[" opens a set in fnmatch patterns
+            patterns += [f"[[]{name}]", f"[[]{name}]:*"]
+        else:
+            patterns += [name, f"{name}:*"]
+    return patterns
+
+
+def _interface_addresses() -> list[str]:
+    """This machine's interface addresses (Linux: /proc; elsewhere none, the names remain)."""
+    found: list[str] = []
+    try:
+        lines = Path("/proc/net/fib_trie").read_text().splitlines()
+        found += [lines[i - 1].split()[-1] for i, line in enumerate(lines) if "/32 host LOCAL" in line and i]
+    except OSError:
+        pass
+    try:
+        for line in Path("/proc/net/if_inet6").read_text().splitlines():
+            raw = line.split()[0]
+            address = ipaddress.IPv6Address(int(raw, 16))
+            if not address.is_link_local:  # a link-local address is no use without its interface
+                found.append(str(address))
+    except (OSError, ValueError, IndexError):
+        pass
+    return found
+
+
 def _refuse(what: str, host: str, how: str) -> ExposureError:
     return ExposureError(
         f"refusing to serve {what} on {host} without authentication: it would be reachable beyond this machine, "
         "and anyone reaching it could change the registry and the decision records",
         where=f"HOST={host}",
-        hint=f"serve on 127.0.0.1 (the default) and tunnel to it (`ssh -L`), or configure authentication: {how}")
+        hint=f"serve on 127.0.0.1 (the default) and tunnel to it (`ssh -L`), or configure authentication: {how}"
+        + ("; the MLflow UI then answers for this machine's names and addresses (set "
+           f"{ALLOWED_HOSTS_ENV}=name1,name2:* to choose them)" if what == "the MLflow UI" else ""))
 
 
 def ui_command(mlruns: Path, host: str, port: int, *, auth: bool, secrets_dir: Path,
@@ -108,7 +166,16 @@ def ui_command(mlruns: Path, host: str, port: int, *, auth: bool, secrets_dir: P
         else:
             notes.append(f"MLflow basic auth: users in {folder / 'mlflow-auth.db'}; the admin's first password is in "
                          f"{config} (mode 0600)")
+        _private_file(folder / "mlflow-auth.db")  # the users and their password hashes
         env["MLFLOW_AUTH_CONFIG_PATH"] = str(config.resolve())
+    if not is_loopback(host):
+        if os.environ.get(ALLOWED_HOSTS_ENV, "").strip():
+            notes.append(f"answers for the hosts in {ALLOWED_HOSTS_ENV}={os.environ[ALLOWED_HOSTS_ENV]}")
+        else:  # MLflow alone answers only loopback names and private addresses (DNS-rebinding guard)
+            allowed = machine_hosts(host)
+            env[ALLOWED_HOSTS_ENV] = ",".join(allowed)
+            notes.append(f"answers for this machine's names and addresses ({', '.join(allowed[::2])}); set "
+                         f"{ALLOWED_HOSTS_ENV}=name1,name2:* to choose them")
     return ServeCommand(argv[:2] + ["--app-name", "basic-auth"] + argv[2:], env, tuple(notes))
 
 

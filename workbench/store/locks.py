@@ -328,19 +328,38 @@ def holder_of(store_or_root: Any, name: str = PILOT) -> Holder | None:
 @contextlib.contextmanager
 def signals_blocked() -> Iterator[None]:
     """Hold SIGINT/SIGTERM back while a short critical section (a record and its tags) runs;
-    they are delivered when it ends. A no-op off the main thread or without pthread_sigmask."""
+    they are delivered when it ends, to the handlers in force then. Main thread only (a
+    no-op elsewhere).
+
+    Deferred by Python-level handlers, not by the thread's signal mask: the kernel may
+    deliver a signal to any thread (MLflow and SQLAlchemy start some), and Python then runs
+    its handler in the main thread whatever the main thread's mask says."""
     import signal
 
-    sigs = {signal.SIGTERM, signal.SIGINT}
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def defer(signum: int, frame: Any) -> None:
+        caught.append(signum)
+
+    previous: dict[int, Any] = {}
     try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
-    except (ValueError, OSError, AttributeError):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, defer)
+    except (ValueError, OSError):  # no signals here (an embedded interpreter)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         yield
         return
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        for sig in dict.fromkeys(caught):
+            signal.raise_signal(sig)
 
 
 @contextlib.contextmanager
@@ -353,6 +372,10 @@ def sigterm_as_interrupt(raise_: Callable[[int], BaseException] | None = None) -
     def handler(signum: int, frame: Any) -> None:
         raise raise_(signum) if raise_ is not None else KeyboardInterrupt(f"signal {signum}")
 
+    if raise_ is None and threading.current_thread() is threading.main_thread() \
+            and callable(signal.getsignal(signal.SIGTERM)):
+        yield  # a caller (the pilot) already turns SIGTERM into an exception, and may keep count: keep its
+        return
     try:
         previous = signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import tempfile
 import time
@@ -248,6 +249,10 @@ class Store:
                 hint=f"move {where} aside (e.g. to {Path(where).name}.broken) and run again: a new store is created. "
                 "The runs, models and decisions recorded in the old one are gone unless you restore it from a "
                 "backup; the warehouse and the raw data are not affected")
+        if _locked(exc):
+            return TrackingError(
+                f"another process held the MLflow store's database for over {LOCKED_RETRY_S:.0f} s ({first})",
+                where=where, hint=f"find it (`fuser {where}`) and let it finish or stop it, then run again")
         if "disk i/o error" in low or "unable to open database file" in low or isinstance(exc, OSError):
             return TrackingError(
                 f"an I/O error on the MLflow store ({first})", where=where,
@@ -542,9 +547,28 @@ class Store:
         return killed
 
 
+LOCKED_RETRY_S = 300.0  # how long a call on a locked sqlite store is retried before it fails
+LOCKED_FIRST_PAUSE_S, LOCKED_MAX_PAUSE_S = 0.05, 2.0
+
+
+def _locked(exc: BaseException) -> bool:
+    """True for sqlite's "database is locked" (SQLITE_BUSY), however MLflow wraps it."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # the exception and its causes
+        if seen is None:
+            return False
+        low = str(seen).lower()
+        if "database is locked" in low or "database table is locked" in low:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class _GuardedClient:
     """An MlflowClient whose calls raise :class:`TrackingError` for storage faults (see
-    ``Store.storage_fault``); every other exception passes unchanged."""
+    ``Store.storage_fault``); every other exception passes unchanged. On a local sqlite
+    store a call refused because another process holds the database ("database is locked")
+    is retried with backoff for up to ``LOCKED_RETRY_S``: concurrent writers lose nothing."""
 
     def __init__(self, client: Any, store: Store) -> None:
         self._client = client
@@ -559,13 +583,24 @@ class _GuardedClient:
         def call(*args: Any, **kwargs: Any) -> Any:
             if store.is_remote:
                 store._check_server()  # once: a server that does not answer is named at once
-            try:
-                return attr(*args, **kwargs)
-            except Exception as exc:
-                fault = store.storage_fault(exc)
-                if fault is None:
-                    raise
-                raise fault from exc
+            waited, pause = 0.0, LOCKED_FIRST_PAUSE_S
+            while True:
+                try:
+                    return attr(*args, **kwargs)
+                except Exception as exc:
+                    if store._sqlite_db is not None and _locked(exc) and waited < LOCKED_RETRY_S:
+                        # another writer holds the sqlite file past its busy timeout (or sqlite
+                        # refused at once to avoid a deadlock): the failed call was rolled back,
+                        # so it is repeated as is, after a growing, jittered pause
+                        slept = pause * random.uniform(0.5, 1.5)
+                        time.sleep(slept)
+                        waited += slept
+                        pause = min(pause * 2, LOCKED_MAX_PAUSE_S)
+                        continue
+                    fault = store.storage_fault(exc)
+                    if fault is None:
+                        raise
+                    raise fault from exc
 
         call.__name__ = name
         call.__doc__ = getattr(attr, "__doc__", None)
