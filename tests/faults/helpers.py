@@ -26,7 +26,7 @@ def project(root: Path, name: str) -> Path:
         if not (root / nb).exists():
             write_notebook(root / nb, STEP_PARAMS)
     data = {
-        "name": name, "owner": "ops <ops@example.org>", "question": "Better than the desk rule?",
+        "name": name, "owner": "ops <ops@pilot-team.internal>", "question": "Better than the desk rule?",
         "primary_metric": "quality.roc_auc", "task": {"kind": "classification", "target": "late"},
         "sources": {"flights": {"path": "flights.csv", "columns": {"a": "INTEGER"}}},
         "steps": [{"name": "baseline", "role": "baseline", "notebook": "b.ipynb"},

@@ -29,7 +29,7 @@ def _pilot(root: Path) -> Path:
     charter = root / "pilot.yaml"
     charter.write_text(textwrap.dedent("""\
         name: impossible
-        owner: tester@example.org
+        owner: tester@pilot-team.internal
         question: Do impossible values load?
         primary_metric: demo.rows
         warehouse: data/warehouse.duckdb

@@ -289,7 +289,7 @@ def test_scratch_database_is_removed_with_its_data(con) -> None:
 
 CHARTER = """\
 name: scale-{rows}
-owner: scale-test@example.org
+owner: scale-test@pilot-team.internal
 question: does a pilot's memory stay flat as its table grows?
 primary_metric: quality.roc_auc
 task: {{kind: classification, target: y, positive_label: 1}}
