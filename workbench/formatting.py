@@ -43,6 +43,7 @@ MISSING = "—"
 _OUTCOMES = {
     "go": "GO",
     "no-go": "NO-GO",
+    "no-better": "NO BETTER THAN TODAY",
     "already-champion": "ALREADY CHAMPION",
     "rollback": "ROLLBACK",
 }

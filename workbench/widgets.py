@@ -63,7 +63,7 @@ DEFAULT_MLFLOW_URL = None  # None: http://127.0.0.1:$UI_PORT, where `make ui` se
 _GREEN, _RED, _AMBER, _GREY, _BLUE = "#1a7f37", "#cf222e", "#9a6700", "#656d76", "#0969da"
 _STATUS_COLOUR = {"fresh": _GREEN, "cached": _BLUE, "failed": _RED, "killed": _RED, "running": _AMBER,
                   "queued": _GREY, "not run": _GREY, "no contracts": _GREY, "written": _GREEN,
-                  "GO": _GREEN, "NO-GO": _RED, "ALREADY CHAMPION": _BLUE, "ROLLBACK": _AMBER}
+                  "GO": _GREEN, "NO-GO": _RED, "NO BETTER THAN TODAY": _AMBER, "ALREADY CHAMPION": _BLUE, "ROLLBACK": _AMBER}
 _TABLE = "border-collapse:collapse;font-size:0.9em;margin:4px 0"
 _TH = "text-align:left;padding:3px 8px;border-bottom:2px solid #d0d7de;background:#f6f8fa"
 _TD = "text-align:left;padding:3px 8px;border-bottom:1px solid #d0d7de;vertical-align:top"

@@ -34,6 +34,7 @@ __all__ = [
     "ChampionGate",
     "ContractsGate",
     "ProbesGate",
+    "SampleSizeGate",
     "SlicesGate",
     "Promotion",
     "load_charter",
@@ -389,8 +390,18 @@ class SlicesGate(_Gate):
     _m = field_validator("metric")(classmethod(lambda cls, v: _metric(v)))
 
 
+class SampleSizeGate(_Gate):
+    """Enough held-out rows, and rows of each class, to judge any difference (README,
+    "Differences you can trust"). Every promotion applies it with these defaults (those of
+    workbench.measure.stats); declare it to change them."""
+
+    kind: Literal["sample_size"]
+    min_rows: int = Field(default=200, ge=1)
+    min_per_class: int = Field(default=30, ge=1)  # classification only
+
+
 Gate = Annotated[
-    ThresholdGate | BaselineGate | ChampionGate | ContractsGate | ProbesGate | SlicesGate,
+    ThresholdGate | BaselineGate | ChampionGate | ContractsGate | ProbesGate | SlicesGate | SampleSizeGate,
     Field(discriminator="kind"),
 ]
 

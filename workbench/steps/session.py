@@ -421,6 +421,26 @@ class Session:
         self.log_text(report, ARTIFACT)
         return figs
 
+    def log_comparison(self, comparison: Any, *, logged: list[str] | None = None) -> None:
+        """Log a :class:`~workbench.measure.modeling.compare.Comparison` to this run: the held-out
+        counts (``heldout.*``, what the sample-size gate reads), ``compare.<reference>.*`` for
+        the ``logged`` metrics (default: the primary metric; the runs table stays narrow) and
+        the full evidence, every metric and slice, as ``compare/<reference>.json``."""
+        from ..measure.modeling.compare import ARTIFACT
+
+        primary = self.primary_metric
+        chosen = logged if logged is not None else ([primary] if primary else None)
+        counts = {"heldout.rows": float(comparison.heldout_rows)}
+        if comparison.class_counts is not None:
+            counts["heldout.positives"] = float(comparison.class_counts["positive"])
+            counts["heldout.negatives"] = float(comparison.class_counts["negative"])
+        self.log_metrics({**counts, **comparison.metrics(chosen)})
+        self.log_dict(comparison.to_dict(), ARTIFACT.format(reference=comparison.reference))
+
+    def load_model(self, model_uri: str) -> Any:
+        """A registered or logged model (e.g. the champion, ``models:/<name>/<version>``)."""
+        return self.store.load_model(model_uri)
+
     @contextlib.contextmanager
     def child(self, name: str, *, kind: str = "candidate", tags: Mapping[str, Any] | None = None) -> Iterator[Session]:
         """A nested run under this step (e.g. one per candidate), ended FINISHED, or FAILED
