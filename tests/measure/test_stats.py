@@ -131,3 +131,14 @@ def test_block_interval():
     m, lo, hi = stats.p95_blocks_interval([10.0, 12.0, 11.0, 13.0, 9.0])
     half = t.ppf(0.975, 4) * np.std([10, 12, 11, 13, 9], ddof=1) / math.sqrt(5)
     assert (m, lo, hi) == pytest.approx((11.0, 11 - half, 11 + half))
+
+
+def test_thresholded_bootstrap_by_cells_matches_resampling_rows():
+    """f1 resampled as multinomial cell counts: the same spread as resampling rows."""
+    y, a, b = _data(400, seed=5)
+    by_cells = stats.paired_bootstrap("f1", y, a, b, threshold=0.5, ref_threshold=0.45, resamples=2000, seed=1)
+    W = np.random.default_rng(2).multinomial(len(y), np.full(len(y), 1 / len(y)), size=2000).astype(float)
+    rows = stats._weighted_stat("f1", y.astype(float), a, 0.5)(W) - stats._weighted_stat("f1", y.astype(float), b, 0.45)(W)
+    assert by_cells.diff == pytest.approx(f1_score(y, a >= 0.5) - f1_score(y, b >= 0.45))
+    lo, hi = np.quantile(rows, [0.025, 0.975])
+    assert by_cells.ci_low == pytest.approx(lo, abs=0.01) and by_cells.ci_high == pytest.approx(hi, abs=0.01)

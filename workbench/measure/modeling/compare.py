@@ -120,7 +120,7 @@ def compare(candidate: ScoredRows, reference: ScoredRows, *, task: Task, candida
             reference_name: str = "baseline", reference_label: str | None = None,
             metrics: Sequence[str] | None = None, threshold: float | None = None,
             reference_threshold: float | None = None, slice_columns: Sequence[str] = (),
-            slice_metrics: Sequence[str] | None = None, min_slice_rows: int = 200, resamples: int = 300,
+            slice_metrics: Sequence[str] | None = None, min_slice_rows: int = 200, resamples: int = 200,
             max_rows: int = 2_000_000) -> Comparison:
     """Paired differences of ``candidate`` minus ``reference`` (both scored on the same held-out
     rows) on ``metrics`` (short names; default :func:`default_metrics`), and per slice of
