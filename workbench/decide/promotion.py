@@ -256,14 +256,15 @@ def paired(comparison: Mapping[str, Any] | None, metric: str, candidate: Mapping
 def judge_interval(diff: Mapping[str, Any], *, higher: bool, margin: float, inclusive: bool = False
                    ) -> tuple[str, float, float]:
     """``pass`` when the interval's lower bound in the better direction clears ``margin``
-    (``inclusive``: reaches it), ``tie`` when it does not but its upper bound does (the
-    margin lies inside: the data cannot tell), ``fail`` otherwise. Returns the verdict and
-    the interval in the better direction."""
+    (``inclusive``: reaches it); ``tie`` when it does not but the interval holds zero or the
+    margin (the rows cannot tell the two apart, or cannot tell whether the gain reaches the
+    margin); ``fail`` otherwise (surely worse, or surely better by less than the margin).
+    Returns the verdict and the interval in the better direction."""
     lo, hi = float(diff["ci_low"]), float(diff["ci_high"])
     lo_b, hi_b = (lo, hi) if higher else (-hi, -lo)
     if lo_b > margin or (inclusive and lo_b >= margin):
         return "pass", lo_b, hi_b
-    return ("tie" if hi_b >= margin else "fail"), lo_b, hi_b
+    return ("tie" if lo_b <= 0 <= hi_b or lo_b <= margin <= hi_b else "fail"), lo_b, hi_b
 
 
 def _interval_text(d: Mapping[str, Any]) -> str:
@@ -315,6 +316,7 @@ def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: 
             reason += ": the margin lies inside the interval, so the candidate is no better than today's rule"
         elif verdict == "fail":
             reason += ": the whole interval falls short of it"
+            reason += "" if lo_b > 0 else " (the candidate is worse than today's rule)"
         return GateResult(passed=verdict == "pass", measured=value, threshold=required, reference=ref, reason=reason,
                           diff=float(d["diff"]), ci_low=float(d["ci_low"]), ci_high=float(d["ci_high"]),
                           tie=verdict == "tie", **base)
