@@ -51,6 +51,7 @@ __all__ = [
     "step_statuses",
     "contracts_html",
     "gates_html",
+    "interval_text",
     "error_html",
     "run_url",
     "runs_table_url",
@@ -540,18 +541,39 @@ def _gated_metrics(charter: Charter) -> list[str]:
     return out
 
 
+def interval_text(diff: float | None, low: float | None, high: float | None) -> str:
+    """``diff [low, high]``: a paired difference and its 95 % interval ("" when there is none)."""
+    if diff is None or low is None or high is None:
+        return ""
+    return f"{diff:+.4g} [{low:+.4g}, {high:+.4g}]"
+
+
+def _compare_cell(metrics: Mapping[str, float], metric: str) -> str:
+    """A candidate's paired difference from today's rule on ``metric`` (logged as
+    ``compare.baseline.<m>.*``), as a small second line."""
+    short = metric.split(".", 1)[1] if metric.startswith("quality.") else None
+    if short is None:
+        return ""
+    text = interval_text(*(metrics.get(f"compare.baseline.{short}.{k}") for k in ("diff", "ci_low", "ci_high")))
+    return f"<br><small>vs today {_e(text)}</small>" if text else ""
+
+
 def gates_html(decision: Any) -> str:
     rows = []
     for g in decision.gates:
         threshold = "" if g.threshold is None else f"{_e(g.op or '')} {_num(g.threshold, g.metric)}"
-        rows.append([_e(g.name), _verdict(g.passed), _num(g.measured, g.metric), threshold,
+        verdict = _badge("TIE", _AMBER) if getattr(g, "tie", False) else _verdict(g.passed)
+        rows.append([_e(g.name), verdict, _num(g.measured, g.metric), threshold,
                      _num(g.reference, g.metric),
+                     _e(interval_text(getattr(g, "diff", None), getattr(g, "ci_low", None),
+                                      getattr(g, "ci_high", None))),
                      _e(g.reason) + "".join(f"<br><small>{_e(d)}</small>" for d in g.details)])
-    return _table(["gate", "verdict", "measured", "required", "reference", "why"], rows)
+    return _table(["gate", "verdict", "measured", "required", "reference", "difference [95 %]", "why"], rows)
 
 
 def _outcome_badge(decision: Any) -> str:
-    colour = {"go": _GREEN, "already-champion": _BLUE, "no-go": _RED, "rollback": _AMBER}.get(decision.outcome, _GREY)
+    colour = {"go": _GREEN, "already-champion": _BLUE, "no-go": _RED, "no-better": _AMBER,
+              "rollback": _AMBER}.get(decision.outcome, _GREY)
     return _badge(fmt.outcome_label(decision.outcome), colour)
 
 
@@ -608,7 +630,9 @@ class RunsPanel(_Panel):
             star = " ★" if chosen and label == f"candidate {chosen}" else ""
             header.append(_link(run_url(base, run.info.experiment_id, run.info.run_id), label) + star)
         rows = [[f"<code>{_e(m)}</code>" + (" <small>(primary)</small>" if m == charter.primary_metric else "")]
-                + [_num(run.data.metrics.get(m), m) for _label, run in columns] for m in _gated_metrics(charter)]
+                + [_num(run.data.metrics.get(m), m) + (_compare_cell(run.data.metrics, m)
+                                                        if label.startswith("candidate ") else "")
+                   for label, run in columns] for m in _gated_metrics(charter)]
         pilot = data["pilot"]
         parts = [_note(f"Pilot run {_link(run_url(base, pilot.info.experiment_id, pilot.info.run_id), pilot.info.run_id[:8])}"
                        + (f"; ★ = the candidate the gates judge (<code>{_e(chosen)}</code>)" if chosen else ""),
