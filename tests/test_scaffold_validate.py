@@ -61,7 +61,7 @@ def test_new_drafts_a_charter_and_contract_that_validate(tmp_path: Path) -> None
 
     slices = next(g for g in charter.gates if isinstance(g, SlicesGate))
     assert slices.min_rows == steps["baseline"].parameters["min_slice_rows"] == slice_min_rows(made_rows(data))
-    assert any(isinstance(g, SampleSizeGate) and g.min_rows == 200 for g in charter.gates)
+    assert any(isinstance(g, SampleSizeGate) and g.min_rows == 100 for g in charter.gates)
     assert (slice_min_rows(400), slice_min_rows(40_000), slice_min_rows(10_000_000)) == (50, 500, 500)
     assert slice_min_rows(20_000) == 250
 

@@ -400,7 +400,7 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
     if slice_cols:
         lines.append(f"  - {{name: no_slice_regression, kind: slices, metric: {slice_metric}, margin: {slice_margin}, "
                      f"min_rows: {slice_min_rows(rows)}}}")
-    lines.append("  - {name: enough_rows, kind: sample_size, min_rows: 200, min_per_class: 30}   # to judge at all")
+    lines.append("  - {name: enough_rows, kind: sample_size, min_rows: 100, min_per_class: 30}   # to judge at all")
     lines += ["", "promotion:", f"  model_name: {q(name)}", "  alias: champion", "",
               "# After the GO (README, \"After the GO\"): a GO is refused while this plan is incomplete.",
               "production:",

@@ -114,7 +114,7 @@ def test_sample_size_gate_says_how_many_more_rows() -> None:
     small = sample_size_gate(gate, {"heldout.rows": 45, "heldout.positives": 9, "heldout.negatives": 36},
                              task_kind="classification")
     assert not small.passed
-    assert "45 held-out row(s), at least 200 needed: 155 more" in small.reason
+    assert "45 held-out row(s), at least 100 needed: 55 more" in small.reason
     assert "9 positive row(s), at least 30 needed: 21 more" in small.reason
     enough = sample_size_gate(gate, {"heldout.rows": 900, "heldout.positives": 90, "heldout.negatives": 810},
                               task_kind="classification")
@@ -163,4 +163,4 @@ def test_evidence_with_few_rows_and_an_equal_candidate() -> None:
     size = evaluate_gates(with_sample_size([ThresholdGate(kind="threshold", metric="quality.roc_auc", op=">=",
                                                           value=0.5)]), few)
     assert size[0].passed and not size[1].passed and outcome_of_gates(size) == NO_GO
-    assert "at least 200" in size[1].reason
+    assert "at least 100" in size[1].reason

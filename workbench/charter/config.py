@@ -396,7 +396,7 @@ class SampleSizeGate(_Gate):
     workbench.measure.stats); declare it to change them."""
 
     kind: Literal["sample_size"]
-    min_rows: int = Field(default=200, ge=1)
+    min_rows: int = Field(default=100, ge=1)
     min_per_class: int = Field(default=30, ge=1)  # classification only
 
 

@@ -48,9 +48,11 @@ __all__ = [
 ]
 
 CONFIDENCE = 0.95
-# Below these, a 95 % interval on a held-out set is too wide to decide anything (an AUC on
-# 30 positives moves by ~0.1 between resamples): no GO; the charter may raise or lower them.
-MIN_ROWS = 200
+# The interval carries the uncertainty of a difference; below these counts its approximations
+# (DeLong's normal interval, the t interval, the bootstrap's percentiles) stop being trustworthy
+# and one row moves a metric by a percent or more: no GO. The charter may raise (or lower) them
+# with a `sample_size` gate.
+MIN_ROWS = 100
 MIN_PER_CLASS = 30
 _EPS = float(np.finfo(np.float64).eps)
 
