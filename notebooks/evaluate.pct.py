@@ -84,7 +84,8 @@ for cand in s.spec.candidates:
             c.log_comparison(modeling.compare(result.scored, scored, task=s.task, candidate_name=cand.name,
                                               reference_name=ref, reference_label=label, threshold=threshold,
                                               reference_threshold=ref_threshold, slice_columns=slice_columns,
-                                              min_slice_rows=min_slice_rows))
+                                              min_slice_rows=min_slice_rows),
+                             logged=[s.primary_metric] if s.primary_metric else None)
         if result.timing.inside_noise:  # a verdict inside the noise is never served from cache
             s.set_tags({"workbench.inside_noise": "true"})
         figures[cand.name] = c.log_assessment(result, prefix=cand.name, reference=baseline, primary_metric=s.primary_metric)

@@ -236,7 +236,7 @@ def test_a_budget_inside_the_noise_is_measured_again_and_flagged() -> None:
                            budgets=budget, measure_memory=False)
     assert noisy.blocks == 15 and len(noisy.single_latencies_ms) == 180  # re-measured twice
     assert noisy.inside_noise and "latency.p95_ms <= 2" in noisy.inside_noise[0]
-    m = noisy.metrics()
+    m = {**noisy.metrics(), **noisy.block_metrics()}
     assert m["timing.inside_noise"] == 1.0 and m["timing.blocks"] == 15.0
     assert m["latency.p95_ms_ci_low"] < 2.0 < m["latency.p95_ms_ci_high"]
     assert m["latency.p95_ms_spread"] > 1.0  # the slow blocks are ~2 ms slower

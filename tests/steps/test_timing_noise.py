@@ -27,7 +27,7 @@ def predict(rows):  # a controlled slow-down: single calls alternate 1 ms and 3 
     return [0.0] * len(rows)
 t = timing.time_in_blocks(predict, [[float(i)] for i in range(10)], blocks=5, single_items=60, warmup=0,
                           batch_size=5, budgets=timing_budgets, measure_memory=False)
-s.log_metrics({"demo.rows": 1, **t.metrics()})
+s.log_metrics({"demo.rows": 1, **t.metrics(), **t.block_metrics()})
 if t.inside_noise:
     s.set_tags({"workbench.inside_noise": "true"})
 """

@@ -226,12 +226,20 @@ class TimingResult:
             out["memory.peak_mb"] = float(self.peak_memory_mb)
         out.update(self.cost_breakdown())
         if self.blocks >= 2:
+            out.update(self.block_metrics(logged_only=True))
+        return out
+
+    def block_metrics(self, *, logged_only: bool = False) -> dict[str, float]:
+        """The repeated-block evidence: the p95's interval across blocks and whether a budget
+        stayed inside the noise (MLflow metrics); with ``logged_only=False`` also the number of
+        blocks, the p95's spread and throughput's interval (in the timing JSON)."""
+        out: dict[str, float] = {"timing.inside_noise": float(bool(self.inside_noise))}
+        for metric in ("latency.p95_ms", *(() if logged_only else ("throughput.items_per_s",))):
+            ci = self.interval(metric)
+            if ci is not None:
+                out[f"{metric}_ci_low"], out[f"{metric}_ci_high"] = ci
+        if not logged_only:
             out["timing.blocks"] = float(self.blocks)
-            out["timing.inside_noise"] = float(bool(self.inside_noise))
-            for metric in ("latency.p95_ms", "throughput.items_per_s"):
-                ci = self.interval(metric)
-                if ci is not None:
-                    out[f"{metric}_ci_low"], out[f"{metric}_ci_high"] = ci
             values = self.block_values("latency.p95_ms")
             if values:
                 out["latency.p95_ms_spread"] = max(values) - min(values)
@@ -247,6 +255,7 @@ class TimingResult:
         data["notes"] = list(self.notes)
         data["inside_noise"] = list(self.inside_noise)
         data["block_values"] = {m: self.block_values(m) for m in ("latency.p95_ms", "throughput.items_per_s")}
+        data["blocks_summary"] = self.block_metrics() if self.blocks >= 2 else {}
         data["metrics"] = self.metrics()
         return data
 

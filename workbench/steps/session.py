@@ -430,11 +430,14 @@ class Session:
 
         primary = self.primary_metric
         chosen = logged if logged is not None else ([primary] if primary else None)
+        if chosen is not None:
+            chosen = [m for m in chosen if m.startswith("quality.")]
         counts = {"heldout.rows": float(comparison.heldout_rows)}
         if comparison.class_counts is not None:
             counts["heldout.positives"] = float(comparison.class_counts["positive"])
             counts["heldout.negatives"] = float(comparison.class_counts["negative"])
-        self.log_metrics({**counts, **comparison.metrics(chosen)})
+        self.log_metrics({**counts, **{k: v for k, v in comparison.metrics(chosen).items()
+                                       if not k.endswith(".rows")}})
         self.log_dict(comparison.to_dict(), ARTIFACT.format(reference=comparison.reference))
 
     def load_model(self, model_uri: str) -> Any:
