@@ -43,6 +43,7 @@ single_items = 300
 batch_size = 2000
 champion = None  # injected: the current champion ({"uri", "version", "threshold"}), compared on the same rows
 timing_budgets = {}  # injected: the charter's latency/throughput budgets, re-measured when inside the noise
+compare_metrics = None  # injected: the primary and gated metrics compared with intervals (None: the defaults)
 
 # %%
 import pandas as pd
@@ -83,6 +84,7 @@ for cand in s.spec.candidates:
         for ref, (scored, ref_threshold, label) in references.items():
             c.log_comparison(modeling.compare(result.scored, scored, task=s.task, candidate_name=cand.name,
                                               reference_name=ref, reference_label=label, threshold=threshold,
+                                              metrics=compare_metrics, slice_metrics=compare_metrics,
                                               reference_threshold=ref_threshold, slice_columns=slice_columns,
                                               min_slice_rows=min_slice_rows),
                              logged=[s.primary_metric] if s.primary_metric else None)

@@ -388,6 +388,21 @@ def timing_budgets(charter: Charter) -> dict[str, dict[str, Any]]:
     return out
 
 
+def compared_metrics(charter: Charter) -> list[str] | None:
+    """The metrics the evaluate step compares with 95 % intervals: the primary metric and the
+    metric of every comparison gate (vs_baseline, vs_champion, slices) that has an interval;
+    None (every default metric) when none has."""
+    from ..charter.config import BaselineGate, ChampionGate, SlicesGate
+    from ..measure.stats import method_for
+
+    names = [charter.primary_metric] + [g.metric for g in charter.gates
+                                        if isinstance(g, (BaselineGate, ChampionGate, SlicesGate))]
+    names = [n if n.startswith("quality.") else f"quality.{n.split('.')[-1]}" if n.startswith("slice.") else n
+             for n in names]
+    out = list(dict.fromkeys(n for n in names if n.startswith("quality.") and method_for(n)))
+    return out or None
+
+
 def current_champion(charter: Charter, store: Store) -> dict[str, Any] | None:
     """The model the charter's alias points to, as the evaluate notebook takes it:
     ``{"uri": "models:/<name>/<version>", "version", "threshold"}`` (None: no champion)."""
@@ -426,6 +441,8 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
     }
     if "timing_budgets" in declared.defaults:
         semantic["timing_budgets"] = timing_budgets(charter)
+    if "compare_metrics" in declared.defaults:
+        semantic["compare_metrics"] = compared_metrics(charter)
     key = cache_key({"notebook": nbfiles.source_hash(notebook), "parameters": step.parameters,
                      "injected": {k: v for k, v in semantic.items() if k in declared.defaults}, **base_key})
     # the champion a step compares with is not in the key (a candidate keeps its lineage when
