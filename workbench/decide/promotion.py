@@ -348,6 +348,10 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
                           reason=f"{gate.metric} of the champion (version {champion_version}) is missing or its run "
                           "is unreadable", **base)
     required = ref - gate.max_regression if higher else ref + gate.max_regression
+    if run_id is not None and run_id == champion_run_id:  # a cached evaluate step whose candidate became champion
+        return GateResult(passed=True, measured=value, threshold=required, reference=ref,
+                          reason=f"the candidate is champion v{champion_version} itself (the same run): no difference "
+                          "to judge", **base)
     same = comparison is not None and comparison.get("reference_label") == f"champion v{champion_version}"
     d = paired(comparison if same else None, gate.metric, candidate if same else None, "champion")
     if d is not None:  # no worse by more than max_regression: the interval's lower bound must reach -max_regression

@@ -403,6 +403,17 @@ def compared_metrics(charter: Charter) -> list[str] | None:
     return out or None
 
 
+def _champion_came_from(store: Store, champ: dict[str, Any] | None, hit: Any) -> bool:
+    """Whether the current champion is a candidate of the cached step run itself: reusing that
+    run compares the champion with itself, which needs no new measurement."""
+    if not champ or not champ.get("run_id"):
+        return False
+    try:
+        return store.get_run(champ["run_id"]).data.tags.get(TAG["parent"]) == hit.info.run_id
+    except Exception:  # noqa: BLE001 - an unreadable run: measure again
+        return False
+
+
 def current_champion(charter: Charter, store: Store) -> dict[str, Any] | None:
     """The model the charter's alias points to, as the evaluate notebook takes it:
     ``{"uri": "models:/<name>/<version>", "version", "threshold"}`` (None: no champion)."""
@@ -416,7 +427,7 @@ def current_champion(charter: Charter, store: Store) -> dict[str, Any] | None:
         with contextlib.suppress(Exception):  # a deleted run: thresholded metrics use 0.5
             threshold = store.get_run(version.run_id).data.metrics.get("quality.threshold")
     return {"uri": f"models:/{charter.promotion.model_name}/{version.version}", "version": str(version.version),
-            "threshold": threshold}
+            "threshold": threshold, "run_id": version.run_id}
 
 
 def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, current: list,
@@ -469,7 +480,8 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
             say(f"{step.name}: not reusing run {hit.info.run_id[:8]}: a timing verdict there was decided inside "
                 "the noise; measuring again")
             hit = None
-        if hit is not None and champ_tag and hit.data.tags.get(T_CHAMPION, "none") != champ_tag[T_CHAMPION]:
+        if (hit is not None and champ_tag and hit.data.tags.get(T_CHAMPION, "none") != champ_tag[T_CHAMPION]
+                and not _champion_came_from(store, champ, hit)):
             say(f"{step.name}: not reusing run {hit.info.run_id[:8]}: it was compared with another champion")
             hit = None
         if hit is not None:
