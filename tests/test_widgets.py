@@ -312,3 +312,6 @@ def test_runs_panel_shows_intervals_and_a_tie_as_no_better(tmp_path: Path) -> No
     body = cp.runs.body.value
     assert "vs today +0.09 [+0.01, +0.17]" in body
     assert "NO BETTER THAN TODAY" in body and "TIE" in body and "no better than today" in body
+    cp.promote.evaluate_button.click()
+    assert cp.wait(WAIT)
+    assert "No better than today" in cp.promote.body.value and cp.promote.promote_button.disabled

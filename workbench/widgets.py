@@ -715,6 +715,11 @@ class PromotePanel(_Panel):
         title = "Dry run" if d.dry_run else "Decision"
         lines = [f'<h4 style="margin:10px 0 2px">{title}: {_outcome_badge(d)}</h4>',
                  f'<pre style="white-space:pre-wrap;margin:2px 0">{_e(d.summary())}</pre>']
+        if d.dry_run and d.outcome == "no-better":
+            ties = "".join(f"<li>{_e(g.line())}</li>" for g in d.failing)
+            lines.append(f'<div style="color:{_AMBER}"><b>No better than today</b>: the 95 % interval holds the '
+                         f"margin, so the rows cannot show the candidate better; the alias does not move.<ul>{ties}</ul>"
+                         "</div>")
         if d.dry_run and d.outcome == "no-go":
             failing = "".join(f"<li>{_e(g.line())}</li>" for g in d.failing)
             lines.append(f'<div style="color:{_RED}"><b>Promotion refused</b>: the alias does not move until every '
