@@ -26,6 +26,8 @@
 # run with its model logged (signature and input example) for promotion, and an evaluation
 # report against the baseline (`evaluation/report.html`: ROC and PR curves, calibration,
 # confusion at the threshold, latency, probes, and the slices that regressed, in colour).
+# Today's rule and the current champion are scored on the same rows, so each candidate's
+# differences from them are paired, with 95 % intervals (`compare/<reference>.json`).
 
 # %% tags=["parameters"]
 run_id = None
@@ -39,6 +41,9 @@ slice_columns = []
 min_slice_rows = 200
 single_items = 300
 batch_size = 2000
+champion = None  # injected: the current champion ({"uri", "version", "threshold"}), compared on the same rows
+timing_budgets = {}  # injected: the charter's latency/throughput budgets, re-measured when inside the noise
+compare_metrics = None  # injected: the primary and gated metrics compared with intervals (None: the defaults)
 
 # %%
 import pandas as pd
@@ -61,6 +66,13 @@ s.log_shift(shifted)
 fallback = modeling.fit_baseline(s.spec.baseline, data.train, data.y_train, s.task)  # the degraded mode
 s.log_params(data.params())
 baseline = s.baseline_evidence()  # the baseline step's results, to judge each candidate against
+# today's rule and the champion scored on the very held-out rows each candidate faces: every
+# comparison is a paired difference with a 95 % interval (workbench.measure.stats)
+references = {"baseline": (modeling.score(fallback, data, task=s.task, keep=slice_columns),
+                           modeling.baseline_threshold(fallback, data, s.task, s.cost), "today's rule")}
+if champion:
+    references["champion"] = (modeling.score(s.load_model(champion["uri"]), data, task=s.task, keep=slice_columns),
+                              champion.get("threshold"), f"champion v{champion['version']}")
 print(f"{data.summary()} {len(s.spec.candidates)} candidate(s): {', '.join(c.name for c in s.spec.candidates)}"
       + ("" if baseline else "; no baseline run found to compare with"))
 
@@ -88,7 +100,16 @@ for cand in s.spec.candidates:
         c.log_dict(model.preprocessing(), f"{cand.name}/preprocessing.json")
         result = modeling.assess(cand.name, model, data, task=s.task, cost=s.cost, threshold=threshold,
                                  slice_columns=slice_columns, min_slice_rows=min_slice_rows,
-                                 single_items=single_items, batch_size=batch_size)
+                                 single_items=single_items, batch_size=batch_size, budgets=timing_budgets)
+        for ref, (scored, ref_threshold, label) in references.items():
+            c.log_comparison(modeling.compare(result.scored, scored, task=s.task, candidate_name=cand.name,
+                                              reference_name=ref, reference_label=label, threshold=threshold,
+                                              metrics=compare_metrics, slice_metrics=compare_metrics,
+                                              reference_threshold=ref_threshold, slice_columns=slice_columns,
+                                              min_slice_rows=min_slice_rows),
+                             logged=[s.primary_metric] if s.primary_metric else None)
+        if result.timing.inside_noise:  # a verdict inside the noise is never served from cache
+            s.set_tags({"workbench.inside_noise": "true"})
         figures[cand.name] = c.log_assessment(result, prefix=cand.name, reference=baseline, primary_metric=s.primary_metric)
         c.log_model(model, "model", input_example=data.eval_head(5)[data.features], output_example=result.score_head(5))
         results[cand.name] = result

@@ -55,6 +55,19 @@ def test_new_drafts_a_charter_and_contract_that_validate(tmp_path: Path) -> None
         (Path(__file__).resolve().parents[1] / "notebooks" / "evaluate.ipynb")
     assert [f for f in check_charter(charter) if f.level == "error"] == []
     assert "make pilot PILOT=" in made.next_command()
+    # slices are gated from a size drafted from the data's; the sample-size minimum is written down
+    from workbench.charter.config import SampleSizeGate, SlicesGate
+    from workbench.new import slice_min_rows
+
+    slices = next(g for g in charter.gates if isinstance(g, SlicesGate))
+    assert slices.min_rows == steps["baseline"].parameters["min_slice_rows"] == slice_min_rows(made_rows(data))
+    assert any(isinstance(g, SampleSizeGate) and g.min_rows == 100 for g in charter.gates)
+    assert (slice_min_rows(400), slice_min_rows(40_000), slice_min_rows(10_000_000)) == (50, 500, 500)
+    assert slice_min_rows(20_000) == 250
+
+
+def made_rows(data: Path) -> int:
+    return sum(1 for _ in data.open()) - 1
 
 
 def test_new_infers_regression_and_a_temporal_split(tmp_path: Path) -> None:

@@ -302,3 +302,21 @@ def test_a_partial_run_never_replaces_the_complete_one_and_statuses_match_what_r
     assert "ALREADY CHAMPION" in cp.promote.body.value and "ALREADY-CHAMPION" not in cp.promote.body.value
     assert "GO (already champion)" not in cp.promote.body.value
     assert "0.8" in cp.runs.body.value and "0.800" not in cp.runs.body.value
+
+
+def test_runs_panel_shows_intervals_and_a_tie_as_no_better(tmp_path: Path) -> None:
+    path = _gated_project(tmp_path)
+    store = Store(tmp_path)
+    _pilot_layout(store, "tiny-pilot", {"tied": 0.75})
+    run = next(r for r in store.find_runs("tiny-pilot", max_results=100) if r.info.run_name == "tied")
+    store.log_metrics(run.info.run_id, {"compare.baseline.roc_auc.diff": 0.09, "compare.baseline.roc_auc.ci_low": 0.01,
+                                        "compare.baseline.roc_auc.ci_high": 0.17})  # the 5 % margin (0.033) inside
+    cp = panel(path)
+    cp.runs.refresh_button.click()
+    assert cp.wait(WAIT)
+    body = cp.runs.body.value
+    assert "vs today +0.09 [+0.01, +0.17]" in body
+    assert "NO BETTER THAN TODAY" in body and "TIE" in body and "no better than today" in body
+    cp.promote.evaluate_button.click()
+    assert cp.wait(WAIT)
+    assert "No better than today" in cp.promote.body.value and cp.promote.promote_button.disabled

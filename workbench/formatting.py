@@ -44,6 +44,7 @@ _OUTCOMES = {
     "go": "GO",
     "no-go": "NO-GO",
     "draft": "DRAFT",
+    "no-better": "NO BETTER THAN TODAY",
     "already-champion": "ALREADY CHAMPION",
     "rollback": "ROLLBACK",
 }

@@ -393,6 +393,14 @@ def _leaks(con: Any, columns: dict[str, str], target: str, task: str, positive: 
     return out
 
 
+def slice_min_rows(rows: int, held_out_share: float = 0.25) -> int:
+    """The drafted ``min_rows`` of the slices gate, from the data's size: a slice is gated
+    when it holds 5 % of the held-out rows, at least 50 and at most 500 rows (the 95 % interval
+    of a metric on fewer rows is too wide to show a regression; past 500 it is narrow enough)."""
+    held_out = rows * held_out_share
+    return int(min(500, max(50, round(held_out * 0.05 / 10) * 10)))
+
+
 def _split(con: Any, time_column: str | None, task: str, *, why: str = "") -> list[str]:
     from .data.sql import quote_ident as _q
 
@@ -515,12 +523,14 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
               "    parameters:", f"      tables: [{q(table)}]",
               "  - name: baseline", "    role: baseline", f"    notebook: {notebooks}/baseline.ipynb",
               "    parameters: &measure", f"      slice_columns: [{', '.join(q(c) for c in slice_cols)}]",
-              "      min_slice_rows: 50",
+              f"      min_slice_rows: {slice_min_rows(rows)}          # slices with fewer rows are shown, not gated",
               "  - name: evaluate", "    role: evaluate", f"    notebook: {notebooks}/evaluate.ipynb",
               "    parameters: *measure", "",
               "# A candidate is promoted only when every gate passes. Each metric knows whether higher",
               "# or lower is better (README, \"Metrics\"); `workbench validate` checks the names.",
               "gates:",
+              "# Comparisons are paired on the same held-out rows with 95 % intervals: the interval's lower",
+              "# bound must clear the margin; a margin inside it is a tie (\"no better than today\").",
               f"  - {{name: beats_todays_rule, kind: vs_baseline, metric: {primary}, min_relative_improvement: 0.05}}"
               "   # drafted: the margin over today's rule",
               f"  - {{name: no_regression, kind: vs_champion, metric: {primary}, max_regression: {champion_margin}}}"
@@ -531,7 +541,9 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
               "  - {name: no_crashes, kind: probes}"]
     if slice_cols:
         lines.append(f"  - {{name: no_slice_regression, kind: slices, metric: {slice_metric}, margin: {slice_margin}, "
-                     "min_rows: 50}   # drafted: the slice margin")
+                     f"min_rows: {slice_min_rows(rows)}}}   # drafted: the slice margin")
+    lines.append("  - {name: enough_rows, kind: sample_size, min_rows: 100, min_per_class: 30}"
+                 "   # drafted: the rows needed to judge at all")
     lines += ["", "promotion:", f"  model_name: {q(name)}", "  alias: champion", "",
               "# After the GO (README, \"After the GO\"): a GO is refused while this plan is incomplete.",
               "production:",

@@ -51,6 +51,7 @@ __all__ = [
     "step_statuses",
     "contracts_html",
     "gates_html",
+    "interval_text",
     "error_html",
     "run_url",
     "runs_table_url",
@@ -63,8 +64,8 @@ DEFAULT_MLFLOW_URL = None  # None: http://127.0.0.1:$UI_PORT, where `make ui` se
 _GREEN, _RED, _AMBER, _GREY, _BLUE = "#1a7f37", "#cf222e", "#9a6700", "#656d76", "#0969da"
 _STATUS_COLOUR = {"fresh": _GREEN, "cached": _BLUE, "failed": _RED, "killed": _RED, "running": _AMBER,
                   "queued": _GREY, "not run": _GREY, "no contracts": _GREY, "written": _GREEN,
-                  "GO": _GREEN, "NO-GO": _RED, "ALREADY CHAMPION": _BLUE, "ROLLBACK": _AMBER,
-                  "DRAFT": _AMBER}
+                  "GO": _GREEN, "NO-GO": _RED, "NO BETTER THAN TODAY": _AMBER, "ALREADY CHAMPION": _BLUE,
+                  "ROLLBACK": _AMBER, "DRAFT": _AMBER}
 _TABLE = "border-collapse:collapse;font-size:0.9em;margin:4px 0"
 _TH = "text-align:left;padding:3px 8px;border-bottom:2px solid #d0d7de;background:#f6f8fa"
 _TD = "text-align:left;padding:3px 8px;border-bottom:1px solid #d0d7de;vertical-align:top"
@@ -541,18 +542,38 @@ def _gated_metrics(charter: Charter) -> list[str]:
     return out
 
 
+def interval_text(diff: float | None, low: float | None, high: float | None) -> str:
+    """``diff [low, high]``: a paired difference and its 95 % interval ("" when there is none)."""
+    if diff is None or low is None or high is None:
+        return ""
+    return f"{diff:+.4g} [{low:+.4g}, {high:+.4g}]"
+
+
+def _compare_cell(metrics: Mapping[str, float], metric: str) -> str:
+    """A candidate's paired difference from today's rule on ``metric`` (logged as
+    ``compare.baseline.<m>.*``), as a small second line."""
+    short = metric.split(".", 1)[1] if metric.startswith("quality.") else None
+    if short is None:
+        return ""
+    text = interval_text(*(metrics.get(f"compare.baseline.{short}.{k}") for k in ("diff", "ci_low", "ci_high")))
+    return f"<br><small>vs today {_e(text)}</small>" if text else ""
+
+
 def gates_html(decision: Any) -> str:
     rows = []
     for g in decision.gates:
         threshold = "" if g.threshold is None else f"{_e(g.op or '')} {_num(g.threshold, g.metric)}"
-        rows.append([_e(g.name), _verdict(g.passed), _num(g.measured, g.metric), threshold,
+        verdict = _badge("TIE", _AMBER) if getattr(g, "tie", False) else _verdict(g.passed)
+        rows.append([_e(g.name), verdict, _num(g.measured, g.metric), threshold,
                      _num(g.reference, g.metric),
+                     _e(interval_text(getattr(g, "diff", None), getattr(g, "ci_low", None),
+                                      getattr(g, "ci_high", None))),
                      _e(g.reason) + "".join(f"<br><small>{_e(d)}</small>" for d in g.details)])
-    return _table(["gate", "verdict", "measured", "required", "reference", "why"], rows)
+    return _table(["gate", "verdict", "measured", "required", "reference", "difference [95 %]", "why"], rows)
 
 
 def _outcome_badge(decision: Any) -> str:
-    colour = {"go": _GREEN, "already-champion": _BLUE, "no-go": _RED, "rollback": _AMBER,
+    colour = {"go": _GREEN, "already-champion": _BLUE, "no-go": _RED, "no-better": _AMBER, "rollback": _AMBER,
               "draft": _AMBER}.get(decision.outcome, _GREY)
     return _badge(fmt.outcome_label(decision.outcome), colour)
 
@@ -610,7 +631,9 @@ class RunsPanel(_Panel):
             star = " ★" if chosen and label == f"candidate {chosen}" else ""
             header.append(_link(run_url(base, run.info.experiment_id, run.info.run_id), label) + star)
         rows = [[f"<code>{_e(m)}</code>" + (" <small>(primary)</small>" if m == charter.primary_metric else "")]
-                + [_num(run.data.metrics.get(m), m) for _label, run in columns] for m in _gated_metrics(charter)]
+                + [_num(run.data.metrics.get(m), m) + (_compare_cell(run.data.metrics, m)
+                                                        if label.startswith("candidate ") else "")
+                   for label, run in columns] for m in _gated_metrics(charter)]
         pilot = data["pilot"]
         parts = [_note(f"Pilot run {_link(run_url(base, pilot.info.experiment_id, pilot.info.run_id), pilot.info.run_id[:8])}"
                        + (f"; ★ = the candidate the gates judge (<code>{_e(chosen)}</code>)" if chosen else ""),
@@ -693,6 +716,11 @@ class PromotePanel(_Panel):
         title = "Dry run" if d.dry_run else "Decision"
         lines = [f'<h4 style="margin:10px 0 2px">{title}: {_outcome_badge(d)}</h4>',
                  f'<pre style="white-space:pre-wrap;margin:2px 0">{_e(d.summary())}</pre>']
+        if d.dry_run and d.outcome == "no-better":
+            ties = "".join(f"<li>{_e(g.line())}</li>" for g in d.failing)
+            lines.append(f'<div style="color:{_AMBER}"><b>No better than today</b>: the 95 % interval holds the '
+                         f"margin, so the rows cannot show the candidate better; the alias does not move.<ul>{ties}</ul>"
+                         "</div>")
         if d.dry_run and d.outcome == "no-go":
             failing = "".join(f"<li>{_e(g.line())}</li>" for g in d.failing)
             lines.append(f'<div style="color:{_RED}"><b>Promotion refused</b>: the alias does not move until every '

@@ -422,7 +422,7 @@ def test_promotion_lifecycle_go_rerun_nogo_history_rollback(store: Store) -> Non
     # go: the best candidate is registered and the alias moves to it
     d1 = promote(charter, store, actor="ann")
     assert d1.outcome == "go" and d1.exit_code == 0 and d1.candidate == "good" and d1.new_version
-    assert all(g.passed for g in d1.gates) and len(d1.gates) == len(GATES) + 2  # + the implicit production_plan and leakage gates
+    assert all(g.passed for g in d1.gates) and len(d1.gates) == len(GATES) + 3  # + the implicit sample_size, production_plan and leakage gates
     assert d1.alias_before is None and d1.alias_after == d1.model_version == "1"
     assert _alias(store, charter) == "1"
     mv = store.client.get_model_version(charter.promotion.model_name, "1")
@@ -434,7 +434,7 @@ def test_promotion_lifecycle_go_rerun_nogo_history_rollback(store: Store) -> Non
     assert record["actor"] == "ann" and record["fingerprints"] == {"flights": "fp-1"}
     assert record["git_commit"] == "c0ffee" and record["contract_versions"] == {"flights": "abc123def456"}
     assert record["evidence"]["baseline"] == p1["baseline"] and record["evidence"]["contracts"] == p1["contracts"]
-    assert {g["kind"] for g in record["gates"]} == {g["kind"] for g in GATES} | {"production_plan", "leakage"}
+    assert {g["kind"] for g in record["gates"]} == {g["kind"] for g in GATES} | {"production_plan", "leakage", "sample_size"}
     decision_run = store.get_run(d1.decision_run_id)
     assert decision_run.data.tags[TAG["kind"]] == "decision"
     assert decision_run.data.tags[TAG["parent"]] == p1["pilot"]  # nested under the pilot run it judged

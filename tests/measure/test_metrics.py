@@ -115,6 +115,29 @@ def test_every_emitted_metric_name_is_registered() -> None:
                           cost=CostModel(compute_usd_per_hour=1.0, usd_per_call=0.001, human_seconds_per_item=30,
                                          human_usd_per_hour=40))
     emitted.update(dict.fromkeys(timing.metrics(), "both"))
+    blocks = dataclasses.replace(timing, single_latencies_ms=(1.0, 2.0, 3.0, 2.0), batch_latencies_ms=(4.0, 5.0),
+                                 blocks=2)
+    emitted.update(dict.fromkeys({**blocks.metrics(), **blocks.block_metrics()}, "both"))
+    # paired comparisons (workbench.measure.modeling.compare) and the held-out counts
+    from workbench.measure.modeling import HeldOut, compare, score_rows
+
+    held = HeldOut.from_frame(frame)
+    both = {}
+    for kind, target, a, b in (("classification", "y", "s", "p"), ("regression", "t", "p", "t")):
+        task = cls if kind == "classification" else reg
+
+        def scorer(col):
+            return type("M", (), {"score": lambda self, X, col=col: frame.loc[X.index, col].to_numpy()})()
+        truth = (lambda v: np.asarray(v, dtype=int)) if kind == "classification" else (lambda v: np.asarray(v, float))
+        sa, sb = (score_rows(scorer(c), held, features=[a, b], target=target, truth=truth,
+                             binary=kind == "classification") for c in (a, a if kind == "regression" else a))
+        for ref in ("baseline", "champion"):
+            cmp = compare(sa, sb, task=task, candidate_name="c", reference_name=ref)
+            both.update(dict.fromkeys(cmp.metrics(), kind))
+    emitted.update(both)
+    emitted.update(dict.fromkeys(["heldout.rows", "heldout.positives", "heldout.negatives"], "classification"))
+    assert "compare.champion.r2.ci_low" in emitted and "compare.baseline.roc_auc.diff" in emitted
+    assert metrics.direction("compare.baseline.brier.ci_high") == "lower"
     probes = ProbeReport((ProbeResult("null.a", "null", "handled", "ok"),), ("ValueError",))
     emitted.update(dict.fromkeys(probes.metrics(), "both"))
     assert "time_saved.per_1k_hours" in emitted and "quality.average_precision" in emitted  # all families
@@ -126,7 +149,8 @@ def test_every_emitted_metric_name_is_registered() -> None:
             assert metrics.info(name).applies_to(kind), name  # type: ignore[union-attr]
     # the concrete (non per-slice) names are all listed by known()
     listed = set(metrics.known())
-    concrete = {n for n in emitted if not (n.startswith("slice.") and n.count(".") == 3)}
+    concrete = {n for n in emitted if not (n.startswith("slice.") and n.count(".") == 3)
+                and not n.startswith("compare.")}  # per-slice and per-reference names are patterns
     assert concrete <= listed
 
 

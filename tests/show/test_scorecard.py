@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from test_promotion import build_pilot, candidate_metrics, make_charter
+from decide.test_promotion import build_pilot, candidate_metrics, make_charter  # tests/decide (the layout move)
 from workbench.errors import TrackingError
 from workbench.decide.promotion import promote
 from workbench.show.scorecard import SCORECARD_ARTIFACT, render_scorecard, write_scorecard
@@ -147,3 +147,22 @@ def test_scorecard_shows_the_environment_the_pilot_ran_in(store: Store, pilot: t
     assert env.python in section and env.lock_sha256[:16] in section
     for name in ("scikit-learn", "numpy", "pandas", "duckdb", "mlflow", "great-expectations", "papermill"):
         assert f"<td>{name}</td><td>{env.packages[name]}</td>" in section, name
+
+
+def test_scorecard_shows_intervals_and_the_worst_slices_first_as_numbers(store: Store, pilot: tuple) -> None:
+    charter, ids = pilot
+    run = ids["candidates"]["hgb"]
+
+    def entry(key: str, rows: int, lo: float) -> dict:
+        return {"column": "hour", "value": key.split(".")[1], "key": key, "rows": rows, "metric": "roc_auc",
+                "diff": lo + 0.02, "ci_low": lo, "ci_high": lo + 0.04, "reason": ""}
+
+    # text order would put 10 before 9 and -0.1 after -0.02; as numbers the worst end comes first
+    slices = [entry("hour.9", 900, 0.05), entry("hour.10", 1000, -0.1), entry("hour.100", 250, -0.02)]
+    store.log_dict(run, {"reference_label": "today's rule", "metrics": {"quality.roc_auc": {
+        "candidate": 0.8, "reference": 0.66, "diff": 0.14, "ci_low": 0.11, "ci_high": 0.17, "n": 900,
+        "method": "delong"}}, "slices": slices}, "compare/baseline.json")
+    page = render_scorecard(charter, store, ids["pilot"])
+    assert 'id="intervals"' in page and "+0.14 [+0.11, +0.17]" in page and "delong" in page
+    section = page[page.index('id="intervals"'):page.index('id="slices"')]
+    assert section.index("hour.10") < section.index("hour.100") < section.index("hour.9")

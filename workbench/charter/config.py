@@ -35,6 +35,7 @@ __all__ = [
     "ChampionGate",
     "ContractsGate",
     "ProbesGate",
+    "SampleSizeGate",
     "SlicesGate",
     "ShiftGate",
     "LeakagePolicy",
@@ -407,8 +408,18 @@ class ShiftGate(_Gate):
     max_unseen_share: float | None = Field(default=0.05, ge=0, le=1)
 
 
+class SampleSizeGate(_Gate):
+    """Enough held-out rows, and rows of each class, to judge any difference (README,
+    "Differences you can trust"). Every promotion applies it with these defaults (those of
+    workbench.measure.stats); declare it to change them."""
+
+    kind: Literal["sample_size"]
+    min_rows: int = Field(default=100, ge=1)
+    min_per_class: int = Field(default=30, ge=1)  # classification only
+
+
 Gate = Annotated[
-    ThresholdGate | BaselineGate | ChampionGate | ContractsGate | ProbesGate | SlicesGate | ShiftGate,
+    ThresholdGate | BaselineGate | ChampionGate | ContractsGate | ProbesGate | SlicesGate | ShiftGate | SampleSizeGate,
     Field(discriminator="kind"),
 ]
 

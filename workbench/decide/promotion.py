@@ -14,6 +14,9 @@ Outcomes (``Decision.outcome``)
 ``draft``             every gate passed, but values `workbench new` drafted (tagged ``# drafted`` in
                       the charter or a contract) are unconfirmed: nothing is registered, the alias
                       stays. Exit code 7. The record lists them (file:line) and the confirmations.
+``no-better``         "no better than today": no gate failed outright, but a comparison's 95 %
+                      interval holds its margin (a tie, never settled by order); the registry
+                      is untouched. Exit code 3.
 ``already-champion``  every gate passed and the alias already points at a version of this
                       very model (same logged model id, or same evaluate cache key and
                       candidate name): no new version, no alias move. Reruns are idempotent.
@@ -46,6 +49,7 @@ from ..store import environment as run_environment, locks
 from . import registry
 from ..measure import metrics as metric_registry
 from ..charter.drafted import drafted_values, how_to_confirm, placeholder
+from ..measure import stats
 from ..charter.config import (
     BaselineGate,
     ChampionGate,
@@ -53,6 +57,7 @@ from ..charter.config import (
     ContractsGate,
     ProbesGate,
     ShiftGate,
+    SampleSizeGate,
     SlicesGate,
     ThresholdGate,
 )
@@ -63,6 +68,7 @@ from .registry import (  # re-exported: the record types and registry functions 
     DRAFT,
     FINGERPRINT_PREFIX,
     GO,
+    NO_BETTER,
     NO_GO,
     ROLLBACK,
     T_CANDIDATE,
@@ -107,6 +113,7 @@ __all__ = [
     "DECISION_ARTIFACT",
     "GO",
     "NO_GO",
+    "NO_BETTER",
     "ALREADY",
     "ROLLBACK",
     "DRAFT",
@@ -152,6 +159,9 @@ class Evidence:
     leakage_findings: tuple[Mapping[str, Any], ...] | None = None
     shift_columns: tuple[Mapping[str, Any], ...] = ()
     environment: Mapping[str, Any] = field(default_factory=dict)  # the pilot run's (store.environment)
+    # paired comparisons the candidate's run logged: "baseline" / "champion" -> compare/<ref>.json
+    comparisons: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    task_kind: str | None = None
 
 
 # -- pure gates ----------------------------------------------------------------------------
@@ -243,10 +253,55 @@ def threshold_gate(gate: ThresholdGate, metrics: Mapping[str, float], *, run_id:
                       **base)
 
 
+def paired(comparison: Mapping[str, Any] | None, metric: str, candidate: Mapping[str, float] | None = None,
+           reference: str = "baseline") -> dict[str, Any] | None:
+    """The paired difference (candidate - reference) of ``metric`` with its 95 % interval:
+    from the comparison JSON (``compare/<reference>.json``), else from the logged
+    ``compare.<reference>.<m>.diff|ci_low|ci_high`` metrics; None when neither has it."""
+    found = ((comparison or {}).get("metrics") or {}).get(metric)
+    if found and all(_num(found, k) is not None for k in ("diff", "ci_low", "ci_high")):
+        return dict(found)
+    short = metric.split(".", 1)[1] if metric.startswith("quality.") else metric
+    got = {k: _num(candidate, f"compare.{reference}.{short}.{k}") for k in ("diff", "ci_low", "ci_high")}
+    if all(v is not None for v in got.values()):
+        return {**got, "n": _num(candidate, f"compare.{reference}.rows"), "method": "logged"}
+    return None
+
+
+def judge_interval(diff: Mapping[str, Any], *, higher: bool, margin: float, inclusive: bool = False
+                   ) -> tuple[str, float, float]:
+    """``pass`` when the interval's lower bound in the better direction clears ``margin``
+    (``inclusive``: reaches it); ``tie`` when it does not but the interval holds zero or the
+    margin (the rows cannot tell the two apart, or cannot tell whether the gain reaches the
+    margin); ``fail`` otherwise (surely worse, or surely better by less than the margin).
+    Returns the verdict and the interval in the better direction."""
+    lo, hi = float(diff["ci_low"]), float(diff["ci_high"])
+    lo_b, hi_b = (lo, hi) if higher else (-hi, -lo)
+    if lo_b > margin or (inclusive and lo_b >= margin):
+        return "pass", lo_b, hi_b
+    return ("tie" if lo_b <= 0 <= hi_b or lo_b <= margin <= hi_b else "fail"), lo_b, hi_b
+
+
+def _interval_text(d: Mapping[str, Any]) -> str:
+    n = _num(d, "n")
+    rows = f" on {n:.0f} paired rows" if n is not None else ""
+    method = f", {d['method']}" if d.get("method") else ""
+    return f"difference {float(d['diff']):+.4g}, 95 % interval [{float(d['ci_low']):+.4g}, {float(d['ci_high']):+.4g}]" \
+           f"{rows}{method}"
+
+
+_POINT_ONLY = "no paired interval was logged (compare/{ref}.json): judged on the point values alone"
+
+
 def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: Mapping[str, float] | None, *,
-                  run_id: str | None = None, baseline_run_id: str | None = None) -> GateResult:
-    """Better than the baseline by ``min_relative_improvement`` of |baseline| (0.05 = 5 %).
-    Direction: the gate's ``higher_is_better``, else the metric registry."""
+                  run_id: str | None = None, baseline_run_id: str | None = None,
+                  comparison: Mapping[str, Any] | None = None) -> GateResult:
+    """Better than the baseline by ``min_relative_improvement`` of |baseline| (0.05 = 5 %):
+    the lower bound of the 95 % interval of the paired difference (``comparison``, or the
+    logged ``compare.baseline.*``) must clear that margin; a margin inside the interval is a
+    tie (``tie=True``: "no better than today"). Without an interval, the point values are
+    compared, and the reason says so. Direction: the gate's ``higher_is_better``, else the
+    metric registry."""
     higher = _gate_higher(gate)
     op = ">=" if higher else "<="
     base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
@@ -264,17 +319,32 @@ def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: 
                           **base)
     margin = gate.min_relative_improvement * abs(ref)
     required = ref + margin if higher else ref - margin
-    ok = value >= required if higher else value <= required
     change = (value - ref) / abs(ref) if ref != 0 else (0.0 if value == ref else math.copysign(math.inf, value - ref))
+    d = paired(comparison, gate.metric, candidate, "baseline")
+    if d is not None:
+        verdict, lo_b, _ = judge_interval(d, higher=higher, margin=margin)
+        reason = (f"{gate.metric} = {_fmt(value)} vs baseline {_fmt(ref)}: {_interval_text(d)}; required: the "
+                  f"interval's lower bound {'above' if higher else 'below'} {'+' if higher else '-'}{margin:.4g} "
+                  f"({gate.min_relative_improvement:.2%} of the baseline, {'higher' if higher else 'lower'} "
+                  "is better)")
+        if verdict == "tie":
+            reason += ": the margin lies inside the interval, so the candidate is no better than today's rule"
+        elif verdict == "fail":
+            reason += ": the whole interval falls short of it"
+            reason += "" if lo_b > 0 else " (the candidate is worse than today's rule)"
+        return GateResult(passed=verdict == "pass", measured=value, threshold=required, reference=ref, reason=reason,
+                          diff=float(d["diff"]), ci_low=float(d["ci_low"]), ci_high=float(d["ci_high"]),
+                          tie=verdict == "tie", **base)
+    ok = value >= required if higher else value <= required
     reason = (f"{gate.metric} = {_fmt(value)} vs baseline {_fmt(ref)} ({change:+.2%}); required {op} {_fmt(required)} "
               f"({'+' if higher else '-'}{gate.min_relative_improvement:.2%} of the baseline, "
-              f"{'higher' if higher else 'lower'} is better)")
+              f"{'higher' if higher else 'lower'} is better); " + _POINT_ONLY.format(ref="baseline"))
     return GateResult(passed=ok, measured=value, threshold=required, reference=ref, reason=reason, **base)
 
 
 def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: Mapping[str, float] | None, *,
                   champion_version: str | None, run_id: str | None = None,
-                  champion_run_id: str | None = None) -> GateResult:
+                  champion_run_id: str | None = None, comparison: Mapping[str, Any] | None = None) -> GateResult:
     """No worse than the champion by more than ``max_regression`` (absolute); no champion: pass.
     Direction: the gate's ``higher_is_better``, else the metric registry."""
     higher = _gate_higher(gate)
@@ -293,10 +363,28 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
                           reason=f"{gate.metric} of the champion (version {champion_version}) is missing or its run "
                           "is unreadable", **base)
     required = ref - gate.max_regression if higher else ref + gate.max_regression
+    if run_id is not None and run_id == champion_run_id:  # a cached evaluate step whose candidate became champion
+        return GateResult(passed=True, measured=value, threshold=required, reference=ref,
+                          reason=f"the candidate is champion v{champion_version} itself (the same run): no difference "
+                          "to judge", **base)
+    same = comparison is not None and comparison.get("reference_label") == f"champion v{champion_version}"
+    d = paired(comparison if same else None, gate.metric, candidate if same else None, "champion")
+    if d is not None:  # no worse by more than max_regression: the interval's lower bound must reach -max_regression
+        verdict, lo_b, _ = judge_interval(d, higher=higher, margin=-gate.max_regression, inclusive=True)
+        reason = (f"{gate.metric} = {_fmt(value)} vs champion v{champion_version} {_fmt(ref)}: {_interval_text(d)}; "
+                  f"required: the interval's worse end within {gate.max_regression:g} of the champion "
+                  f"({'higher' if higher else 'lower'} is better)"
+                  + ("" if verdict == "pass" else f": it reaches {-lo_b:+.4g} worse, so a regression beyond the "
+                     "margin cannot be ruled out"))
+        return GateResult(passed=verdict == "pass", measured=value, threshold=required, reference=ref, reason=reason,
+                          diff=float(d["diff"]), ci_low=float(d["ci_low"]), ci_high=float(d["ci_high"]), **base)
     ok = value >= required if higher else value <= required
     reason = (f"{gate.metric} = {_fmt(value)} vs champion v{champion_version} {_fmt(ref)}; "
               f"required {op} {_fmt(required)} "
-              f"(max regression {gate.max_regression:g}, {'higher' if higher else 'lower'} is better)")
+              f"(max regression {gate.max_regression:g}, {'higher' if higher else 'lower'} is better); "
+              + _POINT_ONLY.format(ref="champion")
+              + ("" if comparison is None or same else f" (the logged comparison is against "
+                 f"{comparison.get('reference_label')}, not v{champion_version})"))
     return GateResult(passed=ok, measured=value, threshold=required, reference=ref, reason=reason, **base)
 
 
@@ -350,9 +438,15 @@ def slice_values(metrics: Mapping[str, float], metric: str) -> dict[str, float]:
 
 def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: Mapping[str, float] | None,
                 champion_version: str | None, baseline: Mapping[str, float] | None, run_id: str | None = None,
-                champion_run_id: str | None = None, baseline_run_id: str | None = None) -> GateResult:
+                champion_run_id: str | None = None, baseline_run_id: str | None = None,
+                comparison: Mapping[str, Any] | None = None) -> GateResult:
     """No slice worse than the champion's same slice by more than ``margin`` (no champion: the
     baseline's). ``measured`` is the largest regression found, ``threshold`` the margin.
+
+    With a paired ``comparison`` against that reference (``compare/<ref>.json``), every slice
+    with at least ``min_rows`` rows is judged on its 95 % interval: it passes only when the
+    interval's worse end stays within ``margin``; the failing slices are listed worst first.
+    Without one, the logged per-slice values are compared as points (and the reason says so).
     Direction: the gate's ``higher_is_better``, else the registry's for ``quality.<m>``."""
     higher = _gate_higher(gate)
     base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op="<=", threshold=gate.margin,
@@ -362,6 +456,10 @@ def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: M
     else:
         ref_name, ref_metrics, ref_run = "baseline (no champion yet)", baseline, baseline_run_id
     base["reference_run_id"] = ref_run
+    inner = gate.metric.split(".", 1)[1] if gate.metric.startswith(("quality.", "slice.")) else gate.metric
+    entries = [e for e in ((comparison or {}).get("slices") or []) if e.get("metric") == inner]
+    if entries:
+        return _slices_by_interval(gate, entries, higher=higher, ref_name=ref_name, base=base)
     cand = slice_values(candidate, gate.metric)
     if not cand:
         return GateResult(passed=False, reason=f"the candidate has no slice metrics for {gate.metric}", **base)
@@ -390,7 +488,8 @@ def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: M
         details += (f"not compared (fewer than {gate.min_rows} rows): {', '.join(small)}",)
     reason = (f"{len(failing)} of {len(common)} slice(s) worse than the {ref_name} by more than {gate.margin:g} "
               f"on {gate.metric} ({'higher' if higher else 'lower'} is better); "
-              + (f"largest regression {worst_key} by {worst_by:.4g}" if worst_by > 0 else "no slice is worse"))
+              + (f"largest regression {worst_key} by {worst_by:.4g}" if worst_by > 0 else "no slice is worse")
+              + "; no paired slice intervals were logged: judged on the point values alone")
     return GateResult(passed=not failing, measured=worst_by, details=details, reason=reason, **base)
 
 
@@ -448,6 +547,76 @@ def shift_gate(gate: ShiftGate, metrics: Mapping[str, float] | None, columns: Se
                     if (_num(c, key) or 0.0) > limit]
     return GateResult(passed=passed, measured=_num(metrics, "shift.max_psi"), reason="; ".join(parts),
                       details=tuple(details), **base)
+def _slices_by_interval(gate: SlicesGate, entries: list[Mapping[str, Any]], *, higher: bool, ref_name: str,
+                        base: dict[str, Any]) -> GateResult:
+    """The slices gate on paired per-slice intervals: every slice with ``min_rows`` rows."""
+    judged, small, undefined = [], [], []
+    for e in entries:
+        if int(e.get("rows") or 0) < gate.min_rows:
+            small.append(e)
+        elif all(_num(e, k) is not None for k in ("diff", "ci_low", "ci_high")):
+            judged.append(e)
+        else:
+            undefined.append(e)
+    if not judged:
+        return GateResult(passed=False, reason=f"no slice with at least {gate.min_rows} rows has a paired interval "
+                          f"against the {ref_name} on {gate.metric}", **base)
+    failing: list[tuple[float, Mapping[str, Any]]] = []
+    worst = -math.inf
+    for e in judged:
+        verdict, lo_b, _ = judge_interval(e, higher=higher, margin=-gate.margin, inclusive=True)
+        worst = max(worst, -float(e["diff"]) if higher else float(e["diff"]))
+        if verdict != "pass":
+            failing.append((lo_b, e))
+    failing.sort(key=lambda t: t[0])  # the worst end first, as numbers
+    details = tuple(f"{e['key']}: {_interval_text(e)}" for _, e in failing)
+    if small:
+        details += (f"not compared (fewer than {gate.min_rows} rows): "
+                    + ", ".join(f"{e['key']} ({int(e['rows'])})" for e in sorted(small, key=lambda e: -int(e["rows"]))),)
+    if undefined:
+        details += ("not compared (no interval): " + ", ".join(f"{e['key']} ({e.get('reason') or 'undefined'})"
+                                                             for e in undefined),)
+    reason = (f"{len(failing)} of {len(judged)} slice(s) with at least {gate.min_rows} rows may be worse than the "
+              f"{ref_name} by more than {gate.margin:g} on {gate.metric} (95 % paired intervals, "
+              f"{'higher' if higher else 'lower'} is better)"
+              + (f"; worst {failing[0][1]['key']}: {_interval_text(failing[0][1])}" if failing else
+                 f"; largest point regression {worst:+.4g}" if worst > 0 else "; no slice is worse"))
+    return GateResult(passed=not failing, measured=worst, details=details, reason=reason, **base)
+
+
+def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task_kind: str | None = None,
+                     run_id: str | None = None, declared: bool = True) -> GateResult:
+    """Enough held-out rows (``heldout.rows``) and, for classification, rows of each class
+    (``heldout.positives`` / ``.negatives``) to judge any difference; the reason says how
+    many more are needed. When the counts were not logged (a custom notebook), a declared
+    gate fails; the default one (``declared=False``) passes and says it could not check."""
+    base = dict(name=gate_name(gate), kind=gate.kind, metric="heldout.rows", op=">=", threshold=float(gate.min_rows),
+                run_id=run_id)
+    rows = _num(metrics, "heldout.rows")
+    if rows is None and not declared:
+        return GateResult(passed=True, reason="not checked: the evaluate step logged no heldout.rows (a custom "
+                          "notebook); log heldout.rows, heldout.positives and heldout.negatives, or declare "
+                          "`- {kind: sample_size}` to require them", **base)
+    if rows is None:
+        return GateResult(passed=False, reason="heldout.rows is missing: the evaluate step did not say how many "
+                          "held-out rows judged the candidate (the shipped notebook logs it with "
+                          "`c.log_comparison(...)`; a custom one can log it with log_metrics)", **base)
+    pos, neg = _num(metrics, "heldout.positives"), _num(metrics, "heldout.negatives")
+    classes = {"positive": int(pos), "negative": int(neg)} if pos is not None and neg is not None else None
+    if classes is None and task_kind == "classification":
+        return GateResult(passed=False, measured=rows, reason="heldout.positives / heldout.negatives are missing: "
+                          "rows per class cannot be checked", **base)
+    short = stats.sample_shortfall(int(rows), classes, min_rows=gate.min_rows, min_per_class=gate.min_per_class)
+    need = f"at least {gate.min_rows} held-out rows" + (
+        f" and {gate.min_per_class} of each class" if classes is not None else "")
+    if short:
+        return GateResult(passed=False, measured=rows, details=tuple(short),
+                          reason=f"too few held-out rows to judge any difference: {'; '.join(short)} "
+                          f"(the minimum is {need}; set `- {{kind: sample_size, min_rows: ..., min_per_class: ...}}` "
+                          "in the gates to change it, README \"Differences you can trust\")", **base)
+    have = f"{int(rows)} held-out rows" + (f" ({classes['positive']} positive, {classes['negative']} negative)"
+                                           if classes is not None else "")
+    return GateResult(passed=True, measured=rows, reason=f"{have}; the minimum is {need}", **base)
 
 
 def evaluate_gate(gate: Any, evidence: Evidence) -> GateResult:
@@ -457,10 +626,14 @@ def evaluate_gate(gate: Any, evidence: Evidence) -> GateResult:
         return threshold_gate(gate, ev.candidate_metrics, run_id=ev.candidate_run_id)
     if isinstance(gate, BaselineGate):
         return baseline_gate(gate, ev.candidate_metrics, ev.baseline_metrics, run_id=ev.candidate_run_id,
-                             baseline_run_id=ev.baseline_run_id)
+                             baseline_run_id=ev.baseline_run_id, comparison=ev.comparisons.get("baseline"))
     if isinstance(gate, ChampionGate):
         return champion_gate(gate, ev.candidate_metrics, ev.champion_metrics, champion_version=ev.champion_version,
-                             run_id=ev.candidate_run_id, champion_run_id=ev.champion_run_id)
+                             run_id=ev.candidate_run_id, champion_run_id=ev.champion_run_id,
+                             comparison=ev.comparisons.get("champion"))
+    if isinstance(gate, SampleSizeGate):
+        return sample_size_gate(gate, ev.candidate_metrics, task_kind=ev.task_kind, run_id=ev.candidate_run_id,
+                                declared=gate is not DEFAULT_SAMPLE_SIZE)
     if isinstance(gate, ContractsGate):
         return contracts_gate(gate, passed=ev.contracts_passed, error_failures=ev.contracts_error_failures,
                               run_id=ev.contracts_run_id)
@@ -470,16 +643,46 @@ def evaluate_gate(gate: Any, evidence: Evidence) -> GateResult:
         return slices_gate(gate, ev.candidate_metrics, champion=ev.champion_metrics,
                            champion_version=ev.champion_version, baseline=ev.baseline_metrics,
                            run_id=ev.candidate_run_id, champion_run_id=ev.champion_run_id,
-                           baseline_run_id=ev.baseline_run_id)
+                           baseline_run_id=ev.baseline_run_id, comparison=_slice_comparison(ev))
     if isinstance(gate, ShiftGate):
         return shift_gate(gate, ev.evaluate_metrics, ev.shift_columns, run_id=ev.evaluate_run_id)
     raise PromotionError(f"unknown gate kind {getattr(gate, 'kind', type(gate).__name__)!r}",
-                         hint="use threshold, vs_baseline, vs_champion, contracts, probes, slices or shift")
+                         hint="use threshold, vs_baseline, vs_champion, contracts, probes, slices, shift "
+                              "or sample_size")
+
+
+def _slice_comparison(ev: Evidence) -> Mapping[str, Any] | None:
+    """The comparison the slices gate judges: with the champion when there is one (and the
+    logged comparison is with that very version), else with the baseline."""
+    if ev.champion_version is not None:
+        champ = ev.comparisons.get("champion")
+        return champ if champ and champ.get("reference_label") == f"champion v{ev.champion_version}" else None
+    return ev.comparisons.get("baseline")
 
 
 def evaluate_gates(gates: Sequence[Any], evidence: Evidence) -> tuple[GateResult, ...]:
     """Every gate, in charter order (lazy: all are evaluated, then the caller decides)."""
     return tuple(evaluate_gate(g, evidence) for g in gates)
+
+
+def with_sample_size(gates: Sequence[Any]) -> tuple[Any, ...]:
+    """The charter's gates, plus the default sample-size gate when it declares none: no
+    promotion judges a difference on too few rows."""
+    if any(isinstance(g, SampleSizeGate) for g in gates):
+        return tuple(gates)
+    return (*gates, DEFAULT_SAMPLE_SIZE)
+
+
+DEFAULT_SAMPLE_SIZE = SampleSizeGate(kind="sample_size")  # applied when the charter declares none
+
+
+def outcome_of_gates(gates: Sequence[GateResult]) -> str:
+    """GO when every gate passed; NO BETTER THAN TODAY when the only failures are ties (a
+    comparison whose interval holds its margin); otherwise NO-GO."""
+    failing = [g for g in gates if not g.passed]
+    if not failing:
+        return GO
+    return NO_BETTER if all(g.tie for g in failing) else NO_GO
 
 
 def production_plan_gate(plan: Any, owner: str | None = None) -> GateResult:
@@ -684,6 +887,8 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         candidates={n: r.info.run_id for n, r in sorted(candidates.items())},
         **_evaluate_evidence(store, evaluate_of[name]),
         environment=run_environment.from_tags(ptags),
+        comparisons=_comparisons(store, cand.info.run_id),
+        task_kind=charter.task.kind if charter.task else None,
     )
 
 
@@ -705,6 +910,21 @@ def _evaluate_evidence(store: Store, run: Any) -> dict[str, Any]:
             "shift_columns": tuple(shifted.get("columns") or ())}
 
 
+def _comparisons(store: Store, run_id: str) -> dict[str, Any]:
+    """The paired comparisons a candidate run logged (``compare/<reference>.json``)."""
+    import json
+
+    out: dict[str, Any] = {}
+    for ref in ("baseline", "champion"):
+        text = store.download_text(run_id, f"compare/{ref}.json")
+        if text:
+            try:
+                out[ref] = json.loads(text)
+            except ValueError:
+                continue  # unreadable: the gates fall back to the logged metrics, and say so
+    return out
+
+
 # -- promote ------------------------------------------------------------------------------------
 
 
@@ -715,7 +935,8 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     model_name, alias = registry.target(charter)
     pilot_run = find_pilot_run(charter, store, pilot_run_id)
     ev = gather_evidence(charter, store, pilot_run)
-    gates = (*evaluate_gates(charter.gates, ev), production_plan_gate(charter.production, charter.owner),
+    gates = (*evaluate_gates(with_sample_size(charter.gates), ev),
+             production_plan_gate(charter.production, charter.owner),
              leakage_gate(ev.leakage_findings, charter.leakage.acknowledged, run_id=ev.evaluate_run_id))
     passed = all(g.passed for g in gates)
     drafted = drafted_values(charter)  # reported whatever the gates say; only a GO is held back by them
@@ -765,7 +986,8 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
             notes.append("the candidate run has no logged model: a real promotion would fail")
         outcome = ALREADY if existing is not None and str(existing.version) == ev.champion_version else GO
     else:
-        outcome = NO_GO
+        outcome = outcome_of_gates(gates)
+        outcome = NO_GO if outcome == GO else outcome  # a rolled-back refusal
     version = str(existing.version) if existing is not None else None
     if outcome == GO and not dry_run:
         after = version  # the intent, in the pending record (None: a new version, numbered when registered)

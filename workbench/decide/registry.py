@@ -65,6 +65,7 @@ __all__ = [
     "DECISION_ARTIFACT",
     "GO",
     "NO_GO",
+    "NO_BETTER",
     "ALREADY",
     "ROLLBACK",
     "DRAFT",
@@ -86,6 +87,7 @@ __all__ = [
 DECISION_ARTIFACT = "decision/decision.json"
 GO, NO_GO, ALREADY, ROLLBACK = "go", "no-go", "already-champion", "rollback"
 DRAFT = "draft"  # every gate passed, but drafted values are unconfirmed: nothing moves (exit 7)
+NO_BETTER = "no-better"  # a tie: no gate failed outright, but a comparison's interval holds its margin (exit 3)
 PENDING, COMPLETED, ABORTED = "pending", "completed", "aborted"
 # tags written by promotion (on the pilot run, the decision run and the model version)
 T_DECISION = "workbench.decision"
@@ -122,9 +124,14 @@ class GateResult:
     run_id: str | None = None  # the run the measured value came from
     reference_run_id: str | None = None
     details: tuple[str, ...] = ()
+    # a paired comparison's difference (candidate - reference) and its 95 % interval, when judged on one
+    diff: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    tie: bool = False  # failed only because the interval holds the margin: "no better than today", not worse
 
     def line(self) -> str:
-        verdict = "PASS" if self.passed else "FAIL"
+        verdict = "PASS" if self.passed else ("TIE" if self.tie else "FAIL")
         where = f" [run {self.run_id[:8]}]" if self.run_id else ""
         return f"{verdict} {self.name}: {self.reason}{where}"
 
@@ -183,7 +190,7 @@ class Decision:
 
     @property
     def passed(self) -> bool:
-        return self.outcome not in (NO_GO, DRAFT)
+        return self.outcome not in (NO_GO, DRAFT, NO_BETTER)
 
     @property
     def failing(self) -> tuple[GateResult, ...]:
@@ -191,7 +198,8 @@ class Decision:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_NO_GO if self.outcome == NO_GO else EXIT_DRAFT if self.outcome == DRAFT else EXIT_OK
+        return (EXIT_NO_GO if self.outcome in (NO_GO, NO_BETTER) else EXIT_DRAFT if self.outcome == DRAFT
+                else EXIT_OK)
 
     def summary(self) -> str:
         """A few lines for a person: the outcome, the alias, and each failing gate's values."""
@@ -209,6 +217,10 @@ class Decision:
         elif self.outcome == DRAFT:
             head = (f"DRAFT: candidate '{self.candidate}' passed {len(self.gates)} gate(s), but {len(self.drafted)} "
                     f"value(s) are drafted, not decided; {target} stays at "
+                    + (f"version {self.alias_before}" if self.alias_before else "no version"))
+        elif self.outcome == NO_BETTER:
+            head = (f"NO BETTER THAN TODAY: candidate '{self.candidate}' is not shown better than its reference "
+                    f"by the margin ({len(self.failing)} comparison(s) inside their interval); {target} stays at "
                     + (f"version {self.alias_before}" if self.alias_before else "no version"))
         else:
             head = (f"NO-GO: candidate '{self.candidate}' failed {len(self.failing)} of {len(self.gates)} "

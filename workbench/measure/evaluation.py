@@ -453,8 +453,9 @@ class SliceRow:
 
 
 # per-slice MLflow metrics a run logs at most (2 each): the runs table stays readable
-# (README, "Metrics"); every slice is in the slices JSON artifact
-MAX_LOGGED_SLICES = 20
+# (README, "Metrics"); every slice is in the slices JSON artifact, and the slices gate judges
+# every slice with enough rows from the paired comparison (compare/<reference>.json)
+MAX_LOGGED_SLICES = 8
 
 
 @dataclass(frozen=True)

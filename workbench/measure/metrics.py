@@ -60,6 +60,12 @@ A metric name is ``<group>.<name>`` (lower-case group, then dot-separated parts 
 ``leakage.findings``                     features the leakage checks flagged (evaluate step)
 ``shift.max_psi``,                       training rows against held-out rows: largest PSI of a
 ``shift.unseen_share_max``               feature, largest share of rows with an unseen category
+``compare.<ref>.<m>.diff`` /            candidate minus ``<ref>`` (baseline, champion) on
+``.ci_low`` / ``.ci_high``,              ``quality.<m>``, paired on the same held-out rows,
+``compare.<ref>.rows``                   with its 95 % interval (:mod:`workbench.measure.stats`);
+                                         every metric and slice: ``compare/<ref>.json``
+``heldout.rows`` / ``.positives`` /      the held-out set the candidate was judged on
+``.negatives``                           (the sample-size gate)
 ``baseline.<metric>``                    on the pilot run: the baseline's value of a metric
 ``decision.go``, ``gates.failed``         on the pilot and decision runs: 1 when the
                                          outcome lets the candidate be champion (go or
@@ -183,6 +189,20 @@ _ENTRIES = (
     _m("latency.batch_max_ms", "lower", "ms", "slowest full-size batch call"),
     _m("latency.batch_per_item_ms", "lower", "ms", "batch time amortised per row (1000 / throughput)"),
     _m("throughput.items_per_s", "higher", "items/s", "rows per second over all batch calls"),
+    # timing in repeated blocks (workbench.measure.timing): the interval across blocks and its spread
+    _m("latency.p95_ms_ci_low", "lower", "ms", "95 % interval of the single-row p95 across timing blocks: low end"),
+    _m("latency.p95_ms_ci_high", "lower", "ms", "95 % interval of the single-row p95 across timing blocks: high end"),
+    _m("latency.p95_ms_spread", None, "ms", "largest minus smallest single-row p95 of the timing blocks"),
+    _m("throughput.items_per_s_ci_low", "higher", "items/s", "95 % interval of throughput across blocks: low end"),
+    _m("throughput.items_per_s_ci_high", "higher", "items/s",
+       "95 % interval of throughput across blocks: high end"),
+    _m("timing.blocks", None, "count", "timing blocks measured (more when a result sat inside the noise)"),
+    _m("timing.inside_noise", None, "flag",
+       "1 when a latency or throughput budget lies inside the measured interval even after re-measuring"),
+    # the held-out set a candidate was judged on (the sample-size gate reads them)
+    _m("heldout.rows", None, "count", "held-out rows the models were scored and compared on"),
+    _m("heldout.positives", None, "count", "positive held-out rows", _C),
+    _m("heldout.negatives", None, "count", "negative held-out rows", _C),
     _m("memory.peak_mb", "lower", "MB", "tracemalloc peak of Python-visible allocations over one batch pass"),
     _m("cost.per_1k_usd", "lower", "usd", "machine cost per 1,000 rows, batched (compute time + API calls)"),
     _m("cost.single_per_1k_usd", "lower", "usd", "machine cost per 1,000 rows, one row per call"),
@@ -256,6 +276,27 @@ _PER_NAME: Mapping[str, Mapping[str, tuple[Direction | None, str, str]]] = {
 }
 
 
+_COMPARE_PARTS = {
+    "diff": "candidate minus {ref}, on the same held-out rows",
+    "ci_low": "low end of the 95 % interval of (candidate minus {ref})",
+    "ci_high": "high end of the 95 % interval of (candidate minus {ref})",
+}
+
+
+def _compare(parts: list[str]) -> MetricInfo | None:
+    """``compare.<reference>.<m>.diff|ci_low|ci_high`` (direction of ``quality.<m>``) and
+    ``compare.<reference>.rows``."""
+    if len(parts) == 3 and parts[2] == "rows":
+        return MetricInfo(".".join(parts), None, "count", f"held-out rows compared with the {parts[1]}")
+    if len(parts) != 4 or parts[3] not in _COMPARE_PARTS:
+        return None
+    q = _quality(parts[2])
+    if q is None or q.direction is None:
+        return None
+    return replace(q, name=".".join(parts), unit="score" if q.unit == "share" else q.unit,
+                   description=f"{parts[2]}: " + _COMPARE_PARTS[parts[3]].format(ref=parts[1]))
+
+
 def _quality(short: str) -> MetricInfo | None:
     found = REGISTRY.get(f"quality.{short}")
     if found is None or short == "threshold":  # one threshold for the whole set, never per slice
@@ -284,6 +325,8 @@ def info(name: str) -> MetricInfo | None:
         if inner is None or not inner.logged:
             return None
         return replace(inner, name=name, description=f"the baseline's value (on the pilot run): {inner.description}")
+    if parts[0] == "compare":
+        return _compare(parts)
     if parts[0] != "slice":
         return None
     if len(parts) == 3 and parts[1] == "worst":

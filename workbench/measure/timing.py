@@ -45,9 +45,9 @@ from __future__ import annotations
 import gc
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -58,7 +58,8 @@ from ..errors import EvaluationError
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-__all__ = ["TimingResult", "time_predictions", "percentiles", "latency_summary", "plot_latency"]
+__all__ = ["TimingResult", "time_predictions", "time_in_blocks", "straddled", "percentiles", "latency_summary",
+           "plot_latency"]
 
 PERCENTILES = (50.0, 95.0, 99.0)
 
@@ -120,6 +121,37 @@ class TimingResult:
     calls_per_item: float = 1.0
     calls_per_batch: float = 1.0
     notes: tuple[str, ...] = field(default=())
+    blocks: int = 1  # the samples in call order, cut into this many contiguous blocks (repeated measurements)
+    inside_noise: tuple[str, ...] = field(default=())  # budgets still inside the interval after re-measuring
+
+    # -- repeated blocks ---------------------------------------------------------------
+    def block_values(self, metric: str) -> list[float]:
+        """``metric`` measured on each block alone (``latency.p50_ms`` / ``p95_ms`` / ``p99_ms``
+        / ``mean_ms`` from the single-row calls, ``throughput.items_per_s`` from the batch
+        calls); empty when it has no per-block value."""
+        if metric.startswith("latency.") and metric.endswith("_ms") and self.single_latencies_ms:
+            stat = metric[len("latency."):-len("_ms")]
+            parts = [p for p in np.array_split(np.asarray(self.single_latencies_ms), self.blocks) if len(p)]
+            if stat == "mean":
+                return [float(p.mean()) for p in parts]
+            if stat in ("p50", "p95", "p99"):
+                return [float(np.percentile(p, float(stat[1:]))) for p in parts]
+            return []
+        if metric == "throughput.items_per_s" and self.batch_latencies_ms:
+            ms = np.array_split(np.asarray(self.batch_latencies_ms), self.blocks)
+            rows = np.array_split(np.asarray(self.batch_rows, dtype=float), self.blocks)
+            return [float(r.sum() / (m.sum() / 1000.0)) for m, r in zip(ms, rows) if len(m) and m.sum() > 0]
+        return []
+
+    def interval(self, metric: str) -> tuple[float, float] | None:
+        """95 % interval of ``metric`` across blocks (None: fewer than two blocks)."""
+        values = self.block_values(metric)
+        if len(values) < 2:
+            return None
+        from .stats import p95_blocks_interval
+
+        _, lo, hi = p95_blocks_interval(values)
+        return lo, hi
 
     # -- derived statistics ----------------------------------------------------------
     @property
@@ -193,6 +225,24 @@ class TimingResult:
         if self.peak_memory_mb is not None:
             out["memory.peak_mb"] = float(self.peak_memory_mb)
         out.update(self.cost_breakdown())
+        if self.blocks >= 2:
+            out.update(self.block_metrics(logged_only=True))
+        return out
+
+    def block_metrics(self, *, logged_only: bool = False) -> dict[str, float]:
+        """The repeated-block evidence: the p95's interval across blocks and whether a budget
+        stayed inside the noise (MLflow metrics); with ``logged_only=False`` also the number of
+        blocks, the p95's spread and throughput's interval (in the timing JSON)."""
+        out: dict[str, float] = {"timing.inside_noise": float(bool(self.inside_noise))}
+        for metric in ("latency.p95_ms", *(() if logged_only else ("throughput.items_per_s",))):
+            ci = self.interval(metric)
+            if ci is not None:
+                out[f"{metric}_ci_low"], out[f"{metric}_ci_high"] = ci
+        if not logged_only:
+            out["timing.blocks"] = float(self.blocks)
+            values = self.block_values("latency.p95_ms")
+            if values:
+                out["latency.p95_ms_spread"] = max(values) - min(values)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -203,6 +253,9 @@ class TimingResult:
         data["batch_latencies_ms"] = list(self.batch_latencies_ms)
         data["batch_rows"] = list(self.batch_rows)
         data["notes"] = list(self.notes)
+        data["inside_noise"] = list(self.inside_noise)
+        data["block_values"] = {m: self.block_values(m) for m in ("latency.p95_ms", "throughput.items_per_s")}
+        data["blocks_summary"] = self.block_metrics() if self.blocks >= 2 else {}
         data["metrics"] = self.metrics()
         return data
 
@@ -375,6 +428,44 @@ def time_predictions(
         calls_per_batch=float(calls_per_batch),
         notes=tuple(notes),
     )
+
+
+def straddled(result: TimingResult, budgets: Mapping[str, Mapping[str, Any]]) -> tuple[str, ...]:
+    """The budgets (``{metric: {"op": "<=", "value": 50}}``) that lie inside their metric's
+    interval across blocks: the verdict on them would be decided by the noise."""
+    out = []
+    for metric, budget in budgets.items():
+        ci = result.interval(metric)
+        if ci is not None and ci[0] <= float(budget["value"]) <= ci[1]:
+            out.append(f"{metric} {budget['op']} {float(budget['value']):g} inside [{ci[0]:.4g}, {ci[1]:.4g}]")
+    return tuple(out)
+
+
+def time_in_blocks(predict: Callable[[Any], Any], inputs: Any, *, blocks: int = 5, single_items: int = 500,
+                   budgets: Mapping[str, Mapping[str, Any]] | None = None, max_rounds: int = 3,
+                   **kwargs: Any) -> TimingResult:
+    """:func:`time_predictions` in ``blocks`` repeated blocks — the same number of calls as
+    one pass, cut into contiguous blocks, so it costs no more — with an interval across
+    blocks. When a budget lies inside the interval, the whole measurement is repeated (up to
+    ``max_rounds`` times in all, each adding ``blocks`` blocks) before any verdict; budgets
+    still inside it are recorded in ``inside_noise`` (a verdict on them is not to be reused)."""
+    budgets = dict(budgets or {})
+    per_block = max(1, single_items // blocks) if single_items else 0
+    result = replace(time_predictions(predict, inputs, single_items=per_block * blocks, **kwargs), blocks=blocks)
+    rounds = 1
+    while straddled(result, budgets) and rounds < max_rounds:
+        more = time_predictions(predict, inputs, single_items=per_block * blocks,
+                                **{**kwargs, "measure_memory": False})
+        result = replace(result, blocks=result.blocks + blocks,
+                         single_latencies_ms=result.single_latencies_ms + more.single_latencies_ms,
+                         batch_latencies_ms=result.batch_latencies_ms + more.batch_latencies_ms,
+                         batch_rows=result.batch_rows + more.batch_rows, repeats=result.repeats + more.repeats)
+        rounds += 1
+    left = straddled(result, budgets)
+    notes = result.notes + ((f"re-measured: {result.blocks} blocks in {rounds} rounds",) if rounds > 1 else ())
+    if left:
+        notes += ("inside the noise after re-measuring: " + "; ".join(left),)
+    return replace(result, inside_noise=left, notes=notes)
 
 
 def _memory_pass(predict: Callable[[Any], Any], rows: Callable[[int, int], Any], n: int, batch_size: int) -> tuple[float, float | None]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,6 +28,7 @@ from typing import Any
 from .. import formatting as fmt
 from ..charter.config import Charter, SlicesGate
 from ..errors import TrackingError, WorkbenchError
+from ..measure import metrics as metric_registry
 from ..measure.metrics import format_metric
 from ..store import environment as run_environment
 from ..store.tracking import TAG, Store, ui_url
@@ -445,7 +447,16 @@ def _slices_section(charter: Charter, models: Mapping[str, Mapping[str, float]])
         return "".join(parts)
     names = list(models)
     rows = []
-    for key in sorted(keys):
+    higher = metric_registry.higher_is_better(f"quality.{metric}")
+    judged = names[-1]  # worst first, as numbers, on the last model (a candidate)
+
+    def badness(key: str) -> tuple[float, str]:
+        v = models[judged].get(f"slice.{key}.{metric}")
+        if v is None:
+            return (math.inf, key)
+        return ((v if higher is not False else -v), key)
+
+    for key in sorted(keys, key=badness):
         count = next((m.get(f"slice.{key}.count") for m in models.values() if f"slice.{key}.count" in m), None)
         rows.append((key, _Num(fmt.integer(count)),
                      *(_Num(format_metric(f"quality.{metric}", models[n].get(f"slice.{key}.{metric}"))) for n in names)))
@@ -453,6 +464,60 @@ def _slices_section(charter: Charter, models: Mapping[str, Mapping[str, float]])
                  *(_Num(format_metric(f"quality.{metric}", models[n].get(f"slice.worst.{metric}"))) for n in names)))
     rows.append(("flagged slices", None, *(_Num(fmt.integer(models[n].get("slice.flagged"))) for n in names)))
     parts.append(_table(["slice", "rows", *names], rows))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _interval_text(d: Mapping[str, Any] | None) -> str:
+    if not d or d.get("ci_low") is None:
+        return "—"
+    return f"{float(d['diff']):+.4g} [{float(d['ci_low']):+.4g}, {float(d['ci_high']):+.4g}]"
+
+
+def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected: str | None) -> str:
+    """Paired differences with 95 % intervals (compare/<reference>.json of each candidate run),
+    then, for the judged candidate, every slice's difference, worst first (as numbers)."""
+    parts = ['<section id="intervals"><h2>Differences you can trust</h2>',
+             '<p class="muted">Each candidate minus today\'s rule (and the champion) on the very same held-out '
+             'rows: the difference and its 95 % interval (DeLong for ROC AUC, t intervals on per-row '
+             'differences for mean-type metrics, a paired bootstrap for the rest). A gate needs the interval\'s '
+             'lower bound to clear its margin; a margin inside the interval is a tie: no better than today.</p>']
+    rows = []
+    slice_cmp: Mapping[str, Any] | None = None
+    for name, run in sorted(layout.candidates.items()):
+        for ref in ("baseline", "champion"):
+            data = reader.json(run.info.run_id, f"compare/{ref}.json")
+            if not data:
+                continue
+            if name == selected and (ref == "champion" or slice_cmp is None):
+                slice_cmp = data
+            for metric, d in (data.get("metrics") or {}).items():
+                rows.append((name, data.get("reference_label") or ref, metric,
+                             _Num(format_metric(metric, d.get("candidate"))),
+                             _Num(format_metric(metric, d.get("reference"))), _Num(_interval_text(d)),
+                             d.get("method"), _Num(fmt.integer(d.get("n")))))
+    if not rows:
+        parts.append('<p class="muted">No paired comparison was logged (a custom evaluate notebook): the gates '
+                     'compared point values.</p></section>')
+        return "".join(parts)
+    parts.append(_table(["candidate", "against", "metric", "candidate value", "reference value",
+                         "difference [95 % interval]", "method", "rows"], rows, numeric_from=3))
+    entries = [e for e in ((slice_cmp or {}).get("slices") or [])]
+    if entries:
+        metric = entries[0].get("metric")
+        higher = metric_registry.higher_is_better(f"quality.{metric}")
+
+        def worst_end(e: Mapping[str, Any]) -> float:
+            if e.get("ci_low") is None:
+                return math.inf
+            return float(e["ci_low"]) if higher is not False else -float(e["ci_high"])
+
+        ordered = sorted(entries, key=lambda e: (worst_end(e), -int(e.get("rows") or 0)))
+        parts.append(f"<h3>Slices of '{_e(selected)}' against {_e(slice_cmp.get('reference_label'))} "
+                     f"({_e(metric)}), worst first</h3>")
+        parts.append(_table(["slice", "rows", "difference [95 % interval]", "note"],
+                            [(e.get("key"), _Num(fmt.integer(e.get("rows"))), _Num(_interval_text(e)),
+                              e.get("reason") or "") for e in ordered]))
     parts.append("</section>")
     return "".join(parts)
 
@@ -490,7 +555,7 @@ def _decision_section(decision: Any, note: str = "") -> str:
     if decision is None:
         parts.append(f'<div class="banner none">No decision{": " + _e(note) if note else ""}</div></section>')
         return "".join(parts)
-    klass = {"no-go": "nogo", "draft": "draft"}.get(decision.outcome, "go")
+    klass = {"no-go": "nogo", "no-better": "nogo", "draft": "draft"}.get(decision.outcome, "go")
     head = fmt.outcome_label(decision.outcome)
     if decision.dry_run:
         head += " — preview (dry run: nothing registered, alias not moved)"
@@ -511,11 +576,14 @@ def _decision_section(decision: Any, note: str = "") -> str:
         detail = g.reason + ("".join(f"\n• {d}" for d in g.details) if g.details else "")
         shown = (lambda v, m=g.metric: None if v is None else _Num(format_metric(m, v) if m else fmt.number(v)))
         measured, reference = shown(g.measured), shown(g.reference)
-        rows.append((_verdict(g.passed), g.name, g.metric, measured, threshold, reference,
+        interval = None if getattr(g, "ci_low", None) is None else _Num(_interval_text(
+            {"diff": g.diff, "ci_low": g.ci_low, "ci_high": g.ci_high}))
+        rows.append((_verdict(g.passed) if not getattr(g, "tie", False) else _Raw('<span class="fail">TIE</span>'),
+                     g.name, g.metric, measured, threshold, reference, interval,
                      _Raw(_runref(g.run_id)), _Raw(_e(detail).replace("\n", "<br>"))))
     if rows:
-        parts.append(_table(["verdict", "gate", "metric", "measured", "threshold", "reference", "run", "reason"],
-                            rows, numeric_from=3))
+        parts.append(_table(["verdict", "gate", "metric", "measured", "threshold", "reference",
+                             "difference [95 % interval]", "run", "reason"], rows, numeric_from=3))
     parts.append(_drafted_section(decision))
     for n in decision.notes:
         parts.append(f'<p class="muted">Note: {_e(n)}</p>')
@@ -665,6 +733,7 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
             _profile_section(layout.step("profile"), reader, figures, pilot_run_id),
             _compare_section(charter, models, selected, run_ids),
             _evaluation_section(layout, reader, pilot_run_id, selected),
+            _intervals_section(charter, layout, reader, selected),
             _slices_section(charter, models),
             _probes_section(models, probe_details),
             _monitoring_section(charter, store),

@@ -278,7 +278,7 @@ OUTCOME_FILE = "outcome.json"
 
 
 def outcome_of(decision: Any = None, failure: BaseException | None = None) -> tuple[str, int]:
-    """(GO | NO-GO | DRAFT | ERROR | INTERRUPTED | FINISHED, exit code) of a pilot run.
+    """(GO | NO-GO | NO BETTER THAN TODAY | DRAFT | ERROR | INTERRUPTED | FINISHED, exit code) of a pilot run.
 
     DRAFT: every gate passed, but drafted values are unconfirmed (exit 7, nothing moved).
 
@@ -295,6 +295,8 @@ def outcome_of(decision: Any = None, failure: BaseException | None = None) -> tu
     code = int(getattr(decision, "exit_code", EXIT_OK))
     if getattr(decision, "outcome", None) == "draft":
         return "DRAFT", code
+    if getattr(decision, "outcome", None) == "no-better":  # a tie: exit 3 like NO-GO, named apart
+        return "NO BETTER THAN TODAY", code
     return ("GO" if code == EXIT_OK else "NO-GO"), code
 
 
@@ -433,6 +435,66 @@ def _promote_step(charter: Charter, store: Store, parent: RunRef, outcomes: list
 # -- notebook steps -------------------------------------------------------------------
 
 
+T_INSIDE_NOISE = "workbench.inside_noise"  # set by a step whose timing verdict sat inside the noise: never reused
+T_CHAMPION = "workbench.champion_uri"  # the champion a step compared its candidates with ("none": no champion)
+_BLOCK_METRICS = ("latency.p50_ms", "latency.p95_ms", "latency.p99_ms", "latency.mean_ms", "throughput.items_per_s")
+
+
+def timing_budgets(charter: Charter) -> dict[str, dict[str, Any]]:
+    """The charter's threshold gates on a metric timed in blocks: ``{metric: {"op", "value"}}``
+    (the strictest when several gate one metric), injected so the step re-measures a result
+    whose interval holds its budget."""
+    from ..charter.config import ThresholdGate
+
+    out: dict[str, dict[str, Any]] = {}
+    for gate in charter.gates:
+        if isinstance(gate, ThresholdGate) and gate.metric in _BLOCK_METRICS:
+            out.setdefault(gate.metric, {"op": gate.op, "value": float(gate.value)})
+    return out
+
+
+def compared_metrics(charter: Charter) -> list[str] | None:
+    """The metrics the evaluate step compares with 95 % intervals: the primary metric and the
+    metric of every comparison gate (vs_baseline, vs_champion, slices) that has an interval;
+    None (every default metric) when none has."""
+    from ..charter.config import BaselineGate, ChampionGate, SlicesGate
+    from ..measure.stats import method_for
+
+    names = [charter.primary_metric] + [g.metric for g in charter.gates
+                                        if isinstance(g, (BaselineGate, ChampionGate, SlicesGate))]
+    names = [n if n.startswith("quality.") else f"quality.{n.split('.')[-1]}" if n.startswith("slice.") else n
+             for n in names]
+    out = list(dict.fromkeys(n for n in names if n.startswith("quality.") and method_for(n)))
+    return out or None
+
+
+def _champion_came_from(store: Store, champ: dict[str, Any] | None, hit: Any) -> bool:
+    """Whether the current champion is a candidate of the cached step run itself: reusing that
+    run compares the champion with itself, which needs no new measurement."""
+    if not champ or not champ.get("run_id"):
+        return False
+    try:
+        return store.get_run(champ["run_id"]).data.tags.get(TAG["parent"]) == hit.info.run_id
+    except Exception:  # noqa: BLE001 - an unreadable run: measure again
+        return False
+
+
+def current_champion(charter: Charter, store: Store) -> dict[str, Any] | None:
+    """The model the charter's alias points to, as the evaluate notebook takes it:
+    ``{"uri": "models:/<name>/<version>", "version", "threshold"}`` (None: no champion)."""
+    from ..decide.registry import champion
+
+    version = champion(charter, store)
+    if version is None or charter.promotion is None:
+        return None
+    threshold = None
+    if version.run_id:
+        with contextlib.suppress(Exception):  # a deleted run: thresholded metrics use 0.5
+            threshold = store.get_run(version.run_id).data.metrics.get("quality.threshold")
+    return {"uri": f"models:/{charter.promotion.model_name}/{version.version}", "version": str(version.version),
+            "threshold": threshold, "run_id": version.run_id}
+
+
 def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, current: list,
                    say: Progress, force: bool, base_key: dict[str, Any]) -> StepOutcome:
     t0 = time.perf_counter()
@@ -453,12 +515,20 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         "task": charter.task.model_dump(mode="json") if charter.task else None,
         "spec": charter.modeling().model_dump(mode="json"),
     }
+    if "timing_budgets" in declared.defaults:
+        semantic["timing_budgets"] = timing_budgets(charter)
+    if "compare_metrics" in declared.defaults:
+        semantic["compare_metrics"] = compared_metrics(charter)
     key = cache_key({"notebook": nbfiles.source_hash(notebook), "parameters": step.parameters,
                      "injected": {k: v for k, v in semantic.items() if k in declared.defaults}, **base_key})
+    # the champion a step compares with is not in the key (a candidate keeps its lineage when
+    # the champion moves), but a run compared with another champion is not reused
+    champ = current_champion(charter, store) if "champion" in declared.defaults else None
+    champ_tag = {T_CHAMPION: champ["uri"] if champ else "none"} if "champion" in declared.defaults else {}
     expected = dict(base_key["fingerprints"])
     tags = {TAG["kind"]: "step", TAG["step"]: step.name, TAG["pilot"]: charter.name, TAG["cache_key"]: key,
             TAG["notebook"]: str(step.notebook), TAG["role"]: step.role,
-            **{f"{FINGERPRINT_TAG}{t}": d for t, d in expected.items()}}
+            **{f"{FINGERPRINT_TAG}{t}": d for t, d in expected.items()}, **champ_tag}
 
     changed = _data_changed(charter, step, expected, "before")
     if changed is not None:  # recorded on a FAILED step run, then the pilot stops
@@ -470,6 +540,14 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         hit = store.find_cached(charter.name, key)
         if hit is not None and _fingerprints_of(hit) != expected:
             say(f"{step.name}: not reusing run {hit.info.run_id[:8]}: its recorded table fingerprints differ")
+            hit = None
+        if hit is not None and hit.data.tags.get(T_INSIDE_NOISE) == "true":
+            say(f"{step.name}: not reusing run {hit.info.run_id[:8]}: a timing verdict there was decided inside "
+                "the noise; measuring again")
+            hit = None
+        if (hit is not None and champ_tag and hit.data.tags.get(T_CHAMPION, "none") != champ_tag[T_CHAMPION]
+                and not _champion_came_from(store, champ, hit)):
+            say(f"{step.name}: not reusing run {hit.info.run_id[:8]}: it was compared with another champion")
             hit = None
         if hit is not None:
             run = record_cached(charter, store, parent, current, step.name, tags, hit,
@@ -490,6 +568,7 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         "tracking_uri": store.tracking_uri,
         "warehouse": str(charter.warehouse_path),
         **semantic,
+        "champion": champ,
     }
     parameters = {**{k: v for k, v in injected.items() if k in declared.defaults}, **step.parameters}
     say(f"{step.name}: running {step.notebook}")

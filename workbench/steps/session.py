@@ -480,6 +480,28 @@ class Session:
         if report.columns:
             self.log_table(report.to_frame(), "shift/columns.html")
         self.log_metrics(report.metrics())
+    def log_comparison(self, comparison: Any, *, logged: list[str] | None = None) -> None:
+        """Log a :class:`~workbench.measure.modeling.compare.Comparison` to this run: the held-out
+        counts (``heldout.*``, what the sample-size gate reads), ``compare.<reference>.*`` for
+        the ``logged`` metrics (default: the primary metric; the runs table stays narrow) and
+        the full evidence, every metric and slice, as ``compare/<reference>.json``."""
+        from ..measure.modeling.compare import ARTIFACT
+
+        primary = self.primary_metric
+        chosen = logged if logged is not None else ([primary] if primary else None)
+        if chosen is not None:
+            chosen = [m for m in chosen if m.startswith("quality.")]
+        counts = {"heldout.rows": float(comparison.heldout_rows)}
+        if comparison.class_counts is not None:
+            counts["heldout.positives"] = float(comparison.class_counts["positive"])
+            counts["heldout.negatives"] = float(comparison.class_counts["negative"])
+        self.log_metrics({**counts, **{k: v for k, v in comparison.metrics(chosen).items()
+                                       if not k.endswith(".rows")}})
+        self.log_dict(comparison.to_dict(), ARTIFACT.format(reference=comparison.reference))
+
+    def load_model(self, model_uri: str) -> Any:
+        """A registered or logged model (e.g. the champion, ``models:/<name>/<version>``)."""
+        return self.store.load_model(model_uri)
 
     @contextlib.contextmanager
     def child(self, name: str, *, kind: str = "candidate", tags: Mapping[str, Any] | None = None) -> Iterator[Session]:

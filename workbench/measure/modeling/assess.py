@@ -29,7 +29,7 @@ from .data import ModelingData
 from .heldout import ScoredRows, score_rows
 from .models import GuardedModel, InputRefused, build_candidate, is_degraded
 
-__all__ = ["Assessment", "assess", "fit_candidate", "baseline_threshold"]
+__all__ = ["Assessment", "assess", "score", "fit_candidate", "baseline_threshold"]
 
 
 @dataclass(frozen=True)
@@ -145,16 +145,33 @@ def fit_candidate(spec: Candidate, data: ModelingData, task: Task, cost: CostMod
     return model, threshold
 
 
+def score(model: Any, data: ModelingData, *, task: Task, keep: list[str] | tuple[str, ...] = (),
+          batch_rows: int = 100_000) -> ScoredRows:
+    """Every held-out row scored by ``model``, next to the rows (truth and the ``keep``
+    columns with them): what :func:`assess` measures and :func:`.compare.compare` pairs."""
+    if task.kind == "classification":
+        def truth(y: pd.Series) -> np.ndarray:
+            return evaluation._binary_truth(np.asarray(y), task.positive_label)
+    else:
+        def truth(y: pd.Series) -> np.ndarray:
+            return evaluation._numeric(np.asarray(y), "y_true")
+    keep = [c for c in keep if c in data.heldout.columns]
+    return score_rows(model, data.heldout, features=data.features, target=data.target, truth=truth,
+                      binary=task.kind == "classification", keep=keep, batch_rows=batch_rows)
+
+
 def assess(name: str, model: Any, data: ModelingData, *, task: Task, cost: CostModel, threshold: float | None,
            slice_columns: list[str] | tuple[str, ...] = (), min_slice_rows: int = 200, single_items: int = 300,
            batch_size: int = 2000, probe_rows: int = 20, timing_rows: int = 100_000,
-           score_batch_rows: int = 100_000) -> Assessment:
+           score_batch_rows: int = 100_000, budgets: dict[str, Any] | None = None,
+           timing_blocks: int = 5) -> Assessment:
     """Score every held-out row and measure quality, slices, timing and robustness.
 
     The rows are streamed from DuckDB ``score_batch_rows`` at a time and their scores
     written back; quality, slices and curves are aggregated in DuckDB, so memory does not
     grow with the held-out set. Latency and throughput are timed on the first
-    ``timing_rows`` held-out rows (``batch_size`` a batch), the probes use ``probe_rows``."""
+    ``timing_rows`` held-out rows (``batch_size`` a batch) in ``timing_blocks`` repeated blocks
+    (re-measured while a ``budgets`` entry lies inside the interval), the probes use ``probe_rows``."""
     personal = [c for c in slice_columns if c in data.personal]
     if personal:
         raise ConfigError(f"slice column(s) {', '.join(personal)} are personal data (pii: true in a contract): "
@@ -168,14 +185,7 @@ def assess(name: str, model: Any, data: ModelingData, *, task: Task, cost: CostM
         raise ConfigError(f"slice column(s) {', '.join(unknown)} are not in the feature view",
                           where="pilot charter: steps: parameters: slice_columns",
                           hint=f"choose from: {', '.join(map(str, columns))}")
-    if task.kind == "classification":
-        def truth(y: pd.Series) -> np.ndarray:
-            return evaluation._binary_truth(np.asarray(y), task.positive_label)
-    else:
-        def truth(y: pd.Series) -> np.ndarray:
-            return evaluation._numeric(np.asarray(y), "y_true")
-    scored = score_rows(model, data.heldout, features=data.features, target=data.target, truth=truth,
-                        binary=task.kind == "classification", keep=usable, batch_rows=score_batch_rows)
+    scored = score(model, data, task=task, keep=usable, batch_rows=score_batch_rows)
     cut = 0.5 if threshold is None else threshold
     con, table = scored.con, scored.table
     quality = sql_metrics.quality(con, table, task=task, threshold=cut)
@@ -185,8 +195,9 @@ def assess(name: str, model: Any, data: ModelingData, *, task: Task, cost: CostM
                                            overall=quality)
     curves = sql_metrics.curves(con, table, task=task)
     head = data.eval_head(max(timing_rows, probe_rows, 1))[data.features]
-    timed = timing.time_predictions(model.score, head, batch_size=batch_size, single_items=single_items,
-                                    cost=cost, threads=1)
+    # repeated blocks, judged on their interval; a budget inside it is measured again
+    timed = timing.time_in_blocks(model.score, head, blocks=timing_blocks, budgets=budgets, batch_size=batch_size,
+                                  single_items=single_items, cost=cost, threads=1)
     from threadpoolctl import threadpool_limits  # sklearn's dependency; light
 
     with threadpool_limits(limits=1):  # a few rows a call: a thread pool only adds its start-up, per tree

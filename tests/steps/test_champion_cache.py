@@ -1,0 +1,35 @@
+"""The champion an evaluate step compared with is part of what the cache must match."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from decide.test_promotion import build_pilot, candidate_metrics, make_charter
+from workbench.charter.config import load_charter
+from workbench.decide.promotion import promote
+from workbench.steps.runner import _champion_came_from, compared_metrics, current_champion, timing_budgets
+from workbench.store.tracking import Store
+
+
+def test_the_champion_injected_and_whether_a_cached_step_produced_it(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    charter = make_charter("champ-cache")
+    assert current_champion(charter, store) is None
+    ids = build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))
+    assert promote(charter, store, actor="ann").outcome == "go"
+    champ = current_champion(charter, store)
+    assert champ["uri"] == "models:/champ-cache-model/1" and champ["version"] == "1"
+    assert champ["run_id"] == ids["candidates"]["good"]
+    evaluate = store.get_run(ids["evaluate"])
+    other = store.get_run(ids["baseline"])
+    assert _champion_came_from(store, champ, evaluate)  # its own candidate: reuse compares it with itself
+    assert not _champion_came_from(store, champ, other) and not _champion_came_from(store, None, evaluate)
+
+
+def test_budgets_and_compared_metrics_come_from_the_gates() -> None:
+    charter = load_charter(Path(__file__).resolve().parents[2] / "pilot.yaml", check_files=False)
+    assert timing_budgets(charter) == {"latency.p95_ms": {"op": "<=", "value": 50.0}}
+    assert compared_metrics(charter) == ["quality.roc_auc"]
+    assert compared_metrics(make_charter("x", gates=[{"kind": "vs_baseline", "metric": "quality.brier"},
+                                                     {"kind": "slices", "metric": "quality.log_loss"}])) == [
+        "quality.roc_auc", "quality.brier", "quality.log_loss"]

@@ -1,0 +1,371 @@
+"""Paired differences with 95 % intervals: is a candidate better than a reference on the
+same held-out rows, by more than the noise of those rows?
+
+Every comparison here is *paired*: both models scored the same rows, so the row-to-row
+variation they share cancels and the interval is far narrower than two independent ones.
+The method depends on the metric:
+
+- ``roc_auc``: DeLong's variance of the difference of two correlated AUCs (DeLong, DeLong
+  & Clarke-Pearson 1988), computed from mid-ranks as Sun & Xu (2014) do: O(n log n);
+- mean-type metrics — ``accuracy``, ``brier``, ``log_loss``, ``mae`` — are means of a
+  per-row loss: a normal interval on the per-row paired differences (t-quantile);
+- everything else — ``average_precision``, ``f1``, ``precision``, ``recall``, ``r2``,
+  ``rmse``, ``brier_skill`` — a seeded paired bootstrap: each resample is a row of counts
+  (how often each row was drawn; the same counts for both models), so a statistic is a
+  weighted sum — one matrix product for all resamples at once; ``resamples`` (default
+  200) times, the percentile interval of the difference.
+
+Definitions match :mod:`workbench.measure.evaluation` (sklearn's): AUC counts ties half,
+average precision is the step sum over distinct scores, log loss clips at float64's eps.
+
+:func:`paired_difference` is the one entry point; :func:`sample_shortfall` says how many
+more rows (and rows per class) a held-out set needs before any difference is judged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import EvaluationError
+
+__all__ = [
+    "PairedDiff",
+    "paired_difference",
+    "delong_auc_diff",
+    "paired_mean_diff",
+    "paired_bootstrap",
+    "method_for",
+    "METHODS",
+    "MIN_ROWS",
+    "MIN_PER_CLASS",
+    "sample_shortfall",
+    "p95_blocks_interval",
+]
+
+CONFIDENCE = 0.95
+# The interval carries the uncertainty of a difference; below these counts its approximations
+# (DeLong's normal interval, the t interval, the bootstrap's percentiles) stop being trustworthy
+# and one row moves a metric by a percent or more: no GO. The charter may raise (or lower) them
+# with a `sample_size` gate.
+MIN_ROWS = 100
+MIN_PER_CLASS = 30
+_EPS = float(np.finfo(np.float64).eps)
+
+METHODS: Mapping[str, str] = {
+    "roc_auc": "delong",
+    "accuracy": "normal", "brier": "normal", "log_loss": "normal", "mae": "normal",
+    "average_precision": "bootstrap", "f1": "bootstrap", "precision": "bootstrap", "recall": "bootstrap",
+    "r2": "bootstrap", "rmse": "bootstrap", "brier_skill": "bootstrap",
+}
+
+
+@dataclass(frozen=True)
+class PairedDiff:
+    """``candidate - reference`` on one metric over the same rows, with its interval."""
+
+    metric: str  # the short name: roc_auc, accuracy, ...
+    candidate: float
+    reference: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    method: str  # delong | normal | bootstrap
+    n: int
+    confidence: float = CONFIDENCE
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def text(self) -> str:
+        """``+0.0123 [+0.0081, +0.0165]``: the difference and its interval."""
+        return f"{self.diff:+.4g} [{self.ci_low:+.4g}, {self.ci_high:+.4g}]"
+
+
+def _z(confidence: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + confidence / 2))
+
+
+def method_for(metric: str) -> str | None:
+    """``delong`` / ``normal`` / ``bootstrap`` for a quality metric (short or ``quality.``
+    name); None when no interval is defined for it (``threshold``, ``base_rate``)."""
+    return METHODS.get(metric.split(".", 1)[1] if metric.startswith("quality.") else metric)
+
+
+# -- DeLong ---------------------------------------------------------------------------------
+
+
+def _midrank_placements(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per positive: the share of negatives it beats (ties half); per negative: the share of
+    positives that beat it (ties half) — DeLong's structural components, by mid-ranks."""
+    from scipy.stats import rankdata
+
+    m, n = len(pos), len(neg)
+    both = rankdata(np.concatenate([pos, neg]))
+    v10 = (both[:m] - rankdata(pos)) / n
+    v01 = 1.0 - (both[m:] - rankdata(neg)) / m
+    return v10, v01
+
+
+def delong_auc_diff(y: np.ndarray, cand: np.ndarray, ref: np.ndarray, *,
+                    confidence: float = CONFIDENCE) -> PairedDiff:
+    """AUC(cand) - AUC(ref) on the same rows, with DeLong's paired normal interval."""
+    y = np.asarray(y).astype(bool)
+    pos_n, neg_n = int(y.sum()), int((~y).sum())
+    if pos_n < 2 or neg_n < 2:
+        raise EvaluationError(f"DeLong's interval needs two rows of each class; got {pos_n} positive, "
+                              f"{neg_n} negative", where="paired comparison", hint="evaluate on more rows")
+    comps = []
+    for s in (np.asarray(cand, float), np.asarray(ref, float)):
+        comps.append(_midrank_placements(s[y], s[~y]))
+    aucs = np.array([c[0].mean() for c in comps])
+    s10 = np.cov(np.vstack([comps[0][0], comps[1][0]]))
+    s01 = np.cov(np.vstack([comps[0][1], comps[1][1]]))
+    cov = s10 / pos_n + s01 / neg_n
+    var = max(float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]), 0.0)
+    diff = float(aucs[0] - aucs[1])
+    half = _z(confidence) * math.sqrt(var)
+    return PairedDiff("roc_auc", float(aucs[0]), float(aucs[1]), diff, diff - half, diff + half, "delong",
+                      len(y), confidence)
+
+
+# -- mean-type metrics ------------------------------------------------------------------------
+
+
+def _row_values(metric: str, y: np.ndarray, s: np.ndarray, threshold: float | None) -> np.ndarray:
+    """The per-row quantity whose mean is the metric."""
+    if metric == "accuracy":
+        return ((s >= (0.5 if threshold is None else threshold)) == (y == 1)).astype(float)
+    if metric == "brier":
+        return (y - s) ** 2
+    if metric == "log_loss":
+        p = np.clip(s, _EPS, 1 - _EPS)
+        q = np.clip(1 - s, _EPS, 1 - _EPS)
+        return np.where(y == 1, -np.log(p), -np.log(q))
+    if metric == "mae":
+        return np.abs(y - s)
+    raise EvaluationError(f"{metric} is not a mean of a per-row loss", where="stats.paired_mean_diff",
+                          hint=f"use one of: {', '.join(k for k, v in METHODS.items() if v == 'normal')}")
+
+
+def paired_mean_diff(metric: str, y: np.ndarray, cand: np.ndarray, ref: np.ndarray, *,
+                     threshold: float | None = None, ref_threshold: float | None = None,
+                     confidence: float = CONFIDENCE) -> PairedDiff:
+    """mean(cand's per-row value) - mean(ref's) with a t interval on the per-row differences."""
+    from scipy.stats import t
+
+    y = np.asarray(y, float)
+    a = _row_values(metric, y, np.asarray(cand, float), threshold)
+    b = _row_values(metric, y, np.asarray(ref, float), ref_threshold if ref_threshold is not None else threshold)
+    d = a - b
+    n = len(d)
+    if n < 2:
+        raise EvaluationError("a paired interval needs at least two rows", where="paired comparison",
+                              hint="evaluate on more rows")
+    se = float(d.std(ddof=1)) / math.sqrt(n)
+    half = float(t.ppf(0.5 + confidence / 2, n - 1)) * se
+    diff = float(d.mean())
+    return PairedDiff(metric, float(a.mean()), float(b.mean()), diff, diff - half, diff + half, "normal", n,
+                      confidence)
+
+
+# -- bootstrap --------------------------------------------------------------------------------
+
+
+def _weighted_stat(metric: str, y: np.ndarray, s: np.ndarray, threshold: float | None
+                   ) -> Callable[[np.ndarray], np.ndarray]:
+    """A function of a weight matrix ``W`` (resamples x rows) giving the metric under each
+    row of weights; all weighted sums, so a resample is one matrix product."""
+    if metric in ("f1", "precision", "recall"):
+        pred = (s >= (0.5 if threshold is None else threshold)).astype(float)
+        tp_v, y_v = pred * y, y
+
+        def ratio(W: np.ndarray) -> np.ndarray:
+            tp, pp, pos = W @ tp_v, W @ pred, W @ y_v
+            num, den = (2 * tp, pos + pp) if metric == "f1" else (tp, pp) if metric == "precision" else (tp, pos)
+            return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        return ratio
+    if metric == "rmse":
+        e2 = (y - s) ** 2
+        return lambda W: np.sqrt((W @ e2) / W.sum(axis=1))
+    if metric == "r2":
+        e2, y2 = (y - s) ** 2, y ** 2
+
+        def r2(W: np.ndarray) -> np.ndarray:
+            w = W.sum(axis=1)
+            sst = W @ y2 - (W @ y) ** 2 / w
+            return 1.0 - np.divide(W @ e2, sst, out=np.full_like(w, np.nan), where=sst > 0)
+        return r2
+    if metric == "brier_skill":
+        e2 = (y - s) ** 2
+
+        def skill(W: np.ndarray) -> np.ndarray:
+            w = W.sum(axis=1)
+            b = (W @ y) / w
+            base = b * (1 - b)
+            return 1.0 - np.divide((W @ e2) / w, base, out=np.full_like(w, np.nan), where=base > 0)
+        return skill
+    if metric == "average_precision":
+        order = np.argsort(-s, kind="mergesort")
+        ys, ss = y[order].astype(np.float32), s[order]
+        ends = np.flatnonzero(np.r_[ss[1:] != ss[:-1], True])  # the last row of each distinct score
+
+        starts = np.r_[0, ends[:-1] + 1]
+        pos_idx = order[ys == 1]
+        pos_starts = np.searchsorted(np.flatnonzero(ys == 1), starts)  # each group's first positive
+
+        def ap(W: np.ndarray) -> np.ndarray:
+            # counts per distinct score, summed in float32: exact, as resample counts stay far below 2**24
+            Wf = W.astype(np.float32, copy=False)
+            tot = np.cumsum(np.add.reduceat(Wf[:, order], starts, axis=1), axis=1, dtype=np.float32)
+            wp = Wf[:, pos_idx]
+            ok = pos_starts < wp.shape[1]
+            per_pos = np.zeros((len(W), len(starts)), dtype=np.float32)
+            if ok.any():
+                summed = np.add.reduceat(wp, np.minimum(pos_starts, max(wp.shape[1] - 1, 0)), axis=1)
+                nxt = np.r_[pos_starts[1:], wp.shape[1]]
+                per_pos[:, ok] = np.where((nxt > pos_starts)[ok], summed[:, ok], 0)
+            tp = np.cumsum(per_pos, axis=1, dtype=np.float32).astype(float)
+            fp = tot.astype(float) - tp
+            pos = tp[:, -1:]
+            gained = np.diff(np.concatenate([np.zeros((len(W), 1)), tp], axis=1), axis=1)
+            prec = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=(tp + fp) > 0)
+            return np.divide((gained * prec).sum(axis=1), pos[:, 0], out=np.full(len(W), np.nan),
+                             where=pos[:, 0] > 0)
+        return ap
+    raise EvaluationError(f"no bootstrap statistic for {metric}", where="stats.paired_bootstrap",
+                          hint=f"use one of: {', '.join(k for k, v in METHODS.items() if v == 'bootstrap')}")
+
+
+def _weights(n: int, resamples: int, seed: int, chunk_cells: int):
+    """Bootstrap weights, ``chunk_cells`` at a time: row ``k`` of a chunk counts how often each
+    of the ``n`` rows was drawn in resample ``k`` (n draws with replacement: multinomial;
+    one bincount over all the draws of a chunk is far cheaper than Poisson variates)."""
+    rng = np.random.default_rng(seed)
+    per = max(1, chunk_cells // n)
+    left = resamples
+    while left > 0:
+        k = min(per, left)
+        draws = rng.integers(0, n, size=(k, n), dtype=np.int64)
+        draws += (np.arange(k, dtype=np.int64) * n)[:, None]
+        yield np.bincount(draws.ravel(), minlength=k * n).reshape(k, n).astype(np.float32)
+        left -= k
+
+
+_CELL_METRICS = ("f1", "precision", "recall")
+
+
+def _cell_bootstrap(metric: str, y: np.ndarray, a: np.ndarray, b: np.ndarray, thr_a: float, thr_b: float,
+                    resamples: int, seed: int) -> np.ndarray:
+    """A thresholded metric depends on each row only through its cell (truth, candidate's
+    call, reference's call): resampling n rows is then a multinomial draw of the 8 cell
+    counts — the same distribution as resampling rows, at no cost per row."""
+    cell = y.astype(np.int64) * 4 + (a >= thr_a) * 2 + (b >= thr_b)
+    counts = np.bincount(cell, minlength=8)
+    n = int(counts.sum())
+    W = np.random.default_rng(seed).multinomial(n, counts / n, size=resamples).astype(float)
+    cells = np.arange(8)
+    yv, pa, pb = (cells >= 4).astype(float), ((cells // 2) % 2).astype(float), (cells % 2).astype(float)
+    out = []
+    for pred in (pa, pb):
+        tp, pp, pos = W @ (pred * yv), W @ pred, W @ yv
+        num, den = (2 * tp, pos + pp) if metric == "f1" else (tp, pp) if metric == "precision" else (tp, pos)
+        out.append(np.divide(num, den, out=np.zeros_like(num), where=den > 0))
+    return out[0] - out[1]
+
+
+def paired_bootstrap(metric: str, y: np.ndarray, cand: np.ndarray, ref: np.ndarray, *,
+                     threshold: float | None = None, ref_threshold: float | None = None,
+                     resamples: int = 200, seed: int = 0, confidence: float = CONFIDENCE,
+                     chunk_cells: int = 4_000_000) -> PairedDiff:
+    """The metric's difference with a percentile interval from ``resamples`` resamples of the
+    rows (the same for both models), ``chunk_cells`` weights at a time so memory stays bounded."""
+    y = np.asarray(y, float)
+    cand, ref = np.asarray(cand, float), np.asarray(ref, float)
+    n = len(y)
+    if n < 2:
+        raise EvaluationError("a paired interval needs at least two rows", where="paired comparison",
+                              hint="evaluate on more rows")
+    f_c = _weighted_stat(metric, y, cand, threshold)
+    f_r = _weighted_stat(metric, y, ref, ref_threshold if ref_threshold is not None else threshold)
+    ones = np.ones((1, n))
+    point_c, point_r = float(f_c(ones)[0]), float(f_r(ones)[0])
+    if metric in _CELL_METRICS:
+        d = _cell_bootstrap(metric, y, cand, ref, 0.5 if threshold is None else threshold,
+                            0.5 if (ref_threshold if ref_threshold is not None else threshold) is None
+                            else (ref_threshold if ref_threshold is not None else threshold), resamples, seed)
+    else:
+        d = np.concatenate([f_c(W) - f_r(W) for W in _weights(n, resamples, seed, chunk_cells)])
+    d = d[np.isfinite(d)]
+    diff = point_c - point_r
+    if len(d) == 0:
+        return PairedDiff(metric, point_c, point_r, diff, math.nan, math.nan, "bootstrap", n, confidence)
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(d, [alpha, 1 - alpha])
+    return PairedDiff(metric, point_c, point_r, diff, float(lo), float(hi), "bootstrap", n, confidence)
+
+
+def paired_difference(metric: str, y: np.ndarray, cand: np.ndarray, ref: np.ndarray, *,
+                      threshold: float | None = None, ref_threshold: float | None = None,
+                      resamples: int = 200, seed: int = 0, confidence: float = CONFIDENCE) -> PairedDiff:
+    """``candidate - reference`` on ``metric`` (short or ``quality.`` name) by the method
+    that fits it (:data:`METHODS`). Classification: ``y`` is 0/1 and the scores are
+    probabilities, ``threshold`` / ``ref_threshold`` each model's decision threshold."""
+    short = metric.split(".", 1)[1] if metric.startswith("quality.") else metric
+    how = METHODS.get(short)
+    if how is None:
+        raise EvaluationError(f"no paired interval is defined for {metric}", where="stats.paired_difference",
+                              hint=f"compare one of: {', '.join(METHODS)}")
+    if how == "delong":
+        return delong_auc_diff(y, cand, ref, confidence=confidence)
+    if how == "normal":
+        return paired_mean_diff(short, y, cand, ref, threshold=threshold, ref_threshold=ref_threshold,
+                                confidence=confidence)
+    return paired_bootstrap(short, y, cand, ref, threshold=threshold, ref_threshold=ref_threshold,
+                            resamples=resamples, seed=seed, confidence=confidence)
+
+
+# -- sample size ------------------------------------------------------------------------------
+
+
+def sample_shortfall(rows: int, class_counts: Mapping[str, int] | None = None, *, min_rows: int = MIN_ROWS,
+                     min_per_class: int = MIN_PER_CLASS) -> list[str]:
+    """What a held-out set lacks to be judged: one line per shortfall (none: enough).
+
+    ``class_counts`` (classification): rows per class; each needs ``min_per_class``. Where a
+    class is short, the rows needed assume the class keeps its current share."""
+    short = []
+    if rows < min_rows:
+        short.append(f"{rows} held-out row(s), at least {min_rows} needed: {min_rows - rows} more")
+    for label, count in (class_counts or {}).items():
+        if count < min_per_class:
+            more = min_per_class - count
+            share = count / rows if rows else 0.0
+            extra = f" (about {math.ceil(min_per_class / share) - rows} more rows at its share of "\
+                    f"{share:.1%})" if share > 0 else ""
+            short.append(f"{count} {label} row(s), at least {min_per_class} needed: {more} more{extra}")
+    return short
+
+
+# -- timing -----------------------------------------------------------------------------------
+
+
+def p95_blocks_interval(block_values: np.ndarray | list[float], *, confidence: float = CONFIDENCE
+                        ) -> tuple[float, float, float]:
+    """(mean, low, high) of a statistic measured once per block (e.g. each block's p95
+    latency): a t interval across blocks — the blocks are the repeated measurements."""
+    from scipy.stats import t
+
+    v = np.asarray(block_values, float)
+    if len(v) < 2:
+        m = float(v.mean()) if len(v) else math.nan
+        return m, m, m
+    m = float(v.mean())
+    half = float(t.ppf(0.5 + confidence / 2, len(v) - 1)) * float(v.std(ddof=1)) / math.sqrt(len(v))
+    return m, m - half, m + half
