@@ -186,5 +186,9 @@ def _interval_labels(edges: Sequence[float]) -> list[str]:
 
 
 def compare_data(data: Any) -> ShiftReport:
-    """:func:`compare` on a :class:`~.modeling.ModelingData` (its training rows, its held-out rows)."""
-    return compare(data.train, data.heldout, data.numeric, data.categorical)
+    """:func:`compare` on a :class:`~.modeling.ModelingData` (its training rows, its held-out rows).
+    A temporal split's own column is left out: it moves between the two by design."""
+    split = data.split or {}
+    by_design = {split.get("column")} if split.get("kind") == "temporal" else set()
+    return compare(data.train, data.heldout, [c for c in data.numeric if c not in by_design],
+                   [c for c in data.categorical if c not in by_design])
