@@ -178,14 +178,14 @@ def run_items(model: ItemModel, data: ItemData, *, cost: CostModel, min_slice_it
         relevant = data.relevant()
         quality: ClassificationQuality | RetrievalQuality = retrieval_quality(relevant, outputs, spec.k)
         k1 = min(spec.k)
-        frame["output"] = ["|".join(o) if o is not None else None for o in outputs]
+        frame["output"] = pd.Series(["|".join(o) if o is not None else None for o in outputs], dtype=object)
         frame["correct"] = [o is not None and bool(set(o[:k1]) & rel) for o, rel in zip(outputs, relevant, strict=True)]
     else:
         quality = classification_quality(data.expected, outputs, sorted(labels), probabilities=probabilities)
-        frame["output"] = outputs
+        frame["output"] = pd.Series(outputs, dtype=object)
         frame["correct"] = [o is not None and o == e for o, e in zip(outputs, data.expected, strict=True)]
     frame["latency_ms"] = latency
-    frame["error"] = errors
+    frame["error"] = pd.Series(errors, dtype=object)  # None where answered (pandas would make it NaN)
     for col in spec.slices:
         frame[f"slice.{col}"] = data.items[col].astype("string").fillna("null").to_numpy()
 
