@@ -596,7 +596,8 @@ def new_text_pilot(
     try:
         for part in ("eval", "train"):
             path = folder / "data" / f"{table}_{part}.parquet"
-            _draft_contract(path, "parquet", f"{table}_{part}", columns, [], folder / "contracts" / f"{table}_{part}.yml",
+            pii = [c for c in columns if _PERSONAL.search(c) and c not in (id_col, target)]  # drafted marks
+            _draft_contract(path, "parquet", f"{table}_{part}", columns, pii, folder / "contracts" / f"{table}_{part}.yml",
                             suggest_contract)
             _require_text(folder / "contracts" / f"{table}_{part}.yml", text_columns, [id_col, target])
         charter = folder / "pilot.yaml"
