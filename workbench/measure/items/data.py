@@ -89,7 +89,7 @@ def _read(con: Any, table: str, columns: list[str], order: str | None = None) ->
     cols = ", ".join(_q(c) for c in columns)
     sql = f"SELECT {cols} FROM {_q(table)}" + (f" ORDER BY {_q(order)}" if order else "")
     try:
-        return con.execute(sql).to_arrow_table().to_pandas()
+        return con.sql(sql).to_arrow_table().to_pandas()
     except Exception as exc:  # noqa: BLE001 - a DuckDB catalog error: the table or a column is missing
         raise ConfigError(f"cannot read the eval set's table '{table}': {str(exc).splitlines()[0]}",
                           where=f"pilot.yaml: eval_set ({table})",
