@@ -107,9 +107,10 @@ class RecordedModel(ItemModel):
 
     kind = "recorded"
 
-    def __init__(self, spec: ItemCandidate, inputs: list[str], task: str, column: str) -> None:
+    def __init__(self, spec: ItemCandidate, inputs: list[str], task: str, column: str, separator: str = "|") -> None:
         super().__init__(spec, inputs, task)
         self.column = column
+        self.separator = separator
         self.inputs = [*inputs, column]
 
     def answer(self, item: Mapping[str, Any]) -> Answer:
@@ -117,7 +118,7 @@ class RecordedModel(ItemModel):
         if value is None or (isinstance(value, float) and np.isnan(value)):
             raise MalformedOutput(f"no recorded output in column {self.column!r}")
         if self.task == "retrieval":
-            return Answer([p.strip() for p in str(value).split("|") if p.strip()])
+            return Answer([p.strip() for p in str(value).split(self.separator) if p.strip()])
         return Answer(str(value))
 
     def describe(self) -> str:
@@ -313,7 +314,7 @@ def build_item_model(spec: ItemCandidate, data: ItemData, task: str, *, root: Pa
         if data.spec.recorded is None:
             raise ConfigError(f"'{spec.name}' is `kind: recorded` but the eval set records no outputs",
                               where="pilot.yaml: eval_set.recorded", hint="add `recorded: {column: COLUMN}`")
-        model = RecordedModel(spec, inputs, task, data.spec.recorded.column)
+        model = RecordedModel(spec, inputs, task, data.spec.recorded.column, data.spec.separator)
     elif spec.kind == "sklearn":
         model = SklearnTextModel(spec, inputs, task)
     elif spec.kind == "embeddings":
