@@ -33,3 +33,28 @@ def test_nace_retrieval_with_a_worse_candidate_ends_no_go(tmp_path: Path) -> Non
     assert "beats_keyword_search" in failed
     gate = next(g for g in decision.gates if g.name == "beats_keyword_search")
     assert gate.measured < gate.reference  # worse than the baseline, not merely short of the margin
+
+
+@pytest.mark.slow
+def test_reviews_with_eval_items_among_the_training_items_ends_no_go(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from workbench.data.text_demo import _frame
+
+    folder = tmp_path / "pilots" / "reviews"
+    shutil.copytree(ROOT / "pilots" / "reviews", folder, ignore=shutil.ignore_patterns("data", "mlruns", "reports"))
+    extract_text_demo("reviews", folder / "data")
+    # the package's own training reviews, the 7 that are also eval reviews left in
+    raw = _frame("modeldata", "training_data").rename(columns={"rownames": "id"})
+    raw[["id", "product", "review", "score"]].to_csv(folder / "data" / "reviews_train.csv", index=False)
+    text = (folder / "pilot.yaml").read_text().replace("../../notebooks", (ROOT / "notebooks").as_posix())
+    (folder / "pilot.yaml").write_text(text)
+    decision = run_pilot(load_charter(folder / "pilot.yaml")).decision
+    assert decision.outcome == "no-go"
+    gate = next(g for g in decision.gates if g.name == "no_leakage")
+    assert not gate.passed and "eval_set.overlap" in gate.reason
+    assert any("7 of 1,000 eval items" in d for d in gate.details)
+    # every other gate passes: the overlap alone holds the GO back
+    assert [g.name for g in decision.gates if not g.passed] == ["no_leakage"]
+    assert decision.leakage["findings"][0]["check"] == "exact duplicate"
+    assert len(pd.read_csv(folder / "data" / "reviews_train.csv")) == 4000
