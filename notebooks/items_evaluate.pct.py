@@ -57,7 +57,10 @@ s.log_params(data.params())
 baseline_rows = s.logged_items(s.baseline_run_id(), es.baseline.name)
 print(data.summary(), f"{len(es.candidates)} candidate(s): {', '.join(c.name for c in es.candidates)}"
       + ("" if baseline_rows is not None else "; no baseline run found to compare with"))
-pd.DataFrame(findings) if findings else print("No eval item occurs among the training items.")
+if data.train is None:
+    print("No training items declared: no overlap to check.")
+else:
+    pd.DataFrame(findings) if findings else print("No eval item occurs among the training items.")
 
 # %%
 results = {}
@@ -92,6 +95,7 @@ texts = dict(zip(data.ids, data.texts()))
 for name, r in results.items():
     if s.task.kind == "text-classification":
         display(items_report.confusion_figure(r.quality, title=f"{name}: {r.description}"))
+        display(items_report.per_class(r.quality))
     if baseline_rows is not None:
         differ = items_report.disagreements(r.items, baseline_rows, texts=texts)
         s.log_table(differ, f"evaluate/{name}_disagreements.html")

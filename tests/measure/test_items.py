@@ -185,3 +185,12 @@ def test_every_emitted_item_metric_is_registered(tmp_path: Path) -> None:
     assert metrics.info("quality.macro_f1").applies_to("text-classification")  # type: ignore[union-attr]
     assert not metrics.info("quality.macro_f1").applies_to("classification")  # type: ignore[union-attr]
     assert not metrics.info("quality.roc_auc").applies_to("text-classification")  # type: ignore[union-attr]
+
+
+def test_per_class_table_orders_by_support() -> None:
+    from workbench.show.items_report import per_class
+
+    q = classification_quality(["a", "b", "b", "b"], ["a", "b", "a", None], ["a", "b"])
+    table = per_class(q)
+    assert list(table.index) == ["b", "a"]
+    assert table.loc["b", "recall"] == pytest.approx(1 / 3) and table.loc["a", "precision"] == pytest.approx(0.5)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..measure.items.scoring import short_labels
 
-__all__ = ["confusion_frame", "confusion_figure", "disagreements", "side_by_side"]
+__all__ = ["confusion_frame", "confusion_figure", "per_class", "disagreements", "side_by_side"]
 
 
 def confusion_frame(quality: Any, *, width: int = 24) -> pd.DataFrame:
@@ -23,6 +23,13 @@ def confusion_frame(quality: Any, *, width: int = 24) -> pd.DataFrame:
     short = short_labels(labels, width)
     return pd.DataFrame([list(r) for r in quality.confusion], index=pd.Index(short, name="expected"),
                         columns=pd.Index([*short, "(error)"], name="answered"))
+
+
+def per_class(quality: Any) -> pd.DataFrame:
+    """Precision, recall, F1, support and times predicted per class, rarest class last."""
+    frame = pd.DataFrame(quality.per_class).T
+    frame.index.name = "class"
+    return frame[["precision", "recall", "f1", "support", "predicted"]].sort_values("support", ascending=False)
 
 
 def confusion_figure(quality: Any, *, title: str = "", max_labels: int = 30) -> Any:
