@@ -47,7 +47,7 @@ s = workbench.session("baseline", run_id=run_id, tracking_uri=tracking_uri, ware
 es = s.spec.eval_set
 root = pilot_root or (s.charter.root if s.charter is not None else ".")
 with s.connect() as con:
-    data = items.load_items(con, es)
+    data = items.load_items(con, es, root=root)
 rule = items.fit_item_model(es.baseline, data, s.task.kind, root=root)
 s.log_params({**data.params(), "baseline": rule.describe()})
 print(data.summary(), f"Today's way: {rule.describe()}.")

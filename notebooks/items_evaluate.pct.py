@@ -50,7 +50,7 @@ s = workbench.session("evaluate", run_id=run_id, tracking_uri=tracking_uri, ware
 es = s.spec.eval_set
 root = pilot_root or (s.charter.root if s.charter is not None else ".")
 with s.connect() as con:
-    data = items.load_items(con, es)
+    data = items.load_items(con, es, root=root)
 findings = items.overlap_findings(data)
 s.log_overlap(findings)
 s.log_params(data.params())

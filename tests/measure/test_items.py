@@ -3,6 +3,7 @@ overlap, errors, timeouts and malformed answers counted as wrong, and every emit
 
 from __future__ import annotations
 
+import json
 import math
 import textwrap
 from pathlib import Path
@@ -194,3 +195,59 @@ def test_per_class_table_orders_by_support() -> None:
     table = per_class(q)
     assert list(table.index) == ["b", "a"]
     assert table.loc["b", "recall"] == pytest.approx(1 / 3) and table.loc["a", "precision"] == pytest.approx(0.5)
+
+
+def test_extraction_metrics_by_hand() -> None:
+    from workbench.measure.items.scoring import extraction_quality
+
+    expected = [{"amount": "12.50", "payee": "Acme Trading Ltd"}, {"amount": "7", "payee": "Bob"}]
+    outputs = [{"amount": "12.50", "payee": "acme  trading"}, None]  # the second answer failed
+    q = extraction_quality(expected, outputs)
+    # amount: exact on item 1 only -> 1/2; payee: "acme trading" vs "acme trading ltd": not exact,
+    # token F1 = 2 * (2/2 * 2/3) / (2/2 + 2/3) = 0.8 on item 1, 0 on item 2 -> 0.4
+    assert q.fields == ("amount", "payee")
+    assert q.per_field["amount"] == {"exact": 0.5, "token_f1": 0.5}
+    assert q.per_field["payee"]["exact"] == 0.0 and q.per_field["payee"]["token_f1"] == pytest.approx(0.4)
+    assert q.field_exact == pytest.approx(0.25) and q.token_f1 == pytest.approx(0.45)
+    assert q.all_fields_exact == 0.0 and q.errors == 1
+    # case and spacing are ignored; a missing field equals an empty one
+    same = extraction_quality([{"a": "X  y", "b": ""}], [{"a": "x y"}])
+    assert same.all_fields_exact == 1.0 and same.token_f1 == 1.0
+
+
+def test_extraction_answers_are_checked_against_the_schema(tmp_path: Path) -> None:
+    (tmp_path / "schema.json").write_text(json.dumps({
+        "type": "object", "required": ["amount"], "properties": {"amount": {"type": "string", "pattern": "^[0-9.]+$"}}}))
+    (tmp_path / "ext.py").write_text(textwrap.dedent("""
+        def extract(item):
+            text = item["text"]
+            if "json" in text:
+                return '{"amount": "3"}'   # JSON text is accepted
+            if "list" in text:
+                return ["3"]
+            if "letters" in text:
+                return {"amount": "three"}
+            return {"amount": text.split()[-1]}
+    """))
+    es = EvalSet(source="ev", id="id", inputs=["text"], expected="answer", output_schema="schema.json",
+                 baseline=ItemCandidate(name="rx", kind="rule", fields={"amount": r"total ([0-9.]+)"}),
+                 candidates=[ItemCandidate(name="mine", kind="callable", function="ext:extract")])
+    items = pd.DataFrame({"id": ["1", "2", "3", "4", "5"],
+                          "text": ["total 3", "json total 3", "list", "letters", "nothing here 4"],
+                          "answer": ['{"amount": "3"}', '{"amount": "3"}', '{"amount": "3"}', '{"amount": "3"}',
+                                     '{"amount": "4"}']})
+    data = ItemData(spec=es, items=items, train=None, corpus=None,
+                    schema=json.loads((tmp_path / "schema.json").read_text()))
+    mine = run_items(fit_item_model(es.candidates[0], data, "extraction", root=tmp_path), data, cost=CostModel())
+    errors = mine.items["error"].tolist()
+    assert errors[0] is None and errors[1] is None and errors[4] is None
+    assert errors[2].startswith("malformed: an extraction answer is a JSON object")
+    assert errors[3].startswith("malformed: against the output schema") and "three" in errors[3]
+    assert mine.items["correct"].tolist() == [True, True, False, False, True]
+    m = mine.metrics()
+    assert m["quality.all_fields_exact"] == pytest.approx(3 / 5) and m["items.error_rate"] == pytest.approx(2 / 5)
+    rule = run_items(fit_item_model(es.baseline, data, "extraction"), data, cost=CostModel())
+    # the rule finds "total N" on items 1 and 2; elsewhere it answers {"amount": null}, which the schema refuses
+    assert rule.items["correct"].tolist() == [True, True, False, False, False]
+    assert rule.metrics()["items.errors"] == 3
+    assert all(metrics.info(n) is not None for n in m)

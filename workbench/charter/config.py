@@ -146,7 +146,7 @@ class Task(_Model):
     of the training split."""
 
     # text-classification, retrieval: judged on an eval set (`eval_set:`, workbench.charter.items)
-    kind: Literal["classification", "regression", "text-classification", "retrieval"]
+    kind: Literal["classification", "regression", "text-classification", "extraction", "retrieval"]
     target: str
     positive_label: Any = 1
     threshold: float | Literal["min_cost"] = 0.5
@@ -641,6 +641,9 @@ def _eval_set_problems(charter: Charter, doc: LocatedYaml) -> list[str]:
             out.append(f"{where}: source {source!r} declares no column(s) {', '.join(missing)}")
     if kind == "retrieval" and es.corpus is None:
         out.append(f"{doc.where(('eval_set',))}: a retrieval pilot needs `corpus: {{source, id, text}}`")
+    if es.output_schema is not None and not charter.resolve(Path(es.output_schema)).is_file():
+        out.append(f"{doc.where(('eval_set', 'output_schema'))}: no JSON schema file {es.output_schema} "
+                   "(paths are relative to the charter)")
     if charter.task is not None and charter.task.target != es.expected:
         out.append(f"{doc.where(('task', 'target'))}: the task's target {charter.task.target!r} must be the eval "
                    f"set's expected column {es.expected!r}")

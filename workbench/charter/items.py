@@ -1,6 +1,6 @@
 """The eval-set part of a charter: the items a text pilot is judged on, and its candidates.
 
-An eval-set pilot (``task.kind: text-classification`` or ``retrieval``) is judged on a fixed
+An eval-set pilot (``task.kind: text-classification``, ``extraction`` or ``retrieval``) is judged on a fixed
 set of representative items with known answers, loaded like any source (declared types,
 a contract, a fingerprint). ``eval_set:`` names that source and its columns: the item id,
 the input column(s), the expected output, optional slice columns, optional training items
@@ -9,7 +9,8 @@ GO), optional recorded outputs of today's process, and, for retrieval, the corpu
 
 Its ``baseline`` and ``candidates`` are built-in kinds (no code) or the user's own function:
 
-- ``rule``: keyword / regular-expression rules, first match wins, else ``default``;
+- ``rule``: keyword / regular-expression rules, first match wins, else ``default``; for
+  extraction, ``fields:`` one regular expression per field (its first group, or the match);
 - ``recorded``: today's process, its recorded outputs (``eval_set.recorded.column``);
 - ``sklearn``: TF-IDF (``vectorizer:`` its parameters) + an estimator named by import path;
 - ``embeddings``: sentence embeddings (``wordllama``, shipped with its weights) + an estimator,
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = ["EvalSet", "ItemCandidate", "Rule", "Recorded", "Corpus", "ITEM_TASKS", "CANDIDATE_KINDS"]
 
-ITEM_TASKS = ("text-classification", "retrieval")
+ITEM_TASKS = ("text-classification", "extraction", "retrieval")
 CANDIDATE_KINDS = ("rule", "recorded", "sklearn", "embeddings", "bm25", "callable")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -77,6 +78,7 @@ class ItemCandidate(_Model):
     kind: Literal["rule", "recorded", "sklearn", "embeddings", "bm25", "callable"]
     rules: list[Rule] = []
     default: str | None = None
+    fields: dict[str, str] = {}  # extraction rule: field -> regular expression
     vectorizer: dict[str, Any] = {}
     estimator: str = "sklearn.linear_model.LogisticRegression"
     params: dict[str, Any] = {}
@@ -92,7 +94,12 @@ class ItemCandidate(_Model):
 
     @model_validator(mode="after")
     def _complete(self) -> ItemCandidate:
-        if self.kind == "rule" and not self.rules and self.default is None:
+        for field, pattern in self.fields.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"fields.{field}: {pattern!r} is not a regular expression: {exc}") from None
+        if self.kind == "rule" and not self.rules and self.default is None and not self.fields:
             raise ValueError("a `rule` candidate needs `rules:` ([{pattern: REGEX, label: LABEL}, ...]) "
                              "and/or `default:` (the label when no rule matches)")
         if self.kind == "callable" and not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", self.function or ""):
@@ -119,6 +126,9 @@ class EvalSet(_Model):
     corpus: Corpus | None = None  # retrieval only
     k: list[int] = [1, 5, 10]  # retrieval: the cut-offs of hit@k, recall@k, MRR@k, nDCG@k
     separator: str = "|"  # retrieval: between relevant ids in the expected column
+    # extraction: a JSON schema file (relative to the charter) every answer must satisfy;
+    # the expected column holds each item's answer as a JSON object
+    output_schema: str | None = None
     baseline: ItemCandidate
     candidates: list[ItemCandidate] = Field(min_length=1)
 

@@ -62,6 +62,8 @@ A metric name is ``<group>.<name>`` (lower-case group, then dot-separated parts 
 ``quality.macro_f1`` (and ``macro_``     text classification over any number of classes
 ``precision``, ``macro_recall``)         (:mod:`workbench.measure.items.scoring`)
 ``quality.<hit|recall|mrr|ndcg>_at_<k>`` retrieval at each of the charter's k values
+``quality.field_exact``, ``token_f1``,   extraction: per-field exact match and token F1 (means
+``quality.all_fields_exact``             over fields), items with every field right
 ``leakage.findings``                     features the leakage checks flagged (evaluate step)
 ``shift.max_psi``,                       training rows against held-out rows: largest PSI of a
 ``shift.unseen_share_max``               feature, largest share of rows with an unseen category
@@ -113,11 +115,11 @@ __all__ = [
 ]
 
 Direction = Literal["higher", "lower"]
-TaskKind = Literal["classification", "regression", "both", "text-classification", "retrieval", "items"]
-_KINDS = ("classification", "regression", "text-classification", "retrieval")
+TaskKind = Literal["classification", "regression", "both", "text-classification", "extraction", "retrieval", "items"]
+_KINDS = ("classification", "regression", "text-classification", "extraction", "retrieval")
 # eval-set task kinds: besides their own metrics, the ``items`` ones (errors, fit time) and
 # a few classification metrics that mean the same over any number of classes
-_ITEM_KINDS = ("text-classification", "retrieval")
+_ITEM_KINDS = ("text-classification", "extraction", "retrieval")
 _SHARED = {"quality.accuracy": ("text-classification",), "quality.log_loss": ("text-classification",)}
 
 
@@ -178,6 +180,11 @@ _ENTRIES = (
     _m("quality.macro_precision", "higher", "ratio", "mean over classes of each class's precision",
        "text-classification"),
     _m("quality.macro_recall", "higher", "ratio", "mean over classes of each class's recall", "text-classification"),
+    # quality: extraction (answers are JSON objects; workbench.measure.items.scoring)
+    _m("quality.field_exact", "higher", "share",
+       "mean over fields of the share of items whose field is exactly right (case and spacing ignored)", "extraction"),
+    _m("quality.token_f1", "higher", "ratio", "mean over fields of the token F1 of the extracted value", "extraction"),
+    _m("quality.all_fields_exact", "higher", "share", "share of items with every field exactly right", "extraction"),
     # eval-set pilots (workbench.measure.items.run)
     _m("items.errors", "lower", "count", "eval items whose answer raised, timed out or was malformed (scored wrong)",
        "items"),

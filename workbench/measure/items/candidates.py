@@ -11,6 +11,7 @@ user's module), which are loaded again on first use.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import sys
 import time
@@ -75,7 +76,11 @@ class ItemModel:
                 value = self.answer(item).value
             except Exception:  # noqa: BLE001 - a failed item is a None answer, never a crash of the batch
                 value = None
-            out.append("|".join(map(str, value)) if isinstance(value, (list, tuple)) else value)
+            if isinstance(value, (list, tuple)):
+                value = "|".join(map(str, value))
+            elif isinstance(value, dict):
+                value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+            out.append(value)
         return np.asarray(out, dtype=object)
 
 
@@ -88,9 +93,13 @@ class RuleModel(ItemModel):
         super().__init__(spec, inputs, task)
         self.rules = [(re.compile(r.pattern), r.label) for r in spec.rules]
         self.default = spec.default
+        self.fields = {f: re.compile(p) for f, p in spec.fields.items()}
 
     def answer(self, item: Mapping[str, Any]) -> Answer:
         text = self.text(item)
+        if self.task == "extraction":  # each field: the first group of its first match (or the match)
+            found = {f: p.search(text) for f, p in self.fields.items()}
+            return Answer({f: (m.group(1) if m.re.groups else m.group(0)) if m else None for f, m in found.items()})
         for pattern, label in self.rules:
             if pattern.search(text):
                 return Answer(label)
@@ -99,6 +108,8 @@ class RuleModel(ItemModel):
         return Answer(self.default)
 
     def describe(self) -> str:
+        if self.task == "extraction":
+            return f"{self.name}: one regular expression for each of {len(self.fields)} field(s)"
         return f"{self.name}: {len(self.rules)} rule(s), else {self.default!r}"
 
 
@@ -119,6 +130,8 @@ class RecordedModel(ItemModel):
             raise MalformedOutput(f"no recorded output in column {self.column!r}")
         if self.task == "retrieval":
             return Answer([p.strip() for p in str(value).split(self.separator) if p.strip()])
+        if self.task == "extraction":
+            return Answer(str(value))  # JSON text, parsed and checked like any answer
         return Answer(str(value))
 
     def describe(self) -> str:
@@ -162,8 +175,9 @@ class SklearnTextModel(ItemModel):
         from sklearn.pipeline import make_pipeline
 
         if self.task != "text-classification":
-            raise ConfigError(f"candidate '{self.name}': `kind: sklearn` classifies; it cannot rank documents",
-                              where="pilot.yaml: eval_set.candidates", hint="use bm25 or embeddings for retrieval")
+            raise ConfigError(f"candidate '{self.name}': `kind: sklearn` classifies text; it does not fit a {self.task} pilot",
+                              where="pilot.yaml: eval_set.candidates",
+                              hint="retrieval: bm25 or embeddings; extraction: rule (fields:) or callable")
         train = _need_train(self, data)
         t0 = time.perf_counter()
         params = dict(self.spec.vectorizer)
@@ -197,6 +211,9 @@ class EmbeddingModel(ItemModel):
     def fit(self, data: ItemData) -> None:
         from .embeddings import embed
 
+        if self.task == "extraction":
+            raise ConfigError(f"candidate '{self.name}': `kind: embeddings` cannot extract fields",
+                              where="pilot.yaml: eval_set.candidates", hint="extraction: rule (fields:) or callable")
         t0 = time.perf_counter()
         if self.task == "retrieval":
             corpus = data.corpus if data.corpus is not None else pd.DataFrame({"id": [], "text": []})
@@ -249,8 +266,9 @@ class Bm25Model(ItemModel):
 
 class CallableModel(ItemModel):
     """The user's own ``module:function`` from the pilot's folder, called with the item's
-    input columns (a dict). It returns a label (or a list of ids for retrieval), or a dict
-    ``{"label": ..., "probabilities": {...}}`` / ``{"ids": [...]}``. If the module defines
+    input columns (a dict). It returns a label (a list of ids for retrieval, an object of
+    fields or its JSON text for extraction), or a dict ``{"label": ..., "probabilities": {...}}``
+    / ``{"ids": [...]}``. If the module defines
     ``fit(train_frame)``, it is called once with the training items first."""
 
     kind = "callable"
@@ -293,6 +311,8 @@ class CallableModel(ItemModel):
         if self._function is None:
             self._function = getattr(self._module(), self.function_name)
         out = self._function({c: item.get(c) for c in self.inputs})
+        if self.task == "extraction":
+            return Answer(out)  # the object of fields itself (or its JSON text)
         if isinstance(out, Mapping):
             if "ids" in out:
                 return Answer(out["ids"])

@@ -11,8 +11,10 @@ acknowledges ``eval_set.overlap`` with a reason.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +38,7 @@ class ItemData:
     train: pd.DataFrame | None  # inputs, expected (None: no training items declared)
     corpus: pd.DataFrame | None  # retrieval: id, text
     fingerprint: str = ""  # the eval table's fingerprint at load (part of every result)
+    schema: dict | None = None  # extraction: the JSON schema every answer must satisfy
 
     @property
     def ids(self) -> list[str]:
@@ -53,6 +56,24 @@ class ItemData:
         """Every class an answer may take: the expected values, then the training labels."""
         seen = [*self.expected, *([] if self.train is None else [str(v) for v in self.train[self.spec.expected]])]
         return sorted(set(seen))
+
+    def expected_objects(self) -> list[dict]:
+        """Extraction: each item's expected answer, a JSON object."""
+        out = []
+        for item_id, text in zip(self.ids, self.items[self.spec.expected], strict=True):
+            try:
+                value = json.loads(str(text))
+            except ValueError as exc:
+                raise ConfigError(f"eval item {item_id}: its expected answer is not JSON ({exc})",
+                                  where=f"pilot.yaml: eval_set.expected ({self.spec.expected})",
+                                  hint="an extraction eval set holds each answer as a JSON object, e.g. "
+                                  '{"amount": "12.50", "currency": "EUR"}') from None
+            if not isinstance(value, dict):
+                raise ConfigError(f"eval item {item_id}: its expected answer is a {type(value).__name__}, not an object",
+                                  where=f"pilot.yaml: eval_set.expected ({self.spec.expected})",
+                                  hint="write each answer as a JSON object of fields")
+            out.append(value)
+        return out
 
     def relevant(self) -> list[set[str]]:
         """Retrieval: each query's relevant ids (the expected column split on the separator)."""
@@ -96,8 +117,9 @@ def _read(con: Any, table: str, columns: list[str], order: str | None = None) ->
                           hint="check the source is ingested with the columns `eval_set:` names") from exc
 
 
-def load_items(con: Any, spec: EvalSet) -> ItemData:
-    """Read the eval items, the training items and the corpus from the warehouse."""
+def load_items(con: Any, spec: EvalSet, *, root: Path | str = ".") -> ItemData:
+    """Read the eval items, the training items and the corpus from the warehouse (and the
+    extraction schema, relative to ``root``: the charter's folder)."""
     items = _read(con, spec.source, spec.columns(), spec.id)
     ids = items[spec.id].astype("string")
     dupes = ids[ids.duplicated()].unique().tolist()
@@ -124,8 +146,16 @@ def load_items(con: Any, spec: EvalSet) -> ItemData:
         corpus = pd.DataFrame({"id": raw[c.id].astype("string"), "text": join_text(raw, c.text)})
     from ...data.warehouse import fingerprint
 
+    schema = None
+    if spec.output_schema is not None:
+        path = Path(root) / spec.output_schema
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read the output schema: {exc}", where=str(path),
+                              hint="write a JSON schema (an object with `properties`) at that path") from exc
     return ItemData(spec=spec, items=items.reset_index(drop=True), train=train, corpus=corpus,
-                    fingerprint=fingerprint(con, spec.source).digest)
+                    fingerprint=fingerprint(con, spec.source).digest, schema=schema)
 
 
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)

@@ -14,6 +14,7 @@ the candidates' time saved and cost saved per 1,000 items compare with it.
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import threading
 import time
@@ -28,7 +29,14 @@ from ...charter.config import CostModel
 from ..evaluation import slice_metric_name
 from .candidates import ItemModel, MalformedOutput
 from .data import ItemData
-from .scoring import ClassificationQuality, RetrievalQuality, classification_quality, retrieval_quality
+from .scoring import (
+    ClassificationQuality,
+    ExtractionQuality,
+    RetrievalQuality,
+    classification_quality,
+    extraction_quality,
+    retrieval_quality,
+)
 
 __all__ = ["ItemRun", "run_items", "ItemTimeout", "today_seconds"]
 
@@ -73,7 +81,7 @@ class ItemRun:
     kind: str
     description: str
     items: pd.DataFrame  # item_id, expected, output, correct, latency_ms, error, slice columns
-    quality: ClassificationQuality | RetrievalQuality
+    quality: ClassificationQuality | RetrievalQuality | ExtractionQuality
     fit_seconds: float
     seconds_per_item: float
     cost_per_1k_usd: float
@@ -116,8 +124,24 @@ class ItemRun:
                 "fit_seconds": self.fit_seconds, "seconds_per_item": self.seconds_per_item}
 
 
-def _check(answer: Any, task: str, labels: set[str]) -> Any:
+def _check(answer: Any, task: str, labels: set[str], schema: dict | None = None) -> Any:
     """The answer in the task's shape, or MalformedOutput."""
+    if task == "extraction":
+        if isinstance(answer, str):
+            try:
+                answer = json.loads(answer)
+            except ValueError as exc:
+                raise MalformedOutput(f"the answer is not JSON: {exc}") from None
+        if not isinstance(answer, dict):
+            raise MalformedOutput(f"an extraction answer is a JSON object, not {type(answer).__name__}")
+        if schema is not None:
+            import jsonschema
+
+            error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(answer))
+            if error is not None:
+                where = "/".join(map(str, error.absolute_path)) or "the object"
+                raise MalformedOutput(f"against the output schema, at {where}: {error.message[:200]}")
+        return answer
     if task == "retrieval":
         if isinstance(answer, str) or not isinstance(answer, (list, tuple)):
             raise MalformedOutput(f"a retrieval answer is a list of ids, not {type(answer).__name__}")
@@ -133,7 +157,7 @@ def run_items(model: ItemModel, data: ItemData, *, cost: CostModel, min_slice_it
               slice_metric: str | None = None) -> ItemRun:
     """Ask ``model`` every eval item once, in id order; see the module's docstring."""
     task = model.task
-    labels = set(data.labels())
+    labels = set(data.labels()) if task == "text-classification" else set()
     records = data.items.to_dict("records")
     outputs: list[Any] = []
     probabilities: list[Any] = []
@@ -146,7 +170,7 @@ def run_items(model: ItemModel, data: ItemData, *, cost: CostModel, min_slice_it
         try:
             with _deadline(timeout, guard):
                 answer = model.answer(item)
-            value = _check(answer.value, task, labels)
+            value = _check(answer.value, task, labels, data.schema)
             error = None
         except ItemTimeout as exc:
             answer, value, error = None, None, f"timeout: {exc}"
@@ -174,9 +198,17 @@ def run_items(model: ItemModel, data: ItemData, *, cost: CostModel, min_slice_it
 
     spec = data.spec
     frame = pd.DataFrame({"item_id": data.ids, "expected": data.expected})
-    if task == "retrieval":
+    if task == "extraction":
+        expected = data.expected_objects()
+        ext = extraction_quality(expected, outputs)
+        quality: ClassificationQuality | RetrievalQuality | ExtractionQuality = ext
+        frame["output"] = pd.Series([json.dumps(o, ensure_ascii=False, sort_keys=True) if o is not None else None
+                                     for o in outputs], dtype=object)
+        frame["correct"] = [o is not None and extraction_quality([e], [o], ext.fields).all_fields_exact == 1.0
+                            for e, o in zip(expected, outputs, strict=True)]
+    elif task == "retrieval":
         relevant = data.relevant()
-        quality: ClassificationQuality | RetrievalQuality = retrieval_quality(relevant, outputs, spec.k)
+        quality = retrieval_quality(relevant, outputs, spec.k)
         k1 = min(spec.k)
         frame["output"] = pd.Series(["|".join(o) if o is not None else None for o in outputs], dtype=object)
         frame["correct"] = [o is not None and bool(set(o[:k1]) & rel) for o, rel in zip(outputs, relevant, strict=True)]
@@ -203,13 +235,17 @@ def _slices(frame: pd.DataFrame, data: ItemData, outputs: list[Any], task: str, 
     out: dict[str, float] = {}
     rows: list[dict[str, Any]] = []
     spec = data.spec
-    short = (metric or ("quality.macro_f1" if task != "retrieval" else f"quality.hit_at_{min(spec.k)}")).split(".", 1)[1]
-    labels = data.labels()
+    default = {"retrieval": f"quality.hit_at_{min(spec.k)}", "extraction": "quality.all_fields_exact"}
+    short = (metric or default.get(task, "quality.macro_f1")).split(".", 1)[1]
+    labels = data.labels() if task == "text-classification" else []
+    expected = data.expected_objects() if task == "extraction" else []
     worst: float | None = None
     for col in spec.slices:
         for value, idx in frame.groupby(f"slice.{col}").groups.items():
             pos = list(idx)
-            if task == "retrieval":
+            if task == "extraction":
+                q = extraction_quality([expected[i] for i in pos], [outputs[i] for i in pos]).metrics()
+            elif task == "retrieval":
                 rel = data.relevant()
                 q = retrieval_quality([rel[i] for i in pos], [outputs[i] for i in pos], spec.k).metrics()
             else:

@@ -16,6 +16,10 @@ Retrieval: for each query the ranked ids and the set of relevant ids; hit@k (any
 id in the top k), recall@k (share of relevant ids in the top k), MRR@k (1 / rank of the
 first relevant id within k, else 0) and nDCG@k (binary gains, log2 discount, ideal DCG of
 min(k, relevant) hits).
+
+Extraction: each answer is a JSON object; per field, exact match (case and runs of spaces
+ignored, a missing field equal to an empty one) and token F1 (as SQuAD's), averaged over
+items then over fields; and the share of items with every field exact.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["ClassificationQuality", "classification_quality", "RetrievalQuality", "retrieval_quality",
-           "short_labels"]
+           "ExtractionQuality", "extraction_quality", "short_labels"]
 
 
 @dataclass(frozen=True)
@@ -151,3 +155,77 @@ def retrieval_quality(relevant: Sequence[set[str]], ranked: Sequence[Sequence[st
         for name, value in zip(("hit", "recall", "mrr", "ndcg"), means, strict=True):
             values[f"quality.{name}_at_{k}"] = float(value)
     return RetrievalQuality(n=n, errors=sum(r is None for r in ranked), ks=tuple(sorted(set(ks))), values=values)
+
+
+# -- extraction ----------------------------------------------------------------------------------
+
+
+def _norm(value: object) -> str:
+    if value is None:
+        return ""
+    return " ".join(str(value).lower().split())
+
+
+def _token_f1(expected: object, got: object) -> float:
+    """SQuAD-style token F1 of two values (both empty: 1; one empty: 0)."""
+    from collections import Counter
+
+    a, b = _norm(expected).split(), _norm(got).split()
+    if not a and not b:
+        return 1.0
+    if not a or not b:
+        return 0.0
+    common = sum((Counter(a) & Counter(b)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(b), common / len(a)
+    return 2 * precision * recall / (precision + recall)
+
+
+@dataclass(frozen=True)
+class ExtractionQuality:
+    n: int
+    errors: int
+    fields: tuple[str, ...]
+    field_exact: float  # mean over fields of the share of items whose field matches exactly
+    token_f1: float  # mean over fields of the mean token F1
+    all_fields_exact: float  # share of items with every field exact
+    per_field: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, float]:
+        return {"quality.field_exact": self.field_exact, "quality.token_f1": self.token_f1,
+                "quality.all_fields_exact": self.all_fields_exact, "items.errors": float(self.errors),
+                "items.error_rate": self.errors / self.n if self.n else 0.0}
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "errors": self.errors, "fields": list(self.fields), "per_field": self.per_field,
+                "metrics": self.metrics()}
+
+
+def extraction_quality(expected: Sequence[Mapping[str, object]], outputs: Sequence[Mapping[str, object] | None],
+                       fields: Sequence[str] | None = None) -> ExtractionQuality:
+    """Per-field exact match (case and spacing ignored; a missing field equals an empty one)
+    and token F1, and the share of items with every field right. ``fields``: the fields
+    judged (default: every key of the expected objects). An error (None) gets nothing right."""
+    if len(expected) != len(outputs):
+        raise ValueError(f"{len(expected)} expected objects but {len(outputs)} answers")
+    names = list(fields) if fields is not None else sorted({k for e in expected for k in e})
+    n = len(expected)
+    exact = {f: 0.0 for f in names}
+    f1 = {f: 0.0 for f in names}
+    all_right = 0
+    for e, o in zip(expected, outputs, strict=True):
+        if o is None:
+            continue
+        right = True
+        for f in names:
+            same = _norm(e.get(f)) == _norm(o.get(f))
+            exact[f] += same
+            f1[f] += _token_f1(e.get(f), o.get(f))
+            right = right and same
+        all_right += right
+    per_field = {f: {"exact": exact[f] / n if n else 0.0, "token_f1": f1[f] / n if n else 0.0} for f in names}
+    mean = (lambda key: float(np.mean([v[key] for v in per_field.values()])) if per_field else 0.0)
+    return ExtractionQuality(n=n, errors=sum(o is None for o in outputs), fields=tuple(names),
+                             field_exact=mean("exact"), token_f1=mean("token_f1"),
+                             all_fields_exact=all_right / n if n else 0.0, per_field=per_field)
