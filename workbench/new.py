@@ -557,3 +557,262 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
               "  rollback: {quality_breaches: 2, fallback_breaches: 2}   # drafted: when to propose a rollback",
               ""]
     return "\n".join(lines)
+
+
+# -- eval-set pilots: `workbench new NAME --data items.csv --task text-classification --text-column body` --------
+
+
+_WORD = re.compile(r"[a-z][a-z']{2,}")
+
+
+def _draft_keywords(texts: list[str], labels: list[str], *, per_class: int = 3, min_items: int = 5) -> list[tuple[str, list[str]]]:
+    """(label, words) for each class but the most common: the words that most single out its
+    training items (smoothed document-frequency ratio against the other classes). A stand-in
+    for today's rule, clearly drafted: the user writes the real one."""
+    from collections import Counter
+
+    counts = Counter(labels)
+    majority = counts.most_common(1)[0][0]
+    docs = [set(_WORD.findall(t.lower())) for t in texts]
+    per_label: dict[str, Counter] = {lab: Counter() for lab in counts}
+    for words, lab in zip(docs, labels, strict=True):
+        per_label[lab].update(words)
+    total = Counter()
+    for c in per_label.values():
+        total.update(c)
+    out = []
+    for lab, n in counts.most_common():
+        if lab == majority:
+            continue
+        others = len(labels) - n
+        scored = [((df + 1) / (n + 2) / ((total[w] - df + 1) / (others + 2)), w)
+                  for w, df in per_label[lab].items() if df >= min_items]
+        words = [w for _, w in sorted(scored, reverse=True)[:per_class]]
+        if words:
+            out.append((lab, words))
+    return out
+
+
+def new_text_pilot(
+    name: str,
+    data: Path | str,
+    target: str,
+    text_columns: list[str],
+    *,
+    pilots_dir: Path | str = "pilots",
+    owner: str | None = None,
+    eval_share: float = 0.25,
+    seed: int = 0,
+) -> Scaffold:
+    """Create ``pilots_dir/name`` for a text-classification pilot: the items split into an eval
+    set and training items (Parquet files in the pilot's data/), a charter with a drafted
+    keyword rule as today's way, TF-IDF and embedding candidates, and drafted contracts."""
+    import duckdb
+
+    from .data.contracts import suggest_contract
+    from .data.sql import quote_ident as _q
+
+    if not _NAME.match(name):
+        raise ConfigError(f"'{name}' is not a pilot name", where="workbench new NAME",
+                          hint="start with a letter or digit, then letters, digits, '.', '_' and '-'")
+    data = Path(data)
+    if not data.is_file():
+        raise ConfigError("the data file does not exist", where=str(data), hint="pass a CSV, JSONL or Parquet file")
+    if not text_columns:
+        raise ConfigError("a text pilot needs the column(s) holding the text", where="--text-column",
+                          hint="pass --text-column COLUMN (repeat it for several)")
+    folder = Path(pilots_dir) / name
+    if folder.exists():
+        raise ConfigError("the pilot folder already exists", where=str(folder),
+                          hint="choose another NAME, or delete the folder to start over")
+    table = _table_name(data)
+    con = duckdb.connect()
+    try:
+        reader = (f"read_json({_lit(str(data))}, format='newline_delimited')"
+                  if data.suffix.lower() in (".jsonl", ".ndjson") else _reader(data))
+        con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}")
+        columns = {c: _charter_type(t) for c, t, *_ in con.execute("DESCRIBE t").fetchall()}
+        missing = [c for c in [target, *text_columns] if c not in columns]
+        if missing:
+            raise ConfigError(f"the data has no column(s) {', '.join(missing)}", where=str(data),
+                              hint=f"its columns: {', '.join(columns)}")
+        rows = con.execute(f"SELECT count(*) FROM t WHERE {_q(target)} IS NOT NULL").fetchone()[0]
+        counts = con.execute(f"SELECT {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(target)} IS NOT NULL "
+                             "GROUP BY ALL ORDER BY 2 DESC, 1").fetchall()
+        if rows < 40 or len(counts) < 2:
+            raise ConfigError(f"the data has {rows} labelled item(s) in {len(counts)} class(es)", where=str(data),
+                              hint="an eval-set pilot needs hundreds of labelled items in at least two classes")
+        id_col = next((c for c in columns if c not in (target, *text_columns) and re.search(r"(^|_)id$", c, re.I)
+                       and con.execute(f"SELECT count(DISTINCT {_q(c)}) = count(*) FROM t").fetchone()[0]), None)
+        if id_col is None:  # numbered in file order: the eval set's ids must be stable across runs
+            id_col = "item_id"
+            con.execute("ALTER TABLE t ADD COLUMN item_id VARCHAR")
+            con.execute("UPDATE t SET item_id = 'i' || lpad(CAST(rowid + 1 AS VARCHAR), 6, '0')")
+            columns = {"item_id": "VARCHAR", **columns}
+        slices = []
+        for col, dtype in columns.items():
+            if col in (target, id_col, *text_columns) or dtype not in ("VARCHAR", "BOOLEAN") or _PERSONAL.search(col):
+                continue
+            if 2 <= con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t").fetchone()[0] <= 12:
+                slices.append(col)
+        slices = slices[:2]
+        # the eval set: a seeded, stratified share of the labelled items; the rest train the candidates
+        con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (PARTITION BY {_q(target)} "
+                    f"ORDER BY hash({_q(id_col)}::VARCHAR || '{int(seed)}')) AS _r, "
+                    f"count(*) OVER (PARTITION BY {_q(target)}) AS _n FROM t WHERE {_q(target)} IS NOT NULL")
+        keep = ", ".join(_q(c) for c in columns)
+        sample = con.execute(f"SELECT {' || chr(10) || '.join(f'coalesce({_q(c)}::VARCHAR, {_lit(chr(32))})' for c in text_columns)}, "
+                             f"{_q(target)}::VARCHAR FROM s WHERE _r > ceil(_n * {eval_share})").fetchall()
+        rules = _draft_keywords([r[0] for r in sample], [r[1] for r in sample])
+        majority = counts[0][0]
+        folder.mkdir(parents=True)
+        (folder / "data").mkdir()
+        for part, cond in (("eval", f"_r <= ceil(_n * {eval_share})"), ("train", f"_r > ceil(_n * {eval_share})")):
+            path = folder / "data" / f"{table}_{part}.parquet"
+            con.execute(f"COPY (SELECT {keep} FROM s WHERE {cond} ORDER BY {_q(id_col)}) TO {_lit(str(path))} "
+                        "(FORMAT parquet)")
+        n_eval = con.execute(f"SELECT count(*) FROM s WHERE _r <= ceil(_n * {eval_share})").fetchone()[0]
+    except BaseException:
+        con.close()
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    con.close()
+    try:
+        for part in ("eval", "train"):
+            path = folder / "data" / f"{table}_{part}.parquet"
+            pii = [c for c in columns if _PERSONAL.search(c) and c not in (id_col, target)]  # drafted marks
+            _draft_contract(path, "parquet", f"{table}_{part}", columns, pii, folder / "contracts" / f"{table}_{part}.yml",
+                            suggest_contract)
+            _require_text(folder / "contracts" / f"{table}_{part}.yml", text_columns, [id_col, target])
+        charter = folder / "pilot.yaml"
+        charter.write_text(_text_charter(
+            name=name, owner=owner, table=table, columns=columns, target=target, text_columns=text_columns,
+            id_col=id_col, slices=slices, rules=rules, default=majority, n_eval=n_eval, rows=rows,
+            eval_share=eval_share, source=str(data),
+            notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    notes = (f"eval set: {n_eval:,} of {rows:,} labelled items ({eval_share:.0%}, stratified, seed {seed}); "
+             f"the rest train the candidates",
+             f"today's rule: drafted keywords for {len(rules)} class(es), else {majority!r}: write your real rule")
+    return Scaffold(folder, charter, folder / "contracts" / f"{table}_eval.yml", f"{table}_eval",
+                    "text-classification", None, "quality.macro_f1", notes)
+
+
+def _keyword_pattern(words: list[str]) -> str:
+    return r"(?i)\b(" + "|".join(re.escape(w) for w in words) + r")\b"
+
+
+def _require_text(path: Path, text_columns: list[str], required: list[str]) -> None:
+    """The eval-set contract's rules a drafted profile cannot guess: no empty text, an id and an
+    answer on every item."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 100
+    doc = yaml.load(path.read_text(encoding="utf-8"))
+    cols = doc.setdefault("columns", {})
+    for col in text_columns:
+        cols.setdefault(col, {})["nullable"] = False
+        cols[col]["regex"] = "\\S"  # some text, not only spaces
+        cols[col].pop("unique", None)  # duplicate texts are the overlap check's business, not an error here
+    for col in required:
+        cols.setdefault(col, {})["nullable"] = False
+    import io
+
+    buf = io.StringIO()
+    yaml.dump(doc, buf)
+    path.write_text(buf.getvalue(), encoding="utf-8")
+
+
+def _text_charter(*, name: str, owner: str | None, table: str, columns: dict[str, str], target: str,
+                  text_columns: list[str], id_col: str, slices: list[str], rules: list[tuple[str, list[str]]],
+                  default: str, n_eval: int, rows: int, eval_share: float, source: str, notebooks: str) -> str:
+    q = _yaml_scalar
+    cols = "{" + ", ".join(f"{q(c)}: {t}" for c, t in columns.items()) + "}"
+    lines = [
+        f"# Text pilot charter drafted by `workbench new` from {source} ({rows:,} labelled items). Review every",
+        "# line; the README's \"Text pilots\" says what each key does. Paths are relative to this file.",
+        "# A line tagged `# drafted` is a guess that stands for your judgement: the outcome stays DRAFT",
+        "# (never GO) until you check each one and delete its tag (or `workbench confirm KEY`).",
+        f"name: {name}",
+        f"owner: {q(owner or _whoami())}   # drafted: who answers for the decision",
+        f"question: {q(f'Can a model assign {target} to each item better than today, fast and cheaply enough?')}",
+        "primary_metric: quality.macro_f1   # every class counts the same, however rare",
+        "warehouse: data/warehouse.duckdb",
+        "",
+        "task:",
+        "  kind: text-classification",
+        f"  target: {q(target)}",
+        "",
+        "cost:",
+        "  compute_usd_per_hour: 0.10     # what an hour of the serving machine costs",
+        "",
+        "sources:",
+        f"  {table}_eval:",
+        f"    path: data/{table}_eval.parquet   # drafted: {eval_share:.0%} of the labelled items, stratified, "
+        "seed 0 (better: a set chosen to represent the work)",
+        "    format: parquet",
+        f"    contract: contracts/{table}_eval.yml",
+        f"    columns: {cols}",
+        f"  {table}_train:",
+        f"    path: data/{table}_train.parquet",
+        "    format: parquet",
+        f"    contract: contracts/{table}_train.yml",
+        f"    columns: {cols}",
+        "",
+        f"eval_set:                        # {n_eval:,} items with known answers: every candidate answers each once",
+        f"  source: {table}_eval",
+        f"  id: {q(id_col)}",
+        f"  inputs: [{', '.join(q(c) for c in text_columns)}]",
+        f"  expected: {q(target)}",
+        f"  slices: [{', '.join(q(c) for c in slices)}]",
+        "  min_slice_items: 30",
+        f"  train: {table}_train               # eval items also found here (exact or normalized) block a GO",
+        "  # Today's way, the bar to clear: replace these keywords with the rule used today, or record",
+        "  # today's outputs in a column and use `kind: recorded` with `recorded: {column: COL, seconds_per_item: N}`.",
+        "  baseline:                        # drafted: keywords picked from the training items, not today's rule",
+        "    name: keywords",
+        "    kind: rule",
+        "    rules:",
+        *[f"      - {{pattern: {q(_keyword_pattern(words))}, label: {q(lab)}}}" for lab, words in rules],
+        f"    default: {q(default)}",
+        "  candidates:",
+        "    - name: tfidf_lr",
+        "      kind: sklearn",
+        "      vectorizer: {ngram_range: [1, 2], min_df: 2, sublinear_tf: true}",
+        "      estimator: sklearn.linear_model.LogisticRegression",
+        "      params: {C: 4.0, max_iter: 1000}",
+        "    - name: wordllama_lr",
+        "      kind: embeddings",
+        "      estimator: sklearn.linear_model.LogisticRegression",
+        "      params: {max_iter: 1000}",
+        "",
+        "steps:",
+        f"  - {{name: baseline, role: baseline, notebook: {notebooks}/items_baseline.ipynb}}",
+        f"  - {{name: evaluate, role: evaluate, notebook: {notebooks}/items_evaluate.ipynb}}",
+        "",
+        "gates:",
+        "  - {name: beats_todays_rule, kind: vs_baseline, metric: quality.macro_f1, min_relative_improvement: 0.05}"
+        "   # drafted: the margin over today's rule",
+        "  - {name: no_regression, kind: vs_champion, metric: quality.macro_f1, max_regression: 0.01}"
+        "   # drafted: the regression tolerated",
+        "  - {name: few_errors, kind: threshold, metric: items.error_rate, op: \"<=\", value: 0.01}",
+        "  - {name: p95_latency, kind: threshold, metric: latency.p95_ms, op: \"<=\", value: 100}"
+        "   # drafted: the latency budget",
+        "  - {name: contracts_hold, kind: contracts}",
+    ]
+    if slices:
+        lines.append("  - {name: no_slice_regression, kind: slices, metric: quality.macro_f1, margin: 0.05, min_rows: 30}"
+                     "   # drafted: the slice margin")
+    lines += ["", "promotion:", f"  model_name: {q(name)}", "  alias: champion", "",
+              "production:",
+              f"  on_call: {q(owner or _whoami())}   # drafted: who is paged",
+              "  service_levels: {latency_p95_ms: 100, cost_per_1k_usd: 1.0}   # drafted: what the live system keeps",
+              "  monitoring: {input_psi: 0.2, prediction_psi: 0.2, min_quality: baseline, max_fallback_share: 0.05}"
+              "   # drafted: when a batch breaches",
+              "  rollback: {quality_breaches: 2}   # drafted: when to propose a rollback", ""]
+    return "\n".join(lines)

@@ -60,7 +60,7 @@ def test_info_units_tasks_and_pattern_names() -> None:
         mae.direction = "higher"  # type: ignore[misc]
     for entry in metrics.REGISTRY.values():
         assert entry.direction in ("higher", "lower", None) and entry.unit and entry.description
-        assert entry.task in ("classification", "regression", "both")
+        assert entry.task in ("classification", "regression", "both", "text-classification", "extraction", "retrieval", "items")
 
 
 def test_known_by_task_kind() -> None:
@@ -70,7 +70,10 @@ def test_known_by_task_kind() -> None:
     assert "slice.worst.base_rate" not in cls  # descriptive: never a worst slice
     for shared in ("latency.p95_ms", "cost.per_1k_usd", "probes.crashed", "slice.flagged"):
         assert shared in cls and shared in reg
-    assert set(metrics.known()) == set(cls) | set(reg)
+    text, retrieval = metrics.known("text-classification"), metrics.known("retrieval")
+    assert "quality.macro_f1" in text and "quality.accuracy" in text and "quality.roc_auc" not in text
+    assert "items.error_rate" in text and "items.error_rate" in retrieval and "quality.macro_f1" not in cls
+    assert set(metrics.known()) == set(cls) | set(reg) | set(text) | set(retrieval) | set(metrics.known("extraction"))
     assert cls == sorted(cls)
     with pytest.raises(ConfigError, match="unknown task kind"):
         metrics.known("ranking")

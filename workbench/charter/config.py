@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import ConfigError
 from .drafted import placeholder
+from .items import ITEM_TASKS, EvalSet
 from .names import TABLE_NAME_RULE, table_name_problem
 from .yaml_reader import LocatedYaml, load_yaml, raise_for_validation
 
@@ -75,7 +76,7 @@ class CsvOptions(_Model):
 
 class Source(_Model):
     path: Path
-    format: Literal["csv", "parquet"] = "csv"
+    format: Literal["csv", "parquet", "jsonl"] = "csv"  # jsonl: one JSON object a line
     columns: dict[str, str] = Field(min_length=1)
     contract: Path | None = None
     csv: CsvOptions = CsvOptions()
@@ -97,7 +98,8 @@ class Source(_Model):
 
 
 # Parameters the runner injects into every notebook: a step may not set them.
-INJECTED = ("run_id", "tracking_uri", "warehouse", "pilot_name", "step_name", "cost_model", "task", "spec")
+INJECTED = ("run_id", "tracking_uri", "warehouse", "pilot_name", "step_name", "cost_model", "task", "spec",
+            "pilot_root")
 
 
 class Step(_Model):
@@ -147,7 +149,8 @@ class Task(_Model):
     minimises the cost model's false-positive/false-negative cost on a validation part
     of the training split."""
 
-    kind: Literal["classification", "regression"]
+    # text-classification, retrieval: judged on an eval set (`eval_set:`, workbench.charter.items)
+    kind: Literal["classification", "regression", "text-classification", "extraction", "retrieval"]
     target: str
     positive_label: Any = 1
     threshold: float | Literal["min_cost"] = 0.5
@@ -330,6 +333,7 @@ class ModelSpec(_Model):
     split: Split | None = None
     baseline: Baseline | None = None
     candidates: list[Candidate] = []
+    eval_set: EvalSet | None = None  # eval-set pilots (text-classification, retrieval)
 
 
 def _metric(value: str) -> str:
@@ -477,6 +481,7 @@ class Charter(_Model):
     split: Split | None = None
     baseline: Baseline | None = None
     candidates: list[Candidate] = []
+    eval_set: EvalSet | None = None  # the items an eval-set pilot is judged on (workbench.charter.items)
     steps: list[Step] = Field(min_length=1)
     gates: list[Gate] = []
     promotion: Promotion | None = None
@@ -555,7 +560,7 @@ class Charter(_Model):
     def modeling(self) -> ModelSpec:
         """The modeling spec the generic notebooks read (injected as their `spec`)."""
         return ModelSpec(features=self.features, split=self.split, baseline=self.baseline,
-                         candidates=self.candidates)
+                         candidates=self.candidates, eval_set=self.eval_set)
 
     # -- helpers -----------------------------------------------------------------------
     def resolve(self, path: Path) -> Path:
@@ -612,6 +617,7 @@ def _check_semantics(charter: Charter, doc: LocatedYaml) -> None:
         problems.append(
             f"{doc.where(())}: baseline and evaluate steps need `task:` (kind: classification|regression, target: COLUMN)"
         )
+    problems += _eval_set_problems(charter, doc)
     if charter.promotion is not None and not charter.gates:
         problems.append(
             f"{doc.where(('promotion',))}: `promotion:` without `gates:` would move the alias on no evidence; "
@@ -619,6 +625,43 @@ def _check_semantics(charter: Charter, doc: LocatedYaml) -> None:
         )
     if problems:
         raise ConfigError(f"the charter {doc.path} is incomplete:\n  " + "\n  ".join(problems), hint="see above")
+
+
+def _eval_set_problems(charter: Charter, doc: LocatedYaml) -> list[str]:
+    """An eval-set task needs `eval_set:` naming declared sources and columns (and the reverse)."""
+    kind = charter.task.kind if charter.task else None
+    es = charter.eval_set
+    if kind in ITEM_TASKS and es is None:
+        return [f"{doc.where(('task', 'kind'))}: a {kind} pilot is judged on an eval set: declare `eval_set:` "
+                "(source, id, inputs, expected, baseline, candidates; README, \"Text pilots\")"]
+    if es is None:
+        return []
+    if kind not in ITEM_TASKS:
+        return [f"{doc.where(('eval_set',))}: `eval_set:` is for task kinds {', '.join(ITEM_TASKS)}; "
+                f"the task is {kind}"]
+    out = []
+    named = [("source", es.source, es.columns()), ("train", es.train, [*es.inputs, es.expected])]
+    if es.corpus is not None:
+        named.append(("corpus", es.corpus.source, [es.corpus.id, *es.corpus.text]))
+    for key, source, columns in named:
+        if source is None:
+            continue
+        where = doc.where(("eval_set", key) if key != "corpus" else ("eval_set", "corpus", "source"))
+        if source not in charter.sources:
+            out.append(f"{where}: no source named {source!r} (declared: {', '.join(charter.sources)})")
+            continue
+        missing = [c for c in columns if c not in charter.sources[source].columns]
+        if missing:
+            out.append(f"{where}: source {source!r} declares no column(s) {', '.join(missing)}")
+    if kind == "retrieval" and es.corpus is None:
+        out.append(f"{doc.where(('eval_set',))}: a retrieval pilot needs `corpus: {{source, id, text}}`")
+    if es.output_schema is not None and not charter.resolve(Path(es.output_schema)).is_file():
+        out.append(f"{doc.where(('eval_set', 'output_schema'))}: no JSON schema file {es.output_schema} "
+                   "(paths are relative to the charter)")
+    if charter.task is not None and charter.task.target != es.expected:
+        out.append(f"{doc.where(('task', 'target'))}: the task's target {charter.task.target!r} must be the eval "
+                   f"set's expected column {es.expected!r}")
+    return out
 
 
 def load_charter(path: Path | str, *, check_files: bool = True) -> Charter:

@@ -519,6 +519,14 @@ def _csv_scan(path: Path, source: Source, missing: Sequence[str] = (), *, reject
     )
 
 
+def json_scan(path: Path | str, source: Source) -> str:
+    """read_json of a JSONL file (one object a line) with every declared column as text, as
+    a CSV is read: the declared types are then checked value by value, exactly. A key absent
+    from a line is a null; keys not declared are ignored."""
+    columns = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in source.columns) + "}"
+    return f"read_json({_lit(str(path))}, format='newline_delimited', columns={columns})"
+
+
 def _parquet_types(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
     rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_lit(str(path))})").fetchall()
     return {r[0]: str(r[1]).upper() for r in rows}
@@ -594,6 +602,8 @@ def ingest_source(
             if source.format == "parquet":
                 raw = _parquet_types(con, path)
                 scan = f"read_parquet({_lit(str(path))})"
+            elif source.format == "jsonl":
+                raw, scan = {c: "VARCHAR" for c in source.columns}, json_scan(path, source)
             else:
                 raw, scan = None, _csv_scan(path, source, missing, rejects="_wb_rejects")
             if source.contract is not None:  # kept until the contract check settles the load
@@ -654,7 +664,9 @@ def _bad_values_error(con: duckdb.DuckDBPyConnection, path: Path, source: Source
     with contextlib.suppress(duckdb.Error):
         con.execute("ROLLBACK")  # the aborted load; the diagnosis reads the file again
     con.execute("BEGIN TRANSACTION")  # the caller's ROLLBACK ends this one
-    if raw is not None:
+    if source.format == "jsonl":
+        scan = json_scan(path, source)
+    elif raw is not None:
         scan = f"read_parquet({_lit(str(path))})"
     else:
         scan = _csv_scan(path, source, missing, rejects="_wb_rejects")

@@ -57,6 +57,13 @@ A metric name is ``<group>.<name>`` (lower-case group, then dot-separated parts 
 ``.column_count``
 ``drift.<table>.<what>``                 drift against the previous profiled run:
                                          flagged_count, max_psi, schema_changes (profile step)
+``items.errors``, ``items.error_rate``   eval-set pilots: answers that raised, timed out or were
+                                         malformed (each scored as wrong), and their share
+``quality.macro_f1`` (and ``macro_``     text classification over any number of classes
+``precision``, ``macro_recall``)         (:mod:`workbench.measure.items.scoring`)
+``quality.<hit|recall|mrr|ndcg>_at_<k>`` retrieval at each of the charter's k values
+``quality.field_exact``, ``token_f1``,   extraction: per-field exact match and token F1 (means
+``quality.all_fields_exact``             over fields), items with every field right
 ``leakage.findings``                     features the leakage checks flagged (evaluate step)
 ``shift.max_psi``,                       training rows against held-out rows: largest PSI of a
 ``shift.unseen_share_max``               feature, largest share of rows with an unseen category
@@ -91,6 +98,7 @@ regression target's own unit), ``ms``, ``seconds``, ``items/s``, ``MB``, ``usd``
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -113,8 +121,12 @@ __all__ = [
 ]
 
 Direction = Literal["higher", "lower"]
-TaskKind = Literal["classification", "regression", "both"]
-_KINDS = ("classification", "regression")
+TaskKind = Literal["classification", "regression", "both", "text-classification", "extraction", "retrieval", "items"]
+_KINDS = ("classification", "regression", "text-classification", "extraction", "retrieval")
+# eval-set task kinds: besides their own metrics, the ``items`` ones (errors, fit time) and
+# a few classification metrics that mean the same over any number of classes
+_ITEM_KINDS = ("text-classification", "extraction", "retrieval")
+_SHARED = {"quality.accuracy": ("text-classification",), "quality.log_loss": ("text-classification",)}
 
 
 @dataclass(frozen=True)
@@ -138,7 +150,11 @@ class MetricInfo:
         return None if self.direction is None else self.direction == "higher"
 
     def applies_to(self, task_kind: str) -> bool:
-        return self.task == "both" or self.task == task_kind
+        if self.task in ("both", task_kind):
+            return True
+        if self.task == "items":
+            return task_kind in _ITEM_KINDS
+        return task_kind in _SHARED.get(self.name, ())
 
 
 def _m(name: str, direction: Direction | None, unit: str, description: str, task: TaskKind = "both", *,
@@ -164,6 +180,23 @@ _ENTRIES = (
     _m("quality.base_rate", None, "share", "share of positive rows in the evaluation set (describes the data)", _C,
        logged=False),
     _m("quality.threshold", None, "probability", "score threshold at which scores become positive predictions", _C),
+    # quality: text classification over any number of classes (workbench.measure.items.scoring)
+    _m("quality.macro_f1", "higher", "ratio", "mean over classes of each class's F1 (every class weighs the same)",
+       "text-classification"),
+    _m("quality.macro_precision", "higher", "ratio", "mean over classes of each class's precision",
+       "text-classification"),
+    _m("quality.macro_recall", "higher", "ratio", "mean over classes of each class's recall", "text-classification"),
+    # quality: extraction (answers are JSON objects; workbench.measure.items.scoring)
+    _m("quality.field_exact", "higher", "share",
+       "mean over fields of the share of items whose field is exactly right (case and spacing ignored)", "extraction"),
+    _m("quality.token_f1", "higher", "ratio", "mean over fields of the token F1 of the extracted value", "extraction"),
+    _m("quality.all_fields_exact", "higher", "share", "share of items with every field exactly right", "extraction"),
+    # eval-set pilots (workbench.measure.items.run)
+    _m("items.errors", "lower", "count", "eval items whose answer raised, timed out or was malformed (scored wrong)",
+       "items"),
+    _m("items.error_rate", "lower", "share", "share of eval items answered with an error (scored wrong)", "items"),
+    _m("items.fit_seconds", "lower", "seconds", "time to train the candidate, or to build its retrieval index",
+       "items"),
     # monitoring (workbench.decide.monitor): one run per production batch
     _m("monitor.rows", None, "count", "rows in the batch file"),
     _m("monitor.scored", None, "count", "rows of the batch's feature view that were scored"),
@@ -297,8 +330,26 @@ def _compare(parts: list[str]) -> MetricInfo | None:
                    description=f"{parts[2]}: " + _COMPARE_PARTS[parts[3]].format(ref=parts[1]))
 
 
+_AT_K = re.compile(r"^(hit|recall|mrr|ndcg)_at_([1-9][0-9]*)$")
+_AT_K_TEXT = {
+    "hit": "share of queries with a relevant document among the first {k}",
+    "recall": "share of each query's relevant documents found among the first {k} (mean over queries)",
+    "mrr": "mean reciprocal rank of the first relevant document within the first {k} (0 when none)",
+    "ndcg": "normalised discounted cumulative gain of the first {k} (binary relevance)",
+}
+
+
+def _retrieval(short: str) -> MetricInfo | None:
+    """``quality.<hit|recall|mrr|ndcg>_at_<k>``: retrieval quality at any cut-off k."""
+    found = _AT_K.match(short)
+    if found is None:
+        return None
+    what, k = found.groups()
+    return MetricInfo(f"quality.{short}", "higher", "ratio", _AT_K_TEXT[what].format(k=k), "retrieval")
+
+
 def _quality(short: str) -> MetricInfo | None:
-    found = REGISTRY.get(f"quality.{short}")
+    found = REGISTRY.get(f"quality.{short}") or _retrieval(short)
     if found is None or short == "threshold":  # one threshold for the whole set, never per slice
         return None
     return found
@@ -314,6 +365,8 @@ def info(name: str) -> MetricInfo | None:
     found = REGISTRY.get(name)
     if found is not None:
         return found
+    if name.startswith("quality."):
+        return _retrieval(name[len("quality."):])
     parts = name.split(".")
     if not all(parts):
         return None
@@ -374,7 +427,7 @@ def known(task_kind: str | None = None) -> list[str]:
     not listed (see :func:`info`)."""
     if task_kind is not None and task_kind not in _KINDS:
         raise ConfigError(f"unknown task kind {task_kind!r}", where="metrics.known(task_kind=...)",
-                          hint="use 'classification', 'regression' or None (every metric)")
+                          hint=f"use one of {', '.join(map(repr, _KINDS))} or None (every metric)")
     chosen = [e for e in _ENTRIES if task_kind is None or e.applies_to(task_kind)]
     names = {e.name for e in chosen}
     names |= {"slice.worst." + e.name.split(".", 1)[1] for e in chosen

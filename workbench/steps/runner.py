@@ -519,8 +519,12 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         semantic["timing_budgets"] = timing_budgets(charter)
     if "compare_metrics" in declared.defaults:
         semantic["compare_metrics"] = compared_metrics(charter)
-    key = cache_key({"notebook": nbfiles.source_hash(notebook), "parameters": step.parameters,
-                     "injected": {k: v for k, v in semantic.items() if k in declared.defaults}, **base_key})
+    key_parts = {"notebook": nbfiles.source_hash(notebook), "parameters": step.parameters,
+                 "injected": {k: v for k, v in semantic.items() if k in declared.defaults}, **base_key}
+    user_code = _callable_sources(charter)
+    if user_code:  # an eval-set candidate's own module: editing it must not reuse an earlier result
+        key_parts["user_code"] = user_code
+    key = cache_key(key_parts)
     # the champion a step compares with is not in the key (a candidate keeps its lineage when
     # the champion moves), but a run compared with another champion is not reused
     champ = current_champion(charter, store) if "champion" in declared.defaults else None
@@ -567,6 +571,7 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         "run_id": run.run_id,
         "tracking_uri": store.tracking_uri,
         "warehouse": str(charter.warehouse_path),
+        "pilot_root": str(charter.root),  # the pilot's folder: where its own modules live (eval-set callables)
         **semantic,
         "champion": champ,
     }
@@ -615,6 +620,20 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         raise failure from (None if isinstance(error, (KeyboardInterrupt, Terminated)) else error)
     say(f"{step.name}: done in {time.perf_counter() - t0:.1f}s")
     return StepOutcome(step.name, "notebook", "executed", run.run_id, time.perf_counter() - t0)
+
+
+def _callable_sources(charter: Charter) -> dict[str, str]:
+    """sha256 of each pilot module an eval-set `callable` names (missing: "absent")."""
+    es = charter.eval_set
+    if es is None:
+        return {}
+    out = {}
+    for cand in (es.baseline, *es.candidates):
+        if cand.kind == "callable" and cand.function:
+            module = cand.function.split(":", 1)[0]
+            path = charter.root / (module.replace(".", "/") + ".py")
+            out[module] = _sha(path) if path.is_file() else "absent"
+    return out
 
 
 FINGERPRINT_TAG = "workbench.fingerprint."

@@ -529,6 +529,60 @@ class Session:
         return self.store.log_sklearn_model(self.run_id, model, name, input_example=input_example,
                                             output_example=output_example)
 
+    # -- eval-set pilots (workbench.measure.items) ----------------------------------------------
+    def log_items(self, result: Any) -> None:
+        """Log one model's answers on the eval items (an :class:`~workbench.measure.items.run.ItemRun`):
+        its metrics, ``items/<name>.summary.json``, the per-item table as an MLflow table artifact
+        (``items/<name>.json``: output, correctness, latency, error per item; no input text)
+        and the same rows in DuckDB (``items.duckdb`` beside the warehouse, table ``item_results``)."""
+        from ..data.item_results import write_item_results
+
+        self.log_metrics(result.metrics())
+        self.log_dict(result.to_dict(), f"items/{result.name}.summary.json")
+        rows = result.items.copy()
+        rows["output"] = rows["output"].astype("string")
+        self.store.client.log_table(self.run_id, data=rows, artifact_file=f"items/{result.name}.json")
+        write_item_results(self.warehouse, rows, run_id=self.run_id, step=self.step, candidate=result.name)
+
+    def log_overlap(self, findings: list[dict[str, Any]]) -> None:
+        """Eval items that also occur among the training items (:func:`workbench.measure.items.data.overlap_findings`),
+        logged as leakage findings: the implicit leakage gate reads them (none: it passes)."""
+        self.log_dict({"findings": findings}, "leakage/findings.json")
+        self.log_metrics({"leakage.findings": float(len(findings))})
+
+    def logged_items(self, run_id: str | None, name: str) -> Any:
+        """The per-item table :meth:`log_items` logged for ``name`` on ``run_id`` (a DataFrame),
+        or None when that run has none."""
+        import json
+
+        import pandas as pd
+
+        text = self.store.download_text(run_id, f"items/{name}.json") if run_id else None
+        if text is None:
+            return None
+        table = json.loads(text)
+        return pd.DataFrame(table["data"], columns=table["columns"])
+
+    def baseline_run_id(self) -> str | None:
+        """The run holding the baseline step's results: this pilot run's baseline step (or the
+        run it was cached from); by hand, the newest finished one. None when there is none."""
+        from ..store.tracking import FINISHED, TAG
+
+        parent = self._pilot_run_id()
+        if parent is not None:
+            runs = [r for r in self.store.children(self.pilot, parent)
+                    if r.data.tags.get(TAG["role"]) == "baseline" and r.info.status == FINISHED]
+            if not runs:
+                return None
+            newest = max(runs, key=lambda r: r.info.start_time)
+            return newest.data.tags.get(TAG["cached_from"]) or newest.info.run_id
+        if self.charter is not None:
+            for step in (s for s in self.charter.steps if s.role == "baseline"):
+                runs = self.previous_runs(step=step.name, max_results=1)
+                if runs:
+                    return runs[0].data.tags.get(TAG["cached_from"]) or runs[0].info.run_id
+        return None
+
     def finish(self, status: str = "FINISHED") -> None:
         """End the run if this session created it (interactive); a no-op under the runner."""
         if self.owns_run and not self._finished:

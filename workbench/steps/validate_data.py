@@ -55,6 +55,10 @@ def _temporal(duck_type: str) -> bool:
 def _scan(path: str, source: Source) -> str:
     if source.format == "parquet":
         return f"read_parquet({_lit(path)})"
+    if source.format == "jsonl":
+        from ..data.warehouse import json_scan
+
+        return json_scan(path, source)
     o = source.csv
     columns = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in source.columns) + "}"
     nulls = _lit(o.null_string) if isinstance(o.null_string, str) else "[" + ", ".join(map(_lit, o.null_string)) + "]"

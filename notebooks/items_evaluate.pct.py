@@ -1,0 +1,108 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,.pct.py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Evaluate the candidates on the eval set
+#
+# Each candidate of the charter's `eval_set.candidates` (a rule, TF-IDF + a linear model,
+# sentence embeddings, BM25, or your own `module:function` from the pilot's folder) learns from
+# the training items (or indexes the corpus), then answers every eval item once, in its own
+# nested run: its answer, correctness, latency and error per item (an MLflow table artifact
+# `items/<name>.json` and the DuckDB table `item_results` in `items.duckdb`), and quality,
+# errors, latency, cost and slices under the same names as the baseline's. An answer that
+# raises, times out or is malformed is scored as wrong and counted (`items.error_rate`).
+#
+# First, eval items that also occur among the training items (exact or normalized duplicates):
+# they measure memory, not skill, and block a GO (the leakage gate) until removed or
+# acknowledged in the charter (`leakage: {acknowledged: {eval_set.overlap: "why"}}`).
+
+# %% tags=["parameters"]
+run_id = None
+tracking_uri = None
+warehouse = None
+pilot_name = None
+pilot_root = None
+cost_model = None
+task = None
+spec = None
+
+# %%
+import pandas as pd
+
+import workbench
+from workbench.measure import items, metrics
+from workbench.show import items_report
+
+s = workbench.session("evaluate", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse,
+                      pilot_name=pilot_name, task=task, cost_model=cost_model, spec=spec)
+es = s.spec.eval_set
+root = pilot_root or (s.charter.root if s.charter is not None else ".")
+with s.connect() as con:
+    data = items.load_items(con, es, root=root)
+findings = items.overlap_findings(data)
+s.log_overlap(findings)
+s.log_params(data.params())
+baseline_rows = s.logged_items(s.baseline_run_id(), es.baseline.name)
+print(data.summary(), f"{len(es.candidates)} candidate(s): {', '.join(c.name for c in es.candidates)}"
+      + ("" if baseline_rows is not None else "; no baseline run found to compare with"))
+if data.train is None:
+    print("No training items declared: no overlap to check.")
+else:
+    pd.DataFrame(findings) if findings else print("No eval item occurs among the training items.")
+
+# %%
+results = {}
+for cand in es.candidates:
+    with s.child(cand.name) as c:
+        model = items.fit_item_model(cand, data, s.task.kind, root=root)
+        c.log_params({"candidate": cand.name, "kind": cand.kind, "description": model.describe(),
+                      **{f"param.{k}": v for k, v in {**cand.vectorizer, **cand.params}.items()}})
+        result = items.run_items(model, data, cost=s.cost)
+        c.log_items(result)
+        example = data.items[model.inputs].head(5)
+        c.log_model(model, "model", input_example=example, output_example=model.predict(example).astype(str))
+        results[cand.name] = result
+    print(f"{cand.name}: " + ", ".join(f"{k} {metrics.format_metric(k, v)}" for k, v in result.quality.metrics().items()))
+
+# %% [markdown]
+# ## Side by side (the baseline as logged by the baseline step)
+
+# %%
+table = items_report.side_by_side(results)
+if s.baseline_run_id():
+    logged = s.store.get_run(s.baseline_run_id()).data.metrics
+    table.insert(0, "baseline", pd.Series({m: logged.get(m) for m in table.index}))
+s.log_table(metrics.metric_table(table), "evaluate/candidates.html")
+metrics.metric_table(table)
+
+# %% [markdown]
+# ## Where they go wrong, and where they disagree with today's way
+
+# %%
+texts = dict(zip(data.ids, data.texts()))
+for name, r in results.items():
+    if s.task.kind == "text-classification":
+        display(items_report.confusion_figure(r.quality, title=f"{name}: {r.description}"))
+        display(items_report.per_class(r.quality))
+    if baseline_rows is not None:
+        differ = items_report.disagreements(r.items, baseline_rows, texts=texts)
+        s.log_table(differ, f"evaluate/{name}_disagreements.html")
+        display(differ)
+    worst = r.worst(10)
+    worst.insert(1, "text", [items_report._short(texts[i]) for i in worst["item_id"]])
+    display(worst)
+
+# %%
+s.finish()

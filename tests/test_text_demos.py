@@ -1,0 +1,60 @@
+"""The shipped text demos, end to end on their real data (slow): a retrieval pilot whose
+candidate is worse than its baseline ends NO-GO, naming the gate."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from workbench.charter.config import load_charter
+from workbench.data.text_demo import extract_text_demo
+from workbench.steps.runner import run_pilot
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_nace_retrieval_with_a_worse_candidate_ends_no_go(tmp_path: Path) -> None:
+    folder = tmp_path / "pilots" / "nace"
+    shutil.copytree(ROOT / "pilots" / "nace", folder, ignore=shutil.ignore_patterns("data", "mlruns", "reports"))
+    extract_text_demo("nace", folder / "data")
+    text = (folder / "pilot.yaml").read_text()
+    notebooks = (ROOT / "notebooks").as_posix()
+    # today's search becomes the embeddings; the candidate is BM25, which ranks worse here
+    text = (text.replace("baseline: {name: keyword_search, kind: bm25}", "baseline: {name: embeddings, kind: embeddings}")
+                .replace("- {name: wordllama, kind: embeddings}", "- {name: bm25, kind: bm25}")
+                .replace("../../notebooks", notebooks))
+    (folder / "pilot.yaml").write_text(text)
+    decision = run_pilot(load_charter(folder / "pilot.yaml")).decision
+    assert decision.outcome == "no-go" and decision.candidate == "bm25"
+    failed = {g.name for g in decision.gates if not g.passed}
+    assert "beats_keyword_search" in failed
+    gate = next(g for g in decision.gates if g.name == "beats_keyword_search")
+    assert gate.measured < gate.reference  # worse than the baseline, not merely short of the margin
+
+
+@pytest.mark.slow
+def test_reviews_with_eval_items_among_the_training_items_ends_no_go(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from workbench.data.text_demo import _frame
+
+    folder = tmp_path / "pilots" / "reviews"
+    shutil.copytree(ROOT / "pilots" / "reviews", folder, ignore=shutil.ignore_patterns("data", "mlruns", "reports"))
+    extract_text_demo("reviews", folder / "data")
+    # the package's own training reviews, the 7 that are also eval reviews left in
+    raw = _frame("modeldata", "training_data").rename(columns={"rownames": "id"})
+    raw[["id", "product", "review", "score"]].to_csv(folder / "data" / "reviews_train.csv", index=False)
+    text = (folder / "pilot.yaml").read_text().replace("../../notebooks", (ROOT / "notebooks").as_posix())
+    (folder / "pilot.yaml").write_text(text)
+    decision = run_pilot(load_charter(folder / "pilot.yaml")).decision
+    assert decision.outcome == "no-go"
+    gate = next(g for g in decision.gates if g.name == "no_leakage")
+    assert not gate.passed and "eval_set.overlap" in gate.reason
+    assert any("7 of 1,000 eval items" in d for d in gate.details)
+    # every other gate passes: the overlap alone holds the GO back
+    assert [g.name for g in decision.gates if not g.passed] == ["no_leakage"]
+    assert decision.leakage["findings"][0]["check"] == "exact duplicate"
+    assert len(pd.read_csv(folder / "data" / "reviews_train.csv")) == 4000

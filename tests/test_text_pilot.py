@@ -1,0 +1,151 @@
+"""A 5-class text table goes from `workbench new` to a decision with no line edited but the
+drafted values' confirmation; a fast test of what the scaffold drafts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from text_data import CLASSES, ticket_table
+
+from workbench.charter.config import load_charter
+from workbench.charter.drafted import confirm, drafted_values
+from workbench.data.item_results import ITEMS_TABLE, items_db
+from workbench.new import new_text_pilot
+from workbench.steps.runner import run_pilot
+from workbench.store.tracking import TAG, Store
+
+
+def test_new_drafts_an_eval_set_a_keyword_rule_and_contracts(tmp_path: Path) -> None:
+    made = new_text_pilot("tickets", ticket_table(tmp_path / "tickets.csv", n=400), "category", ["body"],
+                          pilots_dir=tmp_path / "pilots", owner="support-lead@team.internal")
+    charter = load_charter(made.charter)
+    es = charter.eval_set
+    assert charter.task.kind == "text-classification" and charter.primary_metric == "quality.macro_f1"
+    assert es.id == "ticket_id" and es.inputs == ["body"] and es.slices == ["channel"] and es.train == "tickets_train"
+    eval_rows = pd.read_parquet(charter.resolve(charter.sources["tickets_eval"].path))
+    train_rows = pd.read_parquet(charter.resolve(charter.sources["tickets_train"].path))
+    assert len(eval_rows) + len(train_rows) == 400 and not set(eval_rows.ticket_id) & set(train_rows.ticket_id)
+    assert set(eval_rows.category) == set(CLASSES)  # stratified: every class is in the eval set
+    # today's rule: keywords per class, else the most common class; drafted, never decided
+    assert es.baseline.kind == "rule" and es.baseline.rules and es.baseline.default == max(
+        CLASSES, key=lambda c: (train_rows.category == c).sum())
+    keys = {v.key for v in drafted_values(charter)}
+    assert {"eval_set.baseline", "sources.tickets_eval.path", "production.on_call"} <= keys
+    contract = (made.folder / "contracts" / "tickets_eval.yml").read_text()
+    assert "regex: \\S" in contract and "unique: true" in contract  # no empty text; one id per item
+
+
+@pytest.mark.slow
+def test_a_five_class_text_pilot_from_new_to_go(tmp_path: Path) -> None:
+    made = new_text_pilot("tickets", ticket_table(tmp_path / "tickets.csv", n=800), "category", ["body"],
+                          pilots_dir=tmp_path / "pilots", owner="support-lead@team.internal")
+    confirmed = confirm(load_charter(made.charter), all_values=True, by="reviewer@team.internal")
+    assert confirmed  # the only change to the drafted files
+    charter = load_charter(made.charter)
+    result = run_pilot(charter)
+    decision = result.decision
+    assert decision.outcome == "go", decision.summary()
+    assert decision.candidate in ("tfidf_lr", "wordllama_lr")
+    gates = {g.name: g for g in decision.gates}
+    assert gates["beats_todays_rule"].passed and gates["few_errors"].passed and gates["no_leakage"].passed
+    store = Store.for_project(charter.root, scope=charter.name)
+    evaluate = next(r for r in store.children(charter.name, result.run_id) if r.data.tags.get(TAG["role"]) == "evaluate")
+    cand = store.get_run(decision.candidate_run_id)
+    assert 0 < cand.data.metrics["quality.macro_f1"] <= 1 and cand.data.metrics["items.error_rate"] == 0
+    # the eval set's fingerprint is part of the result
+    assert evaluate.data.params["eval_set.fingerprint"] == result.fingerprints["tickets_eval"]
+    # per-item evidence: the MLflow table and the DuckDB table agree, one row per eval item
+    table = json.loads(store.download_text(decision.candidate_run_id, f"items/{decision.candidate}.json"))
+    n_items = len(pd.read_parquet(charter.resolve(charter.sources["tickets_eval"].path)))
+    assert len(table["data"]) == n_items
+    con = duckdb.connect(str(items_db(charter.warehouse_path)), read_only=True)
+    try:
+        count, correct = con.execute(f"SELECT count(*), avg(correct::INT) FROM {ITEMS_TABLE} WHERE run_id = ?",
+                                     [decision.candidate_run_id]).fetchone()
+    finally:
+        con.close()
+    assert count == n_items and correct == pytest.approx(cand.data.metrics["quality.accuracy"])
+
+
+EXTRACTION_CHARTER = """\
+name: invoices
+owner: ap-lead@team.internal
+question: Can a parser read payee, amount and currency off invoice lines better than today's patterns?
+primary_metric: quality.all_fields_exact
+task: {{kind: extraction, target: answer}}
+sources:
+  lines: {{path: lines.jsonl, format: jsonl, columns: {{id: VARCHAR, text: VARCHAR, answer: VARCHAR, kind: VARCHAR}}}}
+eval_set:
+  source: lines
+  id: id
+  inputs: [text]
+  expected: answer
+  slices: [kind]
+  min_slice_items: 20
+  output_schema: answer.schema.json
+  baseline: {{name: patterns, kind: rule, fields: {{amount: 'total ([0-9]+[.][0-9]+)', currency: '(EUR|USD)'}}}}
+  candidates:
+    - {{name: parser, kind: callable, function: "parser:extract"}}
+steps:
+  - {{name: baseline, role: baseline, notebook: {nb}/items_baseline.ipynb}}
+  - {{name: evaluate, role: evaluate, notebook: {nb}/items_evaluate.ipynb}}
+gates:
+  - {{name: beats_patterns, kind: vs_baseline, metric: quality.all_fields_exact, min_relative_improvement: 0.05}}
+  - {{name: few_errors, kind: threshold, metric: items.error_rate, op: "<=", value: 0.05}}
+promotion: {{model_name: invoices}}
+production:
+  on_call: ap-oncall@team.internal
+  service_levels: {{latency_p95_ms: 100, cost_per_1k_usd: 1.0}}
+  monitoring: {{input_psi: 0.2, prediction_psi: 0.2, min_quality: 0.5, max_fallback_share: 0.05}}
+  rollback: {{quality_breaches: 2}}
+"""
+PARSER = '''
+import re
+
+def extract(item):
+    text = item["text"]
+    payee = re.search(r"from (.+?),", text)
+    amount = re.search(r"([0-9]+[.][0-9]+)", text)
+    currency = re.search(r"(EUR|USD|GBP)", text)
+    return {"payee": payee.group(1) if payee else "", "amount": amount.group(1) if amount else "",
+            "currency": currency.group(1) if currency else ""}
+'''
+
+
+@pytest.mark.slow
+def test_an_extraction_pilot_end_to_end(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    payees = ["Acme Ltd", "Globex GmbH", "Initech", "Umbrella Corp", "Hooli"]
+    lines = []
+    for i in range(120):
+        payee, amount, cur = payees[i % 5], f"{rng.integers(1, 999)}.{rng.integers(10, 99)}", ["EUR", "USD", "GBP"][i % 3]
+        kind = "total" if i % 2 else "plain"
+        text = f"Invoice from {payee}, " + (f"total {amount} {cur}" if kind == "total" else f"{amount} {cur} due")
+        lines.append({"id": f"L{i:03d}", "text": text, "kind": kind,
+                      "answer": json.dumps({"payee": payee, "amount": amount, "currency": cur})})
+    (tmp_path / "lines.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    (tmp_path / "answer.schema.json").write_text(json.dumps({
+        "type": "object", "required": ["amount", "currency"],
+        "properties": {"amount": {"type": ["string", "null"]}, "currency": {"type": ["string", "null"]}}}))
+    (tmp_path / "parser.py").write_text(PARSER)
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "pilot.yaml").write_text(EXTRACTION_CHARTER.format(nb=(root / "notebooks").as_posix()))
+    result = run_pilot(load_charter(tmp_path / "pilot.yaml"))
+    decision = result.decision
+    assert decision.outcome == "go", decision.summary()
+    store = Store.for_project(tmp_path, scope="invoices")
+    parser = store.get_run(decision.candidate_run_id).data.metrics
+    baseline = store.get_run(decision.evidence["baseline"]).data.metrics
+    table = json.loads(store.download_text(decision.candidate_run_id, "items/parser.json"))
+    wrong = [row for row in table["data"] if not row[table["columns"].index("correct")]]
+    assert wrong == [] and parser["quality.all_fields_exact"] == 1.0 and parser["items.error_rate"] == 0
+    # today's patterns read no payee and only the "total" lines' amounts
+    assert baseline["quality.all_fields_exact"] == 0.0
+    assert baseline["quality.field_exact"] < parser["quality.field_exact"]
+    assert "slice.kind.total.all_fields_exact" in parser

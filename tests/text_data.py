@@ -1,0 +1,39 @@
+"""A synthetic multiclass text table for tests: tickets in five classes with long labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CLASSES = {
+    "Billing, invoices and payment problems": "invoice charged refund payment billing card amount overcharged",
+    "Shipping delay or parcel lost in transit": "parcel shipping delivery courier tracking late arrived lost",
+    "Account access, login and password resets": "login password account locked reset access username twofactor",
+    "Product defect, damage or quality complaint": "broken defect damaged cracked faulty quality stopped scratched",
+    "Cancellation or change of an existing order": "cancel order change modify cancellation address quantity instead",
+}
+SHARED = ("please help hello thanks today again still need urgent customer service team issue problem week "
+          "yesterday email number since ordered wrote twice waiting answer").split()
+
+
+def ticket_table(path: Path, *, n: int = 800, seed: int = 0, noise: float = 0.15) -> Path:
+    """``n`` tickets (ticket_id, body, channel, category) as CSV; ``noise``: share of a ticket's
+    class words drawn from another class, so no candidate is perfect."""
+    rng = np.random.default_rng(seed)
+    labels = list(CLASSES)
+    words = {lab: text.split() for lab, text in CLASSES.items()}
+    rows = []
+    for i in range(n):
+        lab = labels[rng.choice(len(labels), p=[0.35, 0.25, 0.2, 0.12, 0.08])]
+        body = []
+        for _ in range(4):
+            src = lab if rng.random() > noise else labels[rng.integers(len(labels))]
+            body.append(str(rng.choice(words[src])))
+        body += [str(w) for w in rng.choice(SHARED, size=8)]
+        rng.shuffle(body)
+        rows.append({"ticket_id": f"T{i:05d}", "body": " ".join(body).capitalize() + ".",
+                     "channel": str(rng.choice(["email", "chat", "phone"])), "category": lab})
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path

@@ -1,0 +1,157 @@
+"""The eval-set part of a charter: the items a text pilot is judged on, and its candidates.
+
+An eval-set pilot (``task.kind: text-classification``, ``extraction`` or ``retrieval``) is judged on a fixed
+set of representative items with known answers, loaded like any source (declared types,
+a contract, a fingerprint). ``eval_set:`` names that source and its columns: the item id,
+the input column(s), the expected output, optional slice columns, optional training items
+(another source with the same columns; overlap with the eval items is checked and blocks a
+GO), optional recorded outputs of today's process, and, for retrieval, the corpus searched.
+
+Its ``baseline`` and ``candidates`` are built-in kinds (no code) or the user's own function:
+
+- ``rule``: keyword / regular-expression rules, first match wins, else ``default``; for
+  extraction, ``fields:`` one regular expression per field (its first group, or the match);
+- ``recorded``: today's process, its recorded outputs (``eval_set.recorded.column``);
+- ``sklearn``: TF-IDF (``vectorizer:`` its parameters) + an estimator named by import path;
+- ``embeddings``: sentence embeddings (``wordllama``, shipped with its weights) + an estimator,
+  or, for retrieval, nearest corpus documents by cosine similarity;
+- ``bm25``: retrieval by BM25 (``bm25s``, stemmed);
+- ``callable``: ``module:function`` from the pilot's folder, called once per item.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = ["EvalSet", "ItemCandidate", "Rule", "Recorded", "Corpus", "ITEM_TASKS", "CANDIDATE_KINDS"]
+
+ITEM_TASKS = ("text-classification", "extraction", "retrieval")
+CANDIDATE_KINDS = ("rule", "recorded", "sklearn", "embeddings", "bm25", "callable")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rule(_Model):
+    """One rule of a ``rule`` candidate: items whose text matches ``pattern`` (a Python
+    regular expression, searched anywhere) get ``label``."""
+
+    pattern: str
+    label: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"pattern {value!r} is not a regular expression: {exc}") from None
+        return value
+
+
+class Recorded(_Model):
+    """Today's process, as recorded on the eval items: its output column, the seconds a
+    person (or the current system) spends per item; the hourly cost is the charter's
+    ``cost.human_usd_per_hour``."""
+
+    column: str
+    seconds_per_item: float | None = Field(default=None, ge=0)
+
+
+class Corpus(_Model):
+    """Retrieval: the documents searched (a source), its id and text columns."""
+
+    source: str
+    id: str
+    text: list[str] = Field(min_length=1)
+
+
+class ItemCandidate(_Model):
+    """A baseline or candidate of an eval-set pilot (see the module's docstring)."""
+
+    name: str
+    kind: Literal["rule", "recorded", "sklearn", "embeddings", "bm25", "callable"]
+    rules: list[Rule] = []
+    default: str | None = None
+    fields: dict[str, str] = {}  # extraction rule: field -> regular expression
+    vectorizer: dict[str, Any] = {}
+    estimator: str = "sklearn.linear_model.LogisticRegression"
+    params: dict[str, Any] = {}
+    function: str | None = None
+    timeout_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _ident(cls, value: str) -> str:
+        if not _IDENT.match(value):
+            raise ValueError("a candidate name must be an identifier (letters, digits, underscore)")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> ItemCandidate:
+        for field, pattern in self.fields.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"fields.{field}: {pattern!r} is not a regular expression: {exc}") from None
+        if self.kind == "rule" and not self.rules and self.default is None and not self.fields:
+            raise ValueError("a `rule` candidate needs `rules:` ([{pattern: REGEX, label: LABEL}, ...]) "
+                             "and/or `default:` (the label when no rule matches)")
+        if self.kind == "callable" and not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", self.function or ""):
+            raise ValueError("a `callable` candidate needs `function: module:function` (a module in the pilot's "
+                             "folder, e.g. my_pipeline:classify)")
+        if self.kind != "callable" and self.function is not None:
+            raise ValueError("`function:` is for `kind: callable` only")
+        if not re.match(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$", self.estimator):
+            raise ValueError("name the estimator by its import path, e.g. sklearn.linear_model.LogisticRegression")
+        return self
+
+
+class EvalSet(_Model):
+    """Where the eval items are and what their columns mean (see the module's docstring)."""
+
+    source: str
+    id: str
+    inputs: list[str] = Field(min_length=1)
+    expected: str
+    slices: list[str] = []
+    min_slice_items: int = Field(default=30, ge=1)
+    train: str | None = None  # a source of training items with the same input and expected columns
+    recorded: Recorded | None = None
+    corpus: Corpus | None = None  # retrieval only
+    k: list[int] = [1, 5, 10]  # retrieval: the cut-offs of hit@k, recall@k, MRR@k, nDCG@k
+    separator: str = "|"  # retrieval: between relevant ids in the expected column
+    # extraction: a JSON schema file (relative to the charter) every answer must satisfy;
+    # the expected column holds each item's answer as a JSON object
+    output_schema: str | None = None
+    baseline: ItemCandidate
+    candidates: list[ItemCandidate] = Field(min_length=1)
+
+    @field_validator("k")
+    @classmethod
+    def _k(cls, value: list[int]) -> list[int]:
+        if not value or any(k < 1 for k in value):
+            raise ValueError("k values are positive integers, e.g. [1, 5, 10]")
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _names(self) -> EvalSet:
+        names = [self.baseline.name, *(c.name for c in self.candidates)]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"baseline and candidate names must be unique; repeated: {', '.join(dupes)}")
+        if self.baseline.kind == "recorded" and self.recorded is None:
+            raise ValueError("a `recorded` baseline needs `recorded: {column: COLUMN, seconds_per_item: N}`")
+        return self
+
+    def columns(self) -> list[str]:
+        """The eval table's columns this block names."""
+        cols = [self.id, *self.inputs, self.expected, *self.slices]
+        if self.recorded is not None:
+            cols.append(self.recorded.column)
+        return list(dict.fromkeys(cols))

@@ -1,0 +1,18 @@
+"""Eval-set pilots: text classification and retrieval judged item by item on a fixed eval set.
+
+- :mod:`.data` — the eval items, training items and corpus from the warehouse; eval/train overlap;
+- :mod:`.candidates` — rules, today's recorded outputs, TF-IDF + a linear model, embeddings,
+  BM25 and the user's own ``module:function``;
+- :mod:`.run` — every item asked once: answer, correctness, latency, error; quality, slices, cost;
+- :mod:`.scoring` — multiclass and retrieval metrics (pure);
+- :mod:`.embeddings`, :mod:`.bm25` — the one place each heavy library is imported.
+"""
+
+from .candidates import Answer, ItemModel, MalformedOutput, build_item_model, fit_item_model
+from .data import OVERLAP_FEATURE, ItemData, load_items, normalize_text, overlap_findings
+from .run import ItemRun, run_items
+from .scoring import classification_quality, retrieval_quality
+
+__all__ = ["Answer", "ItemModel", "MalformedOutput", "build_item_model", "fit_item_model", "OVERLAP_FEATURE",
+           "ItemData", "load_items", "normalize_text", "overlap_findings", "ItemRun", "run_items",
+           "classification_quality", "retrieval_quality"]

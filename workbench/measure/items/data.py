@@ -1,0 +1,189 @@
+"""An eval set read from the warehouse: its items, the training items, the corpus, and the
+overlap between eval and training items (a leak of the text kind).
+
+Overlap. An eval item whose input text also occurs among the training items measures
+memory, not skill. Two checks: exact (the same text) and normalized (the same text once
+lower-cased, accents, punctuation and runs of whitespace removed). Each is a finding in
+the leakage findings' shape (``feature: eval_set.overlap``), so the implicit leakage gate
+blocks a GO until the duplicates are removed from the training items or the charter
+acknowledges ``eval_set.overlap`` with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from pathlib import Path
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ...charter.items import EvalSet
+from ...data.sql import quote_ident as _q
+from ...errors import ConfigError
+
+__all__ = ["ItemData", "load_items", "normalize_text", "overlap_findings", "OVERLAP_FEATURE"]
+
+OVERLAP_FEATURE = "eval_set.overlap"
+
+
+@dataclass(frozen=True)
+class ItemData:
+    """The eval items (one row each, in id order) and what the candidates learn from."""
+
+    spec: EvalSet
+    items: pd.DataFrame  # id, inputs, expected, slices, recorded
+    train: pd.DataFrame | None  # inputs, expected (None: no training items declared)
+    corpus: pd.DataFrame | None  # retrieval: id, text
+    fingerprint: str = ""  # the eval table's fingerprint at load (part of every result)
+    schema: dict | None = None  # extraction: the JSON schema every answer must satisfy
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(v) for v in self.items[self.spec.id]]
+
+    def texts(self, frame: pd.DataFrame | None = None) -> list[str]:
+        """Each row's input columns joined by a newline (nulls as empty)."""
+        return join_text(self.items if frame is None else frame, self.spec.inputs)
+
+    @property
+    def expected(self) -> list[str]:
+        return [str(v) for v in self.items[self.spec.expected]]
+
+    def labels(self) -> list[str]:
+        """Every class an answer may take: the expected values, then the training labels."""
+        seen = [*self.expected, *([] if self.train is None else [str(v) for v in self.train[self.spec.expected]])]
+        return sorted(set(seen))
+
+    def expected_objects(self) -> list[dict]:
+        """Extraction: each item's expected answer, a JSON object."""
+        out = []
+        for item_id, text in zip(self.ids, self.items[self.spec.expected], strict=True):
+            try:
+                value = json.loads(str(text))
+            except ValueError as exc:
+                raise ConfigError(f"eval item {item_id}: its expected answer is not JSON ({exc})",
+                                  where=f"pilot.yaml: eval_set.expected ({self.spec.expected})",
+                                  hint="an extraction eval set holds each answer as a JSON object, e.g. "
+                                  '{"amount": "12.50", "currency": "EUR"}') from None
+            if not isinstance(value, dict):
+                raise ConfigError(f"eval item {item_id}: its expected answer is a {type(value).__name__}, not an object",
+                                  where=f"pilot.yaml: eval_set.expected ({self.spec.expected})",
+                                  hint="write each answer as a JSON object of fields")
+            out.append(value)
+        return out
+
+    def relevant(self) -> list[set[str]]:
+        """Retrieval: each query's relevant ids (the expected column split on the separator)."""
+        sep = self.spec.separator
+        return [{p.strip() for p in str(v).split(sep) if p.strip()} for v in self.items[self.spec.expected]]
+
+    def params(self) -> dict[str, Any]:
+        out = {"eval_set.source": self.spec.source, "eval_set.items": len(self.items),
+               "eval_set.fingerprint": self.fingerprint}
+        if self.train is not None:
+            out.update({"eval_set.train": self.spec.train, "eval_set.train_items": len(self.train)})
+        if self.corpus is not None:
+            out["eval_set.corpus_documents"] = len(self.corpus)
+        return out
+
+    def summary(self) -> str:
+        parts = [f"{len(self.items):,} eval items from '{self.spec.source}'"]
+        if self.train is not None:
+            parts.append(f"{len(self.train):,} training items from '{self.spec.train}'")
+        if self.corpus is not None:
+            parts.append(f"a corpus of {len(self.corpus):,} documents")
+        return ", ".join(parts) + "."
+
+
+def join_text(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    parts = [frame[c].astype("string").fillna("") for c in columns]
+    joined = parts[0]
+    for p in parts[1:]:
+        joined = joined + "\n" + p
+    return [str(t) for t in joined]
+
+
+def _read(con: Any, table: str, columns: list[str], order: str | None = None) -> pd.DataFrame:
+    cols = ", ".join(_q(c) for c in columns)
+    sql = f"SELECT {cols} FROM {_q(table)}" + (f" ORDER BY {_q(order)}" if order else "")
+    try:
+        return con.sql(sql).to_arrow_table().to_pandas()
+    except Exception as exc:  # noqa: BLE001 - a DuckDB catalog error: the table or a column is missing
+        raise ConfigError(f"cannot read the eval set's table '{table}': {str(exc).splitlines()[0]}",
+                          where=f"pilot.yaml: eval_set ({table})",
+                          hint="check the source is ingested with the columns `eval_set:` names") from exc
+
+
+def load_items(con: Any, spec: EvalSet, *, root: Path | str = ".") -> ItemData:
+    """Read the eval items, the training items and the corpus from the warehouse (and the
+    extraction schema, relative to ``root``: the charter's folder)."""
+    items = _read(con, spec.source, spec.columns(), spec.id)
+    ids = items[spec.id].astype("string")
+    dupes = ids[ids.duplicated()].unique().tolist()
+    if dupes:
+        raise ConfigError(f"the eval set '{spec.source}' repeats id(s) {', '.join(map(str, dupes[:5]))}",
+                          where=f"pilot.yaml: eval_set.id ({spec.id})",
+                          hint="each eval item needs its own id: fix the data (its contract should hold `unique`)")
+    for col in (spec.id, spec.expected):
+        blank = int(items[col].isna().sum())
+        if blank:
+            raise ConfigError(f"{blank} eval item(s) have no {col!r}", where=f"pilot.yaml: eval_set ({col})",
+                              hint="every eval item needs an id and an expected answer: fix or drop those rows")
+    items[spec.id] = ids
+    items[spec.expected] = items[spec.expected].astype("string")
+    train = None
+    if spec.train is not None:
+        train = _read(con, spec.train, [*spec.inputs, spec.expected])
+        train = train[train[spec.expected].notna()].reset_index(drop=True)
+        train[spec.expected] = train[spec.expected].astype("string")
+    corpus = None
+    if spec.corpus is not None:
+        c = spec.corpus
+        raw = _read(con, c.source, [c.id, *c.text], c.id)
+        corpus = pd.DataFrame({"id": raw[c.id].astype("string"), "text": join_text(raw, c.text)})
+    from ...data.warehouse import fingerprint
+
+    schema = None
+    if spec.output_schema is not None:
+        path = Path(root) / spec.output_schema
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read the output schema: {exc}", where=str(path),
+                              hint="write a JSON schema (an object with `properties`) at that path") from exc
+    return ItemData(spec=spec, items=items.reset_index(drop=True), train=train, corpus=corpus,
+                    fingerprint=fingerprint(con, spec.source).digest, schema=schema)
+
+
+_PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
+
+
+def normalize_text(text: str) -> str:
+    """Lower case, accents, punctuation and repeated whitespace removed: the form two
+    texts share when they differ only in how they were typed."""
+    folded = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii")
+    return " ".join(_PUNCT.sub(" ", folded.lower()).split())
+
+
+def overlap_findings(data: ItemData, *, examples: int = 5) -> list[dict[str, Any]]:
+    """Eval items whose text also occurs among the training items: one finding per check
+    (exact, normalized) that found any, in the leakage findings' shape."""
+    if data.train is None:
+        return []
+    eval_texts = data.texts()
+    train_texts = data.texts(data.train)
+    exact_set = set(train_texts)
+    norm_set = {normalize_text(t) for t in train_texts}
+    exact = [i for i, t in zip(data.ids, eval_texts, strict=True) if t in exact_set]
+    near = [i for i, t in zip(data.ids, eval_texts, strict=True) if t not in exact_set and normalize_text(t) in norm_set]
+    out = []
+    for check, ids in (("exact duplicate", exact), ("normalized duplicate", near)):
+        if ids:
+            out.append({"feature": OVERLAP_FEATURE, "check": check, "items": len(ids), "ids": ids[:50],
+                        "evidence": f"{len(ids)} of {len(eval_texts):,} eval items ({len(ids) / len(eval_texts):.1%}) "
+                                    f"also occur among the {len(train_texts):,} training items ({check}), e.g. id(s) "
+                                    f"{', '.join(ids[:examples])}: remove them from the training items"})
+    return out
