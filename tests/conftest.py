@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,12 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # suite's runs there: tests that want a server set these themselves (tests/test_team_server.py)
 os.environ.pop("WORKBENCH_TRACKING_URI", None)
 os.environ.pop("WORKBENCH_LOCK_URI", None)
+# `workbench new` drafts the owner from git's user.email: the machine's own (on CI, perhaps an
+# example address, a placeholder the production-plan gate refuses) must not decide a test
+_GITCONFIG = Path(tempfile.gettempdir()) / f"workbench-tests-{os.getpid()}.gitconfig"
+_GITCONFIG.write_text("[user]\n\tname = Pilot Analyst\n\temail = analyst@pilot-team.internal\n")
+os.environ["GIT_CONFIG_GLOBAL"] = str(_GITCONFIG)
+os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
 
 
 @pytest.fixture()

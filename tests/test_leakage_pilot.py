@@ -30,7 +30,7 @@ def _table(path: Path, n: int = 1200) -> Path:
     region = rng.choice(["north", "south", "east", "west"], n)
     y = (rng.random(n) < 1 / (1 + np.exp(-(np.log(income) - 10.5) * 3))).astype(int)
     pd.DataFrame({"loan_id": [f"L{i:05d}" for i in range(n)], "income": income, "region": region,
-                  "outcome_note": np.where(y == 1, "defaulted", "repaid"),  # the target, written down after the fact
+                  "outcome_status": np.where(y == 1, "defaulted", "repaid"),  # the target, written down after the fact
                   "default": y}).to_csv(path, index=False)
     return path
 
@@ -43,26 +43,26 @@ def test_a_target_copy_ends_without_go_and_an_acknowledgement_is_recorded(tmp_pa
     path = tmp_path / "pilots" / "loans" / "pilot.yaml"
     text = path.read_text()
     # `new` left the copy out and said why; a user who puts it back gets no GO
-    (line,) = [x for x in text.splitlines() if x.strip().startswith('- "outcome_note"')]
+    (line,) = [x for x in text.splitlines() if x.strip().startswith('- "outcome_status"')]
     assert "leak (target_copy)" in line
     path.write_text(text.replace(line + "\n", ""))
-    assert "outcome_note" not in load_charter(path).features.exclude
+    assert "outcome_status" not in load_charter(path).features.exclude
 
     run = subprocess.run([*WORKBENCH, "run", "--pilot", str(path)], capture_output=True, text=True, timeout=900)
     assert run.returncode == EXIT_NO_GO, run.stdout + run.stderr
-    assert "FAIL no_leakage" in run.stdout and "outcome_note" in run.stdout
+    assert "FAIL no_leakage" in run.stdout and "outcome_status" in run.stdout
     charter = load_charter(path)
     (blocked,) = history(charter, project_store(charter))
     assert blocked.outcome == "no-go" and "no_leakage" in [g.name for g in blocked.failing]
-    assert [f["feature"] for f in blocked.leakage["findings"]] == ["outcome_note"]
+    assert [f["feature"] for f in blocked.leakage["findings"]] == ["outcome_status"]
 
     reason = "written by the desk when the application arrives, before any decision (checked with the desk)"
-    path.write_text(path.read_text() + f"\nleakage:\n  acknowledged:\n    outcome_note: {json.dumps(reason)}\n")
+    path.write_text(path.read_text() + f"\nleakage:\n  acknowledged:\n    outcome_status: {json.dumps(reason)}\n")
     again = subprocess.run([*WORKBENCH, "run", "--pilot", str(path)], capture_output=True, text=True, timeout=900)
     charter = load_charter(path)
     decision = history(charter, project_store(charter))[0]
     gate = next(g for g in decision.gates if g.kind == "leakage")
     assert gate.passed and any(reason in d for d in gate.details), (again.stdout, gate)
     record = json.loads(project_store(charter).download_text(decision.decision_run_id, DECISION_ARTIFACT))
-    assert record["leakage"]["acknowledged"] == {"outcome_note": reason}
+    assert record["leakage"]["acknowledged"] == {"outcome_status": reason}
     assert record["leakage"]["findings"][0]["check"] == "target_copy"

@@ -21,6 +21,7 @@ will over the warehouse. Every finding is located at the charter key it is about
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from ..charter.config import Charter, Source
@@ -66,6 +67,17 @@ def _scan(path: str, source: Source) -> str:
             f"quote={_lit(o.quote)}, nullstr={nulls}, auto_detect=false, ignore_errors=true, null_padding=true)")
 
 
+def _header(path: Path, source: Source) -> list[str] | None:
+    """The CSV file's header row (None when it cannot be read as text)."""
+    import csv
+
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            return next(csv.reader(f, delimiter=source.csv.delimiter, quotechar=source.csv.quote), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+
+
 class _Data:
     """Views named like the sources (as the warehouse's tables are), over a sample of each file."""
 
@@ -79,6 +91,8 @@ class _Data:
             path = charter.resolve(src.path)
             if not path.is_file():
                 continue  # the charter's file check reports it
+            if src.format == "csv" and src.csv.header and _header(path, src) != list(src.columns):
+                continue  # columns read by position would shift: ingest and the contract name the header
             cols = ", ".join(f"TRY_CAST({_q(c)} AS {t}) AS {_q(c)}" for c, t in src.columns.items())
             try:
                 self.con.execute(f"CREATE TEMP TABLE {_q(name)} AS SELECT {cols} FROM {_scan(str(path), src)} "
