@@ -77,7 +77,7 @@ formatting.styled(shifted.to_frame().head(15)) if shifted.columns else None
 # %%
 results, figures = {}, {}
 for cand in s.spec.candidates:
-    with s.child(cand.name) as c:
+    with s.child(cand.name, data=data) as c:  # its training and held-out rows as datasets
         model, threshold = modeling.fit_candidate(cand, data, s.task, s.cost, fallback=fallback)
         c.log_params({"candidate": cand.name, "estimator": cand.estimator,
                       **{f"param.{k}": v for k, v in model.params.items()}})

@@ -172,14 +172,15 @@ def run(
         _handle(exc, outcome_line=True)
     cached = sum(1 for s in result.steps if s.status == "cached")
     from .steps.runner import project_store
-    from .store.tracking import ui_url
+    from .store.tracking import runs_view_url
 
     store = project_store(charter)
+    saved = store.has_runs_view(result.experiment_id)
     ui = "make ui" if pilot == Path("pilot.yaml") else f"make ui PILOT={pilot}"
     review = "on the tracking server" if store.is_remote else f"{ui}, then"
     out.print(f"Pilot run {result.run_id} {result.status} in {result.seconds:.1f}s "
               f"({len(result.steps)} steps, {cached} from cache). Review it: {review} open\n"
-              f"  {ui_url(store.ui_base, result.experiment_id)}", markup=False)
+              f"  {runs_view_url(store.ui_base, result.experiment_id, saved_view=saved)}", markup=False)
     if result.decision is not None:
         out.print(result.decision.summary(), markup=False)
     from .steps.runner import outcome_of
@@ -539,15 +540,27 @@ def ui(
                              mlflow=str(Path(sys.executable).with_name("mlflow")))
         store = Store(tracking_uri=f"sqlite:///{mlruns / 'mlflow.db'}")
         store.ensure_created()  # under the store lock
-        _print_runs_links(store, host, port)
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
-    _serve(command)
+    from .store.exposure import serve_and_announce
+
+    for note in command.notes:
+        err.print(note, markup=False)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    health = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/health"
+    try:  # the links only once the server answers: a link printed earlier is dead for seconds
+        code = serve_and_announce(command, health, lambda: _print_runs_links(store, host, port))
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    raise typer.Exit(code)
 
 
 def _print_runs_links(store, host: str, port: int, *, base: str | None = None) -> None:  # noqa: ANN001
-    """Each pilot's runs table in the model-training view (the UI opens on its GenAI view)."""
-    from .store.tracking import ui_url
+    """Each pilot's runs table in the model-training view (the UI opens on its GenAI view),
+    with its headline metric columns, newest first (the view the pilot saved)."""
+    from .store.tracking import RUNS_VIEW_KEY, SHARED_VIEW_TAG, runs_view_url
+
+    RUNS_VIEW_TAG = SHARED_VIEW_TAG + RUNS_VIEW_KEY  # noqa: N806
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base = base or f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}"
@@ -555,7 +568,8 @@ def _print_runs_links(store, host: str, port: int, *, base: str | None = None) -
     if not experiments:
         err.print(f"MLflow UI: {base} (no pilot has run yet: `make pilot`)", markup=False)
     for exp in experiments:
-        err.print(f"MLflow UI, pilot {exp.name}: {ui_url(base, exp.experiment_id)}", markup=False)
+        link = runs_view_url(base, exp.experiment_id, saved_view=RUNS_VIEW_TAG in exp.tags)
+        err.print(f"MLflow UI, pilot {exp.name}: {link}", markup=False)
 
 
 @app.command()

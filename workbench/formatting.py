@@ -6,6 +6,7 @@
   ``0.71342`` -> ``0.7134``, ``12345.678`` -> ``12,346``, ``0.000123`` -> ``0.000123``;
 - rates (shares of rows) as percentages: ``0.0213`` -> ``2.1%``;
 - times in ms or s: ``0.41`` ms -> ``0.41 ms``, ``1834`` ms -> ``1.83 s``, ``95`` s -> ``1 min 35 s``;
+- beyond 10¹⁵ and below 10⁻⁶, a power of ten: ``1.5e300`` -> ``1.5 × 10³⁰⁰``;
 - money in dollars: ``0.00123`` -> ``$0.00123``, ``1234.5`` -> ``$1,234.50``.
 
 :func:`by_unit` formats a value by its unit; the metric registry
@@ -68,13 +69,30 @@ def _as_float(value: Any) -> float | None:
     return None if math.isnan(out) else out
 
 
+# beyond these magnitudes a number is written as a power of ten (``1.23 × 10¹⁸``): its digits
+# would say nothing and break a page's layout
+_HUGE, _TINY = 1e15, 1e-6
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(v: float, digits: int) -> str:
+    exponent = math.floor(math.log10(abs(v)))
+    mantissa = v / 10 ** exponent
+    if round(abs(mantissa), digits - 1) >= 10:  # 9.9996 -> 10.00: carry into the exponent
+        mantissa, exponent = mantissa / 10, exponent + 1
+    text = f"{mantissa:.{max(0, digits - 1)}f}".rstrip("0").rstrip(".")
+    return f"{text} × 10{str(exponent).translate(_SUPERSCRIPT)}"
+
+
 def integer(value: Any) -> str:
-    """``336776.0`` -> ``336,776`` (rounded to the nearest integer)."""
+    """``336776.0`` -> ``336,776`` (rounded to the nearest integer); from 10¹⁵ on, a power of ten."""
     v = _as_float(value)
     if v is None:
         return MISSING if _missing(value) else str(value)
     if math.isinf(v):
         return "∞" if v > 0 else "-∞"
+    if abs(v) >= _HUGE:
+        return _power_of_ten(v, 4)
     return _group(f"{round(v)}")
 
 
@@ -102,7 +120,9 @@ def number(value: Any, *, digits: int = 4) -> str:
         return "∞" if v > 0 else "-∞"
     if v == 0:
         return "0"
-    if v.is_integer() and abs(v) < 1e15:
+    if abs(v) >= _HUGE or abs(v) < _TINY:
+        return _power_of_ten(v, digits)
+    if v.is_integer():
         return _group(f"{int(v)}")
     magnitude = math.floor(math.log10(abs(v)))
     decimals = max(0, digits - 1 - magnitude)

@@ -89,6 +89,10 @@ def mlflow_ui(pilot: dict) -> Iterator[str]:
                 raise RuntimeError("the MLflow UI did not start: "
                                    + (pilot["root"] / "ui.log").read_text(errors="replace")[-3000:])
             time.sleep(0.5)
+        while "MLflow UI" not in (pilot["root"] / "ui.log").read_text(errors="replace"):  # printed once it answers
+            if time.monotonic() > deadline:
+                raise RuntimeError("`workbench ui` printed no link")
+            time.sleep(0.2)
         pilot["ui_output"] = (pilot["root"] / "ui.log").read_text(errors="replace")
         yield base
     finally:

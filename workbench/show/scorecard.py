@@ -28,7 +28,8 @@ from .. import formatting as fmt
 from ..charter.config import Charter, SlicesGate
 from ..errors import TrackingError, WorkbenchError
 from ..measure.metrics import format_metric
-from ..store.tracking import TAG, Store, ui_url
+from ..store.tracking import TAG, Store, ui_base_url, ui_path
+from .links import LINKS_SCRIPT, PREVIEW_NOTE, report_link, ui_link
 
 __all__ = ["render_scorecard", "write_scorecard", "deciding_metrics", "SCORECARD_ARTIFACT"]
 
@@ -182,9 +183,12 @@ def _header(charter: Charter, pilot: Any, *, closing: bool = False) -> str:
         items.insert(1, ("Description", charter.description))
     dl = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items)
     exp = pilot.info.experiment_id
-    links = (f'<dt>MLflow UI</dt><dd><a href="{_e(ui_url(None, exp))}">runs of this pilot</a> · '
-             f'<a href="{_e(ui_url(None, exp, pilot.info.run_id))}">this pilot run</a> '
-             '<span class="muted">(start it with <code>make ui</code>)</span></dd>')
+    base = ui_base_url()
+    links = (f'<dt>MLflow UI</dt><dd>{ui_link("runs of this pilot", ui_path(exp), base)} · '
+             f'{ui_link("this pilot run", ui_path(exp, pilot.info.run_id), base)} '
+             f'<span class="muted">(start it with <code>make ui</code>; opened as a file, the links go to '
+             f'{_e(base)}: add <code>?mlflow=http://HOST:PORT</code> to this page\'s address for another)'
+             f'</span>{PREVIEW_NOTE}</dd>')
     return (f'<header><h1>Pilot scorecard: {_e(charter.name)}</h1><section id="charter"><h2>Charter</h2>'
             f"<dl>{dl}{links}</dl></section></header>")
 
@@ -308,9 +312,9 @@ def _report_pages(layout: Any, reader: _Reader) -> list[tuple[str, str, str | No
 def _report_link(pilot_run_id: str, run: Any, artifact: str, text: str, owner: str | None = None) -> str:
     """Links to a report page: the copy beside the scorecard file, and the run's artifact in the MLflow UI."""
     local = _local_copy(pilot_run_id, artifact, owner)
-    remote = ui_url(None, run.info.experiment_id, _source_id(run), artifact)
-    return (f'<a class="report-link" href="{_e(local)}">{_e(text)}</a> '
-            f'<span class="muted">(<a href="{_e(remote)}">in the MLflow UI</a>)</span>')
+    remote = ui_path(run.info.experiment_id, _source_id(run), artifact)
+    return (f'{report_link(text, local, remote)} '
+            f'<span class="muted">({ui_link("in the MLflow UI", remote, ui_base_url())})</span>')
 
 
 def _profile_section(profile: Any, reader: _Reader, figures: list[tuple[str, str, bytes]],
@@ -659,7 +663,7 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>Scorecard {_e(charter.name)} {_e(pilot_run_id[:8])}</title><style>{_CSS}</style></head>"
         f"<body><main>{''.join(body)}<p class=\"muted\">Generated {_e(generated)} from the MLflow store "
-        f"{_e(store.tracking_uri)}.</p></main></body></html>\n"
+        f"{_e(store.tracking_uri)}.</p></main>{LINKS_SCRIPT}</body></html>\n"
     )
 
 
