@@ -67,9 +67,8 @@ def test_the_printed_link_shows_the_headline_metric_columns_newest_first(pilot: 
     assert link.startswith(ui_url(mlflow_ui, exp)) and "viewStateShareKey=" in link
     page.goto(link)
     _close_assistant(page)
-    headers = page.locator(".ag-header-cell-text")
     charter = load_charter(pilot["charter"])
-    shown = [m for m in headline_metrics(charter)[:3]]
+    shown = headline_metrics(charter)[:3]
     for metric in shown:
         page.locator(".ag-header-cell", has_text=metric).first.wait_for()
     assert page.get_by_text("share key", exact=False).count() == 0  # the saved view loaded
@@ -78,7 +77,6 @@ def test_the_printed_link_shows_the_headline_metric_columns_newest_first(pilot: 
     pilots = [n for n in names if n.startswith("pilot ")]
     assert pilots == sorted(pilots, reverse=True), pilots
     _shot(page, "mlflow-runs-headline-columns.png")
-    assert headers.count() >= len(shown)
 
     # the story in MLflow: the pilot run's description states the outcome and links the scorecard
     # and the decision record; every candidate has a description and its datasets
