@@ -211,7 +211,7 @@ def render_profile_report(profile: Any, drift: Any = None, *, pii_columns: Itera
             stats.append(((("+" if drift.row_count_change > 0 else "") + fmt.percent(drift.row_count_change)),
                           "row count change"))
     parts = [f"<h1>{h.esc(title or f'Profile of {profile.table}')}</h1>",
-             f'<p class="muted">Profiled {h.esc(profile.profiled_at or "—")} '
+             f'<p class="muted">Profiled {h.esc(fmt.timestamp(profile.profiled_at))} '
              f"in DuckDB {h.esc(profile.duckdb_version)}: "
              f"{h.esc(fmt.integer(profile.bins))} histogram bins, top {h.esc(fmt.integer(profile.top_k))} values; "
              "distinct counts marked ≈ are HyperLogLog estimates, quantiles t-digest estimates.</p>",
