@@ -378,7 +378,7 @@ class PilotPanel(_Panel):
         if pilot_run is None:
             self.header.value = _note("No pilot run yet: press <b>Run pilot</b> (or run <code>make pilot</code>).")
         else:
-            started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pilot_run.info.start_time / 1000))
+            started = fmt.timestamp(pilot_run.info.start_time)
             url = run_url(base, pilot_run.info.experiment_id, pilot_run.info.run_id)
             partial = pilot_run.data.tags.get("workbench.partial") == "true"
             self.header.value = _note(

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import formatting as fmt
 from ..charter.config import Charter, ProductionPlan
 from ..errors import ConfigError, MonitorError
 from ..store.tracking import FINISHED, TAG, Store
@@ -565,7 +566,7 @@ def _judge(charter: Charter, plan: ProductionPlan, report: BatchReport, minimum:
     if slo.latency_p95_ms is not None and report.latency_p95_ms is not None and report.latency_p95_ms > slo.latency_p95_ms:
         breaches.append(f"latency: p95 {report.latency_p95_ms:.1f} ms > {slo.latency_p95_ms:g} ms")
     if slo.cost_per_1k_usd is not None and report.cost_per_1k_usd is not None and report.cost_per_1k_usd > slo.cost_per_1k_usd:
-        breaches.append(f"cost: ${report.cost_per_1k_usd:.4g} per 1,000 > ${slo.cost_per_1k_usd:g}")
+        breaches.append(f"cost: {fmt.cost_per_1k(report.cost_per_1k_usd)} > {fmt.cost_per_1k(slo.cost_per_1k_usd)}")
     return BatchReport(**{**asdict(report), "warnings": tuple(warnings), "breaches": tuple(breaches)})
 
 

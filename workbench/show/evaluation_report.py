@@ -80,24 +80,20 @@ def bundle_metrics(bundle: Mapping[str, Any] | None, *, logged_only: bool = Fals
     return {k: v for k, v in out.items() if registry.logged(k)} if logged_only else out
 
 
-def _delta(name: str, cand: float | None, base: float | None) -> h.Raw:
+def _delta(name: str, cand: float | None, base: float | None, ci: tuple[float, float] | None = None) -> h.Raw:
+    """The difference in words and an arrow by the metric's direction ("▼ 12 ms better" for a
+    lower latency), "no real difference" when a given interval contains 0 (:func:`fmt.difference`)."""
     if cand is None or base is None:
         return h.Raw('<span class="muted">—</span>')
     diff = cand - base
-    direction = registry.direction(name)
-    unit = (registry.info(name).unit if registry.info(name) else None)  # type: ignore[union-attr]
-    if unit == "share":
-        shown = f"{'+' if diff > 0 else ''}{fmt.number(diff * 100, digits=3)} pts"
-    elif unit in ("ms", "usd", "count", "MB", "items/s", "hours", "seconds"):
-        shown = ("+" if diff > 0 else "-" if diff < 0 else "") + fmt.by_unit(unit, abs(diff))
-    else:
-        shown = f"{'+' if diff > 0 else ''}{fmt.number(diff, digits=3)}"
-    if direction is None or diff == 0:
+    found = registry.info(name)
+    shown = fmt.difference(found, diff, *(ci or (None, None)))
+    if found is None or found.direction is None or diff == 0 or shown.startswith(fmt.NO_REAL_DIFFERENCE):
         return h.Raw(f'<span class="muted">{h.esc(shown)}</span>')
-    better = diff > 0 if direction == "higher" else diff < 0
+    better = diff > 0 if found.direction == "higher" else diff < 0
     # a relative change against (nearly) zero says nothing: shown only from a base of 1e-4 on
     meaningful = abs(base) >= 1e-4 and abs(diff / base) >= 1e-4
-    rel = f" ({'+' if diff > 0 else ''}{fmt.percent(diff / abs(base))})" if meaningful else ""
+    rel = f" ({'+' if diff > 0 else '−'}{fmt.percent(abs(diff) / abs(base))})" if meaningful else ""
     return h.Raw(f'<span class="{"good" if better else "bad"}">{h.esc(shown)}{h.esc(rel)}</span>')
 
 

@@ -165,7 +165,7 @@ def _runref(run_id: str | None) -> str:
 
 def _header(charter: Charter, pilot: Any, *, closing: bool = False) -> str:
     tags = pilot.data.tags
-    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pilot.info.start_time / 1000))
+    started = fmt.timestamp(pilot.info.start_time)
     status = pilot.info.status
     if status == "RUNNING":
         # the pilot writes its scorecard as its last step, then closes its run FINISHED
@@ -338,12 +338,16 @@ def _profile_section(profile: Any, reader: _Reader, figures: list[tuple[str, str
             parts.append("<p>Every column (type, nulls, distinct values, histogram or top values, drift in colour): "
                          + _report_link(pilot_run_id, profile, artifact_path(table), f"profile report of {table}")
                          + "</p>")
-        noisy = sorted(cols, key=lambda c: -(c.get("null_rate") or 0.0))[:6]
+        parts.append(_profile_alerts(prof))
+        # every column, in the table's order (not the noisiest few); personal columns: counts only
         parts.append(_table(["column", "type", "null rate", "distinct", "min", "max", "mean"],
-                            [(c.get("name"), c.get("dtype"), _Num(fmt.percent(c.get("null_rate"))),
-                              c.get("distinct_count"),
-                              c.get("min_label") or c.get("min"), c.get("max_label") or c.get("max"), c.get("mean"))
-                             for c in noisy], numeric_from=2))
+                            [(c.get("name") + (" (PII)" if c.get("pii") else ""), c.get("dtype"),
+                              _Num(fmt.percent(c.get("null_rate"))),
+                              _Num(fmt.distinct(c.get("distinct_count"), exact=bool(c.get("distinct_is_exact")))),
+                              *(("", "", "") if c.get("pii") else
+                                (c.get("min_label") or c.get("min"), c.get("max_label") or c.get("max"),
+                                 c.get("mean"))))
+                             for c in cols], numeric_from=2))
         drift = reader.json(src, f"drift/{table}.json")
         m = profile.data.metrics
         if drift is None:
@@ -364,6 +368,21 @@ def _profile_section(profile: Any, reader: _Reader, figures: list[tuple[str, str
     figures.extend(_figures(reader, src, "profile"))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _profile_alerts(prof: Mapping[str, Any]) -> str:
+    """The profile's alerts (workbench.data.profile_alerts), one line each."""
+    from ..data.profile_alerts import alerts
+    from ..data.profiling import TableProfile
+
+    try:
+        found = alerts(TableProfile.from_dict(prof))
+    except Exception:  # noqa: BLE001 - an older or partial profile JSON: no alerts rather than no scorecard
+        return ""
+    if not found:
+        return '<p class="muted">Alerts: none.</p>'
+    items = "".join(f"<li><b>{_e(a.kind)}</b> {_e(a.column or 'table')}: {_e(a.message)}</li>" for a in found)
+    return f'<div class="profile-alerts"><p>Alerts ({len(found)}):</p><ul>{items}</ul></div>'
 
 
 def _figures(reader: _Reader, run_id: str, owner: str) -> list[tuple[str, str, bytes]]:
@@ -658,7 +677,7 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
         ]
     finally:
         reader.close()
-    generated = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    generated = fmt.timestamp(time.time())
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>Scorecard {_e(charter.name)} {_e(pilot_run_id[:8])}</title><style>{_CSS}</style></head>"
