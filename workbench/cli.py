@@ -307,6 +307,7 @@ def monitor(
                                    progress=lambda m: err.print(f"  {m}", markup=False))
             reports.append(report)
             out.print(report.summary(), markup=False)
+            _log_timeline(charter, store, report.run_id)
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
     breached = [r for r in reports if r.breached]
@@ -315,6 +316,20 @@ def monitor(
                   f"{sum(1 for r in reports if r.warnings)} with warnings.", markup=False)
     if breached:
         raise typer.Exit(EXIT_BREACH)
+
+
+def _log_timeline(charter, store, run_id: str | None) -> None:  # noqa: ANN001
+    """The monitor run's ``monitor/timeline.html``: every batch so far, charted with thresholds."""
+    if not run_id:
+        return
+    from .decide.monitor import timeline
+    from .measure.metrics import higher_is_better
+    from .show.monitoring import TIMELINE_ARTIFACT, timeline_page
+
+    rows = timeline(charter, store)
+    metric = rows[-1]["quality_metric"] if rows else charter.primary_metric
+    store.log_text(run_id, timeline_page(rows, pilot=charter.name, plan=charter.production,
+                                         higher_quality_is_better=higher_is_better(metric)), TIMELINE_ARTIFACT)
 
 
 @app.command("demo-batches")
