@@ -621,9 +621,13 @@ def _monitoring_section(charter: Charter, store: Store) -> str:
 
     if charter.promotion is None:
         return ""
+    from ..measure.metrics import higher_is_better
+
     rows = timeline(charter, store)
+    metric = rows[-1]["quality_metric"] if rows else charter.primary_metric
     return ('<section id="monitoring"><h2>Monitoring after the GO</h2>'
-            + timeline_html(rows, plan=charter.production) + "</section>")
+            + timeline_html(rows, plan=charter.production, higher_quality_is_better=higher_is_better(metric))
+            + "</section>")
 
 
 def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision: Any = None, *,
