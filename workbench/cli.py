@@ -279,11 +279,15 @@ def new(
     from .charter.drafted import drafted_values
 
     drafted = drafted_values(_charter(made.charter))
-    out.print(f"Review {made.charter} (owner, question, today's rule), then run:\n  {made.next_command()}",
-              markup=False)
-    out.print(f"{len(drafted)} value(s) are tagged `# drafted` (today's rule, gate thresholds, the production plan, "
-              f"contract ranges): the outcome is DRAFT, never GO, until you confirm each one "
-              f"(`workbench confirm --pilot {made.charter}` lists them)", markup=False)
+    # one ordered list: a hint to "run" next to one that says the run cannot reach GO yet read as a contradiction
+    steps = [f"review {made.charter}: the owner, the question and the {len(drafted)} value(s) tagged `# drafted` "
+             "(today's rule, gate thresholds, the production plan, contract ranges)",
+             f"confirm each drafted value: `workbench confirm --pilot {made.charter}` lists them; until then the "
+             "outcome is DRAFT, never GO",
+             f"run the pilot: {made.next_command()} (it runs before step 2 too, and ends DRAFT)"]
+    if not drafted:
+        steps = [steps[0].split(": the owner")[0] + ": the owner and the question", f"run the pilot: {made.next_command()}"]
+    out.print("Next:\n" + "\n".join(f"  {i}. {step}" for i, step in enumerate(steps, 1)), markup=False)
 
 
 @app.command()
@@ -382,7 +386,7 @@ def promote(
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
     for gate in decision.gates:
-        out.print(("  PASS " if gate.passed else "  FAIL ") + gate.line(), markup=False)
+        out.print("  " + gate.line(), markup=False)  # the line says PASS or FAIL itself
     out.print(decision.summary(), markup=False)
     raise typer.Exit(decision.exit_code)
 
