@@ -29,7 +29,7 @@ SERVER_PORT ?= 5001
 SERVER_DIR ?= .tracking-server
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data new pilot validate monitor test test-browser lab ui bench clean wipe-store \
+.PHONY: help setup data new pilot validate monitor test test-browser lab ui bench screenshots clean wipe-store \
 	tracking-server tracking-server-stop
 
 help: ## Show this help
@@ -104,6 +104,10 @@ bench: data ## Run the benchmarks in bench/ (tables in bench/results/results.md,
 	@{ echo "# Benchmark results ($$(date -u +%Y-%m-%dT%H:%MZ), $$(nproc) cores)"; \
 	  for b in $(BENCHES); do echo; echo "## $$b"; echo; cat bench/results/$$b.txt; done; } > bench/results/results.md
 	@echo "wrote bench/results/results.md"
+
+screenshots: setup ## Regenerate the README's screenshots in docs/img/ (a small pilot in a temporary folder; needs Chromium: .ci/install-browser)
+	.ci/install-browser
+	$(BIN)/python docs/screenshots.py
 
 clean: ## Remove generated data, caches, reports, bench results; KEEPS the store (runs, registry, decisions, models)
 	rm -rf data reports bench/results .pytest_cache

@@ -191,11 +191,13 @@ def lines(series: Sequence[tuple[str, Sequence[float], Sequence[float], str, str
           xlim: tuple[float, float] | None = None, ylim: tuple[float, float] | None = None, xlabel: str = "",
           ylabel: str = "", diagonal: bool = False, hline: float | None = None, width: int = 330, height: int = 260,
           label: str = "chart", markers: bool = False, tick_format: Callable[[float], str] = fmt.number,
-          dots: tuple[Sequence[float], Sequence[float]] | None = None) -> Raw:
+          dots: tuple[Sequence[float], Sequence[float]] | None = None,
+          xtick_format: Callable[[float], str] | None = None) -> Raw:
     """Line chart. ``series``: (name, xs, ys, colour, dash) — dash ``""`` for solid, ``"points"``
     for markers without a line.
     ``diagonal`` draws y = x (dotted), ``hline`` a dotted horizontal line, ``dots`` a light
-    scatter of (xs, ys)."""
+    scatter of (xs, ys). ``tick_format`` formats the ticks of both axes unless ``xtick_format``
+    is given for the x axis; a series named ``""`` gets no legend entry."""
     pad_l, pad_r, pad_t, pad_b = 42, 10, 10, 34
     xs_all = _finite([*(x for s in series for x in s[1]), *(dots[0] if dots else ())])
     ys_all = _finite([*(y for s in series for y in s[2]), *(dots[1] if dots else ())])
@@ -217,7 +219,8 @@ def lines(series: Sequence[tuple[str, Sequence[float], Sequence[float], str, str
     parts = [f'<rect x="{pad_l}" y="{pad_t}" width="{pw}" height="{ph}" fill="#fff" stroke="#d0d7de"/>']
     for t in _ticks(x0, x1):
         parts.append(f'<line x1="{X(t):.1f}" y1="{pad_t}" x2="{X(t):.1f}" y2="{pad_t + ph}" stroke="#eef1f4"/>'
-                     f'<text x="{X(t):.1f}" y="{pad_t + ph + 12}" text-anchor="middle">{esc(tick_format(t))}</text>')
+                     f'<text x="{X(t):.1f}" y="{pad_t + ph + 12}" text-anchor="middle">'
+                     f"{esc((xtick_format or tick_format)(t))}</text>")
     for t in _ticks(y0, y1):
         parts.append(f'<line x1="{pad_l}" y1="{Y(t):.1f}" x2="{pad_l + pw}" y2="{Y(t):.1f}" stroke="#eef1f4"/>'
                      f'<text x="{pad_l - 4}" y="{Y(t) + 3:.1f}" text-anchor="end">{esc(tick_format(t))}</text>')
@@ -249,6 +252,8 @@ def lines(series: Sequence[tuple[str, Sequence[float], Sequence[float], str, str
                      f"<title>{esc(name)}</title></path>")
         if markers:
             parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"/>' for x, y in pts)
+        if not name:
+            continue
         legend.append(f'<line x1="{pad_l + 8}" y1="{pad_t + 10 + 13 * i}" x2="{pad_l + 26}" y2="{pad_t + 10 + 13 * i}" '
                       f'stroke="{colour}" stroke-width="2"{dash_attr}/>'
                       f'<text x="{pad_l + 30}" y="{pad_t + 13 + 13 * i}">'

@@ -29,8 +29,9 @@ def _chart(title: str, rows: list[dict[str, Any]], values: list[float | None], *
         return ""
     past = [(x, y) for x, y in zip(xs, ys) if threshold is not None
             and ((y > threshold) if higher_is_bad else (y < threshold))]
-    chart = lines([(title, xs, ys, BLUE, "")], xlabel="batch (oldest → newest)", ylabel="", hline=threshold,
+    chart = lines([("", xs, ys, BLUE, "")], xlabel="batch (oldest → newest)", ylabel="", hline=threshold,
                   markers=True, width=300, height=190, label=title, tick_format=formatter,
+                  xtick_format=lambda t: f"{t:.0f}" if float(t).is_integer() else "",
                   xlim=(0.5, len(rows) + 0.5), dots=([x for x, _ in past], [y for _, y in past]) if past else None)
     if past:  # the dots a chart draws are faint: mark the breaching batches plainly
         chart = Raw(chart.replace(f'r="1.6" fill="{BLUE}" opacity="0.35"', f'r="4" fill="{BAD}" opacity="1"'))
