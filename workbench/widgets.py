@@ -706,7 +706,7 @@ class PromotePanel(_Panel):
         self.body.value = "".join(lines) + gates_html(d)
 
     def _show_history(self, records: list[Any]) -> None:
-        rows = [[_e(d.timestamp[:19].replace("T", " ")), _outcome_badge(d), _e(d.candidate), _e(d.actor),
+        rows = [[_e(fmt.timestamp(d.timestamp)), _outcome_badge(d), _e(d.candidate), _e(d.actor),
                  _e(f"{d.alias_before or '–'} → {d.alias_after or '–'}")] for d in records]
         self.history.value = ('<h4 style="margin:12px 0 2px">History</h4>'
                               + (_table(["when (UTC)", "outcome", "candidate", "by", "alias"], rows) if rows

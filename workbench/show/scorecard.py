@@ -523,7 +523,7 @@ def _decision_section(decision: Any, note: str = "") -> str:
              ("Model", f"{decision.model_name}@{decision.alias}: {decision.alias_before or 'unset'} → "
                        f"{decision.alias_after or 'unset'}" + (f" (version {decision.model_version})"
                                                                if decision.model_version else "")),
-             ("Actor", decision.actor), ("Decided at", decision.timestamp),
+             ("Actor", decision.actor), ("Decided at", fmt.timestamp(decision.timestamp)),
              ("Decision run", decision.decision_run_id or "—")]
     parts.append("<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items) + "</dl>")
     rows = []
