@@ -2,11 +2,12 @@
 
 `make lab` puts this folder on JUPYTER_CONFIG_PATH, so the server loads this file. Its
 pre-save hook strips what running a notebook adds — outputs, execution counts, widget
-state, the kernel's language_info, the kernel's display name as this JupyterLab spells it — before JupyterLab (and jupytext, for the paired
-``.pct.py``) writes the file. Running the control panel or a step notebook then leaves the
-repository clean: no ``git_dirty`` pilot runs, no "Error displaying widget: model not
-found" after a kernel restart. What you see in the browser is unchanged; the executed
-notebooks worth keeping are the ones the pilot attaches to its MLflow runs.
+state, the kernel's language_info, the kernel's display name as this JupyterLab spells it —
+before JupyterLab (and jupytext, for the paired ``.pct.py``) writes the file. Running the
+control panel or a step notebook then leaves the repository clean: no ``git_dirty`` pilot
+runs, no "Error displaying widget: model not found" after a kernel restart. What you see in
+the browser is unchanged; the executed notebooks worth keeping are the ones the pilot
+attaches to its MLflow runs.
 
 Set WORKBENCH_KEEP_OUTPUTS=1 to save outputs anyway (e.g. in a notebook of your own
 outside the repository).

@@ -55,7 +55,8 @@ def test_extreme_magnitudes_are_powers_of_ten_not_hundreds_of_digits() -> None:
 
 
 def test_better_or_worse_in_words_by_the_metrics_direction() -> None:
-    latency, auc, share = metrics.info("latency.p95_ms"), metrics.info("quality.roc_auc"), metrics.info("quality.accuracy")
+    latency, auc = metrics.info("latency.p95_ms"), metrics.info("quality.roc_auc")
+    share = metrics.info("quality.accuracy")
     assert fmt.change(latency, -12.5) == "▼ 12.5 ms better"  # lower is better: a drop is good news
     assert fmt.change(latency, 3) == "▲ 3 ms worse"
     assert fmt.change(auc, 0.031) == "▲ 0.031 better" and fmt.change(auc, -0.031) == "▼ 0.031 worse"

@@ -286,7 +286,8 @@ def new(
              "outcome is DRAFT, never GO",
              f"run the pilot: {made.next_command()} (it runs before step 2 too, and ends DRAFT)"]
     if not drafted:
-        steps = [steps[0].split(": the owner")[0] + ": the owner and the question", f"run the pilot: {made.next_command()}"]
+        steps = [steps[0].split(": the owner")[0] + ": the owner and the question",
+                 f"run the pilot: {made.next_command()}"]
     out.print("Next:\n" + "\n".join(f"  {i}. {step}" for i, step in enumerate(steps, 1)), markup=False)
 
 

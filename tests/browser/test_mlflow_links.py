@@ -31,7 +31,8 @@ def other_ui(pilot: dict) -> Iterator[str]:  # noqa: F811
     """A second `workbench ui` on the same store, on a port the pilot never saw."""
     port = _free_port()
     log = (pilot["root"] / "ui-other.log").open("wb")
-    proc = subprocess.Popen([*WORKBENCH, "ui", "--mlruns", str(pilot["charter"].parent / "mlruns"), "--port", str(port)],
+    mlruns = str(pilot["charter"].parent / "mlruns")
+    proc = subprocess.Popen([*WORKBENCH, "ui", "--mlruns", mlruns, "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -1162,7 +1162,8 @@ def plot_roc_pr(data: Mapping[str, Any], *, reference: Mapping[str, Any] | None 
         recall, precision = curve["pr"]["recall"], curve["pr"]["precision"]
         if pr_is_a_point(recall, precision):  # a rule with one cut: its operating points, not a line between them
             point = pr_operating_points(recall, precision)
-            pr.plot(*zip(*point), linestyle="none", marker="o", markersize=7, color=colour, label=f"{label} (operating points)")
+            pr.plot(*zip(*point), linestyle="none", marker="o", markersize=7, color=colour,
+                    label=f"{label} (operating points)")
         else:  # precision holds until the next threshold: a step, as sklearn draws it, never interpolated
             pr.plot(recall, precision, linestyle=style, color=colour, label=label, drawstyle="steps-post")
     roc.set(xlim=(0, 1), ylim=(0, 1), xlabel="false positive rate", ylabel="true positive rate",

@@ -241,8 +241,8 @@ def lines(series: Sequence[tuple[str, Sequence[float], Sequence[float], str, str
         if not pts:
             continue
         if dash == "points":  # operating points only (a rule with one cut): no line between them
-            parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{colour}"><title>{esc(name)}</title></circle>'
-                         for x, y in pts)
+            parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{colour}">'
+                         f"<title>{esc(name)}</title></circle>" for x, y in pts)
             legend.append(f'<circle cx="{pad_l + 17}" cy="{pad_t + 10 + 13 * i}" r="4" fill="{colour}"/>'
                           f'<text x="{pad_l + 30}" y="{pad_t + 13 + 13 * i}">{esc(name)}</text>')
             continue

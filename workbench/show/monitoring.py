@@ -58,7 +58,7 @@ def timeline_charts(rows: list[dict[str, Any]], *, plan: ProductionPlan | None =
                threshold=mon.prediction_psi if mon else None),
         _chart(f"{metric} (quality, {'higher' if higher_quality_is_better is not False else 'lower'} is better)",
                scored, [r["quality"] for r in scored],
-               threshold=next((r.get("min_quality") for r in reversed(scored) if r.get("min_quality") is not None), None),
+               threshold=next((r["min_quality"] for r in reversed(scored) if r.get("min_quality") is not None), None),
                higher_is_bad=higher_quality_is_better is False),
         _chart("p95 latency (ms)", scored, [r["latency_p95_ms"] for r in scored],
                threshold=slo.latency_p95_ms if slo else None, formatter=fmt.ms),

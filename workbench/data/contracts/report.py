@@ -126,7 +126,9 @@ def render_html(results: list[ContractResult], *, history_link: str | None = Non
         for r in order:
             pct = "" if r.unexpected_percent is None else fmt.percent(r.unexpected_percent / 100)
             parts.append(
-                f"<tr class='{'rule-pass' if r.success else 'rule-fail'}'><td><code>{html.escape(r.rule_id)}</code></td><td>{r.severity}</td><td>{_status(r)}</td>"
+                f"<tr class='{'rule-pass' if r.success else 'rule-fail'}'>"
+                f"<td><code>{html.escape(r.rule_id)}</code></td>"
+                f"<td>{r.severity}</td><td>{_status(r)}</td>"
                 f"<td>{_cell(None if r.unexpected_count is None else fmt.integer(r.unexpected_count))}</td><td>{pct}</td>"
                 f"<td>{'' if r.masked and r.kind not in ('type', 'row_count') else _cell(r.observed)}</td>"
                 f"<td>{_examples(r)}</td><td>{r.quarantined_rows or ''}</td><td>{_cell(r.error)}</td></tr>"
