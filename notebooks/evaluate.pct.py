@@ -2,15 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,.pct.py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version,-kernelspec
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
-#   kernelspec:
-#     display_name: Python 3
-#     language: python
-#     name: python3
 # ---
 
 # %% [markdown]
@@ -93,7 +89,7 @@ formatting.styled(shifted.to_frame().head(15)) if shifted.columns else None
 # %%
 results, figures = {}, {}
 for cand in s.spec.candidates:
-    with s.child(cand.name) as c:
+    with s.child(cand.name, data=data) as c:  # its training and held-out rows as datasets
         model, threshold = modeling.fit_candidate(cand, data, s.task, s.cost, fallback=fallback)
         c.log_params({"candidate": cand.name, "estimator": cand.estimator,
                       **{f"param.{k}": v for k, v in model.params.items()}})

@@ -46,3 +46,35 @@ def test_tables_for_notebooks() -> None:
     table = pd.DataFrame({"hgb": {"quality.roc_auc": 0.7, "latency.p95_ms": 4.5}})
     shown = metrics.metric_table(table).to_html()
     assert "0.7" in shown and "4.5 ms" in shown
+
+
+def test_extreme_magnitudes_are_powers_of_ten_not_hundreds_of_digits() -> None:
+    assert fmt.number(1.5e300) == "1.5 × 10³⁰⁰" and fmt.integer(2e18) == "2 × 10¹⁸"
+    assert fmt.number(-3.25e-9) == "-3.25 × 10⁻⁹"
+    assert fmt.number(999_999_999_999_999.0) == "999,999,999,999,999" and fmt.number(0.0000012) == "0.0000012"
+
+
+def test_better_or_worse_in_words_by_the_metrics_direction() -> None:
+    latency, auc = metrics.info("latency.p95_ms"), metrics.info("quality.roc_auc")
+    share = metrics.info("quality.accuracy")
+    assert fmt.change(latency, -12.5) == "▼ 12.5 ms better"  # lower is better: a drop is good news
+    assert fmt.change(latency, 3) == "▲ 3 ms worse"
+    assert fmt.change(auc, 0.031) == "▲ 0.031 better" and fmt.change(auc, -0.031) == "▼ 0.031 worse"
+    assert fmt.change(share, 0.0213) == "▲ 2.13 pts better"  # points, not a percentage of a percentage
+    assert fmt.change(None, 2.0) == "+2" and fmt.change(auc, 0) == "0 (same)"
+
+
+def test_a_difference_inside_its_interval_is_no_real_difference() -> None:
+    auc = metrics.info("quality.roc_auc")
+    assert fmt.difference(auc, 0.0001, -0.002, 0.003).startswith(fmt.NO_REAL_DIFFERENCE)
+    shown = fmt.difference(auc, 0.03, 0.012, 0.05)
+    assert shown.startswith("▲ 0.03 better") and "95% CI 0.012 to 0.05" in shown
+    assert fmt.difference(auc, 0.03) == fmt.change(auc, 0.03)  # no interval: no claim about noise
+
+
+def test_costs_timestamps_and_estimates_in_one_form() -> None:
+    assert fmt.cost_per_1k(0.0000012) == "$0.0000012 per 1,000" and fmt.cost_per_1k(1.5) == "$1.50 per 1,000"
+    assert fmt.timestamp(0) == "1970-01-01 00:00:00 UTC"
+    assert fmt.timestamp(1_700_000_000_000) == fmt.timestamp(1_700_000_000) == "2023-11-14 22:13:20 UTC"  # ms or s
+    assert fmt.timestamp("2026-12-03T05:00:00+01:00") == "2026-12-03 04:00:00 UTC"
+    assert fmt.distinct(12345) == "≈ 12,345" and fmt.distinct(5, exact=True) == "5"

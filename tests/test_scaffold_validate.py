@@ -102,6 +102,11 @@ def test_cli_new_prints_the_next_command(tmp_path: Path) -> None:
                                       "--dir", str(tmp_path / "pilots")])
     assert result.exit_code == 0, result.output
     assert f"make pilot PILOT={tmp_path / 'pilots' / 'demo2'}" in result.output
+    # one ordered list of next steps: confirm before the run that should reach GO, never "run" alone
+    steps = [line.strip() for line in result.output.split("Next:", 1)[1].splitlines() if line.strip()]
+    assert [s[:3] for s in steps] == ["1. ", "2. ", "3. "], steps
+    assert "review" in steps[0] and "workbench confirm" in steps[1] and "make pilot" in steps[2]
+    assert "DRAFT" in steps[2]  # a run before the confirmations is said to end DRAFT, not contradicted
 
 
 def _edit(path: Path, old: str, new: str) -> None:

@@ -175,14 +175,15 @@ def run(
         _handle(exc, outcome_line=True)
     cached = sum(1 for s in result.steps if s.status == "cached")
     from .steps.runner import project_store
-    from .store.tracking import ui_url
+    from .store.tracking import runs_view_url
 
     store = project_store(charter)
+    saved = store.has_runs_view(result.experiment_id)
     ui = "make ui" if pilot == Path("pilot.yaml") else f"make ui PILOT={pilot}"
     review = "on the tracking server" if store.is_remote else f"{ui}, then"
     out.print(f"Pilot run {result.run_id} {result.status} in {result.seconds:.1f}s "
               f"({len(result.steps)} steps, {cached} from cache). Review it: {review} open\n"
-              f"  {ui_url(store.ui_base, result.experiment_id)}", markup=False)
+              f"  {runs_view_url(store.ui_base, result.experiment_id, saved_view=saved)}", markup=False)
     if result.decision is not None:
         out.print(result.decision.summary(), markup=False)
     from .steps.runner import outcome_of
@@ -309,11 +310,16 @@ def new(
     from .charter.drafted import drafted_values
 
     drafted = drafted_values(_charter(made.charter))
-    out.print(f"Review {made.charter} (owner, question, today's rule), then run:\n  {made.next_command()}",
-              markup=False)
-    out.print(f"{len(drafted)} value(s) are tagged `# drafted` (today's rule, gate thresholds, the production plan, "
-              f"contract ranges): the outcome is DRAFT, never GO, until you confirm each one "
-              f"(`workbench confirm --pilot {made.charter}` lists them)", markup=False)
+    # one ordered list: a hint to "run" next to one that says the run cannot reach GO yet read as a contradiction
+    steps = [f"review {made.charter}: the owner, the question and the {len(drafted)} value(s) tagged `# drafted` "
+             "(today's rule, gate thresholds, the production plan, contract ranges)",
+             f"confirm each drafted value: `workbench confirm --pilot {made.charter}` lists them; until then the "
+             "outcome is DRAFT, never GO",
+             f"run the pilot: {made.next_command()} (it runs before step 2 too, and ends DRAFT)"]
+    if not drafted:
+        steps = [steps[0].split(": the owner")[0] + ": the owner and the question",
+                 f"run the pilot: {made.next_command()}"]
+    out.print("Next:\n" + "\n".join(f"  {i}. {step}" for i, step in enumerate(steps, 1)), markup=False)
 
 
 @app.command()
@@ -337,6 +343,7 @@ def monitor(
                                    progress=lambda m: err.print(f"  {m}", markup=False))
             reports.append(report)
             out.print(report.summary(), markup=False)
+            _log_timeline(charter, store, report.run_id)
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
     breached = [r for r in reports if r.breached]
@@ -345,6 +352,20 @@ def monitor(
                   f"{sum(1 for r in reports if r.warnings)} with warnings.", markup=False)
     if breached:
         raise typer.Exit(EXIT_BREACH)
+
+
+def _log_timeline(charter, store, run_id: str | None) -> None:  # noqa: ANN001
+    """The monitor run's ``monitor/timeline.html``: every batch so far, charted with thresholds."""
+    if not run_id:
+        return
+    from .decide.monitor import timeline
+    from .measure.metrics import higher_is_better
+    from .show.monitoring import TIMELINE_ARTIFACT, timeline_page
+
+    rows = timeline(charter, store)
+    metric = rows[-1]["quality_metric"] if rows else charter.primary_metric
+    store.log_text(run_id, timeline_page(rows, pilot=charter.name, plan=charter.production,
+                                         higher_quality_is_better=higher_is_better(metric)), TIMELINE_ARTIFACT)
 
 
 @app.command("demo-batches")
@@ -400,7 +421,7 @@ def promote(
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
     for gate in decision.gates:
-        out.print(("  PASS " if gate.passed else "  FAIL ") + gate.line(), markup=False)
+        out.print("  " + gate.line(), markup=False)  # the line says PASS or FAIL itself
     out.print(decision.summary(), markup=False)
     raise typer.Exit(decision.exit_code)
 
@@ -573,15 +594,27 @@ def ui(
                              mlflow=str(Path(sys.executable).with_name("mlflow")))
         store = Store(tracking_uri=f"sqlite:///{mlruns / 'mlflow.db'}")
         store.ensure_created()  # under the store lock
-        _print_runs_links(store, host, port)
     except BaseException as exc:  # noqa: BLE001
         _handle(exc)
-    _serve(command)
+    from .store.exposure import serve_and_announce
+
+    for note in command.notes:
+        err.print(note, markup=False)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    health = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/health"
+    try:  # the links only once the server answers: a link printed earlier is dead for seconds
+        code = serve_and_announce(command, health, lambda: _print_runs_links(store, host, port))
+    except BaseException as exc:  # noqa: BLE001
+        _handle(exc)
+    raise typer.Exit(code)
 
 
 def _print_runs_links(store, host: str, port: int, *, base: str | None = None) -> None:  # noqa: ANN001
-    """Each pilot's runs table in the model-training view (the UI opens on its GenAI view)."""
-    from .store.tracking import ui_url
+    """Each pilot's runs table in the model-training view (the UI opens on its GenAI view),
+    with its headline metric columns, newest first (the view the pilot saved)."""
+    from .store.tracking import RUNS_VIEW_KEY, SHARED_VIEW_TAG, runs_view_url
+
+    RUNS_VIEW_TAG = SHARED_VIEW_TAG + RUNS_VIEW_KEY  # noqa: N806
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base = base or f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}"
@@ -589,7 +622,8 @@ def _print_runs_links(store, host: str, port: int, *, base: str | None = None) -
     if not experiments:
         err.print(f"MLflow UI: {base} (no pilot has run yet: `make pilot`)", markup=False)
     for exp in experiments:
-        err.print(f"MLflow UI, pilot {exp.name}: {ui_url(base, exp.experiment_id)}", markup=False)
+        link = runs_view_url(base, exp.experiment_id, saved_view=RUNS_VIEW_TAG in exp.tags)
+        err.print(f"MLflow UI, pilot {exp.name}: {link}", markup=False)
 
 
 @app.command()

@@ -6,6 +6,7 @@
   ``0.71342`` -> ``0.7134``, ``12345.678`` -> ``12,346``, ``0.000123`` -> ``0.000123``;
 - rates (shares of rows) as percentages: ``0.0213`` -> ``2.1%``;
 - times in ms or s: ``0.41`` ms -> ``0.41 ms``, ``1834`` ms -> ``1.83 s``, ``95`` s -> ``1 min 35 s``;
+- beyond 10¹⁵ and below 10⁻⁶, a power of ten: ``1.5e300`` -> ``1.5 × 10³⁰⁰``;
 - money in dollars: ``0.00123`` -> ``$0.00123``, ``1234.5`` -> ``$1,234.50``.
 
 :func:`by_unit` formats a value by its unit; the metric registry
@@ -35,7 +36,15 @@ __all__ = [
     "by_name",
     "outcome_label",
     "styled",
+    "distinct",
+    "cost_per_1k",
+    "timestamp",
+    "change",
+    "difference",
+    "NO_REAL_DIFFERENCE",
 ]
+
+NO_REAL_DIFFERENCE = "no real difference"
 
 MISSING = "—"
 
@@ -69,13 +78,30 @@ def _as_float(value: Any) -> float | None:
     return None if math.isnan(out) else out
 
 
+# beyond these magnitudes a number is written as a power of ten (``1.23 × 10¹⁸``): its digits
+# would say nothing and break a page's layout
+_HUGE, _TINY = 1e15, 1e-6
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(v: float, digits: int) -> str:
+    exponent = math.floor(math.log10(abs(v)))
+    mantissa = v / 10 ** exponent
+    if round(abs(mantissa), digits - 1) >= 10:  # 9.9996 -> 10.00: carry into the exponent
+        mantissa, exponent = mantissa / 10, exponent + 1
+    text = f"{mantissa:.{max(0, digits - 1)}f}".rstrip("0").rstrip(".")
+    return f"{text} × 10{str(exponent).translate(_SUPERSCRIPT)}"
+
+
 def integer(value: Any) -> str:
-    """``336776.0`` -> ``336,776`` (rounded to the nearest integer)."""
+    """``336776.0`` -> ``336,776`` (rounded to the nearest integer); from 10¹⁵ on, a power of ten."""
     v = _as_float(value)
     if v is None:
         return MISSING if _missing(value) else str(value)
     if math.isinf(v):
         return "∞" if v > 0 else "-∞"
+    if abs(v) >= _HUGE:
+        return _power_of_ten(v, 4)
     return _group(f"{round(v)}")
 
 
@@ -103,7 +129,9 @@ def number(value: Any, *, digits: int = 4) -> str:
         return "∞" if v > 0 else "-∞"
     if v == 0:
         return "0"
-    if v.is_integer() and abs(v) < 1e15:
+    if abs(v) >= _HUGE or abs(v) < _TINY:
+        return _power_of_ten(v, digits)
+    if v.is_integer():
         return _group(f"{int(v)}")
     magnitude = math.floor(math.log10(abs(v)))
     decimals = max(0, digits - 1 - magnitude)
@@ -205,6 +233,94 @@ def by_name(name: str, value: Any) -> str:
     if last.endswith(("count", "rows", "columns", "changes", "failed", "failures", "warnings", "quarantined")):
         return integer(value)
     return number(value)
+
+
+def distinct(value: Any, *, exact: bool = False) -> str:
+    """A distinct count: ``12,345`` when counted exactly, ``≈ 12,345`` when estimated (HyperLogLog)."""
+    if _as_float(value) is None:
+        return integer(value)
+    return integer(value) if exact else f"≈ {integer(value)}"
+
+
+def cost_per_1k(value: Any) -> str:
+    """Cost per 1,000 items, one form everywhere: ``$0.0012 per 1,000`` (3 significant digits
+    below a dollar, cents above, a power of ten below 10⁻⁶: never an exponent)."""
+    v = _as_float(value)
+    if v is None:
+        return MISSING if _missing(value) else str(value)
+    return f"{usd(v)} per 1,000"
+
+
+def timestamp(value: Any, *, tz: Any = None) -> str:
+    """A moment with its time zone: ``2026-12-03 05:11:50 UTC``. Takes a datetime (naive: UTC),
+    epoch seconds or milliseconds (MLflow's ``start_time``) or an ISO 8601 string; ``tz``: show
+    it in this zone (a ``tzinfo``), else UTC."""
+    from datetime import UTC, datetime
+
+    if _missing(value) or value == "":
+        return MISSING
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    else:
+        v = _as_float(value)
+        if v is None:
+            return str(value)
+        moment = datetime.fromtimestamp(v / 1000.0 if v > 1e11 else v, UTC)  # ms since 1973, else s
+    moment = moment.astimezone(tz or UTC)
+    name = moment.tzname() or moment.strftime("%z")
+    return f"{moment.strftime('%Y-%m-%d %H:%M:%S')} {name}"
+
+
+def _direction(metric: Any) -> str | None:
+    """``"higher"`` / ``"lower"`` / None from a metric registry entry (or anything with a
+    ``direction``), or from a direction given as is."""
+    found = metric if isinstance(metric, str) else getattr(metric, "direction", None)
+    return found if found in ("higher", "lower") else None
+
+
+def _unit(metric: Any) -> str | None:
+    return getattr(metric, "unit", None)
+
+
+def change(metric: Any, diff: Any) -> str:
+    """A difference in words with an arrow, by the metric's direction (so a lower latency
+    reads as better): ``▲ 0.031 better``, ``▼ 12 ms worse``, ``0 (same)``; without a
+    direction, only the signed amount: ``+0.031``. ``metric``: a registry entry
+    (:class:`workbench.measure.metrics.MetricInfo`: ``direction`` and ``unit``)."""
+    v = _as_float(diff)
+    if v is None:
+        return MISSING if _missing(diff) else str(diff)
+    # a difference of shares is in percentage points (``3.1 pts``), never a percentage of a percentage
+    amount = f"{number(abs(v) * 100, digits=3)} pts" if _unit(metric) == "share" else by_unit(_unit(metric), abs(v))
+    if v == 0:
+        return f"{amount} (same)"
+    arrow = "▲" if v > 0 else "▼"
+    direction = _direction(metric)
+    if direction is None:
+        return f"{'+' if v > 0 else '−'}{amount}"
+    better = (v > 0) == (direction == "higher")
+    return f"{arrow} {amount} {'better' if better else 'worse'}"
+
+
+def difference(metric: Any, diff: Any, ci_low: Any = None, ci_high: Any = None) -> str:
+    """A difference (candidate − baseline) as a reader should take it: "no real difference"
+    when its confidence interval contains 0, else :func:`change` with the interval:
+    ``▲ 0.031 better (95% CI 0.012 to 0.050)``. Without an interval, :func:`change` alone."""
+    lo, hi = _as_float(ci_low), _as_float(ci_high)
+    if lo is None or hi is None:
+        return change(metric, diff)
+    unit = _unit(metric)
+    interval = f"95% CI {by_unit(unit, lo) if lo >= 0 else '−' + by_unit(unit, -lo)} to " \
+               f"{by_unit(unit, hi) if hi >= 0 else '−' + by_unit(unit, -hi)}"
+    if lo <= 0 <= hi:
+        return f"{NO_REAL_DIFFERENCE} ({interval})"
+    return f"{change(metric, diff)} ({interval})"
 
 
 def outcome_label(outcome: str | None) -> str:

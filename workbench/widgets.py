@@ -379,7 +379,7 @@ class PilotPanel(_Panel):
         if pilot_run is None:
             self.header.value = _note("No pilot run yet: press <b>Run pilot</b> (or run <code>make pilot</code>).")
         else:
-            started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pilot_run.info.start_time / 1000))
+            started = fmt.timestamp(pilot_run.info.start_time)
             url = run_url(base, pilot_run.info.experiment_id, pilot_run.info.run_id)
             partial = pilot_run.data.tags.get("workbench.partial") == "true"
             self.header.value = _note(
@@ -734,7 +734,7 @@ class PromotePanel(_Panel):
         self.body.value = "".join(lines) + gates_html(d)
 
     def _show_history(self, records: list[Any]) -> None:
-        rows = [[_e(d.timestamp[:19].replace("T", " ")), _outcome_badge(d), _e(d.candidate), _e(d.actor),
+        rows = [[_e(fmt.timestamp(d.timestamp)), _outcome_badge(d), _e(d.candidate), _e(d.actor),
                  _e(f"{d.alias_before or '–'} → {d.alias_after or '–'}")] for d in records]
         self.history.value = ('<h4 style="margin:12px 0 2px">History</h4>'
                               + (_table(["when (UTC)", "outcome", "candidate", "by", "alias"], rows) if rows

@@ -89,6 +89,10 @@ def mlflow_ui(pilot: dict) -> Iterator[str]:
                 raise RuntimeError("the MLflow UI did not start: "
                                    + (pilot["root"] / "ui.log").read_text(errors="replace")[-3000:])
             time.sleep(0.5)
+        while "MLflow UI" not in (pilot["root"] / "ui.log").read_text(errors="replace"):  # printed once it answers
+            if time.monotonic() > deadline:
+                raise RuntimeError("`workbench ui` printed no link")
+            time.sleep(0.2)
         pilot["ui_output"] = (pilot["root"] / "ui.log").read_text(errors="replace")
         yield base
     finally:
@@ -255,6 +259,11 @@ def test_profile_report_shows_every_column_with_drift_in_colour(pilot: dict, mlf
     assert report.locator("svg").count() >= 8  # histograms, top values, previous-vs-now charts
     # the PII column: counts only, never a value
     assert "counts only" in report.locator("#col-email").inner_text() and "@example.org" not in text
+    # it opens with its alerts: the personal column among them, linked to its card
+    alerts = report.locator("#alerts")
+    assert alerts.locator("li[data-kind='personal'] a[href='#col-email']").count() == 1
+    alerts.scroll_into_view_if_needed()
+    _shot(page, "profile-alerts.png")
     report.locator(".col.drift-high").first.scroll_into_view_if_needed()
     _shot(page, "profile-report.png")
 

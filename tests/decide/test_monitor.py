@@ -185,3 +185,20 @@ def test_the_scorecard_and_the_panel_show_the_monitoring_timeline(pilot: Path, t
     panel.monitor.refresh().join()
     assert panel.monitor.error.value == ""
     assert "timeline-refused" in panel.monitor.body.value and "REFUSED" in panel.monitor.body.value
+
+
+def test_the_monitor_run_charts_each_metric_and_drifted_column_across_batches(pilot: Path, tmp_path: Path) -> None:
+    from workbench.show.monitoring import TIMELINE_ARTIFACT
+
+    charter = load_charter(pilot)
+    store = project_store(charter)
+    calm = _write(table(600, 31), tmp_path / "calm.csv")
+    moved = _write(table(600, 32, shift=2.5), tmp_path / "moved.csv")
+    result = CliRunner().invoke(app, ["monitor", "--pilot", str(pilot), "--batch", str(calm), "--batch", str(moved)])
+    assert result.exit_code in (0, EXIT_BREACH), result.output
+    rows = timeline(charter, store)
+    assert rows[-1]["input_psi"]["x1"] > 0.2 and rows[-1]["min_quality"] == 0.7
+    page = store.download_text(rows[-1]["run_id"], TIMELINE_ARTIFACT)
+    for title in ("max input PSI", "prediction PSI", "quality.roc_auc", "p95 latency (ms)", "input PSI of x1"):
+        assert f"<h4>{title}" in page, title
+    assert "<h4>input PSI of x2" not in page

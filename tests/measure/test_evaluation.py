@@ -514,3 +514,36 @@ def test_slice_names_that_sanitise_alike_stay_distinct():
     table = slice_metrics(df, "y", "s", ["c"], task=CLS, min_rows=5)
     assert sorted(r.key for r in table.rows) == ["a_b", "a_b_2", "a_b_3"]
     assert sum(1 for k in table.metrics() if k.endswith(".count")) == 3
+
+
+def test_confusion_labels_with_long_class_names_never_overlap():
+    r = evaluate(Y, S, task=CLS)
+    long = ("customer stayed with the plan for the whole year", "customer cancelled the subscription early")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = plot_confusion(r, class_names=long)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    ax = fig.axes[0]
+    renderer = canvas.get_renderer()
+    for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+        a, b = (t.get_window_extent(renderer) for t in labels)
+        assert not a.overlaps(b), [t.get_text() for t in labels]
+    assert "rows" in ax.get_title() and fig.axes[1].get_ylabel() == "rows"  # titled with its unit
+
+
+def test_a_rule_with_one_cut_is_its_operating_points_on_the_pr_chart_not_a_diagonal():
+    from workbench.measure.evaluation import curves, plot_roc_pr, pr_is_a_point
+
+    rule = curves(Y, (S > 0.5).astype(float), task=CLS)
+    model = curves(Y, S, task=CLS)
+    assert pr_is_a_point(rule["pr"]["recall"], rule["pr"]["precision"])
+    assert not pr_is_a_point(model["pr"]["recall"], model["pr"]["precision"])
+    fig = plot_roc_pr(model, reference=rule, labels=("model", "rule"))
+    pr = fig.axes[1]
+    drawn = {line.get_label(): line for line in pr.lines}
+    rule_line = drawn["rule (operating points)"]
+    assert rule_line.get_linestyle() == "None" and rule_line.get_marker() == "o"  # points, no line through (0, 1)
+    assert (0.0, 1.0) not in set(zip(rule_line.get_xdata(), rule_line.get_ydata()))
+    assert drawn["model"].get_drawstyle() == "steps-post"
+    assert "(rates)" in pr.get_title() and "(rates)" in fig.axes[0].get_title()

@@ -70,6 +70,7 @@ def test_make_lab_saves_notebooks_without_outputs_or_widget_state() -> None:
     committed = json.loads(json.dumps(nb))
     nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"x": {}}}}
     nb["metadata"]["language_info"] = {"name": "python", "version": "3.11.2"}
+    nb["metadata"]["kernelspec"]["display_name"] = "Python 3 (ipykernel)"  # as JupyterLab 4 names it
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             cell["outputs"] = [{"output_type": "display_data", "data": {"text/plain": "Tab(...)"}, "metadata": {}}]
@@ -80,3 +81,12 @@ def test_make_lab_saves_notebooks_without_outputs_or_widget_state() -> None:
     text = {"type": "file", "content": "print(1)\n"}
     hook(model=text, path="x.py", contents_manager=None)
     assert text == {"type": "file", "content": "print(1)\n"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_pairs_carry_no_kernel_or_jupytext_version(path: Path) -> None:
+    # what differs from one JupyterLab or jupytext to the next stays out of the .pct.py, so saving
+    # in `make lab` rewrites nothing (tests/browser/test_lab_clean.py checks it in a real browser)
+    header = path.with_suffix(".pct.py").read_text(encoding="utf-8").split("# ---", 2)[1]
+    keys = {line.strip("# ").split(":")[0] for line in header.splitlines()}
+    assert not keys & {"kernelspec", "display_name", "jupytext_version"}, f"run `jupytext --sync {path}`"

@@ -128,3 +128,36 @@ def test_make_ui_beside_history_on_an_empty_store_both_work(tmp_path: Path, roun
     run = store.start_run("after-ui", "probe")
     store.end_run(run.run_id)
     assert store.get_run(run.run_id).info.status == "FINISHED"
+
+
+SERVE_BRIEFLY = """
+import http.server, sys, threading, time
+time.sleep(1.0)  # a server that takes a moment to start, as mlflow server does
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), http.server.SimpleHTTPRequestHandler)
+threading.Timer(3.0, server.shutdown).start()
+server.serve_forever()
+"""
+
+
+def test_the_link_is_announced_only_once_the_server_answers(tmp_path: Path) -> None:
+    import sys
+
+    from workbench.store.exposure import ServeCommand, serve_and_announce
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/"
+    answered: list[bool] = []
+
+    def announce() -> None:  # what `workbench ui` prints its links in: the server must answer by now
+        with urllib.request.urlopen(url, timeout=5) as r:
+            answered.append(r.status == 200)
+
+    command = ServeCommand([sys.executable, "-c", SERVE_BRIEFLY, str(port)])
+    assert serve_and_announce(command, url, announce, timeout=30) == 0
+    assert answered == [True]
+    # a server that dies before answering: nothing announced, its exit code returned
+    died = ServeCommand([sys.executable, "-c", "raise SystemExit(3)"])
+    assert serve_and_announce(died, url, lambda: answered.append(False), timeout=30) == 3
+    assert answered == [True]

@@ -196,6 +196,7 @@ class ColumnProfile:
     max: float | None = None
     mean: float | None = None
     std: float | None = None
+    skewness: float | None = None  # numeric: sample skewness (DuckDB's skewness)
     quantiles: dict[str, float] = field(default_factory=dict)  # approx_quantile (t-digest)
     quantile_sample: int | None = None  # values the quantiles were computed from
     min_label: str | None = None  # temporal: readable min/max
@@ -257,6 +258,7 @@ class ColumnProfile:
             "max": self.max,
             "mean": self.mean,
             "std": self.std,
+            "skewness": self.skewness,
             "quantiles": dict(self.quantiles),
             "quantile_sample": self.quantile_sample,
             "min_label": self.min_label,
@@ -290,6 +292,7 @@ class ColumnProfile:
             max=data.get("max"),
             mean=data.get("mean"),
             std=data.get("std"),
+            skewness=data.get("skewness"),
             quantiles={k: float(v) for k, v in (data.get("quantiles") or {}).items()},
             quantile_sample=data.get("quantile_sample"),
             min_label=data.get("min_label"),
@@ -312,6 +315,7 @@ class TableProfile:
     top_k: int = 10
     profiled_at: str = ""  # ISO 8601, UTC
     duckdb_version: str = ""
+    duplicate_rows: int | None = None  # rows equal to an earlier row (every column); None: not counted
 
     def __getitem__(self, name: str) -> ColumnProfile:
         for col in self.columns:
@@ -353,6 +357,7 @@ class TableProfile:
             "top_k": self.top_k,
             "profiled_at": self.profiled_at,
             "duckdb_version": self.duckdb_version,
+            "duplicate_rows": self.duplicate_rows,
             "columns": [c.to_dict() for c in self.columns],
         }
 
@@ -371,6 +376,7 @@ class TableProfile:
                 top_k=int(data.get("top_k", 10)),
                 profiled_at=data.get("profiled_at", ""),
                 duckdb_version=data.get("duckdb_version", ""),
+                duplicate_rows=data.get("duplicate_rows"),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise WarehouseError(
@@ -513,6 +519,10 @@ def profile_table(
     _quantiles(con, qualified, name, specs, partial, sample_rows=0 if is_view else quantile_sample_rows)
     refs = {c.name: c for c in reference.columns} if reference is not None else {}
     columns = _counts(con, qualified, name, specs, partial, top_k, refs)
+    # duplicated rows: distinct row hashes (one more scan; a collision of 64-bit hashes is negligible)
+    every = ", ".join(s.ident for s in specs)
+    distinct = (_query_one(con, f"SELECT count(DISTINCT hash({every})) AS d FROM {qualified}", table=name)["d"]
+                if specs else row_count)
     return TableProfile(
         table=name,
         row_count=row_count,
@@ -521,6 +531,7 @@ def profile_table(
         top_k=top_k,
         profiled_at=datetime.now(UTC).isoformat(timespec="seconds"),
         duckdb_version=duckdb.__version__,
+        duplicate_rows=row_count - int(distinct or 0),
     )
 
 
@@ -700,6 +711,10 @@ def _stats_sql(qualified: str, specs: list[_Spec]) -> str:
             f"avg({v}) AS {p}mean",
             f"stddev_samp({v}) AS {p}std",
         ]
+        if s.kind == "numeric":
+            # cubes of values past 1e90 overflow (DuckDB raises "SKEW is out of range"); such values
+            # are reported as extreme (workbench.data.profile_alerts), the skew of the rest is kept
+            parts.append(f"skewness(CASE WHEN abs({v}) < 1e90 THEN {v} END) AS {p}skew")
     return f"SELECT {', '.join(parts)} FROM {qualified}"
 
 
@@ -754,6 +769,8 @@ def _from_stats(spec: _Spec, st: dict[str, Any], row_count: int, bins: int) -> d
     out["non_finite_count"] = nn - finite
     lo, hi = _num(st[f"{p}min"]), _num(st[f"{p}max"])
     out.update(min=lo, max=hi, mean=_num(st[f"{p}mean"]), std=_num(st[f"{p}std"]))
+    if spec.kind == "numeric":
+        out["skewness"] = _num(st.get(f"{p}skew"))
     out["_finite"] = finite
     if spec.kind == "temporal":
         out["min_label"], out["max_label"] = _temporal_label(spec.type_id, lo), _temporal_label(spec.type_id, hi)

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import formatting as fmt
 from ..charter.config import Charter, ProductionPlan
 from ..errors import ConfigError, MonitorError
 from ..store.tracking import FINISHED, TAG, Store
@@ -59,7 +60,10 @@ SINGLE_ROWS = 200
 _T = {"batch": "workbench.decide.monitor.batch", "version": "workbench.decide.monitor.champion_version",
       "decision": "workbench.decide.monitor.decision_run", "status": "workbench.decide.monitor.status",
       "breaches": "workbench.decide.monitor.breaches", "warnings": "workbench.decide.monitor.warnings",
-      "proposal": "workbench.decide.monitor.rollback_proposed"}
+      "proposal": "workbench.decide.monitor.rollback_proposed",
+      # per-column input PSI (JSON) and the resolved quality floor: tags, not metrics, so the
+      # runs table keeps few metric columns; the timeline charts read them
+      "input_psi": "workbench.decide.monitor.input_psi", "min_quality": "workbench.decide.monitor.min_quality"}
 
 Progress = Callable[[str], None]
 
@@ -90,6 +94,7 @@ class BatchReport:
     warnings: tuple[str, ...] = ()
     breaches: tuple[str, ...] = ()
     rollback_proposal: dict[str, Any] | None = None
+    min_quality: float | None = None  # the quality floor this batch was judged against (resolved)
 
     @property
     def fallback_share(self) -> float:
@@ -565,8 +570,9 @@ def _judge(charter: Charter, plan: ProductionPlan, report: BatchReport, minimum:
     if slo.latency_p95_ms is not None and report.latency_p95_ms is not None and report.latency_p95_ms > slo.latency_p95_ms:
         breaches.append(f"latency: p95 {report.latency_p95_ms:.1f} ms > {slo.latency_p95_ms:g} ms")
     if slo.cost_per_1k_usd is not None and report.cost_per_1k_usd is not None and report.cost_per_1k_usd > slo.cost_per_1k_usd:
-        breaches.append(f"cost: ${report.cost_per_1k_usd:.4g} per 1,000 > ${slo.cost_per_1k_usd:g}")
-    return BatchReport(**{**asdict(report), "warnings": tuple(warnings), "breaches": tuple(breaches)})
+        breaches.append(f"cost: {fmt.cost_per_1k(report.cost_per_1k_usd)} > {fmt.cost_per_1k(slo.cost_per_1k_usd)}")
+    return BatchReport(**{**asdict(report), "warnings": tuple(warnings), "breaches": tuple(breaches),
+                          "min_quality": floor})
 
 
 def _previous(store: Store, charter: Charter, version: str) -> list[Any]:
@@ -608,6 +614,8 @@ def _record(charter: Charter, store: Store, report: BatchReport, plan: Productio
         _T["version"]: report.champion_version, _T["decision"]: report.decision_run_id or "",
         _T["status"]: report.status, _T["breaches"]: ",".join(kinds),
         _T["warnings"]: str(len(report.warnings)), _T["proposal"]: str(bool(proposal)).lower(),
+        _T["input_psi"]: json.dumps({c: round(v, 4) for c, v in sorted(report.input_psi.items())})[:5000],
+        _T["min_quality"]: "" if report.min_quality is None else repr(report.min_quality),
         "mlflow.note.content": report.summary().replace("\n", "\n\n")})
     try:
         store.log_params(run.run_id, {"batch.path": report.path, "batch.sha256": sha,
@@ -619,6 +627,21 @@ def _record(charter: Charter, store: Store, report: BatchReport, plan: Productio
     finally:
         store.end_run(run.run_id, FINISHED)
     return BatchReport(**{**asdict(report), "run_id": run.run_id})
+
+
+def _json_tag(text: str | None) -> dict[str, float]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:  # a truncated tag (very wide tables): no per-column chart rather than an error
+        return {}
+    return {str(k): float(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _float_tag(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
 
 
 def timeline(charter: Charter, store: Store, *, max_results: int = 200) -> list[dict[str, Any]]:
@@ -635,5 +658,7 @@ def timeline(charter: Charter, store: Store, *, max_results: int = 200) -> list[
                     "latency_p95_ms": m.get("latency.p95_ms"), "fallback_share": m.get("monitor.fallback_share"),
                     "breaches": [b for b in t.get(_T["breaches"], "").split(",") if b],
                     "warnings": int(t.get(_T["warnings"], "0") or 0),
-                    "rollback_proposed": t.get(_T["proposal"]) == "true", "start_time": run.info.start_time})
+                    "rollback_proposed": t.get(_T["proposal"]) == "true", "start_time": run.info.start_time,
+                    "input_psi": _json_tag(t.get(_T["input_psi"])), "min_quality": _float_tag(t.get(_T["min_quality"])),
+                    "cost_per_1k_usd": m.get("cost.per_1k_usd")})
     return out

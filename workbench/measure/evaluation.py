@@ -965,7 +965,7 @@ def plot_calibration(result: QualityResult) -> Figure:
     ax.set_ylim(0, 1)
     ax.set_xlabel("mean predicted probability")
     ax.set_ylabel("observed positive rate")
-    title = f"Calibration ({cal.n_bins} {cal.strategy} bins, n={result.n})"
+    title = f"Calibration, shares of rows ({cal.n_bins} {cal.strategy} bins, n={result.n:,})"
     if "brier" in result.values:
         title += f", Brier {result.values['brier']:.3f}"
     ax.set_title(title)
@@ -973,26 +973,32 @@ def plot_calibration(result: QualityResult) -> Figure:
     return fig
 
 
-def plot_confusion(result: QualityResult) -> Figure:
-    """Confusion matrix at the result's threshold, with counts and row shares."""
+def plot_confusion(result: QualityResult, *, class_names: tuple[str, str] = ("negative", "positive")) -> Figure:
+    """Confusion matrix at the result's threshold, with counts (rows) and row shares.
+    ``class_names``: the negative and positive class as the data names them; long names are
+    wrapped (and the figure widened) so the labels never overlap."""
     if result.confusion is None:
         raise EvaluationError("this result has no confusion matrix", hint="confusion needs a classification task")
     from matplotlib.figure import Figure
 
+    import textwrap
+
     matrix = np.asarray(result.confusion)
-    fig = Figure(figsize=(4.5, 4), layout="constrained")
+    wrapped = [textwrap.fill(str(name), 18, max_lines=3, placeholder="…") for name in class_names]
+    widest = max(len(line) for name in wrapped for line in name.splitlines())
+    fig = Figure(figsize=(4.5 + max(0, widest - 10) * 0.09, 4.2), layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(matrix, cmap="Blues")
-    fig.colorbar(image, ax=ax)
+    fig.colorbar(image, ax=ax, label="rows")
     totals = matrix.sum(axis=1, keepdims=True)
     for i in range(2):
         for j in range(2):
             share = matrix[i, j] / totals[i, 0] if totals[i, 0] else 0.0
             color = "white" if matrix[i, j] > matrix.max() / 2 else "black"
             ax.text(j, i, f"{matrix[i, j]}\n{share:.0%}", ha="center", va="center", color=color)
-    ax.set_xticks([0, 1], labels=["predicted negative", "predicted positive"])
-    ax.set_yticks([0, 1], labels=["actual negative", "actual positive"])
-    ax.set_title(f"Confusion at threshold {result.threshold:g} (n={result.n})")
+    ax.set_xticks([0, 1], labels=[f"predicted\n{name}" for name in wrapped], fontsize=8)
+    ax.set_yticks([0, 1], labels=[f"actual\n{name}" for name in wrapped], fontsize=8)
+    ax.set_title(f"Confusion at threshold {result.threshold:g}, rows (n={result.n:,})")
     return fig
 
 
@@ -1036,7 +1042,7 @@ def plot_residuals(y_true: Any, y_pred: Any, *, max_points: int = 20_000, total:
     scatter.axhline(0.0, linestyle="--", color="grey")
     scatter.set_xlabel("predicted")
     scatter.set_ylabel("residual (actual - predicted)")
-    scatter.set_title(f"Residuals ({shown})")
+    scatter.set_title(f"Residuals, target units ({shown})")
     hist.hist(residual, bins=min(50, max(5, truth.size // 20)), color="#4c72b0", orientation="horizontal")
     hist.axhline(0.0, linestyle="--", color="grey")
     hist.set_xlabel("rows")
@@ -1064,7 +1070,7 @@ def plot_predicted_vs_actual(y_true: Any, y_pred: Any, *, max_points: int = 20_0
     ax.set_aspect("equal")
     ax.set_xlabel("actual")
     ax.set_ylabel("predicted")
-    ax.set_title(f"Predicted vs actual ({shown}), MAE {np.abs(truth - pred).mean():.3g}")
+    ax.set_title(f"Predicted vs actual, target units ({shown}), MAE {np.abs(truth - pred).mean():.3g}")
     ax.legend(loc="upper left")
     return fig
 
@@ -1125,6 +1131,18 @@ def curves(y_true: Any, y_score_or_pred: Any, *, task: Task, max_points: int = 2
     }
 
 
+def pr_operating_points(recall: Sequence[float], precision: Sequence[float]) -> list[tuple[float, float]]:
+    """The curve's real operating points: sklearn's PR curve ends with the artificial
+    (recall 0, precision 1) point, which no threshold reaches."""
+    return [(float(r), float(p)) for r, p in zip(recall, precision) if not (r == 0 and p == 1)]
+
+
+def pr_is_a_point(recall: Sequence[float], precision: Sequence[float]) -> bool:
+    """A model with at most one real operating point (a hard rule, 0/1 scores): drawing its PR
+    "curve" would draw a made-up diagonal from (0, 1) to that point."""
+    return len(pr_operating_points(recall, precision)) <= 1 or len(set(zip(recall, precision))) <= 3
+
+
 def plot_roc_pr(data: Mapping[str, Any], *, reference: Mapping[str, Any] | None = None,
                 labels: tuple[str, str] = ("model", "baseline")) -> Figure:
     """ROC and precision-recall curves side by side, from :func:`curves` (classification);
@@ -1142,9 +1160,16 @@ def plot_roc_pr(data: Mapping[str, Any], *, reference: Mapping[str, Any] | None 
             continue
         colour = "#4c72b0" if style == "-" else "#dd8452"
         roc.plot(curve["roc"]["fpr"], curve["roc"]["tpr"], linestyle=style, color=colour, label=label)
-        pr.plot(curve["pr"]["recall"], curve["pr"]["precision"], linestyle=style, color=colour, label=label)
-    roc.set(xlim=(0, 1), ylim=(0, 1), xlabel="false positive rate", ylabel="true positive rate", title="ROC curve")
-    pr.set(xlim=(0, 1), ylim=(0, 1), xlabel="recall", ylabel="precision", title="Precision-recall curve")
+        recall, precision = curve["pr"]["recall"], curve["pr"]["precision"]
+        if pr_is_a_point(recall, precision):  # a rule with one cut: its operating points, not a line between them
+            point = pr_operating_points(recall, precision)
+            pr.plot(*zip(*point), linestyle="none", marker="o", markersize=7, color=colour,
+                    label=f"{label} (operating points)")
+        else:  # precision holds until the next threshold: a step, as sklearn draws it, never interpolated
+            pr.plot(recall, precision, linestyle=style, color=colour, label=label, drawstyle="steps-post")
+    roc.set(xlim=(0, 1), ylim=(0, 1), xlabel="false positive rate", ylabel="true positive rate",
+            title="ROC curve (rates)")
+    pr.set(xlim=(0, 1), ylim=(0, 1), xlabel="recall", ylabel="precision", title="Precision-recall curve (rates)")
     roc.legend(loc="lower right", fontsize=8)
     pr.legend(loc="upper right", fontsize=8)
     return fig

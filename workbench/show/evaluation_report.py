@@ -80,24 +80,20 @@ def bundle_metrics(bundle: Mapping[str, Any] | None, *, logged_only: bool = Fals
     return {k: v for k, v in out.items() if registry.logged(k)} if logged_only else out
 
 
-def _delta(name: str, cand: float | None, base: float | None) -> h.Raw:
+def _delta(name: str, cand: float | None, base: float | None, ci: tuple[float, float] | None = None) -> h.Raw:
+    """The difference in words and an arrow by the metric's direction ("▼ 12 ms better" for a
+    lower latency), "no real difference" when a given interval contains 0 (:func:`fmt.difference`)."""
     if cand is None or base is None:
         return h.Raw('<span class="muted">—</span>')
     diff = cand - base
-    direction = registry.direction(name)
-    unit = (registry.info(name).unit if registry.info(name) else None)  # type: ignore[union-attr]
-    if unit == "share":
-        shown = f"{'+' if diff > 0 else ''}{fmt.number(diff * 100, digits=3)} pts"
-    elif unit in ("ms", "usd", "count", "MB", "items/s", "hours", "seconds"):
-        shown = ("+" if diff > 0 else "-" if diff < 0 else "") + fmt.by_unit(unit, abs(diff))
-    else:
-        shown = f"{'+' if diff > 0 else ''}{fmt.number(diff, digits=3)}"
-    if direction is None or diff == 0:
+    found = registry.info(name)
+    shown = fmt.difference(found, diff, *(ci or (None, None)))
+    if found is None or found.direction is None or diff == 0 or shown.startswith(fmt.NO_REAL_DIFFERENCE):
         return h.Raw(f'<span class="muted">{h.esc(shown)}</span>')
-    better = diff > 0 if direction == "higher" else diff < 0
+    better = diff > 0 if found.direction == "higher" else diff < 0
     # a relative change against (nearly) zero says nothing: shown only from a base of 1e-4 on
     meaningful = abs(base) >= 1e-4 and abs(diff / base) >= 1e-4
-    rel = f" ({'+' if diff > 0 else ''}{fmt.percent(diff / abs(base))})" if meaningful else ""
+    rel = f" ({'+' if diff > 0 else '−'}{fmt.percent(abs(diff) / abs(base))})" if meaningful else ""
     return h.Raw(f'<span class="{"good" if better else "bad"}">{h.esc(shown)}{h.esc(rel)}</span>')
 
 
@@ -117,19 +113,36 @@ def _headline(cand: Mapping[str, Any], base: Mapping[str, Any] | None, primary: 
     return h.table(headers, rows, row_class=classes)
 
 
+def _pr_series(name: str, pr: Mapping[str, Any], colour: str, dash: str) -> tuple:
+    """A precision-recall series as it should read: a step (precision holds until the next
+    threshold, as sklearn draws it), or the operating points alone for a rule with one cut
+    (a line to them would be a made-up diagonal)."""
+    from ..measure.evaluation import pr_is_a_point, pr_operating_points
+
+    recall, precision = list(pr["recall"]), list(pr["precision"])
+    if pr_is_a_point(recall, precision):
+        points = pr_operating_points(recall, precision)
+        return (f"{name} (operating points)", [r for r, _ in points], [p for _, p in points], colour, "points")
+    xs, ys = [recall[0]], [precision[0]]
+    for r, p in zip(recall[1:], precision[1:]):  # steps-post: across at the old precision, then down or up
+        xs += [r, r]
+        ys += [ys[-1], p]
+    return (name, xs, ys, colour, dash)
+
+
 def _curves_section(cand: Mapping[str, Any], base: Mapping[str, Any] | None) -> str:
     cc = cand.get("curves") or {}
     bc = (base or {}).get("curves") or {}
     if cc.get("kind") == "classification":
         roc = [(cand["name"], cc["roc"]["fpr"], cc["roc"]["tpr"], _CAND, "")]
-        pr = [(cand["name"], cc["pr"]["recall"], cc["pr"]["precision"], _CAND, "")]
+        pr = [_pr_series(cand["name"], cc["pr"], _CAND, "")]
         if bc.get("kind") == "classification":
             roc.insert(0, (base["name"], bc["roc"]["fpr"], bc["roc"]["tpr"], _BASE, "5,3"))  # type: ignore[index]
-            pr.insert(0, (base["name"], bc["pr"]["recall"], bc["pr"]["precision"], _BASE, "5,3"))  # type: ignore[index]
-        return ('<div class="cols"><div><h3>ROC curve</h3>'
+            pr.insert(0, _pr_series(base["name"], bc["pr"], _BASE, "5,3"))  # type: ignore[index]
+        return ('<div class="cols"><div><h3>ROC curve (rates)</h3>'
                 + h.lines(roc, xlim=(0, 1), ylim=(0, 1), xlabel="false positive rate", ylabel="true positive rate",
                           diagonal=True, label="ROC curve")
-                + '</div><div><h3>Precision-recall curve</h3>'
+                + '</div><div><h3>Precision-recall curve (rates)</h3>'
                 + h.lines(pr, xlim=(0, 1), ylim=(0, 1), xlabel="recall", ylabel="precision",
                           hline=cc.get("base_rate"), label="precision-recall curve")
                 + f'<p class="muted">dotted: a random ranking ({h.esc(fmt.percent(cc.get("base_rate")))} positive)</p>'

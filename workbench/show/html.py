@@ -191,10 +191,13 @@ def lines(series: Sequence[tuple[str, Sequence[float], Sequence[float], str, str
           xlim: tuple[float, float] | None = None, ylim: tuple[float, float] | None = None, xlabel: str = "",
           ylabel: str = "", diagonal: bool = False, hline: float | None = None, width: int = 330, height: int = 260,
           label: str = "chart", markers: bool = False, tick_format: Callable[[float], str] = fmt.number,
-          dots: tuple[Sequence[float], Sequence[float]] | None = None) -> Raw:
-    """Line chart. ``series``: (name, xs, ys, colour, dash) — dash ``""`` for solid.
+          dots: tuple[Sequence[float], Sequence[float]] | None = None,
+          xtick_format: Callable[[float], str] | None = None) -> Raw:
+    """Line chart. ``series``: (name, xs, ys, colour, dash) — dash ``""`` for solid, ``"points"``
+    for markers without a line.
     ``diagonal`` draws y = x (dotted), ``hline`` a dotted horizontal line, ``dots`` a light
-    scatter of (xs, ys)."""
+    scatter of (xs, ys). ``tick_format`` formats the ticks of both axes unless ``xtick_format``
+    is given for the x axis; a series named ``""`` gets no legend entry."""
     pad_l, pad_r, pad_t, pad_b = 42, 10, 10, 34
     xs_all = _finite([*(x for s in series for x in s[1]), *(dots[0] if dots else ())])
     ys_all = _finite([*(y for s in series for y in s[2]), *(dots[1] if dots else ())])
@@ -216,7 +219,8 @@ def lines(series: Sequence[tuple[str, Sequence[float], Sequence[float], str, str
     parts = [f'<rect x="{pad_l}" y="{pad_t}" width="{pw}" height="{ph}" fill="#fff" stroke="#d0d7de"/>']
     for t in _ticks(x0, x1):
         parts.append(f'<line x1="{X(t):.1f}" y1="{pad_t}" x2="{X(t):.1f}" y2="{pad_t + ph}" stroke="#eef1f4"/>'
-                     f'<text x="{X(t):.1f}" y="{pad_t + ph + 12}" text-anchor="middle">{esc(tick_format(t))}</text>')
+                     f'<text x="{X(t):.1f}" y="{pad_t + ph + 12}" text-anchor="middle">'
+                     f"{esc((xtick_format or tick_format)(t))}</text>")
     for t in _ticks(y0, y1):
         parts.append(f'<line x1="{pad_l}" y1="{Y(t):.1f}" x2="{pad_l + pw}" y2="{Y(t):.1f}" stroke="#eef1f4"/>'
                      f'<text x="{pad_l - 4}" y="{Y(t) + 3:.1f}" text-anchor="end">{esc(tick_format(t))}</text>')
@@ -236,12 +240,20 @@ def lines(series: Sequence[tuple[str, Sequence[float], Sequence[float], str, str
                and math.isfinite(float(x)) and math.isfinite(float(y))]
         if not pts:
             continue
+        if dash == "points":  # operating points only (a rule with one cut): no line between them
+            parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{colour}">'
+                         f"<title>{esc(name)}</title></circle>" for x, y in pts)
+            legend.append(f'<circle cx="{pad_l + 17}" cy="{pad_t + 10 + 13 * i}" r="4" fill="{colour}"/>'
+                          f'<text x="{pad_l + 30}" y="{pad_t + 13 + 13 * i}">{esc(name)}</text>')
+            continue
         d = " ".join(f"{'M' if j == 0 else 'L'}{x:.1f},{y:.1f}" for j, (x, y) in enumerate(pts))
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         parts.append(f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="1.8"{dash_attr}>'
                      f"<title>{esc(name)}</title></path>")
         if markers:
             parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"/>' for x, y in pts)
+        if not name:
+            continue
         legend.append(f'<line x1="{pad_l + 8}" y1="{pad_t + 10 + 13 * i}" x2="{pad_l + 26}" y2="{pad_t + 10 + 13 * i}" '
                       f'stroke="{colour}" stroke-width="2"{dash_attr}/>'
                       f'<text x="{pad_l + 30}" y="{pad_t + 13 + 13 * i}">'
@@ -260,18 +272,31 @@ def scatter(xs: Sequence[float], ys: Sequence[float], *, xlabel: str = "", ylabe
                  dots=(xs, ys))
 
 
+def _fit(text: str, chars: int) -> str:
+    """``text`` cut to ``chars`` characters (an ellipsis at the cut)."""
+    return text if len(text) <= chars else text[:max(1, chars - 1)] + "…"
+
+
 def confusion(matrix: Sequence[Sequence[int]], *, threshold: float | None = None, width: int = 260,
-              label: str = "confusion matrix") -> Raw:
-    """A 2 x 2 confusion matrix ``[[tn, fp], [fn, tp]]``: counts, share of the actual class,
-    darker for more rows."""
+              label: str = "confusion matrix", class_names: tuple[str, str] = ("−", "+")) -> Raw:
+    """A 2 x 2 confusion matrix ``[[tn, fp], [fn, tp]]``: counts (rows), share of the actual
+    class, darker for more rows. Class names too long for their place are cut with an
+    ellipsis (the whole name in the label's tooltip), so labels never overlap."""
     (tn, fp), (fn, tp) = matrix
     cells = [[tn, fp], [fn, tp]]
     biggest = max(tn, fp, fn, tp) or 1
     cw, ch, left, top = (width - 80) / 2, 52, 80, 18
-    parts = [f'<text x="{left + cw / 2:.0f}" y="12" text-anchor="middle">predicted −</text>',
-             f'<text x="{left + 1.5 * cw:.0f}" y="12" text-anchor="middle">predicted +</text>',
-             f'<text x="{left - 6}" y="{top + ch / 2 + 3:.0f}" text-anchor="end">actual −</text>',
-             f'<text x="{left - 6}" y="{top + 1.5 * ch + 3:.0f}" text-anchor="end">actual +</text>']
+    col_chars, row_chars = int(cw / 6.2), int((left - 8) / 6.2)  # ~6 px a character at 10 px
+
+    def text(x: float, y: float, anchor: str, words: str, chars: int) -> str:
+        return (f'<text x="{x:.0f}" y="{y:.0f}" text-anchor="{anchor}"><title>{esc(words)}</title>'
+                f"{esc(_fit(words, chars))}</text>")
+
+    neg, pos = (str(c) for c in class_names)
+    parts = [text(left + cw / 2, 12, "middle", f"predicted {neg}", col_chars),
+             text(left + 1.5 * cw, 12, "middle", f"predicted {pos}", col_chars),
+             text(left - 6, top + ch / 2 + 3, "end", f"actual {neg}", row_chars),
+             text(left - 6, top + 1.5 * ch + 3, "end", f"actual {pos}", row_chars)]
     for i in range(2):
         row_total = sum(cells[i]) or 1
         for j in range(2):
@@ -285,5 +310,5 @@ def confusion(matrix: Sequence[Sequence[int]], *, threshold: float | None = None
                          f'style="font-size:13px;fill:{text_colour};font-weight:600">{esc(fmt.integer(v))}</text>'
                          f'<text x="{x + cw / 2:.1f}" y="{y + ch / 2 + 12}" text-anchor="middle" '
                          f'style="fill:{text_colour}">{esc(fmt.percent(v / row_total))} of actual</text>')
-    title = label if threshold is None else f"{label} at threshold {fmt.number(threshold)}"
+    title = label if threshold is None else f"{label} at threshold {fmt.number(threshold)} (rows)"
     return _svg(width, top + 2 * ch + 4, "".join(parts), title)

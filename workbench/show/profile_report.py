@@ -25,6 +25,7 @@ from typing import Any
 
 from . import html as h
 from .. import formatting as fmt
+from ..data.profile_alerts import alerts as profile_alerts
 
 __all__ = ["render_profile_report", "overview", "ARTIFACT_DIR", "artifact_path", "drift_level"]
 
@@ -38,7 +39,11 @@ _CSS = """
 .psi{font-weight:700}.psi.high{color:#cf222e}.psi.mid{color:#9a6700}.psi.low{color:#1a7f37}
 .stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:8px;margin:8px 0}
 .stat{background:#fff;border:1px solid #e1e5ea;border-radius:6px;padding:8px 12px}
-.stat b{display:block;font-size:19px}.stat span{color:#6b7480;font-size:12px}
+.stat b{display:block;font-size:19px;overflow-wrap:anywhere}.stat span{color:#6b7480;font-size:12px}
+.col dd,.col dt{overflow-wrap:anywhere;min-width:0}.col{min-width:0;overflow:hidden}
+.table-wrap{overflow-x:auto;max-width:100%}td{overflow-wrap:anywhere}
+#alerts ul{list-style:none;padding:0;margin:4px 0}#alerts li{margin:3px 0}
+.alert-kind{display:inline-block;min-width:120px;font-size:12px;font-weight:600;color:#9a6700}
 """
 
 
@@ -164,6 +169,23 @@ def _column_card(col: Any, cd: Any, threshold: float, pii: bool) -> str:
             f"<h3>{h.esc(col.name)}</h3>{' '.join(badges)}<dl>{dl}</dl>{body}</div>")
 
 
+def _alerts_section(profile: Any, pii: set[str]) -> str:
+    """What to look at first (:mod:`workbench.data.profile_alerts`), each linked to its column."""
+    found = profile_alerts(profile, pii=pii)
+    if not found:
+        return ('<section id="alerts"><h2>Alerts</h2><p class="good">No alert: no constant, mostly missing, '
+                "near-unique, high-cardinality, skewed or extreme column, no personal data, no duplicated row."
+                "</p></section>")
+    items = []
+    for a in found:
+        where = (f'<a href="#col-{h.esc(a.column)}">{h.esc(a.column)}</a>' if a.column else "table")
+        items.append(f'<li data-kind="{h.esc(a.kind)}"><span class="alert-kind">{h.esc(a.kind)}</span> '
+                     f"{where}: {h.esc(a.message)}</li>")
+    kinds = sorted({a.kind for a in found})
+    return (f'<section id="alerts"><h2>Alerts ({len(found)})</h2><p class="muted">{h.esc(", ".join(kinds))}</p>'
+            f"<ul>{''.join(items)}</ul></section>")
+
+
 def render_profile_report(profile: Any, drift: Any = None, *, pii_columns: Iterable[str] = (),
                           reference_run: str | None = None, title: str | None = None) -> str:
     """The HTML page of one table's profile (and its drift against the previous run).
@@ -189,7 +211,7 @@ def render_profile_report(profile: Any, drift: Any = None, *, pii_columns: Itera
             stats.append(((("+" if drift.row_count_change > 0 else "") + fmt.percent(drift.row_count_change)),
                           "row count change"))
     parts = [f"<h1>{h.esc(title or f'Profile of {profile.table}')}</h1>",
-             f'<p class="muted">Profiled {h.esc(profile.profiled_at or "—")} '
+             f'<p class="muted">Profiled {h.esc(fmt.timestamp(profile.profiled_at))} '
              f"in DuckDB {h.esc(profile.duckdb_version)}: "
              f"{h.esc(fmt.integer(profile.bins))} histogram bins, top {h.esc(fmt.integer(profile.top_k))} values; "
              "distinct counts marked ≈ are HyperLogLog estimates, quantiles t-digest estimates.</p>",
@@ -208,6 +230,7 @@ def render_profile_report(profile: Any, drift: Any = None, *, pii_columns: Itera
             changes = [*(f"added {a}" for a in drift.added), *(f"removed {r}" for r in drift.removed),
                        *(f"{c}: {a} → {b}" for c, a, b in drift.type_changes)]
             parts.append(f'<p class="bad">Schema changes: {h.esc("; ".join(changes))}</p>')
+    parts.append(_alerts_section(profile, pii))
     parts.append("<h2>Columns</h2>")
     rows, classes = [], []
     for c in cols:
@@ -222,8 +245,9 @@ def render_profile_report(profile: Any, drift: Any = None, *, pii_columns: Itera
                      h.Raw(h.esc(_value(c, c.mean))) if show and c.kind == "numeric" else "",
                      _psi_html(cd, threshold) if drift is not None else h.Raw("")))
         classes.append("")
-    parts.append(h.table(["column", "type", "nulls", "distinct", "min", "max", "mean", "drift (PSI)"], rows,
-                         row_class=classes))
+    parts.append('<div class="table-wrap">'
+                 + h.table(["column", "type", "nulls", "distinct", "min", "max", "mean", "drift (PSI)"], rows,
+                           row_class=classes) + "</div>")
     parts.append('<div class="grid">'
                  + "".join(_column_card(c, by_name.get(c.name), threshold, _is_pii(c, pii)) for c in cols) + "</div>")
     return h.page(title or f"Profile of {profile.table}", "".join(parts), css=_CSS)

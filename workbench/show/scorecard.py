@@ -31,7 +31,8 @@ from ..errors import TrackingError, WorkbenchError
 from ..measure import metrics as metric_registry
 from ..measure.metrics import format_metric
 from ..store import environment as run_environment
-from ..store.tracking import TAG, Store, ui_url
+from ..store.tracking import TAG, Store, ui_base_url, ui_path
+from .links import LINKS_SCRIPT, PREVIEW_NOTE, report_link, ui_link
 
 __all__ = ["render_scorecard", "write_scorecard", "deciding_metrics", "SCORECARD_ARTIFACT"]
 
@@ -167,7 +168,7 @@ def _runref(run_id: str | None) -> str:
 
 def _header(charter: Charter, pilot: Any, *, closing: bool = False) -> str:
     tags = pilot.data.tags
-    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pilot.info.start_time / 1000))
+    started = fmt.timestamp(pilot.info.start_time)
     status = pilot.info.status
     if status == "RUNNING":
         # the pilot writes its scorecard as its last step, then closes its run FINISHED
@@ -185,9 +186,12 @@ def _header(charter: Charter, pilot: Any, *, closing: bool = False) -> str:
         items.insert(1, ("Description", charter.description))
     dl = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items)
     exp = pilot.info.experiment_id
-    links = (f'<dt>MLflow UI</dt><dd><a href="{_e(ui_url(None, exp))}">runs of this pilot</a> · '
-             f'<a href="{_e(ui_url(None, exp, pilot.info.run_id))}">this pilot run</a> '
-             '<span class="muted">(start it with <code>make ui</code>)</span></dd>')
+    base = ui_base_url()
+    links = (f'<dt>MLflow UI</dt><dd>{ui_link("runs of this pilot", ui_path(exp), base)} · '
+             f'{ui_link("this pilot run", ui_path(exp, pilot.info.run_id), base)} '
+             f'<span class="muted">(start it with <code>make ui</code>; opened as a file, the links go to '
+             f'{_e(base)}: add <code>?mlflow=http://HOST:PORT</code> to this page\'s address for another)'
+             f'</span>{PREVIEW_NOTE}</dd>')
     return (f'<header><h1>Pilot scorecard: {_e(charter.name)}</h1><section id="charter"><h2>Charter</h2>'
             f"<dl>{dl}{links}</dl></section></header>")
 
@@ -311,9 +315,9 @@ def _report_pages(layout: Any, reader: _Reader) -> list[tuple[str, str, str | No
 def _report_link(pilot_run_id: str, run: Any, artifact: str, text: str, owner: str | None = None) -> str:
     """Links to a report page: the copy beside the scorecard file, and the run's artifact in the MLflow UI."""
     local = _local_copy(pilot_run_id, artifact, owner)
-    remote = ui_url(None, run.info.experiment_id, _source_id(run), artifact)
-    return (f'<a class="report-link" href="{_e(local)}">{_e(text)}</a> '
-            f'<span class="muted">(<a href="{_e(remote)}">in the MLflow UI</a>)</span>')
+    remote = ui_path(run.info.experiment_id, _source_id(run), artifact)
+    return (f'{report_link(text, local, remote)} '
+            f'<span class="muted">({ui_link("in the MLflow UI", remote, ui_base_url())})</span>')
 
 
 def _profile_section(profile: Any, reader: _Reader, figures: list[tuple[str, str, bytes]],
@@ -337,12 +341,16 @@ def _profile_section(profile: Any, reader: _Reader, figures: list[tuple[str, str
             parts.append("<p>Every column (type, nulls, distinct values, histogram or top values, drift in colour): "
                          + _report_link(pilot_run_id, profile, artifact_path(table), f"profile report of {table}")
                          + "</p>")
-        noisy = sorted(cols, key=lambda c: -(c.get("null_rate") or 0.0))[:6]
+        parts.append(_profile_alerts(prof))
+        # every column, in the table's order (not the noisiest few); personal columns: counts only
         parts.append(_table(["column", "type", "null rate", "distinct", "min", "max", "mean"],
-                            [(c.get("name"), c.get("dtype"), _Num(fmt.percent(c.get("null_rate"))),
-                              c.get("distinct_count"),
-                              c.get("min_label") or c.get("min"), c.get("max_label") or c.get("max"), c.get("mean"))
-                             for c in noisy], numeric_from=2))
+                            [(c.get("name") + (" (PII)" if c.get("pii") else ""), c.get("dtype"),
+                              _Num(fmt.percent(c.get("null_rate"))),
+                              _Num(fmt.distinct(c.get("distinct_count"), exact=bool(c.get("distinct_is_exact")))),
+                              *(("", "", "") if c.get("pii") else
+                                (c.get("min_label") or c.get("min"), c.get("max_label") or c.get("max"),
+                                 c.get("mean"))))
+                             for c in cols], numeric_from=2))
         drift = reader.json(src, f"drift/{table}.json")
         m = profile.data.metrics
         if drift is None:
@@ -363,6 +371,21 @@ def _profile_section(profile: Any, reader: _Reader, figures: list[tuple[str, str
     figures.extend(_figures(reader, src, "profile"))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _profile_alerts(prof: Mapping[str, Any]) -> str:
+    """The profile's alerts (workbench.data.profile_alerts), one line each."""
+    from ..data.profile_alerts import alerts
+    from ..data.profiling import TableProfile
+
+    try:
+        found = alerts(TableProfile.from_dict(prof))
+    except Exception:  # noqa: BLE001 - an older or partial profile JSON: no alerts rather than no scorecard
+        return ""
+    if not found:
+        return '<p class="muted">Alerts: none.</p>'
+    items = "".join(f"<li><b>{_e(a.kind)}</b> {_e(a.column or 'table')}: {_e(a.message)}</li>" for a in found)
+    return f'<div class="profile-alerts"><p>Alerts ({len(found)}):</p><ul>{items}</ul></div>'
 
 
 def _figures(reader: _Reader, run_id: str, owner: str) -> list[tuple[str, str, bytes]]:
@@ -566,7 +589,7 @@ def _decision_section(decision: Any, note: str = "") -> str:
              ("Model", f"{decision.model_name}@{decision.alias}: {decision.alias_before or 'unset'} → "
                        f"{decision.alias_after or 'unset'}" + (f" (version {decision.model_version})"
                                                                if decision.model_version else "")),
-             ("Actor", decision.actor), ("Decided at", decision.timestamp),
+             ("Actor", decision.actor), ("Decided at", fmt.timestamp(decision.timestamp)),
              ("Decision run", decision.decision_run_id or "—")]
     parts.append("<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items) + "</dl>")
     rows = []
@@ -684,9 +707,13 @@ def _monitoring_section(charter: Charter, store: Store) -> str:
 
     if charter.promotion is None:
         return ""
+    from ..measure.metrics import higher_is_better
+
     rows = timeline(charter, store)
+    metric = rows[-1]["quality_metric"] if rows else charter.primary_metric
     return ('<section id="monitoring"><h2>Monitoring after the GO</h2>'
-            + timeline_html(rows, plan=charter.production) + "</section>")
+            + timeline_html(rows, plan=charter.production, higher_quality_is_better=higher_is_better(metric))
+            + "</section>")
 
 
 def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision: Any = None, *,
@@ -742,12 +769,12 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
         ]
     finally:
         reader.close()
-    generated = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    generated = fmt.timestamp(time.time())
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>Scorecard {_e(charter.name)} {_e(pilot_run_id[:8])}</title><style>{_CSS}</style></head>"
         f"<body><main>{''.join(body)}<p class=\"muted\">Generated {_e(generated)} from the MLflow store "
-        f"{_e(store.tracking_uri)}.</p></main></body></html>\n"
+        f"{_e(store.tracking_uri)}.</p></main>{LINKS_SCRIPT}</body></html>\n"
     )
 
 

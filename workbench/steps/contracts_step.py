@@ -10,11 +10,13 @@ verdict.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
 
+from .. import formatting as fmt
 from ..charter.config import Charter
 from ..errors import ContractViolation
 from .step_runs import StepOutcome, cache_key, code_hash, fail_run, record_cached
@@ -91,6 +93,39 @@ def _settle(charter: Charter, results: list[tuple[Any, Any]]) -> None:
         con.close()
 
 
+def _history_rows(run_id: str, started_ms: float, results: list[Any], versions: dict[str, str],
+                  cached: bool = False) -> list[Any]:
+    from ..data.contracts.report import HistoryRow
+
+    return [HistoryRow(r.dataset, run_id, fmt.timestamp(started_ms), r.passed, versions.get(r.dataset, "")[:12],
+                       len(r.rules), len(r.failed), len(r.blocking), len(r.warnings), cached) for r in results]
+
+
+def contract_history(store: Store, pilot: str, *, exclude: str | None = None, max_runs: int = 100) -> list[Any]:
+    """Past checks of every contract of ``pilot``, newest first: one row per contract per
+    contracts-step run, from the runs' metrics (``contract.<dataset>.*``) and tags."""
+    from ..data.contracts.report import HistoryRow
+
+    runs = store.find_runs(pilot, f"tags.`{TAG['step']}` = 'contracts'", max_results=max_runs)
+    rows = []
+    for run in runs:
+        if run.info.run_id == exclude:
+            continue
+        m, tags = run.data.metrics, run.data.tags
+        datasets = sorted({k.split(".")[1] for k in m if k.startswith("contract.") and k.endswith(".passed")})
+        for ds in datasets:
+            def num(stat: str, ds: str = ds) -> int | None:
+                value = m.get(f"contract.{ds}.{stat}")
+                return None if value is None else int(value)
+
+            passed = m.get(f"contract.{ds}.passed")
+            rows.append(HistoryRow(ds, run.info.run_id, fmt.timestamp(run.info.start_time),
+                                   None if passed is None else bool(passed),
+                                   tags.get(f"workbench.contract_version.{ds}", ""), num("rules"), num("rules_failed"),
+                                   num("errors"), num("warnings"), tags.get(TAG["cached"]) == "true"))
+    return rows
+
+
 def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: list, say: Callable[[str], None],
                        force: bool, fps: dict[str, str], versions: dict[str, str]) -> Any:
 
@@ -139,7 +174,13 @@ def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: 
         for contract, r in checked:
             store.log_dict(run.run_id, r.to_dict(), f"contracts/{r.dataset}.json")
             store.log_dict(run.run_id, contracts.suite_json(contract), f"suites/{r.dataset}.json")
-        store.log_text(run.run_id, contracts.render_html(results), "contracts/summary.html")
+        # the history link is relative: summary.html and history.html sit side by side in the run's artifacts
+        store.log_text(run.run_id, contracts.render_html(results, history_link="history.html"),
+                       "contracts/summary.html")
+        with contextlib.suppress(Exception):  # an index of past checks is a convenience, never a failure
+            past = contract_history(store, charter.name, exclude=run.run_id)
+            now = _history_rows(run.run_id, time.time() * 1000, results, versions)
+            store.log_text(run.run_id, contracts.render_history(now + past), "contracts/history.html")
         passed = all(r.passed for r in results)
         store.set_tags(run.run_id, {PASSED_TAG: str(passed).lower()})
         for r in results:

@@ -189,6 +189,8 @@ def run_pilot(
                 f"**Primary metric:** {charter.primary_metric}",
             },
         )
+        with contextlib.suppress(Exception):  # a nicer table, never a reason to stop the pilot
+            store.set_runs_view(parent.experiment_id, headline_metrics(charter))
         outcomes: list[StepOutcome] = []
         decision = None
         current: list[RunRef | None] = [None]  # the step run in flight, for cleanup
@@ -267,6 +269,13 @@ def _interrupted_hint(charter: Charter, store: Store, parent: RunRef, current: l
     return "; ".join(parts) + "; run `make pilot` again to resume (finished steps are served from cache)"
 
 
+def headline_metrics(charter: Charter) -> list[str]:
+    """The runs table's columns in the link `make ui` prints: the numbers the decision rests on
+    (the pilot run logs them under the names the step runs use: :func:`_deciding_metrics`)."""
+    primary = charter.primary_metric
+    return [primary, f"baseline.{primary}", "latency.p95_ms", "cost.per_1k_usd", "decision.go", "gates.failed"]
+
+
 def _deciding_metrics(charter: Charter, store: Store, decision: Any) -> dict[str, float]:
     """The numbers the decision rests on, for the pilot run (report.deciding_metrics)."""
     from ..show.scorecard import deciding_metrics
@@ -337,6 +346,7 @@ def _record_outcome(charter: Charter, store: Store, parent: RunRef, outcomes: li
                      "workbench.skipped_steps": ", ".join(skipped) or "(none)"})
         if skipped:
             say(f"{failed_step or 'the pilot'} failed; skipped: {', '.join(skipped)}")
+    tags["mlflow.note.content"] = pilot_description(charter, parent, decision, outcome, reason, failed_step)
     with contextlib.suppress(Exception):
         store.set_tags(parent.run_id, tags)
     write_outcome(charter, {
@@ -348,6 +358,31 @@ def _record_outcome(charter: Charter, store: Store, parent: RunRef, outcomes: li
     if failure is not None:
         with contextlib.suppress(Exception):
             failure.outcome_recorded = True  # type: ignore[attr-defined] - the CLI writes none of its own
+
+
+def pilot_description(charter: Charter, parent: RunRef, decision: Any, outcome: str, reason: str = "",
+                      failed_step: str | None = None) -> str:
+    """The pilot run's description in the MLflow UI: the outcome first, then the question, and
+    links to the scorecard and the decision record (relative to the UI: any host and port)."""
+    from ..decide.registry import DECISION_ARTIFACT
+    from ..formatting import outcome_label
+    from ..show.scorecard import SCORECARD_ARTIFACT
+    from ..store.tracking import ui_path
+
+    exp = parent.experiment_id
+    head = f"**Outcome: {outcome_label(outcome)}**"
+    if decision is not None:
+        head += " — " + decision.summary().splitlines()[0].split(": ", 1)[-1]
+    elif failed_step or reason:
+        head += f" — {failed_step or 'the pilot'} failed: {reason[:600]}"
+    lines = [head, f"**Question:** {charter.question}", f"**Owner:** {charter.owner}",
+             f"**Primary metric:** {charter.primary_metric}"]
+    if decision is not None:
+        lines.append(f"**Scorecard:** [scorecard.html]({ui_path(exp, parent.run_id, SCORECARD_ARTIFACT)})")
+        run = getattr(decision, "decision_run_id", None)
+        if run:
+            lines.append(f"**Decision record:** [decision.json]({ui_path(exp, run, DECISION_ARTIFACT)}) (run `{run}`)")
+    return "\n\n".join(lines)
 
 
 def _reconcile_decisions(charter: Charter, store: Store, say: Progress) -> None:

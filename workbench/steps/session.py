@@ -504,14 +504,24 @@ class Session:
         return self.store.load_model(model_uri)
 
     @contextlib.contextmanager
-    def child(self, name: str, *, kind: str = "candidate", tags: Mapping[str, Any] | None = None) -> Iterator[Session]:
+    def child(self, name: str, *, kind: str = "candidate", tags: Mapping[str, Any] | None = None,
+              description: str | None = None, data: Any = None) -> Iterator[Session]:
         """A nested run under this step (e.g. one per candidate), ended FINISHED, or FAILED
-        if the block raises; the runner also closes it should the kernel die."""
+        if the block raises; the runner also closes it should the kernel die. It carries a
+        description (MLflow's ``mlflow.note.content``) and, given the step's modeling ``data``,
+        its training and held-out rows as dataset inputs with their fingerprints."""
         from ..store.tracking import FAILED, FINISHED, TAG
 
+        note = description or (f"**{kind.capitalize()} {name}** of step `{self.step}`, pilot `{self.pilot}`: "
+                               "trained on the training rows and measured on the held-out rows listed under "
+                               "Datasets (their digests tell whether two runs saw the same rows); its metrics "
+                               "use the names of the metric registry, its evaluation report is under Artifacts.")
         run = self.store.start_run(self.pilot, name, parent=self.run_id,
                                    tags={TAG["kind"]: kind, TAG["step"]: self.step, TAG["pilot"]: self.pilot,
-                                         f"workbench.{kind}": name, **(tags or {})})
+                                         f"workbench.{kind}": name, "mlflow.note.content": self._clean(note),
+                                         **(tags or {})})
+        if data is not None:
+            self.store.log_datasets(run.run_id, data.fingerprints(), {})
         child = Session(run_id=run.run_id, store=self.store, warehouse=self.warehouse, pilot=self.pilot,
                         step=self.step, owns_run=False, charter=self.charter)
         child._pii = self._pii

@@ -24,12 +24,14 @@ import ipaddress
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ExposureError
 
-__all__ = ["is_loopback", "ServeCommand", "ui_command", "lab_command", "machine_hosts", "ALLOWED_HOSTS_ENV"]
+__all__ = ["is_loopback", "ServeCommand", "ui_command", "lab_command", "machine_hosts", "ALLOWED_HOSTS_ENV",
+           "serve_and_announce"]
 
 ALLOWED_HOSTS_ENV = "MLFLOW_SERVER_ALLOWED_HOSTS"  # MLflow's own setting (its --allowed-hosts)
 
@@ -203,3 +205,42 @@ def lab_command(host: str, port: int, *, auth: bool, secrets_dir: Path, root_dir
     else:
         notes.append(f"JupyterLab token: in {token_file} (mode 0600)")
     return ServeCommand(argv, {"JUPYTER_TOKEN_FILE": str(token_file.resolve())}, tuple(notes))
+
+
+def serve_and_announce(command: ServeCommand, health_url: str, announce: Callable[[], None], *,
+                       timeout: float = 120.0) -> int:
+    """Run ``command``'s server, call ``announce`` once ``health_url`` answers (any HTTP status:
+    a server behind basic auth answers 401), then wait for the server; its exit code.
+
+    A link printed before the server answers is a dead link for the first seconds (MLflow
+    migrates its database and starts its workers first). SIGINT and SIGTERM go to the server."""
+    import signal
+    import subprocess
+    import time
+    import urllib.error
+    import urllib.request
+
+    proc = subprocess.Popen(command.argv, env={**os.environ, **command.env})
+    forward = lambda signum, _frame: proc.send_signal(signum)  # noqa: E731
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None:
+            try:
+                with urllib.request.urlopen(health_url, timeout=2):
+                    break
+            except urllib.error.HTTPError:
+                break  # it answers
+            except OSError:
+                if time.monotonic() > deadline:
+                    proc.terminate()
+                    proc.wait(timeout=20)
+                    raise ExposureError(f"the server did not answer within {timeout:.0f} s", where=health_url,
+                                        hint="see its output above; is the port in use?") from None
+                time.sleep(0.3)
+        if proc.poll() is None:
+            announce()
+        return proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

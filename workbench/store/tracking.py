@@ -28,7 +28,7 @@ import random
 import socket
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -39,7 +39,8 @@ from . import procs
 from ..errors import TrackingError
 
 __all__ = ["Store", "RunRef", "TAG", "FINISHED", "FAILED", "KILLED", "RUNNING", "init_store", "wipe_store",
-           "ui_base_url", "ui_url", "ui_path", "UI_PORT_ENV", "TRACKING_URI_ENV", "LOCK_URI_ENV"]
+           "ui_base_url", "ui_url", "ui_path", "runs_view_url", "RUNS_VIEW_KEY",
+           "UI_PORT_ENV", "TRACKING_URI_ENV", "LOCK_URI_ENV"]
 
 FINISHED, FAILED, KILLED, RUNNING = "FINISHED", "FAILED", "KILLED", "RUNNING"
 
@@ -95,6 +96,27 @@ def ui_path(experiment_id: str, run_id: str | None = None, artifact: str | None 
         return f"{root}/runs{view}"
     url = f"{root}/runs/{run_id}"
     return (f"{url}/artifactPath/{artifact}" if artifact else url) + view
+
+
+# The MLflow 3 runs table takes its search, sort and date filters from the URL
+# (searchFilter, orderByKey, orderByAsc, startTime...) but its columns only from a saved
+# view: an experiment tag ``mlflow.sharedViewState.<key>`` (JSON of the table's state),
+# opened with ``?viewStateShareKey=<key>`` (the UI's "Share" button writes the same).
+RUNS_VIEW_KEY = "workbench"
+SHARED_VIEW_TAG = "mlflow.sharedViewState."
+
+
+def runs_view_state(metrics: Sequence[str]) -> dict[str, Any]:
+    """The runs table as the pilot's story reads: these metric columns, newest run first."""
+    return {"selectedColumns": [f"metrics.`{m}`" for m in metrics],
+            "orderByKey": "attributes.start_time", "orderByAsc": False}
+
+
+def runs_view_url(base: str | None, experiment_id: str, *, saved_view: bool = True) -> str:
+    """The experiment's runs table in the model-training view, with the saved view (headline
+    metric columns, newest first) when the experiment has one (:meth:`Store.set_runs_view`)."""
+    url = ui_url(base, experiment_id)
+    return f"{url}&viewStateShareKey={RUNS_VIEW_KEY}" if saved_view else url
 
 
 def ui_url(base: str | None, experiment_id: str, run_id: str | None = None, artifact: str | None = None) -> str:
@@ -391,6 +413,17 @@ class Store:
         for i in range(0, len(items), 100):
             self.client.log_batch(run_id, params=items[i : i + 100], synchronous=True)
 
+    def set_runs_view(self, experiment_id: str, metrics: Sequence[str]) -> None:
+        """Save the runs table's view for :func:`runs_view_url`: these metric columns, newest first."""
+        self.client.set_experiment_tag(experiment_id, SHARED_VIEW_TAG + RUNS_VIEW_KEY,
+                                       json.dumps(runs_view_state(metrics)))
+
+    def has_runs_view(self, experiment_id: str) -> bool:
+        try:
+            return SHARED_VIEW_TAG + RUNS_VIEW_KEY in self.client.get_experiment(experiment_id).tags
+        except Exception:  # noqa: BLE001 - no such experiment: no view
+            return False
+
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         from mlflow.entities import RunTag
 
@@ -415,8 +448,11 @@ class Store:
             path.write_bytes(data)
             self.client.log_artifact(run_id, str(path), folder or None)
 
-    def log_datasets(self, run_id: str, fingerprints: list[dict], sources: Mapping[str, str]) -> None:
-        """Table fingerprints as MLflow dataset inputs (name, digest, source, schema)."""
+    def log_datasets(self, run_id: str, fingerprints: list[dict], sources: Mapping[str, str], *,
+                     context: str = "warehouse") -> None:
+        """Table fingerprints as MLflow dataset inputs (name, digest, source, schema); ``context``
+        says what the rows were to the run (``warehouse``, ``training``, ``held-out``, or per
+        fingerprint under its ``context`` key)."""
         from mlflow.entities import Dataset, DatasetInput, InputTag
 
         inputs = []
@@ -430,7 +466,7 @@ class Store:
                 schema=json.dumps(schema),
                 profile=json.dumps({"num_rows": fp["rows"]}),
             )
-            inputs.append(DatasetInput(ds, tags=[InputTag("mlflow.data.context", "warehouse")]))
+            inputs.append(DatasetInput(ds, tags=[InputTag("mlflow.data.context", fp.get("context", context))]))
         if inputs:
             self.client.log_inputs(run_id, datasets=inputs)
 

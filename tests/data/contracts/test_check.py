@@ -234,3 +234,27 @@ def test_quarantine_off_reports_without_moving(tmp_path: Path, make_wh, write) -
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 1
     con.close()
+
+
+def test_html_opens_with_the_failures_and_links_past_checks(tmp_path: Path, make_wh, contract_file: Path) -> None:
+    from workbench.data.contracts import render_history
+    from workbench.data.contracts.report import HistoryRow
+
+    db = make_wh(tmp_path / "w.duckdb", *SCHEMA, GOOD_ROWS, BAD_ROWS)
+    res = check_contract(db, load_contract(contract_file))
+    page = render_html([res], history_link="history.html")
+    failures = page[page.index("id='failures'"):page.index("<h2>Contracts</h2>")]
+    failing = {r.rule_id for r in res.rules if not r.success}
+    assert failing and all(rule in failures for rule in failing)
+    assert not [r.rule_id for r in res.rules if r.success and f"<code>{r.rule_id}</code>" in failures]
+    assert "id='failures-only'" in page and "href='history.html'" in page
+    # every rule row is marked, so the switch can hide the passing ones
+    assert page.count("class='rule-pass'") == sum(r.success for r in res.rules)
+    # the index of past checks: per contract, newest first, with its results over time
+    rows = [HistoryRow("t", f"run{i}", f"2026-12-0{i} 10:00:00 UTC", passed=i != 2, version="v3", rules=6,
+                       rules_failed=0 if i != 2 else 2, errors=0 if i != 2 else 1, warnings=0) for i in (3, 2, 1)]
+    history = render_history(rows)
+    table = history[history.index("<table>"):]
+    assert table.index("2026-12-03") < table.index("2026-12-02") < table.index("2026-12-01")
+    assert "3 check(s), 1 failed" in history and history.count("class='spark fail'") == 1
+    assert "2 of 6" in history

@@ -22,6 +22,7 @@ __all__ = [
     "check_contract",
     "suite_json",
     "render_html",
+    "render_history",
     "suggest_contract",
 ]
 
@@ -40,11 +41,18 @@ def suite_json(contract: Contract) -> dict[str, Any]:
     return _suite_json(contract)
 
 
-def render_html(results: list[ContractResult]) -> str:
-    """A self-contained HTML summary of contract results."""
+def render_html(results: list[ContractResult], *, history_link: str | None = None) -> str:
+    """A self-contained HTML summary of contract results, failures first."""
     from .report import render_html as _render
 
-    return _render(results)
+    return _render(results, history_link=history_link)
+
+
+def render_history(rows: Any) -> str:
+    """The index of past checks per contract (see report.render_history)."""
+    from .report import render_history as _render
+
+    return _render(rows)
 
 
 def suggest_contract(warehouse: Path | str, table: str, **kwargs: Any) -> str:

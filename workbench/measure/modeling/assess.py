@@ -96,7 +96,9 @@ class Assessment:
                 labels=(self.name, (reference or {}).get("name", "reference")))
             if self.quality.calibration is not None:
                 figs["calibration"] = evaluation.plot_calibration(self.quality)
-            figs["confusion"] = evaluation.plot_confusion(self.quality)
+            positive = self.task.positive_label  # a named class reads better than "positive"
+            names = ("negative", "positive") if positive in (1, True) else (f"not {positive}", str(positive))
+            figs["confusion"] = evaluation.plot_confusion(self.quality, class_names=names)
         else:
             # the same fixed-seed rows the plots would pick from the whole set, fetched from DuckDB
             truth, pred, total = sql_metrics.sample(self.scored.con, self.scored.table, 20_000)

@@ -109,6 +109,24 @@ class ModelingData:
         shown = ", ".join(f"{k}={v}" for k, v in self.split.items() if k != "train_sample")
         return f"{train}, {self.heldout.rows:,} held-out rows ({shown})."
 
+    def fingerprints(self) -> list[dict[str, Any]]:
+        """The training and held-out rows as datasets (name, rows, columns, a digest of their
+        values), for :meth:`workbench.store.tracking.Store.log_datasets`: what a candidate was
+        trained and measured on, comparable across runs by digest."""
+        import hashlib
+
+        columns = [*self.features, self.target]
+        train = self.train[columns]
+        hashed = pd.util.hash_pandas_object(train, index=False).to_numpy()
+        held_types = {r[0]: str(r[1]) for r in self.heldout.con.execute("DESCRIBE heldout").fetchall()}
+        train_digest = hashlib.sha256(hashed.tobytes() + repr(list(train.dtypes.astype(str))).encode()).hexdigest()
+        return [
+            {"table": "training rows", "context": "training", "digest": train_digest[:16], "rows": len(train),
+             "columns": [(c, str(t)) for c, t in train.dtypes.items()]},
+            {"table": "held-out rows", "context": "held-out", "digest": self.heldout.digest(columns)[:16],
+             "rows": self.heldout.rows, "columns": [(c, held_types.get(c, "")) for c in columns]},
+        ]
+
     def params(self) -> dict[str, Any]:
         """The split and the features as run parameters (the split, and the training sample
         when there is one, are recorded on the run)."""

@@ -119,6 +119,14 @@ class HeldOut:
         """Every held-out row in memory: for small tables; scoring streams instead."""
         return self.head(self.rows, columns)
 
+    def digest(self, columns: Sequence[str]) -> str:
+        """A digest of these columns over every held-out row, in their order (hex)."""
+        import hashlib
+
+        cols = ", ".join(_q(c) for c in columns)
+        value = self.con.execute(f"SELECT bit_xor(hash({ROW}, {cols})), count(*) FROM heldout").fetchone()
+        return hashlib.sha256(f"{value[0]}:{value[1]}:{list(columns)}".encode()).hexdigest()
+
     def distinct(self, column: str) -> list[Any]:
         return [r[0] for r in self.con.execute(f"SELECT DISTINCT {_q(column)} FROM heldout").fetchall()]
 

@@ -1,0 +1,134 @@
+"""Links a reviewer follows, in a real browser (headless Chromium), on the small pilot of
+test_reports (its module fixtures are reused): the link `make ui` prints opens the runs
+table with the pilot's headline metric columns; the scorecard's links answer from
+``reports/``, from the MLflow artifact preview, and under another host and port.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from test_lab import _free_port, _shot
+from test_reports import WORKBENCH, _close_assistant, _frame_with, browser, mlflow_ui, page, pilot  # noqa: F401
+from workbench.show.scorecard import SCORECARD_ARTIFACT
+from workbench.steps.runner import headline_metrics
+from workbench.charter.config import load_charter
+from workbench.store.tracking import Store, ui_url
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def other_ui(pilot: dict) -> Iterator[str]:  # noqa: F811
+    """A second `workbench ui` on the same store, on a port the pilot never saw."""
+    port = _free_port()
+    log = (pilot["root"] / "ui-other.log").open("wb")
+    mlruns = str(pilot["charter"].parent / "mlruns")
+    proc = subprocess.Popen([*WORKBENCH, "ui", "--mlruns", mlruns, "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=5):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the second MLflow UI did not start") from None
+                time.sleep(0.5)
+        yield base
+    finally:
+        with_group = proc.pid
+        try:
+            os.killpg(with_group, signal.SIGTERM)
+            proc.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+        log.close()
+
+
+def test_the_printed_link_shows_the_headline_metric_columns_newest_first(pilot: dict, mlflow_ui: str,  # noqa: F811
+                                                                         page) -> None:  # noqa: F811
+    store: Store = pilot["store"]
+    exp = store.experiment_id("small", create=False)
+    printed = re.search(r"MLflow UI, pilot small: (\S+)", pilot["ui_output"])
+    assert printed, pilot["ui_output"]
+    link = printed.group(1)
+    # printed only once the server answered its health check (not while it was still starting)
+    assert pilot["ui_output"].index("GET /health") < pilot["ui_output"].index("MLflow UI, pilot small")
+    assert link.startswith(ui_url(mlflow_ui, exp)) and "viewStateShareKey=" in link
+    page.goto(link)
+    _close_assistant(page)
+    charter = load_charter(pilot["charter"])
+    shown = headline_metrics(charter)[:3]
+    for metric in shown:
+        page.locator(".ag-header-cell", has_text=metric).first.wait_for()
+    assert page.get_by_text("share key", exact=False).count() == 0  # the saved view loaded
+    # newest first: the newest pilot run's row comes before any older one
+    names = page.locator(".ag-pinned-left-cols-container [role=row] a").all_inner_texts()
+    pilots = [n for n in names if n.startswith("pilot ")]
+    assert pilots == sorted(pilots, reverse=True), pilots
+    _shot(page, "mlflow-runs-headline-columns.png")
+
+    # the story in MLflow: the pilot run's description states the outcome and links the scorecard
+    # and the decision record; every candidate has a description and its datasets
+    complete = store.newest_pilot_run("small", complete=True)
+    note = complete.data.tags["mlflow.note.content"]
+    assert note.startswith("**Outcome: ") and SCORECARD_ARTIFACT in note and "decision/decision.json" in note
+    evaluate = next(r for r in store.children("small", complete.info.run_id) if r.info.run_name == "evaluate")
+    candidates = store.children("small", evaluate.info.run_id)
+    assert candidates
+    for run in candidates:
+        run = store.client.get_run(run.info.run_id)
+        assert run.data.tags.get("mlflow.note.content")
+        contexts = {next(t.value for t in d.tags if t.key == "mlflow.data.context"): d.dataset
+                    for d in run.inputs.dataset_inputs}
+        assert set(contexts) == {"training", "held-out"}, contexts
+        assert all(len(d.digest) == 16 and '"num_rows"' in d.profile for d in contexts.values())
+
+
+def _ui_hrefs(frame) -> list[str]:
+    return frame.eval_on_selector_all("a[data-ui]", "els => els.map(a => a.href)")
+
+
+def test_scorecard_links_answer_from_reports_from_the_preview_and_under_another_port(
+        pilot: dict, other_ui: str, page) -> None:  # noqa: F811
+    store: Store = pilot["store"]
+    complete = store.newest_pilot_run("small", complete=True)
+    exp = complete.info.experiment_id
+    card = pilot["charter"].parent / "reports" / "small" / f"{complete.info.run_id}.html"
+
+    # from reports/: the UI the pilot knew, or the one the address names
+    page.goto(card.as_uri())
+    hrefs = _ui_hrefs(page)
+    assert hrefs and all(h.startswith(f"http://127.0.0.1:{pilot['port']}/#/experiments/{exp}") for h in hrefs)
+    page.goto(card.as_uri() + "?mlflow=" + other_ui)
+    hrefs = _ui_hrefs(page)
+    assert hrefs and all(h.startswith(other_ui + "/#/experiments/") for h in hrefs), hrefs
+
+    # inside the MLflow preview of a UI on another port: every link goes to that UI
+    page.goto(ui_url(other_ui, exp, complete.info.run_id, SCORECARD_ARTIFACT))
+    preview = _frame_with(page, "Scorecard")
+    preview.locator("#decision").wait_for()
+    hrefs = _ui_hrefs(preview)
+    assert hrefs and all(h.startswith(other_ui + "/#/experiments/") for h in hrefs), hrefs
+    copies = preview.eval_on_selector_all("a.report-link", "els => els.map(a => a.href)")
+    assert copies and all(h.startswith(other_ui + "/#/experiments/") for h in copies), copies
+    assert preview.locator(".wb-preview-note").first.is_visible()
+    _close_assistant(page)
+    _shot(page, "scorecard-in-mlflow-preview.png")
+
+    # and they answer: the pilot run's page opens in the UI
+    run_link = next(h for h in hrefs if complete.info.run_id in h)
+    page.goto("about:blank")
+    page.goto(run_link)
+    page.get_by_text(complete.info.run_name).first.wait_for()
