@@ -28,7 +28,8 @@ from workbench.store.tracking import TAG, Store, ui_url
 pytestmark = pytest.mark.browser
 
 WORKBENCH = [sys.executable, "-m", "workbench.cli"]
-MAX_METRIC_COLUMNS = 60
+MAX_METRIC_COLUMNS = 60  # per run (README, "What is a metric")
+MAX_EXPERIMENT_COLUMNS = 75  # all runs of the pilot together: the runs table stays readable
 WAIT_MS = 60_000
 
 
@@ -62,7 +63,8 @@ def pilot(tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert made.returncode == 0, made.stdout + made.stderr
     charter = root / "pilots" / "small" / "pilot.yaml"
     ran = _workbench("run", "--pilot", str(charter), port=port)
-    assert ran.returncode in (0, 3), ran.stdout + ran.stderr  # GO or NO-GO: both are a finished pilot
+    # GO, NO-GO or DRAFT (what `workbench new` guessed is unconfirmed): each is a finished pilot
+    assert ran.returncode in (0, 3, 7), ran.stdout + ran.stderr
     return {"root": root, "charter": charter, "data": data, "port": port, "stdout": ran.stdout,
             "store": Store(charter.parent)}
 
@@ -192,8 +194,10 @@ def test_mlflow_ui_opens_on_the_pilot_with_nested_steps_few_metrics_and_notebook
     heading = page.get_by_text(re.compile(r"^Metrics \(\d+\)$")).first
     heading.wait_for()
     shown = int(re.search(r"\d+", heading.inner_text()).group())
-    logged = {k for r in store.find_runs("small", max_results=500) for k in r.data.metrics}
-    assert shown == len(logged) and shown <= MAX_METRIC_COLUMNS, sorted(logged)
+    runs = store.find_runs("small", max_results=500)
+    logged = {k for r in runs for k in r.data.metrics}
+    assert shown == len(logged) and shown <= MAX_EXPERIMENT_COLUMNS, sorted(logged)
+    assert max(len(r.data.metrics) for r in runs) <= MAX_METRIC_COLUMNS
     _shot(page, "mlflow-metric-columns.png")
     page.keyboard.press("Escape")
 
