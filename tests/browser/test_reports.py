@@ -62,6 +62,9 @@ def pilot(tmp_path_factory: pytest.TempPathFactory) -> dict:
                       port=port)
     assert made.returncode == 0, made.stdout + made.stderr
     charter = root / "pilots" / "small" / "pilot.yaml"
+    # a person has checked what `new` drafted (else the pilot is a DRAFT and nothing is registered)
+    confirmed = _workbench("confirm", "--pilot", str(charter), "--all", port=port)
+    assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr
     ran = _workbench("run", "--pilot", str(charter), port=port)
     # GO, NO-GO or DRAFT (what `workbench new` guessed is unconfirmed): each is a finished pilot
     assert ran.returncode in (0, 3, 7), ran.stdout + ran.stderr
@@ -280,7 +283,8 @@ def test_scorecard_links_the_reports_and_tells_how_the_pilot_ended(pilot: dict, 
     page.locator("#decision .banner").wait_for()
     text = page.locator("body").inner_text()
     assert f"{complete.info.run_id} (FINISHED" in text and "in progress" not in text
-    assert page.locator("#decision .banner").inner_text().split(" —")[0] in ("GO", "NO-GO", "ALREADY CHAMPION")
+    assert page.locator("#decision .banner").inner_text().split(" —")[0] in ("GO", "NO-GO", "ALREADY CHAMPION", "DRAFT",
+                                                                                 "NO BETTER THAN TODAY")
     assert "336776.0" not in text and not re.search(r"\d\.\d+e[+-]\d", text)  # readable numbers
     _shot(page, "scorecard.png")
 
