@@ -630,6 +630,15 @@ def _leakage_section(charter: Charter, layout: Any, reader: _Reader) -> str:
                                  max_unseen_share=getattr(gate, "max_unseen_share", None))
 
 
+def _items_section(charter: Charter, store: Store, layout: Any) -> str:
+    """Eval-set pilots: worst failures, disagreements with the baseline, reviewer agreement."""
+    if charter.eval_set is None:
+        return ""
+    from .items_report import item_evidence_section
+
+    return item_evidence_section(charter, store, layout)
+
+
 def _drafted_section(decision: Any) -> str:
     """Drafted values left at decision time (file:line, how to confirm), and who confirmed which."""
     drafted, confirmed = getattr(decision, "drafted", ()) or (), getattr(decision, "confirmed", ()) or ()
@@ -762,6 +771,7 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
             _evaluation_section(layout, reader, pilot_run_id, selected),
             _intervals_section(charter, layout, reader, selected),
             _slices_section(charter, models),
+            _items_section(charter, store, layout),
             _probes_section(models, probe_details),
             _monitoring_section(charter, store),
             _environment_section(pilot),
