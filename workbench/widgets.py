@@ -48,6 +48,8 @@ __all__ = [
     "ContractsPanel",
     "RunsPanel",
     "PromotePanel",
+    "LabelPanel",
+    "label_panel",
     "step_statuses",
     "contracts_html",
     "gates_html",
@@ -763,6 +765,203 @@ class MonitorPanel(_Panel):
         return self._run("reading the monitoring runs", lambda: timeline(charter, store),
                          lambda rows: setattr(self.body, "value", timeline_html(rows, plan=charter.production)),
                          [self.refresh_button])
+
+
+# -- reviewer labels (eval-set pilots) --------------------------------------------------------
+
+
+class LabelPanel(_Panel):
+    """A reviewer labels a random sample of one model's answers correct / wrong / unsure.
+
+    The sample is drawn from the per-item results of the newest complete pilot run (seeded:
+    the same seed, the same items); each click is stored at once in ``item_labels.duckdb``
+    beside the warehouse (:mod:`workbench.data.item_labels`: its own file and lock, so a
+    running pilot is never blocked). The metric's verdict is not shown, so it cannot anchor
+    the reviewer; the agreement between the two (:mod:`workbench.measure.review`) is shown
+    below, and on the scorecard (``workbench report`` rebuilds it)."""
+
+    title = "Label"
+
+    def __init__(self, ctx: _Context) -> None:
+        import getpass
+
+        super().__init__(ctx, "Label a random sample of answers: is the answer right for this input? "
+                              "The metric's verdict is hidden until you have labelled; the agreement between you "
+                              "and the metric is shown below and on the scorecard.")
+        self.reviewer = w.Text(value=getpass.getuser(), description="Reviewer", placeholder="name or e-mail")
+        self.model = w.Dropdown(options=[], description="Model")
+        self.size = w.BoundedIntText(value=20, min=1, max=500, description="Sample")
+        self.seed = w.IntText(value=0, description="Seed")
+        self.load_button = w.Button(description="Read runs", icon="refresh", tooltip="read the newest complete pilot run")
+        self.draw_button = w.Button(description="Draw sample", button_style="primary", icon="random", disabled=True)
+        self.load_button.on_click(lambda _b: self.load())
+        self.draw_button.on_click(lambda _b: self.draw())
+        self.card = w.HTML()
+        self.progress = w.HTML()
+        self.label_buttons = {
+            "correct": w.Button(description="correct", button_style="success", icon="check"),
+            "wrong": w.Button(description="wrong", button_style="danger", icon="times"),
+            "unsure": w.Button(description="unsure", button_style="warning", icon="question"),
+        }
+        for name, button in self.label_buttons.items():
+            button.add_class(f"wb-label-{name}")
+            button.on_click(lambda _b, name=name: self.label(name))
+        self.back_button = w.Button(description="Back", icon="arrow-left")
+        self.back_button.on_click(lambda _b: self._move(-1))
+        self.agreement = w.HTML()
+        self.add_class("wb-label-panel")
+        self.runs: dict[str, str] = {}
+        self.sample: Any = None
+        self.position = 0
+        self.given: dict[str, str] = {}
+        self.texts: dict[str, str] | None = None
+        self._texts_note = ""
+        self._set_label_buttons(False)
+        self._layout(w.HBox([self.reviewer, self.load_button]), w.HBox([self.model, self.size, self.seed, self.draw_button]),
+                     self.progress, self.card,
+                     w.HBox([*self.label_buttons.values(), self.back_button]), self.agreement)
+        if ctx.charter.eval_set is None:
+            self.load_button.disabled = True
+            self.body.value = _note("This pilot has no eval set (<code>eval_set:</code> in the charter): "
+                                    "nothing to label.")
+        else:
+            self.load()
+
+    @property
+    def run_id(self) -> str | None:
+        return self.runs.get(self.model.value) if self.model.value else None
+
+    def _set_label_buttons(self, enabled: bool) -> None:
+        for b in (*self.label_buttons.values(), self.back_button):
+            b.disabled = not enabled
+
+    def load(self) -> threading.Thread:
+        """Read the models and their runs from the newest complete pilot run."""
+        from .decide.promotion import pilot_layout
+        from .show.items_report import eval_texts, item_runs
+
+        def job() -> tuple[dict[str, str], Any]:
+            run = self.ctx.complete_pilot_run()
+            return item_runs(self.ctx.charter, self.ctx.store, pilot_layout(self.ctx.charter, self.ctx.store, run)), \
+                eval_texts(self.ctx.charter)
+
+        def done(result: tuple[dict[str, str], Any]) -> None:
+            self.runs, (self.texts, self._texts_note) = result
+            names = list(self.runs)
+            # a candidate first: that is what a GO would ship
+            self.model.options = [*names[1:], *names[:1]]
+            self.model.value = self.model.options[0] if names else None
+            self.draw_button.disabled = not names
+            self.body.value = _note(f"{len(names)} model(s) in the newest complete pilot run." if names
+                                    else "The newest complete pilot run logged no per-item results.")
+
+        return self._run("reading the newest pilot run", job, done, [self.load_button])
+
+    def draw(self) -> None:
+        """Draw the seeded sample of the chosen model's answers; start at the first item this
+        reviewer has not labelled yet."""
+        from .data.item_labels import read_labels, sample_items
+
+        self.error.value = ""
+        try:
+            if self.run_id is None:
+                raise WorkbenchError("no model chosen", where="Label panel", hint="press 'Read runs', then pick a model")
+            wh = self.ctx.charter.warehouse_path
+            self.sample = sample_items(wh, self.run_id, self.model.value, self.size.value, seed=self.seed.value)
+            labels = read_labels(wh, [self.run_id])
+            mine = labels[(labels["reviewer"] == self.reviewer.value.strip()) & (labels["candidate"] == self.model.value)]
+            self.given = dict(zip(mine["item_id"].astype(str), mine["label"], strict=True))
+        except Exception as exc:  # noqa: BLE001 - shown in the panel
+            self.error.value = error_html(exc)
+            return
+        ids = [str(i) for i in self.sample["item_id"]]
+        self.position = next((k for k, i in enumerate(ids) if i not in self.given), len(ids))
+        self._show()
+
+    def label(self, value: str) -> None:
+        """Store ``value`` for the item on show, then show the next one."""
+        from .data.item_labels import write_label
+
+        if self.sample is None or self.position >= len(self.sample):
+            return
+        item_id = str(self.sample["item_id"].iloc[self.position])
+        self.error.value = ""
+        try:
+            write_label(self.ctx.charter.warehouse_path, run_id=str(self.run_id), candidate=str(self.model.value),
+                        item_id=item_id, label=value, reviewer=self.reviewer.value)
+        except Exception as exc:  # noqa: BLE001 - shown in the panel
+            self.error.value = error_html(exc)
+            return
+        self.given[item_id] = value
+        self._move(+1)
+
+    def _move(self, step: int) -> None:
+        if self.sample is not None:
+            self.position = max(0, min(len(self.sample), self.position + step))
+            self._show()
+
+    def _show(self) -> None:
+        n = len(self.sample)
+        done = sum(1 for i in self.sample["item_id"] if str(i) in self.given)
+        self.progress.value = (f'<div class="wb-label-progress"><b>{_e(self.model.value)}</b>: '
+                               f"{done} of {n} labelled (seed {_e(self.seed.value)})</div>")
+        if self.position >= n:
+            self.card.value = _note(f"All {n} items of this sample labelled. Draw another sample (a new seed) "
+                                    "to label more.", _GREEN)
+            self._set_label_buttons(False)
+            self.back_button.disabled = n == 0
+        else:
+            row = self.sample.iloc[self.position]
+            item_id = str(row["item_id"])
+            if self.texts is not None:
+                text = self.texts.get(item_id, "")
+                shown = _e(text[:2000] + ("…" if len(text) > 2000 else ""))
+            else:
+                shown = f'<span style="color:{_GREY}">{_e(self._texts_note or "not shown")}</span>'
+            error = row["error"]
+            answer = f"(no answer: {error})" if isinstance(error, str) and error else str(row["output"])
+            before = self.given.get(item_id)
+            self.card.value = (
+                f'<div class="wb-label-card" data-item="{_e(item_id)}" style="border:1px solid #d0d7de;'
+                f'padding:8px 12px;margin:4px 0;max-width:900px">'
+                f"<div><b>Item</b> <code>{_e(item_id)}</code> ({self.position + 1} of {n})"
+                + (f" — you said <b>{_e(before)}</b>" if before else "") + "</div>"
+                f'<div style="white-space:pre-wrap;margin:6px 0">{shown}</div>'
+                f"<div><b>Expected:</b> {_e(row['expected'])}</div>"
+                f"<div><b>Answer of {_e(self.model.value)}:</b> {_e(answer)}</div></div>")
+            self._set_label_buttons(True)
+            self.back_button.disabled = self.position == 0
+        self._show_agreement()
+
+    def _show_agreement(self) -> None:
+        from .data.item_labels import item_verdicts, read_labels
+        from .measure.review import agreement
+
+        try:
+            wh = self.ctx.charter.warehouse_path
+            labels = read_labels(wh, [self.run_id])
+            labels = labels[labels["candidate"] == self.model.value]
+            a = agreement(labels, item_verdicts(wh, str(self.run_id), str(self.model.value))).get(str(self.model.value))
+        except Exception as exc:  # noqa: BLE001 - shown in the panel
+            self.agreement.value = error_html(exc)
+            return
+        if a is None or not a.compared:
+            self.agreement.value = _note("No correct/wrong label on this model's run yet.")
+            return
+        kappa = "—" if a.kappa is None else f"{a.kappa:.2f}"
+        self.agreement.value = (f'<div class="wb-label-agreement">Agreement with the metric on this run: '
+                                f"<b>{a.share:.0%}</b> ({a.agree} of {a.compared} labels; {a.unsure} unsure; "
+                                f"Cohen's kappa {kappa}; {a.reviewers} reviewer(s))</div>")
+
+
+def label_panel(pilot: str | Path | Charter = "pilot.yaml", *, mlflow_url: str | None = DEFAULT_MLFLOW_URL) -> w.Widget:
+    """The reviewer's labelling panel of an eval-set pilot (:class:`LabelPanel`); a charter
+    that does not load gives a red message instead."""
+    try:
+        charter = pilot if isinstance(pilot, Charter) else load_charter(_resolve(pilot))
+        return LabelPanel(_Context(charter, mlflow_url, _Worker()))
+    except WorkbenchError as exc:
+        return w.VBox([w.HTML(error_html(exc))])
 
 
 # -- entry point ------------------------------------------------------------------------------

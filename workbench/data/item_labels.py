@@ -19,6 +19,7 @@ answers from ``items.duckdb``, the same ids for the same seed.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ from filelock import FileLock, Timeout
 from .item_results import ITEMS_TABLE, items_db
 from ..errors import ConfigError, WarehouseError
 
-__all__ = ["LABELS", "LABELS_DB", "LABELS_TABLE", "labels_db", "write_label", "read_labels", "sample_items"]
+__all__ = ["LABELS", "LABELS_DB", "LABELS_TABLE", "labels_db", "write_label", "read_labels", "sample_items",
+           "item_verdicts"]
 
 LABELS = ("correct", "wrong", "unsure")
 LABELS_DB = "item_labels.duckdb"
@@ -65,8 +67,9 @@ def write_label(warehouse: Path | str, *, run_id: str, candidate: str, item_id: 
                     reviewer VARCHAR NOT NULL, labelled_at TIMESTAMP NOT NULL DEFAULT now(), run_id VARCHAR NOT NULL,
                     candidate VARCHAR NOT NULL, item_id VARCHAR NOT NULL, label VARCHAR NOT NULL)""")
                 con.execute(f"INSERT INTO {LABELS_TABLE} (reviewer, labelled_at, run_id, candidate, item_id, label) "
-                            "VALUES (?, clock_timestamp(), ?, ?, ?, ?)",
-                            [str(reviewer).strip(), run_id, candidate, str(item_id), label])
+                            "VALUES (?, ?, ?, ?, ?, ?)",
+                            [str(reviewer).strip(), datetime.now(timezone.utc).replace(tzinfo=None), run_id,
+                             candidate, str(item_id), label])
             finally:
                 con.close()
     except Timeout:
@@ -102,13 +105,13 @@ def read_labels(warehouse: Path | str, run_ids: Iterable[str] | None = None) -> 
     ids = None if run_ids is None else sorted(set(run_ids))
     con = _read_only(path)
     try:
-        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [LABELS_TABLE]).fetchone()[0]:
+        if not con.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", params=[LABELS_TABLE]).fetchall()[0][0]:
             return pd.DataFrame(columns=_COLUMNS)
         where = "" if ids is None else "WHERE list_contains(?, run_id)"
         sql = (f"SELECT {', '.join(_COLUMNS)} FROM {LABELS_TABLE} {where} "
                "QUALIFY row_number() OVER (PARTITION BY reviewer, run_id, candidate, item_id "
                "ORDER BY labelled_at DESC) = 1 ORDER BY labelled_at")
-        return con.execute(sql, [] if ids is None else [ids]).to_arrow_table().to_pandas()
+        return con.sql(sql, params=None if ids is None else [ids]).to_arrow_table().to_pandas()
     finally:
         con.close()
 
@@ -125,9 +128,9 @@ def sample_items(warehouse: Path | str, run_id: str, candidate: str, n: int, *, 
                              hint="run the pilot (`make pilot`): its baseline and evaluate steps write them")
     con = _read_only(path)
     try:
-        rows = con.execute(f"SELECT item_id, expected, output, correct, latency_ms, error FROM {ITEMS_TABLE} "
-                           "WHERE run_id = ? AND candidate = ? ORDER BY item_id",
-                           [run_id, candidate]).to_arrow_table().to_pandas()
+        rows = con.sql(f"SELECT item_id, expected, output, correct, latency_ms, error FROM {ITEMS_TABLE} "
+                       "WHERE run_id = ? AND candidate = ? ORDER BY item_id",
+                       params=[run_id, candidate]).to_arrow_table().to_pandas()
     finally:
         con.close()
     if rows.empty:
@@ -135,3 +138,19 @@ def sample_items(warehouse: Path | str, run_id: str, candidate: str, n: int, *, 
                              hint="pick a run whose step logged its items (the newest pilot run)")
     order = np.random.default_rng(seed).permutation(len(rows))[: max(0, int(n))]
     return rows.iloc[order].reset_index(drop=True)
+
+
+def item_verdicts(warehouse: Path | str, run_id: str, candidate: str) -> Any:
+    """The metric's verdict on each of ``candidate``'s answers on run ``run_id`` (run_id,
+    candidate, item_id, correct): what the labels are compared with. Empty when none."""
+    import pandas as pd
+
+    path = items_db(warehouse)
+    if not path.exists():
+        return pd.DataFrame(columns=["run_id", "candidate", "item_id", "correct"])
+    con = _read_only(path)
+    try:
+        return con.sql(f"SELECT run_id, candidate, item_id, correct FROM {ITEMS_TABLE} WHERE run_id = ? AND candidate = ?",
+                       params=[run_id, candidate]).to_arrow_table().to_pandas()
+    finally:
+        con.close()
