@@ -36,3 +36,18 @@ mlflow_url = None  # where the MLflow UI is; None: http://127.0.0.1:$UI_PORT, as
 from workbench.widgets import panel
 
 panel(pilot, mlflow_url=mlflow_url)
+
+# %% [markdown]
+# ## Label a sample of answers (eval-set pilots)
+#
+# For a pilot judged on an eval set (text classification, extraction, retrieval): draw a
+# random sample of one model's answers from the newest complete pilot run (the same seed
+# draws the same items) and label each correct, wrong or unsure. Every click is stored at
+# once in `item_labels.duckdb` beside the warehouse (its own file: a running pilot is never
+# blocked). The metric's verdict stays hidden while you label; the agreement between you
+# and the metric shows below the panel and on the scorecard (`workbench report` rebuilds it).
+
+# %%
+from workbench.widgets import label_panel
+
+label_panel(pilot, mlflow_url=mlflow_url)
