@@ -786,7 +786,7 @@ class LabelPanel(_Panel):
         import getpass
 
         super().__init__(ctx, "Label a random sample of answers: is the answer right for this input? "
-                              "The metric's verdict is hidden until you have labelled; the agreement between you "
+                              "The metric's verdict is not shown, so it cannot lead you; the agreement between you "
                               "and the metric is shown below and on the scorecard.")
         self.reviewer = w.Text(value=getpass.getuser(), description="Reviewer", placeholder="name or e-mail")
         self.model = w.Dropdown(options=[], description="Model")
