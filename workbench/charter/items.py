@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .names import identifier, import_path, regular_expression
+from .names import RegularExpression, identifier, import_path, regular_expression
 
 __all__ = ["EvalSet", "ItemCandidate", "Rule", "Recorded", "Corpus", "ITEM_TASKS", "CANDIDATE_KINDS"]
 
@@ -42,13 +42,8 @@ class Rule(_Model):
     """One rule of a ``rule`` candidate: items whose text matches ``pattern`` (a Python
     regular expression, searched anywhere) get ``label``."""
 
-    pattern: str
+    pattern: RegularExpression
     label: str
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        return regular_expression(value)
 
 
 class Recorded(_Model):

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Annotated
 
-__all__ = ["TABLE_NAME_RULE", "table_name_problem", "IDENT", "identifier", "regular_expression", "import_path"]
+from pydantic import AfterValidator
+
+__all__ = ["TABLE_NAME_RULE", "table_name_problem", "IDENT", "identifier", "regular_expression", "RegularExpression", "import_path"]
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
@@ -67,3 +70,7 @@ def import_path(value: str, example: str) -> str:
     if not _IMPORT_PATH.match(value):
         raise ValueError(f"name the estimator by its import path, e.g. {example}")
     return value
+
+
+# a field holding a regular expression (a contract's `regex:`, a rule candidate's `pattern:`)
+RegularExpression = Annotated[str, AfterValidator(regular_expression)]
