@@ -5,35 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from support import EVAL_SET_CHARTER
+
 from workbench.charter.config import load_charter
 from workbench.data.warehouse import ingest_all, writer
 from workbench.steps.session import Session
 from workbench.store.tracking import Store
 
-CHARTER = """\
-name: t
-owner: someone@team.internal
-question: which label?
-primary_metric: quality.macro_f1
-task: {kind: text-classification, target: label}
-sources:
-  items: {path: items.csv, columns: {id: VARCHAR, body: VARCHAR, label: VARCHAR}}
-eval_set:
-  source: items
-  id: id
-  inputs: [body]
-  expected: label
-  baseline: {name: kw, kind: rule, default: a}
-  candidates: [{name: words, kind: sklearn}]
-steps:
-  - {name: baseline, role: baseline, notebook: nb.ipynb}
-"""
-
 
 def test_the_items_and_their_root(tmp_path: Path) -> None:
     pilot = tmp_path / "pilot"
     pilot.mkdir()
-    (pilot / "pilot.yaml").write_text(CHARTER)
+    (pilot / "pilot.yaml").write_text(EVAL_SET_CHARTER)
     (pilot / "items.csv").write_text("id,body,label\n" + "".join(f"i{n},text {n},{'ab'[n % 2]}\n" for n in range(7)))
     charter = load_charter(pilot / "pilot.yaml", check_files=False)
     with writer(charter.warehouse_path) as con:
