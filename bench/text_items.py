@@ -11,6 +11,7 @@ on a fresh sqlite MLflow store in a temp dir. The issue's target: three non-LLM 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,16 +19,18 @@ from pathlib import Path
 import duckdb
 
 from workbench.charter.config import CostModel, load_charter
-from workbench.data.text_demo import extract_text_demo
 from workbench.data.warehouse import ingest_all, writer
 from workbench.measure.items import fit_item_model, load_items, run_items
 from workbench.steps.session import Session
 from workbench.store.tracking import Store
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # demos/ sits beside the package; it is not installed
 
 
 def main() -> None:
+    from demos.text import extract as extract_text_demo
+
     charter = load_charter(ROOT / "pilots" / "reviews" / "pilot.yaml", check_files=False)
     extract_text_demo("reviews", charter.root / "data")
     with tempfile.TemporaryDirectory() as tmp:

@@ -41,9 +41,7 @@ from workbench.show import items_report
 s = workbench.session("baseline", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse,
                       pilot_name=pilot_name, task=task, cost_model=cost_model, spec=spec)
 es = s.spec.eval_set
-root = pilot_root or (s.charter.root if s.charter is not None else ".")
-with s.connect() as con:
-    data = items.load_items(con, es, root=root)
+data, root = s.eval_set_items(pilot_root)
 rule = items.fit_item_model(es.baseline, data, s.task.kind, root=root)
 s.log_params({**data.params(), "baseline": rule.describe()})
 print(data.summary(), f"Today's way: {rule.describe()}.")

@@ -44,9 +44,7 @@ from workbench.show import items_report
 s = workbench.session("evaluate", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse,
                       pilot_name=pilot_name, task=task, cost_model=cost_model, spec=spec)
 es = s.spec.eval_set
-root = pilot_root or (s.charter.root if s.charter is not None else ".")
-with s.connect() as con:
-    data = items.load_items(con, es, root=root)
+data, root = s.eval_set_items(pilot_root)
 findings = items.overlap_findings(data)
 s.log_overlap(findings)
 s.log_params(data.params())

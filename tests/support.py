@@ -83,3 +83,24 @@ def write_project(root: Path, *, notebook_cells: tuple[str, ...] = (LOGGING_CELL
     return root / "pilot.yaml"
 
 
+
+
+# the smallest eval-set charter: a rule baseline and a `callable` candidate from the pilot's folder
+EVAL_SET_CHARTER = """\
+name: t
+owner: someone@team.internal
+question: which label?
+primary_metric: quality.macro_f1
+task: {kind: text-classification, target: label}
+sources:
+  items: {path: items.csv, columns: {id: VARCHAR, body: VARCHAR, label: VARCHAR}}
+eval_set:
+  source: items
+  id: id
+  inputs: [body]
+  expected: label
+  baseline: {name: kw, kind: rule, default: a}
+  candidates: [{name: mine, kind: callable, function: "pipeline.model:classify"}]
+steps:
+  - {name: baseline, role: baseline, notebook: nb.ipynb}
+"""

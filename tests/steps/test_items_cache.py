@@ -4,27 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from support import EVAL_SET_CHARTER as CHARTER
+
 from workbench.charter.config import load_charter
 from workbench.steps.runner import _callable_sources
-
-CHARTER = """\
-name: t
-owner: someone@team.internal
-question: which label?
-primary_metric: quality.macro_f1
-task: {kind: text-classification, target: label}
-sources:
-  items: {path: items.csv, columns: {id: VARCHAR, body: VARCHAR, label: VARCHAR}}
-eval_set:
-  source: items
-  id: id
-  inputs: [body]
-  expected: label
-  baseline: {name: kw, kind: rule, default: a}
-  candidates: [{name: mine, kind: callable, function: "pipeline.model:classify"}]
-steps:
-  - {name: baseline, role: baseline, notebook: nb.ipynb}
-"""
 
 
 def test_callable_module_source_changes_the_key(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from support import REPO
 from workbench.charter.config import load_charter
-from workbench.data.demo import extract_demo_data
+from demos.flights import extract as extract_demo_data
 from workbench.errors import ContractViolation
 from workbench.steps.runner import run_pilot
 from workbench.store.tracking import TAG, Store

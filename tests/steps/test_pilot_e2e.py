@@ -16,7 +16,7 @@ from ruamel.yaml import YAML
 
 from support import REPO
 from workbench.charter.config import load_charter
-from workbench.data.demo import extract_demo_data
+from demos.flights import extract as extract_demo_data
 from workbench.steps.runner import run_pilot
 from workbench.store.tracking import TAG, Store
 
@@ -121,7 +121,7 @@ def test_demo_pilot_end_to_end_then_cached(demo: Path) -> None:
 def test_the_demo_replays_production_and_the_plan_catches_drift_and_breaches(demo: Path) -> None:
     """`make monitor`'s replay: the held-out weeks arrive one by one with the champion the
     pilot above promoted; the planted accidents are caught as the plan says."""
-    from workbench.data.demo import demo_batches
+    from demos.flights import batches as demo_batches
     from workbench.decide.monitor import monitor_batch, timeline
 
     root = demo.parent

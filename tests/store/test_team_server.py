@@ -233,7 +233,7 @@ def test_demo_pilot_on_the_team_server(on_server, tmp_path: Path) -> None:
     models, the registry alias and the decision records are there, nothing in mlruns/."""
     from ruamel.yaml import YAML
 
-    from workbench.data.demo import extract_demo_data
+    from demos.flights import extract as extract_demo_data
     from workbench.decide.registry import audit, history
 
     root = tmp_path / "demo"

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import ConfigError
 from .drafted import placeholder
 from .items import ITEM_TASKS, EvalSet
-from .names import TABLE_NAME_RULE, table_name_problem
+from .names import TABLE_NAME_RULE, identifier, import_path, table_name_problem
 from .yaml_reader import LocatedYaml, load_yaml, raise_for_validation
 
 __all__ = [
@@ -54,7 +54,6 @@ WHY_REQUIRED = {
     "steps": "list the notebook steps to run (profile, baseline, evaluate)",
 }
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _METRIC = re.compile(r"^[a-z_]+(\.[A-Za-z0-9_]+)+$")
 DUCKDB_TYPES = {
     "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
@@ -117,9 +116,7 @@ class Step(_Model):
     @field_validator("name")
     @classmethod
     def _ident(cls, value: str) -> str:
-        if not _IDENT.match(value):
-            raise ValueError("a step name must be an identifier (letters, digits, underscore)")
-        return value
+        return identifier(value, "a step name")
 
     @field_validator("parameters")
     @classmethod
@@ -258,16 +255,12 @@ class Candidate(_Model):
     @field_validator("name")
     @classmethod
     def _ident(cls, value: str) -> str:
-        if not _IDENT.match(value):
-            raise ValueError("a candidate name must be an identifier (letters, digits, underscore)")
-        return value
+        return identifier(value, "a candidate name")
 
     @field_validator("estimator")
     @classmethod
     def _path(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$", value):
-            raise ValueError("name the estimator by its import path, e.g. sklearn.ensemble.HistGradientBoostingClassifier")
-        return value
+        return import_path(value, "sklearn.ensemble.HistGradientBoostingClassifier")
 
 
 class ServiceLevels(_Model):

@@ -26,11 +26,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .names import RegularExpression, identifier, import_path, regular_expression
+
 __all__ = ["EvalSet", "ItemCandidate", "Rule", "Recorded", "Corpus", "ITEM_TASKS", "CANDIDATE_KINDS"]
 
 ITEM_TASKS = ("text-classification", "extraction", "retrieval")
 CANDIDATE_KINDS = ("rule", "recorded", "sklearn", "embeddings", "bm25", "callable")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _Model(BaseModel):
@@ -41,17 +42,8 @@ class Rule(_Model):
     """One rule of a ``rule`` candidate: items whose text matches ``pattern`` (a Python
     regular expression, searched anywhere) get ``label``."""
 
-    pattern: str
+    pattern: RegularExpression
     label: str
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"pattern {value!r} is not a regular expression: {exc}") from None
-        return value
 
 
 class Recorded(_Model):
@@ -88,17 +80,12 @@ class ItemCandidate(_Model):
     @field_validator("name")
     @classmethod
     def _ident(cls, value: str) -> str:
-        if not _IDENT.match(value):
-            raise ValueError("a candidate name must be an identifier (letters, digits, underscore)")
-        return value
+        return identifier(value, "a candidate name")
 
     @model_validator(mode="after")
     def _complete(self) -> ItemCandidate:
         for field, pattern in self.fields.items():
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"fields.{field}: {pattern!r} is not a regular expression: {exc}") from None
+            regular_expression(pattern, f"fields.{field}:")
         if self.kind == "rule" and not self.rules and self.default is None and not self.fields:
             raise ValueError("a `rule` candidate needs `rules:` ([{pattern: REGEX, label: LABEL}, ...]) "
                              "and/or `default:` (the label when no rule matches)")
@@ -107,8 +94,7 @@ class ItemCandidate(_Model):
                              "folder, e.g. my_pipeline:classify)")
         if self.kind != "callable" and self.function is not None:
             raise ValueError("`function:` is for `kind: callable` only")
-        if not re.match(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$", self.estimator):
-            raise ValueError("name the estimator by its import path, e.g. sklearn.linear_model.LogisticRegression")
+        import_path(self.estimator, "sklearn.linear_model.LogisticRegression")
         return self
 
 

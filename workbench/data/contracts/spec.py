@@ -60,7 +60,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ...charter.names import TABLE_NAME_RULE, table_name_problem
+from ...charter.names import TABLE_NAME_RULE, RegularExpression, table_name_problem
 from ...charter.yaml_reader import LocatedYaml, strip_tags, load_yaml, raise_for_validation
 from ...errors import ContractSpecError
 
@@ -164,16 +164,7 @@ class RangeRule(_RowRule):
 
 class RegexRule(_RowRule):
     short_key = "pattern"
-    pattern: str
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from exc
-        return v
+    pattern: RegularExpression
 
 
 class UniqueRule(_Rule):

