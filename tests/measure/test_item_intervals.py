@@ -149,10 +149,10 @@ def test_sample_size_counts_eval_items_of_every_class() -> None:
     metrics = {"heldout.rows": 200.0}
     ok = sample_size_gate(SampleSizeGate(kind="sample_size", min_per_class=30), metrics,
                           task_kind="text-classification", class_counts=cmp.class_counts)
-    assert ok.passed and "5 classes" in ok.reason
+    assert ok.passed and "200 eval items (5 classes" in ok.reason
     rare = min(cmp.class_counts, key=cmp.class_counts.get)  # type: ignore[arg-type]
     short = sample_size_gate(SampleSizeGate(kind="sample_size", min_per_class=60), metrics,
                              task_kind="text-classification", class_counts=cmp.class_counts)
-    assert not short.passed and any(d.startswith(f"{cmp.class_counts[rare]} {rare} row(s)") for d in short.details)
+    assert not short.passed and any(d.startswith(f"{cmp.class_counts[rare]} {rare} item(s)") for d in short.details)
     # without counts per class a text classification cannot be judged
     assert not sample_size_gate(SampleSizeGate(kind="sample_size"), metrics, task_kind="text-classification").passed

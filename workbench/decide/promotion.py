@@ -49,6 +49,7 @@ from ..store import environment as run_environment, locks
 from . import registry
 from ..measure import metrics as metric_registry
 from ..charter.drafted import drafted_values, how_to_confirm, placeholder
+from ..charter.items import ITEM_TASKS
 from ..measure import stats
 from ..charter.config import (
     BaselineGate,
@@ -611,14 +612,18 @@ def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task
         return GateResult(passed=False, measured=rows, reason="heldout.positives / heldout.negatives are missing: "
                           "rows per class cannot be checked", **base)
     short = stats.sample_shortfall(int(rows), classes, min_rows=gate.min_rows, min_per_class=gate.min_per_class)
+    if task_kind in ITEM_TASKS:  # an eval set's rows are its items
+        short = [line.replace("held-out row(s)", "eval items").replace(" row(s)", " item(s)") for line in short]
     need = f"at least {gate.min_rows} held-out rows" + (
         f" and {gate.min_per_class} of each class" if classes is not None else "")
+    if task_kind in ITEM_TASKS:
+        need = need.replace("held-out rows", "eval items")
     if short:
         return GateResult(passed=False, measured=rows, details=tuple(short),
                           reason=f"too few held-out rows to judge any difference: {'; '.join(short)} "
                           f"(the minimum is {need}; set `- {{kind: sample_size, min_rows: ..., min_per_class: ...}}` "
                           "in the gates to change it, README \"Differences you can trust\")", **base)
-    have = f"{int(rows)} held-out rows" + (
+    have = f"{int(rows)} {'eval items' if task_kind in ITEM_TASKS else 'held-out rows'}" + (
         "" if classes is None else f" ({classes['positive']} positive, {classes['negative']} negative)"
         if set(classes) == {"positive", "negative"} else f" ({len(classes)} classes, the rarest with "
         f"{min(classes.values())})")
