@@ -656,6 +656,12 @@ def new_text_pilot(
             if 2 <= con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t").fetchone()[0] <= 12:
                 slices.append(col)
         slices = slices[:2]
+        # enough eval items of the rarest class for the sample-size gate (MIN_PER_CLASS), while at
+        # least half of every class is left to train on
+        from .measure.stats import MIN_PER_CLASS
+
+        asked = eval_share
+        eval_share = min(0.5, max(eval_share, -(-MIN_PER_CLASS * 100 // counts[-1][1]) / 100))
         # the eval set: a seeded, stratified share of the labelled items; the rest train the candidates
         con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (PARTITION BY {_q(target)} "
                     f"ORDER BY hash({_q(id_col)}::VARCHAR || '{int(seed)}')) AS _r, "
@@ -694,7 +700,9 @@ def new_text_pilot(
         shutil.rmtree(folder, ignore_errors=True)
         raise
     notes = (f"eval set: {n_eval:,} of {rows:,} labelled items ({eval_share:.0%}, stratified, seed {seed}); "
-             f"the rest train the candidates",
+             f"the rest train the candidates"
+             + (f" ({eval_share:.0%} rather than {asked:.0%}: the rarest class, {counts[-1][0]!r}, needs "
+                f"{MIN_PER_CLASS} eval items to judge a difference)" if eval_share > asked else ""),
              f"today's rule: drafted keywords for {len(rules)} class(es), else {majority!r}: write your real rule")
     return Scaffold(folder, charter, folder / "contracts" / f"{table}_eval.yml", f"{table}_eval",
                     "text-classification", None, "quality.macro_f1", notes)
