@@ -64,9 +64,14 @@ def nace_sections_table(path: Path, *, per_class: int = 300, seed: int = 0) -> P
             line = line.strip(" -;.:")
             if len(line) > 8 and not line.lower().startswith("this class"):
                 rows.append({"activity": line, "section": title[section(code)].capitalize()})
+    # one row per distinct line: the same line under two classes would be an eval item also met in
+    # training, which the overlap check rightly blocks
+    from workbench.measure.items.data import normalize_text
+
     frame = pd.DataFrame(rows)
+    frame = frame[~frame["activity"].map(normalize_text).duplicated(keep=False)]
     top = frame["section"].value_counts().index[:5]
-    frame = (frame[frame["section"].isin(top)].groupby("section", group_keys=False)
-             .apply(lambda g: g.sample(n=min(len(g), per_class), random_state=seed)))
+    frame = pd.concat([g.sample(n=min(len(g), per_class), random_state=seed)
+                       for _, g in frame[frame["section"].isin(top)].groupby("section")])
     frame.sample(frac=1.0, random_state=seed).to_csv(path, index=False)
     return path

@@ -325,7 +325,7 @@ def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: 
     if d is not None:
         verdict, lo_b, _ = judge_interval(d, higher=higher, margin=margin)
         reason = (f"{gate.metric} = {_fmt(value)} vs baseline {_fmt(ref)}: {_interval_text(d)}; required: the "
-                  f"interval's lower bound {'above' if higher else 'below'} {'+' if higher else '-'}{margin:.4g} "
+                  f"interval's lower bound {'above' if higher else 'below'} {(margin if higher else -margin):+.4g} "
                   f"({gate.min_relative_improvement:.2%} of the baseline, {'higher' if higher else 'lower'} "
                   "is better)")
         if verdict == "tie":
