@@ -23,7 +23,8 @@ def test_nace_retrieval_with_a_worse_candidate_ends_no_go(tmp_path: Path) -> Non
     text = (folder / "pilot.yaml").read_text().replace("../../notebooks", (ROOT / "notebooks").as_posix())
     (folder / "pilot.yaml").write_text(text)
     # the shipped charter as it is: can BM25 replace today's embedding search? It ranks worse.
-    decision = run_pilot(load_charter(folder / "pilot.yaml")).decision
+    result = run_pilot(load_charter(folder / "pilot.yaml"))
+    decision = result.decision
     assert decision.outcome == "no-go" and decision.candidate == "keyword_search"
     gate = next(g for g in decision.gates if g.name == "no_worse_than_embeddings")
     assert not gate.passed and not gate.tie  # surely worse, not a tie
@@ -33,6 +34,9 @@ def test_nace_retrieval_with_a_worse_candidate_ends_no_go(tmp_path: Path) -> Non
     assert "worse than today" in gate.reason
     # the NO-GO is that comparison's alone
     assert [g.name for g in decision.gates if not g.passed] == ["no_worse_than_embeddings"]
+    # the scorecard shows the same interval
+    html = (folder / "reports" / "nace-search" / f"{result.run_id}.html").read_text()
+    assert "on the very same eval items" in html and f"{gate.diff:+.4g} [{gate.ci_low:+.4g}, {gate.ci_high:+.4g}]" in html
 
 
 @pytest.mark.slow

@@ -944,10 +944,9 @@ def _contexts(texts: list[str], values: list[str], *, top: int = 3) -> list[str]
         if not value:
             continue
         at = text.lower().find(value.lower())
-        if at > 0:
-            words = _WORD.findall(text[:at].lower())
-            if words:
-                before[words[-1]] += 1
+        word = re.search(r"([a-z][a-z']{2,})\W*$", text[:at].lower()) if at > 0 else None
+        if word:  # only a word right before the value (punctuation and spaces between) is its context
+            before[word.group(1)] += 1
     return [w for w, n in before.most_common(top) if n >= 2]
 
 
@@ -955,7 +954,7 @@ def _after(words: list[str], shape: str) -> str:
     """``shape`` right after one of ``words`` (case ignored); ``shape`` alone without words."""
     if not words:
         return shape
-    return "(?i)(?:" + "|".join(map(re.escape, words)) + r")\W+" + shape
+    return "(?i:" + "|".join(map(re.escape, words)) + r")\W+" + shape
 
 
 def new_extraction_pilot(
