@@ -49,7 +49,8 @@ def nace_tables(folder: Path, n_queries: int = 300) -> tuple[Path, Path]:
                           / "nace_rev2.pkl.compress", compression="xz")
     classes = nace[nace["Level"] == 4]
     corpus = pd.DataFrame({"code": classes["Code"].astype(str), "title": classes["Description"].astype(str)})
-    lines = [(code, line.strip(" -;.")) for code, inc in zip(classes["Code"], classes["This_item_includes"], strict=True)
+    lines = [(code, line.strip(" -;."))
+             for code, inc in zip(classes["Code"], classes["This_item_includes"], strict=True)
              for line in str(inc if isinstance(inc, str) else "").splitlines() if len(line.strip(" -;.")) > 8]
     picked = pd.DataFrame(lines, columns=["code", "q"]).sample(n=n_queries, random_state=0)
     queries = pd.DataFrame({"query_id": [f"q{i:04d}" for i in range(n_queries)], "q": picked["q"].to_numpy(),
@@ -87,7 +88,8 @@ def test_new_extraction_drafts_a_schema_two_rules_and_contracts(tmp_path: Path) 
 def test_new_retrieval_finds_the_corpus_id_and_the_separator(tmp_path: Path) -> None:
     queries = pd.DataFrame({"query_id": [f"q{i}" for i in range(60)], "q": [f"find doc {i % 7}" for i in range(60)],
                             "relevant": [f"D{i % 7};D{(i + 1) % 7}" for i in range(60)]})
-    docs = pd.DataFrame({"n": range(7), "doc": [f"D{i}" for i in range(7)], "body": [f"doc {i} text" for i in range(7)]})
+    docs = pd.DataFrame({"n": range(7), "doc": [f"D{i}" for i in range(7)],
+                         "body": [f"doc {i} text" for i in range(7)]})
     queries.to_csv(tmp_path / "queries.csv", index=False)
     docs.to_csv(tmp_path / "docs.csv", index=False)
     made = new_retrieval_pilot("search", tmp_path / "queries.csv", "relevant", ["q"], tmp_path / "docs.csv",

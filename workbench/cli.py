@@ -280,8 +280,9 @@ def new(
     data: Annotated[Path, typer.Option("--data", help="A CSV or Parquet file with one row per item.")],
     target: Annotated[Optional[str], typer.Option(
         "--target", help="The column to predict (extraction: the expected JSON answer).")] = None,
-    task: Annotated[Optional[str], typer.Option("--task", help="classification or regression (default: inferred); "
-                                                "text-classification, extraction or retrieval for an eval set.")] = None,
+    task: Annotated[Optional[str], typer.Option(
+        "--task", help="classification or regression (default: inferred); text-classification, extraction or "
+        "retrieval for an eval set.")] = None,
     time_column: Annotated[Optional[str], typer.Option("--time-column", help="Split on time: train early, judge late.")] = None,
     pilots_dir: Annotated[Path, typer.Option("--dir", help="Where pilot folders live.")] = Path("pilots"),
     owner: Annotated[Optional[str], typer.Option("--owner", help="Who answers for the decision.")] = None,
@@ -320,7 +321,8 @@ def new(
                                        owner=owner)
         elif task not in (None, "classification", "regression"):
             raise ConfigError(f"--task {task!r} is neither classification nor regression (nor text-classification, "
-                              "extraction or retrieval)", where="--task", hint="omit it to infer the task from the target")
+                              "extraction or retrieval)", where="--task",
+                              hint="omit it to infer the task from the target")
         else:
             made = new_pilot(name, data, target, task=task, time_column=time_column,  # type: ignore[arg-type]
                              pilots_dir=pilots_dir, owner=owner)

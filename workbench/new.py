@@ -997,7 +997,8 @@ def new_extraction_pilot(
             try:
                 value = json.loads(raw)
             except ValueError as exc:
-                raise ConfigError(f"item {item_id}: its expected answer is not JSON ({exc})", where=f"{data} ({target})",
+                raise ConfigError(f"item {item_id}: its expected answer is not JSON ({exc})",
+                                  where=f"{data} ({target})",
                                   hint='an extraction eval set holds each answer as a JSON object, e.g. '
                                   '{"amount": "12.50", "currency": "EUR"}') from None
             if not isinstance(value, dict):
@@ -1068,7 +1069,7 @@ def new_extraction_pilot(
             "    name: first_match", "    kind: rule", "    fields:",
             *[f"      {q(f)}: {q(shapes[f][0])}   # {shapes[f][1]}" for f in fields],
             "  candidates:",
-            "    - name: after_context          # drafted: each field after the words that precede it in the training items",
+            "    - name: after_context   # drafted: each field after the words that precede it in the training items",
             "      kind: rule", "      fields:",
             *[f"        {q(f)}: {q(_after(contexts[f], shapes[f][0]))}" for f in fields],
             "    # your own extractor: {name: mine, kind: callable, function: my_module:extract} (a module here)",

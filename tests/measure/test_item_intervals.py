@@ -57,7 +57,8 @@ def _retrieval(n: int = 120) -> tuple[ItemData, pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(5)
     es = EvalSet(source="q", id="id", inputs=["text"], expected="rel", k=[1, 5],
                  corpus={"source": "docs", "id": "doc", "text": ["title"]},
-                 baseline=ItemCandidate(name="bm25", kind="bm25"), candidates=[ItemCandidate(name="emb", kind="embeddings")])
+                 baseline=ItemCandidate(name="bm25", kind="bm25"),
+                 candidates=[ItemCandidate(name="emb", kind="embeddings")])
     ids = [f"q{i:03d}" for i in range(n)]
     rel = [f"d{rng.integers(20)}" for _ in ids]
     items = pd.DataFrame({"id": ids, "text": ["x"] * n, "rel": rel})
@@ -123,7 +124,8 @@ def _classification(n: int, right_c: float, right_b: float, seed: int = 1):
     data = ItemData(spec=es, items=pd.DataFrame({"id": [f"i{i}" for i in range(n)], "text": "x", "y": truth}),
                     train=None, corpus=None)
     frame = (lambda out: pd.DataFrame({"item_id": data.ids, "output": out}))
-    return data, frame(_labels(rng, np.array(truth), right_c, classes)), frame(_labels(rng, np.array(truth), right_b, classes))
+    answers = (lambda right: frame(_labels(rng, np.array(truth), right, classes)))
+    return data, answers(right_c), answers(right_b)
 
 
 def test_go_needs_the_lower_bound_past_the_margin_a_tie_is_no_better_and_worse_is_no_go() -> None:

@@ -84,7 +84,8 @@ def compare_items(candidate: pd.DataFrame, reference: pd.DataFrame, data: ItemDa
                                   hint="run the baseline step again on this eval set (`make pilot` does)")
         tables.append(parse_outputs(task, [by_id[i] for i in ids], sep))
     cand, ref = tables
-    names = [m if m.startswith("quality.") else f"quality.{m}" for m in (metrics or default_item_metrics(task, data.spec.k))]
+    asked = metrics or default_item_metrics(task, data.spec.k)
+    names = [m if m.startswith("quality.") else f"quality.{m}" for m in asked]
     per_c, per_r = _per_item(task, data, cand), _per_item(task, data, ref)
     diffs: dict[str, stats.PairedDiff] = {}
     notes: list[str] = []
