@@ -33,6 +33,7 @@ pilot_root = None
 cost_model = None
 task = None
 spec = None
+compare_metrics = None  # injected: the primary and gated metrics compared with 95 % intervals (None: the defaults)
 
 # %%
 import pandas as pd
@@ -57,7 +58,7 @@ else:
     pd.DataFrame(findings) if findings else print("No eval item occurs among the training items.")
 
 # %%
-results = {}
+results, comparisons = {}, {}
 for cand in es.candidates:
     with s.child(cand.name) as c:
         model = items.fit_item_model(cand, data, s.task.kind, root=root)
@@ -65,6 +66,11 @@ for cand in es.candidates:
                       **{f"param.{k}": v for k, v in {**cand.vectorizer, **cand.params}.items()}})
         result = items.run_items(model, data, cost=s.cost)
         c.log_items(result)
+        if baseline_rows is not None:  # paired on the same items, with 95 % intervals: what the gates judge
+            comparisons[cand.name] = items.compare_items(result.items, baseline_rows, data, task=s.task.kind,
+                                                         candidate_name=cand.name, reference_label="today's way",
+                                                         metrics=compare_metrics)
+            c.log_comparison(comparisons[cand.name])
         example = data.items[model.inputs].head(5)
         c.log_model(model, "model", input_example=example, output_example=model.predict(example).astype(str))
         results[cand.name] = result
@@ -80,6 +86,12 @@ if s.baseline_run_id():
     table.insert(0, "baseline", pd.Series({m: logged.get(m) for m in table.index}))
 s.log_table(metrics.metric_table(table), "evaluate/candidates.html")
 metrics.metric_table(table)
+
+# %% [markdown]
+# ## Differences you can trust: each candidate minus today's way on the same items, 95 % intervals
+
+# %%
+items_report.intervals(comparisons) if comparisons else print("No baseline answers to compare with.")
 
 # %% [markdown]
 # ## Where they go wrong, and where they disagree with today's way

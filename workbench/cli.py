@@ -278,24 +278,51 @@ def rebuild(pilot: PilotOpt = Path("pilot.yaml")) -> None:
 def new(
     name: Annotated[str, typer.Argument(help="The pilot's name (its folder, experiment and model).")],
     data: Annotated[Path, typer.Option("--data", help="A CSV or Parquet file with one row per item.")],
-    target: Annotated[str, typer.Option("--target", help="The column to predict.")],
-    task: Annotated[Optional[str], typer.Option("--task", help="classification or regression (default: inferred).")] = None,
+    target: Annotated[Optional[str], typer.Option(
+        "--target", help="The column to predict (extraction: the expected JSON answer).")] = None,
+    task: Annotated[Optional[str], typer.Option(
+        "--task", help="classification or regression (default: inferred); text-classification, extraction or "
+        "retrieval for an eval set.")] = None,
     time_column: Annotated[Optional[str], typer.Option("--time-column", help="Split on time: train early, judge late.")] = None,
     pilots_dir: Annotated[Path, typer.Option("--dir", help="Where pilot folders live.")] = Path("pilots"),
     owner: Annotated[Optional[str], typer.Option("--owner", help="Who answers for the decision.")] = None,
     text_column: Annotated[Optional[list[str]], typer.Option(
-        "--text-column", help="text-classification: the column holding the text (repeat for several).")] = None,
+        "--text-column", "--input-column", "--query-column",
+        help="Eval sets: the column holding the text, the input or the query (repeat for several).")] = None,
+    relevant_column: Annotated[Optional[str], typer.Option(
+        "--relevant-column", help="retrieval: the relevant document ids of each query (same as --target).")] = None,
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="retrieval: the documents searched.")] = None,
+    corpus_id: Annotated[Optional[str], typer.Option("--corpus-id", help="retrieval: the corpus's id column "
+                                                     "(default: the one holding the relevant ids).")] = None,
+    corpus_text: Annotated[Optional[list[str]], typer.Option(
+        "--corpus-text", help="retrieval: the corpus's text column(s) (default: every text column).")] = None,
 ) -> None:
     """Create pilots/NAME/ from your table: a charter (types inferred) and a drafted contract."""
     try:
         from .errors import ConfigError
-        from .new import new_pilot, new_text_pilot
+        from .new import new_extraction_pilot, new_pilot, new_retrieval_pilot, new_text_pilot
 
+        target = target or relevant_column
+        if target is None:
+            raise ConfigError("no target column", where="--target" + (" / --relevant-column" if task == "retrieval"
+                                                                      else ""),
+                              hint="pass --target COLUMN: the column holding the answer of each row")
         if task == "text-classification":
             made = new_text_pilot(name, data, target, list(text_column or []), pilots_dir=pilots_dir, owner=owner)
+        elif task == "extraction":
+            made = new_extraction_pilot(name, data, target, list(text_column or []), pilots_dir=pilots_dir,
+                                        owner=owner)
+        elif task == "retrieval":
+            if corpus is None:
+                raise ConfigError("a retrieval pilot needs the documents searched", where="--corpus",
+                                  hint="pass --corpus FILE (CSV, JSONL or Parquet: an id column and its text)")
+            made = new_retrieval_pilot(name, data, target, list(text_column or []), corpus, corpus_id=corpus_id,
+                                       corpus_text=list(corpus_text or []) or None, pilots_dir=pilots_dir,
+                                       owner=owner)
         elif task not in (None, "classification", "regression"):
-            raise ConfigError(f"--task {task!r} is neither classification nor regression (nor text-classification)",
-                              where="--task", hint="omit it to infer the task from the target")
+            raise ConfigError(f"--task {task!r} is neither classification nor regression (nor text-classification, "
+                              "extraction or retrieval)", where="--task",
+                              hint="omit it to infer the task from the target")
         else:
             made = new_pilot(name, data, target, task=task, time_column=time_column,  # type: ignore[arg-type]
                              pilots_dir=pilots_dir, owner=owner)

@@ -656,6 +656,12 @@ def new_text_pilot(
             if 2 <= con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t").fetchone()[0] <= 12:
                 slices.append(col)
         slices = slices[:2]
+        # enough eval items of the rarest class for the sample-size gate (MIN_PER_CLASS), while at
+        # least half of every class is left to train on
+        from .measure.stats import MIN_PER_CLASS
+
+        asked = eval_share
+        eval_share = min(0.5, max(eval_share, -(-MIN_PER_CLASS * 100 // counts[-1][1]) / 100))
         # the eval set: a seeded, stratified share of the labelled items; the rest train the candidates
         con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (PARTITION BY {_q(target)} "
                     f"ORDER BY hash({_q(id_col)}::VARCHAR || '{int(seed)}')) AS _r, "
@@ -694,7 +700,9 @@ def new_text_pilot(
         shutil.rmtree(folder, ignore_errors=True)
         raise
     notes = (f"eval set: {n_eval:,} of {rows:,} labelled items ({eval_share:.0%}, stratified, seed {seed}); "
-             f"the rest train the candidates",
+             f"the rest train the candidates"
+             + (f" ({eval_share:.0%} rather than {asked:.0%}: the rarest class, {counts[-1][0]!r}, needs "
+                f"{MIN_PER_CLASS} eval items to judge a difference)" if eval_share > asked else ""),
              f"today's rule: drafted keywords for {len(rules)} class(es), else {majority!r}: write your real rule")
     return Scaffold(folder, charter, folder / "contracts" / f"{table}_eval.yml", f"{table}_eval",
                     "text-classification", None, "quality.macro_f1", notes)
@@ -816,3 +824,400 @@ def _text_charter(*, name: str, owner: str | None, table: str, columns: dict[str
               "   # drafted: when a batch breaches",
               "  rollback: {quality_breaches: 2}   # drafted: when to propose a rollback", ""]
     return "\n".join(lines)
+
+
+# -- eval-set pilots: extraction and retrieval ----------------------------------------------------------
+
+
+def _items_table(con: Any, data: Path, table: str = "t") -> dict[str, str]:
+    """Load a CSV, JSONL or Parquet file into ``table``; its columns and charter types."""
+    if not data.is_file():
+        raise ConfigError("the data file does not exist", where=str(data), hint="pass a CSV, JSONL or Parquet file")
+    reader = (f"read_json({_lit(str(data))}, format='newline_delimited')"
+              if data.suffix.lower() in (".jsonl", ".ndjson") else _reader(data))
+    try:
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM {reader}")
+    except Exception as exc:  # noqa: BLE001 - DuckDB's reader says what it could not read
+        raise ConfigError(f"DuckDB cannot read the data file: {str(exc).splitlines()[0]}", where=str(data),
+                          hint="pass a CSV (UTF-8, with a header row), JSONL or Parquet file") from exc
+    return {c: _charter_type(t) for c, t, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
+
+
+def _need_columns(columns: dict[str, str], wanted: list[str], data: Path, flag: str) -> None:
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise ConfigError(f"the data has no column(s) {', '.join(missing)}", where=f"{data} ({flag})",
+                          hint=f"its columns: {', '.join(columns)}")
+
+
+def _item_ids(con: Any, columns: dict[str, str], skip: list[str], table: str = "t") -> tuple[str, dict[str, str]]:
+    """An id column named like one (``id``, ``*_id``) with a value per row, else ``item_id``
+    numbered in file order (stable across runs)."""
+    from .data.sql import quote_ident as _q
+
+    found = next((c for c in columns if c not in skip and re.search(r"(^|_)id$", c, re.I) and con.execute(
+        f"SELECT count(DISTINCT {_q(c)}) = count(*) AND count({_q(c)}) = count(*) FROM {table}").fetchone()[0]), None)
+    if found is not None:
+        return found, columns
+    con.execute(f"ALTER TABLE {table} ADD COLUMN item_id VARCHAR")
+    con.execute(f"UPDATE {table} SET item_id = 'i' || lpad(CAST(rowid + 1 AS VARCHAR), 6, '0')")
+    return "item_id", {"item_id": "VARCHAR", **columns}
+
+
+def _start_folder(name: str, pilots_dir: Path | str) -> Path:
+    if not _NAME.match(name):
+        raise ConfigError(f"'{name}' is not a pilot name", where="workbench new NAME",
+                          hint="start with a letter or digit, then letters, digits, '.', '_' and '-'")
+    folder = Path(pilots_dir) / name
+    if folder.exists():
+        raise ConfigError("the pilot folder already exists", where=str(folder),
+                          hint="choose another NAME, or delete the folder to start over")
+    return folder
+
+
+def _head(title: str, source: str, count: str) -> list[str]:
+    return [f"# {title} charter drafted by `workbench new` from {source} ({count}). Review every",
+            "# line; the README's \"Text pilots\" says what each key does. Paths are relative to this file.",
+            "# A line tagged `# drafted` is a guess that stands for your judgement: the outcome stays DRAFT",
+            "# (never GO) until you check each one and delete its tag (or `workbench confirm KEY`)."]
+
+
+def _tail(name: str, owner: str | None, notebooks: str) -> list[str]:
+    q = _yaml_scalar
+    return ["  - {name: few_errors, kind: threshold, metric: items.error_rate, op: \"<=\", value: 0.01}",
+            "  - {name: p95_latency, kind: threshold, metric: latency.p95_ms, op: \"<=\", value: 100}"
+            "   # drafted: the latency budget",
+            "  - {name: contracts_hold, kind: contracts}", "",
+            "steps:",
+            f"  - {{name: baseline, role: baseline, notebook: {notebooks}/items_baseline.ipynb}}",
+            f"  - {{name: evaluate, role: evaluate, notebook: {notebooks}/items_evaluate.ipynb}}", "",
+            "promotion:", f"  model_name: {q(name)}", "  alias: champion", "",
+            "production:",
+            f"  on_call: {q(owner or _whoami())}   # drafted: who is paged",
+            "  service_levels: {latency_p95_ms: 100, cost_per_1k_usd: 1.0}   # drafted: what the live system keeps",
+            "  monitoring: {input_psi: 0.2, prediction_psi: 0.2, min_quality: baseline, max_fallback_share: 0.05}"
+            "   # drafted: when a batch breaches",
+            "  rollback: {quality_breaches: 2}   # drafted: when to propose a rollback", ""]
+
+
+def _copy_parquet(con: Any, select: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f"COPY ({select}) TO {_lit(str(path))} (FORMAT parquet)")
+
+
+def _contract(folder: Path, table: str, columns: dict[str, str], text_columns: list[str], required: list[str],
+              *, unique_text: bool = False) -> Path:
+    from .data.contracts import suggest_contract
+
+    path = folder / "data" / f"{table}.parquet"
+    out = folder / "contracts" / f"{table}.yml"
+    pii = [c for c in columns if _PERSONAL.search(c) and c not in required]
+    _draft_contract(path, "parquet", table, columns, pii, out, suggest_contract)
+    _require_text(out, text_columns, required)
+    return out
+
+
+# extraction: the shape of a field's values, as a regular expression with one group
+_NUMBER = re.compile(r"^[+-]?[0-9]+(?:[.,][0-9]+)?$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _value_shape(values: list[str]) -> tuple[str, str]:
+    """(pattern with one group, why) matching values like ``values`` (the expected ones)."""
+    seen = [v for v in values if v]
+    if seen and all(_NUMBER.match(v) for v in seen):
+        return r"([+-]?[0-9]+(?:[.,][0-9]+)?)", "a number"
+    if seen and all(_DATE.match(v) for v in seen):
+        return r"([0-9]{4}-[0-9]{2}-[0-9]{2})", "a date"
+    distinct = sorted(set(seen), key=lambda v: (-len(v), v))
+    if 0 < len(distinct) <= 20:
+        return r"\b(" + "|".join(re.escape(v) for v in distinct) + r")\b", f"one of its {len(distinct)} values"
+    return r"([A-Z][\w&'.-]*(?:[ ][A-Z][\w&'.-]*)*)", "capitalised words"
+
+
+def _contexts(texts: list[str], values: list[str], *, top: int = 3) -> list[str]:
+    """The words that most often come right before a field's value in the training texts."""
+    from collections import Counter
+
+    before: Counter = Counter()
+    for text, value in zip(texts, values, strict=True):
+        if not value:
+            continue
+        at = text.lower().find(value.lower())
+        word = re.search(r"([a-z][a-z']{2,})\W*$", text[:at].lower()) if at > 0 else None
+        if word:  # only a word right before the value (punctuation and spaces between) is its context
+            before[word.group(1)] += 1
+    return [w for w, n in before.most_common(top) if n >= 2]
+
+
+def _after(words: list[str], shape: str) -> str:
+    """``shape`` right after one of ``words`` (case ignored); ``shape`` alone without words."""
+    if not words:
+        return shape
+    return "(?i:" + "|".join(map(re.escape, words)) + r")\W+" + shape
+
+
+def new_extraction_pilot(
+    name: str,
+    data: Path | str,
+    target: str,
+    input_columns: list[str],
+    *,
+    pilots_dir: Path | str = "pilots",
+    owner: str | None = None,
+    eval_share: float = 0.25,
+    seed: int = 0,
+) -> Scaffold:
+    """Create ``pilots_dir/name`` for an extraction pilot: ``target`` holds each item's expected
+    answer as a JSON object of fields. Drafts the eval set and training items (Parquet), a JSON
+    schema of the answers (``answer.schema.json``) from the expected objects, today's way as a
+    rule that takes the first value of each field's shape, and a candidate rule that looks for
+    each field after the words that precede it in the training items."""
+    import duckdb
+
+    from .data.sql import quote_ident as _q
+
+    data = Path(data)
+    if not input_columns:
+        raise ConfigError("an extraction pilot needs the column(s) holding the text", where="--text-column",
+                          hint="pass --text-column COLUMN (repeat it for several)")
+    folder = _start_folder(name, pilots_dir)
+    table = _table_name(data)
+    con = duckdb.connect()
+    try:
+        columns = _items_table(con, data)
+        _need_columns(columns, [target, *input_columns], data, "--target / --text-column")
+        id_col, columns = _item_ids(con, columns, [target, *input_columns])
+        rows = con.execute(f"SELECT {_q(id_col)}::VARCHAR, {_q(target)}::VARCHAR, "
+                           + " || chr(10) || ".join(f"coalesce({_q(c)}::VARCHAR, '')" for c in input_columns)
+                           + f" FROM t WHERE {_q(target)} IS NOT NULL ORDER BY hash({_q(id_col)}::VARCHAR || '{seed}')"
+                           ).fetchall()
+        objects = []
+        for item_id, raw, _ in rows:
+            try:
+                value = json.loads(raw)
+            except ValueError as exc:
+                raise ConfigError(f"item {item_id}: its expected answer is not JSON ({exc})",
+                                  where=f"{data} ({target})",
+                                  hint='an extraction eval set holds each answer as a JSON object, e.g. '
+                                  '{"amount": "12.50", "currency": "EUR"}') from None
+            if not isinstance(value, dict):
+                raise ConfigError(f"item {item_id}: its expected answer is a {type(value).__name__}, not an object",
+                                  where=f"{data} ({target})", hint="write each answer as a JSON object of fields")
+            objects.append(value)
+        if len(rows) < 40:
+            raise ConfigError(f"the data has {len(rows)} item(s) with an expected answer", where=str(data),
+                              hint="an eval-set pilot needs hundreds of items with known answers")
+        fields = sorted({k for o in objects for k in o})
+        n_eval = max(1, round(len(rows) * eval_share))
+        train_rows, train_objects = rows[n_eval:], objects[n_eval:]
+        as_text = (lambda v: "" if v is None else str(v))
+        shapes = {f: _value_shape([as_text(o.get(f)) for o in objects]) for f in fields}
+        contexts = {f: _contexts([r[2] for r in train_rows], [as_text(o.get(f)) for o in train_objects])
+                    for f in fields}
+        folder.mkdir(parents=True)
+        keep = ", ".join(_q(c) for c in columns)
+        con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (ORDER BY hash({_q(id_col)}::VARCHAR || '{seed}'))"
+                    f" AS _r FROM t WHERE {_q(target)} IS NOT NULL")
+        for part, cond in (("eval", f"_r <= {n_eval}"), ("train", f"_r > {n_eval}")):
+            _copy_parquet(con, f"SELECT {keep} FROM s WHERE {cond} ORDER BY {_q(id_col)}",
+                          folder / "data" / f"{table}_{part}.parquet")
+    except BaseException:
+        con.close()
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    con.close()
+    try:
+        for part in ("eval", "train"):
+            _contract(folder, f"{table}_{part}", columns, input_columns, [id_col, target])
+        kinds = {f: sorted({("number" if isinstance(o[f], (int, float)) and not isinstance(o[f], bool) else
+                             "boolean" if isinstance(o[f], bool) else "null" if o[f] is None else "string")
+                            for o in objects if f in o}) for f in fields}
+        schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+                  "required": [f for f in fields if all(f in o for o in objects)],
+                  "properties": {f: {"type": sorted({*kinds[f], "string", "null"})} for f in fields}}
+        (folder / "answer.schema.json").write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+        q = _yaml_scalar
+        cols = "{" + ", ".join(f"{q(c)}: {t}" for c, t in columns.items()) + "}"
+        notebooks = Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()
+        lines = [
+            *_head("Extraction pilot", str(data), f"{len(rows):,} items with answers"),
+            f"name: {name}",
+            f"owner: {q(owner or _whoami())}   # drafted: who answers for the decision",
+            f"question: {q(f'Can the fields {chr(44).join(fields)} be read off each item better than today?')}",
+            "primary_metric: quality.all_fields_exact   # an item counts only when every field is right",
+            "warehouse: data/warehouse.duckdb", "",
+            "task:", "  kind: extraction", f"  target: {q(target)}", "",
+            "cost:", "  compute_usd_per_hour: 0.10     # what an hour of the serving machine costs", "",
+            "sources:",
+            f"  {table}_eval:",
+            f"    path: data/{table}_eval.parquet   # drafted: {eval_share:.0%} of the items, at random, seed {seed} "
+            "(better: a set chosen to represent the work)",
+            "    format: parquet", f"    contract: contracts/{table}_eval.yml", f"    columns: {cols}",
+            f"  {table}_train:",
+            f"    path: data/{table}_train.parquet", "    format: parquet",
+            f"    contract: contracts/{table}_train.yml", f"    columns: {cols}", "",
+            f"eval_set:                        # {n_eval:,} items with known answers: every candidate answers each once",
+            f"  source: {table}_eval", f"  id: {q(id_col)}",
+            f"  inputs: [{', '.join(q(c) for c in input_columns)}]",
+            f"  expected: {q(target)}             # each item's answer, a JSON object of fields",
+            "  output_schema: answer.schema.json   # drafted: what an answer may hold, drawn from the expected ones",
+            f"  train: {table}_train               # eval items also found here (exact or normalized) block a GO",
+            "  # Today's way, the bar to clear: replace these patterns with today's, or record today's answers",
+            "  # in a column and use `kind: recorded` with `recorded: {column: COL, seconds_per_item: N}`.",
+            "  baseline:                        # drafted: each field's first value of its shape, not today's way",
+            "    name: first_match", "    kind: rule", "    fields:",
+            *[f"      {q(f)}: {q(shapes[f][0])}   # {shapes[f][1]}" for f in fields],
+            "  candidates:",
+            "    - name: after_context   # drafted: each field after the words that precede it in the training items",
+            "      kind: rule", "      fields:",
+            *[f"        {q(f)}: {q(_after(contexts[f], shapes[f][0]))}" for f in fields],
+            "    # your own extractor: {name: mine, kind: callable, function: my_module:extract} (a module here)",
+            "",
+            "gates:",
+            "  - {name: beats_today, kind: vs_baseline, metric: quality.all_fields_exact, min_relative_improvement: 0.05}"
+            "   # drafted: the margin over today's way",
+            "  - {name: no_regression, kind: vs_champion, metric: quality.all_fields_exact, max_regression: 0.01}"
+            "   # drafted: the regression tolerated",
+            *_tail(name, owner, notebooks)]
+        charter = folder / "pilot.yaml"
+        charter.write_text("\n".join(lines), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    notes = (f"eval set: {n_eval:,} of {len(rows):,} items ({eval_share:.0%}, at random, seed {seed}); the rest "
+             "teach the candidate rule its context words",
+             f"{len(fields)} field(s): {', '.join(fields)}; answer schema drafted into answer.schema.json",
+             "today's way: drafted patterns (each field's first value of its shape): write your real rule")
+    return Scaffold(folder, charter, folder / "contracts" / f"{table}_eval.yml", f"{table}_eval", "extraction",
+                    None, "quality.all_fields_exact", notes)
+
+
+def new_retrieval_pilot(
+    name: str,
+    data: Path | str,
+    target: str,
+    query_columns: list[str],
+    corpus: Path | str,
+    *,
+    corpus_id: str | None = None,
+    corpus_text: list[str] | None = None,
+    pilots_dir: Path | str = "pilots",
+    owner: str | None = None,
+) -> Scaffold:
+    """Create ``pilots_dir/name`` for a retrieval pilot: queries (``data``: the query text in
+    ``query_columns``, the relevant document ids in ``target``, several separated by ``|``, ``;``
+    or ``,``) searched over a corpus (``corpus``: an id column and its text). Drafts BM25 as
+    today's search and sentence embeddings as the candidate, every query being an eval item."""
+    import duckdb
+
+    from .data.sql import quote_ident as _q
+
+    data, corpus = Path(data), Path(corpus)
+    if not query_columns:
+        raise ConfigError("a retrieval pilot needs the column(s) holding the query", where="--query-column",
+                          hint="pass --query-column COLUMN (repeat it for several)")
+    folder = _start_folder(name, pilots_dir)
+    table, ctable = _table_name(data), _table_name(corpus)
+    if ctable == table:
+        ctable = f"{ctable}_corpus"
+    con = duckdb.connect()
+    try:
+        columns = _items_table(con, data)
+        _need_columns(columns, [target, *query_columns], data, "--relevant-column / --query-column")
+        ccols = _items_table(con, corpus, "c")
+        if corpus_id is None:  # a column with one value per document that holds most relevant ids
+            rel = {p.strip() for (v,) in con.execute(f"SELECT {_q(target)}::VARCHAR FROM t").fetchall() if v
+                   for p in re.split(r"[|;,]", v) if p.strip()}
+            unique = [c for c in ccols if con.execute(
+                f"SELECT count(DISTINCT {_q(c)}) = count(*) AND count({_q(c)}) = count(*) FROM c").fetchone()[0]]
+            cover = {c: len(rel & {str(v) for (v,) in con.execute(f"SELECT {_q(c)}::VARCHAR FROM c").fetchall()})
+                     for c in unique}
+            corpus_id = max(cover, key=lambda c: (cover[c], c.lower().endswith("id")), default=None)
+            if corpus_id is None or cover[corpus_id] == 0:
+                raise ConfigError("no corpus column with one value per document holds the relevant ids",
+                                  where=f"{corpus} (--corpus-id)",
+                                  hint=f"pass --corpus-id COLUMN; its columns: {', '.join(ccols)}")
+        _need_columns(ccols, [corpus_id], corpus, "--corpus-id")
+        if not corpus_text:
+            corpus_text = [c for c in ccols if c != corpus_id and ccols[c] == "VARCHAR"]
+            if not corpus_text:
+                raise ConfigError("the corpus has no text column besides its id", where=f"{corpus} (--corpus-text)",
+                                  hint=f"pass --corpus-text COLUMN; its columns: {', '.join(ccols)}")
+        _need_columns(ccols, corpus_text, corpus, "--corpus-text")
+        values = [v for (v,) in con.execute(f"SELECT {_q(target)}::VARCHAR FROM t WHERE {_q(target)} IS NOT NULL"
+                                            ).fetchall()]
+        separator = next((s for s in ("|", ";", ",") if any(s in v for v in values)), "|")
+        id_col, columns = _item_ids(con, columns, [target, *query_columns])
+        n = len(values)
+        if n < 40:
+            raise ConfigError(f"the data has {n} quer(ies) with relevant ids", where=str(data),
+                              hint="an eval-set pilot needs hundreds of queries with known answers")
+        docs = {str(v) for (v,) in con.execute(f"SELECT {_q(corpus_id)}::VARCHAR FROM c").fetchall()}
+        unknown = sum(1 for v in values if not {p.strip() for p in v.split(separator) if p.strip()} & docs)
+        n_docs = len(docs)
+        folder.mkdir(parents=True)
+        keep = ", ".join(_q(c) for c in columns)
+        _copy_parquet(con, f"SELECT {keep} FROM t WHERE {_q(target)} IS NOT NULL ORDER BY {_q(id_col)}",
+                      folder / "data" / f"{table}.parquet")
+        _copy_parquet(con, f"SELECT * FROM c ORDER BY {_q(corpus_id)}", folder / "data" / f"{ctable}.parquet")
+    except BaseException:
+        con.close()
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    con.close()
+    try:
+        _contract(folder, table, columns, query_columns, [id_col, target])
+        _contract(folder, ctable, ccols, corpus_text[:1], [corpus_id])
+        q = _yaml_scalar
+        cols = "{" + ", ".join(f"{q(c)}: {t}" for c, t in columns.items()) + "}"
+        corpus_cols = "{" + ", ".join(f"{q(c)}: {t}" for c, t in ccols.items()) + "}"
+        notebooks = Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()
+        lines = [
+            *_head("Retrieval pilot", f"{data} and {corpus}", f"{n:,} queries, {n_docs:,} documents"),
+            f"name: {name}",
+            f"owner: {q(owner or _whoami())}   # drafted: who answers for the decision",
+            f"question: {q('Does a candidate search put the relevant documents nearer the top than today?')}",
+            "primary_metric: quality.mrr_at_10   # how near the top the first relevant document comes",
+            "warehouse: data/warehouse.duckdb", "",
+            "task:", "  kind: retrieval", f"  target: {q(target)}", "",
+            "cost:", "  compute_usd_per_hour: 0.10     # what an hour of the serving machine costs", "",
+            "sources:",
+            f"  {table}:",
+            f"    path: data/{table}.parquet   # drafted: every query with relevant ids (better: a set chosen to "
+            "represent the work)",
+            "    format: parquet", f"    contract: contracts/{table}.yml", f"    columns: {cols}",
+            f"  {ctable}:",
+            f"    path: data/{ctable}.parquet", "    format: parquet",
+            f"    contract: contracts/{ctable}.yml", f"    columns: {corpus_cols}", "",
+            f"eval_set:                        # {n:,} queries with known answers: every candidate answers each once",
+            f"  source: {table}", f"  id: {q(id_col)}",
+            f"  inputs: [{', '.join(q(c) for c in query_columns)}]",
+            f"  expected: {q(target)}             # the relevant document ids, separated by {separator!r}",
+            f"  separator: {q(separator)}",
+            f"  corpus: {{source: {ctable}, id: {q(corpus_id)}, text: [{', '.join(q(c) for c in corpus_text)}]}}",
+            "  k: [1, 5, 10]                    # the cut-offs of hit@k, recall@k, MRR@k, nDCG@k",
+            "  # Today's way, the bar to clear: BM25 keyword search stands in for today's search; record",
+            "  # today's ranked ids in a column and use `kind: recorded` to compare with the real one.",
+            "  baseline: {name: keyword_search, kind: bm25}   # drafted: a stand-in for today's search",
+            "  candidates:",
+            "    - {name: embedding_search, kind: embeddings}   # wordllama, shipped with its weights",
+            "    # your own search: {name: mine, kind: callable, function: my_module:search} (a module here)",
+            "",
+            "gates:",
+            "  - {name: beats_today, kind: vs_baseline, metric: quality.mrr_at_10, min_relative_improvement: 0.05}"
+            "   # drafted: the margin over today's search",
+            "  - {name: no_regression, kind: vs_champion, metric: quality.mrr_at_10, max_regression: 0.01}"
+            "   # drafted: the regression tolerated",
+            *_tail(name, owner, notebooks)]
+        charter = folder / "pilot.yaml"
+        charter.write_text("\n".join(lines), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    notes = (f"eval set: all {n:,} queries; corpus: {n_docs:,} documents ({corpus_id}; text "
+             f"{', '.join(corpus_text)}); relevant ids separated by {separator!r}",
+             *([f"{unknown:,} quer(ies) name no document of the corpus: they can never be found"] if unknown else []),
+             "today's search: BM25 drafted as a stand-in: record the real one's results to compare with it")
+    return Scaffold(folder, charter, folder / "contracts" / f"{table}.yml", table, "retrieval", None,
+                    "quality.mrr_at_10", notes)

@@ -49,6 +49,7 @@ from ..store import environment as run_environment, locks
 from . import registry
 from ..measure import metrics as metric_registry
 from ..charter.drafted import drafted_values, how_to_confirm, placeholder
+from ..charter.items import ITEM_TASKS
 from ..measure import stats
 from ..charter.config import (
     BaselineGate,
@@ -324,7 +325,7 @@ def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: 
     if d is not None:
         verdict, lo_b, _ = judge_interval(d, higher=higher, margin=margin)
         reason = (f"{gate.metric} = {_fmt(value)} vs baseline {_fmt(ref)}: {_interval_text(d)}; required: the "
-                  f"interval's lower bound {'above' if higher else 'below'} {'+' if higher else '-'}{margin:.4g} "
+                  f"interval's lower bound {'above' if higher else 'below'} {(margin if higher else -margin):+.4g} "
                   f"({gate.min_relative_improvement:.2%} of the baseline, {'higher' if higher else 'lower'} "
                   "is better)")
         if verdict == "tie":
@@ -585,9 +586,11 @@ def _slices_by_interval(gate: SlicesGate, entries: list[Mapping[str, Any]], *, h
 
 
 def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task_kind: str | None = None,
-                     run_id: str | None = None, declared: bool = True) -> GateResult:
+                     run_id: str | None = None, declared: bool = True,
+                     class_counts: Mapping[str, Any] | None = None) -> GateResult:
     """Enough held-out rows (``heldout.rows``) and, for classification, rows of each class
-    (``heldout.positives`` / ``.negatives``) to judge any difference; the reason says how
+    (``heldout.positives`` / ``.negatives``, or ``class_counts``: the paired comparison's
+    items per class, for any number of classes) to judge any difference; the reason says how
     many more are needed. When the counts were not logged (a custom notebook), a declared
     gate fails; the default one (``declared=False``) passes and says it could not check."""
     base = dict(name=gate_name(gate), kind=gate.kind, metric="heldout.rows", op=">=", threshold=float(gate.min_rows),
@@ -603,19 +606,27 @@ def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task
                           "`c.log_comparison(...)`; a custom one can log it with log_metrics)", **base)
     pos, neg = _num(metrics, "heldout.positives"), _num(metrics, "heldout.negatives")
     classes = {"positive": int(pos), "negative": int(neg)} if pos is not None and neg is not None else None
-    if classes is None and task_kind == "classification":
+    if classes is None and class_counts:
+        classes = {str(k): int(v) for k, v in class_counts.items()}
+    if classes is None and task_kind in ("classification", "text-classification"):
         return GateResult(passed=False, measured=rows, reason="heldout.positives / heldout.negatives are missing: "
                           "rows per class cannot be checked", **base)
     short = stats.sample_shortfall(int(rows), classes, min_rows=gate.min_rows, min_per_class=gate.min_per_class)
+    if task_kind in ITEM_TASKS:  # an eval set's rows are its items
+        short = [line.replace("held-out row(s)", "eval items").replace(" row(s)", " item(s)") for line in short]
     need = f"at least {gate.min_rows} held-out rows" + (
         f" and {gate.min_per_class} of each class" if classes is not None else "")
+    if task_kind in ITEM_TASKS:
+        need = need.replace("held-out rows", "eval items")
     if short:
         return GateResult(passed=False, measured=rows, details=tuple(short),
                           reason=f"too few held-out rows to judge any difference: {'; '.join(short)} "
                           f"(the minimum is {need}; set `- {{kind: sample_size, min_rows: ..., min_per_class: ...}}` "
                           "in the gates to change it, README \"Differences you can trust\")", **base)
-    have = f"{int(rows)} held-out rows" + (f" ({classes['positive']} positive, {classes['negative']} negative)"
-                                           if classes is not None else "")
+    have = f"{int(rows)} {'eval items' if task_kind in ITEM_TASKS else 'held-out rows'}" + (
+        "" if classes is None else f" ({classes['positive']} positive, {classes['negative']} negative)"
+        if set(classes) == {"positive", "negative"} else f" ({len(classes)} classes, the rarest with "
+        f"{min(classes.values())})")
     return GateResult(passed=True, measured=rows, reason=f"{have}; the minimum is {need}", **base)
 
 
@@ -633,7 +644,8 @@ def evaluate_gate(gate: Any, evidence: Evidence) -> GateResult:
                              comparison=ev.comparisons.get("champion"))
     if isinstance(gate, SampleSizeGate):
         return sample_size_gate(gate, ev.candidate_metrics, task_kind=ev.task_kind, run_id=ev.candidate_run_id,
-                                declared=gate is not DEFAULT_SAMPLE_SIZE)
+                                declared=gate is not DEFAULT_SAMPLE_SIZE,
+                                class_counts=(ev.comparisons.get("baseline") or {}).get("class_counts"))
     if isinstance(gate, ContractsGate):
         return contracts_gate(gate, passed=ev.contracts_passed, error_failures=ev.contracts_error_failures,
                               run_id=ev.contracts_run_id)

@@ -25,7 +25,8 @@ more rows (and rows per class) a held-out set needs before any difference is jud
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,6 +46,9 @@ __all__ = [
     "MIN_PER_CLASS",
     "sample_shortfall",
     "p95_blocks_interval",
+    "item_method_for",
+    "paired_values",
+    "paired_macro",
 ]
 
 CONFIDENCE = 0.95
@@ -369,3 +373,90 @@ def p95_blocks_interval(block_values: np.ndarray | list[float], *, confidence: f
     m = float(v.mean())
     half = float(t.ppf(0.5 + confidence / 2, len(v) - 1)) * float(v.std(ddof=1)) / math.sqrt(len(v))
     return m, m - half, m + half
+
+
+# -- eval-set (item) metrics ----------------------------------------------------------------------
+# An eval-set pilot's candidate and baseline answer the very same items, so their difference is
+# paired item by item too. Metrics that are means of a per-item value (accuracy, hit@k, MRR@k,
+# recall@k, nDCG@k, an extraction's exact-match shares and token F1) get the t interval on the
+# per-item differences; macro averages over classes get the paired bootstrap over items.
+
+_ITEM_MEAN = re.compile(r"^(accuracy|(hit|recall|mrr|ndcg)_at_\d+|field_exact|token_f1|all_fields_exact)$")
+_ITEM_MACRO = ("macro_f1", "macro_precision", "macro_recall")
+
+
+def item_method_for(metric: str) -> str | None:
+    """``normal`` / ``bootstrap`` for an eval-set quality metric (short or ``quality.`` name);
+    None when no paired interval is defined for it (``log_loss`` of items: probabilities
+    are not kept per item)."""
+    short = metric.split(".", 1)[1] if metric.startswith("quality.") else metric
+    if short in _ITEM_MACRO:
+        return "bootstrap"
+    return "normal" if _ITEM_MEAN.match(short) else None
+
+
+def paired_values(metric: str, cand: np.ndarray, ref: np.ndarray, *, confidence: float = CONFIDENCE) -> PairedDiff:
+    """mean(cand) - mean(ref) of per-item values on the same items, with a t interval on the
+    per-item differences (as :func:`paired_mean_diff`, for values already computed)."""
+    from scipy.stats import t
+
+    a, b = np.asarray(cand, float), np.asarray(ref, float)
+    d = a - b
+    n = len(d)
+    if n < 2:
+        raise EvaluationError("a paired interval needs at least two items", where="paired comparison",
+                              hint="evaluate on more items")
+    se = float(d.std(ddof=1)) / math.sqrt(n)
+    half = float(t.ppf(0.5 + confidence / 2, n - 1)) * se
+    diff = float(d.mean())
+    return PairedDiff(metric, float(a.mean()), float(b.mean()), diff, diff - half, diff + half, "normal", n,
+                      confidence)
+
+
+def _macro_stat(metric: str, expected: np.ndarray, predicted: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Macro precision / recall / F1 under each row of a weight matrix: per class, the weighted
+    true positives, predictions and support are weighted sums (classes: the expected ones plus
+    any predicted, as :func:`workbench.measure.items.scoring.classification_quality`; an error,
+    None, predicts no class)."""
+    classes = sorted({str(v) for v in expected} | {str(v) for v in predicted if v is not None})
+    exp = np.array([str(v) for v in expected], dtype=object)
+    pred = np.array([None if v is None else str(v) for v in predicted], dtype=object)
+    E = np.column_stack([(exp == c) for c in classes]).astype(np.float32)
+    P = np.column_stack([(pred == c) for c in classes]).astype(np.float32)
+    TP = E * P
+
+    def stat(W: np.ndarray) -> np.ndarray:
+        tp, pp, sup = W @ TP, W @ P, W @ E
+        if metric == "macro_f1":
+            num, den = 2 * tp, pp + sup
+        elif metric == "macro_precision":
+            num, den = tp, pp
+        else:
+            num, den = tp, sup
+        return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0).mean(axis=1)
+    return stat
+
+
+def paired_macro(metric: str, expected: Sequence[Any], cand: Sequence[Any], ref: Sequence[Any], *,
+                 resamples: int = 200, seed: int = 0, confidence: float = CONFIDENCE,
+                 chunk_cells: int = 4_000_000) -> PairedDiff:
+    """A macro average over classes (``macro_f1``, ``macro_precision``, ``macro_recall``) of
+    two models' labels on the same items: the difference, with the percentile interval of a
+    seeded paired bootstrap over items (the same resampled items for both)."""
+    short = metric.split(".", 1)[1] if metric.startswith("quality.") else metric
+    if short not in _ITEM_MACRO:
+        raise EvaluationError(f"{metric} is not a macro average over classes", where="stats.paired_macro",
+                              hint=f"use one of: {', '.join(_ITEM_MACRO)}")
+    y = np.asarray(list(expected), dtype=object)
+    n = len(y)
+    if n < 2:
+        raise EvaluationError("a paired interval needs at least two items", where="paired comparison",
+                              hint="evaluate on more items")
+    f_c, f_r = _macro_stat(short, y, np.asarray(list(cand), dtype=object)), _macro_stat(
+        short, y, np.asarray(list(ref), dtype=object))
+    ones = np.ones((1, n), dtype=np.float32)
+    point_c, point_r = float(f_c(ones)[0]), float(f_r(ones)[0])
+    d = np.concatenate([f_c(W) - f_r(W) for W in _weights(n, resamples, seed, chunk_cells)])
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(d, [alpha, 1 - alpha])
+    return PairedDiff(short, point_c, point_r, point_c - point_r, float(lo), float(hi), "bootstrap", n, confidence)

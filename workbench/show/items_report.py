@@ -14,7 +14,8 @@ import pandas as pd
 from ..measure.items.scoring import short_labels
 
 __all__ = ["confusion_frame", "confusion_figure", "per_class", "disagreements", "side_by_side", "worst_failures",
-           "slowest", "disagreement_rows", "item_evidence_html", "item_evidence_section", "item_runs", "eval_texts"]
+           "slowest", "disagreement_rows", "item_evidence_html", "item_evidence_section", "item_runs", "eval_texts",
+           "intervals"]
 
 
 def confusion_frame(quality: Any, *, width: int = 24) -> pd.DataFrame:
@@ -85,6 +86,18 @@ def side_by_side(runs: Mapping[str, Any]) -> pd.DataFrame:
     """One column per model, one row per metric (slices left out)."""
     table = pd.DataFrame({name: r.metrics() for name, r in runs.items()})
     return table.loc[[m for m in table.index if not m.startswith("slice.")]]
+
+
+def intervals(comparisons: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per candidate and compared metric: its value, today's, and the paired difference
+    with its 95 % interval (:func:`workbench.measure.items.compare.compare_items` results)."""
+    rows = []
+    for name, cmp in comparisons.items():
+        for metric, d in cmp.diffs.items():
+            rows.append({"candidate": name, "metric": metric, "candidate value": d.candidate,
+                         f"{cmp.reference_label}": d.reference,
+                         "difference [95 % interval]": d.text(), "method": d.method, "items": d.n})
+    return pd.DataFrame(rows)
 
 
 def _short(text: str, width: int = 120) -> str:

@@ -500,11 +500,16 @@ def _interval_text(d: Mapping[str, Any] | None) -> str:
 def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected: str | None) -> str:
     """Paired differences with 95 % intervals (compare/<reference>.json of each candidate run),
     then, for the judged candidate, every slice's difference, worst first (as numbers)."""
+    how = ("Each candidate minus today's way on the very same eval items: the difference and its 95 % interval "
+           "(t intervals on per-item differences for means of a per-item value, such as accuracy, hit@k or "
+           "MRR@k; a paired bootstrap over items for macro averages over classes)."
+           if getattr(charter, "eval_set", None) is not None else
+           "Each candidate minus today's rule (and the champion) on the very same held-out rows: the difference "
+           "and its 95 % interval (DeLong for ROC AUC, t intervals on per-row differences for mean-type metrics, "
+           "a paired bootstrap for the rest).")
     parts = ['<section id="intervals"><h2>Differences you can trust</h2>',
-             '<p class="muted">Each candidate minus today\'s rule (and the champion) on the very same held-out '
-             'rows: the difference and its 95 % interval (DeLong for ROC AUC, t intervals on per-row '
-             'differences for mean-type metrics, a paired bootstrap for the rest). A gate needs the interval\'s '
-             'lower bound to clear its margin; a margin inside the interval is a tie: no better than today.</p>']
+             f'<p class="muted">{_e(how)} A gate needs the interval\'s lower bound to clear its margin; a margin '
+             'inside the interval is a tie: no better than today.</p>']
     rows = []
     slice_cmp: Mapping[str, Any] | None = None
     for name, run in sorted(layout.candidates.items()):

@@ -493,13 +493,15 @@ def compared_metrics(charter: Charter) -> list[str] | None:
     metric of every comparison gate (vs_baseline, vs_champion, slices) that has an interval;
     None (every default metric) when none has."""
     from ..charter.config import BaselineGate, ChampionGate, SlicesGate
-    from ..measure.stats import method_for
+    from ..measure.stats import item_method_for, method_for
 
+    # eval-set pilots: intervals on per-item values
+    has_interval = item_method_for if getattr(charter, "eval_set", None) is not None else method_for
     names = [charter.primary_metric] + [g.metric for g in charter.gates
                                         if isinstance(g, (BaselineGate, ChampionGate, SlicesGate))]
     names = [n if n.startswith("quality.") else f"quality.{n.split('.')[-1]}" if n.startswith("slice.") else n
              for n in names]
-    out = list(dict.fromkeys(n for n in names if n.startswith("quality.") and method_for(n)))
+    out = list(dict.fromkeys(n for n in names if n.startswith("quality.") and has_interval(n)))
     return out or None
 
 

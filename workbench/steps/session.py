@@ -492,9 +492,13 @@ class Session:
         if chosen is not None:
             chosen = [m for m in chosen if m.startswith("quality.")]
         counts = {"heldout.rows": float(comparison.heldout_rows)}
-        if comparison.class_counts is not None:
-            counts["heldout.positives"] = float(comparison.class_counts["positive"])
-            counts["heldout.negatives"] = float(comparison.class_counts["negative"])
+        classes = comparison.class_counts
+        if classes is not None and set(classes) == {"positive", "negative"}:
+            counts["heldout.positives"] = float(classes["positive"])
+            counts["heldout.negatives"] = float(classes["negative"])
+        elif classes:  # any number of classes (eval sets): the gate reads them from compare/<reference>.json
+            counts["heldout.classes"] = float(len(classes))
+            counts["heldout.min_class_rows"] = float(min(classes.values()))
         self.log_metrics({**counts, **{k: v for k, v in comparison.metrics(chosen).items()
                                        if not k.endswith(".rows")}})
         self.log_dict(comparison.to_dict(), ARTIFACT.format(reference=comparison.reference))

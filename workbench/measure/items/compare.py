@@ -1,0 +1,106 @@
+"""A candidate against today's way on the same eval items: paired differences with 95 % intervals.
+
+Both answered every eval item once; their answers are joined on the item id, so each
+difference is paired item by item (:mod:`workbench.measure.stats`): a t interval on the
+per-item differences for metrics that are means of a per-item value (accuracy, hit@k,
+recall@k, MRR@k, nDCG@k, extraction's exact-match shares and token F1), a seeded paired
+bootstrap over items for macro averages over classes. The result is the tabular path's
+:class:`~workbench.measure.modeling.compare.Comparison`, logged the same way
+(``compare/<reference>.json``, ``compare.<reference>.<m>.*``, ``heldout.rows``), so the
+same gates judge it and the same scorecard section shows it. Its ``class_counts`` (text
+classification: eval items per expected class) are what the sample-size gate checks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...errors import EvaluationError
+from .. import stats
+from ..modeling.compare import Comparison
+from .data import ItemData
+from .scoring import extraction_per_item, retrieval_per_item
+
+__all__ = ["compare_items", "default_item_metrics", "parse_outputs"]
+
+
+def default_item_metrics(task: str, ks: Sequence[int] = (1, 5, 10)) -> tuple[str, ...]:
+    """The quality metrics compared when the charter names none (``quality.`` names)."""
+    if task == "retrieval":
+        k = max(ks)
+        return (f"quality.mrr_at_{k}", f"quality.hit_at_{min(ks)}")
+    if task == "extraction":
+        return ("quality.all_fields_exact", "quality.field_exact")
+    return ("quality.macro_f1", "quality.accuracy")
+
+
+def parse_outputs(task: str, outputs: Sequence[Any], separator: str = "|") -> list[Any]:
+    """Logged answers (``items/<name>.json``'s output column: text) back into the task's
+    shape: a label, a list of ids, an object; None (an error) stays None."""
+    out: list[Any] = []
+    for value in outputs:
+        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+            out.append(None)
+        elif task == "retrieval":
+            out.append([p for p in str(value).split(separator) if p] if not isinstance(value, list) else value)
+        elif task == "extraction":
+            out.append(value if isinstance(value, dict) else json.loads(str(value)))
+        else:
+            out.append(str(value))
+    return out
+
+
+def _per_item(task: str, data: ItemData, answers: list[Any]) -> dict[str, np.ndarray]:
+    if task == "retrieval":
+        return retrieval_per_item(data.relevant(), answers, data.spec.k)
+    if task == "extraction":
+        return extraction_per_item(data.expected_objects(), answers)
+    return {"accuracy": np.array([a is not None and a == e for a, e in zip(answers, data.expected, strict=True)],
+                                 dtype=float)}
+
+
+def compare_items(candidate: pd.DataFrame, reference: pd.DataFrame, data: ItemData, *, task: str,
+                  candidate_name: str, reference_name: str = "baseline", reference_label: str | None = None,
+                  metrics: Sequence[str] | None = None, resamples: int = 200) -> Comparison:
+    """Paired differences of ``candidate`` minus ``reference`` (their per-item tables: item_id,
+    output) on ``metrics`` (``quality.`` names with an item interval; default
+    :func:`default_item_metrics`) over the eval items both answered."""
+    ids = data.ids
+    sep = data.spec.separator
+    tables = []
+    for frame, who in ((candidate, candidate_name), (reference, reference_label or reference_name)):
+        by_id = dict(zip(frame["item_id"].astype(str), frame["output"], strict=True))
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise EvaluationError(f"{who} answered {len(ids) - len(missing)} of the {len(ids)} eval items "
+                                  f"(none for {', '.join(missing[:3])}{'…' if len(missing) > 3 else ''}): "
+                                  "no paired comparison", where="compare_items",
+                                  hint="run the baseline step again on this eval set (`make pilot` does)")
+        tables.append(parse_outputs(task, [by_id[i] for i in ids], sep))
+    cand, ref = tables
+    asked = metrics or default_item_metrics(task, data.spec.k)
+    names = [m if m.startswith("quality.") else f"quality.{m}" for m in asked]
+    per_c, per_r = _per_item(task, data, cand), _per_item(task, data, ref)
+    diffs: dict[str, stats.PairedDiff] = {}
+    notes: list[str] = []
+    for name in dict.fromkeys(names):
+        short = name.split(".", 1)[1]
+        how = stats.item_method_for(short)
+        try:
+            if how == "bootstrap" and task == "text-classification":
+                diffs[name] = stats.paired_macro(short, data.expected, cand, ref, resamples=resamples)
+            elif how == "normal" and short in per_c:
+                diffs[name] = stats.paired_values(short, per_c[short], per_r[short])
+            else:
+                notes.append(f"{short}: no paired interval for a {task} eval set")
+        except EvaluationError as exc:
+            notes.append(f"{short}: no interval ({exc.what})")
+    counts = dict(Counter(data.expected)) if task == "text-classification" else None
+    return Comparison(candidate_name, reference_name, reference_label or reference_name, len(ids), len(ids), counts,
+                      diffs, (), tuple(notes))
