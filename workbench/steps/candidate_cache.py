@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..charter.config import Charter, Step
+from ..charter.config import Charter
 from ..store.tracking import FINISHED, TAG, Store
 from .step_runs import cache_key
 
@@ -31,7 +31,7 @@ SCORES_ARTIFACT = "scores/{name}.parquet"  # a candidate's held-out scores by ro
 _FINGERPRINT_TAG = "workbench.fingerprint."
 
 
-def candidate_keys(charter: Charter, step: Step, common: dict[str, Any]) -> dict[str, str]:
+def candidate_keys(charter: Charter, common: dict[str, Any]) -> dict[str, str]:
     """{candidate name: its cache key}. ``common``: what every candidate of the step shares
     (notebook source, step parameters, fingerprints, contracts, code, injected values but the spec)."""
     spec = charter.modeling()
@@ -47,16 +47,16 @@ def candidate_keys(charter: Charter, step: Step, common: dict[str, Any]) -> dict
     return out
 
 
-def reusable(store: Store, charter: Charter, step: Step, keys: dict[str, str], fingerprints: dict[str, str],
+def reusable(store: Store, charter: Charter, keys: dict[str, str], fingerprints: dict[str, str],
              say: Any = None) -> dict[str, str]:
     """{candidate name: the run it can be served from} for the candidates whose key matches an
-    earlier executed candidate run of the same step that may be reused."""
+    earlier executed candidate run that may be reused."""
     say = say or (lambda _msg: None)
     out: dict[str, str] = {}
     for name, key in keys.items():
+        # the key holds the notebook and the step's parameters: the same key is the same computation
         runs = store.find_runs(charter.name, f"tags.`{T_CANDIDATE_KEY}` = '{key}' and attributes.status = 'FINISHED' "
-                               f"and tags.`{TAG['cached']}` = 'false' and tags.`{TAG['step']}` = '{step.name}'",
-                               max_results=1)
+                               f"and tags.`{TAG['cached']}` = 'false'", max_results=1)
         if not runs:
             continue
         hit = runs[0]

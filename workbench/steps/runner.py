@@ -677,8 +677,8 @@ def _candidate_reuse(charter: Charter, step: Step, store: Store, key_parts: dict
     from .candidate_cache import candidate_keys, reusable
 
     common = {**key_parts, "injected": {k: v for k, v in key_parts["injected"].items() if k != "spec"}}
-    keys = candidate_keys(charter, step, common)
-    reuse = {} if force else reusable(store, charter, step, keys, expected, say)
+    keys = candidate_keys(charter, common)
+    reuse = {} if force else reusable(store, charter, keys, expected, say)
     if reuse:
         say(f"  {step.name}: reusing {', '.join(f'{n} (run {r[:8]})' for n, r in reuse.items())}; "
             f"running {', '.join(n for n in keys if n not in reuse) or 'no candidate'}")
