@@ -61,7 +61,8 @@ def _run(charter: Path, env: dict[str, str] | None = None) -> tuple[float, dict[
     if proc.returncode not in (0, 3, 7):  # GO, NO-GO / no better, DRAFT: the pilot itself ran
         raise SystemExit(f"workbench run {charter} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n"
                          f"{proc.stderr[-3000:]}")
-    return wall, {m.group(1): float(m.group(2)) for m in DONE.finditer(proc.stdout)}, proc.stdout
+    said = proc.stdout + "\n" + proc.stderr  # progress goes to stderr in older commits
+    return wall, {m.group(1): float(m.group(2)) for m in DONE.finditer(said)}, said
 
 
 def _demo_copy(work: Path, source: Path) -> Path:
@@ -165,7 +166,8 @@ def main() -> None:
         print(f"| evaluate step, HEAD | {head_eval:.1f} | {head_eval / ref_eval:.2f} | ratio <= 1.15 |")
         result["evaluate_ratio_vs_reference"] = head_eval / ref_eval
     elif refs:
-        print(f"| evaluate step, reference {refs[0]['commit']} | {statistics.median(r['steps']['evaluate'] for r in refs):.1f} | | |")
+        ref_eval = statistics.median(r["steps"]["evaluate"] for r in refs)
+        print(f"| evaluate step, reference {refs[0]['commit']} | {ref_eval:.1f} | | |")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "iterate.json").write_text(json.dumps(result, indent=2))
     print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; wrote bench/results/iterate.json",
