@@ -40,6 +40,8 @@ batch_size = 2000
 champion = None  # injected: the current champion ({"uri", "version", "threshold"}), compared on the same rows
 timing_budgets = {}  # injected: the charter's latency/throughput budgets, re-measured when inside the noise
 compare_metrics = None  # injected: the primary and gated metrics compared with intervals (None: the defaults)
+candidate_keys = {}  # injected: each candidate's own cache key
+reuse = {}  # injected: candidates unchanged since an earlier run ({name: run id}), carried over, not trained again
 
 # %%
 import pandas as pd
@@ -89,23 +91,35 @@ formatting.styled(shifted.to_frame().head(15)) if shifted.columns else None
 # %%
 results, figures = {}, {}
 for cand in s.spec.candidates:
-    with s.child(cand.name, data=data) as c:  # its training and held-out rows as datasets
-        model, threshold = modeling.fit_candidate(cand, data, s.task, s.cost, fallback=fallback)
-        c.log_params({"candidate": cand.name, "estimator": cand.estimator,
-                      **{f"param.{k}": v for k, v in model.params.items()}})
-        c.log_dict(model.preprocessing(), f"{cand.name}/preprocessing.json")
-        result = modeling.assess(cand.name, model, data, task=s.task, cost=s.cost, threshold=threshold,
-                                 slice_columns=slice_columns, min_slice_rows=min_slice_rows,
-                                 single_items=single_items, batch_size=batch_size, budgets=timing_budgets)
-        for ref, (scored, ref_threshold, label) in references.items():
-            c.log_comparison(modeling.compare(result.scored, scored, task=s.task, candidate_name=cand.name,
+    source = reuse.get(cand.name)  # nothing this candidate depends on changed since that run
+    with s.child(cand.name, data=data, tags=s.candidate_tags(cand.name, candidate_keys, source)) as c:
+        if source:  # its results carried over; its kept scores compared again with today's rule and the champion
+            scored, carried = c.reuse_candidate(source, cand.name, like=references["baseline"][0])
+            threshold = carried.get("quality.threshold")
+        else:
+            model, threshold = modeling.fit_candidate(cand, data, s.task, s.cost, fallback=fallback)
+            c.log_params({"candidate": cand.name, "estimator": cand.estimator,
+                          **{f"param.{k}": v for k, v in model.params.items()}})
+            c.log_dict(model.preprocessing(), f"{cand.name}/preprocessing.json")
+            result = modeling.assess(cand.name, model, data, task=s.task, cost=s.cost, threshold=threshold,
+                                     slice_columns=slice_columns, min_slice_rows=min_slice_rows,
+                                     single_items=single_items, batch_size=batch_size, budgets=timing_budgets)
+            scored = result.scored
+            c.log_scores(scored, cand.name)
+        for ref, (ref_scored, ref_threshold, label) in references.items():
+            c.log_comparison(modeling.compare(scored, ref_scored, task=s.task, candidate_name=cand.name,
                                               reference_name=ref, reference_label=label, threshold=threshold,
                                               metrics=compare_metrics, slice_metrics=compare_metrics,
                                               reference_threshold=ref_threshold, slice_columns=slice_columns,
                                               min_slice_rows=min_slice_rows),
                              logged=[s.primary_metric] if s.primary_metric else None)
+        if source:
+            results[cand.name] = carried
+            print(f"{cand.name}: reused from run {source} (unchanged), compared again on the same rows")
+            continue
         if result.timing.inside_noise:  # a verdict inside the noise is never served from cache
             s.set_tags({"workbench.inside_noise": "true"})
+            c.set_tags({"workbench.inside_noise": "true"})
         figures[cand.name] = c.log_assessment(result, prefix=cand.name, reference=baseline, primary_metric=s.primary_metric)
         c.log_model(model, "model", input_example=data.eval_head(5)[data.features], output_example=result.score_head(5))
         results[cand.name] = result
@@ -116,13 +130,15 @@ for cand in s.spec.candidates:
 
 # %%
 table = pd.DataFrame({**({"baseline": evaluation_report.bundle_metrics(baseline, logged_only=True)} if baseline else {}),
-                      **{name: r.metrics() for name, r in results.items()}})
+                      **{name: r if isinstance(r, dict) else r.metrics() for name, r in results.items()}})
 table = table.loc[[m for m in table.index if not m.startswith("slice.")]]
 s.log_table(metrics.metric_table(table), "evaluate/candidates.html")
 metrics.metric_table(table)
 
 # %%
 for name, r in results.items():
+    if name not in figures:  # reused: its figures and tables are in the run it came from
+        continue
     for fig in figures[name].values():
         display(fig)
     if r.slices is not None:

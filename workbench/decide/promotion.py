@@ -154,6 +154,7 @@ class Evidence:
     contract_versions: Mapping[str, str] = field(default_factory=dict)
     git_commit: str | None = None
     candidates: Mapping[str, str] = field(default_factory=dict)  # name -> run id, all considered
+    candidate_cached_from: str | None = None  # the run a reused candidate's results came from (candidate_cache)
     # the evaluate run's own evidence: its metrics (shift.*), its leakage findings
     # (``leakage/findings.json`` rows; None: the run logged no leakage checks) and shift columns
     evaluate_metrics: Mapping[str, float] | None = None
@@ -799,9 +800,11 @@ def _logged_model_id(store: Store, run: Any) -> str | None:
     return ids[-1]
 
 
-def _lineage(evaluate_run: Any, candidate: str) -> str | None:
-    """Same evaluate cache key + same candidate name = same code, data and parameters."""
-    key = evaluate_run.data.tags.get(TAG["cache_key"])
+def _lineage(evaluate_run: Any, candidate: str, candidate_run: Any = None) -> str | None:
+    """Same evaluate cache key + same candidate name = same code, data and parameters; a candidate
+    cached on its own has a key of its own, the same in every run that reuses it."""
+    own = candidate_run.data.tags.get(TAG["candidate_key"]) if candidate_run is not None else None
+    key = own or evaluate_run.data.tags.get(TAG["cache_key"])
     if not key:
         return None
     return hashlib.sha256(f"{key}:{candidate}".encode()).hexdigest()[:32]
@@ -892,7 +895,8 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         pilot_run_id=pilot_run_id,
         evaluate_run_id=evaluate_of[name].info.run_id,
         model_id=_logged_model_id(store, cand),
-        lineage=_lineage(evaluate_of[name], name),
+        lineage=_lineage(evaluate_of[name], name, cand),
+        candidate_cached_from=cand.data.tags.get(TAG["cached_from"]),
         fingerprints={k[len(FINGERPRINT_PREFIX):]: v for k, v in ptags.items() if k.startswith(FINGERPRINT_PREFIX)},
         contract_versions=versions,
         git_commit=ptags.get(TAG["git_commit"]),
@@ -1015,6 +1019,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
                   "baseline": ev.baseline_run_id, "contracts": ev.contracts_run_id,
                   "champion": ev.champion_run_id, "champion_version": ev.champion_version,
                   "candidates": dict(ev.candidates),
+                  **({"candidate_cached_from": ev.candidate_cached_from} if ev.candidate_cached_from else {}),
                   **({"allowed_rolled_back": allowed_rolled_back} if allowed_rolled_back else {})},
         fingerprints=dict(ev.fingerprints), contract_versions=dict(ev.contract_versions), git_commit=ev.git_commit,
         environment=dict(ev.environment), notes=tuple(notes), reason=reason if allowed_rolled_back else None,

@@ -556,8 +556,11 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         semantic["timing_budgets"] = timing_budgets(charter)
     if "compare_metrics" in declared.defaults:
         semantic["compare_metrics"] = compared_metrics(charter)
+    keyed = {k: v for k, v in semantic.items() if k in declared.defaults}
+    if step.role == "baseline" and keyed.get("spec"):  # today's rule is re-measured only when its own inputs change
+        keyed["spec"] = _without_candidates(keyed["spec"])
     key_parts = {"notebook": nbfiles.source_hash(notebook), "parameters": step.parameters,
-                 "injected": {k: v for k, v in semantic.items() if k in declared.defaults}, **base_key}
+                 "injected": keyed, **base_key}
     user_code = _callable_sources(charter)
     if user_code:  # an eval-set candidate's own module: editing it must not reuse an earlier result
         key_parts["user_code"] = user_code
@@ -612,6 +615,8 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         **semantic,
         "champion": champ,
     }
+    if {"candidate_keys", "reuse"} <= set(declared.defaults):  # each candidate cached on its own (candidate_cache)
+        injected.update(_candidate_reuse(charter, step, store, key_parts, expected, say, force))
     parameters = {**{k: v for k, v in injected.items() if k in declared.defaults}, **step.parameters}
     say(f"{step.name}: running {step.notebook}")
     tmp = Path(tempfile.mkdtemp(prefix=f"wb-{step.name}-"))
@@ -657,6 +662,29 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         raise failure from (None if isinstance(error, (KeyboardInterrupt, Terminated)) else error)
     say(f"{step.name}: done in {time.perf_counter() - t0:.1f}s")
     return StepOutcome(step.name, "notebook", "executed", run.run_id, time.perf_counter() - t0)
+
+
+def _without_candidates(spec: dict[str, Any]) -> dict[str, Any]:
+    """A modeling spec (as injected) without its candidates: what the baseline's key takes."""
+    out = {k: v for k, v in spec.items() if k != "candidates"}
+    if isinstance(out.get("eval_set"), dict):
+        out["eval_set"] = {k: v for k, v in out["eval_set"].items() if k != "candidates"}
+    return out
+
+
+def _candidate_reuse(charter: Charter, step: Step, store: Store, key_parts: dict[str, Any],
+                     expected: dict[str, str], say: Progress, force: bool) -> dict[str, Any]:
+    """``candidate_keys`` and ``reuse`` for an evaluate notebook that takes them: each candidate's
+    own key, and the earlier runs the unchanged ones are served from (none with ``--force``)."""
+    from .candidate_cache import candidate_keys, reusable
+
+    common = {**key_parts, "injected": {k: v for k, v in key_parts["injected"].items() if k != "spec"}}
+    keys = candidate_keys(charter, common)
+    reuse = {} if force else reusable(store, charter, keys, expected, say)
+    if reuse:
+        say(f"  {step.name}: reusing {', '.join(f'{n} (run {r[:8]})' for n, r in reuse.items())}; "
+            f"running {', '.join(n for n in keys if n not in reuse) or 'no candidate'}")
+    return {"candidate_keys": keys, "reuse": reuse}
 
 
 def _callable_sources(charter: Charter) -> dict[str, str]:

@@ -538,6 +538,67 @@ class Session:
             raise
         self.store.end_run(run.run_id, FINISHED)
 
+    # -- each candidate cached on its own (workbench.steps.candidate_cache) -----------------------
+    def candidate_tags(self, name: str, keys: Mapping[str, str] | None, source: str | None) -> dict[str, str]:
+        """The tags of a candidate's run: its own cache key, and whether it is a copy of an earlier
+        run of the same candidate (``source``) — the run its results came from."""
+        from ..store.tracking import TAG
+        from .candidate_cache import T_CANDIDATE_KEY
+
+        tags = {TAG["cached"]: "true" if source else "false"}
+        if keys and name in keys:
+            tags[T_CANDIDATE_KEY] = keys[name]
+        if source:
+            tags[TAG["cached_from"]] = source
+            tags["mlflow.note.content"] = (f"**Candidate {name}**, cached: nothing it depends on changed since run "
+                                           f"{source}, whose metrics, artifacts and model this run carries; its "
+                                           "held-out scores were compared again with today's rule and the champion "
+                                           "as measured now (`compare/`).")
+        return tags
+
+    def log_scores(self, scored: Any, name: str) -> None:
+        """Keep a model's held-out scores by row (``scores/<name>.parquet``), so a later run that
+        reuses it compares it again on the same rows (:meth:`reuse_candidate`)."""
+        import tempfile
+
+        from .candidate_cache import SCORES_ARTIFACT
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = scored.to_parquet(Path(tmp) / Path(SCORES_ARTIFACT.format(name=name)).name)
+            self.store.log_artifact(self.run_id, path, str(Path(SCORES_ARTIFACT.format(name=name)).parent))
+
+    def reuse_candidate(self, source: str, name: str, *, like: Any) -> tuple[Any, dict[str, float]]:
+        """Carry an earlier run of this candidate (same key) into this run: its parameters, its
+        metrics but the comparisons, its artifacts but ``compare/``, and its logged model (linked,
+        not copied). Returns its held-out scores next to the rows ``like`` scored (to compare them
+        again) and the metrics it carried."""
+        import tempfile
+
+        from mlflow.artifacts import download_artifacts
+        from mlflow.entities import LoggedModelOutput
+
+        from ..measure.modeling.heldout import ScoredRows
+        from .candidate_cache import SCORES_ARTIFACT
+
+        src = self.store.get_run(source)
+        carried = {k: v for k, v in src.data.metrics.items() if not k.startswith("compare.")}
+        self.store.log_params(self.run_id, dict(src.data.params))
+        self.log_metrics(carried)
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(download_artifacts(run_id=source, dst_path=tmp, tracking_uri=self.store.tracking_uri))
+            for entry in sorted(local.iterdir()):
+                if entry.name == "compare":
+                    continue
+                if entry.is_dir():
+                    self.store.client.log_artifacts(self.run_id, str(entry), entry.name)
+                else:
+                    self.store.client.log_artifact(self.run_id, str(entry))
+            scored = ScoredRows.from_parquet(local / SCORES_ARTIFACT.format(name=name), like)
+        models = [LoggedModelOutput(o.model_id, o.step) for o in (src.outputs.model_outputs if src.outputs else [])]
+        if models:
+            self.store.client.log_outputs(self.run_id, models)
+        return scored, carried
+
     def log_model(self, model: Any, name: str, *, input_example: Any, output_example: Any = None) -> Any:
         """Log a scikit-learn model with its signature and an input example."""
         return self.store.log_sklearn_model(self.run_id, model, name, input_example=input_example,

@@ -63,6 +63,7 @@ TAG = {
     "notebook": "workbench.notebook",
     "role": "workbench.role",
     "partial": "workbench.partial",  # "true" on a pilot run of only some notebook steps (`run --step`)
+    "candidate_key": "workbench.candidate_key",  # a candidate run's own cache key (steps/candidate_cache.py)
 }
 
 UI_PORT_ENV = "UI_PORT"  # the port `make ui` serves the MLflow UI on (the Makefile's UI_PORT)

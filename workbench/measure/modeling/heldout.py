@@ -153,6 +153,32 @@ class ScoredRows:
         """Every score, in the held-out order (in memory: for small tables)."""
         return pd.Series(self.head(self.rows), name="score")
 
+    def to_parquet(self, path: Path) -> Path:
+        """The scores by row number (``__wb_row``, ``score``) as a Parquet file: what a later
+        run needs to compare this model again on the same held-out rows (:meth:`from_parquet`)."""
+        self.con.execute(f"COPY (SELECT {ROW}, {SCORE} FROM {_q(self.table)} ORDER BY {ROW}) "
+                         f"TO '{str(path).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
+        return path
+
+    @classmethod
+    def from_parquet(cls, path: Path, like: ScoredRows) -> ScoredRows:
+        """Scores kept by :meth:`to_parquet`, put next to the held-out rows ``like`` scored
+        (its truth and kept columns): the same rows, or an error naming the difference."""
+        con, table = like.con, like.heldout.new_table("kept")
+        keep = [d[0] for d in con.execute(f"SELECT * FROM {_q(like.table)} LIMIT 0").description
+                if d[0] not in (ROW, Y, SCORE)]
+        src = str(path).replace("'", "''")
+        con.execute(f"CREATE TABLE {_q(table)} AS SELECT r.{ROW}, r.{Y}, k.{SCORE}"
+                    + "".join(f", r.{_q(c)}" for c in keep)
+                    + f" FROM {_q(like.table)} r JOIN read_parquet('{src}') k USING ({ROW})")
+        kept = con.execute(f"SELECT count(*) FROM read_parquet('{src}')").fetchone()[0]
+        joined = con.execute(f"SELECT count(*) FROM {_q(table)}").fetchone()[0]
+        if not kept == joined == like.rows:
+            raise EvaluationError(f"kept scores cover {kept:,} row(s), {joined:,} of them among the {like.rows:,} "
+                                  "held-out rows", where=str(path),
+                                  hint="the held-out rows differ from the run that kept them: run the step with --force")
+        return cls(like.heldout, table, joined)
+
 
 def score_rows(model: Any, heldout: HeldOut, *, features: Sequence[str], target: str,
                truth: Callable[[Any], np.ndarray], binary: bool, keep: Sequence[str] = (),

@@ -1,0 +1,113 @@
+"""Change one thing, re-run one thing: each candidate of the evaluate step is cached on its own.
+
+A real pilot made by `workbench new` on a table made here, with two candidates, run with the
+shipped notebooks, real kernels, DuckDB and MLflow in tmp_path."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.charter.config import load_charter
+from workbench.new import new_pilot
+from workbench.steps.candidate_cache import T_CANDIDATE_KEY
+from workbench.steps.runner import project_store, run_pilot
+from workbench.store import environment
+from workbench.store.tracking import TAG
+
+pytestmark = pytest.mark.slow
+
+CANDIDATES = ("candidates:\n"
+              "  - name: lr\n    estimator: sklearn.linear_model.LogisticRegression\n    params: {{C: 1.0}}\n"
+              "  - name: hgb\n    estimator: sklearn.ensemble.HistGradientBoostingClassifier\n"
+              "    params: {{max_iter: {iters}}}\n\n")
+
+
+def _table(path: Path, rows: int = 1500, seed: int = 5) -> Path:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"amount": rng.normal(50, 15, rows).round(2), "visits": rng.integers(0, 30, rows)})
+    frame["bought"] = (rng.random(rows) < 1 / (1 + np.exp(-(frame["amount"] - 50) / 8))).astype(int)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _with_candidates(charter: Path, iters: int) -> None:
+    text = charter.read_text()
+    start, end = text.index("candidates:"), text.index("steps:")
+    charter.write_text(text[:start] + CANDIDATES.format(iters=iters) + text[end:])
+
+
+@pytest.fixture(scope="module")
+def pilot(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    root = tmp_path_factory.mktemp("candidate-cache")
+    made = new_pilot("percand", _table(root / "shop.csv"), "bought", pilots_dir=root,
+                     owner="oncall@pilot-team.internal")
+    _with_candidates(made.charter, 20)
+    first = run_pilot(load_charter(made.charter))
+    assert first.decision is not None
+    return made.charter, first
+
+
+def _candidates(store, charter, step_run_id: str) -> dict[str, object]:
+    return {r.data.tags["workbench.candidate"]: r for r in store.children(charter.name, step_run_id)
+            if r.data.tags.get(TAG["kind"]) == "candidate"}
+
+
+def _step(result, name: str):
+    return next(s for s in result.steps if s.name == name)
+
+
+def test_editing_one_candidate_reruns_that_candidate_only(pilot) -> None:
+    path, first = pilot
+    _with_candidates(path, 30)  # hgb's parameters edited; lr untouched
+    charter = load_charter(path)
+    again = run_pilot(charter)
+    store = project_store(charter)
+    assert again.decision is not None and again.decision.outcome  # a new decision, made
+    assert _step(again, "baseline").status == "cached"  # today's rule: its inputs did not change
+    evaluate = _step(again, "evaluate")
+    assert evaluate.status == "executed"
+    before = _candidates(store, charter, _step(first, "evaluate").run_id)
+    now = _candidates(store, charter, evaluate.run_id)
+    lr, hgb = now["lr"], now["hgb"]
+    # lr: carried over from the run that trained it, tied to it, compared again on the same rows
+    assert lr.data.tags[TAG["cached"]] == "true" and lr.data.tags[TAG["cached_from"]] == before["lr"].info.run_id
+    assert lr.data.tags[T_CANDIDATE_KEY] == before["lr"].data.tags[T_CANDIDATE_KEY]
+    assert lr.data.metrics["quality.roc_auc"] == before["lr"].data.metrics["quality.roc_auc"]
+    assert lr.data.metrics["compare.baseline.roc_auc.diff"] == pytest.approx(
+        before["lr"].data.metrics["compare.baseline.roc_auc.diff"])
+    assert store.get_run(lr.info.run_id).outputs.model_outputs  # its model, linked for promotion
+    names = {a.path for a in store.client.list_artifacts(lr.info.run_id)}
+    assert {"compare", "evaluation", "scores"} <= names
+    # hgb: trained again with its new parameters
+    assert hgb.data.tags[TAG["cached"]] == "false" and TAG["cached_from"] not in hgb.data.tags
+    assert hgb.data.params["param.max_iter"] == "30" != before["hgb"].data.params["param.max_iter"]
+    assert hgb.data.tags[T_CANDIDATE_KEY] != before["hgb"].data.tags[T_CANDIDATE_KEY]
+    # the decision reads this run's candidates, a reused one like a fresh one
+    chosen = again.decision.candidate
+    assert chosen in now and again.decision.candidate_run_id == now[chosen].info.run_id
+    assert store.get_run(again.decision.candidate_run_id).data.metrics == now[chosen].data.metrics
+    # and the decision record ties a reused one to the run it came from
+    assert again.decision.evidence.get("candidate_cached_from") == now[chosen].data.tags.get(TAG["cached_from"])
+    # nothing changed since: the whole step is served from cache
+    third = run_pilot(charter)
+    assert {s.name: s.status for s in third.steps if s.kind == "notebook"} == {
+        "profile": "cached", "baseline": "cached", "evaluate": "cached"}
+
+
+def test_a_change_of_package_versions_misses(pilot, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, _ = pilot
+    charter = load_charter(path)
+    real = environment.current()
+    upgraded = dataclasses.replace(real, packages={**real.packages, "scikit-learn": real.packages["scikit-learn"] + "+x"})
+    monkeypatch.setattr(environment, "current", lambda: upgraded)
+    again = run_pilot(charter)
+    store = project_store(charter)
+    assert {s.name: s.status for s in again.steps if s.kind == "notebook"} == {
+        "profile": "executed", "baseline": "executed", "evaluate": "executed"}
+    now = _candidates(store, charter, _step(again, "evaluate").run_id)
+    assert {n: r.data.tags[TAG["cached"]] for n, r in now.items()} == {"lr": "false", "hgb": "false"}

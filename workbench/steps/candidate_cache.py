@@ -1,0 +1,84 @@
+"""Each candidate of an evaluate step cached on its own: change one thing, re-run one thing.
+
+A step is cached whole (:mod:`workbench.steps.step_runs`); within an evaluate step that runs,
+each candidate has a key of its own — its spec, the feature view and split, the task and cost
+model, the step's parameters, the timing budgets, the notebook source, the table fingerprints,
+the contract versions, the workbench code and the environment (:func:`step_runs.cache_key`) —
+and the baseline's spec only when the candidate falls back on it. Not the other candidates, not
+today's rule's spec otherwise, not the champion: the candidate's per-row held-out scores are an
+artifact of its run, so the notebook compares a reused candidate again with today's rule and
+the champion as they are measured now, on the same rows.
+
+The runner injects ``candidate_keys`` ({name: key}) and ``reuse`` ({name: run id}) into an
+evaluate notebook that declares them. A candidate is reused only from a FINISHED candidate run
+that executed (not itself a copy) with the same key, whose evaluate run recorded the same table
+fingerprints, and whose timing verdict was not decided inside the noise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..charter.config import Charter
+from ..store.tracking import FINISHED, TAG, Store
+from .step_runs import cache_key
+
+__all__ = ["T_CANDIDATE_KEY", "SCORES_ARTIFACT", "candidate_keys", "reusable"]
+
+T_CANDIDATE_KEY = TAG["candidate_key"]
+T_INSIDE_NOISE = "workbench.inside_noise"
+SCORES_ARTIFACT = "scores/{name}.parquet"  # a candidate's held-out scores by row: compared again when reused
+_FINGERPRINT_TAG = "workbench.fingerprint."
+
+
+def candidate_keys(charter: Charter, common: dict[str, Any]) -> dict[str, str]:
+    """{candidate name: its cache key}. ``common``: what every candidate of the step shares
+    (notebook source, step parameters, fingerprints, contracts, code, injected values but the spec)."""
+    spec = charter.modeling()
+    shared = {"features": spec.features.model_dump(mode="json") if spec.features else None,
+              "split": spec.split.model_dump(mode="json") if spec.split else None}
+    baseline = spec.baseline.model_dump(mode="json") if spec.baseline else None
+    out = {}
+    for cand in spec.candidates:
+        payload = {**common, **shared, "candidate": cand.model_dump(mode="json"),
+                   # the rows it cannot score are served by today's rule: its spec is then the candidate's too
+                   "fallback": baseline if cand.fallback_on_null else None}
+        out[cand.name] = cache_key(payload)
+    return out
+
+
+def reusable(store: Store, charter: Charter, keys: dict[str, str], fingerprints: dict[str, str],
+             say: Any = None) -> dict[str, str]:
+    """{candidate name: the run it can be served from} for the candidates whose key matches an
+    earlier executed candidate run that may be reused."""
+    say = say or (lambda _msg: None)
+    out: dict[str, str] = {}
+    for name, key in keys.items():
+        # the key holds the notebook and the step's parameters: the same key is the same computation
+        runs = store.find_runs(charter.name, f"tags.`{T_CANDIDATE_KEY}` = '{key}' and attributes.status = 'FINISHED' "
+                               f"and tags.`{TAG['cached']}` = 'false'", max_results=1)
+        if not runs:
+            continue
+        hit = runs[0]
+        short = hit.info.run_id[:8]
+        if hit.data.tags.get(T_INSIDE_NOISE) == "true":
+            say(f"  {name}: not reusing run {short}: its timing verdict was decided inside the noise; measuring again")
+            continue
+        parent_id = hit.data.tags.get(TAG["parent"])
+        try:
+            parent = store.get_run(parent_id) if parent_id else None
+        except Exception:  # noqa: BLE001 - an unreadable evaluate run: measure again
+            parent = None
+        recorded = ({k[len(_FINGERPRINT_TAG):]: v for k, v in parent.data.tags.items() if k.startswith(_FINGERPRINT_TAG)}
+                    if parent is not None and parent.info.status == FINISHED else None)
+        if recorded != fingerprints:
+            say(f"  {name}: not reusing run {short}: its evaluate run is not finished or saw other table fingerprints")
+            continue
+        try:
+            kept = {a.path for a in store.client.list_artifacts(hit.info.run_id, "scores")}
+        except Exception:  # noqa: BLE001 - unreadable artifacts: measure again
+            kept = set()
+        if SCORES_ARTIFACT.format(name=name) not in kept:
+            continue  # no held-out scores kept (a run from before they were): it cannot be compared again
+        out[name] = hit.info.run_id
+    return out
