@@ -3,7 +3,9 @@ later, found in seconds from the source files themselves.
 
 Each source becomes an in-memory DuckDB view over its file with the charter's declared
 types (``TRY_CAST``: a value that does not parse is ingest's to report, with its line), on
-at most :data:`SAMPLE_ROWS` rows. The charter's feature view runs over those views, as it
+at most :data:`SAMPLE_ROWS` rows; when the warehouse already holds the current load of the
+file (same bytes, same declaration, table untouched: ingest will skip it), over that table
+instead, so a pilot run parses each unchanged file once, not twice. The charter's feature view runs over those views, as it
 will over the warehouse. Every finding is located at the charter key it is about
 (file:line:column) and says what to do:
 
@@ -20,6 +22,7 @@ will over the warehouse. Every finding is located at the charter key it is about
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -79,7 +82,8 @@ def _header(path: Path, source: Source) -> list[str] | None:
 
 
 class _Data:
-    """Views named like the sources (as the warehouse's tables are), over a sample of each file."""
+    """Views named like the sources (as the warehouse's tables are), over a sample of each file
+    or of its current load in the warehouse."""
 
     def __init__(self, charter: Charter) -> None:
         import duckdb
@@ -87,23 +91,74 @@ class _Data:
         self.con = duckdb.connect()
         self.con.execute("SET enable_progress_bar = false")
         self.complete: dict[str, bool] = {}  # source -> the whole file was read
-        for name, src in charter.sources.items():
-            path = charter.resolve(src.path)
-            if not path.is_file():
-                continue  # the charter's file check reports it
-            if src.format == "csv" and src.csv.header and _header(path, src) != list(src.columns):
-                continue  # columns read by position would shift: ingest and the contract name the header
-            cols = ", ".join(f"TRY_CAST({_q(c)} AS {t}) AS {_q(c)}" for c, t in src.columns.items())
-            try:
-                self.con.execute(f"CREATE TEMP TABLE {_q(name)} AS SELECT {cols} FROM {_scan(str(path), src)} "
-                                 f"LIMIT {SAMPLE_ROWS + 1}")
+        self.read_from: dict[str, str] = {}  # source -> "warehouse" | "file"
+        loaded = _Loaded(charter.warehouse_path)
+        try:
+            for name, src in charter.sources.items():
+                path = charter.resolve(src.path)
+                if not path.is_file():
+                    continue  # the charter's file check reports it
+                if src.format == "csv" and src.csv.header and _header(path, src) != list(src.columns):
+                    continue  # columns read by position would shift: ingest and the contract name the header
+                cols = ", ".join(f"TRY_CAST({_q(c)} AS {t}) AS {_q(c)}" for c, t in src.columns.items())
+                if loaded.copy(name, src, path, cols, self.con):
+                    self.read_from[name] = "warehouse"
+                else:
+                    try:
+                        self.con.execute(f"CREATE TEMP TABLE {_q(name)} AS SELECT {cols} FROM "
+                                         f"{_scan(str(path), src)} LIMIT {SAMPLE_ROWS + 1}")
+                    except duckdb.Error:
+                        continue  # an unreadable file or a missing column: ingest names the line and the column
+                    self.read_from[name] = "file"
                 rows = self.con.execute(f"SELECT count(*) FROM {_q(name)}").fetchall()[0][0]
-            except duckdb.Error:
-                continue  # an unreadable file or a missing column: ingest names the line and the column
-            self.complete[name] = rows <= SAMPLE_ROWS
+                self.complete[name] = rows <= SAMPLE_ROWS
+        finally:
+            loaded.close()
 
     def close(self) -> None:
         self.con.close()
+
+
+class _Loaded:
+    """The warehouse, read-only, when it can be opened (absent, or held by a writer: not used)."""
+
+    def __init__(self, db: Path) -> None:
+        import duckdb
+
+        self.wh: Any = None
+        if db.is_file():
+            try:
+                self.wh = duckdb.connect(str(db), read_only=True)
+            except duckdb.Error:
+                self.wh = None
+
+    def copy(self, name: str, src: Source, path: Path, cols: str, con: Any) -> bool:
+        """Copy the sample of table ``name`` into ``con`` when it is the current load of ``path``
+        (what ingest checks before it skips a source); False when it is not."""
+        from ..data.warehouse import META_TABLE, declared_of, file_sha256, fingerprint
+
+        if self.wh is None:
+            return False
+        try:
+            found = self.wh.execute(f"SELECT file_sha256, declared, fingerprint FROM {META_TABLE} "
+                                    "WHERE table_name = ?", [name]).fetchall()
+            if not found or found[0][1] != declared_of(src) or found[0][0] != file_sha256(path):
+                return False
+            if fingerprint(self.wh, name).digest != json.loads(found[0][2])["digest"]:
+                return False  # edited since: ingest loads the file again
+            sample = self.wh.sql(f"SELECT {cols} FROM {_q(name)} LIMIT {SAMPLE_ROWS + 1}").to_arrow_table()
+        except Exception:  # noqa: BLE001 - no usable load (or an unreadable file): the file is read instead
+            return False
+        con.register("_wb_sample", sample)
+        try:
+            con.execute(f"CREATE TEMP TABLE {_q(name)} AS SELECT * FROM _wb_sample")
+        finally:
+            con.unregister("_wb_sample")
+        return True
+
+    def close(self) -> None:
+        if self.wh is not None:
+            self.wh.close()
 
 
 def check_data(charter: Charter, doc: LocatedYaml, out: list[Any], finding: Any) -> float:
