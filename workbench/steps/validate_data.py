@@ -83,7 +83,7 @@ def _header(path: Path, source: Source) -> list[str] | None:
 
 class _Data:
     """Views named like the sources (as the warehouse's tables are), over a sample of each file
-    or of its current load in the warehouse."""
+    or over its current load in the warehouse (attached read-only: nothing is copied)."""
 
     def __init__(self, charter: Charter) -> None:
         import duckdb
@@ -92,73 +92,65 @@ class _Data:
         self.con.execute("SET enable_progress_bar = false")
         self.complete: dict[str, bool] = {}  # source -> the whole file was read
         self.read_from: dict[str, str] = {}  # source -> "warehouse" | "file"
-        loaded = _Loaded(charter.warehouse_path)
-        try:
-            for name, src in charter.sources.items():
-                path = charter.resolve(src.path)
-                if not path.is_file():
-                    continue  # the charter's file check reports it
-                if src.format == "csv" and src.csv.header and _header(path, src) != list(src.columns):
-                    continue  # columns read by position would shift: ingest and the contract name the header
-                cols = ", ".join(f"TRY_CAST({_q(c)} AS {t}) AS {_q(c)}" for c, t in src.columns.items())
-                if loaded.copy(name, src, path, cols, self.con):
-                    self.read_from[name] = "warehouse"
+        paths = {name: charter.resolve(src.path) for name, src in charter.sources.items()}
+        current = _current_loads(charter.warehouse_path, {n: (s, paths[n]) for n, s in charter.sources.items()})
+        if current:
+            try:
+                self.con.execute(f"ATTACH {_lit(str(charter.warehouse_path))} AS _wb_wh (READ_ONLY)")
+            except duckdb.Error:
+                current = set()  # a writer took it since: read the files
+        for name, src in charter.sources.items():
+            path = paths[name]
+            if not path.is_file():
+                continue  # the charter's file check reports it
+            if src.format == "csv" and src.csv.header and _header(path, src) != list(src.columns):
+                continue  # columns read by position would shift: ingest and the contract name the header
+            cols = ", ".join(f"TRY_CAST({_q(c)} AS {t}) AS {_q(c)}" for c, t in src.columns.items())
+            try:
+                if name in current:
+                    self.con.execute(f"CREATE TEMP VIEW {_q(name)} AS SELECT {cols} FROM _wb_wh.main.{_q(name)} "
+                                     f"LIMIT {SAMPLE_ROWS + 1}")
                 else:
-                    try:
-                        self.con.execute(f"CREATE TEMP TABLE {_q(name)} AS SELECT {cols} FROM "
-                                         f"{_scan(str(path), src)} LIMIT {SAMPLE_ROWS + 1}")
-                    except duckdb.Error:
-                        continue  # an unreadable file or a missing column: ingest names the line and the column
-                    self.read_from[name] = "file"
+                    self.con.execute(f"CREATE TEMP TABLE {_q(name)} AS SELECT {cols} FROM {_scan(str(path), src)} "
+                                     f"LIMIT {SAMPLE_ROWS + 1}")
                 rows = self.con.execute(f"SELECT count(*) FROM {_q(name)}").fetchall()[0][0]
-                self.complete[name] = rows <= SAMPLE_ROWS
-        finally:
-            loaded.close()
+            except duckdb.Error:
+                continue  # an unreadable file or a missing column: ingest names the line and the column
+            self.read_from[name] = "warehouse" if name in current else "file"
+            self.complete[name] = rows <= SAMPLE_ROWS
 
     def close(self) -> None:
         self.con.close()
 
 
-class _Loaded:
-    """The warehouse, read-only, when it can be opened (absent, or held by a writer: not used)."""
+def _current_loads(db: Path, sources: dict[str, tuple[Source, Path]]) -> set[str]:
+    """The sources whose warehouse table is the current load of their file: what ingest checks
+    before it skips one (the file's hash, the declaration, the table's fingerprint). None when
+    the warehouse is absent or held by a writer."""
+    import duckdb
 
-    def __init__(self, db: Path) -> None:
-        import duckdb
+    from ..data.warehouse import META_TABLE, declared_of, file_sha256, fingerprint
 
-        self.wh: Any = None
-        if db.is_file():
+    if not db.is_file():
+        return set()
+    try:
+        wh = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:
+        return set()
+    current = set()
+    try:
+        for name, (src, path) in sources.items():
             try:
-                self.wh = duckdb.connect(str(db), read_only=True)
-            except duckdb.Error:
-                self.wh = None
-
-    def copy(self, name: str, src: Source, path: Path, cols: str, con: Any) -> bool:
-        """Copy the sample of table ``name`` into ``con`` when it is the current load of ``path``
-        (what ingest checks before it skips a source); False when it is not."""
-        from ..data.warehouse import META_TABLE, declared_of, file_sha256, fingerprint
-
-        if self.wh is None:
-            return False
-        try:
-            found = self.wh.execute(f"SELECT file_sha256, declared, fingerprint FROM {META_TABLE} "
-                                    "WHERE table_name = ?", [name]).fetchall()
-            if not found or found[0][1] != declared_of(src) or found[0][0] != file_sha256(path):
-                return False
-            if fingerprint(self.wh, name).digest != json.loads(found[0][2])["digest"]:
-                return False  # edited since: ingest loads the file again
-            sample = self.wh.sql(f"SELECT {cols} FROM {_q(name)} LIMIT {SAMPLE_ROWS + 1}").to_arrow_table()
-        except Exception:  # noqa: BLE001 - no usable load (or an unreadable file): the file is read instead
-            return False
-        con.register("_wb_sample", sample)
-        try:
-            con.execute(f"CREATE TEMP TABLE {_q(name)} AS SELECT * FROM _wb_sample")
-        finally:
-            con.unregister("_wb_sample")
-        return True
-
-    def close(self) -> None:
-        if self.wh is not None:
-            self.wh.close()
+                found = wh.execute(f"SELECT file_sha256, declared, fingerprint FROM {META_TABLE} "
+                                   "WHERE table_name = ?", [name]).fetchall()
+                if (found and found[0][1] == declared_of(src) and path.is_file() and found[0][0] == file_sha256(path)
+                        and fingerprint(wh, name).digest == json.loads(found[0][2])["digest"]):
+                    current.add(name)
+            except Exception:  # noqa: BLE001 - no usable record (or an unreadable file): the file is read instead
+                continue
+    finally:
+        wh.close()
+    return current
 
 
 def check_data(charter: Charter, doc: LocatedYaml, out: list[Any], finding: Any) -> float:
