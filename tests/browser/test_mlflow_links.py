@@ -106,8 +106,8 @@ _CUT = """cell => [...cell.querySelectorAll('*')]
   .map(e => `${e.tagName}.${e.className}: ${e.scrollWidth} > ${e.clientWidth}`)"""
 
 
-def test_the_printed_link_shows_run_names_and_headline_headers_in_full_at_1440_px(pilot: dict, mlflow_ui: str,  # noqa: F811
-                                                                                  browser) -> None:  # noqa: F811
+def test_the_printed_link_shows_run_names_and_headline_headers_in_full_at_1440_px(
+        pilot: dict, mlflow_ui: str, browser) -> None:  # noqa: F811
     link = re.search(r"MLflow UI, pilot small: (\S+)", pilot["ui_output"]).group(1)
     metrics = headline_metrics(load_charter(pilot["charter"]))
     context = browser.new_context(viewport={"width": 1440, "height": 900})

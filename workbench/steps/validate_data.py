@@ -5,8 +5,8 @@ Each source becomes an in-memory DuckDB view over its file with the charter's de
 types (``TRY_CAST``: a value that does not parse is ingest's to report, with its line), on
 at most :data:`SAMPLE_ROWS` rows; when the warehouse already holds the current load of the
 file (same bytes, same declaration, table untouched: ingest will skip it), over that table
-instead, so a pilot run parses each unchanged file once, not twice. The charter's feature view runs over those views, as it
-will over the warehouse. Every finding is located at the charter key it is about
+instead, so a pilot run parses each unchanged file once, not twice. The charter's feature
+view runs over those views, as it will over the warehouse. Every finding is located at the charter key it is about
 (file:line:column) and says what to do:
 
 - the feature view runs; the target is in it, is no personal data, fits the task (a
@@ -126,7 +126,7 @@ class _Data:
 def _current_loads(db: Path, sources: dict[str, tuple[Source, Path]]) -> set[str]:
     """The sources whose warehouse table is the current load of their file: what ingest checks
     before it skips one (the file's hash, the declaration, the table's fingerprint). None when
-    the warehouse is absent or held by a writer."""
+    the warehouse is absent or held by a writer (then every file is read)."""
     import duckdb
 
     from ..data.warehouse import META_TABLE, declared_of, file_sha256, fingerprint
