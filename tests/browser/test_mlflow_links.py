@@ -6,6 +6,7 @@ table with the pilot's headline metric columns; the scorecard's links answer fro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -17,10 +18,12 @@ from collections.abc import Iterator
 import pytest
 
 from test_lab import _free_port, _shot
-from test_reports import WORKBENCH, _close_assistant, _frame_with, browser, mlflow_ui, page, pilot  # noqa: F401
+from test_reports import (WAIT_MS, WORKBENCH, _close_assistant, _frame_with, browser, mlflow_ui, page,  # noqa: F401
+                          pilot)
 from workbench.show.scorecard import SCORECARD_ARTIFACT
 from workbench.steps.runner import headline_metrics
 from workbench.charter.config import load_charter
+from workbench.store.column_widths import RUN_NAME_COLUMN, metric_column
 from workbench.store.tracking import Store, ui_url
 
 pytestmark = pytest.mark.browser
@@ -94,6 +97,69 @@ def test_the_printed_link_shows_the_headline_metric_columns_newest_first(pilot: 
                     for d in run.inputs.dataset_inputs}
         assert set(contexts) == {"training", "held-out"}, contexts
         assert all(len(d.digest) == 16 and '"num_rows"' in d.profile for d in contexts.values())
+
+
+# the elements of a cell whose text does not fit (an ellipsis or a clip); 1-px wide ones are
+# the visually hidden labels for screen readers
+_CUT = """cell => [...cell.querySelectorAll('*')]
+  .filter(e => e.clientWidth > 1 && e.scrollWidth > e.clientWidth + 1)
+  .map(e => `${e.tagName}.${e.className}: ${e.scrollWidth} > ${e.clientWidth}`)"""
+
+
+def test_the_printed_link_shows_run_names_and_headline_headers_in_full_at_1440_px(
+        pilot: dict, mlflow_ui: str, browser) -> None:  # noqa: F811
+    link = re.search(r"MLflow UI, pilot small: (\S+)", pilot["ui_output"]).group(1)
+    metrics = headline_metrics(load_charter(pilot["charter"]))
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        page.goto(link)
+        page.locator(f'.ag-header-cell[col-id="{metric_column(metrics[0])}"]').wait_for()
+        _close_assistant(page)
+        # every run's name, nested ones included: expand each parent (steps, candidates, the decision)
+        rows = page.locator(".ag-pinned-left-cols-container [role=row]")
+        expanded: set[str] = set()
+        for _round in range(4):  # a parent's children appear once it is expanded: one level a round
+            for i in range(rows.count()):
+                row = rows.nth(i)
+                expander = row.locator('button[data-component-id*="runnamecellrenderer"]')
+                with contextlib.suppress(Exception):  # the grid may re-render under a click
+                    name = row.locator("a").first.inner_text(timeout=2000)
+                    if expander.count() and name not in expanded:
+                        expander.first.click(timeout=3000)
+                        expanded.add(name)
+            page.wait_for_timeout(1500)
+        names = page.locator(f'.ag-pinned-left-cols-container [col-id="{RUN_NAME_COLUMN}"]')
+        shown = names.locator("a").all_inner_texts()
+        assert expanded and len(shown) > 2 and any(n.startswith("pilot ") for n in shown), shown
+        for i in range(names.count()):
+            cell = names.nth(i)
+            assert cell.evaluate(_CUT) == [], cell.inner_text()
+            name_box, cell_box = cell.locator("a").bounding_box(), cell.bounding_box()
+            assert name_box["x"] + name_box["width"] <= cell_box["x"] + cell_box["width"], cell.inner_text()
+
+        # the headline headers, in the story's order (primary metric first), none cut short
+        grid = page.locator(".ag-body-viewport").bounding_box()
+        xs = []
+        for metric in metrics:
+            header = page.locator(f'.ag-header-cell[col-id="{metric_column(metric)}"]')
+            if not header.count():  # beyond the screen's right edge: the grid renders it once scrolled to
+                page.locator(".ag-body-horizontal-scroll-viewport").evaluate("e => { e.scrollLeft += 400; }")
+            header.wait_for()
+            assert header.inner_text().strip() == metric
+            assert header.evaluate(_CUT) == [], metric
+            xs.append(header.bounding_box()["x"] + page.locator(".ag-body-horizontal-scroll-viewport").evaluate(
+                "e => e.scrollLeft"))
+        assert xs == sorted(xs), dict(zip(metrics, xs))
+        page.locator(".ag-body-horizontal-scroll-viewport").evaluate("e => { e.scrollLeft = 0; }")
+        # at 1440 px the primary metric and today's value of it are on screen without scrolling
+        for metric in metrics[:2]:
+            box = page.locator(f'.ag-header-cell[col-id="{metric_column(metric)}"]').bounding_box()
+            assert box["x"] + box["width"] <= grid["x"] + grid["width"], (metric, box, grid)
+        _shot(page, "mlflow-runs-names-in-full-1440.png")
+    finally:
+        context.close()
 
 
 def _ui_hrefs(frame) -> list[str]:

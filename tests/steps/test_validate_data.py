@@ -170,3 +170,57 @@ def test_the_cli_and_the_runner_refuse_it_in_seconds_before_any_run(tmp_path: Pa
         run_pilot(load_charter(path))
     # refused before any MLflow run or ingest
     assert not (tmp_path / "mlruns" / "mlflow.db").exists() and not (tmp_path / "data" / "warehouse.duckdb").exists()
+
+
+def test_an_unchanged_ingested_file_is_checked_from_the_warehouse_a_changed_one_from_the_file(tmp_path: Path) -> None:
+    from workbench.data.warehouse import ingest_all, writer
+    from workbench.steps.validate_data import _Data
+
+    path = _charter(tmp_path)
+    charter = load_charter(path)
+
+    def read_from() -> dict[str, str]:
+        data = _Data(charter)
+        try:
+            return dict(data.read_from)
+        finally:
+            data.close()
+
+    assert read_from() == {"t": "file"}  # nothing ingested yet
+    with writer(charter.warehouse_path) as con:
+        ingest_all(con, charter)
+    # ingest will skip this file: the checks read the rows it loaded instead of parsing the file again
+    assert read_from() == {"t": "warehouse"}
+    assert [f.line() for f in check_charter(charter)] == []
+    with writer(charter.warehouse_path) as con:
+        con.execute("UPDATE t SET churned = 1")
+    assert read_from() == {"t": "file"}  # edited since ingest: ingest reloads the file, the checks read it
+    with writer(charter.warehouse_path) as con:
+        ingest_all(con, charter, force=True)
+    assert read_from() == {"t": "warehouse"}
+    _table(tmp_path / "t.csv", churned=1)  # the file changed: its rows, not the stale load, are checked
+    assert read_from() == {"t": "file"}
+    (error,) = _data_findings(path)
+    assert "a single value (1)" in error.message
+
+
+def test_a_bad_file_after_an_ingest_still_fails_at_its_file_and_line(tmp_path: Path) -> None:
+    from workbench.data.warehouse import ingest_all, writer
+    from workbench.errors import IngestError
+    from workbench.steps.runner import run_pilot
+
+    path = _charter(tmp_path)
+    charter = load_charter(path)
+    with writer(charter.warehouse_path) as con:
+        ingest_all(con, charter)
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    bad_line = 7
+    cells = lines[bad_line - 1].split(",")
+    cells[2] = "12.5x"  # amount: not a DOUBLE
+    lines[bad_line - 1] = ",".join(cells)
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    # the data checks leave a value that does not parse to ingest, which names its file and line
+    assert _data_findings(path) == []
+    with pytest.raises(IngestError) as info:
+        run_pilot(load_charter(path))
+    assert f"t.csv:{bad_line}: column 3 ('amount'): value '12.5x'" in str(info.value)

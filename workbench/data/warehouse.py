@@ -64,6 +64,7 @@ __all__ = [
     "fingerprint",
     "table_columns",
     "file_sha256",
+    "declared_of",
     "quote_ident",
     "pii_columns",
     "charter_pii",
@@ -327,6 +328,15 @@ def file_sha256(path: Path) -> str:
 # -- ingest ---------------------------------------------------------------------------
 
 
+def declared_of(source: Source) -> str:
+    """What ingest records of a source's declaration: a load is current while this and the
+    file's hash are unchanged (then ingest skips it)."""
+    # the loader's version is part of what was declared: a table loaded by the lenient
+    # loader before strict values (which rounded 14.6 into 15) is checked again, once
+    return json.dumps({**source.model_dump(mode="json", exclude={"contract", "description", "path"}),
+                       "loader": LOADER_VERSION}, sort_keys=True)
+
+
 def _ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {META_TABLE} (table_name VARCHAR PRIMARY KEY, source VARCHAR, "
@@ -575,10 +585,7 @@ def ingest_source(
     except OSError as exc:
         raise (storage_error(exc, path, doing="reading the source file")
                or IngestError(f"cannot read the file: {exc}", where=str(path))) from exc
-    # the loader's version is part of what was declared: a table loaded by the lenient
-    # loader before strict values (which rounded 14.6 into 15) is checked again, once
-    declared = json.dumps({**source.model_dump(mode="json", exclude={"contract", "description", "path"}),
-                           "loader": LOADER_VERSION}, sort_keys=True)
+    declared = declared_of(source)
     try:
         _ensure_meta(con)
         found = con.execute(f"SELECT file_sha256, declared, fingerprint FROM {META_TABLE} WHERE table_name = ?",

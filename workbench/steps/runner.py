@@ -349,6 +349,8 @@ def _record_outcome(charter: Charter, store: Store, parent: RunRef, outcomes: li
     tags["mlflow.note.content"] = pilot_description(charter, parent, decision, outcome, reason, failed_step)
     with contextlib.suppress(Exception):
         store.set_tags(parent.run_id, tags)
+    with contextlib.suppress(Exception):  # the run name column, wide enough for the runs this pilot added
+        store.set_runs_view(parent.experiment_id, headline_metrics(charter))
     write_outcome(charter, {
         "outcome": outcome, "exit_code": code, "pilot": charter.name, "run_id": parent.run_id,
         "experiment_id": parent.experiment_id, "failed_step": failed_step, "skipped_steps": skipped,

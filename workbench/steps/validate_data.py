@@ -3,8 +3,10 @@ later, found in seconds from the source files themselves.
 
 Each source becomes an in-memory DuckDB view over its file with the charter's declared
 types (``TRY_CAST``: a value that does not parse is ingest's to report, with its line), on
-at most :data:`SAMPLE_ROWS` rows. The charter's feature view runs over those views, as it
-will over the warehouse. Every finding is located at the charter key it is about
+at most :data:`SAMPLE_ROWS` rows; when the warehouse already holds the current load of the
+file (same bytes, same declaration, table untouched: ingest will skip it), over that table
+instead, so a pilot run parses each unchanged file once, not twice. The charter's feature
+view runs over those views, as it will over the warehouse. Every finding is located at the charter key it is about
 (file:line:column) and says what to do:
 
 - the feature view runs; the target is in it, is no personal data, fits the task (a
@@ -20,6 +22,7 @@ will over the warehouse. Every finding is located at the charter key it is about
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -79,7 +82,8 @@ def _header(path: Path, source: Source) -> list[str] | None:
 
 
 class _Data:
-    """Views named like the sources (as the warehouse's tables are), over a sample of each file."""
+    """Views named like the sources (as the warehouse's tables are), over a sample of each file
+    or over its current load in the warehouse (attached read-only: nothing is copied)."""
 
     def __init__(self, charter: Charter) -> None:
         import duckdb
@@ -87,23 +91,66 @@ class _Data:
         self.con = duckdb.connect()
         self.con.execute("SET enable_progress_bar = false")
         self.complete: dict[str, bool] = {}  # source -> the whole file was read
+        self.read_from: dict[str, str] = {}  # source -> "warehouse" | "file"
+        paths = {name: charter.resolve(src.path) for name, src in charter.sources.items()}
+        current = _current_loads(charter.warehouse_path, {n: (s, paths[n]) for n, s in charter.sources.items()})
+        if current:
+            try:
+                self.con.execute(f"ATTACH {_lit(str(charter.warehouse_path))} AS _wb_wh (READ_ONLY)")
+            except duckdb.Error:
+                current = set()  # a writer took it since: read the files
         for name, src in charter.sources.items():
-            path = charter.resolve(src.path)
+            path = paths[name]
             if not path.is_file():
                 continue  # the charter's file check reports it
             if src.format == "csv" and src.csv.header and _header(path, src) != list(src.columns):
                 continue  # columns read by position would shift: ingest and the contract name the header
             cols = ", ".join(f"TRY_CAST({_q(c)} AS {t}) AS {_q(c)}" for c, t in src.columns.items())
             try:
-                self.con.execute(f"CREATE TEMP TABLE {_q(name)} AS SELECT {cols} FROM {_scan(str(path), src)} "
-                                 f"LIMIT {SAMPLE_ROWS + 1}")
+                if name in current:
+                    self.con.execute(f"CREATE TEMP VIEW {_q(name)} AS SELECT {cols} FROM _wb_wh.main.{_q(name)} "
+                                     f"LIMIT {SAMPLE_ROWS + 1}")
+                else:
+                    self.con.execute(f"CREATE TEMP TABLE {_q(name)} AS SELECT {cols} FROM {_scan(str(path), src)} "
+                                     f"LIMIT {SAMPLE_ROWS + 1}")
                 rows = self.con.execute(f"SELECT count(*) FROM {_q(name)}").fetchall()[0][0]
             except duckdb.Error:
                 continue  # an unreadable file or a missing column: ingest names the line and the column
+            self.read_from[name] = "warehouse" if name in current else "file"
             self.complete[name] = rows <= SAMPLE_ROWS
 
     def close(self) -> None:
         self.con.close()
+
+
+def _current_loads(db: Path, sources: dict[str, tuple[Source, Path]]) -> set[str]:
+    """The sources whose warehouse table is the current load of their file: what ingest checks
+    before it skips one (the file's hash, the declaration, the table's fingerprint). None when
+    the warehouse is absent or held by a writer (then every file is read)."""
+    import duckdb
+
+    from ..data.warehouse import META_TABLE, declared_of, file_sha256, fingerprint
+
+    if not db.is_file():
+        return set()
+    try:
+        wh = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:
+        return set()
+    current = set()
+    try:
+        for name, (src, path) in sources.items():
+            try:
+                found = wh.execute(f"SELECT file_sha256, declared, fingerprint FROM {META_TABLE} "
+                                   "WHERE table_name = ?", [name]).fetchall()
+                if (found and found[0][1] == declared_of(src) and path.is_file() and found[0][0] == file_sha256(path)
+                        and fingerprint(wh, name).digest == json.loads(found[0][2])["digest"]):
+                    current.add(name)
+            except Exception:  # noqa: BLE001 - no usable record (or an unreadable file): the file is read instead
+                continue
+    finally:
+        wh.close()
+    return current
 
 
 def check_data(charter: Charter, doc: LocatedYaml, out: list[Any], finding: Any) -> float:

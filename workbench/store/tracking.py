@@ -107,10 +107,19 @@ RUNS_VIEW_KEY = "workbench"
 SHARED_VIEW_TAG = "mlflow.sharedViewState."
 
 
-def runs_view_state(metrics: Sequence[str]) -> dict[str, Any]:
-    """The runs table as the pilot's story reads: these metric columns, newest run first."""
-    return {"selectedColumns": [f"metrics.`{m}`" for m in metrics],
-            "orderByKey": "attributes.start_time", "orderByAsc": False}
+def runs_view_state(metrics: Sequence[str], run_names: Sequence[tuple[str, int]] = ()) -> dict[str, Any]:
+    """The runs table as the pilot's story reads: these metric columns in this order, newest
+    run first, each header and each of ``run_names`` ((name, nesting depth)) shown in full
+    (:mod:`.column_widths`)."""
+    from .column_widths import DATE_COLUMN, DURATION_COLUMN, RUN_NAME_COLUMN, header_px, metric_column, run_name_px
+
+    columns = [metric_column(m) for m in metrics]
+    return {"selectedColumns": columns,
+            "orderByKey": "attributes.start_time", "orderByAsc": False,
+            # widths apply to the columns the order lists; the UI's own "Share" saves both the same way
+            "columnOrder": [RUN_NAME_COLUMN, DATE_COLUMN, DURATION_COLUMN, *columns],
+            "columnWidths": {RUN_NAME_COLUMN: run_name_px(run_names),
+                             **{metric_column(m): header_px(m) for m in metrics}}}
 
 
 def runs_view_url(base: str | None, experiment_id: str, *, saved_view: bool = True) -> str:
@@ -415,9 +424,23 @@ class Store:
             self.client.log_batch(run_id, params=items[i : i + 100], synchronous=True)
 
     def set_runs_view(self, experiment_id: str, metrics: Sequence[str]) -> None:
-        """Save the runs table's view for :func:`runs_view_url`: these metric columns, newest first."""
+        """Save the runs table's view for :func:`runs_view_url`: these metric columns, newest
+        first, the run name column as wide as the newest runs' names need."""
         self.client.set_experiment_tag(experiment_id, SHARED_VIEW_TAG + RUNS_VIEW_KEY,
-                                       json.dumps(runs_view_state(metrics)))
+                                       json.dumps(runs_view_state(metrics, self._run_names(experiment_id))))
+
+    def _run_names(self, experiment_id: str, newest: int = 500) -> list[tuple[str, int]]:
+        """(name, nesting depth) of the experiment's newest runs (those the table shows first)."""
+        runs = self.client.search_runs([experiment_id], max_results=newest, order_by=["attributes.start_time DESC"])
+        parent = {r.info.run_id: r.data.tags.get("mlflow.parentRunId") for r in runs}
+
+        def depth(run_id: str) -> int:
+            level, up = 0, parent.get(run_id)
+            while up and level < 10:
+                level, up = level + 1, parent.get(up)
+            return level
+
+        return [(r.info.run_name or "", depth(r.info.run_id)) for r in runs]
 
     def has_runs_view(self, experiment_id: str) -> bool:
         try:
