@@ -279,7 +279,7 @@ def new(
     name: Annotated[str, typer.Argument(help="The pilot's name (its folder, experiment and model).")],
     data: Annotated[Path, typer.Option("--data", help="A CSV or Parquet file with one row per item.")],
     target: Annotated[str, typer.Option("--target", help="The column to predict.")],
-    task: Annotated[Optional[str], typer.Option("--task", help="classification or regression (default: inferred).")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", help="classification, multiclass or regression (default: inferred).")] = None,
     time_column: Annotated[Optional[str], typer.Option("--time-column", help="Split on time: train early, judge late.")] = None,
     pilots_dir: Annotated[Path, typer.Option("--dir", help="Where pilot folders live.")] = Path("pilots"),
     owner: Annotated[Optional[str], typer.Option("--owner", help="Who answers for the decision.")] = None,
@@ -293,8 +293,9 @@ def new(
 
         if task == "text-classification":
             made = new_text_pilot(name, data, target, list(text_column or []), pilots_dir=pilots_dir, owner=owner)
-        elif task not in (None, "classification", "regression"):
-            raise ConfigError(f"--task {task!r} is neither classification nor regression (nor text-classification)",
+        elif task not in (None, "classification", "multiclass", "regression"):
+            raise ConfigError(f"--task {task!r} is neither classification, multiclass nor regression "
+                              "(nor text-classification)",
                               where="--task", hint="omit it to infer the task from the target")
         else:
             made = new_pilot(name, data, target, task=task, time_column=time_column,  # type: ignore[arg-type]

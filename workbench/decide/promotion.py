@@ -585,7 +585,8 @@ def _slices_by_interval(gate: SlicesGate, entries: list[Mapping[str, Any]], *, h
 
 
 def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task_kind: str | None = None,
-                     run_id: str | None = None, declared: bool = True) -> GateResult:
+                     run_id: str | None = None, declared: bool = True,
+                     class_counts: Mapping[str, Any] | None = None) -> GateResult:
     """Enough held-out rows (``heldout.rows``) and, for classification, rows of each class
     (``heldout.positives`` / ``.negatives``) to judge any difference; the reason says how
     many more are needed. When the counts were not logged (a custom notebook), a declared
@@ -603,6 +604,11 @@ def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task
                           "`c.log_comparison(...)`; a custom one can log it with log_metrics)", **base)
     pos, neg = _num(metrics, "heldout.positives"), _num(metrics, "heldout.negatives")
     classes = {"positive": int(pos), "negative": int(neg)} if pos is not None and neg is not None else None
+    if task_kind == "multiclass":  # every class named, from the comparison (compare/baseline.json)
+        classes = {f"'{k}'": int(v) for k, v in (class_counts or {}).items()} or None
+        if classes is None:
+            return GateResult(passed=False, measured=rows, reason="the rows per class are missing (no class_counts in "
+                              "compare/baseline.json): rows per class cannot be checked", **base)
     if classes is None and task_kind == "classification":
         return GateResult(passed=False, measured=rows, reason="heldout.positives / heldout.negatives are missing: "
                           "rows per class cannot be checked", **base)
@@ -615,7 +621,9 @@ def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task
                           f"(the minimum is {need}; set `- {{kind: sample_size, min_rows: ..., min_per_class: ...}}` "
                           "in the gates to change it, README \"Differences you can trust\")", **base)
     have = f"{int(rows)} held-out rows" + (f" ({classes['positive']} positive, {classes['negative']} negative)"
-                                           if classes is not None else "")
+                                           if classes is not None and "positive" in classes else
+                                           f" ({len(classes)} classes, the smallest {min(classes.values())})"
+                                           if classes else "")
     return GateResult(passed=True, measured=rows, reason=f"{have}; the minimum is {need}", **base)
 
 
@@ -633,7 +641,8 @@ def evaluate_gate(gate: Any, evidence: Evidence) -> GateResult:
                              comparison=ev.comparisons.get("champion"))
     if isinstance(gate, SampleSizeGate):
         return sample_size_gate(gate, ev.candidate_metrics, task_kind=ev.task_kind, run_id=ev.candidate_run_id,
-                                declared=gate is not DEFAULT_SAMPLE_SIZE)
+                                declared=gate is not DEFAULT_SAMPLE_SIZE,
+                                class_counts=(ev.comparisons.get("baseline") or {}).get("class_counts"))
     if isinstance(gate, ContractsGate):
         return contracts_gate(gate, passed=ev.contracts_passed, error_failures=ev.contracts_error_failures,
                               run_id=ev.contracts_run_id)

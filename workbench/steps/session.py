@@ -492,7 +492,9 @@ class Session:
         if chosen is not None:
             chosen = [m for m in chosen if m.startswith("quality.")]
         counts = {"heldout.rows": float(comparison.heldout_rows)}
-        if comparison.class_counts is not None:
+        if comparison.class_counts and "positive" not in comparison.class_counts:  # multiclass: every class named
+            counts["heldout.smallest_class"] = float(min(comparison.class_counts.values()))
+        elif comparison.class_counts is not None:
             counts["heldout.positives"] = float(comparison.class_counts["positive"])
             counts["heldout.negatives"] = float(comparison.class_counts["negative"])
         self.log_metrics({**counts, **{k: v for k, v in comparison.metrics(chosen).items()
