@@ -60,7 +60,8 @@ def test_info_units_tasks_and_pattern_names() -> None:
         mae.direction = "higher"  # type: ignore[misc]
     for entry in metrics.REGISTRY.values():
         assert entry.direction in ("higher", "lower", None) and entry.unit and entry.description
-        assert entry.task in ("classification", "regression", "both", "text-classification", "extraction", "retrieval", "items")
+        assert entry.task in ("classification", "regression", "both", "text-classification", "extraction", "retrieval", "items",
+                              "multiclass")
 
 
 def test_known_by_task_kind() -> None:
