@@ -145,3 +145,17 @@ def test_confusion_plot_grows_with_the_classes_and_keeps_long_labels_readable() 
     finally:
         plt.close(small)
         plt.close(big)
+
+
+def test_leakage_checks_find_a_feature_that_carries_one_of_many_classes() -> None:
+    from workbench.measure.leakage import check_frame
+
+    rng = np.random.default_rng(0)
+    n = 800
+    y = rng.choice(["north", "south", "east", "west"], n)
+    frame = pd.DataFrame({"region": y, "noise": rng.normal(size=n), "code": np.where(y == "east", 7.0, 0.0)
+                          + rng.normal(scale=1e-3, size=n), "shop": rng.choice(list("abcdef"), n)})
+    found = check_frame(frame, "region", task_kind="multiclass", numeric=["noise", "code"], categorical=["shop"])
+    flagged = {f.feature for f in found}
+    assert flagged == {"code"}  # it tells 'east' from the rest: a leak of one class is a leak
+    assert len([f for f in found if f.feature == "code"]) == 1  # one finding a feature and check, not one a class
