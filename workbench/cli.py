@@ -294,8 +294,8 @@ def new(
         if task == "text-classification":
             made = new_text_pilot(name, data, target, list(text_column or []), pilots_dir=pilots_dir, owner=owner)
         elif task not in (None, "classification", "multiclass", "regression"):
-            raise ConfigError(f"--task {task!r} is neither classification, multiclass nor regression "
-                              "(nor text-classification)",
+            raise ConfigError(f"--task {task!r} is neither classification nor regression (nor multiclass, nor "
+                              "text-classification)",
                               where="--task", hint="omit it to infer the task from the target")
         else:
             made = new_pilot(name, data, target, task=task, time_column=time_column,  # type: ignore[arg-type]

@@ -448,7 +448,7 @@ def _check_binary(values: list[Any], task: Task) -> None:
         raise ConfigError(f"classification here is binary, but the target '{task.target}' has {len(values)} values ({shown})",
                           where="pilot charter: task",
                           hint="binarise it in the feature view (e.g. `(grade = 'A')::INTEGER AS target`), "
-                          "or use `kind: regression`")
+                          "or use `kind: multiclass` (three or more classes) or `kind: regression`")
     positive = task.positive_label
     if not any(_same(v, positive) for v in values):
         raise ConfigError(f"task.positive_label {positive!r} never occurs in the target '{task.target}' "
