@@ -88,8 +88,10 @@ def test_new_refuses_with_located_reasons(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no column 'churn'.*") as exc:
         new_pilot("x", data, "churn", pilots_dir=tmp_path)
     assert "churned" in exc.value.hint
-    with pytest.raises(ConfigError, match="3 distinct values; classification here is binary"):
-        new_pilot("x", data, "segment", pilots_dir=tmp_path)
+    with pytest.raises(ConfigError, match="3 distinct values; `classification` is binary") as exc:
+        new_pilot("x", data, "segment", task="classification", pilots_dir=tmp_path)
+    assert "--task multiclass" in exc.value.hint
+    assert new_pilot("seg", data, "segment", pilots_dir=tmp_path).task == "multiclass"  # inferred: 3 classes
     new_pilot("x", data, "churned", pilots_dir=tmp_path)
     with pytest.raises(ConfigError, match="already exists"):
         new_pilot("x", data, "churned", pilots_dir=tmp_path)

@@ -281,7 +281,7 @@ def new(
     target: Annotated[Optional[str], typer.Option(
         "--target", help="The column to predict (extraction: the expected JSON answer).")] = None,
     task: Annotated[Optional[str], typer.Option(
-        "--task", help="classification or regression (default: inferred); text-classification, extraction or "
+        "--task", help="classification, multiclass or regression (default: inferred); text-classification, extraction or "
         "retrieval for an eval set.")] = None,
     time_column: Annotated[Optional[str], typer.Option("--time-column", help="Split on time: train early, judge late.")] = None,
     pilots_dir: Annotated[Path, typer.Option("--dir", help="Where pilot folders live.")] = Path("pilots"),
@@ -319,8 +319,8 @@ def new(
             made = new_retrieval_pilot(name, data, target, list(text_column or []), corpus, corpus_id=corpus_id,
                                        corpus_text=list(corpus_text or []) or None, pilots_dir=pilots_dir,
                                        owner=owner)
-        elif task not in (None, "classification", "regression"):
-            raise ConfigError(f"--task {task!r} is neither classification nor regression (nor text-classification, "
+        elif task not in (None, "classification", "multiclass", "regression"):
+            raise ConfigError(f"--task {task!r} is neither classification nor regression (nor multiclass, text-classification, "
                               "extraction or retrieval)", where="--task",
                               hint="omit it to infer the task from the target")
         else:

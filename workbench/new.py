@@ -210,7 +210,7 @@ def new_pilot(
     data: Path | str,
     target: str,
     *,
-    task: Literal["classification", "regression"] | None = None,
+    task: Literal["classification", "multiclass", "regression"] | None = None,
     time_column: str | None = None,
     pilots_dir: Path | str = "pilots",
     owner: str | None = None,
@@ -254,18 +254,25 @@ def new_pilot(
         numeric_target = columns[target] in _NUMERIC
         notes: list[str] = []
         if task is None:
-            task = "regression" if numeric_target and distinct > 20 else "classification"
+            task = "regression" if numeric_target and distinct > 20 else \
+                "multiclass" if MULTICLASS_MIN <= distinct <= MULTICLASS_MAX else "classification"
             notes.append(f"task: {task} ({distinct} distinct target values"
                          + (", numeric" if numeric_target else "") + "); override with --task")
         if task == "classification" and distinct != 2:
-            raise ConfigError(f"the target '{target}' has {distinct} distinct values; classification here is binary",
-                              where=str(data), hint="pass --task regression, or binarise the target first "
+            raise ConfigError(f"the target '{target}' has {distinct} distinct values; `classification` is binary",
+                              where=str(data), hint=f"pass --task multiclass ({MULTICLASS_MIN} to {MULTICLASS_MAX} "
+                              "classes) or --task regression, or binarise the target first "
                               "(then edit `features:` into a SQL view, e.g. (grade = 'A')::INTEGER AS target)")
+        if task == "multiclass" and not 2 <= distinct <= MULTICLASS_MAX:
+            raise ConfigError(f"the target '{target}' has {distinct} distinct values; a multiclass pilot takes "
+                              f"2 to {MULTICLASS_MAX} classes", where=str(data),
+                              hint="group rare classes in the feature view, or pass --task regression for a number")
         if task == "regression" and not numeric_target:
             raise ConfigError(f"the target '{target}' is {columns[target]}, not a number", where=str(data),
                               hint="a regression target must be numeric; pass --task classification for labels")
         positive, why_positive = (None, "")
         minority_share = 0.0
+        classes = _class_order(data, target, [v for v, _ in counts]) if task == "multiclass" else []
         if task == "classification":
             positive, why_positive = _positive_label([(_jsonable(v), c) for v, c in counts])
             minority_share = min(c for _, c in counts) / sum(c for _, c in counts)
@@ -308,7 +315,13 @@ def new_pilot(
     finally:
         con.close()
 
-    if task == "classification":
+    if task == "multiclass":  # every class weighs the same: macro-F1 (README, "Multiclass pilots")
+        primary = "quality.macro_f1"
+        champion_margin = 0.01
+        candidates = [("logistic", "sklearn.linear_model.LogisticRegression", {"max_iter": 1000}),
+                      ("hgb", "sklearn.ensemble.HistGradientBoostingClassifier", {"max_iter": 200})]
+        slice_metric, slice_margin = "quality.macro_f1", 0.05
+    elif task == "classification":
         primary = "quality.average_precision" if minority_share < 0.2 else "quality.roc_auc"
         if minority_share < 0.2:
             notes.append(f"primary metric: average precision (the positive class is {minority_share:.1%} of rows; "
@@ -334,13 +347,37 @@ def new_pilot(
             target=target, task=task, positive=positive, why_positive=why_positive, primary=primary,
             exclude=exclude, split_lines=split_lines, candidates=candidates, slice_cols=slice_cols,
             slice_metric=slice_metric, slice_margin=slice_margin, champion_margin=champion_margin,
-            rows=rows, notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
+            rows=rows, classes=classes, notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return Scaffold(folder, charter, contract, table, task, positive, primary, tuple(notes))
+
+
+MULTICLASS_MIN, MULTICLASS_MAX = 3, 50  # a categorical target with this many classes is drafted as multiclass
+
+
+def _class_order(data: Path, target: str, values: list[Any]) -> list[Any]:
+    """The classes in their order: an ordered category's own (pandas writes its order to
+    Parquet), else numbers ascending, else text sorted."""
+    plain = [_jsonable(v) for v in values]
+    if data.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        meta = pq.read_schema(data).pandas_metadata or {}
+        ordered = any(c.get("name") == target and (c.get("metadata") or {}).get("ordered")
+                      for c in meta.get("columns", []))
+        column = pq.read_table(data, columns=[target]).column(target)
+        if ordered and pa.types.is_dictionary(column.type) and column.num_chunks:
+            order = [v.as_py() for v in column.chunk(0).dictionary]
+            return [v for v in order if v in set(plain)]
+    try:
+        return sorted(plain, key=float)
+    except (TypeError, ValueError):
+        return sorted(plain, key=str)
 
 
 _TIME_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE")
@@ -406,7 +443,7 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "") -> li
 
     if time_column is None:
         return ["split:                        # random: 25 % held out, seeded" +
-                (", stratified on the target" if task == "classification" else ""),
+                (", stratified on the target" if task in ("classification", "multiclass") else ""),
                 "  kind: random", "  test_size: 0.25", "  seed: 0"]
     col = _q(time_column)
     cut, lo, hi = con.execute(f"SELECT quantile_disc({col}, 0.8), min({col}), max({col}) FROM t").fetchone()
@@ -469,7 +506,8 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
 def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: str, columns: dict[str, str],
                   target: str, task: str, positive: Any, why_positive: str, primary: str, exclude: dict[str, str],
                   split_lines: list[str], candidates: list[tuple[str, str, dict]], slice_cols: list[str],
-                  slice_metric: str, slice_margin: float, champion_margin: float, rows: int, notebooks: str) -> str:
+                  slice_metric: str, slice_margin: float, champion_margin: float, rows: int, notebooks: str,
+                  classes: list[Any] | None = None) -> str:
     q = _yaml_scalar
     lines = [
         f"# Pilot charter drafted by `workbench new` from {data} ({rows:,} rows). Review every line;",
@@ -489,6 +527,8 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
     if task == "classification":
         lines += [f"  positive_label: {q(positive)}          # {why_positive}",
                   "  threshold: 0.5                 # or min_cost, with cost.false_positive_usd / false_negative_usd"]
+    if task == "multiclass":
+        lines.append(f"  classes: [{', '.join(q(c) for c in classes or [])}]   # in their order (tables, confusion)")
     lines += [
         "",
         "cost:",
@@ -509,11 +549,17 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
     if exclude:
         lines.append("  exclude:")
         lines += [f"    - {q(c)}                  # {why}" for c, why in exclude.items()]
-    lines += ["", *split_lines, "",
-              "# Today's rule, the bar to clear. Until you write yours it is the training split's",
-              "# prior; better: `kind: sql` with `expression: CASE WHEN ... THEN 1 ELSE 0 END`, or",
-              "# `kind: group_rate` with `groups: [col, ...]` (the rate per group today's desk uses).",
-              "baseline:                        # drafted: today's rule is the prior until you write yours",
+    lines += ["", *split_lines, ""]
+    if task == "multiclass":
+        lines += ["# Today's rule, the bar to clear. Until you write yours it is the training split's class",
+                  "# shares (it answers the most frequent class); better: `kind: group_rate` with `groups:",
+                  "# [col, ...]` (the most frequent class per group), or `kind: sql` with an `expression:`",
+                  "# whose value is a class (CASE WHEN ... THEN 'a' ELSE 'b' END)."]
+    else:
+        lines += ["# Today's rule, the bar to clear. Until you write yours it is the training split's",
+                  "# prior; better: `kind: sql` with `expression: CASE WHEN ... THEN 1 ELSE 0 END`, or",
+                  "# `kind: group_rate` with `groups: [col, ...]` (the rate per group today's desk uses)."]
+    lines += ["baseline:                        # drafted: today's rule is the prior until you write yours",
               "  kind: prior", "", "candidates:"]
     for cname, est, params in candidates:
         lines += [f"  - name: {cname}", f"    estimator: {est}",

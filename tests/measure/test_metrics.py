@@ -60,7 +60,8 @@ def test_info_units_tasks_and_pattern_names() -> None:
         mae.direction = "higher"  # type: ignore[misc]
     for entry in metrics.REGISTRY.values():
         assert entry.direction in ("higher", "lower", None) and entry.unit and entry.description
-        assert entry.task in ("classification", "regression", "both", "text-classification", "extraction", "retrieval", "items")
+        assert entry.task in ("classification", "regression", "both", "text-classification", "extraction", "retrieval", "items",
+                              "multiclass")
 
 
 def test_known_by_task_kind() -> None:
@@ -73,7 +74,11 @@ def test_known_by_task_kind() -> None:
     text, retrieval = metrics.known("text-classification"), metrics.known("retrieval")
     assert "quality.macro_f1" in text and "quality.accuracy" in text and "quality.roc_auc" not in text
     assert "items.error_rate" in text and "items.error_rate" in retrieval and "quality.macro_f1" not in cls
-    assert set(metrics.known()) == set(cls) | set(reg) | set(text) | set(retrieval) | set(metrics.known("extraction"))
+    multi = metrics.known("multiclass")  # tabular multiclass: the macro averages, accuracy, log loss, no ROC
+    assert {"quality.macro_f1", "quality.accuracy", "quality.log_loss", "heldout.min_class_rows"} <= set(multi)
+    assert "quality.roc_auc" not in multi and "items.error_rate" not in multi
+    assert set(metrics.known()) == set(cls) | set(reg) | set(text) | set(retrieval) | set(metrics.known("extraction")) \
+        | set(multi)
     assert cls == sorted(cls)
     with pytest.raises(ConfigError, match="unknown task kind"):
         metrics.known("ranking")

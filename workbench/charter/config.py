@@ -147,9 +147,13 @@ class Task(_Model):
     of the training split."""
 
     # text-classification, retrieval: judged on an eval set (`eval_set:`, workbench.charter.items)
-    kind: Literal["classification", "regression", "text-classification", "extraction", "retrieval"]
+    # multiclass: tabular classification over three or more classes (workbench.measure.modeling.multiclass)
+    kind: Literal["classification", "regression", "multiclass", "text-classification", "extraction", "retrieval"]
     target: str
     positive_label: Any = 1
+    # multiclass: the classes in their order (ordered categories keep it: tables, plots, the confusion
+    # matrix); None: the distinct target values, sorted. A target value outside the list is refused.
+    classes: list[Any] | None = None
     threshold: float | Literal["min_cost"] = 0.5
 
     @field_validator("threshold")

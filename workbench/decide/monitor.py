@@ -349,6 +349,9 @@ def monitor_batch(charter: Charter, store: Store, batch: Path | str, *, batch_id
     from ..measure.sql_metrics import ROW, SCORE, Y
 
     say = progress or (lambda _m: None)
+    if charter.task is not None and charter.task.kind == "multiclass":  # its scores are class answers, not rates
+        raise ConfigError("monitoring a multiclass champion is not built yet", where=f"{charter.path}: task.kind",
+                          hint="judge production batches by re-running the pilot on them (README, \"Multiclass pilots\")")
     batch = Path(batch)
     if not batch.is_file():
         raise MonitorError("the batch file does not exist", where=str(batch), hint="pass a CSV or Parquet file")

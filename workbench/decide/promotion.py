@@ -607,6 +607,11 @@ def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task
                           "`c.log_comparison(...)`; a custom one can log it with log_metrics)", **base)
     pos, neg = _num(metrics, "heldout.positives"), _num(metrics, "heldout.negatives")
     classes = {"positive": int(pos), "negative": int(neg)} if pos is not None and neg is not None else None
+    if task_kind == "multiclass":  # every class named, from the comparison (compare/baseline.json)
+        classes = {f"'{k}'": int(v) for k, v in (class_counts or {}).items()} or None
+        if classes is None:
+            return GateResult(passed=False, measured=rows, reason="the rows per class are missing (no class_counts in "
+                              "compare/baseline.json): rows per class cannot be checked", **base)
     if classes is None and class_counts:
         classes = {str(k): int(v) for k, v in class_counts.items()}
     if classes is None and task_kind in ("classification", "text-classification"):

@@ -78,9 +78,12 @@ REGRESSION_METRICS = ("mae", "rmse", "r2")
 HIGHER_IS_BETTER: dict[str, bool | None] = {
     m: _registry.higher_is_better(f"quality.{m}") for m in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS)
 }
+# tabular multiclass (workbench.measure.modeling.multiclass): what its slices can be flagged on
+MULTICLASS_METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall", "log_loss")
+HIGHER_IS_BETTER.update({m: _registry.higher_is_better(f"quality.{m}") for m in MULTICLASS_METRICS})
 # the highest threshold `evaluate` accepts: no score in [0, 1] reaches it (nothing is positive)
 _ABOVE_ONE = float(np.nextafter(1.0, 2.0))
-DEFAULT_SLICE_METRIC = {"classification": "roc_auc", "regression": "mae"}
+DEFAULT_SLICE_METRIC = {"classification": "roc_auc", "regression": "mae", "multiclass": "macro_f1"}
 
 
 # -- quality ----------------------------------------------------------------------------
@@ -530,7 +533,8 @@ class SliceTable:
         return pd.DataFrame.from_records(records)
 
     def _metric_order(self) -> tuple[str, ...]:
-        names = CLASSIFICATION_METRICS if self.overall_quality.task_kind == "classification" else REGRESSION_METRICS
+        names = CLASSIFICATION_METRICS if self.overall_quality.task_kind == "classification" else \
+            MULTICLASS_METRICS if self.overall_quality.task_kind == "multiclass" else REGRESSION_METRICS
         return tuple(m for m in names if m != "base_rate")
 
     def to_dict(self) -> dict[str, Any]:
@@ -621,7 +625,8 @@ def slice_rule(task: Task, metric: str | None, flag_margin: float | None,
                flag_ratio: float | None) -> tuple[str, bool]:
     """(the flag metric, whether higher is better), refusing a metric or rule that cannot flag."""
     metric = metric or DEFAULT_SLICE_METRIC[task.kind]
-    allowed = CLASSIFICATION_METRICS if task.kind == "classification" else REGRESSION_METRICS
+    allowed = CLASSIFICATION_METRICS if task.kind == "classification" else \
+        MULTICLASS_METRICS if task.kind == "multiclass" else REGRESSION_METRICS
     if metric not in allowed or HIGHER_IS_BETTER.get(metric) is None:
         choices = [m for m in allowed if HIGHER_IS_BETTER.get(m) is not None]
         raise EvaluationError(f"cannot flag slices on '{metric}'", where="slice_metrics(metric=...)",

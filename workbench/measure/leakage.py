@@ -192,6 +192,15 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
     ``numeric`` and ``categorical`` are the model's features; ``dates`` the date/time columns
     of the view (never model features, but a source of derived ones); ``time_column`` the
     row's time (a temporal split's column), ``split_kind`` the split's kind."""
+    if task_kind == "multiclass":  # one class against the rest, for each class: a leak of any class is found
+        found: dict[tuple[str, str], Finding] = {}
+        values = frame[target].dropna()
+        for label in pd.unique(values):
+            for f in check_frame(frame, target, task_kind="classification", numeric=numeric, categorical=categorical,
+                                 positive_label=label, time_column=time_column, split_kind=split_kind, dates=dates,
+                                 sample_rows=sample_rows, seed=seed):
+                found.setdefault((f.feature, f.check), f)
+        return tuple(found.values())
     classification = task_kind == "classification"
     rows = frame[frame[target].notna()]
     rows = _sample(rows, sample_rows, seed).reset_index(drop=True)

@@ -59,8 +59,8 @@ A metric name is ``<group>.<name>`` (lower-case group, then dot-separated parts 
                                          flagged_count, max_psi, schema_changes (profile step)
 ``items.errors``, ``items.error_rate``   eval-set pilots: answers that raised, timed out or were
                                          malformed (each scored as wrong), and their share
-``quality.macro_f1`` (and ``macro_``     text classification over any number of classes
-``precision``, ``macro_recall``)         (:mod:`workbench.measure.items.scoring`)
+``quality.macro_f1`` (and ``macro_``     text classification and tabular ``multiclass`` over any
+``precision``, ``macro_recall``)         number of classes (:mod:`workbench.measure.items.scoring`)
 ``quality.<hit|recall|mrr|ndcg>_at_<k>`` retrieval at each of the charter's k values
 ``quality.field_exact``, ``token_f1``,   extraction: per-field exact match and token F1 (means
 ``quality.all_fields_exact``             over fields), items with every field right
@@ -121,12 +121,17 @@ __all__ = [
 ]
 
 Direction = Literal["higher", "lower"]
-TaskKind = Literal["classification", "regression", "both", "text-classification", "extraction", "retrieval", "items"]
-_KINDS = ("classification", "regression", "text-classification", "extraction", "retrieval")
+TaskKind = Literal["classification", "regression", "both", "text-classification", "extraction", "retrieval", "items",
+                   "multiclass"]
+_KINDS = ("classification", "regression", "multiclass", "text-classification", "extraction", "retrieval")
 # eval-set task kinds: besides their own metrics, the ``items`` ones (errors, fit time) and
 # a few classification metrics that mean the same over any number of classes
 _ITEM_KINDS = ("text-classification", "extraction", "retrieval")
-_SHARED = {"quality.accuracy": ("text-classification",), "quality.log_loss": ("text-classification",)}
+_SHARED = {"quality.accuracy": ("text-classification", "multiclass"),
+           "quality.log_loss": ("text-classification", "multiclass"),
+           "heldout.classes": ("multiclass",), "heldout.min_class_rows": ("multiclass",)}
+# tabular multiclass (workbench.measure.modeling.multiclass) shares the macro averages of text classification
+_SHARED.update({f"quality.macro_{m}": ("multiclass",) for m in ("f1", "precision", "recall")})
 
 
 @dataclass(frozen=True)
@@ -236,9 +241,10 @@ _ENTRIES = (
     _m("heldout.rows", None, "count", "held-out rows the models were scored and compared on"),
     _m("heldout.positives", None, "count", "positive held-out rows", _C),
     _m("heldout.negatives", None, "count", "negative held-out rows", _C),
-    _m("heldout.classes", None, "count", "classes among the expected answers of an eval set",
+    _m("heldout.classes", None, "count", "classes among the expected answers (eval set or held-out rows)",
        "text-classification"),
-    _m("heldout.min_class_rows", None, "count", "eval items of the rarest expected class", "text-classification"),
+    _m("heldout.min_class_rows", None, "count", "held-out rows (eval items) of the rarest expected class; every "
+       "class's count is in compare/<ref>.json", "text-classification"),
     _m("memory.peak_mb", "lower", "MB", "tracemalloc peak of Python-visible allocations over one batch pass"),
     _m("cost.per_1k_usd", "lower", "usd", "machine cost per 1,000 rows, batched (compute time + API calls)"),
     _m("cost.single_per_1k_usd", "lower", "usd", "machine cost per 1,000 rows, one row per call"),

@@ -45,6 +45,9 @@ __all__ = [
     "MIN_ROWS",
     "MIN_PER_CLASS",
     "sample_shortfall",
+    "MULTICLASS_METHODS",
+    "paired_multiclass_difference",
+    "macro_scores",
     "p95_blocks_interval",
     "item_method_for",
     "paired_values",
@@ -162,11 +165,16 @@ def paired_mean_diff(metric: str, y: np.ndarray, cand: np.ndarray, ref: np.ndarr
                      threshold: float | None = None, ref_threshold: float | None = None,
                      confidence: float = CONFIDENCE) -> PairedDiff:
     """mean(cand's per-row value) - mean(ref's) with a t interval on the per-row differences."""
-    from scipy.stats import t
-
     y = np.asarray(y, float)
     a = _row_values(metric, y, np.asarray(cand, float), threshold)
     b = _row_values(metric, y, np.asarray(ref, float), ref_threshold if ref_threshold is not None else threshold)
+    return _paired_rows(metric, a, b, confidence)
+
+
+def _paired_rows(metric: str, a: np.ndarray, b: np.ndarray, confidence: float) -> PairedDiff:
+    """mean(a) - mean(b) of per-row values, with a t interval on the per-row differences."""
+    from scipy.stats import t
+
     d = a - b
     n = len(d)
     if n < 2:
@@ -333,6 +341,85 @@ def paired_difference(metric: str, y: np.ndarray, cand: np.ndarray, ref: np.ndar
                                 confidence=confidence)
     return paired_bootstrap(short, y, cand, ref, threshold=threshold, ref_threshold=ref_threshold,
                             resamples=resamples, seed=seed, confidence=confidence)
+
+
+# -- multiclass ------------------------------------------------------------------------------
+#
+# Over K classes a model's answer per row is a class index (and, for log loss, a probability per
+# class). Accuracy and log loss are means of a per-row value: the t interval above. The macro
+# averages (mean over classes of each class's F1, precision or recall; the classes are those in
+# the truth or in that model's predictions, as sklearn's macro average and
+# workbench.measure.items.scoring count them) depend on a row only through its cell (truth,
+# candidate's class, reference's class): a resample of the n rows is a multinomial draw of the
+# cell counts, as in _cell_bootstrap, so any K and any n cost one small matrix product.
+
+MULTICLASS_METHODS: Mapping[str, str] = {"macro_f1": "bootstrap", "macro_precision": "bootstrap",
+                                         "macro_recall": "bootstrap", "accuracy": "normal", "log_loss": "normal"}
+
+
+def macro_scores(tp: np.ndarray, predicted: np.ndarray, support: np.ndarray, metric: str,
+                 scored: np.ndarray) -> np.ndarray:
+    """The macro ``metric`` (macro_f1 / macro_precision / macro_recall) from per-class counts
+    (rows = resamples, columns = classes), averaged over the classes where ``scored`` is True;
+    an undefined ratio is 0 (sklearn's ``zero_division=0``)."""
+    if metric == "macro_f1":
+        num, den = 2 * tp, support + predicted
+    elif metric == "macro_precision":
+        num, den = tp, predicted
+    else:
+        num, den = tp, support
+    per = np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0)
+    k = int(scored.sum())
+    return per[:, scored].sum(axis=1) / k if k else np.zeros(len(per))
+
+
+def paired_multiclass_difference(metric: str, y: np.ndarray, cand: np.ndarray, ref: np.ndarray, *,
+                                 classes: int, cand_proba: np.ndarray | None = None,
+                                 ref_proba: np.ndarray | None = None, resamples: int = 200, seed: int = 0,
+                                 confidence: float = CONFIDENCE) -> PairedDiff:
+    """``candidate - reference`` on a multiclass metric (short or ``quality.`` name): ``y``,
+    ``cand`` and ``ref`` are class indices in ``[0, classes)``; log loss needs each model's
+    probabilities (rows x classes, clipped at float64's eps)."""
+    short = metric.split(".", 1)[1] if metric.startswith("quality.") else metric
+    how = MULTICLASS_METHODS.get(short)
+    if how is None:
+        raise EvaluationError(f"no paired multiclass interval is defined for {metric}",
+                              where="stats.paired_multiclass_difference",
+                              hint=f"compare one of: {', '.join(MULTICLASS_METHODS)}")
+    y, a, b = (np.asarray(v, dtype=np.int64) for v in (y, cand, ref))
+    n = len(y)
+    if n < 2:
+        raise EvaluationError("a paired interval needs at least two rows", where="paired comparison",
+                              hint="evaluate on more rows")
+    if how == "normal":
+        if short == "accuracy":
+            return _paired_rows(short, (a == y).astype(float), (b == y).astype(float), confidence)
+        if cand_proba is None or ref_proba is None:
+            raise EvaluationError("log loss needs both models' class probabilities", where="paired comparison",
+                                  hint="score both models with their probabilities")
+        rows = np.arange(n)
+        la = -np.log(np.clip(np.asarray(cand_proba, float)[rows, y], _EPS, 1.0))
+        lb = -np.log(np.clip(np.asarray(ref_proba, float)[rows, y], _EPS, 1.0))
+        return _paired_rows(short, la, lb, confidence)
+    k = int(classes)
+    cells, counts = np.unique((y * k + a) * k + b, return_counts=True)
+    cy, ca, cb = cells // (k * k), (cells // k) % k, cells % k
+    eye = np.eye(k)
+    Y, A, B = eye[cy], eye[ca], eye[cb]  # noqa: N806 - cells x classes indicators
+    W = np.random.default_rng(seed).multinomial(n, counts / n, size=resamples).astype(float)  # noqa: N806
+    out = []
+    for P, present in ((A, ca), (B, cb)):  # noqa: N806
+        scored = np.zeros(k, dtype=bool)
+        scored[np.unique(np.r_[cy, present])] = True
+        c = counts[None, :].astype(float)
+        point = macro_scores(c @ (Y * P), c @ P, c @ Y, short, scored)[0]
+        boot = macro_scores(W @ (Y * P), W @ P, W @ Y, short, scored)
+        out.append((float(point), boot))
+    (pa, ba), (pb, bb) = out
+    d = ba - bb
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(d, [alpha, 1 - alpha])
+    return PairedDiff(short, pa, pb, pa - pb, float(lo), float(hi), "bootstrap", n, confidence)
 
 
 # -- sample size ------------------------------------------------------------------------------

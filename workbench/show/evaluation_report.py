@@ -197,6 +197,35 @@ def _confusion(cand: Mapping[str, Any], base: Mapping[str, Any] | None) -> str:
     return "".join(out)
 
 
+def _classes(cand: Mapping[str, Any], base: Mapping[str, Any] | None) -> str:
+    """Multiclass: each class's precision, recall and F1 (and the baseline's recall), then the
+    confusion matrix as a table; long class names are numbered and shortened in its header,
+    with the full names in a list below."""
+    from ..measure.items.scoring import short_labels
+
+    q = cand.get("quality") or {}
+    labels = [str(v) for v in q.get("labels") or []]
+    if not labels:
+        return '<p class="muted">No per-class results were logged.</p>'
+    mine = q.get("per_class") or {}
+    theirs = ((base or {}).get("quality") or {}).get("per_class") or {}
+    ref = (base or {}).get("name", "baseline")
+    rows = [(lab, (mine.get(lab) or {}).get("support"), (mine.get(lab) or {}).get("precision"),
+             (mine.get(lab) or {}).get("recall"), (mine.get(lab) or {}).get("f1"),
+             *(((theirs.get(lab) or {}).get("recall"),) if base else ())) for lab in labels]
+    out = [h.table(["class", "rows", "precision", "recall", "F1", *((f"recall of {ref}",) if base else ())], rows)]
+    matrix = q.get("class_confusion") or []
+    if matrix:
+        long = any(len(lab) > 14 for lab in labels)
+        names = short_labels(labels, width=14) if long else labels
+        out.append("<h3>Confusion (rows: true class, columns: answered class)</h3>")
+        out.append(h.table(["true \\ answered", *names], [(n, *row) for n, row in zip(names, matrix, strict=False)],
+                           formats=[None, *([fmt.integer] * len(names))]))
+        if long:
+            out.append("<ol>" + "".join(f"<li>{h.esc(lab)}</li>" for lab in labels) + "</ol>")
+    return "".join(out)
+
+
 def _latency(cand: Mapping[str, Any], base: Mapping[str, Any] | None) -> str:
     samples = {b["name"]: [float(v) for v in ((b.get("timing") or {}).get("single_latencies_ms") or [])]
                for b in (cand, base) if b}
@@ -317,7 +346,9 @@ def render_evaluation_report(candidate: Mapping[str, Any], baseline: Mapping[str
              "<section><h2>Headline metrics</h2>", _headline(candidate, baseline, primary_metric),
              '<p class="muted">difference: green better, red worse, by the metric\'s direction; grey: a number '
              "that ranks nothing.</p></section>"]
-    if kind == "classification":
+    if kind == "multiclass":
+        parts += ["<section><h2>Per class</h2>", _classes(candidate, baseline), "</section>"]
+    elif kind == "classification":
         parts += ["<section><h2>Ranking and calibration</h2>", _curves_section(candidate, baseline),
                   '<div class="cols">', _calibration(candidate, baseline), _confusion(candidate, baseline),
                   "</div></section>"]

@@ -496,7 +496,7 @@ class Session:
         if classes is not None and set(classes) == {"positive", "negative"}:
             counts["heldout.positives"] = float(classes["positive"])
             counts["heldout.negatives"] = float(classes["negative"])
-        elif classes:  # any number of classes (eval sets): the gate reads them from compare/<reference>.json
+        elif classes:  # any number of classes: the gate reads every class from compare/<reference>.json
             counts["heldout.classes"] = float(len(classes))
             counts["heldout.min_class_rows"] = float(min(classes.values()))
         self.log_metrics({**counts, **{k: v for k, v in comparison.metrics(chosen).items()

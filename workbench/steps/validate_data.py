@@ -231,7 +231,8 @@ def _target(charter: Charter, doc: LocatedYaml, out: list, finding: Any, con: An
             out.append(finding("error", doc.where(("task", "kind")),
                                f"classification here is binary, but the target '{task.target}' has {n} distinct values",
                                "binarise it in the feature view (e.g. `features: {sql: SELECT *, (grade = 'A')::INTEGER "
-                               "AS target FROM t}`), or use `kind: regression` for a number"))
+                               "AS target FROM t}`), or use `kind: multiclass` for classes (README, \"Multiclass "
+                               "pilots\") or `kind: regression` for a number"))
             return
         positive = task.positive_label
         if not any(_same(v, positive) for v in values):

@@ -27,6 +27,7 @@ from ...charter.config import Candidate, CostModel, Task
 from ...errors import ConfigError
 from .data import ModelingData
 from .heldout import ScoredRows, score_rows
+from . import multiclass
 from .models import GuardedModel, InputRefused, build_candidate, is_degraded
 
 __all__ = ["Assessment", "assess", "score", "fit_candidate", "baseline_threshold"]
@@ -88,7 +89,9 @@ class Assessment:
         latency. ``reference``: another model's bundle (e.g. the baseline's), drawn dashed
         on the ROC/PR curves."""
         figs: dict[str, Any] = {}
-        if self.task.kind == "classification":
+        if self.task.kind == "multiclass":  # no ROC or calibration over K classes: the confusion, readable
+            figs["confusion"] = multiclass.plot_confusion(self.quality, title=f"{self.name}: confusion")
+        elif self.task.kind == "classification":
             data = curves if curves is not None else self.curves(y_true)
             ref_curves = (reference or {}).get("curves")
             figs["roc_pr"] = evaluation.plot_roc_pr(
@@ -118,7 +121,7 @@ def _threshold_needed(task: Task, cost: CostModel) -> tuple[float, float]:
 
 def baseline_threshold(rule: Any, data: ModelingData, task: Task, cost: CostModel) -> float | None:
     """Today's rule's threshold: the charter's number, or the cheapest on the training split."""
-    if task.kind != "classification":
+    if task.kind != "classification":  # regression, multiclass: the answer is the most probable class
         return None
     if task.threshold != "min_cost":
         return float(task.threshold)
@@ -130,6 +133,10 @@ def baseline_threshold(rule: Any, data: ModelingData, task: Task, cost: CostMode
 def fit_candidate(spec: Candidate, data: ModelingData, task: Task, cost: CostModel, *,
                   fallback: Any = None, seed: int = 0) -> tuple[GuardedModel, float | None]:
     """Train a candidate on the training split; return it with its decision threshold."""
+    if task.kind == "multiclass":  # no threshold: the answer is the most probable class
+        labels = getattr(fallback, "labels", None) or multiclass.class_labels(task, data.y_train)
+        model = multiclass.build_candidate(spec, task, data.numeric, data.categorical, fallback, labels)
+        return model.fit(data.X_train, data.y_train), None
     model = build_candidate(spec, task, data.numeric, data.categorical, fallback)
     if task.kind != "classification" or task.threshold != "min_cost":
         model.fit(data.X_train, data.y_train)
@@ -151,6 +158,11 @@ def score(model: Any, data: ModelingData, *, task: Task, keep: list[str] | tuple
           batch_rows: int = 100_000) -> ScoredRows:
     """Every held-out row scored by ``model``, next to the rows (truth and the ``keep``
     columns with them): what :func:`assess` measures and :func:`.compare.compare` pairs."""
+    if task.kind == "multiclass":  # a probability per class next to each row
+        labels = getattr(model, "labels", None) or multiclass.class_labels(task, data.y_train)
+        return multiclass.score_classes(model, data.heldout, features=data.features, target=data.target,
+                                        labels=labels, keep=[c for c in keep if c in data.heldout.columns],
+                                        batch_rows=batch_rows)
     if task.kind == "classification":
         def truth(y: pd.Series) -> np.ndarray:
             return evaluation._binary_truth(np.asarray(y), task.positive_label)
@@ -188,6 +200,11 @@ def assess(name: str, model: Any, data: ModelingData, *, task: Task, cost: CostM
                           where="pilot charter: steps: parameters: slice_columns",
                           hint=f"choose from: {', '.join(map(str, columns))}")
     scored = score(model, data, task=task, keep=usable, batch_rows=score_batch_rows)
+    if task.kind == "multiclass":
+        return _assess_classes(name, model, data, scored, task=task, cost=cost, usable=usable,
+                               min_slice_rows=min_slice_rows, single_items=single_items, batch_size=batch_size,
+                               probe_rows=probe_rows, timing_rows=timing_rows, budgets=budgets,
+                               timing_blocks=timing_blocks)
     cut = 0.5 if threshold is None else threshold
     con, table = scored.con, scored.table
     quality = sql_metrics.quality(con, table, task=task, threshold=cut)
@@ -208,3 +225,25 @@ def assess(name: str, model: Any, data: ModelingData, *, task: Task, cost: CostM
                                        refusal=(InputRefused,),
                                        output_range=(0.0, 1.0) if task.kind == "classification" else None)
     return Assessment(name, task, scored, threshold, quality, slices, timed, probes, curves)
+
+
+def _assess_classes(name: str, model: Any, data: ModelingData, scored: Any, *, task: Task, cost: CostModel,
+                    usable: list[str], min_slice_rows: int, single_items: int, batch_size: int, probe_rows: int,
+                    timing_rows: int, budgets: dict[str, Any] | None, timing_blocks: int) -> Assessment:
+    """:func:`assess` over three or more classes: quality per class, slices on macro-F1, the
+    same timing and probes (an answer is a class index in [0, classes))."""
+    quality = multiclass.quality(scored)
+    slices = multiclass.slices(scored, usable, task=task, overall=quality, min_rows=min_slice_rows) if usable \
+        else None
+    head = data.eval_head(max(timing_rows, probe_rows, 1))[data.features]
+    timed = timing.time_in_blocks(model.score, head, blocks=timing_blocks, budgets=budgets, batch_size=batch_size,
+                                  single_items=single_items, cost=cost, threads=1)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        probes = evaluation.run_probes(model.score, head.head(probe_rows), categorical=list(data.categorical),
+                                       numeric=list(data.numeric), degraded_mode=is_degraded,
+                                       refusal=(InputRefused,),
+                                       output_range=(0.0, float(len(scored.labels) - 1)))
+    curves = {"kind": "multiclass", "labels": list(scored.labels)}
+    return Assessment(name, task, scored, None, quality, slices, timed, probes, curves)  # type: ignore[arg-type]

@@ -37,6 +37,10 @@ _REGRESSION = ("mae", "rmse", "r2")
 
 def default_metrics(task: Task) -> tuple[str, ...]:
     """The quality metrics compared by default (short names)."""
+    if task.kind == "multiclass":
+        from .multiclass import DEFAULT_METRICS
+
+        return DEFAULT_METRICS
     return _CLASSIFICATION if task.kind == "classification" else _REGRESSION
 
 
@@ -99,6 +103,11 @@ class Comparison:
 
 def held_out_counts(scored: ScoredRows, task: Task) -> tuple[int, dict[str, int] | None]:
     """(rows, rows per class or None) of a scored table — what the sample-size gate judges."""
+    if task.kind == "multiclass":  # rows per class, every class named
+        from .multiclass import class_counts
+
+        counts = class_counts(scored)  # type: ignore[arg-type]
+        return sum(counts.values()), counts
     n, pos = scored.con.execute(f"SELECT count(*), sum({Y}) FROM {_q(scored.table)}").fetchone()
     n = int(n)
     if task.kind != "classification":
@@ -131,6 +140,15 @@ def compare(candidate: ScoredRows, reference: ScoredRows, *, task: Task, candida
                               where="compare", hint="score both with score_rows on the same HeldOut")
     names = [m.split(".", 1)[1] if m.startswith("quality.") else m for m in (metrics or default_metrics(task))]
     per_slice = [m.split(".", 1)[1] if m.startswith("quality.") else m for m in (slice_metrics or names[:1])]
+    if task.kind == "multiclass":  # class answers and probabilities: workbench.measure.modeling.multiclass
+        from .multiclass import compare_rows
+
+        rows, counts, diffs, entries, notes = compare_rows(
+            candidate, reference, names=names, per_slice=per_slice,  # type: ignore[arg-type]
+            slice_columns=slice_columns, min_slice_rows=min_slice_rows, resamples=resamples)
+        found = sorted((SliceDiff(*e) for e in entries), key=lambda s: (s.column, s.key, s.metric))
+        return Comparison(candidate_name, reference_name, reference_label or reference_name, rows, rows, counts,
+                          diffs, tuple(found), tuple(notes))
     con = candidate.con
     total, counts = held_out_counts(candidate, task)
     cols = "".join(f", c.{_q(col)}" for col in slice_columns)

@@ -357,7 +357,7 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
                           hint=f"its columns: {', '.join(map(str, columns))}")
     view = f"({base}) AS {_VIEW}"
     numbered = f"(SELECT row_number() OVER () AS {_POS}, * FROM ({base}) AS view) AS {_VIEW}"
-    classification = task.kind == "classification"
+    classification = task.kind in ("classification", "multiclass")  # counted and stratified per class
     dropped = 0
     if split.kind == "temporal":
         col = quote_ident(str(split.column))
@@ -365,7 +365,7 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
         eval_sql, eval_params = f"{col} BETWEEN ? AND ?", list(split.evaluate or [])
     else:
         totals, dropped = _counts(con, view, "TRUE", [], target, classification, where=where)
-        if classification:
+        if task.kind == "classification":
             _check_binary(list(totals), task)
         n = sum(totals.values())
         n_test = math.ceil(split.test_size * n)
@@ -388,8 +388,10 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
         if rows == 0:
             raise EvaluationError(f"the {name} split is empty", where="pilot charter: split",
                                   hint="check the split's ranges against the data (`workbench profile` shows them)")
-    if classification:
+    if task.kind == "classification":
         _check_binary(list(dict.fromkeys([*train_counts, *eval_counts])), task)
+    elif task.kind == "multiclass":
+        _check_classes(train_counts, eval_counts, task)
     sample = split.train_sample
     star = f"* EXCLUDE ({_POS})" if view == numbered else "*"
     query, params = f"SELECT {star} FROM {view} WHERE ({train_sql}) AND {target} IS NOT NULL", train_params
@@ -446,12 +448,33 @@ def _check_binary(values: list[Any], task: Task) -> None:
         raise ConfigError(f"classification here is binary, but the target '{task.target}' has {len(values)} values ({shown})",
                           where="pilot charter: task",
                           hint="binarise it in the feature view (e.g. `(grade = 'A')::INTEGER AS target`), "
-                          "or use `kind: regression`")
+                          "or use `kind: multiclass` (three or more classes) or `kind: regression`")
     positive = task.positive_label
     if not any(_same(v, positive) for v in values):
         raise ConfigError(f"task.positive_label {positive!r} never occurs in the target '{task.target}' "
                           f"(values: {', '.join(map(repr, values))})", where="pilot charter: task.positive_label",
                           hint="set it to the value that marks the positive class")
+
+
+def _check_classes(train_counts: dict[Any, int], eval_counts: dict[Any, int], task: Task) -> None:
+    """Multiclass: every held-out class is known — declared in ``task.classes`` or seen in training
+    (a model cannot answer a class it never saw; the metrics need it among the classes)."""
+    from .multiclass import label_key
+
+    known = {label_key(v) for v, n in train_counts.items() if n} | {label_key(v) for v in task.classes or ()}
+    unseen = [v for v, n in eval_counts.items() if n and label_key(v) not in known]
+    if unseen:
+        raise ConfigError(f"held-out rows of the target '{task.target}' hold class(es) the training rows never do: "
+                          f"{', '.join(map(repr, unseen[:6]))}", where="pilot charter: split",
+                          hint="split so that every class is in training (a random split is stratified), or list "
+                          "the classes in `task.classes`")
+    if task.classes:
+        declared = {label_key(c) for c in task.classes}
+        outside = [v for v in dict.fromkeys([*train_counts, *eval_counts]) if label_key(v) not in declared]
+        if outside:
+            raise ConfigError(f"the target '{task.target}' has value(s) outside task.classes: "
+                              f"{', '.join(map(repr, outside[:6]))}", where="pilot charter: task.classes",
+                              hint="add them to `classes:` (in their order), or filter them out in the feature view")
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -250,6 +250,10 @@ class SqlRule(_Scorer):
 
 def fit_baseline(spec: Baseline | None, train: pd.DataFrame, y: pd.Series, task: Task) -> _Scorer:
     """Today's rule as the charter declares it (the prior when it declares none)."""
+    if task.kind == "multiclass":  # class shares or a class-valued rule (workbench.measure.modeling.multiclass)
+        from . import multiclass
+
+        return multiclass.fit_baseline(spec, train, y, task, multiclass.class_labels(task, y))
     if spec is None or spec.kind == "prior":
         return Prior.fit(y, task)
     if spec.kind == "group_rate":
@@ -455,5 +459,15 @@ class GuardedRegressor(GuardedModel):
 def build_candidate(spec: Candidate, task: Task, numeric: Sequence[str], categorical: Sequence[str],
                     fallback: _Scorer | None = None) -> GuardedModel:
     """An unfitted candidate with the standard preprocessing for its estimator."""
+    if task.kind == "multiclass":
+        from . import multiclass
+
+        labels = getattr(fallback, "labels", None) or \
+            (tuple(multiclass.label_key(c) for c in task.classes) if task.classes else None)
+        if labels is None:
+            raise ConfigError("a multiclass candidate needs its classes", where=f"candidates: {spec.name}",
+                              hint="build it with today's rule as `fallback` (fit_candidate does), or declare "
+                              "`task.classes`")
+        return multiclass.build_candidate(spec, task, numeric, categorical, fallback, labels)
     cls = GuardedClassifier if task.kind == "classification" else GuardedRegressor
     return cls(spec, task, numeric, categorical, fallback)
