@@ -122,7 +122,7 @@ def test_sample_size_gate_counts_every_class() -> None:
     assert not short.passed and "20 'c' row(s)" in short.reason
     ok = sample_size_gate(gate, {"heldout.rows": 400.0}, task_kind="multiclass",
                           class_counts={"a": 200, "b": 170, "c": 30})
-    assert ok.passed and "3 classes, the smallest 30" in ok.reason
+    assert ok.passed and "3 classes, the rarest with 30" in ok.reason
     missing = sample_size_gate(gate, {"heldout.rows": 400.0}, task_kind="multiclass")
     assert not missing.passed
 
