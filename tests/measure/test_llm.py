@@ -216,7 +216,7 @@ def test_timeouts_are_counted_as_wrong(tmp_path: Path, proxy: Proxy) -> None:
 
 @pytest.mark.llm
 def test_degraded_mode_injects_failures_and_the_fallback_serves(tmp_path: Path, proxy: Proxy) -> None:
-    faults = {"failure_share": 0.25, "timeout_share": 0.25, "seed": 3}
+    faults = {"failure_share": 0.25, "timeout_share": 0.25, "seed": 4}  # r0 times out, r1 fails
     cand = _candidate(proxy, faults=faults, fallback="baseline", timeout_seconds=30)
     model, run = _run(tmp_path, cand)
     m = run.metrics()
@@ -230,6 +230,7 @@ def test_degraded_mode_injects_failures_and_the_fallback_serves(tmp_path: Path, 
     assert served["output"].tolist() == [baseline.answer({"review": REVIEWS[int(i[1:])]}).value for i in hit]
     # with an injected timeout the latency is the timeout itself
     timed = [i for i in hit if model._fault(i) == "timeout"]
+    assert timed and len(timed) < len(hit)
     assert all(run.items.set_index("item_id").loc[timed, "latency_ms"] == 30_000)
     # without a fallback the same items are errors, scored wrong
     _, bare = _run(tmp_path, _candidate(proxy, faults=faults, timeout_seconds=30))

@@ -658,7 +658,8 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
 
 
 def _callable_sources(charter: Charter) -> dict[str, str]:
-    """sha256 of each pilot module an eval-set `callable` names (missing: "absent")."""
+    """sha256 of each pilot module an eval-set `callable` names, and of each `llm` candidate's
+    prompt template (missing: "absent")."""
     es = charter.eval_set
     if es is None:
         return {}
@@ -668,6 +669,9 @@ def _callable_sources(charter: Charter) -> dict[str, str]:
             module = cand.function.split(":", 1)[0]
             path = charter.root / (module.replace(".", "/") + ".py")
             out[module] = _sha(path) if path.is_file() else "absent"
+        elif cand.kind == "llm" and cand.prompt:  # an edited prompt template is a new candidate
+            path = charter.root / cand.prompt
+            out[f"prompt:{cand.prompt}"] = _sha(path) if path.is_file() else "absent"
     return out
 
 

@@ -536,6 +536,7 @@ class LlmModel(ItemModel):
             "llm.usage": "reported" if all(c.usage_reported for c in self.calls.values()) else "estimated (4 chars/token)",
             "llm.api_key_env": self.spec.api_key_env or "none",
         }
+        out = {k: "not reported" if v is None else v for k, v in out.items()}
         out.update({f"llm.redacted.{k}": v for k, v in sorted(self.redactions.items()) if v})
         if len(reported) > 1:
             out["llm.reported_models"] = ", ".join(sorted(reported))
