@@ -73,6 +73,14 @@ def test_an_llm_block_needs_its_endpoint_and_names_a_variable_not_a_key() -> Non
         ItemCandidate(name="x", kind="rule", default="a", base_url="http://h/v1")
 
 
+def test_a_template_naming_no_input_column_is_a_charter_error(tmp_path: Path) -> None:
+    cand = ItemCandidate(name="x", kind="llm", base_url="http://127.0.0.1:9/v1", model="m", prompt="p.txt")
+    (tmp_path / "p.txt").write_text("Review: {review}, customer: {customer}")
+    model = fit_item_model(cand, _data(cand), "text-classification", root=tmp_path)
+    with pytest.raises(ConfigError, match=r"names \{customer\}, which is not an input column"):
+        run_items(model, _data(cand), cost=CostModel())
+
+
 def test_llm_metric_names_are_registered_with_units() -> None:
     names = ["llm.calls", "llm.cache_hit_rate", "llm.tokens_in", "llm.tokens_out_per_item", "llm.retries",
              "llm.redactions", "cost.tokens_per_1k_usd", "cost.per_month_usd", "items.fallback_share",
@@ -285,3 +293,52 @@ def test_the_canary_breaches_when_the_endpoint_reports_another_model(tmp_path: P
     low = canary_check(cand, data, "text-classification", root=tmp_path, recorded_model=None,
                        metric="quality.accuracy", minimum=1.01)
     assert low.breached and "below the plan's min_quality" in low.summary()
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_a_text_pilot_with_an_llm_candidate_keeps_personal_data_out_and_reruns_without_calls(
+        tmp_path: Path, proxy: Proxy) -> None:
+    from ruamel.yaml import YAML
+    from text_data import ticket_table
+
+    from workbench.charter.config import load_charter
+    from workbench.charter.drafted import confirm
+    from workbench.new import new_text_pilot
+    from workbench.steps.runner import run_pilot
+
+    table = pd.read_csv(ticket_table(tmp_path / "t.csv", n=48))
+    table["customer_name"] = [CUSTOMERS[i % len(CUSTOMERS)] for i in range(len(table))]
+    table["body"] = [f"{b} Regards, {c} (write to {c.split()[0].lower()}@example.org)"
+                     for b, c in zip(table["body"], table["customer_name"], strict=True)]
+    table.to_csv(tmp_path / "t.csv", index=False)
+    made = new_text_pilot("tickets", tmp_path / "t.csv", "category", ["body"], pilots_dir=tmp_path / "pilots",
+                          owner="support-lead@team.internal")
+    confirm(load_charter(made.charter), all_values=True, by="reviewer@team.internal")
+    yaml = YAML()
+    doc = yaml.load(made.charter.read_text())
+    doc["eval_set"]["candidates"].append({
+        "name": "smollm", "kind": "llm", "base_url": proxy.base_url, "model": "smollm2-135m",
+        "prompt": "prompts/smollm.txt", "params": {"temperature": 0.0, "max_tokens": 4, "seed": 1},
+        "prices": {"input_per_1k_usd": 0.5, "output_per_1k_usd": 1.5}, "timeout_seconds": 60, "fallback": "baseline"})
+    doc["production"]["items_per_month"] = 10000
+    with made.charter.open("w") as fh:
+        yaml.dump(doc, fh)
+    (made.folder / "prompts").mkdir()
+    (made.folder / "prompts" / "smollm.txt").write_text("Ticket: {body}\nWhich of {labels}? One word:")
+    charter = load_charter(made.charter)
+
+    first = run_pilot(charter)
+    assert first.decision is not None
+    calls = len(proxy.received)
+    assert calls == len(pd.read_parquet(charter.resolve(charter.sources["tickets_eval"].path)))
+    personal = [*CUSTOMERS, *(c.split()[0].lower() + "@example.org" for c in CUSTOMERS)]
+    assert not [p for p in personal if p in proxy.text_received()]
+    # nothing the store holds (runs, params, artifacts, the prompt) names a customer
+    stored = "".join(p.read_bytes().decode("utf-8", "replace") for p in (made.folder / "mlruns").rglob("*")
+                     if p.is_file())
+    assert "llm.reported_model" in stored or "smollm" in stored
+    assert not [p for p in personal if p in stored]
+
+    again = run_pilot(charter)
+    assert again.decision is not None and len(proxy.received) == calls  # 0 calls on a rerun

@@ -264,6 +264,19 @@ def parse_json_object(text: str) -> dict:
 # -- the candidate ---------------------------------------------------------------------------
 
 
+class _Fields(dict):
+    """A prompt's fields; a placeholder that names no input column is the charter's error."""
+
+    def __init__(self, values: dict[str, str], model: ItemModel) -> None:
+        super().__init__(values)
+        self.model = model
+
+    def __missing__(self, key: str) -> str:
+        m = self.model
+        raise ConfigError(f"the prompt template of candidate '{m.name}' names {{{key}}}, which is not an input column",
+                          where=str(m.spec.prompt), hint=f"use {{input}}, {{labels}} or one of {m.inputs}")
+
+
 @dataclass
 class _Call:
     """One item's call: what was sent (redacted), what came back, and what it cost."""
@@ -367,15 +380,8 @@ class LlmModel(ItemModel):
         values["labels"] = ", ".join(self.labels)
         values["input"] = "\n".join(values.get(c, "") for c in self.inputs)
 
-        class _Blank(dict):
-            def __missing__(self, key: str) -> str:
-                raise ConfigError(f"the prompt template of candidate '{self.name}' names {{{key}}}, which is not an "
-                                  "input column", where=str(self.spec.prompt),
-                                  hint=f"use {{input}}, {{labels}} or one of {{{'}, {'.join(self.inputs)}}}")
-
-        _Blank.name, _Blank.spec, _Blank.inputs = self.name, self.spec, self.inputs  # type: ignore[attr-defined]
         try:
-            return self.template.format_map(_Blank(values))
+            return self.template.format_map(_Fields(values, self))
         except (ValueError, IndexError) as exc:
             raise ConfigError(f"the prompt template of candidate '{self.name}' is not a format string: {exc}",
                               where=str(self.spec.prompt), hint="double literal braces: {{ and }}") from exc
