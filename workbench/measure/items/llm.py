@@ -62,7 +62,9 @@ _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
 class LlmError(WorkbenchError):
-    """A call to an endpoint that failed for good (after its retries)."""
+    """A call to an endpoint that failed for good (after ``retries`` retries)."""
+
+    retries = 0
 
 
 def scrub(text: str, secret: str | None) -> str:
@@ -125,9 +127,11 @@ def chat(base_url: str, model: str, messages: list[dict], *, params: Mapping[str
                 time.sleep(min(wait, max_backoff_seconds))
                 tried += 1
                 continue
-            raise LlmError(f"{url} answered HTTP {exc.code} after {tried} retr{'y' if tried == 1 else 'ies'}: "
-                           f"{detail}", where=f"candidate endpoint {base_url}",
-                           hint="check the endpoint, the model name and the key variable") from None
+            error = LlmError(f"{url} answered HTTP {exc.code} after {tried} retr{'y' if tried == 1 else 'ies'}: "
+                             f"{detail}", where=f"candidate endpoint {base_url}",
+                             hint="check the endpoint, the model name and the key variable")
+            error.retries = tried
+            raise error from None
         except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             timed_out = isinstance(reason, TimeoutError) or "timed out" in str(reason)
@@ -136,8 +140,10 @@ def chat(base_url: str, model: str, messages: list[dict], *, params: Mapping[str
                 tried += 1
                 continue
             what = f"timeout: no answer within {timeout:g}s" if timed_out else f"cannot reach {url}: {reason}"
-            raise LlmError(scrub(f"{what} (after {tried} retries)", key), where=f"candidate endpoint {base_url}",
-                           hint="check the endpoint is up and the timeout_seconds fits it") from None
+            error = LlmError(scrub(f"{what} (after {tried} retries)", key), where=f"candidate endpoint {base_url}",
+                             hint="check the endpoint is up and the timeout_seconds fits it")
+            error.retries = tried
+            raise error from None
     latency = (time.perf_counter() - t0) * 1000
     try:
         text = answer["choices"][0]["message"]["content"] or ""
@@ -439,7 +445,7 @@ class LlmModel(ItemModel):
                 got = chat(str(spec.base_url), str(spec.model), [{"role": "user", "content": call.prompt}],
                            params=params, key=key_value, timeout=spec.timeout_seconds, retries=spec.retries)
             except LlmError as exc:
-                call.error = scrub(exc.what, key_value)
+                call.error, call.retries = scrub(exc.what, key_value), exc.retries
                 call.latency_ms = (time.perf_counter() - t0) * 1000
                 return
             call.text, call.latency_ms, call.retries = got.text, got.latency_ms, got.retries
