@@ -210,9 +210,34 @@ class Redactor:
 
     def __init__(self, personal_columns: Sequence[str], personal_values: Sequence[str]) -> None:
         self.columns = frozenset(personal_columns)
-        values = sorted({v.strip() for v in personal_values if v and len(v.strip()) >= 3}, key=len, reverse=True)
-        self._values = (re.compile(r"(?<!\w)(?:" + "|".join(re.escape(v) for v in values) + r")(?!\w)", re.IGNORECASE)
-                        if values else None)
+        # names kept as salted hashes only: a pickled candidate (the logged model) redacts the
+        # same way without holding the eval set's names
+        self._salt = os.urandom(8).hex()
+        values = {" ".join(v.lower().split()) for v in personal_values if v and len(v.strip()) >= 3}
+        self._hashes = frozenset(self._hash(v) for v in values)
+        self._max_words = max((len(v.split()) for v in values), default=0)
+
+    def _hash(self, text: str) -> str:
+        return hashlib.sha256((self._salt + text).encode("utf-8")).hexdigest()
+
+    def _names(self, text: str, counts: Counter) -> str:
+        if not self._hashes:
+            return text
+        words = list(re.finditer(r"[^\s,;:!?()\[\]\"]+", text))
+        out, pos, i = [], 0, 0
+        while i < len(words):
+            for n in range(min(self._max_words, len(words) - i), 0, -1):
+                start, end = words[i].start(), words[i + n - 1].end()
+                phrase = " ".join(w.group(0).rstrip(".'").lower() for w in words[i:i + n])
+                if self._hash(phrase) in self._hashes:
+                    out.append(text[pos:start] + "[name]")
+                    pos = words[i + n - 1].start() + len(words[i + n - 1].group(0).rstrip(".'"))
+                    counts["name"] += 1
+                    i += n
+                    break
+            else:
+                i += 1
+        return "".join(out) + text[pos:]
 
     def inputs(self, item: Mapping[str, Any], columns: Sequence[str], counts: Counter) -> dict[str, str]:
         out = {}
@@ -226,9 +251,7 @@ class Redactor:
         return out
 
     def text(self, text: str, counts: Counter) -> str:
-        if self._values is not None:
-            text, n = self._values.subn("[name]", text)
-            counts["name"] += n
+        text = self._names(text, counts)
         for kind, pattern in _PATTERNS:
             text, n = pattern.subn(f"[{kind}]", text)
             counts[kind] += n
