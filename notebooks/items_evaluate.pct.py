@@ -13,7 +13,8 @@
 # # Evaluate the candidates on the eval set
 #
 # Each candidate of the charter's `eval_set.candidates` (a rule, TF-IDF + a linear model,
-# sentence embeddings, BM25, or your own `module:function` from the pilot's folder) learns from
+# sentence embeddings, BM25, an OpenAI-compatible LLM endpoint, or your own `module:function`
+# from the pilot's folder) learns from
 # the training items (or indexes the corpus), then answers every eval item once, in its own
 # nested run: its answer, correctness, latency and error per item (an MLflow table artifact
 # `items/<name>.json` and the DuckDB table `item_results` in `items.duckdb`), and quality,
@@ -59,19 +60,23 @@ else:
 
 # %%
 results, comparisons = {}, {}
+per_month = getattr(getattr(s.charter, "production", None), "items_per_month", None)
 for cand in es.candidates:
     with s.child(cand.name) as c:
         model = items.fit_item_model(cand, data, s.task.kind, root=root)
         c.log_params({"candidate": cand.name, "kind": cand.kind, "description": model.describe(),
                       **{f"param.{k}": v for k, v in {**cand.vectorizer, **cand.params}.items()}})
-        result = items.run_items(model, data, cost=s.cost)
+        result = items.run_items(model, data, cost=s.cost, items_per_month=per_month)
         c.log_items(result)
+        if result.params:  # an LLM endpoint: reported model, fingerprint, prompt hash, redactions (never the key)
+            c.log_params(result.params)
+            c.log_text(model.template, f"prompts/{cand.name}.txt")
         if baseline_rows is not None:  # paired on the same items, with 95 % intervals: what the gates judge
             comparisons[cand.name] = items.compare_items(result.items, baseline_rows, data, task=s.task.kind,
                                                          candidate_name=cand.name, reference_label="today's way",
                                                          metrics=compare_metrics)
             c.log_comparison(comparisons[cand.name])
-        example = data.items[model.inputs].head(5)
+        example = items.safe_example(data, model.inputs)  # personal data withheld, as before a vendor call
         c.log_model(model, "model", input_example=example, output_example=model.predict(example).astype(str))
         results[cand.name] = result
     print(f"{cand.name}: " + ", ".join(f"{k} {metrics.format_metric(k, v)}" for k, v in result.quality.metrics().items()))

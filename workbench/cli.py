@@ -351,13 +351,32 @@ def new(
 
 @app.command()
 def monitor(
-    batch: Annotated[list[Path], typer.Option("--batch", "-b", help="A batch file (CSV or Parquet); repeat for several, in order.")],
+    batch: Annotated[Optional[list[Path]], typer.Option("--batch", "-b", help="A batch file (CSV or Parquet); repeat for several, in order.")] = None,
     pilot: PilotOpt = Path("pilot.yaml"),
     batch_id: Annotated[Optional[str], typer.Option("--batch-id", help="Name the batch (default: file name + hash).")] = None,
+    canary: Annotated[bool, typer.Option("--canary", help="An LLM champion: re-ask its endpoint a fixed canary subset of the eval set; breach when the reported model changed or quality fell.")] = False,
 ) -> None:
     """Check, score and judge production batches with the champion. Exit 0 ok, 6 breach."""
     from .errors import EXIT_BREACH
 
+    batch = batch or []
+    if canary:
+        try:
+            from .decide.llm_canary import llm_canary
+            from .steps.runner import project_store
+
+            charter = _charter(pilot)
+            found = llm_canary(charter, project_store(charter), progress=lambda m: err.print(f"  {m}", markup=False))
+            out.print(found.summary(), markup=False)
+        except BaseException as exc:  # noqa: BLE001
+            _handle(exc)
+        if found.breached:
+            raise typer.Exit(EXIT_BREACH)
+        if not batch:
+            return
+    if not batch:
+        err.print("Give --batch FILE (a production batch) or --canary (an LLM champion).", markup=False)
+        raise typer.Exit(2)
     reports = []
     try:
         from .decide.monitor import monitor_batch

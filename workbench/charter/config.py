@@ -303,6 +303,7 @@ class ProductionPlan(_Model):
     degraded_mode: Literal["baseline"] = "baseline"  # which fallback serves: today's rule
     rollback: Rollback = Rollback()
     batch_source: str | None = None  # the source a monitored batch replaces (default: the feature table)
+    items_per_month: int | None = Field(default=None, ge=0)  # expected volume: an LLM's projected monthly cost
 
     def missing(self) -> list[str]:
         """The keys a complete plan still lacks (empty: complete). A placeholder (TODO, an

@@ -16,7 +16,10 @@ Its ``baseline`` and ``candidates`` are built-in kinds (no code) or the user's o
 - ``embeddings``: sentence embeddings (``wordllama``, shipped with its weights) + an estimator,
   or, for retrieval, nearest corpus documents by cosine similarity;
 - ``bm25``: retrieval by BM25 (``bm25s``, stemmed);
-- ``callable``: ``module:function`` from the pilot's folder, called once per item.
+- ``callable``: ``module:function`` from the pilot's folder, called once per item;
+- ``llm``: any OpenAI-compatible chat endpoint (``base_url``, ``model``, ``params``, a prompt
+  template file, the *name* of the variable holding its key, prices per 1,000 tokens);
+  see :mod:`workbench.measure.items.llm`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from .names import RegularExpression, identifier, import_path, regular_expressio
 __all__ = ["EvalSet", "ItemCandidate", "Rule", "Recorded", "Corpus", "ITEM_TASKS", "CANDIDATE_KINDS"]
 
 ITEM_TASKS = ("text-classification", "extraction", "retrieval")
-CANDIDATE_KINDS = ("rule", "recorded", "sklearn", "embeddings", "bm25", "callable")
+CANDIDATE_KINDS = ("rule", "recorded", "sklearn", "embeddings", "bm25", "callable", "llm")
 
 
 class _Model(BaseModel):
@@ -63,11 +66,27 @@ class Corpus(_Model):
     text: list[str] = Field(min_length=1)
 
 
+class Prices(_Model):
+    """What an endpoint charges, in USD per 1,000 input (prompt) and output (completion) tokens."""
+
+    input_per_1k_usd: float = Field(ge=0)
+    output_per_1k_usd: float = Field(ge=0)
+
+
+class Faults(_Model):
+    """Degraded mode, measured: the share of calls the pilot fails on purpose (an HTTP 500
+    answer) and the share it delays past the timeout; those items are served by ``fallback``."""
+
+    failure_share: float = Field(default=0.0, ge=0, le=1)
+    timeout_share: float = Field(default=0.0, ge=0, le=1)
+    seed: int = 0
+
+
 class ItemCandidate(_Model):
     """A baseline or candidate of an eval-set pilot (see the module's docstring)."""
 
     name: str
-    kind: Literal["rule", "recorded", "sklearn", "embeddings", "bm25", "callable"]
+    kind: Literal["rule", "recorded", "sklearn", "embeddings", "bm25", "callable", "llm"]
     rules: list[Rule] = []
     default: str | None = None
     fields: dict[str, str] = {}  # extraction rule: field -> regular expression
@@ -76,6 +95,19 @@ class ItemCandidate(_Model):
     params: dict[str, Any] = {}
     function: str | None = None
     timeout_seconds: float = Field(default=5.0, gt=0)
+    # kind: llm — an OpenAI-compatible endpoint; `params:` holds temperature, max_tokens, seed
+    base_url: str | None = None  # e.g. https://llm.internal.example/v1
+    model: str | None = None
+    prompt: str | None = None  # a template file relative to the charter: {column} placeholders, {labels}
+    api_key_env: str | None = None  # the NAME of the environment variable holding the key, never the key
+    concurrency: int = Field(default=4, ge=1, le=64)
+    rate_limit_per_minute: float | None = Field(default=None, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+    prices: Prices | None = None
+    allow_personal_data: bool = False  # the endpoint may see personal data (e.g. hosted in-house)
+    fallback: Literal["baseline", "unknown", "person"] | None = None  # what serves when a call fails
+    faults: Faults = Faults()
+    canary_items: int = Field(default=50, ge=1)  # `workbench monitor`: items re-asked of the champion
 
     @field_validator("name")
     @classmethod
@@ -92,6 +124,16 @@ class ItemCandidate(_Model):
         if self.kind == "callable" and not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", self.function or ""):
             raise ValueError("a `callable` candidate needs `function: module:function` (a module in the pilot's "
                              "folder, e.g. my_pipeline:classify)")
+        if self.kind == "llm":
+            missing = [k for k in ("base_url", "model", "prompt") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"an `llm` candidate needs {', '.join(missing)} (base_url: the endpoint's /v1 URL, "
+                                 "model: its model name, prompt: a template file in the pilot's folder)")
+            if self.api_key_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.api_key_env):
+                raise ValueError("api_key_env names an environment variable (e.g. OPENAI_API_KEY), "
+                                 "never the key itself")
+        elif any(getattr(self, k) is not None for k in ("base_url", "model", "prompt", "api_key_env", "prices")):
+            raise ValueError("base_url, model, prompt, api_key_env and prices are for `kind: llm` only")
         if self.kind != "callable" and self.function is not None:
             raise ValueError("`function:` is for `kind: callable` only")
         import_path(self.estimator, "sklearn.linear_model.LogisticRegression")

@@ -690,7 +690,8 @@ def _candidate_reuse(charter: Charter, step: Step, store: Store, key_parts: dict
 
 
 def _callable_sources(charter: Charter) -> dict[str, str]:
-    """sha256 of each pilot module an eval-set `callable` names (missing: "absent")."""
+    """sha256 of each pilot module an eval-set `callable` names, and of each `llm` candidate's
+    prompt template (missing: "absent")."""
     es = charter.eval_set
     if es is None:
         return {}
@@ -700,6 +701,9 @@ def _callable_sources(charter: Charter) -> dict[str, str]:
             module = cand.function.split(":", 1)[0]
             path = charter.root / (module.replace(".", "/") + ".py")
             out[module] = _sha(path) if path.is_file() else "absent"
+        elif cand.kind == "llm" and cand.prompt:  # an edited prompt template is a new candidate
+            path = charter.root / cand.prompt
+            out[f"prompt:{cand.prompt}"] = _sha(path) if path.is_file() else "absent"
     return out
 
 

@@ -341,6 +341,10 @@ def build_item_model(spec: ItemCandidate, data: ItemData, task: str, *, root: Pa
         model = EmbeddingModel(spec, inputs, task)
     elif spec.kind == "bm25":
         model = Bm25Model(spec, inputs, task)
+    elif spec.kind == "llm":
+        from .llm import LlmModel
+
+        model = LlmModel(spec, inputs, task, Path(root))
     else:
         model = CallableModel(spec, inputs, task, Path(root))
     model.k = max(data.spec.k)

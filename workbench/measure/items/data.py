@@ -39,6 +39,9 @@ class ItemData:
     corpus: pd.DataFrame | None  # retrieval: id, text
     fingerprint: str = ""  # the eval table's fingerprint at load (part of every result)
     schema: dict | None = None  # extraction: the JSON schema every answer must satisfy
+    # the eval source's columns its contract marks `pii: true`, row by row with `items` (LLM
+    # candidates withhold them, and the names in them, before a call); None: none marked
+    personal: pd.DataFrame | None = None
 
     @property
     def ids(self) -> list[str]:
@@ -155,7 +158,18 @@ def load_items(con: Any, spec: EvalSet, *, root: Path | str = ".") -> ItemData:
             raise ConfigError(f"cannot read the output schema: {exc}", where=str(path),
                               hint="write a JSON schema (an object with `properties`) at that path") from exc
     return ItemData(spec=spec, items=items.reset_index(drop=True), train=train, corpus=corpus,
-                    fingerprint=fingerprint(con, spec.source).digest, schema=schema)
+                    fingerprint=fingerprint(con, spec.source).digest, schema=schema,
+                    personal=_personal(con, spec))
+
+
+def _personal(con: Any, spec: EvalSet) -> pd.DataFrame | None:
+    """The eval source's personal-data columns (recorded at ingest from its contract), in id order."""
+    from ...data.warehouse import pii_columns
+
+    marked = sorted(next(iter(pii_columns(con, spec.source).values()), frozenset()))
+    if not marked:
+        return None
+    return _read(con, spec.source, marked, spec.id).reset_index(drop=True)
 
 
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)

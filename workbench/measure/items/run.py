@@ -89,6 +89,8 @@ class ItemRun:
     today_usd_per_hour: float | None
     slices: dict[str, float] = field(default_factory=dict)
     slice_rows: tuple[dict[str, Any], ...] = ()
+    extra: dict[str, float] = field(default_factory=dict)  # what the model kind measures itself (llm.*)
+    params: dict[str, Any] = field(default_factory=dict)  # what identifies its endpoint and prompt (llm.*)
 
     def metrics(self) -> dict[str, float]:
         """Every MLflow metric of this run (registered in workbench.measure.metrics)."""
@@ -98,6 +100,7 @@ class ItemRun:
         out.update({
             "latency.p50_ms": float(np.percentile(lat, 50)) if n else 0.0,
             "latency.p95_ms": float(np.percentile(lat, 95)) if n else 0.0,
+            "latency.p99_ms": float(np.percentile(lat, 99)) if n else 0.0,
             "latency.max_ms": float(lat.max()) if n else 0.0,
             "latency.mean_ms": float(lat.mean()) if n else 0.0,
             "throughput.items_per_s": 1.0 / self.seconds_per_item if self.seconds_per_item > 0 else 0.0,
@@ -110,6 +113,7 @@ class ItemRun:
                 today = self.today_seconds_per_item * 1000 / 3600 * self.today_usd_per_hour
                 out["cost.saved_per_1k_usd"] = today - self.cost_per_1k_usd
         out.update(self.slices)
+        out.update(self.extra)
         return out
 
     def worst(self, n: int = 10) -> pd.DataFrame:
@@ -154,8 +158,11 @@ def _check(answer: Any, task: str, labels: set[str], schema: dict | None = None)
 
 
 def run_items(model: ItemModel, data: ItemData, *, cost: CostModel, min_slice_items: int | None = None,
-              slice_metric: str | None = None) -> ItemRun:
-    """Ask ``model`` every eval item once, in id order; see the module's docstring."""
+              slice_metric: str | None = None, items_per_month: int | None = None) -> ItemRun:
+    """Ask ``model`` every eval item once, in id order; see the module's docstring.
+
+    A model that calls an endpoint (``kind: llm``) is asked for every item at once first
+    (``prepare``: concurrent calls, its cache); each item's latency is then its call's own."""
     task = model.task
     labels = set(data.labels()) if task == "text-classification" else set()
     records = data.items.to_dict("records")
@@ -165,6 +172,11 @@ def run_items(model: ItemModel, data: ItemData, *, cost: CostModel, min_slice_it
     errors: list[str | None] = []
     timeout = model.spec.timeout_seconds
     guard = model.kind == "callable"  # the built-in kinds are bounded; the user's code may hang
+    prepare = getattr(model, "prepare", None)
+    if prepare is not None:
+        model.human_usd_per_item = (cost.human_seconds_per_item or 0.0) / 3600 * (cost.human_usd_per_hour or 0.0)
+        prepare(records)
+    measured = getattr(model, "measured_latency_ms", None)
     for i, item in enumerate(records):
         t0 = time.perf_counter()
         try:
@@ -179,6 +191,9 @@ def run_items(model: ItemModel, data: ItemData, *, cost: CostModel, min_slice_it
         except Exception as exc:  # noqa: BLE001 - the item's error is its result
             answer, value, error = None, None, f"{type(exc).__name__}: {str(exc)[:300]}"
         latency[i] = (time.perf_counter() - t0) * 1000
+        own = measured(item) if measured is not None else None
+        if own is not None:
+            latency[i] = own
         if error is None and latency[i] > timeout * 1000:
             value, error = None, f"timeout: answered after {latency[i] / 1000:.2f}s (limit {timeout:g}s)"
         outputs.append(value)
@@ -195,6 +210,14 @@ def run_items(model: ItemModel, data: ItemData, *, cost: CostModel, min_slice_it
     else:
         per_item = float(latency.mean() / 1000) if len(latency) else 0.0
         cost_1k = per_item * 1000 / 3600 * cost.compute_usd_per_hour + cost.usd_per_call * 1000
+    extra: dict[str, float] = {}
+    params: dict[str, Any] = {}
+    if hasattr(model, "run_metrics"):  # tokens at the charter's prices, and a person's time where routed
+        extra = model.run_metrics(len(records), items_per_month=items_per_month)
+        params = model.run_params()
+        cost_1k += extra.get("cost.tokens_per_1k_usd", 0.0)
+        if items_per_month is not None:
+            extra["cost.per_month_usd"] = cost_1k * items_per_month / 1000
 
     spec = data.spec
     frame = pd.DataFrame({"item_id": data.ids, "expected": data.expected})
@@ -225,7 +248,8 @@ def run_items(model: ItemModel, data: ItemData, *, cost: CostModel, min_slice_it
     return ItemRun(name=model.name, kind=model.kind, description=model.describe(), items=frame, quality=quality,
                    fit_seconds=model.fit_seconds, seconds_per_item=per_item, cost_per_1k_usd=cost_1k,
                    today_seconds_per_item=None if recorded else today,
-                   today_usd_per_hour=cost.human_usd_per_hour, slices=slices, slice_rows=tuple(rows))
+                   today_usd_per_hour=cost.human_usd_per_hour, slices=slices, slice_rows=tuple(rows),
+                   extra=extra, params=params)
 
 
 def _slices(frame: pd.DataFrame, data: ItemData, outputs: list[Any], task: str, min_items: int,
