@@ -579,6 +579,13 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
               "# bound must clear the margin; a margin inside it is a tie (\"no better than today\").",
               f"  - {{name: beats_todays_rule, kind: vs_baseline, metric: {primary}, min_relative_improvement: 0.05}}"
               "   # drafted: the margin over today's rule",
+              *([  # macro-F1 alone is beaten by any model that names the rare classes now and then: a GO
+                  # must also answer right more often than today and not guess worse than its class shares
+                  "  - {name: right_more_often, kind: vs_baseline, metric: quality.accuracy, min_relative_improvement: 0.0}"
+                  "   # drafted: at least as often right as today's rule",
+                  "  - {name: probabilities_no_worse, kind: vs_baseline, metric: quality.log_loss, "
+                  "min_relative_improvement: -0.05}   # drafted: log loss at most 5 % worse than today's"]
+                if task == "multiclass" else []),
               f"  - {{name: no_regression, kind: vs_champion, metric: {primary}, max_regression: {champion_margin}}}"
               "   # drafted: the regression tolerated",
               "  - {name: p95_latency, kind: threshold, metric: latency.p95_ms, op: \"<=\", value: 100}   "

@@ -102,7 +102,8 @@ def _z(confidence: float) -> float:
 def method_for(metric: str) -> str | None:
     """``delong`` / ``normal`` / ``bootstrap`` for a quality metric (short or ``quality.``
     name); None when no interval is defined for it (``threshold``, ``base_rate``)."""
-    return METHODS.get(metric.split(".", 1)[1] if metric.startswith("quality.") else metric)
+    short = metric.split(".", 1)[1] if metric.startswith("quality.") else metric
+    return METHODS.get(short) or MULTICLASS_METHODS.get(short)
 
 
 # -- DeLong ---------------------------------------------------------------------------------
