@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import alias_of, project, versions_of
-from test_promotion import build_pilot, candidate_metrics
+from support import alias_of, build_pilot, candidate_metrics, charter_file, versions_of
 from workbench.charter.config import load_charter
 from workbench.decide import registry
 from workbench.decide.promotion import audit, promote, rollback
@@ -21,7 +20,7 @@ from workbench.store.tracking import Store
 
 def two_champions(root: Path, name: str):  # noqa: ANN201
     """v1 then v2 promoted through the workbench; returns (charter, store, pilot runs)."""
-    path = project(root, name)
+    path = charter_file(root, name)
     charter, store = load_charter(path), Store(root)
     p1 = build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))
     assert promote(charter, store, actor="ann").outcome == "go"
