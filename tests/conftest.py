@@ -37,6 +37,9 @@ def project(tmp_path: Path) -> Path:
 # Shared set-ups, for whoever adds tests:
 # - a module-scoped fixture (``@pytest.fixture(scope="module")``) in a test file keeps the file's
 #   tests on one worker, so the fixture is built once;
+# - ``pytestmark = pytest.mark.xdist_spread`` undoes that for a module whose module-scoped fixture
+#   is cheap (a folder, an empty store) and whose tests are long: they spread over the workers,
+#   each worker building its own copy (tests/decide/test_integrity.py);
 # - ``pytestmark = pytest.mark.xdist_group("NAME")`` puts every file carrying NAME on one worker,
 #   so a package- or session-scoped fixture they share (a conftest.py next to them) is built once:
 #   tests/browser uses it for its finished pilot and its MLflow UI;
@@ -47,6 +50,7 @@ def project(tmp_path: Path) -> Path:
 # `slow`/`browser` marks), so no long file starts last.
 
 _SHARED_FIXTURE = re.compile(r"""@pytest\.fixture\(\s*scope\s*=\s*["'](module|package|session)["']""")
+_SPREAD_MARK = re.compile(r"mark\.xdist_spread\b")
 _GROUP_MARK = re.compile(r"""xdist_group\(\s*(?:name\s*=\s*)?["']([^"']+)["']""")
 DURATIONS_FILE = Path(__file__).with_name("durations.json")
 _CACHE_KEY = "workbench/test-durations"
@@ -136,7 +140,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, AN
             group = _GROUP_MARK.search(_source(config.rootpath / module))
             if group:
                 return "group:" + group.group(1)
-            if _shares_fixtures(config.rootpath / module):
+            if _shares_fixtures(config.rootpath / module) and not _SPREAD_MARK.search(_source(config.rootpath / module)):
                 return module
             return super()._split_scope(nodeid)
 
@@ -164,6 +168,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 _measured: dict[str, float] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "xdist_spread: this module's module-scoped fixtures are cheap; spread its "
+                                       "tests over the xdist workers (tests/conftest.py)")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -52,8 +52,10 @@ def test_groups_and_the_longest_unit_first(tmp_path: Path, monkeypatch) -> None:
     _write(tmp_path, "test_c.py", "import pytest\n@pytest.fixture(scope='module')\ndef built(): ...\n")
     _write(tmp_path, "test_d.py", "import pytest\n@pytest.mark.slow\ndef test_long(): ...\ndef test_quick(): ...\n")
     _write(tmp_path, "test_e.py", "def test_one(): ...\n")
+    _write(tmp_path, "test_f.py", "import pytest\npytestmark = pytest.mark.xdist_spread\n"
+                                  "@pytest.fixture(scope='module')\ndef cheap(): ...\n")
     ids = ["test_a.py::test_1", "test_b.py::test_2", "test_c.py::test_3", "test_c.py::test_4",
-           "test_d.py::test_long", "test_d.py::test_quick", "test_e.py::test_one"]
+           "test_d.py::test_long", "test_d.py::test_quick", "test_e.py::test_one", "test_f.py::test_5"]
     # measured: test_e's one test is the longest of all; nothing else is known
     durations = tmp_path / "durations.json"
     durations.write_text(json.dumps({"test_e.py::test_one": 500.0}))
@@ -61,14 +63,14 @@ def test_groups_and_the_longest_unit_first(tmp_path: Path, monkeypatch) -> None:
     sched, nodes = _scheduler(tmp_path, ids)
     units = {sched._split_scope(i) for i in ids}
     assert units == {"group:shared", "test_c.py", "test_d.py::test_long", "test_d.py::test_quick",
-                     "test_e.py::test_one"}
+                     "test_e.py::test_one", "test_f.py::test_5"}
     sched.schedule()
     first = [list(sched.assigned_work[n])[0] for n in nodes]
     # the measured 500 s first, then the slow-marked test (an estimate)
     assert first == ["test_e.py::test_one", "test_d.py::test_long"]
     # each then holds one test and would wait: it gets the next longest (two tests each); the
     # single quick test is what is left
-    assert list(sched.workqueue) == ["test_d.py::test_quick"]
+    assert sorted(sched.workqueue) == ["test_d.py::test_quick", "test_f.py::test_5"]
 
 
 def test_a_worker_gets_more_only_when_it_would_otherwise_wait(tmp_path: Path) -> None:

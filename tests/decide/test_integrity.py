@@ -33,6 +33,10 @@ from workbench.errors import EXIT_AUDIT, EXIT_LOCKED, AuditError, ExposureError,
 from workbench.decide.promotion import DECISION_ARTIFACT, audit, history, promote, rollback
 from workbench.store.tracking import TAG, Store
 
+# each test has its own charter (experiment, model) in `shop`: the long ones run on whichever
+# worker is free, each worker with its own shop (tests/conftest.py)
+pytestmark = pytest.mark.xdist_spread
+
 
 # -- helpers --------------------------------------------------------------------------------------
 
