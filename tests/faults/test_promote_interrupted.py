@@ -78,6 +78,7 @@ def interrupted_then_resumed(root: Path, name: str, points: tuple[str, ...], how
     assert len(states) == (1 if points[0] in ("reconcile", "before_record") else 2)  # no decision run started yet
 
 
+@pytest.mark.slow  # registers a model, promotes twice
 @pytest.mark.parametrize("point", SINGLE)
 def test_an_interrupt_at_any_point_settles_at_the_next_promote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                point: str) -> None:
@@ -119,6 +120,7 @@ def test_a_cli_promote_signalled_while_writing_its_pending_record_is_settled_by_
     assert_settled(store, charter)
 
 
+@pytest.mark.slow  # registers a model; three CLI processes
 def test_a_promoter_killed_while_writing_its_pending_record_is_settled_by_the_next(
         tmp_path: Path) -> None:
     """Killed outright (no handler runs): the pending record waits; audit names it, and the

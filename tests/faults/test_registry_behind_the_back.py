@@ -34,6 +34,7 @@ def keys(report) -> list[str]:  # noqa: ANN001
     return [p.key for p in report.errors]
 
 
+@pytest.mark.slow  # registers two models
 def test_audit_catches_deleted_added_and_repointed_versions_and_aliases(tmp_path: Path) -> None:
     charter, store, _ = two_champions(tmp_path, "behind")
     name = charter.promotion.model_name
@@ -59,6 +60,7 @@ def test_audit_catches_deleted_added_and_repointed_versions_and_aliases(tmp_path
     assert alias_of(store, charter) is None
 
 
+@pytest.mark.slow  # registers two models
 def test_audit_catches_a_version_that_holds_another_model_than_its_record(tmp_path: Path) -> None:
     charter, store, _ = two_champions(tmp_path, "repointed")
     name = charter.promotion.model_name
@@ -70,6 +72,7 @@ def test_audit_catches_a_version_that_holds_another_model_than_its_record(tmp_pa
     assert "repointed:2" in keys(audit(charter, store))
 
 
+@pytest.mark.slow  # registers two models
 def test_a_rolled_back_model_whose_version_was_deleted_does_not_come_back(tmp_path: Path) -> None:
     charter, store, (_, p2) = two_champions(tmp_path, "comeback")
     name = charter.promotion.model_name

@@ -23,6 +23,7 @@ from workbench.errors import StepInterrupted
 from workbench.store.tracking import TAG, Store
 
 
+@pytest.mark.slow  # a pilot with a kernel
 def test_one_sigint_stops_the_pilot_even_when_something_swallows_it(tmp_path: Path) -> None:
     from workbench.steps.runner import run_pilot
 
@@ -49,6 +50,7 @@ def test_one_sigint_stops_the_pilot_even_when_something_swallows_it(tmp_path: Pa
     assert outcome["outcome"] == "INTERRUPTED" and outcome["exit_code"] == 130
 
 
+@pytest.mark.slow  # `workbench run` in its own process
 def test_an_early_sigterm_is_an_interrupt_not_a_bug(tmp_path: Path) -> None:
     path = charter_file(tmp_path, "early")
     done = cli("run", "--pilot", str(path), env={registry.FAULT_ENV: "reconcile:SIGTERM"})
