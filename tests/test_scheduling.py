@@ -1,4 +1,4 @@
-"""The xdist scheduler of `make test` (tests/conftest.py): shared set-ups stay on one worker, the
+"""The xdist scheduler of `make test` (tests/xdist_scheduling.py): shared set-ups stay on one worker, the
 longest work goes first, and a worker is not handed more while it still has work of its own."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 import types
 from pathlib import Path
 
-import conftest
+import xdist_scheduling
 
 
 class _Config:
@@ -38,7 +38,7 @@ def _write(root: Path, name: str, text: str) -> None:
 
 
 def _scheduler(root: Path, ids: list[str]):  # noqa: ANN202
-    sched = conftest.pytest_xdist_make_scheduler(_Config(root), None)
+    sched = xdist_scheduling.make_scheduler(_Config(root), None)
     nodes = [_Node("gw0"), _Node("gw1")]
     for node in nodes:
         sched.add_node(node)
@@ -59,7 +59,7 @@ def test_groups_and_the_longest_unit_first(tmp_path: Path, monkeypatch) -> None:
     # measured: test_e's one test is the longest of all; nothing else is known
     durations = tmp_path / "durations.json"
     durations.write_text(json.dumps({"test_e.py::test_one": 500.0}))
-    monkeypatch.setattr(conftest, "DURATIONS_FILE", durations)
+    monkeypatch.setattr(xdist_scheduling, "DURATIONS_FILE", durations)
     sched, nodes = _scheduler(tmp_path, ids)
     units = {sched._split_scope(i) for i in ids}
     assert units == {"group:shared", "test_c.py", "test_d.py::test_long", "test_d.py::test_quick",
