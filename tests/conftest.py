@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from support import write_project
+from xdist_scheduling import _CACHE_KEY, DURATIONS_FILE, make_scheduler
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -32,39 +31,67 @@ def project(tmp_path: Path) -> Path:
     return write_project(tmp_path)
 
 
-# a module that builds a fixture once for all its tests (a pilot run, a team server, a store)
-_SHARED_FIXTURE = re.compile(r"""@pytest\.fixture\(\s*scope\s*=\s*["'](module|package|session)["']""")
-
-
-@functools.lru_cache(maxsize=None)
-def _shares_fixtures(path: Path) -> bool:
-    try:
-        return bool(_SHARED_FIXTURE.search(path.read_text(encoding="utf-8")))
-    except OSError:
-        return False
-
+# -- scheduling on pytest-xdist workers (`make test`: -n 2 --dist loadgroup) ----------------------
+#
+# Shared set-ups, for whoever adds tests:
+# - a module-scoped fixture (``@pytest.fixture(scope="module")``) in a test file keeps the file's
+#   tests on one worker, so the fixture is built once;
+# - ``pytestmark = pytest.mark.xdist_spread`` undoes that for a module whose module-scoped fixture
+#   is cheap (a folder, an empty store) and whose tests are long: they spread over the workers,
+#   each worker building its own copy (tests/decide/test_integrity.py);
+# - ``pytestmark = pytest.mark.xdist_group("NAME")`` puts every file carrying NAME on one worker,
+#   so a package- or session-scoped fixture they share (a conftest.py next to them) is built once:
+#   tests/browser uses it for its finished pilot and its MLflow UI;
+# - the cheap builders (a one-notebook project, a pilot layout in MLflow without kernels) live in
+#   tests/support.py.
+# Work units run longest first (measured durations from the last run in pytest's cache, else
+# tests/durations.json when present (`--update-durations` writes it), else an estimate from the
+# `slow`/`browser` marks), so no long file starts last.
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201 - pytest-xdist's hook
-    """`make test` (-n N --dist loadgroup): the tests of a module that shares a module-scoped
-    fixture run on one worker, in file order, so the fixture is built once; every other test
-    goes to whichever worker is free. (pytest-xdist's own `xdist_group` marks cannot do this
-    under pytest 9: the group suffix it writes into a test's node id is no longer read back.)"""
-    if config.getvalue("dist") != "loadgroup":
-        return None
-    from xdist.scheduler import LoadGroupScheduling
+    return make_scheduler(config, log)
 
-    class SharedFixtureScheduling(LoadGroupScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            if _shares_fixtures(config.rootpath / module):
-                return module
-            return super()._split_scope(nodeid)
 
-    return SharedFixtureScheduling(config, log)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Keep each test's time (setup + call + teardown) for the scheduler of the next run."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the controller records what every worker reports
+        return
+    _measured[report.nodeid] = _measured.get(report.nodeid, 0.0) + report.duration
+
+
+_measured: dict[str, float] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "xdist_spread: this module's module-scoped fixtures are cheap; spread its "
+                                       "tests over the xdist workers (tests/conftest.py)")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-durations", action="store_true",
+                     help="write the measured test durations to tests/durations.json (the scheduler's "
+                          "estimates on a fresh clone)")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config._workbench_exitstatus = int(exitstatus)  # type: ignore[attr-defined]
+    if os.environ.get("PYTEST_XDIST_WORKER") or not _measured:
+        return
+    import json
+
+    measured = {k: round(v, 2) for k, v in _measured.items()}
+    cache = getattr(session.config, "cache", None)
+    if cache is not None:
+        cache.set(_CACHE_KEY, {**cache.get(_CACHE_KEY, {}), **measured})
+    if session.config.getoption("update_durations"):
+        try:
+            kept = json.loads(DURATIONS_FILE.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            kept = {}
+        # a unit's rank is what matters: tests under a second stay out (the estimate covers them)
+        kept.update({k: round(v, 1) for k, v in measured.items()})
+        kept = {k: v for k, v in kept.items() if v >= 1.0 and (session.config.rootpath / k.split("::")[0]).exists()}
+        DURATIONS_FILE.write_text(json.dumps(dict(sorted(kept.items())), indent=0) + "\n", encoding="utf-8")
 
 
 @pytest.hookimpl(trylast=True)

@@ -1,19 +1,39 @@
 """Helpers shared by the tests: small real projects (CSV sources, a charter, notebooks).
 
 A plain module, not conftest: test files import from it by name, and a second
-conftest.py (tests/contracts/) would otherwise shadow `conftest` on sys.path."""
+conftest.py (tests/contracts/) would otherwise shadow `conftest` on sys.path.
+
+What is here, cheapest first:
+- ``write_project(root)``: a one-notebook project (5-row CSV, a charter); ``run_pilot`` on it
+  starts one kernel (~3-5 s). The ``project`` fixture (conftest.py) calls it in tmp_path.
+- ``make_charter`` / ``build_pilot`` / ``candidate_metrics`` / ``log_model``: the layout the
+  runner leaves in MLflow (pilot -> steps -> candidates, + models), built directly in a store
+  with no kernel at all: use these for gates, promotion, registry, scorecard and report tests.
+- ``charter_file(root, name)``: the same charter on disk (JSON is YAML) for the CLI, with its
+  raw file and two empty notebooks; ``cli(...)`` runs ``python -m workbench.cli``.
+- ``alias_of`` / ``versions_of`` / ``decision_runs``: what the registry and store hold.
+Expensive shared set-ups (a finished pilot, a team server, a browser) are fixtures: see
+tests/conftest.py.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+from workbench.charter.config import Charter  # noqa: E402 - after the environment above
+from workbench.store.tracking import FINISHED, TAG, Store  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -104,3 +124,158 @@ eval_set:
 steps:
   - {name: baseline, role: baseline, notebook: nb.ipynb}
 """
+
+
+# -- a pilot's layout in a real MLflow store, without kernels -----------------------------------
+
+GATES = [
+    {"kind": "threshold", "metric": "quality.roc_auc", "op": ">=", "value": 0.70},
+    {"kind": "threshold", "metric": "latency.p95_ms", "op": "<=", "value": 50},
+    {"kind": "vs_baseline", "metric": "quality.roc_auc", "min_relative_improvement": 0.05},
+    {"kind": "vs_champion", "metric": "quality.roc_auc", "max_regression": 0.01},
+    {"kind": "contracts"},
+    {"kind": "probes"},
+    {"kind": "slices", "metric": "quality.roc_auc", "margin": 0.05},
+]
+
+
+def make_charter(name: str, *, gates: list[dict] | None = None, candidate: str | None = None,
+                 promotion: bool = True) -> Charter:
+    data: dict[str, Any] = {
+        "name": name, "owner": "ops <ops@pilot-team.internal>", "question": "Better than the <desk> rule?",
+        "primary_metric": "quality.roc_auc",
+        "task": {"kind": "classification", "target": "late"},
+        "sources": {"flights": {"path": "flights.csv", "columns": {"a": "INTEGER"}}},
+        "steps": [{"name": "baseline", "role": "baseline", "notebook": "b.ipynb"},
+                  {"name": "evaluate", "role": "evaluate", "notebook": "e.ipynb"}],
+        "gates": GATES if gates is None else gates,
+    }
+    if promotion:
+        data["promotion"] = {"model_name": f"{name}-model", "candidate": candidate}
+        data["production"] = PLAN
+    return Charter.model_validate(data)
+
+
+def candidate_metrics(auc: float, *, jfk: float | None = None, crashed: float = 0.0) -> dict[str, float]:
+    return {"quality.roc_auc": auc, "quality.brier": 0.2, "latency.p95_ms": 3.0, "cost.per_1k_usd": 0.001,
+            "probes.crashed": crashed, "probes.handled": 10.0, "probes.total": 12.0,
+            "slice.origin.JFK.roc_auc": jfk if jfk is not None else auc, "slice.origin.JFK.count": 400.0,
+            "slice.origin.EWR.roc_auc": auc - 0.01, "slice.origin.EWR.count": 300.0,
+            "slice.worst.roc_auc": auc - 0.01}
+
+
+def log_model(store: Store, run_id: str) -> str:
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    x = pd.DataFrame({"a": np.arange(8.0)})
+    model = LogisticRegression().fit(x, (x["a"] > 3).astype(int))
+    return store.log_sklearn_model(run_id, model, "model", input_example=x.head(2)).model_id
+
+
+def build_pilot(store: Store, charter: Charter, candidates: dict[str, dict[str, float]], *,
+                models: tuple[str, ...] = (), baseline: dict[str, float] | None = None,
+                contracts_passed: bool = True, evaluate_cached_from: str | None = None,
+                cache_key: str = "key-1", finish: bool = True, extra_artifacts: bool = False,
+                leakage: tuple[dict, ...] | None = (), shift: dict[str, float] | None = None) -> dict[str, Any]:
+    """The layout the runner and notebooks leave: pilot → steps → candidates (+ models)."""
+    exp = charter.name
+    pilot = store.start_run(exp, "pilot", tags={TAG["kind"]: "pilot", TAG["pilot"]: exp,
+                                                TAG["git_commit"]: "c0ffee", "workbench.fingerprint.flights": "fp-1"})
+    ids: dict[str, Any] = {"pilot": pilot.run_id, "candidates": {}}
+
+    def step(name: str, role: str | None, tags: dict | None = None, metrics: dict | None = None) -> str:
+        t = {TAG["kind"]: "step", TAG["step"]: name, TAG["pilot"]: exp, TAG["cached"]: "false", **(tags or {})}
+        if role:
+            t[TAG["role"]] = role
+        run = store.start_run(exp, name, parent=pilot.run_id, tags=t)
+        if metrics:
+            store.log_metrics(run.run_id, metrics)
+        store.end_run(run.run_id, FINISHED)
+        return run.run_id
+
+    ids["contracts"] = step("contracts", None, {"workbench.data.contracts.passed": str(contracts_passed).lower(),
+                                                 "workbench.contract_version.flights": "abc123def456"},
+                            {"contracts.error_failures": 0.0 if contracts_passed else 2.0,
+                             "contract.flights.passed": float(contracts_passed), "contract.flights.errors": 0.0,
+                             "contract.flights.warnings": 1.0})
+    ids["baseline"] = step("baseline", "baseline", metrics=baseline or candidate_metrics(0.66))
+    if evaluate_cached_from:
+        ids["evaluate"] = step("evaluate", "evaluate", {TAG["cached"]: "true", TAG["cached_from"]: evaluate_cached_from,
+                                                       TAG["cache_key"]: cache_key})
+    else:
+        ev = store.start_run(exp, "evaluate", parent=pilot.run_id,
+                             tags={TAG["kind"]: "step", TAG["step"]: "evaluate", TAG["role"]: "evaluate",
+                                   TAG["cached"]: "false", TAG["cache_key"]: cache_key})
+        ids["evaluate"] = ev.run_id
+        for name, metrics in candidates.items():
+            c = store.start_run(exp, name, parent=ev.run_id,
+                                tags={TAG["kind"]: "candidate", "workbench.candidate": name, TAG["step"]: "evaluate"})
+            store.log_metrics(c.run_id, metrics)
+            if name in models:
+                log_model(store, c.run_id)
+            if extra_artifacts:
+                store.log_dict(c.run_id, {"results": [{"name": "null.<x>", "outcome": "crashed",
+                                                       "detail": "<script>boom</script>"}]}, f"{name}/probes.json")
+            store.end_run(c.run_id, FINISHED)
+            ids["candidates"][name] = c.run_id
+        if leakage is not None:  # what the evaluate notebook's s.log_leakage(...) leaves
+            store.log_dict(ev.run_id, {"findings": list(leakage)}, "leakage/findings.json")
+            store.log_metrics(ev.run_id, {"leakage.findings": float(len(leakage)), **(shift or {})})
+        store.end_run(ev.run_id, FINISHED)
+    if finish:
+        store.end_run(pilot.run_id, FINISHED)
+    return ids
+
+
+def charter_file(root: Path, name: str, gates: list[dict] | None = None) -> Path:
+    """``make_charter(name)`` on disk (JSON is YAML) for the CLI, with its raw file and two
+    notebooks in ``root`` (created when missing, so many charters can share one store)."""
+    root.mkdir(parents=True, exist_ok=True)
+    if not (root / "flights.csv").exists():
+        (root / "flights.csv").write_text("a\n1\n2\n")
+    for nb in ("b.ipynb", "e.ipynb"):
+        if not (root / nb).exists():
+            write_notebook(root / nb, STEP_PARAMS)
+    data = {
+        "name": name, "owner": "ops <ops@pilot-team.internal>", "question": "Better than the desk rule?",
+        "primary_metric": "quality.roc_auc", "task": {"kind": "classification", "target": "late"},
+        "sources": {"flights": {"path": "flights.csv", "columns": {"a": "INTEGER"}}},
+        "steps": [{"name": "baseline", "role": "baseline", "notebook": "b.ipynb"},
+                  {"name": "evaluate", "role": "evaluate", "notebook": "e.ipynb"}],
+        "gates": GATES if gates is None else gates,
+        "promotion": {"model_name": f"{name}-model"},
+        "production": PLAN,
+    }
+    path = root / f"{name}.yaml"
+    path.write_text(json.dumps(data, indent=1))
+    return path
+
+
+PY = sys.executable
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "GX_ANALYTICS_ENABLED": "False", "MLFLOW_DISABLE_TELEMETRY": "true"}
+
+
+def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -m workbench.cli ARGS`` in a fresh process (what a user's shell runs)."""
+    return subprocess.run([PY, "-m", "workbench.cli", *args], capture_output=True, text=True,
+                          env={**ENV, **(env or {})}, cwd=cwd, timeout=timeout)
+
+
+def alias_of(store: Store, charter: Any) -> str | None:
+    from workbench.decide import registry
+
+    found = registry.champion(charter, store)
+    return str(found.version) if found is not None else None
+
+
+def versions_of(store: Store, charter: Any) -> list[str]:
+    from workbench.decide import registry
+
+    return sorted(str(v.version) for v in registry.versions(store, charter.promotion.model_name))
+
+
+def decision_runs(store: Store, charter: Any) -> list[Any]:
+    return store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'decision'", max_results=1000)

@@ -1,5 +1,5 @@
 """Links a reviewer follows, in a real browser (headless Chromium), on the small pilot of
-test_reports (its module fixtures are reused): the link `make ui` prints opens the runs
+tests/browser/conftest.py (shared with test_reports): the link `make ui` prints opens the runs
 table with the pilot's headline metric columns; the scorecard's links answer from
 ``reports/``, from the MLflow artifact preview, and under another host and port.
 """
@@ -7,60 +7,31 @@ table with the pilot's headline metric columns; the scorecard's links answer fro
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import signal
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from test_lab import _free_port, _shot
-from test_reports import (WAIT_MS, WORKBENCH, _close_assistant, _frame_with, browser, mlflow_ui, page,  # noqa: F401
-                          pilot)
+from browsing import WAIT_MS, close_assistant as _close_assistant, frame_with as _frame_with, serve_ui
 from workbench.show.scorecard import SCORECARD_ARTIFACT
 from workbench.steps.runner import headline_metrics
 from workbench.charter.config import load_charter
 from workbench.store.column_widths import RUN_NAME_COLUMN, metric_column
 from workbench.store.tracking import Store, ui_url
 
-pytestmark = pytest.mark.browser
+# the pilot, its UI and Chromium are conftest.py's, shared with test_reports.py on one worker
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-pilot")]
 
 
 @pytest.fixture(scope="module")
-def other_ui(pilot: dict) -> Iterator[str]:  # noqa: F811
+def other_ui(pilot: dict) -> Iterator[str]:
     """A second `workbench ui` on the same store, on a port the pilot never saw."""
-    port = _free_port()
-    log = (pilot["root"] / "ui-other.log").open("wb")
-    mlruns = str(pilot["charter"].parent / "mlruns")
-    proc = subprocess.Popen([*WORKBENCH, "ui", "--mlruns", mlruns, "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=5):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the second MLflow UI did not start") from None
-                time.sleep(0.5)
+    with serve_ui(pilot["charter"].parent / "mlruns", _free_port(), pilot["root"] / "ui-other.log") as base:
         yield base
-    finally:
-        with_group = proc.pid
-        try:
-            os.killpg(with_group, signal.SIGTERM)
-            proc.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
-        log.close()
 
 
-def test_the_printed_link_shows_the_headline_metric_columns_newest_first(pilot: dict, mlflow_ui: str,  # noqa: F811
-                                                                         page) -> None:  # noqa: F811
+def test_the_printed_link_shows_the_headline_metric_columns_newest_first(pilot: dict, mlflow_ui: str, page) -> None:
     store: Store = pilot["store"]
     exp = store.experiment_id("small", create=False)
     printed = re.search(r"MLflow UI, pilot small: (\S+)", pilot["ui_output"])
@@ -167,7 +138,7 @@ def _ui_hrefs(frame) -> list[str]:
 
 
 def test_scorecard_links_answer_from_reports_from_the_preview_and_under_another_port(
-        pilot: dict, other_ui: str, page) -> None:  # noqa: F811
+        pilot: dict, other_ui: str, page) -> None:
     store: Store = pilot["store"]
     complete = store.newest_pilot_run("small", complete=True)
     exp = complete.info.experiment_id

@@ -3,160 +3,29 @@ finished pilot, the profile report, and the scorecard.
 
 A small real pilot in tmp_path, from `workbench new` on a customers table to a decision
 (real DuckDB, Great Expectations, kernels, MLflow), served by `workbench ui` (what
-`make ui` runs). Then the data changes and the profile step runs again (a partial run),
-so the profile report has drift to colour. Screenshots go to ``test-artifacts/``.
+`make ui` runs); the fixtures are in conftest.py, shared with test_mlflow_links.py. Then
+the data changes and the profile step runs again (a partial run), so the profile report
+has drift to colour. Screenshots go to ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from test_lab import CHROMIUM, CHROMIUM_ARGS, _free_port, _require_browser, _shot
+from browsing import close_assistant as _close_assistant, frame_with as _frame_with, workbench as _workbench
+from test_lab import _shot
 from workbench.store.tracking import TAG, Store, ui_url
 
-pytestmark = pytest.mark.browser
+# the finished pilot, its MLflow UI and Chromium: tests/browser/conftest.py, built once for this
+# file and test_mlflow_links.py (one worker)
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-pilot")]
 
-WORKBENCH = [sys.executable, "-m", "workbench.cli"]
 MAX_METRIC_COLUMNS = 60  # per run (README, "What is a metric")
 MAX_EXPERIMENT_COLUMNS = 75  # all runs of the pilot together: the runs table stays readable
-WAIT_MS = 60_000
-
-
-def _customers(n: int = 1200, seed: int = 7) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    plan = rng.choice(["basic", "plus", "pro"], n)
-    visits = rng.poisson(5, n)
-    tenure = rng.integers(1, 60, n)
-    amount = rng.gamma(2, 50, n).round(2)
-    logit = -1 + 0.3 * (visits - 5) - 0.03 * tenure + 0.004 * amount + (plan == "basic") * 0.6
-    churned = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
-    return pd.DataFrame({"plan": plan, "visits": visits, "tenure": tenure, "amount": amount,
-                         "email": [f"user{i}@example.org" for i in range(n)], "churned": churned})
-
-
-def _workbench(*args: str, port: int) -> subprocess.CompletedProcess:
-    env = {**os.environ, "UI_PORT": str(port), "GX_ANALYTICS_ENABLED": "False", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    return subprocess.run([*WORKBENCH, *args], capture_output=True, text=True, timeout=900, env=env)
-
-
-@pytest.fixture(scope="module")
-def pilot(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A finished small pilot: `workbench new` then `workbench run` (GO or NO-GO)."""
-    _require_browser()
-    root = tmp_path_factory.mktemp("small-pilot")
-    data = root / "customers.csv"
-    _customers().to_csv(data, index=False)
-    port = _free_port()
-    made = _workbench("new", "small", "--data", str(data), "--target", "churned", "--dir", str(root / "pilots"),
-                      port=port)
-    assert made.returncode == 0, made.stdout + made.stderr
-    charter = root / "pilots" / "small" / "pilot.yaml"
-    # a person has checked what `new` drafted (else the pilot is a DRAFT and nothing is registered)
-    confirmed = _workbench("confirm", "--pilot", str(charter), "--all", port=port)
-    assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr
-    ran = _workbench("run", "--pilot", str(charter), port=port)
-    # GO, NO-GO or DRAFT (what `workbench new` guessed is unconfirmed): each is a finished pilot
-    assert ran.returncode in (0, 3, 7), ran.stdout + ran.stderr
-    return {"root": root, "charter": charter, "data": data, "port": port, "stdout": ran.stdout,
-            "store": Store(charter.parent)}
-
-
-@pytest.fixture(scope="module")
-def mlflow_ui(pilot: dict) -> Iterator[str]:
-    """`workbench ui` (what `make ui` runs) on the pilot's store; yields its base URL."""
-    port = pilot["port"]
-    log = (pilot["root"] / "ui.log").open("wb")
-    mlruns = str(pilot["charter"].parent / "mlruns")
-    proc = subprocess.Popen([*WORKBENCH, "ui", "--mlruns", mlruns, "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the MLflow UI did not start: "
-                                   + (pilot["root"] / "ui.log").read_text(errors="replace")[-3000:])
-            time.sleep(0.5)
-        while "MLflow UI" not in (pilot["root"] / "ui.log").read_text(errors="replace"):  # printed once it answers
-            if time.monotonic() > deadline:
-                raise RuntimeError("`workbench ui` printed no link")
-            time.sleep(0.2)
-        pilot["ui_output"] = (pilot["root"] / "ui.log").read_text(errors="replace")
-        yield base
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture()
-def page(browser) -> Iterator:
-    context = browser.new_context(viewport={"width": 1500, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(WAIT_MS)
-    try:
-        yield pg
-    finally:
-        context.close()
-
-
-def _close_assistant(page) -> None:
-    """The MLflow UI opens an assistant side panel (after a moment): close it, so the page
-    and the screenshots show the runs."""
-    close = page.locator("button[aria-label='Close']:visible")
-    try:
-        close.last.wait_for(timeout=8000)
-        close.last.click(timeout=5000)
-    except Exception:  # noqa: BLE001 - no assistant panel (or already closed): nothing to close
-        return
-
-
-def _frame_with(page, title: str):
-    """The iframe (the MLflow artifact viewer's preview) whose document has this title."""
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while time.monotonic() < deadline:
-        for frame in page.frames[1:]:
-            try:
-                if title in frame.evaluate("() => document.title"):
-                    return frame
-            except Exception:  # noqa: BLE001 - a frame still loading
-                continue
-        page.wait_for_timeout(300)
-    raise AssertionError(f"no frame titled {title!r}: {[f.url for f in page.frames]}")
 
 
 def test_mlflow_ui_opens_on_the_pilot_with_nested_steps_few_metrics_and_notebook_figures(

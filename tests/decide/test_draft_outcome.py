@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from support import PLAN
-from test_promotion import build_pilot, candidate_metrics, make_charter
+from support import PLAN, build_pilot, candidate_metrics, make_charter
 from workbench.charter.config import Charter
 from workbench.charter.drafted import confirm
 from workbench.decide.promotion import DECISION_ARTIFACT, history, production_plan_gate, promote

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from support import LOGGING_CELL, PLAN, PLAN_YAML, REPO, STEP_PARAMS, write_notebook, write_project
-from test_promotion import GATES, build_pilot, candidate_metrics
+from support import (ENV, LOGGING_CELL, PLAN_YAML, PY, REPO, STEP_PARAMS, alias_of, build_pilot, candidate_metrics,
+                     charter_file, cli, decision_runs, versions_of, write_notebook, write_project)
 from workbench.store import locks
 from workbench.decide import registry
 from workbench.charter.config import load_charter
@@ -33,8 +33,9 @@ from workbench.errors import EXIT_AUDIT, EXIT_LOCKED, AuditError, ExposureError,
 from workbench.decide.promotion import DECISION_ARTIFACT, audit, history, promote, rollback
 from workbench.store.tracking import TAG, Store
 
-PY = sys.executable
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "GX_ANALYTICS_ENABLED": "False"}
+# each test has its own charter (experiment, model) in `shop`: the long ones run on whichever
+# worker is free, each worker with its own shop (tests/conftest.py)
+pytestmark = pytest.mark.xdist_spread
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -44,46 +45,7 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "GX_ANALYTICS_ENABLED": "False"}
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One project folder (one store) shared by the tests of this module; each uses its own
     charter, so its own experiment and model."""
-    root = tmp_path_factory.mktemp("integrity")
-    (root / "flights.csv").write_text("a\n1\n2\n")
-    for nb in ("b.ipynb", "e.ipynb"):
-        write_notebook(root / nb, STEP_PARAMS)
-    return root
-
-
-def charter_file(root: Path, name: str, gates: list[dict] | None = None) -> Path:
-    """A charter on disk (JSON is YAML) like test_promotion.make_charter, usable by the CLI."""
-    data = {
-        "name": name, "owner": "ops <ops@pilot-team.internal>", "question": "Better than the desk rule?",
-        "primary_metric": "quality.roc_auc", "task": {"kind": "classification", "target": "late"},
-        "sources": {"flights": {"path": "flights.csv", "columns": {"a": "INTEGER"}}},
-        "steps": [{"name": "baseline", "role": "baseline", "notebook": "b.ipynb"},
-                  {"name": "evaluate", "role": "evaluate", "notebook": "e.ipynb"}],
-        "gates": GATES if gates is None else gates,
-        "promotion": {"model_name": f"{name}-model"},
-        "production": PLAN,
-    }
-    path = root / f"{name}.yaml"
-    path.write_text(json.dumps(data, indent=1))
-    return path
-
-
-def alias_of(store: Store, charter: Any) -> str | None:
-    found = registry.champion(charter, store)
-    return str(found.version) if found is not None else None
-
-
-def versions_of(store: Store, charter: Any) -> list[str]:
-    return sorted(str(v.version) for v in registry.versions(store, charter.promotion.model_name))
-
-
-def decision_runs(store: Store, charter: Any) -> list[Any]:
-    return store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'decision'", max_results=1000)
-
-
-def cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-m", "workbench.cli", *args], capture_output=True, text=True, env=ENV,
-                          cwd=cwd, timeout=timeout)
+    return tmp_path_factory.mktemp("integrity")  # charter_file adds the raw file and notebooks
 
 
 HOLD = """

@@ -8,7 +8,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from test_promotion import build_pilot, candidate_metrics, make_charter
+from support import build_pilot, candidate_metrics, make_charter
 from workbench.charter.config import Charter, ShiftGate
 from workbench.decide.promotion import DECISION_ARTIFACT, leakage_gate, promote, shift_gate
 from workbench.store.tracking import Store

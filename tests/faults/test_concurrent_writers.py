@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ENV, PY
+from support import ENV, PY
 from workbench.store.tracking import Store
 
 WRITER = """

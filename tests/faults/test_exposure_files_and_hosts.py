@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ENV, PY
+from support import ENV, PY
 from workbench.errors import ExposureError
 from workbench.store import exposure
 from workbench.store.exposure import ALLOWED_HOSTS_ENV, machine_hosts, ui_command

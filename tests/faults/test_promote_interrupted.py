@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import alias_of, cli, decision_runs, project, versions_of
-from test_promotion import build_pilot, candidate_metrics
+from support import alias_of, build_pilot, candidate_metrics, charter_file, cli, decision_runs, versions_of
 from workbench.charter.config import load_charter
 from workbench.decide import registry
 from workbench.decide.promotion import DECISION_ARTIFACT, audit, promote
@@ -57,7 +56,7 @@ def assert_settled(store: Store, charter) -> None:  # noqa: ANN001
 
 def interrupted_then_resumed(root: Path, name: str, points: tuple[str, ...], how: str,
                              monkeypatch: pytest.MonkeyPatch) -> None:
-    path = project(root, name)
+    path = charter_file(root, name)
     charter, store = load_charter(path), Store(root)
     build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))
     hit = injector(points, how)
@@ -79,6 +78,7 @@ def interrupted_then_resumed(root: Path, name: str, points: tuple[str, ...], how
     assert len(states) == (1 if points[0] in ("reconcile", "before_record") else 2)  # no decision run started yet
 
 
+@pytest.mark.slow  # registers a model, promotes twice
 @pytest.mark.parametrize("point", SINGLE)
 def test_an_interrupt_at_any_point_settles_at_the_next_promote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                point: str) -> None:
@@ -105,7 +105,7 @@ def test_a_signal_at_any_point_settles_at_the_next_promote(tmp_path: Path, monke
 def test_a_cli_promote_signalled_while_writing_its_pending_record_is_settled_by_the_next(
         tmp_path: Path, how: str) -> None:
     """The reported case, end to end: audit and promote agree, and promote settles it."""
-    path = project(tmp_path, "stuck")
+    path = charter_file(tmp_path, "stuck")
     charter, store = load_charter(path), Store(tmp_path)
     build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))
     first = cli("promote", "--pilot", str(path), env={registry.FAULT_ENV: f"pending_record_artifact:{how}"})
@@ -120,11 +120,12 @@ def test_a_cli_promote_signalled_while_writing_its_pending_record_is_settled_by_
     assert_settled(store, charter)
 
 
+@pytest.mark.slow  # registers a model; three CLI processes
 def test_a_promoter_killed_while_writing_its_pending_record_is_settled_by_the_next(
         tmp_path: Path) -> None:
     """Killed outright (no handler runs): the pending record waits; audit names it, and the
     next promote settles it (audit and promote agree on what happens next)."""
-    path = project(tmp_path, "killed")
+    path = charter_file(tmp_path, "killed")
     charter, store = load_charter(path), Store(tmp_path)
     build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))
     first = cli("promote", "--pilot", str(path), env={registry.FAULT_ENV: "pending_record_artifact:exit"})

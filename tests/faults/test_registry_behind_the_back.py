@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import alias_of, project, versions_of
-from test_promotion import build_pilot, candidate_metrics
+from support import alias_of, build_pilot, candidate_metrics, charter_file, versions_of
 from workbench.charter.config import load_charter
 from workbench.decide import registry
 from workbench.decide.promotion import audit, promote, rollback
@@ -21,7 +20,7 @@ from workbench.store.tracking import Store
 
 def two_champions(root: Path, name: str):  # noqa: ANN201
     """v1 then v2 promoted through the workbench; returns (charter, store, pilot runs)."""
-    path = project(root, name)
+    path = charter_file(root, name)
     charter, store = load_charter(path), Store(root)
     p1 = build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))
     assert promote(charter, store, actor="ann").outcome == "go"
@@ -35,6 +34,7 @@ def keys(report) -> list[str]:  # noqa: ANN001
     return [p.key for p in report.errors]
 
 
+@pytest.mark.slow  # registers two models
 def test_audit_catches_deleted_added_and_repointed_versions_and_aliases(tmp_path: Path) -> None:
     charter, store, _ = two_champions(tmp_path, "behind")
     name = charter.promotion.model_name
@@ -60,6 +60,7 @@ def test_audit_catches_deleted_added_and_repointed_versions_and_aliases(tmp_path
     assert alias_of(store, charter) is None
 
 
+@pytest.mark.slow  # registers two models
 def test_audit_catches_a_version_that_holds_another_model_than_its_record(tmp_path: Path) -> None:
     charter, store, _ = two_champions(tmp_path, "repointed")
     name = charter.promotion.model_name
@@ -71,6 +72,7 @@ def test_audit_catches_a_version_that_holds_another_model_than_its_record(tmp_pa
     assert "repointed:2" in keys(audit(charter, store))
 
 
+@pytest.mark.slow  # registers two models
 def test_a_rolled_back_model_whose_version_was_deleted_does_not_come_back(tmp_path: Path) -> None:
     charter, store, (_, p2) = two_champions(tmp_path, "comeback")
     name = charter.promotion.model_name

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli, project
-from support import PLAN_YAML, STEP_PARAMS, write_notebook, write_project
+from support import PLAN_YAML, STEP_PARAMS, charter_file, cli, write_notebook, write_project
 from workbench.charter.config import load_charter
 from workbench.decide import registry
 from workbench.errors import StepInterrupted
 from workbench.store.tracking import TAG, Store
 
 
+@pytest.mark.slow  # a pilot with a kernel
 def test_one_sigint_stops_the_pilot_even_when_something_swallows_it(tmp_path: Path) -> None:
     from workbench.steps.runner import run_pilot
 
@@ -50,8 +50,9 @@ def test_one_sigint_stops_the_pilot_even_when_something_swallows_it(tmp_path: Pa
     assert outcome["outcome"] == "INTERRUPTED" and outcome["exit_code"] == 130
 
 
+@pytest.mark.slow  # `workbench run` in its own process
 def test_an_early_sigterm_is_an_interrupt_not_a_bug(tmp_path: Path) -> None:
-    path = project(tmp_path, "early")
+    path = charter_file(tmp_path, "early")
     done = cli("run", "--pilot", str(path), env={registry.FAULT_ENV: "reconcile:SIGTERM"})
     assert done.returncode == 130, done.stdout + done.stderr
     assert "this is a bug" not in done.stderr and "Interrupted" in done.stderr, done.stderr

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli, project
-from test_promotion import build_pilot, candidate_metrics
+from support import build_pilot, candidate_metrics, charter_file, cli
 from workbench.charter.config import load_charter
 from workbench.decide.promotion import promote
 from workbench.store.tracking import Store
@@ -16,7 +15,7 @@ from workbench.store.tracking import Store
 
 @pytest.mark.slow  # four CLI processes, each importing mlflow
 def test_history_and_audit_work_without_the_raw_data(tmp_path: Path) -> None:
-    path = project(tmp_path, "cleaned")
+    path = charter_file(tmp_path, "cleaned")
     charter, store = load_charter(path), Store(tmp_path)
     build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))
     promote(charter, store, actor="ann")

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from test_promotion import build_pilot, candidate_metrics, make_charter
+from support import build_pilot, candidate_metrics, make_charter
 from workbench.charter.config import Charter
 from workbench.show.leakage_report import leakage_shift_section
 from workbench.show.scorecard import render_scorecard

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from decide.test_promotion import build_pilot, candidate_metrics, make_charter  # tests/decide (the layout move)
+from support import build_pilot, candidate_metrics, make_charter
 from workbench.errors import TrackingError
 from workbench.decide.promotion import promote
 from workbench.show.scorecard import SCORECARD_ARTIFACT, render_scorecard, write_scorecard

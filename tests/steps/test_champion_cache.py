@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from decide.test_promotion import build_pilot, candidate_metrics, make_charter
+from support import build_pilot, candidate_metrics, make_charter
 from workbench.charter.config import load_charter
 from workbench.decide.promotion import promote
 from workbench.steps.runner import _champion_came_from, compared_metrics, current_champion, timing_budgets

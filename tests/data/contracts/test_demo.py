@@ -12,6 +12,9 @@ from workbench.data.contracts.check import table_columns
 
 ROOT = Path(__file__).resolve().parents[3]
 
+# the real flights in DuckDB (conftest.py, session scope) are loaded once: these tests share a worker
+pytestmark = pytest.mark.xdist_group("nyc-warehouse")
+
 
 @pytest.mark.parametrize("dataset", ["flights", "weather", "airlines"])
 def test_demo_contract_passes_on_real_data(nyc_warehouse: Path, dataset: str) -> None:
