@@ -58,7 +58,9 @@ def test_untouched_new_pilot_is_draft_with_exit_7_and_writes_nothing_outside_its
     load_breast_cancer(as_frame=True).frame.to_csv(data, index=False)  # names with spaces: "mean radius"
     name = f"test-cancer-{uuid.uuid4().hex[:8]}"
     folder = REPO / "pilots" / name
-    before = _tree(REPO, {folder.resolve()})
+    # data/raw is the demo's input, extracted by `make data` (and so by `make lab`), which other
+    # tests run in this checkout at the same time on the other worker: not this pilot's doing
+    before = _tree(REPO, {folder.resolve(), (REPO / "data" / "raw").resolve()})
     try:
         # no git e-mail configured: `new` drafts the local user@host as owner and on-call (a drafted
         # value, not a placeholder; a machine whose git e-mail is an example address would be NO-GO)
@@ -85,7 +87,7 @@ def test_untouched_new_pilot_is_draft_with_exit_7_and_writes_nothing_outside_its
         assert outcome["outcome"] == "DRAFT" and outcome["exit_code"] == 7
         scorecard = (folder / "reports" / name / "latest.html").read_text()
         assert "Drafted, not decided" in scorecard and "banner draft" in scorecard
-        after = _tree(REPO, {folder.resolve()})
+        after = _tree(REPO, {folder.resolve(), (REPO / "data" / "raw").resolve()})
         # the pilot wrote only inside pilots/<name>/ (the empty pilots/ folder itself may be new)
         assert after == before
         assert (folder / "mlruns" / "mlflow.db").is_file() and (folder / "data" / "warehouse.duckdb").is_file()

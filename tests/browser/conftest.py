@@ -53,9 +53,13 @@ def mlflow_ui(pilot: dict) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def browser() -> Iterator:
+    """One headless Chromium a worker, for every browser test: Playwright's sync API cannot be
+    started again while another instance runs in the same process."""
     from playwright.sync_api import sync_playwright
+
+    _require_browser()
 
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)

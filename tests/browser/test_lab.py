@@ -137,19 +137,15 @@ def lab(project: Path, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture()
-def page(lab: str, tmp_path: Path) -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            pg = context.new_page()
-            pg.set_default_timeout(UI_TIMEOUT_MS)
-            pg.goto(lab, wait_until="domcontentloaded")
-            yield pg
-        finally:
-            browser.close()
+def page(lab: str, tmp_path: Path, browser) -> Iterator:  # noqa: ANN001 - conftest.py's one Chromium
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(UI_TIMEOUT_MS)
+        pg.goto(lab, wait_until="domcontentloaded")
+        yield pg
+    finally:
+        context.close()
 
 
 def _shot(page, name: str, show=None) -> Path:
@@ -226,32 +222,29 @@ def ingested(project: Path) -> Path:
     return project
 
 
-def test_the_profile_notebook_opened_by_hand_shows_its_figures_as_images(ingested: Path, lab: str) -> None:
+def test_the_profile_notebook_opened_by_hand_shows_its_figures_as_images(ingested: Path, lab: str, browser) -> None:
     """An analyst opens notebooks/profile.ipynb in JupyterLab and runs it: the figures are
     images (the session registers the PNG formatter), not the text ``<Figure size ...>``,
     and the personal column's values appear nowhere on the page."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-            page.set_default_timeout(UI_TIMEOUT_MS)
-            page.goto(lab.replace("workbench.ipynb", "profile.ipynb"), wait_until="domcontentloaded")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
-            page.wait_for_function("() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
-                                   "?.status === 'idle'", timeout=JOB_TIMEOUT_MS)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            image = page.locator(".jp-OutputArea-output img[src^='data:image/png']").first
-            image.wait_for(state="visible", timeout=JOB_TIMEOUT_MS)
-            page.wait_for_function("() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
-                                   "?.status === 'idle'", timeout=JOB_TIMEOUT_MS)
-            outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
-            assert not [t for t in outputs if "<Figure size" in t], "a figure shown as text"
-            assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
-                                ).filter(has_text="Error").count() == 0
-            text = page.locator(".jp-Notebook").inner_text()
-            assert "item3" not in text  # `name` is pii: true in the contract: counts only
-            _shot(page, "lab-profile-figures.png", image)
-        finally:
-            browser.close()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        page.goto(lab.replace("workbench.ipynb", "profile.ipynb"), wait_until="domcontentloaded")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
+        page.wait_for_function("() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
+                               "?.status === 'idle'", timeout=JOB_TIMEOUT_MS)
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        image = page.locator(".jp-OutputArea-output img[src^='data:image/png']").first
+        image.wait_for(state="visible", timeout=JOB_TIMEOUT_MS)
+        page.wait_for_function("() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
+                               "?.status === 'idle'", timeout=JOB_TIMEOUT_MS)
+        outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+        assert not [t for t in outputs if "<Figure size" in t], "a figure shown as text"
+        assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+                            ).filter(has_text="Error").count() == 0
+        text = page.locator(".jp-Notebook").inner_text()
+        assert "item3" not in text  # `name` is pii: true in the contract: counts only
+        _shot(page, "lab-profile-figures.png", image)
+    finally:
+        context.close()

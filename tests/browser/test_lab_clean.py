@@ -41,33 +41,30 @@ def committed(ingested: Path) -> Path:  # noqa: F811
     return ingested
 
 
-def test_open_run_save_leaves_git_status_clean(committed: Path, lab: str) -> None:  # noqa: F811
-    from playwright.sync_api import sync_playwright
-
+def test_open_run_save_leaves_git_status_clean(committed: Path, lab: str, browser) -> None:  # noqa: F811, ANN001
     saved = committed / "notebooks" / f"{NOTEBOOK}.ipynb"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-            page.set_default_timeout(UI_TIMEOUT_MS)
-            page.goto(lab.replace("workbench.ipynb", f"{NOTEBOOK}.ipynb"), wait_until="domcontentloaded")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
-            idle = ("() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
-                    "?.status === 'idle'")
-            page.wait_for_function(idle, timeout=JOB_TIMEOUT_MS)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            page.locator(".jp-OutputArea-output img[src^='data:image/png']").first.wait_for(
-                state="visible", timeout=JOB_TIMEOUT_MS)
-            page.wait_for_function(idle, timeout=JOB_TIMEOUT_MS)
-            before = saved.stat().st_mtime_ns
-            page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-            deadline = time.monotonic() + 30
-            while saved.stat().st_mtime_ns == before and time.monotonic() < deadline:
-                time.sleep(0.3)
-            assert saved.stat().st_mtime_ns != before, "the notebook was not saved"
-            time.sleep(1)  # jupytext writes the pair right after the notebook
-            _shot(page, "lab-saved-clean.png")
-        finally:
-            browser.close()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        page.goto(lab.replace("workbench.ipynb", f"{NOTEBOOK}.ipynb"), wait_until="domcontentloaded")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
+        idle = ("() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
+                "?.status === 'idle'")
+        page.wait_for_function(idle, timeout=JOB_TIMEOUT_MS)
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.locator(".jp-OutputArea-output img[src^='data:image/png']").first.wait_for(
+            state="visible", timeout=JOB_TIMEOUT_MS)
+        page.wait_for_function(idle, timeout=JOB_TIMEOUT_MS)
+        before = saved.stat().st_mtime_ns
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        deadline = time.monotonic() + 30
+        while saved.stat().st_mtime_ns == before and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert saved.stat().st_mtime_ns != before, "the notebook was not saved"
+        time.sleep(1)  # jupytext writes the pair right after the notebook
+        _shot(page, "lab-saved-clean.png")
+    finally:
+        context.close()
     status = _git(committed, "status", "--porcelain")
     assert status == "", status + _git(committed, "diff")

@@ -6,6 +6,7 @@ Pure rendering of :mod:`workbench.measure.items` results (DataFrames and matplot
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -262,6 +263,7 @@ def eval_texts(charter: Any) -> tuple[dict[str, str] | None, str]:
     from ..data.warehouse import connect_read_only, pii_columns
     from ..errors import WorkbenchError
     from ..measure.items.data import join_text
+    from ..measure.items.llm import Redactor
 
     es = charter.eval_set
     try:
@@ -273,13 +275,20 @@ def eval_texts(charter: Any) -> tuple[dict[str, str] | None, str]:
         marked |= {c for t, cs in pii_columns(con).items() if t.lower() == es.source.lower() for c in cs}
         if marked & set(es.inputs):
             return None, _WITHHELD
-        cols = ", ".join('"' + c.replace('"', '""') + '"' for c in [es.id, *es.inputs])
+        personal = sorted(marked - {es.id, *es.inputs})
+        cols = ", ".join('"' + c.replace('"', '""') + '"' for c in [es.id, *es.inputs, *personal])
         frame = con.sql(f'SELECT {cols} FROM "{es.source}"').to_arrow_table().to_pandas()
     except Exception as exc:  # noqa: BLE001 - a DuckDB catalog error: the report goes on without texts
         return None, f"Inputs not shown: {str(exc).splitlines()[0]}."
     finally:
         con.close()
-    return dict(zip(frame[es.id].astype(str), join_text(frame, list(es.inputs)), strict=True)), ""
+    # free text names people too: the values of the personal columns (names) and e-mail, phone,
+    # IBAN and card patterns are replaced as before an LLM call, since the scorecard is an
+    # MLflow artifact and a shared file
+    redactor = Redactor([], [str(v) for c in personal for v in frame[c].dropna().unique()])
+    counts: Counter = Counter()
+    texts = [redactor.text(t, counts) for t in join_text(frame, list(es.inputs))]
+    return dict(zip(frame[es.id].astype(str), texts, strict=True)), ""
 
 
 def item_evidence_section(charter: Any, store: Any, layout: Any) -> str:
