@@ -66,7 +66,7 @@ def _run(charter: Path, env: dict[str, str] | None = None) -> tuple[float, dict[
 
 
 def _demo_copy(work: Path, source: Path) -> Path:
-    from workbench.data.demo import extract_demo_data
+    from demos.flights import extract as extract_demo_data
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
