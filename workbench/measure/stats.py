@@ -172,15 +172,15 @@ def paired_mean_diff(metric: str, y: np.ndarray, cand: np.ndarray, ref: np.ndarr
     return _paired_rows(metric, a, b, confidence)
 
 
-def _paired_rows(metric: str, a: np.ndarray, b: np.ndarray, confidence: float) -> PairedDiff:
-    """mean(a) - mean(b) of per-row values, with a t interval on the per-row differences."""
+def _paired_rows(metric: str, a: np.ndarray, b: np.ndarray, confidence: float, unit: str = "rows") -> PairedDiff:
+    """mean(a) - mean(b) of per-row (or per-item) values, with a t interval on the differences."""
     from scipy.stats import t
 
     d = a - b
     n = len(d)
     if n < 2:
-        raise EvaluationError("a paired interval needs at least two rows", where="paired comparison",
-                              hint="evaluate on more rows")
+        raise EvaluationError(f"a paired interval needs at least two {unit}", where="paired comparison",
+                              hint=f"evaluate on more {unit}")
     se = float(d.std(ddof=1)) / math.sqrt(n)
     half = float(t.ppf(0.5 + confidence / 2, n - 1)) * se
     diff = float(d.mean())
@@ -486,19 +486,7 @@ def item_method_for(metric: str) -> str | None:
 def paired_values(metric: str, cand: np.ndarray, ref: np.ndarray, *, confidence: float = CONFIDENCE) -> PairedDiff:
     """mean(cand) - mean(ref) of per-item values on the same items, with a t interval on the
     per-item differences (as :func:`paired_mean_diff`, for values already computed)."""
-    from scipy.stats import t
-
-    a, b = np.asarray(cand, float), np.asarray(ref, float)
-    d = a - b
-    n = len(d)
-    if n < 2:
-        raise EvaluationError("a paired interval needs at least two items", where="paired comparison",
-                              hint="evaluate on more items")
-    se = float(d.std(ddof=1)) / math.sqrt(n)
-    half = float(t.ppf(0.5 + confidence / 2, n - 1)) * se
-    diff = float(d.mean())
-    return PairedDiff(metric, float(a.mean()), float(b.mean()), diff, diff - half, diff + half, "normal", n,
-                      confidence)
+    return _paired_rows(metric, np.asarray(cand, float), np.asarray(ref, float), confidence, unit="items")
 
 
 def _macro_stat(metric: str, expected: np.ndarray, predicted: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
