@@ -38,6 +38,14 @@ def test_nace_retrieval_with_a_worse_candidate_ends_no_go(tmp_path: Path) -> Non
     html = (folder / "reports" / "nace-search" / f"{result.run_id}.html").read_text()
     assert "on the very same eval items" in html
     assert f"{gate.diff:+.4g} [{gate.ci_low:+.4g}, {gate.ci_high:+.4g}]" in html
+    # an eval-set pilot has no split: its data section names the eval set, every item, the corpus
+    import pandas as pd
+
+    assert "No split recorded" not in html
+    data = html[html.index('<section id="data">'):html.index("<h3>Contracts</h3>")]
+    queries, classes = (len(pd.read_csv(folder / "data" / f)) for f in ("nace_queries.csv", "nace_classes.csv"))
+    assert "<h3>Eval set</h3>" in data and "<code>nace_queries</code>" in data
+    assert f">{queries}<" in data and f">{classes}<" in data and "none declared" in data
 
 
 @pytest.mark.slow

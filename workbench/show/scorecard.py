@@ -196,27 +196,47 @@ def _header(charter: Charter, pilot: Any, *, closing: bool = False) -> str:
             f"<dl>{dl}{links}</dl></section></header>")
 
 
+_SPLIT_KEYS = ("split.kind", "eval_set.source")  # a table's split, or an eval-set pilot's items
+
+
 def _split_params(layout: Any, reader: _Reader) -> dict[str, str] | None:
-    """The split a modeling step recorded (``split.*`` params; a cached step's source run)."""
+    """The split a modeling step recorded (``split.*`` params), or the eval set an eval-set
+    step recorded (``eval_set.*``); a cached step's from its source run."""
     for role in ("evaluate", "baseline"):
         run = layout.step(role)
         if run is None:
             continue
         params = dict(run.data.params)
-        if "split.kind" not in params and _source_id(run) != run.info.run_id:
+        if not any(k in params for k in _SPLIT_KEYS) and _source_id(run) != run.info.run_id:
             try:
                 params = dict(reader.store.get_run(_source_id(run)).data.params)
             except Exception:  # noqa: BLE001 - a missing source run: no split shown
                 continue
-        if "split.kind" in params:
+        if any(k in params for k in _SPLIT_KEYS):
             return params
     return None
+
+
+def _eval_set_table(params: Mapping[str, str]) -> str:
+    """An eval-set pilot has no split: every model answers the same fixed items."""
+    train = (f"{fmt.integer(int(params['eval_set.train_items']))} from <code>{_e(params.get('eval_set.train', ''))}</code> "
+             "(checked for overlap with the eval items)" if "eval_set.train_items" in params
+             else "none declared (nothing is trained on items)")
+    row = [(_Raw(f"<code>{_e(params['eval_set.source'])}</code>"), int(params.get("eval_set.items", 0) or 0),
+            _Raw(train), _Raw(f"<code>{_e(params.get('eval_set.fingerprint', ''))}</code>"))]
+    head = ["eval set", "eval items (every model answers all)", "training items", "fingerprint"]
+    if "eval_set.corpus_documents" in params:
+        row = [(*row[0], int(params["eval_set.corpus_documents"]))]
+        head.append("corpus documents")
+    return "<h3>Eval set</h3>" + _table(head, row)
 
 
 def _split_table(params: Mapping[str, str] | None) -> str:
     """How the rows were split, and what the models were fitted on (a training sample)."""
     if params is None:
         return '<h3>Split</h3><p class="muted">No split recorded (no baseline or evaluate step in this pilot run).</p>'
+    if "eval_set.source" in params and "split.kind" not in params:
+        return _eval_set_table(params)
     how = ", ".join(f"{k.removeprefix('split.')}={v}" for k, v in params.items()
                     if k.startswith("split.") and k.split(".")[1] in ("kind", "column", "train", "evaluate",
                                                                         "test_size", "seed", "stratify"))
