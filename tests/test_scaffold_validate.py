@@ -221,3 +221,20 @@ def test_new_drafts_a_free_text_job_title_out_of_the_features_as_personal_data(t
     assert "job_title" in charter.features.exclude
     contract = made.contract.read_text()
     assert "pii: true" in contract and not [t for t in titles if f"- {t}" in contract or f"'{t}'" in contract]
+
+
+def test_validate_finds_a_missing_estimator_module_without_importing_the_installed_ones(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    made = new_pilot("est", skewed_csv(tmp_path / "t.csv", n=300), "churned", pilots_dir=tmp_path)
+    _edit(made.charter, "sklearn.ensemble.HistGradientBoostingClassifier", "sklearn.ensembel.HistGradientBoostingClassifier")
+    errors = [f for f in check_charter(load_charter(made.charter)) if f.level == "error"]
+    assert len(errors) == 1 and "module 'sklearn.ensembel'" in errors[0].message
+    assert "candidates[1].estimator" in errors[0].where
+    # the installed ones are found on disk: a cached rerun does not pay for importing scikit-learn
+    probe = ("import sys; from workbench.steps.validate import _installed; "
+             "print(_installed('sklearn.ensemble'), _installed('os.path'), _installed('sklearn.ensembel'), "
+             "'sklearn.ensemble' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "True", "False", "False"]
