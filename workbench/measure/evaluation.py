@@ -578,6 +578,14 @@ def _positions_by_value(column: pd.Series) -> list[tuple[Any, np.ndarray]]:
     return [(uniques[codes[chunk[0]]], chunk) for chunk in np.split(order, bounds) if chunk.size]
 
 
+def slice_positions(values: Any) -> list[tuple[Any, np.ndarray]]:
+    """(value, row positions) for every value of a slice column; missing values are one slice, None."""
+    def missing(v: Any) -> bool:
+        return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+    return [(None if missing(v) else v, idx) for v, idx in _positions_by_value(pd.Series(values))]
+
+
 def slice_metrics(
     frame: pd.DataFrame,
     y_true_col: str,

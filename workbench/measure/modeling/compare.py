@@ -15,7 +15,7 @@ gates read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ import numpy as np
 from ...charter.config import Task
 from ...errors import EvaluationError
 from .. import stats
-from ..evaluation import _name_part
+from ..evaluation import _name_part, slice_positions
 from ..sql_metrics import ROW, SCORE, Y
 from .heldout import ScoredRows
 
@@ -125,6 +125,23 @@ def _one(metric: str, y: np.ndarray, a: np.ndarray, b: np.ndarray, thr: float | 
         return None, exc.what
 
 
+def paired_slices(columns: Mapping[str, Any], metrics: Sequence[str], min_rows: int,
+                  one: Callable[[str, np.ndarray], tuple[stats.PairedDiff | None, str]]) -> list[tuple]:
+    """(column, value, key, rows, metric, difference or None, why not) for every value of every
+    slice column and every metric; ``one(metric, positions)`` compares the two models on those
+    rows; a slice under ``min_rows`` is not compared."""
+    out: list[tuple] = []
+    for col, values in columns.items():
+        for value, idx in slice_positions(values):
+            key = f"{_name_part(col)}.{_name_part(value)}"
+            for m in metrics:
+                if len(idx) < min_rows:
+                    out.append((col, value, key, len(idx), m, None, f"too few rows ({len(idx)} < min_rows={min_rows})"))
+                else:
+                    out.append((col, value, key, len(idx), m, *one(m, idx)))
+    return out
+
+
 def compare(candidate: ScoredRows, reference: ScoredRows, *, task: Task, candidate_name: str,
             reference_name: str = "baseline", reference_label: str | None = None,
             metrics: Sequence[str] | None = None, threshold: float | None = None,
@@ -165,22 +182,9 @@ def compare(candidate: ScoredRows, reference: ScoredRows, *, task: Task, candida
             diffs[f"quality.{m}"] = d
         else:
             notes.append(f"{m}: no interval ({why})")
-    slices: list[SliceDiff] = []
-    for col in slice_columns:
-        import pandas as pd
-
-        codes, uniques = pd.factorize(pd.Series(got[col]), use_na_sentinel=False)
-        for i, value in enumerate(uniques):
-            idx = np.flatnonzero(codes == i)
-            value = None if value is None or (isinstance(value, float) and np.isnan(value)) else value
-            key = f"{_name_part(col)}.{_name_part(value)}"
-            for m in per_slice:
-                if len(idx) < min_slice_rows:
-                    slices.append(SliceDiff(col, value, key, len(idx), m, None,
-                                            f"too few rows ({len(idx)} < min_rows={min_slice_rows})"))
-                    continue
-                d, why = _one(m, y[idx], a[idx], b[idx], threshold, reference_threshold, resamples)
-                slices.append(SliceDiff(col, value, key, len(idx), m, d, why))
+    slices = [SliceDiff(*entry) for entry in paired_slices(
+        {col: got[col] for col in slice_columns}, per_slice, min_slice_rows,
+        lambda m, idx: _one(m, y[idx], a[idx], b[idx], threshold, reference_threshold, resamples))]
     slices.sort(key=lambda s: (s.column, s.key, s.metric))
     return Comparison(candidate_name, reference_name, reference_label or reference_name, len(y), total, counts,
                       diffs, tuple(slices), tuple(notes))

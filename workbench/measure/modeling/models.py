@@ -416,11 +416,13 @@ class GuardedModel(_Scorer):
         """Scores of the prepared input: a float matrix for the estimator, or a frame for the pipeline."""
         raise NotImplementedError
 
-    def score(self, frame: pd.DataFrame) -> pd.Series:
+    def _guarded(self, frame: pd.DataFrame, compute: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``compute`` on the prepared ``frame`` (a failure names the candidate), and the rows it
+        cannot score — a null in ``fallback_on_null`` — which today's rule is to serve."""
         codes = getattr(self, "_codes", None)
         X = self._matrix(frame, codes) if codes is not None else self._frame(frame)  # noqa: N806
         try:
-            raw = self._raw(X)
+            raw = compute(X)
         except InputRefused:
             raise
         except Exception as exc:  # noqa: BLE001 - name the candidate; the estimator's message says the rest
@@ -428,14 +430,18 @@ class GuardedModel(_Scorer):
                                   f"{len(frame):,} row(s): {type(exc).__name__}: {str(exc)[:300]}",
                                   where=f"candidates: {self.spec.name}",
                                   hint="fix the estimator, or remove the candidate from the charter") from exc
-        out = pd.Series(raw, index=frame.index, name="score")
         degraded = np.zeros(len(frame), dtype=bool)
-        if self.fallback_on_null:
-            present = [c for c in self.fallback_on_null if c in frame.columns]
-            degraded = frame[present].isna().any(axis=1).to_numpy() if present else degraded
+        present = [c for c in self.fallback_on_null if c in frame.columns]
+        if present:
+            degraded = frame[present].isna().any(axis=1).to_numpy()
+        if degraded.any() and self.fallback is None:
+            raise InputRefused(f"rows lack {', '.join(self.fallback_on_null)} and no fallback is configured")
+        return raw, degraded
+
+    def score(self, frame: pd.DataFrame) -> pd.Series:
+        raw, degraded = self._guarded(frame, self._raw)
+        out = pd.Series(raw, index=frame.index, name="score")
         if degraded.any():
-            if self.fallback is None:
-                raise InputRefused(f"rows lack {', '.join(self.fallback_on_null)} and no fallback is configured")
             out[degraded] = self.fallback.score(frame.loc[degraded]).to_numpy()
         out.attrs["degraded"] = int(degraded.sum())
         return out

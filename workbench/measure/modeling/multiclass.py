@@ -37,9 +37,10 @@ import pandas as pd
 from ...charter.config import Baseline, Candidate, Task
 from ...errors import ConfigError, EvaluationError
 from .. import stats
-from ..evaluation import QualityResult, _name_part, slice_table
+from ..evaluation import QualityResult, slice_positions, slice_table
 from ..items.scoring import classification_quality, short_labels
 from ..sql_metrics import ROW, SCORE, Y
+from .compare import paired_slices
 from .heldout import HeldOut, ScoredRows, _q
 from .models import GroupRate, GuardedModel, InputRefused, Prior, _check_frame
 
@@ -270,24 +271,8 @@ class GuardedMulticlass(GuardedModel):
         return np.argmax(self._aligned(X), axis=1).astype(float)
 
     def proba(self, frame: pd.DataFrame) -> np.ndarray:
-        codes = getattr(self, "_codes", None)
-        X = self._matrix(frame, codes) if codes is not None else self._frame(frame)  # noqa: N806
-        try:
-            p = self._aligned(X)
-        except InputRefused:
-            raise
-        except Exception as exc:  # noqa: BLE001 - name the candidate; the estimator's message says the rest
-            raise EvaluationError(f"candidate '{self.spec.name}' ({self.spec.estimator}) failed to score "
-                                  f"{len(frame):,} row(s): {type(exc).__name__}: {str(exc)[:300]}",
-                                  where=f"candidates: {self.spec.name}",
-                                  hint="fix the estimator, or remove the candidate from the charter") from exc
-        degraded = np.zeros(len(frame), dtype=bool)
-        present = [c for c in self.fallback_on_null if c in frame.columns]
-        if present:
-            degraded = frame[present].isna().any(axis=1).to_numpy()
+        p, degraded = self._guarded(frame, self._aligned)
         if degraded.any():
-            if self.fallback is None:
-                raise InputRefused(f"rows lack {', '.join(self.fallback_on_null)} and no fallback is configured")
             p[degraded] = self.fallback.proba(frame.loc[degraded])
         return _Proba(p, int(degraded.sum()))
 
@@ -420,11 +405,8 @@ def slices(scored: ScoredClasses, columns: Sequence[str], *, task: Task, overall
     got = scored.fetch(columns)
     out = []
     for col in columns:
-        codes, uniques = pd.factorize(pd.Series(got[col]), use_na_sentinel=False)
         entries = []
-        for i, value in enumerate(uniques):
-            idx = np.flatnonzero(codes == i)
-            value = None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+        for value, idx in slice_positions(got[col]):
             q = quality_of(got["y"][idx], got["pred"][idx], got["proba"][idx], scored.labels)
             entries.append((value, len(idx), q.as_result(), None))
         out.append((col, entries))
@@ -466,20 +448,7 @@ def compare_rows(candidate: ScoredClasses, reference: ScoredClasses, *, names: S
             diffs[f"quality.{m}"] = d
         else:
             notes.append(f"{m}: no interval ({why})")
-    entries = []
-    for col in slice_columns:
-        codes, uniques = pd.factorize(pd.Series(a[col]), use_na_sentinel=False)
-        for i, value in enumerate(uniques):
-            idx = np.flatnonzero(codes == i)
-            value = None if value is None or (isinstance(value, float) and np.isnan(value)) else value
-            key = f"{_name_part(col)}.{_name_part(value)}"
-            for m in per_slice:
-                if len(idx) < min_slice_rows:
-                    entries.append((col, value, key, len(idx), m, None,
-                                    f"too few rows ({len(idx)} < min_rows={min_slice_rows})"))
-                    continue
-                d, why = one(m, idx)
-                entries.append((col, value, key, len(idx), m, d, why))
+    entries = paired_slices({col: a[col] for col in slice_columns}, per_slice, min_slice_rows, one)
     return len(a["y"]), class_counts(candidate), diffs, entries, notes
 
 
