@@ -83,6 +83,22 @@ class ItemData:
         sep = self.spec.separator
         return [{p.strip() for p in str(v).split(sep) if p.strip()} for v in self.items[self.spec.expected]]
 
+    def _split(self, column: str | None) -> list[list[str]] | None:
+        if column is None:
+            return None
+        sep = self.spec.separator
+        return [[] if pd.isna(v) else [p.strip() for p in str(v).split(sep) if p.strip()] for v in self.items[column]]
+
+    def facts(self) -> list[list[str]] | None:
+        """Answer pilots: each item's expected facts (``eval_set.facts`` split on the separator);
+        None when the eval set declares no facts column."""
+        return self._split(self.spec.facts)
+
+    def sources(self) -> list[set[str]] | None:
+        """Answer pilots: each item's supporting passage ids (``eval_set.sources``); None: not declared."""
+        split = self._split(self.spec.sources)
+        return None if split is None else [set(s) for s in split]
+
     def params(self) -> dict[str, Any]:
         out = {"eval_set.source": self.spec.source, "eval_set.items": len(self.items),
                "eval_set.fingerprint": self.fingerprint}

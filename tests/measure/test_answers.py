@@ -1,0 +1,218 @@
+"""Answer pilots (``task.kind: answer``, document Q&A): the metrics on hand-computed examples,
+paired intervals and groundedness by evidence, charter errors, and a retrieval-augmented LLM
+candidate against the real local server (tests/llm_server.py) that never sends a personal value."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.charter.config import CostModel, load_charter
+from workbench.charter.items import EvalSet, ItemCandidate
+from workbench.errors import ConfigError
+from workbench.measure import metrics, stats
+from workbench.measure.items import ItemData, compare_items, fit_item_model, run_items
+from workbench.measure.items.answers import answer_per_item, answer_quality, facts_found, normalize_answer
+
+# a tiny corpus: one passage per topic; d4 names a customer (a personal value the eval set knows,
+# and the one customer whose question is about d4: retrieval reads the raw question, locally)
+CORPUS = {
+    "d1": "Refunds are paid within 14 days after the parcel returns to our warehouse.",
+    "d2": "Parcels to Norway arrive in 5 working days by courier.",
+    "d3": "Kettles carry a warranty of 2 years from the date of purchase.",
+    "d4": "The help desk answers calls Monday to Friday. Tomasz Kowalczyk leads it.",
+}
+QUESTIONS = [  # (question, reference answer, facts, source)
+    ("How many days until refunds are paid?", "Within 14 days.", "14 days", "d1"),
+    ("How long do parcels to Norway take?", "5 working days", "5 working days", "d2"),
+    ("What warranty do kettles carry?", "2 years", "2 years|warranty", "d3"),
+    ("Which days does the help desk answer calls?", "Monday to Friday", "Monday|Friday", "d4"),
+]
+CUSTOMERS = ["Margarethe Oberhuber", "Jonas Wiedemeyer", "Priya Raghunathan", "Tomasz Kowalczyk"]
+EMAILS = ["m.oberhuber@example.org", "jonas.w@example.org", "priya@example.org", "tk@example.org"]
+# a lookup "today": the answer of the passage whose distinctive word the question names
+LOOKUP = '''
+ANSWERS = {"refund": ("Within 14 days", "d1"), "norway": ("5 working days", "d2"),
+           "kettle": ("2 years warranty", "d3"), "desk": ("Monday to Friday", "d4")}
+
+def answer(item):
+    q = item["question"].lower()
+    for word, (text, source) in ANSWERS.items():
+        if word in q:
+            return {"answer": text, "sources": [source]}
+    return ""
+'''
+
+
+def _data(candidate: ItemCandidate, *, n: int = 4, facts: bool = True) -> ItemData:
+    es = EvalSet(source="qa", id="id", inputs=["question"], expected="answer",
+                 facts="facts" if facts else None, sources="sources", separator="|",
+                 corpus={"source": "docs", "id": "doc_id", "text": ["text"]},
+                 baseline=ItemCandidate(name="canned", kind="rule", default="Please see our help pages",
+                                        rules=[{"pattern": "(?i)refund", "label": "within 14 days"}]),
+                 candidates=[candidate])
+    rows = [QUESTIONS[i % len(QUESTIONS)] for i in range(n)]
+    items = pd.DataFrame({
+        "id": [f"q{i:02d}" for i in range(n)],
+        # each question names its customer and e-mail: neither may reach the endpoint
+        "question": [f"{CUSTOMERS[i % 4]} ({EMAILS[i % 4]}) asks: {q}" for i, (q, *_rest) in enumerate(rows)],
+        "answer": [a for _, a, _, _ in rows], "facts": [f for _, _, f, _ in rows], "sources": [s for *_, s in rows]})
+    corpus = pd.DataFrame({"id": list(CORPUS), "text": list(CORPUS.values())})
+    return ItemData(spec=es, items=items, train=None, corpus=corpus,
+                    personal=pd.DataFrame({"customer": [CUSTOMERS[i % 4] for i in range(n)]}))
+
+
+# -- no server needed --------------------------------------------------------------------------
+
+
+def test_answer_metrics_on_hand_computed_examples() -> None:
+    assert normalize_answer("The  Eiffel-Tower, in PARIS!") == "eiffel tower in paris"
+    assert facts_found(["14 days", "refund", "4 days"], "A refund is paid in 14 days.") == [True, True, False]
+    reference = ["Within 14 days.", "5 working days", "2 years", "Monday to Friday"]
+    outputs = [
+        "Within 14 days.",  # exact
+        {"answer": "five working days", "sources": ["d1", "d2"]},  # tokens: working, days of 3 ("5" missing)
+        None,  # an error: wrong on every metric
+        {"answer": "The desk opens Monday; closed on Friday", "sources": ["d1"]},  # both facts, wrong source
+    ]
+    facts = [["14 days"], ["5 working days"], ["2 years", "warranty"], ["Monday", "Friday"]]
+    sources = [{"d1"}, {"d2"}, {"d3"}, set()]  # the last item has no expected source: not judged
+    q = answer_quality(reference, outputs, facts=facts, sources=sources)
+    m = q.metrics()
+    assert m["quality.exact_match"] == 0.25 and m["quality.normalized_exact_match"] == 0.25
+    # token F1: 1; 2·(2/3)(2/3)/(4/3) = 2/3; 0; "monday to friday" vs "desk opens monday closed on friday": 2/3, 2/6
+    f1_last = 2 * (2 / 6) * (2 / 3) / (2 / 6 + 2 / 3)
+    assert m["quality.token_f1"] == pytest.approx((1 + 2 / 3 + 0 + f1_last) / 4)
+    assert m["quality.facts_recall"] == pytest.approx((1 + 0 + 0 + 1) / 4) and m["quality.all_facts"] == 0.5
+    # groundedness: item 1 answered without sources (0), item 2 cited d2 (1), item 3 an error (0)
+    assert m["quality.groundedness"] == pytest.approx(1 / 3) and q.judged["quality.groundedness"] == 3
+    assert m["items.errors"] == 1
+    # a model that cites nothing has no groundedness at all (not a 0 to beat)
+    assert "groundedness" not in answer_per_item(reference, ["x"] * 4, sources=sources)
+    for name in ("exact_match", "normalized_exact_match", "token_f1", "facts_recall", "all_facts", "groundedness"):
+        info = metrics.info(f"quality.{name}")
+        assert info is not None and info.direction == "higher" and info.applies_to("answer"), name
+        assert stats.item_method_for(name) == "normal"
+
+
+def test_a_callable_against_a_rule_paired_item_by_item_with_groundedness(tmp_path: Path) -> None:
+    (tmp_path / "lookup.py").write_text(LOOKUP)
+    cand = ItemCandidate(name="lookup", kind="callable", function="lookup:answer")
+    data = _data(cand, n=40)
+    rule = run_items(fit_item_model(data.spec.baseline, data, "answer"), data, cost=CostModel())
+    look = run_items(fit_item_model(cand, data, "answer", root=tmp_path), data, cost=CostModel())
+    r, c = rule.metrics(), look.metrics()
+    assert "quality.groundedness" not in r and c["quality.groundedness"] == 1.0  # every cited id is the source
+    # exact: "5 working days", "Monday to Friday"; normalized also "Within 14 days" (its full stop)
+    assert c["quality.all_facts"] == 1.0 and c["quality.exact_match"] == 0.5
+    assert c["quality.normalized_exact_match"] == 0.75
+    assert r["quality.normalized_exact_match"] == 0.25 and r["quality.facts_recall"] == pytest.approx(0.25)
+    assert look.items["sources"].tolist()[:4] == ["d1", "d2", "d3", "d4"] and look.items["correct"].all()
+    # paired on the same items, through the logged tables (sources column included)
+    comp = compare_items(look.items, rule.items, data, task="answer", candidate_name="lookup",
+                         metrics=["quality.token_f1", "quality.facts_recall", "quality.groundedness"])
+    f1 = comp.diffs["quality.token_f1"]
+    assert f1.diff == pytest.approx(c["quality.token_f1"] - r["quality.token_f1"]) and f1.ci_low > 0
+    assert comp.diffs["quality.facts_recall"].diff == pytest.approx(0.75)
+    assert any(n.startswith("groundedness") for n in comp.notes)  # the rule cites nothing: no pair to take
+    # an empty answer is an error, scored wrong and kept for review
+    (tmp_path / "blank.py").write_text("def answer(item):\n    return '  '\n")
+    blank = run_items(fit_item_model(ItemCandidate(name="blank", kind="callable", function="blank:answer"), data,
+                                     "answer", root=tmp_path), data, cost=CostModel())
+    assert blank.metrics()["items.error_rate"] == 1.0 and blank.items["error"].str.contains("empty answer").all()
+
+
+CHARTER = """\
+name: qa
+owner: support-lead@team.internal
+question: Can an assistant answer customers' questions from the help pages?
+primary_metric: quality.token_f1
+task: {{kind: {kind}, target: answer}}
+sources:
+  qa: {{path: qa.jsonl, format: jsonl, columns: {{id: VARCHAR, question: VARCHAR, answer: VARCHAR, facts: VARCHAR,
+       sources: VARCHAR}}}}
+eval_set:
+  source: qa
+  id: id
+  inputs: [question]
+  expected: answer
+  facts: facts
+  baseline: {{name: canned, kind: rule, default: see the help pages}}
+  candidates:
+    - {{name: smollm, kind: llm, base_url: "http://127.0.0.1:9/v1", model: m, prompt: p.txt,
+       retrieve: {{candidate: bm25, k: 2}}}}
+steps:
+  - {{name: baseline, role: baseline, notebook: nb.ipynb}}
+"""
+
+
+def test_answer_blocks_in_the_charter_fail_with_their_key_path(tmp_path: Path) -> None:
+    path = tmp_path / "pilot.yaml"
+    path.write_text(CHARTER.format(kind="answer"))
+    with pytest.raises(ConfigError, match=r"key eval_set\.candidates\[0\]\.retrieve\): candidate 'smollm' retrieves "
+                       "passages, but the eval set declares no `corpus"):
+        load_charter(path, check_files=False)
+    path.write_text(CHARTER.format(kind="text-classification").replace(
+        "       retrieve: {candidate: bm25, k: 2}}", "       }"))
+    with pytest.raises(ConfigError, match=r"key eval_set\.facts\): `facts:` is for `task.kind: answer`"):
+        load_charter(path, check_files=False)
+    path.write_text(CHARTER.format(kind="answer").replace("candidate: bm25", "candidate: sklearn"))
+    with pytest.raises(ConfigError, match=r"eval_set\.candidates\[0\]\.retrieve\.candidate\): .*`bm25` or `embeddings`"):
+        load_charter(path, check_files=False)
+
+
+# -- against the real server -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    from llm_server import LlamaServer, Proxy, require_llm_extra
+
+    srv = LlamaServer(require_llm_extra(), tmp_path_factory.mktemp("llama") / "server.log")
+    proxy = Proxy(srv.base_url)
+    yield srv, proxy
+    proxy.stop()
+    srv.stop()
+
+
+PROMPT = "Answer from the passages.\n{passages}\nQuestion: {question}\nAnswer:"
+
+
+@pytest.mark.llm
+def test_a_retrieval_augmented_llm_answers_from_redacted_passages(tmp_path: Path, server) -> None:
+    _, proxy = server
+    proxy.reset()
+    cand = ItemCandidate(name="smollm", kind="llm", base_url=proxy.base_url, model="smollm2-135m", prompt="p.txt",
+                         params={"temperature": 0.0, "max_tokens": 12, "seed": 3}, timeout_seconds=60,
+                         prices={"input_per_1k_usd": 0.5, "output_per_1k_usd": 1.5},
+                         retrieve={"candidate": "bm25", "k": 1})
+    (tmp_path / "p.txt").write_text(PROMPT)
+    data = _data(cand)
+    model = fit_item_model(cand, data, "answer", root=tmp_path)
+    run = run_items(model, data, cost=CostModel())
+    received = proxy.text_received()
+    assert len(proxy.received) == len(data.items)
+    # neither the item's name and e-mail nor the name inside passage d4 reached the server
+    leaked = [p for p in [*CUSTOMERS, *EMAILS, "Kowalczyk"] if p in received]
+    assert not leaked, leaked
+    assert "[name]" in received and "[email]" in received and run.metrics()["llm.redactions"] >= 9
+    # BM25 finds each question's own passage (distinct words); the prompt carried it, and
+    # groundedness is computed from those retrieved ids
+    assert run.items["sources"].tolist() == ["d1", "d2", "d3", "d4"]
+    bodies = [b["messages"][0]["content"] for b in proxy.received]  # in the order the calls went out
+    for (question, *_), source in zip(QUESTIONS, run.items["sources"], strict=True):
+        assert [b for b in bodies if question in b and f"[{source}] {CORPUS[source][:20]}" in b]
+    answered = run.items["error"].isna()
+    assert run.metrics()["quality.groundedness"] == pytest.approx(answered.mean())
+    assert run.params["llm.retrieve"].startswith("smollm_retriever: BM25") and run.params["llm.prompt_sha256"]
+    # free text: whatever the model said, stripped, is the answer (or an error, kept for review)
+    assert all(o is None or (o == o.strip() and o) for o in run.items["output"])
+    assert "Kowalczyk" not in json.dumps(run.to_dict()) + run.items.to_json()
+    # a rerun asks nothing: the rendered prompts (passages included) are the cache keys
+    again = run_items(fit_item_model(cand, data, "answer", root=tmp_path), data, cost=CostModel())
+    assert len(proxy.received) == len(data.items) and again.metrics()["llm.calls"] == 0
+    assert np.array_equal(again.items["sources"], run.items["sources"])
