@@ -216,3 +216,81 @@ def test_a_retrieval_augmented_llm_answers_from_redacted_passages(tmp_path: Path
     again = run_items(fit_item_model(cand, data, "answer", root=tmp_path), data, cost=CostModel())
     assert len(proxy.received) == len(data.items) and again.metrics()["llm.calls"] == 0
     assert np.array_equal(again.items["sources"], run.items["sources"])
+
+
+PILOT = """\
+name: helpdesk
+owner: support-lead@team.internal
+question: Can an assistant answer customers' questions from the help pages better than today's canned reply?
+primary_metric: quality.token_f1
+task: {{kind: answer, target: answer}}
+sources:
+  qa: {{path: qa.jsonl, format: jsonl, columns: {{id: VARCHAR, question: VARCHAR, answer: VARCHAR, facts: VARCHAR,
+       sources: VARCHAR, topic: VARCHAR}}}}
+  docs: {{path: docs.jsonl, format: jsonl, columns: {{doc_id: VARCHAR, text: VARCHAR}}}}
+eval_set:
+  source: qa
+  id: id
+  inputs: [question]
+  expected: answer
+  facts: facts
+  sources: sources
+  slices: [topic]
+  min_slice_items: 5
+  corpus: {{source: docs, id: doc_id, text: [text]}}
+  baseline: {{name: canned, kind: rule, default: Please see our help pages, rules: [{{pattern: (?i)refund, label: Within 14 days}}]}}
+  candidates:
+    - {{name: lookup, kind: callable, function: "lookup:answer"}}
+    - {{name: smollm, kind: llm, base_url: "{url}", model: smollm2-135m, prompt: prompt.txt, timeout_seconds: 60,
+       params: {{temperature: 0.0, max_tokens: 8, seed: 3}}, prices: {{input_per_1k_usd: 0.5, output_per_1k_usd: 1.5}},
+       retrieve: {{candidate: bm25, k: 2}}}}
+steps:
+  - {{name: baseline, role: baseline, notebook: {nb}/items_baseline.ipynb}}
+  - {{name: evaluate, role: evaluate, notebook: {nb}/items_evaluate.ipynb}}
+gates:
+  - {{name: beats_canned_reply, kind: vs_baseline, metric: quality.token_f1, min_relative_improvement: 0.1}}
+  - {{name: facts_present, kind: threshold, metric: quality.all_facts, op: ">=", value: 0.8}}
+  - {{name: few_errors, kind: threshold, metric: items.error_rate, op: "<=", value: 0.05}}
+  - {{kind: sample_size, min_rows: 20}}
+promotion: {{model_name: helpdesk}}
+production:
+  on_call: support-oncall@team.internal
+  service_levels: {{latency_p95_ms: 100, cost_per_1k_usd: 1.0}}
+  monitoring: {{input_psi: 0.2, prediction_psi: 0.2, min_quality: 0.5, max_fallback_share: 0.05}}
+  rollback: {{quality_breaches: 2}}
+"""
+ASK = ["{q}", "Please tell me: {q}", "Quick question. {q}", "{q} Thanks!", "Hello, {q}", "I wonder: {q}"]
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_an_answer_pilot_with_a_retrieving_llm_reaches_a_decision(tmp_path: Path, server) -> None:
+    from workbench.steps.runner import run_pilot
+    from workbench.store.tracking import Store
+
+    _, proxy = server
+    proxy.reset()
+    rows = [{"id": f"q{i:02d}", "question": ask.format(q=q) + f" ({EMAILS[i % 4]})", "answer": a, "facts": f,
+             "sources": s, "topic": s} for i, (ask, (q, a, f, s)) in
+            enumerate((ask, row) for ask in ASK for row in QUESTIONS)]
+    (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps({"doc_id": k, "text": v}) + "\n" for k, v in CORPUS.items()))
+    (tmp_path / "lookup.py").write_text(LOOKUP)
+    (tmp_path / "prompt.txt").write_text(PROMPT)
+    nb = (Path(__file__).resolve().parents[2] / "notebooks").as_posix()
+    (tmp_path / "pilot.yaml").write_text(PILOT.format(url=proxy.base_url, nb=nb))
+    result = run_pilot(load_charter(tmp_path / "pilot.yaml"))
+    decision = result.decision
+    assert decision.outcome == "go" and decision.candidate == "lookup", decision.summary()
+    gates = {g.name: g for g in decision.gates}
+    assert gates["beats_canned_reply"].passed and gates["beats_canned_reply"].ci_low is not None
+    assert len(proxy.received) == len(rows) and "@example.org" not in proxy.text_received()
+    store = Store.for_project(tmp_path, scope="helpdesk")
+    smollm = store.get_run(decision.evidence["candidates"]["smollm"])
+    # groundedness from the retrieved ids: BM25 (k=2) finds each question's own passage
+    table = json.loads(store.download_text(smollm.info.run_id, "items/smollm.json"))
+    sources = [row[table["columns"].index("sources")] for row in table["data"]]
+    assert all(s.split("|")[0] == r["sources"] for s, r in zip(sources, rows, strict=True))
+    answered = sum(row[table["columns"].index("error")] is None for row in table["data"])
+    assert smollm.data.metrics["quality.groundedness"] == pytest.approx(answered / len(rows))
+    assert smollm.data.params["llm.retrieve"].startswith("smollm_retriever: BM25")

@@ -654,8 +654,8 @@ def _eval_set_problems(charter: Charter, doc: LocatedYaml) -> list[str]:
             out.append(f"{where}: source {source!r} declares no column(s) {', '.join(missing)}")
     if kind == "retrieval" and es.corpus is None:
         out.append(f"{doc.where(('eval_set',))}: a retrieval pilot needs `corpus: {{source, id, text}}`")
-    if kind != "answer":  # answer pilots only: expected facts, supporting passages, retrieved passages
-        for key in ("facts", "sources"):
+    if kind != "answer":  # answer pilots only: expected facts, supporting passages, retrieved passages, a judge
+        for key in ("facts", "sources", "judge"):
             if getattr(es, key) is not None:
                 out.append(f"{doc.where(('eval_set', key))}: `{key}:` is for `task.kind: answer` (document Q&A); "
                            f"the task is {kind}")
@@ -668,6 +668,9 @@ def _eval_set_problems(charter: Charter, doc: LocatedYaml) -> list[str]:
             if cand.retrieve is not None and es.corpus is None:
                 out.append(f"{doc.where(('eval_set', 'candidates', i, 'retrieve'))}: candidate '{cand.name}' retrieves "
                            "passages, but the eval set declares no `corpus: {source, id, text}` to retrieve them from")
+    if es.judge is not None and not charter.resolve(Path(es.judge.prompt)).is_file():
+        out.append(f"{doc.where(('eval_set', 'judge', 'prompt'))}: no prompt template file {es.judge.prompt} "
+                   "(paths are relative to the charter; {reference}, {response} and the input columns)")
     if es.output_schema is not None and not charter.resolve(Path(es.output_schema)).is_file():
         out.append(f"{doc.where(('eval_set', 'output_schema'))}: no JSON schema file {es.output_schema} "
                    "(paths are relative to the charter)")

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .names import RegularExpression, identifier, import_path, regular_expression
 
-__all__ = ["EvalSet", "ItemCandidate", "Rule", "Recorded", "Corpus", "Retrieve", "ITEM_TASKS", "CANDIDATE_KINDS"]
+__all__ = ["EvalSet", "ItemCandidate", "Rule", "Recorded", "Corpus", "Retrieve", "Judge", "ITEM_TASKS", "CANDIDATE_KINDS"]
 
 ITEM_TASKS = ("text-classification", "extraction", "retrieval", "answer")
 CANDIDATE_KINDS = ("rule", "recorded", "sklearn", "embeddings", "bm25", "callable", "llm")
@@ -119,6 +119,39 @@ class Retrieve(_Model):
         return ItemCandidate(name=f"{owner}_retriever", kind=self.candidate)  # type: ignore[arg-type]
 
 
+class Judge(_Model):
+    """An LLM judge of answers (``task.kind: answer``): an OpenAI-compatible endpoint asked, per
+    answered item, whether the answer is correct given the reference (its template: ``{input}``
+    or any input column, ``{reference}``, ``{response}``; it answers ``correct`` or ``wrong``).
+    Its verdicts give ``quality.judge_score``; a gate may name that metric only once the
+    judge's agreement with reviewer labels (the Label panel) is measured on ``min_items``
+    labelled answers and reaches ``min_agreement``."""
+
+    base_url: str
+    model: str
+    prompt: str  # a template file relative to the charter
+    api_key_env: str | None = None
+    params: dict[str, Any] = {}
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    allow_personal_data: bool = False
+    min_agreement: float = Field(default=0.8, gt=0, le=1)
+    min_items: int = Field(default=30, ge=1)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _key_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+            raise ValueError("api_key_env names an environment variable (e.g. OPENAI_API_KEY), never the key itself")
+        return value
+
+    def candidate(self) -> ItemCandidate:
+        """The judge as an ``llm`` candidate (its client, cache and redaction)."""
+        return ItemCandidate(name="judge", kind="llm", base_url=self.base_url, model=self.model, prompt=self.prompt,
+                             api_key_env=self.api_key_env, params=self.params, timeout_seconds=self.timeout_seconds,
+                             concurrency=self.concurrency, allow_personal_data=self.allow_personal_data)
+
+
 class ItemCandidate(_Model):
     """A baseline or candidate of an eval-set pilot (see the module's docstring)."""
 
@@ -196,6 +229,7 @@ class EvalSet(_Model):
     separator: str = "|"  # retrieval: between relevant ids in the expected column; answer: in facts, sources
     facts: str | None = None  # answer: a column of expected facts (split on separator) an answer should contain
     sources: str | None = None  # answer: a column of the ids of the corpus passages that support the answer
+    judge: Judge | None = None  # answer: an LLM judge of the answers (quality.judge_score; gated only once agreed)
     # extraction: a JSON schema file (relative to the charter) every answer must satisfy;
     # the expected column holds each item's answer as a JSON object
     output_schema: str | None = None
@@ -229,4 +263,5 @@ class EvalSet(_Model):
 
 
 Retrieve.model_rebuild()
+Judge.model_rebuild()
 ItemCandidate.model_rebuild()

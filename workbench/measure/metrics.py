@@ -212,6 +212,10 @@ _ENTRIES = (
     _m("quality.all_facts", "higher", "share", "share of items whose answer contains every expected fact", "answer"),
     _m("quality.groundedness", "higher", "share", "share of items (with expected sources) whose retrieved or cited "
        "passages include an expected source: groundedness by evidence, no judge", "answer"),
+    _m("quality.judge_score", "higher", "share", "share of judged items an LLM judge calls correct (eval_set.judge; "
+       "a gate counts it only once its agreement with reviewer labels is measured)", "answer"),
+    _m("judge.calls", None, "count", "calls made to the LLM judge in this run (cache misses)", "answer"),
+    _m("judge.unparsed", "lower", "count", "answers whose judge verdict named neither correct nor wrong", "answer"),
     # eval-set pilots (workbench.measure.items.run)
     _m("items.errors", "lower", "count", "eval items whose answer raised, timed out or was malformed (scored wrong)",
        "items"),

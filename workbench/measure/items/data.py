@@ -42,6 +42,7 @@ class ItemData:
     # the eval source's columns its contract marks `pii: true`, row by row with `items` (LLM
     # candidates withhold them, and the names in them, before a call); None: none marked
     personal: pd.DataFrame | None = None
+    root: Path | None = None  # the charter's folder (an answer pilot's judge reads its prompt there)
 
     @property
     def ids(self) -> list[str]:
@@ -175,7 +176,7 @@ def load_items(con: Any, spec: EvalSet, *, root: Path | str = ".") -> ItemData:
                               hint="write a JSON schema (an object with `properties`) at that path") from exc
     return ItemData(spec=spec, items=items.reset_index(drop=True), train=train, corpus=corpus,
                     fingerprint=fingerprint(con, spec.source).digest, schema=schema,
-                    personal=_personal(con, spec))
+                    personal=_personal(con, spec), root=Path(root))
 
 
 def _personal(con: Any, spec: EvalSet) -> pd.DataFrame | None:

@@ -92,6 +92,7 @@ class ItemRun:
     slice_rows: tuple[dict[str, Any], ...] = ()
     extra: dict[str, float] = field(default_factory=dict)  # what the model kind measures itself (llm.*)
     params: dict[str, Any] = field(default_factory=dict)  # what identifies its endpoint and prompt (llm.*)
+    judge_params: dict[str, Any] = field(default_factory=dict)  # answer pilots: the judge's model and prompt hash
 
     def metrics(self) -> dict[str, float]:
         """Every MLflow metric of this run (registered in workbench.measure.metrics)."""
@@ -233,6 +234,7 @@ def run_items(model: ItemModel, data: ItemData, *, cost: CostModel, min_slice_it
             extra["cost.per_month_usd"] = cost_1k * items_per_month / 1000
 
     spec = data.spec
+    judge_params: dict[str, Any] = {}
     frame = pd.DataFrame({"item_id": data.ids, "expected": data.expected})
     quality: ClassificationQuality | RetrievalQuality | ExtractionQuality | AnswerQuality
     if task == "answer":
@@ -242,6 +244,13 @@ def run_items(model: ItemModel, data: ItemData, *, cost: CostModel, min_slice_it
         if any(c is not None for c in cited):  # the passages it retrieved or cited: what groundedness judges
             frame["sources"] = pd.Series([None if c is None else "|".join(c) for c in cited], dtype=object)
         frame["correct"] = answer_correct(data, outputs)
+        if spec.judge is not None and data.root is not None:  # an LLM judge: recorded, gated only once agreed
+            from .judge import judge_answers
+
+            judged = judge_answers(spec.judge, data, outputs, root=data.root)
+            frame["judge"] = judged.verdicts
+            extra.update(judged.metrics)
+            judge_params = judged.params
     elif task == "extraction":
         expected = data.expected_objects()
         ext = extraction_quality(expected, outputs)
@@ -270,7 +279,7 @@ def run_items(model: ItemModel, data: ItemData, *, cost: CostModel, min_slice_it
                    fit_seconds=model.fit_seconds, seconds_per_item=per_item, cost_per_1k_usd=cost_1k,
                    today_seconds_per_item=None if recorded else today,
                    today_usd_per_hour=cost.human_usd_per_hour, slices=slices, slice_rows=tuple(rows),
-                   extra=extra, params=params)
+                   extra=extra, params=params, judge_params=judge_params)
 
 
 def answer_correct(data: ItemData, outputs: list[Any]) -> list[bool]:
