@@ -160,6 +160,11 @@ def test_answer_blocks_in_the_charter_fail_with_their_key_path(tmp_path: Path) -
         "       retrieve: {candidate: bm25, k: 2}}", "       }"))
     with pytest.raises(ConfigError, match=r"key eval_set\.facts\): `facts:` is for `task.kind: answer`"):
         load_charter(path, check_files=False)
+    path.write_text(CHARTER.format(kind="answer").replace("       retrieve: {candidate: bm25, k: 2}}", "       }")
+                    + "gates: [{name: judged, kind: threshold, metric: quality.judge_score, op: '>=', value: 0.5}]\n")
+    with pytest.raises(ConfigError, match=r"key gates\[0\]\.metric\): gate 'judged' names an LLM judge's score, "
+                       "but the eval set declares no `judge:`"):
+        load_charter(path, check_files=False)
     path.write_text(CHARTER.format(kind="answer").replace("candidate: bm25", "candidate: sklearn"))
     with pytest.raises(ConfigError, match=r"eval_set\.candidates\[0\]\.retrieve\.candidate\): .*`bm25` or `embeddings`"):
         load_charter(path, check_files=False)
@@ -294,3 +299,33 @@ def test_an_answer_pilot_with_a_retrieving_llm_reaches_a_decision(tmp_path: Path
     answered = sum(row[table["columns"].index("error")] is None for row in table["data"])
     assert smollm.data.metrics["quality.groundedness"] == pytest.approx(answered / len(rows))
     assert smollm.data.params["llm.retrieve"].startswith("smollm_retriever: BM25")
+
+
+JUDGE = "Question: {input}\nReference: {reference}\nAnswer: {response}\nIs the answer correct or wrong? One word:"
+
+
+@pytest.mark.llm
+def test_an_llm_judge_is_recorded_and_sees_no_personal_data(tmp_path: Path, server) -> None:
+    from workbench.charter.items import Judge
+
+    _, proxy = server
+    proxy.reset()
+    (tmp_path / "lookup.py").write_text(LOOKUP)
+    (tmp_path / "judge.txt").write_text(JUDGE)
+    cand = ItemCandidate(name="lookup", kind="callable", function="lookup:answer")
+    data = _data(cand)
+    judge = Judge(base_url=proxy.base_url, model="smollm2-135m", prompt="judge.txt",
+                  params={"temperature": 0.0, "max_tokens": 3, "seed": 1}, timeout_seconds=60)
+    data = ItemData(spec=data.spec.model_copy(update={"judge": judge}), items=data.items, train=None,
+                    corpus=data.corpus, personal=data.personal, root=tmp_path)
+    run = run_items(fit_item_model(cand, data, "answer", root=tmp_path), data, cost=CostModel())
+    assert len(proxy.received) == len(data.items)  # one verdict per answered item
+    received = proxy.text_received()
+    assert not [p for p in [*CUSTOMERS, *EMAILS] if p in received] and "Reference: Within 14 days." in received
+    m = run.metrics()
+    verdicts = run.items["judge"].to_numpy(dtype=float)
+    judged = ~np.isnan(verdicts)
+    assert m["judge.calls"] == len(data.items) and m["judge.unparsed"] == (~judged).sum()
+    if judged.any():
+        assert m["quality.judge_score"] == pytest.approx(verdicts[judged].mean())
+    assert run.judge_params["judge.model"] == "smollm2-135m" and len(run.judge_params["judge.prompt_sha256"]) == 64

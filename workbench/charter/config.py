@@ -668,6 +668,12 @@ def _eval_set_problems(charter: Charter, doc: LocatedYaml) -> list[str]:
             if cand.retrieve is not None and es.corpus is None:
                 out.append(f"{doc.where(('eval_set', 'candidates', i, 'retrieve'))}: candidate '{cand.name}' retrieves "
                            "passages, but the eval set declares no `corpus: {source, id, text}` to retrieve them from")
+    if es.judge is None:  # a judge's score needs a recorded judge (and, at decision time, its agreement)
+        for i, gate in enumerate(charter.gates):
+            if "judge_score" in str(getattr(gate, "metric", "") or ""):
+                out.append(f"{doc.where(('gates', i, 'metric'))}: gate '{gate.name or gate.kind}' names an LLM "
+                           "judge's score, but the eval set declares no `judge:` (base_url, model, prompt, "
+                           "min_agreement)")
     if es.judge is not None and not charter.resolve(Path(es.judge.prompt)).is_file():
         out.append(f"{doc.where(('eval_set', 'judge', 'prompt'))}: no prompt template file {es.judge.prompt} "
                    "(paths are relative to the charter; {reference}, {response} and the input columns)")

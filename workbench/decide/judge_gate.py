@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from ..charter.config import Charter
@@ -42,7 +43,7 @@ def _prompt_sha(charter: Charter) -> str | None:
     judge = charter.eval_set.judge if charter.eval_set is not None else None
     if judge is None:
         return None
-    path = charter.resolve(judge.prompt)
+    path = charter.resolve(Path(judge.prompt))
     return hashlib.sha256(path.read_text(encoding="utf-8").encode("utf-8")).hexdigest() if path.is_file() else None
 
 
