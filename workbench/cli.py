@@ -299,7 +299,7 @@ def new(
     facts_column: Annotated[Optional[str], typer.Option(
         "--facts-column", help="answer: the facts each answer should contain, separated by |.")] = None,
     sources_column: Annotated[Optional[str], typer.Option(
-        "--sources-column", help="answer: the ids of the corpus passages supporting each answer, separated by |.")] = None,
+        "--sources-column", help="answer: the ids of the passages supporting each answer, separated by |.")] = None,
 ) -> None:
     """Create pilots/NAME/ from your table: a charter (types inferred) and a drafted contract."""
     try:

@@ -1358,7 +1358,8 @@ def new_answer_pilot(
             corpus_id = next((c for c in ccols if re.search(r"(^|_)id$", c, re.I) and con.execute(
                 f"SELECT count(DISTINCT {_q(c)}) = count(*) AND count({_q(c)}) = count(*) FROM c").fetchone()[0]), None)
             if corpus_id is None:
-                raise ConfigError("no corpus column is an id with one value per passage", where=f"{corpus} (--corpus-id)",
+                raise ConfigError("no corpus column is an id with one value per passage",
+                                  where=f"{corpus} (--corpus-id)",
                                   hint=f"pass --corpus-id COLUMN; its columns: {', '.join(ccols)}")
         _need_columns(ccols, [corpus_id], corpus, "--corpus-id")
         corpus_text = corpus_text or [c for c in ccols if c != corpus_id and ccols[c] == "VARCHAR"]
@@ -1415,7 +1416,7 @@ def new_answer_pilot(
             f"  {ctable}:",
             f"    path: data/{ctable}.parquet", "    format: parquet",
             f"    contract: contracts/{ctable}.yml", f"    columns: {corpus_cols}", "",
-            f"eval_set:                        # {n:,} questions with reference answers: every candidate answers each once",
+            f"eval_set:                        # {n:,} questions with reference answers: each answered once",
             f"  source: {table}", f"  id: {q(id_col)}",
             f"  inputs: [{', '.join(q(c) for c in question_columns)}]",
             f"  expected: {q(target)}             # the reference answer",

@@ -166,7 +166,7 @@ def test_answer_blocks_in_the_charter_fail_with_their_key_path(tmp_path: Path) -
                        "but the eval set declares no `judge:`"):
         load_charter(path, check_files=False)
     path.write_text(CHARTER.format(kind="answer").replace("candidate: bm25", "candidate: sklearn"))
-    with pytest.raises(ConfigError, match=r"eval_set\.candidates\[0\]\.retrieve\.candidate\): .*`bm25` or `embeddings`"):
+    with pytest.raises(ConfigError, match=r"candidates\[0\]\.retrieve\.candidate\): .*`bm25` or `embeddings`"):
         load_charter(path, check_files=False)
 
 
@@ -243,7 +243,8 @@ eval_set:
   slices: [topic]
   min_slice_items: 5
   corpus: {{source: docs, id: doc_id, text: [text]}}
-  baseline: {{name: canned, kind: rule, default: Please see our help pages, rules: [{{pattern: (?i)refund, label: Within 14 days}}]}}
+  baseline: {{name: canned, kind: rule, default: Please see our help pages,
+              rules: [{{pattern: '(?i)refund', label: Within 14 days}}]}}
   candidates:
     - {{name: lookup, kind: callable, function: "lookup:answer"}}
     - {{name: smollm, kind: llm, base_url: "{url}", model: smollm2-135m, prompt: prompt.txt, timeout_seconds: 60,
@@ -279,7 +280,8 @@ def test_an_answer_pilot_with_a_retrieving_llm_reaches_a_decision(tmp_path: Path
              "sources": s, "topic": s} for i, (ask, (q, a, f, s)) in
             enumerate((ask, row) for ask in ASK for row in QUESTIONS)]
     (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (tmp_path / "docs.jsonl").write_text("".join(json.dumps({"doc_id": k, "text": v}) + "\n" for k, v in CORPUS.items()))
+    docs = "".join(json.dumps({"doc_id": k, "text": v}) + "\n" for k, v in CORPUS.items())
+    (tmp_path / "docs.jsonl").write_text(docs)
     (tmp_path / "lookup.py").write_text(LOOKUP)
     (tmp_path / "prompt.txt").write_text(PROMPT)
     nb = (Path(__file__).resolve().parents[2] / "notebooks").as_posix()

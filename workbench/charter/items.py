@@ -37,7 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .names import RegularExpression, identifier, import_path, regular_expression
 
-__all__ = ["EvalSet", "ItemCandidate", "Rule", "Recorded", "Corpus", "Retrieve", "Judge", "ITEM_TASKS", "CANDIDATE_KINDS"]
+__all__ = ["EvalSet", "ItemCandidate", "Rule", "Recorded", "Corpus", "Retrieve", "Judge", "ITEM_TASKS",
+           "CANDIDATE_KINDS"]
 
 ITEM_TASKS = ("text-classification", "extraction", "retrieval", "answer")
 CANDIDATE_KINDS = ("rule", "recorded", "sklearn", "embeddings", "bm25", "callable", "llm")
