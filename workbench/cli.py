@@ -281,8 +281,8 @@ def new(
     target: Annotated[Optional[str], typer.Option(
         "--target", help="The column to predict (extraction: the expected JSON answer).")] = None,
     task: Annotated[Optional[str], typer.Option(
-        "--task", help="classification, multiclass or regression (default: inferred); text-classification, extraction or "
-        "retrieval for an eval set.")] = None,
+        "--task", help="classification, multiclass or regression (default: inferred); text-classification, extraction, "
+        "retrieval or answer (document Q&A) for an eval set.")] = None,
     time_column: Annotated[Optional[str], typer.Option("--time-column", help="Split on time: train early, judge late.")] = None,
     pilots_dir: Annotated[Path, typer.Option("--dir", help="Where pilot folders live.")] = Path("pilots"),
     owner: Annotated[Optional[str], typer.Option("--owner", help="Who answers for the decision.")] = None,
@@ -296,6 +296,10 @@ def new(
                                                      "(default: the one holding the relevant ids).")] = None,
     corpus_text: Annotated[Optional[list[str]], typer.Option(
         "--corpus-text", help="retrieval: the corpus's text column(s) (default: every text column).")] = None,
+    facts_column: Annotated[Optional[str], typer.Option(
+        "--facts-column", help="answer: the facts each answer should contain, separated by |.")] = None,
+    sources_column: Annotated[Optional[str], typer.Option(
+        "--sources-column", help="answer: the ids of the passages supporting each answer, separated by |.")] = None,
 ) -> None:
     """Create pilots/NAME/ from your table: a charter (types inferred) and a drafted contract."""
     try:
@@ -319,9 +323,19 @@ def new(
             made = new_retrieval_pilot(name, data, target, list(text_column or []), corpus, corpus_id=corpus_id,
                                        corpus_text=list(corpus_text or []) or None, pilots_dir=pilots_dir,
                                        owner=owner)
+        elif task == "answer":
+            if corpus is None:
+                raise ConfigError("an answer pilot (document Q&A) needs the passages answers come from",
+                                  where="--corpus", hint="pass --corpus FILE (CSV, JSONL or Parquet: an id column "
+                                  "and its text)")
+            from .new import new_answer_pilot
+
+            made = new_answer_pilot(name, data, target, list(text_column or []), corpus, corpus_id=corpus_id,
+                                    corpus_text=list(corpus_text or []) or None, facts_column=facts_column,
+                                    sources_column=sources_column, pilots_dir=pilots_dir, owner=owner)
         elif task not in (None, "classification", "multiclass", "regression"):
             raise ConfigError(f"--task {task!r} is neither classification nor regression (nor multiclass, text-classification, "
-                              "extraction or retrieval)", where="--task",
+                              "extraction, retrieval or answer)", where="--task",
                               hint="omit it to infer the task from the target")
         else:
             made = new_pilot(name, data, target, task=task, time_column=time_column,  # type: ignore[arg-type]

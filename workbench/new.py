@@ -1274,3 +1274,182 @@ def new_retrieval_pilot(
              "today's search: BM25 drafted as a stand-in: record the real one's results to compare with it")
     return Scaffold(folder, charter, folder / "contracts" / f"{table}.yml", table, "retrieval", None,
                     "quality.mrr_at_10", notes)
+
+
+# -- eval-set pilots: generated answers (document Q&A) --------------------------------------------
+
+_PASSAGE_LOOKUP = '''"""Drafted by `workbench new`: answer each question with the corpus passage that matches it best
+(BM25 over {corpus}), citing that passage. A simple extractive stand-in to beat; replace it with
+your own pipeline (return the answer's text, or {{"answer": text, "sources": [passage ids]}})."""
+
+from pathlib import Path
+
+import bm25s
+import pandas as pd
+
+CORPUS = Path(__file__).parent / "data" / "{corpus}.parquet"
+_index = None
+
+
+def _load():
+    global _index
+    if _index is None:
+        docs = pd.read_parquet(CORPUS)
+        texts = docs[{text!r}].astype(str).agg("\\n".join, axis=1).tolist()
+        retriever = bm25s.BM25()
+        retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
+        _index = (retriever, docs[{id!r}].astype(str).tolist(), texts)
+    return _index
+
+
+def answer(item):
+    retriever, ids, texts = _load()
+    question = "\\n".join(str(item.get(c) or "") for c in {inputs!r})
+    tokens = bm25s.tokenize([question], stopwords="en", show_progress=False)
+    if not any(len(t) for t in tokens.ids):
+        return ""
+    docs, scores = retriever.retrieve(tokens, k=1, show_progress=False)
+    if scores[0][0] <= 0:
+        return ""
+    best = int(docs[0][0])
+    return {{"answer": texts[best], "sources": [ids[best]]}}
+'''
+
+
+def new_answer_pilot(
+    name: str,
+    data: Path | str,
+    target: str,
+    question_columns: list[str],
+    corpus: Path | str,
+    *,
+    corpus_id: str | None = None,
+    corpus_text: list[str] | None = None,
+    facts_column: str | None = None,
+    sources_column: str | None = None,
+    pilots_dir: Path | str = "pilots",
+    owner: str | None = None,
+) -> Scaffold:
+    """Create ``pilots_dir/name`` for an answer pilot (document Q&A): questions (``data``: the
+    question text in ``question_columns``, the reference answer in ``target``; optionally expected
+    facts and supporting passage ids) answered from a corpus (``corpus``: an id column and its
+    text). Drafts today's canned reply (the most common answer) as the baseline and a BM25
+    passage lookup (a module in the pilot's folder) as the candidate; an LLM block is commented."""
+    import duckdb
+
+    from .data.sql import quote_ident as _q
+
+    data, corpus = Path(data), Path(corpus)
+    if not question_columns:
+        raise ConfigError("an answer pilot needs the column(s) holding the question", where="--text-column",
+                          hint="pass --text-column COLUMN (repeat it for several)")
+    folder = _start_folder(name, pilots_dir)
+    table, ctable = _table_name(data), _table_name(corpus)
+    if ctable == table:
+        ctable = f"{ctable}_corpus"
+    optional = [c for c in (facts_column, sources_column) if c]
+    con = duckdb.connect()
+    try:
+        columns = _items_table(con, data)
+        _need_columns(columns, [target, *question_columns, *optional], data, "--target / --text-column / --facts-column"
+                      " / --sources-column")
+        ccols = _items_table(con, corpus, "c")
+        if corpus_id is None:  # an id-like column with one value per passage
+            corpus_id = next((c for c in ccols if re.search(r"(^|_)id$", c, re.I) and con.execute(
+                f"SELECT count(DISTINCT {_q(c)}) = count(*) AND count({_q(c)}) = count(*) FROM c").fetchone()[0]), None)
+            if corpus_id is None:
+                raise ConfigError("no corpus column is an id with one value per passage",
+                                  where=f"{corpus} (--corpus-id)",
+                                  hint=f"pass --corpus-id COLUMN; its columns: {', '.join(ccols)}")
+        _need_columns(ccols, [corpus_id], corpus, "--corpus-id")
+        corpus_text = corpus_text or [c for c in ccols if c != corpus_id and ccols[c] == "VARCHAR"]
+        if not corpus_text:
+            raise ConfigError("the corpus has no text column besides its id", where=f"{corpus} (--corpus-text)",
+                              hint=f"pass --corpus-text COLUMN; its columns: {', '.join(ccols)}")
+        _need_columns(ccols, corpus_text, corpus, "--corpus-text")
+        n = con.execute(f"SELECT count(*) FROM t WHERE {_q(target)} IS NOT NULL").fetchone()[0]
+        if n < 40:
+            raise ConfigError(f"the data has {n} question(s) with a reference answer", where=str(data),
+                              hint="an eval-set pilot needs hundreds of questions with known answers")
+        canned = con.execute(f"SELECT {_q(target)}::VARCHAR, count(*) AS k FROM t WHERE {_q(target)} IS NOT NULL "
+                             f"GROUP BY 1 ORDER BY k DESC, 1 LIMIT 1").fetchone()[0]
+        id_col, columns = _item_ids(con, columns, [target, *question_columns])
+        n_docs = con.execute("SELECT count(*) FROM c").fetchone()[0]
+        folder.mkdir(parents=True)
+        keep = ", ".join(_q(c) for c in columns)
+        _copy_parquet(con, f"SELECT {keep} FROM t WHERE {_q(target)} IS NOT NULL ORDER BY {_q(id_col)}",
+                      folder / "data" / f"{table}.parquet")
+        _copy_parquet(con, f"SELECT * FROM c ORDER BY {_q(corpus_id)}", folder / "data" / f"{ctable}.parquet")
+    except BaseException:
+        con.close()
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    con.close()
+    try:
+        _contract(folder, table, columns, question_columns, [id_col, target])
+        _contract(folder, ctable, ccols, corpus_text[:1], [corpus_id])
+        (folder / "passage_lookup.py").write_text(_PASSAGE_LOOKUP.format(
+            corpus=ctable, text=list(corpus_text), id=corpus_id, inputs=list(question_columns)), encoding="utf-8")
+        (folder / "prompts").mkdir(exist_ok=True)
+        question = " ".join("{" + c + "}" for c in question_columns)
+        (folder / "prompts" / "answer.txt").write_text(
+            "Answer the question from the passages only; say \"I don't know\" if they do not say.\n\n"
+            f"{{passages}}\n\nQuestion: {question}\nAnswer:", encoding="utf-8")
+        q = _yaml_scalar
+        cols = "{" + ", ".join(f"{q(c)}: {t}" for c, t in columns.items()) + "}"
+        corpus_cols = "{" + ", ".join(f"{q(c)}: {t}" for c, t in ccols.items()) + "}"
+        notebooks = Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()
+        lines = [
+            *_head("Answer (document Q&A) pilot", f"{data} and {corpus}", f"{n:,} questions, {n_docs:,} passages"),
+            f"name: {name}",
+            f"owner: {q(owner or _whoami())}   # drafted: who answers for the decision",
+            f"question: {q('Do candidate answers match the reference answers better than today?')}",
+            "primary_metric: quality.token_f1   # word overlap of each answer with its reference (SQuAD)",
+            "warehouse: data/warehouse.duckdb", "",
+            "task:", "  kind: answer", f"  target: {q(target)}", "",
+            "cost:", "  compute_usd_per_hour: 0.10     # what an hour of the serving machine costs", "",
+            "sources:",
+            f"  {table}:",
+            f"    path: data/{table}.parquet   # drafted: every question with an answer (better: a set chosen to "
+            "represent the work)",
+            "    format: parquet", f"    contract: contracts/{table}.yml", f"    columns: {cols}",
+            f"  {ctable}:",
+            f"    path: data/{ctable}.parquet", "    format: parquet",
+            f"    contract: contracts/{ctable}.yml", f"    columns: {corpus_cols}", "",
+            f"eval_set:                        # {n:,} questions with reference answers: each answered once",
+            f"  source: {table}", f"  id: {q(id_col)}",
+            f"  inputs: [{', '.join(q(c) for c in question_columns)}]",
+            f"  expected: {q(target)}             # the reference answer",
+            *([f"  facts: {q(facts_column)}              # facts an answer should contain, separated by '|'"]
+              if facts_column else []),
+            *([f"  sources: {q(sources_column)}            # ids of the passages that support the answer, '|'"]
+              if sources_column else []),
+            f"  corpus: {{source: {ctable}, id: {q(corpus_id)}, text: [{', '.join(q(c) for c in corpus_text)}]}}",
+            "  # Today's way, the bar to clear: the most common answer stands in for today's canned reply;",
+            "  # record today's answers in a column and use `kind: recorded` to compare with the real ones.",
+            f"  baseline: {{name: canned_reply, kind: rule, default: {q(str(canned))}}}   # drafted: a stand-in",
+            "  candidates:",
+            "    - {name: passage_lookup, kind: callable, function: \"passage_lookup:answer\"}"
+            "   # drafted: the best BM25 passage",
+            "    # an LLM answering from retrieved passages (README, \"Answers: document Q&A\"):",
+            "    # - {name: company_llm, kind: llm, base_url: https://llm.internal.example.com/v1, model: MODEL,",
+            "    #    api_key_env: COMPANY_LLM_KEY, prompt: prompts/answer.txt, retrieve: {candidate: bm25, k: 3},",
+            "    #    prices: {input_per_1k_usd: 0.00015, output_per_1k_usd: 0.0006}}",
+            "",
+            "gates:",
+            "  - {name: beats_today, kind: vs_baseline, metric: quality.token_f1, min_relative_improvement: 0.05}"
+            "   # drafted: the margin over today's answers",
+            "  - {name: no_regression, kind: vs_champion, metric: quality.token_f1, max_regression: 0.01}"
+            "   # drafted: the regression tolerated",
+            *_tail(name, owner, notebooks)]
+        charter = folder / "pilot.yaml"
+        charter.write_text("\n".join(lines), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    notes = (f"eval set: all {n:,} questions; corpus: {n_docs:,} passages ({corpus_id}; text {', '.join(corpus_text)})",
+             f"today's answers: the most common answer ({str(canned)[:40]!r}) drafted as a stand-in: record the real "
+             "ones to compare with them",
+             "candidate: passage_lookup.py (the best BM25 passage, cited); an LLM block is in the charter, commented")
+    return Scaffold(folder, charter, folder / "contracts" / f"{table}.yml", table, "answer", None,
+                    "quality.token_f1", notes)

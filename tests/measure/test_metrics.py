@@ -61,7 +61,7 @@ def test_info_units_tasks_and_pattern_names() -> None:
     for entry in metrics.REGISTRY.values():
         assert entry.direction in ("higher", "lower", None) and entry.unit and entry.description
         assert entry.task in ("classification", "regression", "both", "text-classification", "extraction", "retrieval", "items",
-                              "multiclass")
+                              "multiclass", "answer")
 
 
 def test_known_by_task_kind() -> None:
@@ -77,8 +77,11 @@ def test_known_by_task_kind() -> None:
     multi = metrics.known("multiclass")  # tabular multiclass: the macro averages, accuracy, log loss, no ROC
     assert {"quality.macro_f1", "quality.accuracy", "quality.log_loss", "heldout.min_class_rows"} <= set(multi)
     assert "quality.roc_auc" not in multi and "items.error_rate" not in multi
+    answer = metrics.known("answer")  # generated answers share token F1 with extraction, and the items metrics
+    assert {"quality.token_f1", "quality.groundedness", "items.error_rate"} <= set(answer)
+    assert "quality.macro_f1" not in answer and "quality.groundedness" not in metrics.known("extraction")
     assert set(metrics.known()) == set(cls) | set(reg) | set(text) | set(retrieval) | set(metrics.known("extraction")) \
-        | set(multi)
+        | set(multi) | set(answer)
     assert cls == sorted(cls)
     with pytest.raises(ConfigError, match="unknown task kind"):
         metrics.known("ranking")

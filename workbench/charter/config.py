@@ -148,7 +148,8 @@ class Task(_Model):
 
     # text-classification, retrieval: judged on an eval set (`eval_set:`, workbench.charter.items)
     # multiclass: tabular classification over three or more classes (workbench.measure.modeling.multiclass)
-    kind: Literal["classification", "regression", "multiclass", "text-classification", "extraction", "retrieval"]
+    kind: Literal["classification", "regression", "multiclass", "text-classification", "extraction", "retrieval",
+                  "answer"]
     target: str
     positive_label: Any = 1
     # multiclass: the classes in their order (ordered categories keep it: tables, plots, the confusion
@@ -653,6 +654,29 @@ def _eval_set_problems(charter: Charter, doc: LocatedYaml) -> list[str]:
             out.append(f"{where}: source {source!r} declares no column(s) {', '.join(missing)}")
     if kind == "retrieval" and es.corpus is None:
         out.append(f"{doc.where(('eval_set',))}: a retrieval pilot needs `corpus: {{source, id, text}}`")
+    if kind != "answer":  # answer pilots only: expected facts, supporting passages, retrieved passages, a judge
+        for key in ("facts", "sources", "judge"):
+            if getattr(es, key) is not None:
+                out.append(f"{doc.where(('eval_set', key))}: `{key}:` is for `task.kind: answer` (document Q&A); "
+                           f"the task is {kind}")
+        for i, cand in enumerate(es.candidates):
+            if cand.retrieve is not None:
+                out.append(f"{doc.where(('eval_set', 'candidates', i, 'retrieve'))}: `retrieve:` fills an answer "
+                           f"pilot's {{passages}}; the task is {kind}")
+    else:
+        for i, cand in enumerate(es.candidates):
+            if cand.retrieve is not None and es.corpus is None:
+                out.append(f"{doc.where(('eval_set', 'candidates', i, 'retrieve'))}: candidate '{cand.name}' retrieves "
+                           "passages, but the eval set declares no `corpus: {source, id, text}` to retrieve them from")
+    if es.judge is None:  # a judge's score needs a recorded judge (and, at decision time, its agreement)
+        for i, gate in enumerate(charter.gates):
+            if "judge_score" in str(getattr(gate, "metric", "") or ""):
+                out.append(f"{doc.where(('gates', i, 'metric'))}: gate '{gate.name or gate.kind}' names an LLM "
+                           "judge's score, but the eval set declares no `judge:` (base_url, model, prompt, "
+                           "min_agreement)")
+    if es.judge is not None and not charter.resolve(Path(es.judge.prompt)).is_file():
+        out.append(f"{doc.where(('eval_set', 'judge', 'prompt'))}: no prompt template file {es.judge.prompt} "
+                   "(paths are relative to the charter; {reference}, {response} and the input columns)")
     if es.output_schema is not None and not charter.resolve(Path(es.output_schema)).is_file():
         out.append(f"{doc.where(('eval_set', 'output_schema'))}: no JSON schema file {es.output_schema} "
                    "(paths are relative to the charter)")

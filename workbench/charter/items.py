@@ -1,11 +1,17 @@
 """The eval-set part of a charter: the items a text pilot is judged on, and its candidates.
 
-An eval-set pilot (``task.kind: text-classification``, ``extraction`` or ``retrieval``) is judged on a fixed
+An eval-set pilot (``task.kind: text-classification``, ``extraction``, ``retrieval`` or ``answer``) is judged on a fixed
 set of representative items with known answers, loaded like any source (declared types,
 a contract, a fingerprint). ``eval_set:`` names that source and its columns: the item id,
 the input column(s), the expected output, optional slice columns, optional training items
 (another source with the same columns; overlap with the eval items is checked and blocks a
 GO), optional recorded outputs of today's process, and, for retrieval, the corpus searched.
+
+``answer`` (document Q&A, generated text): the expected column holds the reference answer;
+``facts:`` optionally names a column of expected facts (split on ``separator``) an answer
+should contain, ``sources:`` a column of the ids of the corpus passages that support the
+answer (groundedness by evidence). An ``llm`` candidate may ``retrieve:`` passages from
+``corpus:`` (BM25 or embeddings, top ``k``) into its prompt's ``{passages}``.
 
 Its ``baseline`` and ``candidates`` are built-in kinds (no code) or the user's own function:
 
@@ -31,9 +37,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .names import RegularExpression, identifier, import_path, regular_expression
 
-__all__ = ["EvalSet", "ItemCandidate", "Rule", "Recorded", "Corpus", "ITEM_TASKS", "CANDIDATE_KINDS"]
+__all__ = ["EvalSet", "ItemCandidate", "Rule", "Recorded", "Corpus", "Retrieve", "Judge", "ITEM_TASKS",
+           "CANDIDATE_KINDS"]
 
-ITEM_TASKS = ("text-classification", "extraction", "retrieval")
+ITEM_TASKS = ("text-classification", "extraction", "retrieval", "answer")
 CANDIDATE_KINDS = ("rule", "recorded", "sklearn", "embeddings", "bm25", "callable", "llm")
 
 
@@ -82,6 +89,70 @@ class Faults(_Model):
     seed: int = 0
 
 
+class Retrieve(_Model):
+    """Retrieval-augmented answers: the passages an ``llm`` candidate of an ``answer`` pilot gets
+    in its prompt (``{passages}``): the top ``k`` documents of ``eval_set.corpus`` for the item's
+    inputs, found by ``candidate`` (``bm25``, ``embeddings``, or a ``{name, kind: bm25|embeddings}``
+    block). The ids found are what groundedness by evidence is judged on."""
+
+    candidate: str | ItemCandidate  # bm25, embeddings, or a {name, kind: bm25|embeddings, ...} block
+    k: int = Field(default=3, ge=1, le=50)
+
+    @field_validator("candidate", mode="before")
+    @classmethod
+    def _kind_name(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in ("bm25", "embeddings"):
+            raise ValueError(f"passages are found by `bm25` or `embeddings` (or a {{name, kind}} block of either), "
+                             f"not {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _retriever(self) -> Retrieve:
+        if isinstance(self.candidate, ItemCandidate) and self.candidate.kind not in ("bm25", "embeddings"):
+            raise ValueError(f"retrieve.candidate is a {self.candidate.kind!r} candidate; passages are found by "
+                             "`bm25` or `embeddings`")
+        return self
+
+    def spec(self, owner: str) -> ItemCandidate:
+        """The retrieval candidate itself (a kind name becomes ``<owner>_retriever``)."""
+        if isinstance(self.candidate, ItemCandidate):
+            return self.candidate
+        return ItemCandidate(name=f"{owner}_retriever", kind=self.candidate)  # type: ignore[arg-type]
+
+
+class Judge(_Model):
+    """An LLM judge of answers (``task.kind: answer``): an OpenAI-compatible endpoint asked, per
+    answered item, whether the answer is correct given the reference (its template: ``{input}``
+    or any input column, ``{reference}``, ``{response}``; it answers ``correct`` or ``wrong``).
+    Its verdicts give ``quality.judge_score``; a gate may name that metric only once the
+    judge's agreement with reviewer labels (the Label panel) is measured on ``min_items``
+    labelled answers and reaches ``min_agreement``."""
+
+    base_url: str
+    model: str
+    prompt: str  # a template file relative to the charter
+    api_key_env: str | None = None
+    params: dict[str, Any] = {}
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    allow_personal_data: bool = False
+    min_agreement: float = Field(default=0.8, gt=0, le=1)
+    min_items: int = Field(default=30, ge=1)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _key_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+            raise ValueError("api_key_env names an environment variable (e.g. OPENAI_API_KEY), never the key itself")
+        return value
+
+    def candidate(self) -> ItemCandidate:
+        """The judge as an ``llm`` candidate (its client, cache and redaction)."""
+        return ItemCandidate(name="judge", kind="llm", base_url=self.base_url, model=self.model, prompt=self.prompt,
+                             api_key_env=self.api_key_env, params=self.params, timeout_seconds=self.timeout_seconds,
+                             concurrency=self.concurrency, allow_personal_data=self.allow_personal_data)
+
+
 class ItemCandidate(_Model):
     """A baseline or candidate of an eval-set pilot (see the module's docstring)."""
 
@@ -108,6 +179,7 @@ class ItemCandidate(_Model):
     fallback: Literal["baseline", "unknown", "person"] | None = None  # what serves when a call fails
     faults: Faults = Faults()
     canary_items: int = Field(default=50, ge=1)  # `workbench monitor`: items re-asked of the champion
+    retrieve: Retrieve | None = None  # answer pilots: passages from eval_set.corpus into {passages}
 
     @field_validator("name")
     @classmethod
@@ -136,6 +208,8 @@ class ItemCandidate(_Model):
             raise ValueError("base_url, model, prompt, api_key_env and prices are for `kind: llm` only")
         if self.kind != "callable" and self.function is not None:
             raise ValueError("`function:` is for `kind: callable` only")
+        if self.retrieve is not None and self.kind != "llm":
+            raise ValueError("`retrieve:` is for `kind: llm` only (the passages fill its prompt's {passages})")
         import_path(self.estimator, "sklearn.linear_model.LogisticRegression")
         return self
 
@@ -151,9 +225,12 @@ class EvalSet(_Model):
     min_slice_items: int = Field(default=30, ge=1)
     train: str | None = None  # a source of training items with the same input and expected columns
     recorded: Recorded | None = None
-    corpus: Corpus | None = None  # retrieval only
+    corpus: Corpus | None = None  # retrieval; answer: the passages an llm candidate retrieves
     k: list[int] = [1, 5, 10]  # retrieval: the cut-offs of hit@k, recall@k, MRR@k, nDCG@k
-    separator: str = "|"  # retrieval: between relevant ids in the expected column
+    separator: str = "|"  # retrieval: between relevant ids in the expected column; answer: in facts, sources
+    facts: str | None = None  # answer: a column of expected facts (split on separator) an answer should contain
+    sources: str | None = None  # answer: a column of the ids of the corpus passages that support the answer
+    judge: Judge | None = None  # answer: an LLM judge of the answers (quality.judge_score; gated only once agreed)
     # extraction: a JSON schema file (relative to the charter) every answer must satisfy;
     # the expected column holds each item's answer as a JSON object
     output_schema: str | None = None
@@ -182,4 +259,10 @@ class EvalSet(_Model):
         cols = [self.id, *self.inputs, self.expected, *self.slices]
         if self.recorded is not None:
             cols.append(self.recorded.column)
+        cols += [c for c in (self.facts, self.sources) if c is not None]
         return list(dict.fromkeys(cols))
+
+
+Retrieve.model_rebuild()
+Judge.model_rebuild()
+ItemCandidate.model_rebuild()

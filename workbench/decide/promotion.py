@@ -959,6 +959,10 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     gates = (*evaluate_gates(with_sample_size(charter.gates), ev),
              production_plan_gate(charter.production, charter.owner),
              leakage_gate(ev.leakage_findings, charter.leakage.acknowledged, run_id=ev.evaluate_run_id))
+    if charter.eval_set is not None:  # a gate on an LLM judge's score counts only once people agree with it
+        from .judge_gate import guard_judge_gates
+
+        gates = guard_judge_gates(gates, charter, store)
     passed = all(g.passed for g in gates)
     drafted = drafted_values(charter)  # reported whatever the gates say; only a GO is held back by them
     notes: list[str] = []

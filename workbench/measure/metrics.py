@@ -64,6 +64,10 @@ A metric name is ``<group>.<name>`` (lower-case group, then dot-separated parts 
 ``quality.<hit|recall|mrr|ndcg>_at_<k>`` retrieval at each of the charter's k values
 ``quality.field_exact``, ``token_f1``,   extraction: per-field exact match and token F1 (means
 ``quality.all_fields_exact``             over fields), items with every field right
+``quality.exact_match``,                 generated answers (``answer``): exact and SQuAD-normalized
+``normalized_exact_match``,              match, token F1, expected facts found, and groundedness by
+``token_f1``, ``facts_recall``,          evidence (retrieved/cited passages include an expected
+``all_facts``, ``groundedness``          source)
 ``leakage.findings``                     features the leakage checks flagged (evaluate step)
 ``shift.max_psi``,                       training rows against held-out rows: largest PSI of a
 ``shift.unseen_share_max``               feature, largest share of rows with an unseen category
@@ -122,16 +126,18 @@ __all__ = [
 
 Direction = Literal["higher", "lower"]
 TaskKind = Literal["classification", "regression", "both", "text-classification", "extraction", "retrieval", "items",
-                   "multiclass"]
-_KINDS = ("classification", "regression", "multiclass", "text-classification", "extraction", "retrieval")
+                   "multiclass", "answer"]
+_KINDS = ("classification", "regression", "multiclass", "text-classification", "extraction", "retrieval", "answer")
 # eval-set task kinds: besides their own metrics, the ``items`` ones (errors, fit time) and
 # a few classification metrics that mean the same over any number of classes
-_ITEM_KINDS = ("text-classification", "extraction", "retrieval")
+_ITEM_KINDS = ("text-classification", "extraction", "retrieval", "answer")
 _SHARED = {"quality.accuracy": ("text-classification", "multiclass"),
            "quality.log_loss": ("text-classification", "multiclass"),
            "heldout.classes": ("multiclass",), "heldout.min_class_rows": ("multiclass",)}
 # tabular multiclass (workbench.measure.modeling.multiclass) shares the macro averages of text classification
 _SHARED.update({f"quality.macro_{m}": ("multiclass",) for m in ("f1", "precision", "recall")})
+# generated answers (task kind answer) share token F1 with extraction (SQuAD's, over the whole answer)
+_SHARED["quality.token_f1"] = ("answer",)
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,20 @@ _ENTRIES = (
        "mean over fields of the share of items whose field is exactly right (case and spacing ignored)", "extraction"),
     _m("quality.token_f1", "higher", "ratio", "mean over fields of the token F1 of the extracted value", "extraction"),
     _m("quality.all_fields_exact", "higher", "share", "share of items with every field exactly right", "extraction"),
+    # quality: generated answers (document Q&A; workbench.measure.items.answers)
+    _m("quality.exact_match", "higher", "share", "share of answers identical to the reference answer (outer "
+       "whitespace ignored)", "answer"),
+    _m("quality.normalized_exact_match", "higher", "share", "share of answers equal to the reference once lower-cased, "
+       "punctuation, articles and extra whitespace removed (SQuAD)", "answer"),
+    _m("quality.facts_recall", "higher", "ratio", "mean over items of the share of the expected facts the answer "
+       "contains (normalized)", "answer"),
+    _m("quality.all_facts", "higher", "share", "share of items whose answer contains every expected fact", "answer"),
+    _m("quality.groundedness", "higher", "share", "share of items (with expected sources) whose retrieved or cited "
+       "passages include an expected source: groundedness by evidence, no judge", "answer"),
+    _m("quality.judge_score", "higher", "share", "share of judged items an LLM judge calls correct (eval_set.judge; "
+       "a gate counts it only once its agreement with reviewer labels is measured)", "answer"),
+    _m("judge.calls", None, "count", "calls made to the LLM judge in this run (cache misses)", "answer"),
+    _m("judge.unparsed", "lower", "count", "answers whose judge verdict named neither correct nor wrong", "answer"),
     # eval-set pilots (workbench.measure.items.run)
     _m("items.errors", "lower", "count", "eval items whose answer raised, timed out or was malformed (scored wrong)",
        "items"),

@@ -469,7 +469,8 @@ def p95_blocks_interval(block_values: np.ndarray | list[float], *, confidence: f
 # recall@k, nDCG@k, an extraction's exact-match shares and token F1) get the t interval on the
 # per-item differences; macro averages over classes get the paired bootstrap over items.
 
-_ITEM_MEAN = re.compile(r"^(accuracy|(hit|recall|mrr|ndcg)_at_\d+|field_exact|token_f1|all_fields_exact)$")
+_ITEM_MEAN = re.compile(r"^(accuracy|(hit|recall|mrr|ndcg)_at_\d+|field_exact|token_f1|all_fields_exact"
+                        r"|exact_match|normalized_exact_match|facts_recall|all_facts|groundedness)$")
 _ITEM_MACRO = ("macro_f1", "macro_precision", "macro_recall")
 
 

@@ -704,6 +704,9 @@ def _callable_sources(charter: Charter) -> dict[str, str]:
         elif cand.kind == "llm" and cand.prompt:  # an edited prompt template is a new candidate
             path = charter.root / cand.prompt
             out[f"prompt:{cand.prompt}"] = _sha(path) if path.is_file() else "absent"
+    if es.judge is not None:  # an edited judge prompt judges every answer again (and is recorded on the runs)
+        path = charter.root / es.judge.prompt
+        out[f"judge:{es.judge.prompt}"] = _sha(path) if path.is_file() else "absent"
     return out
 
 

@@ -624,6 +624,8 @@ class Session:
         from ..data.item_results import write_item_results
 
         self.log_metrics(result.metrics())
+        if getattr(result, "judge_params", None):  # answer pilots: the judge's model and prompt hash, on the run
+            self.log_params(result.judge_params)
         self.log_dict(result.to_dict(), f"items/{result.name}.summary.json")
         rows = result.items.copy()
         rows["output"] = rows["output"].astype("string")

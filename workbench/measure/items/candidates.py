@@ -267,7 +267,8 @@ class Bm25Model(ItemModel):
 class CallableModel(ItemModel):
     """The user's own ``module:function`` from the pilot's folder, called with the item's
     input columns (a dict). It returns a label (a list of ids for retrieval, an object of
-    fields or its JSON text for extraction), or a dict ``{"label": ..., "probabilities": {...}}``
+    fields or its JSON text for extraction, an answer's text or ``{"answer": ..., "sources":
+    [passage ids]}`` for answer pilots), or a dict ``{"label": ..., "probabilities": {...}}``
     / ``{"ids": [...]}``. If the module defines
     ``fit(train_frame)``, it is called once with the training items first."""
 
@@ -311,8 +312,8 @@ class CallableModel(ItemModel):
         if self._function is None:
             self._function = getattr(self._module(), self.function_name)
         out = self._function({c: item.get(c) for c in self.inputs})
-        if self.task == "extraction":
-            return Answer(out)  # the object of fields itself (or its JSON text)
+        if self.task in ("extraction", "answer"):
+            return Answer(out)  # the object of fields (or its JSON text); an answer's text, or {answer, sources}
         if isinstance(out, Mapping):
             if "ids" in out:
                 return Answer(out["ids"])
@@ -341,6 +342,10 @@ def build_item_model(spec: ItemCandidate, data: ItemData, task: str, *, root: Pa
         model = EmbeddingModel(spec, inputs, task)
     elif spec.kind == "bm25":
         model = Bm25Model(spec, inputs, task)
+    elif spec.kind == "llm" and task == "answer":
+        from .rag import AnswerLlmModel
+
+        model = AnswerLlmModel(spec, inputs, task, Path(root))
     elif spec.kind == "llm":
         from .llm import LlmModel
 

@@ -25,6 +25,7 @@ from ...errors import EvaluationError
 from .. import stats
 from ..modeling.compare import Comparison
 from .data import ItemData
+from .answers import answer_per_item
 from .scoring import extraction_per_item, retrieval_per_item
 
 __all__ = ["compare_items", "default_item_metrics", "parse_outputs"]
@@ -37,6 +38,8 @@ def default_item_metrics(task: str, ks: Sequence[int] = (1, 5, 10)) -> tuple[str
         return (f"quality.mrr_at_{k}", f"quality.hit_at_{min(ks)}")
     if task == "extraction":
         return ("quality.all_fields_exact", "quality.field_exact")
+    if task == "answer":
+        return ("quality.token_f1", "quality.normalized_exact_match")
     return ("quality.macro_f1", "quality.accuracy")
 
 
@@ -57,6 +60,8 @@ def parse_outputs(task: str, outputs: Sequence[Any], separator: str = "|") -> li
 
 
 def _per_item(task: str, data: ItemData, answers: list[Any]) -> dict[str, np.ndarray]:
+    if task == "answer":
+        return answer_per_item(data.expected, answers, facts=data.facts(), sources=data.sources())
     if task == "retrieval":
         return retrieval_per_item(data.relevant(), answers, data.spec.k)
     if task == "extraction":
@@ -82,7 +87,12 @@ def compare_items(candidate: pd.DataFrame, reference: pd.DataFrame, data: ItemDa
                                   f"(none for {', '.join(missing[:3])}{'…' if len(missing) > 3 else ''}): "
                                   "no paired comparison", where="compare_items",
                                   hint="run the baseline step again on this eval set (`make pilot` does)")
-        tables.append(parse_outputs(task, [by_id[i] for i in ids], sep))
+        parsed = parse_outputs(task, [by_id[i] for i in ids], sep)
+        if task == "answer" and "sources" in frame.columns:  # the passages it retrieved or cited, per item
+            cited = dict(zip(frame["item_id"].astype(str), frame["sources"], strict=True))
+            parsed = [None if a is None else {"answer": a, "sources": parse_outputs("retrieval", [cited[i]], sep)[0]}
+                      for a, i in zip(parsed, ids, strict=True)]
+        tables.append(parsed)
     cand, ref = tables
     asked = metrics or default_item_metrics(task, data.spec.k)
     names = [m if m.startswith("quality.") else f"quality.{m}" for m in asked]
@@ -95,8 +105,9 @@ def compare_items(candidate: pd.DataFrame, reference: pd.DataFrame, data: ItemDa
         try:
             if how == "bootstrap" and task == "text-classification":
                 diffs[name] = stats.paired_macro(short, data.expected, cand, ref, resamples=resamples)
-            elif how == "normal" and short in per_c:
-                diffs[name] = stats.paired_values(short, per_c[short], per_r[short])
+            elif how == "normal" and short in per_c and short in per_r:
+                judged = ~(np.isnan(per_c[short]) | np.isnan(per_r[short]))  # answer: items with facts / sources
+                diffs[name] = stats.paired_values(short, per_c[short][judged], per_r[short][judged])
             else:
                 notes.append(f"{short}: no paired interval for a {task} eval set")
         except EvaluationError as exc:

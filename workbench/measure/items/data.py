@@ -42,6 +42,7 @@ class ItemData:
     # the eval source's columns its contract marks `pii: true`, row by row with `items` (LLM
     # candidates withhold them, and the names in them, before a call); None: none marked
     personal: pd.DataFrame | None = None
+    root: Path | None = None  # the charter's folder (an answer pilot's judge reads its prompt there)
 
     @property
     def ids(self) -> list[str]:
@@ -82,6 +83,22 @@ class ItemData:
         """Retrieval: each query's relevant ids (the expected column split on the separator)."""
         sep = self.spec.separator
         return [{p.strip() for p in str(v).split(sep) if p.strip()} for v in self.items[self.spec.expected]]
+
+    def _split(self, column: str | None) -> list[list[str]] | None:
+        if column is None:
+            return None
+        sep = self.spec.separator
+        return [[] if pd.isna(v) else [p.strip() for p in str(v).split(sep) if p.strip()] for v in self.items[column]]
+
+    def facts(self) -> list[list[str]] | None:
+        """Answer pilots: each item's expected facts (``eval_set.facts`` split on the separator);
+        None when the eval set declares no facts column."""
+        return self._split(self.spec.facts)
+
+    def sources(self) -> list[set[str]] | None:
+        """Answer pilots: each item's supporting passage ids (``eval_set.sources``); None: not declared."""
+        split = self._split(self.spec.sources)
+        return None if split is None else [set(s) for s in split]
 
     def params(self) -> dict[str, Any]:
         out = {"eval_set.source": self.spec.source, "eval_set.items": len(self.items),
@@ -159,7 +176,7 @@ def load_items(con: Any, spec: EvalSet, *, root: Path | str = ".") -> ItemData:
                               hint="write a JSON schema (an object with `properties`) at that path") from exc
     return ItemData(spec=spec, items=items.reset_index(drop=True), train=train, corpus=corpus,
                     fingerprint=fingerprint(con, spec.source).digest, schema=schema,
-                    personal=_personal(con, spec))
+                    personal=_personal(con, spec), root=Path(root))
 
 
 def _personal(con: Any, spec: EvalSet) -> pd.DataFrame | None:

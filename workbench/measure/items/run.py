@@ -27,6 +27,7 @@ import pandas as pd
 
 from ...charter.config import CostModel
 from ..evaluation import slice_metric_name
+from .answers import AnswerQuality, answer_quality, answer_sources, answer_text
 from .candidates import ItemModel, MalformedOutput
 from .data import ItemData
 from .scoring import (
@@ -81,7 +82,7 @@ class ItemRun:
     kind: str
     description: str
     items: pd.DataFrame  # item_id, expected, output, correct, latency_ms, error, slice columns
-    quality: ClassificationQuality | RetrievalQuality | ExtractionQuality
+    quality: ClassificationQuality | RetrievalQuality | ExtractionQuality | AnswerQuality
     fit_seconds: float
     seconds_per_item: float
     cost_per_1k_usd: float
@@ -91,6 +92,7 @@ class ItemRun:
     slice_rows: tuple[dict[str, Any], ...] = ()
     extra: dict[str, float] = field(default_factory=dict)  # what the model kind measures itself (llm.*)
     params: dict[str, Any] = field(default_factory=dict)  # what identifies its endpoint and prompt (llm.*)
+    judge_params: dict[str, Any] = field(default_factory=dict)  # answer pilots: the judge's model and prompt hash
 
     def metrics(self) -> dict[str, float]:
         """Every MLflow metric of this run (registered in workbench.measure.metrics)."""
@@ -146,6 +148,18 @@ def _check(answer: Any, task: str, labels: set[str], schema: dict | None = None)
                 where = "/".join(map(str, error.absolute_path)) or "the object"
                 raise MalformedOutput(f"against the output schema, at {where}: {error.message[:200]}")
         return answer
+    if task == "answer":  # generated text: the answer stripped, and the passages it retrieved or cited
+        if isinstance(answer, dict) and "answer" in answer:
+            text, sources = answer["answer"], answer.get("sources")
+        elif isinstance(answer, str):
+            text, sources = answer, None
+        else:
+            raise MalformedOutput(f"an answer is text (or {{answer, sources}}), not {type(answer).__name__}")
+        if not isinstance(text, str) or not text.strip():
+            raise MalformedOutput(f"an empty answer ({str(text)[:40]!r})")
+        if sources is not None and (isinstance(sources, str) or not isinstance(sources, (list, tuple))):
+            raise MalformedOutput(f"an answer's sources are a list of passage ids, not {type(sources).__name__}")
+        return {"answer": text.strip(), "sources": None if sources is None else [str(s) for s in sources]}
     if task == "retrieval":
         if isinstance(answer, str) or not isinstance(answer, (list, tuple)):
             raise MalformedOutput(f"a retrieval answer is a list of ids, not {type(answer).__name__}")
@@ -220,11 +234,27 @@ def run_items(model: ItemModel, data: ItemData, *, cost: CostModel, min_slice_it
             extra["cost.per_month_usd"] = cost_1k * items_per_month / 1000
 
     spec = data.spec
+    judge_params: dict[str, Any] = {}
     frame = pd.DataFrame({"item_id": data.ids, "expected": data.expected})
-    if task == "extraction":
+    quality: ClassificationQuality | RetrievalQuality | ExtractionQuality | AnswerQuality
+    if task == "answer":
+        quality = answer_quality(data.expected, outputs, facts=data.facts(), sources=data.sources())
+        frame["output"] = pd.Series([answer_text(o) for o in outputs], dtype=object)
+        cited = [answer_sources(o) for o in outputs]
+        if any(c is not None for c in cited):  # the passages it retrieved or cited: what groundedness judges
+            frame["sources"] = pd.Series([None if c is None else "|".join(c) for c in cited], dtype=object)
+        frame["correct"] = answer_correct(data, outputs)
+        if spec.judge is not None and data.root is not None:  # an LLM judge: recorded, gated only once agreed
+            from .judge import judge_answers
+
+            judged = judge_answers(spec.judge, data, outputs, root=data.root)
+            frame["judge"] = judged.verdicts
+            extra.update(judged.metrics)
+            judge_params = judged.params
+    elif task == "extraction":
         expected = data.expected_objects()
         ext = extraction_quality(expected, outputs)
-        quality: ClassificationQuality | RetrievalQuality | ExtractionQuality = ext
+        quality = ext
         frame["output"] = pd.Series([json.dumps(o, ensure_ascii=False, sort_keys=True) if o is not None else None
                                      for o in outputs], dtype=object)
         frame["correct"] = [o is not None and extraction_quality([e], [o], ext.fields).all_fields_exact == 1.0
@@ -249,7 +279,18 @@ def run_items(model: ItemModel, data: ItemData, *, cost: CostModel, min_slice_it
                    fit_seconds=model.fit_seconds, seconds_per_item=per_item, cost_per_1k_usd=cost_1k,
                    today_seconds_per_item=None if recorded else today,
                    today_usd_per_hour=cost.human_usd_per_hour, slices=slices, slice_rows=tuple(rows),
-                   extra=extra, params=params)
+                   extra=extra, params=params, judge_params=judge_params)
+
+
+def answer_correct(data: ItemData, outputs: list[Any]) -> list[bool]:
+    """An answer is correct when it contains every expected fact (``eval_set.facts`` declared
+    and not blank for the item), else when it matches the reference once normalized."""
+    from .answers import answer_per_item
+
+    per = answer_per_item(data.expected, outputs, facts=data.facts())
+    every = per.get("all_facts")
+    return [bool(every[i] == 1.0) if every is not None and not np.isnan(every[i])
+            else bool(per["normalized_exact_match"][i] == 1.0) for i in range(len(outputs))]
 
 
 def _slices(frame: pd.DataFrame, data: ItemData, outputs: list[Any], task: str, min_items: int,
@@ -259,7 +300,8 @@ def _slices(frame: pd.DataFrame, data: ItemData, outputs: list[Any], task: str, 
     out: dict[str, float] = {}
     rows: list[dict[str, Any]] = []
     spec = data.spec
-    default = {"retrieval": f"quality.hit_at_{min(spec.k)}", "extraction": "quality.all_fields_exact"}
+    default = {"retrieval": f"quality.hit_at_{min(spec.k)}", "extraction": "quality.all_fields_exact",
+               "answer": "quality.token_f1"}
     short = (metric or default.get(task, "quality.macro_f1")).split(".", 1)[1]
     labels = data.labels() if task == "text-classification" else []
     expected = data.expected_objects() if task == "extraction" else []
@@ -267,7 +309,12 @@ def _slices(frame: pd.DataFrame, data: ItemData, outputs: list[Any], task: str, 
     for col in spec.slices:
         for value, idx in frame.groupby(f"slice.{col}").groups.items():
             pos = list(idx)
-            if task == "extraction":
+            if task == "answer":
+                facts, sources = data.facts(), data.sources()
+                q = answer_quality([data.expected[i] for i in pos], [outputs[i] for i in pos],
+                                   facts=None if facts is None else [facts[i] for i in pos],
+                                   sources=None if sources is None else [sources[i] for i in pos]).metrics()
+            elif task == "extraction":
                 q = extraction_quality([expected[i] for i in pos], [outputs[i] for i in pos]).metrics()
             elif task == "retrieval":
                 rel = data.relevant()
