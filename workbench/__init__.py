@@ -13,6 +13,12 @@ from .errors import __all__ as _errors_all
 
 __version__ = "0.1.0"
 
+# before anything imports jsonschema (papermill, Great Expectations): its "iri" format
+# grammar (~1.5 s of every run) is built only if a schema ever uses that format
+from .data.import_costs import defer_iri_grammar  # noqa: E402
+
+defer_iri_grammar()
+
 # Eager: it imports nothing heavy, and `workbench.session(...)` is how every notebook starts.
 from .steps.session import session  # noqa: E402
 

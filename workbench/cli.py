@@ -603,6 +603,7 @@ def ui(
     auth: AuthOpt = False,
     secrets: Annotated[Optional[Path], typer.Option("--secrets", help="Where generated credentials live "
                                                     "(default: .secrets/ beside mlruns/).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="mlflow server's worker processes.")] = 1,
 ) -> None:
     """Serve the MLflow UI for a store (created first, safely); loopback unless --auth.
 
@@ -621,7 +622,7 @@ def ui(
 
         mlruns = mlruns.resolve()
         command = ui_command(mlruns, host, port, auth=auth, secrets_dir=secrets or mlruns.parent / ".secrets",
-                             mlflow=str(Path(sys.executable).with_name("mlflow")))
+                             mlflow=str(Path(sys.executable).with_name("mlflow")), workers=workers)
         store = Store(tracking_uri=f"sqlite:///{mlruns / 'mlflow.db'}")
         store.ensure_created()  # under the store lock
     except BaseException as exc:  # noqa: BLE001
