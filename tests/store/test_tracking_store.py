@@ -18,12 +18,17 @@ from workbench.store.tracking import FINISHED, KILLED, RUNNING, TAG, Store, init
 ROUNDS, WORKERS = 20, 8
 
 
-def _open_many(roots: list[str], barrier, results) -> None:
-    """One worker: for each fresh root, wait for the others, then open the store at once."""
+def _open_many(roots: list[str], cache: str, barrier, results) -> None:
+    """One worker: for each fresh root, wait for the others, then open the store at once.
+    Every other round a new store starts as a copy of the migrated template (first made by
+    these very workers at once, in a cache of the test's own), the rounds between migrate it."""
     import logging
+    import os
 
     logging.disable(logging.INFO)  # "Creating initial MLflow database tables..." x 160
-    for root in roots:
+    os.environ["XDG_CACHE_HOME"] = cache
+    for i, root in enumerate(roots):
+        os.environ["WORKBENCH_STORE_TEMPLATE"] = "1" if i % 2 == 0 else "0"
         barrier.wait(timeout=300)
         try:
             store = Store(Path(root))
@@ -39,16 +44,19 @@ def _assert_valid_schema(db: Path) -> None:
         assert con.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
         assert con.execute("SELECT count(*) FROM experiments WHERE name = 'p'").fetchone()[0] == 1
         assert con.execute("SELECT count(*) FROM experiments WHERE experiment_id = 0").fetchone()[0] == 1
+        (default,) = con.execute("SELECT artifact_location FROM experiments WHERE experiment_id = 0").fetchone()
+        assert default == (db.parent / "artifacts" / "0").resolve().as_uri()  # its own root, not the template's
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert not {t for t in tables if t.startswith("_alembic_tmp")}
 
 
-@pytest.mark.slow  # ~80 s on 2 cores: 20 migrations, serialized by the lock, as intended
+@pytest.mark.slow  # ~60 s on 2 cores: 10 migrations and 10 template copies, serialized by the lock, as intended
 def test_concurrent_first_open_always_yields_one_valid_store(tmp_path: Path) -> None:
     roots = [str(tmp_path / f"r{i:02d}") for i in range(ROUNDS)]
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(WORKERS), ctx.Queue()
-    procs = [ctx.Process(target=_open_many, args=(roots, barrier, results)) for _ in range(WORKERS)]
+    procs = [ctx.Process(target=_open_many, args=(roots, str(tmp_path / "cache"), barrier, results))
+             for _ in range(WORKERS)]
     for p in procs:
         p.start()
     outcomes = [results.get(timeout=600) for _ in range(ROUNDS * WORKERS)]
@@ -59,6 +67,9 @@ def test_concurrent_first_open_always_yields_one_valid_store(tmp_path: Path) -> 
     assert not failures, failures[:5]
     for root in roots:
         _assert_valid_schema(Path(root) / "mlruns" / "mlflow.db")
+    # the template was made once, by one of the racing workers, and left no partial file behind
+    (template,) = (tmp_path / "cache" / "workbench").glob("mlflow-*-store/mlruns/mlflow.db")
+    assert sorted(p.name for p in template.parent.iterdir()) == [".store.lock", "mlflow.db"]
 
 
 def test_init_store_creates_the_store_with_default_experiment_under_the_artifact_root(
@@ -68,7 +79,7 @@ def test_init_store_creates_the_store_with_default_experiment_under_the_artifact
     monkeypatch.chdir(cwd)
     store = init_store(tmp_path / "proj")
     db = tmp_path / "proj" / "mlruns" / "mlflow.db"
-    _assert_default_under_root(store)
+    _assert_default_under_root(store)  # a copy of the template points at its own artifact root
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
     init_store(tmp_path / "proj")  # idempotent
