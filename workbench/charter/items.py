@@ -108,6 +108,9 @@ class ItemCandidate(_Model):
     fallback: Literal["baseline", "unknown", "person"] | None = None  # what serves when a call fails
     faults: Faults = Faults()
     canary_items: int = Field(default=50, ge=1)  # `workbench monitor`: items re-asked of the champion
+    # a GGUF model file whose vocabulary counts tokens when the endpoint reports no usage
+    # (relative to the charter); default: SmolLM2's when the llm extra is installed, else ~4 chars a token
+    tokenizer: str | None = None
 
     @field_validator("name")
     @classmethod
