@@ -9,8 +9,10 @@ from workbench.steps.session import Session
 from workbench.store.tracking import Store
 
 
-def test_an_unchanged_template_adds_no_version_and_an_edited_one_adds_one(tmp_path: Path) -> None:
-    store = Store(tmp_path)
+def test_an_unchanged_template_adds_no_version_and_an_edited_one_adds_one(tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # MLflow falls back to ./mlflow.db when its globals are not set
+    store = Store(tmp_path / "pilot")
 
     def candidate_run(template: str):
         run = store.start_run("reviews", "smollm")
@@ -30,3 +32,4 @@ def test_an_unchanged_template_adds_no_version_and_an_edited_one_adds_one(tmp_pa
     params = store.get_run(edited_run).data.params
     assert params["llm.prompt_uri"] == "prompts:/reviews.smollm/2" and params["llm.prompt_version"] == "2"
     assert "reviews.smollm" in store.get_run(first_run).data.tags.get("mlflow.linkedPrompts", "")
+    assert not (tmp_path / "mlflow.db").exists()  # nothing went to a store beside the current folder

@@ -49,6 +49,8 @@ def register_template(store: Any, name: str, template: str, *, run_id: str | Non
     else a new one; linked to ``run_id`` when given (MLflow's ``mlflow.linkedPrompts`` tag)."""
     client = store.client
     try:
+        store.activate()  # register_prompt links the prompt to an experiment through mlflow's globals
+        # (else a mlflow.db in the current folder)
         newest = _newest(client, name)
         added = newest is None or newest.template != template
         version = (client.register_prompt(name, template, commit_message="changed by the pilot's template file",
