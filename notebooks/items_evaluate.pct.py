@@ -71,6 +71,7 @@ for cand in es.candidates:
         if result.params:  # an LLM endpoint: reported model, fingerprint, prompt hash, redactions (never the key)
             c.log_params(result.params)
             c.log_text(model.template, f"prompts/{cand.name}.txt")
+            c.log_prompt(cand.name, model.template)  # MLflow's prompt registry: a version per distinct text
         if baseline_rows is not None:  # paired on the same items, with 95 % intervals: what the gates judge
             comparisons[cand.name] = items.compare_items(result.items, baseline_rows, data, task=s.task.kind,
                                                          candidate_name=cand.name, reference_label="today's way",

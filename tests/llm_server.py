@@ -50,13 +50,14 @@ def free_port() -> int:
 class LlamaServer:
     """`python -m llama_cpp.server` on a free port; ``base_url`` ends in /v1."""
 
-    def __init__(self, gguf: Path, log: Path) -> None:
+    def __init__(self, gguf: Path, log: Path, *, embedding: bool = False) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self._log = log.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-             "--port", str(self.port), "--n_ctx", "2048", "--n_threads", "2", "--verbose", "False"],
+             "--port", str(self.port), "--n_ctx", "2048", "--n_threads", "2", "--verbose", "False",
+             *(["--embedding", "True"] if embedding else [])],
             stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

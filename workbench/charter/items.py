@@ -20,7 +20,9 @@ Its ``baseline`` and ``candidates`` are built-in kinds (no code) or the user's o
 - ``recorded``: today's process, its recorded outputs (``eval_set.recorded.column``);
 - ``sklearn``: TF-IDF (``vectorizer:`` its parameters) + an estimator named by import path;
 - ``embeddings``: sentence embeddings (``wordllama``, shipped with its weights) + an estimator,
-  or, for retrieval, nearest corpus documents by cosine similarity;
+  or, for retrieval, nearest corpus documents by cosine similarity; with ``base_url`` and
+  ``model``, the embeddings of an OpenAI-compatible ``/v1/embeddings`` endpoint instead
+  (:mod:`workbench.measure.items.llm_embeddings`);
 - ``bm25``: retrieval by BM25 (``bm25s``, stemmed);
 - ``callable``: ``module:function`` from the pilot's folder, called once per item;
 - ``llm``: any OpenAI-compatible chat endpoint (``base_url``, ``model``, ``params``, a prompt
@@ -180,6 +182,9 @@ class ItemCandidate(_Model):
     faults: Faults = Faults()
     canary_items: int = Field(default=50, ge=1)  # `workbench monitor`: items re-asked of the champion
     retrieve: Retrieve | None = None  # answer pilots: passages from eval_set.corpus into {passages}
+    # a GGUF model file whose vocabulary counts tokens when the endpoint reports no usage
+    # (relative to the charter); default: SmolLM2's when the llm extra is installed, else ~4 chars a token
+    tokenizer: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -204,8 +209,16 @@ class ItemCandidate(_Model):
             if self.api_key_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.api_key_env):
                 raise ValueError("api_key_env names an environment variable (e.g. OPENAI_API_KEY), "
                                  "never the key itself")
+        elif self.kind == "embeddings" and self.base_url is not None:  # an OpenAI-compatible /v1/embeddings
+            if not self.model or self.prompt is not None:
+                raise ValueError("an `embeddings` candidate with base_url needs model: (the endpoint's embedding "
+                                 "model) and no prompt: (it embeds the inputs as they are)")
+            if self.api_key_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.api_key_env):
+                raise ValueError("api_key_env names an environment variable (e.g. OPENAI_API_KEY), "
+                                 "never the key itself")
         elif any(getattr(self, k) is not None for k in ("base_url", "model", "prompt", "api_key_env", "prices")):
-            raise ValueError("base_url, model, prompt, api_key_env and prices are for `kind: llm` only")
+            raise ValueError("base_url, model, prompt, api_key_env and prices are for `kind: llm` only "
+                             "(base_url, model, api_key_env and prices also for `kind: embeddings` from an endpoint)")
         if self.kind != "callable" and self.function is not None:
             raise ValueError("`function:` is for `kind: callable` only")
         if self.retrieve is not None and self.kind != "llm":

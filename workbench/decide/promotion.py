@@ -164,6 +164,8 @@ class Evidence:
     # paired comparisons the candidate's run logged: "baseline" / "champion" -> compare/<ref>.json
     comparisons: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     task_kind: str | None = None
+    # LLM endpoint candidates among those considered: what each run reported (llm_endpoints)
+    llm_endpoints: tuple[Mapping[str, Any], ...] = ()
 
 
 # -- pure gates ----------------------------------------------------------------------------
@@ -910,7 +912,23 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         environment=run_environment.from_tags(ptags),
         comparisons=_comparisons(store, cand.info.run_id),
         task_kind=charter.task.kind if charter.task else None,
+        llm_endpoints=llm_endpoints(candidates),
     )
+
+
+def llm_endpoints(candidates: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    """Each LLM candidate's endpoint, reported model, system fingerprint and whether it was
+    allowed personal data, from the llm.* params its run logged (the key itself never is)."""
+    out = []
+    for name, run in sorted(candidates.items()):
+        p = run.data.params
+        if "llm.endpoint" not in p:
+            continue
+        shown = {k: (None if p.get(f"llm.{k}") in (None, "not reported") else p.get(f"llm.{k}"))
+                 for k in ("endpoint", "model", "reported_model", "system_fingerprint")}
+        out.append({"candidate": name, "run_id": run.info.run_id, **shown,
+                    "allow_personal_data": str(p.get("llm.allow_personal_data")).lower() == "true"})
+    return tuple(out)
 
 
 def _evaluate_evidence(store: Store, run: Any) -> dict[str, Any]:
@@ -1036,6 +1054,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
                  "findings": None if ev.leakage_findings is None else [dict(f) for f in ev.leakage_findings],
                  "acknowledged": {k: v for k, v in charter.leakage.acknowledged.items()}},
         drafted=tuple(v.to_dict() for v in drafted), confirmed=tuple(c.model_dump() for c in charter.confirmed),
+        llm_endpoints=tuple(dict(e) for e in ev.llm_endpoints),
     )
     if dry_run and outcome == GO:
         decision = replace(decision, notes=decision.notes + (

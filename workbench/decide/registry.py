@@ -60,6 +60,7 @@ __all__ = [
     "GateResult",
     "Decision",
     "DecisionRecord",
+    "llm_endpoint_line",
     "AuditProblem",
     "AuditReport",
     "DECISION_ARTIFACT",
@@ -187,6 +188,9 @@ class Decision:
     # charter's log of confirmed ones ({key, file, text, by, at}): workbench/charter/drafted.py
     drafted: tuple[Mapping[str, Any], ...] = ()
     confirmed: tuple[Mapping[str, Any], ...] = ()
+    # every LLM endpoint candidate judged: {candidate, run_id, endpoint, model, reported_model,
+    # system_fingerprint, allow_personal_data} from its run's llm.* params (promotion.llm_endpoints)
+    llm_endpoints: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -235,6 +239,7 @@ class Decision:
             lines += [f"    {d.get('file')}:{d.get('line')}: {d.get('key')}" + (f" — {d['why']}" if d.get("why") else "")
                       for d in self.drafted]
         lines += ["  note: " + n for n in self.notes]
+        lines += ["  llm endpoint: " + llm_endpoint_line(e) for e in self.llm_endpoints]
         if self.decision_run_id:
             lines.append(f"  decision record: run {self.decision_run_id} ({DECISION_ARTIFACT})")
         return "\n".join(lines)
@@ -257,7 +262,16 @@ class Decision:
         kw["drafted"] = tuple(dict(d) for d in data.get("drafted") or ())
         kw["confirmed"] = tuple(dict(d) for d in data.get("confirmed") or ())
         kw["environment"] = dict(data.get("environment") or {})
+        kw["llm_endpoints"] = tuple(dict(e) for e in data.get("llm_endpoints") or ())
         return cls(**kw)
+
+
+def llm_endpoint_line(e: Mapping[str, Any]) -> str:
+    """One LLM candidate's endpoint as the record states it (the summary, the scorecard)."""
+    personal = "allowed personal data" if e.get("allow_personal_data") else "personal data withheld"
+    return (f"{e.get('candidate')}: {e.get('endpoint')}, model {e.get('model')} "
+            f"(reported {e.get('reported_model') or 'not reported'}, system fingerprint "
+            f"{e.get('system_fingerprint') or 'not reported'}), {personal}")
 
 
 DecisionRecord = Decision

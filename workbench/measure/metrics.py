@@ -236,6 +236,8 @@ _ENTRIES = (
     _m("llm.tokens_out", None, "tokens", "completion tokens over the eval set (the endpoint's usage)", "items"),
     _m("llm.tokens_in_per_item", "lower", "tokens", "mean prompt tokens per answered item", "items"),
     _m("llm.tokens_out_per_item", "lower", "tokens", "mean completion tokens per answered item", "items"),
+    _m("llm.fit_tokens_in", None, "tokens", "tokens sent once to embed the training items or the corpus "
+       "(an embeddings endpoint)", "items"),
     _m("llm.redactions", None, "count", "personal values and patterns withheld from the prompts before any call",
        "items"),
     _m("cost.tokens_per_1k_usd", "lower", "usd", "token cost per 1,000 items at the charter's prices", "items"),

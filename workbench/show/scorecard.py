@@ -633,10 +633,26 @@ def _decision_section(decision: Any, note: str = "") -> str:
         parts.append(_table(["verdict", "gate", "metric", "measured", "threshold", "reference",
                              "difference [95 % interval]", "run", "reason"], rows, numeric_from=3))
     parts.append(_drafted_section(decision))
+    parts.append(_llm_endpoints_section(decision))
     for n in decision.notes:
         parts.append(f'<p class="muted">Note: {_e(n)}</p>')
     parts.append("</section>")
     return "".join(parts)
+
+
+def _llm_endpoints_section(decision: Any) -> str:
+    """Every LLM endpoint candidate the decision judged: where it was called, what model it
+    reported, and whether it was allowed personal data (the decision record states the same)."""
+    endpoints = getattr(decision, "llm_endpoints", ()) or ()
+    if not endpoints:
+        return ""
+    rows = [(e.get("candidate"), e.get("endpoint"), e.get("model"), e.get("reported_model") or "not reported",
+             e.get("system_fingerprint") or "not reported",
+             "allowed" if e.get("allow_personal_data") else "withheld before the call",
+             _Raw(_runref(e.get("run_id")))) for e in endpoints]
+    return ("<h3>LLM endpoints judged</h3>"
+            + _table(["candidate", "endpoint", "model", "reported model", "system fingerprint", "personal data",
+                      "run"], rows, numeric_from=99))
 
 
 def _leakage_section(charter: Charter, layout: Any, reader: _Reader) -> str:

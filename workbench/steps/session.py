@@ -356,6 +356,17 @@ class Session:
     def log_text(self, text: str, artifact_file: str) -> None:
         self.store.log_text(self.run_id, self._clean(text), artifact_file)
 
+    def log_prompt(self, candidate: str, template: str) -> Any:
+        """Register an LLM candidate's prompt template in MLflow's prompt registry as
+        ``<pilot>.<candidate>`` (a new version only when its text changed), link it to this run
+        and log ``llm.prompt_uri`` / ``llm.prompt_version``: :mod:`workbench.store.prompts`."""
+        from ..store.prompts import prompt_name, register_template
+
+        ref = register_template(self.store, prompt_name(self.pilot, candidate), self._clean(template),
+                                run_id=self.run_id, tags={"workbench.pilot": self.pilot, "workbench.candidate": candidate})
+        self.log_params({"llm.prompt_uri": ref.uri, "llm.prompt_version": ref.version})
+        return ref
+
     def log_figure(self, figure: Any, artifact_file: str) -> None:
         self.store.log_bytes(self.run_id, figure_png(figure, self.figure_scrubber()), artifact_file)
 

@@ -338,6 +338,10 @@ def build_item_model(spec: ItemCandidate, data: ItemData, task: str, *, root: Pa
         model = RecordedModel(spec, inputs, task, data.spec.recorded.column, data.spec.separator)
     elif spec.kind == "sklearn":
         model = SklearnTextModel(spec, inputs, task)
+    elif spec.kind == "embeddings" and spec.base_url is not None:
+        from .llm_embeddings import EndpointEmbeddingModel
+
+        model = EndpointEmbeddingModel(spec, inputs, task, Path(root))
     elif spec.kind == "embeddings":
         model = EmbeddingModel(spec, inputs, task)
     elif spec.kind == "bm25":

@@ -43,7 +43,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,12 +113,32 @@ def chat(base_url: str, model: str, messages: list[dict], *, params: Mapping[str
     :class:`LlmError` (its message never holds the key); ``timeout:`` in the message for timeouts."""
     url = base_url.rstrip("/") + "/chat/completions"
     body = {"model": model, "messages": messages, **dict(params or {})}
-    tried = 0
     t0 = time.perf_counter()
+    answer, tried = post_with_retries(url, body, key=key, timeout=timeout, retries=retries, base_url=base_url,
+                                      backoff_seconds=backoff_seconds, max_backoff_seconds=max_backoff_seconds)
+    latency = (time.perf_counter() - t0) * 1000
+    try:
+        text = answer["choices"][0]["message"]["content"] or ""
+    except (KeyError, IndexError, TypeError):
+        raise LlmError(f"{url} answered without choices[0].message.content: {scrub(str(answer)[:200], key)}",
+                       where=f"candidate endpoint {base_url}", hint="is it an OpenAI-compatible chat endpoint?") from None
+    usage = answer.get("usage") or {}
+    return ChatResult(text=text, model=answer.get("model"), system_fingerprint=answer.get("system_fingerprint"),
+                      tokens_in=usage.get("prompt_tokens"), tokens_out=usage.get("completion_tokens"),
+                      latency_ms=latency, retries=tried, usage_reported=bool(usage))
+
+
+def post_with_retries(url: str, body: dict, *, key: str | None, timeout: float, retries: int, base_url: str,
+                      backoff_seconds: float = 0.5, max_backoff_seconds: float = 8.0) -> tuple[dict, int]:
+    """POST ``body`` to ``url``: the answer and how many retries it took. Rate limits, server
+    errors and timeouts are retried with exponential backoff (an answer's ``Retry-After``
+    honoured up to ``max_backoff_seconds``); :class:`LlmError` when they run out (never
+    holding the key; ``timeout:`` in the message for timeouts)."""
+    tried = 0
     while True:
         try:
             answer, _ = _post(url, body, key, timeout)
-            break
+            return answer, tried
         except urllib.error.HTTPError as exc:
             detail = scrub(exc.read().decode("utf-8", "replace")[:200], key) if exc.fp else ""
             if exc.code in _RETRY_STATUS and tried < retries:
@@ -146,16 +166,6 @@ def chat(base_url: str, model: str, messages: list[dict], *, params: Mapping[str
                              hint="check the endpoint is up and the timeout_seconds fits it")
             error.retries = tried
             raise error from None
-    latency = (time.perf_counter() - t0) * 1000
-    try:
-        text = answer["choices"][0]["message"]["content"] or ""
-    except (KeyError, IndexError, TypeError):
-        raise LlmError(f"{url} answered without choices[0].message.content: {scrub(str(answer)[:200], key)}",
-                       where=f"candidate endpoint {base_url}", hint="is it an OpenAI-compatible chat endpoint?") from None
-    usage = answer.get("usage") or {}
-    return ChatResult(text=text, model=answer.get("model"), system_fingerprint=answer.get("system_fingerprint"),
-                      tokens_in=usage.get("prompt_tokens"), tokens_out=usage.get("completion_tokens"),
-                      latency_ms=latency, retries=tried, usage_reported=bool(usage))
 
 
 def approx_tokens(text: str) -> int:
@@ -326,6 +336,7 @@ class _Call:
     fingerprint: str | None = None
     fault: str | None = None
     fallback: bool = False
+    counter: str = "usage"  # what counted its tokens: usage | tokenizer:<file> | estimate (tokens.py)
 
 
 @dataclass
@@ -369,6 +380,7 @@ class LlmModel(ItemModel):
         self.expected_column = "expected"
         self.redactions: Counter = Counter()
         self.use_cache = True  # False: every item is asked again (the monitor's canary)
+        self.tokens: Any = None  # the offline token counter, loaded when an answer lacks usage
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -402,6 +414,14 @@ class LlmModel(ItemModel):
             from .candidates import fit_item_model
 
             self.fallback_model = fit_item_model(data.spec.baseline, data, self.task, root=self.root)
+
+    def _token_counter(self) -> Any:
+        if self.tokens is None:
+            from .tokens import token_counter
+
+            self.tokens = token_counter(self.spec.tokenizer, self.root,
+                                        where=f"pilot.yaml: eval_set candidate '{self.name}' (tokenizer)")
+        return self.tokens
 
     def render(self, item: Mapping[str, Any], counts: Counter) -> str:
         """The prompt for ``item``: the template with its (redacted) inputs filled in."""
@@ -459,6 +479,7 @@ class LlmModel(ItemModel):
                     hit["text"], hit["latency_ms"], hit.get("model"), hit.get("system_fingerprint"))
                 call.tokens_in, call.tokens_out = hit["tokens_in"], hit["tokens_out"]
                 call.usage_reported, call.cached = hit.get("usage_reported", True), True
+                call.counter = hit.get("token_counter") or ("usage" if call.usage_reported else "estimate")
             else:
                 todo.append((item_id, call))
         limit = _RateLimit(spec.rate_limit_per_minute)
@@ -475,17 +496,32 @@ class LlmModel(ItemModel):
                 return
             call.text, call.latency_ms, call.retries = got.text, got.latency_ms, got.retries
             call.model, call.fingerprint, call.usage_reported = got.model, got.system_fingerprint, got.usage_reported
-            call.tokens_in = got.tokens_in if got.tokens_in is not None else approx_tokens(call.prompt)
-            call.tokens_out = got.tokens_out if got.tokens_out is not None else approx_tokens(got.text)
+            if got.tokens_in is None or got.tokens_out is None:  # a vendor without usage: count here
+                counter = self._token_counter()
+                call.counter = counter.name
+            call.tokens_in = got.tokens_in if got.tokens_in is not None else counter.count(call.prompt)
+            call.tokens_out = got.tokens_out if got.tokens_out is not None else counter.count(got.text)
 
-        try:
-            with ThreadPoolExecutor(max_workers=spec.concurrency) as pool:
-                list(pool.map(ask, [c for _, c in todo]))
+        def keep(done: list[_Call]) -> None:
             if cache is not None:
                 cache.put_many([(c.key, {"text": c.text, "latency_ms": c.latency_ms, "model": c.model,
                                          "system_fingerprint": c.fingerprint, "tokens_in": c.tokens_in,
-                                         "tokens_out": c.tokens_out, "usage_reported": c.usage_reported})
-                                for _, c in todo if c.error is None])
+                                         "tokens_out": c.tokens_out, "usage_reported": c.usage_reported,
+                                         "token_counter": c.counter})
+                                for c in done if c.error is None])
+
+        try:
+            # answers are cached as they come (every 25): a run stopped half-way keeps what it paid for
+            with ThreadPoolExecutor(max_workers=spec.concurrency) as pool:
+                futures = {pool.submit(ask, c): c for _, c in todo}
+                done: list[_Call] = []
+                for future in as_completed(futures):
+                    future.result()
+                    done.append(futures[future])
+                    if len(done) >= 25:
+                        keep(done)
+                        done = []
+                keep(done)
         finally:
             if cache is not None:
                 cache.close()
@@ -563,6 +599,7 @@ class LlmModel(ItemModel):
         """What identifies the run's endpoint and prompt (never the key): MLflow params."""
         reported = Counter(c.model for c in self.calls.values() if c.model)
         prints = Counter(c.fingerprint for c in self.calls.values() if c.fingerprint)
+        counters = sorted({c.counter for c in self.calls.values() if c.error is None and not c.fault})
         out: dict[str, Any] = {
             "llm.endpoint": self.spec.base_url, "llm.model": self.spec.model,
             "llm.reported_model": reported.most_common(1)[0][0] if reported else None,
@@ -570,7 +607,9 @@ class LlmModel(ItemModel):
             "llm.prompt_file": self.spec.prompt, "llm.prompt_sha256": self.template_sha256,
             "llm.allow_personal_data": self.spec.allow_personal_data,
             "llm.fallback": self.spec.fallback or "none",
-            "llm.usage": "reported" if all(c.usage_reported for c in self.calls.values()) else "estimated (4 chars/token)",
+            "llm.usage": ("reported" if all(c.usage_reported for c in self.calls.values())
+                          else "estimated (4 chars/token)" if "estimate" in counters else "counted offline"),
+            "llm.token_counter": ", ".join(counters) or None,  # usage | tokenizer:<file> | estimate
             "llm.api_key_env": self.spec.api_key_env or "none",
         }
         out = {k: "not reported" if v is None else v for k, v in out.items()}
