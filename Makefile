@@ -112,7 +112,7 @@ test: setup ## Run the test suite on WORKERS=2 processes (the browser test skips
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(ARGS)
 
 test-fast: setup ## The inner loop: every test but the slow, browser and LLM-server ones, in parallel
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not browser and not llm" $(ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not browser and not llm and not spark" $(ARGS)
 
 test-browser: setup ## Install Chromium + playwright (.ci/install-browser), run the browser test
 	.ci/install-browser

@@ -149,6 +149,7 @@ def test_feature_view_checksum_is_the_same(both) -> None:
     ("99,fig,14.6,2024-01-01,true,1.234,1", "column 6 ('amount'): value '1.234' has more than 2 decimal place(s)"),
     ("99,fig,1.5,2024-01-01 10:00,true,1.00,1", "column 4 ('day'): value '2024-01-01 10:00' has a time of day"),
     ("99,fig,1.5,2024-01-01,true,1.00,1.5", "column 7 ('shop'): value '1.5' is not a whole number"),
+    ("99,fig,1.5", ""),  # too few fields: each engine words it its own way, both name the line
 ])
 def test_a_bad_value_is_refused_with_file_and_line(both, bad: str, says: str) -> None:
     d, duck, sp = both
@@ -157,7 +158,7 @@ def test_a_bad_value_is_refused_with_file_and_line(both, bad: str, says: str) ->
     for engine in (duck, sp):
         with pytest.raises(IngestError) as info:
             engine.ingest("items", ITEMS, path, force=True)
-        assert f"{path}:6: {says}" in str(info.value), (engine.kind, str(info.value))
+        assert f"{path}:7: {says}" in str(info.value), (engine.kind, str(info.value))
     assert sp.fingerprint("items") == before  # the previous table is unchanged
     assert sorted(p.name for p in (d / "lake").iterdir()) == ["items", "shops"]
 

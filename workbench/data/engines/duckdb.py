@@ -77,7 +77,7 @@ class DuckDBEngine:
     def sql(self, query: str) -> pa.Table:
         con = warehouse.connect_read_only(self.db)
         try:
-            return con.execute(query).fetch_arrow_table()
+            return con.sql(query).to_arrow_table()
         finally:
             con.close()
 

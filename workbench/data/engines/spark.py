@@ -433,7 +433,9 @@ class SparkEngine:
         lines: list[str] = []
         total = 0
         if source.format == "csv":
-            structural = raw.filter("_wb_corrupt IS NOT NULL").select(*raw.columns).count()
+            # Spark refuses a query of the corrupt-record column alone: the filter also reads a real column
+            first = "`" + present[0].replace("`", "``") + "`"
+            structural = raw.filter(f"_wb_corrupt IS NOT NULL AND length(concat(coalesce({first}, ''), 'x')) > 0").count()
             if structural:
                 total += structural
                 for line, n in _malformed_lines(path, source, len(present)):
