@@ -96,7 +96,7 @@ new: setup ## Start a pilot on your table: make new NAME=x DATA=file.csv TARGET=
 # (demos/: the demos' data code, outside the workbench package)
 TEXT_DEMO := $(filter reviews nace,$(notdir $(PILOT_DIR)))
 
-pilot: $(if $(filter pilot.yaml,$(PILOT)),data,setup) ## Run a pilot end to end (PILOT=pilots/NAME; default the demo); exit code = outcome
+pilot: $(if $(filter pilot.yaml pilot.spark.yaml,$(PILOT)),data,setup) ## Run a pilot end to end (PILOT=pilots/NAME; default the demo); exit code = outcome
 	$(if $(TEXT_DEMO),$(BIN)/python -m demos.text $(TEXT_DEMO) --dest "$(PILOT_DIR)/data",)
 	$(BIN)/workbench run --pilot "$(CHARTER)" $(ARGS)
 

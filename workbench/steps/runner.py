@@ -401,9 +401,10 @@ def _reconcile_decisions(charter: Charter, store: Store, say: Progress) -> None:
 
 def _ingest_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[StepOutcome],
                  current: list, say: Progress, force: bool) -> dict[str, dict]:
-    from ..data import warehouse
+    from ..data import engines, warehouse
 
-    say("ingest: loading sources into the warehouse")
+    say("ingest: loading sources into the warehouse" + (" (on Spark: the lake, then read back)"
+                                                         if charter.engine.kind == "spark" else ""))
     t0 = time.perf_counter()
     run = store.start_run(charter.name, "ingest", parent=parent.run_id,
                           tags={TAG["kind"]: "step", TAG["step"]: "ingest", TAG["pilot"]: charter.name,
@@ -415,7 +416,7 @@ def _ingest_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[
     current[0] = run
     try:
         with warehouse.writer(charter.warehouse_path) as con:
-            results = warehouse.ingest_all(con, charter, force=force)
+            results = engines.ingest_all(con, charter, force=force)
     except BaseException as exc:
         fail_run(store, run, exc)
         current[0] = None

@@ -8,14 +8,15 @@ imported in :mod:`.spark` only (tests/data/test_engines_layout.py holds it there
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .base import DataEngine, ProfileStats
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...charter.config import Charter
+    from ..warehouse import IngestResult
 
-__all__ = ["DataEngine", "ProfileStats", "engine_for"]
+__all__ = ["DataEngine", "ProfileStats", "engine_for", "ingest_all"]
 
 
 def engine_for(charter: Charter) -> DataEngine:
@@ -28,3 +29,30 @@ def engine_for(charter: Charter) -> DataEngine:
     from .duckdb import DuckDBEngine
 
     return DuckDBEngine(charter.warehouse_path)
+
+
+def ingest_all(con: Any, charter: Charter, *, force: bool = False) -> list[IngestResult]:
+    """Ingest every source of the charter on its engine; what the pilot's steps call.
+
+    DuckDB: :func:`warehouse.ingest_all` into the open warehouse ``con``, as always. Spark:
+    each source is ingested into the lake (strictly, by Spark) and fingerprinted by Spark;
+    then the table is read back into the warehouse ``con`` on the driver, so the notebooks,
+    training and reports run unchanged on what Spark loaded (README, "Scale")."""
+    from .. import warehouse
+
+    if charter.engine.kind != "spark":
+        return warehouse.ingest_all(con, charter, force=force)
+    from .spark import SparkEngine
+
+    engine = SparkEngine.for_charter(charter)
+    pii = warehouse.charter_pii(charter)
+    results = []
+    for name, src in charter.sources.items():
+        result = engine.ingest(name, src, charter.resolve(src.path), pii=pii.get(name, frozenset()), force=force)
+        have = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+                           "AND table_name = ?", [name]).fetchone()[0]
+        if not result.skipped or not have:
+            engine.read_back(name, con)
+            warehouse._record_pii(con, name, pii.get(name, frozenset()))
+        results.append(result)
+    return results

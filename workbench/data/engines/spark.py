@@ -471,6 +471,29 @@ class SparkEngine:
                            hint="fix those lines in the file (or the declared column types in the charter), "
                                 "then run again")
 
+    def read_back(self, table: str, con: Any) -> None:
+        """Copy lake table ``table`` into the DuckDB connection ``con`` (on the driver), in
+        Arrow batches, replacing what was there in one transaction."""
+        from ..sql import quote_ident as q
+
+        df = self._frame(table)
+        batches = self._run(lambda: df.toArrow().to_batches(), doing=f"reading table {table} back to the driver")
+        import pyarrow as pa
+
+        arrow = pa.Table.from_batches(batches, schema=df.limit(0).toArrow().schema) if batches else \
+            df.limit(0).toArrow()
+        con.register("_wb_lake", arrow)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(f"CREATE OR REPLACE TABLE {q(table)} AS SELECT * FROM _wb_lake")
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.unregister("_wb_lake")
+
     def check_contract(self, contract: Contract, **kwargs: Any) -> ContractResult:
         from ..contracts.gx_spark import check_contract_frame
 
