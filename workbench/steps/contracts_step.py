@@ -155,7 +155,8 @@ def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: 
     run = store.start_run(charter.name, "contracts", parent=parent.run_id,
                           tags={**tags, TAG["cached"]: "false", "mlflow.note.content": note})
     current[0] = run
-    say("contracts: checking " + ", ".join(versions) + " with Great Expectations on DuckDB")
+    say("contracts: checking " + ", ".join(versions) + " with Great Expectations on "
+        + ("Spark" if charter.engine.kind == "spark" else "DuckDB"))
     try:
         from ..data import contracts
         from ..data.contracts.results import describe

@@ -719,7 +719,7 @@ def _data_changed(charter: Charter, step: Step, expected: dict[str, str], when: 
     """A StepError when a table no longer carries the fingerprint the pilot recorded at ingest.
 
     Read-only and cheap (DuckDB hashes the rows: ~20 ms for 337 k rows)."""
-    from ..data import warehouse
+    from ..data import engines, warehouse
     from ..errors import WarehouseError
 
     if not expected:
@@ -739,7 +739,7 @@ def _data_changed(charter: Charter, step: Step, expected: dict[str, str], when: 
                 now = warehouse.fingerprint(con, table).digest
             except WarehouseError:
                 now = "(table gone)"
-            if now != digest:
+            if now != engines.warehouse_digest(con, charter, table, digest):
                 changed.append(f"{table} (fingerprint {digest} at ingest, {now} now)")
     finally:
         con.close()

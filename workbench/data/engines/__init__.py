@@ -16,7 +16,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from ...charter.config import Charter
     from ..warehouse import IngestResult
 
-__all__ = ["DataEngine", "ProfileStats", "engine_for", "ingest_all"]
+__all__ = ["DataEngine", "ProfileStats", "engine_for", "ingest_all", "warehouse_digest", "COPY_TABLE"]
+
+# Spark: the lake table's fingerprint (Spark's) -> its copy's in the warehouse (DuckDB's), so the
+# runner's "data changed under the pilot" check knows what the notebooks should find
+COPY_TABLE = "_workbench_lake_copy"
 
 
 def engine_for(charter: Charter) -> DataEngine:
@@ -49,10 +53,29 @@ def ingest_all(con: Any, charter: Charter, *, force: bool = False) -> list[Inges
     results = []
     for name, src in charter.sources.items():
         result = engine.ingest(name, src, charter.resolve(src.path), pii=pii.get(name, frozenset()), force=force)
+        copied = warehouse_digest(con, charter, name, result.fingerprint.digest)
         have = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
-                           "AND table_name = ?", [name]).fetchone()[0]
-        if not result.skipped or not have:
+                           "AND table_name = ?", [name]).fetchall()[0][0]
+        if not result.skipped or not have or copied.startswith("(no copy"):
             engine.read_back(name, con)
             warehouse._record_pii(con, name, pii.get(name, frozenset()))
+            copy = warehouse.fingerprint(con, name)
+            con.execute(f"CREATE TABLE IF NOT EXISTS {COPY_TABLE} (table_name VARCHAR PRIMARY KEY, "
+                        "lake_digest VARCHAR, copy_digest VARCHAR)")
+            con.execute(f"INSERT OR REPLACE INTO {COPY_TABLE} VALUES (?, ?, ?)",
+                        [name, result.fingerprint.digest, copy.digest])
         results.append(result)
     return results
+
+
+def warehouse_digest(con: Any, charter: Charter, table: str, digest: str) -> str:
+    """The fingerprint digest the warehouse's ``table`` should have when ingest recorded
+    ``digest``: the same on DuckDB; on Spark, that of the copy read back from the lake."""
+    if charter.engine.kind != "spark":
+        return digest
+    try:
+        rows = con.execute(f"SELECT copy_digest FROM {COPY_TABLE} WHERE table_name = ? AND lake_digest = ?",
+                           [table, digest]).fetchall()
+    except Exception:  # noqa: BLE001 - no copy recorded yet (duckdb.CatalogException): nothing matches
+        rows = []
+    return rows[0][0] if rows else f"(no copy of lake fingerprint {digest})"

@@ -53,6 +53,7 @@ _SENTINEL = "workbench: a value does not parse as its declared type"
 _DEFAULT_CONF = {
     "spark.sql.shuffle.partitions": "4",
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",  # progress bars would fill the pilot's log
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.ansi.enabled": "true",
     "spark.sql.sources.partitionOverwriteMode": "static",
@@ -143,6 +144,9 @@ def spark_session(master: str, conf: dict[str, Any] | None = None, *, where: str
             hint = ("check that the cluster's master is up and reachable from here, or use local[2] to run on "
                     "this machine; `engine.conf` must hold valid Spark settings")
         raise EngineError(what, where=where, hint=hint) from exc
+    if not remote:
+        with contextlib.suppress(Exception):
+            session.sparkContext.setLogLevel("ERROR")
     _SESSION, _SESSION_KEY = session, key
     return session
 
@@ -385,7 +389,9 @@ class SparkEngine:
         raw = (self.spark.read.schema(schema)
                .option("header", o.header).option("sep", o.delimiter).option("quote", o.quote)
                .option("escape", o.quote)  # RFC 4180: a quote inside a quoted value is doubled
-               .option("multiLine", True).option("mode", "PERMISSIVE")
+               # not multiLine: the file splits over the cores (a multiLine CSV is one task); a quoted
+               # value holding a line break is then a malformed row, refused with its line
+               .option("multiLine", False).option("mode", "PERMISSIVE")
                .option("columnNameOfCorruptRecord", "_wb_corrupt").option("nullValue", "\u0000wb-none")
                .option("emptyValue", "").option("encoding", "UTF-8").csv(str(path)))
         null_list = ", ".join(_lit(n) for n in nulls)
