@@ -176,3 +176,20 @@ def test_no_java_is_a_clear_error_naming_the_charter_key(tmp_path: Path) -> None
     out = done.stdout
     assert "no Java runtime" in out and "pilot.yaml: engine.master" in out and "openjdk-17" in out, \
         out + done.stderr
+
+
+def test_batch_scores_are_the_same(both) -> None:
+    """The champion scores a batch through MLflow's spark_udf as it does on the driver."""
+    import mlflow.sklearn
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    d, duck, sp = both
+    x = np.array([[i, i % 4 + 1] for i in range(1, 41)], dtype=float)
+    model = LinearRegression().fit(x, x[:, 0] * 0.5 - x[:, 1])
+    uri = str(d / "model")
+    mlflow.sklearn.save_model(model, uri)
+    on_duck = duck.score_batch(uri, "items", ["id", "shop"]).to_pandas().set_index("id")["prediction"]
+    on_spark = sp.score_batch(uri, "items", ["id", "shop"]).to_pandas().set_index("id")["prediction"]
+    assert len(on_spark) == 40
+    assert np.allclose(on_duck.sort_index().to_numpy(), on_spark.sort_index().to_numpy(), rtol=1e-9)
