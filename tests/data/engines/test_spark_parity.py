@@ -160,7 +160,7 @@ def test_a_bad_value_is_refused_with_file_and_line(both, bad: str, says: str) ->
             engine.ingest("items", ITEMS, path, force=True)
         assert f"{path}:7: {says}" in str(info.value), (engine.kind, str(info.value))
     assert sp.fingerprint("items") == before  # the previous table is unchanged
-    assert sorted(p.name for p in (d / "lake").iterdir()) == ["items", "shops"]
+    assert not [p.name for p in (d / "lake").iterdir() if p.name.startswith(".")]  # no temporary folder left
 
 
 def test_no_java_is_a_clear_error_naming_the_charter_key(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Collection
@@ -121,6 +122,9 @@ def spark_session(master: str, conf: dict[str, Any] | None = None, *, where: str
     except ImportError as exc:
         raise EngineError(f"the Spark engine is not installed ({exc})", where=where,
                           hint="run `make setup-spark` (the `spark` extra: pyspark 4.1 and sqlglot)") from exc
+    # Python workers (MLflow's spark_udf) run this interpreter, with the workbench's packages
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("workbench")
     builder = builder.remote(master) if remote else builder.master(master)
     for k, v in settings.items():
@@ -442,10 +446,12 @@ class SparkEngine:
             # Spark refuses a query of the corrupt-record column alone: the filter also reads a real column
             first = "`" + present[0].replace("`", "``") + "`"
             structural = raw.filter(f"_wb_corrupt IS NOT NULL AND length(concat(coalesce({first}, ''), 'x')) > 0").count()
-            if structural:
-                total += structural
-                for line, n in _malformed_lines(path, source, len(present)):
-                    lines.append(f"{path}:{line}: {n} field(s) where {len(present)} column(s) are declared")
+            # Spark prunes the columns it parses, so its count can miss a short row: the driver's
+            # scan of the file (on this error path only) names the lines
+            found = _malformed_lines(path, source, len(present))
+            total += max(structural, len(found))
+            for line, n in found:
+                lines.append(f"{path}:{line}: {n} field(s) where {len(present)} column(s) are declared")
         o = source.csv
         nulls = [o.null_string] if isinstance(o.null_string, str) else list(o.null_string)
         bad: list[tuple[int, str, str, str]] = []
