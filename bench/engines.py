@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# bench/profile.py would shadow the standard library's `profile` (which Spark's workers import)
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
 ENGINES = ["duckdb", "spark-local[1]", "spark-local[2]"]

@@ -332,7 +332,7 @@ class SparkEngine:
 
         df = self._frame(table)
         cols = tuple((f.name, f.dataType.simpleString()) for f in df.schema.fields)
-        row_hash = F.xxhash64(*[F.col(quote_ident(c).replace('"', "`")) for c, _ in cols]) if cols else F.lit(0)
+        row_hash = F.xxhash64(*[F.col("`" + c.replace("`", "``") + "`") for c, _ in cols]) if cols else F.lit(0)
         rows, hsum = self._run(lambda: df.agg(F.count(F.lit(1)), F.coalesce(F.sum(row_hash.cast("decimal(38,0)")),
                                                                              F.lit(0).cast("decimal(38,0)")))
                                .collect()[0], doing=f"fingerprinting table {table}")
@@ -357,7 +357,8 @@ class SparkEngine:
 
                 return IngestResult(name, path, sha, TableFingerprint.from_dict(meta["fingerprint"]), True,
                                     time.perf_counter() - start)
-        types = {c: spark_type(t, where=_source_key(self.charter_path, name, c)) for c, t in source.columns.items()}
+        for c, t in source.columns.items():  # a type Spark cannot store is refused before any work
+            spark_type(t, where=_source_key(self.charter_path, name, c))
         if source.format == "csv":
             missing = _check_header(path, source)
             raw, select = self._csv(path, source, missing)
@@ -366,7 +367,6 @@ class SparkEngine:
         else:
             raise EngineError(f"the Spark engine does not read {source.format} sources yet", where=_source_key(
                 self.charter_path, name), hint="convert the file to CSV or Parquet, or use `engine: {kind: duckdb}`")
-        del types
         if source.format == "csv":  # a row with too many or too few fields aborts the write
             raw_checked = raw.where("CASE WHEN _wb_corrupt IS NOT NULL THEN raise_error('MALFORMED row') ELSE true END")
         else:
@@ -486,7 +486,6 @@ class SparkEngine:
     def read_back(self, table: str, con: Any) -> None:
         """Copy lake table ``table`` into the DuckDB connection ``con`` (on the driver), in
         Arrow batches, replacing what was there in one transaction."""
-        from ..sql import quote_ident as q
 
         df = self._frame(table)
         batches = self._run(lambda: df.toArrow().to_batches(), doing=f"reading table {table} back to the driver")
@@ -497,7 +496,7 @@ class SparkEngine:
         con.register("_wb_lake", arrow)
         try:
             con.execute("BEGIN TRANSACTION")
-            con.execute(f"CREATE OR REPLACE TABLE {q(table)} AS SELECT * FROM _wb_lake")
+            con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table)} AS SELECT * FROM _wb_lake")
             con.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(Exception):
@@ -521,13 +520,11 @@ class SparkEngine:
         sql = stats_sql_for_schema(df.limit(0).toArrow().schema, '"__wb_profile"')
         row = self._run(lambda: self.spark.sql(to_spark_sql(sql)).collect()[0], doing=f"profiling table {table}")
         values = row.asDict()
-        n = int(values["n"])
         for key in [k for k in values if k.endswith("_skew")]:
             # Spark's skewness is the population's (g1); DuckDB's is the sample's (G1)
             nn = int(values[key[: -len("skew")] + "nn"] or 0)
             if values[key] is not None and nn > 2:
                 values[key] = values[key] * (nn * (nn - 1)) ** 0.5 / (nn - 2)
-        del n
         return ProfileStats(table, tuple(values.items()))
 
     def score_batch(self, model_uri: str, table: str, columns: list[str]) -> pa.Table:
