@@ -111,7 +111,7 @@ PYTEST_PARALLEL = -n $(WORKERS) $(if $(filter 0,$(WORKERS)),,--dist loadgroup)
 test: setup ## Run the test suite on WORKERS=2 processes (the browser test skips without Chromium: see test-browser)
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(ARGS)
 
-test-fast: setup ## The inner loop: every test but the slow, browser and LLM-server ones, in parallel
+test-fast: setup ## The inner loop: every test but the slow, browser, LLM-server and Spark ones, in parallel
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not browser and not llm and not spark" $(ARGS)
 
 test-browser: setup ## Install Chromium + playwright (.ci/install-browser), run the browser test
