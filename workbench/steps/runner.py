@@ -401,9 +401,10 @@ def _reconcile_decisions(charter: Charter, store: Store, say: Progress) -> None:
 
 def _ingest_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[StepOutcome],
                  current: list, say: Progress, force: bool) -> dict[str, dict]:
-    from ..data import warehouse
+    from ..data import engines, warehouse
 
-    say("ingest: loading sources into the warehouse")
+    say("ingest: loading sources into the warehouse" + (" (on Spark: the lake, then read back)"
+                                                         if charter.engine.kind == "spark" else ""))
     t0 = time.perf_counter()
     run = store.start_run(charter.name, "ingest", parent=parent.run_id,
                           tags={TAG["kind"]: "step", TAG["step"]: "ingest", TAG["pilot"]: charter.name,
@@ -415,7 +416,7 @@ def _ingest_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[
     current[0] = run
     try:
         with warehouse.writer(charter.warehouse_path) as con:
-            results = warehouse.ingest_all(con, charter, force=force)
+            results = engines.ingest_all(con, charter, force=force)
     except BaseException as exc:
         fail_run(store, run, exc)
         current[0] = None
@@ -721,7 +722,7 @@ def _data_changed(charter: Charter, step: Step, expected: dict[str, str], when: 
     """A StepError when a table no longer carries the fingerprint the pilot recorded at ingest.
 
     Read-only and cheap (DuckDB hashes the rows: ~20 ms for 337 k rows)."""
-    from ..data import warehouse
+    from ..data import engines, warehouse
     from ..errors import WarehouseError
 
     if not expected:
@@ -741,7 +742,7 @@ def _data_changed(charter: Charter, step: Step, expected: dict[str, str], when: 
                 now = warehouse.fingerprint(con, table).digest
             except WarehouseError:
                 now = "(table gone)"
-            if now != digest:
+            if now != engines.warehouse_digest(con, charter, table, digest):
                 changed.append(f"{table} (fingerprint {digest} at ingest, {now} now)")
     finally:
         con.close()

@@ -1,0 +1,81 @@
+"""The data engines: where ingest, contracts, profiles and the feature view run.
+
+DuckDB (embedded, the default) or Apache Spark (`engine: {kind: spark}` in the charter, the
+`spark` extra). Both implement :class:`~.base.DataEngine`; callers pick one with
+:func:`engine_for` and never import duckdb or pyspark for this work themselves. pyspark is
+imported in :mod:`.spark` only (tests/data/test_engines_layout.py holds it there).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .base import DataEngine, ProfileStats
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...charter.config import Charter
+    from ..warehouse import IngestResult
+
+__all__ = ["DataEngine", "ProfileStats", "engine_for", "ingest_all", "warehouse_digest", "COPY_TABLE"]
+
+# Spark: the lake table's fingerprint (Spark's) -> its copy's in the warehouse (DuckDB's), so the
+# runner's "data changed under the pilot" check knows what the notebooks should find
+COPY_TABLE = "_workbench_lake_copy"
+
+
+def engine_for(charter: Charter) -> DataEngine:
+    """The charter's engine (``engine.kind``): DuckDB on the charter's warehouse file, or
+    Spark on its lake. Spark starts (or joins) its session lazily, on first use."""
+    if charter.engine.kind == "spark":
+        from .spark import SparkEngine
+
+        return SparkEngine.for_charter(charter)
+    from .duckdb import DuckDBEngine
+
+    return DuckDBEngine(charter.warehouse_path)
+
+
+def ingest_all(con: Any, charter: Charter, *, force: bool = False) -> list[IngestResult]:
+    """Ingest every source of the charter on its engine; what the pilot's steps call.
+
+    DuckDB: :func:`warehouse.ingest_all` into the open warehouse ``con``, as always. Spark:
+    each source is ingested into the lake (strictly, by Spark) and fingerprinted by Spark;
+    then the table is read back into the warehouse ``con`` on the driver, so the notebooks,
+    training and reports run unchanged on what Spark loaded (README, "Scale")."""
+    from .. import warehouse
+
+    if charter.engine.kind != "spark":
+        return warehouse.ingest_all(con, charter, force=force)
+    from .spark import SparkEngine
+
+    engine = SparkEngine.for_charter(charter)
+    pii = warehouse.charter_pii(charter)
+    results = []
+    for name, src in charter.sources.items():
+        result = engine.ingest(name, src, charter.resolve(src.path), pii=pii.get(name, frozenset()), force=force)
+        copied = warehouse_digest(con, charter, name, result.fingerprint.digest)
+        have = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+                           "AND table_name = ?", [name]).fetchall()[0][0]
+        if not result.skipped or not have or copied.startswith("(no copy"):
+            engine.read_back(name, con)
+            warehouse._record_pii(con, name, pii.get(name, frozenset()))
+            copy = warehouse.fingerprint(con, name)
+            con.execute(f"CREATE TABLE IF NOT EXISTS {COPY_TABLE} (table_name VARCHAR PRIMARY KEY, "
+                        "lake_digest VARCHAR, copy_digest VARCHAR)")
+            con.execute(f"INSERT OR REPLACE INTO {COPY_TABLE} VALUES (?, ?, ?)",
+                        [name, result.fingerprint.digest, copy.digest])
+        results.append(result)
+    return results
+
+
+def warehouse_digest(con: Any, charter: Charter, table: str, digest: str) -> str:
+    """The fingerprint digest the warehouse's ``table`` should have when ingest recorded
+    ``digest``: the same on DuckDB; on Spark, that of the copy read back from the lake."""
+    if charter.engine.kind != "spark":
+        return digest
+    try:
+        rows = con.execute(f"SELECT copy_digest FROM {COPY_TABLE} WHERE table_name = ? AND lake_digest = ?",
+                           [table, digest]).fetchall()
+    except Exception:  # noqa: BLE001 - no copy recorded yet (duckdb.CatalogException): nothing matches
+        rows = []
+    return rows[0][0] if rows else f"(no copy of lake fingerprint {digest})"

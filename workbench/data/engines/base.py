@@ -1,0 +1,75 @@
+"""One interface for the data work of a pilot, whatever runs it.
+
+A :class:`DataEngine` reads a declared source into a table (strictly typed, file:line
+errors, nothing half-written), runs SQL written in DuckDB's dialect (Spark translates it
+with sqlglot), writes a query's result as a table, fingerprints a table, validates a
+contract with Great Expectations, profiles a table's numbers and scores a batch with a
+logged MLflow model. Results that training and reports need come back to the driver as
+Arrow tables, so measuring, deciding and showing stay the same on every engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
+    from ...charter.config import Source
+    from ..contracts import Contract, ContractResult
+    from ..warehouse import IngestResult, TableFingerprint
+
+__all__ = ["DataEngine", "ProfileStats"]
+
+
+@dataclass(frozen=True)
+class ProfileStats:
+    """The aggregate profile numbers of a table: one scan of profiling's statistics SQL
+    (row count; per column non-null count, approximate distinct count, min, max, mean,
+    standard deviation, skewness, true/false counts), keyed as that SQL names them."""
+
+    table: str
+    values: tuple[tuple[str, Any], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+@runtime_checkable
+class DataEngine(Protocol):
+    kind: str
+
+    def ingest(self, name: str, source: Source, path: Path, *, pii: Collection[str] = (),
+               force: bool = False) -> IngestResult:
+        """Load ``path`` as table ``name`` with the source's declared types, strictly."""
+        ...
+
+    def sql(self, query: str) -> pa.Table:
+        """Run a SELECT written in DuckDB's dialect; the result on the driver."""
+        ...
+
+    def write_table(self, name: str, query: str) -> TableFingerprint:
+        """Store a SELECT's result (DuckDB's dialect) as table ``name``; its fingerprint."""
+        ...
+
+    def fingerprint(self, table: str) -> TableFingerprint:
+        """Rows, schema and an order-independent content hash, computed by the engine."""
+        ...
+
+    def check_contract(self, contract: Contract, **kwargs: Any) -> ContractResult:
+        """The contract's rules through Great Expectations on the engine's table."""
+        ...
+
+    def profile_stats(self, table: str) -> ProfileStats:
+        """The table's aggregate profile numbers, computed by the engine."""
+        ...
+
+    def score_batch(self, model_uri: str, table: str, columns: list[str]) -> pa.Table:
+        """The table with a ``prediction`` column from the MLflow model at ``model_uri``."""
+        ...
+
+    def close(self) -> None:
+        ...

@@ -1,0 +1,121 @@
+"""The DuckDB engine: today's warehouse code behind the engine interface.
+
+Nothing new happens here: ingest is :func:`warehouse.ingest_source` under the writer lock,
+contracts are :func:`contracts.check_contract`, profile numbers come from profiling's own
+statistics SQL; this module only gives them the shape every engine shares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import warehouse
+from ..sql import quote_ident
+from .base import ProfileStats
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
+    from ...charter.config import Source
+    from ..contracts import Contract, ContractResult
+
+__all__ = ["DuckDBEngine", "profile_stats_sql", "stats_sql_for_schema", "arrow_fingerprint"]
+
+
+def profile_stats_sql(con: Any, relation: str) -> tuple[str, str]:
+    """(profiling's statistics SELECT over ``relation``, the name it is written against),
+    with the column specs read from ``relation`` in DuckDB: the one SQL both engines run."""
+    from ..profiling import _column_specs, _stats_sql
+
+    return _stats_sql(relation, _column_specs(con, relation)), relation
+
+
+def stats_sql_for_schema(schema: pa.Schema, relation: str) -> str:
+    """Profiling's statistics SELECT over ``relation`` for a table of this Arrow schema: the
+    column specs are read by DuckDB from an empty table of that schema, so another engine
+    runs the very SQL DuckDB would (translated to its dialect)."""
+    import duckdb
+    import pyarrow as pa
+
+    from ..profiling import _column_specs, _stats_sql
+
+    con = duckdb.connect()
+    try:
+        con.register("_wb_schema", pa.Table.from_batches([], schema=schema))
+        return _stats_sql(relation, _column_specs(con, "_wb_schema"))
+    finally:
+        con.close()
+
+
+def arrow_fingerprint(name: str, table: pa.Table) -> warehouse.TableFingerprint:
+    """DuckDB's fingerprint of a result brought back to the driver (e.g. a feature view
+    computed by Spark): the same hash whichever engine computed the rows."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("_wb_arrow", table)
+        con.execute(f"CREATE TABLE {quote_ident(name)} AS SELECT * FROM _wb_arrow")
+        return warehouse.fingerprint(con, name)
+    finally:
+        con.close()
+
+
+class DuckDBEngine:
+    kind = "duckdb"
+
+    def __init__(self, db: Path) -> None:
+        self.db = Path(db)
+
+    def ingest(self, name: str, source: Source, path: Path, *, pii: Collection[str] = (),
+               force: bool = False) -> warehouse.IngestResult:
+        with warehouse.writer(self.db) as con:
+            return warehouse.ingest_source(con, name, source, path, force=force, pii=pii)
+
+    def sql(self, query: str) -> pa.Table:
+        con = warehouse.connect_read_only(self.db)
+        try:
+            return con.sql(query).to_arrow_table()
+        finally:
+            con.close()
+
+    def write_table(self, name: str, query: str) -> warehouse.TableFingerprint:
+        with warehouse.writer(self.db) as con:
+            con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS {query}")
+            return warehouse.fingerprint(con, name)
+
+    def fingerprint(self, table: str) -> warehouse.TableFingerprint:
+        con = warehouse.connect_read_only(self.db)
+        try:
+            return warehouse.fingerprint(con, table)
+        finally:
+            con.close()
+
+    def check_contract(self, contract: Contract, **kwargs: Any) -> ContractResult:
+        from ..contracts import check_contract
+
+        return check_contract(self.db, contract, **kwargs)
+
+    def profile_stats(self, table: str) -> ProfileStats:
+        con = warehouse.connect_read_only(self.db)
+        try:
+            sql, _ = profile_stats_sql(con, quote_ident(table))
+            cur = con.execute(sql)
+            row = cur.fetchone()
+            names = [d[0] for d in cur.description]
+        finally:
+            con.close()
+        return ProfileStats(table, tuple(zip(names, row, strict=True)))
+
+    def score_batch(self, model_uri: str, table: str, columns: list[str]) -> pa.Table:
+        import mlflow.pyfunc
+        import pyarrow as pa
+
+        frame = self.sql(f"SELECT * FROM {quote_ident(table)}").to_pandas()
+        model = mlflow.pyfunc.load_model(model_uri)
+        return pa.Table.from_pandas(frame.assign(prediction=model.predict(frame[columns])), preserve_index=False)
+
+    def close(self) -> None:
+        """Nothing stays open: every call opens and closes its connection."""

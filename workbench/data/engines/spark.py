@@ -1,0 +1,597 @@
+"""The Spark engine: the same pilot on Apache Spark (`engine: {kind: spark}`).
+
+The only module that imports pyspark (tests/data/test_engines_layout.py holds it to that).
+
+- One session per process, started from the charter's ``engine.master`` and ``engine.conf``
+  (``local[N]``, ``spark://``, or Spark Connect ``sc://``); a missing Java, a master that
+  cannot be reached or a driver that runs out of memory is an :class:`EngineError` naming
+  the charter key and the fix.
+- Ingest reads every column as text and casts it to the declared type only when the text
+  *is* a value of that type (the same rules and reasons as DuckDB's ingest: no rounding,
+  no dropped time or offset, no overflow to infinity); the first bad value aborts the
+  write, then a diagnostic pass lists the bad values with file:line:column. The table is
+  written as Parquet files to a temporary folder of the lake and renamed into place, so
+  the lake never holds half a table.
+- SQL is written once, in DuckDB's dialect (profiles, feature views, contract queries), and
+  translated with sqlglot.
+- Fingerprints (rows, schema, a sum of per-row xxhash64) are computed by Spark.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Collection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ...errors import EngineError, IngestError
+from ..sql import quote_ident
+from .base import ProfileStats
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
+
+    from ...charter.config import Charter, Engine, Source
+    from ..contracts import Contract, ContractResult
+    from ..warehouse import IngestResult, TableFingerprint
+
+__all__ = ["SparkEngine", "spark_session", "stop_session", "to_spark_sql", "spark_type", "LAKE_META"]
+
+LAKE_META = "_workbench_ingest.json"  # beside the Parquet files; Spark skips names starting with _
+_MAX_REPORTED = 10
+_SENTINEL = "workbench: a value does not parse as its declared type"
+# defaults sized for one machine; the charter's conf wins
+_DEFAULT_CONF = {
+    "spark.sql.shuffle.partitions": "4",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",  # progress bars would fill the pilot's log
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "true",
+    "spark.sql.sources.partitionOverwriteMode": "static",
+}
+
+# DuckDB type (canonical, as the charter declares it) -> Spark SQL type
+_TYPES = {
+    "BOOLEAN": "BOOLEAN", "TINYINT": "TINYINT", "SMALLINT": "SMALLINT", "INTEGER": "INT", "BIGINT": "BIGINT",
+    "HUGEINT": "DECIMAL(38,0)", "UTINYINT": "SMALLINT", "USMALLINT": "INT", "UINTEGER": "BIGINT",
+    "UBIGINT": "DECIMAL(20,0)", "FLOAT": "FLOAT", "DOUBLE": "DOUBLE", "DATE": "DATE",
+    "TIMESTAMP": "TIMESTAMP_NTZ", "TIMESTAMPTZ": "TIMESTAMP", "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
+    "VARCHAR": "STRING", "BLOB": "BINARY",
+}
+_INTEGRAL = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+_UNSIGNED = {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+_NUMBER_RE = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
+_NON_FINITE_RE = r"^(?i)\s*[+-]?(inf|infinity|nan)\s*$"
+_OFFSET_RE = r"[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]*)?)?\s*[+-][0-9]{1,2}(:?[0-9]{2})?\s*$"
+
+
+def spark_type(duckdb_type: str, *, where: str = "") -> str:
+    """The Spark SQL type a declared DuckDB type is stored as in the lake."""
+    typ = duckdb_type.upper().strip()
+    if typ.startswith("DECIMAL"):
+        return typ.replace(" ", "")
+    if typ.startswith("VARCHAR"):
+        return "STRING"
+    if typ not in _TYPES:
+        raise EngineError(f"the Spark engine cannot store a column of type {typ}", where=where or None,
+                          hint=f"declare one of {', '.join(sorted(_TYPES))} or DECIMAL(p,s), or use `engine: "
+                               "{kind: duckdb}`")
+    return _TYPES[typ]
+
+
+# -- the session ----------------------------------------------------------------------
+
+_SESSION: Any = None
+_SESSION_KEY: tuple | None = None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
+
+
+def spark_session(master: str, conf: dict[str, Any] | None = None, *, where: str = "engine") -> SparkSession:
+    """The process's one Spark session for ``master`` (started on first use).
+
+    ``where``: the charter key that chose the master, for the error messages."""
+    global _SESSION, _SESSION_KEY
+    settings = {**_DEFAULT_CONF, **{k: str(v) for k, v in (conf or {}).items()}}
+    key = (master, tuple(sorted(settings.items())))
+    if _SESSION is not None:
+        if _SESSION_KEY == key:
+            return _SESSION
+        stop_session()  # one JVM per process: a session for another master replaces it
+    remote = master.startswith("sc://")
+    if not remote and shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise EngineError("Spark cannot start: no Java runtime on this machine (Spark 4 needs Java >= 17)",
+                          where=where,
+                          hint="install Java 17 (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`) or set "
+                               "JAVA_HOME; or run this pilot on DuckDB (`engine: {kind: duckdb}`)")
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise EngineError(f"the Spark engine is not installed ({exc})", where=where,
+                          hint="run `make setup-spark` (the `spark` extra: pyspark 4.1 and sqlglot)") from exc
+    # Python workers (MLflow's spark_udf) run this interpreter, with the workbench's packages
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName("workbench")
+    builder = builder.remote(master) if remote else builder.master(master)
+    for k, v in settings.items():
+        if remote and k.startswith(("spark.driver.", "spark.ui.")):
+            continue  # the server's own; a Connect client cannot set them
+        builder = builder.config(k, v)
+    try:
+        session = builder.getOrCreate()
+        session.sql("SELECT 1").collect()  # a Connect address or a cluster master is reached only here
+    except Exception as exc:  # noqa: BLE001 - py4j, Connect (gRPC) and JVM start-up raise their own types
+        text = str(exc)
+        if "JAVA_GATEWAY_EXITED" in text or "Java gateway process exited" in text:
+            what = "the Java process did not start (Spark 4 needs Java >= 17)"
+            hint = ("check `java -version` (>= 17) and JAVA_HOME (Debian: `apt-get install "
+                    "openjdk-17-jre-headless`), and that spark.driver.memory in `engine.conf` fits this machine")
+        elif remote:
+            what = f"the Spark Connect server at {master} cannot be reached ({_first_line(exc)})"
+            hint = "start the server (`start-connect-server.sh`) or fix `engine.master` (sc://HOST:15002)"
+        else:
+            what = f"Spark did not start on master {master!r} ({_first_line(exc)})"
+            hint = ("check that the cluster's master is up and reachable from here, or use local[2] to run on "
+                    "this machine; `engine.conf` must hold valid Spark settings")
+        raise EngineError(what, where=where, hint=hint) from exc
+    if not remote:
+        with contextlib.suppress(Exception):
+            session.sparkContext.setLogLevel("ERROR")
+    _SESSION, _SESSION_KEY = session, key
+    return session
+
+
+def stop_session() -> None:
+    global _SESSION, _SESSION_KEY
+    if _SESSION is not None:
+        with contextlib.suppress(Exception):
+            _SESSION.stop()
+    _SESSION, _SESSION_KEY = None, None
+
+
+# -- SQL: DuckDB's dialect, translated ------------------------------------------------
+
+
+def to_spark_sql(query: str) -> str:
+    """A SELECT in DuckDB's dialect, in Spark's: sqlglot translates it; tables lose their
+    ``main.`` schema (the lake's tables are temporary views); DuckDB's ``isfinite``, which
+    Spark lacks, becomes a NaN and infinity test. GX's ``{batch}`` placeholder survives."""
+    import sqlglot
+    from sqlglot import exp
+
+    placeholder = "__wb_batch__"
+    text = query.replace("{{", "{").replace("}}", "}").replace("{batch}", placeholder)
+    try:
+        tree = sqlglot.parse_one(text, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise EngineError(f"the SQL cannot be translated to Spark's dialect: {_first_line(exc)}",
+                          where=text[:200], hint="write it in DuckDB's SQL (the workbench translates it)") from exc
+
+    def fix(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and node.args.get("db") is not None and node.db.lower() == "main":
+            node.set("db", None)
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "isfinite":
+            (arg,) = node.expressions
+            return sqlglot.parse_one(f"(NOT isnan({arg.sql('spark')}) AND abs({arg.sql('spark')}) "
+                                     "<> CAST('Infinity' AS DOUBLE))", read="spark")
+        return node
+
+    out = tree.transform(fix).sql(dialect="spark")
+    return out.replace("{", "{{").replace("}", "}}").replace(placeholder, "{batch}") if "{batch}" in query else out
+
+
+# -- strict values ----------------------------------------------------------------------
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _value_rule(v: str, t: str, typ: str) -> tuple[str, str] | None:
+    """(ok, why) in Spark SQL for the text ``v`` and its ``try_cast`` ``t`` of a non-null
+    value of declared DuckDB type ``typ``; None for text. Same rules and reasons as
+    DuckDB's ingest (workbench.data.warehouse)."""
+    if typ == "VARCHAR" or typ.startswith("VARCHAR("):
+        return None
+    cast = f"{t} IS NOT NULL"
+    if typ in _INTEGRAL:
+        shape = f"({v} RLIKE '^\\\\s*[+-]?[0-9]+\\\\s*$')"
+        sign = f" AND {t} >= 0" if typ in _UNSIGNED else ""
+        return (f"({cast} AND {shape}{sign})",
+                f"CASE WHEN NOT {shape} THEN 'is not a whole number (no decimals, exponent or hex for {typ})' "
+                f"ELSE 'is out of range for {typ}' END")
+    m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", typ)
+    if m:
+        scale = int(m.group(2))
+        frac = r"(\\.[0-9]{0," + str(scale) + r"})?|\\.[0-9]{1," + str(scale) + "}" if scale else r"\\.?"
+        shape = f"({v} RLIKE '^\\\\s*[+-]?([0-9]+{frac})\\\\s*$')"
+        number = f"({v} RLIKE '^\\\\s*[+-]?([0-9]+\\\\.?[0-9]*|\\\\.[0-9]+)\\\\s*$')"
+        return (f"({cast} AND {shape})",
+                f"CASE WHEN NOT {number} THEN 'is not a decimal number (no exponent or hex for {typ})' "
+                f"WHEN NOT {shape} THEN 'has more than {scale} decimal place(s): {typ} would round it' "
+                f"ELSE 'is out of range for {typ}' END")
+    if typ in ("FLOAT", "DOUBLE"):
+        special = f"({v} RLIKE {_lit(_NON_FINITE_RE)})"
+        shape = f"({v} RLIKE {_lit(_NUMBER_RE)})"
+        finite = f"(NOT isnan({t}) AND abs({t}) <> CAST('Infinity' AS DOUBLE))"
+        return (f"({cast} AND ({shape} OR {special}) AND ({finite} OR {special}))",
+                f"CASE WHEN NOT ({shape} OR {special}) THEN 'is not a number (decimal or scientific notation; "
+                f"inf and nan are accepted by name)' ELSE 'is beyond the range of {typ} (it would become infinity)' END")
+    if typ == "DATE":
+        shape = f"({v} RLIKE '^\\\\s*-?[0-9]{{4,}}-[0-9]{{1,2}}-[0-9]{{1,2}}\\\\s*$')"
+        return (f"({cast} AND {shape})",
+                f"CASE WHEN NOT {cast} THEN 'is not a date (YYYY-MM-DD)' "
+                "ELSE 'has a time of day, which a DATE column would drop (declare TIMESTAMP)' END")
+    if typ in ("TIMESTAMP", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"):
+        extra = f"({v} RLIKE ':[0-9]{{2}}[.,][0-9]{{7,}}')"
+        parts = [f"NOT {extra}"]
+        reasons = [f"WHEN {extra} THEN 'has more than 6 fractional second digit(s): {typ} would truncate it'"]
+        if typ == "TIMESTAMP":
+            offset = f"({v} RLIKE {_lit(_OFFSET_RE)})"
+            parts.append(f"NOT {offset}")
+            reasons.append(f"WHEN {offset} THEN 'has a UTC offset, which {typ} would drop (declare TIMESTAMPTZ)'")
+        return (f"({cast} AND {' AND '.join(parts)})",
+                f"CASE WHEN NOT {cast} THEN 'is not a {typ.lower()}' {' '.join(reasons)} ELSE 'is malformed' END")
+    return (cast, f"'is not a {typ}'")
+
+
+def _source_key(charter_path: str, name: str, column: str | None = None) -> str:
+    return f"{charter_path}: sources.{name}" + (f".columns.{column}" if column else "")
+
+
+# -- the engine -------------------------------------------------------------------------
+
+
+class SparkEngine:
+    kind = "spark"
+
+    def __init__(self, engine: Engine, lake: Path, *, charter_path: str = "pilot.yaml") -> None:
+        self.engine = engine
+        self.lake = Path(lake)
+        self.charter_path = charter_path
+
+    @classmethod
+    def for_charter(cls, charter: Charter) -> SparkEngine:
+        return cls(charter.engine, charter.resolve(charter.engine.lake), charter_path=str(charter.path))
+
+    @property
+    def spark(self) -> SparkSession:
+        return spark_session(self.engine.spark_master, self.engine.conf,
+                             where=f"{self.charter_path}: engine.master ({self.engine.spark_master})")
+
+    # tables ----------------------------------------------------------------------------
+    def _tables(self) -> list[str]:
+        if not self.lake.is_dir():
+            return []
+        return sorted(p.name for p in self.lake.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+    def _frame(self, table: str) -> DataFrame:
+        folder = self.lake / table
+        if not folder.is_dir():
+            raise EngineError(f"table '{table}' is not in the lake", where=str(self.lake),
+                              hint=f"ingest it first (`workbench ingest`); the lake has: "
+                                   f"{', '.join(self._tables()) or '(no tables)'}")
+        return self.spark.read.parquet(str(folder))
+
+    def _views(self) -> None:
+        """Every lake table as a temporary view under its own name, for SQL."""
+        for table in self._tables():
+            self._frame(table).createOrReplaceTempView(table)
+
+    def _write(self, name: str, frame: DataFrame) -> None:
+        """Write ``frame`` as table ``name``: to a temporary folder of the lake, then renamed
+        into place (the previous table is removed only once the new one is complete)."""
+        self.lake.mkdir(parents=True, exist_ok=True)
+        tag = uuid.uuid4().hex[:8]
+        fresh, old, final = self.lake / f".tmp-{name}-{tag}", self.lake / f".old-{name}-{tag}", self.lake / name
+        try:
+            frame.write.mode("errorifexists").parquet(str(fresh))
+            if final.exists():
+                os.replace(final, old)
+            os.replace(fresh, final)
+        except BaseException:
+            shutil.rmtree(fresh, ignore_errors=True)
+            if old.exists() and not final.exists():
+                os.replace(old, final)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+
+    # the interface ---------------------------------------------------------------------
+    def sql(self, query: str) -> pa.Table:
+        self._views()
+        return self._run(lambda: self.spark.sql(to_spark_sql(query)).toArrow(), doing="running SQL")
+
+    def frame(self, query: str) -> DataFrame:
+        """A SELECT in DuckDB's dialect as a Spark dataframe over the lake (not executed)."""
+        self._views()
+        return self.spark.sql(to_spark_sql(query))
+
+    def write_table(self, name: str, query: str) -> TableFingerprint:
+        self._views()
+        self._run(lambda: self._write(name, self.spark.sql(to_spark_sql(query))), doing=f"writing table {name}")
+        return self.fingerprint(name)
+
+    def fingerprint(self, table: str) -> TableFingerprint:
+        from pyspark.sql import functions as F
+
+        from ..warehouse import TableFingerprint
+
+        df = self._frame(table)
+        cols = tuple((f.name, f.dataType.simpleString()) for f in df.schema.fields)
+        row_hash = F.xxhash64(*[F.col("`" + c.replace("`", "``") + "`") for c, _ in cols]) if cols else F.lit(0)
+        rows, hsum = self._run(lambda: df.agg(F.count(F.lit(1)), F.coalesce(F.sum(row_hash.cast("decimal(38,0)")),
+                                                                             F.lit(0).cast("decimal(38,0)")))
+                               .collect()[0], doing=f"fingerprinting table {table}")
+        digest = hashlib.sha256(json.dumps([table, int(rows), [list(c) for c in cols], str(hsum)]).encode()).hexdigest()[:16]
+        return TableFingerprint(table, int(rows), cols, str(hsum), digest)
+
+    def ingest(self, name: str, source: Source, path: Path, *, pii: Collection[str] = (),
+               force: bool = False) -> IngestResult:
+        from ..warehouse import IngestResult, _check_header, declared_of, file_sha256
+
+        start = time.perf_counter()
+        path = Path(path)
+        if not path.is_file():
+            raise IngestError("the source file does not exist", where=str(path),
+                              hint=f"fix `path:` of {_source_key(self.charter_path, name)}")
+        sha, declared = file_sha256(path), declared_of(source)
+        meta_file = self.lake / name / LAKE_META
+        with contextlib.suppress(OSError, ValueError):
+            meta = json.loads(meta_file.read_text())
+            if not force and meta["file_sha256"] == sha and meta["declared"] == declared:
+                from ..warehouse import TableFingerprint
+
+                return IngestResult(name, path, sha, TableFingerprint.from_dict(meta["fingerprint"]), True,
+                                    time.perf_counter() - start)
+        for c, t in source.columns.items():  # a type Spark cannot store is refused before any work
+            spark_type(t, where=_source_key(self.charter_path, name, c))
+        if source.format == "csv":
+            missing = _check_header(path, source)
+            raw, select = self._csv(path, source, missing)
+        elif source.format == "parquet":
+            missing, (raw, select) = [], self._parquet(path, source)
+        else:
+            raise EngineError(f"the Spark engine does not read {source.format} sources yet", where=_source_key(
+                self.charter_path, name), hint="convert the file to CSV or Parquet, or use `engine: {kind: duckdb}`")
+        if source.format == "csv":  # a row with too many or too few fields aborts the write
+            raw_checked = raw.where("CASE WHEN _wb_corrupt IS NOT NULL THEN raise_error('MALFORMED row') ELSE true END")
+        else:
+            raw_checked = raw
+        typed = raw_checked.selectExpr(*select)
+        try:
+            self._write(name, typed)
+        except Exception as exc:  # noqa: BLE001 - the JVM wraps our sentinel in its own exception types
+            if _SENTINEL not in str(exc) and "MALFORMED" not in str(exc).upper():
+                raise self._engine_error(exc, doing=f"ingesting {path}") from exc
+            raise self._diagnose(path, source, raw, missing, frozenset(pii)) from None
+        fp = self.fingerprint(name)
+        meta_file.write_text(json.dumps({"file_sha256": sha, "declared": declared, "fingerprint": fp.to_dict(),
+                                         "pii": sorted(pii), "source": str(path)}))
+        return IngestResult(name, path, sha, fp, False, time.perf_counter() - start, tuple(missing))
+
+    def _csv(self, path: Path, source: Source, missing: list[str]) -> tuple[DataFrame, list[str]]:
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        present = [c for c in source.columns if c not in missing]
+        o = source.csv
+        nulls = [o.null_string] if isinstance(o.null_string, str) else list(o.null_string)
+        schema = StructType([StructField(c, StringType()) for c in present] + [StructField("_wb_corrupt", StringType())])
+        raw = (self.spark.read.schema(schema)
+               .option("header", o.header).option("sep", o.delimiter).option("quote", o.quote)
+               .option("escape", o.quote)  # RFC 4180: a quote inside a quoted value is doubled
+               # not multiLine: the file splits over the cores (a multiLine CSV is one task); a quoted
+               # value holding a line break is then a malformed row, refused with its line
+               .option("multiLine", False).option("mode", "PERMISSIVE")
+               .option("columnNameOfCorruptRecord", "_wb_corrupt").option("nullValue", "\u0000wb-none")
+               .option("emptyValue", "").option("encoding", "UTF-8").csv(str(path)))
+        null_list = ", ".join(_lit(n) for n in nulls)
+        select = []
+        for i, c in enumerate(present):
+            q = "`" + c.replace("`", "``") + "`"
+            v = f"(CASE WHEN {q} IN ({null_list}) THEN NULL ELSE {q} END)" if nulls else q
+            select.append(self._typed(v, source.columns[c], c, i))
+        return raw, select
+
+    def _typed(self, v: str, typ: str, column: str, index: int) -> str:
+        target = spark_type(typ)
+        q = "`" + column.replace("`", "``") + "`"
+        rule = _value_rule(v, f"try_cast({v} AS {target})", typ.upper())
+        if rule is None:
+            return f"CAST({v} AS {target}) AS {q}"
+        ok, _ = rule
+        return (f"CASE WHEN {v} IS NULL THEN NULL WHEN {ok} THEN CAST({v} AS {target}) "
+                f"ELSE raise_error({_lit(_SENTINEL)}) END AS {q}")
+
+    def _parquet(self, path: Path, source: Source) -> tuple[DataFrame, list[str]]:
+        raw = self.spark.read.parquet(str(path))
+        have = {f.name: f.dataType.simpleString() for f in raw.schema.fields}
+        gone = [c for c in source.columns if c not in have]
+        if gone:
+            raise IngestError(f"the file has no column(s) {', '.join(gone)}", where=str(path),
+                              hint=f"fix the file or the declared `columns:` (the file has: {', '.join(have)})")
+        select = []
+        for c, typ in source.columns.items():
+            q, target = "`" + c.replace("`", "``") + "`", spark_type(typ)
+            if have[c] == target.lower():
+                select.append(q)
+                continue
+            # another type in the file: the value must survive the round trip (14.6 -> 15 -> 15.0 does not)
+            select.append(f"CASE WHEN {q} IS NULL THEN NULL WHEN try_cast(try_cast({q} AS {target}) AS {have[c]}) "
+                          f"<=> {q} THEN CAST({q} AS {target}) ELSE raise_error({_lit(_SENTINEL)}) END AS {q}")
+        return raw, select
+
+    def _diagnose(self, path: Path, source: Source, raw: DataFrame, missing: list[str],
+                  masked: frozenset[str]) -> IngestError:
+        """Every bad value (up to a few) with its file:line and column, as DuckDB's ingest says it."""
+        from ..warehouse import _show
+
+        present = [c for c in source.columns if c not in missing]
+        lines: list[str] = []
+        total = 0
+        if source.format == "csv":
+            # Spark refuses a query of the corrupt-record column alone: the filter also reads a real column
+            first = "`" + present[0].replace("`", "``") + "`"
+            structural = raw.filter(f"_wb_corrupt IS NOT NULL AND length(concat(coalesce({first}, ''), 'x')) > 0").count()
+            # Spark prunes the columns it parses, so its count can miss a short row: the driver's
+            # scan of the file (on this error path only) names the lines
+            found = _malformed_lines(path, source, len(present))
+            total += max(structural, len(found))
+            for line, n in found:
+                lines.append(f"{path}:{line}: {n} field(s) where {len(present)} column(s) are declared")
+        o = source.csv
+        nulls = [o.null_string] if isinstance(o.null_string, str) else list(o.null_string)
+        bad: list[tuple[int, str, str, str]] = []
+        parts = []
+        for i, c in enumerate(present, start=1):
+            q = "`" + c.replace("`", "``") + "`"
+            v = f"(CASE WHEN {q} IN ({', '.join(_lit(n) for n in nulls)}) THEN NULL ELSE {q} END)" if nulls and \
+                source.format == "csv" else f"CAST({q} AS STRING)"
+            rule = _value_rule(v, f"try_cast({v} AS {spark_type(source.columns[c])})", source.columns[c].upper())
+            if rule is None or source.format != "csv":
+                continue
+            ok, why = rule
+            parts.append(f"SELECT {i} AS i, {_lit(c)} AS c, {v} AS v, {why} AS why FROM _wb_raw "
+                         f"WHERE _wb_corrupt IS NULL AND {v} IS NOT NULL AND NOT {ok}")
+        if parts:
+            raw.createOrReplaceTempView("_wb_raw")
+            union = " UNION ALL ".join(parts)
+            total += self.spark.sql(f"SELECT count(*) FROM ({union})").collect()[0][0]
+            bad = [(r["i"], r["c"], r["v"], r["why"]) for r in self.spark.sql(f"{union} LIMIT {_MAX_REPORTED}").collect()]
+        located = _value_lines(path, source, present, bad)
+        for (i, c, v, why), line in zip(bad, located, strict=True):
+            where = f"{path}:{line}" if line else str(path)
+            lines.append(f"{where}: column {i} ('{c}'): {_show(v, c, masked)} {why}")
+        shown = lines[:_MAX_REPORTED]
+        more = f"\n  ... and {total - len(shown)} more" if total > len(shown) else ""
+        return IngestError(f"{total} malformed value(s) or row(s): values must parse exactly as their declared "
+                           f"type (nothing is rounded or cut); the previous table is unchanged:\n  "
+                           + "\n  ".join(shown) + more, where=str(path),
+                           hint="fix those lines in the file (or the declared column types in the charter), "
+                                "then run again")
+
+    def read_back(self, table: str, con: Any) -> None:
+        """Copy lake table ``table`` into the DuckDB connection ``con`` (on the driver), in
+        Arrow batches, replacing what was there in one transaction."""
+
+        df = self._frame(table)
+        batches = self._run(lambda: df.toArrow().to_batches(), doing=f"reading table {table} back to the driver")
+        import pyarrow as pa
+
+        arrow = pa.Table.from_batches(batches, schema=df.limit(0).toArrow().schema) if batches else \
+            df.limit(0).toArrow()
+        con.register("_wb_lake", arrow)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table)} AS SELECT * FROM _wb_lake")
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.unregister("_wb_lake")
+
+    def check_contract(self, contract: Contract, **kwargs: Any) -> ContractResult:
+        from ..contracts.gx_spark import check_contract_frame
+
+        self._views()
+        return check_contract_frame(self.spark, self._frame(contract.dataset), contract, translate=to_spark_sql,
+                                    spark_type=spark_type, **kwargs)
+
+    def profile_stats(self, table: str) -> ProfileStats:
+        from .duckdb import stats_sql_for_schema
+
+        df = self._frame(table)
+        df.createOrReplaceTempView("__wb_profile")
+        sql = stats_sql_for_schema(df.limit(0).toArrow().schema, '"__wb_profile"')
+        row = self._run(lambda: self.spark.sql(to_spark_sql(sql)).collect()[0], doing=f"profiling table {table}")
+        values = row.asDict()
+        for key in [k for k in values if k.endswith("_skew")]:
+            # Spark's skewness is the population's (g1); DuckDB's is the sample's (G1)
+            nn = int(values[key[: -len("skew")] + "nn"] or 0)
+            if values[key] is not None and nn > 2:
+                values[key] = values[key] * (nn * (nn - 1)) ** 0.5 / (nn - 2)
+        return ProfileStats(table, tuple(values.items()))
+
+    def score_batch(self, model_uri: str, table: str, columns: list[str]) -> pa.Table:
+        import mlflow.pyfunc
+
+        df = self._frame(table)
+        udf = mlflow.pyfunc.spark_udf(self.spark, model_uri, result_type="double", env_manager="local")
+        return self._run(lambda: df.withColumn("prediction", udf(*columns)).toArrow(), doing=f"scoring {table}")
+
+    def close(self) -> None:
+        """The session stays for the process (one JVM); :func:`stop_session` ends it."""
+
+    # errors --------------------------------------------------------------------------
+    def _run(self, fn: Any, *, doing: str) -> Any:
+        try:
+            return fn()
+        except EngineError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - py4j / Spark analysis errors
+            raise self._engine_error(exc, doing=doing) from exc
+
+    def _engine_error(self, exc: BaseException, *, doing: str) -> EngineError:
+        text = str(exc)
+        if "OutOfMemoryError" in text or "Java heap space" in text:
+            return EngineError(f"the Spark driver ran out of memory {doing}", where=f"{self.charter_path}: engine.conf",
+                               hint="raise spark.driver.memory in `engine.conf` (e.g. 6g), or run on a cluster "
+                                    "(`engine.master`); nothing was half-written in the lake")
+        return EngineError(f"Spark failed {doing}: {_first_line(exc)}", where=f"{self.charter_path}: engine",
+                           hint="see the Spark error above; the lake keeps its previous tables")
+
+
+def _malformed_lines(path: Path, source: Source, expected: int) -> list[tuple[int, int]]:
+    """(line, fields) of the first records whose field count is not ``expected``: read on
+    the driver, only once a load has failed."""
+    out: list[tuple[int, int]] = []
+    with contextlib.suppress(OSError, csv.Error), open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        reader = csv.reader(f, delimiter=source.csv.delimiter, quotechar=source.csv.quote)
+        line_end = 0
+        if source.csv.header:
+            next(reader, None)
+            line_end = reader.line_num
+        for row in reader:
+            begin, line_end = line_end + 1, reader.line_num
+            if len(row) != expected:
+                out.append((begin, len(row)))
+                if len(out) >= _MAX_REPORTED:
+                    break
+    return out
+
+
+def _value_lines(path: Path, source: Source, present: list[str], bad: list[tuple[int, str, str, str]]) -> list[int | None]:
+    """The physical line of each bad value's first record (file order), read on the driver."""
+    wanted = {(i - 1, v) for i, _, v, _ in bad}
+    found: dict[tuple[int, str], int] = {}
+    if wanted and source.format == "csv":
+        with contextlib.suppress(OSError, csv.Error), open(path, newline="", encoding="utf-8-sig",
+                                                           errors="replace") as f:
+            reader = csv.reader(f, delimiter=source.csv.delimiter, quotechar=source.csv.quote)
+            line_end = 0
+            if source.csv.header:
+                next(reader, None)
+                line_end = reader.line_num
+            for row in reader:
+                begin, line_end = line_end + 1, reader.line_num
+                for idx, value in wanted - set(found):
+                    if idx < len(row) and row[idx] == value:
+                        found[(idx, value)] = begin
+                if len(found) == len(wanted):
+                    break
+    return [found.get((i - 1, v)) for i, _, v, _ in bad]
