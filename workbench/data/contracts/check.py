@@ -185,23 +185,7 @@ def check_contract(
         compiled = compile_contract(contract)
         by_id = {c.rule.id: c for c in compiled}
 
-        # Pass 1: booleans only, every rule.
-        pass1 = _validate(ctx, batch, f"{contract.dataset}.check", [c.check for c in compiled], "BOOLEAN_ONLY")
-        outcome: dict[str, tuple[bool, str | None]] = {}
-        for res in pass1:
-            rid = res.expectation_config.meta["rule_id"]
-            err = _exception(res)
-            outcome[rid] = (bool(res.success) and err is None, err)
-
-        # Pass 2: details for what failed (never for what raised), plus the row count.
-        row_rule = next(c for c in compiled if c.rule.kind == "row_count")
-        want = [c for c in compiled if not outcome[c.rule.id][0] and outcome[c.rule.id][1] is None]
-        if row_rule not in want:
-            want.insert(0, row_rule)
-        details: dict[str, Any] = {}
-        for group, fmt in _detail_groups(want, max_examples):
-            for res in _validate(ctx, batch, f"{contract.dataset}.detail.{fmt['result_format']}.{len(details)}", group, fmt):
-                details[res.expectation_config.meta["rule_id"]] = res
+        outcome, details, row_rule = two_passes(ctx, batch, contract.dataset, compiled, max_examples)
     finally:
         if ds is not None:
             gx_duckdb.close_engine(ds)
@@ -307,6 +291,27 @@ def _detail_groups(want: list[Any], max_examples: int) -> list[tuple[list[Any], 
     if pii:
         out.append((pii, {"result_format": "BASIC", "partial_unexpected_count": 0}))
     return out
+
+
+def two_passes(ctx: Any, batch: Any, dataset: str, compiled: list[Any],
+               max_examples: int) -> tuple[dict[str, tuple[bool, str | None]], dict[str, Any], Any]:
+    """Validate ``compiled`` rules on ``batch`` in two passes, whatever the engine behind it:
+    booleans for every rule, then details (examples, counts) only for the rules that failed
+    (never for one that raised) and the row count. Returns ({rule id: (passed, error)},
+    {rule id: detailed result}, the row-count rule)."""
+    outcome: dict[str, tuple[bool, str | None]] = {}
+    for res in _validate(ctx, batch, f"{dataset}.check", [c.check for c in compiled], "BOOLEAN_ONLY"):
+        err = _exception(res)
+        outcome[res.expectation_config.meta["rule_id"]] = (bool(res.success) and err is None, err)
+    row_rule = next(c for c in compiled if c.rule.kind == "row_count")
+    want = [c for c in compiled if not outcome[c.rule.id][0] and outcome[c.rule.id][1] is None]
+    if row_rule not in want:
+        want.insert(0, row_rule)
+    details: dict[str, Any] = {}
+    for group, fmt in _detail_groups(want, max_examples):
+        for res in _validate(ctx, batch, f"{dataset}.detail.{fmt['result_format']}.{len(details)}", group, fmt):
+            details[res.expectation_config.meta["rule_id"]] = res
+    return outcome, details, row_rule
 
 
 def _validate(ctx: Any, batch: Any, name: str, expectations: list[Any], result_format: Any) -> list[Any]:

@@ -40,7 +40,7 @@ def check_contract_frame(spark: Any, df: Any, contract: Contract, *, translate: 
     every lake table is a temporary view of ``spark`` for the references rules)."""
     started = time.perf_counter()
     from . import gx_duckdb  # noqa: F401 - sets GX_ANALYTICS_ENABLED before great_expectations loads
-    from .check import _detail_groups, _exception, _row_count, _rule_result, _validate
+    from .check import _row_count, _rule_result, two_passes
     from .compile import compile_contract, quote_ident, quote_literal
 
     import great_expectations as gx
@@ -87,19 +87,7 @@ def check_contract_frame(spark: Any, df: Any, contract: Contract, *, translate: 
     asset = ds.add_dataframe_asset(name=contract.dataset)
     batch = asset.add_batch_definition_whole_dataframe("whole table").get_batch(batch_parameters={"dataframe": df})
 
-    pass1 = _validate(ctx, batch, f"{contract.dataset}.check", [c.check for c in compiled], "BOOLEAN_ONLY")
-    outcome: dict[str, tuple[bool, str | None]] = {}
-    for res in pass1:
-        err = _exception(res)
-        outcome[res.expectation_config.meta["rule_id"]] = (bool(res.success) and err is None, err)
-    row_rule = next(c for c in compiled if c.rule.kind == "row_count")
-    want = [c for c in compiled if not outcome[c.rule.id][0] and outcome[c.rule.id][1] is None]
-    if row_rule not in want:
-        want.insert(0, row_rule)
-    details: dict[str, Any] = {}
-    for group, fmt in _detail_groups(want, max_examples):
-        for res in _validate(ctx, batch, f"{contract.dataset}.detail.{fmt['result_format']}.{len(details)}", group, fmt):
-            details[res.expectation_config.meta["rule_id"]] = res
+    outcome, details, row_rule = two_passes(ctx, batch, contract.dataset, compiled, max_examples)
     row_count = _row_count(details.get(row_rule.rule.id))
     results = [_rule_result(c.rule, outcome[c.rule.id], details.get(c.rule.id), c.examples_from, row_count,
                             max_examples) for c in compiled]
