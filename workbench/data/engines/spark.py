@@ -29,7 +29,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -556,10 +556,9 @@ class SparkEngine:
                            hint="see the Spark error above; the lake keeps its previous tables")
 
 
-def _malformed_lines(path: Path, source: Source, expected: int) -> list[tuple[int, int]]:
-    """(line, fields) of the first records whose field count is not ``expected``: read on
-    the driver, only once a load has failed."""
-    out: list[tuple[int, int]] = []
+def _records(path: Path, source: Source) -> Iterator[tuple[int, list[str]]]:
+    """(first physical line, fields) of each CSV record after the header, read on the driver
+    (a quoted value may span lines); nothing when the file cannot be read."""
     with contextlib.suppress(OSError, csv.Error), open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
         reader = csv.reader(f, delimiter=source.csv.delimiter, quotechar=source.csv.quote)
         line_end = 0
@@ -568,10 +567,18 @@ def _malformed_lines(path: Path, source: Source, expected: int) -> list[tuple[in
             line_end = reader.line_num
         for row in reader:
             begin, line_end = line_end + 1, reader.line_num
-            if len(row) != expected:
-                out.append((begin, len(row)))
-                if len(out) >= _MAX_REPORTED:
-                    break
+            yield begin, row
+
+
+def _malformed_lines(path: Path, source: Source, expected: int) -> list[tuple[int, int]]:
+    """(line, fields) of the first records whose field count is not ``expected``: read on
+    the driver, only once a load has failed."""
+    out: list[tuple[int, int]] = []
+    for begin, row in _records(path, source):
+        if len(row) != expected:
+            out.append((begin, len(row)))
+            if len(out) >= _MAX_REPORTED:
+                break
     return out
 
 
@@ -580,18 +587,10 @@ def _value_lines(path: Path, source: Source, present: list[str], bad: list[tuple
     wanted = {(i - 1, v) for i, _, v, _ in bad}
     found: dict[tuple[int, str], int] = {}
     if wanted and source.format == "csv":
-        with contextlib.suppress(OSError, csv.Error), open(path, newline="", encoding="utf-8-sig",
-                                                           errors="replace") as f:
-            reader = csv.reader(f, delimiter=source.csv.delimiter, quotechar=source.csv.quote)
-            line_end = 0
-            if source.csv.header:
-                next(reader, None)
-                line_end = reader.line_num
-            for row in reader:
-                begin, line_end = line_end + 1, reader.line_num
-                for idx, value in wanted - set(found):
-                    if idx < len(row) and row[idx] == value:
-                        found[(idx, value)] = begin
-                if len(found) == len(wanted):
-                    break
+        for begin, row in _records(path, source):
+            for idx, value in wanted - set(found):
+                if idx < len(row) and row[idx] == value:
+                    found[(idx, value)] = begin
+            if len(found) == len(wanted):
+                break
     return [found.get((i - 1, v)) for i, _, v, _ in bad]
