@@ -31,6 +31,27 @@ def project(tmp_path: Path) -> Path:
     return write_project(tmp_path)
 
 
+# -- warm kernels (workbench.steps.warm_kernels): one server per test process, shared by every
+# pilot it runs (the runner's and the CLI's, through WORKBENCH_KERNEL_SERVER), so a notebook's
+# kernel is forked with MLflow, scikit-learn & co. already imported instead of importing them
+# again (~4-5 s of CPU a notebook). Started by the first test marked slow, browser or llm (those
+# run pilots); a quick test before it starts its kernels as a pilot run does alone.
+_warm: list = []
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _warm or not any(item.get_closest_marker(m) for m in ("slow", "browser", "llm")):
+        return
+    from workbench.steps import warm_kernels
+
+    if not warm_kernels.enabled() or warm_kernels.ENV_SERVER in os.environ:
+        return
+    notebooks = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+    server = warm_kernels.WarmKernels.start(warm_kernels.notebook_imports(notebooks))
+    _warm.append(server)
+    os.environ[warm_kernels.ENV_SERVER] = server.socket_path
+
+
 # -- scheduling on pytest-xdist workers (`make test`: -n 2 --dist loadgroup) ----------------------
 #
 # Shared set-ups, for whoever adds tests:
@@ -75,6 +96,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config._workbench_exitstatus = int(exitstatus)  # type: ignore[attr-defined]
+    for server in _warm:
+        server.stop()
     if os.environ.get("PYTEST_XDIST_WORKER") or not _measured:
         return
     import json

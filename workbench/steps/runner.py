@@ -37,6 +37,7 @@ from typing import Any
 
 from ..store import environment, locks
 from . import notebooks as nbfiles
+from . import warm_kernels
 from ..charter.config import Charter, Step
 from ..errors import (
     CellError,
@@ -218,11 +219,13 @@ def run_pilot(
                 "contracts": contract_versions,
                 "code": code_hash(),
             }
-            for step in charter.steps:
-                if only and step.name not in only:
-                    continue
-                outcomes.append(_notebook_step(charter, step, store, parent, current, say, force, base_key))
-                interrupts.check()
+            with _Kernels(charter) as kernels:
+                for step in charter.steps:
+                    if only and step.name not in only:
+                        continue
+                    outcomes.append(_notebook_step(charter, step, store, parent, current, say, force, base_key,
+                                                   kernels))
+                    interrupts.check()
             if charter.promotion is not None and not only:
                 decision = _promote_step(charter, store, parent, outcomes, say)
                 store.log_metrics(parent.run_id, _deciding_metrics(charter, store, decision))
@@ -536,7 +539,7 @@ def current_champion(charter: Charter, store: Store) -> dict[str, Any] | None:
 
 
 def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, current: list,
-                   say: Progress, force: bool, base_key: dict[str, Any]) -> StepOutcome:
+                   say: Progress, force: bool, base_key: dict[str, Any], kernels: _Kernels | None = None) -> StepOutcome:
     t0 = time.perf_counter()
     notebook = charter.resolve(step.notebook)
     declared = nbfiles.read_parameters(notebook)
@@ -627,7 +630,7 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
     kernel_log = tmp / "kernel.log"
     error: BaseException | None = None
     try:
-        _execute(notebook, executed, parameters, step, kernel_log)
+        _execute(notebook, executed, parameters, step, kernel_log, kernels)
     except BaseException as exc:  # noqa: BLE001 - translated below, after the notebook is attached
         error = exc
     with _signals_blocked():
@@ -768,11 +771,41 @@ def _check_contract(charter: Charter, step: Step, store: Store, run: RunRef, not
                      hint="log what the notebook contract asks (README, \"Your own notebooks\"), then run the pilot again")
 
 
+class _Kernels:
+    """The pilot run's warm-kernel server (workbench.steps.warm_kernels): started when the first
+    notebook step runs — a cached run starts none — or the shared one WORKBENCH_KERNEL_SERVER
+    names; stopped when the notebook steps are done."""
+
+    def __init__(self, charter: Charter) -> None:
+        self._notebooks = [charter.resolve(s.notebook) for s in charter.steps]
+        self._server: warm_kernels.WarmKernels | None = None
+        self._own = False
+
+    def __enter__(self) -> _Kernels:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._own and self._server is not None:
+            self._server.stop()
+
+    def command(self, kernel_cmd: list[str]) -> list[str] | None:
+        """The launcher that forks this kernel from the server, or None: start it cold."""
+        if not warm_kernels.enabled():
+            return None
+        if self._server is None:
+            self._server = warm_kernels.WarmKernels.from_env()
+            if self._server is None:
+                self._server = warm_kernels.WarmKernels.start(warm_kernels.notebook_imports(self._notebooks))
+                self._own = True
+        return self._server.launch_command(kernel_cmd)
+
+
 def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: Step,
-             kernel_log: Path | None = None) -> None:
+             kernel_log: Path | None = None, kernels: _Kernels | None = None) -> None:
     """Run the notebook under papermill. The kernel process writes its own output (its log,
     tracebacks of its message loop when it is interrupted or killed) to ``kernel_log``, not
-    to the terminal: the workbench's message says what happened, the notebook shows where."""
+    to the terminal: the workbench's message says what happened, the notebook shows where.
+    With ``kernels``, the kernel is forked from the run's warm server when it can be."""
     import logging
 
     import papermill
@@ -787,7 +820,8 @@ def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: S
             if log_file is not None:
                 kw.setdefault("stdout", log_file)
                 kw.setdefault("stderr", log_file)
-            await super()._async_launch_kernel(kernel_cmd, **kw)
+            warm = kernels.command(kernel_cmd) if kernels is not None else None
+            await super()._async_launch_kernel(warm or kernel_cmd, **kw)
 
     # nbclient logs "Timeout waiting for execute reply" / "Kernel died" through papermill's
     # logger: the StepError raised from it says the same, with the cell

@@ -1,0 +1,176 @@
+"""Warm kernels: a step's kernel forked from a server that imported the heavy modules once
+(workbench.steps.warm_kernels), with the step's environment and folder, managed by
+jupyter_client through a launcher — killed, interrupted and ended as a cold kernel is."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from jupyter_client.manager import KernelManager
+
+from support import LOGGING_CELL, write_project
+from workbench.charter.config import load_charter
+from workbench.steps import warm_kernels
+from workbench.steps.runner import run_pilot
+
+# what the step's kernel saw before its own code imported anything
+PROBE_CELL = """
+import json, os, sys
+preloaded = "sklearn.ensemble" in sys.modules
+with open(os.environ["PROBE_OUT"], "w") as out:
+    json.dump({"cwd": os.getcwd(), "probe": os.environ.get("PROBE"), "pid": os.getpid(),
+               "preloaded": preloaded, "path": sys.path}, out)
+"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    started = warm_kernels.WarmKernels.start(["sklearn.ensemble"])
+    assert started.ready(), Path(started.socket_path).with_name("server.log").read_text()
+    yield started
+    started.stop()
+    assert started.process.poll() is not None
+
+
+def _probe_pilot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
+    charter = write_project(tmp_path, notebook_cells=(PROBE_CELL, LOGGING_CELL))
+    out = tmp_path / "probe.json"
+    monkeypatch.setenv("PROBE_OUT", str(out))
+    monkeypatch.setenv("PROBE", "from the step's environment")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = run_pilot(load_charter(charter))
+    assert result.status == "FINISHED"
+    return json.loads(out.read_text())
+
+
+def test_a_step_kernel_is_forked_warm_and_sees_what_a_cold_one_sees(tmp_path, monkeypatch, server) -> None:
+    monkeypatch.setenv(warm_kernels.ENV_SERVER, server.socket_path)
+    warm = _probe_pilot(tmp_path / "warm", monkeypatch)
+    assert warm["preloaded"], "the kernel was not forked from the server"
+    assert warm["probe"] == "from the step's environment"
+    assert Path(warm["cwd"]) == tmp_path / "warm" / "notebooks"  # papermill's cwd: the notebook's folder
+    assert warm["pid"] not in (os.getpid(), server.process.pid)
+    # WORKBENCH_WARM_KERNELS=0: a cold kernel, with the same view of its environment and imports
+    cold = _probe_pilot(tmp_path / "cold", monkeypatch, WORKBENCH_WARM_KERNELS="0")
+    assert not cold["preloaded"]
+    assert cold["probe"] == warm["probe"]
+    assert cold["path"] == warm["path"]
+
+
+def test_without_a_shared_server_the_run_starts_and_stops_its_own(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv(warm_kernels.ENV_SERVER, raising=False)
+    before = set(Path("/tmp").glob("wbk-*"))
+    seen = _probe_pilot(tmp_path, monkeypatch)
+    assert seen["preloaded"]
+    assert set(Path("/tmp").glob("wbk-*")) <= before  # its folder (socket, log) went with it
+
+
+class _Warm(KernelManager):
+    server: warm_kernels.WarmKernels
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):  # noqa: ANN001, ANN202 - jupyter_client's signature
+        command = self.server.launch_command(kernel_cmd)
+        assert command is not None
+        return await super()._async_launch_kernel(command, **kw)
+
+
+@pytest.fixture()
+def kernel(server):
+    km = type("WarmKM", (_Warm,), {"server": server})(kernel_name="python3")
+    km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = km.client()
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
+    yield km, client
+    client.stop_channels()
+    if km.is_alive():
+        km.shutdown_kernel(now=True)
+
+
+def _run(client, code: str, timeout: float = 30) -> tuple[dict, str]:
+    printed: list[str] = []
+    reply = client.execute_interactive(
+        code, timeout=timeout,
+        output_hook=lambda m: printed.append(m["content"].get("text", "")) if m["msg_type"] == "stream" else None)
+    return reply["content"], "".join(printed)
+
+
+def _gone(pid: int, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_killing_the_launcher_kills_its_kernel(kernel) -> None:
+    km, client = kernel
+    _, printed = _run(client, "import os; print(os.getpid())")
+    pid = int(printed)
+    assert pid != km.provisioner.process.pid  # the kernel is the server's fork, not the launcher
+    km.provisioner.process.kill()  # what jupyter_client does to a kernel that will not shut down
+    assert _gone(pid), "the forked kernel outlived its launcher"
+
+
+def test_an_interrupt_reaches_the_forked_kernel(kernel) -> None:
+    km, client = kernel
+    msg_id = client.execute("import time; time.sleep(30)")
+    time.sleep(1.0)
+    km.interrupt_kernel()
+    reply = client.get_shell_msg(timeout=10)
+    assert reply["parent_header"]["msg_id"] == msg_id
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+    content, printed = _run(client, "print('still here')")
+    assert content["status"] == "ok" and printed.strip() == "still here"
+
+
+@pytest.mark.parametrize(("code", "status"), [("import os; os._exit(3)", 3),
+                                              ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", -9)])
+def test_a_kernel_that_dies_ends_its_launcher_with_its_status(kernel, code, status) -> None:
+    km, client = kernel
+    client.execute(code)
+    launcher = km.provisioner.process
+    launcher.wait(timeout=15)
+    assert launcher.returncode == status
+    assert not km.is_alive()
+
+
+def test_the_server_and_its_kernels_go_with_its_parent(tmp_path) -> None:
+    """A runner killed outright (SIGKILL, the OOM killer) leaves no server or kernel behind."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys, time\n"
+        "from workbench.steps import warm_kernels\n"
+        "s = warm_kernels.WarmKernels.start()\n"
+        "assert s.ready()\n"
+        "print(s.process.pid, flush=True)\n"
+        "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        server_pid = int(parent.stdout.readline())
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        assert _gone(server_pid), "the server outlived its parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def test_notebook_imports_are_what_the_code_cells_import(tmp_path) -> None:
+    from support import write_notebook
+
+    nb = write_notebook(tmp_path / "n.ipynb", "x = 1\n", "import numpy as np\nfrom workbench.measure import leakage, metrics",
+                        "!pip list\n%matplotlib inline\nimport pandas", "def f():\n    import json  # not at the top: left alone")
+    assert warm_kernels.notebook_imports([nb]) == ["numpy", "workbench.measure", "workbench.measure.leakage",
+                                                  "workbench.measure.metrics", "pandas"]
