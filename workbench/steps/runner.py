@@ -204,22 +204,24 @@ def run_pilot(
             store.log_dict(parent.run_id, env.to_dict(), environment.ARTIFACT)
 
             interrupts.check()
-            fps = _ingest_step(charter, store, parent, outcomes, current, say, force)
-            interrupts.check()
-            fp_digests = {t: fp["digest"] for t, fp in fps.items()}
-            store.set_tags(parent.run_id, {f"workbench.fingerprint.{t}": d for t, d in fp_digests.items()})
-            store.log_datasets(parent.run_id, list(fps.values()),
-                               {n: str(charter.resolve(s.path)) for n, s in charter.sources.items()})
-
-            contract_versions = _contracts_step(charter, store, parent, outcomes, current, say, force, fp_digests)
-            interrupts.check()
-
-            base_key = {
-                "fingerprints": fp_digests,
-                "contracts": contract_versions,
-                "code": code_hash(),
-            }
             with _Kernels(charter) as kernels:
+                fps = _ingest_step(charter, store, parent, outcomes, current, say, force)
+                if force or outcomes[-1].status == "executed":  # new data: the notebooks will run
+                    kernels.prestart()  # its imports overlap the contracts step
+                interrupts.check()
+                fp_digests = {t: fp["digest"] for t, fp in fps.items()}
+                store.set_tags(parent.run_id, {f"workbench.fingerprint.{t}": d for t, d in fp_digests.items()})
+                store.log_datasets(parent.run_id, list(fps.values()),
+                                   {n: str(charter.resolve(s.path)) for n, s in charter.sources.items()})
+
+                contract_versions = _contracts_step(charter, store, parent, outcomes, current, say, force, fp_digests)
+                interrupts.check()
+
+                base_key = {
+                    "fingerprints": fp_digests,
+                    "contracts": contract_versions,
+                    "code": code_hash(),
+                }
                 for step in charter.steps:
                     if only and step.name not in only:
                         continue
@@ -788,16 +790,19 @@ class _Kernels:
         if self._own and self._server is not None:
             self._server.stop()
 
-    def command(self, kernel_cmd: list[str]) -> list[str] | None:
-        """The launcher that forks this kernel from the server, or None: start it cold."""
-        if not warm_kernels.enabled():
-            return None
-        if self._server is None:
+    def prestart(self) -> None:
+        if self._notebooks and warm_kernels.enabled() and self._server is None:
             self._server = warm_kernels.WarmKernels.from_env()
             if self._server is None:
                 self._server = warm_kernels.WarmKernels.start(warm_kernels.notebook_imports(self._notebooks))
                 self._own = True
-        return self._server.launch_command(kernel_cmd)
+
+    def command(self, kernel_cmd: list[str]) -> list[str] | None:
+        """The launcher that forks this kernel from the server, or None: start it cold."""
+        if not warm_kernels.enabled():
+            return None
+        self.prestart()
+        return self._server.launch_command(kernel_cmd) if self._server is not None else None
 
 
 def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: Step,
