@@ -51,6 +51,7 @@ def _probe_pilot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) ->
     return json.loads(out.read_text())
 
 
+@pytest.mark.slow
 def test_a_step_kernel_is_forked_warm_and_sees_what_a_cold_one_sees(tmp_path, monkeypatch, server) -> None:
     monkeypatch.setenv(warm_kernels.ENV_SERVER, server.socket_path)
     warm = _probe_pilot(tmp_path / "warm", monkeypatch)
@@ -65,6 +66,7 @@ def test_a_step_kernel_is_forked_warm_and_sees_what_a_cold_one_sees(tmp_path, mo
     assert cold["path"] == warm["path"]
 
 
+@pytest.mark.slow
 def test_without_a_shared_server_the_run_starts_and_stops_its_own(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv(warm_kernels.ENV_SERVER, raising=False)
     before = set(Path("/tmp").glob("wbk-*"))
