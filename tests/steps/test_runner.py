@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,10 +16,29 @@ import pytest
 from support import LOGGING_CELL, STEP_PARAMS, write_notebook, write_project
 from workbench.charter.config import load_charter
 from workbench.errors import CellError, KernelDiedError, ParameterError, StepTimeoutError
-from workbench.steps.runner import run_pilot
+from workbench.steps.runner import PilotResult, run_pilot
 from workbench.store.tracking import TAG, Store
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PilotResult]:
+    """The one-notebook project (support.write_project) after its first pilot run, made once:
+    the folder and that run's result."""
+    root = tmp_path_factory.mktemp("first-run")
+    return root, run_pilot(load_charter(write_project(root)))
+
+
+@pytest.fixture()
+def ran(first_run: tuple[Path, PilotResult], tmp_path: Path) -> tuple[Path, PilotResult]:
+    """This test's own copy of ``first_run``'s folder (its charter's path) and the first run's
+    result, as if the test had just run the fresh project itself: a copied pilot folder keeps
+    its runs and ids and points its store at the copy (tests/faults/test_copied_pilot.py), so
+    what the test changes or runs next never touches another test's."""
+    root, first = first_run
+    shutil.copytree(root, tmp_path, dirs_exist_ok=True)
+    return tmp_path / "pilot.yaml", first
 
 
 def _store(root: Path) -> Store:
@@ -42,9 +62,9 @@ def _assert_nothing_running(root: Path) -> None:
     assert running == []
 
 
-def test_pilot_tracks_parent_and_step_runs_with_notebooks(project: Path) -> None:
+def test_pilot_tracks_parent_and_step_runs_with_notebooks(ran: tuple[Path, PilotResult]) -> None:
+    project, result = ran
     root = project.parent
-    result = run_pilot(load_charter(project))
     assert result.status == "FINISHED"
     assert [(s.name, s.status) for s in result.steps] == [
         ("ingest", "executed"), ("contracts", "skipped"), ("measure", "executed")]
@@ -69,9 +89,9 @@ def test_pilot_tracks_parent_and_step_runs_with_notebooks(project: Path) -> None
     _assert_nothing_running(root)
 
 
-def test_cache_hit_and_every_invalidation(project: Path) -> None:
+def test_cache_hit_and_every_invalidation(ran: tuple[Path, PilotResult]) -> None:
+    project, first = ran
     root = project.parent
-    first = run_pilot(load_charter(project))
     executed_id = first.steps[-1].run_id
 
     again = run_pilot(load_charter(project))
@@ -99,11 +119,12 @@ def test_cache_hit_and_every_invalidation(project: Path) -> None:
     _assert_nothing_running(root)
 
 
-def test_pilot_records_its_environment_and_a_version_change_misses_the_cache(project: Path, monkeypatch) -> None:
+def test_pilot_records_its_environment_and_a_version_change_misses_the_cache(ran: tuple[Path, PilotResult],
+                                                                            monkeypatch) -> None:
     from workbench.store import environment
 
+    project, first = ran
     root = project.parent
-    first = run_pilot(load_charter(project))
     store = _store(root)
     tags = store.get_run(first.run_id).data.tags
     now = environment.current()
@@ -200,7 +221,8 @@ def test_signal_marks_runs_killed_and_attaches_partial_notebook(tmp_path: Path, 
     _assert_nothing_running(tmp_path)
 
 
-def test_runs_of_a_dead_driver_are_swept_to_killed(project: Path) -> None:
+def test_runs_of_a_dead_driver_are_swept_to_killed(ran: tuple[Path, PilotResult]) -> None:
+    project, _ = ran
     root = project.parent
     store = _store(root)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
