@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from support import LOGGING_CELL, STEP_PARAMS, write_notebook, write_project
+from support import LOGGING_CELL, STEP_PARAMS, copy_of_first_run, write_notebook, write_project
 from workbench.charter.config import load_charter
 from workbench.errors import CellError, KernelDiedError, ParameterError, StepTimeoutError
 from workbench.steps.runner import PilotResult, run_pilot
@@ -23,22 +22,17 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PilotResult]:
-    """The one-notebook project (support.write_project) after its first pilot run, made once:
-    the folder and that run's result."""
-    root = tmp_path_factory.mktemp("first-run")
-    return root, run_pilot(load_charter(write_project(root)))
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> pytest.TempPathFactory:
+    """Keeps this file's tests on one worker (tests/conftest.py), where the one-notebook
+    project's first run is made once for all of them (support.copy_of_first_run)."""
+    return tmp_path_factory
 
 
 @pytest.fixture()
-def ran(first_run: tuple[Path, PilotResult], tmp_path: Path) -> tuple[Path, PilotResult]:
-    """This test's own copy of ``first_run``'s folder (its charter's path) and the first run's
-    result, as if the test had just run the fresh project itself: a copied pilot folder keeps
-    its runs and ids and points its store at the copy (tests/faults/test_copied_pilot.py), so
-    what the test changes or runs next never touches another test's."""
-    root, first = first_run
-    shutil.copytree(root, tmp_path, dirs_exist_ok=True)
-    return tmp_path / "pilot.yaml", first
+def ran(first_run: pytest.TempPathFactory, tmp_path: Path) -> tuple[Path, PilotResult]:
+    """This test's own copy of the one-notebook project after its first run (its charter's
+    path) and that run's result, as if the test had just run the fresh project itself."""
+    return copy_of_first_run(first_run, tmp_path)
 
 
 def _store(root: Path) -> Store:
