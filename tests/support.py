@@ -6,6 +6,8 @@ conftest.py (tests/contracts/) would otherwise shadow `conftest` on sys.path.
 What is here, cheapest first:
 - ``write_project(root)``: a one-notebook project (5-row CSV, a charter); ``run_pilot`` on it
   starts one kernel (~3-5 s). The ``project`` fixture (conftest.py) calls it in tmp_path.
+- ``copy_of_first_run(tmp_path_factory, dest)``: that project after its first pilot run, run once
+  per test process and copied into ``dest`` for each test that starts from it.
 - ``make_charter`` / ``build_pilot`` / ``candidate_metrics`` / ``log_model``: the layout the
   runner leaves in MLflow (pilot -> steps -> candidates, + models), built directly in a store
   with no kernel at all: use these for gates, promotion, registry, scorecard and report tests.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -103,6 +106,27 @@ def write_project(root: Path, *, notebook_cells: tuple[str, ...] = (LOGGING_CELL
     return root / "pilot.yaml"
 
 
+
+_FIRST_RUNS: dict[str, tuple[Path, Any]] = {}
+
+
+def copy_of_first_run(factory: Any, dest: Path) -> tuple[Path, Any]:
+    """``write_project``'s project after its first ``run_pilot``, copied into ``dest``: (the copy's
+    charter path, that first run's PilotResult). The run happens once per test process (per
+    pytest ``tmp_path_factory``) and each caller gets its own copy of the folder: a copied
+    pilot folder keeps its runs and their ids and points its store at the copy
+    (tests/faults/test_copied_pilot.py), so a test that starts here runs, edits and caches in
+    its own folder exactly as if it had run the fresh project itself."""
+    key = str(factory.getbasetemp())
+    if key not in _FIRST_RUNS:
+        from workbench.charter.config import load_charter
+        from workbench.steps.runner import run_pilot
+
+        root = factory.mktemp("first-run")
+        _FIRST_RUNS[key] = (root, run_pilot(load_charter(write_project(root))))
+    root, first = _FIRST_RUNS[key]
+    shutil.copytree(root, dest, dirs_exist_ok=True)
+    return dest / "pilot.yaml", first
 
 
 # the smallest eval-set charter: a rule baseline and a `callable` candidate from the pilot's folder

@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 
 from support import (ENV, LOGGING_CELL, PLAN_YAML, PY, REPO, STEP_PARAMS, alias_of, build_pilot, candidate_metrics,
-                     charter_file, cli, decision_runs, versions_of, write_notebook, write_project)
+                     charter_file, cli, copy_of_first_run, decision_runs, versions_of, write_notebook,
+                     write_project)
 from workbench.store import locks
 from workbench.decide import registry
 from workbench.charter.config import load_charter
@@ -224,10 +225,12 @@ def test_a_table_changed_between_ingest_and_a_step_fails_before_any_kernel(tmp_p
 
 
 @pytest.mark.slow
-def test_a_cached_step_is_reused_only_when_its_recorded_fingerprints_match(project: Path) -> None:
+def test_a_cached_step_is_reused_only_when_its_recorded_fingerprints_match(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     from workbench.steps.runner import run_pilot
 
-    first = run_pilot(load_charter(project))
+    # the fresh one-notebook project's first run (made once per worker, copied here)
+    project, first = copy_of_first_run(tmp_path_factory, tmp_path)
     executed = first.steps[-1].run_id
     store = Store(project.parent)
     assert store.get_run(executed).data.tags["workbench.fingerprint.items"] == first.fingerprints["items"]

@@ -12,13 +12,27 @@ from pathlib import Path
 
 import pytest
 
-from support import LOGGING_CELL, STEP_PARAMS, write_notebook, write_project
+from support import LOGGING_CELL, STEP_PARAMS, copy_of_first_run, write_notebook, write_project
 from workbench.charter.config import load_charter
 from workbench.errors import CellError, KernelDiedError, ParameterError, StepTimeoutError
-from workbench.steps.runner import run_pilot
+from workbench.steps.runner import PilotResult, run_pilot
 from workbench.store.tracking import TAG, Store
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> pytest.TempPathFactory:
+    """Keeps this file's tests on one worker (tests/conftest.py), where the one-notebook
+    project's first run is made once for all of them (support.copy_of_first_run)."""
+    return tmp_path_factory
+
+
+@pytest.fixture()
+def ran(first_run: pytest.TempPathFactory, tmp_path: Path) -> tuple[Path, PilotResult]:
+    """This test's own copy of the one-notebook project after its first run (its charter's
+    path) and that run's result, as if the test had just run the fresh project itself."""
+    return copy_of_first_run(first_run, tmp_path)
 
 
 def _store(root: Path) -> Store:
@@ -42,9 +56,9 @@ def _assert_nothing_running(root: Path) -> None:
     assert running == []
 
 
-def test_pilot_tracks_parent_and_step_runs_with_notebooks(project: Path) -> None:
+def test_pilot_tracks_parent_and_step_runs_with_notebooks(ran: tuple[Path, PilotResult]) -> None:
+    project, result = ran
     root = project.parent
-    result = run_pilot(load_charter(project))
     assert result.status == "FINISHED"
     assert [(s.name, s.status) for s in result.steps] == [
         ("ingest", "executed"), ("contracts", "skipped"), ("measure", "executed")]
@@ -69,9 +83,9 @@ def test_pilot_tracks_parent_and_step_runs_with_notebooks(project: Path) -> None
     _assert_nothing_running(root)
 
 
-def test_cache_hit_and_every_invalidation(project: Path) -> None:
+def test_cache_hit_and_every_invalidation(ran: tuple[Path, PilotResult]) -> None:
+    project, first = ran
     root = project.parent
-    first = run_pilot(load_charter(project))
     executed_id = first.steps[-1].run_id
 
     again = run_pilot(load_charter(project))
@@ -99,11 +113,12 @@ def test_cache_hit_and_every_invalidation(project: Path) -> None:
     _assert_nothing_running(root)
 
 
-def test_pilot_records_its_environment_and_a_version_change_misses_the_cache(project: Path, monkeypatch) -> None:
+def test_pilot_records_its_environment_and_a_version_change_misses_the_cache(ran: tuple[Path, PilotResult],
+                                                                            monkeypatch) -> None:
     from workbench.store import environment
 
+    project, first = ran
     root = project.parent
-    first = run_pilot(load_charter(project))
     store = _store(root)
     tags = store.get_run(first.run_id).data.tags
     now = environment.current()
@@ -200,7 +215,8 @@ def test_signal_marks_runs_killed_and_attaches_partial_notebook(tmp_path: Path, 
     _assert_nothing_running(tmp_path)
 
 
-def test_runs_of_a_dead_driver_are_swept_to_killed(project: Path) -> None:
+def test_runs_of_a_dead_driver_are_swept_to_killed(ran: tuple[Path, PilotResult]) -> None:
+    project, _ = ran
     root = project.parent
     store = _store(root)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
