@@ -6,6 +6,14 @@ import os
 import tempfile
 from pathlib import Path
 
+# Two xdist workers on two cores: each process computes on one thread. OpenMP's default (a
+# thread per core) in every kernel oversubscribes the cores, and its spinning threads make
+# a loaded core's work several times slower (HistGradientBoosting: 1.5 s on one thread, 5-6 s
+# on two while the other worker runs). Set before numpy or scikit-learn is imported anywhere;
+# kernels and CLI subprocesses inherit it. Results do not depend on it.
+for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
+
 import pytest
 
 from support import write_project
