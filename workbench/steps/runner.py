@@ -206,8 +206,8 @@ def run_pilot(
             interrupts.check()
             with _Kernels(charter) as kernels:
                 fps = _ingest_step(charter, store, parent, outcomes, current, say, force)
-                if force or outcomes[-1].status == "executed":  # new data: the notebooks will run
-                    kernels.prestart()  # its imports overlap the contracts step
+                if force or outcomes[-1].status == "executed" or _charter_changed(charter, store, commit):
+                    kernels.prestart()  # a step will likely run: the server's imports overlap the checks before it
                 interrupts.check()
                 fp_digests = {t: fp["digest"] for t, fp in fps.items()}
                 store.set_tags(parent.run_id, {f"workbench.fingerprint.{t}": d for t, d in fp_digests.items()})
@@ -771,6 +771,19 @@ def _check_contract(charter: Charter, step: Step, store: Store, run: RunRef, not
     return StepError(f"step '{step.name}' (role {step.role}) ended without what the gates need: " + "; ".join(problems),
                      where=str(notebook),
                      hint="log what the notebook contract asks (README, \"Your own notebooks\"), then run the pilot again")
+
+
+def _charter_changed(charter: Charter, store: Store, commit: str) -> bool:
+    """Whether the charter (or the commit) differs from the newest finished pilot run's: some
+    step will likely run again (an edited candidate, a new one), so warm kernels are worth starting."""
+    try:
+        last = store.newest_pilot_run(charter.name)
+    except Exception:  # noqa: BLE001 - only a hint for when to start the kernel server
+        return False
+    if last is None:
+        return True
+    tags = last.data.tags
+    return tags.get(TAG["charter_sha256"]) != charter.sha256 or tags.get(TAG["git_commit"]) != commit
 
 
 class _Kernels:
