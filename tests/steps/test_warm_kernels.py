@@ -176,3 +176,24 @@ def test_notebook_imports_are_what_the_code_cells_import(tmp_path) -> None:
                         "!pip list\n%matplotlib inline\nimport pandas", "def f():\n    import json  # not at the top: left alone")
     assert warm_kernels.notebook_imports([nb]) == ["numpy", "workbench.measure", "workbench.measure.leakage",
                                                   "workbench.measure.metrics", "pandas"]
+
+
+def test_a_kernel_asked_for_with_other_start_up_settings_starts_cold(server, tmp_path) -> None:
+    """PYTHONPATH (a sitecustomize.py), thread counts, matplotlib's backend act when an
+    interpreter starts: with values other than the server's, the launcher becomes a cold kernel."""
+    (tmp_path / "sitecustomize.py").write_text("import os\nos.environ['SITE_RAN'] = 'yes'\n")
+    km = type("WarmKM", (_Warm,), {"server": server})(kernel_name="python3")
+    km.start_kernel(env={**os.environ, "PYTHONPATH": str(tmp_path)}, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL)
+    client = km.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        _, printed = _run(client, "import os, sys; print(os.environ.get('SITE_RAN'), 'sklearn.ensemble' in sys.modules,"
+                                  " os.getpid())")
+        site_ran, preloaded, pid = printed.split()
+        assert (site_ran, preloaded) == ("yes", "False")
+        assert int(pid) == km.provisioner.process.pid  # the launcher itself became the kernel
+    finally:
+        client.stop_channels()
+        km.shutdown_kernel(now=True)

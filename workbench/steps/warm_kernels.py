@@ -45,6 +45,16 @@ BASE_PRELOAD = (
     "ipykernel.kernelapp", "ipykernel.ipkernel", "IPython",
     "workbench", "workbench.steps.session",
 )
+# what shapes an interpreter's start or a library's set-up at import (sitecustomize on
+# PYTHONPATH, thread pools, matplotlib's backend): a kernel asked for with other values than the
+# server started with is started cold instead (its launcher becomes ipykernel_launcher)
+_STARTUP_PREFIXES = ("PYTHON", "OMP_", "OPENBLAS_", "MKL_", "GOTO_", "BLIS_", "MPL", "LD_", "MALLOC_")
+
+
+def _startup_env(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k.startswith(_STARTUP_PREFIXES)}
+
+
 ENV_SERVER = "WORKBENCH_KERNEL_SERVER"
 ENV_SWITCH = "WORKBENCH_WARM_KERNELS"
 _LAUNCHER = "ipykernel_launcher"
@@ -170,6 +180,7 @@ def serve(path: str, parent: int, modules: Sequence[str]) -> None:
     # place to import from (a kernel's init_path puts "" back, in the kernel's own folder)
     if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
         del sys.path[0]
+    startup = _startup_env(dict(os.environ))
     _preload(modules)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -187,7 +198,7 @@ def serve(path: str, parent: int, modules: Sequence[str]) -> None:
                 with contextlib.suppress(BlockingIOError):
                     conn, _ = listener.accept()
                     conn.setblocking(True)
-                    pid = _accept(conn, listener, sel, kernels)
+                    pid = _accept(conn, listener, sel, kernels, startup)
                     if pid:
                         kernels[pid] = conn
                         sel.register(conn, selectors.EVENT_READ, pid)
@@ -211,7 +222,7 @@ def serve(path: str, parent: int, modules: Sequence[str]) -> None:
 
 
 def _accept(conn: socket.socket, listener: socket.socket, sel: selectors.BaseSelector,
-            kernels: dict[int, socket.socket]) -> int | None:
+            kernels: dict[int, socket.socket], startup: dict[str, str]) -> int | None:
     conn.settimeout(10)
     try:
         data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
@@ -220,6 +231,12 @@ def _accept(conn: socket.socket, listener: socket.socket, sel: selectors.BaseSel
         return None
     if request.get("ping"):
         conn.sendall(b"pong")
+        return None
+    differ = sorted(set(startup.items()) ^ set(_startup_env(request.get("env", {})).items()))
+    if differ:
+        for fd in fds:
+            os.close(fd)
+        conn.sendall(json.dumps({"cold": sorted({k for k, _ in differ})}).encode() + b"\n")
         return None
     conn.settimeout(None)
     pid = os.fork()
@@ -304,7 +321,11 @@ def launch(path: str, argv: Sequence[str]) -> int:
         request = {"argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ)}
         socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
         reader = conn.makefile("rb")
-        pid = json.loads(reader.readline())["pid"]
+        answer = json.loads(reader.readline())
+        if "cold" in answer:  # started with other start-up settings: become a cold kernel, in place
+            conn.close()
+            os.execv(sys.executable, [sys.executable, "-m", _LAUNCHER, *argv])
+        pid = answer["pid"]
     except (OSError, ValueError, KeyError) as exc:
         print(f"warm kernels: no kernel from the server at {path}: {exc}; "
               f"set {ENV_SWITCH}=0 to start kernels cold", file=sys.stderr)
