@@ -218,12 +218,8 @@ def spark_session(master: str, conf: dict[str, Any] | None = None, *, where: str
     settings = {**_DEFAULT_CONF, **{k: str(v) for k, v in (conf or {}).items()}}
     key = (master, tuple(sorted(settings.items())))
     remote = master.startswith("sc://")
-    if _SESSION is not None:
-        if _SESSION_KEY == key:
-            return _SESSION
-        # one session per process: one JVM; and pyspark switches the whole process to Spark
-        # Connect's classes once a Connect session exists, so the two cannot run side by side
-        stop_session()
+    if _SESSION is not None and _SESSION_KEY == key:
+        return _SESSION
     problem = None if remote else _java_problem()
     if problem:
         raise EngineError(f"Spark cannot start: {problem} (Spark 4 needs Java >= 17)", where=where,
@@ -236,6 +232,9 @@ def spark_session(master: str, conf: dict[str, Any] | None = None, *, where: str
         raise EngineError(f"the Spark engine is not installed ({exc})", where=where,
                           hint="run `make setup-spark` (the `spark` extra: pyspark 4.1 and sqlglot)") from exc
     _probe(master, where=where)
+    # one session per process: one JVM; and pyspark switches the whole process to Spark
+    # Connect's classes once a Connect session exists, so the two cannot run side by side
+    stop_session()
     _quiet_python_loggers()
     # Python workers (MLflow's spark_udf) run this interpreter, with the workbench's packages
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -276,6 +275,8 @@ def spark_session(master: str, conf: dict[str, Any] | None = None, *, where: str
                     "this machine; `engine.conf` must hold valid Spark settings")
         _SESSION, _SESSION_KEY = session, key  # stopped here: nothing half-started stays behind
         stop_session()
+        if not remote:
+            _shutdown_jvm()  # a corrected engine.conf (driver memory, Java options) needs a new JVM
         raise EngineError(what, where=where, hint=hint) from exc
     if not remote:
         with contextlib.suppress(Exception):
@@ -311,6 +312,24 @@ def stop_session() -> None:
         os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
     _SESSION, _SESSION_KEY = None, None
     _forget_dead_jvm()
+
+
+def _shutdown_jvm() -> None:
+    """End the driver JVM this process launched (after a failed start) and forget it."""
+    with contextlib.suppress(ImportError):
+        from pyspark.core.context import SparkContext
+
+        gateway = SparkContext._gateway
+        if gateway is None:
+            return
+        with contextlib.suppress(Exception):
+            gateway.shutdown()
+        proc = getattr(gateway, "proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=15)
+        SparkContext._gateway = SparkContext._jvm = SparkContext._active_spark_context = None
 
 
 def _forget_dead_jvm() -> None:
