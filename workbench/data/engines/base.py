@@ -67,8 +67,10 @@ class DataEngine(Protocol):
         """The table's aggregate profile numbers, computed by the engine."""
         ...
 
-    def score_batch(self, model_uri: str, table: str, columns: list[str]) -> pa.Table:
-        """The table with a ``prediction`` column from the MLflow model at ``model_uri``."""
+    def score_batch(self, model_uri: str, table: str, columns: list[str], *,
+                    keep: list[str] | None = None) -> pa.Table:
+        """The table with a ``prediction`` column from the MLflow model at ``model_uri`` fed
+        ``columns``; ``keep``: only these columns besides the prediction (default: all)."""
         ...
 
     def close(self) -> None:

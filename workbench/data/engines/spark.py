@@ -723,12 +723,16 @@ class SparkEngine:
                 values[key] = values[key] * (nn * (nn - 1)) ** 0.5 / (nn - 2)
         return ProfileStats(table, tuple(values.items()))
 
-    def score_batch(self, model_uri: str, table: str, columns: list[str]) -> pa.Table:
+    def score_batch(self, model_uri: str, table: str, columns: list[str], *,
+                    keep: list[str] | None = None) -> pa.Table:
         import mlflow.pyfunc
 
         df = self._frame(table)
-        udf = mlflow.pyfunc.spark_udf(self.spark, model_uri, result_type="double", env_manager="local")
-        return self._run(lambda: df.withColumn("prediction", udf(*columns)).toArrow(), doing=f"scoring {table}")
+        udf = self._run(lambda: mlflow.pyfunc.spark_udf(self.spark, model_uri, result_type="double",
+                                                        env_manager="local"), doing=f"loading model {model_uri}")
+        kept = df.columns if keep is None else keep
+        scored = df.select(*["`" + c.replace("`", "``") + "`" for c in kept], udf(*columns).alias("prediction"))
+        return self._run(lambda: scored.toArrow(), doing=f"scoring {table}")
 
     def close(self) -> None:
         """The session stays for the process (one JVM); :func:`stop_session` ends it."""
