@@ -309,11 +309,15 @@ def score_on_engine(charter: Charter, model_uri: str, con: Any, query: str, feat
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     rows = folder / "part-0.parquet"
-    con.execute(f"COPY (SELECT row_number() OVER () - 1 AS __wb_row, * FROM ({query}) AS q) "
-                f"TO '{str(rows).replace(chr(39), chr(39) * 2)}' (FORMAT PARQUET)")
-    started = time.perf_counter()
-    out = engine_for(charter).score_batch(model_uri, folder.name, features, keep=["__wb_row"])
-    seconds = time.perf_counter() - started
+    try:
+        con.execute(f"COPY (SELECT row_number() OVER () - 1 AS __wb_row, * FROM ({query}) AS q) "
+                    f"TO '{str(rows).replace(chr(39), chr(39) * 2)}' (FORMAT PARQUET)")
+        started = time.perf_counter()
+        out = engine_for(charter).score_batch(model_uri, folder.name, features, keep=["__wb_row"])
+        seconds = time.perf_counter() - started
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # the lake keeps nothing of a batch it could not score
+        raise
     order = np.argsort(out.column("__wb_row").to_numpy())
     return EngineScores(rows, out.column("prediction").to_numpy(zero_copy_only=False)[order].astype(float), seconds)
 

@@ -725,14 +725,23 @@ class SparkEngine:
 
     def score_batch(self, model_uri: str, table: str, columns: list[str], *,
                     keep: list[str] | None = None) -> pa.Table:
+        import tempfile
+
         import mlflow.pyfunc
 
+        from .base import _quiet, scoring_copy
+
         df = self._frame(table)
-        udf = self._run(lambda: mlflow.pyfunc.spark_udf(self.spark, model_uri, result_type="double",
-                                                        env_manager="local"), doing=f"loading model {model_uri}")
         kept = df.columns if keep is None else keep
-        scored = df.select(*["`" + c.replace("`", "``") + "`" for c in kept], udf(*columns).alias("prediction"))
-        return self._run(lambda: scored.toArrow(), doing=f"scoring {table}")
+        with tempfile.TemporaryDirectory(prefix="wb-model-") as tmp, _quiet("mlflow"):
+            # env_manager="local": the executors run this interpreter (PYSPARK_PYTHON), with the workbench
+            local, integral = self._run(lambda: scoring_copy(model_uri, Path(tmp)), doing=f"loading model {model_uri}")
+            udf = self._run(lambda: mlflow.pyfunc.spark_udf(self.spark, local, result_type="double",
+                                                            env_manager="local"), doing=f"loading model {model_uri}")
+            q = {c: "`" + c.replace("`", "``") + "`" for c in {*kept, *columns}}
+            inputs = [df[q[c]].cast("double").alias(c) if c in integral else df[q[c]] for c in columns]
+            scored = df.select(*[df[q[c]] for c in kept], udf(*inputs).alias("prediction"))
+            return self._run(lambda: scored.toArrow(), doing=f"scoring {table}")
 
     def close(self) -> None:
         """The session stays for the process (one JVM); :func:`stop_session` ends it."""
