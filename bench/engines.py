@@ -1,4 +1,4 @@
-"""Benchmark: the data steps on DuckDB and on Spark (local[1], local[2]) at 1 M, 10 M, 50 M rows.
+"""Benchmark: the data steps on DuckDB and on Spark (local[1], local[2], Spark Connect) at 1 M, 10 M, 50 M rows.
 
 One synthetic CSV per size (written by DuckDB: id, a group code, two numbers, a date, a
 flag), then per engine, each in its own process: ingest (strict, typed), the contract
@@ -6,10 +6,14 @@ check (Great Expectations: SQL on DuckDB, the Spark datasource on Spark), the pr
 statistics scan and a feature view (a join and a CASE, written as a table). Wall time per
 phase, and the peak RSS of the whole process tree (the JVM included), sampled every 0.2 s
 by this parent process. The contract results must be the same on every engine.
+``spark-connect`` runs the same calls through a Spark Connect address (sc://127.0.0.1:PORT)
+to a local Connect server (pyspark's own jars, local[2], the same driver-memory cap), which
+the measured process starts as its child, so the server's JVM counts in the peak memory.
 
     python bench/engines.py                         # 1 M, 10 M, 50 M rows (the 50 M CSV is ~3 GB)
     python bench/engines.py --rows 1000000          # one size
     python bench/engines.py --engines duckdb spark-local[2] --driver-memory 4g
+    python bench/engines.py --rows 1000000 --engines spark-local[2] spark-connect --driver-memory 1g
 
 Needs the spark extra (`make setup-spark`). Writes bench/results/engines.json, a Markdown
 table (printed) and bench/results/engines.png.
@@ -32,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
-ENGINES = ["duckdb", "spark-local[1]", "spark-local[2]"]
+ENGINES = ["duckdb", "spark-local[1]", "spark-local[2]"]  # and spark-connect, on request
 
 CONTRACT = """\
 dataset: events
@@ -74,6 +78,30 @@ def make_data(folder: Path, rows: int) -> tuple[Path, Path]:
     return events, groups
 
 
+def start_connect(work: Path, driver_memory: str) -> tuple[subprocess.Popen, str]:
+    """A local Spark Connect server, a child of this process; (it, its sc:// address)."""
+    import socket
+
+    from workbench.data.engines.spark import connect_server_command
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv, env = connect_server_command(port, master="local[2]", conf={
+        "spark.driver.memory": driver_memory, "spark.sql.shuffle.partitions": "8"})
+    with open(work / "connect-server.log", "ab") as log:
+        server = subprocess.Popen(argv, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, f"sc://127.0.0.1:{port}"
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the Spark Connect server did not start: see {work / 'connect-server.log'}") from None
+            time.sleep(0.5)
+
+
 def child(args: argparse.Namespace) -> None:
     """One engine, one size: the phases' wall times as JSON on stdout."""
     from workbench.charter.config import Engine, Source
@@ -84,12 +112,15 @@ def child(args: argparse.Namespace) -> None:
     events = Source(path=Path(args.events), columns={"id": "BIGINT", "grp": "VARCHAR", "x": "DOUBLE",
                                                       "y": "BIGINT", "day": "DATE", "flag": "BOOLEAN"})
     groups = Source(path=Path(args.groups), columns={"grp": "VARCHAR", "region": "VARCHAR"})
+    server = None
     if args.engine == "duckdb":
         engine = DuckDBEngine(work / "warehouse.duckdb")
     else:
         from workbench.data.engines.spark import SparkEngine
 
         master = args.engine.removeprefix("spark-")
+        if master == "connect":
+            server, master = start_connect(work, args.driver_memory)
         engine = SparkEngine(Engine(kind="spark", master=master, conf={
             "spark.driver.memory": args.driver_memory, "spark.sql.shuffle.partitions": "8"}), work / "lake")
         engine.spark  # the JVM's start, outside the phases  # noqa: B018
@@ -111,6 +142,9 @@ def child(args: argparse.Namespace) -> None:
     fp = engine.write_table("features", FEATURES)
     out["features_s"] = time.perf_counter() - t
     out["feature_rows"] = fp.rows
+    if server is not None:
+        server.terminate()
+        server.wait(timeout=60)
     print(json.dumps(out))
 
 

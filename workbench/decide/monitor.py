@@ -49,10 +49,10 @@ import pandas as pd
 
 from .. import formatting as fmt
 from ..charter.config import Charter, ProductionPlan
-from ..errors import ConfigError, MonitorError
+from ..errors import ConfigError, EngineError, MonitorError
 from ..store.tracking import FINISHED, TAG, Store
 
-__all__ = ["BatchReport", "monitor_batch", "timeline", "MONITOR_DB"]
+__all__ = ["BatchReport", "monitor_batch", "timeline", "MONITOR_DB", "EngineScores", "score_on_engine"]
 
 MONITOR_DB = "monitor.duckdb"
 CHUNK_ROWS = 50_000
@@ -287,6 +287,55 @@ def _score_frame(model: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
     return scores, fell_back, refused
 
 
+@dataclass(frozen=True)
+class EngineScores:
+    """A batch's feature view scored by the charter's engine (Spark: MLflow's spark_udf on
+    the executors): ``scores[i]`` is the score of row ``i`` of ``rows`` (a Parquet file the
+    driver reads back, in that order, for labels, slices and the predictions table)."""
+
+    rows: Path
+    scores: np.ndarray
+    seconds: float
+
+
+def score_on_engine(charter: Charter, model_uri: str, con: Any, query: str, features: list[str], *,
+                    tag: str) -> EngineScores:
+    """The rows of ``query`` (run by the DuckDB connection ``con``) scored by the charter's
+    engine: written once, numbered, as Parquet to a folder of the lake (``_wb_monitor_TAG``,
+    removed by :func:`drop_engine_rows`), scored there, the scores brought back in row order."""
+    from ..data.engines import engine_for
+
+    folder = charter.resolve(charter.engine.lake) / f"_wb_monitor_{tag}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    rows = folder / "part-0.parquet"
+    try:
+        con.execute(f"COPY (SELECT row_number() OVER () - 1 AS __wb_row, * FROM ({query}) AS q) "
+                    f"TO '{str(rows).replace(chr(39), chr(39) * 2)}' (FORMAT PARQUET)")
+        started = time.perf_counter()
+        out = engine_for(charter).score_batch(model_uri, folder.name, features, keep=["__wb_row"])
+        seconds = time.perf_counter() - started
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # the lake keeps nothing of a batch it could not score
+        raise
+    order = np.argsort(out.column("__wb_row").to_numpy())
+    return EngineScores(rows, out.column("prediction").to_numpy(zero_copy_only=False)[order].astype(float), seconds)
+
+
+def drop_engine_rows(scored: EngineScores | None) -> None:
+    if scored is not None:
+        shutil.rmtree(scored.rows.parent, ignore_errors=True)
+
+
+def _degraded_rows(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    """The rows the champion's degraded mode serves (a null in ``fallback_on_null``): the
+    engine's scores already hold the fallback's; the count is kept on the driver."""
+    present = [c for c in getattr(model, "fallback_on_null", []) if c in frame.columns]
+    if not present or getattr(model, "fallback", None) is None:
+        return np.zeros(len(frame), dtype=bool)
+    return frame[present].isna().any(axis=1).to_numpy()
+
+
 def _normalise(frame: pd.DataFrame, model: Any) -> pd.DataFrame:
     for col in model.categorical:
         if col in frame.columns:
@@ -417,9 +466,21 @@ def monitor_batch(charter: Charter, store: Store, batch: Path | str, *, batch_id
         mcon.execute(f"CREATE OR REPLACE TEMP TABLE __labelled AS SELECT 0::BIGINT AS {ROW}, "
                      f"NULL::{'INTEGER' if binary else 'DOUBLE'} AS {Y}, NULL::DOUBLE AS {SCORE}"
                      + "".join(f", NULL::VARCHAR AS {_quoted(c)}" for c in usable) + " LIMIT 0")
+        on_engine: EngineScores | None = None
         try:
-            reader = con.sql(f"SELECT {', '.join(_quoted(c) for c in wanted)} "
-                             f"FROM ({view_sql(charter.features)}) AS v").to_arrow_reader(CHUNK_ROWS)
+            rows_from = f"({view_sql(charter.features)}) AS v"
+            if charter.engine.kind != "duckdb":  # the batch is scored where the data lives (README, "Scale")
+                try:
+                    on_engine = score_on_engine(charter, f"models:/{charter.promotion.model_name}/{version.version}",
+                                                con, f"SELECT {', '.join(_quoted(c) for c in wanted)} FROM {rows_from}",
+                                                features, tag=hashlib.sha256(batch_id.encode()).hexdigest()[:12])
+                    rows_from = (f"read_parquet('{str(on_engine.rows).replace(chr(39), chr(39) * 2)}') AS v "
+                                 "ORDER BY __wb_row")
+                    timings.append(on_engine.seconds)
+                    say(f"batch {batch_id}: scored on {charter.engine.kind} in {on_engine.seconds:.1f}s")
+                except EngineError as exc:  # e.g. the champion refused a row: the driver serves it by its fallback
+                    say(f"batch {batch_id}: not scored on {charter.engine.kind} ({exc.what}); scoring on the driver")
+            reader = con.sql(f"SELECT {', '.join(_quoted(c) for c in wanted)} FROM {rows_from}").to_arrow_reader(CHUNK_ROWS)
             for chunk in reader:
                 frame = _normalise(chunk.to_pandas(), model)
                 missing_cols = [c for c in features if c not in frame.columns]
@@ -427,9 +488,12 @@ def monitor_batch(charter: Charter, store: Store, batch: Path | str, *, batch_id
                     raise MonitorError(f"the batch's feature view lacks {', '.join(missing_cols)}", where=str(batch),
                                        hint="the batch must carry the source's declared columns")
                 X = frame[features]  # noqa: N806
-                t0 = time.perf_counter()
-                scores, fell_back, n_refused = _score_frame(model, X)
-                timings.append(time.perf_counter() - t0)
+                if on_engine is not None:
+                    scores, fell_back, n_refused = on_engine.scores[row0:row0 + len(X)], _degraded_rows(model, X), 0
+                else:
+                    t0 = time.perf_counter()
+                    scores, fell_back, n_refused = _score_frame(model, X)
+                    timings.append(time.perf_counter() - t0)
                 if not single:
                     for i in range(min(20, len(X))):  # warm-up, untimed
                         _score_frame(model, X.iloc[[i]])
@@ -464,6 +528,7 @@ def monitor_batch(charter: Charter, store: Store, batch: Path | str, *, batch_id
         finally:
             con.close()
             limits.restore_original_limits()
+            drop_engine_rows(on_engine)
         drift = profiling.drift(reference, current, threshold=plan.monitoring.input_psi or 0.2)
         input_psi = {c.name: float(c.psi) for c in drift.columns if c.psi is not None and np.isfinite(c.psi)}
         drifted = tuple(drift.flagged)

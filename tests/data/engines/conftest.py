@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -41,3 +42,53 @@ def spark(spark_conf: dict[str, str]) -> Iterator[object]:
 
     yield spark_session("local[2]", spark_conf, where="tests")
     stop_session()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def connect_master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Spark Connect server on this machine (pyspark's own jars), on a free port, for
+    the session; its address ``sc://127.0.0.1:PORT``. Stopped (its process group) at the end."""
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    require_spark_extra()
+    from workbench.data.engines.spark import connect_server_command
+
+    port = free_port()
+    argv, env = connect_server_command(port, master="local[2]",
+                                       conf={"spark.driver.memory": "1g", "spark.sql.shuffle.partitions": "2"})
+    log = tmp_path_factory.mktemp("connect") / "server.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180  # a JVM start on a loaded 2-core machine
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the Spark Connect server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the Spark Connect server did not listen on {port}:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

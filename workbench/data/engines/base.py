@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..contracts import Contract, ContractResult
     from ..warehouse import IngestResult, TableFingerprint
 
-__all__ = ["DataEngine", "ProfileStats"]
+__all__ = ["DataEngine", "ProfileStats", "scoring_copy"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,52 @@ class ProfileStats:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.values)
+
+
+def scoring_copy(model_uri: str, dest: Path) -> tuple[str, list[str]]:
+    """(a local copy of the logged model at ``model_uri`` whose integer inputs are declared
+    as doubles, those inputs) for batch scoring through MLflow's pyfunc; the caller feeds
+    them as doubles. A batch read from a table brings an integer column with a null as
+    float64 (NumPy integers have no null), which MLflow's schema enforcement refuses for a
+    model whose input example had no null there; the driver's own scoring reads such a
+    column as float64 too, and the models turn every input into floats. Nothing else changes."""
+    import mlflow.artifacts
+    from mlflow.models import Model
+    from mlflow.types.schema import ColSpec, DataType, Schema
+
+    with _quiet("mlflow"):
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dest)))
+    meta = Model.load(str(local / "MLmodel"))
+    inputs = meta.signature.inputs if meta.signature is not None else None
+    if inputs is None or inputs.is_tensor_spec():
+        return str(local), []
+    integral = [c.name for c in inputs.inputs if c.type in (DataType.integer, DataType.long) and c.name]
+    if integral:
+        meta.signature.inputs = Schema([ColSpec(DataType.double, c.name, c.required) if c.name in integral else c
+                                        for c in inputs.inputs])
+        meta.save(str(local / "MLmodel"))
+    return str(local), integral
+
+
+class _quiet:
+    """Raise a library's logger to ERROR for a block (MLflow warns on every batch-scoring call
+    about environments the workbench manages itself)."""
+
+    def __init__(self, *names: str) -> None:
+        import logging
+
+        self.loggers = [logging.getLogger(n) for n in names]
+        self.levels = [lg.level for lg in self.loggers]
+
+    def __enter__(self) -> None:
+        import logging
+
+        for lg in self.loggers:
+            lg.setLevel(logging.ERROR)
+
+    def __exit__(self, *exc: object) -> None:
+        for lg, level in zip(self.loggers, self.levels, strict=True):
+            lg.setLevel(level)
 
 
 @runtime_checkable
@@ -67,8 +113,10 @@ class DataEngine(Protocol):
         """The table's aggregate profile numbers, computed by the engine."""
         ...
 
-    def score_batch(self, model_uri: str, table: str, columns: list[str]) -> pa.Table:
-        """The table with a ``prediction`` column from the MLflow model at ``model_uri``."""
+    def score_batch(self, model_uri: str, table: str, columns: list[str], *,
+                    keep: list[str] | None = None) -> pa.Table:
+        """The table with a ``prediction`` column from the MLflow model at ``model_uri`` fed
+        ``columns``; ``keep``: only these columns besides the prediction (default: all)."""
         ...
 
     def close(self) -> None:

@@ -109,13 +109,22 @@ class DuckDBEngine:
             con.close()
         return ProfileStats(table, tuple(zip(names, row, strict=True)))
 
-    def score_batch(self, model_uri: str, table: str, columns: list[str]) -> pa.Table:
+    def score_batch(self, model_uri: str, table: str, columns: list[str], *,
+                    keep: list[str] | None = None) -> pa.Table:
+        import tempfile
+
         import mlflow.pyfunc
         import pyarrow as pa
 
+        from .base import scoring_copy
+
         frame = self.sql(f"SELECT * FROM {quote_ident(table)}").to_pandas()
-        model = mlflow.pyfunc.load_model(model_uri)
-        return pa.Table.from_pandas(frame.assign(prediction=model.predict(frame[columns])), preserve_index=False)
+        with tempfile.TemporaryDirectory(prefix="wb-model-") as tmp:
+            local, integral = scoring_copy(model_uri, Path(tmp))
+            model = mlflow.pyfunc.load_model(local)
+        inputs = frame[columns].astype({c: "float64" for c in integral if c in columns})
+        scored = frame.assign(prediction=model.predict(inputs))
+        return pa.Table.from_pandas(scored if keep is None else scored[[*keep, "prediction"]], preserve_index=False)
 
     def close(self) -> None:
         """Nothing stays open: every call opens and closes its connection."""

@@ -45,7 +45,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..contracts import Contract, ContractResult
     from ..warehouse import IngestResult, TableFingerprint
 
-__all__ = ["SparkEngine", "spark_session", "stop_session", "to_spark_sql", "spark_type", "LAKE_META"]
+__all__ = ["SparkEngine", "spark_session", "stop_session", "to_spark_sql", "spark_type", "LAKE_META",
+           "connect_server_command"]
 
 LAKE_META = "_workbench_ingest.json"  # beside the Parquet files; Spark skips names starting with _
 _MAX_REPORTED = 10
@@ -100,28 +101,141 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines() or [type(exc).__name__])[0][:300]
 
 
-def spark_session(master: str, conf: dict[str, Any] | None = None, *, where: str = "engine") -> SparkSession:
+_PROBE_S = 5.0  # a master that does not answer a TCP connect in this long is reported as unreachable
+# a Spark Connect client retries an unavailable server for ~10 minutes by default; a pilot says so in ~1
+_CONNECT_RETRIES = {"max_retries": 8, "max_backoff": 10_000}
+
+
+def _endpoints(master: str, *, where: str) -> list[tuple[str, int]]:
+    """(host, port) of a ``spark://`` master (one or a comma-separated list) or an ``sc://``
+    address, to probe before starting; none for local, yarn and k8s masters."""
+    from urllib.parse import urlsplit
+
+    if master.startswith("sc://"):
+        scheme, default, hosts = "sc", 15002, [master[len("sc://"):].split("/", 1)[0]]
+    elif master.startswith("spark://"):
+        scheme, default, hosts = "spark", 7077, master[len("spark://"):].split("/", 1)[0].split(",")
+    else:
+        return []
+    out = []
+    for hp in hosts:
+        try:
+            parts = urlsplit(f"{scheme}://{hp}")
+            host, port = parts.hostname, parts.port or default
+        except ValueError as exc:
+            host, port, problem = None, 0, str(exc)
+        else:
+            problem = "no host name"
+        if not host:
+            raise EngineError(f"{master!r} is not a valid Spark master ({hp!r}: {problem})", where=where,
+                              hint="write it as sc://HOST:15002 (Spark Connect), spark://HOST:7077 (a "
+                                   "standalone cluster) or local[2] (this machine)")
+        out.append((host, port))
+    return out
+
+
+def _probe(master: str, *, where: str) -> None:
+    """Refuse, in seconds, a cluster master or Connect server that does not accept connections
+    (Spark itself would retry for minutes before it says so)."""
+    import socket
+
+    for host, port in _endpoints(master, where=where):
+        try:
+            socket.create_connection((host, port), timeout=_PROBE_S).close()
+        except OSError as exc:
+            what = "Spark Connect server" if master.startswith("sc://") else "Spark master"
+            start = ("start it (on that machine: `$SPARK_HOME/sbin/start-connect-server.sh`, or `spark-submit "
+                     "--class org.apache.spark.sql.connect.service.SparkConnectServer`)"
+                     if master.startswith("sc://") else "start it (`$SPARK_HOME/sbin/start-master.sh`)")
+            raise EngineError(f"the {what} at {host}:{port} cannot be reached "
+                              f"({exc.strerror or type(exc).__name__}; waited up to {_PROBE_S:.0f} s)", where=where,
+                              hint=f"{start}, check the host and port and that a firewall lets this machine "
+                                   "through; or fix `engine.master` (local[2] runs on this machine)") from exc
+
+
+def _java_problem() -> str | None:
+    """Why no Java can start here (None when one can): Spark runs ``$JAVA_HOME/bin/java``
+    when JAVA_HOME is set, else ``java`` on PATH."""
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        java = Path(home) / "bin" / "java"
+        if not os.access(java, os.X_OK):
+            return f"JAVA_HOME is {home}, which has no bin/java"
+        return None
+    if shutil.which("java") is None:
+        return "no Java runtime on this machine (no `java` on PATH and no JAVA_HOME)"
+    return None
+
+
+def _log_tail(log: Path | None) -> str:
+    """The Java error lines at the end of the driver's log (what it said before it exited)."""
+    if log is None:
+        return ""
+    with contextlib.suppress(OSError):
+        lines = log.read_text(errors="replace").splitlines()[-200:]
+        hits = [ln.strip() for ln in lines if re.search(r"Error|Exception|must be at least|Invalid", ln)
+                and not ln.lstrip().startswith("at ")]
+        oom = [h for h in hits if "OutOfMemoryError" in h]  # the cause, before the shutdown's noise
+        return (oom or hits or [""])[-1][:300]
+    return ""
+
+
+def _launch_logged(master: str, settings: dict[str, str], log: Path) -> None:
+    """Start the driver JVM with its stdout and stderr in ``log``, so Spark's start-up lines
+    (log4j's profile, WARNs, the JDK's notes) do not reach the pilot's terminal. Once per
+    process: the JVM outlives its sessions."""
+    from pyspark import SparkConf
+    from pyspark.core.context import SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:
+        return
+    log.parent.mkdir(parents=True, exist_ok=True)
+    conf = SparkConf(loadDefaults=False).setMaster(master).setAppName("workbench").setAll(list(settings.items()))
+    with open(log, "ab") as out:  # the child holds its own copy of the descriptor
+        gateway = launch_gateway(conf, popen_kwargs={"stdout": out, "stderr": out})
+    SparkContext._ensure_initialized(gateway=gateway)
+
+
+def _quiet_python_loggers() -> None:
+    """pyspark logs every analysis error as JSON to stderr before raising it; the workbench
+    reports the error itself (an EngineError or a contract's message)."""
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def spark_session(master: str, conf: dict[str, Any] | None = None, *, where: str = "engine",
+                  log: Path | None = None) -> SparkSession:
     """The process's one Spark session for ``master`` (started on first use).
 
-    ``where``: the charter key that chose the master, for the error messages."""
+    ``where``: the charter key that chose the master, for the error messages. ``log``: where
+    the driver JVM's own output goes (a local or cluster master; None: this terminal)."""
     global _SESSION, _SESSION_KEY
     settings = {**_DEFAULT_CONF, **{k: str(v) for k, v in (conf or {}).items()}}
     key = (master, tuple(sorted(settings.items())))
-    if _SESSION is not None:
-        if _SESSION_KEY == key:
-            return _SESSION
-        stop_session()  # one JVM per process: a session for another master replaces it
     remote = master.startswith("sc://")
-    if not remote and shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        raise EngineError("Spark cannot start: no Java runtime on this machine (Spark 4 needs Java >= 17)",
-                          where=where,
-                          hint="install Java 17 (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`) or set "
-                               "JAVA_HOME; or run this pilot on DuckDB (`engine: {kind: duckdb}`)")
+    if _SESSION is not None and _SESSION_KEY == key:
+        return _SESSION
+    problem = None if remote else _java_problem()
+    if problem:
+        raise EngineError(f"Spark cannot start: {problem} (Spark 4 needs Java >= 17)", where=where,
+                          hint="install Java 17 (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`) and "
+                               "set JAVA_HOME to its folder (or unset it to use `java` on PATH); or run this pilot "
+                               "on DuckDB (`engine: {kind: duckdb}`)")
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise EngineError(f"the Spark engine is not installed ({exc})", where=where,
                           hint="run `make setup-spark` (the `spark` extra: pyspark 4.1 and sqlglot)") from exc
+    _probe(master, where=where)
+    # one session per process: one JVM; and pyspark switches the whole process to Spark
+    # Connect's classes once a Connect session exists, so the two cannot run side by side
+    stop_session()
+    _quiet_python_loggers()
     # Python workers (MLflow's spark_udf) run this interpreter, with the workbench's packages
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -131,22 +245,38 @@ def spark_session(master: str, conf: dict[str, Any] | None = None, *, where: str
         if remote and k.startswith(("spark.driver.", "spark.ui.")):
             continue  # the server's own; a Connect client cannot set them
         builder = builder.config(k, v)
+    session = None
     try:
+        if log is not None and not remote:
+            _launch_logged(master, settings, log)
         session = builder.getOrCreate()
+        if remote:
+            from pyspark.sql.connect.client.retries import DefaultPolicy
+
+            session.client.set_retry_policies([DefaultPolicy(**_CONNECT_RETRIES)])
         session.sql("SELECT 1").collect()  # a Connect address or a cluster master is reached only here
     except Exception as exc:  # noqa: BLE001 - py4j, Connect (gRPC) and JVM start-up raise their own types
         text = str(exc)
-        if "JAVA_GATEWAY_EXITED" in text or "Java gateway process exited" in text:
-            what = "the Java process did not start (Spark 4 needs Java >= 17)"
+        said = _log_tail(log)
+        seen = f" (see {log}{': ' + said if said else ''})" if log is not None and not remote else ""
+        if "must be at least" in text or "must be at least" in said:
+            what = f"spark.driver.memory is too small for Spark to start ({_first_line(exc) if 'must be' in text else said})"
+            hint = "raise spark.driver.memory in `engine.conf` (at least 1g; the demo uses 2g)"
+        elif "JAVA_GATEWAY_EXITED" in text or "Java gateway process exited" in text:
+            what = f"the Java process did not start (Spark 4 needs Java >= 17){seen}"
             hint = ("check `java -version` (>= 17) and JAVA_HOME (Debian: `apt-get install "
                     "openjdk-17-jre-headless`), and that spark.driver.memory in `engine.conf` fits this machine")
         elif remote:
             what = f"the Spark Connect server at {master} cannot be reached ({_first_line(exc)})"
             hint = "start the server (`start-connect-server.sh`) or fix `engine.master` (sc://HOST:15002)"
         else:
-            what = f"Spark did not start on master {master!r} ({_first_line(exc)})"
+            what = f"Spark did not start on master {master!r} ({_first_line(exc)}){seen}"
             hint = ("check that the cluster's master is up and reachable from here, or use local[2] to run on "
                     "this machine; `engine.conf` must hold valid Spark settings")
+        _SESSION, _SESSION_KEY = session, key  # stopped here: nothing half-started stays behind
+        stop_session()
+        if not remote:
+            _shutdown_jvm()  # a corrected engine.conf (driver memory, Java options) needs a new JVM
         raise EngineError(what, where=where, hint=hint) from exc
     if not remote:
         with contextlib.suppress(Exception):
@@ -155,12 +285,63 @@ def spark_session(master: str, conf: dict[str, Any] | None = None, *, where: str
     return session
 
 
+def connect_server_command(port: int, *, master: str = "local[2]", host: str = "127.0.0.1",
+                           conf: dict[str, Any] | None = None) -> tuple[list[str], dict[str, str]]:
+    """(argv, environment) that start a Spark Connect server on this machine from pyspark's
+    own jars (the wheel ships spark-connect; no download): what ``start-connect-server.sh``
+    of a Spark distribution runs. Python UDFs (MLflow's ``spark_udf``) run this interpreter."""
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    argv = [str(home / "bin" / "spark-submit"), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+            "--name", "Spark Connect server", "--master", master,
+            "--conf", f"spark.connect.grpc.binding.address={host}", "--conf", f"spark.connect.grpc.binding.port={port}"]
+    for k, v in {**_DEFAULT_CONF, **(conf or {})}.items():
+        argv += ["--conf", f"{k}={v}"]
+    env = {**os.environ, "SPARK_HOME": str(home), "PYSPARK_PYTHON": sys.executable}
+    return argv, env
+
+
 def stop_session() -> None:
     global _SESSION, _SESSION_KEY
     if _SESSION is not None:
         with contextlib.suppress(Exception):
             _SESSION.stop()
+    if _SESSION_KEY is not None and str(_SESSION_KEY[0]).startswith("sc://"):
+        # set by pyspark's builder for a Connect session; gone, a classic session can start again
+        os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
     _SESSION, _SESSION_KEY = None, None
+    _forget_dead_jvm()
+
+
+def _shutdown_jvm() -> None:
+    """End the driver JVM this process launched (after a failed start) and forget it."""
+    with contextlib.suppress(ImportError):
+        from pyspark.core.context import SparkContext
+
+        gateway = SparkContext._gateway
+        if gateway is None:
+            return
+        with contextlib.suppress(Exception):
+            gateway.shutdown()
+        proc = getattr(gateway, "proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=15)
+        SparkContext._gateway = SparkContext._jvm = SparkContext._active_spark_context = None
+
+
+def _forget_dead_jvm() -> None:
+    """After the driver JVM died (out of memory: Spark's handler exits it), pyspark still
+    holds its gateway and would hand every new session to it; forget it, so the next
+    session starts a new JVM."""
+    with contextlib.suppress(ImportError):
+        from pyspark.core.context import SparkContext
+
+        proc = getattr(SparkContext._gateway, "proc", None)
+        if proc is not None and proc.poll() is not None:
+            SparkContext._gateway = SparkContext._jvm = SparkContext._active_spark_context = None
 
 
 # -- SQL: DuckDB's dialect, translated ------------------------------------------------
@@ -259,19 +440,33 @@ def _source_key(charter_path: str, name: str, column: str | None = None) -> str:
 class SparkEngine:
     kind = "spark"
 
-    def __init__(self, engine: Engine, lake: Path, *, charter_path: str = "pilot.yaml") -> None:
+    def __init__(self, engine: Engine, lake: Path, *, charter_path: str = "pilot.yaml",
+                 log: Path | None = None) -> None:
         self.engine = engine
         self.lake = Path(lake)
         self.charter_path = charter_path
+        # the driver JVM's own output (start-up notes, log4j): beside the lake, not in the terminal
+        self.log = Path(log) if log is not None else self.lake.parent / "spark.log"
 
     @classmethod
     def for_charter(cls, charter: Charter) -> SparkEngine:
         return cls(charter.engine, charter.resolve(charter.engine.lake), charter_path=str(charter.path))
 
+    def _where(self, key: str) -> str:
+        """``file:line:col (key engine.KEY)`` of the charter's engine setting (the file's name
+        alone when it cannot be read)."""
+        from ...charter.yaml_reader import load_yaml
+
+        with contextlib.suppress(Exception):  # a charter built in memory has no file to point into
+            doc = load_yaml(Path(self.charter_path), EngineError, what="pilot charter")
+            if isinstance(doc.data.get("engine"), dict):
+                return doc.where(("engine", key))
+        return f"{self.charter_path}: engine.{key}"
+
     @property
     def spark(self) -> SparkSession:
-        return spark_session(self.engine.spark_master, self.engine.conf,
-                             where=f"{self.charter_path}: engine.master ({self.engine.spark_master})")
+        master = self.engine.spark_master
+        return spark_session(master, self.engine.conf, where=f"{self._where('master')}: {master}", log=self.log)
 
     # tables ----------------------------------------------------------------------------
     def _tables(self) -> list[str]:
@@ -299,7 +494,8 @@ class SparkEngine:
         tag = uuid.uuid4().hex[:8]
         fresh, old, final = self.lake / f".tmp-{name}-{tag}", self.lake / f".old-{name}-{tag}", self.lake / name
         try:
-            frame.write.mode("errorifexists").parquet(str(fresh))
+            # "error", not its alias "errorifexists": a Spark Connect client knows only the former
+            frame.write.mode("error").parquet(str(fresh))
             if final.exists():
                 os.replace(final, old)
             os.replace(fresh, final)
@@ -527,12 +723,25 @@ class SparkEngine:
                 values[key] = values[key] * (nn * (nn - 1)) ** 0.5 / (nn - 2)
         return ProfileStats(table, tuple(values.items()))
 
-    def score_batch(self, model_uri: str, table: str, columns: list[str]) -> pa.Table:
+    def score_batch(self, model_uri: str, table: str, columns: list[str], *,
+                    keep: list[str] | None = None) -> pa.Table:
+        import tempfile
+
         import mlflow.pyfunc
 
+        from .base import _quiet, scoring_copy
+
         df = self._frame(table)
-        udf = mlflow.pyfunc.spark_udf(self.spark, model_uri, result_type="double", env_manager="local")
-        return self._run(lambda: df.withColumn("prediction", udf(*columns)).toArrow(), doing=f"scoring {table}")
+        kept = df.columns if keep is None else keep
+        with tempfile.TemporaryDirectory(prefix="wb-model-") as tmp, _quiet("mlflow"):
+            # env_manager="local": the executors run this interpreter (PYSPARK_PYTHON), with the workbench
+            local, integral = self._run(lambda: scoring_copy(model_uri, Path(tmp)), doing=f"loading model {model_uri}")
+            udf = self._run(lambda: mlflow.pyfunc.spark_udf(self.spark, local, result_type="double",
+                                                            env_manager="local"), doing=f"loading model {model_uri}")
+            q = {c: "`" + c.replace("`", "``") + "`" for c in {*kept, *columns}}
+            inputs = [df[q[c]].cast("double").alias(c) if c in integral else df[q[c]] for c in columns]
+            scored = df.select(*[df[q[c]] for c in kept], udf(*inputs).alias("prediction"))
+            return self._run(lambda: scored.toArrow(), doing=f"scoring {table}")
 
     def close(self) -> None:
         """The session stays for the process (one JVM); :func:`stop_session` ends it."""
@@ -548,12 +757,31 @@ class SparkEngine:
 
     def _engine_error(self, exc: BaseException, *, doing: str) -> EngineError:
         text = str(exc)
-        if "OutOfMemoryError" in text or "Java heap space" in text:
-            return EngineError(f"the Spark driver ran out of memory {doing}", where=f"{self.charter_path}: engine.conf",
+        memory = self.engine.conf.get("spark.driver.memory", "1g (Spark's default)")
+        if "OutOfMemoryError" in text or "Java heap space" in text or "maxResultSize" in text:
+            return EngineError(f"the Spark driver ran out of memory {doing} (spark.driver.memory: {memory})",
+                               where=self._where("conf"),
                                hint="raise spark.driver.memory in `engine.conf` (e.g. 6g), or run on a cluster "
                                     "(`engine.master`); nothing was half-written in the lake")
+        if _jvm_gone(exc) and not self.engine.spark_master.startswith("sc://"):
+            said = _log_tail(self.log)
+            stop_session()  # the next use starts a new driver
+            what = "ran out of memory and stopped" if "OutOfMemoryError" in said else "stopped"
+            return EngineError(f"the Spark driver {what} while {doing}: {said or _first_line(exc)} "
+                               f"(its log: {self.log})", where=self._where("conf"),
+                               hint=f"most often it ran out of memory: raise spark.driver.memory in `engine.conf` "
+                                    f"(now {memory}), or run on a cluster (`engine.master`); nothing was "
+                                    "half-written in the lake")
         return EngineError(f"Spark failed {doing}: {_first_line(exc)}", where=f"{self.charter_path}: engine",
                            hint="see the Spark error above; the lake keeps its previous tables")
+
+
+def _jvm_gone(exc: BaseException) -> bool:
+    """Whether ``exc`` says the driver JVM went away (it exits on an OutOfMemoryError)."""
+    text = f"{type(exc).__name__}: {exc}"
+    return any(s in text for s in ("SparkContext was shut down", "ConnectionRefusedError", "Py4JNetworkError",
+                                   "Answer from Java side is empty", "Cannot call methods on a stopped SparkContext",
+                                   "Connection refused"))
 
 
 def _records(path: Path, source: Source) -> Iterator[tuple[int, list[str]]]:
