@@ -759,6 +759,11 @@ class SparkEngine:
         text = str(exc)
         memory = self.engine.conf.get("spark.driver.memory", "1g (Spark's default)")
         if "OutOfMemoryError" in text or "Java heap space" in text or "maxResultSize" in text:
+            if not self.engine.spark_master.startswith("sc://") and "maxResultSize" not in text:
+                # a driver JVM past an OutOfMemoryError is exiting or unsound: end it now, so the
+                # next use starts a new one instead of racing its shutdown
+                stop_session()
+                _shutdown_jvm()
             return EngineError(f"the Spark driver ran out of memory {doing} (spark.driver.memory: {memory})",
                                where=self._where("conf"),
                                hint="raise spark.driver.memory in `engine.conf` (e.g. 6g), or run on a cluster "
