@@ -17,7 +17,9 @@
   Wall time per step (from the runner's own step outcomes; ``promote+report`` is the
   rest of the pilot), the whole command's wall time, and the peak RSS of the whole process
   tree (driver, kernels, anything they start), sampled every 0.1 s with psutil (the sum
-  of the tree's RSS at each sample; its maximum). Ratios are against the 336 k run of the
+  of the tree's RSS at each sample; its maximum), and the same for PSS: step kernels are
+  forked from a warm-kernel server and share its pages, which RSS counts once per process
+  and PSS splits between them. Ratios are against the 336 k run of the
   same invocation. Targets (issue 14), 2 cores, 10 M rows: peak tree RSS <= 3 GB, the
   whole pilot <= 4 min, and 336 k no slower than before (~43 s quiet).
 
@@ -173,20 +175,23 @@ def _scaled_copy(work: Path, copies: int) -> tuple[Path, int]:
     return charter, rows
 
 
-def _tree_rss_mb(proc: Any) -> float:
+def _tree_mem_mb(proc: Any) -> tuple[float, float]:
+    """(RSS, PSS) summed over the process tree, in MB. Kernels forked from the warm-kernel
+    server share its pages: RSS counts them once per process, PSS splits them (the honest sum)."""
     import psutil
 
-    total = 0
+    rss = pss = 0
     try:
         members = [proc, *proc.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0.0
+        return 0.0, 0.0
     for p in members:
         try:
-            total += p.memory_info().rss
+            mem = p.memory_full_info()
+            rss, pss = rss + mem.rss, pss + mem.pss
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
-    return total / 2**20
+    return rss / 2**20, pss / 2**20
 
 
 def run_scaled_pilot(charter: Path, work: Path, log: Path) -> dict:
@@ -199,9 +204,10 @@ def run_scaled_pilot(charter: Path, work: Path, log: Path) -> dict:
         proc = subprocess.Popen([sys.executable, "-c", SCALE_CHILD, str(charter)], cwd=work, stdout=out, stderr=err,
                                 text=True)
         ps = psutil.Process(proc.pid)
-        peak = 0.0
+        peak = peak_pss = 0.0
         while proc.poll() is None:
-            peak = max(peak, _tree_rss_mb(ps))
+            rss, pss = _tree_mem_mb(ps)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             time.sleep(0.1)
         wall = time.perf_counter() - t0
         out.seek(0)
@@ -210,7 +216,7 @@ def run_scaled_pilot(charter: Path, work: Path, log: Path) -> dict:
         raise SystemExit(f"the scaled pilot failed (exit {proc.returncode}); its log: {log}\n"
                          + log.read_text()[-3000:])
     result = json.loads(text.splitlines()[-1])
-    result.update({"wall_s": wall, "peak_tree_rss_mb": peak, "load_before": load_before,
+    result.update({"wall_s": wall, "peak_tree_rss_mb": peak, "peak_tree_pss_mb": peak_pss, "load_before": load_before,
                    "load_after": os.getloadavg()})
     return result
 
@@ -223,7 +229,8 @@ def bench_scale(work: Path, copies: list[int]) -> list[dict]:
         print(f"scale: {rows:,} rows ({k} cop{'y' if k == 1 else 'ies'}) ...", file=sys.stderr, flush=True)
         result = run_scaled_pilot(charter, folder, work / f"x{k}.log")
         result.update({"copies": k, "rows": rows})
-        print(f"  {result['wall_s']:.1f} s, peak tree RSS {result['peak_tree_rss_mb']:.0f} MB, "
+        print(f"  {result['wall_s']:.1f} s, peak tree RSS {result['peak_tree_rss_mb']:.0f} MB "
+              f"(PSS {result['peak_tree_pss_mb']:.0f} MB), "
               f"load {result['load_before'][0]:.1f} -> {result['load_after'][0]:.1f}", file=sys.stderr, flush=True)
         out.append(result)
         shutil.rmtree(folder, ignore_errors=True)  # GBs of CSV and warehouse at 10 M rows
@@ -236,13 +243,13 @@ SCALE_STEPS = ("ingest", "contracts", "profile", "baseline", "evaluate")
 def scale_table(results: list[dict]) -> str:
     ref = next((r for r in results if r["copies"] == 1), results[0])
     head = ["rows", *(f"{s} s" for s in SCALE_STEPS), "promote+report s", "total s", "peak tree RSS MB",
-            "total / 336 k", "RSS / 336 k", "load (1 min)"]
+            "peak tree PSS MB", "total / 336 k", "RSS / 336 k", "load (1 min)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
     for r in results:
         steps = r["steps"]
         rest = r["pilot_s"] - sum(steps.get(s, 0.0) for s in SCALE_STEPS)
         cells = [f"{r['rows']:,}", *(f"{steps.get(s, float('nan')):.1f}" for s in SCALE_STEPS), f"{rest:.1f}",
-                 f"{r['wall_s']:.1f}", f"{r['peak_tree_rss_mb']:.0f}",
+                 f"{r['wall_s']:.1f}", f"{r['peak_tree_rss_mb']:.0f}", f"{r.get('peak_tree_pss_mb', float('nan')):.0f}",
                  f"{r['wall_s'] / ref['wall_s']:.2f}x", f"{r['peak_tree_rss_mb'] / ref['peak_tree_rss_mb']:.2f}x",
                  f"{r['load_before'][0]:.1f}-{r['load_after'][0]:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
