@@ -158,12 +158,15 @@ def test_the_server_and_its_kernels_go_with_its_parent(tmp_path) -> None:
         "assert s.ready()\n"
         "print(s.process.pid, flush=True)\n"
         "time.sleep(60)\n")
+    script.write_text(script.read_text().replace("print(s.process.pid, flush=True)",
+                                                 "print(s.process.pid, s.socket_path, flush=True)"))
     parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
-        server_pid = int(parent.stdout.readline())
+        server_pid, socket_path = parent.stdout.readline().split()
         parent.send_signal(signal.SIGKILL)
         parent.wait()
-        assert _gone(server_pid), "the server outlived its parent"
+        assert _gone(int(server_pid)), "the server outlived its parent"
+        assert not Path(socket_path).parent.exists()  # nor its folder (socket, log) in /tmp
     finally:
         if parent.poll() is None:
             parent.kill()

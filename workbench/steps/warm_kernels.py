@@ -217,8 +217,8 @@ def serve(path: str, parent: int, modules: Sequence[str]) -> None:
             os.kill(pid, signal.SIGKILL)
     time.sleep(0.1)
     _reap(kernels, sel)
-    with contextlib.suppress(OSError):
-        os.unlink(path)
+    # its folder (socket, log) goes with it, also when its parent died without stopping it
+    shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
 
 def _accept(conn: socket.socket, listener: socket.socket, sel: selectors.BaseSelector,
