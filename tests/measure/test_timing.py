@@ -246,3 +246,18 @@ def test_a_budget_inside_the_noise_is_measured_again_and_flagged() -> None:
                            budgets={"latency.p95_ms": {"op": "<=", "value": 100.0}}, measure_memory=False)
     assert clear.blocks == 5 and not clear.inside_noise and clear.metrics()["timing.inside_noise"] == 0.0
     assert clear.interval("throughput.items_per_s") is not None
+
+
+def test_the_memory_pass_scores_its_first_batches_only():
+    from workbench.measure.timing import MEMORY_BATCHES
+
+    calls = []
+
+    def counted(rows):
+        calls.append(len(rows))
+        return np.zeros(len(rows))
+
+    r = time_predictions(counted, np.zeros((100, 1)), single_items=0, batch_size=5, warmup=0)
+    assert len(r.batch_latencies_ms) == 20  # every row is timed in batches
+    assert calls == [5] * (20 + MEMORY_BATCHES)  # then the untimed memory pass: its first batches, no more
+    assert r.peak_memory_mb is not None

@@ -286,7 +286,8 @@ _ENTRIES = (
        "text-classification"),
     _m("heldout.min_class_rows", None, "count", "held-out rows (eval items) of the rarest expected class; every "
        "class's count is in compare/<ref>.json", "text-classification"),
-    _m("memory.peak_mb", "lower", "MB", "tracemalloc peak of Python-visible allocations over one batch pass"),
+    _m("memory.peak_mb", "lower", "MB", "tracemalloc peak of Python-visible allocations over a batch pass "
+       "(its first 5 batches)"),
     _m("cost.per_1k_usd", "lower", "usd", "machine cost per 1,000 rows, batched (compute time + API calls)"),
     _m("cost.single_per_1k_usd", "lower", "usd", "machine cost per 1,000 rows, one row per call"),
     _m("cost.human_per_1k_usd", None, "usd", "what 1,000 rows cost done by hand (from the charter's cost model)",

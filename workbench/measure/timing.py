@@ -13,7 +13,7 @@ promotion gates can compare the baseline with the candidates name by name:
 ``latency.batch_max_ms``       slowest full-size batch call
 ``latency.batch_per_item_ms``  batch time amortised per row (1000 / throughput)
 ``throughput.items_per_s``     rows per second over all batch calls
-``memory.peak_mb``             tracemalloc peak of Python-visible allocations, one batch pass
+``memory.peak_mb``             tracemalloc peak of Python allocations, first batches
 ``cost.per_1k_usd``            batched: compute time + API calls per batch, per 1,000 rows
 ``cost.single_per_1k_usd``     one row per call: compute time + API calls per row
 ``cost.human_per_1k_usd``      what 1,000 rows cost done by hand (if the charter says)
@@ -33,11 +33,13 @@ Rules that keep the numbers comparable:
   still a 1-row 2-D frame/array.
 * Warm-up calls (first-call caches, lazy imports, JIT) run before each timed phase and are
   excluded. ``threads`` pins BLAS/OpenMP pools through threadpoolctl for the measurement.
-* Memory is measured in a separate, untimed batch pass because tracemalloc slows every
-  Python allocation. tracemalloc sees Python objects and numpy/pandas buffers (numpy
-  reports to it) but not native allocators (DuckDB, Arrow, OpenMP scratch); the RSS
-  high-water growth (``rss_growth_mb``, from ``getrusage``) catches those only when the
-  process reaches a *new* peak, so it is a lower bound and kept out of ``metrics()``.
+* Memory is measured in a separate, untimed pass over the first ``MEMORY_BATCHES`` batches
+  because tracemalloc slows every Python allocation (each batch's output is dropped before
+  the next call, so more batches of the same size add time, not peak). tracemalloc sees
+  Python objects and numpy/pandas buffers (numpy reports to it) but not native allocators
+  (DuckDB, Arrow, OpenMP scratch); the RSS high-water growth (``rss_growth_mb``, from
+  ``getrusage``) catches those only when the process reaches a *new* peak, so it is a lower
+  bound and kept out of ``metrics()``.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ __all__ = ["TimingResult", "time_predictions", "time_in_blocks", "straddled", "p
            "plot_latency"]
 
 PERCENTILES = (50.0, 95.0, 99.0)
+MEMORY_BATCHES = 5  # batches of the untimed memory pass: a working set, not a leak test
 
 
 # -- pure statistics ------------------------------------------------------------------
@@ -469,7 +472,8 @@ def time_in_blocks(predict: Callable[[Any], Any], inputs: Any, *, blocks: int = 
 
 
 def _memory_pass(predict: Callable[[Any], Any], rows: Callable[[int, int], Any], n: int, batch_size: int) -> tuple[float, float | None]:
-    """One untimed batch pass under tracemalloc: (peak MB above the start, RSS growth MB)."""
+    """An untimed pass over the first ``MEMORY_BATCHES`` batches under tracemalloc: (peak MB
+    above the start, RSS growth MB)."""
     gc.collect()
     rss_before = _max_rss_mb()
     was_tracing = tracemalloc.is_tracing()
@@ -479,7 +483,7 @@ def _memory_pass(predict: Callable[[Any], Any], rows: Callable[[int, int], Any],
         tracemalloc.start()
     try:
         base, _ = tracemalloc.get_traced_memory()
-        for start in range(0, n, batch_size):
+        for start in range(0, min(n, MEMORY_BATCHES * batch_size), batch_size):
             out, _ = _call(predict, rows(start, min(start + batch_size, n)), f"memory pass, batch at row {start}")
             del out
         _, peak = tracemalloc.get_traced_memory()
