@@ -42,6 +42,10 @@ BASE_PRELOAD = (
     "sklearn.base", "sklearn.pipeline", "sklearn.compose", "sklearn.impute", "sklearn.preprocessing",
     "sklearn.ensemble", "sklearn.linear_model", "sklearn.metrics",
     "mlflow", "mlflow.sklearn", "mlflow.pyfunc", "mlflow.tracking",
+    # imported on a step's first store call (workbench.store.tracking opens the store lazily):
+    # ~1.5 s of every step kernel, and GitPython, jinja2 and pandas' Styler for its source tags and tables
+    "mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store",
+    "sqlalchemy.dialects.sqlite", "git", "jinja2", "pandas.io.formats.style", "workbench.data.warehouse",
     "ipykernel.kernelapp", "ipykernel.ipkernel", "IPython",
     "workbench", "workbench.steps.session",
 )
