@@ -24,9 +24,11 @@ from workbench.steps.runner import run_pilot
 PROBE_CELL = """
 import json, os, sys
 preloaded = "sklearn.ensemble" in sys.modules
+from workbench.steps.warm_kernels import BASE_PRELOAD
+not_loaded = [m for m in BASE_PRELOAD if m not in sys.modules]
 with open(os.environ["PROBE_OUT"], "w") as out:
     json.dump({"cwd": os.getcwd(), "probe": os.environ.get("PROBE"), "pid": os.getpid(),
-               "preloaded": preloaded, "path": sys.path}, out)
+               "preloaded": preloaded, "path": sys.path, "not_loaded": not_loaded}, out)
 """
 
 
@@ -56,6 +58,9 @@ def test_a_step_kernel_is_forked_warm_and_sees_what_a_cold_one_sees(tmp_path, mo
     monkeypatch.setenv(warm_kernels.ENV_SERVER, server.socket_path)
     warm = _probe_pilot(tmp_path / "warm", monkeypatch)
     assert warm["preloaded"], "the kernel was not forked from the server"
+    # every module the server is to preload is imported before the step's code (a name that
+    # does not import, or a preload dropped, shows here; the server's log says why)
+    assert warm["not_loaded"] == []
     assert warm["probe"] == "from the step's environment"
     assert Path(warm["cwd"]) == tmp_path / "warm" / "notebooks"  # papermill's cwd: the notebook's folder
     assert warm["pid"] not in (os.getpid(), server.process.pid)
