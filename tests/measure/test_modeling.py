@@ -134,6 +134,31 @@ def test_candidate_preprocessing_guard_and_fallback(con, estimator: str, native:
         model.score(data.X_eval.head(0))
 
 
+@pytest.mark.parametrize("estimator", ["sklearn.ensemble.HistGradientBoostingClassifier",
+                                       "sklearn.linear_model.LogisticRegression"])
+def test_a_missing_category_is_missing_when_fitted_and_when_served(estimator: str) -> None:
+    # a missing category that carries the answer: the fitted pipeline learns it, and the served
+    # path (the float matrix for native-NaN estimators) must read it the same way, not as 'nan'
+    rng = np.random.default_rng(1)
+    n = 3000
+    region = rng.choice(np.array(["north", "south", None], dtype=object), n, p=[0.45, 0.45, 0.1])
+    x = rng.normal(size=n)
+    frame = pd.DataFrame({"region": region, "x": x})
+    y = pd.Series(np.where(pd.isna(region) | (x > 1.5), "yes", "no"))
+    model = modeling.build_candidate(Candidate(name="m", estimator=estimator), CLS, ["x"], ["region"])
+    model.fit(frame, y)
+    prepared = model._frame(frame.head(50))
+    assert not pd.api.types.is_numeric_dtype(prepared["region"])
+    assert prepared["region"].isna().sum() == int(pd.isna(region[:50]).sum())  # NaN, not the text 'nan'
+    missing = frame[frame["region"].isna()].head(100)
+    served = model.score(missing).to_numpy()
+    assert np.allclose(served, model._raw(model._frame(missing)))  # the pipeline's own scores
+    assert served.mean() > 0.9  # it learned that a missing region means yes
+    all_missing = model._frame(missing.head(3))
+    assert not pd.api.types.is_numeric_dtype(all_missing["region"])  # still categorical when every value is
+    assert np.allclose(model.score(missing.head(3)), served[:3])     # missing, and scored the same
+
+
 def test_candidate_errors_name_the_charter_key() -> None:
     with pytest.raises(ConfigError, match="cannot import the estimator"):
         modeling.build_candidate(Candidate(name="m", estimator="sklearn.nope.Model"), CLS, ["x"], [])
