@@ -257,3 +257,31 @@ def test_an_evaluate_step_without_a_candidate_run_fails_naming_it(tmp_path: Path
     with pytest.raises(StepError, match=r"step 'judge' .*no candidate run: open one nested run per candidate"):
         run_pilot(load_charter(path))
     _assert_nothing_running(tmp_path)
+
+
+def test_warm_kernels_start_before_the_checks_when_an_input_changed_and_not_for_a_cached_rerun(
+        ran: tuple[Path, PilotResult], monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.steps import validate, warm_kernels
+
+    charter, _first = ran
+    monkeypatch.delenv(warm_kernels.ENV_SERVER, raising=False)  # the run's own server, not the tests' shared one
+    events: list[str] = []
+    start, check = warm_kernels.WarmKernels.start, validate.check_charter
+    monkeypatch.setattr(warm_kernels.WarmKernels, "start",
+                        classmethod(lambda _cls, *a, **k: (events.append("server"), start(*a, **k))[1]))
+    monkeypatch.setattr(validate, "check_charter", lambda *a, **k: (events.append("checks"), check(*a, **k))[1])
+    before = set(Path("/tmp").glob("wbk-*"))
+    # nothing changed since the first run: every step is cached and no server is started
+    assert all(s.status == "cached" for s in run_pilot(load_charter(charter)).steps[2:])
+    assert events == ["checks"]
+    # an edited step parameter: the server starts first, its imports overlapping the checks and the ingest
+    events.clear()
+    charter.write_text(charter.read_text().replace("scale: 2", "scale: 3"))
+    result = run_pilot(load_charter(charter))
+    assert result.steps[-1].status == "executed"
+    assert events == ["server", "checks"]
+    assert set(Path("/tmp").glob("wbk-*")) <= before  # and it went when the run ended
+    # that run is now the last finished one: the same inputs again start nothing
+    events.clear()
+    run_pilot(load_charter(charter))
+    assert events == ["checks"]

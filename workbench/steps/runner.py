@@ -151,8 +151,61 @@ def run_pilot(
     store: Store | None = None,
 ) -> PilotResult:
     """Run the charter's pilot end to end; raises a WorkbenchError subclass on failure."""
-    say = progress or (lambda _msg: None)
     store = store or project_store(charter)
+    stamp = _inputs_stamp(charter)
+    with _Kernels(charter) as kernels:
+        if force or _stamp_changed(store, stamp):
+            # the charter, a notebook or a source file changed since the last finished run: a
+            # step will likely run, and the server's imports overlap the driver's own and its checks
+            kernels.prestart()
+        result = _run_pilot(charter, kernels, force=force, only=only, progress=progress, store=store)
+    if result.status == FINISHED and not only:
+        _write_stamp(store, stamp)
+    return result
+
+
+_STAMP = ".workbench-last-run.json"  # beside a local store's database: what its last finished run read
+
+
+def _inputs_stamp(charter: Charter) -> dict[str, Any]:
+    """What a run reads that a person edits, cheaply (no store, no data read): the charter, the
+    notebooks' bytes, each source file's size and modification time. Only a hint of whether a
+    step will run (for starting warm kernels early); the cache keys decide."""
+    notebooks = hashlib.sha256()
+    for step in charter.steps:
+        with contextlib.suppress(OSError):
+            notebooks.update(charter.resolve(step.notebook).read_bytes())
+    sources: dict[str, Any] = {}
+    for name, src in charter.sources.items():
+        try:
+            st = charter.resolve(src.path).stat()
+            sources[name] = [st.st_size, st.st_mtime_ns]
+        except OSError:
+            sources[name] = None
+    return {"charter": charter.sha256, "notebooks": notebooks.hexdigest(), "sources": sources}
+
+
+def _stamp_changed(store: Store, stamp: dict[str, Any]) -> bool:
+    """Whether ``stamp`` differs from the last finished run's (False on a server store: unknown)."""
+    db = store._sqlite_db
+    if db is None:
+        return False
+    try:
+        return json.loads((db.parent / _STAMP).read_text(encoding="utf-8")) != stamp
+    except (OSError, ValueError):
+        return True
+
+
+def _write_stamp(store: Store, stamp: dict[str, Any]) -> None:
+    db = store._sqlite_db
+    if db is not None:
+        with contextlib.suppress(OSError):  # a hint only
+            (db.parent / _STAMP).write_text(json.dumps(stamp), encoding="utf-8")
+
+
+def _run_pilot(charter: Charter, kernels: _Kernels, *, force: bool, only: list[str] | None,
+               progress: Progress | None, store: Store) -> PilotResult:
+    say = progress or (lambda _msg: None)
     started = time.perf_counter()
     exp = charter.name
     if only:
@@ -204,7 +257,7 @@ def run_pilot(
             store.log_dict(parent.run_id, env.to_dict(), environment.ARTIFACT)
 
             interrupts.check()
-            with _Kernels(charter) as kernels:
+            with kernels:  # stopped when the notebook steps are done
                 fps = _ingest_step(charter, store, parent, outcomes, current, say, force)
                 if force or outcomes[-1].status == "executed" or _charter_changed(charter, store, commit):
                     kernels.prestart()  # a step will likely run: the server's imports overlap the checks before it
@@ -788,13 +841,15 @@ def _charter_changed(charter: Charter, store: Store, commit: str) -> bool:
 
 class _Kernels:
     """The pilot run's warm-kernel server (workbench.steps.warm_kernels): started when the first
-    notebook step runs — a cached run starts none — or the shared one WORKBENCH_KERNEL_SERVER
-    names; stopped when the notebook steps are done."""
+    notebook step runs — a cached run starts none — or earlier when a step will likely run, or
+    the shared one WORKBENCH_KERNEL_SERVER names; stopped when the notebook steps are done (or
+    the run ends before them). Leaving it a second time does nothing."""
 
     def __init__(self, charter: Charter) -> None:
         self._notebooks = [charter.resolve(s.notebook) for s in charter.steps]
         self._server: warm_kernels.WarmKernels | None = None
         self._own = False
+        self._done = False  # left once: no server is started after the notebook steps
 
     def __enter__(self) -> _Kernels:
         return self
@@ -802,9 +857,10 @@ class _Kernels:
     def __exit__(self, *_exc: object) -> None:
         if self._own and self._server is not None:
             self._server.stop()
+        self._server, self._own, self._done = None, False, True
 
     def prestart(self) -> None:
-        if self._notebooks and warm_kernels.enabled() and self._server is None:
+        if self._notebooks and warm_kernels.enabled() and self._server is None and not self._done:
             self._server = warm_kernels.WarmKernels.from_env()
             if self._server is None:
                 self._server = warm_kernels.WarmKernels.start(warm_kernels.notebook_imports(self._notebooks))
