@@ -168,3 +168,29 @@ def test_model_lands_in_the_runs_experiment_under_the_artifact_root(
     assert [o.model_id for o in outputs] == [info.model_id]
     _assert_default_under_root(store)
     assert time.time() - t0 < 60
+
+
+def test_artifacts_of_a_local_store_are_read_in_place_as_mlflow_would_download_them(tmp_path: Path) -> None:
+    import tempfile
+
+    store = Store(tmp_path)
+    run = store.start_run("exp", "r")
+    store.log_text(run.run_id, "décision", "decision/decision.json")
+    store.log_bytes(run.run_id, b"\x89PNG\x00\x01", "figures/a.png")
+    store.log_text(run.run_id, "top", "notes.txt")
+    store.end_run(run.run_id)
+    fresh = Store(tmp_path)  # no runs listed yet: the artifact folder comes from the run itself
+    for path in ("decision/decision.json", "figures/a.png", "notes.txt"):
+        with tempfile.TemporaryDirectory() as tmp:
+            copied = Path(fresh.client.download_artifacts(run.run_id, path, tmp)).read_bytes()
+        assert fresh.artifact_bytes(run.run_id, path) == copied
+    assert fresh.download_text(run.run_id, "decision/decision.json") == "décision"
+    for path in (None, "decision", "figures"):
+        listed = fresh.client.list_artifacts(run.run_id, path)
+        assert fresh.artifact_names(run.run_id, path) == sorted(a.path for a in listed)
+    # absent, outside the run's folder, or an unknown run: nothing, as a failed download says
+    assert fresh.artifact_bytes(run.run_id, "decision/other.json") is None
+    assert fresh.artifact_bytes(run.run_id, "../../../mlflow.db") is None
+    assert fresh.artifact_names(run.run_id, "nothing-here") == []
+    assert fresh.artifact_names(run.run_id, "../..") == []
+    assert fresh.artifact_bytes("0" * 32, "notes.txt") is None

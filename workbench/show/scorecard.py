@@ -19,7 +19,6 @@ import base64
 import html
 import json
 import math
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -122,24 +121,15 @@ class _Reader:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.tmp = tempfile.TemporaryDirectory(prefix="wb-scorecard-")
 
     def close(self) -> None:
-        self.tmp.cleanup()
+        pass
 
     def list(self, run_id: str, path: str | None = None) -> list[str]:
-        try:
-            return [a.path for a in self.store.client.list_artifacts(run_id, path)]
-        except Exception:  # noqa: BLE001 - no artifacts there
-            return []
+        return self.store.artifact_names(run_id, path)  # [] when there are none
 
     def bytes(self, run_id: str, path: str) -> bytes | None:
-        try:
-            dst = Path(self.tmp.name) / run_id
-            dst.mkdir(exist_ok=True)
-            return Path(self.store.client.download_artifacts(run_id, path, str(dst))).read_bytes()
-        except Exception:  # noqa: BLE001 - absent artifact
-            return None
+        return self.store.artifact_bytes(run_id, path)  # None: absent
 
     def text(self, run_id: str, path: str) -> str | None:
         data = self.bytes(run_id, path)
