@@ -266,11 +266,11 @@ def test_warm_kernels_start_before_the_checks_when_an_input_changed_and_not_for_
     charter, _first = ran
     monkeypatch.delenv(warm_kernels.ENV_SERVER, raising=False)  # the run's own server, not the tests' shared one
     events: list[str] = []
+    started: list[warm_kernels.WarmKernels] = []
     start, check = warm_kernels.WarmKernels.start, validate.check_charter
-    monkeypatch.setattr(warm_kernels.WarmKernels, "start",
-                        classmethod(lambda _cls, *a, **k: (events.append("server"), start(*a, **k))[1]))
+    monkeypatch.setattr(warm_kernels.WarmKernels, "start", classmethod(
+        lambda _cls, *a, **k: (events.append("server"), started.append(start(*a, **k)), started[-1])[2]))
     monkeypatch.setattr(validate, "check_charter", lambda *a, **k: (events.append("checks"), check(*a, **k))[1])
-    before = set(Path("/tmp").glob("wbk-*"))
     # nothing changed since the first run: every step is cached and no server is started
     assert all(s.status == "cached" for s in run_pilot(load_charter(charter)).steps[2:])
     assert events == ["checks"]
@@ -280,7 +280,8 @@ def test_warm_kernels_start_before_the_checks_when_an_input_changed_and_not_for_
     result = run_pilot(load_charter(charter))
     assert result.steps[-1].status == "executed"
     assert events == ["server", "checks"]
-    assert set(Path("/tmp").glob("wbk-*")) <= before  # and it went when the run ended
+    (server,) = started  # and it went when the run ended, with its folder
+    assert server.process.poll() is not None and not Path(server.socket_path).parent.exists()
     # that run is now the last finished one: the same inputs again start nothing
     events.clear()
     run_pilot(load_charter(charter))
