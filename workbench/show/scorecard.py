@@ -122,9 +122,6 @@ class _Reader:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def close(self) -> None:
-        pass
-
     def list(self, run_id: str, path: str | None = None) -> list[str]:
         return self.store.artifact_names(run_id, path)  # [] when there are none
 
@@ -770,46 +767,43 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
         raise TrackingError(f"no run {pilot_run_id} in the MLflow store", where=store.tracking_uri,
                             hint="pass the run id of a pilot run (see `make ui`)") from exc
     reader = _Reader(store)
-    try:
-        layout = pilot_layout(charter, store, pilot)
-        note = ""
-        if decision is None:
-            decision, note = _load_decision(charter, store, pilot, reader)
-        figures: list[tuple[str, str, bytes]] = []
-        models: dict[str, dict[str, float]] = {}
-        run_ids: dict[str, str] = {}
-        probe_details: dict[str, Any] = {}
-        baseline = next((r for r in layout.roles.get("baseline", []) if r.info.status == "FINISHED"), None)
-        if baseline is not None:
-            models["baseline"] = dict(baseline.data.metrics)
-            run_ids["baseline"] = _source_id(baseline)
-            probe_details["baseline"] = reader.json(run_ids["baseline"], "baseline/probes.json")
-            figures += _figures(reader, run_ids["baseline"], "baseline")
-        for name, run in sorted(layout.candidates.items()):
-            key = name if name not in models else f"candidate {name}"
-            models[key] = dict(run.data.metrics)
-            run_ids[key] = run.info.run_id
-            probe_details[key] = reader.json(run.info.run_id, f"{name}/probes.json")
-            figures += _figures(reader, run.info.run_id, name)
-        selected = getattr(decision, "candidate", None)
-        body = [
-            _header(charter, pilot, closing=closing),
-            _decision_section(decision, note),
-            _data_section(pilot, layout.steps, layout.step("contracts"), reader, _split_params(layout, reader)),
-            _leakage_section(charter, layout, reader),
-            _profile_section(layout.step("profile"), reader, figures, pilot_run_id),
-            _compare_section(charter, models, selected, run_ids),
-            _evaluation_section(layout, reader, pilot_run_id, selected),
-            _intervals_section(charter, layout, reader, selected),
-            _slices_section(charter, models),
-            _items_section(charter, store, layout),
-            _probes_section(models, probe_details),
-            _monitoring_section(charter, store),
-            _environment_section(pilot),
-            _figures_section(figures),
-        ]
-    finally:
-        reader.close()
+    layout = pilot_layout(charter, store, pilot)
+    note = ""
+    if decision is None:
+        decision, note = _load_decision(charter, store, pilot, reader)
+    figures: list[tuple[str, str, bytes]] = []
+    models: dict[str, dict[str, float]] = {}
+    run_ids: dict[str, str] = {}
+    probe_details: dict[str, Any] = {}
+    baseline = next((r for r in layout.roles.get("baseline", []) if r.info.status == "FINISHED"), None)
+    if baseline is not None:
+        models["baseline"] = dict(baseline.data.metrics)
+        run_ids["baseline"] = _source_id(baseline)
+        probe_details["baseline"] = reader.json(run_ids["baseline"], "baseline/probes.json")
+        figures += _figures(reader, run_ids["baseline"], "baseline")
+    for name, run in sorted(layout.candidates.items()):
+        key = name if name not in models else f"candidate {name}"
+        models[key] = dict(run.data.metrics)
+        run_ids[key] = run.info.run_id
+        probe_details[key] = reader.json(run.info.run_id, f"{name}/probes.json")
+        figures += _figures(reader, run.info.run_id, name)
+    selected = getattr(decision, "candidate", None)
+    body = [
+        _header(charter, pilot, closing=closing),
+        _decision_section(decision, note),
+        _data_section(pilot, layout.steps, layout.step("contracts"), reader, _split_params(layout, reader)),
+        _leakage_section(charter, layout, reader),
+        _profile_section(layout.step("profile"), reader, figures, pilot_run_id),
+        _compare_section(charter, models, selected, run_ids),
+        _evaluation_section(layout, reader, pilot_run_id, selected),
+        _intervals_section(charter, layout, reader, selected),
+        _slices_section(charter, models),
+        _items_section(charter, store, layout),
+        _probes_section(models, probe_details),
+        _monitoring_section(charter, store),
+        _environment_section(pilot),
+        _figures_section(figures),
+    ]
     generated = fmt.timestamp(time.time())
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -831,15 +825,12 @@ def write_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision:
     folder = (reports_dir or charter.resolve(Path("reports"))) / charter.name
     folder.mkdir(parents=True, exist_ok=True)
     reader = _Reader(store)
-    try:
-        for run_id, artifact, owner in _report_pages(pilot_layout(charter, store, store.get_run(pilot_run_id)), reader):
-            text = reader.text(run_id, artifact)
-            if text is not None:
-                target = folder / _local_copy(pilot_run_id, artifact, owner)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-    finally:
-        reader.close()
+    for run_id, artifact, owner in _report_pages(pilot_layout(charter, store, store.get_run(pilot_run_id)), reader):
+        text = reader.text(run_id, artifact)
+        if text is not None:
+            target = folder / _local_copy(pilot_run_id, artifact, owner)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
     path = folder / f"{pilot_run_id}.html"
     path.write_text(page, encoding="utf-8")
     (folder / "latest.html").write_text(page, encoding="utf-8")

@@ -604,11 +604,9 @@ class Store:
         except Exception:  # noqa: BLE001 - an unknown run: absent, as a download would say
             return None
         if folder is not None:
-            target = (folder / artifact_path).resolve()
-            if folder.resolve() not in target.parents:
-                return None  # a path that leaves the run's folder is no artifact of it
+            target = _inside(folder, artifact_path)
             try:
-                return target.read_bytes()
+                return target.read_bytes() if target is not None else None
             except OSError:
                 return None
         from mlflow.artifacts import download_artifacts
@@ -628,10 +626,8 @@ class Store:
             folder = self._artifact_dir(run_id)
             if folder is None:
                 return [a.path for a in self.client.list_artifacts(run_id, path)]
-            where = (folder / path) if path else folder
-            if path and folder.resolve() not in where.resolve().parents:
-                return []
-            return sorted(f"{path}/{c.name}" if path else c.name for c in where.iterdir())
+            where = _inside(folder, path) if path else folder
+            return sorted(f"{path}/{c.name}" if path else c.name for c in where.iterdir()) if where else []
         except Exception:  # noqa: BLE001 - no artifacts there
             return []
 
@@ -658,6 +654,12 @@ class Store:
 def _file_folder(uri: str | None) -> Path | None:
     parsed = urlparse(uri or "")
     return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
+
+
+def _inside(folder: Path, path: str) -> Path | None:
+    """``folder / path`` resolved, or None when it leaves ``folder`` (no artifact of that run)."""
+    target = (folder / path).resolve()
+    return target if folder.resolve() in target.parents else None
 
 
 LOCKED_RETRY_S = 300.0  # how long a call on a locked sqlite store is retried before it fails
@@ -842,7 +844,7 @@ def relocate_artifacts(db: Path, artifact_root: Path) -> list[str]:
             return []
         olds: set[Path] = set()
         for loc in locations:
-            path = Path(unquote(urlparse(loc).path)) if str(loc).startswith("file:") else Path(str(loc))
+            path = _file_folder(loc) or Path(str(loc))
             parts = path.parts
             for i in range(len(parts) - 1):
                 if parts[i:i + 2] == ("mlruns", "artifacts"):
