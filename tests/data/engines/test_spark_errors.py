@@ -133,3 +133,18 @@ def test_driver_memory_too_small_or_exhausted_is_named(tmp_path: Path) -> None:
     # the JVM's own output went to the log beside the lake, not to the terminal
     assert "OutOfMemoryError" in (lake.parent / "spark.log").read_text()
     assert "NativeCodeLoader" not in done.stderr and "log4j" not in done.stderr, done.stderr[-2000:]
+
+
+def test_an_error_the_dead_driver_cannot_describe_counts_as_the_driver_gone() -> None:
+    """A Py4JJavaError asks the JVM for its message; after an OutOfMemoryError the JVM may be
+    gone, so str() itself raises (CI saw `<exception str() failed>` with a reset connection).
+    That must read as the driver having stopped, not escape as an unnamed py4j error."""
+    from workbench.data.engines.spark import _first_line, _jvm_gone
+
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise ConnectionResetError(104, "Connection reset by peer")
+
+    assert _jvm_gone(Unprintable()) and _first_line(Unprintable()) == "Unprintable"
+    assert _jvm_gone(ConnectionResetError(104, "Connection reset by peer"))
+    assert not _jvm_gone(ValueError("a column is missing"))

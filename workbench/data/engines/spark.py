@@ -96,8 +96,17 @@ _SESSION: Any = None
 _SESSION_KEY: tuple | None = None
 
 
+def _said(exc: BaseException) -> str | None:
+    """``str(exc)``, or None when it cannot be had: a ``Py4JJavaError`` asks the JVM for its
+    message, and a driver that died mid-call (an OutOfMemoryError) resets that connection."""
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - py4j's ConnectionResetError / Py4JNetworkError / ...
+        return None
+
+
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
+    text = (_said(exc) or "").strip()
     return (text.splitlines() or [type(exc).__name__])[0][:300]
 
 
@@ -756,7 +765,7 @@ class SparkEngine:
             raise self._engine_error(exc, doing=doing) from exc
 
     def _engine_error(self, exc: BaseException, *, doing: str) -> EngineError:
-        text = str(exc)
+        text = _said(exc) or ""
         memory = self.engine.conf.get("spark.driver.memory", "1g (Spark's default)")
         if "OutOfMemoryError" in text or "Java heap space" in text or "maxResultSize" in text:
             if not self.engine.spark_master.startswith("sc://") and "maxResultSize" not in text:
@@ -782,11 +791,15 @@ class SparkEngine:
 
 
 def _jvm_gone(exc: BaseException) -> bool:
-    """Whether ``exc`` says the driver JVM went away (it exits on an OutOfMemoryError)."""
-    text = f"{type(exc).__name__}: {exc}"
+    """Whether ``exc`` says the driver JVM went away (it exits on an OutOfMemoryError), or
+    cannot say anything because the connection to it is gone."""
+    said = _said(exc)
+    if said is None:
+        return True
+    text = f"{type(exc).__name__}: {said}"
     return any(s in text for s in ("SparkContext was shut down", "ConnectionRefusedError", "Py4JNetworkError",
                                    "Answer from Java side is empty", "Cannot call methods on a stopped SparkContext",
-                                   "Connection refused"))
+                                   "Connection refused", "ConnectionResetError", "Connection reset"))
 
 
 def _records(path: Path, source: Source) -> Iterator[tuple[int, list[str]]]:
