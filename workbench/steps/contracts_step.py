@@ -126,18 +126,24 @@ def contract_history(store: Store, pilot: str, *, exclude: str | None = None, ma
 
 
 def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: list, say: Callable[[str], None],
-                       force: bool, fps: dict[str, str], versions: dict[str, str]) -> Any:
+                       force: bool, fps: dict[str, str], versions: dict[str, str]) -> tuple[StepOutcome, dict[str, str]]:
+    """(the step's outcome, the fingerprint digest of every table as the contracts leave it):
+    ingest's ``fps``, except the tables a quarantine rule moved rows out of, which the
+    notebook steps must find as they are now."""
 
     t0 = time.perf_counter()
     if not versions:
         say("contracts: no source declares a contract (nothing is checked)")
-        return StepOutcome("contracts", "contracts", "skipped", None, 0.0, detail="no contracts")
+        return StepOutcome("contracts", "contracts", "skipped", None, 0.0, detail="no contracts"), fps
     key = cache_key({"contracts": versions, "fingerprints": fps, "code": code_hash()})
     tags = {TAG["kind"]: "step", TAG["step"]: "contracts", TAG["pilot"]: charter.name, TAG["cache_key"]: key}
     tags.update({f"workbench.contract_version.{n}": v[:12] for n, v in versions.items()})
     if not force:
         hit = store.find_cached(charter.name, key)
-        if hit is not None and hit.data.tags.get(PASSED_TAG) == "true":
+        # a check that moved rows is not served from cache: the same fingerprints then mean the
+        # rows came back (a reload), and only running the check again moves them out
+        if (hit is not None and hit.data.tags.get(PASSED_TAG) == "true"
+                and not hit.data.metrics.get("contracts.quarantined_rows")):
             run = record_cached(charter, store, parent, current, "contracts", {**tags, PASSED_TAG: "true"}, hit,
                                 "same contracts and table fingerprints")
             say(f"contracts: cached, passed (reuses run {hit.info.run_id[:8]})")
@@ -147,7 +153,7 @@ def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: 
                 for name in versions:
                     previous.settle(con, name, keep_new=True, meta_table=warehouse.META_TABLE)
             return StepOutcome("contracts", "contracts", "cached", run.run_id, time.perf_counter() - t0,
-                               cached_from=hit.info.run_id)
+                               cached_from=hit.info.run_id), fps
 
     note = ("# Data contracts\n\nChecks every source against its contract (`" + "`, `".join(versions)
             + "`) with Great Expectations, pushed down to DuckDB. An error-level failure stops the pilot before "
@@ -207,7 +213,21 @@ def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: 
         raise
     store.end_run(run.run_id, FINISHED)
     current[0] = None
-    return StepOutcome("contracts", "contracts", "executed", run.run_id, time.perf_counter() - t0)
+    settled = {**fps, **_fingerprints_after(charter, [r.dataset for r in results if r.quarantined_rows])}
+    return StepOutcome("contracts", "contracts", "executed", run.run_id, time.perf_counter() - t0), settled
+
+
+def _fingerprints_after(charter: Charter, tables: list[str]) -> dict[str, str]:
+    """The fingerprint digests of ``tables`` in the warehouse now (after a quarantine)."""
+    if not tables:
+        return {}
+    from ..data import warehouse
+
+    con = warehouse.connect_read_only(charter.warehouse_path)
+    try:
+        return {t: warehouse.fingerprint(con, t).digest for t in tables}
+    finally:
+        con.close()
 
 
 def _check_on_engine(charter: Charter, contract: Any, **kwargs: Any) -> Any:

@@ -267,7 +267,11 @@ def _run_pilot(charter: Charter, kernels: _Kernels, *, force: bool, only: list[s
                 store.log_datasets(parent.run_id, list(fps.values()),
                                    {n: str(charter.resolve(s.path)) for n, s in charter.sources.items()})
 
-                contract_versions = _contracts_step(charter, store, parent, outcomes, current, say, force, fp_digests)
+                contract_versions, settled = _contracts_step(charter, store, parent, outcomes, current, say,
+                                                             force, fp_digests)
+                if settled != fp_digests:  # a quarantine moved rows: the steps read the tables as they are now
+                    fp_digests = settled
+                    store.set_tags(parent.run_id, {f"workbench.fingerprint.{t}": d for t, d in fp_digests.items()})
                 interrupts.check()
 
                 base_key = {
@@ -500,13 +504,16 @@ def _ingest_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[
 
 
 def _contracts_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[StepOutcome],
-                    current: list, say: Progress, force: bool, fps: dict[str, str]) -> dict[str, str]:
-    """Versions (sha256) of the contract files; the checking itself lives in workbench.data.contracts."""
+                    current: list, say: Progress, force: bool,
+                    fps: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(versions (sha256) of the contract files, each table's fingerprint digest as the checks
+    leave it: a quarantine moves rows); the checking itself lives in workbench.data.contracts."""
     from .contracts_step import run_contracts_step
 
     versions = {name: _sha(charter.resolve(src.contract)) for name, src in charter.sources.items() if src.contract}
-    outcomes.append(run_contracts_step(charter, store, parent, current, say, force, fps, versions))
-    return versions
+    outcome, settled = run_contracts_step(charter, store, parent, current, say, force, fps, versions)
+    outcomes.append(outcome)
+    return versions, settled
 
 
 def _promote_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[StepOutcome],

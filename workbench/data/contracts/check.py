@@ -419,6 +419,21 @@ def _with_quarantine(r: RuleResult, n: int) -> RuleResult:
     return replace(r, quarantined_rows=n)
 
 
+def _record_fingerprint(con: Any, table: str) -> None:
+    """Ingest's record of ``table`` takes the fingerprint it has once rows left it: ingest
+    skips an unchanged file only while the table still has the recorded fingerprint, and
+    would otherwise reload the quarantined rows on the next run (where a cached contracts
+    check would not move them out again)."""
+    from .. import warehouse
+
+    recorded = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+                           "AND table_name = ?", [warehouse.META_TABLE]).fetchall()[0][0]
+    if recorded:
+        fp = warehouse.fingerprint(con, table)
+        con.execute(f"UPDATE {warehouse.META_TABLE} SET fingerprint = ? WHERE table_name = ?",
+                    [json.dumps(fp.to_dict()), table])
+
+
 def _quarantine(
     warehouse: Path,
     table: str,
@@ -461,6 +476,7 @@ def _quarantine(
             ).fetchall()
         )
         con.execute("DROP TABLE _wb_quarantine")
+        _record_fingerprint(con, table)
         con.execute("COMMIT")
     except duckdb.Error as exc:
         try:
