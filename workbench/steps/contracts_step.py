@@ -207,32 +207,21 @@ def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: 
                 hint=(f"fix the data (or, if the data is right and the promise wrong, the contract); "
                       f"the full results are on run {run.run_id} (`make ui`, artifact contracts/summary.html)"),
             )
+        from ..data.engines import fingerprints_now
+
+        settled = {**fps, **fingerprints_now(charter, [r.dataset for r in results if r.quarantined_rows])}
     except BaseException as exc:
         fail_run(store, run, exc)
         current[0] = None
         raise
     store.end_run(run.run_id, FINISHED)
     current[0] = None
-    settled = {**fps, **_fingerprints_after(charter, [r.dataset for r in results if r.quarantined_rows])}
     return StepOutcome("contracts", "contracts", "executed", run.run_id, time.perf_counter() - t0), settled
-
-
-def _fingerprints_after(charter: Charter, tables: list[str]) -> dict[str, str]:
-    """The fingerprint digests of ``tables`` in the warehouse now (after a quarantine)."""
-    if not tables:
-        return {}
-    from ..data import warehouse
-
-    con = warehouse.connect_read_only(charter.warehouse_path)
-    try:
-        return {t: warehouse.fingerprint(con, t).digest for t in tables}
-    finally:
-        con.close()
 
 
 def _check_on_engine(charter: Charter, contract: Any, **kwargs: Any) -> Any:
     """The contract checked where the charter's engine keeps the data: DuckDB's warehouse, or
-    the Spark lake through Great Expectations' Spark datasource (no quarantine there yet)."""
+    the Spark lake through Great Expectations' Spark datasource."""
     if charter.engine.kind == "spark":
         from ..data.engines import engine_for
 

@@ -183,7 +183,6 @@ def check_contract(
         asset = ds.add_query_asset(name=contract.dataset, query=query)
         batch = asset.add_batch_definition_whole_table("whole table").get_batch()
         compiled = compile_contract(contract)
-        by_id = {c.rule.id: c for c in compiled}
 
         outcome, details, row_rule = two_passes(ctx, batch, contract.dataset, compiled, max_examples)
     finally:
@@ -202,8 +201,7 @@ def check_contract(
 
     qtable, qtotal = None, 0
     if wants_quarantine:
-        todo = [(by_id[r.rule_id].rule.id, by_id[r.rule_id].violation) for r in results
-                if not r.success and r.error is None and r.on_fail == "quarantine" and by_id[r.rule_id].violation]
+        todo = quarantine_todo(compiled, results)
         if todo:
             qtable = f"{contract.dataset}__quarantine"
             qtotal, per_rule = _quarantine(warehouse, contract.dataset, qtable, todo, memory_limit, threads)
@@ -419,6 +417,26 @@ def _with_quarantine(r: RuleResult, n: int) -> RuleResult:
     return replace(r, quarantined_rows=n)
 
 
+def quarantine_predicates(todo: list[tuple[str, str]]) -> tuple[str, str]:
+    """(the list of rule ids a row breaks, whether it breaks any) in DuckDB's SQL, for the
+    ``(rule id, violation predicate)`` pairs of the quarantine rules that failed; every
+    engine moves the rows where the second is true (a NULL keeps the row, as a DELETE would)."""
+    from .compile import quote_literal
+
+    flags = ", ".join(f"CASE WHEN ({v}) THEN {quote_literal(rid)} END" for rid, v in todo)
+    return (f"list_filter([{flags}], lambda _wb_r: _wb_r IS NOT NULL)",
+            " OR ".join(f"({v})" for _, v in todo))
+
+
+def quarantine_todo(compiled: Any, results: Any) -> list[tuple[str, str]]:
+    """(rule id, violation predicate) of each failed ``on_fail: quarantine`` rule that can
+    move rows (a row-level rule that ran); ``compiled``: the contract's compiled rules."""
+    by_id = {c.rule.id: c for c in compiled}
+    return [(r.rule_id, by_id[r.rule_id].violation) for r in results
+            if not r.success and r.error is None and r.on_fail == "quarantine" and r.rule_id in by_id
+            and by_id[r.rule_id].violation]
+
+
 def _record_fingerprint(con: Any, table: str) -> None:
     """Ingest's record of ``table`` takes the fingerprint it has once rows left it: ingest
     skips an unchanged file only while the table still has the recorded fingerprint, and
@@ -457,13 +475,12 @@ def _quarantine(
     except duckdb.Error as exc:
         raise _open_error(exc, warehouse) from exc
     t, q = f"main.{quote_ident(table)}", f"main.{quote_ident(qtable)}"
-    flags = ", ".join(f"CASE WHEN ({v}) THEN {quote_literal(rid)} END" for rid, v in todo)
-    any_broken = " OR ".join(f"({v})" for _, v in todo)
+    rules, any_broken = quarantine_predicates(todo)
     try:
         con.execute("BEGIN TRANSACTION")
         con.execute(
             f"CREATE TEMP TABLE _wb_quarantine AS SELECT rowid AS _wb_rowid, *, "
-            f"list_filter([{flags}], lambda x: x IS NOT NULL) AS _contract_rules, "
+            f"{rules} AS _contract_rules, "
             f"now() AS _quarantined_at FROM {t} WHERE {any_broken}"
         )
         con.execute(f"CREATE TABLE IF NOT EXISTS {q} AS SELECT * EXCLUDE (_wb_rowid) FROM _wb_quarantine WHERE false")

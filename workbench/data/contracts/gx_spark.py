@@ -10,7 +10,8 @@ stored as. The datasource is added with ``persist=False``: GX would otherwise ca
 whole dataframe in memory. pyspark itself is not imported here: the dataframe and the
 session come from :mod:`workbench.data.engines.spark`.
 
-Not on Spark (yet): ``on_fail: quarantine`` moves no rows; the rule is reported as failed.
+``on_fail: quarantine`` moves rows after this check, in the engine
+(:meth:`workbench.data.engines.spark.SparkEngine.check_contract`), with the same predicates.
 """
 
 from __future__ import annotations

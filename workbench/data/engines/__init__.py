@@ -8,6 +8,7 @@ imported in :mod:`.spark` only (tests/data/test_engines_layout.py holds it there
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from .base import DataEngine, ProfileStats
@@ -16,7 +17,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ...charter.config import Charter
     from ..warehouse import IngestResult
 
-__all__ = ["DataEngine", "ProfileStats", "engine_for", "ingest_all", "warehouse_digest", "COPY_TABLE"]
+__all__ = ["DataEngine", "ProfileStats", "engine_for", "ingest_all", "fingerprints_now", "warehouse_digest",
+           "COPY_TABLE"]
 
 # Spark: the lake table's fingerprint (Spark's) -> its copy's in the warehouse (DuckDB's), so the
 # runner's "data changed under the pilot" check knows what the notebooks should find
@@ -57,15 +59,48 @@ def ingest_all(con: Any, charter: Charter, *, force: bool = False) -> list[Inges
         have = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
                            "AND table_name = ?", [name]).fetchall()[0][0]
         if not result.skipped or not have or copied.startswith("(no copy"):
-            engine.read_back(name, con)
-            warehouse._record_pii(con, name, pii.get(name, frozenset()))
-            copy = warehouse.fingerprint(con, name)
-            con.execute(f"CREATE TABLE IF NOT EXISTS {COPY_TABLE} (table_name VARCHAR PRIMARY KEY, "
-                        "lake_digest VARCHAR, copy_digest VARCHAR)")
-            con.execute(f"INSERT OR REPLACE INTO {COPY_TABLE} VALUES (?, ?, ?)",
-                        [name, result.fingerprint.digest, copy.digest])
+            _copy(engine, con, name, result.fingerprint.digest, pii.get(name, frozenset()))
         results.append(result)
     return results
+
+
+def _copy(engine: Any, con: Any, name: str, lake_digest: str, pii: Collection[str]) -> None:
+    """Read lake table ``name`` back into the warehouse ``con``; record which lake fingerprint
+    the copy's fingerprint stands for."""
+    from .. import warehouse
+
+    engine.read_back(name, con)
+    warehouse._record_pii(con, name, pii)
+    copy = warehouse.fingerprint(con, name)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {COPY_TABLE} (table_name VARCHAR PRIMARY KEY, "
+                "lake_digest VARCHAR, copy_digest VARCHAR)")
+    con.execute(f"INSERT OR REPLACE INTO {COPY_TABLE} VALUES (?, ?, ?)", [name, lake_digest, copy.digest])
+
+
+def fingerprints_now(charter: Charter, tables: Collection[str]) -> dict[str, str]:
+    """The fingerprint digest of each of ``tables`` as it is now, for the steps to expect
+    (after a quarantine moved rows). DuckDB: the warehouse's. Spark: the lake's, and the
+    warehouse's copy is read back from the lake again."""
+    from .. import warehouse
+
+    if not tables:
+        return {}
+    if charter.engine.kind != "spark":
+        con = warehouse.connect_read_only(charter.warehouse_path)
+        try:
+            return {t: warehouse.fingerprint(con, t).digest for t in tables}
+        finally:
+            con.close()
+    from .spark import SparkEngine
+
+    engine = SparkEngine.for_charter(charter)
+    pii = warehouse.charter_pii(charter)
+    out = {}
+    with warehouse.writer(charter.warehouse_path) as con:
+        for t in tables:
+            out[t] = engine.fingerprint(t).digest
+            _copy(engine, con, t, out[t], pii.get(t, frozenset()))
+    return out
 
 
 def warehouse_digest(con: Any, charter: Charter, table: str, digest: str) -> str:

@@ -710,12 +710,58 @@ class SparkEngine:
         finally:
             con.unregister("_wb_lake")
 
-    def check_contract(self, contract: Contract, **kwargs: Any) -> ContractResult:
+    def check_contract(self, contract: Contract, *, quarantine: bool = True, **kwargs: Any) -> ContractResult:
+        """The contract's rules through GX on the lake table; then, as on DuckDB, the rows that
+        break a failed ``on_fail: quarantine`` rule move to ``<table>__quarantine`` in the lake
+        (``quarantine=False``: reported only)."""
+        import dataclasses
+
+        from ..contracts.check import _with_quarantine, quarantine_todo
+        from ..contracts.compile import compile_contract
         from ..contracts.gx_spark import check_contract_frame
 
         self._views()
-        return check_contract_frame(self.spark, self._frame(contract.dataset), contract, translate=to_spark_sql,
-                                    spark_type=spark_type, **kwargs)
+        result = check_contract_frame(self.spark, self._frame(contract.dataset), contract, translate=to_spark_sql,
+                                      spark_type=spark_type, **kwargs)
+        todo = quarantine_todo(compile_contract(contract), result.rules) if quarantine else []
+        if not todo:
+            return result
+        qtable = f"{contract.dataset}__quarantine"
+        total, per_rule = self._run(lambda: self._quarantine(contract.dataset, qtable, todo),
+                                    doing=f"quarantining rows of {contract.dataset}")
+        return dataclasses.replace(result, rules=tuple(_with_quarantine(r, per_rule.get(r.rule_id, 0))
+                                                       for r in result.rules),
+                                   quarantine_table=qtable, quarantined_rows=total)
+
+    def _quarantine(self, table: str, qtable: str, todo: list[tuple[str, str]]) -> tuple[int, dict[str, int]]:
+        """Move the rows breaking ``todo`` rules from lake table ``table`` to ``qtable`` (appended,
+        with ``_contract_rules`` and ``_quarantined_at``), each written aside and renamed into
+        place (:meth:`_write`); the quarantine first, so a failure between the two leaves the
+        rows in both places, never in neither. Ingest's record follows the table (as on DuckDB),
+        so a rerun does not load the rows again."""
+        from pyspark.sql import functions as F
+
+        from ..contracts.check import quarantine_predicates
+
+        rules, any_broken = quarantine_predicates(todo)
+        t = f"main.{quote_ident(table)}"
+        moved = self.frame(f"SELECT *, {rules} AS _contract_rules, now() AS _quarantined_at FROM {t} WHERE {any_broken}")
+        counts = moved.select(F.explode("_contract_rules").alias("r")).groupBy("r").count().collect()
+        per_rule = {str(row["r"]): int(row["count"]) for row in counts}
+        total = moved.count()
+        if not total:
+            return 0, {}
+        if (self.lake / qtable).is_dir():
+            moved = self._frame(qtable).unionByName(moved, allowMissingColumns=True)
+        self._write(qtable, moved)
+        meta_file = self.lake / table / LAKE_META
+        meta = json.loads(meta_file.read_text()) if meta_file.exists() else None
+        self._write(table, self.frame(f"SELECT * FROM {t} WHERE NOT coalesce({any_broken}, false)"))
+        if meta is not None:
+            meta["fingerprint"] = self.fingerprint(table).to_dict()
+            (self.lake / table / LAKE_META).write_text(json.dumps(meta))
+        self._views()
+        return total, per_rule
 
     def profile_stats(self, table: str) -> ProfileStats:
         from .duckdb import stats_sql_for_schema
