@@ -7,14 +7,25 @@ text is written with :func:`quote_ident` (double quotes, an embedded ``"`` doubl
 DuckDB never reads it as a keyword and keeps its case. Values go in as parameters or
 literals, never as identifiers.
 
-No imports: ``warehouse``, ``profiling``, ``contracts`` and the modeling code all use it.
+No imports: ``warehouse``, ``profiling``, ``contracts`` and the modeling code all use it
+(and the charter checks, which must not load the modeling code to read a feature view).
 """
 
 from __future__ import annotations
 
-__all__ = ["quote_ident"]
+from typing import Any
+
+__all__ = ["quote_ident", "view_sql"]
 
 
 def quote_ident(name: str) -> str:
     """``name`` as a DuckDB identifier, e.g. ``My Table`` -> ``"My Table"`` (``"`` doubled)."""
     return '"' + str(name).replace('"', '""') + '"'
+
+
+def view_sql(features: Any) -> str:
+    """The SELECT that yields the modeling table of a charter's ``features:`` block
+    (:class:`workbench.charter.config.FeatureView`): its ``table``, or its ``sql``."""
+    if features.table is not None:
+        return f"SELECT * FROM {quote_ident(features.table)}"
+    return str(features.sql).strip().rstrip(";")

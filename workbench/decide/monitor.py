@@ -212,7 +212,7 @@ def _references(charter: Charter, version: str, model: Any, mcon: Any, say: Prog
 
     from ..measure import modeling
     from ..data import profiling
-    from ..measure.modeling.data import view_sql
+    from ..data.sql import view_sql
 
     found = dict(mcon.execute("SELECT kind, body FROM reference WHERE version = ?", [version]).fetchall())
     if "profile" in found and "scores" in found:
@@ -393,7 +393,7 @@ def monitor_batch(charter: Charter, store: Store, batch: Path | str, *, batch_id
     """Check, score and judge one production batch; one MLflow run records it."""
     from ..data import profiling
     from ..measure import sql_metrics
-    from ..measure.modeling.data import view_sql
+    from ..data.sql import view_sql
     from .promotion import T_DECISION_RUN, champion
     from ..measure.sql_metrics import ROW, SCORE, Y
 

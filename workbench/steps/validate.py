@@ -216,7 +216,7 @@ def _minority_share(charter: Charter) -> float | None:
     """The share of the rarer class, from the warehouse (or the source file); None if unknown."""
     import duckdb
 
-    from ..measure.modeling.data import view_sql
+    from ..data.sql import view_sql
     from ..data.sql import quote_ident as _q
 
     task, features = charter.task, charter.features

@@ -159,7 +159,7 @@ def check_data(charter: Charter, doc: LocatedYaml, out: list[Any], finding: Any)
     if charter.features is None or charter.task is None:
         return 0.0
     from ..data.warehouse import charter_pii
-    from ..measure.modeling.data import view_sql
+    from ..data.sql import view_sql
 
     data = _Data(charter)
     try:

@@ -40,7 +40,7 @@ import pandas as pd
 
 from ...charter.config import FeatureView, ModelSpec, Split, Task
 from ...errors import ConfigError, EvaluationError
-from ...data.sql import quote_ident
+from ...data.sql import quote_ident, view_sql
 from .heldout import MEMORY_LIMIT, HeldOut
 
 __all__ = ["ModelingData", "load_data", "view_sql", "feature_kinds"]
@@ -146,13 +146,6 @@ class ModelingData:
             "features.excluded": ", ".join(f"{c} ({why})" for c, why in self.excluded.items()),
         })
         return out
-
-
-def view_sql(features: FeatureView) -> str:
-    """The SELECT that yields the modeling table."""
-    if features.table is not None:
-        return f"SELECT * FROM {quote_ident(features.table)}"
-    return str(features.sql).strip().rstrip(";")
 
 
 def feature_kinds(frame: pd.DataFrame, target: str, features: FeatureView,
