@@ -773,14 +773,27 @@ def run_main() -> None:  # console-script entry with a clean Ctrl-C
         code = EXIT_INTERRUPTED
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    if "duckdb_engine" in sys.modules:
-        # duckdb 2.0's nanobind bindings print pages of "leaked instance" lines at interpreter
-        # shutdown once duckdb-engine (Great Expectations' SQL path) was imported, even with
-        # every connection closed. All our work is flushed and closed by now: skip finalizers.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """Exit without the interpreter's teardown of its modules, as mypy does: all our work is
+    flushed and closed by now, the atexit handlers still run, and freeing every module costs
+    ~0.9 s of a 5.5 s cached `workbench run` once MLflow, pandas and DuckDB are loaded. It
+    also keeps duckdb 2.0's nanobind bindings from printing pages of "leaked instance" lines
+    at shutdown once duckdb-engine (Great Expectations' SQL path) was imported. A thread
+    still working (not a daemon) would be cut off: then the normal exit waits for it."""
+    import atexit
+    import threading
+
+    working = [t for t in threading.enumerate()
+               if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if working and "duckdb_engine" not in sys.modules:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
