@@ -227,7 +227,7 @@ def spark_session(master: str, conf: dict[str, Any] | None = None, *, where: str
     settings = {**_DEFAULT_CONF, **{k: str(v) for k, v in (conf or {}).items()}}
     key = (master, tuple(sorted(settings.items())))
     remote = master.startswith("sc://")
-    if _SESSION is not None and _SESSION_KEY == key:
+    if _SESSION is not None and _SESSION_KEY == key and (remote or _local_driver_running()):
         return _SESSION
     problem = None if remote else _java_problem()
     if problem:
@@ -338,7 +338,39 @@ def _shutdown_jvm() -> None:
             proc.terminate()
             with contextlib.suppress(Exception):
                 proc.wait(timeout=15)
-        SparkContext._gateway = SparkContext._jvm = SparkContext._active_spark_context = None
+        _forget_jvm()
+
+
+def _forget_jvm() -> None:
+    """pyspark's class-level hold on a driver JVM: its gateway, and the session a builder's
+    getOrCreate() would hand out again (a session whose stop() failed on a dead JVM keeps it)."""
+    from pyspark.core.context import SparkContext
+    from pyspark.sql import SparkSession
+
+    SparkContext._gateway = SparkContext._jvm = SparkContext._active_spark_context = None
+    SparkSession._instantiatedSession = SparkSession._activeSession = None
+
+
+def _local_driver_running() -> bool:
+    """Whether the driver JVM this process launched is still running (False once it exited,
+    e.g. after Spark's handler ended it on an OutOfMemoryError)."""
+    with contextlib.suppress(ImportError):
+        from pyspark.core.context import SparkContext
+
+        proc = getattr(SparkContext._gateway, "proc", None)
+        return proc is None or proc.poll() is None
+    return True
+
+
+def _local_driver_answers() -> bool:
+    """Whether the driver JVM answers a trivial call (one that died mid-call does not)."""
+    from pyspark.core.context import SparkContext
+
+    try:
+        SparkContext._gateway.jvm.java.lang.System.currentTimeMillis()
+        return True
+    except Exception:  # noqa: BLE001 - py4j's network errors, or no gateway at all
+        return False
 
 
 def _forget_dead_jvm() -> None:
@@ -346,11 +378,8 @@ def _forget_dead_jvm() -> None:
     holds its gateway and would hand every new session to it; forget it, so the next
     session starts a new JVM."""
     with contextlib.suppress(ImportError):
-        from pyspark.core.context import SparkContext
-
-        proc = getattr(SparkContext._gateway, "proc", None)
-        if proc is not None and proc.poll() is not None:
-            SparkContext._gateway = SparkContext._jvm = SparkContext._active_spark_context = None
+        if not _local_driver_running():
+            _forget_jvm()
 
 
 # -- SQL: DuckDB's dialect, translated ------------------------------------------------
@@ -823,9 +852,11 @@ class SparkEngine:
                                where=self._where("conf"),
                                hint="raise spark.driver.memory in `engine.conf` (e.g. 6g), or run on a cluster "
                                     "(`engine.master`); nothing was half-written in the lake")
-        if _jvm_gone(exc) and not self.engine.spark_master.startswith("sc://"):
+        local = not self.engine.spark_master.startswith("sc://")
+        if local and (_jvm_gone(exc) or not _local_driver_answers()):
             said = _log_tail(self.log)
-            stop_session()  # the next use starts a new driver
+            stop_session()
+            _shutdown_jvm()  # it may still be exiting: end it, so the next use starts a new driver, not this one
             what = "ran out of memory and stopped" if "OutOfMemoryError" in said else "stopped"
             return EngineError(f"the Spark driver {what} while {doing}: {said or _first_line(exc)} "
                                f"(its log: {self.log})", where=self._where("conf"),
