@@ -182,6 +182,9 @@ def test_control_panel_renders_runs_a_step_and_checks_contracts(page, project: P
     pilot.locator("text=measure: done in").wait_for()
     page.wait_for_function("() => [...document.querySelectorAll('.widget-tab .widget-html span')]"
                            ".some(e => e.textContent.trim() === 'fresh')", timeout=UI_TIMEOUT_MS)
+    # the links come with the statuses read back from MLflow once the job ends, which can be
+    # after the runner's own "FINISHED" line and the step's badge (both streamed while it runs)
+    pilot.locator("a[href*='/#/experiments/']").nth(2).wait_for(timeout=UI_TIMEOUT_MS)
     assert pilot.locator("a[href*='/#/experiments/']").count() >= 3  # pilot run + step run + notebook
     assert pilot.locator(".wb-error").count() == 0
     _shot(page, "control-panel-pilot-step.png", pilot.locator("pre").first)
