@@ -463,7 +463,7 @@ def _quarantine(
     """Move rows breaking ``todo`` rules to ``qtable`` (+ ``_contract_rules`` list), one transaction."""
     import duckdb
 
-    from .compile import quote_ident, quote_literal
+    from .compile import quote_ident
 
     config: dict[str, Any] = {}
     if memory_limit:

@@ -573,6 +573,16 @@ class SparkEngine:
         digest = hashlib.sha256(json.dumps([table, int(rows), [list(c) for c in cols], str(hsum)]).encode()).hexdigest()[:16]
         return TableFingerprint(table, int(rows), cols, str(hsum), digest)
 
+    def recorded_fingerprint(self, table: str) -> TableFingerprint:
+        """The fingerprint ingest's record of ``table`` holds (a quarantine keeps it current),
+        without another scan; computed when the table has no record."""
+        from ..warehouse import TableFingerprint
+
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            meta = json.loads((self.lake / table / LAKE_META).read_text())
+            return TableFingerprint.from_dict(meta["fingerprint"])
+        return self.fingerprint(table)
+
     def ingest(self, name: str, source: Source, path: Path, *, pii: Collection[str] = (),
                force: bool = False) -> IngestResult:
         from ..warehouse import IngestResult, _check_header, declared_of, file_sha256
@@ -788,7 +798,7 @@ class SparkEngine:
         self._write(table, self.frame(f"SELECT * FROM {t} WHERE NOT coalesce({any_broken}, false)"))
         if meta is not None:
             meta["fingerprint"] = self.fingerprint(table).to_dict()
-            (self.lake / table / LAKE_META).write_text(json.dumps(meta))
+            meta_file.write_text(json.dumps(meta))
         self._views()
         return total, per_rule
 
