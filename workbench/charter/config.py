@@ -99,7 +99,7 @@ class Source(_Model):
 
 # Parameters the runner injects into every notebook: a step may not set them.
 INJECTED = ("run_id", "tracking_uri", "warehouse", "pilot_name", "step_name", "cost_model", "task", "spec",
-            "pilot_root")
+            "pilot_root", "engine", "charter_path")
 
 
 class Step(_Model):

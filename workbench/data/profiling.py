@@ -62,11 +62,12 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 
 from .sql import quote_ident as _quote
+from .sql import quote_literal
 from ..errors import WarehouseError
 
 if TYPE_CHECKING:
@@ -316,6 +317,7 @@ class TableProfile:
     profiled_at: str = ""  # ISO 8601, UTC
     duckdb_version: str = ""
     duplicate_rows: int | None = None  # rows equal to an earlier row (every column); None: not counted
+    engine: str = ""  # what computed it ("duckdb 1.4.1", "spark 4.1.0"); "" in older profiles: DuckDB
 
     def __getitem__(self, name: str) -> ColumnProfile:
         for col in self.columns:
@@ -358,6 +360,7 @@ class TableProfile:
             "profiled_at": self.profiled_at,
             "duckdb_version": self.duckdb_version,
             "duplicate_rows": self.duplicate_rows,
+            "engine": self.engine,
             "columns": [c.to_dict() for c in self.columns],
         }
 
@@ -377,6 +380,7 @@ class TableProfile:
                 profiled_at=data.get("profiled_at", ""),
                 duckdb_version=data.get("duckdb_version", ""),
                 duplicate_rows=data.get("duplicate_rows"),
+                engine=data.get("engine", ""),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise WarehouseError(
@@ -505,26 +509,75 @@ def profile_table(
     contracts' ``pii: true``, recorded at ingest).
     Raises :class:`WarehouseError` when the table does not exist or a query fails.
     """
-    if bins < 1 or top_k < 1:
-        raise ValueError(f"bins and top_k must be >= 1 (got bins={bins}, top_k={top_k})")
-    qualified, name, is_view = _resolve_table(con, table)
+    reader = _DuckReader(con, table)
     if pii is None:
         from .warehouse import pii_columns
 
-        pii = next(iter(pii_columns(con, name).values()), frozenset())
-    specs = [dataclasses.replace(s, pii=True) if s.name in set(pii) else s for s in _column_specs(con, qualified)]
-    stats = _query_one(con, _stats_sql(qualified, specs), table=name)
+        pii = next(iter(pii_columns(con, reader.name).values()), frozenset())
+    return profile_with(reader, bins=bins, top_k=top_k, reference=reference,
+                        quantile_sample_rows=quantile_sample_rows, pii=pii)
+
+
+class TableReader(Protocol):
+    """Where a profile's queries run: DuckDB's own connection, or another engine's
+    (``workbench.data.engines``). The SQL handed to it is DuckDB's dialect; an engine
+    translates it. ``counts`` and ``top`` are the two aggregates engines spell differently
+    (DuckDB's ``histogram()`` and ``approx_top_k`` maps)."""
+
+    name: str  # the table's display name
+    engine: str  # what computed the profile, for the record ("duckdb 1.4.1", "spark 4.1.0")
+    sample: bool  # rows can be sampled with ``hash(rowid) % k`` (see `_quantiles`)
+
+    def specs(self) -> list[_Spec]: ...
+
+    def stats(self, specs: list[_Spec]) -> dict[str, Any]:
+        """The statistics scan (`_stats_aggs`), named as it names them."""
+        ...
+
+    def one(self, aggs: list[str], *, where: str = "") -> dict[str, Any]:
+        """One row of ``aggs`` (``expr AS alias``) over the table (``where``: a condition)."""
+        ...
+
+    def counts(self, keys: list[tuple[str, str]]) -> list[dict[Any, int]]:
+        """For each (expression, slot) the count of each non-null value of the expression.
+        Slot: "int", "float" or "str", the type the values come back as."""
+        ...
+
+    def top(self, specs: list[_Spec], k: int) -> list[list[str]]:
+        """About the ``k`` most frequent values (as text) of each column: candidates whose
+        exact counts `counts` then takes."""
+        ...
+
+    def distinct_rows(self, specs: list[_Spec]) -> int:
+        """Distinct rows over every column (nulls equal to each other)."""
+        ...
+
+
+def profile_with(
+    reader: TableReader,
+    *,
+    bins: int = 20,
+    top_k: int = 10,
+    reference: TableProfile | None = None,
+    quantile_sample_rows: int = QUANTILE_SAMPLE_ROWS,
+    pii: Collection[str] = (),
+) -> TableProfile:
+    """:func:`profile_table` on any engine's :class:`TableReader` (``pii``: given, since
+    only DuckDB's warehouse records the marks)."""
+    if bins < 1 or top_k < 1:
+        raise ValueError(f"bins and top_k must be >= 1 (got bins={bins}, top_k={top_k})")
+    pii = set(pii)
+    specs = [dataclasses.replace(s, pii=True) if s.name in pii else s for s in reader.specs()]
+    stats = reader.stats(specs)
     row_count = int(stats["n"])
     partial = [_from_stats(spec, stats, row_count, bins) for spec in specs]
-    _quantiles(con, qualified, name, specs, partial, sample_rows=0 if is_view else quantile_sample_rows)
+    _quantiles(reader, specs, partial, sample_rows=quantile_sample_rows if reader.sample else 0)
     refs = {c.name: c for c in reference.columns} if reference is not None else {}
-    columns = _counts(con, qualified, name, specs, partial, top_k, refs)
+    columns = _counts(reader, specs, partial, top_k, refs)
     # duplicated rows: distinct row hashes (one more scan; a collision of 64-bit hashes is negligible)
-    every = ", ".join(s.ident for s in specs)
-    distinct = (_query_one(con, f"SELECT count(DISTINCT hash({every})) AS d FROM {qualified}", table=name)["d"]
-                if specs else row_count)
+    distinct = reader.distinct_rows(specs) if specs else row_count
     return TableProfile(
-        table=name,
+        table=reader.name,
         row_count=row_count,
         columns=tuple(columns),
         bins=bins,
@@ -532,7 +585,21 @@ def profile_table(
         profiled_at=datetime.now(UTC).isoformat(timespec="seconds"),
         duckdb_version=duckdb.__version__,
         duplicate_rows=row_count - int(distinct or 0),
+        engine=reader.engine,
     )
+
+
+def specs_of_arrow(schema: Any) -> list[_Spec]:
+    """The column specs of a table of this Arrow schema, as DuckDB reads them (from an empty
+    table): another engine profiles with the very specs, hence SQL, DuckDB would."""
+    import pyarrow as pa
+
+    con = duckdb.connect()
+    try:
+        con.register("_wb_schema", pa.Table.from_batches([], schema=schema))
+        return _column_specs(con, "_wb_schema")
+    finally:
+        con.close()
 
 
 def histogram_on_edges(con: duckdb.DuckDBPyConnection, table: str, column: str, edges: Sequence[float]) -> Histogram:
@@ -654,6 +721,40 @@ def _column_specs(con: duckdb.DuckDBPyConnection, qualified: str) -> list[_Spec]
     ]
 
 
+class _DuckReader:
+    """A table of a DuckDB connection, for :func:`profile_with`."""
+
+    engine = f"duckdb {duckdb.__version__}"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
+        self.con = con
+        self.qualified, self.name, is_view = _resolve_table(con, table)
+        self.sample = not is_view  # a view has no rowid
+
+    def specs(self) -> list[_Spec]:
+        return _column_specs(self.con, self.qualified)
+
+    def stats(self, specs: list[_Spec]) -> dict[str, Any]:
+        return self.one(_stats_aggs(specs))
+
+    def one(self, aggs: list[str], *, where: str = "") -> dict[str, Any]:
+        sql = f"SELECT {', '.join(aggs)} FROM {self.qualified}" + (f" WHERE {where}" if where else "")
+        return _query_one(self.con, sql, table=self.name)
+
+    def counts(self, keys: list[tuple[str, str]]) -> list[dict[Any, int]]:
+        if not keys:
+            return []
+        row = self.one([f"histogram({k}) AS a{i}" for i, (k, _) in enumerate(keys)])  # aliases: names repeat
+        return [dict(v or {}) for v in row.values()]
+
+    def top(self, specs: list[_Spec], k: int) -> list[list[str]]:
+        row = self.one([f"approx_top_k({s.ident}::VARCHAR, {int(k)}) AS a{i}" for i, s in enumerate(specs)])
+        return [list(v or ()) for v in row.values()]
+
+    def distinct_rows(self, specs: list[_Spec]) -> int:
+        return int(self.one([f"count(DISTINCT hash({', '.join(s.ident for s in specs)})) AS d"])["d"] or 0)
+
+
 def _query_one(con: duckdb.DuckDBPyConnection, sql: str, *, table: str, params: list | None = None) -> dict[str, Any]:
     try:
         cur = con.execute(sql, params or [])
@@ -662,13 +763,6 @@ def _query_one(con: duckdb.DuckDBPyConnection, sql: str, *, table: str, params: 
     except duckdb.Error as exc:
         raise _query_error(exc, table) from exc
     return dict(zip(names, row, strict=True))
-
-
-def _query_all(con: duckdb.DuckDBPyConnection, sql: str, *, table: str, params: list | None = None) -> list[tuple]:
-    try:
-        return con.execute(sql, params or []).fetchall()
-    except duckdb.Error as exc:
-        raise _query_error(exc, table) from exc
 
 
 def _query_error(exc: Exception, table: str) -> WarehouseError:
@@ -685,6 +779,10 @@ def _query_error(exc: Exception, table: str) -> WarehouseError:
 
 
 def _stats_sql(qualified: str, specs: list[_Spec]) -> str:
+    return f"SELECT {', '.join(_stats_aggs(specs))} FROM {qualified}"
+
+
+def _stats_aggs(specs: list[_Spec]) -> list[str]:
     parts = ["count(*) AS n"]
     for s in specs:
         c, p = s.ident, f"c{s.index}_"
@@ -715,7 +813,7 @@ def _stats_sql(qualified: str, specs: list[_Spec]) -> str:
             # cubes of values past 1e90 overflow (DuckDB raises "SKEW is out of range"); such values
             # are reported as extreme (workbench.data.profile_alerts), the skew of the rest is kept
             parts.append(f"skewness(CASE WHEN abs({v}) < 1e90 THEN {v} END) AS {p}skew")
-    return f"SELECT {', '.join(parts)} FROM {qualified}"
+    return parts
 
 
 def _num(value: Any) -> float | None:
@@ -799,9 +897,7 @@ def _from_stats(spec: _Spec, st: dict[str, Any], row_count: int, bins: int) -> d
 
 
 def _quantiles(
-    con: duckdb.DuckDBPyConnection,
-    qualified: str,
-    table: str,
+    reader: TableReader,
     specs: list[_Spec],
     partial: list[dict[str, Any]],
     *,
@@ -814,8 +910,9 @@ def _quantiles(
     ``sample_rows`` values: rank error ~ sqrt(p(1-p)/n) <= 0.05 percentile
     point, below the t-digest's own). That cuts the quantile cost ~k-fold: the t-digest
     was 60 % of the whole profile at 3.4 M rows. Smaller columns, and views (no rowid),
-    are read in full. Its own query: next to histogram(), approx_quantile made the
-    aggregate peak at 4x the memory (measured).
+    are read in full, and so is every table on an engine that cannot sample by ``rowid``
+    (Spark's ``percentile_approx`` keeps a bounded sketch anyway). Its own query: next
+    to histogram(), approx_quantile made the aggregate peak at 4x the memory (measured).
     """
     qs = "[" + ", ".join(str(q) for q in QUANTILES.values()) + "]"
     todo = [(s, p) for s, p in zip(specs, partial, strict=True) if p.get("_finite")]
@@ -830,8 +927,7 @@ def _quantiles(
         aggs = []
         for i, (spec, _) in enumerate(cols):
             aggs += [f"approx_quantile({spec.value_sql}, {qs}) AS q{i}", f"count({spec.value_sql}) AS n{i}"]
-        where = f" WHERE hash(rowid) % {k} = 0" if k > 1 else ""
-        row = _query_one(con, f"SELECT {', '.join(aggs)} FROM {qualified}{where}", table=table)
+        row = reader.one(aggs, where=f"hash(rowid) % {k} = 0" if k > 1 else "")
         for i, (_, part) in enumerate(cols):
             values = row[f"q{i}"] or []
             part["quantiles"] = {name: float(v) for name, v in zip(QUANTILES, values, strict=True) if v is not None}
@@ -896,9 +992,7 @@ def _bucket_sql(value: str, edges: tuple[float, ...]) -> str:
 
 
 def _counts(
-    con: duckdb.DuckDBPyConnection,
-    qualified: str,
-    table: str,
+    reader: TableReader,
     specs: list[_Spec],
     partial: list[dict[str, Any]],
     top_k: int,
@@ -907,7 +1001,7 @@ def _counts(
     """The counts scan: one ``histogram()`` aggregate per key (a bounded map each), plus,
     for high-cardinality categorical columns only, ``approx_top_k`` candidates whose exact
     counts take a third, narrow scan of just those columns."""
-    keys: list[tuple[str, str, int]] = []  # (aggregate sql, purpose, column index)
+    keys: list[tuple[str, str, str, int]] = []  # (value sql, slot, purpose, column index)
     wide: list[_Spec] = []  # high-cardinality categorical columns
     for spec, part in zip(specs, partial, strict=True):
         if spec.pii:
@@ -917,13 +1011,15 @@ def _counts(
         if spec.kind in ("numeric", "temporal"):
             edges = part.get("_edges")
             if edges is not None and "histogram" not in part:
-                keys.append((f"histogram({_index_sql(spec.value_sql, edges, open_ends=False)})", "hist", spec.index))
+                keys.append((_index_sql(spec.value_sql, edges, open_ends=False), "int", "hist", spec.index))
             if edges is not None and part["_low_card"]:
                 if spec.kind == "temporal":
-                    val = f"{spec.ident}::VARCHAR"
-                else:  # non-finite floats are not values worth ranking
-                    val = spec.value_sql if spec.may_be_non_finite else spec.ident
-                keys.append((f"histogram({val})", "values", spec.index))
+                    val, slot = f"{spec.ident}::VARCHAR", "str"
+                elif spec.type_id in _INTEGRAL_IDS:
+                    val, slot = spec.ident, "int"
+                else:  # non-finite floats are not values worth ranking; decimals count as floats
+                    val, slot = spec.value_sql, "float"
+                keys.append((val, slot, "values", spec.index))
             if ref is not None and ref.histogram is not None and ref.histogram.usable \
                     and ref.histogram.edges[-1] > ref.histogram.edges[0]:
                 r_edges = ref.histogram.edges
@@ -931,42 +1027,32 @@ def _counts(
                     key = _index_sql(spec.value_sql, r_edges, open_ends=True)
                 else:
                     key = _bucket_sql(spec.value_sql, r_edges)
-                keys.append((f"histogram({key})", "ref_hist", spec.index))
+                keys.append((key, "int", "ref_hist", spec.index))
         elif spec.kind == "categorical" and part["distinct_count"]:
             if part["_low_card"]:
-                keys.append((f"histogram({spec.ident}::VARCHAR)", "values", spec.index))
+                keys.append((f"{spec.ident}::VARCHAR", "str", "values", spec.index))
             else:
                 wide.append(spec)
 
     results: dict[tuple[str, int], Any] = {}
     if keys:
-        aggs = ", ".join(f"{k} AS a{i}" for i, (k, _, _) in enumerate(keys))  # aliases: names repeat
-        row = _query_one(con, f"SELECT {aggs} FROM {qualified}", table=table)
-        for (_, purpose, idx), value in zip(keys, row.values(), strict=True):
-            results[(purpose, idx)] = dict(value or {})
+        got = reader.counts([(k, slot) for k, slot, _, _ in keys])
+        for (_, _, purpose, idx), value in zip(keys, got, strict=True):
+            results[(purpose, idx)] = value
     if wide:
         # Candidates first, in a query of their own: next to histogram() in one
         # aggregate, approx_top_k made DuckDB 2.0 peak at 4x the memory (measured).
-        tops = _query_one(
-            con,
-            "SELECT "
-            + ", ".join(f"approx_top_k({s.ident}::VARCHAR, {int(top_k)}) AS a{i}" for i, s in enumerate(wide))
-            + f" FROM {qualified}",
-            table=table,
-        )
-        aggs, params = [], []
-        for spec, candidates in zip(wide, tops.values(), strict=True):
+        wanted_keys = []
+        for spec, candidates in zip(wide, reader.top(wide, int(top_k)), strict=True):
             wanted = [v for v in candidates or () if v is not None]
             ref = refs.get(spec.name)
             if ref is not None and ref.kind == spec.kind and not ref.pii:
                 wanted += [str(v) for v, _ in ref.top_values if str(v) not in wanted]
             col = f"{spec.ident}::VARCHAR"
-            aggs.append(f"histogram(CASE WHEN {col} IN ({', '.join('?' for _ in wanted)}) THEN {col} END)")
-            params += wanted
-        aggs_sql = ", ".join(f"{a} AS a{i}" for i, a in enumerate(aggs))
-        row = _query_one(con, f"SELECT {aggs_sql} FROM {qualified}", table=table, params=params)
-        for spec, value in zip(wide, row.values(), strict=True):
-            results[("values", spec.index)] = dict(value or {})
+            listed = ", ".join(quote_literal(v) for v in wanted) or "NULL"
+            wanted_keys.append((f"CASE WHEN {col} IN ({listed}) THEN {col} END", "str"))
+        for spec, value in zip(wide, reader.counts(wanted_keys), strict=True):
+            results[("values", spec.index)] = value
 
     columns = []
     for spec, part in zip(specs, partial, strict=True):

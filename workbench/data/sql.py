@@ -7,20 +7,36 @@ text is written with :func:`quote_ident` (double quotes, an embedded ``"`` doubl
 DuckDB never reads it as a keyword and keeps its case. Values go in as parameters or
 literals, never as identifiers.
 
-No imports: ``warehouse``, ``profiling``, ``contracts`` and the modeling code all use it
+No imports of the workbench: ``warehouse``, ``profiling``, ``contracts`` and the modeling code all use it
 (and the charter checks, which must not load the modeling code to read a feature view).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-__all__ = ["quote_ident", "view_sql"]
+__all__ = ["quote_ident", "quote_literal", "view_sql"]
 
 
 def quote_ident(name: str) -> str:
     """``name`` as a DuckDB identifier, e.g. ``My Table`` -> ``"My Table"`` (``"`` doubled)."""
     return '"' + str(name).replace('"', '""') + '"'
+
+
+def quote_literal(value: Any) -> str:
+    """``value`` as a SQL literal of DuckDB's dialect (a string's ``'`` doubled)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def view_sql(features: Any) -> str:

@@ -186,6 +186,12 @@ def _alerts_section(profile: Any, pii: set[str]) -> str:
             f"<ul>{''.join(items)}</ul></section>")
 
 
+def _engine_name(profile: Any) -> str:
+    """What computed the profile: "DuckDB 1.4.1", "Spark 4.1.0 (local[2])" (older profiles: DuckDB)."""
+    kind, _, rest = (profile.engine or f"duckdb {profile.duckdb_version}").partition(" ")
+    return f"{'Spark' if kind == 'spark' else 'DuckDB'} {rest}".strip()
+
+
 def render_profile_report(profile: Any, drift: Any = None, *, pii_columns: Iterable[str] = (),
                           reference_run: str | None = None, title: str | None = None) -> str:
     """The HTML page of one table's profile (and its drift against the previous run).
@@ -212,9 +218,10 @@ def render_profile_report(profile: Any, drift: Any = None, *, pii_columns: Itera
                           "row count change"))
     parts = [f"<h1>{h.esc(title or f'Profile of {profile.table}')}</h1>",
              f'<p class="muted">Profiled {h.esc(fmt.timestamp(profile.profiled_at))} '
-             f"in DuckDB {h.esc(profile.duckdb_version)}: "
+             f"by {h.esc(_engine_name(profile))}: "
              f"{h.esc(fmt.integer(profile.bins))} histogram bins, top {h.esc(fmt.integer(profile.top_k))} values; "
-             "distinct counts marked ≈ are HyperLogLog estimates, quantiles t-digest estimates.</p>",
+             "distinct counts marked ≈ are HyperLogLog estimates, quantiles "
+             f"{'percentile_approx' if profile.engine.startswith('spark') else 't-digest'} estimates.</p>",
              '<div class="stats">' + "".join(f'<div class="stat"><b>{h.esc(v)}</b><span>{h.esc(k)}</span></div>'
                                              for v, k in stats) + "</div>"]
     if drift is None:

@@ -619,6 +619,7 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         "cost_model": charter.cost.model_dump(mode="json"),
         "task": charter.task.model_dump(mode="json") if charter.task else None,
         "spec": charter.modeling().model_dump(mode="json"),
+        "engine": charter.engine.model_dump(mode="json"),  # where the profile is computed
     }
     if "timing_budgets" in declared.defaults:
         semantic["timing_budgets"] = timing_budgets(charter)
@@ -680,6 +681,7 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         "tracking_uri": store.tracking_uri,
         "warehouse": str(charter.warehouse_path),
         "pilot_root": str(charter.root),  # the pilot's folder: where its own modules live (eval-set callables)
+        "charter_path": str(charter.path),  # what an engine's errors point into
         **semantic,
         "champion": champ,
     }

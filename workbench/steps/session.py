@@ -231,6 +231,10 @@ class Session:
         self.spec: Any = charter.modeling() if charter is not None else None
         self._finished = False
         self._pii: dict[str, frozenset[str]] | None = None
+        # the charter's engine block, its folder and file (injected headless; the charter's by hand)
+        self.engine_spec: Any = charter.engine if charter is not None else None
+        self.root: Path | None = charter.root if charter is not None else None
+        self.charter_path: Path | None = charter.path if charter is not None else None
         if owns_run:
             atexit.register(self.finish)
 
@@ -259,6 +263,23 @@ class Session:
 
         with self.connect() as con:
             return [r[0] for r in con.execute(f"SELECT table_name FROM {META_TABLE} ORDER BY 1").fetchall()]
+
+    def data_engine(self) -> Any:
+        """The pilot's data engine (:mod:`workbench.data.engines`): DuckDB on this warehouse
+        unless the charter says ``engine: {kind: spark}``."""
+        from ..data.engines import engine_at
+        from ..data.engines.duckdb import DuckDBEngine
+
+        if self.engine_spec is None or self.engine_spec.kind == "duckdb":
+            return DuckDBEngine(self.warehouse)
+        return engine_at(self.engine_spec, root=self.root or Path("."), warehouse=self.warehouse,
+                         charter_path=self.charter_path)
+
+    def profile(self, table: str, *, bins: int = 20, top_k: int = 10, reference: Any = None) -> Any:
+        """:func:`workbench.data.profiling.profile_table` of ``table``, computed by the pilot's
+        engine (on Spark: on the lake's table), its personal-data columns as counts only."""
+        return self.data_engine().profile(table, bins=bins, top_k=top_k, reference=reference,
+                                          pii=self.personal_columns().get(table, frozenset()))
 
     def query(self, sql: str, params: list | None = None) -> Any:
         """Run a query on the warehouse and return a pandas DataFrame (via Arrow, the fast path)."""
@@ -700,13 +721,17 @@ def session(
     task: dict | None = None,
     cost_model: dict | None = None,
     spec: dict | None = None,
+    engine: dict | None = None,
+    pilot_root: str | None = None,
+    charter_path: str | None = None,
     **_: Any,
 ) -> Session:
     """Open the step's session: the injected run when headless, a new run when by hand.
 
-    ``task``, ``cost_model`` and ``spec`` are the injected parameters of the same names;
-    when they are None (by hand) the session takes the charter's."""
-    from ..charter.config import CostModel, ModelSpec, Task
+    ``task``, ``cost_model``, ``spec`` and ``engine`` (with ``pilot_root`` and ``charter_path``)
+    are the injected parameters of the same names; when they are None (by hand) the session
+    takes the charter's."""
+    from ..charter.config import CostModel, Engine, ModelSpec, Task
     from ..store.tracking import TAG, Store
 
     _show_figures_as_images()
@@ -735,5 +760,11 @@ def session(
         opened.cost = CostModel(**cost_model)
     if spec:
         opened.spec = ModelSpec.model_validate(spec)
+    if engine:
+        opened.engine_spec = Engine.model_validate(engine)
+    if pilot_root:
+        opened.root = Path(pilot_root)
+    if charter_path:
+        opened.charter_path = Path(charter_path)
     _OPENED.append(opened)
     return opened

@@ -15,6 +15,7 @@ import pytest
 from support import REPO
 from workbench.charter.config import Engine, Source
 from workbench.data.contracts import load_contract
+from workbench.data.profiling import QUANTILES
 from workbench.data.engines.duckdb import DuckDBEngine, arrow_fingerprint
 from workbench.errors import IngestError
 
@@ -132,6 +133,80 @@ def test_profile_numbers_are_the_same(both) -> None:
         assert math.isclose(a, b, abs_tol=tol), (key, a, b)
         compared += 1
     assert compared > 30
+
+
+EVENTS = Source(path=Path("events.csv"), columns={
+    "user": "VARCHAR", "at": "TIMESTAMP", "score": "DOUBLE", "level": "INTEGER", "kind": "VARCHAR"})
+
+
+def _events_csv(path: Path, rows: int = 16_500) -> Path:
+    """More distinct users than profiling counts exactly (10,000: the top-k path), fractions of
+    seconds, non-finite and missing scores, a few whole rows repeated."""
+    lines = ["user,at,score,level,kind"]
+    for i in range(rows):
+        j = i if i % 500 or not i else i - 1  # every 500th row repeats the one before it
+        score = "inf" if j % 997 == 0 else "nan" if j % 991 == 0 else "NA" if j % 13 == 0 else f"{(j * 37 % 1009) / 7:.3f}"
+        user = f"u{j % 4 if j % 3 == 0 else j}"  # u0..u3 frequent, every other user about once
+        lines.append(f"{user},2025-03-{1 + j % 28:02d} {j % 24:02d}:{j % 60:02d}:{j % 59:02d}.{j % 1000:03d},"
+                     f"{score},{j % 7 if j % 11 else 'NA'},{'abc'[j % 3]}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _within_a_rank(values: list[float], p: float, got: float, *, slack: float) -> bool:
+    """``got`` lies between the order statistics ``slack`` either side of quantile ``p``."""
+    xs, n = sorted(values), len(values)
+    lo, hi = xs[max(0, math.floor((p - slack) * n) - 1)], xs[min(n - 1, math.ceil((p + slack) * n))]
+    return lo - 1e-6 <= got <= hi + 1e-6
+
+
+def test_the_whole_profile_is_the_same(both) -> None:
+    """What the profile step logs, computed by Spark: statistics, histograms on the same bins,
+    exact top values (the high-cardinality path too), duplicates, and the counts on a previous
+    profile's buckets that make drift exact. Quantiles are each engine's estimate (DuckDB's
+    t-digest, Spark's percentile_approx): both lie within a percentile point of the data's."""
+    import pyarrow.csv as pcsv
+
+    d, duck, sp = both
+    events = _events_csv(d / "events.csv")
+    for engine in (duck, sp):
+        engine.ingest("events", EVENTS, events)
+    data = pcsv.read_csv(events, convert_options=pcsv.ConvertOptions(null_values=["NA", ""])).to_pandas()
+    compared = 0
+    for table in ("items", "events"):
+        first = duck.profile(table, top_k=5)
+        on_duck, on_spark = duck.profile(table, top_k=5, reference=first), sp.profile(table, top_k=5, reference=first)
+        assert on_spark.engine.startswith("spark ") and on_duck.engine.startswith("duckdb ")
+        assert (on_spark.row_count, on_spark.duplicate_rows) == (on_duck.row_count, on_duck.duplicate_rows)
+        for a, b in zip(on_duck.columns, on_spark.columns, strict=True):
+            da, db = a.to_dict(), b.to_dict()
+            qa, qb = da.pop("quantiles"), db.pop("quantiles")
+            for key, near in (("mean", 1e-12), ("std", 1e-12), ("skewness", 1e-6)):  # a skew near 0 cancels
+                if da.get(key) is not None:
+                    assert math.isclose(da.pop(key), db.pop(key), rel_tol=1e-9, abs_tol=near), (table, a.name, key)
+            if not a.distinct_is_exact:  # HyperLogLog sketches of two designs
+                assert math.isclose(da.pop("distinct_count"), db.pop("distinct_count"), rel_tol=0.1), (table, a.name)
+            if a.kind == "categorical" and not a.distinct_is_exact:
+                # DuckDB's candidates come from approx_top_k, Spark's from an exact ranking: the
+                # frequent values agree, with exact counts; among values seen once or twice the
+                # sketch may pick another (Spark's are never less frequent than DuckDB's last)
+                ta, tb = da.pop("top_values"), db.pop("top_values")
+                heavy = [v for v in ta if v[1] > 0.01 * a.row_count]
+                assert len(heavy) == 4 and tb[:4] == heavy and len(tb) == len(ta), (ta, tb)
+                assert min(c for _, c in tb) >= min(c for _, c in ta), (ta, tb)
+            assert da == db, (table, a.name)
+            assert set(qa) == set(qb)
+            if qa and table == "events" and a.kind == "numeric":
+                values = [v for v in data[a.name].tolist() if v == v and abs(v) != float("inf")]
+                for name, p in QUANTILES.items():
+                    for got in (qa[name], qb[name]):
+                        assert _within_a_rank(values, p, got, slack=0.01), (a.name, name, got)
+            compared += 1
+    assert compared == 12
+    wide = on_spark["user"]
+    assert not wide.distinct_is_exact and wide.top_values[0][0] in {"u0", "u1", "u2", "u3"}
+    assert on_spark.duplicate_rows == len(range(500, 16_500, 500)) and on_spark["at"].histogram is not None
+    assert on_spark["score"].non_finite_count > 0 and on_spark["user"].reference_top is not None
 
 
 def test_feature_view_checksum_is_the_same(both) -> None:

@@ -34,7 +34,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..sql import quote_ident
+from ..sql import quote_ident, quote_literal
 from .spec import ROW_LEVEL_KINDS, Contract, Rule
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,20 +69,6 @@ def batch_query(contract: Contract) -> str:
     cols = sorted({r.column for r in contract.rules if r.column and gx_column(r.column) != r.column})
     aliases = "".join(f", {quote_ident(c)} AS {quote_ident(gx_column(c))}" for c in cols)
     return f"SELECT *{aliases} FROM main.{quote_ident(contract.dataset)}"
-
-
-def quote_literal(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
-    if isinstance(value, dt.date):
-        return f"DATE '{value.isoformat()}'"
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _gx_value(value: Any) -> Any:

@@ -9,15 +9,16 @@ imported in :mod:`.spark` only (tests/data/test_engines_layout.py holds it there
 from __future__ import annotations
 
 from collections.abc import Collection
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .base import DataEngine, ProfileStats
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ...charter.config import Charter
+    from ...charter.config import Charter, Engine
     from ..warehouse import IngestResult
 
-__all__ = ["DataEngine", "ProfileStats", "engine_for", "ingest_all", "fingerprints_now", "warehouse_digest",
+__all__ = ["DataEngine", "ProfileStats", "engine_for", "engine_at", "ingest_all", "fingerprints_now", "warehouse_digest",
            "COPY_TABLE"]
 
 # Spark: the lake table's fingerprint (Spark's) -> its copy's in the warehouse (DuckDB's), so the
@@ -28,13 +29,19 @@ COPY_TABLE = "_workbench_lake_copy"
 def engine_for(charter: Charter) -> DataEngine:
     """The charter's engine (``engine.kind``): DuckDB on the charter's warehouse file, or
     Spark on its lake. Spark starts (or joins) its session lazily, on first use."""
-    if charter.engine.kind == "spark":
+    return engine_at(charter.engine, root=charter.root, warehouse=charter.warehouse_path, charter_path=charter.path)
+
+
+def engine_at(spec: Engine, *, root: Path, warehouse: Path, charter_path: Path | None = None) -> DataEngine:
+    """The engine ``spec`` describes (a charter's ``engine:`` block) for a pilot in folder
+    ``root``: what a notebook run headless builds from its injected parameters."""
+    if spec.kind == "spark":
         from .spark import SparkEngine
 
-        return SparkEngine.for_charter(charter)
+        return SparkEngine(spec, Path(root) / spec.lake, charter_path=str(charter_path or Path(root) / "pilot.yaml"))
     from .duckdb import DuckDBEngine
 
-    return DuckDBEngine(charter.warehouse_path)
+    return DuckDBEngine(Path(warehouse))
 
 
 def ingest_all(con: Any, charter: Charter, *, force: bool = False) -> list[IngestResult]:

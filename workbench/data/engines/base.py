@@ -3,7 +3,7 @@
 A :class:`DataEngine` reads a declared source into a table (strictly typed, file:line
 errors, nothing half-written), runs SQL written in DuckDB's dialect (Spark translates it
 with sqlglot), writes a query's result as a table, fingerprints a table, validates a
-contract with Great Expectations, profiles a table's numbers and scores a batch with a
+contract with Great Expectations, profiles a table and scores a batch with a
 logged MLflow model. Results that training and reports need come back to the driver as
 Arrow tables, so measuring, deciding and showing stay the same on every engine.
 """
@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ...charter.config import Source
     from ..contracts import Contract, ContractResult
+    from ..profiling import TableProfile
     from ..warehouse import IngestResult, TableFingerprint
 
 __all__ = ["DataEngine", "ProfileStats", "scoring_copy"]
@@ -111,6 +112,13 @@ class DataEngine(Protocol):
 
     def profile_stats(self, table: str) -> ProfileStats:
         """The table's aggregate profile numbers, computed by the engine."""
+        ...
+
+    def profile(self, table: str, *, bins: int = 20, top_k: int = 10, reference: TableProfile | None = None,
+                pii: Collection[str] = ()) -> TableProfile:
+        """The table's whole profile (:mod:`workbench.data.profiling`: statistics, quantiles,
+        histograms, top values, duplicates; counted on ``reference``'s buckets too), computed
+        by the engine; ``pii``: columns profiled as counts only."""
         ...
 
     def score_batch(self, model_uri: str, table: str, columns: list[str], *,

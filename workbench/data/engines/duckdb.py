@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ...charter.config import Source
     from ..contracts import Contract, ContractResult
+    from ..profiling import TableProfile
 
 __all__ = ["DuckDBEngine", "profile_stats_sql", "stats_sql_for_schema", "arrow_fingerprint"]
 
@@ -36,17 +37,9 @@ def stats_sql_for_schema(schema: pa.Schema, relation: str) -> str:
     """Profiling's statistics SELECT over ``relation`` for a table of this Arrow schema: the
     column specs are read by DuckDB from an empty table of that schema, so another engine
     runs the very SQL DuckDB would (translated to its dialect)."""
-    import duckdb
-    import pyarrow as pa
+    from ..profiling import _stats_sql, specs_of_arrow
 
-    from ..profiling import _column_specs, _stats_sql
-
-    con = duckdb.connect()
-    try:
-        con.register("_wb_schema", pa.Table.from_batches([], schema=schema))
-        return _stats_sql(relation, _column_specs(con, "_wb_schema"))
-    finally:
-        con.close()
+    return _stats_sql(relation, specs_of_arrow(schema))
 
 
 def arrow_fingerprint(name: str, table: pa.Table) -> warehouse.TableFingerprint:
@@ -108,6 +101,16 @@ class DuckDBEngine:
         finally:
             con.close()
         return ProfileStats(table, tuple(zip(names, row, strict=True)))
+
+    def profile(self, table: str, *, bins: int = 20, top_k: int = 10, reference: TableProfile | None = None,
+                pii: Collection[str] = ()) -> TableProfile:
+        from ..profiling import profile_table
+
+        con = warehouse.connect_read_only(self.db)
+        try:
+            return profile_table(con, table, bins=bins, top_k=top_k, reference=reference, pii=pii)
+        finally:
+            con.close()
 
     def score_batch(self, model_uri: str, table: str, columns: list[str], *,
                     keep: list[str] | None = None) -> pa.Table:

