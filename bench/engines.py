@@ -2,8 +2,9 @@
 
 One synthetic CSV per size (written by DuckDB: id, a group code, two numbers, a date, a
 flag), then per engine, each in its own process: ingest (strict, typed), the contract
-check (Great Expectations: SQL on DuckDB, the Spark datasource on Spark), the profile's
-statistics scan and a feature view (a join and a CASE, written as a table). Wall time per
+check (Great Expectations: SQL on DuckDB, the Spark datasource on Spark), the profile
+step's whole profile (statistics, quantiles, histograms, top values, duplicates:
+``DataEngine.profile``) and a feature view (a join and a CASE, written as a table). Wall time per
 phase, and the peak RSS of the whole process tree (the JVM included), sampled every 0.2 s
 by this parent process. The contract results must be the same on every engine.
 ``spark-connect`` runs the same calls through a Spark Connect address (sc://127.0.0.1:PORT)
@@ -136,7 +137,7 @@ def child(args: argparse.Namespace) -> None:
     out["contracts_s"] = time.perf_counter() - t
     out["failed_rules"] = sorted(r.rule_id for r in result.rules if not r.success)
     t = time.perf_counter()
-    engine.profile_stats("events")
+    engine.profile("events")  # what the pilot's profile step computes
     out["profile_s"] = time.perf_counter() - t
     t = time.perf_counter()
     fp = engine.write_table("features", FEATURES)

@@ -1,6 +1,8 @@
-"""Column profiles and drift between runs, computed inside DuckDB.
+"""Column profiles and drift between runs, computed inside the data engine.
 
-A profile never pulls the table into Python. Whatever the number of columns it costs
+The queries below are DuckDB's; :func:`profile_with` runs them through a
+:class:`TableReader`, so the Spark engine (``workbench.data.engines.spark``) computes the
+same profile from the same SQL, translated. A profile never pulls the table into Python. Whatever the number of columns it costs
 three aggregate queries, plus two narrow ones (only the columns concerned) when a
 categorical column has many distinct values; every aggregate keeps a bounded state, so
 memory stays flat as the table grows.
