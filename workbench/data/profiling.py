@@ -2,10 +2,10 @@
 
 The queries below are DuckDB's; :func:`profile_with` runs them through a
 :class:`TableReader`, so the Spark engine (``workbench.data.engines.spark``) computes the
-same profile from the same SQL, translated. A profile never pulls the table into Python. Whatever the number of columns it costs
-three aggregate queries, plus two narrow ones (only the columns concerned) when a
-categorical column has many distinct values; every aggregate keeps a bounded state, so
-memory stays flat as the table grows.
+same profile from the same SQL, translated. A profile never pulls the table into Python.
+Whatever the number of columns it costs three aggregate queries, plus two narrow ones (only
+the columns concerned) when a categorical column has many distinct values; every aggregate
+keeps a bounded state, so memory stays flat as the table grows.
 
 1. **Stats scan** — one ``SELECT`` with, per column: ``count``, ``approx_count_distinct``
    (HyperLogLog, a few % error), and for numeric and temporal columns
@@ -68,8 +68,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 
-from .sql import quote_ident as _quote
-from .sql import quote_literal
+from .sql import quote_ident as _quote, quote_literal
 from ..errors import WarehouseError
 
 if TYPE_CHECKING:

@@ -279,6 +279,10 @@ def _run_pilot(charter: Charter, kernels: _Kernels, *, force: bool, only: list[s
                     "contracts": contract_versions,
                     "code": code_hash(),
                 }
+                view = _feature_view_step(charter, fp_digests, only, say)
+                if view is not None:  # Spark: the steps train on the rows Spark computed
+                    base_key["feature_view"] = view
+                    store.set_tags(parent.run_id, {"workbench.feature_view": view})
                 for step in charter.steps:
                     if only and step.name not in only:
                         continue
@@ -516,6 +520,26 @@ def _contracts_step(charter: Charter, store: Store, parent: RunRef, outcomes: li
     return versions, settled
 
 
+def _feature_view_step(charter: Charter, fps: dict[str, str], only: list[str] | None,
+                       say: Progress) -> str | None:
+    """Spark: the feature view computed in the lake and read back (engines.build_feature_view),
+    when a step that trains will run; its fingerprint digest. DuckDB: None."""
+    if charter.engine.kind != "spark" or not any(
+            s.role in ("baseline", "evaluate") and (not only or s.name in only) for s in charter.steps):
+        return None
+    from ..data import engines, warehouse
+
+    t0 = time.perf_counter()
+    with warehouse.writer(charter.warehouse_path) as con:
+        built = engines.build_feature_view(con, charter, fps)
+    if built is None:
+        return None
+    digest, fresh = built
+    say(f"  features: {'computed on Spark and read back' if fresh else 'unchanged in the lake'}, "
+        f"fingerprint {digest} ({time.perf_counter() - t0:.1f}s)")
+    return digest
+
+
 def _promote_step(charter: Charter, store: Store, parent: RunRef, outcomes: list[StepOutcome],
                   say: Progress) -> Any:
     """Gates → decision → (alias move) → scorecard; the decision is recorded either way."""
@@ -619,13 +643,15 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         "cost_model": charter.cost.model_dump(mode="json"),
         "task": charter.task.model_dump(mode="json") if charter.task else None,
         "spec": charter.modeling().model_dump(mode="json"),
-        "engine": charter.engine.model_dump(mode="json"),  # where the profile is computed
+        "engine": charter.engine.model_dump(mode="json"),  # where the profile is computed (keyed: its kind)
     }
     if "timing_budgets" in declared.defaults:
         semantic["timing_budgets"] = timing_budgets(charter)
     if "compare_metrics" in declared.defaults:
         semantic["compare_metrics"] = compared_metrics(charter)
     keyed = {k: v for k, v in semantic.items() if k in declared.defaults}
+    if "engine" in keyed:  # Spark's quantiles are other estimates than DuckDB's; its memory or address change nothing
+        keyed["engine"] = keyed["engine"]["kind"]
     if step.role == "baseline" and keyed.get("spec"):  # today's rule is re-measured only when its own inputs change
         keyed["spec"] = _without_candidates(keyed["spec"])
     key_parts = {"notebook": nbfiles.source_hash(notebook), "parameters": step.parameters,
@@ -685,6 +711,12 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         **semantic,
         "champion": champ,
     }
+    if base_key.get("feature_view") and semantic["spec"].get("features"):
+        # Spark: train on the view Spark computed (keyed above on the charter's SQL and the view's fingerprint)
+        from ..data.engines import FEATURE_VIEW
+
+        injected["spec"] = {**semantic["spec"], "features": {**semantic["spec"]["features"],
+                                                             "table": FEATURE_VIEW, "sql": None}}
     if {"candidate_keys", "reuse"} <= set(declared.defaults):  # each candidate cached on its own (candidate_cache)
         injected.update(_candidate_reuse(charter, step, store, key_parts, expected, say, force))
     parameters = {**{k: v for k, v in injected.items() if k in declared.defaults}, **step.parameters}

@@ -267,12 +267,10 @@ class Session:
     def data_engine(self) -> Any:
         """The pilot's data engine (:mod:`workbench.data.engines`): DuckDB on this warehouse
         unless the charter says ``engine: {kind: spark}``."""
+        from ..charter.config import Engine
         from ..data.engines import engine_at
-        from ..data.engines.duckdb import DuckDBEngine
 
-        if self.engine_spec is None or self.engine_spec.kind == "duckdb":
-            return DuckDBEngine(self.warehouse)
-        return engine_at(self.engine_spec, root=self.root or Path("."), warehouse=self.warehouse,
+        return engine_at(self.engine_spec or Engine(), root=self.root or Path("."), warehouse=self.warehouse,
                          charter_path=self.charter_path)
 
     def profile(self, table: str, *, bins: int = 20, top_k: int = 10, reference: Any = None) -> Any:
@@ -711,6 +709,17 @@ class Session:
                 self.store.end_run(self.run_id, status)
 
 
+def _read_spark_view(opened: Session) -> None:
+    """By hand on a Spark pilot: read the feature view the pilot computed on Spark (the rows
+    and order it trained on) while it is current; else the notebook runs the SQL itself."""
+    from ..data.engines import FEATURE_VIEW, current_feature_view
+
+    with contextlib.suppress(Exception), opened.connect() as con:  # no warehouse yet: nothing to read
+        if current_feature_view(opened.charter, con) and opened.spec.features is not None:
+            opened.spec = opened.spec.model_copy(update={"features": opened.spec.features.model_copy(
+                update={"table": FEATURE_VIEW, "sql": None})})
+
+
 def session(
     step: str,
     *,
@@ -754,6 +763,8 @@ def session(
         opened = Session(run_id=run.run_id, store=store,
                          warehouse=Path(warehouse) if warehouse else charter.warehouse_path,
                          pilot=charter.name, step=step, owns_run=True, charter=charter)
+        if charter.engine.kind == "spark":
+            _read_spark_view(opened)
     if task:
         opened.task = Task(**task)
     if cost_model:

@@ -63,3 +63,40 @@ def test_the_profile_step_of_a_new_pilot_runs_on_spark(tmp_path: Path, spark: ob
                 assert (x is None and y is None) or math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9), (name, a.name, key)
         html = store.download_text(step.run_id, f"profile_report/{table}.html")
         assert html is not None and "by Spark 4." in html
+
+
+def test_a_new_pilot_on_spark_trains_on_the_feature_view_spark_computed(tmp_path: Path, spark: object,
+                                                                         spark_conf: dict[str, str]) -> None:
+    """The feature view is computed by Spark in the lake and read back; baseline and evaluate
+    train on that copy (their injected spec names it), whose rows are those DuckDB's view of
+    the same tables gives; a rerun reuses it and every step."""
+    from workbench.data.engines import FEATURE_VIEW
+    from workbench.data.engines.duckdb import arrow_fingerprint
+    from workbench.data.sql import view_sql
+
+    name, data, target = _tables(tmp_path)[0]
+    made = new_pilot(name, data, target, pilots_dir=tmp_path / "pilots", owner="lead@team.internal")
+    engine = {"kind": "spark", "master": "local[2]", "lake": "data/lake/", "conf": spark_conf}
+    made.charter.write_text(made.charter.read_text() + f"\nengine: {json.dumps(engine)}\n")
+    charter = load_charter(made.charter)
+    said: list[str] = []
+    result = run_pilot(charter, progress=said.append)
+    assert result.status == "FINISHED", result
+    assert any("features: computed on Spark and read back" in line for line in said), said
+    store = Store.for_project(charter.root, scope=charter.name)
+    steps = {o.name: o for o in result.steps}
+    for step in ("baseline", "evaluate"):
+        html = store.download_text(steps[step].run_id, f"notebook/{step}.html")
+        assert html is not None and FEATURE_VIEW in html, step  # the injected spec reads Spark's view
+    con = connect_read_only(charter.warehouse_path)
+    try:
+        spark_rows = con.execute(f'SELECT * FROM "{FEATURE_VIEW}"').to_arrow_table()
+        duck_rows = con.sql(view_sql(charter.modeling().features)).to_arrow_table()
+    finally:
+        con.close()
+    assert spark_rows.num_rows == duck_rows.num_rows > 0
+    assert arrow_fingerprint("v", spark_rows).row_hash == arrow_fingerprint("v", duck_rows).row_hash
+    said.clear()
+    again = run_pilot(charter, progress=said.append)
+    assert again.status == "FINISHED" and any("features: unchanged in the lake" in line for line in said), said
+    assert all(o.status == "cached" for o in again.steps if o.name in ("baseline", "evaluate")), again.steps

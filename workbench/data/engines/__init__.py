@@ -8,6 +8,8 @@ imported in :mod:`.spark` only (tests/data/test_engines_layout.py holds it there
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,11 +21,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..warehouse import IngestResult
 
 __all__ = ["DataEngine", "ProfileStats", "engine_for", "engine_at", "ingest_all", "fingerprints_now", "warehouse_digest",
-           "COPY_TABLE"]
+           "build_feature_view", "current_feature_view", "COPY_TABLE", "FEATURE_VIEW"]
 
 # Spark: the lake table's fingerprint (Spark's) -> its copy's in the warehouse (DuckDB's), so the
 # runner's "data changed under the pilot" check knows what the notebooks should find
 COPY_TABLE = "_workbench_lake_copy"
+# Spark: the charter's feature view, computed by Spark in the lake and read back for training
+FEATURE_VIEW = "_wb_feature_view"
+_VIEW_META = "_workbench_view.json"  # beside its Parquet files: what it was built from
 
 
 def engine_for(charter: Charter) -> DataEngine:
@@ -121,3 +126,73 @@ def warehouse_digest(con: Any, charter: Charter, table: str, digest: str) -> str
     except Exception:  # noqa: BLE001 - no copy recorded yet (duckdb.CatalogException): nothing matches
         rows = []
     return rows[0][0] if rows else f"(no copy of lake fingerprint {digest})"
+
+
+def build_feature_view(con: Any, charter: Charter, sources: dict[str, str]) -> tuple[str, bool] | None:
+    """Spark: the charter's feature view (``features:``, DuckDB's SQL, translated) computed by
+    Spark over the lake's tables, written to the lake as :data:`FEATURE_VIEW` and read back
+    into the warehouse ``con``, where training reads it; (its lake fingerprint digest, whether
+    it was built now). Rows are sorted on every column as they are written, so the split,
+    drawn by row position, is the same whatever order the join produced them in. Not built
+    again while the lake holds it for the same SQL and ``sources`` fingerprints and the
+    warehouse's copy is intact. DuckDB, or no feature view: None (the notebooks run it)."""
+    from .. import warehouse
+    from ..sql import view_sql
+
+    features = charter.modeling().features
+    if charter.engine.kind != "spark" or features is None:
+        return None
+    from ...errors import EngineError
+    from .spark import SparkEngine
+
+    engine = SparkEngine.for_charter(charter)
+    query = view_sql(features)
+    wanted = {"sql": query, "sources": dict(sorted(sources.items()))}
+    meta_file = engine.lake / FEATURE_VIEW / _VIEW_META
+    meta: dict[str, Any] = {}
+    if meta_file.is_file():
+        with contextlib.suppress(ValueError, OSError):
+            meta = json.loads(meta_file.read_text())
+    if meta.get("built_from") == wanted and meta.get("digest"):
+        copied = warehouse_digest(con, charter, FEATURE_VIEW, meta["digest"])
+        with contextlib.suppress(Exception):  # no copy (or a broken one): built again below
+            if warehouse.fingerprint(con, FEATURE_VIEW).digest == copied:
+                return meta["digest"], False
+    try:
+        frame = engine.frame(query)  # analysed, not run: the view's columns
+        orderable = [i + 1 for i, f in enumerate(frame.schema.fields) if f.dataType.typeName() != "map"]
+    except EngineError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Spark's analysis errors name the SQL problem
+        raise EngineError(f"the feature view does not run on Spark: {str(exc).splitlines()[0][:300]}",
+                          where=f"{charter.path}: features",
+                          hint="write it in DuckDB's SQL over the charter's sources (the workbench translates it); "
+                               "a DuckDB-only function may have no Spark equivalent") from exc
+    order = f" ORDER BY {', '.join(map(str, orderable))}" if orderable else ""
+    fp = engine.write_table(FEATURE_VIEW, f"SELECT * FROM ({query}) AS wb_view{order}")
+    meta_file.write_text(json.dumps({"built_from": wanted, "digest": fp.digest}))
+    _copy(engine, con, FEATURE_VIEW, fp.digest, ())
+    return fp.digest, True
+
+
+def current_feature_view(charter: Charter, con: Any) -> bool:
+    """Spark: whether the warehouse ``con`` holds the feature view built for the charter's SQL
+    from the lake's tables as they are recorded now, intact (a notebook run by hand then
+    reads the rows the pilot trained on, in the same order)."""
+    from .. import warehouse
+    from ..sql import view_sql
+
+    features = charter.modeling().features
+    if charter.engine.kind != "spark" or features is None:
+        return False
+    from .spark import LAKE_META
+
+    lake = charter.resolve(charter.engine.lake)
+    try:
+        meta = json.loads((lake / FEATURE_VIEW / _VIEW_META).read_text())
+        sources = {t: json.loads((lake / t / LAKE_META).read_text())["fingerprint"]["digest"] for t in charter.sources}
+        copied = warehouse_digest(con, charter, FEATURE_VIEW, meta["digest"])
+        intact = warehouse.fingerprint(con, FEATURE_VIEW).digest == copied
+    except Exception:  # noqa: BLE001 - no view, no record, no copy: the notebook runs the view itself
+        return False
+    return intact and meta.get("built_from") == {"sql": view_sql(features), "sources": dict(sorted(sources.items()))}
