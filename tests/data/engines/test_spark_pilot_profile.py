@@ -66,10 +66,13 @@ def test_the_profile_step_of_a_new_pilot_runs_on_spark(tmp_path: Path, spark: ob
 
 
 def test_a_new_pilot_on_spark_trains_on_the_feature_view_spark_computed(tmp_path: Path, spark: object,
-                                                                         spark_conf: dict[str, str]) -> None:
+                                                                         spark_conf: dict[str, str],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The feature view is computed by Spark in the lake and read back; baseline and evaluate
     train on that copy (their injected spec names it), whose rows are those DuckDB's view of
-    the same tables gives; a rerun reuses it and every step."""
+    the same tables gives; a rerun reuses it and every step; a notebook opened by hand reads
+    it too, until the charter's view changes."""
+    import workbench
     from workbench.data.engines import FEATURE_VIEW
     from workbench.data.engines.duckdb import arrow_fingerprint
     from workbench.data.sql import view_sql
@@ -100,3 +103,15 @@ def test_a_new_pilot_on_spark_trains_on_the_feature_view_spark_computed(tmp_path
     again = run_pilot(charter, progress=said.append)
     assert again.status == "FINISHED" and any("features: unchanged in the lake" in line for line in said), said
     assert all(o.status == "cached" for o in again.steps if o.name in ("baseline", "evaluate")), again.steps
+    # by hand (JupyterLab): the same copy while it is current; the charter's SQL once the view changes
+    monkeypatch.setenv("WORKBENCH_PILOT", str(made.charter))
+    by_hand = workbench.session("baseline")
+    assert by_hand.spec.features.table == FEATURE_VIEW and by_hand.spec.features.sql is None
+    by_hand.finish()
+    table = charter.modeling().features.table
+    text = made.charter.read_text()
+    assert f'\n  table: "{table}"' in text
+    made.charter.write_text(text.replace(f'\n  table: "{table}"', f'\n  sql: "SELECT * FROM {table} WHERE {target} IS NOT NULL"'))
+    changed = workbench.session("baseline")
+    assert changed.spec.features.table != FEATURE_VIEW, changed.spec.features
+    changed.finish()
