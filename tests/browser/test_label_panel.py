@@ -71,6 +71,8 @@ def test_a_reviewer_labels_items_by_clicking_and_the_scorecard_reports_agreement
         assert item and item not in clicked
         panel.locator(f".wb-label-{label}").click()
         panel.get_by_text(f"{k} of 20 labelled").wait_for()
+        # the count and the card are two widget updates: the next item may render just after the count
+        panel.locator(f".wb-label-card:not([data-item='{item}'])").wait_for(timeout=JOB_TIMEOUT_MS)
         clicked[item] = label
     panel.locator(".wb-label-agreement").wait_for()
     assert panel.locator(".wb-error").count() == 0
