@@ -8,7 +8,6 @@ imported in :mod:`.spark` only (tests/data/test_engines_layout.py holds it there
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Collection
 from pathlib import Path
@@ -136,7 +135,6 @@ def build_feature_view(con: Any, charter: Charter, sources: dict[str, str]) -> t
     drawn by row position, is the same whatever order the join produced them in. Not built
     again while the lake holds it for the same SQL and ``sources`` fingerprints and the
     warehouse's copy is intact. DuckDB, or no feature view: None (the notebooks run it)."""
-    from .. import warehouse
     from ..sql import view_sql
 
     features = charter.modeling().features
@@ -148,16 +146,9 @@ def build_feature_view(con: Any, charter: Charter, sources: dict[str, str]) -> t
     engine = SparkEngine.for_charter(charter)
     query = view_sql(features)
     wanted = {"sql": query, "sources": dict(sorted(sources.items()))}
-    meta_file = engine.lake / FEATURE_VIEW / _VIEW_META
-    meta: dict[str, Any] = {}
-    if meta_file.is_file():
-        with contextlib.suppress(ValueError, OSError):
-            meta = json.loads(meta_file.read_text())
-    if meta.get("built_from") == wanted and meta.get("digest"):
-        copied = warehouse_digest(con, charter, FEATURE_VIEW, meta["digest"])
-        with contextlib.suppress(Exception):  # no copy (or a broken one): built again below
-            if warehouse.fingerprint(con, FEATURE_VIEW).digest == copied:
-                return meta["digest"], False
+    held = _held_view(con, charter, wanted)
+    if held is not None:
+        return held, False
     try:
         frame = engine.frame(query)  # analysed, not run: the view's columns
         orderable = [i + 1 for i, f in enumerate(frame.schema.fields) if f.dataType.typeName() != "map"]
@@ -170,7 +161,7 @@ def build_feature_view(con: Any, charter: Charter, sources: dict[str, str]) -> t
                                "a DuckDB-only function may have no Spark equivalent") from exc
     order = f" ORDER BY {', '.join(map(str, orderable))}" if orderable else ""
     fp = engine.write_table(FEATURE_VIEW, f"SELECT * FROM ({query}) AS wb_view{order}")
-    meta_file.write_text(json.dumps({"built_from": wanted, "digest": fp.digest}))
+    (engine.lake / FEATURE_VIEW / _VIEW_META).write_text(json.dumps({"built_from": wanted, "digest": fp.digest}))
     _copy(engine, con, FEATURE_VIEW, fp.digest, ())
     return fp.digest, True
 
@@ -179,7 +170,6 @@ def current_feature_view(charter: Charter, con: Any) -> bool:
     """Spark: whether the warehouse ``con`` holds the feature view built for the charter's SQL
     from the lake's tables as they are recorded now, intact (a notebook run by hand then
     reads the rows the pilot trained on, in the same order)."""
-    from .. import warehouse
     from ..sql import view_sql
 
     features = charter.modeling().features
@@ -189,10 +179,24 @@ def current_feature_view(charter: Charter, con: Any) -> bool:
 
     lake = charter.resolve(charter.engine.lake)
     try:
-        meta = json.loads((lake / FEATURE_VIEW / _VIEW_META).read_text())
         sources = {t: json.loads((lake / t / LAKE_META).read_text())["fingerprint"]["digest"] for t in charter.sources}
-        copied = warehouse_digest(con, charter, FEATURE_VIEW, meta["digest"])
-        intact = warehouse.fingerprint(con, FEATURE_VIEW).digest == copied
-    except Exception:  # noqa: BLE001 - no view, no record, no copy: the notebook runs the view itself
+    except (OSError, ValueError, KeyError, TypeError):  # a source not ingested yet: nothing was built from it
         return False
-    return intact and meta.get("built_from") == {"sql": view_sql(features), "sources": dict(sorted(sources.items()))}
+    return _held_view(con, charter, {"sql": view_sql(features), "sources": dict(sorted(sources.items()))}) is not None
+
+
+def _held_view(con: Any, charter: Charter, wanted: dict[str, Any]) -> str | None:
+    """The lake fingerprint digest of the feature view when the lake's record says it was
+    built from ``wanted`` (SQL, source fingerprints) and the warehouse ``con`` holds its copy
+    intact; else None."""
+    from .. import warehouse
+
+    try:
+        meta = json.loads((charter.resolve(charter.engine.lake) / FEATURE_VIEW / _VIEW_META).read_text())
+        if meta.get("built_from") != wanted or not meta.get("digest"):
+            return None
+        intact = warehouse.fingerprint(con, FEATURE_VIEW).digest == warehouse_digest(con, charter, FEATURE_VIEW,
+                                                                                      meta["digest"])
+    except Exception:  # noqa: BLE001 - no record, or no copy (or a broken one): not held
+        return None
+    return meta["digest"] if intact else None
