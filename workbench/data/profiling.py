@@ -86,6 +86,9 @@ __all__ = [
     "plot_drift",
     "plot_histograms",
     "profile_table",
+    "profile_with",
+    "table_stats",
+    "DuckDBReader",
     "psi",
     "read_reference",
 ]
@@ -510,7 +513,7 @@ def profile_table(
     contracts' ``pii: true``, recorded at ingest).
     Raises :class:`WarehouseError` when the table does not exist or a query fails.
     """
-    reader = _DuckReader(con, table)
+    reader = DuckDBReader(con, table)
     if pii is None:
         from .warehouse import pii_columns
 
@@ -588,6 +591,11 @@ def profile_with(
         duplicate_rows=row_count - int(distinct or 0),
         engine=reader.engine,
     )
+
+
+def table_stats(reader: TableReader) -> dict[str, Any]:
+    """The statistics scan alone (``DataEngine.profile_stats``), keyed as its SQL names them."""
+    return reader.stats(reader.specs())
 
 
 def specs_of_arrow(schema: Any) -> list[_Spec]:
@@ -722,7 +730,7 @@ def _column_specs(con: duckdb.DuckDBPyConnection, qualified: str) -> list[_Spec]
     ]
 
 
-class _DuckReader:
+class DuckDBReader:
     """A table of a DuckDB connection, for :func:`profile_with`."""
 
     engine = f"duckdb {duckdb.__version__}"

@@ -711,12 +711,11 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         **semantic,
         "champion": champ,
     }
-    if base_key.get("feature_view") and semantic["spec"].get("features"):
+    if base_key.get("feature_view"):
         # Spark: train on the view Spark computed (keyed above on the charter's SQL and the view's fingerprint)
-        from ..data.engines import FEATURE_VIEW
+        from ..data.engines import reading_feature_view
 
-        injected["spec"] = {**semantic["spec"], "features": {**semantic["spec"]["features"],
-                                                             "table": FEATURE_VIEW, "sql": None}}
+        injected["spec"] = reading_feature_view(charter.modeling()).model_dump(mode="json")
     if {"candidate_keys", "reuse"} <= set(declared.defaults):  # each candidate cached on its own (candidate_cache)
         injected.update(_candidate_reuse(charter, step, store, key_parts, expected, say, force))
     parameters = {**{k: v for k, v in injected.items() if k in declared.defaults}, **step.parameters}

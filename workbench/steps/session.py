@@ -712,12 +712,11 @@ class Session:
 def _read_spark_view(opened: Session) -> None:
     """By hand on a Spark pilot: read the feature view the pilot computed on Spark (the rows
     and order it trained on) while it is current; else the notebook runs the SQL itself."""
-    from ..data.engines import FEATURE_VIEW, current_feature_view
+    from ..data.engines import current_feature_view, reading_feature_view
 
     with contextlib.suppress(Exception), opened.connect() as con:  # no warehouse yet: nothing to read
-        if current_feature_view(opened.charter, con) and opened.spec.features is not None:
-            opened.spec = opened.spec.model_copy(update={"features": opened.spec.features.model_copy(
-                update={"table": FEATURE_VIEW, "sql": None})})
+        if current_feature_view(opened.charter, con):  # a feature view is declared, and current
+            opened.spec = reading_feature_view(opened.spec)
 
 
 def session(

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..warehouse import IngestResult
 
 __all__ = ["DataEngine", "ProfileStats", "engine_for", "engine_at", "ingest_all", "fingerprints_now", "warehouse_digest",
-           "build_feature_view", "current_feature_view", "COPY_TABLE", "FEATURE_VIEW"]
+           "build_feature_view", "current_feature_view", "reading_feature_view", "COPY_TABLE", "FEATURE_VIEW"]
 
 # Spark: the lake table's fingerprint (Spark's) -> its copy's in the warehouse (DuckDB's), so the
 # runner's "data changed under the pilot" check knows what the notebooks should find
@@ -135,8 +135,6 @@ def build_feature_view(con: Any, charter: Charter, sources: dict[str, str]) -> t
     drawn by row position, is the same whatever order the join produced them in. Not built
     again while the lake holds it for the same SQL and ``sources`` fingerprints and the
     warehouse's copy is intact. DuckDB, or no feature view: None (the notebooks run it)."""
-    from ..sql import view_sql
-
     features = charter.modeling().features
     if charter.engine.kind != "spark" or features is None:
         return None
@@ -144,8 +142,8 @@ def build_feature_view(con: Any, charter: Charter, sources: dict[str, str]) -> t
     from .spark import SparkEngine
 
     engine = SparkEngine.for_charter(charter)
-    query = view_sql(features)
-    wanted = {"sql": query, "sources": dict(sorted(sources.items()))}
+    wanted = _view_key(features, sources)
+    query = wanted["sql"]
     held = _held_view(con, charter, wanted)
     if held is not None:
         return held, False
@@ -170,8 +168,6 @@ def current_feature_view(charter: Charter, con: Any) -> bool:
     """Spark: whether the warehouse ``con`` holds the feature view built for the charter's SQL
     from the lake's tables as they are recorded now, intact (a notebook run by hand then
     reads the rows the pilot trained on, in the same order)."""
-    from ..sql import view_sql
-
     features = charter.modeling().features
     if charter.engine.kind != "spark" or features is None:
         return False
@@ -182,7 +178,20 @@ def current_feature_view(charter: Charter, con: Any) -> bool:
         sources = {t: json.loads((lake / t / LAKE_META).read_text())["fingerprint"]["digest"] for t in charter.sources}
     except (OSError, ValueError, KeyError, TypeError):  # a source not ingested yet: nothing was built from it
         return False
-    return _held_view(con, charter, {"sql": view_sql(features), "sources": dict(sorted(sources.items()))}) is not None
+    return _held_view(con, charter, _view_key(features, sources)) is not None
+
+
+def reading_feature_view(spec: Any) -> Any:
+    """A modeling spec (``charter.modeling()``) whose feature view is read from
+    :data:`FEATURE_VIEW`, the copy Spark computed, instead of its SQL being run again."""
+    return spec.model_copy(update={"features": spec.features.model_copy(update={"table": FEATURE_VIEW, "sql": None})})
+
+
+def _view_key(features: Any, sources: dict[str, str]) -> dict[str, Any]:
+    """What a feature view is built from: its SQL and the fingerprint digests of the sources."""
+    from ..sql import view_sql
+
+    return {"sql": view_sql(features), "sources": dict(sorted(sources.items()))}
 
 
 def _held_view(con: Any, charter: Charter, wanted: dict[str, Any]) -> str | None:

@@ -1,8 +1,8 @@
 """The DuckDB engine: today's warehouse code behind the engine interface.
 
 Nothing new happens here: ingest is :func:`warehouse.ingest_source` under the writer lock,
-contracts are :func:`contracts.check_contract`, profile numbers come from profiling's own
-statistics SQL; this module only gives them the shape every engine shares.
+contracts are :func:`contracts.check_contract`, profiles are :mod:`..profiling`'s own; this
+module only gives them the shape every engine shares.
 """
 
 from __future__ import annotations
@@ -22,24 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..contracts import Contract, ContractResult
     from ..profiling import TableProfile
 
-__all__ = ["DuckDBEngine", "profile_stats_sql", "stats_sql_for_schema", "arrow_fingerprint"]
-
-
-def profile_stats_sql(con: Any, relation: str) -> tuple[str, str]:
-    """(profiling's statistics SELECT over ``relation``, the name it is written against),
-    with the column specs read from ``relation`` in DuckDB: the one SQL both engines run."""
-    from ..profiling import _column_specs, _stats_sql
-
-    return _stats_sql(relation, _column_specs(con, relation)), relation
-
-
-def stats_sql_for_schema(schema: pa.Schema, relation: str) -> str:
-    """Profiling's statistics SELECT over ``relation`` for a table of this Arrow schema: the
-    column specs are read by DuckDB from an empty table of that schema, so another engine
-    runs the very SQL DuckDB would (translated to its dialect)."""
-    from ..profiling import _stats_sql, specs_of_arrow
-
-    return _stats_sql(relation, specs_of_arrow(schema))
+__all__ = ["DuckDBEngine", "arrow_fingerprint"]
 
 
 def arrow_fingerprint(name: str, table: pa.Table) -> warehouse.TableFingerprint:
@@ -92,15 +75,13 @@ class DuckDBEngine:
         return check_contract(self.db, contract, **kwargs)
 
     def profile_stats(self, table: str) -> ProfileStats:
+        from ..profiling import DuckDBReader, table_stats
+
         con = warehouse.connect_read_only(self.db)
         try:
-            sql, _ = profile_stats_sql(con, quote_ident(table))
-            cur = con.execute(sql)
-            row = cur.fetchone()
-            names = [d[0] for d in cur.description]
+            return ProfileStats(table, tuple(table_stats(DuckDBReader(con, table)).items()))
         finally:
             con.close()
-        return ProfileStats(table, tuple(zip(names, row, strict=True)))
 
     def profile(self, table: str, *, bins: int = 20, top_k: int = 10, reference: TableProfile | None = None,
                 pii: Collection[str] = ()) -> TableProfile:

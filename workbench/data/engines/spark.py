@@ -808,8 +808,9 @@ class SparkEngine:
         return total, per_rule
 
     def profile_stats(self, table: str) -> ProfileStats:
-        reader = _ProfileReader(self, table)
-        return ProfileStats(table, tuple(reader.stats(reader.specs()).items()))
+        from ..profiling import table_stats
+
+        return ProfileStats(table, tuple(table_stats(_ProfileReader(self, table)).items()))
 
     def profile(self, table: str, *, bins: int = 20, top_k: int = 10, reference: TableProfile | None = None,
                 pii: Collection[str] = ()) -> TableProfile:
