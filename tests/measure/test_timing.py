@@ -263,3 +263,36 @@ def test_the_memory_pass_scores_its_first_batches_only():
     assert len(r.batch_latencies_ms) == 20  # every row is timed in batches
     assert calls == [5] * (20 + MEMORY_BATCHES)  # then the untimed memory pass: its first batches, no more
     assert r.peak_memory_mb is not None
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_memory_pass_runs_without_collections_and_leaves_the_collector_as_it_was(enabled: bool) -> None:
+    # no full collection (~0.3 s in a kernel's heap, older garbage cannot change tracemalloc's
+    # peak) and none landing inside the pass; the collector's state is restored, even after an error
+    import gc
+
+    seen: list[tuple[bool, tuple[int, int, int]]] = []
+    full_before = gc.get_stats()[2]["collections"]
+
+    def probe(rows):
+        seen.append((gc.isenabled(), gc.get_count()))
+        return np.zeros(len(rows))
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        time_predictions(probe, np.zeros((10, 1)), single_items=0, batch_size=5, warmup=0)
+        assert gc.isenabled() is enabled
+        assert gc.get_stats()[2]["collections"] == full_before
+        assert not any(on for on, _ in seen[-2:])  # the memory pass's two batches: collector paused
+
+        def broken(rows):
+            raise ValueError("boom")
+
+        with pytest.raises(EvaluationError):
+            from workbench.measure.timing import _memory_pass
+
+            _memory_pass(broken, lambda i, j: np.zeros((j - i, 1)), 10, 5)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
