@@ -47,8 +47,8 @@ from __future__ import annotations
 import gc
 import time
 import tracemalloc
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -377,12 +377,9 @@ def time_predictions(
 
             stack.enter_context(threadpool_limits(limits=threads))
 
-        # Single rows: warm-up, then timed calls. GC is paused while timing so a collection
-        # triggered by the harness does not land on a random call.
+        # Single rows: warm-up, then timed calls; the collector paused throughout.
         singles: list[float] = []
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with _collector_paused():
             for k in range(warmup if single_items else 0):
                 _call(predict, rows(k % n, k % n + 1), f"warm-up single-row call {k}")
             for k in range(single_items):
@@ -406,9 +403,6 @@ def time_predictions(
                     batch_ms.append(ns / 1e6)
                     batch_rows.append(stop - start)
                     del out
-        finally:
-            if gc_was_enabled:
-                gc.enable()
 
         peak_mb = rss_growth = None
         if measure_memory:
@@ -471,6 +465,19 @@ def time_in_blocks(predict: Callable[[Any], Any], inputs: Any, *, blocks: int = 
     return replace(result, inside_noise=left, notes=notes)
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Garbage collection paused, then left as it was found: a collection triggered by the
+    harness does not land on a random measured call."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _memory_pass(predict: Callable[[Any], Any], rows: Callable[[int, int], Any], n: int, batch_size: int) -> tuple[float, float | None]:
     """An untimed pass over the first ``MEMORY_BATCHES`` batches under tracemalloc: (peak MB
     above the start, RSS growth MB).
@@ -482,23 +489,20 @@ def _memory_pass(predict: Callable[[Any], Any], rows: Callable[[int, int], Any],
     gc.collect(1)
     rss_before = _max_rss_mb()
     was_tracing = tracemalloc.is_tracing()
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    if was_tracing:  # someone else traces: measure relative to now, leave it running
-        tracemalloc.reset_peak()
-    else:
-        tracemalloc.start()
-    try:
-        base, _ = tracemalloc.get_traced_memory()
-        for start in range(0, min(n, MEMORY_BATCHES * batch_size), batch_size):
-            out, _ = _call(predict, rows(start, min(start + batch_size, n)), f"memory pass, batch at row {start}")
-            del out
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        if not was_tracing:
-            tracemalloc.stop()
-        if gc_was_enabled:
-            gc.enable()
+    with _collector_paused():
+        if was_tracing:  # someone else traces: measure relative to now, leave it running
+            tracemalloc.reset_peak()
+        else:
+            tracemalloc.start()
+        try:
+            base, _ = tracemalloc.get_traced_memory()
+            for start in range(0, min(n, MEMORY_BATCHES * batch_size), batch_size):
+                out, _ = _call(predict, rows(start, min(start + batch_size, n)), f"memory pass, batch at row {start}")
+                del out
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            if not was_tracing:
+                tracemalloc.stop()
     rss_after = _max_rss_mb()
     growth = None if rss_before is None or rss_after is None else max(0.0, rss_after - rss_before)
     return max(0, peak - base) / 2**20, growth
