@@ -74,10 +74,21 @@ def test_a_step_kernel_is_forked_warm_and_sees_what_a_cold_one_sees(tmp_path, mo
 @pytest.mark.slow
 def test_without_a_shared_server_the_run_starts_and_stops_its_own(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv(warm_kernels.ENV_SERVER, raising=False)
-    before = set(Path("/tmp").glob("wbk-*"))
+    # the servers this run starts (not every wbk-* folder in /tmp: another worker may own one)
+    started: list[warm_kernels.WarmKernels] = []
+    real_start = warm_kernels.WarmKernels.start.__func__
+
+    def recording_start(cls, *args, **kwargs):  # noqa: ANN001, ANN202 - WarmKernels.start's signature
+        started.append(real_start(cls, *args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(warm_kernels.WarmKernels, "start", classmethod(recording_start))
     seen = _probe_pilot(tmp_path, monkeypatch)
     assert seen["preloaded"]
-    assert set(Path("/tmp").glob("wbk-*")) <= before  # its folder (socket, log) went with it
+    assert len(started) == 1
+    own = started[0]
+    assert own.process is not None and own.process.poll() is not None  # stopped with the run
+    assert not Path(own.socket_path).parent.exists()  # its folder (socket, log) went with it
 
 
 class _Warm(KernelManager):
