@@ -166,6 +166,32 @@ def test_a_kernel_that_dies_ends_its_launcher_with_its_status(kernel, code, stat
     assert not km.is_alive()
 
 
+def test_stopping_the_server_ends_its_running_kernels_and_removes_its_folder() -> None:
+    """stop() ends the server at once (it does not tear down its preloaded modules first), and
+    a kernel still running then is killed and reaped, its launcher told, not left behind."""
+    own = warm_kernels.WarmKernels.start()
+    assert own.ready(), Path(own.socket_path).with_name("server.log").read_text()
+    km = type("WarmKM", (_Warm,), {"server": own})(kernel_name="python3")
+    km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = km.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        _, printed = _run(client, "import os; print(os.getpid())")
+        pid = int(printed)
+        own.stop()
+        assert own.process.returncode == 0
+        assert _gone(pid), "a kernel outlived its server's stop"
+        km.provisioner.process.wait(timeout=10)  # its launcher heard its kernel went
+        assert km.provisioner.process.returncode == -signal.SIGKILL
+        assert not Path(own.socket_path).parent.exists()
+    finally:
+        client.stop_channels()
+        if km.is_alive():
+            km.shutdown_kernel(now=True)
+        own.stop()
+
+
 def test_the_server_and_its_kernels_go_with_its_parent(tmp_path) -> None:
     """A runner killed outright (SIGKILL, the OOM killer) leaves no server or kernel behind."""
     script = tmp_path / "parent.py"

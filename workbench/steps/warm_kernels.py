@@ -34,6 +34,7 @@ import time
 import traceback
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 # what every step kernel imports, directly or through the workbench (measured with
 # `python -X importtime`): imported once in the server, before any fork
@@ -179,7 +180,10 @@ def _preload(modules: Sequence[str]) -> None:
             print(f"warm kernels: not preloaded: {name}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
 
-def serve(path: str, parent: int, modules: Sequence[str]) -> None:
+_WAKE: list[socket.socket] = []  # the server's signal wake-up pair: not the forked kernel's
+
+
+def serve(path: str, parent: int, modules: Sequence[str]) -> NoReturn:
     # as ipykernel_launcher does before it imports anything: the folder it started in is no
     # place to import from (a kernel's init_path puts "" back, in the kernel's own folder)
     if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
@@ -188,6 +192,10 @@ def serve(path: str, parent: int, modules: Sequence[str]) -> None:
     _preload(modules)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    # SIGTERM also wakes the loop below at once (stop() waits for this process to end)
+    wake, waker = _WAKE[:] = socket.socketpair()
+    waker.setblocking(False)
+    signal.set_wakeup_fd(waker.fileno(), warn_on_full_buffer=False)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path + ".tmp")
     os.rename(path + ".tmp", path)  # ready() connects only once everything is imported
@@ -195,10 +203,14 @@ def serve(path: str, parent: int, modules: Sequence[str]) -> None:
     listener.setblocking(False)
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ)
+    sel.register(wake, selectors.EVENT_READ)
     kernels: dict[int, socket.socket] = {}  # pid -> its launcher's connection
     while not stopping and os.getppid() == parent:
         for key, _ in sel.select(timeout=0.25):
-            if key.fileobj is listener:
+            if key.fileobj is wake:
+                with contextlib.suppress(BlockingIOError, InterruptedError):
+                    wake.recv(64)
+            elif key.fileobj is listener:
                 with contextlib.suppress(BlockingIOError):
                     conn, _ = listener.accept()
                     conn.setblocking(True)
@@ -219,10 +231,18 @@ def serve(path: str, parent: int, modules: Sequence[str]) -> None:
     for pid in list(kernels):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    time.sleep(0.1)
-    _reap(kernels, sel)
+    deadline = time.monotonic() + 2.0
+    while kernels and time.monotonic() < deadline:  # killed: gone within milliseconds
+        _reap(kernels, sel)
+        time.sleep(0.01)
     # its folder (socket, log) goes with it, also when its parent died without stopping it
     shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):
+            stream.flush()
+    # no interpreter shutdown: tearing down the preloaded modules took ~1 s of every run's
+    # wall time, and this process ran none of their code (no run, no file of theirs is open)
+    os._exit(0)
 
 
 def _accept(conn: socket.socket, listener: socket.socket, sel: selectors.BaseSelector,
@@ -280,6 +300,9 @@ def _kernel(conn: socket.socket, request: dict, fds: list[int]) -> None:
     code = 1
     try:
         conn.close()
+        signal.set_wakeup_fd(-1)
+        for end in _WAKE:
+            end.close()
         os.setsid()
         for target, fd in zip((0, 1, 2), fds, strict=False):
             os.dup2(fd, target)
@@ -357,8 +380,7 @@ def launch(path: str, argv: Sequence[str]) -> int:
 
 def main(args: Sequence[str]) -> int:
     if args[:1] == ["serve"]:
-        serve(args[1], int(args[2]), args[3:])
-        return 0
+        serve(args[1], int(args[2]), args[3:])  # ends this process
     if args[:1] == ["launch"]:
         return launch(args[1], args[2:])
     print("usage: python -m workbench.steps.warm_kernels serve SOCKET PARENT_PID [MODULE ...] | launch SOCKET [KERNEL ARGS ...]",
