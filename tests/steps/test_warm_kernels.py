@@ -71,24 +71,50 @@ def test_a_step_kernel_is_forked_warm_and_sees_what_a_cold_one_sees(tmp_path, mo
     assert cold["path"] == warm["path"]
 
 
-@pytest.mark.slow
-def test_without_a_shared_server_the_run_starts_and_stops_its_own(tmp_path, monkeypatch) -> None:
-    monkeypatch.delenv(warm_kernels.ENV_SERVER, raising=False)
-    # the servers this run starts (not every wbk-* folder in /tmp: another worker may own one)
-    started: list[warm_kernels.WarmKernels] = []
+@pytest.fixture()
+def started(monkeypatch) -> list[warm_kernels.WarmKernels]:
+    """The servers started from here on (not every wbk-* folder in /tmp: another worker may own one)."""
+    out: list[warm_kernels.WarmKernels] = []
     real_start = warm_kernels.WarmKernels.start.__func__
 
     def recording_start(cls, *args, **kwargs):  # noqa: ANN001, ANN202 - WarmKernels.start's signature
-        started.append(real_start(cls, *args, **kwargs))
-        return started[-1]
+        out.append(real_start(cls, *args, **kwargs))
+        return out[-1]
 
     monkeypatch.setattr(warm_kernels.WarmKernels, "start", classmethod(recording_start))
+    return out
+
+
+def _stopped(server: warm_kernels.WarmKernels) -> bool:
+    # the process ended, and its folder (socket, log) went with it
+    return server.process is not None and server.process.poll() is not None \
+        and not Path(server.socket_path).parent.exists()
+
+
+@pytest.mark.slow
+def test_without_a_shared_server_the_run_starts_and_stops_its_own(tmp_path, monkeypatch, started) -> None:
+    monkeypatch.delenv(warm_kernels.ENV_SERVER, raising=False)
     seen = _probe_pilot(tmp_path, monkeypatch)
     assert seen["preloaded"]
-    assert len(started) == 1
-    own = started[0]
-    assert own.process is not None and own.process.poll() is not None  # stopped with the run
-    assert not Path(own.socket_path).parent.exists()  # its folder (socket, log) went with it
+    assert len(started) == 1 and _stopped(started[0])  # stopped with the run
+
+
+@pytest.mark.slow
+def test_a_shared_server_with_other_start_up_settings_is_passed_over_for_a_run_of_its_own(
+        tmp_path, monkeypatch, server, started) -> None:
+    """A run whose kernels the shared server would start cold (another PYTHONPATH, here) starts
+    a server of its own, with its own settings: its kernels are still forked warm."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv(warm_kernels.ENV_SERVER, server.socket_path)
+    assert server.serves(os.environ)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(elsewhere), os.environ.get("PYTHONPATH")])))
+    assert not server.serves(os.environ)
+    seen = _probe_pilot(tmp_path / "pilot", monkeypatch)
+    assert seen["preloaded"], "the kernel started cold"
+    assert str(elsewhere) in seen["path"]  # with the run's own start-up settings
+    assert len(started) == 1 and _stopped(started[0])
+    assert server.alive()  # the shared one is left as it was
 
 
 class _Warm(KernelManager):

@@ -882,8 +882,9 @@ def _charter_changed(charter: Charter, store: Store, commit: str) -> bool:
 class _Kernels:
     """The pilot run's warm-kernel server (workbench.steps.warm_kernels): started when the first
     notebook step runs — a cached run starts none — or earlier when a step will likely run, or
-    the shared one WORKBENCH_KERNEL_SERVER names; stopped when the notebook steps are done (or
-    the run ends before them). Leaving it a second time does nothing."""
+    the shared one WORKBENCH_KERNEL_SERVER names when it forks kernels for this run's start-up
+    settings; stopped when the notebook steps are done (or the run ends before them). Leaving it
+    a second time does nothing."""
 
     def __init__(self, charter: Charter) -> None:
         self._notebooks = [charter.resolve(s.notebook) for s in charter.steps]
@@ -902,6 +903,10 @@ class _Kernels:
     def prestart(self) -> None:
         if self._notebooks and warm_kernels.enabled() and self._server is None and not self._done:
             self._server = warm_kernels.WarmKernels.from_env()
+            if self._server is not None and not self._server.serves(os.environ):
+                # the shared server was started with other start-up settings (PYTHONPATH, thread
+                # counts): it would start this run's kernels cold; a server of the run's own will not
+                self._server = None
             if self._server is None:
                 self._server = warm_kernels.WarmKernels.start(warm_kernels.notebook_imports(self._notebooks))
                 self._own = True
@@ -925,8 +930,8 @@ def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: S
     import papermill
     from jupyter_client.manager import AsyncKernelManager
 
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    for name, value in warm_kernels.KERNEL_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     log_file = open(kernel_log, "ab") if kernel_log is not None else None  # noqa: SIM115 - closed below
 
     class _StepKernelManager(AsyncKernelManager):

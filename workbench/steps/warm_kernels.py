@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -56,7 +56,11 @@ BASE_PRELOAD = (
 _STARTUP_PREFIXES = ("PYTHON", "OMP_", "OPENBLAS_", "MKL_", "GOTO_", "BLIS_", "MPL", "LD_", "MALLOC_")
 
 
-def _startup_env(env: dict[str, str]) -> dict[str, str]:
+# what the runner sets in a step kernel's environment unless it is set (and so in the server's)
+KERNEL_DEFAULTS = {"MPLBACKEND": "Agg", "GX_ANALYTICS_ENABLED": "False"}
+
+
+def _startup_env(env: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith(_STARTUP_PREFIXES)}
 
 
@@ -111,9 +115,7 @@ class WarmKernels:
         path = os.path.join(folder, "s")
         # what it could not preload, and anything it prints: beside its socket, gone with it
         out = open(log or os.path.join(folder, "server.log"), "ab")  # noqa: SIM115 - the child holds it
-        env = dict(os.environ)
-        env.setdefault("MPLBACKEND", "Agg")
-        env.setdefault("GX_ANALYTICS_ENABLED", "False")
+        env = {**KERNEL_DEFAULTS, **os.environ}
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "workbench.steps.warm_kernels", "serve", path, str(os.getpid()),
@@ -145,6 +147,18 @@ class WarmKernels:
                 probe.sendall(b'{"ping": true}\n')
                 return probe.recv(16).startswith(b"pong")
             time.sleep(0.05)
+        return False
+
+    def serves(self, env: Mapping[str, str]) -> bool:
+        """True when the server is ready and forks kernels for this environment: it was started
+        with the same start-up settings (a kernel asked for with others is started cold)."""
+        if not self.ready():
+            return False
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(10)
+            probe.connect(self.socket_path)
+            probe.sendall(json.dumps({"ping": True, "env": _startup_env({**KERNEL_DEFAULTS, **env})}).encode())
+            return probe.recv(16).startswith(b"pong")
         return False
 
     def launch_command(self, kernel_cmd: Sequence[str]) -> list[str] | None:
@@ -253,10 +267,10 @@ def _accept(conn: socket.socket, listener: socket.socket, sel: selectors.BaseSel
         request = json.loads(data.decode())
     except (OSError, ValueError):
         return None
-    if request.get("ping"):
-        conn.sendall(b"pong")
-        return None
     differ = sorted(set(startup.items()) ^ set(_startup_env(request.get("env", {})).items()))
+    if request.get("ping"):  # with an environment: would its kernels be forked?
+        conn.sendall(b"other" if "env" in request and differ else b"pong")
+        return None
     if differ:
         for fd in fds:
             os.close(fd)
