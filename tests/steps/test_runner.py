@@ -178,6 +178,23 @@ def test_step_failure_leaves_runs_failed_with_partial_notebook(tmp_path: Path, c
     _assert_nothing_running(tmp_path)
 
 
+def test_a_kernel_that_dies_before_it_answers_fails_the_step_naming_it(tmp_path: Path, monkeypatch) -> None:
+    """The step's kernel client (runner._step_kernel_client) gives up on a kernel that exits
+    while starting, as jupyter_client's does: the step fails, its runs do not stay RUNNING."""
+    site = tmp_path / "site"
+    site.mkdir()
+    # what a broken kernel environment does: the kernel (`python -m ipykernel_launcher -f ...`) exits at start
+    (site / "sitecustomize.py").write_text("import os, sys\nif sys.argv[:2] == ['-m', '-f']:\n    os._exit(3)\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("WORKBENCH_WARM_KERNELS", "0")  # a cold kernel: a new interpreter reads sitecustomize
+    path = write_project(tmp_path / "pilot")
+    with pytest.raises(KernelDiedError) as info:
+        run_pilot(load_charter(path))
+    assert "step 'measure': the kernel died (Kernel died before replying to kernel_info)" in str(info.value)
+    assert _by_name(tmp_path / "pilot", "measure")[0].info.status == "FAILED"
+    _assert_nothing_running(tmp_path / "pilot")
+
+
 def _wait_for(predicate, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

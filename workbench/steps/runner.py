@@ -22,6 +22,7 @@ The fingerprints are tags on each step run (``workbench.fingerprint.<table>``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -919,6 +920,41 @@ class _Kernels:
         return self._server.launch_command(kernel_cmd) if self._server is not None else None
 
 
+@functools.cache  # made on first use: jupyter_client is imported only when a notebook runs
+def _step_kernel_client() -> type:
+    from queue import Empty
+
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class StepKernelClient(AsyncKernelClient):
+        """jupyter_client's client, ready as soon as the kernel answers and IOPub is connected.
+        Its own wait_for_ready then drains IOPub until 0.2 s pass without a message: every kernel
+        start idled that long, and nbclient reads only the messages of the cell it runs."""
+
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+            while True:
+                self.kernel_info()
+                try:
+                    reply = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    reply = None
+                if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                    try:  # a message on IOPub: its subscription is live (ZeroMQ joins late)
+                        await self.iopub_channel.get_msg(timeout=0.2)
+                    except Empty:
+                        pass
+                    else:
+                        self._handle_kernel_info_reply(reply)
+                        return
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+    return StepKernelClient
+
+
 def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: Step,
              kernel_log: Path | None = None, kernels: _Kernels | None = None) -> None:
     """Run the notebook under papermill. The kernel process writes its own output (its log,
@@ -929,12 +965,17 @@ def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: S
 
     import papermill
     from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
 
     for name, value in warm_kernels.KERNEL_DEFAULTS.items():
         os.environ.setdefault(name, value)
     log_file = open(kernel_log, "ab") if kernel_log is not None else None  # noqa: SIM115 - closed below
 
     class _StepKernelManager(AsyncKernelManager):
+        @default("client_factory")
+        def _client_factory_default(self) -> type:
+            return _step_kernel_client()
+
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             if log_file is not None:
                 kw.setdefault("stdout", log_file)
