@@ -26,9 +26,11 @@ import json, os, sys
 preloaded = "sklearn.ensemble" in sys.modules
 from workbench.steps.warm_kernels import BASE_PRELOAD
 not_loaded = [m for m in BASE_PRELOAD if m not in sys.modules]
+from mlflow.utils import requirements_utils
+package_map = requirements_utils._PACKAGES_TO_MODULES is not None  # made before any model was logged
 with open(os.environ["PROBE_OUT"], "w") as out:
     json.dump({"cwd": os.getcwd(), "probe": os.environ.get("PROBE"), "pid": os.getpid(),
-               "preloaded": preloaded, "path": sys.path, "not_loaded": not_loaded}, out)
+               "preloaded": preloaded, "path": sys.path, "not_loaded": not_loaded, "package_map": package_map}, out)
 """
 
 
@@ -61,12 +63,13 @@ def test_a_step_kernel_is_forked_warm_and_sees_what_a_cold_one_sees(tmp_path, mo
     # every module the server is to preload is imported before the step's code (a name that
     # does not import, or a preload dropped, shows here; the server's log says why)
     assert warm["not_loaded"] == []
+    assert warm["package_map"]  # MLflow's map of installed packages, made once in the server
     assert warm["probe"] == "from the step's environment"
     assert Path(warm["cwd"]) == tmp_path / "warm" / "notebooks"  # papermill's cwd: the notebook's folder
     assert warm["pid"] not in (os.getpid(), server.process.pid)
     # WORKBENCH_WARM_KERNELS=0: a cold kernel, with the same view of its environment and imports
     cold = _probe_pilot(tmp_path / "cold", monkeypatch, WORKBENCH_WARM_KERNELS="0")
-    assert not cold["preloaded"]
+    assert not cold["preloaded"] and not cold["package_map"]
     assert cold["probe"] == warm["probe"]
     assert cold["path"] == warm["path"]
 
