@@ -4,6 +4,7 @@ header and the names of the runs, nested ones indented (the browser test measure
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from workbench.store.column_widths import (MAX_COLUMN_PX, MLFLOW_METRIC_PX, MLFLOW_NAME_PX, RUN_NAME_COLUMN,
@@ -40,3 +41,37 @@ def test_the_saved_view_fits_the_longest_name_nested_ones_indented(tmp_path: Pat
     store.set_runs_view(parent.experiment_id, ["quality.roc_auc"])
     state = json.loads(store.client.get_experiment(parent.experiment_id).tags[SHARED_VIEW_TAG + RUNS_VIEW_KEY])
     assert state["columnWidths"][RUN_NAME_COLUMN] == run_name_px([(child, 1)]) > run_name_px([(child, 0)])
+
+
+def _saved_view(store: Store, experiment_id: str) -> dict:
+    return json.loads(store.client.get_experiment(experiment_id).tags[SHARED_VIEW_TAG + RUNS_VIEW_KEY])
+
+
+def test_a_pilot_run_rewrites_the_saved_view_only_when_its_runs_or_columns_need_it(tmp_path: Path, monkeypatch) -> None:
+    """set_runs_view(since_ms=...) reads only the runs started since (a pilot run's own), not the
+    newest 500 whole: the view is rewritten when they need a wider name column or the columns
+    changed, and left as it is otherwise."""
+    store = Store(tmp_path)
+    old = store.start_run("w", "pilot 2026-12-03 07:24:45 (partial: profile, baseline)")  # the widest name
+    exp = old.experiment_id
+    store.set_runs_view(exp, ["quality.roc_auc"])
+    saved = _saved_view(store, exp)
+    read: list[int | None] = []
+    real = store._run_names
+    monkeypatch.setattr(store, "_run_names", lambda e, newest=500, since_ms=None: read.append(since_ms) or real(e, newest, since_ms))
+
+    since = int(time.time() * 1000) - 1000
+    store.start_run("w", "pilot 2026-12-04 09:00:00")  # narrower: the saved view fits it
+    store.set_runs_view(exp, ["quality.roc_auc"], since_ms=since)
+    assert _saved_view(store, exp) == saved and read == [since]  # only the new runs were read
+
+    wide = "decision no-go 2026-12-04 09:00:05 (a name wider than any before)"
+    parent = store.start_run("w", "pilot 2026-12-04 09:00:01")
+    store.start_run("w", wide, parent=parent.run_id)
+    read.clear()
+    store.set_runs_view(exp, ["quality.roc_auc"], since_ms=since)
+    assert _saved_view(store, exp)["columnWidths"][RUN_NAME_COLUMN] == run_name_px([(wide, 1)])
+    assert read == [since, None]  # rewritten from the newest runs, as without since_ms
+
+    store.set_runs_view(exp, ["quality.roc_auc", "latency.p95_ms"], since_ms=since)  # other headline metrics
+    assert _saved_view(store, exp)["selectedColumns"] == [metric_column("quality.roc_auc"), metric_column("latency.p95_ms")]

@@ -228,6 +228,8 @@ def _run_pilot(charter: Charter, kernels: _Kernels, *, force: bool, only: list[s
             _reconcile_decisions(charter, store, say)
         commit, dirty = _git(charter.root)
         env = environment.current()  # Python, platform, result-shaping package versions, uv.lock's hash
+        # the runs this pilot adds start from here (a second early, to be safe)
+        since_ms = int(time.time() * 1000) - 1000
         parent = store.start_run(
             exp,
             f"pilot {time.strftime('%Y-%m-%d %H:%M:%S')}" + (f" (partial: {', '.join(only)})" if only else ""),
@@ -245,7 +247,7 @@ def _run_pilot(charter: Charter, kernels: _Kernels, *, force: bool, only: list[s
             },
         )
         with contextlib.suppress(Exception):  # a nicer table, never a reason to stop the pilot
-            store.set_runs_view(parent.experiment_id, headline_metrics(charter))
+            store.set_runs_view(parent.experiment_id, headline_metrics(charter), since_ms=since_ms)
         outcomes: list[StepOutcome] = []
         decision = None
         current: list[RunRef | None] = [None]  # the step run in flight, for cleanup
@@ -314,7 +316,7 @@ def _run_pilot(charter: Charter, kernels: _Kernels, *, force: bool, only: list[s
                     with contextlib.suppress(Exception):
                         store.end_run(current[0].run_id, KILLED if status == KILLED else FAILED)
                 with contextlib.suppress(Exception):  # the outcome is a record; the error in flight matters more
-                    _record_outcome(charter, store, parent, outcomes, decision, failure, only, say)
+                    _record_outcome(charter, store, parent, outcomes, decision, failure, only, say, since_ms)
                 store.end_run(parent.run_id, status)
     return PilotResult(charter.name, parent.run_id, parent.experiment_id, status,
                        time.perf_counter() - started, tuple(outcomes), fp_digests, decision)
@@ -393,7 +395,7 @@ def write_outcome(charter: Charter, record: dict[str, Any]) -> Path | None:
 
 
 def _record_outcome(charter: Charter, store: Store, parent: RunRef, outcomes: list[StepOutcome], decision: Any,
-                    failure: BaseException | None, only: list[str] | None, say: Progress) -> None:
+                    failure: BaseException | None, only: list[str] | None, say: Progress, since_ms: int) -> None:
     """The outcome on the pilot run (tags) and in outcome.json; on a failure, which step
     failed, why, and which steps were skipped, also said on the terminal."""
     outcome, code = outcome_of(decision, failure)
@@ -417,7 +419,7 @@ def _record_outcome(charter: Charter, store: Store, parent: RunRef, outcomes: li
     with contextlib.suppress(Exception):
         store.set_tags(parent.run_id, tags)
     with contextlib.suppress(Exception):  # the run name column, wide enough for the runs this pilot added
-        store.set_runs_view(parent.experiment_id, headline_metrics(charter))
+        store.set_runs_view(parent.experiment_id, headline_metrics(charter), since_ms=since_ms)
     write_outcome(charter, {
         "outcome": outcome, "exit_code": code, "pilot": charter.name, "run_id": parent.run_id,
         "experiment_id": parent.experiment_id, "failed_step": failed_step, "skipped_steps": skipped,
