@@ -448,6 +448,17 @@ def _record_file(store: Store, run_id: str) -> Path:
     return Path(uri.removeprefix("file://")) / DECISION_ARTIFACT
 
 
+def test_audit_reports_a_pilot_run_whose_fingerprints_changed_after_its_decision(shop: Path) -> None:
+    """The audit reads the runs a record cites by id (not the whole experiment): the pilot run
+    it cites is among them, so its table fingerprints are checked against the record's."""
+    path, charter, store, decision = _promoted(shop, "refingerprinted")
+    assert decision.fingerprints
+    table = sorted(decision.fingerprints)[0]
+    store.set_tags(decision.pilot_run_id, {f"workbench.fingerprint.{table}": "0" * 16})
+    keys = [p.key for p in audit(charter, store).errors]
+    assert keys == [f"fingerprints:{decision.decision_run_id}"]
+
+
 @pytest.mark.slow  # registers models
 def test_a_forged_decision_record_is_reported_by_audit(shop: Path) -> None:
     path, charter, store, decision = _promoted(shop, "forged")

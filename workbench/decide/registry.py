@@ -46,7 +46,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -865,12 +865,24 @@ class AuditReport:
             "you did; the problems stay listed as acknowledged")
 
 
-def _run_index(store: Store, charter: Charter) -> dict[str, Any]:
+_RUN_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
+def _run_index(store: Store, charter: Charter, run_ids: Iterable[str | None]) -> dict[str, Any]:
+    """The active runs among ``run_ids``, by id: read by id, 100 at a time, not the whole
+    experiment (every promotion audits; a project's history only grows). An id that is not a
+    run id is not looked up here: :func:`_run_state` says it is gone."""
     exp = store.experiment_id(charter.name, create=False)
-    if exp is None:
+    ids = sorted({i for i in run_ids if i and _RUN_ID.fullmatch(i)})
+    if exp is None or not ids:
         return {}
-    runs = store.client.search_runs([exp], max_results=50000)
-    return {r.info.run_id: r for r in runs}
+    out: dict[str, Any] = {}
+    for start in range(0, len(ids), 100):
+        chunk = ids[start:start + 100]
+        found = store.client.search_runs([exp], filter_string=f"attributes.run_id IN ({', '.join(repr(i) for i in chunk)})",
+                                         max_results=len(chunk))
+        out.update((r.info.run_id, r) for r in found)
+    return out
 
 
 def _run_state(store: Store, index: dict[str, Any], run_id: str) -> str | None:
@@ -1014,7 +1026,9 @@ def audit(charter: Charter, store: Store) -> AuditReport:
                         f"workbench: no decision record moves it (the workbench moves only @{alias})")
 
     # 4. evidence: the runs each completed record cites exist; GO records carry fingerprints
-    index = _run_index(store, charter)
+    completed = [r.decision for r in records if r.decision.state == COMPLETED]
+    index = _run_index(store, charter, [d.pilot_run_id for d in completed]
+                       + [v for d in completed for v in (d.evidence or {}).values() if isinstance(v, str)])
     for r in records:
         d = r.decision
         if d.state != COMPLETED:
