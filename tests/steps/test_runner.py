@@ -184,14 +184,23 @@ def test_a_kernel_that_dies_before_it_answers_fails_the_step_naming_it(tmp_path:
     site = tmp_path / "site"
     site.mkdir()
     # what a broken kernel environment does: the kernel (`python -m ipykernel_launcher -f ...`) exits at start
-    (site / "sitecustomize.py").write_text("import os, sys\nif sys.argv[:2] == ['-m', '-f']:\n    os._exit(3)\n")
+    (site / "sitecustomize.py").write_text("import os, sys\nif sys.argv[:2] == ['-m', '-f']:\n"
+                                           "    print('broken kernel environment', file=sys.stderr, flush=True)\n"
+                                           "    os._exit(3)\n")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("WORKBENCH_WARM_KERNELS", "0")  # a cold kernel: a new interpreter reads sitecustomize
     path = write_project(tmp_path / "pilot")
     with pytest.raises(KernelDiedError) as info:
         run_pilot(load_charter(path))
-    assert "step 'measure': the kernel died (Kernel died before replying to kernel_info)" in str(info.value)
-    assert _by_name(tmp_path / "pilot", "measure")[0].info.status == "FAILED"
+    message = str(info.value)
+    assert "step 'measure': the kernel did not start (Kernel died before replying to kernel_info)" in message
+    step = _by_name(tmp_path / "pilot", "measure")[0]
+    assert step.info.status == "FAILED"
+    # not "fix the cell": no cell ran; what the kernel printed is attached, and the hint says where
+    assert "fix the cell" not in message and "no cell ran" in message and "sitecustomize" in message
+    assert f"attached to run {step.info.run_id} as `kernel/kernel.log`" in message
+    store = _store(tmp_path / "pilot")
+    assert b"broken kernel environment" in store.artifact_bytes(step.info.run_id, "kernel/kernel.log")
     _assert_nothing_running(tmp_path / "pilot")
 
 

@@ -740,10 +740,12 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
             _redact_files(charter, [f for f in (executed, kernel_log) if f.exists() and f.stat().st_size])
             if executed.exists():
                 _attach(store, run, executed, step)
+            kernel_logged = False
             if error is not None and kernel_log.exists() and kernel_log.stat().st_size:
                 with contextlib.suppress(Exception):  # the kernel's own output, for whoever debugs it
                     store.log_artifact(run.run_id, kernel_log, "kernel")
-            failure = _translate(error, notebook, executed, step, run) if error is not None else None
+                    kernel_logged = True
+            failure = _translate(error, notebook, executed, step, run, kernel_logged) if error is not None else None
             if failure is not None:
                 failure = _redacted_error(charter, failure)
             if failure is None:
@@ -1093,7 +1095,8 @@ def _redact_files(charter: Charter, files: list[Path]) -> None:
                 path.unlink()
 
 
-def _translate(error: BaseException, notebook: Path, executed: Path, step: Step, run: RunRef) -> StepError:
+def _translate(error: BaseException, notebook: Path, executed: Path, step: Step, run: RunRef,
+               kernel_logged: bool = False) -> StepError:
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
@@ -1120,6 +1123,12 @@ def _translate(error: BaseException, notebook: Path, executed: Path, step: Step,
     if isinstance(error, WorkbenchError):
         return StepError(error.what, where=error.where, hint=error.hint)
     text = str(error)
+    if "Kernel died before replying" in text or "Kernel didn't respond" in text:  # the step client's
+        said = (f"its own output is attached to run {run.run_id} as `kernel/kernel.log`; " if kernel_logged
+                else "it printed nothing; ")
+        return KernelDiedError(f"step '{step.name}': the kernel did not start ({text[:300]})", where=str(notebook),
+                               hint=f"no cell ran: {said}check what its Python loads before any cell (PYTHONPATH, "
+                               "a sitecustomize, the virtualenv: `make setup`), then run `make pilot` again")
     if "Kernel died" in text or "kernel" in text.lower() and "died" in text.lower():
         return KernelDiedError(f"step '{step.name}': the kernel died ({text[:300]})", where=where_cell, hint=review)
     return StepError(f"step '{step.name}' could not run: {type(error).__name__}: {text[:500]}", where=where_cell,
