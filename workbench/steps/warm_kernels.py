@@ -34,7 +34,7 @@ import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 # what every step kernel imports, directly or through the workbench (measured with
 # `python -X importtime`): imported once in the server, before any fork
@@ -142,10 +142,8 @@ class WarmKernels:
             # a server named by the environment: its folder exists from its start, its socket once ready
             if not self.alive() or not os.path.isdir(os.path.dirname(self.socket_path)):
                 return False
-            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                probe.connect(self.socket_path)
-                probe.sendall(b'{"ping": true}\n')
-                return probe.recv(16).startswith(b"pong")
+            with contextlib.suppress(OSError):
+                return self._ping({"ping": True})
             time.sleep(0.05)
         return False
 
@@ -154,12 +152,17 @@ class WarmKernels:
         with the same start-up settings (a kernel asked for with others is started cold)."""
         if not self.ready():
             return False
-        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            probe.settimeout(10)
-            probe.connect(self.socket_path)
-            probe.sendall(json.dumps({"ping": True, "env": _startup_env({**KERNEL_DEFAULTS, **env})}).encode())
-            return probe.recv(16).startswith(b"pong")
+        with contextlib.suppress(OSError):
+            return self._ping({"ping": True, "env": _startup_env({**KERNEL_DEFAULTS, **env})}, timeout=10)
         return False
+
+    def _ping(self, request: dict[str, Any], timeout: float | None = None) -> bool:
+        """The server's answer to ``request``: True for "pong" (raises OSError when unreachable)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(timeout)
+            probe.connect(self.socket_path)
+            probe.sendall(json.dumps(request).encode())
+            return probe.recv(16).startswith(b"pong")
 
     def launch_command(self, kernel_cmd: Sequence[str]) -> list[str] | None:
         """The launcher command that replaces ``kernel_cmd`` (``python -m ipykernel_launcher ...``
