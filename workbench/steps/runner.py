@@ -924,6 +924,11 @@ class _Kernels:
         return self._server.launch_command(kernel_cmd) if self._server is not None else None
 
 
+class _KernelNotStarted(RuntimeError):
+    """The step's kernel exited, or did not answer, before any cell ran (what jupyter_client
+    raises then, with its messages, as a type of its own for _translate)."""
+
+
 @functools.cache  # made on first use: jupyter_client is imported only when a notebook runs
 def _step_kernel_client() -> type:
     from queue import Empty
@@ -952,9 +957,9 @@ def _step_kernel_client() -> type:
                         self._handle_kernel_info_reply(reply)
                         return
                 if not await self._async_is_alive():
-                    raise RuntimeError("Kernel died before replying to kernel_info")
+                    raise _KernelNotStarted("Kernel died before replying to kernel_info")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+                    raise _KernelNotStarted(f"Kernel didn't respond in {timeout:.0f} seconds")
 
     return StepKernelClient
 
@@ -1123,7 +1128,7 @@ def _translate(error: BaseException, notebook: Path, executed: Path, step: Step,
     if isinstance(error, WorkbenchError):
         return StepError(error.what, where=error.where, hint=error.hint)
     text = str(error)
-    if "Kernel died before replying" in text or "Kernel didn't respond" in text:  # the step client's
+    if isinstance(error, _KernelNotStarted):
         said = (f"its own output is attached to run {run.run_id} as `kernel/kernel.log`; " if kernel_logged
                 else "it printed nothing; ")
         return KernelDiedError(f"step '{step.name}': the kernel did not start ({text[:300]})", where=str(notebook),
