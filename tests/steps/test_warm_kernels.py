@@ -4,13 +4,16 @@ jupyter_client through a launcher — killed, interrupted and ended as a cold ke
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jupyter_client.manager import KernelManager
@@ -131,15 +134,24 @@ class _Warm(KernelManager):
 
 @pytest.fixture()
 def kernel(server):
+    with _warm_kernel(server) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def _warm_kernel(server: warm_kernels.WarmKernels) -> Iterator[tuple[KernelManager, Any]]:
+    """A kernel forked from ``server``, managed by jupyter_client, and its client: shut down after."""
     km = type("WarmKM", (_Warm,), {"server": server})(kernel_name="python3")
     km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = km.client()
     client.start_channels()
-    client.wait_for_ready(timeout=60)
-    yield km, client
-    client.stop_channels()
-    if km.is_alive():
-        km.shutdown_kernel(now=True)
+    try:
+        client.wait_for_ready(timeout=60)
+        yield km, client
+    finally:
+        client.stop_channels()
+        if km.is_alive():
+            km.shutdown_kernel(now=True)
 
 
 def _run(client, code: str, timeout: float = 30) -> tuple[dict, str]:
@@ -200,24 +212,17 @@ def test_stopping_the_server_ends_its_running_kernels_and_removes_its_folder() -
     a kernel still running then is killed and reaped, its launcher told, not left behind."""
     own = warm_kernels.WarmKernels.start()
     assert own.ready(), Path(own.socket_path).with_name("server.log").read_text()
-    km = type("WarmKM", (_Warm,), {"server": own})(kernel_name="python3")
-    km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = km.client()
-    client.start_channels()
     try:
-        client.wait_for_ready(timeout=60)
-        _, printed = _run(client, "import os; print(os.getpid())")
-        pid = int(printed)
-        own.stop()
-        assert own.process.returncode == 0
-        assert _gone(pid), "a kernel outlived its server's stop"
-        km.provisioner.process.wait(timeout=10)  # its launcher heard its kernel went
-        assert km.provisioner.process.returncode == -signal.SIGKILL
-        assert not Path(own.socket_path).parent.exists()
+        with _warm_kernel(own) as (km, client):
+            _, printed = _run(client, "import os; print(os.getpid())")
+            pid = int(printed)
+            own.stop()
+            assert own.process.returncode == 0
+            assert _gone(pid), "a kernel outlived its server's stop"
+            km.provisioner.process.wait(timeout=10)  # its launcher heard its kernel went
+            assert km.provisioner.process.returncode == -signal.SIGKILL
+            assert not Path(own.socket_path).parent.exists()
     finally:
-        client.stop_channels()
-        if km.is_alive():
-            km.shutdown_kernel(now=True)
         own.stop()
 
 
