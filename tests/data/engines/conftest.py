@@ -28,11 +28,18 @@ def require_spark_extra() -> None:
         pytest.skip(problem)
 
 
+# Every test JVM (the session's, a pilot kernel's, the Connect server's, a child process's) is
+# short-lived and runs small queries: the client compiler alone (C1) and the serial collector
+# spend far less CPU starting up and warming than C2's compiler threads and G1 (a new Spark
+# pilot's ingest, contracts and profile: 50 → 30 s of CPU). Results do not depend on them.
+TEST_JVM = {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
+
+
 @pytest.fixture(scope="session")
 def spark_conf() -> dict[str, str]:
     # small: this machine has 2 cores shared with other work
     return {"spark.sql.shuffle.partitions": "2", "spark.driver.memory": "1g",
-            "spark.default.parallelism": "2"}
+            "spark.default.parallelism": "2", **TEST_JVM}
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +73,7 @@ def connect_master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     port = free_port()
     argv, env = connect_server_command(port, master="local[2]",
-                                       conf={"spark.driver.memory": "1g", "spark.sql.shuffle.partitions": "2"})
+                                       conf={"spark.driver.memory": "1g", "spark.sql.shuffle.partitions": "2", **TEST_JVM})
     log = tmp_path_factory.mktemp("connect") / "server.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL,

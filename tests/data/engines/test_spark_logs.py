@@ -14,6 +14,7 @@ import pytest
 
 from support import REPO
 
+from .conftest import TEST_JVM
 from .test_spark_parity import CONTRACT, _items_csv, _shops_csv
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
@@ -34,7 +35,7 @@ from workbench.data.engines.spark import SparkEngine
 from workbench.errors import EngineError
 
 d = Path({root!r})
-engine = SparkEngine(Engine(kind="spark", master="local[1]", conf={{"spark.driver.memory": "1g"}}), d / "lake")
+engine = SparkEngine(Engine(kind="spark", master="local[1]", conf={{"spark.driver.memory": "1g", **{jvm!r}}}), d / "lake")
 engine.ingest("items", ITEMS, d / "items.csv")
 engine.ingest("shops", SHOPS, d / "shops.csv")
 result = engine.check_contract(load_contract(d / "items.yml"))
@@ -54,7 +55,7 @@ def test_spark_output_stays_out_of_the_terminal(tmp_path: Path) -> None:
     _items_csv(tmp_path / "items.csv")
     _shops_csv(tmp_path / "shops.csv")
     (tmp_path / "items.yml").write_text(CONTRACT)
-    code = CHILD.format(tests=str(REPO / "tests"), root=str(tmp_path))
+    code = CHILD.format(tests=str(REPO / "tests"), root=str(tmp_path), jvm=TEST_JVM)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=400, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
     assert re.search(r"rules \d+ scored 40", done.stdout), done.stdout
