@@ -19,9 +19,6 @@ MLRUNS ?= $(PILOT_DIR)/mlruns
 export GX_ANALYTICS_ENABLED := False
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
-# MLflow's GenAI job runner (scorers) starts ~8 worker processes that outlive a stopped `make ui`;
-# pilots never use it
-export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 # the MLflow UI's port, for the links `make pilot` prints and the control panel shows
 export UI_PORT
 # `make tracking-server`: a team tracking server (PostgreSQL + mlflow server) on 127.0.0.1

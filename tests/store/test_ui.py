@@ -59,6 +59,21 @@ def _make_serving(target: str, *variables: str) -> Iterator[subprocess.Popen]:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _session_commands(sid: int) -> list[str]:
+    """The command lines of the processes in session ``sid`` (make, the CLI, mlflow and its children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if int(stat[stat.rfind(")") + 2:].split()[3]) == sid:  # field 6: the session id
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+    return found
+
+
 def _first_answer(proc: subprocess.Popen, url: str) -> tuple[int, str]:
     """(status, body) of the first answer from ``url``; an HTTP error status counts as an answer."""
     deadline = time.monotonic() + 120
@@ -90,10 +105,25 @@ def test_make_ui_serves_the_store_on_loopback_only(tmp_path: Path) -> None:
             assert json.loads(r.read())["experiment"]["name"] == exp_name
         # bound to 127.0.0.1 only (0100007F in /proc's little-endian hex), never 0.0.0.0 or ::
         assert _listen_addresses(port) == {"0100007F"}
+        # without MLflow's job runner (started with the server when on): no eight more processes
+        serving = _session_commands(proc.pid)
+        assert any("mlflow" in c and " server " in c for c in serving), serving
+        assert not [c for c in serving if "mlflow.server.jobs" in c or "huey" in c], serving
     # it printed the direct link to the pilot's runs table, in the model-training view
     exp_id = store.experiment_id(exp_name, create=False)
     printed = proc.stdout.read() if proc.stdout else ""
     assert f"http://127.0.0.1:{port}/#/experiments/{exp_id}/runs?workflowType=machine_learning" in printed, printed
+
+
+def test_the_users_own_job_runner_setting_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from workbench.store.exposure import JOB_RUNNER_ENV, ui_command
+
+    monkeypatch.delenv(JOB_RUNNER_ENV, raising=False)
+    for auth in (False, True):
+        assert ui_command(tmp_path, "127.0.0.1", 5000, auth=auth, secrets_dir=tmp_path / "s").env[JOB_RUNNER_ENV] == "false"
+    monkeypatch.setenv(JOB_RUNNER_ENV, "true")  # asked for: the environment passes it through as it is
+    for auth in (False, True):
+        assert JOB_RUNNER_ENV not in ui_command(tmp_path, "127.0.0.1", 5000, auth=auth, secrets_dir=tmp_path / "s").env
 
 
 def test_make_lab_serves_jupyterlab_on_loopback_only() -> None:

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from . import procs
+from .exposure import without_job_runner
 from ..errors import TrackingError
 
 __all__ = ["ServerInfo", "start", "stop", "status", "pg_bindir", "DEFAULT_DIR", "DEFAULT_PORT", "free_port"]
@@ -335,9 +336,7 @@ def _start_mlflow(info: ServerInfo, workers: int, say: Say) -> tuple[int, float 
     argv = [mlflow, "server", "--serve-artifacts", "--artifacts-destination", str(artifacts),
             "--host", HOST, "--port", str(info.port), "--workers", str(workers)]
     env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": info.backend_uri, "MLFLOW_DISABLE_TELEMETRY": "true",
-           "DO_NOT_TRACK": "true",
-           # the GenAI job runner (scorers) starts ~8 more Python processes; pilots do not use it
-           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")}
+           "DO_NOT_TRACK": "true", **without_job_runner()}
     say(f"starting mlflow server on {info.tracking_uri} (store: PostgreSQL database {MLFLOW_DB}; "
         f"artifacts: {artifacts})")
     log = open(folder / "mlflow.log", "ab")  # noqa: SIM115 - handed to the child
