@@ -25,15 +25,17 @@ from workbench.steps.runner import run_pilot
 
 # what the step's kernel saw before its own code imported anything
 PROBE_CELL = """
-import json, os, sys
+import gc, json, os, sys
 preloaded = "sklearn.ensemble" in sys.modules
+frozen = gc.get_freeze_count()  # objects the collector never walks (the server's preloaded ones)
 from workbench.steps.warm_kernels import BASE_PRELOAD
 not_loaded = [m for m in BASE_PRELOAD if m not in sys.modules]
 from mlflow.utils import requirements_utils
 package_map = requirements_utils._PACKAGES_TO_MODULES is not None  # made before any model was logged
 with open(os.environ["PROBE_OUT"], "w") as out:
     json.dump({"cwd": os.getcwd(), "probe": os.environ.get("PROBE"), "pid": os.getpid(),
-               "preloaded": preloaded, "path": sys.path, "not_loaded": not_loaded, "package_map": package_map}, out)
+               "preloaded": preloaded, "path": sys.path, "not_loaded": not_loaded, "package_map": package_map,
+               "frozen": frozen}, out)
 """
 
 
@@ -67,12 +69,15 @@ def test_a_step_kernel_is_forked_warm_and_sees_what_a_cold_one_sees(tmp_path, mo
     # does not import, or a preload dropped, shows here; the server's log says why)
     assert warm["not_loaded"] == []
     assert warm["package_map"]  # MLflow's map of installed packages, made once in the server
+    # what the server preloaded is out of the collector's sight: a full collection in the kernel
+    # (IPython runs one at shutdown, after every step) walks only what the notebook made
+    assert warm["frozen"] > 50_000, warm["frozen"]
     assert warm["probe"] == "from the step's environment"
     assert Path(warm["cwd"]) == tmp_path / "warm" / "notebooks"  # papermill's cwd: the notebook's folder
     assert warm["pid"] not in (os.getpid(), server.process.pid)
     # WORKBENCH_WARM_KERNELS=0: a cold kernel, with the same view of its environment and imports
     cold = _probe_pilot(tmp_path / "cold", monkeypatch, WORKBENCH_WARM_KERNELS="0")
-    assert not cold["preloaded"] and not cold["package_map"]
+    assert not cold["preloaded"] and not cold["package_map"] and cold["frozen"] == 0
     assert cold["probe"] == warm["probe"]
     assert cold["path"] == warm["path"]
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import json
 import os
 import selectors
@@ -204,6 +205,10 @@ def _preload(modules: Sequence[str]) -> None:
             _init_packages_to_modules_map()
         except Exception as exc:  # noqa: BLE001 - a private helper: a kernel maps them itself
             print(f"warm kernels: MLflow's package map not made: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+    # what is loaded now lives as long as the process: out of the collector's sight, a kernel's
+    # collections (IPython's own at shutdown among them) walk only what its notebook made
+    gc.collect()
+    gc.freeze()
 
 
 _WAKE: list[socket.socket] = []  # the server's signal wake-up pair: not the forked kernel's
