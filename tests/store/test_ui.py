@@ -61,16 +61,13 @@ def _make_serving(target: str, *variables: str) -> Iterator[subprocess.Popen]:
 
 def _session_commands(sid: int) -> list[str]:
     """The command lines of the processes in session ``sid`` (make, the CLI, mlflow and its children)."""
+    import psutil
+
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            if int(stat[stat.rfind(")") + 2:].split()[3]) == sid:  # field 6: the session id
-                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-        except (OSError, ValueError, IndexError):
-            continue  # ended meanwhile
+    for proc in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error, OSError):  # ended meanwhile
+            if os.getsid(proc.pid) == sid:
+                found.append(" ".join(proc.info["cmdline"] or []))
     return found
 
 
