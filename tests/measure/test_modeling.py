@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 
 import duckdb
@@ -122,10 +123,11 @@ def test_candidate_preprocessing_guard_and_fallback(con, estimator: str, native:
     assert model.score(nulls_everywhere.astype({"Region Name": "string"})).notna().all()  # pd.NA, None: missing
     unseen = data.X_eval.head(3).assign(**{"Region Name": "atlantis"})
     assert model.score(unseen).notna().all()
-    if native:  # the direct float-matrix path scores exactly as the fitted pipeline does
-        direct = model.score(data.X_eval)
-        model._codes = None
-        assert np.array_equal(direct.to_numpy(), model.score(data.X_eval).to_numpy())
+    # the direct float-matrix path (ordinal codes, or the one-hot plan) scores exactly as the fitted pipeline does
+    assert (model._codes is not None) is native and (model._onehot is not None) is not native
+    through_pipeline = copy.copy(model)
+    through_pipeline._codes = through_pipeline._onehot = None
+    assert np.array_equal(model.score(data.X_eval).to_numpy(), through_pipeline.score(data.X_eval).to_numpy())
     with pytest.raises(modeling.InputRefused, match="missing column"):
         model.score(data.X_eval.drop(columns=["visits"]))
     with pytest.raises(modeling.InputRefused, match="'visits' must be numeric"):
@@ -157,6 +159,72 @@ def test_a_missing_category_is_missing_when_fitted_and_when_served(estimator: st
     all_missing = model._frame(missing.head(3))
     assert not pd.api.types.is_numeric_dtype(all_missing["region"])  # still categorical when every value is
     assert np.allclose(model.score(missing.head(3)), served[:3])     # missing, and scored the same
+
+
+@pytest.mark.parametrize("estimator, task", [
+    ("sklearn.linear_model.LogisticRegression", CLS),
+    ("sklearn.linear_model.Ridge", REG),
+    ("sklearn.linear_model.LogisticRegression", Task(kind="multiclass", target="label", classes=["a", "b", "c"])),
+])
+def test_the_one_hot_plan_scores_every_row_exactly_as_the_pipeline(estimator: str, task: Task) -> None:
+    # what the direct path must reproduce: rare levels grouped (over 50 levels), a null level,
+    # unseen levels, a numeric column with nulls (its indicator), one with none, one all null,
+    # a level given as a number, pd.NA and None as nulls
+    rng = np.random.default_rng(7)
+    n = 4000
+    shop = rng.choice(np.array([f"s{i:03d}" for i in range(80)] + [None], dtype=object), n)
+    size = rng.choice(np.array(["S", "M", "L"], dtype=object), n)
+    x = np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n))
+    frame = pd.DataFrame({"shop": shop, "size": size, "x": x, "z": rng.normal(size=n), "empty": np.full(n, np.nan)})
+    signal = (pd.Series(shop).fillna("s999").str[1:].astype(int) % 3) + (np.nan_to_num(x) > 0)
+    if task.kind == "multiclass":
+        y = pd.Series(np.array(["a", "b", "c"])[signal.clip(0, 2).to_numpy()])
+    elif task.kind == "classification":
+        y = pd.Series(np.where(signal >= 2, "yes", "no"))
+    else:
+        y = pd.Series(signal.to_numpy() + rng.normal(size=n), name="amount")
+    spec = Candidate(name="m", estimator=estimator)
+    model = modeling.build_candidate(spec, task, ["x", "z", "empty"], ["shop", "size"],
+                                     fallback=modeling.fit_baseline(None, frame, y, task))
+    model.fit(frame, y)
+    assert model._onehot is not None and model._codes is None
+    encoder = model.pipeline.named_steps["prepare"].named_transformers_["categorical"][-1]
+    assert encoder.infrequent_categories_[0] is not None  # the rare shops are grouped
+    served = pd.concat([frame.head(500), pd.DataFrame({
+        "shop": ["atlantis", None, pd.NA, "s001", 7], "size": ["XL", "S", None, pd.NA, "M"],
+        "x": [1.0, None, np.nan, 2.5, 0.0], "z": [0.0, 1.0, np.nan, 2.0, 3.0], "empty": [np.nan, 1.0, np.nan, 0.0, 2.0],
+    })], ignore_index=True).astype({"shop": object, "size": object})
+    through_pipeline = copy.copy(model)
+    through_pipeline._onehot = None
+    assert np.array_equal(model._onehot.matrix(*model._keys(served)),
+                          model.pipeline[:-1].transform(model._frame(served)))
+    if task.kind == "multiclass":
+        assert np.array_equal(model.proba(served), through_pipeline.proba(served))
+    assert np.array_equal(model.score(served).to_numpy(), through_pipeline.score(served).to_numpy())
+    # a model pickled before the plan existed has none, and scores through its pipeline
+    old = pickle.loads(pickle.dumps(model))
+    del old.__dict__["_onehot"]
+    assert np.array_equal(old.score(served).to_numpy(), through_pipeline.score(served).to_numpy())
+    with pytest.raises(modeling.InputRefused, match="'z' must be numeric"):
+        model.score(served.head(2).assign(z="many"))
+
+
+def test_a_plan_that_would_differ_from_the_pipeline_is_not_used() -> None:
+    from workbench.measure.modeling import direct
+
+    frame = pd.DataFrame({"size": np.array(["S", "M", "L", None] * 50, dtype=object), "x": np.arange(200.0)})
+    y = pd.Series(["yes", "no"] * 100)
+    model = modeling.build_candidate(Candidate(name="m", estimator="sklearn.linear_model.LogisticRegression"),
+                                     CLS, ["x"], ["size"])
+    model.fit(frame, y)
+    prepared = model._frame(frame)
+    assert direct.plan(model.pipeline, ["size"], ["x"], prepared, model._keys) is not None
+
+    def misread(frame: pd.DataFrame) -> tuple[list, np.ndarray]:  # numbers off by one part in a million
+        keys, numbers = model._keys(frame)
+        return keys, numbers * 1.000001
+
+    assert direct.plan(model.pipeline, ["size"], ["x"], prepared, misread) is None
 
 
 def test_candidate_errors_name_the_charter_key() -> None:

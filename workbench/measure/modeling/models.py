@@ -389,14 +389,24 @@ class GuardedModel(_Scorer):
             raise EvaluationError(f"candidate '{self.spec.name}' ({self.spec.estimator}) failed to fit: "
                                   f"{type(exc).__name__}: {str(exc)[:300]}", where=f"candidates: {self.spec.name}",
                                   hint="check its parameters, or exclude the columns it cannot take") from exc
-        self._codes = self._direct_codes()
+        self._set_direct(X)
         return self
+
+    def _set_direct(self, prepared: pd.DataFrame) -> None:
+        """After fitting: the float-matrix path that scores as the pipeline does, if any."""
+        self._codes = self._direct_codes()
+        self._onehot = None
+        if not self.native_nan:
+            from .direct import plan
+
+            self._onehot = plan(self.pipeline, self.categorical, self.numeric, prepared, self._keys)
 
     def _direct_codes(self) -> list[dict[str, float]] | None:
         """Category codes for scoring without the ColumnTransformer (native-NaN estimators).
 
         Per call, the pipeline's pandas plumbing costs more than the trees on one row;
-        the same codes in a plain float matrix give the same predictions (tested)."""
+        the same codes in a plain float matrix give the same predictions (tested). The one-hot
+        preprocessing of the other estimators has its own (direct.OneHotPlan)."""
         if not self.native_nan:
             return None
         prepare = self.pipeline.named_steps["prepare"]
@@ -416,12 +426,30 @@ class GuardedModel(_Scorer):
             out[:, j] = [mapping.get(v, nan) if isinstance(v, str) else
                          (nan if v is None or v is pd.NA or (isinstance(v, float) and v != v) else mapping.get(str(v), nan))
                          for v in frame[col].tolist()]
-        for j, col in enumerate(self.numeric, start=len(self.categorical)):
+        out[:, len(self.categorical):] = self._numbers(frame)
+        return out
+
+    def _numbers(self, frame: pd.DataFrame) -> np.ndarray:
+        """The numeric columns as floats, NaN for a null (refused when one is not a number)."""
+        out = np.empty((len(frame), len(self.numeric)), dtype=np.float64)
+        for j, col in enumerate(self.numeric):
             values = frame[col]
             if not (pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)):
                 values = _as_numbers(values, col)
-            out[:, j] = values.to_numpy(dtype=np.float64, na_value=nan)
+            out[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
         return out
+
+    def _keys(self, frame: pd.DataFrame) -> tuple[list[list[str | None]], np.ndarray]:
+        """The raw input, checked, as the one-hot plan reads it (direct.OneHotPlan.matrix): a
+        category as the text :meth:`_frame` makes of it (None for a null), the numbers as floats."""
+        _check_frame(frame, [*self.categorical, *self.numeric])
+        keys = []
+        for col in self.categorical:
+            values = frame[col]
+            present = values.notna().to_numpy()
+            keys.append([v if isinstance(v, str) else str(v) if ok else None
+                         for v, ok in zip(values.tolist(), present, strict=True)])
+        return keys, self._numbers(frame)
 
     def _raw(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:  # noqa: N803
         """Scores of the prepared input: a float matrix for the estimator, or a frame for the pipeline."""
@@ -431,7 +459,13 @@ class GuardedModel(_Scorer):
         """``compute`` on the prepared ``frame`` (a failure names the candidate), and the rows it
         cannot score — a null in ``fallback_on_null`` — which today's rule is to serve."""
         codes = getattr(self, "_codes", None)
-        X = self._matrix(frame, codes) if codes is not None else self._frame(frame)  # noqa: N806
+        onehot = getattr(self, "_onehot", None)  # models pickled before it have none: the pipeline scores
+        if codes is not None:
+            X = self._matrix(frame, codes)  # noqa: N806
+        elif onehot is not None:
+            X = onehot.matrix(*self._keys(frame))  # noqa: N806
+        else:
+            X = self._frame(frame)  # noqa: N806
         try:
             raw = compute(X)
         except InputRefused:

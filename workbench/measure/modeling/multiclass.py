@@ -257,7 +257,7 @@ class GuardedMulticlass(GuardedModel):
                                   f"{type(exc).__name__}: {str(exc)[:300]}", where=f"candidates: {self.spec.name}",
                                   hint="check its parameters, or exclude the columns it cannot take") from exc
         self._present = [int(c) for c in self.pipeline.classes_]
-        self._codes = self._direct_codes()
+        self._set_direct(X)
         return self
 
     def _aligned(self, X: Any) -> np.ndarray:  # noqa: N803
