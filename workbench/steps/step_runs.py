@@ -20,7 +20,7 @@ from ..store import environment
 from ..store.locks import signals_blocked
 from ..store.tracking import FAILED, FINISHED, KILLED, TAG, RunRef, Store
 
-__all__ = ["StepOutcome", "Terminated", "code_hash", "cache_key", "record_cached", "fail_run"]
+__all__ = ["StepOutcome", "Terminated", "code_files", "code_hash", "cache_key", "record_cached", "fail_run"]
 
 
 @dataclass(frozen=True)
@@ -40,14 +40,21 @@ class Terminated(KeyboardInterrupt):
     never "a bug")."""
 
 
+def code_files() -> list[Path]:
+    """Every module of the workbench package, each layer's (charter, data, measure, steps,
+    decide, store, show): what :func:`code_hash` reads."""
+    pkg = Path(__file__).resolve().parents[1]  # workbench/, not this module's own layer
+    return sorted(pkg.rglob("*.py"))
+
+
 @functools.lru_cache(maxsize=1)
 def code_hash() -> str:
     """Hash of the workbench package source: a change to the logic invalidates the cache.
 
     Computed once per process, so one pilot run sees one version of the code."""
     h = hashlib.sha256()
-    pkg = Path(__file__).parent
-    for path in sorted(pkg.rglob("*.py")):
+    pkg = Path(__file__).resolve().parents[1]
+    for path in code_files():
         h.update(str(path.relative_to(pkg)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
