@@ -6,6 +6,7 @@ shipped notebooks, real kernels, DuckDB and MLflow in tmp_path."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +112,46 @@ def test_a_change_of_package_versions_misses(pilot, monkeypatch: pytest.MonkeyPa
         "profile": "executed", "baseline": "executed", "evaluate": "executed"}
     now = _candidates(store, charter, _step(again, "evaluate").run_id)
     assert {n: r.data.tags[TAG["cached"]] for n, r in now.items()} == {"lr": "false", "hgb": "false"}
+
+
+def test_editing_one_candidate_of_a_multiclass_pilot_reuses_the_other(tmp_path: Path) -> None:
+    # a multiclass candidate's kept answers are a class and a probability per class: a reused one
+    # is compared again on them (it failed with "'ScoredRows' object has no attribute 'fetch'")
+    rng = np.random.default_rng(11)
+    rows = 1500
+    frame = pd.DataFrame({"amount": rng.normal(50, 15, rows).round(2), "visits": rng.integers(0, 30, rows),
+                          "channel": rng.choice(["web", "shop", "phone"], rows)})
+    frame["tier"] = np.select([frame["amount"] < 42, frame["amount"] < 58], ["bronze", "silver"], "gold")
+    frame.to_csv(tmp_path / "tiers.csv", index=False)
+    made = new_pilot("tiers", tmp_path / "tiers.csv", "tier", task="multiclass", pilots_dir=tmp_path / "pilots",
+                     owner="oncall@pilot-team.internal")
+    _with_candidates(made.charter, 20)
+    first = run_pilot(load_charter(made.charter))
+    _with_candidates(made.charter, 30)
+    charter = load_charter(made.charter)
+    again = run_pilot(charter)
+    store = project_store(charter)
+    assert again.decision is not None and _step(again, "evaluate").status == "executed"
+    before = _candidates(store, charter, _step(first, "evaluate").run_id)
+    now = _candidates(store, charter, _step(again, "evaluate").run_id)
+    assert now["lr"].data.tags[TAG["cached_from"]] == before["lr"].info.run_id
+    assert now["hgb"].data.tags[TAG["cached"]] == "false"
+    assert now["lr"].data.metrics["compare.baseline.macro_f1.diff"] == pytest.approx(
+        before["lr"].data.metrics["compare.baseline.macro_f1.diff"])
+    # compared again on every metric, log loss (the probabilities) among them: the same evidence
+    again_json, first_json = (json.loads(store.download_text(r.info.run_id, "compare/baseline.json"))
+                              for r in (now["lr"], before["lr"]))
+    assert "quality.log_loss" in again_json["metrics"] and again_json["metrics"] == first_json["metrics"]
+
+
+def test_the_code_hash_reads_every_layer_of_the_package() -> None:
+    # a change to how a metric or a model is computed is a change of the code a cached step ran
+    import workbench
+    from workbench.steps.step_runs import code_files
+
+    package = Path(workbench.__file__).resolve().parent
+    hashed = set(code_files())
+    for module in ("measure/modeling/models.py", "measure/metrics.py", "decide/promotion.py", "data/warehouse.py",
+                   "charter/config.py", "show/scorecard.py", "store/tracking.py", "steps/runner.py", "cli.py"):
+        assert package / module in hashed, module
+    assert hashed == set(package.rglob("*.py"))

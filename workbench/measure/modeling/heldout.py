@@ -153,22 +153,38 @@ class ScoredRows:
         """Every score, in the held-out order (in memory: for small tables)."""
         return pd.Series(self.head(self.rows), name="score")
 
+    def answers(self) -> list[str]:
+        """The columns that hold the model's answers: what :meth:`to_parquet` keeps."""
+        return [SCORE]
+
+    def over(self, table: str, rows: int) -> ScoredRows:
+        """The same kind of answers, read from another table of the same held-out rows."""
+        return type(self)(self.heldout, table, rows)
+
     def to_parquet(self, path: Path) -> Path:
-        """The scores by row number (``__wb_row``, ``score``) as a Parquet file: what a later
-        run needs to compare this model again on the same held-out rows (:meth:`from_parquet`)."""
-        self.con.execute(f"COPY (SELECT {ROW}, {SCORE} FROM {_q(self.table)} ORDER BY {ROW}) "
+        """The answers by row number (``__wb_row`` and :meth:`answers`) as a Parquet file: what
+        a later run needs to compare this model again on the same held-out rows (:meth:`from_parquet`)."""
+        cols = ", ".join([ROW, *(_q(c) for c in self.answers())])
+        self.con.execute(f"COPY (SELECT {cols} FROM {_q(self.table)} ORDER BY {ROW}) "
                          f"TO '{str(path).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
         return path
 
     @classmethod
     def from_parquet(cls, path: Path, like: ScoredRows) -> ScoredRows:
-        """Scores kept by :meth:`to_parquet`, put next to the held-out rows ``like`` scored
-        (its truth and kept columns): the same rows, or an error naming the difference."""
+        """Answers kept by :meth:`to_parquet`, put next to the held-out rows ``like`` scored
+        (its truth and kept columns) as answers of ``like``'s kind (a score, or a class with its
+        probabilities): the same rows, or an error naming the difference."""
         con, table = like.con, like.heldout.new_table("kept")
+        answers = like.answers()
         keep = [d[0] for d in con.execute(f"SELECT * FROM {_q(like.table)} LIMIT 0").description
-                if d[0] not in (ROW, Y, SCORE)]
+                if d[0] not in (ROW, Y, *answers)]
         src = str(path).replace("'", "''")
-        con.execute(f"CREATE TABLE {_q(table)} AS SELECT r.{ROW}, r.{Y}, k.{SCORE}"
+        stored = {d[0] for d in con.execute(f"SELECT * FROM read_parquet('{src}') LIMIT 0").description}
+        if not set(answers) <= stored:
+            raise EvaluationError(f"the kept answers lack {', '.join(sorted(set(answers) - stored))}", where=str(path),
+                                  hint="they were kept for another kind of task: run the step with --force")
+        con.execute(f"CREATE TABLE {_q(table)} AS SELECT r.{ROW}, r.{Y}"
+                    + "".join(f", k.{_q(c)}" for c in answers)
                     + "".join(f", r.{_q(c)}" for c in keep)
                     + f" FROM {_q(like.table)} r JOIN read_parquet('{src}') k USING ({ROW})")
         kept = con.execute(f"SELECT count(*) FROM read_parquet('{src}')").fetchone()[0]
@@ -177,7 +193,7 @@ class ScoredRows:
             raise EvaluationError(f"kept scores cover {kept:,} row(s), {joined:,} of them among the {like.rows:,} "
                                   "held-out rows", where=str(path),
                                   hint="the held-out rows differ from the run that kept them: run the step with --force")
-        return cls(like.heldout, table, joined)
+        return like.over(table, joined)
 
 
 def score_rows(model: Any, heldout: HeldOut, *, features: Sequence[str], target: str,

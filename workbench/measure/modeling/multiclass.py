@@ -297,6 +297,12 @@ class ScoredClasses(ScoredRows):
         super().__init__(heldout, table, rows)
         self.labels = tuple(labels)
 
+    def answers(self) -> list[str]:
+        return [SCORE, *(f"{_P}{i}" for i in range(len(self.labels)))]
+
+    def over(self, table: str, rows: int) -> ScoredClasses:
+        return ScoredClasses(self.heldout, table, rows, self.labels)
+
     def fetch(self, columns: Sequence[str] = ()) -> dict[str, np.ndarray]:
         """Truth, answers, probabilities (rows x classes) and ``columns``, in the held-out order."""
         probs = ", ".join(f"{_P}{i}" for i in range(len(self.labels)))
