@@ -172,19 +172,29 @@ def bars(items: Sequence[tuple[str, float]], *, reference: dict[str, float] | No
     return _svg(width, height, "".join(parts), label)
 
 
+def _degenerate(lo: float, hi: float) -> bool:
+    """Whether [lo, hi] is too narrow to draw: empty, or narrower than the floats' resolution
+    there (a constant prediction summed in another order: 29.950000000000003 and 29.95)."""
+    return not hi - lo > 1e-9 * max(1.0, abs(lo), abs(hi))
+
+
+def _widened(lo: float, hi: float) -> tuple[float, float]:
+    """An axis range around a (nearly) single value: half a unit, or a millionth of it, each side."""
+    if not _degenerate(lo, hi):
+        return lo, hi
+    pad = max(0.5, 1e-6 * max(abs(lo), abs(hi)))
+    return lo - pad, hi + pad
+
+
 def _ticks(lo: float, hi: float, n: int = 4) -> list[float]:
-    if hi <= lo:
+    if _degenerate(lo, hi):
         return [lo]
     raw = (hi - lo) / n
     mag = 10 ** math.floor(math.log10(raw))
     step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=raw)
     start = math.ceil(lo / step) * step
-    out = []
-    v = start
-    while v <= hi + step * 1e-9:
-        out.append(round(v, 12))
-        v += step
-    return out
+    # a step counted from the start, not added up: a step below a float's resolution cannot stall it
+    return [round(start + i * step, 12) for i in range(int((hi + step * 1e-9 - start) // step) + 1)]
 
 
 def lines(series: Sequence[tuple[str, Sequence[float], Sequence[float], str, str]], *,
@@ -204,10 +214,8 @@ def lines(series: Sequence[tuple[str, Sequence[float], Sequence[float], str, str
     x0, x1 = xlim or ((min(xs_all), max(xs_all)) if xs_all else (0.0, 1.0))
     y0, y1 = ylim or ((min(ys_all + ([hline] if hline is not None else [])),
                        max(ys_all + ([hline] if hline is not None else []))) if ys_all else (0.0, 1.0))
-    if x1 <= x0:
-        x0, x1 = x0 - 0.5, x1 + 0.5
-    if y1 <= y0:
-        y0, y1 = y0 - 0.5, y1 + 0.5
+    x0, x1 = _widened(x0, x1)
+    y0, y1 = _widened(y0, y1)
     pw, ph = width - pad_l - pad_r, height - pad_t - pad_b
 
     def X(v: float) -> float:  # noqa: N802
