@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from workbench.cli import app
 from workbench.charter.config import load_charter
-from workbench.errors import EXIT_BREACH
+from workbench.errors import EXIT_BREACH, MonitorError
 from workbench.decide.monitor import monitor_batch, timeline
 from workbench.steps.runner import project_store, run_pilot
 from workbench.charter.drafted import confirm
@@ -100,6 +100,24 @@ def test_a_batch_that_breaks_the_contract_is_refused_and_nothing_is_scored(pilot
     assert report.status == "refused" and report.breached
     assert any("region" in b for b in report.breaches), report.breaches
     assert _predictions(charter, "bad") == 0
+
+
+def test_a_batch_without_its_labels_is_scored_and_one_without_a_feature_is_refused_by_name(
+        pilot: Path, tmp_path: Path) -> None:
+    # production rows carry no label yet: the target column may be left out of the file
+    charter = load_charter(pilot)
+    store = project_store(charter)
+    unlabelled = table(600, 16).drop(columns=["bought"])
+    report = monitor_batch(charter, store, _write(unlabelled, tmp_path / "nolabels.csv"), batch_id="nolabels")
+    assert report.status == "scored" and report.scored == 600 and not report.breaches, report.summary()
+    assert not report.quality  # nothing to judge quality on yet
+    assert _predictions(charter, "nolabels") == 600
+    # any other declared column missing: refused before anything runs, naming it and the file
+    with pytest.raises(MonitorError, match=r"the batch lacks column\(s\) x2 of source") as refused:
+        monitor_batch(charter, store, _write(table(600, 17).drop(columns=["x2"]), tmp_path / "nox2.csv"),
+                      batch_id="nox2")
+    assert refused.value.where.endswith("nox2.csv") and "may be left out" in refused.value.hint
+    assert _predictions(charter, "nox2") == 0
 
 
 def test_drift_above_the_threshold_is_reported_with_its_columns(pilot: Path, tmp_path: Path) -> None:

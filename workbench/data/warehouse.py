@@ -54,6 +54,7 @@ from ..errors import IngestError, WarehouseError, WarehouseLockedError, Workbenc
 
 __all__ = [
     "TableFingerprint",
+    "file_columns",
     "IngestResult",
     "writer",
     "write_lock",
@@ -344,6 +345,31 @@ def _ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _header(path: Path, source: Source) -> list[str]:
+    """The names on line 1 of a CSV source file (a UTF-8 byte-order mark skipped)."""
+    _check_encoding(path)
+    try:
+        with open(path, "rb") as f:
+            first = f.readline()  # the header alone: a bad byte further down is DuckDB's to place
+        text = first.decode("utf-8-sig")
+        return next(csv.reader([text.rstrip("\r\n")], delimiter=source.csv.delimiter, quotechar=source.csv.quote), [])
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(path, f"{exc.reason} at byte {exc.start}", 1) from exc
+    except OSError as exc:
+        raise (storage_error(exc, path, doing="reading the source file")
+               or IngestError(f"cannot read the file: {exc}", where=str(path))) from exc
+
+
+def file_columns(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> list[str] | None:
+    """The columns a source file holds (a CSV's header, a Parquet file's schema); None when the
+    format does not say (JSON lines, a CSV without a header)."""
+    if source.format == "parquet":
+        return list(_parquet_types(con, path))
+    if source.format == "csv" and source.csv.header:
+        return _header(path, source)
+    return None
+
+
 def _check_header(path: Path, source: Source) -> list[str]:
     """Header names against the declared columns: line 1, with the missing/extra names.
 
@@ -355,18 +381,7 @@ def _check_header(path: Path, source: Source) -> list[str]:
     UTF-16 file or one that is not UTF-8 is refused with how to re-save it."""
     if source.format != "csv" or not source.csv.header:
         return []
-    _check_encoding(path)
-    try:
-        with open(path, "rb") as f:
-            first = f.readline()  # the header alone: a bad byte further down is DuckDB's to place
-        text = first.decode("utf-8-sig")
-        header = next(csv.reader([text.rstrip("\r\n")], delimiter=source.csv.delimiter,
-                                 quotechar=source.csv.quote), [])
-    except UnicodeDecodeError as exc:
-        raise _encoding_error(path, f"{exc.reason} at byte {exc.start}", 1) from exc
-    except OSError as exc:
-        raise (storage_error(exc, path, doing="reading the source file")
-               or IngestError(f"cannot read the file: {exc}", where=str(path))) from exc
+    header = _header(path, source)
     declared = list(source.columns)
     if header == declared:
         return []

@@ -347,20 +347,39 @@ def _normalise(frame: pd.DataFrame, model: Any) -> pd.DataFrame:
 
 
 def _ingest_batch(charter: Charter, source_name: str, batch: Path, scratch: Path) -> None:
+    """The batch as the source's table in a scratch warehouse, beside copies of the other
+    sources. Production rows carry no label yet: a batch may leave the target out (it is
+    loaded as an empty column); any other declared column it lacks refuses it."""
     import duckdb
 
     from ..data.sql import quote_ident as _q
-    from ..data.warehouse import ingest_source
+    from ..data.warehouse import file_columns, ingest_source
 
     source = charter.sources[source_name].model_copy(update={"path": batch})
+    target = charter.task.target if charter.task else None
     con = duckdb.connect(str(scratch))
     try:
+        present = file_columns(con, batch, source)
+        unlabelled = present is not None and target in source.columns and target not in present
+        if present is not None:
+            lacking = [c for c in source.columns if c not in present and c != target]
+            if lacking:
+                raise MonitorError(
+                    f"the batch lacks column(s) {', '.join(lacking)} of source '{source_name}'", where=str(batch),
+                    hint=f"write every column the charter declares for '{source_name}' (`sources: {source_name}: "
+                    f"columns:`); the target{f' {target!r}' if target in source.columns else ''} may be left out "
+                    "or empty until the labels arrive")
+        if unlabelled:
+            source = source.model_copy(update={"columns": {c: t for c, t in source.columns.items() if c != target}})
         con.execute(f"ATTACH '{str(charter.warehouse_path).replace(chr(39), chr(39) * 2)}' AS wh (READ_ONLY)")
         for name in charter.sources:
             if name != source_name:
                 con.execute(f"CREATE TABLE {_q(name)} AS SELECT * FROM wh.{_q(name)}")
         con.execute("DETACH wh")
         ingest_source(con, source_name, source, batch, force=True)
+        if unlabelled:
+            declared = charter.sources[source_name].columns[target]
+            con.execute(f"ALTER TABLE {_q(source_name)} ADD COLUMN {_q(target)} {declared}")
     finally:
         con.close()
 
