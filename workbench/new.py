@@ -475,7 +475,7 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
         if db != loaded:
             with writer(db) as con:
                 ingest_source(con, table, source, data, pii=pii)  # errors never quote personal data
-        text = suggest(db, table, owner="TODO: who owns this data")
+        text = suggest(db, table, owner="TODO: who owns this data", drafted=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     # observed ranges and guessed personal-data marks stand for a person's judgement: tagged
