@@ -362,9 +362,13 @@ def _header(path: Path, source: Source) -> list[str]:
 
 def file_columns(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> list[str] | None:
     """The columns a source file holds (a CSV's header, a Parquet file's schema); None when the
-    format does not say (JSON lines, a CSV without a header)."""
+    format does not say (JSON lines, a CSV without a header) or the file cannot be read as
+    one (loading it says why, with the file and the fix)."""
     if source.format == "parquet":
-        return list(_parquet_types(con, path))
+        try:
+            return list(_parquet_types(con, path))
+        except duckdb.Error:
+            return None
     if source.format == "csv" and source.csv.header:
         return _header(path, source)
     return None
