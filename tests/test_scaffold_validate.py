@@ -66,6 +66,23 @@ def test_new_drafts_a_charter_and_contract_that_validate(tmp_path: Path) -> None
     assert slice_min_rows(20_000) == 250
 
 
+def test_new_reads_a_semicolon_separated_export(tmp_path: Path) -> None:
+    # Excel writes ";" where the decimal mark is a comma: the table was refused as "100 malformed
+    # rows, too many columns", one column read for the whole header
+    data = skewed_csv(tmp_path / "export.csv")
+    semicolons = tmp_path / "Export DE.csv"
+    pd.read_csv(data).to_csv(semicolons, sep=";", index=False, na_rep="")
+    made = new_pilot("churn_de", semicolons, "churned", pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    source = charter.sources["export_de"]
+    assert source.csv.delimiter == ";" and 'delimiter: ";"' in made.charter.read_text()
+    assert source.columns == {"customer_id": "BIGINT", "email": "VARCHAR", "segment": "VARCHAR",
+                              "tenure months": "BIGINT", "balance": "DOUBLE", "churned": "BIGINT"}
+    assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []  # the charter's reader loads it
+    assert load_charter(new_pilot("churn", data, "churned", pilots_dir=tmp_path / "p2").charter
+                        ).sources["export"].csv.delimiter == ","
+
+
 def made_rows(data: Path) -> int:
     return sum(1 for _ in data.open()) - 1
 

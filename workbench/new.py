@@ -15,6 +15,7 @@ data, and every choice is written into the charter with a comment saying why.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -135,19 +136,42 @@ def _header(data: Path) -> list[str]:
 
     try:
         with open(data, newline="", encoding="utf-8-sig", errors="replace") as f:
-            return next(csv.reader(f), [])
+            return next(csv.reader(f, delimiter=_delimiter(data)), [])
     except (OSError, csv.Error):
         return []
+
+
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+@functools.lru_cache(maxsize=16)
+def _delimiter(data: Path) -> str:
+    """A CSV's field separator as DuckDB's sniffer reads it, "," when it cannot tell: Excel
+    writes ";" in the many locales whose decimal mark is a comma."""
+    import duckdb
+
+    try:
+        with duckdb.connect() as con:
+            found = con.execute(f"SELECT Delimiter FROM sniff_csv({_lit(str(data))})").fetchone()[0]
+    except Exception:  # noqa: BLE001 - unreadable here: the loads below say why, where
+        return ","
+    return found if found in _DELIMITERS else ","
+
+
+def _csv_options(data: Path, fmt: str) -> Any:
+    """How the charter's reader reads ``data``: the no-value markers, and its separator."""
+    from .charter.config import CsvOptions
+
+    return CsvOptions(null_string=list(NULL_STRINGS), delimiter=_delimiter(data)) if fmt == "csv" else CsvOptions()
 
 
 def _strict_load(data: Path, fmt: str, table: str, columns: dict[str, str], scratch: Path) -> None:
     """Load ``data`` as ingest would (strict values, located errors) into a throwaway warehouse;
     values of columns named like personal data are never quoted."""
-    from .charter.config import CsvOptions, Source
+    from .charter.config import Source
     from .data.warehouse import ingest_source, writer
 
-    source = Source(path=data, format=fmt, columns=columns,
-                    csv=CsvOptions(null_string=list(NULL_STRINGS)) if fmt == "csv" else CsvOptions())
+    source = Source(path=data, format=fmt, columns=columns, csv=_csv_options(data, fmt))
     db = scratch / "check.duckdb"
     with writer(db) as wcon:
         ingest_source(wcon, table, source, data, pii=[c for c in columns if _PERSONAL.search(c)], force=True)
@@ -347,7 +371,7 @@ def new_pilot(
             target=target, task=task, positive=positive, why_positive=why_positive, primary=primary,
             exclude=exclude, split_lines=split_lines, candidates=candidates, slice_cols=slice_cols,
             slice_metric=slice_metric, slice_margin=slice_margin, champion_margin=champion_margin,
-            rows=rows, classes=classes, notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
+            rows=rows, classes=classes, delimiter=_delimiter(data) if fmt == "csv" else ",", notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -464,11 +488,10 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
     (``loaded``: a warehouse that already holds the table, loaded that way)."""
     from ruamel.yaml import YAML
 
-    from .charter.config import CsvOptions, Source
+    from .charter.config import Source
     from .data.warehouse import ingest_source, writer
 
-    source = Source(path=data, format=fmt, columns=columns,
-                    csv=CsvOptions(null_string=list(NULL_STRINGS)) if fmt == "csv" else CsvOptions())
+    source = Source(path=data, format=fmt, columns=columns, csv=_csv_options(data, fmt))
     tmp = Path(tempfile.mkdtemp(prefix="wb-new-"))
     try:
         db = loaded if loaded is not None and loaded.is_file() else tmp / "draft.duckdb"
@@ -507,7 +530,7 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
                   target: str, task: str, positive: Any, why_positive: str, primary: str, exclude: dict[str, str],
                   split_lines: list[str], candidates: list[tuple[str, str, dict]], slice_cols: list[str],
                   slice_metric: str, slice_margin: float, champion_margin: float, rows: int, notebooks: str,
-                  classes: list[Any] | None = None) -> str:
+                  classes: list[Any] | None = None, delimiter: str = ",") -> str:
     q = _yaml_scalar
     lines = [
         f"# Pilot charter drafted by `workbench new` from {data} ({rows:,} rows). Review every line;",
@@ -542,6 +565,8 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
     ]
     if fmt == "csv":
         lines += ["    csv:", f"      null_string: {json.dumps(NULL_STRINGS)}   # these fields mean 'no value'"]
+        if delimiter != ",":
+            lines.append(f"      delimiter: {json.dumps(delimiter)}   # the file's field separator")
     lines.append("    columns:                     # types inferred by DuckDB: check them")
     lines += [f"      {q(c)}: {t}" for c, t in columns.items()]
     lines += ["", "features:                        # the modeling table: every column but the target is a feature",
