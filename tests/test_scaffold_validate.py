@@ -83,6 +83,26 @@ def test_new_reads_a_semicolon_separated_export(tmp_path: Path) -> None:
                         ).sources["export"].csv.delimiter == ","
 
 
+def test_new_moves_a_temporal_cut_earlier_when_the_latest_rows_lack_a_class(tmp_path: Path) -> None:
+    # the latest 20 % held no positive: the baseline step stopped (ROC AUC undefined) with ERROR
+    rng = np.random.default_rng(4)
+    n = 400
+    frame = pd.DataFrame({"x": rng.normal(size=n), "day": pd.date_range("2024-01-01", periods=n, freq="D")})
+    frame["late"] = np.where((np.arange(n) < 300) & (rng.random(n) < 0.15), "yes", "no")
+    frame.to_parquet(tmp_path / "orders.parquet", index=False)
+    made = new_pilot("orders", tmp_path / "orders.parquet", "late", pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    assert charter.split.kind == "temporal" and charter.split.column == "day"
+    start = pd.Timestamp(charter.split.evaluate[0])
+    held_out = frame[frame["day"] >= start]
+    assert (held_out["late"] == "yes").sum() >= 4 and len(held_out) > 0.2 * n  # judged on rows that hold the class
+    assert "the latest 20 % held too few 'yes' (0 of" in made.charter.read_text()
+    steady = frame.assign(late=np.where(rng.random(n) < 0.15, "yes", "no"))  # positives throughout: 80 / 20
+    steady.to_parquet(tmp_path / "steady.parquet", index=False)
+    assert "train on the earliest 80 %" in new_pilot("steady", tmp_path / "steady.parquet", "late",
+                                                     pilots_dir=tmp_path / "pilots").charter.read_text()
+
+
 def made_rows(data: Path) -> int:
     return sum(1 for _ in data.open()) - 1
 

@@ -331,7 +331,7 @@ def new_pilot(
             if 2 <= n_distinct <= 12:
                 slice_cols.append(col)
         slice_cols = slice_cols[:2]
-        split_lines = _split(con, time_column, task, why=time_note)
+        split_lines = _split(con, time_column, task, why=time_note, target=target)
         target_std = con.execute(f"SELECT stddev_samp({tq}::DOUBLE) FROM t").fetchone()[0] if numeric_target else None
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -462,7 +462,37 @@ def slice_min_rows(rows: int, held_out_share: float = 0.25) -> int:
     return int(min(500, max(50, round(held_out * 0.05 / 10) * 10)))
 
 
-def _split(con: Any, time_column: str | None, task: str, *, why: str = "") -> list[str]:
+def _temporal_cut(con: Any, col: str, target: str | None, task: str) -> tuple[float, str]:
+    """The share of rows trained on (0.8 unless the latest rows lack a class), and why not 0.8.
+
+    A class the latest 20 % of rows hardly holds cannot be judged there (no positive in the
+    held-out rows: ROC AUC is undefined, and the baseline step stops): the cut moves earlier,
+    at most to half the rows, until each class has a tenth of its rows (at most 10) after it."""
+    from .data.sql import quote_ident as _q
+
+    if target is None or task not in ("classification", "multiclass"):
+        return 0.8, ""
+    y = _q(target)
+    counts = dict(con.execute(f"SELECT {y}, count(*) FROM t WHERE {y} IS NOT NULL GROUP BY 1").fetchall())
+    need = {k: max(1, min(10, round(0.1 * n))) for k, n in counts.items()}
+
+    def short(share: float) -> list[str]:
+        cut = con.execute(f"SELECT quantile_disc({col}, {share}) FROM t").fetchone()[0]
+        after = dict(con.execute(f"SELECT {y}, count(*) FROM t WHERE {col} > ? AND {y} IS NOT NULL GROUP BY 1",
+                                 [cut]).fetchall())
+        return [f"{k!r} ({after.get(k, 0)} of {n} needed)" for k, n in need.items() if after.get(k, 0) < n]
+
+    first = short(0.8)
+    if not first:
+        return 0.8, ""
+    for share in (0.75, 0.7, 0.65, 0.6, 0.55, 0.5):
+        if not short(share):
+            return share, f"the latest 20 % held too few {', '.join(first)}: the cut moved earlier"
+    return 0.5, (f"even the latest half holds too few {', '.join(short(0.5))}: a longer history, or another "
+                 "--time-column, lets the pilot be judged")
+
+
+def _split(con: Any, time_column: str | None, task: str, *, why: str = "", target: str | None = None) -> list[str]:
     from .data.sql import quote_ident as _q
 
     if time_column is None:
@@ -470,12 +500,14 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "") -> li
                 (", stratified on the target" if task in ("classification", "multiclass") else ""),
                 "  kind: random", "  test_size: 0.25", "  seed: 0"]
     col = _q(time_column)
-    cut, lo, hi = con.execute(f"SELECT quantile_disc({col}, 0.8), min({col}), max({col}) FROM t").fetchone()
+    share, moved = _temporal_cut(con, col, target, task)
+    cut, lo, hi = con.execute(f"SELECT quantile_disc({col}, {share}), min({col}), max({col}) FROM t").fetchone()
     after = con.execute(f"SELECT min({col}) FROM t WHERE {col} > ?", [cut]).fetchone()[0]
     if after is None:
         raise ConfigError(f"--time-column {time_column} has too few distinct values to hold the latest rows out",
                           where=time_column, hint="pick a column with many distinct times, or omit it (random split)")
-    return ["split:                        # temporal: train on the earliest 80 %, judge on the latest rows",
+    return [f"split:                        # temporal: train on the earliest {share * 100:.0f} %, judge on the latest rows",
+            *([f"  # {moved}"] if moved else []),
             *([f"  # time column: {why}"] if why else []),
             "  kind: temporal", f"  column: {_yaml_scalar(time_column)}",
             f"  train: [{_yaml_scalar(_jsonable(lo))}, {_yaml_scalar(_jsonable(cut))}]",
