@@ -227,6 +227,21 @@ def test_a_plan_that_would_differ_from_the_pipeline_is_not_used() -> None:
     assert direct.plan(model.pipeline, ["size"], ["x"], prepared, misread) is None
 
 
+@pytest.mark.filterwarnings("ignore:Skipping features without any observed values")  # scikit-learn's, expected
+def test_a_one_hot_candidate_with_a_category_of_nothing_but_nulls_fits_and_scores() -> None:
+    # the imputer drops such a column: the plan cannot mirror it (it crashed the evaluate step),
+    # so there is none and the pipeline scores
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"size": rng.choice(["S", "M", "L"], 300), "empty": pd.Series([None] * 300, dtype=object),
+                          "x": rng.normal(size=300)})
+    y = pd.Series(np.where(frame["x"] > 0, "yes", "no"))
+    model = modeling.build_candidate(Candidate(name="m", estimator="sklearn.linear_model.LogisticRegression"),
+                                     CLS, ["x"], ["size", "empty"])
+    model.fit(frame, y)
+    scores = model.score(frame.head(20))
+    assert scores.between(0, 1).all() and model._onehot is None
+
+
 def test_candidate_errors_name_the_charter_key() -> None:
     with pytest.raises(ConfigError, match="cannot import the estimator"):
         modeling.build_candidate(Candidate(name="m", estimator="sklearn.nope.Model"), CLS, ["x"], [])

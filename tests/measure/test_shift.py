@@ -45,3 +45,14 @@ def test_identical_rows_have_no_shift() -> None:
     train, _ = _frames(1)
     report = compare(train, HeldOut.from_frame(train.copy()), ["stable", "moved"], ["city", "channel"])
     assert report.max_psi < 1e-9 and report.unseen_share_max == 0
+
+
+def test_a_categorical_column_of_nothing_but_nulls_has_one_bucket_and_no_error() -> None:
+    # the evaluate step stopped: "Could not convert string '(null)' to DOUBLE" (an empty list of seen
+    # values was read as a column of numbers)
+    train, held = _frames(2)
+    train["empty"], held["empty"] = pd.Series([None] * len(train), dtype=object), pd.Series([None] * len(held), dtype=object)
+    report = compare(train, HeldOut.from_frame(held), ["stable"], ["city", "empty"])
+    by = {c.column: c for c in report.columns}
+    assert by["empty"].psi < 1e-9 and by["empty"].unseen_rows == 0
+    assert by["empty"].heldout_shares[0] == pytest.approx(1.0)  # every row in the null bucket

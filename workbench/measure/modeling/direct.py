@@ -82,6 +82,8 @@ def _category_levels(steps: list[Any], columns: Sequence[str]) -> tuple[tuple[_L
     if getattr(encoder, "drop", None) is not None or getattr(encoder, "sparse_output", True):
         return None
     categories = [list(c) for c in encoder.categories_]
+    if len(categories) != len(columns):  # the imputer dropped a column (one of nothing but nulls)
+        return None
     infrequent = getattr(encoder, "infrequent_categories_", None) or [None] * len(categories)
     widths = [len(c) - (len(rare) - 1 if rare is not None else 0) for c, rare in zip(categories, infrequent, strict=True)]
     if any(_UNSEEN in c for c in categories):
@@ -110,9 +112,17 @@ def _category_levels(steps: list[Any], columns: Sequence[str]) -> tuple[tuple[_L
 def plan(pipeline: Any, categorical: Sequence[str], numeric: Sequence[str], frame: pd.DataFrame,
          keys: Any) -> OneHotPlan | None:
     """The plan of a fitted one-hot ``pipeline`` (see the module), or None when its matrix
-    would differ from the pipeline's anywhere. ``frame`` holds training rows as the pipeline
-    takes them; ``keys(frame)`` gives (category keys, numbers) as :meth:`OneHotPlan.matrix` takes
-    them."""
+    would differ from the pipeline's anywhere, or it cannot be read. ``frame`` holds training
+    rows as the pipeline takes them; ``keys(frame)`` gives (category keys, numbers) as
+    :meth:`OneHotPlan.matrix` takes them."""
+    try:
+        return _plan(pipeline, categorical, numeric, frame, keys)
+    except Exception:  # noqa: BLE001 - no plan: the pipeline scores, as it always could
+        return None
+
+
+def _plan(pipeline: Any, categorical: Sequence[str], numeric: Sequence[str], frame: pd.DataFrame,
+          keys: Any) -> OneHotPlan | None:
     levels: tuple[_Levels, ...] = ()
     width = 0
     if categorical:
@@ -141,9 +151,6 @@ def plan(pipeline: Any, categorical: Sequence[str], numeric: Sequence[str], fram
     odd = pd.DataFrame({**{c: np.array([_UNSEEN, np.nan], dtype=object) for c in categorical},
                         **{c: np.array([np.nan, np.nan]) for c in numeric}})
     check = pd.concat([sample, odd[sample.columns]], ignore_index=True)
-    try:
-        expected = np.asarray(pipeline[:-1].transform(check), dtype=np.float64)
-        got = found_plan.matrix(*keys(check))
-    except Exception:  # noqa: BLE001 - no plan: the pipeline scores, as it always could
-        return None
+    expected = np.asarray(pipeline[:-1].transform(check), dtype=np.float64)
+    got = found_plan.matrix(*keys(check))
     return found_plan if got.shape == expected.shape and np.array_equal(got, expected, equal_nan=True) else None
