@@ -313,6 +313,9 @@ def new_pilot(
                 pii.append(col)
                 exclude[col] = "personal data (marked pii in the contract)"
                 continue
+            if con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t").fetchone()[0] <= 1:
+                exclude[col] = "one value or none in every row: nothing to learn from"
+                continue
             if dtype == "VARCHAR" or dtype in _NUMERIC - {"FLOAT", "DOUBLE"}:
                 n_distinct, avg_len = con.execute(
                     f"SELECT count(DISTINCT {_q(col)}), avg(length(CAST({_q(col)} AS VARCHAR))) FROM t").fetchone()
