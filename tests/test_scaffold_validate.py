@@ -295,3 +295,12 @@ def test_checking_a_charter_and_its_data_loads_no_modeling_code(tmp_path: Path) 
              "print(len(found) >= 0, 'workbench.measure.modeling' in sys.modules, 'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert out.stdout.split() == ["True", "False", "False"], out.stderr[-2000:]
+
+
+def test_the_positive_label_is_recognised_whatever_its_case_or_spaces_and_kept_as_written() -> None:
+    from workbench.new import _positive_label
+
+    assert _positive_label([("No ", 700), (" Yes", 900)])[0] == " Yes"  # not the rarer 'No '
+    assert _positive_label([("FALSE", 5), ("TRUE", 9)])[0] == "TRUE"
+    assert _positive_label([(0, 10), (1, 3)])[0] == 1 and _positive_label([(0.0, 10), (1.0, 3)])[0] == 1.0
+    assert _positive_label([("cat", 10), ("dog", 3)])[0] == "dog"  # no conventional value: the rarer class

@@ -198,11 +198,17 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+_POSITIVE = ("1", "yes", "true", "y", "positive", "pos")
+
+
 def _positive_label(values: list[tuple[Any, int]]) -> tuple[Any, str]:
-    labels = {v for v, _ in values}
-    for pos in (1, True, "1", "yes", "Yes", "YES", "true", "True", "y", "Y", "positive", "pos"):
-        if pos in labels and len(labels) == 2:
-            return pos, f"{pos!r} is the conventional positive value"
+    labels = [v for v, _ in values]
+    if len(set(labels)) == 2:
+        for pos in (1, True, *_POSITIVE):
+            # the label exactly as the data holds it; recognised whatever its case or surrounding spaces
+            found = [v for v in labels if v == pos or (isinstance(v, str) and v.strip().lower() == pos)]
+            if found:
+                return found[0], f"{found[0]!r} is the conventional positive value"
     minority = min(values, key=lambda vc: vc[1])[0]
     return minority, f"{minority!r} is the rarer class (what a model is usually asked to find)"
 
