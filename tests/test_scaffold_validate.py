@@ -98,9 +98,11 @@ def test_new_moves_a_temporal_cut_earlier_when_the_latest_rows_lack_a_class(tmp_
     assert (held_out["late"] == "yes").sum() >= 4 and len(held_out) > 0.2 * n  # judged on rows that hold the class
     assert "the latest 20 % held too few 'yes' (0 of" in made.charter.read_text()
     # a column of one value, or of nothing but nulls, is no feature
-    frame.assign(region="EU", note=pd.Series([None] * n, dtype=object)).to_parquet(tmp_path / "flat.parquet", index=False)
+    frame.assign(region="EU", note=pd.Series([None] * n, dtype=object),
+                 flagged=np.where(frame["x"] > 1, "Y", None)).to_parquet(tmp_path / "flat.parquet", index=False)
     flat = load_charter(new_pilot("flat", tmp_path / "flat.parquet", "late", pilots_dir=tmp_path / "pilots").charter)
     assert {"region", "note"} <= set(flat.features.exclude)
+    assert "flagged" not in flat.features.exclude  # one value or a null: whether it is there says something
     steady = frame.assign(late=np.where(rng.random(n) < 0.15, "yes", "no"))  # positives throughout: 80 / 20
     steady.to_parquet(tmp_path / "steady.parquet", index=False)
     assert "train on the earliest 80 %" in new_pilot("steady", tmp_path / "steady.parquet", "late",

@@ -144,15 +144,23 @@ def _header(data: Path) -> list[str]:
 _DELIMITERS = (",", ";", "\t", "|")
 
 
-@functools.lru_cache(maxsize=16)
 def _delimiter(data: Path) -> str:
     """A CSV's field separator as DuckDB's sniffer reads it, "," when it cannot tell: Excel
     writes ";" in the many locales whose decimal mark is a comma."""
+    try:
+        st = Path(data).stat()
+    except OSError:
+        return ","
+    return _sniffed_delimiter(str(data), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _sniffed_delimiter(path: str, _mtime_ns: int, _size: int) -> str:  # keyed on the file's version too
     import duckdb
 
     try:
         with duckdb.connect() as con:
-            found = con.execute(f"SELECT Delimiter FROM sniff_csv({_lit(str(data))})").fetchone()[0]
+            found = con.execute(f"SELECT Delimiter FROM sniff_csv({_lit(path)})").fetchone()[0]
     except Exception:  # noqa: BLE001 - unreadable here: the loads below say why, where
         return ","
     return found if found in _DELIMITERS else ","
@@ -319,8 +327,9 @@ def new_pilot(
                 pii.append(col)
                 exclude[col] = "personal data (marked pii in the contract)"
                 continue
-            if con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t").fetchone()[0] <= 1:
-                exclude[col] = "one value or none in every row: nothing to learn from"
+            distinct, present = con.execute(f"SELECT count(DISTINCT {_q(col)}), count({_q(col)}) FROM t").fetchone()
+            if distinct == 0 or (distinct == 1 and present == rows):  # a null beside one value still says something
+                exclude[col] = "the same value in every row, or none: nothing to learn from"
                 continue
             if dtype == "VARCHAR" or dtype in _NUMERIC - {"FLOAT", "DOUBLE"}:
                 n_distinct, avg_len = con.execute(
