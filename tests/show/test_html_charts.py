@@ -33,5 +33,7 @@ def test_ticks_are_round_and_cover_the_range() -> None:
     assert html._ticks(-3.0, 7.0) == [-2.5, 0.0, 2.5, 5.0]
     assert html._ticks(0.001, 0.0013) == [0.001, 0.0011, 0.0012, 0.0013]
     assert html._ticks(29.95, 29.950000000000003) == [29.95]
+    assert html._ticks(1e-12, 5e-12) == [1e-12, 2e-12, 3e-12, 4e-12, 5e-12]  # tiny values: a real range
+    assert html._widened(1e-12, 5e-12) == (1e-12, 5e-12) and html._widened(0.0, 0.0) == (-0.5, 0.5)
     lo, hi = html._widened(29.95, 29.950000000000003)
     assert lo < 29.95 < hi and len(html._ticks(lo, hi)) >= 2

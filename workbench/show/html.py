@@ -174,8 +174,9 @@ def bars(items: Sequence[tuple[str, float]], *, reference: dict[str, float] | No
 
 def _degenerate(lo: float, hi: float) -> bool:
     """Whether [lo, hi] is too narrow to draw: empty, or narrower than the floats' resolution
-    there (a constant prediction summed in another order: 29.950000000000003 and 29.95)."""
-    return not hi - lo > 1e-9 * max(1.0, abs(lo), abs(hi))
+    there (a constant prediction summed in another order: 29.950000000000003 and 29.95).
+    Relative to the values, so a range of tiny values (costs of 1e-10 $) still draws."""
+    return not hi - lo > 1e-9 * max(abs(lo), abs(hi))
 
 
 def _widened(lo: float, hi: float) -> tuple[float, float]:
