@@ -503,9 +503,10 @@ def _temporal_cut(con: Any, col: str, target: str | None, task: str) -> tuple[fl
     if not first:
         return 0.8, ""
     for share in (0.75, 0.7, 0.65, 0.6, 0.55, 0.5):
-        if not short(share):
+        lacking = short(share)
+        if not lacking:
             return share, f"the latest 20 % held too few {', '.join(first)}: the cut moved earlier"
-    return 0.5, (f"even the latest half holds too few {', '.join(short(0.5))}: a longer history, or another "
+    return 0.5, (f"even the latest half holds too few {', '.join(lacking)}: a longer history, or another "
                  "--time-column, lets the pilot be judged")
 
 

@@ -153,8 +153,8 @@ def _compare(con: Any, table: str, train: pd.DataFrame, heldout: Any, numeric: S
         counts = keys.value_counts(dropna=True)
         top = [str(v) for v in counts.index[:TOP]]
         # typed as text: an empty list would be read as a column of numbers (a column of nothing but nulls)
-        seen = pd.DataFrame({"v": pd.Series([str(v) for v in counts.index], dtype=object)}).astype({"v": "string"})
-        topf = pd.DataFrame({"v": pd.Series(top, dtype=object)}).astype({"v": "string"})
+        seen = pd.DataFrame({"v": pd.Series([str(v) for v in counts.index], dtype="string")})
+        topf = pd.DataFrame({"v": pd.Series(top, dtype="string")})
         con.register("__wb_seen", seen)
         con.register("__wb_top", topf)
         try:

@@ -40,11 +40,13 @@ class Terminated(KeyboardInterrupt):
     never "a bug")."""
 
 
+_PACKAGE = Path(__file__).resolve().parents[1]  # workbench/, not this module's own layer
+
+
 def code_files() -> list[Path]:
     """Every module of the workbench package, each layer's (charter, data, measure, steps,
     decide, store, show): what :func:`code_hash` reads."""
-    pkg = Path(__file__).resolve().parents[1]  # workbench/, not this module's own layer
-    return sorted(pkg.rglob("*.py"))
+    return sorted(_PACKAGE.rglob("*.py"))
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,9 +55,8 @@ def code_hash() -> str:
 
     Computed once per process, so one pilot run sees one version of the code."""
     h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parents[1]
     for path in code_files():
-        h.update(str(path.relative_to(pkg)).encode())
+        h.update(str(path.relative_to(_PACKAGE)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 

@@ -80,6 +80,14 @@ def _as_numbers(values: pd.Series, column: str) -> pd.Series:
     return coerced.astype("float64")
 
 
+def _category_text(values: pd.Series, missing: Any) -> list[Any]:
+    """A categorical column's values as the candidates read them: text as it is, anything else
+    present as its text, ``missing`` for a null (None, NaN, pd.NA, NaT)."""
+    present = values.notna().to_numpy()
+    return [v if isinstance(v, str) else str(v) if ok else missing
+            for v, ok in zip(values.tolist(), present, strict=True)]
+
+
 # -- baselines ---------------------------------------------------------------------------
 
 
@@ -365,18 +373,10 @@ class GuardedModel(_Scorer):
         Built as plain columns and put in a frame once: on the single-row path (latency), a
         frame filled a column at a time cost more than half of the pipeline's own call."""
         _check_frame(frame, [*self.categorical, *self.numeric])
-        columns: dict[str, Any] = {}
-        for col in self.categorical:
-            values = frame[col]
-            present = values.notna().to_numpy()
-            columns[col] = np.array([v if isinstance(v, str) else str(v) if ok else np.nan
-                                     for v, ok in zip(values.tolist(), present, strict=True)], dtype=object)
-        for col in self.numeric:
-            values = frame[col]
-            if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-                columns[col] = values.to_numpy(dtype=np.float64, na_value=np.nan)
-            else:
-                columns[col] = _as_numbers(values, col).to_numpy()
+        columns: dict[str, Any] = {col: np.array(_category_text(frame[col], np.nan), dtype=object)
+                                   for col in self.categorical}
+        numbers = self._numbers(frame)
+        columns.update({col: numbers[:, j] for j, col in enumerate(self.numeric)})
         return pd.DataFrame(columns, index=frame.index)
 
     def fit(self, frame: pd.DataFrame, y: Any) -> GuardedModel:
@@ -443,13 +443,7 @@ class GuardedModel(_Scorer):
         """The raw input, checked, as the one-hot plan reads it (direct.OneHotPlan.matrix): a
         category as the text :meth:`_frame` makes of it (None for a null), the numbers as floats."""
         _check_frame(frame, [*self.categorical, *self.numeric])
-        keys = []
-        for col in self.categorical:
-            values = frame[col]
-            present = values.notna().to_numpy()
-            keys.append([v if isinstance(v, str) else str(v) if ok else None
-                         for v, ok in zip(values.tolist(), present, strict=True)])
-        return keys, self._numbers(frame)
+        return [_category_text(frame[col], None) for col in self.categorical], self._numbers(frame)
 
     def _raw(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:  # noqa: N803
         """Scores of the prepared input: a float matrix for the estimator, or a frame for the pipeline."""
