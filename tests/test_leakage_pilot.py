@@ -66,3 +66,30 @@ def test_a_target_copy_ends_without_go_and_an_acknowledgement_is_recorded(tmp_pa
     record = json.loads(project_store(charter).download_text(decision.decision_run_id, DECISION_ARTIFACT))
     assert record["leakage"]["acknowledged"] == {"outcome_status": reason}
     assert record["leakage"]["findings"][0]["check"] == "target_copy"
+
+
+def test_held_out_rows_copied_from_training_rows_end_without_go(tmp_path: Path) -> None:
+    """A table in which every record was exported three times: a random split puts copies of
+    the same record on both sides, and a model that memorises rows looks near perfect on
+    them (it gave GO with ROC AUC 0.996 on a signal worth 0.58 before this check)."""
+    rng = np.random.default_rng(5)
+    n = 600
+    frame = pd.DataFrame({f"m{i}": rng.normal(size=n).round(6) for i in range(4)})
+    frame["region"] = rng.choice(["north", "south", "east", "west"], n)
+    frame["churned"] = (rng.random(n) < 1 / (1 + np.exp(-0.3 * frame["m0"]))).astype(int)
+    data = tmp_path / "exports.csv"
+    pd.concat([frame] * 3, ignore_index=True).sample(frac=1, random_state=2).to_csv(data, index=False)
+    made = subprocess.run([*WORKBENCH, "new", "exports", "--data", str(data), "--target", "churned",
+                           "--dir", str(tmp_path / "pilots")], capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    path = tmp_path / "pilots" / "exports" / "pilot.yaml"
+
+    run = subprocess.run([*WORKBENCH, "run", "--pilot", str(path)], capture_output=True, text=True, timeout=900)
+    assert run.returncode == EXIT_NO_GO, run.stdout + run.stderr
+    assert "FAIL no_leakage" in run.stdout and "heldout.copies" in run.stdout and "remove the rows" in run.stdout
+    charter = load_charter(path)
+    (blocked,) = history(charter, project_store(charter))
+    (finding,) = blocked.leakage["findings"]
+    assert finding["feature"] == "heldout.copies" and finding["check"] == "copied_rows" and finding["value"] > 0.5
+    gate = next(g for g in blocked.gates if g.kind == "leakage")
+    assert any("equal a training row in every feature and the target" in d for d in gate.details)

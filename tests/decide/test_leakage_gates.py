@@ -33,6 +33,18 @@ def test_leakage_gate_fails_on_a_finding_passes_when_acknowledged_and_fails_when
     assert not unchecked.passed and "logged no leakage checks" in unchecked.reason
 
 
+def test_a_finding_on_rows_asks_for_the_rows_to_go_not_a_feature() -> None:
+    copies = {"feature": "heldout.copies", "check": "copied_rows", "value": 0.6,
+              "evidence": "900 of the 1,500 held-out rows (60.0%) equal a training row in every feature and the target"}
+    rows = leakage_gate([copies], {})
+    assert not rows.passed and "remove the rows each finding names" in rows.reason
+    assert "exclude the feature" not in rows.reason and '{heldout.copies: "why"}' in rows.reason
+    both = leakage_gate([COPY, copies], {})
+    assert "exclude the feature(s) from `features:` or remove the rows" in both.reason
+    assert leakage_gate([copies], {"heldout.copies": "one row per delivery: a repeat is a second delivery"}).passed
+    assert "exclude the feature(s) from `features:`, or" in leakage_gate([COPY], {}).reason
+
+
 def test_shift_gate_judges_psi_and_unseen_share_and_names_the_columns() -> None:
     gate = ShiftGate(kind="shift", max_psi=0.25, max_unseen_share=0.05)
     columns = [{"column": "moved", "psi": 0.9, "unseen_share": 0.0},

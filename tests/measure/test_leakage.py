@@ -112,3 +112,66 @@ def test_the_rank_auc_matches_sklearn_with_ties() -> None:
     y = rng.integers(0, 2, 500)
     score = np.round(rng.normal(y * 0.5, 1), 1)  # many ties
     assert leakage._auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+
+
+def _split_data(frame: pd.DataFrame, target: str, numeric: list[str], categorical: list[str], seed: int = 0):
+    """A ModelingData of ``frame`` split at random, 75 % training rows (held-out rows in DuckDB)."""
+    from workbench.measure.modeling.data import ModelingData
+    from workbench.measure.modeling.heldout import HeldOut
+
+    held = np.random.default_rng(seed).random(len(frame)) >= 0.75
+    train, heldout = frame[~held].reset_index(drop=True), frame[held].reset_index(drop=True)
+    return ModelingData(train, HeldOut.from_frame(heldout), target, tuple(numeric), tuple(categorical),
+                        {"kind": "random"}), train, heldout
+
+
+def _twins(train: pd.DataFrame, heldout: pd.DataFrame, columns: list[str]) -> int:
+    """Held-out rows equal to some training row on ``columns``, counted by pandas (nulls equal)."""
+    seen = set(map(tuple, train[columns].astype(object).where(train[columns].notna(), None).to_numpy()))
+    return sum(tuple(r) in seen for r in heldout[columns].astype(object).where(heldout[columns].notna(), None).to_numpy())
+
+
+def test_held_out_rows_copied_from_training_rows_are_a_finding_and_chance_coincidences_are_not() -> None:
+    class Task:
+        kind, positive_label = "classification", 1
+
+    rng = np.random.default_rng(3)
+    n = 1500
+    frame = pd.DataFrame({"m0": rng.normal(size=n).round(6), "m1": rng.normal(size=n).round(6),
+                          "region": rng.choice(["north", "south", "east", "west"], n),
+                          "visits": np.where(rng.random(n) < 0.2, np.nan, rng.integers(0, 9, n))})
+    frame["churned"] = (rng.random(n) < 1 / (1 + np.exp(-0.3 * frame["m0"]))).astype(int)
+    columns = ["region", "m0", "m1", "visits", "churned"]
+
+    # every record exported three times: copies straddle the split
+    copied = pd.concat([frame] * 3, ignore_index=True).sample(frac=1, random_state=1).reset_index(drop=True)
+    data, train, heldout = _split_data(copied, "churned", ["m0", "m1", "visits"], ["region"])
+    expected = _twins(train, heldout, columns)
+    assert data.heldout.copies_of(train, columns) == expected > 0.5 * len(heldout)  # nulls count as equal
+    (finding,) = [f for f in leakage.check_data(data, Task()) if f.check == "copied_rows"]
+    assert finding.feature == leakage.COPIES and finding.value == pytest.approx(expected / len(heldout), abs=1e-4)
+    assert f"{expected:,} of the {len(heldout):,} held-out rows" in finding.evidence and "SELECT DISTINCT" in finding.evidence
+
+    # the same records once each: nothing
+    data, train, heldout = _split_data(frame, "churned", ["m0", "m1", "visits"], ["region"])
+    assert data.heldout.copies_of(train, columns) == _twins(train, heldout, columns) == 0
+    assert not [f for f in leakage.check_data(data, Task()) if f.check == "copied_rows"]
+
+    # few-valued columns only: most held-out rows equal some training row by chance, which is not a copy
+    few = frame[["region", "visits", "churned"]].assign(plan=rng.choice(["basic", "plus", "pro"], n))
+    data, train, heldout = _split_data(few, "churned", ["visits"], ["region", "plan"])
+    cols = ["region", "plan", "visits", "churned"]
+    assert data.heldout.copies_of(train, cols) == _twins(train, heldout, cols) > 0.5 * len(heldout)
+    assert not [f for f in leakage.check_data(data, Task()) if f.check == "copied_rows"]
+
+
+def test_copies_are_matched_across_the_types_pandas_and_duckdb_give_a_column() -> None:
+    from workbench.measure.modeling.heldout import HeldOut
+
+    # held out: integers with a null (BIGINT in DuckDB) and text; training: the same read into pandas (float, category)
+    heldout = HeldOut.from_frame(pd.DataFrame({"k": pd.array([1, None, 3], dtype="Int64"), "c": ["a", None, "c"],
+                                               "y": [0, 1, 0]}))
+    train = pd.DataFrame({"k": [1.0, np.nan, 4.0], "c": pd.Categorical(["a", None, "c"]), "y": [0, 1, 0]})
+    assert heldout.copies_of(train, ["k", "c", "y"]) == 2
+    assert heldout.copies_of(train, ["k", "c", "y", "not_a_column"]) == 2  # compared on the columns both have
+    assert heldout.copies_of(train.iloc[:0], ["k", "c", "y"]) == 0

@@ -27,7 +27,12 @@ Checks (``Finding.check``):
 - ``future_dated`` — a date or time column later than the row's time (the temporal
   split's column) for most rows: known only after the fact;
 - ``split`` — a random split on rows that carry a date or time column: the model trains
-  on the future of the rows it is judged on.
+  on the future of the rows it is judged on;
+- ``copied_rows`` — the one check that reads the held-out rows (in DuckDB, never into
+  memory): at least :data:`COPY_SHARE` of them equal a training row in every feature and the
+  target, in a table with a feature whose values rarely repeat (so the rows are copies, not
+  chance): a model that memorises rows scores those without predicting anything. Its
+  ``feature`` is :data:`COPIES` (acknowledged under that key).
 
 Cost: at most :data:`SAMPLE_ROWS` rows; per feature a rank correlation and a tree of at
 most 32 leaves (well under a second on the demo's 18 features).
@@ -43,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["Finding", "check_frame", "check_data", "SAMPLE_ROWS", "MAX_AUC", "MAX_R2", "COPY_RHO",
-           "findings_from_json"]
+           "COPIES", "COPY_SHARE", "findings_from_json"]
 
 SAMPLE_ROWS = 20_000
 MAX_AUC = 0.99
@@ -53,6 +58,10 @@ FUTURE_SHARE = 0.5  # a date column after the row's time on more than this share
 _MIN_ROWS = 40  # below this the halves are too small to say anything
 _RATIO_FEATURES = 12  # ratios are tried among at most this many numeric features (66 pairs)
 _MIN_BUCKET_ROWS = 5
+COPIES = "heldout.copies"  # the copied_rows finding's key: not a column, the held-out rows
+COPY_SHARE = 0.05  # held-out rows equal to a training row (every feature and the target)
+_MIN_COPIES = 20
+_VARIED_SHARE = 0.10  # a feature whose distinct values are at least this share of the rows
 
 
 @dataclass(frozen=True)
@@ -365,6 +374,34 @@ def check_data(data: Any, task: Any, split: Any = None, *, sample_rows: int = SA
     dates = [c for c in train.columns if c != data.target and c not in excluded and _is_time(train[c])]
     split_kind = getattr(split, "kind", None) or data.split.get("kind")
     column = getattr(split, "column", None) or data.split.get("column")
-    return check_frame(train, data.target, task_kind=task.kind, numeric=data.numeric, categorical=data.categorical,
-                       positive_label=task.positive_label, time_column=column if split_kind == "temporal" else None,
-                       split_kind=split_kind, dates=dates, sample_rows=sample_rows, seed=seed)
+    found = check_frame(train, data.target, task_kind=task.kind, numeric=data.numeric, categorical=data.categorical,
+                        positive_label=task.positive_label, time_column=column if split_kind == "temporal" else None,
+                        split_kind=split_kind, dates=dates, sample_rows=sample_rows, seed=seed)
+    copied = _copied_rows(data)
+    return found + ((copied,) if copied is not None else ())
+
+
+def _copied_rows(data: Any) -> Finding | None:
+    """The ``copied_rows`` finding, or None: held-out rows that equal a training row in every
+    feature and the target. Rows of few-valued columns coincide by chance (two customers of
+    the same age band, plan and region), so it is raised only when some feature's values
+    rarely repeat (distinct values >= :data:`_VARIED_SHARE` of the training rows): equal rows
+    there are the same record twice (an export run twice, a join that fanned out)."""
+    heldout = getattr(data, "heldout", None)
+    if heldout is None or not getattr(heldout, "rows", 0) or not hasattr(heldout, "copies_of"):
+        return None
+    copies = heldout.copies_of(data.train, [*data.features, data.target])
+    share = copies / heldout.rows
+    if copies < _MIN_COPIES or share < COPY_SHARE:
+        return None
+    rows = len(data.train)
+    varied = [c for c in data.features if c in data.train.columns
+              and data.train[c].nunique(dropna=True) >= _VARIED_SHARE * rows]
+    if not varied:
+        return None
+    return Finding(COPIES, "copied_rows",
+                   f"{copies:,} of the {heldout.rows:,} held-out rows ({share:.1%}) equal a training row in every "
+                   f"feature and the target, {varied[0]} included (its values rarely repeat): they are not held out, "
+                   "and a model that memorises rows scores them without predicting anything. Remove the repeated "
+                   "rows (SELECT DISTINCT in the source, or a view), or acknowledge them if they are separate events",
+                   round(share, 4))

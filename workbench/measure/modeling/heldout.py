@@ -127,6 +127,27 @@ class HeldOut:
         value = self.con.execute(f"SELECT bit_xor(hash({ROW}, {cols})), count(*) FROM heldout").fetchone()
         return hashlib.sha256(f"{value[0]}:{value[1]}:{list(columns)}".encode()).hexdigest()
 
+    def copies_of(self, frame: pd.DataFrame, columns: Sequence[str]) -> int:
+        """How many held-out rows equal a row of ``frame`` on every one of ``columns`` (nulls
+        equal), compared by a 64-bit hash of the values: numbers as DOUBLE on both sides (an
+        integer column read into pandas with nulls is float there), the rest as text."""
+        cols = [c for c in columns if c in self.columns and c in frame.columns]
+        if not cols or frame.empty:
+            return 0
+        name = self.new_table("__wb_rows")
+        self.con.register(name, frame[cols])
+        try:
+            def types(table: str) -> dict[str, str]:
+                return dict(self.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {_q(table)})").fetchall())
+
+            mine, theirs = types("heldout"), types(name)
+            cast = {c: "DOUBLE" if _numeric(mine[c]) and _numeric(theirs[c]) else "VARCHAR" for c in cols}
+            key = "hash(" + ", ".join(f"CAST({_q(c)} AS {cast[c]})" for c in cols) + ")"
+            return int(self.con.execute(f"SELECT count(*) FROM heldout WHERE {key} IN "
+                                        f"(SELECT DISTINCT {key} FROM {_q(name)})").fetchall()[0][0])
+        finally:
+            self.con.unregister(name)
+
     def distinct(self, column: str) -> list[Any]:
         return [r[0] for r in self.con.execute(f"SELECT DISTINCT {_q(column)} FROM heldout").fetchall()]
 
@@ -229,3 +250,8 @@ def score_rows(model: Any, heldout: HeldOut, *, features: Sequence[str], target:
     finally:
         reader.close()
     return ScoredRows(heldout, table, done)
+
+
+def _numeric(duckdb_type: str) -> bool:
+    return duckdb_type.split("(")[0] in {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                                         "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL"}
