@@ -1,9 +1,9 @@
-"""Leakage checks on the training rows, before any model is trained.
+"""Leakage checks on the training rows (and one on the held-out rows), before any model is trained.
 
 A leak is a column that carries the answer: a model using it looks near perfect on the
 held-out rows and fails in production, where the column is not known yet (or is the
 answer itself). These checks look at each feature alone, on a bounded sample of the
-training rows only (never the held-out rows), and return typed findings; they measure,
+training rows only (``copied_rows`` alone reads the held-out rows), and return typed findings; they measure,
 they do not decide (the ``leakage`` gate in :mod:`workbench.decide.promotion` does) and
 they do not render (:mod:`workbench.show.leakage_report` does).
 

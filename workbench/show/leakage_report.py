@@ -26,13 +26,14 @@ def leakage_shift_section(findings: Sequence[Mapping[str, Any]] | None, acknowle
     ``max_psi`` / ``max_unseen_share``: the charter's shift gate limits, to mark columns beyond them."""
     parts = ['<section id="leakage"><h2>Leakage and shift</h2>']
     where = f' <span class="muted">(evaluate run <code>{esc(run_id[:12])}</code>)</span>' if run_id else ""
-    parts.append(f"<h3>Leakage checks on the training rows{where}</h3>")
+    parts.append(f"<h3>Leakage checks{where}</h3>")
     if findings is None:
         parts.append('<p class="fail">Not checked: the evaluate step logged no leakage findings, so no GO '
                      "(call <code>s.log_leakage(leakage.check_data(data, s.task, s.spec.split))</code>).</p>")
     elif not findings:
         parts.append('<p class="pass">No feature carries the answer (target copies, one-to-one codes, near-perfect '
-                     "single features, target buckets and ratios, future dates, a random split on dated rows).</p>")
+                     "single features, target buckets and ratios, future dates, a random split on dated rows) and no held-out row "
+                     "is a copy of a training row.</p>")
     else:
         rows, classes = [], []
         for f in findings:
@@ -40,7 +41,7 @@ def leakage_shift_section(findings: Sequence[Mapping[str, Any]] | None, acknowle
             status = Raw('<span class="pass">acknowledged</span>') if reason else Raw('<span class="fail">blocks GO</span>')
             rows.append((f.get("feature"), f.get("check"), f.get("evidence"), status, reason or "—"))
             classes.append("" if reason else "regress")
-        parts.append(table(["feature", "check", "evidence", "status", "acknowledgement (charter leakage.acknowledged)"],
+        parts.append(table(["feature or rows", "check", "evidence", "status", "acknowledgement (charter leakage.acknowledged)"],
                            rows, row_class=classes))
     unused = sorted(set(acknowledged) - {str(f.get("feature")) for f in findings or ()})
     if unused:
