@@ -83,6 +83,60 @@ def test_new_reads_a_semicolon_separated_export(tmp_path: Path) -> None:
                         ).sources["export"].csv.delimiter == ","
 
 
+def test_new_reads_dates_written_day_first_or_month_first_and_drafts_a_temporal_split(tmp_path: Path) -> None:
+    # 15.03.2022 and 03/15/2022: the sniffer read them as dates, then ingest refused every row as
+    # "not a date (YYYY-MM-DD)" and no pilot could be made from the file
+    from workbench.charter.drafted import drafted_values
+    from workbench.data.warehouse import ingest_source, writer
+
+    rng = np.random.default_rng(8)
+    n = 400
+    when = pd.Timestamp("2022-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 700, n)), unit="D")
+    frame = pd.DataFrame({"amount": rng.lognormal(4, 0.5, n).round(2), "returned": (rng.random(n) < 0.2).astype(int)})
+    for name, date_fmt, ts_fmt in (("de", "%d.%m.%Y", "%d.%m.%Y %H:%M"), ("us", "%m/%d/%Y", "%m/%d/%Y %H:%M")):
+        path = tmp_path / f"orders_{name}.csv"
+        frame.assign(ordered=when.strftime(date_fmt), shipped=(when + pd.Timedelta(hours=30)).strftime(ts_fmt)
+                     ).to_csv(path, index=False)
+        made = new_pilot(f"orders_{name}", path, "returned", pilots_dir=tmp_path / "pilots")
+        charter = load_charter(made.charter)
+        source = charter.sources[f"orders_{name}"]
+        assert (source.csv.dateformat, source.csv.timestampformat) == (date_fmt, ts_fmt)
+        assert (source.columns["ordered"], source.columns["shipped"]) == ("DATE", "TIMESTAMP")
+        assert charter.split.kind == "temporal" and charter.split.column == "ordered"
+        assert not [d for d in drafted_values(charter) if "format" in d.key]  # days past the 12th: no doubt
+        assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
+        with writer(tmp_path / f"{name}.duckdb") as con:  # the dates are the dates written, not shifted
+            ingest_source(con, "t", source, path, pii=[])
+            got = con.execute("SELECT min(ordered), max(shipped) FROM t").fetchall()[0]
+        assert (pd.Timestamp(got[0]), pd.Timestamp(got[1])) == (when.min(), when.max() + pd.Timedelta(hours=30))
+
+    # every day is the 12th or before: 01/02/2022 reads as 2 January and as 1 February, a guess to confirm
+    early = pd.to_datetime([f"2022-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 13)])
+    doubt = tmp_path / "doubt.csv"
+    pd.DataFrame({"ordered": early.strftime("%m/%d/%Y"), "amount": np.arange(len(early)),
+                  "returned": np.arange(len(early)) % 2}).to_csv(doubt, index=False)
+    charter = load_charter(new_pilot("doubt", doubt, "returned", pilots_dir=tmp_path / "pilots").charter)
+    (drafted,) = [d for d in drafted_values(charter) if d.key.endswith("dateformat")]
+    assert "day or month first" in drafted.why and "%d/%m/%Y" in drafted.why
+
+
+def test_a_value_that_does_not_match_the_declared_date_format_is_located(tmp_path: Path) -> None:
+    from workbench.charter.config import CsvOptions, Source
+    from workbench.data.warehouse import ingest_source, writer
+    from workbench.errors import IngestError
+
+    path = tmp_path / "orders.csv"
+    path.write_text("ordered,amount\n15.03.2022,1\n16.03.2022,2\n2022-03-17,3\n31.02.2022,4\n")
+    source = Source(path=path, columns={"ordered": "DATE", "amount": "BIGINT"}, csv=CsvOptions(dateformat="%d.%m.%Y"))
+    with writer(tmp_path / "w.duckdb") as con, pytest.raises(IngestError) as err:
+        ingest_source(con, "orders", source, path, pii=[])
+    text = str(err.value)
+    assert "orders.csv:4: column 1 ('ordered')" in text and "orders.csv:5: column 1 ('ordered')" in text
+    assert "is not a date written %d.%m.%Y (the charter's csv: dateformat)" in text and "orders.csv:2" not in text
+    with pytest.raises(ValueError, match="not a strptime format"):
+        CsvOptions(dateformat="DD.MM.YYYY")
+
+
 def test_new_moves_a_temporal_cut_earlier_when_the_latest_rows_lack_a_class(tmp_path: Path) -> None:
     # the latest 20 % held no positive: the baseline step stopped (ROC AUC undefined) with ERROR
     rng = np.random.default_rng(4)

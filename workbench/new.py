@@ -15,6 +15,8 @@ data, and every choice is written into the charter with a comment saying why.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import re
@@ -102,6 +104,8 @@ def _checked_columns(con: Any, data: Path, fmt: str, table: str, scratch: Path) 
     numbers but for a few is loaded as numbers, so the few are reported where they are."""
     try:
         columns = infer_columns(con, data)
+        if fmt == "csv":  # text columns that are dates in a format the sniffer does not read
+            columns.update(_date_formats(str(data)).columns)
     except ConfigError as sniffed:
         header = _header(data)
         if not header:
@@ -166,10 +170,91 @@ def _delimiter(data: Path) -> str:
 
 
 def _csv_options(data: Path, fmt: str) -> Any:
-    """How the charter's reader reads ``data``: the no-value markers, and its separator."""
+    """How the charter's reader reads ``data``: the no-value markers, its separator, and how it
+    writes dates and timestamps when not ISO."""
     from .charter.config import CsvOptions
 
-    return CsvOptions(null_string=list(NULL_STRINGS), delimiter=_delimiter(data)) if fmt == "csv" else CsvOptions()
+    if fmt != "csv":
+        return CsvOptions()
+    dates = _date_formats(str(data))
+    return CsvOptions(null_string=list(NULL_STRINGS), delimiter=_delimiter(data), dateformat=dates.date,
+                      timestampformat=dates.timestamp)
+
+
+@dataclass(frozen=True)
+class _DateFormats:
+    date: str | None = None  # strptime formats; None: ISO, or no such column
+    timestamp: str | None = None
+    ambiguous: tuple[str, ...] = ()  # formats whose day and month could be swapped on every value
+    columns: tuple[tuple[str, str], ...] = ()  # text columns found to be dates: (column, DATE or TIMESTAMP)
+
+
+_ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+# what DuckDB's sniffer does not read (03/15/2024 10:30, 15 Mar 2024, Mar 15, 2024 ...): tried on
+# text columns, a format kept only when it reads every value of the column
+_DAYS = ("%d.%m.%Y", "%m/%d/%Y", "%d/%m/%Y", "%d-%m-%Y", "%m-%d-%Y", "%Y/%m/%d", "%d %b %Y", "%d %B %Y",
+         "%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d-%b-%y")
+_TIMES = (" %H:%M:%S", " %H:%M", " %I:%M:%S %p", " %I:%M %p")
+_PROBE_ROWS = 1000  # rows of a text column tried against every format before the whole file is read
+
+
+def _swapped(fmt: str) -> str:
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+@functools.lru_cache(maxsize=4)
+def _date_formats(data: str) -> _DateFormats:
+    """The formats of the file's DATE and TIMESTAMP columns when not ISO: as DuckDB's sniffer
+    read them, or found on a text column every value of which reads in one common format. One
+    date format and one timestamp format a file (the charter's csv: dateformat, timestampformat).
+    ``ambiguous``: a format whose day and month swapped also reads every value of those columns
+    (01/02/2024 is 2 January or 1 February): a guess a person has to confirm."""
+    import duckdb
+
+    from .data.sql import quote_ident as q
+
+    nulls = "[" + ", ".join(_lit(n) for n in NULL_STRINGS) + "]"
+    text = f"read_csv({_lit(data)}, nullstr={nulls}, all_varchar=true)"
+    try:
+        con = duckdb.connect()
+        date_fmt, ts_fmt, cols = con.execute(
+            f"SELECT DateFormat, TimestampFormat, Columns FROM sniff_csv({_lit(data)}, nullstr={nulls}, "
+            "sample_size=-1)").fetchall()[0]
+    except duckdb.Error:
+        return _DateFormats()  # the strict load reports what it cannot read, with its line
+
+    def misread(column: str, fmt: str, table: str = text) -> int:
+        return con.execute(f"SELECT count({q(column)}) - count(try_strptime({q(column)}, {_lit(fmt)})) "
+                           f"FROM {table}").fetchall()[0][0]
+
+    formats = {"DATE": None if date_fmt in _ISO_FORMATS else date_fmt,
+               "TIMESTAMP": None if ts_fmt in _ISO_FORMATS else ts_fmt}
+    found: dict[str, str] = {}
+    with contextlib.suppress(duckdb.Error):
+        texts = [c["name"] for c in cols if str(c["type"]).upper() == "VARCHAR"]
+        if texts:  # the first rows first: a format must read all of them before the whole file is read
+            con.execute(f"CREATE TEMP TABLE probe AS SELECT * FROM {text} LIMIT {_PROBE_ROWS}")
+        for column in texts:
+            dated = con.execute(f"SELECT count({q(column)}) > 0 AND bool_and(regexp_matches({q(column)}, '[0-9]')) "
+                                "FROM probe").fetchall()[0][0]
+            if not dated:
+                continue
+            for kind, tried in (("DATE", _DAYS), ("TIMESTAMP", tuple(d + t for d in _DAYS for t in _TIMES))):
+                if formats[kind] is not None:
+                    tried = (formats[kind],)  # one format of a kind a file
+                fmt = next((f for f in tried if misread(column, f, "probe") == 0 and misread(column, f) == 0), None)
+                if fmt is not None:
+                    formats[kind], found[column] = fmt, kind
+                    break
+    ambiguous = []
+    for kind, fmt in formats.items():
+        names = [c["name"] for c in cols if str(c["type"]).upper().startswith(kind)]
+        names += [c for c, k in found.items() if k == kind]
+        if fmt and names and "%d" in fmt and "%m" in fmt:
+            with contextlib.suppress(duckdb.Error):
+                if all(misread(c, _swapped(fmt)) == 0 for c in names):
+                    ambiguous.append(fmt)
+    return _DateFormats(formats["DATE"], formats["TIMESTAMP"], tuple(ambiguous), tuple(found.items()))
 
 
 def _strict_load(data: Path, fmt: str, table: str, columns: dict[str, str], scratch: Path) -> None:
@@ -280,7 +365,10 @@ def new_pilot(
         if time_column is not None and time_column not in columns:
             raise ConfigError(f"the data has no column '{time_column}' for --time-column", where=str(data),
                               hint=f"its columns: {', '.join(columns)}")
-        con.execute(f"CREATE TABLE t AS SELECT * FROM {_reader(data)}")
+        # the table as the charter's own reader loaded it (its types, its date formats)
+        con.execute(f"ATTACH {_lit(str(scratch / 'check.duckdb'))} AS checked (READ_ONLY)")
+        con.execute(f"CREATE TABLE t AS SELECT * FROM checked.main.{_q(table)}")
+        con.execute("DETACH checked")
         rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
         if rows < 20:
             raise ConfigError(f"the data has only {rows} row(s)", where=str(data),
@@ -388,7 +476,8 @@ def new_pilot(
             target=target, task=task, positive=positive, why_positive=why_positive, primary=primary,
             exclude=exclude, split_lines=split_lines, candidates=candidates, slice_cols=slice_cols,
             slice_metric=slice_metric, slice_margin=slice_margin, champion_margin=champion_margin,
-            rows=rows, classes=classes, delimiter=_delimiter(data) if fmt == "csv" else ",", notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
+            rows=rows, classes=classes, csv_options=_csv_options(data, fmt) if fmt == "csv" else None,
+            ambiguous_dates=_date_formats(str(data)).ambiguous if fmt == "csv" else (), notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -580,7 +669,8 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
                   target: str, task: str, positive: Any, why_positive: str, primary: str, exclude: dict[str, str],
                   split_lines: list[str], candidates: list[tuple[str, str, dict]], slice_cols: list[str],
                   slice_metric: str, slice_margin: float, champion_margin: float, rows: int, notebooks: str,
-                  classes: list[Any] | None = None, delimiter: str = ",") -> str:
+                  classes: list[Any] | None = None, csv_options: Any = None,
+                  ambiguous_dates: tuple[str, ...] = ()) -> str:
     q = _yaml_scalar
     lines = [
         f"# Pilot charter drafted by `workbench new` from {data} ({rows:,} rows). Review every line;",
@@ -615,8 +705,15 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
     ]
     if fmt == "csv":
         lines += ["    csv:", f"      null_string: {json.dumps(NULL_STRINGS)}   # these fields mean 'no value'"]
-        if delimiter != ",":
-            lines.append(f"      delimiter: {json.dumps(delimiter)}   # the file's field separator")
+        if csv_options is not None and csv_options.delimiter != ",":
+            lines.append(f"      delimiter: {json.dumps(csv_options.delimiter)}   # the file's field separator")
+        for key in ("dateformat", "timestampformat"):
+            written = getattr(csv_options, key, None)
+            if not written:
+                continue
+            why = (f"drafted: day or month first? every value reads both as {written} and as {_swapped(written)}"
+                   if written in ambiguous_dates else "how the file writes them (DuckDB read every value so)")
+            lines.append(f"      {key}: {json.dumps(written)}   # {why}")
     lines.append("    columns:                     # types inferred by DuckDB: check them")
     lines += [f"      {q(c)}: {t}" for c, t in columns.items()]
     lines += ["", "features:                        # the modeling table: every column but the target is a feature",

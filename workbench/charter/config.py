@@ -72,6 +72,18 @@ class CsvOptions(_Model):
     header: bool = True
     null_string: str | list[str] = "NA"  # one marker, or several (e.g. ["", "NA"])
     quote: str = '"'
+    # how DATE and TIMESTAMP columns are written when not ISO (2024-03-15): a strptime format such as
+    # "%d.%m.%Y" or "%m/%d/%Y %H:%M" (DuckDB's); every value must match it whole. None: ISO only
+    dateformat: str | None = None
+    timestampformat: str | None = None
+
+    @field_validator("dateformat", "timestampformat")
+    @classmethod
+    def _format(cls, value: str | None) -> str | None:
+        if value is not None and "%" not in value:
+            raise ValueError(f"'{value}' is not a strptime format: write it with % codes, e.g. \"%d.%m.%Y\" "
+                             "(day.month.year) or \"%m/%d/%Y %H:%M\"")
+        return value
 
 
 class Source(_Model):

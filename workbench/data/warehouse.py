@@ -472,11 +472,31 @@ class _Rule:
     why: str
 
 
-def _value_rule(v: str, t: str, typ: str) -> _Rule | None:
+def text_format(typ: str, csv: Any) -> str | None:
+    """The strptime format a CSV's charter declares for a column of type ``typ`` (canonical
+    name): ``csv.dateformat`` for DATE, ``csv.timestampformat`` for a TIMESTAMP; None: ISO."""
+    if csv is None:
+        return None
+    if typ == "DATE":
+        return csv.dateformat
+    return csv.timestampformat if typ.startswith("TIMESTAMP") else None
+
+
+def text_cast(q: str, typ: str, fmt: str | None = None) -> str:
+    """SQL: the text ``q`` as ``typ`` or NULL — through ``try_strptime`` when a format is given."""
+    return f"TRY_CAST(try_strptime({q}, {_lit(fmt)}) AS {typ})" if fmt else f"TRY_CAST({q} AS {typ})"
+
+
+def _value_rule(v: str, t: str, typ: str, fmt: str | None = None) -> _Rule | None:
     """The exactness rule of a column of DuckDB type ``typ`` (canonical name); None for text
-    types, which take any value as it is."""
+    types, which take any value as it is. ``fmt``: the charter's strptime format of a DATE or
+    TIMESTAMP column (``t`` then casts through it), which every value must match whole."""
     if typ == "VARCHAR" or typ.startswith("VARCHAR("):
         return None
+    if fmt:
+        what = "date" if typ == "DATE" else typ.lower()
+        key = "dateformat" if typ == "DATE" else "timestampformat"
+        return _Rule(None, f"{t} IS NOT NULL", _lit(f"is not a {what} written {fmt} (the charter's csv: {key})"))
     cast = f"{t} IS NOT NULL"
     if typ in _INTEGRAL:
         shape = rf"regexp_full_match({v}, '\s*[+-]?[0-9]+\s*')"
@@ -523,12 +543,12 @@ def _value_rule(v: str, t: str, typ: str) -> _Rule | None:
     return _Rule(None, cast, f"'is not a {typ}'")
 
 
-def _rule_for(v: str, t: str, typ: str, src: str) -> _Rule | None:
+def _rule_for(v: str, t: str, typ: str, src: str, fmt: str | None = None) -> _Rule | None:
     """The rule for a value read as ``src`` (CSV: VARCHAR; Parquet: the file's type)."""
     if src == typ:
         return None
     if src == "VARCHAR":
-        return _value_rule(v, t, typ)
+        return _value_rule(v, t, typ, fmt)
     # Parquet with another type: the value must survive the round trip (14.6 -> 15 -> 15.0 does not)
     return _Rule(None, f"coalesce(CAST({t} AS {src}) = {v}, false)",
                  f"'cannot be stored as {typ} without changing it (the file has {src})'")
@@ -567,15 +587,17 @@ def _load_select(source: Source, types: dict[str, str], missing: Sequence[str], 
     is not exactly one (``raw``: the file's own types, for Parquet; CSV columns are text).
     Each value is cast once (the inner SELECT); canonical spellings pass the fast test."""
     inner, outer = [], []
+    csv = source.csv if source.format == "csv" else None
     for i, c in enumerate(c for c in source.columns if c not in missing):
         q, typ = _q(c), types[c]
         v, t = f"_wb_v{i}", f"_wb_t{i}"
-        rule = _rule_for(v, t, typ, (raw or {}).get(c, "VARCHAR"))
+        fmt = text_format(typ, csv)
+        rule = _rule_for(v, t, typ, (raw or {}).get(c, "VARCHAR"), fmt)
         if rule is None:
             inner.append(f"{q} AS {v}")
             outer.append(f"{v}::{typ} AS {q}" if (raw or {}).get(c, "VARCHAR") != typ else f"{v} AS {q}")
             continue
-        inner += [f"{q} AS {v}", f"TRY_CAST({q} AS {typ}) AS {t}"]
+        inner += [f"{q} AS {v}", f"{text_cast(q, typ, fmt)} AS {t}"]
         fast = f"WHEN {rule.fast} THEN {t} " if rule.fast else ""
         outer.append(f"CASE WHEN {v} IS NULL THEN NULL {fast}WHEN {rule.ok} THEN {t} "
                      f"ELSE error({_lit(_SENTINEL)}) END AS {q}")
@@ -702,7 +724,8 @@ def _bad_values_error(con: duckdb.DuckDBPyConnection, path: Path, source: Source
     parts = []
     for idx, c in enumerate(present, start=1):
         q, typ = _q(c), types[c]
-        rule = _rule_for(q, f"TRY_CAST({q} AS {typ})", typ, (raw or {}).get(c, "VARCHAR"))
+        fmt = text_format(typ, source.csv if source.format == "csv" else None)
+        rule = _rule_for(q, text_cast(q, typ, fmt), typ, (raw or {}).get(c, "VARCHAR"), fmt)
         if rule is None:
             continue
         parts.append(f"SELECT rowid - {first} AS r, {idx} AS i, {_lit(c)} AS c, {q}::VARCHAR AS v, {rule.why} AS why "

@@ -99,16 +99,22 @@ class _Data:
                 self.con.execute(f"ATTACH {_lit(str(charter.warehouse_path))} AS _wb_wh (READ_ONLY)")
             except duckdb.Error:
                 current = set()  # a writer took it since: read the files
+        from ..data.warehouse import text_cast, text_format
+
         for name, src in charter.sources.items():
             path = paths[name]
             if not path.is_file():
                 continue  # the charter's file check reports it
             if src.format == "csv" and src.csv.header and _header(path, src) != list(src.columns):
                 continue  # columns read by position would shift: ingest and the contract name the header
-            cols = ", ".join(f"TRY_CAST({_q(c)} AS {t}) AS {_q(c)}" for c, t in src.columns.items())
+            typed = ", ".join(f"TRY_CAST({_q(c)} AS {t}) AS {_q(c)}" for c, t in src.columns.items())
+            # the file's text, read as ingest reads it (a CSV's declared date format included)
+            csv = src.csv if src.format == "csv" else None
+            cols = ", ".join(f"{text_cast(_q(c), t, text_format(t.upper(), csv))} AS {_q(c)}"
+                             for c, t in src.columns.items())
             try:
                 if name in current:
-                    self.con.execute(f"CREATE TEMP VIEW {_q(name)} AS SELECT {cols} FROM _wb_wh.main.{_q(name)} "
+                    self.con.execute(f"CREATE TEMP VIEW {_q(name)} AS SELECT {typed} FROM _wb_wh.main.{_q(name)} "
                                      f"LIMIT {SAMPLE_ROWS + 1}")
                 else:
                     self.con.execute(f"CREATE TEMP TABLE {_q(name)} AS SELECT {cols} FROM {_scan(str(path), src)} "

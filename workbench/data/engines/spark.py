@@ -608,6 +608,11 @@ class SparkEngine:
                                     time.perf_counter() - start)
         for c, t in source.columns.items():  # a type Spark cannot store is refused before any work
             spark_type(t, where=_source_key(self.charter_path, name, c))
+        if source.format == "csv" and (source.csv.dateformat or source.csv.timestampformat):
+            raise EngineError("the Spark engine reads ISO dates and timestamps only (2024-03-15 14:30:00); this "
+                              "source declares csv: dateformat or timestampformat", where=_source_key(
+                                  self.charter_path, name),
+                              hint="load it with `engine: {kind: duckdb}`, or write the dates as ISO in the file")
         if source.format == "csv":
             missing = _check_header(path, source)
             raw, select = self._csv(path, source, missing)
