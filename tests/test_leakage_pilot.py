@@ -93,3 +93,43 @@ def test_held_out_rows_copied_from_training_rows_end_without_go(tmp_path: Path) 
     assert finding["feature"] == "heldout.copies" and finding["check"] == "copied_rows" and finding["value"] > 0.5
     gate = next(g for g in blocked.gates if g.kind == "leakage")
     assert any("equal a training row in every feature and the target" in d for d in gate.details)
+
+
+def test_visits_of_one_patient_are_split_by_patient_and_a_random_split_ends_without_go(tmp_path: Path) -> None:
+    """Four visits a patient, the diagnosis the patient's: a random split put each patient's
+    visits on both sides and a model recognised the patient by height and weight (GO at ROC AUC
+    0.99996 on a signal worth 0.55 before). `new` drafts a group split; a random one is blocked."""
+    rng = np.random.default_rng(6)
+    patients, visits = 300, 4
+    height, weight = rng.normal(170, 10, patients).round(1), rng.normal(75, 12, patients).round(1)
+    age = rng.integers(20, 80, patients)
+    diagnosed = (rng.random(patients) < 1 / (1 + np.exp(-0.03 * (age - 50)))).astype(int)
+    ids = np.repeat(np.arange(patients), visits)
+    data = tmp_path / "visits.csv"
+    pd.DataFrame({"patient_ref": [f"P{i:04d}" for i in ids], "height_cm": height[ids], "weight_kg": weight[ids],
+                  "age": age[ids], "systolic": rng.normal(125, 12, len(ids)).round(), "diagnosed": diagnosed[ids]}
+                 ).sample(frac=1, random_state=1).to_csv(data, index=False)
+    made = subprocess.run([*WORKBENCH, "new", "visits", "--data", str(data), "--target", "diagnosed",
+                           "--dir", str(tmp_path / "pilots")], capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    path = tmp_path / "pilots" / "visits" / "pilot.yaml"
+    charter = load_charter(path)
+    assert (charter.split.kind, charter.split.column) == ("group", "patient_ref")
+
+    grouped = subprocess.run([*WORKBENCH, "run", "--pilot", str(path)], capture_output=True, text=True, timeout=900)
+    assert grouped.returncode in (EXIT_NO_GO, 7), grouped.stdout + grouped.stderr  # judged, honestly
+    (judged,) = history(charter, project_store(charter))
+    assert judged.leakage["findings"] == []
+    gate = next(g for g in judged.gates if g.name == "beats_todays_rule")
+    assert gate.measured < 0.8, gate.reason  # no patient recognised: the signal is weak
+
+    text = path.read_text()
+    start = text.index("split:")
+    end = text.index("\n\n", start)
+    path.write_text(text[:start] + "split:\n  kind: random\n  test_size: 0.25\n  seed: 0" + text[end:])
+    random = subprocess.run([*WORKBENCH, "run", "--pilot", str(path)], capture_output=True, text=True, timeout=900)
+    assert random.returncode == EXIT_NO_GO, random.stdout + random.stderr
+    assert "FAIL no_leakage" in random.stdout and "split by the entity" in random.stdout
+    blocked = history(load_charter(path), project_store(charter))[0]
+    (finding,) = blocked.leakage["findings"]
+    assert (finding["feature"], finding["check"]) == ("patient_ref", "shared_groups") and finding["value"] > 0.9

@@ -436,7 +436,8 @@ def new_pilot(
             if 2 <= n_distinct <= 12:
                 slice_cols.append(col)
         slice_cols = slice_cols[:2]
-        split_lines = _split(con, time_column, task, why=time_note, target=target)
+        group = None if time_column is not None else _group_key(con, exclude, rows)
+        split_lines = _split(con, time_column, task, why=time_note, target=target, group=group)
         target_std = con.execute(f"SELECT stddev_samp({tq}::DOUBLE) FROM t").fetchone()[0] if numeric_target else None
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -599,9 +600,34 @@ def _temporal_cut(con: Any, col: str, target: str | None, task: str) -> tuple[fl
                  "--time-column, lets the pilot be judged")
 
 
-def _split(con: Any, time_column: str | None, task: str, *, why: str = "", target: str | None = None) -> list[str]:
+def _group_key(con: Any, exclude: dict[str, str], rows: int) -> tuple[str, float] | None:
+    """A column the leakage checks found to hold one target value per value (``one_to_one``)
+    whose values repeat (two rows a value or more, on average): an entity (a patient, a
+    customer) whose rows a random split would put on both sides, where a model recognises
+    the entity by its other columns instead of predicting. (column, rows a value), or None."""
     from .data.sql import quote_ident as _q
 
+    best = None
+    for col, why in exclude.items():
+        if not why.startswith("leak (one_to_one)"):
+            continue
+        distinct = con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t").fetchone()[0]
+        per_value = rows / distinct if distinct else 0.0
+        if per_value >= 2 and (best is None or per_value > best[1]):
+            best = (col, per_value)
+    return best
+
+
+def _split(con: Any, time_column: str | None, task: str, *, why: str = "", target: str | None = None,
+           group: tuple[str, float] | None = None) -> list[str]:
+    from .data.sql import quote_ident as _q
+
+    if time_column is None and group is not None:
+        col, per_value = group
+        return ["split:                        # group: all rows of a value on one side, about 25 % of the values held out",
+                f"  # {col} repeats ({per_value:.1f} rows a value) and holds one target value each: an entity whose",
+                "  # rows a random split would put on both sides, where a model recognises it instead of predicting",
+                "  kind: group", f"  column: {_yaml_scalar(col)}", "  test_size: 0.25", "  seed: 0"]
     if time_column is None:
         return ["split:                        # random: 25 % held out, seeded" +
                 (", stratified on the target" if task in ("classification", "multiclass") else ""),

@@ -175,3 +175,32 @@ def test_copies_are_matched_across_the_types_pandas_and_duckdb_give_a_column() -
     assert heldout.copies_of(train, ["k", "c", "y"]) == 2
     assert heldout.copies_of(train, ["k", "c", "y", "not_a_column"]) == 2  # compared on the columns both have
     assert heldout.copies_of(train.iloc[:0], ["k", "c", "y"]) == 0
+
+
+def _visits(patients: int = 300, visits: int = 4, seed: int = 2) -> pd.DataFrame:
+    """Visits of patients: height and weight are the patient's own, the diagnosis is the patient's."""
+    rng = np.random.default_rng(seed)
+    height, weight = rng.normal(170, 10, patients).round(1), rng.normal(75, 12, patients).round(1)
+    diagnosed = (rng.random(patients) < 0.4).astype(int)
+    ids = np.repeat(np.arange(patients), visits)
+    return pd.DataFrame({"patient_ref": [f"P{i:04d}" for i in ids], "height": height[ids], "weight": weight[ids],
+                         "systolic": rng.normal(125, 12, len(ids)).round(), "diagnosed": diagnosed[ids]})
+
+
+def test_held_out_rows_of_an_entity_with_training_rows_are_a_finding_under_a_random_split() -> None:
+    class Task:
+        kind, positive_label = "classification", 1
+
+    frame = _visits()
+    data, _, heldout = _split_data(frame, "diagnosed", ["height", "weight", "systolic"], [])  # patient_ref left out
+    found = [f for f in leakage.check_data(data, Task(), type("S", (), {"kind": "random"})()) if f.check == "shared_groups"]
+    shared = heldout["patient_ref"].isin(set(data.train["patient_ref"])).sum()
+    assert [f.feature for f in found] == ["patient_ref"] and found[0].value == pytest.approx(shared / len(heldout), abs=1e-4)
+    assert "split: {kind: group, column: patient_ref}" in found[0].evidence and " training rows a value)" in found[0].evidence
+    # not on a group split, nor when a patient's visits differ in outcome (a visit-level target)
+    assert not [f for f in leakage.check_data(data, Task(), type("S", (), {"kind": "group"})())
+                if f.check == "shared_groups"]
+    varied = frame.assign(diagnosed=np.random.default_rng(0).integers(0, 2, len(frame)))
+    data, _, _ = _split_data(varied, "diagnosed", ["height", "weight", "systolic"], [])
+    assert not [f for f in leakage.check_data(data, Task(), type("S", (), {"kind": "random"})())
+                if f.check == "shared_groups"]

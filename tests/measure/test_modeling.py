@@ -68,6 +68,24 @@ def test_random_split_is_seeded_and_stratified(con) -> None:
     assert not other.evaluate.equals(a.evaluate)
 
 
+def test_a_group_split_keeps_every_value_on_one_side(con) -> None:
+    # "visits" (0..8) as the entity: each value's rows all train or all judge, about 25 % of values held out
+    s = spec(split=Split(kind="group", column="visits", test_size=0.25, seed=1))
+    a = modeling.load_data(con, s, CLS)
+    assert not set(a.train["visits"]) & set(a.evaluate["visits"])
+    assert len(a.train) + len(a.evaluate) == 399 and 1 <= a.evaluate["visits"].nunique() <= 5
+    assert "visits" not in a.numeric and "group split" in a.excluded["visits"]
+    assert a.params()["split.kind"] == "group" and a.params()["split.column"] == "visits"
+    assert modeling.load_data(con, s, CLS).evaluate.equals(a.evaluate)  # seeded
+    seeds = {tuple(sorted(set(modeling.load_data(con, spec(split=Split(kind="group", column="visits", seed=k)),
+                                                 CLS).evaluate["visits"]))) for k in range(2, 8)}
+    assert len(seeds) > 1  # another seed, other values
+    with pytest.raises(ValueError, match="group split needs `column:`"):
+        Split(kind="group")
+    with pytest.raises(ConfigError, match="split column 'nope' is not in the feature view"):
+        modeling.load_data(con, spec(split=Split(kind="group", column="nope")), CLS)
+
+
 def test_feature_view_errors_say_what_to_fix(con) -> None:
     with pytest.raises(ConfigError, match="no target column 'nope'"):
         modeling.load_data(con, spec(), Task(kind="classification", target="nope"))

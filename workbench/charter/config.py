@@ -210,10 +210,13 @@ class Split(_Model):
     ``temporal``: on ``column``, ``train: [from, to]`` and ``evaluate: [from, to]``
     (inclusive; numbers or ISO dates). ``random``: ``test_size`` of the rows, drawn with
     ``seed``, stratified on the target for classification unless ``stratify: false``.
+    ``group``: every row of a value of ``column`` (a customer, a patient, a device) on the
+    same side, about ``test_size`` of the values held out (drawn with ``seed``): the model
+    is judged on entities it never saw.
     ``train_sample: {rows, seed}``: train on a sample of the training split (bounded
     memory at any table size); the held-out rows are always scored in full."""
 
-    kind: Literal["temporal", "random"]
+    kind: Literal["temporal", "random", "group"]
     column: str | None = None
     train: list[Any] | None = None
     evaluate: list[Any] | None = None
@@ -224,6 +227,8 @@ class Split(_Model):
 
     @model_validator(mode="after")
     def _complete(self) -> Split:
+        if self.kind == "group" and not self.column:
+            raise ValueError("a group split needs `column:` (the entity whose rows stay together, e.g. customer_id)")
         if self.kind == "temporal":
             missing = [k for k in ("column", "train", "evaluate") if getattr(self, k) is None]
             if missing:

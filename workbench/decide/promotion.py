@@ -497,7 +497,9 @@ def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: M
     return GateResult(passed=not failing, measured=worst_by, details=details, reason=reason, **base)
 
 
-ROW_CHECKS = ("copied_rows", "exact duplicate", "normalized duplicate")  # findings on rows or items, not a feature
+_ROWS = "remove the rows each finding names"
+_REMEDIES = {"": "exclude the feature(s) from `features:`", "copied_rows": _ROWS, "exact duplicate": _ROWS,
+             "normalized duplicate": _ROWS, "shared_groups": "split by the entity (`split: {kind: group, column: ...}`)"}
 
 
 def leakage_gate(findings: Sequence[Mapping[str, Any]] | None, acknowledged: Mapping[str, str], *,
@@ -520,13 +522,12 @@ def leakage_gate(findings: Sequence[Mapping[str, Any]] | None, acknowledged: Map
         reason = "no feature carries the answer (leakage checks on the training rows found nothing)"
     elif open_:
         names = ", ".join(dict.fromkeys(str(f.get("feature")) for f in open_))
-        # a finding on rows (copied held-out rows, eval items among the training items) names no feature
-        on_rows = [f for f in open_ if f.get("check") in ROW_CHECKS]
-        remedy = " or ".join((["exclude the feature(s) from `features:`"] if len(on_rows) < len(open_) else [])
-                             + (["remove the rows each finding names"] if on_rows else []))
-        key = "FEATURE" if len(on_rows) < len(open_) else str(on_rows[0].get("feature"))
-        reason = (f"{len(open_)} leakage finding(s) on {names}: {remedy}, or, if sound after all, acknowledge each "
-                  f"in the charter with a reason (`leakage: {{acknowledged: {{{key}: \"why\"}}}}`)")
+        # what to do depends on the check: a feature goes, copied rows go, an entity splits by group
+        remedies = [_REMEDIES.get(str(f.get("check")), _REMEDIES[""]) for f in open_]
+        key = "FEATURE" if _REMEDIES[""] in remedies else str(open_[0].get("feature"))
+        reason = (f"{len(open_)} leakage finding(s) on {names}: {' or '.join(dict.fromkeys(remedies))}, or, if sound "
+                  f"after all, acknowledge each in the charter with a reason (`leakage: {{acknowledged: "
+                  f"{{{key}: \"why\"}}}}`)")
     else:
         reason = f"{len(acked)} leakage finding(s), every one acknowledged in the charter with a reason"
     return GateResult(passed=not open_, measured=float(len(open_)), reason=reason, details=details, **base)

@@ -32,7 +32,11 @@ Checks (``Finding.check``):
   memory): at least :data:`COPY_SHARE` of them equal a training row in every feature and the
   target, in a table with a feature whose values rarely repeat (so the rows are copies, not
   chance): a model that memorises rows scores those without predicting anything. Its
-  ``feature`` is :data:`COPIES` (acknowledged under that key).
+  ``feature`` is :data:`COPIES` (acknowledged under that key);
+- ``shared_groups`` — a random split, and a column left out of the features whose values
+  repeat and each hold one target value (an entity: a patient, a customer): when at least
+  :data:`SHARED_SHARE` of the held-out rows share their value with training rows, a model
+  recognises the entity instead of predicting (``split: {kind: group, column: ...}``).
 
 Cost: at most :data:`SAMPLE_ROWS` rows; per feature a rank correlation and a tree of at
 most 32 leaves (well under a second on the demo's 18 features).
@@ -48,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["Finding", "check_frame", "check_data", "SAMPLE_ROWS", "MAX_AUC", "MAX_R2", "COPY_RHO",
-           "COPIES", "COPY_SHARE", "findings_from_json"]
+           "COPIES", "COPY_SHARE", "SHARED_SHARE", "findings_from_json"]
 
 SAMPLE_ROWS = 20_000
 MAX_AUC = 0.99
@@ -60,6 +64,7 @@ _RATIO_FEATURES = 12  # ratios are tried among at most this many numeric feature
 _MIN_BUCKET_ROWS = 5
 COPIES = "heldout.copies"  # the copied_rows finding's key: not a column, the held-out rows
 COPY_SHARE = 0.05  # held-out rows equal to a training row (every feature and the target)
+SHARED_SHARE = 0.20  # held-out rows whose entity (a patient, a customer) has training rows
 _MIN_COPIES = 20
 _VARIED_SHARE = 0.10  # a feature whose distinct values are at least this share of the rows
 
@@ -378,7 +383,41 @@ def check_data(data: Any, task: Any, split: Any = None, *, sample_rows: int = SA
                         positive_label=task.positive_label, time_column=column if split_kind == "temporal" else None,
                         split_kind=split_kind, dates=dates, sample_rows=sample_rows, seed=seed)
     copied = _copied_rows(data)
-    return found + ((copied,) if copied is not None else ())
+    shared = _shared_groups(data) if split_kind == "random" else ()
+    return found + ((copied,) if copied is not None else ()) + shared
+
+
+def _shared_groups(data: Any) -> tuple[Finding, ...]:
+    """``shared_groups`` findings of a random split: a column left out of the features whose
+    values repeat (two training rows a value or more) and each hold one target value (an
+    entity: a patient, a customer), when at least :data:`SHARED_SHARE` of the held-out rows
+    share their value with training rows. A model that recognises the entity by its other
+    columns (a height, a birth year) scores those rows without predicting anything."""
+    heldout, train, target = getattr(data, "heldout", None), data.train, data.target
+    if heldout is None or not getattr(heldout, "rows", 0) or not hasattr(heldout, "copies_of"):
+        return ()
+    features = set(data.features)
+    out = []
+    for col in [c for c in train.columns if c not in features and c != target and c in getattr(heldout, "columns", ())]:
+        values = train[[col, target]].dropna()
+        if len(values) < _MIN_ROWS or values[col].nunique() > len(values) / 2:
+            continue
+        groups = values.groupby(col, observed=True)[target]
+        sizes, kinds = groups.size(), groups.nunique()
+        repeated = sizes[sizes >= 2]
+        if repeated.sum() < _MIN_ROWS or sizes[(sizes >= 2) & (kinds == 1)].sum() < 0.99 * repeated.sum():
+            continue
+        shared = heldout.copies_of(train[[col]].drop_duplicates(), [col])
+        if shared < _MIN_COPIES or shared < SHARED_SHARE * heldout.rows:
+            continue
+        per_value = len(values) / values[col].nunique()
+        out.append(Finding(col, "shared_groups",
+                           f"{shared:,} of the {heldout.rows:,} held-out rows ({shared / heldout.rows:.1%}) have a {col} "
+                           f"that training rows have too, and every {col} holds one target value ({per_value:.1f} "
+                           f"training rows a value): a model that recognises the {col} by its other columns scores those rows "
+                           f"without predicting. Split by it: `split: {{kind: group, column: {col}}}`",
+                           round(shared / heldout.rows, 4)))
+    return tuple(out)
 
 
 def _copied_rows(data: Any) -> Finding | None:

@@ -310,6 +310,8 @@ def _split(charter: Charter, doc: LocatedYaml, out: list, finding: Any, con: Any
         out.append(finding("error", where, f"the split column '{col}' is personal data (pii: true in its contract)",
                            "choose another column, or derive one in the feature view under another name"))
         return
+    if split.kind == "group":  # any type groups rows: a value's rows stay on one side
+        return
     dtype = types[col]
     if not (_temporal(dtype) or _numeric(dtype)):
         out.append(finding("error", where, f"the split column '{col}' is {dtype}; a temporal split needs a DATE, "

@@ -154,6 +154,8 @@ def feature_kinds(frame: pd.DataFrame, target: str, features: FeatureView,
     numeric: list[str] = []
     categorical: list[str] = []
     excluded: dict[str, str] = {c: "excluded in the charter" for c in features.exclude if c in frame.columns}
+    if split is not None and split.kind == "group" and split.column in frame.columns and split.column not in excluded:
+        excluded[str(split.column)] = "the group split's column: every value is on one side only"
     forced = set(features.categorical)
     for col in frame.columns:
         if col == target or col in excluded:
@@ -345,7 +347,7 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
     if task.target not in columns:
         raise ConfigError(f"the feature view has no target column '{task.target}'", where=where,
                           hint=f"its columns: {', '.join(map(str, columns))}; fix `task.target` or the view")
-    if split.kind == "temporal" and str(split.column) not in columns:
+    if split.kind in ("temporal", "group") and str(split.column) not in columns:
         raise ConfigError(f"the split column '{split.column}' is not in the feature view", where="pilot charter: split.column",
                           hint=f"its columns: {', '.join(map(str, columns))}")
     view = f"({base}) AS {_VIEW}"
@@ -356,6 +358,11 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
         col = quote_ident(str(split.column))
         train_sql, train_params = f"{col} BETWEEN ? AND ?", list(split.train or [])
         eval_sql, eval_params = f"{col} BETWEEN ? AND ?", list(split.evaluate or [])
+    elif split.kind == "group":  # a value's rows on one side: held out when its hash falls below the share
+        key = f"hash(coalesce(CAST({quote_ident(str(split.column))} AS VARCHAR), '__wb_null'), ?::BIGINT)"
+        cutoff = min(int(split.test_size * 2**64), 2**64 - 1)
+        eval_sql, eval_params = f"{key} < ?::UBIGINT", [split.seed, cutoff]
+        train_sql, train_params = f"NOT ({eval_sql})", list(eval_params)
     else:
         totals, dropped = _counts(con, view, "TRUE", [], target, classification, where=where)
         if task.kind == "classification":
@@ -369,7 +376,7 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
         eval_sql, eval_params = held_sql, held_params
         train_sql, train_params = f"NOT ({held_sql})", held_params
         view = numbered  # the split's predicates need the positions
-    if split.kind == "temporal":  # one scan counts both parts
+    if split.kind in ("temporal", "group"):  # one scan counts both parts
         (train_counts, train_nulls), (eval_counts, eval_nulls) = _part_counts(
             con, view, [(train_sql, train_params), (eval_sql, eval_params)], target, classification, where=where)
         dropped = train_nulls + eval_nulls
@@ -414,6 +421,8 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
     if split.kind == "temporal":
         for key in ("test_size", "seed", "stratify"):
             recorded.pop(key, None)
+    if split.kind == "group":
+        recorded.pop("stratify", None)
     excluded.update({c: "personal data (pii: true in its contract): never loaded" for c in personal})
     return ModelingData(_normalise(train, numeric, categorical), held, task.target, tuple(numeric), tuple(categorical),
                         recorded, excluded, dropped, tuple(personal), train_split_rows)
