@@ -121,6 +121,37 @@ def test_prior_is_the_training_rate_or_mean() -> None:
     assert modeling.Prior.fit(pd.Series([1.0, 3.0]), REG).value == 2.0
 
 
+def test_a_regression_judged_on_mae_is_measured_against_the_median() -> None:
+    # claims, 80 % of them zero: the mean (~400) was the bar, a model predicting 0 for everyone
+    # cleared it by 38 % and got GO, though it predicts nothing
+    from support import make_charter
+
+    claims = pd.Series([0.0] * 8 + [1000.0, 3000.0])
+    median = modeling.Prior.fit(claims, REG, "median")
+    assert (median.value, modeling.Prior.fit(claims, REG).value) == (0.0, 400.0)
+    assert "median, 0" in median.describe()
+    train = pd.DataFrame({"cover": ["basic"] * 10 + ["premium"] * 10})
+    y = pd.Series([0.0] * 8 + [50.0, 70.0] + [0.0] * 4 + [900.0] * 6)
+    rule = modeling.GroupRate.fit(train, y, REG, ["cover"], min_rows=5, statistic="median")
+    assert rule.score(pd.DataFrame({"cover": ["basic", "premium", "other"]})).tolist() == [0.0, 900.0, 0.0]
+    assert "median per (cover)" in rule.describe()
+
+    base = make_charter("claims").model_dump(mode="json")
+    def spec_of(metric: str, baseline: dict | None, kind: str = "regression") -> Baseline | None:
+        data = {**base, "primary_metric": metric, "task": {"kind": kind, "target": "late"}, "baseline": baseline,
+                "gates": []}
+        from workbench.charter.config import Charter
+
+        return Charter.model_validate(data).modeling().baseline
+
+    assert spec_of("quality.mae", None) == Baseline(kind="prior", statistic="median")
+    assert spec_of("quality.rmse", None).statistic == "mean"
+    assert spec_of("quality.mae", {"kind": "group_rate", "groups": ["carrier"]}).statistic == "median"
+    assert spec_of("quality.mae", {"kind": "prior", "statistic": "mean"}).statistic == "mean"  # written: kept
+    assert spec_of("quality.mae", {"kind": "sql", "expression": "1"}).statistic is None
+    assert spec_of("quality.roc_auc", None, "classification") is None
+
+
 @pytest.mark.parametrize("estimator, native", [
     ("sklearn.ensemble.HistGradientBoostingClassifier", True),
     ("sklearn.linear_model.LogisticRegression", False),

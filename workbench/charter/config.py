@@ -247,12 +247,16 @@ class Baseline(_Model):
     ``group_rate``: the training split's rate (or mean) per group of ``groups``, falling
     back to coarser groups (dropping the last key) below ``min_rows`` rows, then to the
     overall rate; ``prior``: the training split's positive rate or mean for every row.
+    ``statistic`` (regression, ``prior`` and ``group_rate``): the constant a group gets, the
+    ``mean`` or the ``median``; unset, the one the primary metric favours (the median for
+    quality.mae: a mean is no fair bar for an absolute error on a skewed target).
     For a baseline of your own, point the baseline step at your notebook instead."""
 
     kind: Literal["sql", "group_rate", "prior"]
     expression: str | None = None
     groups: list[str] = []
     min_rows: int = Field(default=30, ge=1)
+    statistic: Literal["mean", "median"] | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Baseline:
@@ -625,7 +629,13 @@ class Charter(_Model):
 
     def modeling(self) -> ModelSpec:
         """The modeling spec the generic notebooks read (injected as their `spec`)."""
-        return ModelSpec(features=self.features, split=self.split, baseline=self.baseline,
+        baseline = self.baseline
+        if self.task.kind == "regression" and (baseline is None or baseline.kind != "sql") \
+                and (baseline is None or baseline.statistic is None):
+            # the constant that minimises the primary metric: the median for an absolute error
+            statistic = "median" if self.primary_metric == "quality.mae" else "mean"
+            baseline = (baseline or Baseline(kind="prior")).model_copy(update={"statistic": statistic})
+        return ModelSpec(features=self.features, split=self.split, baseline=baseline,
                          candidates=self.candidates, eval_set=self.eval_set)
 
     # -- helpers -----------------------------------------------------------------------

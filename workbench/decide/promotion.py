@@ -326,12 +326,15 @@ def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: 
     change = (value - ref) / abs(ref) if ref != 0 else (0.0 if value == ref else math.copysign(math.inf, value - ref))
     d = paired(comparison, gate.metric, candidate, "baseline")
     if d is not None:
-        verdict, lo_b, _ = judge_interval(d, higher=higher, margin=margin)
+        verdict, lo_b, hi_b = judge_interval(d, higher=higher, margin=margin)
         reason = (f"{gate.metric} = {_fmt(value)} vs baseline {_fmt(ref)}: {_interval_text(d)}; required: the "
                   f"interval's lower bound {'above' if higher else 'below'} {(margin if higher else -margin):+.4g} "
                   f"({gate.min_relative_improvement:.2%} of the baseline, {'higher' if higher else 'lower'} "
                   "is better)")
-        if verdict == "tie":
+        if verdict == "tie" and not lo_b <= margin <= hi_b:  # zero inside, the margin beyond it
+            reason += ": the interval holds zero, so the candidate is no better than today's rule (the rows cannot " \
+                      "tell them apart)"
+        elif verdict == "tie":
             reason += ": the margin lies inside the interval, so the candidate is no better than today's rule"
         elif verdict == "fail":
             reason += ": the whole interval falls short of it"

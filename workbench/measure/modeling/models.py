@@ -108,23 +108,29 @@ class _Scorer:
         return self.score(frame)
 
 
-class Prior(_Scorer):
-    """The training split's positive rate (classification) or mean (regression)."""
+def _centre(statistic: str | None) -> Any:
+    return np.median if statistic == "median" else np.mean
 
-    def __init__(self, task: Task, value: float) -> None:
-        self.task, self.value = task, float(value)
+
+class Prior(_Scorer):
+    """The training split's positive rate (classification) or mean (regression; or its median,
+    ``statistic: median``)."""
+
+    def __init__(self, task: Task, value: float, statistic: str | None = None) -> None:
+        self.task, self.value, self.statistic = task, float(value), statistic
 
     @classmethod
-    def fit(cls, y: pd.Series, task: Task) -> Prior:
-        truth = binary_target(y, task.positive_label) if task.kind == "classification" else pd.to_numeric(y)
-        return cls(task, float(np.mean(truth)))
+    def fit(cls, y: pd.Series, task: Task, statistic: str | None = None) -> Prior:
+        if task.kind == "classification":
+            return cls(task, float(np.mean(binary_target(y, task.positive_label))))
+        return cls(task, float(_centre(statistic)(pd.to_numeric(y))), statistic)
 
     def score(self, frame: pd.DataFrame) -> pd.Series:
         _check_frame(frame, [])
         return pd.Series(np.full(len(frame), self.value), index=frame.index, name="score")
 
     def describe(self) -> str:
-        what = "positive rate" if self.task.kind == "classification" else "mean"
+        what = "positive rate" if self.task.kind == "classification" else getattr(self, "statistic", None) or "mean"
         return f"the training split's {what}, {self.value:.4g}, for every row"
 
 
@@ -135,12 +141,13 @@ class GroupRate(_Scorer):
     group of the keys without the last one, and so on, then to the overall value."""
 
     def __init__(self, task: Task, groups: Sequence[str], levels: list[dict[tuple, float]], overall: float,
-                 numeric_keys: Sequence[str], min_rows: int) -> None:
+                 numeric_keys: Sequence[str], min_rows: int, statistic: str | None = None) -> None:
         self.task, self.groups, self.levels, self.overall = task, list(groups), levels, float(overall)
-        self.numeric_keys, self.min_rows = set(numeric_keys), min_rows
+        self.numeric_keys, self.min_rows, self.statistic = set(numeric_keys), min_rows, statistic
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, y: pd.Series, task: Task, groups: Sequence[str], *, min_rows: int = 30) -> GroupRate:
+    def fit(cls, frame: pd.DataFrame, y: pd.Series, task: Task, groups: Sequence[str], *, min_rows: int = 30,
+            statistic: str | None = None) -> GroupRate:
         missing = [g for g in groups if g not in frame.columns]
         if missing:
             raise ConfigError(f"baseline group column(s) {', '.join(missing)} are not in the feature view",
@@ -154,11 +161,14 @@ class GroupRate(_Scorer):
         levels = []
         for depth in range(len(groups), 0, -1):
             keys = list(groups[:depth])
-            agg = data.groupby(keys, dropna=True, observed=True)["__y"].agg(["mean", "count"])
+            centre = "median" if statistic == "median" and task.kind != "classification" else "mean"  # per group
+            agg = data.groupby(keys, dropna=True, observed=True)["__y"].agg([centre, "count"])
             agg = agg[agg["count"] >= min_rows]
             index = agg.index if depth > 1 else [(k,) for k in agg.index]
-            levels.append({tuple(_key(v) for v in k): float(m) for k, m in zip(index, agg["mean"], strict=True)})
-        return cls(task, groups, levels, float(np.mean(truth)), numeric, min_rows)
+            levels.append({tuple(_key(v) for v in k): float(m) for k, m in zip(index, agg[centre], strict=True)})
+        statistic = statistic if task.kind != "classification" else None
+        overall = _centre(statistic)(np.asarray(truth, dtype=float))
+        return cls(task, groups, levels, float(overall), numeric, min_rows, statistic)
 
     def score(self, frame: pd.DataFrame) -> pd.Series:
         _check_frame(frame, self.groups)
@@ -183,7 +193,7 @@ class GroupRate(_Scorer):
         return pd.Series(out, index=frame.index, name="score")
 
     def describe(self) -> str:
-        what = "rate" if self.task.kind == "classification" else "mean"
+        what = "rate" if self.task.kind == "classification" else getattr(self, "statistic", None) or "mean"
         return (f"the training split's {what} per ({', '.join(self.groups)}) with at least {self.min_rows} rows "
                 f"({len(self.levels[0]):,} groups), then coarser groups, then the overall {self.overall:.4g}")
 
@@ -263,9 +273,9 @@ def fit_baseline(spec: Baseline | None, train: pd.DataFrame, y: pd.Series, task:
 
         return multiclass.fit_baseline(spec, train, y, task, multiclass.class_labels(task, y))
     if spec is None or spec.kind == "prior":
-        return Prior.fit(y, task)
+        return Prior.fit(y, task, getattr(spec, "statistic", None))
     if spec.kind == "group_rate":
-        return GroupRate.fit(train, y, task, spec.groups, min_rows=spec.min_rows)
+        return GroupRate.fit(train, y, task, spec.groups, min_rows=spec.min_rows, statistic=spec.statistic)
     return SqlRule.fit(train, y, task, str(spec.expression))
 
 
