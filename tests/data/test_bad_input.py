@@ -125,6 +125,8 @@ def test_a_file_that_is_not_utf8_gets_a_clear_error(tmp_path: Path, encoding: st
     assert "t.csv" in msg and ("not UTF-8" in msg or "not utf-8" in msg) and "CSV UTF-8" in msg
     if encoding == "latin-1":
         assert "t.csv:3" in msg  # the line with the byte that is not UTF-8
+    # the conversion the hint gives is from the file's own encoding
+    assert f"iconv -f {'LATIN1' if encoding == 'latin-1' else 'UTF-16'} -t UTF-8" in msg
 
 
 def test_parquet_values_that_would_change_are_refused(tmp_path: Path) -> None:

@@ -408,13 +408,12 @@ def _check_header(path: Path, source: Source) -> list[str]:
     )
 
 
-_ENCODING_HINT = ("re-save the file as UTF-8 (Excel: File > Save As > \"CSV UTF-8 (Comma delimited)\"; "
-                  "or `iconv -f LATIN1 -t UTF-8 in.csv > out.csv`), then run again")
-
-
-def _encoding_error(path: Path, detail: str, line: int | None = None) -> IngestError:
+def _encoding_error(path: Path, detail: str, line: int | None = None, source: str = "LATIN1") -> IngestError:
+    """``source``: the encoding `iconv` converts from in the hint (Windows' Latin-1 unless the
+    byte-order mark says UTF-16 or UTF-32)."""
     return IngestError(f"the file is not UTF-8 text ({detail})", where=f"{path}:{line}" if line else str(path),
-                       hint=_ENCODING_HINT)
+                       hint="re-save the file as UTF-8 (Excel: File > Save As > \"CSV UTF-8 (Comma delimited)\"; "
+                            f"or `iconv -f {source} -t UTF-8 in.csv > out.csv`), then run again")
 
 
 def _check_encoding(path: Path) -> None:
@@ -429,7 +428,7 @@ def _check_encoding(path: Path) -> None:
     for bom, name in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
                       (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
         if start.startswith(bom):
-            raise _encoding_error(path, f"it is {name}, e.g. Excel's \"Unicode Text\"")
+            raise _encoding_error(path, f"it is {name}, e.g. Excel's \"Unicode Text\"", source=name)
 
 
 def _lit(s: str) -> str:
@@ -803,7 +802,7 @@ def _rejects_error(path: Path, rejects: list[tuple], values: list[str], *, bad_v
         head = f"{bad_rows} malformed row(s): {bad_values} value(s) {exact}"
     else:
         head = f"{len(rejects)} malformed row(s)"
-    hint = _ENCODING_HINT if encoding else (
+    hint = _encoding_error(path, "").hint if encoding else (
         "fix those lines in the file (or the declared column types in the charter), then run again")
     return IngestError(f"{head}; the previous table is unchanged:\n  " + "\n  ".join(lines) + more,
                        where=str(path), hint=hint)
