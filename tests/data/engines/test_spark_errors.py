@@ -148,3 +148,21 @@ def test_an_error_the_dead_driver_cannot_describe_counts_as_the_driver_gone() ->
     assert _jvm_gone(Unprintable()) and _first_line(Unprintable()) == "Unprintable"
     assert _jvm_gone(ConnectionResetError(104, "Connection reset by peer"))
     assert not _jvm_gone(ValueError("a column is missing"))
+
+
+def test_a_csv_with_a_declared_date_format_is_refused_before_spark_starts(tmp_path: Path) -> None:
+    """Spark reads ISO dates only: a source with csv: dateformat is named, with the fix, and
+    nothing is written to the lake."""
+    from workbench.charter.config import CsvOptions, Engine, Source
+    from workbench.data.engines.spark import SparkEngine
+
+    path = tmp_path / "orders.csv"
+    path.write_text("ordered,amount\n15.03.2022,1\n")
+    source = Source(path=path, columns={"ordered": "DATE", "amount": "BIGINT"}, csv=CsvOptions(dateformat="%d.%m.%Y"))
+    engine = SparkEngine(Engine(kind="spark", master="local[1]"), tmp_path / "lake", charter_path="pilot.yaml")
+    started = time.monotonic()
+    with pytest.raises(EngineError) as info:
+        engine.ingest("orders", source, path)
+    assert "ISO dates and timestamps only" in str(info.value) and "pilot.yaml: sources.orders" in str(info.value)
+    assert "engine: {kind: duckdb}" in str(info.value) and time.monotonic() - started < 5
+    assert not (tmp_path / "lake").exists()
