@@ -606,6 +606,7 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int) -> tuple[str, float
     customer) whose rows a random split would put on both sides, where a model recognises
     the entity by its other columns instead of predicting. (column, rows a value), or None."""
     from .data.sql import quote_ident as _q
+    from .measure.leakage import MIN_GROUPS
 
     best = None
     for col, why in exclude.items():
@@ -613,7 +614,7 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int) -> tuple[str, float
             continue
         distinct = con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t").fetchone()[0]
         per_value = rows / distinct if distinct else 0.0
-        if per_value >= 2 and (best is None or per_value > best[1]):
+        if per_value >= 2 and distinct >= MIN_GROUPS and (best is None or per_value > best[1]):
             best = (col, per_value)
     return best
 

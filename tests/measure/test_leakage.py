@@ -200,6 +200,11 @@ def test_held_out_rows_of_an_entity_with_training_rows_are_a_finding_under_a_ran
     # not on a group split, nor when a patient's visits differ in outcome (a visit-level target)
     assert not [f for f in leakage.check_data(data, Task(), type("S", (), {"kind": "group"})())
                 if f.check == "shared_groups"]
+    # a column of a few values each holding one target value is a proxy of the target, not an entity
+    wards = frame.assign(ward=frame["diagnosed"].map({0: "a", 1: "b"}) + (frame.index % 5).astype(str))
+    data, _, _ = _split_data(wards.drop(columns="patient_ref"), "diagnosed", ["height", "weight", "systolic"], [])
+    assert not [f for f in leakage.check_data(data, Task(), type("S", (), {"kind": "random"})())
+                if f.check == "shared_groups"]
     varied = frame.assign(diagnosed=np.random.default_rng(0).integers(0, 2, len(frame)))
     data, _, _ = _split_data(varied, "diagnosed", ["height", "weight", "systolic"], [])
     assert not [f for f in leakage.check_data(data, Task(), type("S", (), {"kind": "random"})())

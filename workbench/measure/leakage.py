@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["Finding", "check_frame", "check_data", "SAMPLE_ROWS", "MAX_AUC", "MAX_R2", "COPY_RHO",
-           "COPIES", "COPY_SHARE", "SHARED_SHARE", "findings_from_json"]
+           "COPIES", "COPY_SHARE", "SHARED_SHARE", "MIN_GROUPS", "findings_from_json"]
 
 SAMPLE_ROWS = 20_000
 MAX_AUC = 0.99
@@ -65,6 +65,7 @@ _MIN_BUCKET_ROWS = 5
 COPIES = "heldout.copies"  # the copied_rows finding's key: not a column, the held-out rows
 COPY_SHARE = 0.05  # held-out rows equal to a training row (every feature and the target)
 SHARED_SHARE = 0.20  # held-out rows whose entity (a patient, a customer) has training rows
+MIN_GROUPS = 20  # values a column needs to be split by (fewer: a few held out would decide the verdict)
 _MIN_COPIES = 20
 _VARIED_SHARE = 0.10  # a feature whose distinct values are at least this share of the rows
 
@@ -400,8 +401,9 @@ def _shared_groups(data: Any) -> tuple[Finding, ...]:
     out = []
     for col in [c for c in train.columns if c not in features and c != target and c in getattr(heldout, "columns", ())]:
         values = train[[col, target]].dropna()
-        if len(values) < _MIN_ROWS or values[col].nunique() > len(values) / 2:
-            continue
+        distinct = values[col].nunique()
+        if len(values) < _MIN_ROWS or distinct > len(values) / 2 or distinct < MIN_GROUPS:
+            continue  # mostly unique (an identifier), or too few values to split by (a proxy of the target)
         groups = values.groupby(col, observed=True)[target]
         sizes, kinds = groups.size(), groups.nunique()
         repeated = sizes[sizes >= 2]
@@ -410,7 +412,7 @@ def _shared_groups(data: Any) -> tuple[Finding, ...]:
         shared = heldout.copies_of(train[[col]].drop_duplicates(), [col])
         if shared < _MIN_COPIES or shared < SHARED_SHARE * heldout.rows:
             continue
-        per_value = len(values) / values[col].nunique()
+        per_value = len(values) / distinct
         out.append(Finding(col, "shared_groups",
                            f"{shared:,} of the {heldout.rows:,} held-out rows ({shared / heldout.rows:.1%}) have a {col} "
                            f"that training rows have too, and every {col} holds one target value ({per_value:.1f} "

@@ -387,7 +387,9 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
     for name, rows in (("training", train_split_rows), ("evaluation", sum(eval_counts.values()))):
         if rows == 0:
             raise EvaluationError(f"the {name} split is empty", where="pilot charter: split",
-                                  hint="check the split's ranges against the data (`workbench profile` shows them)")
+                                  hint=f"split by a column with more values than '{split.column}', or try another "
+                                  "`seed:`" if split.kind == "group" else
+                                  "check the split's ranges against the data (`workbench profile` shows them)")
     if task.kind == "classification":
         _check_binary(list(dict.fromkeys([*train_counts, *eval_counts])), task)
     elif task.kind == "multiclass":
