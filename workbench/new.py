@@ -202,13 +202,29 @@ def _swapped(fmt: str) -> str:
     return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
 
 
-@functools.lru_cache(maxsize=4)
 def _date_formats(data: str) -> _DateFormats:
     """The formats of the file's DATE and TIMESTAMP columns when not ISO: as DuckDB's sniffer
     read them, or found on a text column every value of which reads in one common format. One
     date format and one timestamp format a file (the charter's csv: dateformat, timestampformat).
     ``ambiguous``: a format whose day and month swapped also reads every value of those columns
     (01/02/2024 is 2 January or 1 February): a guess a person has to confirm."""
+    try:
+        stat = os.stat(data)
+    except OSError:
+        return _DateFormats()  # the strict load says what is wrong with the path
+    return _read_date_formats(data, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_date_formats(data: str, _mtime_ns: int, _size: int) -> _DateFormats:
+    """:func:`_date_formats` of one version of the file (`new` asks several times)."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        return _formats_in(con, data)
+
+
+def _formats_in(con: Any, data: str) -> _DateFormats:
     import duckdb
 
     from .data.sql import quote_ident as q
@@ -216,7 +232,6 @@ def _date_formats(data: str) -> _DateFormats:
     nulls = "[" + ", ".join(_lit(n) for n in NULL_STRINGS) + "]"
     text = f"read_csv({_lit(data)}, nullstr={nulls}, all_varchar=true)"
     try:
-        con = duckdb.connect()
         date_fmt, ts_fmt, cols = con.execute(
             f"SELECT DateFormat, TimestampFormat, Columns FROM sniff_csv({_lit(data)}, nullstr={nulls}, "
             "sample_size=-1)").fetchall()[0]
@@ -229,6 +244,8 @@ def _date_formats(data: str) -> _DateFormats:
 
     formats = {"DATE": None if date_fmt in _ISO_FORMATS else date_fmt,
                "TIMESTAMP": None if ts_fmt in _ISO_FORMATS else ts_fmt}
+    # a kind the sniffer already read as ISO keeps ISO: one format of a kind a file
+    iso = {k for k in formats if formats[k] is None and any(str(c["type"]).upper().startswith(k) for c in cols)}
     found: dict[str, str] = {}
     with contextlib.suppress(duckdb.Error):
         texts = [c["name"] for c in cols if str(c["type"]).upper() == "VARCHAR"]
@@ -240,6 +257,8 @@ def _date_formats(data: str) -> _DateFormats:
             if not dated:
                 continue
             for kind, tried in (("DATE", _DAYS), ("TIMESTAMP", tuple(d + t for d in _DAYS for t in _TIMES))):
+                if kind in iso:
+                    continue
                 if formats[kind] is not None:
                     tried = (formats[kind],)  # one format of a kind a file
                 fmt = next((f for f in tried if misread(column, f, "probe") == 0 and misread(column, f) == 0), None)
