@@ -3,6 +3,8 @@ and identifiers are not."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -209,3 +211,31 @@ def test_held_out_rows_of_an_entity_with_training_rows_are_a_finding_under_a_ran
     data, _, _ = _split_data(varied, "diagnosed", ["height", "weight", "systolic"], [])
     assert not [f for f in leakage.check_data(data, Task(), type("S", (), {"kind": "random"})())
                 if f.check == "shared_groups"]
+
+
+def test_a_feature_the_view_computes_over_the_target_is_a_finding_and_a_lagged_window_is_not() -> None:
+    from workbench.measure.leakage import view_findings
+
+    features = ["region", "region_rate", "past_rate", "rate", "carrier_delay", "n", "temp"]
+
+    def flagged(sql: str, target: str = "churned") -> dict[str, str]:
+        return {f.feature: f.evidence for f in view_findings(sql, target, features)}
+
+    # a target encoding over every row, as a window or as a GROUP BY joined back
+    assert list(flagged("SELECT region, avg(churned) OVER (PARTITION BY region) AS region_rate, churned FROM c")) \
+        == ["region_rate"]
+    assert list(flagged("SELECT c.*, r.rate FROM c JOIN (SELECT region, avg(Churned) AS rate FROM c GROUP BY region) r "
+                        "USING (region)")) == ["rate"]
+    # over the column the target is computed from
+    derived = flagged("SELECT carrier, (arr_delay >= 15)::INTEGER AS late, count(*) OVER (PARTITION BY carrier) AS n, "
+                      "avg(arr_delay) OVER (PARTITION BY carrier) AS carrier_delay FROM f", target="late")
+    assert list(derived) == ["carrier_delay"] and "arr_delay, which the target late is computed from" in \
+        derived["carrier_delay"]
+    # the past only, a column left out of the features, SQL DuckDB cannot parse: nothing
+    assert flagged("SELECT avg(churned) OVER (PARTITION BY region ORDER BY d ROWS BETWEEN UNBOUNDED PRECEDING AND "
+                   "1 PRECEDING) AS past_rate, churned FROM c") == {}
+    assert flagged("SELECT avg(churned) OVER () AS overall, churned FROM c") == {}
+    assert flagged("SELEC nonsense") == {} and view_findings(None, "churned", features) == ()
+    # the demo's view: a window in a CTE that picks one weather row an hour, never over the target
+    demo = (Path(__file__).resolve().parents[2] / "pilot.yaml").read_text().split("sql: |")[1].split("\n\n")[0]
+    assert view_findings(demo, "late_arrival", ["carrier", "temp", "dep_hour"]) == ()

@@ -324,3 +324,15 @@ def test_min_cost_threshold_is_chosen_on_training_rows_and_needs_costs(con) -> N
     _, low = modeling.fit_candidate(cand, data, task, cheap_fn)
     _, high = modeling.fit_candidate(cand, data, task, cheap_fp)
     assert low < high  # missing a positive costs more: call more rows positive
+
+
+def test_the_feature_views_sql_reaches_the_leakage_checks(con) -> None:
+    from workbench.measure import leakage
+
+    sql = ('SELECT *, avg(CASE WHEN label = \'yes\' THEN 1 ELSE 0 END) OVER (PARTITION BY "Region Name") AS region_rate '
+           'FROM "select"')
+    data = modeling.load_data(con, spec(features=FeatureView(sql=sql, exclude=["amount"])), CLS)
+    assert data.view == sql and "region_rate" in data.numeric
+    found = [f for f in leakage.check_data(data, CLS, data.split) if f.check == "target_in_view"]
+    assert [f.feature for f in found] == ["region_rate"]
+    assert modeling.load_data(con, spec(), CLS).view is None  # a source table: no SQL to read

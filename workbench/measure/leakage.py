@@ -33,6 +33,9 @@ Checks (``Finding.check``):
   target, in a table with a feature whose values rarely repeat (so the rows are copies, not
   chance): a model that memorises rows scores those without predicting anything. Its
   ``feature`` is :data:`COPIES` (acknowledged under that key);
+- ``target_in_view`` — a feature the feature view's SQL computes with an aggregate or a
+  window over the target (or what it is computed from): over every row, held-out rows
+  included (:func:`view_findings`);
 - ``shared_groups`` — a random split, and a column left out of the features whose values
   repeat and each hold one target value (an entity: a patient, a customer): when at least
   :data:`SHARED_SHARE` of the held-out rows share their value with training rows, a model
@@ -52,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["Finding", "check_frame", "check_data", "SAMPLE_ROWS", "MAX_AUC", "MAX_R2", "COPY_RHO",
-           "COPIES", "COPY_SHARE", "SHARED_SHARE", "MIN_GROUPS", "findings_from_json"]
+           "COPIES", "COPY_SHARE", "SHARED_SHARE", "MIN_GROUPS", "findings_from_json", "view_findings"]
 
 SAMPLE_ROWS = 20_000
 MAX_AUC = 0.99
@@ -385,7 +388,92 @@ def check_data(data: Any, task: Any, split: Any = None, *, sample_rows: int = SA
                         split_kind=split_kind, dates=dates, sample_rows=sample_rows, seed=seed)
     copied = _copied_rows(data)
     shared = _shared_groups(data) if split_kind == "random" else ()
-    return found + ((copied,) if copied is not None else ()) + shared
+    in_view = view_findings(getattr(data, "view", None), data.target, data.features)
+    return found + ((copied,) if copied is not None else ()) + shared + in_view
+
+
+_LAGGED = ("EXPR_PRECEDING_ROWS", "EXPR_PRECEDING_RANGE")  # a window frame that ends before the current row
+
+
+def view_findings(sql: str | None, target: str, features: Sequence[str]) -> tuple[Finding, ...]:
+    """``target_in_view`` findings: a feature the view's SQL computes with an aggregate, or a
+    window that reaches the current row or beyond, over the target or a column the target is
+    computed from (``avg(churned) OVER (PARTITION BY region)``, a GROUP BY joined back). It runs
+    over every row, held-out rows included, so it carries their answers: a leak the per-feature
+    checks may miss (a region's rate is no copy of the target). A window ending before the
+    current row (``... AND 1 PRECEDING``) is the past only, and passes. Read from DuckDB's own
+    parse of the SQL (``json_serialize_sql``); SQL it cannot parse is the view step's to report."""
+    if not sql:
+        return ()
+    import json
+
+    import duckdb
+
+    try:
+        with duckdb.connect() as con:
+            tree = json.loads(con.execute("SELECT json_serialize_sql(?::VARCHAR)", [sql]).fetchall()[0][0])
+            aggregates = {r[0].lower() for r in con.execute(
+                "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type = 'aggregate'").fetchall()}
+    except (duckdb.Error, ValueError):
+        return ()
+    if tree.get("error"):
+        return ()
+    items = list(_select_items(tree))
+    low = target.lower()
+    sources = {low} | {r for name, item in items if name == low for r in _refs(item)}
+    by_name = {f.lower(): f for f in features}
+    out: dict[str, Finding] = {}
+    for name, item in items:
+        if name == low or name not in by_name or by_name[name] in out:
+            continue
+        used = sorted({r for node in _whole_table_nodes(item, aggregates) for r in _refs(node)} & sources)
+        if not used:
+            continue
+        what = (f"the target {target}" if used == [low] else
+                f"{', '.join(used)}, which the target {target} is computed from")
+        out[by_name[name]] = Finding(
+            by_name[name], "target_in_view",
+            f"the feature view computes it with an aggregate or a window over {what}: over every row, the held-out "
+            "rows included, so it carries their answers. Compute it from the training rows only (a window over earlier "
+            "rows: ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING, with a temporal split), or leave it out")
+    return tuple(out.values())
+
+
+def _nodes(node: Any) -> Any:
+    """Every dict in DuckDB's parse tree below ``node``, itself included."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _nodes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _nodes(value)
+
+
+def _select_items(tree: Any) -> Any:
+    """(output name, lower-cased; the expression) of every SELECT list item, in every query,
+    CTE and subquery."""
+    for node in _nodes(tree):
+        if node.get("type") == "SELECT_NODE":
+            for item in node.get("select_list") or ():
+                name = item.get("alias") or (item.get("column_names") or [""])[-1]
+                yield str(name).lower(), item
+
+
+def _refs(node: Any) -> set[str]:
+    return {str(n["column_names"][-1]).lower() for n in _nodes(node)
+            if n.get("class") == "COLUMN_REF" and n.get("column_names")}
+
+
+def _whole_table_nodes(item: Any, aggregates: set[str]) -> list[Any]:
+    """The aggregate calls and the windows (but those ending before the current row) in ``item``."""
+    out = []
+    for n in _nodes(item):
+        if n.get("class") == "WINDOW" and n.get("end") not in _LAGGED:
+            out.append(n)
+        elif n.get("class") == "FUNCTION" and str(n.get("function_name", "")).lower() in aggregates:
+            out.append(n)
+    return out
 
 
 def _shared_groups(data: Any) -> tuple[Finding, ...]:

@@ -65,6 +65,7 @@ class ModelingData:
     dropped_null_target: int = 0
     personal: tuple[str, ...] = ()  # personal-data columns of the view, never loaded
     train_split_rows: int | None = None  # rows of the training split (None: all are in `train`)
+    view: str | None = None  # the feature view's SQL (None: a source table), for the leakage checks
 
     @property
     def features(self) -> list[str]:
@@ -427,7 +428,7 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
         recorded.pop("stratify", None)
     excluded.update({c: "personal data (pii: true in its contract): never loaded" for c in personal})
     return ModelingData(_normalise(train, numeric, categorical), held, task.target, tuple(numeric), tuple(categorical),
-                        recorded, excluded, dropped, tuple(personal), train_split_rows)
+                        recorded, excluded, dropped, tuple(personal), train_split_rows, spec.features.sql)
 
 
 def _personal_columns(con: Any, base: str, *, where: str) -> list[str]:
