@@ -47,16 +47,18 @@ s = workbench.session("evaluate", run_id=run_id, tracking_uri=tracking_uri, ware
                       pilot_name=pilot_name, task=task, cost_model=cost_model, spec=spec)
 es = s.spec.eval_set
 data, root = s.eval_set_items(pilot_root)
-findings = items.overlap_findings(data)
+# eval items among the training items, or written into a prompt template: memory, not skill
+findings = items.overlap_findings(data) + items.prompt_findings(data, es.candidates, root)
 s.log_overlap(findings)
 s.log_params(data.params())
 baseline_rows = s.logged_items(s.baseline_run_id(), es.baseline.name)
 print(data.summary(), f"{len(es.candidates)} candidate(s): {', '.join(c.name for c in es.candidates)}"
       + ("" if baseline_rows is not None else "; no baseline run found to compare with"))
-if data.train is None:
-    print("No training items declared: no overlap to check.")
+if findings:
+    print(pd.DataFrame(findings)[["feature", "check", "items", "evidence"]].to_string(index=False))
 else:
-    pd.DataFrame(findings) if findings else print("No eval item occurs among the training items.")
+    print("No eval item occurs " + ("in a prompt template" if data.train is None else
+                                    "among the training items or in a prompt template") + ".")
 
 # %%
 results, comparisons = {}, {}

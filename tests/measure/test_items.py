@@ -251,3 +251,27 @@ def test_extraction_answers_are_checked_against_the_schema(tmp_path: Path) -> No
     assert rule.items["correct"].tolist() == [True, True, False, False, False]
     assert rule.metrics()["items.errors"] == 3
     assert all(metrics.info(n) is not None for n in m)
+
+
+def test_eval_items_written_into_a_prompt_template_are_a_finding_that_blocks_a_go(tmp_path: Path) -> None:
+    from workbench.measure.items import PROMPT_FEATURE, prompt_findings
+
+    texts = ["The parcel arrived crushed and the driver left it in the rain.", "Delivered on time, thanks!",
+             "ok"]
+    data = _data(tmp_path, texts, ["damaged", "fine", "fine"])
+    (tmp_path / "few_shot.txt").write_text(
+        "Classify the shipping note.\nExample: the parcel arrived CRUSHED, and the driver left it in the rain -> damaged\n"
+        "Example: ok -> fine\nNote: {text}\nLabels: {labels}\n")
+    (tmp_path / "clean.txt").write_text("Classify the shipping note.\nNote: {text}\nLabels: {labels}\n")
+    candidates = [ItemCandidate(name="few_shot", kind="llm", base_url="http://127.0.0.1:1/v1", model="m",
+                                prompt="few_shot.txt"),
+                  ItemCandidate(name="zero_shot", kind="llm", base_url="http://127.0.0.1:1/v1", model="m",
+                                prompt="clean.txt"),
+                  ItemCandidate(name="rule", kind="rule", default="fine")]
+    (finding,) = prompt_findings(data, candidates, tmp_path)
+    # the example is the first item, typed differently; "ok" is too short to count
+    assert finding["feature"] == PROMPT_FEATURE.format(candidate="few_shot") == "eval_set.prompt.few_shot"
+    assert (finding["check"], finding["ids"]) == ("in prompt", ["i0"]) and "few_shot.txt" in finding["evidence"]
+    gate = leakage_gate([finding], {})
+    assert not gate.passed and "take the prompt's examples from the training items" in gate.reason
+    assert leakage_gate([finding], {"eval_set.prompt.few_shot": "the example was rewritten for the eval set"}).passed

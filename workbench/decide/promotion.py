@@ -502,7 +502,8 @@ def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: M
 
 _ROWS = "remove the rows each finding names"
 _REMEDIES = {"": "exclude the feature(s) from `features:`", "copied_rows": _ROWS, "exact duplicate": _ROWS,
-             "normalized duplicate": _ROWS, "shared_groups": "split by the entity (`split: {kind: group, column: ...}`)"}
+             "normalized duplicate": _ROWS, "shared_groups": "split by the entity (`split: {kind: group, column: ...}`)",
+             "in prompt": "take the prompt's examples from the training items"}
 
 
 def leakage_gate(findings: Sequence[Mapping[str, Any]] | None, acknowledged: Mapping[str, str], *,

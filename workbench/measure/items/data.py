@@ -24,9 +24,12 @@ from ...charter.items import EvalSet
 from ...data.sql import quote_ident as _q
 from ...errors import ConfigError
 
-__all__ = ["ItemData", "load_items", "normalize_text", "overlap_findings", "OVERLAP_FEATURE"]
+__all__ = ["ItemData", "load_items", "normalize_text", "overlap_findings", "prompt_findings", "OVERLAP_FEATURE",
+           "PROMPT_FEATURE"]
 
 OVERLAP_FEATURE = "eval_set.overlap"
+PROMPT_FEATURE = "eval_set.prompt.{candidate}"  # eval items written into a candidate's prompt template
+_MIN_PROMPT_CHARS = 20  # shorter texts (a word, a label) occur in prompts by chance
 
 
 @dataclass(frozen=True)
@@ -217,4 +220,32 @@ def overlap_findings(data: ItemData, *, examples: int = 5) -> list[dict[str, Any
                         "evidence": f"{len(ids)} of {len(eval_texts):,} eval items ({len(ids) / len(eval_texts):.1%}) "
                                     f"also occur among the {len(train_texts):,} training items ({check}), e.g. id(s) "
                                     f"{', '.join(ids[:examples])}: remove them from the training items"})
+    return out
+
+
+def prompt_findings(data: ItemData, candidates: Any, root: Path, *, examples: int = 5) -> list[dict[str, Any]]:
+    """Eval items whose text (normalized, at least 20 characters) is written into an LLM
+    candidate's prompt template, as a few-shot example, say: the model reads the item, often
+    with its answer, before it is asked. One finding per candidate, in the leakage findings'
+    shape, keyed ``eval_set.prompt.<candidate>``. A template that cannot be read is the
+    candidate's own step to report."""
+    texts = [(i, normalize_text(t)) for i, t in zip(data.ids, data.texts(), strict=True)]
+    texts = [(i, t) for i, t in texts if len(t) >= _MIN_PROMPT_CHARS]
+    out = []
+    for cand in candidates:
+        if getattr(cand, "kind", None) != "llm" or not getattr(cand, "prompt", None):
+            continue
+        path = Path(cand.prompt) if Path(cand.prompt).is_absolute() else Path(root) / cand.prompt
+        try:
+            template = normalize_text(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+        ids = [i for i, t in texts if t in template]
+        if ids:
+            out.append({"feature": PROMPT_FEATURE.format(candidate=cand.name), "check": "in prompt", "items": len(ids),
+                        "ids": ids[:50],
+                        "evidence": f"{len(ids)} of {len(data.ids):,} eval items ({len(ids) / len(data.ids):.1%}) are "
+                                    f"written into the prompt template {cand.prompt} of candidate '{cand.name}', e.g. "
+                                    f"id(s) {', '.join(ids[:examples])}: the model reads them before it is asked. "
+                                    "Take the prompt's examples from the training items instead"})
     return out
