@@ -1,10 +1,11 @@
-"""Leakage checks on the training rows (and one on the held-out rows), before any model is trained.
+"""Leakage checks on the training rows (and the held-out rows), before any model is trained.
 
 A leak is a column that carries the answer: a model using it looks near perfect on the
 held-out rows and fails in production, where the column is not known yet (or is the
 answer itself). These checks look at each feature alone, on a bounded sample of the
-training rows only (``copied_rows`` alone reads the held-out rows), and return typed findings; they measure,
-they do not decide (the ``leakage`` gate in :mod:`workbench.decide.promotion` does) and
+training rows only (``copied_rows`` and ``shared_groups`` also count held-out rows, in
+DuckDB; ``target_in_view`` reads the feature view's SQL), and return typed findings; they
+measure, they do not decide (the ``leakage`` gate in :mod:`workbench.decide.promotion` does) and
 they do not render (:mod:`workbench.show.leakage_report` does).
 
 Checks (``Finding.check``):
@@ -28,11 +29,11 @@ Checks (``Finding.check``):
   split's column) for most rows: known only after the fact;
 - ``split`` — a random split on rows that carry a date or time column: the model trains
   on the future of the rows it is judged on;
-- ``copied_rows`` — the one check that reads the held-out rows (in DuckDB, never into
-  memory): at least :data:`COPY_SHARE` of them equal a training row in every feature and the
-  target, in a table with a feature whose values rarely repeat (so the rows are copies, not
-  chance): a model that memorises rows scores those without predicting anything. Its
-  ``feature`` is :data:`COPIES` (acknowledged under that key);
+- ``copied_rows`` — at least :data:`COPY_SHARE` of the held-out rows (counted in DuckDB,
+  never read into memory) equal a training row in every feature and the target, in a table
+  with a feature whose values rarely repeat (so the rows are copies, not chance): a model
+  that memorises rows scores those without predicting anything. Its ``feature`` is
+  :data:`COPIES` (acknowledged under that key);
 - ``target_in_view`` — a feature the feature view's SQL computes with an aggregate or a
   window over the target (or what it is computed from): over every row, held-out rows
   included (:func:`view_findings`);
@@ -504,8 +505,8 @@ def _shared_groups(data: Any) -> tuple[Finding, ...]:
         out.append(Finding(col, "shared_groups",
                            f"{shared:,} of the {heldout.rows:,} held-out rows ({shared / heldout.rows:.1%}) have a {col} "
                            f"that training rows have too, and every {col} holds one target value ({per_value:.1f} "
-                           f"training rows a value): a model that recognises the {col} by its other columns scores those rows "
-                           f"without predicting. Split by it: `split: {{kind: group, column: {col}}}`",
+                           f"training rows a value): a model that recognises the {col} by its other columns scores "
+                           f"those rows without predicting. Split by it: `split: {{kind: group, column: {col}}}`",
                            round(shared / heldout.rows, 4)))
     return tuple(out)
 
