@@ -336,3 +336,25 @@ def test_the_feature_views_sql_reaches_the_leakage_checks(con) -> None:
     found = [f for f in leakage.check_data(data, CLS, data.split) if f.check == "target_in_view"]
     assert [f.feature for f in found] == ["region_rate"]
     assert modeling.load_data(con, spec(), CLS).view is None  # a source table: no SQL to read
+
+
+def test_copies_are_counted_against_the_whole_training_split_when_the_models_fit_a_sample() -> None:
+    from workbench.charter.config import TrainSample
+    from workbench.measure import leakage
+
+    rng = np.random.default_rng(5)
+    records = pd.DataFrame({"x": rng.normal(size=300).round(6), "g": rng.choice(["a", "b"], 300),
+                            "label": rng.choice(["yes", "no"], 300)})
+    c = duckdb.connect()
+    c.register("copies_view", pd.concat([records] * 3, ignore_index=True).sample(frac=1, random_state=0))
+    c.execute("CREATE TABLE copied AS SELECT * FROM copies_view")
+    split = dict(kind="random", test_size=0.25, seed=2)
+    full = modeling.load_data(c, spec(features=FeatureView(table="copied"), split=Split(**split)), CLS)
+    sampled = modeling.load_data(c, spec(features=FeatureView(table="copied"),
+                                         split=Split(**split, train_sample=TrainSample(rows=60))), CLS)
+    assert full.split_copies is None and len(sampled.train) == 60
+    columns = ["g", "x", "label"]
+    expected = full.heldout.copies_of(full.train, columns)  # the whole training split, in memory
+    assert sampled.split_copies == expected > 3 * sampled.heldout.copies_of(sampled.train, columns)
+    (finding,) = [f for f in leakage.check_data(sampled, CLS, sampled.split) if f.check == "copied_rows"]
+    assert finding.value == pytest.approx(expected / sampled.heldout.rows, abs=1e-4)

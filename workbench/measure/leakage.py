@@ -520,7 +520,9 @@ def _copied_rows(data: Any) -> Finding | None:
     heldout = getattr(data, "heldout", None)
     if heldout is None or not getattr(heldout, "rows", 0) or not hasattr(heldout, "copies_of"):
         return None
-    copies = heldout.copies_of(data.train, [*data.features, data.target])
+    copies = getattr(data, "split_copies", None)  # against the whole training split when `train` is a sample
+    if copies is None:
+        copies = heldout.copies_of(data.train, [*data.features, data.target])
     share = copies / heldout.rows
     if copies < _MIN_COPIES or share < COPY_SHARE:
         return None

@@ -66,6 +66,9 @@ class ModelingData:
     personal: tuple[str, ...] = ()  # personal-data columns of the view, never loaded
     train_split_rows: int | None = None  # rows of the training split (None: all are in `train`)
     view: str | None = None  # the feature view's SQL (None: a source table), for the leakage checks
+    # held-out rows equal to a row of the whole training split (every feature and the target),
+    # counted in the warehouse when the models fit on a sample of it (None: count against `train`)
+    split_copies: int | None = None
 
     @property
     def features(self) -> list[str]:
@@ -418,6 +421,14 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
     except Exception as exc:  # noqa: BLE001 - DuckDB's own errors carry the SQL problem
         raise _view_error(exc, where) from exc
     held = HeldOut.copy(reader)
+    copies = None
+    if sample is not None and sample.rows < train_split_rows:
+        # the models saw a sample, but a held-out row copied from any training row is no held-out
+        # row: counted against the whole training split here, where it is (one more scan)
+        key = "hash(" + ", ".join(quote_ident(c) for c in [*categorical, *numeric, task.target]) + ")"
+        copies = int(_run(con, f"SELECT count(*) FROM {view} WHERE ({eval_sql}) AND {target} IS NOT NULL AND {key} IN "
+                          f"(SELECT {key} FROM {view} WHERE ({train_sql}) AND {target} IS NOT NULL)",
+                          [*eval_params, *train_params], where=where)[0][0])
     held.prepare = lambda frame: _normalise(frame, [c for c in numeric if c in frame.columns],
                                             [c for c in categorical if c in frame.columns])
     recorded = split.model_dump(mode="json", exclude_none=True)
@@ -428,7 +439,7 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
         recorded.pop("stratify", None)
     excluded.update({c: "personal data (pii: true in its contract): never loaded" for c in personal})
     return ModelingData(_normalise(train, numeric, categorical), held, task.target, tuple(numeric), tuple(categorical),
-                        recorded, excluded, dropped, tuple(personal), train_split_rows, spec.features.sql)
+                        recorded, excluded, dropped, tuple(personal), train_split_rows, spec.features.sql, copies)
 
 
 def _personal_columns(con: Any, base: str, *, where: str) -> list[str]:
