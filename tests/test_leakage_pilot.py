@@ -115,6 +115,7 @@ def test_visits_of_one_patient_are_split_by_patient_and_a_random_split_ends_with
     path = tmp_path / "pilots" / "visits" / "pilot.yaml"
     charter = load_charter(path)
     assert (charter.split.kind, charter.split.column) == ("group", "patient_ref")
+    assert "split by patient_ref: 4.0 rows a value" in made.stdout
 
     grouped = subprocess.run([*WORKBENCH, "run", "--pilot", str(path)], capture_output=True, text=True, timeout=900)
     assert grouped.returncode in (EXIT_NO_GO, 7), grouped.stdout + grouped.stderr  # judged, honestly

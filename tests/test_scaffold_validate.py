@@ -101,6 +101,7 @@ def test_new_reads_dates_written_day_first_or_month_first_and_drafts_a_temporal_
         charter = load_charter(made.charter)
         source = charter.sources[f"orders_{name}"]
         assert (source.csv.dateformat, source.csv.timestampformat) == (date_fmt, ts_fmt)
+        assert f"dates read as {date_fmt} (csv: dateformat)" in made.notes
         assert (source.columns["ordered"], source.columns["shipped"]) == ("DATE", "TIMESTAMP")
         assert charter.split.kind == "temporal" and charter.split.column == "ordered"
         assert not [d for d in drafted_values(charter) if "format" in d.key]  # days past the 12th: no doubt
@@ -115,7 +116,9 @@ def test_new_reads_dates_written_day_first_or_month_first_and_drafts_a_temporal_
     doubt = tmp_path / "doubt.csv"
     pd.DataFrame({"ordered": early.strftime("%m/%d/%Y"), "amount": np.arange(len(early)),
                   "returned": np.arange(len(early)) % 2}).to_csv(doubt, index=False)
-    charter = load_charter(new_pilot("doubt", doubt, "returned", pilots_dir=tmp_path / "pilots").charter)
+    made = new_pilot("doubt", doubt, "returned", pilots_dir=tmp_path / "pilots")
+    assert any("day and month could be swapped" in n for n in made.notes)
+    charter = load_charter(made.charter)
     (drafted,) = [d for d in drafted_values(charter) if d.key.endswith("dateformat")]
     assert "day or month first" in drafted.why and "%d/%m/%Y" in drafted.why
 

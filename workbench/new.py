@@ -397,6 +397,11 @@ def new_pilot(
         distinct = len(counts)
         numeric_target = columns[target] in _NUMERIC
         notes: list[str] = []
+        dates = _date_formats(str(data)) if fmt == "csv" else None
+        for key, written in (("dateformat", dates and dates.date), ("timestampformat", dates and dates.timestamp)):
+            if written:
+                notes.append(f"dates read as {written} (csv: {key})"
+                             + ("; day and month could be swapped: confirm it" if written in dates.ambiguous else ""))
         if task is None:
             task = "regression" if numeric_target and distinct > 20 else \
                 "multiclass" if MULTICLASS_MIN <= distinct <= MULTICLASS_MAX else "classification"
@@ -456,6 +461,9 @@ def new_pilot(
                 slice_cols.append(col)
         slice_cols = slice_cols[:2]
         group = None if time_column is not None else _group_key(con, exclude, rows)
+        if group is not None:
+            notes.append(f"split by {group[0]}: {group[1]:.1f} rows a value, each holding one target value; a random "
+                         "split would put one value's rows on both sides")
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group)
         target_std = con.execute(f"SELECT stddev_samp({tq}::DOUBLE) FROM t").fetchone()[0] if numeric_target else None
     except BaseException:
