@@ -630,8 +630,8 @@ class Charter(_Model):
     def modeling(self) -> ModelSpec:
         """The modeling spec the generic notebooks read (injected as their `spec`)."""
         baseline = self.baseline
-        if self.task.kind == "regression" and (baseline is None or baseline.kind != "sql") \
-                and (baseline is None or baseline.statistic is None):
+        unset = baseline is None or (baseline.kind != "sql" and baseline.statistic is None)
+        if self.task.kind == "regression" and unset:
             # the constant that minimises the primary metric: the median for an absolute error
             statistic = "median" if self.primary_metric == "quality.mae" else "mean"
             baseline = (baseline or Baseline(kind="prior")).model_copy(update={"statistic": statistic})

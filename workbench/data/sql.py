@@ -16,7 +16,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-__all__ = ["quote_ident", "quote_literal", "view_sql"]
+__all__ = ["quote_ident", "quote_literal", "view_sql", "NUMBER_TYPES", "is_number_type"]
+
+
+NUMBER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                          "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL"})
+
+
+def is_number_type(duck_type: str) -> bool:
+    """A DuckDB type that holds numbers (``DECIMAL(18,2)`` included; not BOOLEAN)."""
+    return str(duck_type).upper().split("(")[0].strip() in NUMBER_TYPES
 
 
 def quote_ident(name: str) -> str:

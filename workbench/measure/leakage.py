@@ -477,14 +477,20 @@ def _whole_table_nodes(item: Any, aggregates: set[str]) -> list[Any]:
     return out
 
 
+def _counted(data: Any) -> Any:
+    """``data``'s held-out rows when there are some to count copies in (a HeldOut), else None."""
+    heldout = getattr(data, "heldout", None)
+    return heldout if getattr(heldout, "rows", 0) and hasattr(heldout, "copies_of") else None
+
+
 def _shared_groups(data: Any) -> tuple[Finding, ...]:
     """``shared_groups`` findings of a random split: a column left out of the features whose
     values repeat (two training rows a value or more) and each hold one target value (an
     entity: a patient, a customer), when at least :data:`SHARED_SHARE` of the held-out rows
     share their value with training rows. A model that recognises the entity by its other
     columns (a height, a birth year) scores those rows without predicting anything."""
-    heldout, train, target = getattr(data, "heldout", None), data.train, data.target
-    if heldout is None or not getattr(heldout, "rows", 0) or not hasattr(heldout, "copies_of"):
+    heldout, train, target = _counted(data), data.train, data.target
+    if heldout is None:
         return ()
     features = set(data.features)
     out = []
@@ -517,8 +523,8 @@ def _copied_rows(data: Any) -> Finding | None:
     the same age band, plan and region), so it is raised only when some feature's values
     rarely repeat (distinct values >= :data:`_VARIED_SHARE` of the training rows): equal rows
     there are the same record twice (an export run twice, a join that fanned out)."""
-    heldout = getattr(data, "heldout", None)
-    if heldout is None or not getattr(heldout, "rows", 0) or not hasattr(heldout, "copies_of"):
+    heldout = _counted(data)
+    if heldout is None:
         return None
     copies = getattr(data, "split_copies", None)  # against the whole training split when `train` is a sample
     if copies is None:

@@ -29,13 +29,11 @@ from typing import Any
 
 from ..charter.config import Charter, Source
 from ..charter.yaml_reader import LocatedYaml
-from ..data.sql import quote_ident as _q
+from ..data.sql import is_number_type, quote_ident as _q
 
 __all__ = ["SAMPLE_ROWS", "check_data"]
 
 SAMPLE_ROWS = 1_000_000  # per source: enough for types and cardinality, bounded time on a huge file
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
-            "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
 _TIME = ("DATE", "TIMESTAMP")  # TIMESTAMP WITH TIME ZONE, TIMESTAMP_NS, ... start with it
 _UNUSABLE = ("BLOB", "INTERVAL", "BIT", "MAP", "STRUCT", "UNION")
 
@@ -49,7 +47,7 @@ def _base(duck_type: str) -> str:
 
 
 def _numeric(duck_type: str) -> bool:
-    return _base(duck_type) in _NUMERIC or _base(duck_type) == "BOOLEAN"
+    return is_number_type(duck_type) or _base(duck_type) == "BOOLEAN"
 
 
 def _temporal(duck_type: str) -> bool:

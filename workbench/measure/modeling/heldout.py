@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...data.sql import is_number_type
 from ...errors import EvaluationError
 from ..sql_metrics import ROW, SCORE, Y
 
@@ -141,7 +142,7 @@ class HeldOut:
                 return dict(self.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {_q(table)})").fetchall())
 
             mine, theirs = types("heldout"), types(name)
-            cast = {c: "DOUBLE" if _numeric(mine[c]) and _numeric(theirs[c]) else "VARCHAR" for c in cols}
+            cast = {c: "DOUBLE" if is_number_type(mine[c]) and is_number_type(theirs[c]) else "VARCHAR" for c in cols}
             key = "hash(" + ", ".join(f"CAST({_q(c)} AS {cast[c]})" for c in cols) + ")"
             return int(self.con.execute(f"SELECT count(*) FROM heldout WHERE {key} IN "
                                         f"(SELECT DISTINCT {key} FROM {_q(name)})").fetchall()[0][0])
@@ -250,8 +251,3 @@ def score_rows(model: Any, heldout: HeldOut, *, features: Sequence[str], target:
     finally:
         reader.close()
     return ScoredRows(heldout, table, done)
-
-
-def _numeric(duckdb_type: str) -> bool:
-    return duckdb_type.split("(")[0] in {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                                         "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL"}

@@ -158,15 +158,15 @@ class GroupRate(_Scorer):
         for g in numeric:
             data[g] = data[g].astype("float64")
         data["__y"] = np.asarray(truth, dtype=float)
+        statistic = statistic if task.kind != "classification" else None  # a class share is a rate
+        centre = "median" if statistic == "median" else "mean"
         levels = []
         for depth in range(len(groups), 0, -1):
             keys = list(groups[:depth])
-            centre = "median" if statistic == "median" and task.kind != "classification" else "mean"  # per group
             agg = data.groupby(keys, dropna=True, observed=True)["__y"].agg([centre, "count"])
             agg = agg[agg["count"] >= min_rows]
             index = agg.index if depth > 1 else [(k,) for k in agg.index]
             levels.append({tuple(_key(v) for v in k): float(m) for k, m in zip(index, agg[centre], strict=True)})
-        statistic = statistic if task.kind != "classification" else None
         overall = _centre(statistic)(np.asarray(truth, dtype=float))
         return cls(task, groups, levels, float(overall), numeric, min_rows, statistic)
 
