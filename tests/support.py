@@ -288,6 +288,32 @@ def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
                           env={**ENV, **(env or {})}, cwd=cwd, timeout=timeout)
 
 
+def cli_here(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The same command as :func:`cli`, through the same typer app, in this process: what a
+    test asserts about a command's output, exit code and records, without a new interpreter
+    importing MLflow and Great Expectations again (~4 s of CPU a call). Keep :func:`cli` where
+    the process itself is the point (signals, locks, memory, what a fresh process may read).
+    The working directory and the SIGTERM handler `run` installs are restored afterwards."""
+    import contextlib
+    import signal
+    import traceback
+
+    from typer.testing import CliRunner
+
+    from workbench.cli import app
+
+    sigterm = signal.getsignal(signal.SIGTERM)
+    with contextlib.chdir(cwd or Path.cwd()):
+        try:
+            result = CliRunner().invoke(app, list(args), env={**ENV, **(env or {})})
+        finally:
+            signal.signal(signal.SIGTERM, sigterm)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))  # what the interpreter would print
+    return subprocess.CompletedProcess(["workbench", *args], result.exit_code, result.stdout, stderr)
+
+
 def alias_of(store: Store, charter: Any) -> str | None:
     from workbench.decide import registry
 

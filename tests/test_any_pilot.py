@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from support import REPO
+from support import REPO, cli_here
 from workbench.charter.config import load_charter
 from workbench.decide.promotion import history
 from workbench.steps.runner import project_store, run_pilot
@@ -116,8 +116,7 @@ def test_diabetes_confirmed_with_a_real_rule_goes_and_gates_judge_lower_is_bette
 
     data = tmp_path / "diabetes.csv"
     load_diabetes(as_frame=True, scaled=False).frame.to_csv(data, index=False)
-    made = subprocess.run([*WORKBENCH, "new", "diabetes", "--data", str(data), "--target", "target",
-                           "--dir", str(tmp_path / "pilots")], capture_output=True, text=True, timeout=120)
+    made = cli_here("new", "diabetes", "--data", str(data), "--target", "target", "--dir", str(tmp_path / "pilots"))
     assert made.returncode == 0, made.stderr
     charter_path = tmp_path / "pilots" / "diabetes" / "pilot.yaml"
     assert load_charter(charter_path).task.kind == "regression"
@@ -128,11 +127,9 @@ def test_diabetes_confirmed_with_a_real_rule_goes_and_gates_judge_lower_is_bette
     text = re.sub(r'(?m)^  on_call: .*?(   # drafted.*)$', r'  on_call: "clinic-oncall@hospital.internal"\1', text)
     text = text.replace("  kind: prior\n", "  kind: group_rate\n  groups: [sex]\n")
     charter_path.write_text(text)
-    listed = subprocess.run([*WORKBENCH, "confirm", "--pilot", str(charter_path)], capture_output=True, text=True,
-                            timeout=120)
+    listed = cli_here("confirm", "--pilot", str(charter_path))
     assert listed.returncode == 0 and "pilot.yaml:" in listed.stderr and "Drafted, not decided" in listed.stderr
-    done = subprocess.run([*WORKBENCH, "confirm", "--pilot", str(charter_path), "--all", "--by", "dr.who"],
-                          capture_output=True, text=True, timeout=120)
+    done = cli_here("confirm", "--pilot", str(charter_path), "--all", "--by", "dr.who")
     assert done.returncode == 0 and "none left" in done.stdout, done.stdout + done.stderr
     charter = load_charter(charter_path)
     assert charter.task.kind == "regression" and charter.primary_metric == "quality.mae"

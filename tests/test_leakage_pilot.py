@@ -1,28 +1,25 @@
 """End to end: a leak in a pilot made by `workbench new` never reaches GO, and an
 acknowledgement with a reason is what lets the leakage gate pass, kept in the record.
 
-Real DuckDB, Great Expectations, kernels and MLflow, driven through the CLI."""
+Real DuckDB, Great Expectations, kernels and MLflow, driven through the CLI (its typer app, in
+the test's process: support.cli_here)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from support import cli_here
 from workbench.charter.config import load_charter
 from workbench.decide.promotion import DECISION_ARTIFACT, history
 from workbench.errors import EXIT_NO_GO
 from workbench.steps.runner import project_store
 
 pytestmark = pytest.mark.slow
-
-WORKBENCH = [sys.executable, "-m", "workbench.cli"]
-
 
 def _table(path: Path, n: int = 1200) -> Path:
     rng = np.random.default_rng(11)
@@ -37,8 +34,8 @@ def _table(path: Path, n: int = 1200) -> Path:
 
 def test_a_target_copy_ends_without_go_and_an_acknowledgement_is_recorded(tmp_path: Path) -> None:
     data = _table(tmp_path / "loans.csv")
-    made = subprocess.run([*WORKBENCH, "new", "loans", "--data", str(data), "--target", "default",
-                           "--dir", str(tmp_path / "pilots")], capture_output=True, text=True, timeout=120)
+    made = cli_here("new", "loans", "--data", str(data), "--target", "default",
+                  "--dir", str(tmp_path / "pilots"))
     assert made.returncode == 0, made.stderr
     path = tmp_path / "pilots" / "loans" / "pilot.yaml"
     text = path.read_text()
@@ -48,7 +45,7 @@ def test_a_target_copy_ends_without_go_and_an_acknowledgement_is_recorded(tmp_pa
     path.write_text(text.replace(line + "\n", ""))
     assert "outcome_status" not in load_charter(path).features.exclude
 
-    run = subprocess.run([*WORKBENCH, "run", "--pilot", str(path)], capture_output=True, text=True, timeout=900)
+    run = cli_here("run", "--pilot", str(path))
     assert run.returncode == EXIT_NO_GO, run.stdout + run.stderr
     assert "FAIL no_leakage" in run.stdout and "outcome_status" in run.stdout
     charter = load_charter(path)
@@ -58,7 +55,7 @@ def test_a_target_copy_ends_without_go_and_an_acknowledgement_is_recorded(tmp_pa
 
     reason = "written by the desk when the application arrives, before any decision (checked with the desk)"
     path.write_text(path.read_text() + f"\nleakage:\n  acknowledged:\n    outcome_status: {json.dumps(reason)}\n")
-    again = subprocess.run([*WORKBENCH, "run", "--pilot", str(path)], capture_output=True, text=True, timeout=900)
+    again = cli_here("run", "--pilot", str(path))
     charter = load_charter(path)
     decision = history(charter, project_store(charter))[0]
     gate = next(g for g in decision.gates if g.kind == "leakage")
@@ -79,12 +76,12 @@ def test_held_out_rows_copied_from_training_rows_end_without_go(tmp_path: Path) 
     frame["churned"] = (rng.random(n) < 1 / (1 + np.exp(-0.3 * frame["m0"]))).astype(int)
     data = tmp_path / "exports.csv"
     pd.concat([frame] * 3, ignore_index=True).sample(frac=1, random_state=2).to_csv(data, index=False)
-    made = subprocess.run([*WORKBENCH, "new", "exports", "--data", str(data), "--target", "churned",
-                           "--dir", str(tmp_path / "pilots")], capture_output=True, text=True, timeout=120)
+    made = cli_here("new", "exports", "--data", str(data), "--target", "churned",
+                  "--dir", str(tmp_path / "pilots"))
     assert made.returncode == 0, made.stderr
     path = tmp_path / "pilots" / "exports" / "pilot.yaml"
 
-    run = subprocess.run([*WORKBENCH, "run", "--pilot", str(path)], capture_output=True, text=True, timeout=900)
+    run = cli_here("run", "--pilot", str(path))
     assert run.returncode == EXIT_NO_GO, run.stdout + run.stderr
     assert "FAIL no_leakage" in run.stdout and "heldout.copies" in run.stdout and "remove the rows" in run.stdout
     charter = load_charter(path)
@@ -109,15 +106,15 @@ def test_visits_of_one_patient_are_split_by_patient_and_a_random_split_ends_with
     pd.DataFrame({"patient_ref": [f"P{i:04d}" for i in ids], "height_cm": height[ids], "weight_kg": weight[ids],
                   "age": age[ids], "systolic": rng.normal(125, 12, len(ids)).round(), "diagnosed": diagnosed[ids]}
                  ).sample(frac=1, random_state=1).to_csv(data, index=False)
-    made = subprocess.run([*WORKBENCH, "new", "visits", "--data", str(data), "--target", "diagnosed",
-                           "--dir", str(tmp_path / "pilots")], capture_output=True, text=True, timeout=120)
+    made = cli_here("new", "visits", "--data", str(data), "--target", "diagnosed",
+                  "--dir", str(tmp_path / "pilots"))
     assert made.returncode == 0, made.stderr
     path = tmp_path / "pilots" / "visits" / "pilot.yaml"
     charter = load_charter(path)
     assert (charter.split.kind, charter.split.column) == ("group", "patient_ref")
     assert "split by patient_ref: 4.0 rows a value" in made.stdout
 
-    grouped = subprocess.run([*WORKBENCH, "run", "--pilot", str(path)], capture_output=True, text=True, timeout=900)
+    grouped = cli_here("run", "--pilot", str(path))
     assert grouped.returncode in (EXIT_NO_GO, 7), grouped.stdout + grouped.stderr  # judged, honestly
     (judged,) = history(charter, project_store(charter))
     assert judged.leakage["findings"] == []
@@ -128,7 +125,7 @@ def test_visits_of_one_patient_are_split_by_patient_and_a_random_split_ends_with
     start = text.index("split:")
     end = text.index("\n\n", start)
     path.write_text(text[:start] + "split:\n  kind: random\n  test_size: 0.25\n  seed: 0" + text[end:])
-    random = subprocess.run([*WORKBENCH, "run", "--pilot", str(path)], capture_output=True, text=True, timeout=900)
+    random = cli_here("run", "--pilot", str(path))
     assert random.returncode == EXIT_NO_GO, random.stdout + random.stderr
     assert "FAIL no_leakage" in random.stdout and "split by the entity" in random.stdout
     blocked = history(load_charter(path), project_store(charter))[0]

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from support import write_project
+from support import cli_here, write_project
 from workbench.charter.config import Source, load_charter
 from workbench.errors import ConfigError, ContractSpecError, IngestError, TrackingError, WarehouseError
 from workbench.data.warehouse import connect_read_only, ingest_source, writer
@@ -256,14 +256,14 @@ def test_a_damaged_warehouse_says_so_and_rebuild_recovers_it_without_touching_th
     before = {p: p.stat().st_mtime_ns for p in mlruns.rglob("*") if ".lock" not in p.name}
     _corrupt(charter.warehouse_path)
 
-    failed = subprocess.run([*WORKBENCH, "ingest", "--pilot", str(path)], capture_output=True, text=True, timeout=120)
+    failed = cli_here("ingest", "--pilot", str(path))
     assert failed.returncode == 1
     assert "this is a bug" not in failed.stderr
     assert "damaged" in failed.stderr and "workbench rebuild" in failed.stderr
     assert str(charter.warehouse_path) in failed.stderr
 
     t0 = time.perf_counter()
-    rebuilt = subprocess.run([*WORKBENCH, "rebuild", "--pilot", str(path)], capture_output=True, text=True, timeout=120)
+    rebuilt = cli_here("rebuild", "--pilot", str(path))
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert time.perf_counter() - t0 < 60
     assert "warehouse rebuilt" in rebuilt.stdout
@@ -370,7 +370,7 @@ def test_an_injected_name_cannot_be_a_step_parameter(tmp_path: Path, name: str) 
     with pytest.raises(ConfigError) as info:
         load_charter(path)
     assert f"'{name}'" in str(info.value) and "reserved" in str(info.value)
-    checked = subprocess.run([*WORKBENCH, "validate", "--pilot", str(path)], capture_output=True, text=True, timeout=60)
+    checked = cli_here("validate", "--pilot", str(path))
     assert checked.returncode == 1 and f"'{name}'" in checked.stderr
 
 
@@ -397,13 +397,13 @@ def _executed(root: Path, step: str = "measure") -> tuple[dict, object]:
 @pytest.mark.slow
 def test_finished_and_error_outcomes_are_readable_and_recorded(tmp_path: Path) -> None:
     path = write_project(tmp_path)
-    ok = _run(path)
+    ok = cli_here("run", "--pilot", str(path))
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip().splitlines()[-1] == "outcome: FINISHED"
     assert _outcome(tmp_path)["outcome"] == "FINISHED"
 
     path.write_text(path.read_text().replace("id: INTEGER", "id: BOOLEAN"))  # ingest now fails
-    bad = _run(path)
+    bad = cli_here("run", "--pilot", str(path))
     assert bad.returncode == 1 and bad.stdout.strip().splitlines()[-1] == "outcome: ERROR"
     record = _outcome(tmp_path)
     assert record["outcome"] == "ERROR" and record["failed_step"] == "ingest"

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from support import (ENV, LOGGING_CELL, PLAN_YAML, PY, REPO, STEP_PARAMS, alias_of, build_pilot, candidate_metrics,
-                     charter_file, cli, copy_of_first_run, decision_runs, versions_of, write_notebook,
+                     charter_file, cli, cli_here, copy_of_first_run, decision_runs, versions_of, write_notebook,
                      write_project)
 from workbench.store import locks
 from workbench.decide import registry
@@ -476,7 +476,7 @@ def test_a_forged_decision_record_is_reported_by_audit(shop: Path) -> None:
     file.write_text(json.dumps(data, indent=2, sort_keys=True))
     assert [p.key for p in audit(charter, store).errors] == [f"tag:{decision.decision_run_id}"]
 
-    done = cli("audit", "--pilot", str(path))
+    done = cli_here("audit", "--pilot", str(path))
     assert done.returncode == EXIT_AUDIT == 5, done.stdout + done.stderr
     assert "AUDIT FAILED" in done.stdout and decision.decision_run_id in done.stdout
 
@@ -553,7 +553,7 @@ def test_a_record_removed_from_the_middle_of_the_chain_is_reported(shop: Path) -
     store.client.delete_run(second.decision_run_id)  # the record of the move to v2 disappears
     keys = [p.key for p in audit(charter, store).errors]
     assert f"seq:3:{back.decision_run_id}" in keys and f"chain:{back.decision_run_id}" in keys, keys
-    done = cli("audit", "--pilot", str(path))
+    done = cli_here("audit", "--pilot", str(path))
     assert done.returncode == EXIT_AUDIT and "records are missing" in done.stdout, done.stdout + done.stderr
 
 # -- 6. clean-up keeps the store; wiping it backs it up first -------------------------------------------
@@ -573,7 +573,7 @@ def test_make_clean_keeps_the_store_and_history(tmp_path: Path) -> None:
     charter, store = load_charter(path), Store(tmp_path)
     build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))
     promote(charter, store)
-    before = cli("history", "--pilot", str(path))
+    before = cli_here("history", "--pilot", str(path))
     assert before.returncode == 0 and "go" in before.stdout
     for junk in ("reports/x.html", "bench/results/r.md", "data/warehouse.duckdb", ".pytest_cache/x"):
         (tmp_path / junk).parent.mkdir(parents=True, exist_ok=True)
@@ -583,9 +583,9 @@ def test_make_clean_keeps_the_store_and_history(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert not any((tmp_path / d).exists() for d in ("reports", "bench/results", "data", ".pytest_cache"))
     assert (tmp_path / "mlruns" / "mlflow.db").is_file() and (tmp_path / "mlruns" / "artifacts").is_dir()
-    after = cli("history", "--pilot", str(path))
+    after = cli_here("history", "--pilot", str(path))
     assert after.returncode == 0 and after.stdout == before.stdout
-    assert cli("audit", "--pilot", str(path)).returncode == 0
+    assert cli_here("audit", "--pilot", str(path)).returncode == 0
 
 
 def test_make_wipe_store_refuses_without_confirmation_and_backs_up_first(tmp_path: Path) -> None:

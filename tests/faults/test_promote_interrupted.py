@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from support import alias_of, build_pilot, candidate_metrics, charter_file, cli, decision_runs, versions_of
+from support import alias_of, build_pilot, candidate_metrics, charter_file, cli, cli_here, decision_runs, versions_of
 from workbench.charter.config import load_charter
 from workbench.decide import registry
 from workbench.decide.promotion import DECISION_ARTIFACT, audit, promote
@@ -134,9 +134,9 @@ def test_a_cli_promote_signalled_while_writing_its_pending_record_is_settled_by_
     assert first.returncode == 130, first.stderr
     assert "this is a bug" not in first.stderr
     assert_settled(store, charter)  # settled on the way out
-    audited = cli("audit", "--pilot", str(path))
+    audited = cli_here("audit", "--pilot", str(path))
     assert audited.returncode == 0, audited.stdout + audited.stderr
-    nxt = cli("promote", "--pilot", str(path))
+    nxt = cli_here("promote", "--pilot", str(path))
     assert nxt.returncode == 0 and "GO" in nxt.stdout, nxt.stdout + nxt.stderr
     assert alias_of(store, charter) == "1"
     assert_settled(store, charter)
