@@ -34,8 +34,11 @@ def customers(n: int = 1200, seed: int = 7) -> pd.DataFrame:
 
 
 def workbench(*args: str, port: int) -> subprocess.CompletedProcess:
-    env = {**os.environ, "UI_PORT": str(port), "GX_ANALYTICS_ENABLED": "False", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    return subprocess.run([*WORKBENCH, *args], capture_output=True, text=True, timeout=900, env=env)
+    """A `workbench` command (its typer app, in this process: what is asserted is its output and
+    what it wrote), with the UI's port for the links it prints."""
+    from support import cli_here
+
+    return cli_here(*args, env={"UI_PORT": str(port)})
 
 
 @contextmanager

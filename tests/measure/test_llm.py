@@ -380,8 +380,8 @@ def test_a_text_pilot_with_an_llm_candidate_keeps_personal_data_out_and_reruns_w
     from workbench.decide.promotion import pilot_layout
     from workbench.steps.runner import project_store
 
-    forced = run_pilot(charter, force=True)
-    assert len(proxy.received) == calls
+    forced = run_pilot(charter, force=True, only=["evaluate"])  # the step whose answers are asked for
+    assert forced.status == "FINISHED" and len(proxy.received) == calls
     store = project_store(charter)
     llm_run = pilot_layout(charter, store, store.get_run(forced.run_id)).candidates["smollm"]
     assert llm_run.data.metrics["llm.calls"] == 0 and llm_run.data.metrics["llm.cache_hit_rate"] == 1.0

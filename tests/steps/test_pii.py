@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -182,7 +183,33 @@ def _leaks(blob: bytes) -> list[bytes]:
 
 
 @pytest.mark.slow
-def test_canaries_in_personal_columns_appear_in_no_artifact_report_notebook_log_or_figure(tmp_path: Path) -> None:
+def _canary_path() -> str:
+    return os.pathsep.join([str(REPO / "tests" / "pii_kernel"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+
+
+@pytest.fixture()
+def canary_kernels(tmp_path: Path) -> Iterator[str]:
+    """A kernel server started with the runs' PYTHONPATH (the session's was not, so each run would
+    start a server of its own): one for both runs. Its socket path. (tests/pii_kernel's
+    sitecustomize reads CANARY_FIGURE_LOG as the interpreter starts: the server's, for its kernels.)"""
+    from workbench.steps import warm_kernels
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", _canary_path())
+        patch.setenv("CANARY_FIGURE_LOG", str(tmp_path / "figures.jsonl"))
+        patch.setenv("PYTHONUNBUFFERED", "1")
+        server = warm_kernels.WarmKernels.start(warm_kernels.notebook_imports(sorted((REPO / "notebooks").glob("*.ipynb"))))
+    try:
+        assert server.ready(), Path(server.socket_path).with_name("server.log").read_text()
+        yield server.socket_path
+    finally:
+        server.stop()
+
+
+def test_canaries_in_personal_columns_appear_in_no_artifact_report_notebook_log_or_figure(
+        tmp_path: Path, canary_kernels: str) -> None:
+    from workbench.steps.warm_kernels import ENV_SERVER
+
     from workbench.new import new_pilot
 
     data = tmp_path / "customers.csv"
@@ -196,8 +223,7 @@ def test_canaries_in_personal_columns_appear_in_no_artifact_report_notebook_log_
     assert hgb in text
     charter.write_text(text.replace(hgb, "  - name: crashy\n    estimator: canary_estimator.CrashOnCanary\n"))
     figures = tmp_path / "figures.jsonl"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "pii_kernel"),
-                                                        os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    env = {**os.environ, "PYTHONPATH": _canary_path(), ENV_SERVER: canary_kernels,
            "CANARY_FIGURE_LOG": str(figures), "CANARY_VALUES": json.dumps([CANARY_EMAILS[0], CANARY_NAMES[0]]),
            "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "workbench.cli", "run", "--pilot", str(charter)]
