@@ -106,10 +106,26 @@ def test_make_ui_serves_the_store_on_loopback_only(tmp_path: Path) -> None:
         serving = _session_commands(proc.pid)
         assert any("mlflow" in c and " server " in c for c in serving), serving
         assert not [c for c in serving if "mlflow.server.jobs" in c or "huey" in c], serving
-    # it printed the direct link to the pilot's runs table, in the model-training view
-    exp_id = store.experiment_id(exp_name, create=False)
-    printed = proc.stdout.read() if proc.stdout else ""
-    assert f"http://127.0.0.1:{port}/#/experiments/{exp_id}/runs?workflowType=machine_learning" in printed, printed
+        # it printed the direct link to the pilot's runs table, in the model-training view (once
+        # its own health check answered, which may come a moment after this test's)
+        exp_id = store.experiment_id(exp_name, create=False)
+        link = f"http://127.0.0.1:{port}/#/experiments/{exp_id}/runs?workflowType=machine_learning"
+        printed = _printed_until(proc, link)
+    assert link in printed, printed
+
+
+def _printed_until(proc: subprocess.Popen, text: str, timeout: float = 60) -> str:
+    """What ``proc`` printed, read until a line holds ``text`` or ``timeout`` seconds pass."""
+    import queue
+    import threading
+
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    seen, deadline = [], time.monotonic() + timeout
+    while not any(text in line for line in seen) and time.monotonic() < deadline:
+        with contextlib.suppress(queue.Empty):
+            seen.append(lines.get(timeout=0.5))
+    return "".join(seen)
 
 
 def test_the_users_own_job_runner_setting_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
