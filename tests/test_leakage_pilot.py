@@ -65,6 +65,35 @@ def test_a_target_copy_ends_without_go_and_an_acknowledgement_is_recorded(tmp_pa
     assert record["leakage"]["findings"][0]["check"] == "target_copy"
 
 
+def test_a_target_that_is_the_sum_of_two_features_ends_without_go(tmp_path: Path) -> None:
+    """Invoices with gross (the target), net and tax: gross = net + tax. No feature alone is a
+    copy, so this gave GO at MAE 0.65 against a baseline of 1,562 (R² 1.0) before the check."""
+    rng = np.random.default_rng(3)
+    n = 1500
+    gross = rng.lognormal(8, 0.6, n).round(2)
+    tax = (gross * rng.choice([0.1, 0.2, 0.3], n)).round(2)
+    data = tmp_path / "invoices.csv"
+    pd.DataFrame({"invoice": [f"I{i}" for i in range(n)], "region": rng.choice(["n", "s", "e", "w"], n),
+                  "units": rng.integers(1, 50, n), "tax": tax, "net": (gross - tax).round(2), "gross": gross}
+                 ).to_csv(data, index=False)
+    made = cli_here("new", "invoices", "--data", str(data), "--target", "gross", "--dir", str(tmp_path / "pilots"))
+    assert made.returncode == 0, made.stderr
+    path = tmp_path / "pilots" / "invoices" / "pilot.yaml"
+    text = path.read_text()
+    # `new` left one part of the sum out and said why; a user who puts it back gets no GO
+    (line,) = [x for x in text.splitlines() if "leak (derived_sum)" in x]
+    assert line.strip().startswith(('- "net"', '- "tax"')), line
+    path.write_text(text.replace(line + "\n", ""))
+    run = cli_here("run", "--pilot", str(path))
+    assert run.returncode == EXIT_NO_GO, run.stdout + run.stderr
+    assert "FAIL no_leakage" in run.stdout, run.stdout
+    charter = load_charter(path)
+    (blocked,) = history(charter, project_store(charter))
+    (finding,) = blocked.leakage["findings"]
+    assert finding["check"] == "derived_sum" and finding["feature"] in ("net", "tax")
+    assert "net" in finding["evidence"] and "tax" in finding["evidence"]
+
+
 def test_held_out_rows_copied_from_training_rows_end_without_go(tmp_path: Path) -> None:
     """A table in which every record was exported three times: a random split puts copies of
     the same record on both sides, and a model that memorises rows looks near perfect on

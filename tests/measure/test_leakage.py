@@ -57,6 +57,28 @@ def test_regression_copies_and_derived_features_are_flagged_honest_ones_and_ids_
         assert honest not in checks, (honest, found)
 
 
+def test_a_total_computed_from_its_parts_is_flagged_and_names_every_part() -> None:
+    """Each part alone is an ordinary signal (no single-feature check fires); their sum is the
+    target. A strong but noisy linear relation is a signal, not a finding."""
+    rng = np.random.default_rng(4)
+    n = 3000
+    subtotal = rng.lognormal(6, 0.7, n).round(2)
+    shipping = rng.choice([0.0, 4.99, 9.99, 24.99], n)
+    tax = (subtotal * rng.choice([0.0, 0.07, 0.19], n)).round(2)
+    frame = pd.DataFrame({"items": rng.integers(1, 30, n), "subtotal": subtotal, "shipping": shipping, "tax": tax,
+                          "region": rng.choice(["n", "s", "e", "w"], n), "total": subtotal + shipping + tax})
+    found = check_frame(frame, "total", task_kind="regression", numeric=["items", "subtotal", "shipping", "tax"],
+                        categorical=["region"])
+    (finding,) = [f for f in found if f.check == "derived_sum"]
+    assert finding.feature == "subtotal" and finding.value >= leakage.SUM_R2
+    assert all(part in finding.evidence for part in ("subtotal", "shipping", "tax")), finding.evidence
+    assert "items" not in finding.evidence.split("computed from")[1]
+    noisy = frame.assign(total=frame["subtotal"] + frame["shipping"] + rng.normal(0, 0.1 * frame["subtotal"].std(), n))
+    found = check_frame(noisy, "total", task_kind="regression", numeric=["items", "subtotal", "shipping", "tax"],
+                        categorical=["region"])
+    assert not [f for f in found if f.check == "derived_sum"], found  # R² ~0.99: a signal, however strong
+
+
 def test_classification_copy_one_to_one_code_and_near_perfect_feature() -> None:
     rng = np.random.default_rng(3)
     n = 3000
