@@ -79,6 +79,28 @@ def test_a_total_computed_from_its_parts_is_flagged_and_names_every_part() -> No
     assert not [f for f in found if f.check == "derived_sum"], found  # R² ~0.99: a signal, however strong
 
 
+def test_a_label_set_by_a_rule_on_the_sum_of_two_features_is_flagged() -> None:
+    """late = departure delay + time lost en route >= 15 minutes: neither delay alone separates
+    the classes, their sum does; per class of a multiclass label too. A strong honest linear
+    signal is not flagged."""
+    rng = np.random.default_rng(1)
+    n = 4000
+    frame = pd.DataFrame({"dep_delay": rng.gamma(1.5, 12, n).round() - 5, "lost_en_route": rng.normal(0, 10, n).round(),
+                          "distance": rng.integers(100, 3000, n), "carrier": rng.choice(list("ABCD"), n)})
+    total = frame["dep_delay"] + frame["lost_en_route"]
+    numeric, categorical = ["dep_delay", "lost_en_route", "distance"], ["carrier"]
+    binary = check_frame(frame.assign(late=(total >= 15).astype(int)), "late", task_kind="classification",
+                         numeric=numeric, categorical=categorical)
+    (finding,) = binary
+    assert finding.check == "derived_sum" and finding.value >= leakage.SUM_AUC
+    assert "separates the classes" in finding.evidence and "dep_delay, lost_en_route" in finding.evidence
+    three = frame.assign(status=np.select([total >= 30, total >= 15], ["very late", "late"], "on time"))
+    assert [f.check for f in check_frame(three, "status", task_kind="multiclass", numeric=numeric,
+                                         categorical=categorical)] == ["derived_sum"]
+    honest = frame.assign(late=(rng.random(n) < 1 / (1 + np.exp(-(total - 15) / 4))).astype(int))  # AUC ~0.95
+    assert check_frame(honest, "late", task_kind="classification", numeric=numeric, categorical=categorical) == ()
+
+
 def test_classification_copy_one_to_one_code_and_near_perfect_feature() -> None:
     rng = np.random.default_rng(3)
     n = 3000

@@ -25,9 +25,11 @@ Checks (``Finding.check``):
   interest rate being predicted);
 - ``derived_ratio`` — regression: the ratio of two positive numeric features is a
   monotone transform of the target (an instalment computed from the rate and the amount);
-- ``derived_sum`` — regression: a linear combination of a few numeric features (at most
-  :data:`_SUM_TERMS`) reproduces the target, out of sample (R² >= :data:`SUM_R2` of least
-  squares fitted on one half, scored on the other): a total and its parts (gross = net + tax);
+- ``derived_sum`` — a linear combination of a few numeric features (at most
+  :data:`_SUM_TERMS`, least squares fitted on one half, scored on the other) reproduces a
+  regression target (R² >= :data:`SUM_R2`: a total and its parts, gross = net + tax) or
+  separates the classes (ROC AUC >= :data:`SUM_AUC`: a label set by a rule on a sum, late =
+  two delays adding up to 15 minutes);
 - ``future_dated`` — a date or time column later than the row's time (the temporal
   split's column) for most rows: known only after the fact;
 - ``split`` — a random split on rows that carry a date or time column: the model trains
@@ -59,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["Finding", "check_frame", "check_data", "SAMPLE_ROWS", "MAX_AUC", "MAX_R2", "COPY_RHO",
-           "COPIES", "COPY_SHARE", "SHARED_SHARE", "MIN_GROUPS", "SUM_R2", "findings_from_json", "view_findings"]
+           "COPIES", "COPY_SHARE", "SHARED_SHARE", "MIN_GROUPS", "SUM_R2", "SUM_AUC", "findings_from_json", "view_findings"]
 
 SAMPLE_ROWS = 20_000
 MAX_AUC = 0.99
@@ -69,6 +71,7 @@ FUTURE_SHARE = 0.5  # a date column after the row's time on more than this share
 _MIN_ROWS = 40  # below this the halves are too small to say anything
 _RATIO_FEATURES = 12  # ratios are tried among at most this many numeric features (66 pairs)
 SUM_R2 = 0.999  # a linear combination of features that reproduces the target this well is the target
+SUM_AUC = 0.999  # ... or that separates the classes this well (out of sample) is the label's rule
 _SUM_TERMS = 4  # terms a derived_sum may have (chosen one at a time, the best first)
 _SUM_FEATURES = 40  # numeric features tried, the most correlated with the target first
 _MIN_BUCKET_ROWS = 5
@@ -271,7 +274,7 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
         found = _numeric_finding(col, x, y, fit, held, classification, rows[target])
         if found is not None:
             findings.append(found)
-        elif not classification:
+        else:
             rho = _spearman(x, y)
             ranked.append((abs(rho) if rho is not None else 0.0, col))
     for col in categorical:
@@ -284,9 +287,9 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
         flagged = {f.feature for f in findings}
         chosen = [c for _, c in sorted(ranked, reverse=True) if c not in flagged][:_RATIO_FEATURES]
         findings += _ratio_findings(rows, chosen, y)
-        flagged = {f.feature for f in findings}
-        terms = [c for _, c in sorted(ranked, reverse=True) if c not in flagged][:_SUM_FEATURES]
-        findings += _sum_findings(rows, terms, y, fit, held)
+    flagged = {f.feature for f in findings}
+    terms = [c for _, c in sorted(ranked, reverse=True) if c not in flagged][:_SUM_FEATURES]
+    findings += _sum_findings(rows, terms, y, fit, held, classification)
     return tuple(findings)
 
 
@@ -372,10 +375,13 @@ def _ratio_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray) -
 
 
 def _sum_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray, fit: np.ndarray,
-                  held: np.ndarray) -> list[Finding]:
-    """A few numeric features whose linear combination is the target (gross = net + tax): each
-    alone may look like an ordinary signal, together they are the answer. Terms are added one at
-    a time, the one that most raises the out-of-sample R² of least squares first."""
+                  held: np.ndarray, classification: bool = False) -> list[Finding]:
+    """A few numeric features whose linear combination is the target (gross = net + tax), or,
+    for classification, whose linear combination separates the classes (late = the sum of two
+    delays over 15 minutes): each alone may look like an ordinary signal, together they are the
+    answer. Terms are added one at a time, the one that most raises the out-of-sample R² (ROC
+    AUC) of least squares first."""
+    limit, name = (SUM_AUC, "ROC AUC") if classification else (SUM_R2, "R²")
     values = {c: _numbers(rows[c]) for c in columns}
     usable = [c for c in columns if np.isfinite(values[c]).mean() > 0.9 and np.nanstd(values[c]) > 0]
     if not usable:
@@ -389,7 +395,8 @@ def _sum_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray, fit
         x = np.column_stack([np.ones(len(y))] + [values[c] for c in terms])
         x = np.nan_to_num(x)  # rows with a gap are outside fit and held
         coef, *_ = np.linalg.lstsq(x[fit], y[fit], rcond=None)
-        return (_r2(y[held], x[held] @ coef) or 0.0), coef
+        held_score = _auc(y[held], x[held] @ coef) if classification else _r2(y[held], x[held] @ coef)
+        return (held_score or 0.0), coef
 
     chosen: list[str] = []
     score, coef = 0.0, np.zeros(1)
@@ -397,17 +404,19 @@ def _sum_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray, fit
         tried = [(r2_of([*chosen, c]), c) for c in usable if c not in chosen]
         if not tried:
             break
-        (best, best_coef), name = max(tried, key=lambda t: t[0][0])
-        # past SUM_R2, a term joins only if it halves what is left unexplained (a further part
-        # of the total, not a feature that happens to shave the rounding)
-        if best <= score or (score >= SUM_R2 and 1 - best > (1 - score) / 2):
+        (best, best_coef), column = max(tried, key=lambda t: t[0][0])
+        # past the limit, a term joins only if it halves what is left unexplained (a further
+        # part of the total, not a feature that happens to shave the rounding)
+        if best <= score or (score >= limit and 1 - best > (1 - score) / 2):
             break
-        chosen, score, coef = [*chosen, name], best, best_coef
-    if score < SUM_R2 or len(chosen) < 2:  # one feature alone is the single_feature / target_copy checks' to name
+        chosen, score, coef = [*chosen, column], best, best_coef
+    if score < limit or len(chosen) < 2:  # one feature alone is the single_feature / target_copy checks' to name
         return []
     formula = " + ".join(f"{w:.3g}·{c}" for w, c in zip(coef[1:], chosen, strict=True)).replace("+ -", "- ")
-    return [Finding(chosen[0], "derived_sum", f"target ≈ {formula} (R² {score:.5f} out of sample, least squares "
-                    f"fitted on one half): computed from {', '.join(chosen)}", score)]
+    said = (f"{formula} separates the classes ({name} {score:.5f} out of sample" if classification
+            else f"target ≈ {formula} ({name} {score:.5f} out of sample")
+    return [Finding(chosen[0], "derived_sum", f"{said}, least squares fitted on one half): computed from "
+                    f"{', '.join(chosen)}", score)]
 
 
 def _is_time(values: pd.Series) -> bool:
