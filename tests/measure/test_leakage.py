@@ -79,6 +79,21 @@ def test_a_total_computed_from_its_parts_is_flagged_and_names_every_part() -> No
     assert not [f for f in found if f.check == "derived_sum"], found  # R² ~0.99: a signal, however strong
 
 
+def test_an_amount_computed_as_quantity_times_price_is_flagged_a_noisy_one_is_not() -> None:
+    rng = np.random.default_rng(2)
+    n = 3000
+    frame = pd.DataFrame({"qty": rng.integers(1, 40, n), "unit_price": rng.lognormal(3, 0.8, n).round(2),
+                          "discount_factor": rng.choice([1.0, 0.9, 0.8], n), "weight": rng.gamma(2, 1, n),
+                          "store": rng.choice(list("abc"), n)})
+    numeric = ["qty", "unit_price", "discount_factor", "weight"]
+    amount = frame.assign(amount=(frame["qty"] * frame["unit_price"] * frame["discount_factor"]).round(2))
+    (finding,) = check_frame(amount, "amount", task_kind="regression", numeric=numeric, categorical=["store"])
+    assert finding.check == "derived_product" and finding.value >= leakage.SUM_R2
+    assert "qty, unit_price, discount_factor" in finding.evidence.split("computed from ")[1], finding.evidence
+    noisy = frame.assign(amount=frame["qty"] * frame["unit_price"] * rng.lognormal(0, 0.3, n))  # R² of the log ~0.9
+    assert check_frame(noisy, "amount", task_kind="regression", numeric=numeric, categorical=["store"]) == ()
+
+
 def test_a_label_set_by_a_rule_on_the_sum_of_two_features_is_flagged() -> None:
     """late = departure delay + time lost en route >= 15 minutes: neither delay alone separates
     the classes, their sum does; per class of a multiclass label too. A strong honest linear

@@ -30,6 +30,8 @@ Checks (``Finding.check``):
   regression target (R² >= :data:`SUM_R2`: a total and its parts, gross = net + tax) or
   separates the classes (ROC AUC >= :data:`SUM_AUC`: a label set by a rule on a sum, late =
   two delays adding up to 15 minutes);
+- ``derived_product`` — regression, a positive target: the same search on logarithms finds a
+  product or quotient of a few positive features (an amount = quantity × unit price);
 - ``future_dated`` — a date or time column later than the row's time (the temporal
   split's column) for most rows: known only after the fact;
 - ``split`` — a random split on rows that carry a date or time column: the model trains
@@ -290,6 +292,9 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
     flagged = {f.feature for f in findings}
     terms = [c for _, c in sorted(ranked, reverse=True) if c not in flagged][:_SUM_FEATURES]
     findings += _sum_findings(rows, terms, y, fit, held, classification)
+    if not classification:
+        flagged = {f.feature for f in findings}
+        findings += _product_findings(rows, [c for c in terms if c not in flagged], y, fit, held)
     return tuple(findings)
 
 
@@ -379,22 +384,57 @@ def _sum_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray, fit
     """A few numeric features whose linear combination is the target (gross = net + tax), or,
     for classification, whose linear combination separates the classes (late = the sum of two
     delays over 15 minutes): each alone may look like an ordinary signal, together they are the
-    answer. Terms are added one at a time, the one that most raises the out-of-sample R² (ROC
-    AUC) of least squares first."""
-    limit, name = (SUM_AUC, "ROC AUC") if classification else (SUM_R2, "R²")
-    values = {c: _numbers(rows[c]) for c in columns}
-    usable = [c for c in columns if np.isfinite(values[c]).mean() > 0.9 and np.nanstd(values[c]) > 0]
-    if not usable:
+    answer."""
+    found = _combination({c: _numbers(rows[c]) for c in columns}, y, fit, held, classification)
+    if found is None:
         return []
+    chosen, coef, score = found
+    formula = " + ".join(f"{w:.3g}·{c}" for w, c in zip(coef[1:], chosen, strict=True)).replace("+ -", "- ")
+    said = (f"{formula} separates the classes (ROC AUC {score:.5f} out of sample" if classification
+            else f"target ≈ {formula} (R² {score:.5f} out of sample")
+    return [Finding(chosen[0], "derived_sum", f"{said}, fitted on one half): computed from "
+                    f"{', '.join(chosen)}", score)]
+
+
+def _product_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray, fit: np.ndarray,
+                      held: np.ndarray) -> list[Finding]:
+    """Regression: a product or quotient of a few positive features is the target (an amount
+    = quantity × unit price): the same search as ``derived_sum``, on logarithms."""
+    if not (np.isfinite(y).all() and (y > 0).all()):
+        return []
+    logs: dict[str, np.ndarray] = {}
+    for c in columns:
+        x = _numbers(rows[c])
+        if np.isfinite(x).mean() > 0.9 and np.nanmin(x) > 0:
+            logs[c] = np.log(x)
+    found = _combination(logs, np.log(y), fit, held, False)
+    if found is None:
+        return []
+    chosen, coef, score = found
+    formula = " × ".join(f"{c}^{w:.3g}" for w, c in zip(coef[1:], chosen, strict=True))
+    return [Finding(chosen[0], "derived_product", f"target ≈ {np.exp(coef[0]):.3g} × {formula} (R² {score:.5f} of "
+                    f"its logarithm out of sample, fitted on one half): computed from {', '.join(chosen)}", score)]
+
+
+def _combination(values: Mapping[str, np.ndarray], y: np.ndarray, fit: np.ndarray, held: np.ndarray,
+                 classification: bool) -> tuple[list[str], np.ndarray, float] | None:
+    """The few ``values`` (at most :data:`_SUM_TERMS`) whose linear combination reproduces ``y``
+    (R² >= :data:`SUM_R2`) or separates its classes (ROC AUC >= :data:`SUM_AUC`) out of sample:
+    (their names, the intercept and weights, the score), or None. Terms join one at a time,
+    the one that most raises the held-out score of least squares fitted on ``fit`` first."""
+    limit = SUM_AUC if classification else SUM_R2
+    usable = [c for c, v in values.items() if np.isfinite(v).mean() > 0.9 and np.nanstd(v) > 0]
+    if not usable:
+        return None
     complete = np.isfinite(y) & np.all([np.isfinite(values[c]) for c in usable], axis=0)
     fit, held = fit[complete[fit]], held[complete[held]]
     if len(fit) < _MIN_ROWS or len(held) < _MIN_ROWS:
-        return []
+        return None
 
     def r2_of(terms: list[str]) -> tuple[float, np.ndarray]:
         x = np.column_stack([np.ones(len(y))] + [values[c] for c in terms])
         x = np.nan_to_num(x)  # rows with a gap are outside fit and held
-        coef, *_ = np.linalg.lstsq(x[fit], y[fit], rcond=None)
+        coef, *_ = np.linalg.lstsq(x[fit], np.nan_to_num(y[fit]), rcond=None)
         held_score = _auc(y[held], x[held] @ coef) if classification else _r2(y[held], x[held] @ coef)
         return (held_score or 0.0), coef
 
@@ -424,12 +464,8 @@ def _sum_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray, fit
                 chosen, score = fewer, kept
         coef = r2_of(chosen)[1]
     if score < limit or len(chosen) < 2:  # one feature alone is the single_feature / target_copy checks' to name
-        return []
-    formula = " + ".join(f"{w:.3g}·{c}" for w, c in zip(coef[1:], chosen, strict=True)).replace("+ -", "- ")
-    said = (f"{formula} separates the classes ({name} {score:.5f} out of sample" if classification
-            else f"target ≈ {formula} ({name} {score:.5f} out of sample")
-    return [Finding(chosen[0], "derived_sum", f"{said}, fitted on one half): computed from "
-                    f"{', '.join(chosen)}", score)]
+        return None
+    return chosen, coef, score
 
 
 def _logistic_auc(x: np.ndarray, y: np.ndarray, fit: np.ndarray, held: np.ndarray) -> float:
