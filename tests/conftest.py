@@ -16,7 +16,7 @@ for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import pytest
 
-from support import write_project
+from support import kernel_server, write_project
 from xdist_scheduling import _CACHE_KEY, DURATIONS_FILE, make_scheduler
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -54,8 +54,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
     if not warm_kernels.enabled() or warm_kernels.ENV_SERVER in os.environ:
         return
-    notebooks = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-    server = warm_kernels.WarmKernels.start(warm_kernels.notebook_imports(notebooks))
+    server = kernel_server()
     _warm.append(server)
     os.environ[warm_kernels.ENV_SERVER] = server.socket_path
 

@@ -314,6 +314,25 @@ def cli_here(*args: str, cwd: Path | None = None, env: dict[str, str] | None = N
     return subprocess.CompletedProcess(["workbench", *args], result.exit_code, result.stdout, stderr)
 
 
+def kernel_server() -> Any:
+    """A warm-kernel server preloading what the shipped notebooks import (as a pilot run's own
+    would), started in this process's environment; ``ready()`` waits for it."""
+    from workbench.steps import warm_kernels
+
+    return warm_kernels.WarmKernels.start(warm_kernels.notebook_imports(sorted((REPO / "notebooks").glob("*.ipynb"))))
+
+
+def store_processes() -> Any:
+    """A multiprocessing context whose processes fork from a server that imported MLflow's store
+    once (an interpreter each would import it again: ~2 s of CPU a process); each process still
+    opens its own ``Store``."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["workbench.store.tracking", "mlflow.store.tracking.sqlalchemy_store"])
+    return ctx
+
+
 def alias_of(store: Store, charter: Any) -> str | None:
     from workbench.decide import registry
 

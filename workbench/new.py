@@ -505,7 +505,7 @@ def new_pilot(
             exclude=exclude, split_lines=split_lines, candidates=candidates, slice_cols=slice_cols,
             slice_metric=slice_metric, slice_margin=slice_margin, champion_margin=champion_margin,
             rows=rows, classes=classes, csv_options=_csv_options(data, fmt) if fmt == "csv" else None,
-            ambiguous_dates=_date_formats(str(data)).ambiguous if fmt == "csv" else (),
+            ambiguous_dates=dates.ambiguous if dates is not None else (),
             notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

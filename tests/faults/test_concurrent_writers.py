@@ -5,7 +5,6 @@ timeout, or sqlite refuses at once to avoid a deadlock) is retried with backoff.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import sqlite3
 import threading
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from support import store_processes
 from workbench.store.tracking import Store
 
 
@@ -33,10 +33,7 @@ def test_eight_concurrent_writers_times_150_batches_lose_no_value(tmp_path: Path
     writers, batches = 8, 150
     Store(tmp_path).ensure_created()
     go = tmp_path / "go"
-    # eight real processes, forked from a server that imported MLflow's store once (eight
-    # interpreters each importing it cost ~18 s of CPU); each opens the store itself
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["workbench.store.tracking", "mlflow.store.tracking.sqlalchemy_store"])
+    ctx = store_processes()  # eight real processes, each opening the store itself
     procs = [ctx.Process(target=_writer, args=(str(tmp_path), i, batches, str(go))) for i in range(writers)]
     for p in procs:
         p.start()

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from support import REPO
+from support import REPO, kernel_server
 from workbench.charter.config import Source
 from workbench.data.warehouse import ingest_source, pii_columns, redact, writer
 
@@ -192,13 +192,11 @@ def canary_kernels(tmp_path: Path) -> Iterator[str]:
     """A kernel server started with the runs' PYTHONPATH (the session's was not, so each run would
     start a server of its own): one for both runs. Its socket path. (tests/pii_kernel's
     sitecustomize reads CANARY_FIGURE_LOG as the interpreter starts: the server's, for its kernels.)"""
-    from workbench.steps import warm_kernels
-
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTHONPATH", _canary_path())
         patch.setenv("CANARY_FIGURE_LOG", str(tmp_path / "figures.jsonl"))
         patch.setenv("PYTHONUNBUFFERED", "1")
-        server = warm_kernels.WarmKernels.start(warm_kernels.notebook_imports(sorted((REPO / "notebooks").glob("*.ipynb"))))
+        server = kernel_server()
     try:
         assert server.ready(), Path(server.socket_path).with_name("server.log").read_text()
         yield server.socket_path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import socket
 import sqlite3
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from support import store_processes
 from workbench.store.tracking import FINISHED, KILLED, RUNNING, TAG, Store, init_store
 
 ROUNDS, WORKERS = 20, 8
@@ -53,10 +53,7 @@ def _assert_valid_schema(db: Path) -> None:
 @pytest.mark.slow  # ~60 s on 2 cores: 10 migrations and 10 template copies, serialized by the lock, as intended
 def test_concurrent_first_open_always_yields_one_valid_store(tmp_path: Path) -> None:
     roots = [str(tmp_path / f"r{i:02d}") for i in range(ROUNDS)]
-    # eight real processes racing on one file; forked from a server that imported MLflow's store
-    # once (spawn made each of them import it again: ~10 s of CPU). Each opens its store fresh.
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["workbench.store.tracking", "mlflow.store.tracking.sqlalchemy_store"])
+    ctx = store_processes()  # eight real processes, each opening the store itself
     barrier, results = ctx.Barrier(WORKERS), ctx.Queue()
     procs = [ctx.Process(target=_open_many, args=(roots, str(tmp_path / "cache"), barrier, results))
              for _ in range(WORKERS)]

@@ -408,12 +408,16 @@ def _check_header(path: Path, source: Source) -> list[str]:
     )
 
 
+def _encoding_hint(source: str = "LATIN1") -> str:
+    """``source``: the encoding `iconv` converts from (Windows' Latin-1 unless the byte-order
+    mark says UTF-16 or UTF-32)."""
+    return ("re-save the file as UTF-8 (Excel: File > Save As > \"CSV UTF-8 (Comma delimited)\"; "
+            f"or `iconv -f {source} -t UTF-8 in.csv > out.csv`), then run again")
+
+
 def _encoding_error(path: Path, detail: str, line: int | None = None, source: str = "LATIN1") -> IngestError:
-    """``source``: the encoding `iconv` converts from in the hint (Windows' Latin-1 unless the
-    byte-order mark says UTF-16 or UTF-32)."""
     return IngestError(f"the file is not UTF-8 text ({detail})", where=f"{path}:{line}" if line else str(path),
-                       hint="re-save the file as UTF-8 (Excel: File > Save As > \"CSV UTF-8 (Comma delimited)\"; "
-                            f"or `iconv -f {source} -t UTF-8 in.csv > out.csv`), then run again")
+                       hint=_encoding_hint(source))
 
 
 def _check_encoding(path: Path) -> None:
@@ -802,7 +806,7 @@ def _rejects_error(path: Path, rejects: list[tuple], values: list[str], *, bad_v
         head = f"{bad_rows} malformed row(s): {bad_values} value(s) {exact}"
     else:
         head = f"{len(rejects)} malformed row(s)"
-    hint = _encoding_error(path, "").hint if encoding else (
+    hint = _encoding_hint() if encoding else (
         "fix those lines in the file (or the declared column types in the charter), then run again")
     return IngestError(f"{head}; the previous table is unchanged:\n  " + "\n  ".join(lines) + more,
                        where=str(path), hint=hint)

@@ -285,16 +285,17 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
         found = _categorical_finding(col, rows[col], y, fit, held, classification)
         if found is not None:
             findings.append(found)
-    if not classification:
+    order = [c for _, c in sorted(ranked, reverse=True)]  # the most rank-correlated with the target first
+
+    def unflagged(limit: int) -> list[str]:
         flagged = {f.feature for f in findings}
-        chosen = [c for _, c in sorted(ranked, reverse=True) if c not in flagged][:_RATIO_FEATURES]
-        findings += _ratio_findings(rows, chosen, y)
-    flagged = {f.feature for f in findings}
-    terms = [c for _, c in sorted(ranked, reverse=True) if c not in flagged][:_SUM_FEATURES]
-    findings += _sum_findings(rows, terms, y, fit, held, classification)
+        return [c for c in order if c not in flagged][:limit]
+
     if not classification:
-        flagged = {f.feature for f in findings}
-        findings += _product_findings(rows, [c for c in terms if c not in flagged], y, fit, held)
+        findings += _ratio_findings(rows, unflagged(_RATIO_FEATURES), y)
+    findings += _sum_findings(rows, unflagged(_SUM_FEATURES), y, fit, held, classification)
+    if not classification:
+        findings += _product_findings(rows, unflagged(_SUM_FEATURES), y, fit, held)
     return tuple(findings)
 
 
@@ -364,8 +365,8 @@ def _categorical_finding(col: str, values: pd.Series, y: np.ndarray, fit: np.nda
 def _ratio_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray) -> list[Finding]:
     """Ratios of two positive numeric features that are monotone in the target."""
     out: list[Finding] = []
-    values = {c: _numbers(rows[c]) for c in columns}
-    positive = [c for c in columns if np.isfinite(values[c]).mean() > 0.9 and np.nanmin(values[c]) > 0]
+    values = _positive(rows, columns)
+    positive = list(values)
     seen: set[str] = set()
     for i, a in enumerate(positive):
         for b in positive[i + 1:]:
@@ -377,6 +378,12 @@ def _ratio_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray) -
                                    f"{rho:+.4f}): computed from the answer", abs(rho)))
                 seen.add(a)
     return out
+
+
+def _positive(rows: pd.DataFrame, columns: Sequence[str]) -> dict[str, np.ndarray]:
+    """The columns whose values are numbers (90 % or more) and all positive: column -> values."""
+    values = {c: _numbers(rows[c]) for c in columns}
+    return {c: v for c, v in values.items() if np.isfinite(v).mean() > 0.9 and np.nanmin(v) > 0}
 
 
 def _sum_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray, fit: np.ndarray,
@@ -402,11 +409,7 @@ def _product_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray,
     = quantity × unit price): the same search as ``derived_sum``, on logarithms."""
     if not (np.isfinite(y).all() and (y > 0).all()):
         return []
-    logs: dict[str, np.ndarray] = {}
-    for c in columns:
-        x = _numbers(rows[c])
-        if np.isfinite(x).mean() > 0.9 and np.nanmin(x) > 0:
-            logs[c] = np.log(x)
+    logs = {c: np.log(x) for c, x in _positive(rows, columns).items()}
     found = _combination(logs, np.log(y), fit, held, False)
     if found is None:
         return []
@@ -432,10 +435,9 @@ def _combination(values: Mapping[str, np.ndarray], y: np.ndarray, fit: np.ndarra
         return None
 
     def r2_of(terms: list[str]) -> tuple[float, np.ndarray]:
-        x = np.column_stack([np.ones(len(y))] + [values[c] for c in terms])
-        x = np.nan_to_num(x)  # rows with a gap are outside fit and held
-        coef, *_ = np.linalg.lstsq(x[fit], np.nan_to_num(y[fit]), rcond=None)
-        held_score = _auc(y[held], x[held] @ coef) if classification else _r2(y[held], x[held] @ coef)
+        x_fit, x_held = (np.column_stack([np.ones(len(part))] + [values[c][part] for c in terms]) for part in (fit, held))
+        coef, *_ = np.linalg.lstsq(x_fit, y[fit], rcond=None)
+        held_score = _auc(y[held], x_held @ coef) if classification else _r2(y[held], x_held @ coef)
         return (held_score or 0.0), coef
 
     chosen: list[str] = []
