@@ -204,6 +204,34 @@ def test_a_kernel_that_dies_before_it_answers_fails_the_step_naming_it(tmp_path:
     _assert_nothing_running(tmp_path / "pilot")
 
 
+SOCKETS_CELL = """
+import json, os, stat
+from ipykernel.kernelapp import IPKernelApp
+app = IPKernelApp.instance()
+folder = os.path.dirname(app.connection_file)
+ports = {name: getattr(app, name) for name in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")}
+json.dump({"transport": app.transport, "ip": app.ip, "folder": folder, "mode": stat.S_IMODE(os.stat(folder).st_mode),
+           "sockets": [stat.S_ISSOCK(os.stat(f"{app.ip}-{port}").st_mode) for port in ports.values()]},
+          open(os.environ["SOCKETS_OUT"], "w"))
+"""
+
+
+def test_a_step_kernel_talks_over_private_unix_sockets_not_tcp_ports(tmp_path: Path, monkeypatch) -> None:
+    """A TCP port is picked free by the driver and bound later by the kernel: under load another
+    process took one in between, and the step failed with a kernel that never answered
+    ("Address already in use" in its log). The kernel's channels are unix sockets in a private
+    folder, which goes with the step."""
+    out = tmp_path / "sockets.json"
+    monkeypatch.setenv("SOCKETS_OUT", str(out))
+    path = write_project(tmp_path / "pilot", notebook_cells=(SOCKETS_CELL, LOGGING_CELL))
+    result = run_pilot(load_charter(path))
+    assert result.status == "FINISHED", result
+    seen = json.loads(out.read_text())
+    assert seen["transport"] == "ipc" and seen["ip"].startswith(seen["folder"] + os.sep), seen
+    assert seen["mode"] & 0o777 == 0o700 and seen["sockets"] == [True] * 5, seen
+    assert not os.path.exists(seen["folder"])
+
+
 def _wait_for(predicate, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -979,8 +979,18 @@ def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: S
     for name, value in warm_kernels.KERNEL_DEFAULTS.items():
         os.environ.setdefault(name, value)
     log_file = open(kernel_log, "ab") if kernel_log is not None else None  # noqa: SIM115 - closed below
+    # the kernel's channels on unix sockets in a private (0700) folder, not on TCP ports: a TCP
+    # port is picked free by this process and bound later by the kernel, and under load another
+    # process can take it in between ("Address already in use": the kernel never answers)
+    sockets = tempfile.mkdtemp(prefix="wbk-") if os.name == "posix" else None
 
     class _StepKernelManager(AsyncKernelManager):
+        def __init__(self, **kw: Any) -> None:
+            if sockets is not None:
+                kw = {"transport": "ipc", "ip": os.path.join(sockets, "k"),
+                      "connection_file": os.path.join(sockets, "k.json"), **kw}
+            super().__init__(**kw)
+
         @default("client_factory")
         def _client_factory_default(self) -> type:
             return _step_kernel_client()
@@ -1016,6 +1026,8 @@ def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: S
         quiet.setLevel(level)
         if log_file is not None:
             log_file.close()
+        if sockets is not None:
+            shutil.rmtree(sockets, ignore_errors=True)
 
 
 def _cap_outputs(store: Store, run: RunRef, step: Step, executed: Path, kernel_log: Path, say: Progress) -> None:
