@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import tempfile
 from pathlib import Path
@@ -30,6 +31,7 @@ os.environ.pop("WORKBENCH_LOCK_URI", None)
 # example address, a placeholder the production-plan gate refuses) must not decide a test
 _GITCONFIG = Path(tempfile.gettempdir()) / f"workbench-tests-{os.getpid()}.gitconfig"
 _GITCONFIG.write_text("[user]\n\tname = Pilot Analyst\n\temail = analyst@pilot-team.internal\n")
+atexit.register(_GITCONFIG.unlink, missing_ok=True)  # one a test process: not left behind in /tmp
 os.environ["GIT_CONFIG_GLOBAL"] = str(_GITCONFIG)
 os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
 

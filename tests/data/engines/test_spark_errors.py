@@ -6,6 +6,7 @@ session keeps working after each refused one."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ from workbench.charter.config import Charter, load_charter
 from workbench.errors import ConfigError, EngineError
 
 from .conftest import free_port
-from .test_spark_parity import ITEMS, _items_csv
+from .test_spark_parity import CONTRACT, ITEMS, _items_csv, _shops_csv
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
 
@@ -83,12 +84,16 @@ def test_java_home_without_java_is_named(tmp_path: Path, spark: object, monkeypa
 CHILD = """
 import json, sys
 from pathlib import Path
+import mlflow.sklearn, numpy as np
+from sklearn.linear_model import LinearRegression
 from workbench.charter.config import load_charter
+from workbench.data.contracts import load_contract
 from workbench.data.engines.spark import SparkEngine
 from workbench.errors import EngineError
 sys.path.insert(0, {tests!r})
-from data.engines.test_spark_parity import ITEMS
+from data.engines.test_spark_parity import ITEMS, SHOPS
 
+d = Path({root!r})
 out = {{}}
 def attempt(key, fn):
     try:
@@ -97,9 +102,18 @@ def attempt(key, fn):
         out[key] = ["EngineError", str(exc)]
 
 tiny = SparkEngine.for_charter(load_charter({tiny!r}))
-attempt("tiny", lambda: tiny.ingest("items", ITEMS, Path({items!r})).fingerprint.rows)
+attempt("tiny", lambda: tiny.ingest("items", ITEMS, d / "items.csv").fingerprint.rows)
 small = SparkEngine.for_charter(load_charter({small!r}))
-attempt("ingest", lambda: small.ingest("items", ITEMS, Path({items!r})).fingerprint.rows)
+attempt("ingest", lambda: small.ingest("items", ITEMS, d / "items.csv").fingerprint.rows)
+# what pyspark and MLflow print on their own, on this driver: a contract, an analysis error
+# (pyspark logs it as JSON), a batch scored through MLflow's spark_udf
+attempt("shops", lambda: small.ingest("shops", SHOPS, d / "shops.csv").fingerprint.rows)
+attempt("rules", lambda: len(small.check_contract(load_contract(d / "items.yml")).rules))
+attempt("analysis", lambda: small.sql("SELECT no_such_column FROM items").num_rows)
+x = np.arange(20, dtype=float).reshape(10, 2)
+# requirements given: MLflow would otherwise infer them, with warnings of its own (not the engine's)
+mlflow.sklearn.save_model(LinearRegression().fit(x, x[:, 0]), str(d / "model"), pip_requirements=["scikit-learn"])
+attempt("scored", lambda: small.score_batch(str(d / "model"), "items", ["id", "shop"]).num_rows)
 digits = "(SELECT * FROM (VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) AS v(x))"
 huge = "SELECT repeat('x', 100) || a.x || b.x AS s FROM " + ", ".join(f"{{digits}} AS {{n}}" for n in "abcdefg")
 attempt("collect", lambda: small.sql(huge).num_rows)  # 10 M rows of ~100 bytes to a 512 MB driver
@@ -108,16 +122,28 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.slow
-def test_driver_memory_too_small_or_exhausted_is_named(tmp_path: Path) -> None:
-    """In a child process: each driver memory needs a JVM of its own."""
-    tiny, _ = _charter(tmp_path / "tiny", "local[1]", {"spark.driver.memory": "200m"})
-    small, _ = _charter(tmp_path / "small", "local[1]", {"spark.driver.memory": "512m"})
-    conf_line = next(i for i, t in enumerate(small.path.read_text().splitlines(), 1) if '"conf"' in t)
-    items = _items_csv(tmp_path / "items.csv")
-    code = CHILD.format(tests=str(REPO / "tests"), tiny=str(tiny.path), small=str(small.path), items=str(items))
+@pytest.fixture(scope="module")
+def drivers(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path, Path]:
+    """One child process for the two tests below (each driver memory needs a JVM of its own, and
+    a JVM start is most of a Spark test's time): a driver too small to start, then one that
+    ingests, checks, scores, runs out of memory and starts again. (what it printed, the small
+    charter, its lake)"""
+    root = tmp_path_factory.mktemp("drivers")
+    tiny, _ = _charter(root / "tiny", "local[1]", {"spark.driver.memory": "200m"})
+    small, _ = _charter(root / "small", "local[1]", {"spark.driver.memory": "512m"})
+    _items_csv(root / "items.csv")
+    _shops_csv(root / "shops.csv")
+    (root / "items.yml").write_text(CONTRACT)
+    code = CHILD.format(tests=str(REPO / "tests"), root=str(root), tiny=str(tiny.path), small=str(small.path))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=400, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
+    return done, small.path, root / "small" / "lake"
+
+
+@pytest.mark.slow
+def test_driver_memory_too_small_or_exhausted_is_named(drivers: tuple[subprocess.CompletedProcess, Path, Path]) -> None:
+    done, small, lake = drivers
+    conf_line = next(i for i, t in enumerate(small.read_text().splitlines(), 1) if '"conf"' in t)
     out = json.loads(done.stdout.strip().splitlines()[-1])
     kind, message = out["tiny"]
     assert kind == "EngineError" and "spark.driver.memory is too small for Spark to start" in message, message
@@ -126,13 +152,34 @@ def test_driver_memory_too_small_or_exhausted_is_named(tmp_path: Path) -> None:
     kind, message = out["collect"]
     assert kind == "EngineError", message
     assert "the Spark driver ran out of memory" in message and "spark.driver.memory" in message, message
-    assert f"{small.path}:{conf_line}:" in message and "(key engine.conf)" in message, message
+    assert f"{small}:{conf_line}:" in message and "(key engine.conf)" in message, message
     assert out["after"] == ["ok", 40]  # the lake kept its table; a new driver read it
-    lake = tmp_path / "small" / "lake"
-    assert sorted(p.name for p in lake.iterdir()) == ["items"]  # nothing half-written
-    # the JVM's own output went to the log beside the lake, not to the terminal
+    assert sorted(p.name for p in lake.iterdir()) == ["items", "shops"]  # nothing half-written
     assert "OutOfMemoryError" in (lake.parent / "spark.log").read_text()
-    assert "NativeCodeLoader" not in done.stderr and "log4j" not in done.stderr, done.stderr[-2000:]
+
+
+# Spark's own output: the driver JVM's start-up lines (the JDK's notes, log4j's profile, WARNs,
+# the default log level, NativeCodeLoader), progress bars, pyspark's JSON error logs and MLflow's
+# spark_udf warnings
+NOISE = re.compile(r"WARN|log4j|Setting default log level|setLogLevel|NativeCodeLoader|incubator|\[Stage \d+|"
+                   r"SQLQueryContextLogger|env_manager|OutOfMemoryError")
+
+
+@pytest.mark.slow
+def test_spark_output_stays_out_of_the_terminal(drivers: tuple[subprocess.CompletedProcess, Path, Path]) -> None:
+    """Spark's own output goes to the log beside the lake, or nowhere; the terminal gets the
+    workbench's own lines only: when a driver starts, checks, fails a query, scores through
+    MLflow, runs out of memory or cannot start at all."""
+    done, _, lake = drivers
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["shops"] == ["ok", 3] and out["rules"][0] == "ok" and out["rules"][1] > 0, out
+    assert out["analysis"][0] == "EngineError" and "no_such_column" in out["analysis"][1], out
+    assert out["scored"] == ["ok", 40], out
+    printed = done.stdout.strip().splitlines()[:-1] + done.stderr.splitlines()  # the last: the child's own JSON
+    leaked = [line for line in printed if NOISE.search(line)]
+    assert not leaked, leaked
+    log = (lake.parent / "spark.log").read_text()  # the JVM said its piece, to the log
+    assert "log4j" in log and "WARN" in log
 
 
 def test_an_error_the_dead_driver_cannot_describe_counts_as_the_driver_gone() -> None:
