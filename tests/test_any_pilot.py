@@ -12,8 +12,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -29,8 +27,6 @@ from workbench.errors import EXIT_DRAFT
 from workbench.new import new_pilot
 
 pytestmark = pytest.mark.slow
-
-WORKBENCH = [sys.executable, "-m", "workbench.cli"]
 
 
 def _gates(decision) -> dict:
@@ -65,13 +61,11 @@ def test_untouched_new_pilot_is_draft_with_exit_7_and_writes_nothing_outside_its
         # no git e-mail configured: `new` drafts the local user@host as owner and on-call (a drafted
         # value, not a placeholder; a machine whose git e-mail is an example address would be NO-GO)
         (tmp_path / "gitconfig").write_text("")
-        env = {**os.environ, "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig"), "GIT_CONFIG_NOSYSTEM": "1"}
-        made = subprocess.run([*WORKBENCH, "new", name, "--data", str(data), "--target", "target"], cwd=REPO,
-                              capture_output=True, text=True, timeout=120, env=env)
+        env = {"GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig"), "GIT_CONFIG_NOSYSTEM": "1"}
+        made = cli_here("new", name, "--data", str(data), "--target", "target", cwd=REPO, env=env)
         assert made.returncode == 0, made.stderr
         assert f"make pilot PILOT=pilots/{name}" in made.stdout and "tagged `# drafted`" in made.stdout
-        run = subprocess.run([*WORKBENCH, "run", "--pilot", str(folder / "pilot.yaml")], cwd=REPO,
-                             capture_output=True, text=True, timeout=900)
+        run = cli_here("run", "--pilot", str(folder / "pilot.yaml"), cwd=REPO)
         # no edit at all: every result is shown, but what `new` guessed is no decision
         assert run.returncode == EXIT_DRAFT == 7, run.stdout + run.stderr
         assert run.stdout.strip().splitlines()[-1] == "outcome: DRAFT"

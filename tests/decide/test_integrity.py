@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from support import (ENV, LOGGING_CELL, PLAN_YAML, PY, REPO, STEP_PARAMS, alias_of, build_pilot, candidate_metrics,
-                     charter_file, cli, cli_here, copy_of_first_run, decision_runs, versions_of, write_notebook,
+                     charter_file, cli_here, copy_of_first_run, decision_runs, versions_of, write_notebook,
                      write_project)
 from workbench.store import locks
 from workbench.decide import registry
@@ -143,7 +143,7 @@ def test_ingest_promote_and_rollback_are_refused_while_a_pilot_holds_the_store(s
     holder = hold_pilot_lock(shop, "pilot refused", tmp_path)
     try:
         for command in (["ingest"], ["promote"], ["rollback"]):
-            done = cli(*command, "--pilot", str(path))
+            done = cli_here(*command, "--pilot", str(path))  # another process holds it: refused here too
             assert done.returncode == EXIT_LOCKED, (command, done.stderr)
             assert "refused" in done.stderr and "pilot refused" in done.stderr, done.stderr
             assert f"PID {holder.pid} " in done.stderr
@@ -162,8 +162,8 @@ def test_a_second_pilot_and_an_ingest_are_refused_during_a_running_pilot(tmp_pat
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(started.exists)
-        again = cli("run", "--pilot", str(path), "--force")
-        ingest = cli("ingest", "--pilot", str(path), "--force")
+        again = cli_here("run", "--pilot", str(path), "--force")
+        ingest = cli_here("ingest", "--pilot", str(path), "--force")
         for done in (again, ingest):
             assert done.returncode == EXIT_LOCKED, done.stderr
             assert "pilot tiny-pilot" in done.stderr and f"PID {first.pid} " in done.stderr
