@@ -17,7 +17,7 @@ from ruamel.yaml import YAML
 from support import REPO
 from workbench.charter.config import load_charter
 from demos.flights import extract as extract_demo_data
-from workbench.steps.runner import run_pilot
+from workbench.steps.runner import PilotResult, run_pilot
 from workbench.store.tracking import TAG, Store
 
 pytestmark = pytest.mark.slow
@@ -44,10 +44,17 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "pilot.yaml"
 
 
-def test_demo_pilot_end_to_end_then_cached(demo: Path) -> None:
+@pytest.fixture(scope="module")
+def first_run(demo: Path) -> PilotResult:
+    """The demo's first run, once for both tests (the replay below needs its champion, also
+    when it is run alone)."""
+    return run_pilot(load_charter(demo))
+
+
+def test_demo_pilot_end_to_end_then_cached(demo: Path, first_run: PilotResult) -> None:
     root = demo.parent
     charter = load_charter(demo)
-    first = run_pilot(charter)
+    first = first_run
     assert first.status == "FINISHED"
     # the demo still reaches GO: the candidate beats today's rule on the same held-out work
     assert first.decision is not None and first.decision.outcome == "go", first.decision.summary()
@@ -118,7 +125,7 @@ def test_demo_pilot_end_to_end_then_cached(demo: Path) -> None:
     assert second.seconds < first.seconds / 3
 
 
-def test_the_demo_replays_production_and_the_plan_catches_drift_and_breaches(demo: Path) -> None:
+def test_the_demo_replays_production_and_the_plan_catches_drift_and_breaches(demo: Path, first_run: PilotResult) -> None:
     """`make monitor`'s replay: the held-out weeks arrive one by one with the champion the
     pilot above promoted; the planted accidents are caught as the plan says."""
     from demos.flights import batches as demo_batches
