@@ -18,7 +18,7 @@ from support import REPO, charter_file
 from workbench.charter.config import Charter, load_charter
 from workbench.errors import ConfigError, EngineError
 
-from .conftest import free_port
+from .conftest import TEST_JVM, free_port
 from .test_spark_parity import CONTRACT, ITEMS, _items_csv, _shops_csv
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
@@ -129,8 +129,9 @@ def drivers(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comple
     ingests, checks, scores, runs out of memory and starts again. (what it printed, the small
     charter, its lake)"""
     root = tmp_path_factory.mktemp("drivers")
-    tiny, _ = _charter(root / "tiny", "local[1]", {"spark.driver.memory": "200m"})
-    small, _ = _charter(root / "small", "local[1]", {"spark.driver.memory": "512m"})
+    # the tests' JVM options (conftest.TEST_JVM: quick start-up, the serial collector) for both
+    tiny, _ = _charter(root / "tiny", "local[1]", {"spark.driver.memory": "200m", **TEST_JVM})
+    small, _ = _charter(root / "small", "local[1]", {"spark.driver.memory": "512m", **TEST_JVM})
     _items_csv(root / "items.csv")
     _shops_csv(root / "shops.csv")
     (root / "items.yml").write_text(CONTRACT)
