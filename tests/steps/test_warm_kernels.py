@@ -146,15 +146,9 @@ def kernel(server):
 @contextlib.contextmanager
 def _warm_kernel(server: warm_kernels.WarmKernels) -> Iterator[tuple[KernelManager, Any]]:
     """A kernel forked from ``server``, managed by jupyter_client, and its client: shut down after.
-    On Unix sockets in a folder of its own, as the runner's kernels (no TCP port to race for)."""
-    import shutil
-    import tempfile
-
-    sockets = tempfile.mkdtemp(prefix="wbk-")
-    km = type("WarmKM", (_Warm,), {"server": server})(kernel_name="python3", transport="ipc",
-                                                          ip=os.path.join(sockets, "k"),
-                                                          connection_file=os.path.join(sockets, "k.json"))
-    try:
+    On Unix sockets, as the runner's kernels (warm_kernels.private_sockets)."""
+    with warm_kernels.private_sockets() as channels:
+        km = type("WarmKM", (_Warm,), {"server": server})(kernel_name="python3", **channels)
         km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = km.client()
         client.start_channels()
@@ -165,8 +159,6 @@ def _warm_kernel(server: warm_kernels.WarmKernels) -> Iterator[tuple[KernelManag
             client.stop_channels()
             if km.is_alive():
                 km.shutdown_kernel(now=True)
-    finally:
-        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def _run(client, code: str, timeout: float = 30) -> tuple[dict, str]:

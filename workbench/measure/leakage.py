@@ -269,10 +269,11 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
             rows, y = rows[keep].reset_index(drop=True), y[keep]
     fit, held = _halves(len(rows), seed)
     ranked: list[tuple[float, str]] = []
+    numbers: dict[str, np.ndarray] = {}  # each numeric feature's values, read once for every check below
     for col in numeric:
         if col not in rows.columns or col == target:
             continue
-        x = _numbers(rows[col])
+        x = numbers[col] = _numbers(rows[col])
         found = _numeric_finding(col, x, y, fit, held, classification, rows[target])
         if found is not None:
             findings.append(found)
@@ -292,10 +293,10 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
         return [c for c in order if c not in flagged][:limit]
 
     if not classification:
-        findings += _ratio_findings(rows, unflagged(_RATIO_FEATURES), y)
-    findings += _sum_findings(rows, unflagged(_SUM_FEATURES), y, fit, held, classification)
+        findings += _ratio_findings(numbers, unflagged(_RATIO_FEATURES), y)
+    findings += _sum_findings(numbers, unflagged(_SUM_FEATURES), y, fit, held, classification)
     if not classification:
-        findings += _product_findings(rows, unflagged(_SUM_FEATURES), y, fit, held)
+        findings += _product_findings(numbers, unflagged(_SUM_FEATURES), y, fit, held)
     return tuple(findings)
 
 
@@ -362,10 +363,10 @@ def _categorical_finding(col: str, values: pd.Series, y: np.ndarray, fit: np.nda
     return None
 
 
-def _ratio_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray) -> list[Finding]:
+def _ratio_findings(numbers: Mapping[str, np.ndarray], columns: Sequence[str], y: np.ndarray) -> list[Finding]:
     """Ratios of two positive numeric features that are monotone in the target."""
     out: list[Finding] = []
-    values = _positive(rows, columns)
+    values = _positive(numbers, columns)
     positive = list(values)
     seen: set[str] = set()
     for i, a in enumerate(positive):
@@ -380,19 +381,18 @@ def _ratio_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray) -
     return out
 
 
-def _positive(rows: pd.DataFrame, columns: Sequence[str]) -> dict[str, np.ndarray]:
+def _positive(numbers: Mapping[str, np.ndarray], columns: Sequence[str]) -> dict[str, np.ndarray]:
     """The columns whose values are numbers (90 % or more) and all positive: column -> values."""
-    values = {c: _numbers(rows[c]) for c in columns}
-    return {c: v for c, v in values.items() if np.isfinite(v).mean() > 0.9 and np.nanmin(v) > 0}
+    return {c: numbers[c] for c in columns if np.isfinite(numbers[c]).mean() > 0.9 and np.nanmin(numbers[c]) > 0}
 
 
-def _sum_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray, fit: np.ndarray,
+def _sum_findings(numbers: Mapping[str, np.ndarray], columns: Sequence[str], y: np.ndarray, fit: np.ndarray,
                   held: np.ndarray, classification: bool = False) -> list[Finding]:
     """A few numeric features whose linear combination is the target (gross = net + tax), or,
     for classification, whose linear combination separates the classes (late = the sum of two
     delays over 15 minutes): each alone may look like an ordinary signal, together they are the
     answer."""
-    found = _combination({c: _numbers(rows[c]) for c in columns}, y, fit, held, classification)
+    found = _combination({c: numbers[c] for c in columns}, y, fit, held, classification)
     if found is None:
         return []
     chosen, coef, score = found
@@ -403,13 +403,13 @@ def _sum_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray, fit
                     f"{', '.join(chosen)}", score)]
 
 
-def _product_findings(rows: pd.DataFrame, columns: Sequence[str], y: np.ndarray, fit: np.ndarray,
+def _product_findings(numbers: Mapping[str, np.ndarray], columns: Sequence[str], y: np.ndarray, fit: np.ndarray,
                       held: np.ndarray) -> list[Finding]:
     """Regression: a product or quotient of a few positive features is the target (an amount
     = quantity × unit price): the same search as ``derived_sum``, on logarithms."""
     if not (np.isfinite(y).all() and (y > 0).all()):
         return []
-    logs = {c: np.log(x) for c, x in _positive(rows, columns).items()}
+    logs = {c: np.log(x) for c, x in _positive(numbers, columns).items()}
     found = _combination(logs, np.log(y), fit, held, False)
     if found is None:
         return []

@@ -978,56 +978,47 @@ def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: S
 
     for name, value in warm_kernels.KERNEL_DEFAULTS.items():
         os.environ.setdefault(name, value)
-    log_file = open(kernel_log, "ab") if kernel_log is not None else None  # noqa: SIM115 - closed below
-    # the kernel's channels on unix sockets in a private (0700) folder, not on TCP ports: a TCP
-    # port is picked free by this process and bound later by the kernel, and under load another
-    # process can take it in between ("Address already in use": the kernel never answers)
-    sockets = tempfile.mkdtemp(prefix="wbk-") if os.name == "posix" else None
+    with contextlib.ExitStack() as held:
+        log_file = held.enter_context(open(kernel_log, "ab")) if kernel_log is not None else None
+        channels = held.enter_context(warm_kernels.private_sockets())  # not TCP ports: it says why
 
-    class _StepKernelManager(AsyncKernelManager):
-        def __init__(self, **kw: Any) -> None:
-            if sockets is not None:
-                kw = {"transport": "ipc", "ip": os.path.join(sockets, "k"),
-                      "connection_file": os.path.join(sockets, "k.json"), **kw}
-            super().__init__(**kw)
+        class _StepKernelManager(AsyncKernelManager):
+            def __init__(self, **kw: Any) -> None:
+                super().__init__(**{**channels, **kw})
 
-        @default("client_factory")
-        def _client_factory_default(self) -> type:
-            return _step_kernel_client()
+            @default("client_factory")
+            def _client_factory_default(self) -> type:
+                return _step_kernel_client()
 
-        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-            if log_file is not None:
-                kw.setdefault("stdout", log_file)
-                kw.setdefault("stderr", log_file)
-            warm = kernels.command(kernel_cmd) if kernels is not None else None
-            await super()._async_launch_kernel(warm or kernel_cmd, **kw)
+            async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+                if log_file is not None:
+                    kw.setdefault("stdout", log_file)
+                    kw.setdefault("stderr", log_file)
+                warm = kernels.command(kernel_cmd) if kernels is not None else None
+                await super()._async_launch_kernel(warm or kernel_cmd, **kw)
 
-    # nbclient logs "Timeout waiting for execute reply" / "Kernel died" through papermill's
-    # logger: the StepError raised from it says the same, with the cell
-    quiet = logging.getLogger("papermill")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)
-    try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(executed),
-            parameters=parameters,
-            kernel_name="python3",
-            cwd=str(notebook.parent),
-            progress_bar=False,
-            execution_timeout=step.timeout_seconds,
-            request_save_on_cell_execute=True,
-            kernel_manager_class=_StepKernelManager,
-            # quiet kernel log (its TCP-without-CurveZMQ warning is noise); the workbench.steps.session
-            # extension makes a failing `!cmd` line fail its cell
-            extra_arguments=["--IPKernelApp.log_level=ERROR", "--IPKernelApp.extensions=workbench.steps.session"],
-        )
-    finally:
-        quiet.setLevel(level)
-        if log_file is not None:
-            log_file.close()
-        if sockets is not None:
-            shutil.rmtree(sockets, ignore_errors=True)
+        # nbclient logs "Timeout waiting for execute reply" / "Kernel died" through papermill's
+        # logger: the StepError raised from it says the same, with the cell
+        quiet = logging.getLogger("papermill")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(notebook.parent),
+                progress_bar=False,
+                execution_timeout=step.timeout_seconds,
+                request_save_on_cell_execute=True,
+                kernel_manager_class=_StepKernelManager,
+                # quiet kernel log (its TCP-without-CurveZMQ warning is noise); the workbench.steps.session
+                # extension makes a failing `!cmd` line fail its cell
+                extra_arguments=["--IPKernelApp.log_level=ERROR", "--IPKernelApp.extensions=workbench.steps.session"],
+            )
+        finally:
+            quiet.setLevel(level)
 
 
 def _cap_outputs(store: Store, run: RunRef, step: Step, executed: Path, kernel_log: Path, say: Progress) -> None:

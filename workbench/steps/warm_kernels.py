@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -98,6 +98,23 @@ def notebook_imports(notebooks: Iterable[Path]) -> list[str]:
                     # `from workbench.measure import modeling`: the submodules too
                     found.update({f"{node.module}.{alias.name}": None for alias in node.names})
     return list(found)
+
+
+@contextlib.contextmanager
+def private_sockets() -> Iterator[dict[str, str]]:
+    """What a jupyter_client KernelManager takes to put a kernel's channels on Unix sockets in a
+    private (0700) folder of their own, removed afterwards ({} off POSIX: TCP, as before). Not TCP
+    ports: the manager's process picks a free one and the kernel binds it a moment later, and on
+    a busy machine another process can take it in between ("Address already in use" in the
+    kernel's log: it never answers)."""
+    if os.name != "posix":
+        yield {}
+        return
+    folder = tempfile.mkdtemp(prefix="wbk-")
+    try:
+        yield {"transport": "ipc", "ip": os.path.join(folder, "k"), "connection_file": os.path.join(folder, "k.json")}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class WarmKernels:
