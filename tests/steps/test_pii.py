@@ -182,7 +182,6 @@ def _leaks(blob: bytes) -> list[bytes]:
     return [m for m in CANARY_MARKS if m in blob]
 
 
-@pytest.mark.slow
 def _canary_path() -> str:
     return os.pathsep.join([str(REPO / "tests" / "pii_kernel"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
 
@@ -204,6 +203,7 @@ def canary_kernels(tmp_path: Path) -> Iterator[str]:
         server.stop()
 
 
+@pytest.mark.slow
 def test_canaries_in_personal_columns_appear_in_no_artifact_report_notebook_log_or_figure(
         tmp_path: Path, canary_kernels: str) -> None:
     from workbench.steps.warm_kernels import ENV_SERVER
