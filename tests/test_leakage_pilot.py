@@ -21,6 +21,7 @@ from workbench.steps.runner import project_store
 
 pytestmark = pytest.mark.slow
 
+
 def _table(path: Path, n: int = 1200) -> Path:
     rng = np.random.default_rng(11)
     income = rng.lognormal(10.5, 0.5, n).round(2)
@@ -34,8 +35,7 @@ def _table(path: Path, n: int = 1200) -> Path:
 
 def test_a_target_copy_ends_without_go_and_an_acknowledgement_is_recorded(tmp_path: Path) -> None:
     data = _table(tmp_path / "loans.csv")
-    made = cli_here("new", "loans", "--data", str(data), "--target", "default",
-                  "--dir", str(tmp_path / "pilots"))
+    made = cli_here("new", "loans", "--data", str(data), "--target", "default", "--dir", str(tmp_path / "pilots"))
     assert made.returncode == 0, made.stderr
     path = tmp_path / "pilots" / "loans" / "pilot.yaml"
     text = path.read_text()
@@ -105,8 +105,7 @@ def test_held_out_rows_copied_from_training_rows_end_without_go(tmp_path: Path) 
     frame["churned"] = (rng.random(n) < 1 / (1 + np.exp(-0.3 * frame["m0"]))).astype(int)
     data = tmp_path / "exports.csv"
     pd.concat([frame] * 3, ignore_index=True).sample(frac=1, random_state=2).to_csv(data, index=False)
-    made = cli_here("new", "exports", "--data", str(data), "--target", "churned",
-                  "--dir", str(tmp_path / "pilots"))
+    made = cli_here("new", "exports", "--data", str(data), "--target", "churned", "--dir", str(tmp_path / "pilots"))
     assert made.returncode == 0, made.stderr
     path = tmp_path / "pilots" / "exports" / "pilot.yaml"
 
@@ -135,8 +134,7 @@ def test_visits_of_one_patient_are_split_by_patient_and_a_random_split_ends_with
     pd.DataFrame({"patient_ref": [f"P{i:04d}" for i in ids], "height_cm": height[ids], "weight_kg": weight[ids],
                   "age": age[ids], "systolic": rng.normal(125, 12, len(ids)).round(), "diagnosed": diagnosed[ids]}
                  ).sample(frac=1, random_state=1).to_csv(data, index=False)
-    made = cli_here("new", "visits", "--data", str(data), "--target", "diagnosed",
-                  "--dir", str(tmp_path / "pilots"))
+    made = cli_here("new", "visits", "--data", str(data), "--target", "diagnosed", "--dir", str(tmp_path / "pilots"))
     assert made.returncode == 0, made.stderr
     path = tmp_path / "pilots" / "visits" / "pilot.yaml"
     charter = load_charter(path)
