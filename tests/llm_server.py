@@ -66,11 +66,35 @@ class LlamaServer:
             try:
                 with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as r:
                     self.model = json.loads(r.read())["data"][0]["id"]
-                    return
+                    break
             except OSError:
                 time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("the llama.cpp server did not answer within 120 s")
+        else:
+            self.stop()
+            raise RuntimeError("the llama.cpp server did not answer within 120 s")
+        self._first_answer(log, embedding)
+
+    def _first_answer(self, log: Path, embedding: bool) -> None:
+        """One answer, so a build that cannot compute on this CPU fails here, by name, instead of
+        every test after it seeing closed connections (a build for a CPU with AMX the VM did not
+        enable died at its first matrix product)."""
+        chat = {"model": self.model, "max_tokens": 1, "messages": [{"role": "user", "content": "Hi"}]}
+        path, body = ("/embeddings", {"model": self.model, "input": "Hi"}) if embedding else ("/chat/completions", chat)
+        req = urllib.request.Request(self.base_url + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=60):
+                return
+        except OSError as exc:
+            try:
+                code = self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
+            self.stop()
+            raise RuntimeError(f"the llama.cpp server failed its first answer ({exc}; exit code {code}): "
+                               "a wheel built for another CPU? Remove .venv and the llm-* folder under "
+                               "~/.cache/workbench/wheels, then `make setup-llm`. Its log: "
+                               f"{log.read_text()[-1500:]}") from exc
 
     def stop(self) -> None:
         self.proc.terminate()
