@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -34,6 +35,11 @@ _GITCONFIG.write_text("[user]\n\tname = Pilot Analyst\n\temail = analyst@pilot-t
 atexit.register(_GITCONFIG.unlink, missing_ok=True)  # one a test process: not left behind in /tmp
 os.environ["GIT_CONFIG_GLOBAL"] = str(_GITCONFIG)
 os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+# a suite started in the background by a shell without job control (`make test &` in a script,
+# nohup) inherits SIGINT ignored, and so would every pilot and CLI it starts: the interrupt tests
+# would see no KeyboardInterrupt. A handler here (reset by exec) gives the children the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture()
