@@ -115,8 +115,10 @@ x = np.arange(20, dtype=float).reshape(10, 2)
 mlflow.sklearn.save_model(LinearRegression().fit(x, x[:, 0]), str(d / "model"), pip_requirements=["scikit-learn"])
 attempt("scored", lambda: small.score_batch(str(d / "model"), "items", ["id", "shop"]).num_rows)
 digits = "(SELECT * FROM (VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) AS v(x))"
-huge = "SELECT repeat('x', 100) || a.x || b.x AS s FROM " + ", ".join(f"{{digits}} AS {{n}}" for n in "abcdefg")
-attempt("collect", lambda: small.sql(huge).num_rows)  # 10 M rows of ~100 bytes to a 512 MB driver
+# 100,000 rows of ~10 kB to a 512 MB driver: out of memory in ~2 s (10 M rows of 100 bytes, the
+# same gigabyte, took ~26 s: Spark's cost is per row)
+huge = "SELECT repeat('x', 10000) || a.x || b.x AS s FROM " + ", ".join(f"{{digits}} AS {{n}}" for n in "abcde")
+attempt("collect", lambda: small.sql(huge).num_rows)
 attempt("after", lambda: small.fingerprint("items").rows)  # a new driver starts
 print(json.dumps(out))
 """
