@@ -36,7 +36,7 @@ Checks (``Finding.check``):
   split's column) for most rows: known only after the fact;
 - ``split`` — a random split on rows that carry a date or time column: the model trains
   on the future of the rows it is judged on;
-- ``copied_rows`` — at least :data:`COPY_SHARE` of the held-out rows (counted in DuckDB,
+- ``copied_rows`` — a random split, and at least :data:`COPY_SHARE` of the held-out rows (counted in DuckDB,
   never read into memory) equal a training row in every feature and the target, in a table
   with a feature whose values rarely repeat (so the rows are copies, not chance): a model
   that memorises rows scores those without predicting anything. Its ``feature`` is
@@ -504,7 +504,10 @@ def check_data(data: Any, task: Any, split: Any = None, *, sample_rows: int = SA
     found = check_frame(train, data.target, task_kind=task.kind, numeric=data.numeric, categorical=data.categorical,
                         positive_label=task.positive_label, time_column=column if split_kind == "temporal" else None,
                         split_kind=split_kind, dates=dates, sample_rows=sample_rows, seed=seed)
-    copied = _copied_rows(data)
+    # copies of one record share its time and its group, so only a random split puts them on both
+    # sides: after a temporal or group split, a held-out row equal to a training row is another
+    # event (a stop at the same corner, weeks later), not the same record held out twice
+    copied = _copied_rows(data) if split_kind == "random" else None
     shared = _shared_groups(data) if split_kind == "random" else ()
     in_view = view_findings(getattr(data, "view", None), data.target, data.features)
     return found + ((copied,) if copied is not None else ()) + shared + in_view
