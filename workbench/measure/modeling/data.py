@@ -422,9 +422,10 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
         raise _view_error(exc, where) from exc
     held = HeldOut.copy(reader)
     copies = None
-    if sample is not None and sample.rows < train_split_rows:
+    if sample is not None and sample.rows < train_split_rows and split.kind == "random":
         # the models saw a sample, but a held-out row copied from any training row is no held-out
-        # row: counted against the whole training split here, where it is (one more scan)
+        # row: counted against the whole training split here, where it is (one more scan; only a
+        # random split can put copies of one record on both sides: leakage.check_data)
         key = "hash(" + ", ".join(quote_ident(c) for c in [*categorical, *numeric, task.target]) + ")"
         copies = int(_run(con, f"SELECT count(*) FROM {view} WHERE ({eval_sql}) AND {target} IS NOT NULL AND {key} IN "
                           f"(SELECT {key} FROM {view} WHERE ({train_sql}) AND {target} IS NOT NULL)",
