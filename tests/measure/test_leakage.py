@@ -242,22 +242,55 @@ def test_repeated_events_held_out_by_time_or_group_are_not_copies() -> None:
     n, corners = 4000, 400
     corner = rng.integers(0, corners, n)
     lat, lon = rng.normal(44.97, 0.03, corners).round(6), rng.normal(-93.26, 0.03, corners).round(6)
-    frame = pd.DataFrame({"day": np.sort(rng.integers(0, 365, n)), "lat": lat[corner], "long": lon[corner],
+    frame = pd.DataFrame({"second": np.sort(rng.integers(0, 365 * 86400, n)), "lat": lat[corner], "long": lon[corner],
                           "precinct": (corner % 5).astype(str), "searched": rng.choice(["yes", "no"], n, p=[0.1, 0.9])})
     frame["problem"] = np.where(rng.random(n) < 0.3 + 0.4 * (corner % 2), "suspicious", "traffic")
     columns = ["lat", "long", "precinct", "searched", "problem"]
-    late = frame["day"] >= 292
+    late = frame["second"] >= 292 * 86400
     train, heldout = frame[~late].reset_index(drop=True), frame[late].reset_index(drop=True)
     assert _twins(train, heldout, columns) > 0.2 * len(heldout)  # equal rows, though no record repeats
     assert train["lat"].nunique() >= 0.1 * len(train)  # a feature whose values "rarely repeat"
     by_time = ModelingData(train, HeldOut.from_frame(heldout), "problem", ("lat", "long"), ("precinct", "searched"),
-                           {"kind": "temporal", "column": "day"})
-    assert not [f for f in leakage.check_data(by_time, Task()) if f.check == "copied_rows"]
+                           {"kind": "temporal", "column": "second"})
+    assert not [f for f in leakage.check_data(by_time, Task()) if f.check in ("copied_rows", "repeated_rows")]
     by_group = ModelingData(train, HeldOut.from_frame(heldout), "problem", ("lat", "long"), ("precinct", "searched"),
-                            {"kind": "group", "column": "day"})
-    assert not [f for f in leakage.check_data(by_group, Task()) if f.check == "copied_rows"]
+                            {"kind": "group", "column": "second"})
+    assert not [f for f in leakage.check_data(by_group, Task()) if f.check in ("copied_rows", "repeated_rows")]
     at_random, _, _ = _split_data(frame, "problem", ["lat", "long"], ["precinct", "searched"])
     assert [f for f in leakage.check_data(at_random, Task()) if f.check == "copied_rows"]  # undecidable there: flagged
+
+
+def test_one_record_held_out_several_times_is_a_finding_after_a_temporal_split() -> None:
+    """Every record exported three times, then split on time: the copies share their time, so
+    all three land on one side. None is judged against its own copy in training, but each
+    held-out record counts three times in the row minimums and the intervals (45 records would
+    pass a minimum of 100 rows). Copies equal in their time too are the finding; the same
+    records once each are not."""
+    from workbench.measure.modeling.data import ModelingData
+    from workbench.measure.modeling.heldout import HeldOut
+
+    class Task:
+        kind, positive_label = "classification", 1
+
+    rng = np.random.default_rng(7)
+    n = 600
+    records = pd.DataFrame({"at": np.sort(rng.choice(10**8, n, replace=False)), "m0": rng.normal(size=n).round(6),
+                            "region": rng.choice(["north", "south"], n)})
+    records["churned"] = (rng.random(n) < 1 / (1 + np.exp(-records["m0"]))).astype(int)
+
+    def judged(frame: pd.DataFrame) -> tuple:
+        late = frame["at"] >= records["at"].iloc[450]
+        train, heldout = frame[~late].reset_index(drop=True), frame[late].reset_index(drop=True)
+        data = ModelingData(train, HeldOut.from_frame(heldout), "churned", ("m0",), ("region",),
+                            {"kind": "temporal", "column": "at"})
+        return [f for f in leakage.check_data(data, Task()) if f.check in ("copied_rows", "repeated_rows")], heldout
+
+    found, heldout = judged(pd.concat([records] * 3, ignore_index=True).sample(frac=1, random_state=3))
+    (finding,) = found
+    assert (finding.feature, finding.check) == (leakage.COPIES, "repeated_rows")
+    assert len(heldout) == 450 and finding.value == pytest.approx(300 / 450, abs=1e-4)
+    assert "300 of the 450 held-out rows" in finding.evidence and "SELECT DISTINCT" in finding.evidence
+    assert judged(records)[0] == []
 
 
 def test_copies_are_matched_across_the_types_pandas_and_duckdb_give_a_column() -> None:

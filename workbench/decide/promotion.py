@@ -501,8 +501,9 @@ def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: M
 
 
 _ROWS = "remove the rows each finding names"
-_REMEDIES = {"": "exclude the feature(s) from `features:`", "copied_rows": _ROWS, "exact duplicate": _ROWS,
-             "normalized duplicate": _ROWS, "shared_groups": "split by the entity (`split: {kind: group, column: ...}`)",
+_REMEDIES = {"": "exclude the feature(s) from `features:`", "copied_rows": _ROWS, "repeated_rows": _ROWS,
+             "exact duplicate": _ROWS, "normalized duplicate": _ROWS,
+             "shared_groups": "split by the entity (`split: {kind: group, column: ...}`)",
              "in prompt": "take the prompt's examples from the training items"}
 
 

@@ -36,11 +36,14 @@ Checks (``Finding.check``):
   split's column) for most rows: known only after the fact;
 - ``split`` — a random split on rows that carry a date or time column: the model trains
   on the future of the rows it is judged on;
-- ``copied_rows`` — a random split, and at least :data:`COPY_SHARE` of the held-out rows (counted in DuckDB,
-  never read into memory) equal a training row in every feature and the target, in a table
+- ``copied_rows`` — a random split, and at least :data:`COPY_SHARE` of the held-out rows
+  (counted in DuckDB, never read into memory) equal a training row in every feature and the target, in a table
   with a feature whose values rarely repeat (so the rows are copies, not chance): a model
   that memorises rows scores those without predicting anything. Its ``feature`` is
   :data:`COPIES` (acknowledged under that key);
+- ``repeated_rows`` — a temporal or group split, and at least :data:`COPY_SHARE` of the
+  held-out rows equal another held-out row in every feature, the target and the split column,
+  in such a table: one record counted several times as evidence (``feature`` :data:`COPIES`);
 - ``target_in_view`` — a feature the feature view's SQL computes with an aggregate or a
   window over the target (or what it is computed from): over every row, held-out rows
   included (:func:`view_findings`);
@@ -506,8 +509,10 @@ def check_data(data: Any, task: Any, split: Any = None, *, sample_rows: int = SA
                         split_kind=split_kind, dates=dates, sample_rows=sample_rows, seed=seed)
     # copies of one record share its time and its group, so only a random split puts them on both
     # sides: after a temporal or group split, a held-out row equal to a training row is another
-    # event (a stop at the same corner, weeks later), not the same record held out twice
-    copied = _copied_rows(data) if split_kind == "random" else None
+    # event (a stop at the same corner, weeks later), not the same record held out twice. There
+    # the copies stay among the held-out rows, equal in their time or group too, and are counted
+    # as more evidence than there is
+    copied = _copied_rows(data) if split_kind == "random" else _repeated_rows(data, column)
     shared = _shared_groups(data) if split_kind == "random" else ()
     in_view = view_findings(getattr(data, "view", None), data.target, data.features)
     return found + ((copied,) if copied is not None else ()) + shared + in_view
@@ -637,6 +642,38 @@ def _shared_groups(data: Any) -> tuple[Finding, ...]:
     return tuple(out)
 
 
+def _varied(data: Any) -> list[str]:
+    """Features whose values rarely repeat (distinct values >= :data:`_VARIED_SHARE` of the
+    training rows): rows equal in those too are one record twice, not a coincidence."""
+    rows = len(data.train)
+    return [c for c in data.features if c in data.train.columns
+            and data.train[c].nunique(dropna=True) >= _VARIED_SHARE * rows]
+
+
+def _repeated_rows(data: Any, column: str | None) -> Finding | None:
+    """The ``repeated_rows`` finding of a temporal or group split, or None: held-out rows that
+    equal another held-out row in every feature, the target and the split ``column`` (the
+    same time, the same group), in a table with a feature whose values rarely repeat. Such a
+    record was exported or joined more than once; each copy counts as a held-out row in the
+    minimum row counts and narrows the intervals, though it is no new evidence."""
+    heldout = _counted(data)
+    if heldout is None or not column or not hasattr(heldout, "repeats"):
+        return None
+    repeats = heldout.repeats([*data.features, data.target, column])
+    share = repeats / heldout.rows
+    if repeats < _MIN_COPIES or share < COPY_SHARE:
+        return None
+    varied = _varied(data)
+    if not varied:
+        return None
+    return Finding(COPIES, "repeated_rows",
+                   f"{repeats:,} of the {heldout.rows:,} held-out rows ({share:.1%}) repeat another held-out row in "
+                   f"every feature, the target and {column}, {varied[0]} included (its values rarely repeat): one "
+                   "record counted several times, which the row minimums and the intervals take for more evidence "
+                   "than there is. Remove the repeated rows (SELECT DISTINCT in the source, or a view), or "
+                   "acknowledge them if they are separate events", round(share, 4))
+
+
 def _copied_rows(data: Any) -> Finding | None:
     """The ``copied_rows`` finding, or None: held-out rows that equal a training row in every
     feature and the target. Rows of few-valued columns coincide by chance (two customers of
@@ -652,9 +689,7 @@ def _copied_rows(data: Any) -> Finding | None:
     share = copies / heldout.rows
     if copies < _MIN_COPIES or share < COPY_SHARE:
         return None
-    rows = len(data.train)
-    varied = [c for c in data.features if c in data.train.columns
-              and data.train[c].nunique(dropna=True) >= _VARIED_SHARE * rows]
+    varied = _varied(data)
     if not varied:
         return None
     return Finding(COPIES, "copied_rows",

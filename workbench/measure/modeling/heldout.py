@@ -149,6 +149,15 @@ class HeldOut:
         finally:
             self.con.unregister(name)
 
+    def repeats(self, columns: Sequence[str]) -> int:
+        """How many held-out rows equal an earlier held-out row on every one of ``columns``
+        (nulls equal; by a 64-bit hash of the values, as :meth:`copies_of`)."""
+        cols = [c for c in dict.fromkeys(columns) if c in self.columns]
+        if not cols:
+            return 0
+        key = "hash(" + ", ".join(_q(c) for c in cols) + ")"
+        return int(self.con.execute(f"SELECT count(*) - count(DISTINCT {key}) FROM heldout").fetchall()[0][0])
+
     def distinct(self, column: str) -> list[Any]:
         return [r[0] for r in self.con.execute(f"SELECT DISTINCT {_q(column)} FROM heldout").fetchall()]
 
