@@ -659,19 +659,25 @@ def _repeated_rows(data: Any, column: str | None) -> Finding | None:
     heldout = _counted(data)
     if heldout is None or not column or not hasattr(heldout, "repeats"):
         return None
-    repeats = heldout.repeats([*data.features, data.target, column])
-    share = repeats / heldout.rows
-    if repeats < _MIN_COPIES or share < COPY_SHARE:
+    return _rows_finding(data, heldout, heldout.repeats([*data.features, data.target, column]), "repeated_rows",
+                         f"repeat another held-out row in every feature, the target and {column}",
+                         "one record counted several times, which the row minimums and the intervals take for "
+                         "more evidence than there is")
+
+
+def _rows_finding(data: Any, heldout: Any, count: int, check: str, what: str, harm: str) -> Finding | None:
+    """A finding on ``count`` held-out rows that ``what`` (the :data:`COPIES` key), or None when
+    they are too few, or when no feature's values rarely repeat (equal rows by chance)."""
+    share = count / heldout.rows
+    if count < _MIN_COPIES or share < COPY_SHARE:
         return None
     varied = _varied(data)
     if not varied:
         return None
-    return Finding(COPIES, "repeated_rows",
-                   f"{repeats:,} of the {heldout.rows:,} held-out rows ({share:.1%}) repeat another held-out row in "
-                   f"every feature, the target and {column}, {varied[0]} included (its values rarely repeat): one "
-                   "record counted several times, which the row minimums and the intervals take for more evidence "
-                   "than there is. Remove the repeated rows (SELECT DISTINCT in the source, or a view), or "
-                   "acknowledge them if they are separate events", round(share, 4))
+    return Finding(COPIES, check,
+                   f"{count:,} of the {heldout.rows:,} held-out rows ({share:.1%}) {what}, {varied[0]} included (its "
+                   f"values rarely repeat): {harm}. Remove the repeated rows (SELECT DISTINCT in the source, or a "
+                   "view), or acknowledge them if they are separate events", round(share, 4))
 
 
 def _copied_rows(data: Any) -> Finding | None:
@@ -686,15 +692,6 @@ def _copied_rows(data: Any) -> Finding | None:
     copies = getattr(data, "split_copies", None)  # against the whole training split when `train` is a sample
     if copies is None:
         copies = heldout.copies_of(data.train, [*data.features, data.target])
-    share = copies / heldout.rows
-    if copies < _MIN_COPIES or share < COPY_SHARE:
-        return None
-    varied = _varied(data)
-    if not varied:
-        return None
-    return Finding(COPIES, "copied_rows",
-                   f"{copies:,} of the {heldout.rows:,} held-out rows ({share:.1%}) equal a training row in every "
-                   f"feature and the target, {varied[0]} included (its values rarely repeat): they are not held out, "
-                   "and a model that memorises rows scores them without predicting anything. Remove the repeated "
-                   "rows (SELECT DISTINCT in the source, or a view), or acknowledge them if they are separate events",
-                   round(share, 4))
+    return _rows_finding(data, heldout, copies, "copied_rows", "equal a training row in every feature and the target",
+                         "they are not held out, and a model that memorises rows scores them without predicting "
+                         "anything")
