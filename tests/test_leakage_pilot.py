@@ -158,3 +158,25 @@ def test_visits_of_one_patient_are_split_by_patient_and_a_random_split_ends_with
     blocked = history(load_charter(path), project_store(charter))[0]
     (finding,) = blocked.leakage["findings"]
     assert (finding["feature"], finding["check"]) == ("patient_ref", "shared_groups") and finding["value"] > 0.9
+
+
+def test_a_panel_whose_entity_alone_predicts_the_target_is_split_by_it(tmp_path: Path) -> None:
+    """Eight weeks of sales in each of 40 stores: the store's own level is most of the target,
+    week to week it varies. `new` leaves the store column out (alone it predicts the target), and
+    a random split would still put each store's weeks on both sides, where a model recognises
+    the store by its other columns. So the drafted split is by store (a state-by-year panel got
+    a random split before, with the state left out as a leak)."""
+    rng = np.random.default_rng(8)
+    stores, weeks = 40, 8
+    level, floor = rng.normal(100, 30, stores).round(1), rng.integers(200, 2000, stores)
+    ids = np.repeat(np.arange(stores), weeks)
+    data = tmp_path / "sales.csv"
+    pd.DataFrame({"store": [f"S{i:03d}" for i in ids], "week": np.tile(np.arange(1, weeks + 1), stores),
+                  "promo": rng.integers(0, 2, len(ids)), "floor_m2": floor[ids],
+                  "sales": (level[ids] + rng.normal(0, 2, len(ids))).round(2)}).to_csv(data, index=False)
+    made = cli_here("new", "sales", "--data", str(data), "--target", "sales", "--dir", str(tmp_path / "pilots"))
+    assert made.returncode == 0, made.stderr
+    assert "left out store: leak (single_feature)" in made.stdout, made.stdout
+    assert "split by store: 8.0 rows a value, whose value alone predicts the target" in made.stdout, made.stdout
+    charter = load_charter(tmp_path / "pilots" / "sales" / "pilot.yaml")
+    assert (charter.split.kind, charter.split.column) == ("group", "store")

@@ -462,8 +462,8 @@ def new_pilot(
         slice_cols = slice_cols[:2]
         group = None if time_column is not None else _group_key(con, exclude, rows)
         if group is not None:
-            notes.append(f"split by {group[0]}: {group[1]:.1f} rows a value, each holding one target value; a random "
-                         "split would put one value's rows on both sides")
+            notes.append(f"split by {group[0]}: {group[1]:.1f} rows a value, {group[2]}; a random split would put "
+                         "one value's rows on both sides")
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group)
         target_std = con.execute(f"SELECT stddev_samp({tq}::DOUBLE) FROM t").fetchone()[0] if numeric_target else None
     except BaseException:
@@ -628,33 +628,39 @@ def _temporal_cut(con: Any, col: str, target: str | None, task: str) -> tuple[fl
                  "--time-column, lets the pilot be judged")
 
 
-def _group_key(con: Any, exclude: dict[str, str], rows: int) -> tuple[str, float] | None:
-    """A column the leakage checks found to hold one target value per value (``one_to_one``)
-    whose values repeat (two rows a value or more, on average): an entity (a patient, a
-    customer) whose rows a random split would put on both sides, where a model recognises
-    the entity by its other columns instead of predicting. (column, rows a value), or None."""
+def _group_key(con: Any, exclude: dict[str, str], rows: int) -> tuple[str, float, str] | None:
+    """A column the leakage checks left out because its value gives the target away (one
+    target value per value, ``one_to_one``; or a per-value mean that explains it alone,
+    ``single_feature``) whose values repeat (two rows a value or more, on average): an entity
+    (a patient, a customer, a state in a panel of years) whose rows a random split would put
+    on both sides, where a model recognises the entity by its other columns instead of
+    predicting. (column, rows a value, what it does to the target), or None."""
     from .data.sql import quote_ident as _q
     from .measure.leakage import MIN_GROUPS
 
     best = None
     for col, why in exclude.items():
-        if not why.startswith("leak (one_to_one)"):
+        if why.startswith("leak (one_to_one)"):
+            holds = "each holding one target value"
+        elif why.startswith("leak (single_feature)"):
+            holds = "whose value alone predicts the target"
+        else:
             continue
         distinct = con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t").fetchone()[0]
         per_value = rows / distinct if distinct else 0.0
         if per_value >= 2 and distinct >= MIN_GROUPS and (best is None or per_value > best[1]):
-            best = (col, per_value)
+            best = (col, per_value, holds)
     return best
 
 
 def _split(con: Any, time_column: str | None, task: str, *, why: str = "", target: str | None = None,
-           group: tuple[str, float] | None = None) -> list[str]:
+           group: tuple[str, float, str] | None = None) -> list[str]:
     from .data.sql import quote_ident as _q
 
     if time_column is None and group is not None:
-        col, per_value = group
+        col, per_value, holds = group
         return ["split:                        # group: all rows of a value on one side, about 25 % of the values held out",
-                f"  # {col} repeats ({per_value:.1f} rows a value) and holds one target value each: an entity whose",
+                f"  # {col} repeats ({per_value:.1f} rows a value), {holds}: an entity whose",
                 "  # rows a random split would put on both sides, where a model recognises it instead of predicting",
                 "  kind: group", f"  column: {_yaml_scalar(col)}", "  test_size: 0.25", "  seed: 0"]
     if time_column is None:
