@@ -175,15 +175,18 @@ def test_the_rank_auc_matches_sklearn_with_ties() -> None:
     assert leakage._auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
 
 
-def _split_data(frame: pd.DataFrame, target: str, numeric: list[str], categorical: list[str], seed: int = 0):
-    """A ModelingData of ``frame`` split at random, 75 % training rows (held-out rows in DuckDB)."""
+def _split_data(frame: pd.DataFrame, target: str, numeric: list[str], categorical: list[str], seed: int = 0, *,
+                held: np.ndarray | None = None, split: dict | None = None):
+    """A ModelingData of ``frame``, the ``held`` rows held out under ``split`` (by default 25 % at
+    random, a random split), the rest training rows (held-out rows in DuckDB)."""
     from workbench.measure.modeling.data import ModelingData
     from workbench.measure.modeling.heldout import HeldOut
 
-    held = np.random.default_rng(seed).random(len(frame)) >= 0.75
+    if held is None:
+        held = np.random.default_rng(seed).random(len(frame)) >= 0.75
     train, heldout = frame[~held].reset_index(drop=True), frame[held].reset_index(drop=True)
     return ModelingData(train, HeldOut.from_frame(heldout), target, tuple(numeric), tuple(categorical),
-                        {"kind": "random"}), train, heldout
+                        split or {"kind": "random"}), train, heldout
 
 
 def _twins(train: pd.DataFrame, heldout: pd.DataFrame, columns: list[str]) -> int:
@@ -232,8 +235,6 @@ def test_repeated_events_held_out_by_time_or_group_are_not_copies() -> None:
     equals an earlier one in every feature. Copies of one record share its time and its group,
     so after a temporal or a group split those equal rows are other events, and only a random
     split gets the finding (a police-stop table of 52 k rows was NO-GO on it at 21 %)."""
-    from workbench.measure.modeling.data import ModelingData
-    from workbench.measure.modeling.heldout import HeldOut
 
     class Task:
         kind, positive_label = "classification", "suspicious"
@@ -246,16 +247,14 @@ def test_repeated_events_held_out_by_time_or_group_are_not_copies() -> None:
                           "precinct": (corner % 5).astype(str), "searched": rng.choice(["yes", "no"], n, p=[0.1, 0.9])})
     frame["problem"] = np.where(rng.random(n) < 0.3 + 0.4 * (corner % 2), "suspicious", "traffic")
     columns = ["lat", "long", "precinct", "searched", "problem"]
-    late = frame["second"] >= 292 * 86400
-    train, heldout = frame[~late].reset_index(drop=True), frame[late].reset_index(drop=True)
+    late = (frame["second"] >= 292 * 86400).to_numpy()
+    split = {kind: _split_data(frame, "problem", ["lat", "long"], ["precinct", "searched"], held=late,
+                               split={"kind": kind, "column": "second"}) for kind in ("temporal", "group")}
+    _, train, heldout = split["temporal"]
     assert _twins(train, heldout, columns) > 0.2 * len(heldout)  # equal rows, though no record repeats
     assert train["lat"].nunique() >= 0.1 * len(train)  # a feature whose values "rarely repeat"
-    by_time = ModelingData(train, HeldOut.from_frame(heldout), "problem", ("lat", "long"), ("precinct", "searched"),
-                           {"kind": "temporal", "column": "second"})
-    assert not [f for f in leakage.check_data(by_time, Task()) if f.check in ("copied_rows", "repeated_rows")]
-    by_group = ModelingData(train, HeldOut.from_frame(heldout), "problem", ("lat", "long"), ("precinct", "searched"),
-                            {"kind": "group", "column": "second"})
-    assert not [f for f in leakage.check_data(by_group, Task()) if f.check in ("copied_rows", "repeated_rows")]
+    for kind, (data, _, _) in split.items():
+        assert not [f for f in leakage.check_data(data, Task()) if f.check in ("copied_rows", "repeated_rows")], kind
     at_random, _, _ = _split_data(frame, "problem", ["lat", "long"], ["precinct", "searched"])
     assert [f for f in leakage.check_data(at_random, Task()) if f.check == "copied_rows"]  # undecidable there: flagged
 
@@ -266,8 +265,6 @@ def test_one_record_held_out_several_times_is_a_finding_after_a_temporal_split()
     held-out record counts three times in the row minimums and the intervals (45 records would
     pass a minimum of 100 rows). Copies equal in their time too are the finding; the same
     records once each are not."""
-    from workbench.measure.modeling.data import ModelingData
-    from workbench.measure.modeling.heldout import HeldOut
 
     class Task:
         kind, positive_label = "classification", 1
@@ -279,10 +276,9 @@ def test_one_record_held_out_several_times_is_a_finding_after_a_temporal_split()
     records["churned"] = (rng.random(n) < 1 / (1 + np.exp(-records["m0"]))).astype(int)
 
     def judged(frame: pd.DataFrame) -> tuple:
-        late = frame["at"] >= records["at"].iloc[450]
-        train, heldout = frame[~late].reset_index(drop=True), frame[late].reset_index(drop=True)
-        data = ModelingData(train, HeldOut.from_frame(heldout), "churned", ("m0",), ("region",),
-                            {"kind": "temporal", "column": "at"})
+        data, _, heldout = _split_data(frame, "churned", ["m0"], ["region"],
+                                       held=(frame["at"] >= records["at"].iloc[450]).to_numpy(),
+                                       split={"kind": "temporal", "column": "at"})
         return [f for f in leakage.check_data(data, Task()) if f.check in ("copied_rows", "repeated_rows")], heldout
 
     found, heldout = judged(pd.concat([records] * 3, ignore_index=True).sample(frac=1, random_state=3))

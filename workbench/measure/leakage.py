@@ -37,10 +37,10 @@ Checks (``Finding.check``):
 - ``split`` — a random split on rows that carry a date or time column: the model trains
   on the future of the rows it is judged on;
 - ``copied_rows`` — a random split, and at least :data:`COPY_SHARE` of the held-out rows
-  (counted in DuckDB, never read into memory) equal a training row in every feature and the target, in a table
-  with a feature whose values rarely repeat (so the rows are copies, not chance): a model
-  that memorises rows scores those without predicting anything. Its ``feature`` is
-  :data:`COPIES` (acknowledged under that key);
+  (counted in DuckDB, never read into memory) equal a training row in every feature and the
+  target, in a table with a feature whose values rarely repeat (so the rows are copies, not
+  chance): a model that memorises rows scores those without predicting anything. Its
+  ``feature`` is :data:`COPIES` (acknowledged under that key);
 - ``repeated_rows`` — a temporal or group split, and at least :data:`COPY_SHARE` of the
   held-out rows equal another held-out row in every feature, the target and the split column,
   in such a table: one record counted several times as evidence (``feature`` :data:`COPIES`);
@@ -657,7 +657,7 @@ def _repeated_rows(data: Any, column: str | None) -> Finding | None:
     record was exported or joined more than once; each copy counts as a held-out row in the
     minimum row counts and narrows the intervals, though it is no new evidence."""
     heldout = _counted(data)
-    if heldout is None or not column or not hasattr(heldout, "repeats"):
+    if heldout is None or not column:
         return None
     return _rows_finding(data, heldout, heldout.repeats([*data.features, data.target, column]), "repeated_rows",
                          f"repeat another held-out row in every feature, the target and {column}",
