@@ -39,6 +39,36 @@ def test_new_drafts_an_eval_set_a_keyword_rule_and_contracts(tmp_path: Path) -> 
     assert "regex: \\S" in contract and "unique: true" in contract  # no empty text; one id per item
 
 
+def test_classes_too_rare_to_judge_are_named_and_do_not_set_the_eval_share(tmp_path: Path) -> None:
+    """A class with 4 items can never give the sample-size gate its 30 eval items: `new` says so
+    and names it, and grows the eval share only as far as the rarest class that can (70 items:
+    43 %), not to half of everything for a class it cannot help."""
+    table = pd.read_csv(ticket_table(tmp_path / "tickets.csv", n=1200))
+    common, rarest = table.category.value_counts().index[[0, -1]]
+    table = pd.concat([table[table.category != rarest], table[table.category == rarest].head(70)])
+    table.loc[table.index[table.category == common][:4], "category"] = "fax"
+    table.to_csv(tmp_path / "rare.csv", index=False)
+    counts = table.category.value_counts()
+    assert counts["fax"] == 4 and counts[rarest] == 70, counts
+    made = new_text_pilot("rare", tmp_path / "rare.csv", "category", ["body"], pilots_dir=tmp_path / "pilots",
+                          owner="support-lead@team.internal")
+    said = "\n".join(made.notes)
+    assert "43% rather than 25%" in said and f"the rarest class, {rarest!r}" in said, said
+    assert "1 class(es) have too few labelled items" in said and "'fax' (4)" in said, said
+    assert "cannot reach GO" in said
+
+
+def test_a_text_table_whose_words_single_out_no_class_gets_a_valid_charter(tmp_path: Path) -> None:
+    """No keyword is drafted when no word tells the classes apart: today's rule is then the
+    most common class alone, and the charter is still one the workbench reads."""
+    rows = [{"item_id": f"i{i}", "body": "the same words every time", "label": "ab"[i % 3 == 0]} for i in range(120)]
+    pd.DataFrame(rows).to_csv(tmp_path / "flat.csv", index=False)
+    made = new_text_pilot("flat", tmp_path / "flat.csv", "label", ["body"], pilots_dir=tmp_path / "pilots",
+                          owner="support-lead@team.internal")
+    baseline = load_charter(made.charter).eval_set.baseline
+    assert baseline.kind == "rule" and baseline.rules == [] and baseline.default == "a"
+
+
 @pytest.mark.slow
 def test_a_five_class_text_pilot_from_new_to_go(tmp_path: Path) -> None:
     # 1,000 tickets: the rarest class (8 %) still has 30 eval items and as many to train on

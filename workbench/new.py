@@ -851,7 +851,8 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
 _WORD = re.compile(r"[a-z][a-z']{2,}")
 
 
-def _draft_keywords(texts: list[str], labels: list[str], *, per_class: int = 3, min_items: int = 5) -> list[tuple[str, list[str]]]:
+def _draft_keywords(texts: list[str], labels: list[str], *, per_class: int = 3, min_items: int = 5,
+                    min_ratio: float = 2.0) -> list[tuple[str, list[str]]]:
     """(label, words) for each class but the most common: the words that most single out its
     training items (smoothed document-frequency ratio against the other classes). A stand-in
     for today's rule, clearly drafted: the user writes the real one."""
@@ -873,7 +874,8 @@ def _draft_keywords(texts: list[str], labels: list[str], *, per_class: int = 3, 
         others = len(labels) - n
         scored = [((df + 1) / (n + 2) / ((total[w] - df + 1) / (others + 2)), w)
                   for w, df in per_label[lab].items() if df >= min_items]
-        words = [w for _, w in sorted(scored, reverse=True)[:per_class]]
+        # a word no more common in the class's items than in the others' singles nothing out ("the")
+        words = [w for ratio, w in sorted(scored, reverse=True)[:per_class] if ratio >= min_ratio]
         if words:
             out.append((lab, words))
     return out
@@ -914,10 +916,7 @@ def new_text_pilot(
     table = _table_name(data)
     con = duckdb.connect()
     try:
-        reader = (f"read_json({_lit(str(data))}, format='newline_delimited')"
-                  if data.suffix.lower() in (".jsonl", ".ndjson") else _reader(data))
-        con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}")
-        columns = {c: _charter_type(t) for c, t, *_ in con.execute("DESCRIBE t").fetchall()}
+        columns = _items_table(con, data)
         missing = [c for c in [target, *text_columns] if c not in columns]
         if missing:
             raise ConfigError(f"the data has no column(s) {', '.join(missing)}", where=str(data),
@@ -946,8 +945,12 @@ def new_text_pilot(
         # least half of every class is left to train on
         from .measure.stats import MIN_PER_CLASS
 
+        # a class whose half holds fewer than MIN_PER_CLASS items cannot get them at any share: the
+        # share grows for the rarest class that can, and the ones that cannot are named
+        too_few = [(label, n) for label, n in counts if -(-n // 2) < MIN_PER_CLASS]
+        rarest = next((c for c in reversed(counts) if c not in too_few), counts[-1])
         asked = eval_share
-        eval_share = min(0.5, max(eval_share, -(-MIN_PER_CLASS * 100 // counts[-1][1]) / 100))
+        eval_share = min(0.5, max(eval_share, -(-MIN_PER_CLASS * 100 // rarest[1]) / 100))
         # the eval set: a seeded, stratified share of the labelled items; the rest train the candidates
         con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (PARTITION BY {_q(target)} "
                     f"ORDER BY hash({_q(id_col)}::VARCHAR || '{int(seed)}')) AS _r, "
@@ -987,9 +990,14 @@ def new_text_pilot(
         raise
     notes = (f"eval set: {n_eval:,} of {rows:,} labelled items ({eval_share:.0%}, stratified, seed {seed}); "
              f"the rest train the candidates"
-             + (f" ({eval_share:.0%} rather than {asked:.0%}: the rarest class, {counts[-1][0]!r}, needs "
+             + (f" ({eval_share:.0%} rather than {asked:.0%}: the rarest class, {rarest[0]!r}, needs "
                 f"{MIN_PER_CLASS} eval items to judge a difference)" if eval_share > asked else ""),
              f"today's rule: drafted keywords for {len(rules)} class(es), else {majority!r}: write your real rule")
+    if too_few:
+        shown = ", ".join(f"{label!r} ({n})" for label, n in too_few[:8]) + (", ..." if len(too_few) > 8 else "")
+        notes += (f"{len(too_few)} class(es) have too few labelled items for {MIN_PER_CLASS} eval items with half "
+                  f"left to train ({shown}): the sample-size gate fails on them, so the pilot cannot reach GO as it is: "
+                  "merge them into a broader class (or drop their items) in the data, then run `workbench new` again",)
     return Scaffold(folder, charter, folder / "contracts" / f"{table}_eval.yml", f"{table}_eval",
                     "text-classification", None, "quality.macro_f1", notes)
 
@@ -1071,7 +1079,7 @@ def _text_charter(*, name: str, owner: str | None, table: str, columns: dict[str
         "  baseline:                        # drafted: keywords picked from the training items, not today's rule",
         "    name: keywords",
         "    kind: rule",
-        "    rules:",
+        "    rules:" + ("" if rules else " []   # no word singles out a class in the training items"),
         *[f"      - {{pattern: {q(_keyword_pattern(words))}, label: {q(lab)}}}" for lab, words in rules],
         f"    default: {q(default)}",
         "  candidates:",
@@ -1119,8 +1127,16 @@ def _items_table(con: Any, data: Path, table: str = "t") -> dict[str, str]:
     """Load a CSV, JSONL or Parquet file into ``table``; its columns and charter types."""
     if not data.is_file():
         raise ConfigError("the data file does not exist", where=str(data), hint="pass a CSV, JSONL or Parquet file")
-    reader = (f"read_json({_lit(str(data))}, format='newline_delimited')"
-              if data.suffix.lower() in (".jsonl", ".ndjson") else _reader(data))
+    jsonl = data.suffix.lower() in (".jsonl", ".ndjson")
+    header = [] if jsonl or data.suffix.lower() in (".parquet", ".pq") else _header(data)
+    if header:  # a CSV ingest would refuse (a ragged row, an open quote) is refused with its line, as ingest
+        # would: the sniffer below names none, and reads some such files wrongly rather than failing
+        scratch = Path(tempfile.mkdtemp(prefix="wb-new-"))
+        try:
+            _strict_load(data, "csv", _table_name(data), {c: "VARCHAR" for c in header}, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    reader = f"read_json({_lit(str(data))}, format='newline_delimited')" if jsonl else _reader(data)
     try:
         con.execute(f"CREATE TABLE {table} AS SELECT * FROM {reader}")
     except Exception as exc:  # noqa: BLE001 - DuckDB's reader says what it could not read

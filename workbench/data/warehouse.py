@@ -815,14 +815,55 @@ def _rejects_error(path: Path, rejects: list[tuple], values: list[str], *, bad_v
 def _ingest_error(path: Path, exc: Exception) -> IngestError:
     text = str(exc)
     line = re.search(r"Line: (\d+)", text)
-    first = next((ln for ln in text.splitlines()[1:] if ln.strip() and not ln.startswith("Original Line")), text)
     if "not utf-8" in text.lower() or "invalid unicode" in text.lower():
-        return _encoding_error(path, first.strip()[:200], int(line.group(1)) if line else None)
+        return _encoding_error(path, _duckdb_reason(text)[:200], int(line.group(1)) if line else None)
+    if line is None and path.suffix.lower() not in (".parquet", ".pq", ".jsonl", ".ndjson"):
+        bare = bare_carriage_return(path)  # DuckDB's parser names no line for it ("invalid state")
+        if bare is not None:
+            return IngestError(
+                f"line {bare[0]} holds a carriage return (\\r) inside a value that is not quoted, at character "
+                f"{bare[1]}: a CSV reader cannot tell it from the end of a row; the previous table is unchanged",
+                where=f"{path}:{bare[0]}:{bare[1]}",
+                hint="quote every value that holds a line break or remove the carriage returns (pandas writes them "
+                     "unquoted: to_csv(..., quoting=csv.QUOTE_NONNUMERIC) quotes them), or save the table as Parquet")
     return IngestError(
-        f"cannot load the file: {first.strip()}",
+        f"cannot load the file: {_duckdb_reason(text)}",
         where=f"{path}:{line.group(1)}" if line else str(path),
-        hint="fix the file at that line (or its declared format in the charter); the previous table is unchanged",
+        hint=("fix the file at that line" if line else "fix the file") +
+             " (or its declared format in the charter); the previous table is unchanged",
     )
+
+
+def _duckdb_reason(text: str) -> str:
+    """The line of a DuckDB reader error that says what went wrong: not its "Possible fixes",
+    their bullets or its dump of the reader's options."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in lines[1:]:
+        if ln.startswith("Original Line"):
+            continue
+        if ln.startswith(("Possible fixes", "* ")) or re.match(r"\w+ = ", ln):
+            break
+        return ln
+    return re.sub(r"^[A-Za-z ]*Error: ", "", lines[0]) if lines else text
+
+
+def bare_carriage_return(path: Path, limit: int = 256 << 20) -> tuple[int, int] | None:
+    """(line, character) of the first carriage return not followed by a line feed in a file
+    whose rows end with line feeds (what pandas' ``to_csv`` leaves unquoted in a value), or
+    None. A file of old Mac line ends (every row ends with a lone CR) has none. Reads at most
+    ``limit`` bytes."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit)
+    except OSError:
+        return None
+    if b"\n" not in data:
+        return None
+    at = next((m.start() for m in re.finditer(rb"\r(?!\n)", data) if m.start() + 1 < len(data)), None)
+    if at is None:
+        return None
+    start = data.rfind(b"\n", 0, at) + 1
+    return data.count(b"\n", 0, at) + 1, len(data[start:at].decode("utf-8", errors="replace")) + 1
 
 
 def ingest_all(con: duckdb.DuckDBPyConnection, charter: Charter, *, force: bool = False) -> list[IngestResult]:
