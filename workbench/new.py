@@ -460,7 +460,7 @@ def new_pilot(
             if 2 <= n_distinct <= 12:
                 slice_cols.append(col)
         slice_cols = slice_cols[:2]
-        group = None if time_column is not None else _group_key(con, exclude, rows)
+        group = None if time_column is not None else _group_key(con, exclude, rows, target, task, columns, notes)
         if group is not None:
             notes.append(f"split by {group[0]}: {group[1]:.1f} rows a value, {group[2]}; a random split would put "
                          "one value's rows on both sides")
@@ -628,15 +628,19 @@ def _temporal_cut(con: Any, col: str, target: str | None, task: str) -> tuple[fl
                  "--time-column, lets the pilot be judged")
 
 
-def _group_key(con: Any, exclude: dict[str, str], rows: int) -> tuple[str, float, str] | None:
+def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: str, columns: dict[str, str],
+               notes: list[str]) -> tuple[str, float, str] | None:
     """A column the leakage checks left out because its value gives the target away (one
     target value per value, ``one_to_one``; or a per-value mean that explains it alone,
     ``single_feature``) whose values repeat (two rows a value or more, on average): an entity
     (a patient, a customer, a state in a panel of years) whose rows a random split would put
     on both sides, where a model recognises the entity by its other columns instead of
-    predicting. (column, rows a value, what it does to the target), or None."""
+    predicting. (column, rows a value, what it does to the target), or None. A measurement
+    (a FLOAT, DOUBLE or DECIMAL column: a price, a rate) names no entity; a column whose values
+    subdivide the classes (too few values a class to hold some of each out) is passed over, with
+    a note."""
     from .data.sql import quote_ident as _q
-    from .measure.leakage import MIN_GROUPS
+    from .measure.leakage import MIN_GROUPS, MIN_VALUES_PER_CLASS
 
     best = None
     for col, why in exclude.items():
@@ -646,10 +650,21 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int) -> tuple[str, float
             holds = "whose value alone predicts the target"
         else:
             continue
+        if columns.get(col, "").startswith(("FLOAT", "DOUBLE", "DECIMAL", "REAL")):
+            continue
         distinct = con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t").fetchone()[0]
         per_value = rows / distinct if distinct else 0.0
-        if per_value >= 2 and distinct >= MIN_GROUPS and (best is None or per_value > best[1]):
-            best = (col, per_value, holds)
+        if per_value < 2 or distinct < MIN_GROUPS or (best is not None and per_value <= best[1]):
+            continue
+        if task in ("classification", "multiclass"):  # the typical class, not the rarest: a rare class
+            # of few patients still needs its visits kept together
+            spans = con.execute(f"SELECT median(n) FROM (SELECT count(DISTINCT {_q(col)}) AS n FROM t "
+                                f"WHERE {_q(target)} IS NOT NULL GROUP BY {_q(target)})").fetchone()[0]
+            if spans is not None and spans < MIN_VALUES_PER_CLASS:
+                notes.append(f"not split by {col}: a class spans {spans:g} of its values (median), too few to hold "
+                             "some out and keep some to train on: its values subdivide the classes, a leak, not an entity")
+                continue
+        best = (col, per_value, holds)
     return best
 
 

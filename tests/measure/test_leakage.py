@@ -335,6 +335,27 @@ def test_held_out_rows_of_an_entity_with_training_rows_are_a_finding_under_a_ran
                 if f.check == "shared_groups"]
 
 
+def test_a_column_that_subdivides_the_classes_or_a_rate_is_no_entity() -> None:
+    """openintro's loans: grade A..G, each sub-grade (A1..A5) and each interest rate holds one
+    grade. Recognising a sub-grade is predicting the grade, and no new sub-grade arrives in
+    production: no shared_groups finding for it (5 values a class), nor for the rate (a
+    measurement), while 12 customers a class are still entities."""
+    class Task:
+        kind, positive_label = "multiclass", None
+
+    rng = np.random.default_rng(4)
+    grades = np.repeat(list("ABCD"), 400)
+    sub = [f"{g}{i % 5 + 1}" for i, g in enumerate(grades)]
+    rate = [5.25 + 3 * "ABCD".index(s[0]) + 0.5 * int(s[1]) for s in sub]
+    customer = [f"{g}-{i % 12}" for i, g in enumerate(grades)]
+    frame = pd.DataFrame({"sub_grade": sub, "rate": rate, "customer": customer, "income": rng.normal(50, 9, 1600),
+                          "grade": grades})
+    data, _, _ = _split_data(frame, "grade", ["income"], [])  # sub_grade, rate and customer left out
+    flagged = {f.feature for f in leakage.check_data(data, Task(), type("S", (), {"kind": "random"})())
+               if f.check == "shared_groups"}
+    assert flagged == {"customer"}, flagged
+
+
 def test_a_feature_the_view_computes_over_the_target_is_a_finding_and_a_lagged_window_is_not() -> None:
     from workbench.measure.leakage import view_findings
 

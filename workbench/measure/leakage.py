@@ -84,6 +84,10 @@ COPIES = "heldout.copies"  # the copied_rows finding's key: not a column, the he
 COPY_SHARE = 0.05  # held-out rows equal to a training row (every feature and the target)
 SHARED_SHARE = 0.20  # held-out rows whose entity (a patient, a customer) has training rows
 MIN_GROUPS = 20  # values a column needs to be split by (fewer: a few held out would decide the verdict)
+# values of such a column the typical class spans for it to name an entity (a patient): fewer, and
+# its values subdivide the classes (a loan's sub-grade A1..A5 of grade A): a closed set a model
+# is meant to tell apart, and a split by it would leave a class without held-out rows
+MIN_VALUES_PER_CLASS = 8
 _MIN_COPIES = 20
 _VARIED_SHARE = 0.10  # a feature whose distinct values are at least this share of the rows
 
@@ -513,7 +517,7 @@ def check_data(data: Any, task: Any, split: Any = None, *, sample_rows: int = SA
     # the copies stay among the held-out rows, equal in their time or group too, and are counted
     # as more evidence than there is
     copied = _copied_rows(data) if split_kind == "random" else _repeated_rows(data, column)
-    shared = _shared_groups(data) if split_kind == "random" else ()
+    shared = _shared_groups(data, task.kind) if split_kind == "random" else ()
     in_view = view_findings(getattr(data, "view", None), data.target, data.features)
     return found + ((copied,) if copied is not None else ()) + shared + in_view
 
@@ -608,12 +612,14 @@ def _counted(data: Any) -> Any:
     return heldout if getattr(heldout, "rows", 0) and hasattr(heldout, "copies_of") else None
 
 
-def _shared_groups(data: Any) -> tuple[Finding, ...]:
+def _shared_groups(data: Any, task_kind: str) -> tuple[Finding, ...]:
     """``shared_groups`` findings of a random split: a column left out of the features whose
     values repeat (two training rows a value or more) and each hold one target value (an
     entity: a patient, a customer), when at least :data:`SHARED_SHARE` of the held-out rows
     share their value with training rows. A model that recognises the entity by its other
-    columns (a height, a birth year) scores those rows without predicting anything."""
+    columns (a height, a birth year) scores those rows without predicting anything. Not an
+    entity: a measurement (a float: a rate, a price), nor, for classes, a column whose values
+    subdivide them (under :data:`MIN_VALUES_PER_CLASS` values the typical class)."""
     heldout, train, target = _counted(data), data.train, data.target
     if heldout is None:
         return ()
@@ -624,6 +630,11 @@ def _shared_groups(data: Any) -> tuple[Finding, ...]:
         distinct = values[col].nunique()
         if len(values) < _MIN_ROWS or distinct > len(values) / 2 or distinct < MIN_GROUPS:
             continue  # mostly unique (an identifier), or too few values to split by (a proxy of the target)
+        # a float with fractions is a measurement; an integer id with nulls is a float here too
+        if (pd.api.types.is_float_dtype(values[col]) and bool((values[col] % 1 != 0).any())) or (
+                task_kind in ("classification", "multiclass")
+                and values.groupby(target, observed=True)[col].nunique().median() < MIN_VALUES_PER_CLASS):
+            continue
         groups = values.groupby(col, observed=True)[target]
         sizes, kinds = groups.size(), groups.nunique()
         repeated = sizes[sizes >= 2]
