@@ -116,6 +116,28 @@ def test_a_label_set_by_a_rule_on_the_sum_of_two_features_is_flagged() -> None:
     assert check_frame(honest, "late", task_kind="classification", numeric=numeric, categorical=categorical) == ()
 
 
+def test_a_label_given_away_by_a_quotient_of_features_is_flagged() -> None:
+    """openintro's loans, target grade: the monthly instalment over the amount, at a given term,
+    is the interest rate the grade set; no feature alone nor any sum separates the grades, the
+    quotient does (a GO at 90 % accuracy otherwise). An honest signal in a ratio is not flagged."""
+    rng = np.random.default_rng(6)
+    n = 4000
+    rate = rng.uniform(0.05, 0.25, n)
+    amount, term = rng.integers(20, 400, n) * 100.0, rng.choice([36.0, 60.0], n)
+    monthly = rate / 12
+    frame = pd.DataFrame({"installment": (amount * monthly / (1 - (1 + monthly) ** -term)).round(2), "amount": amount,
+                          "term": term, "income": rng.lognormal(10.8, 0.4, n).round()})
+    numeric = ["installment", "amount", "term", "income"]
+    grades = frame.assign(grade=np.select([rate < 0.1, rate < 0.15, rate < 0.2], list("ABC"), "D"))
+    found = check_frame(grades, "grade", task_kind="multiclass", numeric=numeric, categorical=[])
+    assert [f.check for f in found] == ["derived_product"], found
+    assert "separates the classes" in found[0].evidence
+    assert {"installment", "amount"} <= set(found[0].evidence.rsplit("computed from ", 1)[1].split(", ")), found[0].evidence
+    honest = frame.assign(big=(rng.random(n) < 1 / (1 + np.exp(-np.log(frame["amount"] / frame["income"]) * 3 - 3))))
+    assert check_frame(honest.assign(big=honest["big"].astype(int)), "big", task_kind="classification",
+                       numeric=numeric, categorical=[]) == ()
+
+
 def test_classification_copy_one_to_one_code_and_near_perfect_feature() -> None:
     rng = np.random.default_rng(3)
     n = 3000

@@ -30,8 +30,9 @@ Checks (``Finding.check``):
   regression target (R² >= :data:`SUM_R2`: a total and its parts, gross = net + tax) or
   separates the classes (ROC AUC >= :data:`SUM_AUC`: a label set by a rule on a sum, late =
   two delays adding up to 15 minutes);
-- ``derived_product`` — regression, a positive target: the same search on logarithms finds a
-  product or quotient of a few positive features (an amount = quantity × unit price);
+- ``derived_product`` — the same search on logarithms finds a product or quotient of a few
+  positive features that is a positive regression target (an amount = quantity × unit price)
+  or separates the classes (a loan's grade from its instalment, amount and term);
 - ``future_dated`` — a date or time column later than the row's time (the temporal
   split's column) for most rows: known only after the fact;
 - ``split`` — a random split on rows that carry a date or time column: the model trains
@@ -302,8 +303,7 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
     if not classification:
         findings += _ratio_findings(numbers, unflagged(_RATIO_FEATURES), y)
     findings += _sum_findings(numbers, unflagged(_SUM_FEATURES), y, fit, held, classification)
-    if not classification:
-        findings += _product_findings(numbers, unflagged(_SUM_FEATURES), y, fit, held)
+    findings += _product_findings(numbers, unflagged(_SUM_FEATURES), y, fit, held, classification)
     return tuple(findings)
 
 
@@ -411,19 +411,23 @@ def _sum_findings(numbers: Mapping[str, np.ndarray], columns: Sequence[str], y: 
 
 
 def _product_findings(numbers: Mapping[str, np.ndarray], columns: Sequence[str], y: np.ndarray, fit: np.ndarray,
-                      held: np.ndarray) -> list[Finding]:
-    """Regression: a product or quotient of a few positive features is the target (an amount
-    = quantity × unit price): the same search as ``derived_sum``, on logarithms."""
-    if not (np.isfinite(y).all() and (y > 0).all()):
+                      held: np.ndarray, classification: bool = False) -> list[Finding]:
+    """A product or quotient of a few positive features is the target (an amount = quantity ×
+    unit price), or, for classification, separates the classes (a loan's grade from its
+    instalment, amount and term, which give its interest rate away): the same search as
+    ``derived_sum``, on logarithms."""
+    if not classification and not (np.isfinite(y).all() and (y > 0).all()):
         return []
     logs = {c: np.log(x) for c, x in _positive(numbers, columns).items()}
-    found = _combination(logs, np.log(y), fit, held, False)
+    found = _combination(logs, y if classification else np.log(y), fit, held, classification)
     if found is None:
         return []
     chosen, coef, score = found
     formula = " × ".join(f"{c}^{w:.3g}" for w, c in zip(coef[1:], chosen, strict=True))
-    return [Finding(chosen[0], "derived_product", f"target ≈ {np.exp(coef[0]):.3g} × {formula} (R² {score:.5f} of "
-                    f"its logarithm out of sample, fitted on one half): computed from {', '.join(chosen)}", score)]
+    said = (f"{formula} separates the classes (ROC AUC {score:.5f} out of sample" if classification
+            else f"target ≈ {np.exp(coef[0]):.3g} × {formula} (R² {score:.5f} of its logarithm out of sample")
+    return [Finding(chosen[0], "derived_product", f"{said}, fitted on one half): computed from {', '.join(chosen)}",
+                    score)]
 
 
 def _combination(values: Mapping[str, np.ndarray], y: np.ndarray, fit: np.ndarray, held: np.ndarray,
