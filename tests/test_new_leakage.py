@@ -58,3 +58,7 @@ def test_a_column_that_subdivides_the_classes_is_left_out_but_not_split_by(tmp_p
     assert {"sub_grade", "interest_rate"} <= set(charter.features.exclude)
     assert charter.split.kind == "random", charter.split
     assert any(n.startswith("not split by sub_grade: a class spans 5 of its values") for n in made.notes), made.notes
+    # which columns are known before the prediction is a person's judgement: drafted, never decided by new
+    from workbench.charter.drafted import drafted_values
+
+    assert "features" in {v.key for v in drafted_values(charter)}

@@ -792,7 +792,9 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
             lines.append(f"      {key}: {json.dumps(written)}   # {why}")
     lines.append("    columns:                     # types inferred by DuckDB: check them")
     lines += [f"      {q(c)}: {t}" for c, t in columns.items()]
-    lines += ["", "features:                        # the modeling table: every column but the target is a feature",
+    lines += ["", "features:                        # drafted: every column but the target and those left out below is "
+              "a feature, so each is known when a prediction is made (none recorded after the outcome: a payment, "
+              "a balance, a status)",
               f"  table: {q(table)}"]
     if exclude:
         lines.append("  exclude:")

@@ -130,7 +130,7 @@ def test_a_label_given_away_by_a_quotient_of_features_is_flagged() -> None:
     numeric = ["installment", "amount", "term", "income"]
     grades = frame.assign(grade=np.select([rate < 0.1, rate < 0.15, rate < 0.2], list("ABC"), "D"))
     found = check_frame(grades, "grade", task_kind="multiclass", numeric=numeric, categorical=[])
-    assert [f.check for f in found] == ["derived_product"], found
+    assert [(f.feature, f.check) for f in found] == [("installment", "derived_product")], found  # not the term
     assert "separates the classes" in found[0].evidence
     assert {"installment", "amount"} <= set(found[0].evidence.rsplit("computed from ", 1)[1].split(", ")), found[0].evidence
     honest = frame.assign(big=(rng.random(n) < 1 / (1 + np.exp(-np.log(frame["amount"] / frame["income"]) * 3 - 3))))

@@ -406,8 +406,8 @@ def _sum_findings(numbers: Mapping[str, np.ndarray], columns: Sequence[str], y: 
     formula = " + ".join(f"{w:.3g}·{c}" for w, c in zip(coef[1:], chosen, strict=True)).replace("+ -", "- ")
     said = (f"{formula} separates the classes (ROC AUC {score:.5f} out of sample" if classification
             else f"target ≈ {formula} (R² {score:.5f} out of sample")
-    return [Finding(chosen[0], "derived_sum", f"{said}, fitted on one half): computed from "
-                    f"{', '.join(chosen)}", score)]
+    return [Finding(_named(chosen, numbers, classification), "derived_sum", f"{said}, fitted on one half): computed "
+                    f"from {', '.join(chosen)}", score)]
 
 
 def _product_findings(numbers: Mapping[str, np.ndarray], columns: Sequence[str], y: np.ndarray, fit: np.ndarray,
@@ -426,8 +426,18 @@ def _product_findings(numbers: Mapping[str, np.ndarray], columns: Sequence[str],
     formula = " × ".join(f"{c}^{w:.3g}" for w, c in zip(coef[1:], chosen, strict=True))
     said = (f"{formula} separates the classes (ROC AUC {score:.5f} out of sample" if classification
             else f"target ≈ {np.exp(coef[0]):.3g} × {formula} (R² {score:.5f} of its logarithm out of sample")
-    return [Finding(chosen[0], "derived_product", f"{said}, fitted on one half): computed from {', '.join(chosen)}",
-                    score)]
+    return [Finding(_named(chosen, numbers, classification), "derived_product",
+                    f"{said}, fitted on one half): computed from {', '.join(chosen)}", score)]
+
+
+def _named(chosen: Sequence[str], numbers: Mapping[str, np.ndarray], classification: bool) -> str:
+    """The feature a derived finding is filed under (what `workbench new` leaves out). A target
+    is computed from all its parts: the first one found. A label set from a quantity is given away
+    by the feature that carries that quantity, the finest of them (a loan's instalment, not its
+    two terms): the one with most distinct values, the first found on a tie."""
+    if not classification:
+        return chosen[0]
+    return max(chosen, key=lambda c: (len(np.unique(numbers[c][np.isfinite(numbers[c])])), -chosen.index(c)))
 
 
 def _combination(values: Mapping[str, np.ndarray], y: np.ndarray, fit: np.ndarray, held: np.ndarray,
