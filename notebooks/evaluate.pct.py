@@ -42,25 +42,24 @@ timing_budgets = {}  # injected: the charter's latency/throughput budgets, re-me
 compare_metrics = None  # injected: the primary and gated metrics compared with intervals (None: the defaults)
 candidate_keys = {}  # injected: each candidate's own cache key
 reuse = {}  # injected: candidates unchanged since an earlier run ({name: run id}), carried over, not trained again
+data_checks_from = None  # injected: an earlier run on the same data, split and code whose leakage and shift results hold
 
 # %%
 import pandas as pd
 
 import workbench
 from workbench import formatting
-from workbench.measure import leakage, metrics, modeling, shift
+from workbench.measure import leakage, metrics, modeling
 from workbench.show import evaluation_report
 
 s = workbench.session("evaluate", run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse,
                       pilot_name=pilot_name, task=task, cost_model=cost_model, spec=spec)
 with s.connect() as con:
     data = modeling.load_data(con, s.spec, s.task)
-# before any training: features that carry the answer (on a sample of the training rows only)
-findings = leakage.check_data(data, s.task, s.spec.split)
-s.log_leakage(findings)
-# shift between the training rows and the held-out rows (every held-out row counted in DuckDB)
-shifted = shift.compare_data(data)
-s.log_shift(shifted)
+# before any training: features that carry the answer (leakage.check_data, on a sample of the training
+# rows) and shift between the training and the held-out rows (shift.compare_data, every held-out row
+# counted in DuckDB); carried over from `data_checks_from` when the runner found one on the same inputs
+findings, shifted = s.data_checks(data, carried_from=data_checks_from)
 fallback = modeling.fit_baseline(s.spec.baseline, data.train, data.y_train, s.task)  # the degraded mode
 s.log_params(data.params())
 baseline = s.baseline_evidence()  # the baseline step's results, to judge each candidate against
@@ -68,8 +67,8 @@ baseline = s.baseline_evidence()  # the baseline step's results, to judge each c
 # comparison is a paired difference with a 95 % interval (workbench.measure.stats)
 references = {"baseline": (modeling.score(fallback, data, task=s.task, keep=slice_columns),
                            modeling.baseline_threshold(fallback, data, s.task, s.cost), "today's rule")}
-if champion:
-    references["champion"] = (modeling.score(s.load_model(champion["uri"]), data, task=s.task, keep=slice_columns),
+if champion:  # the scores its own run kept when that run saw these very rows, else its model scores them now
+    references["champion"] = (s.champion_scores(champion, data, keep=slice_columns, like=references["baseline"][0]),
                               champion.get("threshold"), f"champion v{champion['version']}")
 print(f"{data.summary()} {len(s.spec.candidates)} candidate(s): {', '.join(c.name for c in s.spec.candidates)}"
       + ("" if baseline else "; no baseline run found to compare with"))

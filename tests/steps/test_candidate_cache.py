@@ -94,6 +94,13 @@ def test_editing_one_candidate_reruns_that_candidate_only(pilot) -> None:
     assert store.get_run(again.decision.candidate_run_id).data.metrics == now[chosen].data.metrics
     # and the decision record ties a reused one to the run it came from
     assert again.decision.evidence.get("candidate_cached_from") == now[chosen].data.tags.get(TAG["cached_from"])
+    # the leakage and shift checks read none of the candidates: carried over from the run before, the same
+    first_eval = _step(first, "evaluate").run_id
+    tags = store.get_run(evaluate.run_id).data.tags
+    assert tags["workbench.data_checks_from"] == first_eval
+    assert tags["workbench.data_key"] == store.get_run(first_eval).data.tags["workbench.data_key"]
+    for artifact in ("leakage/findings.json", "shift/columns.json"):
+        assert store.download_text(evaluate.run_id, artifact) == store.download_text(first_eval, artifact), artifact
     # nothing changed since: the whole step is served from cache
     third = run_pilot(charter)
     assert {s.name: s.status for s in third.steps if s.kind == "notebook"} == {
@@ -112,6 +119,8 @@ def test_a_change_of_package_versions_misses(pilot, monkeypatch: pytest.MonkeyPa
         "profile": "executed", "baseline": "executed", "evaluate": "executed"}
     now = _candidates(store, charter, _step(again, "evaluate").run_id)
     assert {n: r.data.tags[TAG["cached"]] for n, r in now.items()} == {"lr": "false", "hgb": "false"}
+    # the data checks' key holds the environment too: computed again, not carried over
+    assert "workbench.data_checks_from" not in store.get_run(_step(again, "evaluate").run_id).data.tags
 
 
 def test_editing_one_candidate_of_a_multiclass_pilot_reuses_the_other(tmp_path: Path) -> None:
@@ -155,3 +164,30 @@ def test_the_code_hash_reads_every_layer_of_the_package() -> None:
                    "charter/config.py", "show/scorecard.py", "store/tracking.py", "steps/runner.py", "cli.py"):
         assert package / module in hashed, module
     assert hashed == set(package.rglob("*.py"))
+
+
+def test_the_champion_is_compared_on_the_scores_its_run_kept_for_the_same_rows(pilot) -> None:
+    """After a GO the champion is scored on each evaluate run's held-out rows. When its own run
+    saw these very rows (the same data key) the scores it kept are those it would give again:
+    they are used, the run says where from, and the comparison equals the champion's own."""
+    from workbench.charter.drafted import confirm
+
+    path, _ = pilot
+    confirm(load_charter(path), all_values=True, by="reviewer@pilot-team.internal")
+    went = run_pilot(load_charter(path))
+    assert went.decision.outcome == "go", went.decision.summary()
+    store = project_store(load_charter(path))
+    champion_run = went.decision.candidate_run_id
+    _with_candidates(path, 40)
+    charter = load_charter(path)
+    again = run_pilot(charter)
+    evaluate = store.get_run(_step(again, "evaluate").run_id)
+    assert evaluate.data.tags["workbench.champion_scores_from"] in (
+        champion_run, store.get_run(champion_run).data.tags.get(TAG["cached_from"]))
+    # the champion measured from the kept scores is the champion as its own run measured it, on the same rows
+    own = store.get_run(champion_run).data.metrics["quality.roc_auc"]
+    for cand in _candidates(store, charter, evaluate.info.run_id).values():
+        compared = json.loads(store.download_text(cand.info.run_id, "compare/champion.json"))
+        assert compared["metrics"]["quality.roc_auc"]["reference"] == pytest.approx(own, rel=1e-12)
+        assert compared["heldout_rows"] == json.loads(
+            store.download_text(cand.info.run_id, "compare/baseline.json"))["heldout_rows"]

@@ -23,9 +23,13 @@ from ..charter.config import Charter
 from ..store.tracking import FINISHED, TAG, Store
 from .step_runs import cache_key
 
-__all__ = ["T_CANDIDATE_KEY", "SCORES_ARTIFACT", "candidate_keys", "reusable"]
+__all__ = ["T_CANDIDATE_KEY", "T_DATA_KEY", "SCORES_ARTIFACT", "candidate_keys", "data_checks_source", "data_key",
+           "reusable"]
 
 T_CANDIDATE_KEY = TAG["candidate_key"]
+# the key of what an evaluate run's leakage and shift checks read (not the candidates): an edit of
+# a candidate carries them over from the run before instead of computing them again
+T_DATA_KEY = "workbench.data_key"
 T_INSIDE_NOISE = "workbench.inside_noise"
 SCORES_ARTIFACT = "scores/{name}.parquet"  # a candidate's held-out scores by row: compared again when reused
 _FINGERPRINT_TAG = "workbench.fingerprint."
@@ -82,3 +86,24 @@ def reusable(store: Store, charter: Charter, keys: dict[str, str], fingerprints:
             continue  # no held-out scores kept (a run from before they were): it cannot be compared again
         out[name] = hit.info.run_id
     return out
+
+
+def data_key(common: dict[str, Any], spec_without_candidates: dict[str, Any] | None) -> str:
+    """The key of an evaluate step's data checks (leakage and shift): the notebook, the task, the
+    feature view and split (the spec without its candidates), the table fingerprints, the
+    contract versions, the workbench code and the environment. Not the candidates, the cost
+    model, the timing budgets or the step's parameters: the checks do not read them."""
+    injected = common.get("injected", {})
+    return cache_key({**{k: v for k, v in common.items() if k not in ("injected", "parameters")},
+                      "task": injected.get("task"), "spec": spec_without_candidates})
+
+
+def data_checks_source(store: Store, charter: Charter, key: str, fingerprints: dict[str, str]) -> str | None:
+    """The FINISHED evaluate run that computed or carried the data checks under ``key`` on these
+    table fingerprints (the newest), or None."""
+    runs = store.find_runs(charter.name, f"tags.`{T_DATA_KEY}` = '{key}' and attributes.status = 'FINISHED' "
+                           f"and tags.`{TAG['cached']}` = 'false'", max_results=1)
+    if not runs:
+        return None
+    recorded = {k[len(_FINGERPRINT_TAG):]: v for k, v in runs[0].data.tags.items() if k.startswith(_FINGERPRINT_TAG)}
+    return runs[0].info.run_id if recorded == fingerprints else None

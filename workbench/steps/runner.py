@@ -671,6 +671,12 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
     tags = {TAG["kind"]: "step", TAG["step"]: step.name, TAG["pilot"]: charter.name, TAG["cache_key"]: key,
             TAG["notebook"]: str(step.notebook), TAG["role"]: step.role,
             **{f"{FINGERPRINT_TAG}{t}": d for t, d in expected.items()}, **champ_tag}
+    checks_key = None
+    if "data_checks_from" in declared.defaults:  # leakage and shift: carried over while their own inputs hold
+        from .candidate_cache import T_DATA_KEY, data_key
+
+        spec = keyed.get("spec")
+        checks_key = tags[T_DATA_KEY] = data_key(key_parts, _without_candidates(spec) if spec else None)
 
     changed = _data_changed(charter, step, expected, "before")
     if changed is not None:  # recorded on a FAILED step run, then the pilot stops
@@ -721,6 +727,10 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         injected["spec"] = reading_feature_view(charter.modeling()).model_dump(mode="json")
     if {"candidate_keys", "reuse"} <= set(declared.defaults):  # each candidate cached on its own (candidate_cache)
         injected.update(_candidate_reuse(charter, step, store, key_parts, expected, say, force))
+    if checks_key is not None:
+        from .candidate_cache import data_checks_source
+
+        injected["data_checks_from"] = None if force else data_checks_source(store, charter, checks_key, expected)
     parameters = {**{k: v for k, v in injected.items() if k in declared.defaults}, **step.parameters}
     say(f"{step.name}: running {step.notebook}")
     tmp = Path(tempfile.mkdtemp(prefix=f"wb-{step.name}-"))

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -494,6 +494,35 @@ class Session:
         self.log_text(report, ARTIFACT)
         return figs
 
+    def data_checks(self, data: Any, *, carried_from: str | None = None) -> tuple[Any, Any]:
+        """The leakage findings (:func:`workbench.measure.leakage.check_data`) and the shift
+        (:func:`workbench.measure.shift.compare_data`) of ``data``, logged to this run.
+        ``carried_from``: an earlier evaluate run the runner found on the very same data, feature
+        view, split, task, contracts, notebook, code and environment (``data_checks_from``):
+        the checks are deterministic, so its results are carried over and the run tagged with
+        where they came from. Computed when it is None or its results cannot be read."""
+        import json
+
+        from ..measure import leakage, shift
+
+        carried = None
+        if carried_from:
+            try:
+                found = self.store.download_text(carried_from, "leakage/findings.json")
+                shifted = self.store.download_text(carried_from, "shift/columns.json")
+                if found is not None and shifted is not None:
+                    carried = (leakage.findings_from_json(json.loads(found)), shift.shift_from_json(json.loads(shifted)))
+            except Exception:  # noqa: BLE001 - unreadable: computed again below
+                carried = None
+        if carried is None or carried[1] is None:
+            findings, shifted = leakage.check_data(data, self.task, self.spec.split), shift.compare_data(data)
+        else:
+            findings, shifted = carried
+            self.set_tags({"workbench.data_checks_from": carried_from})
+        self.log_leakage(findings)
+        self.log_shift(shifted)
+        return findings, shifted
+
     def log_leakage(self, findings: Any) -> None:
         """Log the leakage checks' findings (:func:`workbench.measure.leakage.check_data`) to
         this run: ``leakage/findings.json`` and the metric ``leakage.findings``. The
@@ -536,6 +565,36 @@ class Session:
     def load_model(self, model_uri: str) -> Any:
         """A registered or logged model (e.g. the champion, ``models:/<name>/<version>``)."""
         return self.store.load_model(model_uri)
+
+    def champion_scores(self, champion: Mapping[str, Any], data: Any, *, keep: Sequence[str] = (), like: Any) -> Any:
+        """The champion's scores on ``data``'s held-out rows: kept by the run that logged its
+        model (``scores/<name>.parquet``) when that run's evaluate step had this run's data key
+        (the same rows, feature view, split, code and environment: the very scores it would
+        give again), else its model loaded and scored. ``like``: scores of the same rows
+        (today's rule's), which a kept file is matched to."""
+        import tempfile
+
+        from mlflow.artifacts import download_artifacts
+
+        from ..measure import modeling
+        from ..measure.modeling.heldout import ScoredRows
+        from ..store.tracking import TAG
+        from .candidate_cache import SCORES_ARTIFACT, T_DATA_KEY
+
+        with contextlib.suppress(Exception):  # anything unreadable: scored again below
+            mine = self.store.get_run(self.run_id).data.tags.get(T_DATA_KEY)
+            source = self.store.get_run(champion["run_id"])
+            parent = self.store.get_run(source.data.tags[TAG["parent"]])
+            name = source.data.params.get("candidate") or source.info.run_name
+            if mine and parent.data.tags.get(T_DATA_KEY) == mine:
+                artifact = SCORES_ARTIFACT.format(name=name)
+                with tempfile.TemporaryDirectory() as tmp:
+                    local = download_artifacts(run_id=source.info.run_id, artifact_path=artifact, dst_path=tmp,
+                                               tracking_uri=self.store.tracking_uri)
+                    scored = ScoredRows.from_parquet(Path(local), like)
+                self.set_tags({"workbench.champion_scores_from": source.info.run_id})
+                return scored
+        return modeling.score(self.load_model(champion["uri"]), data, task=self.task, keep=list(keep))
 
     @contextlib.contextmanager
     def child(self, name: str, *, kind: str = "candidate", tags: Mapping[str, Any] | None = None,
