@@ -661,8 +661,9 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
             spans = con.execute(f"SELECT median(n) FROM (SELECT count(DISTINCT {_q(col)}) AS n FROM t "
                                 f"WHERE {_q(target)} IS NOT NULL GROUP BY {_q(target)})").fetchone()[0]
             if spans is not None and spans < MIN_VALUES_PER_CLASS:
-                notes.append(f"not split by {col}: a class spans {spans:g} of its values (median), too few to hold "
-                             "some out and keep some to train on: its values subdivide the classes, a leak, not an entity")
+                notes.append(f"not split by {col}: a class spans {spans:g} of its values (median), too few to "
+                             "hold some out and keep some to train on: its values subdivide the classes, a leak, "
+                             "not an entity")
                 continue
         best = (col, per_value, holds)
     return best
@@ -1013,8 +1014,9 @@ def new_text_pilot(
     if too_few:
         shown = ", ".join(f"{label!r} ({n})" for label, n in too_few[:8]) + (", ..." if len(too_few) > 8 else "")
         notes += (f"{len(too_few)} class(es) have too few labelled items for {MIN_PER_CLASS} eval items with half "
-                  f"left to train ({shown}): the sample-size gate fails on them, so the pilot cannot reach GO as it is: "
-                  "merge them into a broader class (or drop their items) in the data, then run `workbench new` again",)
+                  f"left to train ({shown}): the sample-size gate fails on them, so the pilot cannot reach GO as "
+                  "it is: merge them into a broader class (or drop their items) in the data, then run "
+                  "`workbench new` again",)
     return Scaffold(folder, charter, folder / "contracts" / f"{table}_eval.yml", f"{table}_eval",
                     "text-classification", None, "quality.macro_f1", notes)
 
