@@ -21,7 +21,7 @@ from typing import Any
 
 from ..charter.config import Charter
 from ..store.tracking import FINISHED, TAG, Store
-from .step_runs import cache_key
+from .step_runs import cache_key, fingerprints_of
 
 __all__ = ["T_CANDIDATE_KEY", "T_DATA_KEY", "SCORES_ARTIFACT", "candidate_keys", "data_checks_source", "data_key",
            "reusable"]
@@ -32,7 +32,6 @@ T_CANDIDATE_KEY = TAG["candidate_key"]
 T_DATA_KEY = "workbench.data_key"
 T_INSIDE_NOISE = "workbench.inside_noise"
 SCORES_ARTIFACT = "scores/{name}.parquet"  # a candidate's held-out scores by row: compared again when reused
-_FINGERPRINT_TAG = "workbench.fingerprint."
 
 
 def candidate_keys(charter: Charter, common: dict[str, Any]) -> dict[str, str]:
@@ -73,8 +72,7 @@ def reusable(store: Store, charter: Charter, keys: dict[str, str], fingerprints:
             parent = store.get_run(parent_id) if parent_id else None
         except Exception:  # noqa: BLE001 - an unreadable evaluate run: measure again
             parent = None
-        recorded = ({k[len(_FINGERPRINT_TAG):]: v for k, v in parent.data.tags.items() if k.startswith(_FINGERPRINT_TAG)}
-                    if parent is not None and parent.info.status == FINISHED else None)
+        recorded = fingerprints_of(parent) if parent is not None and parent.info.status == FINISHED else None
         if recorded != fingerprints:
             say(f"  {name}: not reusing run {short}: its evaluate run is not finished or saw other table fingerprints")
             continue
@@ -105,5 +103,4 @@ def data_checks_source(store: Store, charter: Charter, key: str, fingerprints: d
                            f"and tags.`{TAG['cached']}` = 'false'", max_results=1)
     if not runs:
         return None
-    recorded = {k[len(_FINGERPRINT_TAG):]: v for k, v in runs[0].data.tags.items() if k.startswith(_FINGERPRINT_TAG)}
-    return runs[0].info.run_id if recorded == fingerprints else None
+    return runs[0].info.run_id if fingerprints_of(runs[0]) == fingerprints else None

@@ -49,7 +49,8 @@ from ..errors import (
     StepTimeoutError,
     WorkbenchError,
 )
-from .step_runs import StepOutcome, Terminated, cache_key, code_hash, fail_run, record_cached
+from .step_runs import (FINGERPRINT_TAG, StepOutcome, Terminated, cache_key, code_hash, fail_run, fingerprints_of,
+                        record_cached)
 from ..store.tracking import FAILED, FINISHED, KILLED, TAG, RunRef, Store
 
 __all__ = ["run_pilot", "PilotResult", "StepOutcome", "plan", "project_store", "outcome_of", "write_outcome"]
@@ -686,7 +687,7 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
 
     if not force:
         hit = store.find_cached(charter.name, key)
-        if hit is not None and _fingerprints_of(hit) != expected:
+        if hit is not None and fingerprints_of(hit) != expected:
             say(f"{step.name}: not reusing run {hit.info.run_id[:8]}: its recorded table fingerprints differ")
             hit = None
         if hit is not None and hit.data.tags.get(T_INSIDE_NOISE) == "true":
@@ -824,11 +825,6 @@ def _callable_sources(charter: Charter) -> dict[str, str]:
     return out
 
 
-FINGERPRINT_TAG = "workbench.fingerprint."
-
-
-def _fingerprints_of(run: Any) -> dict[str, str]:
-    return {k[len(FINGERPRINT_TAG):]: v for k, v in run.data.tags.items() if k.startswith(FINGERPRINT_TAG)}
 
 
 def _data_changed(charter: Charter, step: Step, expected: dict[str, str], when: str) -> StepError | None:
