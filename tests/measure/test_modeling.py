@@ -258,6 +258,38 @@ def test_the_one_hot_plan_scores_every_row_exactly_as_the_pipeline(estimator: st
         model.score(served.head(2).assign(z="many"))
 
 
+@pytest.mark.parametrize("estimator, limit, key", [
+    ("sklearn.ensemble.HistGradientBoostingClassifier", 250, "prepare__categorical__max_categories"),
+    ("sklearn.linear_model.LogisticRegression", 50, "prepare__categorical__onehotencoder__max_categories"),
+])
+def test_the_level_limit_is_lifted_for_a_fit_only_when_no_level_would_be_grouped(estimator: str, limit: int,
+                                                                                   key: str) -> None:
+    # under the limit (a null counted as a level) nothing is grouped, so the fit skips scikit-learn's
+    # count and must encode exactly as the encoder with its limit; from the limit on, it groups
+    from sklearn.base import clone
+
+    rng = np.random.default_rng(3)
+    n = 6000
+    under = np.array([f"a{i}" for i in range(limit - 2)] + [None], dtype=object)
+    at_limit = np.array([f"b{i}" for i in range(limit)], dtype=object)
+    frame = pd.DataFrame({"under": rng.choice(under, n), "at": rng.choice(at_limit, n), "x": rng.normal(size=n)})
+    y = pd.Series(np.where(rng.random(n) < 0.3, "yes", "no"))
+    served = frame.head(300).assign(under=["a1", "zz", None] * 100, at=["b1", "b2", "zz"] * 100)
+    for columns, grouped in ((["under"], False), (["under", "at"], True)):
+        model = modeling.build_candidate(Candidate(name="m", estimator=estimator), CLS, ["x"], columns)
+        reference = clone(model.pipeline)  # the limit in force throughout
+        model.fit(frame[[*columns, "x"]], y)
+        reference.fit(model._frame(frame[[*columns, "x"]]), modeling.binary_target(y, CLS.positive_label))
+        assert model.pipeline.get_params()[key] == limit  # the template keeps its limit for a refit
+        fitted = model.pipeline.named_steps["prepare"].named_transformers_["categorical"]
+        encoder = fitted if model.native_nan else fitted[-1]
+        assert (encoder.max_categories is None) is not grouped
+        prepared = model._frame(served[[*columns, "x"]])
+        assert np.array_equal(model.pipeline[:-1].transform(prepared), reference[:-1].transform(prepared),
+                              equal_nan=True)
+        assert np.allclose(model.score(served[[*columns, "x"]]), reference.predict_proba(prepared)[:, 1])
+
+
 def test_a_plan_that_would_differ_from_the_pipeline_is_not_used() -> None:
     from workbench.measure.modeling import direct
 

@@ -393,14 +393,33 @@ class GuardedModel(_Scorer):
         X = self._frame(frame)  # noqa: N806
         target = binary_target(y, self.task.positive_label) if self.task.kind == "classification" else \
             pd.to_numeric(pd.Series(np.asarray(y))).to_numpy(dtype=float)
+        self._fit_pipeline(X, target)
+        self._set_direct(X)
+        return self
+
+    def _fit_pipeline(self, prepared: pd.DataFrame, target: Any) -> None:
+        """Fit the pipeline on the prepared frame (a failure names the candidate).
+
+        The encoder's level limit (``max_categories``) makes scikit-learn count every value in
+        Python to find the rare levels: on the demo's 245k training rows and 3 columns the encoder
+        fits in 0.33 s with it, 0.06 s without. scikit-learn groups from as many levels as the
+        limit on; when every column has fewer, a null counted as one, none is grouped and the limit
+        is lifted for the fit: the same encoding without the count (tests/measure/test_modeling.py)."""
+        name = "prepare__categorical__max_categories" if self.native_nan else \
+            "prepare__categorical__onehotencoder__max_categories"
+        limit = self.pipeline.get_params().get(name) if self.categorical else None
+        lifted = limit is not None and all(prepared[c].nunique(dropna=False) < limit for c in self.categorical)
+        if lifted:
+            self.pipeline.set_params(**{name: None})
         try:
-            self.pipeline.fit(X, target)
+            self.pipeline.fit(prepared, target)
         except Exception as exc:  # noqa: BLE001 - the estimator's message says what it could not fit
             raise EvaluationError(f"candidate '{self.spec.name}' ({self.spec.estimator}) failed to fit: "
                                   f"{type(exc).__name__}: {str(exc)[:300]}", where=f"candidates: {self.spec.name}",
                                   hint="check its parameters, or exclude the columns it cannot take") from exc
-        self._set_direct(X)
-        return self
+        finally:
+            if lifted:  # the unfitted template keeps its limit: a refit of this pipeline groups as documented
+                self.pipeline.set_params(**{name: limit})
 
     def _set_direct(self, prepared: pd.DataFrame) -> None:
         """After fitting: the float-matrix path that scores as the pipeline does, if any."""

@@ -250,12 +250,7 @@ class GuardedMulticlass(GuardedModel):
     def fit(self, frame: pd.DataFrame, y: Any) -> GuardedMulticlass:
         X = self._frame(frame)  # noqa: N806
         codes = codes_of(y, self.labels)
-        try:
-            self.pipeline.fit(X, codes)
-        except Exception as exc:  # noqa: BLE001 - the estimator's message says what it could not fit
-            raise EvaluationError(f"candidate '{self.spec.name}' ({self.spec.estimator}) failed to fit: "
-                                  f"{type(exc).__name__}: {str(exc)[:300]}", where=f"candidates: {self.spec.name}",
-                                  hint="check its parameters, or exclude the columns it cannot take") from exc
+        self._fit_pipeline(X, codes)
         self._present = [int(c) for c in self.pipeline.classes_]
         self._set_direct(X)
         return self
