@@ -61,6 +61,19 @@ def test_baseline_gate_lower_is_better_turns_the_interval() -> None:
     assert better.passed
     noisy = baseline_gate(gate, cand, base, comparison=_cmp(-0.05, -0.09, 0.01, metric="quality.brier"))
     assert noisy.tie and not noisy.passed
+    # the reason names the bound that decides, in the metric's own terms: the upper one when lower
+    # is better (a reader holding "lower bound below -m" against [-0.64, +0.17] would see a pass);
+    # zero and the margin both inside: the rows cannot tell the two apart, the stronger statement
+    margin = BaselineGate(kind="vs_baseline", metric="quality.mae", min_relative_improvement=0.05)
+    wide = baseline_gate(margin, {"quality.mae": 1.89}, {"quality.mae": 2.12},
+                         comparison=_cmp(-0.23, -0.64, 0.17, metric="quality.mae"))
+    assert wide.tie and "the interval's upper bound below -0.106" in wide.reason
+    assert "lower bound" not in wide.reason and "the rows cannot tell them apart" in wide.reason
+    inside = baseline_gate(margin, {"quality.mae": 1.89}, {"quality.mae": 2.12},
+                           comparison=_cmp(-0.23, -0.40, -0.05, metric="quality.mae"))
+    assert inside.tie and "the margin lies inside the interval" in inside.reason
+    higher = baseline_gate(AUC, {"quality.roc_auc": 0.76}, {"quality.roc_auc": 0.70}, comparison=_cmp(0.06, 0.02, 0.10))
+    assert "the interval's lower bound above +0.035" in higher.reason
 
 
 def test_without_an_interval_the_point_values_decide_and_the_reason_says_so() -> None:

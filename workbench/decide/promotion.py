@@ -327,11 +327,13 @@ def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: 
     d = paired(comparison, gate.metric, candidate, "baseline")
     if d is not None:
         verdict, lo_b, hi_b = judge_interval(d, higher=higher, margin=margin)
+        # the bound named is the interval's worse end in the metric's own terms: its upper bound when
+        # lower is better (a reader checks it against the interval printed just before)
         reason = (f"{gate.metric} = {_fmt(value)} vs baseline {_fmt(ref)}: {_interval_text(d)}; required: the "
-                  f"interval's lower bound {'above' if higher else 'below'} {(margin if higher else -margin):+.4g} "
-                  f"({gate.min_relative_improvement:.2%} of the baseline, {'higher' if higher else 'lower'} "
-                  "is better)")
-        if verdict == "tie" and not lo_b <= margin <= hi_b:  # zero inside, the margin beyond it
+                  f"interval's {'lower' if higher else 'upper'} bound {'above' if higher else 'below'} "
+                  f"{(margin if higher else -margin):+.4g} ({gate.min_relative_improvement:.2%} of the baseline, "
+                  f"{'higher' if higher else 'lower'} is better)")
+        if verdict == "tie" and lo_b <= 0 <= hi_b:  # zero inside: the stronger statement, whatever the margin
             reason += ": the interval holds zero, so the candidate is no better than today's rule (the rows cannot " \
                       "tell them apart)"
         elif verdict == "tie":
