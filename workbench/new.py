@@ -799,7 +799,8 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
               f"  table: {q(table)}"]
     if exclude:
         lines.append("  exclude:")
-        lines += [f"    - {q(c)}                  # {why}" for c, why in exclude.items()]
+        width = max(len(q(c)) for c in exclude) + 2  # the reasons in one column, as the other comments are
+        lines += [f"    - {q(c):<{width}}# {why}" for c, why in exclude.items()]
     lines += ["", *split_lines, ""]
     if task == "multiclass":
         lines += ["# Today's rule, the bar to clear. Until you write yours it is the training split's class",

@@ -91,6 +91,7 @@ MIN_GROUPS = 20  # values a column needs to be split by (fewer: a few held out w
 MIN_VALUES_PER_CLASS = 8
 _MIN_COPIES = 20
 _VARIED_SHARE = 0.10  # a feature whose distinct values are at least this share of the rows
+_NOT_A_SIGNAL = "is a leak, not a signal"  # said of one feature that alone predicts the target this well
 
 
 @dataclass(frozen=True)
@@ -232,13 +233,15 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
     row's time (a temporal split's column), ``split_kind`` the split's kind."""
     if task_kind == "multiclass":  # one class against the rest, for each class: a leak of any class is found
         found: dict[tuple[str, str], Finding] = {}
-        values = frame[target].dropna()
-        for label in pd.unique(values):
+        separated: dict[tuple[str, str], list[Any]] = {}
+        labels = list(pd.unique(frame[target].dropna()))
+        for label in labels:
             for f in check_frame(frame, target, task_kind="classification", numeric=numeric, categorical=categorical,
                                  positive_label=label, time_column=time_column, split_kind=split_kind, dates=dates,
                                  sample_rows=sample_rows, seed=seed):
                 found.setdefault((f.feature, f.check), f)
-        return tuple(found.values())
+                separated.setdefault((f.feature, f.check), []).append(label)
+        return tuple(_of_some_classes(f, separated[key], len(labels)) for key, f in found.items())
     classification = task_kind == "classification"
     rows = frame[frame[target].notna()]
     rows = _sample(rows, sample_rows, seed).reset_index(drop=True)
@@ -307,6 +310,19 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
     return tuple(findings)
 
 
+def _of_some_classes(finding: Finding, labels: Sequence[Any], classes: int) -> Finding:
+    """A multiclass finding that holds for some classes against the rest, not all: which ones.
+    The reader judges: the extreme classes of an ordered label set by a rule (the middle ones
+    lie between two cuts), or one class apart from the others on a true signal (a species of
+    its own size), which is still taken for a leak until acknowledged."""
+    if len(labels) >= classes:
+        return finding
+    named = ", ".join(repr(str(v)) for v in labels[:5]) + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
+    evidence = finding.evidence.replace(_NOT_A_SIGNAL, "is taken for a leak")
+    return Finding(finding.feature, finding.check, f"{evidence}; found for class {named} against the rest "
+                   f"({len(labels)} of {classes} classes)", finding.value)
+
+
 def _numeric_finding(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, held: np.ndarray,
                      classification: bool, raw_target: pd.Series) -> Finding | None:
     finite = np.isfinite(x)
@@ -324,7 +340,7 @@ def _numeric_finding(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, he
         best = max(v for v in (own, tree, 0.0) if v is not None)
         if best >= MAX_AUC:
             return Finding(col, "single_feature", f"alone it ranks the classes with ROC AUC {best:.3f} "
-                           f"(out of sample; >= {MAX_AUC} is a leak, not a signal)", best)
+                           f"(out of sample; >= {MAX_AUC} {_NOT_A_SIGNAL})", best)
         return None
     rho = _spearman(x, y)
     if rho is not None and abs(rho) >= COPY_RHO:
@@ -340,7 +356,7 @@ def _numeric_finding(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, he
     r2 = _tree_score(x, y, fit, held, False)
     if r2 is not None and r2 >= MAX_R2:
         return Finding(col, "single_feature", f"alone it explains R² {r2:.3f} of the target (a small tree, out of "
-                       f"sample; >= {MAX_R2} is a leak, not a signal)", r2)
+                       f"sample; >= {MAX_R2} {_NOT_A_SIGNAL})", r2)
     return None
 
 
