@@ -270,6 +270,24 @@ def test_held_out_rows_copied_from_training_rows_are_a_finding_and_chance_coinci
     assert data.heldout.copies_of(train, cols) == _twins(train, heldout, cols) > 0.5 * len(heldout)
     assert not [f for f in leakage.check_data(data, Task()) if f.check == "copied_rows"]
 
+    # a coarse measurement (palmerpenguins' bill depth: 0.1 mm steps, a few mm per species) has
+    # many distinct values, yet birds of one island, sex and year share them by chance: no finding
+    n = 600
+    birds = pd.DataFrame({"sex": rng.choice(["f", "m"], n), "year": rng.choice([2007, 2008, 2009], n),
+                          "gentoo": rng.choice([0, 1], n)})
+    birds["island"] = np.where(birds["gentoo"] == 1, "Biscoe", rng.choice(["Biscoe", "Dream", "Torgersen"], n))
+    birds["bill_depth"] = np.where(birds["gentoo"] == 1, rng.normal(15, 1, n), rng.normal(18.3, 1.2, n)).round(1)
+    data, train, heldout = _split_data(birds, "gentoo", ["year", "bill_depth"], ["island", "sex"])
+    cols = ["island", "sex", "year", "bill_depth", "gentoo"]
+    assert train["bill_depth"].nunique() >= leakage._VARIED_SHARE * len(train)  # "rarely repeats" if text
+    assert _twins(train, heldout, cols) >= max(leakage.COPY_SHARE * len(heldout), 20)  # equal rows by chance
+    assert not [f for f in leakage.check_data(data, Task()) if f.check == "copied_rows"]
+    # with a fine measurement too (grams to the milligram), birds exported twice are found
+    weighed = birds.assign(mass=rng.normal(4200, 500, n).round(3))
+    twice = pd.concat([weighed] * 2, ignore_index=True).sample(frac=1, random_state=2).reset_index(drop=True)
+    data, _, _ = _split_data(twice, "gentoo", ["year", "bill_depth", "mass"], ["island", "sex"])
+    assert [f for f in leakage.check_data(data, Task()) if f.check == "copied_rows"]
+
 
 def test_repeated_events_held_out_by_time_or_group_are_not_copies() -> None:
     """Stops at a few hundred street corners (latitude and longitude repeat, yet rarely enough
