@@ -949,11 +949,13 @@ def new_text_pilot(
         if missing:
             raise ConfigError(f"the data has no column(s) {', '.join(missing)}", where=str(data),
                               hint=f"its columns: {', '.join(columns)}")
+        no_text = _drop_textless(con, target, text_columns)
         rows = con.execute(f"SELECT count(*) FROM t WHERE {_q(target)} IS NOT NULL").fetchone()[0]
         counts = con.execute(f"SELECT {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(target)} IS NOT NULL "
                              "GROUP BY ALL ORDER BY 2 DESC, 1").fetchall()
         if rows < 40 or len(counts) < 2:
-            raise ConfigError(f"the data has {rows} labelled item(s) in {len(counts)} class(es)", where=str(data),
+            raise ConfigError(f"the data has {rows} labelled item(s) with text in {len(counts)} class(es)",
+                              where=str(data),
                               hint="an eval-set pilot needs hundreds of labelled items in at least two classes")
         id_col = next((c for c in columns if c not in (target, *text_columns) and re.search(r"(^|_)id$", c, re.I)
                        and con.execute(f"SELECT count(DISTINCT {_q(c)}) = count(*) FROM t").fetchone()[0]), None)
@@ -1021,6 +1023,7 @@ def new_text_pilot(
              + (f" ({eval_share:.0%} rather than {asked:.0%}: the rarest class, {rarest[0]!r}, needs "
                 f"{MIN_PER_CLASS} eval items to judge a difference)" if eval_share > asked else ""),
              f"today's rule: drafted keywords for {len(rules)} class(es), else {majority!r}: write your real rule")
+    notes += _textless_note(no_text, text_columns)
     if too_few:
         shown = ", ".join(f"{label!r} ({n})" for label, n in too_few[:8]) + (", ..." if len(too_few) > 8 else "")
         notes += (f"{len(too_few)} class(es) have too few labelled items for {MIN_PER_CLASS} eval items with half "
@@ -1057,6 +1060,23 @@ def _require_text(path: Path, text_columns: list[str], required: list[str]) -> N
     buf = io.StringIO()
     yaml.dump(doc, buf)
     path.write_text(buf.getvalue(), encoding="utf-8")
+
+
+def _drop_textless(con: Any, target: str, text_columns: list[str]) -> int:
+    """Delete the items of table ``t`` with no text in a text column (null, or only spaces):
+    nothing to answer them from, and the drafted contracts require text (:func:`_require_text`),
+    so a pilot drafted from the file would fail its own contract. Returns the labelled ones gone."""
+    from .data.sql import quote_ident as _q
+
+    textless = " OR ".join(f"NOT regexp_matches(coalesce({_q(c)}::VARCHAR, ''), '\\S')" for c in text_columns)
+    gone = con.execute(f"SELECT count(*) FROM t WHERE {_q(target)} IS NOT NULL AND ({textless})").fetchone()[0]
+    con.execute(f"DELETE FROM t WHERE {textless}")
+    return int(gone)
+
+
+def _textless_note(gone: int, text_columns: list[str]) -> tuple[str, ...]:
+    return (f"{gone:,} item(s) with an answer but no text in {', '.join(text_columns)} left out (nothing to answer "
+            "them from); the contracts require text on every item",) if gone else ()
 
 
 def _text_charter(*, name: str, owner: str | None, table: str, columns: dict[str, str], target: str,
@@ -1318,6 +1338,7 @@ def new_extraction_pilot(
     try:
         columns = _items_table(con, data)
         _need_columns(columns, [target, *input_columns], data, "--target / --text-column")
+        no_text = _drop_textless(con, target, input_columns)
         id_col, columns = _item_ids(con, columns, [target, *input_columns])
         rows = con.execute(f"SELECT {_q(id_col)}::VARCHAR, {_q(target)}::VARCHAR, "
                            + " || chr(10) || ".join(f"coalesce({_q(c)}::VARCHAR, '')" for c in input_columns)
@@ -1419,7 +1440,8 @@ def new_extraction_pilot(
     notes = (f"eval set: {n_eval:,} of {len(rows):,} items ({eval_share:.0%}, at random, seed {seed}); the rest "
              "teach the candidate rule its context words",
              f"{len(fields)} field(s): {', '.join(fields)}; answer schema drafted into answer.schema.json",
-             "today's way: drafted patterns (each field's first value of its shape): write your real rule")
+             "today's way: drafted patterns (each field's first value of its shape): write your real rule",
+             *_textless_note(no_text, input_columns))
     return Scaffold(folder, charter, folder / "contracts" / f"{table}_eval.yml", f"{table}_eval", "extraction",
                     None, "quality.all_fields_exact", notes)
 
@@ -1476,6 +1498,7 @@ def new_retrieval_pilot(
                 raise ConfigError("the corpus has no text column besides its id", where=f"{corpus} (--corpus-text)",
                                   hint=f"pass --corpus-text COLUMN; its columns: {', '.join(ccols)}")
         _need_columns(ccols, corpus_text, corpus, "--corpus-text")
+        no_text = _drop_textless(con, target, query_columns)
         values = [v for (v,) in con.execute(f"SELECT {_q(target)}::VARCHAR FROM t WHERE {_q(target)} IS NOT NULL"
                                             ).fetchall()]
         separator = next((s for s in ("|", ";", ",") if any(s in v for v in values)), "|")
@@ -1549,7 +1572,8 @@ def new_retrieval_pilot(
     notes = (f"eval set: all {n:,} queries; corpus: {n_docs:,} documents ({corpus_id}; text "
              f"{', '.join(corpus_text)}); relevant ids separated by {separator!r}",
              *([f"{unknown:,} quer(ies) name no document of the corpus: they can never be found"] if unknown else []),
-             "today's search: BM25 drafted as a stand-in: record the real one's results to compare with it")
+             "today's search: BM25 drafted as a stand-in: record the real one's results to compare with it",
+             *_textless_note(no_text, query_columns))
     return Scaffold(folder, charter, folder / "contracts" / f"{table}.yml", table, "retrieval", None,
                     "quality.mrr_at_10", notes)
 
@@ -1645,6 +1669,7 @@ def new_answer_pilot(
             raise ConfigError("the corpus has no text column besides its id", where=f"{corpus} (--corpus-text)",
                               hint=f"pass --corpus-text COLUMN; its columns: {', '.join(ccols)}")
         _need_columns(ccols, corpus_text, corpus, "--corpus-text")
+        no_text = _drop_textless(con, target, question_columns)
         n = con.execute(f"SELECT count(*) FROM t WHERE {_q(target)} IS NOT NULL").fetchone()[0]
         if n < 40:
             raise ConfigError(f"the data has {n} question(s) with a reference answer", where=str(data),
@@ -1728,6 +1753,7 @@ def new_answer_pilot(
     notes = (f"eval set: all {n:,} questions; corpus: {n_docs:,} passages ({corpus_id}; text {', '.join(corpus_text)})",
              f"today's answers: the most common answer ({str(canned)[:40]!r}) drafted as a stand-in: record the real "
              "ones to compare with them",
-             "candidate: passage_lookup.py (the best BM25 passage, cited); an LLM block is in the charter, commented")
+             "candidate: passage_lookup.py (the best BM25 passage, cited); an LLM block is in the charter, commented",
+             *_textless_note(no_text, question_columns))
     return Scaffold(folder, charter, folder / "contracts" / f"{table}.yml", table, "answer", None,
                     "quality.token_f1", notes)
