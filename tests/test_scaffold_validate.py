@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 from pathlib import Path
 
@@ -138,6 +139,42 @@ def test_a_value_that_does_not_match_the_declared_date_format_is_located(tmp_pat
     assert "is not a date written %d.%m.%Y (the charter's csv: dateformat)" in text and "orders.csv:2" not in text
     with pytest.raises(ValueError, match="not a strptime format"):
         CsvOptions(dateformat="DD.MM.YYYY")
+
+
+def test_numbers_with_a_decimal_comma_are_read_as_numbers_and_a_thousands_separator_is_located(
+        tmp_path: Path) -> None:
+    """modeldata's credit_data saved by Excel in a comma locale (";" between fields, 129,0): its
+    amounts were drafted as VARCHAR, categories to every model. `new` finds the decimal comma,
+    ingest reads it exactly, and a point in such a number (1.234,5) is refused where it is."""
+    from workbench.charter.config import CsvOptions, Source
+    from workbench.data.warehouse import connect_read_only, ingest_source, writer
+    from workbench.errors import IngestError
+
+    rng = np.random.default_rng(3)
+    n = 240
+    frame = pd.DataFrame({"income": rng.gamma(2, 60, n).round(1), "home": rng.choice(["alquiler", "propietario"], n),
+                          "amount": rng.integers(300, 3000, n), "status": rng.choice(["good", "bad"], n, p=[0.7, 0.3])})
+    path = tmp_path / "credit.csv"
+    frame.to_csv(path, sep=";", decimal=",", index=False)
+    made = new_pilot("credit", path, "status", pilots_dir=tmp_path / "pilots")
+    source = load_charter(made.charter).sources["credit"]
+    assert source.csv.decimal == "," and source.csv.delimiter == ";"
+    assert (source.columns["income"], source.columns["amount"], source.columns["home"]) == ("DOUBLE", "BIGINT", "VARCHAR")
+    assert 'decimal: ","   # numbers are written 1234,5' in made.charter.read_text()
+    with writer(tmp_path / "w.duckdb") as con:
+        ingest_source(con, "credit", source, path, pii=[])
+    with contextlib.closing(connect_read_only(tmp_path / "w.duckdb")) as con:
+        got = [r[0] for r in con.execute("SELECT income FROM credit").fetchall()]
+    assert got == frame["income"].tolist()  # exactly the numbers written
+    lines = path.read_text().splitlines()
+    lines[5] = "1.234,5" + lines[5][lines[5].index(";"):]  # a thousands separator
+    path.write_text("\n".join(lines) + "\n")
+    with writer(tmp_path / "w2.duckdb") as con, pytest.raises(IngestError) as err:
+        ingest_source(con, "credit", source, path, pii=[])
+    assert "credit.csv:6: column 1 ('income')" in str(err.value) and "decimal comma" in str(err.value)
+    with pytest.raises(ValueError, match="also the field delimiter"):
+        CsvOptions(decimal=",")  # the default delimiter is a comma too
+    assert CsvOptions(decimal=",", delimiter=";").decimal == ","
 
 
 def test_new_moves_a_temporal_cut_earlier_when_the_latest_rows_lack_a_class(tmp_path: Path) -> None:

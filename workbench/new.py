@@ -68,11 +68,53 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _reader(path: Path) -> str:
+def _reader(path: Path, *, decimal: bool = True) -> str:
+    """DuckDB's sniffing reader of the file (a CSV's decimal comma, :func:`_decimal_comma`, read
+    as one unless ``decimal`` is False)."""
     if path.suffix.lower() in (".parquet", ".pq"):
         return f"read_parquet({_lit(str(path))})"
     nulls = "[" + ", ".join(_lit(n) for n in NULL_STRINGS) + "]"
-    return f"read_csv({_lit(str(path))}, nullstr={nulls}, sample_size=-1)"
+    comma = ", decimal_separator=','" if decimal and _decimal_comma(path) else ""
+    return f"read_csv({_lit(str(path))}, nullstr={nulls}, sample_size=-1{comma})"
+
+
+def _decimal_comma(path: Path) -> bool:
+    """Whether a CSV writes its numbers with a decimal comma (1234,5), as Excel does where the
+    decimal mark is a comma (its fields then separated by ";"): a column DuckDB's sniffer reads
+    as text holds nothing but such numbers, at least one with a comma."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return False  # the strict load says what is wrong with the path
+    return _read_decimal_comma(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_decimal_comma(data: str, mtime_ns: int, size: int) -> bool:  # noqa: ARG001 - the cache's key
+    import duckdb
+
+    from .data.sql import quote_ident as _q
+
+    path = Path(data)
+    if path.suffix.lower() in (".parquet", ".pq", ".jsonl") or _delimiter(path) == ",":
+        return False
+    con = duckdb.connect()
+    try:
+        reader = _reader(path, decimal=False)
+        text = [name for name, dtype, *_ in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+                if str(dtype).upper() == "VARCHAR"]
+        for col in text:
+            n, commas, numbers = con.execute(
+                f"SELECT count(c), count(*) FILTER (WHERE regexp_full_match(trim(c), '[+-]?[0-9]+,[0-9]+')), "
+                f"count(*) FILTER (WHERE regexp_full_match(trim(c), '[+-]?[0-9]+(,[0-9]+)?')) "
+                f"FROM (SELECT {_q(col)} AS c FROM {reader})").fetchone()
+            if n and commas and numbers == n:
+                return True
+    except Exception:  # noqa: BLE001 - unreadable here: the strict load names the line
+        return False
+    finally:
+        con.close()
+    return False
 
 
 def _charter_type(duck: str) -> str:
@@ -178,7 +220,7 @@ def _csv_options(data: Path, fmt: str) -> Any:
         return CsvOptions()
     dates = _date_formats(str(data))
     return CsvOptions(null_string=list(NULL_STRINGS), delimiter=_delimiter(data), dateformat=dates.date,
-                      timestampformat=dates.timestamp)
+                      timestampformat=dates.timestamp, decimal="," if _decimal_comma(data) else ".")
 
 
 @dataclass(frozen=True)
@@ -793,6 +835,8 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
         lines += ["    csv:", f"      null_string: {json.dumps(NULL_STRINGS)}   # these fields mean 'no value'"]
         if csv_options is not None and csv_options.delimiter != ",":
             lines.append(f"      delimiter: {json.dumps(csv_options.delimiter)}   # the file's field separator")
+        if csv_options is not None and csv_options.decimal != ".":
+            lines.append(f"      decimal: {json.dumps(csv_options.decimal)}   # numbers are written 1234,5")
         for key in ("dateformat", "timestampformat"):
             written = getattr(csv_options, key, None)
             if not written:

@@ -76,6 +76,16 @@ class CsvOptions(_Model):
     # "%d.%m.%Y" or "%m/%d/%Y %H:%M" (DuckDB's); every value must match it whole. None: ISO only
     dateformat: str | None = None
     timestampformat: str | None = None
+    # the decimal mark of FLOAT, DOUBLE and DECIMAL columns: "," for 1234,5 (Excel in many
+    # locales, with delimiter ";"); a thousands separator is refused either way
+    decimal: Literal[".", ","] = "."
+
+    @model_validator(mode="after")
+    def _marks(self) -> CsvOptions:
+        if self.decimal == self.delimiter:
+            raise ValueError(f"the decimal mark {self.decimal!r} is also the field delimiter: a file with decimal "
+                             "commas separates its fields with another character (delimiter: \";\")")
+        return self
 
     @field_validator("dateformat", "timestampformat")
     @classmethod

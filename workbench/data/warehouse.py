@@ -334,8 +334,10 @@ def declared_of(source: Source) -> str:
     file's hash are unchanged (then ingest skips it)."""
     # the loader's version is part of what was declared: a table loaded by the lenient
     # loader before strict values (which rounded 14.6 into 15) is checked again, once
-    return json.dumps({**source.model_dump(mode="json", exclude={"contract", "description", "path"}),
-                       "loader": LOADER_VERSION}, sort_keys=True)
+    declared = source.model_dump(mode="json", exclude={"contract", "description", "path"})
+    if declared["csv"]["decimal"] == ".":  # the default, added later: tables loaded before stay current
+        del declared["csv"]["decimal"]
+    return json.dumps({**declared, "loader": LOADER_VERSION}, sort_keys=True)
 
 
 def _ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
@@ -485,6 +487,15 @@ def text_format(typ: str, csv: Any) -> str | None:
     return csv.timestampformat if typ.startswith("TIMESTAMP") else None
 
 
+def text_value(q: str, typ: str, csv: Any) -> str:
+    """SQL: a CSV column's text as the value rules read it. With the charter's ``csv: decimal:
+    ","``, a FLOAT, DOUBLE or DECIMAL value's comma and point swap places (1234,5 reads as
+    1234.5); a point it held, a thousands separator, becomes a comma, which no number takes."""
+    if csv is not None and csv.decimal == "," and (typ in _FLOATS or typ.startswith("DECIMAL")):
+        return f"translate({q}, ',.', '.,')"
+    return q
+
+
 def text_cast(q: str, typ: str, fmt: str | None = None) -> str:
     """SQL: the text ``q`` as ``typ`` or NULL — through ``try_strptime`` when a format is given."""
     return f"TRY_CAST(try_strptime({q}, {_lit(fmt)}) AS {typ})" if fmt else f"TRY_CAST({q} AS {typ})"
@@ -600,7 +611,8 @@ def _load_select(source: Source, types: dict[str, str], missing: Sequence[str], 
             inner.append(f"{q} AS {v}")
             outer.append(f"{v}::{typ} AS {q}" if (raw or {}).get(c, "VARCHAR") != typ else f"{v} AS {q}")
             continue
-        inner += [f"{q} AS {v}", f"{text_cast(q, typ, fmt)} AS {t}"]
+        text = text_value(q, typ, csv)
+        inner += [f"{text} AS {v}", f"{text_cast(text, typ, fmt)} AS {t}"]
         fast = f"WHEN {rule.fast} THEN {t} " if rule.fast else ""
         outer.append(f"CASE WHEN {v} IS NULL THEN NULL {fast}WHEN {rule.ok} THEN {t} "
                      f"ELSE error({_lit(_SENTINEL)}) END AS {q}")
@@ -727,11 +739,13 @@ def _bad_values_error(con: duckdb.DuckDBPyConnection, path: Path, source: Source
     parts = []
     for idx, c in enumerate(present, start=1):
         q, typ = _q(c), types[c]
-        fmt = text_format(typ, source.csv if source.format == "csv" else None)
-        rule = _rule_for(q, text_cast(q, typ, fmt), typ, (raw or {}).get(c, "VARCHAR"), fmt)
+        csv = source.csv if source.format == "csv" else None
+        fmt, text = text_format(typ, csv), text_value(q, typ, csv)
+        rule = _rule_for(text, text_cast(text, typ, fmt), typ, (raw or {}).get(c, "VARCHAR"), fmt)
         if rule is None:
             continue
-        parts.append(f"SELECT rowid - {first} AS r, {idx} AS i, {_lit(c)} AS c, {q}::VARCHAR AS v, {rule.why} AS why "
+        why = rule.why if text == q else f"({rule.why}) || {_lit(' with a decimal comma (csv: decimal), and no thousands separator')}"
+        parts.append(f"SELECT rowid - {first} AS r, {idx} AS i, {_lit(c)} AS c, {q}::VARCHAR AS v, {why} AS why "
                      f"FROM _wb_check WHERE {q} IS NOT NULL AND NOT {rule.ok}")
     union = " UNION ALL ".join(parts)
     total = con.execute(f"SELECT count(*), count(DISTINCT r) FROM ({union})").fetchone()

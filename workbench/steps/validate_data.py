@@ -97,7 +97,7 @@ class _Data:
                 self.con.execute(f"ATTACH {_lit(str(charter.warehouse_path))} AS _wb_wh (READ_ONLY)")
             except duckdb.Error:
                 current = set()  # a writer took it since: read the files
-        from ..data.warehouse import text_cast, text_format
+        from ..data.warehouse import text_cast, text_format, text_value
 
         for name, src in charter.sources.items():
             path = paths[name]
@@ -108,7 +108,7 @@ class _Data:
             typed = ", ".join(f"TRY_CAST({_q(c)} AS {t}) AS {_q(c)}" for c, t in src.columns.items())
             # the file's text, read as ingest reads it (a CSV's declared date format included)
             csv = src.csv if src.format == "csv" else None
-            cols = ", ".join(f"{text_cast(_q(c), t, text_format(t.upper(), csv))} AS {_q(c)}"
+            cols = ", ".join(f"{text_cast(text_value(_q(c), t.upper(), csv), t, text_format(t.upper(), csv))} AS {_q(c)}"
                              for c, t in src.columns.items())
             try:
                 if name in current:

@@ -613,6 +613,10 @@ class SparkEngine:
                               "source declares csv: dateformat or timestampformat", where=_source_key(
                                   self.charter_path, name),
                               hint="load it with `engine: {kind: duckdb}`, or write the dates as ISO in the file")
+        if source.format == "csv" and source.csv.decimal != ".":
+            raise EngineError("the Spark engine reads numbers with a decimal point only (1234.5); this source "
+                              "declares csv: decimal: \",\"", where=_source_key(self.charter_path, name),
+                              hint="load it with `engine: {kind: duckdb}`, or write the numbers with a point in the file")
         if source.format == "csv":
             missing = _check_header(path, source)
             raw, select = self._csv(path, source, missing)
