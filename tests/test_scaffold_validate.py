@@ -407,3 +407,18 @@ def test_the_positive_label_is_recognised_whatever_its_case_or_spaces_and_kept_a
     assert label is False and "the rarer class (7.9% of rows)" in why and "True, the conventional" in why
     assert _positive_label([("no", 791), ("yes", 9209)])[0] == "no"
     assert _positive_label([("no", 2100), ("yes", 7900)])[0] == "yes"  # 21 %: not skewed, the conventional value
+
+
+def test_new_says_when_its_random_split_leaves_the_sample_size_gate_short() -> None:
+    """palmerpenguins, species: 344 birds, 68 Chinstrap. At 25 % held out the gate sees 86 rows
+    and about 17 Chinstrap: no GO is possible as drafted, and the note says which share would do."""
+    from workbench.new import _held_out_shortfall
+
+    (note,) = _held_out_shortfall(344, [("Adelie", 152), ("Gentoo", 124), ("Chinstrap", 68)])
+    assert "(86 held-out rows of the 100 needed; 'Chinstrap' about 17 of 30)" in note
+    assert note.endswith("split.test_size: 0.45 would reach it")  # 68 * 0.45 = 30.6, 344 * 0.45 = 154
+    (few,) = _held_out_shortfall(150, [])  # a regression on 150 rows: 37 held out, 75 at most
+    assert "37 held-out rows of the 100 needed" in few and few.endswith("no share up to half reaches it: more labelled rows")
+    assert _held_out_shortfall(526, []) == [] and _held_out_shortfall(1470, [("no", 1233), (True, 237)]) == []
+    (rare,) = _held_out_shortfall(1000, [(False, 950), (True, 50)])  # 50 positives: 30 of them needs 60 %
+    assert "True about 12 of 30" in rare and "or rare classes merged" in rare
