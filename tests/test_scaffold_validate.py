@@ -159,7 +159,7 @@ def test_numbers_with_a_decimal_comma_are_read_as_numbers_and_a_thousands_separa
     made = new_pilot("credit", path, "status", pilots_dir=tmp_path / "pilots")
     source = load_charter(made.charter).sources["credit"]
     assert source.csv.decimal == "," and source.csv.delimiter == ";"
-    assert (source.columns["income"], source.columns["amount"], source.columns["home"]) == ("DOUBLE", "BIGINT", "VARCHAR")
+    assert [source.columns[c] for c in ("income", "amount", "home")] == ["DOUBLE", "BIGINT", "VARCHAR"]
     assert 'decimal: ","   # numbers are written 1234,5' in made.charter.read_text()
     with writer(tmp_path / "w.duckdb") as con:
         ingest_source(con, "credit", source, path, pii=[])
@@ -418,7 +418,8 @@ def test_new_says_when_its_random_split_leaves_the_sample_size_gate_short() -> N
     assert "(86 held-out rows of the 100 needed; 'Chinstrap' about 17 of 30)" in note
     assert note.endswith("split.test_size: 0.45 would reach it")  # 68 * 0.45 = 30.6, 344 * 0.45 = 154
     (few,) = _held_out_shortfall(150, [])  # a regression on 150 rows: 37 held out, 75 at most
-    assert "37 held-out rows of the 100 needed" in few and few.endswith("no share up to half reaches it: more labelled rows")
+    assert "37 held-out rows of the 100 needed" in few
+    assert few.endswith("no share up to half reaches it: more labelled rows")
     assert _held_out_shortfall(526, []) == [] and _held_out_shortfall(1470, [("no", 1233), (True, 237)]) == []
     (rare,) = _held_out_shortfall(1000, [(False, 950), (True, 50)])  # 50 positives: 30 of them needs 60 %
     assert "True about 12 of 30" in rare and "or rare classes merged" in rare

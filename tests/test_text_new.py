@@ -163,5 +163,6 @@ def test_items_without_text_are_left_out_so_the_drafted_contracts_hold_on_the_dr
     assert left == [(198, 0)]
     lines = invoice_table(tmp_path / "lines.csv", n=120)
     pd.read_csv(lines).assign(text=lambda f: f["text"].where(f.index != 7)).to_csv(lines, index=False)
-    made = new_extraction_pilot("inv", lines, "answer", ["text"], pilots_dir=tmp_path / "pilots", owner="ap@team.internal")
+    made = new_extraction_pilot("inv", lines, "answer", ["text"], pilots_dir=tmp_path / "pilots",
+                                owner="ap@team.internal")
     assert any(n.startswith("1 item(s) with an answer but no text in text left out") for n in made.notes), made.notes

@@ -744,7 +744,8 @@ def _bad_values_error(con: duckdb.DuckDBPyConnection, path: Path, source: Source
         rule = _rule_for(text, text_cast(text, typ, fmt), typ, (raw or {}).get(c, "VARCHAR"), fmt)
         if rule is None:
             continue
-        why = rule.why if text == q else f"({rule.why}) || {_lit(' with a decimal comma (csv: decimal), and no thousands separator')}"
+        comma = " with a decimal comma (csv: decimal), and no thousands separator"
+        why = rule.why if text == q else f"({rule.why}) || {_lit(comma)}"
         parts.append(f"SELECT rowid - {first} AS r, {idx} AS i, {_lit(c)} AS c, {q}::VARCHAR AS v, {why} AS why "
                      f"FROM _wb_check WHERE {q} IS NOT NULL AND NOT {rule.ok}")
     union = " UNION ALL ".join(parts)

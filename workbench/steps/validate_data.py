@@ -108,8 +108,8 @@ class _Data:
             typed = ", ".join(f"TRY_CAST({_q(c)} AS {t}) AS {_q(c)}" for c, t in src.columns.items())
             # the file's text, read as ingest reads it (a CSV's declared date format included)
             csv = src.csv if src.format == "csv" else None
-            cols = ", ".join(f"{text_cast(text_value(_q(c), t.upper(), csv), t, text_format(t.upper(), csv))} AS {_q(c)}"
-                             for c, t in src.columns.items())
+            cols = ", ".join(f"{text_cast(text_value(_q(c), t.upper(), csv), t, text_format(t.upper(), csv))} "
+                             f"AS {_q(c)}" for c, t in src.columns.items())
             try:
                 if name in current:
                     self.con.execute(f"CREATE TEMP VIEW {_q(name)} AS SELECT {typed} FROM _wb_wh.main.{_q(name)} "

@@ -218,7 +218,8 @@ def test_a_csv_with_a_declared_date_format_is_refused_before_spark_starts(tmp_pa
     assert not (tmp_path / "lake").exists()
     # nor does it read a decimal comma (1234,5): the same, before any work
     path.write_text("amount;price\n1;2,5\n")
-    commas = Source(path=path, columns={"amount": "BIGINT", "price": "DOUBLE"}, csv=CsvOptions(delimiter=";", decimal=","))
+    commas = Source(path=path, columns={"amount": "BIGINT", "price": "DOUBLE"},
+                    csv=CsvOptions(delimiter=";", decimal=","))
     with pytest.raises(EngineError) as info:
         engine.ingest("orders", commas, path)
     assert "decimal point only" in str(info.value) and "engine: {kind: duckdb}" in str(info.value)

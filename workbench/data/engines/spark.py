@@ -616,7 +616,8 @@ class SparkEngine:
         if source.format == "csv" and source.csv.decimal != ".":
             raise EngineError("the Spark engine reads numbers with a decimal point only (1234.5); this source "
                               "declares csv: decimal: \",\"", where=_source_key(self.charter_path, name),
-                              hint="load it with `engine: {kind: duckdb}`, or write the numbers with a point in the file")
+                              hint="load it with `engine: {kind: duckdb}`, or write the numbers with a point in "
+                              "the file")
         if source.format == "csv":
             missing = _check_header(path, source)
             raw, select = self._csv(path, source, missing)
