@@ -125,6 +125,10 @@ def test_sample_shortfall_says_how_many_more():
     assert lines[0] == "45 held-out row(s), at least 200 needed: 155 more"
     assert lines[1].startswith("9 positive row(s), at least 30 needed: 21 more (about 105 more rows")
     assert len(lines) == 2
+    # one tweet of 5,190 held out from a source: waiting for 150,510 more rows is no advice
+    (rare,) = stats.sample_shortfall(5190, {"'Chinstrap'": 30, "'TweetDeck'": 1})
+    assert rare == ("1 'TweetDeck' row(s), at least 30 needed: 29 more (at its share of 0.019%, about 150,510 more "
+                    "rows: merge it into a broader class, or drop its rows)")
 
 
 def test_block_interval():

@@ -439,8 +439,12 @@ def sample_shortfall(rows: int, class_counts: Mapping[str, int] | None = None, *
         if count < min_per_class:
             more = min_per_class - count
             share = count / rows if rows else 0.0
-            extra = f" (about {math.ceil(min_per_class / share) - rows} more rows at its share of "\
-                    f"{share:.1%})" if share > 0 else ""
+            needed = math.ceil(min_per_class / share) - rows if share > 0 else 0
+            shown = f"{share:.1%}" if share >= 0.001 else f"{share * 100:.2g}%"
+            extra = "" if share <= 0 else f" (about {needed:,} more rows at its share of {shown})"
+            if share > 0 and needed > 10 * rows:  # a class this rare is not waited for: it is merged or dropped
+                extra = (f" (at its share of {shown}, about {needed:,} more rows: merge it into a broader class, "
+                         "or drop its rows)")
             short.append(f"{count} {label} row(s), at least {min_per_class} needed: {more} more{extra}")
     return short
 
