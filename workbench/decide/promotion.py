@@ -67,7 +67,6 @@ from .registry import (  # re-exported: the record types and registry functions 
     ALREADY,
     DECISION_ARTIFACT,
     DRAFT,
-    FINGERPRINT_PREFIX,
     GO,
     NO_BETTER,
     NO_GO,
@@ -87,7 +86,7 @@ from .registry import (  # re-exported: the record types and registry functions 
     history,
     rollback,
 )
-from ..store.tracking import FINISHED, TAG, Store
+from ..store.tracking import FINISHED, TAG, Store, fingerprint_tags
 
 __all__ = [
     "GateResult",
@@ -919,7 +918,7 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         model_id=_logged_model_id(store, cand),
         lineage=_lineage(evaluate_of[name], name, cand),
         candidate_cached_from=cand.data.tags.get(TAG["cached_from"]),
-        fingerprints={k[len(FINGERPRINT_PREFIX):]: v for k, v in ptags.items() if k.startswith(FINGERPRINT_PREFIX)},
+        fingerprints=fingerprint_tags(ptags),
         contract_versions=versions,
         git_commit=ptags.get(TAG["git_commit"]),
         candidates={n: r.info.run_id for n, r in sorted(candidates.items())},

@@ -54,7 +54,7 @@ from typing import Any
 from ..store import locks
 from ..charter.config import Charter
 from ..errors import EXIT_DRAFT, EXIT_NO_GO, EXIT_OK, AuditError, PromotionError
-from ..store.tracking import FAILED, FINISHED, KILLED, TAG, Store, ui_path
+from ..store.tracking import FAILED, FINISHED, KILLED, TAG, Store, fingerprint_tags, ui_path
 
 __all__ = [
     "GateResult",
@@ -103,7 +103,6 @@ T_SEQ = "workbench.record_seq"
 T_SHA = "workbench.record_sha256"
 T_MODEL = "workbench.model_name"
 T_ROLLED_BACK = "workbench.rolled_back"  # on a model version: the rollback decision run that demoted it
-FINGERPRINT_PREFIX = "workbench.fingerprint."
 
 
 # -- records ---------------------------------------------------------------------------------
@@ -1047,8 +1046,7 @@ def audit(charter: Charter, store: Store) -> AuditReport:
                     "fingerprints")
         pilot = index.get(d.pilot_run_id or "")
         if pilot is not None and d.fingerprints:
-            tags = {k[len(FINGERPRINT_PREFIX):]: v for k, v in pilot.data.tags.items()
-                    if k.startswith(FINGERPRINT_PREFIX)}
+            tags = fingerprint_tags(pilot.data.tags)
             if tags != dict(d.fingerprints):
                 problem(f"fingerprints:{r.run_id}", f"decision run {r.run_id} ({d.outcome}, {d.timestamp}) records "
                         f"fingerprints {dict(d.fingerprints)}, its pilot run {d.pilot_run_id} carries {tags}")

@@ -30,7 +30,7 @@ from ..errors import TrackingError, WorkbenchError
 from ..measure import metrics as metric_registry
 from ..measure.metrics import format_metric
 from ..store import environment as run_environment
-from ..store.tracking import TAG, Store, ui_base_url, ui_path
+from ..store.tracking import TAG, Store, fingerprint_tags, ui_base_url, ui_path
 from .links import LINKS_SCRIPT, PREVIEW_NOTE, report_link, ui_link
 
 __all__ = ["render_scorecard", "write_scorecard", "deciding_metrics", "SCORECARD_ARTIFACT"]
@@ -250,8 +250,7 @@ def _data_section(pilot: Any, steps: Mapping[str, Any], contracts: Any, reader: 
                   split: Mapping[str, str] | None = None) -> str:
     tags = pilot.data.tags
     ingest = steps.get("ingest")
-    prefix = "workbench.fingerprint."
-    fps = {k.removeprefix(prefix): v for k, v in tags.items() if k.startswith(prefix)}
+    fps = fingerprint_tags(tags)
     rows = []
     for table, digest in sorted(fps.items()):
         n = ingest.data.metrics.get(f"ingest.{table}.rows") if ingest is not None else None

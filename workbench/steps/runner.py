@@ -49,9 +49,9 @@ from ..errors import (
     StepTimeoutError,
     WorkbenchError,
 )
-from .step_runs import (FINGERPRINT_TAG, StepOutcome, Terminated, cache_key, code_hash, fail_run, fingerprints_of,
+from .step_runs import (StepOutcome, Terminated, cache_key, code_hash, fail_run, fingerprints_of,
                         record_cached)
-from ..store.tracking import FAILED, FINISHED, KILLED, TAG, RunRef, Store
+from ..store.tracking import FAILED, FINGERPRINT_TAG, FINISHED, KILLED, TAG, RunRef, Store
 
 __all__ = ["run_pilot", "PilotResult", "StepOutcome", "plan", "project_store", "outcome_of", "write_outcome"]
 
@@ -267,7 +267,7 @@ def _run_pilot(charter: Charter, kernels: _Kernels, *, force: bool, only: list[s
                     kernels.prestart()  # a step will likely run: the server's imports overlap the checks before it
                 interrupts.check()
                 fp_digests = {t: fp["digest"] for t, fp in fps.items()}
-                store.set_tags(parent.run_id, {f"workbench.fingerprint.{t}": d for t, d in fp_digests.items()})
+                store.set_tags(parent.run_id, {f"{FINGERPRINT_TAG}{t}": d for t, d in fp_digests.items()})
                 store.log_datasets(parent.run_id, list(fps.values()),
                                    {n: str(charter.resolve(s.path)) for n, s in charter.sources.items()})
 
@@ -275,7 +275,7 @@ def _run_pilot(charter: Charter, kernels: _Kernels, *, force: bool, only: list[s
                                                              force, fp_digests)
                 if settled != fp_digests:  # a quarantine moved rows: the steps read the tables as they are now
                     fp_digests = settled
-                    store.set_tags(parent.run_id, {f"workbench.fingerprint.{t}": d for t, d in fp_digests.items()})
+                    store.set_tags(parent.run_id, {f"{FINGERPRINT_TAG}{t}": d for t, d in fp_digests.items()})
                 interrupts.check()
 
                 base_key = {

@@ -18,17 +18,14 @@ from ..charter.config import Charter
 from ..errors import StepInterrupted
 from ..store import environment
 from ..store.locks import signals_blocked
-from ..store.tracking import FAILED, FINISHED, KILLED, TAG, RunRef, Store
+from ..store.tracking import FAILED, FINISHED, KILLED, TAG, RunRef, Store, fingerprint_tags
 
-__all__ = ["FINGERPRINT_TAG", "StepOutcome", "Terminated", "code_files", "code_hash", "cache_key", "fingerprints_of",
+__all__ = ["StepOutcome", "Terminated", "code_files", "code_hash", "cache_key", "fingerprints_of",
            "record_cached", "fail_run"]
-
-FINGERPRINT_TAG = "workbench.fingerprint."  # + table: the fingerprint a run read the table at
-
 
 def fingerprints_of(run: Any) -> dict[str, str]:
     """{table: fingerprint} a run recorded in its tags."""
-    return {k[len(FINGERPRINT_TAG):]: v for k, v in run.data.tags.items() if k.startswith(FINGERPRINT_TAG)}
+    return fingerprint_tags(run.data.tags)
 
 
 @dataclass(frozen=True)

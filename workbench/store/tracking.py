@@ -38,11 +38,13 @@ from typing import Any
 from . import procs
 from ..errors import TrackingError
 
-__all__ = ["Store", "RunRef", "TAG", "FINISHED", "FAILED", "KILLED", "RUNNING", "init_store", "wipe_store",
+__all__ = ["Store", "RunRef", "TAG", "FINGERPRINT_TAG", "fingerprint_tags", "FINISHED", "FAILED", "KILLED", "RUNNING",
+           "init_store", "wipe_store",
            "ui_base_url", "ui_url", "ui_path", "runs_view_url", "RUNS_VIEW_KEY",
            "UI_PORT_ENV", "TRACKING_URI_ENV", "LOCK_URI_ENV"]
 
 FINISHED, FAILED, KILLED, RUNNING = "FINISHED", "FAILED", "KILLED", "RUNNING"
+FINGERPRINT_TAG = "workbench.fingerprint."  # + table: the fingerprint a run read the table at
 
 # Tag names, in one place.
 TAG = {
@@ -65,6 +67,11 @@ TAG = {
     "partial": "workbench.partial",  # "true" on a pilot run of only some notebook steps (`run --step`)
     "candidate_key": "workbench.candidate_key",  # a candidate run's own cache key (steps/candidate_cache.py)
 }
+
+
+def fingerprint_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """{table: fingerprint} of a run's tags (:data:`FINGERPRINT_TAG`)."""
+    return {k[len(FINGERPRINT_TAG):]: v for k, v in tags.items() if k.startswith(FINGERPRINT_TAG)}
 
 UI_PORT_ENV = "UI_PORT"  # the port `make ui` serves the MLflow UI on (the Makefile's UI_PORT)
 UI_URL_ENV = "WORKBENCH_MLFLOW_URL"  # or the UI's whole base URL, e.g. behind a proxy
