@@ -86,7 +86,7 @@ from .registry import (  # re-exported: the record types and registry functions 
     history,
     rollback,
 )
-from ..store.tracking import FINISHED, TAG, Store, fingerprint_tags
+from ..store.tracking import CONTRACTS_PASSED_TAG, FINISHED, TAG, Store, contract_versions, fingerprint_tags
 
 __all__ = [
     "GateResult",
@@ -122,8 +122,6 @@ __all__ = [
     "T_SOURCE_RUN",
 ]
 
-CONTRACTS_PASSED = "workbench.data.contracts.passed"
-CONTRACT_VERSION_PREFIX = "workbench.contract_version."
 
 
 # -- evidence ------------------------------------------------------------------------------
@@ -411,7 +409,7 @@ def contracts_gate(gate: ContractsGate, *, passed: bool | None, error_failures: 
                           + ("" if passed is not False else "; the contracts step reports a failure"), **base)
     if passed is None:
         return GateResult(passed=False, reason="the contracts step recorded no verdict "
-                          f"(no tag {CONTRACTS_PASSED}, no metric contracts.error_failures)", **base)
+                          f"(no tag {CONTRACTS_PASSED_TAG}, no metric contracts.error_failures)", **base)
     return GateResult(passed=passed, reason="contracts passed" if passed else "the contracts step reports a failure",
                       **base)
 
@@ -896,11 +894,10 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         except Exception:  # noqa: BLE001 - a deleted run: the champion gates fail with a reason
             champ_metrics = None
     ptags = pilot_run.data.tags
-    versions = {k[len(CONTRACT_VERSION_PREFIX):]: v for k, v in ptags.items() if k.startswith(CONTRACT_VERSION_PREFIX)}
+    versions = contract_versions(ptags)
     if contracts is not None:
-        versions.update({k[len(CONTRACT_VERSION_PREFIX):]: v for k, v in contracts.data.tags.items()
-                         if k.startswith(CONTRACT_VERSION_PREFIX)})
-    passed_tag = contracts.data.tags.get(CONTRACTS_PASSED) if contracts is not None else None
+        versions.update(contract_versions(contracts.data.tags))
+    passed_tag = contracts.data.tags.get(CONTRACTS_PASSED_TAG) if contracts is not None else None
     return Evidence(
         candidate=name,
         candidate_run_id=cand.info.run_id,

@@ -30,7 +30,7 @@ from ..errors import TrackingError, WorkbenchError
 from ..measure import metrics as metric_registry
 from ..measure.metrics import format_metric
 from ..store import environment as run_environment
-from ..store.tracking import TAG, Store, fingerprint_tags, ui_base_url, ui_path
+from ..store.tracking import CONTRACTS_PASSED_TAG, TAG, Store, contract_versions, fingerprint_tags, ui_base_url, ui_path
 from .links import LINKS_SCRIPT, PREVIEW_NOTE, report_link, ui_link
 
 __all__ = ["render_scorecard", "write_scorecard", "deciding_metrics", "SCORECARD_ARTIFACT"]
@@ -265,15 +265,14 @@ def _data_section(pilot: Any, steps: Mapping[str, Any], contracts: Any, reader: 
     else:
         m, ctags = contracts.data.metrics, contracts.data.tags
         datasets = sorted({k.split(".")[1] for k in m if k.startswith("contract.") and k.endswith(".passed")})
-        versions = {k.removeprefix("workbench.contract_version."): v for k, v in ctags.items()
-                    if k.startswith("workbench.contract_version.")}
+        versions = contract_versions(ctags)
         crow = []
         for ds in datasets:
             g = lambda s, ds=ds: m.get(f"contract.{ds}.{s}")  # noqa: E731
             crow.append((ds, _Raw(f"<code>{_e(versions.get(ds, '—'))}</code>"),
                          _verdict(None if g("passed") is None else g("passed") == 1.0),
                          g("rules"), g("rules_failed"), g("errors"), g("warnings"), g("rows_quarantined")))
-        passed = ctags.get("workbench.data.contracts.passed")
+        passed = ctags.get(CONTRACTS_PASSED_TAG)
         cached = " (served from cache)" if ctags.get(TAG["cached"]) == "true" else ""
         parts.append(f"<p>Verdict: {_verdict(None if passed is None else passed == 'true')} — "
                      f"{_n(m.get('contracts.error_failures'))} error-level failure(s), "

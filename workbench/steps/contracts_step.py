@@ -20,11 +20,10 @@ from .. import formatting as fmt
 from ..charter.config import Charter
 from ..errors import ContractViolation
 from .step_runs import StepOutcome, cache_key, code_hash, fail_run, record_cached
-from ..store.tracking import FINISHED, TAG, RunRef, Store
+from ..store.tracking import CONTRACT_VERSION_TAG, CONTRACTS_PASSED_TAG, FINISHED, TAG, RunRef, Store
 
 __all__ = ["run_contracts_step", "check_all"]
 
-PASSED_TAG = "workbench.data.contracts.passed"
 
 
 def check_all(charter: Charter, *, only: str | None = None) -> list[Any]:
@@ -120,7 +119,7 @@ def contract_history(store: Store, pilot: str, *, exclude: str | None = None, ma
             passed = m.get(f"contract.{ds}.passed")
             rows.append(HistoryRow(ds, run.info.run_id, fmt.timestamp(run.info.start_time),
                                    None if passed is None else bool(passed),
-                                   tags.get(f"workbench.contract_version.{ds}", ""), num("rules"), num("rules_failed"),
+                                   tags.get(f"{CONTRACT_VERSION_TAG}{ds}", ""), num("rules"), num("rules_failed"),
                                    num("errors"), num("warnings"), tags.get(TAG["cached"]) == "true"))
     return rows
 
@@ -137,15 +136,15 @@ def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: 
         return StepOutcome("contracts", "contracts", "skipped", None, 0.0, detail="no contracts"), fps
     key = cache_key({"contracts": versions, "fingerprints": fps, "code": code_hash()})
     tags = {TAG["kind"]: "step", TAG["step"]: "contracts", TAG["pilot"]: charter.name, TAG["cache_key"]: key}
-    tags.update({f"workbench.contract_version.{n}": v[:12] for n, v in versions.items()})
+    tags.update({f"{CONTRACT_VERSION_TAG}{n}": v[:12] for n, v in versions.items()})
     if not force:
         hit = store.find_cached(charter.name, key)
         # a check that moved rows is not served from cache: the same fingerprints then mean the
         # rows came back (a reload), and only running the check again moves them out
-        if (hit is not None and hit.data.tags.get(PASSED_TAG) == "true"
+        if (hit is not None and hit.data.tags.get(CONTRACTS_PASSED_TAG) == "true"
                 and not hit.data.metrics.get("contracts.quarantined_rows")):
-            run = record_cached(charter, store, parent, current, "contracts", {**tags, PASSED_TAG: "true"}, hit,
-                                "same contracts and table fingerprints")
+            run = record_cached(charter, store, parent, current, "contracts", {**tags, CONTRACTS_PASSED_TAG: "true"},
+                                hit, "same contracts and table fingerprints")
             say(f"contracts: cached, passed (reuses run {hit.info.run_id[:8]})")
             from ..data import previous, warehouse
 
@@ -188,7 +187,7 @@ def run_contracts_step(charter: Charter, store: Store, parent: RunRef, current: 
             now = _history_rows(run.run_id, time.time() * 1000, results, versions)
             store.log_text(run.run_id, contracts.render_history(now + past), "contracts/history.html")
         passed = all(r.passed for r in results)
-        store.set_tags(run.run_id, {PASSED_TAG: str(passed).lower()})
+        store.set_tags(run.run_id, {CONTRACTS_PASSED_TAG: str(passed).lower()})
         for r in results:
             rules = len(r.rules)
             failed = len(r.blocking)

@@ -38,13 +38,15 @@ from typing import Any
 from . import procs
 from ..errors import TrackingError
 
-__all__ = ["Store", "RunRef", "TAG", "FINGERPRINT_TAG", "fingerprint_tags", "FINISHED", "FAILED", "KILLED", "RUNNING",
-           "init_store", "wipe_store",
-           "ui_base_url", "ui_url", "ui_path", "runs_view_url", "RUNS_VIEW_KEY",
+__all__ = ["Store", "RunRef", "TAG", "FINGERPRINT_TAG", "CONTRACT_VERSION_TAG", "CONTRACTS_PASSED_TAG",
+           "fingerprint_tags", "contract_versions", "FINISHED", "FAILED", "KILLED", "RUNNING", "init_store",
+           "wipe_store", "ui_base_url", "ui_url", "ui_path", "runs_view_url", "RUNS_VIEW_KEY",
            "UI_PORT_ENV", "TRACKING_URI_ENV", "LOCK_URI_ENV"]
 
 FINISHED, FAILED, KILLED, RUNNING = "FINISHED", "FAILED", "KILLED", "RUNNING"
 FINGERPRINT_TAG = "workbench.fingerprint."  # + table: the fingerprint a run read the table at
+CONTRACT_VERSION_TAG = "workbench.contract_version."  # + table: the version of its contract a run checked
+CONTRACTS_PASSED_TAG = "workbench.data.contracts.passed"  # the contracts step's verdict: true | false
 
 # Tag names, in one place.
 TAG = {
@@ -72,6 +74,11 @@ TAG = {
 def fingerprint_tags(tags: Mapping[str, str]) -> dict[str, str]:
     """{table: fingerprint} of a run's tags (:data:`FINGERPRINT_TAG`)."""
     return {k[len(FINGERPRINT_TAG):]: v for k, v in tags.items() if k.startswith(FINGERPRINT_TAG)}
+
+
+def contract_versions(tags: Mapping[str, str]) -> dict[str, str]:
+    """{table: contract version} of a run's tags (:data:`CONTRACT_VERSION_TAG`)."""
+    return {k[len(CONTRACT_VERSION_TAG):]: v for k, v in tags.items() if k.startswith(CONTRACT_VERSION_TAG)}
 
 UI_PORT_ENV = "UI_PORT"  # the port `make ui` serves the MLflow UI on (the Makefile's UI_PORT)
 UI_URL_ENV = "WORKBENCH_MLFLOW_URL"  # or the UI's whole base URL, e.g. behind a proxy
