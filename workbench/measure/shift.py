@@ -29,6 +29,7 @@ __all__ = ["ColumnShift", "ShiftReport", "compare", "compare_data", "shift_from_
 TOP = 20
 BINS = 10
 _NULL, _OTHER, _UNSEEN = "(null)", "(other)", "(unseen)"
+_COLUMNS_A_QUERY = 32  # numeric columns histogrammed in one SELECT (see _compare)
 
 
 @dataclass(frozen=True)
@@ -128,26 +129,31 @@ def _compare(con: Any, table: str, train: pd.DataFrame, heldout: Any, numeric: S
     out: list[ColumnShift] = []
     num = [c for c in numeric if c in train.columns and c in present]
     edges = {c: _edges(pd.to_numeric(train[c], errors="coerce").astype("float64").to_numpy()) for c in num}
-    if num:
+    hists: list[Any] = []
+    total = 0
+    # a few columns a query: each histogram aggregate holds its own buffers, and 200 of them in one
+    # SELECT exhausted the 512 MB limit on a 63-row held-out set (a 752-column table)
+    for start in range(0, len(num), _COLUMNS_A_QUERY):
         parts = []
-        for c in num:
+        for c in num[start:start + _COLUMNS_A_QUERY]:
             x = f"{_q(c)}::DOUBLE"
             bucket = " + ".join(f"({x} >= {e!r})::INTEGER" for e in edges[c]) or "0"
             parts.append(f"histogram(CASE WHEN {x} IS NULL OR isnan({x}) THEN -1 ELSE {bucket} END)")
         row = con.execute(f"SELECT count(*), {', '.join(parts)} FROM {table}").fetchall()[0]
         total = int(row[0])
-        for c, hist in zip(num, row[1:], strict=True):
-            hist = dict(hist or {})
-            k = len(edges[c]) + 1
-            x = pd.to_numeric(train[c], errors="coerce").astype("float64").to_numpy()
-            finite = np.isfinite(x)
-            idx = np.searchsorted(np.asarray(edges[c], dtype=float), x[finite], side="right") if edges[c] \
-                else np.zeros(int(finite.sum()), dtype=int)
-            expected = [float((~finite).sum()), *np.bincount(idx, minlength=k).astype(float)]
-            actual = [float(hist.get(-1, 0)), *(float(hist.get(i, 0)) for i in range(k))]
-            labels = [_NULL] + _interval_labels(edges[c])
-            out.append(ColumnShift(c, "numeric", psi(expected, actual), 0, 0.0, total, tuple(labels),
-                                   _shares(expected), _shares(actual)))
+        hists += row[1:]
+    for c, hist in zip(num, hists, strict=True):
+        hist = dict(hist or {})
+        k = len(edges[c]) + 1
+        x = pd.to_numeric(train[c], errors="coerce").astype("float64").to_numpy()
+        finite = np.isfinite(x)
+        idx = np.searchsorted(np.asarray(edges[c], dtype=float), x[finite], side="right") if edges[c] \
+            else np.zeros(int(finite.sum()), dtype=int)
+        expected = [float((~finite).sum()), *np.bincount(idx, minlength=k).astype(float)]
+        actual = [float(hist.get(-1, 0)), *(float(hist.get(i, 0)) for i in range(k))]
+        labels = [_NULL] + _interval_labels(edges[c])
+        out.append(ColumnShift(c, "numeric", psi(expected, actual), 0, 0.0, total, tuple(labels),
+                               _shares(expected), _shares(actual)))
     for c in (c for c in categorical if c in train.columns and c in present):
         keys = train[c].astype("string")
         counts = keys.value_counts(dropna=True)
