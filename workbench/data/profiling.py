@@ -114,6 +114,11 @@ CATEGORICAL_EXACT_LIMIT = 10_000
 QUANTILE_SAMPLE_ROWS = 1_000_000
 #: Bump when the JSON layout changes incompatibly.
 FORMAT_VERSION = 1
+#: Aggregates of a kind that hold a map or a sketch (histogram, approx_top_k) in one query, and
+#: columns in one statistics query: DuckDB keeps buffers for each, and a 752-column table's one
+#: query of them all exhausted 18.8 GiB (modeldata's pd_speech, 252 rows). A scan a chunk.
+MAPS_A_QUERY = 32
+STATS_COLUMNS_A_QUERY = 128
 
 _NUMERIC_IDS = {
     "tinyint", "smallint", "integer", "bigint", "hugeint",
@@ -744,21 +749,28 @@ class DuckDBReader:
         return _column_specs(self.con, self.qualified)
 
     def stats(self, specs: list[_Spec]) -> dict[str, Any]:
-        return self.one(_stats_aggs(specs))
+        out: dict[str, Any] = {}
+        for start in range(0, max(len(specs), 1), STATS_COLUMNS_A_QUERY):  # `count(*) AS n` in each
+            out.update(self.one(_stats_aggs(specs[start:start + STATS_COLUMNS_A_QUERY])))
+        return out
 
     def one(self, aggs: list[str], *, where: str = "") -> dict[str, Any]:
         sql = f"SELECT {', '.join(aggs)} FROM {self.qualified}" + (f" WHERE {where}" if where else "")
         return _query_one(self.con, sql, table=self.name)
 
+    def _chunked(self, aggs: list[str]) -> list[Any]:
+        """Each aggregate's value, :data:`MAPS_A_QUERY` aggregates a query (aliased: names repeat)."""
+        values: list[Any] = []
+        for start in range(0, len(aggs), MAPS_A_QUERY):
+            part = aggs[start:start + MAPS_A_QUERY]
+            values += self.one([f"{a} AS a{i}" for i, a in enumerate(part)]).values()
+        return values
+
     def counts(self, keys: list[tuple[str, str]]) -> list[dict[Any, int]]:
-        if not keys:
-            return []
-        row = self.one([f"histogram({k}) AS a{i}" for i, (k, _) in enumerate(keys)])  # aliases: names repeat
-        return [dict(v or {}) for v in row.values()]
+        return [dict(v or {}) for v in self._chunked([f"histogram({k})" for k, _ in keys])]
 
     def top(self, specs: list[_Spec], k: int) -> list[list[str]]:
-        row = self.one([f"approx_top_k({s.ident}::VARCHAR, {int(k)}) AS a{i}" for i, s in enumerate(specs)])
-        return [list(v or ()) for v in row.values()]
+        return [list(v or ()) for v in self._chunked([f"approx_top_k({s.ident}::VARCHAR, {int(k)})" for s in specs])]
 
     def distinct_rows(self, specs: list[_Spec]) -> int:
         return int(self.one([f"count(DISTINCT hash({', '.join(s.ident for s in specs)})) AS d"])["d"] or 0)
@@ -932,7 +944,8 @@ def _quantiles(
     rest = [(s, p) for s, p in todo if not any(s is d for d, _ in dense)]
     if rest:
         groups.append((rest, 1))
-    for cols, k in groups:
+    chunks = [(cols[start:start + MAPS_A_QUERY], k) for cols, k in groups for start in range(0, len(cols), MAPS_A_QUERY)]
+    for cols, k in chunks:  # a sketch each: a few columns a query (MAPS_A_QUERY)
         aggs = []
         for i, (spec, _) in enumerate(cols):
             aggs += [f"approx_quantile({spec.value_sql}, {qs}) AS q{i}", f"count({spec.value_sql}) AS n{i}"]
