@@ -944,7 +944,8 @@ def _quantiles(
     rest = [(s, p) for s, p in todo if not any(s is d for d, _ in dense)]
     if rest:
         groups.append((rest, 1))
-    chunks = [(cols[start:start + MAPS_A_QUERY], k) for cols, k in groups for start in range(0, len(cols), MAPS_A_QUERY)]
+    chunks = [(cols[start:start + MAPS_A_QUERY], k)
+              for cols, k in groups for start in range(0, len(cols), MAPS_A_QUERY)]
     for cols, k in chunks:  # a sketch each: a few columns a query (MAPS_A_QUERY)
         aggs = []
         for i, (spec, _) in enumerate(cols):
