@@ -25,6 +25,20 @@ _NUMERIC = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "U
 _KEYABLE = _NUMERIC - {"DOUBLE", "FLOAT"} | {"VARCHAR", "UUID"}
 
 
+def _outward(x: float, up: bool) -> float:
+    """A float bound rounded away from the range's inside at 12 significant digits, so that a
+    value one unit in the last place from the one the draft read still falls inside: modeldata's
+    pd_speech was drafted with max 6.523333333333333e-20 for a column whose warehouse holds
+    6.523333333333334e-20, and 12 columns warned on the very data they were drafted from."""
+    from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+    if x == 0 or not math.isfinite(x):
+        return x
+    d = Decimal(repr(x))
+    out = float(d.quantize(Decimal(1).scaleb(d.adjusted() - 11), rounding=ROUND_CEILING if up else ROUND_FLOOR))
+    return out if (out >= x if up else out <= x) else math.nextafter(out, math.inf if up else -math.inf)
+
+
 def _ceil(x: float, digits: int = 3) -> float:
     f = 10**digits
     return min(1.0, math.ceil(round(x * f, 9)) / f)  # 0.30000000000000004 is 0.3, not 0.301
@@ -158,8 +172,8 @@ def suggest_contract(
         if s["min"] is not None and s["max"] is not None:
             rng = CommentedMap()
             lo, hi = s["min"], s["max"]
-            rng["min"] = int(lo) if isinstance(lo, int) else float(lo)
-            rng["max"] = int(hi) if isinstance(hi, int) else float(hi)
+            rng["min"] = int(lo) if isinstance(lo, int) else _outward(float(lo), up=False)
+            rng["max"] = int(hi) if isinstance(hi, int) else _outward(float(hi), up=True)
             # what was observed is not a business rule: a new extreme warns until someone says it must fail
             rng["severity"] = "warn"
             rng.fa.set_flow_style()
