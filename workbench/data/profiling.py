@@ -116,7 +116,7 @@ QUANTILE_SAMPLE_ROWS = 1_000_000
 FORMAT_VERSION = 1
 #: Aggregates of a kind that hold a map or a sketch (histogram, approx_top_k) in one query, and
 #: columns in one statistics query: DuckDB keeps buffers for each, and a 752-column table's one
-#: query of them all exhausted 18.8 GiB (modeldata's pd_speech, 252 rows). A scan a chunk.
+#: query of them all exhausted 18.8 GiB (252 rows of voice measurements). A scan a chunk.
 MAPS_A_QUERY = 32
 STATS_COLUMNS_A_QUERY = 128
 

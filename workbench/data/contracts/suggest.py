@@ -27,9 +27,9 @@ _KEYABLE = _NUMERIC - {"DOUBLE", "FLOAT"} | {"VARCHAR", "UUID"}
 
 def _outward(x: float, up: bool) -> float:
     """A float bound rounded away from the range's inside at 12 significant digits, so that a
-    value one unit in the last place from the one the draft read still falls inside: modeldata's
-    pd_speech was drafted with max 6.523333333333333e-20 for a column whose warehouse holds
-    6.523333333333334e-20, and 12 columns warned on the very data they were drafted from."""
+    value one unit in the last place from the one the draft read still falls inside: a table of
+    voice measurements was drafted with max 6.523333333333333e-20 for a column whose warehouse
+    holds 6.523333333333334e-20, and 12 columns warned on the very data they were drafted from."""
     from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
     if x == 0 or not math.isfinite(x):
