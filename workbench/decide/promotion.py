@@ -86,7 +86,8 @@ from .registry import (  # re-exported: the record types and registry functions 
     history,
     rollback,
 )
-from ..store.tracking import CONTRACTS_PASSED_TAG, FINISHED, TAG, Store, contract_versions, fingerprint_tags
+from ..store.tracking import (CONTRACT_VERSION_TAG, CONTRACTS_PASSED_TAG, FINGERPRINT_TAG, FINISHED, TAG, Store,
+                              tags_under)
 
 __all__ = [
     "GateResult",
@@ -894,9 +895,9 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         except Exception:  # noqa: BLE001 - a deleted run: the champion gates fail with a reason
             champ_metrics = None
     ptags = pilot_run.data.tags
-    versions = contract_versions(ptags)
+    versions = tags_under(ptags, CONTRACT_VERSION_TAG)
     if contracts is not None:
-        versions.update(contract_versions(contracts.data.tags))
+        versions.update(tags_under(contracts.data.tags, CONTRACT_VERSION_TAG))
     passed_tag = contracts.data.tags.get(CONTRACTS_PASSED_TAG) if contracts is not None else None
     return Evidence(
         candidate=name,
@@ -915,7 +916,7 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         model_id=_logged_model_id(store, cand),
         lineage=_lineage(evaluate_of[name], name, cand),
         candidate_cached_from=cand.data.tags.get(TAG["cached_from"]),
-        fingerprints=fingerprint_tags(ptags),
+        fingerprints=tags_under(ptags, FINGERPRINT_TAG),
         contract_versions=versions,
         git_commit=ptags.get(TAG["git_commit"]),
         candidates={n: r.info.run_id for n, r in sorted(candidates.items())},

@@ -54,7 +54,7 @@ from typing import Any
 from ..store import locks
 from ..charter.config import Charter
 from ..errors import EXIT_DRAFT, EXIT_NO_GO, EXIT_OK, AuditError, PromotionError
-from ..store.tracking import FAILED, FINISHED, KILLED, TAG, Store, fingerprint_tags, ui_path
+from ..store.tracking import FAILED, FINGERPRINT_TAG, FINISHED, KILLED, TAG, Store, tags_under, ui_path
 
 __all__ = [
     "GateResult",
@@ -1046,7 +1046,7 @@ def audit(charter: Charter, store: Store) -> AuditReport:
                     "fingerprints")
         pilot = index.get(d.pilot_run_id or "")
         if pilot is not None and d.fingerprints:
-            tags = fingerprint_tags(pilot.data.tags)
+            tags = tags_under(pilot.data.tags, FINGERPRINT_TAG)
             if tags != dict(d.fingerprints):
                 problem(f"fingerprints:{r.run_id}", f"decision run {r.run_id} ({d.outcome}, {d.timestamp}) records "
                         f"fingerprints {dict(d.fingerprints)}, its pilot run {d.pilot_run_id} carries {tags}")

@@ -30,7 +30,8 @@ from ..errors import TrackingError, WorkbenchError
 from ..measure import metrics as metric_registry
 from ..measure.metrics import format_metric
 from ..store import environment as run_environment
-from ..store.tracking import CONTRACTS_PASSED_TAG, TAG, Store, contract_versions, fingerprint_tags, ui_base_url, ui_path
+from ..store.tracking import (CONTRACT_VERSION_TAG, CONTRACTS_PASSED_TAG, FINGERPRINT_TAG, TAG, Store, tags_under,
+                              ui_base_url, ui_path)
 from .links import LINKS_SCRIPT, PREVIEW_NOTE, report_link, ui_link
 
 __all__ = ["render_scorecard", "write_scorecard", "deciding_metrics", "SCORECARD_ARTIFACT"]
@@ -250,7 +251,7 @@ def _data_section(pilot: Any, steps: Mapping[str, Any], contracts: Any, reader: 
                   split: Mapping[str, str] | None = None) -> str:
     tags = pilot.data.tags
     ingest = steps.get("ingest")
-    fps = fingerprint_tags(tags)
+    fps = tags_under(tags, FINGERPRINT_TAG)
     rows = []
     for table, digest in sorted(fps.items()):
         n = ingest.data.metrics.get(f"ingest.{table}.rows") if ingest is not None else None
@@ -265,7 +266,7 @@ def _data_section(pilot: Any, steps: Mapping[str, Any], contracts: Any, reader: 
     else:
         m, ctags = contracts.data.metrics, contracts.data.tags
         datasets = sorted({k.split(".")[1] for k in m if k.startswith("contract.") and k.endswith(".passed")})
-        versions = contract_versions(ctags)
+        versions = tags_under(ctags, CONTRACT_VERSION_TAG)
         crow = []
         for ds in datasets:
             g = lambda s, ds=ds: m.get(f"contract.{ds}.{s}")  # noqa: E731

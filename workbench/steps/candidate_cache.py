@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..charter.config import Charter
-from ..store.tracking import FINISHED, TAG, Store
-from .step_runs import cache_key, fingerprints_of
+from ..store.tracking import FINGERPRINT_TAG, FINISHED, TAG, Store, tags_under
+from .step_runs import cache_key
 
 __all__ = ["T_CANDIDATE_KEY", "T_DATA_KEY", "SCORES_ARTIFACT", "candidate_keys", "data_checks_source", "data_key",
            "reusable"]
@@ -72,7 +72,8 @@ def reusable(store: Store, charter: Charter, keys: dict[str, str], fingerprints:
             parent = store.get_run(parent_id) if parent_id else None
         except Exception:  # noqa: BLE001 - an unreadable evaluate run: measure again
             parent = None
-        recorded = fingerprints_of(parent) if parent is not None and parent.info.status == FINISHED else None
+        finished = parent is not None and parent.info.status == FINISHED
+        recorded = tags_under(parent.data.tags, FINGERPRINT_TAG) if finished else None
         if recorded != fingerprints:
             say(f"  {name}: not reusing run {short}: its evaluate run is not finished or saw other table fingerprints")
             continue
@@ -103,4 +104,4 @@ def data_checks_source(store: Store, charter: Charter, key: str, fingerprints: d
                            f"and tags.`{TAG['cached']}` = 'false'", max_results=1)
     if not runs:
         return None
-    return runs[0].info.run_id if fingerprints_of(runs[0]) == fingerprints else None
+    return runs[0].info.run_id if tags_under(runs[0].data.tags, FINGERPRINT_TAG) == fingerprints else None

@@ -49,9 +49,8 @@ from ..errors import (
     StepTimeoutError,
     WorkbenchError,
 )
-from .step_runs import (StepOutcome, Terminated, cache_key, code_hash, fail_run, fingerprints_of,
-                        record_cached)
-from ..store.tracking import FAILED, FINGERPRINT_TAG, FINISHED, KILLED, TAG, RunRef, Store
+from .step_runs import StepOutcome, Terminated, cache_key, code_hash, fail_run, record_cached
+from ..store.tracking import FAILED, FINGERPRINT_TAG, FINISHED, KILLED, TAG, RunRef, Store, tags_under
 
 __all__ = ["run_pilot", "PilotResult", "StepOutcome", "plan", "project_store", "outcome_of", "write_outcome"]
 
@@ -687,7 +686,7 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
 
     if not force:
         hit = store.find_cached(charter.name, key)
-        if hit is not None and fingerprints_of(hit) != expected:
+        if hit is not None and tags_under(hit.data.tags, FINGERPRINT_TAG) != expected:
             say(f"{step.name}: not reusing run {hit.info.run_id[:8]}: its recorded table fingerprints differ")
             hit = None
         if hit is not None and hit.data.tags.get(T_INSIDE_NOISE) == "true":

@@ -18,14 +18,9 @@ from ..charter.config import Charter
 from ..errors import StepInterrupted
 from ..store import environment
 from ..store.locks import signals_blocked
-from ..store.tracking import FAILED, FINISHED, KILLED, TAG, RunRef, Store, fingerprint_tags
+from ..store.tracking import FAILED, FINISHED, KILLED, TAG, RunRef, Store
 
-__all__ = ["StepOutcome", "Terminated", "code_files", "code_hash", "cache_key", "fingerprints_of",
-           "record_cached", "fail_run"]
-
-def fingerprints_of(run: Any) -> dict[str, str]:
-    """{table: fingerprint} a run recorded in its tags."""
-    return fingerprint_tags(run.data.tags)
+__all__ = ["StepOutcome", "Terminated", "code_files", "code_hash", "cache_key", "record_cached", "fail_run"]
 
 
 @dataclass(frozen=True)

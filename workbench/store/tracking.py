@@ -39,7 +39,7 @@ from . import procs
 from ..errors import TrackingError
 
 __all__ = ["Store", "RunRef", "TAG", "FINGERPRINT_TAG", "CONTRACT_VERSION_TAG", "CONTRACTS_PASSED_TAG",
-           "fingerprint_tags", "contract_versions", "FINISHED", "FAILED", "KILLED", "RUNNING", "init_store",
+           "tags_under", "FINISHED", "FAILED", "KILLED", "RUNNING", "init_store",
            "wipe_store", "ui_base_url", "ui_url", "ui_path", "runs_view_url", "RUNS_VIEW_KEY",
            "UI_PORT_ENV", "TRACKING_URI_ENV", "LOCK_URI_ENV"]
 
@@ -71,14 +71,10 @@ TAG = {
 }
 
 
-def fingerprint_tags(tags: Mapping[str, str]) -> dict[str, str]:
-    """{table: fingerprint} of a run's tags (:data:`FINGERPRINT_TAG`)."""
-    return {k[len(FINGERPRINT_TAG):]: v for k, v in tags.items() if k.startswith(FINGERPRINT_TAG)}
-
-
-def contract_versions(tags: Mapping[str, str]) -> dict[str, str]:
-    """{table: contract version} of a run's tags (:data:`CONTRACT_VERSION_TAG`)."""
-    return {k[len(CONTRACT_VERSION_TAG):]: v for k, v in tags.items() if k.startswith(CONTRACT_VERSION_TAG)}
+def tags_under(tags: Mapping[str, str], prefix: str) -> dict[str, str]:
+    """{table: value} of a run's tags named ``prefix`` + table (:data:`FINGERPRINT_TAG`,
+    :data:`CONTRACT_VERSION_TAG`)."""
+    return {k[len(prefix):]: v for k, v in tags.items() if k.startswith(prefix)}
 
 UI_PORT_ENV = "UI_PORT"  # the port `make ui` serves the MLflow UI on (the Makefile's UI_PORT)
 UI_URL_ENV = "WORKBENCH_MLFLOW_URL"  # or the UI's whole base URL, e.g. behind a proxy
