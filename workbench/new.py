@@ -104,18 +104,18 @@ def _read_decimal_comma(data: str, mtime_ns: int, size: int) -> bool:  # noqa: A
         reader = _reader(path, decimal=False)
         text = [name for name, dtype, *_ in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
                 if str(dtype).upper() == "VARCHAR"]
-        for col in text:
-            n, commas, numbers = con.execute(
-                f"SELECT count(c), count(*) FILTER (WHERE regexp_full_match(trim(c), '[+-]?[0-9]+,[0-9]+')), "
-                f"count(*) FILTER (WHERE regexp_full_match(trim(c), '[+-]?[0-9]+(,[0-9]+)?')) "
-                f"FROM (SELECT {_q(col)} AS c FROM {reader})").fetchone()
-            if n and commas and numbers == n:
-                return True
+        if not text:
+            return False
+        counts = [f"count({q}), count(*) FILTER (WHERE regexp_full_match(trim({q}), '[+-]?[0-9]+,[0-9]+')), "
+                  f"count(*) FILTER (WHERE regexp_full_match(trim({q}), '[+-]?[0-9]+(,[0-9]+)?'))"
+                  for q in map(_q, text)]
+        row = con.execute(f"SELECT {', '.join(counts)} FROM {reader}").fetchone()  # one scan, every text column
+        # per column: its values, those with a decimal comma, those shaped as such a number
+        return any(row[i] and row[i + 1] and row[i + 2] == row[i] for i in range(0, len(row), 3))
     except Exception:  # noqa: BLE001 - unreadable here: the strict load names the line
         return False
     finally:
         con.close()
-    return False
 
 
 def _charter_type(duck: str) -> str:

@@ -689,9 +689,9 @@ def _varied(data: Any) -> list[str]:
     """Features whose values rarely repeat, so that rows equal in those too are one record
     twice, not a coincidence. A number: the grid its values lie on (its range over the coarsest
     power-of-ten step they all fall on, :func:`_grid_cells`) has at least :data:`_GRID_PER_ROW`
-    cells a training row; copies do not change that grid, and a coarse measurement does not pass (palmerpenguins'
-    bill depth, 0.1 mm steps over 8.4 mm: 84 cells for 258 rows, each value held by about three
-    birds). Text: distinct values >= :data:`_VARIED_SHARE` of the training rows."""
+    cells a training row; copies do not change that grid, and a coarse measurement does not
+    pass (palmerpenguins' bill depth, 0.1 mm steps over 8.4 mm: 84 cells for 258 rows, each
+    value held by about three birds). Text: distinct values >= :data:`_VARIED_SHARE` of the training rows."""
     rows = len(data.train)
     # copies are counted against the whole training split when the models fit a sample of it
     compared = getattr(data, "train_split_rows", None) or rows

@@ -22,14 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.profiling import psi
+from ..data.profiling import MAPS_A_QUERY, psi
 
 __all__ = ["ColumnShift", "ShiftReport", "compare", "compare_data", "shift_from_json", "TOP", "BINS"]
 
 TOP = 20
 BINS = 10
 _NULL, _OTHER, _UNSEEN = "(null)", "(other)", "(unseen)"
-_COLUMNS_A_QUERY = 32  # numeric columns histogrammed in one SELECT (see _compare)
 
 
 @dataclass(frozen=True)
@@ -131,11 +130,11 @@ def _compare(con: Any, table: str, train: pd.DataFrame, heldout: Any, numeric: S
     edges = {c: _edges(pd.to_numeric(train[c], errors="coerce").astype("float64").to_numpy()) for c in num}
     hists: list[Any] = []
     total = 0
-    # a few columns a query: each histogram aggregate holds its own buffers, and 200 of them in one
-    # SELECT exhausted the 512 MB limit on a 63-row held-out set (a 752-column table)
-    for start in range(0, len(num), _COLUMNS_A_QUERY):
+    # a few columns a query, as profiling does: each histogram aggregate holds its own buffers, and 200
+    # of them in one SELECT exhausted the 512 MB limit on a 63-row held-out set (a 752-column table)
+    for start in range(0, len(num), MAPS_A_QUERY):
         parts = []
-        for c in num[start:start + _COLUMNS_A_QUERY]:
+        for c in num[start:start + MAPS_A_QUERY]:
             x = f"{_q(c)}::DOUBLE"
             bucket = " + ".join(f"({x} >= {e!r})::INTEGER" for e in edges[c]) or "0"
             parts.append(f"histogram(CASE WHEN {x} IS NULL OR isnan({x}) THEN -1 ELSE {bucket} END)")
