@@ -197,6 +197,23 @@ def test_per_class_table_orders_by_support() -> None:
     assert table.loc["b", "recall"] == pytest.approx(1 / 3) and table.loc["a", "precision"] == pytest.approx(0.5)
 
 
+def test_confusion_figure_pools_the_rarest_classes_and_keeps_no_pyplot_figure() -> None:
+    import matplotlib.pyplot as plt
+
+    from workbench.show.items_report import confusion_figure
+
+    labels = [f"class {i}" for i in range(5)]
+    expected = [labels[i] for i in (0, 0, 0, 1, 1, 2, 3, 4)]
+    q = classification_quality(expected, [*expected[:-1], None], labels)
+    held = plt.get_fignums()
+    fig = confusion_figure(q, max_labels=3)
+    assert plt.get_fignums() == held  # drawn on its own Figure: a notebook shows it once, nothing is kept
+    heatmap, legend = fig.axes
+    assert [t.get_text() for t in heatmap.get_xticklabels()] == ["1", "2", "3", "err"]
+    assert "(other classes)" in legend.texts[0].get_text() and "class 0" in legend.texts[0].get_text()
+    assert heatmap.images[0].get_array().sum() == len(expected)  # every item counted, pooled or not
+
+
 def test_extraction_metrics_by_hand() -> None:
     from workbench.measure.items.scoring import extraction_quality
 

@@ -135,16 +135,14 @@ def test_confusion_plot_grows_with_the_classes_and_keeps_long_labels_readable() 
     rng = np.random.default_rng(1)
     y = rng.integers(0, 12, 300)
     long = multiclass.quality_of(y, y, None, names)
+    held = plt.get_fignums()
     small, big = multiclass.plot_confusion(short), multiclass.plot_confusion(long)
-    try:
-        assert big.get_size_inches()[1] > small.get_size_inches()[1]
-        ticks = [t.get_text() for t in big.axes[0].get_xticklabels()]
-        assert all(len(t) <= 22 for t in ticks) and ticks[0].startswith("1: ")  # numbered, shortened
-        legend = " ".join(t.get_text() for t in big.texts)
-        assert names[11] in legend  # the full names beside the matrix
-    finally:
-        plt.close(small)
-        plt.close(big)
+    assert plt.get_fignums() == held  # not pyplot's: nothing kept, nothing shown twice in a notebook
+    assert big.get_size_inches()[1] > small.get_size_inches()[1]
+    ticks = [t.get_text() for t in big.axes[0].get_xticklabels()]
+    assert all(len(t) <= 22 for t in ticks) and ticks[0].startswith("1: ")  # numbered, shortened
+    legend = " ".join(t.get_text() for t in big.texts)
+    assert names[11] in legend  # the full names beside the matrix
 
 
 def test_leakage_checks_find_a_feature_that_carries_one_of_many_classes() -> None:

@@ -38,8 +38,8 @@ def per_class(quality: Any) -> pd.DataFrame:
 def confusion_figure(quality: Any, *, title: str = "", max_labels: int = 30) -> Any:
     """A heatmap with numbered ticks (1..n) and the full labels in a legend beside it; with
     more than ``max_labels`` classes, the most frequent ones (the rest pooled as "other")."""
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure  # not pyplot: no global figure kept, none shown twice in a notebook
 
     labels = list(quality.labels)
     matrix = np.array([list(r) for r in quality.confusion], dtype=float)
@@ -50,8 +50,8 @@ def confusion_figure(quality: Any, *, title: str = "", max_labels: int = 30) -> 
         matrix = np.column_stack([rows[:, keep], rows[:, rest].sum(axis=1), rows[:, len(labels)]])
         labels = [*(labels[i] for i in keep), "(other classes)"]
     n = len(labels)
-    fig, (ax, legend) = plt.subplots(1, 2, figsize=(9, max(3.0, 0.28 * n + 1.5)), width_ratios=[3, 2],
-                                     layout="constrained")
+    fig = Figure(figsize=(9, max(3.0, 0.28 * n + 1.5)), layout="constrained")
+    ax, legend = fig.subplots(1, 2, width_ratios=[3, 2])
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(n + 1), [str(i) for i in range(1, n + 1)] + ["err"], fontsize=8)
     ax.set_yticks(range(n), [str(i) for i in range(1, n + 1)], fontsize=8)

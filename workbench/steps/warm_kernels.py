@@ -40,7 +40,9 @@ from typing import Any, NoReturn
 # what every step kernel imports, directly or through the workbench (measured with
 # `python -X importtime`): imported once in the server, before any fork
 BASE_PRELOAD = (
-    "numpy", "pandas", "pyarrow", "scipy.stats", "duckdb", "matplotlib", "matplotlib.pyplot",
+    # matplotlib's Figure and Agg canvas: the workbench draws without pyplot (a notebook importing it gets it below)
+    "numpy", "pandas", "pyarrow", "scipy.stats", "duckdb", "matplotlib", "matplotlib.figure",
+    "matplotlib.backends.backend_agg",
     "sklearn.base", "sklearn.pipeline", "sklearn.compose", "sklearn.impute", "sklearn.preprocessing",
     "sklearn.ensemble", "sklearn.linear_model", "sklearn.metrics",
     "mlflow", "mlflow.sklearn", "mlflow.pyfunc", "mlflow.tracking",

@@ -460,10 +460,7 @@ def plot_confusion(q: MulticlassQuality, *, title: str = "") -> Any:
     """The confusion matrix as shares of each true class (rows), with counts; the figure grows
     with the number of classes, and long labels are numbered and shortened on the axes
     (:func:`~workbench.measure.items.scoring.short_labels`) with the full names in a legend."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: no global figure kept, none shown twice in a notebook
 
     k = len(q.labels)
     matrix = np.array(q.confusion, dtype=float).reshape(k, k) if k else np.zeros((0, 0))
@@ -472,7 +469,8 @@ def plot_confusion(q: MulticlassQuality, *, title: str = "") -> Any:
     long = any(len(str(lab)) > 12 for lab in q.labels)
     ticks = short_labels(q.labels, width=18) if long else [str(lab) for lab in q.labels]
     side = min(4.0 + 0.45 * k, 22.0)
-    fig, ax = plt.subplots(figsize=(side + (3.5 if long else 0.0), side))
+    fig = Figure(figsize=(side + (3.5 if long else 0.0), side))
+    ax = fig.subplots()
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(k), ticks, rotation=45 if k > 3 or long else 0, ha="right" if k > 3 or long else "center",
                   fontsize=max(6, 10 - k // 10))
