@@ -13,7 +13,7 @@ import pytest
 
 from workbench.charter.config import Source
 from workbench.errors import IngestError, WarehouseError, WarehouseLockedError
-from workbench.data.warehouse import connect_read_only, fingerprint, ingest_source, writer
+from workbench.data.warehouse import connect_read_only, fingerprint, ingest_source, keep_open, release, writer
 
 COLUMNS = {"id": "INTEGER", "name": "VARCHAR", "price": "DOUBLE"}
 GOOD = "id,name,price\n1,a,1.5\n2,b,NA\n3,c,3.0\n"
@@ -172,6 +172,61 @@ def test_a_kernel_holding_the_file_blocks_writers_with_its_pid(loaded: tuple[Pat
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_warehouse_kept_open_is_shared_by_readers_and_let_go_for_a_writer_here(loaded: tuple[Path, Path]) -> None:
+    db, csv = loaded
+    assert keep_open(db) and not keep_open(db)  # one held connection, however often asked
+    try:
+        con = connect_read_only(db)
+        assert con.execute("select count(*) from items").fetchone() == (3,)
+        con.close()
+        assert keep_open(db) is False  # a reader closing leaves the held one open
+        # DuckDB opens a file one way in a process: the writer ends the held reader, not the other way round
+        assert _ingest(db, csv).skipped
+        assert keep_open(db)  # nothing was held any more
+    finally:
+        release(db)
+    release(db)  # nothing held: nothing to do
+
+
+TRY_WRITE = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from workbench.data.warehouse import writer
+    from workbench.errors import WarehouseLockedError
+    try:
+        with writer(Path(sys.argv[1])):
+            print("wrote")
+    except WarehouseLockedError:
+        print("refused")
+""")
+
+
+def _another_process_writes(db: Path) -> str:
+    return subprocess.run([sys.executable, "-c", TRY_WRITE, str(db)], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_a_headless_step_holds_the_warehouse_until_it_finishes_and_a_person_never_does(
+        loaded: tuple[Path, Path], tmp_path: Path) -> None:
+    import workbench
+    from workbench.steps.session import Session
+    from workbench.store.tracking import Store
+
+    db, _ = loaded
+    store = Store(tmp_path / "mlruns")
+    run = store.start_run("exp", "step")
+    step = workbench.session("step", run_id=run.run_id, tracking_uri=store.tracking_uri, warehouse=str(db),
+                             pilot_name="exp")
+    assert len(step.query("select * from items")) == 3
+    assert _another_process_writes(db) == "refused"  # held between its reads, for the step
+    step.finish()
+    assert _another_process_writes(db) == "wrote"
+    by_hand = Session(run_id=run.run_id, store=store, warehouse=db, pilot="exp", step="step", owns_run=True)
+    assert len(by_hand.query("select * from items")) == 3
+    assert _another_process_writes(db) == "wrote"  # a person's kernel lets go after every read
+    by_hand.finish()
 
 
 def test_read_only_connection_cannot_write(loaded: tuple[Path, Path]) -> None:

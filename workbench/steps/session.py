@@ -231,6 +231,9 @@ class Session:
         self.spec: Any = charter.modeling() if charter is not None else None
         self._finished = False
         self._pii: dict[str, frozenset[str]] | None = None
+        # headless (session() under the runner): the warehouse is held open for the step, see connect()
+        self.keep_warehouse = False
+        self._kept = False
         # the charter's engine block, its folder and file (injected headless; the charter's by hand)
         self.engine_spec: Any = charter.engine if charter is not None else None
         self.root: Path | None = charter.root if charter is not None else None
@@ -245,9 +248,15 @@ class Session:
     # -- data ----------------------------------------------------------------------------
     @contextlib.contextmanager
     def connect(self) -> Iterator[Any]:
-        """A read-only DuckDB connection, closed on exit so no kernel keeps the file locked."""
+        """A read-only DuckDB connection, closed on exit so no person's kernel keeps the file
+        locked. A headless step's session holds one open until :meth:`finish` (the step is bounded
+        and the runner writes nothing meanwhile), so each connection shares it instead of opening
+        the file again (warehouse.keep_open)."""
+        from ..data import warehouse
         from ..data.warehouse import connect_read_only
 
+        if self.keep_warehouse and not self._kept:
+            self._kept = warehouse.keep_open(self.warehouse)
         con = connect_read_only(self.warehouse)
         try:
             yield con
@@ -282,7 +291,8 @@ class Session:
     def query(self, sql: str, params: list | None = None) -> Any:
         """Run a query on the warehouse and return a pandas DataFrame (via Arrow, the fast path)."""
         with self.connect() as con:
-            return con.execute(sql, params or []).to_arrow_table().to_pandas()
+            # sql(), not execute(): DuckDB 2 copies the rows once more for Arrow out of an execute() result
+            return con.sql(sql, params=params or None).to_arrow_table().to_pandas()
 
     # -- personal data -------------------------------------------------------------------
     def personal_columns(self) -> dict[str, frozenset[str]]:
@@ -761,7 +771,13 @@ class Session:
         return None
 
     def finish(self, status: str = "FINISHED") -> None:
-        """End the run if this session created it (interactive); a no-op under the runner."""
+        """End the run if this session created it (interactive); under the runner, let go of
+        the warehouse it held open."""
+        if self._kept:
+            from ..data.warehouse import release
+
+            self._kept = False
+            release(self.warehouse)
         if self.owns_run and not self._finished:
             self._finished = True
             with contextlib.suppress(Exception):
@@ -809,6 +825,7 @@ def session(
         pilot = pilot_name or store.client.get_experiment(store.get_run(run_id).info.experiment_id).name
         opened = Session(run_id=run_id, store=store, warehouse=Path(warehouse), pilot=pilot, step=step,
                          owns_run=False)
+        opened.keep_warehouse = True
     else:
         from ..charter.config import load_charter
 
