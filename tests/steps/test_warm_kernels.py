@@ -285,3 +285,22 @@ def test_a_kernel_asked_for_with_other_start_up_settings_starts_cold(server, tmp
     finally:
         client.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_the_driver_works_meanwhile_only_while_the_server_is_still_importing(tmp_path) -> None:
+    socket_path = tmp_path / "s"  # bound by a server once its imports are done
+    waiting = warm_kernels.WarmKernels(str(socket_path))
+    done: list[str] = []
+
+    def fails() -> None:
+        done.append("fails")
+        raise RuntimeError("left to where it is used")
+
+    def server_ready() -> None:
+        done.append("last before ready")
+        socket_path.touch()
+
+    waiting.meanwhile([fails, server_ready, lambda: done.append("too late")])
+    assert done == ["fails", "last before ready"]  # a failing piece is passed over; none starts once it is ready
+    waiting.meanwhile([lambda: done.append("ready already")])
+    assert done == ["fails", "last before ready"]

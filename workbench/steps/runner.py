@@ -926,7 +926,21 @@ class _Kernels:
         if not warm_kernels.enabled():
             return None
         self.prestart()
-        return self._server.launch_command(kernel_cmd) if self._server is not None else None
+        if self._server is None:
+            return None
+        self._server.meanwhile(_AFTER_A_STEP)
+        return self._server.launch_command(kernel_cmd)
+
+
+def _import_decision_code() -> None:
+    from ..decide import promotion  # noqa: F401
+    from ..show import scorecard  # noqa: F401
+
+
+# what the driver needs once a step's kernel is done (~0.7 s made then), made while it waits for
+# the server instead; not in a thread of its own: one importing beside papermill's met a module
+# the other had half imported ("cannot import name ... from partially initialized module")
+_AFTER_A_STEP = (_import_decision_code, nbfiles.html_exporter, nbfiles.warm_html)
 
 
 class _KernelNotStarted(RuntimeError):

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -166,6 +166,16 @@ class WarmKernels:
                 return self._ping({"ping": True})
             time.sleep(0.05)
         return False
+
+    def meanwhile(self, work: Iterable[Callable[[], object]]) -> None:
+        """Do ``work``, one piece at a time, while the server is still importing (its socket not
+        bound yet) — a wait otherwise — and stop once it is ready or gone. A failing piece is
+        left: whoever needs it meets the failure where it is used."""
+        for piece in work:
+            if not self.alive() or os.path.exists(self.socket_path):
+                return
+            with contextlib.suppress(Exception):
+                piece()
 
     def serves(self, env: Mapping[str, str]) -> bool:
         """True when the server is ready and forks kernels for this environment: it was started
