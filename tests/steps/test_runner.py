@@ -340,3 +340,31 @@ def test_warm_kernels_start_before_the_checks_when_an_input_changed_and_not_for_
     events.clear()
     run_pilot(load_charter(charter))
     assert events == ["checks"]
+
+
+def test_the_data_check_is_not_repeated_on_inputs_it_passed(ran: tuple[Path, PilotResult],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.steps import validate_data
+
+    charter, _first = ran
+    root = charter.parent
+    calls: list[str] = []
+    check = validate_data.check_data
+    monkeypatch.setattr(validate_data, "check_data",
+                        lambda c, *a, **k: (calls.append(c.primary_metric), check(c, *a, **k))[1])
+    # the first run passed it on these files, charter sections and code
+    assert run_pilot(load_charter(charter)).status == "FINISHED" and calls == []
+    # a step parameter is none of what it reads
+    charter.write_text(charter.read_text().replace("scale: 2", "scale: 3"))
+    assert run_pilot(load_charter(charter)).steps[-1].status == "executed" and calls == []
+    # a section it reads, then a source file it reads: checked again, each once
+    charter.write_text(charter.read_text().replace("primary_metric: demo.rows", "primary_metric: demo.scale"))
+    run_pilot(load_charter(charter))
+    with open(root / "data" / "items.csv", "a") as f:
+        f.write("99,new,9.9\n")
+    run_pilot(load_charter(charter))
+    run_pilot(load_charter(charter))
+    assert calls == ["demo.scale", "demo.scale"]
+    # --force checks everything
+    run_pilot(load_charter(charter), force=True)
+    assert len(calls) == 3

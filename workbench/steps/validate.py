@@ -261,6 +261,25 @@ def _skew(charter: Charter, doc: LocatedYaml, out: list[Finding]) -> None:
                        "gate on quality.average_precision (or roc_auc, recall at a declared threshold) instead"))
 
 
+# what the data part of check_charter (validate_data.check_data, _skew) reads of a charter besides
+# each candidate's fallback_on_null: a pilot run does not repeat it on inputs it passed (data_check_key)
+DATA_CHECK_READS = frozenset({"warehouse", "engine", "task", "sources", "features", "split", "baseline", "gates",
+                              "primary_metric"})
+
+
+def data_check_key(charter: Charter) -> str:
+    """What the data check's verdict rests on besides the source files themselves: the charter
+    sections it reads, the candidates' ``fallback_on_null`` and the workbench's own code."""
+    import hashlib
+    import json
+
+    from .step_runs import code_hash
+
+    read = {"charter": charter.model_dump(mode="json", include=set(DATA_CHECK_READS)),
+            "fallback_on_null": [c.fallback_on_null for c in charter.candidates], "code": code_hash()}
+    return hashlib.sha256(json.dumps(read, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def check_charter(charter: Charter, *, data: bool = True) -> list[Finding]:
     """Every static finding on a loaded charter (``data``: also read the data for warnings)."""
     doc = load_yaml(charter.path, ConfigError, what="pilot charter")
