@@ -252,6 +252,9 @@ def serve(path: str, parent: int, modules: Sequence[str]) -> NoReturn:
     _preload(modules)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    # a kernel's exit too: only a signal with a handler reaches the wake-up socket, and without one
+    # its launcher (and jupyter_client, and the step) heard of it only at the loop's next 0.25 s tick
+    signal.signal(signal.SIGCHLD, lambda *_: None)
     # SIGTERM also wakes the loop below at once (stop() waits for this process to end)
     wake, waker = _WAKE[:] = socket.socketpair()
     waker.setblocking(False)
