@@ -390,3 +390,24 @@ def test_copies_are_counted_against_the_whole_training_split_when_the_models_fit
     assert sampled.split_copies == expected > 3 * sampled.heldout.copies_of(sampled.train, columns)
     (finding,) = [f for f in leakage.check_data(sampled, CLS, sampled.split) if f.check == "copied_rows"]
     assert finding.value == pytest.approx(expected / sampled.heldout.rows, abs=1e-4)
+
+
+def test_group_rate_gives_many_rows_what_it_gives_each_row_alone() -> None:
+    rng = np.random.default_rng(7)
+    n = 3000
+    train = pd.DataFrame({"city": rng.choice(["Oslo", "Lima", "Pune", None], n),
+                          "hour": rng.choice([6, 7, 8, 9, np.nan], n),
+                          "kind": rng.choice([1, 2.0, "2", "bus", True, None], n).astype(object)})
+    y = pd.Series((rng.random(n) < 0.3).astype(int))
+    rule = modeling.GroupRate.fit(train, y, Task(kind="classification", target="t"), ["city", "hour", "kind"],
+                                  min_rows=25)
+    assert all(rule.levels) and len(rule.levels[0]) < len({*map(tuple, train.astype(str).to_numpy())})  # falls back
+    rows = pd.DataFrame({"city": rng.choice(["Oslo", "Lima", "Pune", "Rome", None], 500),
+                         "hour": rng.choice(["6", 7, 8.0, 9, 11, "bad", None], 500).astype(object),
+                         "kind": rng.choice([1, 2, 2.0, "2", "bus", "tram", False, None, np.nan], 500).astype(object)})
+    many = rule.score(rows)  # a lookup per level
+    assert many.tolist() == [rule.score(rows.iloc[[i]]).iloc[0] for i in range(len(rows))]  # row by row
+    assert len(set(many)) > 10  # groups, coarser groups and the overall value all answered
+    assert pickle.loads(pickle.dumps(rule)).score(rows).tolist() == many.tolist()
+    strings = rows.astype({"city": "string"})
+    assert rule.score(strings).tolist() == many.tolist()

@@ -172,13 +172,51 @@ class GroupRate(_Scorer):
 
     def score(self, frame: pd.DataFrame) -> pd.Series:
         _check_frame(frame, self.groups)
-        columns = []
-        for g in self.groups:
-            values = frame[g]
-            if g in self.numeric_keys:  # a malformed key cannot match a group: it falls back
-                values = pd.to_numeric(values, errors="coerce").astype("float64")
-            columns.append([_key(v) for v in values.tolist()])
-        rows = list(zip(*columns, strict=True))
+        columns = [pd.to_numeric(frame[g], errors="coerce").astype("float64") if g in self.numeric_keys
+                   else frame[g] for g in self.groups]  # a malformed number cannot match a group: it falls back
+        out = self._by_row(columns) if len(frame) < _BY_LEVEL_FROM else self._by_level(columns)
+        return pd.Series(out, index=frame.index, name="score")
+
+    def _by_level(self, columns: list[pd.Series]) -> np.ndarray:
+        """:meth:`_by_row`'s answer for many rows: every row looked up in one level at a time,
+        finest first, in an index of that level's groups (the demo's 82,609 held-out rows: 0.05 s, not 0.18 s)."""
+        # pandas' index finds a key as a dict does (5, 5.0 and True one group); a missing one matches none
+        keys = [c.to_numpy() if c.dtype.kind == "f" else c.to_numpy(dtype=object) for c in columns]
+        out = np.full(len(columns[0]), self.overall)
+        open_rows = np.ones(len(out), dtype=bool)
+        for depth, level in enumerate(self._level_indexes()):
+            if level is None:  # no group of this level had min_rows training rows
+                continue
+            index, values = level
+            width = len(self.groups) - depth
+            target = pd.MultiIndex.from_arrays(keys[:width]) if width > 1 else pd.Index(keys[0])
+            at = index.get_indexer(target)
+            hit = open_rows & (at >= 0)
+            out[hit] = values[at[hit]]
+            open_rows &= ~hit
+        return out
+
+    def _level_indexes(self) -> list[tuple[pd.Index, np.ndarray] | None]:
+        """Each level's groups as an index and their values, None for a level without any (made
+        once: a model's batches reuse them)."""
+        made = self.__dict__.get("_indexes")
+        if made is None:
+            made = []
+            for level in self.levels:
+                keys = list(level)
+                index = None if not keys else pd.MultiIndex.from_tuples(keys) if len(keys[0]) > 1 else \
+                    pd.Index([k[0] for k in keys], dtype=object)
+                values = np.fromiter(level.values(), dtype=float, count=len(keys))
+                made.append(None if index is None else (index, values))
+            self.__dict__["_indexes"] = made
+        return made
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_indexes"}  # made again where it is loaded
+
+    def _by_row(self, columns: list[pd.Series]) -> np.ndarray:
+        """Each row's value: its group's at the finest level that knows it, else the overall."""
+        rows = list(zip(*([_key(v) for v in c.tolist()] for c in columns), strict=True))
         out = np.empty(len(rows))
         for i, row in enumerate(rows):
             value = None
@@ -190,12 +228,15 @@ class GroupRate(_Scorer):
                 if value is not None:
                     break
             out[i] = self.overall if value is None else value
-        return pd.Series(out, index=frame.index, name="score")
+        return out
 
     def describe(self) -> str:
         what = "rate" if self.task.kind == "classification" else getattr(self, "statistic", None) or "mean"
         return (f"the training split's {what} per ({', '.join(self.groups)}) with at least {self.min_rows} rows "
                 f"({len(self.levels[0]):,} groups), then coarser groups, then the overall {self.overall:.4g}")
+
+
+_BY_LEVEL_FROM = 64  # rows: fewer (a single row, online) are looked up row by row, without pandas' set-up
 
 
 def _key(value: Any) -> Any:
