@@ -249,14 +249,16 @@ class Session:
     @contextlib.contextmanager
     def connect(self) -> Iterator[Any]:
         """A read-only DuckDB connection, closed on exit so no person's kernel keeps the file
-        locked. A headless step's session holds one open until :meth:`finish` (the step is bounded
-        and the runner writes nothing meanwhile), so each connection shares it instead of opening
-        the file again (warehouse.keep_open)."""
+        locked. A headless step's session holds one open to the end of the cell (or :meth:`finish`
+        outside a kernel), so each connection of the cell shares it instead of opening the file
+        again (warehouse.keep_open); a later cell of the step may open the file as it likes."""
         from ..data import warehouse
         from ..data.warehouse import connect_read_only
 
         if self.keep_warehouse and not self._kept:
             self._kept = warehouse.keep_open(self.warehouse)
+            if self._kept:
+                _after_this_cell(self._let_go)
         con = connect_read_only(self.warehouse)
         try:
             yield con
@@ -770,18 +772,38 @@ class Session:
                     return runs[0].data.tags.get(TAG["cached_from"]) or runs[0].info.run_id
         return None
 
-    def finish(self, status: str = "FINISHED") -> None:
-        """End the run if this session created it (interactive); under the runner, let go of
-        the warehouse it held open."""
+    def _let_go(self) -> None:
         if self._kept:
             from ..data.warehouse import release
 
             self._kept = False
             release(self.warehouse)
+
+    def finish(self, status: str = "FINISHED") -> None:
+        """End the run if this session created it (interactive); under the runner, let go of
+        the warehouse it held open."""
+        self._let_go()
         if self.owns_run and not self._finished:
             self._finished = True
             with contextlib.suppress(Exception):
                 self.store.end_run(self.run_id, status)
+
+
+def _after_this_cell(work: Any) -> None:
+    """Do ``work`` once the running kernel cell ends (nothing outside a kernel)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with every kernel
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def once(*_: Any) -> None:
+        shell.events.unregister("post_run_cell", once)
+        work()
+
+    shell.events.register("post_run_cell", once)
 
 
 def _read_spark_view(opened: Session) -> None:
