@@ -368,3 +368,15 @@ def test_the_data_check_is_not_repeated_on_inputs_it_passed(ran: tuple[Path, Pil
     # --force checks everything
     run_pilot(load_charter(charter), force=True)
     assert len(calls) == 3
+    # a contract's personal-data marks are read by it too
+    contract = root / "data_contracts" / "items.yml"
+    contract.parent.mkdir(exist_ok=True)
+    contract.write_text("dataset: items\nowner: data@pilot-team.internal\nversion: 1.0.0\ncolumns:\n"
+                        "  id: {type: INTEGER}\n  name: {type: VARCHAR, pii: true}\n  price: {type: DOUBLE}\n")
+    charter.write_text(charter.read_text().replace("path: data/items.csv",
+                                                   "path: data/items.csv\n    contract: data_contracts/items.yml"))
+    run_pilot(load_charter(charter))
+    run_pilot(load_charter(charter))
+    contract.write_text(contract.read_text().replace("name: {type: VARCHAR, pii: true}", "name: {type: VARCHAR}"))
+    run_pilot(load_charter(charter))
+    assert len(calls) == 5

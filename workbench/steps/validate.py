@@ -262,21 +262,31 @@ def _skew(charter: Charter, doc: LocatedYaml, out: list[Finding]) -> None:
 
 
 # what the data part of check_charter (validate_data.check_data, _skew) reads of a charter besides
-# each candidate's fallback_on_null: a pilot run does not repeat it on inputs it passed (data_check_key)
+# each candidate's fallback_on_null and the contracts' personal-data marks: a pilot run does not
+# repeat it on inputs it passed (data_check_key)
 DATA_CHECK_READS = frozenset({"warehouse", "engine", "task", "sources", "features", "split", "baseline", "gates",
                               "primary_metric"})
 
 
 def data_check_key(charter: Charter) -> str:
     """What the data check's verdict rests on besides the source files themselves: the charter
-    sections it reads, the candidates' ``fallback_on_null`` and the workbench's own code."""
+    sections it reads, the candidates' ``fallback_on_null``, each contract file (size and
+    modification time: its ``pii`` marks decide what may be a target) and the workbench's code."""
     import hashlib
     import json
 
     from .step_runs import code_hash
 
+    contracts: dict[str, list[int] | None] = {}
+    for name, src in charter.sources.items():
+        try:
+            st = charter.resolve(src.contract).stat() if src.contract is not None else None
+            contracts[name] = None if st is None else [st.st_size, st.st_mtime_ns]
+        except OSError:
+            contracts[name] = None
     read = {"charter": charter.model_dump(mode="json", include=set(DATA_CHECK_READS)),
-            "fallback_on_null": [c.fallback_on_null for c in charter.candidates], "code": code_hash()}
+            "fallback_on_null": [c.fallback_on_null for c in charter.candidates], "contracts": contracts,
+            "code": code_hash()}
     return hashlib.sha256(json.dumps(read, sort_keys=True, default=str).encode()).hexdigest()
 
 
