@@ -231,7 +231,7 @@ class Session:
         self.spec: Any = charter.modeling() if charter is not None else None
         self._finished = False
         self._pii: dict[str, frozenset[str]] | None = None
-        # headless (session() under the runner): the warehouse is held open for the step, see connect()
+        # headless (session() under the runner): the warehouse is held open to the end of a cell, see connect()
         self.keep_warehouse = False
         self._kept = False
         # the charter's engine block, its folder and file (injected headless; the charter's by hand)
