@@ -97,16 +97,21 @@ def _png_bytes(fig: Any) -> bytes:
     return buf.getvalue()
 
 
+def _kernel_shell() -> Any:
+    """The running IPython shell, or None outside one."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with every kernel
+        return None
+    return get_ipython()
+
+
 def _show_figures_as_images() -> None:
     """Register a PNG formatter for matplotlib Figures in the running IPython kernel.
 
     A bare ``Figure`` shown with ``display()`` renders as an image only when the inline
     backend registered this formatter, which a forced ``MPLBACKEND=Agg`` prevents."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython ships with every kernel
-        return
-    shell = get_ipython()
+    shell = _kernel_shell()
     if shell is None:
         return
     from matplotlib.figure import Figure
@@ -122,12 +127,7 @@ def _show_figures_as_images() -> None:
 def install_shell_guard(shell: Any = None) -> None:
     """Make a ``!cmd`` line that exits non-zero raise :class:`ShellCommandError` (IPython only
     records the status in ``_exit_code`` and goes on). Idempotent; a no-op outside IPython."""
-    if shell is None:
-        try:
-            from IPython import get_ipython
-        except ImportError:  # pragma: no cover - IPython ships with every kernel
-            return
-        shell = get_ipython()
+    shell = shell if shell is not None else _kernel_shell()
     if shell is None or getattr(shell, "_workbench_shell_guard", False):
         return
     original = shell.system
@@ -791,11 +791,7 @@ class Session:
 
 def _after_this_cell(work: Any) -> None:
     """Do ``work`` once the running kernel cell ends (nothing outside a kernel)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython ships with every kernel
-        return
-    shell = get_ipython()
+    shell = _kernel_shell()
     if shell is None:
         return
 
