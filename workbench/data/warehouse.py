@@ -296,8 +296,8 @@ def keep_open(db: Path) -> bool:
     """Hold a read-only connection to ``db`` until :func:`release` (or a writer in this process):
     meanwhile every :func:`connect_read_only` shares its open database — DuckDB keeps one a file
     and process — instead of opening the file again (~15 ms each; a headless evaluate step made
-    ~30). Writers elsewhere are refused the whole time, so only for a bounded stretch (a headless
-    step), never a person's kernel. True when this call opened it."""
+    ~30). Writers elsewhere are refused the whole time, so only for a bounded stretch (a cell of a
+    headless step), never a person's kernel. True when this call opened it."""
     key = str(Path(db).resolve())
     if key in _KEPT:
         return False

@@ -160,7 +160,7 @@ def run_pilot(
             # the charter, a notebook or a source file changed since the last finished run: a
             # step will likely run, and the server's imports overlap the driver's own and its checks
             kernels.prestart()
-        # the last finished run checked these very files against the same charter sections and code
+        # the last finished run checked these very files against the same charter sections, contracts and code
         passed = not force and last is not None and all(last.get(k) == stamp[k] for k in ("data_check", "sources"))
         result = _run_pilot(charter, kernels, force=force, only=only, progress=progress, store=store,
                             check_data=not passed)

@@ -253,13 +253,12 @@ class Session:
         outside a kernel), so each connection of the cell shares it instead of opening the file
         again (warehouse.keep_open); a later cell of the step may open the file as it likes."""
         from ..data import warehouse
-        from ..data.warehouse import connect_read_only
 
         if self.keep_warehouse and not self._kept:
             self._kept = warehouse.keep_open(self.warehouse)
             if self._kept:
                 _after_this_cell(self._let_go)
-        con = connect_read_only(self.warehouse)
+        con = warehouse.connect_read_only(self.warehouse)
         try:
             yield con
         finally:
