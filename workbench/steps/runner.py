@@ -177,19 +177,13 @@ def _inputs_stamp(charter: Charter) -> dict[str, Any]:
     notebooks' bytes, each source file's size and modification time, and what the data check
     rests on. A hint of whether a step will run (for starting warm kernels early; the cache keys
     decide), and whether the data check passed on these very inputs in the last finished run."""
-    from .validate import data_check_key
+    from .validate import data_check_key, file_stamp
 
     notebooks = hashlib.sha256()
     for step in charter.steps:
         with contextlib.suppress(OSError):
             notebooks.update(charter.resolve(step.notebook).read_bytes())
-    sources: dict[str, Any] = {}
-    for name, src in charter.sources.items():
-        try:
-            st = charter.resolve(src.path).stat()
-            sources[name] = [st.st_size, st.st_mtime_ns]
-        except OSError:
-            sources[name] = None
+    sources = {name: file_stamp(charter.resolve(src.path)) for name, src in charter.sources.items()}
     return {"charter": charter.sha256, "notebooks": notebooks.hexdigest(), "sources": sources,
             "data_check": data_check_key(charter)}
 

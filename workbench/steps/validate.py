@@ -268,6 +268,16 @@ DATA_CHECK_READS = frozenset({"warehouse", "engine", "task", "sources", "feature
                               "primary_metric"})
 
 
+def file_stamp(path: Path) -> list[int] | None:
+    """[size, modification time in ns] of a file, None when it cannot be read: what tells a
+    person's edit of it, without reading it."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
 def data_check_key(charter: Charter) -> str:
     """What the data check's verdict rests on besides the source files themselves: the charter
     sections it reads, the candidates' ``fallback_on_null``, each contract file (size and
@@ -277,13 +287,8 @@ def data_check_key(charter: Charter) -> str:
 
     from .step_runs import code_hash
 
-    contracts: dict[str, list[int] | None] = {}
-    for name, src in charter.sources.items():
-        try:
-            st = charter.resolve(src.contract).stat() if src.contract is not None else None
-            contracts[name] = None if st is None else [st.st_size, st.st_mtime_ns]
-        except OSError:
-            contracts[name] = None
+    contracts = {name: file_stamp(charter.resolve(src.contract)) if src.contract is not None else None
+                 for name, src in charter.sources.items()}
     read = {"charter": charter.model_dump(mode="json", include=set(DATA_CHECK_READS)),
             "fallback_on_null": [c.fallback_on_null for c in charter.candidates], "contracts": contracts,
             "code": code_hash()}
