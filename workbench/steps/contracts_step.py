@@ -25,7 +25,6 @@ from ..store.tracking import CONTRACT_VERSION_TAG, CONTRACTS_PASSED_TAG, FINISHE
 __all__ = ["run_contracts_step", "check_all"]
 
 
-
 def check_all(charter: Charter, *, only: str | None = None) -> list[Any]:
     """Check the charter's contracts (all, or one dataset) on its warehouse; returns results.
 

@@ -70,17 +70,17 @@ TAG = {
     "candidate_key": "workbench.candidate_key",  # a candidate run's own cache key (steps/candidate_cache.py)
 }
 
-
-def tags_under(tags: Mapping[str, str], prefix: str) -> dict[str, str]:
-    """{table: value} of a run's tags named ``prefix`` + table (:data:`FINGERPRINT_TAG`,
-    :data:`CONTRACT_VERSION_TAG`)."""
-    return {k[len(prefix):]: v for k, v in tags.items() if k.startswith(prefix)}
-
 UI_PORT_ENV = "UI_PORT"  # the port `make ui` serves the MLflow UI on (the Makefile's UI_PORT)
 UI_URL_ENV = "WORKBENCH_MLFLOW_URL"  # or the UI's whole base URL, e.g. behind a proxy
 TRACKING_URI_ENV = "WORKBENCH_TRACKING_URI"  # a team tracking server (http[s]://); wins over the charter's key
 LOCK_URI_ENV = "WORKBENCH_LOCK_URI"  # the PostgreSQL that holds a team server's locks (workbench.store.locks_pg)
 REMOTE_SCHEMES = ("http://", "https://")
+
+
+def tags_under(tags: Mapping[str, str], prefix: str) -> dict[str, str]:
+    """{table: value} of a run's tags named ``prefix`` + table (:data:`FINGERPRINT_TAG`,
+    :data:`CONTRACT_VERSION_TAG`)."""
+    return {k[len(prefix):]: v for k, v in tags.items() if k.startswith(prefix)}
 
 
 def ui_base_url() -> str:
