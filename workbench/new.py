@@ -38,6 +38,9 @@ _PERSONAL = re.compile(r"(^|_)(name|first_?name|last_?name|surname|email|e_?mail
                        # free text about a person: their job, employer, notes written about them
                        r"job_?title|occupation|profession|employer|position_?title|comments?|notes?|bio)($|_)",
                        re.IGNORECASE)
+# why `new` leaves out a column named as a record's identifier (measure.leakage.identifier_name)
+# with mostly distinct values; _group_key splits by it when its values repeat
+_NAMED_ID = "an identifier by its name"
 _CHARTER_TYPES = {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                   "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DATE", "TIME", "TIMESTAMP", "TIMESTAMPTZ",
                   "VARCHAR", "TIMESTAMP WITH TIME ZONE"}
@@ -413,6 +416,7 @@ def new_pilot(
 
     from .data.contracts import suggest_contract
     from .data.sql import quote_ident as _q
+    from .measure.leakage import ID_DISTINCT_SHARE, identifier_name
 
     if not _NAME.match(name):
         raise ConfigError(f"'{name}' is not a pilot name", where="workbench new NAME",
@@ -499,6 +503,9 @@ def new_pilot(
                     f"SELECT count(DISTINCT {_q(col)}), avg(length(CAST({_q(col)} AS VARCHAR))) FROM t").fetchone()
                 if n_distinct == rows and rows > 50:
                     exclude[col] = "a unique identifier: every row has its own value"
+                elif identifier_name(col) and present >= 50 and n_distinct >= ID_DISTINCT_SHARE * present:
+                    exclude[col] = (f"{_NAMED_ID} ({n_distinct:,} distinct values in {present:,} rows): it names a "
+                                    "record, it measures nothing")
                 elif dtype == "VARCHAR" and n_distinct > 0.5 * rows and (avg_len or 0) > 20:
                     exclude[col] = "free text (most values unique)"
         for col, why in _leaks(con, columns, target, task, positive, time_column, exclude).items():
@@ -695,7 +702,7 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
     subdivide the classes (too few values a class to hold some of each out) is passed over, with
     a note."""
     from .data.sql import quote_ident as _q
-    from .measure.leakage import MIN_GROUPS, MIN_VALUES_PER_CLASS
+    from .measure.leakage import MIN_GROUPS, MIN_VALUES_PER_CLASS, SHARED_SHARE
 
     best = None
     for col, why in exclude.items():
@@ -703,13 +710,24 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
             holds = "each holding one target value"
         elif why.startswith("leak (single_feature)"):
             holds = "whose value alone predicts the target"
+        elif why.startswith(_NAMED_ID):
+            holds = ""
         else:
             continue
         if columns.get(col, "").startswith(("FLOAT", "DOUBLE", "DECIMAL", "REAL")):
             continue
         distinct = con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t").fetchone()[0]
         per_value = rows / distinct if distinct else 0.0
-        if per_value < 2 or distinct < MIN_GROUPS or (best is not None and per_value <= best[1]):
+        if not holds:  # a record's identifier: its rows need not be many, only a share of the rows that
+            # a random split would put on both sides (a patient tested again)
+            repeated = con.execute(f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM t WHERE {_q(col)} "
+                                   f"IS NOT NULL GROUP BY {_q(col)} HAVING count(*) >= 2)").fetchone()[0]
+            if repeated < SHARED_SHARE * rows:
+                continue
+            holds = f"an identifier whose values repeat ({repeated / rows:.0%} of the rows share theirs with another row)"
+        elif per_value < 2:
+            continue
+        if distinct < MIN_GROUPS or (best is not None and per_value <= best[1]):
             continue
         if task in ("classification", "multiclass"):  # the typical class, not the rarest: a rare class
             # of few patients still needs its visits kept together

@@ -395,6 +395,32 @@ def test_held_out_rows_of_an_entity_with_training_rows_are_a_finding_under_a_ran
                 if f.check == "shared_groups"]
 
 
+def test_a_feature_named_as_an_identifier_with_mostly_distinct_values_is_a_finding() -> None:
+    """A charter that keeps a patient's number as a feature (medicaldata's covid_testing: GO on
+    the patients tested again). Named as an identifier and mostly distinct, it is a finding on
+    any split, with the held-out rows whose number training rows have; a site code named *_id
+    (a few values), a float measurement named *_id, and a near-unique column of another name are not."""
+    class Task:
+        kind, positive_label = "classification", 1
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"subjectId": rng.integers(0, 1500, 2000), "store_id": rng.integers(1, 26, 2000),
+                          "dose_id": rng.normal(5, 1, 2000), "income": rng.integers(0, 10**6, 2000),
+                          "paid": rng.integers(0, 2, 2000), "y": rng.integers(0, 2, 2000)})
+    features = ["subjectId", "store_id", "dose_id", "income", "paid"]
+    for split in ("random", "group"):
+        data, _, heldout = _split_data(frame, "y", features, [], split={"kind": split})
+        found = [f for f in leakage.check_data(data, Task(), type("S", (), {"kind": split})()) if f.check == "identifier"]
+        assert [f.feature for f in found] == ["subjectId"], found
+        distinct = data.train["subjectId"].nunique() / len(data.train)
+        seen = heldout["subjectId"].isin(set(data.train["subjectId"])).sum()
+        assert found[0].value == pytest.approx(distinct, abs=1e-4)
+        assert f"{seen:,} of the {len(heldout):,} held-out rows" in found[0].evidence
+        assert "split: {kind: group, column: subjectId}" in found[0].evidence
+    assert [leakage.identifier_name(n) for n in ("subject_id", "PatientID", "id", "id_patient", "user uuid")] == [True] * 5
+    assert not any(leakage.identifier_name(n) for n in ("paid", "valid", "fluid", "idle", "identity", "rownames"))
+
+
 def test_a_column_that_subdivides_the_classes_or_a_rate_is_no_entity() -> None:
     """openintro's loans: grade A..G, each sub-grade (A1..A5) and each interest rate holds one
     grade. Recognising a sub-grade is predicting the grade, and no new sub-grade arrives in

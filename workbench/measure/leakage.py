@@ -51,7 +51,11 @@ Checks (``Finding.check``):
 - ``shared_groups`` — a random split, and a column left out of the features whose values
   repeat and each hold one target value (an entity: a patient, a customer): when at least
   :data:`SHARED_SHARE` of the held-out rows share their value with training rows, a model
-  recognises the entity instead of predicting (``split: {kind: group, column: ...}``).
+  recognises the entity instead of predicting (``split: {kind: group, column: ...}``);
+- ``identifier`` — a feature named as an identifier (``subject_id``, ``PatientID``:
+  :func:`identifier_name`) whose training values are mostly distinct (at least
+  :data:`ID_DISTINCT_SHARE`): its number names a record and measures nothing, so a model learns
+  which records it has seen (a patient tested again) or when the numbers were issued.
 
 Cost: at most :data:`SAMPLE_ROWS` rows; per feature a rank correlation and a tree of at
 most 32 leaves (well under a second on the demo's 18 features).
@@ -60,6 +64,7 @@ most 32 leaves (well under a second on the demo's 18 features).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -67,7 +72,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Finding", "check_frame", "check_data", "SAMPLE_ROWS", "MAX_AUC", "MAX_R2", "COPY_RHO",
+__all__ = ["Finding", "check_frame", "check_data", "identifier_name", "ID_DISTINCT_SHARE", "SAMPLE_ROWS", "MAX_AUC", "MAX_R2", "COPY_RHO",
            "COPIES", "COPY_SHARE", "SHARED_SHARE", "MIN_GROUPS", "SUM_R2", "SUM_AUC", "findings_from_json", "view_findings"]
 
 SAMPLE_ROWS = 20_000
@@ -90,6 +95,10 @@ MIN_GROUPS = 20  # values a column needs to be split by (fewer: a few held out w
 # its values subdivide the classes (a loan's sub-grade A1..A5 of grade A): a closed set a model
 # is meant to tell apart, and a split by it would leave a class without held-out rows
 MIN_VALUES_PER_CLASS = 8
+# a column named as an identifier with at least this share of distinct values names records
+# (a patient, an order), not a closed set of codes (a store, a region: a category to learn from)
+ID_DISTINCT_SHARE = 0.5
+_ID_WORDS = frozenset({"id", "ids", "uid", "uuid", "guid"})
 _MIN_COPIES = 20
 _VARIED_SHARE = 0.10  # a text feature whose distinct values are at least this share of the rows
 _GRID_PER_ROW = 10  # a number whose grid of possible values has this many cells a row (see _varied)
@@ -122,6 +131,14 @@ def findings_from_json(data: Any) -> tuple[Finding, ...]:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+
+def identifier_name(column: str) -> bool:
+    """Whether ``column`` is named as an identifier: its last word (snake_case, camelCase or
+    spaced) is ``id``, ``uid``, ``uuid`` or ``guid`` (``subject_id``, ``PatientID``, ``id``), or
+    its first word is, before others (``id_patient``). Not ``paid`` nor ``valid``."""
+    words = [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", column)]
+    return bool(words) and (words[-1] in _ID_WORDS or (len(words) > 1 and words[0] in _ID_WORDS))
 
 
 def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
@@ -551,7 +568,7 @@ def check_data(data: Any, task: Any, split: Any = None, *, sample_rows: int = SA
     copied = _copied_rows(data) if split_kind == "random" else _repeated_rows(data, column)
     shared = _shared_groups(data, task.kind) if split_kind == "random" else ()
     in_view = view_findings(getattr(data, "view", None), data.target, data.features)
-    return found + ((copied,) if copied is not None else ()) + shared + in_view
+    return found + ((copied,) if copied is not None else ()) + shared + in_view + _identifiers(data)
 
 
 _LAGGED = ("EXPR_PRECEDING_ROWS", "EXPR_PRECEDING_RANGE")  # a window frame that ends before the current row
@@ -682,6 +699,31 @@ def _shared_groups(data: Any, task_kind: str) -> tuple[Finding, ...]:
                            f"training rows a value): a model that recognises the {col} by its other columns scores "
                            f"those rows without predicting. Split by it: `split: {{kind: group, column: {col}}}`",
                            round(shared / heldout.rows, 4)))
+    return tuple(out)
+
+
+def _identifiers(data: Any) -> tuple[Finding, ...]:
+    """``identifier`` findings: features named as identifiers (:func:`identifier_name`) whose
+    training values are mostly distinct (:data:`ID_DISTINCT_SHARE`), with the share of held-out
+    rows whose value training rows have too when the held-out rows can be counted."""
+    heldout, out = _counted(data), []
+    for col in [c for c in data.features if c in data.train.columns and identifier_name(c)]:
+        values = data.train[col].dropna()
+        if len(values) < _MIN_ROWS or (pd.api.types.is_float_dtype(values) and bool((values % 1 != 0).any())):
+            continue  # too few to say; a float with fractions is a measurement, whatever its name
+        share = values.nunique() / len(values)
+        if share < ID_DISTINCT_SHARE:
+            continue
+        seen = ""
+        if heldout is not None and col in getattr(heldout, "columns", ()):
+            shared = heldout.copies_of(data.train[[col]].dropna().drop_duplicates(), [col])
+            seen = f"; {shared:,} of the {heldout.rows:,} held-out rows ({shared / heldout.rows:.1%}) have one training rows have"
+        out.append(Finding(col, "identifier",
+                           f"named as an identifier, with {share:.0%} of its {len(values):,} training values distinct"
+                           f"{seen}: its number names a record and measures nothing, so a model learns which records "
+                           f"it has seen (the same {col} again) or when the numbers were issued. Leave it out of "
+                           f"`features:`; when its values repeat, split by it: `split: {{kind: group, column: {col}}}`",
+                           round(share, 4)))
     return tuple(out)
 
 
