@@ -724,7 +724,8 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
                                    f"IS NOT NULL GROUP BY {_q(col)} HAVING count(*) >= 2)").fetchone()[0]
             if repeated < SHARED_SHARE * rows:
                 continue
-            holds = f"an identifier whose values repeat ({repeated / rows:.0%} of the rows share theirs with another row)"
+            holds = (f"an identifier whose values repeat ({repeated / rows:.0%} of the rows share theirs with "
+                     "another row)")
         elif per_value < 2:
             continue
         if distinct < MIN_GROUPS or (best is not None and per_value <= best[1]):

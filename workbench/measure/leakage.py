@@ -72,7 +72,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Finding", "check_frame", "check_data", "identifier_name", "ID_DISTINCT_SHARE", "SAMPLE_ROWS", "MAX_AUC", "MAX_R2", "COPY_RHO",
+__all__ = ["Finding", "check_frame", "check_data", "identifier_name", "ID_DISTINCT_SHARE",
+           "SAMPLE_ROWS", "MAX_AUC", "MAX_R2", "COPY_RHO",
            "COPIES", "COPY_SHARE", "SHARED_SHARE", "MIN_GROUPS", "SUM_R2", "SUM_AUC", "findings_from_json", "view_findings"]
 
 SAMPLE_ROWS = 20_000
@@ -717,7 +718,8 @@ def _identifiers(data: Any) -> tuple[Finding, ...]:
         seen = ""
         if heldout is not None and col in getattr(heldout, "columns", ()):
             shared = heldout.copies_of(data.train[[col]].dropna().drop_duplicates(), [col])
-            seen = f"; {shared:,} of the {heldout.rows:,} held-out rows ({shared / heldout.rows:.1%}) have one training rows have"
+            seen = (f"; {shared:,} of the {heldout.rows:,} held-out rows ({shared / heldout.rows:.1%}) have one "
+                    "training rows have")
         out.append(Finding(col, "identifier",
                            f"named as an identifier, with {share:.0%} of its {len(values):,} training values distinct"
                            f"{seen}: its number names a record and measures nothing, so a model learns which records "
