@@ -423,3 +423,7 @@ def test_new_says_when_its_random_split_leaves_the_sample_size_gate_short() -> N
     assert _held_out_shortfall(526, []) == [] and _held_out_shortfall(1470, [("no", 1233), (True, 237)]) == []
     (rare,) = _held_out_shortfall(1000, [(False, 950), (True, 50)])  # 50 positives: 30 of them needs 60 %
     assert "True about 12 of 30" in rare and "or rare classes merged" in rare
+    # a group split holds out a share of its column's values (AER's Fatalities: 48 states, 336 rows)
+    (panel,) = _held_out_shortfall(336, [], by="state")
+    assert panel.startswith("at about 25% of the state values held out the sample-size gate falls short (84 held-out")
+    assert panel.endswith("split.test_size: 0.3 would reach it")

@@ -524,9 +524,10 @@ def new_pilot(
             notes.append(f"split by {group[0]}: {group[1]:.1f} rows a value, {group[2]}; a random split would put "
                          "one value's rows on both sides")
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group)
-        if time_column is None and group is None:  # random, 25 % held out: what the sample-size gate will see
+        if time_column is None:  # random or group, 25 % held out: (about) what the sample-size gate will see
             labelled = sum(n for _, n in counts)
-            notes += _held_out_shortfall(labelled, counts if task in ("classification", "multiclass") else [])
+            notes += _held_out_shortfall(labelled, counts if task in ("classification", "multiclass") else [],
+                                         by=group[0] if group is not None else None)
         target_std = con.execute(f"SELECT stddev_samp({tq}::DOUBLE) FROM t").fetchone()[0] if numeric_target else None
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -743,10 +744,12 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
     return best
 
 
-def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float = 0.25) -> list[str]:
+def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float = 0.25, *,
+                        by: str | None = None) -> list[str]:
     """A note when a random split holding ``share`` out leaves the sample-size gate short (fewer
     than MIN_ROWS held-out rows, or MIN_PER_CLASS of a class): the pilot cannot reach GO as
-    drafted. Names the share that would reach it with half of each class left to train, if any."""
+    drafted. Names the share that would reach it with half of each class left to train, if any.
+    ``by``: a group split's column, which holds out a share of its values: about as many rows."""
     from .measure.stats import MIN_PER_CLASS, MIN_ROWS
 
     short = [f"{int(rows * share)} held-out rows of the {MIN_ROWS} needed"] if rows * share < MIN_ROWS else []
@@ -757,7 +760,8 @@ def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float =
     need = max([MIN_ROWS / rows] + [MIN_PER_CLASS / n for _, n in counts if n * share < MIN_PER_CLASS])
     fix = (f"split.test_size: {math.ceil(need * 100) / 100:g} would reach it" if need <= 0.5 else
            "no share up to half reaches it: more labelled rows" + (", or rare classes merged" if counts else ""))
-    return [f"at {share:.0%} held out the sample-size gate falls short ({'; '.join(short[:4])}"
+    held = f"{share:.0%} held out" if by is None else f"about {share:.0%} of the {by} values held out"
+    return [f"at {held} the sample-size gate falls short ({'; '.join(short[:4])}"
             f"{'; ...' if len(short) > 4 else ''}), so the pilot cannot reach GO as drafted: {fix}"]
 
 
