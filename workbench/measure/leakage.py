@@ -718,8 +718,8 @@ def _identifiers(data: Any) -> tuple[Finding, ...]:
         seen = ""
         if heldout is not None and col in getattr(heldout, "columns", ()):
             shared = heldout.copies_of(data.train[[col]].dropna().drop_duplicates(), [col])
-            seen = (f"; {shared:,} of the {heldout.rows:,} held-out rows ({shared / heldout.rows:.1%}) have one "
-                    "training rows have")
+            seen = (f"; {shared:,} of the {heldout.rows:,} held-out rows ({shared / heldout.rows:.1%}) have a {col} "
+                    "training rows have too")
         out.append(Finding(col, "identifier",
                            f"named as an identifier, with {share:.0%} of its {len(values):,} training values distinct"
                            f"{seen}: its number names a record and measures nothing, so a model learns which records "
