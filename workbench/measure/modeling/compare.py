@@ -182,19 +182,9 @@ def compare(candidate: ScoredRows, reference: ScoredRows, *, task: Task, candida
             diffs[f"quality.{m}"] = d
         else:
             notes.append(f"{m}: no interval ({why})")
-    def one_slice(m: str, idx: np.ndarray) -> tuple[stats.PairedDiff | None, str]:
-        # a slice is judged on the evidence the sample-size gate asks of the whole: a class of a
-        # few rows gives an interval so wide that any candidate "may be worse" (14 positives of
-        # 138 rows: ROC AUC ± 0.17), so it is listed, not gated, as a slice under min_rows is
-        if task.kind == "classification":
-            positives = int(np.sum(y[idx] == 1))
-            if min(positives, len(idx) - positives) < stats.MIN_PER_CLASS:
-                return None, (f"{positives} positive, {len(idx) - positives} negative: under "
-                              f"{stats.MIN_PER_CLASS} of a class")
-        return _one(m, y[idx], a[idx], b[idx], threshold, reference_threshold, resamples)
-
     slices = [SliceDiff(*entry) for entry in paired_slices(
-        {col: got[col] for col in slice_columns}, per_slice, min_slice_rows, one_slice)]
+        {col: got[col] for col in slice_columns}, per_slice, min_slice_rows,
+        lambda m, idx: _one(m, y[idx], a[idx], b[idx], threshold, reference_threshold, resamples))]
     slices.sort(key=lambda s: (s.column, s.key, s.metric))
     return Comparison(candidate_name, reference_name, reference_label or reference_name, len(y), total, counts,
                       diffs, tuple(slices), tuple(notes))
