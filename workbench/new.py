@@ -38,7 +38,7 @@ _PERSONAL = re.compile(r"(^|_)(name|first_?name|last_?name|surname|email|e_?mail
                        # free text about a person: their job, employer, notes written about them
                        r"job_?title|occupation|profession|employer|position_?title|comments?|notes?|bio)($|_)",
                        re.IGNORECASE)
-# why `new` leaves out a column named as a record's identifier (measure.leakage.identifier_name)
+# why `new` leaves out a column named as a record's identifier (measure.leakage.names_records)
 # with mostly distinct values; _group_key splits by it when its values repeat
 _NAMED_ID = "an identifier by its name"
 _CHARTER_TYPES = {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
@@ -416,7 +416,7 @@ def new_pilot(
 
     from .data.contracts import suggest_contract
     from .data.sql import quote_ident as _q
-    from .measure.leakage import ID_DISTINCT_SHARE, identifier_name
+    from .measure.leakage import names_records
 
     if not _NAME.match(name):
         raise ConfigError(f"'{name}' is not a pilot name", where="workbench new NAME",
@@ -503,7 +503,7 @@ def new_pilot(
                     f"SELECT count(DISTINCT {_q(col)}), avg(length(CAST({_q(col)} AS VARCHAR))) FROM t").fetchone()
                 if n_distinct == rows and rows > 50:
                     exclude[col] = "a unique identifier: every row has its own value"
-                elif identifier_name(col) and present >= 50 and n_distinct >= ID_DISTINCT_SHARE * present:
+                elif present >= 50 and names_records(col, n_distinct, present):
                     exclude[col] = (f"{_NAMED_ID} ({n_distinct:,} distinct values in {present:,} rows): it names a "
                                     "record, it measures nothing")
                 elif dtype == "VARCHAR" and n_distinct > 0.5 * rows and (avg_len or 0) > 20:
@@ -698,7 +698,9 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
     ``single_feature``) whose values repeat (two rows a value or more, on average): an entity
     (a patient, a customer, a state in a panel of years) whose rows a random split would put
     on both sides, where a model recognises the entity by its other columns instead of
-    predicting. (column, rows a value, what it does to the target), or None. A measurement
+    predicting; or a column left out as a record's identifier (``_NAMED_ID``) when a fifth of
+    the rows or more share their value with another row (a patient tested again). (column, rows
+    a value, what it does to the target), or None. A measurement
     (a FLOAT, DOUBLE or DECIMAL column: a price, a rate) names no entity; a column whose values
     subdivide the classes (too few values a class to hold some of each out) is passed over, with
     a note."""
@@ -707,30 +709,27 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
 
     best = None
     for col, why in exclude.items():
+        named_id = why.startswith(_NAMED_ID)
         if why.startswith("leak (one_to_one)"):
             holds = "each holding one target value"
         elif why.startswith("leak (single_feature)"):
             holds = "whose value alone predicts the target"
-        elif why.startswith(_NAMED_ID):
-            holds = ""
-        else:
+        elif not named_id:
             continue
         if columns.get(col, "").startswith(("FLOAT", "DOUBLE", "DECIMAL", "REAL")):
             continue
         distinct = con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t").fetchone()[0]
         per_value = rows / distinct if distinct else 0.0
-        if not holds:  # a record's identifier: its rows need not be many, only a share of the rows that
-            # a random split would put on both sides (a patient tested again)
+        if distinct < MIN_GROUPS or (best is not None and per_value <= best[1]) or (per_value < 2 and not named_id):
+            continue
+        if named_id:  # a record's identifier: its rows need not be many, only a share of the rows that a
+            # random split would put on both sides (a patient tested again)
             repeated = con.execute(f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM t WHERE {_q(col)} "
                                    f"IS NOT NULL GROUP BY {_q(col)} HAVING count(*) >= 2)").fetchone()[0]
             if repeated < SHARED_SHARE * rows:
                 continue
             holds = (f"an identifier whose values repeat ({repeated / rows:.0%} of the rows share theirs with "
                      "another row)")
-        elif per_value < 2:
-            continue
-        if distinct < MIN_GROUPS or (best is not None and per_value <= best[1]):
-            continue
         if task in ("classification", "multiclass"):  # the typical class, not the rarest: a rare class
             # of few patients still needs its visits kept together
             spans = con.execute(f"SELECT median(n) FROM (SELECT count(DISTINCT {_q(col)}) AS n FROM t "

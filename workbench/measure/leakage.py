@@ -72,7 +72,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Finding", "check_frame", "check_data", "identifier_name", "ID_DISTINCT_SHARE",
+__all__ = ["Finding", "check_frame", "check_data", "identifier_name", "names_records", "ID_DISTINCT_SHARE",
            "SAMPLE_ROWS", "MAX_AUC", "MAX_R2", "COPY_RHO",
            "COPIES", "COPY_SHARE", "SHARED_SHARE", "MIN_GROUPS", "SUM_R2", "SUM_AUC", "findings_from_json", "view_findings"]
 
@@ -140,6 +140,13 @@ def identifier_name(column: str) -> bool:
     its first word is, before others (``id_patient``). Not ``paid`` nor ``valid``."""
     words = [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", column)]
     return bool(words) and (words[-1] in _ID_WORDS or (len(words) > 1 and words[0] in _ID_WORDS))
+
+
+def names_records(column: str, distinct: int, rows: int) -> bool:
+    """Whether a column of ``distinct`` values over ``rows`` non-null rows names records (a
+    patient, an order): named as an identifier (:func:`identifier_name`) and at least
+    :data:`ID_DISTINCT_SHARE` of its values distinct; not a closed set of codes (a store)."""
+    return identifier_name(column) and distinct >= ID_DISTINCT_SHARE * rows
 
 
 def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
@@ -704,20 +711,20 @@ def _shared_groups(data: Any, task_kind: str) -> tuple[Finding, ...]:
 
 
 def _identifiers(data: Any) -> tuple[Finding, ...]:
-    """``identifier`` findings: features named as identifiers (:func:`identifier_name`) whose
-    training values are mostly distinct (:data:`ID_DISTINCT_SHARE`), with the share of held-out
-    rows whose value training rows have too when the held-out rows can be counted."""
+    """``identifier`` findings: features whose training values name records (:func:`names_records`),
+    with the share of held-out rows whose value training rows have too when they can be counted."""
     heldout, out = _counted(data), []
     for col in [c for c in data.features if c in data.train.columns and identifier_name(c)]:
         values = data.train[col].dropna()
         if len(values) < _MIN_ROWS or (pd.api.types.is_float_dtype(values) and bool((values % 1 != 0).any())):
             continue  # too few to say; a float with fractions is a measurement, whatever its name
-        share = values.nunique() / len(values)
-        if share < ID_DISTINCT_SHARE:
+        distinct = values.drop_duplicates()
+        if not names_records(col, len(distinct), len(values)):
             continue
+        share = len(distinct) / len(values)
         seen = ""
         if heldout is not None and col in getattr(heldout, "columns", ()):
-            shared = heldout.copies_of(data.train[[col]].dropna().drop_duplicates(), [col])
+            shared = heldout.copies_of(distinct.to_frame(col), [col])
             seen = (f"; {shared:,} of the {heldout.rows:,} held-out rows ({shared / heldout.rows:.1%}) have a {col} "
                     "training rows have too")
         out.append(Finding(col, "identifier",
