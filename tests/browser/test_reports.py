@@ -156,6 +156,10 @@ def test_scorecard_links_the_reports_and_tells_how_the_pilot_ended(pilot: dict, 
                                                                                  "NO BETTER THAN TODAY")
     assert "336776.0" not in text and not re.search(r"\d\.\d+e[+-]\d", text)  # readable numbers
     _shot(page, "scorecard.png")
+    # this pilot's slices (about 100 held-out rows each) hold fewer than 30 rows of a class: each
+    # is named as judged for clear harm only, what the slices gate asked of it
+    assert re.search(r"\d+ rows of its rarest class \(under 30\): judged only for clear harm",
+                     page.locator("#intervals").inner_text())
 
     # each candidate's evaluation report, inline
     evaluation = page.locator("#evaluation")

@@ -11,7 +11,7 @@ import pytest
 from support import build_pilot, candidate_metrics, make_charter
 from workbench.errors import TrackingError
 from workbench.decide.promotion import promote
-from workbench.show.scorecard import SCORECARD_ARTIFACT, render_scorecard, write_scorecard
+from workbench.show.scorecard import SCORECARD_ARTIFACT, _interval_text, _thin_note, render_scorecard, write_scorecard
 from workbench.store.tracking import FINISHED, TAG, Store
 
 # a 1x1 PNG
@@ -166,3 +166,16 @@ def test_scorecard_shows_intervals_and_the_worst_slices_first_as_numbers(store: 
     assert 'id="intervals"' in page and "+0.14 [+0.11, +0.17]" in page and "delong" in page
     section = page[page.index('id="intervals"'):page.index('id="slices"')]
     assert section.index("hour.10") < section.index("hour.100") < section.index("hour.9")
+
+
+# the slice table: numbers a reader can compare (never an exponent), and a thin slice (fewer than
+# 30 rows of a class) named with what the slices gate asked of it
+def test_interval_numbers_are_written_without_an_exponent() -> None:
+    text = _interval_text({"diff": -5.64e-05, "ci_low": -0.01114, "ci_high": 0.03448})
+    assert text == "-0.0000564 [-0.01114, +0.03448]"
+    assert _interval_text({"diff": 0.5, "ci_low": None}) == "—"
+
+
+def test_a_thin_slice_says_how_it_was_judged() -> None:
+    assert _thin_note({"smallest_class": 13}) == "13 rows of its rarest class (under 30): judged only for clear harm"
+    assert _thin_note({"smallest_class": 30}) == "" and _thin_note({}) == ""  # enough of each class; regression

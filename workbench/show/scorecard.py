@@ -29,6 +29,7 @@ from ..charter.config import Charter, SlicesGate
 from ..errors import TrackingError, WorkbenchError
 from ..measure import metrics as metric_registry
 from ..measure.metrics import format_metric
+from ..measure.stats import MIN_PER_CLASS
 from ..store import environment as run_environment
 from ..store.tracking import (CONTRACT_VERSION_TAG, CONTRACTS_PASSED_TAG, FINGERPRINT_TAG, TAG, Store, tags_under,
                               ui_base_url, ui_path)
@@ -500,7 +501,11 @@ def _slices_section(charter: Charter, models: Mapping[str, Mapping[str, float]])
 def _interval_text(d: Mapping[str, Any] | None) -> str:
     if not d or d.get("ci_low") is None:
         return "—"
-    return f"{float(d['diff']):+.4g} [{float(d['ci_low']):+.4g}, {float(d['ci_high']):+.4g}]"
+    def signed(key: str) -> str:  # 4 significant digits, never an exponent (-5.64e-05 -> -0.0000564)
+        v = float(d[key])
+        return ("+" if v > 0 else "") + fmt.number(v)
+
+    return f"{signed('diff')} [{signed('ci_low')}, {signed('ci_high')}]"
 
 
 def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected: str | None) -> str:
@@ -538,22 +543,33 @@ def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected:
                          "difference [95 % interval]", "method", "rows"], rows, numeric_from=3))
     entries = [e for e in ((slice_cmp or {}).get("slices") or [])]
     if entries:
-        metric = entries[0].get("metric")
-        higher = metric_registry.higher_is_better(f"quality.{metric}")
+        gated = _slice_metric(charter)
+        metrics = sorted(dict.fromkeys(str(e.get("metric")) for e in entries), key=lambda m: m != gated)
 
-        def worst_end(e: Mapping[str, Any]) -> float:
+        def worst_end(e: Mapping[str, Any]) -> float:  # the interval's worse end, in the metric's own direction
             if e.get("ci_low") is None:
                 return math.inf
+            higher = metric_registry.higher_is_better(f"quality.{e.get('metric')}")
             return float(e["ci_low"]) if higher is not False else -float(e["ci_high"])
 
-        ordered = sorted(entries, key=lambda e: (worst_end(e), -int(e.get("rows") or 0)))
+        # one block a metric (the slices gate's first), each worst first
+        ordered = sorted(entries, key=lambda e: (metrics.index(str(e.get("metric"))), worst_end(e),
+                                                 -int(e.get("rows") or 0)))
         parts.append(f"<h3>Slices of '{_e(selected)}' against {_e(slice_cmp.get('reference_label'))} "
-                     f"({_e(metric)}), worst first</h3>")
-        parts.append(_table(["slice", "rows", "difference [95 % interval]", "note"],
-                            [(e.get("key"), _Num(fmt.integer(e.get("rows"))), _Num(_interval_text(e)),
-                              e.get("reason") or "") for e in ordered]))
+                     f"({_e(', '.join(metrics))}), worst first</h3>")
+        parts.append(_table(["slice", "metric", "rows", "difference [95 % interval]", "note"],
+                            [(e.get("key"), e.get("metric"), _Num(fmt.integer(e.get("rows"))), _Num(_interval_text(e)),
+                              e.get("reason") or _thin_note(e)) for e in ordered]))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _thin_note(entry: Mapping[str, Any]) -> str:
+    """What the slices gate asks of a slice with few rows of a class (decide.promotion)."""
+    rarest = entry.get("smallest_class")
+    if rarest is None or int(rarest) >= MIN_PER_CLASS:
+        return ""
+    return f"{int(rarest)} rows of its rarest class (under {MIN_PER_CLASS}): judged only for clear harm"
 
 
 def _probes_section(models: Mapping[str, Mapping[str, float]], details: Mapping[str, Any]) -> str:

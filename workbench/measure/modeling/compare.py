@@ -59,10 +59,14 @@ class SliceDiff:
     metric: str
     diff: stats.PairedDiff | None
     reason: str = ""
+    # rows of the slice's rarest class (classification; None: regression): under stats.MIN_PER_CLASS,
+    # the interval is too wide to show the candidate is not worse there, only that it is
+    smallest_class: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"column": self.column, "value": None if self.value is None else str(self.value), "key": self.key,
                 "rows": self.rows, "metric": self.metric, "reason": self.reason,
+                **({} if self.smallest_class is None else {"smallest_class": self.smallest_class}),
                 **(self.diff.to_dict() if self.diff is not None else {})}
 
 
@@ -126,19 +130,24 @@ def _one(metric: str, y: np.ndarray, a: np.ndarray, b: np.ndarray, thr: float | 
 
 
 def paired_slices(columns: Mapping[str, Any], metrics: Sequence[str], min_rows: int,
-                  one: Callable[[str, np.ndarray], tuple[stats.PairedDiff | None, str]]) -> list[tuple]:
-    """(column, value, key, rows, metric, difference or None, why not) for every value of every
-    slice column and every metric; ``one(metric, positions)`` compares the two models on those
-    rows; a slice under ``min_rows`` is not compared."""
+                  one: Callable[[str, np.ndarray], tuple[stats.PairedDiff | None, str]],
+                  classes: np.ndarray | None = None) -> list[tuple]:
+    """(column, value, key, rows, metric, difference or None, why not, rows of the rarest class)
+    for every value of every slice column and every metric; ``one(metric, positions)`` compares
+    the two models on those rows; a slice under ``min_rows`` is not compared. ``classes``: each
+    row's class (classification), counted per slice over every class of the held-out rows."""
     out: list[tuple] = []
+    every = None if classes is None else np.unique(classes)
     for col, values in columns.items():
         for value, idx in slice_positions(values):
             key = f"{_name_part(col)}.{_name_part(value)}"
+            rarest = None if every is None else int(min(np.sum(classes[idx] == c) for c in every))
             for m in metrics:
                 if len(idx) < min_rows:
-                    out.append((col, value, key, len(idx), m, None, f"too few rows ({len(idx)} < min_rows={min_rows})"))
+                    out.append((col, value, key, len(idx), m, None, f"too few rows ({len(idx)} < min_rows={min_rows})",
+                                rarest))
                 else:
-                    out.append((col, value, key, len(idx), m, *one(m, idx)))
+                    out.append((col, value, key, len(idx), m, *one(m, idx), rarest))
     return out
 
 
@@ -184,7 +193,8 @@ def compare(candidate: ScoredRows, reference: ScoredRows, *, task: Task, candida
             notes.append(f"{m}: no interval ({why})")
     slices = [SliceDiff(*entry) for entry in paired_slices(
         {col: got[col] for col in slice_columns}, per_slice, min_slice_rows,
-        lambda m, idx: _one(m, y[idx], a[idx], b[idx], threshold, reference_threshold, resamples))]
+        lambda m, idx: _one(m, y[idx], a[idx], b[idx], threshold, reference_threshold, resamples),
+        classes=y if task.kind == "classification" else None)]
     slices.sort(key=lambda s: (s.column, s.key, s.metric))
     return Comparison(candidate_name, reference_name, reference_label or reference_name, len(y), total, counts,
                       diffs, tuple(slices), tuple(notes))

@@ -449,7 +449,7 @@ def compare_rows(candidate: ScoredClasses, reference: ScoredClasses, *, names: S
             diffs[f"quality.{m}"] = d
         else:
             notes.append(f"{m}: no interval ({why})")
-    entries = paired_slices({col: a[col] for col in slice_columns}, per_slice, min_slice_rows, one)
+    entries = paired_slices({col: a[col] for col in slice_columns}, per_slice, min_slice_rows, one, classes=a["y"])
     return len(a["y"]), class_counts(candidate), diffs, entries, notes
 
 
