@@ -180,6 +180,35 @@ def test_classification_copy_one_to_one_code_and_near_perfect_feature() -> None:
     assert after.value >= leakage.MAX_AUC and "ROC AUC" in after.evidence
 
 
+def test_a_code_recorded_after_the_fact_on_a_rare_class_is_flagged_by_average_precision() -> None:
+    # DAAG's nassCDS, in miniature: 4.5 % of occupants die; the injury severity, coded after the
+    # crash, is 4 ("killed") for most deaths and a few survivors. ROC AUC stays under MAX_AUC
+    # (the many survivors are easy to rank), yet one value finds nine deaths in ten
+    rng = np.random.default_rng(5)
+    n = 12_000
+    dead = (rng.random(n) < 0.045).astype(int)
+    severity = np.where(dead == 1, np.where(rng.random(n) < 0.90, 4, rng.choice([2, 3], n)),
+                        np.where(rng.random(n) < 0.003, 4, rng.choice([0, 1, 2, 3], n)))
+    speed = rng.normal(40, 15, n) + dead * 12  # an honest signal: faster crashes kill more often
+    frame = pd.DataFrame({"severity": severity.astype(float), "speed": speed,
+                          "belt": np.where(rng.random(n) < 0.8 - 0.3 * dead, "belted", "none"), "dead": dead})
+    found = check_frame(frame, "dead", task_kind="classification", numeric=["severity", "speed"],
+                        categorical=["belt"], positive_label=1)
+    assert _by_feature(found) == {"severity": "single_feature"}
+    flagged = found[0]
+    assert flagged.value >= leakage.MAX_AP and "average precision" in flagged.evidence
+    assert "rarer class (4.4% of rows)" in flagged.evidence or "rarer class (4.5% of rows)" in flagged.evidence
+    # the same column on balanced classes: judged by ROC AUC alone, as before (it ranks them near perfectly)
+    balanced = frame.assign(dead=(rng.random(n) < 0.5).astype(int))
+    balanced["severity"] = np.where(balanced["dead"] == 1, 4.0, rng.choice([0.0, 1.0, 2.0, 3.0], n))
+    checks = _by_feature(check_frame(balanced, "dead", task_kind="classification", numeric=["severity", "speed"],
+                                     categorical=["belt"], positive_label=1))
+    assert checks.get("severity") in ("single_feature", "target_copy") and "speed" not in checks
+    # a multiclass target's one class against the rest is not judged by average precision
+    three = frame.assign(dead=np.where(dead == 1, "dead", rng.choice(["minor", "major"], n)))
+    assert not check_frame(three, "dead", task_kind="multiclass", numeric=["severity", "speed"], categorical=["belt"])
+
+
 def test_future_dated_feature_and_random_split_on_time_indexed_rows() -> None:
     rng = np.random.default_rng(5)
     n = 500
