@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from workbench.cli import app
@@ -358,6 +359,21 @@ def test_new_drafts_a_free_text_job_title_out_of_the_features_as_personal_data(t
     assert "job_title" in charter.features.exclude
     contract = made.contract.read_text()
     assert "pii: true" in contract and not [t for t in titles if f"- {t}" in contract or f"'{t}'" in contract]
+
+
+def test_a_flag_named_like_personal_data_stays_a_feature_and_the_values_of_one_are_kept_out(tmp_path: Path) -> None:
+    # openintro's email table: sent_email is 0/1 (had the sender been written to), no one's address
+    rng = np.random.default_rng(3)
+    n = 300
+    pd.DataFrame({"sent_email": rng.integers(0, 2, n), "home_phone": [f"+44 20 7946 {i:04d}" for i in range(n)],
+                  "words": rng.integers(10, 400, n), "spam": (rng.random(n) < 0.3).astype(int)}
+                 ).to_csv(tmp_path / "mail.csv", index=False)
+    made = new_pilot("mail", tmp_path / "mail.csv", "spam", pilots_dir=tmp_path / "pilots")
+    exclude = load_charter(made.charter).features.exclude
+    assert "sent_email" not in exclude and "home_phone" in exclude
+    assert any(n.startswith("sent_email: named like personal data but a flag (2 value(s))") for n in made.notes)
+    contract = yaml.safe_load(made.contract.read_text())["columns"]
+    assert contract["home_phone"].get("pii") is True and not contract["sent_email"].get("pii")
 
 
 def test_validate_finds_a_missing_estimator_module_without_importing_the_installed_ones(tmp_path: Path) -> None:

@@ -490,11 +490,15 @@ def new_pilot(
         for col, dtype in columns.items():
             if col == target or col == time_column:
                 continue
-            if _PERSONAL.search(col):
-                pii.append(col)
-                exclude[col] = "personal data (marked pii in the contract)"
-                continue
             distinct, present = con.execute(f"SELECT count(DISTINCT {_q(col)}), count({_q(col)}) FROM t").fetchone()
+            if _PERSONAL.search(col):
+                if distinct > 2:
+                    pii.append(col)
+                    exclude[col] = "personal data (marked pii in the contract)"
+                    continue
+                # two values are a flag about a person (sent_email: 0/1), not their data: no one is named by it
+                notes.append(f"{col}: named like personal data but a flag ({distinct} value(s)): kept as a feature, "
+                             "not marked pii; mark it `pii: true` in the contract if it is personal")
             if distinct == 0 or (distinct == 1 and present == rows):  # a null beside one value still says something
                 exclude[col] = "the same value in every row, or none: nothing to learn from"
                 continue
