@@ -1082,9 +1082,12 @@ def new_text_pilot(
                              f"{_q(target)}::VARCHAR FROM s WHERE _r > ceil(_n * {eval_share})").fetchall()
         rules = _draft_keywords([r[0] for r in sample], [r[1] for r in sample])
         majority = counts[0][0]
+        repeats, dropped = _repeated_eval_texts(con, id_col, text_columns, f"_r <= ceil(_n * {eval_share})")
         folder.mkdir(parents=True)
         (folder / "data").mkdir()
-        for part, cond in (("eval", f"_r <= ceil(_n * {eval_share})"), ("train", f"_r > ceil(_n * {eval_share})")):
+        for part, cond in (("eval", f"_r <= ceil(_n * {eval_share})"),
+                           ("train", f"_r > ceil(_n * {eval_share}) AND {_q(id_col)}::VARCHAR NOT IN "
+                                     "(SELECT id FROM _repeats)")):
             path = folder / "data" / f"{table}_{part}.parquet"
             con.execute(f"COPY (SELECT {keep} FROM s WHERE {cond} ORDER BY {_q(id_col)}) TO {_lit(str(path))} "
                         "(FORMAT parquet)")
@@ -1116,6 +1119,15 @@ def new_text_pilot(
                 f"{MIN_PER_CLASS} eval items to judge a difference)" if eval_share > asked else ""),
              f"today's rule: drafted keywords for {len(rules)} class(es), else {majority!r}: write your real rule")
     notes += _textless_note(no_text, text_columns)
+    if repeats and dropped:
+        notes += (f"left out of the training items: {repeats:,} whose text repeats an eval item's (exactly, or "
+                  "but for case, accents and punctuation): a model that saw them would be judged on answers "
+                  "it was given",)
+    elif repeats:
+        notes += (f"{repeats:,} training items repeat an eval item's text: so many that the texts recur by "
+                  "nature (short names, set phrases), so they are kept; the overlap check will stop a GO "
+                  "until the charter acknowledges it (`leakage: {acknowledged: {eval_set.overlap: \"why\"}}`) "
+                  "if the same texts recur in production",)
     if too_few:
         shown = ", ".join(f"{label!r} ({n})" for label, n in too_few[:8]) + (", ..." if len(too_few) > 8 else "")
         notes += (f"{len(too_few)} class(es) have too few labelled items for {MIN_PER_CLASS} eval items with half "
@@ -1164,6 +1176,32 @@ def _drop_textless(con: Any, target: str, text_columns: list[str]) -> int:
     gone = con.execute(f"SELECT count(*) FROM t WHERE {_q(target)} IS NOT NULL AND ({textless})").fetchone()[0]
     con.execute(f"DELETE FROM t WHERE {textless}")
     return int(gone)
+
+
+# training items repeating an eval item's text, as a share of the training items, up to which they
+# are copies (a tweet posted twice) left out by new; beyond it the texts recur by nature (pet names)
+_REPEATS_DROPPED = 0.05
+
+
+def _repeated_eval_texts(con: Any, id_col: str, text_columns: list[str], is_eval: str) -> tuple[int, bool]:
+    """(how many training items in ``s`` (not ``is_eval``) have an eval item's text, normalized as
+    the eval set's overlap check does, and whether they are left out): a random split puts a
+    tweet and its repeat on both sides, and the check would fail the pilot on new's own split.
+    Left out (their ids in ``_repeats``) when at most :data:`_REPEATS_DROPPED` of the training items."""
+    from .data.sql import quote_ident as _q
+    from .measure.items.data import join_text, normalize_text
+
+    cols = ", ".join(_q(c) for c in text_columns)
+    frame = con.execute(f"SELECT {_q(id_col)}::VARCHAR AS id, {cols}, {is_eval} AS _eval FROM s").df()
+    texts = [normalize_text(t) for t in join_text(frame, text_columns)]
+    evals = frame["_eval"].to_numpy(dtype=bool)
+    seen = {t for t, e in zip(texts, evals, strict=True) if e}
+    ids = [i for i, t, e in zip(frame["id"], texts, evals, strict=True) if not e and t in seen]
+    dropped = bool(ids) and len(ids) <= _REPEATS_DROPPED * max(1, int((~evals).sum()))
+    con.execute("CREATE TEMP TABLE _repeats (id VARCHAR)")
+    if dropped:
+        con.execute("INSERT INTO _repeats SELECT * FROM unnest(?)", [ids])
+    return len(ids), dropped
 
 
 def _textless_note(gone: int, text_columns: list[str]) -> tuple[str, ...]:
