@@ -499,3 +499,19 @@ def test_a_feature_the_view_computes_over_the_target_is_a_finding_and_a_lagged_w
     # the demo's view: a window in a CTE that picks one weather row an hour, never over the target
     demo = (Path(__file__).resolve().parents[2] / "pilot.yaml").read_text().split("sql: |")[1].split("\n\n")[0]
     assert view_findings(demo, "late_arrival", ["carrier", "temp", "dep_hour"]) == ()
+
+
+def test_a_class_of_a_few_rows_is_not_judged_and_a_class_of_enough_rows_is() -> None:
+    # ratdat's surveys: a day of the month "ranked" a 4-row species with ROC AUC 0.993, and new
+    # left the day out and split by it; a class of 25 rows told apart as well is still a finding
+    rng = np.random.default_rng(6)
+    n = 3000
+    species = np.array(["DM"] * (n - 29) + ["US"] * 4 + ["PB"] * 25)
+    day = rng.integers(1, 31, n).astype(float)
+    day[species == "US"] = 31.0  # only its 4 rows fall on the 31st: apart by chance
+    code = rng.normal(0, 1, n)
+    code[species == "PB"] = 10.0  # a code that gives the 25-row class away
+    frame = pd.DataFrame({"day": day, "code": code, "species": species})
+    found = check_frame(frame, "species", task_kind="multiclass", numeric=["day", "code"], categorical=[])
+    assert _by_feature(found) == {"code": "single_feature"}
+    assert "'PB'" in found[0].evidence and "'US'" not in found[0].evidence

@@ -157,3 +157,28 @@ def test_leakage_checks_find_a_feature_that_carries_one_of_many_classes() -> Non
     flagged = {f.feature for f in found}
     assert flagged == {"code"}  # it tells 'east' from the rest: a leak of one class is a leak
     assert len([f for f in found if f.feature == "code"]) == 1  # one finding a feature and check, not one a class
+
+
+def test_a_class_with_one_training_row_that_an_estimator_cannot_take_is_named_with_the_way_out() -> None:
+    # ratdat's surveys: 48 species, 7 seen once; HistGradientBoosting's early stopping (on 10,000
+    # rows or more) holds out a stratified share and failed on "classes [7.0, 8.0, ...]"
+    from workbench.charter.config import Candidate
+    from workbench.errors import EvaluationError
+
+    rng = np.random.default_rng(0)
+    n = 10_500
+    labels = ("common", "other", "seen once", "twice")
+    y = np.array(["common"] * 6000 + ["other"] * 4497 + ["seen once"] + ["twice"] * 2)
+    frame = pd.DataFrame({"x": rng.normal(0, 1, n) + (y == "other")})
+    task = Task(kind="multiclass", target="y")
+    spec = Candidate(name="hgb", estimator="sklearn.ensemble.HistGradientBoostingClassifier",
+                     params={"max_iter": 5})
+    with pytest.raises(EvaluationError) as caught:
+        multiclass.build_candidate(spec, task, ["x"], [], labels=labels).fit(frame, y)
+    err = caught.value
+    assert err.where == "candidates: hgb" and "class(es) with a single training row: 'seen once'" in err.what
+    assert "merge the rare classes" in err.hint and "early_stopping: false" in err.hint
+    # the way out it names works: the same rows fit without early stopping
+    spec = Candidate(name="hgb", estimator="sklearn.ensemble.HistGradientBoostingClassifier",
+                     params={"max_iter": 5, "early_stopping": False})
+    assert multiclass.build_candidate(spec, task, ["x"], [], labels=labels).fit(frame, y).labels == labels

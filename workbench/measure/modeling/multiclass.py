@@ -250,7 +250,22 @@ class GuardedMulticlass(GuardedModel):
     def fit(self, frame: pd.DataFrame, y: Any) -> GuardedMulticlass:
         X = self._frame(frame)  # noqa: N806
         codes = codes_of(y, self.labels)
-        self._fit_pipeline(X, codes)
+        try:
+            self._fit_pipeline(X, codes)
+        except EvaluationError as exc:
+            counts = np.bincount(codes.astype(int), minlength=len(self.labels))
+            single = [self.labels[i] for i in np.flatnonzero(counts == 1)]
+            if not single:
+                raise
+            # sklearn names them by code (7.0, 8.0): the reader needs the labels, and the way out
+            shown = ", ".join(repr(str(v)) for v in single[:8]) + (f" and {len(single) - 8} more" if len(single) > 8
+                                                                   else "")
+            raise EvaluationError(f"{exc.what}; class(es) with a single training row: {shown}", where=exc.where,
+                                  hint="an estimator that holds out a stratified share of the training rows "
+                                  "(HistGradientBoosting's early stopping, on 10,000 rows or more) needs two of "
+                                  "each class: merge the rare classes into a broader one in the data (or drop their "
+                                  "rows) and run `workbench new` again, or set `early_stopping: false` in the "
+                                  "candidate's params") from exc
         self._present = [int(c) for c in self.pipeline.classes_]
         self._set_direct(X)
         return self
