@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError
+from .measure.metrics import SKEWED  # a binary target's rarer class under this share: judged by its AP
 
 __all__ = ["Scaffold", "new_pilot", "infer_columns"]
 
@@ -356,7 +357,6 @@ def _jsonable(value: Any) -> Any:
 
 
 _POSITIVE = ("1", "yes", "true", "y", "positive", "pos")
-SKEWED = 0.2  # a binary target whose rarer class is under this share: judged on that class, by average precision
 
 
 def _positive_label(values: list[tuple[Any, int]]) -> tuple[Any, str]:

@@ -20,10 +20,10 @@ Checks (``Finding.check``):
   AUC >= :data:`MAX_AUC` of the value itself or a small tree; regression: R² >=
   :data:`MAX_R2` of a small tree). Categories are scored by their target rate on the
   fitted half, so an identifier (every value new on the scored half) is not flagged. A
-  binary target whose rarer class is under :data:`SKEWED` of the rows is also judged by
-  that class's average precision (>= :data:`MAX_AP`): ROC AUC flatters a feature there (an
-  injury severity recorded after the crash: ROC AUC 0.985, yet it finds 92 % of the deaths
-  at 97 % precision);
+  binary target whose rarer class is under 20 % of the rows (``metrics.SKEWED``) is also
+  judged by that class's average precision (>= :data:`MAX_AP`): ROC AUC flatters a feature
+  there (an injury severity recorded after the crash: ROC AUC 0.985, yet it finds 92 % of
+  the deaths at 97 % precision);
 - ``bucketed_target`` — regression: a categorical (or few-valued) feature whose values
   cover disjoint ranges of the target, i.e. the target bucketed (a grade assigned from the
   interest rate being predicted);
@@ -80,16 +80,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .metrics import SKEWED
+
 __all__ = ["Finding", "check_frame", "check_data", "identifier_name", "names_records", "ID_DISTINCT_SHARE",
-           "SAMPLE_ROWS", "MAX_AUC", "MAX_R2", "MAX_AP", "SKEWED", "COPY_RHO",
+           "SAMPLE_ROWS", "MAX_AUC", "MAX_R2", "MAX_AP", "COPY_RHO",
            "COPIES", "COPY_SHARE", "SHARED_SHARE", "MIN_GROUPS", "SUM_R2", "SUM_AUC", "findings_from_json", "view_findings"]
 
 SAMPLE_ROWS = 20_000
 MAX_AUC = 0.99
 MAX_R2 = 0.98
-# a binary target's rarer class under this share of rows is judged by its average precision, as
-# `workbench new` then makes it the primary metric: ROC AUC counts the many easy negatives
-SKEWED = 0.2
 MAX_AP = 0.8  # ... and one feature alone that finds that class this well (out of sample) carries the answer
 COPY_RHO = 0.999
 FUTURE_SHARE = 0.5  # a date column after the row's time on more than this share of rows
@@ -224,7 +223,7 @@ def _tree_predict(x: np.ndarray, y: np.ndarray, fit: np.ndarray, held: np.ndarra
 
 def _rare_class_finding(col: str, y: np.ndarray, held: np.ndarray, pred: np.ndarray | None,
                         how: str) -> Finding | None:
-    """``single_feature`` on a binary target whose rarer class is under :data:`SKEWED` of the
+    """``single_feature`` on a binary target whose rarer class is under ``metrics.SKEWED`` of the
     rows: ``pred`` (scores of ``held``) finds that class with average precision >= :data:`MAX_AP`."""
     from sklearn.metrics import average_precision_score
 

@@ -124,6 +124,11 @@ __all__ = [
     "metric_table",
 ]
 
+# a binary target whose rarer class is under this share of the rows is judged on that class, by
+# average precision: accuracy and ROC AUC count the many easy rows of the other (new, validate,
+# and the leakage checks' single_feature all use it)
+SKEWED = 0.2
+
 Direction = Literal["higher", "lower"]
 TaskKind = Literal["classification", "regression", "both", "text-classification", "extraction", "retrieval", "items",
                    "multiclass", "answer"]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..measure import metrics as registry
+from ..measure.metrics import SKEWED  # a minority class under this share makes accuracy misleading
 from . import notebooks as nbfiles
 from ..charter.yaml_reader import LocatedYaml, load_yaml
 from ..charter.config import Charter
@@ -33,7 +34,6 @@ from ..errors import ConfigError, WorkbenchError
 
 __all__ = ["Finding", "check_charter", "raise_for_errors"]
 
-SKEWED = 0.2  # a minority class under this share makes accuracy misleading
 
 
 @dataclass(frozen=True)
