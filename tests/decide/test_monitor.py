@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from support import cli_here
 from workbench.cli import app
 from workbench.charter.config import load_charter
-from workbench.errors import EXIT_BREACH, MonitorError
+from workbench.errors import EXIT_BREACH, IngestError, MonitorError
 from workbench.decide.monitor import monitor_batch, timeline
 from workbench.steps.runner import project_store, run_pilot
 from workbench.charter.drafted import confirm
@@ -119,6 +119,12 @@ def test_a_batch_without_its_labels_is_scored_and_one_without_a_feature_is_refus
                       batch_id="nox2")
     assert refused.value.where.endswith("nox2.csv") and "may be left out" in refused.value.hint
     assert _predictions(charter, "nox2") == 0
+    # a value that does not parse is located and quoted: no column of this contract is personal data
+    typo = table(600, 18).astype({"x1": object})
+    typo.loc[4, "x1"] = "1,5"
+    with pytest.raises(IngestError, match=r"bad_x1\.csv:6: column 1 \('x1'\): value '1,5'") as refused:
+        monitor_batch(charter, store, _write(typo, tmp_path / "bad_x1.csv"), batch_id="bad_x1")
+    assert "masked" not in str(refused.value)
 
 
 def test_drift_above_the_threshold_is_reported_with_its_columns(pilot: Path, tmp_path: Path) -> None:

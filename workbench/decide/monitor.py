@@ -353,7 +353,7 @@ def _ingest_batch(charter: Charter, source_name: str, batch: Path, scratch: Path
     import duckdb
 
     from ..data.sql import quote_ident as _q
-    from ..data.warehouse import file_columns, ingest_source
+    from ..data.warehouse import charter_pii, file_columns, ingest_source
 
     source = charter.sources[source_name].model_copy(update={"path": batch})
     target = charter.task.target if charter.task else None
@@ -376,7 +376,10 @@ def _ingest_batch(charter: Charter, source_name: str, batch: Path, scratch: Path
             if name != source_name:
                 con.execute(f"CREATE TABLE {_q(name)} AS SELECT * FROM wh.{_q(name)}")
         con.execute("DETACH wh")
-        ingest_source(con, source_name, source, batch, force=True)
+        # the contract's personal columns stay masked in a refusal; the others are quoted (with no
+        # list, every value was masked: "a value (masked: personal data)" for a mistyped age)
+        ingest_source(con, source_name, source, batch, force=True,
+                      pii=charter_pii(charter).get(source_name, frozenset()))
         if unlabelled:
             declared = charter.sources[source_name].columns[target]
             con.execute(f"ALTER TABLE {_q(source_name)} ADD COLUMN {_q(target)} {declared}")
