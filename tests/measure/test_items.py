@@ -168,6 +168,8 @@ def test_overlap_exact_and_normalized_and_it_blocks_a_go(tmp_path: Path) -> None
     assert leakage_gate(findings, {OVERLAP_FEATURE: "the duplicates are recurring template texts"}).passed
     clean = _data(tmp_path, ["new text"], ["x"], train=train)
     assert overlap_findings(clean) == [] and leakage_gate([], {}).passed
+    # what passing says: an eval set's checks are on its items, not on features
+    assert leakage_gate([], {}, eval_set=True).reason.startswith("no eval item is among the training items")
 
 
 def test_every_emitted_item_metric_is_registered(tmp_path: Path) -> None:

@@ -507,11 +507,12 @@ _REMEDIES = {"": "exclude the feature(s) from `features:`", "copied_rows": _ROWS
 
 
 def leakage_gate(findings: Sequence[Mapping[str, Any]] | None, acknowledged: Mapping[str, str], *,
-                 run_id: str | None = None) -> GateResult:
+                 run_id: str | None = None, eval_set: bool = False) -> GateResult:
     """Implicit in every promotion: no GO while a leakage finding of the evaluate run is
     unacknowledged (pure). ``findings``: ``leakage/findings.json`` rows (None: not checked,
     which fails: nothing shows the features do not carry the answer); ``acknowledged``:
-    the charter's ``leakage.acknowledged`` (feature -> reason)."""
+    the charter's ``leakage.acknowledged`` (feature -> reason); ``eval_set``: an eval-set pilot,
+    whose checks look for eval items among the training items and in prompts, not features."""
     base = dict(name="no_leakage", kind="leakage", metric="leakage.findings", op="==", threshold=0.0, run_id=run_id)
     if findings is None:
         return GateResult(passed=False, reason="the evaluate step logged no leakage checks (leakage/findings.json): "
@@ -523,7 +524,8 @@ def leakage_gate(findings: Sequence[Mapping[str, Any]] | None, acknowledged: Map
     details += tuple(f"acknowledged {f.get('feature')} ({f.get('check')}): {acknowledged[str(f.get('feature'))]}"
                      for f in acked)
     if not findings:
-        reason = "no feature carries the answer (leakage checks on the training rows found nothing)"
+        reason = ("no eval item is among the training items or written into a prompt (leakage checks found nothing)"
+                  if eval_set else "no feature carries the answer (leakage checks on the training rows found nothing)")
     elif open_:
         names = ", ".join(dict.fromkeys(str(f.get("feature")) for f in open_))
         # what to do depends on the check: a feature goes, copied rows go, an entity splits by group
@@ -1001,7 +1003,8 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     ev = gather_evidence(charter, store, pilot_run)
     gates = (*evaluate_gates(with_sample_size(charter.gates), ev),
              production_plan_gate(charter.production, charter.owner),
-             leakage_gate(ev.leakage_findings, charter.leakage.acknowledged, run_id=ev.evaluate_run_id))
+             leakage_gate(ev.leakage_findings, charter.leakage.acknowledged, run_id=ev.evaluate_run_id,
+                          eval_set=charter.eval_set is not None))
     if charter.eval_set is not None:  # a gate on an LLM judge's score counts only once people agree with it
         from .judge_gate import guard_judge_gates
 
