@@ -158,3 +158,37 @@ def test_sample_size_counts_eval_items_of_every_class() -> None:
     assert not short.passed and any(d.startswith(f"{cmp.class_counts[rare]} {rare} item(s)") for d in short.details)
     # without counts per class a text classification cannot be judged
     assert not sample_size_gate(SampleSizeGate(kind="sample_size"), metrics, task_kind="text-classification").passed
+
+
+def test_slices_of_an_eval_set_are_judged_on_paired_intervals_not_point_values() -> None:
+    # a candidate better overall, much worse on short texts (300 items: surely worse), a point
+    # dip within the noise on the 60 emoji items (no longer a NO-GO by itself)
+    from workbench.charter.config import SlicesGate
+    from workbench.decide.promotion import slices_gate
+
+    rng = np.random.default_rng(7)
+    classes = ["pos", "neg"]
+    length = np.array(["long"] * 900 + ["short"] * 300 + ["emoji"] * 60)
+    truth = rng.choice(classes, size=len(length))
+    es = EvalSet(source="t", id="id", inputs=["text"], expected="y", slices=["length"],
+                 baseline=ItemCandidate(name="rule", kind="rule", default="pos"),
+                 candidates=[ItemCandidate(name="lr", kind="sklearn")])
+    ids = [f"i{i}" for i in range(len(length))]
+    data = ItemData(spec=es, items=pd.DataFrame({"id": ids, "text": "x", "y": truth, "length": length}),
+                    train=None, corpus=None)
+    right_c = np.select([length == "long", length == "short"], [0.9, 0.5], 0.72)
+    right_b = np.select([length == "long", length == "short"], [0.6, 0.8], 0.75)
+    answer = (lambda right: [t if rng.random() < p else ("neg" if t == "pos" else "pos")
+                             for t, p in zip(truth, right, strict=True)])
+    cmp = compare_items(pd.DataFrame({"item_id": ids, "output": answer(right_c)}),
+                        pd.DataFrame({"item_id": ids, "output": answer(right_b)}), data,
+                        task="text-classification", candidate_name="lr", metrics=["quality.macro_f1"])
+    by_key = {s.key: s for s in cmp.slices}
+    assert set(by_key) == {"length.long", "length.short", "length.emoji"}
+    assert by_key["length.short"].diff.ci_high < -0.05 and by_key["length.long"].diff.ci_low > 0
+    assert by_key["length.emoji"].rows == 60 and by_key["length.emoji"].smallest_class < 30
+    gate = SlicesGate(name="no_slice_regression", kind="slices", metric="quality.macro_f1", margin=0.05, min_rows=50)
+    result = slices_gate(gate, {}, champion=None, champion_version=None, baseline={}, comparison=cmp.to_dict())
+    assert not result.passed and "95 % paired intervals" in result.reason
+    assert result.details[0].startswith("length.short: difference -")
+    assert not any(d.startswith("length.emoji:") for d in result.details)  # thin, and not surely worse

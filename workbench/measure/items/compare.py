@@ -23,7 +23,7 @@ import pandas as pd
 
 from ...errors import EvaluationError
 from .. import stats
-from ..modeling.compare import Comparison
+from ..modeling.compare import Comparison, SliceDiff, paired_slices
 from .data import ItemData
 from .answers import answer_per_item
 from .scoring import extraction_per_item, retrieval_per_item
@@ -72,10 +72,13 @@ def _per_item(task: str, data: ItemData, answers: list[Any]) -> dict[str, np.nda
 
 def compare_items(candidate: pd.DataFrame, reference: pd.DataFrame, data: ItemData, *, task: str,
                   candidate_name: str, reference_name: str = "baseline", reference_label: str | None = None,
-                  metrics: Sequence[str] | None = None, resamples: int = 200) -> Comparison:
+                  metrics: Sequence[str] | None = None, resamples: int = 200,
+                  min_slice_items: int | None = None) -> Comparison:
     """Paired differences of ``candidate`` minus ``reference`` (their per-item tables: item_id,
     output) on ``metrics`` (``quality.`` names with an item interval; default
-    :func:`default_item_metrics`) over the eval items both answered."""
+    :func:`default_item_metrics`) over the eval items both answered, and per value of each of
+    the eval set's ``slices`` with at least ``min_slice_items`` items (default: the eval set's),
+    as the tabular path does: the slices gate judges those intervals, not point values."""
     ids = data.ids
     sep = data.spec.separator
     tables = []
@@ -97,21 +100,40 @@ def compare_items(candidate: pd.DataFrame, reference: pd.DataFrame, data: ItemDa
     asked = metrics or default_item_metrics(task, data.spec.k)
     names = [m if m.startswith("quality.") else f"quality.{m}" for m in asked]
     per_c, per_r = _per_item(task, data, cand), _per_item(task, data, ref)
-    diffs: dict[str, stats.PairedDiff] = {}
-    notes: list[str] = []
-    for name in dict.fromkeys(names):
-        short = name.split(".", 1)[1]
+    expected = np.asarray(data.expected, dtype=object)
+    answers_c, answers_r = np.asarray(cand, dtype=object), np.asarray(ref, dtype=object)
+
+    def one(short: str, idx: np.ndarray) -> tuple[stats.PairedDiff | None, str]:
+        """The paired difference on the items at ``idx`` (all of them, or a slice's)."""
         how = stats.item_method_for(short)
         try:
             if how == "bootstrap" and task == "text-classification":
-                diffs[name] = stats.paired_macro(short, data.expected, cand, ref, resamples=resamples)
-            elif how == "normal" and short in per_c and short in per_r:
-                judged = ~(np.isnan(per_c[short]) | np.isnan(per_r[short]))  # answer: items with facts / sources
-                diffs[name] = stats.paired_values(short, per_c[short][judged], per_r[short][judged])
-            else:
-                notes.append(f"{short}: no paired interval for a {task} eval set")
+                return stats.paired_macro(short, list(expected[idx]), list(answers_c[idx]), list(answers_r[idx]),
+                                          resamples=resamples), ""
+            if how == "normal" and short in per_c and short in per_r:
+                c, r = per_c[short][idx], per_r[short][idx]
+                judged = ~(np.isnan(c) | np.isnan(r))  # answer: items with facts / sources
+                return stats.paired_values(short, c[judged], r[judged]), ""
+            return None, f"no paired interval for a {task} eval set"
         except EvaluationError as exc:
-            notes.append(f"{short}: no interval ({exc.what})")
+            return None, f"no interval ({exc.what})"
+
+    diffs: dict[str, stats.PairedDiff] = {}
+    notes: list[str] = []
+    everything = np.arange(len(ids))
+    for name in dict.fromkeys(names):
+        short = name.split(".", 1)[1]
+        d, why = one(short, everything)
+        if d is not None:
+            diffs[name] = d
+        else:
+            notes.append(f"{short}: {why}")
+    columns = {col: data.items[col].astype("string").fillna("null").to_numpy(dtype=object)
+               for col in data.spec.slices}
+    classes = expected.astype(str) if task == "text-classification" else None
+    found = paired_slices(columns, [n.split(".", 1)[1] for n in dict.fromkeys(names)],
+                          min_slice_items or data.spec.min_slice_items, one, classes=classes)
+    slices = sorted((SliceDiff(*e) for e in found), key=lambda d: (d.column, d.key, d.metric))
     counts = dict(Counter(data.expected)) if task == "text-classification" else None
     return Comparison(candidate_name, reference_name, reference_label or reference_name, len(ids), len(ids), counts,
-                      diffs, (), tuple(notes))
+                      diffs, tuple(slices), tuple(notes))
