@@ -122,6 +122,15 @@ def _read_decimal_comma(data: str, mtime_ns: int, size: int) -> bool:  # noqa: A
         con.close()
 
 
+def _nested_columns(con: Any, path: Path) -> list[str]:
+    """The Parquet file's list, array, struct, map and union columns (declared VARCHAR: ingest
+    loads them as JSON text)."""
+    from .data.warehouse import nested_type
+
+    return [name for name, dtype, *_ in con.execute(f"DESCRIBE SELECT * FROM {_reader(path)}").fetchall()
+            if nested_type(str(dtype))]
+
+
 def _charter_type(duck: str) -> str:
     base = duck.upper()
     if base in _CHARTER_TYPES or base.startswith("DECIMAL"):
@@ -437,6 +446,10 @@ def new_pilot(
         if target not in columns:
             raise ConfigError(f"the data has no column '{target}'", where=str(data),
                               hint=f"choose the target among: {', '.join(columns)}")
+        nested = _nested_columns(con, data) if fmt == "parquet" else []
+        if target in nested:
+            raise ConfigError(f"the target '{target}' holds lists or structs, not one value a row", where=str(data),
+                              hint="write the value to predict as a column of its own, then run `workbench new` again")
         if time_column is not None and time_column not in columns:
             raise ConfigError(f"the data has no column '{time_column}' for --time-column", where=str(data),
                               hint=f"its columns: {', '.join(columns)}")
@@ -489,6 +502,9 @@ def new_pilot(
         pii: list[str] = []
         for col, dtype in columns.items():
             if col == target or col == time_column:
+                continue
+            if col in nested:
+                exclude[col] = "lists or structs, loaded as their JSON text: a feature once its fields are columns"
                 continue
             distinct, present = con.execute(f"SELECT count(DISTINCT {_q(col)}), count({_q(col)}) FROM t").fetchone()
             if _PERSONAL.search(col):

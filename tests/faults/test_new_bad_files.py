@@ -4,6 +4,7 @@ conclusion drawn from a misread file ("classification here is binary")."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -65,3 +66,38 @@ def test_new_text_pilot_on_a_file_the_sniffer_cannot_read_gives_file_and_line(tm
     assert re.search(rf"{re.escape(str(data))}:{line}\b", result.output), result.output
     assert "sniffing" not in result.output and "bug" not in result.output, result.output
     assert not (tmp_path / "pilots" / "p").exists()
+
+
+def test_lists_and_structs_in_a_parquet_file_are_loaded_as_json_and_left_out_of_the_features(tmp_path: Path) -> None:
+    """A Parquet export with a list and a struct column failed `new` with DuckDB's SQL
+    ("cannot load the file: LINE 1: ... CAST(_wb_t1 AS STRUCT(K BIGINT, ...") and no column named."""
+    import duckdb
+    import numpy as np
+    import pandas as pd
+
+    from workbench.charter.config import Source, load_charter
+    from workbench.data.warehouse import ingest_source
+    from workbench.errors import ConfigError
+    from workbench.new import new_pilot
+
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame({"tags": [list(rng.choice(["a", "b"], rng.integers(0, 3))) for _ in range(n)],
+                          "meta": [{"k": int(rng.integers(5)), "s": "x"} for _ in range(n)],
+                          "amount": rng.normal(100, 20, n), "churned": (rng.random(n) < 0.3).astype(int)})
+    frame.loc[3, "meta"] = None
+    data = tmp_path / "export.parquet"
+    frame.to_parquet(data, index=False)
+    made = new_pilot("nested", data, "churned", pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    assert {"tags", "meta"} <= set(charter.features.exclude) and "amount" not in charter.features.exclude
+    assert "lists or structs, loaded as their JSON text" in made.charter.read_text()
+    con = duckdb.connect()
+    source = Source(path=data, format="parquet", columns={"tags": "VARCHAR", "meta": "VARCHAR", "amount": "DOUBLE",
+                                                           "churned": "BIGINT"})
+    ingest_source(con, "export", source, data)
+    rows = con.execute("SELECT tags, meta FROM export ORDER BY rowid LIMIT 4").fetchall()
+    assert [json.loads(t) for t, _ in rows] == [list(v) for v in frame["tags"][:4]]
+    assert json.loads(rows[0][1]) == frame["meta"][0] and rows[3][1] is None
+    with pytest.raises(ConfigError, match="the target 'tags' holds lists or structs"):
+        new_pilot("by_tags", data, "tags", pilots_dir=tmp_path / "pilots")

@@ -55,6 +55,7 @@ from ..errors import IngestError, WarehouseError, WarehouseLockedError, Workbenc
 __all__ = [
     "TableFingerprint",
     "file_columns",
+    "nested_type",
     "IngestResult",
     "writer",
     "write_lock",
@@ -616,6 +617,14 @@ def json_scan(path: Path | str, source: Source) -> str:
     return f"read_json({_lit(str(path))}, format='newline_delimited', columns={columns})"
 
 
+def nested_type(duck_type: str) -> bool:
+    """A DuckDB list, array, struct, map or union type (``VARCHAR[]``, ``STRUCT(k BIGINT)``):
+    a Parquet column declared VARCHAR holds its values as JSON text (DuckDB's own text for a
+    struct, ``{'k': 1}``, does not cast back, and was refused as changed)."""
+    t = duck_type.strip().upper()
+    return t.endswith("]") or t.startswith(("STRUCT(", "MAP(", "UNION("))
+
+
 def _parquet_types(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
     rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_lit(str(path))})").fetchall()
     return {r[0]: str(r[1]).upper() for r in rows}
@@ -631,6 +640,10 @@ def _load_select(source: Source, types: dict[str, str], missing: Sequence[str], 
     for i, c in enumerate(c for c in source.columns if c not in missing):
         q, typ = _q(c), types[c]
         v, t = f"_wb_v{i}", f"_wb_t{i}"
+        if typ == "VARCHAR" and nested_type((raw or {}).get(c, "VARCHAR")):  # a list or a struct: its JSON text
+            inner.append(f"CAST(to_json({q}) AS VARCHAR) AS {v}")
+            outer.append(f"{v} AS {q}")
+            continue
         fmt = text_format(typ, csv)
         rule = _rule_for(v, t, typ, (raw or {}).get(c, "VARCHAR"), fmt)
         if rule is None:
