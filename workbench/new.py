@@ -32,6 +32,8 @@ from .measure.metrics import SKEWED  # a binary target's rarer class under this 
 
 __all__ = ["Scaffold", "new_pilot", "infer_columns"]
 
+_JSONL = (".jsonl", ".ndjson")
+_SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # column names that usually hold personal data: masked (counts only) and never features
 _PERSONAL = re.compile(r"(^|_)(name|first_?name|last_?name|surname|email|e_?mail|phone|mobile|address|street|"
@@ -78,6 +80,8 @@ def _reader(path: Path, *, decimal: bool = True) -> str:
     as one unless ``decimal`` is False)."""
     if path.suffix.lower() in (".parquet", ".pq"):
         return f"read_parquet({_lit(str(path))})"
+    if path.suffix.lower() in _JSONL:
+        return f"read_json({_lit(str(path))}, format='newline_delimited')"
     nulls = "[" + ", ".join(_lit(n) for n in NULL_STRINGS) + "]"
     comma = ", decimal_separator=','" if decimal and _decimal_comma(path) else ""
     return f"read_csv({_lit(str(path))}, nullstr={nulls}, sample_size=-1{comma})"
@@ -163,7 +167,7 @@ def _checked_columns(con: Any, data: Path, fmt: str, table: str, scratch: Path) 
         if fmt == "csv":  # text columns that are dates in a format the sniffer does not read
             columns.update(_date_formats(str(data)).columns)
     except ConfigError as sniffed:
-        header = _header(data)
+        header = _header(data) if fmt == "csv" else []
         if not header:
             raise
         _strict_load(data, fmt, table, {c: "VARCHAR" for c in header}, scratch)
@@ -437,7 +441,12 @@ def new_pilot(
     if folder.exists():
         raise ConfigError("the pilot folder already exists", where=str(folder),
                           hint="choose another NAME, or delete the folder to start over")
-    fmt = "parquet" if data.suffix.lower() in (".parquet", ".pq") else "csv"
+    suffix = data.suffix.lower()
+    if suffix in _SPREADSHEETS:
+        raise ConfigError(f"a spreadsheet ({suffix}): `workbench new` reads a CSV, JSONL or Parquet table",
+                          where=str(data), hint="save the sheet as \"CSV UTF-8\" (Excel: File > Save As), then run "
+                          "`workbench new` on that file")
+    fmt = "parquet" if suffix in (".parquet", ".pq") else "jsonl" if suffix in _JSONL else "csv"
     table = _table_name(data)
     con = duckdb.connect()
     scratch = Path(tempfile.mkdtemp(prefix="wb-new-"))
@@ -446,7 +455,7 @@ def new_pilot(
         if target not in columns:
             raise ConfigError(f"the data has no column '{target}'", where=str(data),
                               hint=f"choose the target among: {', '.join(columns)}")
-        nested = _nested_columns(con, data) if fmt == "parquet" else []
+        nested = _nested_columns(con, data) if fmt in ("parquet", "jsonl") else []
         if target in nested:
             raise ConfigError(f"the target '{target}' holds lists or structs, not one value a row", where=str(data),
                               hint="write the value to predict as a column of its own, then run `workbench new` again")
@@ -1322,7 +1331,7 @@ def _items_table(con: Any, data: Path, table: str = "t") -> dict[str, str]:
     """Load a CSV, JSONL or Parquet file into ``table``; its columns and charter types."""
     if not data.is_file():
         raise ConfigError("the data file does not exist", where=str(data), hint="pass a CSV, JSONL or Parquet file")
-    jsonl = data.suffix.lower() in (".jsonl", ".ndjson")
+    jsonl = data.suffix.lower() in _JSONL
     header = [] if jsonl or data.suffix.lower() in (".parquet", ".pq") else _header(data)
     if header:  # a CSV ingest would refuse (a ragged row, an open quote) is refused with its line, as ingest
         # would: the sniffer below names none, and reads some such files wrongly rather than failing

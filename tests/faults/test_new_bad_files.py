@@ -101,3 +101,31 @@ def test_lists_and_structs_in_a_parquet_file_are_loaded_as_json_and_left_out_of_
     assert json.loads(rows[0][1]) == frame["meta"][0] and rows[3][1] is None
     with pytest.raises(ConfigError, match="the target 'tags' holds lists or structs"):
         new_pilot("by_tags", data, "tags", pilots_dir=tmp_path / "pilots")
+
+
+def test_a_header_naming_a_column_twice_a_spreadsheet_and_a_jsonl_table(tmp_path: Path) -> None:
+    """Three files a stranger brings: a header with a column twice was "columns are in a different
+    order"; an .xlsx was read as a CSV ("no column 'y'; choose among: PK..."); a JSONL table was read
+    as a CSV too, though a charter source takes `format: jsonl`."""
+    import pandas as pd
+
+    from workbench.charter.config import load_charter
+    from workbench.errors import ConfigError, IngestError
+    from workbench.new import new_pilot
+
+    twice = tmp_path / "twice.csv"
+    twice.write_text("a,a,y\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(100)))
+    with pytest.raises(IngestError, match=r"column\(s\) named more than once: a \(columns 1, 2\)") as caught:
+        new_pilot("twice", twice, "y", pilots_dir=tmp_path / "pilots")
+    assert caught.value.where == f"{twice}:1" and caught.value.hint == "give every column of the header its own name"
+    sheet = tmp_path / "book.xlsx"
+    sheet.write_bytes(b"PK\x03\x04" + bytes(100))
+    with pytest.raises(ConfigError, match=r"a spreadsheet \(\.xlsx\)") as caught:
+        new_pilot("book", sheet, "y", pilots_dir=tmp_path / "pilots")
+    assert "CSV UTF-8" in caught.value.hint
+    rows = tmp_path / "rows.jsonl"
+    pd.DataFrame({"Prix (€)": [i * 1.5 for i in range(200)], "a.b": [i % 5 for i in range(200)],
+                  "y": [i % 3 == 0 for i in range(200)]}).to_json(rows, orient="records", lines=True)
+    made = new_pilot("rows", rows, "y", pilots_dir=tmp_path / "pilots")
+    source = load_charter(made.charter).sources["rows"]
+    assert source.format == "jsonl" and source.columns == {"Prix (€)": "DOUBLE", "a.b": "BIGINT", "y": "BOOLEAN"}

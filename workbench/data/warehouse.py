@@ -424,6 +424,10 @@ def _check_header(path: Path, source: Source) -> list[str]:
     if missing and not extra and in_order and source.contract is not None and len(missing) < len(declared):
         return missing
     parts = []
+    twice = [c for c in dict.fromkeys(header) if header.count(c) > 1]
+    if twice:  # DuckDB would read the second as a_1: which one is meant cannot be told
+        parts.append("column(s) named more than once: " + ", ".join(
+            f"{c} (columns {', '.join(str(i + 1) for i, h in enumerate(header) if h == c)})" for c in twice))
     if missing:
         parts.append(f"missing column(s) {', '.join(missing)}")
     if extra:
@@ -433,7 +437,8 @@ def _check_header(path: Path, source: Source) -> list[str]:
     raise IngestError(
         "header does not match the declared columns: " + "; ".join(parts),
         where=f"{path}:1",
-        hint=f"fix the file, or the `columns:` of this source in the charter (declared: {', '.join(declared)})",
+        hint=("give every column of the header its own name" if twice and not extra and not missing else
+              f"fix the file, or the `columns:` of this source in the charter (declared: {', '.join(declared)})"),
     )
 
 
