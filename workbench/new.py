@@ -126,6 +126,36 @@ def _read_decimal_comma(data: str, mtime_ns: int, size: int) -> bool:  # noqa: A
         con.close()
 
 
+# a number as a person writes it in a report: a currency sign, thousands separators, a percent sign
+_FORMATTED_NUMBER = r"^\s*[-+]?\s*[$€£¥]?\s*([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]+)?\s*%?\s*$"
+
+
+def _formatted_number(con: Any, col: str, share: float = 0.95) -> str | None:
+    """A value of text column ``col`` of table ``t`` (an example) when at least ``share`` of its
+    values are numbers written for reading ('$1,234.50', '12.5%'): DuckDB reads them as text,
+    and as text a model takes them for a category of as many values. None otherwise."""
+    from .data.sql import quote_ident as _q
+
+    q = _q(col)
+    present, numbers, example = con.execute(
+        f"SELECT count({q}), count(*) FILTER (WHERE regexp_full_match({q}, {_lit(_FORMATTED_NUMBER)})), "
+        f"min({q}) FILTER (WHERE regexp_matches({q}, '[$€£¥,%]')) FROM t").fetchone()
+    return example if present and example is not None and numbers >= share * present else None
+
+
+def _formatted_note(columns: list[str], table: str) -> str:
+    """What to do about numbers written as text: the feature view that reads them as numbers,
+    as the charter's YAML takes it (a double-quoted string)."""
+    from .data.sql import quote_ident as _q
+
+    plain = ", ".join(f"CAST(regexp_replace({_q(c)}, '[^0-9.-]', '', 'g') AS DOUBLE) AS {_q(c)}" for c in columns)
+    sql = f"SELECT * REPLACE ({plain}) FROM {_q(table)}"
+    yaml = sql.replace("\\", "\\\\").replace('"', '\\"')
+    return (f"left out {', '.join(columns)}: numbers written as text (a currency sign, thousands separators, a "
+            f"percent sign); write them plain in the file (1234.5), or read them as numbers in the feature view, "
+            f'in place of `table:` (and take them off `exclude:`): `sql: "{yaml}"`')
+
+
 def _nested_columns(con: Any, path: Path) -> list[str]:
     """The Parquet file's list, array, struct, map and union columns (declared VARCHAR: ingest
     loads them as JSON text)."""
@@ -509,6 +539,7 @@ def new_pilot(
         # columns that are no features: identifiers, free text, personal data
         exclude: dict[str, str] = {}
         pii: list[str] = []
+        formatted: list[str] = []  # numbers written as text ('$1,234.50'): left out, and how to take them
         for col, dtype in columns.items():
             if col == target or col == time_column:
                 continue
@@ -527,6 +558,10 @@ def new_pilot(
             if distinct == 0 or (distinct == 1 and present == rows):  # a null beside one value still says something
                 exclude[col] = "the same value in every row, or none: nothing to learn from"
                 continue
+            if dtype == "VARCHAR" and (written := _formatted_number(con, col)) is not None:
+                exclude[col] = f"numbers written as text ({written!r}): as text a category, not a number"
+                formatted.append(col)
+                continue
             if dtype == "VARCHAR" or dtype in _NUMERIC - {"FLOAT", "DOUBLE"}:
                 n_distinct, avg_len = con.execute(
                     f"SELECT count(DISTINCT {_q(col)}), avg(length(CAST({_q(col)} AS VARCHAR))) FROM t").fetchone()
@@ -537,6 +572,8 @@ def new_pilot(
                                     "record, it measures nothing")
                 elif dtype == "VARCHAR" and n_distinct > 0.5 * rows and (avg_len or 0) > 20:
                     exclude[col] = "free text (most values unique)"
+        if formatted:
+            notes.append(_formatted_note(formatted, table))
         for col, why in _leaks(con, columns, target, task, positive, time_column, exclude).items():
             exclude[col] = why
             notes.append(f"left out {col}: {why}")
