@@ -230,6 +230,12 @@ def test_new_refuses_with_located_reasons(tmp_path: Path) -> None:
         new_pilot("x", data, "segment", task="classification", pilots_dir=tmp_path)
     assert "--task multiclass" in exc.value.hint
     assert new_pilot("seg", data, "segment", pilots_dir=tmp_path).task == "multiclass"  # inferred: 3 classes
+    # a target with one value: nothing to predict (it was told to pass --task multiclass or regression)
+    pd.read_csv(data).assign(churned=1).to_csv(tmp_path / "const.csv", index=False)
+    with pytest.raises(ConfigError, match="the target 'churned' has one value, 1, in every row that has one: "
+                       "there is nothing to predict") as exc:
+        new_pilot("const", tmp_path / "const.csv", "churned", pilots_dir=tmp_path)
+    assert "--task" not in exc.value.hint and not (tmp_path / "const").exists()
     new_pilot("x", data, "churned", pilots_dir=tmp_path)
     with pytest.raises(ConfigError, match="already exists"):
         new_pilot("x", data, "churned", pilots_dir=tmp_path)

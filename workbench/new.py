@@ -503,6 +503,10 @@ def new_pilot(
         tq = _q(target)
         counts = con.execute(f"SELECT {tq}, count(*) FROM t WHERE {tq} IS NOT NULL GROUP BY ALL ORDER BY 2 DESC").fetchall()
         distinct = len(counts)
+        if distinct < 2:
+            raise ConfigError(f"the target '{target}' has " + (f"one value, {_jsonable(counts[0][0])!r}, in every row "
+                              "that has one" if counts else "no value in any row") + ": there is nothing to predict",
+                              where=str(data), hint="choose the column whose value varies and is to be predicted")
         numeric_target = columns[target] in _NUMERIC
         notes: list[str] = []
         dates = _date_formats(str(data)) if fmt == "csv" else None
