@@ -188,7 +188,9 @@ def test_slices_of_an_eval_set_are_judged_on_paired_intervals_not_point_values()
     assert by_key["length.short"].diff.ci_high < -0.05 and by_key["length.long"].diff.ci_low > 0
     assert by_key["length.emoji"].rows == 60 and by_key["length.emoji"].smallest_class < 30
     gate = SlicesGate(name="no_slice_regression", kind="slices", metric="quality.macro_f1", margin=0.05, min_rows=50)
-    result = slices_gate(gate, {}, champion=None, champion_version=None, baseline={}, comparison=cmp.to_dict())
+    result = slices_gate(gate, {}, champion=None, champion_version=None, baseline={}, comparison=cmp.to_dict(),
+                         unit="items")
     assert not result.passed and "95 % paired intervals" in result.reason
+    assert "1 of 3 slice(s) with at least 50 items may be worse" in result.reason
     assert result.details[0].startswith("length.short: difference -")
     assert not any(d.startswith("length.emoji:") for d in result.details)  # thin, and not surely worse

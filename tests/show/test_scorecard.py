@@ -179,3 +179,4 @@ def test_interval_numbers_are_written_without_an_exponent() -> None:
 def test_a_thin_slice_says_how_it_was_judged() -> None:
     assert _thin_note({"smallest_class": 13}) == "13 rows of its rarest class (under 30): judged only for clear harm"
     assert _thin_note({"smallest_class": 30}) == "" and _thin_note({}) == ""  # enough of each class; regression
+    assert _thin_note({"smallest_class": 4}, "items").startswith("4 items of its rarest class")  # an eval set

@@ -445,7 +445,7 @@ def slice_values(metrics: Mapping[str, float], metric: str) -> dict[str, float]:
 def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: Mapping[str, float] | None,
                 champion_version: str | None, baseline: Mapping[str, float] | None, run_id: str | None = None,
                 champion_run_id: str | None = None, baseline_run_id: str | None = None,
-                comparison: Mapping[str, Any] | None = None) -> GateResult:
+                comparison: Mapping[str, Any] | None = None, unit: str = "rows") -> GateResult:
     """No slice worse than the champion's same slice by more than ``margin`` (no champion: the
     baseline's). ``measured`` is the largest regression found, ``threshold`` the margin.
 
@@ -453,7 +453,8 @@ def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: M
     with at least ``min_rows`` rows is judged on its 95 % interval: it passes only when the
     interval's worse end stays within ``margin``; the failing slices are listed worst first.
     Without one, the logged per-slice values are compared as points (and the reason says so).
-    Direction: the gate's ``higher_is_better``, else the registry's for ``quality.<m>``."""
+    Direction: the gate's ``higher_is_better``, else the registry's for ``quality.<m>``.
+    ``unit``: what a slice counts, as the reason says it (an eval set's items)."""
     higher = _gate_higher(gate)
     base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op="<=", threshold=gate.margin,
                 run_id=run_id)
@@ -465,7 +466,7 @@ def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: M
     inner = gate.metric.split(".", 1)[1] if gate.metric.startswith(("quality.", "slice.")) else gate.metric
     entries = [e for e in ((comparison or {}).get("slices") or []) if e.get("metric") == inner]
     if entries:
-        return _slices_by_interval(gate, entries, higher=higher, ref_name=ref_name, base=base)
+        return _slices_by_interval(gate, entries, higher=higher, ref_name=ref_name, base=base, unit=unit)
     cand = slice_values(candidate, gate.metric)
     if not cand:
         return GateResult(passed=False, reason=f"the candidate has no slice metrics for {gate.metric}", **base)
@@ -568,7 +569,7 @@ def shift_gate(gate: ShiftGate, metrics: Mapping[str, float] | None, columns: Se
 
 
 def _slices_by_interval(gate: SlicesGate, entries: list[Mapping[str, Any]], *, higher: bool, ref_name: str,
-                        base: dict[str, Any]) -> GateResult:
+                        base: dict[str, Any], unit: str = "rows") -> GateResult:
     """The slices gate on paired per-slice intervals: every slice with ``min_rows`` rows. A slice
     with enough rows of each class (``stats.MIN_PER_CLASS``, as the sample-size gate asks of the
     whole) passes when its interval's worse end stays within ``margin``; a *thin* slice, with fewer
@@ -583,7 +584,7 @@ def _slices_by_interval(gate: SlicesGate, entries: list[Mapping[str, Any]], *, h
         else:
             undefined.append(e)
     if not judged:
-        return GateResult(passed=False, reason=f"no slice with at least {gate.min_rows} rows has a paired interval "
+        return GateResult(passed=False, reason=f"no slice with at least {gate.min_rows} {unit} has a paired interval "
                           f"against the {ref_name} on {gate.metric}", **base)
     rarest = {id(e): _num(e, "smallest_class") for e in judged}  # None: regression, or not logged
     thin = {i for i, n in rarest.items() if n is not None and n < stats.MIN_PER_CLASS}
@@ -597,19 +598,19 @@ def _slices_by_interval(gate: SlicesGate, entries: list[Mapping[str, Any]], *, h
     failing.sort(key=lambda t: t[0])  # the worst end first, as numbers
     details = tuple(f"{e['key']}: {_interval_text(e)}" for _, e in failing)
     if thin:
-        details += (f"judged only for clear harm (fewer than {stats.MIN_PER_CLASS} rows of a class): "
+        details += (f"judged only for clear harm (fewer than {stats.MIN_PER_CLASS} {unit} of a class): "
                     + ", ".join(f"{e['key']} ({int(rarest[id(e)] or 0)} of its rarest class, "
-                                f"{int(e['rows'])} rows)" for e in judged if id(e) in thin),)
+                                f"{int(e['rows'])} {unit})" for e in judged if id(e) in thin),)
     if small:
-        details += (f"not compared (fewer than {gate.min_rows} rows): "
+        details += (f"not compared (fewer than {gate.min_rows} {unit}): "
                     + ", ".join(f"{e['key']} ({int(e['rows'])})" for e in sorted(small, key=lambda e: -int(e["rows"]))),)
     if undefined:
         details += ("not compared (no interval): " + ", ".join(f"{e['key']} ({e.get('reason') or 'undefined'})"
                                                              for e in undefined),)
-    reason = (f"{len(failing)} of {len(judged)} slice(s) with at least {gate.min_rows} rows may be worse than the "
+    reason = (f"{len(failing)} of {len(judged)} slice(s) with at least {gate.min_rows} {unit} may be worse than the "
               f"{ref_name} by more than {gate.margin:g} on {gate.metric} (95 % paired intervals, "
               f"{'higher' if higher else 'lower'} is better)"
-              + (f"; {len(thin)} of them with fewer than {stats.MIN_PER_CLASS} rows of a class, judged only for "
+              + (f"; {len(thin)} of them with fewer than {stats.MIN_PER_CLASS} {unit} of a class, judged only for "
                  "clear harm" if thin else "")
               + (f"; worst {failing[0][1]['key']}: {_interval_text(failing[0][1])}" if failing else
                  f"; largest point regression {worst:+.4g}" if worst > 0 else "; no slice is worse"))
@@ -691,7 +692,8 @@ def evaluate_gate(gate: Any, evidence: Evidence) -> GateResult:
         return slices_gate(gate, ev.candidate_metrics, champion=ev.champion_metrics,
                            champion_version=ev.champion_version, baseline=ev.baseline_metrics,
                            run_id=ev.candidate_run_id, champion_run_id=ev.champion_run_id,
-                           baseline_run_id=ev.baseline_run_id, comparison=_slice_comparison(ev))
+                           baseline_run_id=ev.baseline_run_id, comparison=_slice_comparison(ev),
+                           unit="items" if ev.task_kind in ITEM_TASKS else "rows")
     if isinstance(gate, ShiftGate):
         return shift_gate(gate, ev.evaluate_metrics, ev.shift_columns, run_id=ev.evaluate_run_id)
     raise PromotionError(f"unknown gate kind {getattr(gate, 'kind', type(gate).__name__)!r}",

@@ -544,6 +544,7 @@ def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected:
     entries = [e for e in ((slice_cmp or {}).get("slices") or [])]
     if entries:
         gated = _slice_metric(charter)
+        unit = "items" if getattr(charter, "eval_set", None) is not None else "rows"
         metrics = sorted(dict.fromkeys(str(e.get("metric")) for e in entries), key=lambda m: m != gated)
 
         def worst_end(e: Mapping[str, Any]) -> float:  # the interval's worse end, in the metric's own direction
@@ -559,17 +560,17 @@ def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected:
                      f"({_e(', '.join(metrics))}), worst first</h3>")
         parts.append(_table(["slice", "metric", "rows", "difference [95 % interval]", "note"],
                             [(e.get("key"), e.get("metric"), _Num(fmt.integer(e.get("rows"))), _Num(_interval_text(e)),
-                              e.get("reason") or _thin_note(e)) for e in ordered]))
+                              e.get("reason") or _thin_note(e, unit)) for e in ordered]))
     parts.append("</section>")
     return "".join(parts)
 
 
-def _thin_note(entry: Mapping[str, Any]) -> str:
-    """What the slices gate asks of a slice with few rows of a class (decide.promotion)."""
+def _thin_note(entry: Mapping[str, Any], unit: str = "rows") -> str:
+    """What the slices gate asks of a slice with few rows (eval items) of a class (decide.promotion)."""
     rarest = entry.get("smallest_class")
     if rarest is None or int(rarest) >= MIN_PER_CLASS:
         return ""
-    return f"{int(rarest)} rows of its rarest class (under {MIN_PER_CLASS}): judged only for clear harm"
+    return f"{int(rarest)} {unit} of its rarest class (under {MIN_PER_CLASS}): judged only for clear harm"
 
 
 def _probes_section(models: Mapping[str, Mapping[str, float]], details: Mapping[str, Any]) -> str:
