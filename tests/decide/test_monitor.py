@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from support import cli_here
 from workbench.cli import app
 from workbench.charter.config import load_charter
-from workbench.errors import EXIT_BREACH, IngestError, MonitorError
+from workbench.errors import EXIT_BREACH, ConfigError, IngestError, MonitorError
 from workbench.decide.monitor import monitor_batch, timeline
 from workbench.steps.runner import project_store, run_pilot
 from workbench.charter.drafted import confirm
@@ -234,3 +234,19 @@ def test_the_monitor_run_charts_each_metric_and_drifted_column_across_batches(pi
     drifted = {c for p in psi for c, v in p.items() if v is not None and v > 0.2}
     for column in seen:
         assert (f"<h4>input PSI of {column} " in page) == (column in drifted), column
+
+
+def test_a_batch_for_an_eval_set_pilot_is_refused_naming_what_to_do(tmp_path: Path) -> None:
+    # it asked "production.batch_source: which source does a batch replace?" and named the eval
+    # and training sources, as if either could take a production batch
+    from workbench.new import new_text_pilot
+
+    rng = np.random.default_rng(2)
+    pd.DataFrame({"text": [f"note {i} " + rng.choice(["late", "early"]) for i in range(200)],
+                  "label": rng.choice(["a", "b"], 200)}).to_csv(tmp_path / "notes.csv", index=False)
+    made = new_text_pilot("notes", tmp_path / "notes.csv", "label", ["text"], pilots_dir=tmp_path / "pilots")
+    notes = load_charter(made.charter)
+    refused = "monitoring batches of a text-classification pilot is not built yet"
+    with pytest.raises(ConfigError, match=refused) as caught:
+        monitor_batch(notes, None, _write(table(10, 1), tmp_path / "batch.csv"))  # type: ignore[arg-type]
+    assert caught.value.where.endswith("pilot.yaml: eval_set") and "--canary" in caught.value.hint

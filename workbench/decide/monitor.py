@@ -420,6 +420,11 @@ def monitor_batch(charter: Charter, store: Store, batch: Path | str, *, batch_id
     from ..measure.sql_metrics import ROW, SCORE, Y
 
     say = progress or (lambda _m: None)
+    if charter.eval_set is not None:  # its champion answers eval items; a batch of them has no place here yet
+        raise ConfigError(f"monitoring batches of a {charter.task.kind if charter.task else 'eval-set'} pilot is not "
+                          "built yet", where=f"{charter.path}: eval_set",
+                          hint="an LLM champion: `workbench monitor --canary`; otherwise judge new labelled items "
+                          "by running the pilot on them as its eval set (`make pilot`)")
     if charter.task is not None and charter.task.kind == "multiclass":  # its scores are class answers, not rates
         raise ConfigError("monitoring a multiclass champion is not built yet", where=f"{charter.path}: task.kind",
                           hint="judge production batches by re-running the pilot on them (README, \"Multiclass pilots\")")
