@@ -544,6 +544,7 @@ def new_pilot(
         exclude: dict[str, str] = {}
         pii: list[str] = []
         formatted: list[str] = []  # numbers written as text ('$1,234.50'): left out, and how to take them
+        distinct_of: dict[str, int] = {}  # each column's distinct values, counted once (a scan of the column)
         for col, dtype in columns.items():
             if col == target or col == time_column:
                 continue
@@ -551,6 +552,7 @@ def new_pilot(
                 exclude[col] = "lists or structs, loaded as their JSON text: a feature once its fields are columns"
                 continue
             distinct, present = con.execute(f"SELECT count(DISTINCT {_q(col)}), count({_q(col)}) FROM t").fetchone()
+            distinct_of[col] = distinct
             if _PERSONAL.search(col):
                 if distinct > 2:
                     pii.append(col)
@@ -567,14 +569,13 @@ def new_pilot(
                 formatted.append(col)
                 continue
             if dtype == "VARCHAR" or dtype in _NUMERIC - {"FLOAT", "DOUBLE"}:
-                n_distinct, avg_len = con.execute(
-                    f"SELECT count(DISTINCT {_q(col)}), avg(length(CAST({_q(col)} AS VARCHAR))) FROM t").fetchone()
-                if n_distinct == rows and rows > 50:
+                if distinct == rows and rows > 50:
                     exclude[col] = "a unique identifier: every row has its own value"
-                elif present >= 50 and names_records(col, n_distinct, present):
-                    exclude[col] = (f"{_NAMED_ID} ({n_distinct:,} distinct values in {present:,} rows): it names a "
+                elif present >= 50 and names_records(col, distinct, present):
+                    exclude[col] = (f"{_NAMED_ID} ({distinct:,} distinct values in {present:,} rows): it names a "
                                     "record, it measures nothing")
-                elif dtype == "VARCHAR" and n_distinct > 0.5 * rows and (avg_len or 0) > 20:
+                elif dtype == "VARCHAR" and distinct > 0.5 * rows and (
+                        con.execute(f"SELECT avg(length({_q(col)})) FROM t").fetchone()[0] or 0) > 20:
                     exclude[col] = "free text (most values unique)"
         if formatted:
             notes.append(_formatted_note(formatted, table))
@@ -585,8 +586,7 @@ def new_pilot(
         for col, dtype in columns.items():
             if col in exclude or col in (target, time_column) or dtype not in ("VARCHAR", "BOOLEAN"):
                 continue
-            n_distinct = con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t").fetchone()[0]
-            if 2 <= n_distinct <= 12:
+            if 2 <= distinct_of[col] <= 12:
                 slice_cols.append(col)
         slice_cols = slice_cols[:2]
         group = None if time_column is not None else _group_key(con, exclude, rows, target, task, columns, notes)

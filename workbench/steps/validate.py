@@ -35,7 +35,6 @@ from ..errors import ConfigError, WorkbenchError
 __all__ = ["Finding", "check_charter", "raise_for_errors"]
 
 
-
 @dataclass(frozen=True)
 class Finding:
     level: Literal["error", "warning"]
