@@ -589,7 +589,8 @@ def new_pilot(
             if 2 <= distinct_of[col] <= 12:
                 slice_cols.append(col)
         slice_cols = slice_cols[:2]
-        group = None if time_column is not None else _group_key(con, exclude, rows, target, task, columns, notes)
+        group = (None if time_column is not None else
+                 _group_key(con, exclude, rows, target, task, columns, notes, distinct_of))
         if group is not None:
             notes.append(f"split by {group[0]}: {group[1]:.1f} rows a value, {group[2]}; a random split would put "
                          "one value's rows on both sides")
@@ -762,7 +763,7 @@ def _temporal_cut(con: Any, col: str, target: str | None, task: str) -> tuple[fl
 
 
 def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: str, columns: dict[str, str],
-               notes: list[str]) -> tuple[str, float, str] | None:
+               notes: list[str], distinct_of: dict[str, int]) -> tuple[str, float, str] | None:
     """A column the leakage checks left out because its value gives the target away (one
     target value per value, ``one_to_one``; or a per-value mean that explains it alone,
     ``single_feature``) whose values repeat (two rows a value or more, on average): an entity
@@ -773,7 +774,7 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
     a value, what it does to the target), or None. A measurement
     (a FLOAT, DOUBLE or DECIMAL column: a price, a rate) names no entity; a column whose values
     subdivide the classes (too few values a class to hold some of each out) is passed over, with
-    a note."""
+    a note. ``distinct_of``: each column's distinct values, as :func:`new_pilot` counted them."""
     from .data.sql import quote_ident as _q
     from .measure.leakage import MIN_GROUPS, MIN_VALUES_PER_CLASS, SHARED_SHARE
 
@@ -788,7 +789,7 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
             continue
         if columns.get(col, "").startswith(("FLOAT", "DOUBLE", "DECIMAL", "REAL")):
             continue
-        distinct = con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t").fetchone()[0]
+        distinct = distinct_of[col]
         per_value = rows / distinct if distinct else 0.0
         if distinct < MIN_GROUPS or (best is not None and per_value <= best[1]) or (per_value < 2 and not named_id):
             continue
