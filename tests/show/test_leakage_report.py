@@ -36,6 +36,14 @@ def test_section_names_findings_acknowledgements_and_sorts_shift_as_numbers() ->
     assert "No feature carries the answer" in leakage_shift_section([], {}, None)
 
 
+def test_an_eval_sets_section_says_what_its_checks_looked_at_and_that_shift_is_not_measured() -> None:
+    html = leakage_shift_section([], {}, None, eval_set=True)
+    assert "No eval item is among the training items" in html and "prompt template" in html
+    assert "No feature carries the answer" not in html  # no feature was checked: an eval set has none
+    assert "not measured on an eval set" in html and "shift/columns.json" not in html
+    assert "Not checked" in leakage_shift_section(None, {}, None, eval_set=True)  # a missing check still says so
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return Store(tmp_path_factory.mktemp("leakcard"))

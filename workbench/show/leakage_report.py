@@ -21,15 +21,21 @@ SHOWN_COLUMNS = 25  # the worst columns; every column is in shift/columns.json
 
 def leakage_shift_section(findings: Sequence[Mapping[str, Any]] | None, acknowledged: Mapping[str, str],
                           shift: Mapping[str, Any] | None, *, run_id: str | None = None,
-                          max_psi: float | None = None, max_unseen_share: float | None = None) -> str:
+                          max_psi: float | None = None, max_unseen_share: float | None = None,
+                          eval_set: bool = False) -> str:
     """HTML of the section. ``findings`` None: the evaluate run logged no leakage checks.
-    ``max_psi`` / ``max_unseen_share``: the charter's shift gate limits, to mark columns beyond them."""
+    ``max_psi`` / ``max_unseen_share``: the charter's shift gate limits, to mark columns beyond them.
+    ``eval_set``: an eval-set pilot, whose checks look at its items (among the training items, in a
+    prompt), not at features, and which measures no shift (its items are fixed, not a split)."""
     parts = ['<section id="leakage"><h2>Leakage and shift</h2>']
     where = f' <span class="muted">(evaluate run <code>{esc(run_id[:12])}</code>)</span>' if run_id else ""
     parts.append(f"<h3>Leakage checks{where}</h3>")
     if findings is None:
         parts.append('<p class="fail">Not checked: the evaluate step logged no leakage findings, so no GO '
                      "(call <code>s.log_leakage(leakage.check_data(data, s.task, s.spec.split))</code>).</p>")
+    elif not findings and eval_set:
+        parts.append('<p class="pass">No eval item is among the training items (exactly, or but for case, accents and '
+                     "punctuation) or written into a candidate's prompt template.</p>")
     elif not findings:
         parts.append('<p class="pass">No feature carries the answer (target copies, one-to-one codes, near-perfect '
                      "single features, target buckets and ratios, future dates, a random split on dated rows) and no held-out row "
@@ -46,6 +52,10 @@ def leakage_shift_section(findings: Sequence[Mapping[str, Any]] | None, acknowle
     unused = sorted(set(acknowledged) - {str(f.get("feature")) for f in findings or ()})
     if unused:
         parts.append(f'<p class="muted">Acknowledged in the charter but not found this run: {esc(", ".join(unused))}.</p>')
+    if eval_set and not shift:
+        parts.append('<p class="muted">Shift is not measured on an eval set: its items are fixed, not a split of one '
+                     "table.</p></section>")
+        return "".join(parts)
     parts.append("<h3>Shift: held-out rows against training rows</h3>")
     columns = list((shift or {}).get("columns") or [])
     if not columns:

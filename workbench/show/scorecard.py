@@ -671,7 +671,8 @@ def _leakage_section(charter: Charter, layout: Any, reader: _Reader) -> str:
     gate = next((g for g in charter.gates if g.kind == "shift"), None)
     return leakage_shift_section(findings, charter.leakage.acknowledged, reader.json(source, "shift/columns.json"),
                                  run_id=source, max_psi=getattr(gate, "max_psi", None),
-                                 max_unseen_share=getattr(gate, "max_unseen_share", None))
+                                 max_unseen_share=getattr(gate, "max_unseen_share", None),
+                                 eval_set=charter.eval_set is not None)
 
 
 def _items_section(charter: Charter, store: Store, layout: Any) -> str:
