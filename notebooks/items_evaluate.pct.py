@@ -105,18 +105,20 @@ items_report.intervals(comparisons) if comparisons else print("No baseline answe
 # ## Where they go wrong, and where they disagree with today's way
 
 # %%
+# personal data withheld from every text shown (inputs, expected values, answers), as before a vendor call
+mask = items.personal_mask(data)
 texts = dict(zip(data.ids, data.texts()))
 for name, r in results.items():
     if s.task.kind == "text-classification":
         display(items_report.confusion_figure(r.quality, title=f"{name}: {r.description}"))
         display(items_report.per_class(r.quality))
     if baseline_rows is not None:
-        differ = items_report.disagreements(r.items, baseline_rows, texts=texts)
+        differ = items_report.disagreements(r.items, baseline_rows, texts=texts, mask=mask)
         s.log_table(differ, f"evaluate/{name}_disagreements.html")
         display(differ)
     worst = r.worst(10)
     worst.insert(1, "text", [items_report._short(texts[i]) for i in worst["item_id"]])
-    display(worst)
+    display(items_report.masked(worst, mask))
 
 # %%
 s.finish()

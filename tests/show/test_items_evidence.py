@@ -53,3 +53,31 @@ def test_the_section_escapes_every_value_and_reports_agreement_per_model() -> No
     assert "75% (3 of 4)" in row and "0.50" in row
     none = item_evidence_html({"rule": BASELINE}, baseline="rule", texts=None, agreements={})
     assert "No reviewer labels for these runs yet" in none and "answered differently" not in none
+
+
+def test_an_email_in_an_expected_value_or_an_answer_is_withheld_like_the_inputs_one(tmp_path) -> None:  # noqa: ANN001
+    """An extractor's answers hold what its inputs held: the scorecard masks the input text, so
+    the expected value and each model's answer beside it are masked the same way."""
+    from types import SimpleNamespace
+
+    from workbench.show.items_report import disagreements, eval_inputs, masked
+
+    expected = ['{"email": "ada@example.org"}', '{"email": "bob@example.org"}']
+    cand = _rows(['{"email": "ada@example.org"}', '{"email": "ann@example.net"}'], expected, [1.0, 2.0], [None, None])
+    base = _rows(['{"email": null}', '{"email": null}'], expected, [1.0, 1.0], [None, None])
+
+    # what eval_inputs reads of a charter; no warehouse yet, so only the patterns can be withheld
+    charter = SimpleNamespace(warehouse_path=tmp_path / "none.duckdb",
+                              eval_set=SimpleNamespace(source="t", id="item_id", inputs=["text"]))
+    texts, note, mask = eval_inputs(charter)
+    assert texts is None and note.startswith("Inputs not shown")
+    html = item_evidence_html({"b": base, "cand": cand}, baseline="b", texts={"i01": "from bob@example.org"},
+                              agreements={}, mask=mask)
+    assert "@example" not in html and "[email]" in html
+    plain = item_evidence_html({"b": base, "cand": cand}, baseline="b", texts=None, agreements={})
+    assert "ann@example.net" in plain  # without a mask nothing is withheld: the mask is what does it
+    shown = disagreements(cand, base, texts={"i01": "write to bob@example.org"}, mask=mask)
+    assert not shown.astype(str).apply(lambda c: c.str.contains("@example")).any().any(), shown
+    assert shown.loc[shown.item_id == "i01", "text"].item() == "write to [email]"
+    kept = masked(base.assign(output=[None, pd.NA]), mask)  # missing answers stay missing, not "None"
+    assert kept.output.isna().all()

@@ -7,7 +7,7 @@ Pure rendering of :mod:`workbench.measure.items` results (DataFrames and matplot
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -15,8 +15,8 @@ import pandas as pd
 from ..measure.items.scoring import short_labels
 
 __all__ = ["confusion_frame", "confusion_figure", "per_class", "disagreements", "side_by_side", "worst_failures",
-           "slowest", "disagreement_rows", "item_evidence_html", "item_evidence_section", "item_runs", "eval_texts",
-           "intervals"]
+           "slowest", "masked", "disagreement_rows", "item_evidence_html", "item_evidence_section", "item_runs", "eval_texts",
+           "eval_inputs", "intervals"]
 
 
 def confusion_frame(quality: Any, *, width: int = 24) -> pd.DataFrame:
@@ -69,9 +69,10 @@ def confusion_figure(quality: Any, *, title: str = "", max_labels: int = 30) -> 
 
 
 def disagreements(candidate: pd.DataFrame, baseline: pd.DataFrame, *, texts: Mapping[str, str] | None = None,
-                  n: int = 20) -> pd.DataFrame:
+                  n: int = 20, mask: Callable[[str], str] | None = None) -> pd.DataFrame:
     """Items where the candidate's and the baseline's answers differ, with who was right;
-    ``texts``: item id -> input text, shown shortened."""
+    ``texts``: item id -> input text, shown shortened; ``mask``: text -> text with personal data
+    withheld (:func:`workbench.measure.items.llm.personal_mask`), applied to every text shown."""
     both = candidate[["item_id", "expected", "output", "correct"]].merge(
         baseline[["item_id", "output", "correct"]], on="item_id", suffixes=("", "_baseline"))
     differ = both[both["output"].astype("string").fillna("(error)")
@@ -80,7 +81,22 @@ def disagreements(candidate: pd.DataFrame, baseline: pd.DataFrame, *, texts: Map
         differ.insert(1, "text", [_short(texts.get(str(i), "")) for i in differ["item_id"]])
     # the baseline right and the candidate wrong first: what a GO would break
     differ["_order"] = (~differ["correct"]) & differ["correct_baseline"]
-    return differ.sort_values("_order", ascending=False).drop(columns="_order").head(n).reset_index(drop=True)
+    shown = differ.sort_values("_order", ascending=False).drop(columns="_order").head(n).reset_index(drop=True)
+    return masked(shown, mask)
+
+
+def masked(frame: pd.DataFrame, mask: Callable[[str], str] | None,
+           columns: tuple[str, ...] = ("text", "expected", "output", "output_baseline", "error")) -> pd.DataFrame:
+    """``frame`` with ``mask`` applied to the text of each of ``columns`` it has (an answer or an
+    expected value can hold the e-mail its input held); missing values stay missing."""
+    if mask is None:
+        return frame
+    out = frame.copy()
+    for col in columns:
+        if col in out.columns:
+            out[col] = [v if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA else mask(str(v))
+                        for v in out[col]]
+    return out
 
 
 def side_by_side(runs: Mapping[str, Any]) -> pd.DataFrame:
@@ -156,19 +172,22 @@ def disagreement_rows(candidate: pd.DataFrame, baseline: pd.DataFrame, n: int = 
 
 def item_evidence_html(models: Mapping[str, pd.DataFrame], *, baseline: str | None,
                        texts: Mapping[str, str] | None, agreements: Mapping[str, Any],
-                       n: int = SHOWN_ITEMS, labels_note: str = "", texts_note: str = "") -> str:
+                       n: int = SHOWN_ITEMS, labels_note: str = "", texts_note: str = "",
+                       mask: Callable[[str], str] | None = None) -> str:
     """The scorecard section: each model's worst failures (input excerpt, expected, answer,
     error, latency), the items each candidate and the baseline answer differently (who was
     right), and the reviewer's agreement with the metric. ``models``: name -> per-item rows
     (item_id, expected, output, correct, latency_ms, error), the baseline under ``baseline``.
-    Every value is escaped."""
+    ``mask``: withholds personal data from every text shown (inputs, expected values, answers,
+    errors). Every value is escaped."""
     from .. import formatting as fmt
     from .html import Raw, esc, table
 
     def text(item_id: Any) -> str:
         if texts is None:
             return _WITHHELD if texts_note == _WITHHELD else "—"
-        return _short(texts.get(str(item_id), ""), 160)
+        shown = texts.get(str(item_id), "")
+        return _short(mask(shown) if mask is not None else shown, 160)
 
     def ms(v: Any) -> str:
         return "—" if v is None or pd.isna(v) else fmt.number(float(v))
@@ -183,7 +202,7 @@ def item_evidence_html(models: Mapping[str, pd.DataFrame], *, baseline: str | No
         role = " (baseline)" if name == baseline else ""
         wrong = int((~items["correct"].astype(bool)).sum())
         errors = int(items["error"].notna().sum())
-        worst = worst_failures(items, n)
+        worst = masked(worst_failures(items, n), mask)
         parts.append(f'<h3 class="worst" data-model="{esc(name)}">{esc(name)}{esc(role)}: worst failures</h3>'
                      f"<p>{fmt.integer(wrong)} of {fmt.integer(len(items))} items wrong, {fmt.integer(errors)} of them "
                      "errors (raised, timed out or malformed). Errors first, then wrong answers; slowest first.</p>")
@@ -204,6 +223,7 @@ def item_evidence_html(models: Mapping[str, pd.DataFrame], *, baseline: str | No
             if name == baseline:
                 continue
             shown, counts = disagreement_rows(items, models[baseline], n)
+            shown = masked(shown, mask)
             total = sum(counts.values())
             parts.append(f'<h3 class="disagree" data-model="{esc(name)}">{esc(name)} and {esc(baseline)}: items answered '
                          "differently</h3>"
@@ -260,35 +280,44 @@ def item_runs(charter: Any, store: Any, layout: Any) -> dict[str, str]:
 def eval_texts(charter: Any) -> tuple[dict[str, str] | None, str]:
     """Item id -> input text (the input columns joined), read from the warehouse read-only;
     None and why when they cannot be shown (personal data, no warehouse)."""
+    texts, note, _ = eval_inputs(charter)
+    return texts, note
+
+
+def eval_inputs(charter: Any) -> tuple[dict[str, str] | None, str, Callable[[str], str]]:
+    """:func:`eval_texts`, and the mask that withheld personal data from those texts, for the
+    other texts shown beside them (expected values, answers). Without the warehouse, the mask
+    withholds the e-mail, phone, IBAN and card patterns."""
     from ..data.warehouse import connect_read_only, pii_columns
     from ..errors import WorkbenchError
     from ..measure.items.data import join_text
     from ..measure.items.llm import Redactor
 
     es = charter.eval_set
+    counts: Counter = Counter()
+    patterns = Redactor([], [])
     try:
         con = connect_read_only(charter.warehouse_path)
     except WorkbenchError as exc:
-        return None, f"Inputs not shown: {exc.what}."
+        return None, f"Inputs not shown: {exc.what}.", lambda text: patterns.text(text, counts)
     try:
         marked = set(pii_columns(con, es.source).get(es.source, frozenset()))
         marked |= {c for t, cs in pii_columns(con).items() if t.lower() == es.source.lower() for c in cs}
         if marked & set(es.inputs):
-            return None, _WITHHELD
+            return None, _WITHHELD, lambda text: patterns.text(text, counts)
         personal = sorted(marked - {es.id, *es.inputs})
         cols = ", ".join('"' + c.replace('"', '""') + '"' for c in [es.id, *es.inputs, *personal])
         frame = con.sql(f'SELECT {cols} FROM "{es.source}"').to_arrow_table().to_pandas()
     except Exception as exc:  # noqa: BLE001 - a DuckDB catalog error: the report goes on without texts
-        return None, f"Inputs not shown: {str(exc).splitlines()[0]}."
+        return None, f"Inputs not shown: {str(exc).splitlines()[0]}.", lambda text: patterns.text(text, counts)
     finally:
         con.close()
     # free text names people too: the values of the personal columns (names) and e-mail, phone,
     # IBAN and card patterns are replaced as before an LLM call, since the scorecard is an
     # MLflow artifact and a shared file
     redactor = Redactor([], [str(v) for c in personal for v in frame[c].dropna().unique()])
-    counts: Counter = Counter()
     texts = [redactor.text(t, counts) for t in join_text(frame, list(es.inputs))]
-    return dict(zip(frame[es.id].astype(str), texts, strict=True)), ""
+    return dict(zip(frame[es.id].astype(str), texts, strict=True)), "", lambda text: redactor.text(text, counts)
 
 
 def item_evidence_section(charter: Any, store: Any, layout: Any) -> str:
@@ -315,7 +344,7 @@ def item_evidence_section(charter: Any, store: Any, layout: Any) -> str:
     if not models:
         return ('<section id="items"><h2>Per-item evidence</h2><p class="muted">No run of this pilot run logged '
                 "its per-item results.</p></section>")
-    texts, texts_note = eval_texts(charter)
+    texts, texts_note, mask = eval_inputs(charter)
     labels_note = ""
     agreements: dict[str, Any] = {}
     try:
@@ -329,5 +358,5 @@ def item_evidence_section(charter: Any, store: Any, layout: Any) -> str:
     except WorkbenchError as exc:
         labels_note = f"Reviewer labels not read: {exc.what}."
     baseline = charter.eval_set.baseline.name
-    return item_evidence_html(models, baseline=baseline if baseline in models else None, texts=texts,
+    return item_evidence_html(models, baseline=baseline if baseline in models else None, texts=texts, mask=mask,
                               agreements=agreements, labels_note=labels_note, texts_note=texts_note)

@@ -13,7 +13,7 @@ from .candidates import Answer, ItemModel, MalformedOutput, build_item_model, fi
 from .compare import compare_items, default_item_metrics
 from .data import (OVERLAP_FEATURE, PROMPT_FEATURE, ItemData, load_items, normalize_text, overlap_findings,
                    prompt_findings)
-from .llm import safe_example
+from .llm import personal_mask, safe_example
 from .run import ItemRun, run_items
 from .scoring import classification_quality, retrieval_quality
 
@@ -21,4 +21,4 @@ __all__ = ["Answer", "ItemModel", "MalformedOutput", "build_item_model", "fit_it
            "ItemData", "load_items", "normalize_text", "overlap_findings", "prompt_findings", "PROMPT_FEATURE",
            "ItemRun", "run_items",
            "classification_quality", "retrieval_quality", "compare_items", "default_item_metrics",
-           "safe_example"]
+           "personal_mask", "safe_example"]

@@ -42,7 +42,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +56,7 @@ from .candidates import Answer, ItemModel, MalformedOutput
 from .data import ItemData
 
 __all__ = ["LlmModel", "LlmError", "ChatResult", "chat", "ResponseCache", "Redactor", "scrub", "template_hash",
-           "CACHE_DIR", "UNKNOWN", "parse_label", "parse_json_object", "safe_example"]
+           "CACHE_DIR", "UNKNOWN", "parse_label", "parse_json_object", "personal_mask", "safe_example"]
 
 CACHE_DIR = ".llm-cache"
 UNKNOWN = "I don't know"
@@ -621,6 +621,18 @@ class LlmModel(ItemModel):
     def describe(self) -> str:
         return f"{self.name}: {self.spec.model} at {self.spec.base_url}"
 
+
+
+def personal_mask(data: ItemData) -> Callable[[str], str]:
+    """Text -> the same text with personal data withheld as before a vendor call: the values
+    of the eval source's personal columns (names) and e-mail, phone, IBAN and card patterns.
+    For what the evaluate step writes out in tables (an item's text, its expected answer,
+    each model's answer), which land in MLflow artifacts and shared files."""
+    personal = data.personal
+    values = ([str(v) for col in personal.columns for v in personal[col].dropna().unique()]
+              if personal is not None and not personal.empty else [])
+    redactor, counts = Redactor([], values), Counter()
+    return lambda text: redactor.text(text, counts)
 
 
 def safe_example(data: ItemData, columns: Sequence[str], *, rows: int = 5) -> Any:
