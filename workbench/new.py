@@ -1470,6 +1470,10 @@ _NUMBER = re.compile(r"^[+-]?[0-9]+(?:[.,][0-9]+)?$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
+_EMAIL = r"([\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
+_URL = r"(https?://[^\s\"'<>]+)"
+
+
 def _value_shape(values: list[str]) -> tuple[str, str]:
     """(pattern with one group, why) matching values like ``values`` (the expected ones)."""
     seen = [v for v in values if v]
@@ -1480,7 +1484,27 @@ def _value_shape(values: list[str]) -> tuple[str, str]:
     distinct = sorted(set(seen), key=lambda v: (-len(v), v))
     if 0 < len(distinct) <= 20:
         return r"\b(" + "|".join(re.escape(v) for v in distinct) + r")\b", f"one of its {len(distinct)} values"
+    if seen and all(re.fullmatch(_EMAIL, v) for v in seen):
+        return _EMAIL, "an e-mail address"
+    if seen and all(re.fullmatch(_URL, v) for v in seen):
+        return _URL, "a web address"
+    if seen and not any(c.isspace() for v in seen for c in v) and not all(v[:1].isupper() for v in seen):
+        # one word of its own alphabet (a version 1:2.1-3+b1, a code AB-12/x): letters, digits and the marks seen
+        marks = sorted({c for v in seen for c in v if not (c.isalnum() or c == "_")})
+        return "([\\w" + "".join(re.escape(c) for c in marks) + "]+)", \
+            f"one word of letters, digits{' and ' + ' '.join(marks) if marks else ''}"
     return r"([A-Z][\w&'.-]*(?:[ ][A-Z][\w&'.-]*)*)", "capitalised words"
+
+
+def _match_share(pattern: str, texts: list[str], values: list[str]) -> float:
+    """The share of ``texts`` whose first match of ``pattern`` is the expected value (compared as
+    the extraction metrics compare: case and spacing ignored; no match where none is expected)."""
+    rx, hits = re.compile(pattern), 0
+    norm = (lambda v: " ".join(str(v or "").lower().split()))
+    for text, value in zip(texts, values, strict=True):
+        m = rx.search(text)
+        hits += norm(m.group(1) if m and rx.groups else m.group(0) if m else None) == norm(value)
+    return hits / len(texts) if texts else 0.0
 
 
 def _contexts(texts: list[str], values: list[str], *, top: int = 3) -> list[str]:
@@ -1562,8 +1586,16 @@ def new_extraction_pilot(
         train_rows, train_objects = rows[n_eval:], objects[n_eval:]
         as_text = (lambda v: "" if v is None else str(v))
         shapes = {f: _value_shape([as_text(o.get(f)) for o in objects]) for f in fields}
-        contexts = {f: _contexts([r[2] for r in train_rows], [as_text(o.get(f)) for o in train_objects])
-                    for f in fields}
+        train_texts = [r[2] for r in train_rows]
+        contexts = {f: _contexts(train_texts, [as_text(o.get(f)) for o in train_objects]) for f in fields}
+        # the candidate reads each field after its context words only where that finds more of the
+        # training items' values than the field's shape alone (an e-mail after a person's name)
+        rules = {}
+        for f in fields:
+            values = [as_text(o.get(f)) for o in train_objects]
+            after = _after(contexts[f], shapes[f][0])
+            rules[f] = (after if _match_share(after, train_texts, values)
+                        >= _match_share(shapes[f][0], train_texts, values) else shapes[f][0])
         folder.mkdir(parents=True)
         keep = ", ".join(_q(c) for c in columns)
         con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (ORDER BY hash({_q(id_col)}::VARCHAR || '{seed}'))"
@@ -1620,7 +1652,7 @@ def new_extraction_pilot(
             "  candidates:",
             "    - name: after_context   # drafted: each field after the words that precede it in the training items",
             "      kind: rule", "      fields:",
-            *[f"        {q(f)}: {q(_after(contexts[f], shapes[f][0]))}" for f in fields],
+            *[f"        {q(f)}: {q(rules[f])}" for f in fields],
             "    # your own extractor: {name: mine, kind: callable, function: my_module:extract} (a module here)",
             "",
             "gates:",
