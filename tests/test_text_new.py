@@ -85,6 +85,37 @@ def test_new_extraction_drafts_a_schema_two_rules_and_contracts(tmp_path: Path) 
     assert "answer schema drafted into answer.schema.json" in result.output
 
 
+def test_new_extraction_drafts_email_and_one_word_shapes_and_keeps_context_only_where_it_helps(tmp_path: Path) -> None:
+    """Bug reports: the reporter's e-mail follows their own name (no context word repeats before
+    it), a version like 1:2.10-3+b1 follows "version". Shapes beyond numbers, dates and a few
+    values are drafted for them, and each rule of the candidate is the one that finds more of the
+    training items' values, read back with the pilot's own rule model."""
+    import re
+
+    from workbench.measure.items.candidates import RuleModel
+
+    rng = np.random.default_rng(3)
+    first, last = ["ana", "bo", "chen", "dara", "eli", "fay"], ["ito", "kay", "lund", "moss", "nagy", "ortiz"]
+    rows = []
+    for i in range(240):
+        who = f"{first[rng.integers(6)]}.{last[rng.integers(6)]}{i}"
+        email, version = f"{who}@corp{i % 7}.example", f"{rng.integers(1, 3)}:{rng.integers(1, 30)}.{i}-{i % 4}+b1"
+        rows.append({"id": f"B{i:04d}", "text": f"{who.title()} <{email}> reports a crash in version {version} on boot",
+                     "answer": json.dumps({"reporter": email, "version": version})})
+    pd.DataFrame(rows).to_csv(tmp_path / "bugs.csv", index=False)
+    made = new_extraction_pilot("bugs", tmp_path / "bugs.csv", "answer", ["text"], pilots_dir=tmp_path / "pilots",
+                                owner="triage@team.internal")
+    es = load_charter(made.charter).eval_set
+    assert "an e-mail address" in made.charter.read_text() and "one word of letters, digits" in made.charter.read_text()
+    cand = es.candidates[0].fields
+    assert cand["reporter"] == es.baseline.fields["reporter"]  # the name before it is no context
+    assert cand["version"].startswith("(?i:version)")
+    assert re.search(es.baseline.fields["version"], "1:2.10-3+b1").group(1) == "1:2.10-3+b1"
+    rule = RuleModel(es.candidates[0], ["text"], "extraction")
+    for row in rows[:50]:
+        assert rule.answer({"text": row["text"]}).value == json.loads(row["answer"]), row
+
+
 def test_new_retrieval_finds_the_corpus_id_and_the_separator(tmp_path: Path) -> None:
     queries = pd.DataFrame({"query_id": [f"q{i}" for i in range(60)], "q": [f"find doc {i % 7}" for i in range(60)],
                             "relevant": [f"D{i % 7};D{(i + 1) % 7}" for i in range(60)]})
