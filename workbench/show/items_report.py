@@ -15,8 +15,8 @@ import pandas as pd
 from ..measure.items.scoring import short_labels
 
 __all__ = ["confusion_frame", "confusion_figure", "per_class", "disagreements", "side_by_side", "worst_failures",
-           "slowest", "masked", "disagreement_rows", "item_evidence_html", "item_evidence_section", "item_runs", "eval_texts",
-           "eval_inputs", "intervals"]
+           "slowest", "masked", "disagreement_rows", "item_evidence_html", "item_evidence_section", "item_runs",
+           "eval_texts", "eval_inputs", "intervals"]
 
 
 def confusion_frame(quality: Any, *, width: int = 24) -> pd.DataFrame:
