@@ -215,6 +215,17 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("phone", re.compile(r"(?<![\w.])\+?\d[\d ()./-]{7,}\d(?![\w.])")),
 )
 PERSONAL = "[personal data]"
+# what the phone pattern also matches but is no phone number: a date (2024-01-15, 15.01.2024,
+# 2024/01/15 13), an IPv4 address, a version or a decimal of dotted groups; a phone number has
+# at least nine digits (a national number with its area code), which none of these reach or keep
+_NOT_PHONE = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}(?:[ ]\d+)?|\d{1,2}([-/.])\d{1,2}\2\d{4}(?:[ ]\d+)?"
+                        r"|\d{1,3}(?:\.\d{1,3}){3}")
+_PHONE_DIGITS = 9
+
+
+def _phone(match: re.Match[str]) -> bool:
+    text = match.group(0)
+    return sum(c.isdigit() for c in text) >= _PHONE_DIGITS and not _NOT_PHONE.fullmatch(text)
 
 
 class Redactor:
@@ -265,7 +276,18 @@ class Redactor:
     def text(self, text: str, counts: Counter) -> str:
         text = self._names(text, counts)
         for kind, pattern in _PATTERNS:
-            text, n = pattern.subn(f"[{kind}]", text)
+            if kind == "phone":  # a match must look like a phone number, not a date or an address
+                found = [0]
+
+                def sub(m: re.Match[str]) -> str:
+                    if not _phone(m):
+                        return m.group(0)
+                    found[0] += 1
+                    return "[phone]"
+
+                text, n = pattern.sub(sub, text), found[0]
+            else:
+                text, n = pattern.subn(f"[{kind}]", text)
             counts[kind] += n
         return text
 
