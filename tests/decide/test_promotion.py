@@ -498,3 +498,22 @@ def test_the_decision_record_repeats_the_pilot_runs_environment(store: Store) ->
     # a pilot run from before versions were recorded: the record says none, it does not guess
     old = build_pilot(store, charter, {"weak": candidate_metrics(0.65)}, cache_key="key-old")
     assert promote(charter, store, old["pilot"], actor="ann").environment == {}
+
+
+def test_a_candidate_not_chosen_that_erred_on_many_items_is_named_in_the_notes(store: Store) -> None:
+    """An LLM candidate that timed out on nearly every eval item scores near zero and is not
+    chosen; its gates are never evaluated, so only a note tells the reader it did not answer."""
+    charter = make_charter("erred")
+    errs = {"items.errors": 119.0, "items.error_rate": 119 / 120}
+    build_pilot(store, charter, {"good": {**candidate_metrics(0.80), "items.errors": 1.0, "items.error_rate": 1 / 120},
+                                 "llm": {**candidate_metrics(0.50), **errs}})
+    d = promote(charter, store, dry_run=True)
+    assert d.candidate == "good"
+    said = [n for n in d.notes if "ended" in n]
+    assert len(said) == 1 and "candidate 'llm' was not chosen and ended 119 of 120 eval items in an error" in said[0]
+    assert "'llm' was not chosen" in d.summary()
+    # within the charter's own error gate (here 99 %), or a tabular candidate (no items.errors): no note
+    loose = make_charter("erred2", gates=[*GATES, {"kind": "threshold", "metric": "items.error_rate", "op": "<=",
+                                                   "value": 0.995}])
+    build_pilot(store, loose, {"good": candidate_metrics(0.80), "llm": {**candidate_metrics(0.50), **errs}})
+    assert not [n for n in promote(loose, store, dry_run=True).notes if "ended" in n]

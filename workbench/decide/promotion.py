@@ -163,6 +163,8 @@ class Evidence:
     task_kind: str | None = None
     # LLM endpoint candidates among those considered: what each run reported (llm_endpoints)
     llm_endpoints: tuple[Mapping[str, Any], ...] = ()
+    # eval-set pilots: each candidate considered -> (items that ended in an error, eval items)
+    item_errors: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
 
 # -- pure gates ----------------------------------------------------------------------------
@@ -942,7 +944,33 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         comparisons=_comparisons(store, cand.info.run_id),
         task_kind=charter.task.kind if charter.task else None,
         llm_endpoints=llm_endpoints(candidates),
+        item_errors=item_errors(candidates),
     )
+
+
+def item_errors(candidates: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+    """Eval-set candidates -> (items that ended in an error, eval items), from each run's
+    ``items.errors`` and ``items.error_rate``; a tabular candidate logs neither and is left out."""
+    out = {}
+    for name, run in sorted(candidates.items()):
+        errors, rate = _num(run.data.metrics, "items.errors"), _num(run.data.metrics, "items.error_rate")
+        if errors is not None and rate:
+            out[name] = (int(errors), round(errors / rate))
+        elif errors is not None:
+            out[name] = (int(errors), int(_num(run.data.metrics, "heldout.rows") or 0))
+    return out
+
+
+def _error_notes(ev: Evidence, gates: Sequence[Any]) -> list[str]:
+    """A note for each candidate not chosen that ended more eval items in an error than the
+    charter's gate on ``items.error_rate`` allows (1 % without one): what it scored is not
+    what it can do, and nothing else in the decision says so (its gates were not evaluated)."""
+    limit = next((float(g.value) for g in gates if getattr(g, "metric", None) == "items.error_rate"
+                  and getattr(g, "kind", None) == "threshold" and getattr(g, "value", None) is not None), 0.01)
+    return [f"candidate '{name}' was not chosen and ended {errors:,} of {n:,} eval items in an error (raised, timed "
+            "out or malformed), beyond the error gate's limit: its quality is not its skill; its worst failures and "
+            "their messages are in the scorecard's per-item evidence"
+            for name, (errors, n) in ev.item_errors.items() if name != ev.candidate and n and errors / n > limit]
 
 
 def llm_endpoints(candidates: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
@@ -1023,6 +1051,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
         notes.append(f"candidate '{ev.candidate}' chosen from {', '.join(ev.candidates)}"
                      + (" (named in the charter)" if charter.promotion and charter.promotion.candidate
                         else f" (best {charter.primary_metric})"))
+    notes += _error_notes(ev, charter.gates)
     existing = registry.matching_version(store, model_name, ev.model_id, ev.lineage) if passed and not drafted \
         else None
     allowed_rolled_back = None
