@@ -180,6 +180,10 @@ def test_an_extraction_pilot_end_to_end(tmp_path: Path) -> None:
     assert baseline["quality.all_fields_exact"] == 0.0
     assert baseline["quality.field_exact"] < parser["quality.field_exact"]
     assert "slice.kind.total.all_fields_exact" in parser
+    # an edit of the candidate's own module runs the candidates again and leaves today's way measured
+    (tmp_path / "parser.py").write_text(PARSER.replace("(EUR|USD|GBP)", "(EUR|USD|GBP|CHF)"))
+    again = {o.name: o.status for o in run_pilot(load_charter(tmp_path / "pilot.yaml")).steps}
+    assert again["baseline"] == "cached" and again["evaluate"] == "executed", again
 
 
 @pytest.mark.slow

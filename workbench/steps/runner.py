@@ -661,8 +661,10 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         keyed["spec"] = _without_candidates(keyed["spec"])
     key_parts = {"notebook": nbfiles.source_hash(notebook), "parameters": step.parameters,
                  "injected": keyed, **base_key}
-    user_code = _callable_sources(charter)
-    if user_code:  # an eval-set candidate's own module: editing it must not reuse an earlier result
+    # an eval-set model's own module or prompt: editing it must not reuse an earlier result; the
+    # baseline step's key takes today's way's only (a candidate's edit leaves today's way measured)
+    user_code = _callable_sources(charter, baseline_only=step.role == "baseline")
+    if user_code:
         key_parts["user_code"] = user_code
     key = cache_key(key_parts)
     # the champion a step compares with is not in the key (a candidate keeps its lineage when
@@ -805,14 +807,15 @@ def _candidate_reuse(charter: Charter, step: Step, store: Store, key_parts: dict
     return {"candidate_keys": keys, "reuse": reuse}
 
 
-def _callable_sources(charter: Charter) -> dict[str, str]:
+def _callable_sources(charter: Charter, *, baseline_only: bool = False) -> dict[str, str]:
     """sha256 of each pilot module an eval-set `callable` names, and of each `llm` candidate's
-    prompt template (missing: "absent")."""
+    prompt template (missing: "absent"), and of the judge's prompt; ``baseline_only``: of
+    today's way (the baseline) and the judge only, not the candidates."""
     es = charter.eval_set
     if es is None:
         return {}
     out = {}
-    for cand in (es.baseline, *es.candidates):
+    for cand in (es.baseline, *(() if baseline_only else es.candidates)):
         if cand.kind == "callable" and cand.function:
             module = cand.function.split(":", 1)[0]
             path = charter.root / (module.replace(".", "/") + ".py")
