@@ -509,11 +509,12 @@ def test_a_candidate_not_chosen_that_erred_on_many_items_is_named_in_the_notes(s
                                  "llm": {**candidate_metrics(0.50), **errs}})
     d = promote(charter, store, dry_run=True)
     assert d.candidate == "good"
-    said = [n for n in d.notes if "ended" in n]
-    assert len(said) == 1 and "candidate 'llm' was not chosen and ended 119 of 120 eval items in an error" in said[0]
+    said = [n for n in d.notes if "ended in an error" in n]
+    assert len(said) == 1 and "candidate 'llm' was not chosen: 119 of 120 eval items (99%) ended in an error" in said[0]
+    assert "an error gate allows 1%" in said[0]
     assert "'llm' was not chosen" in d.summary()
     # within the charter's own error gate (here 99 %), or a tabular candidate (no items.errors): no note
     loose = make_charter("erred2", gates=[*GATES, {"kind": "threshold", "metric": "items.error_rate", "op": "<=",
                                                    "value": 0.995}])
     build_pilot(store, loose, {"good": candidate_metrics(0.80), "llm": {**candidate_metrics(0.50), **errs}})
-    assert not [n for n in promote(loose, store, dry_run=True).notes if "ended" in n]
+    assert not [n for n in promote(loose, store, dry_run=True).notes if "ended in an error" in n]

@@ -967,9 +967,9 @@ def _error_notes(ev: Evidence, gates: Sequence[Any]) -> list[str]:
     what it can do, and nothing else in the decision says so (its gates were not evaluated)."""
     limit = next((float(g.value) for g in gates if getattr(g, "metric", None) == "items.error_rate"
                   and getattr(g, "kind", None) == "threshold" and getattr(g, "value", None) is not None), 0.01)
-    return [f"candidate '{name}' was not chosen and ended {errors:,} of {n:,} eval items in an error (raised, timed "
-            "out or malformed), beyond the error gate's limit: its quality is not its skill; its worst failures and "
-            "their messages are in the scorecard's per-item evidence"
+    return [f"candidate '{name}' was not chosen: {errors:,} of {n:,} eval items ({errors / n:.0%}) ended in an error "
+            f"(raised, timed out or malformed; an error gate allows {limit:.0%}), so its quality is not its skill; its "
+            "worst failures and their messages are in the scorecard's per-item evidence"
             for name, (errors, n) in ev.item_errors.items() if name != ev.candidate and n and errors / n > limit]
 
 
