@@ -63,11 +63,13 @@ def test_personal_patterns_and_names_become_placeholders() -> None:
         "Bought 2 boxes for 12.50 in 2024, rated 5 of 5"
     # nor are dates, addresses and versions phone numbers (an invoice's date reaches the model;
     # an endpoint's address in an error stays readable), while phone numbers of any layout go
-    kept = "Due 2024-01-15 (or 15.01.2024), sent from http://127.0.0.1:8766/v1 and 192.168.100.200, v1.2.3.4567"
+    kept = ("Due 2024-01-15 (or 15.01.2024), sent from http://127.0.0.1:8766/v1 and 192.168.100.200, v1.2.3.4567, "
+            "package 3.1-20221030-2 or 0.14.0.20230218")
     assert r.text(kept, Counter()) == kept
     counts = Counter()
-    assert r.text("Call 555-123-4567, 01 23 45 67 89 or 0301234567", counts) == "Call [phone], [phone] or [phone]"
-    assert counts == Counter(phone=3)
+    assert r.text("Call 555-123-4567, 01 23 45 67 89, 01.23.45.67.89 or 0301234567", counts) == \
+        "Call [phone], [phone], [phone] or [phone]"
+    assert counts == Counter(phone=4)
 
 
 def test_an_llm_block_needs_its_endpoint_and_names_a_variable_not_a_key() -> None:

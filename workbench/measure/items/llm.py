@@ -225,7 +225,11 @@ _PHONE_DIGITS = 9
 
 def _phone(match: re.Match[str]) -> bool:
     text = match.group(0)
-    return sum(c.isdigit() for c in text) >= _PHONE_DIGITS and not _NOT_PHONE.fullmatch(text)
+    if sum(c.isdigit() for c in text) < _PHONE_DIGITS or _NOT_PHONE.fullmatch(text):
+        return False
+    # a version (3.1-20221030-2, 0.14.0.20230218): dots beside dashes, or a dotted group of five
+    # digits or more; a phone number written with dots has short groups (01.23.45.67.89)
+    return not ("." in text and ("-" in text or any(len(g) >= 5 for g in re.split(r"\D+", text))))
 
 
 class Redactor:
