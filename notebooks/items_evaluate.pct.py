@@ -35,6 +35,8 @@ cost_model = None
 task = None
 spec = None
 compare_metrics = None  # injected: the primary and gated metrics compared with 95 % intervals (None: the defaults)
+candidate_keys = {}  # injected: each candidate's own cache key
+reuse = {}  # injected: candidates unchanged since an earlier run ({name: run id}), carried over, not asked again
 
 # %%
 import pandas as pd
@@ -61,10 +63,20 @@ else:
                                     "among the training items or in a prompt template") + ".")
 
 # %%
-results, comparisons = {}, {}
+results, comparisons, answers = {}, {}, {}
 per_month = getattr(getattr(s.charter, "production", None), "items_per_month", None)
 for cand in es.candidates:
-    with s.child(cand.name) as c:
+    source = reuse.get(cand.name)  # nothing this candidate depends on changed since that run
+    with s.child(cand.name, tags=s.candidate_tags(cand.name, candidate_keys, source)) as c:
+        if source:  # its answers carried over, and compared again with today's way as measured now
+            answers[cand.name], results[cand.name] = c.reuse_items(source, cand.name)
+            if baseline_rows is not None:
+                comparisons[cand.name] = items.compare_items(answers[cand.name], baseline_rows, data,
+                                                             task=s.task.kind, candidate_name=cand.name,
+                                                             reference_label="today's way", metrics=compare_metrics)
+                c.log_comparison(comparisons[cand.name])
+            print(f"{cand.name}: reused from run {source} (unchanged), compared again on the same items")
+            continue
         model = items.fit_item_model(cand, data, s.task.kind, root=root)
         c.log_params({"candidate": cand.name, "kind": cand.kind, "description": model.describe(),
                       **{f"param.{k}": v for k, v in {**cand.vectorizer, **cand.params}.items()}})
@@ -81,7 +93,7 @@ for cand in es.candidates:
             c.log_comparison(comparisons[cand.name])
         example = items.safe_example(data, model.inputs)  # personal data withheld, as before a vendor call
         c.log_model(model, "model", input_example=example, output_example=model.predict(example).astype(str))
-        results[cand.name] = result
+        results[cand.name], answers[cand.name] = result, result.items
     print(f"{cand.name}: " + ", ".join(f"{k} {metrics.format_metric(k, v)}" for k, v in result.quality.metrics().items()))
 
 # %% [markdown]
@@ -109,14 +121,14 @@ items_report.intervals(comparisons) if comparisons else print("No baseline answe
 mask = items.personal_mask(data)
 texts = dict(zip(data.ids, data.texts()))
 for name, r in results.items():
-    if s.task.kind == "text-classification":
+    if s.task.kind == "text-classification" and name not in reuse:  # a reused one's are in its own run
         display(items_report.confusion_figure(r.quality, title=f"{name}: {r.description}"))
         display(items_report.per_class(r.quality))
     if baseline_rows is not None:
-        differ = items_report.disagreements(r.items, baseline_rows, texts=texts, mask=mask)
+        differ = items_report.disagreements(answers[name], baseline_rows, texts=texts, mask=mask)
         s.log_table(differ, f"evaluate/{name}_disagreements.html")
         display(differ)
-    worst = r.worst(10)
+    worst = items_report.worst_failures(answers[name], 10)
     worst.insert(1, "text", [items_report._short(texts[i]) for i in worst["item_id"]])
     display(items_report.masked(worst, mask))
 

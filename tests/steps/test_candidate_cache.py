@@ -191,3 +191,44 @@ def test_the_champion_is_compared_on_the_scores_its_run_kept_for_the_same_rows(p
         assert compared["metrics"]["quality.roc_auc"]["reference"] == pytest.approx(own, rel=1e-12)
         assert compared["heldout_rows"] == json.loads(
             store.download_text(cand.info.run_id, "compare/baseline.json"))["heldout_rows"]
+
+
+def test_editing_one_candidate_of_an_eval_set_pilot_reuses_the_other(tmp_path: Path) -> None:
+    """Eval sets too: an edited candidate answers every item again, the unchanged one's answers
+    are carried over (its item table, in MLflow and in item_results under the new run) and
+    compared again with today's way, which is not measured again."""
+    import duckdb
+
+    from text_data import ticket_table
+    from workbench.data.item_results import ITEMS_TABLE, items_db
+    from workbench.new import new_text_pilot
+
+    made = new_text_pilot("tickets", ticket_table(tmp_path / "tickets.csv", n=600), "category", ["body"],
+                          pilots_dir=tmp_path / "pilots", owner="support-lead@team.internal")
+    first = run_pilot(load_charter(made.charter))
+    text = made.charter.read_text()
+    assert "params: {C: 4.0, max_iter: 1000}" in text
+    made.charter.write_text(text.replace("params: {C: 4.0, max_iter: 1000}", "params: {C: 2.0, max_iter: 1000}"))
+    charter = load_charter(made.charter)
+    said: list[str] = []
+    again = run_pilot(charter, progress=said.append)
+    store = project_store(charter)
+    assert _step(again, "baseline").status == "cached" and _step(again, "evaluate").status == "executed"
+    assert any("reusing wordllama_lr" in line and "running tfidf_lr" in line for line in said), said
+    before = _candidates(store, charter, _step(first, "evaluate").run_id)
+    now = _candidates(store, charter, _step(again, "evaluate").run_id)
+    assert now["wordllama_lr"].data.tags[TAG["cached_from"]] == before["wordllama_lr"].info.run_id
+    assert now["tfidf_lr"].data.tags[TAG["cached"]] == "false"
+    assert now["tfidf_lr"].data.params["param.C"] == "2.0"
+    kept, fresh = (json.loads(store.download_text(r.info.run_id, "compare/baseline.json"))
+                   for r in (now["wordllama_lr"], before["wordllama_lr"]))
+    assert kept["metrics"] == fresh["metrics"]  # compared again on the same items: the same evidence
+    assert now["wordllama_lr"].data.metrics["quality.macro_f1"] == before["wordllama_lr"].data.metrics["quality.macro_f1"]
+    con = duckdb.connect(str(items_db(charter.warehouse_path)), read_only=True)
+    try:
+        (count,) = con.execute(f"SELECT count(*) FROM {ITEMS_TABLE} WHERE run_id = ?",
+                               [now["wordllama_lr"].info.run_id]).fetchone()
+    finally:
+        con.close()
+    assert count == len(pd.read_parquet(charter.resolve(charter.sources["tickets_eval"].path)))
+    assert again.decision is not None and again.decision.outcome == first.decision.outcome

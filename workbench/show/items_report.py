@@ -100,8 +100,9 @@ def masked(frame: pd.DataFrame, mask: Callable[[str], str] | None,
 
 
 def side_by_side(runs: Mapping[str, Any]) -> pd.DataFrame:
-    """One column per model, one row per metric (slices left out)."""
-    table = pd.DataFrame({name: r.metrics() for name, r in runs.items()})
+    """One column per model, one row per metric (slices left out); a model's run or the metrics
+    it carried over (a reused candidate)."""
+    table = pd.DataFrame({name: dict(r) if isinstance(r, Mapping) else r.metrics() for name, r in runs.items()})
     return table.loc[[m for m in table.index if not m.startswith("slice.")]]
 
 

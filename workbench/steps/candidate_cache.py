@@ -23,7 +23,7 @@ from ..charter.config import Charter
 from ..store.tracking import FINGERPRINT_TAG, FINISHED, TAG, Store, tags_under
 from .step_runs import cache_key
 
-__all__ = ["T_CANDIDATE_KEY", "T_DATA_KEY", "SCORES_ARTIFACT", "candidate_keys", "data_checks_source", "data_key",
+__all__ = ["T_CANDIDATE_KEY", "T_DATA_KEY", "SCORES_ARTIFACT", "ITEMS_ARTIFACT", "candidate_keys", "data_checks_source", "data_key",
            "reusable"]
 
 T_CANDIDATE_KEY = TAG["candidate_key"]
@@ -32,12 +32,21 @@ T_CANDIDATE_KEY = TAG["candidate_key"]
 T_DATA_KEY = "workbench.data_key"
 T_INSIDE_NOISE = "workbench.inside_noise"
 SCORES_ARTIFACT = "scores/{name}.parquet"  # a candidate's held-out scores by row: compared again when reused
+ITEMS_ARTIFACT = "items/{name}.json"  # an eval-set candidate's answers by item (Session.log_items): the same
 
 
-def candidate_keys(charter: Charter, common: dict[str, Any]) -> dict[str, str]:
+def candidate_keys(charter: Charter, common: dict[str, Any], own_code: dict[str, dict[str, str]] | None = None
+                   ) -> dict[str, str]:
     """{candidate name: its cache key}. ``common``: what every candidate of the step shares
-    (notebook source, step parameters, fingerprints, contracts, code, injected values but the spec)."""
+    (notebook source, step parameters, fingerprints, contracts, code, injected values but the spec).
+    An eval set's candidates: the eval set but its candidates, the candidate's own spec, and
+    ``own_code`` (name -> the sha256 of its module or prompt template, and the judge's)."""
     spec = charter.modeling()
+    if spec.eval_set is not None:
+        shared_es = spec.eval_set.model_dump(mode="json", exclude={"candidates"})
+        return {cand.name: cache_key({**common, "eval_set": shared_es, "candidate": cand.model_dump(mode="json"),
+                                      "code": (own_code or {}).get(cand.name, {})})
+                for cand in spec.eval_set.candidates}
     shared = {"features": spec.features.model_dump(mode="json") if spec.features else None,
               "split": spec.split.model_dump(mode="json") if spec.split else None}
     baseline = spec.baseline.model_dump(mode="json") if spec.baseline else None
@@ -53,7 +62,9 @@ def candidate_keys(charter: Charter, common: dict[str, Any]) -> dict[str, str]:
 def reusable(store: Store, charter: Charter, keys: dict[str, str], fingerprints: dict[str, str],
              say: Any = None) -> dict[str, str]:
     """{candidate name: the run it can be served from} for the candidates whose key matches an
-    earlier executed candidate run that may be reused."""
+    earlier executed candidate run that may be reused (one that kept what is compared again:
+    its held-out scores, or an eval-set candidate's per-item answers)."""
+    kept_as = ITEMS_ARTIFACT if charter.eval_set is not None else SCORES_ARTIFACT
     say = say or (lambda _msg: None)
     out: dict[str, str] = {}
     for name, key in keys.items():
@@ -77,11 +88,12 @@ def reusable(store: Store, charter: Charter, keys: dict[str, str], fingerprints:
         if recorded != fingerprints:
             say(f"  {name}: not reusing run {short}: its evaluate run is not finished or saw other table fingerprints")
             continue
+        wanted = kept_as.format(name=name)
         try:
-            kept = {a.path for a in store.client.list_artifacts(hit.info.run_id, "scores")}
+            kept = {a.path for a in store.client.list_artifacts(hit.info.run_id, wanted.split("/", 1)[0])}
         except Exception:  # noqa: BLE001 - unreadable artifacts: measure again
             kept = set()
-        if SCORES_ARTIFACT.format(name=name) not in kept:
+        if wanted not in kept:
             continue  # no held-out scores kept (a run from before they were): it cannot be compared again
         out[name] = hit.info.run_id
     return out

@@ -799,7 +799,10 @@ def _candidate_reuse(charter: Charter, step: Step, store: Store, key_parts: dict
     from .candidate_cache import candidate_keys, reusable
 
     common = {**key_parts, "injected": {k: v for k, v in key_parts["injected"].items() if k != "spec"}}
-    keys = candidate_keys(charter, common)
+    common.pop("user_code", None)  # an eval-set candidate's key takes its own module or prompt only
+    own = {c.name: _callable_sources(charter, only=c.name) for c in charter.eval_set.candidates} \
+        if charter.eval_set is not None else None
+    keys = candidate_keys(charter, common, own)
     reuse = {} if force else reusable(store, charter, keys, expected, say)
     if reuse:
         say(f"  {step.name}: reusing {', '.join(f'{n} (run {r[:8]})' for n, r in reuse.items())}; "
@@ -807,15 +810,18 @@ def _candidate_reuse(charter: Charter, step: Step, store: Store, key_parts: dict
     return {"candidate_keys": keys, "reuse": reuse}
 
 
-def _callable_sources(charter: Charter, *, baseline_only: bool = False) -> dict[str, str]:
+def _callable_sources(charter: Charter, *, baseline_only: bool = False, only: str | None = None) -> dict[str, str]:
     """sha256 of each pilot module an eval-set `callable` names, and of each `llm` candidate's
     prompt template (missing: "absent"), and of the judge's prompt; ``baseline_only``: of
-    today's way (the baseline) and the judge only, not the candidates."""
+    today's way (the baseline) and the judge only, not the candidates; ``only``: of that
+    candidate and the judge only."""
     es = charter.eval_set
     if es is None:
         return {}
     out = {}
-    for cand in (es.baseline, *(() if baseline_only else es.candidates)):
+    models = ((es.baseline,) if baseline_only else
+              tuple(c for c in es.candidates if c.name == only) if only is not None else (es.baseline, *es.candidates))
+    for cand in models:
         if cand.kind == "callable" and cand.function:
             module = cand.function.split(":", 1)[0]
             path = charter.root / (module.replace(".", "/") + ".py")

@@ -672,13 +672,35 @@ class Session:
         metrics but the comparisons, its artifacts but ``compare/``, and its logged model (linked,
         not copied). Returns its held-out scores next to the rows ``like`` scored (to compare them
         again) and the metrics it carried."""
+        from ..measure.modeling.heldout import ScoredRows
+        from .candidate_cache import SCORES_ARTIFACT
+
+        carried, scored = self._carry(source, lambda local: ScoredRows.from_parquet(
+            local / SCORES_ARTIFACT.format(name=name), like))
+        return scored, carried
+
+    def reuse_items(self, source: str, name: str) -> tuple[Any, dict[str, float]]:
+        """:meth:`reuse_candidate` for an eval-set candidate: its answers by item (the table
+        :meth:`log_items` logged, also written again to ``item_results`` under this run, where
+        reviewer labels and the scorecard look) and the metrics it carried; its answers are
+        compared again with today's way's as measured now."""
+        from ..data.item_results import write_item_results
+
+        carried, _ = self._carry(source, lambda _local: None)
+        rows = self.logged_items(self.run_id, name)
+        if rows is None:  # reusable() asked for the table: a run without it is never offered
+            raise WorkbenchError(f"candidate '{name}': run {source} kept no answers (items/{name}.json) to reuse",
+                                 where=f"MLflow run {source}", hint="run the pilot again with --force")
+        write_item_results(self.warehouse, rows, run_id=self.run_id, step=self.step, candidate=name)
+        return rows, carried
+
+    def _carry(self, source: str, read: Any) -> tuple[dict[str, float], Any]:
+        """Copy ``source``'s parameters, metrics but ``compare.*``, artifacts but ``compare/`` and
+        logged model (linked) into this run; ``read(local artifact folder)`` before it goes."""
         import tempfile
 
         from mlflow.artifacts import download_artifacts
         from mlflow.entities import LoggedModelOutput
-
-        from ..measure.modeling.heldout import ScoredRows
-        from .candidate_cache import SCORES_ARTIFACT
 
         src = self.store.get_run(source)
         carried = {k: v for k, v in src.data.metrics.items() if not k.startswith("compare.")}
@@ -693,11 +715,11 @@ class Session:
                     self.store.client.log_artifacts(self.run_id, str(entry), entry.name)
                 else:
                     self.store.client.log_artifact(self.run_id, str(entry))
-            scored = ScoredRows.from_parquet(local / SCORES_ARTIFACT.format(name=name), like)
+            value = read(local)
         models = [LoggedModelOutput(o.model_id, o.step) for o in (src.outputs.model_outputs if src.outputs else [])]
         if models:
             self.store.client.log_outputs(self.run_id, models)
-        return scored, carried
+        return carried, value
 
     def log_model(self, model: Any, name: str, *, input_example: Any, output_example: Any = None) -> Any:
         """Log a scikit-learn model with its signature and an input example."""
