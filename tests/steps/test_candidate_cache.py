@@ -223,7 +223,8 @@ def test_editing_one_candidate_of_an_eval_set_pilot_reuses_the_other(tmp_path: P
     kept, fresh = (json.loads(store.download_text(r.info.run_id, "compare/baseline.json"))
                    for r in (now["wordllama_lr"], before["wordllama_lr"]))
     assert kept["metrics"] == fresh["metrics"]  # compared again on the same items: the same evidence
-    assert now["wordllama_lr"].data.metrics["quality.macro_f1"] == before["wordllama_lr"].data.metrics["quality.macro_f1"]
+    f1 = [r.data.metrics["quality.macro_f1"] for r in (now["wordllama_lr"], before["wordllama_lr"])]
+    assert f1[0] == f1[1]
     con = duckdb.connect(str(items_db(charter.warehouse_path)), read_only=True)
     try:
         (count,) = con.execute(f"SELECT count(*) FROM {ITEMS_TABLE} WHERE run_id = ?",

@@ -23,8 +23,8 @@ from ..charter.config import Charter
 from ..store.tracking import FINGERPRINT_TAG, FINISHED, TAG, Store, tags_under
 from .step_runs import cache_key
 
-__all__ = ["T_CANDIDATE_KEY", "T_DATA_KEY", "SCORES_ARTIFACT", "ITEMS_ARTIFACT", "candidate_keys", "data_checks_source", "data_key",
-           "reusable"]
+__all__ = ["T_CANDIDATE_KEY", "T_DATA_KEY", "SCORES_ARTIFACT", "ITEMS_ARTIFACT", "candidate_keys",
+           "data_checks_source", "data_key", "reusable"]
 
 T_CANDIDATE_KEY = TAG["candidate_key"]
 # the key of what an evaluate run's leakage and shift checks read (not the candidates): an edit of
