@@ -7,7 +7,9 @@ the contract versions, the workbench code and the environment (:func:`step_runs.
 and the baseline's spec only when the candidate falls back on it. Not the other candidates, not
 today's rule's spec otherwise, not the champion: the candidate's per-row held-out scores are an
 artifact of its run, so the notebook compares a reused candidate again with today's rule and
-the champion as they are measured now, on the same rows.
+the champion as they are measured now, on the same rows. An eval set's candidate is keyed on
+the eval set but its candidates, its own spec and its own module or prompt (and the judge's);
+its answers by item (``items/<name>.json``) are what is compared again with today's way.
 
 The runner injects ``candidate_keys`` ({name: key}) and ``reuse`` ({name: run id}) into an
 evaluate notebook that declares them. A candidate is reused only from a FINISHED candidate run
