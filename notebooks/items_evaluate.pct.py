@@ -37,6 +37,7 @@ spec = None
 compare_metrics = None  # injected: the primary and gated metrics compared with 95 % intervals (None: the defaults)
 candidate_keys = {}  # injected: each candidate's own cache key
 reuse = {}  # injected: candidates unchanged since an earlier run ({name: run id}), carried over, not asked again
+champion = None  # injected: the current champion ({"uri", "version", "run_id"}), compared on the same items
 
 # %%
 import pandas as pd
@@ -54,6 +55,8 @@ findings = items.overlap_findings(data) + items.prompt_findings(data, es.candida
 s.log_overlap(findings)
 s.log_params(data.params())
 baseline_rows = s.logged_items(s.baseline_run_id(), es.baseline.name)
+# the champion's answers on these very items (its run kept them): the champion gate judges a paired interval
+champion_rows = s.champion_items(champion, data)
 print(data.summary(), f"{len(es.candidates)} candidate(s): {', '.join(c.name for c in es.candidates)}"
       + ("" if baseline_rows is not None else "; no baseline run found to compare with"))
 if findings:
@@ -65,36 +68,39 @@ else:
 # %%
 results, comparisons, answers = {}, {}, {}
 per_month = getattr(getattr(s.charter, "production", None), "items_per_month", None)
+references = {"baseline": (baseline_rows, "today's way"),
+              "champion": (champion_rows, f"champion v{champion['version']}" if champion else None)}
 for cand in es.candidates:
     source = reuse.get(cand.name)  # nothing this candidate depends on changed since that run
     with s.child(cand.name, tags=s.candidate_tags(cand.name, candidate_keys, source)) as c:
         if source:  # its answers carried over, and compared again with today's way as measured now
             answers[cand.name], results[cand.name] = c.reuse_items(source, cand.name)
-            if baseline_rows is not None:
-                comparisons[cand.name] = items.compare_items(answers[cand.name], baseline_rows, data,
-                                                             task=s.task.kind, candidate_name=cand.name,
-                                                             reference_label="today's way", metrics=compare_metrics)
-                c.log_comparison(comparisons[cand.name])
-            print(f"{cand.name}: reused from run {source} (unchanged), compared again on the same items")
-            continue
-        model = items.fit_item_model(cand, data, s.task.kind, root=root)
-        c.log_params({"candidate": cand.name, "kind": cand.kind, "description": model.describe(),
-                      **{f"param.{k}": v for k, v in {**cand.vectorizer, **cand.params}.items()}})
-        result = items.run_items(model, data, cost=s.cost, items_per_month=per_month)
-        c.log_items(result)
-        if result.params:  # an LLM endpoint: reported model, fingerprint, prompt hash, redactions (never the key)
-            c.log_params(result.params)
-            c.log_text(model.template, f"prompts/{cand.name}.txt")
-            c.log_prompt(cand.name, model.template)  # MLflow's prompt registry: a version per distinct text
-        if baseline_rows is not None:  # paired on the same items, with 95 % intervals: what the gates judge
-            comparisons[cand.name] = items.compare_items(result.items, baseline_rows, data, task=s.task.kind,
-                                                         candidate_name=cand.name, reference_label="today's way",
-                                                         metrics=compare_metrics)
-            c.log_comparison(comparisons[cand.name])
-        example = items.safe_example(data, model.inputs)  # personal data withheld, as before a vendor call
-        c.log_model(model, "model", input_example=example, output_example=model.predict(example).astype(str))
-        results[cand.name], answers[cand.name] = result, result.items
-    print(f"{cand.name}: " + ", ".join(f"{k} {metrics.format_metric(k, v)}" for k, v in result.quality.metrics().items()))
+        else:
+            model = items.fit_item_model(cand, data, s.task.kind, root=root)
+            c.log_params({"candidate": cand.name, "kind": cand.kind, "description": model.describe(),
+                          **{f"param.{k}": v for k, v in {**cand.vectorizer, **cand.params}.items()}})
+            result = items.run_items(model, data, cost=s.cost, items_per_month=per_month)
+            c.log_items(result)
+            if result.params:  # an LLM endpoint: reported model, fingerprint, prompt hash, redactions (never the key)
+                c.log_params(result.params)
+                c.log_text(model.template, f"prompts/{cand.name}.txt")
+                c.log_prompt(cand.name, model.template)  # MLflow's prompt registry: a version per distinct text
+            example = items.safe_example(data, model.inputs)  # personal data withheld, as before a vendor call
+            c.log_model(model, "model", input_example=example, output_example=model.predict(example).astype(str))
+            results[cand.name], answers[cand.name] = result, result.items
+        # paired on the same items, with 95 % intervals: what the gates judge
+        for ref, (rows, label) in references.items():
+            if rows is not None:
+                compared = items.compare_items(answers[cand.name], rows, data, task=s.task.kind,
+                                               candidate_name=cand.name, reference_name=ref, reference_label=label,
+                                               metrics=compare_metrics)
+                c.log_comparison(compared)
+                if ref == "baseline":  # shown below
+                    comparisons[cand.name] = compared
+    shown = {k: v for k, v in results[cand.name].items() if k.startswith("quality.")} if source else \
+        results[cand.name].quality.metrics()
+    print(f"{cand.name}: " + (f"reused from run {source} (unchanged), compared again on the same items; " if source
+                              else "") + ", ".join(f"{k} {metrics.format_metric(k, v)}" for k, v in shown.items()))
 
 # %% [markdown]
 # ## Side by side (the baseline as logged by the baseline step)

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from workbench.charter.config import load_charter
+from workbench.charter.drafted import confirm
 from workbench.new import new_pilot
 from workbench.steps.candidate_cache import T_CANDIDATE_KEY
 from workbench.steps.runner import project_store, run_pilot
@@ -203,9 +204,11 @@ def test_editing_one_candidate_of_an_eval_set_pilot_reuses_the_other(tmp_path: P
     from workbench.data.item_results import ITEMS_TABLE, items_db
     from workbench.new import new_text_pilot
 
-    made = new_text_pilot("tickets", ticket_table(tmp_path / "tickets.csv", n=600), "category", ["body"],
+    made = new_text_pilot("tickets", ticket_table(tmp_path / "tickets.csv", n=1000), "category", ["body"],
                           pilots_dir=tmp_path / "pilots", owner="support-lead@team.internal")
+    assert confirm(load_charter(made.charter), all_values=True, by="reviewer@team.internal")
     first = run_pilot(load_charter(made.charter))
+    assert first.decision.outcome == "go", first.decision.summary()  # a champion to compare with next
     text = made.charter.read_text()
     assert "params: {C: 4.0, max_iter: 1000}" in text
     made.charter.write_text(text.replace("params: {C: 4.0, max_iter: 1000}", "params: {C: 2.0, max_iter: 1000}"))
@@ -232,4 +235,9 @@ def test_editing_one_candidate_of_an_eval_set_pilot_reuses_the_other(tmp_path: P
     finally:
         con.close()
     assert count == len(pd.read_parquet(charter.resolve(charter.sources["tickets_eval"].path)))
-    assert again.decision is not None and again.decision.outcome == first.decision.outcome
+    # each candidate, reused or not, compared with the champion on the same items: the gate judges an interval
+    for run in now.values():
+        champ = json.loads(store.download_text(run.info.run_id, "compare/champion.json"))
+        assert champ["reference_label"] == "champion v1", champ
+    gate = next(g for g in again.decision.gates if g.kind == "vs_champion")
+    assert gate.ci_low is not None and "judged on the point values alone" not in gate.reason, gate.reason

@@ -607,6 +607,23 @@ class Session:
                 return scored
         return modeling.score(self.load_model(champion["uri"]), data, task=self.task, keep=list(keep))
 
+    def champion_items(self, champion: Mapping[str, Any] | None, data: Any) -> Any:
+        """The champion's answers by item, as its run logged them (``items/<name>.json``), when
+        that run answered this very eval set (the same ``eval_set.fingerprint``): what each
+        candidate is compared with, paired, for the champion gate. None without a champion, or
+        when it answered another eval set (the gate then says it judged point values)."""
+        from ..store.tracking import TAG
+
+        if not champion or not champion.get("run_id"):
+            return None
+        with contextlib.suppress(Exception):  # anything unreadable: no paired comparison
+            source = self.store.get_run(champion["run_id"])
+            parent = self.store.get_run(source.data.tags[TAG["parent"]])
+            name = source.data.params.get("candidate") or source.info.run_name
+            if parent.data.params.get("eval_set.fingerprint") == str(data.params()["eval_set.fingerprint"]):
+                return self.logged_items(source.info.run_id, name)
+        return None
+
     @contextlib.contextmanager
     def child(self, name: str, *, kind: str = "candidate", tags: Mapping[str, Any] | None = None,
               description: str | None = None, data: Any = None) -> Iterator[Session]:
