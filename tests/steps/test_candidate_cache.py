@@ -235,6 +235,13 @@ def test_editing_one_candidate_of_an_eval_set_pilot_reuses_the_other(tmp_path: P
     finally:
         con.close()
     assert count == len(pd.read_parquet(charter.resolve(charter.sources["tickets_eval"].path)))
+    # reviewer labels and the scorecard's items follow a carried-over candidate to the run that answered
+    from workbench.decide.promotion import pilot_layout
+    from workbench.show.items_report import item_runs
+
+    runs = item_runs(charter, store, pilot_layout(charter, store, store.get_run(again.run_id)))
+    assert runs["wordllama_lr"] == before["wordllama_lr"].info.run_id, runs
+    assert runs["tfidf_lr"] == now["tfidf_lr"].info.run_id, runs
     # each candidate, reused or not, compared with the champion on the same items: the gate judges an interval
     for run in now.values():
         champ = json.loads(store.download_text(run.info.run_id, "compare/champion.json"))

@@ -263,7 +263,8 @@ def item_evidence_html(models: Mapping[str, pd.DataFrame], *, baseline: str | No
 
 def item_runs(charter: Any, store: Any, layout: Any) -> dict[str, str]:
     """Model name -> the run holding its per-item results, for one pilot run's layout: the
-    baseline step's run (or the run it was cached from), then each candidate's run."""
+    baseline step's run (or the run it was cached from), then each candidate's run (or, for a
+    candidate carried over unchanged, the run that answered: its reviewer labels are there)."""
     from ..store.tracking import TAG
 
     out: dict[str, str] = {}
@@ -274,7 +275,7 @@ def item_runs(charter: Any, store: Any, layout: Any) -> dict[str, str]:
     if base is not None:
         out[es.baseline.name] = base.data.tags.get(TAG["cached_from"]) or base.info.run_id
     for name, run in sorted(layout.candidates.items()):
-        out[name] = run.info.run_id
+        out[name] = run.data.tags.get(TAG["cached_from"]) or run.info.run_id
     return out
 
 
