@@ -70,6 +70,26 @@ def test_a_text_table_whose_words_single_out_no_class_gets_a_valid_charter(tmp_p
 
 
 @pytest.mark.slow
+def test_items_sharing_a_repeating_id_fall_on_one_side_of_new_split(tmp_path: Path) -> None:
+    """Tickets of one customer (customer_id repeats): a random split would judge the model on
+    customers it was trained on. `new` keeps each customer's tickets on one side, says so, and
+    still gives the rarest class its eval items."""
+    path = ticket_table(tmp_path / "tickets.csv", n=1000)
+    frame = pd.read_csv(path)
+    frame["customer_id"] = [f"C{(i * 7919) % 300:03d}" for i in range(len(frame))]  # 300 customers, ~3 tickets each
+    frame.to_csv(path, index=False)
+    made = new_text_pilot("tickets", path, "category", ["body"], pilots_dir=tmp_path / "pilots",
+                          owner="support-lead@team.internal")
+    folder = tmp_path / "pilots" / "tickets"
+    ev, train = (pd.read_parquet(folder / "data" / f"tickets_{part}.parquet") for part in ("eval", "train"))
+    assert set(ev["customer_id"]).isdisjoint(train["customer_id"])
+    assert len(ev) + len(train) > 900  # a straddling customer's training tickets only are left out
+    assert ev["category"].value_counts().min() >= 30
+    assert load_charter(made.charter).eval_set.id == "ticket_id"
+    said = "\n".join(made.notes)
+    assert "customer_id repeats, so it is not the item id" in said and "on one side" in said
+
+
 def test_a_five_class_text_pilot_from_new_to_go(tmp_path: Path) -> None:
     # 1,000 tickets: the rarest class (8 %) still has 30 eval items and as many to train on
     made = new_text_pilot("tickets", ticket_table(tmp_path / "tickets.csv", n=1000), "category", ["body"],

@@ -1123,9 +1123,16 @@ def new_text_pilot(
             con.execute("ALTER TABLE t ADD COLUMN item_id VARCHAR")
             con.execute("UPDATE t SET item_id = 'i' || lpad(CAST(rowid + 1 AS VARCHAR), 6, '0')")
             columns = {"item_id": "VARCHAR", **columns}
+        # a column named like an id whose values repeat groups related items (one document's questions,
+        # one customer's tickets): the split keeps each group on one side
+        group_col = next((c for c in columns if c not in (target, id_col, *text_columns)
+                          and re.search(r"(^|_)id$", c, re.I) and con.execute(
+                              f"SELECT count(DISTINCT {_q(c)}) < count({_q(c)}) AND count(DISTINCT {_q(c)}) >= 20 "
+                              "FROM t").fetchone()[0]), None)
         slices = []
         for col, dtype in columns.items():
-            if col in (target, id_col, *text_columns) or dtype not in ("VARCHAR", "BOOLEAN") or _PERSONAL.search(col):
+            if col in (target, id_col, group_col, *text_columns) or dtype not in ("VARCHAR", "BOOLEAN") \
+                    or _PERSONAL.search(col):
                 continue
             if 2 <= con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t").fetchone()[0] <= 12:
                 slices.append(col)
@@ -1141,8 +1148,11 @@ def new_text_pilot(
         asked = eval_share
         eval_share = min(0.5, max(eval_share, -(-MIN_PER_CLASS * 100 // rarest[1]) / 100))
         # the eval set: a seeded, stratified share of the labelled items; the rest train the candidates
+        order = f"hash({_q(id_col)}::VARCHAR || '{int(seed)}')"
+        if group_col is not None:  # groups in one seeded order for every class: a group falls on one side
+            order = f"hash(coalesce({_q(group_col)}::VARCHAR, {_q(id_col)}::VARCHAR) || '{int(seed)}'), {order}"
         con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (PARTITION BY {_q(target)} "
-                    f"ORDER BY hash({_q(id_col)}::VARCHAR || '{int(seed)}')) AS _r, "
+                    f"ORDER BY {order}) AS _r, "
                     f"count(*) OVER (PARTITION BY {_q(target)}) AS _n FROM t WHERE {_q(target)} IS NOT NULL")
         keep = ", ".join(_q(c) for c in columns)
         sample = con.execute(f"SELECT {' || chr(10) || '.join(f'coalesce({_q(c)}::VARCHAR, {_lit(chr(32))})' for c in text_columns)}, "
@@ -1150,11 +1160,16 @@ def new_text_pilot(
         rules = _draft_keywords([r[0] for r in sample], [r[1] for r in sample])
         majority = counts[0][0]
         repeats, dropped = _repeated_eval_texts(con, id_col, text_columns, f"_r <= ceil(_n * {eval_share})")
+        is_eval = f"_r <= ceil(_n * {eval_share})"
+        # a group that straddles the cut (its classes cut at other places): its training items go
+        shared = 0 if group_col is None else con.execute(
+            f"INSERT INTO _repeats SELECT {_q(id_col)}::VARCHAR FROM s WHERE NOT ({is_eval}) AND {_q(group_col)} IN "
+            f"(SELECT {_q(group_col)} FROM s WHERE {is_eval}) AND {_q(id_col)}::VARCHAR NOT IN (SELECT id FROM _repeats)"
+        ).fetchone()[0]
         folder.mkdir(parents=True)
         (folder / "data").mkdir()
-        for part, cond in (("eval", f"_r <= ceil(_n * {eval_share})"),
-                           ("train", f"_r > ceil(_n * {eval_share}) AND {_q(id_col)}::VARCHAR NOT IN "
-                                     "(SELECT id FROM _repeats)")):
+        for part, cond in (("eval", is_eval),
+                           ("train", f"NOT ({is_eval}) AND {_q(id_col)}::VARCHAR NOT IN (SELECT id FROM _repeats)")):
             path = folder / "data" / f"{table}_{part}.parquet"
             con.execute(f"COPY (SELECT {keep} FROM s WHERE {cond} ORDER BY {_q(id_col)}) TO {_lit(str(path))} "
                         "(FORMAT parquet)")
@@ -1186,6 +1201,12 @@ def new_text_pilot(
                 f"{MIN_PER_CLASS} eval items to judge a difference)" if eval_share > asked else ""),
              f"today's rule: drafted keywords for {len(rules)} class(es), else {majority!r}: write your real rule")
     notes += _textless_note(no_text, text_columns)
+    if group_col is not None:
+        notes += (f"{group_col} repeats, so it is not the item id: it groups related items (one document, one "
+                  f"customer), and the split keeps each {group_col} on one side, since a model judged on a group "
+                  "it was trained on is judged on what it saw"
+                  + (f"; {shared:,} training item(s) whose {group_col} also holds eval items left out" if shared
+                     else ""),)
     if repeats and dropped:
         notes += (f"left out of the training items: {repeats:,} whose text repeats an eval item's (exactly, or "
                   "but for case, accents and punctuation): a model that saw them would be judged on answers "
