@@ -1164,8 +1164,8 @@ def new_text_pilot(
         # a group that straddles the cut (its classes cut at other places): its training items go
         shared = 0 if group_col is None else con.execute(
             f"INSERT INTO _repeats SELECT {_q(id_col)}::VARCHAR FROM s WHERE NOT ({is_eval}) AND {_q(group_col)} IN "
-            f"(SELECT {_q(group_col)} FROM s WHERE {is_eval}) AND {_q(id_col)}::VARCHAR NOT IN (SELECT id FROM _repeats)"
-        ).fetchone()[0]
+            f"(SELECT {_q(group_col)} FROM s WHERE {is_eval}) "
+            f"AND {_q(id_col)}::VARCHAR NOT IN (SELECT id FROM _repeats)").fetchone()[0]
         folder.mkdir(parents=True)
         (folder / "data").mkdir()
         for part, cond in (("eval", is_eval),
