@@ -4,6 +4,7 @@ drafted values' confirmation; a fast test of what the scaffold drafts."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -168,7 +169,7 @@ def extract(item):
 
 
 @pytest.mark.slow
-def test_an_extraction_pilot_end_to_end(tmp_path: Path) -> None:
+def test_an_extraction_pilot_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
     rng = np.random.default_rng(1)
@@ -200,10 +201,17 @@ def test_an_extraction_pilot_end_to_end(tmp_path: Path) -> None:
     assert baseline["quality.all_fields_exact"] == 0.0
     assert baseline["quality.field_exact"] < parser["quality.field_exact"]
     assert "slice.kind.total.all_fields_exact" in parser
-    # an edit of the candidate's own module runs the candidates again and leaves today's way measured
-    (tmp_path / "parser.py").write_text(PARSER.replace("(EUR|USD|GBP)", "(EUR|USD|GBP|CHF)"))
-    again = {o.name: o.status for o in run_pilot(load_charter(tmp_path / "pilot.yaml")).steps}
+    # an edit of the candidate's own module runs the candidates again and leaves today's way measured;
+    # a slow one says how far it got, in the notebook and on the terminal, as it goes
+    slow = PARSER.replace("(EUR|USD|GBP)", "(EUR|USD|GBP|CHF)").replace(
+        "    text = item[\"text\"]", "    import time\n    time.sleep(0.03)\n    text = item[\"text\"]")
+    (tmp_path / "parser.py").write_text(slow)
+    monkeypatch.setenv("WORKBENCH_PROGRESS_SECONDS", "0.5")
+    said: list[str] = []
+    again = {o.name: o.status for o in run_pilot(load_charter(tmp_path / "pilot.yaml"), progress=said.append).steps}
     assert again["baseline"] == "cached" and again["evaluate"] == "executed", again
+    lines = [s for s in said if re.fullmatch(r"  evaluate: parser: \d+ of 120 items answered \(\d+ s\)", s)]
+    assert len(lines) >= 2, said
 
 
 @pytest.mark.slow

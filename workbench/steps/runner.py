@@ -742,7 +742,8 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
     kernel_log = tmp / "kernel.log"
     error: BaseException | None = None
     try:
-        _execute(notebook, executed, parameters, step, kernel_log, kernels)
+        _execute(notebook, executed, parameters, step, kernel_log, kernels,
+                 relay=_ProgressRelay(lambda line: say(f"  {step.name}: {line}")))
     except BaseException as exc:  # noqa: BLE001 - translated below, after the notebook is attached
         error = exc
     with _signals_blocked():
@@ -994,12 +995,34 @@ def _step_kernel_client() -> type:
     return StepKernelClient
 
 
+class _ProgressRelay:
+    """The file papermill writes a notebook's standard output to as it arrives: each whole line
+    that says how far a run of eval items got (:data:`workbench.measure.items.progress.LINE`)
+    goes to ``say``; every other line stays in the notebook only."""
+
+    def __init__(self, say: Progress) -> None:
+        self.say, self.pending = say, ""
+
+    def write(self, text: str) -> None:
+        from ..measure.items.progress import LINE
+
+        *whole, self.pending = (self.pending + text).split("\n")
+        for line in whole:
+            if LINE.match(line.strip()):
+                self.say(line.strip())
+
+    def flush(self) -> None:
+        pass
+
+
 def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: Step,
-             kernel_log: Path | None = None, kernels: _Kernels | None = None) -> None:
+             kernel_log: Path | None = None, kernels: _Kernels | None = None,
+             relay: _ProgressRelay | None = None) -> None:
     """Run the notebook under papermill. The kernel process writes its own output (its log,
     tracebacks of its message loop when it is interrupted or killed) to ``kernel_log``, not
     to the terminal: the workbench's message says what happened, the notebook shows where.
-    With ``kernels``, the kernel is forked from the run's warm server when it can be."""
+    With ``kernels``, the kernel is forked from the run's warm server when it can be; with
+    ``relay``, the notebook's progress lines reach the terminal as they are printed."""
     import logging
 
     import papermill
@@ -1040,6 +1063,7 @@ def _execute(notebook: Path, executed: Path, parameters: dict[str, Any], step: S
                 kernel_name="python3",
                 cwd=str(notebook.parent),
                 progress_bar=False,
+                stdout_file=relay,
                 execution_timeout=step.timeout_seconds,
                 request_save_on_cell_execute=True,
                 kernel_manager_class=_StepKernelManager,

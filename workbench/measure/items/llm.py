@@ -54,6 +54,7 @@ from ...charter.items import ItemCandidate
 from ...errors import ConfigError, WorkbenchError
 from .candidates import Answer, ItemModel, MalformedOutput
 from .data import ItemData
+from .progress import Progress
 
 __all__ = ["LlmModel", "LlmError", "ChatResult", "chat", "ResponseCache", "Redactor", "scrub", "template_hash",
            "CACHE_DIR", "UNKNOWN", "parse_label", "parse_json_object", "personal_mask", "safe_example"]
@@ -538,12 +539,14 @@ class LlmModel(ItemModel):
 
         try:
             # answers are cached as they come (every 25): a run stopped half-way keeps what it paid for
+            progress = Progress(self.name, len(records))  # the cached answers count as answered
             with ThreadPoolExecutor(max_workers=spec.concurrency) as pool:
                 futures = {pool.submit(ask, c): c for _, c in todo}
                 done: list[_Call] = []
                 for future in as_completed(futures):
                     future.result()
                     done.append(futures[future])
+                    progress.step(len(records) - len(todo) + len(done))
                     if len(done) >= 25:
                         keep(done)
                         done = []

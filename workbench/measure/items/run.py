@@ -30,6 +30,7 @@ from ..evaluation import slice_metric_name
 from .answers import AnswerQuality, answer_quality, answer_sources, answer_text
 from .candidates import ItemModel, MalformedOutput
 from .data import ItemData
+from .progress import Progress
 from .scoring import (
     ClassificationQuality,
     ExtractionQuality,
@@ -191,7 +192,9 @@ def run_items(model: ItemModel, data: ItemData, *, cost: CostModel, min_slice_it
         model.human_usd_per_item = (cost.human_seconds_per_item or 0.0) / 3600 * (cost.human_usd_per_hour or 0.0)
         prepare(records)
     measured = getattr(model, "measured_latency_ms", None)
+    progress = Progress(model.name, len(records))
     for i, item in enumerate(records):
+        progress.step(i)
         t0 = time.perf_counter()
         try:
             with _deadline(timeout, guard):
