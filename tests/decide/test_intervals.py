@@ -93,6 +93,7 @@ def test_champion_gate_on_the_interval_of_the_same_version_only() -> None:
     risky = champion_gate(gate, cand, champ, champion_version="3",
                           comparison=_cmp(0.0, -0.03, 0.03, label="champion v3"))
     assert not risky.passed and "cannot be ruled out" in risky.reason
+    assert "it reaches 0.03 worse" in risky.reason  # how much worse, not a signed "+0.03 worse"
     stale = champion_gate(gate, cand, champ, champion_version="4",
                           comparison=_cmp(0.0, -0.03, 0.03, label="champion v3"))
     assert stale.passed and "not v4" in stale.reason and "point values" in stale.reason

@@ -254,6 +254,8 @@ def test_timeouts_are_counted_as_wrong(tmp_path: Path, proxy: Proxy) -> None:
     m = run.metrics()
     assert m["items.error_rate"] == 1.0 and m["llm.failed_calls"] == len(REVIEWS) and m["llm.retries"] == len(REVIEWS)
     assert all("timeout" in e for e in run.items["error"]) and not run.items["correct"].any()
+    # each item's row says what to do too, where the scorecard shows it
+    assert all("Fix: check the endpoint is up and the timeout_seconds fits it" in e for e in run.items["error"])
     # a failed call is never cached: the next run asks again
     proxy.delay = 0.0
     _, later = _run(tmp_path, _candidate(proxy, timeout_seconds=0.5, retries=1, concurrency=4))

@@ -382,7 +382,7 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
         reason = (f"{gate.metric} = {_fmt(value)} vs champion v{champion_version} {_fmt(ref)}: {_interval_text(d)}; "
                   f"required: the interval's worse end within {gate.max_regression:g} of the champion "
                   f"({'higher' if higher else 'lower'} is better)"
-                  + ("" if verdict == "pass" else f": it reaches {-lo_b:+.4g} worse, so a regression beyond the "
+                  + ("" if verdict == "pass" else f": it reaches {-lo_b:.4g} worse, so a regression beyond the "
                      "margin cannot be ruled out"))
         return GateResult(passed=verdict == "pass", measured=value, threshold=required, reference=ref, reason=reason,
                           diff=float(d["diff"]), ci_low=float(d["ci_low"]), ci_high=float(d["ci_high"]), **base)

@@ -353,6 +353,7 @@ class _Call:
     key: str
     text: str | None = None
     error: str | None = None
+    hint: str | None = None  # what to do about the error (LlmError.hint): shown with it on the item's row
     latency_ms: float = 0.0
     tokens_in: int = 0
     tokens_out: int = 0
@@ -518,7 +519,7 @@ class LlmModel(ItemModel):
                 got = chat(str(spec.base_url), str(spec.model), [{"role": "user", "content": call.prompt}],
                            params=params, key=key_value, timeout=spec.timeout_seconds, retries=spec.retries)
             except LlmError as exc:
-                call.error, call.retries = scrub(exc.what, key_value), exc.retries
+                call.error, call.retries, call.hint = scrub(exc.what, key_value), exc.retries, exc.hint
                 call.latency_ms = (time.perf_counter() - t0) * 1000
                 return
             call.text, call.latency_ms, call.retries = got.text, got.latency_ms, got.retries
@@ -582,7 +583,7 @@ class LlmModel(ItemModel):
                     raise MalformedOutput(f"{UNKNOWN} (fallback after: {call.error[:120]})")
                 # a person answers (right, at the charter's human cost: run_metrics)
                 return Answer(item.get(self.expected_column))
-            raise LlmError(call.error, where=f"candidate endpoint {self.spec.base_url}")
+            raise LlmError(call.error, where=f"candidate endpoint {self.spec.base_url}", hint=call.hint)
         text = call.text or ""
         if self.task == "extraction":
             return Answer(parse_json_object(text))
