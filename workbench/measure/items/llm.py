@@ -209,12 +209,6 @@ class ResponseCache:
 
 # -- redaction -------------------------------------------------------------------------------
 
-_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
-    ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")),
-    ("card", re.compile(r"\b\d{4}(?:[ -]?\d{4}){3}\b|\b\d{4}[ -]?\d{6}[ -]?\d{5}\b")),
-    ("phone", re.compile(r"(?<![\w.])\+?\d[\d ()./-]{7,}\d(?![\w.])")),
-)
 PERSONAL = "[personal data]"
 # what the phone pattern also matches but is no phone number: a date (2024-01-15, 15.01.2024,
 # 2024/01/15 13), an IPv4 address, a version or a decimal of dotted groups; a phone number has
@@ -224,8 +218,7 @@ _NOT_PHONE = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}(?:[ ]\d+)?|\d{1,2}([-/.])
 _PHONE_DIGITS = 9
 
 
-def _phone(match: re.Match[str]) -> bool:
-    text = match.group(0)
+def _phone(text: str) -> bool:
     if sum(c.isdigit() for c in text) < _PHONE_DIGITS or _NOT_PHONE.fullmatch(text):
         return False
     # a version (3.1-20221030-2, 0.14.0.20230218): dots beside dashes, or a dotted group of five
@@ -233,8 +226,27 @@ def _phone(match: re.Match[str]) -> bool:
     return not ("." in text and ("-" in text or any(len(g) >= 5 for g in re.split(r"\D+", text))))
 
 
+# (kind, pattern, accept: None, or a test a match must pass to be withheld)
+_PATTERNS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], ...] = (
+    ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), None),
+    ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b"), None),
+    ("card", re.compile(r"\b\d{4}(?:[ -]?\d{4}){3}\b|\b\d{4}[ -]?\d{6}[ -]?\d{5}\b"), None),
+    ("phone", re.compile(r"(?<![\w.])\+?\d[\d ()./-]{7,}\d(?![\w.])"), _phone),
+)
+
+
 class Redactor:
     """Withholds personal data from a prompt's inputs (see the module's docstring)."""
+
+    @classmethod
+    def of(cls, data: ItemData) -> Redactor:
+        """The redactor of ``data``'s personal columns (an input withheld whole) and their values
+        (names found in free text)."""
+        personal = data.personal
+        if personal is None or personal.empty:
+            return cls([], [])
+        return cls(list(personal.columns),
+                   [str(v) for col in personal.columns for v in personal[col].dropna().unique()])
 
     def __init__(self, personal_columns: Sequence[str], personal_values: Sequence[str]) -> None:
         self.columns = frozenset(personal_columns)
@@ -280,19 +292,14 @@ class Redactor:
 
     def text(self, text: str, counts: Counter) -> str:
         text = self._names(text, counts)
-        for kind, pattern in _PATTERNS:
-            if kind == "phone":  # a match must look like a phone number, not a date or an address
-                found = [0]
-
-                def sub(m: re.Match[str]) -> str:
-                    if not _phone(m):
-                        return m.group(0)
-                    found[0] += 1
-                    return "[phone]"
-
-                text, n = pattern.sub(sub, text), found[0]
-            else:
+        for kind, pattern, accept in _PATTERNS:
+            if accept is None:
                 text, n = pattern.subn(f"[{kind}]", text)
+            else:  # only the matches that pass (a phone number, not a date or an address)
+                kept = [m for m in pattern.finditer(text) if accept(m.group(0))]
+                for m in reversed(kept):
+                    text = text[:m.start()] + f"[{kind}]" + text[m.end():]
+                n = len(kept)
             counts[kind] += n
         return text
 
@@ -434,10 +441,8 @@ class LlmModel(ItemModel):
         self.labels = data.labels() if self.task == "text-classification" else []
         self.id_column = data.spec.id
         self.expected_column = data.spec.expected
-        personal = data.personal
-        if not self.spec.allow_personal_data and personal is not None and not personal.empty:
-            values = [str(v) for col in personal.columns for v in personal[col].dropna().unique()]
-            self.redactor = Redactor(list(personal.columns), values)
+        if not self.spec.allow_personal_data:
+            self.redactor = Redactor.of(data)
         if self.spec.fallback == "baseline":
             from .candidates import fit_item_model
 
@@ -658,10 +663,7 @@ def personal_mask(data: ItemData) -> Callable[[str], str]:
     of the eval source's personal columns (names) and e-mail, phone, IBAN and card patterns.
     For what the evaluate step writes out in tables (an item's text, its expected answer,
     each model's answer), which land in MLflow artifacts and shared files."""
-    personal = data.personal
-    values = ([str(v) for col in personal.columns for v in personal[col].dropna().unique()]
-              if personal is not None and not personal.empty else [])
-    redactor, counts = Redactor([], values), Counter()
+    redactor, counts = Redactor.of(data), Counter()
     return lambda text: redactor.text(text, counts)
 
 
@@ -669,9 +671,6 @@ def safe_example(data: ItemData, columns: Sequence[str], *, rows: int = 5) -> An
     """The first eval items' inputs as the logged model's input example, with personal data
     withheld as before a vendor call: MLflow keeps the example (``input_example.json``) beside
     the model, where no personal value may land."""
-    personal = data.personal
-    values = ([str(v) for col in personal.columns for v in personal[col].dropna().unique()]
-              if personal is not None and not personal.empty else [])
-    redactor, counts = Redactor(list(personal.columns) if personal is not None else [], values), Counter()
+    redactor, counts = Redactor.of(data), Counter()
     head = data.items[list(columns)].head(rows)
     return head.apply(lambda row: pd.Series(redactor.inputs(row.to_dict(), list(columns), counts)), axis=1)

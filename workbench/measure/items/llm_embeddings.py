@@ -204,10 +204,8 @@ class EndpointEmbeddingModel(ItemModel):
             raise ConfigError(f"candidate '{self.name}': `kind: embeddings` cannot extract fields",
                               where="pilot.yaml: eval_set.candidates", hint="extraction: rule (fields:) or callable")
         self.id_column = data.spec.id
-        personal = data.personal
-        if not self.spec.allow_personal_data and personal is not None and not personal.empty:
-            values = [str(v) for col in personal.columns for v in personal[col].dropna().unique()]
-            self.redactor = Redactor(list(personal.columns), values)
+        if not self.spec.allow_personal_data:
+            self.redactor = Redactor.of(data)
         self.redactions, self.fit_tokens, self.fit_calls, self.fit_hits = Counter(), 0, 0, 0
         t0 = time.perf_counter()
         if self.task == "retrieval":
