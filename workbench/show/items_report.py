@@ -94,8 +94,7 @@ def masked(frame: pd.DataFrame, mask: Callable[[str], str] | None,
     out = frame.copy()
     for col in columns:
         if col in out.columns:
-            out[col] = [v if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA else mask(str(v))
-                        for v in out[col]]
+            out[col] = [v if _missing(v) else mask(str(v)) for v in out[col]]
     return out
 
 
@@ -129,8 +128,12 @@ SHOWN_ITEMS = 20  # rows per table on the scorecard; every item is in items/<nam
 _WITHHELD = "(personal data)"
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA
+
+
 def _answer(value: Any) -> str:
-    return "(no answer)" if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA else str(value)
+    return "(no answer)" if _missing(value) else str(value)
 
 
 def worst_failures(items: pd.DataFrame, n: int = SHOWN_ITEMS) -> pd.DataFrame:
@@ -299,20 +302,21 @@ def eval_inputs(charter: Any) -> tuple[dict[str, str] | None, str, Callable[[str
     es = charter.eval_set
     counts: Counter = Counter()
     patterns = Redactor([], [])
+    by_pattern = (lambda text: patterns.text(text, counts))  # without the personal columns' values
     try:
         con = connect_read_only(charter.warehouse_path)
     except WorkbenchError as exc:
-        return None, f"Inputs not shown: {exc.what}.", lambda text: patterns.text(text, counts)
+        return None, f"Inputs not shown: {exc.what}.", by_pattern
     try:
         marked = set(pii_columns(con, es.source).get(es.source, frozenset()))
         marked |= {c for t, cs in pii_columns(con).items() if t.lower() == es.source.lower() for c in cs}
         if marked & set(es.inputs):
-            return None, _WITHHELD, lambda text: patterns.text(text, counts)
+            return None, _WITHHELD, by_pattern
         personal = sorted(marked - {es.id, *es.inputs})
         cols = ", ".join('"' + c.replace('"', '""') + '"' for c in [es.id, *es.inputs, *personal])
         frame = con.sql(f'SELECT {cols} FROM "{es.source}"').to_arrow_table().to_pandas()
     except Exception as exc:  # noqa: BLE001 - a DuckDB catalog error: the report goes on without texts
-        return None, f"Inputs not shown: {str(exc).splitlines()[0]}.", lambda text: patterns.text(text, counts)
+        return None, f"Inputs not shown: {str(exc).splitlines()[0]}.", by_pattern
     finally:
         con.close()
     # free text names people too: the values of the personal columns (names) and e-mail, phone,
