@@ -213,6 +213,16 @@ def _scrub_parts(scrub: Any, raw: list[str], is_tick: list[bool]) -> list[str]:
 _OPENED: list[Session] = []  # sessions opened in this process, newest last (for the PNG formatter)
 
 
+def _item_table(text: str) -> Any:
+    """A per-item table as :meth:`Session.log_items` logged it (MLflow's table JSON), as a DataFrame."""
+    import json
+
+    import pandas as pd
+
+    table = json.loads(text)
+    return pd.DataFrame(table["data"], columns=table["columns"])
+
+
 class Session:
     """A step's run and warehouse, for logging from a notebook."""
 
@@ -703,8 +713,11 @@ class Session:
         compared again with today's way's as measured now."""
         from ..data.item_results import write_item_results
 
-        carried, _ = self._carry(source, lambda _local: None)
-        rows = self.logged_items(self.run_id, name)
+        def read(local: Path) -> Any:  # the table as downloaded to be copied: not fetched a second time
+            path = local / "items" / f"{name}.json"
+            return _item_table(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+        carried, rows = self._carry(source, read)
         if rows is None:  # reusable() asked for the table: a run without it is never offered
             raise WorkbenchError(f"candidate '{name}': run {source} kept no answers (items/{name}.json) to reuse",
                                  where=f"MLflow run {source}", hint="run the pilot again with --force")
@@ -780,15 +793,8 @@ class Session:
     def logged_items(self, run_id: str | None, name: str) -> Any:
         """The per-item table :meth:`log_items` logged for ``name`` on ``run_id`` (a DataFrame),
         or None when that run has none."""
-        import json
-
-        import pandas as pd
-
         text = self.store.download_text(run_id, f"items/{name}.json") if run_id else None
-        if text is None:
-            return None
-        table = json.loads(text)
-        return pd.DataFrame(table["data"], columns=table["columns"])
+        return None if text is None else _item_table(text)
 
     def baseline_run_id(self) -> str | None:
         """The run holding the baseline step's results: this pilot run's baseline step (or the
