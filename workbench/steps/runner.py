@@ -31,7 +31,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -663,7 +663,8 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
                  "injected": keyed, **base_key}
     # an eval-set model's own module or prompt: editing it must not reuse an earlier result; the
     # baseline step's key takes today's way's only (a candidate's edit leaves today's way measured)
-    user_code = _callable_sources(charter, baseline_only=step.role == "baseline")
+    user_code = _callable_sources(charter, (charter.eval_set.baseline,) if step.role == "baseline"
+                                  and charter.eval_set is not None else None)
     if user_code:
         key_parts["user_code"] = user_code
     key = cache_key(key_parts)
@@ -801,7 +802,7 @@ def _candidate_reuse(charter: Charter, step: Step, store: Store, key_parts: dict
 
     common = {**key_parts, "injected": {k: v for k, v in key_parts["injected"].items() if k != "spec"}}
     common.pop("user_code", None)  # an eval-set candidate's key takes its own module or prompt only
-    own = {c.name: _callable_sources(charter, only=c.name) for c in charter.eval_set.candidates} \
+    own = {c.name: _callable_sources(charter, (c,)) for c in charter.eval_set.candidates} \
         if charter.eval_set is not None else None
     keys = candidate_keys(charter, common, own)
     reuse = {} if force else reusable(store, charter, keys, expected, say)
@@ -811,18 +812,15 @@ def _candidate_reuse(charter: Charter, step: Step, store: Store, key_parts: dict
     return {"candidate_keys": keys, "reuse": reuse}
 
 
-def _callable_sources(charter: Charter, *, baseline_only: bool = False, only: str | None = None) -> dict[str, str]:
-    """sha256 of each pilot module an eval-set `callable` names, and of each `llm` candidate's
-    prompt template (missing: "absent"), and of the judge's prompt; ``baseline_only``: of
-    today's way (the baseline) and the judge only, not the candidates; ``only``: of that
-    candidate and the judge only."""
+def _callable_sources(charter: Charter, models: Sequence[Any] | None = None) -> dict[str, str]:
+    """sha256 of the pilot module each eval-set `callable` of ``models`` names, and of each `llm`
+    one's prompt template (missing: "absent"), and of the judge's prompt; ``models``: today's
+    way and the candidates (the default), or some of them."""
     es = charter.eval_set
     if es is None:
         return {}
     out = {}
-    models = ((es.baseline,) if baseline_only else
-              tuple(c for c in es.candidates if c.name == only) if only is not None else (es.baseline, *es.candidates))
-    for cand in models:
+    for cand in (es.baseline, *es.candidates) if models is None else models:
         if cand.kind == "callable" and cand.function:
             module = cand.function.split(":", 1)[0]
             path = charter.root / (module.replace(".", "/") + ".py")
@@ -1001,14 +999,14 @@ class _ProgressRelay:
     goes to ``say``; every other line stays in the notebook only."""
 
     def __init__(self, say: Progress) -> None:
-        self.say, self.pending = say, ""
+        from ..measure.items.progress import LINE  # imported here: it loads the eval-set package
+
+        self.say, self.pending, self.line = say, "", LINE
 
     def write(self, text: str) -> None:
-        from ..measure.items.progress import LINE
-
         *whole, self.pending = (self.pending + text).split("\n")
         for line in whole:
-            if LINE.match(line.strip()):
+            if self.line.match(line.strip()):
                 self.say(line.strip())
 
     def flush(self) -> None:
