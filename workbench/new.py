@@ -1520,11 +1520,12 @@ def _value_shape(values: list[str]) -> tuple[str, str]:
 def _match_share(pattern: str, texts: list[str], values: list[str]) -> float:
     """The share of ``texts`` whose first match of ``pattern`` is the expected value (compared as
     the extraction metrics compare: case and spacing ignored; no match where none is expected)."""
-    rx, hits = re.compile(pattern), 0
-    norm = (lambda v: " ".join(str(v or "").lower().split()))
-    for text, value in zip(texts, values, strict=True):
-        m = rx.search(text)
-        hits += norm(m.group(1) if m and rx.groups else m.group(0) if m else None) == norm(value)
+    from .measure.items.candidates import field_value  # what the pilot's rule model answers
+    from .measure.items.scoring import normal_form
+
+    rx = re.compile(pattern)
+    hits = sum(normal_form(field_value(rx, text)) == normal_form(value)
+               for text, value in zip(texts, values, strict=True))
     return hits / len(texts) if texts else 0.0
 
 

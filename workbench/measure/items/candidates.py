@@ -27,7 +27,7 @@ from ...charter.items import ItemCandidate
 from ...errors import ConfigError, WorkbenchError
 from .data import ItemData, join_text
 
-__all__ = ["ItemModel", "Answer", "build_item_model", "fit_item_model", "MalformedOutput"]
+__all__ = ["ItemModel", "Answer", "build_item_model", "fit_item_model", "field_value", "MalformedOutput"]
 
 
 class MalformedOutput(WorkbenchError):
@@ -84,6 +84,13 @@ class ItemModel:
         return np.asarray(out, dtype=object)
 
 
+def field_value(pattern: re.Pattern[str], text: str) -> str | None:
+    """A field's value in ``text``: the first group of ``pattern``'s first match (or the whole
+    match without a group); None where it does not match."""
+    m = pattern.search(text)
+    return None if m is None else m.group(1) if pattern.groups else m.group(0)
+
+
 class RuleModel(ItemModel):
     """Regular-expression rules, first match wins, else the default label."""
 
@@ -98,8 +105,7 @@ class RuleModel(ItemModel):
     def answer(self, item: Mapping[str, Any]) -> Answer:
         text = self.text(item)
         if self.task == "extraction":  # each field: the first group of its first match (or the match)
-            found = {f: p.search(text) for f, p in self.fields.items()}
-            return Answer({f: (m.group(1) if m.re.groups else m.group(0)) if m else None for f, m in found.items()})
+            return Answer({f: field_value(p, text) for f, p in self.fields.items()})
         for pattern, label in self.rules:
             if pattern.search(text):
                 return Answer(label)

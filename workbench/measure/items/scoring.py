@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["ClassificationQuality", "classification_quality", "RetrievalQuality", "retrieval_quality",
-           "ExtractionQuality", "extraction_quality", "short_labels", "retrieval_per_item", "extraction_per_item"]
+           "ExtractionQuality", "extraction_quality", "short_labels", "retrieval_per_item", "extraction_per_item",
+           "normal_form"]
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,8 @@ def retrieval_quality(relevant: Sequence[set[str]], ranked: Sequence[Sequence[st
 # -- extraction ----------------------------------------------------------------------------------
 
 
-def _norm(value: object) -> str:
+def normal_form(value: object) -> str:
+    """A field's value as the extraction metrics compare it: lower case, spacing collapsed, None empty."""
     if value is None:
         return ""
     return " ".join(str(value).lower().split())
@@ -170,7 +172,7 @@ def _token_f1(expected: object, got: object) -> float:
     """SQuAD-style token F1 of two values (both empty: 1; one empty: 0)."""
     from collections import Counter
 
-    a, b = _norm(expected).split(), _norm(got).split()
+    a, b = normal_form(expected).split(), normal_form(got).split()
     if not a and not b:
         return 1.0
     if not a or not b:
@@ -219,7 +221,7 @@ def extraction_quality(expected: Sequence[Mapping[str, object]], outputs: Sequen
             continue
         right = True
         for f in names:
-            same = _norm(e.get(f)) == _norm(o.get(f))
+            same = normal_form(e.get(f)) == normal_form(o.get(f))
             exact[f] += same
             f1[f] += _token_f1(e.get(f), o.get(f))
             right = right and same
@@ -257,7 +259,7 @@ def extraction_per_item(expected: Sequence[Mapping[str, object]], outputs: Seque
         if o is None or not names:  # no field to judge: an answer is all right, as extraction_quality has it
             exact.append(0.0), f1.append(0.0), every.append(float(o is not None and not names))
             continue
-        same = [_norm(e.get(f)) == _norm(o.get(f)) for f in names]
+        same = [normal_form(e.get(f)) == normal_form(o.get(f)) for f in names]
         exact.append(float(np.mean(same)))
         f1.append(float(np.mean([_token_f1(e.get(f), o.get(f)) for f in names])))
         every.append(float(all(same)))
