@@ -1116,7 +1116,7 @@ def new_text_pilot(
             raise ConfigError(f"the data has {rows} labelled item(s) with text in {len(counts)} class(es)",
                               where=str(data),
                               hint="an eval-set pilot needs hundreds of labelled items in at least two classes")
-        id_col = next((c for c in columns if c not in (target, *text_columns) and re.search(r"(^|_)id$", c, re.I)
+        id_col = next((c for c in columns if c not in (target, *text_columns) and _ID_NAME.search(c)
                        and con.execute(f"SELECT count(DISTINCT {_q(c)}) = count(*) FROM t").fetchone()[0]), None)
         if id_col is None:  # numbered in file order: the eval set's ids must be stable across runs
             id_col = "item_id"
@@ -1126,7 +1126,7 @@ def new_text_pilot(
         # a column named like an id whose values repeat groups related items (one document's questions,
         # one customer's tickets): the split keeps each group on one side
         group_col = next((c for c in columns if c not in (target, id_col, *text_columns)
-                          and re.search(r"(^|_)id$", c, re.I) and con.execute(
+                          and _ID_NAME.search(c) and con.execute(
                               f"SELECT count(DISTINCT {_q(c)}) < count({_q(c)}) AND count(DISTINCT {_q(c)}) >= 20 "
                               "FROM t").fetchone()[0]), None)
         slices = []
@@ -1424,7 +1424,7 @@ def _item_ids(con: Any, columns: dict[str, str], skip: list[str], table: str = "
     numbered in file order (stable across runs)."""
     from .data.sql import quote_ident as _q
 
-    found = next((c for c in columns if c not in skip and re.search(r"(^|_)id$", c, re.I) and con.execute(
+    found = next((c for c in columns if c not in skip and _ID_NAME.search(c) and con.execute(
         f"SELECT count(DISTINCT {_q(c)}) = count(*) AND count({_q(c)}) = count(*) FROM {table}").fetchone()[0]), None)
     if found is not None:
         return found, columns
@@ -1487,6 +1487,7 @@ def _contract(folder: Path, table: str, columns: dict[str, str], text_columns: l
 
 
 # extraction: the shape of a field's values, as a regular expression with one group
+_ID_NAME = re.compile(r"(^|_)id$", re.I)  # named like an identifier: id, ticket_id, doc_ID
 _NUMBER = re.compile(r"^[+-]?[0-9]+(?:[.,][0-9]+)?$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
@@ -1908,7 +1909,7 @@ def new_answer_pilot(
                       " / --sources-column")
         ccols = _items_table(con, corpus, "c")
         if corpus_id is None:  # an id-like column with one value per passage
-            corpus_id = next((c for c in ccols if re.search(r"(^|_)id$", c, re.I) and con.execute(
+            corpus_id = next((c for c in ccols if _ID_NAME.search(c) and con.execute(
                 f"SELECT count(DISTINCT {_q(c)}) = count(*) AND count({_q(c)}) = count(*) FROM c").fetchone()[0]), None)
             if corpus_id is None:
                 raise ConfigError("no corpus column is an id with one value per passage",
