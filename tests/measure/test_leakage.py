@@ -209,6 +209,25 @@ def test_a_status_written_with_the_outcome_wrong_on_a_few_rows_is_flagged_on_a_b
     assert gentoo.feature == "size" and leakage.MAX_AUC <= gentoo.value < leakage.MAX_CLASS_AUC
 
 
+def test_a_code_that_gives_every_class_away_but_on_a_few_rows_is_flagged() -> None:
+    """Support tickets, three queues: a resolution code set from the queue, wrong on 3 % of rows.
+    Against the rest no class reaches MAX_CLASS_AUC, so no finding held for any one class; every
+    class at MAX_AUC or more is the label given away. A size that sets one class apart is not."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    queue = rng.choice(["billing", "outage", "account"], n, p=[0.5, 0.3, 0.2])
+    code = np.where(rng.random(n) < 0.03, rng.choice(["B", "O", "A"], n),
+                    pd.Series(queue).map({"billing": "B", "outage": "O", "account": "A"}).to_numpy())
+    size = np.where(queue == "outage", rng.normal(210, 5, n), rng.normal(195, 6, n))
+    frame = pd.DataFrame({"length": rng.integers(10, 500, n), "size": size, "channel": rng.choice(["mail", "chat"], n),
+                          "code": code, "queue": queue})
+    (found,) = check_frame(frame, "queue", task_kind="multiclass", numeric=["length", "size"],
+                           categorical=["channel", "code"])
+    assert (found.feature, found.check) == ("code", "single_feature")
+    assert leakage.MAX_AUC <= found.value < leakage.MAX_CLASS_AUC
+    assert "ranks each of the 3 classes against the rest" in found.evidence and "gives the label away" in found.evidence
+
+
 def test_a_code_recorded_after_the_fact_on_a_rare_class_is_flagged_by_average_precision() -> None:
     # DAAG's nassCDS, in miniature: 4.2 % of occupants die; the injury severity, coded after the
     # crash, is 4 ("killed") for most deaths and a few survivors. ROC AUC stays under MAX_AUC

@@ -18,8 +18,8 @@ Checks (``Finding.check``):
 - ``single_feature`` — one feature alone predicts the target almost perfectly, out of
   sample: fitted on one half of the sample, scored on the other half (a binary target: ROC
   AUC >= :data:`MAX_AUC` of the value itself or a small tree; one class against the rest of
-  a multiclass target: >= :data:`MAX_CLASS_AUC`; regression: R² >= :data:`MAX_R2` of a small
-  tree). Categories are scored by their target rate on the
+  a multiclass target: >= :data:`MAX_CLASS_AUC`, or every class against the rest at >=
+  :data:`MAX_AUC`; regression: R² >= :data:`MAX_R2` of a small tree). Categories are scored by their target rate on the
   fitted half, so an identifier (every value new on the scored half) is not flagged. A
   binary target whose rarer class is under 20 % of the rows (``metrics.SKEWED``) is also
   judged by that class's average precision (>= :data:`MAX_AP`): ROC AUC flatters a feature
@@ -306,17 +306,52 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
     precision too; False for a multiclass target's one class against the rest (judged at
     :data:`MAX_CLASS_AUC`, and not by average precision: every class is a minority there and
     macro-F1 judges)."""
-    if task_kind == "multiclass":  # one class against the rest, for each class: a leak of any class is found
-        found: dict[tuple[str, str], Finding] = {}
-        separated: dict[tuple[str, str], list[Any]] = {}
-        labels = list(pd.unique(frame[target].dropna()))
-        for label in labels:
-            for f in check_frame(frame, target, task_kind="classification", numeric=numeric, categorical=categorical,
-                                 positive_label=label, time_column=time_column, split_kind=split_kind, dates=dates,
-                                 sample_rows=sample_rows, seed=seed, binary=False):
-                found.setdefault((f.feature, f.check), f)
-                separated.setdefault((f.feature, f.check), []).append(label)
-        return tuple(_of_some_classes(f, separated[key], len(labels)) for key, f in found.items())
+    if task_kind != "multiclass":
+        return tuple(_check(frame, target, task_kind=task_kind, numeric=numeric, categorical=categorical,
+                            positive_label=positive_label, time_column=time_column, split_kind=split_kind,
+                            dates=dates, sample_rows=sample_rows, seed=seed, binary=binary)[0])
+    # one class against the rest, for each class: a leak of any class is found
+    found: dict[tuple[str, str], Finding] = {}
+    separated: dict[tuple[str, str], list[Any]] = {}
+    ranks: dict[str, dict[Any, float]] = {}  # each feature's ROC AUC against the rest, class by class
+    labels = list(pd.unique(frame[target].dropna()))
+    for label in labels:
+        findings, aucs = _check(frame, target, task_kind="classification", numeric=numeric, categorical=categorical,
+                                positive_label=label, time_column=time_column, split_kind=split_kind, dates=dates,
+                                sample_rows=sample_rows, seed=seed, binary=False)
+        for f in findings:
+            found.setdefault((f.feature, f.check), f)
+            separated.setdefault((f.feature, f.check), []).append(label)
+        for col, auc in aucs.items():
+            ranks.setdefault(col, {})[label] = auc
+    out = [_of_some_classes(f, separated[key], len(labels)) for key, f in found.items()]
+    return tuple(out + _every_class_findings(ranks, {f.feature for f in out}))
+
+
+def _every_class_findings(ranks: Mapping[str, Mapping[Any, float]], flagged: set[str]) -> list[Finding]:
+    """A feature that ranks every judged class against the rest with ROC AUC >= :data:`MAX_AUC`
+    gives the label away (a code set from it, wrong on a few rows), though no class reaches
+    :data:`MAX_CLASS_AUC`: a true signal sets one class apart, or ranks an ordered label's ends,
+    not every class (the middle ones lie between two cuts). A class with too few rows is not judged."""
+    judged = {label for by_class in ranks.values() for label in by_class}
+    out = []
+    for col, by_class in ranks.items():
+        if col in flagged or len(judged) < 2 or set(by_class) != judged:
+            continue
+        label, lowest = min(by_class.items(), key=lambda kv: kv[1])
+        if lowest >= MAX_AUC:
+            out.append(Finding(col, "single_feature", f"alone it ranks each of the {len(judged)} classes against the "
+                               f"rest with ROC AUC >= {MAX_AUC} (out of sample; the lowest {lowest:.3f}, class "
+                               f"{str(label)!r}): it gives the label away", lowest))
+    return out
+
+
+def _check(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Sequence[str], categorical: Sequence[str],
+           positive_label: Any, time_column: str | None, split_kind: str | None, dates: Sequence[str],
+           sample_rows: int, seed: int, binary: bool) -> tuple[list[Finding], dict[str, float]]:
+    """:func:`check_frame` on a binary or regression target (or one class against the rest):
+    (its findings, each feature's out-of-sample ROC AUC where one was measured)."""
+    aucs: dict[str, float] = {}
     classification = task_kind == "classification"
     rows = frame[frame[target].notna()]
     rows = _sample(rows, sample_rows, seed).reset_index(drop=True)
@@ -341,13 +376,13 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
                 findings.append(Finding(col, "future_dated", f"later than the row's time ({time_column}) on "
                                         f"{share:.0%} of the sampled training rows: known only after the fact", share))
     if len(rows) < _MIN_ROWS:
-        return tuple(findings)
+        return findings, aucs
     from .modeling.models import binary_target
 
     if classification:
         y = binary_target(rows[target], positive_label).astype(float)
         if min(y.sum(), len(y) - y.sum()) < _MIN_CLASS_ROWS:  # a few rows of a class are told apart by chance
-            return tuple(findings)
+            return findings, aucs
     else:
         y = _numbers(rows[target])
         if not np.isfinite(y).all():
@@ -360,7 +395,7 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
         if col not in rows.columns or col == target:
             continue
         x = numbers[col] = _numbers(rows[col])
-        found = _numeric_finding(col, x, y, fit, held, classification, rows[target], binary)
+        found = _numeric_finding(col, x, y, fit, held, classification, rows[target], binary, aucs)
         if found is not None:
             findings.append(found)
         else:
@@ -369,7 +404,7 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
     for col in categorical:
         if col not in rows.columns or col == target:
             continue
-        found = _categorical_finding(col, rows[col], y, fit, held, classification, binary)
+        found = _categorical_finding(col, rows[col], y, fit, held, classification, binary, aucs)
         if found is not None:
             findings.append(found)
     order = [c for _, c in sorted(ranked, reverse=True)]  # the most rank-correlated with the target first
@@ -382,7 +417,7 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
         findings += _ratio_findings(numbers, unflagged(_RATIO_FEATURES), y)
     findings += _sum_findings(numbers, unflagged(_SUM_FEATURES), y, fit, held, classification)
     findings += _product_findings(numbers, unflagged(_SUM_FEATURES), y, fit, held, classification)
-    return tuple(findings)
+    return findings, aucs
 
 
 def _of_some_classes(finding: Finding, labels: Sequence[Any], classes: int) -> Finding:
@@ -399,7 +434,8 @@ def _of_some_classes(finding: Finding, labels: Sequence[Any], classes: int) -> F
 
 
 def _numeric_finding(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, held: np.ndarray,
-                     classification: bool, raw_target: pd.Series, binary: bool = False) -> Finding | None:
+                     classification: bool, raw_target: pd.Series, binary: bool,
+                     aucs: dict[str, float]) -> Finding | None:
     finite = np.isfinite(x)
     if finite.sum() < _MIN_ROWS or np.nanstd(x[finite]) == 0:
         return None
@@ -413,7 +449,7 @@ def _numeric_finding(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, he
         own = None if own is None else max(own, 1.0 - own)
         pred = _tree_predict(x, y, fit, held, True)
         tree = None if pred is None else _auc(y[held], pred)
-        best = max(v for v in (own, tree, 0.0) if v is not None)
+        best = aucs[col] = max(v for v in (own, tree, 0.0) if v is not None)
         limit = MAX_AUC if binary else MAX_CLASS_AUC
         if best >= limit:
             return Finding(col, "single_feature", f"alone it ranks the classes with ROC AUC {best:.3f} "
@@ -439,8 +475,10 @@ def _numeric_finding(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, he
 
 
 def _categorical_finding(col: str, values: pd.Series, y: np.ndarray, fit: np.ndarray, held: np.ndarray,
-                         classification: bool, binary: bool = False) -> Finding | None:
+                         classification: bool, binary: bool, aucs: dict[str, float]) -> Finding | None:
     score, pure, pred = _category_score(values, y, fit, held, classification)
+    if classification and score is not None:  # below 0.5 out of sample: noise, not a reversed signal
+        aucs[col] = score
     limit = (MAX_AUC if binary else MAX_CLASS_AUC) if classification else MAX_R2
     name = "ROC AUC" if classification else "R²"
     if classification:
