@@ -117,4 +117,5 @@ def test_a_status_written_when_the_customer_left_is_left_out_though_a_few_rows_d
     made = new_pilot("churn", tmp_path / "churn.csv", "churned", pilots_dir=tmp_path / "pilots")
     assert set(load_charter(made.charter).features.exclude) == {"account_status"}
     assert "leak (single_feature)" in made.charter.read_text()
-    assert any("account_status" in n and "ROC AUC 0.9" in n for n in made.notes), made.notes
+    (note,) = [n for n in made.notes if "account_status" in n]
+    assert "ROC AUC 0.9" in note and 'acknowledge it: `leakage: {acknowledged: {account_status: "why"}}`' in note, note

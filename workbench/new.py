@@ -581,7 +581,9 @@ def new_pilot(
             notes.append(_formatted_note(formatted, table))
         for col, why in _leaks(con, columns, target, task, positive, time_column, exclude).items():
             exclude[col] = why
-            notes.append(f"left out {col}: {why}")
+            notes.append(f"left out {col}: {why}" + (  # short of a near copy: it may be a strong honest column
+                f"; known when a prediction is made? take it off `exclude:` and acknowledge it: "
+                f"`leakage: {{acknowledged: {{{col}: \"why\"}}}}`" if "until acknowledged" in why else ""))
         slice_cols = []
         for col, dtype in columns.items():
             if col in exclude or col in (target, time_column) or dtype not in ("VARCHAR", "BOOLEAN"):
