@@ -97,7 +97,9 @@ def test_a_target_that_is_the_sum_of_two_features_ends_without_go(tmp_path: Path
 def test_held_out_rows_copied_from_training_rows_end_without_go(tmp_path: Path) -> None:
     """A table in which every record was exported three times: a random split puts copies of
     the same record on both sides, and a model that memorises rows looks near perfect on
-    them (it gave GO with ROC AUC 0.996 on a signal worth 0.58 before this check)."""
+    them (it gave GO with ROC AUC 0.996 on a signal worth 0.58 before this check). `new` sees
+    each measurement's rows are one record seen again and drafts a group split by one; there
+    the copies still count three times as evidence. A random split is blocked as copied rows."""
     rng = np.random.default_rng(5)
     n = 600
     frame = pd.DataFrame({f"m{i}": rng.normal(size=n).round(6) for i in range(4)})
@@ -108,13 +110,25 @@ def test_held_out_rows_copied_from_training_rows_end_without_go(tmp_path: Path) 
     made = cli_here("new", "exports", "--data", str(data), "--target", "churned", "--dir", str(tmp_path / "pilots"))
     assert made.returncode == 0, made.stderr
     path = tmp_path / "pilots" / "exports" / "pilot.yaml"
+    charter = load_charter(path)
+    assert charter.split.kind == "group" and charter.split.column in {"m0", "m1", "m2", "m3"}, charter.split
+    assert not charter.features.exclude  # a group split keeps a record's rows together: no measurement left out
+    assert "one record seen again" in made.stdout
 
+    grouped = cli_here("run", "--pilot", str(path))
+    assert grouped.returncode == EXIT_NO_GO, grouped.stdout + grouped.stderr
+    (judged,) = history(charter, project_store(charter))
+    assert [(f["feature"], f["check"]) for f in judged.leakage["findings"]] == [("heldout.copies", "repeated_rows")]
+
+    text = path.read_text()
+    start = text.index("split:")
+    random_split = "split:\n  kind: random\n  test_size: 0.25\n  seed: 0"
+    path.write_text(text[:start] + random_split + text[text.index("\n\n", start):])
     run = cli_here("run", "--pilot", str(path))
     assert run.returncode == EXIT_NO_GO, run.stdout + run.stderr
     assert "FAIL no_leakage" in run.stdout and "heldout.copies" in run.stdout and "remove the rows" in run.stdout
-    charter = load_charter(path)
-    (blocked,) = history(charter, project_store(charter))
-    (finding,) = blocked.leakage["findings"]
+    blocked = history(load_charter(path), project_store(charter))[0]
+    (finding,) = blocked.leakage["findings"]  # the copies, said once: not each measurement's rows again
     assert finding["feature"] == "heldout.copies" and finding["check"] == "copied_rows" and finding["value"] > 0.5
     gate = next(g for g in blocked.gates if g.kind == "leakage")
     assert any("equal a training row in every feature and the target" in d for d in gate.details)

@@ -459,7 +459,7 @@ def new_pilot(
 
     from .data.contracts import suggest_contract
     from .data.sql import quote_ident as _q
-    from .measure.leakage import names_records
+    from .measure.leakage import SEEN_AGAIN, names_records
 
     if not _NAME.match(name):
         raise ConfigError(f"'{name}' is not a pilot name", where="workbench new NAME",
@@ -579,7 +579,12 @@ def new_pilot(
                     exclude[col] = "free text (most values unique)"
         if formatted:
             notes.append(_formatted_note(formatted, table))
+        # a number whose rows are one record seen again: no leak once a group split keeps a record on one side
+        seen_again: dict[str, str] = {}
         for col, why in _leaks(con, columns, target, task, positive, time_column, exclude).items():
+            if SEEN_AGAIN in why and time_column is None:
+                seen_again[col] = why
+                continue
             exclude[col] = why
             notes.append(f"left out {col}: {why}" + (  # short of a near copy: it may be a strong honest column
                 f"; known when a prediction is made? take it off `exclude:` and acknowledge it: "
@@ -592,7 +597,13 @@ def new_pilot(
                 slice_cols.append(col)
         slice_cols = slice_cols[:2]
         group = (None if time_column is not None else
-                 _group_key(con, exclude, rows, target, task, columns, notes, distinct_of))
+                 _group_key(con, {**exclude, **seen_again}, rows, target, task, columns, notes, distinct_of))
+        if seen_again and group is None:  # no split keeps its records together: left out, as any leak
+            exclude.update(seen_again)
+            notes += [f"left out {col}: {why}" for col, why in seen_again.items()]
+        elif seen_again:
+            notes.append(f"kept {', '.join(seen_again)} as feature(s): each names a record seen again, and the split "
+                         f"by {group[0]} keeps a record's rows on one side")
         if group is not None:
             notes.append(f"split by {group[0]}: {group[1]:.1f} rows a value, {group[2]}; a random split would put "
                          "one value's rows on both sides")
@@ -778,7 +789,7 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
     subdivide the classes (too few values a class to hold some of each out) is passed over, with
     a note. ``distinct_of``: each column's distinct values, as :func:`new_pilot` counted them."""
     from .data.sql import quote_ident as _q
-    from .measure.leakage import MIN_GROUPS, MIN_VALUES_PER_CLASS, SHARED_SHARE
+    from .measure.leakage import MIN_GROUPS, MIN_VALUES_PER_CLASS, SEEN_AGAIN, SHARED_SHARE
 
     best = None
     for col, why in exclude.items():
@@ -789,7 +800,9 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
             holds = "whose value alone predicts the target"
         elif not named_id:
             continue
-        if columns.get(col, "").startswith(("FLOAT", "DOUBLE", "DECIMAL", "REAL")):
+        if SEEN_AGAIN in why:  # a number whose rows are one record seen again: it names the record
+            holds = f"{SEEN_AGAIN} (a snapshot, a join that fanned out)"
+        elif columns.get(col, "").startswith(("FLOAT", "DOUBLE", "DECIMAL", "REAL")):
             continue
         distinct = distinct_of[col]
         per_value = rows / distinct if distinct else 0.0

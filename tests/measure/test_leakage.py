@@ -231,6 +231,34 @@ def test_a_code_that_gives_every_class_away_but_on_a_few_rows_is_flagged() -> No
     assert "taken for a leak until acknowledged" in found.evidence
 
 
+def snapshots(rng: np.random.Generator, customers: int = 1500) -> pd.DataFrame:
+    """Three monthly snapshots of each customer: income and score the same, the balance moved by
+    1 %, the default the customer's (a weak signal in the score)."""
+    base = pd.DataFrame({"income": rng.lognormal(10, 0.5, customers).round(2), "age": rng.integers(18, 80, customers),
+                         "balance": rng.gamma(2, 500, customers).round(2),
+                         "score": rng.normal(600, 50, customers).round(1),
+                         "region": rng.choice(["n", "s", "e", "w"], customers)})
+    base["default"] = (rng.random(customers) < 1 / (1 + np.exp(-(-0.5 + 0.002 * (base.score - 600))))).astype(int)
+    months = [base.assign(snapshot=k, balance=(base.balance * (1 + rng.normal(0, 0.01, customers))).round(2))
+              for k in (1, 2, 3)]
+    return pd.concat(months).sample(frac=1, random_state=1).reset_index(drop=True)
+
+
+def test_a_number_whose_rows_are_one_record_seen_again_is_flagged_on_a_random_split_only() -> None:
+    """Monthly snapshots: a random split put each customer on both sides, and a model recognised
+    the customer by the exact income (GO at ROC AUC 0.98 where the signal gives 0.56). Flagged on a
+    random split, not on a group or temporal split (a record's rows on one side, or its past); an
+    honest number whose values repeat by chance (the age, the score) is not."""
+    frame = snapshots(np.random.default_rng(5))
+    columns = {"numeric": ["income", "age", "balance", "score", "snapshot"], "categorical": ["region"]}
+    (found,) = check_frame(frame, "default", task_kind="classification", split_kind="random", **columns)
+    assert (found.feature, found.check) == ("income", "one_to_one") and found.value >= leakage.MAX_AUC
+    assert leakage.SEEN_AGAIN in found.evidence and "3.0 rows a value" in found.evidence
+    assert "the value itself 0.5" in found.evidence  # the income predicts nothing: its identity does
+    for kind in ("group", "temporal"):
+        assert check_frame(frame, "default", task_kind="classification", split_kind=kind, **columns) == ()
+
+
 def test_a_code_recorded_after_the_fact_on_a_rare_class_is_flagged_by_average_precision() -> None:
     # DAAG's nassCDS, in miniature: 4.2 % of occupants die; the injury severity, coded after the
     # crash, is 4 ("killed") for most deaths and a few survivors. ROC AUC stays under MAX_AUC

@@ -85,7 +85,8 @@ from .metrics import SKEWED
 
 __all__ = ["Finding", "check_frame", "check_data", "identifier_name", "names_records", "ID_DISTINCT_SHARE",
            "SAMPLE_ROWS", "MAX_AUC", "MAX_CLASS_AUC", "MAX_R2", "MAX_AP", "COPY_RHO",
-           "COPIES", "COPY_SHARE", "SHARED_SHARE", "MIN_GROUPS", "SUM_R2", "SUM_AUC", "findings_from_json", "view_findings"]
+           "COPIES", "COPY_SHARE", "SHARED_SHARE", "MIN_GROUPS", "SUM_R2", "SUM_AUC", "SEEN_AGAIN",
+           "findings_from_json", "view_findings"]
 
 SAMPLE_ROWS = 20_000
 # one feature alone that ranks a binary target's two classes this well, out of sample, is taken
@@ -127,6 +128,7 @@ _ID_WORDS = frozenset({"id", "ids", "uid", "uuid", "guid"})
 _MIN_COPIES = 20
 _VARIED_SHARE = 0.10  # a text feature whose distinct values are at least this share of the rows
 _GRID_PER_ROW = 10  # a number whose grid of possible values has this many cells a row (see _varied)
+SEEN_AGAIN = "one record seen again"  # what rows sharing a number's exact value are, for new to split by it
 _NOT_A_SIGNAL = "is a leak, not a signal"  # said of one feature that alone predicts the target this well
 # ... and of one that does so short of a near copy (between MAX_AUC and MAX_CLASS_AUC)
 _TAKEN = ("is taken for a leak until acknowledged: a column written with or after the outcome reads like this, "
@@ -404,7 +406,8 @@ def _check(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Sequenc
         if col not in rows.columns or col == target:
             continue
         x = numbers[col] = _numbers(rows[col])
-        found = _numeric_finding(col, x, y, fit, held, classification, rows[target], binary, aucs)
+        found = _numeric_finding(col, x, y, fit, held, classification, rows[target], binary, aucs,
+                                 records=split_kind in (None, "random"))
         if found is not None:
             findings.append(found)
         else:
@@ -444,7 +447,9 @@ def _of_some_classes(finding: Finding, labels: Sequence[Any], classes: int) -> F
 
 def _numeric_finding(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, held: np.ndarray,
                      classification: bool, raw_target: pd.Series, binary: bool,
-                     aucs: dict[str, float]) -> Finding | None:
+                     aucs: dict[str, float], records: bool = True) -> Finding | None:
+    """A numeric feature's finding, or None. ``records``: a random split, where rows of one record
+    seen again (:func:`_records_seen_again`) fall on both sides."""
     finite = np.isfinite(x)
     if finite.sum() < _MIN_ROWS or np.nanstd(x[finite]) == 0:
         return None
@@ -454,6 +459,10 @@ def _numeric_finding(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, he
             pure = all(len(np.unique(y[x == v])) == 1 for v in values)
             if pure:
                 return Finding(col, "target_copy", "its two values map one-to-one onto the two classes", 1.0)
+        seen_again = records and _records_seen_again(col, x, y, fit, held, True, MAX_AUC if binary else MAX_CLASS_AUC,
+                                                     raw_target)
+        if seen_again:
+            return seen_again
         own = _auc(y[finite], x[finite])
         own = None if own is None else max(own, 1.0 - own)
         pred = _tree_predict(x, y, fit, held, True)
@@ -469,6 +478,9 @@ def _numeric_finding(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, he
         same = bool(np.allclose(x[finite], y[finite]))
         what = "a copy of the target" if same else "a monotone transform of the target"
         return Finding(col, "target_copy", f"{what}: Spearman rho {rho:+.4f} on the sampled training rows", abs(rho))
+    seen_again = records and _records_seen_again(col, x, y, fit, held, False, MAX_R2, raw_target)
+    if seen_again:
+        return seen_again
     distinct = len(np.unique(x[finite]))
     if 2 <= distinct <= 50:
         share = _bucketed(x, y)
@@ -481,6 +493,44 @@ def _numeric_finding(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, he
         return Finding(col, "single_feature", f"alone it explains R² {r2:.3f} of the target (a small tree, out of "
                        f"sample; >= {MAX_R2} {_NOT_A_SIGNAL})", r2)
     return None
+
+
+def _records_seen_again(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, held: np.ndarray,
+                        classification: bool, limit: float, raw_target: pd.Series) -> Finding | None:
+    """``one_to_one`` of a number with many values: its exact values repeat (most rows share
+    theirs with another row), each repeated value holds one target value, and that per-value
+    target scores the held half at ``limit`` or more, while the value itself (a small tree on
+    it) does not. Honest numbers do not do this (many customers are 42, of both classes); one
+    record seen several times does (a monthly snapshot, a join that fanned out), and a random
+    split puts it on both sides, where a model recognises it by the value (a monthly snapshot of
+    each customer: ROC AUC 0.98, where the signal gives 0.56). A value that sets the target by
+    thresholds (an interest rate, a grade) predicts unseen values too: the other checks' to name."""
+    distinct = len(np.unique(x[np.isfinite(x)]))
+    # a few values: a category's checks, or a bucketing's; over 3/4 of the rows distinct, under half
+    # of them can repeat (at most twice the rows beyond the values), short of _category_score's "pure"
+    if distinct < MIN_GROUPS or distinct > 0.75 * len(x):
+        return None
+    # one record holds one target value, whatever class is set against the rest: checked once, on the
+    # raw target, before any class's scores (a multiclass target calls this for each class)
+    counts = pd.DataFrame({"x": x, "t": raw_target.to_numpy()}).dropna().groupby("x")["t"].agg(["size", "nunique"])
+    repeated = counts[counts["size"] >= 2]
+    if repeated["size"].sum() < 0.5 * len(x) or bool((repeated["nunique"] > 1).any()):
+        return None
+    score, pure, _ = _category_score(pd.Series(x), y, fit, held, classification)
+    if not pure or score is None or score < limit:
+        return None
+    pred = _tree_predict(x, y, fit, held, classification)
+    smooth = None if pred is None else (_auc(y[held], pred) if classification else _r2(y[held], pred))
+    if smooth is not None and smooth >= limit:
+        return None
+    name = "ROC AUC" if classification else "R²"
+    return Finding(col, "one_to_one", f"its exact values repeat ({len(x) / distinct:.1f} rows a value) and each "
+                   f"repeated one holds one target value; its per-value target {'rate' if classification else 'mean'} "
+                   f"scores {name} {score:.3f} out of sample, the value itself {smooth or 0:.3f}: rows that share a "
+                   f"value are {SEEN_AGAIN} (a "
+                   "snapshot, a join that fanned out), so a random split puts a record on both sides and a model "
+                   "recognises it. Split by the record (`split: {kind: group, column: ...}`) or keep one row a record",
+                   score)
 
 
 def _categorical_finding(col: str, values: pd.Series, y: np.ndarray, fit: np.ndarray, held: np.ndarray,
@@ -673,6 +723,8 @@ def check_data(data: Any, task: Any, split: Any = None, *, sample_rows: int = SA
     # the copies stay among the held-out rows, equal in their time or group too, and are counted
     # as more evidence than there is
     copied = _copied_rows(data) if split_kind == "random" else _repeated_rows(data, column)
+    if copied is not None:  # copies are what made each number's rows one record seen again: one finding says it
+        found = tuple(f for f in found if not (f.check == "one_to_one" and SEEN_AGAIN in f.evidence))
     shared = _shared_groups(data, task.kind) if split_kind == "random" else ()
     in_view = view_findings(getattr(data, "view", None), data.target, data.features)
     return found + ((copied,) if copied is not None else ()) + shared + in_view + _identifiers(data)
