@@ -459,7 +459,7 @@ def new_pilot(
 
     from .data.contracts import suggest_contract
     from .data.sql import quote_ident as _q
-    from .measure.leakage import SEEN_AGAIN, names_records
+    from .measure.leakage import names_records
 
     if not _NAME.match(name):
         raise ConfigError(f"'{name}' is not a pilot name", where="workbench new NAME",
@@ -582,7 +582,7 @@ def new_pilot(
         # a number whose rows are one record seen again: no leak once a group split keeps a record on one side
         seen_again: dict[str, str] = {}
         for col, why in _leaks(con, columns, target, task, positive, time_column, exclude).items():
-            if SEEN_AGAIN in why and time_column is None:
+            if why.startswith("leak (seen_again)") and time_column is None:
                 seen_again[col] = why
                 continue
             exclude[col] = why
@@ -794,15 +794,16 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
     best = None
     for col, why in exclude.items():
         named_id = why.startswith(_NAMED_ID)
-        if why.startswith("leak (one_to_one)"):
+        seen_again = why.startswith("leak (seen_again)")  # a number whose rows are one record seen again: it names it
+        if seen_again:
+            holds = f"{SEEN_AGAIN} (a snapshot, a join that fanned out)"
+        elif why.startswith("leak (one_to_one)"):
             holds = "each holding one target value"
         elif why.startswith("leak (single_feature)"):
             holds = "whose value alone predicts the target"
         elif not named_id:
             continue
-        if SEEN_AGAIN in why:  # a number whose rows are one record seen again: it names the record
-            holds = f"{SEEN_AGAIN} (a snapshot, a join that fanned out)"
-        elif columns.get(col, "").startswith(("FLOAT", "DOUBLE", "DECIMAL", "REAL")):
+        if not seen_again and columns.get(col, "").startswith(("FLOAT", "DOUBLE", "DECIMAL", "REAL")):
             continue
         distinct = distinct_of[col]
         per_value = rows / distinct if distinct else 0.0

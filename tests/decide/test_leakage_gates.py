@@ -45,6 +45,18 @@ def test_a_finding_on_rows_asks_for_the_rows_to_go_not_a_feature() -> None:
     assert "exclude the feature(s) from `features:`, or" in leakage_gate([COPY], {}).reason
 
 
+def test_a_number_naming_a_record_seen_again_asks_for_a_group_split_not_for_the_feature_to_go() -> None:
+    """Monthly snapshots: left out, the income no longer names the customer, but the balance
+    and the age still do (a model recognised the customers without it): the split must keep
+    each customer's rows on one side."""
+    seen = {"feature": "income", "check": "seen_again", "value": 1.0,
+            "evidence": "its exact values repeat (2.3 rows a value) and each repeated one holds one target value"}
+    gate = leakage_gate([seen], {})
+    assert not gate.passed
+    assert "split by the record the value names (`split: {kind: group, column: ...}`)" in gate.reason
+    assert "exclude the feature" not in gate.reason and '{income: "why"}' in gate.reason
+
+
 def test_shift_gate_judges_psi_and_unseen_share_and_names_the_columns() -> None:
     gate = ShiftGate(kind="shift", max_psi=0.25, max_unseen_share=0.05)
     columns = [{"column": "moved", "psi": 0.9, "unseen_share": 0.0},

@@ -252,11 +252,15 @@ def test_a_number_whose_rows_are_one_record_seen_again_is_flagged_on_a_random_sp
     frame = snapshots(np.random.default_rng(5))
     columns = {"numeric": ["income", "age", "balance", "score", "snapshot"], "categorical": ["region"]}
     (found,) = check_frame(frame, "default", task_kind="classification", split_kind="random", **columns)
-    assert (found.feature, found.check) == ("income", "one_to_one") and found.value >= leakage.MAX_AUC
+    assert (found.feature, found.check) == ("income", "seen_again") and found.value >= leakage.MAX_AUC
     assert leakage.SEEN_AGAIN in found.evidence and "3.0 rows a value" in found.evidence
     assert "the value itself 0.5" in found.evidence  # the income predicts nothing: its identity does
     for kind in ("group", "temporal"):
         assert check_frame(frame, "default", task_kind="classification", split_kind=kind, **columns) == ()
+    # the training rows of a random split (75 %): 2.3 rows a customer, a third of the held half's new
+    training = frame.sample(frac=0.75, random_state=0)
+    (found,) = check_frame(training, "default", task_kind="classification", split_kind="random", **columns)
+    assert (found.feature, found.check) == ("income", "seen_again") and "2.3 rows a value" in found.evidence
 
 
 def test_a_code_recorded_after_the_fact_on_a_rare_class_is_flagged_by_average_precision() -> None:

@@ -506,6 +506,7 @@ _ROWS = "remove the rows each finding names"
 _REMEDIES = {"": "exclude the feature(s) from `features:`", "copied_rows": _ROWS, "repeated_rows": _ROWS,
              "exact duplicate": _ROWS, "normalized duplicate": _ROWS,
              "shared_groups": "split by the entity (`split: {kind: group, column: ...}`)",
+             "seen_again": "split by the record the value names (`split: {kind: group, column: ...}`)",
              "in prompt": "take the prompt's examples from the training items"}
 
 

@@ -15,6 +15,11 @@ Checks (``Finding.check``):
   one-to-one onto the two classes;
 - ``one_to_one`` — a feature whose every repeated value holds one target value only, and
   that predicts the held half almost perfectly (a code assigned from the answer);
+- ``seen_again`` — a random split, and a number whose exact values repeat, each holding one
+  target value, that gives the target of the held rows whose value the fitted rows have while
+  the value itself predicts nothing: rows sharing it are one record seen again (a monthly
+  snapshot), on both sides of the split; the remedy is a group split by it, not leaving it out
+  (a model recognises the record by its other columns);
 - ``single_feature`` — one feature alone predicts the target almost perfectly, out of
   sample: fitted on one half of the sample, scored on the other half (a binary target: ROC
   AUC >= :data:`MAX_AUC` of the value itself or a small tree; one class against the rest of
@@ -128,7 +133,7 @@ _ID_WORDS = frozenset({"id", "ids", "uid", "uuid", "guid"})
 _MIN_COPIES = 20
 _VARIED_SHARE = 0.10  # a text feature whose distinct values are at least this share of the rows
 _GRID_PER_ROW = 10  # a number whose grid of possible values has this many cells a row (see _varied)
-SEEN_AGAIN = "one record seen again"  # what rows sharing a number's exact value are, for new to split by it
+SEEN_AGAIN = "one record seen again"  # what rows sharing a number's exact value are (the seen_again check)
 _NOT_A_SIGNAL = "is a leak, not a signal"  # said of one feature that alone predicts the target this well
 # ... and of one that does so short of a near copy (between MAX_AUC and MAX_CLASS_AUC)
 _TAKEN = ("is taken for a leak until acknowledged: a column written with or after the outcome reads like this, "
@@ -497,40 +502,46 @@ def _numeric_finding(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, he
 
 def _records_seen_again(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, held: np.ndarray,
                         classification: bool, limit: float, raw_target: pd.Series) -> Finding | None:
-    """``one_to_one`` of a number with many values: its exact values repeat (most rows share
-    theirs with another row), each repeated value holds one target value, and that per-value
-    target scores the held half at ``limit`` or more, while the value itself (a small tree on
-    it) does not. Honest numbers do not do this (many customers are 42, of both classes); one
-    record seen several times does (a monthly snapshot, a join that fanned out), and a random
-    split puts it on both sides, where a model recognises it by the value (a monthly snapshot of
-    each customer: ROC AUC 0.98, where the signal gives 0.56). A value that sets the target by
+    """``seen_again``: a number with many values whose exact values repeat (most rows share
+    theirs with another row) and each repeated value holds one target value; on the held half's
+    rows whose value the fitted half has (a fifth of them or more), that value's target on the
+    fitted half scores ``limit`` or more, while the value itself (a small tree on it) does not.
+    Honest numbers do not do this (many customers are 42, of both classes); one record seen
+    several times does (a monthly snapshot, a join that fanned out), and a random split puts it
+    on both sides, where a model recognises it by the value (a monthly snapshot of each
+    customer: ROC AUC 0.98, where the signal gives 0.56). A value that sets the target by
     thresholds (an interest rate, a grade) predicts unseen values too: the other checks' to name."""
     distinct = len(np.unique(x[np.isfinite(x)]))
     # a few values: a category's checks, or a bucketing's; over 3/4 of the rows distinct, under half
-    # of them can repeat (at most twice the rows beyond the values), short of _category_score's "pure"
+    # of them can repeat (at most twice the rows beyond the values)
     if distinct < MIN_GROUPS or distinct > 0.75 * len(x):
         return None
-    # one record holds one target value, whatever class is set against the rest: checked once, on the
-    # raw target, before any class's scores (a multiclass target calls this for each class)
+    # one record holds one target value, whatever class is set against the rest: checked on the
+    # raw target (a multiclass target calls this for each class)
     counts = pd.DataFrame({"x": x, "t": raw_target.to_numpy()}).dropna().groupby("x")["t"].agg(["size", "nunique"])
     repeated = counts[counts["size"] >= 2]
     if repeated["size"].sum() < 0.5 * len(x) or bool((repeated["nunique"] > 1).any()):
         return None
-    score, pure, _ = _category_score(pd.Series(x), y, fit, held, classification)
-    if not pure or score is None or score < limit:
+    # the held rows of a record the fitted half has: whether its target there is theirs (a record
+    # the fitted half lacks is no evidence either way: with three rows a record, a third of them)
+    known = pd.Series(x[held]).map(pd.Series(y[fit]).groupby(x[fit]).mean()).to_numpy(dtype=float)
+    seen = np.isfinite(known)
+    if seen.sum() < _MIN_COPIES or seen.mean() < SHARED_SHARE:
+        return None
+    score = _auc(y[held][seen], known[seen]) if classification else _r2(y[held][seen], known[seen])
+    if score is None or score < limit:
         return None
     pred = _tree_predict(x, y, fit, held, classification)
     smooth = None if pred is None else (_auc(y[held], pred) if classification else _r2(y[held], pred))
     if smooth is not None and smooth >= limit:
         return None
     name = "ROC AUC" if classification else "R²"
-    return Finding(col, "one_to_one", f"its exact values repeat ({len(x) / distinct:.1f} rows a value) and each "
-                   f"repeated one holds one target value; its per-value target {'rate' if classification else 'mean'} "
-                   f"scores {name} {score:.3f} out of sample, the value itself {smooth or 0:.3f}: rows that share a "
-                   f"value are {SEEN_AGAIN} (a "
-                   "snapshot, a join that fanned out), so a random split puts a record on both sides and a model "
-                   "recognises it. Split by the record (`split: {kind: group, column: ...}`) or keep one row a record",
-                   score)
+    return Finding(col, "seen_again", f"its exact values repeat ({len(x) / distinct:.1f} rows a value) and each "
+                   f"repeated one holds one target value; on the {seen.mean():.0%} of held rows whose value the "
+                   f"fitted rows have, that value's target scores {name} {score:.3f}, the value itself "
+                   f"{smooth or 0:.3f}: rows that share a value are {SEEN_AGAIN} (a snapshot, a join that fanned "
+                   "out), so a random split puts a record on both sides and a model recognises it. Split by the "
+                   "record (`split: {kind: group, column: ...}`) or keep one row a record", score)
 
 
 def _categorical_finding(col: str, values: pd.Series, y: np.ndarray, fit: np.ndarray, held: np.ndarray,
@@ -724,7 +735,7 @@ def check_data(data: Any, task: Any, split: Any = None, *, sample_rows: int = SA
     # as more evidence than there is
     copied = _copied_rows(data) if split_kind == "random" else _repeated_rows(data, column)
     if copied is not None:  # copies are what made each number's rows one record seen again: one finding says it
-        found = tuple(f for f in found if not (f.check == "one_to_one" and SEEN_AGAIN in f.evidence))
+        found = tuple(f for f in found if f.check != "seen_again")
     shared = _shared_groups(data, task.kind) if split_kind == "random" else ()
     in_view = view_findings(getattr(data, "view", None), data.target, data.features)
     return found + ((copied,) if copied is not None else ()) + shared + in_view + _identifiers(data)
