@@ -784,8 +784,9 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
     on both sides, where a model recognises the entity by its other columns instead of
     predicting; or a column left out as a record's identifier (``_NAMED_ID``) when a fifth of
     the rows or more share their value with another row (a patient tested again). (column, rows
-    a value, what it does to the target), or None. A measurement
-    (a FLOAT, DOUBLE or DECIMAL column: a price, a rate) names no entity; a column whose values
+    a value, what it does to the target), or None. A measurement (a FLOAT, DOUBLE or DECIMAL
+    column: a price, a rate) names no entity, unless its rows are one record seen again
+    (``seen_again``: a monthly snapshot's exact income); a column whose values
     subdivide the classes (too few values a class to hold some of each out) is passed over, with
     a note. ``distinct_of``: each column's distinct values, as :func:`new_pilot` counted them."""
     from .data.sql import quote_ident as _q

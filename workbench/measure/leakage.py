@@ -24,8 +24,9 @@ Checks (``Finding.check``):
   sample: fitted on one half of the sample, scored on the other half (a binary target: ROC
   AUC >= :data:`MAX_AUC` of the value itself or a small tree; one class against the rest of
   a multiclass target: >= :data:`MAX_CLASS_AUC`, or every class against the rest at >=
-  :data:`MAX_AUC`; regression: R² >= :data:`MAX_R2` of a small tree). Categories are scored by their target rate on the
-  fitted half, so an identifier (every value new on the scored half) is not flagged. A
+  :data:`MAX_AUC`; regression: R² >= :data:`MAX_R2` of a small tree). Categories are scored
+  by their target rate on the fitted half, so an identifier (every value new on the scored
+  half) is not flagged. A
   binary target whose rarer class is under 20 % of the rows (``metrics.SKEWED``) is also
   judged by that class's average precision (>= :data:`MAX_AP`): ROC AUC flatters a feature
   there (an injury severity recorded after the crash: ROC AUC 0.985, yet it finds 92 % of
