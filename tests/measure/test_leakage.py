@@ -262,6 +262,17 @@ def test_a_number_whose_rows_are_one_record_seen_again_is_flagged_on_a_random_sp
     (found,) = check_frame(training, "default", task_kind="classification", split_kind="random", **columns)
     assert (found.feature, found.check) == ("income", "seen_again") and "2.3 rows a value" in found.evidence
 
+    class Task:
+        kind, positive_label = "classification", 1
+
+    # left out of the features by hand, the income still names the customer whose rows a random
+    # split put on both sides (a model recognises the customer by the balance, age and score)
+    data, _, heldout = _split_data(frame, "default", ["age", "balance", "score", "snapshot"], ["region"])
+    (found,) = leakage.check_data(data, Task(), type("S", (), {"kind": "random"})())
+    shared = heldout["income"].isin(set(data.train["income"])).sum()
+    assert (found.feature, found.check) == ("income", "shared_groups")
+    assert found.value == pytest.approx(shared / len(heldout), abs=1e-4) and shared / len(heldout) > 0.9
+
 
 def test_a_code_recorded_after_the_fact_on_a_rare_class_is_flagged_by_average_precision() -> None:
     # DAAG's nassCDS, in miniature: 4.2 % of occupants die; the injury severity, coded after the
@@ -540,7 +551,8 @@ def test_a_column_that_subdivides_the_classes_or_a_rate_is_no_entity() -> None:
     """openintro's loans: grade A..G, each sub-grade (A1..A5) and each interest rate holds one
     grade. Recognising a sub-grade is predicting the grade, and no new sub-grade arrives in
     production: no shared_groups finding for it (5 values a class), nor for the rate (a
-    measurement), while 12 customers a class are still entities."""
+    measurement whose neighbouring values hold the same grade), while 12 customers a class are
+    still entities."""
     class Task:
         kind, positive_label = "multiclass", None
 

@@ -850,8 +850,11 @@ def _shared_groups(data: Any, task_kind: str) -> tuple[Finding, ...]:
         distinct = values[col].nunique()
         if len(values) < _MIN_ROWS or distinct > len(values) / 2 or distinct < MIN_GROUPS:
             continue  # mostly unique (an identifier), or too few values to split by (a proxy of the target)
-        # a float with fractions is a measurement; an integer id with nulls is a float here too
-        if (pd.api.types.is_float_dtype(values[col]) and bool((values[col] % 1 != 0).any())) or (
+        # a float with fractions is a measurement, unless neighbouring values hold targets no more
+        # alike than chance (a customer's own income, left out of monthly snapshots): an integer id
+        # with nulls is a float here too
+        if (pd.api.types.is_float_dtype(values[col]) and bool((values[col] % 1 != 0).any())
+                and _orders_the_target(values[col], values[target], task_kind)) or (
                 task_kind in ("classification", "multiclass")
                 and values.groupby(target, observed=True)[col].nunique().median() < MIN_VALUES_PER_CLASS):
             continue
@@ -871,6 +874,25 @@ def _shared_groups(data: Any, task_kind: str) -> tuple[Finding, ...]:
                            f"those rows without predicting. Split by it: `split: {{kind: group, column: {col}}}`",
                            round(shared / heldout.rows, 4)))
     return tuple(out)
+
+
+def _orders_the_target(values: pd.Series, target: pd.Series, task_kind: str) -> bool:
+    """Whether a number's values, in order, carry its target along: neighbouring values hold
+    the same class far more often than two rows at random do (half way from chance to always),
+    or the value and its mean target are rank-correlated (|rho| >= 0.5). An interest rate and
+    the grade it sets do; a customer's own income and the customer's default do not."""
+    if task_kind in ("classification", "multiclass"):  # each value holds one class here: its first
+        first = target.groupby(values, observed=True).first().sort_index().to_numpy()
+        if len(first) < 3:
+            return True
+        alike = float(np.mean(first[1:] == first[:-1]))
+        chance = float((target.value_counts(normalize=True) ** 2).sum())
+        return alike > chance + (1.0 - chance) / 2
+    per_value = pd.to_numeric(target, errors="coerce").groupby(values, observed=True).mean().sort_index()
+    if len(per_value) < 3:
+        return True
+    rho = _spearman(per_value.index.to_numpy(dtype=float), per_value.to_numpy(dtype=float))
+    return rho is None or abs(rho) >= 0.5
 
 
 def _identifiers(data: Any) -> tuple[Finding, ...]:
