@@ -172,6 +172,31 @@ def test_overlap_exact_and_normalized_and_it_blocks_a_go(tmp_path: Path) -> None
     assert leakage_gate([], {}, eval_set=True).reason.startswith("no eval item is among the training items")
 
 
+def test_texts_that_name_their_own_class_are_a_finding_and_texts_that_mention_classes_are_not(tmp_path: Path) -> None:
+    """Tickets exported with a tag line written from the label ("Area: billing"): a model read
+    the answer off the input (GO at macro-F1 0.98 where the texts alone give 0.74). Honest texts
+    name a class now and then, and another class as often."""
+    import numpy as np
+
+    from workbench.measure.items import LABEL_FEATURE, label_findings
+
+    rng = np.random.default_rng(4)
+    areas = ["billing", "outage", "dev_tools"]
+    labels = [str(v) for v in rng.choice(areas, 200)]
+    words = ["the invoice is late", "the site is down", "the build fails", "please call me back"]
+    bodies = [str(v) for v in rng.choice(words, 200)]
+    tagged = [f"Area: {y}\n{b}" if k % 10 else b for k, (y, b) in enumerate(zip(labels, bodies, strict=True))]
+    (found,) = label_findings(_data(tmp_path, tagged, labels), "text-classification")
+    assert (found["feature"], found["check"], found["items"]) == (LABEL_FEATURE, "label in text", 180)
+    assert "180 of 200 eval items (90.0%) name their own class" in found["evidence"]
+    gate = leakage_gate([found], {})
+    assert not gate.passed and "take the class's name out of the texts" in gate.reason
+    assert label_findings(_data(tmp_path, tagged, labels), "extraction") == []  # answers are no classes there
+    # honest: a class's name (the billing team's) in a third of the texts, whatever the item's class
+    mentions = [f"{b} (billing team)" if k % 3 == 0 else b for k, b in enumerate(bodies)]
+    assert label_findings(_data(tmp_path, mentions, labels), "text-classification") == []
+
+
 def test_every_emitted_item_metric_is_registered(tmp_path: Path) -> None:
     data = _data(tmp_path, ["a b", "c d", "e f", "g h"], ["x", "y", "x", "x"], slices=["text"], min_slice_items=1)
     result = run_items(fit_item_model(data.spec.baseline, data, "text-classification"), data,
