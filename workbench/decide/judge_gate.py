@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..charter.config import Charter
 from ..data.item_labels import read_labels
-from ..store.tracking import Store
+from ..store.tracking import ITEMS_ARTIFACT, Store
 from .registry import GateResult
 
 __all__ = ["JudgeAgreement", "judge_agreement", "guard_judge_gates", "JUDGE_METRIC"]
@@ -62,7 +62,7 @@ def judge_agreement(charter: Charter, store: Store) -> JudgeAgreement:
             continue
         if params.get("judge.prompt_sha256") != sha or params.get("judge.model") != judge.model:
             continue  # judged by another judge (model or prompt): says nothing about this one
-        text = store.download_text(run_id, f"items/{candidate}.json")
+        text = store.download_text(run_id, ITEMS_ARTIFACT.format(name=candidate))
         table = json.loads(text) if text else {}
         cols = table.get("columns") or []
         if "judge" not in cols:

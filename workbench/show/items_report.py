@@ -332,8 +332,6 @@ def item_evidence_section(charter: Any, store: Any, layout: Any) -> str:
     per-item tables read back from MLflow, the input texts from the warehouse, the labels
     from ``item_labels.duckdb`` (read now: labels added after the pilot show on a rebuilt
     scorecard)."""
-    import json
-
     if getattr(charter, "eval_set", None) is None:
         return ""
     from ..data.item_labels import read_labels
@@ -343,11 +341,9 @@ def item_evidence_section(charter: Any, store: Any, layout: Any) -> str:
     runs = item_runs(charter, store, layout)
     models: dict[str, pd.DataFrame] = {}
     for name, run_id in runs.items():
-        raw = store.download_text(run_id, f"items/{name}.json")
-        if raw is None:
-            continue
-        table = json.loads(raw)
-        models[name] = pd.DataFrame(table["data"], columns=table["columns"])
+        frame = store.item_table(run_id, name)
+        if frame is not None:
+            models[name] = frame
     if not models:
         return ('<section id="items"><h2>Per-item evidence</h2><p class="muted">No run of this pilot run logged '
                 "its per-item results.</p></section>")

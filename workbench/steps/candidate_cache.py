@@ -22,11 +22,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..charter.config import Charter
-from ..store.tracking import FINGERPRINT_TAG, FINISHED, TAG, Store, tags_under
+from ..store.tracking import FINGERPRINT_TAG, FINISHED, ITEMS_ARTIFACT, TAG, Store, tags_under
 from .step_runs import cache_key
 
-__all__ = ["T_CANDIDATE_KEY", "T_DATA_KEY", "SCORES_ARTIFACT", "ITEMS_ARTIFACT", "candidate_keys",
-           "data_checks_source", "data_key", "reusable"]
+__all__ = ["T_CANDIDATE_KEY", "T_DATA_KEY", "SCORES_ARTIFACT", "candidate_keys", "data_checks_source", "data_key",
+           "reusable"]
 
 T_CANDIDATE_KEY = TAG["candidate_key"]
 # the key of what an evaluate run's leakage and shift checks read (not the candidates): an edit of
@@ -34,7 +34,6 @@ T_CANDIDATE_KEY = TAG["candidate_key"]
 T_DATA_KEY = "workbench.data_key"
 T_INSIDE_NOISE = "workbench.inside_noise"
 SCORES_ARTIFACT = "scores/{name}.parquet"  # a candidate's held-out scores by row: compared again when reused
-ITEMS_ARTIFACT = "items/{name}.json"  # an eval-set candidate's answers by item (Session.log_items): the same
 
 
 def candidate_keys(charter: Charter, common: dict[str, Any], own_code: dict[str, dict[str, str]] | None = None

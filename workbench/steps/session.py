@@ -213,16 +213,6 @@ def _scrub_parts(scrub: Any, raw: list[str], is_tick: list[bool]) -> list[str]:
 _OPENED: list[Session] = []  # sessions opened in this process, newest last (for the PNG formatter)
 
 
-def _item_table(text: str) -> Any:
-    """A per-item table as :meth:`Session.log_items` logged it (MLflow's table JSON), as a DataFrame."""
-    import json
-
-    import pandas as pd
-
-    table = json.loads(text)
-    return pd.DataFrame(table["data"], columns=table["columns"])
-
-
 class Session:
     """A step's run and warehouse, for logging from a notebook."""
 
@@ -712,14 +702,17 @@ class Session:
         reviewer labels and the scorecard look) and the metrics it carried; its answers are
         compared again with today's way's as measured now."""
         from ..data.item_results import write_item_results
+        from ..store.tracking import ITEMS_ARTIFACT, item_table
+
+        kept = ITEMS_ARTIFACT.format(name=name)
 
         def read(local: Path) -> Any:  # the table as downloaded to be copied: not fetched a second time
-            path = local / "items" / f"{name}.json"
-            return _item_table(path.read_text(encoding="utf-8")) if path.is_file() else None
+            path = local / kept
+            return item_table(path.read_text(encoding="utf-8")) if path.is_file() else None
 
         carried, rows = self._carry(source, read)
         if rows is None:  # reusable() asked for the table: a run without it is never offered
-            raise WorkbenchError(f"candidate '{name}': run {source} kept no answers (items/{name}.json) to reuse",
+            raise WorkbenchError(f"candidate '{name}': run {source} kept no answers ({kept}) to reuse",
                                  where=f"MLflow run {source}", hint="run the pilot again with --force")
         write_item_results(self.warehouse, rows, run_id=self.run_id, step=self.step, candidate=name)
         return rows, carried
@@ -774,6 +767,7 @@ class Session:
         (``items/<name>.json``: output, correctness, latency, error per item; no input text)
         and the same rows in DuckDB (``items.duckdb`` beside the warehouse, table ``item_results``)."""
         from ..data.item_results import write_item_results
+        from ..store.tracking import ITEMS_ARTIFACT
 
         self.log_metrics(result.metrics())
         if getattr(result, "judge_params", None):  # answer pilots: the judge's model and prompt hash, on the run
@@ -781,7 +775,7 @@ class Session:
         self.log_dict(result.to_dict(), f"items/{result.name}.summary.json")
         rows = result.items.copy()
         rows["output"] = rows["output"].astype("string")
-        self.store.client.log_table(self.run_id, data=rows, artifact_file=f"items/{result.name}.json")
+        self.store.client.log_table(self.run_id, data=rows, artifact_file=ITEMS_ARTIFACT.format(name=result.name))
         write_item_results(self.warehouse, rows, run_id=self.run_id, step=self.step, candidate=result.name)
 
     def log_overlap(self, findings: list[dict[str, Any]]) -> None:
@@ -793,8 +787,7 @@ class Session:
     def logged_items(self, run_id: str | None, name: str) -> Any:
         """The per-item table :meth:`log_items` logged for ``name`` on ``run_id`` (a DataFrame),
         or None when that run has none."""
-        text = self.store.download_text(run_id, f"items/{name}.json") if run_id else None
-        return None if text is None else _item_table(text)
+        return self.store.item_table(run_id, name) if run_id else None
 
     def baseline_run_id(self) -> str | None:
         """The run holding the baseline step's results: this pilot run's baseline step (or the

@@ -41,9 +41,12 @@ from ..errors import TrackingError
 __all__ = ["Store", "RunRef", "TAG", "FINGERPRINT_TAG", "CONTRACT_VERSION_TAG", "CONTRACTS_PASSED_TAG",
            "tags_under", "FINISHED", "FAILED", "KILLED", "RUNNING", "init_store",
            "wipe_store", "ui_base_url", "ui_url", "ui_path", "runs_view_url", "RUNS_VIEW_KEY",
-           "UI_PORT_ENV", "TRACKING_URI_ENV", "LOCK_URI_ENV"]
+           "UI_PORT_ENV", "TRACKING_URI_ENV", "LOCK_URI_ENV", "ITEMS_ARTIFACT", "item_table"]
 
 FINISHED, FAILED, KILLED, RUNNING = "FINISHED", "FAILED", "KILLED", "RUNNING"
+# an eval-set model's answers by item, as MLflow's table JSON (Session.log_items): what reuse,
+# the champion gate, the judge's agreement and the scorecard read back
+ITEMS_ARTIFACT = "items/{name}.json"
 FINGERPRINT_TAG = "workbench.fingerprint."  # + table: the fingerprint a run read the table at
 CONTRACT_VERSION_TAG = "workbench.contract_version."  # + table: the version of its contract a run checked
 CONTRACTS_PASSED_TAG = "workbench.data.contracts.passed"  # the contracts step's verdict: true | false
@@ -81,6 +84,14 @@ def tags_under(tags: Mapping[str, str], prefix: str) -> dict[str, str]:
     """{table: value} of a run's tags named ``prefix`` + table (:data:`FINGERPRINT_TAG`,
     :data:`CONTRACT_VERSION_TAG`)."""
     return {k[len(prefix):]: v for k, v in tags.items() if k.startswith(prefix)}
+
+
+def item_table(text: str) -> Any:
+    """A per-item table from MLflow's table JSON (:data:`ITEMS_ARTIFACT`), as a DataFrame."""
+    import pandas as pd
+
+    table = json.loads(text)
+    return pd.DataFrame(table["data"], columns=table["columns"])
 
 
 def ui_base_url() -> str:
@@ -662,6 +673,12 @@ class Store:
     def download_text(self, run_id: str, artifact_path: str) -> str | None:
         data = self.artifact_bytes(run_id, artifact_path)
         return None if data is None else data.decode("utf-8")
+
+    def item_table(self, run_id: str, name: str) -> Any:
+        """``name``'s answers by item as ``run_id`` logged them (:data:`ITEMS_ARTIFACT`), a
+        DataFrame, or None when that run has none."""
+        text = self.download_text(run_id, ITEMS_ARTIFACT.format(name=name))
+        return None if text is None else item_table(text)
 
     def sweep_stale(self, experiment: str) -> list[str]:
         """Mark KILLED the RUNNING runs whose driver process on this host is gone."""
