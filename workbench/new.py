@@ -1176,8 +1176,8 @@ def new_text_pilot(
                              f"{_q(target)}::VARCHAR FROM s WHERE _r > ceil(_n * {eval_share})").fetchall()
         rules = _draft_keywords([r[0] for r in sample], [r[1] for r in sample])
         majority = counts[0][0]
-        repeats, dropped = _repeated_eval_texts(con, id_col, text_columns, f"_r <= ceil(_n * {eval_share})")
         is_eval = f"_r <= ceil(_n * {eval_share})"
+        repeats, dropped = _repeated_eval_texts(con, id_col, text_columns, is_eval)
         # a group that straddles the cut (its classes cut at other places): its training items go
         shared = 0 if group_col is None else con.execute(
             f"INSERT INTO _repeats SELECT {_q(id_col)}::VARCHAR FROM s WHERE NOT ({is_eval}) AND {_q(group_col)} IN "

@@ -215,7 +215,7 @@ def item_evidence_html(models: Mapping[str, pd.DataFrame], *, baseline: str | No
         else:
             parts.append(table(["item", "input", "expected", "answer", "error", "latency (ms)"],
                                [(str(r.item_id), text(r.item_id), _answer(r.expected), _answer(r.output),
-                                "" if r.error is None or pd.isna(r.error) else _short(str(r.error), 240),
+                                "" if _missing(r.error) else _short(str(r.error), 240),
                                 ms(r.latency_ms))
                                 for r in worst.itertuples()]))
         slow = slowest(items)

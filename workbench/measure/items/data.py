@@ -243,7 +243,8 @@ def label_findings(data: ItemData, task_kind: str, *, examples: int = 5) -> list
              for label in data.labels() if normalize_text(label)}
     named, own = 0, []
     for item_id, text, label in zip(data.ids, data.texts(), data.expected, strict=True):
-        found = [name for name, pattern in names.items() if pattern.search(normalize_text(text))]
+        norm = normalize_text(text)
+        found = [name for name, pattern in names.items() if pattern.search(norm)]
         if len(found) == 1:
             named += 1
             if found[0] == label:
