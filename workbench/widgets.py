@@ -39,6 +39,7 @@ from . import formatting as fmt
 from .charter.config import Charter, load_charter
 from .errors import WorkbenchError
 from .measure.metrics import format_metric
+from .measure.stats import confidence_text
 from .store.storage_errors import storage_message
 
 __all__ = [
@@ -545,7 +546,7 @@ def _gated_metrics(charter: Charter) -> list[str]:
 
 
 def interval_text(diff: float | None, low: float | None, high: float | None) -> str:
-    """``diff [low, high]``: a paired difference and its 95 % interval ("" when there is none)."""
+    """``diff [low, high]``: a paired difference and its interval ("" when there is none)."""
     if diff is None or low is None or high is None:
         return ""
     return f"{diff:+.4g} [{low:+.4g}, {high:+.4g}]"
@@ -561,6 +562,13 @@ def _compare_cell(metrics: Mapping[str, float], metric: str) -> str:
     return f"<br><small>vs today {_e(text)}</small>" if text else ""
 
 
+def _gate_interval(g: Any) -> str:
+    """A gate's paired difference and interval with the interval's confidence: 95 %, or more
+    for the best of several candidates (:func:`workbench.measure.stats.among_candidates`)."""
+    text = interval_text(getattr(g, "diff", None), getattr(g, "ci_low", None), getattr(g, "ci_high", None))
+    return f"{text} {confidence_text(getattr(g, 'confidence', None))}" if text else ""
+
+
 def gates_html(decision: Any) -> str:
     rows = []
     for g in decision.gates:
@@ -568,10 +576,9 @@ def gates_html(decision: Any) -> str:
         verdict = _badge("TIE", _AMBER) if getattr(g, "tie", False) else _verdict(g.passed)
         rows.append([_e(g.name), verdict, _num(g.measured, g.metric), threshold,
                      _num(g.reference, g.metric),
-                     _e(interval_text(getattr(g, "diff", None), getattr(g, "ci_low", None),
-                                      getattr(g, "ci_high", None))),
+                     _e(_gate_interval(g)),
                      _e(g.reason) + "".join(f"<br><small>{_e(d)}</small>" for d in g.details)])
-    return _table(["gate", "verdict", "measured", "required", "reference", "difference [95 %]", "why"], rows)
+    return _table(["gate", "verdict", "measured", "required", "reference", "difference [interval]", "why"], rows)
 
 
 def _outcome_badge(decision: Any) -> str:
@@ -720,7 +727,7 @@ class PromotePanel(_Panel):
                  f'<pre style="white-space:pre-wrap;margin:2px 0">{_e(d.summary())}</pre>']
         if d.dry_run and d.outcome == "no-better":
             ties = "".join(f"<li>{_e(g.line())}</li>" for g in d.failing)
-            lines.append(f'<div style="color:{_AMBER}"><b>No better than today</b>: the 95 % interval holds the '
+            lines.append(f'<div style="color:{_AMBER}"><b>No better than today</b>: the interval holds the '
                          f"margin, so the rows cannot show the candidate better; the alias does not move.<ul>{ties}</ul>"
                          "</div>")
         if d.dry_run and d.outcome == "no-go":

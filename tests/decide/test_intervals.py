@@ -178,3 +178,63 @@ def test_evidence_with_few_rows_and_an_equal_candidate() -> None:
                                                           value=0.5)]), few)
     assert size[0].passed and not size[1].passed and outcome_of_gates(size) == NO_GO
     assert "at least 100" in size[1].reason
+
+
+def test_the_best_of_several_candidates_is_judged_on_a_wider_interval() -> None:
+    """Three candidates scored on the same rows: the one judged gets a 98.3 % interval
+    (Bonferroni), so a lower bound that clears the margin at 95 % may no longer; one
+    candidate keeps its 95 % interval. The record and the reason say which."""
+    cmp = _cmp(0.06, 0.037, 0.083)  # margin 0.05 * 0.70 = 0.035: cleared at 95 %, by 0.002
+    metrics = {"quality.roc_auc": 0.76, "heldout.rows": 900, "heldout.positives": 300, "heldout.negatives": 600}
+
+    def gates(candidates: dict[str, str]) -> tuple[GateResult, ...]:
+        ev = Evidence(candidate="a", candidate_run_id="c", candidate_metrics=metrics, baseline_run_id="b",
+                      baseline_metrics={"quality.roc_auc": 0.70}, task_kind="classification",
+                      candidates=candidates, comparisons={"baseline": cmp})
+        return evaluate_gates([AUC], ev)
+
+    (alone,) = gates({"a": "c"})
+    assert alone.passed and alone.confidence is None and (alone.ci_low, alone.ci_high) == (0.037, 0.083)
+    assert "95 % interval" in alone.reason and "Bonferroni" not in alone.reason
+    (best,) = gates({"a": "c", "b": "d", "e": "f"})
+    assert not best.passed and best.tie and abs(best.confidence - (1 - 0.05 / 3)) < 1e-12
+    assert best.ci_low < 0.035 < 0.06 < 0.083 < best.ci_high
+    assert "98.3 % interval" in best.reason and "best of 3 candidates" in best.reason
+    assert GateResult.from_dict(best.to_dict()) == best  # the record keeps the confidence
+
+
+def test_a_widened_delong_interval_is_delongs_own_at_that_confidence() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=700)
+    y = (rng.random(700) < 1 / (1 + np.exp(-x))).astype(int)
+    cand, ref = x + rng.normal(size=700), x + rng.normal(scale=1.3, size=700)
+    d95 = stats.delong_auc_diff(y, cand, ref)
+    for k in (2, 3, 8):
+        wide = stats.among_candidates(d95.to_dict(), k)
+        own = stats.delong_auc_diff(y, cand, ref, confidence=1 - 0.05 / k)
+        assert abs(wide["ci_low"] - own.ci_low) < 1e-12 and abs(wide["ci_high"] - own.ci_high) < 1e-12, k
+    assert stats.among_candidates(d95.to_dict(), 1) == d95.to_dict()
+    # a skewed bootstrap interval: each side grows, neither shrinks, even with the point outside it
+    skewed = {"diff": 0.01, "ci_low": 0.012, "ci_high": 0.05, "confidence": 0.95}
+    wide = stats.among_candidates(skewed, 4)
+    assert wide["ci_low"] <= 0.012 and wide["ci_high"] > 0.05 and wide["confidence"] == 1 - 0.05 / 4
+
+
+def test_picking_the_best_of_equal_candidates_no_longer_beats_today_by_chance() -> None:
+    """Candidates as good as today's rule in truth, the best of eight kept: its plain 95 %
+    interval clears zero several times as often as one candidate's would; widened for the
+    eight, no more often than a single candidate's does."""
+    rng = np.random.default_rng(1)
+    plain = widened = single = 0
+    trials = 300
+    for _ in range(trials):
+        x = rng.normal(size=800)
+        y = (rng.random(800) < 1 / (1 + np.exp(-1.2 * x))).astype(int)
+        base = x + rng.normal(size=800)
+        diffs = [stats.delong_auc_diff(y, x + rng.normal(size=800), base) for _ in range(8)]
+        best = max(diffs, key=lambda d: d.candidate)
+        plain += best.ci_low > 0
+        widened += stats.among_candidates(best.to_dict(), 8)["ci_low"] > 0
+        single += diffs[0].ci_low > 0
+    assert plain >= 3 * max(single, 5), (plain, single)
+    assert widened <= max(single, 0.03 * trials), (widened, single)

@@ -289,8 +289,10 @@ def _interval_text(d: Mapping[str, Any]) -> str:
     n = _num(d, "n")
     rows = f" on {n:.0f} paired rows" if n is not None else ""
     method = f", {d['method']}" if d.get("method") else ""
-    return f"difference {float(d['diff']):+.4g}, 95 % interval [{float(d['ci_low']):+.4g}, {float(d['ci_high']):+.4g}]" \
-           f"{rows}{method}"
+    several = (f", widened as the best of {d['candidates']} candidates scored on these rows (Bonferroni)"
+               if (d.get("candidates") or 1) > 1 else "")
+    return f"difference {float(d['diff']):+.4g}, {stats.confidence_text(d.get('confidence'))} interval " \
+           f"[{float(d['ci_low']):+.4g}, {float(d['ci_high']):+.4g}]{rows}{method}{several}"
 
 
 _POINT_ONLY = "no paired interval was logged (compare/{ref}.json): judged on the point values alone"
@@ -298,13 +300,14 @@ _POINT_ONLY = "no paired interval was logged (compare/{ref}.json): judged on the
 
 def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: Mapping[str, float] | None, *,
                   run_id: str | None = None, baseline_run_id: str | None = None,
-                  comparison: Mapping[str, Any] | None = None) -> GateResult:
+                  comparison: Mapping[str, Any] | None = None, candidates: int = 1) -> GateResult:
     """Better than the baseline by ``min_relative_improvement`` of |baseline| (0.05 = 5 %):
     the lower bound of the 95 % interval of the paired difference (``comparison``, or the
     logged ``compare.baseline.*``) must clear that margin; a margin inside the interval is a
     tie (``tie=True``: "no better than today"). Without an interval, the point values are
     compared, and the reason says so. Direction: the gate's ``higher_is_better``, else the
-    metric registry."""
+    metric registry. ``candidates``: how many were scored on the same rows; the interval of
+    the one judged is widened for them (:func:`~workbench.measure.stats.among_candidates`)."""
     higher = _gate_higher(gate)
     op = ">=" if higher else "<="
     base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
@@ -325,6 +328,7 @@ def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: 
     change = (value - ref) / abs(ref) if ref != 0 else (0.0 if value == ref else math.copysign(math.inf, value - ref))
     d = paired(comparison, gate.metric, candidate, "baseline")
     if d is not None:
+        d = stats.among_candidates(d, candidates)
         verdict, lo_b, hi_b = judge_interval(d, higher=higher, margin=margin)
         # the bound named is the interval's worse end in the metric's own terms: its upper bound when
         # lower is better (a reader checks it against the interval printed just before)
@@ -342,7 +346,7 @@ def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: 
             reason += "" if lo_b > 0 else " (the candidate is worse than today's rule)"
         return GateResult(passed=verdict == "pass", measured=value, threshold=required, reference=ref, reason=reason,
                           diff=float(d["diff"]), ci_low=float(d["ci_low"]), ci_high=float(d["ci_high"]),
-                          tie=verdict == "tie", **base)
+                          confidence=d.get("confidence"), tie=verdict == "tie", **base)
     ok = value >= required if higher else value <= required
     reason = (f"{gate.metric} = {_fmt(value)} vs baseline {_fmt(ref)} ({change:+.2%}); required {op} {_fmt(required)} "
               f"({'+' if higher else '-'}{gate.min_relative_improvement:.2%} of the baseline, "
@@ -352,9 +356,11 @@ def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: 
 
 def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: Mapping[str, float] | None, *,
                   champion_version: str | None, run_id: str | None = None,
-                  champion_run_id: str | None = None, comparison: Mapping[str, Any] | None = None) -> GateResult:
+                  champion_run_id: str | None = None, comparison: Mapping[str, Any] | None = None,
+                  candidates: int = 1) -> GateResult:
     """No worse than the champion by more than ``max_regression`` (absolute); no champion: pass.
-    Direction: the gate's ``higher_is_better``, else the metric registry."""
+    Direction: the gate's ``higher_is_better``, else the metric registry. ``candidates``: as
+    :func:`baseline_gate`'s."""
     higher = _gate_higher(gate)
     op = ">=" if higher else "<="
     base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
@@ -378,6 +384,7 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
     same = comparison is not None and comparison.get("reference_label") == f"champion v{champion_version}"
     d = paired(comparison if same else None, gate.metric, candidate if same else None, "champion")
     if d is not None:  # no worse by more than max_regression: the interval's lower bound must reach -max_regression
+        d = stats.among_candidates(d, candidates)
         verdict, lo_b, _ = judge_interval(d, higher=higher, margin=-gate.max_regression, inclusive=True)
         reason = (f"{gate.metric} = {_fmt(value)} vs champion v{champion_version} {_fmt(ref)}: {_interval_text(d)}; "
                   f"required: the interval's worse end within {gate.max_regression:g} of the champion "
@@ -385,7 +392,8 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
                   + ("" if verdict == "pass" else f": it reaches {-lo_b:.4g} worse, so a regression beyond the "
                      "margin cannot be ruled out"))
         return GateResult(passed=verdict == "pass", measured=value, threshold=required, reference=ref, reason=reason,
-                          diff=float(d["diff"]), ci_low=float(d["ci_low"]), ci_high=float(d["ci_high"]), **base)
+                          diff=float(d["diff"]), ci_low=float(d["ci_low"]), ci_high=float(d["ci_high"]),
+                          confidence=d.get("confidence"), **base)
     ok = value >= required if higher else value <= required
     reason = (f"{gate.metric} = {_fmt(value)} vs champion v{champion_version} {_fmt(ref)}; "
               f"required {op} {_fmt(required)} "
@@ -678,11 +686,12 @@ def evaluate_gate(gate: Any, evidence: Evidence) -> GateResult:
         return threshold_gate(gate, ev.candidate_metrics, run_id=ev.candidate_run_id)
     if isinstance(gate, BaselineGate):
         return baseline_gate(gate, ev.candidate_metrics, ev.baseline_metrics, run_id=ev.candidate_run_id,
-                             baseline_run_id=ev.baseline_run_id, comparison=ev.comparisons.get("baseline"))
+                             baseline_run_id=ev.baseline_run_id, comparison=ev.comparisons.get("baseline"),
+                             candidates=len(ev.candidates))
     if isinstance(gate, ChampionGate):
         return champion_gate(gate, ev.candidate_metrics, ev.champion_metrics, champion_version=ev.champion_version,
                              run_id=ev.candidate_run_id, champion_run_id=ev.champion_run_id,
-                             comparison=ev.comparisons.get("champion"))
+                             comparison=ev.comparisons.get("champion"), candidates=len(ev.candidates))
     if isinstance(gate, SampleSizeGate):
         return sample_size_gate(gate, ev.candidate_metrics, task_kind=ev.task_kind, run_id=ev.candidate_run_id,
                                 declared=gate is not DEFAULT_SAMPLE_SIZE,
@@ -1052,7 +1061,11 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     if len(ev.candidates) > 1:
         notes.append(f"candidate '{ev.candidate}' chosen from {', '.join(ev.candidates)}"
                      + (" (named in the charter)" if charter.promotion and charter.promotion.candidate
-                        else f" (best {charter.primary_metric})"))
+                        else f" (best {charter.primary_metric})")
+                     + f"; its intervals against today's rule and the champion are "
+                       f"{stats.confidence_text(stats.confidence_among(len(ev.candidates)))} "
+                       f"intervals, not 95 %: the best of {len(ev.candidates)} scored on the same rows clears a "
+                       "margin by chance more often than one does")
     notes += _error_notes(ev, charter.gates)
     existing = registry.matching_version(store, model_name, ev.model_id, ev.lineage) if passed and not drafted \
         else None

@@ -124,10 +124,11 @@ class GateResult:
     run_id: str | None = None  # the run the measured value came from
     reference_run_id: str | None = None
     details: tuple[str, ...] = ()
-    # a paired comparison's difference (candidate - reference) and its 95 % interval, when judged on one
+    # a paired comparison's difference (candidate - reference) and its interval, when judged on one
     diff: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
+    confidence: float | None = None  # the interval's: 0.95, higher for the best of several candidates (None: 0.95)
     tie: bool = False  # failed only because the interval holds the margin: "no better than today", not worse
 
     def line(self) -> str:

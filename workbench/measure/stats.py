@@ -52,6 +52,9 @@ __all__ = [
     "item_method_for",
     "paired_values",
     "paired_macro",
+    "among_candidates",
+    "confidence_among",
+    "confidence_text",
 ]
 
 CONFIDENCE = 0.95
@@ -421,6 +424,40 @@ def paired_multiclass_difference(metric: str, y: np.ndarray, cand: np.ndarray, r
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(d, [alpha, 1 - alpha])
     return PairedDiff(short, pa, pb, pa - pb, float(lo), float(hi), "bootstrap", n, confidence)
+
+
+# -- several candidates on the same rows ------------------------------------------------------
+
+
+def confidence_text(confidence: float | None) -> str:
+    """``95 %``, ``98.3 %``: an interval's confidence as records and reports print it (None: 95 %)."""
+    return f"{(confidence or CONFIDENCE) * 100:.3g} %"
+
+
+def confidence_among(candidates: int, confidence: float = CONFIDENCE) -> float:
+    """The confidence an interval is judged at when ``candidates`` were scored on the same rows
+    and the best is kept: 1 - (1 - confidence) / candidates (Bonferroni)."""
+    return 1 - (1 - confidence) / max(candidates, 1)
+
+
+def among_candidates(diff: Mapping[str, Any], candidates: int) -> dict[str, Any]:
+    """``diff`` (a :class:`PairedDiff` as a dict) for the candidate kept as the best of
+    ``candidates`` scored on the same rows. Each has a 1 - confidence chance of an interval
+    that misses, so the best of several clears a margin by noise more often than one does
+    (simulated, 800 rows, candidates all as good as today's rule: a "better" verdict 2 % of
+    the time for one, 6.5 % for the best of 3, 12 % for the best of 8). The interval is
+    widened to :func:`confidence_among` (Bonferroni): each side's distance from the difference
+    grows by the ratio of the normal quantiles. That is exact for DeLong's normal interval,
+    within 0.5 % for the t interval at 100 rows or more, and the normal approximation of a
+    bootstrap's tails; never narrower than the interval given. One candidate: unchanged."""
+    if candidates <= 1:
+        return dict(diff)
+    given = float(diff.get("confidence") or CONFIDENCE)
+    wider = confidence_among(candidates, given)
+    grow = _z(wider) / _z(given)
+    d, lo, hi = float(diff["diff"]), float(diff["ci_low"]), float(diff["ci_high"])
+    return {**diff, "ci_low": min(lo, d - (d - lo) * grow), "ci_high": max(hi, d + (hi - d) * grow),
+            "confidence": wider, "candidates": candidates}
 
 
 # -- sample size ------------------------------------------------------------------------------

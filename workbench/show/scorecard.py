@@ -29,7 +29,7 @@ from ..charter.config import Charter, SlicesGate
 from ..errors import TrackingError, WorkbenchError
 from ..measure import metrics as metric_registry
 from ..measure.metrics import format_metric
-from ..measure.stats import MIN_PER_CLASS
+from ..measure.stats import MIN_PER_CLASS, confidence_text
 from ..store import environment as run_environment
 from ..store.tracking import (CONTRACT_VERSION_TAG, CONTRACTS_PASSED_TAG, FINGERPRINT_TAG, TAG, Store, tags_under,
                               ui_base_url, ui_path)
@@ -628,13 +628,13 @@ def _decision_section(decision: Any, note: str = "") -> str:
         shown = (lambda v, m=g.metric: None if v is None else _Num(format_metric(m, v) if m else fmt.number(v)))
         measured, reference = shown(g.measured), shown(g.reference)
         interval = None if getattr(g, "ci_low", None) is None else _Num(_interval_text(
-            {"diff": g.diff, "ci_low": g.ci_low, "ci_high": g.ci_high}))
+            {"diff": g.diff, "ci_low": g.ci_low, "ci_high": g.ci_high}) + f" {confidence_text(g.confidence)}")
         rows.append((_verdict(g.passed) if not getattr(g, "tie", False) else _Raw('<span class="fail">TIE</span>'),
                      g.name, g.metric, measured, threshold, reference, interval,
                      _Raw(_runref(g.run_id)), _Raw(_e(detail).replace("\n", "<br>"))))
     if rows:
         parts.append(_table(["verdict", "gate", "metric", "measured", "threshold", "reference",
-                             "difference [95 % interval]", "run", "reason"], rows, numeric_from=3))
+                             "difference [interval]", "run", "reason"], rows, numeric_from=3))
     parts.append(_drafted_section(decision))
     parts.append(_llm_endpoints_section(decision))
     for n in decision.notes:
