@@ -199,7 +199,7 @@ def test_the_best_of_several_candidates_is_judged_on_a_wider_interval() -> None:
     (best,) = gates({"a": "c", "b": "d", "e": "f"})
     assert not best.passed and best.tie and abs(best.confidence - (1 - 0.05 / 3)) < 1e-12
     assert best.ci_low < 0.035 < 0.06 < 0.083 < best.ci_high
-    assert "98.3 % interval" in best.reason and "best of 3 candidates" in best.reason
+    assert "98.3 % interval" in best.reason and "for the 3 candidates scored on these rows" in best.reason
     assert GateResult.from_dict(best.to_dict()) == best  # the record keeps the confidence
 
 

@@ -518,3 +518,24 @@ def test_a_candidate_not_chosen_that_erred_on_many_items_is_named_in_the_notes(s
                                                    "value": 0.995}])
     build_pilot(store, loose, {"good": candidate_metrics(0.80), "llm": {**candidate_metrics(0.50), **errs}})
     assert not [n for n in promote(loose, store, dry_run=True).notes if "ended in an error" in n]
+
+
+def test_with_two_candidates_the_gates_judge_the_chosen_one_on_97_5_percent(store: Store) -> None:
+    """The better of two candidates, 0.06 above today's rule with a 95 % interval of
+    [+0.035, +0.085] against a margin of 0.033: one candidate would pass; as the better of
+    two it is judged on the 97.5 % interval, which holds the margin: no better than today."""
+    charter = make_charter("several", gates=[{"kind": "vs_baseline", "metric": "quality.roc_auc",
+                                              "min_relative_improvement": 0.05}])
+    logged = {"compare.baseline.roc_auc.diff": 0.06, "compare.baseline.roc_auc.ci_low": 0.035,
+              "compare.baseline.roc_auc.ci_high": 0.085, "heldout.rows": 900.0, "heldout.positives": 300.0,
+              "heldout.negatives": 600.0}
+    build_pilot(store, charter, {"good": {**candidate_metrics(0.72), **logged}, "weak": candidate_metrics(0.61)})
+    d = promote(charter, store, dry_run=True)
+    (gate,) = [g for g in d.gates if g.kind == "vs_baseline"]
+    assert d.candidate == "good" and d.outcome == "no-better" and gate.tie and gate.confidence == 0.975
+    assert gate.ci_low < 0.033 < gate.ci_high and "97.5 % interval" in gate.reason
+    assert any("chosen from good, weak" in n and "on 97.5 % intervals, not 95 %" in n for n in d.notes), d.notes
+    single = make_charter("single", gates=charter.model_dump()["gates"])
+    build_pilot(store, single, {"good": {**candidate_metrics(0.72), **logged}})
+    alone = promote(single, store, dry_run=True)
+    assert alone.outcome == "go" and [g.confidence for g in alone.gates if g.kind == "vs_baseline"] == [None]

@@ -289,7 +289,7 @@ def _interval_text(d: Mapping[str, Any]) -> str:
     n = _num(d, "n")
     rows = f" on {n:.0f} paired rows" if n is not None else ""
     method = f", {d['method']}" if d.get("method") else ""
-    several = (f", widened as the best of {d['candidates']} candidates scored on these rows (Bonferroni)"
+    several = (f", widened for the {d['candidates']} candidates scored on these rows (Bonferroni)"
                if (d.get("candidates") or 1) > 1 else "")
     return f"difference {float(d['diff']):+.4g}, {stats.confidence_text(d.get('confidence'))} interval " \
            f"[{float(d['ci_low']):+.4g}, {float(d['ci_high']):+.4g}]{rows}{method}{several}"
@@ -1062,10 +1062,9 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
         notes.append(f"candidate '{ev.candidate}' chosen from {', '.join(ev.candidates)}"
                      + (" (named in the charter)" if charter.promotion and charter.promotion.candidate
                         else f" (best {charter.primary_metric})")
-                     + f"; its intervals against today's rule and the champion are "
-                       f"{stats.confidence_text(stats.confidence_among(len(ev.candidates)))} "
-                       f"intervals, not 95 %: the best of {len(ev.candidates)} scored on the same rows clears a "
-                       "margin by chance more often than one does")
+                     + f"; judged against today's rule and the champion on "
+                       f"{stats.confidence_text(stats.confidence_among(len(ev.candidates)))} intervals, not 95 %, "
+                       f"as one of {len(ev.candidates)} candidates scored on the same rows (README, \"Several candidates\")")
     notes += _error_notes(ev, charter.gates)
     existing = registry.matching_version(store, model_name, ev.model_id, ev.lineage) if passed and not drafted \
         else None
