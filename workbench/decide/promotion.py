@@ -1064,7 +1064,8 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
                         else f" (best {charter.primary_metric})")
                      + f"; judged against today's rule and the champion on "
                        f"{stats.confidence_text(stats.confidence_among(len(ev.candidates)))} intervals, not 95 %, "
-                       f"as one of {len(ev.candidates)} candidates scored on the same rows (README, \"Several candidates\")")
+                       f"as one of {len(ev.candidates)} candidates scored on the same rows "
+                       "(README, \"Several candidates\")")
     notes += _error_notes(ev, charter.gates)
     existing = registry.matching_version(store, model_name, ev.model_id, ev.lineage) if passed and not drafted \
         else None
