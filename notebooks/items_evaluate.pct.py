@@ -90,7 +90,7 @@ for cand in es.candidates:
             example = items.safe_example(data, model.inputs)  # personal data withheld, as before a vendor call
             c.log_model(model, "model", input_example=example, output_example=model.predict(example).astype(str))
             results[cand.name], answers[cand.name] = result, result.items
-        # paired on the same items, with 95 % intervals: what the gates judge
+        # paired on the same items, with 95 % intervals: what the gates judge (widened for several candidates)
         for ref, (rows, label) in references.items():
             if rows is not None:
                 compared = items.compare_items(answers[cand.name], rows, data, task=s.task.kind,

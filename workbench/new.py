@@ -1012,8 +1012,9 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
               "# A candidate is promoted only when every gate passes. Each metric knows whether higher",
               "# or lower is better (README, \"Metrics\"); `workbench validate` checks the names.",
               "gates:",
-              "# Comparisons are paired on the same held-out rows with 95 % intervals: the interval's lower",
-              "# bound must clear the margin; a margin inside it is a tie (\"no better than today\").",
+              "# Comparisons are paired on the same held-out rows with 95 % intervals (1 - 0.05/k for the",
+              "# best of k candidates: README, \"Several candidates\"): the interval's lower bound must",
+              "# clear the margin; a margin inside it is a tie (\"no better than today\").",
               f"  - {{name: beats_todays_rule, kind: vs_baseline, metric: {primary}, min_relative_improvement: 0.05}}"
               "   # drafted: the margin over today's rule",
               *([  # macro-F1 alone is beaten by any model that names the rare classes now and then: a GO
