@@ -529,12 +529,16 @@ def test_with_two_candidates_the_gates_judge_the_chosen_one_on_97_5_percent(stor
     logged = {"compare.baseline.roc_auc.diff": 0.06, "compare.baseline.roc_auc.ci_low": 0.035,
               "compare.baseline.roc_auc.ci_high": 0.085, "heldout.rows": 900.0, "heldout.positives": 300.0,
               "heldout.negatives": 600.0}
-    build_pilot(store, charter, {"good": {**candidate_metrics(0.72), **logged}, "weak": candidate_metrics(0.61)})
+    ids = build_pilot(store, charter, {"good": {**candidate_metrics(0.72), **logged}, "weak": candidate_metrics(0.61)})
     d = promote(charter, store, dry_run=True)
     (gate,) = [g for g in d.gates if g.kind == "vs_baseline"]
     assert d.candidate == "good" and d.outcome == "no-better" and gate.tie and gate.confidence == 0.975
     assert gate.ci_low < 0.033 < gate.ci_high and "97.5 % interval" in gate.reason
     assert any("chosen from good, weak" in n and "on 97.5 % intervals, not 95 %" in n for n in d.notes), d.notes
+    from workbench.show.scorecard import render_scorecard
+
+    page = render_scorecard(charter, store, ids["pilot"], d)
+    assert "the gates judge the chosen one on 97.5 % intervals" in page and "+0.06 [+0.03" in page
     single = make_charter("single", gates=charter.model_dump()["gates"])
     build_pilot(store, single, {"good": {**candidate_metrics(0.72), **logged}})
     alone = promote(single, store, dry_run=True)

@@ -29,7 +29,7 @@ from ..charter.config import Charter, SlicesGate
 from ..errors import TrackingError, WorkbenchError
 from ..measure import metrics as metric_registry
 from ..measure.metrics import format_metric
-from ..measure.stats import MIN_PER_CLASS, confidence_text
+from ..measure.stats import MIN_PER_CLASS, confidence_among, confidence_text
 from ..store import environment as run_environment
 from ..store.tracking import (CONTRACT_VERSION_TAG, CONTRACTS_PASSED_TAG, FINGERPRINT_TAG, TAG, Store, tags_under,
                               ui_base_url, ui_path)
@@ -518,9 +518,14 @@ def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected:
            "Each candidate minus today's rule (and the champion) on the very same held-out rows: the difference "
            "and its 95 % interval (DeLong for ROC AUC, t intervals on per-row differences for mean-type metrics, "
            "a paired bootstrap for the rest).")
+    several = len(layout.candidates)
+    wider = ("" if several < 2 else
+             f" With {several} candidates scored on these rows, the gates judge the chosen one on "
+             f"{confidence_text(confidence_among(several))} intervals, each side widened (README, \"Several "
+             "candidates\"): the best of several clears a margin by chance more often than one does.")
     parts = ['<section id="intervals"><h2>Differences you can trust</h2>',
              f'<p class="muted">{_e(how)} A gate needs the interval\'s lower bound to clear its margin; a margin '
-             'inside the interval is a tie: no better than today.</p>']
+             f'inside the interval is a tie: no better than today.{_e(wider)}</p>']
     rows = []
     slice_cmp: Mapping[str, Any] | None = None
     for name, run in sorted(layout.candidates.items()):
