@@ -195,6 +195,13 @@ def test_texts_that_name_their_own_class_are_a_finding_and_texts_that_mention_cl
     # honest: a class's name (the billing team's) in a third of the texts, whatever the item's class
     mentions = [f"{b} (billing team)" if k % 3 == 0 else b for k, b in enumerate(bodies)]
     assert label_findings(_data(tmp_path, mentions, labels), "text-classification") == []
+    # the tag written in another form than the label: dev_tools as "Dev-Tools", site_outage as "Site Outage"
+    snake = [{"billing": "billing_run", "outage": "site_outage"}.get(y, y) for y in labels]
+    retyped = [t.replace(f"Area: {y}", f"Area: {s.replace('_', ' ').title().replace('Dev ', 'Dev-')}")
+               for t, y, s in zip(tagged, labels, snake, strict=True)]
+    assert "Area: Dev-Tools" in "".join(retyped) and "Area: Site Outage" in "".join(retyped)
+    (found,) = label_findings(_data(tmp_path, retyped, snake), "text-classification")
+    assert found["items"] == 180
 
 
 def test_every_emitted_item_metric_is_registered(tmp_path: Path) -> None:
