@@ -116,7 +116,7 @@ def test_new_reads_dates_written_day_first_or_month_first_and_drafts_a_temporal_
     # every day is the 12th or before: 01/02/2022 reads as 2 January and as 1 February, a guess to confirm
     early = pd.to_datetime([f"2022-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 13)])
     doubt = tmp_path / "doubt.csv"
-    pd.DataFrame({"ordered": early.strftime("%m/%d/%Y"), "amount": np.arange(len(early)),
+    pd.DataFrame({"ordered": early.strftime("%m/%d/%Y"), "amount": np.arange(len(early)) % 17,
                   "returned": np.arange(len(early)) % 2}).to_csv(doubt, index=False)
     made = new_pilot("doubt", doubt, "returned", pilots_dir=tmp_path / "pilots")
     assert any("day and month could be swapped" in n for n in made.notes)
@@ -240,6 +240,13 @@ def test_new_refuses_with_located_reasons(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="already exists"):
         new_pilot("x", data, "churned", pilots_dir=tmp_path)
     assert not (tmp_path / "y").exists()
+    # nothing left to learn from: a pilot drafted on it stopped at its first run (in its baseline notebook)
+    notes = pd.DataFrame({"body": [f"customer {i} wrote at length about the service, again" for i in range(100)],
+                          "ticket": [f"T-{i:04d}" for i in range(100)], "churned": [i % 2 for i in range(100)]})
+    notes.to_csv(tmp_path / "notes.csv", index=False)
+    with pytest.raises(ConfigError, match="no column is left to learn 'churned' from: .*body: free text") as exc:
+        new_pilot("notes", tmp_path / "notes.csv", "churned", pilots_dir=tmp_path)
+    assert "--task text-classification --text-column body" in exc.value.hint and not (tmp_path / "notes").exists()
 
 
 def test_cli_new_prints_the_next_command(tmp_path: Path) -> None:

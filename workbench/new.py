@@ -569,13 +569,16 @@ def new_pilot(
                 formatted.append(col)
                 continue
             if dtype == "VARCHAR" or dtype in _NUMERIC - {"FLOAT", "DOUBLE"}:
-                if distinct == rows and rows > 50:
+                long = dtype == "VARCHAR" and distinct > 0.5 * rows and (
+                    con.execute(f"SELECT avg(length({_q(col)})) FROM t").fetchone()[0] or 0) > 20
+                if long and _sentences(con, col):  # unique or not: a text, not an id
+                    exclude[col] = "free text (most values unique)"
+                elif distinct == rows and rows > 50:
                     exclude[col] = "a unique identifier: every row has its own value"
                 elif present >= 50 and names_records(col, distinct, present):
                     exclude[col] = (f"{_NAMED_ID} ({distinct:,} distinct values in {present:,} rows): it names a "
                                     "record, it measures nothing")
-                elif dtype == "VARCHAR" and distinct > 0.5 * rows and (
-                        con.execute(f"SELECT avg(length({_q(col)})) FROM t").fetchone()[0] or 0) > 20:
+                elif long:
                     exclude[col] = "free text (most values unique)"
         if formatted:
             notes.append(_formatted_note(formatted, table))
@@ -604,6 +607,7 @@ def new_pilot(
         elif seen_again:
             notes.append(f"kept {', '.join(seen_again)} as feature(s): each names a record seen again, and the split "
                          f"by {group[0]} keeps a record's rows on one side")
+        _require_a_feature(con, data, name, target, columns, exclude, time_column)
         if group is not None:
             notes.append(f"split by {group[0]}: {group[1]:.1f} rows a value, {group[2]}; a random split would put "
                          "one value's rows on both sides")
@@ -773,6 +777,34 @@ def _temporal_cut(con: Any, col: str, target: str | None, task: str) -> tuple[fl
             return share, f"the latest 20 % held too few {', '.join(first)}: the cut moved earlier"
     return 0.5, (f"even the latest half holds too few {', '.join(lacking)}: a longer history, or another "
                  "--time-column, lets the pilot be judged")
+
+
+def _sentences(con: Any, col: str) -> bool:
+    """The column holds sentences: three words or more on average (a code or an id has one)."""
+    from .data.sql import quote_ident as _q
+
+    words = "avg(length(trim(v)) - length(replace(trim(v), ' ', '')) + 1)"
+    return (con.execute(f"SELECT {words} FROM (SELECT {_q(col)} AS v FROM t WHERE {_q(col)} IS NOT NULL)")
+            .fetchone()[0] or 0) >= 3
+
+
+def _require_a_feature(con: Any, data: Path, name: str, target: str, columns: dict[str, str],
+                       exclude: dict[str, str], time_column: str | None) -> None:
+    """Refuse a table with no column left to learn from (a pilot drafted on it would stop at its
+    first run): each column's reason, and for a column of sentences (3 words or more on
+    average: not a code or an id) the command of a text pilot."""
+    if any(c not in exclude for c in columns if c not in (target, time_column)):
+        return
+    text = [c for c in exclude if columns.get(c) == "VARCHAR" and _sentences(con, c)]
+    raise ConfigError(
+        f"no column is left to learn '{target}' from: " + "; ".join(f"{c}: {why}" for c, why in exclude.items())
+        if exclude else f"the table has no column but '{target}'" + (f" and the time column {time_column}"
+                                                                    if time_column else ""),
+        where=str(data),
+        hint=(f"a text is the input: `workbench new {name} --data {data} --target {target} --task "
+              f"text-classification --text-column {text[0]}` (README, \"Text pilots\")" if text else
+              "add the columns known when a prediction is made to the table, or make one out of a left-out column "
+              "(a number from a date, a code from an identifier)"))
 
 
 def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: str, columns: dict[str, str],

@@ -131,6 +131,20 @@ def test_each_wrong_charter_is_caught_at_its_line(tmp_path: Path, what: str, edi
     assert error.where.startswith(f"{path}:{_line(path, key_line)}:"), (error.where, key_line)
 
 
+def test_a_csv_whose_texts_hold_line_breaks_is_checked_before_its_first_load(tmp_path: Path) -> None:
+    """Tickets, reviews, docstrings: quoted values over several lines. DuckDB's parallel CSV
+    scanner refuses them with padding, and the checks before a first run were skipped (a pilot
+    with no feature left failed in its baseline notebook instead, after ingest and profile)."""
+    frame = pd.read_csv(_table(tmp_path / "t.csv"))
+    frame["segment"] = [f"line one\nline two of {s}" for s in frame["segment"]]
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert '"line one\nline two' in (tmp_path / "t.csv").read_text()
+    assert _data_findings(_charter(tmp_path)) == []
+    text = GOOD.replace("  exclude: [id]", "  exclude: [id, amount, segment, grade]")
+    (error,) = _data_findings(_charter(tmp_path, text))
+    assert "no usable feature column" in error.message
+
+
 def test_a_single_valued_target_is_refused(tmp_path: Path) -> None:
     _table(tmp_path / "t.csv", churned=1)
     path = _charter(tmp_path)

@@ -54,7 +54,10 @@ def _temporal(duck_type: str) -> bool:
     return _base(duck_type).startswith(_TIME)
 
 
-def _scan(path: str, source: Source) -> str:
+def _scan(path: str, source: Source, *, parallel: bool = True) -> str:
+    """The file read as text (a CSV with short rows padded, bad lines skipped: ingest names
+    them). ``parallel=False``: DuckDB's parallel CSV scanner refuses quoted line breaks with
+    padding, and texts (tickets, reviews, docstrings) often hold them."""
     if source.format == "parquet":
         return f"read_parquet({_lit(path)})"
     if source.format == "jsonl":
@@ -65,7 +68,8 @@ def _scan(path: str, source: Source) -> str:
     columns = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in source.columns) + "}"
     nulls = _lit(o.null_string) if isinstance(o.null_string, str) else "[" + ", ".join(map(_lit, o.null_string)) + "]"
     return (f"read_csv({_lit(path)}, columns={columns}, header={str(o.header).lower()}, delim={_lit(o.delimiter)}, "
-            f"quote={_lit(o.quote)}, nullstr={nulls}, auto_detect=false, ignore_errors=true, null_padding=true)")
+            f"quote={_lit(o.quote)}, nullstr={nulls}, auto_detect=false, ignore_errors=true, null_padding=true"
+            + ("" if parallel else ", parallel=false") + ")")
 
 
 def _header(path: Path, source: Source) -> list[str] | None:
@@ -115,8 +119,12 @@ class _Data:
                     self.con.execute(f"CREATE TEMP VIEW {_q(name)} AS SELECT {typed} FROM _wb_wh.main.{_q(name)} "
                                      f"LIMIT {SAMPLE_ROWS + 1}")
                 else:
-                    self.con.execute(f"CREATE TEMP TABLE {_q(name)} AS SELECT {cols} FROM {_scan(str(path), src)} "
-                                     f"LIMIT {SAMPLE_ROWS + 1}")
+                    try:
+                        self.con.execute(f"CREATE TEMP TABLE {_q(name)} AS SELECT {cols} FROM "
+                                         f"{_scan(str(path), src)} LIMIT {SAMPLE_ROWS + 1}")
+                    except duckdb.Error:  # quoted line breaks: read serially (else every check was skipped)
+                        self.con.execute(f"CREATE TEMP TABLE {_q(name)} AS SELECT {cols} FROM "
+                                         f"{_scan(str(path), src, parallel=False)} LIMIT {SAMPLE_ROWS + 1}")
                 rows = self.con.execute(f"SELECT count(*) FROM {_q(name)}").fetchall()[0][0]
             except duckdb.Error:
                 continue  # an unreadable file or a missing column: ingest names the line and the column
