@@ -312,7 +312,8 @@ def new(
                                                                       else ""),
                               hint="pass --target COLUMN: the column holding the answer of each row")
         if task == "text-classification":
-            made = new_text_pilot(name, data, target, list(text_column or []), pilots_dir=pilots_dir, owner=owner)
+            made = new_text_pilot(name, data, target, list(text_column or []), pilots_dir=pilots_dir, owner=owner,
+                                  time_column=time_column)
         elif task == "extraction":
             made = new_extraction_pilot(name, data, target, list(text_column or []), pilots_dir=pilots_dir,
                                         owner=owner)

@@ -779,6 +779,30 @@ def _temporal_cut(con: Any, col: str, target: str | None, task: str) -> tuple[fl
                  "--time-column, lets the pilot be judged")
 
 
+def _latest_items(con: Any, col: str, target: str, share: float, why: str) -> tuple[float, str]:
+    """The share of the newest labelled items that holds :data:`MIN_PER_CLASS` of each class
+    (``share`` at least, half at most), and what the note says of the time column."""
+    from .data.sql import quote_ident as _q
+    from .measure.stats import MIN_PER_CLASS
+
+    y, t = _q(target), _q(col)
+
+    def short(at: float) -> list[str]:
+        counts = con.execute(f"SELECT {y}::VARCHAR, count(*) FILTER (WHERE _k <= ceil(_n * {at})) FROM "
+                             f"(SELECT {y}, row_number() OVER (ORDER BY {t} DESC NULLS LAST) AS _k, count(*) OVER () "
+                             f"AS _n FROM t WHERE {y} IS NOT NULL) GROUP BY 1 ORDER BY 1").fetchall()
+        return [f"{label!r} ({n})" for label, n in counts if n < MIN_PER_CLASS]
+
+    why = why or f"{col} is the time column"
+    for at in sorted({share, *(x for x in (0.3, 0.35, 0.4, 0.45, 0.5) if x > share)}):
+        lacking = short(at)
+        if not lacking:
+            return at, why + ("" if at == share else f"; {at:.0%} rather than {share:.0%}: the latest items held "
+                              f"too few of a class for {MIN_PER_CLASS} eval items")
+    return 0.5, why + (f"; even the latest half holds too few {', '.join(lacking)} for {MIN_PER_CLASS} eval items "
+                       "each: a longer history, or another --time-column, lets the pilot be judged")
+
+
 def _sentences(con: Any, col: str) -> bool:
     """The column holds sentences: three words or more on average (a code or an id has one)."""
     from .data.sql import quote_ident as _q
@@ -1128,10 +1152,16 @@ def new_text_pilot(
     owner: str | None = None,
     eval_share: float = 0.25,
     seed: int = 0,
+    time_column: str | None = None,
 ) -> Scaffold:
     """Create ``pilots_dir/name`` for a text-classification pilot: the items split into an eval
     set and training items (Parquet files in the pilot's data/), a charter with a drafted
-    keyword rule as today's way, TF-IDF and embedding candidates, and drafted contracts."""
+    keyword rule as today's way, TF-IDF and embedding candidates, and drafted contracts.
+
+    Items with a date or time (``time_column``, else the table's DATE/TIMESTAMP column) are
+    judged on the latest of them, as production will meet them: the eval set is the latest
+    ``eval_share``, not a random draw (tweets by phone: macro-F1 0.84 on a random split,
+    0.40 on the latest quarter)."""
     import duckdb
 
     from .data.contracts import suggest_contract
@@ -1154,10 +1184,16 @@ def new_text_pilot(
     con = duckdb.connect()
     try:
         columns = _items_table(con, data)
-        missing = [c for c in [target, *text_columns] if c not in columns]
+        missing = [c for c in [target, *text_columns, *([time_column] if time_column else [])] if c not in columns]
         if missing:
             raise ConfigError(f"the data has no column(s) {', '.join(missing)}", where=str(data),
                               hint=f"its columns: {', '.join(columns)}")
+        time_note = ""
+        if time_column is None:
+            time_column, time_note = _time_column(con, columns, target)
+        elif columns[time_column] not in _TIME_TYPES:
+            raise ConfigError(f"--time-column {time_column} is {columns[time_column]}, not a date or time",
+                              where=str(data), hint="pass a DATE or TIMESTAMP column, or leave it out")
         no_text = _drop_textless(con, target, text_columns)
         rows = con.execute(f"SELECT count(*) FROM t WHERE {_q(target)} IS NOT NULL").fetchone()[0]
         counts = con.execute(f"SELECT {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(target)} IS NOT NULL "
@@ -1201,14 +1237,23 @@ def new_text_pilot(
         order = f"hash({_q(id_col)}::VARCHAR || '{int(seed)}')"
         if group_col is not None:  # groups in one seeded order for every class: a group falls on one side
             order = f"hash(coalesce({_q(group_col)}::VARCHAR, {_q(id_col)}::VARCHAR) || '{int(seed)}'), {order}"
-        con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (PARTITION BY {_q(target)} "
-                    f"ORDER BY {order}) AS _r, "
-                    f"count(*) OVER (PARTITION BY {_q(target)}) AS _n FROM t WHERE {_q(target)} IS NOT NULL")
+        if time_column is not None:  # dated items: the latest are the eval set (_r counts back from the newest)
+            eval_share, time_note = _latest_items(con, time_column, target, eval_share, time_note)
+            con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (ORDER BY {_q(time_column)} DESC NULLS LAST, "
+                        f"{order}) AS _r, count(*) OVER () AS _n FROM t WHERE {_q(target)} IS NOT NULL")
+        else:
+            con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (PARTITION BY {_q(target)} "
+                        f"ORDER BY {order}) AS _r, "
+                        f"count(*) OVER (PARTITION BY {_q(target)}) AS _n FROM t WHERE {_q(target)} IS NOT NULL")
         keep = ", ".join(_q(c) for c in columns)
         sample = con.execute(f"SELECT {' || chr(10) || '.join(f'coalesce({_q(c)}::VARCHAR, {_lit(chr(32))})' for c in text_columns)}, "
                              f"{_q(target)}::VARCHAR FROM s WHERE _r > ceil(_n * {eval_share})").fetchall()
         rules = _draft_keywords([r[0] for r in sample], [r[1] for r in sample])
         majority = counts[0][0]
+        if time_column is not None and sample:  # the class the training items hold most (not the latest)
+            from collections import Counter
+
+            majority = Counter(r[1] for r in sample).most_common(1)[0][0]
         is_eval = f"_r <= ceil(_n * {eval_share})"
         repeats, dropped = _repeated_eval_texts(con, id_col, text_columns, is_eval)
         # a group that straddles the cut (its classes cut at other places): its training items go
@@ -1240,15 +1285,18 @@ def new_text_pilot(
         charter.write_text(_text_charter(
             name=name, owner=owner, table=table, columns=columns, target=target, text_columns=text_columns,
             id_col=id_col, slices=slices, rules=rules, default=majority, n_eval=n_eval, rows=rows,
-            eval_share=eval_share, source=str(data),
+            eval_share=eval_share, source=str(data), time_column=time_column,
             notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    notes = (f"eval set: {n_eval:,} of {rows:,} labelled items ({eval_share:.0%}, stratified, seed {seed}); "
+    how = (f"the latest by {time_column}; a random draw would judge the model on items older than some it "
+           f"learned from ({time_note})" if time_column is not None else f"stratified, seed {seed}")
+    notes = (f"eval set: {n_eval:,} of {rows:,} labelled items ({eval_share:.0%}, {how}); "
              f"the rest train the candidates"
              + (f" ({eval_share:.0%} rather than {asked:.0%}: the rarest class, {rarest[0]!r}, needs "
-                f"{MIN_PER_CLASS} eval items to judge a difference)" if eval_share > asked else ""),
+                f"{MIN_PER_CLASS} eval items to judge a difference)" if eval_share > asked and time_column is None
+                else ""),
              f"today's rule: drafted keywords for {len(rules)} class(es), else {majority!r}: write your real rule")
     notes += _textless_note(no_text, text_columns)
     if group_col is not None:
@@ -1349,7 +1397,8 @@ def _textless_note(gone: int, text_columns: list[str]) -> tuple[str, ...]:
 
 def _text_charter(*, name: str, owner: str | None, table: str, columns: dict[str, str], target: str,
                   text_columns: list[str], id_col: str, slices: list[str], rules: list[tuple[str, list[str]]],
-                  default: str, n_eval: int, rows: int, eval_share: float, source: str, notebooks: str) -> str:
+                  default: str, n_eval: int, rows: int, eval_share: float, source: str, notebooks: str,
+                  time_column: str | None = None) -> str:
     q = _yaml_scalar
     cols = "{" + ", ".join(f"{q(c)}: {t}" for c, t in columns.items()) + "}"
     lines = [
@@ -1372,8 +1421,10 @@ def _text_charter(*, name: str, owner: str | None, table: str, columns: dict[str
         "",
         "sources:",
         f"  {table}_eval:",
-        f"    path: data/{table}_eval.parquet   # drafted: {eval_share:.0%} of the labelled items, stratified, "
-        "seed 0 (better: a set chosen to represent the work)",
+        (f"    path: data/{table}_eval.parquet   # drafted: the latest {eval_share:.0%} of the labelled items by "
+         f"{time_column} (better: a set chosen to represent the work)" if time_column else
+         f"    path: data/{table}_eval.parquet   # drafted: {eval_share:.0%} of the labelled items, stratified, "
+         "seed 0 (better: a set chosen to represent the work)"),
         "    format: parquet",
         f"    contract: contracts/{table}_eval.yml",
         f"    columns: {cols}",
