@@ -779,9 +779,10 @@ def _temporal_cut(con: Any, col: str, target: str | None, task: str) -> tuple[fl
                  "--time-column, lets the pilot be judged")
 
 
-def _latest_items(con: Any, col: str, target: str, share: float, why: str) -> tuple[float, str]:
+def _latest_items(con: Any, col: str, target: str, share: float, why: str, *, ignore: set[str]) -> tuple[float, str]:
     """The share of the newest labelled items that holds :data:`MIN_PER_CLASS` of each class
-    (``share`` at least, half at most), and what the note says of the time column."""
+    (``share`` at least, half at most), and what the note says of the time column. ``ignore``:
+    classes too rare to get them at any share (named in a note of their own)."""
     from .data.sql import quote_ident as _q
     from .measure.stats import MIN_PER_CLASS
 
@@ -791,7 +792,7 @@ def _latest_items(con: Any, col: str, target: str, share: float, why: str) -> tu
         counts = con.execute(f"SELECT {y}::VARCHAR, count(*) FILTER (WHERE _k <= ceil(_n * {at})) FROM "
                              f"(SELECT {y}, row_number() OVER (ORDER BY {t} DESC NULLS LAST) AS _k, count(*) OVER () "
                              f"AS _n FROM t WHERE {y} IS NOT NULL) GROUP BY 1 ORDER BY 1").fetchall()
-        return [f"{label!r} ({n})" for label, n in counts if n < MIN_PER_CLASS]
+        return [f"{label!r} ({n})" for label, n in counts if n < MIN_PER_CLASS and label not in ignore]
 
     why = why or f"{col} is the time column"
     for at in sorted({share, *(x for x in (0.3, 0.35, 0.4, 0.45, 0.5) if x > share)}):
@@ -1238,7 +1239,8 @@ def new_text_pilot(
         if group_col is not None:  # groups in one seeded order for every class: a group falls on one side
             order = f"hash(coalesce({_q(group_col)}::VARCHAR, {_q(id_col)}::VARCHAR) || '{int(seed)}'), {order}"
         if time_column is not None:  # dated items: the latest are the eval set (_r counts back from the newest)
-            eval_share, time_note = _latest_items(con, time_column, target, eval_share, time_note)
+            eval_share, time_note = _latest_items(con, time_column, target, asked, time_note,
+                                                  ignore={str(label) for label, _ in too_few})
             con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (ORDER BY {_q(time_column)} DESC NULLS LAST, "
                         f"{order}) AS _r, count(*) OVER () AS _n FROM t WHERE {_q(target)} IS NOT NULL")
         else:
