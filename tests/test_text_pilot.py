@@ -97,6 +97,14 @@ def test_dated_items_are_judged_on_the_latest_and_a_class_rare_lately_grows_the_
     assert "the latest by created" in said and "rather than 25%: the latest items held too few" in said, said
     assert "by created (better: a set chosen" in made.charter.read_text()
     assert charter.eval_set.baseline.default == train.category.value_counts().index[0]
+    # times kept as text (a JSON export's Parquet file): read as times
+    frame.assign(created=pd.to_datetime(frame.created).dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_parquet(
+        tmp_path / "json.parquet", index=False)
+    made = new_text_pilot("json", tmp_path / "json.parquet", "category", ["body"], pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    ev, train = (pd.read_parquet(charter.resolve(charter.sources[f"json_{part}"].path)) for part in ("eval", "train"))
+    assert pd.to_datetime(ev.created).min() > pd.to_datetime(train.created).max()
+    assert any("created holds dates and times written as text" in n for n in made.notes), made.notes
     # no time column: a stratified random draw, as before
     plain = new_text_pilot("plain", tmp_path / "tickets.csv", "category", ["body"], pilots_dir=tmp_path / "pilots")
     assert any("stratified, seed 0" in n for n in plain.notes)

@@ -779,14 +779,33 @@ def _temporal_cut(con: Any, col: str, target: str | None, task: str) -> tuple[fl
                  "--time-column, lets the pilot be judged")
 
 
-def _latest_items(con: Any, col: str, target: str, share: float, why: str, *, ignore: set[str]) -> tuple[float, str]:
-    """The share of the newest labelled items that holds :data:`MIN_PER_CLASS` of each class
-    (``share`` at least, half at most), and what the note says of the time column. ``ignore``:
-    classes too rare to get them at any share (named in a note of their own)."""
+def _times_as_text(con: Any, columns: dict[str, str], skip: list[str]) -> list[str]:
+    """Text columns whose every value is a date or time in ISO form (2016-03-01T09:30:00Z: a
+    JSON export's timestamps, kept as text in its Parquet file), with at least two values."""
+    from .data.sql import quote_ident as _q
+
+    found = []
+    for col, dtype in columns.items():
+        if dtype != "VARCHAR" or col in skip or _PERSONAL.search(col):
+            continue
+        q = _q(col)
+        iso, cast, present, distinct = con.execute(
+            f"SELECT count(*) FILTER (WHERE regexp_matches({q}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}')), "
+            f"count(TRY_CAST({q} AS TIMESTAMP)), count({q}), count(DISTINCT {q}) FROM t").fetchone()
+        if present and iso == cast == present and distinct >= 2:
+            found.append(col)
+    return found
+
+
+def _latest_items(con: Any, when: str, target: str, share: float, why: str, *, ignore: set[str]) -> tuple[float, str]:
+    """The share of the newest labelled items (by the SQL expression ``when``) that holds
+    :data:`MIN_PER_CLASS` of each class (``share`` at least, half at most), and what the note
+    says of the time column. ``ignore``: classes too rare to get them at any share (named in a
+    note of their own)."""
     from .data.sql import quote_ident as _q
     from .measure.stats import MIN_PER_CLASS
 
-    y, t = _q(target), _q(col)
+    y, t = _q(target), when
 
     def short(at: float) -> list[str]:
         counts = con.execute(f"SELECT {y}::VARCHAR, count(*) FILTER (WHERE _k <= ceil(_n * {at})) FROM "
@@ -794,7 +813,7 @@ def _latest_items(con: Any, col: str, target: str, share: float, why: str, *, ig
                              f"AS _n FROM t WHERE {y} IS NOT NULL) GROUP BY 1 ORDER BY 1").fetchall()
         return [f"{label!r} ({n})" for label, n in counts if n < MIN_PER_CLASS and label not in ignore]
 
-    why = why or f"{col} is the time column"
+    why = why or "the time column"
     for at in sorted({share, *(x for x in (0.3, 0.35, 0.4, 0.45, 0.5) if x > share)}):
         lacking = short(at)
         if not lacking:
@@ -1159,8 +1178,8 @@ def new_text_pilot(
     set and training items (Parquet files in the pilot's data/), a charter with a drafted
     keyword rule as today's way, TF-IDF and embedding candidates, and drafted contracts.
 
-    Items with a date or time (``time_column``, else the table's DATE/TIMESTAMP column) are
-    judged on the latest of them, as production will meet them: the eval set is the latest
+    Items with a date or time (``time_column``, else the table's DATE/TIMESTAMP column, else a
+    text column of ISO times) are judged on the latest of them, as production will meet them: the eval set is the latest
     ``eval_share``, not a random draw (tweets by phone: macro-F1 0.84 on a random split,
     0.40 on the latest quarter)."""
     import duckdb
@@ -1190,9 +1209,12 @@ def new_text_pilot(
             raise ConfigError(f"the data has no column(s) {', '.join(missing)}", where=str(data),
                               hint=f"its columns: {', '.join(columns)}")
         time_note = ""
+        written = _times_as_text(con, columns, [target, *text_columns])  # ISO times a JSON export kept as text
         if time_column is None:
             time_column, time_note = _time_column(con, columns, target)
-        elif columns[time_column] not in _TIME_TYPES:
+            if time_column is None and written:
+                time_column, time_note = written[0], f"{written[0]} holds dates and times written as text"
+        elif columns[time_column] not in _TIME_TYPES and time_column not in written:
             raise ConfigError(f"--time-column {time_column} is {columns[time_column]}, not a date or time",
                               where=str(data), hint="pass a DATE or TIMESTAMP column, or leave it out")
         no_text = _drop_textless(con, target, text_columns)
@@ -1239,9 +1261,10 @@ def new_text_pilot(
         if group_col is not None:  # groups in one seeded order for every class: a group falls on one side
             order = f"hash(coalesce({_q(group_col)}::VARCHAR, {_q(id_col)}::VARCHAR) || '{int(seed)}'), {order}"
         if time_column is not None:  # dated items: the latest are the eval set (_r counts back from the newest)
-            eval_share, time_note = _latest_items(con, time_column, target, asked, time_note,
+            when = _q(time_column) if time_column not in written else f"TRY_CAST({_q(time_column)} AS TIMESTAMP)"
+            eval_share, time_note = _latest_items(con, when, target, asked, time_note,
                                                   ignore={str(label) for label, _ in too_few})
-            con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (ORDER BY {_q(time_column)} DESC NULLS LAST, "
+            con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (ORDER BY {when} DESC NULLS LAST, "
                         f"{order}) AS _r, count(*) OVER () AS _n FROM t WHERE {_q(target)} IS NOT NULL")
         else:
             con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (PARTITION BY {_q(target)} "
