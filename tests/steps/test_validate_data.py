@@ -145,6 +145,28 @@ def test_a_csv_whose_texts_hold_line_breaks_is_checked_before_its_first_load(tmp
     assert "no usable feature column" in error.message
 
 
+def test_a_file_the_checks_could_not_read_is_checked_on_its_load_before_any_step(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file the pre-run checks cannot read (ingest names what is wrong with a file) but
+    ingest loads: the checks run again on the load, so a charter with nothing to learn from
+    stops there, before any notebook, its pilot run FAILED, not RUNNING."""
+    from workbench.steps import validate_data
+    from workbench.steps.runner import run_pilot
+    from workbench.store.tracking import Store
+
+    path = _charter(tmp_path, GOOD.replace("  exclude: [id]", "  exclude: [id, amount, segment, grade]"))
+    monkeypatch.setattr(validate_data, "_scan", lambda *_a, **_k: "read_csv('/nonexistent/unreadable.csv')")
+    unread: list[str] = []
+    assert [f for f in check_charter(load_charter(path), unread=unread) if f.level == "error"] == []
+    assert unread == ["t"]  # skipped, and said
+    said: list[str] = []
+    with pytest.raises(ConfigError, match="no usable feature column"):
+        run_pilot(load_charter(path), progress=said.append)
+    assert (tmp_path / "data" / "warehouse.duckdb").exists() and not any("running" in line for line in said), said
+    runs = Store.for_project(tmp_path, scope="vd").find_runs("vd", "tags.`workbench.kind` = 'pilot'")
+    assert [r.info.status for r in runs] == ["FAILED"]
+
+
 def test_a_single_valued_target_is_refused(tmp_path: Path) -> None:
     _table(tmp_path / "t.csv", churned=1)
     path = _charter(tmp_path)

@@ -221,7 +221,8 @@ def _run_pilot(charter: Charter, kernels: _Kernels, *, force: bool, only: list[s
 
     # before any run exists; the data checks read the source files in seconds (the demo: ~0.5 s),
     # so nothing `workbench validate` would refuse fails minutes later (not again on what they passed)
-    raise_for_errors(check_charter(charter, data=check_data), charter)
+    unread: list[str] = []  # sources the data checks could not read: checked again once loaded
+    raise_for_errors(check_charter(charter, data=check_data, unread=unread), charter)
     with _Interrupts() as interrupts, locks.pilot_lock(store, what=f"pilot {charter.name}", say=say):
         swept = store.sweep_stale(exp)
         if swept:
@@ -264,6 +265,8 @@ def _run_pilot(charter: Charter, kernels: _Kernels, *, force: bool, only: list[s
             interrupts.check()
             with kernels:  # stopped when the notebook steps are done
                 fps = _ingest_step(charter, store, parent, outcomes, current, say, force)
+                if check_data and unread:  # loaded now: a check passes on what it read, never on nothing
+                    raise_for_errors(check_charter(charter, data=True), charter)
                 if force or outcomes[-1].status == "executed" or _charter_changed(charter, store, commit):
                     kernels.prestart()  # a step will likely run: the server's imports overlap the checks before it
                 interrupts.check()

@@ -294,8 +294,9 @@ def data_check_key(charter: Charter) -> str:
     return hashlib.sha256(json.dumps(read, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def check_charter(charter: Charter, *, data: bool = True) -> list[Finding]:
-    """Every static finding on a loaded charter (``data``: also read the data for warnings)."""
+def check_charter(charter: Charter, *, data: bool = True, unread: list[str] | None = None) -> list[Finding]:
+    """Every static finding on a loaded charter (``data``: also read the data for warnings;
+    ``unread`` gets the sources the data checks could not read)."""
     doc = load_yaml(charter.path, ConfigError, what="pilot charter")
     out: list[Finding] = []
     _gates(charter, doc, out)
@@ -314,7 +315,7 @@ def check_charter(charter: Charter, *, data: bool = True) -> list[Finding]:
     if data:
         from .validate_data import check_data
 
-        check_data(charter, doc, out, Finding)
+        check_data(charter, doc, out, Finding, unread)
         _skew(charter, doc, out)
     return out
 

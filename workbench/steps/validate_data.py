@@ -165,8 +165,11 @@ def _current_loads(db: Path, sources: dict[str, tuple[Source, Path]]) -> set[str
     return current
 
 
-def check_data(charter: Charter, doc: LocatedYaml, out: list[Any], finding: Any) -> float:
-    """Append the data findings (``finding(level, where, message, hint)``); the seconds taken."""
+def check_data(charter: Charter, doc: LocatedYaml, out: list[Any], finding: Any,
+               unread: list[str] | None = None) -> float:
+    """Append the data findings (``finding(level, where, message, hint)``); the seconds taken.
+    ``unread``: gets the sources these checks could not read (ingest names what is wrong with
+    a file; when it loads one anyway, the runner checks again on the load)."""
     start = time.perf_counter()
     if charter.features is None or charter.task is None:
         return 0.0
@@ -174,6 +177,8 @@ def check_data(charter: Charter, doc: LocatedYaml, out: list[Any], finding: Any)
     from ..data.sql import view_sql
 
     data = _Data(charter)
+    if unread is not None:
+        unread += [n for n in charter.sources if n not in data.complete]
     try:
         features = charter.features
         if features.table is not None and features.table not in charter.sources:
