@@ -805,12 +805,12 @@ def _latest_items(con: Any, when: str, target: str, share: float, why: str, *, i
     from .data.sql import quote_ident as _q
     from .measure.stats import MIN_PER_CLASS
 
-    y, t = _q(target), when
+    y = _q(target)
 
     def short(at: float) -> list[str]:
         counts = con.execute(f"SELECT {y}::VARCHAR, count(*) FILTER (WHERE _k <= ceil(_n * {at})) FROM "
-                             f"(SELECT {y}, row_number() OVER (ORDER BY {t} DESC NULLS LAST) AS _k, count(*) OVER () "
-                             f"AS _n FROM t WHERE {y} IS NOT NULL) GROUP BY 1 ORDER BY 1").fetchall()
+                             f"(SELECT {y}, row_number() OVER (ORDER BY {when} DESC NULLS LAST) AS _k, "
+                             f"count(*) OVER () AS _n FROM t WHERE {y} IS NOT NULL) GROUP BY 1 ORDER BY 1").fetchall()
         return [f"{label!r} ({n})" for label, n in counts if n < MIN_PER_CLASS and label not in ignore]
 
     why = why or "the time column"
@@ -1179,9 +1179,9 @@ def new_text_pilot(
     keyword rule as today's way, TF-IDF and embedding candidates, and drafted contracts.
 
     Items with a date or time (``time_column``, else the table's DATE/TIMESTAMP column, else a
-    text column of ISO times) are judged on the latest of them, as production will meet them: the eval set is the latest
-    ``eval_share``, not a random draw (tweets by phone: macro-F1 0.84 on a random split,
-    0.40 on the latest quarter)."""
+    text column of ISO times) are judged on the latest of them, as production will meet them:
+    the eval set is the latest ``eval_share``, not a random draw (tweets by phone: macro-F1
+    0.84 on a random split, 0.40 on the latest quarter)."""
     import duckdb
 
     from .data.contracts import suggest_contract
@@ -1208,15 +1208,19 @@ def new_text_pilot(
         if missing:
             raise ConfigError(f"the data has no column(s) {', '.join(missing)}", where=str(data),
                               hint=f"its columns: {', '.join(columns)}")
-        time_note = ""
-        written = _times_as_text(con, columns, [target, *text_columns])  # ISO times a JSON export kept as text
+        time_note, written = "", False  # written: the time column holds ISO times as text (a JSON export's)
         if time_column is None:
             time_column, time_note = _time_column(con, columns, target)
-            if time_column is None and written:
-                time_column, time_note = written[0], f"{written[0]} holds dates and times written as text"
-        elif columns[time_column] not in _TIME_TYPES and time_column not in written:
-            raise ConfigError(f"--time-column {time_column} is {columns[time_column]}, not a date or time",
-                              where=str(data), hint="pass a DATE or TIMESTAMP column, or leave it out")
+            if time_column is None:
+                found = _times_as_text(con, columns, [target, *text_columns])
+                if found:
+                    time_column, written = found[0], True
+                    time_note = f"{time_column} holds dates and times written as text"
+        elif columns[time_column] not in _TIME_TYPES:
+            written = bool(_times_as_text(con, {time_column: columns[time_column]}, []))
+            if not written:
+                raise ConfigError(f"--time-column {time_column} is {columns[time_column]}, not a date or time",
+                                  where=str(data), hint="pass a DATE or TIMESTAMP column, or leave it out")
         no_text = _drop_textless(con, target, text_columns)
         rows = con.execute(f"SELECT count(*) FROM t WHERE {_q(target)} IS NOT NULL").fetchone()[0]
         counts = con.execute(f"SELECT {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(target)} IS NOT NULL "
@@ -1261,7 +1265,7 @@ def new_text_pilot(
         if group_col is not None:  # groups in one seeded order for every class: a group falls on one side
             order = f"hash(coalesce({_q(group_col)}::VARCHAR, {_q(id_col)}::VARCHAR) || '{int(seed)}'), {order}"
         if time_column is not None:  # dated items: the latest are the eval set (_r counts back from the newest)
-            when = _q(time_column) if time_column not in written else f"TRY_CAST({_q(time_column)} AS TIMESTAMP)"
+            when = f"TRY_CAST({_q(time_column)} AS TIMESTAMP)" if written else _q(time_column)
             eval_share, time_note = _latest_items(con, when, target, asked, time_note,
                                                   ignore={str(label) for label, _ in too_few})
             con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (ORDER BY {when} DESC NULLS LAST, "
