@@ -465,8 +465,8 @@ def _numeric_finding(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, he
             pure = all(len(np.unique(y[x == v])) == 1 for v in values)
             if pure:
                 return Finding(col, "target_copy", "its two values map one-to-one onto the two classes", 1.0)
-        seen_again = records and _records_seen_again(col, x, y, fit, held, True, MAX_AUC if binary else MAX_CLASS_AUC,
-                                                     raw_target)
+        limit = MAX_AUC if binary else MAX_CLASS_AUC
+        seen_again = records and _records_seen_again(col, x, y, fit, held, True, limit, raw_target)
         if seen_again:
             return seen_again
         own = _auc(y[finite], x[finite])
@@ -474,7 +474,6 @@ def _numeric_finding(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray, he
         pred = _tree_predict(x, y, fit, held, True)
         tree = None if pred is None else _auc(y[held], pred)
         best = aucs[col] = max(v for v in (own, tree, 0.0) if v is not None)
-        limit = MAX_AUC if binary else MAX_CLASS_AUC
         if best >= limit:
             return Finding(col, "single_feature", f"alone it ranks the classes with ROC AUC {best:.3f} "
                            f"(out of sample; >= {limit} {_said(best)})", best)

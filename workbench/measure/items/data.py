@@ -235,9 +235,9 @@ def label_findings(data: ItemData, task_kind: str, *, examples: int = 5) -> list
     :func:`normalize_text` with underscores read as spaces (``dev_tools`` tagged "Dev-Tools"),
     occurs in :data:`LABEL_COVERAGE` of the texts or more, and it is the item's own class in
     :data:`LABEL_ACCURACY` of those: a model reads the answer off the input, which production
-    texts do not carry (macro-F1 0.98 where the texts alone give 0.74). Honest
-    texts name a class now and then, and other classes too. One finding in the leakage findings'
-    shape, keyed :data:`LABEL_FEATURE`, or none."""
+    texts do not carry (macro-F1 0.98 where the texts alone give 0.74). Honest texts name a
+    class now and then, and other classes too. One finding in the leakage findings' shape,
+    keyed :data:`LABEL_FEATURE`, or none."""
     if task_kind != "text-classification" or not data.ids:
         return []
 
