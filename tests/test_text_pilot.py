@@ -110,7 +110,6 @@ def test_dated_items_are_judged_on_the_latest_and_a_class_rare_lately_grows_the_
     assert any("stratified, seed 0" in n for n in plain.notes)
 
 
-@pytest.mark.slow
 def test_items_sharing_a_repeating_id_fall_on_one_side_of_new_split(tmp_path: Path) -> None:
     """Tickets of one customer (customer_id repeats): a random split would judge the model on
     customers it was trained on. `new` keeps each customer's tickets on one side, says so, and
@@ -131,6 +130,7 @@ def test_items_sharing_a_repeating_id_fall_on_one_side_of_new_split(tmp_path: Pa
     assert "customer_id repeats, so it is not the item id" in said and "on one side" in said
 
 
+@pytest.mark.slow
 def test_a_five_class_text_pilot_from_new_to_go(tmp_path: Path) -> None:
     # 1,000 tickets: the rarest class (8 %) still has 30 eval items and as many to train on
     made = new_text_pilot("tickets", ticket_table(tmp_path / "tickets.csv", n=1000), "category", ["body"],
