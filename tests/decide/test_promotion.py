@@ -29,6 +29,7 @@ from workbench.decide.promotion import (
     slices_gate,
     threshold_gate,
 )
+from workbench.decide import registry
 from workbench.store.tracking import FINISHED, TAG, Store
 
 # -- pure gates -------------------------------------------------------------------------------
@@ -543,3 +544,24 @@ def test_with_two_candidates_the_gates_judge_the_chosen_one_on_97_5_percent(stor
     build_pilot(store, single, {"good": {**candidate_metrics(0.72), **logged}})
     alone = promote(single, store, dry_run=True)
     assert alone.outcome == "go" and [g.confidence for g in alone.gates if g.kind == "vs_baseline"] == [None]
+
+
+def test_a_candidate_trained_again_on_the_same_inputs_is_already_champion_and_the_audit_holds(store: Store) -> None:
+    """`workbench run --force` on an unchanged pilot trains the champion's candidate again: a new
+    logged model of the same lineage. Nothing moves, and the record names the model version 1
+    holds (the audit compares them), keeping the new run's own model as evidence."""
+    charter = make_charter("forced")
+    first = build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))
+    assert promote(charter, store, actor="ann").outcome == "go"
+    held = registry.version_model(store.client.get_model_version(charter.promotion.model_name, "1"))
+    again = build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))  # same cache key
+    retrained = store.get_run(again["candidates"]["good"]).outputs.model_outputs[0].model_id
+    assert held and retrained != held and again["pilot"] != first["pilot"]
+    d = promote(charter, store, actor="ann")
+    assert d.outcome == "already-champion" and d.model_version == "1" and d.model_id == held
+    assert d.evidence["candidate_model_id"] == retrained
+    assert any(f"this run's own model ({retrained}) is not registered" in n for n in d.notes), d.notes
+    assert _versions(store, charter) == ["1"] and _alias(store, charter) == "1"
+    report = audit(charter, store)
+    assert report.ok, [p.what for p in report.errors]
+    assert promote(charter, store, actor="ann").outcome == "already-champion"  # not refused as a broken trail

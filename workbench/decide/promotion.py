@@ -1106,6 +1106,14 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
         outcome = outcome_of_gates(gates)
         outcome = NO_GO if outcome == GO else outcome  # a rolled-back refusal
     version = str(existing.version) if existing is not None else None
+    # a version of the same lineage (same code, data and parameters, trained again, e.g. by `run --force`)
+    # holds the model of an earlier run: the record names the model the version holds, as the audit checks,
+    # and keeps this run's own model as evidence
+    model_id = registry.version_model(existing) or ev.model_id if existing is not None else ev.model_id
+    retrained = {"candidate_model_id": ev.model_id} if ev.model_id and model_id != ev.model_id else {}
+    if retrained:
+        notes.append(f"version {version} holds the model of an earlier run of '{ev.candidate}' with the same code, "
+                     f"data and parameters ({model_id}); this run's own model ({ev.model_id}) is not registered")
     if outcome == GO and not dry_run:
         after = version  # the intent, in the pending record (None: a new version, numbered when registered)
     else:
@@ -1113,7 +1121,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     decision = Decision(
         outcome=outcome, pilot=charter.name, model_name=model_name, alias=alias, actor=registry.actor_name(actor),
         timestamp=registry.now(), gates=gates, pilot_run_id=ev.pilot_run_id, candidate=ev.candidate,
-        candidate_run_id=ev.candidate_run_id, model_id=ev.model_id,
+        candidate_run_id=ev.candidate_run_id, model_id=model_id,
         model_version=version if passed and not drafted else ev.champion_version,
         alias_before=ev.champion_version, alias_after=after, dry_run=dry_run,
         evidence={"pilot": ev.pilot_run_id, "candidate": ev.candidate_run_id, "evaluate": ev.evaluate_run_id,
@@ -1121,6 +1129,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
                   "champion": ev.champion_run_id, "champion_version": ev.champion_version,
                   "candidates": dict(ev.candidates),
                   **({"candidate_cached_from": ev.candidate_cached_from} if ev.candidate_cached_from else {}),
+                  **retrained,
                   **({"allowed_rolled_back": allowed_rolled_back} if allowed_rolled_back else {})},
         fingerprints=dict(ev.fingerprints), contract_versions=dict(ev.contract_versions), git_commit=ev.git_commit,
         environment=dict(ev.environment), notes=tuple(notes), reason=reason if allowed_rolled_back else None,

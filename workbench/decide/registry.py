@@ -435,7 +435,7 @@ def demoted_in_records(charter: Charter, store: Store, model_name: str, *, model
     return None
 
 
-def _version_model(version: Any) -> str | None:
+def version_model(version: Any) -> str | None:
     return getattr(version, "model_id", None) or (getattr(version, "tags", None) or {}).get(T_MODEL_ID) or None
 
 
@@ -781,7 +781,7 @@ def rollback(charter: Charter, store: Store, *, actor: str | None = None,
             model_id=getattr(version, "model_id", None) or version.tags.get(T_MODEL_ID),
             model_version=back_to, alias_before=str(current.version), alias_after=back_to,
             evidence={"rolled_back_version": str(current.version), "rolled_back_run": current.run_id,
-                      "rolled_back_model_id": _version_model(current),
+                      "rolled_back_model_id": version_model(current),
                       "rolled_back_lineage": current.tags.get(T_LINEAGE) or None,
                       "restored_run": version.run_id},
             notes=tuple(f"reconciled: {line}" for line in settled)
@@ -1010,10 +1010,10 @@ def audit(charter: Charter, store: Store) -> AuditReport:
                 seen.add(f"deleted:{number}")
                 problem(f"deleted:{number}", f"version {number} of {model_name}, named by decision run {r.run_id} "
                         f"({d.outcome}, {d.timestamp}), is gone from the registry: deleted outside the workbench")
-            elif found is not None and model_id and _version_model(found) not in (None, model_id) \
+            elif found is not None and model_id and version_model(found) not in (None, model_id) \
                     and f"repointed:{number}" not in seen:
                 seen.add(f"repointed:{number}")
-                problem(f"repointed:{number}", f"version {number} of {model_name} holds model {_version_model(found)}, "
+                problem(f"repointed:{number}", f"version {number} of {model_name} holds model {version_model(found)}, "
                         f"but decision run {r.run_id} ({d.outcome}, {d.timestamp}) recorded model {model_id}: "
                         "changed outside the workbench")
 
