@@ -1193,7 +1193,7 @@ def promote(charter: Charter, store: Store, pilot_run_id: str | None = None, *, 
                          f"({'; '.join(p.what for p in report.errors[:3])}): {acknowledge}")
         elif acknowledge:
             notes.append("--acknowledge was given, but the audit found nothing to acknowledge")
-        if existing is not None and decision.outcome == GO:
+        if existing is not None and decision.outcome == GO and "candidate_model_id" not in decision.evidence:
             notes.append(f"reused version {existing.version} (same model as this candidate); no new version")
         decision = replace(decision, notes=decision.notes + tuple(notes), acknowledged=acknowledged)
 
