@@ -565,3 +565,22 @@ def test_a_candidate_trained_again_on_the_same_inputs_is_already_champion_and_th
     report = audit(charter, store)
     assert report.ok, [p.what for p in report.errors]
     assert promote(charter, store, actor="ann").outcome == "already-champion"  # not refused as a broken trail
+
+
+@pytest.mark.slow  # runs a (one-cell) notebook in a kernel
+def test_a_run_of_some_steps_says_it_decides_nothing_and_promote_names_it(tmp_path) -> None:
+    from support import STEP_PARAMS, charter_file, cli_here, write_notebook
+
+    write_notebook(tmp_path / "b.ipynb", STEP_PARAMS, "import workbench\n"
+                   "s = workbench.session('baseline', run_id=run_id, tracking_uri=tracking_uri, warehouse=warehouse, "
+                   "pilot_name=pilot_name)\ns.log_metrics({'quality.roc_auc': 0.6})")
+    path = charter_file(tmp_path, "some-steps")
+    ran = cli_here("run", "--pilot", str(path), "--step", "baseline")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    said = ran.stdout + ran.stderr
+    assert "promote: not evaluated: a run of some steps (baseline) decides nothing" in said, said
+    (partial,) = Store(tmp_path).find_runs("some-steps", f"tags.`{TAG['kind']}` = 'pilot'", max_results=10)
+    refused = cli_here("promote", "--pilot", str(path))
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and f"its newest, {partial.info.run_id}" in said, said
+    assert "ran only some steps (`workbench run --step`)" in said and f"workbench run --pilot {path}" in said, said

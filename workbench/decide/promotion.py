@@ -808,11 +808,16 @@ def find_pilot_run(charter: Charter, store: Store, pilot_run_id: str | None = No
         return run
     _experiment(store, charter)
     newest = store.newest_pilot_run(charter.name, complete=True)  # a partial (one-step) run decides nothing
-    runs = [newest] if newest is not None else []
-    if not runs:
+    if newest is None:
+        partial = store.newest_pilot_run(charter.name, complete=False)
+        if partial is not None:  # `workbench run --step ...` finished: said FINISHED, but judged nothing
+            raise PromotionError(f"pilot '{charter.name}' has no complete FINISHED pilot run to promote from: its "
+                                 f"newest, {partial.info.run_id} ({partial.info.run_name}), ran only some steps "
+                                 "(`workbench run --step`), and a partial run decides nothing",
+                                 hint=f"run every step: `workbench run --pilot {charter.path}`")
         raise PromotionError(f"pilot '{charter.name}' has no FINISHED pilot run to promote from",
                              hint="run `make pilot` until it finishes, or pass a pilot run id")
-    return runs[0]
+    return newest
 
 
 def _source(run: Any) -> str:

@@ -300,6 +300,9 @@ def _run_pilot(charter: Charter, kernels: _Kernels, *, force: bool, only: list[s
             if charter.promotion is not None and not only:
                 decision = _promote_step(charter, store, parent, outcomes, say)
                 store.log_metrics(parent.run_id, _deciding_metrics(charter, store, decision))
+            elif charter.promotion is not None:
+                say(f"promote: not evaluated: a run of some steps ({', '.join(only)}) decides nothing; "
+                    "run every step to reach a decision")
             interrupts.check()  # a signal some code caught and carried on from still stops the pilot
             status = FINISHED
         except StepInterrupted as exc:  # a notebook step's, naming its cell
