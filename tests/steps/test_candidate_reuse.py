@@ -10,6 +10,7 @@ import pytest
 
 from workbench.charter.config import load_charter
 from workbench.steps.candidate_cache import SCORES_ARTIFACT, T_CANDIDATE_KEY, T_INSIDE_NOISE, candidate_keys, reusable
+from workbench.steps.step_runs import T_BASELINE_KEY
 from workbench.store import environment
 from workbench.store.tracking import FINISHED, TAG, Store
 
@@ -18,9 +19,10 @@ FPS = {"items": "abc123"}
 
 
 def _candidate(store: Store, tmp: Path, key: str, *, fingerprints=FPS, noise: bool = False, scores: bool = True,
-               cached: bool = False, finished: bool = True) -> str:
+               cached: bool = False, finished: bool = True, baseline: str | None = None) -> str:
     step = store.start_run("reuse", "evaluate", tags={TAG["kind"]: "step", **{f"workbench.fingerprint.{t}": d
-                                                                              for t, d in fingerprints.items()}})
+                                                                              for t, d in fingerprints.items()},
+                                                      **({T_BASELINE_KEY: baseline} if baseline else {})})
     run = store.start_run("reuse", "hgb", parent=step.run_id,
                           tags={TAG["kind"]: "candidate", "workbench.candidate": "hgb", T_CANDIDATE_KEY: key,
                                 TAG["cached"]: "true" if cached else "false",
@@ -75,3 +77,23 @@ def test_a_candidate_key_is_its_own(charter, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(environment, "current", lambda: type(real)(
         real.python, real.platform, real.machine, {**real.packages, "numpy": "0"}, real.lock_sha256))
     assert candidate_keys(charter, common)["hgb"] != keys["hgb"]
+
+
+def test_a_candidate_judged_against_no_or_another_baseline_is_not_reused_by_a_run_with_one(tmp_path: Path,
+                                                                                             charter) -> None:
+    """`run --step evaluate` on a pilot whose baseline never ran: its candidates' reports hold no
+    baseline. A run of every step measures them again; a run of some steps (no baseline of its
+    own) and a run from before the tag existed still reuse."""
+    store = Store(tmp_path)
+    alone = _candidate(store, tmp_path, "k1", baseline="none")
+    said: list[str] = []
+    assert reusable(store, charter, {"hgb": "k1"}, FPS, said.append, baseline_key="b1") == {}
+    assert "its evaluation report was made against no baseline run" in said[0], said
+    assert reusable(store, charter, {"hgb": "k1"}, FPS, baseline_key="none") == {"hgb": alone}
+    judged = _candidate(store, tmp_path, "k1", baseline="b1")
+    assert reusable(store, charter, {"hgb": "k1"}, FPS, baseline_key="b1") == {"hgb": judged}
+    said.clear()
+    assert reusable(store, charter, {"hgb": "k1"}, FPS, said.append, baseline_key="b2") == {}
+    assert "made against another baseline run" in said[0], said
+    older = _candidate(store, tmp_path, "k1")  # no tag: recorded before it existed
+    assert reusable(store, charter, {"hgb": "k1"}, FPS, baseline_key="b2") == {"hgb": older}

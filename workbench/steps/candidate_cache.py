@@ -14,7 +14,8 @@ its answers by item (``items/<name>.json``) are what is compared again with toda
 The runner injects ``candidate_keys`` ({name: key}) and ``reuse`` ({name: run id}) into an
 evaluate notebook that declares them. A candidate is reused only from a FINISHED candidate run
 that executed (not itself a copy) with the same key, whose evaluate run recorded the same table
-fingerprints, and whose timing verdict was not decided inside the noise.
+fingerprints and was judged against the same baseline step (``step_runs.T_BASELINE_KEY``: its
+evaluation report was drawn against it), and whose timing verdict was not decided inside the noise.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 from ..charter.config import Charter
 from ..store.tracking import FINGERPRINT_TAG, FINISHED, ITEMS_ARTIFACT, TAG, Store, tags_under
-from .step_runs import cache_key
+from .step_runs import T_BASELINE_KEY, baseline_matches, cache_key
 
 __all__ = ["T_CANDIDATE_KEY", "T_DATA_KEY", "SCORES_ARTIFACT", "candidate_keys", "data_checks_source", "data_key",
            "reusable"]
@@ -61,7 +62,7 @@ def candidate_keys(charter: Charter, common: dict[str, Any], own_code: dict[str,
 
 
 def reusable(store: Store, charter: Charter, keys: dict[str, str], fingerprints: dict[str, str],
-             say: Any = None) -> dict[str, str]:
+             say: Any = None, *, baseline_key: str | None = None) -> dict[str, str]:
     """{candidate name: the run it can be served from} for the candidates whose key matches an
     earlier executed candidate run that may be reused (one that kept what is compared again:
     its held-out scores, or an eval-set candidate's per-item answers)."""
@@ -88,6 +89,10 @@ def reusable(store: Store, charter: Charter, keys: dict[str, str], fingerprints:
         recorded = tags_under(parent.data.tags, FINGERPRINT_TAG) if finished else None
         if recorded != fingerprints:
             say(f"  {name}: not reusing run {short}: its evaluate run is not finished or saw other table fingerprints")
+            continue
+        if not baseline_matches(parent.data.tags, baseline_key):  # its report was drawn against that baseline
+            say(f"  {name}: not reusing run {short}: its evaluation report was made against "
+                + ("no baseline run" if parent.data.tags[T_BASELINE_KEY] == "none" else "another baseline run"))
             continue
         wanted = kept_as.format(name=name)
         try:

@@ -49,7 +49,7 @@ from ..errors import (
     StepTimeoutError,
     WorkbenchError,
 )
-from .step_runs import StepOutcome, Terminated, cache_key, code_hash, fail_run, record_cached
+from .step_runs import T_BASELINE_KEY, StepOutcome, baseline_matches, Terminated, cache_key, code_hash, fail_run, record_cached
 from ..store.tracking import FAILED, FINGERPRINT_TAG, FINISHED, KILLED, TAG, RunRef, Store, tags_under
 
 __all__ = ["run_pilot", "PilotResult", "StepOutcome", "plan", "project_store", "outcome_of", "write_outcome"]
@@ -291,11 +291,13 @@ def _run_pilot(charter: Charter, kernels: _Kernels, *, force: bool, only: list[s
                 if view is not None:  # Spark: the steps train on the rows Spark computed
                     base_key["feature_view"] = view
                     store.set_tags(parent.run_id, {"workbench.feature_view": view})
+                roles = {s.name: s.role for s in charter.steps}
                 for step in charter.steps:
                     if only and step.name not in only:
                         continue
+                    baseline = next((o.run_id for o in reversed(outcomes) if roles.get(o.name) == "baseline"), None)
                     outcomes.append(_notebook_step(charter, step, store, parent, current, say, force, base_key,
-                                                   kernels))
+                                                   kernels, baseline_run=baseline))
                     interrupts.check()
             if charter.promotion is not None and not only:
                 decision = _promote_step(charter, store, parent, outcomes, say)
@@ -636,7 +638,8 @@ def current_champion(charter: Charter, store: Store) -> dict[str, Any] | None:
 
 
 def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, current: list,
-                   say: Progress, force: bool, base_key: dict[str, Any], kernels: _Kernels | None = None) -> StepOutcome:
+                   say: Progress, force: bool, base_key: dict[str, Any], kernels: _Kernels | None = None, *,
+                   baseline_run: str | None = None) -> StepOutcome:
     t0 = time.perf_counter()
     notebook = charter.resolve(step.notebook)
     declared = nbfiles.read_parameters(notebook)
@@ -682,6 +685,9 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
     tags = {TAG["kind"]: "step", TAG["step"]: step.name, TAG["pilot"]: charter.name, TAG["cache_key"]: key,
             TAG["notebook"]: str(step.notebook), TAG["role"]: step.role,
             **{f"{FINGERPRINT_TAG}{t}": d for t, d in expected.items()}, **champ_tag}
+    if step.role == "evaluate":
+        tags[T_BASELINE_KEY] = (store.get_run(baseline_run).data.tags.get(TAG["cache_key"]) if baseline_run
+                                else None) or "none"
     checks_key = None
     if "data_checks_from" in declared.defaults:  # leakage and shift: carried over while their own inputs hold
         from .candidate_cache import T_DATA_KEY, data_key
@@ -707,6 +713,10 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         if (hit is not None and champ_tag and hit.data.tags.get(T_CHAMPION, "none") != champ_tag[T_CHAMPION]
                 and not _champion_came_from(store, champ, hit)):
             say(f"{step.name}: not reusing run {hit.info.run_id[:8]}: it was compared with another champion")
+            hit = None
+        if hit is not None and not baseline_matches(hit.data.tags, tags.get(T_BASELINE_KEY)):
+            say(f"{step.name}: not reusing run {hit.info.run_id[:8]}: it was judged against "
+                + ("no baseline run" if hit.data.tags[T_BASELINE_KEY] == "none" else "another baseline run"))
             hit = None
         if hit is not None:
             run = record_cached(charter, store, parent, current, step.name, tags, hit,
@@ -737,7 +747,8 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
 
         injected["spec"] = reading_feature_view(charter.modeling()).model_dump(mode="json")
     if {"candidate_keys", "reuse"} <= set(declared.defaults):  # each candidate cached on its own (candidate_cache)
-        injected.update(_candidate_reuse(charter, step, store, key_parts, expected, say, force))
+        injected.update(_candidate_reuse(charter, step, store, key_parts, expected, say, force,
+                                         tags.get(T_BASELINE_KEY)))
     if checks_key is not None:
         from .candidate_cache import data_checks_source
 
@@ -801,7 +812,8 @@ def _without_candidates(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _candidate_reuse(charter: Charter, step: Step, store: Store, key_parts: dict[str, Any],
-                     expected: dict[str, str], say: Progress, force: bool) -> dict[str, Any]:
+                     expected: dict[str, str], say: Progress, force: bool,
+                     baseline_key: str | None = None) -> dict[str, Any]:
     """``candidate_keys`` and ``reuse`` for an evaluate notebook that takes them: each candidate's
     own key, and the earlier runs the unchanged ones are served from (none with ``--force``)."""
     from .candidate_cache import candidate_keys, reusable
@@ -811,7 +823,7 @@ def _candidate_reuse(charter: Charter, step: Step, store: Store, key_parts: dict
     own = {c.name: _callable_sources(charter, (c,)) for c in charter.eval_set.candidates} \
         if charter.eval_set is not None else None
     keys = candidate_keys(charter, common, own)
-    reuse = {} if force else reusable(store, charter, keys, expected, say)
+    reuse = {} if force else reusable(store, charter, keys, expected, say, baseline_key=baseline_key)
     if reuse:
         say(f"  {step.name}: reusing {', '.join(f'{n} (run {r[:8]})' for n, r in reuse.items())}; "
             f"running {', '.join(n for n in keys if n not in reuse) or 'no candidate'}")

@@ -20,7 +20,8 @@ from ..store import environment
 from ..store.locks import signals_blocked
 from ..store.tracking import FAILED, FINISHED, KILLED, TAG, RunRef, Store
 
-__all__ = ["StepOutcome", "Terminated", "code_files", "code_hash", "cache_key", "record_cached", "fail_run"]
+__all__ = ["StepOutcome", "Terminated", "code_files", "code_hash", "cache_key", "record_cached", "fail_run",
+           "T_BASELINE_KEY", "baseline_matches"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,19 @@ class StepOutcome:
     seconds: float
     cached_from: str | None = None
     detail: str = ""
+
+
+# an evaluate step's: the cache key of the baseline step its pilot run judged it against ("none": no baseline
+# ran, as in `run --step evaluate`); its results and its candidates' reports were made against that baseline
+T_BASELINE_KEY = "workbench.baseline_key"
+
+
+def baseline_matches(tags: dict[str, str], wanted: str | None) -> bool:
+    """Whether a step run with ``tags`` may be reused by a step judged against the baseline
+    keyed ``wanted``: the same baseline; or none wanted (a run of some steps, which decides
+    nothing); or a run from before the tag was recorded."""
+    had = tags.get(T_BASELINE_KEY)
+    return had is None or wanted in (None, "none") or had == wanted
 
 
 class Terminated(KeyboardInterrupt):
