@@ -49,7 +49,8 @@ from ..errors import (
     StepTimeoutError,
     WorkbenchError,
 )
-from .step_runs import T_BASELINE_KEY, StepOutcome, baseline_matches, Terminated, cache_key, code_hash, fail_run, record_cached
+from .step_runs import (T_BASELINE_KEY, StepOutcome, Terminated, baseline_matches, cache_key, code_hash, fail_run,
+                        record_cached)
 from ..store.tracking import FAILED, FINGERPRINT_TAG, FINISHED, KILLED, TAG, RunRef, Store, tags_under
 
 __all__ = ["run_pilot", "PilotResult", "StepOutcome", "plan", "project_store", "outcome_of", "write_outcome"]
