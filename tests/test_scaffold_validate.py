@@ -125,6 +125,41 @@ def test_new_reads_dates_written_day_first_or_month_first_and_drafts_a_temporal_
     assert "day or month first" in drafted.why and "%d/%m/%Y" in drafted.why
 
 
+def test_times_kept_as_iso_text_in_a_parquet_file_are_read_as_times_and_split_on(tmp_path: Path) -> None:
+    """A JSON export's timestamps, kept as text in its Parquet file (2021-03-01T09:00:00Z): `new`
+    drafted a random split and left the column out as an identifier, so the model was judged on
+    rows older than some it learned from. Now the column is declared TIMESTAMP (the charter's
+    reader loads it so, the contract is drafted on it) and the split is temporal on it; of two
+    such columns, the earliest on average; --time-column may name one."""
+    from workbench.data.warehouse import ingest_source, writer
+
+    rng = np.random.default_rng(3)
+    n = 600
+    when = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.permutation(n) * 3, unit="h")
+    frame = pd.DataFrame({"created_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "amount": rng.normal(size=n),
+                          "closed_at": (when + pd.Timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                          "returned": (rng.random(n) < 0.3).astype(int)})
+    path = tmp_path / "events.parquet"
+    frame.to_parquet(path, index=False)
+    made = new_pilot("events", path, "returned", pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    source = charter.sources["events"]
+    assert source.columns["created_at"] == "TIMESTAMP" and source.columns["closed_at"] == "VARCHAR"
+    assert charter.split.kind == "temporal" and charter.split.column == "created_at"
+    text = made.charter.read_text()
+    assert "created_at holds dates and times written as text, read as TIMESTAMP (the earliest on average of " \
+           "created_at, closed_at); --time-column picks another" in text
+    assert "type: TIMESTAMP" in (made.charter.parent / "contracts" / "events.yml").read_text()
+    assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
+    with writer(tmp_path / "events.duckdb") as con:  # the times written, read as times
+        ingest_source(con, "t", source, path, pii=[])
+        got = con.execute("SELECT min(created_at), max(created_at) FROM t").fetchall()[0]
+    assert (pd.Timestamp(got[0]), pd.Timestamp(got[1])) == (when.min(), when.max())
+    chosen = load_charter(new_pilot("events2", path, "returned", time_column="closed_at",
+                                    pilots_dir=tmp_path / "pilots").charter)
+    assert chosen.split.column == "closed_at" and chosen.sources["events"].columns["closed_at"] == "TIMESTAMP"
+
+
 def test_a_value_that_does_not_match_the_declared_date_format_is_located(tmp_path: Path) -> None:
     from workbench.charter.config import CsvOptions, Source
     from workbench.data.warehouse import ingest_source, writer

@@ -540,6 +540,9 @@ def new_pilot(
         time_note = ""
         if time_column is None:  # rows with a date or time: split on it, never at random
             time_column, time_note = _time_column(con, columns, target)
+        retyped = _read_text_times(con, columns, target, time_column)  # ISO times kept as text (a JSON export's)
+        if retyped is not None:
+            time_column, time_note = retyped
         # columns that are no features: identifiers, free text, personal data
         exclude: dict[str, str] = {}
         pii: list[str] = []
@@ -649,7 +652,9 @@ def new_pilot(
     try:
         contract = folder / "contracts" / f"{table}.yml"
         charter = folder / "pilot.yaml"
-        _draft_contract(data, fmt, table, columns, pii, contract, suggest_contract, loaded=scratch / "check.duckdb")
+        # a column read as a time here is loaded so by the charter's reader, and its contract drafted from that
+        _draft_contract(data, fmt, table, columns, pii, contract, suggest_contract,
+                        loaded=None if retyped else scratch / "check.duckdb")
         charter.write_text(_charter_text(
             name=name, owner=owner, data=_rel(data, folder), fmt=fmt, table=table, columns=columns,
             target=target, task=task, positive=positive, why_positive=why_positive, primary=primary,
@@ -713,6 +718,29 @@ def _time_column(con: Any, columns: dict[str, str], target: str) -> tuple[str | 
     why = (f"{chosen} is a {columns[chosen]} column" + (f" (the earliest on average of {', '.join(found)})"
                                                         if others else "") + "; --time-column picks another")
     return chosen, why
+
+
+def _read_text_times(con: Any, columns: dict[str, str], target: str, time_column: str | None
+                     ) -> tuple[str, str] | None:
+    """A table's time kept as ISO text (--time-column, or, with no DATE/TIMESTAMP column, the
+    earliest on average of such columns) declared TIMESTAMP: in ``columns`` (so the charter's
+    reader loads it as one) and in the table ``t`` here. (The column, why), or None."""
+    from .data.sql import quote_ident as _q
+
+    if time_column is not None and columns[time_column] in _TIME_TYPES:
+        return None
+    found = _times_as_text(con, {time_column: columns[time_column]} if time_column else columns, [target])
+    if not found:
+        return None
+    means = con.execute("SELECT " + ", ".join(f"avg(epoch(CAST({_q(c)} AS TIMESTAMP)))" for c in found)
+                        + " FROM t").fetchone()
+    chosen = min(zip(means, range(len(found)), found))[2]
+    con.execute(f"ALTER TABLE t ALTER {_q(chosen)} TYPE TIMESTAMP USING CAST({_q(chosen)} AS TIMESTAMP)")
+    columns[chosen] = "TIMESTAMP"
+    others = [c for c in found if c != chosen]
+    return chosen, (f"{chosen} holds dates and times written as text, read as TIMESTAMP"
+                    + (f" (the earliest on average of {', '.join(found)})" if others else "")
+                    + ("" if time_column else "; --time-column picks another"))
 
 
 def _leaks(con: Any, columns: dict[str, str], target: str, task: str, positive: Any, time_column: str | None,
