@@ -85,6 +85,32 @@ def test_new_extraction_drafts_a_schema_two_rules_and_contracts(tmp_path: Path) 
     assert "answer schema drafted into answer.schema.json" in result.output
 
 
+def test_dated_extraction_items_are_judged_on_the_latest(tmp_path: Path) -> None:
+    """Invoices with a received time (a JSON export's ISO text): the eval set was a random quarter,
+    so the rules were judged on invoices older than some they were drawn from; now it is the latest
+    quarter, named in the charter and the notes. --time-column may name the time."""
+    lines = pd.read_csv(invoice_table(tmp_path / "lines.csv"))
+    rng = np.random.default_rng(5)
+    when = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.permutation(len(lines)) * 7, unit="h")
+    lines.assign(received=when.strftime("%Y-%m-%dT%H:%M:%SZ")).to_parquet(tmp_path / "dated.parquet", index=False)
+    for name, flags in (("found", []), ("named", ["--time-column", "received"])):
+        result = CliRunner().invoke(app, ["new", name, "--data", str(tmp_path / "dated.parquet"),
+                                          "--task", "extraction", "--input-column", "text", "--target", "answer",
+                                          *flags, "--dir", str(tmp_path / "pilots"), "--owner", "ap-lead@team.internal"])
+        assert result.exit_code == 0, result.output
+        data = tmp_path / "pilots" / name / "data"
+        held, train = (pd.read_parquet(data / f"dated_{part}.parquet") for part in ("eval", "train"))
+        assert len(held) == round(len(lines) * 0.25) and len(held) + len(train) == len(lines)
+        assert pd.to_datetime(held["received"]).min() > pd.to_datetime(train["received"]).max()
+        said = "the latest 25% of the items by received (" + ("received holds dates and times written as text)"
+                                                              if name == "found" else "--time-column; dates and")
+        assert said in (tmp_path / "pilots" / name / "pilot.yaml").read_text() and said in result.output
+    refused = CliRunner().invoke(app, ["new", "bad", "--data", str(tmp_path / "dated.parquet"), "--task", "extraction",
+                                       "--input-column", "text", "--target", "answer", "--time-column", "text",
+                                       "--dir", str(tmp_path / "pilots")])
+    assert refused.exit_code != 0 and "--time-column text is VARCHAR, not a date or time" in refused.output
+
+
 def test_new_extraction_drafts_email_and_one_word_shapes_and_keeps_context_only_where_it_helps(tmp_path: Path) -> None:
     """Bug reports: the reporter's e-mail follows their own name (no context word repeats before
     it), a version like 1:2.10-3+b1 follows "version". Shapes beyond numbers, dates and a few

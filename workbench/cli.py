@@ -316,7 +316,7 @@ def new(
                                   time_column=time_column)
         elif task == "extraction":
             made = new_extraction_pilot(name, data, target, list(text_column or []), pilots_dir=pilots_dir,
-                                        owner=owner)
+                                        owner=owner, time_column=time_column)
         elif task == "retrieval":
             if corpus is None:
                 raise ConfigError("a retrieval pilot needs the documents searched", where="--corpus",

@@ -825,6 +825,32 @@ def _times_as_text(con: Any, columns: dict[str, str], skip: list[str]) -> list[s
     return found
 
 
+def _items_time(con: Any, columns: dict[str, str], skip: list[str], time_column: str | None, data: Path
+                ) -> tuple[str | None, str, str]:
+    """An eval-set pilot's item time: ``--time-column``, else the table's DATE/TIMESTAMP column,
+    else a text column of ISO times (a JSON export's). (The column, why, the SQL expression that
+    orders by it); (None, "", "") for undated items."""
+    from .data.sql import quote_ident as _q
+
+    note, written = "", False  # written: the time column holds ISO times as text
+    if time_column is None:
+        time_column, note = _time_column(con, columns, skip[0])
+        if time_column is None:
+            found = _times_as_text(con, columns, skip)
+            if found:
+                time_column, written = found[0], True
+                note = f"{time_column} holds dates and times written as text"
+    elif columns[time_column] not in _TIME_TYPES:
+        written = bool(_times_as_text(con, {time_column: columns[time_column]}, []))
+        if not written:
+            raise ConfigError(f"--time-column {time_column} is {columns[time_column]}, not a date or time",
+                              where=str(data), hint="pass a DATE or TIMESTAMP column, or leave it out")
+        note = "--time-column; dates and times written as text"
+    if time_column is None:
+        return None, "", ""
+    return time_column, note, f"TRY_CAST({_q(time_column)} AS TIMESTAMP)" if written else _q(time_column)
+
+
 def _latest_items(con: Any, when: str, target: str, share: float, why: str, *, ignore: set[str]) -> tuple[float, str]:
     """The share of the newest labelled items (by the SQL expression ``when``) that holds
     :data:`MIN_PER_CLASS` of each class (``share`` at least, half at most), and what the note
@@ -1236,19 +1262,7 @@ def new_text_pilot(
         if missing:
             raise ConfigError(f"the data has no column(s) {', '.join(missing)}", where=str(data),
                               hint=f"its columns: {', '.join(columns)}")
-        time_note, written = "", False  # written: the time column holds ISO times as text (a JSON export's)
-        if time_column is None:
-            time_column, time_note = _time_column(con, columns, target)
-            if time_column is None:
-                found = _times_as_text(con, columns, [target, *text_columns])
-                if found:
-                    time_column, written = found[0], True
-                    time_note = f"{time_column} holds dates and times written as text"
-        elif columns[time_column] not in _TIME_TYPES:
-            written = bool(_times_as_text(con, {time_column: columns[time_column]}, []))
-            if not written:
-                raise ConfigError(f"--time-column {time_column} is {columns[time_column]}, not a date or time",
-                                  where=str(data), hint="pass a DATE or TIMESTAMP column, or leave it out")
+        time_column, time_note, when = _items_time(con, columns, [target, *text_columns], time_column, data)
         no_text = _drop_textless(con, target, text_columns)
         rows = con.execute(f"SELECT count(*) FROM t WHERE {_q(target)} IS NOT NULL").fetchone()[0]
         counts = con.execute(f"SELECT {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(target)} IS NOT NULL "
@@ -1293,7 +1307,6 @@ def new_text_pilot(
         if group_col is not None:  # groups in one seeded order for every class: a group falls on one side
             order = f"hash(coalesce({_q(group_col)}::VARCHAR, {_q(id_col)}::VARCHAR) || '{int(seed)}'), {order}"
         if time_column is not None:  # dated items: the latest are the eval set (_r counts back from the newest)
-            when = f"TRY_CAST({_q(time_column)} AS TIMESTAMP)" if written else _q(time_column)
             eval_share, time_note = _latest_items(con, when, target, asked, time_note,
                                                   ignore={str(label) for label, _ in too_few})
             con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (ORDER BY {when} DESC NULLS LAST, "
@@ -1720,9 +1733,11 @@ def new_extraction_pilot(
     owner: str | None = None,
     eval_share: float = 0.25,
     seed: int = 0,
+    time_column: str | None = None,
 ) -> Scaffold:
     """Create ``pilots_dir/name`` for an extraction pilot: ``target`` holds each item's expected
-    answer as a JSON object of fields. Drafts the eval set and training items (Parquet), a JSON
+    answer as a JSON object of fields. Dated items (``time_column``, else a DATE, TIMESTAMP or
+    ISO-text column): the eval set is the latest share. Drafts the eval set and training items (Parquet), a JSON
     schema of the answers (``answer.schema.json``) from the expected objects, today's way as a
     rule that takes the first value of each field's shape, and a candidate rule that looks for
     each field after the words that precede it in the training items."""
@@ -1740,12 +1755,17 @@ def new_extraction_pilot(
     try:
         columns = _items_table(con, data)
         _need_columns(columns, [target, *input_columns], data, "--target / --text-column")
+        if time_column is not None and time_column not in columns:
+            raise ConfigError(f"the data has no column '{time_column}' for --time-column", where=str(data),
+                              hint=f"its columns: {', '.join(columns)}")
+        time_column, time_note, when = _items_time(con, columns, [target, *input_columns], time_column, data)
         no_text = _drop_textless(con, target, input_columns)
         id_col, columns = _item_ids(con, columns, [target, *input_columns])
+        # the eval set is the first share of this order: seeded at random, or the latest items first
+        order = (f"{when} DESC NULLS LAST, " if when else "") + f"hash({_q(id_col)}::VARCHAR || '{seed}')"
         rows = con.execute(f"SELECT {_q(id_col)}::VARCHAR, {_q(target)}::VARCHAR, "
                            + " || chr(10) || ".join(f"coalesce({_q(c)}::VARCHAR, '')" for c in input_columns)
-                           + f" FROM t WHERE {_q(target)} IS NOT NULL ORDER BY hash({_q(id_col)}::VARCHAR || '{seed}')"
-                           ).fetchall()
+                           + f" FROM t WHERE {_q(target)} IS NOT NULL ORDER BY {order}").fetchall()
         objects = []
         for item_id, raw, _ in rows:
             try:
@@ -1764,6 +1784,9 @@ def new_extraction_pilot(
                               hint="an eval-set pilot needs hundreds of items with known answers")
         fields = sorted({k for o in objects for k in o})
         n_eval = max(1, round(len(rows) * eval_share))
+        picked = (f"the latest {eval_share:.0%} of the items by {time_column}"
+                  + (f" ({time_note})" if time_note else "") if time_column
+                  else f"{eval_share:.0%} of the items, at random, seed {seed}")
         train_rows, train_objects = rows[n_eval:], objects[n_eval:]
         as_text = (lambda v: "" if v is None else str(v))
         shapes = {f: _value_shape([as_text(o.get(f)) for o in objects]) for f in fields}
@@ -1779,8 +1802,8 @@ def new_extraction_pilot(
                         >= _match_share(shapes[f][0], train_texts, values) else shapes[f][0])
         folder.mkdir(parents=True)
         keep = ", ".join(_q(c) for c in columns)
-        con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (ORDER BY hash({_q(id_col)}::VARCHAR || '{seed}'))"
-                    f" AS _r FROM t WHERE {_q(target)} IS NOT NULL")
+        con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (ORDER BY {order}) AS _r FROM t "
+                    f"WHERE {_q(target)} IS NOT NULL")
         for part, cond in (("eval", f"_r <= {n_eval}"), ("train", f"_r > {n_eval}")):
             _copy_parquet(con, f"SELECT {keep} FROM s WHERE {cond} ORDER BY {_q(id_col)}",
                           folder / "data" / f"{table}_{part}.parquet")
@@ -1813,7 +1836,7 @@ def new_extraction_pilot(
             "cost:", "  compute_usd_per_hour: 0.10     # what an hour of the serving machine costs", "",
             "sources:",
             f"  {table}_eval:",
-            f"    path: data/{table}_eval.parquet   # drafted: {eval_share:.0%} of the items, at random, seed {seed} "
+            f"    path: data/{table}_eval.parquet   # drafted: {picked} "
             "(better: a set chosen to represent the work)",
             "    format: parquet", f"    contract: contracts/{table}_eval.yml", f"    columns: {cols}",
             f"  {table}_train:",
@@ -1847,8 +1870,8 @@ def new_extraction_pilot(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    notes = (f"eval set: {n_eval:,} of {len(rows):,} items ({eval_share:.0%}, at random, seed {seed}); the rest "
-             "teach the candidate rule its context words",
+    notes = (f"eval set: {n_eval:,} of {len(rows):,} items ({picked}); the rest teach the candidate rule its "
+             "context words",
              f"{len(fields)} field(s): {', '.join(fields)}; answer schema drafted into answer.schema.json",
              "today's way: drafted patterns (each field's first value of its shape): write your real rule",
              *_textless_note(no_text, input_columns))
