@@ -96,7 +96,8 @@ def test_dated_extraction_items_are_judged_on_the_latest(tmp_path: Path) -> None
     for name, flags in (("found", []), ("named", ["--time-column", "received"])):
         result = CliRunner().invoke(app, ["new", name, "--data", str(tmp_path / "dated.parquet"),
                                           "--task", "extraction", "--input-column", "text", "--target", "answer",
-                                          *flags, "--dir", str(tmp_path / "pilots"), "--owner", "ap-lead@team.internal"])
+                                          *flags, "--dir", str(tmp_path / "pilots"),
+                                          "--owner", "ap-lead@team.internal"])
         assert result.exit_code == 0, result.output
         data = tmp_path / "pilots" / name / "data"
         held, train = (pd.read_parquet(data / f"dated_{part}.parquet") for part in ("eval", "train"))
