@@ -584,3 +584,45 @@ def test_a_run_of_some_steps_says_it_decides_nothing_and_promote_names_it(tmp_pa
     said = refused.stdout + refused.stderr
     assert refused.returncode != 0 and f"its newest, {partial.info.run_id}" in said, said
     assert "ran only some steps (`workbench run --step`)" in said and f"workbench run --pilot {path}" in said, said
+
+
+def test_configurations_earlier_runs_scored_on_the_same_rows_widen_the_intervals(store: Store) -> None:
+    """An analyst who tries one setting after another on the same held-out rows, one candidate a
+    run, and promotes the best, took as many looks as two candidates in one run: the margin
+    that one look clears at 95 % is a tie at 97.5 %. The same setting again is no new look;
+    other rows (new fingerprints) start the count again."""
+    charter = make_charter("looks", gates=[{"kind": "vs_baseline", "metric": "quality.roc_auc",
+                                            "min_relative_improvement": 0.05}])
+    logged = {"compare.baseline.roc_auc.diff": 0.06, "compare.baseline.roc_auc.ci_low": 0.035,
+              "compare.baseline.roc_auc.ci_high": 0.085, "heldout.rows": 900.0, "heldout.positives": 300.0,
+              "heldout.negatives": 600.0}
+
+    def tried(alpha: float, rows: str = "fp-1") -> dict:
+        ids = build_pilot(store, charter, {"good": {**candidate_metrics(0.72), **logged}})
+        store.set_tags(ids["evaluate"], {"workbench.fingerprint.flights": rows})  # as the runner tags a step
+        store.log_params(ids["evaluate"], {"split.kind": "random", "split.seed": 0, "split.train_rows": 2700})
+        store.log_params(ids["candidates"]["good"], {"estimator": "sklearn.linear_model.LogisticRegression",
+                                                     "param.C": alpha})
+        return ids
+
+    tried(1.0)
+    first = promote(charter, store, dry_run=True)
+    assert first.outcome == "go" and [g.confidence for g in first.gates if g.kind == "vs_baseline"] == [None]
+    tried(0.5)
+    second = promote(charter, store, dry_run=True)
+    (gate,) = [g for g in second.gates if g.kind == "vs_baseline"]
+    assert second.outcome == "no-better" and gate.tie and gate.confidence == 0.975
+    assert any("judged against today's rule and the champion on 97.5 % intervals" in n
+               and "(1 in this run, 1 other configuration(s) in earlier runs)" in n for n in second.notes), second.notes
+    tried(0.5)  # the same setting again: no new look
+    assert [g.confidence for g in promote(charter, store, dry_run=True).gates if g.kind == "vs_baseline"] == [0.975]
+    ids = tried(0.25, rows="fp-2")  # new rows: the looks at the old ones do not count
+    fresh = promote(charter, store, dry_run=True)
+    assert fresh.outcome == "go" and fresh.pilot_run_id == ids["pilot"]
+    from workbench.show.scorecard import render_scorecard
+
+    tried(0.1, rows="fp-2")
+    d = promote(charter, store, actor="ann")
+    assert d.evidence["earlier_configurations"] == 1
+    page = render_scorecard(charter, store, d.pilot_run_id, d)
+    assert "With 2 candidates scored on these rows (1 in this run, 1 other configuration(s) in earlier runs)" in page

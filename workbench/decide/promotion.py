@@ -165,6 +165,15 @@ class Evidence:
     llm_endpoints: tuple[Mapping[str, Any], ...] = ()
     # eval-set pilots: each candidate considered -> (items that ended in an error, eval items)
     item_errors: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # other candidate configurations (keys) earlier runs scored on the same held-out rows: each was one more
+    # look at those rows, so the intervals are widened for them too (``looks``)
+    earlier_configurations: int = 0
+
+    @property
+    def looks(self) -> int:
+        """How many configurations were scored on these held-out rows: this run's candidates and
+        the earlier runs' others; the best of them is judged on a 1 - 0.05/looks interval."""
+        return len(self.candidates) + self.earlier_configurations
 
 
 # -- pure gates ----------------------------------------------------------------------------
@@ -687,11 +696,11 @@ def evaluate_gate(gate: Any, evidence: Evidence) -> GateResult:
     if isinstance(gate, BaselineGate):
         return baseline_gate(gate, ev.candidate_metrics, ev.baseline_metrics, run_id=ev.candidate_run_id,
                              baseline_run_id=ev.baseline_run_id, comparison=ev.comparisons.get("baseline"),
-                             candidates=len(ev.candidates))
+                             candidates=ev.looks)
     if isinstance(gate, ChampionGate):
         return champion_gate(gate, ev.candidate_metrics, ev.champion_metrics, champion_version=ev.champion_version,
                              run_id=ev.candidate_run_id, champion_run_id=ev.champion_run_id,
-                             comparison=ev.comparisons.get("champion"), candidates=len(ev.candidates))
+                             comparison=ev.comparisons.get("champion"), candidates=ev.looks)
     if isinstance(gate, SampleSizeGate):
         return sample_size_gate(gate, ev.candidate_metrics, task_kind=ev.task_kind, run_id=ev.candidate_run_id,
                                 declared=gate is not DEFAULT_SAMPLE_SIZE,
@@ -956,6 +965,7 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         git_commit=ptags.get(TAG["git_commit"]),
         candidates={n: r.info.run_id for n, r in sorted(candidates.items())},
         **_evaluate_evidence(store, evaluate_of[name]),
+        earlier_configurations=_earlier_configurations(charter, store, evaluate_of[name], candidates, evaluate_of),
         environment=run_environment.from_tags(ptags),
         comparisons=_comparisons(store, cand.info.run_id),
         task_kind=charter.task.kind if charter.task else None,
@@ -1002,6 +1012,46 @@ def llm_endpoints(candidates: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
         out.append({"candidate": name, "run_id": run.info.run_id, **shown,
                     "allow_personal_data": str(p.get("llm.allow_personal_data")).lower() == "true"})
     return tuple(out)
+
+
+def _heldout_rows(evaluate_run: Any) -> tuple | None:
+    """What identifies the held-out rows an evaluate run scored: its tables' fingerprints and its
+    split (the training sample aside). None when it recorded no fingerprint (rows unknown)."""
+    prints = tags_under(evaluate_run.data.tags, FINGERPRINT_TAG)
+    if not prints:
+        return None
+    split = {k: v for k, v in evaluate_run.data.params.items()
+             if k.startswith("split.") and not k.startswith("split.train_")}  # train_rows, train_sample.*: not held out
+    return tuple(sorted(prints.items())), tuple(sorted(split.items()))
+
+
+def _earlier_configurations(charter: Charter, store: Store, evaluate_run: Any, candidates: Mapping[str, Any],
+                            evaluate_of: Mapping[str, Any]) -> int:
+    """Candidate configurations (estimator and parameters, else key) that earlier runs scored on the very
+    held-out rows this run's candidates were scored on, this run's own left out: an analyst who
+    tries one setting after another on the same rows and keeps the best takes as many looks."""
+    rows = _heldout_rows(evaluate_run)
+    if rows is None:
+        return 0
+    def configuration(evaluate: Any, name: str, run: Any) -> Any:  # its estimator and parameters, else its key
+        params = run.data.params
+        if "estimator" in params:
+            return params["estimator"], tuple(sorted((k, v) for k, v in params.items() if k.startswith("param.")))
+        return _lineage(evaluate, name, run)
+
+    own = {configuration(evaluate_of[n], n, r) for n, r in candidates.items()}
+    same = {r.info.run_id: r for r in store.find_runs(
+        charter.name, f"tags.`{TAG['role']}` = 'evaluate' and tags.`{TAG['cached']}` = 'false' "
+        "and attributes.status = 'FINISHED'", max_results=1000) if _heldout_rows(r) == rows}
+    if not same:
+        return 0
+    seen = set()
+    for run in store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'candidate' and attributes.status = 'FINISHED'",
+                               max_results=5000):
+        parent = same.get(run.data.tags.get(TAG["parent"], ""))
+        if parent is not None:
+            seen.add(configuration(parent, run.data.tags.get("workbench.candidate") or run.info.run_name, run))
+    return len(seen - own - {None})
 
 
 def _evaluate_evidence(store: Store, run: Any) -> dict[str, Any]:
@@ -1063,13 +1113,16 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
                      + how_to_confirm(charter.path))
     if ev.champion_version is None:
         notes.append(f"no champion yet: {model_name}@{alias} is unset")
-    if len(ev.candidates) > 1:
-        notes.append(f"candidate '{ev.candidate}' chosen from {', '.join(ev.candidates)}"
-                     + (" (named in the charter)" if charter.promotion and charter.promotion.candidate
-                        else f" (best {charter.primary_metric})")
-                     + f"; judged against today's rule and the champion on "
-                       f"{stats.confidence_text(stats.confidence_among(len(ev.candidates)))} intervals, not 95 %, "
-                       f"as one of {len(ev.candidates)} candidates scored on the same rows "
+    if ev.looks > 1:
+        earlier = (f" ({len(ev.candidates)} in this run, {ev.earlier_configurations} other configuration(s) in "
+                   "earlier runs)" if ev.earlier_configurations else "")
+        notes.append((f"candidate '{ev.candidate}' chosen from {', '.join(ev.candidates)}"
+                      + (" (named in the charter)" if charter.promotion and charter.promotion.candidate
+                         else f" (best {charter.primary_metric})") + "; judged"
+                      if len(ev.candidates) > 1 else f"candidate '{ev.candidate}' judged")
+                     + f" against today's rule and the champion on "
+                       f"{stats.confidence_text(stats.confidence_among(ev.looks))} intervals, not 95 %, "
+                       f"as one of {ev.looks} candidates scored on the same rows{earlier} "
                        "(README, \"Several candidates\")")
     notes += _error_notes(ev, charter.gates)
     existing = registry.matching_version(store, model_name, ev.model_id, ev.lineage) if passed and not drafted \
@@ -1134,6 +1187,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
                   "champion": ev.champion_run_id, "champion_version": ev.champion_version,
                   "candidates": dict(ev.candidates),
                   **({"candidate_cached_from": ev.candidate_cached_from} if ev.candidate_cached_from else {}),
+                  **({"earlier_configurations": ev.earlier_configurations} if ev.earlier_configurations else {}),
                   **retrained,
                   **({"allowed_rolled_back": allowed_rolled_back} if allowed_rolled_back else {})},
         fingerprints=dict(ev.fingerprints), contract_versions=dict(ev.contract_versions), git_commit=ev.git_commit,

@@ -508,9 +508,11 @@ def _interval_text(d: Mapping[str, Any] | None) -> str:
     return f"{signed('diff')} [{signed('ci_low')}, {signed('ci_high')}]"
 
 
-def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected: str | None) -> str:
+def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected: str | None, *,
+                       earlier: int = 0) -> str:
     """Paired differences with 95 % intervals (compare/<reference>.json of each candidate run),
-    then, for the judged candidate, every slice's difference, worst first (as numbers)."""
+    then, for the judged candidate, every slice's difference, worst first (as numbers).
+    ``earlier``: other configurations earlier runs scored on the same rows (the decision's)."""
     how = ("Each candidate minus today's way on the very same eval items: the difference and its 95 % interval "
            "(t intervals on per-item differences for means of a per-item value, such as accuracy, hit@k or "
            "MRR@k; a paired bootstrap over items for macro averages over classes)."
@@ -518,9 +520,11 @@ def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected:
            "Each candidate minus today's rule (and the champion) on the very same held-out rows: the difference "
            "and its 95 % interval (DeLong for ROC AUC, t intervals on per-row differences for mean-type metrics, "
            "a paired bootstrap for the rest).")
-    several = len(layout.candidates)
+    several = len(layout.candidates) + earlier
     wider = ("" if several < 2 else
-             f" With {several} candidates scored on these rows, the gates judge the chosen one on "
+             f" With {several} candidates scored on these rows"
+             + (f" ({len(layout.candidates)} in this run, {earlier} other configuration(s) in earlier runs)"
+                if earlier else "") + ", the gates judge the chosen one on "
              f"{confidence_text(confidence_among(several))} intervals, each side widened (README, \"Several "
              "candidates\"): the best of several clears a margin by chance more often than one does.")
     parts = ['<section id="intervals"><h2>Differences you can trust</h2>',
@@ -818,7 +822,8 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
         _profile_section(layout.step("profile"), reader, figures, pilot_run_id),
         _compare_section(charter, models, selected, run_ids),
         _evaluation_section(layout, reader, pilot_run_id, selected),
-        _intervals_section(charter, layout, reader, selected),
+        _intervals_section(charter, layout, reader, selected,
+                           earlier=(getattr(decision, "evidence", None) or {}).get("earlier_configurations", 0)),
         _slices_section(charter, models),
         _items_section(charter, store, layout),
         _probes_section(models, probe_details),
