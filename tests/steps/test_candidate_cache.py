@@ -248,3 +248,27 @@ def test_editing_one_candidate_of_an_eval_set_pilot_reuses_the_other(tmp_path: P
         assert champ["reference_label"] == "champion v1", champ
     gate = next(g for g in again.decision.gates if g.kind == "vs_champion")
     assert gate.ci_low is not None and "judged on the point values alone" not in gate.reason, gate.reason
+
+
+def test_an_evaluate_judged_without_a_baseline_is_not_served_to_a_run_with_one(tmp_path: Path) -> None:
+    """`run --step evaluate` first: its evaluate run, and its candidates' reports, were drawn with
+    no baseline run to compare with. The first run of every step measures them again; after it,
+    the step is served from cache, to a run of every step and to a run of some steps alike."""
+    made = new_pilot("partial", _table(tmp_path / "shop.csv", rows=600), "bought", pilots_dir=tmp_path / "pilots",
+                     owner="oncall@pilot-team.internal")
+    charter = load_charter(made.charter)
+    alone = run_pilot(charter, only=["evaluate"])
+    assert alone.decision is None and _step(alone, "evaluate").status == "executed"
+    said: list[str] = []
+    full = run_pilot(charter, progress=said.append)
+    assert _step(full, "baseline").status == "executed" and _step(full, "evaluate").status == "executed"
+    first = _step(alone, "evaluate").run_id
+    assert any(f"evaluate: not reusing run {first[:8]}: it was judged against no baseline run" in s for s in said), said
+    assert any("its evaluation report was made against no baseline run" in s for s in said), said
+    store = project_store(charter)
+    assert {n: r.data.tags[TAG["cached"]] for n, r in _candidates(store, charter, _step(full, "evaluate").run_id)
+            .items()} == {"logistic": "false", "hgb": "false"}
+    baseline_key = store.get_run(_step(full, "baseline").run_id).data.tags[TAG["cache_key"]]
+    assert store.get_run(_step(full, "evaluate").run_id).data.tags["workbench.baseline_key"] == baseline_key
+    assert _step(run_pilot(charter), "evaluate").status == "cached"
+    assert _step(run_pilot(charter, only=["evaluate"]), "evaluate").status == "cached"
