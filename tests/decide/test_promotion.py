@@ -613,7 +613,7 @@ def test_configurations_earlier_runs_scored_on_the_same_rows_widen_the_intervals
     (gate,) = [g for g in second.gates if g.kind == "vs_baseline"]
     assert second.outcome == "no-better" and gate.tie and gate.confidence == 0.975
     assert any("judged against today's rule and the champion on 97.5 % intervals" in n
-               and "(1 in this run, 1 other configuration(s) in earlier runs)" in n for n in second.notes), second.notes
+               and "(1 in this run, 1 other configuration(s) in other runs)" in n for n in second.notes), second.notes
     tried(0.5)  # the same setting again: no new look
     assert [g.confidence for g in promote(charter, store, dry_run=True).gates if g.kind == "vs_baseline"] == [0.975]
     ids = tried(0.25, rows="fp-2")  # new rows: the looks at the old ones do not count
@@ -625,4 +625,4 @@ def test_configurations_earlier_runs_scored_on_the_same_rows_widen_the_intervals
     d = promote(charter, store, actor="ann")
     assert d.evidence["earlier_configurations"] == 1
     page = render_scorecard(charter, store, d.pilot_run_id, d)
-    assert "With 2 candidates scored on these rows (1 in this run, 1 other configuration(s) in earlier runs)" in page
+    assert "With 2 candidates scored on these rows (1 in this run, 1 other configuration(s) in other runs)" in page

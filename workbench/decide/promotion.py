@@ -165,14 +165,14 @@ class Evidence:
     llm_endpoints: tuple[Mapping[str, Any], ...] = ()
     # eval-set pilots: each candidate considered -> (items that ended in an error, eval items)
     item_errors: Mapping[str, tuple[int, int]] = field(default_factory=dict)
-    # other candidate configurations (keys) earlier runs scored on the same held-out rows: each was one more
-    # look at those rows, so the intervals are widened for them too (``looks``)
+    # other candidate configurations (estimator and parameters, else key) that other runs scored on the same
+    # held-out rows: each was one more look at those rows, so the intervals are widened for them too (``looks``)
     earlier_configurations: int = 0
 
     @property
     def looks(self) -> int:
         """How many configurations were scored on these held-out rows: this run's candidates and
-        the earlier runs' others; the best of them is judged on a 1 - 0.05/looks interval."""
+        the other runs' others; the best of them is judged on a 1 - 0.05/looks interval."""
         return len(self.candidates) + self.earlier_configurations
 
 
@@ -1027,7 +1027,7 @@ def _heldout_rows(evaluate_run: Any) -> tuple | None:
 
 def _earlier_configurations(charter: Charter, store: Store, evaluate_run: Any, candidates: Mapping[str, Any],
                             evaluate_of: Mapping[str, Any]) -> int:
-    """Candidate configurations (estimator and parameters, else key) that earlier runs scored on the very
+    """Candidate configurations (estimator and parameters, else key) that other runs scored on the very
     held-out rows this run's candidates were scored on, this run's own left out: an analyst who
     tries one setting after another on the same rows and keeps the best takes as many looks."""
     rows = _heldout_rows(evaluate_run)
@@ -1115,7 +1115,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
         notes.append(f"no champion yet: {model_name}@{alias} is unset")
     if ev.looks > 1:
         earlier = (f" ({len(ev.candidates)} in this run, {ev.earlier_configurations} other configuration(s) in "
-                   "earlier runs)" if ev.earlier_configurations else "")
+                   "other runs)" if ev.earlier_configurations else "")
         notes.append((f"candidate '{ev.candidate}' chosen from {', '.join(ev.candidates)}"
                       + (" (named in the charter)" if charter.promotion and charter.promotion.candidate
                          else f" (best {charter.primary_metric})") + "; judged"

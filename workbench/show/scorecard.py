@@ -512,7 +512,7 @@ def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected:
                        earlier: int = 0) -> str:
     """Paired differences with 95 % intervals (compare/<reference>.json of each candidate run),
     then, for the judged candidate, every slice's difference, worst first (as numbers).
-    ``earlier``: other configurations earlier runs scored on the same rows (the decision's)."""
+    ``earlier``: other configurations other runs scored on the same rows (the decision's)."""
     how = ("Each candidate minus today's way on the very same eval items: the difference and its 95 % interval "
            "(t intervals on per-item differences for means of a per-item value, such as accuracy, hit@k or "
            "MRR@k; a paired bootstrap over items for macro averages over classes)."
@@ -523,7 +523,7 @@ def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected:
     several = len(layout.candidates) + earlier
     wider = ("" if several < 2 else
              f" With {several} candidates scored on these rows"
-             + (f" ({len(layout.candidates)} in this run, {earlier} other configuration(s) in earlier runs)"
+             + (f" ({len(layout.candidates)} in this run, {earlier} other configuration(s) in other runs)"
                 if earlier else "") + ", the gates judge the chosen one on "
              f"{confidence_text(confidence_among(several))} intervals, each side widened (README, \"Several "
              "candidates\"): the best of several clears a margin by chance more often than one does.")
