@@ -1736,11 +1736,12 @@ def new_extraction_pilot(
     time_column: str | None = None,
 ) -> Scaffold:
     """Create ``pilots_dir/name`` for an extraction pilot: ``target`` holds each item's expected
-    answer as a JSON object of fields. Dated items (``time_column``, else a DATE, TIMESTAMP or
-    ISO-text column): the eval set is the latest share. Drafts the eval set and training items (Parquet), a JSON
-    schema of the answers (``answer.schema.json``) from the expected objects, today's way as a
-    rule that takes the first value of each field's shape, and a candidate rule that looks for
-    each field after the words that precede it in the training items."""
+    answer as a JSON object of fields. Drafts the eval set and training items (Parquet; for
+    dated items, by ``time_column`` or else a DATE, TIMESTAMP or ISO-text column, the eval set
+    is the latest share), a JSON schema of the answers (``answer.schema.json``) from the
+    expected objects, today's way as a rule that takes the first value of each field's shape,
+    and a candidate rule that looks for each field after the words that precede it in the
+    training items."""
     import duckdb
 
     from .data.sql import quote_ident as _q

@@ -1033,6 +1033,7 @@ def _earlier_configurations(charter: Charter, store: Store, evaluate_run: Any, c
     rows = _heldout_rows(evaluate_run)
     if rows is None:
         return 0
+
     def configuration(evaluate: Any, name: str, run: Any) -> Any:  # its estimator and parameters, else its key
         params = run.data.params
         if "estimator" in params:
