@@ -24,7 +24,7 @@ from typing import Any
 
 from ..charter.config import Charter
 from ..store.tracking import FINGERPRINT_TAG, FINISHED, ITEMS_ARTIFACT, TAG, Store, tags_under
-from .step_runs import T_BASELINE_KEY, baseline_matches, cache_key
+from .step_runs import baseline_mismatch, cache_key
 
 __all__ = ["T_CANDIDATE_KEY", "T_DATA_KEY", "SCORES_ARTIFACT", "candidate_keys", "data_checks_source", "data_key",
            "reusable"]
@@ -90,9 +90,9 @@ def reusable(store: Store, charter: Charter, keys: dict[str, str], fingerprints:
         if recorded != fingerprints:
             say(f"  {name}: not reusing run {short}: its evaluate run is not finished or saw other table fingerprints")
             continue
-        if not baseline_matches(parent.data.tags, baseline_key):  # its report was drawn against that baseline
-            say(f"  {name}: not reusing run {short}: its evaluation report was made against "
-                + ("no baseline run" if parent.data.tags[T_BASELINE_KEY] == "none" else "another baseline run"))
+        other = baseline_mismatch(parent.data.tags, baseline_key)  # its report was drawn against that baseline
+        if other:
+            say(f"  {name}: not reusing run {short}: its evaluation report was made against {other}")
             continue
         wanted = kept_as.format(name=name)
         try:

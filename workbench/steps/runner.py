@@ -49,7 +49,7 @@ from ..errors import (
     StepTimeoutError,
     WorkbenchError,
 )
-from .step_runs import (T_BASELINE_KEY, StepOutcome, Terminated, baseline_matches, cache_key, code_hash, fail_run,
+from .step_runs import (T_BASELINE_KEY, StepOutcome, Terminated, baseline_mismatch, cache_key, code_hash, fail_run,
                         record_cached)
 from ..store.tracking import FAILED, FINGERPRINT_TAG, FINISHED, KILLED, TAG, RunRef, Store, tags_under
 
@@ -296,9 +296,10 @@ def _run_pilot(charter: Charter, kernels: _Kernels, *, force: bool, only: list[s
                 for step in charter.steps:
                     if only and step.name not in only:
                         continue
-                    baseline = next((o.run_id for o in reversed(outcomes) if roles.get(o.name) == "baseline"), None)
+                    baseline = next((o.cache_key for o in reversed(outcomes) if roles.get(o.name) == "baseline"),
+                                    None)
                     outcomes.append(_notebook_step(charter, step, store, parent, current, say, force, base_key,
-                                                   kernels, baseline_run=baseline))
+                                                   kernels, baseline_key=baseline))
                     interrupts.check()
             if charter.promotion is not None and not only:
                 decision = _promote_step(charter, store, parent, outcomes, say)
@@ -640,7 +641,7 @@ def current_champion(charter: Charter, store: Store) -> dict[str, Any] | None:
 
 def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, current: list,
                    say: Progress, force: bool, base_key: dict[str, Any], kernels: _Kernels | None = None, *,
-                   baseline_run: str | None = None) -> StepOutcome:
+                   baseline_key: str | None = None) -> StepOutcome:
     t0 = time.perf_counter()
     notebook = charter.resolve(step.notebook)
     declared = nbfiles.read_parameters(notebook)
@@ -686,9 +687,8 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
     tags = {TAG["kind"]: "step", TAG["step"]: step.name, TAG["pilot"]: charter.name, TAG["cache_key"]: key,
             TAG["notebook"]: str(step.notebook), TAG["role"]: step.role,
             **{f"{FINGERPRINT_TAG}{t}": d for t, d in expected.items()}, **champ_tag}
-    if step.role == "evaluate":
-        tags[T_BASELINE_KEY] = (store.get_run(baseline_run).data.tags.get(TAG["cache_key"]) if baseline_run
-                                else None) or "none"
+    if step.role == "evaluate":  # the baseline step this pilot run judges it against (its key)
+        tags[T_BASELINE_KEY] = baseline_key or "none"
     checks_key = None
     if "data_checks_from" in declared.defaults:  # leakage and shift: carried over while their own inputs hold
         from .candidate_cache import T_DATA_KEY, data_key
@@ -715,16 +715,16 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
                 and not _champion_came_from(store, champ, hit)):
             say(f"{step.name}: not reusing run {hit.info.run_id[:8]}: it was compared with another champion")
             hit = None
-        if hit is not None and not baseline_matches(hit.data.tags, tags.get(T_BASELINE_KEY)):
-            say(f"{step.name}: not reusing run {hit.info.run_id[:8]}: it was judged against "
-                + ("no baseline run" if hit.data.tags[T_BASELINE_KEY] == "none" else "another baseline run"))
+        other = baseline_mismatch(hit.data.tags, tags.get(T_BASELINE_KEY)) if hit is not None else None
+        if other:
+            say(f"{step.name}: not reusing run {hit.info.run_id[:8]}: it was judged against {other}")
             hit = None
         if hit is not None:
             run = record_cached(charter, store, parent, current, step.name, tags, hit,
                                 "same notebook, parameters, data and contracts")
             say(f"{step.name}: cached (reuses run {hit.info.run_id[:8]})")
             return StepOutcome(step.name, "notebook", "cached", run.run_id, time.perf_counter() - t0,
-                               cached_from=hit.info.run_id)
+                               cached_from=hit.info.run_id, cache_key=key)
 
     note = (nbfiles.description(notebook) or f"# {step.name}") + (
         f"\n\n---\nStep `{step.name}` (role: {step.role}) of pilot `{charter.name}`, notebook `{step.notebook}`. "
@@ -801,7 +801,7 @@ def _notebook_step(charter: Charter, step: Step, store: Store, parent: RunRef, c
         # a StepInterrupted (naming the step and the cell) makes the pilot mark its run KILLED
         raise failure from (None if isinstance(error, (KeyboardInterrupt, Terminated)) else error)
     say(f"{step.name}: done in {time.perf_counter() - t0:.1f}s")
-    return StepOutcome(step.name, "notebook", "executed", run.run_id, time.perf_counter() - t0)
+    return StepOutcome(step.name, "notebook", "executed", run.run_id, time.perf_counter() - t0, cache_key=key)
 
 
 def _without_candidates(spec: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from ..store.locks import signals_blocked
 from ..store.tracking import FAILED, FINISHED, KILLED, TAG, RunRef, Store
 
 __all__ = ["StepOutcome", "Terminated", "code_files", "code_hash", "cache_key", "record_cached", "fail_run",
-           "T_BASELINE_KEY", "baseline_matches"]
+           "T_BASELINE_KEY", "baseline_mismatch"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class StepOutcome:
     seconds: float
     cached_from: str | None = None
     detail: str = ""
+    cache_key: str | None = None  # a notebook step's
 
 
 # an evaluate step's: the cache key of the baseline step its pilot run judged it against ("none": no baseline
@@ -40,12 +41,15 @@ class StepOutcome:
 T_BASELINE_KEY = "workbench.baseline_key"
 
 
-def baseline_matches(tags: dict[str, str], wanted: str | None) -> bool:
-    """Whether a step run with ``tags`` may be reused by a step judged against the baseline
-    keyed ``wanted``: the same baseline; or none wanted (a run of some steps, which decides
-    nothing); or a run from before the tag was recorded."""
+def baseline_mismatch(tags: dict[str, str], wanted: str | None) -> str | None:
+    """Why a step run with ``tags`` may not be reused by a step judged against the baseline
+    keyed ``wanted`` ("no baseline run", "another baseline run"), or None: it may, for the same
+    baseline, when none is wanted (a run of some steps, which decides nothing), or for a run
+    from before the tag was recorded."""
     had = tags.get(T_BASELINE_KEY)
-    return had is None or wanted in (None, "none") or had == wanted
+    if had is None or wanted in (None, "none") or had == wanted:
+        return None
+    return "no baseline run" if had == "none" else "another baseline run"
 
 
 class Terminated(KeyboardInterrupt):
