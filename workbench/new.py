@@ -833,6 +833,9 @@ def _items_time(con: Any, columns: dict[str, str], skip: list[str], time_column:
     from .data.sql import quote_ident as _q
 
     note, written = "", False  # written: the time column holds ISO times as text
+    if time_column is not None and time_column not in columns:
+        raise ConfigError(f"the data has no column '{time_column}' for --time-column", where=str(data),
+                          hint=f"its columns: {', '.join(columns)}")
     if time_column is None:
         time_column, note = _time_column(con, columns, skip[0])
         if time_column is None:
@@ -1491,10 +1494,10 @@ def _text_charter(*, name: str, owner: str | None, table: str, columns: dict[str
         "",
         "sources:",
         f"  {table}_eval:",
-        (f"    path: data/{table}_eval.parquet   # drafted: the latest {eval_share:.0%} of the labelled items by "
-         f"{time_column} (better: a set chosen to represent the work)" if time_column else
-         f"    path: data/{table}_eval.parquet   # drafted: {eval_share:.0%} of the labelled items, stratified, "
-         "seed 0 (better: a set chosen to represent the work)"),
+        f"    path: data/{table}_eval.parquet   # drafted: "
+        + (f"the latest {eval_share:.0%} of the labelled items by {time_column}" if time_column
+           else f"{eval_share:.0%} of the labelled items, stratified, seed 0")
+        + " (better: a set chosen to represent the work)",
         "    format: parquet",
         f"    contract: contracts/{table}_eval.yml",
         f"    columns: {cols}",
@@ -1756,9 +1759,6 @@ def new_extraction_pilot(
     try:
         columns = _items_table(con, data)
         _need_columns(columns, [target, *input_columns], data, "--target / --text-column")
-        if time_column is not None and time_column not in columns:
-            raise ConfigError(f"the data has no column '{time_column}' for --time-column", where=str(data),
-                              hint=f"its columns: {', '.join(columns)}")
         time_column, time_note, when = _items_time(con, columns, [target, *input_columns], time_column, data)
         no_text = _drop_textless(con, target, input_columns)
         id_col, columns = _item_ids(con, columns, [target, *input_columns])
