@@ -1115,14 +1115,13 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     if ev.champion_version is None:
         notes.append(f"no champion yet: {model_name}@{alias} is unset")
     if ev.looks > 1:
-        earlier = (f" ({len(ev.candidates)} in this run, {ev.earlier_configurations} other configuration(s) in "
-                   "other runs)" if ev.earlier_configurations else "")
         chosen = (f" chosen from {', '.join(ev.candidates)}"
                   + (" (named in the charter);" if charter.promotion and charter.promotion.candidate
                      else f" (best {charter.primary_metric});") if len(ev.candidates) > 1 else "")
         notes.append(f"candidate '{ev.candidate}'{chosen} judged against today's rule and the champion on "
                      f"{stats.confidence_text(stats.confidence_among(ev.looks))} intervals, not 95 %, "
-                     f"as one of {ev.looks} candidates scored on the same rows{earlier} "
+                     f"as one of {ev.looks} candidates scored on the same rows"
+                     f"{stats.other_runs_text(len(ev.candidates), ev.earlier_configurations)} "
                      "(README, \"Several candidates\")")
     notes += _error_notes(ev, charter.gates)
     existing = registry.matching_version(store, model_name, ev.model_id, ev.lineage) if passed and not drafted \

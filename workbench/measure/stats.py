@@ -440,6 +440,12 @@ def confidence_among(candidates: int, confidence: float = CONFIDENCE) -> float:
     return 1 - (1 - confidence) / max(candidates, 1)
 
 
+def other_runs_text(in_run: int, other: int) -> str:
+    """`` (2 in this run, 1 other configuration(s) in other runs)`` when ``other`` configurations
+    of other runs were counted among the candidates, else nothing: as notes and reports print it."""
+    return f" ({in_run} in this run, {other} other configuration(s) in other runs)" if other else ""
+
+
 def among_candidates(diff: Mapping[str, Any], candidates: int) -> dict[str, Any]:
     """``diff`` (a :class:`PairedDiff` as a dict) for the candidate kept as the best of
     ``candidates`` scored on the same rows. Each has a 1 - confidence chance of an interval

@@ -29,7 +29,7 @@ from ..charter.config import Charter, SlicesGate
 from ..errors import TrackingError, WorkbenchError
 from ..measure import metrics as metric_registry
 from ..measure.metrics import format_metric
-from ..measure.stats import MIN_PER_CLASS, confidence_among, confidence_text
+from ..measure.stats import MIN_PER_CLASS, confidence_among, confidence_text, other_runs_text
 from ..store import environment as run_environment
 from ..store.tracking import (CONTRACT_VERSION_TAG, CONTRACTS_PASSED_TAG, FINGERPRINT_TAG, TAG, Store, tags_under,
                               ui_base_url, ui_path)
@@ -522,9 +522,8 @@ def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected:
            "a paired bootstrap for the rest).")
     several = len(layout.candidates) + earlier
     wider = ("" if several < 2 else
-             f" With {several} candidates scored on these rows"
-             + (f" ({len(layout.candidates)} in this run, {earlier} other configuration(s) in other runs)"
-                if earlier else "") + ", the gates judge the chosen one on "
+             f" With {several} candidates scored on these rows{other_runs_text(len(layout.candidates), earlier)}, "
+             "the gates judge the chosen one on "
              f"{confidence_text(confidence_among(several))} intervals, each side widened (README, \"Several "
              "candidates\"): the best of several clears a margin by chance more often than one does.")
     parts = ['<section id="intervals"><h2>Differences you can trust</h2>',
