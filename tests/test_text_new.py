@@ -158,6 +158,8 @@ def test_new_retrieval_finds_the_corpus_id_and_the_separator(tmp_path: Path) -> 
     assert es.corpus is not None and es.corpus.id == "doc" and es.corpus.text == ["body"]
     assert es.baseline.kind == "bm25" and es.candidates[0].kind == "embeddings"
     assert {"eval_set.baseline", "sources.queries.path"} <= {v.key for v in drafted_values(charter)}
+    # 60 queries, 7 distinct: said at once, since each counts once when judged
+    assert any(n.startswith("53 of the 60 queries ask again what an earlier one asks (7 distinct)") for n in made.notes)
     # a corpus without the relevant ids is refused, naming the flag to pass
     docs.assign(doc=[f"X{i}" for i in range(7)]).to_csv(tmp_path / "other.csv", index=False)
     bad = CliRunner().invoke(app, ["new", "s2", "--data", str(tmp_path / "queries.csv"), "--task", "retrieval",

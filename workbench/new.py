@@ -1437,6 +1437,24 @@ def _drop_textless(con: Any, target: str, text_columns: list[str]) -> int:
     return int(gone)
 
 
+def _repeats_note(con: Any, target: str, input_columns: list[str], what: str) -> tuple[str, ...]:
+    """A note when labelled items of table ``t`` ask what an earlier one asks (their inputs equal
+    once normalized, as the eval set groups them): each input counts once in every interval and
+    in the sample-size gate, so a set of repeats judges less than its size says."""
+    from .data.sql import quote_ident as _q
+    from .measure.items.data import normalize_text
+    from .measure.stats import MIN_ROWS
+
+    joined = " || chr(10) || ".join(f"coalesce({_q(c)}::VARCHAR, '')" for c in input_columns)
+    texts = [t for (t,) in con.execute(f"SELECT {joined} FROM t WHERE {_q(target)} IS NOT NULL").fetchall()]
+    distinct = len({normalize_text(t) for t in texts})
+    if distinct == len(texts):
+        return ()
+    return (f"{len(texts) - distinct:,} of the {len(texts):,} {what} ask again what an earlier one asks "
+            f"({distinct:,} distinct): each counts once in every interval and in the sample-size gate "
+            f"({MIN_ROWS} needed); add distinct ones, or keep one of each",)
+
+
 # training items repeating an eval item's text, as a share of the training items, up to which they
 # are copies (a tweet posted twice) left out by new; beyond it the texts recur by nature (pet names)
 _REPEATS_DROPPED = 0.05
@@ -1933,6 +1951,7 @@ def new_retrieval_pilot(
                                   hint=f"pass --corpus-text COLUMN; its columns: {', '.join(ccols)}")
         _need_columns(ccols, corpus_text, corpus, "--corpus-text")
         no_text = _drop_textless(con, target, query_columns)
+        repeats = _repeats_note(con, target, query_columns, "queries")
         values = [v for (v,) in con.execute(f"SELECT {_q(target)}::VARCHAR FROM t WHERE {_q(target)} IS NOT NULL"
                                             ).fetchall()]
         separator = next((s for s in ("|", ";", ",") if any(s in v for v in values)), "|")
@@ -2007,7 +2026,7 @@ def new_retrieval_pilot(
              f"{', '.join(corpus_text)}); relevant ids separated by {separator!r}",
              *([f"{unknown:,} quer(ies) name no document of the corpus: they can never be found"] if unknown else []),
              "today's search: BM25 drafted as a stand-in: record the real one's results to compare with it",
-             *_textless_note(no_text, query_columns))
+             *repeats, *_textless_note(no_text, query_columns))
     return Scaffold(folder, charter, folder / "contracts" / f"{table}.yml", table, "retrieval", None,
                     "quality.mrr_at_10", notes)
 
@@ -2104,6 +2123,7 @@ def new_answer_pilot(
                               hint=f"pass --corpus-text COLUMN; its columns: {', '.join(ccols)}")
         _need_columns(ccols, corpus_text, corpus, "--corpus-text")
         no_text = _drop_textless(con, target, question_columns)
+        repeats = _repeats_note(con, target, question_columns, "questions")
         n = con.execute(f"SELECT count(*) FROM t WHERE {_q(target)} IS NOT NULL").fetchone()[0]
         if n < 40:
             raise ConfigError(f"the data has {n} question(s) with a reference answer", where=str(data),
@@ -2188,6 +2208,6 @@ def new_answer_pilot(
              f"today's answers: the most common answer ({str(canned)[:40]!r}) drafted as a stand-in: record the real "
              "ones to compare with them",
              "candidate: passage_lookup.py (the best BM25 passage, cited); an LLM block is in the charter, commented",
-             *_textless_note(no_text, question_columns))
+             *repeats, *_textless_note(no_text, question_columns))
     return Scaffold(folder, charter, folder / "contracts" / f"{table}.yml", table, "answer", None,
                     "quality.token_f1", notes)

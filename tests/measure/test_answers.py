@@ -58,8 +58,10 @@ def _data(candidate: ItemCandidate, *, n: int = 4, facts: bool = True) -> ItemDa
     rows = [QUESTIONS[i % len(QUESTIONS)] for i in range(n)]
     items = pd.DataFrame({
         "id": [f"q{i:02d}" for i in range(n)],
-        # each question names its customer and e-mail: neither may reach the endpoint
-        "question": [f"{CUSTOMERS[i % 4]} ({EMAILS[i % 4]}) asks: {q}" for i, (q, *_rest) in enumerate(rows)],
+        # each question names its customer and e-mail: neither may reach the endpoint; its ticket
+        # makes it a question of its own (the same text asked again would count once)
+        "question": [f"{CUSTOMERS[i % 4]} ({EMAILS[i % 4]}) asks (ticket {i}): {q}"
+                     for i, (q, *_rest) in enumerate(rows)],
         "answer": [a for _, a, _, _ in rows], "facts": [f for _, _, f, _ in rows], "sources": [s for *_, s in rows]})
     corpus = pd.DataFrame({"id": list(CORPUS), "text": list(CORPUS.values())})
     return ItemData(spec=es, items=items, train=None, corpus=corpus,

@@ -61,7 +61,7 @@ def _retrieval(n: int = 120) -> tuple[ItemData, pd.DataFrame, pd.DataFrame]:
                  candidates=[ItemCandidate(name="emb", kind="embeddings")])
     ids = [f"q{i:03d}" for i in range(n)]
     rel = [f"d{rng.integers(20)}" for _ in ids]
-    items = pd.DataFrame({"id": ids, "text": ["x"] * n, "rel": rel})
+    items = pd.DataFrame({"id": ids, "text": [f"query {i}" for i in range(n)], "rel": rel})  # distinct inputs
     data = ItemData(spec=es, items=items, train=None, corpus=None)
 
     def ranked(p_first: float) -> list[str | None]:
@@ -98,6 +98,78 @@ def test_retrieval_differences_are_t_intervals_on_per_query_values() -> None:
     assert hit.method == "normal" and cmp.rows == 120 and cmp.class_counts is None
 
 
+def _asked(data: ItemData, frames: tuple[pd.DataFrame, ...], times: int, texts: list[str] | None = None,
+           ) -> tuple[ItemData, ...]:
+    """The eval set (and its answer tables) with every item asked ``times`` times under new ids:
+    the same input, expected answer and answer again (``texts``: the repeats' inputs)."""
+    items = pd.concat([data.items.assign(id=[f"{i}-{k}" for i in data.ids]) for k in range(times)],
+                      ignore_index=True)
+    if texts is not None:
+        items["text"] = texts
+    asked = [pd.concat([f.assign(item_id=[f"{i}-{k}" for i in f["item_id"]]) for k in range(times)],
+                       ignore_index=True) for f in frames]
+    return (ItemData(spec=data.spec, items=items, train=None, corpus=None), *asked)
+
+
+def test_an_input_asked_again_counts_once_in_the_interval_and_the_sample_size() -> None:
+    # 120 queries, each asked four times (a query log's repeats, or a copy pasted twice):
+    # the answers repeat, so the 480 items hold the evidence of 120, and are judged as 120
+    data, cand, base = _retrieval()
+    once = compare_items(cand, base, data, task="retrieval", candidate_name="emb", metrics=["quality.mrr_at_5"])
+    four, cand4, base4 = _asked(data, (cand, base), 4)
+    four_c = compare_items(cand4, base4, four, task="retrieval", candidate_name="emb", metrics=["quality.mrr_at_5"])
+    d1, d4 = once.diffs["quality.mrr_at_5"], four_c.diffs["quality.mrr_at_5"]
+    assert d4.diff == pytest.approx(d1.diff) and d4.n == 120 and d4.items == 480 and d1.items is None
+    assert (d4.ci_low, d4.ci_high) == (pytest.approx(d1.ci_low), pytest.approx(d1.ci_high))
+    assert four_c.rows == 480 and four_c.heldout_rows == 120 and four_c.repeats == 360
+    assert any("480 eval items ask 120 distinct inputs" in n for n in four_c.notes)
+    # an input typed again with other case, spacing or punctuation is the same input
+    texts = [t if k % 2 else f"  {t.upper()}?" for k in range(4) for t in data.items["text"]]
+    typed, cand_t, base_t = _asked(data, (cand, base), 4, texts)
+    assert compare_items(cand_t, base_t, typed, task="retrieval", candidate_name="emb").heldout_rows == 120
+    assert "(120 distinct inputs" in typed.summary()
+    # the sample-size gate counts the distinct inputs, and says so
+    logged = {"heldout.rows": 120.0, "heldout.repeats": 360.0}
+    short = sample_size_gate(SampleSizeGate(kind="sample_size", min_rows=200), logged, task_kind="retrieval")
+    assert not short.passed and "120 distinct eval inputs (480 items, 360 asking an input again)" in short.reason
+    ok = sample_size_gate(SampleSizeGate(kind="sample_size"), logged, task_kind="retrieval")
+    assert ok.passed and ok.reason.startswith("120 distinct eval inputs (480 items with repeats)")
+
+
+def test_grouped_intervals_equal_those_on_the_distinct_inputs_and_ungrouped_ones_are_unchanged() -> None:
+    rng = np.random.default_rng(11)
+    a, b = rng.random(150), rng.random(150)
+    plain = stats.paired_values("token_f1", a, b)
+    assert stats.paired_values("token_f1", a, b, groups=np.arange(150)) == plain  # one item per input
+    # each input asked 3 times: the interval on the 150 distinct values, by hand
+    grouped = stats.paired_values("token_f1", np.repeat(a, 3), np.repeat(b, 3), groups=np.repeat(np.arange(150), 3))
+    d = a - b
+    half = student_t.ppf(0.975, 149) * d.std(ddof=1) / math.sqrt(150)
+    assert (grouped.ci_low, grouped.ci_high) == (pytest.approx(d.mean() - half), pytest.approx(d.mean() + half))
+    assert grouped.n == 150 and grouped.items == 450
+    # inputs asked unevenly: the cluster-robust variance (sum of each input's summed deviations squared)
+    sizes = rng.integers(1, 6, size=60)
+    g = np.repeat(np.arange(60), sizes)
+    x, y = rng.random(len(g)), rng.random(len(g))
+    got = stats.paired_values("token_f1", x, y, groups=g)
+    dev = np.bincount(g, weights=(x - y) - (x - y).mean())
+    se = math.sqrt(60 / 59 * (dev @ dev)) / len(g)
+    assert got.ci_high - got.diff == pytest.approx(student_t.ppf(0.975, 59) * se)
+    # a macro average: the bootstrap draws inputs with their repeats, the same draws as on the distinct items
+    classes = ["a", "b", "c"]
+    truth = rng.choice(classes, size=200)
+    cand, ref = _labels(rng, truth, 0.75, classes), _labels(rng, truth, 0.65, classes)
+    distinct = stats.paired_macro("macro_f1", truth, cand, ref, seed=4)
+    rep = (lambda xs: [v for v in xs for _ in range(3)])
+    again = stats.paired_macro("macro_f1", rep(truth), rep(cand), rep(ref), seed=4,
+                               groups=np.repeat(np.arange(200), 3))
+    assert (again.diff, again.ci_low, again.ci_high) == (pytest.approx(distinct.diff), pytest.approx(distinct.ci_low),
+                                                         pytest.approx(distinct.ci_high))
+    assert again.n == 200 and again.items == 600
+    ungrouped = stats.paired_macro("macro_f1", rep(truth), rep(cand), rep(ref), seed=4)
+    assert ungrouped.ci_high - ungrouped.ci_low < 0.75 * (distinct.ci_high - distinct.ci_low)  # what it overstated
+
+
 def test_a_baseline_that_missed_items_is_no_paired_comparison() -> None:
     from workbench.errors import EvaluationError
 
@@ -121,7 +193,8 @@ def _classification(n: int, right_c: float, right_b: float, seed: int = 1):
     es = EvalSet(source="t", id="id", inputs=["text"], expected="y",
                  baseline=ItemCandidate(name="rule", kind="rule", default="two"),
                  candidates=[ItemCandidate(name="lr", kind="sklearn")])
-    data = ItemData(spec=es, items=pd.DataFrame({"id": [f"i{i}" for i in range(n)], "text": "x", "y": truth}),
+    ids = [f"i{i}" for i in range(n)]
+    data = ItemData(spec=es, items=pd.DataFrame({"id": ids, "text": [f"item {i}" for i in range(n)], "y": truth}),
                     train=None, corpus=None)
     frame = (lambda out: pd.DataFrame({"item_id": data.ids, "output": out}))
     answers = (lambda right: frame(_labels(rng, np.array(truth), right, classes)))
@@ -174,7 +247,7 @@ def test_slices_of_an_eval_set_are_judged_on_paired_intervals_not_point_values()
                  baseline=ItemCandidate(name="rule", kind="rule", default="pos"),
                  candidates=[ItemCandidate(name="lr", kind="sklearn")])
     ids = [f"i{i}" for i in range(len(length))]
-    data = ItemData(spec=es, items=pd.DataFrame({"id": ids, "text": "x", "y": truth, "length": length}),
+    data = ItemData(spec=es, items=pd.DataFrame({"id": ids, "text": ids, "y": truth, "length": length}),
                     train=None, corpus=None)
     right_c = np.select([length == "long", length == "short"], [0.9, 0.5], 0.72)
     right_b = np.select([length == "long", length == "short"], [0.6, 0.8], 0.75)

@@ -297,6 +297,8 @@ def judge_interval(diff: Mapping[str, Any], *, higher: bool, margin: float, incl
 def _interval_text(d: Mapping[str, Any]) -> str:
     n = _num(d, "n")
     rows = f" on {n:.0f} paired rows" if n is not None else ""
+    if n is not None and d.get("items"):  # an eval set whose inputs repeat: each counted once
+        rows = f" on {n:.0f} distinct paired inputs ({int(d['items'])} eval items)"
     method = f", {d['method']}" if d.get("method") else ""
     several = (f", widened for the {d['candidates']} candidates scored on these rows (Bonferroni)"
                if (d.get("candidates") or 1) > 1 else "")
@@ -676,6 +678,12 @@ def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task
         f" and {gate.min_per_class} of each class" if classes is not None else "")
     if task_kind in ITEM_TASKS:
         need = need.replace("held-out rows", "eval items")
+    repeats = int(_num(metrics, "heldout.repeats") or 0)  # eval items asking an input again: counted once
+    if repeats:
+        asked = f"distinct eval inputs ({int(rows) + repeats} items, {repeats} asking an input again)"
+        short = [line.replace("eval items", asked, 1) if line.startswith(f"{int(rows)} eval items") else line
+                 for line in short]
+        need = need.replace("eval items", "distinct eval inputs")
     if short:
         return GateResult(passed=False, measured=rows, details=tuple(short),
                           reason=f"too few held-out rows to judge any difference: {'; '.join(short)} "
@@ -685,6 +693,8 @@ def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task
         "" if classes is None else f" ({classes['positive']} positive, {classes['negative']} negative)"
         if set(classes) == {"positive", "negative"} else f" ({len(classes)} classes, the rarest with "
         f"{min(classes.values())})")
+    if repeats:
+        have = have.replace(" eval items", f" distinct eval inputs ({int(rows) + repeats} items with repeats)", 1)
     return GateResult(passed=True, measured=rows, reason=f"{have}; the minimum is {need}", **base)
 
 
@@ -983,7 +993,8 @@ def item_errors(candidates: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
         if errors is not None and rate:
             out[name] = (int(errors), round(errors / rate))
         elif errors is not None:
-            out[name] = (int(errors), int(_num(run.data.metrics, "heldout.rows") or 0))
+            out[name] = (int(errors), int((_num(run.data.metrics, "heldout.rows") or 0)
+                                          + (_num(run.data.metrics, "heldout.repeats") or 0)))
     return out
 
 

@@ -85,8 +85,9 @@ class PairedDiff:
     ci_low: float
     ci_high: float
     method: str  # delong | normal | bootstrap
-    n: int
+    n: int  # the independent units judged: rows, or eval items with an input asked again counted once
     confidence: float = CONFIDENCE
+    items: int | None = None  # eval items behind the n distinct inputs, when some repeat (None: none do)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -531,10 +532,46 @@ def item_method_for(metric: str) -> str | None:
     return "normal" if _ITEM_MEAN.match(short) else None
 
 
-def paired_values(metric: str, cand: np.ndarray, ref: np.ndarray, *, confidence: float = CONFIDENCE) -> PairedDiff:
+def paired_values(metric: str, cand: np.ndarray, ref: np.ndarray, *, confidence: float = CONFIDENCE,
+                  groups: np.ndarray | None = None) -> PairedDiff:
     """mean(cand) - mean(ref) of per-item values on the same items, with a t interval on the
-    per-item differences (as :func:`paired_mean_diff`, for values already computed)."""
-    return _paired_rows(metric, np.asarray(cand, float), np.asarray(ref, float), confidence, unit="items")
+    per-item differences (as :func:`paired_mean_diff`, for values already computed).
+
+    ``groups`` (an integer per item: items asking the same input share one) makes the
+    interval count each input once: an input asked four times is answered the same way four
+    times, so its repeats move together and are one piece of evidence, not four. The mean
+    stays the items' mean; its variance is the cluster-robust one (the sum over groups of
+    each group's summed deviations squared, over n², times G/(G-1)), with G-1 degrees of
+    freedom: with one item per group it is the plain t interval."""
+    a, b = np.asarray(cand, float), np.asarray(ref, float)
+    codes = _group_codes(groups, len(a))
+    if codes is None:
+        return _paired_rows(metric, a, b, confidence, unit="items")
+    from scipy.stats import t
+
+    d = a - b
+    n, g = len(d), int(codes.max()) + 1
+    if g < 2:
+        raise EvaluationError("a paired interval needs at least two distinct inputs", where="paired comparison",
+                              hint="evaluate on more distinct items")
+    diff = float(d.mean())
+    per_group = np.bincount(codes, weights=d - diff, minlength=g)
+    se = math.sqrt(g / (g - 1) * float(per_group @ per_group)) / n
+    half = float(t.ppf(0.5 + confidence / 2, g - 1)) * se
+    return PairedDiff(metric, float(a.mean()), float(b.mean()), diff, diff - half, diff + half, "normal", g,
+                      confidence, items=n)
+
+
+def _group_codes(groups: np.ndarray | None, n: int) -> np.ndarray | None:
+    """``groups`` as codes 0..G-1, or None when there are none or every item is its own."""
+    if groups is None:
+        return None
+    values = np.asarray(groups)
+    if len(values) != n:
+        raise EvaluationError(f"{len(values)} group labels for {n} items", where="paired comparison",
+                              hint="give one group per item")
+    _, codes = np.unique(values, return_inverse=True)
+    return codes.astype(np.int64) if int(codes.max(initial=-1)) + 1 < n else None
 
 
 def _macro_stat(metric: str, expected: np.ndarray, predicted: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -563,10 +600,11 @@ def _macro_stat(metric: str, expected: np.ndarray, predicted: np.ndarray) -> Cal
 
 def paired_macro(metric: str, expected: Sequence[Any], cand: Sequence[Any], ref: Sequence[Any], *,
                  resamples: int = 200, seed: int = 0, confidence: float = CONFIDENCE,
-                 chunk_cells: int = 4_000_000) -> PairedDiff:
+                 chunk_cells: int = 4_000_000, groups: np.ndarray | None = None) -> PairedDiff:
     """A macro average over classes (``macro_f1``, ``macro_precision``, ``macro_recall``) of
     two models' labels on the same items: the difference, with the percentile interval of a
-    seeded paired bootstrap over items (the same resampled items for both)."""
+    seeded paired bootstrap over items (the same resampled items for both). With ``groups``
+    (as :func:`paired_values`), the bootstrap draws inputs, each with all its repeats."""
     short = metric.split(".", 1)[1] if metric.startswith("quality.") else metric
     if short not in _ITEM_MACRO:
         raise EvaluationError(f"{metric} is not a macro average over classes", where="stats.paired_macro",
@@ -578,9 +616,16 @@ def paired_macro(metric: str, expected: Sequence[Any], cand: Sequence[Any], ref:
                               hint="evaluate on more items")
     f_c, f_r = _macro_stat(short, y, np.asarray(list(cand), dtype=object)), _macro_stat(
         short, y, np.asarray(list(ref), dtype=object))
+    codes = _group_codes(groups, n)
+    g = n if codes is None else int(codes.max()) + 1
+    if g < 2:
+        raise EvaluationError("a paired interval needs at least two distinct inputs", where="paired comparison",
+                              hint="evaluate on more distinct items")
     ones = np.ones((1, n), dtype=np.float32)
     point_c, point_r = float(f_c(ones)[0]), float(f_r(ones)[0])
-    d = np.concatenate([f_c(W) - f_r(W) for W in _weights(n, resamples, seed, chunk_cells)])
+    draws = _weights(g, resamples, seed, chunk_cells)  # per input: how often it was drawn
+    d = np.concatenate([f_c(W) - f_r(W) for W in (draws if codes is None else (W[:, codes] for W in draws))])
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(d, [alpha, 1 - alpha])
-    return PairedDiff(short, point_c, point_r, point_c - point_r, float(lo), float(hi), "bootstrap", n, confidence)
+    return PairedDiff(short, point_c, point_r, point_c - point_r, float(lo), float(hi), "bootstrap", g, confidence,
+                      items=None if codes is None else n)

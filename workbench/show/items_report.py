@@ -113,7 +113,8 @@ def intervals(comparisons: Mapping[str, Any]) -> pd.DataFrame:
         for metric, d in cmp.diffs.items():
             rows.append({"candidate": name, "metric": metric, "candidate value": d.candidate,
                          f"{cmp.reference_label}": d.reference,
-                         "difference [95 % interval]": d.text(), "method": d.method, "items": d.n})
+                         "difference [95 % interval]": d.text(), "method": d.method,
+                         "items": d.n if d.items is None else f"{d.n} distinct of {d.items}"})
     return pd.DataFrame(rows)
 
 

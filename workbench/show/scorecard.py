@@ -542,7 +542,8 @@ def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected:
                 rows.append((name, data.get("reference_label") or ref, metric,
                              _Num(format_metric(metric, d.get("candidate"))),
                              _Num(format_metric(metric, d.get("reference"))), _Num(_interval_text(d)),
-                             d.get("method"), _Num(fmt.integer(d.get("n")))))
+                             d.get("method"), _Num(fmt.integer(d.get("n")) + (  # inputs asked again: once
+                                 f" distinct of {fmt.integer(d['items'])}" if d.get("items") else ""))))
     if not rows:
         parts.append('<p class="muted">No paired comparison was logged (a custom evaluate notebook): the gates '
                      'compared point values.</p></section>')

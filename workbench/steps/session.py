@@ -562,6 +562,8 @@ class Session:
         if chosen is not None:
             chosen = [m for m in chosen if m.startswith("quality.")]
         counts = {"heldout.rows": float(comparison.heldout_rows)}
+        if comparison.repeats:  # eval items asking an input again: not in heldout.rows
+            counts["heldout.repeats"] = float(comparison.repeats)
         classes = comparison.class_counts
         if classes is not None and set(classes) == {"positive", "negative"}:
             counts["heldout.positives"] = float(classes["positive"])

@@ -102,6 +102,7 @@ def compare_items(candidate: pd.DataFrame, reference: pd.DataFrame, data: ItemDa
     per_c, per_r = _per_item(task, data, cand), _per_item(task, data, ref)
     expected = np.asarray(data.expected, dtype=object)
     answers_c, answers_r = np.asarray(cand, dtype=object), np.asarray(ref, dtype=object)
+    groups = data.input_groups()  # an input asked again is one piece of evidence, not several
 
     def one(short: str, idx: np.ndarray) -> tuple[stats.PairedDiff | None, str]:
         """The paired difference on the items at ``idx`` (all of them, or a slice's)."""
@@ -109,11 +110,11 @@ def compare_items(candidate: pd.DataFrame, reference: pd.DataFrame, data: ItemDa
         try:
             if how == "bootstrap" and task == "text-classification":
                 return stats.paired_macro(short, list(expected[idx]), list(answers_c[idx]), list(answers_r[idx]),
-                                          resamples=resamples), ""
+                                          resamples=resamples, groups=groups[idx]), ""
             if how == "normal" and short in per_c and short in per_r:
                 c, r = per_c[short][idx], per_r[short][idx]
                 judged = ~(np.isnan(c) | np.isnan(r))  # answer: items with facts / sources
-                return stats.paired_values(short, c[judged], r[judged]), ""
+                return stats.paired_values(short, c[judged], r[judged], groups=groups[idx][judged]), ""
             return None, f"no paired interval for a {task} eval set"
         except EvaluationError as exc:
             return None, f"no interval ({exc.what})"
@@ -134,6 +135,13 @@ def compare_items(candidate: pd.DataFrame, reference: pd.DataFrame, data: ItemDa
     found = paired_slices(columns, [n.split(".", 1)[1] for n in dict.fromkeys(names)],
                           min_slice_items or data.spec.min_slice_items, one, classes=classes)
     slices = sorted((SliceDiff(*e) for e in found), key=lambda d: (d.column, d.key, d.metric))
-    counts = dict(Counter(data.expected)) if task == "text-classification" else None
-    return Comparison(candidate_name, reference_name, reference_label or reference_name, len(ids), len(ids), counts,
-                      diffs, tuple(slices), tuple(notes))
+    distinct = int(groups.max(initial=-1)) + 1
+    # the sample-size gate counts distinct inputs, overall and per class (an input with two
+    # expected classes, a labelling disagreement, counts in each)
+    counts = (dict(Counter(label for _, label in dict.fromkeys(zip(groups.tolist(), data.expected, strict=True))))
+              if task == "text-classification" else None)
+    if distinct < len(ids):
+        notes.append(f"{len(ids):,} eval items ask {distinct:,} distinct inputs: each interval and the sample-size "
+                     "gate count an input once, however often it is asked (its repeats are answered alike)")
+    return Comparison(candidate_name, reference_name, reference_label or reference_name, len(ids), distinct, counts,
+                      diffs, tuple(slices), tuple(notes), repeats=len(ids) - distinct)

@@ -18,6 +18,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ...charter.items import EvalSet
@@ -118,8 +119,21 @@ class ItemData:
             out["eval_set.corpus_documents"] = len(self.corpus)
         return out
 
+    def input_groups(self) -> np.ndarray:
+        """Per eval item, the number of its input once normalized (:func:`normalize_text`): items
+        asking the same input share one, so an interval counts that input once (an input asked
+        again is answered alike, and its repeats are not new evidence)."""
+        _, codes = np.unique(np.asarray([normalize_text(t) for t in self.texts()], dtype=object), return_inverse=True)
+        return codes.astype(np.int64)
+
+    def distinct_inputs(self) -> int:
+        return int(self.input_groups().max(initial=-1)) + 1
+
     def summary(self) -> str:
-        parts = [f"{len(self.items):,} eval items from '{self.spec.source}'"]
+        distinct = self.distinct_inputs()
+        repeats = (f" ({distinct:,} distinct inputs: an input asked again counts once in every interval)"
+                   if distinct < len(self.items) else "")
+        parts = [f"{len(self.items):,} eval items from '{self.spec.source}'{repeats}"]
         if self.train is not None:
             parts.append(f"{len(self.train):,} training items from '{self.spec.train}'")
         if self.corpus is not None:

@@ -78,11 +78,13 @@ class Comparison:
     reference: str  # baseline | champion
     reference_label: str  # what the reference is, for a person ("today's rule", "champion v3")
     rows: int  # rows compared
-    heldout_rows: int  # rows in the held-out set (rows < heldout_rows: a sample was compared)
+    # rows in the held-out set (rows < heldout_rows: a sample was compared); an eval set's distinct inputs
+    heldout_rows: int
     class_counts: dict[str, int] | None
     diffs: dict[str, stats.PairedDiff]  # quality.<m> -> difference
     slices: tuple[SliceDiff, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    repeats: int = 0  # eval items whose input an earlier item already asks (counted once: not in heldout_rows)
 
     def metrics(self, logged: Sequence[str] | None = None) -> dict[str, float]:
         """``compare.<reference>.<m>.diff|ci_low|ci_high`` for the metrics in ``logged``
@@ -99,7 +101,8 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {"candidate": self.candidate, "reference": self.reference, "reference_label": self.reference_label,
-                "rows": self.rows, "heldout_rows": self.heldout_rows, "class_counts": self.class_counts,
+                "rows": self.rows, "heldout_rows": self.heldout_rows, "repeats": self.repeats,
+                "class_counts": self.class_counts,
                 "confidence": stats.CONFIDENCE,
                 "metrics": {k: v.to_dict() for k, v in self.diffs.items()},
                 "slices": [s.to_dict() for s in self.slices], "notes": list(self.notes)}
