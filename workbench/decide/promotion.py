@@ -686,7 +686,8 @@ def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task
         need = need.replace("eval items", "distinct eval inputs")
     if short:
         return GateResult(passed=False, measured=rows, details=tuple(short),
-                          reason=f"too few held-out rows to judge any difference: {'; '.join(short)} "
+                          reason=f"too few {'eval items' if task_kind in ITEM_TASKS else 'held-out rows'} to judge "
+                          f"any difference: {'; '.join(short)} "
                           f"(the minimum is {need}; set `- {{kind: sample_size, min_rows: ..., min_per_class: ...}}` "
                           "in the gates to change it, README \"Differences you can trust\")", **base)
     have = f"{int(rows)} {'eval items' if task_kind in ITEM_TASKS else 'held-out rows'}" + (
