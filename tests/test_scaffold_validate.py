@@ -160,6 +160,30 @@ def test_times_kept_as_iso_text_in_a_parquet_file_are_read_as_times_and_split_on
     assert chosen.split.column == "closed_at" and chosen.sources["events"].columns["closed_at"] == "TIMESTAMP"
 
 
+def test_a_whole_number_year_column_is_named_with_the_flag_that_splits_on_it(tmp_path: Path) -> None:
+    """Prices by year of sale, 2005-2020, and no date column: `new` drafted a random split and
+    said nothing, so a model was judged on sales older than some it learned from. A year may
+    be when the row happened or a measurement (a year of build), so `new` does not guess: it
+    names the column and the flag; the flag then drafts a temporal split on it."""
+    rng = np.random.default_rng(9)
+    n = 400
+    year = rng.integers(2005, 2021, n)
+    frame = pd.DataFrame({"year_sold": year, "YearBuilt": rng.integers(1950, 2005, n),
+                          "model_yr": rng.integers(1, 4, n), "size": rng.normal(120, 30, n),
+                          "price": 1000 * (year - 2000) + rng.normal(0, 500, n)})
+    frame.to_csv(tmp_path / "houses.csv", index=False)
+    made = new_pilot("houses", tmp_path / "houses.csv", "price", pilots_dir=tmp_path / "pilots")
+    hints = [n for n in made.notes if "holds years" in n]
+    assert [h.split(" ", 1)[0] for h in hints] == ["year_sold", "YearBuilt"]  # model_yr holds 1-3: not years
+    assert hints[0].startswith("year_sold holds years (2005-2020): if it is when each row happened") and \
+        "`--time-column year_sold` judges on the latest years" in hints[0]
+    assert load_charter(made.charter).split.kind == "random"
+    chosen = new_pilot("houses2", tmp_path / "houses.csv", "price", time_column="year_sold",
+                       pilots_dir=tmp_path / "pilots")
+    assert load_charter(chosen.charter).split.column == "year_sold"
+    assert not [n for n in chosen.notes if "holds years" in n]  # a split on time: nothing to say
+
+
 def test_a_value_that_does_not_match_the_declared_date_format_is_located(tmp_path: Path) -> None:
     from workbench.charter.config import CsvOptions, Source
     from workbench.data.warehouse import ingest_source, writer

@@ -616,6 +616,7 @@ def new_pilot(
                          "one value's rows on both sides")
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group)
         if time_column is None:  # random or group, 25 % held out: (about) what the sample-size gate will see
+            notes += _year_hints(con, columns, target)
             labelled = sum(n for _, n in counts)
             notes += _held_out_shortfall(labelled, counts if task in ("classification", "multiclass") else [],
                                          by=group[0] if group is not None else None)
@@ -718,6 +719,29 @@ def _time_column(con: Any, columns: dict[str, str], target: str) -> tuple[str | 
     why = (f"{chosen} is a {columns[chosen]} column" + (f" (the earliest on average of {', '.join(found)})"
                                                         if others else "") + "; --time-column picks another")
     return chosen, why
+
+
+_YEAR_NAME = re.compile(r"(?i)year|(^|[^a-z])yrs?([^a-z]|$)")
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+
+
+def _year_hints(con: Any, columns: dict[str, str], target: str) -> list[str]:
+    """Notes for whole-number columns named as years and holding years (1900-2100, three or
+    more): a year of sale is when the row happened, and a random split then trains on later
+    years than some of the rows it judges; a year of build is a measurement. Which it is, only
+    the analyst knows, so `new` says how to split on it and does not guess."""
+    from .data.sql import quote_ident as _q
+
+    found = [c for c, t in columns.items() if t in _INTEGERS and c != target and _YEAR_NAME.search(c)]
+    if not found:
+        return []
+    got = con.execute("SELECT " + ", ".join(f"min({_q(c)}), max({_q(c)}), count(DISTINCT {_q(c)})" for c in found)
+                      + " FROM t").fetchall()[0]
+    return [f"{c} holds years ({lo}-{hi}): if it is when each row happened (a year of sale, not of build), "
+            f"`--time-column {c}` judges on the latest years; the drafted random split learns from later years "
+            "than some of the rows it judges"
+            for i, c in enumerate(found) for lo, hi, n in [got[3 * i:3 * i + 3]]
+            if lo is not None and 1900 <= lo and hi <= 2100 and n >= 3]
 
 
 def _read_text_times(con: Any, columns: dict[str, str], target: str, time_column: str | None
