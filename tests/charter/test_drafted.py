@@ -90,6 +90,42 @@ def test_confirming_removes_the_tag_and_logs_who_and_when(tmp_path: Path) -> Non
     assert "range: {min: 0, max: 9, severity: warn}\n" in (tmp_path / "contracts" / "t.yml").read_text()
 
 
+def test_a_full_disk_while_confirming_cuts_no_file_short(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills while a file is written (half of it lands, then ENOSPC): the charter, a
+    file its author wrote by hand, used to be left cut in half. Now each file is written whole
+    or not at all: the charter first, with who confirmed; a contract that could not be written
+    keeps its tag, so its value stays drafted."""
+    import errno
+
+    path = _project(tmp_path)
+    contract = tmp_path / "contracts" / "t.yml"
+    real = Path.write_text
+    full: list[str] = []
+
+    def half_then_full(self: Path, data: str, *args: object, **kwargs: object) -> int:
+        if any(name in self.name for name in full):
+            real(self, data[: len(data) // 2], *args, **kwargs)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", half_then_full)
+    full.append("pilot.yaml")
+    with pytest.raises(OSError, match="No space left"):
+        confirm(load_charter(path), all_values=True, by="ana")
+    assert path.read_text() == CHARTER and contract.read_text() == CONTRACT  # nothing changed
+    full[:] = ["t.yml"]
+    with pytest.raises(OSError, match="No space left"):
+        confirm(load_charter(path), all_values=True, by="ana")
+    assert contract.read_text() == CONTRACT
+    charter = load_charter(path)  # whole, confirmed and logged; the contract's value still drafted
+    assert [v.key for v in drafted_values(charter)] == ["columns.a.range"]
+    assert len(charter.confirmed) == 5
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["nb.ipynb", "pilot.yaml", "t.csv", "t.yml"]
+    monkeypatch.setattr(Path, "write_text", real)
+    confirm(charter, all_values=True, by="ana")  # room again: the rest is confirmed
+    assert drafted_values(load_charter(path)) == ()
+
+
 def test_an_unreadable_file_is_reported_not_refused(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("a: [1,   # drafted: x\n")

@@ -246,6 +246,11 @@ def confirm(charter: Any, selectors: Sequence[str] = (), *, all_values: bool = F
     by_file: dict[str, set[int]] = {}
     for v in chosen:
         by_file.setdefault(v.file, set()).add(v.line)
+    # every file's new text first, then each written whole (a temporary file renamed over it):
+    # an interrupt or a full disk leaves a file as it was or as it should be, never cut short.
+    # The charter, which logs who confirmed, goes first: a value logged but still tagged stays
+    # drafted (the careful side); one untagged but not logged would be confirmed by nobody.
+    texts: dict[Path, str] = {}
     for path in _files(charter):
         lines_to_clear = by_file.get(shown(path))
         if not lines_to_clear:
@@ -257,9 +262,28 @@ def confirm(charter: Any, selectors: Sequence[str] = (), *, all_values: bool = F
             tagged = _tag(raw.rstrip("\r\n"))
             if tagged is not None:
                 lines[n - 1] = tagged[0] + end
-        path.write_text("".join(lines), encoding="utf-8")
-    _log(Path(charter.path), [Confirmation(v.key, v.file, v.text, who, at) for v in chosen])
+        texts[path] = "".join(lines)
+    main = Path(charter.path)
+    texts[main] = _logged(texts[main] if main in texts else main.read_text(encoding="utf-8"),
+                          [Confirmation(v.key, v.file, v.text, who, at) for v in chosen])
+    for path in sorted(texts, key=lambda p: p != main):
+        _replace(path, texts[path])
     return chosen
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole: into a temporary file beside it (the same mode), then
+    renamed over it; a failure removes the temporary file and leaves ``path`` untouched."""
+    import shutil
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        shutil.copymode(path, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _who() -> str:
@@ -271,10 +295,10 @@ def _who() -> str:
         return "unknown"
 
 
-def _log(path: Path, entries: Iterable[Confirmation]) -> None:
-    """Append entries to the charter's top-level ``confirmed:`` list, as text (the rest of
-    the file, comments and layout included, is left as it is)."""
-    lines = path.read_text(encoding="utf-8").splitlines()
+def _logged(text: str, entries: Iterable[Confirmation]) -> str:
+    """The charter's ``text`` with entries appended to its top-level ``confirmed:`` list (the
+    rest of the file, comments and layout included, is left as it is)."""
+    lines = text.splitlines()
     items = ["  - " + json.dumps(e.to_dict(), ensure_ascii=False) for e in entries]
     head = next((i for i, line in enumerate(lines) if re.match(r"^confirmed\s*:", line)), None)
     if head is None:
@@ -291,7 +315,7 @@ def _log(path: Path, entries: Iterable[Confirmation]) -> None:
         while end > head + 1 and not lines[end - 1].strip():
             end -= 1
         lines[end:end] = items
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return "\n".join(lines) + "\n"
 
 
 # -- placeholders ----------------------------------------------------------------------------
