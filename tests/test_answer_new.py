@@ -52,3 +52,23 @@ def test_new_drafts_an_answer_pilot_with_a_canned_reply_and_a_passage_lookup(tmp
         got = module.answer({"question": q})
         assert got == {"answer": CORPUS[source], "sources": [source]}
     assert module.answer({"question": "the"}) == ""  # nothing left after stop words: no answer (an error)
+
+
+def test_a_corpus_id_not_named_like_one_is_the_column_the_sources_cite(tmp_path: Path) -> None:
+    """A corpus keyed `pid` (no "id" word in its name): `new` refused it and asked for
+    --corpus-id, though the sources column cites those very values, as retrieval's `new` finds
+    them among the relevant ids. Now the column holding the cited ids is the corpus id; the
+    passage text is not (it holds none)."""
+    rows = [{"question": f"({k}) {q}", "reference": a, "facts": f, "source": s}
+            for k in range(12) for q, a, f, s in QUESTIONS]
+    pd.DataFrame(rows).to_csv(tmp_path / "qa.csv", index=False)
+    pd.DataFrame({"passage": list(CORPUS.values()), "pid": list(CORPUS)}).to_csv(tmp_path / "faq.csv", index=False)
+    args = ["new", "faq", "--data", str(tmp_path / "qa.csv"), "--task", "answer", "--text-column", "question",
+            "--target", "reference", "--corpus", str(tmp_path / "faq.csv"), "--dir", str(tmp_path / "pilots"),
+            "--owner", "lead@team.internal"]
+    made = CliRunner().invoke(app, [*args, "--sources-column", "source"])
+    assert made.exit_code == 0, made.output
+    assert load_charter(tmp_path / "pilots" / "faq" / "pilot.yaml").eval_set.corpus.id == "pid"
+    # without sources nothing says which column the answers cite: the flag is asked for, nothing is left
+    bare = CliRunner().invoke(app, [*args[:1], "faq2", *args[2:]])
+    assert bare.exit_code != 0 and "--corpus-id" in bare.output and not (tmp_path / "pilots" / "faq2").exists()

@@ -1704,6 +1704,22 @@ def _contract(folder: Path, table: str, columns: dict[str, str], text_columns: l
 
 # extraction: the shape of a field's values, as a regular expression with one group
 _ID_NAME = re.compile(r"(^|_)id$", re.I)  # named like an identifier: id, ticket_id, doc_ID
+
+
+def _corpus_id_holding(con: Any, column: str, ccols: dict[str, str]) -> str | None:
+    """The corpus (table ``c``) column with one value per document that holds the most of the
+    ids listed in ``column`` of table ``t`` (separated by | ; or ,); on a tie, one named like an
+    id. None when no such column holds any."""
+    from .data.sql import quote_ident as _q
+
+    listed = {p.strip() for (v,) in con.execute(f"SELECT {_q(column)}::VARCHAR FROM t").fetchall() if v
+              for p in re.split(r"[|;,]", v) if p.strip()}
+    unique = [c for c in ccols if con.execute(
+        f"SELECT count(DISTINCT {_q(c)}) = count(*) AND count({_q(c)}) = count(*) FROM c").fetchone()[0]]
+    cover = {c: len(listed & {str(v) for (v,) in con.execute(f"SELECT {_q(c)}::VARCHAR FROM c").fetchall()})
+             for c in unique}
+    best = max(cover, key=lambda c: (cover[c], c.lower().endswith("id")), default=None)
+    return best if best is not None and cover[best] > 0 else None
 _NUMBER = re.compile(r"^[+-]?[0-9]+(?:[.,][0-9]+)?$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
@@ -1956,14 +1972,8 @@ def new_retrieval_pilot(
         _need_columns(columns, [target, *query_columns], data, "--relevant-column / --query-column")
         ccols = _items_table(con, corpus, "c")
         if corpus_id is None:  # a column with one value per document that holds most relevant ids
-            rel = {p.strip() for (v,) in con.execute(f"SELECT {_q(target)}::VARCHAR FROM t").fetchall() if v
-                   for p in re.split(r"[|;,]", v) if p.strip()}
-            unique = [c for c in ccols if con.execute(
-                f"SELECT count(DISTINCT {_q(c)}) = count(*) AND count({_q(c)}) = count(*) FROM c").fetchone()[0]]
-            cover = {c: len(rel & {str(v) for (v,) in con.execute(f"SELECT {_q(c)}::VARCHAR FROM c").fetchall()})
-                     for c in unique}
-            corpus_id = max(cover, key=lambda c: (cover[c], c.lower().endswith("id")), default=None)
-            if corpus_id is None or cover[corpus_id] == 0:
+            corpus_id = _corpus_id_holding(con, target, ccols)
+            if corpus_id is None:
                 raise ConfigError("no corpus column with one value per document holds the relevant ids",
                                   where=f"{corpus} (--corpus-id)",
                                   hint=f"pass --corpus-id COLUMN; its columns: {', '.join(ccols)}")
@@ -2133,9 +2143,11 @@ def new_answer_pilot(
         _need_columns(columns, [target, *question_columns, *optional], data, "--target / --text-column / --facts-column"
                       " / --sources-column")
         ccols = _items_table(con, corpus, "c")
-        if corpus_id is None:  # an id-like column with one value per passage
+        if corpus_id is None:  # an id-like column with one value per passage, or the one the sources name
             corpus_id = next((c for c in ccols if _ID_NAME.search(c) and con.execute(
                 f"SELECT count(DISTINCT {_q(c)}) = count(*) AND count({_q(c)}) = count(*) FROM c").fetchone()[0]), None)
+            if corpus_id is None and sources_column:
+                corpus_id = _corpus_id_holding(con, sources_column, ccols)
             if corpus_id is None:
                 raise ConfigError("no corpus column is an id with one value per passage",
                                   where=f"{corpus} (--corpus-id)",
