@@ -2068,15 +2068,18 @@ def new_retrieval_pilot(
 # -- eval-set pilots: generated answers (document Q&A) --------------------------------------------
 
 _PASSAGE_LOOKUP = '''"""Drafted by `workbench new`: answer each question with the corpus passage that matches it best
-(BM25 over {corpus}), citing that passage. A simple extractive stand-in to beat; replace it with
-your own pipeline (return the answer's text, or {{"answer": text, "sources": [passage ids]}})."""
+(BM25 over {corpus}, English stems: "refund" finds "refunds"), citing that passage. A simple
+extractive stand-in to beat; replace it with your own pipeline (return the answer's text, or
+{{"answer": text, "sources": [passage ids]}})."""
 
 from pathlib import Path
 
 import bm25s
 import pandas as pd
+import Stemmer
 
 CORPUS = Path(__file__).parent / "data" / "{corpus}.parquet"
+_STEM = Stemmer.Stemmer("english")
 _index = None
 
 
@@ -2086,7 +2089,8 @@ def _load():
         docs = pd.read_parquet(CORPUS)
         texts = docs[{text!r}].astype(str).agg("\\n".join, axis=1).tolist()
         retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
+        retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=_STEM, show_progress=False),
+                        show_progress=False)
         _index = (retriever, docs[{id!r}].astype(str).tolist(), texts)
     return _index
 
@@ -2094,7 +2098,7 @@ def _load():
 def answer(item):
     retriever, ids, texts = _load()
     question = "\\n".join(str(item.get(c) or "") for c in {inputs!r})
-    tokens = bm25s.tokenize([question], stopwords="en", show_progress=False)
+    tokens = bm25s.tokenize([question], stopwords="en", stemmer=_STEM, show_progress=False)
     if not any(len(t) for t in tokens.ids):
         return ""
     docs, scores = retriever.retrieve(tokens, k=1, show_progress=False)
