@@ -22,13 +22,14 @@ no store is created here, and the locks live in the server's PostgreSQL
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import socket
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -558,14 +559,15 @@ class Store:
         )
         signature = infer_signature(input_example, output_example)
         try:
-            return mlflow.sklearn.log_model(
-                model, name=name, signature=signature, input_example=input_example, run_id=run_id,
-                model_id=logged.model_id,
-                pyfunc_predict_fn="predict_proba" if hasattr(model, "predict_proba") else "predict",
-                # skops refuses custom classes (our input guard); the model is our own code, not untrusted input
-                serialization_format="cloudpickle",
-                pip_requirements=[f"scikit-learn=={sklearn.__version__}", "pandas", "numpy", "workbench"],
-            )
+            with _without_pickle_warning():
+                return mlflow.sklearn.log_model(
+                    model, name=name, signature=signature, input_example=input_example, run_id=run_id,
+                    model_id=logged.model_id,
+                    pyfunc_predict_fn="predict_proba" if hasattr(model, "predict_proba") else "predict",
+                    # skops refuses custom classes (our input guard); the model is our own code, not untrusted input
+                    serialization_format="cloudpickle",
+                    pip_requirements=[f"scikit-learn=={sklearn.__version__}", "pandas", "numpy", "workbench"],
+                )
         except Exception as exc:
             fault = self.storage_fault(exc)
             if fault is None:
@@ -919,3 +921,24 @@ def relocate_artifacts(db: Path, artifact_root: Path) -> list[str]:
 def _short(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
     return text if len(text) <= 6000 else text[:5990] + "...(cut)"
+
+
+@contextlib.contextmanager
+def _without_pickle_warning() -> Iterator[None]:
+    """MLflow warns, on every scikit-learn model saved with cloudpickle, that unpickling can run
+    code (and recommends skops, which refuses the workbench's own model classes). The models
+    here are the workbench's own, written and read by it in the project's own store, so the
+    line says nothing to the analyst in every evaluate notebook: that one record is dropped
+    while a model is logged; every other MLflow warning still shows."""
+    import logging
+
+    logger = logging.getLogger("mlflow.sklearn")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Saving scikit-learn models in the pickle or cloudpickle format")
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
