@@ -196,6 +196,27 @@ def test_answers_usage_cost_and_a_cache_that_makes_no_second_call(tmp_path: Path
 
 
 @pytest.mark.llm
+def test_an_input_asked_twice_in_one_run_is_one_call(tmp_path: Path, proxy: Proxy) -> None:
+    """An eval set that asks each review twice (two tickets with the same text): each prompt
+    was sent twice, paid twice, though the second answer was the first's, as a rerun's cache
+    would serve it. Now one call per distinct prompt; the repeats get its answer and latency
+    and count as cache hits."""
+    cand = _candidate(proxy)
+    (tmp_path / str(cand.prompt)).write_text(PROMPT, encoding="utf-8")
+    base = _data(cand)
+    twice = pd.concat([base.items, base.items.assign(id=[f"again-{i}" for i in base.items["id"]])], ignore_index=True)
+    data = ItemData(spec=base.spec, items=twice, train=None, corpus=None)
+    run = run_items(fit_item_model(cand, data, "text-classification", root=tmp_path), data, cost=CostModel())
+    m = run.metrics()
+    n = len(REVIEWS)
+    assert len(proxy.received) == n and m["llm.calls"] == n and m["llm.cache_hits"] == n
+    first, second = run.items.iloc[:n], run.items.iloc[n:]
+    assert second["output"].tolist() == first["output"].tolist()
+    assert second["latency_ms"].tolist() == first["latency_ms"].tolist()
+    assert m["llm.tokens_in"] > 0 and m["cost.tokens_per_1k_usd"] > 0  # a repeat still costs what its call costs
+
+
+@pytest.mark.llm
 def test_personal_data_never_reaches_the_server_unless_the_endpoint_is_allowed(tmp_path: Path, proxy: Proxy) -> None:
     model, run = _run(tmp_path, _candidate(proxy))
     received = proxy.text_received()

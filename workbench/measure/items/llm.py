@@ -497,6 +497,8 @@ class LlmModel(ItemModel):
         params = dict(spec.params)
         cache = ResponseCache(self.cache_path) if use_cache else None
         todo: list[tuple[str, _Call]] = []
+        asked: dict[str, _Call] = {}  # the call asking each prompt in this run
+        copies: dict[str, list[_Call]] = {}  # items whose prompt an earlier item asks: answered by its call
         for item in records:
             item_id = str(item.get(self.id_column))
             prompt = self.render({c: item.get(c) for c in [self.id_column, *self.inputs]}, self.redactions)
@@ -513,7 +515,10 @@ class LlmModel(ItemModel):
                 call.tokens_in, call.tokens_out = hit["tokens_in"], hit["tokens_out"]
                 call.usage_reported, call.cached = hit.get("usage_reported", True), True
                 call.counter = hit.get("token_counter") or ("usage" if call.usage_reported else "estimate")
+            elif key in asked:  # the same prompt again (an input asked twice): one call, as a rerun's cache would
+                copies.setdefault(key, []).append(call)
             else:
+                asked[key] = call
                 todo.append((item_id, call))
         limit = _RateLimit(spec.rate_limit_per_minute)
 
@@ -543,16 +548,28 @@ class LlmModel(ItemModel):
                                          "token_counter": c.counter})
                                 for c in done if c.error is None])
 
+        def share(call: _Call) -> int:
+            """Give the items repeating ``call``'s prompt its answer (served as from the cache)."""
+            for twin in copies.get(call.key, ()):
+                for field in ("text", "error", "hint", "latency_ms", "tokens_in", "tokens_out", "usage_reported",
+                              "model", "fingerprint", "counter"):
+                    setattr(twin, field, getattr(call, field))
+                twin.cached = True
+            return 1 + len(copies.get(call.key, ()))
+
         try:
             # answers are cached as they come (every 25): a run stopped half-way keeps what it paid for
             progress = Progress(self.name, len(records))  # the cached answers count as answered
+            waiting = len(todo) + sum(len(c) for c in copies.values())
             with ThreadPoolExecutor(max_workers=spec.concurrency) as pool:
                 futures = {pool.submit(ask, c): c for _, c in todo}
                 done: list[_Call] = []
+                answered = 0
                 for future in as_completed(futures):
                     future.result()
                     done.append(futures[future])
-                    progress.step(len(records) - len(todo) + len(done))
+                    answered += share(futures[future])
+                    progress.step(len(records) - waiting + answered)
                     if len(done) >= 25:
                         keep(done)
                         done = []
