@@ -515,7 +515,7 @@ class LlmModel(ItemModel):
                 call.tokens_in, call.tokens_out = hit["tokens_in"], hit["tokens_out"]
                 call.usage_reported, call.cached = hit.get("usage_reported", True), True
                 call.counter = hit.get("token_counter") or ("usage" if call.usage_reported else "estimate")
-            elif key in asked:  # the same prompt again (an input asked twice): one call, as a rerun's cache would
+            elif cache is not None and key in asked:  # the same prompt again: one call, as a rerun's cache would
                 copies.setdefault(key, []).append(call)
             else:
                 asked[key] = call
