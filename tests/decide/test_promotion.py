@@ -29,6 +29,7 @@ from workbench.decide.promotion import (
     slices_gate,
     threshold_gate,
 )
+from workbench.decide.promotion import _not_better_notes  # the note's rule, on an interval
 from workbench.decide import registry
 from workbench.store.tracking import FINISHED, TAG, Store
 
@@ -565,6 +566,36 @@ def test_a_candidate_trained_again_on_the_same_inputs_is_already_champion_and_th
     report = audit(charter, store)
     assert report.ok, [p.what for p in report.errors]
     assert promote(charter, store, actor="ann").outcome == "already-champion"  # not refused as a broken trail
+
+
+def test_a_go_that_replaces_the_champion_without_a_shown_gain_says_so(store: Store) -> None:
+    """A challenger the vs_champion gate let through within its tolerated regression moved the
+    alias with "-> version 2 (was 1)", which reads as an improvement; the decision now says it
+    was not shown better, by how much, and which setting asks for more. A real gain says nothing."""
+    charter = make_charter("refresh")
+    build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))
+    assert promote(charter, store, actor="ann").outcome == "go"
+    build_pilot(store, charter, {"other": candidate_metrics(0.795)}, models=("other",))  # another model, a hair worse
+    d = promote(charter, store, actor="ann")
+    assert d.outcome == "go" and d.alias_before == "1" and d.model_version == "2"
+    (note,) = [n for n in d.notes if n.startswith("not shown better")]
+    assert note.startswith("not shown better than champion v1 on quality.roc_auc (0.795 against 0.8, point values)")
+    assert "tolerates a regression of up to 0.01" in note and "`max_regression: 0`" in note
+    build_pilot(store, charter, {"third": candidate_metrics(0.83)}, models=("third",))
+    better = promote(charter, store, actor="ann")
+    assert better.outcome == "go" and not [n for n in better.notes if n.startswith("not shown better")]
+    # judged on a paired interval: a gain the interval does not rule out is no gain shown
+    assert _champion_notes(0.7, (-0.01, 0.02)) and not _champion_notes(0.7, (0.001, 0.02))
+
+
+def _champion_notes(measured: float, interval: tuple[float, float]) -> list[str]:
+    """The notes for a passed vs_champion gate with a paired interval (candidate - champion)."""
+    lo, hi = interval
+    result = registry.GateResult(name="no_regression", kind="vs_champion", passed=True, reason="",
+                                 metric="quality.roc_auc", measured=measured, op=">=",
+                                 reference=measured - (lo + hi) / 2, diff=(lo + hi) / 2, ci_low=lo, ci_high=hi)
+    return _not_better_notes([result], [ChampionGate(kind="vs_champion", metric="quality.roc_auc", max_regression=0.01,
+                                      name="no_regression")], "3")
 
 
 @pytest.mark.slow  # runs a (one-cell) notebook in a kernel

@@ -999,6 +999,33 @@ def item_errors(candidates: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _not_better_notes(results: Sequence[GateResult], gates: Sequence[Any], champion: str | None) -> list[str]:
+    """A GO replacing the champion with a candidate its ``vs_champion`` gate did not show better
+    (the interval holds no gain, or the point value is no better): a note that says so, since
+    "-> version 2 (was 1)" reads as an improvement. The charter's tolerance allowed it;
+    ``max_regression: 0`` asks for an interval that rules out any loss instead."""
+    if champion is None:
+        return []
+    tolerance = {gate_name(g): g.max_regression for g in gates if isinstance(g, ChampionGate)}
+    out = []
+    for g in results:
+        if g.kind != "vs_champion" or not g.passed or g.measured is None or g.reference is None:
+            continue
+        higher = g.op != "<="
+        if g.diff is not None and g.ci_low is not None and g.ci_high is not None:
+            gain = g.ci_low if higher else -g.ci_high  # the surest gain the interval allows
+            shown = f"{g.diff:+.4g} [{g.ci_low:+.4g}, {g.ci_high:+.4g}]"
+        else:
+            gain = g.measured - g.reference if higher else g.reference - g.measured
+            shown = f"{_fmt(g.measured)} against {_fmt(g.reference)}, point values"
+        if gain > 0:
+            continue
+        out.append(f"not shown better than champion v{champion} on {g.metric} ({shown}): it replaces v{champion} "
+                   f"because {g.name} tolerates a regression of up to {tolerance.get(g.name, 0.0):g}; "
+                   f"`max_regression: 0` asks for an interval that rules out any loss")
+    return out
+
+
 def _error_notes(ev: Evidence, gates: Sequence[Any]) -> list[str]:
     """A note for each candidate not chosen that ended more eval items in an error than the
     charter's gate on ``items.error_rate`` allows (1 % without one): what it scored is not
@@ -1183,6 +1210,8 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     if retrained:
         notes.append(f"version {version} holds the model of an earlier run of '{ev.candidate}' with the same code, "
                      f"data and parameters ({model_id}); this run's own model ({ev.model_id}) is not registered")
+    if outcome == GO:
+        notes += _not_better_notes(gates, charter.gates, ev.champion_version)
     if outcome == GO and not dry_run:
         after = version  # the intent, in the pending record (None: a new version, numbered when registered)
     else:
