@@ -184,6 +184,31 @@ def test_a_whole_number_year_column_is_named_with_the_flag_that_splits_on_it(tmp
     assert not [n for n in chosen.notes if "holds years" in n]  # a split on time: nothing to say
 
 
+def test_labels_written_several_ways_are_named_for_tabular_and_text_pilots(tmp_path: Path) -> None:
+    """A churn flag typed by hand: 'Yes', 'yes', 'YES ', 'No', 'no'. `new` drafted a five-class
+    pilot and said nothing, so a model was judged on telling 'Yes' from 'yes'. It still drafts
+    what the data holds (only the analyst knows whether they are one class), and names them."""
+    from workbench.new import new_text_pilot
+
+    rng = np.random.default_rng(4)
+    n = 600
+    churned = rng.random(n) < 0.4
+    label = np.where(churned, rng.choice(["Yes", "yes", "YES "], n, p=[0.7, 0.2, 0.1]), rng.choice(["No", "no"], n))
+    pd.DataFrame({"x": rng.normal(size=n), "churn": label}).to_csv(tmp_path / "churn.csv", index=False)
+    made = new_pilot("churn", tmp_path / "churn.csv", "churn", pilots_dir=tmp_path / "pilots")
+    (note,) = [n for n in made.notes if "differ only in case or spaces" in n]
+    assert note.startswith("values of churn that differ only in case or spaces are separate classes: 'No' (")
+    assert "; 'Yes' (" in note and "'yes' (" in note and "'YES ' (" in note and "run `workbench new` again" in note
+    words = [f"ticket {i} about the {rng.choice(['router', 'invoice'])} problem" for i in range(n)]
+    pd.DataFrame({"text": words, "queue": label}).to_csv(tmp_path / "tickets.csv", index=False)
+    text = new_text_pilot("tickets", tmp_path / "tickets.csv", "queue", ["text"], pilots_dir=tmp_path / "pilots")
+    assert [n for n in text.notes if "differ only in case or spaces" in n]
+    clean = pd.DataFrame({"x": rng.normal(size=n), "churn": np.where(churned, "yes", "no")})
+    clean.to_csv(tmp_path / "clean.csv", index=False)
+    assert not [n for n in new_pilot("clean", tmp_path / "clean.csv", "churn", pilots_dir=tmp_path / "pilots").notes
+                if "differ only" in n]
+
+
 def test_a_value_that_does_not_match_the_declared_date_format_is_located(tmp_path: Path) -> None:
     from workbench.charter.config import CsvOptions, Source
     from workbench.data.warehouse import ingest_source, writer

@@ -508,7 +508,7 @@ def new_pilot(
                               "that has one" if counts else "no value in any row") + ": there is nothing to predict",
                               where=str(data), hint="choose the column whose value varies and is to be predicted")
         numeric_target = columns[target] in _NUMERIC
-        notes: list[str] = []
+        notes: list[str] = _label_variants(counts, target)
         dates = _date_formats(str(data)) if fmt == "csv" else None
         for key, written in (("dateformat", dates and dates.date), ("timestampformat", dates and dates.timestamp)):
             if written:
@@ -988,6 +988,23 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
     return best
 
 
+def _label_variants(counts: list[tuple[Any, int]], target: str) -> list[str]:
+    """A note when text labels differ only in case or spaces ('Yes', 'yes', 'YES '): each is a
+    class of its own to a model and to every metric, though they are likely one, written
+    several ways. Which they are, only the analyst knows: the note names them and the fix."""
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for value, n in counts:
+        if isinstance(value, str):
+            groups.setdefault(" ".join(value.lower().split()), []).append((value, n))
+    alike = [sorted(g, key=lambda vn: -vn[1]) for g in groups.values() if len(g) > 1]
+    if not alike:
+        return []
+    shown = "; ".join(", ".join(f"{v!r} ({n:,})" for v, n in g) for g in alike)
+    return [f"values of {target} that differ only in case or spaces are separate classes: {shown}; if each group "
+            "is one class, write it one way in the data and run `workbench new` again (the task, its classes and "
+            "the contract are drafted from the values)"]
+
+
 def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float = 0.25, *,
                         by: str | None = None) -> list[str]:
     """A note when a random split holding ``share`` out leaves the sample-size gate short (fewer
@@ -1294,6 +1311,7 @@ def new_text_pilot(
         rows = con.execute(f"SELECT count(*) FROM t WHERE {_q(target)} IS NOT NULL").fetchone()[0]
         counts = con.execute(f"SELECT {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(target)} IS NOT NULL "
                              "GROUP BY ALL ORDER BY 2 DESC, 1").fetchall()
+        variants = _label_variants(counts, target)
         if rows < 40 or len(counts) < 2:
             raise ConfigError(f"the data has {rows} labelled item(s) with text in {len(counts)} class(es)",
                               where=str(data),
@@ -1395,7 +1413,7 @@ def new_text_pilot(
                 f"{MIN_PER_CLASS} eval items to judge a difference)" if eval_share > asked and time_column is None
                 else ""),
              f"today's rule: drafted keywords for {len(rules)} class(es), else {majority!r}: write your real rule")
-    notes += _textless_note(no_text, text_columns)
+    notes += _textless_note(no_text, text_columns) + tuple(variants)
     if group_col is not None:
         notes += (f"{group_col} repeats, so it is not the item id: it groups related items (one document, one "
                   f"customer), and the split keeps each {group_col} on one side, since a model judged on a group "
