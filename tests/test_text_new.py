@@ -110,6 +110,16 @@ def test_dated_extraction_items_are_judged_on_the_latest(tmp_path: Path) -> None
                                        "--input-column", "text", "--target", "answer", "--time-column", "text",
                                        "--dir", str(tmp_path / "pilots")])
     assert refused.exit_code != 0 and "--time-column text is VARCHAR, not a date or time" in refused.output
+    # a whole-number time (a year, a period): the largest are the latest, as a tabular pilot's split takes it
+    lines.assign(period=rng.permutation(len(lines)) // 10 + 2001).to_parquet(tmp_path / "periods.parquet", index=False)
+    by_period = CliRunner().invoke(app, ["new", "periods", "--data", str(tmp_path / "periods.parquet"), "--task",
+                                         "extraction", "--input-column", "text", "--target", "answer",
+                                         "--time-column", "period", "--dir", str(tmp_path / "pilots")])
+    assert by_period.exit_code == 0, by_period.output
+    data = tmp_path / "pilots" / "periods" / "data"
+    held, train = (pd.read_parquet(data / f"periods_{part}.parquet") for part in ("eval", "train"))
+    assert held["period"].min() >= train["period"].max() and "holds whole numbers, the largest the latest" in \
+        by_period.output
 
 
 def test_new_extraction_drafts_email_and_one_word_shapes_and_keeps_context_only_where_it_helps(tmp_path: Path) -> None:

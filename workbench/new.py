@@ -867,11 +867,14 @@ def _items_time(con: Any, columns: dict[str, str], skip: list[str], time_column:
             if found:
                 time_column, written = found[0], True
                 note = f"{time_column} holds dates and times written as text"
+    elif columns[time_column] in _INTEGERS:  # a year, a period number: the largest are the latest, as a tabular split
+        note = f"--time-column; {time_column} holds whole numbers, the largest the latest"
     elif columns[time_column] not in _TIME_TYPES:
         written = bool(_times_as_text(con, {time_column: columns[time_column]}, []))
         if not written:
             raise ConfigError(f"--time-column {time_column} is {columns[time_column]}, not a date or time",
-                              where=str(data), hint="pass a DATE or TIMESTAMP column, or leave it out")
+                              where=str(data), hint="pass a DATE, TIMESTAMP or whole-number (a year) column, "
+                              "or leave it out")
         note = "--time-column; dates and times written as text"
     if time_column is None:
         return None, "", ""
