@@ -273,3 +273,6 @@ def test_training_items_repeating_an_eval_items_text_are_left_out_unless_texts_r
     assert kept == 300
     assert any("training items repeat an eval item's text: so many that the texts recur by nature" in n
                for n in made.notes), made.notes
+    # 300 pets, 6 names: the eval items hold 6 distinct inputs at most, and new says so at once
+    assert any(n.startswith("294 of the 300 labelled items ask again what an earlier one asks (6 distinct)")
+               for n in made.notes), made.notes

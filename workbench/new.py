@@ -1311,6 +1311,7 @@ def new_text_pilot(
                               hint=f"its columns: {', '.join(columns)}")
         time_column, time_note, when = _items_time(con, columns, [target, *text_columns], time_column, data)
         no_text = _drop_textless(con, target, text_columns)
+        asked_again = _repeats_note(con, target, text_columns, "labelled items")
         rows = con.execute(f"SELECT count(*) FROM t WHERE {_q(target)} IS NOT NULL").fetchone()[0]
         counts = con.execute(f"SELECT {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(target)} IS NOT NULL "
                              "GROUP BY ALL ORDER BY 2 DESC, 1").fetchall()
@@ -1416,7 +1417,7 @@ def new_text_pilot(
                 f"{MIN_PER_CLASS} eval items to judge a difference)" if eval_share > asked and time_column is None
                 else ""),
              f"today's rule: drafted keywords for {len(rules)} class(es), else {majority!r}: write your real rule")
-    notes += _textless_note(no_text, text_columns) + tuple(variants)
+    notes += _textless_note(no_text, text_columns) + tuple(variants) + asked_again
     if group_col is not None:
         notes += (f"{group_col} repeats, so it is not the item id: it groups related items (one document, one "
                   f"customer), and the split keeps each {group_col} on one side, since a model judged on a group "
@@ -1840,6 +1841,7 @@ def new_extraction_pilot(
         _need_columns(columns, [target, *input_columns], data, "--target / --text-column")
         time_column, time_note, when = _items_time(con, columns, [target, *input_columns], time_column, data)
         no_text = _drop_textless(con, target, input_columns)
+        repeats = _repeats_note(con, target, input_columns, "items")
         id_col, columns = _item_ids(con, columns, [target, *input_columns])
         # the eval set is the first share of this order: seeded at random, or the latest items first
         order = (f"{when} DESC NULLS LAST, " if when else "") + f"hash({_q(id_col)}::VARCHAR || '{seed}')"
@@ -1954,7 +1956,7 @@ def new_extraction_pilot(
              "context words",
              f"{len(fields)} field(s): {', '.join(fields)}; answer schema drafted into answer.schema.json",
              "today's way: drafted patterns (each field's first value of its shape): write your real rule",
-             *_textless_note(no_text, input_columns))
+             *repeats, *_textless_note(no_text, input_columns))
     return Scaffold(folder, charter, folder / "contracts" / f"{table}_eval.yml", f"{table}_eval", "extraction",
                     None, "quality.all_fields_exact", notes)
 
