@@ -96,6 +96,33 @@ def test_champion_gate_no_champion_regression_and_direction() -> None:
                              champion_version="1").passed
 
 
+def test_a_champion_gate_may_ask_for_a_gain_the_interval_shows() -> None:
+    """`min_improvement`: a challenger replaces the champion only when the interval's worse end
+    clears the gain asked for; one the rows cannot tell from the champion fails, as does a point
+    value that merely equals it. One margin or the other, not both."""
+    gate = ChampionGate(kind="vs_champion", metric="quality.roc_auc", min_improvement=0.005)
+
+    def judged(lo: float, hi: float) -> object:
+        comparison = {"reference_label": "champion v3",
+                      "metrics": {"quality.roc_auc": {"diff": (lo + hi) / 2, "ci_low": lo, "ci_high": hi, "n": 900}}}
+        return champion_gate(gate, {"quality.roc_auc": 0.8 + (lo + hi) / 2}, {"quality.roc_auc": 0.8},
+                             champion_version="3", comparison=comparison)
+
+    assert judged(0.006, 0.02).passed
+    tie = judged(-0.002, 0.02)
+    assert not tie.passed and "a gain of 0.005 is not shown" in tie.reason and tie.threshold == pytest.approx(0.805)
+    assert not judged(0.001, 0.004).passed  # surely better, by less than asked
+    assert not champion_gate(gate, {"quality.roc_auc": 0.805}, {"quality.roc_auc": 0.8}, champion_version="3").passed
+    point = champion_gate(gate, {"quality.roc_auc": 0.81}, {"quality.roc_auc": 0.8}, champion_version="3")
+    assert point.passed and "required > 0.805 (min improvement 0.005" in point.reason
+    lower = ChampionGate(kind="vs_champion", metric="cost.per_1k_usd", min_improvement=0.001, higher_is_better=False)
+    assert champion_gate(lower, {"cost.per_1k_usd": 0.008}, {"cost.per_1k_usd": 0.010}, champion_version="1").passed
+    assert not champion_gate(lower, {"cost.per_1k_usd": 0.0095}, {"cost.per_1k_usd": 0.010},
+                             champion_version="1").passed
+    with pytest.raises(ValueError, match="give one of `max_regression:`"):
+        ChampionGate(kind="vs_champion", metric="quality.roc_auc", min_improvement=0.005, max_regression=0.01)
+
+
 def test_contracts_and_probes_gates() -> None:
     gate = ContractsGate(kind="contracts")
     assert contracts_gate(gate, passed=True, error_failures=0.0, run_id="c").passed
@@ -580,7 +607,7 @@ def test_a_go_that_replaces_the_champion_without_a_shown_gain_says_so(store: Sto
     assert d.outcome == "go" and d.alias_before == "1" and d.model_version == "2"
     (note,) = [n for n in d.notes if n.startswith("not shown better")]
     assert note.startswith("not shown better than champion v1 on quality.roc_auc (0.795 against 0.8, point values)")
-    assert "tolerates a regression of up to 0.01" in note and "`max_regression: 0`" in note
+    assert "tolerates a regression of up to 0.01" in note and "`min_improvement:` in place of" in note
     build_pilot(store, charter, {"third": candidate_metrics(0.83)}, models=("third",))
     better = promote(charter, store, actor="ann")
     assert better.outcome == "go" and not [n for n in better.notes if n.startswith("not shown better")]

@@ -401,13 +401,22 @@ class BaselineGate(_Gate):
 
 
 class ChampionGate(_Gate):
-    """No worse than the current champion by more than an absolute margin."""
+    """No worse than the current champion by more than an absolute margin (``max_regression``),
+    or, with ``min_improvement``, better than it by at least that much (absolute)."""
 
     kind: Literal["vs_champion"]
     metric: str
     max_regression: float = Field(default=0.0, ge=0)
+    min_improvement: float = Field(default=0.0, ge=0)
     higher_is_better: bool | None = None  # None: from the metric registry (workbench.measure.metrics)
     _m = field_validator("metric")(classmethod(lambda cls, v: _metric(v)))
+
+    @model_validator(mode="after")
+    def _one_margin(self) -> ChampionGate:
+        if self.max_regression and self.min_improvement:
+            raise ValueError("give one of `max_regression:` (the loss tolerated) or `min_improvement:` (the gain "
+                             "required), not both")
+        return self
 
 
 class ContractsGate(_Gate):

@@ -369,8 +369,10 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
                   champion_version: str | None, run_id: str | None = None,
                   champion_run_id: str | None = None, comparison: Mapping[str, Any] | None = None,
                   candidates: int = 1) -> GateResult:
-    """No worse than the champion by more than ``max_regression`` (absolute); no champion: pass.
-    Direction: the gate's ``higher_is_better``, else the metric registry. ``candidates``: as
+    """No worse than the champion by more than ``max_regression`` (absolute), or, with
+    ``min_improvement``, better by at least that much (the interval's worse end past it: a
+    candidate the rows cannot tell from the champion fails); no champion: pass. Direction:
+    the gate's ``higher_is_better``, else the metric registry. ``candidates``: as
     :func:`baseline_gate`'s."""
     higher = _gate_higher(gate)
     op = ">=" if higher else "<="
@@ -387,28 +389,37 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
         return GateResult(passed=False, measured=value,
                           reason=f"{gate.metric} of the champion (version {champion_version}) is missing or its run "
                           "is unreadable", **base)
-    required = ref - gate.max_regression if higher else ref + gate.max_regression
+    margin = gate.min_improvement or -gate.max_regression  # in the better direction: a gain asked, or a loss allowed
+    required = ref + margin if higher else ref - margin
     if run_id is not None and run_id == champion_run_id:  # a cached evaluate step whose candidate became champion
         return GateResult(passed=True, measured=value, threshold=required, reference=ref,
                           reason=f"the candidate is champion v{champion_version} itself (the same run): no difference "
                           "to judge", **base)
     same = comparison is not None and comparison.get("reference_label") == f"champion v{champion_version}"
     d = paired(comparison if same else None, gate.metric, candidate if same else None, "champion")
-    if d is not None:  # no worse by more than max_regression: the interval's lower bound must reach -max_regression
+    if d is not None:  # the interval's lower bound (in the better direction) must reach the margin
         d = stats.among_candidates(d, candidates)
-        verdict, lo_b, _ = judge_interval(d, higher=higher, margin=-gate.max_regression, inclusive=True)
-        reason = (f"{gate.metric} = {_fmt(value)} vs champion v{champion_version} {_fmt(ref)}: {_interval_text(d)}; "
-                  f"required: the interval's worse end within {gate.max_regression:g} of the champion "
-                  f"({'higher' if higher else 'lower'} is better)"
-                  + ("" if verdict == "pass" else f": it reaches {-lo_b:.4g} worse, so a regression beyond the "
-                     "margin cannot be ruled out"))
+        verdict, lo_b, _ = judge_interval(d, higher=higher, margin=margin, inclusive=not gate.min_improvement)
+        head = f"{gate.metric} = {_fmt(value)} vs champion v{champion_version} {_fmt(ref)}: {_interval_text(d)}; "
+        if gate.min_improvement:
+            reason = head + (f"required: the interval's worse end better than the champion by more than "
+                             f"{gate.min_improvement:g} ({'higher' if higher else 'lower'} is better)"
+                             + ("" if verdict == "pass" else f": it reaches only {lo_b:+.4g}, so a gain of "
+                                f"{gate.min_improvement:g} is not shown"))
+        else:
+            reason = head + (f"required: the interval's worse end within {gate.max_regression:g} of the champion "
+                             f"({'higher' if higher else 'lower'} is better)"
+                             + ("" if verdict == "pass" else f": it reaches {-lo_b:.4g} worse, so a regression beyond "
+                                "the margin cannot be ruled out"))
         return GateResult(passed=verdict == "pass", measured=value, threshold=required, reference=ref, reason=reason,
                           diff=float(d["diff"]), ci_low=float(d["ci_low"]), ci_high=float(d["ci_high"]),
                           confidence=d.get("confidence"), **base)
-    ok = value >= required if higher else value <= required
+    ok = (value > required if higher else value < required) if gate.min_improvement else \
+        (value >= required if higher else value <= required)
     reason = (f"{gate.metric} = {_fmt(value)} vs champion v{champion_version} {_fmt(ref)}; "
-              f"required {op} {_fmt(required)} "
-              f"(max regression {gate.max_regression:g}, {'higher' if higher else 'lower'} is better); "
+              f"required {op.rstrip('=') if gate.min_improvement else op} {_fmt(required)} "
+              + (f"(min improvement {gate.min_improvement:g}" if gate.min_improvement else
+                 f"(max regression {gate.max_regression:g}") + f", {'higher' if higher else 'lower'} is better); "
               + _POINT_ONLY.format(ref="champion")
               + ("" if comparison is None or same else f" (the logged comparison is against "
                  f"{comparison.get('reference_label')}, not v{champion_version})"))
@@ -1003,7 +1014,7 @@ def _not_better_notes(results: Sequence[GateResult], gates: Sequence[Any], champ
     """A GO replacing the champion with a candidate its ``vs_champion`` gate did not show better
     (the interval holds no gain, or the point value is no better): a note that says so, since
     "-> version 2 (was 1)" reads as an improvement. The charter's tolerance allowed it;
-    ``max_regression: 0`` asks for an interval that rules out any loss instead."""
+    ``min_improvement`` asks for a gain the interval shows instead."""
     if champion is None:
         return []
     tolerance = {gate_name(g): g.max_regression for g in gates if isinstance(g, ChampionGate)}
@@ -1022,7 +1033,7 @@ def _not_better_notes(results: Sequence[GateResult], gates: Sequence[Any], champ
             continue
         out.append(f"not shown better than champion v{champion} on {g.metric} ({shown}): it replaces v{champion} "
                    f"because {g.name} tolerates a regression of up to {tolerance.get(g.name, 0.0):g}; "
-                   f"`max_regression: 0` asks for an interval that rules out any loss")
+                   f"`min_improvement:` in place of `max_regression:` asks for a gain the interval shows")
     return out
 
 
