@@ -46,3 +46,7 @@ def strip_outputs(model, **kwargs):  # noqa: ANN001, ANN003, ANN201 - Jupyter's 
 
 c = get_config()  # noqa: F821 - provided by Jupyter when it loads this file
 c.ContentsManager.pre_save_hook = strip_outputs
+# JupyterLab's own defaults for this project (jupyterlab_settings/overrides.json): no "Would you
+# like to get notified about official Jupyter news?" prompt over the control panel, and no call
+# to jupyter.org for news or updates from a workbench session
+c.LabApp.app_settings_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jupyterlab_settings")

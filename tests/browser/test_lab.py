@@ -93,9 +93,7 @@ def lab(project: Path, tmp_path: Path) -> Iterator[str]:
     """JupyterLab serving the project; yields its base URL; stopped (with its kernels) after."""
     _require_browser()
     port, token = _free_port(), "wb-test-token"
-    settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    # a user's settings of its own, empty: the news prompt stays away by the project's settings alone
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces"), "GX_ANALYTICS_ENABLED": "False",
            "MLFLOW_DISABLE_TELEMETRY": "true", "JUPYTER_RUNTIME_DIR": str(tmp_path / "lab-runtime"),
@@ -171,6 +169,7 @@ def test_control_panel_renders_runs_a_step_and_checks_contracts(page, project: P
     tab.wait_for(state="visible", timeout=JOB_TIMEOUT_MS)
     for title in ("Pilot", "Contracts", "Runs", "Promote"):
         assert tab.locator(".lm-TabBar-tab", has_text=title).count() == 1
+    assert page.get_by_text("official Jupyter news").count() == 0  # JupyterLab's prompt over the panel
     pilot = tab.locator(".jupyter-widgets", has_text="Run pilot").first
     pilot.get_by_text("No pilot run yet").wait_for(timeout=JOB_TIMEOUT_MS)
     assert pilot.locator("button", has_text="Run step").count() == 1  # one notebook step: measure

@@ -57,14 +57,7 @@ def test_step_notebooks_declare_the_injected_parameters(path: Path) -> None:
 
 def test_make_lab_saves_notebooks_without_outputs_or_widget_state() -> None:
     # jupyter_server_config.py (on JUPYTER_CONFIG_PATH under `make lab`): its pre-save hook
-    import runpy
-
-    class _Config:
-        class ContentsManager:
-            pre_save_hook = None
-
-    config = _Config()
-    runpy.run_path(str(REPO / "jupyter_server_config.py"), init_globals={"get_config": lambda: config})
+    config = _lab_config()
     hook = config.ContentsManager.pre_save_hook
     nb = json.loads((REPO / "notebooks" / "workbench.ipynb").read_text())
     committed = json.loads(json.dumps(nb))
@@ -90,3 +83,34 @@ def test_pairs_carry_no_kernel_or_jupytext_version(path: Path) -> None:
     header = path.with_suffix(".pct.py").read_text(encoding="utf-8").split("# ---", 2)[1]
     keys = {line.strip("# ").split(":")[0] for line in header.splitlines()}
     assert not keys & {"kernelspec", "display_name", "jupytext_version"}, f"run `jupytext --sync {path}`"
+
+
+def _lab_config() -> object:
+    """What jupyter_server_config.py sets, read as Jupyter reads it (a traitlets Config)."""
+    import runpy
+
+    from traitlets.config import Config
+
+    config = Config()
+    runpy.run_path(str(REPO / "jupyter_server_config.py"), init_globals={"get_config": lambda: config})
+    return config
+
+
+def test_make_lab_asks_nothing_about_jupyter_news() -> None:
+    """JupyterLab's first-run prompt ("Would you like to get notified about official Jupyter
+    news?") sat over the control panel's right edge. `make lab` points JupyterLab's application
+    settings at jupyterlab_settings/: news and update checks off, read by JupyterLab's own
+    loader against the installed schema."""
+    import sys
+
+    from jupyterlab_server.settings_utils import _get_overrides
+
+    overrides, error = _get_overrides(str(_lab_config().LabApp.app_settings_dir))
+    assert error == "", error
+    notification = overrides["@jupyterlab/apputils-extension:notification"]
+    assert notification == {"fetchNews": "false", "checkForUpdates": False}
+    schema = json.loads((Path(sys.prefix) / "share" / "jupyter" / "lab" / "schemas" / "@jupyterlab"
+                         / "apputils-extension" / "notification.json").read_text())
+    never = [o["const"] for o in schema["properties"]["fetchNews"]["oneOf"] if o.get("title") == "Never"]
+    assert never == ["false"] and schema["properties"]["checkForUpdates"]["type"] == "boolean"
+
