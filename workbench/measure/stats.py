@@ -15,6 +15,10 @@ The method depends on the metric:
   weighted sum — one matrix product for all resamples at once; ``resamples`` (default
   200) times, the percentile interval of the difference.
 
+Eval items (:func:`paired_values`, :func:`paired_macro`) may come with ``groups``: items that
+ask the same input are answered alike, so an input counts once (a cluster-robust t interval; a
+bootstrap that draws inputs with their repeats).
+
 Definitions match :mod:`workbench.measure.evaluation` (sklearn's): AUC counts ties half,
 average precision is the step sum over distinct scores, log loss clips at float64's eps.
 

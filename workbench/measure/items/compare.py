@@ -4,7 +4,9 @@ Both answered every eval item once; their answers are joined on the item id, so 
 difference is paired item by item (:mod:`workbench.measure.stats`): a t interval on the
 per-item differences for metrics that are means of a per-item value (accuracy, hit@k,
 recall@k, MRR@k, nDCG@k, extraction's exact-match shares and token F1), a seeded paired
-bootstrap over items for macro averages over classes. The result is the tabular path's
+bootstrap over items for macro averages over classes. Items whose inputs are equal once
+normalized are one input: each interval counts it once, and so does ``heldout_rows`` (the
+sample-size gate); ``repeats`` holds the rest. The result is the tabular path's
 :class:`~workbench.measure.modeling.compare.Comparison`, logged the same way
 (``compare/<reference>.json``, ``compare.<reference>.<m>.*``, ``heldout.rows``), so the
 same gates judge it and the same scorecard section shows it. Its ``class_counts`` (text
