@@ -111,12 +111,14 @@ def test_a_champion_gate_may_ask_for_a_gain_the_interval_shows() -> None:
     assert judged(0.006, 0.02).passed
     tie = judged(-0.002, 0.02)
     assert not tie.passed and "a gain of 0.005 is not shown" in tie.reason and tie.threshold == pytest.approx(0.805)
+    assert tie.op == ">"  # a gain is strict: the scorecard's "required" column says so
     assert not judged(0.001, 0.004).passed  # surely better, by less than asked
     assert not champion_gate(gate, {"quality.roc_auc": 0.805}, {"quality.roc_auc": 0.8}, champion_version="3").passed
     point = champion_gate(gate, {"quality.roc_auc": 0.81}, {"quality.roc_auc": 0.8}, champion_version="3")
     assert point.passed and "required > 0.805 (min improvement 0.005" in point.reason
     lower = ChampionGate(kind="vs_champion", metric="cost.per_1k_usd", min_improvement=0.001, higher_is_better=False)
-    assert champion_gate(lower, {"cost.per_1k_usd": 0.008}, {"cost.per_1k_usd": 0.010}, champion_version="1").passed
+    cheaper = champion_gate(lower, {"cost.per_1k_usd": 0.008}, {"cost.per_1k_usd": 0.010}, champion_version="1")
+    assert cheaper.passed and cheaper.op == "<" and cheaper.threshold == pytest.approx(0.009)
     assert not champion_gate(lower, {"cost.per_1k_usd": 0.0095}, {"cost.per_1k_usd": 0.010},
                              champion_version="1").passed
     with pytest.raises(ValueError, match="give one of `max_regression:`"):

@@ -375,7 +375,7 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
     the gate's ``higher_is_better``, else the metric registry. ``candidates``: as
     :func:`baseline_gate`'s."""
     higher = _gate_higher(gate)
-    op = ">=" if higher else "<="
+    op = (">" if higher else "<") if gate.min_improvement else (">=" if higher else "<=")  # a gain is strict
     base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
                 reference_run_id=champion_run_id)
     value = _num(candidate, gate.metric)
@@ -417,7 +417,7 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
     ok = (value > required if higher else value < required) if gate.min_improvement else \
         (value >= required if higher else value <= required)
     reason = (f"{gate.metric} = {_fmt(value)} vs champion v{champion_version} {_fmt(ref)}; "
-              f"required {op.rstrip('=') if gate.min_improvement else op} {_fmt(required)} "
+              f"required {op} {_fmt(required)} "
               + (f"(min improvement {gate.min_improvement:g}" if gate.min_improvement else
                  f"(max regression {gate.max_regression:g}") + f", {'higher' if higher else 'lower'} is better); "
               + _POINT_ONLY.format(ref="champion")
@@ -1022,7 +1022,7 @@ def _not_better_notes(results: Sequence[GateResult], gates: Sequence[Any], champ
     for g in results:
         if g.kind != "vs_champion" or not g.passed or g.measured is None or g.reference is None:
             continue
-        higher = g.op != "<="
+        higher = g.op in (">=", ">")
         if g.diff is not None and g.ci_low is not None and g.ci_high is not None:
             gain = g.ci_low if higher else -g.ci_high  # the surest gain the interval allows
             shown = f"{g.diff:+.4g} [{g.ci_low:+.4g}, {g.ci_high:+.4g}]"
