@@ -1488,12 +1488,12 @@ def _repeats_note(con: Any, target: str, input_columns: list[str], what: str) ->
     once normalized, as the eval set groups them): each input counts once in every interval and
     in the sample-size gate, so a set of repeats judges less than its size says."""
     from .data.sql import quote_ident as _q
-    from .measure.items.data import normalize_text
+    from .measure.items.data import input_groups, join_text
     from .measure.stats import MIN_ROWS
 
-    joined = " || chr(10) || ".join(f"coalesce({_q(c)}::VARCHAR, '')" for c in input_columns)
-    texts = [t for (t,) in con.execute(f"SELECT {joined} FROM t WHERE {_q(target)} IS NOT NULL").fetchall()]
-    distinct = len({normalize_text(t) for t in texts})
+    items = con.execute(f"SELECT {', '.join(_q(c) for c in input_columns)} FROM t WHERE {_q(target)} IS NOT NULL").df()
+    texts = join_text(items, input_columns)
+    distinct = int(input_groups(texts).max(initial=-1)) + 1
     if distinct == len(texts):
         return ()
     return (f"{len(texts) - distinct:,} of the {len(texts):,} {what} ask again what an earlier one asks "

@@ -25,7 +25,8 @@ from ...charter.items import EvalSet
 from ...data.sql import quote_ident as _q
 from ...errors import ConfigError
 
-__all__ = ["ItemData", "load_items", "normalize_text", "overlap_findings", "prompt_findings", "label_findings",
+__all__ = ["ItemData", "load_items", "normalize_text", "input_groups", "join_text", "overlap_findings",
+           "prompt_findings", "label_findings",
            "LABEL_FEATURE", "OVERLAP_FEATURE",
            "PROMPT_FEATURE"]
 
@@ -120,11 +121,9 @@ class ItemData:
         return out
 
     def input_groups(self) -> np.ndarray:
-        """Per eval item, the number of its input once normalized (:func:`normalize_text`): items
-        asking the same input share one, so an interval counts that input once (an input asked
-        again is answered alike, and its repeats are not new evidence)."""
-        _, codes = np.unique(np.asarray([normalize_text(t) for t in self.texts()], dtype=object), return_inverse=True)
-        return codes.astype(np.int64)
+        """Per eval item, the number of its input (:func:`input_groups`): an interval counts an
+        input once (an input asked again is answered alike, and its repeats are not new evidence)."""
+        return input_groups(self.texts())
 
     def distinct_inputs(self) -> int:
         return int(self.input_groups().max(initial=-1)) + 1
@@ -139,6 +138,13 @@ class ItemData:
         if self.corpus is not None:
             parts.append(f"a corpus of {len(self.corpus):,} documents")
         return ", ".join(parts) + "."
+
+
+def input_groups(texts: list[str]) -> np.ndarray:
+    """Per text (an item's inputs, :func:`join_text`), the number of its form once normalized
+    (:func:`normalize_text`), 0..G-1: texts that differ only in how they were typed share one."""
+    _, codes = np.unique(np.asarray([normalize_text(t) for t in texts], dtype=object), return_inverse=True)
+    return codes.astype(np.int64)
 
 
 def join_text(frame: pd.DataFrame, columns: list[str]) -> list[str]:
