@@ -44,7 +44,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -498,7 +498,7 @@ class LlmModel(ItemModel):
         cache = ResponseCache(self.cache_path) if use_cache else None
         todo: list[tuple[str, _Call]] = []
         asked: dict[str, _Call] = {}  # the call asking each prompt in this run
-        copies: dict[str, list[_Call]] = {}  # items whose prompt an earlier item asks: answered by its call
+        copies: dict[str, list[str]] = {}  # items whose prompt an earlier item asks: answered by its call
         for item in records:
             item_id = str(item.get(self.id_column))
             prompt = self.render({c: item.get(c) for c in [self.id_column, *self.inputs]}, self.redactions)
@@ -516,7 +516,7 @@ class LlmModel(ItemModel):
                 call.usage_reported, call.cached = hit.get("usage_reported", True), True
                 call.counter = hit.get("token_counter") or ("usage" if call.usage_reported else "estimate")
             elif cache is not None and key in asked:  # the same prompt again: one call, as a rerun's cache would
-                copies.setdefault(key, []).append(call)
+                copies.setdefault(key, []).append(item_id)
             else:
                 asked[key] = call
                 todo.append((item_id, call))
@@ -549,12 +549,10 @@ class LlmModel(ItemModel):
                                 for c in done if c.error is None])
 
         def share(call: _Call) -> int:
-            """Give the items repeating ``call``'s prompt its answer (served as from the cache)."""
+            """Give the items repeating ``call``'s prompt its answer (served as from the cache: its
+            retries were this call's)."""
             for twin in copies.get(call.key, ()):
-                for field in ("text", "error", "hint", "latency_ms", "tokens_in", "tokens_out", "usage_reported",
-                              "model", "fingerprint", "counter"):
-                    setattr(twin, field, getattr(call, field))
-                twin.cached = True
+                self.calls[twin] = replace(call, cached=True, retries=0)
             return 1 + len(copies.get(call.key, ()))
 
         try:
