@@ -49,6 +49,7 @@ _CHARTER_TYPES = {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEIN
                   "VARCHAR", "TIMESTAMP WITH TIME ZONE"}
 _NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
             "FLOAT", "DOUBLE"}
+_INTEGERS = _NUMERIC - {"FLOAT", "DOUBLE"}  # a year, a period number
 NULL_STRINGS = ["", "NA"]
 # the shipped generic notebooks (the project's notebooks/ folder, beside the package)
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -722,7 +723,6 @@ def _time_column(con: Any, columns: dict[str, str], target: str) -> tuple[str | 
 
 
 _YEAR_NAME = re.compile(r"(?i)year|(^|[^a-z])yrs?([^a-z]|$)")
-_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 
 
 def _year_hints(con: Any, columns: dict[str, str], target: str) -> list[str]:
@@ -1726,22 +1726,6 @@ def _contract(folder: Path, table: str, columns: dict[str, str], text_columns: l
 
 # extraction: the shape of a field's values, as a regular expression with one group
 _ID_NAME = re.compile(r"(^|_)id$", re.I)  # named like an identifier: id, ticket_id, doc_ID
-
-
-def _corpus_id_holding(con: Any, column: str, ccols: dict[str, str]) -> str | None:
-    """The corpus (table ``c``) column with one value per document that holds the most of the
-    ids listed in ``column`` of table ``t`` (separated by | ; or ,); on a tie, one named like an
-    id. None when no such column holds any."""
-    from .data.sql import quote_ident as _q
-
-    listed = {p.strip() for (v,) in con.execute(f"SELECT {_q(column)}::VARCHAR FROM t").fetchall() if v
-              for p in re.split(r"[|;,]", v) if p.strip()}
-    unique = [c for c in ccols if con.execute(
-        f"SELECT count(DISTINCT {_q(c)}) = count(*) AND count({_q(c)}) = count(*) FROM c").fetchone()[0]]
-    cover = {c: len(listed & {str(v) for (v,) in con.execute(f"SELECT {_q(c)}::VARCHAR FROM c").fetchall()})
-             for c in unique}
-    best = max(cover, key=lambda c: (cover[c], c.lower().endswith("id")), default=None)
-    return best if best is not None and cover[best] > 0 else None
 _NUMBER = re.compile(r"^[+-]?[0-9]+(?:[.,][0-9]+)?$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
@@ -1959,6 +1943,22 @@ def new_extraction_pilot(
              *repeats, *_textless_note(no_text, input_columns))
     return Scaffold(folder, charter, folder / "contracts" / f"{table}_eval.yml", f"{table}_eval", "extraction",
                     None, "quality.all_fields_exact", notes)
+
+
+def _corpus_id_holding(con: Any, column: str, ccols: dict[str, str]) -> str | None:
+    """The corpus (table ``c``) column with one value per document that holds the most of the
+    ids listed in ``column`` of table ``t`` (separated by | ; or ,); on a tie, one named like an
+    id. None when no such column holds any."""
+    from .data.sql import quote_ident as _q
+
+    listed = {p.strip() for (v,) in con.execute(f"SELECT {_q(column)}::VARCHAR FROM t").fetchall() if v
+              for p in re.split(r"[|;,]", v) if p.strip()}
+    unique = [c for c in ccols if con.execute(
+        f"SELECT count(DISTINCT {_q(c)}) = count(*) AND count({_q(c)}) = count(*) FROM c").fetchone()[0]]
+    cover = {c: len(listed & {str(v) for (v,) in con.execute(f"SELECT {_q(c)}::VARCHAR FROM c").fetchall()})
+             for c in unique}
+    best = max(cover, key=lambda c: (cover[c], c.lower().endswith("id")), default=None)
+    return best if best is not None and cover[best] > 0 else None
 
 
 def new_retrieval_pilot(
