@@ -528,14 +528,14 @@ def test_new_says_when_its_random_split_leaves_the_sample_size_gate_short() -> N
     from workbench.new import _held_out_shortfall
 
     (note,) = _held_out_shortfall(344, [("Adelie", 152), ("Gentoo", 124), ("Chinstrap", 68)])
-    assert "(86 held-out rows of the 100 needed; 'Chinstrap' about 17 of 30)" in note
+    assert "(86 held-out rows of the 100 needed; class 'Chinstrap' about 17 of 30)" in note
     assert note.endswith("split.test_size: 0.45 would reach it")  # 68 * 0.45 = 30.6, 344 * 0.45 = 154
     (few,) = _held_out_shortfall(150, [])  # a regression on 150 rows: 37 held out, 75 at most
     assert "37 held-out rows of the 100 needed" in few
     assert few.endswith("no share up to half reaches it: more labelled rows")
     assert _held_out_shortfall(526, []) == [] and _held_out_shortfall(1470, [("no", 1233), (True, 237)]) == []
     (rare,) = _held_out_shortfall(1000, [(False, 950), (True, 50)])  # 50 positives: 30 of them needs 60 %
-    assert "True about 12 of 30" in rare and "or rare classes merged" in rare
+    assert "class True about 12 of 30" in rare and "or rare classes merged" in rare
     # a group split holds out a share of its column's values (AER's Fatalities: 48 states, 336 rows)
     (panel,) = _held_out_shortfall(336, [], by="state")
     assert panel.startswith("at about 25% of the state values held out the sample-size gate falls short (84 held-out")

@@ -1017,8 +1017,8 @@ def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float =
     from .measure.stats import MIN_PER_CLASS, MIN_ROWS
 
     short = [f"{int(rows * share)} held-out rows of the {MIN_ROWS} needed"] if rows * share < MIN_ROWS else []
-    short += [f"{_jsonable(label)!r} about {int(n * share)} of {MIN_PER_CLASS}" for label, n in counts
-              if n * share < MIN_PER_CLASS]
+    short += [f"class {_jsonable(label)!r} about {int(n * share)} of {MIN_PER_CLASS}" for label, n in counts
+              if n * share < MIN_PER_CLASS]  # "class": a bare number (a 1-5 rating) reads as a count
     if not short:
         return []
     need = max([MIN_ROWS / rows] + [MIN_PER_CLASS / n for _, n in counts if n * share < MIN_PER_CLASS])
