@@ -209,6 +209,24 @@ def test_labels_written_several_ways_are_named_for_tabular_and_text_pilots(tmp_p
                 if "differ only" in n]
 
 
+def test_a_rating_on_a_scale_drafted_multiclass_names_regression(tmp_path: Path) -> None:
+    """Review stars 1 to 5: drafted as five classes, where a 5 called 4 is as wrong as a 5
+    called 1; `new` says so and names the task that judges how far off. Codes are no scale."""
+    rng = np.random.default_rng(5)
+    n = 600
+    x = rng.normal(size=n)
+    stars = np.clip(np.round(3 + x + rng.normal(0, 0.7, n)), 1, 5).astype(int)
+    pd.DataFrame({"x": x, "stars": stars}).to_csv(tmp_path / "stars.csv", index=False)
+    made = new_pilot("stars", tmp_path / "stars.csv", "stars", pilots_dir=tmp_path / "pilots")
+    assert load_charter(made.charter).task.kind == "multiclass"
+    (note,) = [n for n in made.notes if "a scale" in n]
+    assert note.startswith("stars holds the whole numbers 1 to 5, a scale") and "`--task regression`" in note
+    codes = pd.DataFrame({"x": x, "plan": rng.choice([10, 20, 40], n)})  # plan codes: not consecutive
+    codes.to_csv(tmp_path / "codes.csv", index=False)
+    assert not [n for n in new_pilot("codes", tmp_path / "codes.csv", "plan", pilots_dir=tmp_path / "pilots").notes
+                if "a scale" in n]
+
+
 def test_a_value_that_does_not_match_the_declared_date_format_is_located(tmp_path: Path) -> None:
     from workbench.charter.config import CsvOptions, Source
     from workbench.data.warehouse import ingest_source, writer

@@ -520,6 +520,8 @@ def new_pilot(
                 "multiclass" if MULTICLASS_MIN <= distinct <= MULTICLASS_MAX else "classification"
             notes.append(f"task: {task} ({distinct} distinct target values"
                          + (", numeric" if numeric_target else "") + "); override with --task")
+            if task == "multiclass" and numeric_target:
+                notes += _ordered_scale(counts, target)
         if task == "classification" and distinct != 2:
             raise ConfigError(f"the target '{target}' has {distinct} distinct values; `classification` is binary",
                               where=str(data), hint=f"pass --task multiclass ({MULTICLASS_MIN} to {MULTICLASS_MAX} "
@@ -989,6 +991,18 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
                 continue
         best = (col, per_value, holds)
     return best
+
+
+def _ordered_scale(counts: list[tuple[Any, int]], target: str) -> list[str]:
+    """A note when a multiclass target's values are the whole numbers of a scale (a 1 to 5
+    rating): each is a class, so calling a 5 a 4 is as wrong as calling it a 1 to every
+    metric. Whether the order matters, only the analyst knows: the note names the other task."""
+    values = sorted(float(v) for v, _ in counts)
+    if not all(v.is_integer() for v in values) or values[-1] - values[0] != len(values) - 1:
+        return []
+    return [f"{target} holds the whole numbers {values[0]:g} to {values[-1]:g}, a scale: a multiclass pilot judges "
+            "every wrong class alike (a 5 called 4 as wrong as a 5 called 1); if the order matters, "
+            "`--task regression` judges how far off each prediction is"]
 
 
 def _label_variants(counts: list[tuple[Any, int]], target: str) -> list[str]:
