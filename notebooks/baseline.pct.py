@@ -48,7 +48,7 @@ with s.connect() as con:
     data = modeling.load_data(con, s.spec, s.task)
 rule = modeling.fit_baseline(s.spec.baseline, data.train, data.y_train, s.task)
 threshold = modeling.baseline_threshold(rule, data, s.task, s.cost)
-s.log_params({**data.params(), "baseline": rule.describe()})
+s.log_params({**data.params(), "baseline": rule.describe(), "baseline.constant": rule.constant})
 print(f"Today's rule: {rule.describe()}.")
 print(data.summary())
 

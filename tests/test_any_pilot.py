@@ -132,6 +132,7 @@ def test_diabetes_confirmed_with_a_real_rule_goes_and_gates_judge_lower_is_bette
     decision = result.decision
     assert decision.outcome == "go", decision.summary()
     assert decision.drafted == () and {c["by"] for c in decision.confirmed} == {"dr.who"}
+    assert not [n for n in decision.notes if "is a constant" in n]  # a rule per group: no guess to warn of
     gate = _gates(decision)["beats_todays_rule"]
     # MAE: the candidate must be *lower* than the mean-predicting baseline by 5 %
     assert gate.passed and gate.op == "<=" and gate.measured < gate.reference * 0.95

@@ -88,6 +88,9 @@ def test_diamonds_cut_from_new_to_a_decision(tmp_path: Path, monkeypatch: pytest
     gates = {g.name: g for g in decision.gates}
     assert gates["beats_todays_rule"].passed and gates["enough_rows"].passed and gates["no_leakage"].passed
     assert "5 classes" in gates["enough_rows"].reason
+    # today's rule was left the prior: the GO says it beats a guess, and what to write for more
+    (guess,) = [n for n in decision.notes if n.startswith("today's rule is a constant (the training split's most")]
+    assert "beats a guess, not the way the work is done today" in guess and "`kind: sql` or `group_rate`" in guess
     cand = store.get_run(decision.candidate_run_id)
     m = cand.data.metrics
     assert 0 < m["quality.macro_f1"] <= 1 and m["quality.log_loss"] > 0

@@ -136,6 +136,7 @@ class Evidence:
     candidate_metrics: Mapping[str, float]
     baseline_run_id: str | None = None
     baseline_metrics: Mapping[str, float] | None = None
+    baseline_constant: str | None = None  # the baseline run's rule when it answers every row alike (a guess)
     champion_version: str | None = None  # None: no champion yet
     champion_run_id: str | None = None
     champion_metrics: Mapping[str, float] | None = None  # None with a version: unreadable
@@ -971,6 +972,7 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         candidate_metrics=dict(cand.data.metrics),
         baseline_run_id=_source(baseline) if baseline is not None else None,
         baseline_metrics=dict(baseline.data.metrics) if baseline is not None else None,
+        baseline_constant=_constant_rule(baseline),
         champion_version=str(champ.version) if champ is not None else None,
         champion_run_id=champ.run_id if champ is not None else None,
         champion_metrics=champ_metrics,
@@ -994,6 +996,24 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         llm_endpoints=llm_endpoints(candidates),
         item_errors=item_errors(candidates),
     )
+
+
+def _constant_rule(baseline: Any) -> str | None:
+    """The baseline run's rule (its ``baseline`` param) when the run logged that it answers
+    every row alike (``baseline.constant``: the prior), else None."""
+    params = baseline.data.params if baseline is not None else {}
+    return params.get("baseline") if str(params.get("baseline.constant")).lower() == "true" else None
+
+
+def _constant_rule_note(ev: Evidence, gates: Sequence[Any]) -> list[str]:
+    """A GO over today's rule says little when that rule is a constant: any signal beats a guess
+    (a ROC AUC of 0.5), and a reviewer asks what is done today. Said, not refused: a task nobody
+    does today has no other bar, and the analyst confirmed the prior."""
+    if ev.baseline_constant is None or not any(isinstance(g, BaselineGate) for g in gates):
+        return []
+    return [f"today's rule is a constant ({ev.baseline_constant}): the gates against it show that the model beats "
+            "a guess, not the way the work is done today; if a rule or a person decides today, write it under "
+            "`baseline:` (`kind: sql` or `group_rate`) and run again (README, \"Drafted is not decided\")"]
 
 
 def item_errors(candidates: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
@@ -1221,6 +1241,8 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     if retrained:
         notes.append(f"version {version} holds the model of an earlier run of '{ev.candidate}' with the same code, "
                      f"data and parameters ({model_id}); this run's own model ({ev.model_id}) is not registered")
+    if outcome in (GO, ALREADY):
+        notes += _constant_rule_note(ev, charter.gates)
     if outcome == GO:
         notes += _not_better_notes(gates, charter.gates, ev.champion_version)
     if outcome == GO and not dry_run:

@@ -93,6 +93,7 @@ def _category_text(values: pd.Series, missing: Any) -> list[Any]:
 
 class _Scorer:
     task: Task
+    constant = False  # the same answer for every row: a guess to beat, not a way the work is done today
 
     def score(self, frame: pd.DataFrame) -> pd.Series:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -115,6 +116,8 @@ def _centre(statistic: str | None) -> Any:
 class Prior(_Scorer):
     """The training split's positive rate (classification) or mean (regression; or its median,
     ``statistic: median``)."""
+
+    constant = True
 
     def __init__(self, task: Task, value: float, statistic: str | None = None) -> None:
         self.task, self.value, self.statistic = task, float(value), statistic

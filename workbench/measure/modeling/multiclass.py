@@ -106,6 +106,7 @@ class _ClassScorer:
 
     task: Task
     labels: tuple[str, ...]
+    constant = False  # the same answer for every row (models._Scorer.constant)
 
     def proba(self, frame: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -140,6 +141,10 @@ class ClassShares(_ClassScorer):
             per_class.append(GroupRate.fit(frame, keys, one, groups, min_rows=min_rows) if groups
                              else Prior.fit(keys, one))
         return cls(task, labels, per_class, groups)
+
+    @property
+    def constant(self) -> bool:  # type: ignore[override]
+        return not self.groups
 
     def proba(self, frame: pd.DataFrame) -> np.ndarray:
         _check_frame(frame, self.groups)
