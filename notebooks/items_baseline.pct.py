@@ -43,7 +43,7 @@ s = workbench.session("baseline", run_id=run_id, tracking_uri=tracking_uri, ware
 es = s.spec.eval_set
 data, root = s.eval_set_items(pilot_root)
 rule = items.fit_item_model(es.baseline, data, s.task.kind, root=root)
-s.log_params({**data.params(), "baseline": rule.describe()})
+s.log_params({**data.params(), "baseline": rule.describe(), "baseline.constant": rule.constant})
 print(data.summary(), f"Today's way: {rule.describe()}.")
 
 # %% [markdown]

@@ -617,6 +617,25 @@ def test_a_go_that_replaces_the_champion_without_a_shown_gain_says_so(store: Sto
     assert _champion_notes(0.7, (-0.01, 0.02)) and not _champion_notes(0.7, (0.001, 0.02))
 
 
+def test_a_go_over_a_constant_todays_rule_says_it_beats_a_guess(store: Store) -> None:
+    """The prior, confirmed as today's rule: a GO over it shows a model beats a guess (a ROC
+    AUC of 0.5), not the work done today. The baseline run says what it was; the decision says so
+    and what to write instead. A rule that answers rows differently says nothing."""
+    notes = {}
+    for name, constant in (("guess", True), ("rule", False)):
+        charter = make_charter(name)
+        ids = build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))
+        store.log_params(ids["baseline"], {"baseline": "the training split's positive rate, 0.2, for every row",
+                                           "baseline.constant": constant})
+        d = promote(charter, store, actor="ann")
+        assert d.outcome == "go", d.summary()
+        notes[name] = [n for n in d.notes if n.startswith("today's rule is a constant")]
+    (note,) = notes["guess"]
+    assert note.startswith("today's rule is a constant (the training split's positive rate, 0.2, for every row)")
+    assert "beats a guess" in note and "`baseline:` (`kind: sql` or `group_rate`)" in note
+    assert notes["rule"] == []
+
+
 def _champion_notes(measured: float, interval: tuple[float, float]) -> list[str]:
     """The notes for a passed vs_champion gate with a paired interval (candidate - champion)."""
     lo, hi = interval

@@ -106,6 +106,9 @@ def test_a_callable_against_a_rule_paired_item_by_item_with_groundedness(tmp_pat
     cand = ItemCandidate(name="lookup", kind="callable", function="lookup:answer")
     data = _data(cand, n=40)
     rule = run_items(fit_item_model(data.spec.baseline, data, "answer"), data, cost=CostModel())
+    canned = ItemCandidate(name="canned", kind="rule", default="Please see our help pages")
+    assert fit_item_model(canned, data, "answer").constant  # one reply for all: a guess (decision notes say so)
+    assert not fit_item_model(data.spec.baseline, data, "answer").constant  # a rule for refunds answers otherwise
     look = run_items(fit_item_model(cand, data, "answer", root=tmp_path), data, cost=CostModel())
     r, c = rule.metrics(), look.metrics()
     assert "quality.groundedness" not in r and c["quality.groundedness"] == 1.0  # every cited id is the source
@@ -293,6 +296,7 @@ def test_an_answer_pilot_with_a_retrieving_llm_reaches_a_decision(tmp_path: Path
     assert decision.outcome == "go" and decision.candidate == "lookup", decision.summary()
     gates = {g.name: g for g in decision.gates}
     assert gates["beats_canned_reply"].passed and gates["beats_canned_reply"].ci_low is not None
+    assert not [n for n in decision.notes if "is a constant" in n]  # its rule answers refunds otherwise
     assert len(proxy.received) == len(rows) and "@example.org" not in proxy.text_received()
     store = Store.for_project(tmp_path, scope="helpdesk")
     smollm = store.get_run(decision.evidence["candidates"]["smollm"])

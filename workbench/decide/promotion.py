@@ -1005,15 +1005,17 @@ def _constant_rule(baseline: Any) -> str | None:
     return params.get("baseline") if str(params.get("baseline.constant")).lower() == "true" else None
 
 
-def _constant_rule_note(ev: Evidence, gates: Sequence[Any]) -> list[str]:
+def _constant_rule_note(ev: Evidence, gates: Sequence[Any], *, eval_set: bool = False) -> list[str]:
     """A GO over today's rule says little when that rule is a constant: any signal beats a guess
-    (a ROC AUC of 0.5), and a reviewer asks what is done today. Said, not refused: a task nobody
-    does today has no other bar, and the analyst confirmed the prior."""
+    (a ROC AUC of 0.5, a canned reply), and a reviewer asks what is done today. Said, not refused:
+    a task nobody does today has no other bar, and the analyst confirmed it."""
     if ev.baseline_constant is None or not any(isinstance(g, BaselineGate) for g in gates):
         return []
+    how = ("`eval_set.baseline:` (its rules, or `kind: recorded`: what today's process answered)" if eval_set
+           else "`baseline:` (`kind: sql` or `group_rate`)")
     return [f"today's rule is a constant ({ev.baseline_constant}): the gates against it show that the model beats "
-            "a guess, not the way the work is done today; if a rule or a person decides today, write it under "
-            "`baseline:` (`kind: sql` or `group_rate`) and run again (README, \"Drafted is not decided\")"]
+            f"a guess, not the way the work is done today; if a rule or a person decides today, write it under {how} "
+            "and run again (README, \"Drafted is not decided\")"]
 
 
 def item_errors(candidates: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
@@ -1242,7 +1244,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
         notes.append(f"version {version} holds the model of an earlier run of '{ev.candidate}' with the same code, "
                      f"data and parameters ({model_id}); this run's own model ({ev.model_id}) is not registered")
     if outcome in (GO, ALREADY):
-        notes += _constant_rule_note(ev, charter.gates)
+        notes += _constant_rule_note(ev, charter.gates, eval_set=charter.eval_set is not None)
     if outcome == GO:
         notes += _not_better_notes(gates, charter.gates, ev.champion_version)
     if outcome == GO and not dry_run:

@@ -46,6 +46,7 @@ class ItemModel:
     """A baseline or candidate: ``fit`` once, then ``answer`` one item at a time."""
 
     kind = "model"
+    constant = False  # the same answer for every item: a guess to beat, not a way the work is done today
 
     def __init__(self, spec: ItemCandidate, inputs: list[str], task: str) -> None:
         self.name = spec.name
@@ -101,6 +102,10 @@ class RuleModel(ItemModel):
         self.rules = [(re.compile(r.pattern), r.label) for r in spec.rules]
         self.default = spec.default
         self.fields = {f: re.compile(p) for f, p in spec.fields.items()}
+
+    @property
+    def constant(self) -> bool:  # type: ignore[override]
+        return self.task != "extraction" and not self.rules  # a default only: a canned reply
 
     def answer(self, item: Mapping[str, Any]) -> Answer:
         text = self.text(item)
