@@ -349,6 +349,17 @@ def test_new_refuses_with_located_reasons(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no column is left to learn 'churned' from: .*body: free text") as exc:
         new_pilot("notes", tmp_path / "notes.csv", "churned", pilots_dir=tmp_path)
     assert "--task text-classification --text-column body" in exc.value.hint and not (tmp_path / "notes").exists()
+    # beside other features the text was left out in silence: what a customer wrote was never judged
+    notes.assign(tenure=[i % 37 for i in range(100)], spend=[i * 1.5 for i in range(100)]).to_csv(
+        tmp_path / "more.csv", index=False)
+    (said,) = [n for n in new_pilot("more", tmp_path / "more.csv", "churned", pilots_dir=tmp_path).notes
+               if n.startswith("left out body")]
+    assert said.startswith("left out body: free text, which a tabular model does not read; to judge a model that "
+                           "reads it, a text pilot: `workbench new NAME --data ")
+    assert said.endswith("--task text-classification --text-column body --target churned`")
+    (said,) = [n for n in new_pilot("spend", tmp_path / "more.csv", "spend", pilots_dir=tmp_path).notes
+               if n.startswith("left out body")]
+    assert said == "left out body: free text, which a tabular model does not read"  # no text pilot for a number
 
 
 def test_cli_new_prints_the_next_command(tmp_path: Path) -> None:

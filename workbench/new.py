@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -588,6 +589,7 @@ def new_pilot(
                     exclude[col] = "free text (most values unique)"
         if formatted:
             notes.append(_formatted_note(formatted, table))
+        notes += _free_text_note([c for c, why in exclude.items() if why.startswith("free text")], data, target, task)
         # a number whose rows are one record seen again: no leak once a group split keeps a record on one side
         seen_again: dict[str, str] = {}
         for col, why in _leaks(con, columns, target, task, positive, time_column, exclude).items():
@@ -991,6 +993,19 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
                 continue
         best = (col, per_value, holds)
     return best
+
+
+def _free_text_note(columns: list[str], data: Path, target: str, task: str) -> list[str]:
+    """A note for text columns left out: a tabular model reads no text, so what a complaint or
+    a ticket's body says is not judged; for labels, a text pilot reads it (the command)."""
+    if not columns:
+        return []
+    said = f"left out {', '.join(columns)}: free text, which a tabular model does not read"
+    if task not in ("classification", "multiclass"):
+        return [said]
+    flags = " ".join(f"--text-column {shlex.quote(c)}" for c in columns)
+    return [f"{said}; to judge a model that reads it, a text pilot: `workbench new NAME --data {shlex.quote(str(data))} "
+            f"--task text-classification {flags} --target {shlex.quote(target)}`"]
 
 
 def _ordered_scale(counts: list[tuple[Any, int]], target: str) -> list[str]:
