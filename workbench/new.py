@@ -1004,8 +1004,8 @@ def _free_text_note(columns: list[str], data: Path, target: str, task: str) -> l
     if task not in ("classification", "multiclass"):
         return [said]
     flags = " ".join(f"--text-column {shlex.quote(c)}" for c in columns)
-    return [f"{said}; to judge a model that reads it, a text pilot: `workbench new NAME --data {shlex.quote(str(data))} "
-            f"--task text-classification {flags} --target {shlex.quote(target)}`"]
+    return [f"{said}; to judge a model that reads it, a text pilot: `workbench new NAME --data "
+            f"{shlex.quote(str(data))} --task text-classification {flags} --target {shlex.quote(target)}`"]
 
 
 def _ordered_scale(counts: list[tuple[Any, int]], target: str) -> list[str]:
