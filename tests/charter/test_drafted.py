@@ -67,7 +67,9 @@ def test_every_drafted_value_is_found_with_its_file_line_and_key(tmp_path: Path)
         assert "drafted" in lines[v.line - 1].lower()
     assert found[0].value == '"ana@bank.internal"' and found[0].why == "who answers"
     assert found[3].value == "'desk # 2'"  # a '#' inside quotes is no comment
-    assert found[1].line_text().endswith("baseline = (the block below) — the prior")
+    # a block's header: what the block holds is what a person confirms (it was "(the block below)")
+    assert found[1].line_text().endswith("baseline = {kind: prior} — the prior")
+    assert found[1].to_dict()["text"] == "baseline: {kind: prior}"
 
 
 def test_confirming_removes_the_tag_and_logs_who_and_when(tmp_path: Path) -> None:
@@ -79,6 +81,7 @@ def test_confirming_removes_the_tag_and_logs_who_and_when(tmp_path: Path) -> Non
     charter = load_charter(path)  # still a valid charter, with the log
     assert [(c.key, c.by) for c in charter.confirmed] == [("baseline", "ana"), ("gates[0] (beats)", "ana")]
     assert charter.confirmed[0].at.endswith("+00:00")
+    assert charter.confirmed[0].text == "baseline: {kind: prior}"  # the record says which rule was confirmed
     assert [v.key for v in drafted_values(charter)] == ["owner", "production.on_call", "columns.a.range"]
     # a second confirmation appends to the same list; a selector matching nothing changes nothing
     with pytest.raises(ConfigError, match="no drafted value matches 'nope'"):

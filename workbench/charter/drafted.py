@@ -44,6 +44,7 @@ class DraftedValue:
     key: str  # key path, e.g. production.on_call, gates[0] (beats_todays_rule), columns.email.pii
     text: str  # the line without its comment, stripped
     why: str = ""
+    block: str = ""  # a block's header line (`baseline:`): what the block holds, on one line ({kind: prior})
 
     @property
     def where(self) -> str:
@@ -56,13 +57,18 @@ class DraftedValue:
         last = re.split(r"[.\[]", self.key.split(" (")[0])[-1]
         if text.startswith(f"{last}:") or text.startswith(f'"{last}":'):
             text = text.split(":", 1)[1].strip()
-        return text or "(the block below)"
+        return text or self.block or "(the block below)"
+
+    @property
+    def shown(self) -> str:
+        """The line, and for a block's header what the block holds: what a person confirms."""
+        return f"{self.text} {self.block}" if self.block else self.text
 
     def line_text(self) -> str:
         return f"{self.where}: {self.key} = {self.value}" + (f" — {self.why}" if self.why else "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "key": self.key, "text": self.text, "why": self.why}
+        return {"file": self.file, "line": self.line, "key": self.key, "text": self.shown, "why": self.why}
 
 
 @dataclass(frozen=True)
@@ -137,14 +143,37 @@ def _keys_by_line(root: Any) -> dict[int, tuple[str | int, ...]]:
     return out
 
 
-def _label(data: Any, keys: tuple[str | int, ...]) -> str:
+def _node(data: Any, keys: tuple[str | int, ...]) -> Any:
     node = data
     for key in keys:
         try:
             node = node[key]
         except (KeyError, IndexError, TypeError):
-            node = None
-            break
+            return None
+    return node
+
+
+_BLOCK_CHARS = 300  # a longer block is cut (the file holds it whole)
+
+
+def _block(node: Any) -> str:
+    """A mapping or list on one line, in YAML's flow style ({kind: prior}); "" for a scalar."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    if not isinstance(node, (dict, list)) or not node:
+        return ""
+    out = YAML(typ="safe", pure=True)
+    out.default_flow_style, out.width, out.sort_base_mapping_type_on_output = True, 10**6, False
+    buffer = io.StringIO()
+    out.dump(json.loads(json.dumps(node, default=str)), buffer)  # plain types: no ruamel comments or tags
+    text = buffer.getvalue().strip()
+    return text if len(text) <= _BLOCK_CHARS else text[:_BLOCK_CHARS - 1] + "…"
+
+
+def _label(data: Any, keys: tuple[str | int, ...]) -> str:
+    node = _node(data, keys)
     label = format_keys(keys)
     if isinstance(node, dict) and isinstance(node.get("name"), str) and keys and isinstance(keys[-1], int):
         label += f" ({node['name']})"
@@ -179,8 +208,9 @@ def find_drafted(path: Path | str) -> list[DraftedValue]:
     out = []
     for n, (before, why) in tagged:
         key = keys.get(n)
+        header = before.rstrip().endswith(":")  # a block's header: its value is on the lines below
         out.append(DraftedValue(shown(path), n, _label(data, key) if key else before.strip().lstrip("- ").split(":")[0],
-                                before.strip(), why))
+                                before.strip(), why, _block(_node(data, key)) if key and header else ""))
     return out
 
 
@@ -265,7 +295,7 @@ def confirm(charter: Any, selectors: Sequence[str] = (), *, all_values: bool = F
         texts[path] = "".join(lines)
     main = Path(charter.path)
     texts[main] = _logged(texts[main] if main in texts else main.read_text(encoding="utf-8"),
-                          [Confirmation(v.key, v.file, v.text, who, at) for v in chosen])
+                          [Confirmation(v.key, v.file, v.shown, who, at) for v in chosen])
     for path in sorted(texts, key=lambda p: p != main):
         _replace(path, texts[path])
     return chosen
