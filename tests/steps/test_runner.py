@@ -380,3 +380,28 @@ def test_the_data_check_is_not_repeated_on_inputs_it_passed(ran: tuple[Path, Pil
     contract.write_text(contract.read_text().replace("name: {type: VARCHAR, pii: true}", "name: {type: VARCHAR}"))
     run_pilot(load_charter(charter))
     assert len(calls) == 5
+
+
+def test_a_workbench_error_in_a_cell_points_at_its_own_fix_not_at_the_cell(tmp_path: Path) -> None:
+    """A candidate parameter misspelled in the charter failed in the evaluate notebook's cell
+    with the fix in its message ("its parameters: ..."), then a second hint to "fix the cell",
+    which had no fault. The workbench's own errors now keep to their fix; a bug in a cell keeps
+    the cell's."""
+    from papermill.exceptions import PapermillExecutionError
+
+    from workbench.charter.config import Step
+    from workbench.steps.runner import _translate
+    from workbench.store.tracking import RunRef
+
+    step, run = Step(name="evaluate", notebook=Path("evaluate.ipynb")), RunRef("r1", "1", "evaluate")
+
+    def hint(ename: str) -> str:
+        raised = PapermillExecutionError(6, 6, "results = {}", ename, "pilot charter: candidates: ridge: params: "
+                                         "Ridge takes no parameter(s) max_iters", [])
+        return _translate(raised, Path("evaluate.ipynb"), tmp_path / "absent.ipynb", step, run).hint or ""
+
+    charter = hint("ConfigError")
+    assert charter.startswith("the charter is at fault, not the cell") and "fix the cell" not in charter
+    assert "attached to run r1 (`make ui`, step 'evaluate')" in charter
+    assert "fix the cell" not in hint("EvaluationError") and "at fault" not in hint("EvaluationError")
+    assert "fix the cell" in hint("ValueError")  # a cell's own bug

@@ -1174,6 +1174,14 @@ def _redact_files(charter: Charter, files: list[Path]) -> None:
                 path.unlink()
 
 
+def _subclasses(cls: type) -> set[type]:
+    return {cls}.union(*(_subclasses(c) for c in cls.__subclasses__()))
+
+
+# raised in a cell by the workbench's own code (a charter's candidate parameter misspelled), not by the cell's
+_OWN_ERRORS = frozenset(c.__name__ for c in _subclasses(WorkbenchError))
+
+
 def _translate(error: BaseException, notebook: Path, executed: Path, step: Step, run: RunRef,
                kernel_logged: bool = False) -> StepError:
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -1189,6 +1197,10 @@ def _translate(error: BaseException, notebook: Path, executed: Path, step: Step,
         return StepInterrupted(f"step '{step.name}' was interrupted", where=where_cell,
                                hint="run `make pilot` again; finished steps are served from cache")
     if isinstance(error, PapermillExecutionError):
+        if error.ename in _OWN_ERRORS:  # the workbench's own error: its message says what to fix, the cell is fine
+            charter = "the charter is at fault, not the cell: correct it as said above, "
+            review = ((charter if error.ename == "ConfigError" else "") + "then run `make pilot` again; the executed "
+                      f"notebook is attached to run {run.run_id} (`make ui`, step '{step.name}')")
         return CellError(f"step '{step.name}' failed: {error.ename}: {error.evalue}", where=where_cell, hint=review)
     if isinstance(error, CellTimeoutError):
         return StepTimeoutError(f"step '{step.name}' timed out: a cell ran longer than {step.timeout_seconds}s",
