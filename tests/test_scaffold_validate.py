@@ -221,6 +221,7 @@ def test_a_rating_on_a_scale_drafted_multiclass_names_regression(tmp_path: Path)
     assert load_charter(made.charter).task.kind == "multiclass"
     (note,) = [n for n in made.notes if "a scale" in n]
     assert note.startswith("stars holds the whole numbers 1 to 5, a scale") and "`--task regression`" in note
+    assert "(a 5 called 4 as wrong as a 5 called 1)" in note
     codes = pd.DataFrame({"x": x, "plan": rng.choice([10, 20, 40], n)})  # plan codes: not consecutive
     codes.to_csv(tmp_path / "codes.csv", index=False)
     assert not [n for n in new_pilot("codes", tmp_path / "codes.csv", "plan", pilots_dir=tmp_path / "pilots").notes

@@ -1015,8 +1015,9 @@ def _ordered_scale(counts: list[tuple[Any, int]], target: str) -> list[str]:
     values = sorted(float(v) for v, _ in counts)
     if not all(v.is_integer() for v in values) or values[-1] - values[0] != len(values) - 1:
         return []
-    return [f"{target} holds the whole numbers {values[0]:g} to {values[-1]:g}, a scale: a multiclass pilot judges "
-            "every wrong class alike (a 5 called 4 as wrong as a 5 called 1); if the order matters, "
+    lo, hi = f"{values[0]:g}", f"{values[-1]:g}"
+    return [f"{target} holds the whole numbers {lo} to {hi}, a scale: a multiclass pilot judges every wrong class "
+            f"alike (a {hi} called {values[-1] - 1:g} as wrong as a {hi} called {lo}); if the order matters, "
             "`--task regression` judges how far off each prediction is"]
 
 
