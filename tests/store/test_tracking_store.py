@@ -206,3 +206,30 @@ def test_artifacts_of_a_local_store_are_read_in_place_as_mlflow_would_download_t
     assert fresh.artifact_names(run.run_id, "nothing-here") == []
     assert fresh.artifact_names(run.run_id, "../..") == []
     assert fresh.artifact_bytes("0" * 32, "notes.txt") is None
+
+
+def test_a_model_with_an_integer_input_is_logged_without_mlflows_integer_hint(tmp_path: Path) -> None:
+    """Every evaluate notebook with an integer feature showed MLflow's hint that an integer
+    column cannot hold a null in a served model. The workbench's own batch scoring declares such
+    inputs as doubles (engines.base.scoring_copy); declaring them so at logging makes MLflow refuse
+    the integers a batch brings instead ("Can not safely convert int64 to float64"). So the
+    signature keeps the training types, and the hint is dropped while the model is logged."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    store = Store(tmp_path / "proj")
+    ref = store.start_run("p", "hgb")
+    x = pd.DataFrame({"tenure": np.arange(40) % 12, "spend": np.arange(40) * 1.5})
+    model = HistGradientBoostingClassifier(max_iter=5).fit(x, (x.tenure > 5).astype(int))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        info = store.log_sklearn_model(ref.run_id, model, "model", input_example=x.head(3))
+        warnings.warn("another warning", UserWarning, stacklevel=1)
+    store.end_run(ref.run_id)
+    shown = [str(w.message) for w in said]
+    assert not [m for m in shown if "integer column" in m] and "another warning" in shown, shown
+    types = {c.name: str(c.type) for c in info.signature.inputs.inputs}
+    assert types["tenure"].endswith("long") and types["spend"].endswith("double")

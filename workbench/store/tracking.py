@@ -29,6 +29,7 @@ import random
 import socket
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -557,9 +558,14 @@ class Store:
             name=name, source_run_id=run_id, experiment_id=run.info.experiment_id,
             params={k: str(v) for k, v in run.data.params.items()},
         )
-        signature = infer_signature(input_example, output_example)
         try:
-            with _without_pickle_warning():
+            with _without_pickle_warning(), warnings.catch_warnings():
+                # MLflow's hint that a served model refuses a null in an integer column: the workbench's
+                # batch scoring declares such inputs as doubles itself (engines.base.scoring_copy); declared
+                # so at logging, MLflow would refuse the integers a batch brings instead
+                warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer",
+                                        category=UserWarning)
+                signature = infer_signature(input_example, output_example)
                 return mlflow.sklearn.log_model(
                     model, name=name, signature=signature, input_example=input_example, run_id=run_id,
                     model_id=logged.model_id,
