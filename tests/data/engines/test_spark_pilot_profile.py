@@ -108,7 +108,7 @@ def test_a_new_pilot_on_spark_trains_on_the_feature_view_spark_computed(smoke_on
         assert html is not None and FEATURE_VIEW in html, step  # the injected spec reads Spark's view
     con = connect_read_only(charter.warehouse_path)
     try:
-        spark_rows = con.execute(f'SELECT * FROM "{FEATURE_VIEW}"').to_arrow_table()
+        spark_rows = con.sql(f'SELECT * FROM "{FEATURE_VIEW}"').to_arrow_table()
         duck_rows = con.sql(view_sql(charter.modeling().features)).to_arrow_table()
     finally:
         con.close()
