@@ -38,6 +38,13 @@ def test_new_drafts_an_eval_set_a_keyword_rule_and_contracts(tmp_path: Path) -> 
     assert {"eval_set.baseline", "sources.tickets_eval.path", "production.on_call"} <= keys
     contract = (made.folder / "contracts" / "tickets_eval.yml").read_text()
     assert "regex: \\S" in contract and "unique: true" in contract  # no empty text; one id per item
+    # classes from 35 % down to 8 % (under half of an even 20 %): the drafted candidates weigh each
+    # class as macro-F1 judges them (unweighted, a churn flag's drafted candidates lost to keywords)
+    assert [c.params.get("class_weight") for c in es.candidates] == ["balanced", "balanced"]
+    even = pd.read_csv(tmp_path / "tickets.csv").groupby("category").head(30)  # 30 of each class
+    even.to_csv(tmp_path / "even.csv", index=False)
+    made = new_text_pilot("even", tmp_path / "even.csv", "category", ["body"], pilots_dir=tmp_path / "pilots")
+    assert [c.params.get("class_weight") for c in load_charter(made.charter).eval_set.candidates] == [None, None]
 
 
 def test_classes_too_rare_to_judge_are_named_and_do_not_set_the_eval_share(tmp_path: Path) -> None:

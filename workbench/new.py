@@ -1435,6 +1435,7 @@ def new_text_pilot(
             name=name, owner=owner, table=table, columns=columns, target=target, text_columns=text_columns,
             id_col=id_col, slices=slices, rules=rules, default=majority, n_eval=n_eval, rows=rows,
             eval_share=eval_share, source=str(data), time_column=time_column,
+            skewed=counts[-1][1] < 0.5 * rows / len(counts),  # the rarest class under half an even share
             notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -1565,8 +1566,10 @@ def _textless_note(gone: int, text_columns: list[str]) -> tuple[str, ...]:
 def _text_charter(*, name: str, owner: str | None, table: str, columns: dict[str, str], target: str,
                   text_columns: list[str], id_col: str, slices: list[str], rules: list[tuple[str, list[str]]],
                   default: str, n_eval: int, rows: int, eval_share: float, source: str, notebooks: str,
-                  time_column: str | None = None) -> str:
+                  time_column: str | None = None, skewed: bool = False) -> str:
     q = _yaml_scalar
+    # classes far apart in size: each weighs as much in the fit as macro-F1 gives it in the verdict
+    weights = ", class_weight: balanced" if skewed else ""
     cols = "{" + ", ".join(f"{q(c)}: {t}" for c, t in columns.items()) + "}"
     lines = [
         f"# Text pilot charter drafted by `workbench new` from {source} ({rows:,} labelled items). Review every",
@@ -1622,11 +1625,11 @@ def _text_charter(*, name: str, owner: str | None, table: str, columns: dict[str
         "      kind: sklearn",
         "      vectorizer: {ngram_range: [1, 2], min_df: 2, sublinear_tf: true}",
         "      estimator: sklearn.linear_model.LogisticRegression",
-        "      params: {C: 4.0, max_iter: 1000}",
+        f"      params: {{C: 4.0, max_iter: 1000{weights}}}",
         "    - name: wordllama_lr",
         "      kind: embeddings",
         "      estimator: sklearn.linear_model.LogisticRegression",
-        "      params: {max_iter: 1000}",
+        f"      params: {{max_iter: 1000{weights}}}",
         "",
         "steps:",
         f"  - {{name: baseline, role: baseline, notebook: {notebooks}/items_baseline.ipynb}}",
