@@ -113,6 +113,11 @@ CASES = [
      "the feature view does not run"),
     ("nothing left to learn from", {"  exclude: [id]": "  exclude: [id, amount, segment, grade]"}, "features:",
      "no usable feature column"),
+    # found in the evaluate step's cell before, after the profile and the baseline had run
+    ("candidate parameter misspelled", {"LogisticRegression}": "LogisticRegression, params: {max_iters: 50}}"},
+     "  - {name: lr", "takes no parameter(s) max_iters"),
+    ("candidate class misspelled", {"LogisticRegression}": "LogisticRegresion}"}, "  - {name: lr",
+     "cannot import the estimator sklearn.linear_model.LogisticRegresion"),
 ]
 
 

@@ -14,7 +14,8 @@
   (the class balance is read from the data when it can be);
 - with ``data``, the charter against its data (:mod:`.validate_data`): the target against
   the task, usable features, the split's column, type and windows, the baseline's columns
-  and expression, and a warning on a random split of time-indexed rows.
+  and expression, and a warning on a random split of time-indexed rows; and each candidate's
+  class imported, its parameters checked against the class's own (a misspelled ``max_iters``).
 """
 
 from __future__ import annotations
@@ -211,6 +212,24 @@ def _modeling(charter: Charter, doc: LocatedYaml, out: list[Finding]) -> None:
                                "set both in `cost:`, or give the threshold as a number"))
 
 
+def _estimators(charter: Charter, doc: LocatedYaml, out: list[Finding]) -> None:
+    """Each candidate's class, and its parameters against the class's own (a misspelled one was
+    found in the evaluate step's cell, after the profile and the baseline had run). Importing
+    scikit-learn costs the driver ~0.6 s, so only when the charter or its data changed."""
+    if charter.eval_set is not None:
+        return
+    from ..measure.modeling.models import estimator_class
+
+    for i, cand in enumerate(charter.candidates):
+        if not _installed(cand.estimator.rpartition(".")[0]):
+            continue  # said by _modeling
+        try:
+            estimator_class(cand, where=doc.where(("candidates", i, "estimator")),
+                            params_where=doc.where(("candidates", i, "params")))
+        except ConfigError as exc:
+            out.append(Finding("error", exc.where or doc.where(("candidates", i)), exc.what, exc.hint or ""))
+
+
 def _minority_share(charter: Charter) -> float | None:
     """The share of the rarer class, from the warehouse (or the source file); None if unknown."""
     import duckdb
@@ -317,6 +336,7 @@ def check_charter(charter: Charter, *, data: bool = True, unread: list[str] | No
 
         check_data(charter, doc, out, Finding, unread)
         _skew(charter, doc, out)
+        _estimators(charter, doc, out)  # with the data: when the inputs changed since the last run, or `validate`
     return out
 
 

@@ -38,7 +38,7 @@ from ...charter.config import Baseline, Candidate, Task
 from ...errors import ConfigError, EvaluationError
 
 __all__ = ["InputRefused", "SqlRule", "GroupRate", "Prior", "GuardedModel", "GuardedClassifier", "GuardedRegressor",
-           "fit_baseline", "build_candidate", "binary_target", "is_degraded"]
+           "fit_baseline", "build_candidate", "binary_target", "is_degraded", "estimator_class"]
 
 
 class InputRefused(ValueError):
@@ -326,18 +326,32 @@ def fit_baseline(spec: Baseline | None, train: pd.DataFrame, y: pd.Series, task:
 # -- candidates ---------------------------------------------------------------------------
 
 
-def _import_estimator(path: str) -> type:
+def _import_estimator(path: str, where: str = "pilot charter: candidates") -> type:
     module_name, _, attr = path.rpartition(".")
     try:
         module = importlib.import_module(module_name)
         cls = getattr(module, attr)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"cannot import the estimator {path}: {exc}", where="pilot charter: candidates",
+        raise ConfigError(f"cannot import the estimator {path}: {exc}", where=where,
                           hint="name a class by its full import path, e.g. sklearn.linear_model.LogisticRegression, "
                           "and install its package into .venv") from exc
     if not (hasattr(cls, "fit") and (hasattr(cls, "predict") or hasattr(cls, "predict_proba"))):
-        raise ConfigError(f"{path} is not an estimator (no fit/predict)", where="pilot charter: candidates",
+        raise ConfigError(f"{path} is not an estimator (no fit/predict)", where=where,
                           hint="name a scikit-learn-compatible estimator class")
+    return cls
+
+
+def estimator_class(spec: Candidate, *, where: str | None = None, params_where: str | None = None) -> type:
+    """The estimator class a candidate names, its parameters checked against the class's own:
+    a misspelled one is a ConfigError (``where``/``params_where``: the charter's file:line, when
+    the caller knows it), before anything is fitted."""
+    cls = _import_estimator(spec.estimator, where or "pilot charter: candidates")
+    accepted = inspect.signature(cls).parameters
+    unknown = sorted(set(spec.params) - set(accepted))
+    if unknown and not any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
+        raise ConfigError(f"{spec.estimator} takes no parameter(s) {', '.join(unknown)}",
+                          where=params_where or f"pilot charter: candidates: {spec.name}: params",
+                          hint=f"its parameters: {', '.join(sorted(accepted))}")
     return cls
 
 
@@ -360,14 +374,9 @@ class GuardedModel(_Scorer):
         self.numeric, self.categorical = list(numeric), list(categorical)
         self.fallback = fallback
         self.fallback_on_null = list(spec.fallback_on_null)
-        cls = _import_estimator(spec.estimator)
+        cls = estimator_class(spec)
         params = dict(spec.params)
         accepted = inspect.signature(cls).parameters
-        unknown = sorted(set(params) - set(accepted))
-        if unknown and not any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
-            raise ConfigError(f"{spec.estimator} takes no parameter(s) {', '.join(unknown)}",
-                              where=f"pilot charter: candidates: {spec.name}: params",
-                              hint=f"its parameters: {', '.join(sorted(accepted))}")
         if "random_state" in accepted and "random_state" not in params:
             params["random_state"] = 0  # reproducible by default
         native = _allows_nan(cls())
