@@ -97,7 +97,7 @@ def validate(pilot: PilotOpt = Path("pilot.yaml")) -> None:
         from .steps.validate import check_charter, raise_for_errors
 
         charter = _charter(pilot)
-        findings = check_charter(charter)
+        findings = check_charter(charter, estimators=True)
         for f in findings:
             if f.level == "warning":
                 err.print(f"[yellow]Warning:[/] {f.line()}", markup=True)

@@ -80,12 +80,12 @@ def _line(path: Path, text: str) -> int:
 
 
 def _data_findings(path: Path, level: str = "error") -> list:
-    return [f for f in check_charter(load_charter(path)) if f.level == level]
+    return [f for f in check_charter(load_charter(path), estimators=True) if f.level == level]
 
 
 def test_a_charter_that_fits_its_data_passes(tmp_path: Path) -> None:
     path = _charter(tmp_path)
-    assert [f.line() for f in check_charter(load_charter(path))] == []
+    assert [f.line() for f in check_charter(load_charter(path), estimators=True)] == []
 
 
 # (what is wrong, the edit, the line text of the key it is located at, words of the message)
@@ -211,6 +211,12 @@ def test_the_cli_and_the_runner_refuse_it_in_seconds_before_any_run(tmp_path: Pa
         run_pilot(load_charter(path))
     # refused before any MLflow run or ingest
     assert not (tmp_path / "mlruns" / "mlflow.db").exists() and not (tmp_path / "data" / "warehouse.duckdb").exists()
+    # a first run refuses a misspelled candidate parameter too, at its line (it failed in the evaluate cell)
+    path = _charter(tmp_path, GOOD.replace("LogisticRegression}", "LogisticRegression, params: {max_iters: 50}}"))
+    with pytest.raises(ConfigError, match="takes no parameter\\(s\\) max_iters") as refused:
+        run_pilot(load_charter(path))
+    assert f"{path}:{_line(path, '  - {name: lr')}:" in str(refused.value)
+    assert not (tmp_path / "mlruns" / "mlflow.db").exists()
 
 
 def test_an_unchanged_ingested_file_is_checked_from_the_warehouse_a_changed_one_from_the_file(tmp_path: Path) -> None:

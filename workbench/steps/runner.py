@@ -223,7 +223,9 @@ def _run_pilot(charter: Charter, kernels: _Kernels, *, force: bool, only: list[s
     # before any run exists; the data checks read the source files in seconds (the demo: ~0.5 s),
     # so nothing `workbench validate` would refuse fails minutes later (not again on what they passed)
     unread: list[str] = []  # sources the data checks could not read: checked again once loaded
-    raise_for_errors(check_charter(charter, data=check_data, unread=unread), charter)
+    # a first run, or one whose data checks run again, imports the candidates' classes too (~0.6 s):
+    # a misspelled parameter is refused here, not in the evaluate cell after the profile and the baseline
+    raise_for_errors(check_charter(charter, data=check_data, estimators=check_data, unread=unread), charter)
     with _Interrupts() as interrupts, locks.pilot_lock(store, what=f"pilot {charter.name}", say=say):
         swept = store.sweep_stale(exp)
         if swept:

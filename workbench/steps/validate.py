@@ -14,8 +14,9 @@
   (the class balance is read from the data when it can be);
 - with ``data``, the charter against its data (:mod:`.validate_data`): the target against
   the task, usable features, the split's column, type and windows, the baseline's columns
-  and expression, and a warning on a random split of time-indexed rows; and each candidate's
-  class imported, its parameters checked against the class's own (a misspelled ``max_iters``).
+  and expression, and a warning on a random split of time-indexed rows;
+- with ``estimators``, each candidate's class imported and its parameters checked against the
+  class's own (a misspelled ``max_iters``): `validate`, and a run whose data checks run.
 """
 
 from __future__ import annotations
@@ -214,8 +215,7 @@ def _modeling(charter: Charter, doc: LocatedYaml, out: list[Finding]) -> None:
 
 def _estimators(charter: Charter, doc: LocatedYaml, out: list[Finding]) -> None:
     """Each candidate's class, and its parameters against the class's own (a misspelled one was
-    found in the evaluate step's cell, after the profile and the baseline had run). Importing
-    scikit-learn costs the driver ~0.6 s, so only when the charter or its data changed."""
+    found in the evaluate step's cell, after the profile and the baseline had run)."""
     if charter.eval_set is not None:
         return
     from ..measure.modeling.models import estimator_class
@@ -313,9 +313,11 @@ def data_check_key(charter: Charter) -> str:
     return hashlib.sha256(json.dumps(read, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def check_charter(charter: Charter, *, data: bool = True, unread: list[str] | None = None) -> list[Finding]:
+def check_charter(charter: Charter, *, data: bool = True, estimators: bool = False,
+                  unread: list[str] | None = None) -> list[Finding]:
     """Every static finding on a loaded charter (``data``: also read the data for warnings;
-    ``unread`` gets the sources the data checks could not read)."""
+    ``estimators``: also import each candidate's class and check its parameters, ~0.6 s of
+    scikit-learn; ``unread`` gets the sources the data checks could not read)."""
     doc = load_yaml(charter.path, ConfigError, what="pilot charter")
     out: list[Finding] = []
     _gates(charter, doc, out)
@@ -336,7 +338,8 @@ def check_charter(charter: Charter, *, data: bool = True, unread: list[str] | No
 
         check_data(charter, doc, out, Finding, unread)
         _skew(charter, doc, out)
-        _estimators(charter, doc, out)  # with the data: when the inputs changed since the last run, or `validate`
+    if estimators:
+        _estimators(charter, doc, out)
     return out
 
 
