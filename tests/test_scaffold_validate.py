@@ -184,6 +184,26 @@ def test_a_whole_number_year_column_is_named_with_the_flag_that_splits_on_it(tmp
     assert not [n for n in chosen.notes if "holds years" in n]  # a split on time: nothing to say
 
 
+def test_a_whole_number_column_counting_periods_is_named_with_the_flag_that_splits_on_it(tmp_path: Path) -> None:
+    """Sales by week 1 to 200, no date column: the drafted random split let a tree interpolate
+    between neighbouring weeks (MAE 4.3 against today's 18.9, GO); judged on the latest weeks
+    it was worse than today (21.4 against 19.7). As for a year, `new` names the column and the
+    flag. A week of the year, an hour of the day and a duration (`tenure_months`) are no count."""
+    rng = np.random.default_rng(2)
+    n = 600
+    week = rng.integers(1, 201, n)
+    frame = pd.DataFrame({"week": week, "week_of_year": rng.integers(1, 53, n), "hour": rng.integers(0, 24, n),
+                          "tenure_months": rng.integers(1, 120, n), "period_no": rng.integers(1, 30, n) * 10,
+                          "sales": 100 + 30 * np.sin(week / 15) + rng.normal(0, 5, n)})
+    frame.to_csv(tmp_path / "weekly.csv", index=False)
+    made = new_pilot("weekly", tmp_path / "weekly.csv", "sales", pilots_dir=tmp_path / "pilots")
+    (hint,) = [n for n in made.notes if " counts " in n]  # period_no: every tenth value, too sparse to be a count
+    assert hint.startswith("week counts weeks (1-200): if it is when each row happened") and \
+        "`--time-column week` judges on the latest" in hint
+    chosen = new_pilot("weekly2", tmp_path / "weekly.csv", "sales", time_column="week", pilots_dir=tmp_path / "pilots")
+    assert load_charter(chosen.charter).split.column == "week" and not [n for n in chosen.notes if " counts " in n]
+
+
 def test_labels_written_several_ways_are_named_for_tabular_and_text_pilots(tmp_path: Path) -> None:
     """A churn flag typed by hand: 'Yes', 'yes', 'YES ', 'No', 'no'. `new` drafted a five-class
     pilot and said nothing, so a model was judged on telling 'Yes' from 'yes'. It still drafts

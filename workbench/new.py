@@ -621,7 +621,7 @@ def new_pilot(
                          "one value's rows on both sides")
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group)
         if time_column is None:  # random or group, 25 % held out: (about) what the sample-size gate will see
-            notes += _year_hints(con, columns, target)
+            notes += _year_hints(con, columns, target) + _counter_hints(con, columns, target, exclude)
             labelled = sum(n for _, n in counts)
             notes += _held_out_shortfall(labelled, counts if task in ("classification", "multiclass") else [],
                                          by=group[0] if group is not None else None)
@@ -746,6 +746,38 @@ def _year_hints(con: Any, columns: dict[str, str], target: str) -> list[str]:
             "than some of the rows it judges"
             for i, c in enumerate(found) for lo, hi, n in [got[3 * i:3 * i + 3]]
             if lo is not None and 1900 <= lo and hi <= 2100 and n >= 3]
+
+
+# a whole-number column named as a period (singular: `week`, `month_no`; `tenure_months` is a
+# duration), and the most one cycle of that unit holds (a week of the year, an hour of the day):
+# a larger span counts periods one after another
+_PERIODS = {"week": 53, "wk": 53, "month": 12, "quarter": 4, "qtr": 4, "day": 31, "hour": 24, "period": 1,
+            "step": 1, "tick": 1}
+_PERIOD_NAME = re.compile(r"(?i)(?:^|[^a-z])(" + "|".join(_PERIODS) + r")(?:[^a-z]|$)")
+
+
+def _counter_hints(con: Any, columns: dict[str, str], target: str, exclude: dict[str, str]) -> list[str]:
+    """Notes for whole-number columns named as periods that count on past one cycle (week 1 to
+    200, not a week of the year), with few gaps: when each row happened, likely, and a random
+    split then trains on later periods than some of the rows it judges. Said, not decided: a
+    count of periods may be a measurement too (months as a customer)."""
+    from .data.sql import quote_ident as _q
+
+    found = [(c, m.group(1).lower()) for c, t in columns.items() if t in _INTEGERS and c != target
+             and c not in exclude and (m := _PERIOD_NAME.search(c)) and not _YEAR_NAME.search(c)]
+    if not found:
+        return []
+    got = con.execute("SELECT " + ", ".join(f"min({_q(c)}), max({_q(c)}), count(DISTINCT {_q(c)})" for c, _ in found)
+                      + " FROM t").fetchall()[0]
+    out = []
+    for i, (c, unit) in enumerate(found):
+        lo, hi, n = got[3 * i:3 * i + 3]
+        if lo is None or hi - lo < max(_PERIODS[unit], 9) or n < 0.5 * (hi - lo + 1):
+            continue  # within one cycle, too short, or too sparse to be a count of periods
+        out.append(f"{c} counts {unit}s ({lo}-{hi}): if it is when each row happened (not how long something "
+                   f"lasted), `--time-column {c}` judges on the latest; the drafted random split learns from later "
+                   f"{unit}s than some of the rows it judges")
+    return out
 
 
 def _read_text_times(con: Any, columns: dict[str, str], target: str, time_column: str | None
