@@ -22,10 +22,11 @@ def test_leakage_gate_fails_on_a_finding_passes_when_acknowledged_and_fails_when
     clean = leakage_gate([], {})
     assert clean.passed and clean.kind == "leakage" and clean.measured == 0
     found = leakage_gate([COPY, GRADE], {})
-    assert not found.passed and found.measured == 2 and "rate_copy, grade" in found.reason
+    assert not found.passed and found.measured == 2
+    assert "rate_copy (target_copy), grade (bucketed_target)" in found.reason  # each leak with its kind
     assert any("rate_copy (target_copy): a copy of the target" in d for d in found.details)
     partly = leakage_gate([COPY, GRADE], {"grade": "assigned at application, before the rate"})
-    assert not partly.passed and partly.measured == 1 and "finding(s) on rate_copy:" in partly.reason
+    assert not partly.passed and partly.measured == 1 and "finding(s) on rate_copy (target_copy):" in partly.reason
     assert any(d.startswith("acknowledged grade") and "before the rate" in d for d in partly.details)
     every = leakage_gate([COPY, GRADE], {"grade": "known in time", "rate_copy": "a test"})
     assert every.passed and "every one acknowledged" in every.reason

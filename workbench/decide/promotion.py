@@ -563,7 +563,8 @@ def leakage_gate(findings: Sequence[Mapping[str, Any]] | None, acknowledged: Map
         reason = ("no eval item is among the training items or written into a prompt (leakage checks found nothing)"
                   if eval_set else "no feature carries the answer (leakage checks on the training rows found nothing)")
     elif open_:
-        names = ", ".join(dict.fromkeys(str(f.get("feature")) for f in open_))
+        # each with its check, so the terminal says what kind of leak (the evidence is in the details)
+        names = ", ".join(dict.fromkeys(f"{f.get('feature')} ({f.get('check')})" for f in open_))
         # what to do depends on the check: a feature goes, copied rows go, an entity splits by group
         remedies = [_REMEDIES.get(str(f.get("check")), _REMEDIES[""]) for f in open_]
         key = "FEATURE" if _REMEDIES[""] in remedies else str(open_[0].get("feature"))
