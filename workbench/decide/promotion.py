@@ -415,8 +415,7 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
         return GateResult(passed=verdict == "pass", measured=value, threshold=required, reference=ref, reason=reason,
                           diff=float(d["diff"]), ci_low=float(d["ci_low"]), ci_high=float(d["ci_high"]),
                           confidence=d.get("confidence"), **base)
-    ok = (value > required if higher else value < required) if gate.min_improvement else \
-        (value >= required if higher else value <= required)
+    ok = _OPS[op](value, required)
     reason = (f"{gate.metric} = {_fmt(value)} vs champion v{champion_version} {_fmt(ref)}; "
               f"required {op} {_fmt(required)} "
               + (f"(min improvement {gate.min_improvement:g}" if gate.min_improvement else
