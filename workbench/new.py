@@ -621,7 +621,7 @@ def new_pilot(
                          "one value's rows on both sides")
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group)
         if time_column is None:  # random or group, 25 % held out: (about) what the sample-size gate will see
-            notes += _year_hints(con, columns, target) + _counter_hints(con, columns, target, exclude)
+            notes += _time_number_hints(con, columns, target, exclude)
             labelled = sum(n for _, n in counts)
             notes += _held_out_shortfall(labelled, counts if task in ("classification", "multiclass") else [],
                                          by=group[0] if group is not None else None)
@@ -727,27 +727,6 @@ def _time_column(con: Any, columns: dict[str, str], target: str) -> tuple[str | 
 
 
 _YEAR_NAME = re.compile(r"(?i)year|(^|[^a-z])yrs?([^a-z]|$)")
-
-
-def _year_hints(con: Any, columns: dict[str, str], target: str) -> list[str]:
-    """Notes for whole-number columns named as years and holding years (1900-2100, three or
-    more): a year of sale is when the row happened, and a random split then trains on later
-    years than some of the rows it judges; a year of build is a measurement. Which it is, only
-    the analyst knows, so `new` says how to split on it and does not guess."""
-    from .data.sql import quote_ident as _q
-
-    found = [c for c, t in columns.items() if t in _INTEGERS and c != target and _YEAR_NAME.search(c)]
-    if not found:
-        return []
-    got = con.execute("SELECT " + ", ".join(f"min({_q(c)}), max({_q(c)}), count(DISTINCT {_q(c)})" for c in found)
-                      + " FROM t").fetchall()[0]
-    return [f"{c} holds years ({lo}-{hi}): if it is when each row happened (a year of sale, not of build), "
-            f"`--time-column {c}` judges on the latest years; the drafted random split learns from later years "
-            "than some of the rows it judges"
-            for i, c in enumerate(found) for lo, hi, n in [got[3 * i:3 * i + 3]]
-            if lo is not None and 1900 <= lo and hi <= 2100 and n >= 3]
-
-
 # a whole-number column named as a period (singular: `week`, `month_no`; `tenure_months` is a
 # duration), and the most one cycle of that unit holds (a week of the year, an hour of the day):
 # a larger span counts periods one after another
@@ -756,22 +735,31 @@ _PERIODS = {"week": 53, "wk": 53, "month": 12, "quarter": 4, "qtr": 4, "day": 31
 _PERIOD_NAME = re.compile(r"(?i)(?:^|[^a-z])(" + "|".join(_PERIODS) + r")(?:[^a-z]|$)")
 
 
-def _counter_hints(con: Any, columns: dict[str, str], target: str, exclude: dict[str, str]) -> list[str]:
-    """Notes for whole-number columns named as periods that count on past one cycle (week 1 to
-    200, not a week of the year), with few gaps: when each row happened, likely, and a random
-    split then trains on later periods than some of the rows it judges. Said, not decided: a
-    count of periods may be a measurement too (months as a customer)."""
+def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: dict[str, str]) -> list[str]:
+    """Notes for whole-number columns that may say when each row happened, under a random split
+    (which then learns from later rows than some it judges), with the flag that splits on one:
+    named as years and holding years (1900-2100, three or more; a year of sale, or of build, a
+    measurement), or named as a period (singular) and counting on past one cycle of it with few
+    gaps (week 1 to 200, not a week of the year; a count of periods may be a measurement too).
+    Which it is, only the analyst knows: said, not decided. One scan for every such column."""
     from .data.sql import quote_ident as _q
 
-    found = [(c, m.group(1).lower()) for c, t in columns.items() if t in _INTEGERS and c != target
-             and c not in exclude and (m := _PERIOD_NAME.search(c)) and not _YEAR_NAME.search(c)]
+    numbers = [c for c, t in columns.items() if t in _INTEGERS and c != target]
+    years = [c for c in numbers if _YEAR_NAME.search(c)]
+    periods = [(c, m.group(1).lower()) for c in numbers
+               if c not in exclude and c not in years and (m := _PERIOD_NAME.search(c))]
+    found = [*years, *(c for c, _ in periods)]
     if not found:
         return []
-    got = con.execute("SELECT " + ", ".join(f"min({_q(c)}), max({_q(c)}), count(DISTINCT {_q(c)})" for c, _ in found)
+    got = con.execute("SELECT " + ", ".join(f"min({_q(c)}), max({_q(c)}), count(DISTINCT {_q(c)})" for c in found)
                       + " FROM t").fetchall()[0]
-    out = []
-    for i, (c, unit) in enumerate(found):
-        lo, hi, n = got[3 * i:3 * i + 3]
+    span = {c: got[3 * i:3 * i + 3] for i, c in enumerate(found)}  # (lowest, highest, distinct values)
+    out = [f"{c} holds years ({lo}-{hi}): if it is when each row happened (a year of sale, not of build), "
+           f"`--time-column {c}` judges on the latest years; the drafted random split learns from later years "
+           "than some of the rows it judges"
+           for c in years for lo, hi, n in [span[c]] if lo is not None and 1900 <= lo and hi <= 2100 and n >= 3]
+    for c, unit in periods:
+        lo, hi, n = span[c]
         if lo is None or hi - lo < max(_PERIODS[unit], 9) or n < 0.5 * (hi - lo + 1):
             continue  # within one cycle, too short, or too sparse to be a count of periods
         out.append(f"{c} counts {unit}s ({lo}-{hi}): if it is when each row happened (not how long something "
