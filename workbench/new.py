@@ -52,6 +52,7 @@ _NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "
             "FLOAT", "DOUBLE"}
 _INTEGERS = _NUMERIC - {"FLOAT", "DOUBLE"}  # a year, a period number
 NULL_STRINGS = ["", "NA"]
+_FREE_TEXT = "free text (most values unique)"  # why a column of sentences is left out of a tabular pilot
 # the shipped generic notebooks (the project's notebooks/ folder, beside the package)
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -579,17 +580,17 @@ def new_pilot(
                 long = dtype == "VARCHAR" and distinct > 0.5 * rows and (
                     con.execute(f"SELECT avg(length({_q(col)})) FROM t").fetchone()[0] or 0) > 20
                 if long and _sentences(con, col):  # unique or not: a text, not an id
-                    exclude[col] = "free text (most values unique)"
+                    exclude[col] = _FREE_TEXT
                 elif distinct == rows and rows > 50:
                     exclude[col] = "a unique identifier: every row has its own value"
                 elif present >= 50 and names_records(col, distinct, present):
                     exclude[col] = (f"{_NAMED_ID} ({distinct:,} distinct values in {present:,} rows): it names a "
                                     "record, it measures nothing")
                 elif long:
-                    exclude[col] = "free text (most values unique)"
+                    exclude[col] = _FREE_TEXT
         if formatted:
             notes.append(_formatted_note(formatted, table))
-        notes += _free_text_note([c for c, why in exclude.items() if why.startswith("free text")], data, target, task)
+        notes += _free_text_note([c for c, why in exclude.items() if why == _FREE_TEXT], data, target, task)
         # a number whose rows are one record seen again: no leak once a group split keeps a record on one side
         seen_again: dict[str, str] = {}
         for col, why in _leaks(con, columns, target, task, positive, time_column, exclude).items():
