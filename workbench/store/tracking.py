@@ -559,12 +559,7 @@ class Store:
             params={k: str(v) for k, v in run.data.params.items()},
         )
         try:
-            with _without_pickle_warning(), warnings.catch_warnings():
-                # MLflow's hint that a served model refuses a null in an integer column: the workbench's
-                # batch scoring declares such inputs as doubles itself (engines.base.scoring_copy); declared
-                # so at logging, MLflow would refuse the integers a batch brings instead
-                warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer",
-                                        category=UserWarning)
+            with _without_mlflow_hints():
                 signature = infer_signature(input_example, output_example)
                 return mlflow.sklearn.log_model(
                     model, name=name, signature=signature, input_example=input_example, run_id=run_id,
@@ -930,12 +925,16 @@ def _short(value: Any) -> str:
 
 
 @contextlib.contextmanager
-def _without_pickle_warning() -> Iterator[None]:
-    """MLflow warns, on every scikit-learn model saved with cloudpickle, that unpickling can run
-    code (and recommends skops, which refuses the workbench's own model classes). The models
-    here are the workbench's own, written and read by it in the project's own store, so the
-    line says nothing to the analyst in every evaluate notebook: that one record is dropped
-    while a model is logged; every other MLflow warning still shows."""
+def _without_mlflow_hints() -> Iterator[None]:
+    """Two hints MLflow gives on every model the workbench logs, which say nothing to the analyst
+    in every evaluate notebook; each is dropped while a model is logged, every other MLflow
+    warning still shows:
+
+    - that unpickling can run code (it recommends skops, which refuses the workbench's own model
+      classes): the models are the workbench's own, written and read by it in its own store;
+    - that a served model refuses a null in an integer column: the workbench's batch scoring
+      declares such inputs as doubles itself (engines.base.scoring_copy); declared so at logging,
+      MLflow would refuse the integers a batch brings instead."""
     import logging
 
     logger = logging.getLogger("mlflow.sklearn")
@@ -945,6 +944,8 @@ def _without_pickle_warning() -> Iterator[None]:
 
     logger.addFilter(keep)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer", category=UserWarning)
+            yield
     finally:
         logger.removeFilter(keep)
