@@ -233,14 +233,15 @@ def suite_json(contract: Contract) -> dict[str, Any]:
     """The GX ExpectationSuite (the ``check`` expectations) as JSON, for an artifact."""
     import great_expectations as gx
 
+    # built whole: add_expectation compares each new expectation with every one before it (as
+    # pydantic dicts), 0.5 s for 184 rules and quadratic in a wide table's columns
     suite = gx.ExpectationSuite(
         name=f"{contract.dataset}-contract",
+        expectations=[c.check for c in compile_contract(contract)],
         meta={
             "contract_version": contract.version,
             "contract_sha256": contract.sha256,
             "contract_path": str(contract.path),
         },
     )
-    for c in compile_contract(contract):
-        suite.add_expectation(c.check)
     return suite.to_json_dict()
