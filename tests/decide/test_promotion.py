@@ -636,6 +636,26 @@ def test_a_go_over_a_constant_todays_rule_says_it_beats_a_guess(store: Store) ->
     assert notes["rule"] == []
 
 
+def test_a_go_on_rows_with_a_known_outcome_says_how_many_had_none(store: Store) -> None:
+    """Rows whose target is null are neither trained on nor judged: from 1 % of the rows the
+    split drew from, a passing decision says how many, and what the verdict then speaks for."""
+    notes = {}
+    for name, dropped in (("many", 300), ("few", 10), ("none", None)):
+        charter = make_charter(name)
+        ids = build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))
+        if dropped is not None:
+            store.log_params(ids["evaluate"], {"split.dropped_null_target": dropped, "split.train_split_rows": 2775,
+                                               "split.eval_rows": 925})
+        d = promote(charter, store, actor="ann")
+        assert d.outcome == "go", d.summary()
+        notes[name] = [n for n in d.notes if "have no" in n]
+    (note,) = notes["many"]
+    assert note.startswith("300 of 4,000 rows (7.5%) have no late value: they were left out of training and of the "
+                           "judgement"), note
+    assert "the verdict holds for rows whose outcome gets recorded" in note
+    assert notes["few"] == [] and notes["none"] == []
+
+
 def _champion_notes(measured: float, interval: tuple[float, float]) -> list[str]:
     """The notes for a passed vs_champion gate with a paired interval (candidate - champion)."""
     lo, hi = interval

@@ -166,6 +166,8 @@ class Evidence:
     llm_endpoints: tuple[Mapping[str, Any], ...] = ()
     # eval-set pilots: each candidate considered -> (items that ended in an error, eval items)
     item_errors: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # (rows dropped because their target is null, rows the split drew from) from the evaluate run's params
+    unlabelled: tuple[int, int] | None = None
     # other candidate configurations (estimator and parameters, else key) that other runs scored on the same
     # held-out rows: each was one more look at those rows, so the intervals are widened for them too (``looks``)
     earlier_configurations: int = 0
@@ -989,6 +991,7 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         git_commit=ptags.get(TAG["git_commit"]),
         candidates={n: r.info.run_id for n, r in sorted(candidates.items())},
         **_evaluate_evidence(store, evaluate_of[name]),
+        unlabelled=_unlabelled(evaluate_of[name]),
         earlier_configurations=_earlier_configurations(charter, store, evaluate_of[name], candidates, evaluate_of),
         environment=run_environment.from_tags(ptags),
         comparisons=_comparisons(store, cand.info.run_id),
@@ -1003,6 +1006,31 @@ def _constant_rule(baseline: Any) -> str | None:
     every row alike (``baseline.constant``: the prior), else None."""
     params = baseline.data.params if baseline is not None else {}
     return params.get("baseline") if str(params.get("baseline.constant")).lower() == "true" else None
+
+
+def _unlabelled(run: Any) -> tuple[int, int] | None:
+    """(rows left out for a null target, rows the split drew from) from the evaluate run's split
+    params; None when it logged none (an eval-set pilot) or dropped nothing."""
+    params = run.data.params
+    try:
+        dropped = int(params["split.dropped_null_target"])
+        kept = int(params["split.train_split_rows"]) + int(params["split.eval_rows"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (dropped, dropped + kept) if dropped > 0 else None
+
+
+def _unlabelled_note(ev: Evidence, target: str | None) -> list[str]:
+    """Rows whose outcome was never recorded are neither trained on nor judged: the verdict holds
+    for rows like the labelled ones. Said from 1 %: missing outcomes are seldom missing at random
+    (a case still open, a customer nobody followed up), and production meets those rows too."""
+    if ev.unlabelled is None or ev.unlabelled[0] < 0.01 * ev.unlabelled[1]:
+        return []
+    dropped, total = ev.unlabelled
+    return [f"{dropped:,} of {total:,} rows ({dropped / total:.1%}) have no {target or 'target'} value: they were "
+            "left out of training and of the judgement, so the verdict holds for rows whose outcome gets recorded; "
+            "if outcomes go missing for a reason (a case still open, a customer nobody followed up), those rows "
+            "may differ, and production meets them unjudged"]
 
 
 def _constant_rule_note(ev: Evidence, gates: Sequence[Any], *, eval_set: bool = False) -> list[str]:
@@ -1245,6 +1273,8 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
                      f"data and parameters ({model_id}); this run's own model ({ev.model_id}) is not registered")
     if outcome in (GO, ALREADY):
         notes += _constant_rule_note(ev, charter.gates, eval_set=charter.eval_set is not None)
+    if passed:
+        notes += _unlabelled_note(ev, charter.task.target if charter.task else None)
     if outcome == GO:
         notes += _not_better_notes(gates, charter.gates, ev.champion_version)
     if outcome == GO and not dry_run:
