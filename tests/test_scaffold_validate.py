@@ -523,6 +523,41 @@ def test_a_flag_named_like_personal_data_stays_a_feature_and_the_values_of_one_a
     assert contract["home_phone"].get("pii") is True and not contract["sent_email"].get("pii")
 
 
+def test_columns_of_addresses_cards_phones_or_ibans_are_marked_pii_whatever_their_name(tmp_path: Path) -> None:
+    """A column called `contact` holding email addresses is personal data: marked so by its
+    values (not only by names such as `email`), masked in every report, and not a feature.
+    Codes of digits (zero-padded, dashed, 16 long) are taken for neither phone nor card numbers."""
+    rng = np.random.default_rng(4)
+    n = 400
+
+    def card(i: int) -> str:  # 4000 0000 0000 iiiC with its Luhn check digit C
+        body = [int(c) for c in f"400000000000{i:03d}"]
+        total = sum(d if k % 2 else (2 * d - 9 if d > 4 else 2 * d) for k, d in enumerate(reversed(body)))
+        number = "".join(map(str, body)) + str(-total % 10)
+        return " ".join(number[j:j + 4] for j in range(0, 16, 4))
+
+    pd.DataFrame({
+        "contact": [f"cust.{i}@mailbox.net" for i in range(n)], "settle_with": [card(i) for i in range(n)],
+        "serial": [str(10 ** 15 + 7919 * i) for i in range(n)],  # 16 digits, a card number's check one time in ten
+        "reach_at": [f"+44 7700 9{i:05d}" if i % 2 else f"(555) 01{i % 10}-{i:04d}" for i in range(n)],
+        "payout_account": [f"DE{i % 90 + 10:02d} 3704 0044 0532 {i:04d} 00" for i in range(n)],
+        "ledger_code": [f"{i:010d}" for i in range(n)], "order_ref": [f"2024-{i:04d}-17" for i in range(n)],
+        "plan": rng.choice(["basic", "plus", "max"], n), "spend": rng.gamma(2, 30, n).round(2),
+        "upgraded": (rng.random(n) < 0.4).astype(int),
+    }).to_csv(tmp_path / "people.csv", index=False)
+    made = new_pilot("people", tmp_path / "people.csv", "upgraded", pilots_dir=tmp_path / "pilots")
+    contract = made.contract.read_text()
+    columns = yaml.safe_load(contract)["columns"]
+    marked = {c for c, spec in columns.items() if spec.get("pii")}
+    assert marked == {"contact", "settle_with", "reach_at", "payout_account"}, marked
+    assert "# drafted: personal data, its values look like email addresses" in contract
+    assert "cust.1@mailbox.net" not in contract and "7700" not in contract  # no example value copied
+    exclude = load_charter(made.charter).features.exclude
+    assert {"contact", "reach_at", "payout_account"} <= set(exclude) and "plan" not in exclude
+    (note,) = [n for n in made.notes if n.startswith("reach_at:")]
+    assert note.startswith("reach_at: its values look like phone numbers: marked pii in the contract"), note
+
+
 def test_validate_finds_a_missing_estimator_module_without_importing_the_installed_ones(tmp_path: Path) -> None:
     import subprocess
     import sys

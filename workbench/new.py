@@ -24,6 +24,7 @@ import re
 import shlex
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +43,7 @@ _PERSONAL = re.compile(r"(^|_)(name|first_?name|last_?name|surname|email|e_?mail
                        # free text about a person: their job, employer, notes written about them
                        r"job_?title|occupation|profession|employer|position_?title|comments?|notes?|bio)($|_)",
                        re.IGNORECASE)
+_BY_NAME = "guessed from the column's name"
 # why `new` leaves out a column named as a record's identifier (measure.leakage.names_records)
 # with mostly distinct values; _group_key splits by it when its values repeat
 _NAMED_ID = "an identifier by its name"
@@ -381,6 +383,23 @@ def _strict_load(data: Path, fmt: str, table: str, columns: dict[str, str], scra
         ingest_source(wcon, table, source, data, pii=[c for c in columns if _PERSONAL.search(c)], force=True)
 
 
+def _personal_values(con: Any, col: str, *, sample: int = 2000, share: float = 0.8) -> str | None:
+    """What ``col``'s values are when at least ``share`` of its first ``sample`` non-empty values
+    are one kind of personal data by their look (email addresses, phone numbers, IBANs, card
+    numbers: :func:`workbench.data.redaction.value_kind`), else None."""
+    from collections import Counter
+
+    from .data.redaction import KIND_NAMES, value_kind
+    from .data.sql import quote_ident as _q
+
+    q = _q(col)
+    values = [v for (v,) in con.execute(f"SELECT trim({q}) FROM t WHERE nullif(trim({q}), '') IS NOT NULL "
+                                        f"LIMIT {int(sample)}").fetchall()]
+    kinds = Counter(value_kind(v) for v in values)
+    kind, count = max(((k, c) for k, c in kinds.items() if k is not None), key=lambda kc: kc[1], default=(None, 0))
+    return KIND_NAMES[kind] if kind is not None and count >= share * len(values) else None
+
+
 def _table_name(path: Path) -> str:
     name = re.sub(r"[^A-Za-z0-9_]", "_", path.stem).strip("_").lower() or "data"
     return name if name[0].isalpha() else f"t_{name}"
@@ -550,7 +569,7 @@ def new_pilot(
             time_column, time_note = retyped
         # columns that are no features: identifiers, free text, personal data
         exclude: dict[str, str] = {}
-        pii: list[str] = []
+        pii: dict[str, str] = {}  # column -> why it is taken for personal data
         formatted: list[str] = []  # numbers written as text ('$1,234.50'): left out, and how to take them
         distinct_of: dict[str, int] = {}  # each column's distinct values, counted once (a scan of the column)
         for col, dtype in columns.items():
@@ -561,9 +580,15 @@ def new_pilot(
                 continue
             distinct, present = con.execute(f"SELECT count(DISTINCT {_q(col)}), count({_q(col)}) FROM t").fetchone()
             distinct_of[col] = distinct
+            if dtype == "VARCHAR" and not _PERSONAL.search(col) and (held := _personal_values(con, col)):
+                pii[col] = f"its values look like {held}"
+                exclude[col] = "personal data (marked pii in the contract)"
+                notes.append(f"{col}: its values look like {held}: marked pii in the contract (its values masked in "
+                             "every report) and left out of the features; if they are not personal, remove the mark")
+                continue
             if _PERSONAL.search(col):
                 if distinct > 2:
-                    pii.append(col)
+                    pii[col] = _BY_NAME
                     exclude[col] = "personal data (marked pii in the contract)"
                     continue
                 # two values are a flag about a person (sent_email: 0/1), not their data: no one is named by it
@@ -1109,10 +1134,11 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
             f"  evaluate: [{_yaml_scalar(_jsonable(after))}, {_yaml_scalar(_jsonable(hi))}]"]
 
 
-def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], pii: list[str], out: Path,
+def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], pii: Mapping[str, str], out: Path,
                     suggest: Any, *, loaded: Path | None = None) -> None:
     """Ingest into a throwaway warehouse with the charter's own reader, then draft from it
-    (``loaded``: a warehouse that already holds the table, loaded that way)."""
+    (``loaded``: a warehouse that already holds the table, loaded that way). ``pii``: the columns
+    to mark as personal data, each with why it is taken for it."""
     from ruamel.yaml import YAML
 
     from .charter.config import Source
@@ -1140,7 +1166,7 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
             spec["pii"] = True
             spec.pop("allowed", None)  # a value list (or a range's ends) would copy personal data into the contract
             spec.pop("range", None)
-            spec.yaml_add_eol_comment("drafted: personal data, guessed from the column's name", "pii")
+            spec.yaml_add_eol_comment(f"drafted: personal data, {pii[col]}", "pii")
         if "range" in spec:
             spec.yaml_add_eol_comment("drafted: the observed range; make it a rule (severity: error) once you "
                                       "know the limits", "range")
@@ -1447,7 +1473,7 @@ def new_text_pilot(
     try:
         for part in ("eval", "train"):
             path = folder / "data" / f"{table}_{part}.parquet"
-            pii = [c for c in columns if _PERSONAL.search(c) and c not in (id_col, target)]  # drafted marks
+            pii = {c: _BY_NAME for c in columns if _PERSONAL.search(c) and c not in (id_col, target)}  # drafted marks
             _draft_contract(path, "parquet", f"{table}_{part}", columns, pii, folder / "contracts" / f"{table}_{part}.yml",
                             suggest_contract)
             _require_text(folder / "contracts" / f"{table}_{part}.yml", text_columns, [id_col, target])
@@ -1772,7 +1798,7 @@ def _contract(folder: Path, table: str, columns: dict[str, str], text_columns: l
 
     path = folder / "data" / f"{table}.parquet"
     out = folder / "contracts" / f"{table}.yml"
-    pii = [c for c in columns if _PERSONAL.search(c) and c not in required]
+    pii = {c: _BY_NAME for c in columns if _PERSONAL.search(c) and c not in required}
     _draft_contract(path, "parquet", table, columns, pii, out, suggest_contract)
     _require_text(out, text_columns, required)
     return out

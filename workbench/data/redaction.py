@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["withhold", "project_vocabulary", "WITHHELD"]
+__all__ = ["withhold", "project_vocabulary", "value_kind", "PATTERNS", "KIND_NAMES", "WITHHELD"]
 
 WITHHELD = "[personal data]"
 _NAME_CHAR = re.compile(r"[\w/\\\-@]")  # a neighbour that makes the match part of a name or path
@@ -27,6 +27,56 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z]{2,}")
 # what stands on either side of a whole value: a cell, a quoted string, a line, a field
 _CELL_LEFT = ("\n", "\t", ">", "'", '"', "|", ",", "  ", "[", "(")
 _CELL_RIGHT = ("\n", "\t", "<", "'", '"', "|", ",", "  ", "]", ")")
+
+
+# what the phone pattern also matches but is no phone number: a date (2024-01-15, 15.01.2024,
+# 2024/01/15 13), an IPv4 address, a version or a decimal of dotted groups; a phone number has
+# at least nine digits (a national number with its area code), which none of these reach or keep
+_NOT_PHONE = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}(?:[ ]\d+)?|\d{1,2}([-/.])\d{1,2}\2\d{4}(?:[ ]\d+)?"
+                        r"|\d{1,3}(?:\.\d{1,3}){3}")
+_PHONE_DIGITS = 9
+
+
+def _phone(text: str) -> bool:
+    if sum(c.isdigit() for c in text) < _PHONE_DIGITS or _NOT_PHONE.fullmatch(text):
+        return False
+    # a version (3.1-20221030-2, 0.14.0.20230218): dots beside dashes, or a dotted group of five
+    # digits or more; a phone number written with dots has short groups (01.23.45.67.89)
+    return not ("." in text and ("-" in text or any(len(g) >= 5 for g in re.split(r"\D+", text))))
+
+
+# personal data found by its look, in a text (an LLM's prompt) or as a whole value (`workbench new`):
+# (kind, pattern, accept: None, or a test a match must pass to be withheld)
+PATTERNS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], ...] = (
+    ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), None),
+    ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b"), None),
+    ("card", re.compile(r"\b\d{4}(?:[ -]?\d{4}){3}\b|\b\d{4}[ -]?\d{6}[ -]?\d{5}\b"), None),
+    ("phone", re.compile(r"(?<![\w.])\+?\d[\d ()./-]{7,}\d(?![\w.])"), _phone),
+)
+
+
+KIND_NAMES = {"email": "email addresses", "iban": "IBANs", "card": "card numbers", "phone": "phone numbers"}
+
+
+def value_kind(value: str) -> str | None:
+    """The kind of personal data (a ``PATTERNS`` kind) ``value`` is as a whole, else None. A
+    phone number needs its international ``+`` or an area code in brackets here: as a whole
+    value, digits in dashed groups (2024-0001-17) or bare (0000012345) are as often a code."""
+    value = value.strip()
+    for kind, pattern, accept in PATTERNS:
+        if kind == "phone":
+            number = value[1:] if value.startswith("(") else value  # (555) 123-4567
+            if value[:1] in ("+", "(") and pattern.fullmatch(number) and accept is not None and accept(number):
+                return kind
+        elif pattern.fullmatch(value) and (accept is None or accept(value)) and (kind != "card" or _luhn(value)):
+            return kind
+    return None
+
+
+def _luhn(number: str) -> bool:
+    """The check digit of a card number holds (a 16-digit code passes one time in ten)."""
+    digits = [int(c) for c in number if c.isdigit()][::-1]
+    return sum(d if i % 2 == 0 else (2 * d - 9 if d > 4 else 2 * d) for i, d in enumerate(digits)) % 10 == 0
 
 
 @functools.cache

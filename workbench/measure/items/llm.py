@@ -51,6 +51,7 @@ from typing import Any
 import pandas as pd
 
 from ...charter.items import ItemCandidate
+from ...data.redaction import PATTERNS
 from ...errors import ConfigError, WorkbenchError
 from .candidates import Answer, ItemModel, MalformedOutput
 from .data import ItemData
@@ -210,31 +211,6 @@ class ResponseCache:
 # -- redaction -------------------------------------------------------------------------------
 
 PERSONAL = "[personal data]"
-# what the phone pattern also matches but is no phone number: a date (2024-01-15, 15.01.2024,
-# 2024/01/15 13), an IPv4 address, a version or a decimal of dotted groups; a phone number has
-# at least nine digits (a national number with its area code), which none of these reach or keep
-_NOT_PHONE = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}(?:[ ]\d+)?|\d{1,2}([-/.])\d{1,2}\2\d{4}(?:[ ]\d+)?"
-                        r"|\d{1,3}(?:\.\d{1,3}){3}")
-_PHONE_DIGITS = 9
-
-
-def _phone(text: str) -> bool:
-    if sum(c.isdigit() for c in text) < _PHONE_DIGITS or _NOT_PHONE.fullmatch(text):
-        return False
-    # a version (3.1-20221030-2, 0.14.0.20230218): dots beside dashes, or a dotted group of five
-    # digits or more; a phone number written with dots has short groups (01.23.45.67.89)
-    return not ("." in text and ("-" in text or any(len(g) >= 5 for g in re.split(r"\D+", text))))
-
-
-# (kind, pattern, accept: None, or a test a match must pass to be withheld)
-_PATTERNS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], ...] = (
-    ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), None),
-    ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b"), None),
-    ("card", re.compile(r"\b\d{4}(?:[ -]?\d{4}){3}\b|\b\d{4}[ -]?\d{6}[ -]?\d{5}\b"), None),
-    ("phone", re.compile(r"(?<![\w.])\+?\d[\d ()./-]{7,}\d(?![\w.])"), _phone),
-)
-
-
 class Redactor:
     """Withholds personal data from a prompt's inputs (see the module's docstring)."""
 
@@ -292,7 +268,7 @@ class Redactor:
 
     def text(self, text: str, counts: Counter) -> str:
         text = self._names(text, counts)
-        for kind, pattern, accept in _PATTERNS:
+        for kind, pattern, accept in PATTERNS:
             if accept is None:
                 text, n = pattern.subn(f"[{kind}]", text)
             else:  # only the matches that pass (a phone number, not a date or an address)
