@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from demos.flights import package_data
+from workbench.data.profile_alerts import alerts
 from workbench.errors import WarehouseError
 from workbench.data.profiling import (
     ColumnProfile,
@@ -186,6 +187,24 @@ def test_high_cardinality_column_keeps_exact_counts_for_heavy_hitters(con):
     assert col.top_values[0] == ("hot", 2000)
     assert not col.distinct_is_exact
     assert col.distinct_count == pytest.approx(18001, rel=0.05)  # HyperLogLog
+
+
+def test_a_column_of_addresses_no_contract_marks_is_profiled_as_counts_only(con):
+    """Personal data by its look: a hand-written contract that forgot `pii: true` on a column
+    of e-mail addresses or phone numbers does not put them in the profile; a column of codes does."""
+    con.execute("CREATE TABLE people AS SELECT 'cust.' || i || '@mailbox.net' AS contact, "
+                "'+44 7700 9' || lpad(i::VARCHAR, 5, '0') AS reach_at, 'ORD-' || i AS order_ref, "
+                "(i % 3)::VARCHAR AS grp FROM range(500) r(i)")
+    profile = profile_table(con, "people")
+    for name, look in (("contact", "email addresses"), ("reach_at", "phone numbers")):
+        col = profile[name]
+        assert col.pii and col.pii_look == look and col.top_values == ()
+        (alert,) = [a for a in alerts(profile) if a.column == name]
+        assert alert.kind == "personal" and f"personal data by its look ({look})" in alert.message
+    assert not profile["order_ref"].pii and profile["order_ref"].top_values
+    text = json.dumps(profile.to_dict())
+    assert "@mailbox.net" not in text and "7700" not in text and "ORD-1" in text
+    assert TableProfile.from_dict(json.loads(text))["contact"].pii_look == "email addresses"
 
 
 def test_quoted_names_and_metric_names(con):

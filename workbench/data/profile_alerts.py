@@ -62,7 +62,10 @@ def _distinct(col: ColumnProfile) -> str:
 def _column_alerts(col: ColumnProfile) -> list[Alert]:
     out: list[Alert] = []
     n, nn, name = col.row_count, col.non_null_count, col.name
-    if col.pii:
+    if col.pii and col.pii_look:
+        out.append(Alert("personal", name, f"personal data by its look ({col.pii_look}), though its contract does not "
+                                           "mark it: counts only, no values; mark it `pii: true` in the contract"))
+    elif col.pii:
         out.append(Alert("personal", name, "personal data (marked pii in its contract): counts only, no values"))
     if n and col.null_rate >= MOSTLY_MISSING:
         out.append(Alert("mostly missing", name, f"{col.null_rate:.0%} of {n:,} rows are null"))

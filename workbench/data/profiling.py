@@ -199,6 +199,8 @@ class ColumnProfile:
     distinct_is_exact: bool = False
     non_finite_count: int = 0
     pii: bool = False  # personal data: counts and length statistics only, never values
+    # not marked pii, but its most frequent values look like personal data ("email addresses"): masked as pii
+    pii_look: str | None = None
     length_min: float | None = None  # PII columns: length of the text form
     length_max: float | None = None
     length_mean: float | None = None
@@ -261,6 +263,7 @@ class ColumnProfile:
             "distinct_is_exact": self.distinct_is_exact,
             "non_finite_count": self.non_finite_count,
             "pii": self.pii,
+            "pii_look": self.pii_look,
             "length_min": self.length_min,
             "length_max": self.length_max,
             "length_mean": self.length_mean,
@@ -295,6 +298,7 @@ class ColumnProfile:
             distinct_is_exact=bool(data.get("distinct_is_exact", False)),
             non_finite_count=int(data.get("non_finite_count", 0)),
             pii=bool(data.get("pii", False)),
+            pii_look=data.get("pii_look"),
             length_min=data.get("length_min"),
             length_max=data.get("length_max"),
             length_mean=data.get("length_mean"),
@@ -562,6 +566,23 @@ class TableReader(Protocol):
         ...
 
 
+def _masked_by_look(col: ColumnProfile) -> ColumnProfile:
+    """``col`` counts only when 80 % of its most frequent values look like one kind of personal
+    data (:func:`workbench.data.redaction.value_kind`), though no contract marks it: a contract
+    written by hand, or a column named `contact`, must not put customers' addresses in a report."""
+    texts = [v for v, _ in col.top_values if isinstance(v, str)]
+    if col.pii or not texts:
+        return col
+    from collections import Counter
+
+    from .redaction import KIND_NAMES, value_kind
+
+    kind, count = Counter(value_kind(v) for v in texts).most_common(1)[0]
+    if kind is None or count < 0.8 * len(col.top_values):
+        return col
+    return dataclasses.replace(col, pii=True, pii_look=KIND_NAMES[kind], top_values=(), reference_top=None)
+
+
 def profile_with(
     reader: TableReader,
     *,
@@ -582,7 +603,7 @@ def profile_with(
     partial = [_from_stats(spec, stats, row_count, bins) for spec in specs]
     _quantiles(reader, specs, partial, sample_rows=quantile_sample_rows if reader.sample else 0)
     refs = {c.name: c for c in reference.columns} if reference is not None else {}
-    columns = _counts(reader, specs, partial, top_k, refs)
+    columns = [_masked_by_look(c) for c in _counts(reader, specs, partial, top_k, refs)]
     # duplicated rows: distinct row hashes (one more scan; a collision of 64-bit hashes is negligible)
     distinct = reader.distinct_rows(specs) if specs else row_count
     return TableProfile(
