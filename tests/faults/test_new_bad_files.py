@@ -118,6 +118,14 @@ def test_a_header_naming_a_column_twice_a_spreadsheet_and_a_jsonl_table(tmp_path
     with pytest.raises(IngestError, match=r"column\(s\) named more than once: a \(columns 1, 2\)") as caught:
         new_pilot("twice", twice, "y", pilots_dir=tmp_path / "pilots")
     assert caught.value.where == f"{twice}:1" and caught.value.hint == "give every column of the header its own name"
+    # Excel's "CSV UTF-8" of a sheet with two empty columns right of the data: a byte-order mark, CRLF, `,,`
+    export = tmp_path / "export.csv"
+    rows = b"".join(b"n,%d,%d,,\r\n" % (i, i % 2) for i in range(100))
+    export.write_bytes(b"\xef\xbb\xbfregion,units,y,,\r\n" + rows)
+    with pytest.raises(IngestError, match=r"declared columns: column\(s\) 4, 5 have no name\n") as caught:
+        new_pilot("export", export, "y", pilots_dir=tmp_path / "pilots")
+    assert caught.value.where == f"{export}:1" and caught.value.hint.startswith(
+        "empty columns beside a spreadsheet's data are exported so: delete them"), caught.value.hint
     sheet = tmp_path / "book.xlsx"
     sheet.write_bytes(b"PK\x03\x04" + bytes(100))
     with pytest.raises(ConfigError, match=r"a spreadsheet \(\.xlsx\)") as caught:

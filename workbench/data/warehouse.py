@@ -424,22 +424,30 @@ def _check_header(path: Path, source: Source) -> list[str]:
     if missing and not extra and in_order and source.contract is not None and len(missing) < len(declared):
         return missing
     parts = []
-    twice = [c for c in dict.fromkeys(header) if header.count(c) > 1]
+    # a spreadsheet's export often carries empty columns beside the data: headed by nothing (`a,b,,`)
+    unnamed = [str(i + 1) for i, h in enumerate(header) if not h.strip()]
+    if unnamed:
+        parts.append(f"column(s) {', '.join(unnamed)} have no name")
+    twice = [c for c in dict.fromkeys(header) if c.strip() and header.count(c) > 1]
     if twice:  # DuckDB would read the second as a_1: which one is meant cannot be told
         parts.append("column(s) named more than once: " + ", ".join(
             f"{c} (columns {', '.join(str(i + 1) for i, h in enumerate(header) if h == c)})" for c in twice))
+    extra = [c for c in extra if c.strip()]
     if missing:
         parts.append(f"missing column(s) {', '.join(missing)}")
     if extra:
         parts.append(f"undeclared column(s) {', '.join(extra)}")
     if not parts:
         parts.append(f"columns are in a different order: {', '.join(header)}")
-    raise IngestError(
-        "header does not match the declared columns: " + "; ".join(parts),
-        where=f"{path}:1",
-        hint=("give every column of the header its own name" if twice and not extra and not missing else
-              f"fix the file, or the `columns:` of this source in the charter (declared: {', '.join(declared)})"),
-    )
+    if (unnamed or twice) and not extra and not missing:
+        hint = "give every column of the header its own name"
+        if unnamed:
+            hint = ("empty columns beside a spreadsheet's data are exported so: delete them (select the columns, "
+                    "Delete, save again) or " + hint)
+    else:
+        hint = f"fix the file, or the `columns:` of this source in the charter (declared: {', '.join(declared)})"
+    raise IngestError("header does not match the declared columns: " + "; ".join(parts), where=f"{path}:1",
+                      hint=hint)
 
 
 def _encoding_hint(source: str = "LATIN1") -> str:
