@@ -558,6 +558,22 @@ def test_columns_of_addresses_cards_phones_or_ibans_are_marked_pii_whatever_thei
     assert note.startswith("reach_at: its values look like phone numbers: marked pii in the contract"), note
 
 
+def test_new_says_how_many_rows_have_no_target_value(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    n = 400
+    for name, missing in (("some", 40), ("one", 1)):
+        frame = pd.DataFrame({"spend": rng.gamma(2, 30, n).round(2), "left": (rng.random(n) < 0.4).astype(float)})
+        frame.loc[:missing - 1, "left"] = np.nan
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+        made = new_pilot(name, tmp_path / f"{name}.csv", "left", pilots_dir=tmp_path / "pilots")
+        said = [n for n in made.notes if " is empty in " in n]
+        if name == "some":
+            assert said == ["left is empty in 40 of 400 rows (10.0%): they are left out of training and of the "
+                            "judgement, so the verdict holds for rows whose outcome gets recorded"], made.notes
+        else:  # under 1 %: not worth a line
+            assert said == [], made.notes
+
+
 def test_validate_finds_a_missing_estimator_module_without_importing_the_installed_ones(tmp_path: Path) -> None:
     import subprocess
     import sys

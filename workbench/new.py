@@ -531,6 +531,11 @@ def new_pilot(
                               where=str(data), hint="choose the column whose value varies and is to be predicted")
         numeric_target = columns[target] in _NUMERIC
         notes: list[str] = _label_variants(counts, target)
+        unlabelled = rows - sum(c for _, c in counts)
+        if unlabelled >= 0.01 * rows:  # the decision says it again (decide.promotion._unlabelled_note)
+            notes.append(f"{target} is empty in {unlabelled:,} of {rows:,} rows ({unlabelled / rows:.1%}): they are "
+                         "left out of training and of the judgement, so the verdict holds for rows whose outcome "
+                         "gets recorded")
         dates = _date_formats(str(data)) if fmt == "csv" else None
         for key, written in (("dateformat", dates and dates.date), ("timestampformat", dates and dates.timestamp)):
             if written:
