@@ -187,6 +187,31 @@ def test_candidate_preprocessing_guard_and_fallback(con, estimator: str, native:
 
 @pytest.mark.parametrize("estimator", ["sklearn.ensemble.HistGradientBoostingClassifier",
                                        "sklearn.linear_model.LogisticRegression"])
+def test_numbers_of_every_dtype_are_read_as_the_pipeline_reads_them_and_the_first_non_number_is_named(
+        estimator: str) -> None:
+    """The served path reads the numeric columns that are numbers already in one conversion and
+    the rest one by one: the same matrix as the pipeline's, and the same refusal, whatever the mix."""
+    rng = np.random.default_rng(8)
+    n = 400
+    numeric = [f"x{i}" for i in range(30)]
+    frame = pd.DataFrame(rng.normal(size=(n, 30)), columns=numeric)
+    y = pd.Series(np.where(frame["x0"] + frame["x1"] > 0, "yes", "no"))
+    model = modeling.build_candidate(Candidate(name="m", estimator=estimator), CLS, numeric, [])
+    model.fit(frame, y)
+    served = frame.head(6).astype({"x4": "float32"}).assign(
+        x3=pd.array([1, None, 3, 4, None, 6], dtype="Int64"), x7=["0.5", None, "2", "-1", "3.25", "0"],
+        x9=[1, 2, 3, 4, 5, 6])
+    through_pipeline = copy.copy(model)
+    through_pipeline._codes = through_pipeline._onehot = None
+    assert np.array_equal(model._numbers(served), through_pipeline._frame(served)[numeric].to_numpy(dtype=float),
+                          equal_nan=True)
+    assert np.array_equal(model.score(served).to_numpy(), through_pipeline.score(served).to_numpy())
+    with pytest.raises(modeling.InputRefused, match="column 'x5' must be numeric; row 1 is not"):
+        model.score(served.assign(x20=["a"] * 6, x5=["1", "b", "c", "d", "e", "f"]))
+
+
+@pytest.mark.parametrize("estimator", ["sklearn.ensemble.HistGradientBoostingClassifier",
+                                       "sklearn.linear_model.LogisticRegression"])
 def test_a_missing_category_is_missing_when_fitted_and_when_served(estimator: str) -> None:
     # a missing category that carries the answer: the fitted pipeline learns it, and the served
     # path (the float matrix for native-NaN estimators) must read it the same way, not as 'nan'
