@@ -72,7 +72,8 @@ for fig in figures.values():
 # %%
 if result.slices is not None:
     display(formatting.styled(result.slices.to_frame()))
-formatting.styled(result.probes.to_frame())
+for table in result.probes.tables():  # a wide table's thousands: by kind, and those not handled
+    display(formatting.styled(table))
 
 # %%
 s.finish()

@@ -142,7 +142,8 @@ for name, r in results.items():
         display(fig)
     if r.slices is not None:
         display(formatting.styled(r.slices.to_frame()))
-    display(formatting.styled(r.probes.to_frame()))
+    for table in r.probes.tables():  # a wide table's thousands: by kind, and those not handled
+        display(formatting.styled(table))
 
 # %%
 s.finish()

@@ -380,6 +380,9 @@ def test_figures_render(known, con, tmp_path):
 
     only = plot_histograms(known, ["x"])
     assert len(only.axes) == 1
+    few = plot_histograms(known, max_panels=4)  # a wide table: the first panels, and how many more
+    assert len([ax for ax in few.axes if ax.get_visible()]) == 4
+    assert few._suptitle.get_text() == "known: 110 rows; the first 4 columns drawn, 2 more in the profile report"
 
     _normal_table(con, "before")
     _normal_table(con, "after", shift=2.0)

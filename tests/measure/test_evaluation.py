@@ -388,6 +388,14 @@ def test_probe_catalogue_and_outcomes_crashed_and_invalid():
     m = report.metrics()
     assert set(m) == {f"probes.{o}" for o in OUTCOMES} | {"probes.total"}
     assert m["probes.total"] == 13 and sum(m[f"probes.{o}"] for o in OUTCOMES) == 13
+    (whole,) = report.tables()  # few probes: every one, as they are
+    assert whole.equals(report.to_frame())
+    by_kind, not_handled = report.tables(limit=10)  # many (a wide table's): by kind, then those not handled
+    assert by_kind.set_index("kind")["probes"].to_dict() == {
+        "null": 3, "null_all": 1, "unseen_category": 1, "out_of_range": 4, "negative": 1, "wrong_type": 2, "empty": 1}
+    assert by_kind.set_index("kind").loc["wrong_type", ["crashed", "refused"]].tolist() == [1, 1]
+    assert list(not_handled["name"]) == [r.name for r in report.results if r.outcome != "handled"]
+    assert "handled" not in set(not_handled["outcome"]) and len(not_handled) == 13 - report.count("handled")
 
 
 def test_probe_outcomes_refused_and_refusal_rule_is_configurable():

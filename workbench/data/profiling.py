@@ -1291,14 +1291,24 @@ def _new_figure(width: float, height: float, *, layout: str | None = None) -> Fi
     return Figure(figsize=(width, height), layout=layout)
 
 
-def plot_histograms(profile: TableProfile, columns: Sequence[str] | None = None, *, ncols: int = 4) -> Figure:
-    """A grid with one panel a column: histogram (numeric, temporal) or top values."""
+# panels of one histogram grid: a wide table's 500 would draw for 13 s into an image no notebook
+# keeps (a cell's output is cut at 2 MB) and nobody reads; the profile report shows every column
+MAX_PANELS = 48
+
+
+def plot_histograms(profile: TableProfile, columns: Sequence[str] | None = None, *, ncols: int = 4,
+                    max_panels: int = MAX_PANELS) -> Figure:
+    """A grid with one panel a column: histogram (numeric, temporal) or top values; the first
+    ``max_panels`` of them, and the title says how many more the profile report holds."""
     cols = [profile[c] for c in columns] if columns is not None else list(profile.columns)
     cols = [c for c in cols if c.histogram is not None or c.top_values] or cols[:1]
+    more = max(0, len(cols) - max_panels)
+    cols = cols[:max_panels]
     ncols = max(1, min(ncols, len(cols)))
     nrows = max(1, math.ceil(len(cols) / ncols))
     fig = _new_figure(3.2 * ncols, 2.4 * nrows)
-    fig.suptitle(f"{profile.table}: {profile.row_count:,} rows")
+    fig.suptitle(f"{profile.table}: {profile.row_count:,} rows"
+                 + (f"; the first {len(cols)} columns drawn, {more:,} more in the profile report" if more else ""))
     # Fixed spacing: a layout engine costs seconds on a 20-panel grid at savefig.
     top = 1 - 0.75 / (2.4 * nrows)
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.3 / nrows, top=top, hspace=0.6, wspace=0.35)

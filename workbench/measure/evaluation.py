@@ -731,6 +731,19 @@ class ProbeReport:
             columns=["name", "kind", "column", "outcome", "error_type", "detail"],
         )
 
+    def tables(self, limit: int = 40) -> list[pd.DataFrame]:
+        """The probes for a reader: every one when at most ``limit``; else (a wide table's probes,
+        four a column) how each kind came out, then each probe that did not come back handled.
+        The whole list stays in the run's ``probes.json``."""
+        frame = self.to_frame()
+        if len(frame) <= limit:
+            return [frame]
+        counts = frame.groupby("kind", sort=False)["outcome"].value_counts().unstack(fill_value=0)
+        counts = counts.reindex(columns=[o for o in OUTCOMES if o in counts.columns]).reset_index()
+        counts.insert(1, "probes", counts[[o for o in OUTCOMES if o in counts.columns]].sum(axis=1))
+        counts.columns.name = None
+        return [counts, frame[frame["outcome"] != "handled"].reset_index(drop=True)]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "refusal": list(self.refusal),
