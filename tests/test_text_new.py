@@ -238,6 +238,28 @@ def test_items_without_text_are_left_out_so_the_drafted_contracts_hold_on_the_dr
     assert any(n.startswith("1 item(s) with an answer but no text in text left out") for n in made.notes), made.notes
 
 
+def test_an_item_tables_other_text_columns_are_marked_pii_by_their_values(tmp_path: Path) -> None:
+    """A ticket table whose `reporter` holds e-mail addresses: marked pii in both drafted
+    contracts (the name says nothing), while the input text and the answer are not."""
+    import yaml
+
+    from workbench.new import new_text_pilot
+
+    rng = np.random.default_rng(3)
+    queue = rng.choice(["billing", "shipping"], 240)
+    words = {"billing": ["invoice", "refund", "charge"], "shipping": ["parcel", "courier", "tracking"]}
+    pd.DataFrame({"body": [f"my {words[q][rng.integers(3)]} issue, case {i}" for i, q in enumerate(queue)],
+                  "reporter": [f"user{i}@corp-mail.com" for i in range(240)], "desk": rng.choice(["a", "b"], 240),
+                  "queue": queue}).to_csv(tmp_path / "tickets.csv", index=False)
+    made = new_text_pilot("tickets", tmp_path / "tickets.csv", "queue", ["body"], pilots_dir=tmp_path / "pilots",
+                          owner="desk-lead@team.internal")
+    for contract in sorted((made.folder / "contracts").glob("*.yml")):
+        text = contract.read_text()
+        marked = {c for c, spec in yaml.safe_load(text)["columns"].items() if spec.get("pii")}
+        assert marked == {"reporter"}, (contract.name, marked)
+        assert "# drafted: personal data, its values look like email addresses" in text and "@corp-mail" not in text
+
+
 def test_training_items_repeating_an_eval_items_text_are_left_out_unless_texts_recur_by_nature(
         tmp_path: Path) -> None:
     """dslabs' trump_tweets (Android or iPhone): 14 tweets posted twice fell on both sides of the

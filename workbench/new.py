@@ -24,7 +24,7 @@ import re
 import shlex
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -383,7 +383,7 @@ def _strict_load(data: Path, fmt: str, table: str, columns: dict[str, str], scra
         ingest_source(wcon, table, source, data, pii=[c for c in columns if _PERSONAL.search(c)], force=True)
 
 
-def _personal_values(con: Any, col: str, *, sample: int = 2000, share: float = 0.8) -> str | None:
+def _personal_values(con: Any, col: str, *, table: str = "t", sample: int = 2000, share: float = 0.8) -> str | None:
     """What ``col``'s values are when at least ``share`` of its first ``sample`` non-empty values
     are one kind of personal data by their look (email addresses, phone numbers, IBANs, card
     numbers: :func:`workbench.data.redaction.value_kind`), else None."""
@@ -393,11 +393,17 @@ def _personal_values(con: Any, col: str, *, sample: int = 2000, share: float = 0
     from .data.sql import quote_ident as _q
 
     q = _q(col)
-    values = [v for (v,) in con.execute(f"SELECT trim({q}) FROM t WHERE nullif(trim({q}), '') IS NOT NULL "
+    values = [v for (v,) in con.execute(f"SELECT trim({q}) FROM {_q(table)} WHERE nullif(trim({q}), '') IS NOT NULL "
                                         f"LIMIT {int(sample)}").fetchall()]
     kinds = Counter(value_kind(v) for v in values)
     kind, count = max(((k, c) for k, c in kinds.items() if k is not None), key=lambda kc: kc[1], default=(None, 0))
     return KIND_NAMES[kind] if kind is not None and count >= share * len(values) else None
+
+
+def _metadata_text(columns: Mapping[str, str], used: Sequence[str]) -> list[str]:
+    """An item table's text columns that are neither its inputs, id nor answer (a reporter, an
+    account): checked by their values for personal data (``_draft_contract``'s ``scan``)."""
+    return [c for c, t in columns.items() if t == "VARCHAR" and c not in used]
 
 
 def _table_name(path: Path) -> str:
@@ -1140,10 +1146,11 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
 
 
 def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], pii: Mapping[str, str], out: Path,
-                    suggest: Any, *, loaded: Path | None = None) -> None:
+                    suggest: Any, *, loaded: Path | None = None, scan: Sequence[str] = ()) -> dict[str, str]:
     """Ingest into a throwaway warehouse with the charter's own reader, then draft from it
     (``loaded``: a warehouse that already holds the table, loaded that way). ``pii``: the columns
-    to mark as personal data, each with why it is taken for it."""
+    to mark as personal data, each with why it is taken for it; ``scan``: columns also marked when
+    their values look personal (``_personal_values``), which are returned, each with why."""
     from ruamel.yaml import YAML
 
     from .charter.config import Source
@@ -1156,6 +1163,14 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
         if db != loaded:
             with writer(db) as con:
                 ingest_source(con, table, source, data, pii=pii)  # errors never quote personal data
+        found: dict[str, str] = {}
+        if scan:
+            import duckdb
+
+            with duckdb.connect(str(db), read_only=True) as con:
+                found = {c: f"its values look like {held}" for c in scan
+                         if c not in pii and (held := _personal_values(con, c, table=table))}
+            pii = {**pii, **found}
         text = suggest(db, table, owner="TODO: who owns this data", drafted=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -1182,6 +1197,7 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
     text = buf.getvalue()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
+    return found
 
 
 def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: str, columns: dict[str, str],
@@ -1480,7 +1496,7 @@ def new_text_pilot(
             path = folder / "data" / f"{table}_{part}.parquet"
             pii = {c: _BY_NAME for c in columns if _PERSONAL.search(c) and c not in (id_col, target)}  # drafted marks
             _draft_contract(path, "parquet", f"{table}_{part}", columns, pii, folder / "contracts" / f"{table}_{part}.yml",
-                            suggest_contract)
+                            suggest_contract, scan=_metadata_text(columns, [*text_columns, id_col, target]))
             _require_text(folder / "contracts" / f"{table}_{part}.yml", text_columns, [id_col, target])
         charter = folder / "pilot.yaml"
         charter.write_text(_text_charter(
@@ -1804,7 +1820,8 @@ def _contract(folder: Path, table: str, columns: dict[str, str], text_columns: l
     path = folder / "data" / f"{table}.parquet"
     out = folder / "contracts" / f"{table}.yml"
     pii = {c: _BY_NAME for c in columns if _PERSONAL.search(c) and c not in required}
-    _draft_contract(path, "parquet", table, columns, pii, out, suggest_contract)
+    _draft_contract(path, "parquet", table, columns, pii, out, suggest_contract,
+                    scan=_metadata_text(columns, [*text_columns, *required]))
     _require_text(out, text_columns, required)
     return out
 
