@@ -386,18 +386,14 @@ def _strict_load(data: Path, fmt: str, table: str, columns: dict[str, str], scra
 def _personal_values(con: Any, col: str, *, table: str = "t", sample: int = 2000, share: float = 0.8) -> str | None:
     """What ``col``'s values are when at least ``share`` of its first ``sample`` non-empty values
     are one kind of personal data by their look (email addresses, phone numbers, IBANs, card
-    numbers: :func:`workbench.data.redaction.value_kind`), else None."""
-    from collections import Counter
-
-    from .data.redaction import KIND_NAMES, value_kind
+    numbers: :func:`workbench.data.redaction.values_kind`), else None."""
+    from .data.redaction import values_kind
     from .data.sql import quote_ident as _q
 
     q = _q(col)
     values = [v for (v,) in con.execute(f"SELECT trim({q}) FROM {_q(table)} WHERE nullif(trim({q}), '') IS NOT NULL "
                                         f"LIMIT {int(sample)}").fetchall()]
-    kinds = Counter(value_kind(v) for v in values)
-    kind, count = max(((k, c) for k, c in kinds.items() if k is not None), key=lambda kc: kc[1], default=(None, 0))
-    return KIND_NAMES[kind] if kind is not None and count >= share * len(values) else None
+    return values_kind(values, share)
 
 
 def _metadata_text(columns: Mapping[str, str], used: Sequence[str]) -> list[str]:
@@ -537,7 +533,8 @@ def new_pilot(
                               where=str(data), hint="choose the column whose value varies and is to be predicted")
         numeric_target = columns[target] in _NUMERIC
         notes: list[str] = _label_variants(counts, target)
-        unlabelled = rows - sum(c for _, c in counts)
+        labelled = sum(c for _, c in counts)
+        unlabelled = rows - labelled
         if unlabelled >= 0.01 * rows:  # the decision says it again (decide.promotion._unlabelled_note)
             notes.append(f"{target} is empty in {unlabelled:,} of {rows:,} rows ({unlabelled / rows:.1%}): they are "
                          "left out of training and of the judgement, so the verdict holds for rows whose outcome "
@@ -659,7 +656,6 @@ def new_pilot(
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group)
         if time_column is None:  # random or group, 25 % held out: (about) what the sample-size gate will see
             notes += _time_number_hints(con, columns, target, exclude)
-            labelled = sum(n for _, n in counts)
             notes += _held_out_shortfall(labelled, counts if task in ("classification", "multiclass") else [],
                                          by=group[0] if group is not None else None)
         target_std = con.execute(f"SELECT stddev_samp({tq}::DOUBLE) FROM t").fetchone()[0] if numeric_target else None
@@ -1146,11 +1142,11 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
 
 
 def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], pii: Mapping[str, str], out: Path,
-                    suggest: Any, *, loaded: Path | None = None, scan: Sequence[str] = ()) -> dict[str, str]:
+                    suggest: Any, *, loaded: Path | None = None, scan: Sequence[str] = ()) -> None:
     """Ingest into a throwaway warehouse with the charter's own reader, then draft from it
     (``loaded``: a warehouse that already holds the table, loaded that way). ``pii``: the columns
     to mark as personal data, each with why it is taken for it; ``scan``: columns also marked when
-    their values look personal (``_personal_values``), which are returned, each with why."""
+    their values look personal (``_personal_values``)."""
     from ruamel.yaml import YAML
 
     from .charter.config import Source
@@ -1163,14 +1159,12 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
         if db != loaded:
             with writer(db) as con:
                 ingest_source(con, table, source, data, pii=pii)  # errors never quote personal data
-        found: dict[str, str] = {}
         if scan:
             import duckdb
 
             with duckdb.connect(str(db), read_only=True) as con:
-                found = {c: f"its values look like {held}" for c in scan
-                         if c not in pii and (held := _personal_values(con, c, table=table))}
-            pii = {**pii, **found}
+                pii = {**pii, **{c: f"its values look like {held}" for c in scan
+                                 if c not in pii and (held := _personal_values(con, c, table=table))}}
         text = suggest(db, table, owner="TODO: who owns this data", drafted=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -1197,7 +1191,6 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
     text = buf.getvalue()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
-    return found
 
 
 def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: str, columns: dict[str, str],

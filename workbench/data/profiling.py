@@ -568,19 +568,14 @@ class TableReader(Protocol):
 
 def _masked_by_look(col: ColumnProfile) -> ColumnProfile:
     """``col`` counts only when 80 % of its most frequent values look like one kind of personal
-    data (:func:`workbench.data.redaction.value_kind`), though no contract marks it: a contract
+    data (:func:`workbench.data.redaction.values_kind`), though no contract marks it: a contract
     written by hand, or a column named `contact`, must not put customers' addresses in a report."""
-    texts = [v for v, _ in col.top_values if isinstance(v, str)]
-    if col.pii or not texts:
+    if col.pii or not col.top_values:
         return col
-    from collections import Counter
+    from .redaction import values_kind
 
-    from .redaction import KIND_NAMES, value_kind
-
-    kind, count = Counter(value_kind(v) for v in texts).most_common(1)[0]
-    if kind is None or count < 0.8 * len(col.top_values):
-        return col
-    return dataclasses.replace(col, pii=True, pii_look=KIND_NAMES[kind], top_values=(), reference_top=None)
+    look = values_kind([v for v, _ in col.top_values])
+    return col if look is None else dataclasses.replace(col, pii=True, pii_look=look, top_values=(), reference_top=None)
 
 
 def profile_with(

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["withhold", "project_vocabulary", "value_kind", "PATTERNS", "KIND_NAMES", "WITHHELD"]
+__all__ = ["withhold", "project_vocabulary", "value_kind", "values_kind", "PATTERNS", "WITHHELD"]
 
 WITHHELD = "[personal data]"
 _NAME_CHAR = re.compile(r"[\w/\\\-@]")  # a neighbour that makes the match part of a name or path
@@ -55,7 +55,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], ...] 
 )
 
 
-KIND_NAMES = {"email": "email addresses", "iban": "IBANs", "card": "card numbers", "phone": "phone numbers"}
+_KIND_NAMES = {"email": "email addresses", "iban": "IBANs", "card": "card numbers", "phone": "phone numbers"}
 
 
 def value_kind(value: str) -> str | None:
@@ -71,6 +71,20 @@ def value_kind(value: str) -> str | None:
         elif pattern.fullmatch(value) and (accept is None or accept(value)) and (kind != "card" or _luhn(value)):
             return kind
     return None
+
+
+def values_kind(values: Sequence[object], share: float = 0.8) -> str | None:
+    """What ``values`` are ("email addresses", "phone numbers", ...) when at least ``share`` of
+    them are one kind of personal data as a whole (:func:`value_kind`; a value that is no text is
+    none), else None: a column's, for `workbench new` and the profile."""
+    from collections import Counter
+
+    kinds = Counter(value_kind(v) for v in values if isinstance(v, str))
+    kinds.pop(None, None)
+    if not kinds:
+        return None
+    kind, count = kinds.most_common(1)[0]
+    return _KIND_NAMES[kind] if count >= share * len(values) else None
 
 
 def _luhn(number: str) -> bool:

@@ -77,8 +77,7 @@ def _number_dtype(dtype: Any) -> bool:
 
 
 def _as_numbers(values: pd.Series, column: str) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.astype("float64")
+    """A column not of a number dtype (text, objects, booleans) as floats, or refused."""
     coerced = pd.to_numeric(values, errors="coerce")
     bad = values.notna() & coerced.isna()
     if bad.any():
