@@ -574,6 +574,33 @@ def test_new_says_how_many_rows_have_no_target_value(tmp_path: Path) -> None:
             assert said == [], made.notes
 
 
+def test_new_says_when_rows_are_copies_of_one_record_and_how_to_read_each_once(tmp_path: Path) -> None:
+    """An export run three times over (each customer's row three times): a tenure and a bill to
+    the cent, neither rare alone. new says so and gives the SQL that reads each record once; the
+    same records once each, and a table of few values where rows coincide by chance, get no note."""
+    rng = np.random.default_rng(12)
+    n = 1200
+    frame = pd.DataFrame({"tenure": rng.integers(1, 72, n), "monthly": rng.normal(70, 20, n).round(2),
+                          "plan": rng.choice(["basic", "plus", "pro"], n)})
+    frame["churned"] = (rng.random(n) < 0.4).astype(int)
+    few = pd.DataFrame({"plan": rng.choice(["basic", "plus", "pro"], n), "region": rng.choice(["n", "s"], n),
+                        "churned": (rng.random(n) < 0.4).astype(int)})
+    for name, table in (("thrice", pd.concat([frame] * 3).sample(frac=1, random_state=1)), ("once", frame),
+                        ("few", few)):
+        table.to_csv(tmp_path / f"{name}.csv", index=False)
+        made = new_pilot(name, tmp_path / f"{name}.csv", "churned", pilots_dir=tmp_path / "pilots")
+        said = [note for note in made.notes if "repeat another row in every column" in note]
+        if name != "thrice":
+            assert said == [], made.notes
+            continue
+        (note,) = said
+        distinct = len(frame.drop_duplicates())  # two customers may share all their values by chance
+        assert note.startswith(f"{3 * n - distinct:,} of the 3,600 rows repeat another row in every column "
+                               f"({distinct:,} distinct): rows equal in tenure, monthly are equal in every other "
+                               "column and the target 100% of the time"), note
+        assert 'write `sql: SELECT DISTINCT * FROM "thrice"` under `features:`' in note
+
+
 def test_validate_finds_a_missing_estimator_module_without_importing_the_installed_ones(tmp_path: Path) -> None:
     import subprocess
     import sys

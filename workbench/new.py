@@ -654,6 +654,8 @@ def new_pilot(
             notes.append(f"split by {group[0]}: {group[1]:.1f} rows a value, {group[2]}; a random split would put "
                          "one value's rows on both sides")
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group)
+        notes += _copies_note(con, columns, target, table, distinct_of, split="temporal" if time_column else
+                              "group" if group is not None else "random")
         if time_column is None:  # random or group, 25 % held out: (about) what the sample-size gate will see
             notes += _time_number_hints(con, columns, target, exclude)
             notes += _held_out_shortfall(labelled, counts if task in ("classification", "multiclass") else [],
@@ -847,6 +849,39 @@ def _leaks(con: Any, columns: dict[str, str], target: str, task: str, positive: 
         if f.check != "split" and f.feature not in out:
             out[f.feature] = f"leak ({f.check}): {f.evidence}"
     return out
+
+
+def _copies_note(con: Any, columns: dict[str, str], target: str, table: str, distinct_of: dict[str, int], *,
+                 split: str) -> tuple[str, ...]:
+    """A note when at least :data:`~workbench.measure.leakage.COPY_SHARE` of table ``t``'s rows
+    repeat another row in every column, and rows equal in the many-valued columns agree on the
+    rest far more often than chance (:func:`~workbench.measure.leakage.copies_by_pairs`): one
+    record exported or joined more than once. Counted in DuckDB over every row."""
+    from .data.sql import quote_ident as _q
+    from .measure.leakage import MIN_COPIES, COPIES, COPY_SHARE, MIN_GROUPS, copies_by_pairs
+
+    rows, distinct = con.execute("SELECT count(*), count(DISTINCT hash(t)) FROM t").fetchone()
+    copies = int(rows) - int(distinct)
+    if copies < MIN_COPIES or copies < COPY_SHARE * rows:
+        return ()
+
+    def pairs(cols: Any) -> int:
+        keys = ", ".join(_q(c) for c in cols)
+        got = con.execute(f"SELECT sum(n * (n - 1) / 2) FROM (SELECT count(*) AS n FROM t GROUP BY {keys})").fetchone()
+        return int(got[0] or 0)
+
+    many = [c for c in columns if c != target and distinct_of.get(c, 0) >= MIN_GROUPS]
+    why = copies_by_pairs(pairs, int(rows), many, [c for c in columns if c not in many])
+    if why is None:
+        return ()
+    harm = ("A random split puts a record's copies on both sides, where a model scores them from memory"
+            if split == "random" else f"The {split} split keeps a record's copies together, yet each counts as "
+            "another held-out row in the intervals and the sample-size gate")
+    return (f"{copies:,} of the {rows:,} rows repeat another row in every column ({distinct:,} distinct): {why}. "
+            f"{harm}, and the run's leakage gate stops short of GO ({COPIES}). One record exported or joined more "
+            f"than once? read each once: in pilot.yaml write `sql: SELECT DISTINCT * FROM {_q(table)}` under "
+            f"`features:` in place of `table:`. Separate events? acknowledge them: "
+            f"`leakage: {{acknowledged: {{{COPIES}: \"why\"}}}}`",)
 
 
 def slice_min_rows(rows: int, held_out_share: float = 0.25) -> int:

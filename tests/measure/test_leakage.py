@@ -413,6 +413,45 @@ def test_held_out_rows_copied_from_training_rows_are_a_finding_and_chance_coinci
     assert [f for f in leakage.check_data(data, Task()) if f.check == "copied_rows"]
 
 
+def test_copies_are_found_by_their_pairs_when_no_feature_alone_is_rare() -> None:
+    """A customer table exported three times over: a tenure in months and a bill to the cent,
+    neither rare alone (14,000 cent values for 5,600 training rows), so no single feature says
+    the equal rows are copies, yet a tree scored ROC AUC 0.92 on them where a fit on the records
+    once each reaches 0.75 (a GO a reviewer overturns). Rows equal in both are equal in all the
+    rest: copies. A table whose few-valued columns follow its many-valued ones no more than
+    chance (a bill and a store's city, plan and region) is not."""
+
+    class Task:
+        kind, positive_label = "classification", 1
+
+    rng = np.random.default_rng(11)
+    n = 2500
+    frame = pd.DataFrame({"tenure": rng.integers(1, 72, n), "monthly": rng.normal(70, 20, n).round(2),
+                          "plan": rng.choice(["basic", "plus", "pro"], n), "tickets": rng.poisson(1.5, n)})
+    frame["churned"] = ((-0.03 * frame["tenure"] + 0.01 * frame["monthly"] + rng.normal(0, 1.2, n)) > 0).astype(int)
+    numeric, categorical = ["tenure", "monthly", "tickets"], ["plan"]
+    for times in (2, 3):
+        copied = pd.concat([frame] * times, ignore_index=True).sample(frac=1, random_state=times).reset_index(drop=True)
+        data, _, _ = _split_data(copied, "churned", numeric, categorical)
+        assert not leakage._varied(data)  # no feature alone is rare enough
+        (finding,) = [f for f in leakage.check_data(data, Task()) if f.check == "copied_rows"]
+        assert "rows equal in tenure, monthly are equal in every other column and the target" in finding.evidence
+    data, _, _ = _split_data(frame, "churned", numeric, categorical)
+    assert leakage._copies_not_chance(data) is None
+    assert not [f for f in leakage.check_data(data, Task()) if f.check == "copied_rows"]
+
+    # many rows equal by chance: a store's few values (its city and plan) and a basket of few
+    # values; rows equal in the store and the basket agree on the rest as often as any two rows
+    stores = rng.integers(0, 40, 4000)
+    chance = pd.DataFrame({"store": stores.astype(str), "basket": rng.integers(0, 25, 4000),
+                           "city": (stores % 3).astype(str), "weekend": rng.integers(0, 2, 4000)})
+    chance["returned"] = (rng.random(4000) < 0.3).astype(int)
+    data, train, heldout = _split_data(chance, "returned", ["basket", "weekend"], ["store", "city"])
+    assert _twins(train, heldout, ["store", "basket", "city", "weekend", "returned"]) > 0.05 * len(heldout)
+    assert leakage._copies_not_chance(data) is None
+    assert not [f for f in leakage.check_data(data, Task()) if f.check == "copied_rows"]
+
+
 def test_repeated_events_held_out_by_time_or_group_are_not_copies() -> None:
     """Stops at a few hundred street corners (latitude and longitude repeat, yet rarely enough
     to look like a record's own values): a later stop at the same corner, with the same answer,

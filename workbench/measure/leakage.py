@@ -50,8 +50,10 @@ Checks (``Finding.check``):
   on the future of the rows it is judged on;
 - ``copied_rows`` — a random split, and at least :data:`COPY_SHARE` of the held-out rows
   (counted in DuckDB, never read into memory) equal a training row in every feature and the
-  target, in a table with a feature whose values rarely repeat (so the rows are copies, not
-  chance): a model that memorises rows scores those without predicting anything. Its
+  target, in a table where equal rows are copies, not chance (a feature whose values rarely
+  repeat, or rows equal in the many-valued features that agree on all the rest far more often
+  than two rows at random: :func:`_copies_not_chance`): a model that memorises rows scores
+  those without predicting anything. Its
   ``feature`` is :data:`COPIES` (acknowledged under that key);
 - ``repeated_rows`` — a temporal or group split, and at least :data:`COPY_SHARE` of the
   held-out rows equal another held-out row in every feature, the target and the split column,
@@ -80,7 +82,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -91,8 +93,8 @@ from .metrics import SKEWED
 
 __all__ = ["Finding", "check_frame", "check_data", "identifier_name", "names_records", "ID_DISTINCT_SHARE",
            "SAMPLE_ROWS", "MAX_AUC", "MAX_CLASS_AUC", "MAX_R2", "MAX_AP", "COPY_RHO",
-           "COPIES", "COPY_SHARE", "SHARED_SHARE", "MIN_GROUPS", "SUM_R2", "SUM_AUC", "SEEN_AGAIN",
-           "findings_from_json", "view_findings"]
+           "COPIES", "COPY_SHARE", "MIN_COPIES", "SHARED_SHARE", "MIN_GROUPS", "SUM_R2", "SUM_AUC", "SEEN_AGAIN",
+           "findings_from_json", "view_findings", "copies_by_pairs"]
 
 SAMPLE_ROWS = 20_000
 # one feature alone that ranks a binary target's two classes this well, out of sample, is taken
@@ -131,9 +133,13 @@ MIN_VALUES_PER_CLASS = 8
 # (a patient, an order), not a closed set of codes (a store, a region: a category to learn from)
 ID_DISTINCT_SHARE = 0.5
 _ID_WORDS = frozenset({"id", "ids", "uid", "uuid", "guid"})
-_MIN_COPIES = 20
+MIN_COPIES = 20
 _VARIED_SHARE = 0.10  # a text feature whose distinct values are at least this share of the rows
 _GRID_PER_ROW = 10  # a number whose grid of possible values has this many cells a row (see _varied)
+# pairs of rows equal in every many-valued feature that are equal in all the rest too (see
+# _copies_not_chance): their share closes at least this much of the gap between the share of all
+# pairs (chance) and every pair (copies only)
+_COPY_PAIR_GAP = 0.5
 SEEN_AGAIN = "one record seen again"  # what rows sharing a number's exact value are (the seen_again check)
 _NOT_A_SIGNAL = "is a leak, not a signal"  # said of one feature that alone predicts the target this well
 # ... and of one that does so short of a near copy (between MAX_AUC and MAX_CLASS_AUC)
@@ -526,7 +532,7 @@ def _records_seen_again(col: str, x: np.ndarray, y: np.ndarray, fit: np.ndarray,
     # the fitted half lacks is no evidence either way: with three rows a record, a third of them)
     known = pd.Series(x[held]).map(pd.Series(y[fit]).groupby(x[fit]).mean()).to_numpy(dtype=float)
     seen = np.isfinite(known)
-    if seen.sum() < _MIN_COPIES or seen.mean() < SHARED_SHARE:
+    if seen.sum() < MIN_COPIES or seen.mean() < SHARED_SHARE:
         return None
     score = _auc(y[held][seen], known[seen]) if classification else _r2(y[held][seen], known[seen])
     if score is None or score < limit:
@@ -863,7 +869,7 @@ def _shared_groups(data: Any, task_kind: str) -> tuple[Finding, ...]:
         if repeated.sum() < _MIN_ROWS or sizes[(sizes >= 2) & (kinds == 1)].sum() < 0.99 * repeated.sum():
             continue
         shared = heldout.copies_of(train[[col]].drop_duplicates(), [col])
-        if shared < _MIN_COPIES or shared < SHARED_SHARE * heldout.rows:
+        if shared < MIN_COPIES or shared < SHARED_SHARE * heldout.rows:
             continue
         per_value = len(values) / distinct
         out.append(Finding(col, "shared_groups",
@@ -943,6 +949,50 @@ def _varied(data: Any) -> list[str]:
     return out
 
 
+def _copies_not_chance(data: Any) -> str | None:
+    """Why rows equal in everything are copies of one record, or None when they may be chance:
+    a feature whose values rarely repeat (:func:`_varied`), or else the training rows' own
+    pairs. Rows equal in every feature of many values (:data:`MIN_GROUPS` or more) are equal in
+    the few-valued ones and the target far more often than two rows at random are (at least
+    half way from that share to always, :data:`_COPY_PAIR_GAP`): an export run three times
+    over a table of a tenure in months and a bill to the cent, neither rare alone (14,000 cent
+    values for 5,600 rows). By chance the few-valued ones match as often as they match anywhere
+    (birds of one bill depth share an island, a sex and a year no more than other birds do);
+    a column that sets them all (a record's key) is the record seen again."""
+    varied = _varied(data)
+    if varied:
+        return f"{varied[0]} included (its values rarely repeat)"
+    train = data.train
+    cols = [c for c in dict.fromkeys([*data.features, data.target]) if c in train.columns]
+    many = [c for c in cols if c != data.target and train[c].nunique(dropna=True) >= MIN_GROUPS]
+    codes = {c: pd.factorize(train[c], use_na_sentinel=False)[0] for c in cols}
+
+    def pairs(columns: Sequence[str]) -> int:
+        sizes = pd.DataFrame({c: codes[c] for c in columns}).value_counts(sort=False).to_numpy(dtype=np.float64)
+        return int((sizes * (sizes - 1) / 2).sum())
+
+    return copies_by_pairs(pairs, len(train), many, [c for c in cols if c not in many])
+
+
+def copies_by_pairs(pairs: Callable[[Sequence[str]], int], rows: int, many: Sequence[str],
+                    rest: Sequence[str]) -> str | None:
+    """Why rows equal in every column are copies, judged by pairs of rows (see
+    :func:`_copies_not_chance`), or None: ``pairs(columns)`` counts the pairs of ``rows`` rows
+    equal in ``columns``; ``many`` are the many-valued columns, ``rest`` the others (the target
+    among them). Used on a fitted sample in memory here, and by ``workbench new`` in DuckDB."""
+    if not many or len(rest) < 2 or rows < _MIN_ROWS:  # the target and at least one other column to agree on
+        return None
+    equal_many, equal_all, equal_rest = pairs(many), pairs([*many, *rest]), pairs(rest)
+    if equal_all < MIN_COPIES or not equal_rest:
+        return None
+    share, chance = equal_all / equal_many, equal_rest / (rows * (rows - 1) / 2)
+    if share < chance + _COPY_PAIR_GAP * (1 - chance):
+        return None
+    named = ", ".join(many[:3]) + (f" and {len(many) - 3} more" if len(many) > 3 else "")
+    return (f"rows equal in {named} are equal in every other column and the target {share:.0%} of the time, two "
+            f"rows at random {chance:.1%}: the same record, not chance")
+
+
 def _grid_cells(values: pd.Series) -> float:
     """How many values the column's range holds on the coarsest power-of-ten grid all its
     values lie on (1 for whole numbers, 0.1 for one decimal; none: as many as a float holds).
@@ -975,25 +1025,24 @@ def _repeated_rows(data: Any, column: str | None) -> Finding | None:
 
 def _rows_finding(data: Any, heldout: Any, count: int, check: str, what: str, harm: str) -> Finding | None:
     """A finding on ``count`` held-out rows that ``what`` (the :data:`COPIES` key), or None when
-    they are too few, or when no feature's values rarely repeat (equal rows by chance)."""
+    they are too few, or when they may be equal by chance (:func:`_copies_not_chance`)."""
     share = count / heldout.rows
-    if count < _MIN_COPIES or share < COPY_SHARE:
+    if count < MIN_COPIES or share < COPY_SHARE:
         return None
-    varied = _varied(data)
-    if not varied:
+    why = _copies_not_chance(data)
+    if why is None:
         return None
     return Finding(COPIES, check,
-                   f"{count:,} of the {heldout.rows:,} held-out rows ({share:.1%}) {what}, {varied[0]} included (its "
-                   f"values rarely repeat): {harm}. Remove the repeated rows (SELECT DISTINCT in the source, or a "
-                   "view), or acknowledge them if they are separate events", round(share, 4))
+                   f"{count:,} of the {heldout.rows:,} held-out rows ({share:.1%}) {what}, {why}: {harm}. Remove "
+                   "the repeated rows (SELECT DISTINCT in the source, or a view: `features: {sql: SELECT DISTINCT * "
+                   "FROM ...}`), or acknowledge them if they are separate events", round(share, 4))
 
 
 def _copied_rows(data: Any) -> Finding | None:
     """The ``copied_rows`` finding, or None: held-out rows that equal a training row in every
     feature and the target. Rows of few-valued columns coincide by chance (two customers of
-    the same age, plan and region), so it is raised only when some feature's values rarely
-    repeat (:func:`_varied`): equal rows there are the same record twice (an export run twice,
-    a join that fanned out)."""
+    the same age, plan and region), so it is raised only when they are copies, not chance
+    (:func:`_copies_not_chance`): the same record twice (an export run twice, a join that fanned out)."""
     heldout = _counted(data)
     if heldout is None:
         return None
