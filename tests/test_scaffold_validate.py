@@ -601,6 +601,34 @@ def test_new_says_when_rows_are_copies_of_one_record_and_how_to_read_each_once(t
         assert 'write `sql: SELECT DISTINCT * FROM "thrice"` under `features:`' in note
 
 
+def test_new_says_when_a_number_target_holds_a_code_for_no_value(tmp_path: Path) -> None:
+    """Repair days of 999 for a device never repaired (both models then lost to the median on
+    MAE), and -1 for a balance never drawn: each is a note with the view that reads it as
+    missing. A 999 among values up to 1,200, and scores of 0 to 99 where 99 is common, are not."""
+    rng = np.random.default_rng(13)
+    n = 800
+    days = rng.integers(1, 40, n)
+    cases = {"repairs": np.where(rng.random(n) < 0.08, 999, days),
+             "drawn": np.where(rng.random(n) < 0.05, -1, days * 10),
+             "wide": np.where(rng.random(n) < 0.08, 999, rng.integers(1, 1200, n)),
+             "scores": np.where(rng.random(n) < 0.08, 99, rng.integers(0, 99, n))}
+    for name, target in cases.items():
+        pd.DataFrame({"load": rng.integers(1, 15, n), "kind": rng.choice(["a", "b"], n), "y": target}) \
+            .to_csv(tmp_path / f"{name}.csv", index=False)
+        made = new_pilot(name, tmp_path / f"{name}.csv", "y", pilots_dir=tmp_path / "pilots")
+        said = [note for note in made.notes if "a code for 'no value'" in note]
+        code = {"repairs": 999, "drawn": -1}.get(name)
+        if code is None:
+            assert said == [], made.notes
+            continue
+        (note,) = said
+        held = int((target == code).sum())
+        assert note.startswith(f"y is {code} in {held:,} of {n:,} rows ({held / n:.1%}), "
+                               + ("far above every other value (at most 39)" if code > 0 else
+                                  "the only negative value (the others from 10)")), note
+        assert f'`sql: SELECT * REPLACE (NULLIF("y", {code}) AS "y") FROM "{name}"`' in note
+
+
 def test_validate_finds_a_missing_estimator_module_without_importing_the_installed_ones(tmp_path: Path) -> None:
     import subprocess
     import sys

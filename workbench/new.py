@@ -551,6 +551,8 @@ def new_pilot(
                          + (", numeric" if numeric_target else "") + "); override with --task")
             if task == "multiclass" and numeric_target:
                 notes += _ordered_scale(counts, target)
+        if task == "regression":
+            notes += _code_in_target(counts, target, table)
         if task == "classification" and distinct != 2:
             raise ConfigError(f"the target '{target}' has {distinct} distinct values; `classification` is binary",
                               where=str(data), hint=f"pass --task multiclass ({MULTICLASS_MIN} to {MULTICLASS_MAX} "
@@ -882,6 +884,35 @@ def _copies_note(con: Any, columns: dict[str, str], target: str, table: str, dis
             f"than once? read each once: in pilot.yaml write `sql: SELECT DISTINCT * FROM {_q(table)}` under "
             f"`features:` in place of `table:`. Separate events? acknowledge them: "
             f"`leakage: {{acknowledged: {{{COPIES}: \"why\"}}}}`",)
+
+
+def _code_in_target(counts: list[tuple[Any, int]], target: str, table: str) -> tuple[str, ...]:
+    """A note when a number target holds a code for "no value" in at least 1 % of its rows: all
+    nines (99, 999, ...) above every other value by half again, or a negative one (-1, -9,
+    -99, ...) below a target never negative otherwise. Taken for a number, it is what the
+    models learn to predict and what every error measure weighs most (repair days of 999 for a
+    device never repaired: both models lost to the median on MAE)."""
+    from .data.sql import quote_ident as _q
+
+    values = [(float(v), int(n)) for v, n in counts if isinstance(v, (int, float)) and math.isfinite(float(v))]
+    total = sum(n for _, n in values)
+    codes = {float(s * (10 ** k - 1)): (s, k) for s in (1, -1) for k in range(1, 8)} | {-1.0: (-1, 0)}
+    for code, n in sorted(((v, n) for v, n in values if v in codes), key=lambda vn: -vn[1]):
+        others = [v for v, _ in values if v != code]
+        if n < 0.01 * total or not others or (codes[code][0] > 0 and (code < 99 or max(others) <= 0
+                                                                        or code < 1.5 * max(others))):
+            continue
+        if codes[code][0] < 0 and min(others) < 0:
+            continue
+        shown = f"{code:g}"
+        return (f"{target} is {shown} in {n:,} of {total:,} rows ({n / total:.1%}), "
+                + (f"far above every other value (at most {max(others):g})" if code > 0 else
+                   f"the only negative value (the others from {min(others):g})")
+                + f": a code for 'no value' or 'never'? As a number it is what the models learn to predict, and it "
+                f"outweighs every other error. Read it as missing (those rows then go unjudged): in pilot.yaml write "
+                f"`sql: SELECT * REPLACE (NULLIF({_q(target)}, {shown}) AS {_q(target)}) FROM {_q(table)}` under "
+                "`features:` in place of `table:`; or, if it is an outcome of its own, predict it first as a class",)
+    return ()
 
 
 def slice_min_rows(rows: int, held_out_share: float = 0.25) -> int:
