@@ -86,6 +86,36 @@ def test_a_group_split_keeps_every_value_on_one_side(con) -> None:
         modeling.load_data(con, spec(split=Split(kind="group", column="nope")), CLS)
 
 
+def test_after_a_group_split_each_group_is_one_unit_of_every_interval(con) -> None:
+    """The rows of a held-out value of a group split's column move together (a patient's
+    visits): every paired interval of the comparison, slices included, takes the value as its
+    unit; a random split's rows stay the unit."""
+    from workbench.decide.promotion import _interval_text
+
+    grouped = modeling.load_data(con, spec(split=Split(kind="group", column="visits", test_size=0.4, seed=1)), CLS)
+    assert grouped.heldout.group_column == "visits"
+    at_random = modeling.load_data(con, spec(split=Split(kind="random", seed=1)), CLS)
+    assert at_random.heldout.group_column is None
+    for data in (grouped, at_random):
+        rule = modeling.fit_baseline(Baseline(kind="prior"), data.train, data.y_train, CLS)
+        model, threshold = modeling.fit_candidate(
+            Candidate(name="lr", estimator="sklearn.linear_model.LogisticRegression"), data, CLS, CostModel())
+        cmp = modeling.compare(modeling.score(model, data, task=CLS, keep=["Region Name"]),
+                               modeling.score(rule, data, task=CLS, keep=["Region Name"]), task=CLS,
+                               candidate_name="lr", threshold=threshold, slice_columns=["Region Name"],
+                               min_slice_rows=5)
+        diffs = [*cmp.diffs.values(), *(s.diff for s in cmp.slices if s.diff is not None)]
+        assert diffs
+        if data is at_random:
+            assert all(d.grouped_by is None and d.items is None and d.n <= len(data.evaluate) for d in diffs)
+            continue
+        held = data.evaluate["visits"].nunique()
+        auc = cmp.diffs["quality.roc_auc"]
+        assert (auc.n, auc.items, auc.grouped_by) == (held, len(data.evaluate), "visits")
+        assert all(d.grouped_by == "visits" for d in diffs)
+        assert f"on {len(data.evaluate)} paired rows in {held} groups of visits" in _interval_text(auc.to_dict())
+
+
 def test_feature_view_errors_say_what_to_fix(con) -> None:
     with pytest.raises(ConfigError, match="no target column 'nope'"):
         modeling.load_data(con, spec(), Task(kind="classification", target="nope"))

@@ -300,7 +300,9 @@ def judge_interval(diff: Mapping[str, Any], *, higher: bool, margin: float, incl
 def _interval_text(d: Mapping[str, Any]) -> str:
     n = _num(d, "n")
     rows = f" on {n:.0f} paired rows" if n is not None else ""
-    if n is not None and d.get("items"):  # an eval set whose inputs repeat: each counted once
+    if n is not None and d.get("items") and d.get("grouped_by"):  # a group split: a group is one unit
+        rows = f" on {int(d['items'])} paired rows in {n:.0f} groups of {d['grouped_by']} (each group one unit)"
+    elif n is not None and d.get("items"):  # an eval set whose inputs repeat: each counted once
         rows = f" on {n:.0f} distinct paired inputs ({int(d['items'])} eval items)"
     method = f", {d['method']}" if d.get("method") else ""
     several = (f", widened for the {d['candidates']} candidates scored on these rows (Bonferroni)"

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -91,7 +91,9 @@ class PairedDiff:
     method: str  # delong | normal | bootstrap
     n: int  # the independent units judged: rows, or eval items with an input asked again counted once
     confidence: float = CONFIDENCE
-    items: int | None = None  # eval items behind the n distinct inputs, when some repeat (None: none do)
+    items: int | None = None  # eval items (or rows) behind the n distinct inputs (or groups), when some repeat
+    # the column whose values are the independent units (a group split's: a patient's rows move together)
+    grouped_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,6 +153,34 @@ def delong_auc_diff(y: np.ndarray, cand: np.ndarray, ref: np.ndarray, *,
                       len(y), confidence)
 
 
+def _clustered_delong(y: np.ndarray, cand: np.ndarray, ref: np.ndarray, codes: np.ndarray,
+                      confidence: float) -> PairedDiff:
+    """DeLong's paired interval with rows in groups (Obuchowski 1997): each group's placements
+    are summed before their variance is taken, so a group's rows count as one piece of
+    evidence (G/(G-1) times the sum over groups, as :func:`_clustered_rows`). One row a group:
+    DeLong's own variance (up to that factor)."""
+    y = np.asarray(y).astype(bool)
+    pos_n, neg_n = int(y.sum()), int((~y).sum())
+    g = int(codes.max()) + 1
+    if pos_n < 2 or neg_n < 2 or g < 2:
+        raise EvaluationError(f"DeLong's interval needs two rows of each class in two groups or more; got {pos_n} "
+                              f"positive, {neg_n} negative in {g} group(s)", where="paired comparison",
+                              hint="evaluate on more rows")
+    aucs, pos_dev, neg_dev = [], np.zeros(g), np.zeros(g)
+    for sign, s in ((1.0, np.asarray(cand, float)), (-1.0, np.asarray(ref, float))):
+        v10, v01 = _midrank_placements(s[y], s[~y])
+        auc = float(v10.mean())
+        aucs.append(auc)
+        pos_dev += sign * np.bincount(codes[y], weights=v10 - auc, minlength=g)
+        neg_dev += sign * np.bincount(codes[~y], weights=v01 - auc, minlength=g)
+    var = g / (g - 1) * (float(pos_dev @ pos_dev) / pos_n ** 2 + float(neg_dev @ neg_dev) / neg_n ** 2
+                         + 2 * float(pos_dev @ neg_dev) / (pos_n * neg_n))
+    diff = aucs[0] - aucs[1]
+    half = _z(confidence) * math.sqrt(max(var, 0.0))
+    return PairedDiff("roc_auc", aucs[0], aucs[1], diff, diff - half, diff + half, "delong", g, confidence,
+                      items=len(y))
+
+
 # -- mean-type metrics ------------------------------------------------------------------------
 
 
@@ -194,6 +224,46 @@ def _paired_rows(metric: str, a: np.ndarray, b: np.ndarray, confidence: float, u
     diff = float(d.mean())
     return PairedDiff(metric, float(a.mean()), float(b.mean()), diff, diff - half, diff + half, "normal", n,
                       confidence)
+
+
+def _clustered_rows(metric: str, a: np.ndarray, b: np.ndarray, codes: np.ndarray, confidence: float,
+                    unit: str = "groups") -> PairedDiff:
+    """mean(a) - mean(b) with rows in groups (``codes`` 0..G-1): the cluster-robust variance
+    (the sum over groups of each group's summed deviations squared, over n², times G/(G-1)),
+    with G-1 degrees of freedom. One row a group: the plain t interval."""
+    from scipy.stats import t
+
+    d = a - b
+    n, g = len(d), int(codes.max()) + 1
+    if g < 2:
+        raise EvaluationError(f"a paired interval needs at least two {unit}", where="paired comparison",
+                              hint=f"evaluate on more {unit}")
+    diff = float(d.mean())
+    per_group = np.bincount(codes, weights=d - diff, minlength=g)
+    se = math.sqrt(g / (g - 1) * float(per_group @ per_group)) / n
+    half = float(t.ppf(0.5 + confidence / 2, g - 1)) * se
+    return PairedDiff(metric, float(a.mean()), float(b.mean()), diff, diff - half, diff + half, "normal", g,
+                      confidence, items=n)
+
+
+def _group_cells(cell: np.ndarray, cells: int, codes: np.ndarray | None) -> tuple[np.ndarray, Callable]:
+    """(each cell's row count, a function of resample count n -> cell-count matrix). Without
+    ``codes`` a resample of n rows is a multinomial draw of the cells; with them, groups are
+    drawn (each with all its rows) and their cell counts added up."""
+    counts = np.bincount(cell, minlength=cells)
+    if codes is None:
+        def draw(rng: np.random.Generator, resamples: int) -> np.ndarray:
+            n = int(counts.sum())
+            return rng.multinomial(n, counts / n, size=resamples).astype(float)
+        return counts, draw
+    g = int(codes.max()) + 1
+    per_group = np.bincount(codes * cells + cell, minlength=g * cells).reshape(g, cells).astype(float)
+
+    def draw(rng: np.random.Generator, resamples: int) -> np.ndarray:
+        picks = np.bincount((rng.integers(0, g, size=(resamples, g)) + np.arange(resamples)[:, None] * g).ravel(),
+                            minlength=resamples * g).reshape(resamples, g).astype(float)
+        return picks @ per_group
+    return counts, draw
 
 
 # -- bootstrap --------------------------------------------------------------------------------
@@ -283,14 +353,14 @@ _CELL_METRICS = ("f1", "precision", "recall")
 
 
 def _cell_bootstrap(metric: str, y: np.ndarray, a: np.ndarray, b: np.ndarray, thr_a: float, thr_b: float,
-                    resamples: int, seed: int) -> np.ndarray:
+                    resamples: int, seed: int, codes: np.ndarray | None = None) -> np.ndarray:
     """A thresholded metric depends on each row only through its cell (truth, candidate's
     call, reference's call): resampling n rows is then a multinomial draw of the 8 cell
-    counts — the same distribution as resampling rows, at no cost per row."""
-    cell = y.astype(np.int64) * 4 + (a >= thr_a) * 2 + (b >= thr_b)
-    counts = np.bincount(cell, minlength=8)
-    n = int(counts.sum())
-    W = np.random.default_rng(seed).multinomial(n, counts / n, size=resamples).astype(float)
+    counts — the same distribution as resampling rows, at no cost per row (groups: the
+    groups' cell counts, drawn)."""
+    cell = (y.astype(np.int64) * 4 + (a >= thr_a) * 2 + (b >= thr_b)).astype(np.int64)
+    _, draw = _group_cells(cell, 8, codes)
+    W = draw(np.random.default_rng(seed), resamples)
     cells = np.arange(8)
     yv, pa, pb = (cells >= 4).astype(float), ((cells // 2) % 2).astype(float), (cells % 2).astype(float)
     out = []
@@ -304,9 +374,10 @@ def _cell_bootstrap(metric: str, y: np.ndarray, a: np.ndarray, b: np.ndarray, th
 def paired_bootstrap(metric: str, y: np.ndarray, cand: np.ndarray, ref: np.ndarray, *,
                      threshold: float | None = None, ref_threshold: float | None = None,
                      resamples: int = 200, seed: int = 0, confidence: float = CONFIDENCE,
-                     chunk_cells: int = 4_000_000) -> PairedDiff:
+                     chunk_cells: int = 4_000_000, codes: np.ndarray | None = None) -> PairedDiff:
     """The metric's difference with a percentile interval from ``resamples`` resamples of the
-    rows (the same for both models), ``chunk_cells`` weights at a time so memory stays bounded."""
+    rows (the same for both models), ``chunk_cells`` weights at a time so memory stays bounded.
+    ``codes`` (a group 0..G-1 per row): groups are drawn, each with all its rows."""
     y = np.asarray(y, float)
     cand, ref = np.asarray(cand, float), np.asarray(ref, float)
     n = len(y)
@@ -317,39 +388,65 @@ def paired_bootstrap(metric: str, y: np.ndarray, cand: np.ndarray, ref: np.ndarr
     f_r = _weighted_stat(metric, y, ref, ref_threshold if ref_threshold is not None else threshold)
     ones = np.ones((1, n))
     point_c, point_r = float(f_c(ones)[0]), float(f_r(ones)[0])
+    g = n if codes is None else int(codes.max()) + 1
     if metric in _CELL_METRICS:
         d = _cell_bootstrap(metric, y, cand, ref, 0.5 if threshold is None else threshold,
                             0.5 if (ref_threshold if ref_threshold is not None else threshold) is None
-                            else (ref_threshold if ref_threshold is not None else threshold), resamples, seed)
+                            else (ref_threshold if ref_threshold is not None else threshold), resamples, seed, codes)
     else:
-        d = np.concatenate([f_c(W) - f_r(W) for W in _weights(n, resamples, seed, chunk_cells)])
+        draws = _weights(g, resamples, seed, chunk_cells if codes is None else max(g, chunk_cells * g // n))
+        d = np.concatenate([f_c(W) - f_r(W) for W in (draws if codes is None else (W[:, codes] for W in draws))])
     d = d[np.isfinite(d)]
     diff = point_c - point_r
+    rows = None if codes is None else n
     if len(d) == 0:
-        return PairedDiff(metric, point_c, point_r, diff, math.nan, math.nan, "bootstrap", n, confidence)
+        return PairedDiff(metric, point_c, point_r, diff, math.nan, math.nan, "bootstrap", g, confidence, items=rows)
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(d, [alpha, 1 - alpha])
-    return PairedDiff(metric, point_c, point_r, diff, float(lo), float(hi), "bootstrap", n, confidence)
+    return PairedDiff(metric, point_c, point_r, diff, float(lo), float(hi), "bootstrap", g, confidence, items=rows)
 
 
 def paired_difference(metric: str, y: np.ndarray, cand: np.ndarray, ref: np.ndarray, *,
                       threshold: float | None = None, ref_threshold: float | None = None,
-                      resamples: int = 200, seed: int = 0, confidence: float = CONFIDENCE) -> PairedDiff:
+                      resamples: int = 200, seed: int = 0, confidence: float = CONFIDENCE,
+                      groups: np.ndarray | None = None, grouped_by: str | None = None) -> PairedDiff:
     """``candidate - reference`` on ``metric`` (short or ``quality.`` name) by the method
     that fits it (:data:`METHODS`). Classification: ``y`` is 0/1 and the scores are
-    probabilities, ``threshold`` / ``ref_threshold`` each model's decision threshold."""
+    probabilities, ``threshold`` / ``ref_threshold`` each model's decision threshold.
+
+    ``groups`` (a value per row: the ``grouped_by`` column of a group split, a patient) makes a
+    group the independent unit: a patient's visits share the patient, so their errors move
+    together and are one piece of evidence, not one a visit. DeLong's variance and the t
+    interval become cluster-robust (G-1 degrees of freedom), the bootstrap draws groups; ``n``
+    is then the number of groups and ``items`` the rows. Counted per row, two models of no
+    signal on the visits of 60 patients had 95 % intervals that left out no difference (the
+    truth) in 50-58 % of 300 draws; by patient, 5 % (tests/measure/test_stats.py)."""
     short = metric.split(".", 1)[1] if metric.startswith("quality.") else metric
     how = METHODS.get(short)
     if how is None:
         raise EvaluationError(f"no paired interval is defined for {metric}", where="stats.paired_difference",
                               hint=f"compare one of: {', '.join(METHODS)}")
+    codes = _group_codes(groups, len(y))
+    if codes is None:
+        if how == "delong":
+            return delong_auc_diff(y, cand, ref, confidence=confidence)
+        if how == "normal":
+            return paired_mean_diff(short, y, cand, ref, threshold=threshold, ref_threshold=ref_threshold,
+                                    confidence=confidence)
+        return paired_bootstrap(short, y, cand, ref, threshold=threshold, ref_threshold=ref_threshold,
+                                resamples=resamples, seed=seed, confidence=confidence)
     if how == "delong":
-        return delong_auc_diff(y, cand, ref, confidence=confidence)
-    if how == "normal":
-        return paired_mean_diff(short, y, cand, ref, threshold=threshold, ref_threshold=ref_threshold,
-                                confidence=confidence)
-    return paired_bootstrap(short, y, cand, ref, threshold=threshold, ref_threshold=ref_threshold,
-                            resamples=resamples, seed=seed, confidence=confidence)
+        found = _clustered_delong(y, cand, ref, codes, confidence)
+    elif how == "normal":
+        yv = np.asarray(y, float)
+        found = _clustered_rows(short, _row_values(short, yv, np.asarray(cand, float), threshold),
+                                _row_values(short, yv, np.asarray(ref, float),
+                                            ref_threshold if ref_threshold is not None else threshold),
+                                codes, confidence)
+    else:
+        found = paired_bootstrap(short, y, cand, ref, threshold=threshold, ref_threshold=ref_threshold,
+                                 resamples=resamples, seed=seed, confidence=confidence, codes=codes)
+    return replace(found, grouped_by=grouped_by)
 
 
 # -- multiclass ------------------------------------------------------------------------------
@@ -385,10 +482,21 @@ def macro_scores(tp: np.ndarray, predicted: np.ndarray, support: np.ndarray, met
 def paired_multiclass_difference(metric: str, y: np.ndarray, cand: np.ndarray, ref: np.ndarray, *,
                                  classes: int, cand_proba: np.ndarray | None = None,
                                  ref_proba: np.ndarray | None = None, resamples: int = 200, seed: int = 0,
-                                 confidence: float = CONFIDENCE) -> PairedDiff:
+                                 confidence: float = CONFIDENCE, groups: np.ndarray | None = None,
+                                 grouped_by: str | None = None) -> PairedDiff:
     """``candidate - reference`` on a multiclass metric (short or ``quality.`` name): ``y``,
     ``cand`` and ``ref`` are class indices in ``[0, classes)``; log loss needs each model's
-    probabilities (rows x classes, clipped at float64's eps)."""
+    probabilities (rows x classes, clipped at float64's eps). ``groups``: as
+    :func:`paired_difference` (a group split's column; its groups are the independent units)."""
+    found = _multiclass_difference(metric, y, cand, ref, classes=classes, cand_proba=cand_proba,
+                                   ref_proba=ref_proba, resamples=resamples, seed=seed, confidence=confidence,
+                                   codes=_group_codes(groups, len(y)))
+    return found if found.items is None else replace(found, grouped_by=grouped_by)
+
+
+def _multiclass_difference(metric: str, y: np.ndarray, cand: np.ndarray, ref: np.ndarray, *, classes: int,
+                           cand_proba: np.ndarray | None, ref_proba: np.ndarray | None, resamples: int, seed: int,
+                           confidence: float, codes: np.ndarray | None) -> PairedDiff:
     short = metric.split(".", 1)[1] if metric.startswith("quality.") else metric
     how = MULTICLASS_METHODS.get(short)
     if how is None:
@@ -402,20 +510,23 @@ def paired_multiclass_difference(metric: str, y: np.ndarray, cand: np.ndarray, r
                               hint="evaluate on more rows")
     if how == "normal":
         if short == "accuracy":
-            return _paired_rows(short, (a == y).astype(float), (b == y).astype(float), confidence)
-        if cand_proba is None or ref_proba is None:
+            la, lb = (a == y).astype(float), (b == y).astype(float)
+        elif cand_proba is None or ref_proba is None:
             raise EvaluationError("log loss needs both models' class probabilities", where="paired comparison",
                                   hint="score both models with their probabilities")
-        rows = np.arange(n)
-        la = -np.log(np.clip(np.asarray(cand_proba, float)[rows, y], _EPS, 1.0))
-        lb = -np.log(np.clip(np.asarray(ref_proba, float)[rows, y], _EPS, 1.0))
-        return _paired_rows(short, la, lb, confidence)
+        else:
+            rows = np.arange(n)
+            la = -np.log(np.clip(np.asarray(cand_proba, float)[rows, y], _EPS, 1.0))
+            lb = -np.log(np.clip(np.asarray(ref_proba, float)[rows, y], _EPS, 1.0))
+        return _paired_rows(short, la, lb, confidence) if codes is None else _clustered_rows(short, la, lb, codes,
+                                                                                             confidence)
     k = int(classes)
-    cells, counts = np.unique((y * k + a) * k + b, return_counts=True)
+    cells, cell = np.unique((y * k + a) * k + b, return_inverse=True)
+    counts, draw = _group_cells(cell.astype(np.int64), len(cells), codes)
     cy, ca, cb = cells // (k * k), (cells // k) % k, cells % k
     eye = np.eye(k)
     Y, A, B = eye[cy], eye[ca], eye[cb]  # noqa: N806 - cells x classes indicators
-    W = np.random.default_rng(seed).multinomial(n, counts / n, size=resamples).astype(float)  # noqa: N806
+    W = draw(np.random.default_rng(seed), resamples)  # noqa: N806
     out = []
     for P, present in ((A, ca), (B, cb)):  # noqa: N806
         scored = np.zeros(k, dtype=bool)
@@ -428,7 +539,10 @@ def paired_multiclass_difference(metric: str, y: np.ndarray, cand: np.ndarray, r
     d = ba - bb
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(d, [alpha, 1 - alpha])
-    return PairedDiff(short, pa, pb, pa - pb, float(lo), float(hi), "bootstrap", n, confidence)
+    if codes is None:
+        return PairedDiff(short, pa, pb, pa - pb, float(lo), float(hi), "bootstrap", n, confidence)
+    return PairedDiff(short, pa, pb, pa - pb, float(lo), float(hi), "bootstrap", int(codes.max()) + 1, confidence,
+                      items=n)
 
 
 # -- several candidates on the same rows ------------------------------------------------------
@@ -551,19 +665,7 @@ def paired_values(metric: str, cand: np.ndarray, ref: np.ndarray, *, confidence:
     codes = _group_codes(groups, len(a))
     if codes is None:
         return _paired_rows(metric, a, b, confidence, unit="items")
-    from scipy.stats import t
-
-    d = a - b
-    n, g = len(d), int(codes.max()) + 1
-    if g < 2:
-        raise EvaluationError("a paired interval needs at least two distinct inputs", where="paired comparison",
-                              hint="evaluate on more distinct items")
-    diff = float(d.mean())
-    per_group = np.bincount(codes, weights=d - diff, minlength=g)
-    se = math.sqrt(g / (g - 1) * float(per_group @ per_group)) / n
-    half = float(t.ppf(0.5 + confidence / 2, g - 1)) * se
-    return PairedDiff(metric, float(a.mean()), float(b.mean()), diff, diff - half, diff + half, "normal", g,
-                      confidence, items=n)
+    return _clustered_rows(metric, a, b, codes, confidence, unit="distinct inputs")
 
 
 def _group_codes(groups: np.ndarray | None, n: int) -> np.ndarray | None:

@@ -188,6 +188,14 @@ def _header(charter: Charter, pilot: Any, *, closing: bool = False) -> str:
 _SPLIT_KEYS = ("split.kind", "eval_set.source")  # a table's split, or an eval-set pilot's items
 
 
+def _units(d: Mapping[str, Any]) -> str:
+    """The independent units behind an interval: rows; distinct inputs of the eval items (an
+    input asked again counts once); or the groups of a group split (a patient's rows, one unit)."""
+    if d.get("items") and d.get("grouped_by"):
+        return f"{fmt.integer(d.get('n'))} groups of {d['grouped_by']} ({fmt.integer(d['items'])} rows)"
+    return fmt.integer(d.get("n")) + (f" distinct of {fmt.integer(d['items'])}" if d.get("items") else "")
+
+
 def _split_params(layout: Any, reader: _Reader) -> dict[str, str] | None:
     """The split a modeling step recorded (``split.*`` params), or the eval set an eval-set
     step recorded (``eval_set.*``); a cached step's from its source run."""
@@ -542,8 +550,7 @@ def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected:
                 rows.append((name, data.get("reference_label") or ref, metric,
                              _Num(format_metric(metric, d.get("candidate"))),
                              _Num(format_metric(metric, d.get("reference"))), _Num(_interval_text(d)),
-                             d.get("method"), _Num(fmt.integer(d.get("n")) + (  # inputs asked again: once
-                                 f" distinct of {fmt.integer(d['items'])}" if d.get("items") else ""))))
+                             d.get("method"), _Num(_units(d))))
     if not rows:
         parts.append('<p class="muted">No paired comparison was logged (a custom evaluate notebook): the gates '
                      'compared point values.</p></section>')

@@ -124,10 +124,11 @@ def held_out_counts(scored: ScoredRows, task: Task) -> tuple[int, dict[str, int]
 
 
 def _one(metric: str, y: np.ndarray, a: np.ndarray, b: np.ndarray, thr: float | None, ref_thr: float | None,
-         resamples: int) -> tuple[stats.PairedDiff | None, str]:
+         resamples: int, groups: np.ndarray | None = None, grouped_by: str | None = None
+         ) -> tuple[stats.PairedDiff | None, str]:
     try:
         return stats.paired_difference(metric, y, a, b, threshold=thr, ref_threshold=ref_thr,
-                                       resamples=resamples), ""
+                                       resamples=resamples, groups=groups, grouped_by=grouped_by), ""
     except EvaluationError as exc:
         return None, exc.what
 
@@ -182,21 +183,27 @@ def compare(candidate: ScoredRows, reference: ScoredRows, *, task: Task, candida
     total, counts = held_out_counts(candidate, task)
     cols = "".join(f", c.{_q(col)}" for col in slice_columns)
     sample = "" if total <= max_rows else f" USING SAMPLE reservoir({int(max_rows)} ROWS) REPEATABLE (0)"
+    key, grouped_by = candidate.heldout.group_key(), candidate.heldout.group_column
+    if key is not None:  # a group split: each row's group, from the held-out rows
+        cols += f", {key} AS __wb_group"
+    joined = "" if key is None else f" JOIN heldout h USING ({ROW})"
     got = con.execute(f"""SELECT c.{Y} AS y, c.{SCORE} AS a, r.{SCORE} AS b{cols}
-                          FROM {_q(candidate.table)} c JOIN {_q(reference.table)} r USING ({ROW}){sample}
+                          FROM {_q(candidate.table)} c JOIN {_q(reference.table)} r USING ({ROW}){joined}{sample}
                           ORDER BY {ROW}""").fetchnumpy()
     y, a, b = (np.asarray(got[k], dtype=float) for k in ("y", "a", "b"))
+    groups = None if key is None else np.asarray(got["__wb_group"], dtype=object)
     notes = [] if total <= max_rows else [f"a fixed-seed sample of {max_rows:,} of {total:,} held-out rows compared"]
     diffs: dict[str, stats.PairedDiff] = {}
     for m in names:
-        d, why = _one(m, y, a, b, threshold, reference_threshold, resamples)
+        d, why = _one(m, y, a, b, threshold, reference_threshold, resamples, groups, grouped_by)
         if d is not None:
             diffs[f"quality.{m}"] = d
         else:
             notes.append(f"{m}: no interval ({why})")
     slices = [SliceDiff(*entry) for entry in paired_slices(
         {col: got[col] for col in slice_columns}, per_slice, min_slice_rows,
-        lambda m, idx: _one(m, y[idx], a[idx], b[idx], threshold, reference_threshold, resamples),
+        lambda m, idx: _one(m, y[idx], a[idx], b[idx], threshold, reference_threshold, resamples,
+                            None if groups is None else groups[idx], grouped_by),
         classes=y if task.kind == "classification" else None)]
     slices.sort(key=lambda s: (s.column, s.key, s.metric))
     return Comparison(candidate_name, reference_name, reference_label or reference_name, len(y), total, counts,

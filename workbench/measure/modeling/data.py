@@ -421,6 +421,7 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
     except Exception as exc:  # noqa: BLE001 - DuckDB's own errors carry the SQL problem
         raise _view_error(exc, where) from exc
     held = HeldOut.copy(reader)
+    held.group_column = str(split.column) if split.kind == "group" else None
     copies = None
     if sample is not None and sample.rows < train_split_rows and split.kind == "random":
         # the models saw a sample, but a held-out row copied from any training row is no held-out

@@ -52,6 +52,8 @@ class HeldOut:
     def __init__(self, folder: str, con: Any, rows: int, columns: Sequence[str]) -> None:
         self.folder, self.con, self.rows, self.columns = folder, con, int(rows), list(columns)
         self.prepare: Callable[[pd.DataFrame], pd.DataFrame] = lambda frame: frame
+        # a group split's column: its groups, not the rows, are the independent units of a comparison
+        self.group_column: str | None = None
         self._finalizer = weakref.finalize(self, _cleanup, con, folder)
 
     @staticmethod
@@ -157,6 +159,22 @@ class HeldOut:
             return 0
         key = "hash(" + ", ".join(_q(c) for c in cols) + ")"
         return int(self.con.execute(f"SELECT count(*) - count(DISTINCT {key}) FROM heldout").fetchall()[0][0])
+
+    def group_key(self) -> str | None:
+        """SQL for the :attr:`group_column` value of a row of ``heldout`` joined as ``h`` (as text;
+        a null its own group), or None without a group split."""
+        if self.group_column is None or self.group_column not in self.columns:
+            return None
+        return f"coalesce(CAST(h.{_q(self.group_column)} AS VARCHAR), '__wb_null')"
+
+    def groups_of(self, table: str) -> np.ndarray | None:
+        """The group of each row of scored ``table`` (:meth:`group_key`), in the held-out order."""
+        key = self.group_key()
+        if key is None:
+            return None
+        got = self.con.execute(f"SELECT {key} AS g FROM {_q(table)} s JOIN heldout h USING ({ROW}) "
+                               f"ORDER BY {ROW}").fetchnumpy()
+        return np.asarray(got["g"], dtype=object)
 
     def distinct(self, column: str) -> list[Any]:
         return [r[0] for r in self.con.execute(f"SELECT DISTINCT {_q(column)} FROM heldout").fetchall()]

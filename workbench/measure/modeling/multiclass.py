@@ -453,12 +453,15 @@ def compare_rows(candidate: ScoredClasses, reference: ScoredClasses, *, names: S
         raise EvaluationError("the two models' truths differ: not the same held-out rows", where="compare",
                               hint="score both on the same HeldOut")
     k = len(candidate.labels)
+    groups = candidate.heldout.groups_of(candidate.table)  # a group split: its groups are the units
 
     def one(metric: str, idx: Any) -> tuple[stats.PairedDiff | None, str]:
         try:
             return stats.paired_multiclass_difference(metric, a["y"][idx], a["pred"][idx], b["pred"][idx], classes=k,
                                                       cand_proba=a["proba"][idx], ref_proba=b["proba"][idx],
-                                                      resamples=resamples), ""
+                                                      resamples=resamples,
+                                                      groups=None if groups is None else groups[idx],
+                                                      grouped_by=candidate.heldout.group_column), ""
         except EvaluationError as exc:
             return None, exc.what
     diffs, notes = {}, []
