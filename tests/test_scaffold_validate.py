@@ -629,6 +629,28 @@ def test_new_says_when_a_number_target_holds_a_code_for_no_value(tmp_path: Path)
         assert f'`sql: SELECT * REPLACE (NULLIF("y", {code}) AS "y") FROM "{name}"`' in note
 
 
+def test_new_says_when_a_group_split_holds_out_too_few_groups(tmp_path: Path) -> None:
+    """60 patients of about 10 visits: a group split by patient holds out about 15 patients,
+    short of the 30 groups the sample-size gate counts; new says so and which share reaches it.
+    400 patients: no note."""
+    rng = np.random.default_rng(14)
+    for name, patients in (("few", 60), ("many", 400)):
+        pat = pd.DataFrame({"patient_id": [f"P{i:04d}" for i in range(patients)], "ward": rng.choice(list("ABCD"), patients),
+                            "readmitted": (rng.random(patients) < 0.4).astype(int)})
+        visits = pat.loc[pat.index.repeat(rng.integers(8, 13, patients))].reset_index(drop=True)
+        visits["systolic"] = rng.normal(130, 15, len(visits)).round()
+        visits.to_csv(tmp_path / f"{name}.csv", index=False)
+        made = new_pilot(name, tmp_path / f"{name}.csv", "readmitted", pilots_dir=tmp_path / "pilots")
+        assert load_charter(made.charter).split.column == "patient_id", made.notes
+        said = [note for note in made.notes if "groups needed" in note]
+        if name == "many":
+            assert said == [], made.notes
+            continue
+        (note,) = said
+        assert "about 15 held-out patient_id values of the 30 groups needed" in note, note
+        assert "split.test_size: 0.5 would reach it" in note, note
+
+
 def test_validate_finds_a_missing_estimator_module_without_importing_the_installed_ones(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -693,9 +715,13 @@ def test_new_says_when_its_random_split_leaves_the_sample_size_gate_short() -> N
     (rare,) = _held_out_shortfall(1000, [(False, 950), (True, 50)])  # 50 positives: 30 of them needs 60 %
     assert "class True about 12 of 30" in rare and "or rare classes merged" in rare
     # a group split holds out a share of its column's values (AER's Fatalities: 48 states, 336 rows)
-    (panel,) = _held_out_shortfall(336, [], by="state")
+    (panel,) = _held_out_shortfall(336, [], by="state", groups=48)
     assert panel.startswith("at about 25% of the state values held out the sample-size gate falls short (84 held-out")
-    assert panel.endswith("split.test_size: 0.3 would reach it")
+    # 12 states held out, and even half of them (24) fall short of the 30 groups a verdict needs
+    assert "about 12 held-out state values of the 30 groups needed" in panel
+    assert panel.endswith("no share up to half reaches it: more labelled rows (more state values), or `min_groups:` "
+                          "lowered in a declared sample_size gate, a judgement the decision records")
+    assert _held_out_shortfall(1000, [], by="county", groups=200) == []  # 50 counties held out: enough
 
 
 def test_numbers_written_for_reading_are_left_out_with_the_feature_view_that_reads_them(tmp_path: Path) -> None:

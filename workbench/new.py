@@ -661,7 +661,8 @@ def new_pilot(
         if time_column is None:  # random or group, 25 % held out: (about) what the sample-size gate will see
             notes += _time_number_hints(con, columns, target, exclude)
             notes += _held_out_shortfall(labelled, counts if task in ("classification", "multiclass") else [],
-                                         by=group[0] if group is not None else None)
+                                         by=group[0] if group is not None else None,
+                                         groups=0 if group is None else round(rows / group[1]))
         target_std = con.execute(f"SELECT stddev_samp({tq}::DOUBLE) FROM t").fetchone()[0] if numeric_target else None
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -1158,21 +1159,28 @@ def _label_variants(counts: list[tuple[Any, int]], target: str) -> list[str]:
 
 
 def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float = 0.25, *,
-                        by: str | None = None) -> list[str]:
+                        by: str | None = None, groups: int = 0) -> list[str]:
     """A note when a random split holding ``share`` out leaves the sample-size gate short (fewer
     than MIN_ROWS held-out rows, or MIN_PER_CLASS of a class): the pilot cannot reach GO as
     drafted. Names the share that would reach it with half of each class left to train, if any.
-    ``by``: a group split's column, which holds out a share of its values: about as many rows."""
-    from .measure.stats import MIN_PER_CLASS, MIN_ROWS
+    ``by``: a group split's column, which holds out a share of its ``groups`` values: about as
+    many rows, and the groups themselves are counted (MIN_GROUPS: a group is one unit)."""
+    from .measure.stats import MIN_GROUPS, MIN_PER_CLASS, MIN_ROWS
 
     short = [f"{int(rows * share)} held-out rows of the {MIN_ROWS} needed"] if rows * share < MIN_ROWS else []
     short += [f"class {_jsonable(label)!r} about {int(n * share)} of {MIN_PER_CLASS}" for label, n in counts
               if n * share < MIN_PER_CLASS]  # "class": a bare number (a 1-5 rating) reads as a count
+    few_groups = by is not None and groups * share < MIN_GROUPS
+    if few_groups:
+        short.append(f"about {int(groups * share)} held-out {by} values of the {MIN_GROUPS} groups needed")
     if not short:
         return []
-    need = max([MIN_ROWS / rows] + [MIN_PER_CLASS / n for _, n in counts if n * share < MIN_PER_CLASS])
+    need = max([MIN_ROWS / rows] + [MIN_PER_CLASS / n for _, n in counts if n * share < MIN_PER_CLASS]
+               + ([MIN_GROUPS / groups] if few_groups and groups else [1.0] if few_groups else []))
     fix = (f"split.test_size: {math.ceil(need * 100) / 100:g} would reach it" if need <= 0.5 else
-           "no share up to half reaches it: more labelled rows" + (", or rare classes merged" if counts else ""))
+           "no share up to half reaches it: more labelled rows" + (
+               f" (more {by} values), or `min_groups:` lowered in a declared sample_size gate, a judgement the "
+               "decision records" if few_groups else ", or rare classes merged" if counts else ""))
     held = f"{share:.0%} held out" if by is None else f"about {share:.0%} of the {by} values held out"
     return [f"at {held} the sample-size gate falls short ({'; '.join(short[:4])}"
             f"{'; ...' if len(short) > 4 else ''}), so the pilot cannot reach GO as drafted: {fix}"]

@@ -140,6 +140,25 @@ def test_sample_size_gate_says_how_many_more_rows() -> None:
     assert not sample_size_gate(gate, {}).passed
 
 
+def test_after_a_group_split_the_sample_size_gate_counts_the_groups_too() -> None:
+    """900 visits of 25 patients are 25 pieces of evidence on the patient's own traits: the gate
+    asks for 30 held-out groups (``min_groups``) beside the rows; without a group split
+    (no ``heldout.groups``) nothing changes."""
+    gate = SampleSizeGate(kind="sample_size")
+    assert gate.min_groups == stats.MIN_GROUPS == 30
+    counts = {"heldout.rows": 900, "heldout.positives": 270, "heldout.negatives": 630}
+    few = sample_size_gate(gate, {**counts, "heldout.groups": 25}, task_kind="classification")
+    assert not few.passed
+    assert "900 held-out rows in 25 groups of the group split's column: 5 more group(s) needed" in few.reason
+    assert "in at least 30 groups" in few.reason and "min_groups: ..." in few.reason
+    enough = sample_size_gate(gate, {**counts, "heldout.groups": 40}, task_kind="classification")
+    assert enough.passed and "(270 positive, 630 negative) in 40 groups" in enough.reason
+    lowered = SampleSizeGate(kind="sample_size", min_groups=20)
+    assert sample_size_gate(lowered, {**counts, "heldout.groups": 25}, task_kind="classification").passed
+    rows_only = sample_size_gate(gate, counts, task_kind="classification")
+    assert rows_only.passed and "groups" not in rows_only.reason
+
+
 def test_a_tie_is_its_own_outcome_with_exit_3() -> None:
     tie = GateResult(name="beats", kind="vs_baseline", passed=False, reason="inside", tie=True)
     fail = GateResult(name="floor", kind="threshold", passed=False, reason="below")

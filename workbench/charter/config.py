@@ -460,6 +460,7 @@ class SampleSizeGate(_Gate):
     kind: Literal["sample_size"]
     min_rows: int = Field(default=100, ge=1)
     min_per_class: int = Field(default=30, ge=1)  # classification only
+    min_groups: int = Field(default=30, ge=2)  # a group split only: held-out groups (its independent units)
 
 
 Gate = Annotated[

@@ -700,11 +700,18 @@ def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task
         short = [line.replace("eval items", asked, 1) if line.startswith(f"{int(rows)} eval items") else line
                  for line in short]
         need = need.replace("eval items", "distinct eval inputs")
+    groups = _num(metrics, "heldout.groups")  # a group split: rows of a group move together
+    if groups is not None and groups < gate.min_groups:
+        short.append(f"{int(rows)} held-out rows in {int(groups)} groups of the group split's column: "
+                     f"{gate.min_groups - int(groups)} more group(s) needed (a group's rows are one unit of evidence)")
+    if groups is not None:
+        need += f", in at least {gate.min_groups} groups"
     if short:
         return GateResult(passed=False, measured=rows, details=tuple(short),
                           reason=f"too few {'eval items' if task_kind in ITEM_TASKS else 'held-out rows'} to judge "
                           f"any difference: {'; '.join(short)} "
-                          f"(the minimum is {need}; set `- {{kind: sample_size, min_rows: ..., min_per_class: ...}}` "
+                          f"(the minimum is {need}; set `- {{kind: sample_size, min_rows: ..., min_per_class: ..."
+                          f"{', min_groups: ...' if groups is not None else ''}}}` "
                           "in the gates to change it, README \"Differences you can trust\")", **base)
     have = f"{int(rows)} {'eval items' if task_kind in ITEM_TASKS else 'held-out rows'}" + (
         "" if classes is None else f" ({classes['positive']} positive, {classes['negative']} negative)"
@@ -712,6 +719,8 @@ def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task
         f"{min(classes.values())})")
     if repeats:
         have = have.replace(" eval items", f" distinct eval inputs ({int(rows) + repeats} items with repeats)", 1)
+    if groups is not None:
+        have += f" in {int(groups)} groups"
     return GateResult(passed=True, measured=rows, reason=f"{have}; the minimum is {need}", **base)
 
 

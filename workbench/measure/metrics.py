@@ -287,6 +287,7 @@ _ENTRIES = (
     _m("heldout.rows", None, "count", "held-out rows the models were scored and compared on"),
     _m("heldout.positives", None, "count", "positive held-out rows", _C),
     _m("heldout.negatives", None, "count", "negative held-out rows", _C),
+    _m("heldout.groups", None, "count", "held-out groups of a group split's column (the units of every interval)"),
     _m("heldout.classes", None, "count", "classes among the expected answers (eval set or held-out rows)",
        "text-classification"),
     _m("heldout.min_class_rows", None, "count", "held-out rows (eval items) of the rarest expected class; every "

@@ -48,6 +48,7 @@ __all__ = [
     "METHODS",
     "MIN_ROWS",
     "MIN_PER_CLASS",
+    "MIN_GROUPS",
     "sample_shortfall",
     "MULTICLASS_METHODS",
     "paired_multiclass_difference",
@@ -68,6 +69,9 @@ CONFIDENCE = 0.95
 # with a `sample_size` gate.
 MIN_ROWS = 100
 MIN_PER_CLASS = 30
+# after a group split its groups are the units: under this many held-out groups the cluster-robust
+# variance runs small (it is estimated from the groups alone), and one group moves a metric by 3 %
+MIN_GROUPS = 30
 _EPS = float(np.finfo(np.float64).eps)
 
 METHODS: Mapping[str, str] = {

@@ -85,6 +85,8 @@ class Comparison:
     slices: tuple[SliceDiff, ...] = ()
     notes: tuple[str, ...] = field(default=())
     repeats: int = 0  # eval items whose input an earlier item already asks (counted once: not in heldout_rows)
+    groups: int = 0  # a group split's held-out groups (the units of every interval; 0: rows are)
+    grouped_by: str | None = None
 
     def metrics(self, logged: Sequence[str] | None = None) -> dict[str, float]:
         """``compare.<reference>.<m>.diff|ci_low|ci_high`` for the metrics in ``logged``
@@ -102,6 +104,7 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         return {"candidate": self.candidate, "reference": self.reference, "reference_label": self.reference_label,
                 "rows": self.rows, "heldout_rows": self.heldout_rows, "repeats": self.repeats,
+                **({"groups": self.groups, "grouped_by": self.grouped_by} if self.groups else {}),
                 "class_counts": self.class_counts,
                 "confidence": stats.CONFIDENCE,
                 "metrics": {k: v.to_dict() for k, v in self.diffs.items()},
@@ -177,8 +180,10 @@ def compare(candidate: ScoredRows, reference: ScoredRows, *, task: Task, candida
             candidate, reference, names=names, per_slice=per_slice,  # type: ignore[arg-type]
             slice_columns=slice_columns, min_slice_rows=min_slice_rows, resamples=resamples)
         found = sorted((SliceDiff(*e) for e in entries), key=lambda s: (s.column, s.key, s.metric))
+        groups = candidate.heldout.groups_of(candidate.table)
         return Comparison(candidate_name, reference_name, reference_label or reference_name, rows, rows, counts,
-                          diffs, tuple(found), tuple(notes))
+                          diffs, tuple(found), tuple(notes), groups=0 if groups is None else len(set(groups)),
+                          grouped_by=None if groups is None else candidate.heldout.group_column)
     con = candidate.con
     total, counts = held_out_counts(candidate, task)
     cols = "".join(f", c.{_q(col)}" for col in slice_columns)
@@ -207,4 +212,5 @@ def compare(candidate: ScoredRows, reference: ScoredRows, *, task: Task, candida
         classes=y if task.kind == "classification" else None)]
     slices.sort(key=lambda s: (s.column, s.key, s.metric))
     return Comparison(candidate_name, reference_name, reference_label or reference_name, len(y), total, counts,
-                      diffs, tuple(slices), tuple(notes))
+                      diffs, tuple(slices), tuple(notes), groups=0 if groups is None else len(set(groups)),
+                      grouped_by=None if groups is None else grouped_by)
