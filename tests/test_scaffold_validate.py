@@ -635,7 +635,8 @@ def test_new_says_when_a_group_split_holds_out_too_few_groups(tmp_path: Path) ->
     400 patients: no note."""
     rng = np.random.default_rng(14)
     for name, patients in (("few", 60), ("many", 400)):
-        pat = pd.DataFrame({"patient_id": [f"P{i:04d}" for i in range(patients)], "ward": rng.choice(list("ABCD"), patients),
+        pat = pd.DataFrame({"patient_id": [f"P{i:04d}" for i in range(patients)],
+                            "ward": rng.choice(list("ABCD"), patients),
                             "readmitted": (rng.random(patients) < 0.4).astype(int)})
         visits = pat.loc[pat.index.repeat(rng.integers(8, 13, patients))].reset_index(drop=True)
         visits["systolic"] = rng.normal(130, 15, len(visits)).round()
