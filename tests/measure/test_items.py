@@ -204,6 +204,32 @@ def test_texts_that_name_their_own_class_are_a_finding_and_texts_that_mention_cl
     assert found["items"] == 180
 
 
+def test_a_routing_code_written_from_the_class_is_a_finding_and_telling_words_are_not(tmp_path: Path) -> None:
+    """Tickets whose text starts with the queue's code ("[Q7] ..." for billing): no class name in
+    them, yet a model read the answer off the code (GO at macro-F1 1.00 where the texts alone
+    give 0.55). Honest words that tell a class (an invoice for billing) are in a share of its
+    texts and in others' now and then: no finding."""
+    import numpy as np
+
+    from workbench.measure.items import LABEL_FEATURE, label_findings
+
+    rng = np.random.default_rng(5)
+    code = {"billing": "Q7", "outage": "Q2", "dev_tools": "Q5"}
+    telling = {"billing": "invoice", "outage": "down", "dev_tools": "build"}
+    labels = [str(v) for v in rng.choice(list(code), 300)]
+    bodies = [" ".join(rng.choice(["please", "help", "urgent", "today", "again", "thanks"], 5))
+              + (f" {telling[y]}" if rng.random() < 0.6 else "")
+              + (f" {telling[str(rng.choice(list(code)))]}" if rng.random() < 0.1 else "") for y in labels]
+    coded = [f"[{code[y]}] {b}" if k % 20 else b for k, (y, b) in enumerate(zip(labels, bodies, strict=True))]
+    (found,) = label_findings(_data(tmp_path, coded, labels), "text-classification")
+    assert (found["feature"], found["check"]) == (LABEL_FEATURE, "class code in text")
+    assert found["items"] == sum(1 for k in range(300) if k % 20)
+    assert "'q7' in " in found["evidence"] and "'billing' items and 0 other(s)" in found["evidence"]
+    gate = leakage_gate([found], {})
+    assert not gate.passed and "take the code written from the class out of the texts" in gate.reason
+    assert label_findings(_data(tmp_path, bodies, labels), "text-classification") == []
+
+
 def test_every_emitted_item_metric_is_registered(tmp_path: Path) -> None:
     data = _data(tmp_path, ["a b", "c d", "e f", "g h"], ["x", "y", "x", "x"], slices=["text"], min_slice_items=1)
     result = run_items(fit_item_model(data.spec.baseline, data, "text-classification"), data,

@@ -542,7 +542,8 @@ _REMEDIES = {"": "exclude the feature(s) from `features:`", "copied_rows": _ROWS
              "shared_groups": "split by the entity (`split: {kind: group, column: ...}`)",
              "seen_again": "split by the record the value names (`split: {kind: group, column: ...}`)",
              "in prompt": "take the prompt's examples from the training items",
-             "label in text": "take the class's name out of the texts"}
+             "label in text": "take the class's name out of the texts",
+             "class code in text": "take the code written from the class out of the texts"}
 
 
 def leakage_gate(findings: Sequence[Mapping[str, Any]] | None, acknowledged: Mapping[str, str], *,
