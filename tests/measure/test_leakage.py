@@ -416,8 +416,8 @@ def test_held_out_rows_copied_from_training_rows_are_a_finding_and_chance_coinci
 def test_copies_are_found_by_their_pairs_when_no_feature_alone_is_rare() -> None:
     """A customer table exported three times over: a tenure in months and a bill to the cent,
     neither rare alone (14,000 cent values for 5,600 training rows), so no single feature says
-    the equal rows are copies, yet a tree scored ROC AUC 0.92 on them where a fit on the records
-    once each reaches 0.75 (a GO a reviewer overturns). Rows equal in both are equal in all the
+    the equal rows are copies, yet a tree scored ROC AUC 0.92 on them where on the records
+    once each it reaches 0.68 (a GO a reviewer overturns). Rows equal in both are equal in all the
     rest: copies. A table whose few-valued columns follow its many-valued ones no more than
     chance (a bill and a store's city, plan and region) is not."""
 
