@@ -893,17 +893,16 @@ def _code_in_target(counts: list[tuple[Any, int]], target: str, table: str) -> t
     -99, ...) below a target never negative otherwise. Taken for a number, it is what the
     models learn to predict and what every error measure weighs most (repair days of 999 for a
     device never repaired: both models lost to the median on MAE)."""
+    from .data.profile_alerts import CODE_SPREAD, missing_code
     from .data.sql import quote_ident as _q
 
     values = [(float(v), int(n)) for v, n in counts if isinstance(v, (int, float)) and math.isfinite(float(v))]
     total = sum(n for _, n in values)
-    codes = {float(s * (10 ** k - 1)): (s, k) for s in (1, -1) for k in range(1, 8)} | {-1.0: (-1, 0)}
-    for code, n in sorted(((v, n) for v, n in values if v in codes), key=lambda vn: -vn[1]):
+    for code, n in sorted(((v, n) for v, n in values if missing_code(v)), key=lambda vn: -vn[1]):
         others = [v for v, _ in values if v != code]
-        if n < 0.01 * total or not others or (codes[code][0] > 0 and (code < 99 or max(others) <= 0
-                                                                        or code < 1.5 * max(others))):
+        if n < 0.01 * total or not others or (code > 0 and (max(others) <= 0 or code < CODE_SPREAD * max(others))):
             continue
-        if codes[code][0] < 0 and min(others) < 0:
+        if code < 0 and min(others) < 0:
             continue
         shown = f"{code:g}"
         return (f"{target} is {shown} in {n:,} of {total:,} rows ({n / total:.1%}), "

@@ -27,6 +27,7 @@ def alerting_frame() -> pd.DataFrame:
         "amount": np.r_[rng.normal(100, 5, ROWS - 2), 1e300, 100.0],  # one extreme value
         "email": [f"user{i}@example.org" for i in range(ROWS)],  # personal
         "quiet": rng.normal(0, 1, ROWS),  # nothing to say
+        "since": np.where(np.arange(ROWS) % 20 == 7, -1, rng.integers(0, 300, ROWS)),  # -1: never contacted
     })
     frame.iloc[-1] = frame.iloc[0]  # a duplicated row
     return frame
@@ -49,7 +50,8 @@ def test_a_table_built_to_trigger_each_alert_lists_them_all(profile: TableProfil
     assert len(found) == len({(a.kind, a.column) for a in found})
     assert set(by_kind) == set(KINDS)
     expected = {"constant": "const", "mostly missing": "sparse", "high cardinality": "city", "skewed": "wait",
-                "near-unique": "id", "personal": "email", "extreme values": "amount", "duplicated rows": None}
+                "near-unique": "id", "personal": "email", "extreme values": "amount", "duplicated rows": None,
+                "code for no value": "since"}
     for kind, column in expected.items():  # (a lognormal column also has extreme values: more may be named)
         assert column in {a.column for a in found if a.kind == kind}, (kind, found)
     assert not [a for a in found if a.column == "quiet"]

@@ -14,6 +14,10 @@ threshold, in words. The kinds and their thresholds:
 - ``extreme values``: numeric, with a value farther from the median than ``EXTREME_IQR`` times
   the interquartile range (or ``EXTREME_IQR`` orders of magnitude when the IQR is 0), or
   non-finite values (NaN, ±inf);
+- ``code for no value``: numeric, whose maximum is all nines (99, 999, ...) held by 1 % of the
+  rows or more (the 99th percentile) and at least half again the largest quantile below it, or
+  whose minimum is a negative code (-1, -9, -99, ...) held so, with no quantile below zero
+  above it: "never", "unknown" written as a number, which a model takes for a quantity;
 - ``personal``: a column marked as personal data (counts only are shown);
 - ``duplicated rows``: the table has rows equal to an earlier row.
 
@@ -28,10 +32,10 @@ import math
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from .profiling import ColumnProfile, TableProfile
+from .profiling import QUANTILES, ColumnProfile, TableProfile
 
 __all__ = ["Alert", "alerts", "KINDS", "MOSTLY_MISSING", "HIGH_CARDINALITY", "NEAR_UNIQUE", "SKEWED",
-           "EXTREME_IQR"]
+           "EXTREME_IQR", "missing_code", "CODE_SPREAD"]
 
 MOSTLY_MISSING = 0.5
 HIGH_CARDINALITY = 50
@@ -39,10 +43,20 @@ NEAR_UNIQUE = 0.95
 SKEWED = 2.0
 EXTREME_IQR = 10.0
 MIN_ROWS = 20  # fewer non-null rows: no near-unique or skewed alert (too few to say)
+CODE_SPREAD = 1.5  # an all-nines maximum at least this many times the largest other value is a code
 
 #: In the order the report lists them.
-KINDS = ("duplicated rows", "constant", "mostly missing", "personal", "near-unique", "high cardinality",
-         "skewed", "extreme values")
+KINDS = ("duplicated rows", "constant", "mostly missing", "code for no value", "personal", "near-unique",
+         "high cardinality", "skewed", "extreme values")
+
+
+def missing_code(value: float) -> bool:
+    """Whether ``value`` is written as a code for "no value" is: all nines from 99 (99, 999, ...)
+    or a negative one (-1, -9, -99, ...). Whether it is one, the column's other values say."""
+    if not math.isfinite(value) or value != int(value):
+        return False
+    digits = str(abs(int(value)))
+    return (value < 0 and (digits == "1" or set(digits) == {"9"})) or (value >= 99 and set(digits) == {"9"})
 
 
 @dataclass(frozen=True)
@@ -82,12 +96,38 @@ def _column_alerts(col: ColumnProfile) -> list[Alert]:
             out.append(Alert("high cardinality", name,
                              f"{_distinct(col)} distinct values (more than {HIGH_CARDINALITY})"))
     if col.kind == "numeric" and not col.pii:
+        code = _code(col)
+        if code:
+            out.append(Alert("code for no value", name, code))
         if col.skewness is not None and nn >= MIN_ROWS and abs(col.skewness) > SKEWED:
             out.append(Alert("skewed", name, f"skewness {col.skewness:+.1f} (beyond ±{SKEWED:g})"))
         extreme = _extreme(col)
         if extreme:
             out.append(Alert("extreme values", name, extreme))
     return out
+
+
+def _code(col: ColumnProfile) -> str:
+    """The ``code for no value`` alert's message, or "". Read from the quantiles (in order of
+    probability): the one next to the code's own may be interpolated across the gap (t-digest),
+    so the rest is judged from the one after it."""
+    values = [col.quantiles[k] for k in QUANTILES if k in col.quantiles and math.isfinite(col.quantiles[k])]
+    if col.min is None or col.max is None or len(values) < 3:
+        return ""
+    fix = ("a code for 'no value' or 'never'? A model takes it for a quantity: read it as missing (NULLIF in the "
+           "feature view), with a flag column if its absence means something")
+    high, low = col.max, col.min
+    if missing_code(high) and values[-1] == high:  # held by 1 % of the rows or more
+        first = values.index(high)
+        rest = values[first - 2] if first >= 2 else None
+        if rest is not None and rest > 0 and high >= CODE_SPREAD * rest:
+            return f"{high:g} in 1 % of the rows or more, far above the rest (a quantile below it: {rest:g}): {fix}"
+    if missing_code(low) and low < 0 and values[0] == low:
+        last = len(values) - 1 - values[::-1].index(low)
+        rest = values[last + 2] if last + 2 < len(values) else None
+        if rest is not None and rest >= 0:
+            return f"{low:g} in 1 % of the rows or more, the only negative value (a quantile above it: {rest:g}): {fix}"
+    return ""
 
 
 def _extreme(col: ColumnProfile) -> str:
