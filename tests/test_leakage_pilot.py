@@ -126,7 +126,7 @@ def test_held_out_rows_copied_from_training_rows_end_without_go(tmp_path: Path) 
     path.write_text(text[:start] + random_split + text[text.index("\n\n", start):])
     run = cli_here("run", "--pilot", str(path))
     assert run.returncode == EXIT_NO_GO, run.stdout + run.stderr
-    assert "FAIL no_leakage" in run.stdout and "heldout.copies" in run.stdout and "remove the rows" in run.stdout
+    assert "FAIL no_leakage" in run.stdout and "heldout.copies" in run.stdout and "read each record once" in run.stdout
     blocked = history(load_charter(path), project_store(charter))[0]
     (finding,) = blocked.leakage["findings"]  # the copies, said once: not each measurement's rows again
     assert finding["feature"] == "heldout.copies" and finding["check"] == "copied_rows" and finding["value"] > 0.5

@@ -38,10 +38,10 @@ def test_a_finding_on_rows_asks_for_the_rows_to_go_not_a_feature() -> None:
     copies = {"feature": "heldout.copies", "check": "copied_rows", "value": 0.6,
               "evidence": "900 of the 1,500 held-out rows (60.0%) equal a training row in every feature and the target"}
     rows = leakage_gate([copies], {})
-    assert not rows.passed and "remove the rows each finding names" in rows.reason
+    assert not rows.passed and "read each record once (`features: {sql: SELECT DISTINCT * FROM ...}`)" in rows.reason
     assert "exclude the feature" not in rows.reason and '{heldout.copies: "why"}' in rows.reason
     both = leakage_gate([COPY, copies], {})
-    assert "exclude the feature(s) from `features:` or remove the rows" in both.reason
+    assert "exclude the feature(s) from `features:` or read each record once" in both.reason
     assert leakage_gate([copies], {"heldout.copies": "one row per delivery: a repeat is a second delivery"}).passed
     assert "exclude the feature(s) from `features:`, or" in leakage_gate([COPY], {}).reason
 

@@ -537,7 +537,9 @@ def slices_gate(gate: SlicesGate, candidate: Mapping[str, float], *, champion: M
 
 
 _ROWS = "remove the rows each finding names"
-_REMEDIES = {"": "exclude the feature(s) from `features:`", "copied_rows": _ROWS, "repeated_rows": _ROWS,
+# one record exported or joined more than once: the view that keeps one of each
+_COPIES = "read each record once (`features: {sql: SELECT DISTINCT * FROM ...}`)"
+_REMEDIES = {"": "exclude the feature(s) from `features:`", "copied_rows": _COPIES, "repeated_rows": _COPIES,
              "exact duplicate": _ROWS, "normalized duplicate": _ROWS,
              "shared_groups": "split by the entity (`split: {kind: group, column: ...}`)",
              "seen_again": "split by the record the value names (`split: {kind: group, column: ...}`)",
