@@ -652,6 +652,28 @@ def test_new_says_when_a_group_split_holds_out_too_few_groups(tmp_path: Path) ->
         assert "split.test_size: 0.5 would reach it" in note, note
 
 
+def test_new_names_the_entity_of_a_temporal_split_as_its_cluster(tmp_path: Path) -> None:
+    """300 customers' months: the temporal split leaves each customer on both sides, so new
+    drafts `cluster: customer_id` (every interval counts customers); a customer a row: none."""
+    rng = np.random.default_rng(15)
+    for name, months in (("monthly", 12), ("once", 1)):
+        n = 300 * 12
+        pd.DataFrame({"customer_id": [f"C{i // months:05d}" for i in range(n)],  # once: a customer a row
+                      "month": [f"2024-{i % 12 + 1:02d}-01" for i in range(n)],
+                      "usage": rng.gamma(2, 10, n).round(2),
+                      "late": (rng.random(n) < 0.3).astype(int)}).to_csv(tmp_path / f"{name}.csv", index=False)
+        made = new_pilot(name, tmp_path / f"{name}.csv", "late", pilots_dir=tmp_path / "pilots")
+        split = load_charter(made.charter).split
+        assert split.kind == "temporal" and split.column == "month"
+        said = [note for note in made.notes if note.startswith("intervals count")]
+        if name == "once":
+            assert split.cluster is None and said == [], made.notes
+            continue
+        assert split.cluster == "customer_id"
+        assert said == ["intervals count customer_id values, not rows: 12.0 rows a value, named as an identifier: "
+                        "one entity seen again over time; rows of one value move together (split.cluster)"]
+
+
 def test_validate_finds_a_missing_estimator_module_without_importing_the_installed_ones(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -655,7 +655,14 @@ def new_pilot(
         if group is not None:
             notes.append(f"split by {group[0]}: {group[1]:.1f} rows a value, {group[2]}; a random split would put "
                          "one value's rows on both sides")
-        split_lines = _split(con, time_column, task, why=time_note, target=target, group=group)
+        # a temporal split keeps no entity together: its rows (a customer's months) are then one unit of evidence
+        cluster = None if time_column is None else _cluster_key(con, exclude, rows, target, task, columns,
+                                                                 distinct_of, time_column)
+        if cluster is not None:
+            notes.append(f"intervals count {cluster[0]} values, not rows: {cluster[1]:.1f} rows a value, {cluster[2]}; "
+                         "rows of one value move together (split.cluster)")
+        split_lines = _split(con, time_column, task, why=time_note, target=target, group=group,
+                             cluster=None if cluster is None else cluster[0])
         notes += _copies_note(con, columns, target, table, distinct_of, split="temporal" if time_column else
                               "group" if group is not None else "random")
         if time_column is None:  # random or group, 25 % held out: (about) what the sample-size gate will see
@@ -1114,6 +1121,26 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
     return best
 
 
+def _cluster_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: str, columns: dict[str, str],
+                 distinct_of: dict[str, int], time_column: str) -> tuple[str, float, str] | None:
+    """A temporal split's entity, whose rows (a customer's months) are one unit of evidence in
+    every interval: the entity :func:`_group_key` finds among the columns left out, else the
+    column named as an identifier (``customer_id``) whose values repeat the most (two rows a
+    value or more, :data:`~workbench.measure.leakage.MIN_GROUPS` values or more). (column,
+    rows a value, what it is), or None."""
+    from .measure.leakage import MIN_GROUPS, identifier_name
+
+    found = _group_key(con, exclude, rows, target, task, columns, [], distinct_of)
+    if found is not None:
+        return found
+    named = [(rows / distinct_of[c], c) for c in columns if c not in (target, time_column) and identifier_name(c)
+             and distinct_of.get(c, 0) >= MIN_GROUPS and rows / distinct_of[c] >= 2]
+    if not named:
+        return None
+    per_value, col = max(named)
+    return col, per_value, "named as an identifier: one entity seen again over time"
+
+
 def _free_text_note(columns: list[str], data: Path, target: str, task: str) -> list[str]:
     """A note for text columns left out: a tabular model reads no text, so what a complaint or
     a ticket's body says is not judged; for labels, a text pilot reads it (the command)."""
@@ -1186,7 +1213,7 @@ def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float =
 
 
 def _split(con: Any, time_column: str | None, task: str, *, why: str = "", target: str | None = None,
-           group: tuple[str, float, str] | None = None) -> list[str]:
+           group: tuple[str, float, str] | None = None, cluster: str | None = None) -> list[str]:
     from .data.sql import quote_ident as _q
 
     if time_column is None and group is not None:
@@ -1211,7 +1238,9 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
             *([f"  # time column: {why}"] if why else []),
             "  kind: temporal", f"  column: {_yaml_scalar(time_column)}",
             f"  train: [{_yaml_scalar(_jsonable(lo))}, {_yaml_scalar(_jsonable(cut))}]",
-            f"  evaluate: [{_yaml_scalar(_jsonable(after))}, {_yaml_scalar(_jsonable(hi))}]"]
+            f"  evaluate: [{_yaml_scalar(_jsonable(after))}, {_yaml_scalar(_jsonable(hi))}]",
+            *([f"  cluster: {_yaml_scalar(cluster)}              # its rows move together: each value one unit of "
+               "every interval"] if cluster else [])]
 
 
 def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], pii: Mapping[str, str], out: Path,

@@ -116,6 +116,30 @@ def test_after_a_group_split_each_group_is_one_unit_of_every_interval(con) -> No
         assert f"on {len(data.evaluate)} paired rows in {held} groups of visits" in _interval_text(auc.to_dict())
 
 
+def test_a_cluster_column_makes_its_values_the_unit_after_a_temporal_split(con) -> None:
+    """A customer's weeks move together: `split.cluster` names the column, and every interval
+    of a temporal (or random) split counts its values; one that is not in the view is refused,
+    and a group split keeps its own column as the unit."""
+    from workbench.decide.promotion import _interval_text
+
+    data = modeling.load_data(con, spec(split=Split(kind="temporal", column="week", train=[1, 7], evaluate=[8, 10],
+                                                    cluster="visits")), CLS)
+    assert data.heldout.group_column == "visits" and "visits" in data.numeric  # still a feature
+    rule = modeling.fit_baseline(Baseline(kind="prior"), data.train, data.y_train, CLS)
+    model, threshold = modeling.fit_candidate(
+        Candidate(name="lr", estimator="sklearn.linear_model.LogisticRegression"), data, CLS, CostModel())
+    cmp = modeling.compare(modeling.score(model, data, task=CLS), modeling.score(rule, data, task=CLS), task=CLS,
+                           candidate_name="lr", threshold=threshold)
+    auc = cmp.diffs["quality.roc_auc"]
+    held = data.evaluate["visits"].nunique()
+    assert (auc.n, auc.items, auc.grouped_by, cmp.groups) == (held, len(data.evaluate), "visits", held)
+    assert f"in {held} groups of visits" in _interval_text(auc.to_dict())
+    with pytest.raises(ConfigError, match="cluster column 'nope' is not in the feature view"):
+        modeling.load_data(con, spec(split=Split(kind="random", cluster="nope")), CLS)
+    with pytest.raises(ValueError, match="unit of evidence is its `column:`"):
+        Split(kind="group", column="visits", cluster="week")
+
+
 def test_feature_view_errors_say_what_to_fix(con) -> None:
     with pytest.raises(ConfigError, match="no target column 'nope'"):
         modeling.load_data(con, spec(), Task(kind="classification", target="nope"))

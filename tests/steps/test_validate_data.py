@@ -103,6 +103,9 @@ CASES = [
     ("split column is text", {"  column: day": "  column: segment"}, "  column: segment", "needs a DATE, TIMESTAMP"),
     ("split column missing", {"  column: day": "  column: when"}, "  column: when", "not a column"),
     ("split bound of the wrong type", {'train: ["2024-01-01",': 'train: ["Q1",'}, "  train:", "is not a DATE value"),
+    ("cluster column missing", {'  evaluate: ["2024-10-01", "2025-02-03"]':
+                                '  evaluate: ["2024-10-01", "2025-02-03"]\n  cluster: customer'}, "  cluster: customer",
+     "the cluster column 'customer' is not a column of the feature view"),
     ("evaluation window holds no row", {'evaluate: ["2024-10-01", "2025-02-03"]': 'evaluate: ["2030-01-01", "2030-12-31"]'},
      "  evaluate:", "holds no row (the data runs from 2024-01-01"),
     ("baseline group missing", {"groups: [segment]": "groups: [region]"}, "  groups:", "baseline group 'region'"),

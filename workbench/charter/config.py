@@ -224,10 +224,14 @@ class Split(_Model):
     same side, about ``test_size`` of the values held out (drawn with ``seed``): the model
     is judged on entities it never saw.
     ``train_sample: {rows, seed}``: train on a sample of the training split (bounded
-    memory at any table size); the held-out rows are always scored in full."""
+    memory at any table size); the held-out rows are always scored in full.
+    ``cluster``: a temporal or random split's column whose rows are one unit of evidence (a
+    customer's months): every paired interval counts its values, not rows, and the
+    sample-size gate its held-out values too. A group split's column is its own unit."""
 
     kind: Literal["temporal", "random", "group"]
     column: str | None = None
+    cluster: str | None = None
     train: list[Any] | None = None
     evaluate: list[Any] | None = None
     test_size: float = Field(default=0.25, gt=0, lt=1)
@@ -239,6 +243,8 @@ class Split(_Model):
     def _complete(self) -> Split:
         if self.kind == "group" and not self.column:
             raise ValueError("a group split needs `column:` (the entity whose rows stay together, e.g. customer_id)")
+        if self.kind == "group" and self.cluster is not None and self.cluster != self.column:
+            raise ValueError("a group split's unit of evidence is its `column:`; leave `cluster:` out")
         if self.kind == "temporal":
             missing = [k for k in ("column", "train", "evaluate") if getattr(self, k) is None]
             if missing:

@@ -301,6 +301,13 @@ def _split(charter: Charter, doc: LocatedYaml, out: list, finding: Any, con: Any
     split = charter.split
     if split is None:
         return
+    if split.cluster is not None and (split.cluster not in types or split.cluster in pii):
+        out.append(finding("error", doc.where(("split", "cluster")),
+                           f"the cluster column '{split.cluster}' is "
+                           + ("personal data (pii: true in its contract)" if split.cluster in pii else
+                              "not a column of the feature view"),
+                           "choose another column, or derive one in the feature view under another name"
+                           if split.cluster in pii else _columns_hint(types)))
     if split.kind == "random":
         dated = [c for c, t in types.items() if _temporal(t) and c not in pii]
         if dated:

@@ -338,7 +338,8 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
     target = quote_ident(task.target)
     where = "pilot charter: features"
     personal = _personal_columns(con, base, where=where)
-    for role, column in (("task.target", task.target), ("split.column", spec.split.column)):
+    for role, column in (("task.target", task.target), ("split.column", spec.split.column),
+                         ("split.cluster", spec.split.cluster)):
         if column is not None and str(column) in personal:
             raise ConfigError(f"the {role.split('.')[0]} column '{column}' is personal data (pii: true in its contract)",
                               where=f"pilot charter: {role}",
@@ -354,6 +355,9 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
     if split.kind in ("temporal", "group") and str(split.column) not in columns:
         raise ConfigError(f"the split column '{split.column}' is not in the feature view", where="pilot charter: split.column",
                           hint=f"its columns: {', '.join(map(str, columns))}")
+    if split.cluster is not None and str(split.cluster) not in columns:
+        raise ConfigError(f"the cluster column '{split.cluster}' is not in the feature view",
+                          where="pilot charter: split.cluster", hint=f"its columns: {', '.join(map(str, columns))}")
     view = f"({base}) AS {_VIEW}"
     numbered = f"(SELECT row_number() OVER () AS {_POS}, * FROM ({base}) AS view) AS {_VIEW}"
     classification = task.kind in ("classification", "multiclass")  # counted and stratified per class
@@ -421,7 +425,8 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
     except Exception as exc:  # noqa: BLE001 - DuckDB's own errors carry the SQL problem
         raise _view_error(exc, where) from exc
     held = HeldOut.copy(reader)
-    held.group_column = str(split.column) if split.kind == "group" else None
+    # the unit of every interval: a group split's column, or the rows of a `cluster:` value
+    held.group_column = str(split.column) if split.kind == "group" else split.cluster
     copies = None
     if sample is not None and sample.rows < train_split_rows and split.kind == "random":
         # the models saw a sample, but a held-out row copied from any training row is no held-out
