@@ -672,6 +672,10 @@ def test_new_names_the_entity_of_a_temporal_split_as_its_cluster(tmp_path: Path)
         assert split.cluster == "customer_id"
         assert said == ["intervals count customer_id values, not rows: 12.0 rows a value, named as an identifier: "
                         "one entity seen again over time; rows of one value move together (split.cluster)"]
+    # 22 states of a panel: fewer than the 30 groups the gate counts, said when drafted
+    from workbench.new import _cluster_note
+
+    assert "its 22 values are fewer than the 30 groups" in _cluster_note("state", 7.0, "an entity", 22)
 
 
 def test_validate_finds_a_missing_estimator_module_without_importing_the_installed_ones(tmp_path: Path) -> None:

@@ -659,8 +659,7 @@ def new_pilot(
         cluster = None if time_column is None else _cluster_key(con, exclude, rows, target, task, columns,
                                                                  distinct_of, time_column)
         if cluster is not None:
-            notes.append(f"intervals count {cluster[0]} values, not rows: {cluster[1]:.1f} rows a value, {cluster[2]}; "
-                         "rows of one value move together (split.cluster)")
+            notes.append(_cluster_note(*cluster, distinct_of[cluster[0]]))
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group,
                              cluster=None if cluster is None else cluster[0])
         notes += _copies_note(con, columns, target, table, distinct_of, split="temporal" if time_column else
@@ -1139,6 +1138,18 @@ def _cluster_key(con: Any, exclude: dict[str, str], rows: int, target: str, task
         return None
     per_value, col = max(named)
     return col, per_value, "named as an identifier: one entity seen again over time"
+
+
+def _cluster_note(col: str, per_value: float, what: str, distinct: int) -> str:
+    """What `new` says of the ``cluster:`` it drafted, and when its values are too few for the
+    sample-size gate's group count (:data:`~workbench.measure.stats.MIN_GROUPS`) ever to pass."""
+    from .measure.stats import MIN_GROUPS
+
+    return (f"intervals count {col} values, not rows: {per_value:.1f} rows a value, {what}; rows of one value move "
+            "together (split.cluster)" + (
+                f"; its {distinct} values are fewer than the {MIN_GROUPS} groups the sample-size gate needs held "
+                "out, so the pilot cannot reach GO as drafted: more of them, or `min_groups:` lowered in a declared "
+                "sample_size gate, a judgement the decision records" if distinct < MIN_GROUPS else ""))
 
 
 def _free_text_note(columns: list[str], data: Path, target: str, task: str) -> list[str]:
