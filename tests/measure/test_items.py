@@ -172,6 +172,25 @@ def test_overlap_exact_and_normalized_and_it_blocks_a_go(tmp_path: Path) -> None
     assert leakage_gate([], {}, eval_set=True).reason.startswith("no eval item is among the training items")
 
 
+def test_an_eval_item_quoted_whole_in_a_training_reply_is_a_finding(tmp_path: Path) -> None:
+    """A thread exported message by message: the reply in the training items quotes the eval
+    ticket whole, so a model learns the ticket's own words with its queue (macro-F1 0.56 where
+    the tickets without their replies give 0.28). A short text inside a longer one, or a ticket
+    sharing a sign-off with training items, is no quote."""
+    ticket = "My parcel 48213 with the blender X7 never arrived at Elm Street, please check the courier."
+    other = "The invoice for order 5521 charged my card twice this month, I need a refund please."
+    train = pd.DataFrame({"text": [f"RE: {ticket.upper()} -- agent: we are looking into it",
+                                   "Our courier is late again, thanks for your help today"],
+                          "label": ["shipping", "shipping"]})
+    data = _data(tmp_path, [ticket, "thanks for your help", other + " Thanks for your help today"],
+                 ["shipping", "x", "billing"], train=train)
+    (found,) = overlap_findings(data)
+    assert (found["feature"], found["check"], found["ids"]) == (OVERLAP_FEATURE, "quoted", ["i0"])
+    assert "1 of 3 eval items (33.3%) are quoted whole inside longer items among the 2 training items" in \
+        found["evidence"]
+    assert not leakage_gate([found], {}).passed
+
+
 def test_texts_that_name_their_own_class_are_a_finding_and_texts_that_mention_classes_are_not(tmp_path: Path) -> None:
     """Tickets exported with a tag line written from the label ("Area: billing"): a model read
     the answer off the input (GO at macro-F1 0.98 where the texts alone give 0.74). Honest texts

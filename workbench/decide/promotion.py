@@ -540,7 +540,7 @@ _ROWS = "remove the rows each finding names"
 # one record exported or joined more than once: the view that keeps one of each
 _COPIES = "read each record once (`features: {sql: SELECT DISTINCT * FROM ...}`)"
 _REMEDIES = {"": "exclude the feature(s) from `features:`", "copied_rows": _COPIES, "repeated_rows": _COPIES,
-             "exact duplicate": _ROWS, "normalized duplicate": _ROWS,
+             "exact duplicate": _ROWS, "normalized duplicate": _ROWS, "quoted": _ROWS,
              "shared_groups": "split by the entity (`split: {kind: group, column: ...}`)",
              "seen_again": "split by the record the value names (`split: {kind: group, column: ...}`)",
              "in prompt": "take the prompt's examples from the training items",
