@@ -1213,7 +1213,7 @@ def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float =
     if not short:
         return []
     need = max([MIN_ROWS / rows] + [MIN_PER_CLASS / n for _, n in counts if n * share < MIN_PER_CLASS]
-               + ([MIN_GROUPS / groups] if few_groups and groups else [1.0] if few_groups else []))
+               + ([MIN_GROUPS / max(groups, 1)] if few_groups else []))
     fix = (f"split.test_size: {math.ceil(need * 100) / 100:g} would reach it" if need <= 0.5 else
            "no share up to half reaches it: more labelled rows" + (
                f" (more {by} values), or `min_groups:` lowered in a declared sample_size gate, a judgement the "

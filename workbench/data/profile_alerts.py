@@ -51,8 +51,8 @@ KINDS = ("duplicated rows", "constant", "mostly missing", "code for no value", "
 
 
 def missing_code(value: float) -> bool:
-    """Whether ``value`` is written as a code for "no value" is: all nines from 99 (99, 999, ...)
-    or a negative one (-1, -9, -99, ...). Whether it is one, the column's other values say."""
+    """Whether ``value`` is written the way a code for "no value" is: all nines from 99 (99, 999,
+    ...) or a negative one (-1, -9, -99, ...). Whether it is one, the column's other values say."""
     if not math.isfinite(value) or value != int(value):
         return False
     digits = str(abs(int(value)))

@@ -564,7 +564,7 @@ class Session:
         counts = {"heldout.rows": float(comparison.heldout_rows)}
         if comparison.repeats:  # eval items asking an input again: not in heldout.rows
             counts["heldout.repeats"] = float(comparison.repeats)
-        if getattr(comparison, "groups", 0):  # a group split: its groups are the units the gate counts too
+        if comparison.groups:  # a group split: its groups are the units the gate counts too
             counts["heldout.groups"] = float(comparison.groups)
         classes = comparison.class_counts
         if classes is not None and set(classes) == {"positive", "negative"}:

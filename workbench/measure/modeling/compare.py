@@ -176,11 +176,11 @@ def compare(candidate: ScoredRows, reference: ScoredRows, *, task: Task, candida
     if task.kind == "multiclass":  # class answers and probabilities: workbench.measure.modeling.multiclass
         from .multiclass import compare_rows
 
+        groups = candidate.heldout.groups_of(candidate.table)  # a group split: its groups are the units
         rows, counts, diffs, entries, notes = compare_rows(
             candidate, reference, names=names, per_slice=per_slice,  # type: ignore[arg-type]
-            slice_columns=slice_columns, min_slice_rows=min_slice_rows, resamples=resamples)
+            slice_columns=slice_columns, min_slice_rows=min_slice_rows, resamples=resamples, groups=groups)
         found = sorted((SliceDiff(*e) for e in entries), key=lambda s: (s.column, s.key, s.metric))
-        groups = candidate.heldout.groups_of(candidate.table)
         return Comparison(candidate_name, reference_name, reference_label or reference_name, rows, rows, counts,
                           diffs, tuple(found), tuple(notes), groups=0 if groups is None else len(set(groups)),
                           grouped_by=None if groups is None else candidate.heldout.group_column)

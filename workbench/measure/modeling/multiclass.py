@@ -445,15 +445,16 @@ def class_counts(scored: ScoredClasses) -> dict[str, int]:
 
 def compare_rows(candidate: ScoredClasses, reference: ScoredClasses, *, names: Sequence[str],
                  per_slice: Sequence[str], slice_columns: Sequence[str], min_slice_rows: int,
-                 resamples: int) -> tuple[int, dict[str, int], dict[str, stats.PairedDiff], list[tuple], list[str]]:
+                 resamples: int, groups: np.ndarray | None = None
+                 ) -> tuple[int, dict[str, int], dict[str, stats.PairedDiff], list[tuple], list[str]]:
     """(rows, class counts, diffs, slice entries (column, value, key, rows, metric, diff, reason),
-    notes) of ``candidate`` minus ``reference`` on the same held-out rows."""
+    notes) of ``candidate`` minus ``reference`` on the same held-out rows; ``groups``: each
+    row's group (a group split's, :meth:`~.heldout.HeldOut.groups_of`), the unit of every interval."""
     a, b = candidate.fetch(slice_columns), reference.fetch()
     if not np.array_equal(a["y"], b["y"]):
         raise EvaluationError("the two models' truths differ: not the same held-out rows", where="compare",
                               hint="score both on the same HeldOut")
     k = len(candidate.labels)
-    groups = candidate.heldout.groups_of(candidate.table)  # a group split: its groups are the units
 
     def one(metric: str, idx: Any) -> tuple[stats.PairedDiff | None, str]:
         try:
