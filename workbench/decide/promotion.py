@@ -661,7 +661,7 @@ def _slices_by_interval(gate: SlicesGate, entries: list[Mapping[str, Any]], *, h
 
 def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task_kind: str | None = None,
                      run_id: str | None = None, declared: bool = True,
-                     class_counts: Mapping[str, Any] | None = None) -> GateResult:
+                     class_counts: Mapping[str, Any] | None = None, grouped_by: str | None = None) -> GateResult:
     """Enough held-out rows (``heldout.rows``) and, for classification, rows of each class
     (``heldout.positives`` / ``.negatives``, or ``class_counts``: the paired comparison's
     items per class, for any number of classes) to judge any difference; the reason says how
@@ -703,9 +703,10 @@ def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task
         short = [line.replace("eval items", asked, 1) if line.startswith(f"{int(rows)} eval items") else line
                  for line in short]
         need = need.replace("eval items", "distinct eval inputs")
-    groups = _num(metrics, "heldout.groups")  # a group split: rows of a group move together
+    groups = _num(metrics, "heldout.groups")  # a group split or a cluster: rows of a group move together
+    unit = f"groups of {grouped_by}" if grouped_by else "groups of the group split's column"
     if groups is not None and groups < gate.min_groups:
-        short.append(f"{int(rows)} held-out rows in {int(groups)} groups of the group split's column: "
+        short.append(f"{int(rows)} held-out rows in {int(groups)} {unit}: "
                      f"{gate.min_groups - int(groups)} more group(s) needed (a group's rows are one unit of evidence)")
     if groups is not None:
         need += f", in at least {gate.min_groups} groups"
@@ -723,7 +724,7 @@ def sample_size_gate(gate: SampleSizeGate, metrics: Mapping[str, float], *, task
     if repeats:
         have = have.replace(" eval items", f" distinct eval inputs ({int(rows) + repeats} items with repeats)", 1)
     if groups is not None:
-        have += f" in {int(groups)} groups"
+        have += f" in {int(groups)} groups" + (f" of {grouped_by}" if grouped_by else "")
     return GateResult(passed=True, measured=rows, reason=f"{have}; the minimum is {need}", **base)
 
 
@@ -743,7 +744,8 @@ def evaluate_gate(gate: Any, evidence: Evidence) -> GateResult:
     if isinstance(gate, SampleSizeGate):
         return sample_size_gate(gate, ev.candidate_metrics, task_kind=ev.task_kind, run_id=ev.candidate_run_id,
                                 declared=gate is not DEFAULT_SAMPLE_SIZE,
-                                class_counts=(ev.comparisons.get("baseline") or {}).get("class_counts"))
+                                class_counts=(ev.comparisons.get("baseline") or {}).get("class_counts"),
+                                grouped_by=(ev.comparisons.get("baseline") or {}).get("grouped_by"))
     if isinstance(gate, ContractsGate):
         return contracts_gate(gate, passed=ev.contracts_passed, error_failures=ev.contracts_error_failures,
                               run_id=ev.contracts_run_id)
