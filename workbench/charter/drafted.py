@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..files import write_whole
 from .yaml_reader import format_keys, load_yaml
 
 __all__ = ["TAG", "DraftedValue", "Confirmation", "find_drafted", "drafted_values", "confirm", "placeholder",
@@ -302,18 +303,8 @@ def confirm(charter: Any, selectors: Sequence[str] = (), *, all_values: bool = F
 
 
 def _replace(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole: into a temporary file beside it (the same mode), then
-    renamed over it; a failure removes the temporary file and leaves ``path`` untouched."""
-    import shutil
-
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        shutil.copymode(path, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` whole, with its permissions; a failure leaves ``path`` untouched."""
+    write_whole(path, text, keep_mode=True)
 
 
 def _who() -> str:

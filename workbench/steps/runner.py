@@ -49,6 +49,7 @@ from ..errors import (
     StepTimeoutError,
     WorkbenchError,
 )
+from ..files import write_whole
 from .step_runs import (T_BASELINE_KEY, StepOutcome, Terminated, baseline_mismatch, cache_key, code_hash, fail_run,
                         record_cached)
 from ..store.tracking import FAILED, FINGERPRINT_TAG, FINISHED, KILLED, TAG, RunRef, Store, tags_under
@@ -400,9 +401,7 @@ def write_outcome(charter: Charter, record: dict[str, Any]) -> Path | None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / OUTCOME_FILE
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_whole(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
         return path
     except OSError:
         return None

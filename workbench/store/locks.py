@@ -46,6 +46,7 @@ from typing import Any, Protocol
 
 from . import procs
 from ..errors import StoreLockedError, TrackingError
+from ..files import write_whole
 
 __all__ = [
     "Holder",
@@ -205,9 +206,7 @@ def _read_holder(path: Path) -> Holder | None:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    write_whole(path, json.dumps(data, indent=1))
 
 
 # -- choosing a backend ---------------------------------------------------------------------

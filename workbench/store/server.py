@@ -47,6 +47,7 @@ from typing import Any
 from . import procs
 from .exposure import without_job_runner
 from ..errors import TrackingError
+from ..files import write_whole
 
 __all__ = ["ServerInfo", "start", "stop", "status", "pg_bindir", "DEFAULT_DIR", "DEFAULT_PORT", "free_port"]
 
@@ -198,11 +199,7 @@ def _port_free(port: int) -> bool:
 
 
 def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_whole(path, text, private=True)
 
 
 def _state(folder: Path) -> dict[str, Any]:
