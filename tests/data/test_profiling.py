@@ -111,6 +111,19 @@ def test_integer_bins_are_aligned_on_whole_values(con):
     assert day.counts == (6,) * 15 + (3,)
 
 
+def test_a_distinct_estimate_never_exceeds_the_rows_or_an_integer_range(con):
+    """DuckDB's HyperLogLog estimates 5,283 distinct values in 5,000 rows, and 2,034 in the 2,000
+    integers 0..1999 however often they repeat: the profile says at most the non-null rows, and
+    for an integer column at most its range's width, still marked as an estimate."""
+    con.execute("CREATE TABLE t AS SELECT (i * 7919)::BIGINT AS spread, (i % 2000)::INTEGER AS day "
+                "FROM range(5000) r(i)")
+    raw = {c: con.execute(f"SELECT approx_count_distinct({c}) FROM t").fetchone()[0] for c in ("spread", "day")}
+    assert raw["spread"] > 5000 and raw["day"] > 2000, raw  # DuckDB's overshoot
+    prof = profile_table(con, "t")
+    assert (prof["spread"].distinct_count, prof["day"].distinct_count) == (5000, 2000)
+    assert not prof["spread"].distinct_is_exact and not prof["day"].distinct_is_exact  # estimates, bounded
+
+
 def test_categorical_top_values_and_distinct(known):
     s = known["s"]
     assert s.kind == "categorical"

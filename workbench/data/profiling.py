@@ -886,7 +886,7 @@ def _from_stats(spec: _Spec, st: dict[str, Any], row_count: int, bins: int) -> d
         "null_count": row_count - nn,
     }
     if spec.pii:
-        out.update(pii=True, distinct_count=int(st[f"{p}distinct"]), length_min=_num(st[f"{p}lmin"]),
+        out.update(pii=True, distinct_count=min(int(st[f"{p}distinct"]), nn), length_min=_num(st[f"{p}lmin"]),
                    length_max=_num(st[f"{p}lmax"]), length_mean=_num(st[f"{p}lmean"]))
         return out
     if spec.kind == "boolean":
@@ -896,7 +896,9 @@ def _from_stats(spec: _Spec, st: dict[str, Any], row_count: int, bins: int) -> d
         return out
     if spec.kind == "other":
         return out
-    out["distinct_count"] = int(st[f"{p}distinct"])
+    # HyperLogLog can overshoot a little ("≈ 2,012" in 2,000 rows): no count exceeds the non-null
+    # rows (nor, below, an integer range's width); still an estimate (distinct_is_exact stays False)
+    out["distinct_count"] = min(int(st[f"{p}distinct"]), nn)
     if spec.kind == "categorical":
         out["_low_card"] = out["distinct_count"] <= CATEGORICAL_EXACT_LIMIT
         return out
@@ -912,6 +914,7 @@ def _from_stats(spec: _Spec, st: dict[str, Any], row_count: int, bins: int) -> d
     if lo is None or hi is None:
         return out
     if spec.type_id in _INTEGRAL_IDS:
+        out["distinct_count"] = min(out["distinct_count"], int(hi - lo) + 1)
         # Integer-aligned bins of a whole width: 1..31 in 20 bins of 1.5 would alternate
         # one and two values a bin (a sawtooth that is not in the data).
         width = math.ceil((hi - lo + 1) / bins)
