@@ -629,6 +629,34 @@ def test_new_says_when_a_number_target_holds_a_code_for_no_value(tmp_path: Path)
         assert f'`sql: SELECT * REPLACE (NULLIF("y", {code}) AS "y") FROM "{name}"`' in note
 
 
+def test_new_says_what_mae_rewards_when_one_value_is_most_of_a_number_target(tmp_path: Path) -> None:
+    """Claims of 0 in 70 % of the rows: the drafted MAE is won by predicting 0 (a claims probe's
+    models lost to the median, 711 against 311); new says so and how to judge the expected
+    amount instead. Zeros in 30 % of the rows: no note; a target whose commonest value is a
+    code for no value gets that note only."""
+    rng = np.random.default_rng(15)
+    n = 1000
+    amount = rng.lognormal(6, 1, n).round(2)
+    cases = {"claims": np.where(rng.random(n) < 0.7, 0.0, amount),
+             "some": np.where(rng.random(n) < 0.3, 0.0, amount),
+             "coded": np.where(rng.random(n) < 0.6, 999, rng.integers(1, 40, n))}
+    for name, target in cases.items():
+        pd.DataFrame({"age": rng.integers(18, 80, n), "region": rng.choice(["n", "s"], n), "y": target}) \
+            .to_csv(tmp_path / f"{name}.csv", index=False)
+        made = new_pilot(name, tmp_path / f"{name}.csv", "y", pilots_dir=tmp_path / "pilots")
+        said = [note for note in made.notes if "rewards predicting" in note]
+        if name != "claims":
+            assert said == [], made.notes
+            continue
+        (note,) = said
+        zeros = int((target == 0).sum())
+        assert note.startswith(f"y is 0 in {zeros:,} of {n:,} rows ({zeros / n:.0%}): the drafted MAE (quality.mae) "
+                               "rewards predicting 0 for every row where it is likelier than not"), note
+        assert "`primary_metric: quality.rmse`" in note
+        assert load_charter(made.charter).primary_metric == "quality.mae"  # the owner's call: nothing changed
+    assert any("a code for 'no value'" in note for note in made.notes), made.notes  # coded: that note
+
+
 def test_new_says_when_a_group_split_holds_out_too_few_groups(tmp_path: Path) -> None:
     """60 patients of about 10 visits: a group split by patient holds out about 15 patients,
     short of the 30 groups the sample-size gate counts; new says so and which share reaches it.

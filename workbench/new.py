@@ -552,7 +552,7 @@ def new_pilot(
             if task == "multiclass" and numeric_target:
                 notes += _ordered_scale(counts, target)
         if task == "regression":
-            notes += _code_in_target(counts, target, table)
+            notes += _code_in_target(counts, target, table) or _one_value_majority(counts, target)
         if task == "classification" and distinct != 2:
             raise ConfigError(f"the target '{target}' has {distinct} distinct values; `classification` is binary",
                               where=str(data), hint=f"pass --task multiclass ({MULTICLASS_MIN} to {MULTICLASS_MAX} "
@@ -919,6 +919,31 @@ def _code_in_target(counts: list[tuple[Any, int]], target: str, table: str) -> t
                 f"`sql: SELECT * REPLACE (NULLIF({_q(target)}, {shown}) AS {_q(target)}) FROM {_q(table)}` under "
                 "`features:` in place of `table:`; or, if it is an outcome of its own, predict it first as a class",)
     return ()
+
+
+POINT_MASS = 0.5  # a regression target's one value in this share of rows or more: the median is that value
+
+
+def _one_value_majority(counts: list[tuple[Any, int]], target: str) -> tuple[str, ...]:
+    """A note when one value of a number target (0 claims, 0 days) is half its rows or more.
+    The drafted primary metric, MAE, is then won by predicting that value for every row: today's
+    median rule does, and a model of the expected amount loses to it (zero-inflated claims: MAE
+    711 against the median's 311), whether or not it knows who claims. Which error matters is
+    the owner's call, so the note says what each measure rewards; nothing is changed."""
+    if not counts:
+        return ()
+    value, n = counts[0]  # the commonest value (counts: by frequency, descending)
+    total = sum(c for _, c in counts)
+    if n < POINT_MASS * total:
+        return ()
+    shown = f"{float(value):g}" if isinstance(value, (int, float)) else repr(value)
+    return (f"{target} is {shown} in {n:,} of {total:,} rows ({n / total:.0%}): the drafted MAE (quality.mae) "
+            f"rewards predicting {shown} for every row where it is likelier than not, as today's median rule does "
+            "for all rows, so a model of the expected amount can lose to it however well it ranks the rows. If "
+            "the expected amount "
+            "matters (a price, a reserve, a total), judge on quality.rmse: set `primary_metric: quality.rmse` "
+            "and the gates' `metric:` to it (today's rule then predicts the mean); or predict first whether "
+            f"{target} is {shown}, as a class, and the amount where it is not",)
 
 
 def slice_min_rows(rows: int, held_out_share: float = 0.25) -> int:
