@@ -23,7 +23,7 @@ from support import REPO
 PACKAGE = REPO / "workbench"
 DEMOS = REPO / "demos"
 LINT = Path(sys.executable).parent / "lint-imports"
-TOP_LEVEL = {"__init__.py", "errors.py", "formatting.py", "cli.py", "new.py", "widgets.py"}
+TOP_LEVEL = {"__init__.py", "errors.py", "formatting.py", "files.py", "cli.py", "new.py", "widgets.py"}
 LAYERS = ["charter", "data", "store", "measure", "decide", "show", "steps"]
 
 

@@ -16,9 +16,11 @@ def write_whole(path: Path, text: str, *, private: bool = False, keep_mode: bool
     failure (a full disk, an interrupt) the temporary file is removed and ``path`` is untouched."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o666)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
+        if private:  # never readable by others, not even for the moment before a chmod
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
+                out.write(text)
+        else:
+            tmp.write_text(text, encoding="utf-8")
         if keep_mode and path.exists():
             shutil.copymode(path, tmp)
         os.replace(tmp, path)
