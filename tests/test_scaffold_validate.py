@@ -613,13 +613,10 @@ def test_new_says_when_a_number_target_holds_a_code_for_no_value(tmp_path: Path)
              "wide": np.where(rng.random(n) < 0.08, 999, rng.integers(1, 1200, n)),
              "scores": np.where(rng.random(n) < 0.08, 99, rng.integers(0, 99, n))}
     for name, target in cases.items():
-        pd.DataFrame({"load": rng.integers(1, 15, n), "kind": rng.choice(["a", "b"], n), "y": target}) \
-            .to_csv(tmp_path / f"{name}.csv", index=False)
-        made = new_pilot(name, tmp_path / f"{name}.csv", "y", pilots_dir=tmp_path / "pilots")
-        said = [note for note in made.notes if "a code for 'no value'" in note]
+        said = _target_notes(tmp_path, name, target, "a code for 'no value'", rng)
         code = {"repairs": 999, "drawn": -1}.get(name)
         if code is None:
-            assert said == [], made.notes
+            assert said == []
             continue
         (note,) = said
         held = int((target == code).sum())
@@ -640,21 +637,24 @@ def test_new_says_what_mae_rewards_when_one_value_is_most_of_a_number_target(tmp
     cases = {"claims": np.where(rng.random(n) < 0.7, 0.0, amount),
              "some": np.where(rng.random(n) < 0.3, 0.0, amount),
              "coded": np.where(rng.random(n) < 0.6, 999, rng.integers(1, 40, n))}
-    for name, target in cases.items():
-        pd.DataFrame({"age": rng.integers(18, 80, n), "region": rng.choice(["n", "s"], n), "y": target}) \
-            .to_csv(tmp_path / f"{name}.csv", index=False)
-        made = new_pilot(name, tmp_path / f"{name}.csv", "y", pilots_dir=tmp_path / "pilots")
-        said = [note for note in made.notes if "rewards predicting" in note]
-        if name != "claims":
-            assert said == [], made.notes
-            continue
-        (note,) = said
-        zeros = int((target == 0).sum())
-        assert note.startswith(f"y is 0 in {zeros:,} of {n:,} rows ({zeros / n:.0%}): the drafted MAE (quality.mae) "
-                               "rewards predicting 0 for every row where it is likelier than not"), note
-        assert "`primary_metric: quality.rmse`" in note
-        assert load_charter(made.charter).primary_metric == "quality.mae"  # the owner's call: nothing changed
-    assert any("a code for 'no value'" in note for note in made.notes), made.notes  # coded: that note
+    said = {name: _target_notes(tmp_path, name, target, "rewards predicting", rng) for name, target in cases.items()}
+    assert said["some"] == said["coded"] == []
+    assert _target_notes(tmp_path, "coded2", cases["coded"], "a code for 'no value'", rng)  # coded: that note
+    (note,) = said["claims"]
+    zeros = int((cases["claims"] == 0).sum())
+    assert note.startswith(f"y is 0 in {zeros:,} of {n:,} rows ({zeros / n:.0%}): the drafted MAE (quality.mae) "
+                           "rewards predicting 0 for every row where it is likelier than not"), note
+    assert "`primary_metric: quality.rmse`" in note
+    assert load_charter(tmp_path / "pilots" / "claims" / "pilot.yaml").primary_metric == "quality.mae"  # unchanged
+
+
+def _target_notes(folder: Path, name: str, target: np.ndarray, says: str, rng: np.random.Generator) -> list[str]:
+    """The notes of `new` on a table of two features and the number target ``target``, that say ``says``."""
+    n = len(target)
+    pd.DataFrame({"load": rng.integers(1, 15, n), "kind": rng.choice(["a", "b"], n), "y": target}) \
+        .to_csv(folder / f"{name}.csv", index=False)
+    made = new_pilot(name, folder / f"{name}.csv", "y", pilots_dir=folder / "pilots")
+    return [note for note in made.notes if says in note]
 
 
 def test_new_says_when_a_group_split_holds_out_too_few_groups(tmp_path: Path) -> None:
