@@ -570,6 +570,9 @@ def test_new_says_how_many_rows_have_no_target_value(tmp_path: Path) -> None:
         if name == "some":
             assert said == ["left is empty in 40 of 400 rows (10.0%): they are left out of training and of the "
                             "judgement, so the verdict holds for rows whose outcome gets recorded"], made.notes
+            # the contract's null share of the target is of rows without a label: a batch sends no target
+            (line,) = [t for t in made.contract.read_text().splitlines() if "max_null_fraction" in t]
+            assert "the share of rows without a label yet" in line and "production" not in line, line
         else:  # under 1 %: not worth a line
             assert said == [], made.notes
 

@@ -704,7 +704,7 @@ def new_pilot(
         charter = folder / "pilot.yaml"
         # a column read as a time here is loaded so by the charter's reader, and its contract drafted from that
         _draft_contract(data, fmt, table, columns, pii, contract, suggest_contract,
-                        loaded=None if retyped else scratch / "check.duckdb")
+                        loaded=None if retyped else scratch / "check.duckdb", target=target)
         charter.write_text(_charter_text(
             name=name, owner=owner, data=_rel(data, folder), fmt=fmt, table=table, columns=columns,
             target=target, task=task, positive=positive, why_positive=why_positive, primary=primary,
@@ -1280,11 +1280,12 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
 
 
 def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], pii: Mapping[str, str], out: Path,
-                    suggest: Any, *, loaded: Path | None = None, scan: Sequence[str] = ()) -> None:
+                    suggest: Any, *, loaded: Path | None = None, scan: Sequence[str] = (),
+                    target: str | None = None) -> None:
     """Ingest into a throwaway warehouse with the charter's own reader, then draft from it
     (``loaded``: a warehouse that already holds the table, loaded that way). ``pii``: the columns
     to mark as personal data, each with why it is taken for it; ``scan``: columns also marked when
-    their values look personal (``_personal_values``)."""
+    their values look personal (``_personal_values``); ``target``: the pilot's target column."""
     from ruamel.yaml import YAML
 
     from .charter.config import Source
@@ -1303,7 +1304,7 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
             with duckdb.connect(str(db), read_only=True) as con:
                 pii = {**pii, **{c: f"its values look like {held}" for c in scan
                                  if c not in pii and (held := _personal_values(con, c, table=table))}}
-        text = suggest(db, table, owner="TODO: who owns this data", drafted=True)
+        text = suggest(db, table, owner="TODO: who owns this data", drafted=True, target=target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     # observed ranges and guessed personal-data marks stand for a person's judgement: tagged

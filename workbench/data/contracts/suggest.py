@@ -87,9 +87,12 @@ def suggest_contract(
     max_allowed_values: int = 12,
     out: Path | str | None = None,
     drafted: bool = False,
+    target: str | None = None,
 ) -> str:
     """Return (and with ``out``, write) a draft contract YAML for ``main.<table>``.
-    ``drafted``: its guesses at a person's judgement are tagged ``# drafted`` (``workbench new``)."""
+    ``drafted``: its guesses at a person's judgement are tagged ``# drafted`` (``workbench new``);
+    ``target``: the column a pilot predicts (its nulls are rows without a label, not what
+    production sends: a production batch carries no target)."""
     import duckdb
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -167,7 +170,9 @@ def suggest_contract(
             observed = 1 - s["nonnull"] / n
             spec["max_null_fraction"] = null_share_limit(observed)
             spec.yaml_add_eol_comment(("drafted: " if drafted else "") + f"observed {observed:.3f}, with headroom "
-                                      "for a batch's sampling noise; set the share of nulls production may send",
+                                      + ("for a load's sampling noise; the share of rows without a label yet (left "
+                                         "out of training and of the judgement)" if c == target else
+                                         "for a batch's sampling noise; set the share of nulls production may send"),
                                       "max_null_fraction")
         if s["min"] is not None and s["max"] is not None:
             rng = CommentedMap()
