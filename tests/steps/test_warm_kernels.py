@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from jupyter_client.manager import KernelManager
 
-from support import LOGGING_CELL, write_project
+from support import LOGGING_CELL, REPO, write_project
 from workbench.charter.config import load_charter
 from workbench.steps import warm_kernels
 from workbench.steps.runner import run_pilot
@@ -264,6 +264,16 @@ def test_notebook_imports_are_what_the_code_cells_import(tmp_path) -> None:
                         "!pip list\n%matplotlib inline\nimport pandas", "def f():\n    import json  # not at the top: left alone")
     assert warm_kernels.notebook_imports([nb]) == ["numpy", "workbench.measure", "workbench.measure.leakage",
                                                   "workbench.measure.metrics", "pandas"]
+
+
+def test_a_name_imported_from_a_module_is_not_taken_for_a_missing_module() -> None:
+    """`from workbench.widgets import panel` lists workbench.widgets.panel (it could be a
+    submodule, as `from workbench.measure import leakage` is): under a module that is no
+    package it is a name, and the server's log says nothing of it; a missing module it names."""
+    failed = warm_kernels._import_all(["textwrap", "textwrap.dedent", "workbench.widgets", "workbench.widgets.panel",
+                                       "workbench.measure", "workbench.measure.leakage", "workbench.no_such_module"])
+    assert failed == ["workbench.no_such_module: ModuleNotFoundError: No module named 'workbench.no_such_module'"]
+    assert warm_kernels._import_all(warm_kernels.notebook_imports(sorted((REPO / "notebooks").glob("*.ipynb")))) == []
 
 
 def test_a_kernel_asked_for_with_other_start_up_settings_starts_cold(server, tmp_path) -> None:

@@ -217,14 +217,27 @@ class WarmKernels:
 
 # --- the server -----------------------------------------------------------------------------
 
-def _preload(modules: Sequence[str]) -> None:
+def _import_all(modules: Sequence[str]) -> list[str]:
+    """Import ``modules`` in order; what could not be imported, each as a line. A name under a
+    module that is no package (``from workbench.widgets import panel``: a function) is a name,
+    not a module: skipped, not a failure."""
     import importlib
 
+    failed = []
     for name in modules:
+        parent = sys.modules.get(name.rpartition(".")[0])
+        if parent is not None and not hasattr(parent, "__path__"):
+            continue
         try:
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - a module a notebook may not even reach: its kernel imports it
-            print(f"warm kernels: not preloaded: {name}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            failed.append(f"{name}: {type(exc).__name__}: {exc}")
+    return failed
+
+
+def _preload(modules: Sequence[str]) -> None:
+    for line in _import_all(modules):
+        print(f"warm kernels: not preloaded: {line}", file=sys.stderr, flush=True)
     if "mlflow" in sys.modules:
         # MLflow maps installed distributions to their modules on a process's first logged model
         # (~0.25 s of every kernel that logs one); mapped once here, every fork has it
