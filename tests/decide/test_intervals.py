@@ -158,9 +158,11 @@ def test_after_a_group_split_the_sample_size_gate_counts_the_groups_too() -> Non
     rows_only = sample_size_gate(gate, counts, task_kind="classification")
     assert rows_only.passed and "groups" not in rows_only.reason
     # the comparison names its unit (a group split's column, or `split.cluster`): the gate says it
-    named = sample_size_gate(gate, {**counts, "heldout.groups": 25}, task_kind="classification", grouped_by="customer_id")
+    named = sample_size_gate(gate, {**counts, "heldout.groups": 25}, task_kind="classification",
+                             grouped_by="customer_id")
     assert "900 held-out rows in 25 groups of customer_id: 5 more" in named.reason
-    named = sample_size_gate(gate, {**counts, "heldout.groups": 40}, task_kind="classification", grouped_by="customer_id")
+    named = sample_size_gate(gate, {**counts, "heldout.groups": 40}, task_kind="classification",
+                             grouped_by="customer_id")
     assert named.passed and "in 40 groups of customer_id" in named.reason
 
 
