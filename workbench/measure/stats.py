@@ -136,8 +136,11 @@ def _midrank_placements(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, n
 
 
 def delong_auc_diff(y: np.ndarray, cand: np.ndarray, ref: np.ndarray, *,
-                    confidence: float = CONFIDENCE) -> PairedDiff:
-    """AUC(cand) - AUC(ref) on the same rows, with DeLong's paired normal interval."""
+                    confidence: float = CONFIDENCE, codes: np.ndarray | None = None) -> PairedDiff:
+    """AUC(cand) - AUC(ref) on the same rows, with DeLong's paired normal interval; ``codes``
+    (a group 0..G-1 per row): its cluster-robust form (:func:`_clustered_delong`)."""
+    if codes is not None:
+        return _clustered_delong(y, cand, ref, codes, confidence)
     y = np.asarray(y).astype(bool)
     pos_n, neg_n = int(y.sum()), int((~y).sum())
     if pos_n < 2 or neg_n < 2:
@@ -206,12 +209,15 @@ def _row_values(metric: str, y: np.ndarray, s: np.ndarray, threshold: float | No
 
 def paired_mean_diff(metric: str, y: np.ndarray, cand: np.ndarray, ref: np.ndarray, *,
                      threshold: float | None = None, ref_threshold: float | None = None,
-                     confidence: float = CONFIDENCE) -> PairedDiff:
-    """mean(cand's per-row value) - mean(ref's) with a t interval on the per-row differences."""
+                     confidence: float = CONFIDENCE, codes: np.ndarray | None = None) -> PairedDiff:
+    """mean(cand's per-row value) - mean(ref's) with a t interval on the per-row differences;
+    ``codes`` (a group 0..G-1 per row): on the groups (:func:`_clustered_rows`)."""
     y = np.asarray(y, float)
     a = _row_values(metric, y, np.asarray(cand, float), threshold)
     b = _row_values(metric, y, np.asarray(ref, float), ref_threshold if ref_threshold is not None else threshold)
-    return _paired_rows(metric, a, b, confidence)
+    if codes is None:
+        return _paired_rows(metric, a, b, confidence)
+    return _clustered_rows(metric, a, b, codes, confidence)
 
 
 def _paired_rows(metric: str, a: np.ndarray, b: np.ndarray, confidence: float, unit: str = "rows") -> PairedDiff:
@@ -431,26 +437,15 @@ def paired_difference(metric: str, y: np.ndarray, cand: np.ndarray, ref: np.ndar
         raise EvaluationError(f"no paired interval is defined for {metric}", where="stats.paired_difference",
                               hint=f"compare one of: {', '.join(METHODS)}")
     codes = _group_codes(groups, len(y))
-    if codes is None:
-        if how == "delong":
-            return delong_auc_diff(y, cand, ref, confidence=confidence)
-        if how == "normal":
-            return paired_mean_diff(short, y, cand, ref, threshold=threshold, ref_threshold=ref_threshold,
-                                    confidence=confidence)
-        return paired_bootstrap(short, y, cand, ref, threshold=threshold, ref_threshold=ref_threshold,
-                                resamples=resamples, seed=seed, confidence=confidence)
     if how == "delong":
-        found = _clustered_delong(y, cand, ref, codes, confidence)
+        found = delong_auc_diff(y, cand, ref, confidence=confidence, codes=codes)
     elif how == "normal":
-        yv = np.asarray(y, float)
-        found = _clustered_rows(short, _row_values(short, yv, np.asarray(cand, float), threshold),
-                                _row_values(short, yv, np.asarray(ref, float),
-                                            ref_threshold if ref_threshold is not None else threshold),
-                                codes, confidence)
+        found = paired_mean_diff(short, y, cand, ref, threshold=threshold, ref_threshold=ref_threshold,
+                                 confidence=confidence, codes=codes)
     else:
         found = paired_bootstrap(short, y, cand, ref, threshold=threshold, ref_threshold=ref_threshold,
                                  resamples=resamples, seed=seed, confidence=confidence, codes=codes)
-    return replace(found, grouped_by=grouped_by)
+    return found if codes is None else replace(found, grouped_by=grouped_by)
 
 
 # -- multiclass ------------------------------------------------------------------------------
@@ -543,10 +538,8 @@ def _multiclass_difference(metric: str, y: np.ndarray, cand: np.ndarray, ref: np
     d = ba - bb
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(d, [alpha, 1 - alpha])
-    if codes is None:
-        return PairedDiff(short, pa, pb, pa - pb, float(lo), float(hi), "bootstrap", n, confidence)
-    return PairedDiff(short, pa, pb, pa - pb, float(lo), float(hi), "bootstrap", int(codes.max()) + 1, confidence,
-                      items=n)
+    units, items = (n, None) if codes is None else (int(codes.max()) + 1, n)  # rows, or groups of rows
+    return PairedDiff(short, pa, pb, pa - pb, float(lo), float(hi), "bootstrap", units, confidence, items=items)
 
 
 # -- several candidates on the same rows ------------------------------------------------------
