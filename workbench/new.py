@@ -939,11 +939,10 @@ def _one_value_majority(counts: list[tuple[Any, int]], target: str) -> tuple[str
     shown = f"{float(value):g}" if isinstance(value, (int, float)) else repr(value)
     return (f"{target} is {shown} in {n:,} of {total:,} rows ({n / total:.0%}): the drafted MAE (quality.mae) "
             f"rewards predicting {shown} for every row where it is likelier than not, as today's median rule does "
-            "for all rows, so a model of the expected amount can lose to it however well it ranks the rows. If "
-            "the expected amount "
-            "matters (a price, a reserve, a total), judge on quality.rmse: set `primary_metric: quality.rmse` "
-            "and the gates' `metric:` to it (today's rule then predicts the mean); or predict first whether "
-            f"{target} is {shown}, as a class, and the amount where it is not",)
+            "for all rows, so a model of the expected amount can lose to it however well it ranks the rows. If the "
+            "expected amount matters (a price, a reserve, a total), judge on quality.rmse: set `primary_metric: "
+            "quality.rmse` and the gates' `metric:` to it (today's rule then predicts the mean); or predict first "
+            f"whether {target} is {shown}, as a class, and the amount where it is not",)
 
 
 def slice_min_rows(rows: int, held_out_share: float = 0.25) -> int:
