@@ -50,10 +50,10 @@ s = workbench.session("evaluate", run_id=run_id, tracking_uri=tracking_uri, ware
                       pilot_name=pilot_name, task=task, cost_model=cost_model, spec=spec)
 es = s.spec.eval_set
 data, root = s.eval_set_items(pilot_root)
-# eval items among the training items, or written into a prompt template, or texts naming their own
-# class: memory or the answer in the input, not skill
+# eval items among the training items, or written into a prompt template, texts naming their own
+# class, or queries copied from their passages: memory or the answer in the input, not skill
 findings = (items.overlap_findings(data) + items.label_findings(data, s.task.kind)
-            + items.prompt_findings(data, es.candidates, root))
+            + items.prompt_findings(data, es.candidates, root) + items.source_findings(data, s.task.kind))
 s.log_overlap(findings)
 s.log_params(data.params())
 baseline_rows = s.logged_items(s.baseline_run_id(), es.baseline.name)

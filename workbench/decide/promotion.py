@@ -545,7 +545,8 @@ _REMEDIES = {"": "exclude the feature(s) from `features:`", "copied_rows": _COPI
              "seen_again": "split by the record the value names (`split: {kind: group, column: ...}`)",
              "in prompt": "take the prompt's examples from the training items",
              "label in text": "take the class's name out of the texts",
-             "class code in text": "take the code written from the class out of the texts"}
+             "class code in text": "take the code written from the class out of the texts",
+             "copied from its passage": "write the queries as users ask them (or take them from search logs)"}
 
 
 def leakage_gate(findings: Sequence[Mapping[str, Any]] | None, acknowledged: Mapping[str, str], *,
@@ -566,7 +567,8 @@ def leakage_gate(findings: Sequence[Mapping[str, Any]] | None, acknowledged: Map
     details += tuple(f"acknowledged {f.get('feature')} ({f.get('check')}): {acknowledged[str(f.get('feature'))]}"
                      for f in acked)
     if not findings:
-        reason = ("no eval item is among the training items or written into a prompt (leakage checks found nothing)"
+        reason = ("no eval item is among the training items or written into a prompt, and none gives its answer away "
+                  "(leakage checks found nothing)"
                   if eval_set else "no feature carries the answer (leakage checks on the training rows found nothing)")
     elif open_:
         # each with its check, so the terminal says what kind of leak (the evidence is in the details)

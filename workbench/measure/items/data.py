@@ -1,5 +1,6 @@
 """An eval set read from the warehouse: its items, the training items, the corpus, and the
-overlap between eval and training items (a leak of the text kind).
+overlap between eval and training items (a leak of the text kind); queries copied from the
+passages they should find (:func:`source_findings`).
 
 Overlap. An eval item whose input text also occurs among the training items measures
 memory, not skill. Two checks: exact (the same text) and normalized (the same text once
@@ -26,9 +27,8 @@ from ...data.sql import quote_ident as _q
 from ...errors import ConfigError
 
 __all__ = ["ItemData", "load_items", "normalize_text", "input_groups", "join_text", "overlap_findings",
-           "prompt_findings", "label_findings",
-           "LABEL_FEATURE", "OVERLAP_FEATURE",
-           "PROMPT_FEATURE"]
+           "prompt_findings", "label_findings", "source_findings",
+           "LABEL_FEATURE", "OVERLAP_FEATURE", "PROMPT_FEATURE", "SOURCE_FEATURE"]
 
 OVERLAP_FEATURE = "eval_set.overlap"
 PROMPT_FEATURE = "eval_set.prompt.{candidate}"  # eval items written into a candidate's prompt template
@@ -44,6 +44,11 @@ _MIN_PROMPT_CHARS = 20  # shorter texts (a word, a label) occur in prompts by ch
 # training items is quoted there (shorter runs recur by chance: "thanks for your help")
 QUOTE_WORDS = 8
 _MIN_LABEL_ITEMS = 20  # fewer items naming a class say nothing either way
+SOURCE_FEATURE = "eval_set.query_in_source"  # retrieval and answers: queries copied from the passage to find
+# ... on this share of the eval items or more. A user who pastes an error message into search
+# finds the article quoting it: a few such queries are real traffic; a fifth of the set copied
+# from its answers is an eval set written from the corpus (a sentence picked as "the question")
+SOURCE_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -266,6 +271,44 @@ def overlap_findings(data: ItemData, *, examples: int = 5) -> list[dict[str, Any
                                     f"{', '.join(ids[:examples])}: remove them from the training items"
                                     + (" (a reply that quotes a ticket belongs with it)" if check == "quoted" else "")})
     return out
+
+
+def source_findings(data: ItemData, task_kind: str, *, examples: int = 5) -> list[dict[str, Any]]:
+    """Retrieval and answer pilots: eval queries copied from a passage they should find (their
+    relevant ids; an answer pilot's ``sources``): every run of :data:`QUOTE_WORDS` words of the
+    normalized query occurs in one of its own passages. A lexical retriever finds such a query
+    by its own words, so recall and MRR read high, an absolute gate most of all (today's BM25
+    gains as much as a candidate, so a paired verdict suffers less). One finding in the
+    leakage findings' shape, keyed :data:`SOURCE_FEATURE`, when :data:`SOURCE_SHARE` of the
+    items or more are copied; fewer are the pasted error messages real searches hold too."""
+    if data.corpus is None or not data.ids:
+        return []
+    wanted = data.relevant() if task_kind == "retrieval" else data.sources() if task_kind == "answer" else None
+    if wanted is None:
+        return []
+    passages = dict(zip(data.corpus["id"].astype(str), data.corpus["text"], strict=True))
+    runs_of: dict[str, set[tuple[str, ...]]] = {}  # a passage's runs, built when a query needs them
+
+    def runs(doc: str) -> set[tuple[str, ...]]:
+        if doc not in runs_of:
+            runs_of[doc] = set(_word_runs(normalize_text(passages[doc])))
+        return runs_of[doc]
+
+    copied = []
+    for item_id, text, docs in zip(data.ids, data.texts(), wanted, strict=True):
+        query = _word_runs(normalize_text(text))
+        if query and any(set(query) <= runs(d) for d in sorted(docs) if d in passages):
+            copied.append(item_id)
+    n = len(data.ids)
+    if len(copied) < SOURCE_SHARE * n:
+        return []
+    return [{"feature": SOURCE_FEATURE, "check": "copied from its passage", "items": len(copied), "ids": copied[:50],
+             "evidence": f"{len(copied):,} of {n:,} eval items ({len(copied) / n:.1%}) are copied from a passage they "
+                         f"should find (every run of {QUOTE_WORDS} words of each occurs in it), e.g. id(s) "
+                         f"{', '.join(copied[:examples])}: a retriever finds them by their own words, so the scores "
+                         "read higher than on the questions users ask. Write the queries as users ask (or take "
+                         "them from search logs), or acknowledge it if real queries are pasted passages too "
+                         "(error messages)"}]
 
 
 def _word_runs(text: str) -> list[tuple[str, ...]]:
