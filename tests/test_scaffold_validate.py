@@ -164,7 +164,11 @@ def test_a_whole_number_year_column_is_named_with_the_flag_that_splits_on_it(tmp
     """Prices by year of sale, 2005-2020, and no date column: `new` drafted a random split and
     said nothing, so a model was judged on sales older than some it learned from. A year may
     be when the row happened or a measurement (a year of build), so `new` does not guess: it
-    names the column and the flag; the flag then drafts a temporal split on it."""
+    names the column and the flag, and drafts the split's kind (no GO until a person confirms
+    it), with the temporal split on that column written out in the tag, ready to paste; the
+    flag then drafts a temporal split on it."""
+    from workbench.charter.drafted import drafted_values
+
     rng = np.random.default_rng(9)
     n = 400
     year = rng.integers(2005, 2021, n)
@@ -178,10 +182,19 @@ def test_a_whole_number_year_column_is_named_with_the_flag_that_splits_on_it(tmp
     assert hints[0].startswith("year_sold holds years (2005-2020): if it is when each row happened") and \
         "`--time-column year_sold` judges on the latest years" in hints[0]
     assert load_charter(made.charter).split.kind == "random"
+    (kind,) = [d for d in drafted_values(load_charter(made.charter)) if d.key.startswith("split")]
+    assert (kind.key, kind.value) == ("split.kind", "random") and kind.why.startswith("year_sold may be when each row")
+    pasted = yaml.safe_load(kind.why.split("judge on the latest: ", 1)[1])  # the whole split, as one mapping
+    assert pasted["kind"] == "temporal" and pasted["column"] == "year_sold" and pasted["evaluate"][1] == 2020
+    text = made.charter.read_text()
+    block = text[text.index("\nsplit:"):text.index("\n\n", text.index("\nsplit:"))]
+    made.charter.write_text(text.replace(block, "\nsplit: " + kind.why.split("judge on the latest: ", 1)[1]))
+    assert load_charter(made.charter).split.train == [2005, pasted["train"][1]]
     chosen = new_pilot("houses2", tmp_path / "houses.csv", "price", time_column="year_sold",
                        pilots_dir=tmp_path / "pilots")
     assert load_charter(chosen.charter).split.column == "year_sold"
-    assert not [n for n in chosen.notes if "holds years" in n]  # a split on time: nothing to say
+    assert not [n for n in chosen.notes if "holds years" in n]  # a split on time: nothing to say, nothing drafted
+    assert not [d for d in drafted_values(load_charter(chosen.charter)) if d.key.startswith("split")]
 
 
 def test_a_whole_number_column_counting_periods_is_named_with_the_flag_that_splits_on_it(tmp_path: Path) -> None:

@@ -660,12 +660,14 @@ def new_pilot(
                                                                  distinct_of, time_column)
         if cluster is not None:
             notes.append(_cluster_note(*cluster, distinct_of[cluster[0]]))
+        kind = "temporal" if time_column else "group" if group is not None else "random"
+        # whole numbers that may say when each row happened: named, and the split drafted, not decided
+        hints = [] if time_column else _time_number_hints(con, columns, target, exclude, split=kind)
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group,
-                             cluster=None if cluster is None else cluster[0])
-        notes += _copies_note(con, columns, target, table, distinct_of, split="temporal" if time_column else
-                              "group" if group is not None else "random")
+                             cluster=None if cluster is None else cluster[0], hint=hints[0][0] if hints else None)
+        notes += _copies_note(con, columns, target, table, distinct_of, split=kind)
         if time_column is None:  # random or group, 25 % held out: (about) what the sample-size gate will see
-            notes += _time_number_hints(con, columns, target, exclude)
+            notes += [note for _, note in hints]
             notes += _held_out_shortfall(labelled, counts if task in ("classification", "multiclass") else [],
                                          by=group[0] if group is not None else None,
                                          groups=0 if group is None else round(rows / group[1]))
@@ -779,9 +781,11 @@ _PERIODS = {"week": 53, "wk": 53, "month": 12, "quarter": 4, "qtr": 4, "day": 31
 _PERIOD_NAME = re.compile(r"(?i)(?:^|[^a-z])(" + "|".join(_PERIODS) + r")(?:[^a-z]|$)")
 
 
-def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: dict[str, str]) -> list[str]:
-    """Notes for whole-number columns that may say when each row happened, under a random split
-    (which then learns from later rows than some it judges), with the flag that splits on one:
+def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: dict[str, str], *,
+                       split: str = "random") -> list[tuple[str, str]]:
+    """(Column, note) for whole-number columns that may say when each row happened, under a random
+    or group ``split`` (which then learns from later rows than some it judges), with the flag that
+    splits on one:
     named as years and holding years (1900-2100, three or more; a year of sale, or of build, a
     measurement), or named as a period (singular) and counting on past one cycle of it with few
     gaps (week 1 to 200, not a week of the year; a count of periods may be a measurement too).
@@ -798,17 +802,17 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
     got = con.execute("SELECT " + ", ".join(f"min({_q(c)}), max({_q(c)}), count(DISTINCT {_q(c)})" for c in found)
                       + " FROM t").fetchall()[0]
     span = {c: got[3 * i:3 * i + 3] for i, c in enumerate(found)}  # (lowest, highest, distinct values)
-    out = [f"{c} holds years ({lo}-{hi}): if it is when each row happened (a year of sale, not of build), "
-           f"`--time-column {c}` judges on the latest years; the drafted random split learns from later years "
-           "than some of the rows it judges"
+    out = [(c, f"{c} holds years ({lo}-{hi}): if it is when each row happened (a year of sale, not of build), "
+               f"`--time-column {c}` judges on the latest years; the drafted {split} split learns from later years "
+               "than some of the rows it judges")
            for c in years for lo, hi, n in [span[c]] if lo is not None and 1900 <= lo and hi <= 2100 and n >= 3]
     for c, unit in periods:
         lo, hi, n = span[c]
         if lo is None or hi - lo < max(_PERIODS[unit], 9) or n < 0.5 * (hi - lo + 1):
             continue  # within one cycle, too short, or too sparse to be a count of periods
-        out.append(f"{c} counts {unit}s ({lo}-{hi}): if it is when each row happened (not how long something "
-                   f"lasted), `--time-column {c}` judges on the latest; the drafted random split learns from later "
-                   f"{unit}s than some of the rows it judges")
+        out.append((c, f"{c} counts {unit}s ({lo}-{hi}): if it is when each row happened (not how long something "
+                       f"lasted), `--time-column {c}` judges on the latest; the drafted {split} split learns from "
+                       f"later {unit}s than some of the rows it judges"))
     return out
 
 
@@ -1248,19 +1252,31 @@ def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float =
 
 
 def _split(con: Any, time_column: str | None, task: str, *, why: str = "", target: str | None = None,
-           group: tuple[str, float, str] | None = None, cluster: str | None = None) -> list[str]:
+           group: tuple[str, float, str] | None = None, cluster: str | None = None,
+           hint: str | None = None) -> list[str]:
+    """The charter's ``split:`` lines. ``hint``: with no time column, a whole-number column that
+    may say when each row happened (:func:`_time_number_hints`): the split's kind is then drafted,
+    with the temporal split on it written out beside, for the analyst who knows which it is."""
     from .data.sql import quote_ident as _q
 
+    if time_column is None:
+        kind = "group" if group is not None else "random"
+        tag = ""
+        if hint is not None:
+            alt = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in
+                   _split(con, hint, task, target=target)[1:]) if not k.strip().startswith("#")}
+            tag = (f"   # drafted: {hint} may be when each row happened; if so, judge on the latest: {{kind: temporal, "
+                   f"column: {alt['column']}, train: {alt['train']}, evaluate: {alt['evaluate']}}}")
     if time_column is None and group is not None:
         col, per_value, holds = group
         return ["split:                        # group: all rows of a value on one side, about 25 % of the values held out",
                 f"  # {col} repeats ({per_value:.1f} rows a value), {holds}: an entity whose",
                 "  # rows a random split would put on both sides, where a model recognises it instead of predicting",
-                "  kind: group", f"  column: {_yaml_scalar(col)}", "  test_size: 0.25", "  seed: 0"]
+                f"  kind: {kind}{tag}", f"  column: {_yaml_scalar(col)}", "  test_size: 0.25", "  seed: 0"]
     if time_column is None:
         return ["split:                        # random: 25 % held out, seeded" +
                 (", stratified on the target" if task in ("classification", "multiclass") else ""),
-                "  kind: random", "  test_size: 0.25", "  seed: 0"]
+                f"  kind: {kind}{tag}", "  test_size: 0.25", "  seed: 0"]
     col = _q(time_column)
     share, moved = _temporal_cut(con, col, target, task)
     cut, lo, hi = con.execute(f"SELECT quantile_disc({col}, {share}), min({col}), max({col}) FROM t").fetchone()
