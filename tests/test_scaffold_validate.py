@@ -217,6 +217,34 @@ def test_a_whole_number_column_counting_periods_is_named_with_the_flag_that_spli
     assert load_charter(chosen.charter).split.column == "week" and not [n for n in chosen.notes if " counts " in n]
 
 
+def test_a_whole_number_column_of_unix_times_is_named_and_the_split_drafted(tmp_path: Path) -> None:
+    """Texas housing sales by city and month (ggplot2's txhousing), the month exported as Unix
+    seconds (`report_ts`) the way an API writes it: `new` drafted a random split and said
+    nothing. Now it names the column, in seconds or in milliseconds, and drafts the split's kind;
+    a number named otherwise (a phone number in that range) or too small to be a time is none."""
+    from demos.text import frame
+    from workbench.charter.drafted import drafted_values
+
+    tx = frame("ggplot2", "txhousing").dropna(subset=["median"]).head(1200)
+    moment = pd.to_datetime({"year": tx["year"], "month": tx["month"], "day": 1}) - pd.Timestamp("1970-01-01")
+    seconds = (moment.dt.total_seconds()).astype("int64")
+    frame_ = pd.DataFrame({"city": tx["city"], "sales": tx["sales"], "volume": tx["volume"], "report_ts": seconds,
+                           "phone": 5_550_000_000 + np.arange(len(tx)), "updated_at": np.arange(len(tx)) % 4,
+                           "median": tx["median"]})
+    for column, values, unit in (("report_ts", seconds, "seconds"), ("created_at", seconds * 1000, "milliseconds")):
+        frame_.drop(columns=["report_ts"]).assign(**{column: values}).to_csv(tmp_path / "tx.csv", index=False)
+        made = new_pilot(f"tx_{unit}", tmp_path / "tx.csv", "median", pilots_dir=tmp_path / "pilots")
+        (hint,) = [n for n in made.notes if "Unix times" in n]
+        assert hint.startswith(f"{column} holds Unix times in {unit} (2000-01-01 to ") and \
+            f"`--time-column {column}` judges on the latest" in hint, hint
+        (kind,) = [d for d in drafted_values(load_charter(made.charter)) if d.key.startswith("split")]
+        assert kind.why.startswith(f"{column} may be when each row happened") and "kind: temporal" in kind.why
+        chosen = new_pilot(f"tx_{unit}_2", tmp_path / "tx.csv", "median", time_column=column,
+                           pilots_dir=tmp_path / "pilots")
+        split = load_charter(chosen.charter).split
+        assert (split.kind, split.column) == ("temporal", column) and split.evaluate[1] == int(values.max())
+
+
 def test_labels_written_several_ways_are_named_for_tabular_and_text_pilots(tmp_path: Path) -> None:
     """A churn flag typed by hand: 'Yes', 'yes', 'YES ', 'No', 'no'. `new` drafted a five-class
     pilot and said nothing, so a model was judged on telling 'Yes' from 'yes'. It still drafts

@@ -26,6 +26,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -779,6 +780,12 @@ _YEAR_NAME = re.compile(r"(?i)year|(^|[^a-z])yrs?([^a-z]|$)")
 _PERIODS = {"week": 53, "wk": 53, "month": 12, "quarter": 4, "qtr": 4, "day": 31, "hour": 24, "period": 1,
             "step": 1, "tick": 1}
 _PERIOD_NAME = re.compile(r"(?i)(?:^|[^a-z])(" + "|".join(_PERIODS) + r")(?:[^a-z]|$)")
+# a whole-number column named as a moment (`created_at`, `event_ts`, `epoch`) holding Unix times,
+# in seconds or milliseconds, from 1980 to 2100: an API's export of when each row happened
+_UNIX_NAME = re.compile(r"(?i)(?:^|[^a-z])(?:ts|time|timestamp|epoch|date|datetime|created|updated|modified)"
+                        r"(?:[^a-z]|$)|[a-z0-9]_at$")
+_UNIX_UNITS = {"seconds": 1, "milliseconds": 1000}
+_UNIX_SPAN = (315_532_800, 4_102_444_800)  # 1980-01-01 and 2100-01-01, in seconds
 
 
 def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: dict[str, str], *,
@@ -788,7 +795,8 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
     splits on one:
     named as years and holding years (1900-2100, three or more; a year of sale, or of build, a
     measurement), or named as a period (singular) and counting on past one cycle of it with few
-    gaps (week 1 to 200, not a week of the year; a count of periods may be a measurement too).
+    gaps (week 1 to 200, not a week of the year; a count of periods may be a measurement too),
+    or named as a moment and holding Unix times (``created_at`` in seconds or milliseconds).
     Which it is, only the analyst knows: said, not decided. One scan for every such column."""
     from .data.sql import quote_ident as _q
 
@@ -796,7 +804,8 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
     years = [c for c in numbers if _YEAR_NAME.search(c)]
     periods = [(c, m.group(1).lower()) for c in numbers
                if c not in exclude and c not in years and (m := _PERIOD_NAME.search(c))]
-    found = [*years, *(c for c, _ in periods)]
+    moments = [c for c in numbers if c not in years and c not in dict(periods) and _UNIX_NAME.search(c)]
+    found = [*years, *(c for c, _ in periods), *moments]
     if not found:
         return []
     got = con.execute("SELECT " + ", ".join(f"min({_q(c)}), max({_q(c)}), count(DISTINCT {_q(c)})" for c in found)
@@ -813,6 +822,16 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
         out.append((c, f"{c} counts {unit}s ({lo}-{hi}): if it is when each row happened (not how long something "
                        f"lasted), `--time-column {c}` judges on the latest; the drafted {split} split learns from "
                        f"later {unit}s than some of the rows it judges"))
+    for c in moments:
+        lo, hi, n = span[c]
+        unit = next((u for u, k in _UNIX_UNITS.items() if lo is not None and _UNIX_SPAN[0] * k <= lo
+                     and hi < _UNIX_SPAN[1] * k), None)
+        if unit is None or n < 3:
+            continue
+        first, last = (datetime.fromtimestamp(v / _UNIX_UNITS[unit], tz=timezone.utc).date() for v in (lo, hi))
+        out.append((c, f"{c} holds Unix times in {unit} ({first} to {last}): if it is when each row happened, "
+                       f"`--time-column {c}` judges on the latest; the drafted {split} split learns from later "
+                       "times than some of the rows it judges"))
     return out
 
 
