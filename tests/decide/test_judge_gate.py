@@ -1,5 +1,6 @@
 """A gate on an LLM judge's score counts only once its agreement with reviewer labels is measured
-on enough answers and high enough (a real MLflow store and labels database in tmp_path)."""
+on enough of the gated candidate's answers and high enough (a real MLflow store and labels
+database in tmp_path)."""
 
 from __future__ import annotations
 
@@ -63,19 +64,35 @@ def test_a_judge_gate_fails_until_enough_labels_agree_with_the_judge(tmp_path: P
     guarded = guard_judge_gates((gate, other), charter, store)
     assert not guarded[0].passed and "measured on 0 labelled answer(s)" in guarded[0].reason
     assert "Label panel" in guarded[0].reason and guarded[1] == other
+    # today's canned reply, judged wrong 8 times and labelled wrong 8 times: the judge agrees with people on
+    # answers nobody could get wrong, which says nothing of how it scores the candidate's (pooled, it passed)
+    canned = store.start_run(charter.name, "canned")
+    store.log_params(canned.run_id, {"judge.model": "judge-1",
+                                     "judge.prompt_sha256": hashlib.sha256(PROMPT.encode()).hexdigest()})
+    store.client.log_table(canned.run_id, data=table.assign(output="see the help pages", judge=0.0),
+                           artifact_file="items/canned.json")
+    store.end_run(canned.run_id, FINISHED)
+    for i in range(8):
+        write_label(charter.warehouse_path, run_id=canned.run_id, candidate="canned", item_id=f"q{i}", label="wrong",
+                    reviewer="ana@team.internal")
+    assert guard_judge_gates((gate,), charter, store)[0].passed  # every candidate's labels pooled
+    mine = guard_judge_gates((gate,), charter, store, "mine")[0]
+    assert not mine.passed and "measured on 0 labelled answer(s) of candidate 'mine'" in mine.reason
+    assert "8 labelled answer(s) of other candidates do not count" in mine.reason
+    assert "Label the judged answers of candidate 'mine' as" in mine.reason
     # 6 labels, 4 agreeing: measured, but 67 % < 80 %
     for i in range(6):
         label(i, agree=i < 4)
-    assert judge_agreement(charter, store).items == 6
-    failed = guard_judge_gates((gate,), charter, store)[0]
-    assert not failed.passed and "agrees with reviewer labels on 67% of 6" in failed.reason
+    assert judge_agreement(charter, store, "mine").items == 6
+    failed = guard_judge_gates((gate,), charter, store, "mine")[0]
+    assert not failed.passed and "agrees with reviewer labels on 67% of 6 answers of candidate 'mine'" in failed.reason
     # a reviewer changes two labels (the newest counts), "unsure" is left out: 6 of 6 agree
     for i in (4, 5):
         label(i, agree=True)
     write_label(charter.warehouse_path, run_id=run.run_id, candidate="mine", item_id="q7", label="unsure",
                 reviewer="ana@team.internal")
-    passed = guard_judge_gates((gate,), charter, store)[0]
-    assert passed.passed and "judge agreement 100% on 6 labelled answers" in passed.details
+    passed = guard_judge_gates((gate,), charter, store, "mine")[0]
+    assert passed.passed and "judge agreement 100% on 6 labelled answers of candidate 'mine'" in passed.details
     # an edited judge prompt is another judge: the labels of runs it did not judge do not count
     (tmp_path / "judge.txt").write_text(PROMPT + " Be strict.")
-    assert not guard_judge_gates((gate,), charter, store)[0].passed
+    assert not guard_judge_gates((gate,), charter, store, "mine")[0].passed

@@ -1223,7 +1223,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     if charter.eval_set is not None:  # a gate on an LLM judge's score counts only once people agree with it
         from .judge_gate import guard_judge_gates
 
-        gates = guard_judge_gates(gates, charter, store)
+        gates = guard_judge_gates(gates, charter, store, ev.candidate)
     passed = all(g.passed for g in gates)
     drafted = drafted_values(charter)  # reported whatever the gates say; only a GO is held back by them
     notes: list[str] = []
