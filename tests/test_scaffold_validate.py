@@ -221,7 +221,8 @@ def test_a_whole_number_column_of_unix_times_is_named_and_the_split_drafted(tmp_
     """Texas housing sales by city and month (ggplot2's txhousing), the month exported as Unix
     seconds (`report_ts`) the way an API writes it: `new` drafted a random split and said
     nothing. Now it names the column, in seconds or in milliseconds, and drafts the split's kind;
-    a number named otherwise (a phone number in that range) or too small to be a time is none."""
+    a number named otherwise (a phone number in that range) or too small to be a time is none;
+    an eval-set pilot's undated items get the note too."""
     from demos.text import frame
     from workbench.charter.drafted import drafted_values
 
@@ -243,6 +244,15 @@ def test_a_whole_number_column_of_unix_times_is_named_and_the_split_drafted(tmp_
                            pilots_dir=tmp_path / "pilots")
         split = load_charter(chosen.charter).split
         assert (split.kind, split.column) == ("temporal", column) and split.evaluate[1] == int(values.max())
+    # an eval-set pilot's items alike: the note names the flag that holds out the latest items
+    from workbench.new import new_text_pilot
+
+    pd.DataFrame({"note": [f"{c}: {n:.0f} sales" for c, n in zip(tx["city"], tx["sales"].fillna(0), strict=True)],
+                  "sent_ts": seconds, "band": np.where(tx["median"] > tx["median"].median(), "high", "low")}
+                 ).to_csv(tmp_path / "notes.csv", index=False)
+    made = new_text_pilot("notes", tmp_path / "notes.csv", "band", ["note"], pilots_dir=tmp_path / "pilots")
+    (hint,) = [n for n in made.notes if "Unix times" in n]
+    assert hint.startswith("sent_ts holds Unix times in seconds") and "the drafted random item split" in hint, hint
 
 
 def test_labels_written_several_ways_are_named_for_tabular_and_text_pilots(tmp_path: Path) -> None:

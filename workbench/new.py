@@ -1057,6 +1057,14 @@ def _items_time(con: Any, columns: dict[str, str], skip: list[str], time_column:
     return time_column, note, f"TRY_CAST({_q(time_column)} AS TIMESTAMP)" if written else _q(time_column)
 
 
+def _item_time_hints(con: Any, columns: dict[str, str], target: str, time_column: str | None) -> tuple[str, ...]:
+    """Undated items: the notes of :func:`_time_number_hints` for whole-number columns that may
+    say when each item came (a year, a count of weeks, Unix times), with the flag that dates them."""
+    if time_column is not None:
+        return ()
+    return tuple(note for _, note in _time_number_hints(con, columns, target, {}, split="random item"))
+
+
 def _latest_items(con: Any, when: str, target: str, share: float, why: str, *, ignore: set[str]) -> tuple[float, str]:
     """The share of the newest labelled items (by the SQL expression ``when``) that holds
     :data:`MIN_PER_CLASS` of each class (``share`` at least, half at most), and what the note
@@ -1574,8 +1582,9 @@ def new_text_pilot(
             raise ConfigError(f"the data has no column(s) {', '.join(missing)}", where=str(data),
                               hint=f"its columns: {', '.join(columns)}")
         time_column, time_note, when = _items_time(con, columns, [target, *text_columns], time_column, data)
+        dated = _item_time_hints(con, columns, target, time_column)
         no_text = _drop_textless(con, target, text_columns)
-        asked_again = _repeats_note(con, target, text_columns, "labelled items")
+        asked_again = _repeats_note(con, target, text_columns, "labelled items") + dated
         rows = con.execute(f"SELECT count(*) FROM t WHERE {_q(target)} IS NOT NULL").fetchone()[0]
         counts = con.execute(f"SELECT {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(target)} IS NOT NULL "
                              "GROUP BY ALL ORDER BY 2 DESC, 1").fetchall()
@@ -2093,7 +2102,8 @@ def new_extraction_pilot(
         _need_columns(columns, [target, *input_columns], data, "--target / --text-column")
         time_column, time_note, when = _items_time(con, columns, [target, *input_columns], time_column, data)
         no_text = _drop_textless(con, target, input_columns)
-        repeats = _repeats_note(con, target, input_columns, "items")
+        repeats = _repeats_note(con, target, input_columns, "items") + _item_time_hints(con, columns, target,
+                                                                                        time_column)
         id_col, columns = _item_ids(con, columns, [target, *input_columns])
         # the eval set is the first share of this order: seeded at random, or the latest items first
         order = (f"{when} DESC NULLS LAST, " if when else "") + f"hash({_q(id_col)}::VARCHAR || '{seed}')"
