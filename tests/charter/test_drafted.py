@@ -82,6 +82,7 @@ def test_confirming_removes_the_tag_and_logs_who_and_when(tmp_path: Path) -> Non
     assert [(c.key, c.by) for c in charter.confirmed] == [("baseline", "ana"), ("gates[0] (beats)", "ana")]
     assert charter.confirmed[0].at.endswith("+00:00")
     assert charter.confirmed[0].text == "baseline: {kind: prior}"  # the record says which rule was confirmed
+    assert charter.confirmed[0].why == "the prior"  # ... and the question the person answered
     assert [v.key for v in drafted_values(charter)] == ["owner", "production.on_call", "columns.a.range"]
     # a second confirmation appends to the same list; a selector matching nothing changes nothing
     with pytest.raises(ConfigError, match="no drafted value matches 'nope'"):

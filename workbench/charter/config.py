@@ -512,6 +512,7 @@ class ConfirmedValue(_Model):
     text: str = ""
     by: str
     at: str
+    why: str = ""  # why it was drafted (the tag's words); empty in confirmations logged before it was kept
 
 
 _SPARK_MASTER = re.compile(r"^(local(\[(\d+|\*)(,\s*\d+)?\])?|(spark|sc|k8s)://\S+|yarn)$")

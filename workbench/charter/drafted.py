@@ -74,16 +74,19 @@ class DraftedValue:
 
 @dataclass(frozen=True)
 class Confirmation:
-    """A drafted value a person confirmed with `workbench confirm` (who, when, what it said)."""
+    """A drafted value a person confirmed with `workbench confirm` (who, when, what it said, and
+    why it was drafted: the question the person answered, which a reviewer reads beside it)."""
 
     key: str
     file: str
     text: str
     by: str
     at: str  # ISO 8601, UTC
+    why: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "file": self.file, "text": self.text, "by": self.by, "at": self.at}
+        return {"key": self.key, "file": self.file, "text": self.text, "by": self.by, "at": self.at,
+                **({"why": self.why} if self.why else {})}
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -296,7 +299,7 @@ def confirm(charter: Any, selectors: Sequence[str] = (), *, all_values: bool = F
         texts[path] = "".join(lines)
     main = Path(charter.path)
     texts[main] = _logged(texts[main] if main in texts else main.read_text(encoding="utf-8"),
-                          [Confirmation(v.key, v.file, v.shown, who, at) for v in chosen])
+                          [Confirmation(v.key, v.file, v.shown, who, at, v.why) for v in chosen])
     for path in sorted(texts, key=lambda p: p != main):
         _replace(path, texts[path])
     return chosen

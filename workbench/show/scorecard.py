@@ -715,9 +715,9 @@ def _drafted_section(decision: Any) -> str:
                              for d in drafted], numeric_from=99))
     if confirmed:
         parts.append(f"<h3>Confirmed drafted values ({len(confirmed)})</h3>")
-        parts.append(_table(["key", "value", "file", "confirmed by", "at"],
-                            [(c.get("key"), c.get("text"), c.get("file"), c.get("by"), c.get("at")) for c in confirmed],
-                            numeric_from=99))
+        parts.append(_table(["key", "value", "why it was drafted", "file", "confirmed by", "at"],
+                            [(c.get("key"), c.get("text"), c.get("why") or "—", c.get("file"), c.get("by"),
+                              c.get("at")) for c in confirmed], numeric_from=99))
     return "".join(parts)
 
 
