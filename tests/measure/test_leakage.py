@@ -274,6 +274,31 @@ def test_a_number_whose_rows_are_one_record_seen_again_is_flagged_on_a_random_sp
     assert found.value == pytest.approx(shared / len(heldout), abs=1e-4) and shared / len(heldout) > 0.9
 
 
+def test_a_numbered_identifier_is_judged_by_its_values_as_a_written_one_is() -> None:
+    """Orders whose churn flag is the customer's (on 8 % of customers one order says otherwise),
+    the customer numbered 0-149: written "C17" it was flagged and `new` split by it, numbered it
+    went to GO on a random split (a small tree on the number cannot tell 150 customers apart;
+    hgb's 200 trees can). A number named as an identifier is now scored by each value's target,
+    as a category is; an order number, new on the held half, and an honest amount are not."""
+    rng = np.random.default_rng(3)
+    n, customers = 1200, 150
+    who = rng.integers(0, customers, n)
+    lean = rng.normal(size=customers)
+    frame = pd.DataFrame({"customer_id": who, "order_id": rng.permutation(n) + 10_000,
+                          "amount": rng.gamma(2, 30, n).round(2),
+                          "churned": (lean[who] + rng.normal(0, 0.1, n) > 0.5).astype(int)})
+    pure = frame.groupby("customer_id")["churned"].nunique().eq(1).mean()
+    assert 0.85 < pure < 1  # not one record seen again: seen_again and one_to_one stay silent
+    written = frame.assign(customer_id="C" + frame["customer_id"].astype(str))
+    found = {kind: check_frame(data, "churned", task_kind="classification", split_kind="random", **columns)
+             for kind, data, columns in (
+                 ("numbered", frame, {"numeric": ["customer_id", "order_id", "amount"], "categorical": []}),
+                 ("written", written, {"numeric": ["order_id", "amount"], "categorical": ["customer_id"]}))}
+    assert [(f.feature, f.check) for f in found["numbered"]] == [("customer_id", "single_feature")]
+    assert found["numbered"] == found["written"] and found["numbered"][0].value >= leakage.MAX_AUC
+    assert "per-value target rate" in found["numbered"][0].evidence
+
+
 def test_a_code_recorded_after_the_fact_on_a_rare_class_is_flagged_by_average_precision() -> None:
     # DAAG's nassCDS, in miniature: 4.2 % of occupants die; the injury severity, coded after the
     # crash, is 4 ("killed") for most deaths and a few survivors. ROC AUC stays under MAX_AUC

@@ -26,8 +26,9 @@ Checks (``Finding.check``):
   a multiclass target: >= :data:`MAX_CLASS_AUC`, or every class against the rest at >=
   :data:`MAX_AUC`; regression: R² >= :data:`MAX_R2` of a small tree). Categories are scored
   by their target rate on the fitted half, so an identifier (every value new on the scored
-  half) is not flagged. A
-  binary target whose rarer class is under 20 % of the rows (``metrics.SKEWED``) is also
+  half) is not flagged; so is a number named as an identifier (``customer_id`` 0-149), whose
+  number measures nothing: a small tree cannot tell 150 customers apart, a model of many
+  trees can. A binary target whose rarer class is under 20 % of the rows (``metrics.SKEWED``) is also
   judged by that class's average precision (>= :data:`MAX_AP`): ROC AUC flatters a feature
   there (an injury severity recorded after the crash: ROC AUC 0.985, yet it finds 92 % of
   the deaths at 97 % precision);
@@ -420,6 +421,10 @@ def _check(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Sequenc
         x = numbers[col] = _numbers(rows[col])
         found = _numeric_finding(col, x, y, fit, held, classification, rows[target], binary, aucs,
                                  records=split_kind in (None, "random"))
+        if found is None and identifier_name(col):  # its number names an entity and measures nothing: a tree
+            # on it cannot tell 150 customers apart, a model with many trees can; scored as categories, by
+            # each value's target on the fitted half (values new to the held half, as records', score nothing)
+            found = _categorical_finding(col, rows[col], y, fit, held, classification, binary, aucs)
         if found is not None:
             findings.append(found)
         else:
