@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import textwrap
 from pathlib import Path
 
@@ -158,6 +159,34 @@ def test_times_kept_as_iso_text_in_a_parquet_file_are_read_as_times_and_split_on
     chosen = load_charter(new_pilot("events2", path, "returned", time_column="closed_at",
                                     pilots_dir=tmp_path / "pilots").charter)
     assert chosen.split.column == "closed_at" and chosen.sources["events"].columns["closed_at"] == "TIMESTAMP"
+
+
+def test_a_time_column_chosen_among_several_is_drafted_with_how_long_each_spans(tmp_path: Path) -> None:
+    """Loans with the date each was issued (2015-2018) and the date the borrower's first credit
+    line opened, years before: `new` took the earliest on average for the row's time, split on
+    the credit line's date and left the issue date out as known after the fact; confirming
+    everything, nobody was asked. The choice is now drafted, with how long each column spans
+    and the flag for the other; with the flag, nothing is guessed."""
+    from workbench.charter.drafted import drafted_values
+
+    rng = np.random.default_rng(7)
+    n = 600
+    issued = pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 4 * 365, n), unit="D")
+    opened = issued - pd.to_timedelta(rng.integers(3, 35, n) * 365, unit="D")
+    frame = pd.DataFrame({"issue_d": issued, "earliest_cr_line": opened, "int_rate": rng.uniform(8, 20, n).round(2),
+                          "default": (rng.random(n) < 0.2).astype(int)})
+    frame.to_parquet(tmp_path / "loans.parquet", index=False)
+    made = new_pilot("loans", tmp_path / "loans.parquet", "default", pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    assert charter.split.column == "earliest_cr_line"  # still the guess, now drafted
+    (guess,) = [d for d in drafted_values(charter) if d.key.startswith("split")]
+    assert guess.key == "split.column" and "--time-column issue_d" in guess.why
+    spans = dict(re.findall(r"(\w+) (\d+\.\d) years", guess.why))
+    assert float(spans["earliest_cr_line"]) > 20 and 3 < float(spans["issue_d"]) < 4
+    chosen = new_pilot("loans2", tmp_path / "loans.parquet", "default", time_column="issue_d",
+                       pilots_dir=tmp_path / "pilots")
+    assert load_charter(chosen.charter).split.column == "issue_d"
+    assert not [d for d in drafted_values(load_charter(chosen.charter)) if d.key.startswith("split")]
 
 
 def test_a_whole_number_year_column_is_named_with_the_flag_that_splits_on_it(tmp_path: Path) -> None:

@@ -572,12 +572,13 @@ def new_pilot(
         if task == "classification":
             positive, why_positive = _positive_label([(_jsonable(v), c) for v, c in counts])
             minority_share = min(c for _, c in counts) / sum(c for _, c in counts)
-        time_note = ""
+        time_note, time_others = "", []
         if time_column is None:  # rows with a date or time: split on it, never at random
-            time_column, time_note = _time_column(con, columns, target)
+            time_column, time_note, time_others = _time_column(con, columns, target)
         retyped = _read_text_times(con, columns, target, time_column)  # ISO times kept as text (a JSON export's)
         if retyped is not None:
-            time_column, time_note = retyped
+            time_column, time_note, time_others = retyped
+        time_guess = _time_guess(con, time_column, time_others) if time_column else None
         # columns that are no features: identifiers, free text, personal data
         exclude: dict[str, str] = {}
         pii: dict[str, str] = {}  # column -> why it is taken for personal data
@@ -665,7 +666,8 @@ def new_pilot(
         # whole numbers that may say when each row happened: named, and the split drafted, not decided
         hints = [] if time_column else _time_number_hints(con, columns, target, exclude, split=kind)
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group,
-                             cluster=None if cluster is None else cluster[0], hint=hints[0][0] if hints else None)
+                             cluster=None if cluster is None else cluster[0], hint=hints[0][0] if hints else None,
+                             guess=time_guess)
         notes += _copies_note(con, columns, target, table, distinct_of, split=kind)
         if time_column is None:  # random or group, 25 % held out: (about) what the sample-size gate will see
             notes += [note for _, note in hints]
@@ -751,26 +753,47 @@ def _class_order(data: Path, target: str, values: list[Any]) -> list[Any]:
 _TIME_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE")
 
 
-def _time_column(con: Any, columns: dict[str, str], target: str) -> tuple[str | None, str]:
-    """The row's time when the data has DATE/TIMESTAMP columns, and a comment saying which and
-    why. Of several, the earliest on average (first in the file on a tie): a prediction is
-    made at the row's earliest moment, and the later dates (closing, payment, outcome) are
-    known only after it, so the leakage checks leave them out as future-dated."""
+def _time_column(con: Any, columns: dict[str, str], target: str) -> tuple[str | None, str, list[str]]:
+    """The row's time when the data has DATE/TIMESTAMP columns, a comment saying which and why,
+    and the others it was chosen from. Of several, the earliest on average (first in the file on
+    a tie): a prediction is made at the row's earliest moment, and the later dates (closing,
+    payment, outcome) are known only after it, so the leakage checks leave them out as
+    future-dated. Yet the earliest may be the date of something older than the row (a credit
+    line opened decades before the loan): a guess, drafted (:func:`_time_guess`)."""
     from .data.sql import quote_ident as _q
 
     found = [c for c, t in columns.items() if t in _TIME_TYPES and c != target and not _PERSONAL.search(c)]
     if not found:
-        return None, ""
+        return None, "", []
     stats = con.execute("SELECT " + ", ".join(f"count(DISTINCT {_q(c)}), avg(epoch({_q(c)}))" for c in found)
                         + " FROM t").fetchall()[0]
     usable = [(stats[2 * i + 1], i, c) for i, c in enumerate(found) if stats[2 * i] >= 2]
     if not usable:
-        return None, ""
+        return None, "", []
     chosen = min(usable)[2]
-    others = [c for c in found if c != chosen]
+    others = [c for _, _, c in usable if c != chosen]
     why = (f"{chosen} is a {columns[chosen]} column" + (f" (the earliest on average of {', '.join(found)})"
                                                         if others else "") + "; --time-column picks another")
-    return chosen, why
+    return chosen, why, others
+
+
+def _time_guess(con: Any, chosen: str, others: Sequence[str]) -> str | None:
+    """The drafted tag's words for a time column chosen among several, with how long each spans
+    (its middle 90 %): the date of something older than the row (a credit line opened, a hire)
+    spans decades where the rows' own time spans the years the table covers. Only the analyst
+    knows which is when a prediction is made. None when there was no choice."""
+    from .data.sql import quote_ident as _q
+
+    if not others:
+        return None
+    cols = [chosen, *others]
+    seconds = [f"epoch(TRY_CAST({_q(c)} AS TIMESTAMP))" for c in cols]
+    spans = con.execute("SELECT " + ", ".join(f"(quantile_cont({x}, 0.95) - quantile_cont({x}, 0.05)) / 31557600.0"
+                                              for x in seconds) + " FROM t").fetchone()  # in years of 365.25 days
+    shown = ", ".join(f"{c} {v:.1f} years" for c, v in zip(cols, spans, strict=True) if v is not None)
+    return (f"{chosen}, the earliest on average of {', '.join(cols)} (their middle 90 % spans {shown}), is taken "
+            f"for when each row happened and a prediction is made; if it is the date of something older (a "
+            f"credit line opened, a hire), run `workbench new` again with --time-column {others[0]}")
 
 
 _YEAR_NAME = re.compile(r"(?i)year|(^|[^a-z])yrs?([^a-z]|$)")
@@ -836,10 +859,11 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
 
 
 def _read_text_times(con: Any, columns: dict[str, str], target: str, time_column: str | None
-                     ) -> tuple[str, str] | None:
+                     ) -> tuple[str, str, list[str]] | None:
     """A table's time kept as ISO text (--time-column, or, with no DATE/TIMESTAMP column, the
     earliest on average of such columns) declared TIMESTAMP: in ``columns`` (so the charter's
-    reader loads it as one) and in the table ``t`` here. (The column, why), or None."""
+    reader loads it as one) and in the table ``t`` here. (The column, why, the others it was
+    chosen from), or None."""
     from .data.sql import quote_ident as _q
 
     if time_column is not None and columns[time_column] in _TIME_TYPES:
@@ -855,7 +879,7 @@ def _read_text_times(con: Any, columns: dict[str, str], target: str, time_column
     others = [c for c in found if c != chosen]
     return chosen, (f"{chosen} holds dates and times written as text, read as TIMESTAMP"
                     + (f" (the earliest on average of {', '.join(found)})" if others else "")
-                    + ("" if time_column else "; --time-column picks another"))
+                    + ("" if time_column else "; --time-column picks another")), others
 
 
 def _leaks(con: Any, columns: dict[str, str], target: str, task: str, positive: Any, time_column: str | None,
@@ -1037,7 +1061,7 @@ def _items_time(con: Any, columns: dict[str, str], skip: list[str], time_column:
         raise ConfigError(f"the data has no column '{time_column}' for --time-column", where=str(data),
                           hint=f"its columns: {', '.join(columns)}")
     if time_column is None:
-        time_column, note = _time_column(con, columns, skip[0])
+        time_column, note, _ = _time_column(con, columns, skip[0])
         if time_column is None:
             found = _times_as_text(con, columns, skip)
             if found:
@@ -1280,10 +1304,11 @@ def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float =
 
 def _split(con: Any, time_column: str | None, task: str, *, why: str = "", target: str | None = None,
            group: tuple[str, float, str] | None = None, cluster: str | None = None,
-           hint: str | None = None) -> list[str]:
+           hint: str | None = None, guess: str | None = None) -> list[str]:
     """The charter's ``split:`` lines. ``hint``: with no time column, a whole-number column that
     may say when each row happened (:func:`_time_number_hints`): the split's kind is then drafted,
-    with the temporal split on it written out beside, for the analyst who knows which it is."""
+    with the temporal split on it written out beside, for the analyst who knows which it is.
+    ``guess``: a time column chosen among several (:func:`_time_guess`): its line is drafted."""
     from .data.sql import quote_ident as _q
 
     if time_column is None:
@@ -1314,7 +1339,7 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
     return [f"split:                        # temporal: train on the earliest {share * 100:.0f} %, judge on the latest rows",
             *([f"  # {moved}"] if moved else []),
             *([f"  # time column: {why}"] if why else []),
-            "  kind: temporal", f"  column: {_yaml_scalar(time_column)}",
+            "  kind: temporal", f"  column: {_yaml_scalar(time_column)}" + (f"   # drafted: {guess}" if guess else ""),
             f"  train: [{_yaml_scalar(_jsonable(lo))}, {_yaml_scalar(_jsonable(cut))}]",
             f"  evaluate: [{_yaml_scalar(_jsonable(after))}, {_yaml_scalar(_jsonable(hi))}]",
             *([f"  cluster: {_yaml_scalar(cluster)}              # its rows move together: each value one unit of "
