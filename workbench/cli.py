@@ -353,8 +353,10 @@ def new(
 
     drafted = drafted_values(_charter(made.charter))
     # one ordered list: a hint to "run" next to one that says the run cannot reach GO yet read as a contradiction
+    split = any(d.key.startswith("split.") for d in drafted)  # when rows happened: a guess of `new`'s
     steps = [f"review {made.charter}: the owner, the question and the {len(drafted)} value(s) tagged `# drafted` "
-             "(today's rule, gate thresholds, the production plan, contract ranges and null shares)",
+             f"(today's rule, gate thresholds, {'the split, ' if split else ''}the production plan, contract ranges "
+             "and null shares)",
              f"confirm each drafted value: `workbench confirm --pilot {made.charter}` lists them; until then the "
              "outcome is DRAFT, never GO",
              f"run the pilot: {made.next_command()} (it runs before step 2 too, and ends DRAFT)"]
