@@ -820,7 +820,8 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
     measurement), or named as a period (singular) and counting on past one cycle of it with few
     gaps (week 1 to 200, not a week of the year; a count of periods may be a measurement too),
     or named as a moment and holding Unix times (``created_at`` in seconds or milliseconds).
-    Which it is, only the analyst knows: said, not decided. One scan for every such column."""
+    Which it is, only the analyst knows: said, and the split's kind drafted (:func:`_split`), not
+    decided. One scan for every such column."""
     from .data.sql import quote_ident as _q
 
     numbers = [c for c, t in columns.items() if t in _INTEGERS and c != target]
