@@ -1196,8 +1196,37 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
                              "hold some out and keep some to train on: its values subdivide the classes, a leak, "
                              "not an entity")
                 continue
+        elif not named_id and not seen_again:  # a number: its tenths stand for the classes. A code assigned
+            # from the answer (a loan's sub-grade, from its rate) spans few of them, and nothing else in the row
+            # names its values; an entity's own columns do (a store's floor area), and a model recognises it by them
+            spans = con.execute(f"SELECT median(n) FROM (SELECT count(DISTINCT {_q(col)}) AS n FROM (SELECT {_q(col)}, "
+                                f"ntile(10) OVER (ORDER BY {_q(target)}) AS b FROM t WHERE {_q(target)} IS NOT NULL) "
+                                "GROUP BY b)").fetchone()[0]
+            if spans is not None and spans < MIN_VALUES_PER_CLASS and not _named_by(con, col, columns, exclude,
+                                                                                    target, distinct):
+                notes.append(f"not split by {col}: a tenth of the target's range spans {spans:g} of its values "
+                             "(median), and no other column names them: its values subdivide the target, a code "
+                             "assigned from it, not an entity")
+                continue
         best = (col, per_value, holds)
     return best
+
+
+def _named_by(con: Any, col: str, columns: dict[str, str], exclude: dict[str, str], target: str,
+              distinct: int) -> list[str]:
+    """The feature columns that name ``col``'s values: one value of theirs within each of its
+    values (95 % of them or more), and at least half as many distinct values (a store's floor
+    area names the store; a loan's grade, A for A1..A5, does not name its sub-grade)."""
+    from .data.sql import quote_ident as _q
+
+    others = [c for c in columns if c not in exclude and c not in (col, target)]
+    if not others:
+        return []
+    got = con.execute("SELECT " + ", ".join(f"avg((n{i} <= 1)::INT), (SELECT count(DISTINCT {_q(c)}) FROM t)"
+                                            for i, c in enumerate(others))
+                      + " FROM (SELECT " + ", ".join(f"count(DISTINCT {_q(c)}) AS n{i}" for i, c in enumerate(others))
+                      + f" FROM t GROUP BY {_q(col)})").fetchone()
+    return [c for i, c in enumerate(others) if got[2 * i] >= 0.95 and got[2 * i + 1] >= 0.5 * distinct]
 
 
 def _cluster_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: str, columns: dict[str, str],
