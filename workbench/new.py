@@ -56,6 +56,12 @@ _NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "
 _INTEGERS = _NUMERIC - {"FLOAT", "DOUBLE"}  # a year, a period number
 NULL_STRINGS = ["", "NA"]
 _FREE_TEXT = "free text (most values unique)"  # why a column of sentences is left out of a tabular pilot
+# words that name what is written once an outcome is known (a refund, a recovery, a payment made since):
+# a feature so named may be known only after the fact. Ambiguous words (closed, return, collection: a
+# count of closed accounts is history) are left out; a name is a question to the analyst, not a verdict
+_AFTER_WORDS = ("refund", "chargeback", "cancel", "resolution", "resolved", "outcome", "settle", "recover",
+                "writeoff", "chargeoff", "payoff", "paid", "churn", "default", "complaint", "escalat", "terminat",
+                "died", "death", "deceased", "survived", "final")
 # the shipped generic notebooks (the project's notebooks/ folder, beside the package)
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -703,6 +709,11 @@ def new_pilot(
                       ("hgb", "sklearn.ensemble.HistGradientBoostingRegressor", {"max_iter": 200})]
         slice_metric, slice_margin = "quality.mae", round(float(target_std or 0) * 0.1, 6) or 0.0
 
+    late = _named_after(columns, target, {**exclude, **({time_column: ""} if time_column else {})})
+    if late:
+        notes.append(f"{', '.join(late)}: named as written once an outcome is known (a refund, a payment made "
+                     "since): if so, a model learns the answer from them; leave them out (`features.exclude`). "
+                     "The drafted `features:` asks")
     folder.mkdir(parents=True)
     try:
         contract = folder / "contracts" / f"{table}.yml"
@@ -716,7 +727,7 @@ def new_pilot(
             exclude=exclude, split_lines=split_lines, candidates=candidates, slice_cols=slice_cols,
             slice_metric=slice_metric, slice_margin=slice_margin, champion_margin=champion_margin,
             rows=rows, classes=classes, csv_options=_csv_options(data, fmt) if fmt == "csv" else None,
-            ambiguous_dates=dates.ambiguous if dates is not None else (),
+            ambiguous_dates=dates.ambiguous if dates is not None else (), late=late,
             notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -1429,12 +1440,26 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
     out.write_text(text, encoding="utf-8")
 
 
+def _named_after(columns: Mapping[str, str], target: str, exclude: Mapping[str, str]) -> list[str]:
+    """The features whose name holds a word of :data:`_AFTER_WORDS` (as a word's start, in
+    snake_case, camelCase or spaced names): ``refund_requested``, ``paid_total``, ``Recoveries``;
+    not ``prepaid_plan`` nor ``total_charges``."""
+    out = []
+    for col in columns:
+        if col == target or col in exclude:
+            continue
+        words = [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", col)]
+        if any(w.startswith(a) for w in words for a in _AFTER_WORDS):
+            out.append(col)
+    return out
+
+
 def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: str, columns: dict[str, str],
                   target: str, task: str, positive: Any, why_positive: str, primary: str, exclude: dict[str, str],
                   split_lines: list[str], candidates: list[tuple[str, str, dict]], slice_cols: list[str],
                   slice_metric: str, slice_margin: float, champion_margin: float, rows: int, notebooks: str,
                   classes: list[Any] | None = None, csv_options: Any = None,
-                  ambiguous_dates: tuple[str, ...] = ()) -> str:
+                  ambiguous_dates: tuple[str, ...] = (), late: Sequence[str] = ()) -> str:
     q = _yaml_scalar
     lines = [
         f"# Pilot charter drafted by `workbench new` from {data} ({rows:,} rows). Review every line;",
@@ -1484,7 +1509,7 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
     lines += [f"      {q(c)}: {t}" for c, t in columns.items()]
     lines += ["", "features:                        # drafted: every column but the target and those left out below is "
               "a feature, so each is known when a prediction is made (none recorded after the outcome: a payment, "
-              "a balance, a status)",
+              "a balance, a status" + (f"; named so: {', '.join(late)}" if late else "") + ")",
               f"  table: {q(table)}"]
     if exclude:
         lines.append("  exclude:")
