@@ -311,7 +311,8 @@ def test_labels_written_several_ways_are_named_for_tabular_and_text_pilots(tmp_p
 
 def test_a_rating_on_a_scale_drafted_multiclass_names_regression(tmp_path: Path) -> None:
     """Review stars 1 to 5: drafted as five classes, where a 5 called 4 is as wrong as a 5
-    called 1; `new` says so and names the task that judges how far off. Codes are no scale."""
+    called 1; `new` says so and names the task that judges how far off. Codes are no scale, nor
+    is a -1 for "not known" beside 0 and 1: that is named as a code for no value."""
     rng = np.random.default_rng(5)
     n = 600
     x = rng.normal(size=n)
@@ -326,6 +327,15 @@ def test_a_rating_on_a_scale_drafted_multiclass_names_regression(tmp_path: Path)
     codes.to_csv(tmp_path / "codes.csv", index=False)
     assert not [n for n in new_pilot("codes", tmp_path / "codes.csv", "plan", pilots_dir=tmp_path / "pilots").notes
                 if "a scale" in n]
+    # 0 and 1, and -1 for "not known" on 8 % of rows: drafted as three classes and called a scale -1 to 1;
+    # the -1 is named as a code instead, with how to leave those rows unjudged
+    flag = np.where(rng.random(n) < 0.08, -1, (x > 0).astype(int))
+    pd.DataFrame({"x": x, "flag": flag}).to_csv(tmp_path / "flags.csv", index=False)
+    notes = new_pilot("flags", tmp_path / "flags.csv", "flag", pilots_dir=tmp_path / "pilots").notes
+    (note,) = [n for n in notes if "a code for 'no value' or 'unknown'?" in n]
+    assert note.startswith("flag is -1 in ") and "the only negative value (the others from 0)" in note
+    assert note.endswith("run `workbench new` again: the rest is a pilot of 2 classes")
+    assert not [n for n in notes if "a scale" in n]
 
 
 def test_a_value_that_does_not_match_the_declared_date_format_is_located(tmp_path: Path) -> None:

@@ -556,8 +556,8 @@ def new_pilot(
                 "multiclass" if MULTICLASS_MIN <= distinct <= MULTICLASS_MAX else "classification"
             notes.append(f"task: {task} ({distinct} distinct target values"
                          + (", numeric" if numeric_target else "") + "); override with --task")
-            if task == "multiclass" and numeric_target:
-                notes += _ordered_scale(counts, target)
+            if task == "multiclass" and numeric_target:  # a code for no value first: it is no step of a scale
+                notes += _code_in_target(counts, target, table, as_class=True) or _ordered_scale(counts, target)
         if task == "regression":
             notes += _code_in_target(counts, target, table) or _one_value_majority(counts, target)
         if task == "classification" and distinct != 2:
@@ -952,12 +952,15 @@ def _copies_note(con: Any, columns: dict[str, str], target: str, table: str, dis
             f"`leakage: {{acknowledged: {{{COPIES}: \"why\"}}}}`",)
 
 
-def _code_in_target(counts: list[tuple[Any, int]], target: str, table: str) -> tuple[str, ...]:
+def _code_in_target(counts: list[tuple[Any, int]], target: str, table: str, *,
+                    as_class: bool = False) -> tuple[str, ...]:
     """A note when a number target holds a code for "no value" in at least 1 % of its rows: all
     nines (99, 999, ...) above every other value by half again, or a negative one (-1, -9,
     -99, ...) below a target never negative otherwise. Taken for a number, it is what the
     models learn to predict and what every error measure weighs most (repair days of 999 for a
-    device never repaired: both models lost to the median on MAE)."""
+    device never repaired: both models lost to the median on MAE). ``as_class``: the target is
+    drafted as classes (0, 1 and -1 for unknown), where the code is a class of its own that
+    macro-F1 weighs as much as any other."""
     from .data.profile_alerts import CODE_SPREAD, missing_code
     from .data.sql import quote_ident as _q
 
@@ -970,10 +973,15 @@ def _code_in_target(counts: list[tuple[Any, int]], target: str, table: str) -> t
         if code < 0 and min(others) < 0:
             continue
         shown = f"{code:g}"
-        return (f"{target} is {shown} in {n:,} of {total:,} rows ({n / total:.1%}), "
+        head = (f"{target} is {shown} in {n:,} of {total:,} rows ({n / total:.1%}), "
                 + (f"far above every other value (at most {max(others):g})" if code > 0 else
-                   f"the only negative value (the others from {min(others):g})")
-                + f": a code for 'no value' or 'never'? As a number it is what the models learn to predict, and it "
+                   f"the only negative value (the others from {min(others):g})"))
+        if as_class:
+            return (f"{head}: a code for 'no value' or 'unknown'? As a class, the models learn to predict it and "
+                    f"macro-F1 weighs it as much as any other. If it is, blank those rows' {target} in the data "
+                    f"(they then go unjudged) and run `workbench new` again: the rest is a pilot of "
+                    f"{len(others)} classes",)
+        return (f"{head}: a code for 'no value' or 'never'? As a number it is what the models learn to predict, and it "
                 f"outweighs every other error. Read it as missing (those rows then go unjudged): in pilot.yaml write "
                 f"`sql: SELECT * REPLACE (NULLIF({_q(target)}, {shown}) AS {_q(target)}) FROM {_q(table)}` under "
                 "`features:` in place of `table:`; or, if it is an outcome of its own, predict it first as a class",)
