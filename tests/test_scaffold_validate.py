@@ -327,15 +327,19 @@ def test_a_rating_on_a_scale_drafted_multiclass_names_regression(tmp_path: Path)
     codes.to_csv(tmp_path / "codes.csv", index=False)
     assert not [n for n in new_pilot("codes", tmp_path / "codes.csv", "plan", pilots_dir=tmp_path / "pilots").notes
                 if "a scale" in n]
-    # 0 and 1, and -1 for "not known" on 8 % of rows: drafted as three classes and called a scale -1 to 1;
-    # the -1 is named as a code instead, with how to leave those rows unjudged
+    # 0 and 1, and -1 for "not known" on 8 % of rows: drafted as three classes and called a scale -1 to 1
+    # only; the -1 is also named as a code, with how to leave those rows unjudged (a sentiment's -1 to 1 is
+    # a scale: both are said). Beside 1 to 5, with a gap, -1 is a code only
     flag = np.where(rng.random(n) < 0.08, -1, (x > 0).astype(int))
     pd.DataFrame({"x": x, "flag": flag}).to_csv(tmp_path / "flags.csv", index=False)
     notes = new_pilot("flags", tmp_path / "flags.csv", "flag", pilots_dir=tmp_path / "pilots").notes
     (note,) = [n for n in notes if "a code for 'no value' or 'unknown'?" in n]
     assert note.startswith("flag is -1 in ") and "the only negative value (the others from 0)" in note
     assert note.endswith("run `workbench new` again: the rest is a pilot of 2 classes")
-    assert not [n for n in notes if "a scale" in n]
+    assert [n for n in notes if n.startswith("flag holds the whole numbers -1 to 1, a scale")]
+    pd.DataFrame({"x": x, "stars": np.where(flag == -1, -1, stars)}).to_csv(tmp_path / "rated.csv", index=False)
+    notes = new_pilot("rated", tmp_path / "rated.csv", "stars", pilots_dir=tmp_path / "pilots").notes
+    assert [n for n in notes if "a code for 'no value' or 'unknown'?" in n] and not [n for n in notes if "a scale" in n]
 
 
 def test_a_value_that_does_not_match_the_declared_date_format_is_located(tmp_path: Path) -> None:

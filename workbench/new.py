@@ -556,8 +556,9 @@ def new_pilot(
                 "multiclass" if MULTICLASS_MIN <= distinct <= MULTICLASS_MAX else "classification"
             notes.append(f"task: {task} ({distinct} distinct target values"
                          + (", numeric" if numeric_target else "") + "); override with --task")
-            if task == "multiclass" and numeric_target:  # a code for no value first: it is no step of a scale
-                notes += _code_in_target(counts, target, table, as_class=True) or _ordered_scale(counts, target)
+            if task == "multiclass" and numeric_target:  # both when both may be: -1 beside 0 and 1 is a code for
+                # "not known", or a sentiment's negative step; beside 1 to 5, or 999, only a code
+                notes += _code_in_target(counts, target, table, as_class=True) + tuple(_ordered_scale(counts, target))
         if task == "regression":
             notes += _code_in_target(counts, target, table) or _one_value_majority(counts, target)
         if task == "classification" and distinct != 2:
