@@ -26,9 +26,9 @@ Checks (``Finding.check``):
   a multiclass target: >= :data:`MAX_CLASS_AUC`, or every class against the rest at >=
   :data:`MAX_AUC`; regression: R² >= :data:`MAX_R2` of a small tree). Categories are scored
   by their target rate on the fitted half, so an identifier (every value new on the scored
-  half) is not flagged; so is a number named as an identifier (``customer_id`` 0-149), whose
-  number measures nothing: a small tree cannot tell 150 customers apart, a model of many
-  trees can. A binary target whose rarer class is under 20 % of the rows (``metrics.SKEWED``) is also
+  half) is not flagged. A number named as an identifier (``customer_id`` 0-149) is scored
+  so too, since its number measures nothing: a small tree cannot tell 150 customers apart, a
+  model of many trees can. A binary target whose rarer class is under 20 % of the rows (``metrics.SKEWED``) is also
   judged by that class's average precision (>= :data:`MAX_AP`): ROC AUC flatters a feature
   there (an injury severity recorded after the crash: ROC AUC 0.985, yet it finds 92 % of
   the deaths at 97 % precision);
