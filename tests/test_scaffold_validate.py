@@ -224,6 +224,12 @@ def test_a_whole_number_year_column_is_named_with_the_flag_that_splits_on_it(tmp
     assert load_charter(chosen.charter).split.column == "year_sold"
     assert not [n for n in chosen.notes if "holds years" in n]  # a split on time: nothing to say, nothing drafted
     assert not [d for d in drafted_values(load_charter(chosen.charter)) if d.key.startswith("split")]
+    # the latest year holding most rows: no temporal split can hold it out, and `new` stopped with an error about
+    # --time-column, a flag nobody passed; the split's kind is drafted all the same, without one to paste
+    frame.assign(year_sold=np.where(rng.random(n) < 0.9, 2020, year)).to_csv(tmp_path / "late.csv", index=False)
+    late = new_pilot("late", tmp_path / "late.csv", "price", pilots_dir=tmp_path / "pilots")
+    (kind,) = [d for d in drafted_values(load_charter(late.charter)) if d.key.startswith("split")]
+    assert kind.why.startswith("year_sold may be when each row happened; its latest value holds too many rows")
 
 
 def test_a_whole_number_column_counting_periods_is_named_with_the_flag_that_splits_on_it(tmp_path: Path) -> None:

@@ -1359,16 +1359,17 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
     may say when each row happened (:func:`_time_number_hints`): the split's kind is then drafted,
     with the temporal split on it written out beside, for the analyst who knows which it is.
     ``guess``: a time column chosen among several (:func:`_time_guess`): its line is drafted."""
-    from .data.sql import quote_ident as _q
-
     if time_column is None:
         kind = "group" if group is not None else "random"
         tag = ""
         if hint is not None:
-            alt = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in
-                   _split(con, hint, task, target=target)[1:]) if not k.strip().startswith("#")}
+            cut = _temporal_bounds(con, hint, target, task)
             tag = (f"   # drafted: {hint} may be when each row happened; if so, judge on the latest: {{kind: temporal, "
-                   f"column: {alt['column']}, train: {alt['train']}, evaluate: {alt['evaluate']}}}")
+                   f"column: {_yaml_scalar(hint)}, train: [{_yaml_scalar(_jsonable(cut[2]))}, "
+                   f"{_yaml_scalar(_jsonable(cut[3]))}], evaluate: [{_yaml_scalar(_jsonable(cut[4]))}, "
+                   f"{_yaml_scalar(_jsonable(cut[5]))}]}}" if cut is not None else
+                   f"   # drafted: {hint} may be when each row happened; its latest value holds too many rows to "
+                   "hold the latest out by it: if rows happened over time, a longer history judges on the latest")
     if time_column is None and group is not None:
         col, per_value, holds = group
         return ["split:                        # group: all rows of a value on one side, about 25 % of the values held out",
@@ -1379,13 +1380,11 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
         return ["split:                        # random: 25 % held out, seeded" +
                 (", stratified on the target" if task in ("classification", "multiclass") else ""),
                 f"  kind: {kind}{tag}", "  test_size: 0.25", "  seed: 0"]
-    col = _q(time_column)
-    share, moved = _temporal_cut(con, col, target, task)
-    cut, lo, hi = con.execute(f"SELECT quantile_disc({col}, {share}), min({col}), max({col}) FROM t").fetchone()
-    after = con.execute(f"SELECT min({col}) FROM t WHERE {col} > ?", [cut]).fetchone()[0]
-    if after is None:
+    bounds = _temporal_bounds(con, time_column, target, task)
+    if bounds is None:
         raise ConfigError(f"--time-column {time_column} has too few distinct values to hold the latest rows out",
                           where=time_column, hint="pick a column with many distinct times, or omit it (random split)")
+    share, moved, lo, cut, after, hi = bounds
     return [f"split:                        # temporal: train on the earliest {share * 100:.0f} %, judge on the latest rows",
             *([f"  # {moved}"] if moved else []),
             *([f"  # time column: {why}"] if why else []),
@@ -1394,6 +1393,20 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
             f"  evaluate: [{_yaml_scalar(_jsonable(after))}, {_yaml_scalar(_jsonable(hi))}]",
             *([f"  cluster: {_yaml_scalar(cluster)}              # its rows move together: each value one unit of "
                "every interval"] if cluster else [])]
+
+
+def _temporal_bounds(con: Any, column: str, target: str | None, task: str
+                     ) -> tuple[float, str, Any, Any, Any, Any] | None:
+    """A temporal split on ``column`` of table ``t``: (the share trained on, why not 0.8, the
+    training range's first and last value, the evaluated range's first and last), or None when
+    no value is later than the cut (its latest value holds more rows than the share held out)."""
+    from .data.sql import quote_ident as _q
+
+    col = _q(column)
+    share, moved = _temporal_cut(con, col, target, task)
+    cut, lo, hi = con.execute(f"SELECT quantile_disc({col}, {share}), min({col}), max({col}) FROM t").fetchone()
+    after = con.execute(f"SELECT min({col}) FROM t WHERE {col} > ?", [cut]).fetchone()[0]
+    return None if after is None else (share, moved, lo, cut, after, hi)
 
 
 def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], pii: Mapping[str, str], out: Path,
