@@ -1223,7 +1223,7 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
                                 f"ntile(10) OVER (ORDER BY {_q(target)}) AS b FROM t WHERE {_q(target)} IS NOT NULL) "
                                 "GROUP BY b)").fetchone()[0]
             if spans is not None and spans < MIN_VALUES_PER_CLASS and not _named_by(con, col, columns, exclude,
-                                                                                    target, distinct):
+                                                                                    target, distinct_of):
                 notes.append(f"not split by {col}: a tenth of the target's range spans {spans:g} of its values "
                              "(median), and no other column names them: its values subdivide the target, a code "
                              "assigned from it, not an entity")
@@ -1233,20 +1233,21 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
 
 
 def _named_by(con: Any, col: str, columns: dict[str, str], exclude: dict[str, str], target: str,
-              distinct: int) -> list[str]:
+              distinct_of: dict[str, int]) -> list[str]:
     """The feature columns that name ``col``'s values: one value of theirs within each of its
     values (95 % of them or more), and at least half as many distinct values (a store's floor
-    area names the store; a loan's grade, A for A1..A5, does not name its sub-grade)."""
+    area names the store; a loan's grade, A for A1..A5, does not name its sub-grade).
+    ``distinct_of``: each column's distinct values, as :func:`new_pilot` counted them."""
     from .data.sql import quote_ident as _q
 
-    others = [c for c in columns if c not in exclude and c not in (col, target)]
+    others = [c for c in columns if c not in exclude and c not in (col, target)
+              and distinct_of.get(c, 0) >= 0.5 * distinct_of[col]]
     if not others:
         return []
-    got = con.execute("SELECT " + ", ".join(f"avg((n{i} <= 1)::INT), (SELECT count(DISTINCT {_q(c)}) FROM t)"
-                                            for i, c in enumerate(others))
-                      + " FROM (SELECT " + ", ".join(f"count(DISTINCT {_q(c)}) AS n{i}" for i, c in enumerate(others))
-                      + f" FROM t GROUP BY {_q(col)})").fetchone()
-    return [c for i, c in enumerate(others) if got[2 * i] >= 0.95 and got[2 * i + 1] >= 0.5 * distinct]
+    counts = ", ".join(f"count(DISTINCT {_q(c)}) AS n{i}" for i, c in enumerate(others))  # within each value
+    within = con.execute("SELECT " + ", ".join(f"avg((n{i} <= 1)::INT)" for i in range(len(others)))
+                         + f" FROM (SELECT {counts} FROM t GROUP BY {_q(col)})").fetchone()
+    return [c for c, share in zip(others, within, strict=True) if share >= 0.95]
 
 
 def _cluster_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: str, columns: dict[str, str],
