@@ -1467,14 +1467,10 @@ def _named_after(columns: Mapping[str, str], target: str, exclude: Mapping[str, 
     """The features whose name holds a word of :data:`_AFTER_WORDS` (as a word's start, in
     snake_case, camelCase or spaced names): ``refund_requested``, ``paid_total``, ``Recoveries``;
     not ``prepaid_plan`` nor ``total_charges``."""
-    out = []
-    for col in columns:
-        if col == target or col in exclude:
-            continue
-        words = [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", col)]
-        if any(w.startswith(a) for w in words for a in _AFTER_WORDS):
-            out.append(col)
-    return out
+    from .measure.leakage import name_words
+
+    return [col for col in columns if col != target and col not in exclude
+            and any(w.startswith(a) for w in name_words(col) for a in _AFTER_WORDS)]
 
 
 def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: str, columns: dict[str, str],

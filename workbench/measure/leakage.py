@@ -92,8 +92,8 @@ import pandas as pd
 
 from .metrics import SKEWED
 
-__all__ = ["Finding", "check_frame", "check_data", "identifier_name", "names_records", "ID_DISTINCT_SHARE",
-           "SAMPLE_ROWS", "MAX_AUC", "MAX_CLASS_AUC", "MAX_R2", "MAX_AP", "COPY_RHO",
+__all__ = ["Finding", "check_frame", "check_data", "identifier_name", "name_words", "names_records",
+           "ID_DISTINCT_SHARE", "SAMPLE_ROWS", "MAX_AUC", "MAX_CLASS_AUC", "MAX_R2", "MAX_AP", "COPY_RHO",
            "COPIES", "COPY_SHARE", "MIN_COPIES", "SHARED_SHARE", "MIN_GROUPS", "SUM_R2", "SUM_AUC", "SEEN_AGAIN",
            "findings_from_json", "view_findings", "copies_by_pairs"]
 
@@ -180,11 +180,17 @@ def findings_from_json(data: Any) -> tuple[Finding, ...]:
 # -- helpers --------------------------------------------------------------------------------
 
 
+def name_words(column: str) -> list[str]:
+    """A column name's words, lower-cased, whether it is written in snake_case, camelCase or with
+    spaces: ``PatientID`` -> ``["patient", "id"]``, ``refund_requested`` -> ``["refund", "requested"]``."""
+    return [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", column)]
+
+
 def identifier_name(column: str) -> bool:
-    """Whether ``column`` is named as an identifier: its last word (snake_case, camelCase or
-    spaced) is ``id``, ``uid``, ``uuid`` or ``guid`` (``subject_id``, ``PatientID``, ``id``), or
-    its first word is, before others (``id_patient``). Not ``paid`` nor ``valid``."""
-    words = [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", column)]
+    """Whether ``column`` is named as an identifier: its last word (:func:`name_words`) is
+    ``id``, ``uid``, ``uuid`` or ``guid`` (``subject_id``, ``PatientID``, ``id``), or its first
+    word is, before others (``id_patient``). Not ``paid`` nor ``valid``."""
+    words = name_words(column)
     return bool(words) and (words[-1] in _ID_WORDS or (len(words) > 1 and words[0] in _ID_WORDS))
 
 
