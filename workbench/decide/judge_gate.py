@@ -73,19 +73,17 @@ def judge_agreement(charter: Charter, store: Store, candidate: str | None = None
         if "judge" not in cols:
             continue
         verdict = {str(r[cols.index("item_id")]): r[cols.index("judge")] for r in table.get("data") or []}
-        counted = 0
+        counted = hits = 0
         for item_id, label in zip(group["item_id"].astype(str), group["label"], strict=True):
             v = verdict.get(item_id)
             if v is None or v != v:  # no verdict (NaN: the judge's answer named neither)
                 continue
             counted += 1
-            if candidate is None or name == candidate:
-                agreed += int((v >= 0.5) == (label == "correct"))
+            hits += int((v >= 0.5) == (label == "correct"))
         if candidate is not None and name != candidate:
             elsewhere += counted
             continue
-        items += counted
-        runs += bool(counted)
+        items, agreed, runs = items + counted, agreed + hits, runs + bool(counted)
     return JudgeAgreement(items, agreed, runs, elsewhere)
 
 
