@@ -710,7 +710,7 @@ def new_pilot(
                       ("hgb", "sklearn.ensemble.HistGradientBoostingRegressor", {"max_iter": 200})]
         slice_metric, slice_margin = "quality.mae", round(float(target_std or 0) * 0.1, 6) or 0.0
 
-    late = _named_after(columns, target, {**exclude, **({time_column: ""} if time_column else {})})
+    late = _named_after(columns, skip={target, time_column, *exclude})
     if late:
         notes.append(f"{', '.join(late)}: named as written once an outcome is known (a refund, a payment made "
                      "since): if so, a model learns the answer from them; leave them out (`features.exclude`). "
@@ -1463,13 +1463,13 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
     out.write_text(text, encoding="utf-8")
 
 
-def _named_after(columns: Mapping[str, str], target: str, exclude: Mapping[str, str]) -> list[str]:
-    """The features whose name holds a word of :data:`_AFTER_WORDS` (as a word's start, in
-    snake_case, camelCase or spaced names): ``refund_requested``, ``paid_total``, ``Recoveries``;
-    not ``prepaid_plan`` nor ``total_charges``."""
+def _named_after(columns: Mapping[str, str], *, skip: set[str | None]) -> list[str]:
+    """The columns but ``skip`` (the target, the time, those left out) whose name holds a word of
+    :data:`_AFTER_WORDS` (as a word's start, in snake_case, camelCase or spaced names):
+    ``refund_requested``, ``paid_total``, ``Recoveries``; not ``prepaid_plan`` nor ``total_charges``."""
     from .measure.leakage import name_words
 
-    return [col for col in columns if col != target and col not in exclude
+    return [col for col in columns if col not in skip
             and any(w.startswith(a) for w in name_words(col) for a in _AFTER_WORDS)]
 
 
