@@ -17,6 +17,7 @@ from support import cli_here
 from workbench.charter.config import load_charter
 from workbench.decide.promotion import DECISION_ARTIFACT, history
 from workbench.errors import EXIT_NO_GO
+from workbench.measure.leakage import NEAR_PERFECT_KEY
 from workbench.steps.runner import project_store
 
 pytestmark = pytest.mark.slow
@@ -51,18 +52,22 @@ def test_a_target_copy_ends_without_go_and_an_acknowledgement_is_recorded(tmp_pa
     charter = load_charter(path)
     (blocked,) = history(charter, project_store(charter))
     assert blocked.outcome == "no-go" and "no_leakage" in [g.name for g in blocked.failing]
-    assert [f["feature"] for f in blocked.leakage["findings"]] == ["outcome_status"]
+    # the copy, and what it made of the candidate: a score real outcomes do not allow
+    assert [f["feature"] for f in blocked.leakage["findings"]] == ["outcome_status", NEAR_PERFECT_KEY]
 
     reason = "written by the desk when the application arrives, before any decision (checked with the desk)"
-    path.write_text(path.read_text() + f"\nleakage:\n  acknowledged:\n    outcome_status: {json.dumps(reason)}\n")
+    perfect = "the status is the decision itself, written early: the desk knows the outcome when it applies"
+    path.write_text(path.read_text() + f"\nleakage:\n  acknowledged:\n    outcome_status: {json.dumps(reason)}\n"
+                    f"    {NEAR_PERFECT_KEY}: {json.dumps(perfect)}\n")
     again = cli_here("run", "--pilot", str(path))
     charter = load_charter(path)
     decision = history(charter, project_store(charter))[0]
     gate = next(g for g in decision.gates if g.kind == "leakage")
     assert gate.passed and any(reason in d for d in gate.details), (again.stdout, gate)
+    assert any(perfect in d for d in gate.details), gate
     record = json.loads(project_store(charter).download_text(decision.decision_run_id, DECISION_ARTIFACT))
-    assert record["leakage"]["acknowledged"] == {"outcome_status": reason}
-    assert record["leakage"]["findings"][0]["check"] == "target_copy"
+    assert record["leakage"]["acknowledged"] == {"outcome_status": reason, NEAR_PERFECT_KEY: perfect}
+    assert [f["check"] for f in record["leakage"]["findings"]] == ["target_copy", "near_perfect"]
 
 
 def test_a_target_that_is_the_sum_of_two_features_ends_without_go(tmp_path: Path) -> None:
@@ -89,8 +94,9 @@ def test_a_target_that_is_the_sum_of_two_features_ends_without_go(tmp_path: Path
     assert "FAIL no_leakage" in run.stdout, run.stdout
     charter = load_charter(path)
     (blocked,) = history(charter, project_store(charter))
-    (finding,) = blocked.leakage["findings"]
+    finding, scored = blocked.leakage["findings"]
     assert finding["check"] == "derived_sum" and finding["feature"] in ("net", "tax")
+    assert scored["check"] == "near_perfect" and "reaches R² 1.0000" in scored["evidence"]  # the model is the sum
     assert "net" in finding["evidence"] and "tax" in finding["evidence"]
 
 

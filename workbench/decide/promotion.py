@@ -43,7 +43,7 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..store import environment as run_environment, locks
 from . import registry
@@ -88,6 +88,9 @@ from .registry import (  # re-exported: the record types and registry functions 
 )
 from ..store.tracking import (CONTRACT_VERSION_TAG, CONTRACTS_PASSED_TAG, FINGERPRINT_TAG, FINISHED, TAG, Store,
                               tags_under)
+
+if TYPE_CHECKING:
+    from ..measure.leakage import Finding
 
 __all__ = [
     "GateResult",
@@ -546,17 +549,24 @@ _REMEDIES = {"": "exclude the feature(s) from `features:`", "copied_rows": _COPI
              "in prompt": "take the prompt's examples from the training items",
              "label in text": "take the class's name out of the texts",
              "class code in text": "take the code written from the class out of the texts",
-             "copied from its passage": "write the queries as users ask them (or take them from search logs)"}
+             "copied from its passage": "write the queries as users ask them (or take them from search logs)",
+             "near_perfect": "find the features that give the answer away (the candidate without its strongest ones; "
+                             "a target computed from the features is no prediction)"}
 
 
 def leakage_gate(findings: Sequence[Mapping[str, Any]] | None, acknowledged: Mapping[str, str], *,
-                 run_id: str | None = None, eval_set: bool = False) -> GateResult:
+                 run_id: str | None = None, eval_set: bool = False,
+                 scored: Finding | None = None) -> GateResult:
     """Implicit in every promotion: no GO while a leakage finding of the evaluate run is
     unacknowledged (pure). ``findings``: ``leakage/findings.json`` rows (None: not checked,
     which fails: nothing shows the features do not carry the answer); ``acknowledged``:
     the charter's ``leakage.acknowledged`` (feature -> reason); ``eval_set``: an eval-set pilot,
-    whose checks look for eval items among the training items and in prompts, not features."""
+    whose checks look for eval items among the training items and in prompts, not features;
+    ``scored``: the judged candidate's own finding (:func:`~workbench.measure.leakage.near_perfect`),
+    judged with the others."""
     base = dict(name="no_leakage", kind="leakage", metric="leakage.findings", op="==", threshold=0.0, run_id=run_id)
+    if findings is not None and scored is not None:
+        findings = (*findings, scored.to_dict())
     if findings is None:
         return GateResult(passed=False, reason="the evaluate step logged no leakage checks (leakage/findings.json): "
                           "nothing shows that no feature carries the answer; call `s.log_leakage("
@@ -572,7 +582,9 @@ def leakage_gate(findings: Sequence[Mapping[str, Any]] | None, acknowledged: Map
                   if eval_set else "no feature carries the answer (leakage checks on the training rows found nothing)")
     elif open_:
         # each with its check, so the terminal says what kind of leak (the evidence is in the details)
-        names = ", ".join(dict.fromkeys(f"{f.get('feature')} ({f.get('check')})" for f in open_))
+        names = ", ".join(dict.fromkeys(f"{f.get('feature')} ({f.get('check')}"
+                                        + (f" {float(f['value']):.4f})" if f.get("check") == "near_perfect" else ")")
+                                        for f in open_))
         # what to do depends on the check: a feature goes, copied rows go, an entity splits by group
         remedies = [_REMEDIES.get(str(f.get("check")), _REMEDIES[""]) for f in open_]
         key = "FEATURE" if _REMEDIES[""] in remedies else str(open_[0].get("feature"))
@@ -1213,13 +1225,16 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
             allow_rolled_back: bool, reason: str | None) -> tuple[Decision, Evidence, Any]:
     """Gather the evidence and judge it: the decision (not yet recorded), the evidence, and
     the existing model version the candidate matches (None: a new version on GO)."""
+    from ..measure.leakage import near_perfect  # pandas with it, which the CLI's other paths need not load
+
     model_name, alias = registry.target(charter)
     pilot_run = find_pilot_run(charter, store, pilot_run_id)
     ev = gather_evidence(charter, store, pilot_run)
+    scored = near_perfect(ev.task_kind, ev.candidate, ev.candidate_metrics)  # a finding on its score, not a column
     gates = (*evaluate_gates(with_sample_size(charter.gates), ev),
              production_plan_gate(charter.production, charter.owner),
              leakage_gate(ev.leakage_findings, charter.leakage.acknowledged, run_id=ev.evaluate_run_id,
-                          eval_set=charter.eval_set is not None))
+                          eval_set=charter.eval_set is not None, scored=scored))
     if charter.eval_set is not None:  # a gate on an LLM judge's score counts only once people agree with it
         from .judge_gate import guard_judge_gates
 
@@ -1316,7 +1331,8 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
         fingerprints=dict(ev.fingerprints), contract_versions=dict(ev.contract_versions), git_commit=ev.git_commit,
         environment=dict(ev.environment), notes=tuple(notes), reason=reason if allowed_rolled_back else None,
         leakage={"run_id": ev.evaluate_run_id,
-                 "findings": None if ev.leakage_findings is None else [dict(f) for f in ev.leakage_findings],
+                 "findings": None if ev.leakage_findings is None else [
+                     *(dict(f) for f in ev.leakage_findings), *([scored.to_dict()] if scored else [])],
                  "acknowledged": {k: v for k, v in charter.leakage.acknowledged.items()}},
         drafted=tuple(v.to_dict() for v in drafted), confirmed=tuple(c.model_dump() for c in charter.confirmed),
         llm_endpoints=tuple(dict(e) for e in ev.llm_endpoints),

@@ -674,8 +674,9 @@ def _llm_endpoints_section(decision: Any) -> str:
                       "run"], rows, numeric_from=99))
 
 
-def _leakage_section(charter: Charter, layout: Any, reader: _Reader) -> str:
-    """Leakage findings and acknowledgements, and shift, from the evaluate step's run."""
+def _leakage_section(charter: Charter, layout: Any, reader: _Reader, decision: Any = None) -> str:
+    """Leakage findings and acknowledgements, and shift, from the evaluate step's run; with a
+    decision, also the findings its gate judged beyond them (the candidate's near-perfect score)."""
     from .leakage_report import leakage_shift_section
 
     run = layout.step("evaluate")
@@ -684,6 +685,10 @@ def _leakage_section(charter: Charter, layout: Any, reader: _Reader) -> str:
     source = _source_id(run)
     leaks = reader.json(source, "leakage/findings.json")
     findings = list(leaks.get("findings") or []) if isinstance(leaks, dict) else None
+    judged = (getattr(decision, "leakage", None) or {}).get("findings") or []
+    if findings is not None:
+        keys = {(f.get("feature"), f.get("check")) for f in findings}
+        findings += [f for f in judged if (f.get("feature"), f.get("check")) not in keys]
     gate = next((g for g in charter.gates if g.kind == "shift"), None)
     return leakage_shift_section(findings, charter.leakage.acknowledged, reader.json(source, "shift/columns.json"),
                                  run_id=source, max_psi=getattr(gate, "max_psi", None),
@@ -825,7 +830,7 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
         _header(charter, pilot, closing=closing),
         _decision_section(decision, note),
         _data_section(pilot, layout.steps, layout.step("contracts"), reader, _split_params(layout, reader)),
-        _leakage_section(charter, layout, reader),
+        _leakage_section(charter, layout, reader, decision),
         _profile_section(layout.step("profile"), reader, figures, pilot_run_id),
         _compare_section(charter, models, selected, run_ids),
         _evaluation_section(layout, reader, pilot_run_id, selected),
