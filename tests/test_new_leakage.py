@@ -92,7 +92,8 @@ def test_features_named_as_written_after_the_outcome_are_asked_about(tmp_path: P
     alone it ranks them at ROC AUC 0.75, under every leak check, and a pilot confirmed as drafted
     went to GO on it. Its name says it is written once the customer has left: `new` names it,
     and the drafted `features:` asks about it by name. Names like `total_charges` or
-    `prepaid_plan` (history, not outcome) are not asked about."""
+    `prepaid_plan`, or one that says it counts what came before (a hotel guest's
+    `previous_cancellations`, which named it before), are history, not outcome: not asked about."""
     from workbench.charter.drafted import drafted_values
 
     rng = np.random.default_rng(11)
@@ -101,6 +102,7 @@ def test_features_named_as_written_after_the_outcome_are_asked_about(tmp_path: P
     churn = rng.random(n) < 1 / (1 + np.exp(1.0 + 0.03 * tenure - 0.01 * charges))
     pd.DataFrame({"tenure": tenure, "total_charges": (charges * tenure).round(2), "prepaid_plan": rng.random(n) < 0.3,
                   "refundRequested": np.where(churn, rng.random(n) < 0.5, rng.random(n) < 0.02),
+                  "previous_cancellations": rng.poisson(0.2, n), "PriorDefaults": rng.poisson(0.1, n),
                   "churned": churn}).to_csv(tmp_path / "churn.csv", index=False)
     made = new_pilot("churn", tmp_path / "churn.csv", "churned", pilots_dir=tmp_path / "pilots")
     (note,) = [n for n in made.notes if "named as written once an outcome is known" in n]

@@ -236,12 +236,15 @@ def test_a_whole_number_column_counting_periods_is_named_with_the_flag_that_spli
     """Sales by week 1 to 200, no date column: the drafted random split let a tree interpolate
     between neighbouring weeks (MAE 4.3 against today's 18.9, GO); judged on the latest weeks
     it was worse than today (21.4 against 19.7). As for a year, `new` names the column and the
-    flag. A week of the year, an hour of the day and a duration (`tenure_months`) are no count."""
+    flag. A week of the year, an hour of the day and a duration (`tenure_months`) are no count,
+    nor a count of something else in a period (`total_day_calls`, 0 to 165 calls, which it named
+    as days before); a week named in camelCase before "of" is one (`WeekofPurchase`)."""
     rng = np.random.default_rng(2)
     n = 600
     week = rng.integers(1, 201, n)
     frame = pd.DataFrame({"week": week, "week_of_year": rng.integers(1, 53, n), "hour": rng.integers(0, 24, n),
                           "tenure_months": rng.integers(1, 120, n), "period_no": rng.integers(1, 30, n) * 10,
+                          "total_day_calls": rng.integers(0, 166, n),
                           "sales": 100 + 30 * np.sin(week / 15) + rng.normal(0, 5, n)})
     frame.to_csv(tmp_path / "weekly.csv", index=False)
     made = new_pilot("weekly", tmp_path / "weekly.csv", "sales", pilots_dir=tmp_path / "pilots")
@@ -250,6 +253,9 @@ def test_a_whole_number_column_counting_periods_is_named_with_the_flag_that_spli
         "`--time-column week` judges on the latest" in hint
     chosen = new_pilot("weekly2", tmp_path / "weekly.csv", "sales", time_column="week", pilots_dir=tmp_path / "pilots")
     assert load_charter(chosen.charter).split.column == "week" and not [n for n in chosen.notes if " counts " in n]
+    frame.rename(columns={"week": "WeekofPurchase"}).to_csv(tmp_path / "camel.csv", index=False)
+    camel = new_pilot("camel", tmp_path / "camel.csv", "sales", pilots_dir=tmp_path / "pilots")
+    assert [n.split(":")[0] for n in camel.notes if " counts " in n] == ["WeekofPurchase counts weeks (1-200)"]
 
 
 def test_a_whole_number_column_of_unix_times_is_named_and_the_split_drafted(tmp_path: Path) -> None:

@@ -62,6 +62,9 @@ _FREE_TEXT = "free text (most values unique)"  # why a column of sentences is le
 _AFTER_WORDS = ("refund", "chargeback", "cancel", "resolution", "resolved", "outcome", "settle", "recover",
                 "writeoff", "chargeoff", "payoff", "paid", "churn", "default", "complaint", "escalat", "terminat",
                 "died", "death", "deceased", "survived", "final")
+# ... unless the name says it counts what came before (`previous_cancellations`, `prior_defaults`:
+# a hotel guest's earlier bookings, a borrower's history)
+_BEFORE_WORDS = frozenset({"previous", "prev", "prior", "past", "earlier", "historical", "history", "hist"})
 # the shipped generic notebooks (the project's notebooks/ folder, beside the package)
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -814,13 +817,33 @@ _YEAR_NAME = re.compile(r"(?i)year|(^|[^a-z])yrs?([^a-z]|$)")
 # a larger span counts periods one after another
 _PERIODS = {"week": 53, "wk": 53, "month": 12, "quarter": 4, "qtr": 4, "day": 31, "hour": 24, "period": 1,
             "step": 1, "tick": 1}
-_PERIOD_NAME = re.compile(r"(?i)(?:^|[^a-z])(" + "|".join(_PERIODS) + r")(?:[^a-z]|$)")
+# words after the unit that still name the period itself (`week_no`, `dayIndex`)
+_PERIOD_TAIL = frozenset({"no", "nr", "num", "number", "index", "idx", "id", "of"})
 # a whole-number column named as a moment (`created_at`, `event_ts`, `epoch`) holding Unix times,
 # in seconds or milliseconds, from 1980 to 2100: an API's export of when each row happened
 _UNIX_NAME = re.compile(r"(?i)(?:^|[^a-z])(?:ts|time|timestamp|epoch|date|datetime|created|updated|modified)"
                         r"(?:[^a-z]|$)|[a-z0-9]_at$")
 _UNIX_UNITS = {"seconds": 1, "milliseconds": 1000}
 _UNIX_SPAN = (315_532_800, 4_102_444_800)  # 1980-01-01 and 2100-01-01, in seconds
+
+
+def _period_unit(column: str) -> str | None:
+    """The unit of :data:`_PERIODS` that ``column`` is named as a count of (None: not one): the
+    unit is its last word but for a number's tail (`week`, `month_no`, `dayIndex`), or its first
+    before "of" (`week_of_purchase`, `WeekofPurchase`). Not `total_day_calls` (calls), nor
+    `tenure_months` (a duration: plural)."""
+    from .measure.leakage import name_words
+
+    words = name_words(column)
+    while len(words) > 1 and words[-1] in _PERIOD_TAIL:
+        words = words[:-1]
+    if words and words[-1] in _PERIODS:
+        return words[-1]
+    head = words[0] if words else ""
+    for unit in _PERIODS:
+        if head == f"{unit}of" or (head == unit and words[1:2] == ["of"]):
+            return unit
+    return None
 
 
 def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: dict[str, str], *,
@@ -838,8 +861,7 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
 
     numbers = [c for c, t in columns.items() if t in _INTEGERS and c != target]
     years = [c for c in numbers if _YEAR_NAME.search(c)]
-    periods = [(c, m.group(1).lower()) for c in numbers
-               if c not in exclude and c not in years and (m := _PERIOD_NAME.search(c))]
+    periods = [(c, unit) for c in numbers if c not in exclude and c not in years and (unit := _period_unit(c))]
     moments = [c for c in numbers if c not in years and c not in dict(periods) and _UNIX_NAME.search(c)]
     found = [*years, *(c for c, _ in periods), *moments]
     if not found:
@@ -1466,11 +1488,13 @@ def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], p
 def _named_after(columns: Mapping[str, str], *, skip: set[str | None]) -> list[str]:
     """The columns but ``skip`` (the target, the time, those left out) whose name holds a word of
     :data:`_AFTER_WORDS` (as a word's start, in snake_case, camelCase or spaced names):
-    ``refund_requested``, ``paid_total``, ``Recoveries``; not ``prepaid_plan`` nor ``total_charges``."""
+    ``refund_requested``, ``paid_total``, ``Recoveries``; not ``prepaid_plan`` nor ``total_charges``,
+    nor a name with a word of :data:`_BEFORE_WORDS` (``previous_cancellations``)."""
     from .measure.leakage import name_words
 
-    return [col for col in columns if col not in skip
-            and any(w.startswith(a) for w in name_words(col) for a in _AFTER_WORDS)]
+    named = ((col, name_words(col)) for col in columns if col not in skip)
+    return [col for col, words in named
+            if any(w.startswith(a) for w in words for a in _AFTER_WORDS) and not _BEFORE_WORDS.intersection(words)]
 
 
 def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: str, columns: dict[str, str],
