@@ -391,6 +391,12 @@ def test_numbers_with_a_decimal_comma_are_read_as_numbers_and_a_thousands_separa
     assert source.csv.decimal == "," and source.csv.delimiter == ";"
     assert [source.columns[c] for c in ("income", "amount", "home")] == ["DOUBLE", "BIGINT", "VARCHAR"]
     assert 'decimal: ","   # numbers are written 1234,5' in made.charter.read_text()
+    # the same export gzip-compressed: it was "not UTF-8 text"; its separator and decimal mark are read through
+    frame.to_csv(tmp_path / "credit.csv.gz", sep=";", decimal=",", index=False)
+    zipped = new_pilot("credit_gz", tmp_path / "credit.csv.gz", "status", pilots_dir=tmp_path / "pilots")
+    assert list(load_charter(zipped.charter).sources) == ["credit"]
+    assert load_charter(zipped.charter).sources["credit"].csv == source.csv
+    assert load_charter(zipped.charter).sources["credit"].columns == source.columns
     with writer(tmp_path / "w.duckdb") as con:
         ingest_source(con, "credit", source, path, pii=[])
     with contextlib.closing(connect_read_only(tmp_path / "w.duckdb")) as con:

@@ -1,12 +1,32 @@
-"""Files written whole: a reader sees the old text or the new one, never half of either."""
+"""Files written whole: a reader sees the old text or the new one, never half of either; and
+source files read as DuckDB reads them, a gzip-compressed one (``orders.csv.gz``) decompressed."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 from pathlib import Path
+from typing import IO, Any
 
-__all__ = ["write_whole"]
+__all__ = ["write_whole", "open_source", "inner_suffix"]
+
+
+def inner_suffix(path: Path) -> str:
+    """A source file's format suffix, lower-cased, under a ``.gz`` (``orders.csv.gz``: ``.csv``)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def open_source(path: Path | str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
+    """``open`` for a source file that DuckDB reads decompressed when it ends in ``.gz``: its
+    bytes (``mode="rb"``) or text (``"r"``, with ``encoding``, ``newline``, ``errors``) as the
+    reader sees them, so the header, encoding and line checks read the table, not gzip's bytes."""
+    if str(path).lower().endswith(".gz"):
+        return gzip.open(path, mode if "b" in mode else mode.replace("r", "rt"), **kwargs)
+    return open(path, mode, **kwargs)
 
 
 def write_whole(path: Path, text: str, *, private: bool = False, keep_mode: bool = False) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError
+from .files import inner_suffix, open_source
 from .measure.metrics import SKEWED  # a binary target's rarer class under this share: judged by its AP
 
 __all__ = ["Scaffold", "new_pilot", "infer_columns"]
@@ -93,9 +94,9 @@ def _lit(text: str) -> str:
 def _reader(path: Path, *, decimal: bool = True) -> str:
     """DuckDB's sniffing reader of the file (a CSV's decimal comma, :func:`_decimal_comma`, read
     as one unless ``decimal`` is False)."""
-    if path.suffix.lower() in (".parquet", ".pq"):
+    if inner_suffix(path) in (".parquet", ".pq"):
         return f"read_parquet({_lit(str(path))})"
-    if path.suffix.lower() in _JSONL:
+    if inner_suffix(path) in _JSONL:
         return f"read_json({_lit(str(path))}, format='newline_delimited')"
     nulls = "[" + ", ".join(_lit(n) for n in NULL_STRINGS) + "]"
     comma = ", decimal_separator=','" if decimal and _decimal_comma(path) else ""
@@ -120,7 +121,7 @@ def _read_decimal_comma(data: str, mtime_ns: int, size: int) -> bool:  # noqa: A
     from .data.sql import quote_ident as _q
 
     path = Path(data)
-    if path.suffix.lower() in (".parquet", ".pq", ".jsonl") or _delimiter(path) == ",":
+    if inner_suffix(path) in (".parquet", ".pq", ".jsonl") or _delimiter(path) == ",":
         return False
     con = duckdb.connect()
     try:
@@ -243,7 +244,7 @@ def _header(data: Path) -> list[str]:
     import csv
 
     try:
-        with open(data, newline="", encoding="utf-8-sig", errors="replace") as f:
+        with open_source(data, "r", newline="", encoding="utf-8-sig", errors="replace") as f:
             return next(csv.reader(f, delimiter=_delimiter(data)), [])
     except (OSError, csv.Error):
         return []
@@ -260,9 +261,9 @@ def _delimiter(data: Path) -> str:
     import csv
 
     try:
-        with open(data, newline="", encoding="utf-8-sig", errors="replace") as f:
+        with open_source(data, "r", newline="", encoding="utf-8-sig", errors="replace") as f:
             first = f.readline()
-    except OSError:
+    except (OSError, EOFError):
         return ","
 
     def fields(sep: str) -> int:
@@ -413,7 +414,8 @@ def _metadata_text(columns: Mapping[str, str], used: Sequence[str]) -> list[str]
 
 
 def _table_name(path: Path) -> str:
-    name = re.sub(r"[^A-Za-z0-9_]", "_", path.stem).strip("_").lower() or "data"
+    stem = path.stem if path.suffix.lower() != ".gz" else Path(path.stem).stem  # orders.csv.gz: orders
+    name = re.sub(r"[^A-Za-z0-9_]", "_", stem).strip("_").lower() or "data"
     return name if name[0].isalpha() else f"t_{name}"
 
 
@@ -505,7 +507,7 @@ def new_pilot(
     if folder.exists():
         raise ConfigError("the pilot folder already exists", where=str(folder),
                           hint="choose another NAME, or delete the folder to start over")
-    suffix = data.suffix.lower()
+    suffix = inner_suffix(data)
     if suffix in _SPREADSHEETS:
         raise ConfigError(f"a spreadsheet ({suffix}): `workbench new` reads a CSV, JSONL or Parquet table",
                           where=str(data), hint="save the sheet as \"CSV UTF-8\" (Excel: File > Save As), then run "
@@ -748,7 +750,7 @@ def _class_order(data: Path, target: str, values: list[Any]) -> list[Any]:
     """The classes in their order: an ordered category's own (pandas writes its order to
     Parquet), else numbers ascending, else text sorted."""
     plain = [_jsonable(v) for v in values]
-    if data.suffix.lower() in (".parquet", ".pq"):
+    if inner_suffix(data) in (".parquet", ".pq"):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -2031,8 +2033,8 @@ def _items_table(con: Any, data: Path, table: str = "t") -> dict[str, str]:
     """Load a CSV, JSONL or Parquet file into ``table``; its columns and charter types."""
     if not data.is_file():
         raise ConfigError("the data file does not exist", where=str(data), hint="pass a CSV, JSONL or Parquet file")
-    jsonl = data.suffix.lower() in _JSONL
-    header = [] if jsonl or data.suffix.lower() in (".parquet", ".pq") else _header(data)
+    jsonl = inner_suffix(data) in _JSONL
+    header = [] if jsonl or inner_suffix(data) in (".parquet", ".pq") else _header(data)
     if header:  # a CSV ingest would refuse (a ragged row, an open quote) is refused with its line, as ingest
         # would: the sniffer below names none, and reads some such files wrongly rather than failing
         scratch = Path(tempfile.mkdtemp(prefix="wb-new-"))

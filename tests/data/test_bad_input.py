@@ -100,6 +100,29 @@ def test_every_bad_value_is_listed_with_its_physical_line(tmp_path: Path) -> Non
     assert "t.csv:6: column 3 ('n'): value '5.5'" in msg
 
 
+def test_a_gzip_compressed_csv_loads_and_its_bad_values_are_placed_as_in_the_plain_file(tmp_path: Path) -> None:
+    """`orders.csv.gz` is how exports often arrive, and DuckDB reads it; the header and line
+    checks read its bytes raw and called it "not UTF-8 text", with a fix that re-saved it. They
+    read it decompressed now: the header checked, each bad value on its physical line."""
+    import gzip
+
+    rows = _load(tmp_path, gzip.compress("\ufeffcarrier,n\r\nAA,1\r\nUA,2\r\n".encode()),
+                 {"carrier": "VARCHAR", "n": "BIGINT"}, name="t.csv.gz")
+    assert rows == [("AA", 1), ("UA", 2)]
+    text = 'id,name,n\n1,"two\nlines",1\n2,b,x\n3,c,4,9\n4,d,5.5\n'
+    with pytest.raises(IngestError) as info:
+        _load(tmp_path, gzip.compress(text.encode()), {"id": "INTEGER", "name": "VARCHAR", "n": "INTEGER"},
+              name="t.csv.gz")
+    msg = str(info.value)
+    assert "t.csv.gz:4: column 3 ('n'): value 'x'" in msg and "t.csv.gz:6: column 3 ('n'): value '5.5'" in msg
+    with pytest.raises(IngestError, match=r"header does not match the declared columns: undeclared column\(s\) n"):
+        _load(tmp_path, gzip.compress(b"carrier,n\nAA,1\n"), {"carrier": "VARCHAR"}, name="t.csv.gz")
+    with pytest.raises(IngestError) as info:
+        _load(tmp_path, gzip.compress("carrier,n\nCafé,1\n".encode("latin-1")), {"carrier": "VARCHAR", "n": "BIGINT"},
+              name="t.csv.gz")
+    assert "not UTF-8" in str(info.value) or "not utf-8" in str(info.value)
+
+
 def test_values_of_pii_columns_are_masked_in_ingest_errors(tmp_path: Path) -> None:
     columns = {"id": "INTEGER", "email": "INTEGER"}
     with pytest.raises(IngestError) as info:

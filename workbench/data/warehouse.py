@@ -51,6 +51,7 @@ from .redaction import project_vocabulary, withhold
 from .sql import quote_ident
 from ..charter.config import Charter, Source
 from ..errors import IngestError, WarehouseError, WarehouseLockedError, WorkbenchError
+from ..files import open_source
 
 __all__ = [
     "TableFingerprint",
@@ -378,7 +379,7 @@ def _header(path: Path, source: Source) -> list[str]:
     """The names on line 1 of a CSV source file (a UTF-8 byte-order mark skipped)."""
     _check_encoding(path)
     try:
-        with open(path, "rb") as f:
+        with open_source(path) as f:
             first = f.readline()  # the header alone: a bad byte further down is DuckDB's to place
         text = first.decode("utf-8-sig")
         return next(csv.reader([text.rstrip("\r\n")], delimiter=source.csv.delimiter, quotechar=source.csv.quote), [])
@@ -466,7 +467,7 @@ def _check_encoding(path: Path) -> None:
     """Refuse UTF-16/32 files up front (their byte-order mark says so): DuckDB would read
     them as garbage. A UTF-8 byte-order mark is fine (DuckDB and the header check skip it)."""
     try:
-        with open(path, "rb") as f:
+        with open_source(path) as f:
             start = f.read(4)
     except OSError as exc:
         raise (storage_error(exc, path, doing="reading the source file")
@@ -827,7 +828,7 @@ def _record_lines(path: Path, source: Source, kept: Sequence[int], rejected: Col
     if not wanted_kept and not wanted_all:
         return out
     try:
-        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        with open_source(path, "r", newline="", encoding="utf-8-sig", errors="replace") as f:
             reader = csv.reader(f, delimiter=source.csv.delimiter, quotechar=source.csv.quote)
             line_end, kept_index = 0, -1
             if source.csv.header:
@@ -920,9 +921,9 @@ def bare_carriage_return(path: Path, limit: int = 256 << 20) -> tuple[int, int] 
     None. A file of old Mac line ends (every row ends with a lone CR) has none. Reads at most
     ``limit`` bytes."""
     try:
-        with open(path, "rb") as f:
+        with open_source(path) as f:
             data = f.read(limit)
-    except OSError:
+    except (OSError, EOFError):
         return None
     if b"\n" not in data:
         return None

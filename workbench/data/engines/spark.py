@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import EngineError, IngestError
+from ...files import open_source
 from ..sql import quote_ident
 from .base import ProfileStats
 
@@ -979,7 +980,8 @@ def _jvm_gone(exc: BaseException) -> bool:
 def _records(path: Path, source: Source) -> Iterator[tuple[int, list[str]]]:
     """(first physical line, fields) of each CSV record after the header, read on the driver
     (a quoted value may span lines); nothing when the file cannot be read."""
-    with contextlib.suppress(OSError, csv.Error), open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+    with contextlib.suppress(OSError, EOFError, csv.Error), \
+            open_source(path, "r", newline="", encoding="utf-8-sig", errors="replace") as f:
         reader = csv.reader(f, delimiter=source.csv.delimiter, quotechar=source.csv.quote)
         line_end = 0
         if source.csv.header:
