@@ -503,6 +503,9 @@ def new_pilot(
     data = Path(data)
     if not data.is_file():
         raise ConfigError("the data file does not exist", where=str(data), hint="pass the path of a CSV or Parquet file")
+    if data.stat().st_size == 0:  # DuckDB's sniffer reads one column named column0 from it
+        raise ConfigError("the data file is empty (0 bytes): no header, no rows", where=str(data),
+                          hint="export the table again, with its header row, and check the export finished")
     folder = Path(pilots_dir) / name
     if folder.exists():
         raise ConfigError("the pilot folder already exists", where=str(folder),

@@ -123,6 +123,19 @@ def test_a_gzip_compressed_csv_loads_and_its_bad_values_are_placed_as_in_the_pla
     assert "not UTF-8" in str(info.value) or "not utf-8" in str(info.value)
 
 
+def test_an_empty_file_is_called_empty_not_a_header_without_the_declared_columns(tmp_path: Path) -> None:
+    """A truncated export: ingest said "header does not match ...: missing column(s) a, y", and
+    `workbench new` "missing column(s) column0", a name DuckDB's sniffer makes up."""
+    from workbench.new import new_pilot
+
+    with pytest.raises(IngestError, match="t.csv: the file is empty: no header, no rows") as info:
+        _load(tmp_path, "", {"a": "INTEGER", "y": "INTEGER"})
+    assert "export the table again" in info.value.hint
+    with pytest.raises(ConfigError, match=r"the data file is empty \(0 bytes\)") as made:
+        new_pilot("empty", tmp_path / "t.csv", "y", pilots_dir=tmp_path / "pilots")
+    assert "column0" not in str(made.value) and not (tmp_path / "pilots" / "empty").exists()
+
+
 def test_values_of_pii_columns_are_masked_in_ingest_errors(tmp_path: Path) -> None:
     columns = {"id": "INTEGER", "email": "INTEGER"}
     with pytest.raises(IngestError) as info:

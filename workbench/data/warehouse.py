@@ -381,6 +381,10 @@ def _header(path: Path, source: Source) -> list[str]:
     try:
         with open_source(path) as f:
             first = f.readline()  # the header alone: a bad byte further down is DuckDB's to place
+        if not first:
+            raise IngestError("the file is empty: no header, no rows", where=str(path),
+                              hint="export the table again, with its header row, and check the export finished; "
+                                   "the previous table is unchanged")
         text = first.decode("utf-8-sig")
         return next(csv.reader([text.rstrip("\r\n")], delimiter=source.csv.delimiter, quotechar=source.csv.quote), [])
     except UnicodeDecodeError as exc:
