@@ -84,6 +84,17 @@ def test_new_reads_a_semicolon_separated_export(tmp_path: Path) -> None:
     assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []  # the charter's reader loads it
     assert load_charter(new_pilot("churn", data, "churned", pilots_dir=tmp_path / "p2").charter
                         ).sources["export"].csv.delimiter == ","
+    # a target or time column named but for case or a slipped letter: the hint names the column meant
+    from workbench.errors import ConfigError
+
+    for name, meant in (("Churned", "churned"), ("churnd", "churned"), ("tenure", None)):
+        with pytest.raises(ConfigError) as err:
+            new_pilot("slip", semicolons, name, pilots_dir=tmp_path / "p3")
+        assert err.value.hint.startswith(f"did you mean '{meant}'? choose the target among: customer_id" if meant
+                                         else "choose the target among: customer_id"), err.value.hint
+    with pytest.raises(ConfigError, match="for --time-column") as err:
+        new_pilot("slip", semicolons, "churned", time_column="Balance", pilots_dir=tmp_path / "p3")
+    assert err.value.hint.startswith("did you mean 'balance'? its columns:")
 
 
 def test_new_reads_dates_written_day_first_or_month_first_and_drafts_a_temporal_split(tmp_path: Path) -> None:

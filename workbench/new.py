@@ -413,6 +413,16 @@ def _metadata_text(columns: Mapping[str, str], used: Sequence[str]) -> list[str]
     return [c for c, t in columns.items() if t == "VARCHAR" and c not in used]
 
 
+def _meant(name: str, columns: Sequence[str]) -> str:
+    """"did you mean 'X'? " for a column named as ``name`` but for case or a slip of a letter or two
+    (`--target y` where the header says `Y`), else ""."""
+    import difflib
+
+    same = [c for c in columns if c.lower() == name.lower()]
+    near = same or difflib.get_close_matches(name, list(columns), n=1, cutoff=0.8)
+    return f"did you mean '{near[0]}'? " if near else ""
+
+
 def _table_name(path: Path) -> str:
     stem = path.stem if path.suffix.lower() != ".gz" else Path(path.stem).stem  # orders.csv.gz: orders
     name = re.sub(r"[^A-Za-z0-9_]", "_", stem).strip("_").lower() or "data"
@@ -523,14 +533,14 @@ def new_pilot(
         columns = _checked_columns(con, data, fmt, table, scratch)
         if target not in columns:
             raise ConfigError(f"the data has no column '{target}'", where=str(data),
-                              hint=f"choose the target among: {', '.join(columns)}")
+                              hint=f"{_meant(target, columns)}choose the target among: {', '.join(columns)}")
         nested = _nested_columns(con, data) if fmt in ("parquet", "jsonl") else []
         if target in nested:
             raise ConfigError(f"the target '{target}' holds lists or structs, not one value a row", where=str(data),
                               hint="write the value to predict as a column of its own, then run `workbench new` again")
         if time_column is not None and time_column not in columns:
             raise ConfigError(f"the data has no column '{time_column}' for --time-column", where=str(data),
-                              hint=f"its columns: {', '.join(columns)}")
+                              hint=f"{_meant(time_column, columns)}its columns: {', '.join(columns)}")
         # the table as the charter's own reader loaded it (its types, its date formats)
         con.execute(f"ATTACH {_lit(str(scratch / 'check.duckdb'))} AS checked (READ_ONLY)")
         con.execute(f"CREATE TABLE t AS SELECT * FROM checked.main.{_q(table)}")
@@ -1107,7 +1117,7 @@ def _items_time(con: Any, columns: dict[str, str], skip: list[str], time_column:
     note, written = "", False  # written: the time column holds ISO times as text
     if time_column is not None and time_column not in columns:
         raise ConfigError(f"the data has no column '{time_column}' for --time-column", where=str(data),
-                          hint=f"its columns: {', '.join(columns)}")
+                          hint=f"{_meant(time_column, columns)}its columns: {', '.join(columns)}")
     if time_column is None:
         time_column, note, _ = _time_column(con, columns, skip[0])
         if time_column is None:
