@@ -300,6 +300,9 @@ def new(
         "--facts-column", help="answer: the facts each answer should contain, separated by |.")] = None,
     sources_column: Annotated[Optional[str], typer.Option(
         "--sources-column", help="answer: the ids of the passages supporting each answer, separated by |.")] = None,
+    group_column: Annotated[Optional[str], typer.Option(
+        "--group-column", help="text-classification: the column whose items belong together and stay on one side "
+        "of the split (an author, a customer); `none` for no group (default: found).")] = None,
 ) -> None:
     """Create pilots/NAME/ from your table: a charter (types inferred) and a drafted contract."""
     try:
@@ -311,9 +314,13 @@ def new(
             raise ConfigError("no target column", where="--target" + (" / --relevant-column" if task == "retrieval"
                                                                       else ""),
                               hint="pass --target COLUMN: the column holding the answer of each row")
+        if group_column is not None and task != "text-classification":
+            raise ConfigError("--group-column is for text-classification pilots", where="--group-column",
+                              hint="a table's pilot drafts `split: {kind: group, column: ...}` in pilot.yaml: edit "
+                              "it there")
         if task == "text-classification":
             made = new_text_pilot(name, data, target, list(text_column or []), pilots_dir=pilots_dir, owner=owner,
-                                  time_column=time_column)
+                                  time_column=time_column, group_column=group_column)
         elif task == "extraction":
             made = new_extraction_pilot(name, data, target, list(text_column or []), pilots_dir=pilots_dir,
                                         owner=owner, time_column=time_column)
