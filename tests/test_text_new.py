@@ -349,9 +349,22 @@ def _works(path: Path, artists: int = 80, seed: int = 4) -> Path:
         for k in range(int(rng.integers(4, 16))):
             medium = usual if rng.random() < 0.85 else media[int(rng.integers(5))]
             rows.append({"artist": f"Artist {a}", "venue": f"V{int(rng.integers(30))}", "medium": medium,
+                         "code": f"{medium[:3]}-{int(rng.integers(4))}",  # sub-codes of the medium: 4 a class
                          "title": f"{series} {k}" + (" study" if medium == "drawing" and rng.random() < 0.3 else "")})
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
+
+
+def _labels_follow_only(column: str, data: Path) -> bool:
+    import duckdb
+
+    from workbench.new import _labels_follow
+
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{data}')")
+    found = _labels_follow(con, {c: "VARCHAR" for c in ("artist", "venue", "code")}, "medium")
+    code = _labels_follow(con, {"code": "VARCHAR"}, "medium")
+    return found is not None and found[0] == column and code is None
 
 
 def test_items_whose_labels_follow_a_column_are_kept_together_by_it(tmp_path: Path) -> None:
@@ -375,6 +388,8 @@ def test_items_whose_labels_follow_a_column_are_kept_together_by_it(tmp_path: Pa
     judged, learned = artists(made)
     assert judged and learned and not judged & learned
     assert not [n for n in made.notes if n.startswith("venue")]  # the medium does not follow the venue
+    # nor is a code that subdivides the classes an entity, though each of its values holds one: the task
+    assert _labels_follow_only("artist", data)
 
     loose = new_text_pilot("loose", data, "medium", ["title"], pilots_dir=tmp_path / "pilots", group_column="none")
     judged, learned = artists(loose)

@@ -1892,9 +1892,14 @@ def _labels_follow(con: Any, columns: Mapping[str, str], target: str) -> tuple[s
     gap between the most common class's share (what knowing nothing gives) and every item: the
     Tate's 4,284 works by 701 artists, 85 % of each repeated artist's works of their usual medium
     against 52 % prints: split at random, their titles' series words gave a GO at macro-F1 0.52;
-    kept together, 0.31, no better than the keyword rule. Of several, the one labels follow most."""
+    kept together, 0.31, no better than the keyword rule. Of several, the one labels follow most.
+    Not one whose values subdivide the classes, fewer than
+    :data:`~workbench.measure.leakage.MIN_VALUES_PER_CLASS` a class (median): telling those apart
+    is the task."""
+    import statistics
+
     from .data.sql import quote_ident as _q
-    from .measure.leakage import MIN_GROUPS, SHARED_SHARE
+    from .measure.leakage import MIN_GROUPS, MIN_VALUES_PER_CLASS, SHARED_SHARE
 
     counts = con.execute(f"SELECT {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(target)} IS NOT NULL "
                          "GROUP BY ALL").fetchall()
@@ -1909,9 +1914,13 @@ def _labels_follow(con: Any, columns: Mapping[str, str], target: str) -> tuple[s
         cells = con.execute(f"SELECT {_q(col)}::VARCHAR, {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(col)} IS NOT "
                             f"NULL AND {_q(target)} IS NOT NULL GROUP BY ALL").fetchall()
         by_value: dict[str, list[int]] = {}
-        for value, _, n in cells:
+        spans: dict[str, int] = {}  # class -> values holding it
+        for value, label, n in cells:
             by_value.setdefault(value, []).append(int(n))
-        if len(by_value) < MIN_GROUPS:
+            spans[label] = spans.get(label, 0) + 1
+        # values that subdivide the classes (a queue's sub-codes, a few a class) are the task to tell
+        # apart, not an entity: held out whole, a class would be judged on codes it never trained on
+        if len(by_value) < MIN_GROUPS or statistics.median(spans.values()) < MIN_VALUES_PER_CLASS:
             continue
         repeated = follow = 0
         for ns in by_value.values():
