@@ -158,6 +158,7 @@ def test_a_near_perfect_candidate_blocks_the_go_and_the_record_and_scorecard_say
     html = render_scorecard(charter, store, ids["pilot"], blocked)
     section = html[html.index('id="leakage"'):]
     assert "heldout.near_perfect" in section and "reaches ROC AUC 0.9995" in section and "blocks GO" in section
+    assert "near_perfect is judged by the decision, on the judged candidate" in section
 
     reason = "the measurements of a tumour all but give the diagnosis; checked with the pathologists"
     acked = Charter.model_validate({**charter.model_dump(mode="json"),

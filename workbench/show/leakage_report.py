@@ -49,6 +49,9 @@ def leakage_shift_section(findings: Sequence[Mapping[str, Any]] | None, acknowle
             classes.append("" if reason else "regress")
         parts.append(table(["feature or rows", "check", "evidence", "status", "acknowledgement (charter leakage.acknowledged)"],
                            rows, row_class=classes))
+        if any(f.get("check") == "near_perfect" for f in findings):
+            parts.append('<p class="muted">near_perfect is judged by the decision, on the judged candidate\'s '
+                         "held-out score; the other checks by the evaluate run, on the training rows.</p>")
     unused = sorted(set(acknowledged) - {str(f.get("feature")) for f in findings or ()})
     if unused:
         parts.append(f'<p class="muted">Acknowledged in the charter but not found this run: {esc(", ".join(unused))}.</p>')
