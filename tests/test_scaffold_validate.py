@@ -448,6 +448,18 @@ def test_new_moves_a_temporal_cut_earlier_when_the_latest_rows_lack_a_class(tmp_
     steady.to_parquet(tmp_path / "steady.parquet", index=False)
     assert "train on the earliest 80 %" in new_pilot("steady", tmp_path / "steady.parquet", "late",
                                                      pilots_dir=tmp_path / "pilots").charter.read_text()
+    # a log kept on after the outcome stopped being recorded (Minneapolis' use of force: injuries until mid-2018,
+    # incidents to 2021): the cut fell among the unlabelled rows, and the run stopped on an empty evaluation split
+    stopped = steady.assign(late=steady["late"].where(np.arange(n) < 160))
+    stopped.to_parquet(tmp_path / "stopped.parquet", index=False)
+    cut = new_pilot("stopped", tmp_path / "stopped.parquet", "late", pilots_dir=tmp_path / "pilots")
+    split = load_charter(cut.charter).split
+    assert pd.Timestamp(split.evaluate[1]) == frame["day"][159]  # the latest labelled day
+    judged = stopped[(stopped["day"] >= pd.Timestamp(split.evaluate[0])) & stopped["late"].notna()]
+    assert 25 <= len(judged) <= 40  # the latest fifth of the 160 labelled rows
+    (note,) = [x for x in cut.notes if "empty in every row after" in x]
+    assert note.startswith("late is empty in every row after 2024-06-08") and "240 rows, to 2025-02-03" in note
+    assert not [x for x in made.notes if "empty in every row after" in x]
 
 
 def made_rows(data: Path) -> int:

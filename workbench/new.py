@@ -693,6 +693,7 @@ def new_pilot(
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group,
                              cluster=None if cluster is None else cluster[0], hint=hints[0][0] if hints else None,
                              guess=time_guess)
+        notes += _unlabelled_since(con, target, time_column)
         notes += _copies_note(con, columns, target, table, distinct_of, split=kind)
         if time_column is None:  # random or group, 25 % held out: (about) what the sample-size gate will see
             notes += [note for _, note in hints]
@@ -1073,7 +1074,7 @@ def _temporal_cut(con: Any, col: str, target: str | None, task: str) -> tuple[fl
     need = {k: max(1, min(10, round(0.1 * n))) for k, n in counts.items()}
 
     def short(share: float) -> list[str]:
-        cut = con.execute(f"SELECT quantile_disc({col}, {share}) FROM t").fetchone()[0]
+        cut = con.execute(f"SELECT quantile_disc({col}, {share}) FROM t WHERE {y} IS NOT NULL").fetchone()[0]
         after = dict(con.execute(f"SELECT {y}, count(*) FROM t WHERE {col} > ? AND {y} IS NOT NULL GROUP BY 1",
                                  [cut]).fetchall())
         return [f"{k!r} ({after.get(k, 0)} of {n} needed)" for k, n in need.items() if after.get(k, 0) < n]
@@ -1433,17 +1434,43 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
                "every interval"] if cluster else [])]
 
 
+def _unlabelled_since(con: Any, target: str, time_column: str | None) -> tuple[str, ...]:
+    """A note when the rows after the last one with a ``target`` value are at least 5 % of table
+    ``t``: the outcome stopped being recorded (injuries in a use-of-force log, until mid-2018 of
+    2021), or is not known yet. The temporal split judges on the latest labelled rows, which may
+    be older than what production meets."""
+    if time_column is None:
+        return ()
+    from .data.sql import quote_ident as _q
+
+    col, y = _q(time_column), _q(target)
+    last, rows = con.execute(f"SELECT max({col}) FILTER (WHERE {y} IS NOT NULL), count(*) FROM t").fetchone()
+    if last is None:
+        return ()
+    after, until = con.execute(f"SELECT count(*), max({col}) FROM t WHERE {col} > ?", [last]).fetchone()
+    if after < 0.05 * rows:
+        return ()
+    return (f"{target} is empty in every row after {_jsonable(last)} ({after:,} rows, to {_jsonable(until)}): its "
+            "recording stopped, or the outcome is not known yet; the split judges on the latest rows that have one, "
+            "and production meets rows like the later ones: ask whether what was recorded then still holds",)
+
+
 def _temporal_bounds(con: Any, column: str, target: str | None, task: str
                      ) -> tuple[float, str, Any, Any, Any, Any] | None:
     """A temporal split on ``column`` of table ``t``: (the share trained on, why not 0.8, the
     training range's first and last value, the evaluated range's first and last), or None when
-    no value is later than the cut (its latest value holds more rows than the share held out)."""
+    no value is later than the cut (its latest value holds more rows than the share held out).
+    Over the rows with a ``target`` value, the only ones trained on or judged: injuries recorded
+    until mid-2018 in a log kept to 2021 were cut at 2019, and the run stopped on an empty
+    evaluation split."""
     from .data.sql import quote_ident as _q
 
     col = _q(column)
     share, moved = _temporal_cut(con, col, target, task)
-    cut, lo, hi = con.execute(f"SELECT quantile_disc({col}, {share}), min({col}), max({col}) FROM t").fetchone()
-    after = con.execute(f"SELECT min({col}) FROM t WHERE {col} > ?", [cut]).fetchone()[0]
+    labelled = f" AND {_q(target)} IS NOT NULL" if target else ""
+    cut, lo, hi = con.execute(f"SELECT quantile_disc({col}, {share}), min({col}), max({col}) FROM t "
+                              f"WHERE true{labelled}").fetchone()
+    after = con.execute(f"SELECT min({col}) FROM t WHERE {col} > ?{labelled}", [cut]).fetchone()[0]
     return None if after is None else (share, moved, lo, cut, after, hi)
 
 
