@@ -57,6 +57,22 @@ def test_temporal_split_ranges_kinds_and_dropped_targets(con) -> None:
     assert params["split.kind"] == "temporal" and params["split.train"] == [1, 7]
 
 
+def test_an_evaluation_range_of_unlabelled_rows_says_so(con) -> None:
+    """Injuries recorded until mid-2018 in a log kept to 2021: judged on 2019-2021, the split
+    was "empty", which read as a range that misses the data; 40 rows fell in it, none labelled."""
+    from workbench.errors import EvaluationError
+
+    con.execute('UPDATE "select" SET label = NULL WHERE week = 10')
+    with pytest.raises(EvaluationError, match=r"the evaluation split is empty of rows with a label value "
+                                              r"\(40 rows fall in it, none with one\)") as err:
+        modeling.load_data(con, spec(split=Split(kind="temporal", column="week", train=[1, 7], evaluate=[10, 10])),
+                           CLS)
+    assert "end them where the target is still recorded" in err.value.hint
+    with pytest.raises(EvaluationError, match=r"the evaluation split is empty\n"):  # no rows there at all
+        modeling.load_data(con, spec(split=Split(kind="temporal", column="week", train=[1, 7], evaluate=[11, 12])),
+                           CLS)
+
+
 def test_random_split_is_seeded_and_stratified(con) -> None:
     s = spec(split=Split(kind="random", test_size=0.25, seed=3))
     a, b = modeling.load_data(con, s, CLS), modeling.load_data(con, s, CLS)

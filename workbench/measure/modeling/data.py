@@ -392,12 +392,18 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
         train_counts, _ = _counts(con, view, train_sql, train_params, target, classification, where=where)
         eval_counts = {k: totals[k] - train_counts.get(k, 0) for k in totals}
     train_split_rows = sum(train_counts.values())
+    nulls = {"training": train_nulls, "evaluation": eval_nulls} if split.kind in ("temporal", "group") else {}
     for name, rows in (("training", train_split_rows), ("evaluation", sum(eval_counts.values()))):
         if rows == 0:
-            raise EvaluationError(f"the {name} split is empty", where="pilot charter: split",
+            # rows there, none with a target value: a log kept on after its outcome stopped being recorded
+            unlabelled = (f" of rows with a {task.target} value ({nulls[name]:,} rows fall in it, none with one)"
+                          if nulls.get(name) else "")
+            raise EvaluationError(f"the {name} split is empty{unlabelled}", where="pilot charter: split",
                                   hint=f"split by a column with more values than '{split.column}', or try another "
                                   "`seed:`" if split.kind == "group" else
-                                  "check the split's ranges against the data (`workbench profile` shows them)")
+                                  "check the split's ranges against the data (`workbench profile` shows them)"
+                                  + ("; end them where the target is still recorded (`workbench new` drafts "
+                                     "them so)" if unlabelled else ""))
     if task.kind == "classification":
         _check_binary(list(dict.fromkeys([*train_counts, *eval_counts])), task)
     elif task.kind == "multiclass":
