@@ -224,6 +224,12 @@ def test_a_whole_number_year_column_is_named_with_the_flag_that_splits_on_it(tmp
     assert load_charter(made.charter).split.kind == "random"
     (kind,) = [d for d in drafted_values(load_charter(made.charter)) if d.key.startswith("split")]
     assert (kind.key, kind.value) == ("split.kind", "random") and kind.why.startswith("year_sold may be when each row")
+    # with the year of build first in the file (Ames' houses: built, remodelled, sold), the tag drafted the split
+    # on it; of several years, the latest on average is drafted
+    frame[["YearBuilt", *[c for c in frame.columns if c != "YearBuilt"]]].to_csv(tmp_path / "built.csv", index=False)
+    built = new_pilot("built", tmp_path / "built.csv", "price", pilots_dir=tmp_path / "pilots")
+    (first,) = [d for d in drafted_values(load_charter(built.charter)) if d.key.startswith("split")]
+    assert first.why.startswith("year_sold may be when each row")
     pasted = yaml.safe_load(kind.why.split("judge on the latest: ", 1)[1])  # the whole split, as one mapping
     assert pasted["kind"] == "temporal" and pasted["column"] == "year_sold" and pasted["evaluate"][1] == 2020
     text = made.charter.read_text()

@@ -882,9 +882,12 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
     found = [*years, *(c for c, _ in periods), *moments]
     if not found:
         return []
-    got = con.execute("SELECT " + ", ".join(f"min({_q(c)}), max({_q(c)}), count(DISTINCT {_q(c)})" for c in found)
-                      + " FROM t").fetchall()[0]
-    span = {c: got[3 * i:3 * i + 3] for i, c in enumerate(found)}  # (lowest, highest, distinct values)
+    got = con.execute("SELECT " + ", ".join(f"min({_q(c)}), max({_q(c)}), count(DISTINCT {_q(c)}), avg({_q(c)})"
+                                            for c in found) + " FROM t").fetchall()[0]
+    span = {c: got[4 * i:4 * i + 3] for i, c in enumerate(found)}  # (lowest, highest, distinct values)
+    # of several years, the latest on average first (drafted in the split's tag): a house is sold after it
+    # was remodelled, and remodelled after it was built
+    years.sort(key=lambda c: -(got[4 * found.index(c) + 3] or 0))
     out = [(c, f"{c} holds years ({lo}-{hi}): if it is when each row happened (a year of sale, not of build), "
                f"`--time-column {c}` judges on the latest years; the drafted {split} split learns from later years "
                "than some of the rows it judges")
