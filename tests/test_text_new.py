@@ -4,6 +4,7 @@ each from `new` to a decision with no line edited but the drafted values' confir
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -402,3 +403,27 @@ def test_items_whose_labels_follow_a_column_are_kept_together_by_it(tmp_path: Pa
     tabular = CliRunner().invoke(app, ["new", "t", "--data", str(data), "--target", "medium", "--group-column",
                                        "artist", "--dir", str(tmp_path / "pilots")])
     assert tabular.exit_code != 0 and "--group-column is for text-classification pilots" in tabular.output
+
+
+def test_a_text_pilot_on_columns_that_cannot_make_one_says_which_and_why(tmp_path: Path) -> None:
+    """A number passed as the text was taken for text; a target with a label per item crashed
+    (IndexError: no item was left to train on); a text column empty in every item was "0 labelled
+    items in 0 classes". Each is now an error that names the column and what to pass."""
+    from workbench.errors import ConfigError
+    from workbench.new import new_text_pilot
+
+    rng = np.random.default_rng(0)
+    n = 400
+    words = ["refund", "late", "broken", "login", "password", "parcel", "invoice", "screen"]
+    frame = pd.DataFrame({"body": [" ".join(rng.choice(words, 6)) for _ in range(n)], "amount": rng.normal(size=n),
+                          "queue": rng.choice(["billing", "tech", "shipping"], n)})
+    cases = [(frame, "amount", "amount (DOUBLE) is not text", "the text: body"),
+             (frame.assign(queue=[f"q{i}" for i in range(n)]), "body",
+              "holds 400 distinct values over 400 labelled items: most label one item only", "column of labels"),
+             (frame.assign(body=""), "body", "body is empty in every one of the 400 labelled items",
+              "the file has no other text column")]
+    for i, (table, text, said, hint) in enumerate(cases):
+        table.drop(columns=["amount"] if i == 2 else []).to_csv(tmp_path / f"t{i}.csv", index=False)
+        with pytest.raises(ConfigError, match=re.escape(said)) as err:
+            new_text_pilot(f"t{i}", tmp_path / f"t{i}.csv", "queue", [text], pilots_dir=tmp_path / "pilots")
+        assert hint in err.value.hint and not (tmp_path / "pilots" / f"t{i}").exists()

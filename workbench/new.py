@@ -1761,6 +1761,14 @@ def new_text_pilot(
             raise ConfigError(f"--group-column {group_column} is the {'target' if group_column == target else 'text'}",
                               where="--group-column", hint="name the column whose items belong together (an author, "
                               "a customer, a document), or `none`")
+        numbers = [c for c in text_columns if columns[c] != "VARCHAR"]
+        if numbers:
+            shown = ", ".join(f"{c} ({columns[c]})" for c in numbers)
+            raise ConfigError(f"{shown} {'is' if len(numbers) == 1 else 'are'} not text",
+                              where=f"{data}: --text-column",
+                              hint="pass the column(s) holding the text: "
+                              + (", ".join(c for c, t in columns.items() if t == "VARCHAR" and c != target)
+                                 or "the file has no text column"))
         time_column, time_note, when = _items_time(con, columns, [target, *text_columns], time_column, data)
         dated = _item_time_hints(con, columns, target, time_column)
         no_text = _drop_textless(con, target, text_columns)
@@ -1769,10 +1777,21 @@ def new_text_pilot(
         counts = con.execute(f"SELECT {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(target)} IS NOT NULL "
                              "GROUP BY ALL ORDER BY 2 DESC, 1").fetchall()
         variants = _label_variants(counts, target)
+        if rows == 0 and no_text:
+            raise ConfigError(f"{', '.join(text_columns)} {'is' if len(text_columns) == 1 else 'are'} empty in every "
+                              f"one of the {no_text:,} labelled items", where=f"{data}: --text-column",
+                              hint="pass the column(s) holding the text: " + (", ".join(
+                                  c for c, t in columns.items() if t == "VARCHAR" and c not in (target, *text_columns))
+                                  or "the file has no other text column; check the export"))
         if rows < 40 or len(counts) < 2:
             raise ConfigError(f"the data has {rows} labelled item(s) with text in {len(counts)} class(es)",
                               where=str(data),
                               hint="an eval-set pilot needs hundreds of labelled items in at least two classes")
+        if sorted(n for _, n in counts)[len(counts) // 2] < 2:  # most labels on one item each: nothing to learn
+            raise ConfigError(f"the target '{target}' holds {len(counts):,} distinct values over {rows:,} labelled "
+                              "items: most label one item only, so there are no classes to learn (an id, or free "
+                              "text?)", where=f"{data}: --target {target}",
+                              hint="pass as --target the column of labels: a few values, each on many items")
         id_col = next((c for c in columns if c not in (target, *text_columns) and _ID_NAME.search(c)
                        and con.execute(f"SELECT count(DISTINCT {_q(c)}) = count(*) FROM t").fetchone()[0]), None)
         if id_col is None:  # numbered in file order: the eval set's ids must be stable across runs
