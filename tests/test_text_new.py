@@ -427,3 +427,8 @@ def test_a_text_pilot_on_columns_that_cannot_make_one_says_which_and_why(tmp_pat
         with pytest.raises(ConfigError, match=re.escape(said)) as err:
             new_text_pilot(f"t{i}", tmp_path / f"t{i}.csv", "queue", [text], pilots_dir=tmp_path / "pilots")
         assert hint in err.value.hint and not (tmp_path / "pilots" / f"t{i}").exists()
+    lines = pd.read_csv(invoice_table(tmp_path / "lines.csv")).assign(number=range(480))
+    lines.to_csv(tmp_path / "lines.csv", index=False)
+    with pytest.raises(ConfigError, match=re.escape("--input-column: number (BIGINT) is not text")) as err:
+        new_extraction_pilot("lines", tmp_path / "lines.csv", "answer", ["number"], pilots_dir=tmp_path / "pilots")
+    assert err.value.hint == "pass the column(s) holding the text: line_id, text"

@@ -1761,14 +1761,7 @@ def new_text_pilot(
             raise ConfigError(f"--group-column {group_column} is the {'target' if group_column == target else 'text'}",
                               where="--group-column", hint="name the column whose items belong together (an author, "
                               "a customer, a document), or `none`")
-        numbers = [c for c in text_columns if columns[c] != "VARCHAR"]
-        if numbers:
-            shown = ", ".join(f"{c} ({columns[c]})" for c in numbers)
-            raise ConfigError(f"{shown} {'is' if len(numbers) == 1 else 'are'} not text",
-                              where=f"{data}: --text-column",
-                              hint="pass the column(s) holding the text: "
-                              + (", ".join(c for c, t in columns.items() if t == "VARCHAR" and c != target)
-                                 or "the file has no text column"))
+        _need_text(columns, text_columns, target, data, "--text-column")
         time_column, time_note, when = _items_time(con, columns, [target, *text_columns], time_column, data)
         dated = _item_time_hints(con, columns, target, time_column)
         no_text = _drop_textless(con, target, text_columns)
@@ -2204,6 +2197,18 @@ def _need_columns(columns: dict[str, str], wanted: list[str], data: Path, flag: 
                           hint=f"its columns: {', '.join(columns)}")
 
 
+def _need_text(columns: dict[str, str], text_columns: list[str], target: str, data: Path, flag: str) -> None:
+    """An error when a column passed as the text (the input, the query) holds no text: a number
+    or a date was taken for the text, and the models read its digits as words."""
+    numbers = [c for c in text_columns if columns[c] != "VARCHAR"]
+    if numbers:
+        shown = ", ".join(f"{c} ({columns[c]})" for c in numbers)
+        raise ConfigError(f"{shown} {'is' if len(numbers) == 1 else 'are'} not text", where=f"{data}: {flag}",
+                          hint="pass the column(s) holding the text: "
+                          + (", ".join(c for c, t in columns.items() if t == "VARCHAR" and c != target)
+                             or "the file has no text column"))
+
+
 def _item_ids(con: Any, columns: dict[str, str], skip: list[str], table: str = "t") -> tuple[str, dict[str, str]]:
     """An id column named like one (``id``, ``*_id``) with a value per row, else ``item_id``
     numbered in file order (stable across runs)."""
@@ -2371,6 +2376,7 @@ def new_extraction_pilot(
     try:
         columns = _items_table(con, data)
         _need_columns(columns, [target, *input_columns], data, "--target / --text-column")
+        _need_text(columns, input_columns, target, data, "--input-column")
         time_column, time_note, when = _items_time(con, columns, [target, *input_columns], time_column, data)
         no_text = _drop_textless(con, target, input_columns)
         repeats = _repeats_note(con, target, input_columns, "items") + _item_time_hints(con, columns, target,
@@ -2542,6 +2548,7 @@ def new_retrieval_pilot(
     try:
         columns = _items_table(con, data)
         _need_columns(columns, [target, *query_columns], data, "--relevant-column / --query-column")
+        _need_text(columns, query_columns, target, data, "--query-column")
         ccols = _items_table(con, corpus, "c")
         if corpus_id is None:  # a column with one value per document that holds most relevant ids
             corpus_id = _corpus_id_holding(con, target, ccols)
@@ -2718,6 +2725,7 @@ def new_answer_pilot(
         columns = _items_table(con, data)
         _need_columns(columns, [target, *question_columns, *optional], data, "--target / --text-column / --facts-column"
                       " / --sources-column")
+        _need_text(columns, question_columns, target, data, "--text-column")
         ccols = _items_table(con, corpus, "c")
         if corpus_id is None:  # an id-like column with one value per passage, or the one the sources name
             corpus_id = next((c for c in ccols if _ID_NAME.search(c) and con.execute(
