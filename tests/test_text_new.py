@@ -388,6 +388,7 @@ def test_items_whose_labels_follow_a_column_are_kept_together_by_it(tmp_path: Pa
     assert "the labels follow it" in note and "keeps each artist on one side" in note and "--group-column none" in note
     judged, learned = artists(made)
     assert judged and learned and not judged & learned
+    assert "stratified, seed 0, each artist's items on one side (better:" in made.charter.read_text()  # the record
     assert not [n for n in made.notes if n.startswith("venue")]  # the medium does not follow the venue
     # nor is a code that subdivides the classes an entity, though each of its values holds one: the task
     assert _labels_follow_only("artist", data)

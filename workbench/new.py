@@ -1877,12 +1877,14 @@ def new_text_pilot(
             id_col=id_col, slices=slices, rules=rules, default=majority, n_eval=n_eval, rows=rows,
             eval_share=eval_share, source=str(data), time_column=time_column,
             skewed=counts[-1][1] < 0.5 * rows / len(counts),  # the rarest class under half an even share
+            group_col=group_col,
             notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     how = (f"the latest by {time_column}; a random draw would judge the model on items older than some it "
-           f"learned from ({time_note})" if time_column is not None else f"stratified, seed {seed}")
+           f"learned from ({time_note})" if time_column is not None else f"stratified, seed {seed}") + (
+        f", each {group_col}'s items on one side" if group_col else "")
     notes = (f"eval set: {n_eval:,} of {rows:,} labelled items ({eval_share:.0%}, {how}); "
              f"the rest train the candidates"
              + (f" ({eval_share:.0%} rather than {asked:.0%}: the rarest class, {rarest[0]!r}, needs "
@@ -2073,7 +2075,7 @@ def _textless_note(gone: int, text_columns: list[str]) -> tuple[str, ...]:
 def _text_charter(*, name: str, owner: str | None, table: str, columns: dict[str, str], target: str,
                   text_columns: list[str], id_col: str, slices: list[str], rules: list[tuple[str, list[str]]],
                   default: str, n_eval: int, rows: int, eval_share: float, source: str, notebooks: str,
-                  time_column: str | None = None, skewed: bool = False) -> str:
+                  time_column: str | None = None, skewed: bool = False, group_col: str | None = None) -> str:
     q = _yaml_scalar
     # classes far apart in size: each weighs as much in the fit as macro-F1 gives it in the verdict
     weights = ", class_weight: balanced" if skewed else ""
@@ -2101,6 +2103,7 @@ def _text_charter(*, name: str, owner: str | None, table: str, columns: dict[str
         f"    path: data/{table}_eval.parquet   # drafted: "
         + (f"the latest {eval_share:.0%} of the labelled items by {time_column}" if time_column
            else f"{eval_share:.0%} of the labelled items, stratified, seed 0")
+        + (f", each {group_col}'s items on one side" if group_col else "")
         + " (better: a set chosen to represent the work)",
         "    format: parquet",
         f"    contract: contracts/{table}_eval.yml",
