@@ -1955,6 +1955,9 @@ def _labels_follow(con: Any, columns: Mapping[str, str], target: str) -> tuple[s
     for col, dtype in columns.items():
         if dtype != "VARCHAR" and dtype not in _INTEGERS:
             continue
+        distinct = con.execute(f"SELECT count(DISTINCT {_q(col)}) FROM t WHERE {_q(target)} IS NOT NULL").fetchone()[0]
+        if distinct < MIN_GROUPS or distinct > (1 - SHARED_SHARE / 2) * total:  # too few, or too few repeat
+            continue  # (a free text beside the one read): not fetched value by value
         cells = con.execute(f"SELECT {_q(col)}::VARCHAR, {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(col)} IS NOT "
                             f"NULL AND {_q(target)} IS NOT NULL GROUP BY ALL").fetchall()
         by_value: dict[str, list[int]] = {}
