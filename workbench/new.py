@@ -603,6 +603,16 @@ def new_pilot(
         retyped = _read_text_times(con, columns, target, time_column)  # ISO times kept as text (a JSON export's)
         if retyped is not None:
             time_column, time_note, time_others = retyped
+        period = _read_period_text(con, columns, target, time_column) if retyped is None and (
+            time_column is None or columns[time_column] == "VARCHAR") else None
+        if period is not None:  # "1998 Q1": a date in the feature view, the source's text left as it is
+            time_column, time_note, time_others = period[0], period[1], []
+            notes.append(f"{time_note.split(';')[0]}: the split judges on the latest")
+        elif time_column is not None and retyped is None and columns[time_column] == "VARCHAR":
+            raise ConfigError(f"--time-column {time_column} holds text that is no date, time or period",
+                              where=str(data),
+                              hint="pass a DATE or TIMESTAMP column, a whole-number one (a year), or text such as "
+                              "'2024-03-01', '1998 Q1' or '1939 Jan'; or leave it out")
         time_guess = _time_guess(con, time_column, time_others) if time_column else None
         # columns that are no features: identifiers, free text, personal data
         exclude: dict[str, str] = {}
@@ -670,6 +680,15 @@ def new_pilot(
             if 2 <= distinct_of[col] <= 12:
                 slice_cols.append(col)
         slice_cols = slice_cols[:2]
+        # a slices gate no slice can reach judges nothing and fails every run ("no slice with at least 50
+        # rows"): gated only when a slice may hold min_rows held-out rows (a temporal split holds out 20 %)
+        largest = max((con.execute(f"SELECT max(n) FROM (SELECT count(*) AS n FROM t WHERE {_q(target)} IS NOT "
+                                   f"NULL GROUP BY {_q(c)})").fetchone()[0] or 0 for c in slice_cols), default=0)
+        gate_slices = largest * (0.2 if time_column else 0.25) >= slice_min_rows(rows)
+        if slice_cols and not gate_slices:
+            notes.append(f"no slices gate drafted: the largest slice of {' or '.join(slice_cols)} would hold about "
+                         f"{largest * (0.2 if time_column else 0.25):.0f} held-out rows, under the "
+                         f"{slice_min_rows(rows)} a slice needs to be judged; the slices are measured and shown")
         group = (None if time_column is not None else
                  _group_key(con, {**exclude, **seen_again}, rows, target, task, columns, notes, distinct_of))
         if seen_again and group is None:  # no split keeps its records together: left out, as any leak
@@ -748,6 +767,7 @@ def new_pilot(
             slice_metric=slice_metric, slice_margin=slice_margin, champion_margin=champion_margin,
             rows=rows, classes=classes, csv_options=_csv_options(data, fmt) if fmt == "csv" else None,
             ambiguous_dates=dates.ambiguous if dates is not None else (), late=late,
+            replace=period[2] if period is not None else None, gate_slices=gate_slices,
             notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -934,6 +954,49 @@ def _read_text_times(con: Any, columns: dict[str, str], target: str, time_column
     return chosen, (f"{chosen} holds dates and times written as text, read as TIMESTAMP"
                     + (f" (the earliest on average of {', '.join(found)})" if others else "")
                     + ("" if time_column else "; --time-column picks another")), others
+
+
+# periods written as text, each as (what it holds, a test of one trimmed value ``v``, the SQL of the first day
+# it stands for, from the column ``{c}``): a quarter ("1998 Q1", "Q1 1998"), a month ("1939 Jan", "Jan 1939",
+# "2019-03"), as statistics offices and forecasting packages export them, which no reader takes for a date
+_QUARTER_DAY = ("make_date(CAST(regexp_extract({c}, '([0-9]{{4}})', 1) AS INTEGER), "
+                "3 * CAST(regexp_extract({c}, '[Qq] *([1-4])', 1) AS INTEGER) - 2, 1)")
+_PERIOD_TEXTS = (
+    ("quarters", "regexp_full_match(v, '[0-9]{4} ?-? ?[Qq][1-4]|[Qq][1-4] ?-? ?[0-9]{4}')", _QUARTER_DAY),
+    ("months", "try_strptime(v, '%Y %b') IS NOT NULL", "CAST(strptime(trim({c}), '%Y %b') AS DATE)"),
+    ("months", "try_strptime(v, '%b %Y') IS NOT NULL", "CAST(strptime(trim({c}), '%b %Y') AS DATE)"),
+    ("months", "regexp_full_match(v, '[0-9]{4}-[0-9]{2}') AND try_strptime(v, '%Y-%m') IS NOT NULL",
+     "CAST(strptime(trim({c}), '%Y-%m') AS DATE)"),
+)
+
+
+def _read_period_text(con: Any, columns: dict[str, str], target: str, time_column: str | None
+                      ) -> tuple[str, str, str] | None:
+    """A table's time kept as periods written as text (:data:`_PERIOD_TEXTS`: ``--time-column``,
+    or, with no other time, the first such column): read as the first day of each period in table
+    ``t`` here, and in the feature view the charter drafts, since the source's reader cannot take
+    "1998 Q1" for a date. (The column, why, the view's ``REPLACE`` item), or None. Quarterly
+    arrivals by country split at random judged each quarter by the other countries' same quarter."""
+    from .data.sql import quote_ident as _q
+
+    if time_column is not None and columns[time_column] != "VARCHAR":
+        return None
+    for col in [time_column] if time_column else [c for c, t in columns.items() if t == "VARCHAR" and c != target]:
+        if _PERSONAL.search(col):
+            continue
+        q = _q(col)
+        for held, test, day in _PERIOD_TEXTS:
+            present, matched, distinct = con.execute(
+                f"SELECT count(v), count(v) FILTER (WHERE {test}), count(DISTINCT v) FROM "
+                f"(SELECT trim({q}) AS v FROM t)").fetchone()
+            if present and matched == present and distinct >= 2:
+                expr = day.format(c=q)
+                con.execute(f"ALTER TABLE t ALTER {q} TYPE DATE USING {expr}")
+                sample = con.execute(f"SELECT min({q}), max({q}) FROM t").fetchone()
+                return col, (f"{col} holds {held} written as text, read as the first day of each in the feature view "
+                             f"({sample[0]} to {sample[1]})"
+                             + ("" if time_column else "; --time-column picks another")), f"{expr} AS {q}"
+    return None
 
 
 def _leaks(con: Any, columns: dict[str, str], target: str, task: str, positive: Any, time_column: str | None,
@@ -1547,7 +1610,10 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
                   split_lines: list[str], candidates: list[tuple[str, str, dict]], slice_cols: list[str],
                   slice_metric: str, slice_margin: float, champion_margin: float, rows: int, notebooks: str,
                   classes: list[Any] | None = None, csv_options: Any = None,
-                  ambiguous_dates: tuple[str, ...] = (), late: Sequence[str] = ()) -> str:
+                  ambiguous_dates: tuple[str, ...] = (), late: Sequence[str] = (),
+                  replace: str | None = None, gate_slices: bool = True) -> str:
+    from .data.sql import quote_ident
+
     q = _yaml_scalar
     lines = [
         f"# Pilot charter drafted by `workbench new` from {data} ({rows:,} rows). Review every line;",
@@ -1598,7 +1664,8 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
     lines += ["", "features:                        # drafted: every column but the target and those left out below is "
               "a feature, so each is known when a prediction is made (none recorded after the outcome: a payment, "
               "a balance, a status" + (f"; named so: {', '.join(late)}" if late else "") + ")",
-              f"  table: {q(table)}"]
+              f"  table: {q(table)}" if replace is None else
+              f"  sql: {q(f'SELECT * REPLACE ({replace}) FROM {quote_ident(table)}')}   # the period as its first day"]
     if exclude:
         lines.append("  exclude:")
         width = max(len(q(c)) for c in exclude) + 2  # the reasons in one column, as the other comments are
@@ -1647,7 +1714,7 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
               "# drafted: the latency budget",
               "  - {name: contracts_hold, kind: contracts}",
               "  - {name: no_crashes, kind: probes}"]
-    if slice_cols:
+    if slice_cols and gate_slices:
         lines.append(f"  - {{name: no_slice_regression, kind: slices, metric: {slice_metric}, margin: {slice_margin}, "
                      f"min_rows: {slice_min_rows(rows)}}}   # drafted: the slice margin")
     lines.append("  - {name: enough_rows, kind: sample_size, min_rows: 100, min_per_class: 30}"
