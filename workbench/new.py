@@ -986,6 +986,11 @@ def _read_period_text(con: Any, columns: dict[str, str], target: str, time_colum
             continue
         q = _q(col)
         for held, test, day in _PERIOD_TEXTS:
+            # a sample first: most text columns are no period, and are not read whole for each form
+            sample = con.execute(f"SELECT count(v) = count(v) FILTER (WHERE {test}) AND count(v) > 0 FROM (SELECT "
+                                 f"trim({q}) AS v FROM t USING SAMPLE 200 ROWS (reservoir, 0))").fetchone()[0]
+            if not sample:
+                continue
             present, matched, distinct = con.execute(
                 f"SELECT count(v), count(v) FILTER (WHERE {test}), count(DISTINCT v) FROM "
                 f"(SELECT trim({q}) AS v FROM t)").fetchone()
