@@ -136,15 +136,15 @@ def test_a_near_perfect_candidate_is_a_finding_until_acknowledged() -> None:
     assert near_perfect("retrieval", "bm25", {"quality.mrr_at_10": 1.0}) is None  # no such measure there
     assert near_perfect("regression", "ridge", {"quality.r2": float("nan")}) is None
 
-    gate = leakage_gate([GRADE], {}, scored=found)
+    gate = leakage_gate([GRADE, found.to_dict()], {})
     assert not gate.passed and gate.measured == 2
     assert "heldout.near_perfect (near_perfect 0.9996)" in gate.reason
     assert "find the features that give the answer away" in gate.reason
     assert any(d.startswith("heldout.near_perfect (near_perfect): candidate 'ridge'") for d in gate.details)
-    acked = leakage_gate([], {NEAR_PERFECT_KEY: "an index computed from its parts: we forecast it a year ahead"},
-                         scored=found)
+    acked = leakage_gate([found.to_dict()],
+                         {NEAR_PERFECT_KEY: "an index computed from its parts: we forecast it a year ahead"})
     assert acked.passed and any("we forecast it a year ahead" in d for d in acked.details)
-    assert not leakage_gate(None, {}, scored=found).passed  # unchecked still fails, and says why
+    assert not leakage_gate(None, {}).passed  # unchecked still fails: the decision passes None, near-perfect or not
 
 
 def test_a_near_perfect_candidate_blocks_the_go_and_the_record_and_scorecard_say_so(store: Store) -> None:

@@ -43,7 +43,7 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..store import environment as run_environment, locks
 from . import registry
@@ -88,9 +88,6 @@ from .registry import (  # re-exported: the record types and registry functions 
 )
 from ..store.tracking import (CONTRACT_VERSION_TAG, CONTRACTS_PASSED_TAG, FINGERPRINT_TAG, FINISHED, TAG, Store,
                               tags_under)
-
-if TYPE_CHECKING:
-    from ..measure.leakage import Finding
 
 __all__ = [
     "GateResult",
@@ -555,18 +552,15 @@ _REMEDIES = {"": "exclude the feature(s) from `features:`", "copied_rows": _COPI
 
 
 def leakage_gate(findings: Sequence[Mapping[str, Any]] | None, acknowledged: Mapping[str, str], *,
-                 run_id: str | None = None, eval_set: bool = False,
-                 scored: Finding | None = None) -> GateResult:
+                 run_id: str | None = None, eval_set: bool = False) -> GateResult:
     """Implicit in every promotion: no GO while a leakage finding of the evaluate run is
     unacknowledged (pure). ``findings``: ``leakage/findings.json`` rows (None: not checked,
     which fails: nothing shows the features do not carry the answer); ``acknowledged``:
     the charter's ``leakage.acknowledged`` (feature -> reason); ``eval_set``: an eval-set pilot,
-    whose checks look for eval items among the training items and in prompts, not features;
-    ``scored``: the judged candidate's own finding (:func:`~workbench.measure.leakage.near_perfect`),
-    judged with the others."""
+    whose checks look for eval items among the training items and in prompts, not features. The
+    judged candidate's own finding (:func:`~workbench.measure.leakage.near_perfect`) is one of the
+    ``findings`` the decision passes."""
     base = dict(name="no_leakage", kind="leakage", metric="leakage.findings", op="==", threshold=0.0, run_id=run_id)
-    if findings is not None and scored is not None:
-        findings = (*findings, scored.to_dict())
     if findings is None:
         return GateResult(passed=False, reason="the evaluate step logged no leakage checks (leakage/findings.json): "
                           "nothing shows that no feature carries the answer; call `s.log_leakage("
@@ -1230,11 +1224,15 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     model_name, alias = registry.target(charter)
     pilot_run = find_pilot_run(charter, store, pilot_run_id)
     ev = gather_evidence(charter, store, pilot_run)
-    scored = near_perfect(ev.task_kind, ev.candidate, ev.candidate_metrics)  # a finding on its score, not a column
+    # the evaluate run's findings and one on the judged candidate's own score (None: not checked, whatever
+    # the score): the gate judges them, the record keeps them
+    scored = near_perfect(ev.task_kind, ev.candidate, ev.candidate_metrics)
+    judged = None if ev.leakage_findings is None else [
+        *(dict(f) for f in ev.leakage_findings), *([scored.to_dict()] if scored else [])]
     gates = (*evaluate_gates(with_sample_size(charter.gates), ev),
              production_plan_gate(charter.production, charter.owner),
-             leakage_gate(ev.leakage_findings, charter.leakage.acknowledged, run_id=ev.evaluate_run_id,
-                          eval_set=charter.eval_set is not None, scored=scored))
+             leakage_gate(judged, charter.leakage.acknowledged, run_id=ev.evaluate_run_id,
+                          eval_set=charter.eval_set is not None))
     if charter.eval_set is not None:  # a gate on an LLM judge's score counts only once people agree with it
         from .judge_gate import guard_judge_gates
 
@@ -1331,8 +1329,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
         fingerprints=dict(ev.fingerprints), contract_versions=dict(ev.contract_versions), git_commit=ev.git_commit,
         environment=dict(ev.environment), notes=tuple(notes), reason=reason if allowed_rolled_back else None,
         leakage={"run_id": ev.evaluate_run_id,
-                 "findings": None if ev.leakage_findings is None else [
-                     *(dict(f) for f in ev.leakage_findings), *([scored.to_dict()] if scored else [])],
+                 "findings": judged,
                  "acknowledged": {k: v for k, v in charter.leakage.acknowledged.items()}},
         drafted=tuple(v.to_dict() for v in drafted), confirmed=tuple(c.model_dump() for c in charter.confirmed),
         llm_endpoints=tuple(dict(e) for e in ev.llm_endpoints),
