@@ -363,8 +363,9 @@ def _labels_follow_only(column: str, data: Path) -> bool:
 
     con = duckdb.connect()
     con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{data}')")
-    found = _labels_follow(con, {c: "VARCHAR" for c in ("artist", "venue", "code")}, "medium")
-    code = _labels_follow(con, {"code": "VARCHAR"}, "medium")
+    counts = con.execute("SELECT medium, count(*) FROM t GROUP BY ALL").fetchall()
+    found = _labels_follow(con, {c: "VARCHAR" for c in ("artist", "venue", "code")}, "medium", counts)
+    code = _labels_follow(con, {"code": "VARCHAR"}, "medium", counts)
     return found is not None and found[0] == column and code is None
 
 

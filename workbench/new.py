@@ -684,11 +684,12 @@ def new_pilot(
         # rows"): gated only when a slice may hold min_rows held-out rows (a temporal split holds out 20 %)
         largest = max((con.execute(f"SELECT max(n) FROM (SELECT count(*) AS n FROM t WHERE {_q(target)} IS NOT "
                                    f"NULL GROUP BY {_q(c)})").fetchone()[0] or 0 for c in slice_cols), default=0)
-        gate_slices = largest * (0.2 if time_column else 0.25) >= slice_min_rows(rows)
+        held_out, needed = largest * (0.2 if time_column else 0.25), slice_min_rows(rows)
+        gate_slices = held_out >= needed
         if slice_cols and not gate_slices:
             notes.append(f"no slices gate drafted: the largest slice of {' or '.join(slice_cols)} would hold about "
-                         f"{largest * (0.2 if time_column else 0.25):.0f} held-out rows, under the "
-                         f"{slice_min_rows(rows)} a slice needs to be judged; the slices are measured and shown")
+                         f"{held_out:.0f} held-out rows, under the {needed} a slice needs to be judged; the slices "
+                         "are measured and shown")
         group = (None if time_column is not None else
                  _group_key(con, {**exclude, **seen_again}, rows, target, task, columns, notes, distinct_of))
         if seen_again and group is None:  # no split keeps its records together: left out, as any leak
@@ -905,9 +906,10 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
     got = con.execute("SELECT " + ", ".join(f"min({_q(c)}), max({_q(c)}), count(DISTINCT {_q(c)}), avg({_q(c)})"
                                             for c in found) + " FROM t").fetchall()[0]
     span = {c: got[4 * i:4 * i + 3] for i, c in enumerate(found)}  # (lowest, highest, distinct values)
+    mean = {c: got[4 * i + 3] or 0 for i, c in enumerate(found)}
     # of several years, the latest on average first (drafted in the split's tag): a house is sold after it
     # was remodelled, and remodelled after it was built
-    years.sort(key=lambda c: -(got[4 * found.index(c) + 3] or 0))
+    years.sort(key=lambda c: -mean[c])
     out = [(c, f"{c} holds years ({lo}-{hi}): if it is when each row happened (a year of sale, not of build), "
                f"`--time-column {c}` judges on the latest years; the drafted {split} split learns from later years "
                "than some of the rows it judges")
@@ -997,9 +999,9 @@ def _read_period_text(con: Any, columns: dict[str, str], target: str, time_colum
             if present and matched == present and distinct >= 2:
                 expr = day.format(c=q)
                 con.execute(f"ALTER TABLE t ALTER {q} TYPE DATE USING {expr}")
-                sample = con.execute(f"SELECT min({q}), max({q}) FROM t").fetchone()
+                first, last = con.execute(f"SELECT min({q}), max({q}) FROM t").fetchone()
                 return col, (f"{col} holds {held} written as text, read as the first day of each in the feature view "
-                             f"({sample[0]} to {sample[1]})"
+                             f"({first} to {last})"
                              + ("" if time_column else "; --time-column picks another")), f"{expr} AS {q}"
     return None
 
@@ -1873,7 +1875,8 @@ def new_text_pilot(
             None if group_column == "none" else group_column)
         # else a column the labels follow (an artist's works, mostly of one medium): its items stay together
         follows = None if group_col is not None or group_column == "none" else _labels_follow(
-            con, {c: t for c, t in columns.items() if c not in (target, id_col, time_column, *text_columns)}, target)
+            con, {c: t for c, t in columns.items() if c not in (target, id_col, time_column, *text_columns)}, target,
+            counts)
         if follows is not None:
             group_col = follows[0]
         slices = []
@@ -1998,7 +2001,8 @@ def new_text_pilot(
                     "text-classification", None, "quality.macro_f1", notes)
 
 
-def _labels_follow(con: Any, columns: Mapping[str, str], target: str) -> tuple[str, float, float, float] | None:
+def _labels_follow(con: Any, columns: Mapping[str, str], target: str, counts: Sequence[tuple[Any, int]]
+                   ) -> tuple[str, float, float, float] | None:
     """The column of ``columns`` (text or whole numbers, at least
     :data:`~workbench.measure.leakage.MIN_GROUPS` values) whose values the labels of table ``t``
     follow, if any: (column, share of items that share their value with another, share of those
@@ -2011,14 +2015,12 @@ def _labels_follow(con: Any, columns: Mapping[str, str], target: str) -> tuple[s
     kept together, 0.31, no better than the keyword rule. Of several, the one labels follow most.
     Not one whose values subdivide the classes, fewer than
     :data:`~workbench.measure.leakage.MIN_VALUES_PER_CLASS` a class (median): telling those apart
-    is the task."""
+    is the task. ``counts``: (class, labelled items) of ``target``."""
     import statistics
 
     from .data.sql import quote_ident as _q
     from .measure.leakage import MIN_GROUPS, MIN_VALUES_PER_CLASS, SHARED_SHARE
 
-    counts = con.execute(f"SELECT {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(target)} IS NOT NULL "
-                         "GROUP BY ALL").fetchall()
     total = sum(n for _, n in counts)
     if not total:
         return None
@@ -2046,9 +2048,9 @@ def _labels_follow(con: Any, columns: Mapping[str, str], target: str) -> tuple[s
             if sum(ns) < 2:
                 continue
             repeated += sum(ns)
-            ranked = sorted(ns, reverse=True)
+            top, second = (sorted(ns, reverse=True) + [0])[:2]
             for n in ns:  # an item follows when its class, itself left out, is still its value's most common
-                other = ranked[1] if n == ranked[0] and len(ranked) > 1 else (ranked[0] if n != ranked[0] else 0)
+                other = second if n == top else top  # the most items of another class
                 follow += n if n - 1 >= 1 and n - 1 >= other else 0
         if repeated < SHARED_SHARE * total:
             continue
