@@ -413,6 +413,16 @@ def _metadata_text(columns: Mapping[str, str], used: Sequence[str]) -> list[str]
     return [c for c, t in columns.items() if t == "VARCHAR" and c not in used]
 
 
+def _data_file(data: Path) -> None:
+    """An error unless ``data`` (a table, an eval set, a corpus) is a file with something in it:
+    DuckDB's sniffer reads a 0-byte file as one column named column0, and the errors then named it."""
+    if not data.is_file():
+        raise ConfigError("the data file does not exist", where=str(data), hint="pass a CSV, JSONL or Parquet file")
+    if data.stat().st_size == 0:
+        raise ConfigError("the data file is empty (0 bytes): no header, no rows", where=str(data),
+                          hint="export the table again, with its header row, and check the export finished")
+
+
 def _meant(name: str, columns: Sequence[str]) -> str:
     """"did you mean 'X'? " for a column named as ``name`` but for case or a slip of a letter or two
     (`--target y` where the header says `Y`), else ""."""
@@ -511,11 +521,7 @@ def new_pilot(
         raise ConfigError(f"'{name}' is not a pilot name", where="workbench new NAME",
                           hint="start with a letter or digit, then letters, digits, '.', '_' and '-' (it names the folder and the MLflow experiment)")
     data = Path(data)
-    if not data.is_file():
-        raise ConfigError("the data file does not exist", where=str(data), hint="pass the path of a CSV or Parquet file")
-    if data.stat().st_size == 0:  # DuckDB's sniffer reads one column named column0 from it
-        raise ConfigError("the data file is empty (0 bytes): no header, no rows", where=str(data),
-                          hint="export the table again, with its header row, and check the export finished")
+    _data_file(data)
     folder = Path(pilots_dir) / name
     if folder.exists():
         raise ConfigError("the pilot folder already exists", where=str(folder),
@@ -1812,8 +1818,7 @@ def new_text_pilot(
         raise ConfigError(f"'{name}' is not a pilot name", where="workbench new NAME",
                           hint="start with a letter or digit, then letters, digits, '.', '_' and '-'")
     data = Path(data)
-    if not data.is_file():
-        raise ConfigError("the data file does not exist", where=str(data), hint="pass a CSV, JSONL or Parquet file")
+    _data_file(data)
     if not text_columns:
         raise ConfigError("a text pilot needs the column(s) holding the text", where="--text-column",
                           hint="pass --text-column COLUMN (repeat it for several)")
@@ -2250,8 +2255,7 @@ def _text_charter(*, name: str, owner: str | None, table: str, columns: dict[str
 
 def _items_table(con: Any, data: Path, table: str = "t") -> dict[str, str]:
     """Load a CSV, JSONL or Parquet file into ``table``; its columns and charter types."""
-    if not data.is_file():
-        raise ConfigError("the data file does not exist", where=str(data), hint="pass a CSV, JSONL or Parquet file")
+    _data_file(data)
     jsonl = inner_suffix(data) in _JSONL
     header = [] if jsonl or inner_suffix(data) in (".parquet", ".pq") else _header(data)
     if header:  # a CSV ingest would refuse (a ragged row, an open quote) is refused with its line, as ingest

@@ -134,6 +134,11 @@ def test_an_empty_file_is_called_empty_not_a_header_without_the_declared_columns
     with pytest.raises(ConfigError, match=r"the data file is empty \(0 bytes\)") as made:
         new_pilot("empty", tmp_path / "t.csv", "y", pilots_dir=tmp_path / "pilots")
     assert "column0" not in str(made.value) and not (tmp_path / "pilots" / "empty").exists()
+    # an eval set's file, and a corpus, said "no column(s) y, a; its columns: column0"
+    from workbench.new import new_text_pilot
+
+    with pytest.raises(ConfigError, match=r"the data file is empty \(0 bytes\)"):
+        new_text_pilot("empty", tmp_path / "t.csv", "y", ["a"], pilots_dir=tmp_path / "pilots")
 
 
 def test_values_of_pii_columns_are_masked_in_ingest_errors(tmp_path: Path) -> None:
