@@ -46,6 +46,7 @@ _PERSONAL = re.compile(r"(^|_)(name|first_?name|last_?name|surname|email|e_?mail
                        r"job_?title|occupation|profession|employer|position_?title|comments?|notes?|bio)($|_)",
                        re.IGNORECASE)
 _BY_NAME = "guessed from the column's name"
+_UNIQUE_ID = "a unique identifier: every row has its own value"
 # why `new` leaves out a column named as a record's identifier (measure.leakage.names_records)
 # with mostly distinct values; _group_key splits by it when its values repeat
 _NAMED_ID = "an identifier by its name"
@@ -660,7 +661,7 @@ def new_pilot(
                 if long and _sentences(con, col):  # unique or not: a text, not an id
                     exclude[col] = _FREE_TEXT
                 elif distinct == rows and rows > 50:
-                    exclude[col] = "a unique identifier: every row has its own value"
+                    exclude[col] = _UNIQUE_ID
                 elif present >= 50 and names_records(col, distinct, present):
                     exclude[col] = (f"{_NAMED_ID} ({distinct:,} distinct values in {present:,} rows): it names a "
                                     "record, it measures nothing")
@@ -679,23 +680,6 @@ def new_pilot(
             notes.append(f"left out {col}: {why}" + (  # short of a near copy: it may be a strong honest column
                 f"; known when a prediction is made? take it off `exclude:` and acknowledge it: "
                 f"`leakage: {{acknowledged: {{{col}: \"why\"}}}}`" if "until acknowledged" in why else ""))
-        slice_cols = []
-        for col, dtype in columns.items():
-            if col in exclude or col in (target, time_column) or dtype not in ("VARCHAR", "BOOLEAN"):
-                continue
-            if 2 <= distinct_of[col] <= 12:
-                slice_cols.append(col)
-        slice_cols = slice_cols[:2]
-        # a slices gate no slice can reach judges nothing and fails every run ("no slice with at least 50
-        # rows"): gated only when a slice may hold min_rows held-out rows (a temporal split holds out 20 %)
-        largest = max((con.execute(f"SELECT max(n) FROM (SELECT count(*) AS n FROM t WHERE {_q(target)} IS NOT "
-                                   f"NULL GROUP BY {_q(c)})").fetchone()[0] or 0 for c in slice_cols), default=0)
-        held_out, needed = largest * (0.2 if time_column else 0.25), slice_min_rows(rows)
-        gate_slices = held_out >= needed
-        if slice_cols and not gate_slices:
-            notes.append(f"no slices gate drafted: the largest slice of {' or '.join(slice_cols)} would hold about "
-                         f"{held_out:.0f} held-out rows, under the {needed} a slice needs to be judged; the slices "
-                         "are measured and shown")
         group = (None if time_column is not None else
                  _group_key(con, {**exclude, **seen_again}, rows, target, task, columns, notes, distinct_of))
         if seen_again and group is None:  # no split keeps its records together: left out, as any leak
@@ -704,13 +688,49 @@ def new_pilot(
         elif seen_again:
             notes.append(f"kept {', '.join(seen_again)} as feature(s): each names a record seen again, and the split "
                          f"by {group[0]} keeps a record's rows on one side")
+        # one row per entity and year: its years are when its rows happened, and a random split fills in its curve
+        panel = (None if time_column is not None or group is not None else
+                 _panel_time(con, columns, target, exclude, pii, distinct_of, rows))
+        if panel is not None:
+            time_column, time_note = panel[0], panel[2]
+            exclude.pop(time_column, None)  # a series' year, one a row: a feature as the year of a panel is
+            time_guess = (f"{time_column} is taken for when each row happened, and its latest values are judged, as a "
+                          "forecast meets them; if the model is to fill in past gaps instead (" + (
+                              f"each {panel[1]}'s missing {time_column} values" if panel[1] else "missing values")
+                          + "), `kind: random` judges that")
+            notes.append(f"split on {time_column}, the latest judged: {panel[2]}; a random split would judge "
+                         + (f"each {panel[1]}'s " if panel[1] else "") + f"{time_column} values between ones it "
+                         "learned from")
         _require_a_feature(con, data, name, target, columns, exclude, time_column)
         if group is not None:
             notes.append(f"split by {group[0]}: {group[1]:.1f} rows a value, {group[2]}; a random split would put "
                          "one value's rows on both sides")
+        slice_cols = []
+        for col, dtype in columns.items():
+            if col in exclude or col in (target, time_column) or dtype not in ("VARCHAR", "BOOLEAN"):
+                continue
+            if 2 <= distinct_of[col] <= 12:
+                slice_cols.append(col)
+        slice_cols = slice_cols[:2]
+        # a slices gate no slice can reach judges nothing and fails every run ("no slice with at least 50
+        # rows"): gated only when a slice may hold min_rows held-out rows. A temporal split holds out the rows
+        # after its cut, counted: the latest of 9 years is 11 % of a panel's rows, not the 20 % aimed at
+        bounds = _temporal_bounds(con, time_column, target, task) if time_column and slice_cols else None
+        later, cut = (f" AND {_q(time_column)} > ?", [bounds[3]]) if bounds else ("", [])
+        largest = max((con.execute(f"SELECT max(n) FROM (SELECT count(*) AS n FROM t WHERE {_q(target)} IS NOT "
+                                   f"NULL{later} GROUP BY {_q(c)})", cut).fetchone()[0] or 0
+                       for c in slice_cols), default=0)
+        held_out, needed = largest * (1.0 if bounds else 0.25), slice_min_rows(rows)
+        gate_slices = held_out >= needed
+        if slice_cols and not gate_slices:
+            notes.append(f"no slices gate drafted: the largest slice of {' or '.join(slice_cols)} would hold about "
+                         f"{held_out:.0f} held-out rows, under the {needed} a slice needs to be judged; the slices "
+                         "are measured and shown")
         # a temporal split keeps no entity together: its rows (a customer's months) are then one unit of evidence
         cluster = None if time_column is None else _cluster_key(con, exclude, rows, target, task, columns,
                                                                  distinct_of, time_column)
+        if cluster is None and panel is not None and panel[1] is not None:
+            cluster = (panel[1], rows / distinct_of[panel[1]], f"the panel's {panel[1]}: one row per {time_column}")
         if cluster is not None:
             notes.append(_cluster_note(*cluster, distinct_of[cluster[0]]))
         kind = "temporal" if time_column else "group" if group is not None else "random"
@@ -938,6 +958,50 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
                        f"`--time-column {c}` judges on the latest; the drafted {split} split learns from later "
                        "times than some of the rows it judges"))
     return out
+
+
+_PANEL_KEY_SHARE = 0.99  # the rows a time column keys, alone or with one other column (a stray duplicate allowed)
+_PANEL_ROWS = 30  # fewer rows key on two columns by chance
+_PANEL_CANDIDATES = 12  # entity columns tried, those with the most values first: one scan of the table
+_PANEL_FILL = 0.25  # the share of (entity, time) pairs a panel holds rows for: 1.0 when balanced
+
+
+def _panel_time(con: Any, columns: dict[str, str], target: str, exclude: Mapping[str, str], pii: Mapping[str, str],
+                distinct_of: Mapping[str, int], rows: int) -> tuple[str, str | None, str] | None:
+    """A whole-number column that may say when each row happened (:func:`_time_number_hints`: a
+    year, a period count, Unix times) and keys the rows, alone (one row a year: a series) or with
+    one other column (one row per country and year: a panel) in 99 % of the rows or more, each
+    value of the other column seen three times or more and at a quarter of the times or more.
+    Each row is then that entity measured at that time, not a thing built or sold then (a
+    neighbourhood's houses share years of build), and a random split judges each entity's times
+    between times it learned from: its curve filled in, where production forecasts the next.
+    (time column, entity or None, why), or None. Asked only when `new` splits by no group (a
+    state whose value alone predicts the target)."""
+    from .data.sql import quote_ident as _q
+
+    if rows < _PANEL_ROWS:
+        return None
+    # a year of its own in every row is no identifier but a series' time
+    times = [c for c, _ in _time_number_hints(con, columns, target, exclude)
+             if exclude.get(c, _UNIQUE_ID) == _UNIQUE_ID]
+    for time in times:
+        if distinct_of.get(time, 0) >= _PANEL_KEY_SHARE * rows:
+            return time, None, f"{time} holds one row a value ({distinct_of[time]:,} values): a series over time"
+        # most entities seen at most times: two columns of many values key a few hundred rows by chance
+        entities = sorted((c for c, t in columns.items() if c not in (target, time) and c not in pii
+                           and (t == "VARCHAR" or t in _INTEGERS) and 2 <= distinct_of.get(c, 0) <= rows / 3
+                           and rows >= _PANEL_FILL * distinct_of[c] * distinct_of[time]),
+                          key=lambda c: -distinct_of[c])[:_PANEL_CANDIDATES]
+        if not entities:
+            continue
+        keyed = con.execute("SELECT " + ", ".join(f"count(DISTINCT hash({_q(c)}, {_q(time)}))" for c in entities)
+                            + " FROM t").fetchone()
+        found = [c for c, n in zip(entities, keyed, strict=True) if n >= _PANEL_KEY_SHARE * rows]
+        if found:
+            entity = min(found, key=lambda c: distinct_of[c])  # the coarsest key: the entity, not a finer code
+            return time, entity, (f"one row per {entity} and {time} ({distinct_of[entity]:,} {entity} values, "
+                                  f"{distinct_of[time]:,} {time} values): a panel, each {entity} measured over time")
+    return None
 
 
 def _read_text_times(con: Any, columns: dict[str, str], target: str, time_column: str | None
