@@ -100,6 +100,28 @@ def test_a_target_that_is_the_sum_of_two_features_ends_without_go(tmp_path: Path
     assert "net" in finding["evidence"] and "tax" in finding["evidence"]
 
 
+def test_a_target_computed_from_features_and_rounded_to_whole_numbers_ends_without_go(tmp_path: Path) -> None:
+    """EPA's 2012 fuel economy (openintro's epa2012): a car's combined miles per gallon is computed
+    from its city and highway figures (a harmonic mean, 55/45) and rounded to whole numbers. No
+    check names a harmonic mean, and the rounding kept ridge at R² 0.9985 (RMSE 0.48), under
+    the 0.999 that makes a score near perfect: GO, against the median. An error no larger than
+    the target's rounding allows is near perfect too: NO-GO until someone says why."""
+    from demos.text import frame
+
+    data = tmp_path / "epa.csv"
+    frame("openintro", "epa2012").drop(columns=["rownames"]).to_csv(data, index=False)
+    made = cli_here("new", "epa", "--data", str(data), "--target", "comb_mpg", "--dir", str(tmp_path / "pilots"))
+    assert made.returncode == 0, made.stderr
+    path = tmp_path / "pilots" / "epa" / "pilot.yaml"
+    run = cli_here("run", "--pilot", str(path))
+    assert run.returncode == EXIT_NO_GO and "FAIL no_leakage" in run.stdout, run.stdout + run.stderr
+    charter = load_charter(path)
+    (blocked,) = history(charter, project_store(charter))
+    (scored,) = blocked.leakage["findings"]
+    assert scored["feature"] == NEAR_PERFECT_KEY and "where the target is recorded in steps of 1" in scored["evidence"]
+    assert 0.99 <= scored["value"] < 0.999
+
+
 def test_held_out_rows_copied_from_training_rows_end_without_go(tmp_path: Path) -> None:
     """A table in which every record was exported three times: a random split puts copies of
     the same record on both sides, and a model that memorises rows looks near perfect on

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from support import build_pilot, candidate_metrics, make_charter
 from workbench.charter.config import Charter, ShiftGate
 from workbench.decide.promotion import DECISION_ARTIFACT, leakage_gate, promote, shift_gate
-from workbench.measure.leakage import NEAR_PERFECT_KEY, near_perfect
+from workbench.measure.leakage import NEAR_PERFECT_KEY, grid_step, near_perfect
 from workbench.show.scorecard import render_scorecard
 from workbench.store.tracking import Store
 
@@ -135,6 +135,17 @@ def test_a_near_perfect_candidate_is_a_finding_until_acknowledged() -> None:
     assert near_perfect("text-classification", "tfidf_lr", {"quality.accuracy": 0.9995}) is not None
     assert near_perfect("retrieval", "bm25", {"quality.mrr_at_10": 1.0}) is None  # no such measure there
     assert near_perfect("regression", "ridge", {"quality.r2": float("nan")}) is None
+    # a target recorded in whole numbers (combined mpg, computed from the city and highway figures): as close as
+    # its rounding allows is near perfect too; a larger error, or a lower R², is not
+    rounded = {"quality.r2": 0.99845, "quality.rmse": 0.48}
+    assert "recorded in steps of 1: as close as its rounding allows" in near_perfect(
+        "regression", "ridge", rounded, step=1.0).evidence
+    assert near_perfect("regression", "ridge", rounded) is None and near_perfect(
+        "regression", "ridge", rounded, step=0.1) is None
+    assert near_perfect("regression", "ridge", {"quality.r2": 0.995, "quality.rmse": 2.0}, step=1.0) is None
+    assert near_perfect("regression", "ridge", {"quality.r2": 0.985, "quality.rmse": 0.3}, step=1.0) is None
+    assert [grid_step(v) for v in ([3, 1, 2, 9], [0.5, 1.0, 2.5], [10.01, 10.02, 12.5], [1.0, 2.0],
+                                   [0.13, 0.71, 0.4142])] == [1.0, 0.5, 0.01, None, None]
 
     gate = leakage_gate([GRADE, found.to_dict()], {})
     assert not gate.passed and gate.measured == 2

@@ -168,6 +168,8 @@ class Evidence:
     item_errors: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     # (rows dropped because their target is null, rows the split drew from) from the evaluate run's params
     unlabelled: tuple[int, int] | None = None
+    # the grid a number target is recorded on (``target.step``, the evaluate run's params): near_perfect allows for it
+    target_step: float | None = None
     # other candidate configurations (estimator and parameters, else key) that other runs scored on the same
     # held-out rows: each was one more look at those rows, so the intervals are widened for them too (``looks``)
     earlier_configurations: int = 0
@@ -1016,6 +1018,7 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         candidates={n: r.info.run_id for n, r in sorted(candidates.items())},
         **_evaluate_evidence(store, evaluate_of[name]),
         unlabelled=_unlabelled(evaluate_of[name]),
+        target_step=_num(evaluate_of[name].data.params, "target.step"),
         earlier_configurations=_earlier_configurations(charter, store, evaluate_of[name], candidates, evaluate_of),
         environment=run_environment.from_tags(ptags),
         comparisons=_comparisons(store, cand.info.run_id),
@@ -1226,7 +1229,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     ev = gather_evidence(charter, store, pilot_run)
     # the evaluate run's findings and one on the judged candidate's own score (None: not checked, whatever
     # the score): the gate judges them, the record keeps them
-    scored = near_perfect(ev.task_kind, ev.candidate, ev.candidate_metrics)
+    scored = near_perfect(ev.task_kind, ev.candidate, ev.candidate_metrics, step=ev.target_step)
     judged = None if ev.leakage_findings is None else [
         *(dict(f) for f in ev.leakage_findings), *([scored.to_dict()] if scored else [])]
     gates = (*evaluate_gates(with_sample_size(charter.gates), ev),

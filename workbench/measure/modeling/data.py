@@ -149,6 +149,11 @@ class ModelingData:
             "features.categorical": ", ".join(self.categorical),
             "features.excluded": ", ".join(f"{c} ({why})" for c, why in self.excluded.items()),
         })
+        if pd.api.types.is_numeric_dtype(self.y_train) and not pd.api.types.is_bool_dtype(self.y_train):
+            from ..leakage import grid_step  # the grid a number target is recorded on: near_perfect allows for it
+
+            if (step := grid_step(self.y_train)) is not None:
+                out["target.step"] = step
         return out
 
 
