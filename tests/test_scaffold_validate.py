@@ -363,6 +363,44 @@ def test_a_panel_of_entities_over_years_is_split_on_its_years_with_the_entity_as
     assert charter.split.kind == "random" and [n for n in notes if n.startswith("year holds years (2003-2009)")]
 
 
+def test_no_value_marks_in_a_target_are_read_as_empty_not_as_a_class_or_as_text(tmp_path: Path) -> None:
+    """Exports write 'n/a', '-', 'unknown' where an outcome is not known. In a number target
+    (AER's CPS1985 wages, 'n/a' in one row of 20 and '-' in one of 50) they made the column text:
+    `new` drafted a binary task and stopped on "241 distinct values", and `--task regression` on
+    "VARCHAR, not a number". In labels (modeldata's wa_churn, 'unknown' in one row of 25) they
+    made a third class: a multiclass pilot whose macro-F1 weighed predicting 'unknown' as much as
+    churn. Both are now read as empty in the drafted feature view, the file's text loaded as it
+    is, and their rows are unlabelled; beside one other value, a mark stays a label."""
+    from demos.text import frame
+
+    cps = frame("AER", "CPS1985").drop(columns=["rownames"])
+    wage = cps["wage"].astype(object)
+    wage.iloc[::20], wage.iloc[1::50] = "n/a", "-"
+    cps.assign(wage=wage).to_csv(tmp_path / "cps.csv", index=False)
+    made = new_pilot("cps", tmp_path / "cps.csv", "wage", pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    assert charter.task.kind == "regression" and charter.sources["cps"].columns["wage"] == "VARCHAR"
+    assert charter.features.sql.startswith("SELECT * REPLACE (TRY_CAST(CASE WHEN trim(\"wage\") IN ('n/a', '-')")
+    assert "wage holds 'n/a' (27 rows), '-' (11 rows) where a value is not known" in made.notes[0]
+    assert [n for n in made.notes if n.startswith("wage is empty in 38 of 534 rows")]
+    assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
+
+    churn = frame("modeldata", "wa_churn").drop(columns=["rownames"])
+    label = churn["churn"].copy()
+    label.iloc[::25] = "unknown"
+    churn.assign(churn=label).to_csv(tmp_path / "churn.csv", index=False)
+    made = new_pilot("churn", tmp_path / "churn.csv", "churn", pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    assert (charter.task.kind, charter.task.positive_label) == ("classification", "Yes")
+    assert "CASE WHEN trim(\"churn\") IN ('unknown') THEN NULL ELSE \"churn\" END" in charter.features.sql
+    assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
+    # a mark beside one other value: read as empty, nothing would be left to predict; it stays a label
+    churn.assign(churn=np.where(np.arange(len(churn)) % 3 == 0, "N/A", "Yes")).to_csv(tmp_path / "one.csv",
+                                                                                    index=False)
+    one = load_charter(new_pilot("one", tmp_path / "one.csv", "churn", pilots_dir=tmp_path / "pilots").charter)
+    assert one.features.table == "one" and one.task.kind == "classification"
+
+
 def test_labels_written_several_ways_are_named_for_tabular_and_text_pilots(tmp_path: Path) -> None:
     """A churn flag typed by hand: 'Yes', 'yes', 'YES ', 'No', 'no'. `new` drafted a five-class
     pilot and said nothing, so a model was judged on telling 'Yes' from 'yes'. It still drafts

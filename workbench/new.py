@@ -557,14 +557,17 @@ def new_pilot(
             raise ConfigError(f"the data has only {rows} row(s)", where=str(data),
                               hint="a pilot needs enough rows to hold some out for evaluation (hundreds at least)")
         tq = _q(target)
+        # 'N/A', 'unknown' in a target: no value, not a class; numbers but for them: a number target
+        marked = _target_markers(con, target, columns[target])
         counts = con.execute(f"SELECT {tq}, count(*) FROM t WHERE {tq} IS NOT NULL GROUP BY ALL ORDER BY 2 DESC").fetchall()
         distinct = len(counts)
         if distinct < 2:
             raise ConfigError(f"the target '{target}' has " + (f"one value, {_jsonable(counts[0][0])!r}, in every row "
                               "that has one" if counts else "no value in any row") + ": there is nothing to predict",
                               where=str(data), hint="choose the column whose value varies and is to be predicted")
-        numeric_target = columns[target] in _NUMERIC
-        notes: list[str] = _label_variants(counts, target)
+        numeric_target = columns[target] in _NUMERIC or (marked is not None and marked[0].startswith("TRY_CAST"))
+        notes: list[str] = [marked[1]] if marked else []
+        notes += _label_variants(counts, target)
         labelled = sum(c for _, c in counts)
         unlabelled = rows - labelled
         if unlabelled >= 0.01 * rows:  # the decision says it again (decide.promotion._unlabelled_note)
@@ -794,7 +797,9 @@ def new_pilot(
             slice_metric=slice_metric, slice_margin=slice_margin, champion_margin=champion_margin,
             rows=rows, classes=classes, csv_options=_csv_options(data, fmt) if fmt == "csv" else None,
             ambiguous_dates=dates.ambiguous if dates is not None else (), late=late,
-            replace=period[2] if period is not None else None, gate_slices=gate_slices,
+            replace=[*([(period[2], "the period as its first day")] if period is not None else []),
+                     *([(marked[0], f"{target}'s no-value marks as empty")] if marked else [])],
+            gate_slices=gate_slices,
             notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -958,6 +963,40 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
                        f"`--time-column {c}` judges on the latest; the drafted {split} split learns from later "
                        "times than some of the rows it judges"))
     return out
+
+
+# what an export writes for "no value" in a column of labels or numbers
+_NO_VALUE = re.compile(r"(?i)(n/?a|nan|null|none|nil|unknown|unk|missing|not (available|known|applicable)|\?+|-+|—|–|\.)")
+
+
+def _target_markers(con: Any, target: str, dtype: str) -> tuple[str, str] | None:
+    """Values of a text target that stand for no value (:data:`_NO_VALUE`: 'N/A', 'unknown', '-',
+    '?'), read as empty in table ``t`` here and in the feature view the charter drafts: a model
+    judged on predicting 'N/A' as a class (a macro-F1 weighing it as much as 'yes'), and a number
+    target refused as text for its 'n/a' cells. Their rows are then unlabelled: left out of
+    training and of the judgement, as empty ones are. (The view's ``REPLACE`` item, the note), or
+    None: no such value, or fewer than two others."""
+    from .data.sql import quote_ident as _q
+
+    if dtype != "VARCHAR":
+        return None
+    q = _q(target)
+    values = con.execute(f"SELECT trim({q}) AS v, count(*), TRY_CAST(trim({q}) AS DOUBLE) IS NOT NULL FROM t "
+                         f"WHERE {q} IS NOT NULL GROUP BY v ORDER BY 2 DESC").fetchall()
+    markers = [(v, n) for v, n, _ in values if _NO_VALUE.fullmatch(v)]
+    others = [number for v, _, number in values if not _NO_VALUE.fullmatch(v)]
+    if not markers or len(others) < 2:
+        return None
+    listed = ", ".join(_lit(v) for v, _ in markers)
+    numbers = all(others)  # numbers but for the markers: a number target, read as one
+    expr = (f"TRY_CAST(CASE WHEN trim({q}) IN ({listed}) THEN NULL ELSE trim({q}) END AS DOUBLE)" if numbers else
+            f"CASE WHEN trim({q}) IN ({listed}) THEN NULL ELSE {q} END")
+    con.execute(f"ALTER TABLE t ALTER {q} TYPE {'DOUBLE' if numbers else 'VARCHAR'} USING {expr}")
+    shown = ", ".join(f"{v!r} ({n:,} rows)" for v, n in markers)
+    return f"{expr} AS {q}", (
+        f"{target} holds {shown} where a value is not known: read as empty in the drafted feature view"
+        + (", the rest as numbers" if numbers else "") + ", so those rows are left out of training and of the "
+        "judgement; if one is an outcome of its own, take it out of the view's CASE")
 
 
 _PANEL_KEY_SHARE = 0.99  # the rows a time column keys, alone or with one other column (a stray duplicate allowed)
@@ -1688,7 +1727,7 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
                   slice_metric: str, slice_margin: float, champion_margin: float, rows: int, notebooks: str,
                   classes: list[Any] | None = None, csv_options: Any = None,
                   ambiguous_dates: tuple[str, ...] = (), late: Sequence[str] = (),
-                  replace: str | None = None, gate_slices: bool = True) -> str:
+                  replace: Sequence[tuple[str, str]] = (), gate_slices: bool = True) -> str:
     from .data.sql import quote_ident
 
     q = _yaml_scalar
@@ -1738,11 +1777,12 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
             lines.append(f"      {key}: {json.dumps(written)}   # {why}")
     lines.append("    columns:                     # types inferred by DuckDB: check them")
     lines += [f"      {q(c)}: {t}" for c, t in columns.items()]
+    items, whys = ", ".join(r for r, _ in replace), "; ".join(why for _, why in replace)  # the view reads them so
     lines += ["", "features:                        # drafted: every column but the target and those left out below is "
               "a feature, so each is known when a prediction is made (none recorded after the outcome: a payment, "
               "a balance, a status" + (f"; named so: {', '.join(late)}" if late else "") + ")",
-              f"  table: {q(table)}" if replace is None else
-              f"  sql: {q(f'SELECT * REPLACE ({replace}) FROM {quote_ident(table)}')}   # the period as its first day"]
+              f"  table: {q(table)}" if not replace else
+              f"  sql: {q(f'SELECT * REPLACE ({items}) FROM {quote_ident(table)}')}   # {whys}"]
     if exclude:
         lines.append("  exclude:")
         width = max(len(q(c)) for c in exclude) + 2  # the reasons in one column, as the other comments are
