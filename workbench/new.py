@@ -965,8 +965,9 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
     return out
 
 
-# what an export writes for "no value" in a column of labels or numbers
-_NO_VALUE = re.compile(r"(?i)(n/?a|nan|null|none|nil|unknown|unk|missing|not (available|known|applicable)|\?+|-+|—|–|\.)")
+# what an export writes for "no value" in a column of labels or numbers; not "none" nor "missing", which
+# may be outcomes of their own (no damage, a parcel lost)
+_NO_VALUE = re.compile(r"(?i)(n/?a|nan|null|unknown|unk|not (available|known|applicable)|\?+|-+|—|–|\.)")
 
 
 def _target_markers(con: Any, target: str, dtype: str) -> tuple[str, str] | None:
