@@ -8,6 +8,7 @@ the fix (with the valid choices and a "did you mean" where a key is misspelt).
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,15 @@ def _plain(node: Any) -> Any:
     return node
 
 
+@functools.lru_cache(maxsize=16)
+def _parsed(text: str) -> Any:
+    """The round-trip tree of ``text``, parsed once for every reader of the same text: a run reads
+    its charter twice and each contract four times (~0.1 s a parse), a test process hundreds of
+    times. Readers only read the tree (positions, comments); each :class:`LocatedYaml` makes its
+    own plain ``data``. A syntax error is raised again each time (lru_cache keeps no exception)."""
+    return YAML(typ="rt").load(text)
+
+
 def load_yaml(path: Path, error: type[WorkbenchError], what: str = "file") -> LocatedYaml:
     """Load ``path`` keeping positions; syntax errors raise ``error`` with line and column."""
     path = Path(path)
@@ -91,9 +101,8 @@ def load_yaml(path: Path, error: type[WorkbenchError], what: str = "file") -> Lo
             where=str(path),
             hint=f"create {path} or pass the right path",
         )
-    yaml = YAML(typ="rt")
     try:
-        root = yaml.load(path.read_text(encoding="utf-8"))
+        root = _parsed(path.read_text(encoding="utf-8"))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
