@@ -50,6 +50,7 @@ h3{font-size:14px;margin:16px 0 6px}
 section{background:#fff;border:1px solid #e1e5ea;border-radius:6px;padding:12px 16px;margin-bottom:14px}
 table{border-collapse:collapse;margin:6px 0;font-size:13px}
 th,td{padding:4px 10px;border-bottom:1px solid #eceff2;text-align:left;vertical-align:top}
+table.fit td{overflow-wrap:anywhere}
 th{background:#f0f2f5;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pass{color:#116329;font-weight:600}.fail{color:#b42318;font-weight:600}.muted{color:#6b7480}
 .banner{padding:10px 14px;border-radius:6px;font-weight:600;margin:10px 0}
@@ -85,9 +86,12 @@ class _Num(str):
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric_from: int = 1,
-           row_class: Sequence[str] | None = None) -> str:
-    """An HTML table; cells are escaped unless they are (already safe) ``_Raw`` values."""
-    out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in headers), "</tr></thead><tbody>"]
+           row_class: Sequence[str] | None = None, fit: bool = False) -> str:
+    """An HTML table; cells are escaped unless they are (already safe) ``_Raw`` values. ``fit``:
+    its cells may break anywhere, so that long unbroken keys, paths and times (the drafted values'
+    table) keep it within the page instead of pushing its last columns off the section."""
+    out = ['<table class="fit"><thead><tr>' if fit else "<table><thead><tr>",
+           *(f"<th>{_e(h)}</th>" for h in headers), "</tr></thead><tbody>"]
     for i, row in enumerate(rows):
         cls = f' class="{_e(row_class[i])}"' if row_class and row_class[i] else ""
         out.append(f"<tr{cls}>")
@@ -717,12 +721,12 @@ def _drafted_section(decision: Any) -> str:
                      "</p>")
         parts.append(_table(["where", "key", "value", "why it was drafted"],
                             [(f"{d.get('file')}:{d.get('line')}", d.get("key"), d.get("text"), d.get("why"))
-                             for d in drafted], numeric_from=99))
+                             for d in drafted], numeric_from=99, fit=True))
     if confirmed:
         parts.append(f"<h3>Confirmed drafted values ({len(confirmed)})</h3>")
         parts.append(_table(["key", "value", "why it was drafted", "file", "confirmed by", "at"],
                             [(c.get("key"), c.get("text"), c.get("why") or "—", c.get("file"), c.get("by"),
-                              c.get("at")) for c in confirmed], numeric_from=99))
+                              fmt.timestamp(c.get("at"))) for c in confirmed], numeric_from=99, fit=True))
     return "".join(parts)
 
 
