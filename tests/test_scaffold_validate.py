@@ -399,6 +399,19 @@ def test_no_value_marks_in_a_target_are_read_as_empty_not_as_a_class_or_as_text(
                                                                                     index=False)
     one = load_charter(new_pilot("one", tmp_path / "one.csv", "churn", pilots_dir=tmp_path / "pilots").charter)
     assert one.features.table == "one" and one.task.kind == "classification"
+    # an eval set's labels alike (modeldata's product reviews, their score 'n/a' on one in 20): the items `new`
+    # writes carry no label there, where 'n/a' was a third class
+    from workbench.new import new_text_pilot
+
+    reviews = frame("modeldata", "training_data").rename(columns={"rownames": "id"})[["id", "review", "score"]]
+    score = reviews["score"].astype(object)
+    score.iloc[::20] = "n/a"
+    reviews.assign(score=score).to_csv(tmp_path / "reviews.csv", index=False)
+    made = new_text_pilot("reviews", tmp_path / "reviews.csv", "score", ["review"], pilots_dir=tmp_path / "pilots")
+    assert [n for n in made.notes if n.startswith("score holds 'n/a' (200 rows) where a value is not known")]
+    items = pd.concat(pd.read_parquet(p) for p in (tmp_path / "pilots" / "reviews" / "data").glob("*.parquet"))
+    assert sorted(items["score"].unique()) == ["great", "other"]
+    assert [n for n in made.notes if "of 3,800 labelled items" in n]  # 4,000 reviews, 200 of them 'n/a'
 
 
 def test_labels_written_several_ways_are_named_for_tabular_and_text_pilots(tmp_path: Path) -> None:

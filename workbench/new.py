@@ -970,13 +970,15 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
 _NO_VALUE = re.compile(r"(?i)(n/?a|nan|null|unknown|unk|not (available|known|applicable)|\?+|-+|—|–|\.)")
 
 
-def _target_markers(con: Any, target: str, dtype: str) -> tuple[str, str] | None:
+def _target_markers(con: Any, target: str, dtype: str, *, where: str = "the drafted feature view",
+                    numbers: bool = True) -> tuple[str, str] | None:
     """Values of a text target that stand for no value (:data:`_NO_VALUE`: 'N/A', 'unknown', '-',
     '?'), read as empty in table ``t`` here and in the feature view the charter drafts: a model
     judged on predicting 'N/A' as a class (a macro-F1 weighing it as much as 'yes'), and a number
-    target refused as text for its 'n/a' cells. Their rows are then unlabelled: left out of
-    training and of the judgement, as empty ones are. (The view's ``REPLACE`` item, the note), or
-    None: no such value, or fewer than two others."""
+    target refused as text for its 'n/a' cells (``numbers``: read the rest as numbers when they
+    are; an eval set's labels stay text). Their rows are then unlabelled: left out of training and
+    of the judgement, as empty ones are. ``where``: what reads them so, for the note. (The view's
+    ``REPLACE`` item, the note), or None: no such value, or fewer than two others."""
     from .data.sql import quote_ident as _q
 
     if dtype != "VARCHAR":
@@ -989,15 +991,16 @@ def _target_markers(con: Any, target: str, dtype: str) -> tuple[str, str] | None
     if not markers or len(others) < 2:
         return None
     listed = ", ".join(_lit(v) for v, _ in markers)
-    numbers = all(others)  # numbers but for the markers: a number target, read as one
+    numbers = numbers and all(others)  # numbers but for the markers: a number target, read as one
     expr = (f"TRY_CAST(CASE WHEN trim({q}) IN ({listed}) THEN NULL ELSE trim({q}) END AS DOUBLE)" if numbers else
             f"CASE WHEN trim({q}) IN ({listed}) THEN NULL ELSE {q} END")
     con.execute(f"ALTER TABLE t ALTER {q} TYPE {'DOUBLE' if numbers else 'VARCHAR'} USING {expr}")
     shown = ", ".join(f"{v!r} ({n:,} rows)" for v, n in markers)
     return f"{expr} AS {q}", (
-        f"{target} holds {shown} where a value is not known: read as empty in the drafted feature view"
+        f"{target} holds {shown} where a value is not known: read as empty in {where}"
         + (", the rest as numbers" if numbers else "") + ", so those rows are left out of training and of the "
-        "judgement; if one is an outcome of its own, take it out of the view's CASE")
+        "judgement; if one is an outcome of its own, " + ("take it out of the view's CASE" if where ==
+                                                          "the drafted feature view" else "write it otherwise"))
 
 
 _PANEL_KEY_SHARE = 0.99  # the rows a time column keys, alone or with one other column (a stray duplicate allowed)
@@ -1949,11 +1952,13 @@ def new_text_pilot(
         time_column, time_note, when = _items_time(con, columns, [target, *text_columns], time_column, data)
         dated = _item_time_hints(con, columns, target, time_column)
         no_text = _drop_textless(con, target, text_columns)
+        # 'N/A', 'unknown' as a label: no label, not a class (the items written below carry none)
+        marked = _target_markers(con, target, columns[target], where="the eval set and training items", numbers=False)
         asked_again = _repeats_note(con, target, text_columns, "labelled items") + dated
         rows = con.execute(f"SELECT count(*) FROM t WHERE {_q(target)} IS NOT NULL").fetchone()[0]
         counts = con.execute(f"SELECT {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(target)} IS NOT NULL "
                              "GROUP BY ALL ORDER BY 2 DESC, 1").fetchall()
-        variants = _label_variants(counts, target)
+        variants = ([marked[1]] if marked else []) + _label_variants(counts, target)
         if rows == 0 and no_text:
             raise ConfigError(f"{', '.join(text_columns)} {'is' if len(text_columns) == 1 else 'are'} empty in every "
                               f"one of the {no_text:,} labelled items", where=f"{data}: --text-column",
