@@ -565,7 +565,7 @@ def new_pilot(
             raise ConfigError(f"the target '{target}' has " + (f"one value, {_jsonable(counts[0][0])!r}, in every row "
                               "that has one" if counts else "no value in any row") + ": there is nothing to predict",
                               where=str(data), hint="choose the column whose value varies and is to be predicted")
-        numeric_target = columns[target] in _NUMERIC or (marked is not None and marked[0].startswith("TRY_CAST"))
+        numeric_target = columns[target] in _NUMERIC or (marked is not None and marked[2])
         notes: list[str] = [marked[1]] if marked else []
         notes += _label_variants(counts, target)
         labelled = sum(c for _, c in counts)
@@ -733,7 +733,7 @@ def new_pilot(
         cluster = None if time_column is None else _cluster_key(con, exclude, rows, target, task, columns,
                                                                  distinct_of, time_column)
         if cluster is None and panel is not None and panel[1] is not None:
-            cluster = (panel[1], rows / distinct_of[panel[1]], f"the panel's {panel[1]}: one row per {time_column}")
+            cluster = (panel[1], rows / distinct_of[panel[1]], f"one row a {time_column}: a {panel[1]} over time")
         if cluster is not None:
             notes.append(_cluster_note(*cluster, distinct_of[cluster[0]]))
         kind = "temporal" if time_column else "group" if group is not None else "random"
@@ -970,15 +970,15 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
 _NO_VALUE = re.compile(r"(?i)(n/?a|nan|null|unknown|unk|not (available|known|applicable)|\?+|-+|—|–|\.)")
 
 
-def _target_markers(con: Any, target: str, dtype: str, *, where: str = "the drafted feature view",
-                    numbers: bool = True) -> tuple[str, str] | None:
+def _target_markers(con: Any, target: str, dtype: str, *, view: bool = True) -> tuple[str, str, bool] | None:
     """Values of a text target that stand for no value (:data:`_NO_VALUE`: 'N/A', 'unknown', '-',
     '?'), read as empty in table ``t`` here and in the feature view the charter drafts: a model
     judged on predicting 'N/A' as a class (a macro-F1 weighing it as much as 'yes'), and a number
-    target refused as text for its 'n/a' cells (``numbers``: read the rest as numbers when they
-    are; an eval set's labels stay text). Their rows are then unlabelled: left out of training and
-    of the judgement, as empty ones are. ``where``: what reads them so, for the note. (The view's
-    ``REPLACE`` item, the note), or None: no such value, or fewer than two others."""
+    target refused as text for its 'n/a' cells (the rest read as numbers when they are). Their rows
+    are then unlabelled: left out of training and of the judgement, as empty ones are. ``view``:
+    False for an eval set, whose items `new` writes without them (its labels stay text). (The
+    view's ``REPLACE`` item, the note, whether the rest are read as numbers), or None: no such
+    value, or fewer than two others."""
     from .data.sql import quote_ident as _q
 
     if dtype != "VARCHAR":
@@ -991,16 +991,17 @@ def _target_markers(con: Any, target: str, dtype: str, *, where: str = "the draf
     if not markers or len(others) < 2:
         return None
     listed = ", ".join(_lit(v) for v, _ in markers)
-    numbers = numbers and all(others)  # numbers but for the markers: a number target, read as one
+    numbers = view and all(others)  # numbers but for the markers: a number target, read as one
     expr = (f"TRY_CAST(CASE WHEN trim({q}) IN ({listed}) THEN NULL ELSE trim({q}) END AS DOUBLE)" if numbers else
             f"CASE WHEN trim({q}) IN ({listed}) THEN NULL ELSE {q} END")
     con.execute(f"ALTER TABLE t ALTER {q} TYPE {'DOUBLE' if numbers else 'VARCHAR'} USING {expr}")
     shown = ", ".join(f"{v!r} ({n:,} rows)" for v, n in markers)
     return f"{expr} AS {q}", (
-        f"{target} holds {shown} where a value is not known: read as empty in {where}"
+        f"{target} holds {shown} where a value is not known: read as empty in "
+        + ("the drafted feature view" if view else "the eval set and training items")
         + (", the rest as numbers" if numbers else "") + ", so those rows are left out of training and of the "
-        "judgement; if one is an outcome of its own, " + ("take it out of the view's CASE" if where ==
-                                                          "the drafted feature view" else "write it otherwise"))
+        "judgement; if one is an outcome of its own, " + ("take it out of the view's CASE" if view else
+                                                          "write it otherwise in the data")), numbers
 
 
 _PANEL_KEY_SHARE = 0.99  # the rows a time column keys, alone or with one other column (a stray duplicate allowed)
@@ -1953,7 +1954,7 @@ def new_text_pilot(
         dated = _item_time_hints(con, columns, target, time_column)
         no_text = _drop_textless(con, target, text_columns)
         # 'N/A', 'unknown' as a label: no label, not a class (the items written below carry none)
-        marked = _target_markers(con, target, columns[target], where="the eval set and training items", numbers=False)
+        marked = _target_markers(con, target, columns[target], view=False)
         asked_again = _repeats_note(con, target, text_columns, "labelled items") + dated
         rows = con.execute(f"SELECT count(*) FROM t WHERE {_q(target)} IS NOT NULL").fetchone()[0]
         counts = con.execute(f"SELECT {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(target)} IS NOT NULL "
