@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,15 +20,20 @@ UV = Path(sys.executable).parent / "uv"
 
 
 def _check(folder: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(CHECK), str(folder)], env={**os.environ, "UV": str(UV)},
+    # a cache of its own, removed with the pair: resolving a stale lock unpacks the source-only packages'
+    # sdists (pyspark's 477 MB, llama-cpp-python's 217 MB) into a new revision of uv's cache every time,
+    # 70 GB in the user's cache over a machine's hundred runs, until its disk was full
+    return subprocess.run([str(CHECK), str(folder)], env={**os.environ, "UV": str(UV),
+                                                          "UV_CACHE_DIR": str(folder / "uv-cache")},
                           capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture()
-def pair(tmp_path: Path) -> Path:
+def pair(tmp_path: Path) -> Iterator[Path]:
     for name in ("pyproject.toml", "uv.lock"):
         shutil.copy(REPO / name, tmp_path / name)
-    return tmp_path
+    yield tmp_path
+    shutil.rmtree(tmp_path / "uv-cache", ignore_errors=True)  # pytest keeps its last three runs' folders
 
 
 def test_the_committed_lock_matches_pyproject(pair: Path) -> None:
