@@ -718,7 +718,8 @@ def new_pilot(
         # a slices gate no slice can reach judges nothing and fails every run ("no slice with at least 50
         # rows"): gated only when a slice may hold min_rows held-out rows. A temporal split holds out the rows
         # after its cut, counted: the latest of 9 years is 11 % of a panel's rows, not the 20 % aimed at
-        bounds = _temporal_bounds(con, time_column, target, task) if time_column and slice_cols else None
+        # the temporal split's share, cut and ranges, worked out once for the slices, the split's lines and the notes
+        bounds = _temporal_bounds(con, time_column, target, task) if time_column else None
         later, cut = (f" AND {_q(time_column)} > ?", [bounds[3]]) if bounds else ("", [])
         largest = max((con.execute(f"SELECT max(n) FROM (SELECT count(*) AS n FROM t WHERE {_q(target)} IS NOT "
                                    f"NULL{later} GROUP BY {_q(c)})", cut).fetchone()[0] or 0
@@ -741,9 +742,9 @@ def new_pilot(
         hints = [] if time_column else _time_number_hints(con, columns, target, exclude, split=kind)
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group,
                              cluster=None if cluster is None else cluster[0], hint=hints[0][0] if hints else None,
-                             guess=time_guess)
+                             guess=time_guess, bounds=bounds)
         notes += _unlabelled_since(con, target, time_column)
-        notes += _temporal_shortfall(con, time_column, target, task) if time_column else []
+        notes += _temporal_shortfall(con, time_column, target, bounds) if bounds else []
         notes += _copies_note(con, columns, target, table, distinct_of, split=kind)
         if time_column is None:  # random or group, 25 % held out: (about) what the sample-size gate will see
             notes += [note for _, note in hints]
@@ -1590,17 +1591,15 @@ def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float =
             f"{'; ...' if len(short) > 4 else ''}), so the pilot cannot reach GO as drafted: {fix}"]
 
 
-def _temporal_shortfall(con: Any, column: str, target: str, task: str) -> list[str]:
+def _temporal_shortfall(con: Any, column: str, target: str, bounds: tuple[float, str, Any, Any, Any, Any]
+                        ) -> list[str]:
     """A note when a temporal split holds out fewer labelled rows (those after its cut) than the
     sample-size gate's MIN_ROWS: the pilot cannot reach GO as drafted (a panel of 90 counties over
     7 years holds out its latest year, 90 rows). Names the split that would reach it, if one holds
-    out no more than half the labelled rows."""
+    out no more than half the labelled rows. ``bounds``: the split's, :func:`_temporal_bounds`."""
     from .data.sql import quote_ident as _q
     from .measure.stats import MIN_ROWS
 
-    bounds = _temporal_bounds(con, column, target, task)
-    if bounds is None:
-        return []
     col, y = _q(column), _q(target)
     held, labelled = con.execute(f"SELECT count(*) FILTER (WHERE {col} > ?), count(*) FROM t WHERE {y} IS NOT NULL",
                                  [bounds[3]]).fetchone()
@@ -1620,11 +1619,14 @@ def _temporal_shortfall(con: Any, column: str, target: str, task: str) -> list[s
 
 def _split(con: Any, time_column: str | None, task: str, *, why: str = "", target: str | None = None,
            group: tuple[str, float, str] | None = None, cluster: str | None = None,
-           hint: str | None = None, guess: str | None = None) -> list[str]:
+           hint: str | None = None, guess: str | None = None,
+           bounds: tuple[float, str, Any, Any, Any, Any] | None = None) -> list[str]:
     """The charter's ``split:`` lines. ``hint``: with no time column, a whole-number column that
     may say when each row happened (:func:`_time_number_hints`): the split's kind is then drafted,
     with the temporal split on it written out beside, for the analyst who knows which it is.
-    ``guess``: a time column chosen among several (:func:`_time_guess`): its line is drafted."""
+    ``guess``: a time column chosen among several (:func:`_time_guess`): its line is drafted.
+    ``bounds``: the temporal split's on ``time_column`` (:func:`_temporal_bounds`; None: too few
+    distinct values to hold the latest rows out, an error)."""
     if time_column is None:
         kind = "group" if group is not None else "random"
         tag = ""
@@ -1646,7 +1648,6 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
         return ["split:                        # random: 25 % held out, seeded" +
                 (", stratified on the target" if task in ("classification", "multiclass") else ""),
                 f"  kind: {kind}{tag}", "  test_size: 0.25", "  seed: 0"]
-    bounds = _temporal_bounds(con, time_column, target, task)
     if bounds is None:
         raise ConfigError(f"--time-column {time_column} has too few distinct values to hold the latest rows out",
                           where=time_column, hint="pick a column with many distinct times, or omit it (random split)")
