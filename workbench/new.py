@@ -691,10 +691,14 @@ def new_pilot(
         elif seen_again:
             notes.append(f"kept {', '.join(seen_again)} as feature(s): each names a record seen again, and the split "
                          f"by {group[0]} keeps a record's rows on one side")
-        # one row per entity and year: its years are when its rows happened, and a random split fills in its curve
+        # whole numbers that may say when each row happened: named, and the split drafted; or, one row per entity
+        # and year, a panel's time (its years are when its rows happened, and a random split fills in its curve)
+        hints = [] if time_column else _time_number_hints(con, columns, target, exclude,
+                                                          split="group" if group is not None else "random")
         panel = (None if time_column is not None or group is not None else
-                 _panel_time(con, columns, target, exclude, pii, distinct_of, rows))
+                 _panel_time(con, [c for c, _ in hints], columns, target, exclude, pii, distinct_of, rows))
         if panel is not None:
+            hints = []
             time_column, time_note = panel[0], panel[2]
             exclude.pop(time_column, None)  # a series' year, one a row: a feature as the year of a panel is
             time_guess = (f"{time_column} is taken for when each row happened, and its latest values are judged, as a "
@@ -738,8 +742,6 @@ def new_pilot(
         if cluster is not None:
             notes.append(_cluster_note(*cluster, distinct_of[cluster[0]]))
         kind = "temporal" if time_column else "group" if group is not None else "random"
-        # whole numbers that may say when each row happened: named, and the split drafted, not decided
-        hints = [] if time_column else _time_number_hints(con, columns, target, exclude, split=kind)
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group,
                              cluster=None if cluster is None else cluster[0], hint=hints[0][0] if hints else None,
                              guess=time_guess, bounds=bounds)
@@ -1023,24 +1025,24 @@ _PANEL_CANDIDATES = 12  # entity columns tried, those with the most values first
 _PANEL_FILL = 0.25  # the share of (entity, time) pairs a panel holds rows for: 1.0 when balanced
 
 
-def _panel_time(con: Any, columns: dict[str, str], target: str, exclude: Mapping[str, str], pii: Mapping[str, str],
-                distinct_of: Mapping[str, int], rows: int) -> tuple[str, str | None, str] | None:
-    """A whole-number column that may say when each row happened (:func:`_time_number_hints`: a
-    year, a period count, Unix times) and keys the rows, alone (one row a year: a series) or with
-    one other column (one row per country and year: a panel) in 99 % of the rows or more, each
-    value of the other column seen three times or more and at a quarter of the times or more.
-    Each row is then that entity measured at that time, not a thing built or sold then (a
-    neighbourhood's houses share years of build), and a random split judges each entity's times
-    between times it learned from: its curve filled in, where production forecasts the next.
-    (time column, entity or None, why), or None. Asked only when `new` splits by no group (a
-    state whose value alone predicts the target)."""
+def _panel_time(con: Any, hinted: Sequence[str], columns: dict[str, str], target: str, exclude: Mapping[str, str],
+                pii: Mapping[str, str], distinct_of: Mapping[str, int], rows: int
+                ) -> tuple[str, str | None, str] | None:
+    """A whole-number column that may say when each row happened (``hinted``, as
+    :func:`_time_number_hints` found them: a year, a period count, Unix times) and keys the rows,
+    alone (one row a year: a series) or with one other column (one row per country and year: a
+    panel) in 99 % of the rows or more, each value of the other column seen three times or more
+    and at a quarter of the times or more. Each row is then that entity measured at that time,
+    not a thing built or sold then (a neighbourhood's houses share years of build), and a random
+    split judges each entity's times between times it learned from: its curve filled in, where
+    production forecasts the next. (time column, entity or None, why), or None. Asked only when
+    `new` splits by no group (a state whose value alone predicts the target)."""
     from .data.sql import quote_ident as _q
 
     if rows < _PANEL_ROWS:
         return None
     # a year of its own in every row is no identifier but a series' time
-    times = [c for c, _ in _time_number_hints(con, columns, target, exclude)
-             if exclude.get(c, _UNIQUE_ID) == _UNIQUE_ID]
+    times = [c for c in hinted if exclude.get(c, _UNIQUE_ID) == _UNIQUE_ID]
     for time in times:
         if distinct_of.get(time, 0) >= _PANEL_KEY_SHARE * rows:
             return time, None, f"{time} holds one row a value ({distinct_of[time]:,} values): a series over time"
