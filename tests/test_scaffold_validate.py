@@ -1058,6 +1058,40 @@ def test_numbers_written_for_reading_are_left_out_with_the_feature_view_that_rea
     assert read["amount"].to_numpy() == pytest.approx(amount.round(2)) and read["rate"].between(1, 20).all()
 
 
+def test_a_target_of_numbers_written_for_reading_is_read_as_numbers_in_the_view(tmp_path: Path) -> None:
+    """modeldata's car prices exported as a spreadsheet shows them ('$22,661.05'): the target loaded
+    as text, and `new` stopped on "798 distinct values; `classification` is binary", and with
+    `--task regression` on "VARCHAR, not a number". They are now read as numbers in the drafted
+    feature view, beside 'n/a' marks read as empty; the view gives back the prices to the cent."""
+    import duckdb
+
+    from demos.text import frame
+
+    cars = frame("modeldata", "car_prices").drop(columns=["rownames"])
+    price = cars["Price"].map(lambda v: f"${v:,.2f}").astype(object)
+    cars.assign(Price=price).to_csv(tmp_path / "cars.csv", index=False)
+    made = new_pilot("cars", tmp_path / "cars.csv", "Price", pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    assert charter.task.kind == "regression" and charter.sources["cars"].columns["Price"] == "VARCHAR"
+    assert [n for n in made.notes if n.startswith("Price holds numbers written as text ('$")]
+    assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE cars AS SELECT * FROM read_csv('{tmp_path / 'cars.csv'}', all_varchar=true)")
+    assert con.execute(charter.features.sql).df()["Price"].to_numpy() == pytest.approx(cars["Price"].round(2))
+
+    price.iloc[::40] = "n/a"  # and marks for no value: both in one CASE
+    cars.assign(Price=price).to_csv(tmp_path / "marked.csv", index=False)
+    made = new_pilot("marked", tmp_path / "marked.csv", "Price", pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    assert charter.task.kind == "regression"
+    assert "Price holds 'n/a' (21 rows) where a value is not known: read as empty in the drafted feature view, " \
+           "and numbers written as text ('$" in made.notes[0]
+    con.execute(f"CREATE TABLE marked AS SELECT * FROM read_csv('{tmp_path / 'marked.csv'}', all_varchar=true)")
+    read = con.execute(charter.features.sql).df()["Price"]
+    assert read.isna().sum() == 21 and read.dropna().to_numpy() == pytest.approx(cars["Price"].round(2)[read.notna()])
+    assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
+
+
 def test_periods_written_as_text_are_read_as_dates_in_the_view_and_split_on(tmp_path: Path) -> None:
     """Quarterly takings by state ("1998 Q1", as fpp3's aus_accommodation exports them): no reader
     takes that for a date, so `new` drafted a random split, and hgb, judged on quarters between

@@ -802,7 +802,7 @@ def new_pilot(
             rows=rows, classes=classes, csv_options=_csv_options(data, fmt) if fmt == "csv" else None,
             ambiguous_dates=dates.ambiguous if dates is not None else (), late=late,
             replace=[*([(period[2], "the period as its first day")] if period is not None else []),
-                     *([(marked[0], f"{target}'s no-value marks as empty")] if marked else [])],
+                     *([marked[0]] if marked else [])],
             gate_slices=gate_slices,
             notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
     except BaseException:
@@ -985,38 +985,53 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
 _NO_VALUE = re.compile(r"(?i)(n/?a|nan|null|unknown|unk|not (available|known|applicable)|\?+|-+|—|–|\.)")
 
 
-def _target_markers(con: Any, target: str, dtype: str, *, view: bool = True) -> tuple[str, str, bool] | None:
+def _target_markers(con: Any, target: str, dtype: str, *, view: bool = True
+                    ) -> tuple[tuple[str, str], str, bool] | None:
     """Values of a text target that stand for no value (:data:`_NO_VALUE`: 'N/A', 'unknown', '-',
     '?'), read as empty in table ``t`` here and in the feature view the charter drafts: a model
     judged on predicting 'N/A' as a class (a macro-F1 weighing it as much as 'yes'), and a number
     target refused as text for its 'n/a' cells (the rest read as numbers when they are). Their rows
-    are then unlabelled: left out of training and of the judgement, as empty ones are. ``view``:
-    False for an eval set, whose items `new` writes without them (its labels stay text). (The
-    view's ``REPLACE`` item, the note, whether the rest are read as numbers), or None: no such
-    value, or fewer than two others."""
+    are then unlabelled: left out of training and of the judgement, as empty ones are. A target of
+    numbers written for reading ('$22,661.05', '12.5%': :data:`_FORMATTED_NUMBER`, every value but
+    the marks) is read as numbers too. ``view``: False for an eval set, whose items `new` writes
+    without the marks (its labels stay text). ((the view's ``REPLACE`` item, why), the note, whether
+    the target is now read as numbers), or None: no such value, or fewer than two others."""
     from .data.sql import quote_ident as _q
 
     if dtype != "VARCHAR":
         return None
     q = _q(target)
     values = con.execute(f"SELECT trim({q}) AS v, count(*), TRY_CAST(trim({q}) AS DOUBLE) IS NOT NULL FROM t "
-                         f"WHERE {q} IS NOT NULL GROUP BY v ORDER BY 2 DESC").fetchall()
+                         f"WHERE {q} IS NOT NULL GROUP BY v ORDER BY 2 DESC, v").fetchall()
     markers = [(v, n) for v, n, _ in values if _NO_VALUE.fullmatch(v)]
-    others = [number for v, _, number in values if not _NO_VALUE.fullmatch(v)]
-    if not markers or len(others) < 2:
+    others = [(v, number) for v, _, number in values if not _NO_VALUE.fullmatch(v)]
+    # '$22,661.05', '12.5%': a number target written for reading, refused as text, or taken for 800 classes
+    written = [v for v, number in others if not number and re.fullmatch(_FORMATTED_NUMBER, v)]
+    formatted = view and bool(written) and all(number or re.fullmatch(_FORMATTED_NUMBER, v) for v, number in others)
+    if not (markers or formatted) or len(others) < 2:
         return None
+    numbers = view and all(number for _, number in others)  # numbers but for the markers: a number target
+    plain = f"regexp_replace(trim({q}), '[^0-9.-]', '', 'g')" if formatted else f"trim({q})"
     listed = ", ".join(_lit(v) for v, _ in markers)
-    numbers = view and all(others)  # numbers but for the markers: a number target, read as one
-    expr = (f"TRY_CAST(CASE WHEN trim({q}) IN ({listed}) THEN NULL ELSE trim({q}) END AS DOUBLE)" if numbers else
+    value = f"CASE WHEN trim({q}) IN ({listed}) THEN NULL ELSE {plain} END" if markers else plain
+    expr = (f"TRY_CAST({value} AS DOUBLE)" if numbers or formatted else
             f"CASE WHEN trim({q}) IN ({listed}) THEN NULL ELSE {q} END")
-    con.execute(f"ALTER TABLE t ALTER {q} TYPE {'DOUBLE' if numbers else 'VARCHAR'} USING {expr}")
+    con.execute(f"ALTER TABLE t ALTER {q} TYPE {'DOUBLE' if numbers or formatted else 'VARCHAR'} USING {expr}")
+    where = "the drafted feature view" if view else "the eval set and training items"
+    as_numbers = (f"numbers written as text ({written[0]!r}: a currency sign, thousands separators, a percent "
+                  f"sign): read as numbers in {where}") if formatted else ""
+    item = f"{expr} AS {q}", f"{target}'s " + " and ".join(
+        [*(["no-value marks as empty"] if markers else []),
+                                 *([f"{written[0]!r} as a number"] if formatted else [])])
+    if not markers:
+        return item, (f"{target} holds {as_numbers}; write them plain in the file (1234.5) to read them as they "
+                      "are"), True
     shown = ", ".join(f"{v!r} ({n:,} rows)" for v, n in markers)
-    return f"{expr} AS {q}", (
-        f"{target} holds {shown} where a value is not known: read as empty in "
-        + ("the drafted feature view" if view else "the eval set and training items")
-        + (", the rest as numbers" if numbers else "") + ", so those rows are left out of training and of the "
-        "judgement; if one is an outcome of its own, " + ("take it out of the view's CASE" if view else
-                                                          "write it otherwise in the data")), numbers
+    return item, (
+        f"{target} holds {shown} where a value is not known: read as empty in {where}"
+        + (", the rest as numbers" if numbers else f", and {as_numbers}" if formatted else "")
+        + ", so those rows are left out of training and of the judgement; if one is an outcome of its own, "
+        + ("take it out of the view's CASE" if view else "write it otherwise in the data")), numbers or formatted
 
 
 _PANEL_KEY_SHARE = 0.99  # the rows a time column keys, alone or with one other column (a stray duplicate allowed)
