@@ -1092,6 +1092,43 @@ def test_a_target_of_numbers_written_for_reading_is_read_as_numbers_in_the_view(
     assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
 
 
+def test_a_total_row_is_refused_with_its_row_and_what_it_sums(tmp_path: Path) -> None:
+    """A spreadsheet's last line, 'Total', summing every column (modeldata's concrete: 1,030 mixes
+    and their total, strength 37,000 beside mixes of 2 to 83), and a 'World' row beside the
+    countries (gapminder, 2007: only its population sums): `new` drafted a pilot on both, one row
+    as large as all the others, which a model was fitted to or judged on. Now refused, the row
+    named. A value that is the sum of the others by chance (1 + 2 = 3) is not a total."""
+    import duckdb
+
+    from demos.text import frame
+
+    mixes = frame("modeldata", "concrete").drop(columns=["rownames"])
+    total = mixes.sum().to_frame().T.assign(batch="Total")
+    pd.concat([mixes.assign(batch=[f"B{i}" for i in range(len(mixes))]), total]).to_csv(tmp_path / "mix.csv",
+                                                                                       index=False)
+    with pytest.raises(ConfigError) as raised:
+        new_pilot("mix", tmp_path / "mix.csv", "compressive_strength", pilots_dir=tmp_path / "pilots")
+    assert raised.value.where == str(tmp_path / "mix.csv")
+    assert raised.value.what.startswith("row 1,031 of 1,031 holds the sum of all the other rows in cement, ")
+    assert raised.value.what.endswith("(batch 'Total'): a total, not a record") and "delete that row" in raised.value.hint
+    assert not (tmp_path / "pilots" / "mix").exists()
+
+    countries = frame("gapminder", "gapminder").query("year == 2007")
+    world = {"country": "World", "continent": "World", "year": 2007, "lifeExp": 67.0,
+             "pop": countries["pop"].sum(), "gdpPercap": 9000.0}
+    pd.concat([countries, pd.DataFrame([world])]).to_csv(tmp_path / "world.csv", index=False)
+    with pytest.raises(ConfigError, match=r"row 143 of 143 holds the sum of all the other rows in pop "
+                                          r"\(country 'World', continent 'World'\)"):
+        new_pilot("world", tmp_path / "world.csv", "lifeExp", pilots_dir=tmp_path / "pilots")
+
+    from workbench.new import _totals_row
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT range % 7 AS day, CASE range WHEN 5 THEN 3 WHEN 6 THEN 1 WHEN 9 THEN 2 "
+                "ELSE 0 END AS calls, 'desk' AS site FROM range(40)")
+    assert _totals_row(con, {"day": "BIGINT", "calls": "BIGINT", "site": "VARCHAR"}) is None
+
+
 def test_periods_written_as_text_are_read_as_dates_in_the_view_and_split_on(tmp_path: Path) -> None:
     """Quarterly takings by state ("1998 Q1", as fpp3's aus_accommodation exports them): no reader
     takes that for a date, so `new` drafted a random split, and hgb, judged on quarters between

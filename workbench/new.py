@@ -160,6 +160,49 @@ def _formatted_number(con: Any, col: str, share: float = 0.95) -> str | None:
     return example if present and example is not None and numbers >= share * present else None
 
 
+_TOTAL_TOLERANCE = 0.005  # a spreadsheet's total of rounded figures: within half a percent of the sum
+# ... in this share of the number columns, or two: of 6,830 gene expressions, two sum the rest by chance
+_TOTAL_SHARE = 0.2
+_TOTAL_WORD = re.compile(r"(?i)\b(total|totals|subtotal|sum|all|overall|world|gesamt|summe|totaal)\b")
+
+
+def _totals_row(con: Any, columns: Mapping[str, str]) -> tuple[int, list[str], str] | None:
+    """A row of table ``t`` whose values in two or more number columns (a fifth of them or more) are
+    each the sum of every other row's (or in one, beside a text that says so: 'Total', 'World'),
+    and the column's largest (or smallest) value in that row alone: a spreadsheet's total line, a
+    "World" row beside the countries. Kept, it is one row as large as all the others, which a
+    model is fitted to or judged on. (its row number, from 1 in the order read, the columns it
+    sums, its text values), or None. One scan of the table, then the rows holding an extreme read."""
+    from .data.sql import quote_ident as _q
+
+    numbers = [c for c, t in columns.items() if t in _NUMERIC]
+    if not numbers:
+        return None
+    aggregates = ", ".join(f"sum({_q(c)})::DOUBLE, max({_q(c)})::DOUBLE, min({_q(c)})::DOUBLE" for c in numbers)
+    got = con.execute(f"SELECT {aggregates} FROM t").fetchone()
+    summed: dict[str, float] = {}
+    for i, col in enumerate(numbers):
+        total, *extremes = got[3 * i:3 * i + 3]
+        for e in extremes:  # the total is the largest value (the smallest, of negative ones): twice it is the sum
+            if total is not None and e and math.isfinite(e) and abs(total - 2 * e) <= _TOTAL_TOLERANCE * abs(e):
+                summed[col] = e
+    if not summed:
+        return None
+    names = ["rowid", *columns]
+    at = {c: names.index(c) for c in columns}
+    held = con.execute(f"SELECT rowid, * FROM t WHERE {' OR '.join(f'{_q(c)} = {v!r}' for c, v in summed.items())} "
+                       "ORDER BY rowid").fetchall()
+    # a value that is the sum of the others by chance (1 + 2 = 3 in a column of counts) is one of a few such
+    alone = {c: v for c, v in summed.items() if sum(r[at[c]] == v for r in held) == 1}
+    for row in held:
+        cols = [c for c, v in alone.items() if row[at[c]] == v]
+        texts = [(c, row[at[c]]) for c, t in columns.items() if t == "VARCHAR" and row[at[c]] is not None]
+        worded = any(_TOTAL_WORD.search(str(v)) for _, v in texts)
+        if len(cols) >= max(2, _TOTAL_SHARE * len(numbers)) or (cols and (worded or len(numbers) == 1)):
+            return int(row[0]) + 1, cols, ", ".join(f"{c} {v!r}" for c, v in texts[:3])
+    return None
+
+
 def _formatted_note(columns: list[str], table: str) -> str:
     """What to do about numbers written as text: the feature view that reads them as numbers,
     as the charter's YAML takes it (a double-quoted string)."""
@@ -556,6 +599,15 @@ def new_pilot(
         if rows < 20:
             raise ConfigError(f"the data has only {rows} row(s)", where=str(data),
                               hint="a pilot needs enough rows to hold some out for evaluation (hundreds at least)")
+        total = _totals_row(con, columns)
+        if total is not None:
+            at, summed, texts = total
+            shown = ", ".join(summed[:4]) + (f" and {len(summed) - 4} more" if len(summed) > 4 else "")
+            raise ConfigError(f"row {at:,} of {rows:,} holds the sum of all the other rows in {shown}"
+                              + (f" ({texts})" if texts else "") + ": a total, not a record", where=str(data),
+                              hint="delete that row (a spreadsheet's total line) and run `workbench new` again; "
+                              "kept, it is one row as large as all the others together, which a model is fitted "
+                              "to or judged on")
         tq = _q(target)
         # 'N/A', 'unknown' in a target: no value, not a class; numbers but for them: a number target
         marked = _target_markers(con, target, columns[target])
