@@ -156,6 +156,15 @@ def test_scorecard_links_the_reports_and_tells_how_the_pilot_ended(pilot: dict, 
                                                                                  "NO BETTER THAN TODAY")
     assert "336776.0" not in text and not re.search(r"\d\.\d+e[+-]\d", text)  # readable numbers
     _shot(page, "scorecard.png")
+    # in a laptop's window every table stays within its section: the gates' reasons, with their slice and
+    # metric names, pushed the last column past the page's edge
+    page.set_viewport_size({"width": 1024, "height": 900})
+    spill = page.evaluate("""() => [...document.querySelectorAll('section table')].map(t => [
+        t.closest('section').id || t.closest('section').querySelector('h2')?.textContent,
+        Math.round(t.getBoundingClientRect().right - t.closest('section').getBoundingClientRect().right)])
+        .filter(([, over]) => over > 0)""")
+    assert spill == [], spill
+    page.set_viewport_size({"width": 1500, "height": 1000})
     # this pilot's slices (about 100 held-out rows each) hold fewer than 30 rows of a class: each
     # is named as judged for clear harm only, what the slices gate asked of it
     assert re.search(r"\d+ rows of its rarest class \(under 30\): judged only for clear harm",

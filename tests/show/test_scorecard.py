@@ -75,7 +75,7 @@ def test_scorecard_has_every_section_and_escapes_text(store: Store, pilot: tuple
     assert "origin.JFK" in page and "worst slice" in page
     assert "null.&lt;x&gt;" in page  # the crashed probe's detail, from the candidate's probes.json
     # no decision yet: the gates are previewed as a dry run, and nothing was recorded
-    assert "preview (dry run" in page and "vs_champion quality.roc_auc" in page
+    assert "preview (dry run" in page and "vs_champion quality.roc_auc" in page.replace("<wbr>", "")
     assert "workbench.decision" not in store.get_run(ids["pilot"]).data.tags
     # self-contained: the figure is embedded, nothing is fetched from elsewhere
     assert "data:image/png;base64," + base64.b64encode(PNG).decode() in page

@@ -19,6 +19,7 @@ import base64
 import html
 import json
 import math
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -50,7 +51,7 @@ h3{font-size:14px;margin:16px 0 6px}
 section{background:#fff;border:1px solid #e1e5ea;border-radius:6px;padding:12px 16px;margin-bottom:14px}
 table{border-collapse:collapse;margin:6px 0;font-size:13px}
 th,td{padding:4px 10px;border-bottom:1px solid #eceff2;text-align:left;vertical-align:top}
-table.fit td{overflow-wrap:anywhere}
+table.fit td,div.wrap{overflow-wrap:anywhere}div.wrap{min-width:12em}
 th{background:#f0f2f5;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pass{color:#116329;font-weight:600}.fail{color:#b42318;font-weight:600}.muted{color:#6b7480}
 .banner{padding:10px 14px;border-radius:6px;font-weight:600;margin:10px 0}
@@ -79,6 +80,12 @@ def _n(value: Any, metric: str | None = None) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _e(format_metric(metric, value) if metric else fmt.number(value))
     return _e(value)
+
+
+def _breakable(name: str | None) -> str:
+    """A gate or metric name, escaped, that may wrap after its dots and underscores
+    (``contracts.error_failures``): the table's other columns then leave the reason room."""
+    return re.sub(r"([._])", r"\1<wbr>", _e(name))
 
 
 class _Num(str):
@@ -650,8 +657,10 @@ def _decision_section(decision: Any, note: str = "") -> str:
         interval = None if getattr(g, "ci_low", None) is None else _Num(_interval_text(
             {"diff": g.diff, "ci_low": g.ci_low, "ci_high": g.ci_high}) + f" {confidence_text(g.confidence)}")
         rows.append((_verdict(g.passed) if not getattr(g, "tie", False) else _Raw('<span class="fail">TIE</span>'),
-                     g.name, g.metric, measured, threshold, reference, interval,
-                     _Raw(_runref(g.run_id)), _Raw(_e(detail).replace("\n", "<br>"))))
+                     _Raw(_breakable(g.name)), _Raw(_breakable(g.metric)), measured, threshold, reference, interval,
+                     _Raw(_runref(g.run_id)),
+                     # its slice and metric names may break anywhere: the other columns keep theirs whole
+                     _Raw('<div class="wrap">' + _e(detail).replace("\n", "<br>") + "</div>")))
     if rows:
         parts.append(_table(["verdict", "gate", "metric", "measured", "threshold", "reference",
                              "difference [interval]", "run", "reason"], rows, numeric_from=3))
