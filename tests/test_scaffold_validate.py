@@ -466,6 +466,13 @@ def test_a_rating_on_a_scale_drafted_multiclass_names_regression(tmp_path: Path)
     (note,) = [n for n in made.notes if "a scale" in n]
     assert note.startswith("stars holds the whole numbers 1 to 5, a scale") and "`--task regression`" in note
     assert "(a 5 called 4 as wrong as a 5 called 1)" in note
+    # A-level grade points 0 to 10 in steps of 2 (mlmRev's Chem97), drafted as six classes: a scale too
+    points = pd.DataFrame({"x": x, "score": 2 * np.clip(np.round(2.5 + 1.2 * x + rng.normal(0, 0.7, n)), 0, 5)})
+    points.to_csv(tmp_path / "points.csv", index=False)
+    (note,) = [n for n in new_pilot("points", tmp_path / "points.csv", "score", pilots_dir=tmp_path / "pilots").notes
+               if "a scale" in n]
+    assert note.startswith("score holds the whole numbers 0 to 10 in steps of 2, a scale")
+    assert "(a 10 called 8 as wrong as a 10 called 0)" in note
     codes = pd.DataFrame({"x": x, "plan": rng.choice([10, 20, 40], n)})  # plan codes: not consecutive
     codes.to_csv(tmp_path / "codes.csv", index=False)
     assert not [n for n in new_pilot("codes", tmp_path / "codes.csv", "plan", pilots_dir=tmp_path / "pilots").notes

@@ -1604,15 +1604,20 @@ def _free_text_note(columns: list[str], data: Path, target: str, task: str) -> l
 
 def _ordered_scale(counts: list[tuple[Any, int]], target: str) -> list[str]:
     """A note when a multiclass target's values are the whole numbers of a scale (a 1 to 5
-    rating): each is a class, so calling a 5 a 4 is as wrong as calling it a 1 to every
+    rating; 0 to 10 in steps of 2, an exam's grade points): each is a class, so calling a 5 a 4 is as wrong as calling it a 1 to every
     metric. Whether the order matters, only the analyst knows: the note names the other task."""
     values = sorted(float(v) for v, _ in counts)
-    if not all(v.is_integer() for v in values) or values[-1] - values[0] != len(values) - 1:
+    step = values[1] - values[0]
+    # evenly spaced in steps of more than one (an exam's grade points 0, 2, ..., 10): four values at least,
+    # since three plan codes 10, 20, 30 are as likely
+    if not all(v.is_integer() for v in values) or step < 1 or (step > 1 and len(values) < 4) \
+            or any(b - a != step for a, b in zip(values, values[1:], strict=False)):
         return []
     lo, hi = f"{values[0]:g}", f"{values[-1]:g}"
-    return [f"{target} holds the whole numbers {lo} to {hi}, a scale: a multiclass pilot judges every wrong class "
-            f"alike (a {hi} called {values[-1] - 1:g} as wrong as a {hi} called {lo}); if the order matters, "
-            "`--task regression` judges how far off each prediction is"]
+    steps = f" in steps of {step:g}" if step > 1 else ""
+    return [f"{target} holds the whole numbers {lo} to {hi}{steps}, a scale: a multiclass pilot judges every wrong "
+            f"class alike (a {hi} called {values[-1] - step:g} as wrong as a {hi} called {lo}); if the order "
+            "matters, `--task regression` judges how far off each prediction is"]
 
 
 def _label_variants(counts: list[tuple[Any, int]], target: str) -> list[str]:
