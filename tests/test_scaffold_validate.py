@@ -1099,6 +1099,25 @@ def test_a_target_of_numbers_written_for_reading_is_read_as_numbers_in_the_view(
     assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
 
 
+def test_a_date_target_is_refused_with_the_duration_to_predict_instead(tmp_path: Path) -> None:
+    """A ship date as the target: `new` said "3,274 distinct values; `classification` is binary",
+    whose fix (`--task regression`) then failed on "TIMESTAMP, not a number". A pilot predicts a
+    number or a class: the error names the table's other date to count days from."""
+    rng = np.random.default_rng(2)
+    n = 400
+    ordered = pd.date_range("2024-01-01", periods=n, freq="6h")
+    frame = pd.DataFrame({"ordered": ordered, "weight": rng.gamma(2, 3, n), "shipped": ordered + pd.to_timedelta(
+        rng.integers(1, 9, n), unit="D")})
+    frame.to_csv(tmp_path / "orders.csv", index=False)
+    for task in ([], ["--task", "regression"]):
+        with pytest.raises(ConfigError) as raised:
+            new_pilot("orders", tmp_path / "orders.csv", "shipped", pilots_dir=tmp_path / "pilots",
+                      task=task[1] if task else None)
+        assert raised.value.what == "the target 'shipped' holds dates (TIMESTAMP): a pilot predicts a number or a " \
+                                    "class, not a date"
+        assert raised.value.hint.startswith("to predict when, add a column of the days from 'ordered' to 'shipped'")
+
+
 def test_a_total_row_is_refused_with_its_row_and_what_it_sums(tmp_path: Path) -> None:
     """A spreadsheet's last line, 'Total', summing every column (modeldata's concrete: 1,030 mixes
     and their total, strength 37,000 beside mixes of 2 to 83), and a 'World' row beside the

@@ -641,6 +641,16 @@ def new_pilot(
                 notes += _code_in_target(counts, target, table, as_class=True) + tuple(_ordered_scale(counts, target))
         if task == "regression":
             notes += _code_in_target(counts, target, table) or _one_value_majority(counts, target)
+        if columns[target] in _TIME_TYPES or columns[target].startswith("TIMESTAMP"):
+            # a date to predict is a duration from a date known in time: a number, which `new` can judge
+            start = next((c for c, t in columns.items() if c != target and (t in _TIME_TYPES or
+                                                                            t.startswith("TIMESTAMP"))), None)
+            frm = f"'{start}'" if start else "a date known when the prediction is made (an order's date)"
+            raise ConfigError(f"the target '{target}' holds dates ({columns[target]}): a pilot predicts a number "
+                              "or a class, not a date", where=str(data),
+                              hint=f"to predict when, add a column of the days from {frm} to '{target}' (in SQL "
+                              f"date_diff('day', from, {target})), then run `workbench new` with that column as "
+                              "--target: a regression pilot judged in days")
         if task == "classification" and distinct != 2:
             raise ConfigError(f"the target '{target}' has {distinct} distinct values; `classification` is binary",
                               where=str(data), hint=f"pass --task multiclass ({MULTICLASS_MIN} to {MULTICLASS_MAX} "
