@@ -1118,6 +1118,24 @@ def test_a_date_target_is_refused_with_the_duration_to_predict_instead(tmp_path:
         assert raised.value.hint.startswith("to predict when, add a column of the days from 'ordered' to 'shipped'")
 
 
+def test_a_race_time_target_is_read_as_seconds_and_years_before_1900_are_years(tmp_path: Path) -> None:
+    """Boston marathon winners by event and year since 1897 (fpp3's boston_marathon), the time
+    written 02:09:37: DuckDB reads a TIME, and `new` stopped on "256 distinct values;
+    `classification` is binary". It is now read as seconds in the drafted feature view, a
+    regression pilot; and its years, which start before 1900, are years: a panel of events over
+    time, split on them, where `new` had drafted a random split and said nothing of them."""
+    from demos.text import frame
+
+    frame("fpp3", "boston_marathon").drop(columns=["rownames"]).to_csv(tmp_path / "marathon.csv", index=False)
+    made = new_pilot("marathon", tmp_path / "marathon.csv", "Time", pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    assert charter.task.kind == "regression" and charter.sources["marathon"].columns["Time"] == "TIME"
+    assert charter.features.sql == 'SELECT * REPLACE (epoch("Time") AS "Time") FROM "marathon"'
+    assert [n for n in made.notes if n.startswith("Time holds times (TIME, up to '03:52:35'): read as seconds")]
+    assert (charter.split.kind, charter.split.column, charter.split.cluster) == ("temporal", "Year", "Event")
+    assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
+
+
 def test_a_total_row_is_refused_with_its_row_and_what_it_sums(tmp_path: Path) -> None:
     """A spreadsheet's last line, 'Total', summing every column (modeldata's concrete: 1,030 mixes
     and their total, strength 37,000 beside mixes of 2 to 83), and a 'World' row beside the

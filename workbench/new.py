@@ -946,6 +946,9 @@ def _time_guess(con: Any, chosen: str, others: Sequence[str]) -> str | None:
 
 
 _YEAR_NAME = re.compile(r"(?i)year|(^|[^a-z])yrs?([^a-z]|$)")
+# the earliest year taken for one: historic tables start before 1900 (Boston's marathon in 1897, the
+# christenings Arbuthnot counted from 1629)
+_FIRST_YEAR = 1500
 # a whole-number column named as a period (singular: `week`, `month_no`; `tenure_months` is a
 # duration), and the most one cycle of that unit holds (a week of the year, an hour of the day):
 # a larger span counts periods one after another
@@ -995,7 +998,7 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
     """(Column, note) for whole-number columns that may say when each row happened, under a random
     or group ``split`` (which then learns from later rows than some it judges), with the flag that
     splits on one:
-    named as years and holding years (1900-2100, three or more; a year of sale, or of build, a
+    named as years and holding years (1500-2100, three or more; a year of sale, or of build, a
     measurement), or named as a period (singular) and counting on past one cycle of it with few
     gaps (week 1 to 200, not a week of the year; a count of periods may be a measurement too),
     or named as a moment and holding Unix times (``created_at`` in seconds or milliseconds).
@@ -1021,7 +1024,7 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
                f"(a year of sale, not of build), `--time-column {c}` judges on the latest years; the drafted {split} "
                "split learns from later years than some of the rows it judges")
            for c in years for lo, hi, n in [span[c]] if lo is not None and n >= 3 and (
-               1900 <= lo and hi <= 2100 or _two_digit_years(c, lo, hi))]
+               _FIRST_YEAR <= lo and hi <= 2100 or _two_digit_years(c, lo, hi))]
     for c, unit in periods:
         lo, hi, n = span[c]
         if lo is None or hi - lo < max(_PERIODS[unit], 9) or n < 0.5 * (hi - lo + 1):
@@ -1055,14 +1058,21 @@ def _target_markers(con: Any, target: str, dtype: str, *, view: bool = True
     target refused as text for its 'n/a' cells (the rest read as numbers when they are). Their rows
     are then unlabelled: left out of training and of the judgement, as empty ones are. A target of
     numbers written for reading ('$22,661.05', '12.5%': :data:`_FORMATTED_NUMBER`, every value but
-    the marks) is read as numbers too. ``view``: False for an eval set, whose items `new` writes
-    without the marks (its labels stay text). ((the view's ``REPLACE`` item, why), the note, whether
-    the target is now read as numbers), or None: no such value, or fewer than two others."""
+    the marks) is read as numbers too, and a TIME target (a race's 02:09:37) as its seconds.
+    ``view``: False for an eval set, whose items `new` writes without the marks (its labels stay
+    text). ((the view's ``REPLACE`` item, why), the note, whether the target is now read as
+    numbers), or None: no such value, or fewer than two others."""
     from .data.sql import quote_ident as _q
 
+    q = _q(target)
+    if dtype == "TIME" and view:  # a duration written 02:09:37 (a race's time) is its seconds: a number to predict
+        example = con.execute(f"SELECT max({q})::VARCHAR FROM t").fetchone()[0]
+        con.execute(f"ALTER TABLE t ALTER {q} TYPE DOUBLE USING epoch({q})")
+        return (f"epoch({q}) AS {q}", f"{target} as seconds"), (
+            f"{target} holds times ({dtype}, up to {example!r}): read as seconds in the drafted feature view, a "
+            "number to predict (a duration's length; of a time of day, the seconds since midnight)"), True
     if dtype != "VARCHAR":
         return None
-    q = _q(target)
     values = con.execute(f"SELECT trim({q}) AS v, count(*), TRY_CAST(trim({q}) AS DOUBLE) IS NOT NULL FROM t "
                          f"WHERE {q} IS NOT NULL GROUP BY v ORDER BY 2 DESC, v").fetchall()
     markers = [(v, n) for v, n, _ in values if _NO_VALUE.fullmatch(v)]
