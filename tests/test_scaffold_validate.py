@@ -1136,6 +1136,22 @@ def test_a_race_time_target_is_read_as_seconds_and_years_before_1900_are_years(t
     assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
 
 
+def test_a_header_of_years_is_read_as_the_header(tmp_path: Path) -> None:
+    """The World Bank's populations by country and indicator, a column a year (tidyr's
+    world_bank_pop: `country,indicator,2000,...,2017`): DuckDB's sniffer took the header for a
+    row of numbers and named the columns column00 to column19, and `new` stopped on "header does
+    not match the declared columns" for a file whose header is plain. The header is now read as
+    one, as the charter's reader reads it."""
+    from demos.text import frame
+
+    frame("tidyr", "world_bank_pop").drop(columns=["rownames"]).to_csv(tmp_path / "pop.csv", index=False)
+    made = new_pilot("pop", tmp_path / "pop.csv", "2017", pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    assert list(charter.sources["pop"].columns)[:4] == ["country", "indicator", "2000", "2001"]
+    assert charter.task.kind == "regression" and charter.sources["pop"].columns["2017"] == "DOUBLE"
+    assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
+
+
 def test_a_total_row_is_refused_with_its_row_and_what_it_sums(tmp_path: Path) -> None:
     """A spreadsheet's last line, 'Total', summing every column (modeldata's concrete: 1,030 mixes
     and their total, strength 37,000 beside mixes of 2 to 83), and a 'World' row beside the

@@ -101,7 +101,8 @@ def _reader(path: Path, *, decimal: bool = True) -> str:
         return f"read_json({_lit(str(path))}, format='newline_delimited')"
     nulls = "[" + ", ".join(_lit(n) for n in NULL_STRINGS) + "]"
     comma = ", decimal_separator=','" if decimal and _decimal_comma(path) else ""
-    return f"read_csv({_lit(str(path))}, nullstr={nulls}, sample_size=-1{comma})"
+    # a header, as the charter's reader takes it: the sniffer took one of years (2000, 2001, ...) for a row
+    return f"read_csv({_lit(str(path))}, header=true, nullstr={nulls}, sample_size=-1{comma})"
 
 
 def _decimal_comma(path: Path) -> bool:
@@ -380,11 +381,11 @@ def _formats_in(con: Any, data: str) -> _DateFormats:
     from .data.sql import quote_ident as q
 
     nulls = "[" + ", ".join(_lit(n) for n in NULL_STRINGS) + "]"
-    text = f"read_csv({_lit(data)}, nullstr={nulls}, all_varchar=true)"
+    text = f"read_csv({_lit(data)}, header=true, nullstr={nulls}, all_varchar=true)"
     try:
         date_fmt, ts_fmt, cols = con.execute(
-            f"SELECT DateFormat, TimestampFormat, Columns FROM sniff_csv({_lit(data)}, nullstr={nulls}, "
-            "sample_size=-1)").fetchall()[0]
+            f"SELECT DateFormat, TimestampFormat, Columns FROM sniff_csv({_lit(data)}, header=true, "
+            f"nullstr={nulls}, sample_size=-1)").fetchall()[0]
     except duckdb.Error:
         return _DateFormats()  # the strict load reports what it cannot read, with its line
 

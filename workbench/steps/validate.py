@@ -249,7 +249,8 @@ def _minority_share(charter: Charter) -> float | None:
             src = charter.sources[features.table]
             con = duckdb.connect()
             path = str(charter.resolve(src.path)).replace("'", "''")
-            sql = f"SELECT {target}, count(*) FROM read_csv('{path}') WHERE {target} IS NOT NULL GROUP BY 1"
+            sql = (f"SELECT {target}, count(*) FROM read_csv('{path}', header={str(src.csv.header).lower()}) "
+                   f"WHERE {target} IS NOT NULL GROUP BY 1")
         else:
             return None
         try:
