@@ -273,12 +273,13 @@ def _checked_columns(con: Any, data: Path, fmt: str, table: str, scratch: Path) 
         for col, dtype in list(columns.items()):
             if dtype != "VARCHAR":
                 continue
-            n, ints, nums = con.execute(
+            n, ints, nums, zeros = con.execute(
                 f"SELECT count(c), count(*) FILTER (WHERE regexp_full_match(trim(c), '[+-]?[0-9]+')), "
-                f"count(TRY_CAST(c AS DOUBLE)) "
+                f"count(TRY_CAST(c AS DOUBLE)), count(*) FILTER (WHERE regexp_full_match(trim(c), '0[0-9]+')) "
                 f"FROM (SELECT {_q(col)} AS c FROM {_reader(data)})").fetchone()
             bad = n - nums
-            if n >= 20 and 0 < bad <= max(3, n // 100):
+            # digits with a leading zero are a code ('001', a family; a zip code), whose '136A' is one too
+            if n >= 20 and 0 < bad <= max(3, n // 100) and not zeros:
                 numbers = dict(columns, **{col: "BIGINT" if ints == nums else "DOUBLE"})
                 _strict_load(data, fmt, table, numbers, scratch)  # raises, naming each bad value's line
     _strict_load(data, fmt, table, columns, scratch)

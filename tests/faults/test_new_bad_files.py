@@ -137,3 +137,17 @@ def test_a_header_naming_a_column_twice_a_spreadsheet_and_a_jsonl_table(tmp_path
     made = new_pilot("rows", rows, "y", pilots_dir=tmp_path / "pilots")
     source = load_charter(made.charter).sources["rows"]
     assert source.format == "jsonl" and source.columns == {"Prix (€)": "DOUBLE", "a.b": "BIGINT", "y": "BOOLEAN"}
+
+
+def test_a_code_written_with_leading_zeros_is_text_not_a_number_with_bad_values(tmp_path: Path) -> None:
+    """Galton's families numbered '001' to '204', one of them '136A' (HistData's GaltonFamilies):
+    `new` took the column for numbers with 8 bad values and refused the file, each row of family
+    136A named malformed. Digits with leading zeros are a code: the column stays text, and the
+    file makes a pilot. An amount with one bad value among plain numbers is still located."""
+    from demos.text import frame
+    from workbench.charter.config import load_charter
+    from workbench.new import new_pilot
+
+    frame("HistData", "GaltonFamilies").drop(columns=["rownames"]).to_csv(tmp_path / "galton.csv", index=False)
+    made = new_pilot("galton", tmp_path / "galton.csv", "childHeight", pilots_dir=tmp_path / "pilots")
+    assert load_charter(made.charter).sources["galton"].columns["family"] == "VARCHAR"
