@@ -1152,6 +1152,29 @@ def test_a_header_of_years_is_read_as_the_header(tmp_path: Path) -> None:
     assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
 
 
+def test_a_date_of_two_values_splits_on_the_latest_alone_or_not_at_all(tmp_path: Path) -> None:
+    """Runners of two yearly races (openintro's get_it_dunn_run: 483 in 2017, 495 in 2018): `new`
+    chose the date for a temporal split, found no row after its 80 % cut, and stopped on
+    "--time-column date has too few distinct values", an option nobody had passed. The latest
+    race is now judged alone, trained on the one before; when the latest holds most rows (four
+    times as many), no temporal split can judge it: a random split, and `new` says why."""
+    from demos.text import frame
+
+    runs = frame("openintro", "get_it_dunn_run").drop(columns=["rownames"])
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    made = new_pilot("runs", tmp_path / "runs.csv", "run_time_minutes", pilots_dir=tmp_path / "pilots")
+    split = load_charter(made.charter).split
+    assert (split.kind, split.column) == ("temporal", "date")
+    assert [str(v) for v in (*split.train, *split.evaluate)] == ["2017-05-13"] * 2 + ["2018-05-12"] * 2
+    assert "# the latest date (2018-05-12) holds 51% of the rows: judged on it alone" in made.charter.read_text()
+    late = runs[runs["date"] == "2018-05-12"]
+    pd.concat([late, late, late, late, runs[runs["date"] != "2018-05-12"]]).to_csv(tmp_path / "more.csv", index=False)
+    made = new_pilot("more", tmp_path / "more.csv", "run_time_minutes", pilots_dir=tmp_path / "pilots")
+    assert load_charter(made.charter).split.kind == "random"
+    assert "a random split: date cannot hold its latest rows out (its latest value holds most of them); pass " \
+           "--time-column to split on another" in made.notes
+
+
 def test_a_total_row_is_refused_with_its_row_and_what_it_sums(tmp_path: Path) -> None:
     """A spreadsheet's last line, 'Total', summing every column (modeldata's concrete: 1,030 mixes
     and their total, strength 37,000 beside mixes of 2 to 83), and a 'World' row beside the

@@ -673,7 +673,10 @@ def new_pilot(
             minority_share = min(c for _, c in counts) / sum(c for _, c in counts)
         time_note, time_others = "", []
         if time_column is None:  # rows with a date or time: split on it, never at random
-            time_column, time_note, time_others = _time_column(con, columns, target)
+            time_column, time_note, time_others = _time_column(con, columns, target, task)
+            if time_column is None and time_note:  # dates too few to judge the latest on: said, split at random
+                notes.append(time_note)
+                time_note = ""
         retyped = _read_text_times(con, columns, target, time_column)  # ISO times kept as text (a JSON export's)
         if retyped is not None:
             time_column, time_note, time_others = retyped
@@ -904,13 +907,16 @@ def _class_order(data: Path, target: str, values: list[Any]) -> list[Any]:
 _TIME_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE")
 
 
-def _time_column(con: Any, columns: dict[str, str], target: str) -> tuple[str | None, str, list[str]]:
+def _time_column(con: Any, columns: dict[str, str], target: str, task: str | None = None
+                 ) -> tuple[str | None, str, list[str]]:
     """The row's time when the data has DATE/TIMESTAMP columns, a comment saying which and why,
     and the others it was chosen from. Of several, the earliest on average (first in the file on
     a tie): a prediction is made at the row's earliest moment, and the later dates (closing,
     payment, outcome) are known only after it, so the leakage checks leave them out as
     future-dated. Yet the earliest may be the date of something older than the row (a credit
-    line opened decades before the loan): a guess, drafted (:func:`_time_guess`)."""
+    line opened decades before the loan): a guess, drafted (:func:`_time_guess`). With ``task``
+    (a tabular pilot's), only a column whose latest rows a split can hold out (:func:`_temporal_bounds`);
+    when none can, (None, why a random split)."""
     from .data.sql import quote_ident as _q
 
     found = [c for c, t in columns.items() if t in _TIME_TYPES and c != target and not _PERSONAL.search(c)]
@@ -919,8 +925,12 @@ def _time_column(con: Any, columns: dict[str, str], target: str) -> tuple[str | 
     stats = con.execute("SELECT " + ", ".join(f"count(DISTINCT {_q(c)}), avg(epoch({_q(c)}))" for c in found)
                         + " FROM t").fetchall()[0]
     usable = [(stats[2 * i + 1], i, c) for i, c in enumerate(found) if stats[2 * i] >= 2]
-    if not usable:
-        return None, "", []
+    # a tabular split (``task``) on it must hold some latest rows out: not when its latest value holds most rows
+    held = usable if task is None else [u for u in usable if _temporal_bounds(con, u[2], target, task) is not None]
+    if not held:
+        return None, (f"a random split: {', '.join(c for _, _, c in usable)} cannot hold its latest rows out (its "
+                      "latest value holds most of them); pass --time-column to split on another" if usable else ""), []
+    usable = held
     chosen = min(usable)[2]
     others = [c for _, _, c in usable if c != chosen]
     why = (f"{chosen} is a {columns[chosen]} column" + (f" (the earliest on average of {', '.join(found)})"
@@ -1779,6 +1789,9 @@ def _unlabelled_since(con: Any, target: str, time_column: str | None) -> tuple[s
             "and production meets rows like the later ones: ask whether what was recorded then still holds",)
 
 
+_LATEST_SHARE = 0.6  # a temporal split may hold out its latest value alone when it holds this share or less
+
+
 def _temporal_bounds(con: Any, column: str, target: str | None, task: str
                      ) -> tuple[float, str, Any, Any, Any, Any] | None:
     """A temporal split on ``column`` of table ``t``: (the share trained on, why not 0.8, the
@@ -1795,7 +1808,15 @@ def _temporal_bounds(con: Any, column: str, target: str | None, task: str
     cut, lo, hi = con.execute(f"SELECT quantile_disc({col}, {share}), min({col}), max({col}) FROM t "
                               f"WHERE true{labelled}").fetchone()
     after = con.execute(f"SELECT min({col}) FROM t WHERE {col} > ?{labelled}", [cut]).fetchone()[0]
-    return None if after is None else (share, moved, lo, cut, after, hi)
+    if after is None:  # the latest value holds more than the share held out (two races, a year apart):
+        # judged on it alone when it is no more than _LATEST_SHARE of the rows, trained on all before it
+        cut, latest = con.execute(f"SELECT max({col}) FILTER (WHERE {col} < ?), avg(({col} = ?)::INTEGER) FROM t "
+                                  f"WHERE true{labelled}", [hi, hi]).fetchone()
+        if cut is None or latest > _LATEST_SHARE:
+            return None
+        share, after = 1 - latest, hi
+        moved = f"the latest {column} ({_jsonable(hi)}) holds {latest:.0%} of the rows: judged on it alone"
+    return share, moved, lo, cut, after, hi
 
 
 def _draft_contract(data: Path, fmt: str, table: str, columns: dict[str, str], pii: Mapping[str, str], out: Path,
