@@ -929,7 +929,8 @@ def _time_column(con: Any, columns: dict[str, str], target: str, task: str | Non
     held = usable if task is None else [u for u in usable if _temporal_bounds(con, u[2], target, task) is not None]
     if not held:
         return None, (f"a random split: {', '.join(c for _, _, c in usable)} cannot hold its latest rows out (its "
-                      "latest value holds most of them); pass --time-column to split on another" if usable else ""), []
+                      "latest value holds most of them); pass --time-column to split on another"
+                      if usable else ""), []
     usable = held
     chosen = min(usable)[2]
     others = [c for _, _, c in usable if c != chosen]
@@ -1104,9 +1105,8 @@ def _target_markers(con: Any, target: str, dtype: str, *, view: bool = True
     where = "the drafted feature view" if view else "the eval set and training items"
     as_numbers = (f"numbers written as text ({written[0]!r}: a currency sign, thousands separators, a percent "
                   f"sign): read as numbers in {where}") if formatted else ""
-    item = f"{expr} AS {q}", f"{target}'s " + " and ".join(
-        [*(["no-value marks as empty"] if markers else []),
-                                 *([f"{written[0]!r} as a number"] if formatted else [])])
+    read = [*(["no-value marks as empty"] if markers else []), *([f"{written[0]!r} as a number"] if formatted else [])]
+    item = f"{expr} AS {q}", f"{target}'s " + " and ".join(read)
     if not markers:
         return item, (f"{target} holds {as_numbers}; write them plain in the file (1234.5) to read them as they "
                       "are"), True
@@ -1636,8 +1636,9 @@ def _free_text_note(columns: list[str], data: Path, target: str, task: str) -> l
 
 def _ordered_scale(counts: list[tuple[Any, int]], target: str) -> list[str]:
     """A note when a multiclass target's values are the whole numbers of a scale (a 1 to 5
-    rating; 0 to 10 in steps of 2, an exam's grade points): each is a class, so calling a 5 a 4 is as wrong as calling it a 1 to every
-    metric. Whether the order matters, only the analyst knows: the note names the other task."""
+    rating; 0 to 10 in steps of 2, an exam's grade points): each is a class, so calling a 5 a 4
+    is as wrong as calling it a 1 to every metric. Whether the order matters, only the analyst
+    knows: the note names the other task."""
     values = sorted(float(v) for v, _ in counts)
     step = values[1] - values[0]
     # evenly spaced in steps of more than one (an exam's grade points 0, 2, ..., 10): four values at least,
