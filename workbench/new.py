@@ -643,10 +643,9 @@ def new_pilot(
                 notes += _code_in_target(counts, target, table, as_class=True) + tuple(_ordered_scale(counts, target))
         if task == "regression":
             notes += _code_in_target(counts, target, table) or _one_value_majority(counts, target)
-        if columns[target] in _TIME_TYPES or columns[target].startswith("TIMESTAMP"):
+        if columns[target] in _TIME_TYPES:  # (_charter_type writes every TIMESTAMP kind as TIMESTAMP)
             # a date to predict is a duration from a date known in time: a number, which `new` can judge
-            start = next((c for c, t in columns.items() if c != target and (t in _TIME_TYPES or
-                                                                            t.startswith("TIMESTAMP"))), None)
+            start = next((c for c, t in columns.items() if c != target and t in _TIME_TYPES), None)
             frm = f"'{start}'" if start else "a date known when the prediction is made (an order's date)"
             raise ConfigError(f"the target '{target}' holds dates ({columns[target]}): a pilot predicts a number "
                               "or a class, not a date", where=str(data),
@@ -672,8 +671,9 @@ def new_pilot(
             positive, why_positive = _positive_label([(_jsonable(v), c) for v, c in counts])
             minority_share = min(c for _, c in counts) / sum(c for _, c in counts)
         time_note, time_others = "", []
+        bounds_of: dict[str, Any] = {}  # the temporal split's bounds on each date column, worked out once
         if time_column is None:  # rows with a date or time: split on it, never at random
-            time_column, time_note, time_others = _time_column(con, columns, target, task)
+            time_column, time_note, time_others = _time_column(con, columns, target, task, bounds_of)
             if time_column is None and time_note:  # dates too few to judge the latest on: said, split at random
                 notes.append(time_note)
                 time_note = ""
@@ -790,7 +790,8 @@ def new_pilot(
         # rows"): gated only when a slice may hold min_rows held-out rows. A temporal split holds out the rows
         # after its cut, counted: the latest of 9 years is 11 % of a panel's rows, not the 20 % aimed at
         # the temporal split's share, cut and ranges, worked out once for the slices, the split's lines and the notes
-        bounds = _temporal_bounds(con, time_column, target, task) if time_column else None
+        bounds = (bounds_of[time_column] if time_column in bounds_of else
+                  _temporal_bounds(con, time_column, target, task)) if time_column else None
         later, cut = (f" AND {_q(time_column)} > ?", [bounds[3]]) if bounds else ("", [])
         largest = max((con.execute(f"SELECT max(n) FROM (SELECT count(*) AS n FROM t WHERE {_q(target)} IS NOT "
                                    f"NULL{later} GROUP BY {_q(c)})", cut).fetchone()[0] or 0
@@ -907,16 +908,17 @@ def _class_order(data: Path, target: str, values: list[Any]) -> list[Any]:
 _TIME_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE")
 
 
-def _time_column(con: Any, columns: dict[str, str], target: str, task: str | None = None
-                 ) -> tuple[str | None, str, list[str]]:
+def _time_column(con: Any, columns: dict[str, str], target: str, task: str | None = None,
+                 bounds_of: dict[str, Any] | None = None) -> tuple[str | None, str, list[str]]:
     """The row's time when the data has DATE/TIMESTAMP columns, a comment saying which and why,
     and the others it was chosen from. Of several, the earliest on average (first in the file on
     a tie): a prediction is made at the row's earliest moment, and the later dates (closing,
     payment, outcome) are known only after it, so the leakage checks leave them out as
     future-dated. Yet the earliest may be the date of something older than the row (a credit
     line opened decades before the loan): a guess, drafted (:func:`_time_guess`). With ``task``
-    (a tabular pilot's), only a column whose latest rows a split can hold out (:func:`_temporal_bounds`);
-    when none can, (None, why a random split)."""
+    (a tabular pilot's), only a column whose latest rows a split can hold out (:func:`_temporal_bounds`,
+    each column's bounds left in ``bounds_of`` for the split to reuse); when none can, (None, why a
+    random split)."""
     from .data.sql import quote_ident as _q
 
     found = [c for c, t in columns.items() if t in _TIME_TYPES and c != target and not _PERSONAL.search(c)]
@@ -926,7 +928,10 @@ def _time_column(con: Any, columns: dict[str, str], target: str, task: str | Non
                         + " FROM t").fetchall()[0]
     usable = [(stats[2 * i + 1], i, c) for i, c in enumerate(found) if stats[2 * i] >= 2]
     # a tabular split (``task``) on it must hold some latest rows out: not when its latest value holds most rows
-    held = usable if task is None else [u for u in usable if _temporal_bounds(con, u[2], target, task) is not None]
+    found_bounds = {} if task is None else {c: _temporal_bounds(con, c, target, task) for _, _, c in usable}
+    if bounds_of is not None:
+        bounds_of.update(found_bounds)
+    held = usable if task is None else [u for u in usable if found_bounds[u[2]] is not None]
     if not held:
         return None, (f"a random split: {', '.join(c for _, _, c in usable)} cannot hold its latest rows out (its "
                       "latest value holds most of them); pass --time-column to split on another"
