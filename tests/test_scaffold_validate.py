@@ -41,8 +41,14 @@ def test_new_drafts_a_charter_and_contract_that_validate(tmp_path: Path) -> None
     assert made.folder == tmp_path / "pilots" / "churn" and made.table == "churn_export"
     charter = load_charter(made.charter)
     assert charter.task.kind == "classification" and charter.task.positive_label == 1
-    # a 3 % positive class: the primary metric is average precision, not accuracy
+    # a 3 % positive class: the primary metric is average precision, not accuracy; and where the model acts is
+    # drafted, since few of a rare class's scores reach 0.5 (ISLR's Caravan: GO on its ranking, 1 of 87 buyers called)
     assert charter.primary_metric == "quality.average_precision"
+    from workbench.charter.drafted import drafted_values
+
+    (threshold,) = [d for d in drafted_values(charter) if d.key == "task.threshold"]
+    assert threshold.value == "0.5" and "% of rows, so few scores reach 0.5" in threshold.why
+    assert [n for n in made.notes if n.startswith("primary metric: average precision") and "threshold drafted" in n]
     assert charter.sources["churn_export"].columns == {
         "customer_id": "BIGINT", "email": "VARCHAR", "segment": "VARCHAR", "tenure months": "BIGINT",
         "balance": "DOUBLE", "churned": "BIGINT"}
@@ -340,6 +346,8 @@ def test_a_panel_of_entities_over_years_is_split_on_its_years_with_the_entity_as
     assert charter.split.evaluate == [2006, 2016] and not [n for n in notes if "holds years" in n]
     (note,) = [n for n in notes if n.startswith("split on year, the latest judged")]
     assert "one row per country and year (185 country values, 57 year values): a panel" in note
+    assert [n for n in notes if n.startswith("intervals count country values")
+            and "one row per year: each country followed over time;" in n]
     (column,) = [d for d in drafted_values(charter) if d.key.startswith("split")]
     assert column.key == "split.column" and "`kind: random` judges that" in column.why
     assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
@@ -405,6 +413,9 @@ def test_no_value_marks_in_a_target_are_read_as_empty_not_as_a_class_or_as_text(
     made = new_pilot("churn", tmp_path / "churn.csv", "churn", pilots_dir=tmp_path / "pilots")
     charter = load_charter(made.charter)
     assert (charter.task.kind, charter.task.positive_label) == ("classification", "Yes")
+    from workbench.charter.drafted import drafted_values
+
+    assert not [d for d in drafted_values(charter) if d.key == "task.threshold"]  # a quarter churns: 0.5 stays
     assert "CASE WHEN trim(\"churn\") IN ('unknown') THEN NULL ELSE \"churn\" END" in charter.features.sql
     assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
     # a mark beside one other value: read as empty, nothing would be left to predict; it stays a label
@@ -1134,6 +1145,12 @@ def test_a_race_time_target_is_read_as_seconds_and_years_before_1900_are_years(t
     assert [n for n in made.notes if n.startswith("Time holds times (TIME, up to '03:52:35'): read as seconds")]
     assert (charter.split.kind, charter.split.column, charter.split.cluster) == ("temporal", "Year", "Event")
     assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
+    # five events never make the 30 groups the gate counts: no longer window is offered as the way to GO
+    (cluster,) = [n for n in made.notes if n.startswith("intervals count Event values")]
+    assert "one row per Year: each Event followed over time;" in cluster and "its 5 values are fewer than" in cluster
+    (short,) = [n for n in made.notes if n.startswith("the temporal split holds out")]
+    assert short.endswith("cannot reach GO as drafted: no window reaches GO while the 5 Event values stay under "
+                          "the 30 groups the gate also counts (the split.cluster note)"), short
 
 
 def test_a_header_of_years_is_read_as_the_header(tmp_path: Path) -> None:

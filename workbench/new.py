@@ -806,7 +806,8 @@ def new_pilot(
         cluster = None if time_column is None else _cluster_key(con, exclude, rows, target, task, columns,
                                                                  distinct_of, time_column)
         if cluster is None and panel is not None and panel[1] is not None:
-            cluster = (panel[1], rows / distinct_of[panel[1]], f"one row a {time_column}: a {panel[1]} over time")
+            cluster = (panel[1], rows / distinct_of[panel[1]],
+                       f"one row per {time_column}: each {panel[1]} followed over time")
         if cluster is not None:
             notes.append(_cluster_note(*cluster, distinct_of[cluster[0]]))
         kind = "temporal" if time_column else "group" if group is not None else "random"
@@ -814,7 +815,8 @@ def new_pilot(
                              cluster=None if cluster is None else cluster[0], hint=hints[0][0] if hints else None,
                              guess=time_guess, bounds=bounds)
         notes += _unlabelled_since(con, target, time_column)
-        notes += _temporal_shortfall(con, time_column, target, bounds) if bounds else []
+        notes += _temporal_shortfall(con, time_column, target, bounds, None if cluster is None else
+                                     (cluster[0], distinct_of[cluster[0]])) if bounds else []
         notes += _copies_note(con, columns, target, table, distinct_of, split=kind)
         if time_column is None:  # random or group, 25 % held out: (about) what the sample-size gate will see
             notes += [note for _, note in hints]
@@ -838,7 +840,8 @@ def new_pilot(
         primary = "quality.average_precision" if minority_share < SKEWED else "quality.roc_auc"
         if minority_share < SKEWED:  # the positive class is then the rarer one (_positive_label)
             notes.append(f"primary metric: average precision (the positive class is {minority_share:.1%} of rows; "
-                         "accuracy and ROC AUC flatter a model on a skewed class)")
+                         "accuracy and ROC AUC flatter a model on a skewed class); task.threshold drafted: at 0.5 "
+                         "few rows of a rare class are called positive")
         champion_margin = 0.01
         candidates = [("logistic", "sklearn.linear_model.LogisticRegression", {"max_iter": 1000}),
                       ("hgb", "sklearn.ensemble.HistGradientBoostingClassifier", {"max_iter": 200})]
@@ -871,7 +874,7 @@ def new_pilot(
             ambiguous_dates=dates.ambiguous if dates is not None else (), late=late,
             replace=[*([(period[2], "the period as its first day")] if period is not None else []),
                      *([marked[0]] if marked else [])],
-            gate_slices=gate_slices,
+            gate_slices=gate_slices, skewed=minority_share if primary == "quality.average_precision" else None,
             notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -1703,14 +1706,16 @@ def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float =
             f"{'; ...' if len(short) > 4 else ''}), so the pilot cannot reach GO as drafted: {fix}"]
 
 
-def _temporal_shortfall(con: Any, column: str, target: str, bounds: tuple[float, str, Any, Any, Any, Any]
-                        ) -> list[str]:
+def _temporal_shortfall(con: Any, column: str, target: str, bounds: tuple[float, str, Any, Any, Any, Any],
+                        cluster: tuple[str, int] | None = None) -> list[str]:
     """A note when a temporal split holds out fewer labelled rows (those after its cut) than the
     sample-size gate's MIN_ROWS: the pilot cannot reach GO as drafted (a panel of 90 counties over
     7 years holds out its latest year, 90 rows). Names the split that would reach it, if one holds
-    out no more than half the labelled rows. ``bounds``: the split's, :func:`_temporal_bounds`."""
+    out no more than half the labelled rows. ``bounds``: the split's, :func:`_temporal_bounds`.
+    ``cluster``: the drafted split.cluster and its distinct values; fewer than MIN_GROUPS, no
+    window reaches GO (the cluster's note says so), and none is offered."""
     from .data.sql import quote_ident as _q
-    from .measure.stats import MIN_ROWS
+    from .measure.stats import MIN_GROUPS, MIN_ROWS
 
     col, y = _q(column), _q(target)
     held, labelled = con.execute(f"SELECT count(*) FILTER (WHERE {col} > ?), count(*) FROM t WHERE {y} IS NOT NULL",
@@ -1721,7 +1726,9 @@ def _temporal_shortfall(con: Any, column: str, target: str, bounds: tuple[float,
     found = con.execute(f"SELECT v, prev, n FROM (SELECT {col} AS v, lag({col}) OVER (ORDER BY {col}) AS prev, "
                         f"sum(count(*)) OVER (ORDER BY {col} DESC) AS n FROM t WHERE {y} IS NOT NULL AND {col} IS NOT "
                         f"NULL GROUP BY {col}) WHERE n >= ? ORDER BY v DESC LIMIT 1", [MIN_ROWS]).fetchone()
-    fix = (f"`train: [{_yaml_scalar(_jsonable(bounds[2]))}, {_yaml_scalar(_jsonable(found[1]))}], evaluate: "
+    fix = (f"no window reaches GO while the {cluster[1]} {cluster[0]} values stay under the {MIN_GROUPS} groups "
+           "the gate also counts (the split.cluster note)" if cluster is not None and cluster[1] < MIN_GROUPS else
+           f"`train: [{_yaml_scalar(_jsonable(bounds[2]))}, {_yaml_scalar(_jsonable(found[1]))}], evaluate: "
            f"[{_yaml_scalar(_jsonable(found[0]))}, {_yaml_scalar(_jsonable(bounds[5]))}]` would reach it"
            if found is not None and found[1] is not None and found[2] <= 0.5 * labelled else
            "more labelled rows, a longer history")
@@ -1896,7 +1903,8 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
                   slice_metric: str, slice_margin: float, champion_margin: float, rows: int, notebooks: str,
                   classes: list[Any] | None = None, csv_options: Any = None,
                   ambiguous_dates: tuple[str, ...] = (), late: Sequence[str] = (),
-                  replace: Sequence[tuple[str, str]] = (), gate_slices: bool = True) -> str:
+                  replace: Sequence[tuple[str, str]] = (), gate_slices: bool = True,
+                  skewed: float | None = None) -> str:
     from .data.sql import quote_ident
 
     q = _yaml_scalar
@@ -1916,8 +1924,14 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
         f"  target: {q(target)}",
     ]
     if task == "classification":
+        # a rare class's calibrated scores seldom reach 0.5: the model as served calls few rows positive, so
+        # where it acts is a judgement of its own (the gates rank by average precision, whatever the threshold)
         lines += [f"  positive_label: {q(positive)}          # {why_positive}",
-                  "  threshold: 0.5                 # or min_cost, with cost.false_positive_usd / false_negative_usd"]
+                  "  threshold: 0.5                 # " + (
+                      "or min_cost, with cost.false_positive_usd / false_negative_usd" if skewed is None else
+                      f"drafted: the positive class is {skewed:.1%} of rows, so few scores reach 0.5 and few rows "
+                      "are called positive: set the score the work acts on (the scorecard gives recall and precision "
+                      "at it), or min_cost with cost.false_positive_usd / false_negative_usd")]
     if task == "multiclass":
         lines.append(f"  classes: [{', '.join(q(c) for c in classes or [])}]   # in their order (tables, confusion)")
     lines += [
