@@ -64,6 +64,29 @@ def test_a_column_that_subdivides_the_classes_is_left_out_but_not_split_by(tmp_p
     assert "features" in {v.key for v in drafted_values(charter)}
 
 
+def test_a_number_the_classes_were_cut_from_is_left_out_but_not_split_by(tmp_path: Path) -> None:
+    """openintro's births14, target premie: a birth before week 37 is premature, so `weeks` gives
+    the answer away and is left out. `new` then took it for an entity (42 births a week) and split
+    by it: about 6 weeks held out of the 30 groups the gate counts, a pilot that could never reach
+    GO. Each class lies in a range of weeks of its own: the target was cut from it, and the split
+    stays random."""
+    from demos.text import frame
+
+    frame("openintro", "births14").drop(columns=["rownames"]).to_csv(tmp_path / "births.csv", index=False)
+    made = new_pilot("births", tmp_path / "births.csv", "premie", pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    assert "weeks" in charter.features.exclude and charter.split.kind == "random", charter.split
+    assert [n for n in made.notes if n.startswith("not split by weeks: each class lies in a range of its values")]
+    # an entity's numbers mix the classes over their range: a patient's visits are still split by patient
+    rng = np.random.default_rng(3)
+    patient = rng.integers(0, 300, 3000)
+    sick = rng.random(300) < 0.3
+    pd.DataFrame({"patient": patient, "age": rng.integers(20, 90, 300)[patient], "dose": rng.random(3000).round(3),
+                  "sick": sick[patient].astype(int)}).to_csv(tmp_path / "visits.csv", index=False)
+    made = new_pilot("visits", tmp_path / "visits.csv", "sick", pilots_dir=tmp_path / "pilots")
+    assert load_charter(made.charter).split.kind == "group", made.notes
+
+
 def test_a_code_that_subdivides_a_number_target_is_left_out_but_not_split_by(tmp_path: Path) -> None:
     """openintro's loans, target interest_rate, which is set from the sub-grade (A1..G5): `new`
     left sub_grade out (alone it explains R² 0.986) and took it for an entity, drafting a split

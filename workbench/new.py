@@ -1563,6 +1563,10 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
                              "hold some out and keep some to train on: its values subdivide the classes, a leak, "
                              "not an entity")
                 continue
+            if _classes_apart(con, col, columns, target):
+                notes.append(f"not split by {col}: each class lies in a range of its values of its own (the target "
+                             "cut from it, as a premature birth from its weeks), a leak, not an entity")
+                continue
         elif not named_id and not seen_again:  # a number: its tenths stand for the classes. A code assigned
             # from the answer (a loan's sub-grade, from its rate) spans few of them, and nothing else in the row
             # names its values; an entity's own columns do (a store's floor area), and a model recognises it by them
@@ -1577,6 +1581,23 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
                 continue
         best = (col, per_value, holds)
     return best
+
+
+def _classes_apart(con: Any, col: str, columns: Mapping[str, str], target: str, share: float = 0.01) -> bool:
+    """Whether a number column holds the classes in ranges of their own, all but ``share`` of the
+    rows outside every other class's range: the target was cut from it (a birth before week 37
+    is premature), where an entity's numbers (a patient's) mix the classes over their range."""
+    from .data.sql import quote_ident as _q
+
+    if columns.get(col) not in _NUMERIC and not columns.get(col, "").startswith("DECIMAL"):
+        return False
+    c, y = _q(col), _q(target)
+    mixed, rows = con.execute(
+        f"WITH t2 AS (SELECT {c} AS c, {y} AS y FROM t WHERE {c} IS NOT NULL AND {y} IS NOT NULL), "
+        "r AS (SELECT y, min(c) AS lo, max(c) AS hi FROM t2 GROUP BY y) "
+        "SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM r WHERE r.y <> t2.y AND t2.c BETWEEN r.lo AND r.hi)), "
+        "count(*) FROM t2").fetchone()
+    return rows > 0 and mixed <= share * rows
 
 
 def _named_by(con: Any, col: str, columns: dict[str, str], exclude: dict[str, str], target: str,
