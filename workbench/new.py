@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import ConfigError
+from .errors import ConfigError, IngestError
 from .files import inner_suffix, open_source
 from .measure.metrics import SKEWED  # a binary target's rarer class under this share: judged by its AP
 
@@ -57,6 +57,9 @@ _NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "
             "FLOAT", "DOUBLE"}
 _INTEGERS = _NUMERIC - {"FLOAT", "DOUBLE"}  # a year, a period number
 NULL_STRINGS = ["", "NA"]
+# a number column with a few odd values and at most this many distinct values is a code kept as text
+# (Cars93's cylinders: 3 to 8, and 'rotary'); with more (a price with one '4x5.0'), the odd ones are refused
+_CODE_VALUES = 12
 _FREE_TEXT = "free text (most values unique)"  # why a column of sentences is left out of a tabular pilot
 # words that name what is written once an outcome is known (a refund, a recovery, a payment made since):
 # a feature so named may be known only after the fact. Ambiguous words (closed, return, collection: a
@@ -245,14 +248,17 @@ def infer_columns(con: Any, path: Path) -> dict[str, str]:
     return {name: _charter_type(dtype) for name, dtype, *_ in rows}
 
 
-def _checked_columns(con: Any, data: Path, fmt: str, table: str, scratch: Path) -> dict[str, str]:
+def _checked_columns(con: Any, data: Path, fmt: str, table: str, scratch: Path,
+                     notes: list[str] | None = None) -> dict[str, str]:
     """The file's columns and types, after a load by ingest's own strict reader: a file that
     ingest would refuse is refused here with the same file:line:column errors.
 
     DuckDB's sniffer says nothing located ("Error when sniffing file"), and reads a bad
     value as text (a number column with one `1x` becomes VARCHAR): when sniffing fails,
     every column is loaded as VARCHAR to find the line; a text column whose values are
-    numbers but for a few is loaded as numbers, so the few are reported where they are."""
+    numbers but for a few is loaded as numbers, so the few are reported where they are;
+    unless it holds few distinct values (:data:`_CODE_VALUES`), a code whose odd value is one
+    of its own (a rotary engine among cylinder counts): it stays text, said in ``notes``."""
     try:
         columns = infer_columns(con, data)
         if fmt == "csv":  # text columns that are dates in a format the sniffer does not read
@@ -273,15 +279,30 @@ def _checked_columns(con: Any, data: Path, fmt: str, table: str, scratch: Path) 
         for col, dtype in list(columns.items()):
             if dtype != "VARCHAR":
                 continue
-            n, ints, nums, zeros = con.execute(
+            n, ints, nums, zeros, distinct = con.execute(
                 f"SELECT count(c), count(*) FILTER (WHERE regexp_full_match(trim(c), '[+-]?[0-9]+')), "
-                f"count(TRY_CAST(c AS DOUBLE)), count(*) FILTER (WHERE regexp_full_match(trim(c), '0[0-9]+')) "
-                f"FROM (SELECT {_q(col)} AS c FROM {_reader(data)})").fetchone()
+                f"count(TRY_CAST(c AS DOUBLE)), count(*) FILTER (WHERE regexp_full_match(trim(c), '0[0-9]+')), "
+                f"count(DISTINCT c) FROM (SELECT {_q(col)} AS c FROM {_reader(data)})").fetchone()
             bad = n - nums
             # digits with a leading zero are a code ('001', a family; a zip code), whose '136A' is one too
-            if n >= 20 and 0 < bad <= max(3, n // 100) and not zeros:
-                numbers = dict(columns, **{col: "BIGINT" if ints == nums else "DOUBLE"})
+            if not (n >= 20 and 0 < bad <= max(3, n // 100) and not zeros):
+                continue
+            if distinct <= _CODE_VALUES:
+                odd = [v for (v,) in con.execute(f"SELECT DISTINCT c FROM (SELECT {_q(col)} AS c FROM {_reader(data)}) "
+                                                 "WHERE TRY_CAST(c AS DOUBLE) IS NULL AND c IS NOT NULL ORDER BY c "
+                                                 "LIMIT 3").fetchall()]
+                shown = "" if _PERSONAL.search(col) else f" ({', '.join(repr(v) for v in odd)})"
+                if notes is not None:
+                    notes.append(f"{col} kept as text: {nums:,} of its {n:,} values are numbers and {bad:,} not"
+                                 f"{shown}; its {distinct} distinct values are a code. If those are mistakes, fix "
+                                 "them in the file and run `workbench new` again: it is then a number")
+                continue
+            numbers = dict(columns, **{col: "BIGINT" if ints == nums else "DOUBLE"})
+            try:
                 _strict_load(data, fmt, table, numbers, scratch)  # raises, naming each bad value's line
+            except IngestError as bad_values:
+                raise IngestError(bad_values.what, where=bad_values.where,
+                                  hint="fix those values in the file, then run `workbench new` again") from None
     _strict_load(data, fmt, table, columns, scratch)
     return columns
 
@@ -582,7 +603,8 @@ def new_pilot(
     con = duckdb.connect()
     scratch = Path(tempfile.mkdtemp(prefix="wb-new-"))
     try:
-        columns = _checked_columns(con, data, fmt, table, scratch)
+        kept: list[str] = []  # number columns kept as text: a note
+        columns = _checked_columns(con, data, fmt, table, scratch, kept)
         if target not in columns:
             raise ConfigError(f"the data has no column '{target}'", where=str(data),
                               hint=f"{_meant(target, columns)}choose the target among: {', '.join(columns)}")
@@ -620,7 +642,7 @@ def new_pilot(
                               "that has one" if counts else "no value in any row") + ": there is nothing to predict",
                               where=str(data), hint="choose the column whose value varies and is to be predicted")
         numeric_target = columns[target] in _NUMERIC or (marked is not None and marked[2])
-        notes: list[str] = [marked[1]] if marked else []
+        notes: list[str] = [*kept, *([marked[1]] if marked else [])]
         notes += _label_variants(counts, target)
         labelled = sum(c for _, c in counts)
         unlabelled = rows - labelled

@@ -151,3 +151,26 @@ def test_a_code_written_with_leading_zeros_is_text_not_a_number_with_bad_values(
     frame("HistData", "GaltonFamilies").drop(columns=["rownames"]).to_csv(tmp_path / "galton.csv", index=False)
     made = new_pilot("galton", tmp_path / "galton.csv", "childHeight", pilots_dir=tmp_path / "pilots")
     assert load_charter(made.charter).sources["galton"].columns["family"] == "VARCHAR"
+
+
+def test_a_code_with_one_word_among_its_numbers_stays_text_and_an_amount_with_one_is_refused(tmp_path: Path) -> None:
+    """MASS's Cars93: `Cylinders` is 3 to 8, and 'rotary' for the Mazda RX-7. `new` refused the
+    file, "value 'rotary' is not a whole number", and told the user to fix the line or the
+    charter's types, with no charter written yet. Six values are a code: it stays text, and a
+    note names the odd value. An amount with one bad value among 60 is still refused, located, and
+    the hint says to fix the file and run `new` again."""
+    from demos.text import frame
+    from workbench.charter.config import load_charter
+    from workbench.errors import IngestError
+    from workbench.new import new_pilot
+
+    frame("MASS", "Cars93").drop(columns=["rownames"]).to_csv(tmp_path / "cars.csv", index=False)
+    made = new_pilot("cars", tmp_path / "cars.csv", "Horsepower", pilots_dir=tmp_path / "pilots")
+    assert load_charter(made.charter).sources["cars"].columns["Cylinders"] == "VARCHAR"
+    (note,) = [n for n in made.notes if n.startswith("Cylinders kept as text")]
+    assert "92 of its 93 values are numbers and 1 not ('rotary'); its 6 distinct values are a code" in note
+    data, line = _file(tmp_path / "bad.csv", "bad_value")
+    with pytest.raises(IngestError) as raised:
+        new_pilot("bad", data, "churned", pilots_dir=tmp_path / "pilots")
+    assert f"{data}:{line}: column 3 ('amount')" in str(raised.value)
+    assert raised.value.hint == "fix those values in the file, then run `workbench new` again"
