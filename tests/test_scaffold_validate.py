@@ -281,6 +281,23 @@ def test_a_whole_number_column_counting_periods_is_named_with_the_flag_that_spli
     assert [n.split(":")[0] for n in camel.notes if " counts " in n] == ["WeekofPurchase counts weeks (1-200)"]
 
 
+def test_a_time_trend_is_a_count_of_periods(tmp_path: Path) -> None:
+    """Ecdat's Computers: prices of 6,259 PCs, `trend` the month of the price list (1 to 35), as
+    econometric tables name a time index. `new` said nothing and drafted a random split: hgb R²
+    0.93 (MAE 111), GO. Judged on the latest months, as it would be used, it was R² 0.08 (MAE
+    342). `trend` is now named as a count of periods, with the flag, and the split's kind drafted."""
+    from demos.text import frame
+    from workbench.charter.drafted import drafted_values
+
+    frame("Ecdat", "Computers").drop(columns=["rownames"]).to_csv(tmp_path / "pcs.csv", index=False)
+    made = new_pilot("pcs", tmp_path / "pcs.csv", "price", pilots_dir=tmp_path / "pilots")
+    (hint,) = [n for n in made.notes if " counts " in n]
+    assert hint.startswith("trend counts periods (1-35): if it is when each row happened") and \
+        "`--time-column trend` judges on the latest" in hint
+    (kind,) = [d for d in drafted_values(load_charter(made.charter)) if d.key == "split.kind"]
+    assert kind.why.startswith("trend may be when each row happened; if so, judge on the latest: {kind: temporal")
+
+
 def test_a_whole_number_column_of_unix_times_is_named_and_the_split_drafted(tmp_path: Path) -> None:
     """Texas housing sales by city and month (ggplot2's txhousing), the month exported as Unix
     seconds (`report_ts`) the way an API writes it: `new` drafted a random split and said

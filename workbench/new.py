@@ -997,6 +997,8 @@ _FIRST_YEAR = 1500
 # a larger span counts periods one after another
 _PERIODS = {"week": 53, "wk": 53, "month": 12, "quarter": 4, "qtr": 4, "day": 31, "hour": 24, "period": 1,
             "step": 1, "tick": 1}
+# names of a period count that are no unit: an econometric time trend (Ecdat's Computers: `trend`, months 1-35)
+_PERIOD_ALIASES = {"trend": "period"}
 # words after the unit that still name the period itself (`week_no`, `dayIndex`)
 _PERIOD_TAIL = frozenset({"no", "nr", "num", "number", "index", "idx", "id", "of"})
 # a whole-number column named as a moment (`created_at`, `event_ts`, `epoch`) holding Unix times,
@@ -1014,7 +1016,7 @@ def _period_unit(column: str) -> str | None:
     `tenure_months` (a duration: plural)."""
     from .measure.leakage import name_words
 
-    words = name_words(column)
+    words = [_PERIOD_ALIASES.get(w, w) for w in name_words(column)]
     while len(words) > 1 and words[-1] in _PERIOD_TAIL:
         words = words[:-1]
     if words and words[-1] in _PERIODS:
