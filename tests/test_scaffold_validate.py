@@ -298,6 +298,37 @@ def test_a_time_trend_is_a_count_of_periods(tmp_path: Path) -> None:
     assert kind.why.startswith("trend may be when each row happened; if so, judge on the latest: {kind: temporal")
 
 
+def test_dates_written_as_whole_numbers_are_named_and_the_split_drafted(tmp_path: Path) -> None:
+    """A warehouse export keys its dates as numbers: `order_date` 20210101 to 20230619, the month
+    as 202101. DuckDB reads them as BIGINT, and `new` drafted a random split and said nothing,
+    whatever the name (`order_date` was tried as Unix seconds and dropped). Every value a date
+    written so, the column is named with the flag, the split's kind drafted with the temporal split
+    on it written out; `--time-column` splits on the numbers as they are. An 8-digit number in
+    the same range whose last digits are no day (an order number) is none."""
+    from workbench.charter.drafted import drafted_values
+
+    rng = np.random.default_rng(1)
+    n = 2000
+    days = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D")
+    pd.DataFrame({"order_date": days.strftime("%Y%m%d").astype(int), "month_key": days.strftime("%Y%m").astype(int),
+                  "order_no": 20210000 + rng.permutation(n) * 3, "qty": rng.integers(1, 10, n),
+                  "price": (50 + (days - days.min()).days * 0.05 + rng.normal(0, 3, n)).round(2)}
+                 ).to_csv(tmp_path / "orders.csv", index=False)
+    made = new_pilot("orders", tmp_path / "orders.csv", "price", pilots_dir=tmp_path / "pilots")
+    hints = [n for n in made.notes if "dates written as numbers" in n]
+    assert [h.split(":")[0] for h in hints] == ["order_date holds dates written as numbers (yyyymmdd",
+                                                "month_key holds dates written as numbers (yyyymm"], made.notes
+    assert hints[0].startswith("order_date holds dates written as numbers (yyyymmdd: 2021-01-01 to ")
+    assert "`--time-column order_date` judges on the latest; the drafted random split learns" in hints[0]
+    (kind,) = [d for d in drafted_values(load_charter(made.charter)) if d.key == "split.kind"]
+    assert kind.why.startswith('order_date may be when each row happened; if so, judge on the latest: {kind: '
+                               'temporal, column: "order_date", train: [20210101, ')
+    chosen = load_charter(new_pilot("orders2", tmp_path / "orders.csv", "price", time_column="order_date",
+                                    pilots_dir=tmp_path / "pilots").charter)
+    assert (chosen.split.kind, chosen.split.train[0], chosen.split.evaluate[1]) == \
+        ("temporal", 20210101, int(days.max().strftime("%Y%m%d")))
+
+
 def test_a_whole_number_column_of_unix_times_is_named_and_the_split_drafted(tmp_path: Path) -> None:
     """Texas housing sales by city and month (ggplot2's txhousing), the month exported as Unix
     seconds (`report_ts`) the way an API writes it: `new` drafted a random split and said

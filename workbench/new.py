@@ -1052,12 +1052,14 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
     from .data.sql import quote_ident as _q
 
     numbers = [c for c, t in columns.items() if t in _INTEGERS and c != target]
+    keys = _date_keys(con, [c for c in numbers if c not in exclude], split)  # 20240131, whatever the name
+    numbers = [c for c in numbers if c not in dict(keys)]
     years = [c for c in numbers if _YEAR_NAME.search(c)]
     periods = [(c, unit) for c in numbers if c not in exclude and c not in years and (unit := _period_unit(c))]
     moments = [c for c in numbers if c not in years and c not in dict(periods) and _UNIX_NAME.search(c)]
     found = [*years, *(c for c, _ in periods), *moments]
     if not found:
-        return []
+        return keys
     got = con.execute("SELECT " + ", ".join(f"min({_q(c)}), max({_q(c)}), count(DISTINCT {_q(c)}), avg({_q(c)})"
                                             for c in found) + " FROM t").fetchall()[0]
     span = {c: got[4 * i:4 * i + 3] for i, c in enumerate(found)}  # (lowest, highest, distinct values)
@@ -1087,6 +1089,40 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
         out.append((c, f"{c} holds Unix times in {unit} ({first} to {last}): if it is when each row happened, "
                        f"`--time-column {c}` judges on the latest; the drafted {split} split learns from later "
                        "times than some of the rows it judges"))
+    return out + keys
+
+
+# dates written as whole numbers, as warehouses key them (20240131, 202401): (format, lowest, highest, shown as)
+_DATE_KEYS = (("%Y%m%d", 19000101, 21001231, "yyyymmdd"), ("%Y%m", 190001, 210012, "yyyymm"))
+
+
+def _date_keys(con: Any, numbers: Sequence[str], split: str) -> list[tuple[str, str]]:
+    """(Column, note) for whole-number columns whose every value is a date written as digits
+    (``20240131``, or a month ``202401``), whatever their name: a warehouse's date key, which
+    orders as the dates do, so `--time-column` splits on it as it is. ``split``: the drafted
+    split's kind. A number that only falls in the range (an 8-digit id) has a month over 12 or
+    a day over 31 somewhere."""
+    from .data.sql import quote_ident as _q
+
+    if not numbers:
+        return []
+    got = con.execute("SELECT " + ", ".join(f"min({_q(c)}), max({_q(c)})" for c in numbers) + " FROM t").fetchone()
+    ranged = [(c, fmt, shown) for i, c in enumerate(numbers) for fmt, lo, hi, shown in _DATE_KEYS
+              if got[2 * i] is not None and lo <= got[2 * i] and got[2 * i + 1] <= hi]
+    if not ranged:
+        return []
+    checks = ", ".join(f"count({_q(c)}) - count(try_strptime(CAST({_q(c)} AS VARCHAR), {_lit(fmt)})), "
+                       f"count(DISTINCT {_q(c)}), min({_q(c)}), max({_q(c)})" for c, fmt, _ in ranged)
+    found = con.execute(f"SELECT {checks} FROM t").fetchone()
+    out = []
+    for i, (c, fmt, shown) in enumerate(ranged):
+        bad, distinct, lo, hi = found[4 * i:4 * i + 4]
+        if bad or distinct < 3:
+            continue
+        first, last = (datetime.strptime(str(v), fmt).date() for v in (lo, hi))
+        out.append((c, f"{c} holds dates written as numbers ({shown}: {first} to {last}): if it is when each row "
+                       f"happened, `--time-column {c}` judges on the latest; the drafted {split} split learns "
+                       "from later dates than some of the rows it judges"))
     return out
 
 
