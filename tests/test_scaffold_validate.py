@@ -298,6 +298,23 @@ def test_a_time_trend_is_a_count_of_periods(tmp_path: Path) -> None:
     assert kind.why.startswith("trend may be when each row happened; if so, judge on the latest: {kind: temporal")
 
 
+def test_a_target_of_numbers_typed_by_hand_is_refused_with_the_values_that_are_not(tmp_path: Path) -> None:
+    """dslabs' reported heights: 1,014 of 1,095 are numbers (70, 165), 81 not (5'7, 165cm,
+    'Five foot eight inches'). `new` said "246 distinct values; `classification` is binary", and
+    with `--task regression` "VARCHAR, not a number", with the hint to pass `--task
+    classification`. It now says which values are not numbers, and what to do with them."""
+    from demos.text import frame
+
+    frame("dslabs", "reported_heights").drop(columns=["rownames"]).to_csv(tmp_path / "heights.csv", index=False)
+    for task in (None, "regression"):
+        with pytest.raises(ConfigError) as raised:
+            new_pilot("heights", tmp_path / "heights.csv", "height", task=task, pilots_dir=tmp_path / "pilots")
+        assert str(raised.value.what).startswith("the target 'height' is numbers written as text: 1,014 of its "
+                                                 "1,095 values are numbers and 81 are not ('5\\' 4\"', '165cm', ")
+        assert raised.value.hint.startswith("write each of those as a number in one unit, or leave it empty")
+    assert not (tmp_path / "pilots" / "heights").exists()
+
+
 def test_dates_written_as_whole_numbers_are_named_and_the_split_drafted(tmp_path: Path) -> None:
     """A warehouse export keys its dates as numbers: `order_date` 20210101 to 20230619, the month
     as 202101. DuckDB reads them as BIGINT, and `new` drafted a random split and said nothing,

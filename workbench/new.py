@@ -655,6 +655,8 @@ def new_pilot(
             if written:
                 notes.append(f"dates read as {written} (csv: {key})"
                              + ("; day and month could be swapped: confirm it" if written in dates.ambiguous else ""))
+        if not numeric_target and columns[target] == "VARCHAR" and distinct > MULTICLASS_MAX:
+            _numbers_with_words(con, target, labelled, data)  # raises when most values are numbers
         if task is None:
             task = "regression" if numeric_target and distinct > 20 else \
                 "multiclass" if MULTICLASS_MIN <= distinct <= MULTICLASS_MAX else "classification"
@@ -907,6 +909,25 @@ def new_pilot(
 
 
 MULTICLASS_MIN, MULTICLASS_MAX = 3, 50  # a categorical target with this many classes is drafted as multiclass
+
+
+def _numbers_with_words(con: Any, target: str, labelled: int, data: Path) -> None:
+    """Refuses a text target whose values are mostly numbers (half or more), with a few of
+    those that are not: a measurement typed by hand (dslabs' reported heights: 70, 5'7, 165cm,
+    'Five foot eight inches'), which neither a class nor a number target can take as it is."""
+    from .data.sql import quote_ident as _q
+
+    y = _q(target)
+    nums = con.execute(f"SELECT count(TRY_CAST({y} AS DOUBLE)) FROM t").fetchone()[0]
+    if nums < 0.5 * labelled:
+        return
+    odd = [v for (v,) in con.execute(f"SELECT {y} FROM t WHERE {y} IS NOT NULL AND TRY_CAST({y} AS DOUBLE) IS NULL "
+                                     f"GROUP BY {y} ORDER BY min(rowid) LIMIT 5").fetchall()]
+    raise ConfigError(f"the target '{target}' is numbers written as text: {nums:,} of its {labelled:,} values are "
+                      f"numbers and {labelled - nums:,} are not ({', '.join(repr(v) for v in odd)}"
+                      f"{', ...' if labelled - nums > len(odd) else ''})", where=str(data),
+                      hint="write each of those as a number in one unit, or leave it empty (an unlabelled row), then "
+                      "run `workbench new` again: a regression pilot")
 
 
 def _class_order(data: Path, target: str, values: list[Any]) -> list[Any]:
