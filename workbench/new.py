@@ -60,6 +60,8 @@ NULL_STRINGS = ["", "NA"]
 # a number column with a few odd values and at most this many distinct values is a code kept as text
 # (Cars93's cylinders: 3 to 8, and 'rotary'); with more (a price with one '4x5.0'), the odd ones are refused
 _CODE_VALUES = 12
+# name words of a column of codes written in digits, kept as text whatever the sniffer reads (02134, 98126-2920)
+_CODE_NAMES = frozenset({"zip", "zipcode", "postal", "postcode", "plz", "phone", "telephone", "fax"})
 _FREE_TEXT = "free text (most values unique)"  # why a column of sentences is left out of a tabular pilot
 # words that name what is written once an outcome is known (a refund, a recovery, a payment made since):
 # a feature so named may be known only after the fact. Ambiguous words (closed, return, collection: a
@@ -276,7 +278,17 @@ def _checked_columns(con: Any, data: Path, fmt: str, table: str, scratch: Path,
         if header and list(columns) != header:  # the sniffer misread the file (a ragged row, say)
             _strict_load(data, fmt, table, {c: "VARCHAR" for c in header}, scratch)
 
+        from .measure.leakage import name_words
+
         for col, dtype in list(columns.items()):
+            if _CODE_NAMES.intersection(name_words(col)) and dtype in _INTEGERS | {"VARCHAR"}:
+                # a postal code or a phone number is a code, whatever the sniffer saw: text keeps its leading
+                # zeros (02134) and its ZIP+4 (98126-2920), which a number column would refuse
+                columns[col] = "VARCHAR"
+                if notes is not None and dtype != "VARCHAR":
+                    notes.append(f"{col} kept as text: named as a postal code or a phone number, a code, not a "
+                                 f"quantity (DuckDB read it as {dtype})")
+                continue
             if dtype != "VARCHAR":
                 continue
             n, ints, nums, zeros, distinct = con.execute(

@@ -174,3 +174,27 @@ def test_a_code_with_one_word_among_its_numbers_stays_text_and_an_amount_with_on
         new_pilot("bad", data, "churned", pilots_dir=tmp_path / "pilots")
     assert f"{data}:{line}: column 3 ('amount')" in str(raised.value)
     assert raised.value.hint == "fix those values in the file, then run `workbench new` again"
+
+
+def test_a_postal_code_is_text_with_its_zip_plus_four_and_its_leading_zeros(tmp_path: Path) -> None:
+    """openintro's seattlepets: 52,519 pet licences, `zip_code` 98103 and the like, 71 of them
+    written ZIP+4 (98126-2920). `new` took the column for numbers and refused the file, "71
+    malformed row(s)". A column named as a postal code is a code: text, whatever the sniffer
+    reads, so ZIP+4 loads, and a zip code the sniffer read as BIGINT keeps the leading zeros
+    later rows have (02134), with a note."""
+    import numpy as np
+    import pandas as pd
+    from demos.text import frame
+    from workbench.charter.config import load_charter
+    from workbench.new import new_pilot
+
+    frame("openintro", "seattlepets").drop(columns=["rownames"]).to_csv(tmp_path / "pets.csv", index=False)
+    made = new_pilot("pets", tmp_path / "pets.csv", "species", pilots_dir=tmp_path / "pilots")
+    assert load_charter(made.charter).sources["pets"].columns["zip_code"] == "VARCHAR"
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"zip": rng.integers(10000, 99999, 300), "amount": rng.random(300).round(3),
+                  "y": rng.integers(0, 2, 300)}).to_csv(tmp_path / "zips.csv", index=False)
+    made = new_pilot("zips", tmp_path / "zips.csv", "y", pilots_dir=tmp_path / "pilots")
+    assert load_charter(made.charter).sources["zips"].columns["zip"] == "VARCHAR"
+    assert "zip kept as text: named as a postal code or a phone number, a code, not a quantity (DuckDB read it as " \
+           "BIGINT)" in made.notes
