@@ -118,6 +118,13 @@ def test_a_header_naming_a_column_twice_a_spreadsheet_and_a_jsonl_table(tmp_path
     with pytest.raises(IngestError, match=r"column\(s\) named more than once: a \(columns 1, 2\)") as caught:
         new_pilot("twice", twice, "y", pilots_dir=tmp_path / "pilots")
     assert caught.value.where == f"{twice}:1" and caught.value.hint == "give every column of the header its own name"
+    # DAAG's science: `class` (a school class) and `Class` (the target), one name to SQL: DuckDB reads the second as
+    # Class_1, and `new` failed on "cannot load the file: LINE 1: ...'Class': 'VARCHAR'}", DuckDB's parse position
+    twice.write_text("class,x,Class\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(100)))
+    with pytest.raises(IngestError, match=r"named more than once: class and Class \(columns 1, 3; names that differ "
+                       r"only in case are one name to SQL\)") as caught:
+        new_pilot("twice", twice, "Class", pilots_dir=tmp_path / "pilots")
+    assert caught.value.where == f"{twice}:1" and caught.value.hint == "give every column of the header its own name"
     # Excel's "CSV UTF-8" of a sheet with two empty columns right of the data: a byte-order mark, CRLF, `,,`
     export = tmp_path / "export.csv"
     rows = b"".join(b"n,%d,%d,,\r\n" % (i, i % 2) for i in range(100))

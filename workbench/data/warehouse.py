@@ -421,7 +421,10 @@ def _check_header(path: Path, source: Source) -> list[str]:
         return []
     header = _header(path, source)
     declared = list(source.columns)
-    if header == declared:
+    # SQL names ignore case: `class` and `Class` are one column to DuckDB, which reads the second as Class_1
+    folded = [h.lower() for h in header]
+    twice = [c for c in dict.fromkeys(folded) if c.strip() and folded.count(c) > 1]
+    if header == declared and not twice:
         return []
     missing = [c for c in declared if c not in header]
     extra = [c for c in header if c not in declared]
@@ -433,10 +436,12 @@ def _check_header(path: Path, source: Source) -> list[str]:
     unnamed = [str(i + 1) for i, h in enumerate(header) if not h.strip()]
     if unnamed:
         parts.append(f"column(s) {', '.join(unnamed)} have no name")
-    twice = [c for c in dict.fromkeys(header) if c.strip() and header.count(c) > 1]
     if twice:  # DuckDB would read the second as a_1: which one is meant cannot be told
+        named = {c: list(dict.fromkeys(h for h in header if h.lower() == c)) for c in twice}
         parts.append("column(s) named more than once: " + ", ".join(
-            f"{c} (columns {', '.join(str(i + 1) for i, h in enumerate(header) if h == c)})" for c in twice))
+            f"{' and '.join(named[c])} (columns {', '.join(str(i + 1) for i, h in enumerate(folded) if h == c)}"
+            f"{'; names that differ only in case are one name to SQL' if len(named[c]) > 1 else ''})"
+            for c in twice))
     extra = [c for c in extra if c.strip()]
     if missing:
         parts.append(f"missing column(s) {', '.join(missing)}")
