@@ -576,3 +576,16 @@ def test_a_row_check_whose_sql_does_not_run_is_a_contract_error_naming_the_rule(
     assert "items.row_check.positive" not in msg
     assert "items.yml:10" in msg  # the line of the broken rule
     assert "not in the data" in msg
+
+
+def test_a_duckdb_error_is_told_by_its_reason_not_by_the_sql_position() -> None:
+    """A binder error's second line is the SQL it failed on ("LINE 1: ...") and then a caret: the
+    reason shown was that position, as `new` showed for a header of `class` and `Class`."""
+    from workbench.data.warehouse import _duckdb_reason
+
+    binder = ("Binder Error: Duplicate named argument \"Class\" in function call to \"struct_pack\"\n\n"
+              "LINE 1: ...'like': 'VARCHAR', 'Class': 'VARCHAR'}, header=true\n                    ^")
+    assert _duckdb_reason(binder) == "Duplicate named argument \"Class\" in function call to \"struct_pack\""
+    sniff = ("Invalid Input Error: Error when sniffing file \"x.csv\".\nIt was not possible to automatically "
+             "detect the CSV parsing dialect\nPossible fixes:\n* set delim")
+    assert _duckdb_reason(sniff) == "It was not possible to automatically detect the CSV parsing dialect"

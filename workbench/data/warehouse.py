@@ -916,7 +916,7 @@ def _duckdb_reason(text: str) -> str:
     their bullets or its dump of the reader's options."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     for ln in lines[1:]:
-        if ln.startswith("Original Line"):
+        if ln.startswith(("Original Line", "LINE ")) or not ln.strip("^ "):  # a binder's SQL and its caret
             continue
         if ln.startswith(("Possible fixes", "* ")) or re.match(r"\w+ = ", ln):
             break
