@@ -1191,8 +1191,9 @@ def _target_markers(con: Any, target: str, dtype: str, *, view: bool = True
             "number to predict (a duration's length; of a time of day, the seconds since midnight)"), True
     if dtype != "VARCHAR":
         return None
+    # grouped by place: a column named v (luv_colours) would take the alias
     values = con.execute(f"SELECT trim({q}) AS v, count(*), TRY_CAST(trim({q}) AS DOUBLE) IS NOT NULL FROM t "
-                         f"WHERE {q} IS NOT NULL GROUP BY v ORDER BY 2 DESC, v").fetchall()
+                         f"WHERE {q} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
     markers = [(v, n) for v, n, _ in values if _NO_VALUE.fullmatch(v)]
     others = [(v, number) for v, _, number in values if not _NO_VALUE.fullmatch(v)]
     # '$22,661.05', '12.5%': a number target written for reading, refused as text, or taken for 800 classes
@@ -1668,8 +1669,8 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
             # from the answer (a loan's sub-grade, from its rate) spans few of them, and nothing else in the row
             # names its values; an entity's own columns do (a store's floor area), and a model recognises it by them
             spans = con.execute(f"SELECT median(n) FROM (SELECT count(DISTINCT {_q(col)}) AS n FROM (SELECT {_q(col)}, "
-                                f"ntile(10) OVER (ORDER BY {_q(target)}) AS b FROM t WHERE {_q(target)} IS NOT NULL) "
-                                "GROUP BY b)").fetchone()[0]
+                                f"ntile(10) OVER (ORDER BY {_q(target)}) AS wb_tenth FROM t WHERE {_q(target)} IS NOT "
+                                "NULL) GROUP BY wb_tenth)").fetchone()[0]
             if spans is not None and spans < MIN_VALUES_PER_CLASS and not _named_by(con, col, columns, exclude,
                                                                                     target, distinct_of):
                 notes.append(f"not split by {col}: a tenth of the target's range spans {spans:g} of its values "

@@ -205,3 +205,19 @@ def test_a_postal_code_is_text_with_its_zip_plus_four_and_its_leading_zeros(tmp_
     assert load_charter(made.charter).sources["zips"].columns["zip"] == "VARCHAR"
     assert "zip kept as text: named as a postal code or a phone number, a code, not a quantity (DuckDB read it as " \
            "BIGINT)" in made.notes
+
+
+def test_columns_named_like_the_aliases_of_new_s_own_queries(tmp_path: Path) -> None:
+    """ggplot2's luv_colours: columns L, u, v and the colour's name. `new` crashed with DuckDB's
+    "column "col" must appear in the GROUP BY clause": a query of its own grouped by its alias
+    `v`, which the table's column `v` took."""
+    import numpy as np
+    import pandas as pd
+    from workbench.charter.config import load_charter
+    from workbench.new import new_pilot
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"L": rng.random(300), "u": rng.random(300), "v": rng.random(300),
+                  "col": rng.choice(["grey", "red"], 300)}).to_csv(tmp_path / "luv.csv", index=False)
+    made = new_pilot("luv", tmp_path / "luv.csv", "col", pilots_dir=tmp_path / "pilots")
+    assert load_charter(made.charter).task.kind == "classification"
