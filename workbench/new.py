@@ -804,6 +804,14 @@ def new_pilot(
                                                           split="group" if group is not None else "random")
         panel = (None if time_column is not None or group is not None else
                  _panel_time(con, [c for c, _ in hints], columns, target, exclude, pii, distinct_of, rows))
+        if panel is not None and \
+                bounds_of.setdefault(panel[0], _temporal_bounds(con, panel[0], target, task)) is None:
+            # labels only in the latest values (WHO's new relapse counts, recorded from 2013 on): nothing later to
+            # judge on, so a random split, said, where `new` stopped on an option nobody had passed
+            notes.append(f"a random split: {panel[2]}, but its labelled rows cannot hold their latest {panel[0]} "
+                         f"out (the latest value holds most of them); a longer history of labels splits on it")
+            hints = [h for h in hints if h[0] != panel[0]]  # its flag would stop on the same
+            panel = None
         if panel is not None:
             hints = []
             time_column, time_note = panel[0], panel[2]
