@@ -87,6 +87,21 @@ def test_a_number_the_classes_were_cut_from_is_left_out_but_not_split_by(tmp_pat
     assert load_charter(made.charter).split.kind == "group", made.notes
 
 
+def test_a_sum_is_filed_under_a_part_it_needs_not_under_its_first_guess(tmp_path: Path) -> None:
+    """HLMdiag's wages: `ue1` is `ue.7` less `ue.centert1`. The search for a sum took `ue.mean`
+    first, the best single guess, and the others after it; its weight in the total fell to 5e-05,
+    yet `new` left out ue.mean and kept both parts, the target still their difference. A term the
+    total does not need is dropped from the finding, which is filed under a part it needs."""
+    from demos.text import frame
+
+    frame("HLMdiag", "wages").to_csv(tmp_path / "wages.csv", index=False)
+    made = new_pilot("wages", tmp_path / "wages.csv", "ue1", pilots_dir=tmp_path / "pilots")
+    excluded = set(load_charter(made.charter).features.exclude)
+    assert "ue.mean" not in excluded and excluded & {"ue.7", "ue.centert1"}, excluded
+    (note,) = [n for n in made.notes if "(derived_sum)" in n]
+    assert "ue.mean" not in note and "computed from ue.centert1, ue.7" in note, note
+
+
 def test_a_code_that_subdivides_a_number_target_is_left_out_but_not_split_by(tmp_path: Path) -> None:
     """openintro's loans, target interest_rate, which is set from the sub-grade (A1..G5): `new`
     left sub_grade out (alone it explains R² 0.986) and took it for an entity, drafting a split

@@ -675,9 +675,8 @@ def new_pilot(
         if task is None:
             task = "regression" if numeric_target and (distinct > 20 or fractions) else \
                 "multiclass" if MULTICLASS_MIN <= distinct <= MULTICLASS_MAX else "classification"
-            notes.append(f"task: {task} ({distinct} distinct target values"
-                         + (", numeric" if numeric_target else "") + (", with fractions" if fractions else "")
-                         + "); override with --task")
+            notes.append(f"task: {task} ({distinct} distinct target values" + (", numeric" if numeric_target else "")
+                         + (", with fractions" if fractions and distinct <= 20 else "") + "); override with --task")
             if task == "multiclass" and numeric_target:  # both when both may be: -1 beside 0 and 1 is a code for
                 # "not known", or a sentiment's negative step; beside 1 to 5, or 999, only a code
                 notes += _code_in_target(counts, target, table, as_class=True) + tuple(_ordered_scale(counts, target))

@@ -769,6 +769,15 @@ def _combination(values: Mapping[str, np.ndarray], y: np.ndarray, fit: np.ndarra
             if (kept := separates(fewer)) >= limit:
                 chosen, score = fewer, kept
         coef = r2_of(chosen)[1]
+    if not classification and score >= limit:
+        # a term taken first as the best single guess may be left with no part in the total once the
+        # others joined (wages: ue.mean at 5e-05, beside ue.7 - ue.centert1): leaving it out would leave
+        # the formula whole, so it goes, and the finding is filed under a part the total needs
+        for column in list(chosen):
+            fewer = [c for c in chosen if c != column]
+            # without it, no more than twice as much unexplained (and float noise): not a part, however small
+            if len(fewer) >= 2 and 1 - (kept := r2_of(fewer))[0] <= max(2 * (1 - score), 1e-9):
+                chosen, (score, coef) = fewer, kept
     if score < limit or len(chosen) < 2:  # one feature alone is the single_feature / target_copy checks' to name
         return None
     return chosen, coef, score
