@@ -675,3 +675,28 @@ def test_a_class_of_a_few_rows_is_not_judged_and_a_class_of_enough_rows_is() -> 
     found = check_frame(frame, "species", task_kind="multiclass", numeric=["day", "code"], categorical=[])
     assert _by_feature(found) == {"code": "single_feature"}
     assert "'PB'" in found[0].evidence and "'US'" not in found[0].evidence
+
+
+def test_a_centred_age_repeats_by_chance_and_an_amount_set_for_one_class_names_no_entity() -> None:
+    """Two NO-GOs of real tables a reviewer would overturn. mlmRev's Contraception: ages centred
+    on their mean (-5.5599, 1.44) lie on a grid of 0.0001 steps, so the age was taken for a value
+    that "rarely repeats", and 21 % of held-out women equal to a training woman in district,
+    children, age and use were called copies; 50 ages over the rows repeat by chance. openintro's
+    smoking: cigarettes a day, empty for non-smokers, left out as a leak, was then a shared group
+    ("split by the entity amt_weekends"): each of its values holds the one class it is set for."""
+    from demos.text import frame as rdata
+
+    class Task:
+        kind, positive_label = "classification", 1
+
+    women = rdata("mlmRev", "Contraception")[["district", "livch", "age", "urban", "use"]]
+    women = women.assign(use=(women["use"] == "Y").astype(int))
+    data, train, heldout = _split_data(women, "use", ["district", "age"], ["livch", "urban"])
+    assert _twins(train, heldout, ["district", "livch", "age", "urban", "use"]) >= leakage.COPY_SHARE * len(heldout)
+    assert not [f for f in leakage.check_data(data, Task()) if f.check == "copied_rows"]
+    smokers = rdata("openintro", "smoking")[["gender", "age", "marital_status", "amt_weekends", "smoke"]]
+    smokers = smokers.assign(smoke=(smokers["smoke"] == "Yes").astype(int))
+    data, _, _ = _split_data(smokers, "smoke", ["age"], ["gender", "marital_status"])
+    assert "amt_weekends" in data.train.columns and "amt_weekends" not in data.features
+    assert not [f for f in leakage.check_data(data, Task(), type("S", (), {"kind": "random"})())
+                if f.check == "shared_groups"]

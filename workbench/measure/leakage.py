@@ -938,6 +938,8 @@ def _shared_groups(data: Any, task_kind: str) -> tuple[Finding, ...]:
         distinct = values[col].nunique()
         if len(values) < _MIN_ROWS or distinct > len(values) / 2 or distinct < MIN_GROUPS:
             continue  # mostly unique (an identifier), or too few values to split by (a proxy of the target)
+        if values[target].nunique() < 2:  # set for one class only (cigarettes a day, empty for non-smokers): its
+            continue  # presence is the leak, left out; each value holding that one class names no entity
         # a float with fractions is a measurement, unless neighbouring values hold targets no more
         # alike than chance (a customer's own income, left out of monthly snapshots): an integer id
         # with nulls is a float here too
@@ -1025,7 +1027,9 @@ def _varied(data: Any) -> list[str]:
             continue
         values = data.train[c]
         if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-            if _grid_cells(values) >= _GRID_PER_ROW * compared:
+            # and values seen vary too: ages centred on their mean (-5.5599, 1.44) lie on a grid of 0.0001
+            # steps, yet hold 50 values for 1,450 rows (mlmRev's Contraception), which chance repeats
+            if _grid_cells(values) >= _GRID_PER_ROW * compared and values.nunique() >= _VARIED_SHARE * rows:
                 out.append(c)
         elif values.nunique(dropna=True) >= _VARIED_SHARE * rows:
             out.append(c)
