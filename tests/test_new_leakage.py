@@ -102,6 +102,32 @@ def test_a_sum_is_filed_under_a_part_it_needs_not_under_its_first_guess(tmp_path
     assert "ue.mean" not in note and "computed from ue.centert1, ue.7" in note, note
 
 
+def test_an_identifier_that_repeats_is_asked_about_with_the_group_split_written_out(tmp_path: Path) -> None:
+    """Ecdat's Train: 235 respondents (`id`), about 12 stated choices each. `id` stayed a feature
+    under a random split, each respondent's choices on both sides, and nothing was said: a model
+    may learn the person, not the choice. Whether each value is a person seen again or a category
+    the work meets again only the analyst knows: the split's kind is drafted, with the group split
+    by `id` written out; a `store_id` of 10 stores is a category, and nothing is asked."""
+    from demos.text import frame
+    from workbench.charter.drafted import drafted_values
+
+    frame("Ecdat", "Train").drop(columns=["rownames"]).to_csv(tmp_path / "train.csv", index=False)
+    made = new_pilot("train", tmp_path / "train.csv", "choice", pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    assert charter.split.kind == "random" and "id" not in charter.features.exclude
+    (note,) = [n for n in made.notes if n.startswith("id is named as an identifier and repeats")]
+    assert "(12.5 rows a value, 235 values)" in note and "`split: {kind: group, column: id}`" in note
+    (kind,) = [d for d in drafted_values(charter) if d.key == "split.kind"]
+    assert kind.why == 'id may name one person or thing seen again; if so, judge on unseen ones: {kind: group, ' \
+                       'column: "id"}'
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"store_id": rng.integers(1, 11, 800), "price": rng.random(800).round(2),
+                  "sold": rng.integers(0, 2, 800)}).to_csv(tmp_path / "stores.csv", index=False)
+    made = new_pilot("stores", tmp_path / "stores.csv", "sold", pilots_dir=tmp_path / "pilots")
+    assert not [n for n in made.notes if "named as an identifier and repeats" in n]
+    assert not [d for d in drafted_values(load_charter(made.charter)) if d.key == "split.kind"]
+
+
 def test_a_code_that_subdivides_a_number_target_is_left_out_but_not_split_by(tmp_path: Path) -> None:
     """openintro's loans, target interest_rate, which is set from the sub-grade (A1..G5): `new`
     left sub_grade out (alone it explains R² 0.986) and took it for an entity, drafting a split

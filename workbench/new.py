@@ -858,9 +858,18 @@ def new_pilot(
         if cluster is not None:
             notes.append(_cluster_note(*cluster, distinct_of[cluster[0]]))
         kind = "temporal" if time_column else "group" if group is not None else "random"
+        # a column named as an identifier whose values repeat, kept as a feature (235 respondents of 12 choices
+        # each): a person or thing seen again, or a category (a store). Asked, with the group split written out
+        entity = None if time_column or group is not None or hints else _entity_hint(columns, exclude, target,
+                                                                                     distinct_of, rows)
+        if entity is not None:
+            notes.append(f"{entity[0]} is named as an identifier and repeats ({entity[1]:.1f} rows a value, "
+                         f"{distinct_of[entity[0]]:,} values): if each is one person or thing seen again, `split: "
+                         f"{{kind: group, column: {entity[0]}}}` judges on ones the model has not seen; the drafted "
+                         "random split puts each one's rows on both sides")
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group,
                              cluster=None if cluster is None else cluster[0], hint=hints[0][0] if hints else None,
-                             guess=time_guess, bounds=bounds)
+                             guess=time_guess, bounds=bounds, entity=None if entity is None else entity[0])
         notes += _unlabelled_since(con, target, time_column)
         notes += _temporal_shortfall(con, time_column, target, bounds, None if cluster is None else
                                      (cluster[0], distinct_of[cluster[0]])) if bounds else []
@@ -1743,6 +1752,23 @@ def _cluster_key(con: Any, exclude: dict[str, str], rows: int, target: str, task
     return col, per_value, "named as an identifier: one entity seen again over time"
 
 
+def _entity_hint(columns: Mapping[str, str], exclude: Mapping[str, str], target: str, distinct_of: Mapping[str, int],
+                 rows: int) -> tuple[str, float] | None:
+    """A feature named as an identifier (``respondent_id``, ``id``) whose values repeat, two rows
+    a value or more, with :data:`~workbench.measure.leakage.MIN_GROUPS` values or more: (column,
+    rows a value), the one with most values, or None. Whether each is one person or thing seen
+    again (a group split judges on unseen ones) or a category the work meets again (a store)
+    only the analyst knows: asked, not decided."""
+    from .measure.leakage import MIN_GROUPS, identifier_name
+
+    found = [(distinct_of[c], c) for c in columns if c != target and c not in exclude and identifier_name(c)
+             and distinct_of.get(c, 0) >= MIN_GROUPS and rows / distinct_of[c] >= 2]
+    if not found:
+        return None
+    distinct, col = max(found)
+    return col, rows / distinct
+
+
 def _cluster_note(col: str, per_value: float, what: str, distinct: int) -> str:
     """What `new` says of the ``cluster:`` it drafted, and when its values are too few for the
     sample-size gate's group count (:data:`~workbench.measure.stats.MIN_GROUPS`) ever to pass."""
@@ -1865,16 +1891,19 @@ def _temporal_shortfall(con: Any, column: str, target: str, bounds: tuple[float,
 def _split(con: Any, time_column: str | None, task: str, *, why: str = "", target: str | None = None,
            group: tuple[str, float, str] | None = None, cluster: str | None = None,
            hint: str | None = None, guess: str | None = None,
-           bounds: tuple[float, str, Any, Any, Any, Any] | None = None) -> list[str]:
+           bounds: tuple[float, str, Any, Any, Any, Any] | None = None, entity: str | None = None) -> list[str]:
     """The charter's ``split:`` lines. ``hint``: with no time column, a whole-number column that
     may say when each row happened (:func:`_time_number_hints`): the split's kind is then drafted,
     with the temporal split on it written out beside, for the analyst who knows which it is.
     ``guess``: a time column chosen among several (:func:`_time_guess`): its line is drafted.
     ``bounds``: the temporal split's on ``time_column`` (:func:`_temporal_bounds`; None: too few
-    distinct values to hold the latest rows out, an error)."""
+    distinct values to hold the latest rows out, an error). ``entity``: with no hint, a column
+    named as an identifier whose values repeat (:func:`_entity_hint`): the kind is drafted, the
+    group split by it written out beside."""
     if time_column is None:
         kind = "group" if group is not None else "random"
-        tag = ""
+        tag = "" if entity is None else (f"   # drafted: {entity} may name one person or thing seen again; if so, "
+                                         f"judge on unseen ones: {{kind: group, column: {_yaml_scalar(entity)}}}")
         if hint is not None:
             cut = _temporal_bounds(con, hint, target, task)
             tag = (f"   # drafted: {hint} may be when each row happened; if so, judge on the latest: {{kind: temporal, "
