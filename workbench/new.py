@@ -860,8 +860,8 @@ def new_pilot(
         kind = "temporal" if time_column else "group" if group is not None else "random"
         # a column named as an identifier whose values repeat, kept as a feature (235 respondents of 12 choices
         # each): a person or thing seen again, or a category (a store). Asked, with the group split written out
-        entity = None if time_column or group is not None or hints else _entity_hint(columns, exclude, target,
-                                                                                     distinct_of, rows)
+        entity = None if time_column or group is not None or hints else _repeated_identifier(
+            columns, {target, *exclude}, distinct_of, rows)
         if entity is not None:
             notes.append(f"{entity[0]} is named as an identifier and repeats ({entity[1]:.1f} rows a value, "
                          f"{distinct_of[entity[0]]:,} values): if each is one person or thing seen again, `split: "
@@ -1739,34 +1739,30 @@ def _cluster_key(con: Any, exclude: dict[str, str], rows: int, target: str, task
     column named as an identifier (``customer_id``) whose values repeat the most (two rows a
     value or more, :data:`~workbench.measure.leakage.MIN_GROUPS` values or more). (column,
     rows a value, what it is), or None."""
-    from .measure.leakage import MIN_GROUPS, identifier_name
-
     found = _group_key(con, exclude, rows, target, task, columns, [], distinct_of)
     if found is not None:
         return found
-    named = [(rows / distinct_of[c], c) for c in columns if c not in (target, time_column) and identifier_name(c)
+    named = _repeated_identifier(columns, {target, time_column}, distinct_of, rows)
+    return None if named is None else (*named, "named as an identifier: one entity seen again over time")
+
+
+def _repeated_identifier(columns: Mapping[str, str], skip: set[str],
+                         distinct_of: Mapping[str, int], rows: int) -> tuple[str, float] | None:
+    """The column named as an identifier (``customer_id``, ``id``), not in ``skip``, whose values
+    repeat, two rows a value or more, with :data:`~workbench.measure.leakage.MIN_GROUPS` values
+    or more: (column, rows a value), the one repeated most (the coarsest entity, whose rows keep
+    a finer one's together), or None. A temporal split's cluster (:func:`_cluster_key`); under a
+    random split, a feature `new` asks about: whether each is one person or thing seen again (a
+    group split judges on unseen ones) or a category the work meets again (a store) only the
+    analyst knows."""
+    from .measure.leakage import MIN_GROUPS, identifier_name
+
+    named = [(rows / distinct_of[c], c) for c in columns if c not in skip and identifier_name(c)
              and distinct_of.get(c, 0) >= MIN_GROUPS and rows / distinct_of[c] >= 2]
     if not named:
         return None
     per_value, col = max(named)
-    return col, per_value, "named as an identifier: one entity seen again over time"
-
-
-def _entity_hint(columns: Mapping[str, str], exclude: Mapping[str, str], target: str, distinct_of: Mapping[str, int],
-                 rows: int) -> tuple[str, float] | None:
-    """A feature named as an identifier (``respondent_id``, ``id``) whose values repeat, two rows
-    a value or more, with :data:`~workbench.measure.leakage.MIN_GROUPS` values or more: (column,
-    rows a value), the one with most values, or None. Whether each is one person or thing seen
-    again (a group split judges on unseen ones) or a category the work meets again (a store)
-    only the analyst knows: asked, not decided."""
-    from .measure.leakage import MIN_GROUPS, identifier_name
-
-    found = [(distinct_of[c], c) for c in columns if c != target and c not in exclude and identifier_name(c)
-             and distinct_of.get(c, 0) >= MIN_GROUPS and rows / distinct_of[c] >= 2]
-    if not found:
-        return None
-    distinct, col = max(found)
-    return col, rows / distinct
+    return col, per_value
 
 
 def _cluster_note(col: str, per_value: float, what: str, distinct: int) -> str:
@@ -1898,7 +1894,7 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
     ``guess``: a time column chosen among several (:func:`_time_guess`): its line is drafted.
     ``bounds``: the temporal split's on ``time_column`` (:func:`_temporal_bounds`; None: too few
     distinct values to hold the latest rows out, an error). ``entity``: with no hint, a column
-    named as an identifier whose values repeat (:func:`_entity_hint`): the kind is drafted, the
+    named as an identifier whose values repeat (:func:`_repeated_identifier`): the kind is drafted, the
     group split by it written out beside."""
     if time_column is None:
         kind = "group" if group is not None else "random"
