@@ -85,6 +85,13 @@ def test_a_number_the_classes_were_cut_from_is_left_out_but_not_split_by(tmp_pat
                   "sick": sick[patient].astype(int)}).to_csv(tmp_path / "visits.csv", index=False)
     made = new_pilot("visits", tmp_path / "visits.csv", "sick", pilots_dir=tmp_path / "pilots")
     assert load_charter(made.charter).split.kind == "group", made.notes
+    # MASS's Sitka: 79 trees numbered in blocks by treatment (ozone 1-54, control 55-79), each measured at
+    # 5 times. Their numbers hold the classes apart as weeks do, yet each tree is seen once a time: an
+    # entity, split by, where a random split had put every tree's other measurements in training
+    frame("MASS", "Sitka").drop(columns=["rownames"]).to_csv(tmp_path / "sitka.csv", index=False)
+    made = new_pilot("sitka", tmp_path / "sitka.csv", "treat", pilots_dir=tmp_path / "pilots")
+    split = load_charter(made.charter).split
+    assert (split.kind, split.column) == ("group", "tree"), made.notes
 
 
 def test_a_sum_is_filed_under_a_part_it_needs_not_under_its_first_guess(tmp_path: Path) -> None:

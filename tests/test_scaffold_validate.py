@@ -377,6 +377,14 @@ def test_dates_written_as_whole_numbers_are_named_and_the_split_drafted(tmp_path
                                     pilots_dir=tmp_path / "pilots").charter)
     assert (chosen.split.kind, chosen.split.train[0], chosen.split.evaluate[1]) == \
         ("temporal", 20210101, int(days.max().strftime("%Y%m%d")))
+    # Ecdat's DM, a weekly exchange rate keyed 19750103: a date of its own in every row was left out as a
+    # unique identifier, and the series split at random, each week judged between weeks it learned from.
+    # It is the series' time: split on it
+    from demos.text import frame
+
+    frame("Ecdat", "DM").drop(columns=["rownames"]).to_csv(tmp_path / "dm.csv", index=False)
+    split = load_charter(new_pilot("dm", tmp_path / "dm.csv", "s", pilots_dir=tmp_path / "pilots").charter).split
+    assert (split.kind, split.column) == ("temporal", "date"), split
 
 
 def test_a_whole_number_column_of_unix_times_is_named_and_the_split_drafted(tmp_path: Path) -> None:
