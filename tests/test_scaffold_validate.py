@@ -892,12 +892,15 @@ def test_a_flag_named_like_personal_data_stays_a_feature_and_the_values_of_one_a
     rng = np.random.default_rng(3)
     n = 300
     pd.DataFrame({"sent_email": rng.integers(0, 2, n), "home_phone": [f"+44 20 7946 {i:04d}" for i in range(n)],
-                  "words": rng.integers(10, 400, n), "spam": (rng.random(n) < 0.3).astype(int)}
+                  "words": rng.integers(10, 400, n), "spam": (rng.random(n) < 0.3).astype(int),
+                  "name": "ESS9e03_1"}  # stevedata's ESS9GB: a survey's name, one value in every row
                  ).to_csv(tmp_path / "mail.csv", index=False)
     made = new_pilot("mail", tmp_path / "mail.csv", "spam", pilots_dir=tmp_path / "pilots")
     exclude = load_charter(made.charter).features.exclude
     assert "sent_email" not in exclude and "home_phone" in exclude
     assert any(n.startswith("sent_email: named like personal data but a flag (2 value(s))") for n in made.notes)
+    # left out as one value in every row; it was also said to be 'kept as a feature'
+    assert "name" in exclude and not [n for n in made.notes if n.startswith("name:")], made.notes
     contract = yaml.safe_load(made.contract.read_text())["columns"]
     assert contract["home_phone"].get("pii") is True and not contract["sent_email"].get("pii")
 

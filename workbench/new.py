@@ -749,15 +749,17 @@ def new_pilot(
                 notes.append(f"{col}: its values look like {held}: marked pii in the contract (its values masked in "
                              "every report) and left out of the features; if they are not personal, remove the mark")
                 continue
+            constant = distinct == 0 or (distinct == 1 and present == rows)  # a null beside one value says something
             if _PERSONAL.search(col):
                 if distinct > 2:
                     pii[col] = _BY_NAME
                     exclude[col] = "personal data (marked pii in the contract)"
                     continue
                 # two values are a flag about a person (sent_email: 0/1), not their data: no one is named by it
-                notes.append(f"{col}: named like personal data but a flag ({distinct} value(s)): kept as a feature, "
-                             "not marked pii; mark it `pii: true` in the contract if it is personal")
-            if distinct == 0 or (distinct == 1 and present == rows):  # a null beside one value still says something
+                if not constant:  # one value in every row is left out below, and said so
+                    notes.append(f"{col}: named like personal data but a flag ({distinct} value(s)): kept as a "
+                                 "feature, not marked pii; mark it `pii: true` in the contract if it is personal")
+            if constant:
                 exclude[col] = "the same value in every row, or none: nothing to learn from"
                 continue
             if dtype == "VARCHAR" and (written := _formatted_number(con, col)) is not None:
