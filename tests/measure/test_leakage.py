@@ -700,3 +700,25 @@ def test_a_centred_age_repeats_by_chance_and_an_amount_set_for_one_class_names_n
     assert "amt_weekends" in data.train.columns and "amt_weekends" not in data.features
     assert not [f for f in leakage.check_data(data, Task(), type("S", (), {"kind": "random"})())
                 if f.check == "shared_groups"]
+
+
+def test_a_column_that_groups_a_numbered_scale_of_classes_is_a_finding_and_a_department_is_not() -> None:
+    """Reviews rated 1 to 5 stars, with a `sentiment` written from the stars ('negative' for 1 to 3,
+    'positive' for 4 and 5); nlme's Phenobarb has ApgarInd beside an Apgar score of 1 to 10. No
+    class against the rest is told apart by such a column (a 4 shares 'positive' with a 5), so the
+    checks class by class passed it, and a multiclass pilot learned the answer from it. Classes
+    that are words have no order: a department grouping its products may be known before, and is
+    not a finding."""
+    rng = np.random.default_rng(8)
+    n = 3000
+    stars = rng.choice([1, 2, 3, 4, 5], n, p=[0.1, 0.1, 0.2, 0.3, 0.3])
+    frame = pd.DataFrame({"stars": stars, "sentiment": np.where(stars >= 4, "positive", "negative"),
+                          "helpful": rng.integers(0, 40, n), "verified": rng.choice(["y", "n"], n)})
+    (found,) = check_frame(frame, "stars", task_kind="multiclass", numeric=["helpful"],
+                           categorical=["sentiment", "verified"])
+    assert (found.feature, found.check) == ("sentiment", "bucketed_target"), found
+    assert found.evidence.startswith("its 2 values cover disjoint ranges of the 5 classes"), found.evidence
+    products = np.array(["kettle", "toaster", "mixer", "lamp", "rug"])[stars - 1]
+    words = frame.assign(product=products, department=np.where(stars >= 4, "home", "kitchen"))
+    assert check_frame(words, "product", task_kind="multiclass", numeric=["helpful"],
+                       categorical=["department", "verified"]) == ()

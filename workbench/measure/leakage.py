@@ -418,7 +418,35 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
         for col, auc in aucs.items():
             ranks.setdefault(col, {})[label] = auc
     out = [_of_some_classes(f, separated[key], len(labels)) for key, f in found.items()]
-    return tuple(out + _every_class_findings(ranks, {f.feature for f in out}))
+    out += _every_class_findings(ranks, {f.feature for f in out})
+    return tuple(out + _grouped_classes(frame, target, [*numeric, *categorical], {f.feature for f in out},
+                                        sample_rows, seed))
+
+
+def _grouped_classes(frame: pd.DataFrame, target: str, features: Sequence[str], flagged: set[str],
+                     sample_rows: int, seed: int) -> list[Finding]:
+    """``bucketed_target`` for a multiclass target of numbers (a score of 1 to 10): a feature of
+    fewer values than the classes, each value covering a range of them no other value's overlaps
+    (nlme's Phenobarb: ApgarInd, '< 5' for an Apgar score of 1 to 4, '>= 5' for 5 to 10). It was
+    written from the answer, yet no class against the rest is told apart by it (class 7 shares
+    '>= 5' with 5, 6, 8, 9 and 10), so the checks class by class pass it. Classes that are words
+    have no order, and a column grouping them may be a hierarchy known before (a department and
+    its products): not judged here."""
+    rows = _sample(frame[frame[target].notna()], sample_rows, seed)
+    y = _numbers(rows[target])
+    classes = len(np.unique(y))
+    if not np.isfinite(y).all() or classes < 3:
+        return []
+    out = []
+    for col in features:
+        if col in flagged or col == target or col not in rows.columns:
+            continue
+        keys = rows[col].astype("string").fillna("<null>").to_numpy(dtype=object)
+        n = len(pd.unique(keys))
+        if 2 <= n < classes and (share := _bucketed(keys, y)) is not None and share >= 1.0:
+            out.append(Finding(col, "bucketed_target", f"its {n} values cover disjoint ranges of the {classes} "
+                               "classes: the classes grouped (assigned from the answer)", share))
+    return out
 
 
 def _every_class_findings(ranks: Mapping[str, Mapping[Any, float]], flagged: set[str]) -> list[Finding]:
