@@ -1380,3 +1380,27 @@ def test_periods_written_as_text_are_read_as_dates_in_the_view_and_split_on(tmp_
         new_pilot("teams", tmp_path / "takings.csv", "Takings", time_column="team", pilots_dir=tmp_path / "pilots")
     assert load_charter(new_pilot("by_date", tmp_path / "takings.csv", "Takings", time_column="Date",
                                   pilots_dir=tmp_path / "pilots").charter).split.column == "Date"
+
+
+def test_a_target_that_names_records_is_refused_and_a_rank_of_the_rows_is_said(tmp_path: Path) -> None:
+    """mediation's school: `--target SCH_ID`, one value a row, made a regression pilot of a
+    record's number. HSAUR's Forbes2000, target `rank` (1 to 2,000, each once), went to GO at
+    R² 0.99 and nothing was said: a rank depends on the other rows, a new company moves every one
+    below it. The first is refused, the second said; ranks with ties or gaps are left as they are."""
+    rng = np.random.default_rng(4)
+    n = 400
+    sales = rng.lognormal(3, 1, n).round(2)
+    frame = pd.DataFrame({"SCH_ID": rng.permutation(n) + 1000, "sales": sales, "assets": (sales * 3).round(1),
+                          "country": rng.choice(["us", "jp", "de"], n),
+                          "rank": pd.Series(-sales).rank(method="first").astype(int)})
+    frame.to_csv(tmp_path / "firms.csv", index=False)
+    with pytest.raises(ConfigError) as refused:
+        new_pilot("firms", tmp_path / "firms.csv", "SCH_ID", pilots_dir=tmp_path / "pilots")
+    assert "the target 'SCH_ID' is named as an identifier and holds 400 distinct values in 400 rows" in str(
+        refused.value) and "the others: sales, assets, country, rank" in str(refused.value)
+    made = new_pilot("ranks", tmp_path / "firms.csv", "rank", pilots_dir=tmp_path / "pilots")
+    assert [n for n in made.notes if n.startswith("rank holds each whole number from 1 to 400 once: a row number, "
+                                                  "or a rank of these rows")], made.notes
+    frame.assign(rank=frame["rank"] * 2).to_csv(tmp_path / "gaps.csv", index=False)  # 2 to 800: no rank of these rows
+    made = new_pilot("gaps", tmp_path / "gaps.csv", "rank", pilots_dir=tmp_path / "pilots")
+    assert not [n for n in made.notes if "a rank of these rows" in n]

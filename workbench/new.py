@@ -691,6 +691,18 @@ def new_pilot(
                               hint=f"to predict when, add a column of the days from {frm} to '{target}' (in SQL "
                               f"date_diff('day', from, {target})), then run `workbench new` with that column as "
                               "--target: a regression pilot judged in days")
+        if names_records(target, distinct, labelled):  # mediation's school: SCH_ID, one a row
+            others = [c for c in columns if c != target]
+            raise ConfigError(f"the target '{target}' is named as an identifier and holds {distinct:,} distinct "
+                              f"values in {labelled:,} rows: it names a record, it is no outcome to predict",
+                              where=str(data), hint="pass the column whose value is to be predicted as --target; the "
+                              f"others: {', '.join(others[:12])}{f' and {len(others) - 12} more' if len(others) > 12 else ''}")
+        if (task == "regression" and columns[target] in _INTEGERS and distinct == labelled
+                and {min(v for v, _ in counts), max(v for v, _ in counts)} == {1, labelled}):
+            notes.append(f"{target} holds each whole number from 1 to {labelled:,} once: a row number, or a rank of "
+                         "these rows. A row number is no outcome; a rank depends on every other row (the 10th of "
+                         f"{labelled:,} is not the 10th of more), so a model of it is judged on the rows it was "
+                         "ranked among: predict the number it ranks by, then rank the predictions")
         if task == "classification" and distinct != 2:
             raise ConfigError(f"the target '{target}' has {distinct} distinct values; `classification` is binary",
                               where=str(data), hint=f"pass --task multiclass ({MULTICLASS_MIN} to {MULTICLASS_MAX} "
