@@ -133,6 +133,12 @@ def test_an_identifier_that_repeats_is_asked_about_with_the_group_split_written_
     made = new_pilot("stores", tmp_path / "stores.csv", "sold", pilots_dir=tmp_path / "pilots")
     assert not [n for n in made.notes if "named as an identifier and repeats" in n]
     assert not [d for d in drafted_values(load_charter(made.charter)) if d.key == "split.kind"]
+    # nlme's Quinidine: 136 patients, 11 samples each, in `Subject`, no id in its name: asked about too
+    frame("nlme", "Quinidine").drop(columns=["rownames"]).to_csv(tmp_path / "quinidine.csv", index=False)
+    made = new_pilot("quinidine", tmp_path / "quinidine.csv", "glyco", pilots_dir=tmp_path / "pilots")
+    assert [n for n in made.notes if n.startswith("Subject is named as a person or thing and repeats (10.8 rows a "
+                                                  "value, 136 values)")], made.notes
+    assert [d for d in drafted_values(load_charter(made.charter)) if d.key == "split.kind"]
 
 
 def test_a_code_that_subdivides_a_number_target_is_left_out_but_not_split_by(tmp_path: Path) -> None:

@@ -877,7 +877,7 @@ def new_pilot(
         entity = None if time_column or group is not None or hints else _repeated_identifier(
             columns, {target, *exclude}, distinct_of, rows)
         if entity is not None:
-            notes.append(f"{entity[0]} is named as an identifier and repeats ({entity[1]:.1f} rows a value, "
+            notes.append(f"{entity[0]} is named as {entity[2]} and repeats ({entity[1]:.1f} rows a value, "
                          f"{distinct_of[entity[0]]:,} values): if each is one person or thing seen again, `split: "
                          f"{{kind: group, column: {entity[0]}}}` judges on ones the model has not seen; the drafted "
                          "random split puts each one's rows on both sides")
@@ -1780,26 +1780,46 @@ def _cluster_key(con: Any, exclude: dict[str, str], rows: int, target: str, task
     if found is not None:
         return found
     named = _repeated_identifier(columns, {target, time_column}, distinct_of, rows)
-    return None if named is None else (*named, "named as an identifier: one entity seen again over time")
+    return None if named is None else (*named[:2], f"named as {named[2]}: one entity seen again over time")
+
+
+# the last word of a column named for whom its rows are about, whatever it holds (nlme's `Subject`: 136
+# patients seen 11 times each): asked about as an identifier is, when it is a code or a whole number
+_ENTITY_NOUNS = frozenset({"subject", "patient", "participant", "respondent", "person", "customer", "client",
+                           "user", "member", "student", "household", "individual"})
+
+
+def _named_entity(column: str, dtype: str) -> str | None:
+    """How ``column`` is named for a person or thing it may name: ``an identifier`` (``id``,
+    ``customer_id``), ``a person or thing`` (``Subject``, ``patient``: a code or a whole number),
+    or None."""
+    from .measure.leakage import identifier_name, name_words
+
+    if identifier_name(column):
+        return "an identifier"
+    words = name_words(column)
+    return "a person or thing" if words and words[-1] in _ENTITY_NOUNS and (
+        dtype == "VARCHAR" or dtype in _INTEGERS) else None
 
 
 def _repeated_identifier(columns: Mapping[str, str], skip: set[str],
-                         distinct_of: Mapping[str, int], rows: int) -> tuple[str, float] | None:
-    """The column named as an identifier (``customer_id``, ``id``), not in ``skip``, whose values
-    repeat, two rows a value or more, with :data:`~workbench.measure.leakage.MIN_GROUPS` values
-    or more: (column, rows a value), the one repeated most (the coarsest entity, whose rows keep
-    a finer one's together), or None. A temporal split's cluster (:func:`_cluster_key`); under a
-    random split, a feature `new` asks about: whether each is one person or thing seen again (a
-    group split judges on unseen ones) or a category the work meets again (a store) only the
-    analyst knows."""
-    from .measure.leakage import MIN_GROUPS, identifier_name
+                         distinct_of: Mapping[str, int], rows: int) -> tuple[str, float, str] | None:
+    """The column named as an identifier (``customer_id``, ``id``) or for a person or thing
+    (``Subject``: :func:`_named_entity`), not in ``skip``, whose values repeat, two rows a value or
+    more, with :data:`~workbench.measure.leakage.MIN_GROUPS` values or more: (column, rows a
+    value, how it is named), the one repeated most (the coarsest entity, whose rows keep a finer
+    one's together), or None. A temporal split's cluster (:func:`_cluster_key`); under a random
+    split, a feature `new` asks about: whether each is one person or thing seen again (a group
+    split judges on unseen ones) or a category the work meets again (a store) only the analyst
+    knows."""
+    from .measure.leakage import MIN_GROUPS
 
-    named = [(rows / distinct_of[c], c) for c in columns if c not in skip and identifier_name(c)
-             and distinct_of.get(c, 0) >= MIN_GROUPS and rows / distinct_of[c] >= 2]
+    named = [(rows / distinct_of[c], c, how) for c, dtype in columns.items() if c not in skip
+             and (how := _named_entity(c, dtype)) and distinct_of.get(c, 0) >= MIN_GROUPS and rows / distinct_of[c] >= 2]
     if not named:
         return None
-    per_value, col = max(named)
-    return col, per_value
+    per_value, col, how = max(named)
+    return col, per_value, how
 
 
 def _cluster_note(col: str, per_value: float, what: str, distinct: int) -> str:
