@@ -246,6 +246,19 @@ def test_a_widened_delong_interval_is_delongs_own_at_that_confidence() -> None:
     assert wide["ci_low"] <= 0.012 and wide["ci_high"] > 0.05 and wide["confidence"] == 1 - 0.05 / 4
 
 
+def test_widening_for_several_candidates_imports_no_scipy_stats() -> None:
+    """The decision is made in the command's own process, where importing scipy.stats for one
+    normal quantile took 0.8 s of every `workbench run` that judged several candidates."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from workbench.measure import stats; "
+            "w = stats.among_candidates({'diff': 0.02, 'ci_low': 0.01, 'ci_high': 0.03, 'confidence': 0.95}, 3); "
+            "assert w['ci_low'] < 0.01 and 'scipy.stats' not in sys.modules, sorted(sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_picking_the_best_of_equal_candidates_no_longer_beats_today_by_chance() -> None:
     """Candidates as good as today's rule in truth, the best of eight kept: its plain 95 %
     interval clears zero several times as often as one candidate's would; widened for the
