@@ -385,6 +385,10 @@ def test_dates_written_as_whole_numbers_are_named_and_the_split_drafted(tmp_path
     frame("Ecdat", "DM").drop(columns=["rownames"]).to_csv(tmp_path / "dm.csv", index=False)
     split = load_charter(new_pilot("dm", tmp_path / "dm.csv", "s", pilots_dir=tmp_path / "pilots").charter).split
     assert (split.kind, split.column) == ("temporal", "date"), split
+    # and as the target, a date key is refused as a DATE column is, where it made a regression pilot of 19750103
+    with pytest.raises(ConfigError) as refused:
+        new_pilot("dm_date", tmp_path / "dm.csv", "date", pilots_dir=tmp_path / "pilots")
+    assert "the target 'date' holds dates written as numbers (yyyymmdd: 1975-01-03 to " in str(refused.value)
 
 
 def test_a_whole_number_column_of_unix_times_is_named_and_the_split_drafted(tmp_path: Path) -> None:

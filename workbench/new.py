@@ -682,11 +682,15 @@ def new_pilot(
                 notes += _code_in_target(counts, target, table, as_class=True) + tuple(_ordered_scale(counts, target))
         if task == "regression":
             notes += _code_in_target(counts, target, table) or _one_value_majority(counts, target)
-        if columns[target] in _TIME_TYPES:  # (_charter_type writes every TIMESTAMP kind as TIMESTAMP)
+        # (_charter_type writes every TIMESTAMP kind as TIMESTAMP); a warehouse's date key (19750103) too
+        keyed = columns[target] in _INTEGERS and _date_keys(con, [target], "random")
+        if columns[target] in _TIME_TYPES or keyed:
             # a date to predict is a duration from a date known in time: a number, which `new` can judge
             start = next((c for c, t in columns.items() if c != target and t in _TIME_TYPES), None)
             frm = f"'{start}'" if start else "a date known when the prediction is made (an order's date)"
-            raise ConfigError(f"the target '{target}' holds dates ({columns[target]}): a pilot predicts a number "
+            what = (f"dates written as numbers ({re.search(r'[(]([^)]*)[)]', keyed[0][1]).group(1)})" if keyed
+                    else f"dates ({columns[target]})")  # the key's format and span, as its note says them
+            raise ConfigError(f"the target '{target}' holds {what}: a pilot predicts a number "
                               "or a class, not a date", where=str(data),
                               hint=f"to predict when, add a column of the days from {frm} to '{target}' (in SQL "
                               f"date_diff('day', from, {target})), then run `workbench new` with that column as "
