@@ -139,6 +139,12 @@ def test_an_identifier_that_repeats_is_asked_about_with_the_group_split_written_
     assert [n for n in made.notes if n.startswith("Subject is named as a person or thing and repeats (10.8 rows a "
                                                   "value, 136 values)")], made.notes
     assert [d for d in drafted_values(load_charter(made.charter)) if d.key == "split.kind"]
+    # MASS's Sitka89: 79 trees, each measured once on each of 8 days, `tree` a number named for nothing: the
+    # trees are seen again, and the rows say so (tree and Time key them)
+    frame("MASS", "Sitka89").drop(columns=["rownames"]).to_csv(tmp_path / "sitka89.csv", index=False)
+    made = new_pilot("sitka89", tmp_path / "sitka89.csv", "size", pilots_dir=tmp_path / "pilots")
+    assert [n for n in made.notes if n.startswith("tree is seen once on each Time (8.0 rows a value, 79 values)")]
+    assert [d for d in drafted_values(load_charter(made.charter)) if d.key == "split.kind"]
 
 
 def test_a_code_that_subdivides_a_number_target_is_left_out_but_not_split_by(tmp_path: Path) -> None:

@@ -878,10 +878,10 @@ def new_pilot(
         kind = "temporal" if time_column else "group" if group is not None else "random"
         # a column named as an identifier whose values repeat, kept as a feature (235 respondents of 12 choices
         # each): a person or thing seen again, or a category (a store). Asked, with the group split written out
-        entity = None if time_column or group is not None or hints else _repeated_identifier(
-            columns, {target, *exclude}, distinct_of, rows)
+        entity = None if time_column or group is not None or hints else _repeated_entity(
+            con, columns, target, exclude, distinct_of, rows)
         if entity is not None:
-            notes.append(f"{entity[0]} is named as {entity[2]} and repeats ({entity[1]:.1f} rows a value, "
+            notes.append(f"{entity[0]} {entity[2]} ({entity[1]:.1f} rows a value, "
                          f"{distinct_of[entity[0]]:,} values): if each is one person or thing seen again, `split: "
                          f"{{kind: group, column: {entity[0]}}}` judges on ones the model has not seen; the drafted "
                          "random split puts each one's rows on both sides")
@@ -1824,6 +1824,28 @@ def _repeated_identifier(columns: Mapping[str, str], skip: set[str],
         return None
     per_value, col, how = max(named)
     return col, per_value, how
+
+
+def _repeated_entity(con: Any, columns: Mapping[str, str], target: str, exclude: Mapping[str, str],
+                     distinct_of: Mapping[str, int], rows: int) -> tuple[str, float, str] | None:
+    """A feature that may name a person or thing seen again, which `new` asks about under a random
+    split: named so (:func:`_repeated_identifier`), or, whatever its name, a code or whole number
+    of :data:`~workbench.measure.leakage.MIN_GROUPS` values or more, two rows a value or more, seen
+    once on each occasion of a column of few values (:func:`_occasions`: MASS's Sitka89, 79 trees
+    measured on 8 days). (column, rows a value, what is said of it), or None."""
+    from .measure.leakage import MIN_GROUPS
+
+    named = _repeated_identifier(columns, {target, *exclude}, distinct_of, rows)
+    if named is not None:
+        return named[0], named[1], f"is named as {named[2]} and repeats"
+    repeated = sorted((c for c, dtype in columns.items() if c != target and c not in exclude
+                       and (dtype == "VARCHAR" or dtype in _INTEGERS) and distinct_of.get(c, 0) >= MIN_GROUPS
+                       and rows / distinct_of[c] >= 2), key=lambda c: distinct_of[c])[:3]  # the coarsest first
+    for col in repeated:
+        occasion = _occasions(con, col, columns, target, distinct_of, rows)
+        if occasion is not None:
+            return col, rows / distinct_of[col], f"is seen once on each {occasion}"
+    return None
 
 
 def _cluster_note(col: str, per_value: float, what: str, distinct: int) -> str:
