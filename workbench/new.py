@@ -697,10 +697,11 @@ def new_pilot(
                               "--target: a regression pilot judged in days")
         if names_records(target, distinct, labelled):  # mediation's school: SCH_ID, one a row
             others = [c for c in columns if c != target]
+            listed = ", ".join(others[:12]) + (f" and {len(others) - 12} more" if len(others) > 12 else "")
             raise ConfigError(f"the target '{target}' is named as an identifier and holds {distinct:,} distinct "
                               f"values in {labelled:,} rows: it names a record, it is no outcome to predict",
                               where=str(data), hint="pass the column whose value is to be predicted as --target; the "
-                              f"others: {', '.join(others[:12])}{f' and {len(others) - 12} more' if len(others) > 12 else ''}")
+                              f"others: {listed}")
         if (task == "regression" and columns[target] in _INTEGERS and distinct == labelled
                 and {min(v for v, _ in counts), max(v for v, _ in counts)} == {1, labelled}):
             notes.append(f"{target} holds each whole number from 1 to {labelled:,} once: a row number, or a rank of "
@@ -1819,7 +1820,8 @@ def _repeated_identifier(columns: Mapping[str, str], skip: set[str],
     from .measure.leakage import MIN_GROUPS
 
     named = [(rows / distinct_of[c], c, how) for c, dtype in columns.items() if c not in skip
-             and (how := _named_entity(c, dtype)) and distinct_of.get(c, 0) >= MIN_GROUPS and rows / distinct_of[c] >= 2]
+             and (how := _named_entity(c, dtype)) and distinct_of.get(c, 0) >= MIN_GROUPS
+             and rows / distinct_of[c] >= 2]
     if not named:
         return None
     per_value, col, how = max(named)
