@@ -41,3 +41,16 @@ def test_a_bound_is_rounded_outward_at_twelve_digits(value: float) -> None:
     assert down <= value <= up
     assert len(repr(up).lstrip("-").replace(".", "").split("e")[0].lstrip("0")) <= 12
     assert (up, down) == (value, value) or abs(up - value) < abs(value) * 1e-11
+
+
+def test_allowed_values_that_start_with_a_question_mark_read_back_as_they_are(tmp_path: Path) -> None:
+    """openintro's epa2021: `car_truck` holds 'car', '1' and '??'. The drafted list was written
+    `[??, car]`, which no YAML reader parses (`workbench new` crashed on it); '?a' read back as a
+    mapping, a contract that silently allowed something else."""
+    db = tmp_path / "w.duckdb"
+    values = ["car", "1", "??", "?a", "? b", "truck"]
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE t (kind VARCHAR)")
+        con.executemany("INSERT INTO t VALUES (?)", [[v] for v in values * 20])
+    doc = YAML().load(suggest_contract(db, "t", drafted=True))
+    assert sorted(doc["columns"]["kind"]["allowed"]) == sorted(values)

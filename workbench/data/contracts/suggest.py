@@ -96,6 +96,7 @@ def suggest_contract(
     import duckdb
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
     from .check import table_columns
     from .spec import normalize_type
@@ -185,7 +186,10 @@ def suggest_contract(
             spec["range"] = rng
             spec.yaml_add_eol_comment("observed; make it a rule (severity: error) once you know the limits", "range")
         if "allowed" in s:
-            seq = CommentedSeq(s["allowed"])
+            # ruamel writes a value that starts with '?' plain in a flow list, where it reads back as a key
+            # ('?a' as {a: null}) or not at all ('??', openintro's epa2021 car_truck): quoted
+            seq = CommentedSeq([DoubleQuotedScalarString(v) if isinstance(v, str) and v.startswith("?") else v
+                                for v in s["allowed"]])
             seq.fa.set_flow_style()
             spec["allowed"] = seq
         if s.get("unique"):
