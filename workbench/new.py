@@ -62,6 +62,20 @@ NULL_STRINGS = ["", "NA"]
 _CODE_VALUES = 12
 # name words of a column of codes written in digits, kept as text whatever the sniffer reads (02134, 98126-2920)
 _CODE_NAMES = frozenset({"zip", "zipcode", "postal", "postcode", "plz", "phone", "telephone", "fax"})
+_CODE_SUFFIXES = frozenset({"code", "number", "no", "nr", "num"})  # zip_code, phone_number
+
+
+def _code_named(column: str) -> bool:
+    """Whether ``column`` is named as a postal code or a phone number: its last word one of
+    :data:`_CODE_NAMES` (``zip``, ``home_phone``), or ``code`` or ``number`` after one
+    (``postal_code``, ``phone_number``); not ``phone_service`` (a flag) nor ``zip_distance``."""
+    from .measure.leakage import name_words
+
+    words = name_words(column)
+    return bool(words) and (words[-1] in _CODE_NAMES or (
+        len(words) > 1 and words[-1] in _CODE_SUFFIXES and words[-2] in _CODE_NAMES))
+
+
 _FREE_TEXT = "free text (most values unique)"  # why a column of sentences is left out of a tabular pilot
 # words that name what is written once an outcome is known (a refund, a recovery, a payment made since):
 # a feature so named may be known only after the fact. Ambiguous words (closed, return, collection: a
@@ -278,10 +292,8 @@ def _checked_columns(con: Any, data: Path, fmt: str, table: str, scratch: Path,
         if header and list(columns) != header:  # the sniffer misread the file (a ragged row, say)
             _strict_load(data, fmt, table, {c: "VARCHAR" for c in header}, scratch)
 
-        from .measure.leakage import name_words
-
         for col, dtype in list(columns.items()):
-            if _CODE_NAMES.intersection(name_words(col)) and dtype in _INTEGERS | {"VARCHAR"}:
+            if _code_named(col) and dtype in _INTEGERS | {"VARCHAR"}:
                 # a postal code or a phone number is a code, whatever the sniffer saw: text keeps its leading
                 # zeros (02134) and its ZIP+4 (98126-2920), which a number column would refuse
                 columns[col] = "VARCHAR"

@@ -200,11 +200,14 @@ def test_a_postal_code_is_text_with_its_zip_plus_four_and_its_leading_zeros(tmp_
     assert load_charter(made.charter).sources["pets"].columns["zip_code"] == "VARCHAR"
     rng = np.random.default_rng(0)
     pd.DataFrame({"zip": rng.integers(10000, 99999, 300), "amount": rng.random(300).round(3),
+                  "phone_service": rng.integers(0, 2, 300),  # modeldata's wa_churn: a flag, not a phone number
                   "y": rng.integers(0, 2, 300)}).to_csv(tmp_path / "zips.csv", index=False)
     made = new_pilot("zips", tmp_path / "zips.csv", "y", pilots_dir=tmp_path / "pilots")
-    assert load_charter(made.charter).sources["zips"].columns["zip"] == "VARCHAR"
+    columns = load_charter(made.charter).sources["zips"].columns
+    assert columns["zip"] == "VARCHAR" and columns["phone_service"] == "BIGINT", columns
     assert "zip kept as text: named as a postal code or a phone number, a code, not a quantity (DuckDB read it as " \
            "BIGINT)" in made.notes
+    assert not [n for n in made.notes if n.startswith("phone_service kept as text")], made.notes
 
 
 def test_columns_named_like_the_aliases_of_new_s_own_queries(tmp_path: Path) -> None:
