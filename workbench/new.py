@@ -1692,6 +1692,14 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
         per_value = rows / distinct if distinct else 0.0
         if distinct < MIN_GROUPS or (best is not None and per_value <= best[1]) or (per_value < 2 and not named_id):
             continue
+        # a value of half the rows is a count's zero or a default (modeldata's mlc_churn: no voicemail
+        # messages, 73 %), not one entity: a split by it holds out that value whole or not at all
+        top = con.execute(f"SELECT max(n) FROM (SELECT count(*) AS n FROM t WHERE {_q(col)} IS NOT NULL "
+                          f"GROUP BY {_q(col)})").fetchone()[0] or 0
+        if top >= 0.5 * rows:
+            notes.append(f"not split by {col}: one of its values holds {top / rows:.0%} of the rows (a count's "
+                         "zero, a default), not one entity")
+            continue
         if named_id:  # a record's identifier: its rows need not be many, only a share of the rows that a
             # random split would put on both sides (a patient tested again)
             repeated = con.execute(f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM t WHERE {_q(col)} "
