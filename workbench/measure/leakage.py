@@ -444,9 +444,11 @@ def _grouped_classes(frame: pd.DataFrame, target: str, features: Sequence[str], 
     for col in features:
         if col in flagged or col == target or col not in rows.columns:
             continue
+        n = rows[col].nunique(dropna=False)  # counted before any copy: most features have more values
+        if not 2 <= n < classes:
+            continue
         keys = rows[col].astype("string").fillna("<null>").to_numpy(dtype=object)
-        n = len(pd.unique(keys))
-        if 2 <= n < classes and (share := _bucketed(keys, y, classes=True)) is not None and share >= 1.0:
+        if (share := _bucketed(keys, y, classes=True)) is not None and share >= 1.0:
             out.append(Finding(col, "bucketed_target", f"its {n} values cover disjoint ranges of the {classes} "
                                "classes: the classes grouped (assigned from the answer)", share))
     return out
