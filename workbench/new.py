@@ -1692,7 +1692,7 @@ def _group_key(con: Any, exclude: dict[str, str], rows: int, target: str, task: 
         per_value = rows / distinct if distinct else 0.0
         if distinct < MIN_GROUPS or (best is not None and per_value <= best[1]) or (per_value < 2 and not named_id):
             continue
-        # a value of half the rows is a count's zero or a default (modeldata's mlc_churn: no voicemail
+        # a value of half the rows is a count's zero or a default (a telecom's customers: no voicemail
         # messages, 73 %), not one entity: a split by it holds out that value whole or not at all
         top = con.execute(f"SELECT max(n) FROM (SELECT count(*) AS n FROM t WHERE {_q(col)} IS NOT NULL "
                           f"GROUP BY {_q(col)})").fetchone()[0] or 0
