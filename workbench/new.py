@@ -26,7 +26,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -695,13 +695,13 @@ def new_pilot(
         if task == "regression":
             notes += _code_in_target(counts, target, table) or _one_value_majority(counts, target)
         # (_charter_type writes every TIMESTAMP kind as TIMESTAMP); a warehouse's date key (19750103) too
-        keyed = columns[target] in _INTEGERS and _date_keys(con, [target], "random")
+        keyed = _date_key_spans(con, [target]) if columns[target] in _INTEGERS else []
         if columns[target] in _TIME_TYPES or keyed:
             # a date to predict is a duration from a date known in time: a number, which `new` can judge
             start = next((c for c, t in columns.items() if c != target and t in _TIME_TYPES), None)
             frm = f"'{start}'" if start else "a date known when the prediction is made (an order's date)"
-            what = (f"dates written as numbers ({re.search(r'[(]([^)]*)[)]', keyed[0][1]).group(1)})" if keyed
-                    else f"dates ({columns[target]})")  # the key's format and span, as its note says them
+            what = (f"dates written as numbers ({keyed[0][1]}: {keyed[0][2]} to {keyed[0][3]})" if keyed
+                    else f"dates ({columns[target]})")
             raise ConfigError(f"the target '{target}' holds {what}: a pilot predicts a number "
                               "or a class, not a date", where=str(data),
                               hint=f"to predict when, add a column of the days from {frm} to '{target}' (in SQL "
@@ -889,8 +889,8 @@ def new_pilot(
         if cluster is not None:
             notes.append(_cluster_note(*cluster, distinct_of[cluster[0]]))
         kind = "temporal" if time_column else "group" if group is not None else "random"
-        # a column named as an identifier whose values repeat, kept as a feature (235 respondents of 12 choices
-        # each): a person or thing seen again, or a category (a store). Asked, with the group split written out
+        # a feature named as an identifier or seen once on each occasion, whose values repeat (235 respondents of
+        # 12 choices each): a person or thing seen again, or a category (a store). Asked, the group split written out
         entity = None if time_column or group is not None or hints else _repeated_entity(
             con, columns, target, exclude, distinct_of, rows)
         if entity is not None:
@@ -1181,12 +1181,11 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
 _DATE_KEYS = (("%Y%m%d", 19000101, 21001231, "yyyymmdd"), ("%Y%m", 190001, 210012, "yyyymm"))
 
 
-def _date_keys(con: Any, numbers: Sequence[str], split: str) -> list[tuple[str, str]]:
-    """(Column, note) for whole-number columns whose every value is a date written as digits
-    (``20240131``, or a month ``202401``), whatever their name: a warehouse's date key, which
-    orders as the dates do, so `--time-column` splits on it as it is. ``split``: the drafted
-    split's kind. A number that only falls in the range (an 8-digit id) has a month over 12 or
-    a day over 31 somewhere."""
+def _date_key_spans(con: Any, numbers: Sequence[str]) -> list[tuple[str, str, date, date]]:
+    """(Column, format shown, first date, last date) for whole-number columns whose every value is
+    a date written as digits (``20240131``, or a month ``202401``), whatever their name: a
+    warehouse's date key, which orders as the dates do. A number that only falls in the range (an
+    8-digit id) has a month over 12 or a day over 31 somewhere."""
     from .data.sql import quote_ident as _q
 
     if not numbers:
@@ -1205,10 +1204,18 @@ def _date_keys(con: Any, numbers: Sequence[str], split: str) -> list[tuple[str, 
         if bad or distinct < 3:
             continue
         first, last = (datetime.strptime(str(v), fmt).date() for v in (lo, hi))
-        out.append((c, f"{c} holds dates written as numbers ({shown}: {first} to {last}): if it is when each row "
-                       f"happened, `--time-column {c}` judges on the latest; the drafted {split} split learns "
-                       "from later dates than some of the rows it judges"))
+        out.append((c, shown, first, last))
     return out
+
+
+def _date_keys(con: Any, numbers: Sequence[str], split: str) -> list[tuple[str, str]]:
+    """(Column, note) for the date keys among ``numbers`` (:func:`_date_key_spans`), with the
+    flag that splits on one: `--time-column` splits on the numbers as they are. ``split``: the
+    drafted split's kind."""
+    return [(c, f"{c} holds dates written as numbers ({shown}: {first} to {last}): if it is when each row "
+                f"happened, `--time-column {c}` judges on the latest; the drafted {split} split learns "
+                "from later dates than some of the rows it judges")
+            for c, shown, first, last in _date_key_spans(con, numbers)]
 
 
 # what an export writes for "no value" in a column of labels or numbers; not "none" nor "missing", which
@@ -1998,8 +2005,8 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
     with the temporal split on it written out beside, for the analyst who knows which it is.
     ``guess``: a time column chosen among several (:func:`_time_guess`): its line is drafted.
     ``bounds``: the temporal split's on ``time_column`` (:func:`_temporal_bounds`; None: too few
-    distinct values to hold the latest rows out, an error). ``entity``: with no hint, a column
-    named as an identifier whose values repeat (:func:`_repeated_identifier`): the kind is drafted, the
+    distinct values to hold the latest rows out, an error). ``entity``: with no hint, a feature
+    that may name a person or thing seen again (:func:`_repeated_entity`): the kind is drafted, the
     group split by it written out beside."""
     if time_column is None:
         kind = "group" if group is not None else "random"
