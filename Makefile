@@ -137,16 +137,20 @@ validate: setup ## Check a charter without running anything (PILOT=pilots/NAME)
 # stay together on one worker (tests/conftest.py groups them for --dist loadgroup)
 WORKERS ?= 2
 PYTEST_PARALLEL = -n $(WORKERS) $(if $(filter 0,$(WORKERS)),,--dist loadgroup)
+# pytest keeps each test module's assertion-rewritten bytecode in __pycache__ only when bytecode may
+# be written: with PYTHONDONTWRITEBYTECODE set (as on some CI hosts) every worker rewrote all ~160
+# test files on every run (~7 s a worker here). Cleared for the suite and what it starts.
+PYTEST = PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest
 
 test: setup ## Run the test suite on WORKERS=2 processes (the browser test skips without Chromium: see test-browser)
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(ARGS)
+	$(PYTEST) $(PYTEST_PARALLEL) $(ARGS)
 
 test-fast: setup ## The inner loop: every test but the slow, browser, LLM-server and Spark ones, in parallel
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not browser and not llm and not spark" $(ARGS)
+	$(PYTEST) $(PYTEST_PARALLEL) -m "not slow and not browser and not llm and not spark" $(ARGS)
 
 test-browser: setup ## Install Chromium + playwright (.ci/install-browser), run the browser test
 	.ci/install-browser
-	$(BIN)/python -m pytest -m browser $(ARGS)
+	$(PYTEST) -m browser $(ARGS)
 
 lab: data ## Start JupyterLab on 127.0.0.1 (HOST=0.0.0.0 needs AUTH=1: a token); notebooks use PILOT's charter
 	@# jupyter_server_config.py here (on JUPYTER_CONFIG_PATH): notebooks are saved without outputs or widget state

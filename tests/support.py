@@ -29,13 +29,15 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from workbench.charter.config import Charter  # noqa: E402 - after the environment above
+# workbench first: importing it defers the iri grammar nbformat's jsonschema would build on import
+# (workbench.data.import_costs), 1.5-2 s in every test process
+import workbench  # noqa: E402, F401 - after the environment above
+import nbformat  # noqa: E402
+from workbench.charter.config import Charter  # noqa: E402
 from workbench.store.tracking import FINISHED, TAG, Store  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
