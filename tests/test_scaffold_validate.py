@@ -594,6 +594,18 @@ def test_a_rating_on_a_scale_drafted_multiclass_names_regression(tmp_path: Path)
                if "a scale" in n]
     assert note.startswith("score holds the whole numbers 0 to 10 in steps of 2, a scale")
     assert "(a 10 called 8 as wrong as a 10 called 0)" in note
+    # a count (articles published, vcdExtra's PhdPubs): 0 to 12 for all rows but a 16 and a 19; a scale with
+    # a tail. 1 to 5 beside a 9 on 3 % of the rows, a survey's "don't know", is no count's tail
+    articles = np.minimum(rng.poisson(np.exp(0.6 + 0.5 * x)), 12)
+    articles[:15] = [16, 19, *range(13)]
+    pd.DataFrame({"x": x, "articles": articles}).to_csv(tmp_path / "pubs.csv", index=False)
+    (note,) = [n for n in new_pilot("pubs", tmp_path / "pubs.csv", "articles", pilots_dir=tmp_path / "pilots").notes
+               if "a scale" in n]
+    assert note.startswith("articles holds the whole numbers 0 to 12, and 16, 19 in 2 rows (a count's tail?), a scale")
+    unsure = pd.DataFrame({"x": x, "stars": np.where(rng.random(n) < 0.03, 9, stars)})
+    unsure.to_csv(tmp_path / "unsure.csv", index=False)
+    notes = new_pilot("unsure", tmp_path / "unsure.csv", "stars", pilots_dir=tmp_path / "pilots").notes
+    assert not [n for n in notes if "a scale" in n]
     codes = pd.DataFrame({"x": x, "plan": rng.choice([10, 20, 40], n)})  # plan codes: not consecutive
     codes.to_csv(tmp_path / "codes.csv", index=False)
     assert not [n for n in new_pilot("codes", tmp_path / "codes.csv", "plan", pilots_dir=tmp_path / "pilots").notes

@@ -691,7 +691,8 @@ def new_pilot(
                          + (", with fractions" if fractions and distinct <= 20 else "") + "); override with --task")
             if task == "multiclass" and numeric_target:  # both when both may be: -1 beside 0 and 1 is a code for
                 # "not known", or a sentiment's negative step; beside 1 to 5, or 999, only a code
-                notes += _code_in_target(counts, target, table, as_class=True) + tuple(_ordered_scale(counts, target))
+                codes = _code_in_target(counts, target, table, as_class=True)
+                notes += codes + tuple(_ordered_scale(counts, target, tail=not codes))
         if task == "regression":
             notes += _code_in_target(counts, target, table) or _one_value_majority(counts, target)
         # (_charter_type writes every TIMESTAMP kind as TIMESTAMP); a warehouse's date key (19750103) too
@@ -1902,23 +1903,37 @@ def _free_text_note(columns: list[str], data: Path, target: str, task: str) -> l
             f"{shlex.quote(str(data))} --task text-classification {flags} --target {shlex.quote(target)}`"]
 
 
-def _ordered_scale(counts: list[tuple[Any, int]], target: str) -> list[str]:
+def _ordered_scale(counts: list[tuple[Any, int]], target: str, *, tail: bool = True) -> list[str]:
     """A note when a multiclass target's values are the whole numbers of a scale (a 1 to 5
-    rating; 0 to 10 in steps of 2, an exam's grade points): each is a class, so calling a 5 a 4
-    is as wrong as calling it a 1 to every metric. Whether the order matters, only the analyst
-    knows: the note names the other task."""
-    values = sorted(float(v) for v, _ in counts)
+    rating; 0 to 10 in steps of 2, an exam's grade points) or a count (articles published: 0 to
+    12, then a 16 and a 19 in a row each): each is a class, so calling a 5 a 4 is as wrong as
+    calling it a 1 to every metric. Whether the order matters, only the analyst knows: the note
+    names the other task. ``tail``: whether a few larger values past the run may be a count's
+    (not when they were named as codes for "no value")."""
+    from .data.profile_alerts import missing_code
+
+    pairs = sorted((float(v), c) for v, c in counts)
+    values = [v for v, _ in pairs]
     step = values[1] - values[0]
+    if not all(v.is_integer() for v in values) or step < 1:
+        return []
     # evenly spaced in steps of more than one (an exam's grade points 0, 2, ..., 10): four values at least,
     # since three plan codes 10, 20, 30 are as likely
-    if not all(v.is_integer() for v in values) or step < 1 or (step > 1 and len(values) < 4) \
-            or any(b - a != step for a, b in zip(values, values[1:], strict=False)):
+    run = next((i for i, (a, b) in enumerate(zip(values, values[1:], strict=False), 1) if b - a != step), len(values))
+    beyond, rows = values[run:], sum(c for _, c in pairs)
+    # a count's tail: 8 consecutive values at least from the smallest, holding 95 % of the rows; fewer are
+    # a survey's scale, and a 9 or 99 past it a code for "don't know"
+    if (step > 1 and len(values) < 4) or (beyond and not (
+            tail and step == 1 and run >= 8 and sum(c for _, c in pairs[run:]) <= 0.05 * rows
+            and not any(missing_code(v) for v in beyond))):
         return []
-    lo, hi = f"{values[0]:g}", f"{values[-1]:g}"
+    lo, hi = f"{values[0]:g}", f"{values[run - 1]:g}"
     steps = f" in steps of {step:g}" if step > 1 else ""
-    return [f"{target} holds the whole numbers {lo} to {hi}{steps}, a scale: a multiclass pilot judges every wrong "
-            f"class alike (a {hi} called {values[-1] - step:g} as wrong as a {hi} called {lo}); if the order "
-            "matters, `--task regression` judges how far off each prediction is"]
+    past = f", and {', '.join(f'{v:g}' for v in beyond[:5])}{' …' if len(beyond) > 5 else ''} in " \
+        f"{sum(c for _, c in pairs[run:])} rows (a count's tail?)" if beyond else ""
+    return [f"{target} holds the whole numbers {lo} to {hi}{steps}{past}, a scale: a multiclass pilot judges every "
+            f"wrong class alike (a {hi} called {values[run - 1] - step:g} as wrong as a {hi} called {lo}); if the "
+            "order matters, `--task regression` judges how far off each prediction is"]
 
 
 def _label_variants(counts: list[tuple[Any, int]], target: str) -> list[str]:
