@@ -1420,3 +1420,47 @@ def test_a_target_that_names_records_is_refused_and_a_rank_of_the_rows_is_said(t
     frame.assign(rank=frame["rank"] * 2).to_csv(tmp_path / "gaps.csv", index=False)  # 2 to 800: no rank of these rows
     made = new_pilot("gaps", tmp_path / "gaps.csv", "rank", pilots_dir=tmp_path / "pilots")
     assert not [n for n in made.notes if "a rank of these rows" in n]
+
+
+def test_a_text_target_of_too_many_labels_is_refused_with_a_fix_that_can_work(tmp_path: Path) -> None:
+    """causaldata's gapminder, `--target country` (142 countries, one row a year): drafted as a
+    binary classification and refused as one, with a hint to pass `--task multiclass` (which
+    takes 50 classes at most) or `--task regression` (of text). A key of the rows with a column of
+    few values names whom a row is about, and says so; other labels are to be grouped."""
+    rng = np.random.default_rng(8)
+    countries = [f"land {i}" for i in range(80)]
+    panel = pd.DataFrame([(c, y) for c in countries for y in range(1990, 1998)], columns=["country", "year"])
+    panel["gdp"] = rng.lognormal(8, 1, len(panel)).round(1)
+    panel.to_csv(tmp_path / "panel.csv", index=False)
+    with pytest.raises(ConfigError) as refused:
+        new_pilot("panel", tmp_path / "panel.csv", "country", pilots_dir=tmp_path / "pilots")
+    said = str(refused.value)
+    assert "the target 'country' holds 80 distinct labels, more than the 50 classes a multiclass pilot takes; each " \
+        "is seen once on each value of 'year' (the two are a key of the rows)" in said
+    assert "the others: year, gdp" in said and "--task multiclass" not in said
+    panel.assign(year=rng.integers(1990, 1998, len(panel))).to_csv(tmp_path / "labels.csv", index=False)
+    with pytest.raises(ConfigError) as refused:
+        new_pilot("labels", tmp_path / "labels.csv", "country", pilots_dir=tmp_path / "pilots")
+    said = str(refused.value)
+    assert "holds 80 distinct labels" in said and "key of the rows" not in said
+    assert "group the labels into 50 classes at most" in said and "--task regression" not in said
+
+
+def test_a_whole_number_spread_like_a_count_is_kept_and_a_dense_one_is_an_identifier(tmp_path: Path) -> None:
+    """gapminder's `pop`, a different population in each of its 1,704 rows, was left out as "a
+    unique identifier". Unique whole numbers spread over at least 100 times their rows are kept as
+    measures, and said so; numbered densely, or named as numbering records (`PID`, `pupilNR`,
+    `patient`), they are still identifiers; a date key is the time checks' own."""
+    rng = np.random.default_rng(9)
+    n = 300
+    pop = rng.permutation(rng.choice(np.arange(60_000, 900_000_000), n, replace=False))
+    life = 40 + 4 * np.log10(pop) + rng.normal(0, 2, n)
+    frame = pd.DataFrame({"pop": pop, "PID": pop + 7, "pupilNR": pop + 9, "serial": rng.permutation(n) + 5000,
+                          "day": [int(d.strftime("%Y%m%d")) for d in pd.date_range("2001-01-01", periods=n)],
+                          "lifeExp": life.round(2)})
+    frame.to_csv(tmp_path / "pop.csv", index=False)
+    made = new_pilot("pop", tmp_path / "pop.csv", "lifeExp", pilots_dir=tmp_path / "pilots")
+    excluded = load_charter(made.charter).features.exclude
+    assert "pop" not in excluded and {"PID", "pupilNR", "serial"} <= set(excluded), excluded
+    (note,) = [n for n in made.notes if "kept as measures" in n]
+    assert note.startswith("pop: a different whole number in every row, spread over 100 times as many values")

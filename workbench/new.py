@@ -684,6 +684,8 @@ def new_pilot(
         # a number with fractions (a log income bucketed to 11 values) is a quantity, never a set of classes
         fractions = columns[target] in _NUMERIC and distinct >= MULTICLASS_MIN and any(
             isinstance(v, float) and not v.is_integer() for v, _ in counts)
+        if task is None and columns[target] == "VARCHAR" and not numeric_target and distinct > MULTICLASS_MAX:
+            _too_many_labels(con, target, columns, distinct, rows, data)
         if task is None:
             task = "regression" if numeric_target and (distinct > 20 or fractions) else \
                 "multiclass" if MULTICLASS_MIN <= distinct <= MULTICLASS_MAX else "classification"
@@ -764,6 +766,7 @@ def new_pilot(
         exclude: dict[str, str] = {}
         pii: dict[str, str] = {}  # column -> why it is taken for personal data
         formatted: list[str] = []  # numbers written as text ('$1,234.50'): left out, and how to take them
+        measures: list[str] = []  # unique per row but spread like a count or an amount: kept
         distinct_of: dict[str, int] = {}  # each column's distinct values, counted once (a scan of the column)
         for col, dtype in columns.items():
             if col == target or col == time_column:
@@ -801,6 +804,8 @@ def new_pilot(
                     con.execute(f"SELECT avg(length({_q(col)})) FROM t").fetchone()[0] or 0) > 20
                 if long and _sentences(con, col):  # unique or not: a text, not an id
                     exclude[col] = _FREE_TEXT
+                elif distinct == rows and rows > 50 and _spread_measure(con, col, dtype, rows):
+                    measures.append(col)  # gapminder's pop: a different count in every row, no identifier
                 elif distinct == rows and rows > 50:
                     exclude[col] = _UNIQUE_ID
                 elif present >= 50 and names_records(col, distinct, present):
@@ -810,6 +815,11 @@ def new_pilot(
                     exclude[col] = _FREE_TEXT
         if formatted:
             notes.append(_formatted_note(formatted, table))
+        if measures:
+            shown = ", ".join(measures[:6]) + (f" and {len(measures) - 6} more" if len(measures) > 6 else "")
+            notes.append(f"{shown}: a different whole number in every row, spread over {SPREAD:g} times as many "
+                         "values as rows or more: kept as measures (a count, an amount), not taken for identifiers; "
+                         "one that numbers records belongs under `features.exclude`")
         notes += _free_text_note([c for c, why in exclude.items() if why == _FREE_TEXT], data, target, task)
         # a number whose rows are one record seen again: no leak once a group split keeps a record on one side
         seen_again: dict[str, str] = {}
@@ -1901,6 +1911,49 @@ def _free_text_note(columns: list[str], data: Path, target: str, task: str) -> l
     flags = " ".join(f"--text-column {shlex.quote(c)}" for c in columns)
     return [f"{said}; to judge a model that reads it, a text pilot: `workbench new NAME --data "
             f"{shlex.quote(str(data))} --task text-classification {flags} --target {shlex.quote(target)}`"]
+
+
+SPREAD = 100  # a whole number unique per row over this many times its rows' span of values: a measure
+_NUMBER_WORDS = frozenset({"pid", "nr", "no", "num", "number", "code", "key", "seq", "seqn", "idno", "index", "ref"})
+
+
+def _spread_measure(con: Any, col: str, dtype: str, rows: int) -> bool:
+    """Whether a number column unique per row is a measure (a population, an amount in cents)
+    rather than an identifier: not named as one (``id``, ``PID``, ``pupilNR``, ``patient``), and
+    its values spread over at least :data:`SPREAD` times its rows. Identifiers are numbered
+    densely (1 to n, 1001 to 4003, a block per school); counts of people or money are not."""
+    from .data.sql import quote_ident as _q
+    from .measure.leakage import name_words
+
+    if dtype == "VARCHAR" or _named_entity(col, dtype) or (name_words(col) or [""])[-1] in _NUMBER_WORDS \
+            or _UNIX_NAME.search(col) or _period_unit(col):  # a moment or a period: the time checks' own
+        return False
+    lo, hi = con.execute(f"SELECT min({_q(col)})::DOUBLE, max({_q(col)})::DOUBLE FROM t").fetchone()
+    return lo is not None and hi - lo + 1 >= SPREAD * rows and not _date_key_spans(con, [col])
+
+
+def _too_many_labels(con: Any, target: str, columns: dict[str, str], distinct: int, rows: int, data: Path) -> None:
+    """Refuse a text target of more labels than a multiclass pilot takes, with no --task given:
+    drafted as a binary classification, it used to be refused as one, with a hint to pass the
+    two tasks that refuse it too. A key of the rows with a column of few values (a country seen
+    once a year) names whom a row is about; other labels can be grouped."""
+    from .data.sql import quote_ident as _q
+
+    distinct_of = dict(zip(columns, con.execute("SELECT " + ", ".join(f"count(DISTINCT {_q(c)})" for c in columns)
+                                                + " FROM t").fetchone(), strict=True))
+    occasion = _occasions(con, target, columns, "", distinct_of, rows)
+    others = [c for c in columns if c != target]
+    said = f"the target '{target}' holds {distinct:,} distinct labels, more than the {MULTICLASS_MAX} classes a " \
+        "multiclass pilot takes"
+    if occasion:
+        listed = ", ".join(others[:12]) + (f" and {len(others) - 12} more" if len(others) > 12 else "")
+        raise ConfigError(f"{said}; each is seen once on each value of '{occasion}' (the two are a key of the rows): "
+                          "it names whom or what a row is about, no outcome to predict", where=str(data),
+                          hint=f"pass the column whose value is to be predicted as --target; the others: {listed}")
+    raise ConfigError(said, where=str(data),
+                      hint=f"group the labels into {MULTICLASS_MAX} classes at most (the rare ones as 'other') in the "
+                      "data or a feature view, or binarise the target (`features:` as a SQL view, e.g. "
+                      f"({_q(target)} = 'A')::INTEGER AS {_q(target)}), then run `workbench new` again")
 
 
 def _ordered_scale(counts: list[tuple[Any, int]], target: str, *, tail: bool = True) -> list[str]:
