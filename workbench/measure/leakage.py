@@ -523,6 +523,10 @@ def _check(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Sequenc
         x = numbers[col] = _numbers(rows[col])
         found = _numeric_finding(col, x, y, fit, held, classification, rows[target], binary, aucs,
                                  records=split_kind in (None, "random"))
+        if found is not None and col == time_column and found.check != "target_copy":
+            # the temporal split's own time (a series' index t, its year): known when any prediction is made,
+            # and a trend it follows is no leak; the target as a transform of the time still is
+            found = None
         if found is None and identifier_name(col):  # its number names an entity and measures nothing: a tree
             # on it cannot tell 150 customers apart, a model with many trees can; scored as categories, by
             # each value's target on the fitted half (values new to the held half, as records', score nothing)
