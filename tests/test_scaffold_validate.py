@@ -1451,6 +1451,13 @@ def test_a_text_target_of_too_many_labels_is_refused_with_a_fix_that_can_work(tm
     said = str(refused.value)
     assert "holds 80 distinct labels" in said and "key of the rows" not in said
     assert "group the labels into 50 classes at most" in said and "--task regression" not in said
+    # a label of its own in every row (carData's MplsStops, `idNum` '17-000003'): a record's name, whatever
+    # column it is paired with
+    panel.assign(stop=[f"17-{i:06d}" for i in range(len(panel))]).to_csv(tmp_path / "stops.csv", index=False)
+    with pytest.raises(ConfigError) as refused:
+        new_pilot("stops", tmp_path / "stops.csv", "stop", pilots_dir=tmp_path / "pilots")
+    assert "holds 640 distinct labels, more than the 50 classes a multiclass pilot takes; a label of its own in 100% " \
+        "of the rows: it names a record, no outcome to predict" in str(refused.value)
 
 
 def test_a_whole_number_spread_like_a_count_is_kept_and_a_dense_one_is_an_identifier(tmp_path: Path) -> None:

@@ -1943,14 +1943,18 @@ def _too_many_labels(con: Any, target: str, columns: dict[str, str], distinct: i
 
     distinct_of = dict(zip(columns, con.execute("SELECT " + ", ".join(f"count(DISTINCT {_q(c)})" for c in columns)
                                                 + " FROM t").fetchone(), strict=True))
-    occasion = _occasions(con, target, columns, "", distinct_of, rows)
+    # one a row (MplsStops' idNum) or nearly: a record's name; else seen once on each occasion: an entity's
+    unique = distinct >= 0.5 * rows
+    occasion = None if unique else _occasions(con, target, columns, "", distinct_of, rows)
     others = [c for c in columns if c != target]
     said = f"the target '{target}' holds {distinct:,} distinct labels, more than the {MULTICLASS_MAX} classes a " \
         "multiclass pilot takes"
-    if occasion:
+    if occasion or unique:
         listed = ", ".join(others[:12]) + (f" and {len(others) - 12} more" if len(others) > 12 else "")
-        raise ConfigError(f"{said}; each is seen once on each value of '{occasion}' (the two are a key of the rows): "
-                          "it names whom or what a row is about, no outcome to predict", where=str(data),
+        why = (f"a label of its own in {distinct / rows:.0%} of the rows: it names a record" if unique else
+               f"each is seen once on each value of '{occasion}' (the two are a key of the rows): it names whom or "
+               "what a row is about")
+        raise ConfigError(f"{said}; {why}, no outcome to predict", where=str(data),
                           hint=f"pass the column whose value is to be predicted as --target; the others: {listed}")
     raise ConfigError(said, where=str(data),
                       hint=f"group the labels into {MULTICLASS_MAX} classes at most (the rare ones as 'other') in the "
