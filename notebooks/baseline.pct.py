@@ -46,7 +46,7 @@ s = workbench.session("baseline", run_id=run_id, tracking_uri=tracking_uri, ware
                       pilot_name=pilot_name, task=task, cost_model=cost_model, spec=spec)
 with s.connect() as con:
     data = modeling.load_data(con, s.spec, s.task)
-rule = modeling.fit_baseline(s.spec.baseline, data.train, data.y_train, s.task)
+rule = modeling.fit_baseline(s.spec.baseline, data.train, data.y_train, s.task, time_column=data.time_column)
 threshold = modeling.baseline_threshold(rule, data, s.task, s.cost)
 s.log_params({**data.params(), "baseline": rule.describe(), "baseline.constant": rule.constant})
 print(f"Today's rule: {rule.describe()}.")

@@ -60,7 +60,8 @@ with s.connect() as con:
 # rows) and shift between the training and the held-out rows (shift.compare_data, every held-out row
 # counted in DuckDB); carried over from `data_checks_from` when the runner found one on the same inputs
 findings, shifted = s.data_checks(data, carried_from=data_checks_from)
-fallback = modeling.fit_baseline(s.spec.baseline, data.train, data.y_train, s.task)  # the degraded mode
+fallback = modeling.fit_baseline(s.spec.baseline, data.train, data.y_train, s.task,
+                                  time_column=data.time_column)  # the degraded mode
 s.log_params(data.params())
 baseline = s.baseline_evidence()  # the baseline step's results, to judge each candidate against
 # today's rule and the champion scored on the very held-out rows each candidate faces: every

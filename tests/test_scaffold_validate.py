@@ -468,8 +468,12 @@ def test_a_panel_of_entities_over_years_is_split_on_its_years_with_the_entity_as
     (column,) = [d for d in drafted_values(charter) if d.key.startswith("split")]
     assert column.key == "split.column" and "`kind: random` judges that" in column.why
     assert [f for f in check_charter(charter, data=True) if f.level == "error"] == []
+    # judged against each country's latest training value carried forward, not the median of every year
+    assert (charter.baseline.kind, charter.baseline.groups, charter.baseline.statistic) == (
+        "group_rate", ["country"], "last")
     charter, notes = made("sweden", gap[gap.country == "Sweden"], "life_expectancy")
     assert (charter.split.kind, charter.split.column, charter.split.cluster) == ("temporal", "year", None)
+    assert (charter.baseline.kind, charter.baseline.statistic) == ("prior", "last")
     assert [n for n in notes if n.startswith("split on year") and "a series over time" in n]
 
     tx = frame("ggplot2", "txhousing").dropna(subset=["median"])
@@ -487,6 +491,7 @@ def test_a_panel_of_entities_over_years_is_split_on_its_years_with_the_entity_as
 
     charter, notes = made("wage", frame("ISLR", "Wage").drop(columns=["rownames"]), "wage")
     assert charter.split.kind == "random" and [n for n in notes if n.startswith("year holds years (2003-2009)")]
+    assert charter.baseline.statistic is None  # no series: the drafted median
 
     # years of two digits, as econometrics panels keep them (Ecdat's Cigar: 46 states over 63-92): years too.
     # A random split judged each state's cigarette sales between years it had learned: hgb MAE 5.1 (R² 0.93); on

@@ -973,6 +973,8 @@ def new_pilot(
             replace=[*([(period[2], "the period as its first day")] if period is not None else []),
                      *([marked[0]] if marked else [])],
             gate_slices=gate_slices, skewed=minority_share if primary == "quality.average_precision" else None,
+            last_of=None if task != "regression" or panel is None else (
+                (panel[1],) if panel[1] and panel[1] not in exclude else ()),  # a baseline's groups are features
             notebooks=Path(os.path.relpath(NOTEBOOKS, folder.resolve())).as_posix()), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -2241,7 +2243,10 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
                   classes: list[Any] | None = None, csv_options: Any = None,
                   ambiguous_dates: tuple[str, ...] = (), late: Sequence[str] = (),
                   replace: Sequence[tuple[str, str]] = (), gate_slices: bool = True,
-                  skewed: float | None = None) -> str:
+                  skewed: float | None = None, last_of: tuple[str, ...] | None = None) -> str:
+    """The drafted pilot.yaml. ``last_of``: a series split on its time, judged against its latest
+    value carried forward (``()``), or a panel's, against each entity's (``(entity,)``); None:
+    against the prior."""
     from .data.sql import quote_ident
 
     q = _yaml_scalar
@@ -2313,12 +2318,23 @@ def _charter_text(*, name: str, owner: str | None, data: str, fmt: str, table: s
                   "# shares (it answers the most frequent class); better: `kind: group_rate` with `groups:",
                   "# [col, ...]` (the most frequent class per group), or `kind: sql` with an `expression:`",
                   "# whose value is a class (CASE WHEN ... THEN 'a' ELSE 'b' END)."]
+    elif last_of is not None:  # the naive forecast: a median of all its past is a straw man for what trends
+        each = f"each {last_of[0]}'s own " if last_of else ""
+        lines += ["# Today's rule, the bar to clear. Until you write yours it is the naive forecast: the",
+                  f"# latest training value ({each}at the last training time) carried forward to every held-out",
+                  "# row; a median of the whole past is no bar for a series that trends. Better: the forecast",
+                  "# or rule used today (`kind: sql` with an `expression:`)."]
     else:
         lines += ["# Today's rule, the bar to clear. Until you write yours it is the training split's",
                   "# prior; better: `kind: sql` with `expression: CASE WHEN ... THEN 1 ELSE 0 END`, or",
                   "# `kind: group_rate` with `groups: [col, ...]` (the rate per group today's desk uses)."]
-    lines += ["baseline:                        # drafted: today's rule is the prior until you write yours",
-              "  kind: prior", "", "candidates:"]
+    if last_of is not None:
+        lines += ["baseline:                        # drafted: today's rule is the latest value until you write yours",
+                  *(["  kind: group_rate", f"  groups: [{q(last_of[0])}]", "  min_rows: 1"] if last_of else
+                    ["  kind: prior"]), "  statistic: last", "", "candidates:"]
+    else:
+        lines += ["baseline:                        # drafted: today's rule is the prior until you write yours",
+                  "  kind: prior", "", "candidates:"]
     for cname, est, params in candidates:
         lines += [f"  - name: {cname}", f"    estimator: {est}",
                   f"    params: {{{', '.join(f'{k}: {v}' for k, v in params.items())}}}"]

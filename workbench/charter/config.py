@@ -265,14 +265,17 @@ class Baseline(_Model):
     overall rate; ``prior``: the training split's positive rate or mean for every row.
     ``statistic`` (regression, ``prior`` and ``group_rate``): the constant a group gets, the
     ``mean`` or the ``median``; unset, the one the primary metric favours (the median for
-    quality.mae: a mean is no fair bar for an absolute error on a skewed target).
+    quality.mae: a mean is no fair bar for an absolute error on a skewed target); ``last``,
+    under a temporal split: the target's value at the latest training time (of each group):
+    the naive forecast a series or a panel is judged against, where a median of all its past
+    is a straw man for anything that trends.
     For a baseline of your own, point the baseline step at your notebook instead."""
 
     kind: Literal["sql", "group_rate", "prior"]
     expression: str | None = None
     groups: list[str] = []
     min_rows: int = Field(default=30, ge=1)
-    statistic: Literal["mean", "median"] | None = None
+    statistic: Literal["mean", "median", "last"] | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Baseline:
@@ -652,6 +655,11 @@ class Charter(_Model):
         dupes = sorted({n for n in cands if cands.count(n) > 1})
         if dupes:
             raise ValueError(f"candidate names must be unique; repeated: {', '.join(dupes)}")
+        if self.baseline is not None and self.baseline.statistic == "last" and (
+                self.split is None or self.split.kind != "temporal" or self.task is None
+                or self.task.kind != "regression"):
+            raise ValueError("baseline `statistic: last` carries the target's latest training value forward: it "
+                             "needs a regression task and a temporal split (`split: {kind: temporal, column: ...}`)")
         return self
 
     def modeling(self) -> ModelSpec:

@@ -75,6 +75,11 @@ class ModelingData:
         return [*self.categorical, *self.numeric]
 
     @property
+    def time_column(self) -> str | None:
+        """A temporal split's column (in ``train``: the view's every column is), else None."""
+        return self.split.get("column") if self.split.get("kind") == "temporal" else None
+
+    @property
     def X_train(self) -> pd.DataFrame:  # noqa: N802 - the usual name
         return self.train[self.features]
 

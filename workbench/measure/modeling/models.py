@@ -119,19 +119,36 @@ def _centre(statistic: str | None) -> Any:
     return np.median if statistic == "median" else np.mean
 
 
+def _latest(y: np.ndarray, when: pd.Series | None) -> float:
+    """The target at the latest time of ``when`` (the mean of the rows at that time: a panel's
+    last year). ``statistic: last``: a naive forecast."""
+    if when is None:
+        raise ConfigError("baseline `statistic: last` needs the temporal split's column in the training rows",
+                          where="pilot charter: baseline.statistic",
+                          hint="split on time (`split: {kind: temporal, column: ...}`), or use `median` or `mean`")
+    order = pd.Series(np.asarray(when)).rank(method="min").to_numpy()
+    top = order == np.nanmax(order)
+    return float(np.mean(y[top]))
+
+
 class Prior(_Scorer):
     """The training split's positive rate (classification) or mean (regression; or its median,
-    ``statistic: median``)."""
+    ``statistic: median``; or its latest value, ``statistic: last``, given ``when``: the
+    temporal split's column of the training rows)."""
 
     constant = True
 
     def __init__(self, task: Task, value: float, statistic: str | None = None) -> None:
         self.task, self.value, self.statistic = task, float(value), statistic
+        # the last value is a naive forecast, the bar a series is judged against; not a guess to call out
+        self.constant = statistic != "last"
 
     @classmethod
-    def fit(cls, y: pd.Series, task: Task, statistic: str | None = None) -> Prior:
+    def fit(cls, y: pd.Series, task: Task, statistic: str | None = None, when: pd.Series | None = None) -> Prior:
         if task.kind == "classification":
             return cls(task, float(np.mean(binary_target(y, task.positive_label))))
+        if statistic == "last":
+            return cls(task, _latest(pd.to_numeric(y).to_numpy(dtype=float), when), statistic)
         return cls(task, float(_centre(statistic)(pd.to_numeric(y))), statistic)
 
     def score(self, frame: pd.DataFrame) -> pd.Series:
@@ -140,6 +157,8 @@ class Prior(_Scorer):
 
     def describe(self) -> str:
         what = "positive rate" if self.task.kind == "classification" else getattr(self, "statistic", None) or "mean"
+        if what == "last":
+            return f"the training split's latest value, {self.value:.4g}, carried forward to every row"
         return f"the training split's {what}, {self.value:.4g}, for every row"
 
 
@@ -156,7 +175,7 @@ class GroupRate(_Scorer):
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, y: pd.Series, task: Task, groups: Sequence[str], *, min_rows: int = 30,
-            statistic: str | None = None) -> GroupRate:
+            statistic: str | None = None, when: pd.Series | None = None) -> GroupRate:
         missing = [g for g in groups if g not in frame.columns]
         if missing:
             raise ConfigError(f"baseline group column(s) {', '.join(missing)} are not in the feature view",
@@ -168,7 +187,12 @@ class GroupRate(_Scorer):
             data[g] = data[g].astype("float64")
         data["__y"] = np.asarray(truth, dtype=float)
         statistic = statistic if task.kind != "classification" else None  # a class share is a rate
-        centre = "median" if statistic == "median" else "mean"
+        centre = {"median": "median", "last": "last"}.get(statistic or "", "mean")
+        if statistic == "last":  # each group's value at its latest training time: rows in time order
+            overall = _latest(np.asarray(truth, dtype=float), when)
+            data = data.iloc[np.argsort(np.asarray(when), kind="stable")]
+        else:
+            overall = _centre(statistic)(np.asarray(truth, dtype=float))
         levels = []
         for depth in range(len(groups), 0, -1):
             keys = list(groups[:depth])
@@ -176,7 +200,6 @@ class GroupRate(_Scorer):
             agg = agg[agg["count"] >= min_rows]
             index = agg.index if depth > 1 else [(k,) for k in agg.index]
             levels.append({tuple(_key(v) for v in k): float(m) for k, m in zip(index, agg[centre], strict=True)})
-        overall = _centre(statistic)(np.asarray(truth, dtype=float))
         return cls(task, groups, levels, float(overall), numeric, min_rows, statistic)
 
     def score(self, frame: pd.DataFrame) -> pd.Series:
@@ -316,16 +339,19 @@ class SqlRule(_Scorer):
         return f"the SQL rule `{self.expression}`"
 
 
-def fit_baseline(spec: Baseline | None, train: pd.DataFrame, y: pd.Series, task: Task) -> _Scorer:
-    """Today's rule as the charter declares it (the prior when it declares none)."""
+def fit_baseline(spec: Baseline | None, train: pd.DataFrame, y: pd.Series, task: Task, *,
+                 time_column: str | None = None) -> _Scorer:
+    """Today's rule as the charter declares it (the prior when it declares none).
+    ``time_column``: a temporal split's column, which ``statistic: last`` orders the rows by."""
     if task.kind == "multiclass":  # class shares or a class-valued rule (workbench.measure.modeling.multiclass)
         from . import multiclass
 
         return multiclass.fit_baseline(spec, train, y, task, multiclass.class_labels(task, y))
+    when = train[time_column] if time_column is not None and time_column in train.columns else None
     if spec is None or spec.kind == "prior":
-        return Prior.fit(y, task, getattr(spec, "statistic", None))
+        return Prior.fit(y, task, getattr(spec, "statistic", None), when)
     if spec.kind == "group_rate":
-        return GroupRate.fit(train, y, task, spec.groups, min_rows=spec.min_rows, statistic=spec.statistic)
+        return GroupRate.fit(train, y, task, spec.groups, min_rows=spec.min_rows, statistic=spec.statistic, when=when)
     return SqlRule.fit(train, y, task, str(spec.expression))
 
 
