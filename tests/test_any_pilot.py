@@ -187,3 +187,37 @@ def test_skewed_class_is_gated_on_average_precision(tmp_path: Path) -> None:
 
 def _gates_of(charter) -> set[str]:
     return {g.metric for g in charter.gates if getattr(g, "metric", None)}
+
+
+def test_a_panel_is_judged_against_each_entity_carried_forward_not_a_median(tmp_path: Path) -> None:
+    """dslabs' gapminder, life expectancy by country and year, split on its latest years: hgb
+    (MAE 2.02) went to GO against the median of every past year (8.75), when each country's
+    latest value carried forward scores 1.99. `new` now drafts that naive forecast as today's
+    rule (`statistic: last` per country), and a model no better than it gets no GO."""
+    rng = np.random.default_rng(11)
+    stations, years = 40, range(2005, 2020)
+    level = rng.normal(50, 15, stations)
+    rows = []
+    for s in range(stations):  # each station's reading wanders from year to year: its last value is the best guess
+        walk = level[s] + np.cumsum(rng.normal(0, 3, len(years)))
+        rows += [(f"st{s:02d}", y, round(float(v), 2), round(float(rng.normal()), 3))
+                 for y, v in zip(years, walk, strict=True)]
+    pd.DataFrame(rows, columns=["station", "year", "reading", "noise"]).to_csv(tmp_path / "stations.csv", index=False)
+    made = cli_here("new", "stations", "--data", str(tmp_path / "stations.csv"), "--target", "reading",
+                    "--dir", str(tmp_path / "pilots"))
+    assert made.returncode == 0, made.stderr
+    charter_path = tmp_path / "pilots" / "stations" / "pilot.yaml"
+    charter = load_charter(charter_path)
+    assert (charter.split.kind, charter.split.column, charter.split.cluster) == ("temporal", "year", "station")
+    assert (charter.baseline.groups, charter.baseline.statistic) == (["station"], "last")
+    text = re.sub(r'(?m)^owner: .*?(   # drafted.*)$', r'owner: "field-analytics@water.internal"\1',
+                  charter_path.read_text())
+    charter_path.write_text(re.sub(r'(?m)^  on_call: .*?(   # drafted.*)$', r'  on_call: "oncall@water.internal"\1',
+                                   text))
+    assert cli_here("confirm", "--pilot", str(charter_path), "--all", "--by", "dr.who").returncode == 0
+    decision = run_pilot(load_charter(charter_path)).decision
+    assert decision.outcome != "go", decision.summary()
+    store = project_store(charter)
+    (base_run,) = [r for r in store.find_runs(charter.name, max_results=100) if r.info.run_name == "baseline"]
+    assert "latest value" in base_run.data.params["baseline"] and not [n for n in decision.notes
+                                                                        if "is a constant" in n]

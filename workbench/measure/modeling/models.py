@@ -264,6 +264,10 @@ class GroupRate(_Scorer):
 
     def describe(self) -> str:
         what = "rate" if self.task.kind == "classification" else getattr(self, "statistic", None) or "mean"
+        if what == "last":
+            return (f"each ({', '.join(self.groups)})'s latest value in the training split carried forward "
+                    f"({len(self.levels[0]):,} groups of at least {self.min_rows} rows), then coarser groups', then "
+                    f"the latest overall, {self.overall:.4g}")
         return (f"the training split's {what} per ({', '.join(self.groups)}) with at least {self.min_rows} rows "
                 f"({len(self.levels[0]):,} groups), then coarser groups, then the overall {self.overall:.4g}")
 
