@@ -78,3 +78,10 @@ def test_costs_timestamps_and_estimates_in_one_form() -> None:
     assert fmt.timestamp(1_700_000_000_000) == fmt.timestamp(1_700_000_000) == "2023-11-14 22:13:20 UTC"  # ms or s
     assert fmt.timestamp("2026-12-03T05:00:00+01:00") == "2026-12-03 04:00:00 UTC"
     assert fmt.distinct(12345) == "≈ 12,345" and fmt.distinct(5, exact=True) == "5"
+
+
+def test_a_list_names_a_few_and_counts_the_rest() -> None:
+    assert fmt.listed(["a", "b"], 3) == "a, b"
+    assert fmt.listed(["a", "b", "c"], 3) == "a, b, c"
+    assert fmt.listed((f"c{i}" for i in range(7)), 3) == "c0, c1, c2 and 4 more"
+    assert fmt.listed([], 3) == ""

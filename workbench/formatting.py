@@ -364,3 +364,10 @@ def styled(frame: Any, formats: Mapping[str, Callable[[Any], str]] | None = None
             formatters[col] = lambda v, base=base: v if isinstance(v, str) else base(v)
     style = frame.style.format(formatters, na_rep=MISSING)
     return style if index else style.hide(axis="index")
+
+
+def listed(items: Iterable[Any], limit: int) -> str:
+    """The first ``limit`` of ``items`` joined with commas, and how many more there are
+    (``a, b, c and 4 more``): a message names a few and counts the rest."""
+    texts = [str(i) for i in items]
+    return ", ".join(texts[:limit]) + (f" and {len(texts) - limit} more" if len(texts) > limit else "")

@@ -30,6 +30,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from . import formatting
 from .errors import ConfigError, IngestError
 from .files import inner_suffix, open_source
 from .measure.metrics import SKEWED  # a binary target's rarer class under this share: judged by its AP
@@ -650,7 +651,7 @@ def new_pilot(
         total = _totals_row(con, columns)
         if total is not None:
             at, summed, texts = total
-            shown = ", ".join(summed[:4]) + (f" and {len(summed) - 4} more" if len(summed) > 4 else "")
+            shown = formatting.listed(summed, 4)
             raise ConfigError(f"row {at:,} of {rows:,} holds the sum of all the other rows in {shown}"
                               + (f" ({texts})" if texts else "") + ": a total, not a record", where=str(data),
                               hint="delete that row (a spreadsheet's total line) and run `workbench new` again; "
@@ -712,11 +713,11 @@ def new_pilot(
                               "--target: a regression pilot judged in days")
         if names_records(target, distinct, labelled):  # mediation's school: SCH_ID, one a row
             others = [c for c in columns if c != target]
-            listed = ", ".join(others[:12]) + (f" and {len(others) - 12} more" if len(others) > 12 else "")
+            others_named = formatting.listed(others, 12)
             raise ConfigError(f"the target '{target}' is named as an identifier and holds {distinct:,} distinct "
                               f"values in {labelled:,} rows: it names a record, it is no outcome to predict",
                               where=str(data), hint="pass the column whose value is to be predicted as --target; the "
-                              f"others: {listed}")
+                              f"others: {others_named}")
         if (task == "regression" and columns[target] in _INTEGERS and distinct == labelled
                 and {min(v for v, _ in counts), max(v for v, _ in counts)} == {1, labelled}):
             notes.append(f"{target} holds each whole number from 1 to {labelled:,} once: a row number, or a rank of "
@@ -816,7 +817,7 @@ def new_pilot(
         if formatted:
             notes.append(_formatted_note(formatted, table))
         if measures:
-            shown = ", ".join(measures[:6]) + (f" and {len(measures) - 6} more" if len(measures) > 6 else "")
+            shown = formatting.listed(measures, 6)
             notes.append(f"{shown}: a different whole number in every row, spread over {SPREAD:g} times as many "
                          "values as rows or more: kept as measures (a count, an amount), not taken for identifiers; "
                          "one that numbers records belongs under `features.exclude`")
@@ -1952,12 +1953,13 @@ def _too_many_labels(con: Any, target: str, columns: dict[str, str], distinct: i
     said = f"the target '{target}' holds {distinct:,} distinct labels, more than the {MULTICLASS_MAX} classes a " \
         "multiclass pilot takes"
     if occasion or unique:
-        listed = ", ".join(others[:12]) + (f" and {len(others) - 12} more" if len(others) > 12 else "")
+        others_named = formatting.listed(others, 12)
         why = (f"a label of its own in {distinct / rows:.0%} of the rows: it names a record" if unique else
                f"each is seen once on each value of '{occasion}' (the two are a key of the rows): it names whom or "
                "what a row is about")
         raise ConfigError(f"{said}; {why}, no outcome to predict", where=str(data),
-                          hint=f"pass the column whose value is to be predicted as --target; the others: {listed}")
+                          hint="pass the column whose value is to be predicted as --target; the others: "
+                          f"{others_named}")
     raise ConfigError(said, where=str(data),
                       hint=f"group the labels into {MULTICLASS_MAX} classes at most (the rare ones as 'other') in the "
                       "data or a feature view, or binarise the target (`features:` as a SQL view, e.g. "

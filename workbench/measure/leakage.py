@@ -98,6 +98,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..formatting import listed
 from .metrics import SKEWED
 
 __all__ = ["Finding", "check_frame", "check_data", "identifier_name", "name_words", "names_records",
@@ -562,7 +563,7 @@ def _of_some_classes(finding: Finding, labels: Sequence[Any], classes: int) -> F
     its own size), which is still taken for a leak until acknowledged."""
     if len(labels) >= classes:
         return finding
-    named = ", ".join(repr(str(v)) for v in labels[:5]) + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
+    named = listed((repr(str(v)) for v in labels), 5)
     evidence = finding.evidence.replace(_NOT_A_SIGNAL, "is taken for a leak")
     return Finding(finding.feature, finding.check, f"{evidence}; found for class {named} against the rest "
                    f"({len(labels)} of {classes} classes)", finding.value)
@@ -1112,7 +1113,7 @@ def copies_by_pairs(pairs: Callable[[Sequence[str]], int], rows: int, many: Sequ
     share, chance = equal_all / equal_many, equal_rest / (rows * (rows - 1) / 2)
     if share < chance + _COPY_PAIR_GAP * (1 - chance):
         return None
-    named = ", ".join(many[:3]) + (f" and {len(many) - 3} more" if len(many) > 3 else "")
+    named = listed(many, 3)
     return (f"rows equal in {named} are equal in every other column and the target {share:.0%} of the time, two "
             f"rows at random {chance:.1%}: the same record, not chance")
 

@@ -36,6 +36,7 @@ import pandas as pd
 
 from ...charter.config import Baseline, Candidate, Task
 from ...errors import ConfigError, EvaluationError
+from ...formatting import listed
 from .. import stats
 from ..evaluation import QualityResult, slice_positions, slice_table
 from ..items.scoring import classification_quality, short_labels
@@ -263,8 +264,7 @@ class GuardedMulticlass(GuardedModel):
             if not single:
                 raise
             # sklearn names them by code (7.0, 8.0): the reader needs the labels, and the way out
-            shown = ", ".join(repr(str(v)) for v in single[:8]) + (f" and {len(single) - 8} more" if len(single) > 8
-                                                                   else "")
+            shown = listed((repr(str(v)) for v in single), 8)
             raise EvaluationError(f"{exc.what}; class(es) with a single training row: {shown}", where=exc.where,
                                   hint="an estimator that holds out a stratified share of the training rows "
                                   "(HistGradientBoosting's early stopping, on 10,000 rows or more) needs two of "
