@@ -443,6 +443,8 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
     held = HeldOut.copy(reader)
     # the unit of every interval: a group split's column, or the rows of a `cluster:` value
     held.group_column = str(split.column) if split.kind == "group" else split.cluster
+    if held.group_column is None and split.kind == "temporal":
+        held.group_column, held.group_sql = _series_blocks(held, str(split.column)) or (None, None)
     copies = None
     if sample is not None and sample.rows < train_split_rows and split.kind == "random":
         # the models saw a sample, but a held-out row copied from any training row is no held-out
@@ -463,6 +465,27 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
     excluded.update({c: "personal data (pii: true in its contract): never loaded" for c in personal})
     return ModelingData(_normalise(train, numeric, categorical), held, task.target, tuple(numeric), tuple(categorical),
                         recorded, excluded, dropped, tuple(personal), train_split_rows, spec.features.sql, copies)
+
+
+SERIES_BLOCKS = 30  # the units a series' held-out periods are cut into at least: the sample-size gate's groups
+
+
+def _series_blocks(held: HeldOut, column: str) -> tuple[str, str] | None:
+    """A series held out on its time, one row a period: neighbouring periods' errors move
+    together (a level a model misses for weeks on end), so its rows are no independent units,
+    and intervals on them are too narrow. Blocks of consecutive periods, :data:`SERIES_BLOCKS`
+    of them at least, are the units instead (batch means). (The name the units are shown by,
+    the SQL of a row's block on ``heldout`` joined as ``h``), or None: several rows a period
+    (events; a panel, whose `cluster:` says its unit), or fewer than two periods a block."""
+    if column not in held.columns:
+        return None
+    t = quote_ident(column)
+    rows, periods = held.con.execute(f"SELECT count(*), count(DISTINCT {t}) FROM heldout").fetchall()[0]
+    width = rows // SERIES_BLOCKS
+    if periods != rows or width < 2:
+        return None
+    return (f"{width} consecutive {column} values",
+            f"CAST((dense_rank() OVER (ORDER BY h.{t}) - 1) // {width} AS VARCHAR)")
 
 
 def _personal_columns(con: Any, base: str, *, where: str) -> list[str]:

@@ -54,6 +54,8 @@ class HeldOut:
         self.prepare: Callable[[pd.DataFrame], pd.DataFrame] = lambda frame: frame
         # a group split's column: its groups, not the rows, are the independent units of a comparison
         self.group_column: str | None = None
+        # the SQL of a row's unit when no column holds it (a series' blocks of periods): group_column names it
+        self.group_sql: str | None = None
         self._finalizer = weakref.finalize(self, _cleanup, con, folder)
 
     @staticmethod
@@ -163,6 +165,8 @@ class HeldOut:
     def group_key(self) -> str | None:
         """SQL for the :attr:`group_column` value of a row of ``heldout`` joined as ``h`` (as text;
         a null its own group), or None without a group split."""
+        if self.group_sql is not None:
+            return self.group_sql
         if self.group_column is None or self.group_column not in self.columns:
             return None
         return f"coalesce(CAST(h.{_q(self.group_column)} AS VARCHAR), '__wb_null')"
