@@ -1983,17 +1983,17 @@ def _ordered_scale(counts: list[tuple[Any, int]], target: str, *, tail: bool = T
     # evenly spaced in steps of more than one (an exam's grade points 0, 2, ..., 10): four values at least,
     # since three plan codes 10, 20, 30 are as likely
     run = next((i for i, (a, b) in enumerate(zip(values, values[1:], strict=False), 1) if b - a != step), len(values))
-    beyond, rows = values[run:], sum(c for _, c in pairs)
+    beyond, rows, past_rows = values[run:], sum(c for _, c in pairs), sum(c for _, c in pairs[run:])
     # a count's tail: 8 consecutive values at least from the smallest, holding 95 % of the rows; fewer are
     # a survey's scale, and a 9 or 99 past it a code for "don't know"
     if (step > 1 and len(values) < 4) or (beyond and not (
-            tail and step == 1 and run >= 8 and sum(c for _, c in pairs[run:]) <= 0.05 * rows
+            tail and step == 1 and run >= 8 and past_rows <= 0.05 * rows
             and not any(missing_code(v) for v in beyond))):
         return []
     lo, hi = f"{values[0]:g}", f"{values[run - 1]:g}"
     steps = f" in steps of {step:g}" if step > 1 else ""
     past = f", and {', '.join(f'{v:g}' for v in beyond[:5])}{' …' if len(beyond) > 5 else ''} in " \
-        f"{sum(c for _, c in pairs[run:])} rows (a count's tail?)" if beyond else ""
+        f"{past_rows} rows (a count's tail?)" if beyond else ""
     return [f"{target} holds the whole numbers {lo} to {hi}{steps}{past}, a scale: a multiclass pilot judges every "
             f"wrong class alike (a {hi} called {values[run - 1] - step:g} as wrong as a {hi} called {lo}); if the "
             "order matters, `--task regression` judges how far off each prediction is"]

@@ -126,9 +126,8 @@ def _latest(y: np.ndarray, when: pd.Series | None) -> float:
         raise ConfigError("baseline `statistic: last` needs the temporal split's column in the training rows",
                           where="pilot charter: baseline.statistic",
                           hint="split on time (`split: {kind: temporal, column: ...}`), or use `median` or `mean`")
-    order = pd.Series(np.asarray(when)).rank(method="min").to_numpy()
-    top = order == np.nanmax(order)
-    return float(np.mean(y[top]))
+    when = pd.Series(np.asarray(when))
+    return float(np.mean(y[(when == when.max()).to_numpy()]))
 
 
 class Prior(_Scorer):
@@ -136,12 +135,13 @@ class Prior(_Scorer):
     ``statistic: median``; or its latest value, ``statistic: last``, given ``when``: the
     temporal split's column of the training rows)."""
 
-    constant = True
-
     def __init__(self, task: Task, value: float, statistic: str | None = None) -> None:
         self.task, self.value, self.statistic = task, float(value), statistic
+
+    @property
+    def constant(self) -> bool:  # type: ignore[override]
         # the last value is a naive forecast, the bar a series is judged against; not a guess to call out
-        self.constant = statistic != "last"
+        return getattr(self, "statistic", None) != "last"
 
     @classmethod
     def fit(cls, y: pd.Series, task: Task, statistic: str | None = None, when: pd.Series | None = None) -> Prior:
@@ -266,7 +266,7 @@ class GroupRate(_Scorer):
         what = "rate" if self.task.kind == "classification" else getattr(self, "statistic", None) or "mean"
         if what == "last":
             return (f"each ({', '.join(self.groups)})'s latest value in the training split carried forward "
-                    f"({len(self.levels[0]):,} groups of at least {self.min_rows} rows), then coarser groups', then "
+                    f"({len(self.levels[0]):,} groups of at least {self.min_rows} rows), then coarser groups, then "
                     f"the latest overall, {self.overall:.4g}")
         return (f"the training split's {what} per ({', '.join(self.groups)}) with at least {self.min_rows} rows "
                 f"({len(self.levels[0]):,} groups), then coarser groups, then the overall {self.overall:.4g}")
