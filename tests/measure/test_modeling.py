@@ -84,6 +84,34 @@ def test_random_split_is_seeded_and_stratified(con) -> None:
     assert not other.evaluate.equals(a.evaluate)
 
 
+def test_each_seed_draws_rows_of_its_own() -> None:
+    """DuckDB's hash(a, b) XORs a value of b alone into one of a alone: seeded by it, a seed
+    flipped the same bits of every row, so 40 seeds made 4 group splits, and random splits
+    repeated or complemented each other (seeds 1, 3, 4, 6 and 7 held out the same 300 of
+    1,200 rows). Now any two seeds share about the quarter of rows two independent draws do."""
+    import itertools
+
+    rng = np.random.default_rng(1)
+    n = 1200
+    c = duckdb.connect()
+    c.register("frame_view", pd.DataFrame({"shop": rng.integers(0, 300, n), "balance": rng.normal(1500, 400, n),
+                                           "label": rng.choice(["yes", "no"], n)}))
+    c.execute("CREATE TABLE t AS SELECT * FROM frame_view")
+
+    def held(split: Split, column: str = "balance") -> set:  # a row's balance: its own
+        return set(modeling.load_data(c, ModelSpec(features=FeatureView(table="t"), split=split), CLS).evaluate[column])
+
+    random = [held(Split(kind="random", test_size=0.25, seed=k)) for k in range(12)]
+    assert len({frozenset(r) for r in random}) == 12
+    shared = [len(a & b) / len(a) for a, b in itertools.combinations(random, 2)]
+    assert 0.1 < min(shared) and max(shared) < 0.45, sorted(shared)  # independent draws: 0.25 +- 0.06 at 3 sd
+    groups = [frozenset(held(Split(kind="group", column="shop", test_size=0.25, seed=k), "shop")) for k in range(12)]
+    assert len(set(groups)) == 12
+    sampled = [set(modeling.load_data(c, ModelSpec(features=FeatureView(table="t"), split=Split(
+        kind="random", seed=0, train_sample={"rows": 300, "seed": k})), CLS).train["balance"]) for k in range(6)]
+    assert len({frozenset(s) for s in sampled}) == 6
+
+
 def test_a_group_split_keeps_every_value_on_one_side(con) -> None:
     # "visits" (0..8) as the entity: each value's rows all train or all judge, about 25 % of values held out
     s = spec(split=Split(kind="group", column="visits", test_size=0.25, seed=1))

@@ -11,10 +11,14 @@ rows). Memory stays bounded at any table size:
 - the held-out rows are streamed once, in Arrow record batches, into a scratch DuckDB
   file (:class:`~.heldout.HeldOut`) from which scoring streams them again.
 
-Random draws rank rows by ``hash(position, seed)`` in DuckDB, the position being the row's
-place in the view's order (``row_number() OVER ()``): reproducible for a given view, seed
-and DuckDB version, whatever the threads — give a view that joins an ``ORDER BY`` so its
-order, and so the draw, is fixed. Rows whose target is null are dropped and counted. Feature kinds come
+Random draws rank rows by ``hash(hash(position, seed))`` in DuckDB, the position being the
+row's place in the view's order (``row_number() OVER ()``): reproducible for a given view, seed
+and DuckDB version, whatever the threads. Give a view that joins an ``ORDER BY`` so its order,
+and so the draw, is fixed. The outer hash makes each seed a draw of its own: DuckDB's ``hash(a, b)``
+XORs a value of ``b`` alone into one of ``a`` alone, so a seed flipped the same bits of every
+row's hash, and the rows ranking lowest (or the groups below a cut) were one of a few sets
+whatever the seed (4 group splits in 40 seeds; random ones repeated or complemented each other).
+Rows whose target is null are dropped and counted. Feature kinds come
 from the training rows: numbers (booleans count as numbers) are numeric, text is
 categorical, dates and times are left out (a model cannot use them raw: derive e.g. a
 month in the SQL view).
@@ -247,9 +251,9 @@ def _draw(con: Any, view: str, where_sql: str, where_params: list, target: str, 
           quotas: dict[Any, int], *, where: str, view_params: list | None = None) -> tuple[str, list]:
     """A predicate keeping, per class (``None``: one draw over all rows), the ``quotas[c]``
     rows of ``view`` (numbered, filtered by ``where_sql``) with the smallest
-    ``hash(position, seed)``. One pass: DuckDB keeps the k smallest hashes per class
+    ``hash(hash(position, seed))``. One pass: DuckDB keeps the k smallest hashes per class
     (``min(h, k)``), not the rows."""
-    h = f"hash({_POS}, ?::BIGINT)"
+    h = f"hash(hash({_POS}, ?::BIGINT))"  # the outer hash: each seed its own order (module docstring)
     kmax = max(quotas.values())
     if kmax == 0:
         return "FALSE", []
@@ -377,7 +381,7 @@ def _load(con: Any, spec: ModelSpec, task: Task, batch_rows: int) -> ModelingDat
         train_sql, train_params = f"{col} BETWEEN ? AND ?", list(split.train or [])
         eval_sql, eval_params = f"{col} BETWEEN ? AND ?", list(split.evaluate or [])
     elif split.kind == "group":  # a value's rows on one side: held out when its hash falls below the share
-        key = f"hash(coalesce(CAST({quote_ident(str(split.column))} AS VARCHAR), '__wb_null'), ?::BIGINT)"
+        key = f"hash(hash(coalesce(CAST({quote_ident(str(split.column))} AS VARCHAR), '__wb_null'), ?::BIGINT))"
         cutoff = min(int(split.test_size * 2**64), 2**64 - 1)
         eval_sql, eval_params = f"{key} < ?::UBIGINT", [split.seed, cutoff]
         train_sql, train_params = f"NOT ({eval_sql})", list(eval_params)
