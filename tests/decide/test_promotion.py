@@ -725,3 +725,49 @@ def test_configurations_earlier_runs_scored_on_the_same_rows_widen_the_intervals
     assert d.evidence["earlier_configurations"] == 1
     page = render_scorecard(charter, store, d.pilot_run_id, d)
     assert "With 2 candidates scored on these rows (1 in this run, 1 other configuration(s) in other runs)" in page
+
+
+def test_a_split_tried_after_another_on_the_same_tables_is_a_look_too(store: Store) -> None:
+    """The same model judged on one seed's held-out rows, then on another's, until one passes:
+    each split was a look, and the pilot that passed on the second seed went to GO as if it were
+    the first. Now the configurations other runs scored on other splits of the same tables
+    widen the interval as the ones on the same rows do; so do other feature sets on the same
+    rows; new data (other fingerprints) starts afresh."""
+    from workbench.show.scorecard import render_scorecard
+
+    charter = make_charter("resplit", gates=[{"kind": "vs_baseline", "metric": "quality.roc_auc",
+                                              "min_relative_improvement": 0.05}])
+    logged = {"compare.baseline.roc_auc.diff": 0.06, "compare.baseline.roc_auc.ci_low": 0.035,
+              "compare.baseline.roc_auc.ci_high": 0.085, "heldout.rows": 900.0, "heldout.positives": 300.0,
+              "heldout.negatives": 600.0}
+
+    def tried(seed: int, rows: str = "fp-1", features: str = "distance, hour") -> dict:
+        ids = build_pilot(store, charter, {"good": {**candidate_metrics(0.72), **logged}})
+        store.set_tags(ids["evaluate"], {"workbench.fingerprint.flights": rows})
+        store.log_params(ids["evaluate"], {"split.kind": "random", "split.seed": seed, "split.train_rows": 2700,
+                                           "features.numeric": features})
+        store.log_params(ids["candidates"]["good"], {"estimator": "sklearn.linear_model.LogisticRegression",
+                                                     "param.C": 1.0})
+        return ids
+
+    tried(seed=0)
+    assert promote(charter, store, dry_run=True).outcome == "go"
+    tried(seed=1)  # the same model on another seed's rows
+    second = promote(charter, store, dry_run=True)
+    (gate,) = [g for g in second.gates if g.kind == "vs_baseline"]
+    assert second.outcome == "no-better" and gate.tie and gate.confidence == 0.975, gate.reason
+    assert "widened for the 2 candidates scored on these rows and on other splits of the same tables" in gate.reason
+    assert any("as one of 2 candidates scored on held-out rows of these tables (1 in this run, 1 on other splits "
+               "of the same tables, each a look as well)" in n for n in second.notes), second.notes
+    tried(seed=1, features="distance")  # another feature set on the same rows: another configuration
+    third = promote(charter, store, dry_run=True)
+    assert [g.confidence for g in third.gates if g.kind == "vs_baseline"] == [pytest.approx(1 - 0.05 / 3)]
+    assert any("(1 in this run, 1 other configuration(s) in other runs, 1 on other splits" in n
+               for n in third.notes), third.notes
+    tried(seed=2, rows="fp-2")  # new data: the looks at the old tables do not count
+    assert promote(charter, store, dry_run=True).outcome == "go"
+    tried(seed=3, rows="fp-2")
+    d = promote(charter, store, actor="ann")
+    assert d.outcome == "no-better" and d.evidence["other_splits"] == 1 and "earlier_configurations" not in d.evidence
+    page = render_scorecard(charter, store, d.pilot_run_id, d)
+    assert "With 2 candidates scored on held-out rows of these tables (1 in this run, 1 on other splits" in page

@@ -173,12 +173,16 @@ class Evidence:
     # other candidate configurations (estimator and parameters, else key) that other runs scored on the same
     # held-out rows: each was one more look at those rows, so the intervals are widened for them too (``looks``)
     earlier_configurations: int = 0
+    # configurations other runs scored on other held-out rows of the same tables (another seed, test
+    # size, period or split kind): a split tried after another, until one passes, is a look as well
+    other_splits: int = 0
 
     @property
     def looks(self) -> int:
-        """How many configurations were scored on these held-out rows: this run's candidates and
-        the other runs' others; the best of them is judged on a 1 - 0.05/looks interval."""
-        return len(self.candidates) + self.earlier_configurations
+        """How many configurations were scored on these tables' held-out rows: this run's candidates,
+        the other runs' others on these rows and all on other splits; the best of them is judged on a
+        1 - 0.05/looks interval."""
+        return len(self.candidates) + self.earlier_configurations + self.other_splits
 
 
 # -- pure gates ----------------------------------------------------------------------------
@@ -307,7 +311,8 @@ def _interval_text(d: Mapping[str, Any]) -> str:
     elif n is not None and d.get("items"):  # an eval set whose inputs repeat: each counted once
         rows = f" on {n:.0f} distinct paired inputs ({int(d['items'])} eval items)"
     method = f", {d['method']}" if d.get("method") else ""
-    several = (f", widened for the {d['candidates']} candidates scored on these rows (Bonferroni)"
+    elsewhere = " and on other splits of the same tables" if d.get("other_splits") else ""
+    several = (f", widened for the {d['candidates']} candidates scored on these rows{elsewhere} (Bonferroni)"
                if (d.get("candidates") or 1) > 1 else "")
     return f"difference {float(d['diff']):+.4g}, {stats.confidence_text(d.get('confidence'))} interval " \
            f"[{float(d['ci_low']):+.4g}, {float(d['ci_high']):+.4g}]{rows}{method}{several}"
@@ -318,14 +323,16 @@ _POINT_ONLY = "no paired interval was logged (compare/{ref}.json): judged on the
 
 def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: Mapping[str, float] | None, *,
                   run_id: str | None = None, baseline_run_id: str | None = None,
-                  comparison: Mapping[str, Any] | None = None, candidates: int = 1) -> GateResult:
+                  comparison: Mapping[str, Any] | None = None, candidates: int = 1,
+                  other_splits: int = 0) -> GateResult:
     """Better than the baseline by ``min_relative_improvement`` of |baseline| (0.05 = 5 %):
     the lower bound of the 95 % interval of the paired difference (``comparison``, or the
     logged ``compare.baseline.*``) must clear that margin; a margin inside the interval is a
     tie (``tie=True``: "no better than today"). Without an interval, the point values are
     compared, and the reason says so. Direction: the gate's ``higher_is_better``, else the
     metric registry. ``candidates``: how many were scored on the same rows; the interval of
-    the one judged is widened for them (:func:`~workbench.measure.stats.among_candidates`)."""
+    the one judged is widened for them (:func:`~workbench.measure.stats.among_candidates`);
+    ``other_splits`` of them were scored on other splits of the same tables (the reason says so)."""
     higher = _gate_higher(gate)
     op = ">=" if higher else "<="
     base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
@@ -346,7 +353,7 @@ def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: 
     change = (value - ref) / abs(ref) if ref != 0 else (0.0 if value == ref else math.copysign(math.inf, value - ref))
     d = paired(comparison, gate.metric, candidate, "baseline")
     if d is not None:
-        d = stats.among_candidates(d, candidates)
+        d = {**stats.among_candidates(d, candidates), **({"other_splits": other_splits} if other_splits else {})}
         verdict, lo_b, hi_b = judge_interval(d, higher=higher, margin=margin)
         # the bound named is the interval's worse end in the metric's own terms: its upper bound when
         # lower is better (a reader checks it against the interval printed just before)
@@ -375,7 +382,7 @@ def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: 
 def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: Mapping[str, float] | None, *,
                   champion_version: str | None, run_id: str | None = None,
                   champion_run_id: str | None = None, comparison: Mapping[str, Any] | None = None,
-                  candidates: int = 1) -> GateResult:
+                  candidates: int = 1, other_splits: int = 0) -> GateResult:
     """No worse than the champion by more than ``max_regression`` (absolute), or, with
     ``min_improvement``, better by at least that much (the interval's worse end past it: a
     candidate the rows cannot tell from the champion fails); no champion: pass. Direction:
@@ -405,7 +412,7 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
     same = comparison is not None and comparison.get("reference_label") == f"champion v{champion_version}"
     d = paired(comparison if same else None, gate.metric, candidate if same else None, "champion")
     if d is not None:  # the interval's lower bound (in the better direction) must reach the margin
-        d = stats.among_candidates(d, candidates)
+        d = {**stats.among_candidates(d, candidates), **({"other_splits": other_splits} if other_splits else {})}
         verdict, lo_b, _ = judge_interval(d, higher=higher, margin=margin, inclusive=not gate.min_improvement)
         head = f"{gate.metric} = {_fmt(value)} vs champion v{champion_version} {_fmt(ref)}: {_interval_text(d)}; "
         if gate.min_improvement:
@@ -746,11 +753,12 @@ def evaluate_gate(gate: Any, evidence: Evidence) -> GateResult:
     if isinstance(gate, BaselineGate):
         return baseline_gate(gate, ev.candidate_metrics, ev.baseline_metrics, run_id=ev.candidate_run_id,
                              baseline_run_id=ev.baseline_run_id, comparison=ev.comparisons.get("baseline"),
-                             candidates=ev.looks)
+                             candidates=ev.looks, other_splits=ev.other_splits)
     if isinstance(gate, ChampionGate):
         return champion_gate(gate, ev.candidate_metrics, ev.champion_metrics, champion_version=ev.champion_version,
                              run_id=ev.candidate_run_id, champion_run_id=ev.champion_run_id,
-                             comparison=ev.comparisons.get("champion"), candidates=ev.looks)
+                             comparison=ev.comparisons.get("champion"), candidates=ev.looks,
+                             other_splits=ev.other_splits)
     if isinstance(gate, SampleSizeGate):
         return sample_size_gate(gate, ev.candidate_metrics, task_kind=ev.task_kind, run_id=ev.candidate_run_id,
                                 declared=gate is not DEFAULT_SAMPLE_SIZE,
@@ -1019,7 +1027,7 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
         **_evaluate_evidence(store, evaluate_of[name]),
         unlabelled=_unlabelled(evaluate_of[name]),
         target_step=_num(evaluate_of[name].data.params, "target.step"),
-        earlier_configurations=_earlier_configurations(charter, store, evaluate_of[name], candidates, evaluate_of),
+        **_earlier_configurations(charter, store, evaluate_of[name], candidates, evaluate_of),
         environment=run_environment.from_tags(ptags),
         comparisons=_comparisons(store, cand.info.run_id),
         task_kind=charter.task.kind if charter.task else None,
@@ -1153,33 +1161,46 @@ def _heldout_rows(evaluate_run: Any) -> tuple | None:
 
 
 def _earlier_configurations(charter: Charter, store: Store, evaluate_run: Any, candidates: Mapping[str, Any],
-                            evaluate_of: Mapping[str, Any]) -> int:
-    """Candidate configurations (estimator and parameters, else key) that other runs scored on the very
-    held-out rows this run's candidates were scored on, this run's own left out: an analyst who
-    tries one setting after another on the same rows and keeps the best takes as many looks."""
+                            evaluate_of: Mapping[str, Any]) -> dict[str, int]:
+    """``earlier_configurations``: candidate configurations (estimator, parameters and features, else
+    key) that other runs scored on the very held-out rows this run's candidates were scored on, this
+    run's own left out: an analyst who tries one setting after another on the same rows and keeps the
+    best takes as many looks. ``other_splits``: the configurations other runs scored on other held-out
+    rows of the same tables (another seed, test size, period or kind of split), each split's own: one
+    who splits again until a candidate passes looks as often. New data (other fingerprints) starts afresh."""
     rows = _heldout_rows(evaluate_run)
     if rows is None:
-        return 0
+        return {}
 
-    def configuration(evaluate: Any, name: str, run: Any) -> Any:  # its estimator and parameters, else its key
+    def configuration(evaluate: Any, name: str, run: Any) -> Any:  # what was fitted on what, else its key
         params = run.data.params
         if "estimator" in params:
-            return params["estimator"], tuple(sorted((k, v) for k, v in params.items() if k.startswith("param.")))
+            features = tuple(sorted((k, v) for k, v in evaluate.data.params.items() if k.startswith("features.")))
+            return params["estimator"], tuple(sorted((k, v) for k, v in params.items() if k.startswith("param."))), \
+                features
         return _lineage(evaluate, name, run)
 
     own = {configuration(evaluate_of[n], n, r) for n, r in candidates.items()}
-    same = {r.info.run_id: r for r in store.find_runs(
+    judged = {r.info.run_id: (r, _heldout_rows(r)) for r in store.find_runs(
         charter.name, f"tags.`{TAG['role']}` = 'evaluate' and tags.`{TAG['cached']}` = 'false' "
-        "and attributes.status = 'FINISHED'", max_results=1000) if _heldout_rows(r) == rows}
-    if not same:
-        return 0
-    seen = set()
+        "and attributes.status = 'FINISHED'", max_results=1000)}
+    judged = {k: (r, held) for k, (r, held) in judged.items() if held is not None and held[0] == rows[0]}
+    if not judged:
+        return {}
+    same, elsewhere = set(), set()
     for run in store.find_runs(charter.name, f"tags.`{TAG['kind']}` = 'candidate' and attributes.status = 'FINISHED'",
                                max_results=5000):
-        parent = same.get(run.data.tags.get(TAG["parent"], ""))
-        if parent is not None:
-            seen.add(configuration(parent, run.data.tags.get("workbench.candidate") or run.info.run_name, run))
-    return len(seen - own - {None})
+        parent, held = judged.get(run.data.tags.get(TAG["parent"], ""), (None, None))
+        if parent is None:
+            continue
+        seen = configuration(parent, run.data.tags.get("workbench.candidate") or run.info.run_name, run)
+        if seen is None:
+            continue
+        if held == rows:
+            same.add(seen)
+        else:
+            elsewhere.add((held, seen))
+    return {"earlier_configurations": len(same - own), "other_splits": len(elsewhere)}
 
 
 def _evaluate_evidence(store: Store, run: Any) -> dict[str, Any]:
@@ -1254,8 +1275,9 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
                      else f" (best {charter.primary_metric});") if len(ev.candidates) > 1 else "")
         notes.append(f"candidate '{ev.candidate}'{chosen} judged against today's rule and the champion on "
                      f"{stats.confidence_text(stats.confidence_among(ev.looks))} intervals, not 95 %, "
-                     f"as one of {ev.looks} candidates scored on the same rows"
-                     f"{stats.other_runs_text(len(ev.candidates), ev.earlier_configurations)} "
+                     f"as one of {ev.looks} candidates scored on "
+                     f"{'held-out rows of these tables' if ev.other_splits else 'the same rows'}"
+                     f"{stats.other_runs_text(len(ev.candidates), ev.earlier_configurations, ev.other_splits)} "
                      "(README, \"Several candidates\")")
     notes += _error_notes(ev, charter.gates)
     existing = registry.matching_version(store, model_name, ev.model_id, ev.lineage) if passed and not drafted \
@@ -1327,6 +1349,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
                   "candidates": dict(ev.candidates),
                   **({"candidate_cached_from": ev.candidate_cached_from} if ev.candidate_cached_from else {}),
                   **({"earlier_configurations": ev.earlier_configurations} if ev.earlier_configurations else {}),
+                  **({"other_splits": ev.other_splits} if ev.other_splits else {}),
                   **retrained,
                   **({"allowed_rolled_back": allowed_rolled_back} if allowed_rolled_back else {})},
         fingerprints=dict(ev.fingerprints), contract_versions=dict(ev.contract_versions), git_commit=ev.git_commit,

@@ -557,10 +557,15 @@ def confidence_among(candidates: int, confidence: float = CONFIDENCE) -> float:
     return 1 - (1 - confidence) / max(candidates, 1)
 
 
-def other_runs_text(in_run: int, other: int) -> str:
+def other_runs_text(in_run: int, other: int, other_splits: int = 0) -> str:
     """`` (2 in this run, 1 other configuration(s) in other runs)`` when ``other`` configurations
-    of other runs were counted among the candidates, else nothing: as notes and reports print it."""
-    return f" ({in_run} in this run, {other} other configuration(s) in other runs)" if other else ""
+    of other runs were counted among the candidates, ``, 3 on other splits of the same tables``
+    when ``other_splits`` were, else nothing: as notes and reports print it."""
+    if not other and not other_splits:
+        return ""
+    parts = [f"{in_run} in this run"] + ([f"{other} other configuration(s) in other runs"] if other else []) \
+        + ([f"{other_splits} on other splits of the same tables, each a look as well"] if other_splits else [])
+    return f" ({', '.join(parts)})"
 
 
 def among_candidates(diff: Mapping[str, Any], candidates: int) -> dict[str, Any]:

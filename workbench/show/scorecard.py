@@ -528,10 +528,11 @@ def _interval_text(d: Mapping[str, Any] | None) -> str:
 
 
 def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected: str | None, *,
-                       earlier: int = 0) -> str:
+                       earlier: int = 0, other_splits: int = 0) -> str:
     """Paired differences with 95 % intervals (compare/<reference>.json of each candidate run),
     then, for the judged candidate, every slice's difference, worst first (as numbers).
-    ``earlier``: other configurations other runs scored on the same rows (the decision's)."""
+    ``earlier``: other configurations other runs scored on the same rows, ``other_splits``: those they
+    scored on other splits of the same tables (the decision's)."""
     how = ("Each candidate minus today's way on the very same eval items: the difference and its 95 % interval "
            "(t intervals on per-item differences for means of a per-item value, such as accuracy, hit@k or "
            "MRR@k; a paired bootstrap over items for macro averages over classes)."
@@ -539,9 +540,10 @@ def _intervals_section(charter: Charter, layout: Any, reader: _Reader, selected:
            "Each candidate minus today's rule (and the champion) on the very same held-out rows: the difference "
            "and its 95 % interval (DeLong for ROC AUC, t intervals on per-row differences for mean-type metrics, "
            "a paired bootstrap for the rest).")
-    several = len(layout.candidates) + earlier
+    several = len(layout.candidates) + earlier + other_splits
     wider = ("" if several < 2 else
-             f" With {several} candidates scored on these rows{other_runs_text(len(layout.candidates), earlier)}, "
+             f" With {several} candidates scored on {'held-out rows of these tables' if other_splits else 'these rows'}"
+             f"{other_runs_text(len(layout.candidates), earlier, other_splits)}, "
              "the gates judge the chosen one on "
              f"{confidence_text(confidence_among(several))} intervals, each side widened (README, \"Several "
              "candidates\"): the best of several clears a margin by chance more often than one does.")
@@ -848,7 +850,8 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
         _compare_section(charter, models, selected, run_ids),
         _evaluation_section(layout, reader, pilot_run_id, selected),
         _intervals_section(charter, layout, reader, selected,
-                           earlier=(getattr(decision, "evidence", None) or {}).get("earlier_configurations", 0)),
+                           earlier=(getattr(decision, "evidence", None) or {}).get("earlier_configurations", 0),
+                           other_splits=(getattr(decision, "evidence", None) or {}).get("other_splits", 0)),
         _slices_section(charter, models),
         _items_section(charter, store, layout),
         _probes_section(models, probe_details),
