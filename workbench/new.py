@@ -1413,8 +1413,10 @@ def _read_period_text(con: Any, columns: dict[str, str], target: str, time_colum
 
 def _leaks(con: Any, columns: dict[str, str], target: str, task: str, positive: Any, time_column: str | None,
            exclude: dict[str, str]) -> dict[str, str]:
-    """Columns the leakage checks flag on a sample of the file's rows -> why (never drafted as features)."""
-    from .measure.leakage import SAMPLE_ROWS, check_frame
+    """Columns the leakage checks flag on a sample of the file's rows -> why (never drafted as features);
+    for a binary target, also those ranking the classes within ``NEAR_AUC`` under the bar, which the
+    run's check on its training rows alone may put over it."""
+    from .measure.leakage import MAX_AUC, NEAR_AUC, SAMPLE_ROWS, check_frame
 
     reader = con.cursor()  # a cursor of its own: an earlier fetchone() may leave a result open on con
     try:
@@ -1426,13 +1428,19 @@ def _leaks(con: Any, columns: dict[str, str], target: str, task: str, positive: 
     numeric = [c for c, t in usable.items() if t in _NUMERIC or t == "BOOLEAN" or t.startswith("DECIMAL")]
     categorical = [c for c, t in usable.items() if t == "VARCHAR"]
     dates = [c for c, t in columns.items() if t in _TIME_TYPES and c != target and c not in exclude]
+    scores: dict[str, float] = {}
     found = check_frame(frame, target, task_kind=task, numeric=numeric, categorical=categorical,
                         positive_label=positive, time_column=time_column,
-                        split_kind="temporal" if time_column else "random", dates=dates)
+                        split_kind="temporal" if time_column else "random", dates=dates, scores=scores)
     out: dict[str, str] = {}
     for f in found:
         if f.check != "split" and f.feature not in out:
             out[f.feature] = f"leak ({f.check}): {f.evidence}"
+    for col, auc in sorted(scores.items(), key=lambda kv: -kv[1]):
+        if col not in out and col != time_column and MAX_AUC - NEAR_AUC <= auc < MAX_AUC:
+            out[col] = (f"near a leak (single_feature): alone it ranks the classes with ROC AUC {auc:.3f} here (out "
+                        f"of sample), within {NEAR_AUC} of the {MAX_AUC} a run takes for a leak until acknowledged; "
+                        "the run measures it again on its training rows alone, where it may reach the bar")
     return out
 
 
