@@ -727,6 +727,46 @@ def test_configurations_earlier_runs_scored_on_the_same_rows_widen_the_intervals
     assert "With 2 candidates scored on these rows (1 in this run, 1 other configuration(s) in other runs)" in page
 
 
+def test_a_gate_eased_after_it_held_a_candidate_back_is_named_in_the_decision(store: Store) -> None:
+    """A 10 % margin over today's rule held the candidate back (NO BETTER); the owner lowered it to
+    5 % and the same evidence went to GO, with nothing in the record to say the bar had moved after
+    the result was seen. Now the decision names it, and a gate removed after failing too; the same
+    bar, or new data, says nothing."""
+    from workbench.show.scorecard import render_scorecard
+
+    logged = {"compare.baseline.roc_auc.diff": 0.06, "compare.baseline.roc_auc.ci_low": 0.035,
+              "compare.baseline.roc_auc.ci_high": 0.085, "heldout.rows": 900.0, "heldout.positives": 300.0,
+              "heldout.negatives": 600.0}
+    latency = {"name": "p95_latency", "kind": "threshold", "metric": "latency.p95_ms", "op": "<=", "value": 100}
+
+    def decided(margin: float, *, rows: str = "fp-1", budget: float | None = 100, actor: str = "ann"):
+        charter = make_charter("eased", gates=[{"name": "beats_todays_rule", "kind": "vs_baseline",
+                                                "metric": "quality.roc_auc", "min_relative_improvement": margin},
+                                               *([{**latency, "value": budget}] if budget else [])])
+        ids = build_pilot(store, charter, {"good": {**candidate_metrics(0.72), **logged, "latency.p95_ms": 120.0}},
+                          models=("good",))
+        store.set_tags(ids["pilot"], {"workbench.fingerprint.flights": rows})
+        store.set_tags(ids["evaluate"], {"workbench.fingerprint.flights": rows})
+        return charter, promote(charter, store, actor=actor)
+
+    _, held = decided(0.10, budget=100)
+    assert held.outcome == "no-go" and not any("asks less" in n for n in held.notes), held.notes
+    _, again = decided(0.10, budget=100)  # the same bars: nothing eased
+    assert not any("asks less" in n or "is gone" in n for n in again.notes), again.notes
+    charter, eased = decided(0.05, budget=None)
+    assert eased.outcome == "go", [g.reason for g in eased.gates]
+    (margin,) = [n for n in eased.notes if n.startswith("gate 'beats_todays_rule' asks less than when it held "
+                                                         "candidate 'good' back on these tables (no-go, ")]
+    assert "10.00% over today's rule then, 5.00% over today's rule now" in margin
+    assert "a bar lowered once its result was seen was not set beforehand" in margin
+    assert any(n.startswith("gate 'p95_latency' is gone, which held candidate 'good' back on these tables")
+               for n in eased.notes), eased.notes
+    page = render_scorecard(charter, store, eased.pilot_run_id, eased)
+    assert "Note: gate &#x27;beats_todays_rule&#x27; asks less than" in page or "asks less than when it held" in page
+    _, fresh = decided(0.05, rows="fp-2", budget=None)  # new data: judged afresh
+    assert not any("asks less" in n or "is gone" in n for n in fresh.notes), fresh.notes
+
+
 def test_a_split_tried_after_another_on_the_same_tables_is_a_look_too(store: Store) -> None:
     """The same model judged on one seed's held-out rows, then on another's, until one passes:
     each split was a look, and the pilot that passed on the second seed went to GO as if it were

@@ -1203,6 +1203,56 @@ def _earlier_configurations(charter: Charter, store: Store, evaluate_run: Any, c
     return {"earlier_configurations": len(same - own), "other_splits": len(elsewhere)}
 
 
+def _bar(g: Any) -> float | None:
+    """How much a gate asks, larger is stricter: a vs_baseline gate's margin as a share of today's
+    value, a vs_champion gate's in the metric's units, a floor's value, a ceiling's negated."""
+    if g.threshold is None or g.op not in (">=", ">", "<=", "<"):
+        return None
+    up = g.op in (">=", ">")
+    if g.kind in ("vs_baseline", "vs_champion"):
+        if g.reference is None:
+            return None
+        margin = (g.threshold - g.reference) if up else (g.reference - g.threshold)
+        return margin / abs(g.reference) if g.kind == "vs_baseline" and g.reference else margin
+    return g.threshold if up else -g.threshold
+
+
+def _bar_text(g: Any, bar: float) -> str:
+    if g.kind == "vs_baseline":
+        return f"{bar:.2%} over today's rule"
+    if g.kind == "vs_champion":
+        return f"{'a gain of' if bar > 0 else 'a loss of at most'} {abs(bar):.4g} against the champion"
+    return f"{g.op} {g.threshold:.6g}"
+
+
+def _eased_notes(earlier: Sequence[Any], gates: Sequence[GateResult], fingerprints: Mapping[str, str]) -> list[str]:
+    """A note for each gate that asks less now, or is gone, than when it held a candidate back on
+    these very tables (an earlier decision on the same fingerprints that did not pass it): a bar
+    lowered once its result was seen is no bar set beforehand, and a reviewer should know which."""
+    now = {g.name: g for g in gates}
+    eased: dict[str, str] = {}
+    for d in sorted(earlier, key=lambda d: d.timestamp):
+        if d.dry_run or not fingerprints or dict(d.fingerprints) != dict(fingerprints):
+            continue
+        for old in d.gates:
+            if old.passed or old.name in eased or old.kind in ("rollback", "production_plan", "leakage"):
+                continue
+            held = (f"held candidate '{d.candidate}' back on these tables ({d.outcome}, "
+                    f"{d.timestamp[:16].replace('T', ' ')} UTC)")
+            new = now.get(old.name)
+            if new is None:
+                eased[old.name] = f"gate '{old.name}' is gone, which {held}"
+                continue
+            before, after = _bar(old), _bar(new)
+            if before is not None and after is not None and new.kind == old.kind \
+                    and after < before - 1e-9 * max(1.0, abs(before)):
+                eased[old.name] = (f"gate '{old.name}' asks less than when it {held}: {_bar_text(old, before)} then, "
+                                   f"{_bar_text(new, after)} now")
+    return [f"{text}: a bar lowered once its result was seen was not set beforehand, and a reviewer weighs the "
+            "outcome knowing it; new data (new fingerprints) is judged afresh (README, \"Eased gates\")"
+            for text in eased.values()]
+
+
 def _evaluate_evidence(store: Store, run: Any) -> dict[str, Any]:
     """The evaluate run's leakage findings, shift metrics and shift columns."""
     import json
@@ -1280,6 +1330,11 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
                      f"{stats.other_runs_text(len(ev.candidates), ev.earlier_configurations, ev.other_splits)} "
                      "(README, \"Several candidates\")")
     notes += _error_notes(ev, charter.gates)
+    try:
+        earlier = registry.history(charter, store)
+    except PromotionError:  # an unreadable record: `workbench audit` reports it; the notes go without
+        earlier = []
+    notes += _eased_notes(earlier, gates, ev.fingerprints)
     existing = registry.matching_version(store, model_name, ev.model_id, ev.lineage) if passed and not drafted \
         else None
     allowed_rolled_back = None
