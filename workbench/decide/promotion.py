@@ -318,6 +318,12 @@ def _interval_text(d: Mapping[str, Any]) -> str:
            f"[{float(d['ci_low']):+.4g}, {float(d['ci_high']):+.4g}]{rows}{method}{several}"
 
 
+def _among(d: Mapping[str, Any], candidates: int, other_splits: int) -> dict[str, Any]:
+    """The interval widened for the ``candidates`` looked at (:func:`stats.among_candidates`), and how
+    many of them were on other splits of the same tables, for :func:`_interval_text` to say."""
+    return {**stats.among_candidates(d, candidates), **({"other_splits": other_splits} if other_splits else {})}
+
+
 _POINT_ONLY = "no paired interval was logged (compare/{ref}.json): judged on the point values alone"
 
 
@@ -353,7 +359,7 @@ def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: 
     change = (value - ref) / abs(ref) if ref != 0 else (0.0 if value == ref else math.copysign(math.inf, value - ref))
     d = paired(comparison, gate.metric, candidate, "baseline")
     if d is not None:
-        d = {**stats.among_candidates(d, candidates), **({"other_splits": other_splits} if other_splits else {})}
+        d = _among(d, candidates, other_splits)
         verdict, lo_b, hi_b = judge_interval(d, higher=higher, margin=margin)
         # the bound named is the interval's worse end in the metric's own terms: its upper bound when
         # lower is better (a reader checks it against the interval printed just before)
@@ -412,7 +418,7 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
     same = comparison is not None and comparison.get("reference_label") == f"champion v{champion_version}"
     d = paired(comparison if same else None, gate.metric, candidate if same else None, "champion")
     if d is not None:  # the interval's lower bound (in the better direction) must reach the margin
-        d = {**stats.among_candidates(d, candidates), **({"other_splits": other_splits} if other_splits else {})}
+        d = _among(d, candidates, other_splits)
         verdict, lo_b, _ = judge_interval(d, higher=higher, margin=margin, inclusive=not gate.min_improvement)
         head = f"{gate.metric} = {_fmt(value)} vs champion v{champion_version} {_fmt(ref)}: {_interval_text(d)}; "
         if gate.min_improvement:
@@ -1181,10 +1187,12 @@ def _earlier_configurations(charter: Charter, store: Store, evaluate_run: Any, c
         return _lineage(evaluate, name, run)
 
     own = {configuration(evaluate_of[n], n, r) for n, r in candidates.items()}
-    judged = {r.info.run_id: (r, _heldout_rows(r)) for r in store.find_runs(
-        charter.name, f"tags.`{TAG['role']}` = 'evaluate' and tags.`{TAG['cached']}` = 'false' "
-        "and attributes.status = 'FINISHED'", max_results=1000)}
-    judged = {k: (r, held) for k, (r, held) in judged.items() if held is not None and held[0] == rows[0]}
+    judged = {}  # the evaluate runs that scored held-out rows of these tables: run id -> (run, its rows)
+    for r in store.find_runs(charter.name, f"tags.`{TAG['role']}` = 'evaluate' and tags.`{TAG['cached']}` = 'false' "
+                             "and attributes.status = 'FINISHED'", max_results=1000):
+        held = _heldout_rows(r)
+        if held is not None and held[0] == rows[0]:
+            judged[r.info.run_id] = (r, held)
     if not judged:
         return {}
     same, elsewhere = set(), set()

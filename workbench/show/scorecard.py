@@ -841,6 +841,7 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
         probe_details[key] = reader.json(run.info.run_id, f"{name}/probes.json")
         figures += _figures(reader, run.info.run_id, name)
     selected = getattr(decision, "candidate", None)
+    evidence = getattr(decision, "evidence", None) or {}  # the looks the decision counted
     body = [
         _header(charter, pilot, closing=closing),
         _decision_section(decision, note),
@@ -849,9 +850,8 @@ def render_scorecard(charter: Charter, store: Store, pilot_run_id: str, decision
         _profile_section(layout.step("profile"), reader, figures, pilot_run_id),
         _compare_section(charter, models, selected, run_ids),
         _evaluation_section(layout, reader, pilot_run_id, selected),
-        _intervals_section(charter, layout, reader, selected,
-                           earlier=(getattr(decision, "evidence", None) or {}).get("earlier_configurations", 0),
-                           other_splits=(getattr(decision, "evidence", None) or {}).get("other_splits", 0)),
+        _intervals_section(charter, layout, reader, selected, earlier=evidence.get("earlier_configurations", 0),
+                           other_splits=evidence.get("other_splits", 0)),
         _slices_section(charter, models),
         _items_section(charter, store, layout),
         _probes_section(models, probe_details),
