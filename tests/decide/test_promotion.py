@@ -767,6 +767,49 @@ def test_a_gate_eased_after_it_held_a_candidate_back_is_named_in_the_decision(st
     assert not any("asks less" in n or "is gone" in n for n in fresh.notes), fresh.notes
 
 
+def test_todays_rule_weakened_after_it_held_a_candidate_back_is_named_in_the_decision(store: Store) -> None:
+    """A 10 % margin over today's rule held the candidate back; the owner swapped today's rule for a
+    weaker one (its overall rate instead of its rate per group) and the same candidate cleared the
+    same margin, with nothing in the record to say the reference had moved after the result was
+    seen. Now the decision names it; the same rule again, another split or new data say nothing."""
+    from workbench.show.scorecard import render_scorecard
+
+    charter = make_charter("weakened", gates=[{"name": "beats_todays_rule", "kind": "vs_baseline",
+                                               "metric": "quality.roc_auc", "min_relative_improvement": 0.10}])
+    per_group, overall = "the training split's rate per (carrier, origin)", "the training split's overall rate"
+
+    def decided(rule_auc: float, rule: str, *, seed: int = 0, rows: str = "fp-1"):
+        diff = 0.72 - rule_auc
+        ids = build_pilot(store, charter, {"good": {
+            **candidate_metrics(0.72), "compare.baseline.roc_auc.diff": diff, "heldout.rows": 900.0,
+            "compare.baseline.roc_auc.ci_low": diff - 0.025, "compare.baseline.roc_auc.ci_high": diff + 0.025,
+            "heldout.positives": 300.0, "heldout.negatives": 600.0}}, models=("good",),
+            baseline=candidate_metrics(rule_auc))
+        store.log_params(ids["baseline"], {"baseline": rule, "split.kind": "random", "split.seed": seed})
+        for role in ("pilot", "evaluate"):
+            store.set_tags(ids[role], {"workbench.fingerprint.flights": rows})
+        return promote(charter, store, actor="ann")
+
+    def named(decision) -> list[str]:
+        return [n for n in decision.notes if n.startswith("today's rule, the reference of gate")]
+
+    held = decided(0.66, per_group)
+    assert held.outcome == "no-better" and not named(held), held.notes
+    again = decided(0.66, per_group)  # the same rule, run again: nothing weakened
+    assert again.outcome == "no-better" and not named(again), again.notes
+    weak = decided(0.60, overall)
+    assert weak.outcome == "go", [g.reason for g in weak.gates]
+    (note,) = named(weak)
+    assert note.startswith("today's rule, the reference of gate 'beats_todays_rule', scores less than when that "
+                           "gate held candidate 'good' back on these tables (no-better, "), note
+    assert f"quality.roc_auc 0.66 then, 0.6 now, on the same split; its rule then: {per_group}; now: {overall}" \
+        in note
+    page = render_scorecard(charter, store, weak.pilot_run_id, weak)
+    assert "scores less than when that gate held candidate" in page
+    assert not named(decided(0.60, overall, seed=1))  # another split: other rows, counted as a look instead
+    assert not named(decided(0.60, overall, rows="fp-2"))  # new data: judged afresh
+
+
 def test_a_split_tried_after_another_on_the_same_tables_is_a_look_too(store: Store) -> None:
     """The same model judged on one seed's held-out rows, then on another's, until one passes:
     each split was a look, and the pilot that passed on the second seed went to GO as if it were

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -1233,32 +1233,83 @@ def _bar_text(g: Any, bar: float) -> str:
     return f"{g.op} {g.threshold:.6g}"
 
 
+def _held_back(earlier: Sequence[Any], fingerprints: Mapping[str, str]) -> Iterator[tuple[Any, str]]:
+    """Each gate that held a candidate back (did not pass) in an earlier decision on these very tables
+    (the same fingerprints), oldest first, with the words that say which decision it was."""
+    for d in sorted(earlier, key=lambda d: d.timestamp):
+        if d.dry_run or not fingerprints or dict(d.fingerprints) != dict(fingerprints):
+            continue
+        for old in d.gates:
+            if not old.passed and old.kind not in ("rollback", "production_plan", "leakage"):
+                yield old, (f"held candidate '{d.candidate}' back on these tables ({d.outcome}, "
+                            f"{d.timestamp[:16].replace('T', ' ')} UTC)")
+
+
 def _eased_notes(earlier: Sequence[Any], gates: Sequence[GateResult], fingerprints: Mapping[str, str]) -> list[str]:
     """A note for each gate that asks less now, or is gone, than when it held a candidate back on
     these very tables (an earlier decision on the same fingerprints that did not pass it): a bar
     lowered once its result was seen is no bar set beforehand, and a reviewer should know which."""
     now = {g.name: g for g in gates}
     eased: dict[str, str] = {}
-    for d in sorted(earlier, key=lambda d: d.timestamp):
-        if d.dry_run or not fingerprints or dict(d.fingerprints) != dict(fingerprints):
+    for old, held in _held_back(earlier, fingerprints):
+        if old.name in eased:
             continue
-        for old in d.gates:
-            if old.passed or old.name in eased or old.kind in ("rollback", "production_plan", "leakage"):
-                continue
-            held = (f"held candidate '{d.candidate}' back on these tables ({d.outcome}, "
-                    f"{d.timestamp[:16].replace('T', ' ')} UTC)")
-            new = now.get(old.name)
-            if new is None:
-                eased[old.name] = f"gate '{old.name}' is gone, which {held}"
-                continue
-            before, after = _bar(old), _bar(new)
-            if before is not None and after is not None and new.kind == old.kind \
-                    and after < before - 1e-9 * max(1.0, abs(before)):
-                eased[old.name] = (f"gate '{old.name}' asks less than when it {held}: {_bar_text(old, before)} then, "
-                                   f"{_bar_text(new, after)} now")
+        new = now.get(old.name)
+        if new is None:
+            eased[old.name] = f"gate '{old.name}' is gone, which {held}"
+            continue
+        before, after = _bar(old), _bar(new)
+        if before is not None and after is not None and new.kind == old.kind \
+                and after < before - 1e-9 * max(1.0, abs(before)):
+            eased[old.name] = (f"gate '{old.name}' asks less than when it {held}: {_bar_text(old, before)} then, "
+                               f"{_bar_text(new, after)} now")
     return [f"{text}: a bar lowered once its result was seen was not set beforehand, and a reviewer weighs the "
             "outcome knowing it; new data (new fingerprints) is judged afresh (README, \"Eased gates\")"
             for text in eased.values()]
+
+
+def _weakened_rule_notes(store: Store, earlier: Sequence[Any], gates: Sequence[GateResult],
+                         fingerprints: Mapping[str, str]) -> list[str]:
+    """A note for each gate against today's rule whose rule scores less now, on the same split of
+    these very tables, than when that gate held a candidate back: a rule changed once a candidate
+    failed against it moves the bar as surely as a lowered margin, and is as easy to miss. Another
+    split is left out here: its rows differ, and it is counted as a look (``other_splits``)."""
+    now = {g.name: g for g in gates if g.kind == "vs_baseline" and g.reference is not None and g.reference_run_id}
+    if not now:
+        return []
+    read: dict[str, tuple[str | None, dict[str, str]] | None] = {}
+
+    def rule(run_id: str) -> tuple[str | None, dict[str, str]] | None:  # its rule and its split, as logged
+        if run_id not in read:
+            try:
+                params = dict(store.get_run(run_id).data.params)
+            except Exception:  # noqa: BLE001 - deleted or unreadable: nothing to compare, so nothing said
+                read[run_id] = None
+            else:
+                read[run_id] = params.get("baseline"), {k: v for k, v in params.items() if k.startswith("split.")}
+        return read[run_id]
+
+    weakened: dict[str, str] = {}
+    for old, held in _held_back(earlier, fingerprints):
+        new = now.get(old.name)
+        if new is None or old.name in weakened or old.kind != "vs_baseline" or old.reference is None \
+                or not old.reference_run_id or old.reference_run_id == new.reference_run_id:
+            continue
+        lower = new.reference < old.reference - 1e-9 * max(1.0, abs(old.reference))
+        higher = new.reference > old.reference + 1e-9 * max(1.0, abs(old.reference))
+        if not (lower if new.op in (">=", ">") else higher):
+            continue
+        then, current = rule(old.reference_run_id), rule(new.reference_run_id)
+        if then is None or current is None or then[1] != current[1]:
+            continue
+        texts = (f"; its rule then: {then[0]}; now: {current[0]}" if then[0] and current[0] and then[0] != current[0]
+                 else "")
+        weakened[old.name] = (
+            f"today's rule, the reference of gate '{old.name}', scores less than when that gate {held}: "
+            f"{new.metric} {_fmt(old.reference)} then, {_fmt(new.reference)} now, on the same split{texts}: a "
+            "reference weakened once a candidate failed against it makes any candidate look better, and a reviewer "
+            "weighs the outcome knowing it (README, \"Eased gates\")")
+    return list(weakened.values())
 
 
 def _evaluate_evidence(store: Store, run: Any) -> dict[str, Any]:
@@ -1343,6 +1394,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     except PromotionError:  # an unreadable record: `workbench audit` reports it; the notes go without
         earlier = []
     notes += _eased_notes(earlier, gates, ev.fingerprints)
+    notes += _weakened_rule_notes(store, earlier, gates, ev.fingerprints)
     existing = registry.matching_version(store, model_name, ev.model_id, ev.lineage) if passed and not drafted \
         else None
     allowed_rolled_back = None
