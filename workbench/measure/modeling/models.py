@@ -531,9 +531,19 @@ class GuardedModel(_Scorer):
         if not self.categorical:
             return []
         encoder = prepare.named_transformers_["categorical"]
-        if any(v is not None for v in (getattr(encoder, "infrequent_categories_", None) or [])):
-            return None  # grouped rare levels: only the encoder knows them
-        return [{str(v): float(i) for i, v in enumerate(cats) if isinstance(v, str)} for cats in encoder.categories_]
+        if not any(v is not None for v in (getattr(encoder, "infrequent_categories_", None) or [])):
+            return [{str(v): float(i) for i, v in enumerate(cats) if isinstance(v, str)}
+                    for cats in encoder.categories_]
+        # rare levels grouped (over 250 levels): each level's code as the fitted encoder gives it, read
+        # once by its own transform of every level (each column padded with its first), not guessed
+        levels = [[v for v in cats if isinstance(v, str)] for cats in encoder.categories_]
+        if not all(levels):
+            return None
+        longest = max(len(col) for col in levels)
+        frame = pd.DataFrame({name: np.array(col + col[:1] * (longest - len(col)), dtype=object)
+                              for name, col in zip(self.categorical, levels, strict=True)})
+        codes = encoder.transform(frame)
+        return [dict(zip(col, codes[:len(col), j].tolist(), strict=True)) for j, col in enumerate(levels)]
 
     def _matrix(self, frame: pd.DataFrame, codes: list[dict[str, float]]) -> np.ndarray:
         """The raw input, checked as :meth:`_frame` checks it, straight into a float matrix."""
