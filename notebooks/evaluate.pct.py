@@ -68,9 +68,11 @@ baseline = s.baseline_evidence()  # the baseline step's results, to judge each c
 # comparison is a paired difference with a 95 % interval (workbench.measure.stats)
 references = {"baseline": (modeling.score(fallback, data, task=s.task, keep=slice_columns),
                            modeling.baseline_threshold(fallback, data, s.task, s.cost), "today's rule")}
-if champion:  # the scores its own run kept when that run saw these very rows, else its model scores them now
-    references["champion"] = (s.champion_scores(champion, data, keep=slice_columns, like=references["baseline"][0]),
-                              champion.get("threshold"), f"champion v{champion['version']}")
+if champion:  # the scores its own run kept when that run saw these very rows, else its model scores them now;
+    # none when it trained on some of these rows (another split of these tables): the run's tag says so
+    kept = s.champion_scores(champion, data, keep=slice_columns, like=references["baseline"][0])
+    if kept is not None:
+        references["champion"] = (kept, champion.get("threshold"), f"champion v{champion['version']}")
 print(f"{data.summary()} {len(s.spec.candidates)} candidate(s): {', '.join(c.name for c in s.spec.candidates)}"
       + ("" if baseline else "; no baseline run found to compare with"))
 

@@ -33,3 +33,27 @@ def test_budgets_and_compared_metrics_come_from_the_gates() -> None:
     assert compared_metrics(make_charter("x", gates=[{"kind": "vs_baseline", "metric": "quality.brier"},
                                                      {"kind": "slices", "metric": "quality.log_loss"}])) == [
         "quality.roc_auc", "quality.brier", "quality.log_loss"]
+
+
+def test_a_champion_counts_as_trained_on_these_rows_only_under_another_split_of_the_same_tables() -> None:
+    """Which champion is not to be scored on this run's held-out rows: one whose evaluate run read
+    the same tables (fingerprints) under another draw of held-out rows. Another training sample,
+    the counts a split gives, or new data are no such case."""
+    from types import SimpleNamespace
+
+    from workbench.steps.session import _split_moved
+
+    def evaluate(fingerprint: str, **split: object) -> SimpleNamespace:
+        params = {f"split.{k}": v for k, v in {"kind": "random", "test_size": "0.25", "seed": "0",
+                                                "stratify": "true", **split}.items()}
+        return SimpleNamespace(data=SimpleNamespace(tags={"workbench.fingerprint.shop": fingerprint}, params=params))
+
+    ours = {"workbench.fingerprint.shop": "fp-1"}
+    now = {"split.kind": "random", "split.test_size": 0.25, "split.seed": 3, "split.stratify": True,
+           "split.eval_rows": 300, "split.train_rows": 900, "split.train_sample.rows": 500}
+    assert _split_moved(ours, evaluate("fp-1"), now) == "split.seed 0 then, 3 now"
+    assert _split_moved(ours, evaluate("fp-1", seed="3", eval_rows="310", **{"train_sample.rows": "800"}), now) == ""
+    assert _split_moved(ours, evaluate("fp-2"), now) == ""  # new data: the champion never saw these rows
+    assert _split_moved({}, evaluate("fp-1"), now) == ""
+    assert _split_moved(ours, evaluate("fp-1", seed="3", stratify="false"), now) == \
+        "split.stratify false then, true now"

@@ -176,6 +176,9 @@ class Evidence:
     # configurations other runs scored on other held-out rows of the same tables (another seed, test
     # size, period or split kind): a split tried after another, until one passes, is a look as well
     other_splits: int = 0
+    # why the evaluate run did not score the champion on its held-out rows (it trained on some of them:
+    # another split of the same tables), from its ``champion_unpaired`` tag; the champion gates say it
+    champion_unpaired: str | None = None
 
     @property
     def looks(self) -> int:
@@ -388,12 +391,13 @@ def baseline_gate(gate: BaselineGate, candidate: Mapping[str, float], baseline: 
 def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: Mapping[str, float] | None, *,
                   champion_version: str | None, run_id: str | None = None,
                   champion_run_id: str | None = None, comparison: Mapping[str, Any] | None = None,
-                  candidates: int = 1, other_splits: int = 0) -> GateResult:
+                  candidates: int = 1, other_splits: int = 0, unpaired: str | None = None) -> GateResult:
     """No worse than the champion by more than ``max_regression`` (absolute), or, with
     ``min_improvement``, better by at least that much (the interval's worse end past it: a
     candidate the rows cannot tell from the champion fails); no champion: pass. Direction:
     the gate's ``higher_is_better``, else the metric registry. ``candidates``: as
-    :func:`baseline_gate`'s."""
+    :func:`baseline_gate`'s. ``unpaired``: why the champion was not scored on these rows (it trained
+    on some of them), said in place of the missing interval's reason."""
     higher = _gate_higher(gate)
     op = (">" if higher else "<") if gate.min_improvement else (">=" if higher else "<=")  # a gain is strict
     base = dict(name=gate_name(gate), kind=gate.kind, metric=gate.metric, op=op, run_id=run_id,
@@ -439,7 +443,7 @@ def champion_gate(gate: ChampionGate, candidate: Mapping[str, float], champion: 
               f"required {op} {_fmt(required)} "
               + (f"(min improvement {gate.min_improvement:g}" if gate.min_improvement else
                  f"(max regression {gate.max_regression:g}") + f", {'higher' if higher else 'lower'} is better); "
-              + _POINT_ONLY.format(ref="champion")
+              + (f"{unpaired}: judged on the point values alone" if unpaired else _POINT_ONLY.format(ref="champion"))
               + ("" if comparison is None or same else f" (the logged comparison is against "
                  f"{comparison.get('reference_label')}, not v{champion_version})"))
     return GateResult(passed=ok, measured=value, threshold=required, reference=ref, reason=reason, **base)
@@ -764,7 +768,7 @@ def evaluate_gate(gate: Any, evidence: Evidence) -> GateResult:
         return champion_gate(gate, ev.candidate_metrics, ev.champion_metrics, champion_version=ev.champion_version,
                              run_id=ev.candidate_run_id, champion_run_id=ev.champion_run_id,
                              comparison=ev.comparisons.get("champion"), candidates=ev.looks,
-                             other_splits=ev.other_splits)
+                             other_splits=ev.other_splits, unpaired=ev.champion_unpaired)
     if isinstance(gate, SampleSizeGate):
         return sample_size_gate(gate, ev.candidate_metrics, task_kind=ev.task_kind, run_id=ev.candidate_run_id,
                                 declared=gate is not DEFAULT_SAMPLE_SIZE,
@@ -1327,7 +1331,8 @@ def _evaluate_evidence(store: Store, run: Any) -> dict[str, Any]:
     shifted = artifact("shift/columns.json") or {}
     return {"evaluate_metrics": dict(run.data.metrics),
             "leakage_findings": None if not isinstance(leaks, dict) else tuple(leaks.get("findings") or ()),
-            "shift_columns": tuple(shifted.get("columns") or ())}
+            "shift_columns": tuple(shifted.get("columns") or ()),
+            "champion_unpaired": run.data.tags.get(TAG["champion_unpaired"])}
 
 
 def _comparisons(store: Store, run_id: str) -> dict[str, Any]:

@@ -87,6 +87,31 @@ def figure_png(fig: Any, scrub: Any = None) -> bytes:
     return data
 
 
+def _split_moved(own_tags: Mapping[str, str], champion_evaluate: Any, params: Mapping[str, Any]) -> str:
+    """How the split differs (``split.seed 0 then, 1 now``) when the champion's evaluate run read the
+    very tables this run reads (the same fingerprints) under another split, else ''. A training
+    sample drawn otherwise is no other split: the held-out rows stay the same."""
+    from ..store.tracking import FINGERPRINT_TAG, param_text
+
+    def fingerprints(tags: Mapping[str, str]) -> dict[str, str]:
+        return {k: v for k, v in tags.items() if k.startswith(FINGERPRINT_TAG)}
+
+    counts = ("split.train_sample.", "split.train_rows", "split.train_split_rows", "split.eval_rows",
+              "split.dropped_null_target")
+
+    def split(values: Mapping[str, Any]) -> dict[str, str]:  # what draws the rows, as recorded; not what it counted
+        return {k: param_text(v) for k, v in values.items() if k.startswith("split.") and not k.startswith(counts)}
+
+    ours = fingerprints(own_tags)
+    if not ours or fingerprints(champion_evaluate.data.tags) != ours:
+        return ""
+    then, now = split(champion_evaluate.data.params), split(params)
+    if not then or then == now:
+        return ""
+    return ", ".join(f"{k} {then.get(k, 'unset')} then, {now.get(k, 'unset')} now"
+                     for k in sorted(set(then) | set(now)) if then.get(k) != now.get(k))
+
+
 def _png_bytes(fig: Any) -> bytes:
     import io
 
@@ -586,7 +611,10 @@ class Session:
         model (``scores/<name>.parquet``) when that run's evaluate step had this run's data key
         (the same rows, feature view, split, code and environment: the very scores it would
         give again), else its model loaded and scored. ``like``: scores of the same rows
-        (today's rule's), which a kept file is matched to."""
+        (today's rule's), which a kept file is matched to. None, with the reason in the run's
+        ``champion_unpaired`` tag, when the champion was trained on another split of the same
+        tables: its model has seen some of these rows, and a comparison on them would hold a
+        candidate to a champion's memory (promotion then judges point values, and says why)."""
         import tempfile
 
         from mlflow.artifacts import download_artifacts
@@ -597,10 +625,18 @@ class Session:
         from .candidate_cache import SCORES_ARTIFACT, T_DATA_KEY
 
         with contextlib.suppress(Exception):  # anything unreadable: scored again below
-            mine = self.store.get_run(self.run_id).data.tags.get(T_DATA_KEY)
+            own_tags = self.store.get_run(self.run_id).data.tags
+            mine = own_tags.get(T_DATA_KEY)
             source = self.store.get_run(champion["run_id"])
             parent = self.store.get_run(source.data.tags[TAG["parent"]])
             name = source.data.params.get("candidate") or source.info.run_name
+            moved = _split_moved(own_tags, parent, data.params())
+            if moved:
+                self.set_tags({TAG["champion_unpaired"]: (
+                    f"champion v{champion['version']} was trained on another split of these tables ({moved}): some "
+                    "of these held-out rows were its training rows, where its scores are flattered, so it is judged "
+                    "on what its own run measured on its own held-out rows")})
+                return None
             if mine and parent.data.tags.get(T_DATA_KEY) == mine:
                 artifact = SCORES_ARTIFACT.format(name=name)
                 with tempfile.TemporaryDirectory() as tmp:

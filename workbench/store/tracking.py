@@ -73,6 +73,8 @@ TAG = {
     "role": "workbench.role",
     "partial": "workbench.partial",  # "true" on a pilot run of only some notebook steps (`run --step`)
     "candidate_key": "workbench.candidate_key",  # a candidate run's own cache key (steps/candidate_cache.py)
+    # on an evaluate run: why the champion was not scored on its held-out rows (it trained on some of them)
+    "champion_unpaired": "workbench.champion_unpaired",
 }
 
 UI_PORT_ENV = "UI_PORT"  # the port `make ui` serves the MLflow UI on (the Makefile's UI_PORT)
@@ -445,7 +447,7 @@ class Store:
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
 
-        items = [Param(_safe_key(k), _short(v)) for k, v in params.items()]
+        items = [Param(_safe_key(k), param_text(v)) for k, v in params.items()]
         for i in range(0, len(items), 100):
             self.client.log_batch(run_id, params=items[i : i + 100], synchronous=True)
 
@@ -919,7 +921,8 @@ def relocate_artifacts(db: Path, artifact_root: Path) -> list[str]:
         con.close()
 
 
-def _short(value: Any) -> str:
+def param_text(value: Any) -> str:
+    """A parameter's value as the run records it (JSON but for text; cut at MLflow's limit)."""
     text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
     return text if len(text) <= 6000 else text[:5990] + "...(cut)"
 
