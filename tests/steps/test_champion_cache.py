@@ -43,9 +43,10 @@ def test_a_champion_counts_as_trained_on_these_rows_only_under_another_split_of_
 
     from workbench.steps.session import _split_moved
 
-    def evaluate(fingerprint: str, **split: object) -> SimpleNamespace:
-        params = {f"split.{k}": v for k, v in {"kind": "random", "test_size": "0.25", "seed": "0",
-                                                "stratify": "true", **split}.items()}
+    random = {"kind": "random", "test_size": "0.25", "seed": "0", "stratify": "true"}
+
+    def evaluate(fingerprint: str, base: dict | None = None, **split: object) -> SimpleNamespace:
+        params = {f"split.{k}": v for k, v in {**(random if base is None else base), **split}.items()}
         return SimpleNamespace(data=SimpleNamespace(tags={"workbench.fingerprint.shop": fingerprint}, params=params))
 
     ours = {"workbench.fingerprint.shop": "fp-1"}
@@ -57,3 +58,10 @@ def test_a_champion_counts_as_trained_on_these_rows_only_under_another_split_of_
     assert _split_moved({}, evaluate("fp-1"), now) == ""
     assert _split_moved(ours, evaluate("fp-1", seed="3", stratify="false"), now) == \
         "split.stratify false then, true now"
+    # a temporal window rolled forward: the champion trained before these held-out months, so it is scored on them
+    temporal = {"kind": "temporal", "column": "month", "train": "[1, 9]", "evaluate": "[10, 12]"}
+    later = {"split.kind": "temporal", "split.column": "month", "split.train": [1, 10], "split.evaluate": [11, 12]}
+    assert _split_moved(ours, evaluate("fp-1", temporal), later) == ""
+    overlap = {**later, "split.train": [1, 8], "split.evaluate": [9, 12]}
+    assert _split_moved(ours, evaluate("fp-1", temporal), overlap) == \
+        "split.evaluate [10, 12] then, [9, 12] now, split.train [1, 9] then, [1, 8] now"

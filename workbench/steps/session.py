@@ -106,10 +106,25 @@ def _split_moved(own_tags: Mapping[str, str], champion_evaluate: Any, params: Ma
     if not ours or fingerprints(champion_evaluate.data.tags) != ours:
         return ""
     then, now = split(champion_evaluate.data.params), split(params)
-    if not then or then == now:
+    if not then or then == now or _trained_before(then, now):
         return ""
     return ", ".join(f"{k} {then.get(k, 'unset')} then, {now.get(k, 'unset')} now"
                      for k in sorted(set(then) | set(now)) if then.get(k) != now.get(k))
+
+
+def _trained_before(then: Mapping[str, str], now: Mapping[str, str]) -> bool:
+    """Both temporal on the same column, and the champion's training period ended before this run's
+    held-out period begins (the window rolled forward): it never saw these rows."""
+    import json
+
+    if not (then.get("split.kind") == now.get("split.kind") == "temporal"
+            and then.get("split.column") == now.get("split.column")):
+        return False
+    try:
+        trained, held = json.loads(then["split.train"]), json.loads(now["split.evaluate"])
+        return type(trained[1]) is type(held[0]) and trained[1] < held[0]
+    except (KeyError, ValueError, TypeError, IndexError):
+        return False
 
 
 def _png_bytes(fig: Any) -> bytes:
