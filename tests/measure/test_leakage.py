@@ -653,6 +653,27 @@ def test_a_column_that_subdivides_the_classes_or_a_rate_is_no_entity() -> None:
     assert flagged == {"customer"}, flagged
 
 
+def test_a_number_the_classes_were_cut_from_is_no_entity_and_a_numbered_patient_still_is() -> None:
+    """openintro's ncbirths: premature is gestational weeks under 37, so every week holds one class
+    and 26 weeks are many values a class. `new` left weeks out as a leak; the run then called it an
+    entity, "split by it", and the untouched pilot ended NO-GO. Each class one band of the sorted
+    weeks is a cut, not an entity; patients numbered 0..299, each its own diagnosis, still are."""
+    class Task:
+        kind, positive_label = "classification", 1
+
+    rng = np.random.default_rng(6)
+    weeks = rng.integers(20, 46, 1000)
+    frame = pd.DataFrame({"weeks": weeks, "weight": (weeks * 0.2 + rng.normal(0, 1, 1000)).round(2),
+                          "visits": rng.integers(0, 20, 1000), "premie": (weeks < 37).astype(int)})
+    data, _, _ = _split_data(frame, "premie", ["weight", "visits"], [])  # weeks left out
+    assert not [f for f in leakage.check_data(data, Task(), type("S", (), {"kind": "random"})())
+                if f.check == "shared_groups"]
+    numbered = _visits().assign(patient_ref=lambda f: f["patient_ref"].str[1:].astype(int))
+    data, _, _ = _split_data(numbered, "diagnosed", ["height", "weight", "systolic"], [])
+    assert [f.feature for f in leakage.check_data(data, Task(), type("S", (), {"kind": "random"})())
+            if f.check == "shared_groups"] == ["patient_ref"]
+
+
 def test_a_feature_the_view_computes_over_the_target_is_a_finding_and_a_lagged_window_is_not() -> None:
     from workbench.measure.leakage import view_findings
 

@@ -992,7 +992,8 @@ def _shared_groups(data: Any, task_kind: str) -> tuple[Finding, ...]:
         if (pd.api.types.is_float_dtype(values[col]) and bool((values[col] % 1 != 0).any())
                 and _orders_the_target(values[col], values[target], task_kind)) or (
                 task_kind in ("classification", "multiclass")
-                and values.groupby(target, observed=True)[col].nunique().median() < MIN_VALUES_PER_CLASS):
+                and (values.groupby(target, observed=True)[col].nunique().median() < MIN_VALUES_PER_CLASS
+                     or _banded(values[col], values[target]))):
             continue
         groups = values.groupby(col, observed=True)[target]
         sizes, kinds = groups.size(), groups.nunique()
@@ -1010,6 +1011,20 @@ def _shared_groups(data: Any, task_kind: str) -> tuple[Finding, ...]:
                            f"those rows without predicting. Split by it: `split: {{kind: group, column: {col}}}`",
                            round(shared / heldout.rows, 4)))
     return tuple(out)
+
+
+def _banded(values: pd.Series, target: pd.Series) -> bool:
+    """A number column whose sorted values hold each class in one band (premature births: every
+    gestational week under 37 one class, every week from 37 the other): the classes were cut from
+    it, so it measures, and names no entity however many values it has. Text is left out: its
+    order is the alphabet's, and an identifier may start with its class."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    classes = target.groupby(values, observed=True).agg(lambda t: t.iloc[0] if t.nunique() == 1 else None)
+    if classes.isna().any():
+        return False
+    runs = int((classes != classes.shift()).sum())  # the index is sorted: the values in order
+    return runs <= target.nunique()
 
 
 def _orders_the_target(values: pd.Series, target: pd.Series, task_kind: str) -> bool:
