@@ -672,6 +672,15 @@ def test_a_number_the_classes_were_cut_from_is_no_entity_and_a_numbered_patient_
     data, _, _ = _split_data(numbered, "diagnosed", ["height", "weight", "systolic"], [])
     assert [f.feature for f in leakage.check_data(data, Task(), type("S", (), {"kind": "random"})())
             if f.check == "shared_groups"] == ["patient_ref"]
+    # trees numbered in blocks by treatment hold the classes apart too, but each is measured once at
+    # each of 5 times (MASS's Sitka): an entity, as `new` reads it
+    trees = np.repeat(np.arange(1, 81), 5)
+    sitka = pd.DataFrame({"tree": trees, "time": np.tile([152, 174, 201, 227, 258], 80),
+                          "size": (4 + rng.normal(0, 0.6, 80)[trees - 1] + np.tile(np.arange(5), 80) * 0.3).round(2),
+                          "ozone": (trees <= 54).astype(int)})
+    data, _, _ = _split_data(sitka, "ozone", ["time", "size"], [])
+    assert [f.feature for f in leakage.check_data(data, Task(), type("S", (), {"kind": "random"})())
+            if f.check == "shared_groups"] == ["tree"]
 
 
 def test_a_feature_the_view_computes_over_the_target_is_a_finding_and_a_lagged_window_is_not() -> None:

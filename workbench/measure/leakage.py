@@ -993,7 +993,7 @@ def _shared_groups(data: Any, task_kind: str) -> tuple[Finding, ...]:
                 and _orders_the_target(values[col], values[target], task_kind)) or (
                 task_kind in ("classification", "multiclass")
                 and (values.groupby(target, observed=True)[col].nunique().median() < MIN_VALUES_PER_CLASS
-                     or _banded(values[col], values[target]))):
+                     or _banded(train, col, target))):
             continue
         groups = values.groupby(col, observed=True)[target]
         sizes, kinds = groups.size(), groups.nunique()
@@ -1013,18 +1013,30 @@ def _shared_groups(data: Any, task_kind: str) -> tuple[Finding, ...]:
     return tuple(out)
 
 
-def _banded(values: pd.Series, target: pd.Series) -> bool:
-    """A number column whose sorted values hold each class in one band (premature births: every
-    gestational week under 37 one class, every week from 37 the other): the classes were cut from
-    it, so it measures, and names no entity however many values it has. Text is left out: its
-    order is the alphabet's, and an identifier may start with its class."""
-    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+def _banded(train: pd.DataFrame, col: str, target: str, share: float = 0.01) -> bool:
+    """A number column that holds the classes in ranges of their own, all but ``share`` of the rows
+    outside every other class's range (premature births: gestational weeks under 37): the classes
+    were cut from it, so it measures and names no entity, however many values it has; as
+    ``workbench new`` reads it (``new._classes_apart``). Unless each of its values is seen once on
+    each occasion of a column of few values (MASS's Sitka: trees numbered in blocks by treatment,
+    each measured once at 5 times), which only an entity is. Text is left out: its order is the
+    alphabet's, and an identifier may start with its class."""
+    frame = train[[col, target]].dropna()
+    values, classes = frame[col], frame[target]
+    if frame.empty or not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return False
-    classes = target.groupby(values, observed=True).agg(lambda t: t.iloc[0] if t.nunique() == 1 else None)
-    if classes.isna().any():
+    mixed = pd.Series(False, index=frame.index)
+    for label, (lo, hi) in frame.groupby(target, observed=True)[col].agg(["min", "max"]).iterrows():
+        mixed |= (classes != label) & values.between(lo, hi)
+    if mixed.sum() > share * len(frame):
         return False
-    runs = int((classes != classes.shift()).sum())  # the index is sorted: the values in order
-    return runs <= target.nunique()
+    per_value = len(values) / values.nunique()
+    for other in train.columns:
+        if other not in (col, target) and 2 <= train[other].nunique() <= 2 * per_value:
+            pairs = train[[col, other]].dropna()
+            if len(pairs) and not pairs.duplicated().any():
+                return False  # seen once an occasion: an entity
+    return True
 
 
 def _orders_the_target(values: pd.Series, target: pd.Series, task_kind: str) -> bool:
