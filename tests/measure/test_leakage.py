@@ -94,6 +94,34 @@ def test_an_amount_computed_as_quantity_times_price_is_flagged_a_noisy_one_is_no
     assert check_frame(noisy, "amount", task_kind="regression", numeric=numeric, categorical=["store"]) == ()
 
 
+def test_a_ratio_that_is_zero_on_some_rows_is_flagged_on_the_rest_and_a_noisy_one_is_not() -> None:
+    """openintro's mlb_players_18: a batting average is hits / at-bats, zero for a player with no
+    hit (pitchers). The product search asked a positive target on every row, so `new` kept at-bats
+    and hits, and a model of the average went to NO-GO only on pitchers' equal stat lines read as
+    copies; acknowledged as separate players, it would have gone to GO. It is searched on the
+    rows where the target is positive now, however many are zero; a noisy ratio is no finding."""
+    rng = np.random.default_rng(9)
+    n = 1200
+    at_bats = np.where(rng.random(n) < 0.3, rng.integers(1, 6, n), rng.integers(20, 600, n))
+    hits = rng.binomial(at_bats, 0.25)
+    frame = pd.DataFrame({"at_bats": at_bats, "hits": hits, "games": (at_bats / 4 + rng.integers(1, 30, n)).round(),
+                          "team": rng.choice(list("abcdef"), n)})
+    numeric = ["at_bats", "hits", "games"]
+    average = frame.assign(avg=(frame["hits"] / frame["at_bats"]).round(3))
+    assert 0.1 < (average["avg"] == 0).mean() < 0.5  # zero on some rows, as the pitchers'
+    (finding,) = [f for f in check_frame(average, "avg", task_kind="regression", numeric=numeric,
+                                         categorical=["team"]) if f.check == "derived_product"]
+    assert "at_bats^-1" in finding.evidence and "hits^1" in finding.evidence, finding.evidence
+    assert f"on the {int((average['avg'] > 0).sum()):,} rows where it is positive" in finding.evidence
+    noisy = frame.assign(avg=(frame["hits"] / frame["at_bats"] * rng.lognormal(0, 0.2, n)).round(3))
+    assert not [f for f in check_frame(noisy, "avg", task_kind="regression", numeric=numeric, categorical=["team"])
+                if f.check.startswith("derived")]
+    mostly_zero = average.assign(avg=np.where(rng.random(n) < 0.7, 0.0, average["avg"]))
+    (finding,) = [f for f in check_frame(mostly_zero, "avg", task_kind="regression", numeric=numeric,
+                                         categorical=["team"]) if f.check == "derived_product"]
+    assert f"on the {int((mostly_zero['avg'] > 0).sum()):,} rows where it is positive" in finding.evidence
+
+
 def test_a_label_set_by_a_rule_on_the_sum_of_two_features_is_flagged() -> None:
     """late = departure delay + time lost en route >= 15 minutes: neither delay alone separates
     the classes, their sum does; per class of a multiclass label too. A strong honest linear

@@ -744,9 +744,21 @@ def _product_findings(numbers: Mapping[str, np.ndarray], columns: Sequence[str],
     """A product or quotient of a few positive features is the target (an amount = quantity ×
     unit price), or, for classification, separates the classes (a loan's grade from its
     instalment, amount and term, which give its interest rate away): the same search as
-    ``derived_sum``, on logarithms."""
-    if not classification and not (np.isfinite(y).all() and (y > 0).all()):
-        return []
+    ``derived_sum``, on logarithms. A target of zero on some rows (a batting average where no hit was
+    made: hits / at-bats) is searched on the rows where it is positive, when they are most rows: a
+    product is zero where a factor is, and the formula holds on the others all the same (at least
+    twice the rows a half needs)."""
+    where = ""
+    if not classification:
+        positive = np.isfinite(y) & (y > 0)
+        if not positive.all():
+            if positive.sum() < 4 * _MIN_ROWS:
+                return []
+            at = np.full(len(y), -1)
+            at[positive] = np.arange(int(positive.sum()))
+            fit, held = at[fit][at[fit] >= 0], at[held][at[held] >= 0]
+            numbers, y = {c: numbers[c][positive] for c in columns}, y[positive]
+            where = f", on the {int(positive.sum()):,} rows where it is positive"
     logs = {c: np.log(x) for c, x in _positive(numbers, columns).items()}
     found = _combination(logs, y if classification else np.log(y), fit, held, classification)
     if found is None:
@@ -754,7 +766,7 @@ def _product_findings(numbers: Mapping[str, np.ndarray], columns: Sequence[str],
     chosen, coef, score = found
     formula = " × ".join(f"{c}^{w:.3g}" for w, c in zip(coef[1:], chosen, strict=True))
     said = (f"{formula} separates the classes (ROC AUC {score:.5f} out of sample" if classification
-            else f"target ≈ {np.exp(coef[0]):.3g} × {formula} (R² {score:.5f} of its logarithm out of sample")
+            else f"target ≈ {np.exp(coef[0]):.3g} × {formula} (R² {score:.5f} of its logarithm out of sample{where}")
     return [Finding(_named(chosen, numbers, classification), "derived_product",
                     f"{said}, fitted on one half): computed from {', '.join(chosen)}", score)]
 
