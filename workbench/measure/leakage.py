@@ -766,7 +766,8 @@ def _product_findings(numbers: Mapping[str, np.ndarray], columns: Sequence[str],
     chosen, coef, score = found
     formula = " × ".join(f"{c}^{w:.3g}" for w, c in zip(coef[1:], chosen, strict=True))
     said = (f"{formula} separates the classes (ROC AUC {score:.5f} out of sample" if classification
-            else f"target ≈ {np.exp(coef[0]):.3g} × {formula} (R² {score:.5f} of its logarithm out of sample{where}")
+            else f"target ≈ {np.exp(coef[0]):.3g} × {formula} (R² {score:.5f} of its logarithm out of sample"
+            + where)
     return [Finding(_named(chosen, numbers, classification), "derived_product",
                     f"{said}, fitted on one half): computed from {', '.join(chosen)}", score)]
 
