@@ -87,7 +87,7 @@ from .registry import (  # re-exported: the record types and registry functions 
     rollback,
 )
 from ..store.tracking import (CONTRACT_VERSION_TAG, CONTRACTS_PASSED_TAG, FINGERPRINT_TAG, FINISHED, TAG, Store,
-                              tags_under)
+                              heldout_split, tags_under)
 
 __all__ = [
     "GateResult",
@@ -1165,9 +1165,7 @@ def _heldout_rows(evaluate_run: Any) -> tuple | None:
     prints = tags_under(evaluate_run.data.tags, FINGERPRINT_TAG)
     if not prints:
         return None
-    split = {k: v for k, v in evaluate_run.data.params.items()
-             if k.startswith("split.") and not k.startswith("split.train_")}  # train_rows, train_sample.*: not held out
-    return tuple(sorted(prints.items())), tuple(sorted(split.items()))
+    return tuple(sorted(prints.items())), tuple(sorted(heldout_split(evaluate_run.data.params).items()))
 
 
 def _earlier_configurations(charter: Charter, store: Store, evaluate_run: Any, candidates: Mapping[str, Any],
@@ -1283,14 +1281,14 @@ def _weakened_rule_notes(store: Store, earlier: Sequence[Any], gates: Sequence[G
         return []
     read: dict[str, tuple[str | None, dict[str, str]] | None] = {}
 
-    def rule(run_id: str) -> tuple[str | None, dict[str, str]] | None:  # its rule and its split, as logged
+    def rule(run_id: str) -> tuple[str | None, dict[str, str]] | None:  # its rule and its held-out rows' split
         if run_id not in read:
             try:
                 params = dict(store.get_run(run_id).data.params)
             except Exception:  # noqa: BLE001 - deleted or unreadable: nothing to compare, so nothing said
                 read[run_id] = None
             else:
-                read[run_id] = params.get("baseline"), {k: v for k, v in params.items() if k.startswith("split.")}
+                read[run_id] = params.get("baseline"), heldout_split(params)
         return read[run_id]
 
     weakened: dict[str, str] = {}

@@ -745,9 +745,8 @@ def _product_findings(numbers: Mapping[str, np.ndarray], columns: Sequence[str],
     unit price), or, for classification, separates the classes (a loan's grade from its
     instalment, amount and term, which give its interest rate away): the same search as
     ``derived_sum``, on logarithms. A target of zero on some rows (a batting average where no hit was
-    made: hits / at-bats) is searched on the rows where it is positive, when they are most rows: a
-    product is zero where a factor is, and the formula holds on the others all the same (at least
-    twice the rows a half needs)."""
+    made: hits / at-bats) is searched on the rows where it is positive, at least 4 × ``_MIN_ROWS``
+    of them: a product is zero where a factor is, and the formula holds on the others all the same."""
     where = ""
     if not classification:
         positive = np.isfinite(y) & (y > 0)

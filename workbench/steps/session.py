@@ -91,19 +91,14 @@ def _split_moved(own_tags: Mapping[str, str], champion_evaluate: Any, params: Ma
     """How the split differs (``split.seed 0 then, 1 now``) when the champion's evaluate run read the
     very tables this run reads (the same fingerprints) under another split, else ''. A training
     sample drawn otherwise is no other split: the held-out rows stay the same."""
-    from ..store.tracking import FINGERPRINT_TAG, param_text
-
-    def fingerprints(tags: Mapping[str, str]) -> dict[str, str]:
-        return {k: v for k, v in tags.items() if k.startswith(FINGERPRINT_TAG)}
-
-    counts = ("split.train_sample.", "split.train_rows", "split.train_split_rows", "split.eval_rows",
-              "split.dropped_null_target")
+    from ..store.tracking import FINGERPRINT_TAG, heldout_split, param_text, tags_under
 
     def split(values: Mapping[str, Any]) -> dict[str, str]:  # what draws the rows, as recorded; not what it counted
-        return {k: param_text(v) for k, v in values.items() if k.startswith("split.") and not k.startswith(counts)}
+        return {k: param_text(v) for k, v in heldout_split(values).items()
+                if k not in ("split.eval_rows", "split.dropped_null_target")}
 
-    ours = fingerprints(own_tags)
-    if not ours or fingerprints(champion_evaluate.data.tags) != ours:
+    ours = tags_under(own_tags, FINGERPRINT_TAG)
+    if not ours or tags_under(champion_evaluate.data.tags, FINGERPRINT_TAG) != ours:
         return ""
     then, now = split(champion_evaluate.data.params), split(params)
     if not then or then == now or _trained_before(then, now):

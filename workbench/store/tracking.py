@@ -90,6 +90,12 @@ def tags_under(tags: Mapping[str, str], prefix: str) -> dict[str, str]:
     return {k[len(prefix):]: v for k, v in tags.items() if k.startswith(prefix)}
 
 
+def heldout_split(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``split.*`` parameters of a run that decide which rows it held out, as the modeling step
+    records them: the training sample and the training rows' counts (``split.train_*``) aside."""
+    return {k: v for k, v in params.items() if k.startswith("split.") and not k.startswith("split.train_")}
+
+
 def item_table(text: str) -> Any:
     """A per-item table from MLflow's table JSON (:data:`ITEMS_ARTIFACT`), as a DataFrame."""
     import pandas as pd
