@@ -607,7 +607,7 @@ def new_pilot(
 
     from .data.contracts import suggest_contract
     from .data.sql import quote_ident as _q
-    from .measure.leakage import names_records
+    from .measure.leakage import ENTITY_ROWS, names_records
 
     if not _NAME.match(name):
         raise ConfigError(f"'{name}' is not a pilot name", where="workbench new NAME",
@@ -900,11 +900,24 @@ def new_pilot(
                        f"one row per {time_column}: each {panel[1]} followed over time")
         if cluster is not None:
             notes.append(_cluster_note(*cluster, distinct_of[cluster[0]]))
-        kind = "temporal" if time_column else "group" if group is not None else "random"
         # a feature named as an identifier or seen once on each occasion, whose values repeat (235 respondents of
-        # 12 choices each): a person or thing seen again, or a category (a store). Asked, the group split written out
+        # 12 choices each): a person or thing seen again, or a category (a store). Asked, the group split written out;
+        # drafted, when outcomes follow it (a model scores better on ones it has seen: a job ad's résumés) and its
+        # values hold a few rows each, not hundreds (a species: a closed set the work meets again)
         entity = None if time_column or group is not None or hints else _repeated_entity(
             con, columns, target, exclude, distinct_of, rows)
+        recurring = None
+        if entity is not None and entity[1] <= ENTITY_ROWS and (known := _recognised(con, entity[0], target, task, columns, exclude,
+                                                        distinct_of[entity[0]], rows)) is not None and known.material:
+            group, recurring = (entity[0], entity[1], "and outcomes follow it"), entity[0]
+            notes.append(f"split by {entity[0]}: it {entity[2]} ({entity[1]:.1f} rows a value, "
+                         f"{distinct_of[entity[0]]:,} values), and outcomes follow it: "
+                         f"{known.said('the other columns')}"
+                         f"; a random split would credit a model with knowing each {entity[0]}. If production meets "
+                         "the same values again with their outcomes known (a store), `split: {kind: random}` and "
+                         f"acknowledge it: `leakage: {{acknowledged: {{{entity[0]}: \"why\"}}}}`")
+            entity = None
+        kind = "temporal" if time_column else "group" if group is not None else "random"
         if entity is not None:
             notes.append(f"{entity[0]} {entity[2]} ({entity[1]:.1f} rows a value, "
                          f"{distinct_of[entity[0]]:,} values): if each is one person or thing seen again, `split: "
@@ -912,7 +925,8 @@ def new_pilot(
                          "random split puts each one's rows on both sides")
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group,
                              cluster=None if cluster is None else cluster[0], hint=hints[0][0] if hints else None,
-                             guess=time_guess, bounds=bounds, entity=None if entity is None else entity[0])
+                             guess=time_guess, bounds=bounds, entity=None if entity is None else entity[0],
+                             recurring=recurring)
         notes += _unlabelled_since(con, target, time_column)
         notes += _temporal_shortfall(con, time_column, target, bounds, None if cluster is None else
                                      (cluster[0], distinct_of[cluster[0]])) if bounds else []
@@ -1839,23 +1853,12 @@ def _cluster_key(con: Any, exclude: dict[str, str], rows: int, target: str, task
     return None if named is None else (*named[:2], f"named as {named[2]}: one entity seen again over time")
 
 
-# the last word of a column named for whom its rows are about, whatever it holds (nlme's `Subject`: 136
-# patients seen 11 times each): asked about as an identifier is, when it is a code or a whole number
-_ENTITY_NOUNS = frozenset({"subject", "patient", "participant", "respondent", "person", "customer", "client",
-                           "user", "member", "student", "household", "individual"})
-
-
 def _named_entity(column: str, dtype: str) -> str | None:
-    """How ``column`` is named for a person or thing it may name: ``an identifier`` (``id``,
-    ``customer_id``), ``a person or thing`` (``Subject``, ``patient``: a code or a whole number),
-    or None."""
-    from .measure.leakage import identifier_name, name_words
+    """How ``column`` is named for a person or thing it may name
+    (:func:`~workbench.measure.leakage.entity_name`; a code: text or a whole number), or None."""
+    from .measure.leakage import entity_name
 
-    if identifier_name(column):
-        return "an identifier"
-    words = name_words(column)
-    return "a person or thing" if words and words[-1] in _ENTITY_NOUNS and (
-        dtype == "VARCHAR" or dtype in _INTEGERS) else None
+    return entity_name(column, dtype == "VARCHAR" or dtype in _INTEGERS)
 
 
 def _repeated_identifier(columns: Mapping[str, str], skip: set[str],
@@ -1899,6 +1902,28 @@ def _repeated_entity(con: Any, columns: Mapping[str, str], target: str, exclude:
         if occasion is not None:
             return col, rows / distinct_of[col], f"is seen once on each {occasion}"
     return None
+
+
+def _recognised(con: Any, col: str, target: str, task: str, columns: Mapping[str, str], exclude: Mapping[str, str],
+                distinct: int, rows: int) -> Any:
+    """What a model gains by having seen rows of the same ``col`` (``distinct`` values over
+    ``rows`` rows) (:func:`~workbench.measure.leakage.recognition`), measured on the rows of some
+    of its values, drawn whole (about :data:`~workbench.measure.leakage.SAMPLE_ROWS` rows), with
+    the columns `new` keeps as features; None when there is too little to say."""
+    from .data.sql import quote_ident as _q
+    from .measure.leakage import SAMPLE_ROWS, recognition
+
+    features = [c for c in columns if c not in exclude and c != target]
+    values = max(1, round(distinct * min(1.0, SAMPLE_ROWS / max(rows, 1))))
+    reader = con.cursor()  # a cursor of its own: an earlier fetchone() may leave a result open on con
+    try:
+        frame = reader.sql(
+            f"SELECT {', '.join(_q(c) for c in dict.fromkeys([*features, col, target]))} FROM t WHERE {_q(col)} IN "
+            f"(SELECT v FROM (SELECT DISTINCT {_q(col)} AS v FROM t WHERE {_q(col)} IS NOT NULL) "
+            f"USING SAMPLE reservoir({values} ROWS) REPEATABLE (0))").to_arrow_table().to_pandas()
+    finally:
+        reader.close()
+    return recognition(frame, col, target, features, task)
 
 
 def _cluster_note(col: str, per_value: float, what: str, distinct: int) -> str:
@@ -2085,7 +2110,8 @@ def _temporal_shortfall(con: Any, column: str, target: str, bounds: tuple[float,
 def _split(con: Any, time_column: str | None, task: str, *, why: str = "", target: str | None = None,
            group: tuple[str, float, str] | None = None, cluster: str | None = None,
            hint: str | None = None, guess: str | None = None,
-           bounds: tuple[float, str, Any, Any, Any, Any] | None = None, entity: str | None = None) -> list[str]:
+           bounds: tuple[float, str, Any, Any, Any, Any] | None = None, entity: str | None = None,
+           recurring: str | None = None) -> list[str]:
     """The charter's ``split:`` lines. ``hint``: with no time column, a whole-number column that
     may say when each row happened (:func:`_time_number_hints`): the split's kind is then drafted,
     with the temporal split on it written out beside, for the analyst who knows which it is.
@@ -2093,11 +2119,16 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
     ``bounds``: the temporal split's on ``time_column`` (:func:`_temporal_bounds`; None: too few
     distinct values to hold the latest rows out, an error). ``entity``: with no hint, a feature
     that may name a person or thing seen again (:func:`_repeated_entity`): the kind is drafted, the
-    group split by it written out beside."""
+    group split by it written out beside. ``recurring``: the group split's column, when it is drafted
+    on a person or thing whose outcomes follow it (:func:`_recognised`): the random split written
+    out beside, for one that production meets again (a store)."""
     if time_column is None:
         kind = "group" if group is not None else "random"
         tag = "" if entity is None else (f"   # drafted: {entity} may name one person or thing seen again; if so, "
                                          f"judge on unseen ones: {{kind: group, column: {_yaml_scalar(entity)}}}")
+        if recurring is not None:
+            tag = (f"   # drafted: outcomes follow {recurring}; if production meets the same values again with their "
+                   f"outcomes known (a store): {{kind: random}}, and acknowledge {recurring} in `leakage:`")
         if hint is not None:
             cut = _temporal_bounds(con, hint, target, task)
             tag = (f"   # drafted: {hint} may be when each row happened; if so, judge on the latest: {{kind: temporal, "

@@ -561,6 +561,7 @@ _COPIES = "read each record once (`features: {sql: SELECT DISTINCT * FROM ...}`)
 _REMEDIES = {"": "exclude the feature(s) from `features:`", "copied_rows": _COPIES, "repeated_rows": _COPIES,
              "exact duplicate": _ROWS, "normalized duplicate": _ROWS, "quoted": _ROWS,
              "shared_groups": "split by the entity (`split: {kind: group, column: ...}`)",
+             "recognised_entity": "split by the person or thing (`split: {kind: group, column: ...}`)",
              "seen_again": "split by the record the value names (`split: {kind: group, column: ...}`)",
              "in prompt": "take the prompt's examples from the training items",
              "label in text": "take the class's name out of the texts",

@@ -66,6 +66,16 @@ Checks (``Finding.check``):
   repeat and each hold one target value (an entity: a patient, a customer): when at least
   :data:`SHARED_SHARE` of the held-out rows share their value with training rows, a model
   recognises the entity instead of predicting (``split: {kind: group, column: ...}``);
+- ``recognised_entity`` — a random split, and a column named for a person or thing
+  (:func:`entity_name`: ``job_ad_id``, ``Subject``) whose values (20 or more) repeat, as a
+  feature or left out, when at least :data:`SHARED_SHARE` of the held-out rows share their value
+  with training rows and a model scores rows better for having seen their value's other rows
+  (:func:`recognition`: trees on the features, two folds of the training rows cut at random and
+  then by the value; :data:`RECOGNISED_SHARE` of its skill or more lost on values it has not
+  seen, by more than the noise of resampling the values): outcomes follow the person or thing,
+  and a random split credits the model with knowing it. A group split by it clears it; so does
+  an acknowledgement, when production meets the same values again with their outcomes known (a
+  store);
 - ``identifier`` — a feature named as an identifier (``subject_id``, ``PatientID``:
   :func:`identifier_name`) whose training values are mostly distinct (at least
   :data:`ID_DISTINCT_SHARE`): its number names a record and measures nothing, so a model learns
@@ -105,7 +115,8 @@ __all__ = ["Finding", "check_frame", "check_data", "identifier_name", "name_word
            "ID_DISTINCT_SHARE", "SAMPLE_ROWS", "MAX_AUC", "NEAR_AUC", "MAX_CLASS_AUC", "MAX_R2", "MAX_AP", "COPY_RHO",
            "COPIES", "COPY_SHARE", "MIN_COPIES", "SHARED_SHARE", "MIN_GROUPS", "SUM_R2", "SUM_AUC", "SEEN_AGAIN",
            "NEAR_PERFECT", "NEAR_PERFECT_KEY", "findings_from_json", "view_findings", "copies_by_pairs",
-           "near_perfect", "grid_step", "ROUNDED_R2"]
+           "near_perfect", "grid_step", "ROUNDED_R2", "entity_name", "ENTITY_NOUNS", "Recognition", "recognition",
+           "RECOGNISED_SHARE", "ENTITY_ROWS"]
 
 SAMPLE_ROWS = 20_000
 # one feature alone that ranks a binary target's two classes this well, out of sample, is taken
@@ -160,6 +171,20 @@ MIN_VALUES_PER_CLASS = 8
 # (a patient, an order), not a closed set of codes (a store, a region: a category to learn from)
 ID_DISTINCT_SHARE = 0.5
 _ID_WORDS = frozenset({"id", "ids", "uid", "uuid", "guid"})
+# the last word of a column named for whom its rows are about, whatever it holds (nlme's `Subject`: 136
+# patients seen 11 times each): asked about as an identifier is, when it is a code or a whole number
+ENTITY_NOUNS = frozenset({"subject", "patient", "participant", "respondent", "person", "customer", "client",
+                          "user", "member", "student", "household", "individual"})
+# a model that loses this share of its skill (its score over chance) on people or things it has not
+# seen has learned who they are: openintro's resume, 4 résumés sent to each job ad, the ad kept as a
+# feature under a random split, went to GO at ROC AUC 0.749; split by the ad, the same model scores
+# 0.546. Respondents' stated choices (Ecdat's Train, 12 each) lose 8 %, and are no finding
+RECOGNISED_SHARE = 0.25
+# a value of more rows than this, on average, is a closed set the work meets again (ratdat's species_id:
+# 48 species of about 740 rodents each, whose weights a model is meant to know), not a person or thing
+ENTITY_ROWS = 50
+_SKILL = 0.03  # ... of a skill of at least this much over chance (ROC AUC, accuracy, R²)
+_RECOGNITION_ROWS = 5_000  # training rows, whole values of the column, that the two cuts' folds use
 MIN_COPIES = 20
 _VARIED_SHARE = 0.10  # a text feature whose distinct values are at least this share of the rows
 _GRID_PER_ROW = 10  # a number whose grid of possible values has this many cells a row (see _varied)
@@ -260,6 +285,16 @@ def identifier_name(column: str) -> bool:
     word is, before others (``id_patient``). Not ``paid`` nor ``valid``."""
     words = name_words(column)
     return bool(words) and (words[-1] in _ID_WORDS or (len(words) > 1 and words[0] in _ID_WORDS))
+
+
+def entity_name(column: str, code: bool) -> str | None:
+    """How ``column`` is named for a person or thing it may name: ``an identifier`` (``id``,
+    ``customer_id``: :func:`identifier_name`), ``a person or thing`` (``Subject``, ``patient``,
+    when its values are a ``code``: text or whole numbers), or None."""
+    if identifier_name(column):
+        return "an identifier"
+    words = name_words(column)
+    return "a person or thing" if code and words and words[-1] in ENTITY_NOUNS else None
 
 
 def names_records(column: str, distinct: int, rows: int) -> bool:
@@ -884,8 +919,11 @@ def check_data(data: Any, task: Any, split: Any = None, *, sample_rows: int = SA
     if copied is not None:  # copies are what made each number's rows one record seen again: one finding says it
         found = tuple(f for f in found if f.check != "seen_again")
     shared = _shared_groups(data, task.kind) if split_kind == "random" else ()
+    ids = _identifiers(data)
+    if split_kind == "random":
+        shared += _recognised_entities(data, task.kind, {f.feature for f in (*shared, *ids)})
     in_view = view_findings(getattr(data, "view", None), data.target, data.features)
-    return found + ((copied,) if copied is not None else ()) + shared + in_view + _identifiers(data)
+    return found + ((copied,) if copied is not None else ()) + shared + in_view + ids
 
 
 _LAGGED = ("EXPR_PRECEDING_ROWS", "EXPR_PRECEDING_RANGE")  # a window frame that ends before the current row
@@ -1068,6 +1106,191 @@ def _orders_the_target(values: pd.Series, target: pd.Series, task_kind: str) -> 
         return True
     rho = _spearman(per_value.index.to_numpy(dtype=float), per_value.to_numpy(dtype=float))
     return rho is None or abs(rho) >= 0.5
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """What a model gains by having seen rows of the same value of ``column``
+    (:func:`recognition`): its score, out of fold, on rows whose value it has seen (``seen``:
+    folds cut at random) and on values it has not (``unseen``: folds cut by the value), in
+    ``metric``, where ``chance`` is no skill; ``low``: the lower bound of the 95 % interval of
+    the difference (resampling the values)."""
+
+    column: str
+    metric: str
+    seen: float
+    unseen: float
+    low: float
+    chance: float
+    rows: int
+    values: int
+
+    @property
+    def lost(self) -> float:
+        """The share of the model's skill (its score over chance) lost on values it has not seen."""
+        skill = self.seen - self.chance
+        return (self.seen - self.unseen) / skill if skill > 0 else 0.0
+
+    @property
+    def material(self) -> bool:
+        """At least :data:`RECOGNISED_SHARE` of a skill there is (:data:`_SKILL` over chance or
+        more) is lost, by more than its noise: the difference's interval lies above zero. Without
+        either, the share is noise: résumés of ads that do not differ in callbacks lost 78 % of a
+        skill of 0.03 by chance."""
+        return self.seen - self.chance >= _SKILL and self.lost >= RECOGNISED_SHARE and self.low > 0
+
+    def said(self, what: str) -> str:
+        return (f"{self.metric} {self.seen:.3f} on held rows whose {self.column} the model has seen, "
+                f"{self.unseen:.3f} on {self.column} values it has not ("
+                + ("all" if self.lost >= 1 else f"{self.lost:.0%} of") + f" its skill over {self.chance:.3f} lost, "
+                f"95 % interval of the difference from {self.low:+.3f}; gradient-boosted trees on {what}, out of two "
+                f"folds of {self.rows:,} rows and {self.values:,} values, cut at random and then by {self.column})")
+
+
+def recognition(frame: pd.DataFrame, column: str, target: str, features: Sequence[str], task_kind: str, *,
+                seed: int = 0, resamples: int = 200) -> Recognition | None:
+    """How much better a model scores rows whose ``column`` value it has seen: trees on
+    ``features`` (the column among them when it is one) fitted on half of whole values of the
+    column (at most :data:`_RECOGNITION_ROWS` rows), scored on the other half, the halves cut at
+    random (equal rows on one side: copies are no one's value) and then by the value, each half
+    held once, so that every row has a score of each cut. The measure is the task's: ROC AUC for
+    two classes, accuracy for more (chance: the commonest class), R² for a number; the
+    difference's interval resamples the values (``resamples`` times), since a value's rows move
+    together. None when there is too little to say (under :data:`MIN_GROUPS` values or 2 rows a
+    value, a class missing from a half) or the task is not one of those."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    if task_kind not in ("classification", "multiclass", "regression"):
+        return None
+    cols = [c for c in dict.fromkeys(features) if c in frame.columns and c != target]
+    rows = frame[list(dict.fromkeys([*cols, column, target]))].dropna(subset=[column, target])
+    sizes = rows.groupby(column, observed=True).size()
+    if len(sizes) < MIN_GROUPS or len(rows) < 2 * len(sizes) or not cols:
+        return None
+    rng = np.random.default_rng(seed)
+    order = sizes.iloc[rng.permutation(len(sizes))]
+    kept = order.index[: max(MIN_GROUPS, int(np.searchsorted(order.cumsum().to_numpy(), _RECOGNITION_ROWS)) + 1)]
+    rows = rows[rows[column].isin(kept)]
+    value = pd.Index(kept).get_indexer(rows[column])
+    by_value = (rng.random(len(kept)) < 0.5)[value]
+    # equal rows stay on one side of the random cut too: copies are copied_rows' to find, not the value's
+    copy = pd.factorize(pd.util.hash_pandas_object(rows, index=False))[0]
+    at_random = (rng.random(copy.max() + 1) < 0.5)[copy]
+    x = pd.DataFrame({c: _as_number(rows[c]) for c in cols})
+    # a column with no value in a half stops the trees' binning: one with few values is no help anyway
+    x = x.loc[:, [c for c in x.columns if min(x[c][at_random].count(), x[c][~at_random].count(),
+                                                x[c][by_value].count(), x[c][~by_value].count()) >= 2]]
+    if x.empty:
+        return None
+    regression = task_kind == "regression"
+    y = pd.to_numeric(rows[target], errors="coerce").to_numpy(dtype=float) if regression else \
+        pd.factorize(rows[target])[0]
+    classes = 0 if regression else len(np.unique(y))
+    scored = {}
+    for seen, cut in ((True, at_random), (False, by_value)):
+        out = np.zeros(len(rows))
+        for fit in (cut, ~cut):
+            held = ~fit
+            if regression:
+                model = HistGradientBoostingRegressor(max_iter=50, early_stopping=False, random_state=seed)
+                out[held] = model.fit(x[fit], y[fit]).predict(x[held])
+                continue
+            if len(np.unique(y[fit])) != classes:
+                return None
+            model = HistGradientBoostingClassifier(max_iter=50, early_stopping=False, random_state=seed)
+            model.fit(x[fit], y[fit])
+            out[held] = model.predict_proba(x[held])[:, 1] if classes == 2 else model.predict(x[held])
+        scored[seen] = out
+    score = _weighted_score(y, regression, classes)
+    ones = np.ones(len(rows))
+    seen, unseen = score(scored[True], ones), score(scored[False], ones)
+    if seen is None or unseen is None:
+        return None
+    draws = [np.bincount(rng.integers(0, len(kept), len(kept)), minlength=len(kept))[value] for _ in range(resamples)]
+    differences = [d for w in draws if (a := score(scored[True], w)) is not None
+                   and (b := score(scored[False], w)) is not None for d in (a - b,)]
+    low = float(np.quantile(differences, 0.025)) if differences else -math.inf
+    chance = 0.0 if regression else 0.5 if classes == 2 else float(np.bincount(y).max() / len(y))
+    metric = "R²" if regression else "ROC AUC" if classes == 2 else "accuracy"
+    return Recognition(column, metric, seen, unseen, low, chance, len(rows), len(kept))
+
+
+def _weighted_score(y: np.ndarray, regression: bool, classes: int) -> Callable[[np.ndarray, np.ndarray], float | None]:
+    """The task's measure of scores against ``y``, rows weighted (a resample's counts): R², accuracy,
+    or ROC AUC by the weighted rank-sum formula, ties counted half."""
+    def r2(pred: np.ndarray, w: np.ndarray) -> float | None:
+        mean = np.average(y, weights=w)
+        total = float(np.sum(w * (y - mean) ** 2))
+        return 1.0 - float(np.sum(w * (y - pred) ** 2)) / total if total > 0 else None
+
+    def accuracy(pred: np.ndarray, w: np.ndarray) -> float | None:
+        return float(np.average(pred == y, weights=w)) if w.sum() else None
+
+    def auc(score: np.ndarray, w: np.ndarray) -> float | None:
+        order = np.argsort(score, kind="mergesort")
+        ties = np.flatnonzero(np.r_[True, np.diff(score[order]) != 0])
+        positive = y[order] == 1
+        pos = np.add.reduceat(np.where(positive, w[order], 0.0), ties)
+        neg = np.add.reduceat(np.where(positive, 0.0, w[order]), ties)
+        if not pos.sum() or not neg.sum():
+            return None
+        return float((pos * (np.cumsum(neg) - neg / 2)).sum() / (pos.sum() * neg.sum()))
+
+    return r2 if regression else auc if classes == 2 else accuracy
+
+
+def _as_number(values: pd.Series) -> np.ndarray:
+    """A column as numbers for trees: a number as itself, a time as its nanoseconds, anything
+    else (text, a category) as a code of its own per value (missing: NaN)."""
+    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+        return pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return np.where(values.isna(), np.nan, values.astype("int64").astype("float64"))
+    codes = pd.factorize(values.astype("object"))[0].astype("float64")
+    return np.where(codes < 0, np.nan, codes)
+
+
+def _code(values: pd.Series) -> bool:
+    """Whether ``values`` are a code (text, a category, or whole numbers, nulls and all)."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return False
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = values.dropna()
+        return pd.api.types.is_integer_dtype(values.dtype) or bool((numbers % 1 == 0).all())
+    return not pd.api.types.is_datetime64_any_dtype(values.dtype)
+
+
+def _recognised_entities(data: Any, task_kind: str, skip: set[str]) -> tuple[Finding, ...]:
+    """``recognised_entity`` findings of a random split: a column named for a person or thing
+    (:func:`entity_name`), not in ``skip``, whose values repeat (:data:`MIN_GROUPS` or more, two
+    to :data:`ENTITY_ROWS` rows a value), when at least :data:`SHARED_SHARE` of the held-out rows have a value
+    training rows have too and a model scores rows better for it (:func:`recognition`)."""
+    heldout, train, target = _counted(data), data.train, data.target
+    if heldout is None:
+        return ()
+    out = []
+    for col in [c for c in train.columns if c != target and c not in skip and c in getattr(heldout, "columns", ())]:
+        values = train[col].dropna()
+        distinct = values.nunique()
+        if not MIN_GROUPS <= distinct <= len(values) / 2 or len(values) > ENTITY_ROWS * distinct \
+                or not entity_name(col, _code(values)):
+            continue
+        shared = heldout.copies_of(train[[col]].drop_duplicates(), [col])
+        if shared < MIN_COPIES or shared < SHARED_SHARE * heldout.rows:
+            continue
+        found = recognition(train, col, target, data.features, task_kind)
+        if found is None or not found.material:
+            continue
+        kept = "kept as a feature" if col in data.features else "left out of the features"
+        out.append(Finding(col, "recognised_entity",
+                           f"{shared:,} of the {heldout.rows:,} held-out rows ({shared / heldout.rows:.1%}) have a "
+                           f"{col} that training rows have too ({len(values) / distinct:.1f} training rows a value, "
+                           f"{kept}), "
+                           f"and outcomes follow it: {found.said('the features')}. A random split credits the model "
+                           f"with knowing each {col}. If each is one person or thing seen again, split by it: `split: "
+                           f"{{kind: group, column: {col}}}`; if production meets the same values again with their "
+                           "outcomes known (a store), acknowledge it", round(found.lost, 4)))
+    return tuple(out)
 
 
 def _identifiers(data: Any) -> tuple[Finding, ...]:
