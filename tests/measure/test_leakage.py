@@ -869,3 +869,32 @@ def test_a_person_or_thing_whose_outcomes_follow_it_is_a_finding_under_a_random_
     assert not [f for f in leakage.check_data(data, Task(), type("S", (), {"kind": "random"})())
                 if f.check == "recognised_entity"]
 
+
+def test_a_ratio_that_follows_the_target_within_each_level_of_a_few_valued_feature_is_flagged() -> None:
+    """openintro's loans_full_schema: the instalment is computed from the interest rate (the target),
+    the amount and the term. Within each term, instalment / amount follows the rate (Spearman 0.9995);
+    over both terms only 0.29, and `new` kept the instalment: GO at R² 0.976. The ratio is searched
+    within each level of a feature of few values too; the finding is on the instalment, which follows
+    the rate more closely than the amount does. A ratio that follows the target loosely is none."""
+    rng = np.random.default_rng(11)
+    n = 4000
+    rate = rng.uniform(5, 25, n).round(2)
+    term = rng.choice([36, 60], n, p=[0.7, 0.3])
+    amount = (rng.integers(10, 400, n) * 100).astype(float)
+    monthly = rate / 1200
+    installment = (amount * monthly / (1 - (1 + monthly) ** -term)).round(2)
+    frame = pd.DataFrame({"loan_amount": amount, "term": term, "installment": installment,
+                          "annual_income": rng.lognormal(11, 0.5, n).round(), "interest_rate": rate})
+    numeric = ["loan_amount", "term", "installment", "annual_income"]
+    overall = leakage._spearman(np.log(installment / amount), rate)
+    assert overall < 0.9  # over both terms the ratio is no copy: the search over the whole table misses it
+    found = [f for f in leakage.check_frame(frame, "interest_rate", task_kind="regression", numeric=numeric,
+                                            categorical=[]) if f.check == "derived_ratio"]
+    assert [f.feature for f in found] == ["installment"], found
+    assert "within each term (Spearman rho +" in found[0].evidence and " at term 60 (" in found[0].evidence
+    # a fee that rises with the rate, give or take a few percent, is a signal, not the answer
+    fee = (amount * (0.01 + rate / 1000) * rng.lognormal(0, 0.05, n)).round(2)
+    honest = frame.drop(columns="installment").assign(fee=fee)
+    assert not [f for f in leakage.check_frame(honest, "interest_rate", task_kind="regression",
+                                               numeric=["loan_amount", "term", "fee", "annual_income"],
+                                               categorical=[]) if f.check == "derived_ratio"]

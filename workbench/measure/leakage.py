@@ -36,7 +36,9 @@ Checks (``Finding.check``):
   cover disjoint ranges of the target, i.e. the target bucketed (a grade assigned from the
   interest rate being predicted);
 - ``derived_ratio`` — regression: the ratio of two positive numeric features is a
-  monotone transform of the target (an instalment computed from the rate and the amount);
+  monotone transform of the target (an instalment computed from the rate and the amount), over
+  the sample or within each level of a feature of few values (and the term:
+  :func:`_ratio_within_levels`);
 - ``derived_sum`` — a linear combination of a few numeric features (at most
   :data:`_SUM_TERMS`, least squares fitted on one half, scored on the other) reproduces a
   regression target (R² >= :data:`SUM_R2`: a total and its parts, gross = net + tax) or
@@ -142,6 +144,8 @@ _MIN_ROWS = 40  # below this the halves are too small to say anything
 # with ROC AUC 0.993 out of sample (ratdat's surveys), and new left the day out and split by it
 _MIN_CLASS_ROWS = 20
 _RATIO_FEATURES = 12  # ratios are tried among at most this many numeric features (66 pairs)
+_LEVELS = 5  # ... and within each level of a feature of at most this many values
+_LEVEL_ROWS = 160  # ... levels of this many sampled rows or more
 SUM_R2 = 0.999  # a linear combination of features that reproduces the target this well is the target
 SUM_AUC = 0.999  # ... or that separates the classes this well (out of sample) is the label's rule
 _SUM_TERMS = 4  # terms a derived_sum may have (chosen one at a time, the best first)
@@ -594,6 +598,8 @@ def _check(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Sequenc
 
     if not classification:
         findings += _ratio_findings(numbers, unflagged(_RATIO_FEATURES), y)
+        findings += _ratio_within_levels(rows, [c for c in (*numeric, *categorical) if c != target], numbers,
+                                         unflagged(_SUM_FEATURES), y)
     findings += _sum_findings(numbers, unflagged(_SUM_FEATURES), y, fit, held, classification)
     findings += _product_findings(numbers, unflagged(_SUM_FEATURES), y, fit, held, classification)
     return findings, aucs
@@ -750,6 +756,68 @@ def _ratio_findings(numbers: Mapping[str, np.ndarray], columns: Sequence[str], y
                                    f"{rho:+.4f}): computed from the answer", abs(rho)))
                 seen.add(a)
     return out
+
+
+def _ratio_within_levels(rows: pd.DataFrame, features: Sequence[str], numbers: Mapping[str, np.ndarray],
+                         columns: Sequence[str], y: np.ndarray) -> list[Finding]:
+    """Ratios of two positive numeric features that are monotone in the target within each level
+    of a feature of few values (2 to :data:`_LEVELS`, each judged level :data:`_LEVEL_ROWS` rows or
+    more): a loan's instalment over its amount follows its interest rate within each term
+    (openintro's loans_full_schema: Spearman 0.9995 within 36 and within 60 months, 0.29 over
+    both, where :func:`_ratio_findings` looks). The pairs of ``columns`` are screened in the
+    largest level by the correlation of their log ratio with the target's rank (all pairs at
+    once, from one covariance matrix), the best few then checked in every level. The finding
+    is on the one of the two that follows the target more closely (the one computed from it)."""
+    values = _positive(numbers, columns)
+    names = list(values)
+    if len(names) < 2:
+        return []
+    logs = np.column_stack([np.log(values[c]) for c in names])
+    out: list[Finding] = []
+    for level_col in [c for c in features if c in rows.columns]:
+        levels = rows[level_col]
+        counts = levels.value_counts()
+        judged = counts[counts >= _LEVEL_ROWS]
+        if not 2 <= len(counts) <= _LEVELS or len(judged) < 2:
+            continue
+        masks = [(levels == level).fillna(False).to_numpy(dtype=bool) for level in judged.index]
+        pairs = _ratio_screen(logs[masks[0]], y[masks[0]])
+        for i, j in pairs:
+            ratio = logs[:, i] - logs[:, j]
+            rhos = [_spearman(ratio[m], y[m]) for m in masks]
+            if any(r is None or abs(r) < COPY_RHO for r in rhos):
+                continue
+            a, b = names[i], names[j]
+            own = {c: abs(_spearman(values[c], y) or 0.0) for c in (a, b)}
+            flagged = max((a, b), key=lambda c: own[c])
+            said = ", ".join(f"{r:+.4f} at {level_col} {_value_text(level)} ({int(n):,} rows)"
+                             for r, level, n in zip(rhos, judged.index, judged.to_numpy()))
+            out.append(Finding(flagged, "derived_ratio",
+                               f"{a} / {b} is a monotone transform of the target within each {level_col} (Spearman "
+                               f"rho {said}): computed from the answer and {level_col}", min(abs(r) for r in rhos)))
+            return out
+    return out
+
+
+def _value_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def _ratio_screen(logs: np.ndarray, y: np.ndarray, best: int = 3) -> list[tuple[int, int]]:
+    """The ``best`` pairs (i, j) of ``logs``' columns whose difference (a log ratio) correlates
+    most with the rank of ``y``, all pairs from one covariance matrix."""
+    ok = np.isfinite(logs).all(axis=1) & np.isfinite(y)
+    if ok.sum() < _LEVEL_ROWS:
+        return []
+    k = logs.shape[1]
+    cov = np.cov(np.column_stack([logs[ok], pd.Series(y[ok]).rank().to_numpy()]), rowvar=False)
+    var, with_y = np.diag(cov)[:k], cov[:k, k]
+    i, j = np.triu_indices(k, 1)
+    spread = var[i] + var[j] - 2 * cov[i, j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(spread > 1e-12, np.abs(with_y[i] - with_y[j]) / np.sqrt(spread * cov[k, k]), 0.0)
+    top = np.argsort(-np.nan_to_num(r))[:best]
+    return [(int(i[t]), int(j[t])) for t in top if r[t] > 0.5]
 
 
 def _positive(numbers: Mapping[str, np.ndarray], columns: Sequence[str]) -> dict[str, np.ndarray]:
