@@ -1428,9 +1428,12 @@ def _read_period_text(con: Any, columns: dict[str, str], target: str, time_colum
 def _leaks(con: Any, columns: dict[str, str], target: str, task: str, positive: Any, time_column: str | None,
            exclude: dict[str, str]) -> dict[str, str]:
     """Columns the leakage checks flag on a sample of the file's rows -> why (never drafted as features);
-    for a binary target, also those ranking the classes within ``NEAR_AUC`` under the bar, which the
+    for a binary target, also those ranking the classes within ``NEAR_AUC`` under the bar, or within
+    twice the noise of the run's measure (:func:`~workbench.measure.leakage.near_auc`), which the
     run's check on its training rows alone may put over it."""
-    from .measure.leakage import MAX_AUC, NEAR_AUC, SAMPLE_ROWS, check_frame
+    from .data.sql import quote_ident as _q
+    from .measure.leakage import MAX_AUC, SAMPLE_ROWS, check_frame, near_auc
+    from .measure.modeling.models import binary_target
 
     reader = con.cursor()  # a cursor of its own: an earlier fetchone() may leave a result open on con
     try:
@@ -1450,11 +1453,16 @@ def _leaks(con: Any, columns: dict[str, str], target: str, task: str, positive: 
     for f in found:
         if f.check != "split" and f.feature not in out:
             out[f.feature] = f"leak ({f.check}): {f.evidence}"
-    for col, auc in sorted(scores.items(), key=lambda kv: -kv[1]):
-        if col not in out and MAX_AUC - NEAR_AUC <= auc < MAX_AUC:
-            out[col] = (f"near a leak (single_feature): alone it ranks the classes with ROC AUC {auc:.3f} here (out "
-                        f"of sample), within {NEAR_AUC} of the {MAX_AUC} a run takes for a leak until acknowledged; "
-                        "the run measures it again on its training rows alone, where it may reach the bar")
+    if scores:
+        labelled = con.execute(f"SELECT count({_q(target)}) FROM t").fetchone()[0]
+        shown = frame[target].dropna()
+        near, why = near_auc(labelled, float(binary_target(shown, positive).mean()) if len(shown) else 0.0)
+        for col, auc in sorted(scores.items(), key=lambda kv: -kv[1]):
+            if col not in out and MAX_AUC - near <= auc < MAX_AUC:
+                out[col] = (f"near a leak (single_feature): alone it ranks the classes with ROC AUC {auc:.3f} here "
+                            f"(out of sample), within {near:.3f} of the {MAX_AUC} a run takes for a leak until "
+                            f"acknowledged{why}; the run measures it again on its training rows alone, where it may "
+                            "reach the bar")
     return out
 
 
