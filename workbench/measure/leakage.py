@@ -69,15 +69,15 @@ Checks (``Finding.check``):
   :data:`SHARED_SHARE` of the held-out rows share their value with training rows, a model
   recognises the entity instead of predicting (``split: {kind: group, column: ...}``);
 - ``recognised_entity`` — a random split, and a column named for a person or thing
-  (:func:`entity_name`: ``job_ad_id``, ``Subject``) whose values (20 or more) repeat, as a
-  feature or left out, when at least :data:`SHARED_SHARE` of the held-out rows share their value
-  with training rows and a model scores rows better for having seen their value's other rows
-  (:func:`recognition`: trees on the features, two folds of the training rows cut at random and
-  then by the value; :data:`RECOGNISED_SHARE` of its skill or more lost on values it has not
-  seen, by more than the noise of resampling the values): outcomes follow the person or thing,
-  and a random split credits the model with knowing it. A group split by it clears it; so does
-  an acknowledgement, when production meets the same values again with their outcomes known (a
-  store);
+  (:func:`entity_name`: ``job_ad_id``, ``Subject``) whose values (20 or more) repeat, two to
+  :data:`ENTITY_ROWS` rows a value (more: a closed set, a species), as a feature or left out,
+  when at least :data:`SHARED_SHARE` of the held-out rows share their value with training rows
+  and a model scores rows better for having seen their value's other rows (:func:`recognition`:
+  trees on the features, two folds of the training rows cut at random and then by the value;
+  :data:`RECOGNISED_SHARE` of its skill or more lost on values it has not seen, by more than the
+  noise of resampling the values): outcomes follow the person or thing, and a random split
+  credits the model with knowing it. A group split by it clears it; so does an acknowledgement,
+  when production meets the same values again with their outcomes known (a store);
 - ``identifier`` — a feature named as an identifier (``subject_id``, ``PatientID``:
   :func:`identifier_name`) whose training values are mostly distinct (at least
   :data:`ID_DISTINCT_SHARE`): its number names a record and measures nothing, so a model learns
