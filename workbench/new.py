@@ -824,7 +824,9 @@ def new_pilot(
         notes += _free_text_note([c for c, why in exclude.items() if why == _FREE_TEXT], data, target, task)
         # a number whose rows are one record seen again: no leak once a group split keeps a record on one side
         seen_again: dict[str, str] = {}
-        for col, why in _leaks(con, columns, target, task, positive, time_column, exclude).items():
+        positives = sum(n for v, n in counts if _jsonable(v) == positive) if task == "classification" else 0
+        for col, why in _leaks(con, columns, target, task, positive, time_column, exclude,
+                               labelled=labelled, positives=positives).items():
             if why.startswith("leak (seen_again)") and time_column is None:
                 seen_again[col] = why
                 continue
@@ -907,8 +909,9 @@ def new_pilot(
         entity = None if time_column or group is not None or hints else _repeated_entity(
             con, columns, target, exclude, distinct_of, rows)
         recurring = None
-        if entity is not None and entity[1] <= ENTITY_ROWS and (known := _recognised(con, entity[0], target, task, columns, exclude,
-                                                        distinct_of[entity[0]], rows)) is not None and known.material:
+        known = None if entity is None or entity[1] > ENTITY_ROWS else _recognised(
+            con, entity[0], target, task, columns, exclude, distinct_of[entity[0]], rows)
+        if entity is not None and known is not None and known.material:
             group, recurring = (entity[0], entity[1], "and outcomes follow it"), entity[0]
             notes.append(f"split by {entity[0]}: it {entity[2]} ({entity[1]:.1f} rows a value, "
                          f"{distinct_of[entity[0]]:,} values), and outcomes follow it: "
@@ -1426,14 +1429,13 @@ def _read_period_text(con: Any, columns: dict[str, str], target: str, time_colum
 
 
 def _leaks(con: Any, columns: dict[str, str], target: str, task: str, positive: Any, time_column: str | None,
-           exclude: dict[str, str]) -> dict[str, str]:
+           exclude: dict[str, str], *, labelled: int, positives: int) -> dict[str, str]:
     """Columns the leakage checks flag on a sample of the file's rows -> why (never drafted as features);
     for a binary target, also those ranking the classes within ``NEAR_AUC`` under the bar, or within
     twice the noise of the run's measure (:func:`~workbench.measure.leakage.near_auc`), which the
-    run's check on its training rows alone may put over it."""
-    from .data.sql import quote_ident as _q
+    run's check on its training rows alone may put over it. ``labelled``: the rows with a target,
+    ``positives`` of them of the positive class."""
     from .measure.leakage import MAX_AUC, SAMPLE_ROWS, check_frame, near_auc
-    from .measure.modeling.models import binary_target
 
     reader = con.cursor()  # a cursor of its own: an earlier fetchone() may leave a result open on con
     try:
@@ -1454,9 +1456,7 @@ def _leaks(con: Any, columns: dict[str, str], target: str, task: str, positive: 
         if f.check != "split" and f.feature not in out:
             out[f.feature] = f"leak ({f.check}): {f.evidence}"
     if scores:
-        labelled = con.execute(f"SELECT count({_q(target)}) FROM t").fetchone()[0]
-        shown = frame[target].dropna()
-        near, why = near_auc(labelled, float(binary_target(shown, positive).mean()) if len(shown) else 0.0)
+        near, why = near_auc(labelled, positives / labelled if labelled else 0.0)
         for col, auc in sorted(scores.items(), key=lambda kv: -kv[1]):
             if col not in out and MAX_AUC - near <= auc < MAX_AUC:
                 out[col] = (f"near a leak (single_feature): alone it ranks the classes with ROC AUC {auc:.3f} here "

@@ -794,7 +794,6 @@ def _ratio_within_levels(rows: pd.DataFrame, features: Sequence[str], numbers: M
     if len(names) < 2:
         return []
     logs = np.column_stack([np.log(values[c]) for c in names])
-    out: list[Finding] = []
     for level_col in [c for c in features if c in rows.columns]:
         levels = rows[level_col]
         counts = levels.value_counts()
@@ -813,11 +812,10 @@ def _ratio_within_levels(rows: pd.DataFrame, features: Sequence[str], numbers: M
             flagged = max((a, b), key=lambda c: own[c])
             said = ", ".join(f"{r:+.4f} at {level_col} {_value_text(level)} ({int(n):,} rows)"
                              for r, level, n in zip(rhos, judged.index, judged.to_numpy()))
-            out.append(Finding(flagged, "derived_ratio",
-                               f"{a} / {b} is a monotone transform of the target within each {level_col} (Spearman "
-                               f"rho {said}): computed from the answer and {level_col}", min(abs(r) for r in rhos)))
-            return out
-    return out
+            return [Finding(flagged, "derived_ratio",
+                            f"{a} / {b} is a monotone transform of the target within each {level_col} (Spearman "
+                            f"rho {said}): computed from the answer and {level_col}", min(abs(r) for r in rhos))]
+    return []
 
 
 def _value_text(value: Any) -> str:
@@ -1139,8 +1137,8 @@ def _shared_groups(data: Any, task_kind: str) -> tuple[Finding, ...]:
         repeated = sizes[sizes >= 2]
         if repeated.sum() < _MIN_ROWS or sizes[(sizes >= 2) & (kinds == 1)].sum() < 0.99 * repeated.sum():
             continue
-        shared = heldout.copies_of(train[[col]].drop_duplicates(), [col])
-        if shared < MIN_COPIES or shared < SHARED_SHARE * heldout.rows:
+        shared = _sharing(heldout, train, col)
+        if shared is None:
             continue
         per_value = len(values) / distinct
         out.append(Finding(col, "shared_groups",
@@ -1150,6 +1148,13 @@ def _shared_groups(data: Any, task_kind: str) -> tuple[Finding, ...]:
                            f"those rows without predicting. Split by it: `split: {{kind: group, column: {col}}}`",
                            round(shared / heldout.rows, 4)))
     return tuple(out)
+
+
+def _sharing(heldout: Any, train: pd.DataFrame, col: str) -> int | None:
+    """The held-out rows whose ``col`` value training rows have too, when they are enough to say an
+    entity is on both sides (:data:`MIN_COPIES` and :data:`SHARED_SHARE` of them), else None."""
+    shared = heldout.copies_of(train[[col]].drop_duplicates(), [col])
+    return None if shared < MIN_COPIES or shared < SHARED_SHARE * heldout.rows else shared
 
 
 def _banded(train: pd.DataFrame, col: str, target: str, share: float = 0.01) -> bool:
@@ -1332,7 +1337,7 @@ def _as_number(values: pd.Series) -> np.ndarray:
     """A column as numbers for trees: a number as itself, a time as its nanoseconds, anything
     else (text, a category) as a code of its own per value (missing: NaN)."""
     if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
-        return pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+        return _numbers(values)
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return np.where(values.isna(), np.nan, values.astype("int64").astype("float64"))
     codes = pd.factorize(values.astype("object"))[0].astype("float64")
@@ -1364,8 +1369,8 @@ def _recognised_entities(data: Any, task_kind: str, skip: set[str]) -> tuple[Fin
         if not MIN_GROUPS <= distinct <= len(values) / 2 or len(values) > ENTITY_ROWS * distinct \
                 or not entity_name(col, _code(values)):
             continue
-        shared = heldout.copies_of(train[[col]].drop_duplicates(), [col])
-        if shared < MIN_COPIES or shared < SHARED_SHARE * heldout.rows:
+        shared = _sharing(heldout, train, col)
+        if shared is None:
             continue
         found = recognition(train, col, target, data.features, task_kind)
         if found is None or not found.material:
@@ -1374,11 +1379,10 @@ def _recognised_entities(data: Any, task_kind: str, skip: set[str]) -> tuple[Fin
         out.append(Finding(col, "recognised_entity",
                            f"{shared:,} of the {heldout.rows:,} held-out rows ({shared / heldout.rows:.1%}) have a "
                            f"{col} that training rows have too ({len(values) / distinct:.1f} training rows a value, "
-                           f"{kept}), "
-                           f"and outcomes follow it: {found.said('the features')}. A random split credits the model "
-                           f"with knowing each {col}. If each is one person or thing seen again, split by it: `split: "
-                           f"{{kind: group, column: {col}}}`; if production meets the same values again with their "
-                           "outcomes known (a store), acknowledge it", round(found.lost, 4)))
+                           f"{kept}), and outcomes follow it: {found.said('the features')}. A random split credits "
+                           f"the model with knowing each {col}. If each is one person or thing seen again, split by "
+                           f"it: `split: {{kind: group, column: {col}}}`; if production meets the same values again "
+                           "with their outcomes known (a store), acknowledge it", round(found.lost, 4)))
     return tuple(out)
 
 
