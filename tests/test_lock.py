@@ -36,12 +36,14 @@ def pair(tmp_path: Path) -> Iterator[Path]:
     shutil.rmtree(tmp_path / "uv-cache", ignore_errors=True)  # pytest keeps its last three runs' folders
 
 
+@pytest.mark.slow  # uv resolves the lock: seconds, and PyPI's index
 def test_the_committed_lock_matches_pyproject(pair: Path) -> None:
     done = _check(pair)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "uv.lock matches pyproject.toml" in done.stdout
 
 
+@pytest.mark.slow  # uv resolves the lock: seconds, and PyPI's index
 def test_a_dependency_added_without_make_lock_fails_the_check(pair: Path) -> None:
     text = (pair / "pyproject.toml").read_text()
     # a package the lock already holds (as a dependency of others): only the lock's record of

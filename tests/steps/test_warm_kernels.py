@@ -180,6 +180,7 @@ def _gone(pid: int, within: float = 10.0) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_killing_the_launcher_kills_its_kernel(kernel) -> None:
     km, client = kernel
     _, printed = _run(client, "import os; print(os.getpid())")
@@ -189,6 +190,7 @@ def test_killing_the_launcher_kills_its_kernel(kernel) -> None:
     assert _gone(pid), "the forked kernel outlived its launcher"
 
 
+@pytest.mark.slow
 def test_an_interrupt_reaches_the_forked_kernel(kernel) -> None:
     km, client = kernel
     # stop_on_error=False: the kernel does not then abort what is queued after the interrupted cell
@@ -203,6 +205,7 @@ def test_an_interrupt_reaches_the_forked_kernel(kernel) -> None:
     assert content["status"] == "ok" and printed.strip() == "still here"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("code", "status"), [("import os; os._exit(3)", 3),
                                               ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", -9)])
 def test_a_kernel_that_dies_ends_its_launcher_with_its_status(kernel, code, status) -> None:
@@ -214,6 +217,7 @@ def test_a_kernel_that_dies_ends_its_launcher_with_its_status(kernel, code, stat
     assert not km.is_alive()
 
 
+@pytest.mark.slow
 def test_stopping_the_server_ends_its_running_kernels_and_removes_its_folder() -> None:
     """stop() ends the server at once (it does not tear down its preloaded modules first), and
     a kernel still running then is killed and reaped, its launcher told, not left behind."""
@@ -233,6 +237,7 @@ def test_stopping_the_server_ends_its_running_kernels_and_removes_its_folder() -
         own.stop()
 
 
+@pytest.mark.slow
 def test_the_server_and_its_kernels_go_with_its_parent(tmp_path) -> None:
     """A runner killed outright (SIGKILL, the OOM killer) leaves no server or kernel behind."""
     script = tmp_path / "parent.py"
@@ -276,6 +281,7 @@ def test_a_name_imported_from_a_module_is_not_taken_for_a_missing_module() -> No
     assert warm_kernels._import_all(warm_kernels.notebook_imports(sorted((REPO / "notebooks").glob("*.ipynb")))) == []
 
 
+@pytest.mark.slow
 def test_a_kernel_asked_for_with_other_start_up_settings_starts_cold(server, tmp_path) -> None:
     """PYTHONPATH (a sitecustomize.py), thread counts, matplotlib's backend act when an
     interpreter starts: with values other than the server's, the launcher becomes a cold kernel."""
