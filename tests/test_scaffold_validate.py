@@ -1472,7 +1472,8 @@ def test_a_whole_number_spread_like_a_count_is_kept_and_a_dense_one_is_an_identi
     `patient`), they are still identifiers; a date key is the time checks' own."""
     rng = np.random.default_rng(9)
     n = 300
-    pop = rng.permutation(rng.choice(np.arange(60_000, 900_000_000), n, replace=False))
+    # drawn from the range's size, not from np.arange of it: that array alone was 7 GB and 5 s
+    pop = rng.permutation(60_000 + rng.choice(900_000_000 - 60_000, n, replace=False))
     life = 40 + 4 * np.log10(pop) + rng.normal(0, 2, n)
     frame = pd.DataFrame({"pop": pop, "PID": pop + 7, "pupilNR": pop + 9, "serial": rng.permutation(n) + 5000,
                           "day": [int(d.strftime("%Y%m%d")) for d in pd.date_range("2001-01-01", periods=n)],
