@@ -177,7 +177,7 @@ monitor: data ## Monitor batches with the champion: BATCH=file (PILOT=...); defa
 	  code=$$?; if [ $$code -eq 6 ]; then echo "(the replay plants breaches on purpose: exit 6 is expected)"; exit 0; fi; exit $$code; \
 	fi
 
-BENCHES ?= profile contracts pilot iterate
+BENCHES ?= profile contracts pilot iterate new_wide
 
 bench: data ## Run the benchmarks in bench/ (tables in bench/results/results.md, data in *.json)
 	@mkdir -p bench/results

@@ -129,8 +129,11 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--ref", default=os.environ.get("BENCH_REF") or REFERENCE)
     ap.add_argument("--only", choices=["loop", "ref"])
+    ap.add_argument("--quick", action="store_true", help="the loop only, once (make bench ARGS=--quick)")
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "workbench-bench-iterate"))
     args = ap.parse_args()
+    if args.quick:
+        args.only, args.runs = "loop", 1
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from workbench.cli import app
 from workbench.charter.config import load_charter
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, IngestError
 from workbench.new import new_pilot
 from workbench.steps.validate import check_charter, raise_for_errors
 
@@ -1484,3 +1484,36 @@ def test_a_whole_number_spread_like_a_count_is_kept_and_a_dense_one_is_an_identi
     assert "pop" not in excluded and {"PID", "pupilNR", "serial"} <= set(excluded), excluded
     (note,) = [n for n in made.notes if "kept as measures" in n]
     assert note.startswith("pop: a different whole number in every row, spread over 100 times as many values")
+
+
+def test_a_wide_table_is_read_as_a_narrow_one_past_the_first_columns_asked_together(tmp_path: Path) -> None:
+    """`new` asks DuckDB about many columns a query (data.sql.select_wide, WIDE_CHUNK a query; a
+    query a column took 6 minutes on 600 columns): a date format, a number column's typo and the
+    contract's ranges are found as well in the columns after the first chunk as in the first."""
+    from workbench.data.sql import WIDE_CHUNK
+
+    rng = np.random.default_rng(4)
+    n = 300
+    cols: dict[str, object] = {}
+    for i in range(2 * WIDE_CHUNK + 11):
+        cols[f"n{i}"] = rng.normal(size=n).round(3) if i % 2 else rng.choice(["a", "b", "c"], n)
+    when = pd.Timestamp("2021-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 600, n)), unit="D")
+    frame = pd.DataFrame(cols).assign(ordered=when.strftime("%d.%m.%Y"), qty=rng.integers(1, 500, n),
+                                      late=(rng.random(n) < 0.3).astype(int))
+    frame.to_csv(tmp_path / "wide.csv", index=False)
+    made = new_pilot("wide", tmp_path / "wide.csv", "late", pilots_dir=tmp_path / "pilots")
+    charter = load_charter(made.charter)
+    assert charter.sources["wide"].csv.dateformat == "%d.%m.%Y" and charter.split.column == "ordered"
+    contract = yaml.safe_load(next((tmp_path / "pilots" / "wide").rglob("*.yml")).read_text())
+    last = f"n{2 * WIDE_CHUNK + 9}"
+    assert contract["columns"]["qty"]["range"]["min"] == frame["qty"].min()
+    assert contract["columns"]["qty"]["range"]["max"] == frame["qty"].max()
+    assert contract["columns"][last]["range"]["max"] >= frame[last].max()
+    assert contract["columns"][f"n{2 * WIDE_CHUNK + 10}"]["allowed"] == ["a", "b", "c"]
+
+    typo = frame.astype({"qty": object})
+    typo.loc[250, "qty"] = "4O"  # a letter O for a zero, on the file's line 252
+    typo.to_csv(tmp_path / "typo.csv", index=False)
+    with pytest.raises(IngestError) as err:
+        new_pilot("typo", tmp_path / "typo.csv", "late", pilots_dir=tmp_path / "pilots")
+    assert f"typo.csv:252: column {len(frame.columns) - 1} ('qty'): value '4O' is not a whole number" in str(err.value)

@@ -327,3 +327,18 @@ def test_keyword_and_whitespace_column_names_through_gx(tmp_path: Path) -> None:
         assert got[f"by.{c}.allowed"] == (False, 1, None)
         assert got[f"by.{c}.range"] == (False, 1, None)
         assert got[f"by.{c}.unique"][0:1] == (False,) and got[f"by.{c}.unique"][2] is None
+
+
+def test_a_wide_select_asked_in_chunks_gives_the_one_query_row() -> None:
+    """data.sql.select_wide: each column's expressions kept together, in order, whatever the chunk."""
+    from workbench.data.sql import WIDE_CHUNK, select_wide
+
+    con = duckdb.connect()
+    width = 2 * WIDE_CHUNK + 3
+    con.execute("CREATE TABLE t AS SELECT " + ", ".join(f"range * {i} AS {quote_ident(f'c {i}')}" for i in range(width))
+                + " FROM range(7)")
+    items = [f"count(DISTINCT {quote_ident(f'c {i}')}), max({quote_ident(f'c {i}')})" for i in range(width)]
+    whole = con.execute(f"SELECT {', '.join(items)} FROM t").fetchone()
+    assert select_wide(con, items, "t") == whole
+    assert whole[-2:] == (7, 6 * (width - 1)) and len(whole) == 2 * width
+    assert select_wide(con, items[:3], f"t WHERE {quote_ident('c 1')} < 2") == (1, 0, 2, 1, 2, 2)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-__all__ = ["quote_ident", "quote_literal", "view_sql", "NUMBER_TYPES", "is_number_type"]
+__all__ = ["quote_ident", "quote_literal", "view_sql", "select_wide", "NUMBER_TYPES", "is_number_type"]
 
 
 NUMBER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -26,6 +26,21 @@ NUMBER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
 def is_number_type(duck_type: str) -> bool:
     """A DuckDB type that holds numbers (``DECIMAL(18,2)`` included; not BOOLEAN)."""
     return str(duck_type).upper().split("(")[0].strip() in NUMBER_TYPES
+
+
+# aggregates a query: DuckDB's time grows faster than the distinct counts (or FILTER clauses) one
+# SELECT holds. 600 columns' count(DISTINCT (id, column)) over 2,000 rows took 23 s in one query
+# and 1 s in queries of 50 each
+WIDE_CHUNK = 50
+
+
+def select_wide(con: Any, columns: list[str], source: str) -> tuple[Any, ...]:
+    """``SELECT <columns> FROM <source>``'s one row, asked :data:`WIDE_CHUNK` items at a time.
+    ``columns``: one item a column, its expressions comma-separated (a column's never split)."""
+    row: list[Any] = []
+    for i in range(0, len(columns), WIDE_CHUNK):
+        row += con.execute(f"SELECT {', '.join(columns[i:i + WIDE_CHUNK])} FROM {source}").fetchone()
+    return tuple(row)
 
 
 def quote_ident(name: str) -> str:
