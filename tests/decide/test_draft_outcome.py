@@ -72,6 +72,25 @@ def test_failing_gates_with_drafted_values_is_no_go_and_still_lists_them(tmp_pat
     assert len(d.drafted) == 2 and "drafted, not yet confirmed (2)" in d.summary()
 
 
+def test_a_summary_lists_the_first_drafted_values_and_the_record_keeps_them_all(tmp_path: Path) -> None:
+    """A wide table's contract drafts a range and a null share a column: mosaicData's HELPfull left
+    1,543 drafted values, and every run printed each of them twice. The summary (the terminal, the
+    run's note) lists the first DRAFTED_SHOWN, in the file's order; the decision record holds all."""
+    from workbench.decide.registry import DRAFTED_SHOWN
+
+    store = Store(tmp_path / "store")
+    many = "".join(f"  - {{kind: probes}}   # drafted: rule {i}\n" for i in range(DRAFTED_SHOWN + 25))
+    charter = _with_file(make_charter("wide"), tmp_path, TAGGED + many)
+    ids = build_pilot(store, charter, {"good": candidate_metrics(0.80)}, models=("good",))
+    d = promote(charter, store)
+    listed = [line for line in d.summary().splitlines() if line.startswith(f"    {tmp_path / 'pilot.yaml'}:")]
+    assert len(d.drafted) == DRAFTED_SHOWN + 27 and len(listed) == DRAFTED_SHOWN
+    assert listed[0].endswith(":2: owner — who answers")
+    assert f"    ... and 27 more: the decision record ({DECISION_ARTIFACT}, `drafted`) holds every one" in d.summary()
+    record = json.loads(store.download_text(ids["pilot"], DECISION_ARTIFACT))
+    assert len(record["drafted"]) == DRAFTED_SHOWN + 27
+
+
 @pytest.mark.parametrize("on_call", ["TODO", "oncall@example.org", "team", ""])
 def test_a_placeholder_on_call_or_owner_fails_the_plan_gate(on_call: str) -> None:
     from workbench.charter.config import ProductionPlan

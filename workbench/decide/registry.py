@@ -86,6 +86,8 @@ __all__ = [
 ]
 
 DECISION_ARTIFACT = "decision/decision.json"
+# drafted values a summary lists (the terminal, the run's note): a 40-column table's all; the record keeps all
+DRAFTED_SHOWN = 50
 GO, NO_GO, ALREADY, ROLLBACK = "go", "no-go", "already-champion", "rollback"
 DRAFT = "draft"  # every gate passed, but drafted values are unconfirmed: nothing moves (exit 7)
 NO_BETTER = "no-better"  # a tie: no gate failed outright, but a comparison's interval holds its margin (exit 3)
@@ -237,7 +239,11 @@ class Decision:
         if self.drafted:
             lines.append(f"  drafted, not yet confirmed ({len(self.drafted)}):")
             lines += [f"    {d.get('file')}:{d.get('line')}: {d.get('key')}" + (f" — {d['why']}" if d.get("why") else "")
-                      for d in self.drafted]
+                      for d in self.drafted[:DRAFTED_SHOWN]]
+            if len(self.drafted) > DRAFTED_SHOWN:  # a wide table's contract drafts a range a column: 1,543 lines, twice
+                lines.append(f"    ... and {len(self.drafted) - DRAFTED_SHOWN:,} more: the decision record "
+                             f"({DECISION_ARTIFACT}, `drafted`) holds every one, and `workbench confirm --pilot "
+                             "CHARTER` lists them")
         lines += ["  note: " + n for n in self.notes]
         lines += ["  llm endpoint: " + llm_endpoint_line(e) for e in self.llm_endpoints]
         if self.decision_run_id:
