@@ -22,6 +22,7 @@ with a different configuration (DuckDB refuses it).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ContractError, ContractSpecError, WarehouseError, WarehouseLockedError
+from ..sql import WIDE_CHUNK
 from .results import ContractResult, RuleResult
 from .spec import Contract, Rule
 
@@ -233,14 +235,27 @@ def _check_rule_sql(conn: Any, contract: Contract, cols: dict[str, str],
 
     problems, first_where = [], None
     unrunnable: dict[str, tuple[Rule, str]] = {}
-    for rule in contract.rules:
-        if rule.kind != "row_check":
-            continue
-        sql = str(rule.params.get("sql", ""))
-        probe = f"SELECT count(*) FROM (SELECT * FROM main.{quote_ident(contract.dataset)} LIMIT 0) AS t WHERE NOT ({sql})"
+    empty = f"(SELECT * FROM main.{quote_ident(contract.dataset)} LIMIT 0) AS t"
+    checks = [rule for rule in contract.rules if rule.kind == "row_check"]
+
+    def fails(where: str) -> Exception | None:
         try:
-            conn.execute(sa.text(probe.replace(":", "\\:"))).fetchall()
+            conn.execute(sa.text(f"SELECT count(*) FROM {empty} WHERE {where}".replace(":", "\\:"))).fetchall()
         except Exception as exc:  # noqa: BLE001 - DuckDB's parser/binder message is the useful part
+            with contextlib.suppress(Exception):  # a failed statement aborts the transaction: the next would fail too
+                conn.rollback()
+            return exc
+        return None
+
+    # WIDE_CHUNK checks bound a query, each alone only in a chunk that does not bind: a wide table's
+    # drafted contract holds some 3,000 (mosaicData's HELPfull: 3,100, a query each took 16 s)
+    bound: set[str] = set()
+    for part in (checks[i:i + WIDE_CHUNK] for i in range(0, len(checks), WIDE_CHUNK)):
+        if fails(" OR ".join(f"NOT ({rule.params.get('sql', '')})" for rule in part)) is None:
+            bound.update(rule.id for rule in part)
+    for rule in checks:
+        exc = None if rule.id in bound else fails(f"NOT ({rule.params.get('sql', '')})")
+        if exc is not None:
             cause = getattr(exc, "orig", None) or exc
             text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
             gone = re.search(r'Referenced column "([^"]+)" not found', text)
