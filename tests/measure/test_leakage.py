@@ -898,3 +898,23 @@ def test_a_ratio_that_follows_the_target_within_each_level_of_a_few_valued_featu
     assert not [f for f in leakage.check_frame(honest, "interest_rate", task_kind="regression",
                                                numeric=["loan_amount", "term", "fee", "annual_income"],
                                                categorical=[]) if f.check == "derived_ratio"]
+
+
+def test_a_value_whose_rows_all_sit_at_the_edge_of_the_others_range_is_no_bucketing() -> None:
+    """A number's values cover disjoint ranges of the target when each value's range ends where
+    the next begins. mosaicData's HELPfull: `E18H`, a 0/1 item, had 10 training rows of 1, all with
+    DRUGRISK 0, the lowest of the range (0 to 22, mostly 0) of the rows of 0, and was flagged
+    `bucketed_target`. A true bucketing still is, its bins meeting at an edge or not."""
+    rng = np.random.default_rng(5)
+    n = 900
+    risk = np.where(rng.random(n) < 0.7, 0, rng.integers(1, 23, n)).astype(float)
+    item = np.zeros(n)
+    item[np.flatnonzero(risk == 0)[:15]] = 1  # its ones: all at the lowest risk, as most other rows
+    score = rng.normal(50, 10, n)
+    band = np.digitize(score, [40, 50, 60])  # the target's own bands
+    frame = pd.DataFrame({"item": item, "noise": rng.normal(size=n), "risk": risk})
+    found = _by_feature(check_frame(frame, "risk", task_kind="regression", numeric=["item", "noise"], categorical=[]))
+    assert "item" not in found, found
+    banded = pd.DataFrame({"band": band, "noise": rng.normal(size=n), "score": score})
+    found = _by_feature(check_frame(banded, "score", task_kind="regression", numeric=["band", "noise"], categorical=[]))
+    assert found.get("band") == "bucketed_target", found
