@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import formatting
-from .data.sql import WIDE_CHUNK, select_wide
+from .data.sql import select_wide, wide_chunks
 from .errors import ConfigError, IngestError
 from .files import inner_suffix, open_source
 from .measure.metrics import SKEWED  # a binary target's rarer class under this share: judged by its AP
@@ -1849,7 +1849,7 @@ def _named_by(con: Any, col: str, columns: dict[str, str], exclude: dict[str, st
     if not others:
         return []
     within: list[float] = []
-    for part in (others[i:i + WIDE_CHUNK] for i in range(0, len(others), WIDE_CHUNK)):  # see data.sql.select_wide
+    for part in wide_chunks(others):  # see data.sql.select_wide
         counts = ", ".join(f"count(DISTINCT {_q(c)}) AS n{i}" for i, c in enumerate(part))  # within each value
         within += con.execute("SELECT " + ", ".join(f"avg((n{i} <= 1)::INT)" for i in range(len(part)))
                               + f" FROM (SELECT {counts} FROM t GROUP BY {_q(col)})").fetchone()

@@ -14,9 +14,10 @@ No imports of the workbench: ``warehouse``, ``profiling``, ``contracts`` and the
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
-__all__ = ["quote_ident", "quote_literal", "view_sql", "select_wide", "NUMBER_TYPES", "is_number_type"]
+__all__ = ["quote_ident", "quote_literal", "view_sql", "select_wide", "wide_chunks", "NUMBER_TYPES", "is_number_type"]
 
 
 NUMBER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -32,14 +33,20 @@ def is_number_type(duck_type: str) -> bool:
 # SELECT holds. 600 columns' count(DISTINCT (id, column)) over 2,000 rows took 23 s in one query
 # and 1 s in queries of 50 each
 WIDE_CHUNK = 50
+T = TypeVar("T")
+
+
+def wide_chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``items`` in runs of :data:`WIDE_CHUNK`, one query's worth each."""
+    return (items[i:i + WIDE_CHUNK] for i in range(0, len(items), WIDE_CHUNK))
 
 
 def select_wide(con: Any, columns: list[str], source: str) -> tuple[Any, ...]:
     """``SELECT <columns> FROM <source>``'s one row, asked :data:`WIDE_CHUNK` items at a time.
     ``columns``: one item a column, its expressions comma-separated (a column's never split)."""
     row: list[Any] = []
-    for i in range(0, len(columns), WIDE_CHUNK):
-        row += con.execute(f"SELECT {', '.join(columns[i:i + WIDE_CHUNK])} FROM {source}").fetchone()
+    for part in wide_chunks(columns):
+        row += con.execute(f"SELECT {', '.join(part)} FROM {source}").fetchone()
     return tuple(row)
 
 

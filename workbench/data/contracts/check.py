@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ContractError, ContractSpecError, WarehouseError, WarehouseLockedError
-from ..sql import WIDE_CHUNK
+from ..sql import wide_chunks
 from .results import ContractResult, RuleResult
 from .spec import Contract, Rule
 
@@ -247,10 +247,10 @@ def _check_rule_sql(conn: Any, contract: Contract, cols: dict[str, str],
             return exc
         return None
 
-    # WIDE_CHUNK checks bound a query, each alone only in a chunk that does not bind: a wide table's
-    # drafted contract holds some 3,000 (mosaicData's HELPfull: 3,100, a query each took 16 s)
+    # a chunk of checks bound a query (data.sql.wide_chunks), each alone only in a chunk that does
+    # not bind: a wide table's drafted contract holds some 3,000 (HELPfull: 3,100, a query each took 16 s)
     bound: set[str] = set()
-    for part in (checks[i:i + WIDE_CHUNK] for i in range(0, len(checks), WIDE_CHUNK)):
+    for part in wide_chunks(checks):
         if fails(" OR ".join(f"NOT ({rule.params.get('sql', '')})" for rule in part)) is None:
             bound.update(rule.id for rule in part)
     for rule in checks:
