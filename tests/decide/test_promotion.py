@@ -854,3 +854,37 @@ def test_a_split_tried_after_another_on_the_same_tables_is_a_look_too(store: Sto
     assert d.outcome == "no-better" and d.evidence["other_splits"] == 1 and "earlier_configurations" not in d.evidence
     page = render_scorecard(charter, store, d.pilot_run_id, d)
     assert "With 2 candidates scored on held-out rows of these tables (1 in this run, 1 on other splits" in page
+
+
+def test_the_best_candidate_failing_a_gate_of_its_own_gives_way_to_the_best_that_passes(store: Store) -> None:
+    """BEPS (carData): a boosted model led the primary metric by 0.007, inside any interval, but
+    its probabilities were worse than the prior's, and the pilot ended NO BETTER THAN TODAY while
+    the logistic regression passed every gate. The best of those that pass their own gates is
+    judged (the intervals are already widened for every candidate); a gate all candidates share
+    (the production plan) does not pass anyone over; a named candidate is judged as named."""
+    charter = make_charter("passover")
+    slow = {**candidate_metrics(0.82), "latency.p95_ms": 80.0}  # over the 50 ms threshold
+    ids = build_pilot(store, charter, {"boost": slow, "lr": candidate_metrics(0.80)}, models=("lr",))
+    d = promote(charter, store, actor="ann")
+    assert (d.candidate, d.outcome, d.candidate_run_id) == ("lr", "go", ids["candidates"]["lr"])
+    (note,) = [n for n in d.notes if "chosen from boost, lr" in n]
+    assert "the best on quality.roc_auc of those that pass their own gates: 'boost' scored 0.82 but failed" in note
+    assert "latency" in note.split("but failed")[1], note
+    record = json.loads(store.download_text(d.decision_run_id, DECISION_ARTIFACT))
+    assert record["candidate"] == "lr" and "'boost' scored 0.82" in record["evidence"]["passed_over"]
+
+    # both fail a gate of their own: the best on the primary metric is judged, as before
+    both = make_charter("passover-both")
+    build_pilot(store, both, {"boost": slow, "lr": {**candidate_metrics(0.80), "probes.crashed": 2.0}})
+    held = promote(both, store, dry_run=True)
+    assert (held.candidate, held.outcome) == ("boost", "no-go")
+    assert not [n for n in held.notes if "pass their own gates" in n]
+    # a shared gate fails for all alike (no production plan): no candidate is passed over for it
+    planless = Charter.model_validate({**make_charter("passover-plan").model_dump(), "production": None})
+    build_pilot(store, planless, {"boost": candidate_metrics(0.82), "lr": candidate_metrics(0.80)})
+    shared = promote(planless, store, dry_run=True)
+    assert shared.candidate == "boost" and [g.kind for g in shared.failing] == ["production_plan"]
+    # named in the charter: judged as named, whatever it fails
+    named = make_charter("passover-named", candidate="boost")
+    build_pilot(store, named, {"boost": slow, "lr": candidate_metrics(0.80)})
+    assert promote(named, store, dry_run=True).candidate == "boost"

@@ -103,6 +103,7 @@ __all__ = [
     "gather_evidence",
     "PilotLayout",
     "pilot_layout",
+    "rank_candidates",
     "select_candidate",
     "promote",
     "history",
@@ -853,12 +854,18 @@ def select_candidate(candidates: Mapping[str, Mapping[str, float]], metric: str,
                                  where="pilot.yaml: promotion.candidate",
                                  hint=f"choose one of: {', '.join(sorted(candidates))}")
         return name
-    scored = [(n, _num(m, metric)) for n, m in sorted(candidates.items())]
-    scored = [(n, v) for n, v in scored if v is not None]
-    if not scored:
+    ranked = rank_candidates(candidates, metric, higher=higher)
+    if not ranked:
         raise PromotionError(f"no candidate has the primary metric {metric}", where="pilot.yaml: primary_metric",
                              hint="log it from the evaluate notebook, or name the candidate in promotion.candidate")
-    return (max if higher else min)(scored, key=lambda nv: nv[1])[0]
+    return ranked[0]
+
+
+def rank_candidates(candidates: Mapping[str, Mapping[str, float]], metric: str, *, higher: bool = True) -> list[str]:
+    """The candidates that logged ``metric``, best first (ties: sorted name order)."""
+    scored = [(n, _num(m, metric)) for n, m in sorted(candidates.items())]
+    # a stable sort: equal values keep their name order, reversed or not
+    return [n for n, v in sorted(((n, v) for n, v in scored if v is not None), key=lambda nv: nv[1], reverse=higher)]
 
 
 # -- evidence from MLflow -------------------------------------------------------------------
@@ -983,8 +990,10 @@ def pilot_layout(charter: Charter, store: Store, pilot_run: Any) -> PilotLayout:
     return PilotLayout(pilot_run, steps, roles, candidates, evaluate_of)
 
 
-def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
-    """Read the pilot run's candidate, baseline, contracts and the current champion from MLflow."""
+def gather_evidence(charter: Charter, store: Store, pilot_run: Any, *, candidate: str | None = None) -> Evidence:
+    """Read the pilot run's candidate, baseline, contracts and the current champion from MLflow.
+    ``candidate``: judge this one (a name among the run's candidates); by default the one the
+    charter names, else the best on the primary metric."""
     pilot_run_id = pilot_run.info.run_id
     layout = pilot_layout(charter, store, pilot_run)
     if not layout.roles.get("evaluate"):
@@ -996,7 +1005,8 @@ def gather_evidence(charter: Charter, store: Store, pilot_run: Any) -> Evidence:
     named = promo.candidate if promo else None
     # the direction matters only when the best of several candidates is chosen
     higher = higher_is_better(primary, charter.gates) if named is None and len(candidates) > 1 else True
-    name = select_candidate({n: r.data.metrics for n, r in candidates.items()}, primary, higher=higher, name=named)
+    name = select_candidate({n: r.data.metrics for n, r in candidates.items()}, primary, higher=higher,
+                            name=candidate or named)
     cand = store.get_run(candidates[name].info.run_id)  # search results omit outputs (the logged model)
 
     baseline = next((r for r in roles.get("baseline", []) if r.info.status == FINISHED), None)
@@ -1352,15 +1362,11 @@ def _comparisons(store: Store, run_id: str) -> dict[str, Any]:
 # -- promote ------------------------------------------------------------------------------------
 
 
-def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: str | None, dry_run: bool,
-            allow_rolled_back: bool, reason: str | None) -> tuple[Decision, Evidence, Any]:
-    """Gather the evidence and judge it: the decision (not yet recorded), the evidence, and
-    the existing model version the candidate matches (None: a new version on GO)."""
+def _judge(charter: Charter, store: Store, ev: Evidence) -> tuple[list[dict[str, Any]] | None,
+                                                                   tuple[GateResult, ...]]:
+    """(the leakage findings judged, every gate's result) for the candidate ``ev`` holds."""
     from ..measure.leakage import near_perfect  # pandas with it, which the CLI's other paths need not load
 
-    model_name, alias = registry.target(charter)
-    pilot_run = find_pilot_run(charter, store, pilot_run_id)
-    ev = gather_evidence(charter, store, pilot_run)
     # the evaluate run's findings and one on the judged candidate's own score (None: not checked, whatever
     # the score): the gate judges them, the record keeps them
     scored = near_perfect(ev.task_kind, ev.candidate, ev.candidate_metrics, step=ev.target_step)
@@ -1374,6 +1380,56 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
         from .judge_gate import guard_judge_gates
 
         gates = guard_judge_gates(gates, charter, store, ev.candidate)
+    return judged, gates
+
+
+# gates every candidate of a pilot run meets alike: they do not tell one candidate from another
+_SHARED_GATES = frozenset({"production_plan"})
+
+
+def _own_failures(gates: Sequence[GateResult]) -> list[str]:
+    return [g.name for g in gates if not g.passed and g.kind not in _SHARED_GATES]
+
+
+def _passing_candidate(charter: Charter, store: Store, pilot_run: Any, ev: Evidence,
+                       judged: list[dict[str, Any]] | None, gates: tuple[GateResult, ...],
+                       ) -> tuple[Evidence, list[dict[str, Any]] | None, tuple[GateResult, ...], str | None]:
+    """The best candidate on the primary metric is judged, unless it fails a gate of its own and
+    another passes all of theirs: then the best of those that pass is (with why, for the notes).
+
+    A point value a hair above another's chose the candidate; when that one fails a gate (a
+    gradient-boosted model's probabilities worse than the prior's, while a logistic regression
+    scoring 0.007 less passes everything), a NO-GO or NO BETTER would judge the wrong candidate.
+    Every candidate's comparisons are made on intervals widened for all of them (``looks``), so
+    taking any one that passes keeps the chance of a false GO where the widening put it."""
+    named = charter.promotion.candidate if charter.promotion else None
+    top_failures = _own_failures(gates)
+    if named is not None or len(ev.candidates) < 2 or not top_failures:
+        return ev, judged, gates, None
+    primary = charter.primary_metric
+    metrics = {n: r.data.metrics for n, r in pilot_layout(charter, store, pilot_run).candidates.items()}
+    for name in rank_candidates(metrics, primary, higher=higher_is_better(primary, charter.gates)):
+        if name == ev.candidate:
+            continue
+        other = gather_evidence(charter, store, pilot_run, candidate=name)
+        other_judged, other_gates = _judge(charter, store, other)
+        if not _own_failures(other_gates):
+            top = _num(ev.candidate_metrics, primary)
+            why = (f"the best on {primary} of those that pass their own gates: '{ev.candidate}' scored "
+                   f"{_fmt(top) if top is not None else 'higher'} but failed {', '.join(top_failures)}")
+            return other, other_judged, other_gates, why
+    return ev, judged, gates, None
+
+
+def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: str | None, dry_run: bool,
+            allow_rolled_back: bool, reason: str | None) -> tuple[Decision, Evidence, Any]:
+    """Gather the evidence and judge it: the decision (not yet recorded), the evidence, and
+    the existing model version the candidate matches (None: a new version on GO)."""
+    model_name, alias = registry.target(charter)
+    pilot_run = find_pilot_run(charter, store, pilot_run_id)
+    ev = gather_evidence(charter, store, pilot_run)
+    judged, gates = _judge(charter, store, ev)
+    ev, judged, gates, passed_over = _passing_candidate(charter, store, pilot_run, ev, judged, gates)
     passed = all(g.passed for g in gates)
     drafted = drafted_values(charter)  # reported whatever the gates say; only a GO is held back by them
     notes: list[str] = []
@@ -1385,6 +1441,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
     if ev.looks > 1:
         chosen = (f" chosen from {', '.join(ev.candidates)}"
                   + (" (named in the charter);" if charter.promotion and charter.promotion.candidate
+                     else f" ({passed_over});" if passed_over
                      else f" (best {charter.primary_metric});") if len(ev.candidates) > 1 else "")
         notes.append(f"candidate '{ev.candidate}'{chosen} judged against today's rule and the champion on "
                      f"{stats.confidence_text(stats.confidence_among(ev.looks))} intervals, not 95 %, "
@@ -1469,6 +1526,7 @@ def _decide(charter: Charter, store: Store, pilot_run_id: str | None, *, actor: 
                   **({"candidate_cached_from": ev.candidate_cached_from} if ev.candidate_cached_from else {}),
                   **({"earlier_configurations": ev.earlier_configurations} if ev.earlier_configurations else {}),
                   **({"other_splits": ev.other_splits} if ev.other_splits else {}),
+                  **({"passed_over": passed_over} if passed_over else {}),
                   **retrained,
                   **({"allowed_rolled_back": allowed_rolled_back} if allowed_rolled_back else {})},
         fingerprints=dict(ev.fingerprints), contract_versions=dict(ev.contract_versions), git_commit=ev.git_commit,
