@@ -884,6 +884,12 @@ def test_the_best_candidate_failing_a_gate_of_its_own_gives_way_to_the_best_that
     build_pilot(store, planless, {"boost": candidate_metrics(0.82), "lr": candidate_metrics(0.80)})
     shared = promote(planless, store, dry_run=True)
     assert shared.candidate == "boost" and [g.kind for g in shared.failing] == ["production_plan"]
+    # a leak the best one's near-perfect score gives away is no way around to a weaker candidate
+    leaky = make_charter("passover-leak")
+    build_pilot(store, leaky, {"boost": {**slow, "quality.roc_auc": 0.999}, "lr": candidate_metrics(0.80)})
+    kept = promote(leaky, store, dry_run=True)
+    assert (kept.candidate, kept.outcome) == ("boost", "no-go")
+    assert {g.kind for g in kept.failing} == {"leakage", "threshold"}, kept.failing
     # named in the charter: judged as named, whatever it fails
     named = make_charter("passover-named", candidate="boost")
     build_pilot(store, named, {"boost": slow, "lr": candidate_metrics(0.80)})

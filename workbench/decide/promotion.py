@@ -1385,10 +1385,13 @@ def _judge(charter: Charter, store: Store, ev: Evidence) -> tuple[list[dict[str,
 
 # gates every candidate of a pilot run meets alike: they do not tell one candidate from another
 _SHARED_GATES = frozenset({"production_plan"})
+# a finding on the data, which a candidate's near-perfect score may be the only one to give away:
+# a weaker candidate that cannot use the leak is no way around it
+_DATA_GATES = frozenset({"leakage"})
 
 
-def _own_failures(gates: Sequence[GateResult]) -> list[str]:
-    return [g.name for g in gates if not g.passed and g.kind not in _SHARED_GATES]
+def _own_failures(gates: Sequence[GateResult]) -> list[GateResult]:
+    return [g for g in gates if not g.passed and g.kind not in _SHARED_GATES]
 
 
 def _passing_candidate(charter: Charter, store: Store, pilot_run: Any, ev: Evidence,
@@ -1401,10 +1404,13 @@ def _passing_candidate(charter: Charter, store: Store, pilot_run: Any, ev: Evide
     gradient-boosted model's probabilities worse than the prior's, while a logistic regression
     scoring 0.007 less passes everything), a NO-GO or NO BETTER would judge the wrong candidate.
     Every candidate's comparisons are made on intervals widened for all of them (``looks``), so
-    taking any one that passes keeps the chance of a false GO where the widening put it."""
+    taking any one that passes keeps the chance of a false GO where the widening put it. A leak
+    is no candidate's own failure: a candidate ranked above that fails the leakage gate (its
+    near-perfect score gives the features away) keeps the judgement on the best one."""
     named = charter.promotion.candidate if charter.promotion else None
     top_failures = _own_failures(gates)
-    if named is not None or len(ev.candidates) < 2 or not top_failures:
+    if (named is not None or len(ev.candidates) < 2 or not top_failures
+            or any(g.kind in _DATA_GATES for g in top_failures)):
         return ev, judged, gates, None
     primary = charter.primary_metric
     metrics = {n: r.data.metrics for n, r in pilot_layout(charter, store, pilot_run).candidates.items()}
@@ -1413,10 +1419,13 @@ def _passing_candidate(charter: Charter, store: Store, pilot_run: Any, ev: Evide
             continue
         other = gather_evidence(charter, store, pilot_run, candidate=name)
         other_judged, other_gates = _judge(charter, store, other)
-        if not _own_failures(other_gates):
+        failures = _own_failures(other_gates)
+        if any(g.kind in _DATA_GATES for g in failures):  # a leak one of those ranked above it gave away
+            break
+        if not failures:
             top = _num(ev.candidate_metrics, primary)
             why = (f"the best on {primary} of those that pass their own gates: '{ev.candidate}' scored "
-                   f"{_fmt(top) if top is not None else 'higher'} but failed {', '.join(top_failures)}")
+                   f"{_fmt(top) if top is not None else 'higher'} but failed {', '.join(g.name for g in top_failures)}")
             return other, other_judged, other_gates, why
     return ev, judged, gates, None
 
