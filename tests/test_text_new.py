@@ -328,10 +328,39 @@ def test_training_items_repeating_an_eval_items_text_are_left_out_unless_texts_r
     made = new_text_pilot("pets", tmp_path / "pets.csv", "species", ["name"], pilots_dir=tmp_path / "pilots")
     kept = duckdb.sql(f"SELECT count(*) FROM '{made.folder / 'data'}/pets_*.parquet'").fetchall()[0][0]
     assert kept == 300
-    assert any("training items repeat an eval item's text: so many that the texts recur by nature" in n
-               for n in made.notes), made.notes
+    assert any(n.startswith("kept among the training items: ") and "whose text repeats an eval item's" in n
+               and "so many that the texts recur by nature" in n for n in made.notes), made.notes
     # 300 pets, 6 names: the eval items hold 6 distinct inputs at most, and new says so at once
     assert any(n.startswith("294 of the 300 labelled items ask again what an earlier one asks (6 distinct)")
+               for n in made.notes), made.notes
+
+
+def test_training_items_that_quote_an_eval_item_whole_are_left_out_by_new(tmp_path: Path) -> None:
+    """openintro's bird strikes: "BIRD REPTD AS DOVE, ASSUME MOURNING DOVE FROM LOCATION." is an
+    eval item's whole text and the end of four longer training remarks. `new` left exact repeats
+    out of the training items, not these, so the run's overlap check (quoted) ended the pilot
+    NO-GO on new's own split. Now they are left out too, and the check has nothing to find."""
+    import duckdb
+
+    from workbench.measure.items.data import normalize_text, quoted_whole
+    from workbench.new import new_text_pilot
+
+    rng = np.random.default_rng(7)
+    words = ["engine", "wing", "radome", "gull", "hawk", "climb", "taxi", "landing", "damage", "none", "struck"]
+    rows = [(" ".join(rng.choice(words, 9)) + f" r{i}", str(rng.choice(["landing", "aborted"]))) for i in range(400)]
+    for k in range(20):  # a note typed whole, and the same note at the end of a longer remark
+        note = f"bird reptd as dove, assume mourning dove from location {k}."
+        rows += [(note.upper(), str(rng.choice(["landing", "aborted"]))),
+                 (f"PILOT SAW A FLOCK AT 200 FT. {note.upper()}", str(rng.choice(["landing", "aborted"])))]
+    pd.DataFrame(rows, columns=["remarks", "effect"]).to_csv(tmp_path / "strikes.csv", index=False)
+    made = new_text_pilot("strikes", tmp_path / "strikes.csv", "effect", ["remarks"], pilots_dir=tmp_path / "pilots")
+    data = made.folder / "data"
+    ev, tr = ([normalize_text(t) for (t,) in duckdb.sql(f"SELECT remarks FROM '{data}/strikes_{p}.parquet'").fetchall()]
+              for p in ("eval", "train"))
+    assert quoted_whole(ev, tr) == []  # the overlap check has nothing to find
+    gone = 440 - len(ev) - len(tr)
+    assert 0 < gone <= 20
+    assert any(n.startswith(f"left out of the training items: {gone} that hold an eval item's text whole")
                for n in made.notes), made.notes
 
 

@@ -2624,7 +2624,7 @@ def new_text_pilot(
 
             majority = Counter(r[1] for r in sample).most_common(1)[0][0]
         is_eval = f"_r <= ceil(_n * {eval_share})"
-        repeats, dropped = _repeated_eval_texts(con, id_col, text_columns, is_eval)
+        repeats, quoting, dropped = _repeated_eval_texts(con, id_col, text_columns, is_eval)
         # a group that straddles the cut (its classes cut at other places): its training items go
         shared = 0 if group_col is None else con.execute(
             f"INSERT INTO _repeats SELECT {_q(id_col)}::VARCHAR FROM s WHERE NOT ({is_eval}) AND {_q(group_col)} IN "
@@ -2686,15 +2686,17 @@ def new_text_pilot(
         notes += (f"{group_col} repeats, so it is not the item id: it groups related items (one document, one "
                   f"customer), and the split keeps each {group_col} on one side, since a model judged on a group "
                   f"it was trained on is judged on what it saw{left}",)
-    if repeats and dropped:
-        notes += (f"left out of the training items: {repeats:,} whose text repeats an eval item's (exactly, or "
-                  "but for case, accents and punctuation): a model that saw them would be judged on answers "
+    which = ", ".join(([f"{repeats:,} whose text repeats an eval item's (exactly, or but for case, accents and "
+                        "punctuation)"] if repeats else [])
+                      + ([f"{quoting:,} that hold an eval item's text whole (a reply quoting its ticket, a "
+                          "phrase typed into many)"] if quoting else []))
+    if which and dropped:
+        notes += (f"left out of the training items: {which}: a model that saw them would be judged on answers "
                   "it was given",)
-    elif repeats:
-        notes += (f"{repeats:,} training items repeat an eval item's text: so many that the texts recur by "
-                  "nature (short names, set phrases), so they are kept; the overlap check will stop a GO "
-                  "until the charter acknowledges it (`leakage: {acknowledged: {eval_set.overlap: \"why\"}}`) "
-                  "if the same texts recur in production",)
+    elif which:
+        notes += (f"kept among the training items: {which}, so many that the texts recur by nature (short "
+                  "names, set phrases); the overlap check will stop a GO until the charter acknowledges it "
+                  "(`leakage: {acknowledged: {eval_set.overlap: \"why\"}}`) if the same texts recur in production",)
     if too_few:
         shown = ", ".join(f"{label!r} ({n})" for label, n in too_few[:8]) + (", ..." if len(too_few) > 8 else "")
         notes += (f"{len(too_few)} class(es) have too few labelled items for {MIN_PER_CLASS} eval items with half "
@@ -2827,13 +2829,15 @@ def _repeats_note(con: Any, target: str, input_columns: list[str], what: str) ->
 _REPEATS_DROPPED = 0.05
 
 
-def _repeated_eval_texts(con: Any, id_col: str, text_columns: list[str], is_eval: str) -> tuple[int, bool]:
+def _repeated_eval_texts(con: Any, id_col: str, text_columns: list[str], is_eval: str) -> tuple[int, int, bool]:
     """(how many training items in ``s`` (not ``is_eval``) have an eval item's text, normalized as
-    the eval set's overlap check does, and whether they are left out): a random split puts a
-    tweet and its repeat on both sides, and the check would fail the pilot on new's own split.
-    Left out (their ids in ``_repeats``) when at most :data:`_REPEATS_DROPPED` of the training items."""
+    the eval set's overlap check does; how many others hold an eval item's text whole, as its
+    *quoted* check finds it; whether they are left out): a random split puts a tweet and its
+    repeat, or a ticket and the reply quoting it, on both sides, and the check would fail the pilot
+    on new's own split. Left out (their ids in ``_repeats``) when at most :data:`_REPEATS_DROPPED`
+    of the training items."""
     from .data.sql import quote_ident as _q
-    from .measure.items.data import join_text, normalize_text
+    from .measure.items.data import join_text, normalize_text, quoting_items
 
     cols = ", ".join(_q(c) for c in text_columns)
     frame = con.execute(f"SELECT {_q(id_col)}::VARCHAR AS id, {cols}, {is_eval} AS _eval FROM s").df()
@@ -2841,11 +2845,14 @@ def _repeated_eval_texts(con: Any, id_col: str, text_columns: list[str], is_eval
     evals = frame["_eval"].to_numpy(dtype=bool)
     seen = {t for t, e in zip(texts, evals, strict=True) if e}
     ids = [i for i, t, e in zip(frame["id"], texts, evals, strict=True) if not e and t in seen]
-    dropped = bool(ids) and len(ids) <= _REPEATS_DROPPED * max(1, int((~evals).sum()))
+    rest = [k for k, (t, e) in enumerate(zip(texts, evals, strict=True)) if not e and t not in seen]
+    quoting = quoting_items([t for t, e in zip(texts, evals, strict=True) if e], [texts[k] for k in rest])
+    quoted = [frame["id"].iloc[rest[j]] for j in quoting]
+    dropped = bool(ids or quoted) and len(ids) + len(quoted) <= _REPEATS_DROPPED * max(1, int((~evals).sum()))
     con.execute("CREATE TEMP TABLE _repeats (id VARCHAR)")
     if dropped:
-        con.execute("INSERT INTO _repeats SELECT * FROM unnest(?)", [ids])
-    return len(ids), dropped
+        con.execute("INSERT INTO _repeats SELECT * FROM unnest(?)", [[*ids, *quoted]])
+    return len(ids), len(quoted), dropped
 
 
 def _textless_note(gone: int, text_columns: list[str]) -> tuple[str, ...]:

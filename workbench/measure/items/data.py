@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ from ...data.sql import quote_ident as _q
 from ...errors import ConfigError
 
 __all__ = ["ItemData", "load_items", "normalize_text", "input_groups", "join_text", "overlap_findings",
-           "prompt_findings", "label_findings", "source_findings",
+           "prompt_findings", "quoted_whole", "quoting_items", "label_findings", "source_findings",
            "LABEL_FEATURE", "OVERLAP_FEATURE", "PROMPT_FEATURE", "SOURCE_FEATURE"]
 
 OVERLAP_FEATURE = "eval_set.overlap"
@@ -257,9 +258,7 @@ def overlap_findings(data: ItemData, *, examples: int = 5) -> list[dict[str, Any
     eval_norm = [normalize_text(t) for t in eval_texts]
     exact = [i for i, t in zip(data.ids, eval_texts, strict=True) if t in exact_set]
     near = [i for i, t, n in zip(data.ids, eval_texts, eval_norm, strict=True) if t not in exact_set and n in norm_set]
-    runs = {hash(run) for t in train_norm for run in _word_runs(t)}
-    quoted = [i for i, n in zip(data.ids, eval_norm, strict=True)
-              if n not in norm_set and len(n.split()) >= QUOTE_WORDS and all(hash(r) in runs for r in _word_runs(n))]
+    quoted = [data.ids[k] for k in quoted_whole(eval_norm, train_norm)]
     out = []
     for check, ids, how in (("exact duplicate", exact, "also occur among"), ("normalized duplicate", near,
                                                                           "also occur among"),
@@ -309,6 +308,31 @@ def source_findings(data: ItemData, task_kind: str, *, examples: int = 5) -> lis
                          "read higher than on the questions users ask. Write the queries as users ask (or take "
                          "them from search logs), or acknowledge it if real queries are pasted passages too "
                          "(error messages)"}]
+
+
+def quoted_whole(eval_norm: Sequence[str], train_norm: Sequence[str]) -> list[int]:
+    """The eval items quoted whole inside longer training items, as indexes into ``eval_norm``
+    (normalized texts, as ``train_norm``): an eval item of :data:`QUOTE_WORDS` words or more, not
+    itself a training item's text, every run of :data:`QUOTE_WORDS` words of which occurs in the
+    training items."""
+    own = set(train_norm)
+    wanted = {k: _word_runs(n) for k, n in enumerate(eval_norm) if n not in own and len(n.split()) >= QUOTE_WORDS}
+    runs = {r for t in train_norm for r in _word_runs(t)} if wanted else set()
+    return [k for k, rs in wanted.items() if all(r in runs for r in rs)]
+
+
+def quoting_items(eval_norm: Sequence[str], train_norm: Sequence[str]) -> list[int]:
+    """The training items to leave out so that :func:`quoted_whole` finds no eval item, as indexes
+    into ``train_norm``: those that hold a quoted item's whole text (the reply quoting its
+    ticket); then, for an item whose words are spread over several, those holding its rarest run
+    (not every remark that shares a set phrase with it)."""
+    padded = [f" {t} " for t in train_norm]
+    out = {j for k in quoted_whole(eval_norm, train_norm) for j, t in enumerate(padded) if f" {eval_norm[k]} " in t}
+    left = [j for j in range(len(train_norm)) if j not in out]
+    for k in quoted_whole(eval_norm, [train_norm[j] for j in left]):
+        holders = {r: [j for j in left if f" {' '.join(r)} " in padded[j]] for r in _word_runs(eval_norm[k])}
+        out.update(min(holders.values(), key=len))
+    return sorted(out)
 
 
 def _word_runs(text: str) -> list[tuple[str, ...]]:
