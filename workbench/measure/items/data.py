@@ -317,8 +317,9 @@ def quoted_whole(eval_norm: Sequence[str], train_norm: Sequence[str]) -> list[in
     training items."""
     own = set(train_norm)
     wanted = {k: _word_runs(n) for k, n in enumerate(eval_norm) if n not in own and len(n.split()) >= QUOTE_WORDS}
-    runs = {r for t in train_norm for r in _word_runs(t)} if wanted else set()
-    return [k for k, rs in wanted.items() if all(r in runs for r in rs)]
+    # hashes, not the tuples: a large training set's runs would hold their words many times over
+    runs = {hash(r) for t in train_norm for r in _word_runs(t)} if wanted else set()
+    return [k for k, rs in wanted.items() if all(hash(r) in runs for r in rs)]
 
 
 def quoting_items(eval_norm: Sequence[str], train_norm: Sequence[str]) -> list[int]:
