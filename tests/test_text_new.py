@@ -364,6 +364,28 @@ def test_training_items_that_quote_an_eval_item_whole_are_left_out_by_new(tmp_pa
                for n in made.notes), made.notes
 
 
+def test_a_rare_class_whose_texts_repeat_gets_enough_distinct_eval_inputs(tmp_path: Path) -> None:
+    """openintro's UCLA courses (title -> laboratory): `new` raised the eval share to 42 % so the
+    rarest class would get 30 eval items, but titles repeat ("Directed Research"), the sample-size
+    gate counts an input asked again once, and the pilot ended NO-GO on 29 distinct eval inputs."""
+    import duckdb
+
+    from workbench.measure.items.data import normalize_text
+    from workbench.new import new_text_pilot
+
+    rng = np.random.default_rng(3)
+    common = [f"survey of topic {i} and its methods" for i in range(600)]
+    titles = [f"laboratory practice in area {i}" for i in range(70)]  # 120 items, 70 distinct titles
+    lab = [titles[i] if i < 70 else str(rng.choice(titles)) for i in range(120)]
+    frame = pd.DataFrame({"course": common + lab, "laboratory": [False] * 600 + [True] * 120})
+    frame.sample(frac=1, random_state=1).to_csv(tmp_path / "courses.csv", index=False)
+    made = new_text_pilot("courses", tmp_path / "courses.csv", "laboratory", ["course"], pilots_dir=tmp_path / "pilots")
+    ev = duckdb.sql(f"SELECT course FROM '{made.folder / 'data'}/courses_eval.parquet' WHERE laboratory").fetchall()
+    assert len({normalize_text(t) for (t,) in ev}) >= 30
+    assert any("needs 30 distinct eval inputs to judge a difference, and its texts repeat" in n
+               for n in made.notes), made.notes
+
+
 SERIES = ["Lagoon", "Ember", "Quarry", "Tide", "Gable", "Orbit", "Fern", "Mire"]
 
 

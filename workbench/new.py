@@ -2601,6 +2601,7 @@ def new_text_pilot(
         rarest = next((c for c in reversed(counts) if c not in too_few), counts[-1])
         asked = eval_share
         eval_share = min(0.5, max(eval_share, -(-MIN_PER_CLASS * 100 // rarest[1]) / 100))
+        distinct_driven = False
         # the eval set: a seeded, stratified share of the labelled items; the rest train the candidates
         order = f"hash({_q(id_col)}::VARCHAR || '{int(seed)}')"
         if group_col is not None:  # groups in one seeded order for every class: a group falls on one side
@@ -2614,6 +2615,10 @@ def new_text_pilot(
             con.execute(f"CREATE TABLE s AS SELECT *, row_number() OVER (PARTITION BY {_q(target)} "
                         f"ORDER BY {order}) AS _r, "
                         f"count(*) OVER (PARTITION BY {_q(target)}) AS _n FROM t WHERE {_q(target)} IS NOT NULL")
+            # the sample-size gate counts an input asked again once: a class whose texts repeat needs more items
+            distinct_share, by = _distinct_share(con, text_columns, target)
+            if distinct_share > eval_share:
+                eval_share, rarest, distinct_driven = distinct_share, (by, 0), True
         keep = ", ".join(_q(c) for c in columns)
         sample = con.execute(f"SELECT {' || chr(10) || '.join(f'coalesce({_q(c)}::VARCHAR, {_lit(chr(32))})' for c in text_columns)}, "
                              f"{_q(target)}::VARCHAR FROM s WHERE _r > ceil(_n * {eval_share})").fetchall()
@@ -2666,9 +2671,11 @@ def new_text_pilot(
         f", each {group_col}'s items on one side" if group_col else "")
     notes = (f"eval set: {n_eval:,} of {rows:,} labelled items ({eval_share:.0%}, {how}); "
              f"the rest train the candidates"
-             + (f" ({eval_share:.0%} rather than {asked:.0%}: the rarest class, {rarest[0]!r}, needs "
-                f"{MIN_PER_CLASS} eval items to judge a difference)" if eval_share > asked and time_column is None
-                else ""),
+             + ("" if eval_share <= asked or time_column is not None
+                else f" ({eval_share:.0%} rather than {asked:.0%}: class {rarest[0]!r} needs {MIN_PER_CLASS} distinct "
+                "eval inputs to judge a difference, and its texts repeat)" if distinct_driven
+                else f" ({eval_share:.0%} rather than {asked:.0%}: the rarest class, {rarest[0]!r}, needs "
+                f"{MIN_PER_CLASS} eval items to judge a difference)"),
              f"today's rule: drafted keywords for {len(rules)} class(es), else {majority!r}: write your real rule")
     notes += _textless_note(no_text, text_columns) + tuple(variants) + asked_again
     left = f"; {shared:,} training item(s) whose {group_col} also holds eval items left out" if shared else ""
@@ -2827,6 +2834,31 @@ def _repeats_note(con: Any, target: str, input_columns: list[str], what: str) ->
 # training items repeating an eval item's text, as a share of the training items, up to which they
 # are copies (a tweet posted twice) left out by new; beyond it the texts recur by nature (pet names)
 _REPEATS_DROPPED = 0.05
+
+
+def _distinct_share(con: Any, text_columns: list[str], target: str) -> tuple[float, str]:
+    """(the eval share, in whole percents, at which every class in ``s`` has MIN_PER_CLASS
+    distinct inputs among its first items in ``_r`` order, the class that needs the most): the
+    sample-size gate counts an input asked again once, and course titles repeat ("Directed
+    Research" in many departments). As for items, a class that cannot get them from its first
+    half gets no more than half, and does not set the share. 0.0 when none needs more."""
+    from .data.sql import quote_ident as _q
+    from .measure.items.data import join_text, normalize_text
+    from .measure.stats import MIN_PER_CLASS
+
+    cols = ", ".join(_q(c) for c in text_columns)
+    frame = con.execute(f"SELECT {cols}, {_q(target)}::VARCHAR AS _y, _n FROM s ORDER BY _y, _r").df()
+    best, by = 0.0, ""
+    for label, rows in frame.groupby("_y", sort=False):
+        seen: set[str] = set()
+        for k, text in enumerate(join_text(rows, text_columns)):
+            seen.add(normalize_text(text))
+            if len(seen) >= MIN_PER_CLASS:
+                share = -(-(k + 1) * 100 // int(rows["_n"].iloc[0])) / 100
+                if best < share <= 0.5:
+                    best, by = share, str(label)
+                break
+    return best, by
 
 
 def _repeated_eval_texts(con: Any, id_col: str, text_columns: list[str], is_eval: str) -> tuple[int, int, bool]:
