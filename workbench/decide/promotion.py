@@ -990,12 +990,13 @@ def pilot_layout(charter: Charter, store: Store, pilot_run: Any) -> PilotLayout:
     return PilotLayout(pilot_run, steps, roles, candidates, evaluate_of)
 
 
-def gather_evidence(charter: Charter, store: Store, pilot_run: Any, *, candidate: str | None = None) -> Evidence:
+def gather_evidence(charter: Charter, store: Store, pilot_run: Any, *, candidate: str | None = None,
+                    layout: PilotLayout | None = None) -> Evidence:
     """Read the pilot run's candidate, baseline, contracts and the current champion from MLflow.
     ``candidate``: judge this one (a name among the run's candidates); by default the one the
-    charter names, else the best on the primary metric."""
+    charter names, else the best on the primary metric. ``layout``: the run's, when already read."""
     pilot_run_id = pilot_run.info.run_id
-    layout = pilot_layout(charter, store, pilot_run)
+    layout = layout or pilot_layout(charter, store, pilot_run)
     if not layout.roles.get("evaluate"):
         raise PromotionError(f"pilot run {pilot_run_id} has no evaluate step run",
                              hint="add a step with `role: evaluate` and run the pilot (`make pilot`)")
@@ -1413,11 +1414,12 @@ def _passing_candidate(charter: Charter, store: Store, pilot_run: Any, ev: Evide
             or any(g.kind in _DATA_GATES for g in top_failures)):
         return ev, judged, gates, None
     primary = charter.primary_metric
-    metrics = {n: r.data.metrics for n, r in pilot_layout(charter, store, pilot_run).candidates.items()}
+    layout = pilot_layout(charter, store, pilot_run)  # read once for every candidate judged in turn
+    metrics = {n: r.data.metrics for n, r in layout.candidates.items()}
     for name in rank_candidates(metrics, primary, higher=higher_is_better(primary, charter.gates)):
         if name == ev.candidate:
             continue
-        other = gather_evidence(charter, store, pilot_run, candidate=name)
+        other = gather_evidence(charter, store, pilot_run, candidate=name, layout=layout)
         other_judged, other_gates = _judge(charter, store, other)
         failures = _own_failures(other_gates)
         if any(g.kind in _DATA_GATES for g in failures):  # a leak one of those ranked above it gave away
