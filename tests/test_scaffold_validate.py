@@ -1192,6 +1192,58 @@ def test_new_says_when_its_random_split_leaves_the_sample_size_gate_short() -> N
     assert _held_out_shortfall(1000, [], by="county", groups=200) == []  # 50 counties held out: enough
 
 
+def test_a_random_split_holds_out_what_the_sample_size_gate_needs_when_half_of_each_class_trains(
+        tmp_path: Path) -> None:
+    """openintro's acs12, employment: 1,605 labelled rows, 106 of them 'unemployed'. At 25 % held
+    out the gate saw 27 of the 30 rows a class needs, and the confirmed pilot ended NO-GO on a
+    shortfall new had only mentioned. new now holds out the share the gate needs, says why, and the
+    split's own quotas give the rare class its 30; a regression on 300 rows gets 100 held-out rows;
+    a class that half of its rows cannot bring to 30 leaves the split at 25 % and is named."""
+    import math
+
+    from workbench.measure.modeling.data import _largest_remainder
+    from workbench.measure.stats import MIN_PER_CLASS, MIN_ROWS
+    from workbench.new import _held_out_share
+
+    share, why = _held_out_share(1605, [("employed", 843), ("not in labor force", 656), ("unemployed", 106)])
+    assert (share, why) == (0.29, "as class 'unemployed' needs 30 held-out rows (106 in all)")
+    assert _held_out_share(300, []) == (0.34, "as the sample-size gate needs 100 held-out rows")
+    assert _held_out_share(2000, [(0, 1000), (1, 1000)]) == (0.25, "")  # enough already
+    assert _held_out_share(1000, [(False, 950), (True, 50)]) == (0.25, "")  # 60 % would be needed
+    assert _held_out_share(1000, [(0, 880), (1, 120)])[0] == 0.25  # 30 of 120 is 25 % exactly
+
+    rng = np.random.default_rng(21)
+    for name, rows, classes in (("status", 1605, ["employed"] * 843 + ["inactive"] * 656 + ["unemployed"] * 106),
+                                ("amount", 300, None), ("rare", 1000, [0] * 950 + [1] * 50)):
+        frame = pd.DataFrame({"age": rng.integers(18, 80, rows), "hours": rng.normal(30, 10, rows).round(1),
+                              "region": rng.choice(list("NESW"), rows)})
+        frame["outcome"] = rng.permutation(classes) if classes else (frame["hours"] + rng.normal(0, 10, rows))
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+        made = new_pilot(name, tmp_path / f"{name}.csv", "outcome", pilots_dir=tmp_path / "pilots")
+        split = load_charter(made.charter).split
+        raised = [n for n in made.notes if n.startswith("held out:")]
+        if name == "rare":
+            assert split.test_size == 0.25 and raised == [], made.notes
+            assert any("class 1 about 12 of 30" in n and "or rare classes merged" in n for n in made.notes), made.notes
+            continue
+        assert split.kind == "random" and split.test_size == (0.29 if name == "status" else 0.34), made.notes
+        assert f"# random: {split.test_size * 100:.0f} % held out" in made.charter.read_text()
+        assert not any("falls short" in n for n in made.notes), made.notes
+        if name == "amount":
+            assert raised == ["held out: 34% of the labelled rows rather than 25%, as the sample-size gate needs 100 "
+                              "held-out rows, with half of each class left to train on; a smaller `split.test_size` "
+                              "cannot reach GO"]
+            assert math.ceil(split.test_size * rows) >= MIN_ROWS
+            continue
+        (note,) = raised
+        assert note.startswith("held out: 29% of the labelled rows rather than 25%, as class 'unemployed' needs 30 ")
+        totals = {"employed": 843, "inactive": 656, "unemployed": 106}
+        quotas = _largest_remainder(math.ceil(split.test_size * rows), totals)  # the split's own stratified draw
+        assert min(quotas.values()) >= MIN_PER_CLASS and quotas["unemployed"] <= totals["unemployed"] / 2, quotas
+        # at 25 % the same draw fell short, as the pilot found
+        assert _largest_remainder(math.ceil(0.25 * rows), totals)["unemployed"] < MIN_PER_CLASS
+
+
 def test_numbers_written_for_reading_are_left_out_with_the_feature_view_that_reads_them(tmp_path: Path) -> None:
     # a finance export: '$1,007.75' and '12.5%' load as text, which a model takes for a category of
     # as many values as rows; new leaves them out and drafts the SQL that reads them as numbers

@@ -900,7 +900,10 @@ def new_pilot(
         largest = max((con.execute(f"SELECT max(n) FROM (SELECT count(*) AS n FROM t WHERE {_q(target)} IS NOT "
                                    f"NULL{later} GROUP BY {_q(c)})", cut).fetchone()[0] or 0
                        for c in slice_cols), default=0)
-        held_out, needed = largest * (1.0 if bounds else 0.25), slice_min_rows(rows)
+        # a random split holds out more than 25 % when the sample-size gate needs it and half of each class trains
+        share, raised = (0.25, "") if time_column is not None or group is not None else _held_out_share(
+            labelled, counts if task in ("classification", "multiclass") else [])
+        held_out, needed = largest * (1.0 if bounds else share), slice_min_rows(rows, share)
         gate_slices = held_out >= needed
         if slice_cols and not gate_slices:
             notes.append(f"no slices gate drafted: the largest slice of {' or '.join(slice_cols)} would hold about "
@@ -941,7 +944,10 @@ def new_pilot(
         split_lines = _split(con, time_column, task, why=time_note, target=target, group=group,
                              cluster=None if cluster is None else cluster[0], hint=hints[0][0] if hints else None,
                              guess=time_guess, bounds=bounds, entity=None if entity is None else entity[0],
-                             recurring=recurring)
+                             recurring=recurring, share=share)
+        if raised:
+            notes.append(f"held out: {share:.0%} of the labelled rows rather than 25%, {raised}, with half of each "
+                         "class left to train on; a smaller `split.test_size` cannot reach GO")
         notes += _unlabelled_since(con, target, time_column)
         notes += _temporal_shortfall(con, time_column, target, bounds, None if cluster is None else
                                      (cluster[0], distinct_of[cluster[0]])) if bounds else []
@@ -949,7 +955,7 @@ def new_pilot(
         if time_column is None:  # random or group, 25 % held out: (about) what the sample-size gate will see
             notes += [note for _, note in hints]
             notes += _held_out_shortfall(labelled, counts if task in ("classification", "multiclass") else [],
-                                         by=group[0] if group is not None else None,
+                                         share, by=group[0] if group is not None else None,
                                          groups=0 if group is None else round(rows / group[1]))
         target_std = con.execute(f"SELECT stddev_samp({tq}::DOUBLE) FROM t").fetchone()[0] if numeric_target else None
     except BaseException:
@@ -2065,6 +2071,25 @@ def _label_variants(counts: list[tuple[Any, int]], target: str) -> list[str]:
             "the contract are drafted from the values)"]
 
 
+def _held_out_share(rows: int, counts: list[tuple[Any, int]], share: float = 0.25) -> tuple[float, str]:
+    """(the share a random split holds out, why) so that the sample-size gate sees MIN_ROWS held-out
+    rows and MIN_PER_CLASS of each class: ``share`` and '' when it does already, or when no share
+    up to half does (:func:`_held_out_shortfall` then says what would). The split's quotas are
+    proportional to the classes (largest remainder), so a class of ``n`` rows gets ``n * share``
+    rounded down at worst: the share is rounded up to the percent."""
+    from .measure.stats import MIN_PER_CLASS, MIN_ROWS
+
+    needs = [(MIN_ROWS / rows, f"as the sample-size gate needs {MIN_ROWS} held-out rows")] \
+        if 0 < rows and rows * share < MIN_ROWS else []
+    needs += [(MIN_PER_CLASS / n, f"as class {_jsonable(label)!r} needs {MIN_PER_CLASS} held-out rows ({n:,} in all)")
+              for label, n in counts if n * share < MIN_PER_CLASS]
+    if not needs:
+        return share, ""
+    need, why = max(needs, key=lambda nw: nw[0])
+    need = math.ceil(round(need * 100, 6)) / 100  # 30 / 120 is 0.25, not 0.26
+    return (need, why) if need <= 0.5 else (share, "")
+
+
 def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float = 0.25, *,
                         by: str | None = None, groups: int = 0) -> list[str]:
     """A note when a random split holding ``share`` out leaves the sample-size gate short (fewer
@@ -2127,10 +2152,11 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
            group: tuple[str, float, str] | None = None, cluster: str | None = None,
            hint: str | None = None, guess: str | None = None,
            bounds: tuple[float, str, Any, Any, Any, Any] | None = None, entity: str | None = None,
-           recurring: str | None = None) -> list[str]:
-    """The charter's ``split:`` lines. ``hint``: with no time column, a whole-number column that
-    may say when each row happened (:func:`_time_number_hints`): the split's kind is then drafted,
-    with the temporal split on it written out beside, for the analyst who knows which it is.
+           recurring: str | None = None, share: float = 0.25) -> list[str]:
+    """The charter's ``split:`` lines; a random one holds ``share`` out. ``hint``: with no time
+    column, a whole-number column that may say when each row happened (:func:`_time_number_hints`):
+    the split's kind is then drafted, with the temporal split on it written out beside, for the
+    analyst who knows which it is.
     ``guess``: a time column chosen among several (:func:`_time_guess`): its line is drafted.
     ``bounds``: the temporal split's on ``time_column`` (:func:`_temporal_bounds`; None: too few
     distinct values to hold the latest rows out, an error). ``entity``: with no hint, a feature
@@ -2160,9 +2186,9 @@ def _split(con: Any, time_column: str | None, task: str, *, why: str = "", targe
                 "  # rows a random split would put on both sides, where a model recognises it instead of predicting",
                 f"  kind: {kind}{tag}", f"  column: {_yaml_scalar(col)}", "  test_size: 0.25", "  seed: 0"]
     if time_column is None:
-        return ["split:                        # random: 25 % held out, seeded" +
+        return [f"split:                        # random: {share * 100:.0f} % held out, seeded" +
                 (", stratified on the target" if task in ("classification", "multiclass") else ""),
-                f"  kind: {kind}{tag}", "  test_size: 0.25", "  seed: 0"]
+                f"  kind: {kind}{tag}", f"  test_size: {share:g}", "  seed: 0"]
     if bounds is None:
         raise ConfigError(f"--time-column {time_column} has too few distinct values to hold the latest rows out",
                           where=time_column, hint="pick a column with many distinct times, or omit it (random split)")
