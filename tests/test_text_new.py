@@ -458,6 +458,42 @@ def test_items_whose_labels_follow_a_column_are_kept_together_by_it(tmp_path: Pa
     assert tabular.exit_code != 0 and "--group-column is for text-classification pilots" in tabular.output
 
 
+def test_a_count_whose_size_the_labels_follow_keeps_no_items_together(tmp_path: Path) -> None:
+    """dslabs' trump_tweets, text to source (19,332 tweets from three apps): new kept each
+    favorite_count value on one side, "the labels follow it (their series, their set phrases)",
+    and left out 1,625 training tweets. Likes grew by orders of magnitude over the years the apps
+    changed: tweets of neighbouring counts share a source as much as tweets of one count do, a size
+    the labels follow, not a person or thing. A number that codes a person still groups: its
+    neighbouring codes are other people."""
+    import duckdb
+
+    from workbench.new import _labels_follow, new_text_pilot
+
+    rng = np.random.default_rng(7)
+    n = 1500
+    era = rng.integers(0, 3, n)
+    apps = np.array(["web", "android", "iphone"])
+    frame = pd.DataFrame({
+        "source": np.where(rng.random(n) < 0.85, apps[era], apps[rng.integers(0, 3, n)]),
+        "likes": np.array([0, 100, 1000])[era] + rng.geometric(1 / np.array([5, 30, 100])[era]),
+        "author_no": rng.permutation(np.arange(1000, 1080))[rng.integers(0, 80, n)]})
+    usual = dict(zip(range(1000, 1080), apps[rng.integers(0, 3, 80)], strict=True))
+    frame["desk"] = np.where(rng.random(n) < 0.85, frame["author_no"].map(usual), apps[rng.integers(0, 3, n)])
+    words = ["rally", "jobs", "media", "border", "vote", "deal", "great", "tonight"]
+    frame["text"] = [" ".join(rng.choice(words, 6)) + f" #{i}" for i in range(n)]
+    con = duckdb.connect()
+    con.register("frame", frame)
+    con.execute("CREATE TABLE t AS SELECT * FROM frame")
+    for target, column, found in (("source", "likes", False), ("desk", "author_no", True)):
+        counts = con.execute(f"SELECT {target}, count(*) FROM t GROUP BY ALL").fetchall()
+        follows = _labels_follow(con, {column: "BIGINT"}, target, counts)
+        assert (follows is not None and follows[0] == column) is found, (column, follows)
+    frame.drop(columns=["desk", "author_no"]).to_csv(tmp_path / "tweets.csv", index=False)
+    made = new_text_pilot("tweets", tmp_path / "tweets.csv", "source", ["text"], pilots_dir=tmp_path / "pilots")
+    assert not [note for note in made.notes if "one side" in note or note.startswith("likes")], made.notes
+    assert "each likes" not in made.charter.read_text()
+
+
 def test_a_text_pilot_on_columns_that_cannot_make_one_says_which_and_why(tmp_path: Path) -> None:
     """A number passed as the text was taken for text; a target with a label per item crashed
     (IndexError: no item was left to train on); a text column empty in every item was "0 labelled

@@ -24,7 +24,7 @@ import re
 import shlex
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -2773,30 +2773,50 @@ def _labels_follow(con: Any, columns: Mapping[str, str], target: str, counts: Se
             continue  # (a free text beside the one read): not fetched value by value
         cells = con.execute(f"SELECT {_q(col)}::VARCHAR, {_q(target)}::VARCHAR, count(*) FROM t WHERE {_q(col)} IS NOT "
                             f"NULL AND {_q(target)} IS NOT NULL GROUP BY ALL").fetchall()
-        by_value: dict[str, list[int]] = {}
+        by_value: dict[str, dict[str, int]] = {}
         spans: dict[str, int] = {}  # class -> values holding it
         for value, label, n in cells:
-            by_value.setdefault(value, []).append(int(n))
+            by_value.setdefault(value, {})[label] = int(n)
             spans[label] = spans.get(label, 0) + 1
         # values that subdivide the classes (a queue's sub-codes, a few a class) are the task to tell
         # apart, not an entity: held out whole, a class would be judged on codes it never trained on
         if len(by_value) < MIN_GROUPS or statistics.median(spans.values()) < MIN_VALUES_PER_CLASS:
             continue
-        repeated = follow = 0
-        for ns in by_value.values():
-            if sum(ns) < 2:
-                continue
-            repeated += sum(ns)
-            top, second = (sorted(ns, reverse=True) + [0])[:2]
-            for n in ns:  # an item follows when its class, itself left out, is still its value's most common
-                other = second if n == top else top  # the most items of another class
-                follow += n if n - 1 >= 1 and n - 1 >= other else 0
-        if repeated < SHARED_SHARE * total:
+        repeated, share = _followed(by_value.values())
+        bar = majority + 0.5 * (1 - majority)
+        if repeated < SHARED_SHARE * total or share < bar:
             continue
-        share = follow / repeated
-        if share >= majority + 0.5 * (1 - majority) and (best is None or share > best[2]):
+        # a number whose values, merged with their neighbours in size, keep half of what the labels follow past
+        # the most common class is a size the labels follow (a tweet's likes, which grew over the years its
+        # sources changed), not a person or thing to keep together: neighbouring codes are other people
+        if dtype in _INTEGERS:
+            ordered = sorted(by_value, key=float)
+            runs = [ordered[i:i + _NEIGHBOURS] for i in range(0, len(ordered), _NEIGHBOURS)]
+            merged = [{label: sum(by_value[v].get(label, 0) for v in run) for label in spans} for run in runs]
+            if _followed(merged)[1] - majority >= 0.5 * (share - majority):
+                continue
+        if best is None or share > best[2]:
             best = (col, repeated / total, share, majority)
     return best
+
+
+_NEIGHBOURS = 5  # whole-number values merged with their neighbours in size to tell a measure from a code
+
+
+def _followed(values: Iterable[Mapping[str, int]]) -> tuple[int, float]:
+    """(items that share their value with another, the share of those whose class, the item itself
+    left out, is still the most common among its value's items) over ``values`` (class -> items)."""
+    repeated = follow = 0
+    for by_label in values:
+        ns = [n for n in by_label.values() if n]
+        if sum(ns) < 2:
+            continue
+        repeated += sum(ns)
+        top, second = (sorted(ns, reverse=True) + [0])[:2]
+        for n in ns:
+            other = second if n == top else top  # the most items of another class
+            follow += n if n - 1 >= 1 and n - 1 >= other else 0
+    return repeated, follow / repeated if repeated else 0.0
 
 
 def _keyword_pattern(words: list[str]) -> str:
