@@ -1231,12 +1231,13 @@ def test_a_random_split_holds_out_what_the_sample_size_gate_needs_when_half_of_e
         assert not any("falls short" in n for n in made.notes), made.notes
         if name == "amount":
             assert raised == ["held out: 34% of the labelled rows rather than 25%, as the sample-size gate needs 100 "
-                              "held-out rows, with half of each class left to train on; a smaller `split.test_size` "
-                              "cannot reach GO"]
+                              "held-out rows, with at least half of the rows left to train on; a smaller "
+                              "`split.test_size` cannot reach GO"]
             assert math.ceil(split.test_size * rows) >= MIN_ROWS
             continue
         (note,) = raised
         assert note.startswith("held out: 29% of the labelled rows rather than 25%, as class 'unemployed' needs 30 ")
+        assert "with at least half of each class left to train on" in note
         totals = {"employed": 843, "inactive": 656, "unemployed": 106}
         quotas = _largest_remainder(math.ceil(split.test_size * rows), totals)  # the split's own stratified draw
         assert min(quotas.values()) >= MIN_PER_CLASS and quotas["unemployed"] <= totals["unemployed"] / 2, quotas

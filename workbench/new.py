@@ -946,8 +946,9 @@ def new_pilot(
                              guess=time_guess, bounds=bounds, entity=None if entity is None else entity[0],
                              recurring=recurring, share=share)
         if raised:
-            notes.append(f"held out: {share:.0%} of the labelled rows rather than 25%, {raised}, with half of each "
-                         "class left to train on; a smaller `split.test_size` cannot reach GO")
+            trains = "each class" if task in ("classification", "multiclass") else "the rows"
+            notes.append(f"held out: {share:.0%} of the labelled rows rather than 25%, {raised}, with at least half of "
+                         f"{trains} left to train on; a smaller `split.test_size` cannot reach GO")
         notes += _unlabelled_since(con, target, time_column)
         notes += _temporal_shortfall(con, time_column, target, bounds, None if cluster is None else
                                      (cluster[0], distinct_of[cluster[0]])) if bounds else []
