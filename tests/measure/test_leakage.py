@@ -164,6 +164,41 @@ def test_a_multiclass_finding_names_the_classes_it_holds_for() -> None:
     assert set(found) == {"flipper", "code"}
 
 
+def test_a_class_told_apart_in_many_unrelated_ways_is_one_by_nature_not_a_leak() -> None:
+    """modeldata's leaf_id_flavia, 32 species: a conifer's needles differ from broad leaves in area,
+    in eccentricity, in texture, each alone at one-vs-rest ROC AUC 1.000, and `workbench new` left 15
+    of the 58 features out as leaks. A class that three or more unrelated features each tell apart
+    is a class apart by nature. One feature that tells a class apart is still taken for a leak, and
+    so is one with its copies (a code, its double and its logarithm are one aspect)."""
+    rng = np.random.default_rng(11)
+    n = 2400
+    species = rng.choice([f"s{i}" for i in range(11)] + ["needle"], n)
+    needle = species == "needle"
+    broad = rng.normal(0, 1, n)  # what the other species differ by, weakly
+    frame = pd.DataFrame({
+        "species": species,
+        "area": np.where(needle, rng.normal(2, 0.3, n), rng.normal(30, 6, n)) + broad,
+        "eccentricity": np.where(needle, rng.uniform(0.97, 1.0, n), rng.uniform(0.2, 0.9, n)),
+        "texture": np.where(needle, rng.normal(9, 0.5, n), rng.normal(4, 0.8, n)),
+        "width": rng.normal(10, 2, n) + broad,
+        # a code written from the answer for one species, with two copies of it: one aspect
+        "ref": np.where(species == "s3", rng.uniform(100, 110, n), rng.uniform(0, 90, n))})
+    frame["ref_x2"] = frame["ref"] * 2 + 1
+    frame["ref_log"] = np.log1p(frame["ref"])
+    numeric = ["area", "eccentricity", "texture", "width", "ref", "ref_x2", "ref_log"]
+    found = {f.feature: f for f in check_frame(frame, "species", task_kind="multiclass", numeric=numeric,
+                                               categorical=[])}
+    assert not {"area", "eccentricity", "texture"} & set(found), found  # the needles: apart by nature
+    for copy in ("ref", "ref_x2", "ref_log"):
+        assert found[copy].check == "single_feature", found
+        assert found[copy].evidence.endswith("found for class 's3' against the rest (1 of 12 classes)")
+    # the same needles told apart by one feature alone: still asked about
+    alone = check_frame(frame[["species", "area", "width"]], "species", task_kind="multiclass",
+                        numeric=["area", "width"], categorical=[])
+    assert [(f.feature, f.check) for f in alone] == [("area", "single_feature")], alone
+    assert "'needle'" in alone[0].evidence
+
+
 def test_a_label_given_away_by_a_quotient_of_features_is_flagged() -> None:
     """openintro's loans, target grade: the monthly instalment over the amount, at a given term,
     is the interest rate the grade set; no feature alone nor any sum separates the grades, the

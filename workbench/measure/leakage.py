@@ -135,6 +135,9 @@ NEAR_AUC = 0.01
 # ... one class against the rest of a multiclass target: a class apart on a true signal is common
 # (a species by its flipper length, 0.996), so only a near-perfect separation
 MAX_CLASS_AUC = 0.99
+# ... unless that many unrelated features each do it: a class apart by nature (leaf_id_flavia's deodar)
+APART_ASPECTS = 3
+ASPECT_RHO = 0.9  # features whose ranks agree this well are one aspect (an area, its equivalent diameter)
 MAX_R2 = 0.98
 MAX_AP = 0.8  # ... and one feature alone that finds that class this well (out of sample) carries the answer
 COPY_RHO = 0.999
@@ -496,6 +499,12 @@ def check_frame(frame: pd.DataFrame, target: str, *, task_kind: str, numeric: Se
             separated.setdefault((f.feature, f.check), []).append(label)
         for col, auc in aucs.items():
             ranks.setdefault(col, {})[label] = auc
+    apart = _classes_apart(frame[frame[target].notna()], ranks, numeric, sample_rows, seed)
+    for key in list(found):  # a class told apart in many unrelated ways is one by nature, not by a code of the answer
+        if key[1] in ("single_feature", "derived_sum", "derived_product"):
+            separated[key] = [label for label in separated[key] if label not in apart]
+            if not separated[key]:
+                del found[key]
     out = [_of_some_classes(f, separated[key], len(labels)) for key, f in found.items()]
     out += _every_class_findings(ranks, {f.feature for f in out})
     return tuple(out + _grouped_classes(frame, target, [*numeric, *categorical], {f.feature for f in out},
@@ -528,6 +537,38 @@ def _grouped_classes(frame: pd.DataFrame, target: str, features: Sequence[str], 
             out.append(Finding(col, "bucketed_target", f"its {n} values cover disjoint ranges of the {classes} "
                                "classes: the classes grouped (assigned from the answer)", share))
     return out
+
+
+def _classes_apart(rows: pd.DataFrame, ranks: Mapping[str, Mapping[Any, float]], numeric: Sequence[str],
+                   sample_rows: int, seed: int) -> set[Any]:
+    """The classes that :data:`APART_ASPECTS` or more unrelated features each tell from the rest alone
+    (ROC AUC >= :data:`MAX_CLASS_AUC`): a class apart by nature, not by a code of the answer, which is one
+    feature and its copies. modeldata's leaf_id_flavia: a conifer's needles among 31 broad leaves, told
+    apart by area, by eccentricity, by texture, ...; `workbench new` left 15 of its features out as leaks.
+    Features are related when their ranks agree (\|Spearman\| >= :data:`ASPECT_RHO`: an area and its
+    equivalent diameter are one aspect); a category is an aspect of its own."""
+    by_label: dict[Any, list[str]] = {}
+    for col, by_class in ranks.items():
+        for label, auc in by_class.items():
+            if auc >= MAX_CLASS_AUC:
+                by_label.setdefault(label, []).append(col)
+    if not any(len(cols) >= APART_ASPECTS for cols in by_label.values()):
+        return set()
+    rows = _sample(rows, sample_rows, seed)
+    values: dict[str, np.ndarray] = {}
+    apart = set()
+    for label, cols in by_label.items():
+        aspects: list[str] = []
+        for col in sorted(cols, key=lambda c: -ranks[c][label]):
+            if col in numeric and col not in values:
+                values[col] = _numbers(rows[col])
+            if col in values and any(other in values and abs(_spearman(values[col], values[other]) or 0.0) >= ASPECT_RHO
+                                     for other in aspects):
+                continue
+            aspects.append(col)
+        if len(aspects) >= APART_ASPECTS:
+            apart.add(label)
+    return apart
 
 
 def _every_class_findings(ranks: Mapping[str, Mapping[Any, float]], flagged: set[str]) -> list[Finding]:
