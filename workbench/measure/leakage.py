@@ -195,6 +195,11 @@ _RECOGNITION_ROWS = 5_000  # training rows, whole values of the column, that the
 MIN_COPIES = 20
 _VARIED_SHARE = 0.10  # a text feature whose distinct values are at least this share of the rows
 _GRID_PER_ROW = 10  # a number whose grid of possible values has this many cells a row (see _varied)
+# ... and whose typical value few rows hold: a record's own, or its few copies (an export run three times),
+# not a coarse measurement most rows share (a height in whole inches); a corner's coordinates, ten stops each
+# of 4,000, are still a record's own: told from copies by the split (repeated_rows), not by the column
+_COPY_TIMES = 4
+_SHARED_VALUE = 0.01  # ... or this share of the rows, in a large table
 # pairs of rows equal in every many-valued feature that are equal in all the rest too (see
 # _copies_not_chance): their share closes at least this much of the gap between the share of all
 # pairs (chance) and every pair (copies only)
@@ -1470,6 +1475,7 @@ def _varied(data: Any) -> list[str]:
     rows = len(data.train)
     # copies are counted against the whole training split when the models fit a sample of it
     compared = getattr(data, "train_split_rows", None) or rows
+    shared = max(_COPY_TIMES, _SHARED_VALUE * rows)  # rows a typical value may have and still be a record's own
     out = []
     for c in data.features:
         if c not in data.train.columns:
@@ -1478,11 +1484,22 @@ def _varied(data: Any) -> list[str]:
         if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
             # and values seen vary too: ages centred on their mean (-5.5599, 1.44) lie on a grid of 0.0001
             # steps, yet hold 50 values for 1,450 rows (mlmRev's Contraception), which chance repeats
-            if _grid_cells(values) >= _GRID_PER_ROW * compared and values.nunique() >= _VARIED_SHARE * rows:
+            if _grid_cells(values) >= _GRID_PER_ROW * compared and values.nunique() >= _VARIED_SHARE * rows \
+                    and _rows_a_value(values) <= shared:
                 out.append(c)
-        elif values.nunique(dropna=True) >= _VARIED_SHARE * rows:
+        elif values.nunique(dropna=True) >= _VARIED_SHARE * rows and _rows_a_value(values) <= shared:
             out.append(c)
     return out
+
+
+def _rows_a_value(values: pd.Series) -> float:
+    """How many rows hold the value a typical row holds (the median over rows): 1 for a column
+    whose values are each a record's own, k for such a column exported k times, and many for one
+    whose values most rows share. dslabs' heights: a few heights converted from centimetres put the
+    column on no decimal grid, yet most students gave whole inches (70 by 92 of 1,050), and rows of
+    one height and sex were taken for copies of one record."""
+    held = values.map(values.value_counts(dropna=False)).to_numpy(dtype=np.float64)
+    return float(np.median(held)) if len(held) else 0.0
 
 
 def _copies_not_chance(data: Any) -> str | None:
