@@ -170,7 +170,8 @@ def test_skewed_class_is_gated_on_average_precision(tmp_path: Path) -> None:
     assert charter.primary_metric == "quality.average_precision"
     assert _gates_of(charter) >= {"quality.average_precision"}
     decision = run_pilot(charter).decision
-    assert decision.outcome in ("go", "no-go")
+    # 98 frauds: new holds out 31 % so that 30 are judged, and every gate passes; drafted values unconfirmed
+    assert decision.outcome == "draft" and all(g.passed for g in decision.gates), decision.gates
     assert decision.gates[0].metric == "quality.average_precision"
     store = project_store(charter)
     (cand_run,) = [r for r in store.find_runs(charter.name, max_results=100) if r.info.run_name == decision.candidate]
