@@ -2755,7 +2755,9 @@ def _labels_follow(con: Any, columns: Mapping[str, str], target: str, counts: Se
     kept together, 0.31, no better than the keyword rule. Of several, the one labels follow most.
     Not one whose values subdivide the classes, fewer than
     :data:`~workbench.measure.leakage.MIN_VALUES_PER_CLASS` a class (median): telling those apart
-    is the task. ``counts``: (class, labelled items) of ``target``."""
+    is the task. Nor a whole number whose values, merged with their neighbours in size, hold the
+    classes as its own values do: a size the labels follow (a tweet's likes), not a person or thing.
+    ``counts``: (class, labelled items) of ``target``."""
     import statistics
 
     from .data.sql import quote_ident as _q
