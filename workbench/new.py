@@ -2077,18 +2077,23 @@ def _held_out_share(rows: int, counts: list[tuple[Any, int]], share: float = 0.2
     rows and MIN_PER_CLASS of each class: ``share`` and '' when it does already, or when no share
     up to half does (:func:`_held_out_shortfall` then says what would). The split's quotas are
     proportional to the classes (largest remainder), so a class of ``n`` rows gets ``n * share``
-    rounded down at worst: the share is rounded up to the percent."""
+    rounded down at worst: the share is rounded up to the percent (:func:`_share_of`)."""
     from .measure.stats import MIN_PER_CLASS, MIN_ROWS
 
-    needs = [(MIN_ROWS / rows, f"as the sample-size gate needs {MIN_ROWS} held-out rows")] \
+    needs = [(_share_of(MIN_ROWS, rows), f"as the sample-size gate needs {MIN_ROWS} held-out rows")] \
         if 0 < rows and rows * share < MIN_ROWS else []
-    needs += [(MIN_PER_CLASS / n, f"as class {_jsonable(label)!r} needs {MIN_PER_CLASS} held-out rows ({n:,} in all)")
-              for label, n in counts if n * share < MIN_PER_CLASS]
+    needs += [(_share_of(MIN_PER_CLASS, n), f"as class {_jsonable(label)!r} needs {MIN_PER_CLASS} held-out rows "
+               f"({n:,} in all)") for label, n in counts if n * share < MIN_PER_CLASS]
     if not needs:
         return share, ""
     need, why = max(needs, key=lambda nw: nw[0])
-    need = math.ceil(round(need * 100, 6)) / 100  # 30 / 120 is 0.25, not 0.26
     return (need, why) if need <= 0.5 else (share, "")
+
+
+def _share_of(count: int, rows: int) -> float:
+    """The least share in whole percents of ``rows`` that holds ``count`` of them (rounded up, in
+    integers: 30 of 120 is 0.25, where a float's 30 / 120 * 100 may round up to 0.26)."""
+    return -(-count * 100 // rows) / 100
 
 
 def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float = 0.25, *,
@@ -2108,9 +2113,10 @@ def _held_out_shortfall(rows: int, counts: list[tuple[Any, int]], share: float =
         short.append(f"about {int(groups * share)} held-out {by} values of the {MIN_GROUPS} groups needed")
     if not short:
         return []
-    need = max([MIN_ROWS / rows] + [MIN_PER_CLASS / n for _, n in counts if n * share < MIN_PER_CLASS]
-               + ([MIN_GROUPS / max(groups, 1)] if few_groups else []))
-    fix = (f"split.test_size: {math.ceil(need * 100) / 100:g} would reach it" if need <= 0.5 else
+    need = max([_share_of(MIN_ROWS, rows)]
+               + [_share_of(MIN_PER_CLASS, n) for _, n in counts if n * share < MIN_PER_CLASS]
+               + ([_share_of(MIN_GROUPS, max(groups, 1))] if few_groups else []))
+    fix = (f"split.test_size: {need:g} would reach it" if need <= 0.5 else
            "no share up to half reaches it: more labelled rows" + (
                f" (more {by} values), or `min_groups:` lowered in a declared sample_size gate, a judgement the "
                "decision records" if few_groups else ", or rare classes merged" if counts else ""))
@@ -2627,7 +2633,7 @@ def new_text_pilot(
         too_few = [(label, n) for label, n in counts if -(-n // 2) < MIN_PER_CLASS]
         rarest = next((c for c in reversed(counts) if c not in too_few), counts[-1])
         asked = eval_share
-        eval_share = min(0.5, max(eval_share, -(-MIN_PER_CLASS * 100 // rarest[1]) / 100))
+        eval_share = min(0.5, max(eval_share, _share_of(MIN_PER_CLASS, rarest[1])))
         distinct_driven = False
         # the eval set: a seeded, stratified share of the labelled items; the rest train the candidates
         order = f"hash({_q(id_col)}::VARCHAR || '{int(seed)}')"
@@ -2903,7 +2909,7 @@ def _distinct_share(con: Any, text_columns: list[str], target: str) -> tuple[flo
         for k, text in enumerate(join_text(rows, text_columns)):
             seen.add(normalize_text(text))
             if len(seen) >= MIN_PER_CLASS:
-                share = -(-(k + 1) * 100 // int(rows["_n"].iloc[0])) / 100
+                share = _share_of(k + 1, int(rows["_n"].iloc[0]))
                 if best < share <= 0.5:
                     best, by = share, str(label)
                 break
